@@ -1,0 +1,59 @@
+# Piazzetta: `make run` starts the kiosk on the demo consultation; `make test` runs every test.
+# Both do the whole set-up first (system packages when missing, the venv, compiled catalogs).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYBABEL := $(VENV)/bin/pybabel
+DATA_DIR ?= $(CURDIR)/build/data
+ROLE ?= kiosk
+LANG_ARG ?= fr
+LANGS := fr it en
+
+.PHONY: setup system venv catalogs messages run facilitator projector hub test test-unit test-ui bench clean
+
+setup: system venv catalogs
+
+system:
+	@sh tools/install-system-packages.sh
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements/runtime.txt requirements/hub.txt requirements/dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/dev.txt
+	touch $@
+
+# Compiled catalogs are built here, never edited by hand.
+catalogs: venv
+	$(PYBABEL) compile --use-fuzzy -q -d locales -D piazzetta
+
+# After changing interface strings: refresh the template and every language's catalog.
+messages: venv
+	$(PYBABEL) extract -F babel.cfg -k _ -k N_ -k ngettext:1,2 --no-location --sort-output \
+		--project=Piazzetta -o locales/piazzetta.pot .
+	for lang in $(LANGS); do \
+		if [ -f locales/$$lang/LC_MESSAGES/piazzetta.po ]; then \
+			$(PYBABEL) update --no-fuzzy-matching -i locales/piazzetta.pot -d locales -D piazzetta -l $$lang; \
+		else \
+			$(PYBABEL) init -i locales/piazzetta.pot -d locales -D piazzetta -l $$lang; \
+		fi; \
+	done
+
+run: setup
+	$(PY) main.py $(ROLE) --data-dir $(DATA_DIR) --lang $(LANG_ARG) $(ARGS)
+
+test: setup
+	sh tools/with-display.sh $(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: setup
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-ui: setup
+	sh tools/with-display.sh $(PY) -m pytest tests/ui $(PYTEST_ARGS)
+
+bench: setup
+	sh tools/with-display.sh sh -c 'for b in bench/*.py; do $(PY) $$b $(BENCH_ARGS) || exit 1; done'
+
+clean:
+	rm -rf build .pytest_cache

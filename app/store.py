@@ -1,0 +1,391 @@
+"""The tablet's local store: SQLite in WAL mode with synchronous=FULL, so that a call that
+records a vote or an idea returns only once it is committed and on disk (invariant 1).
+
+Every record is also appended to the outbox, an append-only log of events with an ID made on
+this device and the device's own sequence number (invariant 2). Sync reads the outbox and only
+marks as acknowledged what the hub acknowledged (invariant 3).
+
+A Store belongs to the thread that opened it (sqlite3's rule); a worker thread opens its own.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+from sqlite_utils import Database
+
+from .answers import validate_answer
+from .errors import N_, StoreError, ValidationError
+from .migrations import migrate
+from .model import BALLOT_MODES, Consultation
+from .proposals import (ANSWER_STATUSES, MODERATION_STATUSES, TEXT_MAX, TITLE_MAX,
+                        new_short_code, validate_proposal)
+from .tally import new_tally
+from .text import clean_text
+
+STORE_FILE = "piazzetta.sqlite3"
+
+
+def _now() -> str:
+    """The device clock, as an annotation only: nothing orders or identifies by it."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    """One event as sync sends it."""
+    seq: int
+    id: str
+    type: str
+    payload: dict
+    recorded_at: str
+    acked_at: str | None = None
+
+    def envelope(self, device_id: str) -> dict:
+        return {"id": self.id, "device_id": device_id, "seq": self.seq, "type": self.type,
+                "recorded_at": self.recorded_at, "payload": self.payload}
+
+
+@dataclass(frozen=True)
+class Proposal:
+    id: str
+    short_code: str
+    consultation_id: str
+    title: str
+    text: str
+    theme: str | None
+    status: str
+    reason: str | None
+    contact: str | None
+    created_at: str
+    answer_status: str | None = None
+    answer_text: str | None = None
+
+
+class Store:
+    """Entry point to the local store. `Store.open(folder)` or `Store.memory()` in tests."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.db = Database(conn)
+        conn.execute("PRAGMA busy_timeout = 5000")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        self.schema_version = migrate(conn)
+        self.device_id = self._device_id()
+        self._open_ballots: dict[str, tuple] = {}
+
+    @classmethod
+    def open(cls, path: str | Path) -> "Store":
+        """Open (creating if needed) the store in folder `path`, or the SQLite file `path`."""
+        path = Path(path)
+        if path.suffix not in (".sqlite3", ".db", ".sqlite"):
+            path.mkdir(parents=True, exist_ok=True)
+            path = path / STORE_FILE
+        return cls(sqlite3.connect(str(path), isolation_level=None))
+
+    @classmethod
+    def memory(cls) -> "Store":
+        return cls(sqlite3.connect(":memory:", isolation_level=None))
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @property
+    def path(self) -> str:
+        return self.conn.execute("PRAGMA database_list").fetchone()[2]
+
+    # -- settings and identity -------------------------------------------------------------
+
+    def _device_id(self) -> str:
+        device_id = self.get_setting("device_id")
+        if device_id is None:
+            device_id = uuid.uuid4().hex
+            self.conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('device_id', ?)",
+                              (_json(device_id),))
+            device_id = self.get_setting("device_id")
+        return device_id
+
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_setting(self, key: str, value: Any) -> None:
+        """Store a facilitator setting (durably, like everything else)."""
+        self.conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
+                          "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                          (key, _json(value)))
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _append(self, type_: str, payload: dict, extra: Iterable[tuple[str, tuple]] = ()) -> str:
+        """Append an event and apply `extra` statements in one durable transaction."""
+        event_id = uuid.uuid4().hex
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("INSERT INTO outbox(event_id, type, payload, recorded_at) "
+                         "VALUES (?, ?, ?, ?)", (event_id, type_, _json(payload), _now()))
+            for sql, params in extra:
+                conn.execute(sql, params)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return event_id
+
+    def start_ballot(self, consultation: Consultation, *, mode: str = "open",
+                     site_id: str | None = None, meeting_id: str | None = None) -> str:
+        """Open a ballot (one participant's answers in one kiosk session); return its ID."""
+        if mode not in BALLOT_MODES:
+            raise StoreError(N_("Unknown ballot mode."), "mode")
+        if consultation.status != "open":
+            raise StoreError(N_("This consultation is not open for votes."), "consultation")
+        ballot_id = uuid.uuid4().hex
+        started = _now()
+        payload = {"ballot_id": ballot_id, "consultation_id": consultation.id,
+                   "consultation_version": consultation.version, "mode": mode,
+                   "site_id": site_id, "meeting_id": meeting_id}
+        self._append("ballot_started", payload, [(
+            "INSERT INTO ballots(id, consultation_id, consultation_version, site_id, meeting_id,"
+            " mode, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (ballot_id, consultation.id, consultation.version, site_id, meeting_id, mode,
+             started))])
+        self._open_ballots[ballot_id] = (consultation.id, consultation.version, site_id,
+                                         meeting_id)
+        return ballot_id
+
+    def _ballot(self, ballot_id: str) -> tuple:
+        ballot = self._open_ballots.get(ballot_id)
+        if ballot is None:
+            row = self.conn.execute(
+                "SELECT consultation_id, consultation_version, site_id, meeting_id, status "
+                "FROM ballots WHERE id = ?", (ballot_id,)).fetchone()
+            if row is None:
+                raise StoreError(N_("Unknown ballot."), "ballot")
+            if row[4] != "open":
+                raise StoreError(N_("This ballot is closed."), "ballot")
+            ballot = self._open_ballots[ballot_id] = row[:4]
+        return ballot
+
+    def record_answer(self, consultation: Consultation, ballot_id: str, question_id: str,
+                      value: Any) -> Any:
+        """Validate and record one answer; it is on disk when this returns.
+
+        Answering the same question again in the same ballot replaces the answer (the outbox
+        keeps both events; the later one wins). Returns the answer in its normal form.
+        """
+        consultation_id, version, site_id, meeting_id = self._ballot(ballot_id)
+        if consultation_id != consultation.id:
+            raise StoreError(N_("This ballot belongs to another consultation."), "ballot")
+        question = consultation.question(question_id)
+        if question is None:
+            raise ValidationError(N_("Unknown question."), "question")
+        value = validate_answer(consultation, question, value)
+        payload = {"ballot_id": ballot_id, "consultation_id": consultation_id,
+                   "consultation_version": version, "question_id": question_id,
+                   "value": value, "site_id": site_id, "meeting_id": meeting_id,
+                   "channel": "tablet"}
+        event_id = uuid.uuid4().hex
+        value_json = _json(value)
+        now = _now()
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("INSERT INTO outbox(event_id, type, payload, recorded_at) "
+                         "VALUES (?, 'answer', ?, ?)", (event_id, _json(payload), now))
+            conn.execute("INSERT INTO answers(ballot_id, question_id, consultation_id, value,"
+                         " event_id, recorded_at) VALUES (?, ?, ?, ?, ?, ?) "
+                         "ON CONFLICT(ballot_id, question_id) DO UPDATE SET "
+                         "value = excluded.value, event_id = excluded.event_id, "
+                         "recorded_at = excluded.recorded_at",
+                         (ballot_id, question_id, consultation_id, value_json, event_id, now))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return value
+
+    def withdraw_answer(self, ballot_id: str, question_id: str) -> None:
+        """The resident went back and cleared an answer: it no longer counts."""
+        consultation_id = self._ballot(ballot_id)[0]
+        self._append("answer_withdrawn", {"ballot_id": ballot_id, "question_id": question_id,
+                                          "consultation_id": consultation_id},
+                     [("DELETE FROM answers WHERE ballot_id = ? AND question_id = ?",
+                       (ballot_id, question_id))])
+
+    def close_ballot(self, ballot_id: str, *, reason: str = "finished") -> None:
+        """Close a ballot: finished by the resident, or abandoned (idle reset). Its answers
+        count either way."""
+        self._ballot(ballot_id)
+        self._append("ballot_closed", {"ballot_id": ballot_id, "reason": reason},
+                     [("UPDATE ballots SET status = ?, closed_at = ? WHERE id = ?",
+                       (reason, _now(), ballot_id))])
+        self._open_ballots.pop(ballot_id, None)
+
+    def answers_of(self, ballot_id: str) -> dict[str, Any]:
+        return {row["question_id"]: json.loads(row["value"])
+                for row in self.db.query("SELECT question_id, value FROM answers "
+                                         "WHERE ballot_id = ?", [ballot_id])}
+
+    # -- ideas -----------------------------------------------------------------------------
+
+    def submit_proposal(self, consultation: Consultation, *, title: object, text: object,
+                        theme: object = None, contact: object = None,
+                        contact_consent: bool = False, site_id: str | None = None,
+                        meeting_id: str | None = None) -> Proposal:
+        """Validate and record an idea; it is on disk when this returns."""
+        draft = validate_proposal(consultation, title=title, text=text, theme=theme,
+                                  contact=contact, contact_consent=contact_consent)
+        proposal_id = uuid.uuid4().hex
+        now = _now()
+        for _attempt in range(5):
+            code = new_short_code()
+            if not self.conn.execute("SELECT 1 FROM proposals WHERE short_code = ?",
+                                     (code,)).fetchone():
+                break
+        payload = {"proposal_id": proposal_id, "short_code": code,
+                   "consultation_id": consultation.id, "title": draft.title, "text": draft.text,
+                   "theme": draft.theme, "contact": draft.contact,
+                   "contact_consent": draft.contact_consent, "site_id": site_id,
+                   "meeting_id": meeting_id}
+        event_id = uuid.uuid4().hex
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute("INSERT INTO outbox(event_id, type, payload, recorded_at) "
+                              "VALUES (?, 'proposal', ?, ?)", (event_id, _json(payload), now))
+            self.conn.execute(
+                "INSERT INTO proposals(id, short_code, consultation_id, site_id, meeting_id,"
+                " theme, title, text, contact, contact_consent, created_at, event_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (proposal_id, code, consultation.id, site_id, meeting_id, draft.theme,
+                 draft.title, draft.text, draft.contact, int(draft.contact_consent), now,
+                 event_id))
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        return self.proposal(proposal_id)
+
+    def proposal(self, proposal_id: str) -> Proposal:
+        row = self.conn.execute(
+            "SELECT id, short_code, consultation_id, coalesce(corrected_title, title),"
+            " coalesce(corrected_text, text), theme, status, reason, contact, created_at,"
+            " answer_status, answer_text FROM proposals WHERE id = ? OR short_code = ?",
+            (proposal_id, proposal_id)).fetchone()
+        if row is None:
+            raise StoreError(N_("Unknown idea."), "proposal")
+        return Proposal(*row)
+
+    def proposals(self, consultation_id: str, status: str | None = None) -> list[Proposal]:
+        sql = ("SELECT id FROM proposals WHERE consultation_id = ?"
+               + (" AND status = ?" if status else "") + " ORDER BY created_at")
+        params = [consultation_id] + ([status] if status else [])
+        return [self.proposal(r[0]) for r in self.conn.execute(sql, params)]
+
+    def moderate_proposal(self, proposal_id: str, status: str, *, reason: str | None = None,
+                          title: str | None = None, text: str | None = None) -> Proposal:
+        """Approve or reject an idea (with a reason), or correct its text. Nothing is deleted:
+        the original stays in the outbox and in the row."""
+        if status not in MODERATION_STATUSES:
+            raise ValidationError(N_("Unknown moderation status."), "status")
+        current = self.proposal(proposal_id)
+        reason = clean_text(reason, field="reason", max_length=500,
+                            required=status == "rejected") or None
+        title = clean_text(title, field="title", max_length=TITLE_MAX) or None if title else None
+        text = clean_text(text, field="text", max_length=TEXT_MAX) or None if text else None
+        self._append("proposal_moderated",
+                     {"proposal_id": current.id, "status": status, "reason": reason,
+                      "corrected_title": title, "corrected_text": text},
+                     [("UPDATE proposals SET status = ?, reason = ?,"
+                       " corrected_title = coalesce(?, corrected_title),"
+                       " corrected_text = coalesce(?, corrected_text) WHERE id = ?",
+                       (status, reason, title, text, current.id))])
+        return self.proposal(current.id)
+
+    def record_proposal_answer(self, proposal_id: str, answer_status: str,
+                               answer_text: str | None) -> None:
+        """The platform's answer to an idea, pulled from the hub (not an outbox event)."""
+        if answer_status not in ANSWER_STATUSES:
+            raise ValidationError(N_("Unknown answer status."), "answer_status")
+        self.conn.execute("UPDATE proposals SET answer_status = ?, answer_text = ? WHERE id = ?",
+                          (answer_status, answer_text, proposal_id))
+
+    # -- reading: local figures ------------------------------------------------------------
+
+    def results(self, consultation: Consultation) -> dict[str, dict]:
+        """The domain's tallies of every question over the answers held on this tablet."""
+        tallies = {q.id: new_tally(consultation, q) for q in consultation.questions}
+        for question_id, value in self.conn.execute(
+                "SELECT question_id, value FROM answers WHERE consultation_id = ?",
+                (consultation.id,)):
+            tally = tallies.get(question_id)
+            if tally is not None:
+                tally.add(json.loads(value))
+        return {qid: t.result() for qid, t in tallies.items()}
+
+    def figures(self, consultation_id: str, day: date | None = None) -> dict[str, int]:
+        """Ballots (today and in all), answers and ideas held on this tablet."""
+        day = (day or datetime.now(timezone.utc).date()).isoformat()
+        one = lambda sql, *p: self.conn.execute(sql, p).fetchone()[0]  # noqa: E731
+        return {
+            "ballots": one("SELECT count(*) FROM ballots WHERE consultation_id = ?",
+                           consultation_id),
+            "ballots_today": one("SELECT count(*) FROM ballots WHERE consultation_id = ?"
+                                 " AND substr(started_at, 1, 10) = ?", consultation_id, day),
+            "answers": one("SELECT count(*) FROM answers WHERE consultation_id = ?",
+                           consultation_id),
+            "ideas": one("SELECT count(*) FROM proposals WHERE consultation_id = ?",
+                         consultation_id),
+        }
+
+    # -- the outbox, for sync --------------------------------------------------------------
+
+    def pending_events(self, limit: int = 500) -> list[OutboxEvent]:
+        """Events not yet acknowledged by the hub, oldest first."""
+        return [OutboxEvent(seq, event_id, type_, json.loads(payload), recorded_at)
+                for seq, event_id, type_, payload, recorded_at in self.conn.execute(
+                    "SELECT seq, event_id, type, payload, recorded_at FROM outbox "
+                    "WHERE acked_at IS NULL ORDER BY seq LIMIT ?", (limit,))]
+
+    def mark_acknowledged(self, event_ids: Iterable[str]) -> int:
+        """Record the hub's explicit acknowledgement of these events; return how many."""
+        ids = list(event_ids)
+        if not ids:
+            return 0
+        now = _now()
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            count = 0
+            for event_id in ids:
+                count += self.conn.execute(
+                    "UPDATE outbox SET acked_at = ? WHERE event_id = ? AND acked_at IS NULL",
+                    (now, event_id)).rowcount
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        return count
+
+    def outbox_counts(self) -> dict[str, int]:
+        pending, acked = self.conn.execute(
+            "SELECT count(*) FILTER (WHERE acked_at IS NULL),"
+            " count(*) FILTER (WHERE acked_at IS NOT NULL) FROM outbox").fetchone()
+        return {"pending": pending, "acknowledged": acked}
+
+    def events(self) -> list[OutboxEvent]:
+        return [OutboxEvent(*row[:3], json.loads(row[3]), *row[4:]) for row in self.conn.execute(
+            "SELECT seq, event_id, type, payload, recorded_at, acked_at FROM outbox ORDER BY seq")]
+
+    def integrity_check(self) -> str:
+        return self.conn.execute("PRAGMA integrity_check").fetchone()[0]

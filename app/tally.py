@@ -1,0 +1,265 @@
+"""Tallies for every question kind. The tablet, the hub and the projector all use this code.
+
+A tally is a set of counters: `add(answer, weight)` and `remove(answer, weight)` keep it up to
+date as answers arrive or are replaced, so nobody has to rescan every ballot to read results.
+`weight` lets a facilitator's paper or show-of-hands count enter as many votes at once.
+`result()` returns plain JSON-ready data.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any, Iterable
+
+from .model import COLOURS, YES_NO, Consultation, Question
+
+
+def _share(count: int | float, total: int | float) -> float:
+    return round(count / total, 4) if total else 0.0
+
+
+class Tally:
+    kind = ""
+
+    def __init__(self, consultation: Consultation, question: Question):
+        self.consultation = consultation
+        self.question = question
+        self.ballots = 0
+
+    def add(self, answer: Any, weight: int = 1) -> None:
+        self.ballots += weight
+        self._count(answer, weight)
+
+    def remove(self, answer: Any, weight: int = 1) -> None:
+        self.ballots -= weight
+        self._count(answer, -weight)
+
+    def _count(self, answer: Any, weight: int) -> None:
+        raise NotImplementedError
+
+    def result(self) -> dict:
+        return {"question": self.question.id, "kind": self.question.kind,
+                "ballots": self.ballots, **self._result()}
+
+    def _result(self) -> dict:
+        raise NotImplementedError
+
+
+class ColourTally(Tally):
+    """Green / orange / red counts per project."""
+
+    def __init__(self, consultation, question):
+        super().__init__(consultation, question)
+        self.counts = {pid: Counter() for pid in question.projects}
+
+    def _count(self, answer, weight):
+        for project_id, colour in answer.items():
+            self.counts.setdefault(project_id, Counter())[colour] += weight
+
+    def _result(self):
+        projects = {}
+        for project_id, counter in self.counts.items():
+            total = sum(counter[c] for c in COLOURS)
+            projects[project_id] = {
+                "counts": {c: counter[c] for c in COLOURS},
+                "shares": {c: _share(counter[c], total) for c in COLOURS},
+                "total": total,
+            }
+        return {"projects": projects}
+
+
+class YesNoTally(Tally):
+    def __init__(self, consultation, question):
+        super().__init__(consultation, question)
+        self.counts = Counter()
+
+    def _count(self, answer, weight):
+        self.counts[answer] += weight
+
+    def _result(self):
+        total = sum(self.counts[k] for k in YES_NO)
+        expressed = self.counts["yes"] + self.counts["no"]
+        return {
+            "counts": {k: self.counts[k] for k in YES_NO},
+            "shares": {k: _share(self.counts[k], total) for k in YES_NO},
+            "yes_share_of_expressed": _share(self.counts["yes"], expressed),
+            "total": total,
+        }
+
+
+class ScaleTally(Tally):
+    """Distribution over 1..5, mean and median."""
+
+    def __init__(self, consultation, question):
+        super().__init__(consultation, question)
+        self.counts = Counter()
+
+    def _count(self, answer, weight):
+        self.counts[answer] += weight
+
+    def _result(self):
+        distribution = {str(v): self.counts[v] for v in range(1, 6)}
+        total = sum(self.counts[v] for v in range(1, 6))
+        mean = sum(v * self.counts[v] for v in range(1, 6)) / total if total else None
+        return {
+            "scale_kind": self.question.scale_kind,
+            "distribution": distribution,
+            "shares": {k: _share(n, total) for k, n in distribution.items()},
+            "total": total,
+            "mean": round(mean, 3) if mean is not None else None,
+            "median": _median_from_counts(self.counts, total),
+        }
+
+
+def _median_from_counts(counts: Counter, total: int) -> float | None:
+    """Median of values 1..5 given their counts; the mean of the two middle values when even."""
+    if total <= 0:
+        return None
+
+    def nth(n: int) -> int:  # the n-th smallest value, 0-based
+        seen = 0
+        for v in range(1, 6):
+            seen += counts[v]
+            if seen > n:
+                return v
+        return 5
+
+    if total % 2:
+        return float(nth(total // 2))
+    return (nth(total // 2 - 1) + nth(total // 2)) / 2
+
+
+class ChoiceTally(Tally):
+    """Counts per option; shares are of ballots (several options per ballot when multiple)."""
+
+    def __init__(self, consultation, question):
+        super().__init__(consultation, question)
+        self.counts = Counter()
+
+    def _count(self, answer, weight):
+        for option_id in answer:
+            self.counts[option_id] += weight
+
+    def _result(self):
+        options = self.question.option_ids
+        ranked = sorted(options, key=lambda o: (-self.counts[o], options.index(o)))
+        return {
+            "counts": {o: self.counts[o] for o in options},
+            "shares": {o: _share(self.counts[o], self.ballots) for o in options},
+            "order": ranked,
+        }
+
+
+class RankingTally(Tally):
+    """Borda count: with n options, first place earns n points, second n-1, … unranked 0."""
+
+    def __init__(self, consultation, question):
+        super().__init__(consultation, question)
+        self.points = Counter()
+        self.first_places = Counter()
+
+    def _count(self, answer, weight):
+        n = len(self.question.options)
+        for position, option_id in enumerate(answer):
+            self.points[option_id] += (n - position) * weight
+        if answer:
+            self.first_places[answer[0]] += weight
+
+    def _result(self):
+        options = self.question.option_ids
+        order = sorted(options, key=lambda o: (-self.points[o], -self.first_places[o],
+                                               options.index(o)))
+        return {
+            "points": {o: self.points[o] for o in options},
+            "first_places": {o: self.first_places[o] for o in options},
+            "order": order,
+            "max_points": len(options) * self.ballots,
+        }
+
+
+class BudgetTally(Tally):
+    """Amount allocated per project, how many ballots fund each, and which projects the total
+    would fund: by amount allocated, greedily, while the budget lasts."""
+
+    def __init__(self, consultation, question):
+        super().__init__(consultation, question)
+        self.allocated = Counter()
+        self.funding_ballots = Counter()
+
+    def _count(self, answer, weight):
+        for project_id, amount in answer.items():
+            self.allocated[project_id] += amount * weight
+            if amount > 0:
+                self.funding_ballots[project_id] += weight
+
+    def _result(self):
+        projects = {}
+        left = self.question.budget_total
+        order = sorted(self.question.projects,
+                       key=lambda p: (-self.allocated[p], self.question.projects.index(p)))
+        funded = set()
+        for project_id in order:
+            project = self.consultation.project(project_id)
+            cost = project.cost if project and project.cost is not None else 0
+            if self.allocated[project_id] > 0 and cost <= left:
+                funded.add(project_id)
+                left -= cost
+        for project_id in self.question.projects:
+            project = self.consultation.project(project_id)
+            projects[project_id] = {
+                "allocated": self.allocated[project_id],
+                "mean_per_ballot": round(self.allocated[project_id] / self.ballots, 2)
+                if self.ballots else 0.0,
+                "funding_ballots": self.funding_ballots[project_id],
+                "cost": project.cost if project else None,
+                "funded": project_id in funded,
+            }
+        return {"budget_total": self.question.budget_total, "currency": self.question.currency,
+                "projects": projects, "order": order}
+
+
+_WORD = re.compile(r"[^\W\d_]{4,}", re.UNICODE)
+
+
+class OpenTally(Tally):
+    """Number of answers and the most frequent words (four letters or more), for a word cloud."""
+
+    def __init__(self, consultation, question):
+        super().__init__(consultation, question)
+        self.words = Counter()
+
+    def _count(self, answer, weight):
+        for word in set(w.lower() for w in _WORD.findall(answer)):
+            self.words[word] += weight
+            if self.words[word] <= 0:
+                del self.words[word]
+
+    def _result(self):
+        return {"total": self.ballots,
+                "words": [[w, n] for w, n in self.words.most_common(40)]}
+
+
+TALLIES = {
+    "colour": ColourTally,
+    "yes_no": YesNoTally,
+    "scale": ScaleTally,
+    "choice": ChoiceTally,
+    "ranking": RankingTally,
+    "budget": BudgetTally,
+    "open": OpenTally,
+}
+
+
+def new_tally(consultation: Consultation, question: Question) -> Tally:
+    """An empty tally for `question`."""
+    return TALLIES[question.kind](consultation, question)
+
+
+def tally_answers(consultation: Consultation, question: Question,
+                  answers: Iterable[Any]) -> dict:
+    """The result of `question` over already-validated answers."""
+    tally = new_tally(consultation, question)
+    for answer in answers:
+        tally.add(answer)
+    return tally.result()
+
