@@ -30,11 +30,11 @@ catalogs: venv
 
 # After changing interface strings: refresh the template and every language's catalog.
 messages: venv
-	$(PYBABEL) extract -F babel.cfg -k _ -k N_ -k ngettext:1,2 --no-location --sort-output \
+	flock locales/.lock $(PYBABEL) extract -F babel.cfg -k _ -k N_ -k ngettext:1,2 --no-location --sort-output \
 		--project=Piazzetta -o locales/piazzetta.pot .
 	for lang in $(LANGS); do \
 		if [ -f locales/$$lang/LC_MESSAGES/piazzetta.po ]; then \
-			$(PYBABEL) update --no-fuzzy-matching -i locales/piazzetta.pot -d locales -D piazzetta -l $$lang; \
+			flock locales/.lock $(PYBABEL) update --no-fuzzy-matching -i locales/piazzetta.pot -d locales -D piazzetta -l $$lang; \
 		else \
 			$(PYBABEL) init -i locales/piazzetta.pot -d locales -D piazzetta -l $$lang; \
 		fi; \

@@ -1,0 +1,2 @@
+"""Sync between a tablet and a hub: protocol shapes, HTTP client, background worker,
+enrollment. Pure Python: never imports Kivy."""
