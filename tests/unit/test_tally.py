@@ -1,0 +1,133 @@
+"""Tallies of every kind, and incremental add/remove giving the same as a fresh count."""
+import random
+
+import pytest
+
+from app.answers import validate_answer
+from app.tally import new_tally, tally_answers
+
+
+def result(demo, question_id, answers):
+    return tally_answers(demo, demo.question(question_id), answers)
+
+
+def test_colour_counts_per_project(demo):
+    r = result(demo, "q-colour", [{"p-bus": "green", "p-bike": "red"}, {"p-bus": "green"},
+                                  {"p-bus": "orange"}])
+    assert r["ballots"] == 3
+    assert r["projects"]["p-bus"]["counts"] == {"green": 2, "orange": 1, "red": 0}
+    assert r["projects"]["p-bus"]["shares"]["green"] == pytest.approx(2 / 3, abs=1e-4)
+    assert r["projects"]["p-bike"]["total"] == 1
+    assert r["projects"]["p-market"]["total"] == 0
+
+
+def test_yes_no_shares(demo):
+    r = result(demo, "q-ticket", ["yes", "yes", "no", "abstain"])
+    assert r["counts"] == {"yes": 2, "no": 1, "abstain": 1}
+    assert r["shares"]["yes"] == 0.5
+    assert r["yes_share_of_expressed"] == pytest.approx(0.6667, abs=1e-4)
+
+
+def test_empty_tallies_do_not_divide_by_zero(demo):
+    for question in demo.questions:
+        r = tally_answers(demo, question, [])
+        assert r["ballots"] == 0
+    assert result(demo, "q-cooperation", [])["median"] is None
+    assert result(demo, "q-cooperation", [])["mean"] is None
+
+
+@pytest.mark.parametrize("answers,mean,median", [
+    ([3], 3.0, 3.0),
+    ([1, 5], 3.0, 3.0),
+    ([1, 2, 2, 5], 2.5, 2.0),
+    ([4, 4, 5, 5], 4.5, 4.5),
+    ([1, 1, 1, 5, 5], 2.6, 1.0),
+])
+def test_scale_mean_and_median(demo, answers, mean, median):
+    r = result(demo, "q-cooperation", answers)
+    assert r["mean"] == pytest.approx(mean)
+    assert r["median"] == median
+    assert sum(r["distribution"].values()) == len(answers)
+
+
+def test_choice_shares_are_of_ballots(demo):
+    r = result(demo, "q-themes", [["health", "economy"], ["health"], ["services"]])
+    assert r["counts"]["health"] == 2
+    assert r["shares"]["health"] == pytest.approx(0.6667, abs=1e-4)
+    assert r["order"][0] == "health"
+
+
+def test_ranking_borda(demo):
+    # 5 options: first = 5 points, second = 4, third = 3.
+    r = result(demo, "q-services", [["s-doctor", "s-transport", "s-internet"],
+                                    ["s-transport", "s-doctor"],
+                                    ["s-internet"]])
+    assert r["points"]["s-doctor"] == 5 + 4
+    assert r["points"]["s-transport"] == 4 + 5
+    assert r["points"]["s-internet"] == 3 + 5
+    assert r["points"]["s-childcare"] == 0
+    # Tie on points broken by first places, then by the question's order.
+    assert r["order"][:3] == ["s-doctor", "s-transport", "s-internet"]
+    assert r["max_points"] == 15
+
+
+def test_budget_allocated_funding_and_funded(demo):
+    r = result(demo, "q-budget", [{"p-bus": 240000, "p-market": 60000},
+                                  {"p-bus": 200000, "p-telehealth": 150000},
+                                  {"p-market": 60000}])
+    projects = r["projects"]
+    assert projects["p-bus"]["allocated"] == 440000
+    assert projects["p-bus"]["funding_ballots"] == 2
+    assert projects["p-market"]["funding_ballots"] == 2
+    # Greedy by amount: bus (240k), telehealth (150k), market (60k) = 450k ≤ 500k.
+    assert [p for p in r["order"] if projects[p]["funded"]] == ["p-bus", "p-telehealth",
+                                                                 "p-market"]
+    assert not projects["p-bike"]["funded"]
+
+
+def test_open_word_counts(demo):
+    r = result(demo, "q-missing", ["Des bus le soir", "Bus, bus et médecins", "médecins!"])
+    words = dict(r["words"])
+    assert r["total"] == 3
+    assert words["médecins"] == 2
+    assert "bus" not in words  # three letters: too short to be a cloud word
+
+
+def test_paper_counts_enter_with_a_weight(demo):
+    tally = new_tally(demo, demo.question("q-ticket"))
+    tally.add("yes", weight=30)
+    tally.add("no")
+    assert tally.result()["counts"]["yes"] == 30
+    assert tally.result()["ballots"] == 31
+
+
+def random_answer(demo, question, rng):
+    kind = question.kind
+    if kind == "colour":
+        return {p: rng.choice(["green", "orange", "red"])
+                for p in rng.sample(list(question.projects), rng.randint(1, 6))}
+    if kind == "yes_no":
+        return rng.choice(["yes", "no", "abstain"])
+    if kind == "scale":
+        return rng.randint(1, 5)
+    if kind == "choice":
+        return rng.sample(list(question.option_ids), rng.randint(1, question.max_choices))
+    if kind == "ranking":
+        return rng.sample(list(question.option_ids), rng.randint(1, question.ranking_length))
+    if kind == "budget":
+        project = rng.choice(list(question.projects))
+        return {project: question.budget_step * rng.randint(1, 6)}
+    return rng.choice(["Plus de trains", "Des médecins au village", "Internet rapide partout"])
+
+
+def test_incremental_remove_equals_fresh_count(demo):
+    rng = random.Random(7)
+    for question in demo.questions:
+        answers = [validate_answer(demo, question, random_answer(demo, question, rng))
+                   for _ in range(60)]
+        tally = new_tally(demo, question)
+        for answer in answers:
+            tally.add(answer)
+        for answer in answers[40:]:
+            tally.remove(answer)
+        assert tally.result() == tally_answers(demo, question, answers[:40]), question.kind
