@@ -1,0 +1,243 @@
+"""The packaging specs follow the project: buildozer.spec lists every pinned runtime requirement
+(and what they depend on) at its version and every kind of file the app reads; the PyInstaller
+spec collects every .kv, compiled catalog and asset."""
+import ast
+import configparser
+import re
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILDOZER_SPEC = ROOT / "buildspec" / "buildozer.spec"
+PYINSTALLER_SPEC = ROOT / "buildspec" / "piazzetta.spec"
+
+# Folders whose files end up on the device, and the files there the app never reads at run time
+# (catalog sources, caches, lock files).
+RUNTIME_FOLDERS = ("app", "screens", "sync", "locales", "assets")
+NOT_NEEDED_AT_RUN_TIME = {"pyc", "pyo", "po", "pot", "lock", "md"}
+# Kinds the app needs even when the tree holds none yet (compiled catalogs are git-ignored;
+# fonts and photos may come with a consultation bundle).
+REQUIRED_KINDS = {"py", "kv", "mo", "json", "png", "jpg", "jpeg", "ttf", "otf"}
+# python-for-android recipes that are not PyPI packages of requirements/runtime.txt.
+RECIPES = {"python3", "sqlite3", "openssl"}
+# Dependencies of runtime packages that the APK does not need: pip (sqlite-utils' plugin
+# installer command) and Kivy's documentation, code highlighting and garden tools, which the
+# python-for-android Kivy recipe leaves out too.
+NOT_SHIPPED = {"pip", "kivy-garden", "docutils", "pygments"}
+ANDROID = {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix"}
+
+
+def buildozer_config():
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(BUILDOZER_SPEC, encoding="utf-8")
+    return config
+
+
+def buildozer_list(key):
+    return [item.strip() for item in buildozer_config().get("app", key).split(",")
+            if item.strip()]
+
+
+def buildozer_requirements():
+    """{canonical name: version or None} from the spec's `requirements`."""
+    found = {}
+    for item in buildozer_list("requirements"):
+        name, _sep, version = item.partition("==")
+        assert re.fullmatch(r"[A-Za-z0-9._-]+", name), f"odd requirement {item!r}"
+        key = canonicalize_name(name)
+        assert key not in found, f"{name} is listed twice"
+        found[key] = version or None
+    return found
+
+
+def runtime_pins():
+    pins = {}
+    for line in (ROOT / "requirements" / "runtime.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        requirement = Requirement(line)
+        specifiers = list(requirement.specifier)
+        assert len(specifiers) == 1 and specifiers[0].operator == "==", \
+            f"runtime requirement not pinned exactly: {line}"
+        pins[canonicalize_name(requirement.name)] = specifiers[0].version
+    return pins
+
+
+def dependencies_on_android(name, seen=None):
+    """Every package `name` needs on Android (markers evaluated for Linux, no extras), with the
+    version installed in the venv."""
+    seen = {} if seen is None else seen
+    distribution = metadata.distribution(name)
+    for line in distribution.requires or []:
+        requirement = Requirement(line)
+        if requirement.marker and not requirement.marker.evaluate({**ANDROID, "extra": ""}):
+            continue
+        key = canonicalize_name(requirement.name)
+        if key in seen or key in NOT_SHIPPED:
+            continue
+        seen[key] = metadata.version(requirement.name)
+        dependencies_on_android(requirement.name, seen)
+    return seen
+
+
+def test_the_android_marker_environment_reads_as_linux():
+    assert Marker('sys_platform == "linux"').evaluate(ANDROID)
+    assert not Marker('sys_platform == "win32"').evaluate(ANDROID)
+
+
+def test_buildozer_lists_every_runtime_pin_with_its_version():
+    listed = buildozer_requirements()
+    pins = runtime_pins()
+    assert "kivy" in pins and "pillow" in pins
+    for name, version in pins.items():
+        assert name in listed, f"{name}=={version} (requirements/runtime.txt) is missing " \
+                               "from buildozer.spec's requirements"
+        assert listed[name] == version, \
+            f"buildozer.spec pins {name}=={listed[name]}, requirements/runtime.txt {version}"
+
+
+def test_buildozer_lists_the_python_and_kivy_recipes_first():
+    items = buildozer_list("requirements")
+    assert items[0] == "python3"
+    assert items[1].startswith("kivy==")
+    assert {"sqlite3", "openssl"} <= set(buildozer_requirements()), \
+        "the store needs Python's sqlite3 module and sync needs TLS"
+
+
+def test_buildozer_lists_what_the_runtime_packages_depend_on_at_the_installed_version():
+    listed = buildozer_requirements()
+    needed = {}
+    for name in runtime_pins():
+        dependencies_on_android(name, needed)
+    assert needed, "no dependencies found: is the venv installed?"
+    missing = {n: v for n, v in needed.items() if n not in listed}
+    assert not missing, f"add to buildozer.spec's requirements: {missing}"
+    stale = {n: (listed[n], v) for n, v in needed.items() if listed[n] not in (None, v)}
+    assert not stale, f"buildozer.spec pins differ from the venv (spec, venv): {stale}"
+
+
+def test_buildozer_lists_nothing_unexplained():
+    listed = set(buildozer_requirements())
+    needed = set(runtime_pins())
+    for name in list(needed):
+        needed |= set(dependencies_on_android(name))
+    assert listed - needed - RECIPES == set()
+
+
+def test_every_buildozer_requirement_is_pinned_except_recipes():
+    unpinned = [n for n, v in buildozer_requirements().items() if v is None and n not in RECIPES]
+    assert unpinned == []
+
+
+def file_kinds_in_tree():
+    kinds = {}
+    for folder in RUNTIME_FOLDERS:
+        for path in (ROOT / folder).rglob("*"):
+            if not path.is_file() or "__pycache__" in path.parts or path.name.startswith("."):
+                continue
+            kind = path.suffix.lower().lstrip(".")
+            if kind and kind not in NOT_NEEDED_AT_RUN_TIME:
+                kinds.setdefault(kind, path.relative_to(ROOT))
+    return kinds
+
+
+def test_buildozer_includes_every_kind_of_file_the_app_reads():
+    included = {kind.lower() for kind in buildozer_list("source.include_exts")}
+    kinds = file_kinds_in_tree()
+    assert {"py", "kv", "json"} <= set(kinds), "the tree scan found no sources"
+    missing = {kind: str(example) for kind, example in kinds.items() if kind not in included}
+    assert not missing, f"add to source.include_exts (kind: example file): {missing}"
+    assert REQUIRED_KINDS <= included, REQUIRED_KINDS - included
+
+
+def test_buildozer_keeps_the_runtime_folders_and_main():
+    config = buildozer_config()
+    source_dir = (BUILDOZER_SPEC.parent / config.get("app", "source.dir")).resolve()
+    assert source_dir == ROOT
+    assert (source_dir / "main.py").is_file(), "python-for-android starts main.py"
+    excluded = set(buildozer_list("source.exclude_dirs"))
+    assert excluded.isdisjoint(RUNTIME_FOLDERS)
+    assert {"tests", "server", ".venv", "build", "dist"} <= excluded
+    patterns = buildozer_list("source.exclude_patterns")
+    assert not any(p.endswith(".mo") or p.endswith(".kv") for p in patterns)
+
+
+def test_buildozer_is_a_landscape_kiosk_with_internet_and_camera():
+    config = buildozer_config()
+    assert config.get("app", "orientation") == "landscape"
+    assert {"INTERNET", "CAMERA"} <= set(buildozer_list("android.permissions"))
+    assert config.get("app", "fullscreen") == "1"
+    # Buildozer's output stays in git-ignored folders.
+    assert config.get("buildozer", "build_dir").startswith("../build")
+    assert config.get("buildozer", "bin_dir").startswith("../dist")
+
+
+# ---- The PyInstaller spec -------------------------------------------------------------------
+
+def spec_constant(name):
+    """The literal value assigned to `name` at the top level of piazzetta.spec."""
+    tree = ast.parse(PYINSTALLER_SPEC.read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"{name} is not assigned in piazzetta.spec")
+
+
+def collected_by_pyinstaller():
+    found = set()
+    for top, patterns in spec_constant("DATA_PATTERNS").items():
+        for pattern in patterns:
+            found |= {p for p in (ROOT / top).glob(pattern) if p.is_file()}
+    return found
+
+
+@pytest.mark.parametrize("folder, pattern", [
+    ("screens", "**/*.kv"),
+    ("locales", "*/LC_MESSAGES/*.mo"),
+    ("assets", "**/*"),
+])
+def test_pyinstaller_spec_collects_every_data_file(folder, pattern):
+    present = {p for p in (ROOT / folder).glob(pattern)
+               if p.is_file() and "__pycache__" not in p.parts}
+    if folder == "locales" and not present:
+        pytest.skip("no compiled catalogs: run `make catalogs`")
+    assert present, f"nothing matches {folder}/{pattern}"
+    missing = sorted(str(p.relative_to(ROOT)) for p in present - collected_by_pyinstaller())
+    assert missing == []
+
+
+def test_no_kv_file_lies_outside_screens():
+    stray = [p for folder in RUNTIME_FOLDERS if folder != "screens"
+             for p in (ROOT / folder).rglob("*.kv")] + list(ROOT.glob("*.kv"))
+    assert stray == [], "a .kv file outside screens/ is not bundled by piazzetta.spec"
+
+
+def test_pyinstaller_spec_lists_every_project_package_as_hidden_imports():
+    packages = set(spec_constant("PACKAGES"))
+    assert {"app", "screens", "sync"} <= packages
+    excluded = set(spec_constant("EXCLUDES"))
+    # Nothing the client imports may be excluded; the hub and test tools must be.
+    assert excluded.isdisjoint(packages | {"kivy", "PIL", "sqlite_utils", "requests", "qrcode"})
+    assert {"server", "fastapi", "pytest"} <= excluded
+
+
+def test_pyinstaller_spec_imports_kivy_deps_only_on_windows():
+    source = PYINSTALLER_SPEC.read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            module = node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
+            if module and module.startswith("kivy_deps"):
+                guard = source.splitlines()[:node.lineno]
+                assert any('sys.platform == "win32"' in line for line in guard[-12:]), \
+                    f"kivy_deps imported outside the Windows branch (line {node.lineno})"
+    assert "kivy.tools.packaging.pyinstaller_hooks" in source
+    for helper in ("get_deps_minimal", "hookspath()", "runtime_hooks()"):
+        assert helper in source
