@@ -1,0 +1,255 @@
+"""Where the projector gets its results: from a hub over HTTP, or from a local store.
+
+Both sources have the same blocking `poll()`, called from a background thread (`ResultsPoller`);
+it returns a `ResultsPoll` saying whether the hub (or store) answered and, when the results
+changed, the new `ResultsSnapshot`. The projector keeps showing the last snapshot while a source
+is unreachable. Pure Python: never imports Kivy; the screen hands polls to the UI thread itself.
+
+Nothing personal crosses this module: ideas keep only their short code, title, text and theme
+(never a contact, a device or a site), and only approved ideas are read.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import requests
+
+from app.display import contributions
+from app.errors import N_
+from app.model import Consultation
+
+IDEA_FIELDS = ("short_code", "title", "text", "theme")
+IDEAS_ON_WALL = 60  # the most recent approved ideas kept for the wall
+PROTOCOL = 1
+
+
+@dataclass(frozen=True)
+class ResultsSnapshot:
+    """Everything the projector draws from, as plain data."""
+    consultation_id: str
+    questions: dict[str, dict]            # question ID → app.tally result
+    ballots: int = 0
+    ideas_received: int = 0
+    ideas_approved: int = 0
+    approved_ideas: tuple[dict, ...] = () # {"short_code", "title", "text", "theme"}
+    revision: int | None = None
+
+    @property
+    def contributions(self) -> int:
+        return contributions(self.ballots, self.ideas_received)
+
+
+@dataclass(frozen=True)
+class ResultsPoll:
+    """One poll: `reachable` False means the source did not answer (keep the last results);
+    `snapshot` is set only when something changed."""
+    reachable: bool
+    snapshot: ResultsSnapshot | None = None
+    problem: str | None = None            # an English msgid, translated by the screen
+    at: float = field(default_factory=time.monotonic)
+
+
+def public_idea(raw: Any) -> dict | None:
+    """An approved idea reduced to what a room may see; None when it is not usable."""
+    if not isinstance(raw, dict) or raw.get("status", "approved") != "approved":
+        return None
+    idea = {key: raw.get(key) for key in IDEA_FIELDS}
+    if not isinstance(idea["title"], str) or not idea["title"].strip():
+        return None
+    idea["text"] = idea["text"] if isinstance(idea["text"], str) else ""
+    for key in ("short_code", "theme"):
+        if not isinstance(idea[key], str):
+            idea[key] = None
+    return idea
+
+
+class HubResultsSource:
+    """Polls `GET /api/v1/consultations/{id}/results` with If-None-Match, so an unchanged poll
+    costs a 304 and no body. Approved ideas are read again only when the hub's count of
+    approved ideas changes. Short timeouts: a projector must never hang on a lost hub."""
+
+    def __init__(self, hub_url: str, consultation_id: str, *,
+                 timeout: tuple[float, float] = (1.0, 2.0),
+                 session: requests.Session | None = None):
+        self.hub_url = hub_url.rstrip("/")
+        self.consultation_id = consultation_id
+        self.timeout = timeout
+        self._session = session
+        self._etag: str | None = None
+        self._last: ResultsSnapshot | None = None
+        self._ideas_for: int | None = None   # the approved count the ideas were read at
+        self._ideas: tuple[dict, ...] = ()
+
+    @property
+    def session(self) -> requests.Session:
+        # Made on first use, in the polling thread that uses it.
+        if self._session is None:
+            self._session = requests.Session()
+            self._session.headers["Accept"] = "application/json"
+        return self._session
+
+    def _url(self, tail: str) -> str:
+        return f"{self.hub_url}/api/v1/consultations/{requests.utils.quote(self.consultation_id, safe='')}/{tail}"
+
+    def poll(self) -> ResultsPoll:
+        headers = {"If-None-Match": self._etag} if self._etag else {}
+        try:
+            response = self.session.get(self._url("results"), headers=headers,
+                                        timeout=self.timeout)
+        except requests.RequestException:
+            return ResultsPoll(False, problem=N_("Hub unreachable"))
+        if response.status_code == 304 and self._last is not None:
+            return ResultsPoll(True)
+        if response.status_code == 404:
+            return ResultsPoll(False, problem=N_("The hub does not know this consultation."))
+        body = _json_body(response)
+        if response.status_code != 200 or body is None or body.get("protocol") != PROTOCOL \
+                or not isinstance(body.get("questions"), dict):
+            # A captive portal, a proxy's page, a hub in trouble: not results.
+            return ResultsPoll(False, problem=N_("Hub unreachable"))
+        ideas = body.get("ideas") if isinstance(body.get("ideas"), dict) else {}
+        approved = _count(ideas.get("approved"))
+        if approved != self._ideas_for:
+            fetched = self._fetch_ideas()
+            if fetched is not None:
+                self._ideas, self._ideas_for = fetched, approved
+        snapshot = ResultsSnapshot(
+            consultation_id=self.consultation_id,
+            questions={k: v for k, v in body["questions"].items() if isinstance(v, dict)},
+            ballots=_count(body.get("ballots")), ideas_received=_count(ideas.get("received")),
+            ideas_approved=approved, approved_ideas=self._ideas,
+            revision=body.get("revision") if isinstance(body.get("revision"), int) else None)
+        self._etag = response.headers.get("ETag")
+        self._last = snapshot
+        return ResultsPoll(True, snapshot)
+
+    def _fetch_ideas(self) -> tuple[dict, ...] | None:
+        try:
+            response = self.session.get(self._url("proposals"), timeout=self.timeout)
+        except requests.RequestException:
+            return None
+        body = _json_body(response)
+        if response.status_code != 200 or body is None \
+                or not isinstance(body.get("proposals"), list):
+            return None
+        ideas = [i for i in (public_idea(raw) for raw in body["proposals"]) if i]
+        return tuple(ideas[-IDEAS_ON_WALL:])
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+
+
+def _json_body(response: requests.Response) -> dict | None:
+    if "json" not in response.headers.get("Content-Type", ""):
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+class LocalResultsSource:
+    """Results computed from a local store with the domain's tallies (Store.results): a
+    projector on the same machine as a tablet's store, or a demo. The store is opened lazily,
+    in the thread that polls, since a sqlite3 connection belongs to its thread."""
+
+    def __init__(self, store_path: str | Path, consultation: Consultation):
+        self.store_path = Path(store_path)
+        self.consultation = consultation
+        self._store = None
+        self._last_key: tuple | None = None
+
+    def _open(self):
+        if self._store is None:
+            from app.store import Store
+            self._store = Store.open(self.store_path)
+        return self._store
+
+    def poll(self) -> ResultsPoll:
+        import sqlite3
+        try:
+            store = self._open()
+            # The outbox only grows and every change is an event: its last seq is a revision.
+            key = store.conn.execute("SELECT coalesce(max(seq), 0), count(*) FROM outbox"
+                                     ).fetchone()
+            if key == self._last_key:
+                return ResultsPoll(True)
+            consultation = self.consultation
+            figures = store.figures(consultation.id)
+            approved = store.proposals(consultation.id, "approved")
+            ideas = tuple(i for i in (public_idea({
+                "short_code": p.short_code, "title": p.title, "text": p.text,
+                "theme": p.theme, "status": p.status}) for p in approved) if i)
+            snapshot = ResultsSnapshot(
+                consultation_id=consultation.id, questions=store.results(consultation),
+                ballots=figures["ballots"], ideas_received=figures["ideas"],
+                ideas_approved=len(approved), approved_ideas=ideas[-IDEAS_ON_WALL:],
+                revision=key[0])
+        except sqlite3.Error:
+            self.close()
+            return ResultsPoll(False, problem=N_("The local results cannot be read."))
+        self._last_key = key
+        return ResultsPoll(True, snapshot)
+
+    def close(self) -> None:
+        if self._store is not None:
+            try:
+                self._store.close()
+            finally:
+                self._store = None
+
+
+class ResultsPoller:
+    """Polls a source every `interval` seconds in a daemon thread and hands each poll to
+    `deliver` (called in the polling thread: a screen wraps it with Clock.schedule_once).
+    `stop()` ends the thread and closes the source from it."""
+
+    def __init__(self, source, deliver: Callable[[ResultsPoll], None], interval: float = 0.5):
+        self.source = source
+        self.deliver = deliver
+        self.interval = interval
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="results-poller", daemon=True)
+
+    def start(self) -> "ResultsPoller":
+        self._thread.start()
+        return self
+
+    def poll_now(self) -> None:
+        """Ask for a poll without waiting for the interval (e.g. on a key press)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                started = time.monotonic()
+                try:
+                    outcome = self.source.poll()
+                except Exception:  # noqa: BLE001  a bug in one poll must not stop the projector
+                    outcome = ResultsPoll(False, problem=N_("Results cannot be read."))
+                if self._stop.is_set():
+                    break
+                self.deliver(outcome)
+                self._wake.wait(max(0.0, self.interval - (time.monotonic() - started)))
+                self._wake.clear()
+        finally:
+            close = getattr(self.source, "close", None)
+            if close is not None:
+                close()
