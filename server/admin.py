@@ -1,0 +1,224 @@
+"""The hub's command line: `python -m server` serves; its subcommands are the staff's tools.
+
+    python -m server [serve]                       start the hub (settings from the environment)
+    python -m server admin-token                   print the staff token for the admin API
+    python -m server create-site ID --name "…" [--name-it "…"] [--town T]
+    python -m server import-bundle FOLDER          import (or update) a consultation bundle
+    python -m server consultations                 list consultations
+    python -m server enroll-code [--site ID] [--minutes 15] [--png FILE]
+    python -m server devices                       list devices
+    python -m server revoke DEVICE_ID              revoke a device at once
+    python -m server ideas [--consultation ID]     list ideas with moderation and answer
+    python -m server answer-idea ID_OR_CODE --status accepted [--text "…"]
+    python -m server export results|ideas --consultation ID [--format csv|json] [--output F]
+    python -m server conflicts                     events kept for review
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+
+from app.errors import DomainError
+
+from .settings import Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m server", description="Piazzetta hub",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=__doc__)
+    parser.add_argument("--data-dir", default=None, help="overrides PIAZZETTA_HUB_DATA_DIR")
+    parser.add_argument("--database-url", default=None,
+                        help="overrides PIAZZETTA_HUB_DATABASE_URL")
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="start the hub")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--log-level", default="warning")
+    sub.add_parser("admin-token", help="print the staff token")
+    site = sub.add_parser("create-site", help="create or update a site")
+    site.add_argument("id")
+    site.add_argument("--name", required=True, help="name in French")
+    site.add_argument("--name-it", default=None)
+    site.add_argument("--name-en", default=None)
+    site.add_argument("--town", default="")
+    imp = sub.add_parser("import-bundle", help="import a consultation bundle folder")
+    imp.add_argument("path", type=Path)
+    sub.add_parser("consultations", help="list consultations")
+    code = sub.add_parser("enroll-code", help="make an enrollment code (and its QR)")
+    code.add_argument("--site", default=None)
+    code.add_argument("--minutes", type=int, default=15)
+    code.add_argument("--png", type=Path, default=None, help="also save the QR as this PNG")
+    code.add_argument("--no-qr", action="store_true", help="do not draw the QR in the terminal")
+    sub.add_parser("devices", help="list devices")
+    rev = sub.add_parser("revoke", help="revoke a device")
+    rev.add_argument("device_id")
+    ideas = sub.add_parser("ideas", help="list ideas")
+    ideas.add_argument("--consultation", default=None)
+    ans = sub.add_parser("answer-idea", help="set the status and public answer of an idea")
+    ans.add_argument("proposal")
+    ans.add_argument("--status", required=True,
+                     choices=("received", "under_study", "accepted", "rejected", "done"))
+    ans.add_argument("--text", default=None)
+    exp = sub.add_parser("export", help="export results or ideas (no personal data)")
+    exp.add_argument("what", choices=("results", "ideas"))
+    exp.add_argument("--consultation", required=True)
+    exp.add_argument("--format", choices=("csv", "json"), default="csv")
+    exp.add_argument("--output", type=Path, default=None)
+    sub.add_parser("conflicts", help="events kept for review")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    overrides = {k: v for k, v in (("data_dir", args.data_dir),
+                                   ("database_url", args.database_url)) if v}
+    command = args.command or "serve"
+    if command == "serve":
+        overrides.update({k: v for k, v in (("host", getattr(args, "host", None)),
+                                            ("port", getattr(args, "port", None))) if v})
+        settings = Settings.from_env(**overrides)
+        return serve(settings, getattr(args, "log_level", "warning"))
+    from .hub import Hub
+    hub = Hub(Settings.from_env(**overrides))
+    try:
+        return _run(hub, command, args)
+    except DomainError as exc:
+        print(f"error: {exc.describe()}", file=sys.stderr)
+        return 2
+    finally:
+        hub.close()
+
+
+def serve(settings: Settings, log_level: str = "warning") -> int:
+    import uvicorn
+
+    from .api import create_app
+    app = create_app(settings)
+    print(f"Piazzetta hub on http://{settings.host}:{settings.port} "
+          f"(public URL {settings.public_url}), data in {settings.data_dir}", flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level,
+                access_log=False, timeout_graceful_shutdown=5)
+    return 0
+
+
+def _print_json(value) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=1))
+
+
+def _run(hub, command: str, args) -> int:
+    if command == "admin-token":
+        print(hub.settings.admin_token)
+    elif command == "create-site":
+        name = {"fr": args.name}
+        if args.name_it:
+            name["it"] = args.name_it
+        if args.name_en:
+            name["en"] = args.name_en
+        _print_json(hub.create_site(args.id, name, args.town))
+    elif command == "import-bundle":
+        consultation = hub.import_bundle(args.path)
+        print(f"imported {consultation.id} version {consultation.version}")
+    elif command == "consultations":
+        _print_json(hub.consultations())
+    elif command == "enroll-code":
+        made = hub.make_enrollment_code(args.site, args.minutes)
+        print(f"Enrollment code: {made['code']}  (site {made['site_id'] or '-'}, "
+              f"valid until {made['expires_at']} UTC, single use)")
+        print(f"QR payload: {made['qr']}")
+        import qrcode
+        qr = qrcode.QRCode(border=1)
+        qr.add_data(made["qr"])
+        qr.make(fit=True)
+        if not args.no_qr:
+            qr.print_ascii(out=sys.stdout, invert=True)
+        if args.png:
+            args.png.parent.mkdir(parents=True, exist_ok=True)
+            qrcode.make(made["qr"], box_size=10, border=4).save(str(args.png))
+            print(f"QR saved to {args.png}")
+    elif command == "devices":
+        _print_json(hub.devices())
+    elif command == "revoke":
+        hub.revoke(args.device_id)
+        print(f"revoked {args.device_id}")
+    elif command == "ideas":
+        _print_json(hub.proposals(args.consultation))
+    elif command == "answer-idea":
+        _print_json(hub.answer_proposal(args.proposal, args.status, args.text))
+    elif command == "export":
+        text = export(hub, args.what, args.consultation, args.format)
+        if args.output:
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            args.output.write_text(text, encoding="utf-8")
+            print(f"written {args.output}")
+        else:
+            sys.stdout.write(text)
+    elif command == "conflicts":
+        _print_json(hub.reviews())
+    return 0
+
+
+IDEA_COLUMNS = ("id", "short_code", "consultation_id", "site_id", "meeting_id", "theme", "title",
+                "text", "status", "answer_status", "answer_text", "created_at")
+
+
+def export(hub, what: str, consultation_id: str, fmt: str) -> str:
+    """Results or ideas as CSV or JSON. Never personal data: ideas go without contacts, results
+    are tallies only."""
+    from .errors import HubError
+    from app.errors import N_
+    if hub.consultation(consultation_id) is None:
+        raise HubError(N_("Unknown consultation."), status=404, code="consultation_unknown")
+    if what == "ideas":
+        rows = [{k: p[k] for k in IDEA_COLUMNS} for p in hub.proposals(consultation_id)]
+        if fmt == "json":
+            return json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=IDEA_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+        return out.getvalue()
+    _etag, body = hub.read_results(consultation_id)
+    results = json.loads(body)
+    if fmt == "json":
+        return json.dumps(results, ensure_ascii=False, indent=1) + "\n"
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(("consultation_id", "version", "question_id", "kind", "item", "measure",
+                     "value"))
+    for qid, result in results["questions"].items():
+        for item, measure, value in _flatten(result):
+            writer.writerow((consultation_id, results["version"], qid, result["kind"], item,
+                             measure, value))
+    return out.getvalue()
+
+
+def _flatten(result: dict):
+    """(item, measure, value) rows of one question's tally result."""
+    yield "", "ballots", result.get("ballots", 0)
+    for key, value in result.items():
+        if key in ("question", "kind", "ballots"):
+            continue
+        if isinstance(value, dict):
+            for item, inner in value.items():
+                if isinstance(inner, dict):
+                    for measure, v in inner.items():
+                        if isinstance(v, dict):
+                            for sub, vv in v.items():
+                                yield item, f"{measure}.{sub}", vv
+                        else:
+                            yield item, measure, v
+                else:
+                    yield item, key, inner
+        elif isinstance(value, list):
+            for position, entry in enumerate(value, start=1):
+                if isinstance(entry, list) and len(entry) == 2:
+                    yield entry[0], key, entry[1]
+                else:
+                    yield entry, key, position
+        else:
+            yield "", key, value

@@ -1,0 +1,194 @@
+"""The hub's storage: SQLAlchemy Core tables, one code path for SQLite (WAL, synchronous=FULL)
+and PostgreSQL. Event IDs are primary keys, so a resend can never be stored twice."""
+from __future__ import annotations
+
+from sqlalchemy import (BigInteger, Boolean, Column, Integer, LargeBinary, MetaData, String,
+                        Table, Text, create_engine, event, Index)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
+metadata = MetaData()
+
+ID = 64  # identifiers: event, device, ballot, proposal, consultation…
+
+sites = Table(
+    "sites", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("name", Text, nullable=False),            # JSON multilingual map
+    Column("town", String(200), nullable=False, default=""),
+    Column("created_at", String(40), nullable=False),
+)
+
+consultations = Table(
+    "consultations", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("version", Integer, nullable=False),       # the current version
+    Column("bundle", Text, nullable=False),           # bundle.json of the current version
+    Column("sha256", String(64), nullable=False),
+    Column("site_ids", Text, nullable=False),         # JSON list; empty = every site
+    Column("imported_at", String(40), nullable=False),
+)
+
+consultation_versions = Table(
+    "consultation_versions", metadata,
+    Column("consultation_id", String(ID), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("bundle", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("imported_at", String(40), nullable=False),
+)
+
+bundle_files = Table(
+    "bundle_files", metadata,
+    Column("consultation_id", String(ID), primary_key=True),
+    Column("path", String(300), primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+)
+
+devices = Table(
+    "devices", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("site_id", String(ID), nullable=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("platform", String(100), nullable=False, default=""),
+    Column("secret_hash", String(64), nullable=False),
+    Column("enrolled_at", String(40), nullable=False),
+    Column("revoked_at", String(40), nullable=True),
+    Column("last_seen_at", String(40), nullable=True),
+)
+
+enrollment_codes = Table(
+    "enrollment_codes", metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("site_id", String(ID), nullable=True),
+    Column("created_at", String(40), nullable=False),
+    Column("expires_at", String(40), nullable=False),
+    Column("used_at", String(40), nullable=True),
+    Column("device_id", String(ID), nullable=True),
+)
+
+events = Table(
+    "events", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("device_id", String(ID), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("recorded_at", String(64), nullable=False),
+    Column("received_at", String(40), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+)
+Index("events_device_seq", events.c.device_id, events.c.seq)
+
+# Events kept for review: the same ID with other content (conflict), or refused (rejected).
+event_reviews = Table(
+    "event_reviews", metadata,
+    Column("event_id", String(200), primary_key=True),
+    Column("content_hash", String(64), primary_key=True),
+    Column("device_id", String(ID), nullable=False),
+    Column("kind", String(20), nullable=False),       # conflict | rejected
+    Column("reason", Text, nullable=False),
+    Column("envelope", Text, nullable=False),
+    Column("received_at", String(40), nullable=False),
+)
+
+ballots = Table(
+    "ballots", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("consultation_id", String(ID), nullable=False),
+    Column("consultation_version", Integer, nullable=False),
+    Column("device_id", String(ID), nullable=False),
+    Column("site_id", String(ID), nullable=True),
+    Column("meeting_id", String(ID), nullable=True),
+    Column("mode", String(20), nullable=False),
+    Column("closed_reason", String(40), nullable=True),
+)
+Index("ballots_consultation", ballots.c.consultation_id)
+
+# The current answer of each ballot to each question: the one with the highest device seq.
+# A withdrawal leaves a tombstone (value NULL) so that an older answer arriving late stays out.
+ballot_answers = Table(
+    "ballot_answers", metadata,
+    Column("ballot_id", String(ID), primary_key=True),
+    Column("question_id", String(ID), primary_key=True),
+    Column("consultation_id", String(ID), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("event_id", String(ID), nullable=False),
+    Column("value", Text, nullable=True),             # JSON normal form; NULL = withdrawn
+)
+Index("ballot_answers_consultation", ballot_answers.c.consultation_id)
+
+proposals = Table(
+    "proposals", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("short_code", String(20), nullable=False),
+    Column("consultation_id", String(ID), nullable=False),
+    Column("device_id", String(ID), nullable=False),
+    Column("site_id", String(ID), nullable=True),
+    Column("meeting_id", String(ID), nullable=True),
+    Column("theme", String(ID), nullable=True),
+    Column("title", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("contact", Text, nullable=True),           # personal data: never exported/shown
+    Column("contact_consent", Boolean, nullable=False, default=False),
+    Column("status", String(20), nullable=False, default="pending"),
+    Column("reason", Text, nullable=True),
+    Column("corrected_title", Text, nullable=True),
+    Column("corrected_text", Text, nullable=True),
+    Column("moderation_seq", BigInteger, nullable=False, default=0),
+    Column("answer_status", String(20), nullable=True),
+    Column("answer_text", Text, nullable=True),
+    Column("answer_cursor", BigInteger, nullable=False, default=0),
+    Column("answered_at", String(40), nullable=True),
+    Column("created_at", String(64), nullable=False),
+)
+Index("proposals_consultation", proposals.c.consultation_id)
+Index("proposals_device_cursor", proposals.c.device_id, proposals.c.answer_cursor)
+
+counters = Table(
+    "counters", metadata,
+    Column("name", String(40), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`: SQLite in WAL mode with full fsync, or PostgreSQL."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60},
+                               pool_size=20, max_overflow=40)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):
+            # Let SQLAlchemy issue BEGIN itself so that transactions are real.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = FULL")
+            cur.execute("PRAGMA busy_timeout = 60000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):
+            # Writers take the lock at once (no deadlock upgrading a read lock); readers don't.
+            immediate = conn.get_execution_options().get("immediate")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        return engine
+    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+
+
+def writer(engine: Engine) -> Engine:
+    """The engine for transactions that write (BEGIN IMMEDIATE on SQLite)."""
+    return engine.execution_options(immediate=True)
+
+
+def dialect_insert(engine_or_conn, table: Table):
+    """INSERT with ON CONFLICT support for the engine's dialect (SQLite or PostgreSQL)."""
+    name = engine_or_conn.dialect.name
+    return (postgresql.insert(table) if name == "postgresql" else sqlite.insert(table))
+
+
+def create_schema(engine: Engine) -> None:
+    metadata.create_all(engine)

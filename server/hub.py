@@ -1,0 +1,831 @@
+"""What the hub does, independent of HTTP: sites, bundles, enrollment, event ingest, results,
+answers to ideas. The API (server.api) and the admin CLI (server.admin) both call this.
+
+Ingest is exactly-once by construction: the events table's primary key is the event ID, checked
+in the same transaction that applies the event to ballots, answers and ideas. Tallies are the
+domain's (app.tally), kept in memory and updated after each commit (server.results).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from app.answers import validate_answer
+from app.bundle import BUNDLE_FILE, MAX_IMAGE_BYTES, parse_bundle
+from app.errors import N_, BundleError, ValidationError
+from app.model import BALLOT_MODES, Consultation
+from app.proposals import ANSWER_STATUSES, MODERATION_STATUSES, validate_proposal
+from app.text import clean_text
+
+from . import db
+from .errors import AuthError, EventRejected, HubError
+from .results import ResultsCache
+from .settings import Settings
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 8
+_IDENT = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+_BUNDLE_IDENT = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+EVENT_TYPES = ("ballot_started", "answer", "answer_withdrawn", "ballot_closed", "proposal",
+               "proposal_moderated")
+_CHUNK = 400  # IN (...) lists stay under every driver's parameter limit
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def sha256(data: str | bytes) -> str:
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
+
+
+def normalize_code(code: object) -> str:
+    """An enrollment code as typed: case, spaces and dashes do not matter."""
+    if not isinstance(code, str):
+        return ""
+    return "".join(ch for ch in code.upper() if ch.isalnum())[:32]
+
+
+def format_code(code: str) -> str:
+    return f"{code[:4]}-{code[4:]}"
+
+
+def _chunks(items: list, size: int = _CHUNK) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+class Hub:
+    """The hub's state behind one database. Thread-safe: the API calls it from many threads."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings.with_secrets()
+        self.engine = db.make_engine(self.settings.database_url)
+        self.writer = db.writer(self.engine)
+        self._schema_ready()
+        self._write_lock = threading.RLock()   # one writer at a time, and tallies follow commits
+        self._consultations: dict[tuple[str, int], Consultation] = {}
+        self.results = ResultsCache()
+        with self._write_lock:
+            self._load_results()
+
+    def _schema_ready(self) -> None:
+        if self.settings.database_url.startswith("sqlite"):
+            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db.create_schema(self.engine)
+        with self.writer.begin() as conn:
+            present = conn.execute(select(db.counters.c.name)).scalars().all()
+            if "answers" not in present:
+                conn.execute(db.counters.insert(), [{"name": "answers", "value": 0}])
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    # -- consultations -------------------------------------------------------------------------
+
+    def consultation(self, consultation_id: str, version: int | None = None) -> Consultation | None:
+        """The current (or a given) version of a consultation, parsed once and cached."""
+        if version is None:
+            with self.engine.connect() as conn:
+                version = conn.execute(select(db.consultations.c.version).where(
+                    db.consultations.c.id == consultation_id)).scalar()
+            if version is None:
+                return None
+        key = (consultation_id, version)
+        found = self._consultations.get(key)
+        if found is None:
+            with self.engine.connect() as conn:
+                raw = conn.execute(select(db.consultation_versions.c.bundle).where(
+                    db.consultation_versions.c.consultation_id == consultation_id,
+                    db.consultation_versions.c.version == version)).scalar()
+            if raw is None:
+                return None
+            found = self._consultations[key] = parse_bundle(json.loads(raw))
+        return found
+
+    def consultations(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(db.consultations.c.id, db.consultations.c.version,
+                                       db.consultations.c.sha256, db.consultations.c.site_ids)
+                                .order_by(db.consultations.c.id)).all()
+        out = []
+        for row in rows:
+            c = self.consultation(row.id, row.version)
+            out.append({"id": c.id, "version": c.version, "status": c.status,
+                        "title": dict(c.title), "languages": list(c.languages),
+                        "opens_on": c.opens_on, "closes_on": c.closes_on, "goal": c.goal,
+                        "sites": json.loads(row.site_ids), "sha256": row.sha256})
+        return out
+
+    def import_bundle(self, source: str | Path | dict, files: dict[str, bytes] | None = None
+                      ) -> Consultation:
+        """Import a bundle (a folder, its bundle.json, or decoded JSON plus its files).
+
+        A higher version replaces the current one; the same version again is accepted only when
+        identical; a lower version is refused.
+        """
+        if isinstance(source, dict):
+            data, folder = source, None
+        else:
+            path = Path(source)
+            file = path if path.suffix == ".json" else path / BUNDLE_FILE
+            folder = file.parent
+            try:
+                data = json.loads(file.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                raise BundleError(N_("The bundle file is missing."), str(file)) from None
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise BundleError(N_("The bundle file cannot be read: {reason}"), str(file),
+                                  reason=str(exc)) from None
+        consultation = parse_bundle(data, folder=None)
+        files = dict(files or {})
+        if folder is not None:
+            for rel in _image_paths(consultation):
+                image = folder / rel
+                if image.is_file():
+                    if image.stat().st_size > MAX_IMAGE_BYTES:
+                        raise BundleError(N_("The image {path} is too large."), str(image),
+                                          path=rel)
+                    files[rel] = image.read_bytes()
+        raw = canonical_json(data)
+        digest = sha256(raw)
+        now = now_iso()
+        with self._write_lock:
+            with self.writer.begin() as conn:
+                current = conn.execute(select(db.consultations.c.version, db.consultations.c.sha256)
+                                       .where(db.consultations.c.id == consultation.id)).first()
+                if current is not None:
+                    if consultation.version < current.version or (
+                            consultation.version == current.version and digest != current.sha256):
+                        raise HubError(
+                            N_("Version {version} of this consultation is already on the hub; "
+                               "give the new bundle a higher version."),
+                            status=409, code="bundle_version", version=current.version)
+                    if digest == current.sha256:
+                        return consultation
+                row = {"id": consultation.id, "version": consultation.version, "bundle": raw,
+                       "sha256": digest, "imported_at": now,
+                       "site_ids": json.dumps([s.id for s in consultation.sites])}
+                if current is None:
+                    conn.execute(db.consultations.insert(), [row])
+                else:
+                    conn.execute(db.consultations.update()
+                                 .where(db.consultations.c.id == consultation.id),
+                                 {k: v for k, v in row.items() if k != "id"})
+                conn.execute(db.consultation_versions.insert(), [{
+                    "consultation_id": consultation.id, "version": consultation.version,
+                    "bundle": raw, "sha256": digest, "imported_at": now}])
+                conn.execute(db.bundle_files.delete().where(
+                    db.bundle_files.c.consultation_id == consultation.id))
+                wanted = set(_image_paths(consultation))
+                rows = [{"consultation_id": consultation.id, "path": p, "content": content,
+                         "sha256": sha256(content), "size": len(content)}
+                        for p, content in sorted(files.items()) if p in wanted]
+                if rows:
+                    conn.execute(db.bundle_files.insert(), rows)
+                for site in consultation.sites:
+                    self._upsert_site(conn, site.id, dict(site.name), site.town, now)
+            self._consultations[(consultation.id, consultation.version)] = consultation
+            with self.engine.connect() as conn:
+                self.results.load(conn, consultation)
+        return consultation
+
+    def bundle_json(self, consultation_id: str) -> tuple[str, str] | None:
+        """(sha256, bundle.json text) of the current version."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(db.consultations.c.sha256, db.consultations.c.bundle)
+                               .where(db.consultations.c.id == consultation_id)).first()
+        return (row.sha256, row.bundle) if row else None
+
+    def bundle_file(self, consultation_id: str, path: str) -> tuple[str, bytes] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(db.bundle_files.c.sha256, db.bundle_files.c.content).where(
+                db.bundle_files.c.consultation_id == consultation_id,
+                db.bundle_files.c.path == path)).first()
+        return (row.sha256, bytes(row.content)) if row else None
+
+    def bundle_index(self, device: dict) -> dict:
+        """The consultations for this device's site, with their files' hashes."""
+        site_id = device.get("site_id")
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(db.consultations.c.id, db.consultations.c.version,
+                                       db.consultations.c.sha256, db.consultations.c.site_ids)
+                                .order_by(db.consultations.c.id)).all()
+            files = conn.execute(select(db.bundle_files.c.consultation_id, db.bundle_files.c.path,
+                                        db.bundle_files.c.sha256, db.bundle_files.c.size)
+                                 .order_by(db.bundle_files.c.path)).all()
+        out = []
+        for row in rows:
+            site_ids = json.loads(row.site_ids)
+            if site_ids and site_id not in site_ids:
+                continue
+            base = f"/api/v1/consultations/{row.id}"
+            out.append({"id": row.id, "version": row.version, "sha256": row.sha256,
+                        "bundle_url": f"{base}/bundle",
+                        "files": [{"path": f.path, "sha256": f.sha256, "size": f.size,
+                                   "url": f"{base}/files/{f.path}"}
+                                  for f in files if f.consultation_id == row.id]})
+        return {"site_id": site_id, "consultations": out}
+
+    # -- sites ---------------------------------------------------------------------------------
+
+    def _upsert_site(self, conn, site_id: str, name: dict, town: str, now: str) -> None:
+        stmt = db.dialect_insert(conn, db.sites).values(
+            id=site_id, name=canonical_json(name), town=town, created_at=now)
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=["id"], set_={"name": stmt.excluded.name, "town": stmt.excluded.town}))
+
+    def create_site(self, site_id: object, name: object, town: object = "") -> dict:
+        if not isinstance(site_id, str) or not _BUNDLE_IDENT.match(site_id):
+            raise HubError(N_("An identifier (letters, digits, - _ .) is expected here."),
+                           field="id")
+        if isinstance(name, str):
+            name = {"fr": name}
+        if not isinstance(name, dict) or not name or not all(
+                k in ("fr", "it", "en") and isinstance(v, str) and v.strip()
+                for k, v in name.items()):
+            raise HubError(N_("A text in each language is expected here."), field="name")
+        name = {k: clean_text(v, field="name", max_length=200) for k, v in name.items()}
+        town = clean_text(town or "", field="town", max_length=200)
+        with self.writer.begin() as conn:
+            self._upsert_site(conn, site_id, name, town, now_iso())
+        return {"id": site_id, "name": name, "town": town}
+
+    def sites(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(db.sites).order_by(db.sites.c.id)).all()
+        return [{"id": r.id, "name": json.loads(r.name), "town": r.town} for r in rows]
+
+    def site_exists(self, site_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(db.sites.c.id).where(db.sites.c.id == site_id)
+                                ).first() is not None
+
+    # -- enrollment and devices ------------------------------------------------------------------
+
+    def make_enrollment_code(self, site_id: str | None, minutes: int = 15) -> dict:
+        """A short-lived, single-use code for enrolling one device at `site_id`."""
+        if site_id is not None and not self.site_exists(site_id):
+            raise HubError(N_("Unknown site: {id}."), status=404, code="site_unknown",
+                           field="site_id", id=site_id)
+        if not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= 7 * 24 * 60:
+            raise HubError(N_("A code lasts from 1 minute to 7 days."), field="minutes")
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        now = datetime.now(timezone.utc)
+        expires = (now + timedelta(minutes=minutes)).isoformat(timespec="seconds")
+        with self.writer.begin() as conn:
+            conn.execute(db.enrollment_codes.insert(), [{
+                "code_hash": sha256(code), "site_id": site_id,
+                "created_at": now.isoformat(timespec="seconds"), "expires_at": expires}])
+        pretty = format_code(code)
+        return {"code": pretty, "site_id": site_id, "expires_at": expires,
+                "qr": enrollment_qr_payload(self.settings.public_url, pretty)}
+
+    def enroll(self, code: object, device_id: object, name: object = "",
+               platform: object = "") -> dict:
+        """Trade a valid code for a device secret. Enrolling again lifts a revocation."""
+        if not isinstance(device_id, str) or not _IDENT.match(device_id):
+            raise HubError(N_("A device identifier (1 to 64 letters, digits, - or _) is expected."),
+                           field="device_id")
+        name = clean_text(name if isinstance(name, str) else "", field="name", max_length=200)
+        platform = clean_text(platform if isinstance(platform, str) else "", field="platform",
+                              max_length=100)
+        normal = normalize_code(code)
+        now = now_iso()
+        secret = secrets.token_urlsafe(32)
+        invalid = HubError(N_("This enrollment code is not valid: it may be mistyped, expired or "
+                              "already used."), code="enrollment_code_invalid", field="code")
+        if len(normal) != CODE_LENGTH:
+            raise invalid
+        with self._write_lock, self.writer.begin() as conn:
+            code_row = conn.execute(select(db.enrollment_codes).where(
+                db.enrollment_codes.c.code_hash == sha256(normal))).first()
+            if code_row is None or code_row.used_at is not None or code_row.expires_at < now[:19]:
+                raise invalid
+            used = conn.execute(update(db.enrollment_codes).where(
+                db.enrollment_codes.c.code_hash == code_row.code_hash,
+                db.enrollment_codes.c.used_at.is_(None)).values(used_at=now, device_id=device_id))
+            if used.rowcount != 1:
+                raise invalid
+            row = {"site_id": code_row.site_id, "name": name, "platform": platform,
+                   "secret_hash": sha256(secret), "enrolled_at": now, "revoked_at": None}
+            exists = conn.execute(select(db.devices.c.id).where(db.devices.c.id == device_id)
+                                  ).first()
+            if exists:
+                conn.execute(update(db.devices).where(db.devices.c.id == device_id).values(**row))
+            else:
+                conn.execute(db.devices.insert(), [{"id": device_id, **row}])
+        return {"device_id": device_id, "device_secret": secret, "site_id": code_row.site_id,
+                "hub_url": self.settings.public_url, "max_batch": self.settings.max_batch}
+
+    def authenticate(self, authorization: str | None) -> dict:
+        """The device named by an `Authorization: Bearer <id>:<secret>` header, or AuthError."""
+        if not authorization or not authorization.startswith("Bearer ") or ":" not in authorization:
+            raise AuthError(N_("This tablet is not enrolled with the hub."), "device_unknown")
+        device_id, _, secret = authorization[7:].strip().partition(":")
+        with self.engine.connect() as conn:
+            row = conn.execute(select(db.devices).where(db.devices.c.id == device_id)).first()
+        if row is None or not secrets.compare_digest(row.secret_hash, sha256(secret)):
+            raise AuthError(N_("This tablet is not enrolled with the hub."), "device_unknown")
+        if row.revoked_at is not None:
+            raise AuthError(N_("This tablet was revoked: its data is kept, enroll it again to "
+                               "send it."), "device_revoked")
+        return dict(row._mapping)
+
+    def is_admin(self, authorization: str | None) -> bool:
+        token = (authorization or "")[7:].strip() if (authorization or "").startswith("Bearer ") else ""
+        return bool(token) and secrets.compare_digest(token, self.settings.admin_token)
+
+    def devices(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(db.devices).order_by(db.devices.c.enrolled_at)).all()
+            counts = dict(conn.execute(select(db.events.c.device_id, func.count())
+                                       .group_by(db.events.c.device_id)).all())
+        return [{"id": r.id, "site_id": r.site_id, "name": r.name, "platform": r.platform,
+                 "enrolled_at": r.enrolled_at, "last_seen_at": r.last_seen_at,
+                 "revoked": r.revoked_at is not None, "revoked_at": r.revoked_at,
+                 "events": counts.get(r.id, 0)} for r in rows]
+
+    def revoke(self, device_id: str) -> None:
+        with self.writer.begin() as conn:
+            done = conn.execute(update(db.devices).where(
+                db.devices.c.id == device_id, db.devices.c.revoked_at.is_(None)
+            ).values(revoked_at=now_iso()))
+            if done.rowcount == 0:
+                exists = conn.execute(select(db.devices.c.id).where(
+                    db.devices.c.id == device_id)).first()
+                if not exists:
+                    raise HubError(N_("Unknown device: {id}."), status=404,
+                                   code="device_not_found", id=device_id)
+
+    # -- events ----------------------------------------------------------------------------------
+
+    def ingest(self, device: dict, envelopes: list) -> list[dict]:
+        """Store a batch of events from `device`; return one result per event, in order."""
+        if len(envelopes) > self.settings.max_batch:
+            raise HubError(N_("Too many events in one batch: at most {max}."), status=413,
+                           code="batch_too_large", max=self.settings.max_batch)
+        for attempt in range(5):
+            try:
+                with self._write_lock:
+                    with self.writer.begin() as conn:
+                        results, deltas = _Ingest(self, conn, device).run(envelopes)
+                    self.results.apply(deltas)
+                return results
+            except (IntegrityError, OperationalError):
+                # Another process stored one of these events (or held the lock) meanwhile:
+                # run the batch again; what is already stored now reads as duplicate.
+                if attempt == 4:
+                    raise
+        raise AssertionError("unreachable")
+
+    def reviews(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(db.event_reviews)
+                                .order_by(db.event_reviews.c.received_at)).all()
+        return [{"event_id": r.event_id, "device_id": r.device_id, "kind": r.kind,
+                 "reason": r.reason, "received_at": r.received_at,
+                 "envelope": json.loads(r.envelope)} for r in rows]
+
+    def event_count(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(db.events)).scalar()
+
+    # -- results ---------------------------------------------------------------------------------
+
+    def _load_results(self) -> None:
+        with self.engine.connect() as conn:
+            ids = conn.execute(select(db.consultations.c.id)).scalars().all()
+            for consultation_id in ids:
+                self.results.load(conn, self.consultation(consultation_id))
+
+    def read_results(self, consultation_id: str) -> tuple[str, bytes] | None:
+        """(ETag, JSON body) of a consultation's results; None when unknown."""
+        return self.results.read(consultation_id)
+
+    # -- ideas -----------------------------------------------------------------------------------
+
+    def proposals(self, consultation_id: str | None = None, *, public: bool = False) -> list[dict]:
+        """Ideas; `public` keeps approved ones only, without any personal data."""
+        query = select(db.proposals).order_by(db.proposals.c.created_at, db.proposals.c.id)
+        if consultation_id is not None:
+            query = query.where(db.proposals.c.consultation_id == consultation_id)
+        if public:
+            query = query.where(db.proposals.c.status == "approved")
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        out = []
+        for r in rows:
+            item = {"id": r.id, "short_code": r.short_code, "consultation_id": r.consultation_id,
+                    "site_id": r.site_id, "meeting_id": r.meeting_id, "theme": r.theme,
+                    "title": r.corrected_title or r.title, "text": r.corrected_text or r.text,
+                    "status": r.status, "answer_status": r.answer_status,
+                    "answer_text": r.answer_text, "created_at": r.created_at}
+            if not public:
+                item.update({"device_id": r.device_id, "reason": r.reason,
+                             "original_title": r.title, "original_text": r.text,
+                             "contact": r.contact if r.contact_consent else None,
+                             "answered_at": r.answered_at})
+            out.append(item)
+        return out
+
+    def answer_proposal(self, proposal_id: str, answer_status: object,
+                        answer_text: object) -> dict:
+        """Staff's public answer to an idea (by ID or short code); devices pull it."""
+        if answer_status not in ANSWER_STATUSES:
+            raise HubError(N_("Unknown answer status."), field="answer_status")
+        text = clean_text(answer_text if answer_text is not None else "", field="answer_text",
+                          max_length=4000) or None
+        with self._write_lock, self.writer.begin() as conn:
+            row = conn.execute(select(db.proposals.c.id).where(
+                (db.proposals.c.id == proposal_id)
+                | (db.proposals.c.short_code == str(proposal_id).upper()))).first()
+            if row is None:
+                raise HubError(N_("Unknown idea."), status=404, code="proposal_not_found")
+            cursor = conn.execute(update(db.counters).where(db.counters.c.name == "answers")
+                                  .values(value=db.counters.c.value + 1)
+                                  .returning(db.counters.c.value)).scalar()
+            conn.execute(update(db.proposals).where(db.proposals.c.id == row.id).values(
+                answer_status=answer_status, answer_text=text, answer_cursor=cursor,
+                answered_at=now_iso()))
+        return {"proposal_id": row.id, "answer_status": answer_status, "answer_text": text,
+                "cursor": cursor}
+
+    def answers_since(self, device: dict, since: int, limit: int = 500) -> dict:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(db.proposals.c.id, db.proposals.c.short_code,
+                       db.proposals.c.answer_status, db.proposals.c.answer_text,
+                       db.proposals.c.answer_cursor, db.proposals.c.status)
+                .where(db.proposals.c.device_id == device["id"],
+                       db.proposals.c.answer_cursor > since)
+                .order_by(db.proposals.c.answer_cursor).limit(limit)).all()
+        answers = [{"proposal_id": r.id, "short_code": r.short_code,
+                    "answer_status": r.answer_status, "answer_text": r.answer_text,
+                    "status": r.status, "cursor": r.answer_cursor} for r in rows]
+        return {"cursor": answers[-1]["cursor"] if answers else since, "answers": answers}
+
+
+def enrollment_qr_payload(hub_url: str, code: str) -> str:
+    from urllib.parse import urlencode
+    return "piazzetta://enroll?" + urlencode({"hub": hub_url, "code": code})
+
+
+def _image_paths(consultation: Consultation) -> list[str]:
+    paths = [consultation.image] + [p.image for p in consultation.projects]
+    return sorted({p for p in paths if p})
+
+
+class _Ingest:
+    """One batch, inside one transaction."""
+
+    def __init__(self, hub: Hub, conn, device: dict):
+        self.hub = hub
+        self.conn = conn
+        self.device = device
+        self.now = now_iso()
+        self.deltas: list[tuple] = []
+        self.event_rows: list[dict] = []
+        self.review_rows: list[dict] = []
+        self.ballot_rows: dict[str, dict] = {}
+        self.closed: dict[str, tuple[int, str]] = {}
+        self.answers: dict[tuple[str, str], dict | None] = {}   # current, loaded then updated
+        self.dirty_answers: set[tuple[str, str]] = set()
+        self.proposal_rows: dict[str, dict] = {}
+        self.known_proposals: dict[str, dict] = {}
+        self.moderations: dict[str, dict] = {}
+
+    # validation of the envelope, before any database work
+    def check_envelope(self, env: Any) -> tuple[str, int, str, dict, str]:
+        if not isinstance(env, dict):
+            raise EventRejected(N_("An event must be an object."), "event")
+        event_id = env.get("id")
+        if not isinstance(event_id, str) or not _IDENT.match(event_id):
+            raise EventRejected(N_("An event ID (1 to 64 letters, digits, - or _) is expected."),
+                                "id")
+        if env.get("device_id") != self.device["id"]:
+            raise EventRejected(N_("This event belongs to another device."), "device_id")
+        seq = env.get("seq")
+        if isinstance(seq, bool) or not isinstance(seq, int) or not 1 <= seq < 2 ** 62:
+            raise EventRejected(N_("A sequence number (a whole number from 1) is expected."),
+                                "seq")
+        type_ = env.get("type")
+        if type_ not in EVENT_TYPES:
+            raise EventRejected(N_("Unknown event type."), "type")
+        recorded_at = env.get("recorded_at")
+        if not isinstance(recorded_at, str) or len(recorded_at) > 64:
+            raise EventRejected(N_("The time an event was recorded is expected as text."),
+                                "recorded_at")
+        payload = env.get("payload")
+        if not isinstance(payload, dict):
+            raise EventRejected(N_("An event payload must be an object."), "payload")
+        return event_id, seq, type_, payload, recorded_at
+
+    def run(self, envelopes: list) -> tuple[list[dict], list[tuple]]:
+        results: list[dict | None] = [None] * len(envelopes)
+        prepared = []
+        for index, env in enumerate(envelopes):
+            try:
+                event_id, seq, type_, payload, recorded_at = self.check_envelope(env)
+            except EventRejected as exc:
+                results[index] = self.reject(env, exc)
+                continue
+            content = canonical_json({"device_id": self.device["id"], "seq": seq, "type": type_,
+                                      "recorded_at": recorded_at, "payload": payload})
+            prepared.append((index, event_id, seq, type_, payload, recorded_at, content,
+                             sha256(content)))
+        existing = self._existing_events([p[1] for p in prepared])
+        self._preload(prepared)
+        for index, event_id, seq, type_, payload, recorded_at, content, digest in prepared:
+            known = existing.get(event_id)
+            if known is not None:
+                if known == digest:
+                    results[index] = {"id": event_id, "status": "duplicate"}
+                else:
+                    results[index] = self.conflict(event_id, content, digest)
+                continue
+            try:
+                getattr(self, "apply_" + type_)(event_id, seq, payload)
+            except EventRejected as exc:
+                results[index] = self.reject(envelopes[index], exc)
+                continue
+            except ValidationError as exc:
+                results[index] = self.reject(envelopes[index], EventRejected(
+                    exc.message, "payload." + (exc.field or ""), **exc.params))
+                continue
+            existing[event_id] = digest
+            self.event_rows.append({"id": event_id, "device_id": self.device["id"], "seq": seq,
+                                    "type": type_, "recorded_at": recorded_at,
+                                    "received_at": self.now, "content_hash": digest,
+                                    "payload": canonical_json(payload)})
+            results[index] = {"id": event_id, "status": "stored"}
+        self.write()
+        return results, self.deltas
+
+    def reject(self, env: Any, exc: EventRejected) -> dict:
+        event_id = env.get("id") if isinstance(env, dict) else None
+        event_id = event_id if isinstance(event_id, str) else ""
+        error = exc.error
+        try:
+            envelope = canonical_json(env)
+        except (TypeError, ValueError):
+            envelope = json.dumps(repr(env))
+        self.review_rows.append({"event_id": event_id[:200], "content_hash": sha256(envelope),
+                                 "device_id": self.device["id"], "kind": "rejected",
+                                 "reason": error.describe(), "envelope": envelope,
+                                 "received_at": self.now})
+        return {"id": event_id, "status": "rejected", **error.as_dict()}
+
+    def conflict(self, event_id: str, content: str, digest: str) -> dict:
+        self.review_rows.append({"event_id": event_id, "content_hash": digest,
+                                 "device_id": self.device["id"], "kind": "conflict",
+                                 "reason": "Another event with this ID was already received.",
+                                 "envelope": content, "received_at": self.now})
+        return {"id": event_id, "status": "conflict", "code": "event_conflict", "field": "id",
+                "message": "Another event with this ID was already received."}
+
+    def _existing_events(self, ids: list[str]) -> dict[str, str]:
+        found = {}
+        for chunk in _chunks(sorted(set(ids))):
+            found.update(self.conn.execute(select(db.events.c.id, db.events.c.content_hash)
+                                           .where(db.events.c.id.in_(chunk))).all())
+        return found
+
+    def _preload(self, prepared: list) -> None:
+        ballot_ids, proposal_ids = set(), set()
+        for _i, _id, _seq, type_, payload, *_ in prepared:
+            if type_ in ("answer", "answer_withdrawn", "ballot_started", "ballot_closed"):
+                if isinstance(payload.get("ballot_id"), str):
+                    ballot_ids.add(payload["ballot_id"])
+            elif type_ in ("proposal", "proposal_moderated"):
+                if isinstance(payload.get("proposal_id"), str):
+                    proposal_ids.add(payload["proposal_id"])
+        self.known_ballots: dict[str, str] = {}
+        for chunk in _chunks(sorted(ballot_ids)):
+            self.known_ballots.update(self.conn.execute(
+                select(db.ballots.c.id, db.ballots.c.consultation_id)
+                .where(db.ballots.c.id.in_(chunk))).all())
+            for row in self.conn.execute(select(db.ballot_answers).where(
+                    db.ballot_answers.c.ballot_id.in_(chunk))):
+                self.answers[(row.ballot_id, row.question_id)] = {
+                    "consultation_id": row.consultation_id, "seq": row.seq,
+                    "event_id": row.event_id,
+                    "value": None if row.value is None else json.loads(row.value)}
+        for chunk in _chunks(sorted(proposal_ids)):
+            for row in self.conn.execute(select(
+                    db.proposals.c.id, db.proposals.c.consultation_id, db.proposals.c.status,
+                    db.proposals.c.moderation_seq).where(db.proposals.c.id.in_(chunk))):
+                self.known_proposals[row.id] = dict(row._mapping)
+
+    def _consultation(self, payload: dict) -> Consultation:
+        consultation_id = payload.get("consultation_id")
+        consultation = (self.hub.consultation(consultation_id)
+                        if isinstance(consultation_id, str) else None)
+        if consultation is None:
+            raise EventRejected(N_("Unknown consultation."), "payload.consultation_id")
+        return consultation
+
+    @staticmethod
+    def _ident(payload: dict, key: str) -> str:
+        value = payload.get(key)
+        if not isinstance(value, str) or not _IDENT.match(value):
+            raise EventRejected(N_("An identifier (letters, digits, - _) is expected here."),
+                                "payload." + key)
+        return value
+
+    @staticmethod
+    def _optional_ident(payload: dict, key: str) -> str | None:
+        value = payload.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not _BUNDLE_IDENT.match(value):
+            raise EventRejected(N_("An identifier (letters, digits, - _ .) is expected here."),
+                                "payload." + key)
+        return value
+
+    # -- one function per event type: validate, then record what to write and which deltas
+    def apply_ballot_started(self, event_id: str, seq: int, payload: dict) -> None:
+        consultation = self._consultation(payload)
+        ballot_id = self._ident(payload, "ballot_id")
+        mode = payload.get("mode", "open")
+        if mode not in BALLOT_MODES:
+            raise EventRejected(N_("Unknown ballot mode."), "payload.mode")
+        version = payload.get("consultation_version", consultation.version)
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise EventRejected(N_("A consultation version is expected here."),
+                                "payload.consultation_version")
+        site_id = self._optional_ident(payload, "site_id")
+        meeting_id = self._optional_ident(payload, "meeting_id")
+        if ballot_id in self.known_ballots or ballot_id in self.ballot_rows:
+            return  # the same ballot announced by another event: counted once
+        self.ballot_rows[ballot_id] = {
+            "id": ballot_id, "consultation_id": consultation.id, "consultation_version": version,
+            "device_id": self.device["id"], "site_id": site_id, "meeting_id": meeting_id,
+            "mode": mode, "closed_reason": None}
+        self.deltas.append(("ballot", consultation.id, 1))
+
+    def _set_answer(self, consultation_id: str, ballot_id: str, question_id: str, seq: int,
+                    event_id: str, value: Any) -> None:
+        key = (ballot_id, question_id)
+        current = self.answers.get(key)
+        if current is not None and current["seq"] >= seq:
+            return  # a later answer (or withdrawal) of this question is already in
+        if current is not None and current["value"] is not None:
+            self.deltas.append(("remove", current["consultation_id"], question_id,
+                                current["value"]))
+        if value is not None:
+            self.deltas.append(("add", consultation_id, question_id, value))
+        self.answers[key] = {"consultation_id": consultation_id, "seq": seq,
+                             "event_id": event_id, "value": value}
+        self.dirty_answers.add(key)
+
+    def apply_answer(self, event_id: str, seq: int, payload: dict) -> None:
+        consultation = self._consultation(payload)
+        ballot_id = self._ident(payload, "ballot_id")
+        question_id = payload.get("question_id")
+        question = consultation.question(question_id) if isinstance(question_id, str) else None
+        if question is None:
+            raise EventRejected(N_("Unknown question."), "payload.question_id")
+        self._check_ballot(ballot_id, consultation.id)
+        value = validate_answer(consultation, question, payload.get("value"))
+        self._set_answer(consultation.id, ballot_id, question.id, seq, event_id, value)
+
+    def apply_answer_withdrawn(self, event_id: str, seq: int, payload: dict) -> None:
+        consultation = self._consultation(payload)
+        ballot_id = self._ident(payload, "ballot_id")
+        question_id = payload.get("question_id")
+        if not isinstance(question_id, str) or not _BUNDLE_IDENT.match(question_id):
+            raise EventRejected(N_("Unknown question."), "payload.question_id")
+        self._check_ballot(ballot_id, consultation.id)
+        self._set_answer(consultation.id, ballot_id, question_id, seq, event_id, None)
+
+    def _check_ballot(self, ballot_id: str, consultation_id: str) -> None:
+        owner = self.known_ballots.get(ballot_id) or (
+            self.ballot_rows[ballot_id]["consultation_id"] if ballot_id in self.ballot_rows
+            else None)
+        if owner is not None and owner != consultation_id:
+            raise EventRejected(N_("This ballot belongs to another consultation."),
+                                "payload.ballot_id")
+
+    def apply_ballot_closed(self, event_id: str, seq: int, payload: dict) -> None:
+        ballot_id = self._ident(payload, "ballot_id")
+        reason = payload.get("reason", "finished")
+        if not isinstance(reason, str) or not reason or len(reason) > 40:
+            raise EventRejected(N_("A reason is expected here."), "payload.reason")
+        if ballot_id in self.ballot_rows:
+            self.ballot_rows[ballot_id]["closed_reason"] = reason
+        else:
+            self.closed[ballot_id] = (seq, reason)
+
+    def apply_proposal(self, event_id: str, seq: int, payload: dict) -> None:
+        consultation = self._consultation(payload)
+        proposal_id = self._ident(payload, "proposal_id")
+        short_code = payload.get("short_code")
+        if not isinstance(short_code, str) or not 1 <= len(short_code) <= 20 \
+                or not short_code.isalnum():
+            raise EventRejected(N_("A short code is expected here."), "payload.short_code")
+        draft = validate_proposal(consultation, title=payload.get("title"),
+                                  text=payload.get("text"), theme=payload.get("theme"),
+                                  contact=payload.get("contact"),
+                                  contact_consent=payload.get("contact_consent") is True)
+        if proposal_id in self.known_proposals or proposal_id in self.proposal_rows:
+            return
+        self.proposal_rows[proposal_id] = {
+            "id": proposal_id, "short_code": short_code.upper(),
+            "consultation_id": consultation.id, "device_id": self.device["id"],
+            "site_id": self._optional_ident(payload, "site_id"),
+            "meeting_id": self._optional_ident(payload, "meeting_id"),
+            "theme": draft.theme, "title": draft.title, "text": draft.text,
+            "contact": draft.contact, "contact_consent": draft.contact_consent,
+            "status": "pending", "reason": None, "corrected_title": None,
+            "corrected_text": None, "moderation_seq": 0, "answer_status": None,
+            "answer_text": None, "answer_cursor": 0, "answered_at": None,
+            "created_at": self.now}
+        self.deltas.append(("idea", consultation.id, None, "pending"))
+
+    def apply_proposal_moderated(self, event_id: str, seq: int, payload: dict) -> None:
+        proposal_id = self._ident(payload, "proposal_id")
+        status = payload.get("status")
+        if status not in MODERATION_STATUSES:
+            raise EventRejected(N_("Unknown moderation status."), "payload.status")
+        fields = {}
+        for key, limit in (("reason", 500), ("corrected_title", 120), ("corrected_text", 2000)):
+            value = payload.get(key)
+            fields[key] = (clean_text(value, field="payload." + key, max_length=limit) or None
+                           if value is not None else None)
+        target = self.proposal_rows.get(proposal_id) or self.known_proposals.get(proposal_id)
+        if target is None:
+            raise EventRejected(N_("Unknown idea."), "payload.proposal_id")
+        if target.get("moderation_seq", 0) >= seq:
+            return
+        self.deltas.append(("idea", target["consultation_id"], target["status"], status))
+        target["status"] = status
+        target["moderation_seq"] = seq
+        if proposal_id in self.proposal_rows:
+            row = self.proposal_rows[proposal_id]
+            row.update(status=status, reason=fields["reason"], moderation_seq=seq)
+            row["corrected_title"] = fields["corrected_title"] or row["corrected_title"]
+            row["corrected_text"] = fields["corrected_text"] or row["corrected_text"]
+        else:
+            self.moderations[proposal_id] = {"p_id": proposal_id, "p_status": status,
+                                             "p_seq": seq, **{"p_" + k: v
+                                                              for k, v in fields.items()}}
+
+    def write(self) -> None:
+        conn = self.conn
+        if self.event_rows:
+            conn.execute(db.events.insert(), self.event_rows)
+            conn.execute(update(db.devices).where(db.devices.c.id == self.device["id"])
+                         .values(last_seen_at=self.now))
+        if self.ballot_rows:
+            conn.execute(db.ballots.insert(), list(self.ballot_rows.values()))
+        if self.closed:
+            conn.execute(update(db.ballots).where(db.ballots.c.id == bindparam("b_id"))
+                         .values(closed_reason=bindparam("b_reason")),
+                         [{"b_id": k, "b_reason": v[1]} for k, v in self.closed.items()])
+        if self.dirty_answers:
+            rows = [{"ballot_id": b, "question_id": q,
+                     "consultation_id": self.answers[(b, q)]["consultation_id"],
+                     "seq": self.answers[(b, q)]["seq"],
+                     "event_id": self.answers[(b, q)]["event_id"],
+                     "value": None if self.answers[(b, q)]["value"] is None
+                     else canonical_json(self.answers[(b, q)]["value"])}
+                    for b, q in sorted(self.dirty_answers)]
+            stmt = db.dialect_insert(conn, db.ballot_answers)
+            conn.execute(stmt.on_conflict_do_update(
+                index_elements=["ballot_id", "question_id"],
+                set_={"consultation_id": stmt.excluded.consultation_id, "seq": stmt.excluded.seq,
+                      "event_id": stmt.excluded.event_id, "value": stmt.excluded.value}), rows)
+        if self.proposal_rows:
+            conn.execute(db.proposals.insert(), list(self.proposal_rows.values()))
+        if self.moderations:
+            conn.execute(update(db.proposals).where(and_(
+                db.proposals.c.id == bindparam("p_id"),
+                db.proposals.c.moderation_seq < bindparam("p_seq"))).values(
+                status=bindparam("p_status"), moderation_seq=bindparam("p_seq"),
+                reason=bindparam("p_reason"),
+                corrected_title=func.coalesce(bindparam("p_corrected_title"),
+                                              db.proposals.c.corrected_title),
+                corrected_text=func.coalesce(bindparam("p_corrected_text"),
+                                             db.proposals.c.corrected_text)),
+                list(self.moderations.values()))
+        if self.review_rows:
+            stmt = db.dialect_insert(conn, db.event_reviews)
+            conn.execute(stmt.on_conflict_do_nothing(), self.review_rows)

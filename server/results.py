@@ -1,0 +1,109 @@
+"""Results kept up to date in memory with the domain's tallies (app.tally).
+
+Each consultation's tallies are built once from the database (at start, or when a new version is
+imported) and then changed by the deltas of every committed batch: `add` for a new answer,
+`remove` for an answer replaced or withdrawn. Reading results never rescans the ballots; the
+JSON body is built at most once per revision and served with an ETag.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+
+from app.model import Consultation
+from app.tally import Tally, new_tally
+
+from . import PROTOCOL_VERSION, db
+
+_BOOT = secrets.token_hex(4)  # a restarted hub never reuses an ETag for other content
+
+
+@dataclass
+class _Entry:
+    consultation: Consultation
+    tallies: dict[str, Tally]
+    ballots: int = 0
+    ideas: Counter = field(default_factory=Counter)
+    revision: int = 0
+    cached: tuple[int, str, bytes] | None = None   # (revision, etag, body)
+
+
+class ResultsCache:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._entries: dict[str, _Entry] = {}
+
+    def load(self, conn, consultation: Consultation) -> None:
+        """(Re)build a consultation's tallies from the database: the one full scan.
+
+        The caller holds the hub's write lock, so no batch commits meanwhile.
+        """
+        tallies = {q.id: new_tally(consultation, q) for q in consultation.questions}
+        for question_id, value in conn.execute(
+                select(db.ballot_answers.c.question_id, db.ballot_answers.c.value).where(
+                    db.ballot_answers.c.consultation_id == consultation.id,
+                    db.ballot_answers.c.value.is_not(None))):
+            tally = tallies.get(question_id)
+            if tally is not None:
+                tally.add(json.loads(value))
+        ballots = conn.execute(select(func.count()).select_from(db.ballots).where(
+            db.ballots.c.consultation_id == consultation.id)).scalar()
+        ideas = Counter(dict(conn.execute(
+            select(db.proposals.c.status, func.count())
+            .where(db.proposals.c.consultation_id == consultation.id)
+            .group_by(db.proposals.c.status)).all()))
+        with self._lock:
+            old = self._entries.get(consultation.id)
+            self._entries[consultation.id] = _Entry(
+                consultation, tallies, ballots, ideas, (old.revision + 1) if old else 0)
+
+    def apply(self, deltas: list[tuple]) -> None:
+        """Apply a committed batch's changes."""
+        if not deltas:
+            return
+        with self._lock:
+            touched = set()
+            for delta in deltas:
+                kind, consultation_id = delta[0], delta[1]
+                entry = self._entries.get(consultation_id)
+                if entry is None:
+                    continue
+                touched.add(consultation_id)
+                if kind == "add" or kind == "remove":
+                    tally = entry.tallies.get(delta[2])
+                    if tally is not None:
+                        (tally.add if kind == "add" else tally.remove)(delta[3])
+                elif kind == "ballot":
+                    entry.ballots += delta[2]
+                elif kind == "idea":
+                    old, new = delta[2], delta[3]
+                    if old is not None:
+                        entry.ideas[old] -= 1
+                    entry.ideas[new] += 1
+            for consultation_id in touched:
+                self._entries[consultation_id].revision += 1
+
+    def read(self, consultation_id: str) -> tuple[str, bytes] | None:
+        entry = self._entries.get(consultation_id)
+        if entry is None:
+            return None
+        cached = entry.cached
+        if cached is not None and cached[0] == entry.revision:
+            return cached[1], cached[2]
+        with self._lock:
+            c = entry.consultation
+            revision = entry.revision
+            body = {"protocol": PROTOCOL_VERSION, "consultation_id": c.id, "version": c.version,
+                    "revision": revision, "ballots": entry.ballots,
+                    "ideas": {"received": sum(entry.ideas.values()),
+                              "approved": entry.ideas["approved"]},
+                    "questions": {qid: t.result() for qid, t in entry.tallies.items()}}
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        etag = f'"{c.id}.{c.version}.{_BOOT}.{revision}"'
+        entry.cached = (revision, etag, data)
+        return etag, data
