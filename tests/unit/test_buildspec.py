@@ -241,3 +241,71 @@ def test_pyinstaller_spec_imports_kivy_deps_only_on_windows():
     assert "kivy.tools.packaging.pyinstaller_hooks" in source
     for helper in ("get_deps_minimal", "hookspath()", "runtime_hooks()"):
         assert helper in source
+
+
+def imported_top_level_names(path):
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_the_client_imports_nothing_the_bundle_excludes():
+    excluded = set(spec_constant("EXCLUDES"))
+    offenders = {}
+    for package in spec_constant("PACKAGES"):
+        for path in (ROOT / package).rglob("*.py"):
+            hits = imported_top_level_names(path) & excluded
+            if hits:
+                offenders[str(path.relative_to(ROOT))] = sorted(hits)
+    hits = imported_top_level_names(ROOT / "main.py") & excluded
+    if hits:
+        offenders["main.py"] = sorted(hits)
+    assert offenders == {}, "the desktop bundle leaves these out (piazzetta.spec EXCLUDES)"
+
+
+# ---- Deployment documentation ----------------------------------------------------------------
+
+def hub_settings_variables():
+    source = (ROOT / "server" / "settings.py").read_text(encoding="utf-8")
+    return set(re.findall(r"PIAZZETTA_HUB_[A-Z_]+", source))
+
+
+def test_deploy_docs_and_examples_name_every_hub_setting():
+    variables = hub_settings_variables()
+    assert {"PIAZZETTA_HUB_DATA_DIR", "PIAZZETTA_HUB_DATABASE_URL", "PIAZZETTA_HUB_HOST",
+            "PIAZZETTA_HUB_PORT", "PIAZZETTA_HUB_PUBLIC_URL", "PIAZZETTA_HUB_SECRET_KEY",
+            "PIAZZETTA_HUB_MAX_BATCH"} <= variables
+    for document in ("docs/deploy.md", "deploy/hub.env.example"):
+        text = (ROOT / document).read_text(encoding="utf-8")
+        missing = sorted(v for v in variables if v not in text)
+        assert missing == [], f"{document} does not mention {missing}"
+    documented = set(re.findall(r"PIAZZETTA_HUB_[A-Z_]+",
+                                (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")))
+    assert documented <= variables, f"docs/deploy.md names unknown settings: " \
+                                    f"{sorted(documented - variables)}"
+
+
+def test_deploy_examples_start_the_hub_and_the_kiosk():
+    unit = (ROOT / "deploy" / "piazzetta-hub.service").read_text(encoding="utf-8")
+    assert re.search(r"^ExecStart=\S+python -m server$", unit, re.M)
+    assert "EnvironmentFile=" in unit
+    container = (ROOT / "deploy" / "Containerfile").read_text(encoding="utf-8")
+    assert 'CMD ["python", "-m", "server"]' in container
+    assert "requirements/hub.txt" in container
+    for needed in ("app/", "sync/", "server/", "locales/"):
+        assert f"COPY {needed}" in container or f"{needed} {needed}" in container, needed
+    nginx = (ROOT / "deploy" / "nginx-piazzetta-hub.conf").read_text(encoding="utf-8")
+    assert "listen 443 ssl" in nginx and "proxy_pass http://piazzetta_hub" in nginx
+    assert "X-Forwarded-Proto" in nginx
+    for kiosk in ("piazzetta-kiosk.service", "piazzetta-kiosk.desktop"):
+        text = (ROOT / "deploy" / kiosk).read_text(encoding="utf-8")
+        assert re.search(r"piazzetta kiosk\b", text), kiosk
+    docs = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    for file in ("piazzetta-hub.service", "Containerfile", "nginx-piazzetta-hub.conf",
+                 "hub.env.example", "piazzetta-kiosk.service", "piazzetta-kiosk.desktop",
+                 "buildozer.spec", "piazzetta.spec", "build-desktop.sh", "smoke-desktop.sh"):
+        assert file in docs, f"docs/deploy.md does not mention {file}"
