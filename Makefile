@@ -26,7 +26,7 @@ $(VENV)/.installed: requirements/runtime.txt requirements/hub.txt requirements/d
 
 # Compiled catalogs are built here, never edited by hand.
 catalogs: venv
-	$(PYBABEL) compile --use-fuzzy -q -d locales -D piazzetta
+	$(PYBABEL) -q compile --use-fuzzy -d locales -D piazzetta
 
 # After changing interface strings: refresh the template and every language's catalog.
 messages: venv
