@@ -14,3 +14,4 @@ class SyncStatus:
     pending: int = 0                    # events waiting for the hub's acknowledgement
     problem: str | None = None          # e.g. "Hub unreachable"; None when all is well
     revoked: bool = False
+    refused: int = 0                    # events the hub refused or found in conflict (kept there)

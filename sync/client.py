@@ -1,0 +1,130 @@
+"""HTTP client for the hub: a requests session with timeouts that turns every failure into a
+SyncError the worker understands. Never retries by itself: the worker decides when."""
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+from app.errors import N_
+
+from .protocol import (API_PREFIX, PROTOCOL_VERSION, DeviceRevoked, HubRefused, HubUnreachable,
+                       NotAcknowledged, SyncError, read_acknowledgement)
+
+DEFAULT_TIMEOUT = (5.0, 30.0)   # (connect, read) seconds
+
+
+def normalize_hub_url(url: object) -> str:
+    """`http(s)://host[:port][/path]` without a trailing slash, or SyncError."""
+    if not isinstance(url, str) or len(url) > 500:
+        raise SyncError(N_("This does not look like a hub address."), "hub_url")
+    url = url.strip()
+    if "://" not in url:
+        url = "http://" + url
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
+            or parts.fragment or any(ch.isspace() for ch in url):
+        raise SyncError(N_("This does not look like a hub address."), "hub_url")
+    return url.rstrip("/")
+
+
+class HubClient:
+    """One hub, as one device (or anonymously before enrollment)."""
+
+    def __init__(self, hub_url: str, device_id: str | None = None, secret: str | None = None,
+                 *, timeout: tuple[float, float] = DEFAULT_TIMEOUT, user_agent: str = "piazzetta"):
+        self.hub_url = normalize_hub_url(hub_url)
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
+        if device_id and secret:
+            self.session.headers["Authorization"] = f"Bearer {device_id}:{secret}"
+        self.requests_made = 0
+
+    def close(self) -> None:
+        self.session.close()
+
+    def url(self, path: str) -> str:
+        return urljoin(self.hub_url + "/", path.lstrip("/"))
+
+    def _request(self, method: str, path: str, **kwargs) -> requests.Response:
+        self.requests_made += 1
+        try:
+            response = self.session.request(method, self.url(path), timeout=self.timeout,
+                                            allow_redirects=False, **kwargs)
+            response.content  # read it all now, inside the try: a cut body is a failure
+        except requests.RequestException as exc:
+            raise HubUnreachable(type(exc).__name__) from None
+        if response.status_code == 401:
+            raise DeviceRevoked()
+        if response.status_code >= 500:
+            raise HubUnreachable(f"HTTP {response.status_code}")
+        return response
+
+    @staticmethod
+    def _json(response: requests.Response) -> dict:
+        if "application/json" not in response.headers.get("Content-Type", ""):
+            raise NotAcknowledged("not JSON")
+        try:
+            data = response.json()
+        except ValueError:
+            raise NotAcknowledged("body is not JSON") from None
+        if not isinstance(data, dict) or data.get("protocol") != PROTOCOL_VERSION:
+            raise NotAcknowledged("not a protocol 1 answer")
+        return data
+
+    def _checked(self, response: requests.Response) -> dict:
+        if 400 <= response.status_code < 500:
+            try:
+                error = self._json(response).get("error") or {}
+            except NotAcknowledged:
+                raise NotAcknowledged(f"HTTP {response.status_code}") from None
+            raise HubRefused(str(error.get("message") or ""), str(error.get("code") or ""),
+                             error.get("field"))
+        if response.status_code != 200:
+            raise NotAcknowledged(f"HTTP {response.status_code}")
+        return self._json(response)
+
+    def info(self) -> dict:
+        return self._checked(self._request("GET", API_PREFIX))
+
+    def enroll(self, code: str, device_id: str, name: str = "", platform: str = "") -> dict:
+        data = self._checked(self._request("POST", f"{API_PREFIX}/devices/enroll", json={
+            "code": code, "device_id": device_id, "name": name, "platform": platform}))
+        if not isinstance(data.get("device_secret"), str) or data.get("device_id") != device_id:
+            raise NotAcknowledged("no device secret")
+        return data
+
+    def push(self, envelopes: list[dict]) -> dict[str, dict]:
+        """Send one batch; return the hub's result per event ID (only if it is a real ack)."""
+        body = json.dumps({"events": envelopes}, ensure_ascii=False,
+                          separators=(",", ":")).encode()
+        response = self._request("POST", f"{API_PREFIX}/events", data=body,
+                                 headers={"Content-Type": "application/json"})
+        if response.status_code in (400, 413, 422):
+            self._checked(response)
+        return read_acknowledgement(response.status_code,
+                                    response.headers.get("Content-Type", ""), response.content,
+                                    [e["id"] for e in envelopes])
+
+    def get_json(self, path: str, etag: str | None = None) -> tuple[dict | None, str | None]:
+        """(data, ETag), or (None, etag) when the hub says 304 Not Modified."""
+        headers = {"If-None-Match": etag} if etag else {}
+        response = self._request("GET", path, headers=headers)
+        if response.status_code == 304:
+            return None, etag
+        return self._checked(response), response.headers.get("ETag")
+
+    def get_bytes(self, path: str) -> bytes:
+        response = self._request("GET", path, headers={"Accept": "*/*"})
+        if response.status_code != 200:
+            self._checked(response)
+        return response.content
+
+    def answers(self, since: int) -> dict[str, Any]:
+        data, _ = self.get_json(f"{API_PREFIX}/proposals/answers?since={int(since)}")
+        if not isinstance(data.get("answers"), list) or not isinstance(data.get("cursor"), int):
+            raise NotAcknowledged("malformed answers")
+        return data

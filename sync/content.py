@@ -1,0 +1,126 @@
+"""Pulling content from the hub: consultation bundles with their images (ETag on the index,
+sha256 on every file), and the platform's answers to the ideas collected on this tablet."""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import uuid
+from pathlib import Path, PurePosixPath
+
+from app.bundle import BUNDLE_FILE, load_bundle
+from app.errors import BundleError, ValidationError
+from app.proposals import ANSWER_STATUSES
+from app.store import Store
+
+from . import protocol as p
+from .client import HubClient
+
+MANIFEST = ".piazzetta-bundle.json"
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _safe_relative(path: object) -> str:
+    if not isinstance(path, str) or not path or len(path) > 300:
+        raise p.NotAcknowledged("bad file path")
+    parts = PurePosixPath(path).parts
+    if path.startswith(("/", "\\")) or ".." in parts or "\\" in path or ":" in path:
+        raise p.NotAcknowledged("bad file path")
+    return path
+
+
+def installed_version(folder: Path) -> str | None:
+    try:
+        return json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("sha256")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def pull_bundles(store: Store, client: HubClient, bundles_dir: Path) -> list[str]:
+    """Bring bundles up to date under `bundles_dir/<consultation id>/`; return those updated.
+
+    A new version is written to a temporary folder, checked with the domain's loader, and only
+    then renamed into place: a cut download never leaves half a bundle.
+    """
+    index, etag = client.get_json(f"{p.API_PREFIX}/bundle", store.get_setting(p.CONTENT_ETAG))
+    if index is None:
+        return []
+    consultations = index.get("consultations")
+    if not isinstance(consultations, list):
+        raise p.NotAcknowledged("malformed bundle index")
+    bundles_dir.mkdir(parents=True, exist_ok=True)
+    updated = []
+    for item in consultations:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str) \
+                or not item["id"].replace("-", "").replace("_", "").replace(".", "").isalnum():
+            raise p.NotAcknowledged("malformed bundle index")
+        target = bundles_dir / item["id"]
+        if installed_version(target) == item.get("sha256"):
+            continue
+        _install(client, item, target)
+        updated.append(item["id"])
+    store.set_setting(p.CONTENT_ETAG, etag)
+    return updated
+
+
+def _install(client: HubClient, item: dict, target: Path) -> None:
+    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        tmp.mkdir(parents=True)
+        data = client.get_bytes(item["bundle_url"])
+        if _sha(data) != item.get("sha256"):
+            raise p.NotAcknowledged("bundle does not match its hash")
+        (tmp / BUNDLE_FILE).write_bytes(data)
+        for f in item.get("files") or []:
+            rel = _safe_relative(f.get("path") if isinstance(f, dict) else None)
+            content = client.get_bytes(f["url"])
+            if _sha(content) != f.get("sha256"):
+                raise p.NotAcknowledged("file does not match its hash")
+            dest = tmp / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(content)
+        try:
+            load_bundle(tmp, check_images=bool(item.get("files")))
+        except BundleError:
+            raise p.NotAcknowledged("bundle does not load") from None
+        (tmp / MANIFEST).write_text(json.dumps({"sha256": item["sha256"],
+                                                "version": item.get("version")}),
+                                    encoding="utf-8")
+        old = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.old"
+        if target.exists():
+            target.rename(old)
+        tmp.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def pull_answers(store: Store, client: HubClient, page: int = 500) -> int:
+    """Record the platform's answers to this tablet's ideas; return how many were new."""
+    cursor = store.get_setting(p.ANSWERS_CURSOR, 0)
+    count = 0
+    for _ in range(1000):
+        data = client.answers(cursor)
+        for answer in data["answers"]:
+            if not isinstance(answer, dict):
+                continue
+            status = answer.get("answer_status")
+            proposal_id = answer.get("proposal_id")
+            if status in ANSWER_STATUSES and isinstance(proposal_id, str):
+                text = answer.get("answer_text")
+                try:
+                    store.record_proposal_answer(proposal_id, status,
+                                                 text if isinstance(text, str) else None)
+                except ValidationError:
+                    continue
+                count += 1
+        if data["cursor"] <= cursor:
+            break
+        cursor = data["cursor"]
+        store.set_setting(p.ANSWERS_CURSOR, cursor)
+        if len(data["answers"]) < page:
+            break
+    return count

@@ -1,0 +1,88 @@
+"""The sync protocol's shapes, shared by the client and the hub (docs/protocol.md)."""
+from __future__ import annotations
+
+import json
+from typing import Iterable
+
+from app.errors import N_, DomainError
+
+PROTOCOL_VERSION = 1
+API_PREFIX = "/api/v1"
+ACK_STATUSES = ("stored", "duplicate", "conflict", "rejected")
+ACCEPTED_STATUSES = ("stored", "duplicate")   # the others are kept at the hub for review
+
+# Settings the client keeps in the tablet's store (Store.set_setting).
+HUB_URL = "sync.hub_url"
+DEVICE_SECRET = "sync.device_secret"
+SITE_ID = "sync.site_id"
+MAX_BATCH = "sync.max_batch"
+ANSWERS_CURSOR = "sync.answers_cursor"
+CONTENT_ETAG = "sync.content_etag"
+LAST_SUCCESS = "sync.last_success"
+REFUSED = "sync.refused_events"
+REVOKED = "sync.revoked"
+
+
+class SyncError(DomainError):
+    """A sync step failed; `str()` is a clear English message, `message` its msgid."""
+
+
+class HubUnreachable(SyncError):
+    def __init__(self, detail: str = ""):
+        self.detail = detail
+        super().__init__(N_("Hub unreachable."))
+
+
+class NotAcknowledged(SyncError):
+    """The hub's answer was not an acknowledgement (a captive portal, a cut response…)."""
+
+    def __init__(self, detail: str = ""):
+        self.detail = detail
+        super().__init__(N_("The hub's answer was not understood: is this network behind a "
+                            "login page?"))
+
+
+class DeviceRevoked(SyncError):
+    def __init__(self):
+        super().__init__(N_("This tablet was revoked — its data is kept here. Enroll it again "
+                            "to send it."))
+
+
+class HubRefused(SyncError):
+    """A 4xx with the hub's error body; `code` is the hub's machine word."""
+
+    def __init__(self, message: str, code: str = "", field: str | None = None):
+        self.code = code
+        super().__init__(message, field)
+
+
+def read_acknowledgement(status_code: int, content_type: str, body: bytes,
+                         sent_ids: Iterable[str]) -> dict[str, dict]:
+    """The hub's per-event results, keyed by event ID — or NotAcknowledged.
+
+    Only a 200 JSON object with `"protocol": 1` and exactly one known-status result per event
+    sent counts: a captive portal's 200 HTML page, an empty body or a body cut short does not.
+    """
+    sent = list(sent_ids)
+    if status_code != 200:
+        raise NotAcknowledged(f"HTTP {status_code}")
+    if "application/json" not in (content_type or "").lower():
+        raise NotAcknowledged(f"content type {content_type!r}")
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise NotAcknowledged("body is not JSON") from None
+    if not isinstance(data, dict) or data.get("protocol") != PROTOCOL_VERSION:
+        raise NotAcknowledged("not a protocol 1 answer")
+    results = data.get("results")
+    if not isinstance(results, list) or len(results) != len(sent):
+        raise NotAcknowledged("results missing or of the wrong length")
+    by_id: dict[str, dict] = {}
+    for item in results:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str) \
+                or item.get("status") not in ACK_STATUSES or item["id"] in by_id:
+            raise NotAcknowledged("malformed result")
+        by_id[item["id"]] = item
+    if set(by_id) != set(sent):
+        raise NotAcknowledged("results do not name the events sent")
+    return by_id

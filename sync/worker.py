@@ -1,0 +1,151 @@
+"""The background worker: its own thread, its own Store connection (a sqlite3 connection belongs
+to the thread that made it). It pushes about a second after new events when the hub is
+reachable, polls now and then, and backs off exponentially with jitter when it is not."""
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from app.errors import N_
+from app.store import Store
+
+from . import protocol as p
+from .client import HubClient
+from .content import pull_answers, pull_bundles
+from .enroll import client_for, is_enrolled
+from .status import SyncStatus
+
+
+def push_pending(store: Store, client: HubClient, max_batch: int = 500) -> dict[str, int]:
+    """Send every unacknowledged event, batch after batch; mark acknowledged only what the hub
+    explicitly answered for. Returns counts per status. Raises SyncError on the first failure
+    (what was acknowledged before it stays acknowledged)."""
+    counts = dict.fromkeys(p.ACK_STATUSES, 0)
+    while True:
+        events = store.pending_events(limit=max_batch)
+        if not events:
+            return counts
+        results = client.push([e.envelope(store.device_id) for e in events])
+        store.mark_acknowledged(results)
+        for result in results.values():
+            counts[result["status"]] += 1
+        refused = sum(1 for r in results.values() if r["status"] not in p.ACCEPTED_STATUSES)
+        if refused:
+            store.set_setting(p.REFUSED, store.get_setting(p.REFUSED, 0) + refused)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class SyncWorker(threading.Thread):
+    def __init__(self, store_path: str | Path, bundles_dir: Path,
+                 publish: Callable[[SyncStatus], None], *, push_delay: float = 1.0,
+                 poll_interval: float = 30.0, content_interval: float = 300.0,
+                 backoff: tuple[float, float] = (2.0, 300.0),
+                 timeout: tuple[float, float] = (5.0, 30.0)):
+        super().__init__(name="piazzetta-sync", daemon=True)
+        self.store_path = store_path
+        self.bundles_dir = bundles_dir
+        self.publish = publish
+        self.push_delay = push_delay
+        self.poll_interval = poll_interval
+        self.content_interval = content_interval
+        self.backoff = backoff
+        self.timeout = timeout
+        self.failures = 0
+        self.cycles = 0
+        self.problem: str | None = None
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._next_content = 0.0
+        self._backoff_until = 0.0
+
+    def wake(self, urgent: bool = False) -> None:
+        """New events: push them soon. `urgent` also skips a running backoff (after enroll)."""
+        if urgent:
+            self._backoff_until = 0.0
+            self._next_content = 0.0
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    def run(self) -> None:
+        store = Store.open(self.store_path)
+        try:
+            next_at = 0.0
+            while not self._stopping.is_set():
+                woke = self._wake.wait(max(0.0, next_at - time.monotonic()))
+                if self._stopping.is_set():
+                    break
+                if woke:
+                    self._wake.clear()
+                    if time.monotonic() < self._backoff_until:
+                        next_at = self._backoff_until   # the hub is away: don't hammer it
+                        self.publish_status(store, keep=True)
+                        continue
+                    # Let a resident's next answers join the same batch.
+                    if self._stopping.wait(self.push_delay):
+                        break
+                    self._wake.clear()
+                next_at = time.monotonic() + self.cycle(store)
+        finally:
+            store.close()
+
+    def cycle(self, store: Store) -> float:
+        """One round of push and pull; returns the seconds until the next one."""
+        self.cycles += 1
+        problem = None
+        delay = self.poll_interval
+        if not is_enrolled(store):
+            self.publish_status(store, problem=N_("This tablet is not enrolled with a hub yet."))
+            return self.poll_interval
+        if store.get_setting(p.REVOKED):
+            self.publish_status(store, problem=p.DeviceRevoked().message)
+            return self.backoff[1]
+        client = client_for(store, self.timeout)
+        try:
+            push_pending(store, client, store.get_setting(p.MAX_BATCH, 500))
+            if time.monotonic() >= self._next_content:
+                pull_answers(store, client)
+                pull_bundles(store, client, self.bundles_dir)
+                self._next_content = time.monotonic() + self.content_interval
+            self.failures = 0
+            self._backoff_until = 0.0
+            store.set_setting(p.LAST_SUCCESS, now_iso())
+        except p.DeviceRevoked as exc:
+            store.set_setting(p.REVOKED, True)
+            problem, delay = exc.message, self.backoff[1]
+        except p.SyncError as exc:
+            self.failures += 1
+            base, cap = self.backoff
+            ceiling = min(cap, base * 2 ** (self.failures - 1))
+            delay = random.uniform(ceiling / 2, ceiling)   # jitter: tablets don't stampede
+            self._backoff_until = time.monotonic() + delay
+            problem = exc.message
+        finally:
+            client.close()
+        self.publish_status(store, problem=problem)
+        return delay
+
+    def publish_status(self, store: Store, problem: str | None = None, *,
+                       keep: bool = False) -> None:
+        """Tell the service; `keep` repeats the last problem (a wake during a backoff)."""
+        if not keep:
+            self.problem = problem
+        self.publish(replace(read_status(store), problem=self.problem))
+
+
+def read_status(store: Store) -> SyncStatus:
+    return SyncStatus(enrolled=is_enrolled(store), hub_url=store.get_setting(p.HUB_URL),
+                      device_id=store.device_id, last_success=store.get_setting(p.LAST_SUCCESS),
+                      pending=store.outbox_counts()["pending"],
+                      revoked=bool(store.get_setting(p.REVOKED)),
+                      refused=store.get_setting(p.REFUSED, 0))

@@ -1,0 +1,173 @@
+"""A real hub as a subprocess on a free port of 127.0.0.1, and helpers to drive it.
+
+No mocked HTTP: tests talk to `python -m server` over TCP, directly or through the fault proxy
+(tests/integration/faultproxy.py)."""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from app.paths import DEMO_BUNDLE_DIR
+from app.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = "menton-mediatheque"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class HubProcess:
+    """`python -m server` in a data directory; start, stop, kill -9, restart on the same port."""
+
+    def __init__(self, data_dir: Path, *, database_url: str | None = None, max_batch: int = 500,
+                 port: int | None = None):
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "PIAZZETTA_HUB_DATA_DIR": str(data_dir),
+                    "PIAZZETTA_HUB_PORT": str(self.port), "PIAZZETTA_HUB_HOST": "127.0.0.1",
+                    "PIAZZETTA_HUB_PUBLIC_URL": self.url,
+                    "PIAZZETTA_HUB_MAX_BATCH": str(max_batch), "PYTHONPATH": str(ROOT)}
+        if database_url:
+            self.env["PIAZZETTA_HUB_DATABASE_URL"] = database_url
+        self.proc: subprocess.Popen | None = None
+        self.log = data_dir / "hub.log"
+
+    def start(self) -> "HubProcess":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "server", "serve"], cwd=ROOT,
+                                     env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("hub exited:\n" + self.log.read_text(errors="replace")[-3000:])
+            try:
+                if requests.get(self.url + "/api/v1", timeout=2).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("hub did not start:\n" + self.log.read_text(errors="replace")[-3000:])
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
+
+    def kill(self) -> None:
+        """A crash: SIGKILL, no shutdown."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "server", *args], cwd=ROOT, env=self.env,
+                              capture_output=True, text=True, timeout=120)
+
+    @property
+    def admin_token(self) -> str:
+        return (self.data_dir / "admin-token").read_text().strip()
+
+    def admin(self, method: str, path: str, **kwargs) -> requests.Response:
+        return requests.request(method, self.url + "/api/v1/admin" + path, timeout=30,
+                                headers={"Authorization": f"Bearer {self.admin_token}"},
+                                **kwargs)
+
+    def code(self, site: str | None = SITE) -> str:
+        answer = self.admin("POST", "/enrollment-codes", json={"site_id": site, "minutes": 10})
+        assert answer.status_code == 200, answer.text
+        return answer.json()["code"]
+
+    def device_events(self, device_id: str) -> int:
+        devices = self.admin("GET", "/devices").json()["devices"]
+        return next((d["events"] for d in devices if d["id"] == device_id), 0)
+
+    def results(self, consultation_id: str = "alpimed-2030") -> dict:
+        answer = requests.get(f"{self.url}/api/v1/consultations/{consultation_id}/results",
+                              timeout=30)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+
+def start_hub(data_dir: Path, **kwargs) -> HubProcess:
+    hub = HubProcess(data_dir, **kwargs)
+    # Import the demo and create its sites before serving (the CLI, like staff would).
+    imported = hub.cli("import-bundle", str(DEMO_BUNDLE_DIR))
+    assert imported.returncode == 0, imported.stderr
+    return hub.start()
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    """One hub per test module, with the demo consultation imported."""
+    process = start_hub(tmp_path_factory.mktemp("hub"))
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def fresh_hub(tmp_path):
+    """A hub of this test's own (for tests that kill or restart it)."""
+    process = start_hub(tmp_path / "hub")
+    yield process
+    process.kill()
+
+
+def record_votes(store: Store, consultation, ballots: int, *, seed: int = 0,
+                 with_changes: bool = True, ideas: int = 0) -> None:
+    """Fill a tablet's store with realistic activity: ballots with answers to several kinds of
+    question, some answers changed or withdrawn, some ideas."""
+    rng = random.Random(seed)
+    for _ in range(ballots):
+        ballot = store.start_ballot(consultation)
+        store.record_answer(consultation, ballot, "q-ticket", rng.choice(["yes", "no", "abstain"]))
+        store.record_answer(consultation, ballot, "q-cooperation", rng.randint(1, 5))
+        store.record_answer(consultation, ballot, "q-colour",
+                            {"p-bus": rng.choice(["green", "orange", "red"])})
+        if with_changes and rng.random() < 0.3:
+            store.record_answer(consultation, ballot, "q-ticket", rng.choice(["yes", "no"]))
+        if with_changes and rng.random() < 0.1:
+            store.withdraw_answer(ballot, "q-cooperation")
+        store.close_ballot(ballot)
+    for i in range(ideas):
+        store.submit_proposal(consultation, title=f"Idée {i} ✨", text="Un banc à l'ombre 🌳")
+
+
+def expected_results(stores, consultation) -> dict:
+    """The results every store's answers make together, with the domain's tallies."""
+    import json
+
+    from app.tally import new_tally
+    tallies = {q.id: new_tally(consultation, q) for q in consultation.questions}
+    for store in stores:
+        for question_id, value in store.conn.execute(
+                "SELECT question_id, value FROM answers WHERE consultation_id = ?",
+                (consultation.id,)):
+            tallies[question_id].add(json.loads(value))
+    return {qid: t.result() for qid, t in tallies.items()}
+
+
+def ballots_of(stores, consultation) -> int:
+    return sum(s.conn.execute("SELECT count(*) FROM ballots WHERE consultation_id = ?",
+                              (consultation.id,)).fetchone()[0] for s in stores)

@@ -1,0 +1,175 @@
+"""A small TCP proxy on 127.0.0.1 that breaks connections on purpose.
+
+Each request takes the next fault from a queue (then requests pass through, each on its own
+upstream connection, so that faults hit requests on kept-alive connections too):
+    "reset_request"  forward only part of the request, then reset both sides
+    "cut_response"   forward the request, let the hub answer, send back only half of it, close
+    "stall"          read the request and never answer (the client must time out)
+    "http500"        answer 500 without reaching the hub
+    "portal"         answer a captive portal's 200 HTML page without reaching the hub
+    "refuse"         close at once (like a hub that is not there)
+"""
+from __future__ import annotations
+
+import collections
+import select
+import socket
+import struct
+import threading
+import time
+
+PORTAL = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 58\r\n"
+          b"Connection: close\r\n\r\n<html><body>Please log in to the Wi-Fi</body></html>\n\n\n\n\n\n")
+ERROR_500 = (b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\n"
+             b"Content-Length: 5\r\nConnection: close\r\n\r\noops\n")
+
+
+def _reset(sock: socket.socket) -> None:
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    sock.close()
+
+
+def _read_request(sock: socket.socket, timeout: float = 10.0) -> bytes:
+    """One whole HTTP request (headers and Content-Length body)."""
+    sock.settimeout(timeout)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+class FaultProxy:
+    def __init__(self, upstream_port: int):
+        self.upstream_port = upstream_port
+        self.faults: collections.deque[str] = collections.deque()
+        self.connections = 0
+        self.faults_done: list[str] = []
+        self._server = socket.socket()
+        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._server.bind(("127.0.0.1", 0))
+        self._server.listen(64)
+        self.port = self._server.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def add(self, *faults: str) -> None:
+        self.faults.extend(faults)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._server.close()
+        self._thread.join(5)
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                readable, _, _ = select.select([self._server], [], [], 0.2)
+                if not readable:
+                    continue
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._handle, args=(client,), daemon=True).start()
+
+    def _next_fault(self) -> str:
+        try:
+            fault = self.faults.popleft()
+        except IndexError:
+            return "pass"
+        self.faults_done.append(fault)
+        return fault
+
+    def _upstream(self) -> socket.socket:
+        return socket.create_connection(("127.0.0.1", self.upstream_port), timeout=60)
+
+    def _exchange(self, request: bytes) -> bytes:
+        upstream = self._upstream()
+        try:
+            upstream.sendall(request)
+            response = b""
+            while not _complete(response):
+                chunk = upstream.recv(65536)
+                if not chunk:
+                    break
+                response += chunk
+            return response
+        finally:
+            upstream.close()
+
+    def _handle(self, client: socket.socket) -> None:
+        try:
+            while not self._stop.is_set():
+                request = _read_request(client, timeout=120)
+                if not request:
+                    client.close()
+                    return
+                fault = self._next_fault()
+                if fault == "pass":
+                    try:
+                        response = self._exchange(request)
+                    except OSError:
+                        _reset(client)
+                        return
+                    if not response:
+                        _reset(client)
+                        return
+                    client.sendall(response)
+                    continue
+                if fault == "refuse":
+                    _reset(client)
+                elif fault in ("http500", "portal"):
+                    client.sendall(ERROR_500 if fault == "http500" else PORTAL)
+                    client.close()
+                elif fault == "stall":
+                    deadline = time.monotonic() + 60
+                    while not self._stop.is_set() and time.monotonic() < deadline:
+                        readable, _, _ = select.select([client], [], [], 0.2)
+                        if readable and not client.recv(65536):
+                            break           # the client gave up (its timeout): good
+                    client.close()
+                elif fault == "reset_request":
+                    upstream = self._upstream()
+                    upstream.sendall(request[: max(1, len(request) // 2)])
+                    _reset(upstream)
+                    _reset(client)
+                elif fault == "cut_response":
+                    response = self._exchange(request)
+                    client.sendall(response[: len(response) // 2])
+                    _reset(client)
+                return
+        except OSError:
+            client.close()
+
+
+def _complete(response: bytes) -> bool:
+    head, sep, body = response.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    status = head.split(b" ", 2)[1:2]
+    if status in ([b"304"], [b"204"]):
+        return True
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value.strip())
+    return False
