@@ -48,6 +48,34 @@ def configure_kivy(args: argparse.Namespace, data_dir: Path) -> None:
     Config.set("input", "mouse", "mouse,disable_multitouch")
 
 
+def make_sync_service(data_dir: Path, store):
+    """The sync worker when this build has one (sync/service.py), else None: the kiosk works
+    the same without it (invariant 4), and its facilitator screen says so."""
+    try:
+        from sync.service import SyncService
+    except ImportError:
+        return None
+    try:
+        if hasattr(SyncService, "from_data_dir"):
+            return SyncService.from_data_dir(data_dir)
+        return SyncService(data_dir)
+    except Exception as exc:  # a broken worker must never stop the kiosk
+        print(f"piazzetta: sync disabled: {exc}", file=sys.stderr)
+        return None
+
+
+def projector_factory(role: str):
+    """Hook for the projector role: `screens.projector.build_projector(app)` returns its root
+    widget once that module exists."""
+    if role != "projector":
+        return None
+    try:
+        from screens.projector import build_projector
+    except ImportError:
+        return None
+    return build_projector
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     data_dir = (args.data_dir or default_data_dir()).resolve()
@@ -65,10 +93,12 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_kivy(args, data_dir)
     from screens.app import PiazzettaApp
+    sync = make_sync_service(data_dir, store) if args.role in ("kiosk", "facilitator") else None
     application = PiazzettaApp(role=args.role, consultation=consultation, store=store,
                                bundle_dir=args.bundle.resolve()
                                if args.bundle.is_dir() else args.bundle.parent,
-                               lang=args.lang)
+                               lang=args.lang, sync=sync,
+                               projector_factory=projector_factory(args.role))
     if args.screenshot:
         from kivy.clock import Clock
 

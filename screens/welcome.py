@@ -1,53 +1,67 @@
-"""The kiosk's welcome screen: the consultation's title, image and themes, and the language
-buttons (each written in its own language)."""
-from kivy.properties import ObjectProperty, StringProperty
+"""The kiosk's welcome screen: the consultation's title and image, the language buttons (each
+written in its own language), one large start button, and the site's next meetings."""
+from kivy.properties import BooleanProperty, ListProperty, ObjectProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
-from app.i18n import LANGUAGE_NAMES
 from screens import load_kv
+from screens.i18n import tr
 from screens.widgets import Chip
+
+
+def meeting_when(starts_at: str) -> str:
+    """'03/12/2026 · 18:30' from an ISO date and time (the published local time)."""
+    date, _sep, time = starts_at.partition("T")
+    year, month, day = (date.split("-") + ["", "", ""])[:3]
+    when = f"{day}/{month}/{year}" if tr.lang != "en" else date
+    return when + (f" · {time[:5]}" if time else "")
 
 
 class WelcomeScreen(Screen):
     consultation = ObjectProperty(None, allownone=True)
     cover_source = StringProperty("")
+    # Facilitated mode: the start button waits for the facilitator's unlock.
+    locked = BooleanProperty(False)
+    site_id = StringProperty("", allownone=True)
+    meetings = ListProperty([])
+    controller = ObjectProperty(None, allownone=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.bind(consultation=self._refresh)
-        from screens.i18n import tr
+        self.bind(consultation=self._refresh, site_id=self._refresh)
         tr.bind(lang=self._refresh)
         self._refresh()
 
-    def language_names(self):
-        langs = self.consultation.languages if self.consultation else tuple(LANGUAGE_NAMES)
-        return [(lang, LANGUAGE_NAMES[lang]) for lang in langs]
+    @property
+    def languages(self):
+        return list(self.consultation.languages) if self.consultation else ["fr", "it", "en"]
 
-    def choose_language(self, lang):
-        from screens.i18n import tr
-        tr.lang = lang
+    def next_meetings(self, limit: int = 2):
+        if self.consultation is None:
+            return []
+        meetings = [m for m in self.consultation.meetings
+                    if not self.site_id or m.site == self.site_id]
+        return sorted(meetings, key=lambda m: m.starts_at)[:limit]
+
+    def start(self):
+        if self.controller is not None:
+            self.controller.start_ballot()
+
+    def propose_idea(self):
+        if self.controller is not None:
+            self.controller.open_idea()
 
     def _refresh(self, *_args):
-        from screens.i18n import tr
         box = self.ids.get("themes")
         if box is None or self.consultation is None:
             return
         box.clear_widgets()
         for theme_ in self.consultation.themes:
             box.add_widget(Chip(text=tr.loc(theme_.title)))
-        languages = self.ids.languages
-        languages.clear_widgets()
-        from screens.widgets import RoundedButton
-        from screens.theme import theme
-        for lang, name in self.language_names():
-            selected = lang == tr.lang
-            button = RoundedButton(text=name, size_hint_x=None,
-                                   width=max(theme.touch * 3.2, 170))
-            # Set after the kv rule has applied its defaults.
-            button.background = theme.colours["primary" if selected else "surface"]
-            button.foreground = theme.colours["on_primary" if selected else "primary"]
-            button.bind(on_release=lambda _b, lang=lang: self.choose_language(lang))
-            languages.add_widget(button)
+        site_names = {s.id: tr.loc(s.name) for s in self.consultation.sites}
+        self.meetings = [
+            {"when": meeting_when(m.starts_at), "title": tr.loc(m.title),
+             "place": ", ".join(x for x in (tr.loc(m.place), site_names.get(m.site, "")) if x)}
+            for m in self.next_meetings()]
 
 
 load_kv(__file__)

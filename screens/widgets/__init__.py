@@ -1,7 +1,12 @@
 """Widgets shared by several screens; their kv rules are in widgets.kv beside this file."""
-from kivy.properties import ListProperty, NumericProperty
+from kivy.graphics import Color, Line
+from kivy.metrics import dp
+from kivy.properties import (BooleanProperty, ListProperty, NumericProperty, ObjectProperty,
+                             StringProperty)
 from kivy.uix.behaviors import ButtonBehavior
+from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
+from kivy.uix.widget import Widget
 
 from screens import load_kv
 
@@ -10,7 +15,19 @@ class Heading(Label):
     pass
 
 
+class Title(Label):
+    pass
+
+
 class BodyText(Label):
+    pass
+
+
+class MutedText(BodyText):
+    pass
+
+
+class ErrorText(Label):
     pass
 
 
@@ -23,6 +40,138 @@ class RoundedButton(ButtonBehavior, Label):
     background = ListProperty([0, 0, 0, 1])
     foreground = ListProperty([1, 1, 1, 1])
     radius = NumericProperty(0)
+    wrap = BooleanProperty(True)     # False: one line, and the button sizes to its text
+
+
+class SecondaryButton(RoundedButton):
+    """A quieter action: surface background, primary text, an outline."""
+
+
+class ToggleCard(RoundedButton):
+    """An option that can be selected; selection shows by colour, a ring and a check mark,
+    never by colour alone."""
+    selected = BooleanProperty(False)
+    badge = StringProperty("")
+
+
+# Icons drawn as lines in a unit square, so they stay crisp at any size and need no font.
+_ICONS = {
+    "check": [[(0.18, 0.52), (0.42, 0.28), (0.84, 0.74)]],
+    "cross": [[(0.22, 0.22), (0.78, 0.78)], [(0.22, 0.78), (0.78, 0.22)]],
+    "wave": [[(0.14, 0.5), (0.3, 0.66), (0.5, 0.5), (0.7, 0.34), (0.86, 0.5)]],
+    "circle": [],
+    "plus": [[(0.2, 0.5), (0.8, 0.5)], [(0.5, 0.2), (0.5, 0.8)]],
+    "minus": [[(0.2, 0.5), (0.8, 0.5)]],
+    "back": [[(0.62, 0.18), (0.3, 0.5), (0.62, 0.82)]],
+    "next": [[(0.38, 0.18), (0.7, 0.5), (0.38, 0.82)]],
+    "undo": [[(0.3, 0.62), (0.66, 0.62), (0.8, 0.48), (0.66, 0.3), (0.36, 0.3)],
+             [(0.42, 0.78), (0.26, 0.62), (0.42, 0.46)]],
+}
+
+
+class Icon(Widget):
+    kind = StringProperty("check")
+    color = ListProperty([1, 1, 1, 1])
+    line_width = NumericProperty(dp(3))
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.bind(pos=self._draw, size=self._draw, kind=self._draw, color=self._draw,
+                  line_width=self._draw)
+        self._draw()
+
+    def _draw(self, *_args):
+        self.canvas.clear()
+        side = min(self.width, self.height)
+        x0 = self.x + (self.width - side) / 2
+        y0 = self.y + (self.height - side) / 2
+        with self.canvas:
+            Color(*self.color)
+            if self.kind == "circle":
+                Line(circle=(x0 + side / 2, y0 + side / 2, side * 0.32), width=self.line_width)
+            for stroke in _ICONS.get(self.kind, []):
+                points = []
+                for px, py in stroke:
+                    points += [x0 + px * side, y0 + py * side]
+                Line(points=points, width=self.line_width, cap="round", joint="round")
+
+
+class IconButton(ButtonBehavior, BoxLayout):
+    """A big button with an icon above a word (the colour vote, yes/no)."""
+    text = StringProperty("")
+    icon = StringProperty("check")
+    background = ListProperty([0, 0, 0, 1])
+    foreground = ListProperty([1, 1, 1, 1])
+    selected = BooleanProperty(False)
+
+
+class LanguageBar(BoxLayout):
+    """Language buttons, each written in its own language; the current one is selected."""
+    languages = ListProperty([])
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        from screens.i18n import tr
+        self.bind(languages=self._build)
+        tr.bind(lang=self._mark)
+        self._build()
+
+    def _build(self, *_args):
+        from app.i18n import LANGUAGE_NAMES
+        from kivy.factory import Factory
+        self.clear_widgets()
+        for lang in self.languages:
+            button = Factory.LanguageChoice(text=LANGUAGE_NAMES.get(lang, lang))
+            button.lang = lang
+            button.bind(on_release=self._choose)
+            self.add_widget(button)
+        self._mark()
+
+    def _choose(self, button):
+        from screens.i18n import tr
+        tr.lang = button.lang
+
+    def _mark(self, *_args):
+        from screens.i18n import tr
+        for button in self.children:
+            button.selected = getattr(button, "lang", None) == tr.lang
+
+
+class Meter(Widget):
+    """A thin rounded bar: `value` of `maximum`."""
+    value = NumericProperty(0)
+    maximum = NumericProperty(1)
+    bar_colour = ListProperty([0, 0, 0, 1])
+    track_colour = ListProperty([0.9, 0.9, 0.9, 1])
+
+
+class TextField(BoxLayout):
+    """A labelled text input with its live character count and its error."""
+    label = StringProperty("")
+    hint = StringProperty("")
+    text = StringProperty("")
+    error = StringProperty("")
+    max_length = NumericProperty(0)
+    multiline = BooleanProperty(False)
+    input = ObjectProperty(None)
+
+
+class Separator(Widget):
+    pass
+
+
+class Spacer(Widget):
+    pass
+
+
+class Card(BoxLayout):
+    """A white surface with rounded corners, holding a group of things."""
+
+
+class Tile(BoxLayout):
+    """A figure and what it counts (facilitator figures)."""
+    figure = StringProperty("")
+    caption = StringProperty("")
 
 
 load_kv(__file__.replace("__init__", "widgets"))

@@ -1,0 +1,241 @@
+"""The kiosk's services: one resident's session over the store, and the facilitator's settings.
+
+A `KioskSession` drives one ballot: the resident starts it, answers, goes back or skips,
+withdraws an answer, proposes an idea, and finishes; the idle timer abandons it. Every
+confirmed answer goes to `Store.record_answer` at once (invariant 1), so an answer given before
+a resident walks away still counts. After `finish` or `abandon`, nothing of the previous
+resident remains in the session.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import N_, StoreError
+from .model import BALLOT_MODES, Consultation, Question
+from .store import Proposal, Store
+
+TEXT_SIZES = ("normal", "large", "very_large")
+IDLE_TIMEOUT_DEFAULT = 60
+IDLE_TIMEOUT_MIN = 15
+IDLE_TIMEOUT_MAX = 600
+PROMPT_SECONDS = 20          # how long "Are you still there?" waits before the reset
+
+
+@dataclass
+class KioskSettings:
+    """The facilitator's choices for this tablet, kept in the store's settings."""
+    store: Store
+
+    def _get(self, key, default):
+        return self.store.get_setting(f"kiosk.{key}", default)
+
+    def _set(self, key, value):
+        self.store.set_setting(f"kiosk.{key}", value)
+
+    @property
+    def ballot_mode(self) -> str:
+        return self._get("ballot_mode", "open")
+
+    @ballot_mode.setter
+    def ballot_mode(self, mode: str) -> None:
+        if mode not in ("open", "facilitated"):
+            raise StoreError(N_("Unknown ballot mode."), "mode")
+        self._set("ballot_mode", mode)
+
+    @property
+    def site_id(self) -> str | None:
+        return self._get("site_id", None)
+
+    @site_id.setter
+    def site_id(self, value: str | None) -> None:
+        self._set("site_id", value)
+
+    @property
+    def meeting_id(self) -> str | None:
+        return self._get("meeting_id", None)
+
+    @meeting_id.setter
+    def meeting_id(self, value: str | None) -> None:
+        self._set("meeting_id", value)
+
+    @property
+    def idle_timeout(self) -> int:
+        return int(self._get("idle_timeout", IDLE_TIMEOUT_DEFAULT))
+
+    @idle_timeout.setter
+    def idle_timeout(self, seconds: int) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, int) \
+                or not IDLE_TIMEOUT_MIN <= seconds <= IDLE_TIMEOUT_MAX:
+            raise StoreError(N_("The idle time goes from {min} to {max} seconds."),
+                             "idle_timeout", min=IDLE_TIMEOUT_MIN, max=IDLE_TIMEOUT_MAX)
+        self._set("idle_timeout", seconds)
+
+    @property
+    def text_size(self) -> str:
+        return self._get("text_size", "normal")
+
+    @text_size.setter
+    def text_size(self, size: str) -> None:
+        if size not in TEXT_SIZES:
+            raise StoreError(N_("Unknown text size."), "text_size")
+        self._set("text_size", size)
+
+    @property
+    def high_contrast(self) -> bool:
+        return bool(self._get("high_contrast", False))
+
+    @high_contrast.setter
+    def high_contrast(self, value: bool) -> None:
+        self._set("high_contrast", bool(value))
+
+    @property
+    def onscreen_keyboard(self) -> bool:
+        return bool(self._get("onscreen_keyboard", False))
+
+    @onscreen_keyboard.setter
+    def onscreen_keyboard(self, value: bool) -> None:
+        self._set("onscreen_keyboard", bool(value))
+
+
+class KioskSession:
+    """One resident at a time. Questions are shown in the consultation's order."""
+
+    def __init__(self, store: Store, consultation: Consultation, *,
+                 settings: KioskSettings | None = None):
+        self.store = store
+        self.consultation = consultation
+        self.settings = settings or KioskSettings(store)
+        self.unlocked = False      # facilitated mode: the facilitator unlocked one ballot
+        self._clear()
+
+    def _clear(self) -> None:
+        self.ballot_id: str | None = None
+        self.index = 0
+        self.answers: dict[str, Any] = {}
+        self.proposal: Proposal | None = None
+
+    # -- state -----------------------------------------------------------------------------
+
+    @property
+    def questions(self) -> tuple[Question, ...]:
+        return self.consultation.questions
+
+    @property
+    def started(self) -> bool:
+        return self.ballot_id is not None
+
+    @property
+    def question(self) -> Question | None:
+        """The question on screen, or None once past the last one."""
+        if self.ballot_id is None or self.index >= len(self.questions):
+            return None
+        return self.questions[self.index]
+
+    @property
+    def progress(self) -> tuple[int, int]:
+        """(position of the current question from 1, number of questions)."""
+        return min(self.index + 1, len(self.questions)), len(self.questions)
+
+    @property
+    def at_end(self) -> bool:
+        return self.started and self.index >= len(self.questions)
+
+    @property
+    def can_start(self) -> bool:
+        return self.settings.ballot_mode == "open" or self.unlocked
+
+    def answer_of(self, question_id: str) -> Any:
+        return self.answers.get(question_id)
+
+    # -- the resident's actions ------------------------------------------------------------
+
+    def unlock(self) -> None:
+        """Facilitated mode: the facilitator hands out one ballot."""
+        self.unlocked = True
+
+    def start(self) -> str:
+        """Open the ballot (once). In facilitated mode, only after the facilitator unlocked."""
+        if self.ballot_id is not None:
+            return self.ballot_id
+        mode = self.settings.ballot_mode
+        if mode not in BALLOT_MODES:
+            mode = "open"
+        if not self.can_start:
+            raise StoreError(N_("Ask the facilitator to unlock a ballot."), "ballot")
+        self.ballot_id = self.store.start_ballot(
+            self.consultation, mode=mode, site_id=self.settings.site_id,
+            meeting_id=self.settings.meeting_id)
+        self.unlocked = False
+        self.index = 0
+        return self.ballot_id
+
+    def record(self, value: Any, *, advance: bool = False) -> Any:
+        """Record `value` as the answer to the current question (on disk when this returns).
+        Raises ValidationError and changes nothing when the answer breaks the question's rules."""
+        question = self.question
+        if question is None:
+            raise StoreError(N_("There is no question to answer."), "question")
+        normal = self.store.record_answer(self.consultation, self.ballot_id, question.id, value)
+        self.answers[question.id] = normal
+        if advance:
+            self.next()
+        return normal
+
+    def withdraw(self) -> None:
+        """Clear the answer to the current question: it no longer counts."""
+        question = self.question
+        if question is not None and question.id in self.answers:
+            self.store.withdraw_answer(self.ballot_id, question.id)
+            del self.answers[question.id]
+
+    def next(self) -> None:
+        """Go to the next question (skipping keeps any answer already given)."""
+        if self.started and self.index < len(self.questions):
+            self.index += 1
+
+    skip = next
+
+    def back(self) -> bool:
+        """Go to the previous question; False when already at the first one."""
+        if self.index > 0:
+            self.index -= 1
+            return True
+        return False
+
+    def submit_idea(self, *, title: object, text: object, theme: object = None,
+                    contact: object = None, contact_consent: bool = False) -> Proposal:
+        """Record a resident's idea (ValidationError names the field at fault)."""
+        self.proposal = self.store.submit_proposal(
+            self.consultation, title=title, text=text, theme=theme, contact=contact,
+            contact_consent=contact_consent, site_id=self.settings.site_id,
+            meeting_id=self.settings.meeting_id)
+        return self.proposal
+
+    def finish(self) -> None:
+        """The resident is done: close the ballot and forget everything."""
+        self._close("finished")
+
+    def abandon(self) -> None:
+        """The idle reset: the answers given still count; the session forgets them."""
+        self._close("abandoned")
+
+    def _close(self, reason: str) -> None:
+        if self.ballot_id is not None:
+            self.store.close_ballot(self.ballot_id, reason=reason)
+        self._clear()
+
+
+_CURRENCY_SYMBOLS = {"EUR": "€", "CHF": "CHF", "USD": "$", "GBP": "£"}
+
+
+def format_amount(amount: int, lang: str, currency: str = "EUR") -> str:
+    """An amount as a resident reads it: '500 000 €' (fr), '500.000 €' (it), '€500,000' (en)."""
+    symbol = _CURRENCY_SYMBOLS.get(currency, currency)
+    digits = f"{abs(int(amount)):,}"
+    sign = "-" if amount < 0 else ""
+    if lang == "fr":
+        return sign + digits.replace(",", "\u202f") + "\u00a0" + symbol
+    if lang == "it":
+        return sign + digits.replace(",", ".") + "\u00a0" + symbol
+    return sign + symbol + digits

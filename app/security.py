@@ -1,0 +1,115 @@
+"""The facilitator's PIN: chosen at first start, kept only as a slow hash (scrypt, from the
+standard library), and checked with throttling so that guessing takes hours, not minutes.
+
+Throttling counts failures in the store (so restarting the app does not reset it) and measures
+the waiting time with a monotonic clock in memory: the device clock never decides anything.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from typing import Callable
+
+from .errors import N_, ValidationError
+
+PIN_MIN = 4
+PIN_MAX = 12
+# scrypt cost: ~50 ms on a small tablet, enough to make offline guessing of a stolen store slow.
+SCRYPT_N = 2 ** 14
+SCRYPT_R = 8
+SCRYPT_P = 1
+FREE_ATTEMPTS = 3           # failures allowed before waiting starts
+FIRST_WAIT = 5.0            # seconds, doubled at each further failure
+MAX_WAIT = 300.0
+
+_SETTING = "facilitator_pin"
+_FAILURES = "facilitator_pin_failures"
+
+
+class PinThrottled(Exception):
+    """Too many wrong PINs: the next attempt is possible in `wait` seconds."""
+
+    def __init__(self, wait: float):
+        self.wait = wait
+        super().__init__(f"wait {wait:.0f} s")
+
+
+def _derive(pin: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    return hashlib.scrypt(pin.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=32,
+                          maxmem=128 * r * (n + p + 2) + 1024 * 1024)
+
+
+def check_pin_format(pin: object) -> str:
+    """Return `pin` if it is 4 to 12 digits, else raise ValidationError."""
+    if not isinstance(pin, str) or not pin.isascii() or not pin.isdigit():
+        raise ValidationError(N_("The PIN is made of digits only."), "pin")
+    if not PIN_MIN <= len(pin) <= PIN_MAX:
+        raise ValidationError(N_("The PIN has {min} to {max} digits."), "pin",
+                              min=PIN_MIN, max=PIN_MAX)
+    return pin
+
+
+class FacilitatorPin:
+    """`store` is the local Store (settings live there); `clock` is monotonic seconds."""
+
+    def __init__(self, store, *, clock: Callable[[], float] = time.monotonic):
+        self.store = store
+        self.clock = clock
+        failures = self.failures
+        # After a restart with failures on record, the wait starts again from now.
+        self._next_attempt = clock() + self._wait_for(failures) if failures else 0.0
+
+    @property
+    def is_set(self) -> bool:
+        return self.store.get_setting(_SETTING) is not None
+
+    @property
+    def failures(self) -> int:
+        return int(self.store.get_setting(_FAILURES, 0) or 0)
+
+    @staticmethod
+    def _wait_for(failures: int) -> float:
+        if failures < FREE_ATTEMPTS:
+            return 0.0
+        return min(MAX_WAIT, FIRST_WAIT * 2 ** (failures - FREE_ATTEMPTS))
+
+    def wait_remaining(self) -> float:
+        """Seconds before another attempt is accepted (0 when it is now)."""
+        return max(0.0, self._next_attempt - self.clock())
+
+    def set_pin(self, pin: str, confirmation: str | None = None) -> None:
+        """Choose (or change) the PIN. Raises ValidationError on a bad or mismatched PIN."""
+        check_pin_format(pin)
+        if confirmation is not None and confirmation != pin:
+            raise ValidationError(N_("The two PINs are different."), "confirmation")
+        salt = secrets.token_bytes(16)
+        digest = _derive(pin, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
+        self.store.set_setting(_SETTING, {"kdf": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R,
+                                          "p": SCRYPT_P, "salt": salt.hex(),
+                                          "hash": digest.hex()})
+        self.store.set_setting(_FAILURES, 0)
+        self._next_attempt = 0.0
+
+    def verify(self, pin: str) -> bool:
+        """True when `pin` is right. Raises PinThrottled while attempts are slowed down;
+        a wrong PIN counts as a failure and lengthens the next wait."""
+        wait = self.wait_remaining()
+        if wait > 0:
+            raise PinThrottled(wait)
+        record = self.store.get_setting(_SETTING)
+        if record is None:
+            return False
+        ok = isinstance(pin, str) and hmac.compare_digest(
+            _derive(pin, bytes.fromhex(record["salt"]), record["n"], record["r"], record["p"]),
+            bytes.fromhex(record["hash"]))
+        if ok:
+            if self.failures:
+                self.store.set_setting(_FAILURES, 0)
+            self._next_attempt = 0.0
+            return True
+        failures = self.failures + 1
+        self.store.set_setting(_FAILURES, failures)
+        self._next_attempt = self.clock() + self._wait_for(failures)
+        return False

@@ -1,0 +1,316 @@
+"""The kiosk: the screens of the resident's flow and of facilitator mode, and what moves
+between them. It also keeps the kiosk a kiosk: the idle prompt and reset, and the only way out,
+through the PIN (a long press on the top-left corner, or Ctrl+Shift+F)."""
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.metrics import dp
+from kivy.properties import NumericProperty, ObjectProperty, StringProperty
+from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.modalview import ModalView
+from kivy.uix.screenmanager import FadeTransition, ScreenManager
+from kivy.uix.vkeyboard import VKeyboard
+from kivy.uix.widget import Widget
+
+from app.kiosk import PROMPT_SECONDS
+from screens import load_kv
+from screens.facilitator import FacilitatorScreen
+from screens.i18n import tr
+from screens.idea import IdeaScreen
+from screens.pin import PinScreen
+from screens.question import QuestionScreen
+from screens.thanks import ThanksScreen
+from screens.theme import theme
+from screens.welcome import WelcomeScreen
+
+THANKS_SECONDS = 20
+LONG_PRESS_SECONDS = 2.0
+KEYBOARD_LAYOUTS = {"fr": "azerty", "it": "qwerty", "en": "qwerty"}
+
+
+class KioskKeyboard(VKeyboard):
+    """The docked on-screen keyboard: AZERTY in French, QWERTY in Italian and English."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("layout", KEYBOARD_LAYOUTS.get(tr.lang, "qwerty"))
+        super().__init__(**kwargs)
+        tr.bind(lang=self._follow_language)
+
+    def _follow_language(self, _tr, lang):
+        self.layout = KEYBOARD_LAYOUTS.get(lang, "qwerty")
+
+
+def use_onscreen_keyboard(enabled: bool) -> None:
+    """A touch-only device gets a docked keyboard; a physical keyboard keeps working."""
+    Window.release_all_keyboards()
+    Window.use_syskeyboard = True
+    Window.allow_vkeyboard = enabled
+    Window.single_vkeyboard = True
+    Window.docked_vkeyboard = enabled
+    Window.set_vkeyboard_class(KioskKeyboard if enabled else None)
+
+
+class CornerHotspot(Widget):
+    """An invisible corner: held down for two seconds, it opens the PIN prompt."""
+    hold_seconds = NumericProperty(LONG_PRESS_SECONDS)
+    controller = ObjectProperty(None, allownone=True)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._pending = None
+
+    def on_touch_down(self, touch):
+        if not self.collide_point(*touch.pos):
+            return False
+        self._cancel()
+        self._pending = Clock.schedule_once(self._fire, self.hold_seconds)
+        touch.grab(self)
+        return False      # a short tap still reaches what is underneath
+
+    def on_touch_up(self, touch):
+        if touch.grab_current is self:
+            touch.ungrab(self)
+            self._cancel()
+        return False
+
+    def _cancel(self):
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+
+    def _fire(self, _dt):
+        self._pending = None
+        if self.controller is not None:
+            self.controller.open_pin()
+
+
+class IdlePrompt(ModalView):
+    """"Are you still there?" with a countdown; when it runs out, the kiosk resets."""
+    seconds_left = NumericProperty(PROMPT_SECONDS)
+    controller = ObjectProperty(None, allownone=True)
+
+    def start(self):
+        self.seconds_left = PROMPT_SECONDS
+        self._tick = Clock.schedule_interval(self._count, 1)
+        self.open(animation=False)
+
+    def _count(self, _dt):
+        self.seconds_left -= 1
+        if self.seconds_left <= 0:
+            self.expire()
+
+    def expire(self):
+        self.stop()
+        if self.controller is not None:
+            self.controller.reset_resident()
+
+    def stay(self):
+        self.stop()
+        if self.controller is not None:
+            self.controller.poke()
+
+    def stop(self):
+        tick = getattr(self, "_tick", None)
+        if tick is not None:
+            tick.cancel()
+            self._tick = None
+        self.dismiss(animation=False)
+
+
+class KioskRoot(FloatLayout):
+    """Everything the window shows. `session` is an app.kiosk.KioskSession, `pin` an
+    app.security.FacilitatorPin, `sync` a sync.service.SyncService or None."""
+    role = StringProperty("kiosk")
+    default_lang = StringProperty("fr")
+
+    def __init__(self, *, session, pin, sync=None, bundle_dir="", role="kiosk",
+                 default_lang="fr", on_quit=None, **kwargs):
+        super().__init__(**kwargs)
+        self.session = session
+        self.pin = pin
+        self.sync = sync
+        self.role = role
+        self.default_lang = default_lang
+        self.on_quit = on_quit
+        self._came_from = "welcome"
+        self._thanks_timer = None
+        consultation = session.consultation
+        cover = f"{bundle_dir}/{consultation.image}" if bundle_dir and consultation.image else ""
+        self.manager = ScreenManager(transition=FadeTransition(duration=0.12))
+        self.welcome = WelcomeScreen(name="welcome", consultation=consultation,
+                                     cover_source=cover, controller=self)
+        self.question = QuestionScreen(name="question", session=session,
+                                       bundle_dir=str(bundle_dir), controller=self)
+        self.idea = IdeaScreen(name="idea", session=session, controller=self)
+        self.thanks = ThanksScreen(name="thanks", controller=self)
+        self.pin_screen = PinScreen(name="pin", pin=pin, controller=self)
+        self.facilitator = FacilitatorScreen(name="facilitator", session=session,
+                                             controller=self, sync=sync)
+        for screen in (self.welcome, self.question, self.idea, self.thanks, self.pin_screen,
+                       self.facilitator):
+            self.manager.add_widget(screen)
+        self.add_widget(self.manager)
+        self.corner = CornerHotspot(controller=self, size_hint=(None, None),
+                                    size=(dp(72), dp(72)), pos_hint={"x": 0, "top": 1})
+        self.add_widget(self.corner)
+        self.idle_prompt = IdlePrompt(controller=self)
+        self._idle = Clock.create_trigger(self._idle_reached, session.settings.idle_timeout)
+        Window.bind(on_key_down=self._on_key)
+        self.settings_changed()
+        if not pin.is_set or role == "facilitator":
+            self.go("pin")
+        else:
+            self.go("welcome")
+        self.poke()
+
+    # -- moving between screens ------------------------------------------------------------
+
+    @property
+    def current(self):
+        return self.manager.current
+
+    def go(self, name):
+        if self._thanks_timer is not None and name != "thanks":
+            self._thanks_timer.cancel()
+            self._thanks_timer = None
+        if name == "welcome":
+            self.welcome.locked = not self.session.can_start
+            self.welcome.site_id = self.session.settings.site_id or ""
+        self.manager.current = name
+
+    def start_ballot(self):
+        if not self.session.can_start:
+            self.welcome.locked = True
+            return
+        self.session.start()
+        if self.session.question is None:
+            self._show_thanks()
+            return
+        self.question.show()
+        self.go("question")
+
+    def after_question(self):
+        if self.session.at_end:
+            self._show_thanks()
+        else:
+            self.question.show()
+
+    def _show_thanks(self):
+        self.thanks.offer_idea = self.session.proposal is None
+        self.thanks.idea_code = self.session.proposal.short_code if self.session.proposal else ""
+        self.go("thanks")
+        self._thanks_timer = Clock.schedule_once(lambda _dt: self.finish(), THANKS_SECONDS)
+
+    def open_idea(self):
+        self._came_from = self.current if self.current in ("welcome", "thanks") else "welcome"
+        self.go("idea")
+
+    def idea_sent(self, proposal):
+        self._show_thanks()
+
+    def idea_cancelled(self):
+        if self._came_from == "thanks":
+            self._show_thanks()
+        else:
+            self.go("welcome")
+
+    def finish(self):
+        """The resident is done: close the ballot and show the welcome to the next one."""
+        self.session.finish()
+        self._forget_resident()
+
+    def reset_resident(self):
+        """Idle reset: the answers given still count; nothing of them stays on screen."""
+        self.session.abandon()
+        self._forget_resident()
+
+    def _forget_resident(self):
+        self.idle_prompt.stop()
+        Window.release_all_keyboards()
+        self.question.reset()
+        self.idea.clear()
+        self.thanks.idea_code = ""
+        tr.lang = self.default_lang
+        self.go("welcome")
+        self.poke()
+
+    # -- facilitator mode ------------------------------------------------------------------
+
+    def open_pin(self):
+        if self.current not in ("pin", "facilitator"):
+            self._before_pin = self.current
+            self.go("pin")
+
+    def leave_pin(self):
+        if not self.pin.is_set:
+            return
+        self.go(getattr(self, "_before_pin", "welcome") or "welcome")
+
+    def facilitator_unlocked(self):
+        self.go("facilitator")
+
+    def back_to_kiosk(self):
+        """Back where the kiosk was before the PIN (the welcome after unlocking a ballot)."""
+        target = getattr(self, "_before_pin", "welcome")
+        self._before_pin = "welcome"
+        if target not in ("question", "idea", "thanks") or self.session.unlocked:
+            target = "welcome"
+        if target == "question" and self.session.question is None:
+            target = "welcome"
+        self.go(target)
+
+    def settings_changed(self):
+        settings = self.session.settings
+        theme.text_size = settings.text_size
+        theme.high_contrast = settings.high_contrast
+        Window.clearcolor = theme.colours["background"]
+        use_onscreen_keyboard(settings.onscreen_keyboard)
+        self._idle.timeout = settings.idle_timeout
+        self.welcome.locked = not self.session.can_start
+        self.welcome.site_id = settings.site_id or ""
+
+    def quit(self):
+        if self.on_quit is not None:
+            self.on_quit()
+
+    # -- idle and keys ---------------------------------------------------------------------
+
+    def poke(self, *_args):
+        """Someone is there: restart the idle countdown."""
+        self._idle.cancel()
+        self._idle()
+
+    def on_touch_down(self, touch):
+        if not self.idle_prompt.parent:
+            self.poke()
+        return super().on_touch_down(touch)
+
+    def _idle_reached(self, *_args):
+        current = self.current
+        if current == "welcome" and not self.session.started:
+            if tr.lang != self.default_lang:
+                tr.lang = self.default_lang
+            self.poke()
+            return
+        if current in ("pin", "facilitator"):
+            if self.pin.is_set:       # leave facilitator mode when nobody is using it
+                self.back_to_kiosk()
+            return
+        self.idle_prompt.start()
+
+    def _on_key(self, _window, key, _scancode, _codepoint, modifiers):
+        self.poke()
+        if key == ord("f") and "ctrl" in modifiers and "shift" in modifiers:
+            self.open_pin()
+            return True
+        return False
+
+    def dispose(self):
+        """Unbind from the window (tests build several roots in one process)."""
+        Window.unbind(on_key_down=self._on_key)
+        self._idle.cancel()
+        self.idle_prompt.stop()
+        if self.facilitator._poll is not None:
+            self.facilitator._poll.cancel()
+
+
+load_kv(__file__)

@@ -1,0 +1,157 @@
+"""The question screen: a header with the progress, the prompt and its help, the body of the
+question's kind (screens/vote_*.py), and Back / Skip / Next. One screen serves every question;
+each question's body is built once per resident and dropped at the reset."""
+from kivy.properties import (BooleanProperty, DictProperty, NumericProperty, ObjectProperty,
+                             StringProperty)
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.screenmanager import Screen
+
+from app.errors import DomainError
+from screens import load_kv
+from screens.i18n import tr
+
+
+class QuestionBody(BoxLayout):
+    """What every kind's body offers the question screen."""
+    question = ObjectProperty(None)
+    screen = ObjectProperty(None, allownone=True)
+    can_confirm = BooleanProperty(False)   # a draft Next would record
+    detail = StringProperty("")            # e.g. "Project 2 of 6"
+    auto_advance = False                   # a tap records and goes on (yes/no, scale, single)
+
+    @property
+    def session(self):
+        return self.screen.session
+
+    @property
+    def consultation(self):
+        return self.screen.session.consultation
+
+    def load(self, from_end: bool = False) -> None:
+        """Show the answer the session holds for this question (or a blank form)."""
+
+    def draft(self):
+        """The answer Next would record, in the form record_answer takes."""
+        return None
+
+    def back(self) -> bool:
+        """Go back inside the body (e.g. the previous project); False to leave the question."""
+        return False
+
+    def skip(self) -> bool:
+        return False
+
+    def has_previous(self) -> bool:
+        """True when back stays inside this body."""
+        return False
+
+    def choose(self, value) -> None:
+        """A tap that is an answer: record it now, then go on."""
+        if self.screen.record(value):
+            self.screen.advance()
+
+
+class QuestionScreen(Screen):
+    session = ObjectProperty(None, allownone=True)
+    bundle_dir = StringProperty("")
+    controller = ObjectProperty(None, allownone=True)
+    body = ObjectProperty(None, allownone=True)
+    error = StringProperty("")
+    position = NumericProperty(1)
+    total = NumericProperty(1)
+    answered = BooleanProperty(False)
+    can_back = BooleanProperty(False)
+    detail = StringProperty("")
+    can_confirm = BooleanProperty(False)
+    question = ObjectProperty(None, allownone=True)
+    bodies = DictProperty({})
+
+    def image_path(self, relative):
+        if not relative or not self.bundle_dir:
+            return ""
+        from pathlib import Path
+        return str(Path(self.bundle_dir) / relative)
+
+    def reset(self) -> None:
+        """Forget every body (and so every draft) of the previous resident."""
+        self.ids.body_box.clear_widgets()
+        self.body = None
+        self.question = None
+        self.detail = ""
+        self.bodies = {}
+        self.error = ""
+
+    def show(self, from_end: bool = False) -> None:
+        question = self.session.question
+        if question is None:
+            return
+        from screens.vote_kinds import body_for
+        body = self.bodies.get(question.id)
+        if body is None:
+            body = body_for(question, screen=self)
+            body.bind(detail=self._body_detail, can_confirm=self._body_can_confirm)
+            self.bodies[question.id] = body
+        self.error = ""
+        self.position, self.total = self.session.progress
+        box = self.ids.body_box
+        if self.body is not body:
+            box.clear_widgets()
+            box.add_widget(body)
+            self.body = body
+        self.question = question
+        body.load(from_end=from_end)
+        self.detail = body.detail
+        self.can_confirm = body.can_confirm
+        self.refresh_nav()
+
+    def _body_can_confirm(self, body, value):
+        if body is self.body:
+            self.can_confirm = value
+
+    def _body_detail(self, body, detail):
+        if body is self.body:
+            self.detail = detail
+
+    def refresh_nav(self, *_args):
+        question = self.session.question if self.session else None
+        self.answered = bool(question and question.id in self.session.answers)
+        self.can_back = bool(self.position > 1 or (self.body and self.body.has_previous()))
+
+    def record(self, value) -> bool:
+        """Record an answer to the current question; show the error and return False when the
+        answer is refused (nothing is written then)."""
+        try:
+            self.session.record(value)
+        except DomainError as exc:
+            self.error = exc.describe(tr._)
+            return False
+        self.error = ""
+        self.refresh_nav()
+        return True
+
+    def advance(self) -> None:
+        self.session.next()
+        if self.controller is not None:
+            self.controller.after_question()
+
+    def go_next(self) -> None:
+        body = self.body
+        if body is not None and self.can_confirm:
+            if not self.record(body.draft()):
+                return
+        self.advance()
+
+    def go_back(self) -> None:
+        if self.body is not None and self.body.back():
+            return
+        if self.session.back():
+            self.show(from_end=True)
+
+    def skip(self) -> None:
+        if self.body is not None and self.body.skip():
+            return
+        self.advance()
+
+
+
+load_kv(__file__)

@@ -1,0 +1,170 @@
+"""Screen tests on a real Kivy window (under Xvfb: `sh tools/with-display.sh`).
+
+Every screen module is imported here, before any test builds a widget, so that every kv rule
+is loaded once into the one Builder. Screens are driven as a resident would: taps are
+on_press/on_release dispatched on the very buttons shown (never on a disabled one), text is
+typed into the TextInputs, and frames are stepped with EventLoop.idle().
+"""
+import os
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("KIVY_NO_ARGS", "1")
+os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="piazzetta-kivy-"))
+os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
+os.environ.setdefault("KIVY_CLIPBOARD", "dummy")
+
+from kivy.config import Config  # noqa: E402
+
+Config.set("graphics", "width", "1280")
+Config.set("graphics", "height", "800")
+Config.set("kivy", "exit_on_escape", "0")
+Config.set("input", "mouse", "mouse,disable_multitouch")
+
+import pytest  # noqa: E402
+from kivy.base import EventLoop  # noqa: E402
+from kivy.core.window import Window  # noqa: E402
+
+import screens.widgets  # noqa: E402,F401
+import screens.welcome  # noqa: E402,F401
+import screens.question  # noqa: E402,F401
+import screens.vote_kinds  # noqa: E402,F401
+import screens.idea  # noqa: E402,F401
+import screens.thanks  # noqa: E402,F401
+import screens.pin  # noqa: E402,F401
+import screens.facilitator  # noqa: E402,F401
+import screens.kiosk  # noqa: E402,F401
+from app.kiosk import KioskSession, KioskSettings  # noqa: E402
+from app.paths import DEMO_BUNDLE_DIR  # noqa: E402
+from app.security import FacilitatorPin  # noqa: E402
+from app.store import Store  # noqa: E402
+from screens.i18n import tr  # noqa: E402
+from screens.kiosk import KioskRoot  # noqa: E402
+from screens.theme import theme  # noqa: E402
+
+SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots" / "kiosk"
+PIN = "2580"
+
+
+def step(frames: int = 3) -> None:
+    for _ in range(frames):
+        EventLoop.idle()
+
+
+def set_size(width: int, height: int) -> None:
+    Window.size = (width, height)
+    step(4)
+
+
+def shown(widget) -> bool:
+    """On the window, and (inside a screen manager) on the current screen."""
+    from kivy.core.window import WindowBase
+    from kivy.uix.screenmanager import Screen, ScreenManager
+    node = widget
+    for _ in range(100):
+        parent = node.parent
+        if parent is None:
+            return False
+        if isinstance(node, Screen) and isinstance(parent, ScreenManager):
+            if parent.current != node.name:
+                return False
+        if isinstance(parent, WindowBase):
+            return True
+        node = parent
+    return False
+
+
+class Kiosk:
+    """A kiosk on the test window, and the moves a resident makes on it."""
+
+    def __init__(self, root, store, session):
+        self.root = root
+        self.store = store
+        self.session = session
+
+    @property
+    def screen(self):
+        return self.root.manager.current_screen
+
+    def tap(self, widget, frames: int = 2):
+        assert not widget.disabled, f"tapped a disabled {widget.__class__.__name__}"
+        assert shown(widget), f"tapped a {widget.__class__.__name__} that is not on screen"
+        widget.dispatch("on_press")
+        widget.dispatch("on_release")
+        step(frames)
+        self.settle()
+
+    def settle(self, limit: int = 300):
+        """Step frames until the screen transition (a fade) is over: until then the screens
+        are drawn through a texture and take no touch, for a resident as for a test."""
+        for _ in range(limit):
+            if not self.root.manager.transition.is_active:
+                return
+            EventLoop.idle()
+
+    def type(self, field, text: str):
+        """Type into a TextField (or a TextInput) as a keyboard would."""
+        text_input = getattr(field, "input", None) or field
+        text_input.focus = True
+        text_input.insert_text(text)
+        step(1)
+        text_input.focus = False
+
+    def body(self):
+        return self.root.question.body
+
+    def shot(self, name: str, lang: str | None = None) -> Path:
+        folder = SHOTS / (lang or tr.lang)
+        folder.mkdir(parents=True, exist_ok=True)
+        step(6)
+        path = folder / f"{name}.png"
+        Window.screenshot(name=str(path))
+        # Window.screenshot numbers its files: keep a stable name.
+        numbered = sorted(folder.glob(f"{name}*.png"), key=lambda p: p.stat().st_mtime)
+        if numbered and numbered[-1] != path:
+            numbered[-1].replace(path)
+        return path
+
+
+@pytest.fixture(scope="session")
+def window():
+    EventLoop.ensure_window()
+    set_size(1280, 800)
+    return Window
+
+
+@pytest.fixture
+def kiosk_factory(window, tmp_path, demo):
+    made = []
+
+    def make(*, pin=True, role="kiosk", lang="fr", **settings):
+        store = Store.open(tmp_path / f"store{len(made)}")
+        kiosk_settings = KioskSettings(store)
+        for key, value in settings.items():
+            setattr(kiosk_settings, key, value)
+        if pin:
+            FacilitatorPin(store).set_pin(PIN)
+        session = KioskSession(store, demo, settings=kiosk_settings)
+        tr.lang = lang
+        root = KioskRoot(session=session, pin=FacilitatorPin(store), sync=settings.pop(
+            "sync", None), bundle_dir=str(DEMO_BUNDLE_DIR), role=role, default_lang=lang)
+        Window.add_widget(root)
+        step(4)
+        kiosk = Kiosk(root, store, session)
+        made.append(kiosk)
+        return kiosk
+
+    yield make
+    for kiosk in made:
+        kiosk.root.dispose()
+        Window.remove_widget(kiosk.root)
+        kiosk.store.close()
+    theme.text_size = "normal"
+    theme.high_contrast = False
+    tr.lang = "fr"
+    set_size(1280, 800)
+
+
+@pytest.fixture
+def kiosk(kiosk_factory):
+    return kiosk_factory()
