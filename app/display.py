@@ -254,7 +254,7 @@ with that this from have more they them their there what when which would about
 """.split())
 
 
-def cloud_words(words: Iterable[Iterable[Any]], *, min_count: int = 2, limit: int = 30
+def cloud_words(words: Iterable[Iterable[Any]], *, min_count: int = 3, limit: int = 30
                 ) -> list[tuple[str, int]]:
     """The words of an open question's result worth showing to a room.
 

@@ -1,0 +1,299 @@
+"""The projector's shell: a header (consultation, participation against the goal), the current
+view, and a discreet footer (hub unreachable, frozen, rotation). `Projector` wires a results
+source (polled in a background thread, handed over with Clock.schedule_once), the display state
+(app.display) and the keyboard. `build_projector(...)` makes one; `ProjectorApp` runs it alone.
+
+Wiring in main.py (role `projector`)::
+
+    from screens.projector.app import ProjectorApp
+    from sync.results_source import HubResultsSource, LocalResultsSource
+    source = (HubResultsSource(hub_url, consultation.id) if hub_url
+              else LocalResultsSource(data_dir, consultation))
+    ProjectorApp(consultation=consultation, source=source, lang=lang,
+                 bundle_dir=bundle_dir).run()
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from kivy.animation import Animation
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.window import Keyboard, Window
+from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+
+from app.display import IDEAS_VIEW, PARTICIPATION_VIEW, DisplayState, control_for_key
+from app.errors import N_, ValidationError
+from app.i18n import gettext_for, ngettext_for
+from screens import load_kv
+from screens.projector.base import PjResultView
+from screens.projector.budget import PjBudgetView
+from screens.projector.choice import PjChoiceView
+from screens.projector.colour import PjColourView
+from screens.projector.ideas import PjIdeasView
+from screens.projector.open_answers import PjOpenAnswersView
+from screens.projector.participation import PjParticipationView
+from screens.projector.ranking import PjRankingView
+from screens.projector.scale import PjScaleView
+from screens.projector.style import PALETTE, content, join_langs, number, pstyle, say
+from screens.projector.yes_no import PjYesNoView
+from sync.results_source import ResultsPoll, ResultsPoller, ResultsSnapshot
+
+VIEW_CLASSES = {"colour": PjColourView, "yes_no": PjYesNoView, "scale": PjScaleView,
+                "choice": PjChoiceView, "ranking": PjRankingView, "budget": PjBudgetView,
+                "open": PjOpenAnswersView, IDEAS_VIEW: PjIdeasView,
+                PARTICIPATION_VIEW: PjParticipationView}
+_KEY_NAMES = {code: name for name, code in Keyboard.keycodes.items()}
+
+
+class PjHiddenPanel(BoxLayout):
+    """What the room sees while results are hidden: the question, and no figure at all."""
+    prompt = StringProperty("")
+    message = StringProperty("")
+
+
+class ProjectorRoot(BoxLayout):
+    title = StringProperty("")
+    participation = StringProperty("")
+    status = StringProperty("")
+    indicators = StringProperty("")
+    problem = BooleanProperty(False)
+    projector = ObjectProperty(None, allownone=True)
+
+    def on_size(self, *_args):
+        pstyle.fit(self.width, self.height)
+
+
+class Projector:
+    """The projector's behaviour, around a ProjectorRoot widget (`self.root`)."""
+
+    def __init__(self, consultation, source=None, *, lang: str = "fr", bundle_dir=None,
+                 poll_interval: float = 0.5, **settings):
+        self.consultation = consultation
+        self.source = source
+        self.bundle_dir = Path(bundle_dir) if bundle_dir else None
+        self.poll_interval = poll_interval
+        self.state = DisplayState.initial(consultation, lang=lang, **settings)
+        self.snapshot: ResultsSnapshot | None = None
+        self.pending: ResultsSnapshot | None = None   # arrived while frozen
+        self.reachable = True
+        self.problem: str | None = None
+        self.views: dict[str, PjResultView] = {}
+        self.langs = self.state.languages(time.monotonic())
+        self._since = time.monotonic()
+        self._poller = None
+        self._tick_event = None
+        self.root = ProjectorRoot(projector=self)
+        self._show(animate=False)
+
+    # -- life --------------------------------------------------------------------------
+
+    def start(self) -> "Projector":
+        if self.source is not None and self._poller is None:
+            self._poller = ResultsPoller(self.source, self._from_thread,
+                                         self.poll_interval).start()
+        if self._tick_event is None:
+            self._tick_event = Clock.schedule_interval(self._tick, 0.25)
+        Window.bind(on_key_down=self._on_key_down)
+        return self
+
+    def stop(self) -> None:
+        Window.unbind(on_key_down=self._on_key_down)
+        if self._tick_event is not None:
+            self._tick_event.cancel()
+            self._tick_event = None
+        if self._poller is not None:
+            self._poller.stop()
+            self._poller = None
+
+    def _from_thread(self, poll: ResultsPoll) -> None:
+        # Called in the polling thread: widgets are only touched on the UI thread.
+        Clock.schedule_once(lambda _dt: self.receive(poll), 0)
+
+    # -- results -------------------------------------------------------------------------
+
+    def receive(self, poll: ResultsPoll) -> None:
+        """A poll's outcome, on the UI thread."""
+        self.reachable, self.problem = poll.reachable, poll.problem
+        if poll.snapshot is not None:
+            if self.state.frozen:
+                self.pending = poll.snapshot
+            else:
+                self.snapshot = poll.snapshot
+                self._update_view(animate=True)
+        self._chrome()
+
+    def view_data(self, view: str) -> dict | None:
+        snap = self.snapshot
+        if snap is None:
+            return None
+        if view == IDEAS_VIEW:
+            return {"ideas": list(snap.approved_ideas)}
+        if view == PARTICIPATION_VIEW:
+            return {"contributions": snap.contributions, "ballots": snap.ballots,
+                    "ideas": snap.ideas_received}
+        return snap.questions.get(view)
+
+    # -- controls ------------------------------------------------------------------------
+
+    def apply_control(self, control) -> str | None:
+        """Apply a DisplayControl (keyboard, or relayed by the hub). Returns None, or the
+        reason it was refused, in the display's language (nothing changed then)."""
+        try:
+            state = self.state.apply(control)
+        except ValidationError as exc:
+            return exc.describe(gettext_for(self.state.lang))
+        self.set_state(state)
+        return None
+
+    def set_state(self, state: DisplayState) -> None:
+        old, self.state = self.state, state
+        if old == state:
+            return
+        if old.frozen and not state.frozen and self.pending is not None:
+            self.snapshot, self.pending = self.pending, None
+        langs = state.languages(time.monotonic())
+        if state.view != old.view or state.hidden != old.hidden or langs != self.langs:
+            self.langs = langs
+            self._since = time.monotonic()
+            self._show(animate=state.view != old.view)
+        elif old.frozen and not state.frozen:
+            self._update_view(animate=True)
+        if state.rotating and not old.rotating:
+            self._since = time.monotonic()
+        self._chrome()
+
+    def _on_key_down(self, _window, key, _scancode, codepoint, modifiers):
+        if modifiers and ("ctrl" in modifiers or "alt" in modifiers or "meta" in modifiers):
+            return False
+        name = codepoint if codepoint and codepoint.strip() else _KEY_NAMES.get(key, "")
+        control = control_for_key(self.state, name)
+        if control is None:
+            return False
+        self.apply_control(control)
+        return True
+
+    def _tick(self, _dt) -> None:
+        now = time.monotonic()
+        langs = self.state.languages(now)
+        if langs != self.langs and not self.state.frozen:
+            self.langs = langs
+            self._show(animate=False)
+        if self.state.rotating and not self.state.frozen \
+                and now - self._since >= self.state.period:
+            self.set_state(self.state.rotate())
+
+    # -- drawing -------------------------------------------------------------------------
+
+    def view_widget(self, view: str) -> PjResultView:
+        widget = self.views.get(view)
+        if widget is None:
+            question = self.consultation.question(view)
+            cls = VIEW_CLASSES[question.kind if question else view]
+            widget = cls(consultation=self.consultation, question=question,
+                         bundle_dir=self.bundle_dir, langs=list(self.langs))
+            self.views[view] = widget
+        elif list(widget.langs) != list(self.langs):
+            widget.langs = list(self.langs)
+        return widget
+
+    def _show(self, animate: bool) -> None:
+        body = self.root.ids.body
+        body.clear_widgets()
+        state = self.state
+        if state.hidden:
+            question = self.consultation.question(state.view)
+            prompt = (content(self.langs, question.prompt, "\n") if question else
+                      say(self.langs, N_("Approved ideas") if state.view == IDEAS_VIEW
+                          else N_("Participation"), "\n"))
+            panel = PjHiddenPanel(prompt=prompt, message=say(
+                self.langs, N_("The results will be shown once the vote is over."), "\n"))
+            body.add_widget(panel)
+        else:
+            widget = self.view_widget(state.view)
+            body.add_widget(widget)
+            widget.show(self.view_data(state.view), animate=False)
+        if animate:
+            body.opacity = 0
+            Animation(opacity=1, d=0.35, t="out_quad").start(body)
+        else:
+            Animation.cancel_all(body, "opacity")
+            body.opacity = 1
+        self._chrome()
+
+    def _update_view(self, animate: bool) -> None:
+        if self.state.hidden:
+            self._chrome()
+            return
+        widget = self.views.get(self.state.view)
+        if widget is not None and widget.parent is not None:
+            widget.show(self.view_data(self.state.view), animate=animate)
+
+    def _chrome(self) -> None:
+        root, state, langs = self.root, self.state, self.langs
+        root.title = content(langs, self.consultation.title, "  ·  ")
+        goal = self.consultation.goal
+        if self.snapshot is None or state.hidden:
+            root.participation = ""
+        else:
+            n = self.snapshot.contributions
+            phrases = []
+            for lang in langs:
+                _, ngettext = gettext_for(lang), ngettext_for(lang)
+                phrase = ngettext("{n} contribution", "{n} contributions", n).format(
+                    n=number(n, lang))
+                if goal:
+                    phrase += " — " + _("goal {goal}").format(goal=number(goal, lang))
+                phrases.append(phrase)
+            root.participation = join_langs(phrases, "  /  ")
+        if not self.reachable:
+            problem = self.problem or N_("Hub unreachable")
+            _ = gettext_for(langs[0])
+            root.status = _("{problem} — showing the last results").format(problem=_(problem))
+            root.problem = True
+        elif self.snapshot is None and self.source is not None:
+            root.status = say(langs[:1], N_("Waiting for the first results…"))
+            root.problem = False
+        else:
+            root.status, root.problem = "", False
+        marks = []
+        if state.frozen:
+            marks.append(say(langs[:1], N_("Frozen")))
+        if not state.rotating:
+            marks.append(say(langs[:1], N_("Rotation off")))
+        if state.hidden:
+            marks.append(say(langs[:1], N_("Results hidden")))
+        marks.append(f"{state.index + 1}/{len(state.views)}")
+        root.indicators = "   ".join(marks)
+
+
+def build_projector(consultation, source=None, lang: str = "fr", bundle_dir=None,
+                    **settings) -> Projector:
+    """A projector for `consultation` reading results from `source` (a HubResultsSource or a
+    LocalResultsSource, or None to feed it by hand with `receive`). Add `projector.root` to a
+    window and call `projector.start()`; `settings` are a DisplayControl's initial values."""
+    return Projector(consultation, source, lang=lang, bundle_dir=bundle_dir, **settings)
+
+
+class ProjectorApp(App):
+    """The projector alone, full screen unless a size was configured."""
+
+    def __init__(self, *, consultation, source, lang="fr", bundle_dir=None, **kwargs):
+        super().__init__(**kwargs)
+        self.projector = build_projector(consultation, source, lang, bundle_dir)
+        self.title = "Piazzetta"
+
+    def build(self):
+        Window.clearcolor = PALETTE["background"]
+        return self.projector.root
+
+    def on_start(self):
+        self.projector.start()
+
+    def on_stop(self):
+        self.projector.stop()
+
+
+load_kv(__file__.replace("app.py", "projector.kv"))

@@ -1,0 +1,213 @@
+"""What every projector view shares: labels in the projector's type scale, bars that animate
+to their new length, and `PjResultView`, the base of each question kind's view.
+
+A view is built once per language set (`langs`), then `show(result)` updates its rows in
+place, so that a new vote moves a bar smoothly instead of redrawing the screen.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from kivy.animation import Animation
+from kivy.core.text import Label as CoreLabel
+from kivy.graphics import Color, Rectangle
+from kivy.properties import (BooleanProperty, ListProperty, NumericProperty, ObjectProperty,
+                             StringProperty)
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.image import Image
+from kivy.uix.label import Label
+from kivy.uix.widget import Widget
+
+from screens import load_kv
+from screens.projector.style import PALETTE, content, percent, pstyle, say, say_n
+
+ANIMATION_SECONDS = 0.4
+
+
+class PjLabel(Label):
+    """Projector text: bright, markup on (for bilingual colour), wraps in its box."""
+
+
+class PjBoxLabel(PjLabel):
+    """Text laid out in its box (aligned, wrapped, shortened)."""
+
+
+class PjLineLabel(PjLabel):
+    """One or more lines whose height follows the text."""
+
+
+class PjFilled(Widget):
+    """A track filled to `fraction` (0..1); `animate_to` moves it smoothly."""
+    fraction = NumericProperty(0)
+    colour = ListProperty(PALETTE["primary"])
+    track = ListProperty(PALETTE["track"])
+
+    def animate_to(self, fraction: float) -> None:
+        fraction = max(0.0, min(1.0, float(fraction or 0)))
+        Animation.cancel_all(self, "fraction")
+        if abs(fraction - self.fraction) < 1e-4:
+            return
+        Animation(fraction=fraction, d=ANIMATION_SECONDS, t="out_cubic").start(self)
+
+
+class PjBar(PjFilled):
+    """A horizontal bar filled to `fraction` of its width."""
+
+
+class PjColumn(PjFilled):
+    """A vertical bar (histogram column) filled to `fraction` of its height."""
+
+
+class PjStackedBar(Widget):
+    """Segments side by side (green / orange / red shares), each with its own text written on
+    it when it fits. `shares` animates as a whole."""
+    shares = ListProperty([0.0, 0.0, 0.0])
+    colours = ListProperty([PALETTE["green"], PALETTE["orange"], PALETTE["red"]])
+    texts = ListProperty(["", "", ""])
+    track = ListProperty(PALETTE["track"])
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._labels = []
+        self.bind(pos=self._draw, size=self._draw, shares=self._draw, texts=self._draw,
+                  colours=self._draw)
+        pstyle.bind(u=self._draw)
+        self._draw()
+
+    def animate_to(self, shares) -> None:
+        shares = [max(0.0, float(s or 0)) for s in shares]
+        Animation.cancel_all(self, "shares")
+        if all(abs(a - b) < 1e-4 for a, b in zip(shares, self.shares)):
+            return
+        Animation(shares=shares, d=ANIMATION_SECONDS, t="out_cubic").start(self)
+
+    def _draw(self, *_args):
+        while len(self._labels) < len(self.colours):
+            label = Label(color=PALETTE["on_bar"], bold=True, markup=False)
+            self._labels.append(label)
+            self.add_widget(label)
+        self.canvas.before.clear()
+        with self.canvas.before:
+            Color(*self.track)
+            Rectangle(pos=self.pos, size=self.size)
+            x = self.x
+            for index, colour in enumerate(self.colours):
+                share = self.shares[index] if index < len(self.shares) else 0
+                width = self.width * share
+                Color(*colour)
+                Rectangle(pos=(x, self.y), size=(width, self.height))
+                label = self._labels[index]
+                label.font_size = font_size = min(pstyle.font_small, self.height * 0.62)
+                text = self.texts[index] if index < len(self.texts) else ""
+                label.text = text
+                fits = bool(text) and _text_width(text, font_size) + pstyle.u < width
+                label.opacity = 1 if fits else 0
+                label.pos = (x, self.y)
+                label.size = (width, self.height)
+                x += width
+
+
+_WIDTHS: dict = {}
+
+
+def _text_width(text: str, font_size: float) -> float:
+    """The width of `text` in bold at `font_size`, measured once (bars redraw every frame
+    while they move)."""
+    key = (text, round(font_size, 1))
+    width = _WIDTHS.get(key)
+    if width is None:
+        label = CoreLabel(text=text, font_size=font_size, bold=True)
+        label.refresh()
+        width = _WIDTHS[key] = label.texture.size[0] if label.texture else 0
+        if len(_WIDTHS) > 5000:
+            _WIDTHS.clear()
+    return width
+
+
+class PjProjectImage(Image):
+    """A project's photo beside its bars, letterboxed in its box."""
+
+
+class PjBadge(PjLabel):
+    """A word on a filled pill ("Funded"): the meaning is in the word, the colour repeats it."""
+    background = ListProperty(PALETTE["green"])
+
+
+class PjResultView(BoxLayout):
+    """Base of every view: the question's prompt on top, its results below (`body`)."""
+    consultation = ObjectProperty(None)
+    question = ObjectProperty(None, allownone=True)
+    bundle_dir = ObjectProperty(None, allownone=True)
+    langs = ListProperty(["fr"])
+    prompt = StringProperty("")
+    caption = StringProperty("")     # a line under the prompt: ballots, legend, median…
+    result = ObjectProperty(None, allownone=True)
+    built = BooleanProperty(False)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.bind(langs=self._rebuild)
+        self._rebuild()
+
+    @property
+    def lang(self) -> str:
+        return self.langs[0] if self.langs else "fr"
+
+    def _(self, msgid: str, sep: str = " · ", **params) -> str:
+        """An interface string in the view's language(s)."""
+        return say(self.langs, msgid, sep, **params)
+
+    def ngettext(self, singular: str, plural: str, n: int, sep: str = " · ", **params) -> str:
+        return say_n(self.langs, singular, plural, int(n or 0), sep, **params)
+
+    def text(self, text_map, sep: str = " · ") -> str:
+        return content(self.langs, text_map, sep)
+
+    def say_votes(self, n) -> str:
+        return self.ngettext("{n} vote", "{n} votes", n, sep="\n")
+
+    def percent(self, share) -> str:
+        return percent(share, self.lang)
+
+    def image_path(self, relative: str | None) -> str:
+        if not relative or self.bundle_dir is None:
+            return ""
+        path = Path(self.bundle_dir) / relative
+        return str(path) if path.is_file() else ""
+
+    def _rebuild(self, *_args):
+        if self.question is not None:
+            self.prompt = self.text(self.question.prompt, "\n")
+        body = self.ids.get("body")
+        if body is None:
+            return
+        body.clear_widgets()
+        self.build(body)
+        self.built = True
+        if self.result is not None:
+            self.show(self.result, animate=False)
+
+    def build(self, body) -> None:
+        """Make the rows of this view (once per language set)."""
+
+    def show(self, result: dict | None, animate: bool = True) -> None:
+        """Bring the rows up to `result` (a tally result dict, or None: no votes yet)."""
+        self.result = result
+        self.update(result or {}, animate)
+
+    def update(self, result: dict, animate: bool) -> None:
+        raise NotImplementedError
+
+
+def set_fraction(widget, value, animate: bool) -> None:
+    if animate:
+        widget.animate_to(value)
+    else:
+        Animation.cancel_all(widget)
+        if isinstance(widget, PjStackedBar):
+            widget.shares = list(value)
+        else:
+            widget.fraction = max(0.0, min(1.0, float(value or 0)))
+
+
+load_kv(__file__)

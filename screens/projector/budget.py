@@ -1,0 +1,69 @@
+"""The budget: for each project, what residents allocate to it on average against what it
+costs (a line marks the cost), and whether the total budget would fund it — said in words on a
+badge, not only in colour. Projects in the order of the amounts allocated."""
+from kivy.properties import BooleanProperty, NumericProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+
+from screens import load_kv
+from screens.projector.base import PjResultView, set_fraction
+from screens.projector.style import money
+
+
+class PjBudgetRow(BoxLayout):
+    image = StringProperty("")
+    name = StringProperty("")
+    figures = StringProperty("")
+    badge = StringProperty("")
+    funded = BooleanProperty(False)
+    cost_at = NumericProperty(0)     # where the cost line stands on the bar, 0..1
+
+
+class PjBudgetView(PjResultView):
+    def build(self, body):
+        self.rows = {}
+        self.order = list(self.question.projects)
+        for project in self.consultation.projects_of(self.question):
+            self.rows[project.id] = PjBudgetRow(image=self.image_path(project.image),
+                                              name=self.text(project.title, "  ·  "))
+        self._place(body)
+
+    def _place(self, body):
+        body.clear_widgets()
+        for project_id in self.order:
+            if project_id in self.rows:
+                body.add_widget(self.rows[project_id])
+
+    def update(self, result, animate):
+        lang = self.lang
+        currency = result.get("currency") or self.question.currency
+        projects = result.get("projects") or {}
+        order = [p for p in (result.get("order") or []) if p in self.rows]
+        order += [p for p in self.rows if p not in order]
+        if order != self.order:
+            self.order = order
+            self._place(self.ids.body)
+        scale = max([max(float(f.get("mean_per_ballot") or 0), float(f.get("cost") or 0))
+                     for f in projects.values()] + [1.0])
+        funded_total, funded_count = 0, 0
+        for project_id, row in self.rows.items():
+            figures = projects.get(project_id) or {}
+            mean = float(figures.get("mean_per_ballot") or 0)
+            cost = figures.get("cost") or 0
+            row.funded = bool(figures.get("funded"))
+            if row.funded:
+                funded_total += cost
+                funded_count += 1
+            row.cost_at = cost / scale
+            row.figures = self._("{mean} on average · costs {cost}", sep="\n",
+                                 mean=money(mean, currency, lang), cost=money(cost, currency, lang))
+            row.badge = (self._("Funded", sep=" / ") if row.funded
+                         else self._("Not funded", sep=" / "))
+            set_fraction(row.ids.bar, mean / scale, animate)
+        self.caption = self._(
+            "Budget {total}: {count} projects funded for {funded}, in the order of the amounts "
+            "allocated.", sep="\n", total=money(result.get("budget_total") or
+                                                self.question.budget_total, currency, lang),
+            count=funded_count, funded=money(funded_total, currency, lang))
+
+
+load_kv(__file__)

@@ -1,0 +1,54 @@
+"""The colour evaluation: one row per project, its image and name, and a stacked bar of green
+("in favour"), orange ("needs rework") and red ("against") shares, with the words in a legend
+and the percentages written on the bar."""
+from kivy.properties import ObjectProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+
+from app.errors import N_
+from app.model import COLOURS
+from screens import load_kv
+from screens.projector.base import PjResultView, set_fraction
+from screens.projector.style import number
+
+COLOUR_WORDS = {"green": N_("In favour"), "orange": N_("Needs rework"), "red": N_("Against")}
+
+
+class PjColourRow(BoxLayout):
+    project = ObjectProperty(None)
+    image = StringProperty("")
+    name = StringProperty("")
+    figures = StringProperty("")
+
+
+class PjColourLegend(BoxLayout):
+    green = StringProperty("")
+    orange = StringProperty("")
+    red = StringProperty("")
+
+
+class PjColourView(PjResultView):
+    def build(self, body):
+        legend = PjColourLegend(**{c: self._(COLOUR_WORDS[c], sep=" / ") for c in COLOURS})
+        body.add_widget(legend)
+        self.rows = {}
+        for project in self.consultation.projects_of(self.question):
+            row = PjColourRow(project=project, image=self.image_path(project.image),
+                            name=self.text(project.title, "  ·  "))
+            self.rows[project.id] = row
+            body.add_widget(row)
+
+    def update(self, result, animate):
+        projects = result.get("projects") or {}
+        lang = self.lang
+        self.caption = self._("Ballots: {n}", sep="\n", n=number(result.get("ballots", 0), lang))
+        for project_id, row in self.rows.items():
+            figures = projects.get(project_id) or {}
+            shares = figures.get("shares") or {}
+            counts = figures.get("counts") or {}
+            values = [shares.get(c, 0) for c in COLOURS]
+            row.ids.bar.texts = [self.percent(v) for v in values]
+            set_fraction(row.ids.bar, values, animate)
+            row.figures = self.say_votes(figures.get("total", 0))
+
+
+load_kv(__file__)

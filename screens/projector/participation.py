@@ -1,0 +1,40 @@
+"""Participation: the number of contributions (ballots and ideas) in very large type against
+the consultation's goal, with a bar toward the goal."""
+from kivy.properties import StringProperty
+from kivy.uix.boxlayout import BoxLayout
+
+from screens import load_kv
+from screens.projector.base import PjResultView, set_fraction
+from screens.projector.style import number
+
+
+class PjBigFigure(BoxLayout):
+    figure = StringProperty("")
+    word = StringProperty("")
+    goal = StringProperty("")
+    breakdown = StringProperty("")
+
+
+class PjParticipationView(PjResultView):
+    def build(self, body):
+        self.prompt = self._("Participation", sep="\n")
+        self.big = PjBigFigure()
+        body.add_widget(self.big)
+
+    def update(self, result, animate):
+        lang = self.lang
+        total = int(result.get("contributions") or 0)
+        goal = int(self.consultation.goal or 0)
+        big = self.big
+        big.figure = number(total, lang)
+        big.word = self.ngettext("contribution", "contributions", total, sep=" / ")
+        big.goal = (self._("Goal reached: {goal}", sep="\n", goal=number(goal, lang))
+                    if total >= goal else self._("Goal: {goal}", sep="\n",
+                                                 goal=number(goal, lang))) if goal else ""
+        big.breakdown = self._("{ballots} ballots · {ideas} ideas", sep="\n",
+                                ballots=number(result.get("ballots", 0), lang),
+                                ideas=number(result.get("ideas", 0), lang))
+        set_fraction(big.ids.goal_bar, total / goal if goal else 0, animate)
+
+
+load_kv(__file__)

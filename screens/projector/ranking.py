@@ -1,0 +1,51 @@
+"""A ranking: options in the order of their Borda points (first place earns as many points as
+there are options, second one fewer…), each with its rank, its points and how many ballots put
+it first. Rows move when the order changes."""
+from kivy.animation import Animation
+
+from screens import load_kv
+from screens.projector.base import PjResultView, set_fraction
+from screens.projector.choice import PjOptionRow
+from screens.projector.style import number
+
+
+class PjRankingView(PjResultView):
+    def build(self, body):
+        self.rows = {}
+        self.order = [o.id for o in self.question.options]
+        for option in self.question.options:
+            self.rows[option.id] = PjOptionRow(label=self.text(option.label, "\n"))
+        self._place(body)
+
+    def _place(self, body):
+        body.clear_widgets()
+        for rank, option_id in enumerate(self.order, start=1):
+            row = self.rows[option_id]
+            row.rank = str(rank)
+            body.add_widget(row)
+
+    def update(self, result, animate):
+        lang = self.lang
+        points = result.get("points") or {}
+        firsts = result.get("first_places") or {}
+        order = [o for o in (result.get("order") or []) if o in self.rows]
+        order += [o for o in self.rows if o not in order]
+        if order != self.order:
+            self.order = order
+            self._place(self.ids.body)
+            if animate:
+                self.ids.body.opacity = 0.35
+                Animation(opacity=1, d=0.4).start(self.ids.body)
+        top = max(list(points.values()) + [1])
+        for option_id, row in self.rows.items():
+            row.figures = self.ngettext("{n} point", "{n} points", points.get(option_id, 0),
+                                        sep="\n")
+            row.detail = self._("first: {n}", sep="\n",
+                                n=number(firsts.get(option_id, 0), lang))
+            set_fraction(row.ids.bar, points.get(option_id, 0) / top, animate)
+        self.caption = self._(
+            "Borda count: a first place earns {n} points, the next one less. Ballots: {ballots}",
+            sep="\n", n=len(self.question.options), ballots=number(result.get("ballots", 0), lang))
+
+
+load_kv(__file__)

@@ -1,0 +1,60 @@
+"""The scale (agreement or importance, 1 to 5): a histogram of the five answers, each column
+with its count and share written above it and its label below, the median column marked in
+words and colour, and the median and mean in the caption."""
+import math
+
+from kivy.properties import BooleanProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+
+from screens import load_kv
+from screens.projector.base import PjResultView, set_fraction
+from screens.projector.style import decimal, number
+
+
+class PjScaleColumn(BoxLayout):
+    value = StringProperty("")
+    label = StringProperty("")
+    figures = StringProperty("")
+    median_word = StringProperty("")
+    is_median = BooleanProperty(False)
+
+
+class PjScaleView(PjResultView):
+    def build(self, body):
+        row = BoxLayout(spacing=self.width * 0.02)
+        self.columns = {}
+        for value in range(1, 6):
+            labels = self.question.scale_labels
+            label = self.text(labels[value - 1], "\n") if len(labels) == 5 else ""
+            column = PjScaleColumn(value=str(value), label=label)
+            self.columns[value] = column
+            row.add_widget(column)
+        body.add_widget(row)
+
+    def update(self, result, animate):
+        lang = self.lang
+        distribution = result.get("distribution") or {}
+        shares = result.get("shares") or {}
+        highest = max([distribution.get(str(v), 0) for v in range(1, 6)] + [1])
+        median = result.get("median")
+        marked = set()
+        if isinstance(median, (int, float)):
+            marked = {math.floor(median), math.ceil(median)}
+        for value, column in self.columns.items():
+            count = distribution.get(str(value), 0)
+            column.figures = "{share}\n{count}".format(
+                share=self.percent(shares.get(str(value), 0)),
+                count=self.say_votes(count).split("\n")[0])
+            column.is_median = value in marked
+            column.median_word = self._("Median", sep=" / ") if value in marked else ""
+            set_fraction(column.ids.column, count / highest, animate)
+        if isinstance(median, (int, float)):
+            self.caption = self._("Median: {median} · mean: {mean} · {n} answers", sep="\n",
+                                  median=decimal(median, lang, 1 if median % 1 else 0),
+                                  mean=decimal(result.get("mean") or 0, lang),
+                                  n=number(result.get("total", 0), lang))
+        else:
+            self.caption = self._("No answers yet.", sep="\n")
+
+
+load_kv(__file__)

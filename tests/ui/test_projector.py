@@ -1,0 +1,312 @@
+"""The projector on a real window: every view in fr, it and bilingual at 1920×1080 and 1280×720
+(screenshots in build/screenshots/projector/), hidden results, freeze, the keyboard, the
+unreachable-hub indicator, and the contrast of its palette."""
+import os
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("KIVY_NO_ARGS", "1")
+os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
+
+from app.paths import DEMO_BUNDLE_DIR  # noqa: E402
+
+# Screens first, then the window (kv rules must be loaded before any fixture swaps Builder).
+import screens.projector.app as projector_app  # noqa: E402
+from screens.projector.style import PALETTE, TEXT_PAIRS  # noqa: E402
+from sync.results_source import LocalResultsSource, ResultsPoll  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "build" / "screenshots" / "projector"
+SIZES = [(1920, 1080), (1280, 720)]
+MODES = {"fr": {"lang": "fr"}, "it": {"lang": "it"},
+         "bilingual": {"lang": "fr", "bilingual": "side_by_side"}}
+
+OPEN_ANSWERS = [
+    "Un bus le soir entre les villages", "Des médecins dans les villages",
+    "Plus de transport entre Menton et Vintimille", "Autobus la sera tra i villaggi",
+    "Medici e trasporti nei villaggi", "Un transport public le dimanche",
+    "Je m'appelle Jean Dupont, 06 12 34 56 78",
+]
+IDEAS = [("Un marché du dimanche des deux côtés", "Alterner chaque mois entre Menton et "
+          "Vintimille, pour que les producteurs se rencontrent."),
+         ("Navetta per l'ospedale di Sanremo", "Una navetta due volte al giorno dai paesi "
+          "dell'entroterra, per le visite."),
+         ("Cours d'italien à la médiathèque", "Des cours du soir gratuits, et des cours de "
+          "français de l'autre côté."),
+         ("Wi-Fi sur la place du village", "Pour les jeunes et les saisonniers.")]
+
+
+def _answer(rnd, question):
+    kind = question.kind
+    if kind == "colour":
+        return {p: rnd.choice(["green", "green", "green", "orange", "red"])
+                for p in question.projects}
+    if kind == "yes_no":
+        return rnd.choice(["yes", "yes", "no", "abstain"])
+    if kind == "scale":
+        return rnd.choice([2, 3, 4, 4, 5, 5])
+    if kind == "choice":
+        return rnd.sample(question.option_ids, min(2, question.max_choices or 1)) \
+            if question.multiple else [rnd.choice(question.option_ids)]
+    if kind == "ranking":
+        return rnd.sample(question.option_ids, question.ranking_length)
+    if kind == "budget":
+        return rnd.choice([{"p-bus": 240000, "p-telehealth": 150000, "p-market": 60000},
+                           {"p-bike": 180000, "p-services": 90000, "p-market": 60000},
+                           {"p-bus": 200000, "p-coworking": 120000}])
+    return rnd.choice(OPEN_ANSWERS)
+
+
+@pytest.fixture(scope="module")
+def demo_results(tmp_path_factory, demo):
+    """A store on disk with 83 realistic ballots and approved and pending ideas, read through
+    the projector's own LocalResultsSource."""
+    from app.store import Store
+    folder = tmp_path_factory.mktemp("projector-store")
+    store = Store.open(folder)
+    rnd = random.Random(2030)
+    for _ in range(83):
+        ballot = store.start_ballot(demo)
+        for question in demo.questions:
+            store.record_answer(demo, ballot, question.id, _answer(rnd, question))
+        store.close_ballot(ballot)
+    for title, text in IDEAS:
+        idea = store.submit_proposal(demo, title=title, text=text, theme="services",
+                                     contact="jean.dupont@example.org", contact_consent=True)
+        store.moderate_proposal(idea.id, "approved")
+    store.submit_proposal(demo, title="Idée pas encore modérée", text="Secret 424242")
+    store.close()
+    source = LocalResultsSource(folder, demo)
+    poll = source.poll()
+    source.close()
+    assert poll.reachable and poll.snapshot is not None
+    return poll.snapshot
+
+
+@pytest.fixture(scope="module")
+def window():
+    from kivy.base import EventLoop
+    from kivy.core.window import Window
+    EventLoop.ensure_window()
+    return Window
+
+
+def frames(n=8):
+    from kivy.base import EventLoop
+    for _ in range(n):
+        EventLoop.idle()
+
+
+@pytest.fixture
+def make_projector(window, demo):
+    made = []
+
+    def make(size=(1280, 720), **settings):
+        projector = projector_app.build_projector(demo, None, bundle_dir=DEMO_BUNDLE_DIR,
+                                                  **settings)
+        root = projector.root
+        root.size_hint = (None, None)
+        root.size = size
+        window.add_widget(root)
+        made.append(projector)
+        frames(3)
+        return projector
+
+    yield make
+    for projector in made:
+        projector.stop()
+        window.remove_widget(projector.root)
+
+
+def labels(widget):
+    from kivy.uix.label import Label
+    return [w for w in widget.walk() if isinstance(w, Label) and w.opacity > 0 and w.text]
+
+
+def plain(text):
+    return re.sub(r"\[/?[a-z]+(=[^\]]*)?\]", "", text)
+
+
+def all_text(widget):
+    return "\n".join(plain(label.text) for label in labels(widget))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("mode", list(MODES))
+def test_every_view_in_every_language_and_size(make_projector, demo_results, size, mode):
+    projector = make_projector(size, **MODES[mode])
+    projector.receive(ResultsPoll(True, demo_results))
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    words = {"fr": ["Pour", "À revoir", "Contre"], "it": ["A favore", "Da rivedere", "Contrario"]}
+    expected = (words["fr"] + words["it"]) if mode == "bilingual" else words[mode]
+    for view in projector.state.views:
+        projector.apply_control({"view": view})
+        frames(10)
+        text = all_text(projector.root)
+        assert "jean.dupont" not in text and "424242" not in text  # nothing personal/pending
+        if view == "q-colour":
+            for word in expected:
+                assert word in text, (mode, word)
+            assert "%" in text
+        if view == "participation":
+            assert str(demo_results.contributions) in text
+        if view == "ideas":
+            assert "Wi-Fi sur la place du village" in text
+        path = SHOTS / f"{view}-{mode}-{size[0]}x{size[1]}.png"
+        projector.root.export_to_png(str(path))
+        assert path.stat().st_size > 10_000
+    if mode == "bilingual":
+        projector.apply_control({"view": "q-ticket"})
+        frames(4)
+        text = all_text(projector.root)
+        assert "Oui" in text and "Sì" in text
+
+
+def test_hidden_results_show_no_figure_until_revealed(make_projector, demo, demo_results):
+    projector = make_projector((1920, 1080), hidden=True)
+    projector.receive(ResultsPoll(True, demo_results))
+    content_texts = list(demo.title.values())
+    for question in demo.questions:
+        content_texts += [v for v in question.prompt.values()]
+    for view in projector.state.views:
+        projector.apply_control({"view": view})
+        frames(4)
+        for label in labels(projector.root):
+            text = plain(label.text)
+            for known in content_texts:
+                text = text.replace(known, "")
+            if label is projector.root.ids.indicators.__self__:
+                text = re.sub(r"\b\d+/\d+\b", "", text)  # the view's position, not a result
+            assert not re.search(r"\d", text), (view, label.text)
+    projector.root.export_to_png(str(SHOTS / "hidden-fr-1920x1080.png"))
+    projector.apply_control({"hidden": False, "view": "q-ticket"})
+    frames(4)
+    text = all_text(projector.root)
+    assert re.search(r"\d+\s?%", text)
+    counts = demo_results.questions["q-ticket"]["counts"]
+    assert f"{counts['yes']} votes" in text
+
+
+def test_keyboard_drives_the_display(make_projector, window, demo_results):
+    projector = make_projector()
+    projector.start()
+    projector.receive(ResultsPoll(True, demo_results))
+    first = projector.state.view
+    window.dispatch("on_key_down", 275, 0, "", [])          # right arrow
+    assert projector.state.view == projector.state.views[1] != first
+    window.dispatch("on_key_down", ord("h"), 0, "h", [])
+    assert projector.state.hidden
+    frames(3)
+    assert "la fin du vote" in all_text(projector.root)
+    window.dispatch("on_key_down", ord("h"), 0, "h", [])
+    window.dispatch("on_key_down", ord("b"), 0, "b", [])
+    assert projector.state.bilingual == "side_by_side"
+    window.dispatch("on_key_down", ord("p"), 0, "p", [])
+    assert projector.state.view == "participation"
+    window.dispatch("on_key_down", ord("q"), 0, "q", ["ctrl"])  # not ours
+    assert projector.state.view == "participation"
+
+
+def test_frozen_screen_keeps_its_figures_then_catches_up(make_projector, demo, demo_results):
+    from dataclasses import replace
+    projector = make_projector(view="q-ticket")
+    projector.receive(ResultsPoll(True, demo_results))
+    frames(3)
+    before = all_text(projector.root)
+    results = dict(demo_results.questions)
+    ticket = dict(results["q-ticket"])
+    ticket["counts"] = {"yes": 500, "no": 1, "abstain": 1}
+    ticket["shares"] = {"yes": 0.996, "no": 0.002, "abstain": 0.002}
+    results["q-ticket"] = ticket
+    newer = replace(demo_results, questions=results, revision=(demo_results.revision or 0) + 1)
+    projector.apply_control({"frozen": True})
+    projector.receive(ResultsPoll(True, newer))
+    frames(3)
+    assert all_text(projector.root).replace("Écran figé", "").strip() \
+        .startswith(before.split("\n")[0])
+    assert "500 votes" not in all_text(projector.root)
+    projector.apply_control({"frozen": False})
+    frames(3)
+    assert "500 votes" in all_text(projector.root)
+    assert re.search(r"\b100\s%", all_text(projector.root))
+
+
+def test_bars_move_smoothly_to_new_results(make_projector, demo_results):
+    from dataclasses import replace
+    projector = make_projector(view="q-ticket")
+    projector.receive(ResultsPoll(True, demo_results))
+    frames(3)
+    view = projector.views["q-ticket"]
+    bar = view.rows["yes"].ids.bar
+    start = bar.fraction
+    results = dict(demo_results.questions)
+    results["q-ticket"] = {**results["q-ticket"], "shares": {"yes": 0.9, "no": 0.05,
+                                                             "abstain": 0.05}}
+    projector.receive(ResultsPoll(True, replace(demo_results, questions=results)))
+    seen = []
+    for _ in range(200):
+        frames(1)
+        seen.append(bar.fraction)
+        if abs(bar.fraction - 0.9) < 1e-6:
+            break
+    assert abs(seen[-1] - 0.9) < 1e-6
+    assert any(min(start, 0.9) < f < max(start, 0.9) for f in seen[:-1])  # in between
+
+
+def test_unreachable_hub_keeps_the_last_results_and_says_so(make_projector, demo_results):
+    projector = make_projector(view="q-ticket")
+    projector.receive(ResultsPoll(True, demo_results))
+    projector.receive(ResultsPoll(False, problem="Hub unreachable"))
+    frames(3)
+    status = plain(projector.root.ids.status.text)
+    assert status == "Serveur injoignable — derniers résultats affichés"
+    counts = demo_results.questions["q-ticket"]["counts"]
+    assert f"{counts['yes']} votes" in all_text(projector.root)
+    projector.receive(ResultsPoll(True))
+    frames(1)
+    assert projector.root.ids.status.text == ""
+
+
+def test_bad_controls_are_refused_with_a_readable_reason(make_projector):
+    projector = make_projector(lang="it")
+    before = projector.state
+    reason = projector.apply_control({"view": "<script>alert(1)</script>", "hidden": True})
+    assert reason.startswith("Vista sconosciuta")
+    assert projector.state == before
+
+
+def test_results_with_nasty_content_do_not_break_the_views(make_projector, demo,
+                                                            demo_results):
+    from dataclasses import replace
+    projector = make_projector()
+    nasty_idea = {"short_code": "X", "title": "[b]é🎉\x00\x07" + "long " * 500,
+                  "text": "\u202e" + "🙂" * 3000, "theme": "<nope>"}
+    questions = {q.id: {"kind": "garbage"} for q in demo.questions}
+    questions["q-missing"] = {"total": 10 ** 12, "words": [["x" * 500, 10 ** 9], ["ok", "no"],
+                                                           None]}
+    snapshot = replace(demo_results, questions=questions, approved_ideas=(nasty_idea,))
+    projector.receive(ResultsPoll(True, snapshot))
+    for view in projector.state.views:
+        projector.apply_control({"view": view})
+        frames(2)
+    assert projector.state.view == "participation"
+
+
+def _luminance(rgb):
+    def channel(c):
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (channel(c) for c in rgb[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def test_projector_palette_contrast():
+    for fg, bg in TEXT_PAIRS:
+        a, b = _luminance(PALETTE[fg]), _luminance(PALETTE[bg])
+        ratio = (max(a, b) + 0.05) / (min(a, b) + 0.05)
+        assert ratio >= 4.5, (fg, bg, round(ratio, 2))
+    for fg in ("text", "text_muted"):
+        a, b = _luminance(PALETTE[fg]), _luminance(PALETTE["background"])
+        assert (max(a, b) + 0.05) / (min(a, b) + 0.05) >= 7
