@@ -386,7 +386,9 @@ class Hub:
             try:
                 with self._write_lock:
                     with self.writer.begin() as conn:
-                        results, deltas = _Ingest(self, conn, device).run(envelopes)
+                        ingest = _Ingest(self, conn, device)
+                        results, deltas = ingest.run(envelopes)
+                    self._follow_versions(ingest.versions)
                     self.results.apply(deltas)
                 return results
             except (IntegrityError, OperationalError):
@@ -395,6 +397,13 @@ class Hub:
                 if attempt == 4:
                     raise
         raise AssertionError("unreachable")
+
+    def _follow_versions(self, versions: dict[str, int]) -> None:
+        """Rebuild the tallies of a consultation imported by another process meanwhile."""
+        for consultation_id, version in versions.items():
+            if self.results.version(consultation_id) != version:
+                with self.engine.connect() as conn:
+                    self.results.load(conn, self.consultation(consultation_id, version))
 
     def reviews(self) -> list[dict]:
         with self.engine.connect() as conn:
@@ -511,6 +520,9 @@ class _Ingest:
         self.proposal_rows: dict[str, dict] = {}
         self.known_proposals: dict[str, dict] = {}
         self.moderations: dict[str, dict] = {}
+        # Current versions, read once a batch (another process may have imported one).
+        self.versions: dict[str, int] = dict(conn.execute(
+            select(db.consultations.c.id, db.consultations.c.version)).all())
 
     # validation of the envelope, before any database work
     def check_envelope(self, env: Any) -> tuple[str, int, str, dict, str]:
@@ -636,8 +648,9 @@ class _Ingest:
 
     def _consultation(self, payload: dict) -> Consultation:
         consultation_id = payload.get("consultation_id")
-        consultation = (self.hub.consultation(consultation_id)
-                        if isinstance(consultation_id, str) else None)
+        version = self.versions.get(consultation_id) if isinstance(consultation_id, str) else None
+        consultation = (self.hub.consultation(consultation_id, version)
+                        if version is not None else None)
         if consultation is None:
             raise EventRejected(N_("Unknown consultation."), "payload.consultation_id")
         return consultation

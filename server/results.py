@@ -62,6 +62,10 @@ class ResultsCache:
             self._entries[consultation.id] = _Entry(
                 consultation, tallies, ballots, ideas, (old.revision + 1) if old else 0)
 
+    def version(self, consultation_id: str) -> int | None:
+        entry = self._entries.get(consultation_id)
+        return entry.consultation.version if entry else None
+
     def apply(self, deltas: list[tuple]) -> None:
         """Apply a committed batch's changes."""
         if not deltas:
