@@ -3,14 +3,12 @@ view, and a discreet footer (hub unreachable, frozen, rotation). `Projector` wir
 source (polled in a background thread, handed over with Clock.schedule_once), the display state
 (app.display) and the keyboard. `build_projector(...)` makes one; `ProjectorApp` runs it alone.
 
-Wiring in main.py (role `projector`)::
+Wiring in main.py (role `projector`), through its `projector_factory` hook::
 
-    from screens.projector.app import ProjectorApp
-    from sync.results_source import HubResultsSource, LocalResultsSource
-    source = (HubResultsSource(hub_url, consultation.id) if hub_url
-              else LocalResultsSource(data_dir, consultation))
-    ProjectorApp(consultation=consultation, source=source, lang=lang,
-                 bundle_dir=bundle_dir).run()
+    from screens.projector.app import projector_factory as make_projector
+    return make_projector(hub_url)      # None: results from the local store
+
+or alone: `ProjectorApp(consultation=…, source=HubResultsSource(url, id), lang=…).run()`.
 """
 from __future__ import annotations
 
@@ -275,6 +273,24 @@ def build_projector(consultation, source=None, lang: str = "fr", bundle_dir=None
     LocalResultsSource, or None to feed it by hand with `receive`). Add `projector.root` to a
     window and call `projector.start()`; `settings` are a DisplayControl's initial values."""
     return Projector(consultation, source, lang=lang, bundle_dir=bundle_dir, **settings)
+
+
+def projector_factory(hub_url: str | None = None, *, poll_interval: float = 0.5):
+    """For main.py's hook (`PiazzettaApp(projector_factory=...)`): a `factory(app)` returning
+    the projector's root widget, reading results from the hub at `hub_url`, or else from the
+    app's own local store. The projector starts with the app and stops with it."""
+    def factory(app):
+        from sync.results_source import HubResultsSource, LocalResultsSource
+        source = (HubResultsSource(hub_url, app.consultation.id) if hub_url
+                  else LocalResultsSource(app.store.path, app.consultation))
+        projector = Projector(app.consultation, source, lang=app.default_lang,
+                              bundle_dir=app.bundle_dir, poll_interval=poll_interval)
+        Window.clearcolor = PALETTE["background"]
+        app.bind(on_stop=lambda *_args: projector.stop())
+        Clock.schedule_once(lambda _dt: projector.start(), 0)
+        app.projector = projector
+        return projector.root
+    return factory
 
 
 class ProjectorApp(App):
