@@ -606,12 +606,13 @@ class _Ingest:
         return {"id": event_id, "status": "rejected", **error.as_dict()}
 
     def conflict(self, event_id: str, content: str, digest: str) -> dict:
+        message = N_("Another event with this ID was already received.")
         self.review_rows.append({"event_id": event_id, "content_hash": digest,
                                  "device_id": self.device["id"], "kind": "conflict",
-                                 "reason": "Another event with this ID was already received.",
-                                 "envelope": content, "received_at": self.now})
+                                 "reason": message, "envelope": content,
+                                 "received_at": self.now})
         return {"id": event_id, "status": "conflict", "code": "event_conflict", "field": "id",
-                "message": "Another event with this ID was already received."}
+                "message": message}
 
     def _existing_events(self, ids: list[str]) -> dict[str, str]:
         found = {}

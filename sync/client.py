@@ -24,6 +24,10 @@ def normalize_hub_url(url: object) -> str:
     if "://" not in url:
         url = "http://" + url
     parts = urlsplit(url)
+    try:
+        parts.port
+    except ValueError:
+        raise SyncError(N_("This does not look like a hub address."), "hub_url") from None
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
             or parts.fragment or any(ch.isspace() for ch in url):
         raise SyncError(N_("This does not look like a hub address."), "hub_url")

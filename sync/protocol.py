@@ -30,7 +30,7 @@ class SyncError(DomainError):
 class HubUnreachable(SyncError):
     def __init__(self, detail: str = ""):
         self.detail = detail
-        super().__init__(N_("Hub unreachable."))
+        super().__init__(N_("Hub unreachable"))
 
 
 class NotAcknowledged(SyncError):

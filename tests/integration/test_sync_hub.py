@@ -148,7 +148,7 @@ def test_worker_backs_off_then_delivers_everything(hub, demo, tmp_path):
     try:
         assert wait_for(lambda: service.status().pending == 0
                         and service.status().problem is None, timeout=60)
-        assert any(s.problem == "Hub unreachable." for s in seen)
+        assert any(s.problem == "Hub unreachable" for s in seen)
         assert hub.device_events(store.device_id) == total
     finally:
         service.stop()
