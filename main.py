@@ -65,15 +65,10 @@ def make_sync_service(data_dir: Path, store):
 
 
 def projector_factory(role: str):
-    """Hook for the projector role: `screens.projector.build_projector(app)` returns its root
-    widget once that module exists."""
-    if role != "projector":
-        return None
-    try:
-        from screens.projector import build_projector
-    except ImportError:
-        return None
-    return build_projector
+    """Hook for the projector role: return a callable `factory(app) -> root widget` (the
+    projector's screens live in screens/projector/, wired by their own helper). None shows a
+    placeholder."""
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ from app.kiosk import IDLE_TIMEOUT_MAX, IDLE_TIMEOUT_MIN, format_amount
 from app.model import localized
 from screens import load_kv
 from screens.i18n import tr
+from screens.widgets import Card
 
 PAGES = ("session", "figures", "ideas", "display", "sync")
 STATUS_NAMES = {"pending": "Waiting for moderation", "approved": "Approved",
@@ -66,6 +67,17 @@ def summarize(consultation, question, result, lang, _):
     return ""
 
 
+class IdeaCard(Card):
+    """One idea in the moderation list; `on_open` when the facilitator taps Moderate."""
+    proposal = ObjectProperty(None, allownone=True)
+    status_text = StringProperty("")
+    meta = StringProperty("")
+    __events__ = ("on_open",)
+
+    def on_open(self):
+        pass
+
+
 class FacilitatorScreen(Screen):
     session = ObjectProperty(None, allownone=True)     # app.kiosk.KioskSession
     controller = ObjectProperty(None, allownone=True)
@@ -116,7 +128,8 @@ class FacilitatorScreen(Screen):
         self.page = page
 
     def refresh(self, *_args):
-        if self.session is None or not self.ids:
+        if self.session is None or not self.ids or self.manager is None \
+                or self.manager.current != self.name:
             return
         self.mode = self.settings.ballot_mode
         self.idle_timeout = self.settings.idle_timeout
@@ -217,7 +230,7 @@ class FacilitatorScreen(Screen):
         proposals = self.store.proposals(self.consultation.id)
         page.ids.empty.text = "" if proposals else tr._("No idea has been collected here yet.")
         for proposal in reversed(proposals):
-            card = Factory.IdeaCard()
+            card = IdeaCard()
             card.proposal = proposal
             card.status_text = tr._(STATUS_NAMES.get(proposal.status, proposal.status)) + (
                 f" — {proposal.reason}" if proposal.reason else "")

@@ -307,7 +307,11 @@ class KioskRoot(FloatLayout):
     def dispose(self):
         """Unbind from the window (tests build several roots in one process)."""
         Window.unbind(on_key_down=self._on_key)
+        tr.unbind(lang=self.facilitator.refresh)
         self._idle.cancel()
+        if self._thanks_timer is not None:
+            self._thanks_timer.cancel()
+        self.pin_screen.on_leave()
         self.idle_prompt.stop()
         if self.facilitator._poll is not None:
             self.facilitator._poll.cancel()
