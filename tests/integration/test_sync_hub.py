@@ -296,3 +296,20 @@ def test_twenty_devices_pushing_at_once_are_counted_exactly(fresh_hub, demo):
     assert results["questions"] == expected_results(stores, demo)
     for s in stores:
         s.close()
+
+
+def test_errors_are_json_in_the_readers_language(hub):
+    for lang, expected in (("fr", "Cette tablette n'est pas enregistrée auprès du serveur."),
+                           ("it-IT,it;q=0.9", "Questo tablet non è registrato presso il server."),
+                           ("en", "This tablet is not enrolled with the hub.")):
+        answer = requests.get(hub.url + "/api/v1/device", timeout=10,
+                              headers={"Accept-Language": lang, "Authorization": "Bearer x:y"})
+        assert answer.status_code == 401
+        assert answer.headers["Piazzetta-Protocol"] == "1"
+        assert answer.json()["error"] == {"code": "device_unknown", "message": expected,
+                                          "field": None}
+    too_big = requests.post(hub.url + "/api/v1/devices/enroll", timeout=10,
+                            json={"code": "x" * 100_000, "device_id": "d"})
+    assert too_big.status_code == 422 and too_big.json()["error"]["code"] == "invalid_request"
+    spec = requests.get(hub.url + "/openapi.json", timeout=10).json()
+    assert "/api/v1/events" in spec["paths"] and "/api/v1/devices/enroll" in spec["paths"]

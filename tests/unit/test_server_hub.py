@@ -322,3 +322,30 @@ def test_cli_makes_a_code_with_a_qr_png(tmp_path, capsys):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert admin_main(["--data-dir", data, "enroll-code", "--site", "nowhere"]) == 2
     assert "Unknown site" in capsys.readouterr().err
+
+
+def test_signed_tokens_expire_and_resist_tampering():
+    from server.signing import TokenError, sign, verify
+    token = sign({"consultation": "alpimed-2030", "site": SITE, "device": "t1"}, "k", 600,
+                 now=1000)
+    assert verify(token, "k", now=1500)["site"] == SITE
+    with pytest.raises(TokenError) as expired:
+        verify(token, "k", now=1601)
+    assert expired.value.describe() == "This link has expired."
+    body, mac = token.split(".")
+    for bad in (token + "x", f"{body}x.{mac}", token.replace(".", ""), "", None, "a.b",
+                sign({"site": "other"}, "other-key", 600)):
+        with pytest.raises(TokenError):
+            verify(bad, "k", now=1500)
+
+
+def test_every_cli_command_is_documented():
+    from pathlib import Path
+
+    from server.admin import _parser
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
+    import server.admin as admin_module
+    commands = _parser()._subparsers._group_actions[0].choices
+    for command in commands:
+        assert f"python -m server {command}" in admin_module.__doc__ or command == "serve"
+    assert "python -m server" in docs
