@@ -28,8 +28,8 @@ OPEN_ANSWERS = [
     "Un bus le soir entre les villages", "Des médecins dans les villages",
     "Plus de transport entre Menton et Vintimille", "Autobus la sera tra i villaggi",
     "Medici e trasporti nei villaggi", "Un transport public le dimanche",
-    "Je m'appelle Jean Dupont, 06 12 34 56 78",
 ]
+PERSONAL_ANSWER = "Je m'appelle Jean Dupont, rappelez-moi au 06 12 34 56 78"
 IDEAS = [("Un marché du dimanche des deux côtés", "Alterner chaque mois entre Menton et "
           "Vintimille, pour que les producteurs se rencontrent."),
          ("Navetta per l'ospedale di Sanremo", "Una navetta due volte al giorno dai paesi "
@@ -62,7 +62,7 @@ def _answer(rnd, question):
 
 @pytest.fixture(scope="module")
 def demo_results(tmp_path_factory, demo):
-    """A store on disk with 83 realistic ballots and approved and pending ideas, read through
+    """A store on disk with 84 realistic ballots (one open answer with a name) and approved and pending ideas, read through
     the projector's own LocalResultsSource."""
     from app.store import Store
     folder = tmp_path_factory.mktemp("projector-store")
@@ -73,6 +73,8 @@ def demo_results(tmp_path_factory, demo):
         for question in demo.questions:
             store.record_answer(demo, ballot, question.id, _answer(rnd, question))
         store.close_ballot(ballot)
+    ballot = store.start_ballot(demo)  # one resident types their name: it must never show
+    store.record_answer(demo, ballot, "q-missing", PERSONAL_ANSWER)
     for title, text in IDEAS:
         idea = store.submit_proposal(demo, title=title, text=text, theme="services",
                                      contact="jean.dupont@example.org", contact_consent=True)
@@ -147,6 +149,7 @@ def test_every_view_in_every_language_and_size(make_projector, demo_results, siz
         frames(10)
         text = all_text(projector.root)
         assert "jean.dupont" not in text and "424242" not in text  # nothing personal/pending
+        assert "dupont" not in text.lower() and "rappelez" not in text
         if view == "q-colour":
             for word in expected:
                 assert word in text, (mode, word)
