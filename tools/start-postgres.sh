@@ -23,7 +23,14 @@ else
     as_pg() { "$@"; }
 fi
 mkdir -p "$DIR"
-[ "$(id -u)" = 0 ] && chown postgres "$DIR" && chmod 700 "$DIR"
+if [ "$(id -u)" = 0 ]; then
+    chown postgres "$DIR" && chmod 700 "$DIR"
+    # The 'postgres' user must reach the folder: a checkout under a private home may not let it.
+    if ! runuser -u postgres -- test -w "$DIR"; then
+        DIR="${TMPDIR:-/tmp}/piazzetta-pg-$PORT"
+        mkdir -p "$DIR" && chown postgres "$DIR" && chmod 700 "$DIR"
+    fi
+fi
 if [ "$1" = "stop" ]; then
     as_pg "$BIN/pg_ctl" -D "$DIR/data" -m fast stop >/dev/null 2>&1 || true
     exit 0
