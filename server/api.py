@@ -83,6 +83,53 @@ class AnswerRequest(BaseModel):
     answer_text: str | None = Field(None, max_length=4000)
 
 
+MAX_BODY_BYTES = 32 * 1024 * 1024   # a batch of 500 events is far below; bundles without images too
+
+
+class BodyLimit:
+    """Refuse request bodies over MAX_BODY_BYTES with 413 before reading them into memory."""
+
+    def __init__(self, app, limit: int = MAX_BODY_BYTES):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers") or ()).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            return await self._too_large(send)
+        seen = 0
+
+        async def limited_receive():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _BodyTooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _BodyTooLarge:
+            await self._too_large(send)
+
+    @staticmethod
+    async def _too_large(send):
+        body = json.dumps({"protocol": PROTOCOL_VERSION, "error": {
+            "code": "body_too_large", "message": "The request is too large.",
+            "field": None}}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
 def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FastAPI:
     hub = hub or Hub(settings or Settings.from_env())
     app = FastAPI(title="Piazzetta hub", version=__version__,
@@ -237,6 +284,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
 
     app.include_router(api)
     app.include_router(admin)
+    app.add_middleware(BodyLimit)
     return app
 
 

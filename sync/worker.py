@@ -3,6 +3,7 @@ to the thread that made it). It pushes about a second after new events when the 
 reachable, polls now and then, and backs off exponentially with jitter when it is not."""
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -30,13 +31,48 @@ def push_pending(store: Store, client: HubClient, max_batch: int = 500) -> dict[
         events = store.pending_events(limit=max_batch)
         if not events:
             return counts
-        results = client.push([e.envelope(store.device_id) for e in events])
+        try:
+            results = client.push([e.envelope(store.device_id) for e in events])
+        except p.HubRefused as exc:
+            if exc.code != "batch_too_large":
+                raise
+            # The hub now takes smaller batches: ask it how many, and go on.
+            advertised = client.info().get("max_batch")
+            if not isinstance(advertised, int) or not 0 < advertised < max_batch:
+                raise
+            max_batch = advertised
+            store.set_setting(p.MAX_BATCH, max_batch)
+            continue
         store.mark_acknowledged(results)
+        forget_personal_data(store, [e for e in events if e.id in results])
         for result in results.values():
             counts[result["status"]] += 1
         refused = sum(1 for r in results.values() if r["status"] not in p.ACCEPTED_STATUSES)
         if refused:
             store.set_setting(p.REFUSED, store.get_setting(p.REFUSED, 0) + refused)
+
+
+def forget_personal_data(store: Store, acknowledged: list) -> int:
+    """Invariant 5: a resident's contact leaves the tablet once the hub has it. The outbox keeps
+    the event (marked redacted) without the contact; the idea keeps everything else."""
+    done = 0
+    for event in acknowledged:
+        if event.type != "proposal" or not event.payload.get("contact"):
+            continue
+        payload = dict(event.payload, contact=None)
+        store.conn.execute("BEGIN IMMEDIATE")
+        try:
+            store.conn.execute("UPDATE outbox SET payload = ?, redacted = 1 WHERE event_id = ?",
+                               (json.dumps(payload, ensure_ascii=False, separators=(",", ":"),
+                                           sort_keys=True), event.id))
+            store.conn.execute("UPDATE proposals SET contact = NULL WHERE id = ?",
+                               (event.payload.get("proposal_id"),))
+            store.conn.execute("COMMIT")
+        except BaseException:
+            store.conn.execute("ROLLBACK")
+            raise
+        done += 1
+    return done
 
 
 def now_iso() -> str:
@@ -119,7 +155,8 @@ class SyncWorker(threading.Thread):
                 self._next_content = time.monotonic() + self.content_interval
             self.failures = 0
             self._backoff_until = 0.0
-            store.set_setting(p.LAST_SUCCESS, now_iso())
+            if client.requests_made:      # "last success" means the hub was really reached
+                store.set_setting(p.LAST_SUCCESS, now_iso())
         except p.DeviceRevoked as exc:
             store.set_setting(p.REVOKED, True)
             problem, delay = exc.message, self.backoff[1]

@@ -313,3 +313,33 @@ def test_errors_are_json_in_the_readers_language(hub):
     assert too_big.status_code == 422 and too_big.json()["error"]["code"] == "invalid_request"
     spec = requests.get(hub.url + "/openapi.json", timeout=10).json()
     assert "/api/v1/events" in spec["paths"] and "/api/v1/devices/enroll" in spec["paths"]
+
+
+def test_a_huge_body_is_refused_without_harm(hub):
+    huge = b'{"events": [' + b'{"id": "x"},' * 3_000_000 + b'{"id": "y"}]}'
+    answer = requests.post(hub.url + "/api/v1/events", data=huge, timeout=60,
+                           headers={"Content-Type": "application/json",
+                                    "Authorization": "Bearer x:y"})
+    assert answer.status_code == 413 and answer.json()["error"]["code"] == "body_too_large"
+    assert requests.get(hub.url + "/api/v1", timeout=10).status_code == 200
+
+
+def test_a_contact_leaves_the_tablet_once_the_hub_has_it(hub, demo):
+    store = enrolled_store(hub)
+    idea = store.submit_proposal(demo, title="Un banc", text="Près de la gare",
+                                 contact="ada@example.org", contact_consent=True)
+    push_pending(store, client_for(store))
+    assert store.proposal(idea.id).contact is None
+    assert "ada@example.org" not in json.dumps([e.payload for e in store.events()])
+    ideas = hub.admin("GET", "/proposals").json()["proposals"]
+    assert [i["contact"] for i in ideas if i["id"] == idea.id] == ["ada@example.org"]
+    store.close()
+
+
+def test_the_client_follows_a_smaller_batch_size_from_the_hub(hub, demo):
+    store = enrolled_store(hub)
+    record_votes(store, demo, 140, with_changes=False)       # 700 events
+    counts = push_pending(store, client_for(store), max_batch=1000)
+    assert counts["stored"] == 700 and store.outbox_counts()["pending"] == 0
+    assert store.get_setting(p.MAX_BATCH) == 500
+    store.close()
