@@ -138,7 +138,7 @@ def _run(hub, command: str, args) -> int:
             qr.print_ascii(out=sys.stdout, invert=True)
         if args.png:
             args.png.parent.mkdir(parents=True, exist_ok=True)
-            qrcode.make(made["qr"], box_size=10, border=4).save(str(args.png))
+            save_code_png(made, args.png)
             print(f"QR saved to {args.png}")
     elif command == "devices":
         _print_json(hub.devices())
@@ -160,6 +160,23 @@ def _run(hub, command: str, args) -> int:
     elif command == "conflicts":
         _print_json(hub.reviews())
     return 0
+
+
+def save_code_png(made: dict, path: Path) -> None:
+    """The QR with the code written under it, large, for printing or showing on a screen."""
+    import qrcode
+    from PIL import Image, ImageDraw, ImageFont
+    qr = qrcode.make(made["qr"], box_size=10, border=4).get_image().convert("RGB")
+    try:
+        font = ImageFont.load_default(size=48)
+    except TypeError:      # an older Pillow without sized default fonts
+        font = ImageFont.load_default()
+    canvas = Image.new("RGB", (qr.width, qr.height + 80), "white")
+    canvas.paste(qr, (0, 0))
+    draw = ImageDraw.Draw(canvas)
+    width = draw.textlength(made["code"], font=font)
+    draw.text(((qr.width - width) / 2, qr.height + 8), made["code"], fill="black", font=font)
+    canvas.save(str(path))
 
 
 IDEA_COLUMNS = ("id", "short_code", "consultation_id", "site_id", "meeting_id", "theme", "title",
