@@ -169,7 +169,7 @@ def test_hub_restart_during_a_push_loses_and_doubles_nothing(fresh_hub, demo, tm
             for _ in range(200):
                 client = client_for(own, timeout=(1.0, 5.0))
                 try:
-                    push_pending(own, client, 50)
+                    push_pending(own, client, 20)
                     return
                 except p.SyncError as exc:
                     errors.append(exc)
