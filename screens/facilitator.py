@@ -93,10 +93,25 @@ class FacilitatorScreen(Screen):
     editing = ObjectProperty(None, allownone=True)     # the idea being moderated
     moderation_error = StringProperty("")
 
+    # What the pages show: copied into each page (kv does not follow `root.fs.x` chains).
+    PAGE_STATE = ("mode", "figures", "sync_lines", "sync_message", "sync_busy", "idle_timeout",
+                  "onscreen_keyboard", "editing", "moderation_error")
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._poll = None
         tr.bind(lang=self.refresh)
+        for name in self.PAGE_STATE:
+            self.bind(**{name: lambda _s, value, name=name: self._to_pages(name, value)})
+            self._to_pages(name, getattr(self, name))
+        self.bind(sync=lambda _s, sync: self._to_pages("sync_available", sync is not None))
+        self._to_pages("sync_available", self.sync is not None)
+
+    def _to_pages(self, name, value):
+        if name == "editing":
+            value = value is not None
+        for page in self.ids.pages.screens:
+            setattr(page, name, value)
 
     @property
     def store(self):
@@ -210,6 +225,8 @@ class FacilitatorScreen(Screen):
         consultation = self.consultation
         self.figures = dict(self.store.figures(consultation.id),
                             pending=self.store.outbox_counts()["pending"])
+        for key in ("ballots_today", "ballots", "answers", "ideas"):
+            page.ids[key].figure = str(self.figures.get(key, 0))
         results = self.store.results(consultation)
         box = page.ids.tallies
         box.clear_widgets()

@@ -1,0 +1,249 @@
+"""Facilitator mode: the PIN chosen at first start, wrong PINs slowed down, the only way out of
+the kiosk, and what the facilitator does there (mode, unlock, figures, moderation, display)."""
+from tests.ui.conftest import PIN, step
+from tests.ui.test_resident import start
+
+
+def type_pin(k, digits):
+    pin = k.root.pin_screen
+    for digit in digits:
+        k.tap([w for w in pin.ids.keypad.children if w.text == digit][0], frames=1)
+    k.tap(pin.ids.ok)
+
+
+def enter_facilitator(k):
+    k.root.open_pin()
+    k.settle()
+    assert k.root.current == "pin"
+    type_pin(k, PIN)
+    assert k.root.current == "facilitator"
+    return k.root.facilitator
+
+
+def test_first_start_asks_to_choose_the_pin(kiosk_factory):
+    k = kiosk_factory(pin=False)
+    assert k.root.current == "pin" and k.root.pin_screen.mode == "choose"
+    assert k.root.pin_screen.ids.cancel.disabled           # no way around it
+    type_pin(k, "12")
+    assert k.root.pin_screen.message and k.root.pin_screen.mode == "choose"
+    type_pin(k, "8642")
+    assert k.root.pin_screen.mode == "confirm"
+    type_pin(k, "8641")
+    assert k.root.pin_screen.mode == "choose" and k.root.pin_screen.message
+    type_pin(k, "8642")
+    type_pin(k, "8642")
+    assert k.root.current == "facilitator"
+    record = k.store.get_setting("facilitator_pin")
+    assert record["kdf"] == "scrypt" and "8642" not in str(record)
+
+
+def test_wrong_pins_are_slowed_down_and_the_kiosk_stays_closed(kiosk):
+    k = kiosk
+    k.root.open_pin()
+    k.settle()
+    for _ in range(3):
+        type_pin(k, "0000")
+        assert k.root.current == "pin"
+    assert "s." in k.root.pin_screen.message or "s" in k.root.pin_screen.message
+    assert k.root.pin_screen.waiting
+    type_pin(k, PIN)                       # even the right PIN waits its turn
+    assert k.root.current == "pin"
+    assert k.root.pin_screen.failed
+    k.tap(k.root.pin_screen.ids.cancel)
+    assert k.root.current == "welcome"
+
+
+def test_only_the_pin_leaves_the_kiosk(kiosk):
+    from kivy.core.window import Window
+    k = kiosk
+    # Escape and the back key do nothing; Ctrl+Shift+F opens the PIN prompt.
+    Window.dispatch("on_key_down", 27, 0, None, [])
+    step(2)
+    assert k.root.current == "welcome"
+    Window.dispatch("on_key_down", ord("f"), 0, "F", ["ctrl", "shift"])
+    k.settle()
+    assert k.root.current == "pin"
+    k.tap(k.root.pin_screen.ids.cancel)
+    # A long press on the top-left corner opens it too; a short tap does not.
+    from kivy.tests.common import UnitTestTouch
+    corner = k.root.corner
+    corner.hold_seconds = 0.05
+    x, y = corner.center
+    touch = UnitTestTouch(x, y)
+    touch.touch_down()
+    touch.touch_up()
+    import time
+    time.sleep(0.1)
+    step(3)
+    assert k.root.current == "welcome"
+    touch = UnitTestTouch(x, y)
+    touch.touch_down()
+    time.sleep(0.1)
+    step(3)
+    touch.touch_up()
+    k.settle()
+    assert k.root.current == "pin"
+
+
+def test_facilitated_mode_and_unlock(kiosk):
+    k = kiosk
+    fac = enter_facilitator(k)
+    page = fac.ids.pages.get_screen("session")
+    k.tap(page.ids.mode_facilitated)
+    assert k.session.settings.ballot_mode == "facilitated"
+    k.tap(page.ids.unlock)
+    k.settle()
+    assert k.root.current == "welcome" and not k.root.welcome.ids.start.disabled
+    start(k)
+    k.root.reset_resident()
+    k.settle()
+    assert k.root.welcome.ids.start.disabled    # one unlock, one ballot
+
+
+def test_site_and_meeting_choice(kiosk):
+    k = kiosk
+    fac = enter_facilitator(k)
+    page = fac.ids.pages.get_screen("session")
+    site = [c for c in page.ids.sites.children if "Vintimille" in c.text][0]
+    k.tap(site)
+    assert k.session.settings.site_id == "ventimiglia-biblioteca"
+    meetings = [c for c in page.ids.meetings.children if "santé" in c.text]
+    k.tap(meetings[0])
+    assert k.session.settings.meeting_id == "m-ventimiglia-1210"
+    k.tap(fac.ids.back)
+    assert [m["title"] for m in k.root.welcome.meetings] == ["Réunion publique : santé et services"]
+    ballot = start(k)
+    row = k.store.conn.execute("SELECT site_id, meeting_id FROM ballots WHERE id = ?",
+                               (ballot,)).fetchone()
+    assert row == ("ventimiglia-biblioteca", "m-ventimiglia-1210")
+
+
+def test_figures_and_moderation(kiosk):
+    k = kiosk
+    start(k)
+    k.tap(k.body().ids.green)
+    k.session.submit_idea(title="Bancs publics", text="Des bancs place du marché")
+    k.session.submit_idea(title="Spam", text="Achetez")
+    k.root.reset_resident()
+    k.settle()
+    fac = enter_facilitator(k)
+    k.tap(fac.ids.figures)
+    figures = fac.ids.pages.get_screen("figures")
+    assert figures.ids.ballots_today.figure == "1" and figures.ids.ideas.figure == "2"
+    tallies = figures.ids.tallies.children[::-1]
+    assert "Bus transfrontalier Menton–Vintimille : 1 pour" in tallies[0].summary
+    k.tap(fac.ids.ideas)
+    page = fac.ids.pages.get_screen("ideas")
+    cards = {c.proposal.title: c for c in page.ids.ideas.children}
+    k.tap(cards["Spam"].ids.openb)
+    k.tap(page.ids.reject)                       # no reason: refused, nothing changed
+    assert fac.moderation_error
+    assert k.store.proposals(k.session.consultation.id, "rejected") == []
+    k.type(page.ids.edit_reason, "Publicité")
+    k.tap(page.ids.reject)
+    cards = {c.proposal.title: c for c in page.ids.ideas.children}
+    k.tap(cards["Bancs publics"].ids.openb)
+    page.ids.edit_title.input.text = ""
+    k.type(page.ids.edit_title, "Bancs publics place du marché")
+    k.tap(page.ids.approve)
+    approved = k.store.proposals(k.session.consultation.id, "approved")
+    rejected = k.store.proposals(k.session.consultation.id, "rejected")
+    assert [p.title for p in approved] == ["Bancs publics place du marché"]
+    assert [(p.title, p.reason) for p in rejected] == [("Spam", "Publicité")]   # kept
+
+
+def test_display_settings_apply_and_persist(kiosk):
+    from screens.theme import theme
+    k = kiosk
+    fac = enter_facilitator(k)
+    k.tap(fac.ids.display)
+    page = fac.ids.pages.get_screen("display")
+    k.tap(page.ids.size_very_large)
+    k.tap(page.ids.high_contrast)
+    k.tap(page.ids.idle_plus)
+    assert theme.text_size == "very_large" and theme.high_contrast
+    assert k.session.settings.idle_timeout == 75 and k.root._idle.timeout == 75
+    assert (k.store.get_setting("kiosk.text_size"), k.store.get_setting("kiosk.high_contrast")) \
+        == ("very_large", True)
+    k.tap(page.ids.keyboard_on)
+    from kivy.core.window import Window
+    assert Window.allow_vkeyboard and Window.docked_vkeyboard
+    k.tap(page.ids.keyboard_off)
+    assert not Window.allow_vkeyboard
+
+
+def test_onscreen_keyboard_follows_the_language(kiosk_factory):
+    from screens.kiosk import KioskKeyboard
+    from screens.i18n import tr
+    k = kiosk_factory(onscreen_keyboard=True)
+    keyboard = KioskKeyboard()
+    assert keyboard.layout == "azerty"
+    tr.lang = "it"
+    assert keyboard.layout == "qwerty"
+    k.tap(k.root.welcome.ids.idea)
+    k.root.idea.ids.title.input.focus = True
+    step(3)
+    from kivy.core.window import Window
+    shown = [w for w in Window.children if isinstance(w, KioskKeyboard)]
+    assert shown and shown[0].layout == "qwerty" and shown[0].docked
+    k.root.idea.ids.title.input.focus = False
+    step(2)
+
+
+class FakeSync:
+    """A stand-in with the SyncService surface, for the panel only (no HTTP involved)."""
+
+    def __init__(self):
+        from sync.status import SyncStatus
+        self.SyncStatus = SyncStatus
+        self.enrolled_with = None
+
+    def status(self):
+        return self.SyncStatus(enrolled=self.enrolled_with is not None,
+                               hub_url=self.enrolled_with, pending=3)
+
+    def enroll(self, hub_url, code):
+        if code != "GOOD-CODE":
+            raise ValueError("This enrollment code is not valid.")
+        self.enrolled_with = hub_url
+
+    def start(self):
+        pass
+
+    def stop(self):
+        pass
+
+    def push_soon(self):
+        pass
+
+
+def test_sync_panel_without_and_with_a_service(kiosk_factory):
+    import time
+    k = kiosk_factory()
+    fac = enter_facilitator(k)
+    k.tap(fac.ids.sync)
+    page = fac.ids.pages.get_screen("sync")
+    assert "pas encore enrôlée" in page.ids.status.text
+    assert page.ids.enroll.disabled and page.ids.hub_url.disabled
+    fac.sync = FakeSync()
+    fac._poll_sync()
+    step(2)
+    assert "3" in page.ids.status.text and not page.ids.enroll.disabled
+    k.type(page.ids.hub_url, "http://127.0.0.1:9")
+    k.type(page.ids.code, "BAD")
+    k.tap(page.ids.enroll)
+    for _ in range(50):
+        if not fac.sync_busy:
+            break
+        time.sleep(0.02)
+        step(1)
+    assert "not valid" in fac.sync_message
+    page.ids.code.input.text = ""
+    k.type(page.ids.code, "GOOD-CODE")
+    k.tap(page.ids.enroll)
+    for _ in range(50):
+        if not fac.sync_busy:
+            break
+        time.sleep(0.02)
+        step(1)
+    assert "enrôlée" in fac.sync_message and "127.0.0.1:9" in page.ids.status.text
