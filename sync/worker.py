@@ -4,6 +4,7 @@ reachable, polls now and then, and backs off exponentially with jitter when it i
 from __future__ import annotations
 
 import json
+import logging
 import random
 import threading
 import time
@@ -20,6 +21,9 @@ from .client import HubClient
 from .content import pull_answers, pull_bundles
 from .enroll import client_for, is_enrolled
 from .status import SyncStatus
+
+
+log = logging.getLogger("piazzetta.sync")
 
 
 def push_pending(store: Store, client: HubClient, max_batch: int = 500) -> dict[str, int]:
@@ -131,7 +135,14 @@ class SyncWorker(threading.Thread):
                     if self._stopping.wait(self.push_delay):
                         break
                     self._wake.clear()
-                next_at = time.monotonic() + self.cycle(store)
+                try:
+                    delay = self.cycle(store)
+                except Exception:   # a bug must not stop sync for good: log, wait, try again
+                    log.exception("sync cycle failed")
+                    delay = self.backoff[1]
+                    self.publish_status(store, problem=N_(
+                        "Sync met an unexpected error; it will try again."))
+                next_at = time.monotonic() + delay
         finally:
             store.close()
 

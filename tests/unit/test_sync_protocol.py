@@ -132,3 +132,30 @@ def test_backoff_grows_with_jitter_and_is_capped(tmp_path):
         ceiling = min(60.0, 2.0 * 2 ** (n - 1))
         assert ceiling / 2 <= delay <= ceiling
     assert worker.problem == "Hub unreachable"
+
+
+def test_an_unexpected_error_does_not_stop_the_worker(tmp_path):
+    import threading
+    published = []
+    seen = threading.Event()
+    worker = SyncWorker(tmp_path / "piazzetta.sqlite3", tmp_path / "b", published.append,
+                        backoff=(0.05, 0.1))
+    calls = []
+
+    def cycle(store):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug")
+        seen.set()
+        return 10.0
+
+    worker.cycle = cycle
+    worker.start()
+    try:
+        assert seen.wait(10)
+        assert worker.is_alive()
+        assert published[0].problem == "Sync met an unexpected error; it will try again."
+    finally:
+        worker.stop()
+        worker.join(5)
+    assert not worker.is_alive()
