@@ -1,6 +1,8 @@
 """The hub's HTTP API under /api/v1 (docs/protocol.md). `create_app(settings)` builds it."""
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import logging
 from typing import Any
@@ -21,6 +23,7 @@ from .hub import Hub
 from .settings import Settings
 
 log = logging.getLogger("piazzetta.hub")
+EXTENSIONS = ("signup", "dashboard")
 PROTOCOL_HEADER = {"Piazzetta-Protocol": str(PROTOCOL_VERSION)}
 
 
@@ -284,6 +287,12 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
 
     app.include_router(api)
     app.include_router(admin)
+    # Optional parts of the hub (e.g. the sign-up page, server/signup.py) plug in here:
+    # a module exposing `router(hub) -> APIRouter`.
+    for name in EXTENSIONS:
+        if importlib.util.find_spec(f"server.{name}") is not None:
+            module = importlib.import_module(f"server.{name}")
+            app.include_router(module.router(hub))
     app.add_middleware(BodyLimit)
     return app
 
