@@ -11,7 +11,6 @@ from typing import Callable
 
 from app.store import STORE_FILE, Store
 
-from . import protocol as p
 from .enroll import enroll as enroll_store, parse_enrollment_qr
 from .status import SyncStatus
 from .worker import SyncWorker, read_status

@@ -13,7 +13,7 @@ import app.store as store_module
 from app.store import Store
 from sync import protocol as p
 from sync.client import HubClient
-from sync.content import pull_answers, pull_bundles
+from sync.content import pull_answers
 from sync.enroll import client_for, enroll, parse_enrollment_qr
 from sync.service import SyncService
 from sync.worker import push_pending
