@@ -88,6 +88,11 @@ class SyncService:
         if self._worker is not None:
             self._worker.wake()
 
+    def sync_now(self) -> None:
+        """The facilitator asked: try at once, even while waiting after a failure."""
+        if self._worker is not None:
+            self._worker.wake(urgent=True)
+
     @property
     def running(self) -> bool:
         return self._worker is not None and self._worker.is_alive()
