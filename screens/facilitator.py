@@ -235,7 +235,7 @@ class FacilitatorScreen(Screen):
             card.prompt = tr.loc(question.prompt)
             card.summary = summarize(consultation, question, results[question.id], tr.lang,
                                      tr._)
-            card.ballots = tr._("{count} answers").format(count=results[question.id]["ballots"])
+            card.ballots = tr._("Answers: {count}").format(count=results[question.id]["ballots"])
             box.add_widget(card)
 
     # -- ideas -----------------------------------------------------------------------------
