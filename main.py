@@ -56,9 +56,10 @@ def make_sync_service(data_dir: Path, store):
     except ImportError:
         return None
     try:
-        if hasattr(SyncService, "from_data_dir"):
-            return SyncService.from_data_dir(data_dir)
-        return SyncService(data_dir)
+        service = SyncService(data_dir)
+        if service.status().enrolled:
+            service.start()
+        return service
     except Exception as exc:  # a broken worker must never stop the kiosk
         print(f"piazzetta: sync disabled: {exc}", file=sys.stderr)
         return None
@@ -67,8 +68,15 @@ def make_sync_service(data_dir: Path, store):
 def projector_factory(role: str):
     """Hook for the projector role: return a callable `factory(app) -> root widget` (the
     projector's screens live in screens/projector/, wired by their own helper). None shows a
-    placeholder."""
-    return None
+    placeholder. PIAZZETTA_HUB_URL makes it read results from a hub instead of this
+    device's store."""
+    if role != "projector":
+        return None
+    try:
+        from screens.projector.app import projector_factory as factory
+    except ImportError:
+        return None
+    return factory(os.environ.get("PIAZZETTA_HUB_URL") or None)
 
 
 def main(argv: list[str] | None = None) -> int:

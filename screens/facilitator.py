@@ -374,7 +374,8 @@ class FacilitatorScreen(Screen):
 
     def sync_now(self):
         if self.sync is not None:
-            self.sync.push_soon()
+            send = getattr(self.sync, "sync_now", None) or self.sync.push_soon
+            send()
             self.sync_message = tr._("Sending now…")
 
 

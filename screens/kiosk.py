@@ -205,7 +205,16 @@ class KioskRoot(FloatLayout):
         self.go("idea")
 
     def idea_sent(self, proposal):
+        self._push()
         self._show_thanks()
+
+    def _push(self):
+        """New records are on disk: let the sync worker send them when it can."""
+        if self.sync is not None:
+            try:
+                self.sync.push_soon()
+            except Exception:  # sync is never a step a resident waits for
+                pass
 
     def idea_cancelled(self):
         if self._came_from == "thanks":
@@ -224,6 +233,7 @@ class KioskRoot(FloatLayout):
         self._forget_resident()
 
     def _forget_resident(self):
+        self._push()
         self.idle_prompt.stop()
         Window.release_all_keyboards()
         self.question.reset()

@@ -20,7 +20,7 @@ PALETTES = {
         "text_muted": (0.33, 0.36, 0.42, 1),
         "primary": (0.05, 0.33, 0.55, 1),         # deep sea blue: main actions
         "on_primary": (1, 1, 1, 1),
-        "accent": (0.80, 0.36, 0.15, 1),          # terracotta: highlights
+        "accent": (0.68, 0.29, 0.10, 1),          # terracotta: highlights
         "on_accent": (1, 1, 1, 1),
         "chip": (0.89, 0.93, 0.96, 1),
         "on_chip": (0.05, 0.25, 0.42, 1),

@@ -113,10 +113,21 @@ class Kiosk:
     def body(self):
         return self.root.question.body
 
+    def touch_targets(self):
+        """Every button shown is at least 48 dp on both sides (invariant 8)."""
+        from kivy.metrics import dp
+        from kivy.uix.behaviors import ButtonBehavior
+        small = [(w.__class__.__name__, getattr(w, "text", ""), tuple(w.size))
+                 for w in self.root.walk(restrict=True)
+                 if isinstance(w, ButtonBehavior) and shown(w) and w.opacity > 0
+                 and min(w.size) < dp(48) - 0.5]
+        assert not small, small
+
     def shot(self, name: str, lang: str | None = None) -> Path:
         folder = SHOTS / (lang or tr.lang)
         folder.mkdir(parents=True, exist_ok=True)
         step(6)
+        self.touch_targets()
         path = folder / f"{name}.png"
         Window.screenshot(name=str(path))
         # Window.screenshot numbers its files: keep a stable name.
