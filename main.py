@@ -31,6 +31,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="window size, e.g. 1280x800 (default: full screen on a kiosk)")
     parser.add_argument("--screenshot", type=Path, default=None, metavar="PNG",
                         help="draw the first screen, save it to PNG and exit")
+    parser.add_argument("--screenshot-delay", type=float, default=1.5, metavar="S",
+                        help="seconds before the screenshot (0: right after the first frame "
+                             "is drawn, as the start-up benchmark uses)")
     return parser.parse_args(argv)
 
 
@@ -96,11 +99,12 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_kivy(args, data_dir)
     from screens.app import PiazzettaApp
-    sync = make_sync_service(data_dir, store) if args.role in ("kiosk", "facilitator") else None
+    sync_factory = (lambda: make_sync_service(data_dir, store)) \
+        if args.role in ("kiosk", "facilitator") else None
     application = PiazzettaApp(role=args.role, consultation=consultation, store=store,
                                bundle_dir=args.bundle.resolve()
                                if args.bundle.is_dir() else args.bundle.parent,
-                               lang=args.lang, sync=sync,
+                               lang=args.lang, sync_factory=sync_factory,
                                projector_factory=projector_factory(args.role))
     if args.screenshot:
         from kivy.clock import Clock
@@ -110,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
             args.screenshot.parent.mkdir(parents=True, exist_ok=True)
             Window.screenshot(name=str(args.screenshot))
             application.stop()
-        Clock.schedule_once(save, 1.5)
+        if args.screenshot_delay > 0:
+            Clock.schedule_once(save, args.screenshot_delay)
+        else:  # the frame after the first one: the first is drawn by then
+            Clock.schedule_once(lambda _dt: Clock.schedule_once(save, 0), 0)
     application.run()
     store.close()
     return 0

@@ -15,13 +15,14 @@ class PiazzettaApp(App):
     """
 
     def __init__(self, *, role, consultation, store, bundle_dir, lang, sync=None,
-                 projector_factory=None, **kwargs):
+                 sync_factory=None, projector_factory=None, **kwargs):
         super().__init__(**kwargs)
         self.role = role
         self.consultation = consultation
         self.store = store
         self.bundle_dir = bundle_dir
         self.sync = sync
+        self.sync_factory = sync_factory   # called after the first frame: a faster start
         self.default_lang = lang
         self.projector_factory = projector_factory
         self.kiosk = None
@@ -49,6 +50,16 @@ class PiazzettaApp(App):
             # Closing the window is one more way out of the kiosk: only through the PIN.
             Window.bind(on_request_close=lambda *_a: not self._quitting)
         return self.kiosk
+
+    def on_start(self):
+        if self.sync is None and self.sync_factory is not None and self.kiosk is not None:
+            from kivy.clock import Clock
+            Clock.schedule_once(self._start_sync, 1.0)
+
+    def _start_sync(self, _dt):
+        self.sync = self.sync_factory()
+        if self.sync is not None and self.kiosk is not None:
+            self.kiosk.set_sync(self.sync)
 
     def quit(self):
         self._quitting = True

@@ -13,10 +13,7 @@ from kivy.uix.widget import Widget
 
 from app.kiosk import PROMPT_SECONDS
 from screens import load_kv
-from screens.facilitator import FacilitatorScreen
 from screens.i18n import tr
-from screens.idea import IdeaScreen
-from screens.pin import PinScreen
 from screens.question import QuestionScreen
 from screens.thanks import ThanksScreen
 from screens.theme import theme
@@ -140,14 +137,12 @@ class KioskRoot(FloatLayout):
                                      cover_source=cover, controller=self)
         self.question = QuestionScreen(name="question", session=session,
                                        bundle_dir=str(bundle_dir), controller=self)
-        self.idea = IdeaScreen(name="idea", session=session, controller=self)
         self.thanks = ThanksScreen(name="thanks", controller=self)
-        self.pin_screen = PinScreen(name="pin", pin=pin, controller=self)
-        self.facilitator = FacilitatorScreen(name="facilitator", session=session,
-                                             controller=self, sync=sync)
-        for screen in (self.welcome, self.question, self.idea, self.thanks, self.pin_screen,
-                       self.facilitator):
+        for screen in (self.welcome, self.question, self.thanks):
             self.manager.add_widget(screen)
+        # The idea form, the PIN prompt and facilitator mode are built when first needed:
+        # the welcome screen draws sooner.
+        self._lazy = {}
         self.add_widget(self.manager)
         self.corner = CornerHotspot(controller=self, size_hint=(None, None),
                                     size=(dp(72), dp(72)), pos_hint={"x": 0, "top": 1})
@@ -162,6 +157,43 @@ class KioskRoot(FloatLayout):
             self.go("welcome")
         self.poke()
 
+    # -- screens built when first needed ---------------------------------------------------
+
+    def _build(self, name):
+        screen = self._lazy.get(name)
+        if screen is None:
+            if name == "idea":
+                from screens.idea import IdeaScreen
+                screen = IdeaScreen(name="idea", session=self.session, controller=self)
+            elif name == "pin":
+                from screens.pin import PinScreen
+                screen = PinScreen(name="pin", pin=self.pin, controller=self)
+            else:
+                from screens.facilitator import FacilitatorScreen
+                screen = FacilitatorScreen(name="facilitator", session=self.session,
+                                           controller=self, sync=self.sync)
+            self._lazy[name] = screen
+            self.manager.add_widget(screen)
+        return screen
+
+    @property
+    def idea(self):
+        return self._build("idea")
+
+    @property
+    def pin_screen(self):
+        return self._build("pin")
+
+    @property
+    def facilitator(self):
+        return self._build("facilitator")
+
+    def set_sync(self, sync):
+        """The sync service, once it is ready (main.py starts it after the first frame)."""
+        self.sync = sync
+        if "facilitator" in self._lazy:
+            self._lazy["facilitator"].sync = sync
+
     # -- moving between screens ------------------------------------------------------------
 
     @property
@@ -169,6 +201,8 @@ class KioskRoot(FloatLayout):
         return self.manager.current
 
     def go(self, name):
+        if name in ("idea", "pin", "facilitator"):
+            self._build(name)
         if self._thanks_timer is not None and name != "thanks":
             self._thanks_timer.cancel()
             self._thanks_timer = None
@@ -237,7 +271,8 @@ class KioskRoot(FloatLayout):
         self.idle_prompt.stop()
         Window.release_all_keyboards()
         self.question.reset()
-        self.idea.clear()
+        if "idea" in self._lazy:
+            self.idea.clear()
         self.thanks.idea_code = ""
         tr.lang = self.default_lang
         self.go("welcome")
@@ -317,14 +352,17 @@ class KioskRoot(FloatLayout):
     def dispose(self):
         """Unbind from the window (tests build several roots in one process)."""
         Window.unbind(on_key_down=self._on_key)
-        tr.unbind(lang=self.facilitator.refresh)
+        facilitator = self._lazy.get("facilitator")
+        if facilitator is not None:
+            tr.unbind(lang=facilitator.refresh)
+            if facilitator._poll is not None:
+                facilitator._poll.cancel()
         self._idle.cancel()
         if self._thanks_timer is not None:
             self._thanks_timer.cancel()
-        self.pin_screen.on_leave()
+        if "pin" in self._lazy:
+            self.pin_screen.on_leave()
         self.idle_prompt.stop()
-        if self.facilitator._poll is not None:
-            self.facilitator._poll.cancel()
 
 
 load_kv(__file__)
