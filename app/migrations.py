@@ -79,7 +79,29 @@ def m001_initial(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX proposals_consultation ON proposals(consultation_id, created_at)")
 
 
-MIGRATIONS = [m001_initial]
+def m002_tally_counts(conn: sqlite3.Connection) -> None:
+    # Paper, show-of-hands and online counts typed in by a facilitator (app/counts.py). Never
+    # updated but for `superseded_by`: a correction is a new row naming the one it replaces.
+    conn.execute("""
+        CREATE TABLE tally_counts (
+            id TEXT PRIMARY KEY,
+            consultation_id TEXT NOT NULL,
+            question_id TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            counts TEXT NOT NULL,
+            ballots INTEGER NOT NULL,
+            supersedes TEXT,
+            superseded_by TEXT,
+            site_id TEXT,
+            meeting_id TEXT,
+            recorded_at TEXT NOT NULL,
+            event_id TEXT NOT NULL
+        )""")
+    conn.execute("CREATE INDEX tally_counts_question ON tally_counts(consultation_id,"
+                 " question_id)")
+
+
+MIGRATIONS = [m001_initial, m002_tally_counts]
 
 
 def migrate(conn: sqlite3.Connection) -> int:

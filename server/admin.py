@@ -12,6 +12,8 @@
     python -m server answer-idea ID_OR_CODE --status accepted [--text "…"]
     python -m server export results|ideas --consultation ID [--format csv|json] [--output F]
     python -m server conflicts                     events kept for review
+    python -m server import-online-counts FILE --consultation ID   online votes per question
+    python -m server counts --consultation ID      paper, show-of-hands and online counts
 """
 from __future__ import annotations
 
@@ -70,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--format", choices=("csv", "json"), default="csv")
     exp.add_argument("--output", type=Path, default=None)
     sub.add_parser("conflicts", help="events kept for review")
+    online = sub.add_parser("import-online-counts",
+                            help="the central platform's online votes, per question (JSON file)")
+    online.add_argument("file", type=Path)
+    online.add_argument("--consultation", required=True)
+    counts = sub.add_parser("counts", help="paper, show-of-hands and online counts")
+    counts.add_argument("--consultation", required=True)
     return parser
 
 
@@ -159,6 +167,21 @@ def _run(hub, command: str, args) -> int:
             sys.stdout.write(text)
     elif command == "conflicts":
         _print_json(hub.reviews())
+    elif command == "import-online-counts":
+        from . import channels
+        try:
+            data = json.loads(args.file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            print(f"error: {args.file}: {exc}", file=sys.stderr)
+            return 2
+        _print_json(channels.import_online_counts(hub, args.consultation, data))
+    elif command == "counts":
+        from . import channels
+        from .errors import HubError
+        from app.errors import N_
+        if hub.consultation(args.consultation) is None:
+            raise HubError(N_("Unknown consultation."), status=404, code="consultation_unknown")
+        _print_json(channels.counts_of(hub, args.consultation))
     return 0
 
 
@@ -208,9 +231,18 @@ def export(hub, what: str, consultation_id: str, fmt: str) -> str:
     writer.writerow(("consultation_id", "version", "question_id", "kind", "item", "measure",
                      "value"))
     for qid, result in results["questions"].items():
+        breakdown = result.pop("channels", None) or {}
         for item, measure, value in _flatten(result):
             writer.writerow((consultation_id, results["version"], qid, result["kind"], item,
                              measure, value))
+        # The breakdown per channel: the same measures, prefixed "tablet:", "paper:"…
+        for channel, own in breakdown.items():
+            for item, measure, value in _flatten(own):
+                writer.writerow((consultation_id, results["version"], qid, result["kind"],
+                                 item, f"{channel}:{measure}", value))
+    for channel, people in (results.get("channels") or {}).items():
+        writer.writerow((consultation_id, results["version"], "", "", channel, "participants",
+                         people))
     return out.getvalue()
 
 

@@ -23,7 +23,7 @@ from .hub import Hub
 from .settings import Settings
 
 log = logging.getLogger("piazzetta.hub")
-EXTENSIONS = ("signup", "dashboard")
+EXTENSIONS = ("signup", "dashboard", "channels_api")
 PROTOCOL_HEADER = {"Piazzetta-Protocol": str(PROTOCOL_VERSION)}
 
 

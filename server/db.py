@@ -147,6 +147,40 @@ proposals = Table(
 Index("proposals_consultation", proposals.c.consultation_id)
 Index("proposals_device_cursor", proposals.c.device_id, proposals.c.answer_cursor)
 
+# Paper, show-of-hands and online counts (app/counts.py). A correction is a new row that names
+# the one it `supersedes`; the old row stays, marked `superseded_by`. Online counts imported by
+# staff have no event (event_id NULL) and device_id "staff".
+tally_counts = Table(
+    "tally_counts", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("consultation_id", String(ID), nullable=False),
+    Column("question_id", String(ID), nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("counts", Text, nullable=False),           # JSON normal form
+    Column("ballots", Integer, nullable=False),
+    Column("supersedes", String(ID), nullable=True),
+    Column("superseded_by", String(ID), nullable=True),
+    Column("device_id", String(ID), nullable=False),
+    Column("site_id", String(ID), nullable=True),
+    Column("meeting_id", String(ID), nullable=True),
+    Column("event_id", String(ID), nullable=True),
+    Column("received_at", String(40), nullable=False),
+)
+Index("tally_counts_consultation", tally_counts.c.consultation_id)
+Index("tally_counts_supersedes", tally_counts.c.supersedes)
+
+# What the projector of each consultation should show, as set by facilitators (DisplayControl,
+# app/display.py): the merged state, and the revision at which each key was last set.
+display_controls = Table(
+    "display_controls", metadata,
+    Column("consultation_id", String(ID), primary_key=True),
+    Column("control", Text, nullable=False),          # JSON: merged DisplayControl
+    Column("set_at", Text, nullable=False),           # JSON: {key: revision}
+    Column("revision", BigInteger, nullable=False),
+    Column("updated_at", String(40), nullable=False),
+    Column("updated_by", String(80), nullable=False),
+)
+
 counters = Table(
     "counters", metadata,
     Column("name", String(40), primary_key=True),

@@ -26,7 +26,7 @@ from app.model import BALLOT_MODES, Consultation
 from app.proposals import ANSWER_STATUSES, MODERATION_STATUSES, validate_proposal
 from app.text import clean_text
 
-from . import db
+from . import channels, db
 from .errors import AuthError, EventRejected, HubError
 from .results import ResultsCache
 from .settings import Settings
@@ -36,7 +36,7 @@ CODE_LENGTH = 8
 _IDENT = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 _BUNDLE_IDENT = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 EVENT_TYPES = ("ballot_started", "answer", "answer_withdrawn", "ballot_closed", "proposal",
-               "proposal_moderated")
+               "proposal_moderated", "tally_count")
 _CHUNK = 400  # IN (...) lists stay under every driver's parameter limit
 
 
@@ -774,6 +774,9 @@ class _Ingest:
             "created_at": self.now}
         self.deltas.append(("idea", consultation.id, None, "pending"))
 
+    def apply_tally_count(self, event_id: str, seq: int, payload: dict) -> None:
+        channels.apply_count_event(self, event_id, seq, payload)   # server/channels.py
+
     def apply_proposal_moderated(self, event_id: str, seq: int, payload: dict) -> None:
         proposal_id = self._ident(payload, "proposal_id")
         status = payload.get("status")
@@ -840,6 +843,7 @@ class _Ingest:
                 corrected_text=func.coalesce(bindparam("p_corrected_text"),
                                              db.proposals.c.corrected_text)),
                 list(self.moderations.values()))
+        channels.write_counts(self)
         if self.review_rows:
             stmt = db.dialect_insert(conn, db.event_reviews)
             conn.execute(stmt.on_conflict_do_nothing(), self.review_rows)

@@ -2,7 +2,9 @@
 
 Each consultation's tallies are built once from the database (at start, or when a new version is
 imported) and then changed by the deltas of every committed batch: `add` for a new answer,
-`remove` for an answer replaced or withdrawn. Reading results never rescans the ballots; the
+`remove` for an answer replaced or withdrawn, `count` for a paper, show-of-hands or online count
+coming in (+1) or superseded by its correction (-1). Every question keeps its total and one
+tally per channel (app.counts.ChannelTally). Reading results never rescans the ballots; the
 JSON body is built at most once per revision and served with an ETag.
 """
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 
 from app.model import Consultation
-from app.tally import Tally, new_tally
+from app.counts import ChannelTally, participants
 
 from . import PROTOCOL_VERSION, db
 
@@ -26,7 +28,7 @@ _BOOT = secrets.token_hex(4)  # a restarted hub never reuses an ETag for other c
 @dataclass
 class _Entry:
     consultation: Consultation
-    tallies: dict[str, Tally]
+    tallies: dict[str, ChannelTally]
     ballots: int = 0
     ideas: Counter = field(default_factory=Counter)
     revision: int = 0
@@ -43,7 +45,7 @@ class ResultsCache:
 
         The caller holds the hub's write lock, so no batch commits meanwhile.
         """
-        tallies = {q.id: new_tally(consultation, q) for q in consultation.questions}
+        tallies = {q.id: ChannelTally(consultation, q) for q in consultation.questions}
         for question_id, value in conn.execute(
                 select(db.ballot_answers.c.question_id, db.ballot_answers.c.value).where(
                     db.ballot_answers.c.consultation_id == consultation.id,
@@ -51,6 +53,14 @@ class ResultsCache:
             tally = tallies.get(question_id)
             if tally is not None:
                 tally.add(json.loads(value))
+        for question_id, channel, counts, ballots in conn.execute(
+                select(db.tally_counts.c.question_id, db.tally_counts.c.channel,
+                       db.tally_counts.c.counts, db.tally_counts.c.ballots).where(
+                    db.tally_counts.c.consultation_id == consultation.id,
+                    db.tally_counts.c.superseded_by.is_(None))):
+            tally = tallies.get(question_id)
+            if tally is not None:
+                tally.add_count(json.loads(counts), ballots, channel)
         ballots = conn.execute(select(func.count()).select_from(db.ballots).where(
             db.ballots.c.consultation_id == consultation.id)).scalar()
         ideas = Counter(dict(conn.execute(
@@ -82,6 +92,12 @@ class ResultsCache:
                     tally = entry.tallies.get(delta[2])
                     if tally is not None:
                         (tally.add if kind == "add" else tally.remove)(delta[3])
+                elif kind == "count":
+                    # ("count", consultation, question, channel, counts, ballots, +1 | -1)
+                    tally = entry.tallies.get(delta[2])
+                    if tally is not None:
+                        (tally.add_count if delta[6] > 0 else tally.remove_count)(
+                            delta[4], delta[5], delta[3])
                 elif kind == "ballot":
                     entry.ballots += delta[2]
                 elif kind == "idea":
@@ -104,6 +120,7 @@ class ResultsCache:
             revision = entry.revision
             body = {"protocol": PROTOCOL_VERSION, "consultation_id": c.id, "version": c.version,
                     "revision": revision, "ballots": entry.ballots,
+                    "channels": participants(entry.tallies.values(), entry.ballots),
                     "ideas": {"received": sum(entry.ideas.values()),
                               "approved": entry.ideas["approved"]},
                     "questions": {qid: t.result() for qid, t in entry.tallies.items()}}

@@ -1,0 +1,244 @@
+"""Channels: where votes come from, and counts typed in by a facilitator.
+
+A result says where its votes came from: residents on the tablets (`tablet`), a paper ballot box
+counted per option (`paper`), raised colour cards counted per project (`show_of_hands`), and the
+central platform's online votes (`online`). Tablet votes are ballots; the other channels arrive
+as *counts*: how many votes each value of one question got, typed in at once.
+
+A count is an outbox event like a vote (type `tally_count`). It is never changed: a correction
+is a new count that names the one it `supersedes`; the old one stays in the outbox and at the hub,
+and stops counting. Normal forms of `counts`, per question kind::
+
+    colour   {project_id: {"green": n, "orange": n, "red": n}}
+    yes_no   {"yes": n, "no": n, "abstain": n}
+    scale    {"1": n, "2": n, "3": n, "4": n, "5": n}
+    choice   {option_id: n}
+
+Every n is a whole number from 0 to MAX_COUNT; values left out count 0. Rankings, budgets and
+open answers are not counted by hand (one resident's whole answer is needed), and are refused.
+
+`ChannelTally` keeps one question's tally over every channel and one per channel, with the
+domain's tallies (app.tally): a count of n for one value enters as `add(value, n)`, a correction
+removes the old count and adds the new. The tablet (Store.results), the hub and the projector
+all read results through it, so they agree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from .errors import N_, ValidationError
+from .model import COLOURS, YES_NO, Consultation, Question
+from .tally import Tally, new_tally
+
+TABLET = "tablet"
+CHANNELS = (TABLET, "paper", "show_of_hands", "online")
+COUNT_CHANNELS = ("paper", "show_of_hands", "online")
+COUNTABLE_KINDS = ("colour", "yes_no", "scale", "choice")
+MAX_COUNT = 100_000          # votes for one value in one count: far above any room
+COUNT_EVENT = "tally_count"
+
+# How each channel is named to people (msgids; screens and the projector translate them).
+CHANNEL_NAMES = {"tablet": N_("tablets"), "paper": N_("paper"),
+                 "show_of_hands": N_("show of hands"), "online": N_("online")}
+
+
+@dataclass(frozen=True)
+class TallyCount:
+    """One count as recorded: which question, which channel, how many votes per value."""
+    count_id: str
+    consultation_id: str
+    question_id: str
+    channel: str
+    counts: dict
+    ballots: int
+    supersedes: str | None = None
+    site_id: str | None = None
+    meeting_id: str | None = None
+    superseded_by: str | None = None
+    recorded_at: str = ""
+
+    @property
+    def current(self) -> bool:
+        return self.superseded_by is None
+
+
+def _number(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        elif isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 9:
+            value = int(value.strip())
+        else:
+            raise ValidationError(N_("A whole number of votes is expected here."), field)
+    if value < 0:
+        raise ValidationError(N_("A number of votes cannot be negative."), field)
+    if value > MAX_COUNT:
+        raise ValidationError(N_("At most {max} votes can be counted for one answer."), field,
+                              max=MAX_COUNT)
+    return value
+
+
+def _cells(value: Any, allowed: Iterable[str], field: str, unknown: str) -> dict[str, int]:
+    allowed = tuple(allowed)
+    if not isinstance(value, Mapping):
+        raise ValidationError(N_("The counts do not match this kind of question."), field)
+    cells = {}
+    for key, n in value.items():
+        key = str(key)
+        if key not in allowed:
+            raise ValidationError(unknown, f"{field}.{key[:40]}")
+        cells[key] = _number(n, f"{field}.{key}")
+    return {k: cells.get(k, 0) for k in allowed}
+
+
+def validate_count(consultation: Consultation, question_id: Any, channel: Any, counts: Any,
+                   ballots: Any = None) -> tuple[Question, dict, int]:
+    """Check a count and return (question, counts in normal form, ballots).
+
+    `ballots` is how many people the count stands for. It is worked out when left out (the
+    biggest project total for colour cards, the sum otherwise), and must be given for a
+    multiple choice whose voters may each tick several options (at least the biggest option
+    count, at most their sum). Raises ValidationError naming the field; nothing is written.
+    """
+    if channel not in COUNT_CHANNELS:
+        raise ValidationError(N_("Unknown channel: paper, show of hands or online is "
+                                 "expected."), "channel")
+    question = consultation.question(question_id) if isinstance(question_id, str) else None
+    if question is None:
+        raise ValidationError(N_("Unknown question."), "question_id")
+    if question.kind not in COUNTABLE_KINDS:
+        raise ValidationError(N_("Votes on this kind of question cannot be counted by hand."),
+                              "question_id")
+    kind = question.kind
+    if kind == "colour":
+        if not isinstance(counts, Mapping) or not counts:
+            raise ValidationError(N_("Give the counts of at least one project."), "counts")
+        normal = {}
+        for project_id, cells in counts.items():
+            if project_id not in question.projects:
+                raise ValidationError(N_("Unknown project."), f"counts.{str(project_id)[:40]}")
+            normal[project_id] = _cells(cells, COLOURS, f"counts.{project_id}",
+                                        N_("Unknown colour."))
+        normal = {p: normal[p] for p in question.projects if p in normal}
+        totals = [sum(c.values()) for c in normal.values()]
+        derived = max(totals)
+        low, high = derived, sum(totals)
+    else:
+        allowed = {"yes_no": YES_NO, "scale": ("1", "2", "3", "4", "5"),
+                   "choice": question.option_ids}[kind]
+        unknown = N_("Unknown option.") if kind != "scale" else \
+            N_("Choose a value from 1 to 5.")
+        normal = _cells(counts, allowed, "counts", unknown)
+        derived = sum(normal.values())
+        low = max(normal.values()) if kind == "choice" and question.multiple else derived
+        high = derived
+    if ballots is None:
+        ballots = derived if not (kind == "choice" and question.multiple) else low
+    else:
+        ballots = _number(ballots, "ballots")
+        if not low <= ballots <= high:
+            raise ValidationError(N_("The number of ballots must be between {low} and {high} "
+                                     "for these counts."), "ballots", low=low, high=high)
+    if high == 0:
+        raise ValidationError(N_("These counts hold no vote at all."), "counts")
+    return question, normal, ballots
+
+
+def count_answers(question: Question, counts: Mapping) -> list[tuple[Any, int]]:
+    """A count as (answer in the tally's normal form, weight) pairs."""
+    kind = question.kind
+    if kind == "colour":
+        return [({project_id: colour}, n) for project_id, cells in counts.items()
+                for colour, n in cells.items() if n]
+    if kind == "yes_no":
+        return [(value, n) for value, n in counts.items() if n]
+    if kind == "scale":
+        return [(int(value), n) for value, n in counts.items() if n]
+    if kind == "choice":
+        return [([option_id], n) for option_id, n in counts.items() if n]
+    return []
+
+
+def apply_count(tally: Tally, question: Question, counts: Mapping, ballots: int,
+                sign: int = 1) -> None:
+    """Add (sign 1) or take away (sign -1) a count's votes in `tally`. The tally's ballots
+    move by the count's `ballots`, not by the sum of its cells (one person raises a card for
+    each project; a ballot may tick several options)."""
+    weights = 0
+    for answer, n in count_answers(question, counts):
+        (tally.add if sign > 0 else tally.remove)(answer, n)
+        weights += n
+    tally.ballots += sign * (ballots - weights)
+
+
+class ChannelTally:
+    """One question's tally over every channel (`total`), and one tally per channel.
+
+    `add(answer)` / `remove(answer)` take a tablet answer, like a plain Tally, so code that
+    fed tallies answer by answer keeps working; `add_count` / `remove_count` take counts."""
+
+    def __init__(self, consultation: Consultation, question: Question):
+        self.consultation = consultation
+        self.question = question
+        self.total = new_tally(consultation, question)
+        self.channels: dict[str, Tally] = {}
+
+    def _channel(self, channel: str) -> Tally:
+        tally = self.channels.get(channel)
+        if tally is None:
+            tally = self.channels[channel] = new_tally(self.consultation, self.question)
+        return tally
+
+    def add(self, answer: Any, weight: int = 1, channel: str = TABLET) -> None:
+        self.total.add(answer, weight)
+        self._channel(channel).add(answer, weight)
+
+    def remove(self, answer: Any, weight: int = 1, channel: str = TABLET) -> None:
+        self.total.remove(answer, weight)
+        self._channel(channel).remove(answer, weight)
+
+    def add_count(self, counts: Mapping, ballots: int, channel: str) -> None:
+        apply_count(self.total, self.question, counts, ballots, 1)
+        apply_count(self._channel(channel), self.question, counts, ballots, 1)
+
+    def remove_count(self, counts: Mapping, ballots: int, channel: str) -> None:
+        apply_count(self.total, self.question, counts, ballots, -1)
+        apply_count(self._channel(channel), self.question, counts, ballots, -1)
+
+    @property
+    def ballots(self) -> int:
+        return self.total.ballots
+
+    def channel_ballots(self) -> dict[str, int]:
+        """Ballots per channel, tablets first, only channels that have some."""
+        return {c: self.channels[c].ballots for c in CHANNELS
+                if c in self.channels and self.channels[c].ballots}
+
+    def result(self) -> dict:
+        """The total result (as app.tally gives it) with `channels`: each channel's own
+        result, for the channels that have votes. A result with tablet votes only has
+        `channels` with `tablet` alone (or empty when there is no vote)."""
+        result = self.total.result()
+        breakdown = {}
+        for channel in CHANNELS:
+            tally = self.channels.get(channel)
+            if tally is not None and tally.ballots:
+                own = tally.result()
+                own.pop("question", None)
+                own.pop("kind", None)
+                breakdown[channel] = own
+        result["channels"] = breakdown
+        return result
+
+
+def participants(tallies: Iterable[ChannelTally], tablet_ballots: int) -> dict[str, int]:
+    """How many people took part through each channel: the tablets' ballots, and for every
+    other channel the biggest count of any one question (the same people answer several
+    questions, so counts are not added up across questions)."""
+    out = {TABLET: max(0, int(tablet_ballots))}
+    for tally in tallies:
+        for channel, ballots in tally.channel_ballots().items():
+            if channel != TABLET:
+                out[channel] = max(out.get(channel, 0), ballots)
+    return {c: out[c] for c in CHANNELS if out.get(c)}
