@@ -37,10 +37,13 @@ class ResultsSnapshot:
     ideas_approved: int = 0
     approved_ideas: tuple[dict, ...] = () # {"short_code", "title", "text", "theme"}
     revision: int | None = None
+    channels: dict = field(default_factory=dict)   # channel → people (app.counts.participants)
 
     @property
     def contributions(self) -> int:
-        return contributions(self.ballots, self.ideas_received)
+        """Ballots of every channel (tablets, paper, show of hands, online) plus ideas."""
+        people = sum(self.channels.values()) if self.channels else self.ballots
+        return contributions(people, self.ideas_received)
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class ResultsPoll:
     snapshot: ResultsSnapshot | None = None
     problem: str | None = None            # an English msgid, translated by the screen
     at: float = field(default_factory=time.monotonic)
+    control: dict | None = None           # a DisplayControl relayed by the hub (sync/display.py)
 
 
 def public_idea(raw: Any) -> dict | None:
@@ -122,7 +126,8 @@ class HubResultsSource:
             questions={k: v for k, v in body["questions"].items() if isinstance(v, dict)},
             ballots=_count(body.get("ballots")), ideas_received=_count(ideas.get("received")),
             ideas_approved=approved, approved_ideas=self._ideas,
-            revision=body.get("revision") if isinstance(body.get("revision"), int) else None)
+            revision=body.get("revision") if isinstance(body.get("revision"), int) else None,
+            channels=_channels(body.get("channels")))
         self._etag = response.headers.get("ETag")
         self._last = snapshot
         return ResultsPoll(True, snapshot)
@@ -152,6 +157,13 @@ def _json_body(response: requests.Response) -> dict | None:
     except ValueError:
         return None
     return body if isinstance(body, dict) else None
+
+
+def _channels(value: Any) -> dict:
+    from app.counts import CHANNELS
+    if not isinstance(value, dict):
+        return {}
+    return {c: _count(value.get(c)) for c in CHANNELS if _count(value.get(c))}
 
 
 def _count(value: Any) -> int:
@@ -190,11 +202,14 @@ class LocalResultsSource:
             ideas = tuple(i for i in (public_idea({
                 "short_code": p.short_code, "title": p.title, "text": p.text,
                 "theme": p.theme, "status": p.status}) for p in approved) if i)
+            from app.counts import participants
+            tallies = store.channel_tallies(consultation)
             snapshot = ResultsSnapshot(
-                consultation_id=consultation.id, questions=store.results(consultation),
+                consultation_id=consultation.id,
+                questions={qid: t.result() for qid, t in tallies.items()},
                 ballots=figures["ballots"], ideas_received=figures["ideas"],
                 ideas_approved=len(approved), approved_ideas=ideas[-IDEAS_ON_WALL:],
-                revision=key[0])
+                revision=key[0], channels=participants(tallies.values(), figures["ballots"]))
         except sqlite3.Error:
             self.close()
             return ResultsPoll(False, problem=N_("The local results cannot be read."))

@@ -115,6 +115,10 @@ class Projector:
     def receive(self, poll: ResultsPoll) -> None:
         """A poll's outcome, on the UI thread."""
         self.reachable, self.problem = poll.reachable, poll.problem
+        if poll.control:
+            # A facilitator's control relayed by the hub; one the display refuses changes
+            # nothing (the hub checked it already with the same rules).
+            self.apply_control(poll.control)
         if poll.snapshot is not None:
             if self.state.frozen:
                 self.pending = poll.snapshot
@@ -130,8 +134,9 @@ class Projector:
         if view == IDEAS_VIEW:
             return {"ideas": list(snap.approved_ideas)}
         if view == PARTICIPATION_VIEW:
-            return {"contributions": snap.contributions, "ballots": snap.ballots,
-                    "ideas": snap.ideas_received}
+            return {"contributions": snap.contributions,
+                    "ballots": sum(snap.channels.values()) if snap.channels else snap.ballots,
+                    "ideas": snap.ideas_received, "channels": dict(snap.channels)}
         return snap.questions.get(view)
 
     # -- controls ------------------------------------------------------------------------
@@ -277,11 +282,12 @@ def build_projector(consultation, source=None, lang: str = "fr", bundle_dir=None
 
 def projector_factory(hub_url: str | None = None, *, poll_interval: float = 0.5):
     """For main.py's hook (`PiazzettaApp(projector_factory=...)`): a `factory(app)` returning
-    the projector's root widget, reading results from the hub at `hub_url`, or else from the
-    app's own local store. The projector starts with the app and stops with it."""
+    the projector's root widget, reading results and the facilitators' display controls from
+    the hub at `hub_url`, or else results from the app's own local store. The projector starts with the app and stops with it."""
     def factory(app):
-        from sync.results_source import HubResultsSource, LocalResultsSource
-        source = (HubResultsSource(hub_url, app.consultation.id) if hub_url
+        from sync.display import HubProjectorSource
+        from sync.results_source import LocalResultsSource
+        source = (HubProjectorSource(hub_url, app.consultation.id) if hub_url
                   else LocalResultsSource(app.store.path, app.consultation))
         projector = Projector(app.consultation, source, lang=app.default_lang,
                               bundle_dir=app.bundle_dir, poll_interval=poll_interval)

@@ -19,7 +19,10 @@ from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
 from screens import load_kv
-from screens.projector.style import PALETTE, content, percent, pstyle, say, say_n
+from app.counts import CHANNEL_NAMES, CHANNELS
+from app.i18n import gettext_for
+from screens.projector.style import (PALETTE, content, join_langs, number, percent, pstyle,
+                                     say, say_n)
 
 ANIMATION_SECONDS = 0.4
 
@@ -141,6 +144,7 @@ class PjResultView(BoxLayout):
     langs = ListProperty(["fr"])
     prompt = StringProperty("")
     caption = StringProperty("")     # a line under the prompt: ballots, legend, median…
+    breakdown = StringProperty("")   # a line under the results: votes per channel
     result = ObjectProperty(None, allownone=True)
     built = BooleanProperty(False)
 
@@ -156,6 +160,10 @@ class PjResultView(BoxLayout):
     def _(self, msgid: str, sep: str = " · ", **params) -> str:
         """An interface string in the view's language(s)."""
         return say(self.langs, msgid, sep, **params)
+
+    @property
+    def bilingual(self) -> bool:
+        return len(self.langs) > 1
 
     def ngettext(self, singular: str, plural: str, n: int, sep: str = " · ", **params) -> str:
         return say_n(self.langs, singular, plural, int(n or 0), sep, **params)
@@ -194,6 +202,28 @@ class PjResultView(BoxLayout):
         """Bring the rows up to `result` (a tally result dict, or None: no votes yet)."""
         self.result = result
         self.update(result or {}, animate)
+        self.breakdown = self.say_channels((result or {}).get("channels"))
+
+    def say_channels(self, channels) -> str:
+        """'tablets 64 · paper 20 · online 5' in the view's language(s); empty when every
+        vote came from the tablets (nothing to break down)."""
+        if not isinstance(channels, dict):
+            return ""
+        people = {}
+        for channel in CHANNELS:
+            value = channels.get(channel)
+            n = value.get("ballots") if isinstance(value, dict) else value
+            if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+                people[channel] = n
+        if not set(people) - {"tablet"}:
+            return ""
+        lines = []
+        for lang in self.langs:
+            _ = gettext_for(lang)
+            lines.append(" · ".join(
+                "{name} {n}".format(name=_(CHANNEL_NAMES[c]), n=number(n, lang))
+                for c, n in people.items()))
+        return join_langs(lines, "   /   ")
 
     def update(self, result: dict, animate: bool) -> None:
         raise NotImplementedError

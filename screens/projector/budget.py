@@ -54,16 +54,32 @@ class PjBudgetView(PjResultView):
                 funded_total += cost
                 funded_count += 1
             row.cost_at = cost / scale
-            row.figures = self._("{mean} on average · costs {cost}", sep="\n",
-                                 mean=money(mean, currency, lang), cost=money(cost, currency, lang))
-            row.badge = (self._("Funded", sep=" / ") if row.funded
-                         else self._("Not funded", sep=" / "))
+            if self.bilingual:
+                # Two languages do not fit beside the bar: the figures alone, the caption
+                # says what they are in both languages.
+                row.figures = "{mean} / {cost}".format(mean=money(mean, currency, lang),
+                                                       cost=money(cost, currency, lang))
+            else:
+                row.figures = self._("{mean} on average · costs {cost}", sep="\n",
+                                     mean=money(mean, currency, lang),
+                                     cost=money(cost, currency, lang))
+            # Dark text on the badge in both languages: a second-language colour on a light
+            # badge would not read.
+            row.badge = (self._("Funded", sep=" / ", coloured=False) if row.funded
+                         else self._("Not funded", sep=" / ", coloured=False))
             set_fraction(row.ids.bar, mean / scale, animate)
         self.caption = self._(
             "Budget {total}: {count} projects funded for {funded}, in the order of the amounts "
             "allocated.", sep="\n", total=money(result.get("budget_total") or
                                                 self.question.budget_total, currency, lang),
             count=funded_count, funded=money(funded_total, currency, lang))
+        if self.bilingual:
+            self.caption = self._(
+                "Budget {total}: {count} projects funded for {funded}. Beside each bar: the "
+                "amount allocated on average / the cost.", sep="\n",
+                total=money(result.get("budget_total") or self.question.budget_total,
+                            currency, lang),
+                count=funded_count, funded=money(funded_total, currency, lang))
 
 
 load_kv(__file__)

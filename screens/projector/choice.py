@@ -31,7 +31,7 @@ class PjChoiceView(PjResultView):
         for option_id, row in self.rows.items():
             share = shares.get(option_id, 0)
             row.figures = self.percent(share)
-            row.detail = self.say_votes(counts.get(option_id, 0)).split("\n")[0]
+            row.detail = self.say_votes(counts.get(option_id, 0))
             set_fraction(row.ids.bar, share, animate)
         ballots = number(result.get("ballots", 0), lang)
         self.caption = (self._("Several answers per ballot: shares are of the {n} ballots.",

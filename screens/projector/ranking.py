@@ -38,8 +38,11 @@ class PjRankingView(PjResultView):
                 Animation(opacity=1, d=0.4).start(self.ids.body)
         top = max(list(points.values()) + [1])
         for option_id, row in self.rows.items():
-            row.figures = self.ngettext("{n} point", "{n} points", points.get(option_id, 0),
-                                        sep="\n")
+            # Bilingual: the points alone (the caption names them in both languages), as
+            # "227 points" beside "227 punti" would not fit the figure's column.
+            row.figures = (number(points.get(option_id, 0), lang) if self.bilingual else
+                           self.ngettext("{n} point", "{n} points", points.get(option_id, 0),
+                                         sep="\n"))
             row.detail = self._("first: {n}", sep="\n",
                                 n=number(firsts.get(option_id, 0), lang))
             set_fraction(row.ids.bar, points.get(option_id, 0) / top, animate)

@@ -42,9 +42,11 @@ class PjScaleView(PjResultView):
             marked = {math.floor(median), math.ceil(median)}
         for value, column in self.columns.items():
             count = distribution.get(str(value), 0)
+            # Bilingual: the count alone under the share (the caption counts the answers in
+            # both languages); one language: "14 votes".
             column.figures = "{share}\n{count}".format(
                 share=self.percent(shares.get(str(value), 0)),
-                count=self.say_votes(count).split("\n")[0])
+                count=number(count, lang) if self.bilingual else self.say_votes(count))
             column.is_median = value in marked
             column.median_word = self._("Median", sep=" / ") if value in marked else ""
             set_fraction(column.ids.column, count / highest, animate)

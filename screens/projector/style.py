@@ -80,10 +80,11 @@ def hex_colour(name: str) -> str:
     return "{:02x}{:02x}{:02x}".format(round(r * 255), round(g * 255), round(b * 255))
 
 
-def say(langs, msgid: str, sep: str = " · ", **params) -> str:
+def say(langs, msgid: str, sep: str = " · ", *, coloured: bool = True, **params) -> str:
     """An interface string (msgid) in each language of `langs`, as Kivy markup: the second
-    language in its own colour."""
-    return join_langs([gettext_for(lang)(msgid).format(**params) for lang in langs], sep)
+    language in its own colour (unless `coloured` is False: text on a filled badge)."""
+    return join_langs([gettext_for(lang)(msgid).format(**params) for lang in langs], sep,
+                      coloured=coloured)
 
 
 def say_n(langs, singular: str, plural: str, n: int, sep: str = " · ", **params) -> str:
@@ -102,10 +103,10 @@ def content(langs, text, sep: str = "\n") -> str:
     return join_langs(texts, sep)
 
 
-def join_langs(texts, sep: str) -> str:
+def join_langs(texts, sep: str, *, coloured: bool = True) -> str:
     """Texts in successive languages, as markup: the second one in its own colour."""
     parts = [escape_markup(t) for t in texts]
-    if len(parts) > 1:
+    if len(parts) > 1 and coloured:
         colour = hex_colour("second_lang")
         parts[1:] = [f"[color={colour}]{p}[/color]" for p in parts[1:]]
     return sep.join(parts)

@@ -1,0 +1,128 @@
+"""The projector's controls through the hub (docs/protocol.md, "Display controls").
+
+A facilitator's tablet sends a DisplayControl with `send_display_control` (the device's own
+credentials); projectors poll `GET /api/v1/consultations/{id}/display` with `DisplayControlSource`
+and apply only the keys set since the revision they last applied. `HubProjectorSource` polls
+results and controls together for the projector's ResultsPoller. Pure Python, never Kivy.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Mapping
+
+import requests
+
+from app.display import parse_control, views_of
+from app.errors import N_
+from app.model import Consultation
+from app.store import Store
+
+from . import protocol as p
+from .enroll import client_for, is_enrolled
+from .results_source import HubResultsSource, ResultsPoll
+
+SEND_TIMEOUT = (3.0, 5.0)     # a facilitator waits for this tap: keep it short
+
+
+def send_display_control(store: Store, consultation: Consultation, control: Mapping[str, Any],
+                         *, lang: str = "en", timeout: tuple[float, float] = SEND_TIMEOUT) -> dict:
+    """Send a DisplayControl to the hub as this device; return the hub's merged state.
+
+    The control is checked here first (app.display.parse_control raises ValidationError with a
+    translatable message). Raises SyncError when the tablet is not enrolled, the hub cannot be
+    reached (HubUnreachable) or refuses it (HubRefused, whose message the hub translated into
+    `lang`). Blocking, a few seconds at most: call it off the UI thread."""
+    parse_control(control, views_of(consultation))
+    if not is_enrolled(store):
+        raise p.SyncError(N_("This tablet is not enrolled with a hub yet."), "hub_url")
+    client = client_for(store, timeout)
+    client.session.headers["Accept-Language"] = lang
+    try:
+        path = (f"{p.API_PREFIX}/consultations/"
+                f"{requests.utils.quote(consultation.id, safe='')}/display")
+        answer = client._checked(client._request("PUT", path, json=dict(control)))
+    finally:
+        client.close()
+    return {k: answer.get(k) for k in ("revision", "control", "set_at")}
+
+
+class DisplayControlSource:
+    """Polls a consultation's display control with If-None-Match; `poll()` returns the control
+    to apply now (the keys set since the last revision applied, with that revision), or None."""
+
+    def __init__(self, hub_url: str, consultation_id: str, *,
+                 timeout: tuple[float, float] = (1.0, 2.0),
+                 session: requests.Session | None = None):
+        self.hub_url = hub_url.rstrip("/")
+        self.consultation_id = consultation_id
+        self.timeout = timeout
+        self._session = session
+        self._etag: str | None = None
+        self.revision = 0          # the last revision handed over
+
+    @property
+    def session(self) -> requests.Session:
+        if self._session is None:
+            self._session = requests.Session()
+            self._session.headers["Accept"] = "application/json"
+        return self._session
+
+    def poll(self) -> dict | None:
+        url = (f"{self.hub_url}/api/v1/consultations/"
+               f"{requests.utils.quote(self.consultation_id, safe='')}/display")
+        headers = {"If-None-Match": self._etag} if self._etag else {}
+        try:
+            response = self.session.get(url, headers=headers, timeout=self.timeout)
+        except requests.RequestException:
+            return None
+        if response.status_code != 200 or "json" not in response.headers.get("Content-Type", ""):
+            return None
+        try:
+            body = response.json()
+        except ValueError:
+            return None
+        self._etag = response.headers.get("ETag")
+        return self.changes(body)
+
+    def changes(self, body: Any) -> dict | None:
+        """The part of a display answer not applied yet, as a DisplayControl."""
+        if not isinstance(body, dict) or body.get("protocol") != p.PROTOCOL_VERSION:
+            return None
+        revision, control, set_at = body.get("revision"), body.get("control"), body.get("set_at")
+        if isinstance(revision, bool) or not isinstance(revision, int) \
+                or not isinstance(control, dict) or not isinstance(set_at, dict):
+            return None
+        if revision <= self.revision:
+            if revision < self.revision:     # the hub was reset: follow it from now on
+                self.revision = revision
+            return None
+        since = self.revision
+        fresh = {k: v for k, v in control.items()
+                 if isinstance(set_at.get(k), int) and set_at[k] > since}
+        self.revision = revision
+        return {**fresh, "revision": revision} if fresh else None
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+
+
+class HubProjectorSource:
+    """Results and display controls from one hub, polled together: each ResultsPoll carries
+    the control to apply, if any (`ResultsPoll.control`)."""
+
+    def __init__(self, hub_url: str, consultation_id: str, *,
+                 timeout: tuple[float, float] = (1.0, 2.0)):
+        self.results = HubResultsSource(hub_url, consultation_id, timeout=timeout)
+        self.display = DisplayControlSource(hub_url, consultation_id, timeout=timeout)
+
+    def poll(self) -> ResultsPoll:
+        outcome = self.results.poll()
+        if not outcome.reachable:
+            return outcome
+        control = self.display.poll()
+        return replace(outcome, control=control) if control else outcome
+
+    def close(self) -> None:
+        self.results.close()
+        self.display.close()
