@@ -101,7 +101,21 @@ def m002_tally_counts(conn: sqlite3.Connection) -> None:
                  " question_id)")
 
 
-MIGRATIONS = [m001_initial, m002_tally_counts]
+def m003_card_uses(conn: sqlite3.Connection) -> None:
+    # The identified ballot mode (app/signup.py): one answer per participation card and
+    # question. Only the nullifier HMAC(card code, consultation|question) is kept, apart from
+    # the answers; never the card code.
+    conn.execute("""
+        CREATE TABLE card_uses (
+            consultation_id TEXT NOT NULL,
+            question_id TEXT NOT NULL,
+            nullifier TEXT NOT NULL,
+            ballot_id TEXT NOT NULL,
+            PRIMARY KEY (consultation_id, question_id, nullifier)
+        )""")
+
+
+MIGRATIONS = [m001_initial, m002_tally_counts, m003_card_uses]
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -81,6 +81,9 @@ class Store:
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
+        # Freed bytes are overwritten: a sign-up redacted after sync cannot be read back from
+        # the file (invariant 5).
+        conn.execute("PRAGMA secure_delete = ON")
         self.schema_version = migrate(conn)
         self.device_id = self._device_id()
         self._open_ballots: dict[str, tuple] = {}
@@ -179,7 +182,7 @@ class Store:
         return ballot
 
     def record_answer(self, consultation: Consultation, ballot_id: str, question_id: str,
-                      value: Any) -> Any:
+                      value: Any, *, nullifier: str | None = None) -> Any:
         """Validate and record one answer; it is on disk when this returns.
 
         Answering the same question again in the same ballot replaces the answer (the outbox
@@ -196,12 +199,24 @@ class Store:
                    "consultation_version": version, "question_id": question_id,
                    "value": value, "site_id": site_id, "meeting_id": meeting_id,
                    "channel": "tablet"}
+        if nullifier is not None:   # identified mode: one answer per card and question
+            payload["nullifier"] = nullifier
         event_id = uuid.uuid4().hex
         value_json = _json(value)
         now = _now()
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if nullifier is not None:
+                owner = conn.execute("SELECT ballot_id FROM card_uses WHERE consultation_id = ?"
+                                     " AND question_id = ? AND nullifier = ?",
+                                     (consultation_id, question_id, nullifier)).fetchone()
+                if owner is not None and owner[0] != ballot_id:
+                    raise StoreError(N_("This participation card has already answered this "
+                                        "question."), "card")
+                conn.execute("INSERT OR IGNORE INTO card_uses(consultation_id, question_id,"
+                             " nullifier, ballot_id) VALUES (?, ?, ?, ?)",
+                             (consultation_id, question_id, nullifier, ballot_id))
             conn.execute("INSERT INTO outbox(event_id, type, payload, recorded_at) "
                          "VALUES (?, 'answer', ?, ?)", (event_id, _json(payload), now))
             conn.execute("INSERT INTO answers(ballot_id, question_id, consultation_id, value,"
@@ -276,6 +291,21 @@ class Store:
             self.conn.execute("ROLLBACK")
             raise
         return self.proposal(proposal_id)
+
+    def record_signup(self, form: dict, *, consultation_id: str | None, config=None,
+                      site_id: str | None = None, meeting_id: str | None = None,
+                      lang: str = "fr") -> str:
+        """A resident without a phone signs up on the tablet: validated like the hub's form,
+        kept only in the outbox until the hub acknowledges it (then sync redacts it)."""
+        from .signup import SignupConfig, validate_signup
+        draft = validate_signup(config or SignupConfig(), form)
+        signup_id = uuid.uuid4().hex
+        self._append("signup", {
+            "signup_id": signup_id, "consultation_id": consultation_id, "site_id": site_id,
+            "meeting_id": meeting_id, "name": draft.name, "contact": draft.contact,
+            "consent": True, "age_bracket": draft.age_bracket,
+            "neighbourhood": draft.neighbourhood, "lang": lang})
+        return signup_id
 
     def proposal(self, proposal_id: str) -> Proposal:
         row = self.conn.execute(

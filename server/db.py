@@ -187,6 +187,39 @@ counters = Table(
     Column("value", BigInteger, nullable=False),
 )
 
+# Residents who signed up (server/participation.py): personal data, never exported or logged.
+# `id` is the form's idempotency key (or the tablet's sign-up ID): a form posted twice is one row.
+signups = Table(
+    "signups", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("consultation_id", String(ID), nullable=True),
+    Column("site_id", String(ID), nullable=True),      # attribution: NULL without a valid link
+    Column("meeting_id", String(ID), nullable=True),
+    Column("device_id", String(ID), nullable=True),
+    Column("channel", String(20), nullable=False),     # phone | tablet
+    Column("name", Text, nullable=True),
+    Column("contact", Text, nullable=True),
+    Column("contact_kind", String(10), nullable=True),
+    Column("age_bracket", String(20), nullable=True),
+    Column("neighbourhood", String(ID), nullable=True),
+    Column("lang", String(5), nullable=False, default="fr"),
+    Column("card_code", String(20), nullable=False),
+    Column("card_hash", String(64), nullable=False, unique=True),
+    Column("created_at", String(40), nullable=False),
+    Column("confirmed_at", String(40), nullable=True),
+)
+Index("signups_attribution", signups.c.consultation_id, signups.c.site_id, signups.c.meeting_id)
+
+# The identified mode: one answer per card and question. A nullifier is HMAC(card code,
+# consultation|question); the card itself is not here, and answers never name a nullifier.
+card_uses = Table(
+    "card_uses", metadata,
+    Column("consultation_id", String(ID), primary_key=True),
+    Column("question_id", String(ID), primary_key=True),
+    Column("nullifier", String(64), primary_key=True),
+    Column("ballot_id", String(ID), nullable=False),
+)
+
 
 def make_engine(url: str) -> Engine:
     """An engine for `url`: SQLite in WAL mode with full fsync, or PostgreSQL."""

@@ -24,6 +24,7 @@ from app.bundle import BUNDLE_FILE, MAX_IMAGE_BYTES, parse_bundle
 from app.errors import N_, BundleError, ValidationError
 from app.model import BALLOT_MODES, Consultation
 from app.proposals import ANSWER_STATUSES, MODERATION_STATUSES, validate_proposal
+from app.signup import device_signup_key
 from app.text import clean_text
 
 from . import channels, db
@@ -37,6 +38,7 @@ _IDENT = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 _BUNDLE_IDENT = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 EVENT_TYPES = ("ballot_started", "answer", "answer_withdrawn", "ballot_closed", "proposal",
                "proposal_moderated", "tally_count")
+EVENT_TYPES += ("signup",)   # a sign-up typed on a tablet (server/participation.py)
 _CHUNK = 400  # IN (...) lists stay under every driver's parameter limit
 
 
@@ -242,7 +244,9 @@ class Hub:
                         "files": [{"path": f.path, "sha256": f.sha256, "size": f.size,
                                    "url": f"{base}/files/{f.path}"}
                                   for f in files if f.consultation_id == row.id]})
-        return {"site_id": site_id, "consultations": out}
+        from .participation import participation
+        return {"site_id": site_id, "consultations": out,
+                "cards": participation(self).card_index()}
 
     # -- sites ---------------------------------------------------------------------------------
 
@@ -333,7 +337,9 @@ class Hub:
             else:
                 conn.execute(db.devices.insert(), [{"id": device_id, **row}])
         return {"device_id": device_id, "device_secret": secret, "site_id": code_row.site_id,
-                "hub_url": self.settings.public_url, "max_batch": self.settings.max_batch}
+                "hub_url": self.settings.public_url, "max_batch": self.settings.max_batch,
+                # The device signs its sign-up links offline with this (app/signup.py).
+                "signup_key": device_signup_key(self.settings.secret_key, device_id)}
 
     def authenticate(self, authorization: str | None) -> dict:
         """The device named by an `Authorization: Bearer <id>:<secret>` header, or AuthError."""
@@ -719,6 +725,8 @@ class _Ingest:
             raise EventRejected(N_("Unknown question."), "payload.question_id")
         self._check_ballot(ballot_id, consultation.id)
         value = validate_answer(consultation, question, payload.get("value"))
+        self._participation_hooks().check_card(self, consultation.id, ballot_id, question.id,
+                                               payload)
         self._set_answer(consultation.id, ballot_id, question.id, seq, event_id, value)
 
     def apply_answer_withdrawn(self, event_id: str, seq: int, payload: dict) -> None:
@@ -805,7 +813,15 @@ class _Ingest:
                                              "p_seq": seq, **{"p_" + k: v
                                                               for k, v in fields.items()}}
 
+    def _participation_hooks(self):
+        from .participation import participation
+        return participation(self.hub)
+
+    def apply_signup(self, event_id: str, seq: int, payload: dict) -> None:
+        self._participation_hooks().apply_signup_event(self, event_id, payload)
+
     def write(self) -> None:
+        self._participation_hooks().before_write(self)
         conn = self.conn
         if self.event_rows:
             conn.execute(db.events.insert(), self.event_rows)

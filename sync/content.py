@@ -11,6 +11,7 @@ from pathlib import Path, PurePosixPath
 from app.bundle import BUNDLE_FILE, load_bundle
 from app.errors import BundleError, ValidationError
 from app.proposals import ANSWER_STATUSES
+from app.signup import CARD_CODE_HASHES, CARD_PUBLIC_KEY
 from app.store import Store
 
 from . import protocol as p
@@ -51,6 +52,7 @@ def pull_bundles(store: Store, client: HubClient, bundles_dir: Path) -> list[str
     consultations = index.get("consultations")
     if not isinstance(consultations, list):
         raise p.NotAcknowledged("malformed bundle index")
+    save_card_index(store, index.get("cards"))
     bundles_dir.mkdir(parents=True, exist_ok=True)
     updated = []
     for item in consultations:
@@ -64,6 +66,19 @@ def pull_bundles(store: Store, client: HubClient, bundles_dir: Path) -> list[str
         updated.append(item["id"])
     store.set_setting(p.CONTENT_ETAG, etag)
     return updated
+
+
+def save_card_index(store: Store, cards: object) -> None:
+    """The hub's public key for participation cards and the hashes of issued card codes, for
+    the identified ballot mode offline (app/signup.py)."""
+    if not isinstance(cards, dict):
+        return
+    key, hashes = cards.get("public_key"), cards.get("code_hashes")
+    if isinstance(key, str) and len(key) == 64:
+        store.set_setting(CARD_PUBLIC_KEY, key)
+    if isinstance(hashes, list):
+        store.set_setting(CARD_CODE_HASHES, [h for h in hashes if isinstance(h, str)
+                                             and len(h) <= 64])
 
 
 def _install(client: HubClient, item: dict, target: Path) -> None:

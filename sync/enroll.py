@@ -6,6 +6,7 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 from app.errors import N_
+from app.signup import SIGNUP_KEY
 from app.store import Store
 
 from . import protocol as p
@@ -65,6 +66,9 @@ def enroll(store: Store, hub_url: str, code: str, *, name: str = "", platform: s
     store.set_setting(p.MAX_BATCH, max_batch if isinstance(max_batch, int) and max_batch > 0
                       else 100)
     store.set_setting(p.REVOKED, False)
+    # The key this tablet signs its sign-up links with, offline (app/signup.py).
+    signup_key = answer.get("signup_key")
+    store.set_setting(SIGNUP_KEY, signup_key if isinstance(signup_key, str) else None)
     return answer
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from app.errors import N_
+from app.signup import redacted_signup_payload
 from app.store import Store
 
 from . import protocol as p
@@ -61,6 +62,9 @@ def forget_personal_data(store: Store, acknowledged: list) -> int:
     the event (marked redacted) without the contact; the idea keeps everything else."""
     done = 0
     for event in acknowledged:
+        if event.type == "signup" and not event.payload.get("redacted"):
+            done += forget_signup(store, event)
+            continue
         if event.type != "proposal" or not event.payload.get("contact"):
             continue
         payload = dict(event.payload, contact=None)
@@ -77,6 +81,18 @@ def forget_personal_data(store: Store, acknowledged: list) -> int:
             raise
         done += 1
     return done
+
+
+def forget_signup(store: Store, event) -> int:
+    """A sign-up typed on this tablet: once acknowledged, only its attribution stays, and the
+    freed bytes are overwritten (the store runs with secure_delete; the checkpoint empties the
+    WAL), so the name and contact cannot be read back from the file."""
+    payload = redacted_signup_payload(event.payload)
+    store.conn.execute("UPDATE outbox SET payload = ?, redacted = 1 WHERE event_id = ?",
+                       (json.dumps(payload, ensure_ascii=False, separators=(",", ":"),
+                                   sort_keys=True), event.id))
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return 1
 
 
 def now_iso() -> str:

@@ -14,7 +14,8 @@ def source_msgids():
     """The msgids in the code and kv files right now, extracted as `make messages` does."""
     method_map = [("app/**.py", "python"), ("screens/**.py", "python"),
                   ("sync/**.py", "python"), ("server/**.py", "python"),
-                  ("screens/**.kv", "python"), ("main.py", "python")]
+                  ("screens/**.kv", "python"), ("main.py", "python"),
+                  ("server/templates/**.html", "jinja2")]
     msgids = set()
     for _file, _line, message, _comments, _context in extract_from_dir(
             str(ROOT), method_map, keywords={"_": None, "N_": None, "ngettext": (1, 2)}):

@@ -1,0 +1,297 @@
+"""Sign-up: the signed link a tablet prints in its QR, the form a resident fills in (on a phone
+at the hub, or on the tablet), and the participation card of the identified ballot mode.
+
+Shared by the tablet and the hub, so pure Python (stdlib `hmac`, and the pure-Python `ecdsa`
+package for the cards' Ed25519 signatures).
+
+- **Sign-up links** are minted offline by the tablet. The hub never hands out its own secret:
+  at enrollment it gives each device `device_signup_key(hub_secret, device_id)`, and re-derives
+  it from the `device` claim to check a token. The format is the hub's signed-token format
+  (server/signing.py): `<base64url JSON claims>.<base64url HMAC-SHA256>`, with `exp`.
+- **Participation cards** are signed by the hub with Ed25519; tablets check them offline with
+  the hub's public key (delivered with the bundle index). A card's short code is its secret:
+  typed codes are checked against a list of their hashes, and a per-question *nullifier*
+  `HMAC(code, consultation|question)` enforces one answer per person per question without
+  ever storing the code beside the answers.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from .errors import N_, DomainError, ValidationError
+from .text import clean_text
+
+# -- signed sign-up links --------------------------------------------------------------------------
+
+SIGNUP_TTL = 12 * 3600          # a QR shown in the morning still works in the evening meeting
+TOKEN_MAX = 2048
+_IDENT = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+class SignupTokenError(DomainError):
+    """A sign-up link that is forged, damaged or expired (the sign-up still works, unattributed)."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(key: str, body: str) -> str:
+    return _b64(hmac.new(key.encode(), body.encode(), hashlib.sha256).digest())
+
+
+def device_signup_key(hub_secret: str, device_id: str) -> str:
+    """The key a device signs its sign-up links with: HMAC(hub secret, "signup:" + device)."""
+    if not hub_secret:
+        raise ValueError("a hub secret is needed")
+    return _b64(hmac.new(hub_secret.encode(), ("signup:" + device_id).encode(),
+                         hashlib.sha256).digest())
+
+
+def mint_signup_token(key: str, *, consultation: str | None, site: str | None,
+                      meeting: str | None, device: str, ttl: int = SIGNUP_TTL,
+                      now: float | None = None) -> str:
+    """A sign-up link's `t`, signed with the device's key (no network needed)."""
+    if not key:
+        raise ValueError("a signing key is needed")
+    claims = {"consultation": consultation, "site": site, "meeting": meeting, "device": device,
+              "exp": int((time.time() if now is None else now) + ttl)}
+    body = _b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
+    return f"{body}.{_mac(key, body)}"
+
+
+def unverified_claims(token: object) -> dict:
+    """The claims of a token, NOT checked: only to learn which device's key checks it."""
+    if not isinstance(token, str) or token.count(".") != 1 or len(token) > TOKEN_MAX:
+        raise SignupTokenError(N_("This link is not valid."), "t")
+    try:
+        claims = json.loads(_unb64(token.split(".")[0]))
+    except (ValueError, UnicodeDecodeError):
+        raise SignupTokenError(N_("This link is not valid."), "t") from None
+    if not isinstance(claims, dict):
+        raise SignupTokenError(N_("This link is not valid."), "t")
+    return claims
+
+
+def verify_signup_token(token: object, hub_secret: str, *, now: float | None = None) -> dict:
+    """The claims of a genuine, unexpired sign-up link, or SignupTokenError."""
+    claims = unverified_claims(token)
+    device = claims.get("device")
+    if not isinstance(device, str) or not _IDENT.match(device):
+        raise SignupTokenError(N_("This link is not valid."), "t")
+    body, mac = token.split(".")
+    if not hmac.compare_digest(mac, _mac(device_signup_key(hub_secret, device), body)):
+        raise SignupTokenError(N_("This link is not valid."), "t")
+    exp = claims.get("exp")
+    if isinstance(exp, bool) or not isinstance(exp, int):
+        raise SignupTokenError(N_("This link is not valid."), "t")
+    for key in ("consultation", "site", "meeting"):
+        value = claims.get(key)
+        if value is not None and (not isinstance(value, str) or not _IDENT.match(value)):
+            raise SignupTokenError(N_("This link is not valid."), "t")
+    if exp < (time.time() if now is None else now):
+        raise SignupTokenError(N_("This link has expired."), "t")
+    return claims
+
+
+def signup_url(hub_url: str, token: str) -> str:
+    return hub_url.rstrip("/") + "/signup?t=" + token
+
+
+def idea_url(hub_url: str, short_code: str) -> str:
+    return hub_url.rstrip("/") + "/ideas/" + short_code
+
+
+# -- the sign-up form -------------------------------------------------------------------------------
+
+NAME_MAX = 80
+CONTACT_MAX = 120
+AGE_BRACKETS = ("under_18", "18_29", "30_44", "45_59", "60_74", "75_plus")
+AGE_BRACKET_LABELS = {"under_18": N_("Under 18"), "18_29": N_("18 to 29"),
+                      "30_44": N_("30 to 44"), "45_59": N_("45 to 59"),
+                      "60_74": N_("60 to 74"), "75_plus": N_("75 or over")}
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]{2,}$")
+_PHONE = re.compile(r"^\+?[0-9][0-9 .\-()]{5,22}$")
+
+
+@dataclass(frozen=True)
+class SignupConfig:
+    """What a consultation asks at sign-up, from its bundle's optional `signup` object:
+    `{"age_bracket": true, "neighbourhoods": [{"id": …, "name": {"fr": …}}]}`. Name (or
+    pseudonym), one contact and consent are always asked; nothing else unless configured."""
+    age_bracket: bool = False
+    neighbourhoods: tuple[tuple[str, Mapping[str, str]], ...] = ()
+
+    @classmethod
+    def from_bundle(cls, data: object) -> "SignupConfig":
+        section = data.get("signup") if isinstance(data, dict) else None
+        if not isinstance(section, dict):
+            return cls()
+        hoods = []
+        for item in section.get("neighbourhoods") or []:
+            if isinstance(item, dict) and isinstance(item.get("id"), str) \
+                    and _IDENT.match(item["id"]) and isinstance(item.get("name"), dict):
+                hoods.append((item["id"], {k: str(v) for k, v in item["name"].items()
+                                           if k in ("fr", "it", "en")}))
+        return cls(age_bracket=section.get("age_bracket") is True, neighbourhoods=tuple(hoods))
+
+
+@dataclass(frozen=True)
+class SignupDraft:
+    name: str
+    contact: str
+    contact_kind: str          # "email" | "phone"
+    consent: bool
+    age_bracket: str | None
+    neighbourhood: str | None
+
+
+def contact_kind(contact: str) -> str | None:
+    if _EMAIL.match(contact):
+        return "email"
+    if _PHONE.match(contact) and sum(ch.isdigit() for ch in contact) >= 6:
+        return "phone"
+    return None
+
+
+def validate_signup(config: SignupConfig, form: Mapping[str, Any]) -> SignupDraft:
+    """Check a sign-up as typed; return it cleaned or raise ValidationError naming the field.
+    Fields the consultation did not configure are ignored, whatever was sent."""
+    name = clean_text(form.get("name"), field="name", max_length=NAME_MAX, required=True)
+    contact = clean_text(form.get("contact"), field="contact", max_length=CONTACT_MAX,
+                         required=True).strip()
+    kind = contact_kind(contact)
+    if kind is None:
+        raise ValidationError(N_("Enter an email address or a phone number."), "contact")
+    consent = form.get("consent")
+    if consent not in (True, "1", "on", "yes", "true"):
+        raise ValidationError(N_("Tick the consent box to sign up."), "consent")
+    age = form.get("age_bracket") or None
+    if not config.age_bracket:
+        age = None
+    elif age is not None and age not in AGE_BRACKETS:
+        raise ValidationError(N_("Choose one of the age brackets."), "age_bracket")
+    hood = form.get("neighbourhood") or None
+    if not config.neighbourhoods:
+        hood = None
+    elif hood is not None and hood not in {h for h, _ in config.neighbourhoods}:
+        raise ValidationError(N_("Choose one of the neighbourhoods."), "neighbourhood")
+    return SignupDraft(name, contact.lower() if kind == "email" else contact, kind, True, age,
+                       hood)
+
+
+PERSONAL_FIELDS = ("name", "contact", "age_bracket", "neighbourhood")
+
+
+def redacted_signup_payload(payload: Mapping[str, Any]) -> dict:
+    """A `signup` event's payload without the resident's data (what stays on the tablet once
+    the hub acknowledged it)."""
+    return {**{k: v for k, v in payload.items() if k not in PERSONAL_FIELDS}, "redacted": True}
+
+
+# -- participation cards ----------------------------------------------------------------------------
+
+CARD_PREFIX = "PZC1"
+CARD_CODE_LENGTH = 10
+CARD_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"   # no 0/O, 1/I
+_CARD_CONTEXT = b"piazzetta-card-v1:"
+
+
+class CardError(DomainError):
+    """A participation card that is not genuine, unknown to this tablet, or already used."""
+
+
+def new_card_code() -> str:
+    return "".join(secrets.choice(CARD_ALPHABET) for _ in range(CARD_CODE_LENGTH))
+
+
+def normalize_card_code(text: object) -> str:
+    """A card code as typed: case, spaces and dashes do not matter."""
+    if not isinstance(text, str):
+        return ""
+    return "".join(ch for ch in text.upper() if ch.isalnum())[:64]
+
+
+def format_card_code(code: str) -> str:
+    return f"{code[:5]}-{code[5:]}"
+
+
+def card_code_hash(code: str) -> str:
+    """What tablets hold to check a typed code offline (never the code itself)."""
+    return hashlib.sha256(b"piazzetta-card-code:" + normalize_card_code(code).encode()
+                          ).hexdigest()[:32]
+
+
+def card_signing_seed(hub_secret: str) -> bytes:
+    """The hub's Ed25519 private key seed, derived from its secret (nothing else to keep)."""
+    return hmac.new(hub_secret.encode(), b"piazzetta-card-signing-key", hashlib.sha256).digest()
+
+
+def card_public_key(seed: bytes) -> str:
+    from ecdsa import Ed25519, SigningKey
+    return SigningKey.from_string(seed, curve=Ed25519).get_verifying_key().to_string().hex()
+
+
+def sign_card(seed: bytes, code: str) -> str:
+    """The text of a card's QR: `PZC1.<code>.<base64url Ed25519 signature>`."""
+    from ecdsa import Ed25519, SigningKey
+    code = normalize_card_code(code)
+    signature = SigningKey.from_string(seed, curve=Ed25519).sign(_CARD_CONTEXT + code.encode())
+    return f"{CARD_PREFIX}.{code}.{_b64(signature)}"
+
+
+def read_card(text: object, public_key_hex: str | None,
+              known_hashes: frozenset[str] | set[str] = frozenset()) -> str:
+    """The card code in a scanned QR (checked by signature) or a typed short code (checked
+    against the hashes of issued cards). Raises CardError with a message for the resident."""
+    if not isinstance(text, str) or len(text) > 400:
+        raise CardError(N_("This is not a participation card."), "card")
+    text = text.strip()
+    if text.upper().startswith(CARD_PREFIX + "."):
+        parts = text.split(".")
+        if len(parts) != 3 or not public_key_hex:
+            raise CardError(N_("This participation card cannot be checked."), "card")
+        code = normalize_card_code(parts[1])
+        from ecdsa import BadSignatureError, Ed25519, VerifyingKey
+        try:
+            key = VerifyingKey.from_string(bytes.fromhex(public_key_hex), curve=Ed25519)
+            key.verify(_unb64(parts[2]), _CARD_CONTEXT + code.encode())
+        except (BadSignatureError, ValueError, AssertionError, TypeError):
+            raise CardError(N_("This participation card was not issued by this platform."),
+                            "card") from None
+        if len(code) != CARD_CODE_LENGTH:
+            raise CardError(N_("This participation card was not issued by this platform."),
+                            "card")
+        return code
+    code = normalize_card_code(text)
+    if len(code) != CARD_CODE_LENGTH:
+        raise CardError(N_("A card code has 10 letters and digits."), "card")
+    if card_code_hash(code) not in known_hashes:
+        raise CardError(N_("This card code is unknown here: check it, or wait until the "
+                           "tablet has synchronised."), "card")
+    return code
+
+
+def nullifier(code: str, consultation_id: str, question_id: str) -> str:
+    """One value per card and question: the same card answering again gives the same value,
+    and the value alone does not tell which card it was."""
+    return hmac.new(normalize_card_code(code).encode(),
+                    f"{consultation_id}|{question_id}".encode(), hashlib.sha256).hexdigest()
+
+
+# Settings the tablet keeps (Store.set_setting), filled by enrollment and the bundle index.
+SIGNUP_KEY = "sync.signup_key"
+CARD_PUBLIC_KEY = "sync.card_public_key"
+CARD_CODE_HASHES = "sync.card_code_hashes"

@@ -1,0 +1,302 @@
+"""Sign-ups, participation cards and figures at the hub (docs/protocol.md, "Sign-up").
+
+The sign-up page (server/signup.py) and the `signup` events of tablets both end here. Personal
+data (name, contact, age bracket, neighbourhood) lives only in the `signups` table: never in a
+log line, an export of results, or the events table (a `signup` event is stored there without
+it). Cards are signed with an Ed25519 key derived from the hub's secret; tablets check them
+offline with the public key that comes with the bundle index.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import smtplib
+import threading
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from app.errors import N_, ValidationError
+from app.signup import (SignupConfig, SignupDraft, card_code_hash, card_public_key,
+                        card_signing_seed, new_card_code, redacted_signup_payload, sign_card,
+                        validate_signup, verify_signup_token)
+
+from . import db, signing
+from .errors import EventRejected, HubError
+
+log = logging.getLogger("piazzetta.hub.signup")
+CONFIRM_TTL = 14 * 24 * 3600
+_HEX64 = frozenset("0123456789abcdef")
+
+
+class Participation:
+    """What the hub knows of sign-ups and cards; one per Hub (`participation(hub)`)."""
+
+    def __init__(self, hub):
+        self.hub = hub
+        self._seed = card_signing_seed(hub.settings.secret_key)
+        self.public_key = card_public_key(self._seed)
+
+    # -- sign-up links and forms ---------------------------------------------------------------
+
+    def check_link(self, token: object) -> dict:
+        """The claims of a sign-up link (SignupTokenError when forged, damaged or expired)."""
+        return verify_signup_token(token, self.hub.settings.secret_key)
+
+    def config(self, consultation_id: str | None) -> SignupConfig:
+        found = self.hub.bundle_json(consultation_id) if consultation_id else None
+        if found is None:
+            return SignupConfig()
+        try:
+            return SignupConfig.from_bundle(json.loads(found[1]))
+        except ValueError:
+            return SignupConfig()
+
+    def card_text(self, code: str) -> str:
+        return sign_card(self._seed, code)
+
+    def register(self, form: dict, *, submission_key: str, claims: dict | None, lang: str,
+                 channel: str = "phone") -> tuple[dict, bool]:
+        """Record a sign-up from the form; (row, created). The same `submission_key` again
+        (a form posted twice) returns the first row: one sign-up. Raises ValidationError."""
+        claims = claims or {}
+        draft = validate_signup(self.config(claims.get("consultation")), form)
+        row = self._row(submission_key, draft, claims.get("consultation"), claims.get("site"),
+                        claims.get("meeting"), claims.get("device"), channel, lang)
+        try:
+            with self.hub.writer.begin() as conn:
+                existing = conn.execute(select(db.signups).where(
+                    db.signups.c.id == submission_key)).first()
+                if existing is not None:
+                    return dict(existing._mapping), False
+                conn.execute(db.signups.insert(), [row])
+        except IntegrityError:   # the same form posted twice at the same instant
+            with self.hub.engine.connect() as conn:
+                existing = conn.execute(select(db.signups).where(
+                    db.signups.c.id == submission_key)).first()
+            if existing is None:
+                raise
+            return dict(existing._mapping), False
+        self.ask_confirmation(row)
+        return row, True
+
+    def _row(self, signup_id: str, draft: SignupDraft, consultation, site, meeting, device,
+             channel: str, lang: str) -> dict:
+        code = new_card_code()
+        return {"id": signup_id, "consultation_id": consultation, "site_id": site,
+                "meeting_id": meeting, "device_id": device, "channel": channel,
+                "name": draft.name, "contact": draft.contact, "contact_kind": draft.contact_kind,
+                "age_bracket": draft.age_bracket, "neighbourhood": draft.neighbourhood,
+                "lang": lang if lang in ("fr", "it", "en") else "fr", "card_code": code,
+                "card_hash": card_code_hash(code), "created_at": _now(),
+                "confirmed_at": None}
+
+    # -- double opt-in ---------------------------------------------------------------------------
+
+    def confirmation_link(self, signup_id: str) -> str:
+        token = signing.sign({"purpose": "confirm", "signup": signup_id},
+                             self.hub.settings.secret_key, CONFIRM_TTL)
+        return f"{self.hub.settings.public_url}/signup/confirm?t={token}"
+
+    def ask_confirmation(self, row: dict) -> None:
+        """Email sign-ups confirm their address (double opt-in). Without SMTP settings the
+        link goes to the log — the link only, never the address."""
+        if row.get("contact_kind") != "email":
+            return
+        link = self.confirmation_link(row["id"])
+        smtp_url = os.environ.get("PIAZZETTA_HUB_SMTP_URL", "").strip()
+        if not smtp_url:
+            log.warning("sign-up confirmation link (no SMTP configured): %s", link)
+            return
+        threading.Thread(target=_send_mail, args=(smtp_url, row["contact"], row["lang"], link),
+                         name="piazzetta-mail", daemon=True).start()
+
+    def confirm(self, token: object) -> dict:
+        """Confirm the email address of a sign-up; returns its row (TokenError when bad)."""
+        claims = signing.verify(token, self.hub.settings.secret_key)
+        if claims.get("purpose") != "confirm" or not isinstance(claims.get("signup"), str):
+            raise signing.TokenError(N_("This link is not valid."))
+        with self.hub.writer.begin() as conn:
+            row = conn.execute(select(db.signups).where(db.signups.c.id == claims["signup"])
+                               ).first()
+            if row is None:
+                raise signing.TokenError(N_("This link is not valid."))
+            if row.confirmed_at is None:
+                conn.execute(db.signups.update().where(db.signups.c.id == row.id)
+                             .values(confirmed_at=_now()))
+            row = conn.execute(select(db.signups).where(db.signups.c.id == row.id)).first()
+        return dict(row._mapping)
+
+    def idea(self, short_code: str) -> dict | None:
+        """An idea by its short code, for its public page (never the contact)."""
+        with self.hub.engine.connect() as conn:
+            row = conn.execute(select(db.proposals).where(
+                db.proposals.c.short_code == short_code.upper())).first()
+        if row is None:
+            return None
+        return {"short_code": row.short_code, "consultation_id": row.consultation_id,
+                "title": row.corrected_title or row.title, "text": row.corrected_text or row.text,
+                "status": row.status, "answer_status": row.answer_status,
+                "answer_text": row.answer_text, "theme": row.theme}
+
+    # -- what tablets get --------------------------------------------------------------------------
+
+    def card_index(self) -> dict:
+        """The public key and the hashes of issued card codes, for the bundle index."""
+        with self.hub.engine.connect() as conn:
+            hashes = conn.execute(select(db.signups.c.card_hash)
+                                  .order_by(db.signups.c.card_hash)).scalars().all()
+        return {"public_key": self.public_key, "code_hashes": list(hashes)}
+
+    # -- figures -----------------------------------------------------------------------------------
+
+    def figures(self, consultation_id: str | None = None) -> list[dict]:
+        """Participants (ballots), sign-ups (and confirmed ones), conversion and ideas, per
+        consultation, site and meeting. No personal data."""
+        rows: dict[tuple, dict] = {}
+
+        def bucket(key):
+            return rows.setdefault(key, {"consultation_id": key[0], "site_id": key[1],
+                                         "meeting_id": key[2], "participants": 0,
+                                         "signups": 0, "confirmed": 0, "ideas": 0})
+
+        with self.hub.engine.connect() as conn:
+            for table, column in ((db.ballots, "participants"), (db.proposals, "ideas")):
+                query = select(table.c.consultation_id, table.c.site_id, table.c.meeting_id,
+                               func.count()).group_by(table.c.consultation_id, table.c.site_id,
+                                                      table.c.meeting_id)
+                if consultation_id:
+                    query = query.where(table.c.consultation_id == consultation_id)
+                for c, s, m, n in conn.execute(query):
+                    bucket((c, s, m))[column] = n
+            query = select(db.signups.c.consultation_id, db.signups.c.site_id,
+                           db.signups.c.meeting_id, func.count(),
+                           func.count(db.signups.c.confirmed_at)).group_by(
+                db.signups.c.consultation_id, db.signups.c.site_id, db.signups.c.meeting_id)
+            if consultation_id:
+                query = query.where(db.signups.c.consultation_id == consultation_id)
+            for c, s, m, n, confirmed in conn.execute(query):
+                row = bucket((c, s, m))
+                row["signups"], row["confirmed"] = n, confirmed
+        out = sorted(rows.values(), key=lambda r: tuple(str(r[k] or "") for k in (
+            "consultation_id", "site_id", "meeting_id")))
+        for row in out:
+            row["conversion"] = (round(row["signups"] / row["participants"], 3)
+                                 if row["participants"] else None)
+        return out
+
+    # -- ingest hooks (called by server.hub._Ingest inside the batch's transaction) ----------------
+
+    def apply_signup_event(self, ingest, event_id: str, payload: dict) -> None:
+        """A sign-up typed on a tablet (`signup` event)."""
+        signup_id = ingest._ident(payload, "signup_id")
+        consultation_id = payload.get("consultation_id")
+        if consultation_id is not None and self.hub.consultation(consultation_id) is None:
+            raise EventRejected(N_("Unknown consultation."), "payload.consultation_id")
+        site = ingest._optional_ident(payload, "site_id")
+        meeting = ingest._optional_ident(payload, "meeting_id")
+        draft = validate_signup(self.config(consultation_id), payload)
+        pending = _state(ingest)["signups"]
+        if signup_id in pending or ingest.conn.execute(select(db.signups.c.id).where(
+                db.signups.c.id == signup_id)).first() is not None:
+            return
+        lang = payload.get("lang") if payload.get("lang") in ("fr", "it", "en") else "fr"
+        pending[signup_id] = self._row(signup_id, draft, consultation_id, site, meeting,
+                                       ingest.device["id"], "tablet", lang)
+
+    def check_card(self, ingest, consultation_id: str, ballot_id: str, question_id: str,
+                   payload: dict) -> None:
+        """Identified mode: refuse a second answer of the same card to the same question from
+        another ballot (another tablet, or the same one)."""
+        value = payload.get("nullifier")
+        if value is None:
+            return
+        if not isinstance(value, str) or len(value) != 64 or not set(value) <= _HEX64:
+            raise EventRejected(N_("A participation card's check value is expected here."),
+                                "payload.nullifier")
+        key = (consultation_id, question_id, value)
+        uses = _state(ingest)["card_uses"]
+        owner = uses.get(key)
+        if owner is None:
+            owner = ingest.conn.execute(select(db.card_uses.c.ballot_id).where(
+                db.card_uses.c.consultation_id == consultation_id,
+                db.card_uses.c.question_id == question_id,
+                db.card_uses.c.nullifier == value)).scalar()
+            if owner is not None:
+                uses[key] = owner
+        if owner is not None and owner != ballot_id:
+            raise EventRejected(N_("This participation card has already answered this "
+                                   "question."), "payload.nullifier")
+        if owner is None:
+            uses[key] = ballot_id
+            _state(ingest)["new_uses"].append(key)
+
+    def before_write(self, ingest) -> None:
+        state = _state(ingest)
+        for row in ingest.event_rows:
+            if row["type"] == "signup":
+                row["payload"] = json.dumps(redacted_signup_payload(json.loads(row["payload"])),
+                                            ensure_ascii=False, separators=(",", ":"),
+                                            sort_keys=True)
+        if state["signups"]:
+            ingest.conn.execute(db.signups.insert(), list(state["signups"].values()))
+            for row in state["signups"].values():
+                self.ask_confirmation(row)
+        if state["new_uses"]:
+            ingest.conn.execute(db.card_uses.insert(), [
+                {"consultation_id": c, "question_id": q, "nullifier": n,
+                 "ballot_id": state["card_uses"][(c, q, n)]} for c, q, n in state["new_uses"]])
+
+
+def _state(ingest) -> dict[str, Any]:
+    state = getattr(ingest, "_participation", None)
+    if state is None:
+        state = ingest._participation = {"signups": {}, "card_uses": {}, "new_uses": []}
+    return state
+
+
+def participation(hub) -> Participation:
+    """The hub's Participation (made once)."""
+    found = getattr(hub, "_participation", None)
+    if found is None:
+        found = hub._participation = Participation(hub)
+    return found
+
+
+def _now() -> str:
+    from .hub import now_iso
+    return now_iso()
+
+
+def _send_mail(smtp_url: str, to: str, lang: str, link: str) -> None:
+    """Send the confirmation email: `smtp://user:password@host:port` (STARTTLS when offered)
+    or `smtps://…`. Failures are logged without the address."""
+    from app.i18n import gettext_for
+    _ = gettext_for(lang)
+    parts = urlsplit(smtp_url)
+    message = EmailMessage()
+    message["Subject"] = _("Confirm your sign-up")
+    message["From"] = os.environ.get("PIAZZETTA_HUB_SMTP_FROM", "piazzetta@localhost")
+    message["To"] = to
+    message.set_content(_("Hello,\n\nTo confirm your sign-up, open this link:\n{link}\n\n"
+                          "If you did not sign up, ignore this message.").format(link=link))
+    try:
+        cls = smtplib.SMTP_SSL if parts.scheme == "smtps" else smtplib.SMTP
+        with cls(parts.hostname or "localhost", parts.port or (465 if parts.scheme == "smtps"
+                                                               else 25), timeout=20) as smtp:
+            if parts.scheme == "smtp":
+                smtp.ehlo()
+                if smtp.has_extn("starttls"):
+                    smtp.starttls()
+            if parts.username:
+                smtp.login(unquote(parts.username), unquote(parts.password or ""))
+            smtp.send_message(message)
+    except (OSError, smtplib.SMTPException) as exc:
+        log.error("sign-up confirmation email not sent: %s", type(exc).__name__)
+
+
+__all__ = ["Participation", "participation", "HubError", "ValidationError"]

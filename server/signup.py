@@ -1,0 +1,191 @@
+"""The pages a resident's phone opens: the sign-up form (`/signup?t=…`), its confirmation link,
+the participation card, and an idea's public page (`/ideas/{short_code}`).
+
+Plain HTML forms in FR/IT/EN (Jinja2, autoescaped; strings from the gettext catalogs), mobile
+first, usable without JavaScript. The language comes from `?lang=`, else Accept-Language.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import re
+import secrets
+from pathlib import Path
+from typing import Any, Callable
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from app.errors import N_, DomainError, ValidationError
+from app.i18n import gettext_for
+from app.model import localized
+from app.signup import AGE_BRACKET_LABELS, AGE_BRACKETS, SignupTokenError, format_card_code
+
+from .participation import participation
+
+log = logging.getLogger("piazzetta.hub.signup")
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+LANGS = ("fr", "it", "en")
+_KEY = re.compile(r"^[A-Za-z0-9_\-]{16,64}$")
+_SHORT_CODE = re.compile(r"^[A-Za-z0-9]{1,20}$")
+ANSWER_LABELS = {"received": N_("Received"), "under_study": N_("Under study"),
+                 "accepted": N_("Accepted"), "rejected": N_("Not retained"), "done": N_("Done")}
+MODERATION_LABELS = {"pending": N_("Awaiting moderation"), "approved": N_("Published"),
+                     "rejected": N_("Not published")}
+FORM_MAX_BYTES = 16 * 1024
+
+_env = Environment(loader=FileSystemLoader(str(TEMPLATES)),
+                   autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+
+
+def request_lang(request: Request) -> str:
+    asked = request.query_params.get("lang")
+    if asked in LANGS:
+        return asked
+    for part in request.headers.get("accept-language", "").split(","):
+        lang = part.split(";")[0].strip().lower()[:2]
+        if lang in LANGS:
+            return lang
+    return "fr"
+
+
+def translator(lang: str) -> Callable[[str], str]:
+    if lang == "en":
+        return lambda s: s
+    try:
+        return gettext_for(lang)
+    except (OSError, ValueError):
+        return lambda s: s
+
+
+def render(name: str, lang: str, status: int = 200, **context: Any) -> HTMLResponse:
+    _ = translator(lang)
+    html = _env.get_template(name).render(_=_, lang=lang, langs=LANGS, **context)
+    return HTMLResponse(html, status_code=status, headers={
+        "Cache-Control": "no-store", "Content-Language": lang,
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                                   "img-src data:; form-action 'self'; base-uri 'none'",
+        "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
+
+
+def qr_svg(text: str) -> Markup:
+    """An inline SVG QR code (no image library needed)."""
+    import qrcode
+    import qrcode.image.svg
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, border=2,
+                        box_size=10)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    svg = buffer.getvalue().decode()
+    svg = svg[svg.index("<svg"):]
+    return Markup(svg.replace("<svg ", '<svg role="img" aria-hidden="true" ', 1))
+
+
+def router(hub) -> APIRouter:
+    parts = participation(hub)
+    pages = APIRouter(include_in_schema=False)
+
+    def link_state(token: str | None) -> tuple[dict | None, str | None]:
+        """(claims, problem msgid): no token is no problem, only no attribution."""
+        if not token:
+            return None, None
+        try:
+            return parts.check_link(token), None
+        except SignupTokenError as exc:
+            return None, exc.message
+
+    def form_context(lang: str, claims: dict | None, token: str | None, problem: str | None,
+                     values: dict, errors: dict, key: str) -> dict:
+        config = parts.config((claims or {}).get("consultation"))
+        consultation = hub.consultation(claims["consultation"]) if claims and claims.get(
+            "consultation") else None
+        site = consultation.site(claims["site"]) if consultation and claims.get("site") else None
+        _ = translator(lang)
+        return {"token": token if claims else "", "problem": problem, "values": values,
+                "errors": errors, "key": key,
+                "consultation_title": localized(consultation.title, lang) if consultation else "",
+                "site_name": localized(site.name, lang) if site else "",
+                "age_brackets": [(a, _(AGE_BRACKET_LABELS[a])) for a in AGE_BRACKETS]
+                if config.age_bracket else [],
+                "neighbourhoods": [(h, localized(name, lang)) for h, name in
+                                   config.neighbourhoods]}
+
+    @pages.get("/signup", response_class=HTMLResponse)
+    def signup_form(request: Request):
+        lang = request_lang(request)
+        token = request.query_params.get("t")
+        claims, problem = link_state(token)
+        return render("signup.html", lang, **form_context(
+            lang, claims, token, problem, {}, {}, secrets.token_urlsafe(18)))
+
+    @pages.post("/signup", response_class=HTMLResponse)
+    async def signup_submit(request: Request):
+        lang = request_lang(request)
+        body = await request.body()
+        if len(body) > FORM_MAX_BYTES:
+            return render("message.html", lang, 413, title=N_("The form is too large."),
+                          text=N_("Go back and shorten what you typed."))
+        try:
+            form = await request.form()
+        except Exception:   # a malformed body: the resident only needs a clear page
+            form = {}
+        values = {k: form.get(k) if isinstance(form.get(k), str) else None
+                  for k in ("name", "contact", "consent", "age_bracket", "neighbourhood", "t",
+                            "k", "lang")}
+        lang = values["lang"] if values["lang"] in LANGS else lang
+        token = values["t"] or None
+        claims, problem = link_state(token)
+        key = values["k"] or ""
+        if not _KEY.match(key):
+            key = secrets.token_urlsafe(18)
+            _ = translator(lang)
+            return render("signup.html", lang, 400, **form_context(
+                lang, claims, token, problem, values, {"form": _(N_("The form expired: send it again."))}, key))
+        try:
+            row, created = parts.register(values, submission_key=key, claims=claims, lang=lang)
+        except ValidationError as exc:
+            errors = {exc.field or "form": exc.describe(translator(lang))}
+            return render("signup.html", lang, 422, **form_context(
+                lang, claims, token, problem, values, errors, key))
+        log.info("sign-up recorded (site %s, %s)", row["site_id"] or "none",
+                 "new" if created else "repeated form")
+        return card_page(lang, row)
+
+    def card_page(lang: str, row: dict, confirmed_now: bool = False) -> HTMLResponse:
+        code = row["card_code"]
+        return render("card.html", lang, code=format_card_code(code),
+                      qr=qr_svg(parts.card_text(code)), email=row["contact_kind"] == "email",
+                      confirmed=row["confirmed_at"] is not None, confirmed_now=confirmed_now)
+
+    @pages.get("/signup/confirm", response_class=HTMLResponse)
+    def confirm(request: Request):
+        lang = request_lang(request)
+        try:
+            row = parts.confirm(request.query_params.get("t"))
+        except DomainError as exc:
+            return render("message.html", lang, 400, title=exc.message,
+                          text=N_("Sign up again from the QR code, or ask the facilitator."))
+        return card_page(request.query_params.get("lang") or row["lang"], row, True)
+
+    @pages.get("/ideas/{short_code}", response_class=HTMLResponse)
+    def idea_page(request: Request, short_code: str):
+        lang = request_lang(request)
+        found = None
+        if _SHORT_CODE.match(short_code):
+            found = parts.idea(short_code)
+        if found is None:
+            return render("message.html", lang, 404, title=N_("Unknown idea."),
+                          text=N_("Check the code on your receipt: it has 6 letters and "
+                                  "digits."))
+        consultation = hub.consultation(found["consultation_id"])
+        return render("idea.html", lang, idea=found,
+                      public=found["status"] == "approved",
+                      consultation_title=localized(consultation.title, lang)
+                      if consultation else "",
+                      moderation=MODERATION_LABELS.get(found["status"], ""),
+                      answer=ANSWER_LABELS.get(found["answer_status"] or "", ""))
+
+    return pages
+
