@@ -295,3 +295,30 @@ def nullifier(code: str, consultation_id: str, question_id: str) -> str:
 SIGNUP_KEY = "sync.signup_key"
 CARD_PUBLIC_KEY = "sync.card_public_key"
 CARD_CODE_HASHES = "sync.card_code_hashes"
+
+
+def kiosk_signup_url(store, *, consultation_id: str | None, site_id: str | None,
+                     meeting_id: str | None, ttl: int = SIGNUP_TTL) -> str:
+    """The sign-up link this tablet shows (minted offline), or "" when it is not enrolled:
+    then no sign-up QR is shown at all."""
+    hub_url = store.get_setting("sync.hub_url")      # sync.protocol.HUB_URL
+    key = store.get_setting(SIGNUP_KEY)
+    if not hub_url or not key:
+        return ""
+    token = mint_signup_token(key, consultation=consultation_id, site=site_id,
+                              meeting=meeting_id, device=store.device_id, ttl=ttl)
+    return signup_url(hub_url, token)
+
+
+def follow_idea(store, short_code: object):
+    """The idea with this short code collected on this tablet, with the status and answer
+    synced from the hub; ValidationError when the code is not one of this tablet's ideas."""
+    from .store import StoreError
+    code = normalize_card_code(short_code)
+    if not 4 <= len(code) <= 20:
+        raise ValidationError(N_("An idea's code has 6 letters and digits."), "code")
+    try:
+        return store.proposal(code)
+    except StoreError:
+        raise ValidationError(N_("No idea with this code was sent from this tablet."),
+                              "code") from None
