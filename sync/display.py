@@ -126,3 +126,30 @@ class HubProjectorSource:
     def close(self) -> None:
         self.results.close()
         self.display.close()
+
+
+class DisplayRemote:
+    """What a facilitator's screen calls to drive the room's projector: `send(control, lang,
+    done)` sends in a background thread (with its own store connection) and calls
+    `done(state, error)` from that thread — the screen hops to the UI thread itself. `error`
+    is None, or an exception whose `describe(_)` (a DomainError) the screen shows."""
+
+    def __init__(self, store_path, consultation: Consultation):
+        self.store_path = store_path
+        self.consultation = consultation
+
+    def send(self, control: Mapping[str, Any], lang: str, done) -> None:
+        import threading
+
+        def run():
+            store = Store.open(self.store_path)
+            try:
+                state = send_display_control(store, self.consultation, control, lang=lang)
+            except Exception as exc:   # noqa: BLE001  reported to the screen, never raised
+                done(None, exc)
+            else:
+                done(state, None)
+            finally:
+                store.close()
+
+        threading.Thread(target=run, name="display-remote", daemon=True).start()

@@ -1,0 +1,77 @@
+"""The facilitator's remote for the room's projector: which view, rotation on or off, hide or
+reveal the results, freeze. Each tap sends a DisplayControl through the hub (`remote`, a
+sync.display.DisplayRemote given by the app) and says whether the hub took it; a refusal is
+shown translated and changes nothing. Thin: no HTTP here, only the remote's `send`."""
+from kivy.clock import Clock
+from kivy.factory import Factory
+from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+
+from app.display import IDEAS_VIEW, PARTICIPATION_VIEW, views_of
+from app.errors import DomainError
+from app.model import localized
+from screens import load_kv
+from screens.i18n import tr
+
+
+class DisplayControlsPanel(BoxLayout):
+    consultation = ObjectProperty(None, allownone=True)
+    remote = ObjectProperty(None, allownone=True)      # sync.display.DisplayRemote, or None
+    busy = BooleanProperty(False)
+    message = StringProperty("")
+    error = StringProperty("")
+    # What this tablet last asked for (the projector's keyboard may have changed it since).
+    view = StringProperty("")
+    rotating = BooleanProperty(True)
+    hidden = BooleanProperty(False)
+    frozen = BooleanProperty(False)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        tr.bind(lang=lambda *_a: self.build_views())
+        self.bind(consultation=lambda *_a: self.build_views())
+        Clock.schedule_once(lambda _dt: self.build_views(), 0)
+
+    def view_name(self, view):
+        if view == IDEAS_VIEW:
+            return tr._("Approved ideas")
+        if view == PARTICIPATION_VIEW:
+            return tr._("Participation")
+        question = self.consultation.question(view)
+        return localized(question.prompt, tr.lang) if question else view
+
+    def build_views(self):
+        box = self.ids.get("views")
+        if box is None or self.consultation is None:
+            return
+        box.clear_widgets()
+        for view in views_of(self.consultation):
+            card = Factory.ToggleCard(text=self.view_name(view), wrap=True)
+            card.selected = view == self.view
+            card.bind(on_release=lambda _c, v=view: self.send({"view": v}))
+            box.add_widget(card)
+
+    def send(self, control):
+        if self.remote is None:
+            self.error = tr._("This tablet is not enrolled with a hub yet.")
+            return
+        self.busy, self.error, self.message = True, "", tr._("Sending…")
+        self.remote.send(dict(control), tr.lang,
+                         lambda state, error: Clock.schedule_once(
+                             lambda _dt: self._done(control, state, error), 0))
+
+    def _done(self, control, state, error):
+        self.busy = False
+        if error is not None:
+            self.message = ""
+            self.error = (error.describe(tr._) if isinstance(error, DomainError)
+                          else tr._("The projector could not be reached."))
+            return
+        for key in ("view", "rotating", "hidden", "frozen"):
+            if key in control:
+                setattr(self, key, control[key])
+        self.message = tr._("The projector has it.")
+        self.build_views()
+
+
+load_kv(__file__)

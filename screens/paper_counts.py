@@ -1,0 +1,172 @@
+"""The facilitator types in a paper ballot box or raised colour cards: pick a question and a
+channel, type how many votes each answer got, record. The last count of that question and
+channel can be corrected: the correction is a new count that supersedes it (Store.record_count
+with `supersedes`), so nothing is overwritten without a trace. Errors (negative, too big, not a
+number…) come from app/counts.py, translated, and nothing is recorded."""
+from kivy.factory import Factory
+from kivy.properties import ObjectProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+
+from app.counts import CHANNEL_NAMES, COUNTABLE_KINDS
+from app.errors import DomainError, N_
+from app.model import COLOURS, YES_NO, localized
+from screens import load_kv
+from screens.i18n import tr
+
+VALUE_NAMES = {"green": N_("In favour"), "orange": N_("Needs rework"), "red": N_("Against"),
+               "yes": N_("Yes"), "no": N_("No"), "abstain": N_("Abstain")}
+ENTRY_CHANNELS = ("paper", "show_of_hands")
+
+
+class PaperCountsPanel(BoxLayout):
+    store = ObjectProperty(None, allownone=True)             # app.store.Store
+    consultation = ObjectProperty(None, allownone=True)
+    site_id = StringProperty(None, allownone=True)
+    meeting_id = StringProperty(None, allownone=True)
+    on_recorded = ObjectProperty(None, allownone=True)       # e.g. sync.push_soon
+    question_id = StringProperty("")
+    channel = StringProperty("paper")
+    correcting = StringProperty("")       # the count ID a save will supersede, or ""
+    last = StringProperty("")
+    message = StringProperty("")
+    error = StringProperty("")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.fields = {}
+        tr.bind(lang=lambda *_a: self.refresh())
+        self.bind(consultation=lambda *_a: self.refresh())
+
+    # -- building ------------------------------------------------------------------------
+
+    def questions(self):
+        if self.consultation is None:
+            return []
+        return [q for q in self.consultation.questions if q.kind in COUNTABLE_KINDS]
+
+    def refresh(self):
+        if not self.ids or self.consultation is None or self.parent is None:
+            return   # not on screen (a language change redraws it when shown again)
+        questions = self.questions()
+        if questions and self.question_id not in [q.id for q in questions]:
+            self.question_id = questions[0].id
+        box = self.ids.questions
+        box.clear_widgets()
+        for question in questions:
+            card = Factory.ToggleCard(text=localized(question.prompt, tr.lang), wrap=True)
+            card.selected = question.id == self.question_id
+            card.bind(on_release=lambda _c, q=question.id: self.pick_question(q))
+            box.add_widget(card)
+        channels = self.ids.channels
+        channels.clear_widgets()
+        for channel in ENTRY_CHANNELS:
+            card = Factory.ToggleCard(text=tr._(CHANNEL_NAMES[channel]))
+            card.selected = channel == self.channel
+            card.bind(on_release=lambda _c, ch=channel: self.pick_channel(ch))
+            channels.add_widget(card)
+        self.build_form()
+
+    def pick_question(self, question_id):
+        self.question_id, self.correcting, self.message, self.error = question_id, "", "", ""
+        self.refresh()
+
+    def pick_channel(self, channel):
+        self.channel, self.correcting, self.message, self.error = channel, "", "", ""
+        self.refresh()
+
+    def cells(self, question):
+        """(key, label) of each number to type: per project and colour, or per answer."""
+        if question.kind == "colour":
+            return [((p.id, c), "{project} — {colour}".format(
+                        project=localized(p.title, tr.lang), colour=tr._(VALUE_NAMES[c])))
+                    for p in self.consultation.projects_of(question) for c in COLOURS]
+        if question.kind == "yes_no":
+            return [((v,), tr._(VALUE_NAMES[v])) for v in YES_NO]
+        if question.kind == "scale":
+            labels = question.scale_labels
+            return [((str(v),), f"{v} — {localized(labels[v - 1], tr.lang)}"
+                     if len(labels) == 5 else str(v)) for v in range(1, 6)]
+        return [((o.id,), localized(o.label, tr.lang)) for o in question.options]
+
+    def build_form(self):
+        form = self.ids.form
+        form.clear_widgets()
+        self.fields = {}
+        question = self.consultation.question(self.question_id)
+        if question is None:
+            return
+        for key, label in self.cells(question):
+            field = Factory.TextField(label=label, hint="0")
+            field.ids.field_input.input_filter = "int"
+            self.fields[key] = field
+            form.add_widget(field)
+        if question.kind == "choice" and question.multiple:
+            field = Factory.TextField(label=tr._("Ballots counted"), hint="")
+            field.ids.field_input.input_filter = "int"
+            self.fields["ballots"] = field
+            form.add_widget(field)
+        self.show_last()
+
+    def show_last(self):
+        counts = self.store.counts(self.consultation.id, self.question_id) if self.store else []
+        mine = [c for c in counts if c.channel == self.channel]
+        self.last = (tr._("Last count: {n} ballots").format(n=mine[-1].ballots) if mine
+                     else tr._("No count yet for this question."))
+
+    # -- typing in -------------------------------------------------------------------------
+
+    def typed(self):
+        """The numbers as typed: empty means 0; anything else is checked by app/counts.py."""
+        question = self.consultation.question(self.question_id)
+        counts, ballots = {}, None
+        for key, field in self.fields.items():
+            raw = field.text.strip()
+            value = int(raw) if raw.isdigit() else (raw or 0)
+            if key == "ballots":
+                ballots = value if raw else None
+            elif question.kind == "colour":
+                counts.setdefault(key[0], {})[key[1]] = value
+            else:
+                counts[key[0]] = value
+        return counts, ballots
+
+    def correct_last(self):
+        """Load the last count of this question and channel into the form; saving corrects it."""
+        counts = [c for c in self.store.counts(self.consultation.id, self.question_id)
+                  if c.channel == self.channel]
+        if not counts:
+            self.error = tr._("No count yet for this question.")
+            return
+        last = counts[-1]
+        question = self.consultation.question(self.question_id)
+        for key, field in self.fields.items():
+            if key == "ballots":
+                field.text = str(last.ballots)
+            elif question.kind == "colour":
+                field.text = str(last.counts.get(key[0], {}).get(key[1], 0))
+            else:
+                field.text = str(last.counts.get(key[0], 0))
+        self.correcting = last.count_id
+        self.error, self.message = "", tr._("Correct the numbers, then record: the old count "
+                                            "is kept and no longer counts.")
+
+    def record(self):
+        counts, ballots = self.typed()
+        try:
+            self.store.record_count(self.consultation, self.question_id, self.channel, counts,
+                                    ballots=ballots, supersedes=self.correcting or None,
+                                    site_id=self.site_id, meeting_id=self.meeting_id)
+        except DomainError as exc:
+            self.error, self.message = exc.describe(tr._), ""
+            return
+        self.message = (tr._("Correction recorded.") if self.correcting
+                        else tr._("Count recorded."))
+        self.error, self.correcting = "", ""
+        for field in self.fields.values():
+            field.text = ""
+        self.show_last()
+        if self.on_recorded is not None:
+            self.on_recorded()
+
+
+load_kv(__file__)
