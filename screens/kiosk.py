@@ -14,8 +14,6 @@ from kivy.uix.widget import Widget
 from app.kiosk import PROMPT_SECONDS
 from screens import load_kv
 from screens.i18n import tr
-from screens.question import QuestionScreen
-from screens.thanks import ThanksScreen
 from screens.theme import theme
 from screens.welcome import WelcomeScreen
 
@@ -135,14 +133,14 @@ class KioskRoot(FloatLayout):
         self.manager = ScreenManager(transition=FadeTransition(duration=0.12))
         self.welcome = WelcomeScreen(name="welcome", consultation=consultation,
                                      cover_source=cover, controller=self)
-        self.question = QuestionScreen(name="question", session=session,
-                                       bundle_dir=str(bundle_dir), controller=self)
-        self.thanks = ThanksScreen(name="thanks", controller=self)
-        for screen in (self.welcome, self.question, self.thanks):
-            self.manager.add_widget(screen)
-        # The idea form, the PIN prompt and facilitator mode are built when first needed:
-        # the welcome screen draws sooner.
+        self.bundle_dir = str(bundle_dir)
+        # The other screens are built when first needed: the welcome screen draws sooner;
+        # the question screen is built just after, so the first tap does not wait for it.
         self._lazy = {}
+        if not pin.is_set or role == "facilitator":
+            self._build("pin")      # the first screen added is shown at once, no fade
+        self.manager.add_widget(self.welcome)
+        self._warm = Clock.schedule_once(lambda _dt: self._build("question"), 0.5)
         self.add_widget(self.manager)
         self.corner = CornerHotspot(controller=self, size_hint=(None, None),
                                     size=(dp(72), dp(72)), pos_hint={"x": 0, "top": 1})
@@ -162,7 +160,14 @@ class KioskRoot(FloatLayout):
     def _build(self, name):
         screen = self._lazy.get(name)
         if screen is None:
-            if name == "idea":
+            if name == "question":
+                from screens.question import QuestionScreen
+                screen = QuestionScreen(name="question", session=self.session,
+                                        bundle_dir=self.bundle_dir, controller=self)
+            elif name == "thanks":
+                from screens.thanks import ThanksScreen
+                screen = ThanksScreen(name="thanks", controller=self)
+            elif name == "idea":
                 from screens.idea import IdeaScreen
                 screen = IdeaScreen(name="idea", session=self.session, controller=self)
             elif name == "pin":
@@ -175,6 +180,14 @@ class KioskRoot(FloatLayout):
             self._lazy[name] = screen
             self.manager.add_widget(screen)
         return screen
+
+    @property
+    def question(self):
+        return self._build("question")
+
+    @property
+    def thanks(self):
+        return self._build("thanks")
 
     @property
     def idea(self):
@@ -201,7 +214,7 @@ class KioskRoot(FloatLayout):
         return self.manager.current
 
     def go(self, name):
-        if name in ("idea", "pin", "facilitator"):
+        if name != "welcome":
             self._build(name)
         if self._thanks_timer is not None and name != "thanks":
             self._thanks_timer.cancel()
@@ -270,10 +283,12 @@ class KioskRoot(FloatLayout):
         self._push()
         self.idle_prompt.stop()
         Window.release_all_keyboards()
-        self.question.reset()
+        if "question" in self._lazy:
+            self.question.reset()
         if "idea" in self._lazy:
             self.idea.clear()
-        self.thanks.idea_code = ""
+        if "thanks" in self._lazy:
+            self.thanks.idea_code = ""
         tr.lang = self.default_lang
         self.go("welcome")
         self.poke()
@@ -352,6 +367,7 @@ class KioskRoot(FloatLayout):
     def dispose(self):
         """Unbind from the window (tests build several roots in one process)."""
         Window.unbind(on_key_down=self._on_key)
+        self._warm.cancel()
         facilitator = self._lazy.get("facilitator")
         if facilitator is not None:
             tr.unbind(lang=facilitator.refresh)

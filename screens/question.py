@@ -73,13 +73,15 @@ class QuestionScreen(Screen):
         return str(Path(self.bundle_dir) / relative)
 
     def reset(self) -> None:
-        """Forget every body (and so every draft) of the previous resident."""
+        """Forget the previous resident. The bodies are kept for speed, but every one shows
+        only what the session holds (`load`), and a new session holds nothing."""
         self.ids.body_box.clear_widgets()
         self.body = None
         self.question = None
         self.detail = ""
-        self.bodies = {}
         self.error = ""
+        for body in self.bodies.values():
+            body.load()
 
     def show(self, from_end: bool = False) -> None:
         question = self.session.question

@@ -67,7 +67,11 @@ def test_idle_prompt_then_reset_clears_everything(kiosk):
     from screens.i18n import tr
     assert tr.lang == "fr"                    # the next resident starts in the default
     assert k.session.ballot_id is None and k.session.answers == {}
-    assert k.root.question.bodies == {} and k.root.question.body is None
+    assert k.root.question.body is None
+    # Bodies kept for speed hold nothing of the previous resident.
+    for body in k.root.question.bodies.values():
+        assert not getattr(body, "chosen", "") and not getattr(body, "selected_ids", [])
+        assert not getattr(body, "ranked", []) and not any(getattr(body, "amounts", {}).values())
     # The answer given still counts; the ballot is closed as abandoned.
     assert k.store.answers_of(ballot) == {"q-colour": {"p-bus": "green"}}
     row = k.store.conn.execute("SELECT status FROM ballots WHERE id = ?", (ballot,)).fetchone()
