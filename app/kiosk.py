@@ -13,6 +13,7 @@ from typing import Any
 
 from .errors import N_, StoreError
 from .model import BALLOT_MODES, Consultation, Question
+from .signup import CardError, card_checks, nullifier, read_card
 from .store import Proposal, Store
 
 TEXT_SIZES = ("normal", "large", "very_large")
@@ -20,6 +21,10 @@ IDLE_TIMEOUT_DEFAULT = 60
 IDLE_TIMEOUT_MIN = 15
 IDLE_TIMEOUT_MAX = 600
 PROMPT_SECONDS = 20          # how long "Are you still there?" waits before the reset
+# The facilitator's choice of ballot mode, in the order the facilitator page lists them.
+KIOSK_BALLOT_MODES = ("open", "facilitated", "identified")
+BALLOT_MODE_NAMES = {"open": N_("Open"), "facilitated": N_("Facilitated"),
+                     "identified": N_("With a participation card")}
 
 
 @dataclass
@@ -39,7 +44,7 @@ class KioskSettings:
 
     @ballot_mode.setter
     def ballot_mode(self, mode: str) -> None:
-        if mode not in ("open", "facilitated"):
+        if mode not in KIOSK_BALLOT_MODES:
             raise StoreError(N_("Unknown ballot mode."), "mode")
         self._set("ballot_mode", mode)
 
@@ -99,7 +104,11 @@ class KioskSettings:
 
 
 class KioskSession:
-    """One resident at a time. Questions are shown in the consultation's order."""
+    """One resident at a time. Questions are shown in the consultation's order.
+
+    In the identified mode the resident first presents a participation card
+    (`present_card`); every answer then carries the card's nullifier for its question, and
+    the questions this card already answered on this tablet are passed over."""
 
     def __init__(self, store: Store, consultation: Consultation, *,
                  settings: KioskSettings | None = None):
@@ -114,6 +123,8 @@ class KioskSession:
         self.index = 0
         self.answers: dict[str, Any] = {}
         self.proposal: Proposal | None = None
+        self.card_code: str | None = None     # identified mode: never written anywhere
+        self.passed_over: tuple[str, ...] = ()  # questions this card answered before
 
     # -- state -----------------------------------------------------------------------------
 
@@ -142,8 +153,20 @@ class KioskSession:
         return self.started and self.index >= len(self.questions)
 
     @property
+    def identified(self) -> bool:
+        return self.settings.ballot_mode == "identified"
+
+    @property
+    def waits_for_facilitator(self) -> bool:
+        """Facilitated mode, and no ballot unlocked yet."""
+        return self.settings.ballot_mode == "facilitated" and not self.unlocked
+
+    @property
     def can_start(self) -> bool:
-        return self.settings.ballot_mode == "open" or self.unlocked
+        mode = self.settings.ballot_mode
+        if mode == "identified":
+            return self.card_code is not None
+        return mode == "open" or self.unlocked
 
     def answer_of(self, question_id: str) -> Any:
         return self.answers.get(question_id)
@@ -154,20 +177,49 @@ class KioskSession:
         """Facilitated mode: the facilitator hands out one ballot."""
         self.unlocked = True
 
+    def present_card(self, text: object) -> str:
+        """Identified mode: check a participation card offline (its scanned QR text, or its
+        typed code) and keep it for this ballot. Raises CardError with a message for the
+        resident: forged, unknown here, or already used for every question on this tablet."""
+        if self.ballot_id is not None:
+            raise CardError(N_("A ballot is already open: finish it first."), "card")
+        public_key, hashes = card_checks(self.store)
+        code = read_card(text, public_key, hashes)
+        used = tuple(q.id for q in self.questions if self._card_used(code, q.id))
+        if self.questions and len(used) == len(self.questions):
+            raise CardError(N_("This participation card has already answered every question "
+                               "on this tablet."), "card")
+        self.card_code, self.passed_over = code, used
+        return code
+
+    def _card_used(self, code: str, question_id: str) -> bool:
+        owner = self.store.card_use(self.consultation.id, question_id,
+                                    nullifier(code, self.consultation.id, question_id))
+        return owner is not None and owner != self.ballot_id
+
+    def _passed(self, index: int) -> bool:
+        return 0 <= index < len(self.questions) and \
+            self.questions[index].id in self.passed_over
+
     def start(self) -> str:
-        """Open the ballot (once). In facilitated mode, only after the facilitator unlocked."""
+        """Open the ballot (once). In facilitated mode, only after the facilitator unlocked;
+        in identified mode, only once a card was presented."""
         if self.ballot_id is not None:
             return self.ballot_id
         mode = self.settings.ballot_mode
         if mode not in BALLOT_MODES:
             mode = "open"
         if not self.can_start:
+            if mode == "identified":
+                raise CardError(N_("Show your participation card first."), "card")
             raise StoreError(N_("Ask the facilitator to unlock a ballot."), "ballot")
         self.ballot_id = self.store.start_ballot(
             self.consultation, mode=mode, site_id=self.settings.site_id,
             meeting_id=self.settings.meeting_id)
         self.unlocked = False
         self.index = 0
+        while self._passed(self.index):
+            self.index += 1
         return self.ballot_id
 
     def record(self, value: Any, *, advance: bool = False) -> Any:
@@ -176,7 +228,13 @@ class KioskSession:
         question = self.question
         if question is None:
             raise StoreError(N_("There is no question to answer."), "question")
-        normal = self.store.record_answer(self.consultation, self.ballot_id, question.id, value)
+        card = None
+        if self.identified:
+            if self.card_code is None:
+                raise CardError(N_("Show your participation card first."), "card")
+            card = nullifier(self.card_code, self.consultation.id, question.id)
+        normal = self.store.record_answer(self.consultation, self.ballot_id, question.id, value,
+                                          nullifier=card)
         self.answers[question.id] = normal
         if advance:
             self.next()
@@ -193,13 +251,18 @@ class KioskSession:
         """Go to the next question (skipping keeps any answer already given)."""
         if self.started and self.index < len(self.questions):
             self.index += 1
+            while self._passed(self.index):
+                self.index += 1
 
     skip = next
 
     def back(self) -> bool:
         """Go to the previous question; False when already at the first one."""
-        if self.index > 0:
-            self.index -= 1
+        previous = self.index - 1
+        while self._passed(previous):
+            previous -= 1
+        if previous >= 0:
+            self.index = previous
             return True
         return False
 

@@ -6,8 +6,9 @@ package for the cards' Ed25519 signatures).
 
 - **Sign-up links** are minted offline by the tablet. The hub never hands out its own secret:
   at enrollment it gives each device `device_signup_key(hub_secret, device_id)`, and re-derives
-  it from the `device` claim to check a token. The format is the hub's signed-token format
-  (server/signing.py): `<base64url JSON claims>.<base64url HMAC-SHA256>`, with `exp`.
+  it from the `device` claim to check a token. The format is compact, for a QR that scans from
+  afar: `<consultation>~<site>~<meeting>~<device>~<exp base 36>.<16-byte HMAC base64url>`; the
+  hub's first form (`<base64url JSON claims>.<base64url HMAC-SHA256>`) is still accepted.
 - **Participation cards** are signed by the hub with Ed25519; tablets check them offline with
   the hub's public key (delivered with the bundle index). A card's short code is its secret:
   typed codes are checked against a list of their hashes, and a per-question *nullifier*
@@ -60,21 +61,76 @@ def device_signup_key(hub_secret: str, device_id: str) -> str:
                          hashlib.sha256).digest())
 
 
+def _mac16(key: str, body: str) -> str:
+    """A sign-up link's signature: HMAC-SHA256 cut to 16 bytes (22 characters), enough against
+    forgery and a smaller QR."""
+    return _b64(hmac.new(key.encode(), body.encode(), hashlib.sha256).digest()[:16])
+
+
+_B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+_COMPACT_SEP = "~"                     # never in an identifier, nor in base64url
+_COMPACT_FIELDS = ("consultation", "site", "meeting", "device")
+
+
+def _base36(number: int) -> str:
+    digits = ""
+    while True:
+        number, rest = divmod(number, 36)
+        digits = _B36[rest] + digits
+        if not number:
+            return digits
+
+
 def mint_signup_token(key: str, *, consultation: str | None, site: str | None,
                       meeting: str | None, device: str, ttl: int = SIGNUP_TTL,
                       now: float | None = None) -> str:
-    """A sign-up link's `t`, signed with the device's key (no network needed)."""
+    """A sign-up link's `t`, signed with the device's key (no network needed).
+
+    Compact form, so that the QR stays coarse enough to scan from the back of a room:
+    `<consultation>~<site>~<meeting>~<device>~<exp in base 36>.<16-byte HMAC, base64url>`
+    (an empty field is no attribution). The hub still accepts the first form,
+    `<base64url JSON claims>.<base64url HMAC-SHA256>`, for links printed before."""
     if not key:
         raise ValueError("a signing key is needed")
+    if not isinstance(device, str) or not _IDENT.match(device):
+        raise ValueError("a device identifier is needed")
+    # An identifier the hub would refuse is left out: the link then works, unattributed there.
+    fields = [value if isinstance(value, str) and _IDENT.match(value) else ""
+              for value in (consultation, site, meeting)]
+    exp = int((time.time() if now is None else now) + ttl)
+    body = _COMPACT_SEP.join(fields + [device, _base36(exp)])
+    return f"{body}.{_mac16(key, body)}"
+
+
+def mint_signup_token_v1(key: str, *, consultation: str | None, site: str | None,
+                         meeting: str | None, device: str, ttl: int = SIGNUP_TTL,
+                         now: float | None = None) -> str:
+    """The first form of a sign-up link (JSON claims, full HMAC), still accepted by the hub."""
     claims = {"consultation": consultation, "site": site, "meeting": meeting, "device": device,
               "exp": int((time.time() if now is None else now) + ttl)}
     body = _b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
     return f"{body}.{_mac(key, body)}"
 
 
+def _compact_claims(token: str) -> dict:
+    body = token.rpartition(".")[0]
+    parts = body.split(_COMPACT_SEP)
+    if len(parts) != 5 or not re.fullmatch(r"[0-9a-z]{1,10}", parts[4]):
+        raise SignupTokenError(N_("This link is not valid."), "t")
+    claims: dict = {name: (value or None) for name, value in zip(_COMPACT_FIELDS, parts)}
+    claims["exp"] = int(parts[4], 36)
+    return claims
+
+
 def unverified_claims(token: object) -> dict:
     """The claims of a token, NOT checked: only to learn which device's key checks it."""
-    if not isinstance(token, str) or token.count(".") != 1 or len(token) > TOKEN_MAX:
+    if not isinstance(token, str) or len(token) > TOKEN_MAX:
+        raise SignupTokenError(N_("This link is not valid."), "t")
+    if _COMPACT_SEP in token:
+        if not token.isascii() or "." not in token:
+            raise SignupTokenError(N_("This link is not valid."), "t")
+        return _compact_claims(token)
+    if token.count(".") != 1:
         raise SignupTokenError(N_("This link is not valid."), "t")
     try:
         claims = json.loads(_unb64(token.split(".")[0]))
@@ -86,13 +142,15 @@ def unverified_claims(token: object) -> dict:
 
 
 def verify_signup_token(token: object, hub_secret: str, *, now: float | None = None) -> dict:
-    """The claims of a genuine, unexpired sign-up link, or SignupTokenError."""
+    """The claims of a genuine, unexpired sign-up link (either form), or SignupTokenError."""
     claims = unverified_claims(token)
     device = claims.get("device")
     if not isinstance(device, str) or not _IDENT.match(device):
         raise SignupTokenError(N_("This link is not valid."), "t")
-    body, mac = token.split(".")
-    if not hmac.compare_digest(mac, _mac(device_signup_key(hub_secret, device), body)):
+    body, _dot, mac = token.rpartition(".")
+    key = device_signup_key(hub_secret, device)
+    expected = _mac16(key, body) if _COMPACT_SEP in token else _mac(key, body)
+    if not hmac.compare_digest(mac.encode(), expected.encode()):
         raise SignupTokenError(N_("This link is not valid."), "t")
     exp = claims.get("exp")
     if isinstance(exp, bool) or not isinstance(exp, int):
@@ -305,9 +363,37 @@ def kiosk_signup_url(store, *, consultation_id: str | None, site_id: str | None,
     key = store.get_setting(SIGNUP_KEY)
     if not hub_url or not key:
         return ""
-    token = mint_signup_token(key, consultation=consultation_id, site=site_id,
-                              meeting=meeting_id, device=store.device_id, ttl=ttl)
+    try:
+        token = mint_signup_token(key, consultation=consultation_id, site=site_id,
+                                  meeting=meeting_id, device=store.device_id, ttl=ttl)
+    except ValueError:
+        return ""
     return signup_url(hub_url, token)
+
+
+def kiosk_idea_url(store, short_code: str) -> str:
+    """The receipt link of an idea collected here, or "" when the tablet knows no hub (then
+    only the short code is shown)."""
+    hub_url = store.get_setting("sync.hub_url")
+    return idea_url(hub_url, short_code) if hub_url and short_code else ""
+
+
+def signup_config_of_bundle(folder) -> SignupConfig:
+    """What the consultation in bundle folder `folder` asks at sign-up (its `signup` object);
+    the minimum (name, contact, consent) when the bundle says nothing or cannot be read."""
+    from pathlib import Path
+    try:
+        data = json.loads((Path(folder) / "bundle.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        return SignupConfig()
+    return SignupConfig.from_bundle(data)
+
+
+def card_checks(store) -> tuple[str | None, frozenset[str]]:
+    """(the hub's public key, the hashes of issued card codes) as the last bundle gave them."""
+    hashes = store.get_setting(CARD_CODE_HASHES) or []
+    return store.get_setting(CARD_PUBLIC_KEY), frozenset(h for h in hashes
+                                                          if isinstance(h, str))
 
 
 def follow_idea(store, short_code: object):
@@ -322,3 +408,19 @@ def follow_idea(store, short_code: object):
     except StoreError:
         raise ValidationError(N_("No idea with this code was sent from this tablet."),
                               "code") from None
+
+
+# What a resident reads about an idea they follow (the same words as its page at the hub).
+IDEA_ANSWER_LABELS = {"received": N_("Received"), "under_study": N_("Under study"),
+                      "accepted": N_("Accepted"), "rejected": N_("Not retained"),
+                      "done": N_("Done")}
+IDEA_MODERATION_LABELS = {"pending": N_("Awaiting moderation"), "approved": N_("Published"),
+                          "rejected": N_("Not published")}
+
+
+def idea_status_label(proposal) -> str:
+    """The msgid of an idea's status: the platform's answer status once there is one, else
+    its moderation status."""
+    if proposal.answer_status in IDEA_ANSWER_LABELS:
+        return IDEA_ANSWER_LABELS[proposal.answer_status]
+    return IDEA_MODERATION_LABELS.get(proposal.status, IDEA_MODERATION_LABELS["pending"])

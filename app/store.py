@@ -231,6 +231,13 @@ class Store:
             raise
         return value
 
+    def card_use(self, consultation_id: str, question_id: str, nullifier: str) -> str | None:
+        """The ballot in which this card's nullifier answered the question here, or None."""
+        row = self.conn.execute("SELECT ballot_id FROM card_uses WHERE consultation_id = ? AND"
+                                " question_id = ? AND nullifier = ?",
+                                (consultation_id, question_id, nullifier)).fetchone()
+        return row[0] if row else None
+
     def withdraw_answer(self, ballot_id: str, question_id: str) -> None:
         """The resident went back and cleared an answer: it no longer counts."""
         consultation_id = self._ballot(ballot_id)[0]

@@ -114,7 +114,9 @@ def test_settings_persist_and_refuse_bad_values(tmp_path):
     with pytest.raises(StoreError):
         settings.text_size = "huge"
     with pytest.raises(StoreError):
-        settings.ballot_mode = "identified"
+        settings.ballot_mode = "secret"
+    settings.ballot_mode = "identified"      # with participation cards (tests/unit/test_identified.py)
+    assert settings.ballot_mode == "identified"
     store.close()
     again = KioskSettings(Store.open(tmp_path))
     assert (again.idle_timeout, again.text_size, again.high_contrast) == (90, "very_large", True)
