@@ -28,9 +28,13 @@ class DisplayControlsPanel(BoxLayout):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        tr.bind(lang=lambda *_a: self.build_views())
-        self.bind(consultation=lambda *_a: self.build_views())
-        Clock.schedule_once(lambda _dt: self.build_views(), 0)
+        # Bound methods are held weakly: a panel off screen is not kept alive by the translator.
+        tr.bind(lang=self._rebuild)
+        self.bind(consultation=self._rebuild)
+        Clock.schedule_once(self._rebuild, 0)
+
+    def _rebuild(self, *_args):
+        self.build_views()
 
     def view_name(self, view):
         if view == IDEAS_VIEW:

@@ -12,11 +12,11 @@ from kivy.uix.screenmanager import Screen
 from app.errors import DomainError
 from app.kiosk import IDLE_TIMEOUT_MAX, IDLE_TIMEOUT_MIN, format_amount
 from app.model import localized
-from screens import load_kv
+from screens import display_controls, load_kv, paper_counts  # noqa: F401  (kv rules)
 from screens.i18n import tr
 from screens.widgets import Card
 
-PAGES = ("session", "figures", "ideas", "display", "sync")
+PAGES = ("session", "figures", "ideas", "counts", "projector", "display", "sync")
 STATUS_NAMES = {"pending": "Waiting for moderation", "approved": "Approved",
                 "rejected": "Rejected"}
 
@@ -157,6 +157,10 @@ class FacilitatorScreen(Screen):
             self._build_figures()
         elif self.page == "ideas":
             self._build_ideas()
+        elif self.page == "counts":
+            self._build_counts()
+        elif self.page == "projector":
+            self._build_projector()
         elif self.page == "sync":
             self._poll_sync()
 
@@ -312,6 +316,23 @@ class FacilitatorScreen(Screen):
         self.onscreen_keyboard = value
         self._changed()
 
+    # -- paper counts and the room's projector ----------------------------------------------
+
+    def _build_counts(self):
+        panel = self.ids.pages.get_screen("counts").ids.panel
+        panel.store = self.store
+        panel.consultation = self.consultation
+        panel.site_id = self.settings.site_id
+        panel.meeting_id = self.settings.meeting_id
+        panel.on_recorded = self.sync.push_soon if self.sync is not None else None
+
+    def _build_projector(self):
+        panel = self.ids.pages.get_screen("projector").ids.panel
+        panel.consultation = self.consultation
+        if self.sync is not None and self.sync.status().enrolled and panel.remote is None:
+            from sync.display import DisplayRemote
+            panel.remote = DisplayRemote(self.sync.store_path, self.consultation)
+
     # -- sync ------------------------------------------------------------------------------
 
     def _poll_sync(self, *_args):
@@ -345,6 +366,12 @@ class FacilitatorScreen(Screen):
             return
         page = self.ids.pages.get_screen("sync")
         hub_url, code = page.ids.hub_url.text.strip(), page.ids.code.text.strip()
+        if code.lower().startswith("piazzetta://"):
+            # A QR scanner that types like a keyboard gives the whole enrollment QR.
+            self.sync_busy = True
+            self.sync_message = tr._("Enrolling…")
+            threading.Thread(target=self._enroll_worker, args=(None, code), daemon=True).start()
+            return
         if not hub_url or not code:
             self.sync_message = tr._("Type the hub's address and the enrollment code.")
             return
@@ -354,9 +381,13 @@ class FacilitatorScreen(Screen):
 
     def _enroll_worker(self, hub_url, code):
         try:
-            self.sync.enroll(hub_url, code)
-        except Exception as exc:  # the message is the service's, shown as is
-            message = str(exc) or exc.__class__.__name__
+            if hub_url is None:
+                self.sync.enroll_from_qr(code)
+            else:
+                self.sync.enroll(hub_url, code)
+        except Exception as exc:  # shown in the facilitator's language when it is a domain error
+            message = exc.describe(tr._) if isinstance(exc, DomainError) else (
+                str(exc) or exc.__class__.__name__)
             Clock.schedule_once(lambda _dt: self._enrolled(False, message))
         else:
             Clock.schedule_once(lambda _dt: self._enrolled(True, ""))

@@ -34,8 +34,10 @@ class PaperCountsPanel(BoxLayout):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.fields = {}
-        tr.bind(lang=lambda *_a: self.refresh())
-        self.bind(consultation=lambda *_a: self.refresh())
+        # Bound methods: Kivy holds them weakly, so a panel that left the screen is not kept
+        # alive (and refreshed against a closed store) by the translator.
+        tr.bind(lang=self._refresh_later)
+        self.bind(consultation=self._refresh_later)
 
     # -- building ------------------------------------------------------------------------
 
@@ -44,8 +46,11 @@ class PaperCountsPanel(BoxLayout):
             return []
         return [q for q in self.consultation.questions if q.kind in COUNTABLE_KINDS]
 
+    def _refresh_later(self, *_args):
+        self.refresh()
+
     def refresh(self):
-        if not self.ids or self.consultation is None or self.parent is None:
+        if not self.ids or self.consultation is None or self.get_root_window() is None:
             return   # not on screen (a language change redraws it when shown again)
         questions = self.questions()
         if questions and self.question_id not in [q.id for q in questions]:

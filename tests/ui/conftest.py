@@ -33,6 +33,9 @@ import screens.idea  # noqa: E402,F401
 import screens.thanks  # noqa: E402,F401
 import screens.pin  # noqa: E402,F401
 import screens.facilitator  # noqa: E402,F401
+import screens.paper_counts  # noqa: E402,F401
+import screens.display_controls  # noqa: E402,F401
+import screens.projector.app  # noqa: E402,F401
 import screens.kiosk  # noqa: E402,F401
 from app.kiosk import KioskSession, KioskSettings  # noqa: E402
 from app.paths import DEMO_BUNDLE_DIR  # noqa: E402

@@ -83,7 +83,7 @@ def tour(k, lang, prefix=""):
     k.root.pin_screen.entered = ""
     fac = enter_facilitator(k) if k.root.current != "facilitator" else k.root.facilitator
     shot("15-facilitator-session")
-    for page in ("figures", "ideas", "display", "sync"):
+    for page in ("figures", "ideas", "counts", "projector", "display", "sync"):
         k.tap(fac.ids[page])
         if page == "ideas":
             cards = fac.ids.pages.get_screen("ideas").ids.ideas.children
@@ -97,7 +97,7 @@ def tour(k, lang, prefix=""):
 @pytest.mark.parametrize("lang", ["fr", "it"])
 def test_every_screen_at_1280x800(kiosk_factory, lang):
     k = kiosk_factory(lang=lang)
-    assert len(tour(k, lang)) == 19
+    assert len(tour(k, lang)) == 21
 
 
 def test_portrait_and_full_hd(kiosk_factory):
