@@ -41,7 +41,7 @@ messages: venv
 	done
 
 run: setup
-	$(PY) main.py $(ROLE) --data-dir $(DATA_DIR) --lang $(LANG_ARG) $(ARGS)
+	$(PY) main.py $(ROLE) --demo --data-dir $(DATA_DIR) --lang $(LANG_ARG) $(ARGS)
 
 test: setup
 	sh tools/with-display.sh $(PY) -m pytest $(PYTEST_ARGS)

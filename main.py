@@ -10,25 +10,47 @@ from app.model import LANGUAGES
 from app.paths import DEMO_BUNDLE_DIR
 
 ROLES = ("kiosk", "facilitator", "projector")
+DEMO_PIN = "2468"
 
 
 def default_data_dir() -> Path:
+    if os.environ.get("ANDROID_PRIVATE"):      # the app's private folder on Android
+        return Path(os.environ["ANDROID_PRIVATE"]) / "piazzetta"
     base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return Path(base) / "piazzetta"
 
 
+def choose_bundle(data_dir: Path) -> Path:
+    """The consultation bundle pulled from the hub most recently (sync saves them under
+    <data_dir>/bundles/<consultation id>/), or the demo when this tablet has none yet."""
+    pulled = [folder for folder in (data_dir / "bundles").glob("*")
+              if (folder / "bundle.json").is_file()]
+    if not pulled:
+        return DEMO_BUNDLE_DIR
+    return max(pulled, key=lambda folder: (folder / "bundle.json").stat().st_mtime)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="piazzetta", description=__doc__)
-    parser.add_argument("role", choices=ROLES, help="what this device is used for")
+    # Optional so that Android, which starts main.py with no arguments, gets the kiosk.
+    parser.add_argument("role", nargs="?", default="kiosk", choices=ROLES,
+                        help="what this device is used for (default: %(default)s)")
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="where the local store lives (default: %(default)s → "
                              "~/.local/share/piazzetta)")
     parser.add_argument("--lang", choices=LANGUAGES, default="fr",
                         help="the interface language at start")
-    parser.add_argument("--bundle", type=Path, default=DEMO_BUNDLE_DIR,
-                        help="the consultation bundle to show (default: the demo)")
+    parser.add_argument("--bundle", type=Path, default=None,
+                        help="the consultation bundle to show (default: the newest one pulled "
+                             "from the hub into the data folder, else the demo)")
     parser.add_argument("--size", default=None, metavar="WxH",
                         help="window size, e.g. 1280x800 (default: full screen on a kiosk)")
+    parser.add_argument("--hub", default=os.environ.get("PIAZZETTA_HUB_URL"), metavar="URL",
+                        help="projector: read results and controls from this hub (default: "
+                             "$PIAZZETTA_HUB_URL, else this device's own store)")
+    parser.add_argument("--demo", action="store_true",
+                        help="demo set-up: a 1280x800 window unless --size says otherwise, and "
+                             f"the facilitator PIN {DEMO_PIN} when none is chosen yet")
     parser.add_argument("--screenshot", type=Path, default=None, metavar="PNG",
                         help="draw the first screen, save it to PNG and exit")
     parser.add_argument("--screenshot-delay", type=float, default=1.5, metavar="S",
@@ -43,10 +65,17 @@ def configure_kivy(args: argparse.Namespace, data_dir: Path) -> None:
     os.environ.setdefault("KIVY_HOME", str(data_dir / "kivy"))
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
     from kivy.config import Config
+    if args.demo and not args.size:
+        args.size = "1280x800"
     if args.size:
         width, height = args.size.lower().split("x")
         Config.set("graphics", "width", width)
         Config.set("graphics", "height", height)
+    elif args.role in ("kiosk", "projector"):
+        Config.set("graphics", "fullscreen", "auto")
+    if args.role == "projector":
+        # Multisampling halves the frame rate under software OpenGL (bench/projector_frames.py).
+        Config.set("graphics", "multisamples", "0")
     Config.set("kivy", "exit_on_escape", "0")
     Config.set("input", "mouse", "mouse,disable_multitouch")
 
@@ -59,7 +88,9 @@ def make_sync_service(data_dir: Path, store):
     except ImportError:
         return None
     try:
-        service = SyncService(data_dir)
+        # A short push delay keeps a vote's way to the projector under 1.5 s
+        # (bench/projector_latency.py); pushes are batched, so it costs few requests.
+        service = SyncService(data_dir, push_delay=0.3)
         if service.status().enrolled:
             service.start()
         return service
@@ -68,7 +99,7 @@ def make_sync_service(data_dir: Path, store):
         return None
 
 
-def projector_factory(role: str):
+def projector_factory(role: str, hub_url: str | None = None):
     """Hook for the projector role: return a callable `factory(app) -> root widget` (the
     projector's screens live in screens/projector/, wired by their own helper). None shows a
     placeholder. PIAZZETTA_HUB_URL makes it read results from a hub instead of this
@@ -79,7 +110,7 @@ def projector_factory(role: str):
         from screens.projector.app import projector_factory as factory
     except ImportError:
         return None
-    return factory(os.environ.get("PIAZZETTA_HUB_URL") or None)
+    return factory(hub_url or None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,12 +121,26 @@ def main(argv: list[str] | None = None) -> int:
     from app.bundle import load_bundle
     from app.errors import BundleError
     from app.store import Store
+    if args.bundle is None:
+        args.bundle = choose_bundle(data_dir)
     try:
         consultation = load_bundle(args.bundle)
     except BundleError as exc:
-        print(f"piazzetta: {exc.describe()}", file=sys.stderr)
-        return 2
+        if args.bundle == DEMO_BUNDLE_DIR or not str(args.bundle).startswith(str(data_dir)):
+            print(f"piazzetta: {exc.describe()}", file=sys.stderr)
+            return 2
+        # A pulled bundle that does not load must not stop the kiosk: fall back to the demo.
+        print(f"piazzetta: {exc.describe()}; showing the demo consultation", file=sys.stderr)
+        args.bundle = DEMO_BUNDLE_DIR
+        consultation = load_bundle(args.bundle)
     store = Store.open(data_dir)
+    if args.demo:
+        from app.security import FacilitatorPin
+        pin = FacilitatorPin(store)
+        if not pin.is_set:
+            pin.set_pin(DEMO_PIN, DEMO_PIN)
+            print(f"piazzetta: demo set-up: the facilitator PIN is {DEMO_PIN} "
+                  "(hold the top-left corner for two seconds, or press Ctrl+Shift+F)")
 
     configure_kivy(args, data_dir)
     from screens.app import PiazzettaApp
@@ -105,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                                bundle_dir=args.bundle.resolve()
                                if args.bundle.is_dir() else args.bundle.parent,
                                lang=args.lang, sync_factory=sync_factory,
-                               projector_factory=projector_factory(args.role))
+                               projector_factory=projector_factory(args.role, args.hub))
     if args.screenshot:
         from kivy.clock import Clock
 

@@ -32,7 +32,7 @@ mkdir -p "$WORK/data" "$WORK/cwd"
 start=$(date +%s%N)
 status=0
 (cd "$WORK/cwd" && timeout "$TIMEOUT" sh "$ROOT/tools/with-display.sh" \
-    "$APP" kiosk --screenshot "$SHOT" --size 1280x800 --data-dir "$WORK/data" "$@") \
+    "$APP" kiosk --demo --screenshot "$SHOT" --size 1280x800 --data-dir "$WORK/data" "$@") \
     >"$WORK/app.log" 2>&1 || status=$?
 end=$(date +%s%N)
 elapsed_ms=$(( (end - start) / 1000000 ))
