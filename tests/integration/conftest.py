@@ -158,8 +158,8 @@ def expected_results(stores, consultation) -> dict:
     """The results every store's answers make together, with the domain's tallies."""
     import json
 
-    from app.tally import new_tally
-    tallies = {q.id: new_tally(consultation, q) for q in consultation.questions}
+    from app.counts import ChannelTally   # the hub's results carry the breakdown per channel
+    tallies = {q.id: ChannelTally(consultation, q) for q in consultation.questions}
     for store in stores:
         for question_id, value in store.conn.execute(
                 "SELECT question_id, value FROM answers WHERE consultation_id = ?",
