@@ -192,6 +192,11 @@ class KioskSession:
         self.card_code, self.passed_over = code, used
         return code
 
+    def forget_card(self) -> None:
+        """The resident changed their mind before starting: the card is forgotten."""
+        if self.ballot_id is None:
+            self.card_code, self.passed_over = None, ()
+
     def _card_used(self, code: str, question_id: str) -> bool:
         owner = self.store.card_use(self.consultation.id, question_id,
                                     nullifier(code, self.consultation.id, question_id))

@@ -18,6 +18,7 @@ from screens.theme import theme
 from screens.welcome import WelcomeScreen
 
 THANKS_SECONDS = 20
+THANKS_QR_SECONDS = 45       # time to take out a phone and scan
 LONG_PRESS_SECONDS = 2.0
 KEYBOARD_LAYOUTS = {"fr": "azerty", "it": "qwerty", "en": "qwerty"}
 
@@ -173,6 +174,17 @@ class KioskRoot(FloatLayout):
             elif name == "pin":
                 from screens.pin import PinScreen
                 screen = PinScreen(name="pin", pin=self.pin, controller=self)
+            elif name == "signup":
+                from app.signup import signup_config_of_bundle
+                from screens.signup_form import SignupFormScreen
+                screen = SignupFormScreen(name="signup", session=self.session, controller=self,
+                                          config=signup_config_of_bundle(self.bundle_dir))
+            elif name == "follow":
+                from screens.follow_idea import FollowIdeaScreen
+                screen = FollowIdeaScreen(name="follow", session=self.session, controller=self)
+            elif name == "card":
+                from screens.card_entry import CardEntryScreen
+                screen = CardEntryScreen(name="card", session=self.session, controller=self)
             else:
                 from screens.facilitator import FacilitatorScreen
                 screen = FacilitatorScreen(name="facilitator", session=self.session,
@@ -198,6 +210,18 @@ class KioskRoot(FloatLayout):
         return self._build("pin")
 
     @property
+    def signup_form(self):
+        return self._build("signup")
+
+    @property
+    def follow_idea(self):
+        return self._build("follow")
+
+    @property
+    def card_entry(self):
+        return self._build("card")
+
+    @property
     def facilitator(self):
         return self._build("facilitator")
 
@@ -220,11 +244,18 @@ class KioskRoot(FloatLayout):
             self._thanks_timer.cancel()
             self._thanks_timer = None
         if name == "welcome":
-            self.welcome.locked = not self.session.can_start
-            self.welcome.site_id = self.session.settings.site_id or ""
+            self._welcome_state()
         self.manager.current = name
 
+    def _welcome_state(self):
+        self.welcome.locked = self.session.waits_for_facilitator
+        self.welcome.identified = self.session.identified
+        self.welcome.site_id = self.session.settings.site_id or ""
+
     def start_ballot(self):
+        if self.session.identified and not self.session.can_start:
+            self.go("card")
+            return
         if not self.session.can_start:
             self.welcome.locked = True
             return
@@ -241,11 +272,47 @@ class KioskRoot(FloatLayout):
         else:
             self.question.show()
 
+    def card_accepted(self):
+        """Identified mode: the card is good; the ballot starts (its questions this card
+        answered before are passed over, as the card screen said)."""
+        self.start_ballot()
+
+    def card_cancelled(self):
+        self.go("welcome")
+
     def _show_thanks(self):
-        self.thanks.offer_idea = self.session.proposal is None
-        self.thanks.idea_code = self.session.proposal.short_code if self.session.proposal else ""
+        from app.signup import kiosk_idea_url, kiosk_signup_url
+        session, thanks = self.session, self.thanks
+        store, settings = session.store, session.settings
+        thanks.offer_idea = session.proposal is None
+        code = session.proposal.short_code if session.proposal else ""
+        thanks.idea_code = code
+        thanks.idea_url = kiosk_idea_url(store, code)
+        thanks.signup_url = kiosk_signup_url(
+            store, consultation_id=session.consultation.id, site_id=settings.site_id,
+            meeting_id=settings.meeting_id)
         self.go("thanks")
-        self._thanks_timer = Clock.schedule_once(lambda _dt: self.finish(), THANKS_SECONDS)
+        seconds = THANKS_QR_SECONDS if (thanks.signup_url or code) else THANKS_SECONDS
+        self._thanks_timer = Clock.schedule_once(lambda _dt: self.finish(), seconds)
+
+    # -- sign-up on the tablet, and following an idea ---------------------------------------
+
+    def open_signup(self):
+        self.go("signup")
+
+    def signup_sent(self):
+        self._push()
+        self.thanks.signed_up = True
+        self._show_thanks()
+
+    def signup_cancelled(self):
+        self._show_thanks()
+
+    def open_follow(self):
+        self.go("follow")
+
+    def follow_closed(self):
+        self.go("welcome")
 
     def open_idea(self):
         self._came_from = self.current if self.current in ("welcome", "thanks") else "welcome"
@@ -288,7 +355,10 @@ class KioskRoot(FloatLayout):
         if "idea" in self._lazy:
             self.idea.clear()
         if "thanks" in self._lazy:
-            self.thanks.idea_code = ""
+            self.thanks.forget()
+        for name in ("signup", "follow", "card"):
+            if name in self._lazy:
+                self._lazy[name].clear()
         tr.lang = self.default_lang
         self.go("welcome")
         self.poke()
@@ -325,8 +395,7 @@ class KioskRoot(FloatLayout):
         Window.clearcolor = theme.colours["background"]
         use_onscreen_keyboard(settings.onscreen_keyboard)
         self._idle.timeout = settings.idle_timeout
-        self.welcome.locked = not self.session.can_start
-        self.welcome.site_id = settings.site_id or ""
+        self._welcome_state()
 
     def quit(self):
         if self.on_quit is not None:

@@ -1,14 +1,41 @@
-"""Thanks: shown only once the answers or the idea are on disk; then back to the welcome."""
-from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
+"""Thanks: shown only once the answers or the idea are on disk; then back to the welcome.
+
+Beside the thanks, the follow-up panel: the sign-up QR (when the tablet is enrolled), and
+after an idea its receipt QR and short code. A resident without a phone can register here."""
+from kivy.metrics import dp
+from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
+import screens.followup  # noqa: F401  (the FollowUpPanel rule)
 from screens import load_kv
 
 
 class ThanksScreen(Screen):
     controller = ObjectProperty(None, allownone=True)
     idea_code = StringProperty("")        # the short code of the idea just sent
+    idea_url = StringProperty("")         # its receipt link at the hub ("" when not enrolled)
+    signup_url = StringProperty("")       # the sign-up link ("" when not enrolled)
     offer_idea = BooleanProperty(True)
+    offer_signup = BooleanProperty(True)  # "Register here without a phone"
+    signed_up = BooleanProperty(False)    # the resident just registered on this tablet
+    qr_side = NumericProperty(dp(250))
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.bind(size=self._fit, signup_url=self._fit, idea_url=self._fit,
+                  signed_up=self._fit)
+        self._fit()
+
+    def _fit(self, *_args):
+        """QR codes as large as the screen allows beside the thanks (at least 220 px)."""
+        parts = (1 if self.signup_url and not self.signed_up else 0) + (1 if self.idea_url else 0)
+        parts = max(1, parts)
+        if self.width >= self.height * 1.1:     # side by side with the thanks
+            side = min((self.width * 0.5 - dp(32) * (parts - 1)) / parts - dp(40),
+                       self.height - dp(260))
+        else:
+            side = (self.width - dp(72) - dp(32) * (parts - 1)) / parts - dp(40)
+        self.qr_side = max(dp(220), min(dp(320), side))
 
     def finish(self):
         if self.controller is not None:
@@ -17,6 +44,15 @@ class ThanksScreen(Screen):
     def propose_idea(self):
         if self.controller is not None:
             self.controller.open_idea()
+
+    def sign_up_here(self):
+        if self.controller is not None:
+            self.controller.open_signup()
+
+    def forget(self):
+        """Nothing of the previous resident stays (their idea's code, their sign-up)."""
+        self.idea_code = self.idea_url = self.signup_url = ""
+        self.signed_up = False
 
 
 load_kv(__file__)

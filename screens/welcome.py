@@ -21,6 +21,8 @@ class WelcomeScreen(Screen):
     cover_source = StringProperty("")
     # Facilitated mode: the start button waits for the facilitator's unlock.
     locked = BooleanProperty(False)
+    # Identified mode: the resident shows a participation card before the questions.
+    identified = BooleanProperty(False)
     site_id = StringProperty("", allownone=True)
     meetings = ListProperty([])
     controller = ObjectProperty(None, allownone=True)
@@ -49,6 +51,10 @@ class WelcomeScreen(Screen):
     def propose_idea(self):
         if self.controller is not None:
             self.controller.open_idea()
+
+    def follow_idea(self):
+        if self.controller is not None:
+            self.controller.open_follow()
 
     def _refresh(self, *_args):
         box = self.ids.get("themes")

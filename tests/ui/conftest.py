@@ -31,6 +31,10 @@ import screens.question  # noqa: E402,F401
 import screens.vote_kinds  # noqa: E402,F401
 import screens.idea  # noqa: E402,F401
 import screens.thanks  # noqa: E402,F401
+import screens.followup  # noqa: E402,F401
+import screens.signup_form  # noqa: E402,F401
+import screens.follow_idea  # noqa: E402,F401
+import screens.card_entry  # noqa: E402,F401
 import screens.pin  # noqa: E402,F401
 import screens.facilitator  # noqa: E402,F401
 import screens.paper_counts  # noqa: E402,F401

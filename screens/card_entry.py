@@ -1,0 +1,94 @@
+"""The identified ballot mode's first step: the resident shows their participation card.
+
+Most kiosks read QR codes with a USB or Bluetooth scanner that types like a keyboard: the
+field below keeps the focus, receives the card's text and Enter, and the card is checked
+offline (app.signup.read_card through the session). The resident can also type the short code
+printed under the QR. Decoding a camera image is not possible in pure Python on the tablet,
+so the help says "under the scanner, or type the code"."""
+from kivy.clock import Clock
+from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
+from kivy.uix.screenmanager import Screen
+
+from app.errors import DomainError
+from screens import load_kv
+from screens.i18n import tr
+from screens.signup_form import forget_typing
+
+CARD_TEXT_MAX = 400
+
+
+def card_filter(substring: str, _from_undo: bool) -> str:
+    """A scanner's keystrokes or a typed code: printable ASCII only, no spaces or controls."""
+    return "".join(ch for ch in substring if ch.isascii() and ch.isprintable() and ch != " ")
+
+
+class CardEntryScreen(Screen):
+    controller = ObjectProperty(None, allownone=True)
+    session = ObjectProperty(None, allownone=True)
+    error = StringProperty("")
+    notice = StringProperty("")          # the card answered some questions here before
+    accepted = BooleanProperty(False)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        field = self.ids.card.input
+        field.input_filter = card_filter
+        field.bind(on_text_validate=lambda *_a: self.check())
+        self.ids.card.bind(text=lambda *_a: setattr(self, "error", ""))
+
+    def on_enter(self, *_args):
+        # The scanner types into whatever has the focus: give it to the card field.
+        Clock.schedule_once(lambda _dt: setattr(self.ids.card.input, "focus", True), 0)
+
+    def go_on(self):
+        """Continue: check the card, or (once accepted with a notice) start the ballot."""
+        if self.accepted:
+            self._proceed()
+        else:
+            self.check()
+
+    def check(self):
+        if self.accepted:
+            return
+        text = self.ids.card.text[:CARD_TEXT_MAX + 1]
+        forget_typing(self.ids.card)        # the card's text never stays in a widget
+        try:
+            self.session.present_card(text)
+        except DomainError as exc:
+            self.error = exc.describe(tr._)
+            self.ids.card.input.focus = True
+            return
+        self.error = ""
+        session = self.session
+        if session.passed_over:
+            done = len(session.passed_over)
+            self.notice = tr.ngettext(
+                "Your card has already answered {n} of these {total} questions on this tablet: "
+                "you will see only the others.",
+                "Your card has already answered {n} of these {total} questions on this tablet: "
+                "you will see only the other ones.", done).format(n=done,
+                                                                   total=len(session.questions))
+            self.accepted = True
+            return
+        self._proceed()
+
+    def _proceed(self):
+        self.accepted = False
+        self.notice = ""
+        if self.controller is not None:
+            self.controller.card_accepted()
+
+    def clear(self):
+        forget_typing(self.ids.card)
+        self.error = self.notice = ""
+        self.accepted = False
+
+    def cancel(self):
+        self.clear()
+        if self.session is not None:
+            self.session.forget_card()
+        if self.controller is not None:
+            self.controller.card_cancelled()
+
+
+load_kv(__file__)

@@ -1,0 +1,316 @@
+"""Issue 6 on the kiosk, on a real window: the thanks screen's sign-up and idea receipt QR codes
+(read back from the screenshot with zxing-cpp), the sign-up form for a resident without a
+phone (its record in the outbox, nothing of it left in the widgets after the idle reset),
+"Follow my idea", and the identified ballot mode with participation cards. Screenshots in
+build/screenshots/kiosk/{fr,it}/ from 20- on."""
+from __future__ import annotations
+
+import pytest
+from kivy.core.window import Window
+from kivy.properties import StringProperty
+from kivy.uix.textinput import TextInput
+
+from app.signup import (CARD_CODE_HASHES, CARD_PUBLIC_KEY, SignupConfig, card_code_hash,
+                        card_public_key, card_signing_seed, device_signup_key, nullifier,
+                        sign_card, verify_signup_token)
+from tests.ui.conftest import step
+
+zxingcpp = pytest.importorskip("zxingcpp")
+
+SECRET = "hub-secret-for-ui-tests"
+HUB = "https://participation.example.org"
+SITE = "menton-mediatheque"
+SEED = card_signing_seed(SECRET)
+CARD = "ABCDE23456"
+LANGS = ("fr", "it")
+
+
+def enroll(store):
+    """What enrollment leaves in the store (sync/enroll.py), without a hub."""
+    store.set_setting("sync.hub_url", HUB)
+    store.set_setting("sync.signup_key", device_signup_key(SECRET, store.device_id))
+
+
+def decode(path) -> list[str]:
+    from PIL import Image
+    with Image.open(path) as image:
+        return [r.text for r in zxingcpp.read_barcodes(image.convert("L"))]
+
+
+def answer_first_questions_and_finish(k):
+    """Answer the colour question (six taps) and the yes/no, then skip to the thanks."""
+    k.tap(k.root.welcome.ids.start)
+    assert k.root.current == "question"
+    body = k.body()
+    for _ in k.session.question.projects:
+        k.tap(body.ids.green)
+    k.tap(k.body().ids.yes)
+    while k.root.current == "question":
+        k.tap(k.root.question.ids.skip)
+    assert k.root.current == "thanks"
+
+
+def send_idea(k, title="Un banc à l'ombre", text="Sur la place, près de la fontaine."):
+    k.tap(k.root.welcome.ids.idea)
+    idea = k.root.idea
+    k.type(idea.ids.title, title)
+    k.type(idea.ids.text, text)
+    k.tap(idea.ids.send)
+    assert k.root.current == "thanks"
+    return k.session.proposal
+
+
+# -- the thanks screen ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_thanks_shows_the_signup_qr_and_the_idea_receipt(kiosk_factory, lang):
+    k = kiosk_factory(lang=lang, site_id=SITE)
+    enroll(k.store)
+    idea = send_idea(k)
+    thanks = k.root.thanks
+    panel = thanks.ids.panel
+    for qr in (panel.ids.signup_qr, panel.ids.idea_qr):
+        assert min(qr.size) >= 220 and qr.opacity == 1
+    path = k.shot("20-thanks-signup-and-idea-qr")
+    texts = decode(path)
+    signup = [t for t in texts if t.startswith(HUB + "/signup?t=")]
+    assert len(signup) == 1 and HUB + "/ideas/" + idea.short_code in texts, texts
+    claims = verify_signup_token(signup[0].split("t=", 1)[1], SECRET)
+    assert (claims["site"], claims["device"], claims["consultation"]) == \
+        (SITE, k.store.device_id, k.session.consultation.id)
+    assert idea.short_code in panel.ids.code.text
+    k.tap(thanks.ids.finish)
+    assert k.root.current == "welcome" and thanks.idea_code == "" and thanks.signup_url == ""
+
+    # After answers only: the sign-up QR alone.
+    answer_first_questions_and_finish(k)
+    assert thanks.signup_url and not thanks.idea_code
+    assert panel.ids.idea_part.opacity == 0
+    path = k.shot("21-thanks-signup-qr")
+    assert any(t.startswith(HUB + "/signup?t=") for t in decode(path))
+
+
+def test_a_tablet_not_enrolled_shows_no_signup_qr_and_the_idea_code_alone(kiosk_factory):
+    k = kiosk_factory(lang="fr")
+    answer_first_questions_and_finish(k)
+    assert not k.root.thanks.ids.panel.has_content       # nothing about sign-up at all
+    assert k.root.thanks.ids.panel.opacity == 0
+    k.tap(k.root.thanks.ids.finish)
+    idea = send_idea(k)
+    panel = k.root.thanks.ids.panel
+    assert panel.ids.signup_part.opacity == 0 and panel.ids.idea_qr.size[1] == 0
+    assert panel.ids.code.text == idea.short_code
+    assert "Suivre mon idée" in panel.ids.idea_caption.text
+    for lang in LANGS:
+        from screens.i18n import tr
+        tr.lang = lang
+        k.shot("22-thanks-idea-code-only", lang)
+
+
+# -- sign-up on the tablet -------------------------------------------------------------------
+
+PERSONAL = ("Zoé Martin-Ålesund", "zoe.martin@example.org")
+
+
+def personal_strings_in(widget) -> list[str]:
+    """Every string held by a widget under `widget` (properties, TextInput undo history) that
+    contains a piece of the resident's data."""
+    found = []
+    for w in widget.walk(restrict=True):
+        for name, prop in w.properties().items():
+            if isinstance(prop, StringProperty):
+                value = getattr(w, name) or ""
+                if any(p.lower() in value.lower() for p in ("zoé", "zoe.martin", "ålesund")):
+                    found.append((w.__class__.__name__, name))
+        if isinstance(w, TextInput):
+            history = repr(getattr(w, "_undo", [])) + repr(getattr(w, "_redo", []))
+            if "zoe" in history.lower() or "Zo" in history:
+                found.append((w.__class__.__name__, "_undo"))
+    return found
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_signup_on_the_tablet_goes_to_the_outbox_and_leaves_nothing_in_the_widgets(
+        kiosk_factory, lang):
+    k = kiosk_factory(lang=lang, site_id=SITE, meeting_id="m-menton-1203")
+    answer_first_questions_and_finish(k)
+    k.tap(k.root.thanks.ids.signup)
+    assert k.root.current == "signup"
+    form = k.root.signup_form
+    form.config = SignupConfig(age_bracket=True, neighbourhoods=(
+        ("careï", {"fr": "Careï", "it": "Carei"}), ("garavan", {"fr": "Garavan"})))
+    step(3)
+    k.shot("23-signup-form")
+    before = len(k.store.events())
+    k.tap(form.ids.send)                                   # empty: errors, nothing written
+    assert form.ids.name.error and len(k.store.events()) == before
+    k.type(form.ids.name, "\x00" * 3 + "x" * 500)          # controls and too long
+    k.type(form.ids.contact, "'; DROP TABLE outbox; --")
+    k.tap(form.ids.send)
+    assert form.ids.name.error and len(k.store.events()) == before
+    form.ids.name.input.text = ""
+    form.ids.contact.input.text = ""
+    k.type(form.ids.name, PERSONAL[0])
+    k.type(form.ids.contact, "not an address")
+    k.tap(form.ids.send)
+    assert form.ids.contact.error and len(k.store.events()) == before
+    form.ids.contact.input.text = ""
+    k.type(form.ids.contact, PERSONAL[1])
+    k.tap(form.ids.send)                                   # no consent yet
+    assert form.error and len(k.store.events()) == before
+    k.shot("24-signup-errors")
+    k.tap(form.ids.consent)
+    k.tap(form.age_cards["30_44"])
+    k.tap(form.hood_cards["careï"])
+    k.tap(form.ids.send)
+    event = k.store.events()[-1]
+    assert event.type == "signup" and len(k.store.events()) == before + 1
+    assert (event.payload["name"], event.payload["contact"]) == PERSONAL
+    assert (event.payload["age_bracket"], event.payload["neighbourhood"], event.payload["site_id"],
+            event.payload["meeting_id"], event.payload["lang"]) == \
+        ("30_44", "careï", SITE, "m-menton-1203", lang)
+    assert k.store.pending_events()[-1].id == event.id     # waiting for the hub
+    assert k.root.current == "thanks" and k.root.thanks.signed_up
+    assert k.root.thanks.ids.signup.disabled
+    k.shot("25-signup-done")
+    assert personal_strings_in(form) == []                 # emptied after sending
+    # The idle reset: nothing personal anywhere on the kiosk.
+    k.root.reset_resident()
+    step(3)
+    assert k.root.current == "welcome" and not k.root.thanks.signed_up
+    assert personal_strings_in(k.root) == []
+
+
+def test_a_cancelled_signup_leaves_nothing_and_writes_nothing(kiosk):
+    k = kiosk
+    answer_first_questions_and_finish(k)
+    before = len(k.store.events())
+    k.tap(k.root.thanks.ids.signup)
+    k.type(k.root.signup_form.ids.name, PERSONAL[0])
+    k.type(k.root.signup_form.ids.contact, PERSONAL[1])
+    k.tap(k.root.signup_form.ids.cancel)
+    assert k.root.current == "thanks" and len(k.store.events()) == before
+    assert personal_strings_in(k.root) == []
+
+
+# -- follow my idea --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_follow_my_idea_by_its_code(kiosk_factory, lang):
+    from screens.i18n import tr
+    k = kiosk_factory(lang=lang)
+    idea = send_idea(k)
+    k.tap(k.root.thanks.ids.finish)
+    k.tap(k.root.welcome.ids.follow)
+    follow = k.root.follow_idea
+    assert k.root.current == "follow"
+    k.type(follow.ids.code, "zz-zz 99")                    # filtered: letters and digits
+    assert follow.ids.code.text == "ZZZZ99"
+    k.tap(follow.ids.show)
+    assert follow.error and not follow.found
+    k.shot("27-follow-idea-unknown")
+    follow.ids.code.input.text = ""
+    k.type(follow.ids.code, idea.short_code.lower())
+    follow.ids.code.input.dispatch("on_text_validate")     # Enter
+    step(2)
+    assert follow.found and follow.idea_title == idea.title
+    assert follow.status == tr._("Awaiting moderation")
+    k.store.record_proposal_answer(idea.id, "under_study",
+                                   "Merci ! Le service des espaces verts étudie l'emplacement.")
+    k.tap(follow.ids.show)
+    assert follow.status == tr._("Under study") and "espaces verts" in follow.answer
+    k.shot("26-follow-idea-answered")
+    k.tap(follow.ids.back)
+    assert k.root.current == "welcome" and follow.ids.code.text == "" and not follow.found
+
+
+# -- the identified ballot mode ----------------------------------------------------------------
+
+def identified_kiosk(kiosk_factory, lang):
+    k = kiosk_factory(lang=lang, ballot_mode="identified")
+    k.store.set_setting(CARD_PUBLIC_KEY, card_public_key(SEED))
+    k.store.set_setting(CARD_CODE_HASHES, [card_code_hash(CARD)])
+    return k
+
+
+def scan(k, text):
+    """A USB scanner: the card's text typed into the focused field, then Enter."""
+    field = k.root.card_entry.ids.card.input
+    step(2)
+    assert field.focus, "the card field must have the focus for the scanner"
+    field.insert_text(text)
+    field.dispatch("on_text_validate")
+    step(2)
+    k.settle()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_identified_mode_one_answer_per_card_and_question(kiosk_factory, lang):
+    k = identified_kiosk(kiosk_factory, lang)
+    demo = k.session.consultation
+    assert not k.root.welcome.locked and k.root.welcome.identified
+    k.shot("28-welcome-identified")
+    k.tap(k.root.welcome.ids.start)
+    assert k.root.current == "card" and k.store.events() == []
+    step(2)
+    k.shot("29-card-entry")
+    scan(k, sign_card(card_signing_seed("a forged hub"), CARD))
+    card = k.root.card_entry
+    assert card.error and k.root.current == "card" and k.store.events() == []
+    assert card.ids.card.text == ""                        # the card's text is not kept
+    k.shot("30-card-refused")
+    scan(k, sign_card(SEED, CARD))
+    assert k.root.current == "question"
+    body = k.body()
+    for _ in k.session.question.projects:
+        k.tap(body.ids.green)
+    k.tap(k.body().ids.no)                                 # q-ticket
+    answers = [e for e in k.store.events() if e.type == "answer"]
+    assert {e.payload["nullifier"] for e in answers} == \
+        {nullifier(CARD, demo.id, q) for q in ("q-colour", "q-ticket")}
+    k.tap(k.root.question.ids.skip)
+    k.root.reset_resident()                                # walks away; answers count
+    k.settle()
+    assert k.session.card_code is None
+
+    # The same card again: the two questions it answered are passed over, and it is told.
+    k.tap(k.root.welcome.ids.start)
+    k.type(card.ids.card, CARD.lower()[:5] + "-" + CARD[5:])
+    k.tap(card.ids.go)
+    assert card.accepted and "2" in card.notice and k.root.current == "card"
+    k.shot("31-card-notice")
+    k.tap(card.ids.go)
+    assert k.root.current == "question"
+    assert k.session.question.id not in ("q-colour", "q-ticket")
+    k.tap(k.root.question.ids.skip)
+    ballot = k.session.ballot_id
+    k.root.reset_resident()
+    k.settle()
+    assert k.store.answers_of(ballot) == {}
+
+    # Typed code of a card never issued: refused with the reason.
+    k.tap(k.root.welcome.ids.start)
+    k.type(card.ids.card, "ZZZZZ-99999")
+    k.tap(card.ids.go)
+    assert "ZZZZZ" not in card.ids.card.text and card.error
+    k.tap(card.ids.cancel)
+    assert k.root.current == "welcome" and k.session.card_code is None
+
+
+def test_a_card_that_answered_everything_is_refused_on_the_card_screen(kiosk_factory):
+    k = identified_kiosk(kiosk_factory, "fr")
+    demo = k.session.consultation
+    ballot = k.store.start_ballot(demo, mode="identified")
+    values = {"q-colour": {p: "green" for p in demo.questions[0].projects}, "q-ticket": "yes",
+              "q-cooperation": 4, "q-themes": ["health"], "q-budget": {"p-market": 50000},
+              "q-missing": "Un train"}
+    for question in demo.questions:
+        value = values.get(question.id) or list(question.option_ids[:question.ranking_length])
+        k.store.record_answer(demo, ballot, question.id, value,
+                              nullifier=nullifier(CARD, demo.id, question.id))
+    k.store.close_ballot(ballot)
+    before = len(k.store.events())
+    k.tap(k.root.welcome.ids.start)
+    scan(k, sign_card(SEED, CARD))
+    assert k.root.current == "card" and k.root.card_entry.error
+    assert len(k.store.events()) == before
