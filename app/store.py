@@ -453,14 +453,15 @@ class Store:
         return [self.count(r[0]) for r in self.conn.execute(sql + " ORDER BY rowid", params)]
 
     def figures(self, consultation_id: str, day: date | None = None) -> dict[str, int]:
-        """Ballots (today and in all), answers and ideas held on this tablet."""
-        day = (day or datetime.now(timezone.utc).date()).isoformat()
+        """Ballots (today and in all), answers and ideas held on this tablet. "Today" is the
+        tablet's local day: a facilitator counts the evening's meeting, not a UTC day."""
+        day = (day or date.today()).isoformat()
         one = lambda sql, *p: self.conn.execute(sql, p).fetchone()[0]  # noqa: E731
         return {
             "ballots": one("SELECT count(*) FROM ballots WHERE consultation_id = ?",
                            consultation_id),
             "ballots_today": one("SELECT count(*) FROM ballots WHERE consultation_id = ?"
-                                 " AND substr(started_at, 1, 10) = ?", consultation_id, day),
+                                 " AND date(started_at, 'localtime') = ?", consultation_id, day),
             "answers": one("SELECT count(*) FROM answers WHERE consultation_id = ?",
                            consultation_id),
             "ideas": one("SELECT count(*) FROM proposals WHERE consultation_id = ?",
