@@ -371,6 +371,25 @@ def kiosk_signup_url(store, *, consultation_id: str | None, site_id: str | None,
     return signup_url(hub_url, token)
 
 
+class SignupLink:
+    """The sign-up link a screen shows for a long time (the projector): minted from the store's
+    enrollment settings, and minted again once an hour so that it never nears its expiry.
+    Call it for the current URL ("" when the device is not enrolled)."""
+
+    def __init__(self, store, *, consultation_id: str | None, site_id: str | None = None,
+                 meeting_id: str | None = None, refresh: float = 3600.0):
+        self.store, self.refresh = store, refresh
+        self.claims = dict(consultation_id=consultation_id, site_id=site_id,
+                           meeting_id=meeting_id)
+        self._url, self._at = "", None
+
+    def __call__(self) -> str:
+        now = time.monotonic()
+        if self._at is None or now - self._at >= self.refresh:
+            self._url, self._at = kiosk_signup_url(self.store, **self.claims), now
+        return self._url
+
+
 def kiosk_idea_url(store, short_code: str) -> str:
     """The receipt link of an idea collected here, or "" when the tablet knows no hub (then
     only the short code is shown)."""

@@ -35,6 +35,8 @@ class SignupFormScreen(Screen):
     age_bracket = StringProperty("")
     neighbourhood = StringProperty("")
     error = StringProperty("")
+    ask_age = BooleanProperty(False)          # what the consultation configures
+    ask_neighbourhood = BooleanProperty(False)
     name_max = NAME_MAX
     contact_max = CONTACT_MAX
 
@@ -55,6 +57,8 @@ class SignupFormScreen(Screen):
         ages.clear_widgets()
         hoods.clear_widgets()
         self.age_cards, self.hood_cards = {}, {}
+        self.ask_age = bool(self.config.age_bracket)
+        self.ask_neighbourhood = bool(self.config.neighbourhoods)
         if self.config.age_bracket:
             for bracket in AGE_BRACKETS:
                 card = Factory.ThemeChoice()
@@ -118,8 +122,10 @@ class SignupFormScreen(Screen):
             message = exc.describe(tr._)
             if exc.field in FIELDS:
                 self.ids[exc.field].error = message
+                self.ids.scroll.scroll_to(self.ids[exc.field], animate=False)
             else:
                 self.error = message
+                self.ids.scroll.scroll_to(self.ids.error, animate=False)
             return
         finally:
             form.clear()

@@ -68,8 +68,11 @@ class Projector:
     """The projector's behaviour, around a ProjectorRoot widget (`self.root`)."""
 
     def __init__(self, consultation, source=None, *, lang: str = "fr", bundle_dir=None,
-                 poll_interval: float = 0.5, **settings):
+                 poll_interval: float = 0.5, signup_link=None, **settings):
         self.consultation = consultation
+        # The sign-up link shown with the participation view: a URL, or a callable giving the
+        # current one (app.signup.SignupLink mints it again before it expires), or None.
+        self.signup_link = signup_link
         self.source = source
         self.bundle_dir = Path(bundle_dir) if bundle_dir else None
         self.poll_interval = poll_interval
@@ -180,6 +183,9 @@ class Projector:
 
     def _tick(self, _dt) -> None:
         now = time.monotonic()
+        participation = self.views.get(PARTICIPATION_VIEW)
+        if participation is not None and participation.parent is not None:
+            participation.signup_url = self.signup_url()     # minted again before expiry
         langs = self.state.languages(now)
         if langs != self.langs and not self.state.frozen:
             self.langs = langs
@@ -216,6 +222,8 @@ class Projector:
             body.add_widget(panel)
         else:
             widget = self.view_widget(state.view)
+            if isinstance(widget, PjParticipationView):
+                widget.signup_url = self.signup_url()
             body.add_widget(widget)
             widget.show(self.view_data(state.view), animate=False)
         if animate:
@@ -225,6 +233,13 @@ class Projector:
             Animation.cancel_all(body, "opacity")
             body.opacity = 1
         self._chrome()
+
+    def signup_url(self) -> str:
+        link = self.signup_link
+        try:
+            return (link() if callable(link) else link) or ""
+        except Exception:  # a link that cannot be minted is no reason to stop the projector
+            return ""
 
     def _update_view(self, animate: bool) -> None:
         if self.state.hidden:
@@ -273,24 +288,37 @@ class Projector:
 
 
 def build_projector(consultation, source=None, lang: str = "fr", bundle_dir=None,
-                    **settings) -> Projector:
+                    signup_link=None, **settings) -> Projector:
     """A projector for `consultation` reading results from `source` (a HubResultsSource or a
     LocalResultsSource, or None to feed it by hand with `receive`). Add `projector.root` to a
     window and call `projector.start()`; `settings` are a DisplayControl's initial values."""
-    return Projector(consultation, source, lang=lang, bundle_dir=bundle_dir, **settings)
+    return Projector(consultation, source, lang=lang, bundle_dir=bundle_dir,
+                     signup_link=signup_link, **settings)
 
 
-def projector_factory(hub_url: str | None = None, *, poll_interval: float = 0.5):
+def projector_factory(hub_url: str | None = None, *, poll_interval: float = 0.5,
+                      signup_url: str | None = None):
     """For main.py's hook (`PiazzettaApp(projector_factory=...)`): a `factory(app)` returning
     the projector's root widget, reading results and the facilitators' display controls from
-    the hub at `hub_url`, or else results from the app's own local store. The projector starts with the app and stops with it."""
+    the hub at `hub_url`, or else results from the app's own local store. The projector starts with the app and stops with it.
+
+    The participation view shows a sign-up QR: `signup_url` when given (e.g. printed by the
+    hub's admin CLI), else a link minted from this device's own enrollment (its store's
+    sign-up key, site and meeting), else none."""
     def factory(app):
+        from app.kiosk import KioskSettings
+        from app.signup import SignupLink
         from sync.display import HubProjectorSource
         from sync.results_source import LocalResultsSource
         source = (HubProjectorSource(hub_url, app.consultation.id) if hub_url
                   else LocalResultsSource(app.store.path, app.consultation))
+        settings = KioskSettings(app.store)
+        link = signup_url or SignupLink(app.store, consultation_id=app.consultation.id,
+                                        site_id=settings.site_id,
+                                        meeting_id=settings.meeting_id)
         projector = Projector(app.consultation, source, lang=app.default_lang,
-                              bundle_dir=app.bundle_dir, poll_interval=poll_interval)
+                              bundle_dir=app.bundle_dir, poll_interval=poll_interval,
+                              signup_link=link)
         Window.clearcolor = PALETTE["background"]
         app.bind(on_stop=lambda *_args: projector.stop())
         Clock.schedule_once(lambda _dt: projector.start(), 0)

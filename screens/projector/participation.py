@@ -1,8 +1,10 @@
 """Participation: the number of contributions (ballots and ideas) in very large type against
-the consultation's goal, with a bar toward the goal."""
+the consultation's goal, with a bar toward the goal; beside it, when the projector knows a
+sign-up link, its QR as large as the screen allows (scanned from the back of the room)."""
 from kivy.properties import StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
+import screens.widgets.qr  # noqa: F401  (QRImage)
 from screens import load_kv
 from screens.projector.base import PjResultView, set_fraction
 from screens.projector.style import number
@@ -15,11 +17,28 @@ class PjBigFigure(BoxLayout):
     breakdown = StringProperty("")
 
 
+class PjSignupPanel(BoxLayout):
+    """The sign-up QR and what it is for; nothing at all without a link."""
+    url = StringProperty("")
+    caption = StringProperty("")
+
+
 class PjParticipationView(PjResultView):
+    signup_url = StringProperty("")
+
     def build(self, body):
         self.prompt = self._("Participation", sep="\n")
+        row = BoxLayout(orientation="horizontal")
         self.big = PjBigFigure()
-        body.add_widget(self.big)
+        row.add_widget(self.big)
+        self.signup = PjSignupPanel(url=self.signup_url, caption=self._(
+            "Stay involved: scan to sign up with your phone", sep="\n"))
+        self.fbind("signup_url", self._signup_changed)
+        row.add_widget(self.signup)
+        body.add_widget(row)
+
+    def _signup_changed(self, _view, url):
+        self.signup.url = url
 
     def update(self, result, animate):
         lang = self.lang
