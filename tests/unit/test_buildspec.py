@@ -23,8 +23,9 @@ NOT_NEEDED_AT_RUN_TIME = {"pyc", "pyo", "po", "pot", "lock", "md"}
 # Kinds the app needs even when the tree holds none yet (compiled catalogs are git-ignored;
 # fonts and photos may come with a consultation bundle).
 REQUIRED_KINDS = {"py", "kv", "mo", "json", "png", "jpg", "jpeg", "ttf", "otf"}
-# python-for-android recipes that are not PyPI packages of requirements/runtime.txt.
-RECIPES = {"python3", "sqlite3", "openssl"}
+# python-for-android recipes that are not PyPI packages of requirements/runtime.txt (libzbar:
+# the C library pyzbar loads).
+RECIPES = {"python3", "sqlite3", "openssl", "libzbar"}
 # Dependencies of runtime packages that the APK does not need: pip (sqlite-utils' plugin
 # installer command) and Kivy's documentation, code highlighting and garden tools, which the
 # python-for-android Kivy recipe leaves out too.
