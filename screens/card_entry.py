@@ -40,6 +40,13 @@ class CardEntryScreen(Screen):
         # The scanner types into whatever has the focus: give it to the card field.
         Clock.schedule_once(lambda _dt: setattr(self.ids.card.input, "focus", True), 0)
 
+    def scanned(self, text: str):
+        """A card's text read by other means (e.g. a camera scanner widget): checked the same
+        way as the scanner's typing."""
+        if not self.accepted:
+            self.ids.card.input.text = card_filter(str(text)[:CARD_TEXT_MAX + 1], False)
+            self.check()
+
     def go_on(self):
         """Continue: check the card, or (once accepted with a notice) start the ballot."""
         if self.accepted:

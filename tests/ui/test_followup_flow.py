@@ -288,6 +288,12 @@ def test_identified_mode_one_answer_per_card_and_question(kiosk_factory, lang):
     k.settle()
     assert k.store.answers_of(ballot) == {}
 
+    # A card read by another reader (a camera widget) goes through the same checks.
+    k.tap(k.root.welcome.ids.start)
+    card.scanned(sign_card(card_signing_seed("a forged hub"), CARD))
+    assert card.error and k.root.current == "card" and card.ids.card.text == ""
+    k.tap(card.ids.cancel)
+
     # Typed code of a card never issued: refused with the reason.
     k.tap(k.root.welcome.ids.start)
     k.type(card.ids.card, "ZZZZZ-99999")
