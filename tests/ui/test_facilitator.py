@@ -100,6 +100,21 @@ def test_facilitated_mode_and_unlock(kiosk):
     assert k.root.welcome.ids.start.disabled    # one unlock, one ballot
 
 
+def test_identified_mode_asks_for_a_card(kiosk):
+    k = kiosk
+    fac = enter_facilitator(k)
+    page = fac.ids.pages.get_screen("session")
+    k.tap(page.ids.mode_identified)
+    assert k.session.settings.ballot_mode == "identified"
+    assert page.ids.mode_identified.selected and not page.ids.mode_open.selected
+    k.tap(fac.ids.back)
+    k.settle()
+    assert k.root.current == "welcome"
+    k.tap(k.root.welcome.ids.start)
+    assert k.root.current == "card"            # no ballot before a card is shown
+    assert k.session.ballot_id is None
+
+
 def test_site_and_meeting_choice(kiosk):
     k = kiosk
     fac = enter_facilitator(k)
