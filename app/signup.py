@@ -17,7 +17,6 @@ package for the cards' Ed25519 signatures).
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -29,6 +28,7 @@ from typing import Any, Mapping
 
 from .errors import N_, DomainError, ValidationError
 from .text import clean_text
+from .tokens import b64url as _b64, hmac_b64 as _mac, unb64url as _unb64
 
 # -- signed sign-up links --------------------------------------------------------------------------
 
@@ -39,18 +39,6 @@ _IDENT = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 class SignupTokenError(DomainError):
     """A sign-up link that is forged, damaged or expired (the sign-up still works, unattributed)."""
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _mac(key: str, body: str) -> str:
-    return _b64(hmac.new(key.encode(), body.encode(), hashlib.sha256).digest())
 
 
 def device_signup_key(hub_secret: str, device_id: str) -> str:

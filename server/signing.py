@@ -7,14 +7,13 @@ seconds). `verify` raises TokenError for a forged, damaged or expired token.
 """
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import json
 import time
 from typing import Any
 
 from app.errors import N_
+from app.tokens import b64url as _b64, hmac_b64 as _mac, unb64url as _unb64
 
 from .errors import HubError
 
@@ -22,18 +21,6 @@ from .errors import HubError
 class TokenError(HubError):
     def __init__(self, message: str):
         super().__init__(message, status=400, code="token_invalid", field="t")
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _mac(key: str, body: str) -> str:
-    return _b64(hmac.new(key.encode(), body.encode(), hashlib.sha256).digest())
 
 
 def sign(claims: dict[str, Any], key: str, ttl_seconds: int, *, now: float | None = None) -> str:
