@@ -15,6 +15,7 @@ from app.model import localized
 from screens import display_controls, load_kv, paper_counts  # noqa: F401  (kv rules)
 from screens.i18n import tr
 from screens.widgets import Card
+from screens.widgets.qr_scanner import open_scanner, scanning_possible
 
 PAGES = ("session", "figures", "ideas", "counts", "projector", "display", "sync")
 STATUS_NAMES = {"pending": "Waiting for moderation", "approved": "Approved",
@@ -100,12 +101,14 @@ class FacilitatorScreen(Screen):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._poll = None
+        self.scan_popup = None
         tr.bind(lang=self.refresh)
         for name in self.PAGE_STATE:
             self.bind(**{name: lambda _s, value, name=name: self._to_pages(name, value)})
             self._to_pages(name, getattr(self, name))
         self.bind(sync=lambda _s, sync: self._to_pages("sync_available", sync is not None))
         self._to_pages("sync_available", self.sync is not None)
+        self._to_pages("scan_available", False)     # looked up when the sync page shows
 
     def _to_pages(self, name, value):
         if name == "editing":
@@ -162,6 +165,7 @@ class FacilitatorScreen(Screen):
         elif self.page == "projector":
             self._build_projector()
         elif self.page == "sync":
+            self._to_pages("scan_available", scanning_possible())
             self._poll_sync()
 
     # -- session ---------------------------------------------------------------------------
@@ -378,6 +382,20 @@ class FacilitatorScreen(Screen):
         self.sync_busy = True
         self.sync_message = tr._("Enrolling…")
         threading.Thread(target=self._enroll_worker, args=(hub_url, code), daemon=True).start()
+
+    def scan_enrollment(self):
+        """Read the enrollment QR with the camera; what it holds goes where a typed (or
+        keyboard-scanner) QR text goes."""
+        if self.sync is None or self.sync_busy:
+            return
+        self.scan_popup = open_scanner(N_("Scan the enrollment QR"), self.enroll_scanned,
+                                       hint=N_("Hold the enrollment QR in front of the camera."))
+        return self.scan_popup
+
+    def enroll_scanned(self, text):
+        page = self.ids.pages.get_screen("sync")
+        page.ids.code.input.text = text
+        self.enroll()
 
     def _enroll_worker(self, hub_url, code):
         try:

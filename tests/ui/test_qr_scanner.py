@@ -1,0 +1,221 @@
+"""Reading QR codes with the camera (screens/widgets/qr_scanner.py), on a real window and
+without a camera: frames are fed through the very methods the camera path calls
+(`process_texture` for a texture read back from the GPU, `process_frame` for a preview buffer),
+decoded on the worker thread, and reported once per code to the facilitator's enrollment and
+the card entry. This machine has no camera provider for Kivy: the scanner must say so."""
+import io
+import time
+
+import pytest
+from kivy.core.window import Window
+from kivy.graphics.texture import Texture
+from PIL import Image
+
+from app.qr import qr_png
+from app.qr_decode import qr_decoder_available
+from screens.i18n import tr
+from screens.widgets import qr_scanner
+from screens.widgets.qr_scanner import QrScanner, camera_available
+from tests.ui.conftest import step
+from tests.ui.test_facilitator import FakeSync, enter_facilitator
+
+ENROLL = "piazzetta://enroll?hub=http://127.0.0.1:8765&code=ABCD-EFGH"
+
+pytestmark = pytest.mark.skipif(not qr_decoder_available(),
+                                reason="pyzbar or libzbar0 missing: run `make setup`")
+
+
+def frame_of(text, canvas=(640, 480)):
+    """A camera-sized grey frame with the QR of `text` in the middle."""
+    qr = Image.open(io.BytesIO(qr_png(text, box_size=6))).convert("L")
+    frame = Image.new("L", canvas, 200)
+    frame.paste(qr, ((canvas[0] - qr.width) // 2, (canvas[1] - qr.height) // 2))
+    return frame
+
+
+def texture_of(image):
+    """A GPU texture holding `image` the way a camera provider uploads a frame."""
+    rgba = image.convert("RGBA")
+    texture = Texture.create(size=rgba.size, colorfmt="rgba")
+    texture.blit_buffer(rgba.transpose(Image.Transpose.FLIP_TOP_BOTTOM).tobytes(),
+                        colorfmt="rgba", bufferfmt="ubyte")
+    return texture
+
+
+def wait_for(condition, seconds=10.0):
+    """Step frames (the worker reports through the Clock) until `condition()` holds."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        step(1)
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+class EnrollingSync(FakeSync):
+    def __init__(self):
+        super().__init__()
+        self.qr_texts = []
+
+    def enroll_from_qr(self, text):
+        self.qr_texts.append(text)
+        self.enrolled_with = "http://127.0.0.1:8765"
+
+
+@pytest.fixture
+def no_camera_probe_cache():
+    """Each test decides whether a camera "exists"; the real probe's answer comes back after."""
+    saved = qr_scanner._camera_found
+    yield
+    qr_scanner._camera_found = saved
+
+
+def test_this_machine_has_no_camera_and_the_scanner_says_so(window, no_camera_probe_cache):
+    qr_scanner._camera_found = None
+    assert camera_available() is False        # no OpenCV nor GStreamer here: nothing to open
+    tr.lang = "fr"
+    scanner = QrScanner(size_hint=(None, None), size=(700, 500))
+    Window.add_widget(scanner)
+    try:
+        scanner.start()
+        step(3)
+        assert scanner.status == "no_camera" and scanner.camera is None
+        assert scanner.ids.problem.text == \
+            "Aucune caméra sur cet appareil : saisissez plutôt le code."
+        tr.lang = "it"
+        step(2)
+        assert "Nessuna fotocamera" in scanner.ids.problem.text
+        cancelled = []
+        scanner.bind(on_cancel=lambda *_a: cancelled.append(True))
+        scanner.ids.cancel.dispatch("on_press")
+        scanner.ids.cancel.dispatch("on_release")
+        assert cancelled == [True] and scanner.status == "no_camera"
+    finally:
+        scanner.stop()
+        Window.remove_widget(scanner)
+        tr.lang = "fr"
+
+
+def test_a_missing_camera_provider_does_not_crash_the_scanner(window, no_camera_probe_cache):
+    # The probe is wrong (it says there is a camera): opening it fails, the scanner says so.
+    qr_scanner._camera_found = True
+    scanner = QrScanner(size_hint=(None, None), size=(700, 500))
+    Window.add_widget(scanner)
+    try:
+        scanner.start()
+        step(3)
+        assert scanner.status == "no_camera" and scanner.camera is None
+        assert scanner.ids.view.children == [scanner.ids.problem]
+    finally:
+        scanner.stop()
+        Window.remove_widget(scanner)
+
+
+def test_frames_are_decoded_off_the_ui_thread_and_each_code_reported_once(window):
+    import threading
+    scanner = QrScanner(size_hint=(None, None), size=(700, 500))
+    Window.add_widget(scanner)
+    read = []
+    scanner.bind(on_text=lambda _s, text: read.append((text, threading.current_thread().name)))
+    try:
+        scanner.start()
+        # The texture path (what the desktop camera providers give): pixels read back from the
+        # GPU, bottom up, decoded on the worker.
+        scanner.process_texture(texture_of(frame_of(ENROLL)))
+        assert wait_for(lambda: read)
+        assert read == [(ENROLL, threading.main_thread().name)]
+        # The same code again, in later frames: not reported twice.
+        for _ in range(3):
+            scanner.process_texture(texture_of(frame_of(ENROLL)))
+            wait_for(lambda: False, 0.3)
+        # The preview-buffer path (Android's NV21: the grey plane first, top down).
+        other = "PZC1.ABCDEFGHJK.c2lnbmF0dXJl"
+        grey = frame_of(other).tobytes()
+        scanner.process_frame(grey + b"\x80" * (len(grey) // 2), (640, 480))
+        assert wait_for(lambda: len(read) == 2)
+        wait_for(lambda: False, 0.3)
+        assert [t for t, _thread in read] == [ENROLL, other]
+        assert scanner.decoded == [ENROLL, other]
+        # Nothing to read, or garbage the size of no frame: nothing reported, nothing broken.
+        scanner.process_frame(b"\xff" * (640 * 480), (640, 480))
+        scanner.process_frame(b"\x00" * 17, (640, 480))
+        wait_for(lambda: False, 0.5)
+        assert len(read) == 2
+        # A new session reports a code again; a frame of a stopped session reports nothing.
+        scanner.start()
+        scanner.process_frame(grey, (640, 480))
+        assert wait_for(lambda: len(read) == 3)
+        scanner.process_frame(grey, (640, 480))
+        scanner.stop()
+        wait_for(lambda: False, 0.5)
+        assert len(read) == 3
+    finally:
+        scanner.stop()
+        Window.remove_widget(scanner)
+
+
+def shot_of_popup(k, name, lang):
+    """A screenshot with the popup over the screen (Kiosk.shot checks the kiosk's own buttons,
+    the popup's are checked here)."""
+    from kivy.metrics import dp
+    popup = [w for w in Window.children if isinstance(w, qr_scanner.QrScanPopup)][0]
+    cancel = popup.ids.scanner.ids.cancel
+    assert min(cancel.size) >= dp(48) - 0.5
+    return k.shot(name, lang)
+
+
+@pytest.mark.parametrize("lang", ["fr", "it"])
+def test_facilitator_scans_the_enrollment_qr(kiosk_factory, lang, no_camera_probe_cache):
+    k = kiosk_factory(lang=lang)
+    fac = enter_facilitator(k)
+    fac.sync = EnrollingSync()
+    qr_scanner._camera_found = False
+    k.tap(fac.ids.sync)
+    page = fac.ids.pages.get_screen("sync")
+    # No camera here: the button is shown disabled, and a line says why.
+    assert page.ids.scan.disabled and page.ids.scan_note.text
+    k.shot("30-sync-no-camera", lang)
+    # With a camera (as on a tablet), the button is offered beside the code field.
+    qr_scanner._camera_found = True
+    fac.refresh()
+    step(2)
+    assert not page.ids.scan.disabled and not page.ids.scan_note.text
+    assert page.ids.scan.y <= page.ids.code.input.top and \
+        page.ids.scan.top >= page.ids.code.input.y, "the button sits beside the code field"
+    k.shot("30-sync-scan", lang)
+    k.tap(page.ids.scan)
+    popup = fac.scan_popup
+    assert popup is not None and popup in Window.children
+    scanner = popup.ids.scanner
+    # The camera cannot open on this machine (no provider): the popup says so, nothing breaks.
+    assert scanner.status == "no_camera"
+    shot_of_popup(k, "30-scanner-no-camera", lang)
+    # A frame holding the enrollment QR, through the camera path's method: the popup closes
+    # and the text goes where a typed QR text goes (SyncService.enroll_from_qr).
+    scanner.process_texture(texture_of(frame_of(ENROLL)))
+    assert wait_for(lambda: fac.sync.qr_texts and not fac.sync_busy)
+    assert fac.sync.qr_texts == [ENROLL]
+    assert popup not in Window.children and scanner.status != "scanning"
+    assert page.ids.code.text == ENROLL
+    assert fac.sync_message in ("This tablet is now enrolled.", tr._("This tablet is now enrolled."))
+    assert "127.0.0.1:8765" in page.ids.status.text
+
+
+def test_cancel_closes_the_scanner_and_enrolls_nothing(kiosk_factory, no_camera_probe_cache):
+    k = kiosk_factory()
+    fac = enter_facilitator(k)
+    fac.sync = EnrollingSync()
+    qr_scanner._camera_found = True
+    k.tap(fac.ids.sync)
+    popup = fac.scan_enrollment()
+    step(2)
+    cancel = popup.ids.scanner.ids.cancel
+    cancel.dispatch("on_press")
+    cancel.dispatch("on_release")
+    step(2)
+    assert popup not in Window.children
+    # A frame arriving after the popup closed is not enrolled.
+    popup.ids.scanner.process_frame(frame_of(ENROLL).tobytes(), (640, 480))
+    wait_for(lambda: False, 0.5)
+    assert fac.sync.qr_texts == [] and not fac.sync_busy
