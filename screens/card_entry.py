@@ -3,16 +3,18 @@
 Most kiosks read QR codes with a USB or Bluetooth scanner that types like a keyboard: the
 field below keeps the focus, receives the card's text and Enter, and the card is checked
 offline (app.signup.read_card through the session). The resident can also type the short code
-printed under the QR. Decoding a camera image is not possible in pure Python on the tablet,
-so the help says "under the scanner, or type the code"."""
+printed under the QR. Where the tablet has a camera (and the QR decoder), "Show your card to
+the camera" opens the camera scanner (screens/widgets/qr_scanner.py), whose reading goes through
+`scanned`, the same checks as the scanner's typing."""
 from kivy.clock import Clock
 from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
-from app.errors import DomainError
+from app.errors import N_, DomainError
 from screens import load_kv
 from screens.i18n import tr
 from screens.signup_form import forget_typing
+from screens.widgets.qr_scanner import open_scanner, scanning_possible
 
 CARD_TEXT_MAX = 400
 
@@ -28,6 +30,7 @@ class CardEntryScreen(Screen):
     error = StringProperty("")
     notice = StringProperty("")          # the card answered some questions here before
     accepted = BooleanProperty(False)
+    camera_ready = BooleanProperty(False)   # a camera and the QR decoder: offer the scanner
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -35,6 +38,30 @@ class CardEntryScreen(Screen):
         field.input_filter = card_filter
         field.bind(on_text_validate=lambda *_a: self.check())
         self.ids.card.bind(text=lambda *_a: setattr(self, "error", ""))
+        self.scan_popup = None
+
+    def on_pre_enter(self, *_args):
+        self.camera_ready = scanning_possible()
+
+    def on_leave(self, *_args):
+        # The kiosk reset (or moved on) while the camera was open: close it.
+        if self.scan_popup is not None:
+            self.scan_popup.dismiss(animation=False)
+            self.scan_popup = None
+
+    def scan_card(self):
+        """Open the camera scanner; the card it reads goes through `scanned`."""
+        if self.accepted:
+            return None
+        self.error = ""
+        self.scan_popup = open_scanner(
+            N_("Show your card to the camera"), self._card_read,
+            hint=N_("Hold the QR code of your card in front of the camera, inside the frame."))
+        return self.scan_popup
+
+    def _card_read(self, text):
+        self.scan_popup = None
+        self.scanned(text)
 
     def on_enter(self, *_args):
         # The scanner types into whatever has the focus: give it to the card field.

@@ -137,6 +137,9 @@ class FacilitatorScreen(Screen):
         if self._poll is not None:
             self._poll.cancel()
             self._poll = None
+        if self.scan_popup is not None:       # the camera never stays open behind the kiosk
+            self.scan_popup.dismiss(animation=False)
+            self.scan_popup = None
 
     def on_page(self, *_args):
         self.ids.pages.current = self.page
@@ -393,6 +396,7 @@ class FacilitatorScreen(Screen):
         return self.scan_popup
 
     def enroll_scanned(self, text):
+        self.scan_popup = None
         page = self.ids.pages.get_screen("sync")
         page.ids.code.input.text = text
         self.enroll()

@@ -219,3 +219,82 @@ def test_cancel_closes_the_scanner_and_enrolls_nothing(kiosk_factory, no_camera_
     popup.ids.scanner.process_frame(frame_of(ENROLL).tobytes(), (640, 480))
     wait_for(lambda: False, 0.5)
     assert fac.sync.qr_texts == [] and not fac.sync_busy
+
+
+# -- the identified ballot mode: the participation card shown to the camera ---------------------
+
+CARD_SEED = None
+
+
+def identified_kiosk(kiosk_factory, lang):
+    from app.signup import (CARD_CODE_HASHES, CARD_PUBLIC_KEY, card_code_hash, card_public_key,
+                            card_signing_seed)
+    global CARD_SEED
+    CARD_SEED = card_signing_seed("camera-test-hub-secret")
+    k = kiosk_factory(lang=lang, ballot_mode="identified")
+    k.store.set_setting(CARD_PUBLIC_KEY, card_public_key(CARD_SEED))
+    k.store.set_setting(CARD_CODE_HASHES, [card_code_hash(CARD_CODE)])
+    return k
+
+
+CARD_CODE = "QRCAM23456"
+
+
+@pytest.mark.parametrize("lang", ["fr", "it"])
+def test_a_resident_shows_the_card_to_the_camera(kiosk_factory, lang, no_camera_probe_cache):
+    from app.signup import card_signing_seed, nullifier, sign_card
+    qr_scanner._camera_found = True              # as on a tablet with a camera
+    k = identified_kiosk(kiosk_factory, lang)
+    k.tap(k.root.welcome.ids.start)
+    card = k.root.card_entry
+    assert k.root.current == "card" and card.camera_ready
+    assert card.ids.scan.opacity == 1 and not card.ids.scan.disabled
+    k.shot("30-card-camera", lang)
+
+    # A forged card, through the camera: refused with the reason, the resident stays here.
+    k.tap(card.ids.scan)
+    popup = card.scan_popup
+    assert popup in Window.children
+    forged = sign_card(card_signing_seed("another hub"), CARD_CODE)
+    popup.ids.scanner.process_texture(texture_of(frame_of(forged)))
+    assert wait_for(lambda: popup not in Window.children)
+    step(2)
+    assert k.root.current == "card" and card.error and card.ids.card.text == ""
+    assert k.store.events() == []
+
+    # The real card: accepted, the ballot starts, answers carry the card's nullifier.
+    k.tap(card.ids.scan)
+    popup = card.scan_popup
+    popup.ids.scanner.process_texture(texture_of(frame_of(sign_card(CARD_SEED, CARD_CODE))))
+    assert wait_for(lambda: k.root.current == "question")
+    k.settle()
+    assert popup not in Window.children and k.session.card_code == CARD_CODE
+    body = k.body()
+    for _ in k.session.question.projects:
+        k.tap(body.ids.green)
+    answers = [e for e in k.store.events() if e.type == "answer"]
+    assert answers and {e.payload["nullifier"] for e in answers} == \
+        {nullifier(CARD_CODE, k.session.consultation.id, "q-colour")}
+
+
+def test_no_camera_no_scan_button_on_the_card_screen(kiosk_factory, no_camera_probe_cache):
+    qr_scanner._camera_found = False
+    k = identified_kiosk(kiosk_factory, "fr")
+    k.tap(k.root.welcome.ids.start)
+    card = k.root.card_entry
+    assert not card.camera_ready and card.ids.scan.disabled and card.ids.scan.opacity == 0
+
+
+def test_the_camera_closes_when_the_kiosk_resets(kiosk_factory, no_camera_probe_cache):
+    qr_scanner._camera_found = True
+    k = identified_kiosk(kiosk_factory, "fr")
+    k.tap(k.root.welcome.ids.start)
+    card = k.root.card_entry
+    k.tap(card.ids.scan)
+    popup = card.scan_popup
+    assert popup in Window.children
+    k.root.reset_resident()                       # the idle timer ran out
+    k.settle()
+    step(2)
+    assert k.root.current == "welcome" and popup not in Window.children
+    assert popup.ids.scanner.status != "scanning" and card.scan_popup is None
