@@ -20,6 +20,7 @@ FORMAT_VERSION = 1
 BUNDLE_FILE = "bundle.json"
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+MAX_INT = 10 ** 12
 
 
 def load_bundle(path: str | Path, *, check_images: bool = True) -> Consultation:
@@ -77,6 +78,8 @@ class _Parser:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise self.fail(N_("A whole number of at least {min} is expected here."), field,
                             min=minimum)
+        if value > MAX_INT:  # SQLite stores 64-bit integers; budgets and versions stay far below
+            raise self.fail(N_("This number is too large."), field)
         return value
 
     def text(self, value: Any, field: str, *, required: bool = True) -> dict:
@@ -167,7 +170,7 @@ class _Parser:
         for i, m in enumerate(self._objs(data.get("meetings"), "meetings", required=False)):
             field = f"meetings[{i}]"
             site = m.get("site")
-            if site not in site_ids:
+            if not isinstance(site, str) or site not in site_ids:
                 raise self.fail(N_("Unknown site: {id}."), f"{field}.site", id=site)
             starts_at = m.get("starts_at")
             if not isinstance(starts_at, str) or len(starts_at) < 10:
@@ -203,7 +206,7 @@ class _Parser:
 
     def project(self, p: dict, field: str, theme_ids: set) -> Project:
         theme = p.get("theme")
-        if theme not in theme_ids:
+        if not isinstance(theme, str) or theme not in theme_ids:
             raise self.fail(N_("Unknown theme: {id}."), f"{field}.theme", id=theme)
         cost = p.get("cost")
         if cost is not None:
@@ -222,7 +225,7 @@ class _Parser:
             raise self.fail(N_("Unknown question kind: {kind}."), f"{field}.kind", kind=kind)
         qid = self.ident(q.get("id"), f"{field}.id")
         theme = q.get("theme")
-        if theme is not None and theme not in theme_ids:
+        if theme is not None and (not isinstance(theme, str) or theme not in theme_ids):
             raise self.fail(N_("Unknown theme: {id}."), f"{field}.theme", id=theme)
         args: dict[str, Any] = dict(
             id=qid, kind=kind, prompt=self.text(q.get("prompt"), f"{field}.prompt"),
@@ -233,7 +236,7 @@ class _Parser:
             if not ids:
                 raise self.fail(N_("This question needs projects."), f"{field}.projects")
             for i, pid in enumerate(ids):
-                if pid not in projects:
+                if not isinstance(pid, str) or pid not in projects:
                     raise self.fail(N_("Unknown project: {id}."), f"{field}.projects[{i}]", id=pid)
             if len(set(ids)) != len(ids):
                 raise self.fail(N_("A project is listed twice."), f"{field}.projects")

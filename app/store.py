@@ -325,8 +325,9 @@ class Store:
         return Proposal(*row)
 
     def proposals(self, consultation_id: str, status: str | None = None) -> list[Proposal]:
+        # Insertion order (rowid), never the device clock.
         sql = ("SELECT id FROM proposals WHERE consultation_id = ?"
-               + (" AND status = ?" if status else "") + " ORDER BY created_at")
+               + (" AND status = ?" if status else "") + " ORDER BY rowid")
         params = [consultation_id] + ([status] if status else [])
         return [self.proposal(r[0]) for r in self.conn.execute(sql, params)]
 

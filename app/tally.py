@@ -220,9 +220,14 @@ class BudgetTally(Tally):
 
 _WORD = re.compile(r"[^\W\d_]{4,}", re.UNICODE)
 
+# A word is shown (word cloud, public results, exports) only once this many answers use it:
+# a name or an address typed by one resident never leaves the count (invariant 5).
+MIN_WORD_ANSWERS = 3
+
 
 class OpenTally(Tally):
-    """Number of answers and the most frequent words (four letters or more), for a word cloud."""
+    """Number of answers and the most frequent words (four letters or more, used by at least
+    MIN_WORD_ANSWERS answers), for a word cloud."""
 
     def __init__(self, consultation, question):
         super().__init__(consultation, question)
@@ -235,8 +240,8 @@ class OpenTally(Tally):
                 del self.words[word]
 
     def _result(self):
-        return {"total": self.ballots,
-                "words": [[w, n] for w, n in self.words.most_common(40)]}
+        shared = [[w, n] for w, n in self.words.most_common() if n >= MIN_WORD_ANSWERS]
+        return {"total": self.ballots, "words": shared[:40]}
 
 
 TALLIES = {

@@ -11,6 +11,7 @@ from kivy.uix.screenmanager import FadeTransition, ScreenManager
 from kivy.uix.vkeyboard import VKeyboard
 from kivy.uix.widget import Widget
 
+from app.errors import DomainError
 from app.kiosk import PROMPT_SECONDS
 from screens import load_kv
 from screens.i18n import tr
@@ -259,7 +260,12 @@ class KioskRoot(FloatLayout):
         if not self.session.can_start:
             self.welcome.locked = True
             return
-        self.session.start()
+        try:
+            self.session.start()
+        except DomainError:
+            # The welcome screen already says why (a closed consultation); never crash.
+            self.welcome.closed = True
+            return
         if self.session.question is None:
             self._show_thanks()
             return

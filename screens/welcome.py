@@ -21,6 +21,8 @@ class WelcomeScreen(Screen):
     cover_source = StringProperty("")
     # Facilitated mode: the start button waits for the facilitator's unlock.
     locked = BooleanProperty(False)
+    # A consultation pulled as draft or closed: no ballot can start (the store refuses it).
+    closed = BooleanProperty(False)
     # Identified mode: the resident shows a participation card before the questions.
     identified = BooleanProperty(False)
     site_id = StringProperty("", allownone=True)
@@ -57,6 +59,7 @@ class WelcomeScreen(Screen):
             self.controller.open_follow()
 
     def _refresh(self, *_args):
+        self.closed = self.consultation is not None and self.consultation.status != "open"
         box = self.ids.get("themes")
         if box is None or self.consultation is None:
             return

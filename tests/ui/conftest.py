@@ -155,14 +155,14 @@ def window():
 def kiosk_factory(window, tmp_path, demo):
     made = []
 
-    def make(*, pin=True, role="kiosk", lang="fr", **settings):
+    def make(*, pin=True, role="kiosk", lang="fr", consultation=None, **settings):
         store = Store.open(tmp_path / f"store{len(made)}")
         kiosk_settings = KioskSettings(store)
         for key, value in settings.items():
             setattr(kiosk_settings, key, value)
         if pin:
             FacilitatorPin(store).set_pin(PIN)
-        session = KioskSession(store, demo, settings=kiosk_settings)
+        session = KioskSession(store, consultation or demo, settings=kiosk_settings)
         tr.lang = lang
         root = KioskRoot(session=session, pin=FacilitatorPin(store), sync=settings.pop(
             "sync", None), bundle_dir=str(DEMO_BUNDLE_DIR), role=role, default_lang=lang)

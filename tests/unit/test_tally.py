@@ -86,11 +86,13 @@ def test_budget_allocated_funding_and_funded(demo):
 
 
 def test_open_word_counts(demo):
-    r = result(demo, "q-missing", ["Des bus le soir", "Bus, bus et médecins", "médecins!"])
+    r = result(demo, "q-missing", ["Des bus le soir", "Bus, bus et médecins", "médecins!",
+                                   "Des médecins", "Appelez-moi : Giuseppe Verdi, via Roma"])
     words = dict(r["words"])
-    assert r["total"] == 3
-    assert words["médecins"] == 2
-    assert "bus" not in words  # three letters: too short to be a cloud word
+    assert r["total"] == 5
+    assert words == {"médecins": 3}
+    # Words of one or two answers (here a name and an address) are never published.
+    assert "giuseppe" not in words and "verdi" not in words and "bus" not in words
 
 
 def test_paper_counts_enter_with_a_weight(demo):
