@@ -95,6 +95,16 @@ def _with_camera_permission(then):
         lambda _dt: then(bool(grants) and all(grants))))
 
 
+def texture_frame(texture):
+    """(RGBA pixels, size, bottom_up) of what `texture` shows. `Texture.pixels` gives the rows
+    in the order they were uploaded, whatever the texture coordinates: a texture drawn flipped
+    (as Kivy's OpenCV and GStreamer camera providers make theirs: rows uploaded top down) holds
+    its top row first, a plain one its bottom row first."""
+    coords = texture.tex_coords
+    top_row_first = coords[1] > coords[7]       # v of the bottom-left corner above the top-left
+    return texture.pixels, tuple(texture.size), not top_row_first
+
+
 class _Decoder(threading.Thread):
     """Decodes frames off the UI thread, the newest first; one frame waits at most."""
 
@@ -248,7 +258,8 @@ class QrScanner(BoxLayout):
     def process_texture(self, texture) -> None:
         """Decode what `texture` shows (a camera frame): its pixels are read here, on the UI
         thread, and decoded on the worker."""
-        self.process_frame(texture.pixels, tuple(texture.size), bottom_up=True)
+        pixels, size, bottom_up = texture_frame(texture)
+        self.process_frame(pixels, size, bottom_up=bottom_up)
 
     def process_frame(self, pixels, size, *, bottom_up=False) -> None:
         """Hand a frame to the worker: grey (1 byte a pixel, or NV21), RGB or RGBA bytes of

@@ -16,7 +16,7 @@ from app.qr_decode import qr_decoder_available
 from screens.i18n import tr
 from screens.widgets import qr_scanner
 from screens.widgets.qr_scanner import QrScanner, camera_available
-from tests.ui.conftest import step
+from tests.ui.conftest import SHOTS, step
 from tests.ui.test_facilitator import FakeSync, enter_facilitator
 
 ENROLL = "piazzetta://enroll?hub=http://127.0.0.1:8765&code=ABCD-EFGH"
@@ -106,10 +106,27 @@ def test_a_missing_camera_provider_does_not_crash_the_scanner(window, no_camera_
         scanner.start()
         step(3)
         assert scanner.status == "no_camera" and scanner.camera is None
-        assert scanner.ids.view.children == [scanner.ids.problem]
+        assert scanner.ids.view.children == [scanner.ids.problem, scanner.ids.aim]
     finally:
         scanner.stop()
         Window.remove_widget(scanner)
+
+
+def test_textures_are_read_the_right_way_up(window):
+    from app.qr_decode import image_from_pixels
+    picture = Image.new("L", (8, 4), 0)
+    picture.putpixel((0, 0), 255)                          # the top-left pixel is white
+    rgb = picture.convert("RGB")
+    # As Kivy's OpenCV and GStreamer camera providers do: rows top down, texture flipped.
+    provider_style = Texture.create(size=rgb.size, colorfmt="rgb")
+    provider_style.flip_vertical()
+    provider_style.blit_buffer(rgb.tobytes(), colorfmt="rgb", bufferfmt="ubyte")
+    # As OpenGL has it: rows bottom up.
+    gl_style = texture_of(picture)
+    for texture in (provider_style, gl_style):
+        pixels, size, bottom_up = qr_scanner.texture_frame(texture)
+        seen = image_from_pixels(pixels, size, bottom_up=bottom_up, max_side=None)
+        assert seen.getpixel((0, 0)) == 255 and seen.getpixel((0, 3)) == 0
 
 
 def test_frames_are_decoded_off_the_ui_thread_and_each_code_reported_once(window):
@@ -298,3 +315,95 @@ def test_the_camera_closes_when_the_kiosk_resets(kiosk_factory, no_camera_probe_
     step(2)
     assert k.root.current == "welcome" and popup not in Window.children
     assert popup.ids.scanner.status != "scanning" and card.scan_popup is None
+
+
+# -- the whole camera path, with a camera provider that films a picture -----------------------
+
+def picture_camera_class(scene):
+    """A Kivy camera provider (same contract as the OpenCV one: RGB rows top down, texture
+    flipped) whose frames show `scene["picture"]`: the real Camera widget, the scanner's frame
+    grabbing and its release all run as they would with a webcam."""
+    from kivy.clock import Clock
+    from kivy.core.camera import CameraBase
+
+    class PictureCamera(CameraBase):
+        opened = []
+
+        def init_camera(self):
+            self._event = None
+            self.released = False
+            PictureCamera.opened.append(self)
+
+        def start(self):
+            super().start()
+            if self._event is None:
+                self._event = Clock.schedule_interval(self._update, 1 / 15)
+
+        def stop(self):
+            super().stop()
+            if self._event is not None:
+                self._event.cancel()
+                self._event = None
+
+        def _release_camera(self):
+            self.released = True
+
+        def _update(self, _dt):
+            frame = scene["picture"].convert("RGB")
+            if self._texture is None:
+                self._texture = Texture.create(size=frame.size, colorfmt="rgb")
+                self._texture.flip_vertical()
+                self.dispatch("on_load")
+            self._buffer = frame.tobytes()
+            self._copy_to_gpu()
+
+    return PictureCamera
+
+
+def window_shot(name, lang):
+    folder = SHOTS / lang
+    folder.mkdir(parents=True, exist_ok=True)
+    Window.screenshot(name=str(folder / f"{name}.png"))
+    numbered = sorted(folder.glob(f"{name}*.png"), key=lambda p: p.stat().st_mtime)
+    if numbered and numbered[-1] != folder / f"{name}.png":
+        numbered[-1].replace(folder / f"{name}.png")
+
+
+def test_the_camera_path_from_provider_to_text(window, monkeypatch, no_camera_probe_cache):
+    import kivy.core.camera
+    import kivy.uix.camera
+    # At first the QR is half hidden (a hand in front of it): nothing can be read.
+    hidden = frame_of(ENROLL)
+    hidden.paste(170, (0, 0, 640, 250))
+    scene = {"picture": hidden}
+    provider = picture_camera_class(scene)
+    monkeypatch.setattr(kivy.core.camera, "Camera", provider)
+    monkeypatch.setattr(kivy.uix.camera, "CoreCamera", provider)
+    qr_scanner._camera_found = True
+    tr.lang = "fr"
+    read = []
+    popup = qr_scanner.open_scanner("Scan the enrollment QR", read.append,
+                                    hint="Hold the enrollment QR in front of the camera.")
+    scanner = popup.ids.scanner
+    try:
+        assert scanner.status == "scanning" and scanner.camera is not None
+        assert scanner.ids.message.text == "Présentez le QR d'enrôlement devant la caméra."
+        core = provider.opened[-1]
+        assert not core.stopped
+        step(4)
+        from kivy.metrics import dp
+        assert min(scanner.ids.cancel.size) >= dp(48) - 0.5
+        wait_for(lambda: False, 1.0)        # about 4 frames grabbed and decoded: nothing
+        window_shot("30-scanner-camera", "fr")
+        assert read == [] and scanner.status == "scanning"
+        scene["picture"] = frame_of(ENROLL)
+        # Frames grabbed by the scanner's own clock (4 a second), decoded, reported once; the
+        # popup closes and the camera is stopped and released.
+        assert wait_for(lambda: read, 10)
+        assert read == [ENROLL]
+        assert popup not in Window.children and scanner.camera is None
+        assert core.stopped and core.released
+        assert scanner.ids.view.children == [scanner.ids.problem, scanner.ids.aim]
+    finally:
+        popup.dismiss(animation=False)
+        step(2)
