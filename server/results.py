@@ -10,6 +10,7 @@ JSON body is built at most once per revision and served with an ETag.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import threading
 from collections import Counter
@@ -17,11 +18,14 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 
+from app.answers import validate_answer
+from app.counts import ChannelTally, participants, validate_count
+from app.errors import ValidationError
 from app.model import Consultation
-from app.counts import ChannelTally, participants
 
 from . import PROTOCOL_VERSION, db
 
+log = logging.getLogger("piazzetta.hub.results")
 _BOOT = secrets.token_hex(4)  # a restarted hub never reuses an ETag for other content
 
 
@@ -43,24 +47,43 @@ class ResultsCache:
     def load(self, conn, consultation: Consultation) -> None:
         """(Re)build a consultation's tallies from the database: the one full scan.
 
+        Every stored answer and count is checked against this version first (the import
+        refuses a version they do not fit, server.hub.incompatible_question); one that does not
+        fit anyway (written by another process meanwhile, or by an older hub) is left out of
+        the tallies and logged, without its value, so a bad row never stops the hub.
         The caller holds the hub's write lock, so no batch commits meanwhile.
         """
         tallies = {q.id: ChannelTally(consultation, q) for q in consultation.questions}
+        skipped: Counter = Counter()
         for question_id, value in conn.execute(
                 select(db.ballot_answers.c.question_id, db.ballot_answers.c.value).where(
                     db.ballot_answers.c.consultation_id == consultation.id,
                     db.ballot_answers.c.value.is_not(None))):
             tally = tallies.get(question_id)
-            if tally is not None:
-                tally.add(json.loads(value))
+            if tally is None:
+                continue
+            try:
+                tally.add(validate_answer(consultation, tally.question, json.loads(value)))
+            except (ValidationError, ValueError, TypeError, KeyError):
+                skipped[("answer", question_id)] += 1
         for question_id, channel, counts, ballots in conn.execute(
                 select(db.tally_counts.c.question_id, db.tally_counts.c.channel,
                        db.tally_counts.c.counts, db.tally_counts.c.ballots).where(
                     db.tally_counts.c.consultation_id == consultation.id,
                     db.tally_counts.c.superseded_by.is_(None))):
             tally = tallies.get(question_id)
-            if tally is not None:
-                tally.add_count(json.loads(counts), ballots, channel)
+            if tally is None:
+                continue
+            try:
+                _q, normal, ballots = validate_count(consultation, question_id, channel,
+                                                     json.loads(counts), ballots)
+                tally.add_count(normal, ballots, channel)
+            except (ValidationError, ValueError, TypeError, KeyError):
+                skipped[("count", question_id)] += 1
+        for (what, question_id), n in sorted(skipped.items()):
+            log.error("results of %s version %s: %d stored %s(s) of question %s do not fit "
+                      "this version; left out", consultation.id, consultation.version, n, what,
+                      question_id)
         ballots = conn.execute(select(func.count()).select_from(db.ballots).where(
             db.ballots.c.consultation_id == consultation.id)).scalar()
         ideas = Counter(dict(conn.execute(
@@ -88,17 +111,24 @@ class ResultsCache:
                 if entry is None:
                     continue
                 touched.add(consultation_id)
-                if kind == "add" or kind == "remove":
-                    tally = entry.tallies.get(delta[2])
-                    if tally is not None:
-                        (tally.add if kind == "add" else tally.remove)(delta[3])
-                elif kind == "count":
-                    # ("count", consultation, question, channel, counts, ballots, +1 | -1)
-                    tally = entry.tallies.get(delta[2])
-                    if tally is not None:
-                        (tally.add_count if delta[6] > 0 else tally.remove_count)(
-                            delta[4], delta[5], delta[3])
-                elif kind == "ballot":
+                try:
+                    if kind == "add" or kind == "remove":
+                        tally = entry.tallies.get(delta[2])
+                        if tally is not None:
+                            (tally.add if kind == "add" else tally.remove)(delta[3])
+                    elif kind == "count":
+                        # ("count", consultation, question, channel, counts, ballots, +1 | -1)
+                        tally = entry.tallies.get(delta[2])
+                        if tally is not None:
+                            (tally.add_count if delta[6] > 0 else tally.remove_count)(
+                                delta[4], delta[5], delta[3])
+                except (ValueError, TypeError, KeyError):
+                    # Committed already: a value the tally cannot take must not fail the
+                    # batch's answer (the next load() leaves it out and logs it).
+                    log.error("results of %s: a %s of question %s does not fit version %s",
+                              consultation_id, kind, delta[2], entry.consultation.version)
+                    continue
+                if kind == "ballot":
                     entry.ballots += delta[2]
                 elif kind == "idea":
                     old, new = delta[2], delta[3]
