@@ -121,10 +121,14 @@ def main(argv: list[str] | None = None) -> int:
     from app.bundle import load_bundle
     from app.errors import BundleError
     from app.store import Store
+    # A bundle chosen here was checked whole when it was installed (the demo by the tests,
+    # a pulled one by sync before it replaced the old one): its images are not decoded again
+    # at every start. A bundle named on the command line is checked in full.
+    verified = args.bundle is None
     if args.bundle is None:
         args.bundle = choose_bundle(data_dir)
     try:
-        consultation = load_bundle(args.bundle)
+        consultation = load_bundle(args.bundle, check_images=not verified)
     except BundleError as exc:
         if args.bundle == DEMO_BUNDLE_DIR or not str(args.bundle).startswith(str(data_dir)):
             print(f"piazzetta: {exc.describe()}", file=sys.stderr)

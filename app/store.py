@@ -13,11 +13,13 @@ import json
 import sqlite3
 import uuid
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-from sqlite_utils import Database
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 from .answers import validate_answer
 from .counts import COUNT_EVENT, ChannelTally, TallyCount, validate_count
@@ -76,7 +78,6 @@ class Store:
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
-        self.db = Database(conn)
         conn.execute("PRAGMA busy_timeout = 5000")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA journal_mode = WAL")
@@ -96,6 +97,13 @@ class Store:
             path.mkdir(parents=True, exist_ok=True)
             path = path / STORE_FILE
         return cls(sqlite3.connect(str(path), isolation_level=None))
+
+    @cached_property
+    def db(self) -> "Database":
+        """The sqlite-utils view of this store (queries, introspection), made on first use:
+        importing sqlite-utils costs a kiosk's start more than everything else it reads."""
+        from sqlite_utils import Database
+        return Database(self.conn)
 
     @classmethod
     def memory(cls) -> "Store":
