@@ -61,12 +61,15 @@ def _row(ingest, count_id: str) -> dict | None:
 
 
 def _successor(ingest, count_id: str) -> str | None:
-    """A count already received that corrects `count_id` (a correction may arrive first)."""
+    """A count already received from this device that corrects `count_id` (a correction may
+    arrive first). Another device's count naming it corrects nothing."""
+    device_id = ingest.device["id"]
     for row in _state(ingest)["rows"].values():
-        if row["supersedes"] == count_id:
+        if row["supersedes"] == count_id and row["device_id"] == device_id:
             return row["id"]
     return ingest.conn.execute(select(db.tally_counts.c.id).where(
-        db.tally_counts.c.supersedes == count_id)).scalar()
+        db.tally_counts.c.supersedes == count_id,
+        db.tally_counts.c.device_id == device_id)).scalar()
 
 
 def apply_count_event(ingest, event_id: str, seq: int, payload: dict) -> None:
@@ -83,12 +86,22 @@ def apply_count_event(ingest, event_id: str, seq: int, payload: dict) -> None:
             raise EventRejected(N_("A count cannot correct itself."), "payload.supersedes")
     site_id = ingest._optional_ident(payload, "site_id")
     meeting_id = ingest._optional_ident(payload, "meeting_id")
-    if _row(ingest, count_id) is not None:
+    device_id = ingest.device["id"]
+    same = _row(ingest, count_id)
+    if same is not None:
+        if same["device_id"] != device_id:
+            raise EventRejected(N_("This count was recorded by another device."),
+                                "payload.count_id")
         return  # the same count announced by another event: counted once
     state = _state(ingest)
     channel = payload["channel"]
     old = _row(ingest, supersedes) if supersedes else None
     if old is not None:
+        if old["device_id"] != device_id:
+            # Only the tablet that typed a count corrects it (staff's online counts are
+            # replaced by the next import).
+            raise EventRejected(N_("This count was recorded by another device."),
+                                "payload.supersedes")
         if old["consultation_id"] != consultation.id or old["question_id"] != question.id:
             raise EventRejected(N_("The count to correct is not a count of this question."),
                                 "payload.supersedes")
@@ -99,7 +112,7 @@ def apply_count_event(ingest, event_id: str, seq: int, payload: dict) -> None:
     row = {"id": count_id, "consultation_id": consultation.id, "question_id": question.id,
            "channel": channel, "counts": canonical(counts), "ballots": ballots,
            "supersedes": supersedes, "superseded_by": successor,
-           "device_id": ingest.device["id"], "site_id": site_id, "meeting_id": meeting_id,
+           "device_id": device_id, "site_id": site_id, "meeting_id": meeting_id,
            "event_id": event_id, "received_at": ingest.now}
     state["rows"][count_id] = row
     if old is not None:

@@ -316,7 +316,8 @@ class Hub:
     def enroll(self, code: object, device_id: object, name: object = "",
                platform: object = "") -> dict:
         """Trade a valid code for a device secret. Enrolling again lifts a revocation."""
-        if not isinstance(device_id, str) or not _IDENT.match(device_id):
+        if not isinstance(device_id, str) or not _IDENT.match(device_id) \
+                or device_id == channels.STAFF_DEVICE:   # staff's own counts are "staff"'s
             raise HubError(N_("A device identifier (1 to 64 letters, digits, - or _) is expected."),
                            field="device_id")
         name = clean_text(name if isinstance(name, str) else "", field="name", max_length=200)
@@ -570,6 +571,7 @@ class _Ingest:
         self.review_rows: list[dict] = []
         self.ballot_rows: dict[str, dict] = {}
         self.closed: dict[str, tuple[int, str]] = {}
+        self.ballot_updates: dict[str, dict] = {}
         self.answers: dict[tuple[str, str], dict | None] = {}   # current, loaded then updated
         self.dirty_answers: set[tuple[str, str]] = set()
         self.proposal_rows: dict[str, dict] = {}
@@ -685,21 +687,28 @@ class _Ingest:
             elif type_ in ("proposal", "proposal_moderated"):
                 if isinstance(payload.get("proposal_id"), str):
                     proposal_ids.add(payload["proposal_id"])
-        self.known_ballots: dict[str, str] = {}
+        self.known_ballots: dict[str, dict] = {}   # id -> consultation_id, device_id
         for chunk in _chunks(sorted(ballot_ids)):
-            self.known_ballots.update(self.conn.execute(
-                select(db.ballots.c.id, db.ballots.c.consultation_id)
-                .where(db.ballots.c.id.in_(chunk))).all())
-            for row in self.conn.execute(select(db.ballot_answers).where(
-                    db.ballot_answers.c.ballot_id.in_(chunk))):
+            for row in self.conn.execute(
+                    select(db.ballots.c.id, db.ballots.c.consultation_id, db.ballots.c.device_id)
+                    .where(db.ballots.c.id.in_(chunk))):
+                self.known_ballots[row.id] = {"consultation_id": row.consultation_id,
+                                              "device_id": row.device_id}
+            # The device of each current answer: seq numbers compare within one device only.
+            for row in self.conn.execute(
+                    select(db.ballot_answers, db.events.c.device_id)
+                    .select_from(db.ballot_answers.outerjoin(
+                        db.events, db.events.c.id == db.ballot_answers.c.event_id))
+                    .where(db.ballot_answers.c.ballot_id.in_(chunk))):
                 self.answers[(row.ballot_id, row.question_id)] = {
                     "consultation_id": row.consultation_id, "seq": row.seq,
-                    "event_id": row.event_id,
+                    "event_id": row.event_id, "device_id": row.device_id,
                     "value": None if row.value is None else json.loads(row.value)}
         for chunk in _chunks(sorted(proposal_ids)):
             for row in self.conn.execute(select(
                     db.proposals.c.id, db.proposals.c.consultation_id, db.proposals.c.status,
-                    db.proposals.c.moderation_seq).where(db.proposals.c.id.in_(chunk))):
+                    db.proposals.c.moderation_seq, db.proposals.c.device_id)
+                    .where(db.proposals.c.id.in_(chunk))):
                 self.known_proposals[row.id] = dict(row._mapping)
 
     def _consultation(self, payload: dict) -> Consultation:
@@ -742,27 +751,57 @@ class _Ingest:
                                 "payload.consultation_version")
         site_id = self._optional_ident(payload, "site_id")
         meeting_id = self._optional_ident(payload, "meeting_id")
-        if ballot_id in self.known_ballots or ballot_id in self.ballot_rows:
-            return  # the same ballot announced by another event: counted once
+        details = {"consultation_version": version, "site_id": site_id,
+                   "meeting_id": meeting_id, "mode": mode}
+        if self._check_ballot(ballot_id, consultation.id):
+            # The same ballot announced again, or first seen through one of its answers (events
+            # may arrive in any order): counted once, and its start says how it was held.
+            if ballot_id in self.ballot_rows:
+                self.ballot_rows[ballot_id].update(details)
+            else:
+                self.ballot_updates[ballot_id] = {"b_id": ballot_id, **{
+                    "b_" + k: v for k, v in details.items()}}
+            return
+        self._new_ballot(ballot_id, consultation.id, details)
+
+    def _new_ballot(self, ballot_id: str, consultation_id: str, details: dict) -> None:
+        """A ballot owned by the sending device (the only one that may answer in it)."""
         self.ballot_rows[ballot_id] = {
-            "id": ballot_id, "consultation_id": consultation.id, "consultation_version": version,
-            "device_id": self.device["id"], "site_id": site_id, "meeting_id": meeting_id,
-            "mode": mode, "closed_reason": None}
-        self.deltas.append(("ballot", consultation.id, 1))
+            "id": ballot_id, "consultation_id": consultation_id, "device_id": self.device["id"],
+            "closed_reason": None, **details}
+        self.deltas.append(("ballot", consultation_id, 1))
+
+    def _adopt_ballot(self, ballot_id: str, consultation: Consultation, payload: dict) -> None:
+        """An answer to a ballot whose start has not arrived yet: the ballot is made now, owned
+        by the sender, from what the answer says; its start, when it comes, fills in the rest."""
+        if ballot_id in self.known_ballots or ballot_id in self.ballot_rows:
+            return
+        version = payload.get("consultation_version")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            version = consultation.version
+        where = {key: value if isinstance(value, str) and _BUNDLE_IDENT.match(value) else None
+                 for key, value in ((k, payload.get(k)) for k in ("site_id", "meeting_id"))}
+        self._new_ballot(ballot_id, consultation.id, {
+            "consultation_version": version, **where,
+            "mode": "identified" if payload.get("nullifier") is not None else "open"})
 
     def _set_answer(self, consultation_id: str, ballot_id: str, question_id: str, seq: int,
                     event_id: str, value: Any) -> None:
         key = (ballot_id, question_id)
         current = self.answers.get(key)
-        if current is not None and current["seq"] >= seq:
+        if current is not None and current["seq"] >= seq \
+                and current.get("device_id") == self.device["id"]:
             return  # a later answer (or withdrawal) of this question is already in
+        # (An answer another device once wrote into this ballot, before ballots had owners,
+        # has no say against its owner's: sequence numbers are per device.)
         if current is not None and current["value"] is not None:
             self.deltas.append(("remove", current["consultation_id"], question_id,
                                 current["value"]))
         if value is not None:
             self.deltas.append(("add", consultation_id, question_id, value))
         self.answers[key] = {"consultation_id": consultation_id, "seq": seq,
-                             "event_id": event_id, "value": value}
+                             "event_id": event_id, "device_id": self.device["id"],
+                             "value": value}
         self.dirty_answers.add(key)
 
     def apply_answer(self, event_id: str, seq: int, payload: dict) -> None:
@@ -776,6 +815,7 @@ class _Ingest:
         value = validate_answer(consultation, question, payload.get("value"))
         self._participation_hooks().check_card(self, consultation.id, ballot_id, question.id,
                                                payload)
+        self._adopt_ballot(ballot_id, consultation, payload)
         self._set_answer(consultation.id, ballot_id, question.id, seq, event_id, value)
 
     def apply_answer_withdrawn(self, event_id: str, seq: int, payload: dict) -> None:
@@ -785,24 +825,37 @@ class _Ingest:
         if not isinstance(question_id, str) or not _BUNDLE_IDENT.match(question_id):
             raise EventRejected(N_("Unknown question."), "payload.question_id")
         self._check_ballot(ballot_id, consultation.id)
+        self._adopt_ballot(ballot_id, consultation, {})
         self._set_answer(consultation.id, ballot_id, question_id, seq, event_id, None)
 
-    def _check_ballot(self, ballot_id: str, consultation_id: str) -> None:
-        owner = self.known_ballots.get(ballot_id) or (
-            self.ballot_rows[ballot_id]["consultation_id"] if ballot_id in self.ballot_rows
-            else None)
-        if owner is not None and owner != consultation_id:
+    def _ballot_owner(self, ballot_id: str) -> dict | None:
+        return self.ballot_rows.get(ballot_id) or self.known_ballots.get(ballot_id)
+
+    def _check_ballot(self, ballot_id: str, consultation_id: str | None) -> bool:
+        """Whether the ballot exists; EventRejected when it is another device's (only the
+        device that started a ballot may answer, withdraw or close in it) or another
+        consultation's."""
+        owner = self._ballot_owner(ballot_id)
+        if owner is None:
+            return False
+        if owner["device_id"] != self.device["id"]:
+            raise EventRejected(N_("This ballot belongs to another device."), "payload.ballot_id")
+        if consultation_id is not None and owner["consultation_id"] != consultation_id:
             raise EventRejected(N_("This ballot belongs to another consultation."),
                                 "payload.ballot_id")
+        return True
 
     def apply_ballot_closed(self, event_id: str, seq: int, payload: dict) -> None:
         ballot_id = self._ident(payload, "ballot_id")
         reason = payload.get("reason", "finished")
         if not isinstance(reason, str) or not reason or len(reason) > 40:
             raise EventRejected(N_("A reason is expected here."), "payload.reason")
+        self._check_ballot(ballot_id, None)
         if ballot_id in self.ballot_rows:
             self.ballot_rows[ballot_id]["closed_reason"] = reason
-        else:
+        elif ballot_id not in self.closed or self.closed[ballot_id][0] < seq:
+            # A ballot of this device's in the database, or not arrived yet (then the close
+            # updates nothing: answers count either way).
             self.closed[ballot_id] = (seq, reason)
 
     def apply_proposal(self, event_id: str, seq: int, payload: dict) -> None:
@@ -816,7 +869,11 @@ class _Ingest:
                                   text=payload.get("text"), theme=payload.get("theme"),
                                   contact=payload.get("contact"),
                                   contact_consent=payload.get("contact_consent") is True)
-        if proposal_id in self.known_proposals or proposal_id in self.proposal_rows:
+        known = self.proposal_rows.get(proposal_id) or self.known_proposals.get(proposal_id)
+        if known is not None:
+            if known["device_id"] != self.device["id"]:
+                raise EventRejected(N_("This idea was collected by another device."),
+                                    "payload.proposal_id")
             return
         self.proposal_rows[proposal_id] = {
             "id": proposal_id, "short_code": short_code.upper(),
@@ -847,6 +904,11 @@ class _Ingest:
         target = self.proposal_rows.get(proposal_id) or self.known_proposals.get(proposal_id)
         if target is None:
             raise EventRejected(N_("Unknown idea."), "payload.proposal_id")
+        if target["device_id"] != self.device["id"]:
+            # Only the facilitator of the tablet that collected an idea moderates it there;
+            # moderation_seq is that device's sequence.
+            raise EventRejected(N_("This idea was collected by another device."),
+                                "payload.proposal_id")
         if target.get("moderation_seq", 0) >= seq:
             return
         self.deltas.append(("idea", target["consultation_id"], target["status"], status))
@@ -878,10 +940,19 @@ class _Ingest:
                          .values(last_seen_at=self.now))
         if self.ballot_rows:
             conn.execute(db.ballots.insert(), list(self.ballot_rows.values()))
+        if self.ballot_updates:
+            conn.execute(update(db.ballots).where(
+                db.ballots.c.id == bindparam("b_id"),
+                db.ballots.c.device_id == self.device["id"]).values(
+                consultation_version=bindparam("b_consultation_version"),
+                site_id=bindparam("b_site_id"), meeting_id=bindparam("b_meeting_id"),
+                mode=bindparam("b_mode")), list(self.ballot_updates.values()))
         if self.closed:
-            conn.execute(update(db.ballots).where(db.ballots.c.id == bindparam("b_id"))
-                         .values(closed_reason=bindparam("b_reason")),
-                         [{"b_id": k, "b_reason": v[1]} for k, v in self.closed.items()])
+            conn.execute(update(db.ballots).where(
+                db.ballots.c.id == bindparam("b_id"),
+                db.ballots.c.device_id == self.device["id"])
+                .values(closed_reason=bindparam("b_reason")),
+                [{"b_id": k, "b_reason": v[1]} for k, v in self.closed.items()])
         if self.dirty_answers:
             rows = [{"ballot_id": b, "question_id": q,
                      "consultation_id": self.answers[(b, q)]["consultation_id"],
