@@ -6,14 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import secrets
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.errors import N_
 from app.model import localized
 
+from .hub import same_secret
 from .participation import participation
 from .signup import render, request_lang
 
@@ -30,7 +29,7 @@ def router(hub) -> APIRouter:
         token = (request.query_params.get("token") or request.cookies.get(COOKIE) or "")
         if not token and (request.headers.get("authorization") or "").startswith("Bearer "):
             token = request.headers["authorization"][7:].strip()
-        return bool(token) and secrets.compare_digest(token, hub.settings.admin_token)
+        return same_secret(token, hub.settings.admin_token)
 
     def login(lang: str, status: int = 200, error: str | None = None) -> HTMLResponse:
         return render("login.html", lang, status, error=error)
@@ -54,7 +53,7 @@ def router(hub) -> APIRouter:
         lang = request_lang(request)
         form = await request.form()
         token = form.get("token") if isinstance(form.get("token"), str) else ""
-        if not token or not secrets.compare_digest(token.strip(), hub.settings.admin_token):
+        if not same_secret(token.strip(), hub.settings.admin_token):
             return login(lang, 401, N_("This staff token is not right."))
         response = RedirectResponse(f"/dashboard?lang={lang}", status_code=303)
         response.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict",

@@ -45,6 +45,15 @@ ENVELOPE_KEYS = ("id", "device_id", "seq", "type", "recorded_at", "payload")
 _CHUNK = 400  # IN (...) lists stay under every driver's parameter limit
 
 
+def same_secret(given: object, expected: str) -> bool:
+    """Whether `given` is the secret `expected`, in constant time. Bytes are compared:
+    compare_digest raises TypeError on text that is not ASCII (a 500 for a typo)."""
+    if not isinstance(given, str) or not given or not expected:
+        return False
+    return secrets.compare_digest(given.encode("utf-8", "surrogatepass"),
+                                  expected.encode("utf-8", "surrogatepass"))
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
@@ -361,7 +370,9 @@ class Hub:
         device_id, _, secret = authorization[7:].strip().partition(":")
         with self.engine.connect() as conn:
             row = conn.execute(select(db.devices).where(db.devices.c.id == device_id)).first()
-        if row is None or not secrets.compare_digest(row.secret_hash, sha256(secret)):
+        # compare_digest refuses non-ASCII text: compare bytes, always.
+        if row is None or not secrets.compare_digest(row.secret_hash.encode(),
+                                                     sha256(secret).encode()):
             raise AuthError(N_("This tablet is not enrolled with the hub."), "device_unknown")
         if row.revoked_at is not None:
             raise AuthError(N_("This tablet was revoked: its data is kept, enroll it again to "
@@ -370,7 +381,7 @@ class Hub:
 
     def is_admin(self, authorization: str | None) -> bool:
         token = (authorization or "")[7:].strip() if (authorization or "").startswith("Bearer ") else ""
-        return bool(token) and secrets.compare_digest(token, self.settings.admin_token)
+        return same_secret(token, self.settings.admin_token)
 
     def devices(self) -> list[dict]:
         with self.engine.connect() as conn:

@@ -194,7 +194,7 @@ class Participation:
     def apply_signup_event(self, ingest, event_id: str, payload: dict) -> None:
         """A sign-up typed on a tablet (`signup` event)."""
         signup_id = ingest._ident(payload, "signup_id")
-        consultation_id = payload.get("consultation_id")
+        consultation_id = ingest._optional_ident(payload, "consultation_id")
         if consultation_id is not None and self.hub.consultation(consultation_id) is None:
             raise EventRejected(N_("Unknown consultation."), "payload.consultation_id")
         site = ingest._optional_ident(payload, "site_id")

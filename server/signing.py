@@ -37,7 +37,12 @@ def verify(token: object, key: str, *, now: float | None = None) -> dict[str, An
     if not isinstance(token, str) or token.count(".") != 1 or len(token) > 4096:
         raise TokenError(N_("This link is not valid."))
     body, mac = token.split(".")
-    if not hmac.compare_digest(mac, _mac(key, body)):
+    try:
+        expected = _mac(key, body)
+    except UnicodeEncodeError:       # a lone surrogate from a damaged link
+        raise TokenError(N_("This link is not valid.")) from None
+    # Bytes: compare_digest raises TypeError on text that is not ASCII.
+    if not hmac.compare_digest(mac.encode("utf-8", "surrogatepass"), expected.encode()):
         raise TokenError(N_("This link is not valid."))
     try:
         claims = json.loads(_unb64(body))
