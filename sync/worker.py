@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import sqlite3
 import threading
 import time
 from dataclasses import replace
@@ -57,42 +58,92 @@ def push_pending(store: Store, client: HubClient, max_batch: int = 500) -> dict[
             store.set_setting(p.REFUSED, store.get_setting(p.REFUSED, 0) + refused)
 
 
+CHECKPOINT_PENDING = "sync.redaction_checkpoint_pending"
+CHECKPOINT_BUSY_MS = 250   # how long a checkpoint may wait for readers (the kiosk's writes wait)
+
+
 def forget_personal_data(store: Store, acknowledged: list) -> int:
     """Invariant 5: a resident's contact leaves the tablet once the hub has it. The outbox keeps
-    the event (marked redacted) without the contact; the idea keeps everything else."""
+    the event (marked redacted) without the contact; the idea keeps everything else. Each
+    redaction is one transaction; then the WAL is checkpointed into the file so the old pages
+    are overwritten (`checkpoint_redactions`), now or at a later cycle when a reader held it."""
+    _secure_delete(store)
     done = 0
     for event in acknowledged:
         if event.type == "signup" and not event.payload.get("redacted"):
             done += forget_signup(store, event)
-            continue
-        if event.type != "proposal" or not event.payload.get("contact"):
-            continue
-        payload = dict(event.payload, contact=None)
-        store.conn.execute("BEGIN IMMEDIATE")
-        try:
-            store.conn.execute("UPDATE outbox SET payload = ?, redacted = 1 WHERE event_id = ?",
-                               (json.dumps(payload, ensure_ascii=False, separators=(",", ":"),
-                                           sort_keys=True), event.id))
-            store.conn.execute("UPDATE proposals SET contact = NULL WHERE id = ?",
-                               (event.payload.get("proposal_id"),))
-            store.conn.execute("COMMIT")
-        except BaseException:
-            store.conn.execute("ROLLBACK")
-            raise
-        done += 1
+        elif event.type == "proposal" and event.payload.get("contact"):
+            done += forget_contact(store, event)
+    if done:
+        checkpoint_redactions(store)
     return done
+
+
+def _secure_delete(store: Store) -> None:
+    # Per connection: whatever opened this one, the bytes a redaction frees are zeroed.
+    if store.conn.execute("PRAGMA secure_delete = ON").fetchone()[0] != 1:
+        raise RuntimeError("SQLite's secure_delete is not available")
+
+
+def _redact(store: Store, event, payload: dict, extra: tuple[str, tuple] | None = None) -> int:
+    """Rewrite one acknowledged event's payload (and `extra`) in one transaction, and note
+    that a checkpoint is owed until one completes."""
+    conn = store.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("UPDATE outbox SET payload = ?, redacted = 1 WHERE event_id = ?",
+                     (json.dumps(payload, ensure_ascii=False, separators=(",", ":"),
+                                 sort_keys=True), event.id))
+        if extra is not None:
+            conn.execute(*extra)
+        conn.execute("INSERT INTO meta(key, value) VALUES (?, 'true') ON CONFLICT(key) DO "
+                     "UPDATE SET value = 'true'", (CHECKPOINT_PENDING,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return 1
+
+
+def forget_contact(store: Store, event) -> int:
+    """An idea's contact, once the hub has the idea: gone from the outbox and the idea."""
+    return _redact(store, event, dict(event.payload, contact=None),
+                   ("UPDATE proposals SET contact = NULL WHERE id = ?",
+                    (event.payload.get("proposal_id"),)))
 
 
 def forget_signup(store: Store, event) -> int:
     """A sign-up typed on this tablet: once acknowledged, only its attribution stays, and the
-    freed bytes are overwritten (the store runs with secure_delete; the checkpoint empties the
-    WAL), so the name and contact cannot be read back from the file."""
-    payload = redacted_signup_payload(event.payload)
-    store.conn.execute("UPDATE outbox SET payload = ?, redacted = 1 WHERE event_id = ?",
-                       (json.dumps(payload, ensure_ascii=False, separators=(",", ":"),
-                                   sort_keys=True), event.id))
-    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return 1
+    freed bytes are overwritten (secure_delete; the checkpoint then replaces the old pages in
+    the file and empties the WAL), so the name and contact cannot be read back from the file."""
+    return _redact(store, event, redacted_signup_payload(event.payload))
+
+
+def checkpoint_redactions(store: Store) -> bool:
+    """Copy the WAL into the database file and truncate it, if a redaction is waiting for
+    that; True when nothing is owed any more. A reader on an older snapshot (another
+    connection of the app) stops a checkpoint from completing: SQLite then reports busy, or
+    fewer frames copied than logged, and the worker tries again at its next cycle."""
+    if not store.get_setting(CHECKPOINT_PENDING):
+        return True
+    conn = store.conn
+    if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        store.set_setting(CHECKPOINT_PENDING, None)   # in memory, or no WAL: nothing to do
+        return True
+    timeout = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    conn.execute(f"PRAGMA busy_timeout = {CHECKPOINT_BUSY_MS}")
+    try:
+        busy, logged, copied = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    except sqlite3.OperationalError:
+        busy, logged, copied = 1, -1, -1
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
+    if busy or logged != copied:
+        log.info("checkpoint after redaction not complete (busy %s, %s of %s frames); "
+                 "will try again", busy, copied, logged)
+        return False
+    store.set_setting(CHECKPOINT_PENDING, None)   # a small meta page; nothing personal
+    return True
 
 
 def now_iso() -> str:
@@ -167,6 +218,7 @@ class SyncWorker(threading.Thread):
         self.cycles += 1
         problem = None
         delay = self.poll_interval
+        checkpoint_redactions(store)     # owed by an earlier cycle whose checkpoint was busy
         if not is_enrolled(store):
             self.publish_status(store, problem=N_("This tablet is not enrolled with a hub yet."))
             return self.poll_interval
