@@ -43,9 +43,17 @@ class Participation:
 
     # -- sign-up links and forms ---------------------------------------------------------------
 
-    def check_link(self, token: object) -> dict:
-        """The claims of a sign-up link (SignupTokenError when forged, damaged or expired)."""
-        return verify_signup_token(token, self.hub.settings.secret_key)
+    def check_link(self, token: object) -> dict | None:
+        """The claims of a sign-up link (SignupTokenError when forged, damaged or expired), or
+        None when the device that minted it is unknown or revoked: its links, printed or on a
+        lost tablet, still open the form but attribute nothing."""
+        claims = verify_signup_token(token, self.hub.settings.secret_key)
+        with self.hub.engine.connect() as conn:
+            revoked_at = conn.execute(select(db.devices.c.revoked_at).where(
+                db.devices.c.id == claims["device"])).first()
+        if revoked_at is None or revoked_at[0] is not None:
+            return None
+        return claims
 
     def config(self, consultation_id: str | None) -> SignupConfig:
         found = self.hub.bundle_json(consultation_id) if consultation_id else None

@@ -134,3 +134,40 @@ def test_the_conflicts_api_serves_redacted_envelopes(hub, demo):
     assert len(answer.json()["events"]) == 2
     assert "Xylander" not in answer.text and "Quagliarulo" not in answer.text
     assert "zephyrine" not in answer.text
+
+
+# -- item 6: sign-up links of revoked or unknown devices attribute nothing ---------------------
+
+@pytest.mark.parametrize("case", ["revoked", "unknown", "enrolled again"])
+def test_links_of_revoked_or_unknown_devices_attribute_nothing(hub, demo, case):
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from app.signup import device_signup_key, mint_signup_token
+    from server.api import create_app
+    from server.participation import participation
+    device_id = "tab-lost"
+    if case != "unknown":
+        hub.enroll(hub.make_enrollment_code(SITE)["code"], device_id)
+        hub.revoke(device_id)
+    if case == "enrolled again":
+        hub.enroll(hub.make_enrollment_code(SITE)["code"], device_id)
+    token = mint_signup_token(device_signup_key(hub.settings.secret_key, device_id),
+                              consultation=demo.id, site=SITE, meeting="m-1", device=device_id)
+    client = TestClient(create_app(hub=hub), base_url="https://testserver")
+    page = client.get("/signup", params={"t": token, "lang": "fr"})
+    assert page.status_code == 200 and "pas valable" not in page.text   # no alarm for residents
+    hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page.text))
+    sent = client.post("/signup", data={**hidden, "t": token, "name": "Luca",
+                                        "contact": "+39 333 1234567", "consent": "on"})
+    assert sent.status_code == 200
+    attributed = [(f["site_id"], f["meeting_id"], f["signups"])
+                  for f in participation(hub).figures() if f["signups"]]
+    if case == "enrolled again":
+        assert attributed == [(SITE, "m-1", 1)]
+    else:
+        assert attributed == [(None, None, 1)]
+        with hub.engine.connect() as conn:
+            row = conn.execute(select(db.signups)).one()
+        assert (row.device_id, row.consultation_id) == (None, None)
