@@ -31,7 +31,7 @@ from app.text import clean_text
 from . import channels, db
 from .errors import AuthError, EventRejected, HubError
 from .results import ResultsCache
-from .settings import Settings
+from .settings import Settings, private_dir
 
 log = logging.getLogger("piazzetta.hub")
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -98,12 +98,27 @@ class Hub:
 
     def _schema_ready(self) -> None:
         if self.settings.database_url.startswith("sqlite"):
-            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(self.settings.data_dir)
         db.create_schema(self.engine)
+        if self.is_sqlite:
+            self._private_database_files()
         with self.writer.begin() as conn:
             present = conn.execute(select(db.counters.c.name)).scalars().all()
             if "answers" not in present:
                 conn.execute(db.counters.insert(), [{"name": "answers", "value": 0}])
+
+    def _private_database_files(self) -> None:
+        """The SQLite file and its -wal/-shm readable by the hub's user only (sign-up contacts
+        are in it). SQLite gives the -wal and -shm it makes later the file's own mode."""
+        name = self.engine.url.database
+        if not name or name == ":memory:" or name.startswith("file:"):
+            return
+        for path in (Path(name), Path(name + "-wal"), Path(name + "-shm")):
+            try:
+                if path.exists() and path.stat().st_mode & 0o077:
+                    path.chmod(0o600)
+            except PermissionError:
+                log.warning("%s is readable by other users of this machine", path.name)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -9,9 +9,21 @@ from pathlib import Path
 DEFAULT_MAX_BATCH = 500
 
 
+def private_dir(path: Path) -> Path:
+    """Make `path` (the hub's data folder: secrets, and sign-up contacts in SQLite) a folder
+    only the hub's user can enter, or tighten it to that."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        try:
+            path.chmod(0o700)
+        except PermissionError:   # not ours to change: the operator's choice stands
+            pass
+    return path
+
+
 def _secret_from_file(path: Path, nbytes: int = 32) -> str:
     """Read a secret from `path`, making one (readable by the owner only) when absent."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     try:
         return path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:

@@ -171,3 +171,30 @@ def test_links_of_revoked_or_unknown_devices_attribute_nothing(hub, demo, case):
         with hub.engine.connect() as conn:
             row = conn.execute(select(db.signups)).one()
         assert (row.device_id, row.consultation_id) == (None, None)
+
+
+# -- item 7: the data folder and the database are the hub's user's only ------------------------
+
+def test_the_data_folder_and_database_files_are_private(tmp_path):
+    folder = tmp_path / "fresh" / "hub"
+    old = os.umask(0o022)
+    try:
+        hub = Hub(Settings.from_env({}, data_dir=folder))
+        hub.import_bundle(DEMO_BUNDLE_DIR)
+        names = ("hub.sqlite3", "hub.sqlite3-wal", "hub.sqlite3-shm", "secret-key",
+                 "admin-token")
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        for name in names:
+            assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600, name
+        hub.close()
+        # A folder and files left open by an older hub are tightened at the next start.
+        folder.chmod(0o755)
+        (folder / "hub.sqlite3").chmod(0o644)
+        again = Hub(Settings.from_env({}, data_dir=folder))
+        assert again.consultation("alpimed-2030") is not None
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        for name in names[:3]:     # the -wal and -shm made again take the file's mode
+            assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600, name
+        again.close()
+    finally:
+        os.umask(old)
