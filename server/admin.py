@@ -11,6 +11,8 @@
     python -m server ideas [--consultation ID]     list ideas with moderation and answer
     python -m server answer-idea ID_OR_CODE --status accepted [--text "…"]
     python -m server export results|ideas --consultation ID [--format csv|json] [--output F]
+                                                   ideas: approved ones, as published; --all
+                                                   for staff: every idea with its moderation
     python -m server conflicts                     events kept for review
     python -m server import-online-counts FILE --consultation ID   online votes per question
     python -m server counts --consultation ID      paper, show-of-hands and online counts
@@ -71,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--consultation", required=True)
     exp.add_argument("--format", choices=("csv", "json"), default="csv")
     exp.add_argument("--output", type=Path, default=None)
+    exp.add_argument("--all", action="store_true", dest="all_ideas",
+                     help="ideas: every idea (pending, rejected…) with its moderation and "
+                          "original text, for staff; still no contact")
     sub.add_parser("conflicts", help="events kept for review")
     online = sub.add_parser("import-online-counts",
                             help="the central platform's online votes, per question (JSON file)")
@@ -158,7 +163,8 @@ def _run(hub, command: str, args) -> int:
     elif command == "answer-idea":
         _print_json(hub.answer_proposal(args.proposal, args.status, args.text))
     elif command == "export":
-        text = export(hub, args.what, args.consultation, args.format)
+        text = export(hub, args.what, args.consultation, args.format,
+                      all_ideas=args.all_ideas)
         if args.output:
             args.output.parent.mkdir(parents=True, exist_ok=True)
             args.output.write_text(text, encoding="utf-8")
@@ -204,21 +210,26 @@ def save_code_png(made: dict, path: Path) -> None:
 
 IDEA_COLUMNS = ("id", "short_code", "consultation_id", "site_id", "meeting_id", "theme", "title",
                 "text", "status", "answer_status", "answer_text", "created_at")
+# --all: the moderation list for staff (what was refused and why, what the resident wrote).
+MODERATION_COLUMNS = IDEA_COLUMNS + ("reason", "original_title", "original_text")
 
 
-def export(hub, what: str, consultation_id: str, fmt: str) -> str:
+def export(hub, what: str, consultation_id: str, fmt: str, *, all_ideas: bool = False) -> str:
     """Results or ideas as CSV or JSON. Never personal data: ideas go without contacts, results
-    are tallies only."""
+    are tallies only. Ideas are the approved ones, with the moderator's corrected text (what is
+    published); `all_ideas` gives staff every idea with its moderation."""
     from .errors import HubError
     from app.errors import N_
     if hub.consultation(consultation_id) is None:
         raise HubError(N_("Unknown consultation."), status=404, code="consultation_unknown")
     if what == "ideas":
-        rows = [{k: p[k] for k in IDEA_COLUMNS} for p in hub.proposals(consultation_id)]
+        columns = MODERATION_COLUMNS if all_ideas else IDEA_COLUMNS
+        rows = [{k: p[k] for k in columns}
+                for p in hub.proposals(consultation_id, public=not all_ideas)]
         if fmt == "json":
             return json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=IDEA_COLUMNS)
+        writer = csv.DictWriter(out, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
         return out.getvalue()

@@ -198,3 +198,43 @@ def test_the_data_folder_and_database_files_are_private(tmp_path):
         again.close()
     finally:
         os.umask(old)
+
+
+# -- item 8: `export ideas` publishes approved ideas only ---------------------------------------
+
+def test_export_ideas_gives_approved_ideas_as_published_and_all_only_on_request(hub, demo,
+                                                                              tmp_path, capsys):
+    from server.admin import export, main as admin_main
+    store, device = tablet(hub)
+    good = store.submit_proposal(demo, title="Un banc", text="Près de la gare",
+                                 contact="+33 6 12 34 56 78", contact_consent=True)
+    spam = store.submit_proposal(demo, title="Achetez", text="Pub en ligne")
+    store.submit_proposal(demo, title="En attente", text="Pas encore lue")
+    store.moderate_proposal(good.id, "approved", text="Un banc près de la gare")
+    store.moderate_proposal(spam.id, "rejected", reason="Publicité")
+    hub.ingest(device, pending(store))
+    published = json.loads(export(hub, "ideas", demo.id, "json"))
+    assert [(i["title"], i["text"], i["status"]) for i in published] == \
+        [("Un banc", "Un banc près de la gare", "approved")]
+    csv_text = export(hub, "ideas", demo.id, "csv")
+    assert "Achetez" not in csv_text and "En attente" not in csv_text
+    assert "Près de la gare" not in csv_text           # the corrected text, not the original
+    everything = json.loads(export(hub, "ideas", demo.id, "json", all_ideas=True))
+    assert sorted(i["status"] for i in everything) == ["approved", "pending", "rejected"]
+    assert {i["title"]: i["reason"] for i in everything}["Achetez"] == "Publicité"
+    assert {i["title"]: i["original_text"] for i in everything}["Un banc"] == "Près de la gare"
+    for text in (csv_text, json.dumps(everything), export(hub, "ideas", demo.id, "csv",
+                                                          all_ideas=True)):
+        assert "12 34 56 78" not in text and "contact" not in text
+        assert store.device_id not in text
+    # The CLI: the same, --all documented in its help.
+    data = str(hub.settings.data_dir)
+    hub.close()
+    assert admin_main(["--data-dir", data, "export", "ideas", "--consultation", demo.id]) == 0
+    out = capsys.readouterr().out
+    assert "Un banc près de la gare" in out and "Achetez" not in out
+    assert admin_main(["--data-dir", data, "export", "ideas", "--consultation", demo.id,
+                       "--all", "--format", "json"]) == 0
+    assert "Achetez" in capsys.readouterr().out
+    from server.admin import _parser
+    assert "--all" in _parser()._subparsers._group_actions[0].choices["export"].format_help()
