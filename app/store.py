@@ -505,6 +505,13 @@ class Store:
             raise
         return count
 
+    def forget_acknowledgements(self) -> int:
+        """Count every event as not yet sent: the tablet now answers to another hub, which has
+        none of them. The hub stores each event once by its ID, so sending again is safe.
+        Returns how many events will be sent again."""
+        return self.conn.execute(
+            "UPDATE outbox SET acked_at = NULL WHERE acked_at IS NOT NULL").rowcount
+
     def outbox_counts(self) -> dict[str, int]:
         pending, acked = self.conn.execute(
             "SELECT count(*) FILTER (WHERE acked_at IS NULL),"

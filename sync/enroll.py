@@ -59,8 +59,13 @@ def enroll(store: Store, hub_url: str, code: str, *, name: str = "", platform: s
         raise p.SyncError(N_("The hub refused the enrollment."), "code") from None
     finally:
         client.close()
+    previous_hub = store.get_setting(p.HUB_URL)
     store.set_setting(p.HUB_URL, hub_url)
     store.set_setting(p.DEVICE_SECRET, answer["device_secret"])
+    if previous_hub and previous_hub != hub_url:
+        # Another hub (say the central one after a room's laptop) has none of what the last
+        # one acknowledged: send everything again; each event is stored there once.
+        store.forget_acknowledgements()
     store.set_setting(p.SITE_ID, answer.get("site_id"))
     max_batch = answer.get("max_batch")
     store.set_setting(p.MAX_BATCH, max_batch if isinstance(max_batch, int) and max_batch > 0
