@@ -5,6 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYBABEL := $(VENV)/bin/pybabel
 DATA_DIR ?= $(CURDIR)/build/data
+HUB_DIR ?= $(CURDIR)/build/hub
 ROLE ?= kiosk
 LANG_ARG ?= fr
 LANGS := fr it en
@@ -42,6 +43,11 @@ messages: venv
 
 run: setup
 	$(PY) main.py $(ROLE) --demo --data-dir $(DATA_DIR) --lang $(LANG_ARG) $(ARGS)
+
+# A hub on this machine with the demo consultation imported (for the projector, sync, sign-up).
+hub: setup
+	$(PY) -m server --data-dir $(HUB_DIR) import-bundle assets/demo
+	$(PY) -m server --data-dir $(HUB_DIR) serve
 
 test: setup
 	sh tools/with-display.sh $(PY) -m pytest $(PYTEST_ARGS)
