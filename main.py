@@ -20,14 +20,16 @@ def default_data_dir() -> Path:
     return Path(base) / "piazzetta"
 
 
-def choose_bundle(data_dir: Path) -> Path:
-    """The consultation bundle pulled from the hub most recently (sync saves them under
-    <data_dir>/bundles/<consultation id>/), or the demo when this tablet has none yet."""
-    pulled = [folder for folder in (data_dir / "bundles").glob("*")
-              if (folder / "bundle.json").is_file()]
-    if not pulled:
-        return DEMO_BUNDLE_DIR
-    return max(pulled, key=lambda folder: (folder / "bundle.json").stat().st_mtime)
+def choose_bundle(data_dir: Path, chosen_id: str | None = None) -> Path:
+    """The bundle of the consultation the facilitator chose (`chosen_id`), else the one most
+    recently pulled from the hub (sync saves them under <data_dir>/bundles/<id>/), else the
+    demo."""
+    from app.bundle import installed_bundles
+    installed = installed_bundles(data_dir)
+    for consultation, folder in installed:
+        if consultation.id == chosen_id:
+            return folder
+    return installed[0][1] if installed else DEMO_BUNDLE_DIR
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -120,24 +122,26 @@ def main(argv: list[str] | None = None) -> int:
 
     from app.bundle import load_bundle
     from app.errors import BundleError
+    from app.kiosk import KioskSettings
     from app.store import Store
+    store = Store.open(data_dir)
     # A bundle chosen here was checked whole when it was installed (the demo by the tests,
     # a pulled one by sync before it replaced the old one): its images are not decoded again
     # at every start. A bundle named on the command line is checked in full.
     verified = args.bundle is None
     if args.bundle is None:
-        args.bundle = choose_bundle(data_dir)
+        args.bundle = choose_bundle(data_dir, KioskSettings(store).consultation_id)
     try:
         consultation = load_bundle(args.bundle, check_images=not verified)
     except BundleError as exc:
         if args.bundle == DEMO_BUNDLE_DIR or not str(args.bundle).startswith(str(data_dir)):
             print(f"piazzetta: {exc.describe()}", file=sys.stderr)
+            store.close()
             return 2
         # A pulled bundle that does not load must not stop the kiosk: fall back to the demo.
         print(f"piazzetta: {exc.describe()}; showing the demo consultation", file=sys.stderr)
         args.bundle = DEMO_BUNDLE_DIR
         consultation = load_bundle(args.bundle)
-    store = Store.open(data_dir)
     if args.demo:
         from app.security import FacilitatorPin
         pin = FacilitatorPin(store)

@@ -42,6 +42,27 @@ def load_bundle(path: str | Path, *, check_images: bool = True) -> Consultation:
     return parse_bundle(data, file=str(file), folder=folder if check_images else None)
 
 
+def installed_bundles(data_dir: str | Path, demo_dir: Path | None = None
+                      ) -> list[tuple[Consultation, Path]]:
+    """The consultations a tablet can show: those sync pulled into `<data_dir>/bundles/`
+    (newest first) and the demo. Each was checked whole when installed, so images are not
+    decoded again here; a folder that does not load is left out."""
+    from .paths import DEMO_BUNDLE_DIR
+    pulled = sorted((f for f in (Path(data_dir) / "bundles").glob("*")
+                     if (f / BUNDLE_FILE).is_file()),
+                    key=lambda f: (f / BUNDLE_FILE).stat().st_mtime, reverse=True)
+    found, seen = [], set()
+    for folder in pulled + [demo_dir or DEMO_BUNDLE_DIR]:
+        try:
+            consultation = load_bundle(folder, check_images=False)
+        except BundleError:
+            continue
+        if consultation.id not in seen:
+            seen.add(consultation.id)
+            found.append((consultation, folder))
+    return found
+
+
 def parse_bundle(data: Any, *, file: str = BUNDLE_FILE, folder: Path | None = None) -> Consultation:
     """Validate bundle data already decoded from JSON. Images are checked when `folder` is set."""
     return _Parser(file, folder).bundle(data)

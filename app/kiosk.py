@@ -39,6 +39,15 @@ class KioskSettings:
         self.store.set_setting(f"kiosk.{key}", value)
 
     @property
+    def consultation_id(self) -> str | None:
+        """The consultation the facilitator chose for this tablet (None: the newest one)."""
+        return self._get("consultation_id", None)
+
+    @consultation_id.setter
+    def consultation_id(self, value: str | None) -> None:
+        self._set("consultation_id", value)
+
+    @property
     def ballot_mode(self) -> str:
         return self._get("ballot_mode", "open")
 

@@ -38,18 +38,52 @@ class PiazzettaApp(App):
             from kivy.uix.label import Label
             return Label(text=tr._("The projector screen is not available in this build."),
                          color=theme.colours["text"], font_size=theme.font_heading)
+        self.kiosk = self._make_kiosk()
+        if self.role == "kiosk":
+            # Closing the window is one more way out of the kiosk: only through the PIN.
+            Window.bind(on_request_close=lambda *_a: not self._quitting)
+        return self.kiosk
+
+    def _make_kiosk(self):
         from app.kiosk import KioskSession, KioskSettings
         from app.security import FacilitatorPin
         from screens.kiosk import KioskRoot
         session = KioskSession(self.store, self.consultation,
                                settings=KioskSettings(self.store))
-        self.kiosk = KioskRoot(session=session, pin=FacilitatorPin(self.store), sync=self.sync,
-                               bundle_dir=str(self.bundle_dir), role=self.role,
-                               default_lang=self.default_lang, on_quit=self.quit)
-        if self.role == "kiosk":
-            # Closing the window is one more way out of the kiosk: only through the PIN.
-            Window.bind(on_request_close=lambda *_a: not self._quitting)
-        return self.kiosk
+        return KioskRoot(session=session, pin=FacilitatorPin(self.store), sync=self.sync,
+                         bundle_dir=str(self.bundle_dir), role=self.role,
+                         default_lang=self.default_lang, on_quit=self.quit,
+                         catalogue=self)
+
+    # -- the consultations this tablet holds (the facilitator chooses one) -------------------
+
+    def installed(self):
+        """(consultation, bundle folder) for the demo and every bundle pulled from the hub."""
+        from pathlib import Path
+
+        from app.bundle import installed_bundles
+        return installed_bundles(Path(self.store.path).parent)
+
+    def switch(self, consultation_id):
+        """Show another consultation: remembered for the next start, and the kiosk rebuilt
+        around it at once (back on the facilitator screen). False when it is not installed."""
+        from app.kiosk import KioskSettings
+        found = next(((c, f) for c, f in self.installed() if c.id == consultation_id), None)
+        if found is None:
+            return False
+        KioskSettings(self.store).consultation_id = consultation_id
+        if consultation_id == self.consultation.id:
+            return True
+        old = self.kiosk
+        old.session.abandon()           # a ballot left open still counts (close_ballot)
+        self.consultation, self.bundle_dir = found
+        self.kiosk = self._make_kiosk()
+        old.dispose()
+        Window.remove_widget(old)
+        self.root = self.kiosk
+        Window.add_widget(self.kiosk)
+        self.kiosk.go("facilitator")    # the PIN was given for the old root: same person
+        return True
 
     def on_start(self):
         if self.sync is None and self.sync_factory is not None and self.kiosk is not None:

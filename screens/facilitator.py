@@ -184,6 +184,12 @@ class FacilitatorScreen(Screen):
     def _build_session(self):
         page = self.ids.pages.get_screen("session")
         consultation = self.consultation
+        catalogue = getattr(self.controller, "catalogue", None)
+        installed = catalogue.installed() if catalogue is not None else [(consultation, None)]
+        self._toggles(page.ids.consultations,
+                      [(c.id, tr._("{title} (version {version})").format(
+                          title=tr.loc(c.title), version=c.version)) for c, _f in installed],
+                      consultation.id, self.pick_consultation)
         site = self.settings.site_id
         self._toggles(page.ids.sites, [(None, tr._("No site"))] +
                       [(s.id, tr.loc(s.name)) for s in consultation.sites], site,
@@ -192,6 +198,11 @@ class FacilitatorScreen(Screen):
         self._toggles(page.ids.meetings, [(None, tr._("No meeting"))] +
                       [(m.id, tr.loc(m.title) + "  " + m.starts_at[:10]) for m in meetings],
                       self.settings.meeting_id, self.pick_meeting)
+
+    def pick_consultation(self, consultation_id):
+        catalogue = getattr(self.controller, "catalogue", None)
+        if catalogue is not None and consultation_id != self.consultation.id:
+            catalogue.switch(consultation_id)
 
     def pick_site(self, site_id):
         self.settings.site_id = site_id

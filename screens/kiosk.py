@@ -120,8 +120,11 @@ class KioskRoot(FloatLayout):
     default_lang = StringProperty("fr")
 
     def __init__(self, *, session, pin, sync=None, bundle_dir="", role="kiosk",
-                 default_lang="fr", on_quit=None, **kwargs):
+                 default_lang="fr", on_quit=None, catalogue=None, **kwargs):
         super().__init__(**kwargs)
+        # The consultations this tablet holds and the way to switch to one (screens.app);
+        # None: only the one it shows.
+        self.catalogue = catalogue
         self.session = session
         self.pin = pin
         self.sync = sync
