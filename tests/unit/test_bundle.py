@@ -145,3 +145,19 @@ def test_refused_bundle_leaves_the_store_untouched(bundle_dir, tmp_path):
 def test_parse_without_images(demo):
     consultation = parse_bundle(DEMO)
     assert consultation == demo
+
+
+def test_installed_bundles_pulled_first_broken_left_out(tmp_path):
+    from app.bundle import installed_bundles
+    assert [c.id for c, _f in installed_bundles(tmp_path)] == ["alpimed-2030"]
+    other = tmp_path / "bundles" / "roya-2027"
+    shutil.copytree(DEMO_BUNDLE_DIR, other)
+    data = copy.deepcopy(DEMO)
+    data["consultation"]["id"] = "roya-2027"
+    write(other, data)
+    broken = tmp_path / "bundles" / "broken"
+    broken.mkdir()
+    (broken / "bundle.json").write_text("{", encoding="utf-8")
+    found = installed_bundles(tmp_path)
+    assert [(c.id, f.name) for c, f in found] == [("roya-2027", "roya-2027"),
+                                                  ("alpimed-2030", "demo")]
