@@ -138,6 +138,46 @@ def test_budget_cannot_go_below_zero(kiosk):
     assert sum(k.store.answers_of(k.session.ballot_id)["q-budget"].values()) == 500000
 
 
+def test_budget_fund_fully_and_remove_in_one_tap(kiosk):
+    """The bus (240,000 in steps of 10,000) takes one tap instead of 24; when less is left
+    than a project costs, the same button gives all that is left; "Remove" takes it back."""
+    k = kiosk
+    start(k)
+    k.session.index = 5
+    k.root.question.show()
+    step(3)
+    body = kind_is(k, "budget")
+    bus, bike, health = (body.rows[p] for p in ("p-bus", "p-bike", "p-telehealth"))
+    plus_x = bus.ids.plus.x
+    assert bus.ids.quick.text == "Financer en entier"
+    k.tap(bus.ids.quick)
+    assert body.amounts["p-bus"] == 240000 and body.left == 260000
+    assert bus.ids.quick.text == "Retirer" and bus.ids.plus.disabled
+    assert bus.ids.plus.x == plus_x            # the + did not move when the label changed
+    k.tap(bike.ids.quick)
+    assert body.left == 80000
+    assert health.ids.quick.text == "Ajouter tout le reste"
+    k.tap(health.ids.quick)
+    assert body.amounts["p-telehealth"] == 80000 and body.left == 0
+    assert body.ids.left.text.startswith("Il reste 0")
+    untouched = [body.rows[p] for p in ("p-market", "p-coworking", "p-services")]
+    assert all(row.ids.quick.disabled and row.ids.plus.disabled for row in untouched)
+    assert health.ids.quick.text == "Retirer"  # nothing left to add: it can only take back
+    k.tap(bus.ids.quick)
+    assert body.amounts["p-bus"] == 0 and body.left == 240000
+    assert bus.ids.quick.text == "Financer en entier"
+    assert health.ids.quick.text == "Financer en entier"   # 70,000 more fund it fully now
+    tr_lang_before = bus.ids.quick.text
+    from screens.i18n import tr
+    tr.lang = "it"
+    step(2)
+    assert bus.ids.quick.text != tr_lang_before and bus.ids.quick.text == "Finanziare per intero"
+    k.touch_targets()
+    k.tap(k.root.question.ids.next)
+    assert k.store.answers_of(k.session.ballot_id)["q-budget"] == {"p-bike": 180000,
+                                                                   "p-telehealth": 80000}
+
+
 def test_single_choice_records_at_the_tap(kiosk, demo):
     from dataclasses import replace
     k = kiosk

@@ -44,6 +44,7 @@ def tour(k, lang, prefix=""):
     shot("06-ranking")
     k.tap(k.root.question.ids.next)
     b = k.body()
+    k.tap(b.rows["p-bus"].ids.quick, frames=1)
     for _ in range(3):
         k.tap(b.rows["p-bike"].ids.plus, frames=1)
     k.tap(b.rows["p-market"].ids.plus, frames=1)
