@@ -146,8 +146,11 @@ class Meter(Widget):
 
 
 class TextField(BoxLayout):
-    """A labelled text input with its live character count and its error."""
+    """A labelled text input with its live character count and its error. `purpose`, when
+    given, is a line under the label saying what the field is for: unlike the hint, it stays
+    visible while the resident types."""
     label = StringProperty("")
+    purpose = StringProperty("")
     hint = StringProperty("")
     text = StringProperty("")
     error = StringProperty("")

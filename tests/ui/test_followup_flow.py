@@ -181,6 +181,35 @@ def test_signup_on_the_tablet_goes_to_the_outbox_and_leaves_nothing_in_the_widge
     assert personal_strings_in(k.root) == []
 
 
+def test_signup_fields_keep_saying_what_they_are_for_while_typing(kiosk):
+    """The purpose of the name and the contact is a line under each label, not a hint that
+    goes away at the first letter; it follows a change of language."""
+    from screens.i18n import tr
+    k = kiosk
+    answer_first_questions_and_finish(k)
+    k.tap(k.root.thanks.ids.signup)
+    form = k.root.signup_form
+    k.type(form.ids.name, PERSONAL[0])
+    k.type(form.ids.contact, PERSONAL[1])
+    step(2)
+    purposes = {"name": "Pour que la plateforme sache comment vous appeler.",
+                "contact": "Uniquement pour vous informer sur cette consultation. "
+                           "Une adresse e-mail reçoit un lien de confirmation."}
+    for field, purpose in purposes.items():
+        line = form.ids[field].ids.purpose
+        assert line.text == purpose and line.opacity == 1 and line.height > 0
+        text_input = form.ids[field].input
+        assert text_input.text and text_input.hint_text == ""
+        assert line.y >= text_input.top                        # between the label and the field
+        assert form.ids[field].ids.lab.y >= line.top
+    k.shot("23-signup-typing", "fr")
+    tr.lang = "it"
+    step(2)
+    assert form.ids.name.ids.purpose.text == "Perché la piattaforma sappia come chiamarLa."
+    k.tap(form.ids.cancel)
+    assert personal_strings_in(k.root) == []
+
+
 def test_a_cancelled_signup_leaves_nothing_and_writes_nothing(kiosk):
     k = kiosk
     answer_first_questions_and_finish(k)
