@@ -4,13 +4,13 @@ out when there is nothing to show: a tablet not enrolled shows no sign-up QR and
 about it; an idea without a hub to link to shows its short code alone, to follow it here."""
 from kivy.metrics import dp
 from kivy.properties import AliasProperty, NumericProperty, StringProperty
-from kivy.uix.boxlayout import BoxLayout
 
 import screens.widgets.qr  # noqa: F401  (the QRImage rule)
+from screens.widgets import CollapsingBox
 from screens import load_kv
 
 
-class FollowUpPanel(BoxLayout):
+class FollowUpPanel(CollapsingBox):
     signup_url = StringProperty("")
     idea_url = StringProperty("")
     idea_code = StringProperty("")

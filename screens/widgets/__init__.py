@@ -159,6 +159,46 @@ class TextField(BoxLayout):
     input = ObjectProperty(None)
 
 
+class CollapsingBox(BoxLayout):
+    """A BoxLayout in which a child shrunk to nothing along the box's direction (a hidden
+    button whose height is 0) takes no spacing either, so hiding a widget leaves no gap."""
+
+    def add_widget(self, widget, *args, **kwargs):
+        widget.bind(opacity=self._trigger_layout)
+        super().add_widget(widget, *args, **kwargs)
+
+    def remove_widget(self, widget, *args, **kwargs):
+        widget.unbind(opacity=self._trigger_layout)
+        super().remove_widget(widget, *args, **kwargs)
+
+    def collapsed(self, child) -> bool:
+        if self.orientation == "vertical":
+            return child.size_hint_y is None and child.height <= 0
+        return child.size_hint_x is None and child.width <= 0
+
+    def do_layout(self, *largs):
+        shown = [c for c in self.children if not self.collapsed(c)]
+        if not shown:
+            left, top, right, bottom = self.padding
+            self.minimum_size = left + right, top + bottom
+            return
+        # BoxLayout's own arithmetic (kivy==2.3.1 is pinned), over the shown children only.
+        for i, x, y, w, h in self._iterate_layout(
+                [(c.size, c.size_hint, c.pos_hint, c.size_hint_min, c.size_hint_max)
+                 for c in shown]):
+            c = shown[i]
+            c.pos = x, y
+            shw, shh = c.size_hint
+            if shw is None:
+                if shh is not None:
+                    c.height = h
+            else:
+                if shh is None:
+                    c.width = w
+                else:
+                    c.size = (w, h)
+
+
 class Separator(Widget):
     pass
 

@@ -129,6 +129,28 @@ def personal_strings_in(widget) -> list[str]:
     return found
 
 
+def test_a_hidden_thanks_button_leaves_no_gap(kiosk):
+    """After an idea, "Propose an idea" is hidden: the buttons left close up, at the same
+    spacing as when all three show."""
+    k = kiosk
+    answer_first_questions_and_finish(k)
+    thanks = k.root.thanks
+    step(3)
+    signup, idea, finish = thanks.ids.signup, thanks.ids.idea, thanks.ids.finish
+    assert idea.opacity == 1 and signup.opacity == 1
+    gap = signup.y - idea.top
+    assert gap > 0 and idea.y - finish.top == pytest.approx(gap)
+    k.tap(finish)
+    send_idea(k)
+    step(3)
+    assert idea.opacity == 0 and idea.disabled and idea.height == 0
+    assert signup.y - finish.top == pytest.approx(gap)          # no hole where idea was
+    thanks.offer_signup = False                                  # and with signup hidden too
+    step(3)
+    assert signup.height == 0
+    assert thanks.ids.message.y - finish.top == pytest.approx(gap)
+
+
 @pytest.mark.parametrize("lang", LANGS)
 def test_signup_on_the_tablet_goes_to_the_outbox_and_leaves_nothing_in_the_widgets(
         kiosk_factory, lang):

@@ -300,6 +300,9 @@ def test_no_camera_no_scan_button_on_the_card_screen(kiosk_factory, no_camera_pr
     k.tap(k.root.welcome.ids.start)
     card = k.root.card_entry
     assert not card.camera_ready and card.ids.scan.disabled and card.ids.scan.opacity == 0
+    step(2)
+    spacing = card.ids.card.y - card.ids.buttons.top     # no hole where the button would be
+    assert 0 < spacing < 40
 
 
 def test_the_camera_closes_when_the_kiosk_resets(kiosk_factory, no_camera_probe_cache):
