@@ -266,6 +266,7 @@ def test_a_resident_shows_the_card_to_the_camera(kiosk_factory, lang, no_camera_
     card = k.root.card_entry
     assert k.root.current == "card" and card.camera_ready
     assert card.ids.scan.opacity == 1 and not card.ids.scan.disabled
+    assert {"fr": "caméra", "it": "fotocamera"}[lang] in card.ids.help.text   # says so
     k.shot("30-card-camera", lang)
 
     # A forged card, through the camera: refused with the reason, the resident stays here.
@@ -300,6 +301,7 @@ def test_no_camera_no_scan_button_on_the_card_screen(kiosk_factory, no_camera_pr
     k.tap(k.root.welcome.ids.start)
     card = k.root.card_entry
     assert not card.camera_ready and card.ids.scan.disabled and card.ids.scan.opacity == 0
+    assert "caméra" not in card.ids.help.text and "lecteur" in card.ids.help.text
     step(2)
     spacing = card.ids.card.y - card.ids.buttons.top     # no hole where the button would be
     assert 0 < spacing < 40
