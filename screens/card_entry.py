@@ -12,7 +12,7 @@ from kivy.uix.screenmanager import Screen
 
 from app.errors import N_, DomainError
 from screens import load_kv
-from screens.i18n import tr
+from screens.i18n import say, tr
 from screens.signup_form import forget_typing
 from screens.widgets.qr_scanner import open_scanner, scanning_possible
 
@@ -89,19 +89,18 @@ class CardEntryScreen(Screen):
         try:
             self.session.present_card(text)
         except DomainError as exc:
-            self.error = exc.describe(tr._)
+            say(self, "error", lambda exc=exc: exc.describe(tr._))   # follows a change of language
             self.ids.card.input.focus = True
             return
         self.error = ""
         session = self.session
         if session.passed_over:
-            done = len(session.passed_over)
-            self.notice = tr.ngettext(
+            done, total = len(session.passed_over), len(session.questions)
+            say(self, "notice", lambda: tr.ngettext(
                 "Your card has already answered {n} of these {total} questions on this tablet: "
                 "you will see only the others.",
                 "Your card has already answered {n} of these {total} questions on this tablet: "
-                "you will see only the other ones.", done).format(n=done,
-                                                                   total=len(session.questions))
+                "you will see only the other ones.", done).format(n=done, total=total))
             self.accepted = True
             return
         self._proceed()

@@ -7,7 +7,7 @@ from kivy.uix.screenmanager import Screen
 from app.errors import DomainError
 from app.signup import follow_idea, idea_status_label
 from screens import load_kv
-from screens.i18n import tr
+from screens.i18n import say, tr
 from screens.signup_form import forget_typing
 
 CODE_MAX = 12
@@ -46,7 +46,7 @@ class FollowIdeaScreen(Screen):
             proposal = follow_idea(self.session.store, self.ids.code.text[:64])
         except DomainError as exc:
             self._show(None)
-            self.error = exc.describe(tr._)
+            say(self, "error", lambda exc=exc: exc.describe(tr._))   # follows a change of language
             return
         self._show(proposal)
 

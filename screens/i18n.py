@@ -1,5 +1,7 @@
 """The live translator: kv rules bind `text: tr._("Vote")`; setting `tr.lang` gives `_` a new
 function, which redraws every label bound to it."""
+import weakref
+
 from kivy.event import EventDispatcher
 from kivy.lang import global_idmap
 from kivy.properties import ObjectProperty, OptionProperty
@@ -28,3 +30,50 @@ class LiveTranslator(EventDispatcher):
 
 tr = LiveTranslator()
 global_idmap["tr"] = tr
+
+
+class _LiveText:
+    """One property of one widget that shows a message made by `make()` (e.g. a DomainError
+    described with tr._), made again at every change of language. Setting the property to
+    anything else (clearing an error) lets the message go."""
+
+    def __init__(self, widget, name):
+        self.widget = weakref.ref(widget)
+        self.name = name
+        self.make = None
+        self.rendered = None
+        widget.fbind(name, self._changed)
+        tr.bind(lang=self._relang)
+
+    def show(self, make):
+        widget = self.widget()
+        if widget is None:
+            return
+        self.make = make
+        self.rendered = make()
+        setattr(widget, self.name, self.rendered)
+
+    def _changed(self, _widget, value):
+        if self.make is not None and value != self.rendered:
+            self.make = None
+
+    def _relang(self, *_args):
+        widget = self.widget()
+        if widget is not None and self.make is not None:
+            self.rendered = self.make()
+            setattr(widget, self.name, self.rendered)
+
+
+def say(widget, name: str, make) -> None:
+    """Show `make()` in `widget.<name>` now, and again in the new language whenever the
+    language changes, until something else is put there. E.g.
+    `say(self, "error", lambda exc=exc: exc.describe(tr._))`: a refusal shown in French
+    reads in Italian once the resident switches."""
+    from kivy.weakproxy import WeakProxy
+    if isinstance(widget, WeakProxy):       # e.g. from self.ids
+        widget = widget.__ref__()
+    lives = widget.__dict__.setdefault("_live_texts", {})
+    live = lives.get(name)
+    if live is None:
+        live = lives[name] = _LiveText(widget, name)
+    live.show(make)

@@ -8,7 +8,7 @@ from kivy.uix.screenmanager import Screen
 from app.errors import DomainError
 from app.proposals import CONTACT_MAX, TEXT_MAX, TITLE_MAX
 from screens import load_kv
-from screens.i18n import tr
+from screens.i18n import say, tr
 
 
 class IdeaScreen(Screen):
@@ -76,12 +76,10 @@ class IdeaScreen(Screen):
                 title=self.ids.title.text, text=self.ids.text.text, theme=self.theme_id or None,
                 contact=self.ids.contact.text, contact_consent=self.consent)
         except DomainError as exc:
-            message = exc.describe(tr._)
             target = {"contact_consent": "contact"}.get(exc.field, exc.field)
-            if target in ("title", "text", "contact"):
-                self.ids[target].error = message
-            else:
-                self.error = message
+            # The message follows a change of language until the resident edits the field.
+            say(self.ids[target] if target in ("title", "text", "contact") else self, "error",
+                lambda exc=exc: exc.describe(tr._))
             return
         self.clear()
         if self.controller is not None:

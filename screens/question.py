@@ -8,7 +8,7 @@ from kivy.uix.screenmanager import Screen
 
 from app.errors import DomainError
 from screens import load_kv
-from screens.i18n import tr
+from screens.i18n import say, tr
 
 
 class QuestionBody(BoxLayout):
@@ -125,7 +125,7 @@ class QuestionScreen(Screen):
         try:
             self.session.record(value)
         except DomainError as exc:
-            self.error = exc.describe(tr._)
+            say(self, "error", lambda exc=exc: exc.describe(tr._))   # follows a change of language
             return False
         self.error = ""
         self.refresh_nav()

@@ -11,7 +11,7 @@ import screens.idea  # noqa: F401  (the ConsentBox and ThemeChoice rules)
 from app.errors import DomainError
 from app.signup import AGE_BRACKET_LABELS, AGE_BRACKETS, CONTACT_MAX, NAME_MAX, SignupConfig
 from screens import load_kv
-from screens.i18n import tr
+from screens.i18n import say, tr
 
 FIELDS = ("name", "contact")
 
@@ -119,12 +119,12 @@ class SignupFormScreen(Screen):
                                         config=self.config, site_id=settings.site_id,
                                         meeting_id=settings.meeting_id, lang=tr.lang)
         except DomainError as exc:
-            message = exc.describe(tr._)
+            # The message follows a change of language until the resident edits the field.
             if exc.field in FIELDS:
-                self.ids[exc.field].error = message
+                say(self.ids[exc.field], "error", lambda exc=exc: exc.describe(tr._))
                 self.ids.scroll.scroll_to(self.ids[exc.field], animate=False)
             else:
-                self.error = message
+                say(self, "error", lambda exc=exc: exc.describe(tr._))
                 self.ids.scroll.scroll_to(self.ids.error, animate=False)
             return
         finally:

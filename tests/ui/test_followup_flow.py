@@ -371,3 +371,46 @@ def test_a_card_that_answered_everything_is_refused_on_the_card_screen(kiosk_fac
     scan(k, sign_card(SEED, CARD))
     assert k.root.current == "card" and k.root.card_entry.error
     assert len(k.store.events()) == before
+
+
+def test_refusals_follow_a_change_of_language(kiosk_factory):
+    """A message shown in French (card refused, unknown idea code, a field of the idea form)
+    reads in Italian once the resident switches, and stays gone once cleared."""
+    from screens.i18n import tr
+    k = identified_kiosk(kiosk_factory, "fr")
+    k.tap(k.root.welcome.ids.start)
+    card = k.root.card_entry
+    scan(k, sign_card(card_signing_seed("a forged hub"), CARD))
+    assert card.error == "Cette carte de participation n'a pas été délivrée par cette plateforme."
+    tr.lang = "it"
+    step(2)
+    assert card.error == "Questa tessera di partecipazione non è stata rilasciata da questa " \
+        "piattaforma."
+    k.type(card.ids.card, "A")                  # typing clears the message...
+    assert card.error == ""
+    tr.lang = "fr"
+    step(2)
+    assert card.error == ""                     # ...and a change of language does not bring it back
+    k.tap(card.ids.cancel)
+
+    k.tap(k.root.welcome.ids.follow)
+    follow = k.root.follow_idea
+    k.type(follow.ids.code, "ZZZZZZ")
+    k.tap(follow.ids.show)
+    french = follow.error
+    assert french and follow.ids.error.text == french
+    tr.lang = "it"
+    step(2)
+    assert follow.error and follow.error != french and follow.ids.error.text == follow.error
+    k.tap(follow.ids.back)
+
+    k.tap(k.root.welcome.ids.idea)
+    idea = k.root.idea
+    k.type(idea.ids.title, "x" * 130)
+    k.tap(idea.ids.send)
+    assert idea.ids.title.error.startswith("Questo testo") or "130" in idea.ids.title.error
+    italian = idea.ids.title.error
+    tr.lang = "fr"
+    step(2)
+    assert idea.ids.title.error == "Ce texte est trop long : 130 caractères, 120 au plus."
+    assert idea.ids.title.error != italian
