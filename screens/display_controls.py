@@ -50,7 +50,7 @@ class DisplayControlsPanel(BoxLayout):
             return
         box.clear_widgets()
         for view in views_of(self.consultation):
-            card = Factory.ToggleCard(text=self.view_name(view), wrap=True)
+            card = Factory.ToggleCard(text=self.view_name(view), wrap=True, halign="left")
             card.selected = view == self.view
             card.bind(on_release=lambda _c, v=view: self.send({"view": v}))
             box.add_widget(card)

@@ -18,6 +18,11 @@ VALUE_NAMES = {"green": N_("In favour"), "orange": N_("Needs rework"), "red": N_
 ENTRY_CHANNELS = ("paper", "show_of_hands")
 
 
+class ColourCountRow(BoxLayout):
+    """A project's name and the numbers of its three colours (paper_counts.kv)."""
+    title = StringProperty("")
+
+
 class PaperCountsPanel(BoxLayout):
     store = ObjectProperty(None, allownone=True)             # app.store.Store
     consultation = ObjectProperty(None, allownone=True)
@@ -58,14 +63,16 @@ class PaperCountsPanel(BoxLayout):
         box = self.ids.questions
         box.clear_widgets()
         for question in questions:
-            card = Factory.ToggleCard(text=localized(question.prompt, tr.lang), wrap=True)
+            card = Factory.ToggleCard(text=localized(question.prompt, tr.lang), wrap=True,
+                                      halign="left")
             card.selected = question.id == self.question_id
             card.bind(on_release=lambda _c, q=question.id: self.pick_question(q))
             box.add_widget(card)
         channels = self.ids.channels
         channels.clear_widgets()
         for channel in ENTRY_CHANNELS:
-            card = Factory.ToggleCard(text=tr._(CHANNEL_NAMES[channel]))
+            name = tr._(CHANNEL_NAMES[channel])
+            card = Factory.ToggleCard(text=name[:1].upper() + name[1:])
             card.selected = channel == self.channel
             card.bind(on_release=lambda _c, ch=channel: self.pick_channel(ch))
             channels.add_widget(card)
@@ -100,6 +107,11 @@ class PaperCountsPanel(BoxLayout):
         question = self.consultation.question(self.question_id)
         if question is None:
             return
+        if question.kind == "colour":
+            self.build_colour_rows(question)
+            self.show_last()
+            return
+        form.cols = 3
         for key, label in self.cells(question):
             field = Factory.TextField(label=label, hint="0")
             field.ids.field_input.input_filter = "int"
@@ -111,6 +123,20 @@ class PaperCountsPanel(BoxLayout):
             self.fields["ballots"] = field
             form.add_widget(field)
         self.show_last()
+
+    def build_colour_rows(self, question):
+        """One row per project: its name once, then its three colours, each with its word."""
+        form = self.ids.form
+        form.cols = 1
+        for project in self.consultation.projects_of(question):
+            row = Factory.ColourCountRow(title=localized(project.title, tr.lang))
+            for colour in COLOURS:
+                field = Factory.TextField(label=tr._(VALUE_NAMES[colour]), hint="0")
+                field.ids.field_input.input_filter = "int"
+                field.colour = colour
+                self.fields[(project.id, colour)] = field
+                row.ids.numbers.add_widget(field)
+            form.add_widget(row)
 
     def show_last(self):
         counts = self.store.counts(self.consultation.id, self.question_id) if self.store else []

@@ -89,8 +89,15 @@ def test_facilitated_mode_and_unlock(kiosk):
     k = kiosk
     fac = enter_facilitator(k)
     page = fac.ids.pages.get_screen("session")
+    modes = [page.ids.mode_open, page.ids.mode_facilitated, page.ids.mode_identified]
+    assert len({round(m.height) for m in modes}) == 1        # one height for the three
+    assert all(m.texture_size[1] <= m.height - 20 for m in modes)   # no label overflows
+    unlock = page.ids.unlock
+    assert unlock.height == 0 and unlock.disabled             # open mode: no button, no hole
     k.tap(page.ids.mode_facilitated)
     assert k.session.settings.ballot_mode == "facilitated"
+    step(3)
+    assert unlock.height >= 64 and unlock.opacity == 1 and unlock.top < modes[0].y
     k.tap(page.ids.unlock)
     k.settle()
     assert k.root.current == "welcome" and not k.root.welcome.ids.start.disabled

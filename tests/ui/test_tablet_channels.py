@@ -68,6 +68,50 @@ def test_colour_cards_by_show_of_hands(panel, demo):
     assert result["channels"]["show_of_hands"]["projects"]["p-bus"]["counts"]["green"] == 30
 
 
+def test_colour_counts_are_one_row_per_project(panel, demo):
+    """The colour question: the project's name once, then its three numbers, each labelled
+    with its word (not 18 fields each repeating the project's name)."""
+    panel.pick_question("q-colour")
+    step(3)
+    rows = list(reversed(panel.ids.form.children))
+    projects = demo.question("q-colour").projects
+    assert len(rows) == len(projects)
+    for row, project_id in zip(rows, projects):
+        assert row.title == demo.project(project_id).title["fr"]
+        fields = list(reversed(row.ids.numbers.children))
+        assert [f.label for f in fields] == ["Pour", "À revoir", "Contre"]
+        assert fields == [panel.fields[(project_id, c)] for c in ("green", "orange", "red")]
+        assert row.orientation == "horizontal"                # 1200 px: one line each
+        assert len({round(f.width) for f in fields}) == 1 and fields[0].y == fields[2].y
+    channels = [c.text for c in reversed(panel.ids.channels.children)]
+    assert channels == ["Papier", "Main levée"]
+    type_in(panel, {("p-bike", "orange"): "7"})
+    panel.ids.record.dispatch("on_release")
+    result = panel.store.results(demo)["q-colour"]
+    assert result["channels"]["paper"]["projects"]["p-bike"]["counts"]["orange"] == 7
+
+
+def test_projector_remote_lists_views_evenly_under_its_heading(demo):
+    tr.lang = "fr"
+    widget = DisplayControlsPanel(consultation=demo, remote=None, size_hint_x=None, width=900)
+    Window.add_widget(widget)
+    try:
+        step(6)
+        heading = widget.children[-1]
+        switches = widget.ids.switches
+        assert heading.y - switches.top >= 10                  # the heading does not touch
+        assert len({round(c.height) for c in switches.children}) == 1
+        views = widget.ids.views.children
+        assert len(views) == len(demo.questions) + 2          # every question, ideas, figures
+        assert len({round(v.width) for v in views}) == 1       # one column, same width
+        one_line = [v for v in views if v.texture_size[1] < 40]
+        assert len({round(v.height) for v in one_line}) == 1   # same height when one line
+        widget.ids.hide.dispatch("on_release")                 # not enrolled: says so
+        assert widget.error == "Cette tablette n'est pas encore enrôlée auprès d'un hub."
+    finally:
+        Window.remove_widget(widget)
+
+
 @pytest.mark.parametrize("typed, message", [
     ({("yes",): "-3"}, "Un nombre entier de voix est attendu ici."),
     ({("yes",): "1000000"}, "On ne peut pas compter plus de 100000 voix pour une réponse."),
