@@ -129,3 +129,36 @@ def test_large_text_and_high_contrast(kiosk_factory):
     k.root.question.show()
     step(3)
     k.shot("contrast-07-budget", "it")
+
+
+@pytest.mark.parametrize("lang, text_size", [("fr", "normal"), ("it", "normal"),
+                                             ("it", "very_large")])
+def test_facilitator_in_portrait(kiosk_factory, lang, text_size):
+    """800×1280: the seven pages, Back and Quit stay whole and large (48 dp at least), above
+    the page, which keeps most of the screen."""
+    from kivy.metrics import dp
+    from screens.theme import theme
+    k = kiosk_factory(lang=lang)
+    set_size(800, 1280)
+    fac = enter_facilitator(k)
+    theme.text_size = text_size
+    step(6)
+    names = ("session", "figures", "ideas", "counts", "projector", "display", "sync")
+    buttons = [fac.ids[n] for n in names] + [fac.ids.back, fac.ids.quit]
+    for button in buttons:
+        assert min(button.size) >= dp(48), (button.text, button.size)
+        # The label is whole: its drawn width fits inside the button, on one or more lines.
+        assert button.texture_size[0] <= button.width - dp(16), (button.text, button.size)
+        if " " not in button.text:           # a single word is never broken over two lines
+            assert button.texture_size[1] < button.font_size * 1.6, (button.text, button.size)
+        assert button.top <= fac.ids.nav.top + 1 and button.y >= fac.ids.pages.top
+    assert fac.ids.pages.height > 1280 * (0.6 if text_size == "normal" else 0.45)
+    for name in names:
+        k.tap(fac.ids[name])
+        assert fac.ids.pages.current == name
+        step(2)
+        assert fac.ids[name].texture_size[1] < fac.ids[name].font_size * 1.6   # bold: whole
+    k.shot(f"portrait-16-facilitator-{text_size}", lang)
+    k.tap(fac.ids.back)
+    k.settle()
+    assert k.root.current == "welcome"
