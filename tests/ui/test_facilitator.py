@@ -180,6 +180,11 @@ def test_display_settings_apply_and_persist(kiosk):
     fac = enter_facilitator(k)
     k.tap(fac.ids.display)
     page = fac.ids.pages.get_screen("display")
+    step(2)
+    assert page.ids.keyboard_off.height == page.ids.keyboard_on.height   # one height for both
+    sync = fac.ids.pages.get_screen("sync")
+    assert sync.ids.hub_url.input.background_disabled_normal == ""      # flat, not Kivy's grey
+    assert sync.ids.hub_url.ids.lab.disabled_color == list(theme.colours["text_muted"])
     k.tap(page.ids.size_very_large)
     k.tap(page.ids.high_contrast)
     k.tap(page.ids.idle_plus)
