@@ -10,7 +10,7 @@ ROLE ?= kiosk
 LANG_ARG ?= fr
 LANGS := fr it en
 
-.PHONY: setup system venv catalogs messages run facilitator projector hub test test-unit test-ui bench clean
+.PHONY: setup system venv lock catalogs messages run facilitator projector hub test test-unit test-ui bench clean
 
 setup: system venv catalogs
 
@@ -19,11 +19,27 @@ system:
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements/runtime.txt requirements/hub.txt requirements/dev.txt
+# Installs exactly what requirements/dev.lock pins (runtime and hub included), every file checked
+# against its hash: a new release anywhere changes nothing here until `make lock` is run.
+$(VENV)/.installed: requirements/runtime.lock requirements/hub.lock requirements/dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements/dev.txt
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements/dev.lock
+	$(PY) -m pip check
 	touch $@
+
+# The only thing that changes a pin. Resolves requirements/*.in for every platform (one lock
+# serves Linux, macOS, Windows and the Android build) with uv, keeps the current pins where the
+# inputs still allow them (UPGRADE=1 takes the newest releases instead), hashes every file, keeps
+# the hub's and the dev lock's shared packages at the runtime lock's versions, and writes the
+# runtime lock's Android packages into buildspec/buildozer.spec.
+UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 \
+	--generate-hashes --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
+lock: venv
+	$(UV_COMPILE) requirements/runtime.in -o requirements/runtime.lock
+	$(UV_COMPILE) -c requirements/runtime.lock requirements/hub.in -o requirements/hub.lock
+	$(UV_COMPILE) -c requirements/runtime.lock -c requirements/hub.lock requirements/dev.in \
+		-o requirements/dev.lock
+	$(PY) tools/locks.py buildozer --write
 
 # Compiled catalogs are built here, never edited by hand.
 catalogs: venv
@@ -31,11 +47,11 @@ catalogs: venv
 
 # After changing interface strings: refresh the template and every language's catalog.
 messages: venv
-	flock locales/.lock $(PYBABEL) extract -F babel.cfg -k _ -k N_ -k ngettext:1,2 --no-location --sort-output \
+	flock locales/.lock $(PYBABEL) extract -F babel.cfg -k _ -k N_ -k ngettext:1,2 --no-location --sort-output --width 100 \
 		--project=Piazzetta -o locales/piazzetta.pot .
 	for lang in $(LANGS); do \
 		if [ -f locales/$$lang/LC_MESSAGES/piazzetta.po ]; then \
-			flock locales/.lock $(PYBABEL) update --no-fuzzy-matching -i locales/piazzetta.pot -d locales -D piazzetta -l $$lang; \
+			flock locales/.lock $(PYBABEL) update --no-fuzzy-matching --ignore-obsolete --width 100 -i locales/piazzetta.pot -d locales -D piazzetta -l $$lang; \
 		else \
 			$(PYBABEL) init -i locales/piazzetta.pot -d locales -D piazzetta -l $$lang; \
 		fi; \

@@ -13,9 +13,14 @@ if [ ! -x "$PY" ]; then
     exit 1
 fi
 if ! "$PY" -c "import PyInstaller" 2>/dev/null; then
-    echo "build-desktop: installing the pinned PyInstaller (requirements/dev.txt)"
-    "$PY" -m pip install --quiet "$(grep -i '^pyinstaller==' requirements/dev.txt)" \
-        "$(grep -i '^pyinstaller-hooks-contrib==' requirements/dev.txt)"
+    echo "build-desktop: no PyInstaller in $VENV: run 'make setup' (requirements/dev.lock pins it)" >&2
+    exit 1
+fi
+# The bundle carries what the tests ran against: every package of requirements/runtime.lock at
+# its locked version, or no build.
+if ! "$PY" tools/locks.py check-venv; then
+    echo "build-desktop: $VENV differs from requirements/runtime.lock: run 'make setup'" >&2
+    exit 1
 fi
 
 "$VENV/bin/pybabel" -q compile --use-fuzzy -d locales -D piazzetta

@@ -1,19 +1,19 @@
-"""The packaging specs follow the project: buildozer.spec lists every pinned runtime requirement
-(and what they depend on) at its version and every kind of file the app reads; the PyInstaller
-spec collects every .kv, compiled catalog and asset."""
+"""The packaging specs follow the project: buildozer.spec lists every package of the runtime
+lock that Android needs, at its locked version, and every kind of file the app reads; the
+PyInstaller spec collects every .kv, compiled catalog and asset."""
 import ast
 import configparser
+import importlib.util
 import re
-from importlib import metadata
 from pathlib import Path
 
 import pytest
 from packaging.markers import Marker
-from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILDOZER_SPEC = ROOT / "buildspec" / "buildozer.spec"
+RUNTIME_LOCK = ROOT / "requirements" / "runtime.lock"
 PYINSTALLER_SPEC = ROOT / "buildspec" / "piazzetta.spec"
 
 # Folders whose files end up on the device, and the files there the app never reads at run time
@@ -23,14 +23,16 @@ NOT_NEEDED_AT_RUN_TIME = {"pyc", "pyo", "po", "pot", "lock", "md"}
 # Kinds the app needs even when the tree holds none yet (compiled catalogs are git-ignored;
 # fonts and photos may come with a consultation bundle).
 REQUIRED_KINDS = {"py", "kv", "mo", "json", "png", "jpg", "jpeg", "ttf", "otf"}
-# python-for-android recipes that are not PyPI packages of requirements/runtime.txt (libzbar:
-# the C library pyzbar loads).
-RECIPES = {"python3", "sqlite3", "openssl", "libzbar"}
-# Dependencies of runtime packages that the APK does not need: pip (sqlite-utils' plugin
-# installer command) and Kivy's documentation, code highlighting and garden tools, which the
-# python-for-android Kivy recipe leaves out too.
-NOT_SHIPPED = {"pip", "kivy-garden", "docutils", "pygments"}
-ANDROID = {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix"}
+
+
+def load_locks_tool():
+    spec = importlib.util.spec_from_file_location("piazzetta_locks", ROOT / "tools" / "locks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+locks = load_locks_tool()
 
 
 def buildozer_config():
@@ -56,51 +58,43 @@ def buildozer_requirements():
     return found
 
 
-def runtime_pins():
-    pins = {}
-    for line in (ROOT / "requirements" / "runtime.txt").read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        requirement = Requirement(line)
-        specifiers = list(requirement.specifier)
-        assert len(specifiers) == 1 and specifiers[0].operator == "==", \
-            f"runtime requirement not pinned exactly: {line}"
-        pins[canonicalize_name(requirement.name)] = specifiers[0].version
-    return pins
-
-
-def dependencies_on_android(name, seen=None):
-    """Every package `name` needs on Android (markers evaluated for Linux, no extras), with the
-    version installed in the venv."""
-    seen = {} if seen is None else seen
-    distribution = metadata.distribution(name)
-    for line in distribution.requires or []:
-        requirement = Requirement(line)
-        if requirement.marker and not requirement.marker.evaluate({**ANDROID, "extra": ""}):
-            continue
-        key = canonicalize_name(requirement.name)
-        if key in seen or key in NOT_SHIPPED:
-            continue
-        seen[key] = metadata.version(requirement.name)
-        dependencies_on_android(requirement.name, seen)
-    return seen
+def android_pins():
+    """{name: version} of the runtime lock's packages that the APK ships."""
+    return {name: pin.version for name, pin in locks.read_lock(RUNTIME_LOCK).items()
+            if pin.applies(locks.ANDROID) and name not in locks.NOT_SHIPPED}
 
 
 def test_the_android_marker_environment_reads_as_linux():
-    assert Marker('sys_platform == "linux"').evaluate(ANDROID)
-    assert not Marker('sys_platform == "win32"').evaluate(ANDROID)
+    assert Marker('sys_platform == "linux"').evaluate(locks.ANDROID)
+    assert not Marker('sys_platform == "win32"').evaluate(locks.ANDROID)
 
 
-def test_buildozer_lists_every_runtime_pin_with_its_version():
+def test_buildozer_lists_every_package_of_the_runtime_lock_at_its_version():
     listed = buildozer_requirements()
-    pins = runtime_pins()
-    assert "kivy" in pins and "pillow" in pins
-    for name, version in pins.items():
-        assert name in listed, f"{name}=={version} (requirements/runtime.txt) is missing " \
-                               "from buildozer.spec's requirements"
-        assert listed[name] == version, \
-            f"buildozer.spec pins {name}=={listed[name]}, requirements/runtime.txt {version}"
+    pins = android_pins()
+    assert {"kivy", "pillow", "sqlite-utils", "requests", "certifi"} <= set(pins)
+    missing = {n: v for n, v in pins.items() if n not in listed}
+    assert not missing, f"add to buildozer.spec's requirements (make lock): {missing}"
+    stale = {n: (listed[n], v) for n, v in pins.items() if listed[n] != v}
+    assert not stale, f"buildozer.spec pins differ from requirements/runtime.lock " \
+                      f"(spec, lock): {stale}"
+
+
+def test_buildozer_lists_nothing_the_lock_does_not_explain():
+    assert set(buildozer_requirements()) - set(android_pins()) - locks.RECIPES == set()
+
+
+def test_buildozer_leaves_out_windows_only_and_unshipped_packages():
+    listed = buildozer_requirements()
+    pins = locks.read_lock(RUNTIME_LOCK)
+    windows_only = {n for n, pin in pins.items() if not pin.applies(locks.ANDROID)}
+    assert "kivy-deps-sdl2" in windows_only
+    assert windows_only.isdisjoint(listed)
+    assert locks.NOT_SHIPPED.isdisjoint(listed)
+
+
+def test_buildozer_spec_is_what_make_lock_writes():
+    assert buildozer_list("requirements") == locks.buildozer_requirements(RUNTIME_LOCK)
 
 
 def test_buildozer_lists_the_python_and_kivy_recipes_first():
@@ -111,28 +105,9 @@ def test_buildozer_lists_the_python_and_kivy_recipes_first():
         "the store needs Python's sqlite3 module and sync needs TLS"
 
 
-def test_buildozer_lists_what_the_runtime_packages_depend_on_at_the_installed_version():
-    listed = buildozer_requirements()
-    needed = {}
-    for name in runtime_pins():
-        dependencies_on_android(name, needed)
-    assert needed, "no dependencies found: is the venv installed?"
-    missing = {n: v for n, v in needed.items() if n not in listed}
-    assert not missing, f"add to buildozer.spec's requirements: {missing}"
-    stale = {n: (listed[n], v) for n, v in needed.items() if listed[n] not in (None, v)}
-    assert not stale, f"buildozer.spec pins differ from the venv (spec, venv): {stale}"
-
-
-def test_buildozer_lists_nothing_unexplained():
-    listed = set(buildozer_requirements())
-    needed = set(runtime_pins())
-    for name in list(needed):
-        needed |= set(dependencies_on_android(name))
-    assert listed - needed - RECIPES == set()
-
-
 def test_every_buildozer_requirement_is_pinned_except_recipes():
-    unpinned = [n for n, v in buildozer_requirements().items() if v is None and n not in RECIPES]
+    unpinned = [n for n, v in buildozer_requirements().items()
+                if v is None and n not in locks.RECIPES]
     assert unpinned == []
 
 
@@ -296,7 +271,7 @@ def test_deploy_examples_start_the_hub_and_the_kiosk():
     assert "EnvironmentFile=" in unit
     container = (ROOT / "deploy" / "Containerfile").read_text(encoding="utf-8")
     assert 'CMD ["python", "-m", "server"]' in container
-    assert "requirements/hub.txt" in container
+    assert "--require-hashes --no-deps -r requirements/hub.lock" in container
     for needed in ("app/", "sync/", "server/", "locales/"):
         assert f"COPY {needed}" in container or f"{needed} {needed}" in container, needed
     nginx = (ROOT / "deploy" / "nginx-piazzetta-hub.conf").read_text(encoding="utf-8")

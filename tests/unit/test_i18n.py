@@ -1,5 +1,7 @@
 """Every interface string has a non-empty French and Italian translation (invariant 6)."""
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -60,3 +62,42 @@ def test_compiled_catalogs_switch_language():
 def test_every_language_has_a_catalog():
     for lang in ("fr", "it", "en"):
         assert (LOCALES / lang / "LC_MESSAGES" / "piazzetta.po").is_file()
+
+
+def catalog_files():
+    return sorted(LOCALES.glob("*/LC_MESSAGES/piazzetta.po"))
+
+
+@pytest.mark.parametrize("path", catalog_files(), ids=lambda p: p.parts[-3])
+def test_gnu_msgfmt_accepts_the_catalog(path, tmp_path):
+    """Translators compile with Poedit, which runs GNU msgfmt: it must accept every catalog
+    (no duplicate definitions, formats and headers it can read)."""
+    msgfmt = shutil.which("msgfmt")
+    assert msgfmt, "GNU gettext's msgfmt is missing: `make setup` installs Debian's gettext"
+    result = subprocess.run([msgfmt, "--check", "-o", str(tmp_path / "out.mo"), str(path)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out.mo").stat().st_size > 0
+    assert "error" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("path", catalog_files(), ids=lambda p: p.parts[-3])
+def test_catalogs_keep_no_obsolete_entries(path):
+    """`make messages` drops obsolete entries (`#~`): they repeat live msgids after a string
+    comes back, which msgfmt refuses as duplicates."""
+    with open(path, "rb") as f:
+        assert len(read_po(f).obsolete) == 0
+    assert not re.search(r"^#~ ", path.read_text(encoding="utf-8"), re.M)
+
+
+def test_msgfmt_check_catches_a_duplicate(tmp_path):
+    """The check above is not vacuous: a catalog with a repeated msgid fails it."""
+    msgfmt = shutil.which("msgfmt")
+    assert msgfmt
+    broken = tmp_path / "broken.po"
+    broken.write_text('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+                      'msgid "Vote"\nmsgstr "Voter"\n\nmsgid "Vote"\nmsgstr "Votez"\n',
+                      encoding="utf-8")
+    result = subprocess.run([msgfmt, "--check", "-o", "/dev/null", str(broken)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "duplicate" in result.stderr
