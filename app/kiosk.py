@@ -13,8 +13,9 @@ from typing import Any
 
 from .errors import N_, StoreError
 from .model import BALLOT_MODES, Consultation, Question
-from .signup import CardError, card_checks, nullifier, read_card
+from .cards import CardError, nullifier, read_card
 from .store import Proposal, Store
+from .tablet import card_checks
 
 TEXT_SIZES = ("normal", "large", "very_large")
 IDLE_TIMEOUT_DEFAULT = 60

@@ -1,12 +1,14 @@
-"""Ideas put forward by residents: what a valid idea is, and its moderation statuses."""
+"""Ideas put forward by residents: what a valid idea is, its moderation and answer statuses,
+its short code and receipt link, and the words a resident following it reads."""
 from __future__ import annotations
 
-import re
-import secrets
 from dataclasses import dataclass
+from typing import Protocol
 
+from .codes import new_code, normalize_code
 from .errors import N_, ValidationError
 from .model import Consultation
+from .signup import contact_kind
 from .text import clean_text
 
 TITLE_MAX = 120
@@ -15,9 +17,6 @@ CONTACT_MAX = 120
 MODERATION_STATUSES = ("pending", "approved", "rejected")
 ANSWER_STATUSES = ("received", "under_study", "accepted", "rejected", "done")
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]{2,}$")
-_PHONE = re.compile(r"^\+?[0-9][0-9 .\-()]{5,22}$")
-_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 
 
 @dataclass(frozen=True)
@@ -45,11 +44,46 @@ def validate_proposal(consultation: Consultation, *, title: object, text: object
             raise ValidationError(
                 N_("Tick the consent box to leave a contact, or leave the contact empty."),
                 "contact_consent")
-        if not (_EMAIL.match(contact) or _PHONE.match(contact)):
+        if contact_kind(contact) is None:
             raise ValidationError(N_("Enter an email address or a phone number."), "contact")
     return ProposalDraft(title, text, theme, contact, bool(contact and contact_consent))
 
 
 def new_short_code(length: int = 6) -> str:
     """A code a resident can read aloud or type to follow their idea."""
-    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(length))
+    return new_code(length)
+
+
+def read_idea_code(text: object) -> str:
+    """An idea's short code as a resident typed it (case, spaces and dashes do not matter), or
+    ValidationError when it cannot be one."""
+    code = normalize_code(text)
+    if not 4 <= len(code) <= 20:
+        raise ValidationError(N_("An idea's code has 6 letters and digits."), "code")
+    return code
+
+
+def idea_url(hub_url: str, short_code: str) -> str:
+    """The address of an idea's public page at the hub (its receipt QR)."""
+    return hub_url.rstrip("/") + "/ideas/" + short_code
+
+
+# What a resident reads about an idea they follow (the same words as its page at the hub).
+IDEA_ANSWER_LABELS = {"received": N_("Received"), "under_study": N_("Under study"),
+                      "accepted": N_("Accepted"), "rejected": N_("Not retained"),
+                      "done": N_("Done")}
+IDEA_MODERATION_LABELS = {"pending": N_("Awaiting moderation"), "approved": N_("Published"),
+                          "rejected": N_("Not published")}
+
+
+class _HasStatuses(Protocol):
+    status: str
+    answer_status: str | None
+
+
+def idea_status_label(proposal: _HasStatuses) -> str:
+    """The msgid of an idea's status: the platform's answer status once there is one, else
+    its moderation status."""
+    if proposal.answer_status in IDEA_ANSWER_LABELS:
+        return IDEA_ANSWER_LABELS[proposal.answer_status]
+    return IDEA_MODERATION_LABELS.get(proposal.status, IDEA_MODERATION_LABELS["pending"])

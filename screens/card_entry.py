@@ -2,7 +2,7 @@
 
 Most kiosks read QR codes with a USB or Bluetooth scanner that types like a keyboard: the
 field below keeps the focus, receives the card's text and Enter, and the card is checked
-offline (app.signup.read_card through the session). The resident can also type the short code
+offline (app.cards.read_card through the session). The resident can also type the short code
 printed under the QR. Where the tablet has a camera (and the QR decoder), "Show your card to
 the camera" opens the camera scanner (screens/widgets/qr_scanner.py), whose reading goes through
 `scanned`, the same checks as the scanner's typing."""

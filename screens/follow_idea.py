@@ -1,11 +1,12 @@
 """“Follow my idea”: the resident types the short code shown after sending their idea and sees
-its status and the platform's answer, as last synced from the hub (app.signup.follow_idea).
+its status and the platform's answer, as last synced from the hub (app.tablet.follow_idea).
 Letters and digits only, any case; an unknown code gets a clear message."""
 from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
 from app.errors import DomainError
-from app.signup import follow_idea, idea_status_label
+from app.proposals import idea_status_label
+from app.tablet import follow_idea
 from screens import load_kv
 from screens.i18n import say, tr
 from screens.signup_form import forget_typing

@@ -290,7 +290,7 @@ class KioskRoot(FloatLayout):
         self.go("welcome")
 
     def _show_thanks(self):
-        from app.signup import kiosk_idea_url, kiosk_signup_url
+        from app.tablet import kiosk_idea_url, kiosk_signup_url
         session, thanks = self.session, self.thanks
         store, settings = session.store, session.settings
         thanks.offer_idea = session.proposal is None

@@ -21,9 +21,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import N_, ValidationError
-from app.signup import (SignupConfig, SignupDraft, card_code_hash, card_public_key,
-                        card_signing_seed, new_card_code, redacted_signup_payload, sign_card,
-                        validate_signup, verify_signup_token)
+from app.cards import card_code_hash, card_public_key, card_signing_seed, new_card_code, sign_card
+from app.signup import (SignupConfig, SignupDraft, redacted_signup_payload, validate_signup,
+                        verify_signup_token)
 
 from . import db, signing
 from .errors import EventRejected, HubError

@@ -21,7 +21,8 @@ from markupsafe import Markup
 from app.errors import N_, DomainError, ValidationError
 from app.i18n import gettext_for
 from app.model import localized
-from app.signup import AGE_BRACKET_LABELS, AGE_BRACKETS, SignupTokenError, format_card_code
+from app.cards import format_card_code
+from app.signup import AGE_BRACKET_LABELS, AGE_BRACKETS, SignupTokenError
 
 from .participation import participation
 

@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 from app.bundle import BUNDLE_FILE, load_bundle
 from app.errors import BundleError, ValidationError
 from app.proposals import ANSWER_STATUSES
-from app.signup import CARD_CODE_HASHES, CARD_PUBLIC_KEY
+from app.cards import CARD_CODE_HASHES, CARD_PUBLIC_KEY
 from app.store import Store
 
 from . import protocol as p

@@ -71,7 +71,7 @@ class Projector:
                  poll_interval: float = 0.5, signup_link=None, **settings):
         self.consultation = consultation
         # The sign-up link shown with the participation view: a URL, or a callable giving the
-        # current one (app.signup.SignupLink mints it again before it expires), or None.
+        # current one (app.tablet.SignupLink mints it again before it expires), or None.
         self.signup_link = signup_link
         self.source = source
         self.bundle_dir = Path(bundle_dir) if bundle_dir else None
@@ -307,7 +307,7 @@ def projector_factory(hub_url: str | None = None, *, poll_interval: float = 0.5,
     sign-up key, site and meeting), else none."""
     def factory(app):
         from app.kiosk import KioskSettings
-        from app.signup import SignupLink
+        from app.tablet import SignupLink
         from sync.display import HubProjectorSource
         from sync.results_source import LocalResultsSource
         source = (HubProjectorSource(hub_url, app.consultation.id) if hub_url

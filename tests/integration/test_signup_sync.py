@@ -10,8 +10,8 @@ import requests
 
 from app.bundle import load_bundle
 from app.paths import DEMO_BUNDLE_DIR
-from app.signup import (CARD_CODE_HASHES, CARD_PUBLIC_KEY, card_signing_seed, nullifier,
-                        read_card, sign_card)
+from app.cards import (CARD_CODE_HASHES, CARD_PUBLIC_KEY, card_signing_seed, nullifier, read_card,
+                       sign_card)
 from app.store import Store, StoreError
 from sync import protocol as p
 from sync.content import pull_bundles

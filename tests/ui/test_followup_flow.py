@@ -10,9 +10,9 @@ from kivy.core.window import Window
 from kivy.properties import StringProperty
 from kivy.uix.textinput import TextInput
 
-from app.signup import (CARD_CODE_HASHES, CARD_PUBLIC_KEY, SignupConfig, card_code_hash,
-                        card_public_key, card_signing_seed, device_signup_key, nullifier,
-                        sign_card, verify_signup_token)
+from app.cards import (CARD_CODE_HASHES, CARD_PUBLIC_KEY, card_code_hash, card_public_key,
+                       card_signing_seed, nullifier, sign_card)
+from app.signup import SignupConfig, device_signup_key, verify_signup_token
 from tests.ui.conftest import step
 
 zxingcpp = pytest.importorskip("zxingcpp")

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from app.paths import DEMO_BUNDLE_DIR
-from app.signup import SignupLink, device_signup_key, verify_signup_token
+from app.signup import device_signup_key, verify_signup_token
+from app.tablet import SignupLink
 from app.store import Store
 from screens.projector.app import build_projector
 from sync.results_source import LocalResultsSource

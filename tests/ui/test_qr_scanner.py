@@ -244,8 +244,8 @@ CARD_SEED = None
 
 
 def identified_kiosk(kiosk_factory, lang):
-    from app.signup import (CARD_CODE_HASHES, CARD_PUBLIC_KEY, card_code_hash, card_public_key,
-                            card_signing_seed)
+    from app.cards import (CARD_CODE_HASHES, CARD_PUBLIC_KEY, card_code_hash, card_public_key,
+                           card_signing_seed)
     global CARD_SEED
     CARD_SEED = card_signing_seed("camera-test-hub-secret")
     k = kiosk_factory(lang=lang, ballot_mode="identified")
@@ -259,7 +259,7 @@ CARD_CODE = "QRCAM23456"
 
 @pytest.mark.parametrize("lang", ["fr", "it"])
 def test_a_resident_shows_the_card_to_the_camera(kiosk_factory, lang, no_camera_probe_cache):
-    from app.signup import card_signing_seed, nullifier, sign_card
+    from app.cards import card_signing_seed, nullifier, sign_card
     qr_scanner._camera_found = True              # as on a tablet with a camera
     k = identified_kiosk(kiosk_factory, lang)
     k.tap(k.root.welcome.ids.start)

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from app.signup import idea_url, kiosk_signup_url
+from app.proposals import idea_url
+from app.tablet import kiosk_signup_url
 from app.store import Store
 from screens.followup import FollowUpPanel
 from sync.enroll import enroll

@@ -7,11 +7,12 @@ from __future__ import annotations
 import pytest
 
 from app.kiosk import KIOSK_BALLOT_MODES, KioskSession, KioskSettings
-from app.signup import (CARD_CODE_HASHES, CARD_PUBLIC_KEY, CardError, SignupConfig,
-                        SignupTokenError, card_code_hash, card_public_key, card_signing_seed,
-                        device_signup_key, follow_idea, idea_status_label, kiosk_idea_url,
-                        kiosk_signup_url, mint_signup_token, mint_signup_token_v1, nullifier,
-                        sign_card, signup_config_of_bundle, verify_signup_token)
+from app.cards import (CARD_CODE_HASHES, CARD_PUBLIC_KEY, CardError, card_code_hash,
+                       card_public_key, card_signing_seed, nullifier, sign_card)
+from app.proposals import idea_status_label
+from app.signup import (SignupConfig, SignupTokenError, device_signup_key, mint_signup_token,
+                        mint_signup_token_v1, signup_config_of_bundle, verify_signup_token)
+from app.tablet import follow_idea, kiosk_idea_url, kiosk_signup_url
 from app.store import Store
 from app.errors import ValidationError
 

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 from app import qr_decode
 from app.qr import qr_png
 from app.qr_decode import decode_qr, image_from_pixels, qr_decoder_available
-from app.signup import card_signing_seed, new_card_code, read_card, sign_card, card_public_key
+from app.cards import card_public_key, card_signing_seed, new_card_code, read_card, sign_card
 
 ROOT = Path(__file__).resolve().parents[2]
 ENROLL = "piazzetta://enroll?hub=http://127.0.0.1:8765&code=ABCD-EFGH"

@@ -13,11 +13,10 @@ from fastapi.testclient import TestClient
 from app.bundle import load_bundle
 from app.errors import ValidationError
 from app.paths import DEMO_BUNDLE_DIR
-from app.signup import (CARD_CODE_LENGTH, CardError, SignupConfig, SignupTokenError,
-                        card_code_hash, card_public_key, card_signing_seed, device_signup_key,
-                        format_card_code, mint_signup_token, nullifier, read_card,
-                        redacted_signup_payload, sign_card, validate_signup,
-                        verify_signup_token)
+from app.cards import (CARD_CODE_LENGTH, CardError, card_code_hash, card_public_key,
+                       card_signing_seed, format_card_code, nullifier, read_card, sign_card)
+from app.signup import (SignupConfig, SignupTokenError, device_signup_key, mint_signup_token,
+                        redacted_signup_payload, validate_signup, verify_signup_token)
 from app.store import Store, StoreError
 from server.api import create_app
 from server.hub import Hub

@@ -1,0 +1,74 @@
+"""What a tablet shows and checks from what its enrollment and its last bundle gave it: its
+sign-up link (minted offline), an idea's receipt link, the card checks of the identified mode,
+and the ideas it collected that a resident follows. Each reads the tablet's store."""
+from __future__ import annotations
+
+import time
+
+from .cards import CARD_CODE_HASHES, CARD_PUBLIC_KEY
+from .errors import N_, StoreError, ValidationError
+from .proposals import idea_url, read_idea_code
+from .signup import SIGNUP_KEY, SIGNUP_TTL, mint_signup_token, signup_url
+from .store import Proposal, Store
+
+HUB_URL = "sync.hub_url"     # the setting sync.protocol.HUB_URL names
+
+
+def kiosk_signup_url(store: Store, *, consultation_id: str | None, site_id: str | None,
+                     meeting_id: str | None, ttl: int = SIGNUP_TTL) -> str:
+    """The sign-up link this tablet shows (minted offline), or "" when it is not enrolled:
+    then no sign-up QR is shown at all."""
+    hub_url = store.get_setting(HUB_URL)
+    key = store.get_setting(SIGNUP_KEY)
+    if not hub_url or not key:
+        return ""
+    try:
+        token = mint_signup_token(key, consultation=consultation_id, site=site_id,
+                                  meeting=meeting_id, device=store.device_id, ttl=ttl)
+    except ValueError:
+        return ""
+    return signup_url(hub_url, token)
+
+
+class SignupLink:
+    """The sign-up link a screen shows for a long time (the projector): minted from the store's
+    enrollment settings, and minted again once an hour so that it never nears its expiry.
+    Call it for the current URL ("" when the device is not enrolled)."""
+
+    def __init__(self, store: Store, *, consultation_id: str | None, site_id: str | None = None,
+                 meeting_id: str | None = None, refresh: float = 3600.0):
+        self.store, self.refresh = store, refresh
+        self.claims = dict(consultation_id=consultation_id, site_id=site_id,
+                           meeting_id=meeting_id)
+        self._url, self._at = "", None
+
+    def __call__(self) -> str:
+        now = time.monotonic()
+        if self._at is None or now - self._at >= self.refresh:
+            self._url, self._at = kiosk_signup_url(self.store, **self.claims), now
+        return self._url
+
+
+def kiosk_idea_url(store: Store, short_code: str) -> str:
+    """The receipt link of an idea collected here, or "" when the tablet knows no hub (then
+    only the short code is shown)."""
+    hub_url = store.get_setting(HUB_URL)
+    return idea_url(hub_url, short_code) if hub_url and short_code else ""
+
+
+def card_checks(store: Store) -> tuple[str | None, frozenset[str]]:
+    """(the hub's public key, the hashes of issued card codes) as the last bundle gave them."""
+    hashes = store.get_setting(CARD_CODE_HASHES) or []
+    return store.get_setting(CARD_PUBLIC_KEY), frozenset(h for h in hashes
+                                                          if isinstance(h, str))
+
+
+def follow_idea(store: Store, short_code: object) -> Proposal:
+    """The idea with this short code collected on this tablet, with the status and answer
+    synced from the hub; ValidationError when the code is not one of this tablet's ideas."""
+    code = read_idea_code(short_code)
+    try:
+        return store.proposal(code)
+    except StoreError:
+        raise ValidationError(N_("No idea with this code was sent from this tablet."),
+                              "code") from None
