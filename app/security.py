@@ -23,6 +23,7 @@ SCRYPT_P = 1
 FREE_ATTEMPTS = 3           # failures allowed before waiting starts
 FIRST_WAIT = 5.0            # seconds, doubled at each further failure
 MAX_WAIT = 300.0
+_MAX_DOUBLINGS = 16         # FIRST_WAIT * 2 ** 16 is far past MAX_WAIT already
 
 _SETTING = "facilitator_pin"
 _FAILURES = "facilitator_pin_failures"
@@ -67,13 +68,20 @@ class FacilitatorPin:
 
     @property
     def failures(self) -> int:
-        return int(self.store.get_setting(_FAILURES, 0) or 0)
+        value = self.store.get_setting(_FAILURES, 0)
+        # A damaged or absurd record counts as many failures, never as none.
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            return FREE_ATTEMPTS + _MAX_DOUBLINGS if value else 0
+        return value
 
     @staticmethod
     def _wait_for(failures: int) -> float:
         if failures < FREE_ATTEMPTS:
             return 0.0
-        return min(MAX_WAIT, FIRST_WAIT * 2 ** (failures - FREE_ATTEMPTS))
+        # The exponent is capped before the power is taken: 2 ** 1024 overflows a float, and a
+        # wait that dropped to nothing (or a crash at every start) would end the throttle.
+        doublings = min(failures - FREE_ATTEMPTS, _MAX_DOUBLINGS)
+        return min(MAX_WAIT, FIRST_WAIT * 2 ** doublings)
 
     def wait_remaining(self) -> float:
         """Seconds before another attempt is accepted (0 when it is now)."""

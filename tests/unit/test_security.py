@@ -62,3 +62,28 @@ def test_wrong_attempts_are_slowed_down_and_survive_a_restart(store):
 
 def test_verify_without_a_pin_is_false(store):
     assert FacilitatorPin(store).verify("1234") is False
+
+
+def test_the_throttle_never_overflows_and_keeps_its_longest_wait(store):
+    """1,027 wrong PINs once made the wait overflow to zero and every start raise."""
+    from app.security import MAX_WAIT
+    now = [0.0]
+    pin = FacilitatorPin(store, clock=lambda: now[0])
+    pin.set_pin("1234")
+    for failures in (1027, 5000, 10 ** 9):
+        store.set_setting("facilitator_pin_failures", failures)
+        restarted = FacilitatorPin(store, clock=lambda: now[0])
+        assert restarted.wait_remaining() == MAX_WAIT
+        with pytest.raises(PinThrottled):
+            restarted.verify("0000")
+    now[0] += MAX_WAIT
+    assert restarted.verify("0000") is False
+    assert restarted.wait_remaining() == MAX_WAIT
+
+
+@pytest.mark.parametrize("damaged", ["lots", -3, 1.5, [1]])
+def test_a_damaged_failure_count_still_throttles(store, damaged):
+    from app.security import MAX_WAIT
+    FacilitatorPin(store).set_pin("1234")
+    store.set_setting("facilitator_pin_failures", damaged)
+    assert FacilitatorPin(store, clock=lambda: 0.0).wait_remaining() == MAX_WAIT
