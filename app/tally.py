@@ -219,29 +219,45 @@ class BudgetTally(Tally):
 
 
 _WORD = re.compile(r"[^\W\d_]{4,}", re.UNICODE)
+WORD_MAX = 40            # longer runs of letters are not words anyone reads in a cloud
 
 # A word is shown (word cloud, public results, exports) only once this many answers use it:
 # a name or an address typed by one resident never leaves the count (invariant 5).
 MIN_WORD_ANSWERS = 3
+# The open-question word counts keep at most this many words (memory and time bounded however
+# many answers arrive); when more come, the least used half is forgotten at once.
+WORDS_KEPT = 2000
 
 
 class OpenTally(Tally):
     """Number of answers and the most frequent words (four letters or more, used by at least
-    MIN_WORD_ANSWERS answers), for a word cloud."""
+    MIN_WORD_ANSWERS answers), for a word cloud.
+
+    The words are a bounded count: at most WORDS_KEPT words are kept. A word forgotten to make
+    room starts again from nothing if it comes back, so a count never exceeds the number of
+    answers that really use the word — the publication rule above still holds."""
 
     def __init__(self, consultation, question):
         super().__init__(consultation, question)
         self.words = Counter()
 
     def _count(self, answer, weight):
-        for word in set(w.lower() for w in _WORD.findall(answer)):
+        for word in set(w.lower() for w in _WORD.findall(answer) if len(w) <= WORD_MAX):
+            if weight < 0 and word not in self.words:
+                continue            # forgotten earlier: nothing to take away
             self.words[word] += weight
             if self.words[word] <= 0:
                 del self.words[word]
+        if len(self.words) > WORDS_KEPT:
+            self._forget_least_used()
+
+    def _forget_least_used(self):
+        kept = self.words.most_common(WORDS_KEPT // 2)
+        self.words = Counter(dict(kept))
 
     def _result(self):
-        shared = [[w, n] for w, n in self.words.most_common() if n >= MIN_WORD_ANSWERS]
-        return {"total": self.ballots, "words": shared[:40]}
+        shared = [[w, n] for w, n in self.words.most_common(40) if n >= MIN_WORD_ANSWERS]
+        return {"total": self.ballots, "words": shared}
 
 
 TALLIES = {
