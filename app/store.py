@@ -12,16 +12,19 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from datetime import date, datetime, timezone
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
 
 from .answers import validate_answer
+from .canonical import canonical_json
+from .clock import now_iso
 from .counts import COUNT_EVENT, ChannelTally, TallyCount, validate_count
 from .errors import N_, StoreError, ValidationError
 from .migrations import migrate
@@ -31,15 +34,6 @@ from .proposals import (ANSWER_STATUSES, MODERATION_STATUSES, TEXT_MAX, TITLE_MA
 from .text import clean_text
 
 STORE_FILE = "piazzetta.sqlite3"
-
-
-def _now() -> str:
-    """The device clock, as an annotation only: nothing orders or identifies by it."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -116,6 +110,31 @@ class Store:
     def path(self) -> str:
         return self.conn.execute("PRAGMA database_list").fetchone()[2]
 
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: `with store.transaction() as conn: conn.execute(...)`.
+
+        BEGIN IMMEDIATE takes the write lock at once (no deadlock upgrading a read lock); the
+        block's statements are committed together when it ends, and with WAL and
+        synchronous=FULL the COMMIT is fsynced, so the data is on disk when the `with`
+        statement returns (invariant 1). Any exception, KeyboardInterrupt included, rolls
+        everything back and is raised again: nothing is half written.
+
+        Transactions do not nest: a `with store.transaction()` inside another raises
+        RuntimeError, since an inner block could not promise "on disk when this returns".
+        """
+        conn = self.conn
+        if conn.in_transaction:
+            raise RuntimeError("Store.transaction() does not nest: a transaction is open")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:     # SQLite may have rolled back already (e.g. disk full)
+                conn.execute("ROLLBACK")
+            raise
+
     # -- settings and identity -------------------------------------------------------------
 
     def _device_id(self) -> str:
@@ -123,7 +142,7 @@ class Store:
         if device_id is None:
             device_id = uuid.uuid4().hex
             self.conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('device_id', ?)",
-                              (_json(device_id),))
+                              (canonical_json(device_id),))
             device_id = self.get_setting("device_id")
         return device_id
 
@@ -135,24 +154,19 @@ class Store:
         """Store a facilitator setting (durably, like everything else)."""
         self.conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
                           "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                          (key, _json(value)))
+                          (key, canonical_json(value)))
 
     # -- writing ---------------------------------------------------------------------------
 
     def _append(self, type_: str, payload: dict, extra: Iterable[tuple[str, tuple]] = ()) -> str:
         """Append an event and apply `extra` statements in one durable transaction."""
         event_id = uuid.uuid4().hex
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self.transaction() as conn:
             conn.execute("INSERT INTO outbox(event_id, type, payload, recorded_at) "
-                         "VALUES (?, ?, ?, ?)", (event_id, type_, _json(payload), _now()))
+                         "VALUES (?, ?, ?, ?)",
+                         (event_id, type_, canonical_json(payload), now_iso()))
             for sql, params in extra:
                 conn.execute(sql, params)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return event_id
 
     def start_ballot(self, consultation: Consultation, *, mode: str = "open",
@@ -163,7 +177,7 @@ class Store:
         if consultation.status != "open":
             raise StoreError(N_("This consultation is not open for votes."), "consultation")
         ballot_id = uuid.uuid4().hex
-        started = _now()
+        started = now_iso()
         payload = {"ballot_id": ballot_id, "consultation_id": consultation.id,
                    "consultation_version": consultation.version, "mode": mode,
                    "site_id": site_id, "meeting_id": meeting_id}
@@ -210,11 +224,9 @@ class Store:
         if nullifier is not None:   # identified mode: one answer per card and question
             payload["nullifier"] = nullifier
         event_id = uuid.uuid4().hex
-        value_json = _json(value)
-        now = _now()
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        value_json = canonical_json(value)
+        now = now_iso()
+        with self.transaction() as conn:
             if nullifier is not None:
                 owner = conn.execute("SELECT ballot_id FROM card_uses WHERE consultation_id = ?"
                                      " AND question_id = ? AND nullifier = ?",
@@ -226,17 +238,13 @@ class Store:
                              " nullifier, ballot_id) VALUES (?, ?, ?, ?)",
                              (consultation_id, question_id, nullifier, ballot_id))
             conn.execute("INSERT INTO outbox(event_id, type, payload, recorded_at) "
-                         "VALUES (?, 'answer', ?, ?)", (event_id, _json(payload), now))
+                         "VALUES (?, 'answer', ?, ?)", (event_id, canonical_json(payload), now))
             conn.execute("INSERT INTO answers(ballot_id, question_id, consultation_id, value,"
                          " event_id, recorded_at) VALUES (?, ?, ?, ?, ?, ?) "
                          "ON CONFLICT(ballot_id, question_id) DO UPDATE SET "
                          "value = excluded.value, event_id = excluded.event_id, "
                          "recorded_at = excluded.recorded_at",
                          (ballot_id, question_id, consultation_id, value_json, event_id, now))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return value
 
     def card_use(self, consultation_id: str, question_id: str, nullifier: str) -> str | None:
@@ -260,7 +268,7 @@ class Store:
         self._ballot(ballot_id)
         self._append("ballot_closed", {"ballot_id": ballot_id, "reason": reason},
                      [("UPDATE ballots SET status = ?, closed_at = ? WHERE id = ?",
-                       (reason, _now(), ballot_id))])
+                       (reason, now_iso(), ballot_id))])
         self._open_ballots.pop(ballot_id, None)
 
     def answers_of(self, ballot_id: str) -> dict[str, Any]:
@@ -278,7 +286,7 @@ class Store:
         draft = validate_proposal(consultation, title=title, text=text, theme=theme,
                                   contact=contact, contact_consent=contact_consent)
         proposal_id = uuid.uuid4().hex
-        now = _now()
+        now = now_iso()
         for _attempt in range(5):
             code = new_short_code()
             if not self.conn.execute("SELECT 1 FROM proposals WHERE short_code = ?",
@@ -290,21 +298,16 @@ class Store:
                    "contact_consent": draft.contact_consent, "site_id": site_id,
                    "meeting_id": meeting_id}
         event_id = uuid.uuid4().hex
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            self.conn.execute("INSERT INTO outbox(event_id, type, payload, recorded_at) "
-                              "VALUES (?, 'proposal', ?, ?)", (event_id, _json(payload), now))
-            self.conn.execute(
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO outbox(event_id, type, payload, recorded_at) "
+                         "VALUES (?, 'proposal', ?, ?)", (event_id, canonical_json(payload), now))
+            conn.execute(
                 "INSERT INTO proposals(id, short_code, consultation_id, site_id, meeting_id,"
                 " theme, title, text, contact, contact_consent, created_at, event_id)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (proposal_id, code, consultation.id, site_id, meeting_id, draft.theme,
                  draft.title, draft.text, draft.contact, int(draft.contact_consent), now,
                  event_id))
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
         return self.proposal(proposal_id)
 
     def record_signup(self, form: dict, *, consultation_id: str | None, config=None,
@@ -410,22 +413,22 @@ class Store:
                 raise ValidationError(N_("This count was already corrected: correct the "
                                          "latest one."), "supersedes")
         count_id = uuid.uuid4().hex
-        now = _now()
+        now = now_iso()
         payload = {"count_id": count_id, "consultation_id": consultation.id,
                    "consultation_version": consultation.version, "question_id": question.id,
                    "channel": channel, "counts": counts, "ballots": ballots,
                    "supersedes": supersedes, "site_id": site_id, "meeting_id": meeting_id}
         event_id = uuid.uuid4().hex
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self.transaction() as conn:
             conn.execute("INSERT INTO outbox(event_id, type, payload, recorded_at) "
-                         "VALUES (?, ?, ?, ?)", (event_id, COUNT_EVENT, _json(payload), now))
+                         "VALUES (?, ?, ?, ?)",
+                         (event_id, COUNT_EVENT, canonical_json(payload), now))
             conn.execute("INSERT INTO tally_counts(id, consultation_id, question_id, channel,"
                          " counts, ballots, supersedes, site_id, meeting_id, recorded_at,"
                          " event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         (count_id, consultation.id, question.id, channel, _json(counts),
-                          ballots, supersedes, site_id, meeting_id, now, event_id))
+                         (count_id, consultation.id, question.id, channel,
+                          canonical_json(counts), ballots, supersedes, site_id, meeting_id, now,
+                          event_id))
             if supersedes is not None:
                 changed = conn.execute("UPDATE tally_counts SET superseded_by = ? WHERE id = ?"
                                        " AND superseded_by IS NULL",
@@ -433,10 +436,6 @@ class Store:
                 if changed != 1:
                     raise ValidationError(N_("This count was already corrected: correct the "
                                              "latest one."), "supersedes")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return self.count(count_id)
 
     def count(self, count_id: str) -> TallyCount:
@@ -491,18 +490,13 @@ class Store:
         ids = list(event_ids)
         if not ids:
             return 0
-        now = _now()
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            count = 0
+        now = now_iso()
+        count = 0
+        with self.transaction() as conn:
             for event_id in ids:
-                count += self.conn.execute(
+                count += conn.execute(
                     "UPDATE outbox SET acked_at = ? WHERE event_id = ? AND acked_at IS NULL",
                     (now, event_id)).rowcount
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
         return count
 
     def forget_acknowledgements(self) -> int:

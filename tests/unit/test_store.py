@@ -51,7 +51,7 @@ def test_sequence_does_not_depend_on_the_clock(store, demo, monkeypatch):
     import app.store as store_module
     import itertools
     stamps = itertools.cycle(["2027-01-01T00:00:00.000+00:00", "2025-01-01T00:00:00.000+00:00"])
-    monkeypatch.setattr(store_module, "_now", lambda: next(stamps))
+    monkeypatch.setattr(store_module, "now_iso", lambda: next(stamps))
     ballot = store.start_ballot(demo)
     store.record_answer(demo, ballot, "q-ticket", "no")
     store.record_answer(demo, ballot, "q-ticket", "yes")
@@ -176,3 +176,39 @@ def test_consultation_not_open(store, demo):
     from dataclasses import replace
     with pytest.raises(StoreError):
         store.start_ballot(replace(demo, status="closed"))
+
+
+def test_a_transaction_commits_together_or_not_at_all(disk_store):
+    with disk_store.transaction() as conn:
+        conn.execute("INSERT INTO meta(key, value) VALUES ('a', '1')")
+        conn.execute("INSERT INTO meta(key, value) VALUES ('b', '2')")
+    assert not disk_store.conn.in_transaction
+    assert (disk_store.get_setting("a"), disk_store.get_setting("b")) == (1, 2)
+    other = Store.open(disk_store.path)          # another connection sees it committed
+    assert other.get_setting("b") == 2
+    other.close()
+    with pytest.raises(KeyError):
+        with disk_store.transaction() as conn:
+            conn.execute("INSERT INTO meta(key, value) VALUES ('c', '3')")
+            raise KeyError("anything")
+    assert not disk_store.conn.in_transaction and disk_store.get_setting("c") is None
+
+
+def test_transactions_do_not_nest(store):
+    with store.transaction():
+        with pytest.raises(RuntimeError):
+            with store.transaction():
+                pass
+        store.set_setting("kept", True)
+    assert store.get_setting("kept") is True and not store.conn.in_transaction
+
+
+def test_a_refusal_inside_a_record_leaves_no_transaction_open(store, demo):
+    first, second = store.start_ballot(demo), store.start_ballot(demo)
+    store.record_answer(demo, first, "q-ticket", "yes", nullifier="n1")
+    before = store.events()
+    with pytest.raises(StoreError):             # raised between BEGIN and COMMIT
+        store.record_answer(demo, second, "q-ticket", "no", nullifier="n1")
+    assert not store.conn.in_transaction and store.events() == before
+    store.record_answer(demo, second, "q-ticket", "no")       # the store still writes
+    assert store.answers_of(second) == {"q-ticket": "no"}
