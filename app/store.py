@@ -10,6 +10,7 @@ A Store belongs to the thread that opened it (sqlite3's rule); a worker thread o
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import uuid
 from contextlib import contextmanager
@@ -34,6 +35,11 @@ from .proposals import (ANSWER_STATUSES, MODERATION_STATUSES, TEXT_MAX, TITLE_MA
 from .text import clean_text
 
 STORE_FILE = "piazzetta.sqlite3"
+# Set (in meta) by a redaction, cleared once a WAL checkpoint has put it into the file.
+REDACTION_CHECKPOINT_OWED = "sync.redaction_checkpoint_pending"
+CHECKPOINT_BUSY_MS = 250   # how long a checkpoint may wait for readers (the kiosk's writes wait)
+
+log = logging.getLogger("piazzetta.store")
 
 
 @dataclass(frozen=True)
@@ -507,10 +513,18 @@ class Store:
             "UPDATE outbox SET acked_at = NULL WHERE acked_at IS NOT NULL").rowcount
 
     def outbox_counts(self) -> dict[str, int]:
+        """How many events wait for the hub's acknowledgement, and how many it acknowledged."""
         pending, acked = self.conn.execute(
             "SELECT count(*) FILTER (WHERE acked_at IS NULL),"
             " count(*) FILTER (WHERE acked_at IS NOT NULL) FROM outbox").fetchone()
         return {"pending": pending, "acknowledged": acked}
+
+    def outbox_revision(self) -> tuple[int, int]:
+        """(last sequence number, number of events): the outbox only grows and every change
+        recorded here is an event, so this changes exactly when the local figures may have."""
+        seq, count = self.conn.execute(
+            "SELECT coalesce(max(seq), 0), count(*) FROM outbox").fetchone()
+        return seq, count
 
     def events(self) -> list[OutboxEvent]:
         return [OutboxEvent(*row[:3], json.loads(row[3]), *row[4:]) for row in self.conn.execute(
@@ -518,3 +532,63 @@ class Store:
 
     def integrity_check(self) -> str:
         return self.conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+    # -- personal data leaves once the hub has it (invariant 5) ---------------------------
+
+    def ensure_secure_delete(self) -> None:
+        """Make sure the bytes a redaction frees are overwritten, on this connection (it is a
+        per-connection setting); RuntimeError when this SQLite cannot."""
+        if self.conn.execute("PRAGMA secure_delete = ON").fetchone()[0] != 1:
+            raise RuntimeError("SQLite's secure_delete is not available")
+
+    def redact_signup(self, event: OutboxEvent, kept_payload: dict) -> None:
+        """Replace an acknowledged sign-up event's payload with `kept_payload` (its attribution
+        only: app.signup.redacted_signup_payload), in one transaction that also notes a WAL
+        checkpoint is owed (`checkpoint_redactions`)."""
+        self._redact(event.id, kept_payload)
+
+    def redact_idea_contact(self, event: OutboxEvent) -> None:
+        """Remove an acknowledged idea's contact from its outbox event and from the idea, in one
+        transaction that also notes a WAL checkpoint is owed (`checkpoint_redactions`)."""
+        self._redact(event.id, dict(event.payload, contact=None),
+                     ("UPDATE proposals SET contact = NULL WHERE id = ?",
+                      (event.payload.get("proposal_id"),)))
+
+    def _redact(self, event_id: str, payload: dict,
+                extra: tuple[str, tuple] | None = None) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE outbox SET payload = ?, redacted = 1 WHERE event_id = ?",
+                         (canonical_json(payload), event_id))
+            if extra is not None:
+                conn.execute(*extra)
+            conn.execute("INSERT INTO meta(key, value) VALUES (?, 'true') ON CONFLICT(key) DO "
+                         "UPDATE SET value = 'true'", (REDACTION_CHECKPOINT_OWED,))
+
+    def checkpoint_redactions(self, busy_ms: int = CHECKPOINT_BUSY_MS) -> bool:
+        """Copy the WAL into the database file and truncate it, if a redaction is waiting for
+        that; True when nothing is owed any more.
+
+        A reader on an older snapshot (another connection of the app) stops a checkpoint from
+        completing: SQLite then reports busy, or fewer frames copied than logged. The note
+        stays, and the caller tries again later. The wait for readers is bounded by `busy_ms`
+        (the kiosk's writes wait meanwhile); the connection's own busy timeout is restored."""
+        if not self.get_setting(REDACTION_CHECKPOINT_OWED):
+            return True
+        conn = self.conn
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self.set_setting(REDACTION_CHECKPOINT_OWED, None)   # in memory, or no WAL
+            return True
+        timeout = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
+        try:
+            busy, logged, copied = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.OperationalError:
+            busy, logged, copied = 1, -1, -1
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
+        if busy or logged != copied:
+            log.info("checkpoint after redaction not complete (busy %s, %s of %s frames); "
+                     "will try again", busy, copied, logged)
+            return False
+        self.set_setting(REDACTION_CHECKPOINT_OWED, None)   # a small meta page; nothing personal
+        return True

@@ -191,9 +191,7 @@ class LocalResultsSource:
         import sqlite3
         try:
             store = self._open()
-            # The outbox only grows and every change is an event: its last seq is a revision.
-            key = store.conn.execute("SELECT coalesce(max(seq), 0), count(*) FROM outbox"
-                                     ).fetchone()
+            key = store.outbox_revision()
             if key == self._last_key:
                 return ResultsPoll(True)
             consultation = self.consultation
