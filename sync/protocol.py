@@ -24,6 +24,12 @@ REFUSED = "sync.refused_events"
 REVOKED = "sync.revoked"
 
 
+def consultation_path(consultation_id: str, tail: str) -> str:
+    """The API path of one consultation's resource (`results`, `proposals`, `display`), its
+    ID quoted whole."""
+    return f"{API_PREFIX}/consultations/{quote(consultation_id, safe='')}/{tail}"
+
+
 class SyncError(DomainError):
     """A sync step failed; `str()` is a clear English message, `message` its msgid."""
 
@@ -32,12 +38,6 @@ class HubUnreachable(SyncError):
     def __init__(self, detail: str = ""):
         self.detail = detail
         super().__init__(N_("Hub unreachable"))
-
-
-def consultation_path(consultation_id: str, tail: str) -> str:
-    """The API path of one consultation's resource (`results`, `proposals`, `display`), its
-    ID quoted whole."""
-    return f"{API_PREFIX}/consultations/{quote(consultation_id, safe='')}/{tail}"
 
 
 class NotAcknowledged(SyncError):
