@@ -10,18 +10,22 @@ A Store belongs to the thread that opened it (sqlite3's rule); a worker thread o
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from datetime import date, datetime, timezone
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
 
 from .answers import validate_answer
+from .canonical import canonical_json
+from .clock import now_iso
 from .counts import COUNT_EVENT, ChannelTally, TallyCount, validate_count
 from .errors import N_, StoreError, ValidationError
 from .migrations import migrate
@@ -31,15 +35,11 @@ from .proposals import (ANSWER_STATUSES, MODERATION_STATUSES, TEXT_MAX, TITLE_MA
 from .text import clean_text
 
 STORE_FILE = "piazzetta.sqlite3"
+# Set (in meta) by a redaction, cleared once a WAL checkpoint has put it into the file.
+REDACTION_CHECKPOINT_OWED = "sync.redaction_checkpoint_pending"
+CHECKPOINT_BUSY_MS = 250   # how long a checkpoint may wait for readers (the kiosk's writes wait)
 
-
-def _now() -> str:
-    """The device clock, as an annotation only: nothing orders or identifies by it."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+log = logging.getLogger("piazzetta.store")
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,31 @@ class Store:
     def path(self) -> str:
         return self.conn.execute("PRAGMA database_list").fetchone()[2]
 
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: `with store.transaction() as conn: conn.execute(...)`.
+
+        BEGIN IMMEDIATE takes the write lock at once (no deadlock upgrading a read lock); the
+        block's statements are committed together when it ends, and with WAL and
+        synchronous=FULL the COMMIT is fsynced, so the data is on disk when the `with`
+        statement returns (invariant 1). Any exception, KeyboardInterrupt included, rolls
+        everything back and is raised again: nothing is half written.
+
+        Transactions do not nest: a `with store.transaction()` inside another raises
+        RuntimeError, since an inner block could not promise "on disk when this returns".
+        """
+        conn = self.conn
+        if conn.in_transaction:
+            raise RuntimeError("Store.transaction() does not nest: a transaction is open")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:     # SQLite may have rolled back already (e.g. disk full)
+                conn.execute("ROLLBACK")
+            raise
+
     # -- settings and identity -------------------------------------------------------------
 
     def _device_id(self) -> str:
@@ -123,7 +148,7 @@ class Store:
         if device_id is None:
             device_id = uuid.uuid4().hex
             self.conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('device_id', ?)",
-                              (_json(device_id),))
+                              (canonical_json(device_id),))
             device_id = self.get_setting("device_id")
         return device_id
 
@@ -135,24 +160,19 @@ class Store:
         """Store a facilitator setting (durably, like everything else)."""
         self.conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
                           "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                          (key, _json(value)))
+                          (key, canonical_json(value)))
 
     # -- writing ---------------------------------------------------------------------------
 
     def _append(self, type_: str, payload: dict, extra: Iterable[tuple[str, tuple]] = ()) -> str:
         """Append an event and apply `extra` statements in one durable transaction."""
         event_id = uuid.uuid4().hex
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self.transaction() as conn:
             conn.execute("INSERT INTO outbox(event_id, type, payload, recorded_at) "
-                         "VALUES (?, ?, ?, ?)", (event_id, type_, _json(payload), _now()))
+                         "VALUES (?, ?, ?, ?)",
+                         (event_id, type_, canonical_json(payload), now_iso()))
             for sql, params in extra:
                 conn.execute(sql, params)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return event_id
 
     def start_ballot(self, consultation: Consultation, *, mode: str = "open",
@@ -163,7 +183,7 @@ class Store:
         if consultation.status != "open":
             raise StoreError(N_("This consultation is not open for votes."), "consultation")
         ballot_id = uuid.uuid4().hex
-        started = _now()
+        started = now_iso()
         payload = {"ballot_id": ballot_id, "consultation_id": consultation.id,
                    "consultation_version": consultation.version, "mode": mode,
                    "site_id": site_id, "meeting_id": meeting_id}
@@ -210,11 +230,9 @@ class Store:
         if nullifier is not None:   # identified mode: one answer per card and question
             payload["nullifier"] = nullifier
         event_id = uuid.uuid4().hex
-        value_json = _json(value)
-        now = _now()
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        value_json = canonical_json(value)
+        now = now_iso()
+        with self.transaction() as conn:
             if nullifier is not None:
                 owner = conn.execute("SELECT ballot_id FROM card_uses WHERE consultation_id = ?"
                                      " AND question_id = ? AND nullifier = ?",
@@ -226,17 +244,13 @@ class Store:
                              " nullifier, ballot_id) VALUES (?, ?, ?, ?)",
                              (consultation_id, question_id, nullifier, ballot_id))
             conn.execute("INSERT INTO outbox(event_id, type, payload, recorded_at) "
-                         "VALUES (?, 'answer', ?, ?)", (event_id, _json(payload), now))
+                         "VALUES (?, 'answer', ?, ?)", (event_id, canonical_json(payload), now))
             conn.execute("INSERT INTO answers(ballot_id, question_id, consultation_id, value,"
                          " event_id, recorded_at) VALUES (?, ?, ?, ?, ?, ?) "
                          "ON CONFLICT(ballot_id, question_id) DO UPDATE SET "
                          "value = excluded.value, event_id = excluded.event_id, "
                          "recorded_at = excluded.recorded_at",
                          (ballot_id, question_id, consultation_id, value_json, event_id, now))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return value
 
     def card_use(self, consultation_id: str, question_id: str, nullifier: str) -> str | None:
@@ -260,7 +274,7 @@ class Store:
         self._ballot(ballot_id)
         self._append("ballot_closed", {"ballot_id": ballot_id, "reason": reason},
                      [("UPDATE ballots SET status = ?, closed_at = ? WHERE id = ?",
-                       (reason, _now(), ballot_id))])
+                       (reason, now_iso(), ballot_id))])
         self._open_ballots.pop(ballot_id, None)
 
     def answers_of(self, ballot_id: str) -> dict[str, Any]:
@@ -278,7 +292,7 @@ class Store:
         draft = validate_proposal(consultation, title=title, text=text, theme=theme,
                                   contact=contact, contact_consent=contact_consent)
         proposal_id = uuid.uuid4().hex
-        now = _now()
+        now = now_iso()
         for _attempt in range(5):
             code = new_short_code()
             if not self.conn.execute("SELECT 1 FROM proposals WHERE short_code = ?",
@@ -290,21 +304,16 @@ class Store:
                    "contact_consent": draft.contact_consent, "site_id": site_id,
                    "meeting_id": meeting_id}
         event_id = uuid.uuid4().hex
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            self.conn.execute("INSERT INTO outbox(event_id, type, payload, recorded_at) "
-                              "VALUES (?, 'proposal', ?, ?)", (event_id, _json(payload), now))
-            self.conn.execute(
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO outbox(event_id, type, payload, recorded_at) "
+                         "VALUES (?, 'proposal', ?, ?)", (event_id, canonical_json(payload), now))
+            conn.execute(
                 "INSERT INTO proposals(id, short_code, consultation_id, site_id, meeting_id,"
                 " theme, title, text, contact, contact_consent, created_at, event_id)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (proposal_id, code, consultation.id, site_id, meeting_id, draft.theme,
                  draft.title, draft.text, draft.contact, int(draft.contact_consent), now,
                  event_id))
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
         return self.proposal(proposal_id)
 
     def record_signup(self, form: dict, *, consultation_id: str | None, config=None,
@@ -410,22 +419,22 @@ class Store:
                 raise ValidationError(N_("This count was already corrected: correct the "
                                          "latest one."), "supersedes")
         count_id = uuid.uuid4().hex
-        now = _now()
+        now = now_iso()
         payload = {"count_id": count_id, "consultation_id": consultation.id,
                    "consultation_version": consultation.version, "question_id": question.id,
                    "channel": channel, "counts": counts, "ballots": ballots,
                    "supersedes": supersedes, "site_id": site_id, "meeting_id": meeting_id}
         event_id = uuid.uuid4().hex
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self.transaction() as conn:
             conn.execute("INSERT INTO outbox(event_id, type, payload, recorded_at) "
-                         "VALUES (?, ?, ?, ?)", (event_id, COUNT_EVENT, _json(payload), now))
+                         "VALUES (?, ?, ?, ?)",
+                         (event_id, COUNT_EVENT, canonical_json(payload), now))
             conn.execute("INSERT INTO tally_counts(id, consultation_id, question_id, channel,"
                          " counts, ballots, supersedes, site_id, meeting_id, recorded_at,"
                          " event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         (count_id, consultation.id, question.id, channel, _json(counts),
-                          ballots, supersedes, site_id, meeting_id, now, event_id))
+                         (count_id, consultation.id, question.id, channel,
+                          canonical_json(counts), ballots, supersedes, site_id, meeting_id, now,
+                          event_id))
             if supersedes is not None:
                 changed = conn.execute("UPDATE tally_counts SET superseded_by = ? WHERE id = ?"
                                        " AND superseded_by IS NULL",
@@ -433,10 +442,6 @@ class Store:
                 if changed != 1:
                     raise ValidationError(N_("This count was already corrected: correct the "
                                              "latest one."), "supersedes")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return self.count(count_id)
 
     def count(self, count_id: str) -> TallyCount:
@@ -491,18 +496,13 @@ class Store:
         ids = list(event_ids)
         if not ids:
             return 0
-        now = _now()
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            count = 0
+        now = now_iso()
+        count = 0
+        with self.transaction() as conn:
             for event_id in ids:
-                count += self.conn.execute(
+                count += conn.execute(
                     "UPDATE outbox SET acked_at = ? WHERE event_id = ? AND acked_at IS NULL",
                     (now, event_id)).rowcount
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
         return count
 
     def forget_acknowledgements(self) -> int:
@@ -513,10 +513,18 @@ class Store:
             "UPDATE outbox SET acked_at = NULL WHERE acked_at IS NOT NULL").rowcount
 
     def outbox_counts(self) -> dict[str, int]:
+        """How many events wait for the hub's acknowledgement, and how many it acknowledged."""
         pending, acked = self.conn.execute(
             "SELECT count(*) FILTER (WHERE acked_at IS NULL),"
             " count(*) FILTER (WHERE acked_at IS NOT NULL) FROM outbox").fetchone()
         return {"pending": pending, "acknowledged": acked}
+
+    def outbox_revision(self) -> tuple[int, int]:
+        """(last sequence number, number of events): the outbox only grows and every change
+        recorded here is an event, so this changes exactly when the local figures may have."""
+        seq, count = self.conn.execute(
+            "SELECT coalesce(max(seq), 0), count(*) FROM outbox").fetchone()
+        return seq, count
 
     def events(self) -> list[OutboxEvent]:
         return [OutboxEvent(*row[:3], json.loads(row[3]), *row[4:]) for row in self.conn.execute(
@@ -524,3 +532,63 @@ class Store:
 
     def integrity_check(self) -> str:
         return self.conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+    # -- personal data leaves once the hub has it (invariant 5) ---------------------------
+
+    def ensure_secure_delete(self) -> None:
+        """Make sure the bytes a redaction frees are overwritten, on this connection (it is a
+        per-connection setting); RuntimeError when this SQLite cannot."""
+        if self.conn.execute("PRAGMA secure_delete = ON").fetchone()[0] != 1:
+            raise RuntimeError("SQLite's secure_delete is not available")
+
+    def redact_signup(self, event: OutboxEvent, kept_payload: dict) -> None:
+        """Replace an acknowledged sign-up event's payload with `kept_payload` (its attribution
+        only: app.signup.redacted_signup_payload), in one transaction that also notes a WAL
+        checkpoint is owed (`checkpoint_redactions`)."""
+        self._redact(event.id, kept_payload)
+
+    def redact_idea_contact(self, event: OutboxEvent) -> None:
+        """Remove an acknowledged idea's contact from its outbox event and from the idea, in one
+        transaction that also notes a WAL checkpoint is owed (`checkpoint_redactions`)."""
+        self._redact(event.id, dict(event.payload, contact=None),
+                     ("UPDATE proposals SET contact = NULL WHERE id = ?",
+                      (event.payload.get("proposal_id"),)))
+
+    def _redact(self, event_id: str, payload: dict,
+                extra: tuple[str, tuple] | None = None) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE outbox SET payload = ?, redacted = 1 WHERE event_id = ?",
+                         (canonical_json(payload), event_id))
+            if extra is not None:
+                conn.execute(*extra)
+            conn.execute("INSERT INTO meta(key, value) VALUES (?, 'true') ON CONFLICT(key) DO "
+                         "UPDATE SET value = 'true'", (REDACTION_CHECKPOINT_OWED,))
+
+    def checkpoint_redactions(self, busy_ms: int = CHECKPOINT_BUSY_MS) -> bool:
+        """Copy the WAL into the database file and truncate it, if a redaction is waiting for
+        that; True when nothing is owed any more.
+
+        A reader on an older snapshot (another connection of the app) stops a checkpoint from
+        completing: SQLite then reports busy, or fewer frames copied than logged. The note
+        stays, and the caller tries again later. The wait for readers is bounded by `busy_ms`
+        (the kiosk's writes wait meanwhile); the connection's own busy timeout is restored."""
+        if not self.get_setting(REDACTION_CHECKPOINT_OWED):
+            return True
+        conn = self.conn
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self.set_setting(REDACTION_CHECKPOINT_OWED, None)   # in memory, or no WAL
+            return True
+        timeout = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
+        try:
+            busy, logged, copied = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.OperationalError:
+            busy, logged, copied = 1, -1, -1
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
+        if busy or logged != copied:
+            log.info("checkpoint after redaction not complete (busy %s, %s of %s frames); "
+                     "will try again", busy, copied, logged)
+            return False
+        self.set_setting(REDACTION_CHECKPOINT_OWED, None)   # a small meta page; nothing personal
+        return True

@@ -3,7 +3,7 @@ SyncError the worker understands. Never retries by itself: the worker decides wh
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Mapping
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -35,7 +35,11 @@ def normalize_hub_url(url: object) -> str:
 
 
 class HubClient:
-    """One hub, as one device (or anonymously before enrollment)."""
+    """One hub, as one device, or anonymously (before enrollment, and for the public reads
+    of a projector). Every method raises a SyncError: HubUnreachable (no answer, a cut body,
+    5xx), DeviceRevoked (401), HubRefused (a 4xx with the hub's error body), NotAcknowledged
+    (anything else that is not a protocol 1 JSON answer, such as a captive portal's page).
+    Redirects are never followed."""
 
     def __init__(self, hub_url: str, device_id: str | None = None, secret: str | None = None,
                  *, timeout: tuple[float, float] = DEFAULT_TIMEOUT, user_agent: str = "piazzetta"):
@@ -80,15 +84,16 @@ class HubClient:
         return data
 
     def _checked(self, response: requests.Response) -> dict:
-        if 400 <= response.status_code < 500:
+        status = response.status_code
+        if 400 <= status < 500:
             try:
                 error = self._json(response).get("error") or {}
             except NotAcknowledged:
-                raise NotAcknowledged(f"HTTP {response.status_code}") from None
+                raise NotAcknowledged(f"HTTP {status}", status=status) from None
             raise HubRefused(str(error.get("message") or ""), str(error.get("code") or ""),
-                             error.get("field"))
-        if response.status_code != 200:
-            raise NotAcknowledged(f"HTTP {response.status_code}")
+                             error.get("field"), status=status)
+        if status != 200:
+            raise NotAcknowledged(f"HTTP {status}", status=status)
         return self._json(response)
 
     def info(self) -> dict:
@@ -114,12 +119,19 @@ class HubClient:
                                     [e["id"] for e in envelopes])
 
     def get_json(self, path: str, etag: str | None = None) -> tuple[dict | None, str | None]:
-        """(data, ETag), or (None, etag) when the hub says 304 Not Modified."""
+        """A GET, conditional when `etag` is given (If-None-Match): (data, the answer's ETag),
+        or (None, etag) when the hub says 304 Not Modified, which costs no body."""
         headers = {"If-None-Match": etag} if etag else {}
         response = self._request("GET", path, headers=headers)
         if response.status_code == 304:
             return None, etag
         return self._checked(response), response.headers.get("ETag")
+
+    def put_json(self, path: str, body: Mapping[str, Any], *, lang: str | None = None) -> dict:
+        """PUT `body` as JSON; return the hub's answer. `lang` asks for the hub's refusals
+        in that language (Accept-Language)."""
+        headers = {"Accept-Language": lang} if lang else {}
+        return self._checked(self._request("PUT", path, json=dict(body), headers=headers))
 
     def get_bytes(self, path: str) -> bytes:
         response = self._request("GET", path, headers={"Accept": "*/*"})

@@ -10,14 +10,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Mapping
 
-import requests
-
 from app.display import parse_control, views_of
 from app.errors import N_
 from app.model import Consultation
 from app.store import Store
 
 from . import protocol as p
+from .client import HubClient
 from .enroll import client_for, is_enrolled
 from .results_source import HubResultsSource, ResultsPoll
 
@@ -36,52 +35,39 @@ def send_display_control(store: Store, consultation: Consultation, control: Mapp
     if not is_enrolled(store):
         raise p.SyncError(N_("This tablet is not enrolled with a hub yet."), "hub_url")
     client = client_for(store, timeout)
-    client.session.headers["Accept-Language"] = lang
     try:
-        path = (f"{p.API_PREFIX}/consultations/"
-                f"{requests.utils.quote(consultation.id, safe='')}/display")
-        answer = client._checked(client._request("PUT", path, json=dict(control)))
+        answer = client.put_json(p.consultation_path(consultation.id, "display"), control,
+                                 lang=lang)
     finally:
         client.close()
     return {k: answer.get(k) for k in ("revision", "control", "set_at")}
 
 
 class DisplayControlSource:
-    """Polls a consultation's display control with If-None-Match; `poll()` returns the control
-    to apply now (the keys set since the last revision applied, with that revision), or None."""
+    """Polls a consultation's display control with If-None-Match, anonymously (the endpoint is
+    public); `poll()` returns the control to apply now (the keys set since the last revision
+    applied, with that revision), or None — also when the hub cannot be read."""
 
     def __init__(self, hub_url: str, consultation_id: str, *,
-                 timeout: tuple[float, float] = (1.0, 2.0),
-                 session: requests.Session | None = None):
-        self.hub_url = hub_url.rstrip("/")
+                 timeout: tuple[float, float] = (1.0, 2.0), client: HubClient | None = None):
+        self.hub_url = hub_url
         self.consultation_id = consultation_id
         self.timeout = timeout
-        self._session = session
+        self._client = client
         self._etag: str | None = None
         self.revision = 0          # the last revision handed over
 
-    @property
-    def session(self) -> requests.Session:
-        if self._session is None:
-            self._session = requests.Session()
-            self._session.headers["Accept"] = "application/json"
-        return self._session
-
     def poll(self) -> dict | None:
-        url = (f"{self.hub_url}/api/v1/consultations/"
-               f"{requests.utils.quote(self.consultation_id, safe='')}/display")
-        headers = {"If-None-Match": self._etag} if self._etag else {}
         try:
-            response = self.session.get(url, headers=headers, timeout=self.timeout)
-        except requests.RequestException:
+            if self._client is None:    # made on first use, in the polling thread
+                self._client = HubClient(self.hub_url, timeout=self.timeout)
+            body, etag = self._client.get_json(
+                p.consultation_path(self.consultation_id, "display"), self._etag)
+        except p.SyncError:
             return None
-        if response.status_code != 200 or "json" not in response.headers.get("Content-Type", ""):
+        if body is None:                # 304: nothing new
             return None
-        try:
-            body = response.json()
-        except ValueError:
-            return None
-        self._etag = response.headers.get("ETag")
+        self._etag = etag
         return self.changes(body)
 
     def changes(self, body: Any) -> dict | None:
@@ -103,8 +89,8 @@ class DisplayControlSource:
         return {**fresh, "revision": revision} if fresh else None
 
     def close(self) -> None:
-        if self._session is not None:
-            self._session.close()
+        if self._client is not None:
+            self._client.close()
 
 
 class HubProjectorSource:

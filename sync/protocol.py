@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from typing import Iterable
+from urllib.parse import quote
 
 from app.errors import N_, DomainError
 
@@ -23,6 +24,12 @@ REFUSED = "sync.refused_events"
 REVOKED = "sync.revoked"
 
 
+def consultation_path(consultation_id: str, tail: str) -> str:
+    """The API path of one consultation's resource (`results`, `proposals`, `display`), its
+    ID quoted whole."""
+    return f"{API_PREFIX}/consultations/{quote(consultation_id, safe='')}/{tail}"
+
+
 class SyncError(DomainError):
     """A sync step failed; `str()` is a clear English message, `message` its msgid."""
 
@@ -34,10 +41,12 @@ class HubUnreachable(SyncError):
 
 
 class NotAcknowledged(SyncError):
-    """The hub's answer was not an acknowledgement (a captive portal, a cut response…)."""
+    """The hub's answer was not an acknowledgement (a captive portal, a cut response…);
+    `status` is the HTTP status when there was one."""
 
-    def __init__(self, detail: str = ""):
+    def __init__(self, detail: str = "", *, status: int | None = None):
         self.detail = detail
+        self.status = status
         super().__init__(N_("The hub's answer was not understood: is this network behind a "
                             "login page?"))
 
@@ -49,10 +58,13 @@ class DeviceRevoked(SyncError):
 
 
 class HubRefused(SyncError):
-    """A 4xx with the hub's error body; `code` is the hub's machine word."""
+    """A 4xx with the hub's error body; `code` is the hub's machine word, `status` the HTTP
+    status."""
 
-    def __init__(self, message: str, code: str = "", field: str | None = None):
+    def __init__(self, message: str, code: str = "", field: str | None = None, *,
+                 status: int | None = None):
         self.code = code
+        self.status = status
         super().__init__(message, field)
 
 

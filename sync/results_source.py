@@ -16,15 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import requests
-
 from app.display import contributions
 from app.errors import N_
 from app.model import Consultation
 
+from . import protocol as p
+from .client import HubClient
+
 IDEA_FIELDS = ("short_code", "title", "text", "theme")
 IDEAS_ON_WALL = 60  # the most recent approved ideas kept for the wall
-PROTOCOL = 1
 
 
 @dataclass(frozen=True)
@@ -74,47 +74,39 @@ def public_idea(raw: Any) -> dict | None:
 class HubResultsSource:
     """Polls `GET /api/v1/consultations/{id}/results` with If-None-Match, so an unchanged poll
     costs a 304 and no body. Approved ideas are read again only when the hub's count of
-    approved ideas changes. Short timeouts: a projector must never hang on a lost hub."""
+    approved ideas changes. Anonymous (both endpoints are public), with short timeouts: a
+    projector must never hang on a lost hub."""
 
     def __init__(self, hub_url: str, consultation_id: str, *,
-                 timeout: tuple[float, float] = (1.0, 2.0),
-                 session: requests.Session | None = None):
-        self.hub_url = hub_url.rstrip("/")
+                 timeout: tuple[float, float] = (1.0, 2.0), client: HubClient | None = None):
+        self.hub_url = hub_url
         self.consultation_id = consultation_id
         self.timeout = timeout
-        self._session = session
+        self._client = client
         self._etag: str | None = None
         self._last: ResultsSnapshot | None = None
         self._ideas_for: int | None = None   # the approved count the ideas were read at
         self._ideas: tuple[dict, ...] = ()
 
-    @property
-    def session(self) -> requests.Session:
-        # Made on first use, in the polling thread that uses it.
-        if self._session is None:
-            self._session = requests.Session()
-            self._session.headers["Accept"] = "application/json"
-        return self._session
-
-    def _url(self, tail: str) -> str:
-        return f"{self.hub_url}/api/v1/consultations/{requests.utils.quote(self.consultation_id, safe='')}/{tail}"
+    def _get(self, tail: str, etag: str | None = None) -> tuple[dict | None, str | None]:
+        if self._client is None:    # made on first use, in the polling thread that uses it
+            self._client = HubClient(self.hub_url, timeout=self.timeout)
+        return self._client.get_json(p.consultation_path(self.consultation_id, tail), etag)
 
     def poll(self) -> ResultsPoll:
-        headers = {"If-None-Match": self._etag} if self._etag else {}
+        unreachable = ResultsPoll(False, problem=N_("Hub unreachable"))
         try:
-            response = self.session.get(self._url("results"), headers=headers,
-                                        timeout=self.timeout)
-        except requests.RequestException:
-            return ResultsPoll(False, problem=N_("Hub unreachable"))
-        if response.status_code == 304 and self._last is not None:
-            return ResultsPoll(True)
-        if response.status_code == 404:
-            return ResultsPoll(False, problem=N_("The hub does not know this consultation."))
-        body = _json_body(response)
-        if response.status_code != 200 or body is None or body.get("protocol") != PROTOCOL \
-                or not isinstance(body.get("questions"), dict):
-            # A captive portal, a proxy's page, a hub in trouble: not results.
-            return ResultsPoll(False, problem=N_("Hub unreachable"))
+            body, etag = self._get("results", self._etag)
+        except (p.HubRefused, p.NotAcknowledged) as exc:
+            if exc.status == 404:
+                return ResultsPoll(False, problem=N_("The hub does not know this consultation."))
+            return unreachable      # a captive portal, a proxy's page, a hub in trouble
+        except p.SyncError:
+            return unreachable
+        if body is None:
+            return ResultsPoll(True) if self._last is not None else unreachable
+        if not isinstance(body.get("questions"), dict):
+            return unreachable
         ideas = body.get("ideas") if isinstance(body.get("ideas"), dict) else {}
         approved = _count(ideas.get("approved"))
         if approved != self._ideas_for:
@@ -128,35 +120,23 @@ class HubResultsSource:
             ideas_approved=approved, approved_ideas=self._ideas,
             revision=body.get("revision") if isinstance(body.get("revision"), int) else None,
             channels=_channels(body.get("channels")))
-        self._etag = response.headers.get("ETag")
+        self._etag = etag
         self._last = snapshot
         return ResultsPoll(True, snapshot)
 
     def _fetch_ideas(self) -> tuple[dict, ...] | None:
         try:
-            response = self.session.get(self._url("proposals"), timeout=self.timeout)
-        except requests.RequestException:
+            body, _ = self._get("proposals")
+        except p.SyncError:
             return None
-        body = _json_body(response)
-        if response.status_code != 200 or body is None \
-                or not isinstance(body.get("proposals"), list):
+        if body is None or not isinstance(body.get("proposals"), list):
             return None
         ideas = [i for i in (public_idea(raw) for raw in body["proposals"]) if i]
         return tuple(ideas[-IDEAS_ON_WALL:])
 
     def close(self) -> None:
-        if self._session is not None:
-            self._session.close()
-
-
-def _json_body(response: requests.Response) -> dict | None:
-    if "json" not in response.headers.get("Content-Type", ""):
-        return None
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
+        if self._client is not None:
+            self._client.close()
 
 
 def _channels(value: Any) -> dict:
@@ -191,9 +171,7 @@ class LocalResultsSource:
         import sqlite3
         try:
             store = self._open()
-            # The outbox only grows and every change is an event: its last seq is a revision.
-            key = store.conn.execute("SELECT coalesce(max(seq), 0), count(*) FROM outbox"
-                                     ).fetchone()
+            key = store.outbox_revision()
             if key == self._last_key:
                 return ResultsPoll(True)
             consultation = self.consultation

@@ -3,20 +3,18 @@ to the thread that made it). It pushes about a second after new events when the 
 reachable, polls now and then, and backs off exponentially with jitter when it is not."""
 from __future__ import annotations
 
-import json
 import logging
 import random
-import sqlite3
 import threading
 import time
 from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from app.clock import now_iso
 from app.errors import N_
 from app.signup import redacted_signup_payload
-from app.store import Store
+from app.store import OutboxEvent, Store
 
 from . import protocol as p
 from .client import HubClient
@@ -58,96 +56,26 @@ def push_pending(store: Store, client: HubClient, max_batch: int = 500) -> dict[
             store.set_setting(p.REFUSED, store.get_setting(p.REFUSED, 0) + refused)
 
 
-CHECKPOINT_PENDING = "sync.redaction_checkpoint_pending"
-CHECKPOINT_BUSY_MS = 250   # how long a checkpoint may wait for readers (the kiosk's writes wait)
-
-
-def forget_personal_data(store: Store, acknowledged: list) -> int:
+def forget_personal_data(store: Store, acknowledged: list[OutboxEvent]) -> int:
     """Invariant 5: a resident's contact leaves the tablet once the hub has it. The outbox keeps
     the event (marked redacted) without the contact; the idea keeps everything else. Each
     redaction is one transaction; then the WAL is checkpointed into the file so the old pages
-    are overwritten (`checkpoint_redactions`), now or at a later cycle when a reader held it."""
-    _secure_delete(store)
+    are overwritten (`Store.checkpoint_redactions`), now or at a later cycle when a reader held
+    it. Returns how many events were redacted."""
+    store.ensure_secure_delete()
     done = 0
     for event in acknowledged:
         if event.type == "signup" and not event.payload.get("redacted"):
-            done += forget_signup(store, event)
+            # Only the attribution stays; secure_delete and the checkpoint then make sure the
+            # name and contact cannot be read back from the file.
+            store.redact_signup(event, redacted_signup_payload(event.payload))
+            done += 1
         elif event.type == "proposal" and event.payload.get("contact"):
-            done += forget_contact(store, event)
+            store.redact_idea_contact(event)
+            done += 1
     if done:
-        checkpoint_redactions(store)
+        store.checkpoint_redactions()
     return done
-
-
-def _secure_delete(store: Store) -> None:
-    # Per connection: whatever opened this one, the bytes a redaction frees are zeroed.
-    if store.conn.execute("PRAGMA secure_delete = ON").fetchone()[0] != 1:
-        raise RuntimeError("SQLite's secure_delete is not available")
-
-
-def _redact(store: Store, event, payload: dict, extra: tuple[str, tuple] | None = None) -> int:
-    """Rewrite one acknowledged event's payload (and `extra`) in one transaction, and note
-    that a checkpoint is owed until one completes."""
-    conn = store.conn
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute("UPDATE outbox SET payload = ?, redacted = 1 WHERE event_id = ?",
-                     (json.dumps(payload, ensure_ascii=False, separators=(",", ":"),
-                                 sort_keys=True), event.id))
-        if extra is not None:
-            conn.execute(*extra)
-        conn.execute("INSERT INTO meta(key, value) VALUES (?, 'true') ON CONFLICT(key) DO "
-                     "UPDATE SET value = 'true'", (CHECKPOINT_PENDING,))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return 1
-
-
-def forget_contact(store: Store, event) -> int:
-    """An idea's contact, once the hub has the idea: gone from the outbox and the idea."""
-    return _redact(store, event, dict(event.payload, contact=None),
-                   ("UPDATE proposals SET contact = NULL WHERE id = ?",
-                    (event.payload.get("proposal_id"),)))
-
-
-def forget_signup(store: Store, event) -> int:
-    """A sign-up typed on this tablet: once acknowledged, only its attribution stays, and the
-    freed bytes are overwritten (secure_delete; the checkpoint then replaces the old pages in
-    the file and empties the WAL), so the name and contact cannot be read back from the file."""
-    return _redact(store, event, redacted_signup_payload(event.payload))
-
-
-def checkpoint_redactions(store: Store) -> bool:
-    """Copy the WAL into the database file and truncate it, if a redaction is waiting for
-    that; True when nothing is owed any more. A reader on an older snapshot (another
-    connection of the app) stops a checkpoint from completing: SQLite then reports busy, or
-    fewer frames copied than logged, and the worker tries again at its next cycle."""
-    if not store.get_setting(CHECKPOINT_PENDING):
-        return True
-    conn = store.conn
-    if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-        store.set_setting(CHECKPOINT_PENDING, None)   # in memory, or no WAL: nothing to do
-        return True
-    timeout = conn.execute("PRAGMA busy_timeout").fetchone()[0]
-    conn.execute(f"PRAGMA busy_timeout = {CHECKPOINT_BUSY_MS}")
-    try:
-        busy, logged, copied = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-    except sqlite3.OperationalError:
-        busy, logged, copied = 1, -1, -1
-    finally:
-        conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
-    if busy or logged != copied:
-        log.info("checkpoint after redaction not complete (busy %s, %s of %s frames); "
-                 "will try again", busy, copied, logged)
-        return False
-    store.set_setting(CHECKPOINT_PENDING, None)   # a small meta page; nothing personal
-    return True
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class SyncWorker(threading.Thread):
@@ -218,7 +146,7 @@ class SyncWorker(threading.Thread):
         self.cycles += 1
         problem = None
         delay = self.poll_interval
-        checkpoint_redactions(store)     # owed by an earlier cycle whose checkpoint was busy
+        store.checkpoint_redactions()    # owed by an earlier cycle whose checkpoint was busy
         if not is_enrolled(store):
             self.publish_status(store, problem=N_("This tablet is not enrolled with a hub yet."))
             return self.poll_interval
@@ -235,7 +163,7 @@ class SyncWorker(threading.Thread):
             self.failures = 0
             self._backoff_until = 0.0
             if client.requests_made:      # "last success" means the hub was really reached
-                store.set_setting(p.LAST_SUCCESS, now_iso())
+                store.set_setting(p.LAST_SUCCESS, now_iso("seconds"))
         except p.DeviceRevoked as exc:
             store.set_setting(p.REVOKED, True)
             problem, delay = exc.message, self.backoff[1]

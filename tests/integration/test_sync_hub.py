@@ -222,7 +222,7 @@ def test_revoked_device_keeps_its_data_and_sends_it_after_enrolling_again(hub, d
 @pytest.mark.parametrize("offset_days", [365, -365])
 def test_device_clock_a_year_off_loses_nothing(hub, demo, monkeypatch, offset_days):
     skewed = datetime.now(timezone.utc) + timedelta(days=offset_days)
-    monkeypatch.setattr(store_module, "_now",
+    monkeypatch.setattr(store_module, "now_iso",
                         lambda: skewed.isoformat(timespec="milliseconds"))
     store = enrolled_store(hub)
     before = hub.results()["ballots"]

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from app.bundle import load_bundle
 from app.paths import DEMO_BUNDLE_DIR
-from app.store import Store
+from app.store import REDACTION_CHECKPOINT_OWED as CHECKPOINT_PENDING, Store
 from sync.enroll import enroll
-from sync.worker import CHECKPOINT_PENDING, SyncWorker
+from sync.worker import SyncWorker
 
 from .conftest import SITE
 

@@ -4,7 +4,7 @@ import sqlite3
 import pytest
 
 from app.errors import StoreError, ValidationError
-from app.store import Store
+from app.store import REDACTION_CHECKPOINT_OWED, Store
 
 
 def test_pragmas_on_disk(disk_store):
@@ -51,7 +51,7 @@ def test_sequence_does_not_depend_on_the_clock(store, demo, monkeypatch):
     import app.store as store_module
     import itertools
     stamps = itertools.cycle(["2027-01-01T00:00:00.000+00:00", "2025-01-01T00:00:00.000+00:00"])
-    monkeypatch.setattr(store_module, "_now", lambda: next(stamps))
+    monkeypatch.setattr(store_module, "now_iso", lambda: next(stamps))
     ballot = store.start_ballot(demo)
     store.record_answer(demo, ballot, "q-ticket", "no")
     store.record_answer(demo, ballot, "q-ticket", "yes")
@@ -176,3 +176,97 @@ def test_consultation_not_open(store, demo):
     from dataclasses import replace
     with pytest.raises(StoreError):
         store.start_ballot(replace(demo, status="closed"))
+
+
+def test_a_transaction_commits_together_or_not_at_all(disk_store):
+    with disk_store.transaction() as conn:
+        conn.execute("INSERT INTO meta(key, value) VALUES ('a', '1')")
+        conn.execute("INSERT INTO meta(key, value) VALUES ('b', '2')")
+    assert not disk_store.conn.in_transaction
+    assert (disk_store.get_setting("a"), disk_store.get_setting("b")) == (1, 2)
+    other = Store.open(disk_store.path)          # another connection sees it committed
+    assert other.get_setting("b") == 2
+    other.close()
+    with pytest.raises(KeyError):
+        with disk_store.transaction() as conn:
+            conn.execute("INSERT INTO meta(key, value) VALUES ('c', '3')")
+            raise KeyError("anything")
+    assert not disk_store.conn.in_transaction and disk_store.get_setting("c") is None
+
+
+def test_transactions_do_not_nest(store):
+    with store.transaction():
+        with pytest.raises(RuntimeError):
+            with store.transaction():
+                pass
+        store.set_setting("kept", True)
+    assert store.get_setting("kept") is True and not store.conn.in_transaction
+
+
+def test_a_refusal_inside_a_record_leaves_no_transaction_open(store, demo):
+    first, second = store.start_ballot(demo), store.start_ballot(demo)
+    store.record_answer(demo, first, "q-ticket", "yes", nullifier="n1")
+    before = store.events()
+    with pytest.raises(StoreError):             # raised between BEGIN and COMMIT
+        store.record_answer(demo, second, "q-ticket", "no", nullifier="n1")
+    assert not store.conn.in_transaction and store.events() == before
+    store.record_answer(demo, second, "q-ticket", "no")       # the store still writes
+    assert store.answers_of(second) == {"q-ticket": "no"}
+
+
+# -- what sync asks of the store -------------------------------------------------------------
+
+def test_outbox_revision_moves_with_every_event(store, demo):
+    assert store.outbox_revision() == (0, 0)
+    ballot = store.start_ballot(demo)
+    store.record_answer(demo, ballot, "q-ticket", "yes")
+    assert store.outbox_revision() == (2, 2)
+    store.mark_acknowledged([e.id for e in store.pending_events()])
+    assert store.outbox_revision() == (2, 2)       # an acknowledgement changes no figure
+
+
+def test_redactions_keep_the_event_and_owe_a_checkpoint(disk_store, demo):
+    store = disk_store
+    store.record_signup({"name": "Ada Rossi", "contact": "ada@example.it", "consent": True},
+                        consultation_id=demo.id, site_id="menton-mediatheque")
+    idea = store.submit_proposal(demo, title="Un banc", text="Près de la gare",
+                                 contact="+39 347 1234567", contact_consent=True)
+    signup, proposal = store.events()
+    store.ensure_secure_delete()
+    store.redact_signup(signup, {"signup_id": signup.payload["signup_id"], "redacted": True})
+    store.redact_idea_contact(proposal)
+    assert store.get_setting(REDACTION_CHECKPOINT_OWED) is True
+    signup, proposal = store.events()
+    assert signup.payload == {"signup_id": signup.payload["signup_id"], "redacted": True}
+    assert proposal.payload["contact"] is None and proposal.payload["title"] == "Un banc"
+    assert store.proposal(idea.id).contact is None
+    assert store.conn.execute("SELECT sum(redacted) FROM outbox").fetchone()[0] == 2
+    assert store.checkpoint_redactions() is True
+    assert not store.get_setting(REDACTION_CHECKPOINT_OWED)
+    assert store.checkpoint_redactions() is True              # nothing owed: nothing done
+
+
+def test_a_checkpoint_held_back_by_a_reader_stays_owed(disk_store, demo):
+    store = disk_store
+    store.submit_proposal(demo, title="Un banc", text="Près de la gare",
+                          contact="ada@example.org", contact_consent=True)
+    reader = sqlite3.connect(store.path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM outbox").fetchone()
+    store.redact_idea_contact(store.events()[0])
+    timeout = store.conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    assert store.checkpoint_redactions(busy_ms=10) is False
+    assert store.get_setting(REDACTION_CHECKPOINT_OWED) is True
+    assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] == timeout
+    reader.execute("COMMIT")
+    reader.close()
+    assert store.checkpoint_redactions() is True
+    assert not store.get_setting(REDACTION_CHECKPOINT_OWED)
+
+
+def test_a_store_in_memory_owes_no_checkpoint(store, demo):
+    store.submit_proposal(demo, title="Un banc", text="Près de la gare",
+                          contact="ada@example.org", contact_consent=True)
+    store.redact_idea_contact(store.events()[0])
+    assert store.checkpoint_redactions() is True
+    assert not store.get_setting(REDACTION_CHECKPOINT_OWED)

@@ -159,3 +159,134 @@ def test_an_unexpected_error_does_not_stop_the_worker(tmp_path):
         worker.stop()
         worker.join(5)
     assert not worker.is_alive()
+
+
+# -- the one HTTP client, with the hub's answers made up -----------------------------------------
+
+class FakeHub:
+    """Stands for `requests.Session.request`: answers from a queue, remembers what was asked."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.asked = []
+
+    def __call__(self, method, url, **kwargs):
+        import requests
+        self.asked.append({"method": method, "url": url, **kwargs})
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        status, content_type, body, headers = (answer + ({},))[:4]
+        response = requests.Response()
+        response.status_code = status
+        response.headers.update({"Content-Type": content_type, **headers})
+        response._content = body if isinstance(body, bytes) else json.dumps(body).encode()
+        response.url = url
+        return response
+
+
+def fake_client(*answers, **options):
+    from sync.client import HubClient
+    client = HubClient("http://hub.test:8765/", **options)
+    client.session.request = FakeHub(*answers)
+    return client
+
+
+def sent_headers(client, n=-1):
+    asked = client.session.request.asked[n]
+    return {**client.session.headers, **(asked.get("headers") or {})}
+
+
+def test_a_conditional_get_reuses_the_etag_and_costs_nothing_on_304():
+    client = fake_client((200, "application/json", {"protocol": 1, "x": 1}, {"ETag": '"r1"'}),
+                         (304, "", b"", {"ETag": '"r1"'}))
+    assert client.get_json("/api/v1/bundle") == ({"protocol": 1, "x": 1}, '"r1"')
+    assert "If-None-Match" not in sent_headers(client)
+    assert client.get_json("/api/v1/bundle", '"r1"') == (None, '"r1"')
+    assert sent_headers(client)["If-None-Match"] == '"r1"'
+    asked = client.session.request.asked
+    assert asked[0]["url"] == "http://hub.test:8765/api/v1/bundle"
+    assert all(a["allow_redirects"] is False for a in asked)
+
+
+@pytest.mark.parametrize("answer, error", [
+    ((200, "text/html", b"<html>Log in to the Wi-Fi</html>"), p.NotAcknowledged),  # portal
+    ((200, "application/json", {"ok": True}), p.NotAcknowledged),                  # no protocol
+    ((302, "text/html", b"", {"Location": "http://portal/"}), p.NotAcknowledged),  # not followed
+    ((404, "application/json", {"protocol": 1, "error": {"code": "consultation_unknown",
+                                                          "message": "Unknown."}}), p.HubRefused),
+    ((404, "text/html", b"Not found"), p.NotAcknowledged),
+    ((401, "application/json", {"protocol": 1}), p.DeviceRevoked),
+    ((503, "text/html", b"busy"), p.HubUnreachable),
+])
+def test_every_other_answer_is_a_typed_error(answer, error):
+    client = fake_client(answer)
+    with pytest.raises(error) as raised:
+        client.get_json("/api/v1/consultations/c/results")
+    if answer[0] in (302, 404):
+        assert raised.value.status == answer[0]
+
+
+def test_no_answer_is_hub_unreachable():
+    import requests
+    client = fake_client(requests.ConnectionError("refused"))
+    with pytest.raises(p.HubUnreachable):
+        client.get_json("/api/v1")
+
+
+def test_a_put_sends_json_in_the_readers_language():
+    client = fake_client((200, "application/json", {"protocol": 1, "revision": 3}),
+                         device_id="dev", secret="s3cret")
+    assert client.put_json(p.consultation_path("a/b c", "display"), {"hidden": True},
+                           lang="it") == {"protocol": 1, "revision": 3}
+    asked = client.session.request.asked[0]
+    assert asked["method"] == "PUT" and asked["json"] == {"hidden": True}
+    assert asked["url"] == "http://hub.test:8765/api/v1/consultations/a%2Fb%20c/display"
+    headers = sent_headers(client)
+    assert headers["Accept-Language"] == "it" and headers["Authorization"] == "Bearer dev:s3cret"
+
+
+RESULTS = {"protocol": 1, "questions": {"q-ticket": {"counts": {"yes": 2}}}, "ballots": 2,
+           "ideas": {"received": 1, "approved": 1}, "revision": 7}
+IDEAS = {"protocol": 1, "proposals": [{"short_code": "AB12CD", "title": "Un banc",
+                                       "text": "Ici", "contact": "ada@example.org"}]}
+
+
+def test_the_projectors_results_poll_is_anonymous_and_conditional():
+    from sync.results_source import HubResultsSource
+    client = fake_client((200, "application/json", RESULTS, {"ETag": '"7"'}),
+                         (200, "application/json", IDEAS),
+                         (304, "", b""),
+                         (200, "text/html", b"<html>portal</html>"),
+                         (404, "application/json", {"protocol": 1, "error": {}}))
+    source = HubResultsSource("http://hub.test:8765", "alpimed-2030", client=client)
+    first = source.poll()
+    assert first.reachable and first.snapshot.revision == 7 and first.snapshot.ballots == 2
+    assert first.snapshot.approved_ideas == ({"short_code": "AB12CD", "title": "Un banc",
+                                              "text": "Ici", "theme": None},)
+    unchanged = source.poll()                       # a 304: nothing to redraw
+    assert unchanged.reachable and unchanged.snapshot is None
+    asked = client.session.request.asked
+    assert [a["url"].rsplit("/", 1)[1] for a in asked] == ["results", "proposals", "results"]
+    assert asked[2]["headers"]["If-None-Match"] == '"7"'
+    assert all("Authorization" not in {**client.session.headers, **a["headers"]} for a in asked)
+    portal = source.poll()
+    assert not portal.reachable and portal.problem == "Hub unreachable"
+    unknown = source.poll()
+    assert not unknown.reachable
+    assert unknown.problem == "The hub does not know this consultation."
+
+
+def test_the_projectors_control_poll_hands_each_change_once():
+    from sync.display import DisplayControlSource
+    control = {"protocol": 1, "revision": 2, "control": {"hidden": True, "view": "q-ticket"},
+               "set_at": {"hidden": 2, "view": 1}}
+    client = fake_client((200, "application/json", control, {"ETag": '"d2"'}),
+                         (304, "", b""),
+                         (500, "text/html", b"down"))
+    source = DisplayControlSource("http://hub.test:8765", "alpimed-2030", client=client)
+    assert source.poll() == {"hidden": True, "view": "q-ticket", "revision": 2}
+    assert source.poll() is None
+    assert client.session.request.asked[1]["headers"]["If-None-Match"] == '"d2"'
+    assert source.poll() is None          # a hub in trouble: nothing to apply
+    assert "Authorization" not in client.session.headers
