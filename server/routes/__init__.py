@@ -9,6 +9,6 @@
     counts         online counts and every count (staff)
 
 The sign-up pages (server.signup) and the dashboard (server.dashboard) are routers too. Each
-route reaches the hub through `HubDep`, and authenticates through `DeviceDep`, `StaffDep` or
+route reaches the hub through `HubDep`, and authenticates through `DeviceDep`, `STAFF_ONLY` or
 `CallerDep` (server.routes.deps); JSON answers go through server.routes.responses.
 """
