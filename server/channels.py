@@ -1,101 +1,100 @@
-"""The hub's side of channels and of the projector's controls, independent of HTTP.
+"""The hub's side of channels, independent of HTTP.
 
 Counts (app/counts.py) arrive two ways: as `tally_count` events pushed by a facilitator's
 tablet (paper ballot boxes, raised colour cards), and as online totals imported by staff from
 the central platform (`import_online_counts`, CLI `import-online-counts`, admin API). Either
 way a count is a row of `tally_counts` that is never changed but for `superseded_by`: a
 correction is a new count naming the one it supersedes, and the tallies take the old one away
-and add the new one (server.results).
-
-Display controls (app/display.py's DisplayControl) are kept per consultation as the merged
-state a facilitator asked for, numbered by a revision, with the revision at which each key was
-last set, so that a projector applies only what changed since it last looked (and its own
-keyboard keeps working in between).
+and add the new one (server.results). Pushed counts come in through the ingest extension
+`count_extension()` (server.ingest); the projector's controls are server.display_controls'.
 """
 from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from sqlalchemy import select, update
 
-from app.counts import validate_count
-from app.display import parse_control, views_of
+from app.canonical import canonical_json
+from app.clock import now_iso
+from app.counts import COUNT_EVENT, validate_count
 from app.errors import N_, ValidationError
 
-from . import PROTOCOL_VERSION, db
+from . import db
 from .errors import EventRejected, HubError
+from .ingest import Batch, Event, IngestExtension
 
 STAFF_DEVICE = "staff"
 MAX_ONLINE_QUESTIONS = 500
 
 
-def canonical(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+# -- counts pushed by tablets ---------------------------------------------------------------------
+
+@dataclass
+class CountBatch:
+    """One batch's counts: the rows it brings, and stored counts it supersedes."""
+    rows: dict[str, dict] = field(default_factory=dict)
+    superseded: dict[str, str] = field(default_factory=dict)   # stored count -> its correction
 
 
-# -- counts pushed by tablets (called by server.hub._Ingest) -------------------------------------
-
-def _state(ingest) -> dict:
-    """This batch's count rows and updates, kept on the batch (one transaction)."""
-    state = ingest.__dict__.get("_counts")
-    if state is None:
-        state = ingest.__dict__["_counts"] = {"rows": {}, "superseded": {}}
-    return state
+def count_extension() -> IngestExtension[CountBatch]:
+    counts = IngestExtension("channels", CountBatch, write=write_counts)
+    counts.handles(COUNT_EVENT, apply_count_event)
+    return counts
 
 
-def _row(ingest, count_id: str) -> dict | None:
+def _row(batch: Batch, state: CountBatch, count_id: str) -> dict | None:
     """A count as this transaction sees it: written in this batch, or in the database."""
-    state = _state(ingest)
-    if count_id in state["rows"]:
-        return state["rows"][count_id]
-    row = ingest.conn.execute(select(db.tally_counts).where(
+    if count_id in state.rows:
+        return state.rows[count_id]
+    row = batch.conn.execute(select(db.tally_counts).where(
         db.tally_counts.c.id == count_id)).first()
     if row is None:
         return None
     found = dict(row._mapping)
-    if count_id in state["superseded"]:
-        found["superseded_by"] = state["superseded"][count_id]
+    if count_id in state.superseded:
+        found["superseded_by"] = state.superseded[count_id]
     return found
 
 
-def _successor(ingest, count_id: str) -> str | None:
+def _successor(batch: Batch, state: CountBatch, count_id: str) -> str | None:
     """A count already received from this device that corrects `count_id` (a correction may
     arrive first). Another device's count naming it corrects nothing."""
-    device_id = ingest.device["id"]
-    for row in _state(ingest)["rows"].values():
+    device_id = batch.device_id
+    for row in state.rows.values():
         if row["supersedes"] == count_id and row["device_id"] == device_id:
             return row["id"]
-    return ingest.conn.execute(select(db.tally_counts.c.id).where(
+    return batch.conn.execute(select(db.tally_counts.c.id).where(
         db.tally_counts.c.supersedes == count_id,
         db.tally_counts.c.device_id == device_id)).scalar()
 
 
-def apply_count_event(ingest, event_id: str, seq: int, payload: dict) -> None:
+def apply_count_event(batch: Batch, state: CountBatch, event: Event) -> None:
     """Validate a `tally_count` event and record its row and its tally deltas."""
-    consultation = ingest._consultation(payload)
-    count_id = ingest._ident(payload, "count_id")
+    payload = event.payload
+    consultation = batch.consultation(payload)
+    count_id = batch.ident(payload, "count_id")
     question, counts, ballots = validate_count(
         consultation, payload.get("question_id"), payload.get("channel"),
         payload.get("counts"), payload.get("ballots"))
     supersedes = payload.get("supersedes")
     if supersedes is not None:
-        supersedes = ingest._ident(payload, "supersedes")
+        supersedes = batch.ident(payload, "supersedes")
         if supersedes == count_id:
             raise EventRejected(N_("A count cannot correct itself."), "payload.supersedes")
-    site_id = ingest._optional_ident(payload, "site_id")
-    meeting_id = ingest._optional_ident(payload, "meeting_id")
-    device_id = ingest.device["id"]
-    same = _row(ingest, count_id)
+    site_id = batch.optional_ident(payload, "site_id")
+    meeting_id = batch.optional_ident(payload, "meeting_id")
+    device_id = batch.device_id
+    same = _row(batch, state, count_id)
     if same is not None:
         if same["device_id"] != device_id:
             raise EventRejected(N_("This count was recorded by another device."),
                                 "payload.count_id")
         return  # the same count announced by another event: counted once
-    state = _state(ingest)
     channel = payload["channel"]
-    old = _row(ingest, supersedes) if supersedes else None
+    old = _row(batch, state, supersedes) if supersedes else None
     if old is not None:
         if old["device_id"] != device_id:
             # Only the tablet that typed a count corrects it (staff's online counts are
@@ -108,36 +107,33 @@ def apply_count_event(ingest, event_id: str, seq: int, payload: dict) -> None:
         if old["superseded_by"] is not None and old["superseded_by"] != count_id:
             raise EventRejected(N_("This count was already corrected: correct the latest one."),
                                 "payload.supersedes")
-    successor = _successor(ingest, count_id)
+    successor = _successor(batch, state, count_id)
     row = {"id": count_id, "consultation_id": consultation.id, "question_id": question.id,
-           "channel": channel, "counts": canonical(counts), "ballots": ballots,
+           "channel": channel, "counts": canonical_json(counts), "ballots": ballots,
            "supersedes": supersedes, "superseded_by": successor,
            "device_id": device_id, "site_id": site_id, "meeting_id": meeting_id,
-           "event_id": event_id, "received_at": ingest.now}
-    state["rows"][count_id] = row
+           "event_id": event.id, "received_at": batch.now}
+    state.rows[count_id] = row
     if old is not None:
         was_current = old["superseded_by"] is None
-        if old["id"] in state["rows"]:
-            state["rows"][old["id"]]["superseded_by"] = count_id
+        if old["id"] in state.rows:
+            state.rows[old["id"]]["superseded_by"] = count_id
         else:
-            state["superseded"][old["id"]] = count_id
+            state.superseded[old["id"]] = count_id
         if was_current:
-            ingest.deltas.append(("count", consultation.id, question.id, old["channel"],
-                                  json.loads(old["counts"]), old["ballots"], -1))
+            batch.deltas.append(("count", consultation.id, question.id, old["channel"],
+                                 json.loads(old["counts"]), old["ballots"], -1))
     if successor is None:
-        ingest.deltas.append(("count", consultation.id, question.id, channel, counts, ballots, 1))
+        batch.deltas.append(("count", consultation.id, question.id, channel, counts, ballots, 1))
 
 
-def write_counts(ingest) -> None:
+def write_counts(batch: Batch, state: CountBatch) -> None:
     """Write this batch's counts (inside the batch's transaction)."""
-    state = ingest.__dict__.get("_counts")
-    if not state:
-        return
-    if state["rows"]:
-        ingest.conn.execute(db.tally_counts.insert(), list(state["rows"].values()))
-    for count_id, by in state["superseded"].items():
-        ingest.conn.execute(update(db.tally_counts).where(db.tally_counts.c.id == count_id)
-                            .values(superseded_by=by))
+    if state.rows:
+        batch.conn.execute(db.tally_counts.insert(), list(state.rows.values()))
+    for count_id, by in state.superseded.items():
+        batch.conn.execute(update(db.tally_counts).where(db.tally_counts.c.id == count_id)
+                           .values(superseded_by=by))
 
 
 # -- online counts imported by staff ------------------------------------------------------------
@@ -148,7 +144,6 @@ def import_online_counts(hub, consultation_id: str, counts_by_question: Any) -> 
     "ballots": n}}`). Each import replaces the previous online count of each question it
     names: the old count is kept, superseded. All or nothing: one bad question refuses the
     whole import with its reason. Returns what was recorded."""
-    from .hub import now_iso
     consultation = hub.consultation(consultation_id) if isinstance(consultation_id, str) else None
     if consultation is None:
         raise HubError(N_("Unknown consultation."), status=404, code="consultation_unknown")
@@ -171,7 +166,7 @@ def import_online_counts(hub, consultation_id: str, counts_by_question: Any) -> 
         checked.append((question, counts, ballots))
     now = now_iso()
     recorded = []
-    with hub._write_lock:
+    with hub.write_lock:
         deltas = []
         with hub.writer.begin() as conn:
             for question, counts, ballots in checked:
@@ -185,7 +180,7 @@ def import_online_counts(hub, consultation_id: str, counts_by_question: Any) -> 
                 conn.execute(db.tally_counts.insert(), [{
                     "id": count_id, "consultation_id": consultation.id,
                     "question_id": question.id, "channel": "online",
-                    "counts": canonical(counts), "ballots": ballots,
+                    "counts": canonical_json(counts), "ballots": ballots,
                     "supersedes": previous.id if previous else None, "superseded_by": None,
                     "device_id": STAFF_DEVICE, "site_id": None, "meeting_id": None,
                     "event_id": None, "received_at": now}])
@@ -215,56 +210,3 @@ def counts_of(hub, consultation_id: str, *, include_superseded: bool = True) -> 
              "counts": json.loads(r.counts), "ballots": r.ballots, "supersedes": r.supersedes,
              "superseded_by": r.superseded_by, "site_id": r.site_id,
              "meeting_id": r.meeting_id, "received_at": r.received_at} for r in rows]
-
-
-# -- the projector's controls -------------------------------------------------------------------
-
-def read_display(hub, consultation_id: str) -> tuple[str, bytes] | None:
-    """(ETag, JSON body) of the display control of a consultation; None when unknown."""
-    consultation = hub.consultation(consultation_id)
-    if consultation is None:
-        return None
-    with hub.engine.connect() as conn:
-        row = conn.execute(select(db.display_controls).where(
-            db.display_controls.c.consultation_id == consultation.id)).first()
-    body = {"protocol": PROTOCOL_VERSION, "consultation_id": consultation.id,
-            "revision": row.revision if row else 0,
-            "control": json.loads(row.control) if row else {},
-            "set_at": json.loads(row.set_at) if row else {},
-            "views": list(views_of(consultation))}
-    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-    return f'"display.{consultation.id}.{consultation.version}.{body["revision"]}"', data
-
-
-def set_display(hub, consultation_id: str, control: Any, by: str) -> dict:
-    """Merge a DisplayControl into the consultation's display state; return the new state.
-    Checked with app.display.parse_control: a refused control changes nothing."""
-    from .hub import now_iso
-    consultation = hub.consultation(consultation_id)
-    if consultation is None:
-        raise HubError(N_("Unknown consultation."), status=404, code="consultation_unknown")
-    if not isinstance(control, Mapping):
-        raise ValidationError(N_("A display control is a JSON object."), None)
-    control = {k: v for k, v in control.items() if k != "revision"}  # the hub numbers them
-    changes = parse_control(control, views_of(consultation))
-    if not changes:
-        raise HubError(N_("This display control changes nothing."), field="control")
-    with hub._write_lock, hub.writer.begin() as conn:
-        row = conn.execute(select(db.display_controls).where(
-            db.display_controls.c.consultation_id == consultation.id)).first()
-        merged = json.loads(row.control) if row else {}
-        set_at = json.loads(row.set_at) if row else {}
-        revision = (row.revision if row else 0) + 1
-        merged.update(changes)
-        set_at.update({key: revision for key in changes})
-        values = {"control": canonical(merged), "set_at": canonical(set_at),
-                  "revision": revision, "updated_at": now_iso(), "updated_by": by[:80]}
-        if row is None:
-            conn.execute(db.display_controls.insert(),
-                         [{"consultation_id": consultation.id, **values}])
-        else:
-            conn.execute(update(db.display_controls).where(
-                db.display_controls.c.consultation_id == consultation.id).values(**values))
-    return {"consultation_id": consultation.id, "revision": revision, "control": merged,
-            "set_at": set_at}
-

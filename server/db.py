@@ -2,6 +2,9 @@
 and PostgreSQL. Event IDs are primary keys, so a resend can never be stored twice."""
 from __future__ import annotations
 
+import hashlib
+from typing import Iterable
+
 from sqlalchemy import (BigInteger, Boolean, Column, Integer, LargeBinary, MetaData, String,
                         Table, Text, create_engine, event, Index)
 from sqlalchemy.dialects import postgresql, sqlite
@@ -9,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 metadata = MetaData()
 
+IN_CHUNK = 400  # IN (...) lists stay under every driver's parameter limit
 ID = 64  # identifiers: event, device, ballot, proposal, consultation…
 
 sites = Table(
@@ -259,3 +263,15 @@ def dialect_insert(engine_or_conn, table: Table):
 
 def create_schema(engine: Engine) -> None:
     metadata.create_all(engine)
+
+
+def sha256(data: str | bytes) -> str:
+    """The hex SHA-256 of text (UTF-8) or bytes: what the hub stores for codes, secrets, events
+    and files instead of the thing itself, and the ETags it serves."""
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
+
+
+def in_chunks(items: list, size: int = IN_CHUNK) -> Iterable[list]:
+    """`items` in lists short enough for one `IN (...)`."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

@@ -13,13 +13,14 @@ import logging
 import os
 import smtplib
 import threading
+from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from app.clock import now_iso
 from app.errors import N_, ValidationError
 from app.cards import card_code_hash, card_public_key, card_signing_seed, new_card_code, sign_card
 from app.signup import (SignupConfig, SignupDraft, redacted_signup_payload, validate_signup,
@@ -27,14 +28,23 @@ from app.signup import (SignupConfig, SignupDraft, redacted_signup_payload, vali
 
 from . import db, signing
 from .errors import EventRejected, HubError
+from .ingest import AnswerUse, Batch, Event, IngestExtension
 
 log = logging.getLogger("piazzetta.hub.signup")
 CONFIRM_TTL = 14 * 24 * 3600
 _HEX64 = frozenset("0123456789abcdef")
 
 
+@dataclass
+class ParticipationBatch:
+    """One batch's sign-ups and card uses (the ingest extension's state)."""
+    signups: dict[str, dict] = field(default_factory=dict)
+    card_uses: dict[tuple[str, str, str], str] = field(default_factory=dict)   # -> ballot
+    new_uses: list[tuple[str, str, str]] = field(default_factory=list)
+
+
 class Participation:
-    """What the hub knows of sign-ups and cards; one per Hub (`participation(hub)`)."""
+    """What the hub knows of sign-ups and cards; one per Hub (`hub.participation`)."""
 
     def __init__(self, hub):
         self.hub = hub
@@ -100,7 +110,7 @@ class Participation:
                 "name": draft.name, "contact": draft.contact, "contact_kind": draft.contact_kind,
                 "age_bracket": draft.age_bracket, "neighbourhood": draft.neighbourhood,
                 "lang": lang if lang in ("fr", "it", "en") else "fr", "card_code": code,
-                "card_hash": card_code_hash(code), "created_at": _now(),
+                "card_hash": card_code_hash(code), "created_at": now_iso(),
                 "confirmed_at": None}
 
     # -- double opt-in ---------------------------------------------------------------------------
@@ -135,7 +145,7 @@ class Participation:
                 raise signing.TokenError(N_("This link is not valid."))
             if row.confirmed_at is None:
                 conn.execute(db.signups.update().where(db.signups.c.id == row.id)
-                             .values(confirmed_at=_now()))
+                             .values(confirmed_at=now_iso()))
             row = conn.execute(select(db.signups).where(db.signups.c.id == row.id)).first()
         return dict(row._mapping)
 
@@ -197,87 +207,73 @@ class Participation:
                                  if row["participants"] else None)
         return out
 
-    # -- ingest hooks (called by server.hub._Ingest inside the batch's transaction) ----------------
+    # -- ingest (server.ingest): `signup` events, and cards in identified ballots ----------------
 
-    def apply_signup_event(self, ingest, event_id: str, payload: dict) -> None:
+    def ingest_extension(self) -> IngestExtension[ParticipationBatch]:
+        """The extension the hub registers: the `signup` handler (its event is stored without
+        the resident's data), the card check of answers, and the write of both."""
+        extension = IngestExtension("participation", ParticipationBatch,
+                                    check_answer=self.check_card, write=self.write_batch)
+        extension.handles("signup", self.apply_signup_event,
+                          stored_payload=redacted_signup_payload)
+        return extension
+
+    def apply_signup_event(self, batch: Batch, state: ParticipationBatch, event: Event) -> None:
         """A sign-up typed on a tablet (`signup` event)."""
-        signup_id = ingest._ident(payload, "signup_id")
-        consultation_id = ingest._optional_ident(payload, "consultation_id")
+        payload = event.payload
+        signup_id = batch.ident(payload, "signup_id")
+        consultation_id = batch.optional_ident(payload, "consultation_id")
         if consultation_id is not None and self.hub.consultation(consultation_id) is None:
             raise EventRejected(N_("Unknown consultation."), "payload.consultation_id")
-        site = ingest._optional_ident(payload, "site_id")
-        meeting = ingest._optional_ident(payload, "meeting_id")
+        site = batch.optional_ident(payload, "site_id")
+        meeting = batch.optional_ident(payload, "meeting_id")
         draft = validate_signup(self.config(consultation_id), payload)
-        pending = _state(ingest)["signups"]
-        if signup_id in pending or ingest.conn.execute(select(db.signups.c.id).where(
+        if signup_id in state.signups or batch.conn.execute(select(db.signups.c.id).where(
                 db.signups.c.id == signup_id)).first() is not None:
             return
         lang = payload.get("lang") if payload.get("lang") in ("fr", "it", "en") else "fr"
-        pending[signup_id] = self._row(signup_id, draft, consultation_id, site, meeting,
-                                       ingest.device["id"], "tablet", lang)
+        state.signups[signup_id] = self._row(signup_id, draft, consultation_id, site, meeting,
+                                             batch.device_id, "tablet", lang)
 
-    def check_card(self, ingest, consultation_id: str, ballot_id: str, question_id: str,
-                   payload: dict) -> None:
+    def check_card(self, batch: Batch, state: ParticipationBatch, use: AnswerUse) -> None:
         """Identified mode: refuse a second answer of the same card to the same question from
         another ballot (another tablet, or the same one)."""
-        value = payload.get("nullifier")
+        value = use.payload.get("nullifier")
         if value is None:
             return
         if not isinstance(value, str) or len(value) != 64 or not set(value) <= _HEX64:
             raise EventRejected(N_("A participation card's check value is expected here."),
                                 "payload.nullifier")
-        key = (consultation_id, question_id, value)
-        uses = _state(ingest)["card_uses"]
-        owner = uses.get(key)
+        key = (use.consultation_id, use.question_id, value)
+        owner = state.card_uses.get(key)
         if owner is None:
-            owner = ingest.conn.execute(select(db.card_uses.c.ballot_id).where(
-                db.card_uses.c.consultation_id == consultation_id,
-                db.card_uses.c.question_id == question_id,
+            owner = batch.conn.execute(select(db.card_uses.c.ballot_id).where(
+                db.card_uses.c.consultation_id == use.consultation_id,
+                db.card_uses.c.question_id == use.question_id,
                 db.card_uses.c.nullifier == value)).scalar()
             if owner is not None:
-                uses[key] = owner
-        if owner is not None and owner != ballot_id:
+                state.card_uses[key] = owner
+        if owner is not None and owner != use.ballot_id:
             raise EventRejected(N_("This participation card has already answered this "
                                    "question."), "payload.nullifier")
         if owner is None:
-            uses[key] = ballot_id
-            _state(ingest)["new_uses"].append(key)
+            state.card_uses[key] = use.ballot_id
+            state.new_uses.append(key)
 
-    def before_write(self, ingest) -> None:
-        state = _state(ingest)
-        for row in ingest.event_rows:
-            if row["type"] == "signup":
-                row["payload"] = json.dumps(redacted_signup_payload(json.loads(row["payload"])),
-                                            ensure_ascii=False, separators=(",", ":"),
-                                            sort_keys=True)
-        if state["signups"]:
-            ingest.conn.execute(db.signups.insert(), list(state["signups"].values()))
-            for row in state["signups"].values():
+    def write_batch(self, batch: Batch, state: ParticipationBatch) -> None:
+        if state.signups:
+            batch.conn.execute(db.signups.insert(), list(state.signups.values()))
+            for row in state.signups.values():
                 self.ask_confirmation(row)
-        if state["new_uses"]:
-            ingest.conn.execute(db.card_uses.insert(), [
+        if state.new_uses:
+            batch.conn.execute(db.card_uses.insert(), [
                 {"consultation_id": c, "question_id": q, "nullifier": n,
-                 "ballot_id": state["card_uses"][(c, q, n)]} for c, q, n in state["new_uses"]])
-
-
-def _state(ingest) -> dict[str, Any]:
-    state = getattr(ingest, "_participation", None)
-    if state is None:
-        state = ingest._participation = {"signups": {}, "card_uses": {}, "new_uses": []}
-    return state
+                 "ballot_id": state.card_uses[(c, q, n)]} for c, q, n in state.new_uses])
 
 
 def participation(hub) -> Participation:
-    """The hub's Participation (made once)."""
-    found = getattr(hub, "_participation", None)
-    if found is None:
-        found = hub._participation = Participation(hub)
-    return found
-
-
-def _now() -> str:
-    from .hub import now_iso
-    return now_iso()
+    """The hub's Participation (made with the hub)."""
+    return hub.participation
 
 
 def _send_mail(smtp_url: str, to: str, lang: str, link: str) -> None:

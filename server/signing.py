@@ -12,6 +12,7 @@ import json
 import time
 from typing import Any
 
+from app.canonical import canonical_json
 from app.errors import N_
 from app.tokens import b64url as _b64, hmac_b64 as _mac, unb64url as _unb64
 
@@ -28,7 +29,8 @@ def sign(claims: dict[str, Any], key: str, ttl_seconds: int, *, now: float | Non
     if not key:
         raise ValueError("a signing key is needed")
     payload = dict(claims, exp=int((now if now is not None else time.time()) + ttl_seconds))
-    body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
+    # The MAC covers the transmitted base64 text, never a re-serialisation of the claims.
+    body = _b64(canonical_json(payload).encode())
     return f"{body}.{_mac(key, body)}"
 
 

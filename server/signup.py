@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
@@ -24,7 +24,8 @@ from app.model import localized
 from app.cards import format_card_code
 from app.signup import AGE_BRACKET_LABELS, AGE_BRACKETS, SignupTokenError
 
-from .participation import participation
+from .participation import Participation
+from .routes.deps import HubDep
 
 log = logging.getLogger("piazzetta.hub.signup")
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -84,109 +85,115 @@ def qr_svg(text: str) -> Markup:
     return Markup(svg.replace("<svg ", '<svg role="img" aria-hidden="true" ', 1))
 
 
-def router(hub) -> APIRouter:
-    parts = participation(hub)
-    pages = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
-    def link_state(token: str | None) -> tuple[dict | None, str | None]:
-        """(claims, problem msgid): no token is no problem, only no attribution."""
-        if not token:
-            return None, None
-        try:
-            return parts.check_link(token), None
-        except SignupTokenError as exc:
-            return None, exc.message
 
-    def form_context(lang: str, claims: dict | None, token: str | None, problem: str | None,
-                     values: dict, errors: dict, key: str) -> dict:
-        config = parts.config((claims or {}).get("consultation"))
-        consultation = hub.consultation(claims["consultation"]) if claims and claims.get(
-            "consultation") else None
-        site = consultation.site(claims["site"]) if consultation and claims.get("site") else None
+def link_state(parts: Participation, token: str | None) -> tuple[dict | None, str | None]:
+    """(claims, problem msgid): no token is no problem, only no attribution."""
+    if not token:
+        return None, None
+    try:
+        return parts.check_link(token), None
+    except SignupTokenError as exc:
+        return None, exc.message
+
+
+def form_context(hub, lang: str, claims: dict | None, token: str | None, problem: str | None,
+                 values: dict, errors: dict, key: str) -> dict:
+    config = hub.participation.config((claims or {}).get("consultation"))
+    consultation = hub.consultation(claims["consultation"]) if claims and claims.get(
+        "consultation") else None
+    site = consultation.site(claims["site"]) if consultation and claims.get("site") else None
+    _ = translator(lang)
+    return {"token": token if claims else "", "problem": problem, "values": values,
+            "errors": errors, "key": key,
+            "consultation_title": localized(consultation.title, lang) if consultation else "",
+            "site_name": localized(site.name, lang) if site else "",
+            "age_brackets": [(a, _(AGE_BRACKET_LABELS[a])) for a in AGE_BRACKETS]
+            if config.age_bracket else [],
+            "neighbourhoods": [(h, localized(name, lang)) for h, name in
+                               config.neighbourhoods]}
+
+
+def card_page(parts: Participation, lang: str, row: dict,
+              confirmed_now: bool = False) -> HTMLResponse:
+    code = row["card_code"]
+    return render("card.html", lang, code=format_card_code(code),
+                  qr=qr_svg(parts.card_text(code)), email=row["contact_kind"] == "email",
+                  confirmed=row["confirmed_at"] is not None, confirmed_now=confirmed_now)
+
+
+@router.get("/signup", response_class=HTMLResponse)
+def signup_form(request: Request, hub: HubDep):
+    lang = request_lang(request)
+    token = request.query_params.get("t")
+    claims, problem = link_state(hub.participation, token)
+    return render("signup.html", lang, **form_context(
+        hub, lang, claims, token, problem, {}, {}, secrets.token_urlsafe(18)))
+
+
+@router.post("/signup", response_class=HTMLResponse)
+async def signup_submit(request: Request, hub: HubDep):
+    parts = hub.participation
+    lang = request_lang(request)
+    body = await request.body()
+    if len(body) > FORM_MAX_BYTES:
+        return render("message.html", lang, 413, title=N_("The form is too large."),
+                      text=N_("Go back and shorten what you typed."))
+    try:
+        form = await request.form()
+    except Exception:   # a malformed body: the resident only needs a clear page
+        form = {}
+    values = {k: form.get(k) if isinstance(form.get(k), str) else None
+              for k in ("name", "contact", "consent", "age_bracket", "neighbourhood", "t",
+                        "k", "lang")}
+    lang = values["lang"] if values["lang"] in LANGS else lang
+    token = values["t"] or None
+    claims, problem = link_state(parts, token)
+    key = values["k"] or ""
+    if not _KEY.match(key):
+        key = secrets.token_urlsafe(18)
         _ = translator(lang)
-        return {"token": token if claims else "", "problem": problem, "values": values,
-                "errors": errors, "key": key,
-                "consultation_title": localized(consultation.title, lang) if consultation else "",
-                "site_name": localized(site.name, lang) if site else "",
-                "age_brackets": [(a, _(AGE_BRACKET_LABELS[a])) for a in AGE_BRACKETS]
-                if config.age_bracket else [],
-                "neighbourhoods": [(h, localized(name, lang)) for h, name in
-                                   config.neighbourhoods]}
+        return render("signup.html", lang, 400, **form_context(
+            hub, lang, claims, token, problem, values,
+            {"form": _(N_("The form expired: send it again."))}, key))
+    try:
+        row, created = parts.register(values, submission_key=key, claims=claims, lang=lang)
+    except ValidationError as exc:
+        errors = {exc.field or "form": exc.describe(translator(lang))}
+        return render("signup.html", lang, 422, **form_context(
+            hub, lang, claims, token, problem, values, errors, key))
+    log.info("sign-up recorded (site %s, %s)", row["site_id"] or "none",
+             "new" if created else "repeated form")
+    return card_page(parts, lang, row)
 
-    @pages.get("/signup", response_class=HTMLResponse)
-    def signup_form(request: Request):
-        lang = request_lang(request)
-        token = request.query_params.get("t")
-        claims, problem = link_state(token)
-        return render("signup.html", lang, **form_context(
-            lang, claims, token, problem, {}, {}, secrets.token_urlsafe(18)))
 
-    @pages.post("/signup", response_class=HTMLResponse)
-    async def signup_submit(request: Request):
-        lang = request_lang(request)
-        body = await request.body()
-        if len(body) > FORM_MAX_BYTES:
-            return render("message.html", lang, 413, title=N_("The form is too large."),
-                          text=N_("Go back and shorten what you typed."))
-        try:
-            form = await request.form()
-        except Exception:   # a malformed body: the resident only needs a clear page
-            form = {}
-        values = {k: form.get(k) if isinstance(form.get(k), str) else None
-                  for k in ("name", "contact", "consent", "age_bracket", "neighbourhood", "t",
-                            "k", "lang")}
-        lang = values["lang"] if values["lang"] in LANGS else lang
-        token = values["t"] or None
-        claims, problem = link_state(token)
-        key = values["k"] or ""
-        if not _KEY.match(key):
-            key = secrets.token_urlsafe(18)
-            _ = translator(lang)
-            return render("signup.html", lang, 400, **form_context(
-                lang, claims, token, problem, values, {"form": _(N_("The form expired: send it again."))}, key))
-        try:
-            row, created = parts.register(values, submission_key=key, claims=claims, lang=lang)
-        except ValidationError as exc:
-            errors = {exc.field or "form": exc.describe(translator(lang))}
-            return render("signup.html", lang, 422, **form_context(
-                lang, claims, token, problem, values, errors, key))
-        log.info("sign-up recorded (site %s, %s)", row["site_id"] or "none",
-                 "new" if created else "repeated form")
-        return card_page(lang, row)
+@router.get("/signup/confirm", response_class=HTMLResponse)
+def confirm(request: Request, hub: HubDep):
+    lang = request_lang(request)
+    try:
+        row = hub.participation.confirm(request.query_params.get("t"))
+    except DomainError as exc:
+        return render("message.html", lang, 400, title=exc.message,
+                      text=N_("Sign up again from the QR code, or ask the facilitator."))
+    return card_page(hub.participation, request.query_params.get("lang") or row["lang"], row,
+                     True)
 
-    def card_page(lang: str, row: dict, confirmed_now: bool = False) -> HTMLResponse:
-        code = row["card_code"]
-        return render("card.html", lang, code=format_card_code(code),
-                      qr=qr_svg(parts.card_text(code)), email=row["contact_kind"] == "email",
-                      confirmed=row["confirmed_at"] is not None, confirmed_now=confirmed_now)
 
-    @pages.get("/signup/confirm", response_class=HTMLResponse)
-    def confirm(request: Request):
-        lang = request_lang(request)
-        try:
-            row = parts.confirm(request.query_params.get("t"))
-        except DomainError as exc:
-            return render("message.html", lang, 400, title=exc.message,
-                          text=N_("Sign up again from the QR code, or ask the facilitator."))
-        return card_page(request.query_params.get("lang") or row["lang"], row, True)
-
-    @pages.get("/ideas/{short_code}", response_class=HTMLResponse)
-    def idea_page(request: Request, short_code: str):
-        lang = request_lang(request)
-        found = None
-        if _SHORT_CODE.match(short_code):
-            found = parts.idea(short_code)
-        if found is None:
-            return render("message.html", lang, 404, title=N_("Unknown idea."),
-                          text=N_("Check the code on your receipt: it has 6 letters and "
-                                  "digits."))
-        consultation = hub.consultation(found["consultation_id"])
-        return render("idea.html", lang, idea=found,
-                      public=found["status"] == "approved",
-                      consultation_title=localized(consultation.title, lang)
-                      if consultation else "",
-                      moderation=MODERATION_LABELS.get(found["status"], ""),
-                      answer=ANSWER_LABELS.get(found["answer_status"] or "", ""))
-
-    return pages
-
+@router.get("/ideas/{short_code}", response_class=HTMLResponse)
+def idea_page(request: Request, hub: HubDep, short_code: str):
+    lang = request_lang(request)
+    found = None
+    if _SHORT_CODE.match(short_code):
+        found = hub.participation.idea(short_code)
+    if found is None:
+        return render("message.html", lang, 404, title=N_("Unknown idea."),
+                      text=N_("Check the code on your receipt: it has 6 letters and "
+                              "digits."))
+    consultation = hub.consultation(found["consultation_id"])
+    return render("idea.html", lang, idea=found,
+                  public=found["status"] == "approved",
+                  consultation_title=localized(consultation.title, lang)
+                  if consultation else "",
+                  moderation=MODERATION_LABELS.get(found["status"], ""),
+                  answer=ANSWER_LABELS.get(found["answer_status"] or "", ""))

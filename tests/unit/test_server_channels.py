@@ -10,43 +10,17 @@ import json
 import pytest
 
 from app.errors import ValidationError
-from app.paths import DEMO_BUNDLE_DIR
-from app.store import Store
-from server import channels
+from server import channels, display_controls
 from server.admin import export, main as admin_main
 from server.errors import HubError
 from server.hub import Hub
-from server.settings import Settings
-
-SITE = "menton-mediatheque"
-
-
-@pytest.fixture
-def hub(tmp_path):
-    h = Hub(Settings.from_env({}, data_dir=tmp_path / "hub"))
-    h.import_bundle(DEMO_BUNDLE_DIR)
-    yield h
-    h.close()
-
-
-def tablet(hub):
-    store = Store.memory()
-    hub.enroll(hub.make_enrollment_code(SITE)["code"], store.device_id)
-    return store, {"id": store.device_id}
-
-
-def push(hub, store, device):
-    events = store.pending_events(limit=10_000)
-    results = hub.ingest(device, [e.envelope(store.device_id) for e in events])
-    store.mark_acknowledged([r["id"] for r in results])
-    return results
 
 
 def results(hub, consultation_id="alpimed-2030"):
     return json.loads(hub.read_results(consultation_id)[1])
 
 
-def test_pushed_counts_enter_total_and_breakdown(hub, demo):
+def test_pushed_counts_enter_total_and_breakdown(hub, demo, tablet, push):
     store, device = tablet(hub)
     ballot = store.start_ballot(demo)
     store.record_answer(demo, ballot, "q-ticket", "yes")
@@ -68,7 +42,7 @@ def test_pushed_counts_enter_total_and_breakdown(hub, demo):
     again.close()
 
 
-def test_a_correction_supersedes_and_the_old_count_stays(hub, demo):
+def test_a_correction_supersedes_and_the_old_count_stays(hub, demo, tablet, push):
     store, device = tablet(hub)
     first = store.record_count(demo, "q-ticket", "paper", {"yes": 200, "no": 4})
     push(hub, store, device)
@@ -82,7 +56,7 @@ def test_a_correction_supersedes_and_the_old_count_stays(hub, demo):
     assert hub.event_count() == 2
 
 
-def test_a_correction_arriving_first_wins_whatever_the_order(hub, demo):
+def test_a_correction_arriving_first_wins_whatever_the_order(hub, demo, tablet, push):
     store, device = tablet(hub)
     first = store.record_count(demo, "q-ticket", "paper", {"yes": 200})
     store.record_count(demo, "q-ticket", "paper", {"yes": 2}, supersedes=first.count_id)
@@ -108,7 +82,7 @@ def test_a_correction_arriving_first_wins_whatever_the_order(hub, demo):
     ({"count_id": "../etc"}, "payload.count_id"),
     ({"supersedes": "count-of-nothing\u0000"}, "payload.supersedes"),
 ])
-def test_bad_counts_are_rejected_with_their_reason(hub, demo, payload_change, field):
+def test_bad_counts_are_rejected_with_their_reason(hub, demo, payload_change, field, tablet):
     store, device = tablet(hub)
     store.record_count(demo, "q-ticket", "paper", {"yes": 1})
     envelope = store.pending_events()[0].envelope(store.device_id)
@@ -120,7 +94,7 @@ def test_bad_counts_are_rejected_with_their_reason(hub, demo, payload_change, fi
     assert channels.counts_of(hub, demo.id) == []
 
 
-def test_a_count_corrected_twice_keeps_the_first_correction(hub, demo):
+def test_a_count_corrected_twice_keeps_the_first_correction(hub, demo, tablet, push):
     one, d1 = tablet(hub)
     first = one.record_count(demo, "q-ticket", "paper", {"yes": 10})
     push(hub, one, d1)
@@ -181,18 +155,18 @@ def test_online_counts_replace_the_previous_import(hub, demo, tmp_path, capsys):
 
 
 def test_display_controls_merge_with_a_revision_per_key(hub, demo):
-    etag, body = channels.read_display(hub, demo.id)
+    etag, body = display_controls.read_display(hub, demo.id)
     assert json.loads(body)["revision"] == 0 and json.loads(body)["control"] == {}
-    channels.set_display(hub, demo.id, {"hidden": True, "view": "q-ticket"}, "staff")
-    state = channels.set_display(hub, demo.id, {"view": "q-colour", "revision": 99}, "device:x")
+    display_controls.set_display(hub, demo.id, {"hidden": True, "view": "q-ticket"}, "staff")
+    state = display_controls.set_display(hub, demo.id, {"view": "q-colour", "revision": 99}, "device:x")
     assert state["revision"] == 2
     assert state["control"] == {"hidden": True, "view": "q-colour"}
     assert state["set_at"] == {"hidden": 1, "view": 2}
-    etag2, body2 = channels.read_display(hub, demo.id)
+    etag2, body2 = display_controls.read_display(hub, demo.id)
     assert etag2 != etag and json.loads(body2)["control"]["view"] == "q-colour"
     for bad in ({"view": "q-nowhere"}, {"hidden": "yes"}, {"period": 10 ** 9}, {},
                 {"bilingual": "klingon"}, ["hidden"]):
         with pytest.raises((ValidationError, HubError)):
-            channels.set_display(hub, demo.id, bad, "staff")
-    assert channels.read_display(hub, demo.id) == (etag2, body2)    # nothing changed
-    assert channels.read_display(hub, "nope") is None
+            display_controls.set_display(hub, demo.id, bad, "staff")
+    assert display_controls.read_display(hub, demo.id) == (etag2, body2)    # nothing changed
+    assert display_controls.read_display(hub, "nope") is None

@@ -9,36 +9,14 @@ import pytest
 from sqlalchemy import select, update
 
 from app.paths import DEMO_BUNDLE_DIR
-from app.store import Store
 from server import db
 from server.admin import export, main as admin_main
 from server.errors import AuthError, HubError
-from server.hub import Hub, normalize_code
+from app.codes import normalize_code
+from server.hub import Hub
 from server.settings import Settings
 
 SITE = "menton-mediatheque"
-
-
-@pytest.fixture
-def hub(tmp_path):
-    h = Hub(Settings.from_env({}, data_dir=tmp_path / "hub"))
-    h.import_bundle(DEMO_BUNDLE_DIR)
-    yield h
-    h.close()
-
-
-def tablet(hub) -> tuple[Store, dict]:
-    store = Store.memory()
-    hub.enroll(hub.make_enrollment_code(SITE)["code"], store.device_id)
-    return store, {"id": store.device_id}
-
-
-def envelopes(store):
-    return [e.envelope(store.device_id) for e in store.pending_events(limit=10_000)]
-
-
-def statuses(results):
-    return [r["status"] for r in results]
 
 
 # -- settings and enrollment --------------------------------------------------------------------
@@ -105,22 +83,22 @@ def test_revocation_is_immediate_and_enrolling_again_lifts_it(hub):
 
 # -- events -------------------------------------------------------------------------------------
 
-def test_a_resend_is_acknowledged_again_and_stored_once(hub, demo):
+def test_a_resend_is_acknowledged_again_and_stored_once(hub, demo, tablet, pending, statuses):
     store, device = tablet(hub)
     ballot = store.start_ballot(demo)
     store.record_answer(demo, ballot, "q-ticket", "yes")
-    batch = envelopes(store)
+    batch = pending(store)
     assert statuses(hub.ingest(device, batch)) == ["stored", "stored"]
     assert statuses(hub.ingest(device, batch + batch)) == ["duplicate"] * 4
     assert hub.event_count() == 2
     assert json.loads(hub.read_results(demo.id)[1])["questions"]["q-ticket"]["counts"]["yes"] == 1
 
 
-def test_same_id_other_content_is_a_conflict_kept_for_review(hub, demo):
+def test_same_id_other_content_is_a_conflict_kept_for_review(hub, demo, tablet, pending):
     store, device = tablet(hub)
     ballot = store.start_ballot(demo)
     store.record_answer(demo, ballot, "q-ticket", "yes")
-    batch = envelopes(store)
+    batch = pending(store)
     hub.ingest(device, batch)
     forged = copy.deepcopy(batch[1])
     forged["payload"]["value"] = "no"
@@ -132,11 +110,12 @@ def test_same_id_other_content_is_a_conflict_kept_for_review(hub, demo):
     assert counts == {"yes": 1, "no": 0, "abstain": 0}   # never merged
 
 
-def test_a_bad_event_is_refused_with_its_reason_and_the_rest_goes_in(hub, demo):
+def test_a_bad_event_is_refused_with_its_reason_and_the_rest_goes_in(hub, demo, tablet, pending,
+                                                                     statuses):
     store, device = tablet(hub)
     ballot = store.start_ballot(demo)
     store.record_answer(demo, ballot, "q-ticket", "yes")
-    good = envelopes(store)
+    good = pending(store)
     base = good[1]
     bad = [
         dict(base, id="e-option", payload=dict(base["payload"], value="maybe")),
@@ -161,19 +140,19 @@ def test_a_bad_event_is_refused_with_its_reason_and_the_rest_goes_in(hub, demo):
     assert len([r for r in hub.reviews() if r["kind"] == "rejected"]) == len(bad)
 
 
-def test_a_batch_over_the_advertised_size_is_refused_whole(tmp_path, demo):
+def test_a_batch_over_the_advertised_size_is_refused_whole(tmp_path, demo, tablet, pending):
     hub = Hub(Settings.from_env({}, data_dir=tmp_path / "h", max_batch=3))
     hub.import_bundle(DEMO_BUNDLE_DIR)
     store, device = tablet(hub)
     for _ in range(2):
         store.start_ballot(demo)
     with pytest.raises(HubError) as too_many:
-        hub.ingest(device, envelopes(store) * 2)
+        hub.ingest(device, pending(store) * 2)
     assert too_many.value.status == 413 and hub.event_count() == 0
     hub.close()
 
 
-def test_the_latest_answer_wins_whatever_the_arrival_order(hub, demo):
+def test_the_latest_answer_wins_whatever_the_arrival_order(hub, demo, tablet, pending, statuses):
     store, device = tablet(hub)
     ballot = store.start_ballot(demo)
     store.record_answer(demo, ballot, "q-ticket", "yes")
@@ -182,7 +161,7 @@ def test_the_latest_answer_wins_whatever_the_arrival_order(hub, demo):
     store.withdraw_answer(ballot, "q-cooperation")
     store.record_answer(demo, ballot, "q-colour", {"p-bus": "green"})
     store.record_answer(demo, ballot, "q-colour", {"p-bus": "red"})
-    batch = envelopes(store)
+    batch = pending(store)
     for event in reversed(batch):      # worst case: one at a time, newest first
         assert statuses(hub.ingest(device, [event])) == ["stored"]
     results = json.loads(hub.read_results(demo.id)[1])
@@ -192,7 +171,8 @@ def test_the_latest_answer_wins_whatever_the_arrival_order(hub, demo):
     assert results["ballots"] == 1
 
 
-def test_an_answer_to_an_older_version_stays_valid_while_its_question_exists(hub, demo):
+def test_an_answer_to_an_older_version_stays_valid_while_its_question_exists(hub, demo, tablet,
+                                                                             pending, statuses):
     store, device = tablet(hub)
     ballot = store.start_ballot(demo)                   # version 1 on the tablet
     store.record_answer(demo, ballot, "q-ticket", "yes")
@@ -202,7 +182,7 @@ def test_an_answer_to_an_older_version_stays_valid_while_its_question_exists(hub
     bundle["consultation"]["questions"] = [q for q in bundle["consultation"]["questions"]
                                            if q["id"] != "q-missing"]
     hub.import_bundle(bundle)
-    results = hub.ingest(device, envelopes(store))
+    results = hub.ingest(device, pending(store))
     assert statuses(results) == ["stored", "stored", "rejected"]
     assert results[2]["message"] == "Unknown question."
     read = json.loads(hub.read_results(demo.id)[1])
@@ -224,12 +204,12 @@ def test_bundle_versions_only_go_forward(hub):
         hub.import_bundle(changed)
 
 
-def test_reading_results_never_touches_the_database(hub, demo):
+def test_reading_results_never_touches_the_database(hub, demo, tablet, pending):
     store, device = tablet(hub)
     ballot = store.start_ballot(demo)
     store.record_answer(demo, ballot, "q-scale" if demo.question("q-scale") else "q-cooperation",
                         3)
-    hub.ingest(device, envelopes(store))
+    hub.ingest(device, pending(store))
     etag, body = hub.read_results(demo.id)
     engine = hub.engine
     hub.engine = None        # any query would now fail
@@ -238,18 +218,18 @@ def test_reading_results_never_touches_the_database(hub, demo):
     finally:
         hub.engine = engine
     store.record_answer(demo, ballot, "q-ticket", "abstain")
-    hub.ingest(device, envelopes(store))
+    hub.ingest(device, pending(store))
     new_etag, new_body = hub.read_results(demo.id)
     assert new_etag != etag and json.loads(new_body)["revision"] > json.loads(body)["revision"]
 
 
-def test_tallies_rebuilt_at_start_match_the_live_ones(hub, demo, tmp_path):
+def test_tallies_rebuilt_at_start_match_the_live_ones(hub, demo, tmp_path, tablet, pending):
     store, device = tablet(hub)
     for value in ("yes", "no", "no"):
         ballot = store.start_ballot(demo)
         store.record_answer(demo, ballot, "q-ticket", value)
         store.record_answer(demo, ballot, "q-ticket", "abstain" if value == "yes" else value)
-    hub.ingest(device, envelopes(store))
+    hub.ingest(device, pending(store))
     live = json.loads(hub.read_results(demo.id)[1])
     again = Hub(hub.settings)
     rebuilt = json.loads(again.read_results(demo.id)[1])
@@ -260,12 +240,12 @@ def test_tallies_rebuilt_at_start_match_the_live_ones(hub, demo, tmp_path):
 
 # -- ideas and their answers ----------------------------------------------------------------------
 
-def test_ideas_nasty_text_and_answers_pulled_by_cursor(hub, demo):
+def test_ideas_nasty_text_and_answers_pulled_by_cursor(hub, demo, tablet, pending, statuses):
     store, device = tablet(hub)
     nasty = "<script>alert(1)</script> '; DROP TABLE proposals;-- 🌳\u202e"
     idea = store.submit_proposal(demo, title="Bancs 🪑", text=nasty,
                                  contact="ada@example.org", contact_consent=True)
-    envs = envelopes(store)
+    envs = pending(store)
     huge = copy.deepcopy(envs[0])
     huge["id"] = "huge"
     huge["payload"]["proposal_id"] = "other"
@@ -288,19 +268,19 @@ def test_ideas_nasty_text_and_answers_pulled_by_cursor(hub, demo):
     public = hub.proposals(demo.id, public=True)
     assert public == []          # not approved yet
     store.moderate_proposal(idea.id, "approved")
-    hub.ingest(device, envelopes(store))
+    hub.ingest(device, pending(store))
     public = hub.proposals(demo.id, public=True)
     assert len(public) == 1 and "contact" not in public[0]
     assert json.loads(hub.read_results(demo.id)[1])["ideas"] == {"received": 1, "approved": 1}
 
 
-def test_exports_hold_no_personal_data(hub, demo):
+def test_exports_hold_no_personal_data(hub, demo, tablet, pending):
     store, device = tablet(hub)
     store.submit_proposal(demo, title="Un banc", text="Près de la gare",
                           contact="+33 6 12 34 56 78", contact_consent=True)
     ballot = store.start_ballot(demo)
     store.record_answer(demo, ballot, "q-ticket", "yes")
-    hub.ingest(device, envelopes(store))
+    hub.ingest(device, pending(store))
     for what in ("ideas", "results"):
         for fmt in ("csv", "json"):
             text = export(hub, what, demo.id, fmt)

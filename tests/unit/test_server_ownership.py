@@ -10,12 +10,8 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from app.paths import DEMO_BUNDLE_DIR
-from app.store import Store
 from server import db
 from server.errors import HubError
-from server.hub import Hub
-from server.settings import Settings
 
 SITE = "menton-mediatheque"
 OTHER_BALLOT = "This ballot belongs to another device."
@@ -23,38 +19,10 @@ OTHER_IDEA = "This idea was collected by another device."
 OTHER_COUNT = "This count was recorded by another device."
 
 
-@pytest.fixture
-def hub(tmp_path):
-    h = Hub(Settings.from_env({}, data_dir=tmp_path / "hub"))
-    h.import_bundle(DEMO_BUNDLE_DIR)
-    yield h
-    h.close()
-
-
-def tablet(hub):
-    store = Store.memory()
-    hub.enroll(hub.make_enrollment_code(SITE)["code"], store.device_id)
-    return store, {"id": store.device_id}
-
-
-def pending(store):
-    return [e.envelope(store.device_id) for e in store.pending_events(limit=10_000)]
-
-
-def push(hub, store, device):
-    results = hub.ingest(device, pending(store))
-    store.mark_acknowledged([r["id"] for r in results])
-    return results
-
-
 def forged(envelope: dict, device: dict, seq: int = 10 ** 9, **payload) -> dict:
     """Another device's event about the same thing: its own ID, device and (high) seq."""
     return dict(envelope, id=uuid.uuid4().hex, device_id=device["id"], seq=seq,
                 payload=dict(envelope["payload"], **payload))
-
-
-def statuses(results):
-    return [r["status"] for r in results]
 
 
 def counts(hub, question="q-ticket"):
@@ -66,7 +34,8 @@ def ballot_row(hub, ballot_id):
         return conn.execute(select(db.ballots).where(db.ballots.c.id == ballot_id)).first()
 
 
-def test_another_device_cannot_change_withdraw_or_close_a_ballot(hub, demo):
+def test_another_device_cannot_change_withdraw_or_close_a_ballot(hub, demo, tablet, pending, push,
+                                                                 statuses):
     a, device_a = tablet(hub)
     b, device_b = tablet(hub)
     ballot = a.start_ballot(demo)
@@ -99,7 +68,8 @@ def test_another_device_cannot_change_withdraw_or_close_a_ballot(hub, demo):
     assert reasons.count(OTHER_BALLOT) == 4
 
 
-def test_an_answer_before_its_ballot_start_makes_the_ballot_its_senders(hub, demo):
+def test_an_answer_before_its_ballot_start_makes_the_ballot_its_senders(hub, demo, tablet, pending,
+                                                                        statuses):
     a, device_a = tablet(hub)
     b, device_b = tablet(hub)
     ballot = a.start_ballot(demo, mode="facilitated", site_id=SITE, meeting_id="m-1")
@@ -126,7 +96,7 @@ def test_an_answer_before_its_ballot_start_makes_the_ballot_its_senders(hub, dem
     assert results[0]["message"] == results[1]["message"] == OTHER_BALLOT
 
 
-def test_sequence_numbers_compare_only_within_one_device(hub, demo):
+def test_sequence_numbers_compare_only_within_one_device(hub, demo, tablet, push, statuses):
     a, device_a = tablet(hub)
     b, device_b = tablet(hub)
     ballot = a.start_ballot(demo)
@@ -149,7 +119,7 @@ def test_sequence_numbers_compare_only_within_one_device(hub, demo):
     assert current.value == '"no"' and current.seq < 100
 
 
-def test_only_the_collecting_device_moderates_an_idea(hub, demo):
+def test_only_the_collecting_device_moderates_an_idea(hub, demo, tablet, pending, push, statuses):
     a, device_a = tablet(hub)
     b, device_b = tablet(hub)
     idea = a.submit_proposal(demo, title="Un banc", text="Près de la gare")
@@ -168,7 +138,7 @@ def test_only_the_collecting_device_moderates_an_idea(hub, demo):
     assert hub.proposals(demo.id, public=True)[0]["title"] == "Un banc"
 
 
-def test_only_the_counting_device_corrects_a_count(hub, demo):
+def test_only_the_counting_device_corrects_a_count(hub, demo, tablet, pending, push, statuses):
     a, device_a = tablet(hub)
     b, device_b = tablet(hub)
     first = a.record_count(demo, "q-ticket", "paper", {"yes": 20, "no": 4})

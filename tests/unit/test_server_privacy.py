@@ -13,30 +13,11 @@ import pytest
 from sqlalchemy import select
 
 from app.paths import DEMO_BUNDLE_DIR
-from app.store import Store
 from server import db
 from server.hub import Hub
 from server.settings import Settings
 
 SITE = "menton-mediatheque"
-
-
-@pytest.fixture
-def hub(tmp_path):
-    h = Hub(Settings.from_env({}, data_dir=tmp_path / "hub"))
-    h.import_bundle(DEMO_BUNDLE_DIR)
-    yield h
-    h.close()
-
-
-def tablet(hub):
-    store = Store.memory()
-    hub.enroll(hub.make_enrollment_code(SITE)["code"], store.device_id)
-    return store, {"id": store.device_id}
-
-
-def pending(store):
-    return [e.envelope(store.device_id) for e in store.pending_events(limit=10_000)]
 
 
 def file_bytes(hub) -> bytes:
@@ -52,7 +33,7 @@ def signup_form(name: str, contact: str) -> dict:
     return {"name": name, "contact": contact, "consent": True}
 
 
-def test_refused_and_conflicting_events_keep_no_personal_data(hub, demo):
+def test_refused_and_conflicting_events_keep_no_personal_data(hub, demo, tablet, pending):
     store, device = tablet(hub)
     store.record_signup(signup_form("Zéphyrine Quagliarulo", "zephyrine.q@example.org"),
                         consultation_id=demo.id, site_id=SITE)
@@ -112,7 +93,7 @@ def test_refused_and_conflicting_events_keep_no_personal_data(hub, demo):
     assert hub.proposals(demo.id)[0]["contact"] == "+33 6 11 22 33 44"
 
 
-def test_the_conflicts_api_serves_redacted_envelopes(hub, demo):
+def test_the_conflicts_api_serves_redacted_envelopes(hub, demo, tablet, pending):
     from fastapi.testclient import TestClient
 
     from server.api import create_app
@@ -202,8 +183,8 @@ def test_the_data_folder_and_database_files_are_private(tmp_path):
 
 # -- item 8: `export ideas` publishes approved ideas only ---------------------------------------
 
-def test_export_ideas_gives_approved_ideas_as_published_and_all_only_on_request(hub, demo,
-                                                                              tmp_path, capsys):
+def test_export_ideas_gives_approved_ideas_as_published_and_all_only_on_request(
+        hub, demo, tmp_path, capsys, tablet, pending):
     from server.admin import export, main as admin_main
     store, device = tablet(hub)
     good = store.submit_proposal(demo, title="Un banc", text="Près de la gare",

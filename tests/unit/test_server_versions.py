@@ -10,32 +10,9 @@ import pytest
 from sqlalchemy import select, update
 
 from app.paths import DEMO_BUNDLE_DIR
-from app.store import Store
 from server import db
 from server.errors import HubError
 from server.hub import Hub
-from server.settings import Settings
-
-SITE = "menton-mediatheque"
-
-
-@pytest.fixture
-def hub(tmp_path):
-    h = Hub(Settings.from_env({}, data_dir=tmp_path / "hub"))
-    h.import_bundle(DEMO_BUNDLE_DIR)
-    yield h
-    h.close()
-
-
-def tablet(hub):
-    store = Store.memory()
-    hub.enroll(hub.make_enrollment_code(SITE)["code"], store.device_id)
-    return store, {"id": store.device_id}
-
-
-def push(hub, store, device):
-    return hub.ingest(device, [e.envelope(store.device_id)
-                               for e in store.pending_events(limit=10_000)])
 
 
 def bundle(version: int, **kinds) -> dict:
@@ -57,7 +34,8 @@ def stored_rows(hub) -> dict:
                 for t in (db.consultations, db.consultation_versions, db.bundle_files)}
 
 
-def test_a_version_that_changes_a_kind_under_stored_answers_is_refused_whole(hub, demo):
+def test_a_version_that_changes_a_kind_under_stored_answers_is_refused_whole(hub, demo, tablet,
+                                                                             push):
     store, device = tablet(hub)
     ballot = store.start_ballot(demo)
     store.record_answer(demo, ballot, "q-themes", ["health", "economy"])
@@ -76,7 +54,7 @@ def test_a_version_that_changes_a_kind_under_stored_answers_is_refused_whole(hub
     assert hub.import_bundle(bundle(2)).version == 2
 
 
-def test_a_paper_count_under_a_question_turned_into_a_scale_is_refused(hub, demo):
+def test_a_paper_count_under_a_question_turned_into_a_scale_is_refused(hub, demo, tablet, push):
     store, device = tablet(hub)
     store.record_count(demo, "q-ticket", "paper", {"yes": 20, "no": 4})
     assert [r["status"] for r in push(hub, store, device)] == ["stored"]
@@ -90,7 +68,7 @@ def test_a_paper_count_under_a_question_turned_into_a_scale_is_refused(hub, demo
     assert refused.value.describe(gettext_for("fr")) != refused.value.describe()
 
 
-def test_a_dropped_question_does_not_block_a_new_version(hub, demo):
+def test_a_dropped_question_does_not_block_a_new_version(hub, demo, tablet, push):
     store, device = tablet(hub)
     ballot = store.start_ballot(demo)
     store.record_answer(demo, ballot, "q-missing", "Plus de bancs")
@@ -103,7 +81,8 @@ def test_a_dropped_question_does_not_block_a_new_version(hub, demo):
     assert json.loads(hub.read_results(demo.id)[1])["questions"]["q-ticket"]["counts"]["no"] == 1
 
 
-def test_rows_that_do_not_fit_are_left_out_and_the_hub_still_starts(hub, demo, caplog):
+def test_rows_that_do_not_fit_are_left_out_and_the_hub_still_starts(hub, demo, caplog, tablet,
+                                                                    push):
     store, device = tablet(hub)
     for value in (["health"], ["economy", "services"]):
         ballot = store.start_ballot(demo)
@@ -141,7 +120,7 @@ def test_rows_that_do_not_fit_are_left_out_and_the_hub_still_starts(hub, demo, c
     again.close()
 
 
-def test_the_admin_api_answers_409_and_writes_nothing(hub, demo):
+def test_the_admin_api_answers_409_and_writes_nothing(hub, demo, tablet, push):
     from fastapi.testclient import TestClient
 
     from server.api import create_app

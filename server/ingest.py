@@ -1,0 +1,350 @@
+"""One batch of events from one device, applied and written in one transaction, and the registry
+that says which part of the hub handles which event type (docs/protocol.md, "Hub internals").
+
+The hub (server.hub.Hub) builds one IngestRegistry and registers an IngestExtension per part:
+ballots and answers (server.ballots), ideas (server.ideas), counts (server.channels), sign-ups
+and participation cards (server.participation). An extension declares its handlers (one per
+event type, refused when a type already has one), the class of its per-batch state, and its
+hooks. For each request the hub makes a Batch, which:
+
+1. checks every envelope, before any database work;
+2. reads which event IDs are already stored (duplicates, conflicts), then calls each
+   extension's `preload`;
+3. calls the one handler of each new event's type with the extension's own state;
+4. writes (`Batch.write`, the one place that says how a batch is written): the events, then
+   each extension's `write` hook in registration order, then the events kept for review.
+
+Handlers and hooks use the batch's public helpers only: `conn`, `device`, `device_id`, `now`,
+`deltas`, `consultation()`, `ident()`, `optional_ident()`, `check_answer()`.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Generic, Iterable, TypeVar
+
+from sqlalchemy import select, update
+
+from app.canonical import canonical_json
+from app.clock import now_iso
+from app.errors import N_, ValidationError
+from app.model import Consultation
+from app.signup import PERSONAL_FIELDS
+
+from . import db
+from .errors import EventRejected
+
+IDENT = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+BUNDLE_IDENT = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+ENVELOPE_KEYS = ("id", "device_id", "seq", "type", "recorded_at", "payload")
+
+S = TypeVar("S")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One envelope that passed the checks: what a handler receives."""
+    id: str
+    seq: int
+    type: str
+    payload: dict
+    recorded_at: str
+
+
+@dataclass(frozen=True)
+class AnswerUse:
+    """An answer about to be recorded, for the extensions that check answers (cards)."""
+    consultation_id: str
+    ballot_id: str
+    question_id: str
+    payload: dict
+
+
+EventHandler = Callable[["Batch", Any, Event], None]
+"""handler(batch, state, event): validate the event (EventRejected or ValidationError refuse
+it alone), then record in `state` what to write and in `batch.deltas` what the tallies gain."""
+
+
+@dataclass(frozen=True)
+class Handler:
+    extension: str
+    apply: EventHandler
+    stored_payload: Callable[[dict], dict] | None = None   # what the events table keeps
+
+
+class RegistryError(ValueError):
+    """An extension point claimed twice: a second handler for an event type, or the same
+    extension registered again. Raised when the hub is built, never at ingest."""
+
+
+@dataclass(eq=False)
+class IngestExtension(Generic[S]):
+    """What one part of the hub adds to ingest.
+
+    `new_state()` makes the extension's state for one batch (a dataclass of its own); hooks get
+    it as their second argument:
+    `preload(batch, state, events)` reads what the batch's events refer to, in few queries;
+    `check_answer(batch, state, use: AnswerUse)` may refuse an answer (EventRejected);
+    `write(batch, state)` writes what the handlers recorded, inside the batch's transaction.
+    """
+    name: str
+    new_state: Callable[[], S]
+    preload: Callable[["Batch", S, list[Event]], None] | None = None
+    check_answer: Callable[["Batch", S, AnswerUse], None] | None = None
+    write: Callable[["Batch", S], None] | None = None
+    handlers: dict[str, Handler] = field(default_factory=dict, init=False)
+
+    def handles(self, event_type: str, apply: EventHandler, *,
+                stored_payload: Callable[[dict], dict] | None = None) -> None:
+        """Declare `apply` as this extension's handler of `event_type`. `stored_payload` says
+        what the hub keeps of such a payload (the events table, events kept for review) when
+        it holds personal data."""
+        if event_type in self.handlers:
+            raise RegistryError(f"{self.name} already handles {event_type!r}")
+        self.handlers[event_type] = Handler(self.name, apply, stored_payload)
+
+
+class IngestRegistry:
+    """Event type → its one handler, and the extensions in the order their hooks run."""
+
+    def __init__(self, extensions: Iterable[IngestExtension] = ()):
+        self._extensions: list[IngestExtension] = []
+        self._handlers: dict[str, Handler] = {}
+        for extension in extensions:
+            self.register(extension)
+
+    def register(self, extension: IngestExtension) -> None:
+        """Add an extension; RegistryError when its name or one of its event types is taken."""
+        if any(e.name == extension.name for e in self._extensions):
+            raise RegistryError(f"the extension {extension.name!r} is already registered")
+        for event_type in extension.handlers:
+            taken = self._handlers.get(event_type)
+            if taken is not None:
+                raise RegistryError(f"{event_type!r} is already handled by {taken.extension}")
+        self._extensions.append(extension)
+        self._handlers.update(extension.handlers)   # a copy: later additions are not seen
+
+    @property
+    def extensions(self) -> tuple[IngestExtension, ...]:
+        return tuple(self._extensions)
+
+    @property
+    def event_types(self) -> tuple[str, ...]:
+        return tuple(self._handlers)
+
+    def handler(self, event_type: object) -> Handler | None:
+        return self._handlers.get(event_type) if isinstance(event_type, str) else None
+
+
+def redacted_payload(payload: dict) -> dict:
+    """A payload without a resident's personal data (name, contact, age bracket,
+    neighbourhood), marked `redacted` when something was taken."""
+    if not any(payload.get(key) is not None for key in PERSONAL_FIELDS):
+        return payload
+    return {**{k: v for k, v in payload.items() if k not in PERSONAL_FIELDS},
+            **({"contact": None} if "contact" in payload else {}), "redacted": True}
+
+
+class Batch:
+    """One batch of events from `device`, inside the transaction `conn`. Built by the hub."""
+
+    def __init__(self, registry: IngestRegistry, conn, device: dict,
+                 consultation: Callable[[str, int], Consultation | None]):
+        self.conn = conn
+        self.device = device
+        self.now = now_iso()
+        self.deltas: list[tuple] = []     # the tallies' changes, applied once committed
+        # Current versions, read once a batch (another process may have imported one).
+        self.versions: dict[str, int] = dict(conn.execute(
+            select(db.consultations.c.id, db.consultations.c.version)).all())
+        self._registry = registry
+        self._find_consultation = consultation
+        self._states = {e.name: e.new_state() for e in registry.extensions}
+        self._event_rows: list[dict] = []
+        self._review_rows: list[dict] = []
+
+    # -- helpers for handlers and hooks ----------------------------------------------------------
+
+    @property
+    def device_id(self) -> str:
+        return self.device["id"]
+
+    def consultation(self, payload: dict) -> Consultation:
+        """The consultation a payload names, at its current version, or EventRejected."""
+        consultation_id = payload.get("consultation_id")
+        version = self.versions.get(consultation_id) if isinstance(consultation_id, str) else None
+        consultation = (self._find_consultation(consultation_id, version)
+                        if version is not None else None)
+        if consultation is None:
+            raise EventRejected(N_("Unknown consultation."), "payload.consultation_id")
+        return consultation
+
+    @staticmethod
+    def ident(payload: dict, key: str) -> str:
+        """`payload[key]` as an identifier made on a device, or EventRejected."""
+        value = payload.get(key)
+        if not isinstance(value, str) or not IDENT.match(value):
+            raise EventRejected(N_("An identifier (letters, digits, - _) is expected here."),
+                                "payload." + key)
+        return value
+
+    @staticmethod
+    def optional_ident(payload: dict, key: str) -> str | None:
+        """`payload[key]` as a bundle's identifier (site, meeting…), None when absent."""
+        value = payload.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not BUNDLE_IDENT.match(value):
+            raise EventRejected(N_("An identifier (letters, digits, - _ .) is expected here."),
+                                "payload." + key)
+        return value
+
+    def check_answer(self, use: AnswerUse) -> None:
+        """Let every extension that checks answers refuse this one (EventRejected)."""
+        for extension in self._registry.extensions:
+            if extension.check_answer is not None:
+                extension.check_answer(self, self._states[extension.name], use)
+
+    # -- the batch ---------------------------------------------------------------------------------
+
+    def check_envelope(self, env: Any) -> Event:
+        """The envelope's fields, checked before any database work, or EventRejected."""
+        if not isinstance(env, dict):
+            raise EventRejected(N_("An event must be an object."), "event")
+        event_id = env.get("id")
+        if not isinstance(event_id, str) or not IDENT.match(event_id):
+            raise EventRejected(N_("An event ID (1 to 64 letters, digits, - or _) is expected."),
+                                "id")
+        if env.get("device_id") != self.device_id:
+            raise EventRejected(N_("This event belongs to another device."), "device_id")
+        seq = env.get("seq")
+        if isinstance(seq, bool) or not isinstance(seq, int) or not 1 <= seq < 2 ** 62:
+            raise EventRejected(N_("A sequence number (a whole number from 1) is expected."),
+                                "seq")
+        type_ = env.get("type")
+        if self._registry.handler(type_) is None:
+            raise EventRejected(N_("Unknown event type."), "type")
+        recorded_at = env.get("recorded_at")
+        if not isinstance(recorded_at, str) or len(recorded_at) > 64:
+            raise EventRejected(N_("The time an event was recorded is expected as text."),
+                                "recorded_at")
+        payload = env.get("payload")
+        if not isinstance(payload, dict):
+            raise EventRejected(N_("An event payload must be an object."), "payload")
+        return Event(event_id, seq, type_, payload, recorded_at)
+
+    def run(self, envelopes: list) -> list[dict]:
+        """Apply and write the batch; one result per envelope, in order."""
+        results: list[dict | None] = [None] * len(envelopes)
+        prepared: list[tuple[int, Event, str, str]] = []
+        for index, env in enumerate(envelopes):
+            try:
+                event = self.check_envelope(env)
+            except EventRejected as exc:
+                results[index] = self.reject(env, exc)
+                continue
+            content = canonical_json({"device_id": self.device_id, "seq": event.seq,
+                                      "type": event.type, "recorded_at": event.recorded_at,
+                                      "payload": event.payload})
+            prepared.append((index, event, content, db.sha256(content)))
+        existing = self._existing_events([p[1].id for p in prepared])
+        events = [p[1] for p in prepared]
+        for extension in self._registry.extensions:
+            if extension.preload is not None:
+                extension.preload(self, self._states[extension.name], events)
+        for index, event, content, digest in prepared:
+            known = existing.get(event.id)
+            if known is not None:
+                if known == digest:
+                    results[index] = {"id": event.id, "status": "duplicate"}
+                else:
+                    results[index] = self.conflict(event.id, content, digest)
+                continue
+            handler = self._registry.handler(event.type)
+            try:
+                handler.apply(self, self._states[handler.extension], event)
+            except EventRejected as exc:
+                results[index] = self.reject(envelopes[index], exc)
+                continue
+            except ValidationError as exc:
+                results[index] = self.reject(envelopes[index], EventRejected(
+                    exc.message, "payload." + (exc.field or ""), **exc.params))
+                continue
+            existing[event.id] = digest
+            # Personal data lives in its own table only (sign-ups, an idea's contact); the hash
+            # above still tells a resend from a conflict.
+            stored = (handler.stored_payload(event.payload) if handler.stored_payload
+                      else event.payload)
+            self._event_rows.append({"id": event.id, "device_id": self.device_id,
+                                     "seq": event.seq, "type": event.type,
+                                     "recorded_at": event.recorded_at, "received_at": self.now,
+                                     "content_hash": digest, "payload": canonical_json(stored)})
+            results[index] = {"id": event.id, "status": "stored"}
+        self.write()
+        return results
+
+    def write(self) -> None:
+        """How one batch is written: events, then each extension's `write` in registration
+        order, then the events kept for review. All in the batch's one transaction."""
+        conn = self.conn
+        if self._event_rows:
+            conn.execute(db.events.insert(), self._event_rows)
+            conn.execute(update(db.devices).where(db.devices.c.id == self.device_id)
+                         .values(last_seen_at=self.now))
+        for extension in self._registry.extensions:
+            if extension.write is not None:
+                extension.write(self, self._states[extension.name])
+        if self._review_rows:
+            stmt = db.dialect_insert(conn, db.event_reviews)
+            conn.execute(stmt.on_conflict_do_nothing(), self._review_rows)
+
+    # -- what is kept for review -----------------------------------------------------------------
+
+    def reject(self, env: Any, exc: EventRejected) -> dict:
+        event_id = env.get("id") if isinstance(env, dict) else None
+        event_id = event_id if isinstance(event_id, str) else ""
+        error = exc.error
+        try:
+            envelope = canonical_json(self.redacted_envelope(env))
+        except (TypeError, ValueError):
+            envelope = canonical_json({"redacted": True, "unreadable": type(env).__name__})
+        self._review_rows.append({"event_id": event_id[:200],
+                                  "content_hash": db.sha256(envelope),
+                                  "device_id": self.device_id, "kind": "rejected",
+                                  "reason": error.describe(), "envelope": envelope,
+                                  "received_at": self.now})
+        return {"id": event_id, "status": "rejected", **error.as_dict()}
+
+    def conflict(self, event_id: str, content: str, digest: str) -> dict:
+        message = N_("Another event with this ID was already received.")
+        self._review_rows.append({"event_id": event_id, "content_hash": digest,
+                                  "device_id": self.device_id, "kind": "conflict",
+                                  "reason": message,
+                                  "envelope": canonical_json(self.redacted_envelope(
+                                      dict(json.loads(content), id=event_id))),
+                                  "received_at": self.now})
+        return {"id": event_id, "status": "conflict", "code": "event_conflict", "field": "id",
+                "message": message}
+
+    def redacted_envelope(self, env: Any) -> dict:
+        """What the hub keeps of an event it refused or found in conflict: the envelope without
+        personal data (whatever its type says, a payload that is not an object is dropped)."""
+        if not isinstance(env, dict):
+            return {"redacted": True, "unreadable": type(env).__name__}
+        payload = env.get("payload")
+        if isinstance(payload, dict):
+            handler = self._registry.handler(env.get("type"))
+            payload = (handler.stored_payload(payload) if handler and handler.stored_payload
+                       else redacted_payload(payload))
+        elif payload is not None:
+            payload = {"redacted": True, "unreadable": type(payload).__name__}
+        kept = {k: v for k, v in env.items() if k in ENVELOPE_KEYS}
+        return {**kept, "payload": payload}
+
+    def _existing_events(self, ids: list[str]) -> dict[str, str]:
+        found = {}
+        for chunk in db.in_chunks(sorted(set(ids))):
+            found.update(self.conn.execute(select(db.events.c.id, db.events.c.content_hash)
+                                           .where(db.events.c.id.in_(chunk))).all())
+        return found

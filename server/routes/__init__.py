@@ -1,0 +1,14 @@
+"""The hub's HTTP routes, one module per resource, assembled by server.api.create_app:
+
+    devices        GET /api/v1, POST /devices/enroll, GET /device
+    events         POST /events
+    consultations  GET /bundle, /consultations…, their bundle, files, results and approved ideas
+    ideas          answers to ideas (devices), every idea and its answer (staff)
+    staff          sites, bundles, enrollment codes, devices, conflicts (staff)
+    display        the projector's controls
+    counts         online counts and every count (staff)
+
+The sign-up pages (server.signup) and the dashboard (server.dashboard) are routers too. Each
+route reaches the hub through `HubDep`, and authenticates through `DeviceDep`, `STAFF_ONLY` or
+`CallerDep` (server.routes.deps); JSON answers go through server.routes.responses.
+"""

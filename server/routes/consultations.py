@@ -1,0 +1,66 @@
+"""Content: the bundle index of a device's site, consultations, their bundles, images, live
+results and approved ideas."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Path, Request
+
+from app.canonical import canonical_json
+from app.errors import N_
+
+from .. import PROTOCOL_VERSION
+from ..db import sha256
+from ..errors import HubError
+from .deps import DeviceDep, HubDep
+from .responses import conditional_response, json_response
+
+router = APIRouter(prefix="/api/v1")
+IMAGE_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg",
+               "webp": "image/webp"}
+
+
+def _unknown_consultation() -> HubError:
+    return HubError(N_("Unknown consultation."), status=404, code="consultation_unknown")
+
+
+@router.get("/bundle", summary="Consultations for this device's site, with file hashes")
+def bundle_index(request: Request, me: DeviceDep, hub: HubDep):
+    body = canonical_json({"protocol": PROTOCOL_VERSION, **hub.bundle_index(me)}).encode()
+    return conditional_response(request, f'"{sha256(body)[:32]}"', body, "application/json")
+
+
+@router.get("/consultations", summary="Published consultations (public)")
+def list_consultations(hub: HubDep):
+    return json_response({"consultations": hub.consultations()})
+
+
+@router.get("/consultations/{consultation_id}/bundle",
+            summary="bundle.json of the current version")
+def consultation_bundle(request: Request, hub: HubDep,
+                        consultation_id: str = Path(max_length=64)):
+    found = hub.bundle_json(consultation_id)
+    if found is None:
+        raise _unknown_consultation()
+    return conditional_response(request, f'"{found[0]}"', found[1].encode(), "application/json")
+
+
+@router.get("/consultations/{consultation_id}/files/{path:path}", summary="A bundle's image")
+def consultation_file(request: Request, hub: HubDep, consultation_id: str = Path(max_length=64),
+                      path: str = Path(max_length=300)):
+    found = hub.bundle_file(consultation_id, path)
+    if found is None:
+        raise HubError(N_("Not found."), status=404, code="file_unknown")
+    media = IMAGE_TYPES.get(path.rsplit(".", 1)[-1].lower(), "application/octet-stream")
+    return conditional_response(request, f'"{found[0]}"', found[1], media)
+
+
+@router.get("/consultations/{consultation_id}/results", summary="Live tallies; ETag")
+def results(request: Request, hub: HubDep, consultation_id: str = Path(max_length=64)):
+    found = hub.read_results(consultation_id)
+    if found is None:
+        raise _unknown_consultation()
+    return conditional_response(request, found[0], found[1], "application/json")
+
+
+@router.get("/consultations/{consultation_id}/proposals", summary="Approved ideas (public)")
+def public_proposals(hub: HubDep, consultation_id: str = Path(max_length=64)):
+    return json_response({"proposals": hub.proposals(consultation_id, public=True)})

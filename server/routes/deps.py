@@ -1,0 +1,50 @@
+"""What routes depend on, declared once: the hub, and who is calling (a device, staff)."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from app.errors import N_
+
+from ..errors import AuthError
+from ..hub import Hub
+
+DEVICE_AUTHORIZATION = "Bearer <device_id>:<secret>"
+STAFF_AUTHORIZATION = "Bearer <admin token>"
+
+
+async def get_hub(request: Request) -> Hub:
+    """The hub the app was made with (server.api.create_app)."""
+    return request.app.state.hub
+
+
+HubDep = Annotated[Hub, Depends(get_hub)]
+
+
+def current_device(hub: HubDep, authorization: Annotated[
+        str | None, Header(description=DEVICE_AUTHORIZATION)] = None) -> dict:
+    """The enrolled device making the request, or AuthError (401)."""
+    return hub.authenticate(authorization)
+
+
+def require_staff(hub: HubDep, authorization: Annotated[
+        str | None, Header(description=STAFF_AUTHORIZATION)] = None) -> None:
+    """Nothing, when the request carries the staff token; AuthError (401) otherwise."""
+    if not hub.is_admin(authorization):
+        raise AuthError(N_("A staff token is needed."), "staff_only")
+
+
+def current_caller(hub: HubDep, authorization: Annotated[
+        str | None, Header(description=f"{STAFF_AUTHORIZATION} or {DEVICE_AUTHORIZATION}")
+        ] = None) -> str:
+    """Staff (`"staff"`) or an enrolled device (`"device:<id>"`; its facilitator mode is behind
+    the tablet's PIN); AuthError (401) otherwise."""
+    if hub.is_admin(authorization):
+        return "staff"
+    return "device:" + hub.authenticate(authorization)["id"]
+
+
+DeviceDep = Annotated[dict, Depends(current_device)]
+CallerDep = Annotated[str, Depends(current_caller)]
+STAFF_ONLY = Depends(require_staff)   # a staff router's dependencies=[STAFF_ONLY]

@@ -1,0 +1,56 @@
+"""The staff's API (admin token): sites, bundles, enrollment codes, devices, events kept for
+review."""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Path
+from pydantic import BaseModel, Field
+
+from .deps import STAFF_ONLY, HubDep
+from .responses import json_response
+
+router = APIRouter(prefix="/api/v1/admin", dependencies=[STAFF_ONLY])
+
+
+class SiteRequest(BaseModel):
+    id: str = Field(max_length=64)
+    name: dict[str, str] | str
+    town: str = Field("", max_length=200)
+
+
+class CodeRequest(BaseModel):
+    site_id: str | None = Field(None, max_length=64)
+    minutes: int = Field(15, ge=1, le=7 * 24 * 60)
+
+
+@router.post("/sites", summary="Create or update a site")
+def create_site(body: SiteRequest, hub: HubDep):
+    return json_response({"site": hub.create_site(body.id, body.name, body.town)})
+
+
+@router.post("/consultations", summary="Import a bundle's JSON (without images)")
+def import_consultation(hub: HubDep, body: dict[str, Any] = Body(...)):
+    consultation = hub.import_bundle(body)
+    return json_response({"id": consultation.id, "version": consultation.version})
+
+
+@router.post("/enrollment-codes", summary="A short-lived, single-use enrollment code")
+def make_code(body: CodeRequest, hub: HubDep):
+    return json_response(hub.make_enrollment_code(body.site_id, body.minutes))
+
+
+@router.get("/devices", summary="Enrolled devices")
+def list_devices(hub: HubDep):
+    return json_response({"devices": hub.devices()})
+
+
+@router.post("/devices/{device_id}/revoke", summary="Revoke a device at once")
+def revoke(hub: HubDep, device_id: str = Path(max_length=64)):
+    hub.revoke(device_id)
+    return json_response({"device_id": device_id, "revoked": True})
+
+
+@router.get("/conflicts", summary="Events kept for review (conflicts and rejects)")
+def conflicts(hub: HubDep):
+    return json_response({"events": hub.reviews()})
