@@ -19,7 +19,10 @@ FORMAT = "piazzetta-bundle"
 FORMAT_VERSION = 1
 BUNDLE_FILE = "bundle.json"
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
+# A decoded image bigger than this is refused (a small file can decode to gigabytes).
+MAX_IMAGE_PIXELS = 40_000_000
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+_IMAGE_FORMATS = {"PNG", "JPEG", "WEBP", "MPO"}
 MAX_INT = 10 ** 12
 
 
@@ -61,6 +64,63 @@ def installed_bundles(data_dir: str | Path, demo_dir: Path | None = None
             seen.add(consultation.id)
             found.append((consultation, folder))
     return found
+
+
+def check_image_bytes(data: bytes, rel: str) -> None:
+    """Refuse what is not a PNG, JPEG or WebP image of at most MAX_IMAGE_BYTES and
+    MAX_IMAGE_PIXELS: BundleError naming `rel`. The whole image is decoded, so a file that only
+    starts like an image is refused too."""
+    if len(data) > MAX_IMAGE_BYTES:
+        raise BundleError(N_("The image {path} is too large."), rel, path=rel)
+    import io
+    import warnings
+    from PIL import Image
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                if img.format not in _IMAGE_FORMATS:
+                    raise ValueError(img.format)
+                width, height = img.size
+                if width * height > MAX_IMAGE_PIXELS:
+                    raise BundleError(N_("The image {path} has too many pixels."), rel, path=rel)
+                img.load()
+    except BundleError:
+        raise
+    except Exception:
+        raise BundleError(N_("The image {path} is broken."), rel, path=rel) from None
+
+
+def read_bundle_image(folder: str | Path, rel: str) -> bytes:
+    """The bytes of image `rel` of the bundle in `folder`, checked: a path inside the folder
+    (no absolute path, no `..`, no symbolic link anywhere on the way, nothing that resolves
+    outside), a regular file, and an image (check_image_bytes). BundleError names the file."""
+    folder = Path(folder)
+    parts = Path(rel).parts
+    if not rel or Path(rel).is_absolute() or rel.startswith(("/", "\\")) or ".." in parts:
+        raise BundleError(N_("An image path inside the bundle (PNG, JPEG or WebP) is expected."),
+                          rel)
+    current = folder
+    for part in parts:
+        current = current / part
+        if current.is_symlink():
+            raise BundleError(N_("The image {path} is a link to another file: copy the image "
+                                 "itself into the bundle."), rel, path=rel)
+    path = folder / rel
+    try:
+        inside = path.resolve(strict=True).is_relative_to(folder.resolve(strict=True))
+    except (OSError, RuntimeError):
+        raise BundleError(N_("The image {path} is missing."), rel, path=rel) from None
+    if not inside:
+        raise BundleError(N_("The image {path} is a link to another file: copy the image "
+                             "itself into the bundle."), rel, path=rel)
+    if not path.is_file():
+        raise BundleError(N_("The image {path} is missing."), rel, path=rel)
+    if path.stat().st_size > MAX_IMAGE_BYTES:
+        raise BundleError(N_("The image {path} is too large."), rel, path=rel)
+    data = path.read_bytes()
+    check_image_bytes(data, rel)
+    return data
 
 
 def parse_bundle(data: Any, *, file: str = BUNDLE_FILE, folder: Path | None = None) -> Consultation:
@@ -135,17 +195,10 @@ class _Parser:
             raise self.fail(N_("An image path inside the bundle (PNG, JPEG or WebP) is expected."),
                             field)
         if self.folder is not None:
-            image_path = self.folder / value
-            if not image_path.is_file():
-                raise self.fail(N_("The image {path} is missing."), field, path=value)
-            if image_path.stat().st_size > MAX_IMAGE_BYTES:
-                raise self.fail(N_("The image {path} is too large."), field, path=value)
             try:
-                from PIL import Image
-                with Image.open(image_path) as img:
-                    img.verify()
-            except Exception:
-                raise self.fail(N_("The image {path} is broken."), field, path=value) from None
+                read_bundle_image(self.folder, value)
+            except BundleError as exc:
+                raise self.fail(exc.message, field, **exc.params) from None
         return value
 
     def bundle(self, data: Any) -> Consultation:

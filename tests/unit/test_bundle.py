@@ -5,7 +5,8 @@ import shutil
 
 import pytest
 
-from app.bundle import load_bundle, parse_bundle
+from app.bundle import (MAX_IMAGE_BYTES, check_image_bytes, load_bundle, parse_bundle,
+                        read_bundle_image)
 from app.errors import BundleError
 from app.paths import DEMO_BUNDLE_DIR
 from app.store import Store
@@ -161,3 +162,66 @@ def test_installed_bundles_pulled_first_broken_left_out(tmp_path):
     found = installed_bundles(tmp_path)
     assert [(c.id, f.name) for c, f in found] == [("roya-2027", "roya-2027"),
                                                   ("alpimed-2030", "demo")]
+
+
+# -- images: what the hub imports and serves publicly, and what a tablet installs ----------------
+
+def test_an_image_that_is_a_symlink_is_refused(bundle_dir, tmp_path):
+    """An "image" that was a symlink to the hub's secret-key file was imported, then served
+    publicly: a link is refused wherever it points, even to a real image."""
+    secret = tmp_path / "secret-key"
+    secret.write_text("hub secret")
+    target = bundle_dir / "images" / "p-bike.png"
+    target.unlink()
+    target.symlink_to(secret)
+    error = refused(bundle_dir, DEMO, "consultation.projects[1].image")
+    assert error.params["path"] == "images/p-bike.png"
+    with pytest.raises(BundleError, match="link"):
+        read_bundle_image(bundle_dir, "images/p-bike.png")
+    target.unlink()
+    target.symlink_to(bundle_dir / "images" / "p-bus.png")   # a link to a genuine image
+    with pytest.raises(BundleError, match="link"):
+        read_bundle_image(bundle_dir, "images/p-bike.png")
+
+
+def test_a_folder_link_on_the_way_is_refused(bundle_dir, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shutil.copy(bundle_dir / "images" / "p-bus.png", outside / "p-bus.png")
+    shutil.rmtree(bundle_dir / "images")
+    (bundle_dir / "images").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(BundleError, match="link"):
+        read_bundle_image(bundle_dir, "images/p-bus.png")
+
+
+@pytest.mark.parametrize("rel", ["/etc/passwd.png", "../x.png", "images/../../x.png", ""])
+def test_paths_outside_the_bundle_are_refused_before_any_read(bundle_dir, rel):
+    with pytest.raises(BundleError):
+        read_bundle_image(bundle_dir, rel)
+
+
+def test_an_image_that_decodes_to_too_many_pixels_is_refused(bundle_dir):
+    """A few kilobytes of PNG can decode to gigabytes: the pixel count is checked first."""
+    import io
+    from PIL import Image
+    buffer = io.BytesIO()
+    Image.new("1", (8000, 6000)).save(buffer, "PNG")       # 48 MP, a small file
+    assert len(buffer.getvalue()) < MAX_IMAGE_BYTES
+    (bundle_dir / "images" / "p-bike.png").write_bytes(buffer.getvalue())
+    error = refused(bundle_dir, DEMO, "consultation.projects[1].image")
+    assert "pixels" in error.message
+    with pytest.raises(BundleError, match="pixels"):
+        check_image_bytes(buffer.getvalue(), "images/p-bike.png")
+
+
+def test_a_truncated_image_or_another_format_is_refused(bundle_dir):
+    import io
+    from PIL import Image
+    good = (bundle_dir / "images" / "p-bus.png").read_bytes()
+    with pytest.raises(BundleError, match="broken"):
+        check_image_bytes(good[: len(good) // 2], "images/p-bus.png")
+    gif = io.BytesIO()
+    Image.new("RGB", (10, 10)).save(gif, "GIF")
+    with pytest.raises(BundleError, match="broken"):
+        check_image_bytes(gif.getvalue(), "images/x.png")
+    assert read_bundle_image(bundle_dir, "images/p-bus.png") == good
