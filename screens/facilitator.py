@@ -10,7 +10,8 @@ from kivy.properties import (BooleanProperty, DictProperty, ListProperty, Numeri
 from kivy.uix.screenmanager import Screen
 
 from app.errors import DomainError
-from app.kiosk import IDLE_TIMEOUT_MAX, IDLE_TIMEOUT_MIN, format_amount
+from app.formatting import decimal, money, number
+from app.kiosk import IDLE_TIMEOUT_MAX, IDLE_TIMEOUT_MIN
 from app.model import localized
 from screens import display_controls, load_kv, paper_counts  # noqa: F401  (kv rules)
 from screens.i18n import tr
@@ -33,38 +34,41 @@ N_("Rejected")
 
 
 def summarize(consultation, question, result, lang, _):
-    """One or a few lines that say what the tally holds, in the reader's language."""
+    """One or a few lines that say what the tally holds, in the reader's language; numbers
+    written as the projector writes them (app/formatting.py)."""
     loc = lambda text: localized(text, lang)  # noqa: E731
+    n = lambda value: number(value, lang)  # noqa: E731
     kind = question.kind
     if kind == "colour":
         lines = []
         for project in consultation.projects_of(question):
             counts = result["projects"].get(project.id, {}).get("counts", {})
             lines.append(_("{project}: {green} in favour · {orange} to rework · {red} against")
-                         .format(project=loc(project.title), green=counts.get("green", 0),
-                                 orange=counts.get("orange", 0), red=counts.get("red", 0)))
+                         .format(project=loc(project.title), green=n(counts.get("green", 0)),
+                                 orange=n(counts.get("orange", 0)), red=n(counts.get("red", 0))))
         return "\n".join(lines)
     if kind == "yes_no":
         c = result["counts"]
-        return _("Yes {yes} · No {no} · Abstain {abstain}").format(**c)
+        return _("Yes {yes} · No {no} · Abstain {abstain}").format(
+            **{key: n(value) for key, value in c.items()})
     if kind == "scale":
         mean = result["mean"]
         return _("Mean {mean} out of 5 over {total} answers").format(
-            mean="–" if mean is None else f"{mean:.1f}", total=result["total"])
+            mean="–" if mean is None else decimal(mean, lang), total=n(result["total"]))
     if kind == "choice":
-        return " · ".join(f"{loc(question.option(o).label)} {result['counts'][o]}"
+        return " · ".join(f"{loc(question.option(o).label)} {n(result['counts'][o])}"
                           for o in result["order"])
     if kind == "ranking":
-        return " › ".join(f"{loc(question.option(o).label)} ({result['points'][o]})"
+        return " › ".join(f"{loc(question.option(o).label)} ({n(result['points'][o])})"
                           for o in result["order"])
     if kind == "budget":
         return "\n".join(
             f"{loc(consultation.project(p).title)}: "
-            f"{format_amount(result['projects'][p]['allocated'], lang, question.currency)}"
+            f"{money(result['projects'][p]['allocated'], lang, question.currency)}"
             for p in result["order"])
     if kind == "open":
         words = ", ".join(w for w, _n in result["words"][:8])
-        return _("{total} answers").format(total=result["total"]) + (f" — {words}" if words else "")
+        return _("{total} answers").format(total=n(result["total"])) + (f" — {words}" if words else "")
     return ""
 
 
@@ -248,7 +252,7 @@ class FacilitatorScreen(Screen):
         self.figures = dict(self.store.figures(consultation.id),
                             pending=self.store.outbox_counts()["pending"])
         for key in ("ballots_today", "ballots", "answers", "ideas"):
-            page.ids[key].figure = str(self.figures.get(key, 0))
+            page.ids[key].figure = number(self.figures.get(key, 0), tr.lang)
         results = self.store.results(consultation)
         box = page.ids.tallies
         box.clear_widgets()
@@ -257,7 +261,8 @@ class FacilitatorScreen(Screen):
             card.prompt = tr.loc(question.prompt)
             card.summary = summarize(consultation, question, results[question.id], tr.lang,
                                      tr._)
-            card.ballots = tr._("Answers: {count}").format(count=results[question.id]["ballots"])
+            card.ballots = tr._("Answers: {count}").format(
+                count=number(results[question.id]["ballots"], tr.lang))
             box.add_widget(card)
 
     # -- ideas -----------------------------------------------------------------------------
@@ -371,7 +376,8 @@ class FacilitatorScreen(Screen):
             lines.append(tr._("Enrolled with {hub}").format(hub=status.hub_url or "?"))
         else:
             lines.append(tr._("This tablet is not enrolled with a hub yet."))
-        lines.append(tr._("{count} records waiting to be sent").format(count=status.pending))
+        lines.append(tr._("{count} records waiting to be sent").format(
+            count=number(status.pending, tr.lang)))
         if status.last_success:
             lines.append(tr._("Last successful sync: {when}").format(
                 when=status.last_success[:16].replace("T", " ")))
