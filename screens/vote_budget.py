@@ -9,7 +9,7 @@ from kivy.uix.boxlayout import BoxLayout
 from app.formatting import money
 from screens import load_kv
 from screens.i18n import tr
-from screens.question import QuestionBody
+from screens.question_body import QuestionBody
 from screens.theme import theme
 
 
