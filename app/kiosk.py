@@ -303,17 +303,3 @@ class KioskSession:
             self.store.close_ballot(self.ballot_id, reason=reason)
         self._clear()
 
-
-_CURRENCY_SYMBOLS = {"EUR": "€", "CHF": "CHF", "USD": "$", "GBP": "£"}
-
-
-def format_amount(amount: int, lang: str, currency: str = "EUR") -> str:
-    """An amount as a resident reads it: '500 000 €' (fr), '500.000 €' (it), '€500,000' (en)."""
-    symbol = _CURRENCY_SYMBOLS.get(currency, currency)
-    digits = f"{abs(int(amount)):,}"
-    sign = "-" if amount < 0 else ""
-    if lang == "fr":
-        return sign + digits.replace(",", "\u202f") + "\u00a0" + symbol
-    if lang == "it":
-        return sign + digits.replace(",", ".") + "\u00a0" + symbol
-    return sign + symbol + digits

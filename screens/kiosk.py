@@ -446,11 +446,8 @@ class KioskRoot(FloatLayout):
         """Unbind from the window (tests build several roots in one process)."""
         Window.unbind(on_key_down=self._on_key)
         self._warm.cancel()
-        facilitator = self._lazy.get("facilitator")
-        if facilitator is not None:
-            tr.unbind(lang=facilitator.refresh)
-            if facilitator._poll is not None:
-                facilitator._poll.cancel()
+        if "facilitator" in self._lazy:
+            self._lazy["facilitator"].dispose()
         self._idle.cancel()
         if self._thanks_timer is not None:
             self._thanks_timer.cancel()

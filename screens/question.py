@@ -3,52 +3,12 @@ question's kind (screens/vote_*.py), and Back / Skip / Next. One screen serves e
 each question's body is built once per resident and dropped at the reset."""
 from kivy.properties import (BooleanProperty, DictProperty, NumericProperty, ObjectProperty,
                              StringProperty)
-from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import Screen
 
 from app.errors import DomainError
 from screens import load_kv
 from screens.i18n import say, tr
-
-
-class QuestionBody(BoxLayout):
-    """What every kind's body offers the question screen."""
-    question = ObjectProperty(None)
-    screen = ObjectProperty(None, allownone=True)
-    can_confirm = BooleanProperty(False)   # a draft Next would record
-    detail = StringProperty("")            # e.g. "Project 2 of 6"
-    auto_advance = False                   # a tap records and goes on (yes/no, scale, single)
-
-    @property
-    def session(self):
-        return self.screen.session
-
-    @property
-    def consultation(self):
-        return self.screen.session.consultation
-
-    def load(self, from_end: bool = False) -> None:
-        """Show the answer the session holds for this question (or a blank form)."""
-
-    def draft(self):
-        """The answer Next would record, in the form record_answer takes."""
-        return None
-
-    def back(self) -> bool:
-        """Go back inside the body (e.g. the previous project); False to leave the question."""
-        return False
-
-    def skip(self) -> bool:
-        return False
-
-    def has_previous(self) -> bool:
-        """True when back stays inside this body."""
-        return False
-
-    def choose(self, value) -> None:
-        """A tap that is an answer: record it now, then go on."""
-        if self.screen.record(value):
-            self.screen.advance()
+from screens.vote_kinds import body_for
 
 
 class QuestionScreen(Screen):
@@ -87,7 +47,6 @@ class QuestionScreen(Screen):
         question = self.session.question
         if question is None:
             return
-        from screens.vote_kinds import body_for
         body = self.bodies.get(question.id)
         if body is None:
             body = body_for(question, screen=self)
@@ -153,7 +112,5 @@ class QuestionScreen(Screen):
         if self.body is not None and self.body.skip():
             return
         self.advance()
-
-
 
 load_kv(__file__)

@@ -6,10 +6,10 @@ from kivy.metrics import dp
 from kivy.properties import BooleanProperty, DictProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
-from app.kiosk import format_amount
+from app.formatting import money
 from screens import load_kv
 from screens.i18n import tr
-from screens.question import QuestionBody
+from screens.question_body import QuestionBody
 from screens.theme import theme
 
 
@@ -51,7 +51,7 @@ class BudgetBody(QuestionBody):
         self.bind(amounts=self._refresh)
 
     def money(self, amount):
-        return format_amount(amount, tr.lang, self.question.currency)
+        return money(amount, tr.lang, self.question.currency)
 
     def load(self, from_end=False):
         held = self.session.answer_of(self.question.id) or {}

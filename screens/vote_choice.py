@@ -5,7 +5,7 @@ from kivy.properties import ListProperty
 
 from screens import load_kv
 from screens.i18n import tr
-from screens.question import QuestionBody
+from screens.question_body import QuestionBody
 from screens.widgets import ToggleCard
 
 

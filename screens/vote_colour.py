@@ -5,7 +5,7 @@ from kivy.properties import NumericProperty, ObjectProperty, StringProperty
 
 from screens import load_kv
 from screens.i18n import tr
-from screens.question import QuestionBody
+from screens.question_body import QuestionBody
 
 
 class ColourBody(QuestionBody):

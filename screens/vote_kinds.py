@@ -1,4 +1,5 @@
-"""Which body shows which kind of question."""
+"""Which body shows which kind of question: the question screen reads `body_for`; each body
+builds on screens/question_body.py, never on the screen itself."""
 from screens.vote_budget import BudgetBody
 from screens.vote_choice import ChoiceBody
 from screens.vote_colour import ColourBody

@@ -2,7 +2,7 @@
 from kivy.properties import StringProperty
 
 from screens import load_kv
-from screens.question import QuestionBody
+from screens.question_body import QuestionBody
 
 
 class YesNoBody(QuestionBody):

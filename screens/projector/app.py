@@ -24,6 +24,7 @@ from kivy.uix.boxlayout import BoxLayout
 
 from app.display import IDEAS_VIEW, PARTICIPATION_VIEW, DisplayState, control_for_key
 from app.errors import N_, ValidationError
+from app.formatting import number
 from app.i18n import gettext_for, ngettext_for
 from screens import load_kv
 from screens.projector.base import PjResultView
@@ -35,7 +36,7 @@ from screens.projector.open_answers import PjOpenAnswersView
 from screens.projector.participation import PjParticipationView
 from screens.projector.ranking import PjRankingView
 from screens.projector.scale import PjScaleView
-from screens.projector.style import PALETTE, content, join_langs, number, pstyle, say
+from screens.projector.style import PALETTE, content, join_langs, pstyle, say
 from screens.projector.yes_no import PjYesNoView
 from sync.results_source import ResultsPoll, ResultsPoller, ResultsSnapshot
 

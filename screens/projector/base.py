@@ -18,11 +18,11 @@ from kivy.uix.image import Image
 from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
-from screens import load_kv
 from app.counts import CHANNEL_NAMES, CHANNELS
+from app.formatting import number, percent
 from app.i18n import gettext_for
-from screens.projector.style import (PALETTE, content, join_langs, number, percent, pstyle,
-                                     say, say_n)
+from screens import load_kv
+from screens.projector.style import PALETTE, content, join_langs, pstyle, say, say_n
 
 ANIMATION_SECONDS = 0.4
 

@@ -4,9 +4,9 @@ badge, not only in colour. Projects in the order of the amounts allocated."""
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
+from app.formatting import money
 from screens import load_kv
 from screens.projector.base import PjResultView, set_fraction
-from screens.projector.style import money
 
 
 class PjBudgetRow(BoxLayout):
@@ -57,12 +57,12 @@ class PjBudgetView(PjResultView):
             if self.bilingual:
                 # Two languages do not fit beside the bar: the figures alone, the caption
                 # says what they are in both languages.
-                row.figures = "{mean} / {cost}".format(mean=money(mean, currency, lang),
-                                                       cost=money(cost, currency, lang))
+                row.figures = "{mean} / {cost}".format(mean=money(mean, lang, currency),
+                                                       cost=money(cost, lang, currency))
             else:
                 row.figures = self._("{mean} on average · costs {cost}", sep="\n",
-                                     mean=money(mean, currency, lang),
-                                     cost=money(cost, currency, lang))
+                                     mean=money(mean, lang, currency),
+                                     cost=money(cost, lang, currency))
             # Dark text on the badge in both languages: a second-language colour on a light
             # badge would not read.
             row.badge = (self._("Funded", sep=" / ", coloured=False) if row.funded
@@ -71,15 +71,15 @@ class PjBudgetView(PjResultView):
         self.caption = self._(
             "Budget {total}: {count} projects funded for {funded}, in the order of the amounts "
             "allocated.", sep="\n", total=money(result.get("budget_total") or
-                                                self.question.budget_total, currency, lang),
-            count=funded_count, funded=money(funded_total, currency, lang))
+                                                self.question.budget_total, lang, currency),
+            count=funded_count, funded=money(funded_total, lang, currency))
         if self.bilingual:
             self.caption = self._(
                 "Budget {total}: {count} projects funded for {funded}. Beside each bar: the "
                 "amount allocated on average / the cost.", sep="\n",
                 total=money(result.get("budget_total") or self.question.budget_total,
-                            currency, lang),
-                count=funded_count, funded=money(funded_total, currency, lang))
+                            lang, currency),
+                count=funded_count, funded=money(funded_total, lang, currency))
 
 
 load_kv(__file__)

@@ -3,9 +3,9 @@ with the share of ballots that chose it and the count written beside it."""
 from kivy.properties import StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
+from app.formatting import number
 from screens import load_kv
 from screens.projector.base import PjResultView, set_fraction
-from screens.projector.style import number
 
 
 class PjOptionRow(BoxLayout):

@@ -5,10 +5,10 @@ from kivy.properties import ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from app.errors import N_
+from app.formatting import number
 from app.model import COLOURS
 from screens import load_kv
 from screens.projector.base import PjResultView, set_fraction
-from screens.projector.style import number
 
 COLOUR_WORDS = {"green": N_("In favour"), "orange": N_("Needs rework"), "red": N_("Against")}
 

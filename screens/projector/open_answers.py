@@ -4,9 +4,10 @@ answers used it, and the number of answers."""
 from kivy.uix.label import Label
 
 from app.display import cloud_words
+from app.formatting import number
 from screens import load_kv
 from screens.projector.base import PjResultView
-from screens.projector.style import PALETTE, number
+from screens.projector.style import PALETTE
 
 CLOUD_COLOURS = [PALETTE["text"], PALETTE["primary"], PALETTE["accent"], PALETTE["green"],
                  PALETTE["second_lang"], PALETTE["orange"]]

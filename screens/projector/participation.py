@@ -5,9 +5,9 @@ from kivy.properties import StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 import screens.widgets.qr  # noqa: F401  (QRImage)
+from app.formatting import number
 from screens import load_kv
 from screens.projector.base import PjResultView, set_fraction
-from screens.projector.style import number
 
 
 class PjBigFigure(BoxLayout):

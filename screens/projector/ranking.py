@@ -3,10 +3,10 @@ there are options, second one fewer…), each with its rank, its points and how 
 it first. Rows move when the order changes."""
 from kivy.animation import Animation
 
+from app.formatting import number
 from screens import load_kv
 from screens.projector.base import PjResultView, set_fraction
 from screens.projector.choice import PjOptionRow
-from screens.projector.style import number
 
 
 class PjRankingView(PjResultView):

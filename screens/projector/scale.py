@@ -6,9 +6,9 @@ import math
 from kivy.properties import BooleanProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
+from app.formatting import decimal, number
 from screens import load_kv
 from screens.projector.base import PjResultView, set_fraction
-from screens.projector.style import decimal, number
 
 
 class PjScaleColumn(BoxLayout):

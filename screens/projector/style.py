@@ -3,8 +3,8 @@ backgrounds dark enough and bright text readable), and sizes in units of the pro
 height, so 1920×1080 and 1280×720 show the same layout at the same proportions.
 
 kv rules read `pstyle.u` (one hundredth of the height), `pstyle.colours[...]` and the font
-sizes. Text helpers put every interface word in one or two languages (bilingual display) and
-format numbers the way each language writes them.
+sizes. Text helpers put every interface word in one or two languages (bilingual display);
+numbers, percentages and amounts go through app/formatting.py, like the kiosk's.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from kivy.lang import global_idmap
 from kivy.properties import DictProperty, NumericProperty
 from kivy.utils import escape_markup
 
+from app.formatting import number
 from app.i18n import gettext_for, ngettext_for
 from app.model import localized
 
@@ -110,38 +111,3 @@ def join_langs(texts, sep: str, *, coloured: bool = True) -> str:
         colour = hex_colour("second_lang")
         parts[1:] = [f"[color={colour}]{p}[/color]" for p in parts[1:]]
     return sep.join(parts)
-
-
-def number(value, lang: str) -> str:
-    """A whole number as the language writes it: 120 000 in French, 120.000 in Italian."""
-    try:
-        value = int(round(value))
-    except (TypeError, ValueError):
-        return ""
-    text = f"{value:,}"
-    return text.replace(",", {"fr": "\u00a0", "it": ".", "en": ","}.get(lang, ","))
-
-
-def percent(share, lang: str) -> str:
-    """0.625 → '63 %' (French), '63%' (Italian, English)."""
-    try:
-        value = round(float(share) * 100)
-    except (TypeError, ValueError):
-        return ""
-    return f"{value}\u00a0%" if lang == "fr" else f"{value}%"
-
-
-def money(amount, currency: str, lang: str) -> str:
-    symbol = {"EUR": "€", "CHF": "CHF", "USD": "$", "GBP": "£"}.get(currency, currency)
-    amount_text = number(amount, lang)
-    if lang == "en" and symbol in ("€", "$", "£"):
-        return f"{symbol}{amount_text}"
-    return f"{amount_text}\u00a0{symbol}"
-
-
-def decimal(value, lang: str, digits: int = 1) -> str:
-    try:
-        text = f"{float(value):.{digits}f}"
-    except (TypeError, ValueError):
-        return ""
-    return text.replace(".", ",") if lang in ("fr", "it") else text

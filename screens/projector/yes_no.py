@@ -4,10 +4,11 @@ from kivy.properties import ListProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from app.errors import N_
+from app.formatting import number
 from app.model import YES_NO
 from screens import load_kv
 from screens.projector.base import PjResultView, set_fraction
-from screens.projector.style import PALETTE, number
+from screens.projector.style import PALETTE
 
 ANSWER_WORDS = {"yes": N_("Yes"), "no": N_("No"), "abstain": N_("Abstain")}
 ANSWER_COLOURS = {"yes": PALETTE["green"], "no": PALETTE["red"], "abstain": PALETTE["grey"]}

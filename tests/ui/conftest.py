@@ -36,9 +36,7 @@ import screens.signup_form  # noqa: E402,F401
 import screens.follow_idea  # noqa: E402,F401
 import screens.card_entry  # noqa: E402,F401
 import screens.pin  # noqa: E402,F401
-import screens.facilitator  # noqa: E402,F401
-import screens.paper_counts  # noqa: E402,F401
-import screens.display_controls  # noqa: E402,F401
+import screens.facilitator  # noqa: E402,F401  (its pages too)
 import screens.projector.app  # noqa: E402,F401
 import screens.kiosk  # noqa: E402,F401
 from app.kiosk import KioskSession, KioskSettings  # noqa: E402

@@ -149,17 +149,17 @@ def test_figures_and_moderation(kiosk):
     k.root.reset_resident()
     k.settle()
     fac = enter_facilitator(k)
-    k.tap(fac.ids.figures)
+    k.tap(fac.nav_buttons["figures"])
     figures = fac.ids.pages.get_screen("figures")
     assert figures.ids.ballots_today.figure == "1" and figures.ids.ideas.figure == "2"
     tallies = figures.ids.tallies.children[::-1]
     assert "Bus transfrontalier Menton–Vintimille : 1 pour" in tallies[0].summary
-    k.tap(fac.ids.ideas)
+    k.tap(fac.nav_buttons["ideas"])
     page = fac.ids.pages.get_screen("ideas")
     cards = {c.proposal.title: c for c in page.ids.ideas.children}
     k.tap(cards["Spam"].ids.openb)
     k.tap(page.ids.reject)                       # no reason: refused, nothing changed
-    assert fac.moderation_error
+    assert page.moderation_error
     assert k.store.proposals(k.session.consultation.id, "rejected") == []
     k.type(page.ids.edit_reason, "Publicité")
     k.tap(page.ids.reject)
@@ -178,7 +178,7 @@ def test_display_settings_apply_and_persist(kiosk):
     from screens.theme import theme
     k = kiosk
     fac = enter_facilitator(k)
-    k.tap(fac.ids.display)
+    k.tap(fac.nav_buttons["display"])
     page = fac.ids.pages.get_screen("display")
     step(2)
     assert page.ids.keyboard_off.height == page.ids.keyboard_on.height   # one height for both
@@ -248,29 +248,29 @@ def test_sync_panel_without_and_with_a_service(kiosk_factory):
     import time
     k = kiosk_factory()
     fac = enter_facilitator(k)
-    k.tap(fac.ids.sync)
+    k.tap(fac.nav_buttons["sync"])
     page = fac.ids.pages.get_screen("sync")
     assert "pas encore enrôlée" in page.ids.status.text
     assert page.ids.enroll.disabled and page.ids.hub_url.disabled
     fac.sync = FakeSync()
-    fac._poll_sync()
+    page.poll()
     step(2)
     assert "3" in page.ids.status.text and not page.ids.enroll.disabled
     k.type(page.ids.hub_url, "http://127.0.0.1:9")
     k.type(page.ids.code, "BAD")
     k.tap(page.ids.enroll)
     for _ in range(50):
-        if not fac.sync_busy:
+        if not page.busy:
             break
         time.sleep(0.02)
         step(1)
-    assert "not valid" in fac.sync_message
+    assert "not valid" in page.message
     page.ids.code.input.text = ""
     k.type(page.ids.code, "GOOD-CODE")
     k.tap(page.ids.enroll)
     for _ in range(50):
-        if not fac.sync_busy:
+        if not page.busy:
             break
         time.sleep(0.02)
         step(1)
-    assert "enrôlée" in fac.sync_message and "127.0.0.1:9" in page.ids.status.text
+    assert "enrôlée" in page.message and "127.0.0.1:9" in page.ids.status.text

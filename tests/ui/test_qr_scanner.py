@@ -188,7 +188,7 @@ def test_facilitator_scans_the_enrollment_qr(kiosk_factory, lang, no_camera_prob
     fac = enter_facilitator(k)
     fac.sync = EnrollingSync()
     qr_scanner._camera_found = False
-    k.tap(fac.ids.sync)
+    k.tap(fac.nav_buttons["sync"])
     page = fac.ids.pages.get_screen("sync")
     # No camera here: the button is shown disabled, and a line says why.
     assert page.ids.scan.disabled and page.ids.scan_note.text
@@ -202,7 +202,7 @@ def test_facilitator_scans_the_enrollment_qr(kiosk_factory, lang, no_camera_prob
         page.ids.scan.top >= page.ids.code.input.y, "the button sits beside the code field"
     k.shot("30-sync-scan", lang)
     k.tap(page.ids.scan)
-    popup = fac.scan_popup
+    popup = page.scan_popup
     assert popup is not None and popup in Window.children
     scanner = popup.ids.scanner
     # The camera cannot open on this machine (no provider): the popup says so, nothing breaks.
@@ -211,11 +211,11 @@ def test_facilitator_scans_the_enrollment_qr(kiosk_factory, lang, no_camera_prob
     # A frame holding the enrollment QR, through the camera path's method: the popup closes
     # and the text goes where a typed QR text goes (SyncService.enroll_from_qr).
     scanner.process_texture(texture_of(frame_of(ENROLL)))
-    assert wait_for(lambda: fac.sync.qr_texts and not fac.sync_busy)
+    assert wait_for(lambda: fac.sync.qr_texts and not page.busy)
     assert fac.sync.qr_texts == [ENROLL]
     assert popup not in Window.children and scanner.status != "scanning"
     assert page.ids.code.text == ENROLL
-    assert fac.sync_message in ("This tablet is now enrolled.", tr._("This tablet is now enrolled."))
+    assert page.message in ("This tablet is now enrolled.", tr._("This tablet is now enrolled."))
     assert "127.0.0.1:8765" in page.ids.status.text
 
 
@@ -224,8 +224,8 @@ def test_cancel_closes_the_scanner_and_enrolls_nothing(kiosk_factory, no_camera_
     fac = enter_facilitator(k)
     fac.sync = EnrollingSync()
     qr_scanner._camera_found = True
-    k.tap(fac.ids.sync)
-    popup = fac.scan_enrollment()
+    k.tap(fac.nav_buttons["sync"])
+    popup = fac.pages["sync"].scan_enrollment()
     step(2)
     cancel = popup.ids.scanner.ids.cancel
     cancel.dispatch("on_press")
@@ -235,7 +235,7 @@ def test_cancel_closes_the_scanner_and_enrolls_nothing(kiosk_factory, no_camera_
     # A frame arriving after the popup closed is not enrolled.
     popup.ids.scanner.process_frame(frame_of(ENROLL).tobytes(), (640, 480))
     wait_for(lambda: False, 0.5)
-    assert fac.sync.qr_texts == [] and not fac.sync_busy
+    assert fac.sync.qr_texts == [] and not fac.pages["sync"].busy
 
 
 # -- the identified ballot mode: the participation card shown to the camera ---------------------

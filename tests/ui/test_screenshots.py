@@ -85,7 +85,7 @@ def tour(k, lang, prefix=""):
     fac = enter_facilitator(k) if k.root.current != "facilitator" else k.root.facilitator
     shot("15-facilitator-session")
     for page in ("figures", "ideas", "counts", "projector", "display", "sync"):
-        k.tap(fac.ids[page])
+        k.tap(fac.nav_buttons[page])
         if page == "ideas":
             cards = fac.ids.pages.get_screen("ideas").ids.ideas.children
             k.tap(cards[0].ids.openb)
@@ -144,7 +144,7 @@ def test_facilitator_in_portrait(kiosk_factory, lang, text_size):
     theme.text_size = text_size
     step(6)
     names = ("session", "figures", "ideas", "counts", "projector", "display", "sync")
-    buttons = [fac.ids[n] for n in names] + [fac.ids.back, fac.ids.quit]
+    buttons = [fac.nav_buttons[n] for n in names] + [fac.ids.back, fac.ids.quit]
     for button in buttons:
         assert min(button.size) >= dp(48), (button.text, button.size)
         # The label is whole: its drawn width fits inside the button, on one or more lines.
@@ -154,10 +154,11 @@ def test_facilitator_in_portrait(kiosk_factory, lang, text_size):
         assert button.top <= fac.ids.nav.top + 1 and button.y >= fac.ids.pages.top
     assert fac.ids.pages.height > 1280 * (0.6 if text_size == "normal" else 0.45)
     for name in names:
-        k.tap(fac.ids[name])
+        button = fac.nav_buttons[name]
+        k.tap(button)
         assert fac.ids.pages.current == name
         step(2)
-        assert fac.ids[name].texture_size[1] < fac.ids[name].font_size * 1.6   # bold: whole
+        assert button.texture_size[1] < button.font_size * 1.6   # bold: whole
     k.shot(f"portrait-16-facilitator-{text_size}", lang)
     k.tap(fac.ids.back)
     k.settle()

@@ -152,7 +152,7 @@ def test_nasty_ideas_are_stored_verbatim_and_shown_as_plain_text(kiosk, text):
         k.tap([w for w in pin.ids.keypad.children if w.text == digit][0], frames=1)
     k.tap(pin.ids.ok)
     fac = k.root.facilitator
-    k.tap(fac.ids.ideas)
+    k.tap(fac.nav_buttons["ideas"])
     card = fac.ids.pages.get_screen("ideas").ids.ideas.children[0]
     assert card.ids.t.text == text[:100] and not card.ids.t.markup
 

@@ -1,19 +1,20 @@
 """The facilitator's paper-count form and projector remote on a real window: counts typed in
 reach the store's totals and breakdown, the last count is corrected by a new event, bad numbers
 are refused with a translated message and change nothing, and the remote drives a real hub."""
-import screens.display_controls  # noqa: F401  (kv rules before any widget)
-import screens.paper_counts  # noqa: F401
+import screens.facilitator  # noqa: F401  (kv rules before any widget)
 
 import time
+from types import SimpleNamespace
 
 import pytest
 from kivy.base import EventLoop
 from kivy.core.window import Window
 
+from app.kiosk import KioskSession
 from app.store import Store
-from screens.display_controls import DisplayControlsPanel
+from screens.facilitator.counts import CountsPage
+from screens.facilitator.projector import ProjectorPage
 from screens.i18n import tr
-from screens.paper_counts import PaperCountsPanel
 from sync.display import DisplayControlSource, DisplayRemote
 from sync.enroll import enroll
 from tests.integration.conftest import start_hub
@@ -24,11 +25,16 @@ def step(n=4):
         EventLoop.idle()
 
 
+def shell_of(store, consultation):
+    """What a page reads from the facilitator screen: the session, and no sync service."""
+    return SimpleNamespace(session=KioskSession(store, consultation), sync=None)
+
+
 @pytest.fixture
 def panel(demo):
     tr.lang = "fr"
     store = Store.memory()
-    widget = PaperCountsPanel(store=store, consultation=demo, size_hint_x=None, width=1200)
+    widget = CountsPage(shell=shell_of(store, demo), size_hint_x=None, width=1200)
     Window.add_widget(widget)
     step()
     widget.refresh()
@@ -93,11 +99,14 @@ def test_colour_counts_are_one_row_per_project(panel, demo):
 
 def test_projector_remote_lists_views_evenly_under_its_heading(demo):
     tr.lang = "fr"
-    widget = DisplayControlsPanel(consultation=demo, remote=None, size_hint_x=None, width=900)
+    store = Store.memory()
+    widget = ProjectorPage(shell=shell_of(store, demo), remote=None, size_hint_x=None,
+                           width=900)
     Window.add_widget(widget)
     try:
+        widget.refresh()
         step(6)
-        heading = widget.children[-1]
+        heading = widget.ids.heading
         switches = widget.ids.switches
         assert heading.y - switches.top >= 10                  # the heading does not touch
         assert len({round(c.height) for c in switches.children}) == 1
@@ -110,6 +119,7 @@ def test_projector_remote_lists_views_evenly_under_its_heading(demo):
         assert widget.error == "Cette tablette n'est pas encore enrôlée auprès d'un hub."
     finally:
         Window.remove_widget(widget)
+        store.close()
 
 
 @pytest.mark.parametrize("typed, message", [
@@ -135,9 +145,10 @@ def test_remote_drives_the_projector_through_a_real_hub(tmp_path, demo):
         store.close()
         tr.lang = "it"
         remote = DisplayRemote(tmp_path / "tablet" / "piazzetta.sqlite3", demo)
-        widget = DisplayControlsPanel(consultation=demo, remote=remote, size_hint_x=None,
-                                      width=1200)
+        widget = ProjectorPage(shell=shell_of(Store.memory(), demo), remote=remote,
+                               size_hint_x=None, width=1200)
         Window.add_widget(widget)
+        widget.refresh()
         step()
         watcher = DisplayControlSource(hub.url, demo.id)
         widget.ids.hide.dispatch("on_release")

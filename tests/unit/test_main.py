@@ -1,5 +1,7 @@
 """main.py's options: the role defaults to the kiosk (Android starts it with no arguments),
-pulled bundles take over from the demo, and a broken bundle stops with a clear message."""
+pulled bundles take over from the demo, and a broken bundle stops with a clear message. And
+the screens it wires import one another without a circle."""
+import ast
 import json
 import shutil
 import subprocess
@@ -43,3 +45,44 @@ def test_broken_bundle_is_refused_with_file_and_field(tmp_path):
     assert result.returncode == 2
     assert "consultation.questions[0].kind" in result.stderr and "lottery" in result.stderr
     assert "kivy" not in result.stderr.lower()   # refused before any window is opened
+
+
+def screens_imports():
+    """{module: the screens modules it imports, at the top or inside a function}."""
+    graph = {}
+    for path in sorted((ROOT / "screens").rglob("*.py")):
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        module = ".".join(parts)
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module)
+                found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        graph[module] = found
+    return {m: {i for i in found if i in graph and i != m} for m, found in graph.items()}
+
+
+def test_screens_import_one_another_without_a_circle():
+    graph = screens_imports()
+    assert "screens.question" in graph and "screens.facilitator.screen" in graph
+    visiting, done, circles = [], set(), []
+
+    def visit(module):
+        if module in visiting:
+            circles.append(visiting[visiting.index(module):] + [module])
+            return
+        if module in done:
+            return
+        visiting.append(module)
+        for imported in sorted(graph[module]):
+            visit(imported)
+        visiting.pop()
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module)
+    assert circles == []

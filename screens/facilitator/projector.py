@@ -5,17 +5,19 @@ shown translated and changes nothing. Thin: no HTTP here, only the remote's `sen
 from kivy.clock import Clock
 from kivy.factory import Factory
 from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
-from kivy.uix.boxlayout import BoxLayout
 
 from app.display import IDEAS_VIEW, PARTICIPATION_VIEW, views_of
-from app.errors import DomainError
+from app.errors import N_, DomainError
 from app.model import localized
 from screens import load_kv
+from screens.facilitator.page import FacilitatorPage
 from screens.i18n import tr
 
 
-class DisplayControlsPanel(BoxLayout):
-    consultation = ObjectProperty(None, allownone=True)
+class ProjectorPage(FacilitatorPage):
+    page_name = "projector"
+    title = N_("Projector")
+    # Made when the page is shown on an enrolled tablet (or given, e.g. by a test).
     remote = ObjectProperty(None, allownone=True)      # sync.display.DisplayRemote, or None
     busy = BooleanProperty(False)
     message = StringProperty("")
@@ -26,14 +28,11 @@ class DisplayControlsPanel(BoxLayout):
     hidden = BooleanProperty(False)
     frozen = BooleanProperty(False)
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        # Bound methods are held weakly: a panel off screen is not kept alive by the translator.
-        tr.bind(lang=self._rebuild)
-        self.bind(consultation=self._rebuild)
-        Clock.schedule_once(self._rebuild, 0)
-
-    def _rebuild(self, *_args):
+    def refresh(self, *_args):
+        sync = self.shell.sync
+        if self.remote is None and sync is not None and sync.status().enrolled:
+            from sync.display import DisplayRemote
+            self.remote = DisplayRemote(sync.store_path, self.consultation)
         self.build_views()
 
     def view_name(self, view):
@@ -45,9 +44,7 @@ class DisplayControlsPanel(BoxLayout):
         return localized(question.prompt, tr.lang) if question else view
 
     def build_views(self):
-        box = self.ids.get("views")
-        if box is None or self.consultation is None:
-            return
+        box = self.ids.views
         box.clear_widgets()
         for view in views_of(self.consultation):
             card = Factory.ToggleCard(text=self.view_name(view), wrap=True, halign="left")

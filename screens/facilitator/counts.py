@@ -2,15 +2,18 @@
 channel, type how many votes each answer got, record. The last count of that question and
 channel can be corrected: the correction is a new count that supersedes it (Store.record_count
 with `supersedes`), so nothing is overwritten without a trace. Errors (negative, too big, not a
-number…) come from app/counts.py, translated, and nothing is recorded."""
+number…) come from app/counts.py, translated, and nothing is recorded. A recorded count is
+pushed soon when the tablet syncs."""
 from kivy.factory import Factory
-from kivy.properties import ObjectProperty, StringProperty
+from kivy.properties import StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from app.counts import CHANNEL_NAMES, COUNTABLE_KINDS
 from app.errors import DomainError, N_
+from app.formatting import number
 from app.model import COLOURS, YES_NO, localized
 from screens import load_kv
+from screens.facilitator.page import FacilitatorPage
 from screens.i18n import tr
 
 VALUE_NAMES = {"green": N_("In favour"), "orange": N_("Needs rework"), "red": N_("Against"),
@@ -19,16 +22,13 @@ ENTRY_CHANNELS = ("paper", "show_of_hands")
 
 
 class ColourCountRow(BoxLayout):
-    """A project's name and the numbers of its three colours (paper_counts.kv)."""
+    """A project's name and the numbers of its three colours (counts.kv)."""
     title = StringProperty("")
 
 
-class PaperCountsPanel(BoxLayout):
-    store = ObjectProperty(None, allownone=True)             # app.store.Store
-    consultation = ObjectProperty(None, allownone=True)
-    site_id = StringProperty(None, allownone=True)
-    meeting_id = StringProperty(None, allownone=True)
-    on_recorded = ObjectProperty(None, allownone=True)       # e.g. sync.push_soon
+class CountsPage(FacilitatorPage):
+    page_name = "counts"
+    title = N_("Paper counts")
     question_id = StringProperty("")
     channel = StringProperty("paper")
     correcting = StringProperty("")       # the count ID a save will supersede, or ""
@@ -39,24 +39,13 @@ class PaperCountsPanel(BoxLayout):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.fields = {}
-        # Bound methods: Kivy holds them weakly, so a panel that left the screen is not kept
-        # alive (and refreshed against a closed store) by the translator.
-        tr.bind(lang=self._refresh_later)
-        self.bind(consultation=self._refresh_later)
 
     # -- building ------------------------------------------------------------------------
 
     def questions(self):
-        if self.consultation is None:
-            return []
         return [q for q in self.consultation.questions if q.kind in COUNTABLE_KINDS]
 
-    def _refresh_later(self, *_args):
-        self.refresh()
-
-    def refresh(self):
-        if not self.ids or self.consultation is None or self.get_root_window() is None:
-            return   # not on screen (a language change redraws it when shown again)
+    def refresh(self, *_args):
         questions = self.questions()
         if questions and self.question_id not in [q.id for q in questions]:
             self.question_id = questions[0].id
@@ -139,9 +128,10 @@ class PaperCountsPanel(BoxLayout):
             form.add_widget(row)
 
     def show_last(self):
-        counts = self.store.counts(self.consultation.id, self.question_id) if self.store else []
+        counts = self.store.counts(self.consultation.id, self.question_id)
         mine = [c for c in counts if c.channel == self.channel]
-        self.last = (tr._("Last count: {n} ballots").format(n=mine[-1].ballots) if mine
+        self.last = (tr._("Last count: {n} ballots").format(n=number(mine[-1].ballots, tr.lang))
+                     if mine
                      else tr._("No count yet for this question."))
 
     # -- typing in -------------------------------------------------------------------------
@@ -186,7 +176,8 @@ class PaperCountsPanel(BoxLayout):
         try:
             self.store.record_count(self.consultation, self.question_id, self.channel, counts,
                                     ballots=ballots, supersedes=self.correcting or None,
-                                    site_id=self.site_id, meeting_id=self.meeting_id)
+                                    site_id=self.settings.site_id,
+                                    meeting_id=self.settings.meeting_id)
         except DomainError as exc:
             self.error, self.message = exc.describe(tr._), ""
             return
@@ -196,8 +187,8 @@ class PaperCountsPanel(BoxLayout):
         for field in self.fields.values():
             field.text = ""
         self.show_last()
-        if self.on_recorded is not None:
-            self.on_recorded()
+        if self.shell.sync is not None:
+            self.shell.sync.push_soon()
 
 
 load_kv(__file__)

@@ -1,0 +1,112 @@
+"""Facilitator mode's shell (behind the PIN): the navigation, the page shown, and the ways back
+to the kiosk or out of the application. What each page shows and does is its own class
+(screens/facilitator/<page>.py beside its .kv); the shell only knows them through `PAGES` and
+`add_page`, and through the FacilitatorPage hooks (refresh, opened, closed)."""
+from kivy.properties import ObjectProperty, StringProperty
+from kivy.uix.screenmanager import Screen
+
+from screens import load_kv
+from screens.facilitator.counts import CountsPage
+from screens.facilitator.display import DisplayPage
+from screens.facilitator.figures import FiguresPage
+from screens.facilitator.ideas import IdeasPage
+from screens.facilitator.projector import ProjectorPage
+from screens.facilitator.session import SessionPage
+from screens.facilitator.sync import SyncPage
+from screens.i18n import tr
+from screens.widgets import ToggleCard
+
+# The pages, in the order of the navigation. A new page: a FacilitatorPage subclass in its own
+# module (with `page_name` and `title`), and its class here.
+PAGES = (SessionPage, FiguresPage, IdeasPage, CountsPage, ProjectorPage, DisplayPage, SyncPage)
+
+
+class NavButton(ToggleCard):
+    """A page's entry in the navigation; its label is the page's title, translated."""
+    msgid = StringProperty("")
+
+
+class FacilitatorScreen(Screen):
+    session = ObjectProperty(None, allownone=True)     # app.kiosk.KioskSession
+    controller = ObjectProperty(None, allownone=True)  # screens.kiosk.KioskRoot
+    sync = ObjectProperty(None, allownone=True)        # sync.service.SyncService, or None
+    page = StringProperty("")                          # the page_name of the page shown
+
+    def __init__(self, pages=PAGES, **kwargs):
+        super().__init__(**kwargs)
+        self.pages = {}           # page_name -> FacilitatorPage
+        self.nav_buttons = {}     # page_name -> NavButton
+        for page_class in pages:
+            self.add_page(page_class)
+        self.page = pages[0].page_name
+        tr.bind(lang=self.refresh)
+
+    def add_page(self, page_class):
+        """Give a page its place: a button in the navigation, and the page behind it."""
+        name = page_class.page_name
+        page = page_class(name=name, shell=self)
+        button = NavButton(msgid=page_class.title)
+        button.bind(on_release=lambda _b: self.show_page(name))
+        self.pages[name] = page
+        self.nav_buttons[name] = button
+        self.ids.nav_pages.add_widget(button)
+        self.ids.pages.add_widget(page)
+        return page
+
+    @property
+    def current_page(self):
+        return self.pages[self.page]
+
+    @property
+    def settings(self):
+        return self.session.settings
+
+    @property
+    def is_shown(self) -> bool:
+        return self.manager is not None and self.manager.current == self.name
+
+    def show_page(self, name):
+        self.page = name
+
+    def on_page(self, _screen, name):
+        previous = self.ids.pages.current_screen
+        if self.is_shown and previous is not None and previous.name != name:
+            previous.closed()
+        self.ids.pages.current = name
+        for key, button in self.nav_buttons.items():
+            button.selected = key == name
+        if self.is_shown:
+            self.current_page.opened()
+
+    def on_pre_enter(self, *_args):
+        self.current_page.opened()
+
+    def on_leave(self, *_args):
+        self.current_page.closed()
+
+    def refresh(self, *_args):
+        """Show the current page again (the language changed)."""
+        if self.session is not None and self.is_shown:
+            self.current_page.refresh()
+
+    def settings_changed(self):
+        """A page changed a kiosk setting: the kiosk applies it at once."""
+        if self.controller is not None:
+            self.controller.settings_changed()
+
+    def back_to_kiosk(self):
+        if self.controller is not None:
+            self.controller.back_to_kiosk()
+
+    def quit(self):
+        if self.controller is not None:
+            self.controller.quit()
+
+    def dispose(self):
+        """Stop every page and stop following the language (the kiosk is being dropped)."""
+        tr.unbind(lang=self.refresh)
+        for page in self.pages.values():
+            page.closed()
+
+
+load_kv(__file__)

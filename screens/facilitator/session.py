@@ -1,0 +1,78 @@
+"""The session page: which consultation the tablet shows, the ballot mode (and unlocking one
+ballot in facilitated mode), the site and the meeting that ballots are attributed to."""
+from kivy.factory import Factory
+from kivy.properties import StringProperty
+
+import screens.idea  # noqa: F401  (the ThemeChoice rule)
+from app.errors import N_
+from screens import load_kv
+from screens.facilitator.page import FacilitatorPage
+from screens.i18n import tr
+
+
+class SessionPage(FacilitatorPage):
+    page_name = "session"
+    title = N_("Session")
+    mode = StringProperty("open")
+
+    def refresh(self, *_args):
+        self.mode = self.settings.ballot_mode
+        consultation = self.consultation
+        catalogue = self.catalogue
+        installed = catalogue.installed() if catalogue is not None else [(consultation, None)]
+        self._toggles(self.ids.consultations,
+                      [(c.id, tr._("{title} (version {version})").format(
+                          title=tr.loc(c.title), version=c.version)) for c, _f in installed],
+                      consultation.id, self.pick_consultation)
+        site = self.settings.site_id
+        self._toggles(self.ids.sites, [(None, tr._("No site"))] +
+                      [(s.id, tr.loc(s.name)) for s in consultation.sites], site,
+                      self.pick_site)
+        meetings = [m for m in consultation.meetings if not site or m.site == site]
+        self._toggles(self.ids.meetings, [(None, tr._("No meeting"))] +
+                      [(m.id, tr.loc(m.title) + "  " + m.starts_at[:10]) for m in meetings],
+                      self.settings.meeting_id, self.pick_meeting)
+
+    @property
+    def catalogue(self):
+        """The consultations this tablet holds and the way to switch (screens.app), or None."""
+        return getattr(self.shell.controller, "catalogue", None)
+
+    def _toggles(self, box, items, current, pick):
+        box.clear_widgets()
+        for value, text in items:
+            card = Factory.ThemeChoice(text=text)
+            card.selected = value == current
+            card.bind(on_release=lambda _c, v=value: pick(v))
+            box.add_widget(card)
+
+    def pick_consultation(self, consultation_id):
+        catalogue = self.catalogue
+        if catalogue is not None and consultation_id != self.consultation.id:
+            catalogue.switch(consultation_id)
+
+    def pick_site(self, site_id):
+        self.settings.site_id = site_id
+        meeting = next(
+            (m for m in self.consultation.meetings if m.id == self.settings.meeting_id), None)
+        if meeting is not None and site_id and meeting.site != site_id:
+            self.settings.meeting_id = None
+        self.refresh()
+        self.shell.settings_changed()
+
+    def pick_meeting(self, meeting_id):
+        self.settings.meeting_id = meeting_id
+        self.refresh()
+        self.shell.settings_changed()
+
+    def set_mode(self, mode):
+        self.settings.ballot_mode = mode
+        self.refresh()
+        self.shell.settings_changed()
+
+    def unlock_ballot(self):
+        self.session.unlock()
+        self.shell.back_to_kiosk()
+
+
+load_kv(__file__)
