@@ -23,7 +23,7 @@ from .errors import N_, ValidationError
 
 PIN_MIN = 6                 # for a new PIN; a shorter one chosen before still verifies
 PIN_MAX = 12
-# scrypt cost: 80 MiB and about 235 ms on the 2-core development machine (2 ** 14 with r = 8,
+# scrypt cost: 80 MiB and about 240 ms on the 2-core development machine (2 ** 14 with r = 8,
 # the parameters before, took 37 ms). Each hash records its own n, r, p, so older ones verify.
 SCRYPT_N = 2 ** 16
 SCRYPT_R = 10

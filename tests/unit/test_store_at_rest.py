@@ -390,3 +390,20 @@ def test_a_store_from_before_keeps_all_its_data(tmp_path, demo):
     assert store.figures(demo.id)["ballots"] == 2
     assert not store.get_setting(REDACTION_CHECKPOINT_OWED)
     store.close()
+
+
+def test_the_stolen_tablet_section_says_what_the_code_does():
+    """docs/deploy.md, "Stolen tablet": the setting's name, its default, and the PIN's cost."""
+    import app.security as security
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "deploy.md").read_text(
+        encoding="utf-8")
+    section = docs[docs.index("## Stolen tablet"):]
+    section = " ".join(section[:section.index("\n## ", 1)].split())
+    assert f"`{store_module.RETENTION_SETTING}`" in section
+    assert RETENTION_NAMES[RETENTION_DEFAULT].lower() in section.lower()
+    assert all(name.lower() in section.lower() for name in RETENTION_NAMES.values())
+    superscript = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+    exponent = str(security.SCRYPT_N.bit_length() - 1).translate(superscript)
+    assert f"n = 2{exponent}, r = {security.SCRYPT_R}, p = {security.SCRYPT_P}" in section
+    assert f"{security.PIN_MIN} to {security.PIN_MAX} digits" in section
+    assert "revoke DEVICE_ID" in section
