@@ -5,6 +5,14 @@ from __future__ import annotations
 
 import sqlite3
 
+# The hour a timestamp falls in, as SQLite writes it (UTC): what the store keeps of the time of
+# anything a resident did, once that no longer needs to be exact (migration 4). SQLite's own
+# strftime, so that the outbox's triggers can check a coarsening without the app's code.
+COARSE_TIME = "%Y-%m-%dT%H:00:00+00:00"
+# Set by a purge (Store.purge_acknowledged) inside its own transaction, and removed before it
+# commits: the outbox's delete trigger lets go only acknowledged events acknowledged by then.
+PURGE_BEFORE = "outbox.purge_before"
+
 
 def m001_initial(conn: sqlite3.Connection) -> None:
     conn.execute("""
@@ -115,7 +123,69 @@ def m003_card_uses(conn: sqlite3.Connection) -> None:
         )""")
 
 
-MIGRATIONS = [m001_initial, m002_tally_counts, m003_card_uses]
+def m004_at_rest(conn: sqlite3.Connection) -> None:
+    # A copied or stolen store no longer tells when each resident stood at the kiosk, and keeps
+    # what the hub already has only for the facilitator's retention (issue 13).
+    #
+    # 1. An acknowledged event's recorded_at may be rounded down to its hour, and only that:
+    #    any other change of it is still refused. seq, event_id and type never change.
+    conn.execute("DROP TRIGGER outbox_no_rewrite")
+    conn.execute("""
+        CREATE TRIGGER outbox_no_rewrite BEFORE UPDATE OF seq, event_id, type ON outbox
+        BEGIN SELECT RAISE(ABORT, 'outbox is append-only'); END""")
+    # IS NOT, not !=: an unreadable time (strftime gives NULL) must refuse, not let through.
+    conn.execute(f"""
+        CREATE TRIGGER outbox_recorded_at_only_coarsens BEFORE UPDATE OF recorded_at ON outbox
+        WHEN NEW.recorded_at IS NOT OLD.recorded_at
+         AND (NEW.acked_at IS NULL
+              OR NEW.recorded_at IS NOT strftime('{COARSE_TIME}', OLD.recorded_at))
+        BEGIN SELECT RAISE(ABORT, 'outbox is append-only: recorded_at only rounds down to its
+        hour, once acknowledged'); END""")
+    # 2. Only acknowledged events go, and only those a purge announced in its own transaction
+    #    (acknowledged at or before its cutoff); an unacknowledged event is never deleted.
+    conn.execute("DROP TRIGGER outbox_no_delete")
+    conn.execute(f"""
+        CREATE TRIGGER outbox_no_delete BEFORE DELETE ON outbox
+        WHEN OLD.acked_at IS NULL
+          OR NOT coalesce(OLD.acked_at <= (SELECT trim(value, '"') FROM meta
+                                            WHERE key = '{PURGE_BEFORE}'), 0)
+        BEGIN SELECT RAISE(ABORT, 'outbox is append-only: only acknowledged events past their
+        retention are deleted'); END""")
+    conn.execute("CREATE INDEX outbox_acked ON outbox(acked_at) WHERE acked_at IS NOT NULL")
+    # 3. What a purge keeps of closed ballots, for the facilitator's local figures: how many
+    #    answers gave each value, and how many ballots each day. No ballot, no order, no time
+    #    (WITHOUT ROWID: rows are stored by key, not in the order they were added).
+    conn.execute("""
+        CREATE TABLE answer_totals (
+            consultation_id TEXT NOT NULL,
+            question_id TEXT NOT NULL,
+            value TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (consultation_id, question_id, value)
+        ) WITHOUT ROWID""")
+    conn.execute("""
+        CREATE TABLE ballot_totals (
+            consultation_id TEXT NOT NULL,
+            day TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (consultation_id, day)
+        ) WITHOUT ROWID""")
+    # 4. What is already there: acknowledged events, and the local copies of residents' times
+    #    (the store now writes those to the hour from the start).
+    coarse = f"coalesce(strftime('{COARSE_TIME}', {{0}}), {{0}})"
+    conn.execute(f"UPDATE outbox SET recorded_at = {coarse.format('recorded_at')},"
+                 f" acked_at = {coarse.format('acked_at')} WHERE acked_at IS NOT NULL")
+    conn.execute(f"UPDATE answers SET recorded_at = {coarse.format('recorded_at')}")
+    conn.execute(f"UPDATE ballots SET started_at = {coarse.format('started_at')},"
+                 f" closed_at = {coarse.format('closed_at')}")
+    conn.execute(f"UPDATE proposals SET created_at = {coarse.format('created_at')}")
+    # The exact times stay in the WAL until a checkpoint (app.store.REDACTION_CHECKPOINT_OWED;
+    # the store cannot be imported here).
+    conn.execute("INSERT INTO meta(key, value) VALUES ('sync.redaction_checkpoint_pending',"
+                 " 'true') ON CONFLICT(key) DO UPDATE SET value = 'true'")
+
+
+MIGRATIONS = [m001_initial, m002_tally_counts, m003_card_uses, m004_at_rest]
 
 
 def migrate(conn: sqlite3.Connection) -> int:

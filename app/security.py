@@ -3,6 +3,13 @@ standard library), and checked with throttling so that guessing takes hours, not
 
 Throttling counts failures in the store (so restarting the app does not reset it) and measures
 the waiting time with a monotonic clock in memory: the device clock never decides anything.
+
+The throttle does nothing against someone who copied the store: they guess offline at the
+hash's own cost. Hence the cost (about 0.25 s a guess on the development machine) and PINs of
+6 digits at least; even so, all 6-digit PINs take days, not years, on one core (docs/deploy.md,
+"Stolen tablet"). A PIN hashed with weaker parameters, or chosen when 4 digits were enough,
+keeps working: the hash is redone with today's parameters at its next right entry, and
+`shorter_than_required` tells the facilitator screen to ask for a longer PIN.
 """
 from __future__ import annotations
 
@@ -14,11 +21,12 @@ from typing import Callable
 
 from .errors import N_, ValidationError
 
-PIN_MIN = 4
+PIN_MIN = 6                 # for a new PIN; a shorter one chosen before still verifies
 PIN_MAX = 12
-# scrypt cost: ~50 ms on a small tablet, enough to make offline guessing of a stolen store slow.
-SCRYPT_N = 2 ** 14
-SCRYPT_R = 8
+# scrypt cost: 80 MiB and about 240 ms on the 2-core development machine (2 ** 14 with r = 8,
+# the parameters before, took 37 ms). Each hash records its own n, r, p, so older ones verify.
+SCRYPT_N = 2 ** 16
+SCRYPT_R = 10
 SCRYPT_P = 1
 FREE_ATTEMPTS = 3           # failures allowed before waiting starts
 FIRST_WAIT = 5.0            # seconds, doubled at each further failure
@@ -27,6 +35,9 @@ _MAX_DOUBLINGS = 16         # FIRST_WAIT * 2 ** 16 is far past MAX_WAIT already
 
 _SETTING = "facilitator_pin"
 _FAILURES = "facilitator_pin_failures"
+
+# What the facilitator screen says after a right PIN that is shorter than PIN_MIN.
+PIN_TOO_SHORT = N_("Your PIN is shorter than {min} digits: choose a new one.")
 
 
 class PinThrottled(Exception):
@@ -42,8 +53,15 @@ def _derive(pin: str, salt: bytes, n: int, r: int, p: int) -> bytes:
                           maxmem=128 * r * (n + p + 2) + 1024 * 1024)
 
 
+def _weaker_than_today(record: dict) -> bool:
+    """True when a stored hash costs less memory or less time than SCRYPT_N, _R, _P would."""
+    n, r, p = record.get("n", 0), record.get("r", 0), record.get("p", 0)
+    return n * r < SCRYPT_N * SCRYPT_R or n * r * p < SCRYPT_N * SCRYPT_R * SCRYPT_P
+
+
 def check_pin_format(pin: object) -> str:
-    """Return `pin` if it is 4 to 12 digits, else raise ValidationError."""
+    """Return `pin` if it is PIN_MIN (6) to PIN_MAX (12) digits, else raise ValidationError.
+    For a new PIN only: one chosen before, when 4 digits were enough, still verifies."""
     if not isinstance(pin, str) or not pin.isascii() or not pin.isdigit():
         raise ValidationError(N_("The PIN is made of digits only."), "pin")
     if not PIN_MIN <= len(pin) <= PIN_MAX:
@@ -58,6 +76,8 @@ class FacilitatorPin:
     def __init__(self, store, *, clock: Callable[[], float] = time.monotonic):
         self.store = store
         self.clock = clock
+        # Known only after a right entry (the length is not kept anywhere).
+        self.shorter_than_required = False
         failures = self.failures
         # After a restart with failures on record, the wait starts again from now.
         self._next_attempt = clock() + self._wait_for(failures) if failures else 0.0
@@ -92,17 +112,24 @@ class FacilitatorPin:
         check_pin_format(pin)
         if confirmation is not None and confirmation != pin:
             raise ValidationError(N_("The two PINs are different."), "confirmation")
+        self._store_hash(pin)
+        self.store.set_setting(_FAILURES, 0)
+        self._next_attempt = 0.0
+        self.shorter_than_required = False
+
+    def _store_hash(self, pin: str) -> None:
         salt = secrets.token_bytes(16)
         digest = _derive(pin, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
         self.store.set_setting(_SETTING, {"kdf": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R,
                                           "p": SCRYPT_P, "salt": salt.hex(),
                                           "hash": digest.hex()})
-        self.store.set_setting(_FAILURES, 0)
-        self._next_attempt = 0.0
 
     def verify(self, pin: str) -> bool:
         """True when `pin` is right. Raises PinThrottled while attempts are slowed down;
-        a wrong PIN counts as a failure and lengthens the next wait."""
+        a wrong PIN counts as a failure and lengthens the next wait.
+
+        A right PIN hashed with weaker parameters than today's is hashed again with today's;
+        `shorter_than_required` then says whether it has fewer than PIN_MIN digits."""
         wait = self.wait_remaining()
         if wait > 0:
             raise PinThrottled(wait)
@@ -116,6 +143,9 @@ class FacilitatorPin:
             if self.failures:
                 self.store.set_setting(_FAILURES, 0)
             self._next_attempt = 0.0
+            if _weaker_than_today(record):
+                self._store_hash(pin)
+            self.shorter_than_required = len(pin) < PIN_MIN
             return True
         failures = self.failures + 1
         self.store.set_setting(_FAILURES, failures)

@@ -6,17 +6,24 @@ this device and the device's own sequence number (invariant 2). Sync reads the o
 marks as acknowledged what the hub acknowledged (invariant 3).
 
 A Store belongs to the thread that opened it (sqlite3's rule); a worker thread opens its own.
+
+At rest (issue 13): the store's folder is 0700 and its files 0600 on POSIX systems; the local
+copies of residents' times (ballots, answers, ideas) are kept to the hour, an event's own time
+too once the hub acknowledged it; and acknowledged events are purged after the facilitator's
+retention (`purge_acknowledged`), closed ballots folding into anonymous totals so that the
+local figures stay whole.
 """
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
@@ -28,7 +35,7 @@ from .canonical import canonical_json
 from .clock import now_iso
 from .counts import COUNT_EVENT, ChannelTally, TallyCount, validate_count
 from .errors import N_, StoreError, ValidationError
-from .migrations import migrate
+from .migrations import COARSE_TIME, PURGE_BEFORE, migrate
 from .model import BALLOT_MODES, Consultation
 from .proposals import (ANSWER_STATUSES, MODERATION_STATUSES, TEXT_MAX, TITLE_MAX,
                         new_short_code, validate_proposal)
@@ -38,6 +45,16 @@ STORE_FILE = "piazzetta.sqlite3"
 # Set (in meta) by a redaction, cleared once a WAL checkpoint has put it into the file.
 REDACTION_CHECKPOINT_OWED = "sync.redaction_checkpoint_pending"
 CHECKPOINT_BUSY_MS = 250   # how long a checkpoint may wait for readers (the kiosk's writes wait)
+
+# How long acknowledged events stay on the tablet, in days (the facilitator's choice). 0: purged
+# as soon as the hub has them. Until then the tablet can still send them to another hub it is
+# enrolled with later (a room's laptop, then the central hub), which is why 0 is not the default.
+RETENTION_SETTING = "kiosk.retention_days"
+RETENTION_CHOICES = (0, 7, 30, 90, 365)
+RETENTION_DEFAULT = 30
+RETENTION_NAMES = {0: N_("Until the hub has them"), 7: N_("One week"), 30: N_("One month"),
+                   90: N_("Three months"), 365: N_("One year")}
+_PURGE_CHUNK = 500          # ballots folded per statement (SQLite's limit on parameters)
 
 log = logging.getLogger("piazzetta.store")
 
@@ -88,15 +105,30 @@ class Store:
         self.schema_version = migrate(conn)
         self.device_id = self._device_id()
         self._open_ballots: dict[str, tuple] = {}
+        try:
+            self.purge_acknowledged()
+        except sqlite3.OperationalError as exc:   # busy or read-only: the next push tries again
+            log.warning("purge of acknowledged events not done at open: %s", exc)
 
     @classmethod
     def open(cls, path: str | Path) -> "Store":
-        """Open (creating if needed) the store in folder `path`, or the SQLite file `path`."""
+        """Open (creating if needed) the store in folder `path`, or the SQLite file `path`.
+
+        On POSIX systems the folder is made 0700 (an existing one tightened to that) and the
+        SQLite file with its -wal and -shm 0600: they hold the device secret, the PIN hash and
+        the answers. When that cannot be done (a folder owned by someone else, a read-only file
+        system) a warning is logged and the store opens all the same. Given a file, its folder
+        is the caller's: only a missing one is made, 0700."""
         path = Path(path)
         if path.suffix not in (".sqlite3", ".db", ".sqlite"):
-            path.mkdir(parents=True, exist_ok=True)
+            _private_folder(path, tighten=True)
             path = path / STORE_FILE
-        return cls(sqlite3.connect(str(path), isolation_level=None))
+        elif not path.parent.exists():
+            _private_folder(path.parent, tighten=False)
+        _private_files(path)
+        store = cls(sqlite3.connect(str(path), isolation_level=None))
+        _private_files(path)       # the -wal and -shm exist now (an old 0644 pair is tightened)
+        return store
 
     @cached_property
     def db(self) -> "Database":
@@ -189,9 +221,9 @@ class Store:
                    "site_id": site_id, "meeting_id": meeting_id}
         self._append("ballot_started", payload, [(
             "INSERT INTO ballots(id, consultation_id, consultation_version, site_id, meeting_id,"
-            " mode, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            " mode, started_at) VALUES (?, ?, ?, ?, ?, ?, strftime(?, ?))",
             (ballot_id, consultation.id, consultation.version, site_id, meeting_id, mode,
-             started))])
+             COARSE_TIME, started))])
         self._open_ballots[ballot_id] = (consultation.id, consultation.version, site_id,
                                          meeting_id)
         return ballot_id
@@ -245,12 +277,15 @@ class Store:
                              (consultation_id, question_id, nullifier, ballot_id))
             conn.execute("INSERT INTO outbox(event_id, type, payload, recorded_at) "
                          "VALUES (?, 'answer', ?, ?)", (event_id, canonical_json(payload), now))
+            # The local copy keeps the hour only; the event keeps the exact time until the
+            # hub acknowledged it (mark_acknowledged).
             conn.execute("INSERT INTO answers(ballot_id, question_id, consultation_id, value,"
-                         " event_id, recorded_at) VALUES (?, ?, ?, ?, ?, ?) "
+                         " event_id, recorded_at) VALUES (?, ?, ?, ?, ?, strftime(?, ?)) "
                          "ON CONFLICT(ballot_id, question_id) DO UPDATE SET "
                          "value = excluded.value, event_id = excluded.event_id, "
                          "recorded_at = excluded.recorded_at",
-                         (ballot_id, question_id, consultation_id, value_json, event_id, now))
+                         (ballot_id, question_id, consultation_id, value_json, event_id,
+                          COARSE_TIME, now))
         return value
 
     def card_use(self, consultation_id: str, question_id: str, nullifier: str) -> str | None:
@@ -273,8 +308,8 @@ class Store:
         count either way."""
         self._ballot(ballot_id)
         self._append("ballot_closed", {"ballot_id": ballot_id, "reason": reason},
-                     [("UPDATE ballots SET status = ?, closed_at = ? WHERE id = ?",
-                       (reason, now_iso(), ballot_id))])
+                     [("UPDATE ballots SET status = ?, closed_at = strftime(?, ?) WHERE id = ?",
+                       (reason, COARSE_TIME, now_iso(), ballot_id))])
         self._open_ballots.pop(ballot_id, None)
 
     def answers_of(self, ballot_id: str) -> dict[str, Any]:
@@ -310,10 +345,10 @@ class Store:
             conn.execute(
                 "INSERT INTO proposals(id, short_code, consultation_id, site_id, meeting_id,"
                 " theme, title, text, contact, contact_consent, created_at, event_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, strftime(?, ?), ?)",
                 (proposal_id, code, consultation.id, site_id, meeting_id, draft.theme,
-                 draft.title, draft.text, draft.contact, int(draft.contact_consent), now,
-                 event_id))
+                 draft.title, draft.text, draft.contact, int(draft.contact_consent),
+                 COARSE_TIME, now, event_id))
         return self.proposal(proposal_id)
 
     def record_signup(self, form: dict, *, consultation_id: str | None, config=None,
@@ -392,6 +427,13 @@ class Store:
             tally = tallies.get(question_id)
             if tally is not None:
                 tally.add(json.loads(value))
+        # Closed ballots past the retention, folded by purge_acknowledged.
+        for question_id, value, n in self.conn.execute(
+                "SELECT question_id, value, n FROM answer_totals WHERE consultation_id = ?",
+                (consultation.id,)):
+            tally = tallies.get(question_id)
+            if tally is not None:
+                tally.add(json.loads(value), n)
         for count in self.counts(consultation.id):
             tally = tallies.get(count.question_id)
             if tally is not None:
@@ -467,17 +509,26 @@ class Store:
         return [self.count(r[0]) for r in self.conn.execute(sql + " ORDER BY rowid", params)]
 
     def figures(self, consultation_id: str, day: date | None = None) -> dict[str, int]:
-        """Ballots (today and in all), answers and ideas held on this tablet. "Today" is the
-        tablet's local day: a facilitator counts the evening's meeting, not a UTC day."""
+        """Ballots (today and in all), answers and ideas held on this tablet, those already
+        purged after the retention included (as totals). "Today" is the tablet's local day: a
+        facilitator counts the evening's meeting, not a UTC day."""
         day = (day or date.today()).isoformat()
         one = lambda sql, *p: self.conn.execute(sql, p).fetchone()[0]  # noqa: E731
         return {
             "ballots": one("SELECT count(*) FROM ballots WHERE consultation_id = ?",
-                           consultation_id),
+                           consultation_id)
+            + one("SELECT coalesce(sum(n), 0) FROM ballot_totals WHERE consultation_id = ?",
+                  consultation_id),
+            # started_at is kept to the hour in UTC: the local day stays right wherever the
+            # offset from UTC is a whole number of hours (France, Italy).
             "ballots_today": one("SELECT count(*) FROM ballots WHERE consultation_id = ?"
-                                 " AND date(started_at, 'localtime') = ?", consultation_id, day),
+                                 " AND date(started_at, 'localtime') = ?", consultation_id, day)
+            + one("SELECT coalesce(sum(n), 0) FROM ballot_totals WHERE consultation_id = ?"
+                  " AND day = ?", consultation_id, day),
             "answers": one("SELECT count(*) FROM answers WHERE consultation_id = ?",
-                           consultation_id),
+                           consultation_id)
+            + one("SELECT coalesce(sum(n), 0) FROM answer_totals WHERE consultation_id = ?",
+                  consultation_id),
             "ideas": one("SELECT count(*) FROM proposals WHERE consultation_id = ?",
                          consultation_id),
         }
@@ -492,7 +543,11 @@ class Store:
                     "WHERE acked_at IS NULL ORDER BY seq LIMIT ?", (limit,))]
 
     def mark_acknowledged(self, event_ids: Iterable[str]) -> int:
-        """Record the hub's explicit acknowledgement of these events; return how many."""
+        """Record the hub's explicit acknowledgement of these events; return how many.
+
+        The hub has the exact time now: the event keeps only its hour (recorded_at rounded
+        down, the only change the outbox's triggers allow), and the acknowledgement's own time
+        is kept to the hour too, since a push follows a vote by about a second."""
         ids = list(event_ids)
         if not ids:
             return 0
@@ -501,14 +556,21 @@ class Store:
         with self.transaction() as conn:
             for event_id in ids:
                 count += conn.execute(
-                    "UPDATE outbox SET acked_at = ? WHERE event_id = ? AND acked_at IS NULL",
-                    (now, event_id)).rowcount
+                    "UPDATE outbox SET acked_at = strftime(?1, ?2),"
+                    " recorded_at = coalesce(strftime(?1, recorded_at), recorded_at)"
+                    " WHERE event_id = ?3 AND acked_at IS NULL",
+                    (COARSE_TIME, now, event_id)).rowcount
+            if count:
+                # The exact times stay in the WAL until a checkpoint copies the pages over.
+                self._owe_checkpoint(conn)
         return count
 
     def forget_acknowledgements(self) -> int:
         """Count every event as not yet sent: the tablet now answers to another hub, which has
         none of them. The hub stores each event once by its ID, so sending again is safe.
-        Returns how many events will be sent again."""
+        Events already purged after the retention are not on the tablet any more, and
+        acknowledged ones go again with their time to the hour. Returns how many events will be
+        sent again."""
         return self.conn.execute(
             "UPDATE outbox SET acked_at = NULL WHERE acked_at IS NOT NULL").rowcount
 
@@ -520,8 +582,9 @@ class Store:
         return {"pending": pending, "acknowledged": acked}
 
     def outbox_revision(self) -> tuple[int, int]:
-        """(last sequence number, number of events): the outbox only grows and every change
-        recorded here is an event, so this changes exactly when the local figures may have."""
+        """(last sequence number, number of events): every change recorded here is an event,
+        and the outbox otherwise only loses acknowledged events to a purge (which leaves the
+        local figures as they were), so this changes whenever the local figures may have."""
         seq, count = self.conn.execute(
             "SELECT coalesce(max(seq), 0), count(*) FROM outbox").fetchone()
         return seq, count
@@ -561,8 +624,12 @@ class Store:
                          (canonical_json(payload), event_id))
             if extra is not None:
                 conn.execute(*extra)
-            conn.execute("INSERT INTO meta(key, value) VALUES (?, 'true') ON CONFLICT(key) DO "
-                         "UPDATE SET value = 'true'", (REDACTION_CHECKPOINT_OWED,))
+            self._owe_checkpoint(conn)
+
+    @staticmethod
+    def _owe_checkpoint(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO meta(key, value) VALUES (?, 'true') ON CONFLICT(key) DO "
+                     "UPDATE SET value = 'true'", (REDACTION_CHECKPOINT_OWED,))
 
     def checkpoint_redactions(self, busy_ms: int = CHECKPOINT_BUSY_MS) -> bool:
         """Copy the WAL into the database file and truncate it, if a redaction is waiting for
@@ -592,3 +659,117 @@ class Store:
             return False
         self.set_setting(REDACTION_CHECKPOINT_OWED, None)   # a small meta page; nothing personal
         return True
+
+    # -- what the hub already has leaves after the retention (issue 13) --------------------
+
+    @property
+    def retention_days(self) -> int:
+        """Days an acknowledged event stays on this tablet (one of RETENTION_CHOICES, 0: until
+        the hub has it). A damaged setting reads as the default, never as "forever"."""
+        days = self.get_setting(RETENTION_SETTING, RETENTION_DEFAULT)
+        return days if days in RETENTION_CHOICES and not isinstance(days, bool) \
+            else RETENTION_DEFAULT
+
+    def set_retention_days(self, days: int) -> None:
+        """The facilitator's choice of retention, one of RETENTION_CHOICES; StoreError
+        otherwise. It applies at the next purge (after the next push, or at the next start)."""
+        if isinstance(days, bool) or days not in RETENTION_CHOICES:
+            raise StoreError(N_("Choose one of the offered retention periods."),
+                             "retention_days")
+        self.set_setting(RETENTION_SETTING, days)
+
+    def purge_acknowledged(self, now: datetime | None = None) -> dict[str, int]:
+        """Delete the events the hub acknowledged longer ago than the retention (by the
+        tablet's clock: `now`, UTC, default the current time); never an unacknowledged one.
+
+        A closed ballot whose closing was acknowledged that long ago leaves the local tables
+        too: its answers are added to anonymous totals (how many answers gave each value; how
+        many ballots each day), so that the local results and figures stay whole, and its rows
+        are deleted. Ideas and typed-in counts stay (moderation and results need them; an
+        idea's contact is already gone). Sync calls this after each successful push; the store
+        calls it when it opens. One transaction; then a WAL checkpoint, so the deleted rows are
+        not left in the WAL (secure_delete overwrites them in the file). Returns how many events
+        and ballots went."""
+        done = {"events": 0, "ballots": 0}
+        moment = (now or datetime.now(timezone.utc)) - timedelta(days=self.retention_days)
+        conn = self.conn
+        # acked_at is kept to the hour: the cutoff is the hour too, so that retention 0 takes
+        # what was acknowledged in the current hour.
+        cutoff = conn.execute("SELECT strftime(?, ?)",
+                              (COARSE_TIME, moment.isoformat())).fetchone()[0]
+        if conn.execute("SELECT 1 FROM outbox WHERE acked_at IS NOT NULL AND acked_at <= ?"
+                        " LIMIT 1", (cutoff,)).fetchone() is None:
+            self.checkpoint_redactions()
+            return done
+        with self.transaction() as conn:
+            named = sorted({b for (payload,) in conn.execute(
+                "SELECT payload FROM outbox WHERE acked_at IS NOT NULL AND acked_at <= ?"
+                " AND type = 'ballot_closed'", (cutoff,))
+                if isinstance(b := json.loads(payload).get("ballot_id"), str)})
+            for start in range(0, len(named), _PURGE_CHUNK):
+                marks = ",".join("?" * len(named[start:start + _PURGE_CHUNK]))
+                # Only closed ballots: an open one could still change an answer.
+                chunk = [b for (b,) in conn.execute(
+                    f"SELECT id FROM ballots WHERE id IN ({marks}) AND status != 'open'",
+                    named[start:start + _PURGE_CHUNK])]
+                if not chunk:
+                    continue
+                marks = ",".join("?" * len(chunk))
+                conn.execute("INSERT INTO answer_totals(consultation_id, question_id, value, n)"
+                             " SELECT consultation_id, question_id, value, count(*) FROM answers"
+                             f" WHERE ballot_id IN ({marks}) GROUP BY 1, 2, 3"
+                             " ON CONFLICT(consultation_id, question_id, value)"
+                             " DO UPDATE SET n = n + excluded.n", chunk)
+                conn.execute(f"DELETE FROM answers WHERE ballot_id IN ({marks})", chunk)
+                conn.execute("INSERT INTO ballot_totals(consultation_id, day, n)"
+                             " SELECT consultation_id, date(started_at, 'localtime'), count(*)"
+                             f" FROM ballots WHERE id IN ({marks}) GROUP BY 1, 2"
+                             " ON CONFLICT(consultation_id, day)"
+                             " DO UPDATE SET n = n + excluded.n", chunk)
+                done["ballots"] += conn.execute(f"DELETE FROM ballots WHERE id IN ({marks})",
+                                                chunk).rowcount
+            # The outbox's delete trigger lets go of exactly what this cutoff names.
+            conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO "
+                         "UPDATE SET value = excluded.value",
+                         (PURGE_BEFORE, canonical_json(cutoff)))
+            done["events"] = conn.execute(
+                "DELETE FROM outbox WHERE acked_at IS NOT NULL AND acked_at <= ?",
+                (cutoff,)).rowcount
+            conn.execute("DELETE FROM meta WHERE key = ?", (PURGE_BEFORE,))
+            self._owe_checkpoint(conn)
+        self.checkpoint_redactions()
+        log.info("purged %(events)s acknowledged events and %(ballots)s closed ballots", done)
+        return done
+
+
+def _private_folder(folder: Path, *, tighten: bool) -> None:
+    """Make `folder` (0700 on POSIX), or tighten an existing one to that when `tighten`."""
+    if os.name != "posix":       # Windows: the user's profile folder carries its own ACL
+        folder.mkdir(parents=True, exist_ok=True)
+        return
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not tighten:
+        return
+    try:
+        if folder.stat().st_mode & 0o077:
+            folder.chmod(0o700)
+    except OSError as exc:       # owned by someone else, read-only: the owner's choice stands
+        log.warning("the store's folder %s stays open to other users of this device (%s)",
+                    folder, exc)
+
+
+def _private_files(database: Path) -> None:
+    """The SQLite file (made 0600 before SQLite first opens it, so it is never readable by
+    others, and its -wal and -shm get the same mode) and its -wal and -shm tightened to 0600."""
+    if os.name != "posix":
+        return
+    try:
+        os.close(os.open(database, os.O_RDWR | os.O_CREAT, 0o600))
+    except OSError:
+        pass                     # SQLite will say what is wrong with it
+    for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        try:
+            if path.exists() and path.stat().st_mode & 0o077:
+                path.chmod(0o600)
+        except OSError as exc:
+            log.warning("%s stays readable by other users of this device (%s)", path.name, exc)
