@@ -10,7 +10,7 @@ from app.model import LANGUAGES
 from app.paths import DEMO_BUNDLE_DIR
 
 ROLES = ("kiosk", "facilitator", "projector")
-DEMO_PIN = "2468"
+DEMO_PIN = "246810"
 
 
 def default_data_dir() -> Path:

@@ -61,7 +61,7 @@ def main() -> None:
         from app.security import FacilitatorPin
         from app.store import Store
         store = Store.open(tmp / "data")
-        FacilitatorPin(store).set_pin("2580")
+        FacilitatorPin(store).set_pin("258014")
         store.close()
         env = dict(os.environ, KIVY_NO_ARGS="1", KIVY_HOME=str(tmp / "kivy"),
                    KIVY_LOG_LEVEL="warning")

@@ -77,7 +77,7 @@ def main() -> None:
     rnd = random.Random(7)
     with tempfile.TemporaryDirectory(prefix="piazzetta-tap-") as tmp:
         store = Store.open(Path(tmp))
-        FacilitatorPin(store).set_pin("2580")
+        FacilitatorPin(store).set_pin("258014")
         consultation = load_bundle(DEMO_BUNDLE_DIR)
         session = KioskSession(store, consultation, settings=KioskSettings(store))
         root = KioskRoot(session=session, pin=FacilitatorPin(store),

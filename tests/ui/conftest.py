@@ -48,7 +48,7 @@ from screens.kiosk import KioskRoot  # noqa: E402
 from screens.theme import theme  # noqa: E402
 
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots" / "kiosk"
-PIN = "2580"
+PIN = "258014"
 
 
 def step(frames: int = 3) -> None:
@@ -140,6 +140,14 @@ class Kiosk:
         if numbered and numbered[-1] != path:
             numbered[-1].replace(path)
         return path
+
+
+@pytest.fixture(autouse=True)
+def cheap_pin_hash(monkeypatch):
+    """Screen tests are about the screens, not the PIN's cost: a cheap scrypt for new PINs
+    (app.security keeps the real cost; tests/unit/test_security.py checks it)."""
+    import app.security as security
+    monkeypatch.setattr(security, "SCRYPT_N", 2 ** 10)
 
 
 @pytest.fixture(scope="session")

@@ -26,15 +26,15 @@ def test_first_start_asks_to_choose_the_pin(kiosk_factory):
     assert k.root.pin_screen.ids.cancel.disabled           # no way around it
     type_pin(k, "12")
     assert k.root.pin_screen.message and k.root.pin_screen.mode == "choose"
-    type_pin(k, "8642")
+    type_pin(k, "864213")
     assert k.root.pin_screen.mode == "confirm"
-    type_pin(k, "8641")
+    type_pin(k, "864113")
     assert k.root.pin_screen.mode == "choose" and k.root.pin_screen.message
-    type_pin(k, "8642")
-    type_pin(k, "8642")
+    type_pin(k, "864213")
+    type_pin(k, "864213")
     assert k.root.current == "facilitator"
     record = k.store.get_setting("facilitator_pin")
-    assert record["kdf"] == "scrypt" and "8642" not in str(record)
+    assert record["kdf"] == "scrypt" and "864213" not in str(record)
 
 
 def test_wrong_pins_are_slowed_down_and_the_kiosk_stays_closed(kiosk):

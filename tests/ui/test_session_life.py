@@ -1,7 +1,7 @@
 """Switching language mid-session, the idle prompt and reset, ideas with nasty input."""
 import pytest
 
-from tests.ui.conftest import step
+from tests.ui.conftest import PIN, step
 from tests.ui.test_resident import kind_is, start
 
 
@@ -148,7 +148,7 @@ def test_nasty_ideas_are_stored_verbatim_and_shown_as_plain_text(kiosk, text):
     k.root.open_pin()
     k.settle()
     pin = k.root.pin_screen
-    for digit in "2580":
+    for digit in PIN:
         k.tap([w for w in pin.ids.keypad.children if w.text == digit][0], frames=1)
     k.tap(pin.ids.ok)
     fac = k.root.facilitator
