@@ -1174,10 +1174,17 @@ def _bundle_images(data: dict) -> list[str]:
     return sorted({image for image in found if image})
 
 
-def _out_folder_problem(out: Path) -> SheetError | None:
+def _out_folder_problem(out: Path, sources: list[Path]) -> SheetError | None:
+    """Replacing `out` deletes what it held: only an empty folder or a bundle, and never the
+    folder of the spreadsheet or of its images (nor one above them)."""
+    problems = _Problems()
+    target = out.resolve()
+    if any(target == source or target in source.parents
+           for source in (p.resolve() for p in sources)):
+        return problems.fatal(N_("The folder {path} holds the spreadsheet or its images: "
+                                 "choose another output folder."), None, path=str(out))
     if out.exists() and (not out.is_dir() or (any(out.iterdir())
                                               and not (out / BUNDLE_FILE).is_file())):
-        problems = _Problems()
         return problems.fatal(N_("The folder {path} exists and is not a bundle: choose another "
                                  "output folder."), None, path=str(out))
     return None
@@ -1190,11 +1197,14 @@ def write_bundle_folder(xlsx_path: str | Path, out_dir: str | Path,
     then renamed into place: with any problem, `out_dir` is left as it was (or not created).
     An existing `out_dir` is replaced only when it is empty or holds a bundle."""
     out = Path(out_dir)
-    refused = _out_folder_problem(out)
+    images = Path(images_dir) if images_dir is not None else Path(xlsx_path).parent
+    refused = _out_folder_problem(out, [Path(xlsx_path).parent, images])
     if refused:
         raise refused
-    images = Path(images_dir) if images_dir is not None else Path(xlsx_path).parent
     data = build_bundle(xlsx_path, images)
+    refused = _out_folder_problem(out, [images / relative for relative in _bundle_images(data)])
+    if refused:
+        raise refused
     out.parent.mkdir(parents=True, exist_ok=True)
     temp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
