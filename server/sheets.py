@@ -39,12 +39,13 @@ from app.text import clean_text
 # -- limits (docs/sheet-format.md, "Limits") -------------------------------------------------------
 
 MAX_FILE_BYTES = 10 * 1024 * 1024        # a 500-question consultation is about 100 KB
-MAX_UNPACKED_BYTES = 100 * 1024 * 1024   # the zip's declared uncompressed sizes, all entries
+MAX_UNPACKED_BYTES = 50 * 1024 * 1024    # the zip's declared uncompressed sizes, all entries
 MAX_ZIP_ENTRIES = 1000
 MAX_ROWS = 5000                          # rows 1 to 5,000 of each sheet, heading row included
 MAX_COLUMNS = 64                         # columns A to BL
 MAX_TEXT_CHARS = 2000                    # one cell's text, after app.text.clean_text's cleaning
 MAX_IMAGE_PIXELS = 16_000_000            # a 12-megapixel phone photo fits; tablets show 1280×800
+MAX_PROBLEMS = 500                       # listed; past that, only counted
 _EXCEL_LAST_ROW = 1_048_576
 
 # -- the sheets and their columns ------------------------------------------------------------------
@@ -184,11 +185,13 @@ class SheetError(DomainError):
     """A spreadsheet that does not make a valid consultation; `problems` lists every mistake
     found. Nothing was written."""
 
-    def __init__(self, problems: list[SheetProblem], file: str | None = None):
+    def __init__(self, problems: list[SheetProblem], file: str | None = None,
+                 count: int | None = None):
         self.problems = list(problems)
         self.file = file
+        self.count = len(self.problems) if count is None else count   # listed or not
         super().__init__(N_("Problems found in the spreadsheet: {count}."), None,
-                         count=len(self.problems))
+                         count=self.count)
 
     def describe(self, gettext: Callable[[str], str] | None = None) -> str:
         lines = [super().describe(gettext)]
@@ -201,23 +204,36 @@ class _Problems:
 
     def __init__(self):
         self.items: list[SheetProblem] = []
+        self.more = 0
         self._seen: set = set()
 
     def add(self, sheet, row, column, message, letter=None, **params) -> None:
         key = (sheet, row, column, message, tuple(sorted((k, str(v)) for k, v in params.items())))
-        if key not in self._seen:
-            self._seen.add(key)
-            self.items.append(SheetProblem(sheet, row, column, message, params, letter))
+        if key in self._seen:
+            return
+        if len(self.items) >= MAX_PROBLEMS:
+            self.more += 1       # a sheet of 5,000 wrong rows: the first 500 say enough
+            return
+        self._seen.add(key)
+        self.items.append(SheetProblem(sheet, row, column, message, params, letter))
 
     def sorted(self) -> list[SheetProblem]:
         order = {name: i for i, name in enumerate(SHEETS)}
-        return sorted(self.items, key=lambda p: (
+        found = sorted(self.items, key=lambda p: (
             -1 if p.sheet is None else order.get(p.sheet, len(order)), p.row or 0,
             _column_index(p.letter) if p.letter else 0))
+        if self.more:
+            found.append(SheetProblem(None, None, None,
+                                      N_("And {count} more problems, not listed."),
+                                      {"count": self.more}))
+        return found
+
+    def error(self, file) -> SheetError:
+        return SheetError(self.sorted(), file, len(self.items) + self.more)
 
     def fatal(self, message, file, **params) -> SheetError:
         self.add(None, None, None, message, **params)
-        return SheetError(self.sorted(), file)
+        return self.error(file)
 
 
 def _column_letter(index: int) -> str:
@@ -448,6 +464,7 @@ def _read_rows(sheet, table: _Table, problems: _Problems) -> None:
         warnings.simplefilter("ignore")
         sheet.reset_dimensions()     # a file's recorded size can be wrong; read what is there
         rows = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1)
+        too_wide = False
         for number, values in enumerate(rows, start=1):
             values = [_cell(v) for v in values]
             if not any(v is not None for v in values):
@@ -458,7 +475,8 @@ def _read_rows(sheet, table: _Table, problems: _Problems) -> None:
                 problems.add(table.name, number, None,
                              N_("Too many rows: a sheet may use rows 1 to {max}."), max=MAX_ROWS)
                 break
-            if values[MAX_COLUMNS] is not None:
+            if values[MAX_COLUMNS] is not None and not too_wide:
+                too_wide = True
                 problems.add(table.name, number, _column_letter(MAX_COLUMNS + 1), N_(
                     "Too many columns: a sheet may use columns A to {last}."),
                     last=_column_letter(MAX_COLUMNS))
@@ -486,10 +504,12 @@ def _read_headings(table: _Table, values: list, problems: _Problems) -> None:
     texts = {c.name for c in columns if c.text}
     for index, value in enumerate(values):
         letter = _column_letter(index + 1)
-        if value is None or value is _BAD:
+        if value is None:
+            continue
+        table.skipped.add(index)   # until it proves to be one of the sheet's columns
+        if value is _BAD:
             continue
         heading = str(value).strip()
-        table.skipped.add(index)   # until it proves to be one of the sheet's columns
         if heading.startswith("#"):
             continue               # a notes column
         name = heading.lower()
@@ -815,13 +835,14 @@ class _Builder:
             for name in names:
                 if name not in table.columns:
                     self.problem(table, None, name, N_("This column is missing."))
-        headed = set(table.columns.values())
+        # Named once per column, at its first filled cell.
+        quiet = set(table.columns.values()) | table.skipped
         for number, values in table.rows:
             for index, value in enumerate(values):
-                if value is not None and index not in headed and index not in table.skipped:
+                if value is not None and index not in quiet:
+                    quiet.add(index)
                     self.problems.add(table.name, number, _column_letter(index + 1), N_(
                         "This cell has no column heading above it."))
-                    break
 
     def unique(self, table: _Table, items: list[tuple[tuple, dict]]) -> None:
         first: dict[str, int] = {}
@@ -867,10 +888,7 @@ class _Builder:
         self.set(c, "version", self.integer(table, row, "version", minimum=1))
         self.set(c, "status", self.keyword(table, row, "status", STATUSES,
                                            N_("Unknown status: {status}."), "status"))
-        return self._consultation_rest(table, row, c)
-
-    def _consultation_rest(self, table, row, c) -> dict:
-        self.check_columns(table)
+        self.check_columns(table)       # once the languages are known
         c["title"] = self.text(table, row, "title", required=True)
         self.set(c, "description", self.text(table, row, "description", required=False))
         opens, closes = self.day(table, row, "opens_on"), self.day(table, row, "closes_on")
@@ -1159,7 +1177,7 @@ def build_bundle(xlsx_path: str | Path, images_dir: str | Path | None = None) ->
     builder = _Builder(tables, images, problems)
     data = builder.build()
     if problems.items:
-        raise SheetError(problems.sorted(), str(path))
+        raise problems.error(str(path))
     try:
         parse_bundle(data, file=str(path), folder=images)
     except BundleError as exc:
@@ -1461,8 +1479,8 @@ def main_bundle(argv: list[str] | None = None) -> int:
     except SheetError as exc:
         for problem in exc.problems:
             print(problem.describe(_), file=sys.stderr)
-        print(_format(_("Problems: {count}. Nothing was written."),
-                      dict(count=len(exc.problems))), file=sys.stderr)
+        print(_format(_("Problems: {count}. Nothing was written."), dict(count=exc.count)),
+              file=sys.stderr)
         return 1
     except DomainError as exc:
         print(exc.describe(_), file=sys.stderr)

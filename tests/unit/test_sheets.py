@@ -431,6 +431,24 @@ def test_spreadsheet_errors_and_cells_without_heading(tmp_path):
     assert ("questions", 2, "E", None, "This cell has no column heading above it.") in found
 
 
+def test_a_stray_column_is_named_once_and_problems_are_bounded(tmp_path):
+    rows = minimal()
+    rows["questions"] += [[f"q-{n}", "yes_no", "Oui ?", None, "stray"] for n in range(2, 602)]
+    rows["questions"][0] += [None] * (sheets.MAX_COLUMNS - 4) + ["too far"]
+    with pytest.raises(SheetError) as info:
+        build_bundle(make_workbook(tmp_path / "s.xlsx", rows))
+    problems = info.value.problems
+    assert info.value.count == 602 and len(problems) == sheets.MAX_PROBLEMS + 1
+    assert problems[-1].message == "And {count} more problems, not listed."
+    assert problems[-1].params == {"count": 600 + 2 - sheets.MAX_PROBLEMS}
+    lines = [p.describe() for p in problems]
+    assert lines.count("Sheet 'questions', row 1, column BM: Too many columns: a sheet may use "
+                       "columns A to BL.") == 1
+    assert lines.count("Sheet 'questions', row 3, column E: This cell has no column heading "
+                       "above it.") == 1
+    assert not any("row 4, column E" in line for line in lines)
+
+
 def test_control_characters_are_removed_and_emoji_kept(tmp_path):
     rows = minimal()
     # XML cannot hold most control characters: Excel writes them as _x0000_ (ECMA-376).
