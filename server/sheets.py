@@ -1076,6 +1076,7 @@ class _Builder:
             self.set(q, "step", self.integer(table, row, "step", minimum=1))
             currency = self.plain(table, row, "currency")
             if currency is not None:
+                currency = currency.upper()
                 if not re.fullmatch(r"[A-Z]{3}", currency):
                     self.problem(table, row[0], "currency", N_(
                         "A currency code of three capital letters (EUR) is expected here."))
@@ -1283,7 +1284,9 @@ def _sheet_value(value: Any) -> Any:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, str):
-        return ILLEGAL_CHARACTERS_RE.sub("", value)   # XLSX cannot hold them
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)     # XLSX cannot hold them
+        # A text that reads like an _x0041_ escape keeps its underscore escaped (ECMA-376).
+        return _XML_ESCAPE.sub(lambda m: "_x005F" + m.group(0), value)
     return value
 
 

@@ -477,15 +477,17 @@ def test_identifiers_refuse_emoji_and_spaces(tmp_path):
             "An identifier (letters, digits, - _ .) is expected here.") in found
 
 
-def test_text_that_starts_with_an_equals_sign_stays_text(tmp_path):
+def test_text_that_looks_like_a_formula_or_an_escape_stays_text(tmp_path):
     bundle = tmp_path / "bundle"
     shutil.copytree(DEMO_BUNDLE_DIR, bundle)
     data = json.loads((bundle / BUNDLE_FILE).read_text(encoding="utf-8"))
     data["consultation"]["title"]["en"] = "=SUM(A1:A3) is not a formula"
+    data["consultation"]["title"]["it"] = "Codice _x0041_ letterale"
     (bundle / BUNDLE_FILE).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     bundle_to_sheet(bundle, bundle / "consultation.xlsx")
-    assert build_bundle(bundle / "consultation.xlsx")["consultation"]["title"]["en"] == \
-        "=SUM(A1:A3) is not a formula"
+    title = build_bundle(bundle / "consultation.xlsx")["consultation"]["title"]
+    assert title["en"] == "=SUM(A1:A3) is not a formula"
+    assert title["it"] == "Codice _x0041_ letterale"
 
 
 # -- images -----------------------------------------------------------------------------------
