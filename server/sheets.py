@@ -181,6 +181,11 @@ class SheetProblem:
                 "letter": self.letter, "message": self.describe(gettext), "code": self.message}
 
 
+_NOTHING_WRITTEN = N_("Problems: {count}. Nothing was written.")
+_NOT_XLSX = N_("This is not an XLSX spreadsheet: save it as an Excel workbook (.xlsx).")
+_UNREADABLE = N_("The spreadsheet file cannot be read: {reason}")
+
+
 class SheetError(DomainError):
     """A spreadsheet that does not make a valid consultation; `problems` lists every mistake
     found. Nothing was written."""
@@ -190,8 +195,7 @@ class SheetError(DomainError):
         self.problems = list(problems)
         self.file = file
         self.count = len(self.problems) if count is None else count   # listed or not
-        super().__init__(N_("Problems found in the spreadsheet: {count}."), None,
-                         count=self.count)
+        super().__init__(_NOTHING_WRITTEN, None, count=self.count)
 
     def describe(self, gettext: Callable[[str], str] | None = None) -> str:
         lines = [super().describe(gettext)]
@@ -366,11 +370,8 @@ def _read_workbook(path: Path, problems: _Problems) -> dict[str, _Table]:
     file = str(path)
     try:
         handle = open(path, "rb")
-    except FileNotFoundError:
-        raise problems.fatal(N_("The spreadsheet file is missing."), file) from None
     except OSError as exc:
-        raise problems.fatal(N_("The spreadsheet file cannot be read: {reason}"), file,
-                             reason=exc.strerror or str(exc)) from None
+        raise problems.fatal(_UNREADABLE, file, reason=exc.strerror or str(exc)) from None
     with handle:
         size = os.fstat(handle.fileno()).st_size
         if size > MAX_FILE_BYTES:
@@ -386,18 +387,16 @@ def _read_workbook(path: Path, problems: _Problems) -> dict[str, _Table]:
                         max=MAX_UNPACKED_BYTES // 1048576)
                 parts = _sheet_parts(archive)
                 if parts is None:
-                    raise problems.fatal(N_("This zip file holds no spreadsheet workbook "
-                                            "(save it as .xlsx, Excel workbook)."), file)
+                    raise problems.fatal(_NOT_XLSX, file)    # an .ods, a .docx, any zip
                 wanted = {title: part for title, part in parts.items()
                           if title.strip().lower() in SHEETS}
                 scans = {title: _scan_part(archive, part) for title, part in wanted.items()
                          if part in archive.namelist()}
         except zipfile.BadZipFile:
-            raise problems.fatal(N_("This is not an XLSX spreadsheet (save it as .xlsx, "
-                                    "Excel workbook)."), file) from None
+            raise problems.fatal(_NOT_XLSX, file) from None          # an .xls, a .csv…
         except (ET.ParseError, KeyError, OSError, RuntimeError, NotImplementedError,
                 EOFError, zipfile.LargeZipFile) as exc:
-            raise problems.fatal(N_("The spreadsheet file cannot be read: {reason}"), file,
+            raise problems.fatal(_UNREADABLE, file,
                                  reason=_shown(exc, 200)) from None
         handle.seek(0)
         tables = _load_tables(handle, file, problems, data_only=True)
@@ -422,7 +421,7 @@ def _open_openpyxl(handle, file: str, problems: _Problems, *, data_only: bool):
             warnings.simplefilter("ignore")    # styles and extensions it skips; not the author's
             return load_workbook(handle, read_only=True, data_only=data_only, keep_links=False)
     except Exception as exc:   # openpyxl on a damaged file raises anything from KeyError up
-        raise problems.fatal(N_("The spreadsheet file cannot be read: {reason}"), file,
+        raise problems.fatal(_UNREADABLE, file,
                              reason=_shown(f"{type(exc).__name__}: {exc}", 200)) from None
 
 
@@ -452,7 +451,7 @@ def _load_tables(handle, file: str, problems: _Problems, *, data_only: bool) -> 
             table = tables[name] = _Table(name, title)
             _read_rows(sheet, table, problems)
     except Exception as exc:
-        raise problems.fatal(N_("The spreadsheet file cannot be read: {reason}"), file,
+        raise problems.fatal(_UNREADABLE, file,
                              reason=_shown(f"{type(exc).__name__}: {exc}", 200)) from None
     finally:
         workbook.close()
@@ -571,7 +570,7 @@ def _check_formulas(handle, file: str, problems: _Problems, tables: list[_Table]
                         if values is not None and index < len(values):
                             values[index] = _BAD
     except Exception as exc:
-        raise problems.fatal(N_("The spreadsheet file cannot be read: {reason}"), file,
+        raise problems.fatal(_UNREADABLE, file,
                              reason=_shown(f"{type(exc).__name__}: {exc}", 200)) from None
     finally:
         workbook.close()
@@ -850,9 +849,8 @@ class _Builder:
             if item.get("id") is None:
                 continue
             if item["id"] in first:
-                self.problem(table, row[0], "id", N_(
-                    "Duplicate identifier: {id} (first on row {first})."),
-                    id=item["id"], first=first[item["id"]])
+                self.problem(table, row[0], "id", N_("Duplicate identifier: {id}."),
+                             id=item["id"])
             else:
                 first[item["id"]] = row[0]
 
@@ -1000,8 +998,7 @@ class _Builder:
         for qid, rows in options.items():
             if qid not in kinds:
                 opt_table, first = rows[0]
-                self.problem(opt_table, first[0], "question", N_("Unknown question: {id}."),
-                             id=qid)
+                self.problem(opt_table, first[0], "question", N_("Unknown question."))
             elif kinds[qid] is not None and kinds[qid] not in _KIND_OPTIONS:
                 opt_table, first = rows[0]
                 self.problem(opt_table, first[0], "question", N_(
@@ -1196,16 +1193,14 @@ def _bundle_images(data: dict) -> list[str]:
 def _out_folder_problem(out: Path, sources: list[Path]) -> SheetError | None:
     """Replacing `out` deletes what it held: only an empty folder or a bundle, and never the
     folder of the spreadsheet or of its images (nor one above them)."""
-    problems = _Problems()
     target = out.resolve()
     if any(target == source or target in source.parents
-           for source in (p.resolve() for p in sources)):
-        return problems.fatal(N_("The folder {path} holds the spreadsheet or its images: "
-                                 "choose another output folder."), None, path=str(out))
-    if out.exists() and (not out.is_dir() or (any(out.iterdir())
-                                              and not (out / BUNDLE_FILE).is_file())):
-        return problems.fatal(N_("The folder {path} exists and is not a bundle: choose another "
-                                 "output folder."), None, path=str(out))
+           for source in (p.resolve() for p in sources)) or \
+            (out.exists() and (not out.is_dir() or (any(out.iterdir())
+                                                    and not (out / BUNDLE_FILE).is_file()))):
+        return _Problems().fatal(N_(
+            "Choose another output folder: {path} holds other files than a bundle, or the "
+            "spreadsheet or its images."), None, path=str(out))
     return None
 
 
@@ -1467,11 +1462,11 @@ def main_bundle(argv: list[str] | None = None) -> int:
     try:
         if args.action == "build":
             consultation = write_bundle_folder(args.sheet, args.out, args.images)
-            print(_format(_("Bundle written to {path}: {id}, version {version}."),
+            print(_format(_("Written: {path} ({id}, version {version})."),
                           dict(path=args.out, id=consultation.id, version=consultation.version)))
         else:
             left = bundle_to_sheet(args.folder, args.out)
-            print(_format(_("Spreadsheet written to {path}."), dict(path=args.out)))
+            print(_format(_("Written: {path}."), dict(path=args.out)))
             if left:
                 print(_format(_("Left out (the spreadsheet has no place for it): {fields}"),
                               dict(fields=", ".join(left))))
@@ -1482,13 +1477,11 @@ def main_bundle(argv: list[str] | None = None) -> int:
     except SheetError as exc:
         for problem in exc.problems:
             print(problem.describe(_), file=sys.stderr)
-        print(_format(_("Problems: {count}. Nothing was written."), dict(count=exc.count)),
-              file=sys.stderr)
+        print(_format(_(_NOTHING_WRITTEN), dict(count=exc.count)), file=sys.stderr)
         return 1
     except DomainError as exc:
         print(exc.describe(_), file=sys.stderr)
-        print(_format(_("Problems: {count}. Nothing was written."), dict(count=1)),
-              file=sys.stderr)
+        print(_format(_(_NOTHING_WRITTEN), dict(count=1)), file=sys.stderr)
         return 1
     except OSError as exc:
         print(_format(_("The file cannot be written: {reason}"),

@@ -148,7 +148,7 @@ def test_every_problem_is_named_at_once(folder, tmp_path):
     expected = {
         ("questions", 7, "label::it", "D", "The translation in {lang} is missing."),
         ("questions", 3, "kind", "B", "Unknown question kind: {kind}."),
-        ("questions", 8, "id", "A", "Duplicate identifier: {id} (first on row {first})."),
+        ("questions", 8, "id", "A", "Duplicate identifier: {id}."),
         ("questions", 7, "total", "N", "A whole number of at least {min} is expected here."),
         ("projects", 4, "theme", "B", "Unknown theme: {id}."),
         ("projects", 2, "image", "J", "The image {path} is missing."),
@@ -305,7 +305,7 @@ def test_question_rules_by_kind(tmp_path):
             ("questions", 5, "projects", "I", "Unknown project: {id}."),
             ("questions", 6, None, None, "A scale needs five labels, from 1 to 5."),
             ("questions", 7, "projects", "I", "This question needs projects."),
-            ("options", 8, "question", "A", "Unknown question: {id}.")} <= found
+            ("options", 8, "question", "A", "Unknown question.")} <= found
 
 
 def test_scale_labels_and_choice_options_come_from_the_options_sheet(tmp_path):
@@ -563,9 +563,10 @@ def test_files_that_are_not_xlsx(tmp_path):
     with zipfile.ZipFile(tmp_path / "zip.xlsx", "w") as z:
         z.writestr("readme.txt", "hello")
     assert refused_file(tmp_path / "zip.xlsx", tmp_path).message.startswith(
-        "This zip file holds no spreadsheet workbook")
-    assert refused_file(tmp_path / "absent.xlsx", tmp_path).message == \
-        "The spreadsheet file is missing."
+        "This is not an XLSX spreadsheet")
+    absent = refused_file(tmp_path / "absent.xlsx", tmp_path)
+    assert absent.message == "The spreadsheet file cannot be read: {reason}"
+    assert absent.params == {"reason": "No such file or directory"}
 
 
 def test_a_damaged_workbook_inside_a_good_zip(tmp_path):
@@ -625,7 +626,7 @@ def test_an_existing_bundle_folder_is_replaced_and_another_folder_refused(folder
     (home / "letter.txt").write_text("keep me")
     with pytest.raises(SheetError) as info:
         write_bundle_folder(folder / "consultation.xlsx", home)
-    assert info.value.problems[0].message.startswith("The folder {path} exists and is not")
+    assert info.value.problems[0].message.startswith("Choose another output folder")
     assert [p.name for p in home.iterdir()] == ["letter.txt"]
 
 
@@ -637,7 +638,7 @@ def test_the_folder_of_the_spreadsheet_or_its_images_is_never_replaced(folder, t
                         (tmp_path / "elsewhere", tmp_path / "elsewhere" / "photos")):
         with pytest.raises(SheetError) as info:
             write_bundle_folder(folder / "consultation.xlsx", out, images)
-        assert info.value.problems[0].message.startswith("The folder {path} holds the")
+        assert info.value.problems[0].message.startswith("Choose another output folder")
     assert sorted(p.name for p in folder.iterdir()) == before
     assert (folder / "images" / "cover.png").is_file()
 
