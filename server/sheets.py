@@ -328,7 +328,8 @@ def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str] | None:
 
 
 _FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
-_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Za-z]{1,3})(\d{1,7})(?::([A-Za-z]{1,3})\d{1,7})?"')
+_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Za-z]{1,3}\d{1,7}'
+                    rb'(?::[A-Za-z]{1,3}\d{1,7})?)"')
 
 
 def _scan_part(archive: zipfile.ZipFile, part: str) -> tuple[bool, list[tuple[str, int, str]]]:
@@ -343,8 +344,9 @@ def _scan_part(archive: zipfile.ZipFile, part: str) -> tuple[bool, list[tuple[st
             data = tail + chunk
             formulas = formulas or bool(_FORMULA.search(data))
             for m in _MERGE.finditer(data):
-                ref = m.group(0).split(b'"')[1].decode("ascii").upper()
-                merges.append((m.group(1).decode("ascii").upper(), int(m.group(2)), ref))
+                ref = m.group(1).decode("ascii").upper()
+                letter, row = re.match(r"([A-Z]+)(\d+)", ref).groups()
+                merges.append((letter, int(row), ref))
             tail = data[-200:]
     # A match inside the 200-byte overlap is seen twice.
     return formulas, sorted(set(merges))
