@@ -1,0 +1,1493 @@
+"""Consultations authored as spreadsheets, in XLSForm's way: one sheet per kind of thing, one
+column per language (`title::fr`, `title::it`), converted to a bundle (docs/bundle-format.md)
+by a tool that names the sheet, row and column of every mistake.
+
+    build_bundle(xlsx, images_dir=None) -> dict        the bundle data, checked whole
+    write_bundle_folder(xlsx, out_dir, images_dir=None) a bundle folder (bundle.json + images)
+    bundle_to_sheet(bundle_folder, out_path)            the reverse: a bundle as a spreadsheet
+    main_bundle(argv)                                   `python -m server bundle build|sheet …`
+
+Every problem is collected before anything is written: `SheetError.problems` lists them, each a
+`SheetProblem` with a gettext msgid and its parameters. The file is checked by size and by its
+zip directory (a zip bomb is refused there) before openpyxl opens it. The format, its limits
+and the messages are in docs/sheet-format.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import posixpath
+import re
+import shutil
+import sys
+import tempfile
+import warnings
+import xml.etree.ElementTree as ET
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any, Callable
+
+from app.bundle import (BUNDLE_FILE, FORMAT, FORMAT_VERSION, MAX_IMAGE_BYTES, MAX_INT,
+                        load_bundle, parse_bundle)
+from app.errors import N_, BundleError, DomainError, ValidationError
+from app.model import BALLOT_MODES, LANGUAGES, QUESTION_KINDS, SCALE_KINDS, STATUSES, Consultation
+from app.text import clean_text
+
+# -- limits (docs/sheet-format.md, "Limits") -------------------------------------------------------
+
+MAX_FILE_BYTES = 10 * 1024 * 1024        # a 500-question consultation is about 100 KB
+MAX_UNPACKED_BYTES = 50 * 1024 * 1024    # the zip's declared uncompressed sizes, all entries
+MAX_ZIP_ENTRIES = 1000
+MAX_ROWS = 5000                          # rows 1 to 5,000 of each sheet, heading row included
+MAX_COLUMNS = 64                         # columns A to BL
+MAX_TEXT_CHARS = 2000                    # one cell's text, after app.text.clean_text's cleaning
+MAX_IMAGE_PIXELS = 16_000_000            # a 12-megapixel phone photo fits; tablets show 1280×800
+MAX_PROBLEMS = 500                       # listed; past that, only counted
+_EXCEL_LAST_ROW = 1_048_576
+
+# -- the sheets and their columns ------------------------------------------------------------------
+
+YES_NO_WORDS = ("yes", "no")
+_TRUE = {"yes", "y", "true", "1", "oui", "vrai", "sì", "si"}
+_FALSE = {"no", "n", "false", "0", "non", "faux"}
+_EXCEL_ERRORS = {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A",
+                 "#GETTING_DATA", "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!", "#UNKNOWN!"}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a sheet. A text column is one column per language: `name::fr`…"""
+    name: str
+    text: bool = False
+    required: bool = False
+    width: int = 14
+    choices: tuple[str, ...] = ()        # the template offers them in a drop-down list
+    refers_to: str | None = None         # the sheet whose identifiers this column names
+
+
+SHEETS: dict[str, tuple[Column, ...]] = {
+    "consultation": (
+        Column("id", required=True, width=18), Column("version", width=9),
+        Column("status", width=10, choices=STATUSES), Column("languages", required=True),
+        Column("title", text=True, required=True, width=40),
+        Column("description", text=True, width=50),
+        Column("opens_on", width=12), Column("closes_on", width=12), Column("goal", width=8),
+        Column("image", width=22), Column("default_mode", width=13, choices=BALLOT_MODES),
+        Column("anonymous", width=11, choices=YES_NO_WORDS),
+        Column("signup_age_bracket", width=19, choices=YES_NO_WORDS)),
+    "themes": (
+        Column("id", required=True, width=18), Column("title", text=True, required=True,
+                                                      width=30)),
+    "projects": (
+        Column("id", required=True, width=16), Column("theme", required=True, width=16,
+                                                      refers_to="themes"),
+        Column("title", text=True, required=True, width=34),
+        Column("description", text=True, required=True, width=50),
+        Column("cost", width=10), Column("image", width=22),
+        Column("proposed_by", width=12, choices=("partner", "citizen"))),
+    "questions": (
+        Column("id", required=True, width=16), Column("kind", required=True, width=10,
+                                                      choices=QUESTION_KINDS),
+        Column("label", text=True, required=True, width=44),
+        Column("hint", text=True, width=40),
+        Column("theme", width=16, refers_to="themes"), Column("projects", width=30),
+        Column("multiple", width=9, choices=YES_NO_WORDS), Column("maximum", width=9),
+        Column("scale_kind", width=11, choices=SCALE_KINDS), Column("total", width=10),
+        Column("step", width=8), Column("currency", width=9)),
+    "options": (
+        Column("question", required=True, width=16, refers_to="questions"),
+        Column("id", required=True, width=16),
+        Column("label", text=True, required=True, width=30)),
+    "sites": (
+        Column("id", required=True, width=24), Column("town", width=16),
+        Column("name", text=True, required=True, width=34)),
+    "meetings": (
+        Column("id", required=True, width=20), Column("site", required=True, width=24,
+                                                      refers_to="sites"),
+        Column("starts_at", required=True, width=17),
+        Column("title", text=True, required=True, width=36),
+        Column("place", text=True, width=24)),
+    "neighbourhoods": (
+        Column("id", required=True, width=18), Column("name", text=True, required=True,
+                                                      width=28)),
+}
+REQUIRED_SHEETS = ("consultation", "questions")
+
+# Which question columns each kind uses; a filled cell outside its kind is a mistake.
+KIND_COLUMNS = {
+    "projects": ("colour", "budget"), "multiple": ("choice",),
+    "maximum": ("choice", "ranking", "open"), "scale_kind": ("scale",),
+    "total": ("budget",), "step": ("budget",), "currency": ("budget",),
+}
+_KIND_OPTIONS = ("choice", "ranking", "scale")
+_SCALE_IDS = ("1", "2", "3", "4", "5")
+_MAXIMUM_KEY = {"choice": "max_choices", "ranking": "max_ranked", "open": "max_length"}
+# Bundle field -> sheet column, where their names differ (XLSForm's words for questions).
+_COLUMN_OF_FIELD = {"prompt": "label", "help": "hint", "max_choices": "maximum",
+                    "max_ranked": "maximum", "max_length": "maximum"}
+
+# -- problems ----------------------------------------------------------------------------------
+
+_WHERE_CELL = N_("Sheet '{sheet}', row {row}, column {column} ({letter}): {message}")
+_WHERE_ROW_COLUMN = N_("Sheet '{sheet}', row {row}, column {column}: {message}")
+_WHERE_ROW = N_("Sheet '{sheet}', row {row}: {message}")
+_WHERE_COLUMN = N_("Sheet '{sheet}', column {column}: {message}")
+_WHERE_SHEET = N_("Sheet '{sheet}': {message}")
+
+
+def _format(template: str, params: dict) -> str:
+    try:
+        return template.format(**params)
+    except (KeyError, IndexError, ValueError):
+        return template
+
+
+@dataclass(frozen=True, eq=True)
+class SheetProblem:
+    """One mistake in a spreadsheet: where (sheet, row as the spreadsheet numbers it, column
+    heading and letter; None when the problem is the whole file, sheet or row), and what (a
+    gettext msgid and the values of its placeholders)."""
+    sheet: str | None
+    row: int | None
+    column: str | None
+    message: str
+    params: dict = field(default_factory=dict, hash=False)
+    letter: str | None = None
+
+    def describe(self, gettext: Callable[[str], str] | None = None) -> str:
+        """`Sheet 'questions', row 7, column label::it (D): …` in the reader's language."""
+        tr = gettext or (lambda s: s)
+        message = _format(tr(self.message), self.params)
+        if self.sheet is None:
+            return message
+        where = dict(sheet=self.sheet, row=self.row, column=self.column, letter=self.letter,
+                     message=message)
+        if self.row is not None and self.column is not None:
+            template = _WHERE_CELL if self.letter else _WHERE_ROW_COLUMN
+        elif self.row is not None:
+            template = _WHERE_ROW
+        elif self.column is not None:
+            template = _WHERE_COLUMN
+        else:
+            template = _WHERE_SHEET
+        return _format(tr(template), where)
+
+    def as_dict(self, gettext: Callable[[str], str] | None = None) -> dict:
+        """For JSON answers: the place, the message read and its msgid."""
+        return {"sheet": self.sheet, "row": self.row, "column": self.column,
+                "letter": self.letter, "message": self.describe(gettext), "code": self.message}
+
+
+_NOTHING_WRITTEN = N_("Problems: {count}. Nothing was written.")
+_NOT_XLSX = N_("This is not an XLSX spreadsheet: save it as an Excel workbook (.xlsx).")
+_UNREADABLE = N_("The spreadsheet file cannot be read: {reason}")
+
+
+class SheetError(DomainError):
+    """A spreadsheet that does not make a valid consultation; `problems` lists every mistake
+    found. Nothing was written."""
+
+    def __init__(self, problems: list[SheetProblem], file: str | None = None,
+                 count: int | None = None):
+        self.problems = list(problems)
+        self.file = file
+        self.count = len(self.problems) if count is None else count   # listed or not
+        super().__init__(_NOTHING_WRITTEN, None, count=self.count)
+
+    def describe(self, gettext: Callable[[str], str] | None = None) -> str:
+        lines = [super().describe(gettext)]
+        lines += [problem.describe(gettext) for problem in self.problems]
+        return "\n".join(lines)
+
+
+class _Problems:
+    """The problems found so far, each once, sorted as the sheets and rows come."""
+
+    def __init__(self):
+        self.items: list[SheetProblem] = []
+        self.more = 0
+        self._seen: set = set()
+
+    def add(self, sheet, row, column, message, letter=None, **params) -> None:
+        key = (sheet, row, column, message, tuple(sorted((k, str(v)) for k, v in params.items())))
+        if key in self._seen:
+            return
+        if len(self.items) >= MAX_PROBLEMS:
+            self.more += 1       # a sheet of 5,000 wrong rows: the first 500 say enough
+            return
+        self._seen.add(key)
+        self.items.append(SheetProblem(sheet, row, column, message, params, letter))
+
+    def sorted(self) -> list[SheetProblem]:
+        order = {name: i for i, name in enumerate(SHEETS)}
+        found = sorted(self.items, key=lambda p: (
+            -1 if p.sheet is None else order.get(p.sheet, len(order)), p.row or 0,
+            _column_index(p.letter) if p.letter else 0))
+        if self.more:
+            found.append(SheetProblem(None, None, None,
+                                      N_("And {count} more problems, not listed."),
+                                      {"count": self.more}))
+        return found
+
+    def error(self, file) -> SheetError:
+        return SheetError(self.sorted(), file, len(self.items) + self.more)
+
+    def fatal(self, message, file, **params) -> SheetError:
+        self.add(None, None, None, message, **params)
+        return self.error(file)
+
+
+def _column_letter(index: int) -> str:
+    """1 -> A, 27 -> AA."""
+    letters = ""
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _column_index(letters: str) -> int:
+    index = 0
+    for ch in letters:
+        index = index * 26 + ord(ch) - 64
+    return index
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """A cell's value quoted in a message, cut so that a 10,000-character cell stays readable."""
+    text = str(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+# -- reading the file --------------------------------------------------------------------------
+
+_BAD = object()   # a cell already reported (a spreadsheet error, a formula with no value)
+
+
+@dataclass
+class _Table:
+    name: str
+    title: str                                   # as the workbook spells it
+    columns: dict[str, int] = field(default_factory=dict)    # heading -> 0-based index
+    rows: list[tuple[int, list]] = field(default_factory=list)
+    headings: list = field(default_factory=list)             # row 1 as read
+    skipped: set[int] = field(default_factory=set)   # notes, and headings already reported
+
+    def letter(self, column: str) -> str | None:
+        index = self.columns.get(column)
+        return None if index is None else _column_letter(index + 1)
+
+    def value(self, row: list, column: str) -> Any:
+        index = self.columns.get(column)
+        return None if index is None else row[index]
+
+    def heading_at(self, index: int) -> tuple[str, str | None]:
+        """(heading, letter) of the 0-based column `index`; (letter, None) when it has none."""
+        letter = _column_letter(index + 1)
+        name = next((h for h, i in self.columns.items() if i == index), None)
+        return (name, letter) if name else (letter, None)
+
+
+def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str] | None:
+    """Sheet title -> its worksheet part in the zip, found through the package's relationships;
+    None when the zip holds no XLSX workbook."""
+    names = set(archive.namelist())
+
+    def xml(name):
+        return ET.fromstring(archive.read(name))
+
+    def relationships(name):
+        return {r.get("Id"): (r.get("Type") or "", r.get("Target") or "")
+                for r in xml(name) if r.tag.endswith("Relationship")}
+
+    if "_rels/.rels" not in names:
+        return None
+    workbook = next((target for kind, target in relationships("_rels/.rels").values()
+                     if kind.endswith("/officeDocument")), None)
+    if not workbook:
+        return None
+    workbook = workbook.lstrip("/")
+    if not workbook.endswith(".xml") or workbook not in names:
+        return None
+    base = posixpath.dirname(workbook)
+    rels_name = posixpath.join(base, "_rels", posixpath.basename(workbook) + ".rels")
+    rels = relationships(rels_name) if rels_name in names else {}
+    parts = {}
+    for element in xml(workbook).iter():
+        if element.tag.endswith("}sheet") or element.tag == "sheet":
+            rel_id = next((v for k, v in element.attrib.items() if k.endswith("}id")), None)
+            target = rels.get(rel_id, ("", ""))[1]
+            if target:
+                part = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
+                    posixpath.join(base, target))
+                parts[element.get("name") or ""] = part
+    return parts
+
+
+_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
+_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Za-z]{1,3}\d{1,7}'
+                    rb'(?::[A-Za-z]{1,3}\d{1,7})?)"')
+
+
+def _scan_part(archive: zipfile.ZipFile, part: str) -> tuple[bool, list[tuple[str, int, str]]]:
+    """(holds formulas, merged ranges as (first letter, first row, range)) of a worksheet part,
+    read as bytes: cheap next to openpyxl's parse, which tells neither in read-only mode."""
+    formulas, merges, tail = False, [], b""
+    with archive.open(part) as stream:
+        while True:
+            chunk = stream.read(1 << 20)
+            if not chunk:
+                break
+            data = tail + chunk
+            formulas = formulas or bool(_FORMULA.search(data))
+            for m in _MERGE.finditer(data):
+                ref = m.group(1).decode("ascii").upper()
+                letter, row = re.match(r"([A-Z]+)(\d+)", ref).groups()
+                merges.append((letter, int(row), ref))
+            tail = data[-200:]
+    # A match inside the 200-byte overlap is seen twice.
+    return formulas, sorted(set(merges))
+
+
+_XML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, str):
+        if "_x" in value:
+            # How XLSX files carry characters XML cannot (ECMA-376 ST_Xstring); openpyxl leaves
+            # them escaped. Decoded here so that clean_text removes the control characters.
+            value = _XML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), value)
+        value = value.strip()
+        return value or None
+    return value
+
+
+def _read_workbook(path: Path, problems: _Problems) -> dict[str, _Table]:
+    """The sheets this format knows, read in full (values as their cached results). File-level
+    problems raise SheetError at once; cell-level ones are added to `problems`."""
+    file = str(path)
+    try:
+        handle = open(path, "rb")
+    except OSError as exc:
+        raise problems.fatal(_UNREADABLE, file, reason=exc.strerror or str(exc)) from None
+    with handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > MAX_FILE_BYTES:
+            raise problems.fatal(N_("The file is too large: {size} MB, at most {max} MB."), file,
+                                 size=round(size / 1048576, 1), max=MAX_FILE_BYTES // 1048576)
+        try:
+            with zipfile.ZipFile(handle) as archive:
+                infos = archive.infolist()
+                if len(infos) > MAX_ZIP_ENTRIES or \
+                        sum(i.file_size for i in infos) > MAX_UNPACKED_BYTES:
+                    raise problems.fatal(
+                        N_("The spreadsheet unpacks to more than {max} MB: refused."), file,
+                        max=MAX_UNPACKED_BYTES // 1048576)
+                parts = _sheet_parts(archive)
+                if parts is None:
+                    raise problems.fatal(_NOT_XLSX, file)    # an .ods, a .docx, any zip
+                wanted = {title: part for title, part in parts.items()
+                          if title.strip().lower() in SHEETS}
+                scans = {title: _scan_part(archive, part) for title, part in wanted.items()
+                         if part in archive.namelist()}
+        except zipfile.BadZipFile:
+            raise problems.fatal(_NOT_XLSX, file) from None          # an .xls, a .csv…
+        except (ET.ParseError, KeyError, OSError, RuntimeError, NotImplementedError,
+                EOFError, zipfile.LargeZipFile) as exc:
+            raise problems.fatal(_UNREADABLE, file,
+                                 reason=_shown(exc, 200)) from None
+        handle.seek(0)
+        tables = _load_tables(handle, file, problems, data_only=True)
+        formula_sheets = [t for t in tables.values() if scans.get(t.title, (False,))[0]]
+        if formula_sheets:
+            handle.seek(0)
+            _check_formulas(handle, file, problems, formula_sheets)
+        for table in tables.values():
+            for letter, row, ref in scans.get(table.title, (False, []))[1]:
+                heading, letter = table.heading_at(_column_index(letter) - 1)
+                problems.add(table.name, row, heading, N_(
+                    "Merged cells ({range}) are not allowed: unmerge them and fill in each "
+                    "cell."), letter, range=ref)
+                _hide_merged(table, ref)
+    return tables
+
+
+def _open_openpyxl(handle, file: str, problems: _Problems, *, data_only: bool):
+    from openpyxl import load_workbook
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")    # styles and extensions it skips; not the author's
+            return load_workbook(handle, read_only=True, data_only=data_only, keep_links=False)
+    except Exception as exc:   # openpyxl on a damaged file raises anything from KeyError up
+        raise problems.fatal(_UNREADABLE, file,
+                             reason=_shown(f"{type(exc).__name__}: {exc}", 200)) from None
+
+
+def _hide_merged(table: _Table, ref: str) -> None:
+    """The cells a merge covers read as empty: already reported, not 'missing' again."""
+    corners = re.findall(r"([A-Z]+)(\d+)", ref)
+    (first_col, first_row), (last_col, last_row) = corners[0], corners[-1]
+    columns = range(_column_index(first_col) - 1, min(_column_index(last_col), MAX_COLUMNS))
+    for number, values in table.rows:
+        if int(first_row) <= number <= int(last_row):
+            for index in columns:
+                if (number, index) != (int(first_row), _column_index(first_col) - 1):
+                    values[index] = _BAD
+
+
+def _load_tables(handle, file: str, problems: _Problems, *, data_only: bool) -> dict[str, _Table]:
+    workbook = _open_openpyxl(handle, file, problems, data_only=data_only)
+    tables = {}
+    try:
+        for title in workbook.sheetnames:
+            name = title.strip().lower()
+            if name not in SHEETS or name in tables:
+                continue          # other sheets are the author's notes, as in XLSForm
+            sheet = workbook[title]
+            if not hasattr(sheet, "iter_rows"):
+                continue          # a chart sheet
+            table = tables[name] = _Table(name, title)
+            _read_rows(sheet, table, problems)
+    except Exception as exc:
+        raise problems.fatal(_UNREADABLE, file,
+                             reason=_shown(f"{type(exc).__name__}: {exc}", 200)) from None
+    finally:
+        workbook.close()
+    return tables
+
+
+def _read_rows(sheet, table: _Table, problems: _Problems) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sheet.reset_dimensions()     # a file's recorded size can be wrong; read what is there
+        rows = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1)
+        too_wide = False
+        for number, values in enumerate(rows, start=1):
+            values = [_cell(v) for v in values]
+            if not any(v is not None for v in values):
+                if number > _EXCEL_LAST_ROW:
+                    break
+                continue
+            if number > MAX_ROWS:
+                problems.add(table.name, number, None,
+                             N_("Too many rows: a sheet may use rows 1 to {max}."), max=MAX_ROWS)
+                break
+            if values[MAX_COLUMNS] is not None and not too_wide:
+                too_wide = True
+                problems.add(table.name, number, _column_letter(MAX_COLUMNS + 1), N_(
+                    "Too many columns: a sheet may use columns A to {last}."),
+                    last=_column_letter(MAX_COLUMNS))
+            values = values[:MAX_COLUMNS]
+            for index, value in enumerate(values):
+                if isinstance(value, str) and value in _EXCEL_ERRORS:
+                    heading, letter = table.heading_at(index)
+                    problems.add(table.name, number, heading,
+                                 N_("The cell holds a spreadsheet error: {error}."), letter,
+                                 error=value)
+                    values[index] = _BAD
+            if number == 1:
+                table.headings = values
+                _read_headings(table, values, problems)
+            else:
+                table.rows.append((number, values))
+
+
+_TEXT_HEADING = re.compile(r"^([a-z_0-9]+)\s*::\s*(.+)$")
+
+
+def _read_headings(table: _Table, values: list, problems: _Problems) -> None:
+    columns = SHEETS[table.name]
+    plain = {c.name for c in columns if not c.text}
+    texts = {c.name for c in columns if c.text}
+    for index, value in enumerate(values):
+        letter = _column_letter(index + 1)
+        if value is None:
+            continue
+        table.skipped.add(index)   # until it proves to be one of the sheet's columns
+        if value is _BAD:
+            continue
+        heading = str(value).strip()
+        if heading.startswith("#"):
+            continue               # a notes column
+        name = heading.lower()
+        match = _TEXT_HEADING.match(name)
+        if match:
+            base, lang = match.groups()
+            # XLSForm also writes the language's name: `label::Français (fr)`.
+            code = re.search(r"\((\w+)\)\s*$", lang)
+            lang = (code.group(1) if code else lang).strip()
+            if base not in texts:
+                problems.add(table.name, 1, heading, N_(
+                    "Unknown column (the columns of each sheet are in docs/sheet-format.md)."),
+                    letter)
+                continue
+            if lang not in LANGUAGES:
+                problems.add(table.name, 1, heading, N_("Unknown language: {lang}."), letter,
+                             lang=_shown(lang))
+                continue
+            name = f"{base}::{lang}"
+        elif name in texts:
+            problems.add(table.name, 1, heading, N_(
+                "A text column names its language: {name}::fr, {name}::it or {name}::en."),
+                letter, name=name)
+            continue
+        elif name not in plain:
+            problems.add(table.name, 1, heading, N_(
+                "Unknown column (the columns of each sheet are in docs/sheet-format.md)."), letter)
+            continue
+        if name in table.columns:
+            problems.add(table.name, 1, heading, N_("This column appears twice."), letter)
+            continue
+        table.columns[name] = index
+        table.skipped.discard(index)
+
+
+def _check_formulas(handle, file: str, problems: _Problems, tables: list[_Table]) -> None:
+    """A formula reads as the value the spreadsheet program saved with it; openpyxl (and other
+    generators) save none, and then the cell is reported rather than read as empty."""
+    workbook = _open_openpyxl(handle, file, problems, data_only=False)
+    try:
+        for table in tables:
+            by_number = dict(table.rows)
+            by_number[1] = table.headings
+            sheet = workbook[table.title]
+            sheet.reset_dimensions()
+            for number, cells in enumerate(sheet.iter_rows(max_col=MAX_COLUMNS), start=1):
+                if number > MAX_ROWS:
+                    break
+                for index, cell in enumerate(cells):
+                    if getattr(cell, "data_type", None) != "f":
+                        continue
+                    values = by_number.get(number)
+                    if values is None or index >= len(values) or values[index] is None:
+                        heading, letter = table.heading_at(index)
+                        problems.add(table.name, number, heading, N_(
+                            "The cell holds a formula with no saved value: type the value, or "
+                            "open the file in a spreadsheet program and save it again."),
+                            letter)
+                        if values is not None and index < len(values):
+                            values[index] = _BAD
+    except Exception as exc:
+        raise problems.fatal(_UNREADABLE, file,
+                             reason=_shown(f"{type(exc).__name__}: {exc}", 200)) from None
+    finally:
+        workbook.close()
+
+
+# -- from the sheets to the bundle data --------------------------------------------------------
+
+_IDENT = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="minutes")
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str):
+        # French and Italian write 240 000 (with a space or a no-break space).
+        digits = re.sub(r"[ \u00a0\u202f]", "", value)
+        if len(digits) <= 30 and re.fullmatch(r"[+-]?\d+", digits):
+            return int(digits)
+    return None
+
+
+class _Builder:
+    """Turns the tables into bundle data, adding a problem for every mistake; remembers where
+    each bundle field came from, so that app.bundle's own verdict names a cell too."""
+
+    def __init__(self, tables: dict[str, _Table], images_dir: Path, problems: _Problems):
+        self.tables = tables
+        self.images_dir = images_dir
+        self.problems = problems
+        self.languages: tuple[str, ...] = ()
+        self.origins: dict[str, tuple[str, int]] = {}
+        self.project_rows: dict[str, tuple] = {}
+        self.age_bracket: bool | None = None
+        self._images: dict[str, tuple | None] = {}
+
+    # cells
+
+    def problem(self, table: _Table, row: int | None, column: str | None, message: str,
+                **params) -> None:
+        letter = table.letter(column) if column else None
+        self.problems.add(table.name, row, column, message, letter, **params)
+
+    def raw(self, table, row, column):
+        return table.value(row[1], column)
+
+    def ident(self, table, row, column, *, required=True) -> str | None:
+        value = self.raw(table, row, column)
+        if value is _BAD:
+            return None
+        if value is None:
+            if required and column in table.columns:
+                self.problem(table, row[0], column, N_("This field is required."))
+            return None
+        text = _as_text(value)
+        if not _IDENT.match(text):
+            self.problem(table, row[0], column,
+                         N_("An identifier (letters, digits, - _ .) is expected here."))
+            return None
+        return text
+
+    def ident_list(self, table, row, column) -> list[str] | None:
+        value = self.raw(table, row, column)
+        if value is None or value is _BAD:
+            return None
+        items = [item for item in re.split(r"[\s,;]+", _as_text(value)) if item]
+        for item in items:
+            if not _IDENT.match(item):
+                self.problem(table, row[0], column,
+                             N_("An identifier (letters, digits, - _ .) is expected here."))
+                return None
+        return items
+
+    def plain(self, table, row, column) -> str | None:
+        value = self.raw(table, row, column)
+        if value is None or value is _BAD:
+            return None
+        try:
+            return clean_text(_as_text(value), field=column, max_length=MAX_TEXT_CHARS).strip()
+        except ValidationError as exc:
+            self.problem(table, row[0], column, exc.message, **exc.params)
+            return None
+
+    def integer(self, table, row, column, *, minimum=0) -> int | None:
+        value = self.raw(table, row, column)
+        if value is None or value is _BAD:
+            return None
+        number = _as_int(value)
+        if number is None or number < minimum:
+            self.problem(table, row[0], column,
+                         N_("A whole number of at least {min} is expected here."), min=minimum)
+            return None
+        if number > MAX_INT:
+            self.problem(table, row[0], column, N_("This number is too large."))
+            return None
+        return number
+
+    def boolean(self, table, row, column) -> bool | None:
+        value = self.raw(table, row, column)
+        if value is None or value is _BAD:
+            return None
+        if isinstance(value, bool):
+            return value
+        word = _as_text(value).strip().lower()
+        if word in _TRUE:
+            return True
+        if word in _FALSE:
+            return False
+        self.problem(table, row[0], column, N_("yes or no is expected here."))
+        return None
+
+    def keyword(self, table, row, column, allowed, message, param) -> str | None:
+        value = self.raw(table, row, column)
+        if value is None or value is _BAD:
+            return None
+        word = _as_text(value).strip().lower()
+        if word not in allowed:
+            self.problem(table, row[0], column, message, **{param: _shown(value)})
+            return None
+        return word
+
+    def day(self, table, row, column) -> str | None:
+        value = self.raw(table, row, column)
+        if value is None or value is _BAD:
+            return None
+        if isinstance(value, datetime):
+            if value.time() == time(0):
+                return value.date().isoformat()
+        elif isinstance(value, date):
+            return value.isoformat()
+        elif isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            try:
+                return date.fromisoformat(value).isoformat()
+            except ValueError:
+                pass
+        self.problem(table, row[0], column, N_("A date (YYYY-MM-DD) is expected here."))
+        return None
+
+    def moment(self, table, row, column) -> str | None:
+        value = self.raw(table, row, column)
+        if value is _BAD:
+            return None
+        if isinstance(value, datetime):
+            return value.strftime("%Y-%m-%dT%H:%M:%S" if value.second else "%Y-%m-%dT%H:%M")
+        if isinstance(value, date):
+            return value.isoformat()
+        if isinstance(value, str) and re.fullmatch(
+                r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?([+-]\d{2}:\d{2}|Z)?)?", value):
+            try:
+                datetime.fromisoformat(value)
+                return value.replace(" ", "T", 1)    # screens split date and time at the T
+            except ValueError:
+                pass
+        if value is None:
+            if column in table.columns:
+                self.problem(table, row[0], column, N_("This field is required."))
+            return None
+        self.problem(table, row[0], column, N_("A date and time (ISO 8601) is expected here."))
+        return None
+
+    def text(self, table, row, base, *, required) -> dict[str, str]:
+        found, bad = {}, False
+        for lang in LANGUAGES:
+            column = f"{base}::{lang}"
+            value = self.raw(table, row, column)
+            if value is _BAD:
+                bad = True
+                continue
+            if value is None:
+                continue
+            try:
+                cleaned = clean_text(_as_text(value), field=column,
+                                     max_length=MAX_TEXT_CHARS).strip()
+            except ValidationError as exc:
+                self.problem(table, row[0], column, exc.message, **exc.params)
+                bad = True
+                continue
+            if cleaned:
+                found[lang] = cleaned
+        if (required or found) and not bad:
+            for lang in self.languages:
+                column = f"{base}::{lang}"
+                if lang in found or (required and column not in table.columns):
+                    continue      # a missing required column is reported once, at its heading
+                self.problem(table, row[0], column, N_("The translation in {lang} is missing."),
+                             lang=lang)
+        return found
+
+    def image(self, table, row, column) -> str | None:
+        value = self.plain(table, row, column)
+        if value is None:
+            return None
+        if value.startswith(("/", "\\")) or ".." in Path(value).parts or \
+                Path(value).suffix.lower() not in _IMAGE_SUFFIXES or "\\" in value:
+            self.problem(table, row[0], column, N_(
+                "An image path inside the bundle (PNG, JPEG or WebP) is expected."))
+            return None
+        if value not in self._images:
+            self._images[value] = self._check_image(value)
+        found = self._images[value]
+        if found is not None:
+            self.problem(table, row[0], column, found[0], **found[1])
+            return None
+        return value
+
+    def _check_image(self, relative: str) -> tuple[str, dict] | None:
+        path = self.images_dir / relative
+        try:
+            inside = path.resolve().is_relative_to(self.images_dir.resolve())
+        except OSError:
+            inside = False
+        if not inside:
+            return N_("An image path inside the bundle (PNG, JPEG or WebP) is expected."), {}
+        if not path.is_file():
+            return N_("The image {path} is missing."), {"path": relative}
+        if path.stat().st_size > MAX_IMAGE_BYTES:
+            return N_("The image {path} is too large."), {"path": relative}
+        from PIL import Image, UnidentifiedImageError
+        too_many = (N_("The image {path} has too many pixels: at most {max} million."),
+                    {"path": relative, "max": MAX_IMAGE_PIXELS // 1_000_000})
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(path) as img:
+                    if img.format not in ("PNG", "JPEG", "WEBP"):
+                        return N_("The image {path} is not a PNG, JPEG or WebP picture."), \
+                            {"path": relative}
+                    if img.width * img.height > MAX_IMAGE_PIXELS:
+                        return too_many
+                    img.load()       # decodes it all: a truncated file fails here
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            return too_many
+        except UnidentifiedImageError:
+            return N_("The image {path} is not a PNG, JPEG or WebP picture."), {"path": relative}
+        except Exception:
+            return N_("The image {path} is broken."), {"path": relative}
+        return None
+
+    # sheets
+
+    def check_columns(self, table: _Table) -> None:
+        for column in SHEETS[table.name]:
+            if not column.required:
+                continue
+            names = [f"{column.name}::{lang}" for lang in self.languages] if column.text \
+                else [column.name]
+            for name in names:
+                if name not in table.columns:
+                    self.problem(table, None, name, N_("This column is missing."))
+        # Named once per column, at its first filled cell.
+        quiet = set(table.columns.values()) | table.skipped
+        for number, values in table.rows:
+            for index, value in enumerate(values):
+                if value is not None and index not in quiet:
+                    quiet.add(index)
+                    self.problems.add(table.name, number, _column_letter(index + 1), N_(
+                        "This cell has no column heading above it."))
+
+    def unique(self, table: _Table, items: list[tuple[tuple, dict]]) -> None:
+        first: dict[str, int] = {}
+        for row, item in items:
+            if item.get("id") is None:
+                continue
+            if item["id"] in first:
+                self.problem(table, row[0], "id", N_("Duplicate identifier: {id}."),
+                             id=item["id"])
+            else:
+                first[item["id"]] = row[0]
+
+    def table(self, name: str) -> _Table | None:
+        table = self.tables.get(name)
+        if table is None and name in REQUIRED_SHEETS:
+            self.problems.add(name, None, None, N_("This sheet is missing."))
+        return table
+
+    def consultation(self) -> dict:
+        table = self.table("consultation")
+        if table is None:
+            return {}
+        if len(table.rows) != 1:
+            self.problem(table, None, None,
+                         N_("This sheet holds exactly one row under its headings."))
+            if not table.rows:
+                return {}
+        row = table.rows[0]
+        self.origins["consultation"] = ("consultation", row[0])
+        c: dict[str, Any] = {}
+        c["id"] = self.ident(table, row, "id")
+        langs = self.raw(table, row, "languages")
+        if langs is not _BAD and "languages" in table.columns:
+            codes = [w for w in re.split(r"[\s,;]+", _as_text(langs or "").lower()) if w]
+            if not codes or any(code not in LANGUAGES for code in codes) or \
+                    len(set(codes)) != len(codes):
+                self.problem(table, row[0], "languages",
+                             N_("Languages must be listed once each, among fr, it, en."))
+            else:
+                self.languages = tuple(codes)
+            c["languages"] = codes
+        self.set(c, "version", self.integer(table, row, "version", minimum=1))
+        self.set(c, "status", self.keyword(table, row, "status", STATUSES,
+                                           N_("Unknown status: {status}."), "status"))
+        self.check_columns(table)       # once the languages are known
+        c["title"] = self.text(table, row, "title", required=True)
+        self.set(c, "description", self.text(table, row, "description", required=False))
+        opens, closes = self.day(table, row, "opens_on"), self.day(table, row, "closes_on")
+        self.set(c, "opens_on", opens)
+        self.set(c, "closes_on", closes)
+        if opens and closes and closes < opens:
+            self.problem(table, row[0], "closes_on",
+                         N_("The consultation closes before it opens."))
+        self.set(c, "goal", self.integer(table, row, "goal"))
+        self.set(c, "image", self.image(table, row, "image"))
+        self.set(c, "default_mode", self.keyword(table, row, "default_mode", BALLOT_MODES,
+                                                 N_("Unknown ballot mode: {mode}."), "mode"))
+        self.set(c, "anonymous", self.boolean(table, row, "anonymous"))
+        self.age_bracket = self.boolean(table, row, "signup_age_bracket")
+        return c
+
+    @staticmethod
+    def set(target: dict, key: str, value: Any) -> None:
+        """Only what the sheet says: an empty cell leaves the bundle's default."""
+        if value is not None and value != {}:
+            target[key] = value
+
+    def simple_list(self, name: str, path: str, text_columns: dict[str, bool],
+                    extra: Callable[[_Table, tuple, dict], None] | None = None) -> list[dict]:
+        table = self.table(name)
+        if table is None:
+            return []
+        self.check_columns(table)
+        items = []
+        for index, row in enumerate(table.rows):
+            self.origins[f"{path}[{index}]"] = (name, row[0])
+            item: dict[str, Any] = {"id": self.ident(table, row, "id")}
+            if extra:
+                extra(table, row, item)
+            for base, required in text_columns.items():
+                self.set(item, base, self.text(table, row, base, required=required))
+            items.append((row, item))
+        self.unique(table, items)
+        return [item for _row, item in items]
+
+    def build(self) -> dict:
+        c = self.consultation()
+        c["themes"] = self.simple_list("themes", "consultation.themes", {"title": True})
+        theme_ids = {t["id"] for t in c["themes"] if t.get("id")}
+
+        def project(table, row, item):
+            if item["id"] is not None:
+                self.project_rows.setdefault(item["id"], row)
+            item["theme"] = self.reference(table, row, "theme", theme_ids,
+                                           N_("Unknown theme: {id}."))
+            self.set(item, "cost", self.integer(table, row, "cost", minimum=1))
+            self.set(item, "image", self.image(table, row, "image"))
+            self.set(item, "proposed_by", self.keyword(
+                table, row, "proposed_by", ("partner", "citizen"),
+                N_("Proposed by a partner or by a citizen."), "value"))
+        projects = self.simple_list("projects", "consultation.projects",
+                                    {"title": True, "description": True}, project)
+        if projects:
+            c["projects"] = projects
+        c["questions"] = self.questions(projects, theme_ids)
+
+        def site(table, row, item):
+            self.set(item, "town", self.plain(table, row, "town"))
+        sites = self.simple_list("sites", "sites", {"name": True}, site)
+        site_ids = {s["id"] for s in sites if s.get("id")}
+
+        def meeting(table, row, item):
+            item["site"] = self.reference(table, row, "site", site_ids, N_("Unknown site: {id}."))
+            item["starts_at"] = self.moment(table, row, "starts_at")
+        meetings = self.simple_list("meetings", "meetings", {"title": True, "place": False},
+                                    meeting)
+        hoods = self.simple_list("neighbourhoods", "signup.neighbourhoods", {"name": True})
+        data: dict[str, Any] = {"format": FORMAT, "format_version": FORMAT_VERSION,
+                                "consultation": c}
+        if sites:
+            data["sites"] = sites
+        if meetings:
+            data["meetings"] = meetings
+        if hoods or self.age_bracket is not None:
+            signup: dict[str, Any] = {}
+            self.set(signup, "age_bracket", self.age_bracket)
+            if hoods:
+                signup["neighbourhoods"] = hoods
+            data["signup"] = signup
+        return data
+
+    def reference(self, table, row, column, known: set, message) -> str | None:
+        value = self.ident(table, row, column, required=True)
+        if value is not None and value not in known:
+            self.problem(table, row[0], column, message, id=value)
+        return value
+
+    def questions(self, projects: list[dict], theme_ids: set) -> list[dict]:
+        table = self.table("questions")
+        options = self.options()
+        if table is None:
+            return []
+        self.check_columns(table)
+        project_rows = {p["id"]: p for p in projects if p.get("id")}
+        questions, kinds = [], {}
+        for index, row in enumerate(table.rows):
+            self.origins[f"consultation.questions[{index}]"] = ("questions", row[0])
+            q = self.question(table, row, index, project_rows, theme_ids, options)
+            kinds[q.get("id")] = q.get("kind")
+            questions.append((row, q))
+        self.unique(table, questions)
+        if not questions and "questions" in self.tables:
+            self.problem(table, None, None, N_("A consultation needs at least one question."))
+        for qid, rows in options.items():
+            if qid not in kinds:
+                opt_table, first = rows[0]
+                self.problem(opt_table, first[0], "question", N_("Unknown question."))
+            elif kinds[qid] is not None and kinds[qid] not in _KIND_OPTIONS:
+                opt_table, first = rows[0]
+                self.problem(opt_table, first[0], "question", N_(
+                    "A question of kind {kind} takes no options."), kind=kinds[qid])
+        return [q for _row, q in questions]
+
+    def options(self) -> dict[str, list[tuple[_Table, tuple]]]:
+        table = self.table("options")
+        found: dict[str, list] = {}
+        if table is None:
+            return found
+        self.check_columns(table)
+        for row in table.rows:
+            qid = self.ident(table, row, "question")
+            if qid is not None:
+                found.setdefault(qid, []).append((table, row))
+        return found
+
+    def question(self, table, row, index, projects: dict, theme_ids: set, options: dict) -> dict:
+        path = f"consultation.questions[{index}]"
+        q: dict[str, Any] = {"id": self.ident(table, row, "id")}
+        kind = q["kind"] = self.keyword(table, row, "kind", QUESTION_KINDS,
+                                        N_("Unknown question kind: {kind}."), "kind")
+        theme = self.ident(table, row, "theme", required=False)
+        if theme is not None:
+            if theme not in theme_ids:
+                self.problem(table, row[0], "theme", N_("Unknown theme: {id}."), id=theme)
+            q["theme"] = theme
+        q["prompt"] = self.text(table, row, "label", required=True)
+        self.set(q, "help", self.text(table, row, "hint", required=False))
+        if kind is None:
+            return q
+        for column, kinds in KIND_COLUMNS.items():
+            value = self.raw(table, row, column)
+            if value is not None and value is not _BAD and kind not in kinds:
+                self.problem(table, row[0], column, N_(
+                    "This column does not apply to a question of kind {kind}."), kind=kind)
+        if kind in ("colour", "budget"):
+            self.question_projects(table, row, q, kind, projects)
+        if kind in _KIND_OPTIONS:
+            self.question_options(table, row, q, kind, options.get(q["id"], []), path)
+        if kind == "choice":
+            multiple = self.boolean(table, row, "multiple")
+            self.set(q, "multiple", multiple)
+            maximum = self.integer(table, row, "maximum", minimum=1)
+            if maximum is not None:
+                if not multiple:
+                    self.problem(table, row[0], "maximum", N_(
+                        "A maximum number of choices needs multiple = yes."))
+                elif maximum > len(q.get("options", ())):
+                    self.problem(table, row[0], "maximum",
+                                 N_("More choices allowed than there are options."))
+                q["max_choices"] = maximum
+        if kind == "ranking":
+            maximum = self.integer(table, row, "maximum", minimum=0)
+            if maximum is not None:
+                if maximum > len(q.get("options", ())):
+                    self.problem(table, row[0], "maximum",
+                                 N_("More ranks than there are options."))
+                q["max_ranked"] = maximum
+        if kind == "open":
+            self.set(q, "max_length", self.integer(table, row, "maximum", minimum=1))
+        if kind == "scale":
+            self.set(q, "scale_kind", self.keyword(
+                table, row, "scale_kind", SCALE_KINDS,
+                N_("A scale measures agreement or importance."), "value"))
+        if kind == "budget":
+            total = self.integer(table, row, "total", minimum=1)
+            if total is None and self.raw(table, row, "total") is None:
+                self.problem(table, row[0], "total", N_("This field is required."))
+            self.set(q, "total", total)
+            self.set(q, "step", self.integer(table, row, "step", minimum=1))
+            currency = self.plain(table, row, "currency")
+            if currency is not None:
+                currency = currency.upper()
+                if not re.fullmatch(r"[A-Z]{3}", currency):
+                    self.problem(table, row[0], "currency", N_(
+                        "A currency code of three capital letters (EUR) is expected here."))
+                else:
+                    q["currency"] = currency
+        return q
+
+    def question_projects(self, table, row, q, kind, projects: dict) -> None:
+        listed = self.ident_list(table, row, "projects")
+        if listed is not None:
+            q["projects"] = listed
+            seen = set()
+            for pid in listed:
+                if pid not in projects:
+                    self.problem(table, row[0], "projects", N_("Unknown project: {id}."), id=pid)
+                if pid in seen:
+                    self.problem(table, row[0], "projects", N_("A project is listed twice."))
+                seen.add(pid)
+        ids = listed if listed is not None else list(projects)
+        if not ids and self.raw(table, row, "projects") is not _BAD:
+            self.problem(table, row[0], "projects", N_("This question needs projects."))
+        if kind == "budget":
+            projects_table = self.tables.get("projects")
+            for pid in ids:
+                project = projects.get(pid)
+                where = self.project_rows.get(pid)
+                if project is not None and "cost" not in project and projects_table \
+                        and where and self.raw(projects_table, where, "cost") is None:
+                    self.problem(projects_table, where[0], "cost", N_(
+                        "A budget question needs a cost for every project: {id}."), id=pid)
+
+    def question_options(self, table, row, q, kind, rows, path) -> None:
+        items = []
+        for i, (opt_table, opt_row) in enumerate(rows):
+            if kind != "scale":
+                self.origins[f"{path}.options[{i}]"] = ("options", opt_row[0])
+            item = {"id": self.ident(opt_table, opt_row, "id")}
+            self.set(item, "label", self.text(opt_table, opt_row, "label", required=True))
+            items.append((opt_row, item))
+        if rows:
+            self.unique(rows[0][0], items)
+        options = [item for _row, item in items]
+        if kind == "scale":
+            if not options:
+                return
+            ids = sorted(o["id"] for o in options if o["id"])
+            if ids != list(_SCALE_IDS):
+                self.problem(table, row[0], None,
+                             N_("A scale needs five labels, from 1 to 5."))
+                return
+            by_id = {o["id"]: o.get("label", {}) for o in options}
+            q["labels"] = [by_id[i] for i in _SCALE_IDS]
+            # The parser names labels by position: point each at its option's row.
+            for i, opt_id in enumerate(_SCALE_IDS):
+                number = next(r[0] for r, o in items if o["id"] == opt_id)
+                self.origins[f"{path}.labels[{i}]"] = ("options", number)
+            return
+        if len(options) < 2:
+            self.problem(table, row[0], None, N_("This question needs at least two options."))
+        q["options"] = options
+
+    # the parser's verdict, placed in the sheet
+
+    def locate(self, error: BundleError) -> SheetProblem:
+        """app.bundle's error (`consultation.questions[3].options[1].label.it`) at its cell."""
+        field_path = error.field or ""
+        cuts = [m.start() for m in re.finditer(r"[.\[]", field_path)] + [len(field_path)]
+        for cut in reversed(cuts):
+            prefix = field_path[:cut]
+            if prefix not in self.origins:
+                continue
+            sheet, row = self.origins[prefix]
+            rest = [part for part in re.split(r"[.\[\]]+", field_path[cut:]) if part]
+            if ".labels[" in prefix:
+                rest = ["label"] + rest        # a scale's label: the option row's label
+            column = None
+            if rest:
+                base = _COLUMN_OF_FIELD.get(rest[0], rest[0])
+                known = {c.name: c for c in SHEETS[sheet]}.get(base)
+                if known is not None and not known.text:
+                    column = base
+                elif known is not None and len(rest) > 1 and rest[1] in LANGUAGES:
+                    column = f"{base}::{rest[1]}"
+            table = self.tables.get(sheet)
+            letter = table.letter(column) if table is not None and column else None
+            return SheetProblem(sheet, row, column, error.message, error.params, letter)
+        return SheetProblem(None, None, None, error.message, error.params)
+
+
+def build_bundle(xlsx_path: str | Path, images_dir: str | Path | None = None) -> dict:
+    """The bundle data a spreadsheet describes, checked whole: every mistake is collected and
+    raised as one SheetError; what is returned is what app.bundle.parse_bundle accepts, images
+    included. Images are looked up in `images_dir` (default: the spreadsheet's own folder) under
+    the path the sheet gives, which the bundle keeps."""
+    path = Path(xlsx_path)
+    images = Path(images_dir) if images_dir is not None else path.parent
+    problems = _Problems()
+    tables = _read_workbook(path, problems)
+    builder = _Builder(tables, images, problems)
+    data = builder.build()
+    if problems.items:
+        raise problems.error(str(path))
+    try:
+        parse_bundle(data, file=str(path), folder=images)
+    except BundleError as exc:
+        # A rule of app.bundle these checks do not repeat: still named by sheet, row, column.
+        raise SheetError([builder.locate(exc)], str(path)) from None
+    return data
+
+
+def _bundle_images(data: dict) -> list[str]:
+    c = data["consultation"]
+    found = [c.get("image")] + [p.get("image") for p in c.get("projects", [])]
+    return sorted({image for image in found if image})
+
+
+def _out_folder_problem(out: Path, sources: list[Path]) -> SheetError | None:
+    """Replacing `out` deletes what it held: only an empty folder or a bundle, and never the
+    folder of the spreadsheet or of its images (nor one above them)."""
+    target = out.resolve()
+    if any(target == source or target in source.parents
+           for source in (p.resolve() for p in sources)) or \
+            (out.exists() and (not out.is_dir() or (any(out.iterdir())
+                                                    and not (out / BUNDLE_FILE).is_file()))):
+        return _Problems().fatal(N_(
+            "Choose another output folder: {path} holds other files than a bundle, or the "
+            "spreadsheet or its images."), None, path=str(out))
+    return None
+
+
+def write_bundle_folder(xlsx_path: str | Path, out_dir: str | Path,
+                        images_dir: str | Path | None = None) -> Consultation:
+    """Build the spreadsheet into the bundle folder `out_dir` (bundle.json and the images it
+    names). Built into a temporary folder beside it, loaded back with app.bundle.load_bundle,
+    then renamed into place: with any problem, `out_dir` is left as it was (or not created).
+    An existing `out_dir` is replaced only when it is empty or holds a bundle."""
+    out = Path(out_dir)
+    images = Path(images_dir) if images_dir is not None else Path(xlsx_path).parent
+    refused = _out_folder_problem(out, [Path(xlsx_path).parent, images])
+    if refused:
+        raise refused
+    data = build_bundle(xlsx_path, images)
+    refused = _out_folder_problem(out, [images / relative for relative in _bundle_images(data)])
+    if refused:
+        raise refused
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        for relative in _bundle_images(data):
+            target = temp / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(images / relative, target)
+        with open(temp / BUNDLE_FILE, "w", encoding="utf-8") as f:
+            f.write(json.dumps(data, ensure_ascii=False, indent=1) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        consultation = load_bundle(temp)
+        os.chmod(temp, 0o755)          # mkdtemp's 0700 would hide the bundle from the hub's user
+        _swap_into_place(temp, out)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    return consultation
+
+
+def _swap_into_place(temp: Path, out: Path) -> None:
+    if not out.exists():
+        os.replace(temp, out)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+    os.rmdir(old)
+    os.replace(out, old)
+    try:
+        os.replace(temp, out)
+    except OSError:
+        os.replace(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# -- from a bundle to a spreadsheet ------------------------------------------------------------
+
+_KNOWN_FIELDS = {
+    "$": {"format", "format_version", "consultation", "sites", "meetings", "signup"},
+    "consultation": {"id", "version", "status", "languages", "title", "description", "opens_on",
+                     "closes_on", "goal", "image", "default_mode", "anonymous", "themes",
+                     "projects", "questions"},
+    "theme": {"id", "title"}, "option": {"id", "label"},
+    "project": {"id", "theme", "cost", "image", "proposed_by", "title", "description"},
+    "site": {"id", "town", "name"}, "meeting": {"id", "site", "starts_at", "title", "place"},
+    "signup": {"age_bracket", "neighbourhoods"}, "neighbourhood": {"id", "name"},
+}
+_QUESTION_FIELDS = {
+    None: {"id", "kind", "prompt", "help", "theme"},
+    "colour": {"projects"}, "budget": {"projects", "total", "step", "currency"},
+    "choice": {"options", "multiple", "max_choices"}, "ranking": {"options", "max_ranked"},
+    "scale": {"scale_kind", "labels"}, "open": {"max_length"}, "yes_no": set(),
+}
+
+
+def _sheet_value(value: Any) -> Any:
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)     # XLSX cannot hold them
+        # A text that reads like an _x0041_ escape keeps its underscore escaped (ECMA-376).
+        return _XML_ESCAPE.sub(lambda m: "_x005F" + m.group(0), value)
+    return value
+
+
+def _row(sheet: str, item: dict, **extra) -> dict[str, Any]:
+    """The cells of one row: {heading: value}, texts spread over their language columns."""
+    cells = {}
+    for column in SHEETS[sheet]:
+        value = extra.get(column.name, item.get(column.name))
+        if column.text:
+            for lang, text in (value or {}).items():
+                cells[f"{column.name}::{lang}"] = text
+        elif value is not None:
+            cells[column.name] = value
+    return cells
+
+
+def _left_out(where: str, item: Any, known: set, left: list[str]) -> None:
+    if isinstance(item, dict):
+        left.extend(f"{where}.{key}" for key in item if key not in known)
+
+
+def _sheet_rows(data: dict) -> tuple[dict[str, list[dict]], list[str]]:
+    left: list[str] = []
+    c = data["consultation"]
+    _left_out("$", data, _KNOWN_FIELDS["$"], left)
+    _left_out("consultation", c, _KNOWN_FIELDS["consultation"], left)
+    signup = data.get("signup") if isinstance(data.get("signup"), dict) else {}
+    _left_out("signup", signup, _KNOWN_FIELDS["signup"], left)
+    rows: dict[str, list[dict]] = {name: [] for name in SHEETS}
+    rows["consultation"].append(_row("consultation", c, languages=" ".join(c["languages"]),
+                                     signup_age_bracket=signup.get("age_bracket")))
+    for key, sheet, known in (("themes", "themes", "theme"), ("projects", "projects", "project")):
+        for i, item in enumerate(c.get(key) or []):
+            _left_out(f"consultation.{key}[{i}]", item, _KNOWN_FIELDS[known], left)
+            rows[sheet].append(_row(sheet, item))
+    for i, q in enumerate(c["questions"]):
+        kind = q["kind"]
+        known = _QUESTION_FIELDS[None] | _QUESTION_FIELDS[kind]
+        _left_out(f"consultation.questions[{i}]", q, known, left)
+        extra = {"label": q.get("prompt"), "hint": q.get("help"),
+                 "maximum": q.get(_MAXIMUM_KEY.get(kind, ""))}
+        if "projects" in q:
+            extra["projects"] = " ".join(q["projects"])
+        rows["questions"].append(_row("questions", {k: v for k, v in q.items() if k in known},
+                                      **extra))
+        if kind in ("choice", "ranking"):
+            for j, option in enumerate(q.get("options") or []):
+                _left_out(f"consultation.questions[{i}].options[{j}]", option,
+                          _KNOWN_FIELDS["option"], left)
+                rows["options"].append(_row("options", option, question=q["id"]))
+        for number, label in zip(_SCALE_IDS, q.get("labels") or [] if kind == "scale" else []):
+            rows["options"].append(_row("options", {"id": number, "label": label},
+                                        question=q["id"]))
+    for key, sheet, known in (("sites", "sites", "site"), ("meetings", "meetings", "meeting")):
+        for i, item in enumerate(data.get(key) or []):
+            _left_out(f"{key}[{i}]", item, _KNOWN_FIELDS[known], left)
+            rows[sheet].append(_row(sheet, item))
+    for i, item in enumerate(signup.get("neighbourhoods") or []):
+        _left_out(f"signup.neighbourhoods[{i}]", item, _KNOWN_FIELDS["neighbourhood"], left)
+        rows["neighbourhoods"].append(_row("neighbourhoods", item))
+    return rows, left
+
+
+def _headings(sheet: str) -> list[tuple[str, Column]]:
+    out = []
+    for column in SHEETS[sheet]:
+        if column.text:
+            out += [(f"{column.name}::{lang}", column) for lang in LANGUAGES]
+        else:
+            out.append((column.name, column))
+    return out
+
+
+def _write_workbook(rows: dict[str, list[dict]], out: Path) -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.worksheet.datavalidation import DataValidation
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    bold, fill = Font(bold=True), PatternFill("solid", fgColor="DDE8F0")
+    for sheet in SHEETS:
+        ws = workbook.create_sheet(sheet)
+        headings = _headings(sheet)
+        for index, (heading, column) in enumerate(headings, start=1):
+            cell = ws.cell(row=1, column=index, value=heading)
+            cell.font, cell.fill = bold, fill
+            letter = _column_letter(index)
+            ws.column_dimensions[letter].width = column.width
+            span = f"{letter}2:{letter}{MAX_ROWS}"
+            if column.choices:
+                check = DataValidation(type="list", allow_blank=True,
+                                       formula1='"' + ",".join(column.choices) + '"')
+            elif column.refers_to:
+                check = DataValidation(type="list", allow_blank=True,
+                                       formula1=f"{column.refers_to}!$A$2:$A${MAX_ROWS}")
+                check.showErrorMessage = False      # a typo is reported when building
+            else:
+                continue
+            check.add(span)
+            ws.add_data_validation(check)
+        ws.freeze_panes = "B2"
+        position = {heading: index for index, (heading, _c) in enumerate(headings, start=1)}
+        for number, cells in enumerate(rows[sheet], start=2):
+            for heading, value in cells.items():
+                cell = ws.cell(row=number, column=position[heading], value=_sheet_value(value))
+                if cell.data_type == "f":
+                    cell.data_type = "s"     # text that starts with '=' stays text
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        workbook.save(out)
+
+
+def bundle_to_sheet(bundle_folder: str | Path, out_path: str | Path) -> list[str]:
+    """Write the bundle in `bundle_folder` (or its bundle.json) as a spreadsheet at `out_path`,
+    the reverse of build_bundle. The bundle is loaded and checked first (BundleError when not
+    valid); the file is written whole or not at all. Returns the bundle fields the spreadsheet
+    has no place for (left out), usually none. Images stay where they are: build the sheet back
+    with `images_dir` set to the bundle folder."""
+    path = Path(bundle_folder)
+    folder, file = (path.parent, path) if path.suffix == ".json" else (path, path / BUNDLE_FILE)
+    load_bundle(folder)
+    data = json.loads(file.read_text(encoding="utf-8"))
+    rows, left = _sheet_rows(data)
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(handle)
+    try:
+        _write_workbook(rows, Path(temp))
+        os.chmod(temp, 0o644)          # mkstemp's 0600 is for the file being written
+        os.replace(temp, out)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return left
+
+
+# -- command line --------------------------------------------------------------------------------
+
+def _default_language() -> str:
+    for variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        code = os.environ.get(variable, "")[:2].lower()
+        if code in LANGUAGES:
+            return code
+    return "en"
+
+
+def _cli() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m server bundle",
+        description="Consultations authored as spreadsheets (docs/sheet-format.md).")
+    sub = parser.add_subparsers(dest="action", required=True)
+    build = sub.add_parser("build", help="build a bundle folder from a spreadsheet")
+    build.add_argument("sheet", type=Path, help="the spreadsheet (.xlsx)")
+    build.add_argument("--images", type=Path, default=None,
+                       help="where the sheet's images are (default: the spreadsheet's folder)")
+    build.add_argument("--out", type=Path, required=True, help="the bundle folder to write")
+    build.add_argument("--lang", choices=LANGUAGES, default=_default_language(),
+                       help="language of the messages")
+    sheet = sub.add_parser("sheet", help="write a bundle folder as a spreadsheet")
+    sheet.add_argument("folder", type=Path, help="the bundle folder")
+    sheet.add_argument("--out", type=Path, required=True, help="the spreadsheet to write")
+    sheet.add_argument("--lang", choices=LANGUAGES, default=_default_language(),
+                       help="language of the messages")
+    return parser
+
+
+def main_bundle(argv: list[str] | None = None) -> int:
+    """`python -m server bundle build SHEET.xlsx [--images DIR] --out FOLDER [--lang fr|it|en]`
+    and `python -m server bundle sheet FOLDER --out SHEET.xlsx`. Returns the exit code: 0 done,
+    1 problems (each printed on its own line, in --lang; nothing written), 2 bad usage."""
+    from app.i18n import gettext_for
+    try:
+        args = _cli().parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    _ = gettext_for(args.lang)
+    try:
+        if args.action == "build":
+            consultation = write_bundle_folder(args.sheet, args.out, args.images)
+            print(_format(_("Written: {path} ({id}, version {version})."),
+                          dict(path=args.out, id=consultation.id, version=consultation.version)))
+        else:
+            left = bundle_to_sheet(args.folder, args.out)
+            print(_format(_("Written: {path}."), dict(path=args.out)))
+            if left:
+                print(_format(_("Left out (the spreadsheet has no place for it): {fields}"),
+                              dict(fields=", ".join(left))))
+            folder = args.folder.parent if args.folder.suffix == ".json" else args.folder
+            if folder.resolve() != args.out.resolve().parent:
+                print(_format(_("Its images stay in {folder}: build it with --images {folder}."),
+                              dict(folder=folder)))
+    except SheetError as exc:
+        for problem in exc.problems:
+            print(problem.describe(_), file=sys.stderr)
+        print(_format(_(_NOTHING_WRITTEN), dict(count=exc.count)), file=sys.stderr)
+        return 1
+    except DomainError as exc:
+        print(exc.describe(_), file=sys.stderr)
+        print(_format(_(_NOTHING_WRITTEN), dict(count=1)), file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(_format(_("The file cannot be written: {reason}"),
+                      dict(reason=f"{exc.filename or ''} {exc.strerror or exc}".strip())),
+              file=sys.stderr)
+        return 1
+    return 0
