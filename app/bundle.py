@@ -19,9 +19,10 @@ FORMAT = "piazzetta-bundle"
 FORMAT_VERSION = 1
 BUNDLE_FILE = "bundle.json"
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
-# A decoded image bigger than this is refused (a small file can decode to gigabytes).
-MAX_IMAGE_PIXELS = 40_000_000
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+# A decoded image bigger than this is refused (a small file can decode to gigabytes); a
+# 12-megapixel phone photo fits, and tablets show 1280×800.
+MAX_IMAGE_PIXELS = 16_000_000
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 _IMAGE_FORMATS = {"PNG", "JPEG", "WEBP", "MPO"}
 MAX_INT = 10 ** 12
 
@@ -74,19 +75,27 @@ def check_image_bytes(data: bytes, rel: str) -> None:
         raise BundleError(N_("The image {path} is too large."), rel, path=rel)
     import io
     import warnings
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
+    too_many = BundleError(N_("The image {path} has too many pixels: at most {max} million."),
+                           rel, path=rel, max=MAX_IMAGE_PIXELS // 1_000_000)
+    not_an_image = BundleError(N_("The image {path} is not a PNG, JPEG or WebP picture."), rel,
+                               path=rel)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
                 if img.format not in _IMAGE_FORMATS:
-                    raise ValueError(img.format)
+                    raise not_an_image
                 width, height = img.size
                 if width * height > MAX_IMAGE_PIXELS:
-                    raise BundleError(N_("The image {path} has too many pixels."), rel, path=rel)
-                img.load()
+                    raise too_many
+                img.load()          # decodes it all: a truncated file fails here
     except BundleError:
         raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise too_many from None
+    except UnidentifiedImageError:
+        raise not_an_image from None
     except Exception:
         raise BundleError(N_("The image {path} is broken."), rel, path=rel) from None
 
@@ -191,7 +200,7 @@ class _Parser:
         if value is None:
             return None
         if not isinstance(value, str) or not value or value.startswith(("/", "\\")) \
-                or ".." in Path(value).parts or Path(value).suffix.lower() not in _IMAGE_SUFFIXES:
+                or ".." in Path(value).parts or Path(value).suffix.lower() not in IMAGE_SUFFIXES:
             raise self.fail(N_("An image path inside the bundle (PNG, JPEG or WebP) is expected."),
                             field)
         if self.folder is not None:

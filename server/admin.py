@@ -16,6 +16,9 @@
     python -m server conflicts                     events kept for review
     python -m server import-online-counts FILE --consultation ID   online votes per question
     python -m server counts --consultation ID      paper, show-of-hands and online counts
+    python -m server bundle build SHEET.xlsx [--images DIR] --out FOLDER [--lang fr|it|en]
+                                                   a consultation from its spreadsheet
+    python -m server bundle sheet FOLDER --out SHEET.xlsx   the spreadsheet of a bundle
 """
 from __future__ import annotations
 
@@ -87,6 +90,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bundle"]:            # authoring: needs no hub and no data folder
+        from .sheets import main_bundle
+        return main_bundle(argv[1:])
     args = _parser().parse_args(argv)
     overrides = {k: v for k, v in (("data_dir", args.data_dir),
                                    ("database_url", args.database_url)) if v}

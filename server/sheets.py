@@ -30,8 +30,8 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Callable
 
-from app.bundle import (BUNDLE_FILE, FORMAT, FORMAT_VERSION, MAX_IMAGE_BYTES, MAX_INT,
-                        load_bundle, parse_bundle)
+from app.bundle import (BUNDLE_FILE, FORMAT, FORMAT_VERSION, IMAGE_SUFFIXES,
+                        MAX_IMAGE_PIXELS, MAX_INT, load_bundle, parse_bundle, read_bundle_image)
 from app.errors import N_, BundleError, DomainError, ValidationError
 from app.model import BALLOT_MODES, LANGUAGES, QUESTION_KINDS, SCALE_KINDS, STATUSES, Consultation
 from app.text import clean_text
@@ -44,7 +44,6 @@ MAX_ZIP_ENTRIES = 1000
 MAX_ROWS = 5000                          # rows 1 to 5,000 of each sheet, heading row included
 MAX_COLUMNS = 64                         # columns A to BL
 MAX_TEXT_CHARS = 2000                    # one cell's text, after app.text.clean_text's cleaning
-MAX_IMAGE_PIXELS = 16_000_000            # a 12-megapixel phone photo fits; tablets show 1280×800
 MAX_PROBLEMS = 500                       # listed; past that, only counted
 _EXCEL_LAST_ROW = 1_048_576
 
@@ -581,7 +580,6 @@ def _check_formulas(handle, file: str, problems: _Problems, tables: list[_Table]
 # -- from the sheets to the bundle data --------------------------------------------------------
 
 _IDENT = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
 def _as_text(value: Any) -> str:
@@ -780,7 +778,7 @@ class _Builder:
         if value is None:
             return None
         if value.startswith(("/", "\\")) or ".." in Path(value).parts or \
-                Path(value).suffix.lower() not in _IMAGE_SUFFIXES or "\\" in value:
+                Path(value).suffix.lower() not in IMAGE_SUFFIXES or "\\" in value:
             self.problem(table, row[0], column, N_(
                 "An image path inside the bundle (PNG, JPEG or WebP) is expected."))
             return None
@@ -793,36 +791,12 @@ class _Builder:
         return value
 
     def _check_image(self, relative: str) -> tuple[str, dict] | None:
-        path = self.images_dir / relative
+        """(msgid, params) of what is wrong with an image, or None: the same checks as the
+        bundle loader's (app.bundle.read_bundle_image)."""
         try:
-            inside = path.resolve().is_relative_to(self.images_dir.resolve())
-        except OSError:
-            inside = False
-        if not inside:
-            return N_("An image path inside the bundle (PNG, JPEG or WebP) is expected."), {}
-        if not path.is_file():
-            return N_("The image {path} is missing."), {"path": relative}
-        if path.stat().st_size > MAX_IMAGE_BYTES:
-            return N_("The image {path} is too large."), {"path": relative}
-        from PIL import Image, UnidentifiedImageError
-        too_many = (N_("The image {path} has too many pixels: at most {max} million."),
-                    {"path": relative, "max": MAX_IMAGE_PIXELS // 1_000_000})
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(path) as img:
-                    if img.format not in ("PNG", "JPEG", "WEBP"):
-                        return N_("The image {path} is not a PNG, JPEG or WebP picture."), \
-                            {"path": relative}
-                    if img.width * img.height > MAX_IMAGE_PIXELS:
-                        return too_many
-                    img.load()       # decodes it all: a truncated file fails here
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            return too_many
-        except UnidentifiedImageError:
-            return N_("The image {path} is not a PNG, JPEG or WebP picture."), {"path": relative}
-        except Exception:
-            return N_("The image {path} is broken."), {"path": relative}
+            read_bundle_image(self.images_dir, relative)
+        except BundleError as exc:
+            return exc.message, exc.params
         return None
 
     # sheets

@@ -19,7 +19,7 @@ PYINSTALLER_SPEC = ROOT / "buildspec" / "piazzetta.spec"
 # Folders whose files end up on the device, and the files there the app never reads at run time
 # (catalog sources, caches, lock files).
 RUNTIME_FOLDERS = ("app", "screens", "sync", "locales", "assets")
-NOT_NEEDED_AT_RUN_TIME = {"pyc", "pyo", "po", "pot", "lock", "md"}
+NOT_NEEDED_AT_RUN_TIME = {"pyc", "pyo", "po", "pot", "lock", "md", "xlsx"}
 # Kinds the app needs even when the tree holds none yet (compiled catalogs are git-ignored;
 # fonts and photos may come with a consultation bundle).
 REQUIRED_KINDS = {"py", "kv", "mo", "json", "png", "jpg", "jpeg", "ttf", "otf"}

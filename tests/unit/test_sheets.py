@@ -527,7 +527,8 @@ def test_images_come_from_the_images_folder(folder, tmp_path):
 
 
 def test_an_image_larger_than_the_bundle_allows(folder, monkeypatch):
-    monkeypatch.setattr(sheets, "MAX_IMAGE_BYTES", 1000)
+    import app.bundle
+    monkeypatch.setattr(app.bundle, "MAX_IMAGE_BYTES", 1000)
     found = {p.message for p in problems_of(folder / "consultation.xlsx")}
     assert found == {"The image {path} is too large."}
 
