@@ -285,3 +285,9 @@ def test_deploy_examples_start_the_hub_and_the_kiosk():
                  "hub.env.example", "piazzetta-kiosk.service", "piazzetta-kiosk.desktop",
                  "buildozer.spec", "piazzetta.spec", "build-desktop.sh", "smoke-desktop.sh"):
         assert file in docs, f"docs/deploy.md does not mention {file}"
+
+
+def test_pyinstaller_keeps_babel_locale_data_for_every_language_the_app_speaks():
+    from app.model import LANGUAGES
+    kept = set(spec_constant("BABEL_LOCALES"))
+    assert "root" in kept and set(LANGUAGES) <= kept
