@@ -22,8 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 REQUIREMENTS = ROOT / "requirements"
 BUILDOZER_SPEC = ROOT / "buildspec" / "buildozer.spec"
 
+# The Python the project runs on (and python-for-android builds), for markers that fork a lock.
+_PYTHON_311 = {"python_version": "3.11", "python_full_version": "3.11.7"}
 # python-for-android's markers: Android reads as Linux.
-ANDROID = {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix", "extra": ""}
+ANDROID = {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix", "extra": "",
+           **_PYTHON_311}
 # python-for-android recipes that are not PyPI packages (libzbar: the C library pyzbar loads);
 # python3 and kivy come first, sqlite3 for the store, openssl for HTTPS.
 RECIPES_FIRST = ("python3", "kivy", "sqlite3", "openssl", "libzbar")
@@ -78,9 +81,19 @@ def read_lock(path):
         if len(specifiers) != 1 or specifiers[0].operator != "==":
             raise ValueError(f"{path}:{number}: not pinned exactly: {line}")
         name = canonicalize_name(requirement.name)
+        current = Pin(name, specifiers[0].version, requirement.marker)
         if name in pins:
-            raise ValueError(f"{path}:{number}: {name} is listed twice")
-        current = pins[name] = Pin(name, specifiers[0].version, requirement.marker)
+            # A universal lock may fork a package by marker (numpy for Python < 3.12 and for
+            # >= 3.12): the pin that applies to Python 3.11, the project's, is the one kept.
+            other = pins[name]
+            if other.marker is None or current.marker is None:
+                raise ValueError(f"{path}:{number}: {name} is listed twice")
+            if current.applies(_PYTHON_311) and not other.applies(_PYTHON_311):
+                pins[name] = current
+            elif current.applies(_PYTHON_311) and other.applies(_PYTHON_311):
+                raise ValueError(f"{path}:{number}: {name} is listed twice for one Python")
+            continue
+        pins[name] = current
     return pins
 
 

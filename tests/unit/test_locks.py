@@ -151,3 +151,7 @@ def test_the_lock_reader_refuses_what_is_not_a_lock(tmp_path):
     twice.write_text("six==1.17.0\n    # via x\nsix==1.16.0\n")
     with pytest.raises(ValueError, match="listed twice"):
         locks.read_lock(twice)
+    forked = tmp_path / "forked.lock"
+    forked.write_text("numpy==2.4.6 ; python_full_version < '3.12'\n    # via x\n"
+                      "numpy==2.5.5 ; python_full_version >= '3.12'\n    # via x\n")
+    assert locks.read_lock(forked)["numpy"].version == "2.4.6"
