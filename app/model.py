@@ -14,7 +14,7 @@ from .geo import BBox, Shape, area_of, bbox_union, nearest_area
 LANGUAGES = ("fr", "it", "en")
 FALLBACK_ORDER = ("fr", "it", "en")
 
-QUESTION_KINDS = ("colour", "yes_no", "scale", "choice", "ranking", "budget", "open")
+QUESTION_KINDS = ("colour", "yes_no", "scale", "choice", "ranking", "budget", "open", "place")
 COLOURS = ("green", "orange", "red")
 YES_NO = ("yes", "no", "abstain")
 SCALE_KINDS = ("agreement", "importance")
@@ -77,6 +77,7 @@ class Question:
     budget_step: int = 1
     currency: str = "EUR"
     max_length: int = 1000                  # open
+    # place: nothing of its own; the map is the consultation's (Consultation.map)
 
     def option(self, option_id: str) -> Option | None:
         return next((o for o in self.options if o.id == option_id), None)
