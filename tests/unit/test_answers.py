@@ -200,3 +200,18 @@ def test_a_place_needs_the_consultations_map(mapped):
         validate_place(replace(mapped, map=None), {"area": "menton"}, "place")
     assert info.value.message == "This consultation has no map." and info.value.field == "place"
 
+
+def test_an_idea_may_carry_a_place(mapped):
+    from dataclasses import replace
+    from app.proposals import validate_proposal
+    idea = dict(title="Un banc", text="Un banc face à la mer")
+    assert validate_proposal(mapped, **idea).place is None
+    draft = validate_proposal(mapped, **idea, place={"lon": 7.4975, "lat": 43.7745})
+    assert draft.place == {"lon": 7.4975, "lat": 43.7745, "area": "menton"}
+    assert validate_proposal(mapped, **idea, place={"area": "pigna"}).place == {"area": "pigna"}
+    for place in ({"lon": 7.2620, "lat": 43.7034}, {"area": "nice"}, "Menton", {}):
+        with pytest.raises(ValidationError) as info:
+            validate_proposal(mapped, **idea, place=place)
+        assert info.value.field == "place"
+    with pytest.raises(ValidationError):
+        validate_proposal(replace(mapped, map=None), **idea, place={"area": "menton"})
