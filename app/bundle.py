@@ -578,10 +578,10 @@ class _Parser:
         min_zoom = self.zoom(m.get("min_zoom"), f"{field}.min_zoom")
         max_zoom = self.zoom(m.get("max_zoom"), f"{field}.max_zoom")
         if min_zoom > max_zoom:
-            raise self.fail(N_("The zoom levels go from min_zoom up to max_zoom."),
+            raise self.fail(N_("The zoom levels must be in order: min_zoom ≤ zoom ≤ max_zoom."),
                             f"{field}.min_zoom")
         if not min_zoom <= zoom <= max_zoom:
-            raise self.fail(N_("The first view's zoom must lie from min_zoom to max_zoom."),
+            raise self.fail(N_("The zoom levels must be in order: min_zoom ≤ zoom ≤ max_zoom."),
                             f"{field}.zoom")
         decimals = m.get("export_decimals", DEFAULT_EXPORT_DECIMALS)
         if isinstance(decimals, bool) or not isinstance(decimals, int) \
