@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import N_, ValidationError
+from .geo import POINT_DECIMALS, is_coordinate, round_position
 from .model import COLOURS, YES_NO, Consultation, Question
 from .text import clean_text
 
@@ -15,7 +16,8 @@ def validate_answer(consultation: Consultation, question: Question, value: Any) 
     Normal forms: colour → {project_id: colour}; yes_no → "yes"|"no"|"abstain";
     scale → int 1..5; choice → [option_id, …] (sorted as the question lists them);
     ranking → [option_id, …] best first; budget → {project_id: amount > 0};
-    open → text.
+    open → text; place → {"lon": …, "lat": …, "area": area_id} or {"area": area_id}
+    (validate_place).
     """
     check = _VALIDATORS.get(question.kind)
     if check is None:
@@ -112,6 +114,52 @@ def _open(consultation: Consultation, question: Question, value: Any) -> str:
     return clean_text(value, field=question.id, max_length=question.max_length, required=True)
 
 
+def validate_place(consultation: Consultation, value: Any, field: str) -> dict:
+    """Check a place on the consultation's map and return its normal form, or raise
+    ValidationError naming `field`.
+
+    Two forms: a point placed on the map, `{"lon": 7.5, "lat": 43.78}` (WGS84 degrees), kept to
+    POINT_DECIMALS decimals (about 1 m) and completed with the area it falls in —
+    `{"lon": 7.5, "lat": 43.78, "area": "menton"}`; or an area chosen from the list, for those
+    who do not read maps, `{"area": "menton"}`. A point outside the perimeter, an unknown area,
+    coordinates that are not finite numbers in range, missing or other keys are refused. An
+    `area` sent with a point is recomputed from the point, so a normal form validates to itself.
+    """
+    perimeter = consultation.map
+    if perimeter is None:
+        raise ValidationError(N_("This consultation has no map."), field)
+    if not isinstance(value, dict) or not value:
+        raise ValidationError(N_("Place a pin on the map, or choose a place from the list."),
+                              field)
+    keys = set(value)
+    if keys == {"area"}:
+        area = value["area"]
+        if not isinstance(area, str) or perimeter.area(area) is None:
+            raise ValidationError(N_("Unknown place: choose one from the list."), field)
+        return {"area": area}
+    if keys not in ({"lon", "lat"}, {"lon", "lat", "area"}):
+        raise ValidationError(N_("Place a pin on the map, or choose a place from the list."),
+                              field)
+    lon, lat = value["lon"], value["lat"]
+    if not (is_coordinate(lon, 180) and is_coordinate(lat, 90)):
+        raise ValidationError(N_("A position is a longitude from -180 to 180 and a latitude "
+                                 "from -90 to 90, in degrees."), field)
+    if "area" in keys and not isinstance(value["area"], str):
+        raise ValidationError(N_("Place a pin on the map, or choose a place from the list."),
+                              field)
+    lon, lat = round_position(lon, lat, POINT_DECIMALS)
+    area = perimeter.area_of(lon, lat)
+    if area is None:
+        raise ValidationError(N_("This place is outside the area of the consultation. Place "
+                                 "the pin inside the outlined area, or choose a place from "
+                                 "the list."), field)
+    return {"lon": lon, "lat": lat, "area": area}
+
+
+def _place(consultation: Consultation, question: Question, value: Any) -> dict:
+    return validate_place(consultation, value, question.id)
+
+
 _VALIDATORS = {
     "colour": _colour,
     "yes_no": _yes_no,
@@ -120,4 +168,5 @@ _VALIDATORS = {
     "ranking": _ranking,
     "budget": _budget,
     "open": _open,
+    "place": _place,
 }

@@ -8,12 +8,17 @@ The format is described in docs/bundle-format.md.
 from __future__ import annotations
 
 import json
+import sqlite3
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from .errors import N_, BundleError
+from .geo import Shape, bbox_contains, is_coordinate, is_position, ring_area, tms_row
 from .model import (BALLOT_MODES, LANGUAGES, QUESTION_KINDS, SCALE_KINDS, STATUSES,
-                    Consultation, Meeting, Option, Project, Question, Site, Theme)
+                    Consultation, ConsultationMap, MapArea, Meeting, Option, Project, Question,
+                    Site, Theme)
 
 FORMAT = "piazzetta-bundle"
 FORMAT_VERSION = 1
@@ -25,6 +30,21 @@ MAX_IMAGE_PIXELS = 16_000_000
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 _IMAGE_FORMATS = {"PNG", "JPEG", "WEBP", "MPO"}
 MAX_INT = 10 ** 12
+
+# The map (docs/bundle-format.md, "Map"): bounds on what a bundle can make a tablet hold.
+MAX_TILES_BYTES = 64 * 1024 * 1024
+MAX_TILE_BYTES = 1024 * 1024
+TILE_PIXELS = 256
+TILE_FORMATS = ("png", "jpg")
+MAX_ZOOM = 22
+MAX_MAP_AREAS = 500
+MAX_MAP_POSITIONS = 200_000
+MAX_EXPORT_DECIMALS = 4
+MAX_SNAP_METRES = 1000
+DEFAULT_EXPORT_DECIMALS = 3
+_SQLITE_HEADER = b"SQLite format 3\x00"
+# A hostile MBTiles file could hold views that never finish: each check gets this long.
+_TILES_CHECK_SECONDS = 5.0
 
 
 def load_bundle(path: str | Path, *, check_images: bool = True) -> Consultation:
@@ -100,36 +120,190 @@ def check_image_bytes(data: bytes, rel: str) -> None:
         raise BundleError(N_("The image {path} is broken."), rel, path=rel) from None
 
 
-def read_bundle_image(folder: str | Path, rel: str) -> bytes:
-    """The bytes of image `rel` of the bundle in `folder`, checked: a path inside the folder
-    (no absolute path, no `..`, no symbolic link anywhere on the way, nothing that resolves
-    outside), a regular file, and an image (check_image_bytes). BundleError names the file."""
+def _bundle_file(folder: str | Path, rel: str, *, expected: str, link: str,
+                 missing: str) -> Path:
+    """The path of file `rel` of the bundle in `folder`, checked: inside the folder (no
+    absolute path, no `..`, no symbolic link anywhere on the way, nothing that resolves
+    outside) and a regular file. The three msgids say what is refused (an image, a map file)."""
     folder = Path(folder)
     parts = Path(rel).parts
     if not rel or Path(rel).is_absolute() or rel.startswith(("/", "\\")) or ".." in parts:
-        raise BundleError(N_("An image path inside the bundle (PNG, JPEG or WebP) is expected."),
-                          rel)
+        raise BundleError(expected, rel)
     current = folder
     for part in parts:
         current = current / part
         if current.is_symlink():
-            raise BundleError(N_("The image {path} is a link to another file: copy the image "
-                                 "itself into the bundle."), rel, path=rel)
+            raise BundleError(link, rel, path=rel)
     path = folder / rel
     try:
         inside = path.resolve(strict=True).is_relative_to(folder.resolve(strict=True))
     except (OSError, RuntimeError):
-        raise BundleError(N_("The image {path} is missing."), rel, path=rel) from None
+        raise BundleError(missing, rel, path=rel) from None
     if not inside:
-        raise BundleError(N_("The image {path} is a link to another file: copy the image "
-                             "itself into the bundle."), rel, path=rel)
+        raise BundleError(link, rel, path=rel)
     if not path.is_file():
-        raise BundleError(N_("The image {path} is missing."), rel, path=rel)
+        raise BundleError(missing, rel, path=rel)
+    return path
+
+
+def read_bundle_image(folder: str | Path, rel: str) -> bytes:
+    """The bytes of image `rel` of the bundle in `folder`, checked: a path inside the folder
+    (no absolute path, no `..`, no symbolic link anywhere on the way, nothing that resolves
+    outside), a regular file, and an image (check_image_bytes). BundleError names the file."""
+    path = _bundle_file(
+        folder, rel,
+        expected=N_("An image path inside the bundle (PNG, JPEG or WebP) is expected."),
+        link=N_("The image {path} is a link to another file: copy the image itself into the "
+                "bundle."),
+        missing=N_("The image {path} is missing."))
     if path.stat().st_size > MAX_IMAGE_BYTES:
         raise BundleError(N_("The image {path} is too large."), rel, path=rel)
     data = path.read_bytes()
     check_image_bytes(data, rel)
     return data
+
+
+def _map_file(folder: str | Path, rel: str) -> Path:
+    path = _bundle_file(
+        folder, rel,
+        expected=N_("A map file path inside the bundle (.mbtiles) is expected."),
+        link=N_("The map file {path} is a link to another file: copy the file itself into the "
+                "bundle."),
+        missing=N_("The map file {path} is missing."))
+    if path.stat().st_size > MAX_TILES_BYTES:
+        raise BundleError(N_("The map file {path} is too large."), rel, path=rel)
+    with open(path, "rb") as f:
+        if f.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER:
+            raise BundleError(N_("The map file {path} is not an MBTiles (SQLite) database."),
+                              rel, path=rel)
+    return path
+
+
+def _open_tiles_database(path: Path, *, seconds: float | None = None,
+                         same_thread: bool = True) -> sqlite3.Connection:
+    # Read-only and immutable: nothing is ever written to a bundle, and no lock or journal
+    # file appears beside it. The file comes from outside: no trusted schema functions, and
+    # a query that runs too long is stopped.
+    conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro&immutable=1", uri=True,
+                           check_same_thread=same_thread)
+    conn.execute("PRAGMA trusted_schema = OFF")
+    conn.execute("PRAGMA query_only = ON")
+    if seconds is not None:
+        deadline = time.monotonic() + seconds
+        conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 1000)
+    return conn
+
+
+def check_map_tiles(folder: str | Path, rel: str) -> tuple[int, int]:
+    """Check the base map `rel` of the bundle in `folder` and return the lowest and highest
+    zoom levels it holds. Refused with BundleError naming the file: a path that is not a
+    regular file inside the bundle (read_bundle_image's rules), a file over MAX_TILES_BYTES,
+    one that is not SQLite, without the MBTiles `metadata` and `tiles` tables, whose
+    metadata `format` is not png or jpg, that holds no tiles, or a zoom level whose first tile
+    is not a 256×256 PNG or JPEG image."""
+    path = _map_file(folder, rel)
+    conn = None
+    try:
+        conn = _open_tiles_database(path, seconds=_TILES_CHECK_SECONDS)
+        names = {row[0] for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
+            " AND name IN ('metadata', 'tiles')")}
+        if names != {"metadata", "tiles"}:
+            raise BundleError(N_("The map file {path} lacks the MBTiles tables metadata and "
+                                 "tiles."), rel, path=rel)
+        metadata = {}
+        for name, value in conn.execute("SELECT name, value FROM metadata LIMIT 1000"):
+            metadata[name] = value
+        if metadata.get("format") not in TILE_FORMATS:
+            raise BundleError(N_("The map file {path} must give its tiles' format (png or "
+                                 "jpg) in its metadata."), rel, path=rel)
+        low, high = conn.execute("SELECT min(zoom_level), max(zoom_level) FROM tiles").fetchone()
+        if not isinstance(low, int) or not isinstance(high, int):
+            raise BundleError(N_("The map file {path} holds no tiles."), rel, path=rel)
+        if low < 0 or high > MAX_ZOOM:
+            raise BundleError(N_("A zoom level from 0 to 22 is expected here."), rel)
+        for zoom in range(low, high + 1):
+            row = conn.execute("SELECT tile_data FROM tiles WHERE zoom_level = ? LIMIT 1",
+                               (zoom,)).fetchone()
+            if row is None or not _is_tile_image(row[0]):
+                raise BundleError(N_("A tile of the map file {path} at zoom {zoom} is not a "
+                                     "256-pixel PNG or JPEG image."), rel, path=rel, zoom=zoom)
+        return low, high
+    except sqlite3.DatabaseError:
+        raise BundleError(N_("The map file {path} is not an MBTiles (SQLite) database."),
+                          rel, path=rel) from None
+    finally:
+        if conn is not None:
+            conn.close()
+
+
+def _is_tile_image(data: Any) -> bool:
+    if not isinstance(data, bytes) or not data or len(data) > MAX_TILE_BYTES:
+        return False
+    import io
+    from PIL import Image
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            if img.format not in ("PNG", "JPEG", "MPO") or img.size != (TILE_PIXELS,
+                                                                        TILE_PIXELS):
+                return False
+            img.load()
+    except Exception:
+        return False
+    return True
+
+
+class MapTiles:
+    """The base map's tiles, read from a bundle's MBTiles file (open_map_tiles). One
+    read-only connection that any thread may use (a lock serialises reads), so a widget can
+    decode tiles off the UI thread. Rows are XYZ (y from the north) here; the file's TMS rows
+    are turned round inside."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._conn = _open_tiles_database(path, same_thread=False)
+        self._lock = threading.Lock()
+
+    def tile(self, zoom: int, x: int, y: int) -> bytes | None:
+        """The encoded image (PNG or JPEG) of XYZ tile (x, y) at `zoom`, or None."""
+        if zoom < 0 or not (0 <= x < 2 ** zoom and 0 <= y < 2 ** zoom):
+            return None
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT tile_data FROM tiles WHERE zoom_level = ? AND tile_column = ?"
+                " AND tile_row = ?", (zoom, x, tms_row(y, zoom))).fetchone()
+        return row[0] if row and isinstance(row[0], bytes) else None
+
+    def metadata(self) -> dict[str, str]:
+        """The MBTiles metadata (name, format, bounds, attribution…), as text."""
+        with self._lock:
+            return {str(k): str(v) for k, v in
+                    self._conn.execute("SELECT name, value FROM metadata LIMIT 1000")}
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> "MapTiles":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_map_tiles(folder: str | Path, consultation_map: ConsultationMap) -> MapTiles:
+    """The base map of the bundle in `folder` for reading tiles, after the path checks of
+    read_bundle_image (the whole file was checked when the bundle was loaded or installed)."""
+    return MapTiles(_map_file(folder, consultation_map.tiles))
+
+
+def bundle_files(consultation: Consultation) -> list[str]:
+    """Every file of the bundle that goes with its bundle.json (images, the base map), as paths
+    inside the bundle, sorted: what a hub stores and serves to tablets."""
+    paths = [consultation.image] + [p.image for p in consultation.projects]
+    if consultation.map is not None:
+        paths.append(consultation.map.tiles)
+    return sorted({p for p in paths if p})
 
 
 def parse_bundle(data: Any, *, file: str = BUNDLE_FILE, folder: Path | None = None) -> Consultation:
@@ -142,6 +316,8 @@ class _Parser:
         self.file = file
         self.folder = folder
         self.languages: tuple[str, ...] = ()
+        self.consultation_map: ConsultationMap | None = None
+        self.positions = 0
 
     def fail(self, message: str, field: str, **params) -> BundleError:
         return BundleError(message, self.file, field, **params)
@@ -172,7 +348,8 @@ class _Parser:
             raise self.fail(N_("This number is too large."), field)
         return value
 
-    def text(self, value: Any, field: str, *, required: bool = True) -> dict:
+    def text(self, value: Any, field: str, *, required: bool = True,
+             languages: tuple[str, ...] | None = None) -> dict:
         if value is None and not required:
             return {}
         if not isinstance(value, dict):
@@ -182,7 +359,7 @@ class _Parser:
                 raise self.fail(N_("Unknown language: {lang}."), f"{field}.{lang}", lang=lang)
             if not isinstance(text, str):
                 raise self.fail(N_("A text is expected here."), f"{field}.{lang}")
-        for lang in self.languages:
+        for lang in self.languages if languages is None else languages:
             if not (value.get(lang) or "").strip():
                 raise self.fail(N_("The translation in {lang} is missing."), f"{field}.{lang}",
                                 lang=lang)
@@ -237,6 +414,7 @@ class _Parser:
                                                      required=False))]
         self.unique(projects, "consultation.projects")
         by_id = {p.id: p for p in projects}
+        self.consultation_map = self.map(c.get("map"), "consultation.map")
         questions = [self.question(q, f"consultation.questions[{i}]", by_id, theme_ids)
                      for i, q in enumerate(self._objs(c.get("questions"), "consultation.questions"))]
         if not questions:
@@ -280,7 +458,7 @@ class _Parser:
             goal=self.int(c.get("goal", 0), "consultation.goal"),
             image=self.image(c.get("image"), "consultation.image"),
             anonymous=bool(c.get("anonymous", True)),
-            sites=tuple(sites), meetings=tuple(meetings),
+            sites=tuple(sites), meetings=tuple(meetings), map=self.consultation_map,
         )
 
     def _objs(self, value: Any, field: str, *, required: bool = True) -> list[dict]:
@@ -363,7 +541,151 @@ class _Parser:
                 if projects[pid].cost is None:
                     raise self.fail(N_("A budget question needs a cost for every project: {id}."),
                                     f"{field}.projects", id=pid)
+        if kind == "place" and self.consultation_map is None:
+            raise self.fail(N_("A place question needs the consultation's map."),
+                            f"{field}.kind")
         if kind == "open":
             args["max_length"] = self.int(q.get("max_length", 1000), f"{field}.max_length",
                                           minimum=1)
         return Question(**args)
+
+    # -- the map ---------------------------------------------------------------------------
+
+    def map(self, value: Any, field: str) -> ConsultationMap | None:
+        if value is None:
+            return None
+        m = self.obj(value, field)
+        raw_areas = self._objs(m.get("areas"), f"{field}.areas")
+        if not raw_areas:
+            raise self.fail(N_("The map needs at least one area."), f"{field}.areas")
+        if len(raw_areas) > MAX_MAP_AREAS:
+            raise self.fail(N_("Too many areas: at most {max}."), f"{field}.areas",
+                            max=MAX_MAP_AREAS)
+        # Area names in French and Italian (those the consultation offers); English may
+        # fall back to them.
+        name_languages = tuple(lang for lang in self.languages if lang != "en") \
+            or self.languages
+        areas = []
+        for i, a in enumerate(raw_areas):
+            where = f"{field}.areas[{i}]"
+            parent = a.get("parent")
+            if parent is not None:
+                parent = self.ident(parent, f"{where}.parent")
+            areas.append(MapArea(self.ident(a.get("id"), f"{where}.id"),
+                                 self.text(a.get("name"), f"{where}.name",
+                                           languages=name_languages),
+                                 self.geometry(a.get("geometry"), f"{where}.geometry"),
+                                 parent))
+        self.unique(areas, f"{field}.areas")
+        self.area_parents(areas, f"{field}.areas")
+        center = self.obj(m.get("center"), f"{field}.center")
+        lon, lat = center.get("lon"), center.get("lat")
+        if not (is_coordinate(lon, 180) and is_coordinate(lat, 90)):
+            raise self.fail(N_("A position is a longitude from -180 to 180 and a latitude from "
+                               "-90 to 90, in degrees."), f"{field}.center")
+        zoom = self.zoom(m.get("zoom"), f"{field}.zoom")
+        min_zoom = self.zoom(m.get("min_zoom"), f"{field}.min_zoom")
+        max_zoom = self.zoom(m.get("max_zoom"), f"{field}.max_zoom")
+        if min_zoom > max_zoom:
+            raise self.fail(N_("The zoom levels must be in order: min_zoom ≤ zoom ≤ max_zoom."),
+                            f"{field}.min_zoom")
+        if not min_zoom <= zoom <= max_zoom:
+            raise self.fail(N_("The zoom levels must be in order: min_zoom ≤ zoom ≤ max_zoom."),
+                            f"{field}.zoom")
+        decimals = m.get("export_decimals", DEFAULT_EXPORT_DECIMALS)
+        if isinstance(decimals, bool) or not isinstance(decimals, int) \
+                or not 0 <= decimals <= MAX_EXPORT_DECIMALS:
+            raise self.fail(N_("Public exports round coordinates to 0 to {max} decimals."),
+                            f"{field}.export_decimals", max=MAX_EXPORT_DECIMALS)
+        snap = m.get("snap_metres", 0)
+        if isinstance(snap, bool) or not isinstance(snap, int) \
+                or not 0 <= snap <= MAX_SNAP_METRES:
+            raise self.fail(N_("A distance from 0 to {max} metres is expected here."),
+                            f"{field}.snap_metres", max=MAX_SNAP_METRES)
+        tiles = m.get("tiles")
+        if not isinstance(tiles, str) or not tiles or tiles.startswith(("/", "\\")) \
+                or ".." in Path(tiles).parts or Path(tiles).suffix.lower() != ".mbtiles":
+            raise self.fail(N_("A map file path inside the bundle (.mbtiles) is expected."),
+                            f"{field}.tiles")
+        result = ConsultationMap(
+            tiles=tiles, center=(float(lon), float(lat)), zoom=zoom, min_zoom=min_zoom,
+            max_zoom=max_zoom, attribution=self.text(m.get("attribution"),
+                                                     f"{field}.attribution"),
+            areas=tuple(areas), export_decimals=decimals, snap_metres=snap)
+        if not bbox_contains(result.bbox, result.center[0], result.center[1]):
+            raise self.fail(N_("The first view's centre is outside the perimeter's bounding "
+                               "box."), f"{field}.center")
+        if self.folder is not None:
+            try:
+                low, high = check_map_tiles(self.folder, tiles)
+            except BundleError as exc:
+                raise self.fail(exc.message, f"{field}.tiles", **exc.params) from None
+            for name, level in (("min_zoom", min_zoom), ("max_zoom", max_zoom)):
+                if not low <= level <= high:
+                    raise self.fail(N_("The map file {path} holds zoom levels {min} to {max} "
+                                       "only."), f"{field}.{name}", path=tiles, min=low,
+                                    max=high)
+        return result
+
+    def zoom(self, value: Any, field: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ZOOM:
+            raise self.fail(N_("A zoom level from 0 to 22 is expected here."), field)
+        return value
+
+    def area_parents(self, areas: list[MapArea], field: str) -> None:
+        parents = {a.id: a.parent for a in areas}
+        for i, area in enumerate(areas):
+            if area.parent is None:
+                continue
+            if area.parent == area.id:
+                raise self.fail(N_("An area cannot lie within itself: {id}."),
+                                f"{field}[{i}].parent", id=area.id)
+            if area.parent not in parents:
+                raise self.fail(N_("Unknown area: {id}."), f"{field}[{i}].parent",
+                                id=area.parent)
+            seen, current = {area.id}, area.parent
+            while current is not None:
+                if current in seen:
+                    raise self.fail(N_("Areas lie within each other in a circle: {id}."),
+                                    f"{field}[{i}].parent", id=area.id)
+                seen.add(current)
+                current = parents[current]
+
+    def geometry(self, value: Any, field: str) -> Shape:
+        g = self.obj(value, field)
+        kind, coordinates = g.get("type"), g.get("coordinates")
+        if kind == "Polygon":
+            polygons, where = [coordinates], [f"{field}.coordinates"]
+        elif kind == "MultiPolygon":
+            polygons = self.list(coordinates, f"{field}.coordinates")
+            where = [f"{field}.coordinates[{i}]" for i in range(len(polygons))]
+        else:
+            raise self.fail(N_("A GeoJSON Polygon or MultiPolygon is expected here."),
+                            f"{field}.type")
+        if not polygons:
+            raise self.fail(N_("A GeoJSON Polygon or MultiPolygon is expected here."),
+                            f"{field}.coordinates")
+        for rings, place in zip(polygons, where):
+            if not isinstance(rings, list) or not rings:
+                raise self.fail(N_("A GeoJSON Polygon or MultiPolygon is expected here."), place)
+            for r, ring in enumerate(rings):
+                self.ring(ring, f"{place}[{r}]")
+        return Shape.from_geojson({"type": kind, "coordinates": coordinates})
+
+    def ring(self, ring: Any, field: str) -> None:
+        if not isinstance(ring, list) or len(ring) < 4:
+            raise self.fail(N_("A ring needs at least 4 positions, the last repeating the "
+                               "first."), field)
+        self.positions += len(ring)
+        if self.positions > MAX_MAP_POSITIONS:
+            raise self.fail(N_("Too many positions in the map: at most {max}."), field,
+                            max=MAX_MAP_POSITIONS)
+        for k, position in enumerate(ring):
+            if not is_position(position):
+                raise self.fail(N_("A position is a longitude from -180 to 180 and a latitude "
+                                   "from -90 to 90, in degrees."), f"{field}[{k}]")
+        if ring[0][:2] != ring[-1][:2]:
+            raise self.fail(N_("A ring must be closed: its last position repeats its first."),
+                            field)
+        if ring_area([(p[0], p[1]) for p in ring]) == 0:
+            raise self.fail(N_("A ring must enclose an area."), field)

@@ -6,12 +6,15 @@ Content strings are multilingual maps (`{"fr": …, "it": …, "en": …}`) read
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Mapping
+
+from .geo import BBox, Shape, area_of, bbox_union, nearest_area
 
 LANGUAGES = ("fr", "it", "en")
 FALLBACK_ORDER = ("fr", "it", "en")
 
-QUESTION_KINDS = ("colour", "yes_no", "scale", "choice", "ranking", "budget", "open")
+QUESTION_KINDS = ("colour", "yes_no", "scale", "choice", "ranking", "budget", "open", "place")
 COLOURS = ("green", "orange", "red")
 YES_NO = ("yes", "no", "abstain")
 SCALE_KINDS = ("agreement", "importance")
@@ -74,6 +77,7 @@ class Question:
     budget_step: int = 1
     currency: str = "EUR"
     max_length: int = 1000                  # open
+    # place: nothing of its own; the map is the consultation's (Consultation.map)
 
     def option(self, option_id: str) -> Option | None:
         return next((o for o in self.options if o.id == option_id), None)
@@ -104,6 +108,78 @@ class Meeting:
 
 
 @dataclass(frozen=True)
+class MapArea:
+    """One area of a consultation's perimeter (a commune, a neighbourhood), with its shape.
+    `parent` names the area it lies within, when the perimeter nests areas."""
+    id: str
+    name: Text
+    shape: Shape
+    parent: str | None = None
+
+
+@dataclass(frozen=True)
+class ConsultationMap:
+    """A consultation's map: the perimeter's areas, the offline base map (an MBTiles file of
+    the bundle), the first view and zoom limits, the attribution to show, and how many
+    decimals public exports keep of a place (a pin can point at someone's home)."""
+    tiles: str                      # path of the MBTiles file inside the bundle
+    center: tuple[float, float]     # (lon, lat) of the first view
+    zoom: int
+    min_zoom: int
+    max_zoom: int
+    attribution: Text
+    areas: tuple[MapArea, ...]
+    export_decimals: int = 3
+    snap_metres: int = 0            # a point this near an area, outside every one, counts in it
+
+    def area(self, area_id: str) -> MapArea | None:
+        return next((a for a in self.areas if a.id == area_id), None)
+
+    @property
+    def area_ids(self) -> tuple[str, ...]:
+        return tuple(a.id for a in self.areas)
+
+    @cached_property
+    def bbox(self) -> BBox:
+        """The perimeter's bounding box (west, south, east, north)."""
+        return bbox_union(a.shape.bbox for a in self.areas)
+
+    def ancestors(self, area_id: str) -> tuple[str, ...]:
+        """The areas `area_id` lies within, nearest first (none when the perimeter is flat)."""
+        return self._ancestors.get(area_id, ())
+
+    def depth(self, area_id: str) -> int:
+        return len(self.ancestors(area_id))
+
+    def area_of(self, lon: float, lat: float) -> str | None:
+        """The id of the area the point falls in, or None outside the perimeter. The most
+        nested area wins (a neighbourhood before its commune); between areas of the same depth
+        — a point exactly on a border two communes share — the first in the bundle's order.
+        A point in no area but within `snap_metres` of one counts in the nearest."""
+        found = area_of(self._search_order, lon, lat)
+        if found is None and self.snap_metres:
+            found = nearest_area(self._search_order, lon, lat, self.snap_metres)
+        return found
+
+    @cached_property
+    def _ancestors(self) -> dict[str, tuple[str, ...]]:
+        parents = {a.id: a.parent for a in self.areas}
+        chains = {}
+        for area in self.areas:
+            chain, current = [], area.parent
+            while current is not None and current not in chain and len(chain) < len(parents):
+                chain.append(current)
+                current = parents.get(current)
+            chains[area.id] = tuple(chain)
+        return chains
+
+    @cached_property
+    def _search_order(self) -> tuple[tuple[str, Shape], ...]:
+        ordered = sorted(enumerate(self.areas), key=lambda ia: (-self.depth(ia[1].id), ia[0]))
+        return tuple((a.id, a.shape) for _i, a in ordered)
+
+
+@dataclass(frozen=True)
 class Consultation:
     id: str
     version: int
@@ -121,6 +197,7 @@ class Consultation:
     anonymous: bool = True        # invariant 5: votes are anonymous unless this says otherwise
     sites: tuple[Site, ...] = ()
     meetings: tuple[Meeting, ...] = ()
+    map: ConsultationMap | None = None   # the perimeter and base map, for `place` questions
 
     def question(self, question_id: str) -> Question | None:
         return next((q for q in self.questions if q.id == question_id), None)

@@ -3,8 +3,9 @@ its short code and receipt link, and the words a resident following it reads."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
+from .answers import validate_place
 from .codes import new_code, normalize_code
 from .errors import N_, ValidationError
 from .model import Consultation
@@ -26,12 +27,15 @@ class ProposalDraft:
     theme: str | None
     contact: str | None
     contact_consent: bool
+    place: dict[str, Any] | None = None     # where the idea would happen (validate_place)
 
 
 def validate_proposal(consultation: Consultation, *, title: object, text: object,
                       theme: object = None, contact: object = None,
-                      contact_consent: bool = False) -> ProposalDraft:
-    """Check an idea as typed; return it cleaned, or raise ValidationError naming the field."""
+                      contact_consent: bool = False, place: object = None) -> ProposalDraft:
+    """Check an idea as typed; return it cleaned, or raise ValidationError naming the field.
+    `place` is optional: where the idea would happen, in a `place` answer's forms (a point on
+    the consultation's map, or an area of its perimeter; app.answers.validate_place)."""
     title = clean_text(title, field="title", max_length=TITLE_MAX, required=True)
     text = clean_text(text, field="text", max_length=TEXT_MAX, required=True)
     if theme in ("", None):
@@ -46,7 +50,9 @@ def validate_proposal(consultation: Consultation, *, title: object, text: object
                 "contact_consent")
         if contact_kind(contact) is None:
             raise ValidationError(N_("Enter an email address or a phone number."), "contact")
-    return ProposalDraft(title, text, theme, contact, bool(contact and contact_consent))
+    if place is not None:
+        place = validate_place(consultation, place, "place")
+    return ProposalDraft(title, text, theme, contact, bool(contact and contact_consent), place)
 
 
 def new_short_code(length: int = 6) -> str:

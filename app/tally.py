@@ -260,6 +260,75 @@ class OpenTally(Tally):
         return {"total": self.ballots, "words": shared}
 
 
+# A place tally keeps at most this many distinct points for the map (memory, time and the size
+# of the results the projector polls stay bounded however many answers arrive).
+PLACE_POINTS_KEPT = 1000
+DEFAULT_EXPORT_DECIMALS = 3
+
+
+class PlaceTally(Tally):
+    """Answers per area of the consultation's perimeter, and the points placed, for the map.
+
+    Counts: each answer — a point on the map or an area chosen from the list — counts in its
+    area and in every area that area lies within (a neighbourhood's answers count in its
+    commune too). Shares are of ballots. Points: only point answers, grouped by their position
+    rounded to the map's `export_decimals` (a pin can point at someone's home; public results
+    never hold more), with how many answers fell there. At most PLACE_POINTS_KEPT distinct
+    rounded points are kept; answers at a new point beyond that are counted in
+    `points_left_out` instead. Once that bound is reached which points are kept depends on the
+    order answers came and went (a freed place is taken by the next new point); the counts
+    per area are always exact."""
+
+    def __init__(self, consultation, question):
+        super().__init__(consultation, question)
+        perimeter = consultation.map
+        self.decimals = perimeter.export_decimals if perimeter else DEFAULT_EXPORT_DECIMALS
+        self.counts = Counter()
+        self.forms = Counter()
+        self.points: Counter = Counter()
+        self.points_left_out = 0
+
+    def _count(self, answer, weight):
+        area = answer.get("area")
+        perimeter = self.consultation.map
+        if isinstance(area, str):
+            for area_id in (area, *(perimeter.ancestors(area) if perimeter else ())):
+                self.counts[area_id] += weight
+                if not self.counts[area_id]:
+                    del self.counts[area_id]
+        if "lon" not in answer:
+            self.forms["area"] += weight
+            return
+        self.forms["point"] += weight
+        key = (round(answer["lon"], self.decimals), round(answer["lat"], self.decimals),
+               area if isinstance(area, str) else "")
+        if key in self.points:
+            self.points[key] += weight
+            if self.points[key] <= 0:
+                del self.points[key]
+        elif weight > 0 and len(self.points) < PLACE_POINTS_KEPT:
+            self.points[key] = weight
+        else:
+            self.points_left_out += weight
+
+    def _result(self):
+        perimeter = self.consultation.map
+        areas = list(perimeter.area_ids) if perimeter else []
+        areas += sorted(a for a in self.counts if a not in areas)   # areas of older versions
+        order = sorted(areas, key=lambda a: (-self.counts[a], areas.index(a)))
+        points = sorted(self.points.items(), key=lambda kv: (-kv[1], kv[0]))
+        return {
+            "counts": {a: self.counts[a] for a in areas},
+            "shares": {a: _share(self.counts[a], self.ballots) for a in areas},
+            "order": order,
+            "forms": {"point": self.forms["point"], "area": self.forms["area"]},
+            "points": [{"lon": lon, "lat": lat, "area": area, "count": n}
+                       for (lon, lat, area), n in points],
+            "points_left_out": self.points_left_out,
+            "export_decimals": self.decimals,
+        }
+
+
 TALLIES = {
     "colour": ColourTally,
     "yes_no": YesNoTally,
@@ -268,6 +337,7 @@ TALLIES = {
     "ranking": RankingTally,
     "budget": BudgetTally,
     "open": OpenTally,
+    "place": PlaceTally,
 }
 
 

@@ -1,4 +1,5 @@
 """Tallies of every kind, and incremental add/remove giving the same as a fresh count."""
+import json
 import random
 
 import pytest
@@ -119,6 +120,8 @@ def random_answer(demo, question, rng):
     if kind == "budget":
         project = rng.choice(list(question.projects))
         return {project: question.budget_step * rng.randint(1, 6)}
+    if kind == "place":
+        return random_place(demo, rng)
     return rng.choice(["Plus de trains", "Des médecins au village", "Internet rapide partout"])
 
 
@@ -172,3 +175,128 @@ def test_open_word_counts_stay_bounded_and_never_overcount(demo):
 def test_open_word_counts_skip_runs_of_letters_too_long_to_be_words(demo):
     r = result(demo, "q-missing", ["a" * 2000, "a" * 2000, "a" * 2000])
     assert r["words"] == [] and r["total"] == 3
+
+
+# -- places ---------------------------------------------------------------------------------------
+
+def random_place(consultation, rng):
+    """A point somewhere in the perimeter (three times in four) or an area from the list."""
+    perimeter = consultation.map
+    if rng.random() < 0.25:
+        return {"area": rng.choice(perimeter.area_ids)}
+    west, south, east, north = perimeter.bbox
+    while True:
+        lon, lat = round(rng.uniform(west, east), 5), round(rng.uniform(south, north), 5)
+        if perimeter.area_of(lon, lat):
+            return {"lon": lon, "lat": lat}
+
+
+@pytest.fixture(scope="module")
+def mapped():
+    """The demo consultation with the demo map and a place question (q-place)."""
+    from app.bundle import parse_bundle
+    from app.paths import DEMO_BUNDLE_DIR
+    data = json.loads((DEMO_BUNDLE_DIR / "bundle.json").read_text(encoding="utf-8"))
+    consultation = data["consultation"]
+    consultation["map"] = json.loads((DEMO_BUNDLE_DIR / "map" / "map.json").read_text(
+        encoding="utf-8"))
+    if not any(q["kind"] == "place" for q in consultation["questions"]):
+        consultation["questions"].append({"id": "q-place", "kind": "place",
+                                          "prompt": {"fr": "Où ?", "it": "Dove?",
+                                                     "en": "Where?"}})
+    return parse_bundle(data)
+
+
+def place_result(consultation, values, weights=None):
+    question = consultation.question("q-place")
+    tally = new_tally(consultation, question)
+    for i, value in enumerate(values):
+        tally.add(validate_answer(consultation, question, value),
+                  weight=weights[i] if weights else 1)
+    return tally.result()
+
+
+def test_place_counts_per_area_from_both_forms(mapped):
+    r = place_result(mapped, [{"lon": 7.497512, "lat": 43.774498},    # Menton
+                              {"lon": 7.497561, "lat": 43.774521},    # Menton, a few metres on
+                              {"area": "menton"},
+                              {"lon": 7.6071, "lat": 43.7906},        # Ventimiglia
+                              {"area": "tende"}])
+    assert r["kind"] == "place" and r["ballots"] == 5
+    assert list(r["counts"]) == list(mapped.map.area_ids)             # every area, in order
+    assert r["counts"]["menton"] == 3 and r["counts"]["ventimiglia"] == 1
+    assert r["counts"]["tende"] == 1 and r["counts"]["pigna"] == 0
+    assert r["shares"]["menton"] == 0.6
+    assert r["order"][:3] == ["menton", "tende", "ventimiglia"]     # ties: perimeter order
+    assert r["forms"] == {"point": 3, "area": 2}
+    assert r["export_decimals"] == 3 and r["points_left_out"] == 0
+
+
+def test_public_points_are_rounded_to_the_export_precision(mapped):
+    r = place_result(mapped, [{"lon": 7.497512, "lat": 43.774498},
+                              {"lon": 7.497561, "lat": 43.774521},
+                              {"lon": 7.6071, "lat": 43.7906}])
+    assert r["points"] == [
+        {"lon": 7.498, "lat": 43.775, "area": "menton", "count": 2},     # the same ~100 m cell
+        {"lon": 7.607, "lat": 43.791, "area": "ventimiglia", "count": 1}]
+    for point in r["points"]:
+        for value in (point["lon"], point["lat"]):
+            assert round(value, 3) == value
+
+
+def test_place_points_kept_are_bounded(mapped, monkeypatch):
+    """10,000 answers at distinct places keep at most PLACE_POINTS_KEPT points; the others
+    are counted as left out, and the counts per area stay exact."""
+    from app.tally import PLACE_POINTS_KEPT
+    rng = random.Random(3)
+    question = mapped.question("q-place")
+    tally = new_tally(mapped, question)
+    answers = [validate_answer(mapped, question, random_place(mapped, rng))
+               for _ in range(10_000)]
+    for answer in answers:
+        tally.add(answer)
+    r = tally.result()
+    assert len(r["points"]) == PLACE_POINTS_KEPT == 1000
+    kept = sum(p["count"] for p in r["points"])
+    assert kept + r["points_left_out"] == r["forms"]["point"]
+    assert sum(r["counts"].values()) == 10_000
+    for answer in answers:
+        tally.remove(answer)
+    r = tally.result()
+    assert r["ballots"] == 0 and r["points"] == [] and r["points_left_out"] == 0
+    assert set(r["counts"].values()) == {0}
+
+
+def test_paper_counts_per_area_enter_with_a_weight(mapped):
+    r = place_result(mapped, [{"area": "sospel"}, {"lon": 7.6071, "lat": 43.7906}],
+                     weights=[40, 2])
+    assert r["counts"]["sospel"] == 40 and r["ballots"] == 42
+    assert r["points"] == [{"lon": 7.607, "lat": 43.791, "area": "ventimiglia", "count": 2}]
+
+
+def test_nested_areas_count_in_their_parents(mapped):
+    from dataclasses import replace
+    from app.geo import Shape
+    from app.model import MapArea
+    perimeter = mapped.map
+    garavan = MapArea("garavan", {"fr": "Garavan", "it": "Garavano"},
+                      Shape.from_geojson({"type": "Polygon", "coordinates": [[
+                          [7.50, 43.78], [7.53, 43.78], [7.53, 43.80], [7.50, 43.80],
+                          [7.50, 43.78]]]}), parent="menton")
+    nested = replace(mapped, map=replace(perimeter, areas=perimeter.areas + (garavan,)))
+    r = place_result(nested, [{"lon": 7.51, "lat": 43.785}, {"area": "garavan"},
+                              {"area": "menton"}])
+    assert r["counts"]["garavan"] == 2 and r["counts"]["menton"] == 3
+    assert r["points"][0]["area"] == "garavan"
+
+
+def test_place_incremental_remove_equals_fresh_count(mapped):
+    rng = random.Random(11)
+    question = mapped.question("q-place")
+    answers = [validate_answer(mapped, question, random_place(mapped, rng)) for _ in range(300)]
+    tally = new_tally(mapped, question)
+    for answer in answers:
+        tally.add(answer)
+    for answer in answers[200:]:
+        tally.remove(answer)
+    assert tally.result() == tally_answers(mapped, question, answers[:200])
