@@ -657,7 +657,8 @@ def test_bundle_to_sheet_says_what_it_leaves_out(tmp_path):
     bundle = tmp_path / "bundle"
     shutil.copytree(DEMO_BUNDLE_DIR, bundle)
     data = json.loads((bundle / BUNDLE_FILE).read_text(encoding="utf-8"))
-    data["consultation"]["map"] = {"perimeter": []}
+    # The map (areas, base map) has no sheet yet: kept out, and said.
+    data["consultation"]["map"] = json.loads((bundle / "map" / "map.json").read_text("utf-8"))
     data["consultation"]["questions"][1]["max_length"] = 10        # not a yes_no field
     (bundle / BUNDLE_FILE).write_text(json.dumps(data), encoding="utf-8")
     left = bundle_to_sheet(bundle, tmp_path / "s.xlsx")

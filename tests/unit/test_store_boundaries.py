@@ -8,6 +8,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 STORE_FILES = {"app/store.py", "app/migrations.py"}
+# app/bundle.py opens a bundle's base map (an MBTiles file: SQLite, read-only, immutable), a
+# database of its own that is not the store.
+MAP_READER = {"app/bundle.py"}
 STORE_TABLES = ("outbox", "meta", "ballots", "answers", "proposals", "tally_counts", "card_uses")
 
 
@@ -39,7 +42,8 @@ def test_only_the_store_opens_transactions():
 def test_only_the_store_touches_its_connection():
     assert offenders(r"store\.(conn|db)\b", ALL_CODE, STORE_FILES) == []
     # The hub's modules run SQLAlchemy's conn.execute on the hub's database: left out here.
-    assert offenders(r"\.conn\.execute\(|\bconn\.execute\(", TABLET_CODE, STORE_FILES) == []
+    assert offenders(r"\.conn\.execute\(|\bconn\.execute\(", TABLET_CODE,
+                     STORE_FILES | MAP_READER) == []
 
 
 @pytest.mark.parametrize("table", STORE_TABLES)
@@ -49,7 +53,7 @@ def test_no_sql_on_the_store_tables_outside_the_store(table):
 
 
 def test_no_pragma_outside_the_store():
-    assert offenders(r"PRAGMA", TABLET_CODE, STORE_FILES) == []
+    assert offenders(r"PRAGMA", TABLET_CODE, STORE_FILES | MAP_READER) == []
 
 
 def test_one_http_client_to_the_hub():
