@@ -380,3 +380,24 @@ def test_an_ideas_public_page_shows_status_and_answer_never_the_contact(hub, cli
     assert "&lt;b&gt;" in page.text and "ana@example.org" not in page.text
     assert client.get("/ideas/NOPE99").status_code == 404
     assert client.get("/ideas/" + "%27%3Cscript%3E").status_code == 404
+
+
+def test_the_kiosk_link_names_the_alias_never_the_device_id(hub, consultation):
+    from app.tablet import kiosk_idea_url, kiosk_signup_url
+    from sync.enroll import keep_identity
+    store = Store.memory()
+    store.set_setting("sync.hub_url", "https://hub.example")
+    assert kiosk_signup_url(store, consultation_id=CONSULTATION, site_id=SITE,
+                            meeting_id=None) == ""      # no alias yet: no QR at all
+    answer = hub.enroll(hub.make_enrollment_code(SITE)["code"], store.device_id, "cd" * 32)
+    keep_identity(store, answer)
+    url = kiosk_signup_url(store, consultation_id=CONSULTATION, site_id=SITE,
+                           meeting_id="m-menton-1203")
+    assert url.startswith("https://hub.example/signup?t=") and len(url) < 150
+    assert store.device_id not in url and answer["alias"] in url
+    claims = participation(hub).check_link(url.split("t=", 1)[1])
+    assert (claims["device"], claims["site"], claims["meeting"]) == \
+        (store.device_id, SITE, "m-menton-1203")
+    receipt = kiosk_idea_url(store, "K7PQ2M")
+    assert receipt == f"https://hub.example/ideas/K7PQ2M?d={answer['alias']}"
+    assert store.device_id not in receipt
