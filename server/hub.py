@@ -605,10 +605,11 @@ class Hub:
                     db.proposals.c.short_code == str(proposal_id).upper())
                     .order_by(db.proposals.c.id)).scalars().all()
                 if len(named) > 1:
-                    raise HubError(N_("Several ideas have the code {short_code}: answer by ID ({ids})."),
-                                   status=409, code="proposal_code_ambiguous", field="proposal_id",
-                                   details={"ids": named}, short_code=str(proposal_id).upper(),
-                                   ids=", ".join(named))
+                    raise HubError(
+                        N_("Several ideas have the code {short_code}: answer by ID ({ids})."),
+                        status=409, code="proposal_code_ambiguous", field="proposal_id",
+                        details={"ids": named}, short_code=str(proposal_id).upper(),
+                        ids=", ".join(named))
                 row = conn.execute(select(db.proposals.c.id).where(
                     db.proposals.c.id == named[0])).first() if named else None
             if row is None:

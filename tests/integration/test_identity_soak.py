@@ -172,7 +172,8 @@ def test_tablets_enroll_and_sync_exactly_once_through_a_hostile_network(tmp_path
               f"{events} events ({events // TABLETS} a tablet), "
               f"{proxy.connections} connections through the proxy, faults {done}, "
               f"{len(failures)} failed enrollment attempts, late copies delivered "
-              f"{proxy.late_deliveries}; hub SIGKILLed at {killed_at} events stored; enrollment {enrolled_at - started:.1f} s, "
+              f"{proxy.late_deliveries}; hub SIGKILLed at {killed_at} events stored; "
+              f"enrollment {enrolled_at - started:.1f} s, "
               f"sync with a hub SIGKILL {synced_at - enrolled_at:.1f} s, "
               f"total {time.monotonic() - started:.1f} s")
     finally:

@@ -14,7 +14,7 @@ import sqlite3
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from app.paths import DEMO_BUNDLE_DIR
 from app.signup import mint_signup_token
