@@ -393,10 +393,11 @@ class Hub:
                 if device.revoked_at is not None:
                     raise _device_revoked()
                 if not (proof and proof[0] == device_id and holds_credential(device, proof[1])):
+                    # The same words as the tablet's (sync.protocol.ENROLLMENT_REFUSALS).
                     raise HubError(
-                        N_("This tablet ID is already enrolled. Enrolling it again needs its "
-                           "current credentials, or a code made by staff for this tablet."),
-                        status=409, code="device_enrolled", field="device_id")
+                        N_("This tablet is already enrolled with this hub under other "
+                           "credentials. Ask the platform staff for an enrollment code made for "
+                           "this tablet."), status=409, code="device_enrolled", field="device_id")
             secret = None
             if credential is None:
                 secret = secrets.token_urlsafe(32)
@@ -680,8 +681,8 @@ def _code_invalid() -> HubError:
 
 
 def _device_revoked() -> HubError:
-    return HubError(N_("This tablet was revoked by staff. Only a code made by staff for this "
-                       "tablet enrolls it again."), status=409, code="device_revoked",
+    return HubError(N_("Staff revoked this tablet. Ask the platform staff for an enrollment "
+                       "code made for this tablet."), status=409, code="device_revoked",
                     field="device_id")
 
 

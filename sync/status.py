@@ -22,7 +22,8 @@ CREDENTIALS_REFUSED = "credentials_refused"   # 401 device_unknown
 HUB_REFUSED = "hub_refused"          # another refusal of the hub (kept for review there)
 ERROR = "error"                      # a bug on the tablet; sync tries again
 
-# What the facilitator should do, per state.
+# What the facilitator should do, per state (none for a refusal kept at the hub, or a bug of
+# the tablet: their `problem` already says it, and sync tries again by itself).
 ADVICE = {
     NOT_ENROLLED: N_("Type the enrollment code the platform staff gave you, or scan its QR "
                      "code."),
@@ -38,9 +39,6 @@ ADVICE = {
                             "enrolled, ask the platform staff for an enrollment code made for "
                             "this tablet (give them the tablet ID shown here). Nothing waiting "
                             "is lost."),
-    HUB_REFUSED: N_("The hub refused part of what this tablet sent; it is kept there for the "
-                    "platform staff to review."),
-    ERROR: N_("Sync tries again by itself. If this stays, tell the platform staff."),
 }
 
 
