@@ -5,10 +5,12 @@ from its enrollment (its sign-up link, an idea's receipt link) in app/tablet.py.
 Shared by the tablet and the hub, so pure Python (stdlib `hmac`).
 
 - **Sign-up links** are minted offline by the tablet. The hub never hands out its own secret:
-  at enrollment it gives each device `device_signup_key(hub_secret, device_id)`, and re-derives
-  it from the `device` claim to check a token. The format is compact, for a QR that scans from
-  afar: `<consultation>~<site>~<meeting>~<device>~<exp base 36>.<16-byte HMAC base64url>`; the
-  hub's first form (`<base64url JSON claims>.<base64url HMAC-SHA256>`) is still accepted.
+  at enrollment it gives each device an opaque alias (never its device ID: links reach
+  residents) and `device_signup_key(hub_secret, alias)`, and re-derives the key from the link's
+  `device` claim, which holds that alias, to check a token. The format is compact, for a QR
+  that scans from afar: `<consultation>~<site>~<meeting>~<alias>~<exp base 36>.<16-byte HMAC
+  base64url>`; the first form (`<base64url JSON claims>.<base64url HMAC-SHA256>`) still reads.
+  Links signed with the keys of before aliases (derived from device IDs) no longer verify.
 """
 from __future__ import annotations
 
@@ -26,8 +28,10 @@ from .errors import N_, DomainError, ValidationError
 from .text import clean_text
 from .tokens import b64url as _b64, hmac_b64 as _mac, unb64url as _unb64
 
-# The key this tablet signs its sign-up links with (Store.set_setting), given at enrollment.
+# The key this tablet signs its sign-up links with, and the alias its links name instead of
+# its device ID (Store.set_setting), both given by the hub at enrollment.
 SIGNUP_KEY = "sync.signup_key"
+SIGNUP_ALIAS = "sync.signup_alias"
 
 # -- signed sign-up links --------------------------------------------------------------------------
 
@@ -40,11 +44,13 @@ class SignupTokenError(DomainError):
     """A sign-up link that is forged, damaged or expired (the sign-up still works, unattributed)."""
 
 
-def device_signup_key(hub_secret: str, device_id: str) -> str:
-    """The key a device signs its sign-up links with: HMAC(hub secret, "signup:" + device)."""
+def device_signup_key(hub_secret: str, alias: str) -> str:
+    """The key a device signs its sign-up links with: HMAC(hub secret, "signup-alias:" +
+    its alias). (Keys derived from device IDs, "signup:" + ID, were handed to anyone who
+    enrolled an ID; their links no longer verify.)"""
     if not hub_secret:
         raise ValueError("a hub secret is needed")
-    return _b64(hmac.new(hub_secret.encode(), ("signup:" + device_id).encode(),
+    return _b64(hmac.new(hub_secret.encode(), ("signup-alias:" + alias).encode(),
                          hashlib.sha256).digest())
 
 
@@ -71,12 +77,13 @@ def _base36(number: int) -> str:
 def mint_signup_token(key: str, *, consultation: str | None, site: str | None,
                       meeting: str | None, device: str, ttl: int = SIGNUP_TTL,
                       now: float | None = None) -> str:
-    """A sign-up link's `t`, signed with the device's key (no network needed).
+    """A sign-up link's `t`, signed with the device's key (no network needed). `device` is the
+    device's alias from its enrollment, never its device ID: the link is shown to residents.
 
     Compact form, so that the QR stays coarse enough to scan from the back of a room:
-    `<consultation>~<site>~<meeting>~<device>~<exp in base 36>.<16-byte HMAC, base64url>`
-    (an empty field is no attribution). The hub still accepts the first form,
-    `<base64url JSON claims>.<base64url HMAC-SHA256>`, for links printed before."""
+    `<consultation>~<site>~<meeting>~<alias>~<exp in base 36>.<16-byte HMAC, base64url>`
+    (an empty field is no attribution). The first form, `<base64url JSON claims>.<base64url
+    HMAC-SHA256>`, still verifies."""
     if not key:
         raise ValueError("a signing key is needed")
     if not isinstance(device, str) or not _IDENT.match(device):
@@ -92,7 +99,7 @@ def mint_signup_token(key: str, *, consultation: str | None, site: str | None,
 def mint_signup_token_v1(key: str, *, consultation: str | None, site: str | None,
                          meeting: str | None, device: str, ttl: int = SIGNUP_TTL,
                          now: float | None = None) -> str:
-    """The first form of a sign-up link (JSON claims, full HMAC), still accepted by the hub."""
+    """The first form of a sign-up link (JSON claims, full HMAC), which still verifies."""
     claims = {"consultation": consultation, "site": site, "meeting": meeting, "device": device,
               "exp": int((time.time() if now is None else now) + ttl)}
     body = _b64(canonical_json(claims).encode())
@@ -128,8 +135,12 @@ def unverified_claims(token: object) -> dict:
     return claims
 
 
-def verify_signup_token(token: object, hub_secret: str, *, now: float | None = None) -> dict:
-    """The claims of a genuine, unexpired sign-up link (either form), or SignupTokenError."""
+def verify_signup_token(token: object, hub_secret: str, *, now: float | None = None,
+                        max_ttl: int | None = None) -> dict:
+    """The claims of a genuine, unexpired sign-up link (either form), or SignupTokenError.
+    `device` is the alias of the device that minted it. With `max_ttl`, a link that would
+    expire more than `max_ttl` seconds after `now` is refused as not valid: no tablet mints one,
+    and a key that leaked must not make links that last."""
     claims = unverified_claims(token)
     device = claims.get("device")
     if not isinstance(device, str) or not _IDENT.match(device):
@@ -146,7 +157,10 @@ def verify_signup_token(token: object, hub_secret: str, *, now: float | None = N
         value = claims.get(key)
         if value is not None and (not isinstance(value, str) or not _IDENT.match(value)):
             raise SignupTokenError(N_("This link is not valid."), "t")
-    if exp < (time.time() if now is None else now):
+    now = time.time() if now is None else now
+    if max_ttl is not None and exp > now + max_ttl:
+        raise SignupTokenError(N_("This link is not valid."), "t")
+    if exp < now:
         raise SignupTokenError(N_("This link has expired."), "t")
     return claims
 

@@ -8,7 +8,7 @@ import time
 from .cards import CARD_CODE_HASHES, CARD_PUBLIC_KEY
 from .errors import N_, StoreError, ValidationError
 from .proposals import idea_url, read_idea_code
-from .signup import SIGNUP_KEY, SIGNUP_TTL, mint_signup_token, signup_url
+from .signup import SIGNUP_ALIAS, SIGNUP_KEY, SIGNUP_TTL, mint_signup_token, signup_url
 from .store import Proposal, Store
 
 HUB_URL = "sync.hub_url"     # the setting sync.protocol.HUB_URL names
@@ -16,15 +16,16 @@ HUB_URL = "sync.hub_url"     # the setting sync.protocol.HUB_URL names
 
 def kiosk_signup_url(store: Store, *, consultation_id: str | None, site_id: str | None,
                      meeting_id: str | None, ttl: int = SIGNUP_TTL) -> str:
-    """The sign-up link this tablet shows (minted offline), or "" when it is not enrolled:
-    then no sign-up QR is shown at all."""
+    """The sign-up link this tablet shows (minted offline), or "" when it is not enrolled, or
+    has no alias from its hub yet: then no sign-up QR is shown at all. The link names the
+    tablet by the alias the hub gave it, never by its device ID (residents see the link)."""
     hub_url = store.get_setting(HUB_URL)
-    key = store.get_setting(SIGNUP_KEY)
-    if not hub_url or not key:
+    key, alias = store.get_setting(SIGNUP_KEY), store.get_setting(SIGNUP_ALIAS)
+    if not hub_url or not key or not alias:
         return ""
     try:
         token = mint_signup_token(key, consultation=consultation_id, site=site_id,
-                                  meeting=meeting_id, device=store.device_id, ttl=ttl)
+                                  meeting=meeting_id, device=alias, ttl=ttl)
     except ValueError:
         return ""
     return signup_url(hub_url, token)
@@ -51,9 +52,13 @@ class SignupLink:
 
 def kiosk_idea_url(store: Store, short_code: str) -> str:
     """The receipt link of an idea collected here, or "" when the tablet knows no hub (then
-    only the short code is shown)."""
+    only the short code is shown). It names this tablet by its alias (`?d=`), so that the hub
+    shows this tablet's idea even when another tablet made the same code offline."""
     hub_url = store.get_setting(HUB_URL)
-    return idea_url(hub_url, short_code) if hub_url and short_code else ""
+    if not hub_url or not short_code:
+        return ""
+    alias = store.get_setting(SIGNUP_ALIAS)
+    return idea_url(hub_url, short_code) + ("?d=" + alias if alias else "")
 
 
 def card_checks(store: Store) -> tuple[str | None, frozenset[str]]:

@@ -5,11 +5,17 @@
     python -m server create-site ID --name "…" [--name-it "…"] [--town T]
     python -m server import-bundle FOLDER          import (or update) a consultation bundle
     python -m server consultations                 list consultations
-    python -m server enroll-code [--site ID] [--minutes 15] [--png FILE]
+    python -m server enroll-code [--site ID] [--device DEVICE_ID] [--minutes 15] [--png FILE]
+                                                   --device: a staff code for that device only,
+                                                   which enrolls it again (revoked, or under
+                                                   credentials the tablet lost)
     python -m server devices                       list devices
     python -m server revoke DEVICE_ID              revoke a device at once
+    python -m server reinstate DEVICE_ID           lift a revocation
     python -m server ideas [--consultation ID]     list ideas with moderation and answer
     python -m server answer-idea ID_OR_CODE --status accepted [--text "…"]
+                                                   a short code several ideas share is refused
+                                                   with their IDs: answer by ID
     python -m server export results|ideas --consultation ID [--format csv|json] [--output F]
                                                    ideas: approved ones, as published; --all
                                                    for staff: every idea with its moderation
@@ -58,12 +64,16 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("consultations", help="list consultations")
     code = sub.add_parser("enroll-code", help="make an enrollment code (and its QR)")
     code.add_argument("--site", default=None)
+    code.add_argument("--device", default=None, dest="device_id",
+                      help="a staff code for this device ID only (lifts a revocation)")
     code.add_argument("--minutes", type=int, default=15)
     code.add_argument("--png", type=Path, default=None, help="also save the QR as this PNG")
     code.add_argument("--no-qr", action="store_true", help="do not draw the QR in the terminal")
     sub.add_parser("devices", help="list devices")
     rev = sub.add_parser("revoke", help="revoke a device")
     rev.add_argument("device_id")
+    back = sub.add_parser("reinstate", help="lift a device's revocation")
+    back.add_argument("device_id")
     ideas = sub.add_parser("ideas", help="list ideas")
     ideas.add_argument("--consultation", default=None)
     ans = sub.add_parser("answer-idea", help="set the status and public answer of an idea")
@@ -146,8 +156,9 @@ def _run(hub, command: str, args) -> int:
     elif command == "consultations":
         _print_json(hub.consultations())
     elif command == "enroll-code":
-        made = hub.make_enrollment_code(args.site, args.minutes)
-        print(f"Enrollment code: {made['code']}  (site {made['site_id'] or '-'}, "
+        made = hub.make_enrollment_code(args.site, args.minutes, args.device_id)
+        only = f", for device {made['device_id']} only" if made["device_id"] else ""
+        print(f"Enrollment code: {made['code']}  (site {made['site_id'] or '-'}{only}, "
               f"valid until {made['expires_at']} UTC, single use)")
         print(f"QR payload: {made['qr']}")
         import qrcode
@@ -165,6 +176,9 @@ def _run(hub, command: str, args) -> int:
     elif command == "revoke":
         hub.revoke(args.device_id)
         print(f"revoked {args.device_id}")
+    elif command == "reinstate":
+        hub.reinstate(args.device_id)
+        print(f"reinstated {args.device_id}")
     elif command == "ideas":
         _print_json(hub.proposals(args.consultation))
     elif command == "answer-idea":

@@ -2,7 +2,8 @@
 `answer_withdrawn` and `ballot_closed` (server.ingest).
 
 A ballot belongs to the device whose events made it; within a ballot, for each question the
-answer with the highest `seq` of that device wins, whatever the order of arrival.
+answer with the highest `seq` of that device wins, whatever the order of arrival. A ballot's
+site is its device's enrollment site, its meeting one of that site's (server.ingest).
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from app.model import BALLOT_MODES, Consultation
 
 from . import db
 from .errors import EventRejected
-from .ingest import BUNDLE_IDENT, AnswerUse, Batch, Event, IngestExtension
+from .ingest import (BUNDLE_IDENT, AnswerUse, Batch, Event, IngestExtension,
+                     meeting_at_site)
 
 BALLOT_EVENTS = ("ballot_started", "answer", "answer_withdrawn", "ballot_closed")
 
@@ -102,10 +104,11 @@ def _adopt_ballot(batch: Batch, state: BallotBatch, ballot_id: str, consultation
     version = payload.get("consultation_version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         version = consultation.version
-    where = {key: value if isinstance(value, str) and BUNDLE_IDENT.match(value) else None
-             for key, value in ((k, payload.get(k)) for k in ("site_id", "meeting_id"))}
+    meeting = payload.get("meeting_id")
+    meeting = meeting if isinstance(meeting, str) and BUNDLE_IDENT.match(meeting) else None
     _new_ballot(batch, state, ballot_id, consultation.id, {
-        "consultation_version": version, **where,
+        "consultation_version": version, "site_id": batch.site_id,
+        "meeting_id": meeting_at_site(consultation, meeting, batch.site_id),
         "mode": "identified" if payload.get("nullifier") is not None else "open"})
 
 
@@ -139,10 +142,8 @@ def apply_ballot_started(batch: Batch, state: BallotBatch, event: Event) -> None
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise EventRejected(N_("A consultation version is expected here."),
                             "payload.consultation_version")
-    site_id = batch.optional_ident(payload, "site_id")
-    meeting_id = batch.optional_ident(payload, "meeting_id")
-    details = {"consultation_version": version, "site_id": site_id,
-               "meeting_id": meeting_id, "mode": mode}
+    details = {"consultation_version": version, "site_id": batch.site_id,
+               "meeting_id": batch.meeting(consultation, payload), "mode": mode}
     if check_ballot(batch, state, ballot_id, consultation.id):
         # The same ballot announced again, or first seen through one of its answers (events may
         # arrive in any order): counted once, and its start says how it was held.
@@ -188,7 +189,9 @@ def apply_ballot_closed(batch: Batch, state: BallotBatch, event: Event) -> None:
     reason = payload.get("reason", "finished")
     if not isinstance(reason, str) or not reason or len(reason) > 40:
         raise EventRejected(N_("A reason is expected here."), "payload.reason")
-    check_ballot(batch, state, ballot_id, None)
+    if check_ballot(batch, state, ballot_id, None):
+        # The device may have moved to a site this ballot's consultation is not open to.
+        batch.consultation({"consultation_id": state.owner(ballot_id)["consultation_id"]})
     if ballot_id in state.new:
         state.new[ballot_id]["closed_reason"] = reason
     elif ballot_id not in state.closed or state.closed[ballot_id][0] < event.seq:

@@ -84,8 +84,7 @@ def apply_count_event(batch: Batch, state: CountBatch, event: Event) -> None:
         supersedes = batch.ident(payload, "supersedes")
         if supersedes == count_id:
             raise EventRejected(N_("A count cannot correct itself."), "payload.supersedes")
-    site_id = batch.optional_ident(payload, "site_id")
-    meeting_id = batch.optional_ident(payload, "meeting_id")
+    site_id, meeting_id = batch.site_id, batch.meeting(consultation, payload)
     device_id = batch.device_id
     same = _row(batch, state, count_id)
     if same is not None:

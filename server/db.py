@@ -6,7 +6,7 @@ import hashlib
 from typing import Iterable
 
 from sqlalchemy import (BigInteger, Boolean, Column, Integer, LargeBinary, MetaData, String,
-                        Table, Text, create_engine, event, Index)
+                        Table, Text, create_engine, event, Index, inspect)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
@@ -57,11 +57,15 @@ devices = Table(
     Column("site_id", String(ID), nullable=True),
     Column("name", String(200), nullable=False, default=""),
     Column("platform", String(100), nullable=False, default=""),
-    Column("secret_hash", String(64), nullable=False),
+    Column("secret_hash", String(64), nullable=False),   # SHA-256 of the device's credential
     Column("enrolled_at", String(40), nullable=False),
     Column("revoked_at", String(40), nullable=True),
     Column("last_seen_at", String(40), nullable=True),
+    # What residents see instead of the ID (sign-up links, receipts); replaced by a staff code.
+    Column("alias", String(32), nullable=True),
+    Column("enrolled_by", String(64), nullable=True),    # hash of the code that last enrolled it
 )
+Index("devices_alias", devices.c.alias, unique=True)
 
 enrollment_codes = Table(
     "enrollment_codes", metadata,
@@ -70,7 +74,9 @@ enrollment_codes = Table(
     Column("created_at", String(40), nullable=False),
     Column("expires_at", String(40), nullable=False),
     Column("used_at", String(40), nullable=True),
-    Column("device_id", String(ID), nullable=True),
+    Column("device_id", String(ID), nullable=True),        # the device that used it
+    Column("for_device", String(ID), nullable=True),       # a staff code made for one device
+    Column("credential_hash", String(64), nullable=True),  # the credential it bound
 )
 
 events = Table(
@@ -261,8 +267,28 @@ def dialect_insert(engine_or_conn, table: Table):
     return (postgresql.insert(table) if name == "postgresql" else sqlite.insert(table))
 
 
+# Columns added to tables after their first release: (table, column) made on an older hub's
+# database when it starts (create_all makes missing tables, never missing columns).
+ADDED_COLUMNS = (("devices", "alias"), ("devices", "enrolled_by"),
+                 ("enrollment_codes", "for_device"), ("enrollment_codes", "credential_hash"))
+
+
 def create_schema(engine: Engine) -> None:
+    """Make missing tables, add the columns of ADDED_COLUMNS an older database lacks, and the
+    indexes on them."""
     metadata.create_all(engine)
+    present = {name: {c["name"] for c in inspect(engine).get_columns(name)}
+               for name in {table for table, _ in ADDED_COLUMNS}}
+    missing = [(t, c) for t, c in ADDED_COLUMNS if c not in present[t]]
+    if missing:
+        with engine.begin() as conn:
+            for table_name, column_name in missing:
+                column = metadata.tables[table_name].c[column_name]
+                kind = column.type.compile(dialect=engine.dialect)
+                conn.exec_driver_sql(
+                    f'ALTER TABLE {table_name} ADD COLUMN {column_name} {kind}')
+    for index in metadata.tables["devices"].indexes:
+        index.create(engine, checkfirst=True)
 
 
 def sha256(data: str | bytes) -> str:

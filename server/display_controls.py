@@ -20,6 +20,7 @@ from app.errors import N_, ValidationError
 
 from . import PROTOCOL_VERSION, db
 from .errors import HubError
+from .ingest import NOT_OPEN_HERE, open_to_site
 
 
 def read_display(hub, consultation_id: str) -> tuple[str, bytes] | None:
@@ -39,12 +40,17 @@ def read_display(hub, consultation_id: str) -> tuple[str, bytes] | None:
     return f'"display.{consultation.id}.{consultation.version}.{body["revision"]}"', data
 
 
-def set_display(hub, consultation_id: str, control: Any, by: str) -> dict:
+def set_display(hub, consultation_id: str, control: Any, by: str,
+                device: dict | None = None) -> dict:
     """Merge a DisplayControl into the consultation's display state; return the new state.
-    Checked with app.display.parse_control: a refused control changes nothing."""
+    Checked with app.display.parse_control: a refused control changes nothing. `device` is the
+    device asking (None: staff); a device changes only the projector of a consultation open to
+    the site it was enrolled at (403 consultation_not_open_here)."""
     consultation = hub.consultation(consultation_id)
     if consultation is None:
         raise HubError(N_("Unknown consultation."), status=404, code="consultation_unknown")
+    if device is not None and not open_to_site(consultation, device.get("site_id")):
+        raise HubError(NOT_OPEN_HERE, status=403, code="consultation_not_open_here")
     if not isinstance(control, Mapping):
         raise ValidationError(N_("A display control is a JSON object."), None)
     control = {k: v for k, v in control.items() if k != "revision"}  # the hub numbers them

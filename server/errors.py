@@ -11,13 +11,17 @@ class HubError(DomainError):
     """A request the hub refuses; nothing was changed."""
 
     def __init__(self, message: str, *, status: int = 400, code: str | None = None,
-                 field: str | None = None, **params: Any):
+                 field: str | None = None, details: dict | None = None, **params: Any):
         self.status = status
         self.code = code or message
+        self.details = details      # machine-readable extras (e.g. the IDs a code names)
         super().__init__(message, field, **params)
 
     def as_dict(self, gettext=None) -> dict:
-        return {"code": self.code, "message": self.describe(gettext), "field": self.field}
+        body = {"code": self.code, "message": self.describe(gettext), "field": self.field}
+        if self.details:
+            body["details"] = self.details
+        return body
 
 
 class AuthError(HubError):
@@ -26,8 +30,11 @@ class AuthError(HubError):
 
 
 class EventRejected(Exception):
-    """One event the hub cannot accept; the rest of its batch goes on."""
+    """One event the hub cannot accept; the rest of its batch goes on. `code` is a stable
+    machine word for the acknowledgement (the English msgid when not given)."""
 
-    def __init__(self, message: str, field: str | None = None, **params: Any):
+    def __init__(self, message: str, field: str | None = None, *, code: str | None = None,
+                 **params: Any):
         self.error = DomainError(message, field, **params)
+        self.code = code or message
         super().__init__(self.error.describe())

@@ -8,8 +8,10 @@ are the domain's (app.tally), kept in memory and updated after each commit (serv
 """
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import re
 import secrets
 import threading
 from datetime import datetime, timedelta, timezone
@@ -82,6 +84,13 @@ class Hub:
             present = conn.execute(select(db.counters.c.name)).scalars().all()
             if "answers" not in present:
                 conn.execute(db.counters.insert(), [{"name": "answers", "value": 0}])
+            # Devices enrolled before aliases existed get one (their tablets learn it from
+            # GET /api/v1/device).
+            for device_id in conn.execute(select(db.devices.c.id).where(
+                    db.devices.c.alias.is_(None))).scalars().all():
+                conn.execute(update(db.devices).where(db.devices.c.id == device_id,
+                                                      db.devices.c.alias.is_(None))
+                             .values(alias=new_alias()))
 
     def _private_database_files(self) -> None:
         """The SQLite file and its -wal/-shm readable by the hub's user only (sign-up contacts
@@ -295,11 +304,16 @@ class Hub:
 
     # -- enrollment and devices ------------------------------------------------------------------
 
-    def make_enrollment_code(self, site_id: str | None, minutes: int = 15) -> dict:
-        """A short-lived, single-use code for enrolling one device at `site_id`."""
+    def make_enrollment_code(self, site_id: str | None, minutes: int = 15,
+                             device_id: str | None = None) -> dict:
+        """A short-lived, single-use code for enrolling one device at `site_id`. With
+        `device_id`, a staff code for that device only: it enrolls the ID whatever it holds
+        (another credential, a revocation), at `site_id` or, when None, at the device's site."""
         if site_id is not None and not self.site_exists(site_id):
             raise HubError(N_("Unknown site: {id}."), status=404, code="site_unknown",
                            field="site_id", id=site_id)
+        if device_id is not None:
+            check_device_id(device_id)
         if not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= 7 * 24 * 60:
             raise HubError(N_("A code lasts from 1 minute to 7 days."), field="minutes")
         code = new_code(CODE_LENGTH)
@@ -307,67 +321,150 @@ class Hub:
         expires = (now + timedelta(minutes=minutes)).isoformat(timespec="seconds")
         with self.writer.begin() as conn:
             conn.execute(db.enrollment_codes.insert(), [{
-                "code_hash": sha256(code), "site_id": site_id,
+                "code_hash": sha256(code), "site_id": site_id, "for_device": device_id,
                 "created_at": now.isoformat(timespec="seconds"), "expires_at": expires}])
         pretty = format_code(code, CODE_GROUP)
-        return {"code": pretty, "site_id": site_id, "expires_at": expires,
+        return {"code": pretty, "site_id": site_id, "device_id": device_id, "expires_at": expires,
                 "qr": enrollment_qr_payload(self.settings.public_url, pretty)}
 
-    def enroll(self, code: object, device_id: object, name: object = "",
-               platform: object = "") -> dict:
-        """Trade a valid code for a device secret. Enrolling again lifts a revocation."""
-        if not isinstance(device_id, str) or not IDENT.match(device_id) \
-                or device_id == channels.STAFF_DEVICE:   # staff's own counts are "staff"'s
-            raise HubError(N_("A device identifier (1 to 64 letters, digits, - or _) is expected."),
-                           field="device_id")
+    def enroll(self, code: object, device_id: object, credential: object = None,
+               name: object = "", platform: object = "", *,
+               authorization: str | None = None) -> dict:
+        """Bind a device's credential to its ID with a valid code (docs/protocol.md,
+        "Enrollment"); the enrollment's data, the same for the same request again.
+
+        `credential` is the SHA-256 (hex) of the secret the tablet made for itself; the hub
+        never sees that secret at enrollment. An ID the hub already knows is enrolled again
+        only with proof: `authorization` carrying its current credential, or a staff code made
+        for it (the only way, besides `reinstate`, to lift a revocation). Refusals change
+        nothing and leave the code unused. Without `credential` (tablets of before) the hub
+        makes the secret and returns it once, as `device_secret`.
+        """
+        device_id = check_device_id(device_id)
+        if credential is not None and (not isinstance(credential, str)
+                                       or not CREDENTIAL.match(credential)):
+            raise HubError(N_("A credential is expected here: the SHA-256 of the tablet's "
+                              "secret, 64 hexadecimal characters."), field="credential")
         name = clean_text(name if isinstance(name, str) else "", field="name", max_length=200)
         platform = clean_text(platform if isinstance(platform, str) else "", field="platform",
                               max_length=100)
         normal = normalize_code(code, MAX_CODE_TYPED)
-        now = now_iso()
-        secret = secrets.token_urlsafe(32)
-        invalid = HubError(N_("This enrollment code is not valid: it may be mistyped, expired or "
-                              "already used."), code="enrollment_code_invalid", field="code")
         if len(normal) != CODE_LENGTH:
-            raise invalid
+            raise _code_invalid()
+        proof = bearer_credential(authorization)
+        for attempt in range(2):
+            try:
+                return self._enroll(sha256(normal), device_id, credential, name, platform, proof)
+            except IntegrityError:
+                # Another hub process enrolled this ID (or drew this alias) at the same
+                # moment: decide again on what is stored now.
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _enroll(self, code_hash: str, device_id: str, credential: str | None, name: str,
+                platform: str, proof: tuple[str, str] | None) -> dict:
+        now = now_iso()
         with self.write_lock, self.writer.begin() as conn:
             code_row = conn.execute(select(db.enrollment_codes).where(
-                db.enrollment_codes.c.code_hash == sha256(normal))).first()
-            if code_row is None or code_row.used_at is not None or code_row.expires_at < now[:19]:
-                raise invalid
-            used = conn.execute(update(db.enrollment_codes).where(
-                db.enrollment_codes.c.code_hash == code_row.code_hash,
-                db.enrollment_codes.c.used_at.is_(None)).values(used_at=now, device_id=device_id))
-            if used.rowcount != 1:
-                raise invalid
-            row = {"site_id": code_row.site_id, "name": name, "platform": platform,
-                   "secret_hash": sha256(secret), "enrolled_at": now, "revoked_at": None}
-            exists = conn.execute(select(db.devices.c.id).where(db.devices.c.id == device_id)
+                db.enrollment_codes.c.code_hash == code_hash)).first()
+            if code_row is None or code_row.expires_at < now[:19]:
+                raise _code_invalid()
+            device = conn.execute(select(db.devices).where(db.devices.c.id == device_id)
                                   ).first()
-            if exists:
+            if code_row.used_at is not None:
+                if credential is None or device is None or code_row.device_id != device_id \
+                        or code_row.credential_hash != credential:
+                    raise _code_invalid()
+                # The request that used this code, again (its answer was lost, or a copy
+                # arrived late): the same answer while nothing changed since, never a change.
+                if device.revoked_at is not None:
+                    raise _device_revoked()
+                if device.enrolled_by != code_hash or device.secret_hash != credential:
+                    raise HubError(N_("This tablet was enrolled again since this code was "
+                                      "used: use the latest code."), status=409,
+                                   code="enrollment_superseded", field="code")
+                return self._enrollment_answer(dict(device._mapping))
+            staff_code = code_row.for_device is not None
+            if staff_code and code_row.for_device != device_id:
+                raise HubError(N_("This enrollment code was made for another tablet."),
+                               status=409, code="enrollment_code_other_device", field="code")
+            if device is not None and not staff_code:
+                if device.revoked_at is not None:
+                    raise _device_revoked()
+                if not (proof and proof[0] == device_id and holds_credential(device, proof[1])):
+                    # The same words as the tablet's (sync.protocol.ENROLLMENT_REFUSALS).
+                    raise HubError(
+                        N_("This tablet is already enrolled with this hub under other "
+                           "credentials. Ask the platform staff for an enrollment code made for "
+                           "this tablet."), status=409, code="device_enrolled", field="device_id")
+            secret = None
+            if credential is None:
+                secret = secrets.token_urlsafe(32)
+            binding = credential or sha256(secret)
+            site_id = code_row.site_id
+            if staff_code and site_id is None and device is not None:
+                site_id = device.site_id
+            # The alias stays while the same credential moves on (another site); a staff code
+            # or a new credential gives a new one, so that links minted before stop attributing.
+            keep_alias = (device is not None and device.alias and not staff_code
+                          and device.secret_hash == binding)
+            alias = device.alias if keep_alias else new_alias()
+            used = conn.execute(update(db.enrollment_codes).where(
+                db.enrollment_codes.c.code_hash == code_hash,
+                db.enrollment_codes.c.used_at.is_(None)).values(
+                used_at=now, device_id=device_id, credential_hash=credential))
+            if used.rowcount != 1:
+                raise _code_invalid()
+            row = {"site_id": site_id, "name": name, "platform": platform,
+                   "secret_hash": binding, "enrolled_at": now, "revoked_at": None,
+                   "alias": alias, "enrolled_by": code_hash}
+            if device is not None:
                 conn.execute(update(db.devices).where(db.devices.c.id == device_id).values(**row))
             else:
                 conn.execute(db.devices.insert(), [{"id": device_id, **row}])
-        return {"device_id": device_id, "device_secret": secret, "site_id": code_row.site_id,
+        answer = self._enrollment_answer({"id": device_id, **row})
+        if secret is not None:
+            answer["device_secret"] = secret
+        return answer
+
+    def _enrollment_answer(self, device: dict) -> dict:
+        """What an enrollment answers: nothing secret but the sign-up key (the credential
+        stays on the tablet); the same for the same device state."""
+        return {"device_id": device["id"], "site_id": device["site_id"],
                 "hub_url": self.settings.public_url, "max_batch": self.settings.max_batch,
+                "credential": device["secret_hash"], "alias": device["alias"],
                 # The device signs its sign-up links offline with this (app/signup.py).
-                "signup_key": device_signup_key(self.settings.secret_key, device_id)}
+                "signup_key": device_signup_key(self.settings.secret_key, device["alias"])}
+
+    def device_info(self, device: dict) -> dict:
+        """What an authenticated device learns of itself (GET /api/v1/device): its site, its
+        alias and sign-up key (tablets enrolled before aliases get theirs this way)."""
+        return {"device_id": device["id"], "site_id": device["site_id"],
+                "name": device["name"], "max_batch": self.settings.max_batch,
+                "alias": device["alias"],
+                "signup_key": device_signup_key(self.settings.secret_key, device["alias"])}
 
     def authenticate(self, authorization: str | None) -> dict:
         """The device named by an `Authorization: Bearer <id>:<secret>` header, or AuthError."""
-        if not authorization or not authorization.startswith("Bearer ") or ":" not in authorization:
+        given = bearer_credential(authorization)
+        if given is None:
             raise AuthError(N_("This tablet is not enrolled with the hub."), "device_unknown")
-        device_id, _, secret = authorization[7:].strip().partition(":")
+        device_id, secret = given
         with self.engine.connect() as conn:
             row = conn.execute(select(db.devices).where(db.devices.c.id == device_id)).first()
-        # compare_digest refuses non-ASCII text: compare bytes, always.
-        if row is None or not secrets.compare_digest(row.secret_hash.encode(),
-                                                     sha256(secret).encode()):
+        if row is None or not holds_credential(row, secret):
             raise AuthError(N_("This tablet is not enrolled with the hub."), "device_unknown")
         if row.revoked_at is not None:
             raise AuthError(N_("This tablet was revoked: its data is kept, enroll it again to "
                                "send it."), "device_revoked")
         return dict(row._mapping)
+
+    def device_by_alias(self, alias: str) -> dict | None:
+        """The device a sign-up link's alias names, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(db.devices).where(db.devices.c.alias == alias)).first()
+        return dict(row._mapping) if row else None
 
     def is_admin(self, authorization: str | None) -> bool:
         token = (authorization or "")[7:].strip() if (authorization or "").startswith("Bearer ") else ""
@@ -379,15 +476,26 @@ class Hub:
             counts = dict(conn.execute(select(db.events.c.device_id, func.count())
                                        .group_by(db.events.c.device_id)).all())
         return [{"id": r.id, "site_id": r.site_id, "name": r.name, "platform": r.platform,
-                 "enrolled_at": r.enrolled_at, "last_seen_at": r.last_seen_at,
+                 "alias": r.alias, "enrolled_at": r.enrolled_at,
+                 "last_seen_at": r.last_seen_at,
                  "revoked": r.revoked_at is not None, "revoked_at": r.revoked_at,
                  "events": counts.get(r.id, 0)} for r in rows]
 
     def revoke(self, device_id: str) -> None:
+        """Revoke a device at once: its next request gets 401 device_revoked."""
+        self._set_revoked(device_id, now_iso())
+
+    def reinstate(self, device_id: str) -> None:
+        """Lift a revocation (a staff act): the device's own credential works again. (A staff
+        code made for the device does the same and binds the credential the tablet sends.)"""
+        self._set_revoked(device_id, None)
+
+    def _set_revoked(self, device_id: str, revoked_at: str | None) -> None:
         with self.writer.begin() as conn:
             done = conn.execute(update(db.devices).where(
-                db.devices.c.id == device_id, db.devices.c.revoked_at.is_(None)
-            ).values(revoked_at=now_iso()))
+                db.devices.c.id == device_id,
+                db.devices.c.revoked_at.is_(None) if revoked_at else
+                db.devices.c.revoked_at.is_not(None)).values(revoked_at=revoked_at))
             if done.rowcount == 0:
                 exists = conn.execute(select(db.devices.c.id).where(
                     db.devices.c.id == device_id)).first()
@@ -483,15 +591,28 @@ class Hub:
 
     def answer_proposal(self, proposal_id: str, answer_status: object,
                         answer_text: object) -> dict:
-        """Staff's public answer to an idea (by ID or short code); devices pull it."""
+        """Staff's public answer to an idea, by ID, or by short code when one idea only has
+        it: codes are made offline on each tablet and may repeat across tablets, so an
+        ambiguous code is refused (409 proposal_code_ambiguous, with the IDs it names)."""
         if answer_status not in ANSWER_STATUSES:
             raise HubError(N_("Unknown answer status."), field="answer_status")
         text = clean_text(answer_text if answer_text is not None else "", field="answer_text",
                           max_length=4000) or None
         with self.write_lock, self.writer.begin() as conn:
             row = conn.execute(select(db.proposals.c.id).where(
-                (db.proposals.c.id == proposal_id)
-                | (db.proposals.c.short_code == str(proposal_id).upper()))).first()
+                db.proposals.c.id == str(proposal_id))).first()
+            if row is None:
+                named = conn.execute(select(db.proposals.c.id).where(
+                    db.proposals.c.short_code == str(proposal_id).upper())
+                    .order_by(db.proposals.c.id)).scalars().all()
+                if len(named) > 1:
+                    raise HubError(
+                        N_("Several ideas have the code {short_code}: answer by ID ({ids})."),
+                        status=409, code="proposal_code_ambiguous", field="proposal_id",
+                        details={"ids": named}, short_code=str(proposal_id).upper(),
+                        ids=", ".join(named))
+                row = conn.execute(select(db.proposals.c.id).where(
+                    db.proposals.c.id == named[0])).first() if named else None
             if row is None:
                 raise HubError(N_("Unknown idea."), status=404, code="proposal_not_found")
             cursor = conn.execute(update(db.counters).where(db.counters.c.name == "answers")
@@ -516,6 +637,53 @@ class Hub:
                     "answer_status": r.answer_status, "answer_text": r.answer_text,
                     "status": r.status, "cursor": r.answer_cursor} for r in rows]
         return {"cursor": answers[-1]["cursor"] if answers else since, "answers": answers}
+
+
+CREDENTIAL = re.compile(r"^[0-9a-f]{64}$")
+
+
+def check_device_id(device_id: object) -> str:
+    """`device_id` as a tablet's own identifier, or HubError (never staff's "staff")."""
+    if not isinstance(device_id, str) or not IDENT.match(device_id) \
+            or device_id == channels.STAFF_DEVICE:   # staff's own counts are "staff"'s
+        raise HubError(N_("A device identifier (1 to 64 letters, digits, - or _) is expected."),
+                       field="device_id")
+    return device_id
+
+
+def bearer_credential(authorization: str | None) -> tuple[str, str] | None:
+    """(device ID, secret) from `Authorization: Bearer <id>:<secret>`, or None."""
+    if not authorization or not authorization.startswith("Bearer ") or ":" not in authorization:
+        return None
+    device_id, _, secret = authorization[7:].strip().partition(":")
+    return device_id, secret
+
+
+def holds_credential(device, secret: str) -> bool:
+    """Whether `secret` is the credential bound to the device row, in constant time."""
+    try:
+        given = sha256(secret)
+    except UnicodeEncodeError:     # a lone surrogate: not any device's secret
+        return False
+    # compare_digest refuses non-ASCII text: compare bytes, always.
+    return secrets.compare_digest(device.secret_hash.encode(), given.encode())
+
+
+def new_alias() -> str:
+    """A device's alias for residents: 80 random bits, 16 characters of [a-z2-7]."""
+    return base64.b32encode(secrets.token_bytes(10)).decode().lower()
+
+
+def _code_invalid() -> HubError:
+    # One answer for unknown, expired and used: codes cannot be probed.
+    return HubError(N_("This enrollment code is not valid: it may be mistyped, expired or "
+                       "already used."), code="enrollment_code_invalid", field="code")
+
+
+def _device_revoked() -> HubError:
+    return HubError(N_("Staff revoked this tablet. Ask the platform staff for an enrollment "
+                       "code made for this tablet."), status=409, code="device_revoked",
+                    field="device_id")
 
 
 def incompatible_question(conn, consultation: Consultation) -> str | None:

@@ -70,8 +70,7 @@ def apply_proposal(batch: Batch, state: IdeaBatch, event: Event) -> None:
     state.new[proposal_id] = {
         "id": proposal_id, "short_code": short_code.upper(),
         "consultation_id": consultation.id, "device_id": batch.device_id,
-        "site_id": batch.optional_ident(payload, "site_id"),
-        "meeting_id": batch.optional_ident(payload, "meeting_id"),
+        "site_id": batch.site_id, "meeting_id": batch.meeting(consultation, payload),
         "theme": draft.theme, "title": draft.title, "text": draft.text,
         "contact": draft.contact, "contact_consent": draft.contact_consent,
         "status": "pending", "reason": None, "corrected_title": None,
@@ -100,6 +99,7 @@ def apply_proposal_moderated(batch: Batch, state: IdeaBatch, event: Event) -> No
         # moderation_seq is that device's sequence.
         raise EventRejected(N_("This idea was collected by another device."),
                             "payload.proposal_id")
+    batch.consultation({"consultation_id": target["consultation_id"]})   # still open here
     if target.get("moderation_seq", 0) >= seq:
         return
     batch.deltas.append(("idea", target["consultation_id"], target["status"], status))

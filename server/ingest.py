@@ -14,8 +14,13 @@ hooks. For each request the hub makes a Batch, which:
 4. writes (`Batch.write`, the one place that says how a batch is written): the events, then
    each extension's `write` hook in registration order, then the events kept for review.
 
-Handlers and hooks use the batch's public helpers only: `conn`, `device`, `device_id`, `now`,
-`deltas`, `consultation()`, `ident()`, `optional_ident()`, `check_answer()`.
+Handlers and hooks use the batch's public helpers only: `conn`, `device`, `device_id`,
+`site_id`, `now`, `deltas`, `consultation()`, `meeting()`, `ident()`, `optional_ident()`,
+`check_answer()`.
+
+A device acts only on consultations open to the site it was enrolled at (`open_to_site`):
+`consultation()` refuses the others, and the site an event is attributed to is always the
+device's, never one its payload names.
 """
 from __future__ import annotations
 
@@ -59,6 +64,25 @@ class AnswerUse:
     ballot_id: str
     question_id: str
     payload: dict
+
+
+def open_to_site(consultation: Consultation, site_id: str | None) -> bool:
+    """Whether a device enrolled at `site_id` may act on `consultation`: the consultation lists
+    that site, or no site at all (the rule GET /api/v1/bundle sends consultations by)."""
+    return not consultation.sites or any(site.id == site_id for site in consultation.sites)
+
+
+def meeting_at_site(consultation: Consultation, meeting_id: str | None,
+                    site_id: str | None) -> str | None:
+    """`meeting_id` when it is a meeting of `consultation` held at `site_id`, else None: a
+    device attributes nothing to another site's meeting, nor to one the bundle does not know."""
+    if meeting_id is None or site_id is None:
+        return None
+    return meeting_id if any(m.id == meeting_id and m.site == site_id
+                             for m in consultation.meetings) else None
+
+
+NOT_OPEN_HERE = N_("This consultation is not open at this tablet's site.")
 
 
 EventHandler = Callable[["Batch", Any, Event], None]
@@ -170,15 +194,30 @@ class Batch:
     def device_id(self) -> str:
         return self.device["id"]
 
+    @property
+    def site_id(self) -> str | None:
+        """The site the device was enrolled at: what its events are attributed to."""
+        return self.device.get("site_id")
+
     def consultation(self, payload: dict) -> Consultation:
-        """The consultation a payload names, at its current version, or EventRejected."""
+        """The consultation a payload names, at its current version, or EventRejected (also
+        when it is not open to the device's site)."""
         consultation_id = payload.get("consultation_id")
         version = self.versions.get(consultation_id) if isinstance(consultation_id, str) else None
         consultation = (self._find_consultation(consultation_id, version)
                         if version is not None else None)
         if consultation is None:
             raise EventRejected(N_("Unknown consultation."), "payload.consultation_id")
+        if not open_to_site(consultation, self.site_id):
+            raise EventRejected(NOT_OPEN_HERE, "payload.consultation_id",
+                                code="consultation_not_open_here")
         return consultation
+
+    def meeting(self, consultation: Consultation, payload: dict) -> str | None:
+        """The meeting a payload names when it is one of `consultation` at the device's site,
+        else None (EventRejected when it is not an identifier at all)."""
+        return meeting_at_site(consultation, self.optional_ident(payload, "meeting_id"),
+                               self.site_id)
 
     @staticmethod
     def ident(payload: dict, key: str) -> str:
@@ -315,7 +354,7 @@ class Batch:
                                   "device_id": self.device_id, "kind": "rejected",
                                   "reason": error.describe(), "envelope": envelope,
                                   "received_at": self.now})
-        return {"id": event_id, "status": "rejected", **error.as_dict()}
+        return {"id": event_id, "status": "rejected", **error.as_dict(), "code": exc.code}
 
     def conflict(self, event_id: str, content: str, digest: str) -> dict:
         message = N_("Another event with this ID was already received.")

@@ -28,7 +28,7 @@ from app.signup import (SignupConfig, SignupDraft, redacted_signup_payload, vali
 
 from . import db, signing
 from .errors import EventRejected, HubError
-from .ingest import AnswerUse, Batch, Event, IngestExtension
+from .ingest import AnswerUse, Batch, Event, IngestExtension, meeting_at_site, open_to_site
 
 log = logging.getLogger("piazzetta.hub.signup")
 CONFIRM_TTL = 14 * 24 * 3600
@@ -54,16 +54,29 @@ class Participation:
     # -- sign-up links and forms ---------------------------------------------------------------
 
     def check_link(self, token: object) -> dict | None:
-        """The claims of a sign-up link (SignupTokenError when forged, damaged or expired), or
-        None when the device that minted it is unknown or revoked: its links, printed or on a
-        lost tablet, still open the form but attribute nothing."""
-        claims = verify_signup_token(token, self.hub.settings.secret_key)
-        with self.hub.engine.connect() as conn:
-            revoked_at = conn.execute(select(db.devices.c.revoked_at).where(
-                db.devices.c.id == claims["device"])).first()
-        if revoked_at is None or revoked_at[0] is not None:
+        """What a sign-up link attributes a sign-up to: `consultation`, `site`, `meeting`,
+        `device` (an ID, for the hub's own tables), the site always the enrollment site of the
+        device whose alias the link names. SignupTokenError when the link is forged, damaged,
+        expired or expires later than the hub allows (PIAZZETTA_HUB_SIGNUP_LINK_MAX_HOURS).
+        None when its device is unknown or revoked, or the link claims what that device may
+        not attribute (another site, a consultation not open to its site): such links, printed
+        or on a lost tablet, still open the form but attribute nothing."""
+        claims = verify_signup_token(token, self.hub.settings.secret_key,
+                                     max_ttl=self.hub.settings.signup_link_max_hours * 3600)
+        device = self.hub.device_by_alias(claims["device"])
+        if device is None or device["revoked_at"] is not None:
             return None
-        return claims
+        site = device["site_id"]
+        if claims.get("site") not in (None, site):
+            return None
+        consultation_id, meeting = claims.get("consultation"), None
+        if consultation_id is not None:
+            consultation = self.hub.consultation(consultation_id)
+            if consultation is None or not open_to_site(consultation, site):
+                return None
+            meeting = meeting_at_site(consultation, claims.get("meeting"), site)
+        return {"consultation": consultation_id, "site": site, "meeting": meeting,
+                "device": device["id"], "exp": claims["exp"]}
 
     def config(self, consultation_id: str | None) -> SignupConfig:
         found = self.hub.bundle_json(consultation_id) if consultation_id else None
@@ -149,17 +162,23 @@ class Participation:
             row = conn.execute(select(db.signups).where(db.signups.c.id == row.id)).first()
         return dict(row._mapping)
 
-    def idea(self, short_code: str) -> dict | None:
-        """An idea by its short code, for its public page (never the contact)."""
+    def ideas_by_code(self, short_code: str, alias: str | None = None) -> list[dict]:
+        """The ideas with this short code, for their public page (never the contact). Codes
+        are made offline on each tablet and may repeat across tablets: a receipt's `alias`
+        (the collecting device's) picks its own."""
+        query = select(db.proposals).where(db.proposals.c.short_code == short_code.upper())
+        if alias:
+            device = self.hub.device_by_alias(alias)
+            if device is not None:
+                query = query.where(db.proposals.c.device_id == device["id"])
         with self.hub.engine.connect() as conn:
-            row = conn.execute(select(db.proposals).where(
-                db.proposals.c.short_code == short_code.upper())).first()
-        if row is None:
-            return None
-        return {"short_code": row.short_code, "consultation_id": row.consultation_id,
-                "title": row.corrected_title or row.title, "text": row.corrected_text or row.text,
-                "status": row.status, "answer_status": row.answer_status,
-                "answer_text": row.answer_text, "theme": row.theme}
+            rows = conn.execute(query.order_by(db.proposals.c.created_at,
+                                               db.proposals.c.id)).all()
+        return [{"short_code": row.short_code, "consultation_id": row.consultation_id,
+                 "title": row.corrected_title or row.title,
+                 "text": row.corrected_text or row.text, "status": row.status,
+                 "answer_status": row.answer_status, "answer_text": row.answer_text,
+                 "theme": row.theme} for row in rows]
 
     # -- what tablets get --------------------------------------------------------------------------
 
@@ -223,10 +242,10 @@ class Participation:
         payload = event.payload
         signup_id = batch.ident(payload, "signup_id")
         consultation_id = batch.optional_ident(payload, "consultation_id")
-        if consultation_id is not None and self.hub.consultation(consultation_id) is None:
-            raise EventRejected(N_("Unknown consultation."), "payload.consultation_id")
-        site = batch.optional_ident(payload, "site_id")
-        meeting = batch.optional_ident(payload, "meeting_id")
+        consultation = (batch.consultation(payload) if consultation_id is not None else None)
+        site = batch.site_id           # the tablet's enrollment, never the payload
+        meeting_id = batch.optional_ident(payload, "meeting_id")
+        meeting = meeting_at_site(consultation, meeting_id, site) if consultation else None
         draft = validate_signup(self.config(consultation_id), payload)
         if signup_id in state.signups or batch.conn.execute(select(db.signups.c.id).where(
                 db.signups.c.id == signup_id)).first() is not None:

@@ -7,6 +7,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 DEFAULT_MAX_BATCH = 500
+# The latest a sign-up link may expire, in hours past the hub's now: tablets mint 12 h links,
+# so 24 h also tolerates a tablet clock half a day fast.
+DEFAULT_SIGNUP_LINK_MAX_HOURS = 24
 
 
 def private_dir(path: Path) -> Path:
@@ -47,6 +50,7 @@ class Settings:
     secret_key: str = ""
     admin_token: str = ""
     max_batch: int = DEFAULT_MAX_BATCH
+    signup_link_max_hours: int = DEFAULT_SIGNUP_LINK_MAX_HOURS
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
@@ -67,11 +71,15 @@ class Settings:
         if secret_key and Path(secret_key).is_file():
             secret_key = Path(secret_key).read_text(encoding="utf-8").strip()
         admin_token = overrides.pop("admin_token", None) or env.get("PIAZZETTA_HUB_ADMIN_TOKEN")
+        link_hours = int(overrides.pop("signup_link_max_hours", None)
+                         or env.get("PIAZZETTA_HUB_SIGNUP_LINK_MAX_HOURS")
+                         or DEFAULT_SIGNUP_LINK_MAX_HOURS)
         if overrides:
             raise TypeError(f"unknown settings: {sorted(overrides)}")
         return cls(data_dir=data_dir, database_url=database_url, host=host, port=port,
                    public_url=public_url, secret_key=secret_key or "",
-                   admin_token=admin_token or "", max_batch=max(1, max_batch))
+                   admin_token=admin_token or "", max_batch=max(1, max_batch),
+                   signup_link_max_hours=min(max(1, link_hours), 24 * 30))
 
     def with_secrets(self) -> "Settings":
         """These settings with the signing key and admin token made (in the data dir) if unset."""

@@ -32,6 +32,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 LANGS = ("fr", "it", "en")
 _KEY = re.compile(r"^[A-Za-z0-9_\-]{16,64}$")
 _SHORT_CODE = re.compile(r"^[A-Za-z0-9]{1,20}$")
+_ALIAS = re.compile(r"^[a-z2-7]{1,32}$")
 ANSWER_LABELS = {"received": N_("Received"), "under_study": N_("Under study"),
                  "accepted": N_("Accepted"), "rejected": N_("Not retained"), "done": N_("Done")}
 MODERATION_LABELS = {"pending": N_("Awaiting moderation"), "approved": N_("Published"),
@@ -183,17 +184,26 @@ def confirm(request: Request, hub: HubDep):
 @router.get("/ideas/{short_code}", response_class=HTMLResponse)
 def idea_page(request: Request, hub: HubDep, short_code: str):
     lang = request_lang(request)
-    found = None
+    found = []
     if _SHORT_CODE.match(short_code):
-        found = hub.participation.idea(short_code)
-    if found is None:
+        # `d`: the alias of the tablet that printed the receipt, for a code another tablet
+        # also made (codes are made offline).
+        alias = request.query_params.get("d")
+        found = hub.participation.ideas_by_code(
+            short_code, alias if alias and _ALIAS.match(alias) else None)
+    if not found:
         return render("message.html", lang, 404, title=N_("Unknown idea."),
                       text=N_("Check the code on your receipt: it has 6 letters and "
                               "digits."))
-    consultation = hub.consultation(found["consultation_id"])
-    return render("idea.html", lang, idea=found,
-                  public=found["status"] == "approved",
+    if len(found) > 1:
+        return render("message.html", lang, 409, title=N_("Several ideas have this code."),
+                      text=N_("Scan the QR code of your receipt to open your own idea, or ask "
+                              "the facilitator."))
+    idea = found[0]
+    consultation = hub.consultation(idea["consultation_id"])
+    return render("idea.html", lang, idea=idea,
+                  public=idea["status"] == "approved",
                   consultation_title=localized(consultation.title, lang)
                   if consultation else "",
-                  moderation=MODERATION_LABELS.get(found["status"], ""),
-                  answer=ANSWER_LABELS.get(found["answer_status"] or "", ""))
+                  moderation=MODERATION_LABELS.get(idea["status"], ""),
+                  answer=ANSWER_LABELS.get(idea["answer_status"] or "", ""))

@@ -10,8 +10,9 @@ import requests
 
 from app.errors import N_
 
-from .protocol import (API_PREFIX, PROTOCOL_VERSION, DeviceRevoked, HubRefused, HubUnreachable,
-                       NotAcknowledged, SyncError, read_acknowledgement)
+from .protocol import (API_PREFIX, PROTOCOL_VERSION, CredentialsRefused, DeviceRevoked,
+                       HubRefused, HubUnreachable, NotAcknowledged, SyncError,
+                       read_acknowledgement)
 
 DEFAULT_TIMEOUT = (5.0, 30.0)   # (connect, read) seconds
 
@@ -37,9 +38,10 @@ def normalize_hub_url(url: object) -> str:
 class HubClient:
     """One hub, as one device, or anonymously (before enrollment, and for the public reads
     of a projector). Every method raises a SyncError: HubUnreachable (no answer, a cut body,
-    5xx), DeviceRevoked (401), HubRefused (a 4xx with the hub's error body), NotAcknowledged
-    (anything else that is not a protocol 1 JSON answer, such as a captive portal's page).
-    Redirects are never followed."""
+    5xx), DeviceRevoked (the hub's 401 device_revoked), CredentialsRefused (its other 401s,
+    device_unknown), HubRefused (a 4xx with the hub's error body), NotAcknowledged (anything
+    else that is not a protocol 1 JSON answer, such as a captive portal's page, a 401 included).
+    Redirects are never followed; credentials travel in a header, never in a URL."""
 
     def __init__(self, hub_url: str, device_id: str | None = None, secret: str | None = None,
                  *, timeout: tuple[float, float] = DEFAULT_TIMEOUT, user_agent: str = "piazzetta"):
@@ -66,7 +68,13 @@ class HubClient:
         except requests.RequestException as exc:
             raise HubUnreachable(type(exc).__name__) from None
         if response.status_code == 401:
-            raise DeviceRevoked()
+            # Only the hub's own answer says what happened to this tablet's credentials; a
+            # portal's or a proxy's 401 says nothing about them.
+            try:
+                code = (self._json(response).get("error") or {}).get("code")
+            except NotAcknowledged:
+                raise NotAcknowledged("HTTP 401", status=401) from None
+            raise DeviceRevoked() if code == DeviceRevoked.code else CredentialsRefused()
         if response.status_code >= 500:
             raise HubUnreachable(f"HTTP {response.status_code}")
         return response
@@ -99,11 +107,27 @@ class HubClient:
     def info(self) -> dict:
         return self._checked(self._request("GET", API_PREFIX))
 
-    def enroll(self, code: str, device_id: str, name: str = "", platform: str = "") -> dict:
+    def enroll(self, code: str, device_id: str, credential: str, name: str = "",
+               platform: str = "", *, secret: str | None = None) -> dict:
+        """Ask the hub to bind `credential` (the SHA-256 of the tablet's secret) to
+        `device_id`. With `secret`, the request is authenticated with the credential the hub
+        may already hold for this ID (enrolling it again). Returns the enrollment's data, which
+        must name this device and this credential (a hub of before answers `device_secret`
+        instead)."""
+        headers = {"Authorization": f"Bearer {device_id}:{secret}"} if secret else {}
         data = self._checked(self._request("POST", f"{API_PREFIX}/devices/enroll", json={
-            "code": code, "device_id": device_id, "name": name, "platform": platform}))
-        if not isinstance(data.get("device_secret"), str) or data.get("device_id") != device_id:
-            raise NotAcknowledged("no device secret")
+            "code": code, "device_id": device_id, "credential": credential, "name": name,
+            "platform": platform}, headers=headers))
+        if data.get("device_id") != device_id:
+            raise NotAcknowledged("not this device's enrollment")
+        if not isinstance(data.get("device_secret"), str) and (
+                data.get("credential") != credential or not isinstance(data.get("alias"), str)):
+            raise NotAcknowledged("not this credential's enrollment")
+        return data
+
+    def whoami(self) -> dict:
+        """What the hub knows of this (authenticated) device: site, alias, sign-up key."""
+        data, _ = self.get_json(f"{API_PREFIX}/device")
         return data
 
     def push(self, envelopes: list[dict]) -> dict[str, dict]:

@@ -1,12 +1,16 @@
 """Enrollment: a code typed by the facilitator, or read from the QR the hub's staff show (it
-holds the hub's URL and the code). The device keeps its own ID; the hub gives it a secret."""
+holds the hub's URL and the code). The tablet keeps its own ID and makes its own credential
+(one per hub, before the first attempt); the hub binds the credential's hash to the ID and
+gives the tablet an alias for its sign-up links (docs/protocol.md, "Enrollment")."""
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 from urllib.parse import parse_qs, urlsplit
 
 from app.errors import N_
-from app.signup import SIGNUP_KEY
+from app.signup import SIGNUP_ALIAS, SIGNUP_KEY
 from app.store import Store
 
 from . import protocol as p
@@ -39,48 +43,123 @@ def parse_enrollment_qr(text: object) -> tuple[str, str]:
     return normalize_hub_url(hub), code.strip()
 
 
+def credential_hash(secret: str) -> str:
+    """What binds a credential at the hub: the SHA-256 (hex) of the secret. The enrollment
+    request carries this, never the secret."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def credential_for(store: Store, hub_url: str) -> dict:
+    """This tablet's credential for `hub_url`: `{"hub", "secret", "bound"}`. Made once (a
+    256-bit secret), written to the store before any request goes out, and kept across
+    attempts, so that every copy of an enrollment request binds the same credential. One per
+    hub: a hub never learns the secret another hub knows this tablet by."""
+    hub_url = normalize_hub_url(hub_url)
+    kept = [c for c in store.get_setting(p.CREDENTIALS) or []
+            if isinstance(c, dict) and isinstance(c.get("hub"), str)
+            and isinstance(c.get("secret"), str)]
+    for entry in kept:
+        if entry["hub"] == hub_url:
+            return entry
+    if store.get_setting(p.HUB_URL) == hub_url and store.get_setting(p.DEVICE_SECRET):
+        # Enrolled before tablets made their own credentials: the hub made this one.
+        entry = {"hub": hub_url, "secret": store.get_setting(p.DEVICE_SECRET), "bound": True}
+    else:
+        entry = {"hub": hub_url, "secret": secrets.token_urlsafe(32), "bound": False}
+    current = store.get_setting(p.HUB_URL)
+    older = [c for c in kept if c["hub"] != current]
+    if len(kept) >= p.MAX_CREDENTIALS and older:      # a bounded list: the oldest other goes
+        kept.remove(older[0])
+    store.set_setting(p.CREDENTIALS, kept + [entry])
+    return entry
+
+
 def enroll(store: Store, hub_url: str, code: str, *, name: str = "", platform: str = "",
            timeout: tuple[float, float] = (5.0, 15.0)) -> dict:
-    """Enroll this tablet with the hub; keep the hub's URL and the secret in the store.
+    """Enroll this tablet with the hub: bind this tablet's own credential for that hub to its
+    device ID with `code`; keep the hub's URL, the site, the alias and the sign-up key.
 
-    Raises SyncError (HubUnreachable, or a refusal with a clear message). Nothing is kept
-    unless the hub said yes.
+    Safe to call again with the same code after any failure (the hub answers the same request
+    the same way while the code is valid). Raises SyncError (HubUnreachable, NotAcknowledged,
+    or a refusal whose message says what to do); nothing but the credential is kept unless the
+    hub said yes.
     """
     hub_url = normalize_hub_url(hub_url)
     if not isinstance(code, str) or not code.strip():
         raise p.SyncError(N_("Type the enrollment code."), "code")
+    entry = credential_for(store, hub_url)
+    binding = credential_hash(entry["secret"])
+    # A credential this hub enrolled authenticates the request (a move to another site).
+    prove = bool(entry.get("bound"))
     client = HubClient(hub_url, timeout=timeout)
     try:
-        answer = client.enroll(code.strip(), store.device_id, name=name, platform=platform)
-    except p.HubRefused as exc:
-        if exc.code == "enrollment_code_invalid":
-            raise p.SyncError(N_("This enrollment code is not valid: it may be mistyped, expired "
-                                 "or already used."), "code") from None
-        raise p.SyncError(N_("The hub refused the enrollment."), "code") from None
+        while True:
+            try:
+                answer = client.enroll(code.strip(), store.device_id, binding, name=name,
+                                       platform=platform,
+                                       secret=entry["secret"] if prove else None)
+                break
+            except p.HubRefused as exc:
+                if exc.code == "device_enrolled" and not prove:
+                    # An earlier attempt may have bound this credential, its answer lost on
+                    # the way, before another code was typed: prove it is ours, once.
+                    prove = True
+                    continue
+                message = p.ENROLLMENT_REFUSALS.get(exc.code,
+                                                    N_("The hub refused the enrollment."))
+                raise p.SyncError(message, "code") from None
     finally:
         client.close()
-    previous_hub = store.get_setting(p.HUB_URL)
-    store.set_setting(p.HUB_URL, hub_url)
-    store.set_setting(p.DEVICE_SECRET, answer["device_secret"])
-    if previous_hub and previous_hub != hub_url:
-        # Another hub (say the central one after a room's laptop) has none of what the last
-        # one acknowledged: send everything again; each event is stored there once.
-        store.forget_acknowledgements()
-    store.set_setting(p.SITE_ID, answer.get("site_id"))
+    # A hub of before makes the secret itself and sends it once.
+    secret = answer.get("device_secret") if isinstance(answer.get("device_secret"), str) \
+        else entry["secret"]
     max_batch = answer.get("max_batch")
-    store.set_setting(p.MAX_BATCH, max_batch if isinstance(max_batch, int) and max_batch > 0
-                      else 100)
-    store.set_setting(p.REVOKED, False)
-    # The key this tablet signs its sign-up links with, offline (app/signup.py).
-    signup_key = answer.get("signup_key")
-    store.set_setting(SIGNUP_KEY, signup_key if isinstance(signup_key, str) else None)
+    with store.transaction():
+        previous_hub = store.get_setting(p.HUB_URL)
+        store.set_setting(p.CREDENTIALS, [
+            dict(c, bound=True, secret=secret) if c.get("hub") == hub_url else c
+            for c in store.get_setting(p.CREDENTIALS) or []])
+        store.set_setting(p.HUB_URL, hub_url)
+        store.set_setting(p.DEVICE_SECRET, secret)
+        if previous_hub and previous_hub != hub_url:
+            # Another hub (say the central one after a room's laptop) has none of what the
+            # last one acknowledged: send everything again; each event is stored there once.
+            store.forget_acknowledgements()
+        store.set_setting(p.MAX_BATCH, max_batch if isinstance(max_batch, int) and max_batch > 0
+                          else 100)
+        store.set_setting(p.REVOKED, False)
+        store.set_setting(p.AUTH_PROBLEM, None)
+        keep_identity(store, answer)
     return answer
 
 
+def keep_identity(store: Store, answer: dict) -> None:
+    """Keep what the hub says of this tablet (an enrollment's answer, GET /api/v1/device): its
+    site, and the alias and key its sign-up links are minted with (app/signup.py)."""
+    alias, signup_key = answer.get("alias"), answer.get("signup_key")
+    usable = isinstance(alias, str) and isinstance(signup_key, str)
+    store.set_setting(p.SITE_ID, answer.get("site_id"))
+    store.set_setting(SIGNUP_ALIAS, alias if usable else None)
+    store.set_setting(SIGNUP_KEY, signup_key if usable else None)
+
+
+def refresh_identity(store: Store, client: HubClient) -> dict:
+    """Ask the hub who this tablet is (authenticated) and keep it: a tablet enrolled before
+    aliases existed gets its alias this way. Raises SyncError (DeviceRevoked,
+    CredentialsRefused…)."""
+    data = client.whoami()
+    if data.get("device_id") != store.device_id:
+        raise p.NotAcknowledged("not this device")
+    keep_identity(store, data)
+    return data
+
+
 def is_enrolled(store: Store) -> bool:
+    """Whether this tablet has a hub and a credential it accepted (revoked or not)."""
     return bool(store.get_setting(p.HUB_URL) and store.get_setting(p.DEVICE_SECRET))
 
 
 def client_for(store: Store, timeout: tuple[float, float] = (5.0, 30.0)) -> HubClient:
+    """A client to this tablet's hub, authenticated with its credential there."""
     return HubClient(store.get_setting(p.HUB_URL), store.device_id,
                      store.get_setting(p.DEVICE_SECRET), timeout=timeout)

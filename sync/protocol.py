@@ -22,6 +22,12 @@ CONTENT_ETAG = "sync.content_etag"
 LAST_SUCCESS = "sync.last_success"
 REFUSED = "sync.refused_events"
 REVOKED = "sync.revoked"
+# The tablet's own credentials, one per hub URL, made before the first enrollment attempt and
+# kept: [{"hub": URL, "secret": 256-bit secret, "bound": whether that hub enrolled it}].
+CREDENTIALS = "sync.credentials"
+MAX_CREDENTIALS = 8
+# The hub's 401 code ("device_revoked", "device_unknown") until the tablet is accepted again.
+AUTH_PROBLEM = "sync.auth_problem"
 
 
 def consultation_path(consultation_id: str, tail: str) -> str:
@@ -52,9 +58,21 @@ class NotAcknowledged(SyncError):
 
 
 class DeviceRevoked(SyncError):
+    """401 device_revoked: staff revoked this tablet. Only staff lift it (a code made for this
+    tablet, or their reinstate command)."""
+    code = "device_revoked"
+
     def __init__(self):
-        super().__init__(N_("This tablet was revoked — its data is kept here. Enroll it again "
-                            "to send it."))
+        super().__init__(N_("Staff revoked this tablet. Its data is kept here."))
+
+
+class CredentialsRefused(SyncError):
+    """401 device_unknown: the hub does not accept this tablet's credentials (it no longer
+    knows it, or knows it under other credentials)."""
+    code = "device_unknown"
+
+    def __init__(self):
+        super().__init__(N_("The hub refused this tablet's credentials. Its data is kept here."))
 
 
 class HubRefused(SyncError):
@@ -66,6 +84,21 @@ class HubRefused(SyncError):
         self.code = code
         self.status = status
         super().__init__(message, field)
+
+
+# What the facilitator reads when the hub refuses an enrollment (the hub's error codes).
+ENROLLMENT_REFUSALS = {
+    "enrollment_code_invalid": N_("This enrollment code is not valid: it may be mistyped, "
+                                  "expired or already used."),
+    "device_enrolled": N_("This tablet is already enrolled with this hub under other "
+                          "credentials. Ask the platform staff for an enrollment code made for "
+                          "this tablet."),
+    "device_revoked": N_("Staff revoked this tablet. Ask the platform staff for an enrollment "
+                         "code made for this tablet."),
+    "enrollment_code_other_device": N_("This enrollment code was made for another tablet."),
+    "enrollment_superseded": N_("This tablet was enrolled again since this code was used: "
+                                "use the latest code."),
+}
 
 
 def read_acknowledgement(status_code: int, content_type: str, body: bytes,

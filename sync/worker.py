@@ -13,14 +13,15 @@ from typing import Callable
 
 from app.clock import now_iso
 from app.errors import N_
-from app.signup import redacted_signup_payload
+from app.signup import SIGNUP_ALIAS, redacted_signup_payload
 from app.store import OutboxEvent, Store
 
 from . import protocol as p
 from .client import HubClient
 from .content import pull_answers, pull_bundles
-from .enroll import client_for, is_enrolled
-from .status import SyncStatus
+from .enroll import client_for, is_enrolled, refresh_identity
+from .status import (CREDENTIALS_REFUSED, ERROR, HUB_REFUSED, LOGIN_PAGE, NOT_ENROLLED, REVOKED,
+                     SYNCED, UNREACHABLE, SyncStatus)
 
 
 log = logging.getLogger("piazzetta.sync")
@@ -96,6 +97,7 @@ class SyncWorker(threading.Thread):
         self.failures = 0
         self.cycles = 0
         self.problem: str | None = None
+        self.state: str | None = None
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._next_content = 0.0
@@ -135,7 +137,7 @@ class SyncWorker(threading.Thread):
                 except Exception:   # a bug must not stop sync for good: log, wait, try again
                     log.exception("sync cycle failed")
                     delay = self.backoff[1]
-                    self.publish_status(store, problem=N_(
+                    self.publish_status(store, state=ERROR, problem=N_(
                         "Sync met an unexpected error; it will try again."))
                 next_at = time.monotonic() + delay
         finally:
@@ -144,17 +146,21 @@ class SyncWorker(threading.Thread):
     def cycle(self, store: Store) -> float:
         """One round of push and pull; returns the seconds until the next one."""
         self.cycles += 1
-        problem = None
+        problem, state = None, None
         delay = self.poll_interval
         store.checkpoint_redactions()    # owed by an earlier cycle whose checkpoint was busy
         if not is_enrolled(store):
             self.publish_status(store, problem=N_("This tablet is not enrolled with a hub yet."))
             return self.poll_interval
-        if store.get_setting(p.REVOKED):
-            self.publish_status(store, problem=p.DeviceRevoked().message)
-            return self.backoff[1]
         client = client_for(store, self.timeout)
         try:
+            if auth_problem(store) or not store.get_setting(SIGNUP_ALIAS):
+                # Revoked or refused: one cheap question at the slow pace (staff may have
+                # reinstated it); and a tablet enrolled before aliases learns its own.
+                refresh_identity(store, client)
+                if auth_problem(store):
+                    store.set_setting(p.REVOKED, False)
+                    store.set_setting(p.AUTH_PROBLEM, None)
             push_pending(store, client, store.get_setting(p.MAX_BATCH, 500))
             if time.monotonic() >= self._next_content:
                 pull_answers(store, client)
@@ -164,9 +170,12 @@ class SyncWorker(threading.Thread):
             self._backoff_until = 0.0
             if client.requests_made:      # "last success" means the hub was really reached
                 store.set_setting(p.LAST_SUCCESS, now_iso("seconds"))
-        except p.DeviceRevoked as exc:
-            store.set_setting(p.REVOKED, True)
+        except (p.DeviceRevoked, p.CredentialsRefused) as exc:
+            # Nothing is deleted; pushes wait for staff, or for the tablet to be enrolled again.
+            store.set_setting(p.AUTH_PROBLEM, exc.code)
+            store.set_setting(p.REVOKED, isinstance(exc, p.DeviceRevoked))
             problem, delay = exc.message, self.backoff[1]
+            self._backoff_until = time.monotonic() + delay
         except p.SyncError as exc:
             self.failures += 1
             base, cap = self.backoff
@@ -174,22 +183,43 @@ class SyncWorker(threading.Thread):
             delay = random.uniform(ceiling / 2, ceiling)   # jitter: tablets don't stampede
             self._backoff_until = time.monotonic() + delay
             problem = exc.message
+            state = (UNREACHABLE if isinstance(exc, p.HubUnreachable)
+                     else LOGIN_PAGE if isinstance(exc, p.NotAcknowledged)
+                     else HUB_REFUSED)
         finally:
             client.close()
-        self.publish_status(store, problem=problem)
+        self.publish_status(store, problem=problem, state=state)
         return delay
 
     def publish_status(self, store: Store, problem: str | None = None, *,
-                       keep: bool = False) -> None:
-        """Tell the service; `keep` repeats the last problem (a wake during a backoff)."""
+                       state: str | None = None, keep: bool = False) -> None:
+        """Tell the service; `state` overrides the one the store says (a failure of this
+        cycle); `keep` repeats the last problem and state (a wake during a backoff)."""
         if not keep:
-            self.problem = problem
-        self.publish(replace(read_status(store), problem=self.problem))
+            self.problem, self.state = problem, state
+        status = read_status(store)
+        self.publish(replace(status, problem=self.problem or status.problem,
+                             state=self.state or status.state))
+
+
+def auth_problem(store: Store) -> str | None:
+    """The hub's last 401 code for this tablet ("device_revoked", "device_unknown"), None once
+    it accepts the tablet again."""
+    return store.get_setting(p.AUTH_PROBLEM) or (
+        p.DeviceRevoked.code if store.get_setting(p.REVOKED) else None)
 
 
 def read_status(store: Store) -> SyncStatus:
-    return SyncStatus(enrolled=is_enrolled(store), hub_url=store.get_setting(p.HUB_URL),
+    """What the store says of sync (enrolled, revoked or refused, pending); the worker adds
+    what its last cycle met."""
+    enrolled = is_enrolled(store)
+    problem = auth_problem(store) if enrolled else None
+    state = (NOT_ENROLLED if not enrolled else REVOKED if problem == p.DeviceRevoked.code
+             else CREDENTIALS_REFUSED if problem else SYNCED)
+    message = {REVOKED: p.DeviceRevoked().message,
+               CREDENTIALS_REFUSED: p.CredentialsRefused().message}.get(state)
+    return SyncStatus(enrolled=enrolled, hub_url=store.get_setting(p.HUB_URL),
                       device_id=store.device_id, last_success=store.get_setting(p.LAST_SUCCESS),
-                      pending=store.outbox_counts()["pending"],
-                      revoked=bool(store.get_setting(p.REVOKED)),
-                      refused=store.get_setting(p.REFUSED, 0))
+                      pending=store.outbox_counts()["pending"], problem=message,
+                      revoked=state == REVOKED, refused=store.get_setting(p.REFUSED, 0),
+                      state=state, site_id=store.get_setting(p.SITE_ID))

@@ -4,7 +4,7 @@
     events         POST /events
     consultations  GET /bundle, /consultations…, their bundle, files, results and approved ideas
     ideas          answers to ideas (devices), every idea and its answer (staff)
-    staff          sites, bundles, enrollment codes, devices, conflicts (staff)
+    staff          sites, bundles, enrollment codes, devices (revoke, reinstate), conflicts
     display        the projector's controls
     counts         online counts and every count (staff)
 

@@ -1,6 +1,7 @@
 """What routes depend on, declared once: the hub, and who is calling (a device, staff)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -35,16 +36,27 @@ def require_staff(hub: HubDep, authorization: Annotated[
         raise AuthError(N_("A staff token is needed."), "staff_only")
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who calls a route open to staff and devices: `device` is None for staff."""
+    device: dict | None = None
+
+    @property
+    def name(self) -> str:
+        """`"staff"` or `"device:<id>"`, as the hub records who changed something."""
+        return "staff" if self.device is None else "device:" + self.device["id"]
+
+
 def current_caller(hub: HubDep, authorization: Annotated[
         str | None, Header(description=f"{STAFF_AUTHORIZATION} or {DEVICE_AUTHORIZATION}")
-        ] = None) -> str:
-    """Staff (`"staff"`) or an enrolled device (`"device:<id>"`; its facilitator mode is behind
-    the tablet's PIN); AuthError (401) otherwise."""
+        ] = None) -> Caller:
+    """Staff, or an enrolled device (its facilitator mode is behind the tablet's PIN);
+    AuthError (401) otherwise."""
     if hub.is_admin(authorization):
-        return "staff"
-    return "device:" + hub.authenticate(authorization)["id"]
+        return Caller()
+    return Caller(hub.authenticate(authorization))
 
 
 DeviceDep = Annotated[dict, Depends(current_device)]
-CallerDep = Annotated[str, Depends(current_caller)]
+CallerDep = Annotated[Caller, Depends(current_caller)]
 STAFF_ONLY = Depends(require_staff)   # a staff router's dependencies=[STAFF_ONLY]

@@ -1,11 +1,13 @@
 """What the hub speaks, and devices: enrollment and the authenticated device."""
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Header
 from pydantic import BaseModel, Field
 
 from .. import __version__
-from .deps import DeviceDep, HubDep
+from .deps import DEVICE_AUTHORIZATION, DeviceDep, HubDep
 from .responses import json_response
 
 router = APIRouter(prefix="/api/v1")
@@ -14,6 +16,10 @@ router = APIRouter(prefix="/api/v1")
 class EnrollRequest(BaseModel):
     code: str = Field(max_length=64, description="The code as typed or read from the QR")
     device_id: str = Field(max_length=64, description="The tablet's own identifier")
+    credential: str | None = Field(
+        None, max_length=64,
+        description="SHA-256 (hex) of the secret the tablet made for itself; without it (older "
+                    "tablets) the hub makes the secret and returns it as device_secret")
     name: str = Field("", max_length=200)
     platform: str = Field("", max_length=100)
 
@@ -25,12 +31,14 @@ def info(hub: HubDep):
                           "public_url": hub.settings.public_url})
 
 
-@router.post("/devices/enroll", summary="Trade an enrollment code for a device secret")
-def enroll(body: EnrollRequest, hub: HubDep):
-    return json_response(hub.enroll(body.code, body.device_id, body.name, body.platform))
+@router.post("/devices/enroll", summary="Bind the tablet's own credential to its ID with a code")
+def enroll(body: EnrollRequest, hub: HubDep, authorization: Annotated[
+        str | None, Header(description="An enrolled ID again: " + DEVICE_AUTHORIZATION
+                           + " with its current credential")] = None):
+    return json_response(hub.enroll(body.code, body.device_id, body.credential, body.name,
+                                    body.platform, authorization=authorization))
 
 
-@router.get("/device", summary="The authenticated device")
+@router.get("/device", summary="The authenticated device: site, alias, sign-up key")
 def whoami(me: DeviceDep, hub: HubDep):
-    return json_response({"device_id": me["id"], "site_id": me["site_id"], "name": me["name"],
-                          "max_batch": hub.settings.max_batch})
+    return json_response(hub.device_info(me))

@@ -29,4 +29,5 @@ def read_display(request: Request, hub: HubDep, consultation_id: str = Path(max_
             summary="Change the projector: view, rotation, hidden, frozen, languages")
 def set_display(by: CallerDep, hub: HubDep, consultation_id: str = Path(max_length=64),
                 control: dict[str, Any] = Body(..., description="A DisplayControl")):
-    return json_response(display_controls.set_display(hub, consultation_id, control, by))
+    return json_response(display_controls.set_display(hub, consultation_id, control, by.name,
+                                                      by.device))

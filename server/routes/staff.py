@@ -22,6 +22,9 @@ class SiteRequest(BaseModel):
 class CodeRequest(BaseModel):
     site_id: str | None = Field(None, max_length=64)
     minutes: int = Field(15, ge=1, le=7 * 24 * 60)
+    device_id: str | None = Field(None, max_length=64,
+                                  description="A staff code for this device only: it enrolls "
+                                              "an ID already enrolled, or revoked, again")
 
 
 @router.post("/sites", summary="Create or update a site")
@@ -37,7 +40,7 @@ def import_consultation(hub: HubDep, body: dict[str, Any] = Body(...)):
 
 @router.post("/enrollment-codes", summary="A short-lived, single-use enrollment code")
 def make_code(body: CodeRequest, hub: HubDep):
-    return json_response(hub.make_enrollment_code(body.site_id, body.minutes))
+    return json_response(hub.make_enrollment_code(body.site_id, body.minutes, body.device_id))
 
 
 @router.get("/devices", summary="Enrolled devices")
@@ -49,6 +52,13 @@ def list_devices(hub: HubDep):
 def revoke(hub: HubDep, device_id: str = Path(max_length=64)):
     hub.revoke(device_id)
     return json_response({"device_id": device_id, "revoked": True})
+
+
+@router.post("/devices/{device_id}/reinstate",
+             summary="Lift a revocation: the device's own credential works again")
+def reinstate(hub: HubDep, device_id: str = Path(max_length=64)):
+    hub.reinstate(device_id)
+    return json_response({"device_id": device_id, "revoked": False})
 
 
 @router.get("/conflicts", summary="Events kept for review (conflicts and rejects)")

@@ -94,8 +94,10 @@ class HubProcess:
                                 headers={"Authorization": f"Bearer {self.admin_token}"},
                                 **kwargs)
 
-    def code(self, site: str | None = SITE) -> str:
-        answer = self.admin("POST", "/enrollment-codes", json={"site_id": site, "minutes": 10})
+    def code(self, site: str | None = SITE, device: str | None = None) -> str:
+        """A fresh enrollment code for `site`; with `device`, a staff code for that ID only."""
+        answer = self.admin("POST", "/enrollment-codes", json={"site_id": site, "minutes": 10,
+                                                               "device_id": device})
         assert answer.status_code == 200, answer.text
         return answer.json()["code"]
 

@@ -8,10 +8,21 @@ upstream connection, so that faults hit requests on kept-alive connections too):
     "http500"        answer 500 without reaching the hub
     "portal"         answer a captive portal's 200 HTML page without reaching the hub
     "refuse"         close at once (like a hub that is not there)
+    "hold"           read the request, answer nothing for `hold_seconds` (past the client's
+                     timeout), then deliver it to the hub anyway and drop the answer: a
+                     request held back by the network that arrives late
+    "slow"           wait `slow_seconds`, then pass the request through (a congested link)
+    "replay"         pass the request through, and deliver a copy of it again `hold_seconds`
+                     later (a duplicated packet, a replay)
+
+`chaos(rate, kinds, seed)` draws faults at random instead (once the queue is empty): each
+request gets one of `kinds` with probability `rate`. `late_deliveries` counts the held and
+replayed copies that reached the hub, `late_answers` their answers' status lines.
 """
 from __future__ import annotations
 
 import collections
+import random
 import select
 import socket
 import struct
@@ -56,11 +67,18 @@ def _read_request(sock: socket.socket, timeout: float = 10.0) -> bytes:
 
 
 class FaultProxy:
-    def __init__(self, upstream_port: int):
+    def __init__(self, upstream_port: int, *, hold_seconds: float = 3.0,
+                 slow_seconds: float = 8.0):
         self.upstream_port = upstream_port
+        self.hold_seconds = hold_seconds
+        self.slow_seconds = slow_seconds
         self.faults: collections.deque[str] = collections.deque()
         self.connections = 0
         self.faults_done: list[str] = []
+        self.late_deliveries = 0
+        self.late_answers: list[bytes] = []
+        self._lock = threading.Lock()
+        self._chaos: tuple[float, tuple[str, ...], random.Random] | None = None
         self._server = socket.socket()
         self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._server.bind(("127.0.0.1", 0))
@@ -73,6 +91,10 @@ class FaultProxy:
 
     def add(self, *faults: str) -> None:
         self.faults.extend(faults)
+
+    def chaos(self, rate: float, kinds: tuple[str, ...], seed: int = 0) -> None:
+        """Draw a fault from `kinds` for a share `rate` of requests (0 stops the chaos)."""
+        self._chaos = (rate, tuple(kinds), random.Random(seed)) if rate > 0 else None
 
     def close(self) -> None:
         self._stop.set()
@@ -92,12 +114,32 @@ class FaultProxy:
             threading.Thread(target=self._handle, args=(client,), daemon=True).start()
 
     def _next_fault(self) -> str:
-        try:
-            fault = self.faults.popleft()
-        except IndexError:
-            return "pass"
-        self.faults_done.append(fault)
-        return fault
+        with self._lock:
+            try:
+                fault = self.faults.popleft()
+            except IndexError:
+                if self._chaos is None:
+                    return "pass"
+                rate, kinds, rng = self._chaos
+                if rng.random() >= rate:
+                    return "pass"
+                fault = rng.choice(kinds)
+            self.faults_done.append(fault)
+            return fault
+
+    def _deliver_late(self, request: bytes, delay: float) -> None:
+        """Send `request` to the hub after `delay` seconds, in the background."""
+        def later():
+            if self._stop.wait(delay):
+                return
+            try:
+                response = self._exchange(request)
+            except OSError:
+                return
+            with self._lock:
+                self.late_deliveries += 1
+                self.late_answers.append(response.split(b"\r\n", 1)[0])
+        threading.Thread(target=later, daemon=True).start()
 
     def _upstream(self) -> socket.socket:
         return socket.create_connection(("127.0.0.1", self.upstream_port), timeout=60)
@@ -124,6 +166,13 @@ class FaultProxy:
                     client.close()
                     return
                 fault = self._next_fault()
+                if fault == "slow":
+                    if self._stop.wait(self.slow_seconds):
+                        return
+                    fault = "pass"
+                elif fault == "replay":
+                    self._deliver_late(request, self.hold_seconds)
+                    fault = "pass"
                 if fault == "pass":
                     try:
                         response = self._exchange(request)
@@ -133,7 +182,11 @@ class FaultProxy:
                     if not response:
                         _reset(client)
                         return
-                    client.sendall(response)
+                    try:
+                        client.sendall(response)
+                    except OSError:        # the client gave up meanwhile (a slow request)
+                        client.close()
+                        return
                     continue
                 if fault == "refuse":
                     _reset(client)
@@ -151,6 +204,10 @@ class FaultProxy:
                     upstream = self._upstream()
                     upstream.sendall(request[: max(1, len(request) // 2)])
                     _reset(upstream)
+                    _reset(client)
+                elif fault == "hold":
+                    self._deliver_late(request, self.hold_seconds)
+                    self._stop.wait(self.hold_seconds)
                     _reset(client)
                 elif fault == "cut_response":
                     response = self._exchange(request)

@@ -193,7 +193,8 @@ def test_hub_restart_during_a_push_loses_and_doubles_nothing(fresh_hub, demo, tm
     store.close()
 
 
-def test_revoked_device_keeps_its_data_and_sends_it_after_enrolling_again(hub, demo, tmp_path):
+def test_revoked_device_keeps_its_data_and_sends_it_after_staff_enroll_it_again(hub, demo,
+                                                                               tmp_path):
     store = enrolled_store(hub, tmp_path)
     record_votes(store, demo, 3)
     push_pending(store, client_for(store))
@@ -205,12 +206,15 @@ def test_revoked_device_keeps_its_data_and_sends_it_after_enrolling_again(hub, d
     try:
         assert wait_for(lambda: service.status().revoked)
         status = service.status()
-        assert status.problem.startswith("This tablet was revoked")
+        assert status.state == "revoked" and status.problem.startswith("Staff revoked")
         assert status.pending > 0 and hub.device_events(store.device_id) == sent
         answer = requests.get(hub.url + "/api/v1/device", timeout=10, headers={
             "Authorization": f"Bearer {store.device_id}:{store.get_setting(p.DEVICE_SECRET)}"})
         assert answer.status_code == 401 and answer.json()["error"]["code"] == "device_revoked"
-        service.enroll(hub.url, hub.code())
+        with pytest.raises(p.SyncError) as refused:    # a site code does not lift it
+            service.enroll(hub.url, hub.code())
+        assert refused.value.message == p.ENROLLMENT_REFUSALS["device_revoked"]
+        service.enroll(hub.url, hub.code(None, device=store.device_id))
         assert wait_for(lambda: service.status().pending == 0 and not service.status().revoked)
         assert hub.device_events(store.device_id) == store.outbox_counts()["acknowledged"]
         assert store.outbox_counts()["pending"] == 0

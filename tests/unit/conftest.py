@@ -6,21 +6,27 @@ The helpers are fixtures that return functions, so a test can use them on anothe
 """
 from __future__ import annotations
 
+import secrets
+
 import pytest
 
 from app.paths import DEMO_BUNDLE_DIR
 from app.store import Store
+from server.db import sha256
 from server.hub import Hub
 from server.settings import Settings
 
 SITE = "menton-mediatheque"
 
 
-def enroll_tablet(hub: Hub) -> tuple[Store, dict]:
-    """A new tablet (an in-memory store) enrolled at the demo's site; (store, device)."""
+def enroll_tablet(hub: Hub, site: str | None = SITE) -> tuple[Store, dict]:
+    """A new tablet (an in-memory store) enrolled at `site` (the demo's) with a credential of
+    its own; (store, device) where device is the hub's row, as a request authenticates it."""
     store = Store.memory()
-    hub.enroll(hub.make_enrollment_code(SITE)["code"], store.device_id)
-    return store, {"id": store.device_id}
+    secret = secrets.token_urlsafe(32)
+    hub.enroll(hub.make_enrollment_code(site)["code"], store.device_id, sha256(secret))
+    device = hub.authenticate(f"Bearer {store.device_id}:{secret}")
+    return store, dict(device, secret=secret)
 
 
 def pending_envelopes(store: Store) -> list[dict]:

@@ -64,7 +64,7 @@ def test_expired_and_unknown_codes_get_the_same_answer(hub):
     assert hub.devices() == []
 
 
-def test_revocation_is_immediate_and_enrolling_again_lifts_it(hub):
+def test_revocation_is_immediate_and_only_a_staff_code_for_the_device_lifts_it(hub):
     made = hub.enroll(hub.make_enrollment_code(SITE)["code"], "tablet-1")
     header = f"Bearer tablet-1:{made['device_secret']}"
     assert hub.authenticate(header)["id"] == "tablet-1"
@@ -72,7 +72,11 @@ def test_revocation_is_immediate_and_enrolling_again_lifts_it(hub):
     with pytest.raises(AuthError) as revoked:
         hub.authenticate(header)
     assert revoked.value.code == "device_revoked" and revoked.value.status == 401
-    again = hub.enroll(hub.make_enrollment_code(SITE)["code"], "tablet-1")
+    with pytest.raises(HubError) as refused:      # a site code does not lift it
+        hub.enroll(hub.make_enrollment_code(SITE)["code"], "tablet-1", authorization=header)
+    assert (refused.value.status, refused.value.code) == (409, "device_revoked")
+    again = hub.enroll(hub.make_enrollment_code(None, device_id="tablet-1")["code"], "tablet-1")
+    assert again["site_id"] == SITE               # a staff code without a site keeps it
     assert hub.authenticate(f"Bearer tablet-1:{again['device_secret']}")["id"] == "tablet-1"
     with pytest.raises(AuthError):
         hub.authenticate(header)   # the old secret is gone

@@ -72,7 +72,7 @@ def test_an_answer_before_its_ballot_start_makes_the_ballot_its_senders(hub, dem
                                                                         statuses):
     a, device_a = tablet(hub)
     b, device_b = tablet(hub)
-    ballot = a.start_ballot(demo, mode="facilitated", site_id=SITE, meeting_id="m-1")
+    ballot = a.start_ballot(demo, mode="facilitated", site_id=SITE, meeting_id="m-menton-1203")
     a.record_answer(demo, ballot, "q-ticket", "yes")
     start, answer = pending(a)
     assert statuses(hub.ingest(device_a, [answer])) == ["stored"]      # out of order
@@ -82,7 +82,8 @@ def test_an_answer_before_its_ballot_start_makes_the_ballot_its_senders(hub, dem
     assert statuses(hub.ingest(device_b, [forged(start, device_b)])) == ["rejected"]
     assert statuses(hub.ingest(device_a, [start])) == ["stored"]       # the start fills in
     row = ballot_row(hub, ballot)
-    assert (row.mode, row.meeting_id, row.device_id) == ("facilitated", "m-1", device_a["id"])
+    assert (row.mode, row.meeting_id, row.device_id) == ("facilitated", "m-menton-1203",
+                                                         device_a["id"])
     assert json.loads(hub.read_results(demo.id)[1])["ballots"] == 1    # counted once
     # The other way round: another device answered first into a ballot ID it never started;
     # it owns that ballot now, and the real start from the first device is refused.

@@ -128,14 +128,15 @@ def test_links_of_revoked_or_unknown_devices_attribute_nothing(hub, demo, case):
     from app.signup import device_signup_key, mint_signup_token
     from server.api import create_app
     from server.participation import participation
-    device_id = "tab-lost"
+    device_id, alias = "tab-lost", "unknownalias2345"
     if case != "unknown":
-        hub.enroll(hub.make_enrollment_code(SITE)["code"], device_id)
+        alias = hub.enroll(hub.make_enrollment_code(SITE)["code"], device_id)["alias"]
         hub.revoke(device_id)
-    if case == "enrolled again":
-        hub.enroll(hub.make_enrollment_code(SITE)["code"], device_id)
-    token = mint_signup_token(device_signup_key(hub.settings.secret_key, device_id),
-                              consultation=demo.id, site=SITE, meeting="m-1", device=device_id)
+    if case == "enrolled again":   # staff lifted the revocation: the device's links work again
+        hub.reinstate(device_id)
+    token = mint_signup_token(device_signup_key(hub.settings.secret_key, alias),
+                              consultation=demo.id, site=SITE, meeting="m-menton-1203",
+                              device=alias)
     client = TestClient(create_app(hub=hub), base_url="https://testserver")
     page = client.get("/signup", params={"t": token, "lang": "fr"})
     assert page.status_code == 200 and "pas valable" not in page.text   # no alarm for residents
@@ -146,7 +147,7 @@ def test_links_of_revoked_or_unknown_devices_attribute_nothing(hub, demo, case):
     attributed = [(f["site_id"], f["meeting_id"], f["signups"])
                   for f in participation(hub).figures() if f["signups"]]
     if case == "enrolled again":
-        assert attributed == [(SITE, "m-1", 1)]
+        assert attributed == [(SITE, "m-menton-1203", 1)]
     else:
         assert attributed == [(None, None, 1)]
         with hub.engine.connect() as conn:

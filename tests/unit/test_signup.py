@@ -201,10 +201,11 @@ def client(hub):
     return TestClient(create_app(hub=hub), base_url="https://testserver")
 
 
-def enrolled(hub, device_id):
-    code = hub.make_enrollment_code(SITE)["code"]
-    answer = hub.enroll(code, device_id)
-    return answer["signup_key"], {"id": device_id, "site_id": SITE}
+def enrolled(hub, device_id, site=SITE):
+    """(sign-up key, alias, device) of a tablet enrolled at `site`."""
+    code = hub.make_enrollment_code(site)["code"]
+    answer = hub.enroll(code, device_id, "ab" * 32)
+    return answer["signup_key"], answer["alias"], {"id": device_id, "site_id": site}
 
 
 def form_of(page: str) -> dict:
@@ -212,16 +213,16 @@ def form_of(page: str) -> dict:
 
 
 def test_enrollment_gives_the_device_key_and_the_bundle_gives_the_card_key(hub):
-    key, device = enrolled(hub, "tab-1")
-    assert key == device_signup_key(SECRET, "tab-1")
+    key, alias, device = enrolled(hub, "tab-1")
+    assert key == device_signup_key(SECRET, alias) and "tab-1" not in alias
     cards = hub.bundle_index(device)["cards"]
     assert cards["public_key"] == PUBLIC and cards["code_hashes"] == []
 
 
 def test_signup_from_a_phone_is_attributed_and_gives_a_card(hub, client, caplog):
-    key, _device = enrolled(hub, "tab-1")
+    key, alias, _device = enrolled(hub, "tab-1")
     token = mint_signup_token(key, consultation=CONSULTATION, site=SITE, meeting="m-menton-1203",
-                              device="tab-1")
+                              device=alias)
     page = client.get("/signup", params={"t": token}, headers={"Accept-Language": "it-IT,it"})
     assert page.status_code == 200 and 'lang="it"' in page.text
     assert "Médiathèque" not in page.text and "Mediateca di Mentone" in page.text
@@ -252,19 +253,21 @@ def test_signup_from_a_phone_is_attributed_and_gives_a_card(hub, client, caplog)
     assert card_code_hash(code) in hub.bundle_index({"site_id": SITE})["cards"]["code_hashes"]
 
 
-@pytest.mark.parametrize("case", ["forged", "expired", "none"])
+@pytest.mark.parametrize("case", ["forged", "expired", "past the cap", "none"])
 def test_a_bad_link_gets_a_clear_page_and_the_signup_works_without_attribution(hub, client,
                                                                                case):
-    key, _ = enrolled(hub, "tab-1")
-    token = {"forged": mint_signup_token(device_signup_key("not the hub", "tab-1"),
+    key, alias, _ = enrolled(hub, "tab-1")
+    token = {"forged": mint_signup_token(device_signup_key("not the hub", alias),
                                          consultation=CONSULTATION, site=SITE, meeting=None,
-                                         device="tab-1"),
+                                         device=alias),
              "expired": mint_signup_token(key, consultation=CONSULTATION, site=SITE,
-                                          meeting=None, device="tab-1", ttl=-10),
+                                          meeting=None, device=alias, ttl=-10),
+             "past the cap": mint_signup_token(key, consultation=CONSULTATION, site=SITE,
+                                               meeting=None, device=alias, ttl=80 * 365 * 86400),
              "none": None}[case]
     page = client.get("/signup", params={"t": token, "lang": "fr"} if token else {"lang": "fr"})
     assert page.status_code == 200
-    if case == "forged":
+    if case in ("forged", "past the cap"):
         assert "Ce lien n&#39;est pas valable." in page.text
     elif case == "expired":
         assert "Ce lien a expiré." in page.text
@@ -293,8 +296,8 @@ def test_form_errors_are_clear_translated_and_change_nothing(hub, client):
 
 
 def test_a_card_used_on_two_tablets_is_refused_at_the_hub(hub):
-    _, tab1 = enrolled(hub, "tab-1")
-    _, tab2 = enrolled(hub, "tab-2")
+    _, _, tab1 = enrolled(hub, "tab-1")
+    _, _, tab2 = enrolled(hub, "tab-2")
     n = nullifier("ABCDE23456", CONSULTATION, "q-ticket")
 
     def ballot(device, ballot_id, seq):
@@ -323,7 +326,7 @@ def test_a_card_used_on_two_tablets_is_refused_at_the_hub(hub):
 
 
 def test_a_signup_from_a_tablet_is_stored_without_personal_data_in_the_event_log(hub):
-    _, tab1 = enrolled(hub, "tab-1")
+    _, _, tab1 = enrolled(hub, "tab-1")
     store = Store.memory()
     store.record_signup({"name": "Giulia Rossi", "contact": "giulia@example.it",
                          "consent": True}, consultation_id=CONSULTATION, site_id=SITE,
@@ -360,7 +363,7 @@ def test_the_dashboard_is_for_staff_only_and_exports_no_personal_data(hub, clien
 
 def test_an_ideas_public_page_shows_status_and_answer_never_the_contact(hub, client,
                                                                        consultation):
-    _, tab1 = enrolled(hub, "tab-1")
+    _, _, tab1 = enrolled(hub, "tab-1")
     store = Store.memory()
     idea = store.submit_proposal(consultation, title="Un banc à l'ombre",
                                  text="Près de l'arrêt <b>", contact="ana@example.org",
@@ -377,3 +380,24 @@ def test_an_ideas_public_page_shows_status_and_answer_never_the_contact(hub, cli
     assert "&lt;b&gt;" in page.text and "ana@example.org" not in page.text
     assert client.get("/ideas/NOPE99").status_code == 404
     assert client.get("/ideas/" + "%27%3Cscript%3E").status_code == 404
+
+
+def test_the_kiosk_link_names_the_alias_never_the_device_id(hub, consultation):
+    from app.tablet import kiosk_idea_url, kiosk_signup_url
+    from sync.enroll import keep_identity
+    store = Store.memory()
+    store.set_setting("sync.hub_url", "https://hub.example")
+    assert kiosk_signup_url(store, consultation_id=CONSULTATION, site_id=SITE,
+                            meeting_id=None) == ""      # no alias yet: no QR at all
+    answer = hub.enroll(hub.make_enrollment_code(SITE)["code"], store.device_id, "cd" * 32)
+    keep_identity(store, answer)
+    url = kiosk_signup_url(store, consultation_id=CONSULTATION, site_id=SITE,
+                           meeting_id="m-menton-1203")
+    assert url.startswith("https://hub.example/signup?t=") and len(url) < 150
+    assert store.device_id not in url and answer["alias"] in url
+    claims = participation(hub).check_link(url.split("t=", 1)[1])
+    assert (claims["device"], claims["site"], claims["meeting"]) == \
+        (store.device_id, SITE, "m-menton-1203")
+    receipt = kiosk_idea_url(store, "K7PQ2M")
+    assert receipt == f"https://hub.example/ideas/K7PQ2M?d={answer['alias']}"
+    assert store.device_id not in receipt

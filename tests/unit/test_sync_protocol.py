@@ -12,7 +12,7 @@ from sync.client import normalize_hub_url
 from sync.content import _safe_relative
 from sync.enroll import is_enrolled, parse_enrollment_qr
 from sync.service import SyncService
-from sync.worker import SyncWorker
+from sync.worker import SyncWorker, read_status
 
 IDS = ["a1", "b2"]
 
@@ -84,8 +84,9 @@ def test_file_paths_from_the_hub_stay_inside_the_bundle():
 def test_errors_carry_translatable_messages():
     assert str(p.HubUnreachable()) == "Hub unreachable"
     revoked = p.DeviceRevoked()
-    assert revoked.message.startswith("This tablet was revoked")
+    assert revoked.message.startswith("Staff revoked this tablet")
     assert revoked.describe(lambda s: s.upper()) == revoked.message.upper()
+    assert p.CredentialsRefused().message.startswith("The hub refused this tablet's credentials")
 
 
 def test_status_of_a_tablet_not_yet_enrolled(tmp_path):
@@ -216,7 +217,12 @@ def test_a_conditional_get_reuses_the_etag_and_costs_nothing_on_304():
     ((404, "application/json", {"protocol": 1, "error": {"code": "consultation_unknown",
                                                           "message": "Unknown."}}), p.HubRefused),
     ((404, "text/html", b"Not found"), p.NotAcknowledged),
-    ((401, "application/json", {"protocol": 1}), p.DeviceRevoked),
+    ((401, "application/json", {"protocol": 1, "error": {"code": "device_revoked"}}),
+     p.DeviceRevoked),
+    ((401, "application/json", {"protocol": 1, "error": {"code": "device_unknown"}}),
+     p.CredentialsRefused),
+    ((401, "application/json", {"protocol": 1}), p.CredentialsRefused),
+    ((401, "text/html", b"<html>Log in</html>"), p.NotAcknowledged),  # not the hub's 401
     ((503, "text/html", b"busy"), p.HubUnreachable),
 ])
 def test_every_other_answer_is_a_typed_error(answer, error):
@@ -290,3 +296,133 @@ def test_the_projectors_control_poll_hands_each_change_once():
     assert client.session.request.asked[1]["headers"]["If-None-Match"] == '"d2"'
     assert source.poll() is None          # a hub in trouble: nothing to apply
     assert "Authorization" not in client.session.headers
+
+
+# -- identity: the tablet's own credential, its states ------------------------------------------
+
+HUB = "http://hub.test:8765"
+
+
+def enrollment_answer(device_id, credential, **extra):
+    return (200, "application/json", {"protocol": 1, "device_id": device_id,
+                                      "credential": credential, "site_id": "s1",
+                                      "alias": "abcdefghijklmnop", "signup_key": "k",
+                                      "max_batch": 250, **extra})
+
+
+def refusal(code, status=409):
+    return (status, "application/json", {"protocol": 1, "error": {"code": code,
+                                                                  "message": code}})
+
+
+@pytest.fixture
+def fake_hub(monkeypatch):
+    """Every HubClient made by sync.enroll answers from the same queue; `fake_hub.asked`."""
+    import sync.enroll as enroll_module
+    from sync.client import HubClient
+    hub = FakeHub()
+
+    class Client(HubClient):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.session.request = hub
+
+    monkeypatch.setattr(enroll_module, "HubClient", Client)
+    return hub
+
+
+def test_the_credential_is_made_once_kept_across_attempts_and_only_its_hash_is_sent(fake_hub):
+    import hashlib
+
+    import requests
+
+    from sync.enroll import credential_for, enroll
+    store = Store.memory()
+    secret = credential_for(store, HUB + "/")["secret"]
+    assert len(secret) >= 43 and credential_for(store, HUB)["secret"] == secret
+    binding = hashlib.sha256(secret.encode()).hexdigest()
+    fake_hub.answers = [requests.ReadTimeout("answer lost"),
+                        (200, "text/html", b"<html>Log in to the Wi-Fi</html>"),
+                        enrollment_answer(store.device_id, binding)]
+    for expected in (p.HubUnreachable, p.NotAcknowledged):
+        with pytest.raises(expected):
+            enroll(store, HUB, "ABCD-EFGH")
+        assert not is_enrolled(store)
+    answer = enroll(store, HUB, "ABCD-EFGH")
+    assert answer["alias"] == "abcdefghijklmnop"
+    bodies = [a["json"] for a in fake_hub.asked]
+    assert [b["credential"] for b in bodies] == [binding] * 3
+    assert [b["code"] for b in bodies] == ["ABCD-EFGH"] * 3
+    assert all(secret not in json.dumps(a, default=str) for a in fake_hub.asked)
+    assert is_enrolled(store) and store.get_setting(p.DEVICE_SECRET) == secret
+    assert (store.get_setting("sync.signup_alias"), store.get_setting(p.SITE_ID),
+            store.get_setting(p.MAX_BATCH)) == ("abcdefghijklmnop", "s1", 250)
+    # Enrolling again with this hub proves the credential; another hub gets another one.
+    fake_hub.answers = [enrollment_answer(store.device_id, binding)]
+    enroll(store, HUB, "JKLM-NPQR")
+    assert fake_hub.asked[-1]["headers"]["Authorization"] == \
+        f"Bearer {store.device_id}:{secret}"
+    assert credential_for(store, "http://other.test")["secret"] != secret
+
+
+def test_a_device_enrolled_refusal_is_answered_with_proof_once(fake_hub):
+    from sync.enroll import enroll
+    store = Store.memory()
+    fake_hub.answers = [refusal("device_enrolled"), refusal("device_enrolled")]
+    with pytest.raises(p.SyncError) as refused:
+        enroll(store, HUB, "ABCD-EFGH")
+    assert refused.value.message == p.ENROLLMENT_REFUSALS["device_enrolled"]
+    first, second = fake_hub.asked
+    assert "Authorization" not in (first.get("headers") or {})
+    assert second["headers"]["Authorization"].startswith(f"Bearer {store.device_id}:")
+    assert not is_enrolled(store)
+    for code in ("device_revoked", "enrollment_code_other_device", "enrollment_superseded",
+                 "enrollment_code_invalid"):
+        fake_hub.answers = [refusal(code, 400 if code.endswith("invalid") else 409)]
+        with pytest.raises(p.SyncError) as refused:
+            enroll(store, HUB, "ABCD-EFGH")
+        assert refused.value.message == p.ENROLLMENT_REFUSALS[code]
+
+
+@pytest.mark.parametrize("error, state, revoked", [
+    (p.DeviceRevoked(), "revoked", True),
+    (p.CredentialsRefused(), "credentials_refused", False),
+    (p.HubUnreachable(), "unreachable", False),
+    (p.NotAcknowledged("portal"), "login_page", False),
+])
+def test_the_worker_tells_revoked_refused_and_unreachable_apart(tmp_path, monkeypatch, error,
+                                                                state, revoked):
+    import sync.worker as worker_module
+    from sync.status import ADVICE
+    store = Store.open(tmp_path)
+    for key, value in ((p.HUB_URL, HUB), (p.DEVICE_SECRET, "s"),
+                       ("sync.signup_alias", "abcdefghijklmnop")):
+        store.set_setting(key, value)
+    store.record_signup({"name": "Ada", "contact": "ada@example.org", "consent": True},
+                        consultation_id=None)
+    published = []
+    worker = SyncWorker(tmp_path / "piazzetta.sqlite3", tmp_path / "b", published.append,
+                        backoff=(1.0, 60.0))
+
+    def failing(*_args, **_kwargs):
+        raise error
+
+    monkeypatch.setattr(worker_module, "push_pending", failing)
+    delay = worker.cycle(store)
+    status = published[-1]
+    assert (status.state, status.revoked, status.pending) == (state, revoked, 1)
+    assert status.problem == error.message and status.advice == ADVICE[state]
+    assert status.credentials_refused == (state == "credentials_refused")
+    if state in ("revoked", "credentials_refused"):
+        assert delay == 60.0                     # the slow pace, until staff act
+        again = read_status(store)               # what a restarted app shows
+        assert (again.state, again.problem) == (state, error.message)
+        # Staff reinstated it: the next cycle's identity check clears the state.
+        monkeypatch.setattr(worker_module, "push_pending", lambda *a, **k: {})
+        monkeypatch.setattr(worker_module, "refresh_identity", lambda *a, **k: {})
+        monkeypatch.setattr(worker_module, "pull_answers", lambda *a, **k: 0)
+        monkeypatch.setattr(worker_module, "pull_bundles", lambda *a, **k: 0)
+        worker.cycle(store)
+        assert published[-1].state == "synced" and not published[-1].revoked
+    assert store.outbox_counts()["pending"] == 1     # nothing lost in any state
+    store.close()
