@@ -161,7 +161,10 @@ class SyncWorker(threading.Thread):
                 if auth_problem(store):
                     store.set_setting(p.REVOKED, False)
                     store.set_setting(p.AUTH_PROBLEM, None)
-            push_pending(store, client, store.get_setting(p.MAX_BATCH, 500))
+            sent = push_pending(store, client, store.get_setting(p.MAX_BATCH, 500))
+            if any(sent.values()):
+                # What the hub now holds ages out here after the facilitator's retention.
+                store.purge_acknowledged()
             if time.monotonic() >= self._next_content:
                 pull_answers(store, client)
                 pull_bundles(store, client, self.bundles_dir)

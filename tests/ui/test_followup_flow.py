@@ -23,12 +23,14 @@ SITE = "menton-mediatheque"
 SEED = card_signing_seed(SECRET)
 CARD = "ABCDE23456"
 LANGS = ("fr", "it")
+ALIAS = "a7Qk2mZp9xW3LcV8"      # what the hub gives at enrollment instead of showing device IDs
 
 
 def enroll(store):
     """What enrollment leaves in the store (sync/enroll.py), without a hub."""
     store.set_setting("sync.hub_url", HUB)
-    store.set_setting("sync.signup_key", device_signup_key(SECRET, store.device_id))
+    store.set_setting("sync.signup_alias", ALIAS)
+    store.set_setting("sync.signup_key", device_signup_key(SECRET, ALIAS))
 
 
 def decode(path) -> list[str]:
@@ -74,10 +76,12 @@ def test_thanks_shows_the_signup_qr_and_the_idea_receipt(kiosk_factory, lang):
     path = k.shot("20-thanks-signup-and-idea-qr")
     texts = decode(path)
     signup = [t for t in texts if t.startswith(HUB + "/signup?t=")]
-    assert len(signup) == 1 and HUB + "/ideas/" + idea.short_code in texts, texts
+    receipt = HUB + "/ideas/" + idea.short_code + "?d=" + ALIAS
+    assert len(signup) == 1 and receipt in texts, texts
+    assert not any(k.store.device_id in text for text in texts)
     claims = verify_signup_token(signup[0].split("t=", 1)[1], SECRET)
     assert (claims["site"], claims["device"], claims["consultation"]) == \
-        (SITE, k.store.device_id, k.session.consultation.id)
+        (SITE, ALIAS, k.session.consultation.id)
     assert idea.short_code in panel.ids.code.text
     k.tap(thanks.ids.finish)
     assert k.root.current == "welcome" and thanks.idea_code == "" and thanks.signup_url == ""

@@ -38,11 +38,15 @@ def snapshot(tmp_path_factory, demo):
     return poll
 
 
+ALIAS = "a7Qk2mZp9xW3LcV8"      # what the hub gives at enrollment instead of showing device IDs
+
+
 @pytest.fixture
 def enrolled(tmp_path):
     store = Store.open(tmp_path / "projector")
     store.set_setting("sync.hub_url", HUB)
-    store.set_setting("sync.signup_key", device_signup_key(SECRET, store.device_id))
+    store.set_setting("sync.signup_alias", ALIAS)
+    store.set_setting("sync.signup_key", device_signup_key(SECRET, ALIAS))
     yield store
     store.close()
 
@@ -84,7 +88,8 @@ def test_the_participation_view_shows_a_large_signup_qr(window, demo, snapshot, 
         assert len(urls) == 1 and len(urls[0]) < 150, urls
         claims = verify_signup_token(urls[0].split("t=", 1)[1], SECRET)
         assert (claims["consultation"], claims["site"], claims["device"]) == \
-            (demo.id, "menton-mediatheque", enrolled.device_id)
+            (demo.id, "menton-mediatheque", ALIAS)
+        assert enrolled.device_id not in urls[0]
         assert str(snapshot.snapshot.contributions) in view.big.figure
     finally:
         projector.stop()

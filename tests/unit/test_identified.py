@@ -174,12 +174,19 @@ def test_the_kiosk_link_and_the_idea_receipt_need_an_enrolled_tablet(demo):
     assert kiosk_signup_url(store, consultation_id=demo.id, site_id=None, meeting_id=None) == ""
     assert kiosk_idea_url(store, "K7PQ2M") == ""
     store.set_setting("sync.hub_url", "https://hub.example/")
-    store.set_setting("sync.signup_key", device_signup_key(SECRET, store.device_id))
+    alias = "a7Qk2mZp9xW3LcV8"
+    store.set_setting("sync.signup_key", device_signup_key(SECRET, alias))
+    # Without its alias from the hub, a tablet shows no sign-up link (never its device ID).
+    assert kiosk_signup_url(store, consultation_id=demo.id, site_id="menton-mediatheque",
+                            meeting_id=None) == ""
+    store.set_setting("sync.signup_alias", alias)
     url = kiosk_signup_url(store, consultation_id=demo.id, site_id="menton-mediatheque",
                            meeting_id=None)
     assert url.startswith("https://hub.example/signup?t=") and len(url) < 150
-    assert verify_signup_token(url.split("t=", 1)[1], SECRET)["device"] == store.device_id
-    assert kiosk_idea_url(store, "K7PQ2M") == "https://hub.example/ideas/K7PQ2M"
+    assert verify_signup_token(url.split("t=", 1)[1], SECRET)["device"] == alias
+    assert store.device_id not in url
+    idea = kiosk_idea_url(store, "K7PQ2M")
+    assert idea == f"https://hub.example/ideas/K7PQ2M?d={alias}" and store.device_id not in idea
 
 
 def test_follow_an_idea_by_its_code(demo):
