@@ -10,7 +10,7 @@ ROLE ?= kiosk
 LANG_ARG ?= fr
 LANGS := fr it en
 
-.PHONY: setup system venv lock catalogs messages run facilitator projector hub test test-unit test-ui bench clean
+.PHONY: setup system venv lock catalogs messages preview run facilitator projector hub test test-unit test-ui bench clean
 
 setup: system venv catalogs
 
@@ -59,6 +59,11 @@ messages: venv
 
 run: setup
 	$(PY) main.py $(ROLE) --demo --data-dir $(DATA_DIR) --lang $(LANG_ARG) $(ARGS)
+
+# Every kiosk screen of a bundle in each of its languages, as screenshots (build/preview/).
+BUNDLE ?= assets/demo
+preview: setup
+	sh tools/with-display.sh $(PY) tools/preview.py $(BUNDLE) --out build/preview $(ARGS)
 
 # A hub on this machine with the demo consultation imported (for the projector, sync, sign-up).
 hub: setup
