@@ -19,6 +19,11 @@
     python -m server export results|ideas --consultation ID [--format csv|json] [--output F]
                                                    ideas: approved ones, as published; --all
                                                    for staff: every idea with its moderation
+    python -m server export places|areas --consultation ID [--format geojson|csv] [--output F]
+                                                   places: answers per point rounded to the
+                                                   map's export_decimals (GeoJSON), approved
+                                                   ideas in Decidim's import columns (CSV);
+                                                   areas: the perimeter with counts per area
     python -m server conflicts                     events kept for review
     python -m server import-online-counts FILE --consultation ID   online votes per question
     python -m server counts --consultation ID      paper, show-of-hands and online counts
@@ -82,9 +87,11 @@ def _parser() -> argparse.ArgumentParser:
                      choices=("received", "under_study", "accepted", "rejected", "done"))
     ans.add_argument("--text", default=None)
     exp = sub.add_parser("export", help="export results or ideas (no personal data)")
-    exp.add_argument("what", choices=("results", "ideas"))
+    exp.add_argument("what", choices=("results", "ideas", "places", "areas"))
     exp.add_argument("--consultation", required=True)
-    exp.add_argument("--format", choices=("csv", "json"), default="csv")
+    exp.add_argument("--format", choices=("csv", "json", "geojson"), default=None,
+                     help="results, ideas: csv (default) or json; places, areas: geojson "
+                          "(default) or csv")
     exp.add_argument("--output", type=Path, default=None)
     exp.add_argument("--all", action="store_true", dest="all_ideas",
                      help="ideas: every idea (pending, rejected…) with its moderation and "
@@ -184,8 +191,13 @@ def _run(hub, command: str, args) -> int:
     elif command == "answer-idea":
         _print_json(hub.answer_proposal(args.proposal, args.status, args.text))
     elif command == "export":
-        text = export(hub, args.what, args.consultation, args.format,
-                      all_ideas=args.all_ideas)
+        if args.what in ("places", "areas"):
+            from .exports import export_places
+            text = export_places(hub, args.what, args.consultation, args.format or "geojson")
+        else:
+            text = export(hub, args.what, args.consultation,
+                          "json" if args.format in ("json", "geojson") else "csv",
+                          all_ideas=args.all_ideas)
         if args.output:
             args.output.parent.mkdir(parents=True, exist_ok=True)
             args.output.write_text(text, encoding="utf-8")

@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import secrets
+import tempfile
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -21,7 +22,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.answers import validate_answer
-from app.bundle import BUNDLE_FILE, MAX_IMAGE_BYTES, parse_bundle
+from app import bundle as bundles
+from app.bundle import (BUNDLE_FILE, bundle_files, check_image_bytes, check_map_tiles,
+                        parse_bundle, read_bundle_image)
 from app.canonical import canonical_json
 from app.clock import now_iso
 from app.codes import format_code, new_code, normalize_code
@@ -152,6 +155,10 @@ class Hub:
                       ) -> Consultation:
         """Import a bundle (a folder, its bundle.json, or decoded JSON plus its files).
 
+        Every file the bundle lists (app.bundle.bundle_files: images, the base map) is checked
+        before anything is written (checked_bundle_files); a folder must hold them all, while
+        decoded JSON may come without files (tablets then show no images and no base map).
+
         A higher version replaces the current one; the same version again is accepted only when
         identical; a lower version is refused.
         """
@@ -169,15 +176,7 @@ class Hub:
                 raise BundleError(N_("The bundle file cannot be read: {reason}"), str(file),
                                   reason=str(exc)) from None
         consultation = parse_bundle(data, folder=None)
-        files = dict(files or {})
-        if folder is not None:
-            for rel in _image_paths(consultation):
-                image = folder / rel
-                if image.is_file():
-                    if image.stat().st_size > MAX_IMAGE_BYTES:
-                        raise BundleError(N_("The image {path} is too large."), str(image),
-                                          path=rel)
-                    files[rel] = image.read_bytes()
+        files = checked_bundle_files(consultation, folder, files)
         raw = canonical_json(data)
         digest = sha256(raw)
         now = now_iso()
@@ -217,10 +216,9 @@ class Hub:
                     "bundle": raw, "sha256": digest, "imported_at": now}])
                 conn.execute(db.bundle_files.delete().where(
                     db.bundle_files.c.consultation_id == consultation.id))
-                wanted = set(_image_paths(consultation))
                 rows = [{"consultation_id": consultation.id, "path": p, "content": content,
                          "sha256": sha256(content), "size": len(content)}
-                        for p, content in sorted(files.items()) if p in wanted]
+                        for p, content in sorted(files.items())]
                 if rows:
                     conn.execute(db.bundle_files.insert(), rows)
                 for site in consultation.sites:
@@ -723,6 +721,64 @@ def enrollment_qr_payload(hub_url: str, code: str) -> str:
     return "piazzetta://enroll?" + urlencode({"hub": hub_url, "code": code})
 
 
-def _image_paths(consultation: Consultation) -> list[str]:
-    paths = [consultation.image] + [p.image for p in consultation.projects]
-    return sorted({p for p in paths if p})
+def checked_bundle_files(consultation: Consultation, folder: Path | None,
+                         files: dict[str, bytes] | None) -> dict[str, bytes]:
+    """The files of `consultation`'s bundle to store and serve, {path inside the bundle: bytes},
+    each checked by app.bundle's rules: images by read_bundle_image (from `folder`: a regular
+    file inside it, no link, an image within the size and pixel limits) or check_image_bytes
+    (given bytes); the base map by check_map_tiles, up to the map's own size limit, on the very
+    bytes stored, with the bundle's zoom levels among those it holds. Given files the bundle
+    does not list are left out. BundleError names the file."""
+    tiles = consultation.map.tiles if consultation.map is not None else None
+    checked: dict[str, bytes] = {}
+    for rel in bundle_files(consultation):
+        if folder is not None:
+            if rel == tiles:
+                check_map_tiles(folder, rel)      # the path's rules, before reading it
+                content = _read_bounded(folder / rel, rel)
+            else:
+                checked[rel] = read_bundle_image(folder, rel)
+                continue
+        else:
+            content = (files or {}).get(rel)
+            if content is None:
+                continue
+            if isinstance(content, (bytearray, memoryview)):
+                content = bytes(content)
+        if rel == tiles:
+            check_map_bytes(consultation, content, rel)
+        elif not isinstance(content, bytes):
+            raise BundleError(N_("The image {path} is not a PNG, JPEG or WebP picture."), rel,
+                              path=rel)
+        else:
+            check_image_bytes(content, rel)
+        checked[rel] = content
+    return checked
+
+
+def _read_bounded(path: Path, rel: str) -> bytes:
+    with open(path, "rb") as f:
+        content = f.read(bundles.MAX_TILES_BYTES + 1)
+    if len(content) > bundles.MAX_TILES_BYTES:
+        raise BundleError(N_("The map file {path} is too large."), rel, path=rel)
+    return content
+
+
+def check_map_bytes(consultation: Consultation, content: object, rel: str) -> None:
+    """Check the base map given as bytes: written to a private temporary folder under its path
+    in the bundle, then check_map_tiles, and the bundle's zoom levels among those it holds."""
+    if not isinstance(content, bytes) or content[:16] != b"SQLite format 3\x00":
+        raise BundleError(N_("The map file {path} is not an MBTiles (SQLite) database."), rel,
+                          path=rel)
+    if len(content) > bundles.MAX_TILES_BYTES:
+        raise BundleError(N_("The map file {path} is too large."), rel, path=rel)
+    with tempfile.TemporaryDirectory(prefix="piazzetta-map-") as tmp:
+        target = Path(tmp) / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+        low, high = check_map_tiles(tmp, rel)
+    perimeter = consultation.map
+    for level in (perimeter.min_zoom, perimeter.max_zoom):
+        if not low <= level <= high:
+            raise BundleError(N_("The map file {path} holds zoom levels {min} to {max} only."),
+                              rel, "consultation.map.tiles", path=rel, min=low, max=high)

@@ -1,5 +1,5 @@
-"""Content: the bundle index of a device's site, consultations, their bundles, images, live
-results and approved ideas."""
+"""Content: the bundle index of a device's site, consultations, their bundles and files (images,
+the base map), live results and approved ideas."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Path, Request
@@ -14,8 +14,9 @@ from .deps import DeviceDep, HubDep
 from .responses import conditional_response, json_response
 
 router = APIRouter(prefix="/api/v1")
-IMAGE_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg",
-               "webp": "image/webp"}
+# What app.bundle.bundle_files lists: images and the base map (an MBTiles SQLite file).
+FILE_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg",
+              "webp": "image/webp", "mbtiles": "application/vnd.sqlite3"}
 
 
 def _unknown_consultation() -> HubError:
@@ -43,13 +44,13 @@ def consultation_bundle(request: Request, hub: HubDep,
     return conditional_response(request, f'"{found[0]}"', found[1].encode(), "application/json")
 
 
-@router.get("/consultations/{consultation_id}/files/{path:path}", summary="A bundle's image")
+@router.get("/consultations/{consultation_id}/files/{path:path}", summary="A file of the bundle: an image or the base map")
 def consultation_file(request: Request, hub: HubDep, consultation_id: str = Path(max_length=64),
                       path: str = Path(max_length=300)):
     found = hub.bundle_file(consultation_id, path)
     if found is None:
         raise HubError(N_("Not found."), status=404, code="file_unknown")
-    media = IMAGE_TYPES.get(path.rsplit(".", 1)[-1].lower(), "application/octet-stream")
+    media = FILE_TYPES.get(path.rsplit(".", 1)[-1].lower(), "application/octet-stream")
     return conditional_response(request, f'"{found[0]}"', found[1], media)
 
 
