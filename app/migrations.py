@@ -185,7 +185,13 @@ def m004_at_rest(conn: sqlite3.Connection) -> None:
                  " 'true') ON CONFLICT(key) DO UPDATE SET value = 'true'")
 
 
-MIGRATIONS = [m001_initial, m002_tally_counts, m003_card_uses, m004_at_rest]
+def m005_located_ideas(conn: sqlite3.Connection) -> None:
+    """An idea may say where it would happen (a point or an area of the consultation's map),
+    as canonical JSON."""
+    conn.execute("ALTER TABLE proposals ADD COLUMN place TEXT")
+
+
+MIGRATIONS = [m001_initial, m002_tally_counts, m003_card_uses, m004_at_rest, m005_located_ideas]
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -88,6 +88,7 @@ class Proposal:
     created_at: str
     answer_status: str | None = None
     answer_text: str | None = None
+    place: dict | None = None       # where the idea would happen (a point or an area), if said
 
 
 class Store:
@@ -322,10 +323,11 @@ class Store:
     def submit_proposal(self, consultation: Consultation, *, title: object, text: object,
                         theme: object = None, contact: object = None,
                         contact_consent: bool = False, site_id: str | None = None,
-                        meeting_id: str | None = None) -> Proposal:
-        """Validate and record an idea; it is on disk when this returns."""
+                        meeting_id: str | None = None, place: object = None) -> Proposal:
+        """Validate and record an idea (optionally where it would happen: a point on the
+        consultation's map or an area of its perimeter); it is on disk when this returns."""
         draft = validate_proposal(consultation, title=title, text=text, theme=theme,
-                                  contact=contact, contact_consent=contact_consent)
+                                  contact=contact, contact_consent=contact_consent, place=place)
         proposal_id = uuid.uuid4().hex
         now = now_iso()
         for _attempt in range(5):
@@ -338,17 +340,20 @@ class Store:
                    "theme": draft.theme, "contact": draft.contact,
                    "contact_consent": draft.contact_consent, "site_id": site_id,
                    "meeting_id": meeting_id}
+        if draft.place is not None:
+            payload["place"] = draft.place
         event_id = uuid.uuid4().hex
         with self.transaction() as conn:
             conn.execute("INSERT INTO outbox(event_id, type, payload, recorded_at) "
                          "VALUES (?, 'proposal', ?, ?)", (event_id, canonical_json(payload), now))
             conn.execute(
                 "INSERT INTO proposals(id, short_code, consultation_id, site_id, meeting_id,"
-                " theme, title, text, contact, contact_consent, created_at, event_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, strftime(?, ?), ?)",
+                " theme, title, text, contact, contact_consent, created_at, event_id, place)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, strftime(?, ?), ?, ?)",
                 (proposal_id, code, consultation.id, site_id, meeting_id, draft.theme,
                  draft.title, draft.text, draft.contact, int(draft.contact_consent),
-                 COARSE_TIME, now, event_id))
+                 COARSE_TIME, now, event_id,
+                 canonical_json(draft.place) if draft.place is not None else None))
         return self.proposal(proposal_id)
 
     def record_signup(self, form: dict, *, consultation_id: str | None, config=None,
@@ -370,11 +375,11 @@ class Store:
         row = self.conn.execute(
             "SELECT id, short_code, consultation_id, coalesce(corrected_title, title),"
             " coalesce(corrected_text, text), theme, status, reason, contact, created_at,"
-            " answer_status, answer_text FROM proposals WHERE id = ? OR short_code = ?",
+            " answer_status, answer_text, place FROM proposals WHERE id = ? OR short_code = ?",
             (proposal_id, proposal_id)).fetchone()
         if row is None:
             raise StoreError(N_("Unknown idea."), "proposal")
-        return Proposal(*row)
+        return Proposal(*row[:-1], place=json.loads(row[-1]) if row[-1] else None)
 
     def proposals(self, consultation_id: str, status: str | None = None) -> list[Proposal]:
         # Insertion order (rowid), never the device clock.

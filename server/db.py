@@ -153,6 +153,7 @@ proposals = Table(
     Column("answer_cursor", BigInteger, nullable=False, default=0),
     Column("answered_at", String(40), nullable=True),
     Column("created_at", String(64), nullable=False),
+    Column("place", Text, nullable=True),       # canonical JSON of a point or an area, if said
 )
 Index("proposals_consultation", proposals.c.consultation_id)
 Index("proposals_device_cursor", proposals.c.device_id, proposals.c.answer_cursor)
@@ -270,7 +271,8 @@ def dialect_insert(engine_or_conn, table: Table):
 # Columns added to tables after their first release: (table, column) made on an older hub's
 # database when it starts (create_all makes missing tables, never missing columns).
 ADDED_COLUMNS = (("devices", "alias"), ("devices", "enrolled_by"),
-                 ("enrollment_codes", "for_device"), ("enrollment_codes", "credential_hash"))
+                 ("enrollment_codes", "for_device"), ("enrollment_codes", "credential_hash"),
+                 ("proposals", "place"))
 
 
 def create_schema(engine: Engine) -> None:

@@ -26,6 +26,7 @@ from app import bundle as bundles
 from app.bundle import (BUNDLE_FILE, bundle_files, check_image_bytes, check_map_tiles,
                         parse_bundle, read_bundle_image)
 from app.canonical import canonical_json
+from app.geo import round_position
 from app.clock import now_iso
 from app.codes import format_code, new_code, normalize_code
 from app.errors import N_, BundleError, ValidationError
@@ -578,7 +579,8 @@ class Hub:
                     "site_id": r.site_id, "meeting_id": r.meeting_id, "theme": r.theme,
                     "title": r.corrected_title or r.title, "text": r.corrected_text or r.text,
                     "status": r.status, "answer_status": r.answer_status,
-                    "answer_text": r.answer_text, "created_at": r.created_at}
+                    "answer_text": r.answer_text, "created_at": r.created_at,
+                    "place": self._idea_place(r, public)}
             if not public:
                 item.update({"device_id": r.device_id, "reason": r.reason,
                              "original_title": r.title, "original_text": r.text,
@@ -586,6 +588,19 @@ class Hub:
                              "answered_at": r.answered_at})
             out.append(item)
         return out
+
+    def _idea_place(self, row, public: bool) -> dict | None:
+        """Where an idea would happen. A point is stored to 5 decimals (about 1 m); what the
+        public reads is rounded to the map's export precision: a pin may be someone's home."""
+        if not row.place:
+            return None
+        place = json.loads(row.place)
+        if public and "lon" in place:
+            consultation = self.consultation(row.consultation_id)
+            decimals = consultation.map.export_decimals if consultation and consultation.map \
+                else 2
+            place["lon"], place["lat"] = round_position(place["lon"], place["lat"], decimals)
+        return place
 
     def answer_proposal(self, proposal_id: str, answer_status: object,
                         answer_text: object) -> dict:

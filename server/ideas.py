@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import and_, bindparam, func, select, update
 
+from app.canonical import canonical_json
 from app.errors import N_
 from app.proposals import MODERATION_STATUSES, validate_proposal
 from app.text import clean_text
@@ -60,7 +61,8 @@ def apply_proposal(batch: Batch, state: IdeaBatch, event: Event) -> None:
     draft = validate_proposal(consultation, title=payload.get("title"),
                               text=payload.get("text"), theme=payload.get("theme"),
                               contact=payload.get("contact"),
-                              contact_consent=payload.get("contact_consent") is True)
+                              contact_consent=payload.get("contact_consent") is True,
+                              place=payload.get("place"))
     known = state.find(proposal_id)
     if known is not None:
         if known["device_id"] != batch.device_id:
@@ -76,7 +78,8 @@ def apply_proposal(batch: Batch, state: IdeaBatch, event: Event) -> None:
         "status": "pending", "reason": None, "corrected_title": None,
         "corrected_text": None, "moderation_seq": 0, "answer_status": None,
         "answer_text": None, "answer_cursor": 0, "answered_at": None,
-        "created_at": batch.now}
+        "created_at": batch.now,
+        "place": canonical_json(draft.place) if draft.place is not None else None}
     batch.deltas.append(("idea", consultation.id, None, "pending"))
 
 

@@ -13,7 +13,7 @@ import pytest
 
 import app.bundle as app_bundle
 from app.bundle import load_bundle, parse_bundle
-from app.errors import BundleError
+from app.errors import BundleError, ValidationError
 from app.paths import DEMO_BUNDLE_DIR
 from server import db
 from server.admin import main as admin_main
@@ -302,3 +302,61 @@ def test_places_of_a_consultation_without_a_map_are_refused(hub):
 def test_the_demo_files_load_as_installed(mapped_dir):
     consultation = load_bundle(mapped_dir)
     assert consultation == parse_bundle(mapped_data())
+
+
+def test_a_located_idea_goes_from_the_tablet_to_the_hub_and_is_public_only_rounded(
+        mapped_hub, tablet, push):
+    """An idea that says where it would happen keeps its place on the tablet, in its event and
+    at the hub; what the public reads (and Decidim's columns) is rounded to the map's export
+    precision, a pin on someone's house being personal data."""
+    consultation = mapped_hub.consultation("alpimed-2030")
+    lon, lat = consultation.map.center
+    store, device = tablet(mapped_hub)
+    here = store.submit_proposal(consultation, title="Un banc", text="À l'ombre",
+                                 place={"lon": lon + 0.0001234, "lat": lat + 0.0004321})
+    area = store.submit_proposal(consultation, title="Une piste", text="Cyclable",
+                                 place={"area": "menton"})
+    plain = store.submit_proposal(consultation, title="Un marché", text="Le samedi")
+    assert here.place["area"] == consultation.map.area_of(here.place["lon"], here.place["lat"])
+    assert _decimals(here.place["lon"]) == 5 and area.place == {"area": "menton"}
+    assert plain.place is None
+    with pytest.raises(ValidationError):
+        store.submit_proposal(consultation, title="Loin", text="Paris",
+                              place={"lon": 2.35, "lat": 48.85})
+    results = push(mapped_hub, store, device)
+    assert {r["status"] for r in results} == {"stored"}, results
+    staff = {i["title"]: i for i in mapped_hub.proposals("alpimed-2030")}
+    assert staff["Un banc"]["place"] == here.place            # staff see the stored point
+    for idea in (here, area, plain):
+        mapped_hub.answer_proposal(idea.id, "received", "")
+    for idea in mapped_hub.proposals("alpimed-2030"):
+        from sqlalchemy import update
+
+        from server import db
+        with mapped_hub.writer.begin() as conn:
+            conn.execute(update(db.proposals).where(db.proposals.c.id == idea["id"])
+                         .values(status="approved"))
+    public = {i["title"]: i for i in mapped_hub.proposals("alpimed-2030", public=True)}
+    point = public["Un banc"]["place"]
+    assert _decimals(point["lon"]) <= consultation.map.export_decimals
+    assert _decimals(point["lat"]) <= consultation.map.export_decimals
+    assert public["Une piste"]["place"] == {"area": "menton"}
+    assert public["Un marché"]["place"] is None
+    rows = {r["title/fr"]: r for r in decidim_rows(consultation, list(public.values()))}
+    assert rows["Un banc"]["latitude"] and _decimals(rows["Un banc"]["latitude"]) <= 3
+    assert rows["Une piste"]["address"] == "Menton"
+
+
+def test_an_idea_event_with_a_place_outside_the_perimeter_is_refused_alone(
+        mapped_hub, tablet, push):
+    consultation = mapped_hub.consultation("alpimed-2030")
+    store, device = tablet(mapped_hub)
+    store.submit_proposal(consultation, title="Un banc", text="Ici")
+    good = json.loads(json.dumps(store.pending_events(limit=10)[0].envelope(store.device_id)))
+    forged = json.loads(json.dumps(good))
+    forged["id"], forged["seq"] = "forged-place", good["seq"] + 1
+    forged["payload"]["proposal_id"] = "forged-place-idea"
+    forged["payload"]["place"] = {"lon": 2.35, "lat": 48.85}          # Paris: outside
+    answer = mapped_hub.ingest(device, [good, forged])
+    assert [a["status"] for a in answer] == ["stored", "rejected"]    # the batch is not sunk
+    assert "forged-place-idea" not in {i["id"] for i in mapped_hub.proposals()}
