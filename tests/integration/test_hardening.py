@@ -1,0 +1,144 @@
+"""Issue 13 against a real hub process: each finding of the review now fails to do harm.
+
+(1) big anonymous bodies, (2) slow clients, (4) the dashboard's session, (5) rate limits. The
+hub runs with small limits (settings through its environment) so that every test sends a
+bounded number of requests."""
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+
+import pytest
+import requests
+
+from app.paths import DEMO_BUNDLE_DIR
+from app.store import Store
+from sync.enroll import enroll
+
+from .conftest import HubProcess
+
+MIB = 1024 * 1024
+SMALL_LIMITS = {
+    "PIAZZETTA_HUB_MAX_BATCH": "50",
+    "PIAZZETTA_HUB_HEADER_TIMEOUT": "2",
+    "PIAZZETTA_HUB_BODY_TIMEOUT": "2",
+    "PIAZZETTA_HUB_LOG_BURST": "5",
+    "PIAZZETTA_HUB_RATE_ENROLL": "5/minute",
+    "PIAZZETTA_HUB_RATE_ENROLL_DEVICE": "100/minute",
+    "PIAZZETTA_HUB_RATE_SIGNUP": "8/minute",
+    "PIAZZETTA_HUB_RATE_CARDS": "2/hour",
+    "PIAZZETTA_HUB_RATE_PUBLIC": "1000/minute",
+    "PIAZZETTA_HUB_RATE_LOGIN": "1000/minute",
+}
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory):
+    process = HubProcess(tmp_path_factory.mktemp("hub"))
+    process.env.update(SMALL_LIMITS)
+    process.env.pop("PIAZZETTA_HUB_MAX_BATCH", None)
+    process.env["PIAZZETTA_HUB_MAX_BATCH"] = "50"
+    assert process.cli("import-bundle", str(DEMO_BUNDLE_DIR)).returncode == 0
+    process.start()
+    yield process
+    process.stop()
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return int(next(line for line in status if line.startswith("VmRSS")).split()[1])
+
+
+def device_auth(hub) -> dict:
+    tablet = Store.memory()
+    enroll(tablet, hub.url, hub.code())
+    return {"Authorization": f"Bearer {tablet.device_id}:"
+                             f"{tablet.get_setting('sync.device_secret')}"}
+
+
+def raw_request(hub, head: bytes, body_chunks=(), timeout: float = 10) -> bytes:
+    """Send a request by hand (to lie about or leave out Content-Length); the answer's bytes."""
+    with socket.create_connection(("127.0.0.1", hub.port), timeout=timeout) as sock:
+        sock.sendall(head)
+        try:
+            for chunk in body_chunks:
+                sock.sendall(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass     # the hub answered and closed while we were still sending: that is the point
+        answer = b""
+        try:
+            while True:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                answer += data
+                if b"\r\n\r\n" in answer and b'"error"' in answer:
+                    break
+        except (ConnectionResetError, socket.timeout):
+            pass
+        return answer
+
+
+# -- (1) bodies --------------------------------------------------------------------------------
+
+def test_a_31_mib_anonymous_body_is_refused_before_it_is_read(guarded):
+    body = b'{"events":[' + b",".join([b"{}"] * (31 * MIB // 3)) + b"]}"
+    before = rss_kib(guarded.proc.pid)
+    started = time.monotonic()
+    answer = requests.post(guarded.url + "/api/v1/events", data=body, timeout=30,
+                           headers={"Content-Type": "application/json"})
+    elapsed = time.monotonic() - started
+    assert answer.status_code == 401, answer.text[:300]
+    assert answer.json()["error"]["code"]
+    assert elapsed < 5
+    assert rss_kib(guarded.proc.pid) - before < 4 * 1024, "the hub read the body"
+
+
+def test_chunked_body_without_length_over_the_limit_gets_413(guarded):
+    auth = device_auth(guarded)
+    head = (b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: " + auth["Authorization"].encode() + b"\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n")
+    piece = b"x" * 65536
+    chunk = hex(len(piece))[2:].encode() + b"\r\n" + piece + b"\r\n"
+    before = rss_kib(guarded.proc.pid)
+    answer = raw_request(guarded, head, [chunk] * 64)     # 4 MiB, the limit is ~0.8 MiB
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:300]
+    assert b"body_too_large" in answer
+    assert rss_kib(guarded.proc.pid) - before < 8 * 1024
+
+
+def test_a_lying_content_length_does_not_get_around_the_limit(guarded):
+    head = (b"POST /api/v1/devices/enroll HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 10\r\n\r\n")
+    answer = raw_request(guarded, head, [b'{"code":' + b'"x' * 200_000])
+    # 10 bytes read, the rest is not a request: a clear 4xx, never a 5xx, never the whole body
+    assert answer.startswith(b"HTTP/1.1 4"), answer[:200]
+
+
+def test_an_authenticated_batch_over_the_limit_gets_413_and_a_normal_one_passes(guarded):
+    auth = device_auth(guarded)
+    limit = 50 * 16 * 1024 + 1024
+    big = {"events": [{"pad": "x" * 20_000} for _ in range(50)]}
+    answer = requests.post(guarded.url + "/api/v1/events", json=big, headers=auth, timeout=30)
+    assert answer.status_code == 413, answer.text[:300]
+    error = answer.json()["error"]
+    assert error["code"] == "body_too_large" and str(limit) in error["message"]
+    answer = requests.post(guarded.url + "/api/v1/events", json={"events": []}, headers=auth,
+                           timeout=30)
+    assert answer.status_code == 200
+    french = requests.post(guarded.url + "/api/v1/events", json=big, timeout=30,
+                           headers={**auth, "Accept-Language": "fr"})
+    assert french.status_code == 413
+
+
+def test_small_routes_take_small_bodies_and_staff_routes_authenticate_first(guarded):
+    answer = requests.post(guarded.url + "/api/v1/devices/enroll", timeout=30,
+                           data=b"{" + b" " * (100 * 1024) + b"}",
+                           headers={"Content-Type": "application/json"})
+    assert answer.status_code == 413
+    answer = requests.post(guarded.url + "/api/v1/admin/consultations", timeout=30,
+                           data=b"x" * (2 * MIB), headers={"Content-Type": "application/json"})
+    assert answer.status_code == 401
