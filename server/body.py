@@ -132,3 +132,67 @@ class Guard:
         response = self.error_response(Request(scope, receive), error, error.status)
         response.headers["Connection"] = "close"   # the unread body must not be read as a request
         await response(scope, receive, send)
+
+
+# -- slow clients --------------------------------------------------------------------------------
+
+def guarded_protocol(header_timeout: float, max_connections: int):
+    """uvicorn's HTTP protocol class with what uvicorn 0.54 lacks: a deadline for a request's
+    head (uvicorn only times out a connection idle *after* a response, so a client that connects
+    and sends nothing, or one header byte a second, holds its descriptor for ever), and a cap on
+    open connections that closes the ones over it at once rather than letting them pile up to
+    the process's descriptor limit. uvicorn's limit_concurrency only answers 503 to complete
+    requests; it never closes a half-sent one."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as Base
+        import httptools  # noqa: F401  (uvicorn's "auto" picks it when installed)
+    except ImportError:
+        from uvicorn.protocols.http.h11_impl import H11Protocol as Base
+
+    class GuardedProtocol(Base):
+        _head_timer = None
+
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            if len(self.connections) > max_connections:
+                transport.abort()        # no answer: a flood gets nothing to read
+                return
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            self._follow()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._follow()
+
+        def connection_lost(self, exc) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _in_flight(self) -> bool:
+            return self.cycle is not None and not self.cycle.response_complete
+
+        def _follow(self) -> None:
+            """A request in flight is the Guard's (body_timeout); between requests, the head
+            of the next one must arrive within header_timeout."""
+            if self._in_flight():
+                self._disarm()
+            elif self._head_timer is None:
+                self._arm()
+
+        def _arm(self) -> None:
+            self._head_timer = self.loop.call_later(header_timeout, self._head_late)
+
+        def _disarm(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_late(self) -> None:
+            self._head_timer = None
+            if not self._in_flight() and not self.transport.is_closing():
+                self.transport.close()
+
+    return GuardedProtocol

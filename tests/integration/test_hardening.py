@@ -38,8 +38,6 @@ SMALL_LIMITS = {
 def guarded(tmp_path_factory):
     process = HubProcess(tmp_path_factory.mktemp("hub"))
     process.env.update(SMALL_LIMITS)
-    process.env.pop("PIAZZETTA_HUB_MAX_BATCH", None)
-    process.env["PIAZZETTA_HUB_MAX_BATCH"] = "50"
     assert process.cli("import-bundle", str(DEMO_BUNDLE_DIR)).returncode == 0
     process.start()
     yield process
@@ -142,3 +140,65 @@ def test_small_routes_take_small_bodies_and_staff_routes_authenticate_first(guar
     answer = requests.post(guarded.url + "/api/v1/admin/consultations", timeout=30,
                            data=b"x" * (2 * MIB), headers={"Content-Type": "application/json"})
     assert answer.status_code == 401
+
+
+# -- (2) slow clients --------------------------------------------------------------------------
+
+def test_200_half_sent_requests_do_not_stop_a_normal_push(guarded):
+    auth = device_auth(guarded)
+    log_before = guarded.log.stat().st_size
+    sockets = []
+    for _ in range(200):
+        sock = socket.create_connection(("127.0.0.1", guarded.port), timeout=10)
+        sock.sendall(b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\n")    # and never the rest
+        sockets.append(sock)
+    stop = threading.Event()
+
+    def trickle():      # one more header byte now and then, as a slowloris does
+        while not stop.is_set():
+            for sock in sockets:
+                try:
+                    sock.send(b"X")
+                except OSError:
+                    pass
+            stop.wait(0.5)
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    try:
+        started = time.monotonic()
+        answer = requests.post(guarded.url + "/api/v1/events", json={"events": []},
+                               headers=auth, timeout=10)
+        assert answer.status_code == 200
+        assert time.monotonic() - started < 5
+        # The head deadline (2 s here) closes them all, trickling or not.
+        deadline = time.monotonic() + 8
+        closed = 0
+        for sock in sockets:
+            sock.settimeout(max(0.1, deadline - time.monotonic()))
+            try:
+                while sock.recv(4096):
+                    pass
+                closed += 1
+            except ConnectionResetError:
+                closed += 1
+            except socket.timeout:
+                pass
+        assert closed == len(sockets)
+    finally:
+        stop.set()
+        thread.join(5)
+        for sock in sockets:
+            sock.close()
+    assert requests.post(guarded.url + "/api/v1/events", json={"events": []}, headers=auth,
+                         timeout=10).status_code == 200
+    assert guarded.log.stat().st_size - log_before < 20_000, "the hub's log grew"
+
+
+def test_a_body_sent_too_slowly_gets_408(guarded):
+    head = (b"POST /api/v1/devices/enroll HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n")
+    started = time.monotonic()
+    answer = raw_request(guarded, head, [b'{"code": '])
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert time.monotonic() - started < 6
