@@ -202,3 +202,93 @@ def test_a_body_sent_too_slowly_gets_408(guarded):
     answer = raw_request(guarded, head, [b'{"code": '])
     assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
     assert time.monotonic() - started < 6
+
+
+# -- (4) the dashboard -------------------------------------------------------------------------
+
+def test_the_dashboard_session_cookie_csrf_and_headers(guarded):
+    url = guarded.url
+    token = guarded.admin_token
+    refused = requests.get(url + "/dashboard", params={"token": token}, timeout=30)
+    assert refused.status_code == 400 and "token" not in refused.headers.get("set-cookie", "")
+    assert requests.get(url + "/dashboard/figures.csv", params={"token": token},
+                        timeout=30).status_code == 400
+    browser = requests.Session()
+    page = browser.get(url + "/dashboard", timeout=30)
+    assert page.status_code == 401
+    for name, value in (("Content-Security-Policy", "frame-ancestors 'none'"),
+                        ("X-Content-Type-Options", "nosniff"),
+                        ("Referrer-Policy", "no-referrer")):
+        assert value in page.headers[name]
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    # Without the form's token (a forged cross-site post), or with another one: refused.
+    assert requests.post(url + "/dashboard/login", data={"token": token},
+                         timeout=30).status_code == 403
+    assert browser.post(url + "/dashboard/login", data={"token": token, "csrf": "x" * 32},
+                        timeout=30).status_code == 403
+    page = browser.get(url + "/dashboard", timeout=30)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    login = browser.post(url + "/dashboard/login", data={"token": token, "csrf": csrf},
+                         timeout=30, allow_redirects=False)
+    assert login.status_code == 303
+    cookie = login.headers["set-cookie"]
+    session_id = browser.cookies.get("piazzetta_staff")
+    assert session_id and session_id != token and token not in cookie
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+    assert "Secure" not in cookie        # http://127.0.0.1: no TLS, no Secure (the setting)
+    page = browser.get(url + "/dashboard", timeout=30)
+    assert page.status_code == 200 and "frame-ancestors 'none'" in \
+        page.headers["Content-Security-Policy"]
+    assert browser.get(url + "/dashboard/figures.csv", timeout=30).status_code == 200
+    logout_csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    assert browser.post(url + "/dashboard/logout", data={}, timeout=30).status_code == 403
+    out = browser.post(url + "/dashboard/logout", data={"csrf": logout_csrf}, timeout=30,
+                       allow_redirects=False)
+    assert out.status_code == 303
+    # The old cookie is dead at the hub, not only in this browser.
+    assert requests.get(url + "/dashboard", cookies={"piazzetta_staff": session_id},
+                        timeout=30).status_code == 401
+
+
+def test_api_docs_are_off_by_default_and_the_schema_stays(guarded):
+    assert requests.get(guarded.url + "/docs", timeout=30).status_code == 404
+    assert requests.get(guarded.url + "/redoc", timeout=30).status_code == 404
+    assert requests.get(guarded.url + "/openapi.json", timeout=30).status_code == 200
+
+
+# -- (5) rate limits ---------------------------------------------------------------------------
+
+def test_wrong_enrollment_codes_get_429_with_retry_after_after_5_tries(guarded):
+    answers = [requests.post(guarded.url + "/api/v1/devices/enroll", timeout=30,
+                             json={"code": f"WRONG{i}", "device_id": f"guess-{i}",
+                                   "credential": "0" * 64})
+               for i in range(7)]
+    # 5 tries a minute per address, the tablets enrolled above included: then only 429.
+    statuses = [a.status_code for a in answers]
+    first = statuses.index(429)
+    assert first <= 5 and set(statuses[:first]) <= {400, 401, 404}, statuses
+    assert set(statuses[first:]) == {429}, statuses
+    assert 1 <= int(answers[first].headers["Retry-After"]) <= 60
+    french = requests.post(guarded.url + "/api/v1/devices/enroll", timeout=30,
+                           json={"code": "X", "device_id": "guess-x"},
+                           headers={"Accept-Language": "fr"})
+    assert french.status_code == 429 and french.json()["error"]["code"] == "rate_limited"
+
+
+def test_cards_per_contact_and_sign_ups_per_address_are_limited(guarded):
+    url = guarded.url
+
+    def post(name: str, contact: str):
+        page = requests.get(url + "/signup", params={"lang": "en"}, timeout=30)
+        key = re.search(r'name="k" value="([^"]+)"', page.text).group(1)
+        return requests.post(url + "/signup", timeout=30, data={
+            "name": name, "contact": contact, "consent": "1", "k": key, "lang": "en"})
+
+    statuses = [post("Mario", "+39 333 1234567").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429], statuses          # 2 cards an hour per contact
+    statuses = [post(f"P{i}", f"p{i}@example.org").status_code for i in range(6)]
+    # 8 posts a minute per address: the 3 above and 5 of these pass, the 6th is refused
+    assert statuses == [200] * 5 + [429], statuses
+    refused = post("Q", "q@example.org")
+    assert refused.status_code == 429 and refused.headers["Retry-After"]
+    assert "Too many requests" in refused.text
