@@ -148,7 +148,11 @@ def serve(settings: Settings, log_level: str = "warning") -> int:
         app, host=settings.host, port=settings.port, log_level=log_level, access_log=False,
         timeout_graceful_shutdown=5, timeout_keep_alive=settings.keep_alive_timeout,
         limit_concurrency=settings.max_connections, h11_max_incomplete_event_size=16 * 1024,
-        http=guarded_protocol(settings.header_timeout, settings.max_connections))
+        http=guarded_protocol(settings.header_timeout, settings.max_connections),
+        # uvicorn would believe X-Forwarded-For from 127.0.0.1 (FORWARDED_ALLOW_IPS): any local
+        # client could then pick its own address for the rate limits. The hub reads it itself,
+        # only from PIAZZETTA_HUB_TRUSTED_PROXIES (server.limits.client_address).
+        proxy_headers=False)
     bound_logs(settings.log_burst, settings.log_interval)   # after Config set uvicorn's logging
     uvicorn.Server(config).run()
     return 0

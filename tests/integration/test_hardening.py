@@ -259,9 +259,11 @@ def test_api_docs_are_off_by_default_and_the_schema_stays(guarded):
 # -- (5) rate limits ---------------------------------------------------------------------------
 
 def test_wrong_enrollment_codes_get_429_with_retry_after_after_5_tries(guarded):
+    # A made-up X-Forwarded-For changes nothing: no proxy is trusted by default.
     answers = [requests.post(guarded.url + "/api/v1/devices/enroll", timeout=30,
                              json={"code": f"WRONG{i}", "device_id": f"guess-{i}",
-                                   "credential": "0" * 64})
+                                   "credential": "0" * 64},
+                             headers={"X-Forwarded-For": f"192.0.2.{i}"})
                for i in range(7)]
     # 5 tries a minute per address, the tablets enrolled above included: then only 429.
     statuses = [a.status_code for a in answers]
