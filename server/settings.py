@@ -97,10 +97,10 @@ class Settings:
     # Rate limits (server/limits.py), in the `limits` package's notation ("10/minute").
     rate_enroll: str = "60/minute"
     rate_enroll_device: str = "20/minute"
-    rate_signup: str = "30/minute"
+    rate_signup: str = "60/minute"
     rate_signup_device: str = "120/minute"
     rate_cards: str = "3/day"
-    rate_public: str = "120/minute"
+    rate_public: str = "300/minute"
     rate_login: str = "20/minute"
     # The reverse proxy whose X-Forwarded-For the hub believes (comma-separated addresses);
     # empty: the peer address is the client's, X-Forwarded-For is ignored.
@@ -157,8 +157,8 @@ class Settings:
             ).split(",") if p.strip()),
         }
         for key, default in (("rate_enroll", "60/minute"), ("rate_enroll_device", "20/minute"),
-                             ("rate_signup", "30/minute"), ("rate_signup_device", "120/minute"),
-                             ("rate_cards", "3/day"), ("rate_public", "120/minute"),
+                             ("rate_signup", "60/minute"), ("rate_signup_device", "120/minute"),
+                             ("rate_cards", "3/day"), ("rate_public", "300/minute"),
                              ("rate_login", "20/minute")):
             knobs[key] = _text(env, "PIAZZETTA_HUB_" + key.upper(), default, overrides, key)
         if overrides:
