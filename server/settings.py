@@ -156,11 +156,16 @@ class Settings:
                 env, "PIAZZETTA_HUB_TRUSTED_PROXIES", "", overrides, "trusted_proxies"
             ).split(",") if p.strip()),
         }
-        for key, default in (("rate_enroll", "60/minute"), ("rate_enroll_device", "20/minute"),
-                             ("rate_signup", "60/minute"), ("rate_signup_device", "120/minute"),
-                             ("rate_cards", "3/day"), ("rate_public", "300/minute"),
-                             ("rate_login", "20/minute")):
-            knobs[key] = _text(env, "PIAZZETTA_HUB_" + key.upper(), default, overrides, key)
+        # Names spelled out: docs/deploy.md's table is checked against them.
+        for key, name, default in (
+                ("rate_enroll", "PIAZZETTA_HUB_RATE_ENROLL", "60/minute"),
+                ("rate_enroll_device", "PIAZZETTA_HUB_RATE_ENROLL_DEVICE", "20/minute"),
+                ("rate_signup", "PIAZZETTA_HUB_RATE_SIGNUP", "60/minute"),
+                ("rate_signup_device", "PIAZZETTA_HUB_RATE_SIGNUP_DEVICE", "120/minute"),
+                ("rate_cards", "PIAZZETTA_HUB_RATE_CARDS", "3/day"),
+                ("rate_public", "PIAZZETTA_HUB_RATE_PUBLIC", "300/minute"),
+                ("rate_login", "PIAZZETTA_HUB_RATE_LOGIN", "20/minute")):
+            knobs[key] = _text(env, name, default, overrides, key)
         if overrides:
             raise TypeError(f"unknown settings: {sorted(overrides)}")
         return cls(data_dir=data_dir, database_url=database_url, host=host, port=port,
