@@ -132,14 +132,36 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def serve(settings: Settings, log_level: str = "warning") -> int:
+    """Serve with uvicorn, bounded against slow and many clients (docs/deploy.md, "Limits"):
+
+    - timeout_keep_alive: closes a connection idle between two requests (not a fresh one);
+    - header_timeout (server.body.guarded_protocol): a request's head must be complete that
+      many seconds after the connection opens or the previous answer ends;
+    - body_timeout (server.body.Guard): each chunk of a body within that many seconds, else 408;
+    - limit_concurrency: 503 to requests while that many connections or tasks are open;
+      max_connections also closes connections over it as they come (descriptors stay bounded);
+    - h11_max_incomplete_event_size: a request head over 16 KiB is refused (h11 only);
+    - the error logs, ours and uvicorn's, at most log_burst lines per kind and log_interval.
+    """
     import uvicorn
 
     from .api import create_app
+    from .body import guarded_protocol
+    from .limits import bound_logs
     app = create_app(settings)
     print(f"Piazzetta hub on http://{settings.host}:{settings.port} "
           f"(public URL {settings.public_url}), data in {settings.data_dir}", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level,
-                access_log=False, timeout_graceful_shutdown=5)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level=log_level, access_log=False,
+        timeout_graceful_shutdown=5, timeout_keep_alive=settings.keep_alive_timeout,
+        limit_concurrency=settings.max_connections, h11_max_incomplete_event_size=16 * 1024,
+        http=guarded_protocol(settings.header_timeout, settings.max_connections),
+        # uvicorn would believe X-Forwarded-For from 127.0.0.1 (FORWARDED_ALLOW_IPS): any local
+        # client could then pick its own address for the rate limits. The hub reads it itself,
+        # only from PIAZZETTA_HUB_TRUSTED_PROXIES (server.limits.client_address).
+        proxy_headers=False)
+    bound_logs(settings.log_burst, settings.log_interval)   # after Config set uvicorn's logging
+    uvicorn.Server(config).run()
     return 0
 
 

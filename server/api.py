@@ -3,8 +3,6 @@ routers of server/routes/, the sign-up pages (server.signup) and the dashboard
 (server.dashboard)."""
 from __future__ import annotations
 
-import json
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -13,9 +11,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.errors import N_, DomainError
 from app.i18n import gettext_for
 
-from . import PROTOCOL_VERSION, __version__, dashboard, signup
+from . import __version__, dashboard, signup
+from .body import BodyTimeout, BodyTooLarge, Guard, too_large, too_slow
 from .errors import HubError
 from .hub import Hub
+from .limits import RateLimits
 from .routes import consultations, counts, devices, display, events, ideas, staff
 from .routes.responses import json_response
 from .settings import Settings
@@ -26,16 +26,22 @@ ROUTERS = (devices.router, events.router, consultations.router, ideas.router, st
 
 def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FastAPI:
     hub = hub or Hub(settings or Settings.from_env())
+    # /docs and /redoc are pages for people, and people have no business on a hub's API unless
+    # staff say so (PIAZZETTA_HUB_API_DOCS); /openapi.json stays: tablets' tests and the fuzz
+    # test read it, and it says nothing a client of the API does not already know.
+    docs = hub.settings.api_docs
     app = FastAPI(title="Piazzetta hub", version=__version__,
                   description="The sync API tablets, projectors and room hubs speak "
-                              "(docs/protocol.md).")
+                              "(docs/protocol.md).",
+                  docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None)
     app.state.hub = hub    # what routes get through server.routes.deps.HubDep
+    app.state.limits = RateLimits(hub.settings, hub.engine, hub.writer)
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(RequestValidationError, request_validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     for router in ROUTERS:
         app.include_router(router)
-    app.add_middleware(BodyLimit)
+    app.add_middleware(Guard, hub=hub, error_response=error_response)
     return app
 
 
@@ -60,7 +66,8 @@ def error_response(request: Request, error: DomainError, status: int) -> JSONRes
     body = (error.as_dict(gettext) if isinstance(error, HubError)
             else {"code": error.message, "message": error.describe(gettext),
                   "field": error.field})
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    headers.update(getattr(error, "headers", None) or {})
     return json_response({"error": body}, status, headers)
 
 
@@ -79,56 +86,11 @@ async def request_validation_error(request: Request, exc: RequestValidationError
 
 
 async def http_error(request: Request, exc: StarletteHTTPException):
+    if isinstance(exc, BodyTooLarge):
+        return error_response(request, too_large(exc.limit), 413)
+    if isinstance(exc, BodyTimeout):
+        return error_response(request, too_slow(exc.seconds), 408)
     messages = {404: N_("Not found."), 405: N_("This method is not allowed here.")}
     error = HubError(messages.get(exc.status_code, N_("The request cannot be served.")),
                      status=exc.status_code, code=f"http_{exc.status_code}")
     return error_response(request, error, exc.status_code)
-
-
-# -- request size ----------------------------------------------------------------------------------
-
-MAX_BODY_BYTES = 32 * 1024 * 1024   # a batch of 500 events is far below; bundles without images too
-
-
-class BodyLimit:
-    """Refuse request bodies over MAX_BODY_BYTES with 413 before reading them into memory."""
-
-    def __init__(self, app, limit: int = MAX_BODY_BYTES):
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        length = dict(scope.get("headers") or ()).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
-            return await self._too_large(send)
-        seen = 0
-
-        async def limited_receive():
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _BodyTooLarge()
-            return message
-
-        try:
-            await self.app(scope, limited_receive, send)
-        except _BodyTooLarge:
-            await self._too_large(send)
-
-    @staticmethod
-    async def _too_large(send):
-        body = json.dumps({"protocol": PROTOCOL_VERSION, "error": {
-            "code": "body_too_large", "message": "The request is too large.",
-            "field": None}}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
-
-
-class _BodyTooLarge(Exception):
-    pass

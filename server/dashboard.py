@@ -1,22 +1,40 @@
 """The staff dashboard: participants, sign-ups, conversion and ideas per site and meeting, as an
-HTML page and as CSV/JSON exports. Staff only: the admin token, typed once in a login form
-(kept in an HttpOnly cookie), or given as `?token=` / `Authorization: Bearer`."""
+HTML page and as CSV/JSON exports. Staff only: the admin token, typed once in a login form that
+opens a session, or `Authorization: Bearer` for scripts. Never `?token=`: an address ends up in
+proxy logs, browser history and Referer headers.
+
+Sessions are rows of the hub's database (`staff_sessions`), not memory: several API processes
+on one PostgreSQL must all know a session, and a restart must not keep a stolen one alive past
+its expiry nor lose a good one. The cookie holds a random ID (its SHA-256 is stored), HttpOnly,
+SameSite=Strict, Secure behind TLS (PIAZZETTA_HUB_SECURE_COOKIES). Every form carries a token
+(CSRF): the login form's is also in a short-lived cookie (double submit: before login there is
+no session to keep it in); the logout form's is the session's own.
+"""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import secrets
+import time
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import delete, select
 
 from app.errors import N_
 from app.model import localized
 
+from . import db
+from .errors import HubError
 from .hub import same_secret
+from .limits import client_address
 from .routes.deps import HubDep
-from .signup import render, request_lang
+from .signup import SECURITY_HEADERS, render, request_lang
 
-COOKIE = "piazzetta_staff"
+COOKIE = "piazzetta_staff"          # the session's random ID
+LOGIN_COOKIE = "piazzetta_login"    # the login form's token, until the session exists
 FIGURE_COLUMNS = ("consultation_id", "site_id", "meeting_id", "participants", "signups",
                   "confirmed", "conversion", "ideas")
 
@@ -24,22 +42,78 @@ FIGURE_COLUMNS = ("consultation_id", "site_id", "meeting_id", "participants", "s
 router = APIRouter(include_in_schema=False)
 
 
+def _id_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode("utf-8", "replace")).hexdigest()
+
+
+def session_of(hub, request: Request) -> dict | None:
+    """The live session named by the request's cookie, or None."""
+    session_id = request.cookies.get(COOKIE)
+    if not session_id or len(session_id) > 100:
+        return None
+    with hub.engine.connect() as conn:
+        row = conn.execute(select(db.staff_sessions).where(
+            db.staff_sessions.c.id_hash == _id_hash(session_id))).first()
+    if row is None or row.expires_at <= time.time():
+        return None
+    return dict(row._mapping)
+
+
 def is_staff(hub, request: Request) -> bool:
-    token = (request.query_params.get("token") or request.cookies.get(COOKIE) or "")
-    if not token and (request.headers.get("authorization") or "").startswith("Bearer "):
-        token = request.headers["authorization"][7:].strip()
-    return same_secret(token, hub.settings.admin_token)
+    if session_of(hub, request) is not None:
+        return True
+    authorization = request.headers.get("authorization") or ""
+    return authorization.startswith("Bearer ") and same_secret(
+        authorization[7:].strip(), hub.settings.admin_token)
 
 
-def login(lang: str, status: int = 200, error: str | None = None) -> HTMLResponse:
-    return render("login.html", lang, status, error=error)
+def token_in_address(request: Request, lang: str) -> HTMLResponse | None:
+    if "token" not in request.query_params:
+        return None
+    return render("message.html", lang, 400,
+                  title=N_("The staff token does not go in the address."),
+                  text=N_("Open the dashboard without it and type the token in its form."))
+
+
+def _cookie(response: Response, hub, name: str, value: str, max_age: int) -> None:
+    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="strict",
+                        secure=hub.settings.secure_cookies, path="/dashboard")
+
+
+def login(hub, lang: str, status: int = 200, error: str | None = None) -> HTMLResponse:
+    csrf = secrets.token_urlsafe(24)
+    response = render("login.html", lang, status, error=error, csrf=csrf)
+    _cookie(response, hub, LOGIN_COOKIE, csrf, 3600)
+    return response
+
+
+def _limited(request: Request, hub, lang: str) -> HTMLResponse | None:
+    try:
+        request.app.state.limits.hit(
+            "login", client_address(request.scope, hub.settings.trusted_proxies))
+    except HubError as exc:
+        return refused_page(lang, exc)
+    return None
+
+
+def refused_page(lang: str, exc: HubError) -> HTMLResponse:
+    """A 429 as a page: the message with its seconds, and Retry-After."""
+    from .signup import translator
+    response = render("message.html", lang, exc.status, title=exc.describe(translator(lang)),
+                      text=N_("Wait a moment, then try again."))
+    response.headers.update(exc.headers or {})
+    return response
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard(request: Request, hub: HubDep):
     lang = request_lang(request)
-    if not is_staff(hub, request):
-        return login(lang, 401)
+    refused = token_in_address(request, lang)
+    if refused is not None:
+        return refused
+    session = session_of(hub, request)
+    if session is None and not is_staff(hub, request):
+        return login(hub, lang, 401)
     consultation_id = request.query_params.get("consultation") or None
     rows = hub.participation.figures(consultation_id)
     sites = {s["id"]: localized(s["name"], lang) for s in hub.sites()}
@@ -47,29 +121,70 @@ def dashboard(request: Request, hub: HubDep):
                                                    "ideas")}
     totals["conversion"] = (round(totals["signups"] / totals["participants"], 3)
                             if totals["participants"] else None)
-    return render("dashboard.html", lang, rows=rows, sites=sites, totals=totals)
+    return render("dashboard.html", lang, rows=rows, sites=sites, totals=totals,
+                  csrf=session["csrf"] if session else None)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    try:
+        form = await request.form()      # the Guard bounds the body (64 KiB)
+    except Exception:   # a malformed body is a form without fields
+        return {}
+    return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
 @router.post("/dashboard/login", response_class=HTMLResponse)
 async def do_login(request: Request, hub: HubDep):
     lang = request_lang(request)
-    form = await request.form()
-    token = form.get("token") if isinstance(form.get("token"), str) else ""
-    if not same_secret(token.strip(), hub.settings.admin_token):
-        return login(lang, 401, N_("This staff token is not right."))
+    refused = token_in_address(request, lang) or _limited(request, hub, lang)
+    if refused is not None:
+        return refused
+    form = await _form(request)
+    expected = request.cookies.get(LOGIN_COOKIE) or ""
+    if not expected or not same_secret(form.get("csrf", ""), expected):
+        return login(hub, lang, 403, N_("The form expired: send it again."))
+    if not same_secret(form.get("token", "").strip(), hub.settings.admin_token):
+        return login(hub, lang, 401, N_("This staff token is not right."))
+    session_id, now = secrets.token_urlsafe(32), time.time()
+    hours = max(1, hub.settings.session_hours)
+    with hub.writer.begin() as conn:
+        conn.execute(delete(db.staff_sessions).where(db.staff_sessions.c.expires_at <= now))
+        conn.execute(db.staff_sessions.insert(), [{
+            "id_hash": _id_hash(session_id), "csrf": secrets.token_urlsafe(24),
+            "expires_at": now + hours * 3600}])
     response = RedirectResponse(f"/dashboard?lang={lang}", status_code=303)
-    response.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict",
-                        secure=hub.settings.public_url.startswith("https://"),
-                        max_age=12 * 3600)
+    _cookie(response, hub, COOKIE, session_id, hours * 3600)
+    response.delete_cookie(LOGIN_COOKIE, path="/dashboard")
+    return response
+
+
+@router.post("/dashboard/logout", response_class=HTMLResponse)
+async def do_logout(request: Request, hub: HubDep):
+    lang = request_lang(request)
+    session = session_of(hub, request)
+    form = await _form(request)
+    if session is None or not same_secret(form.get("csrf", ""), session["csrf"]):
+        return login(hub, lang, 403, N_("The form expired: send it again."))
+    with hub.writer.begin() as conn:
+        conn.execute(delete(db.staff_sessions).where(
+            db.staff_sessions.c.id_hash == session["id_hash"]))
+    response = RedirectResponse(f"/dashboard?lang={lang}", status_code=303)
+    response.delete_cookie(COOKIE, path="/dashboard")
     return response
 
 
 @router.get("/dashboard/figures.{fmt}")
 def export(request: Request, hub: HubDep, fmt: str):
+    if "token" in request.query_params:
+        return Response("the staff token does not go in the address\n", status_code=400,
+                        media_type="text/plain", headers=SECURITY_HEADERS)
     if not is_staff(hub, request):
-        return Response("staff only\n", status_code=401, media_type="text/plain")
+        return Response("staff only\n", status_code=401, media_type="text/plain",
+                        headers=SECURITY_HEADERS)
     rows = hub.participation.figures(request.query_params.get("consultation") or None)
-    return figures_response(rows, fmt)
+    response = figures_response(rows, fmt)
+    response.headers.update({**SECURITY_HEADERS, "Cache-Control": "no-store"})
+    return response
 
 
 def figures_response(rows: list[dict], fmt: str) -> Response:

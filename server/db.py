@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from typing import Iterable
 
-from sqlalchemy import (BigInteger, Boolean, Column, Integer, LargeBinary, MetaData, String,
-                        Table, Text, create_engine, event, Index, inspect)
+from sqlalchemy import (BigInteger, Boolean, Column, Float, Integer, LargeBinary, MetaData,
+                        String, Table, Text, create_engine, event, Index, inspect)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
@@ -229,6 +229,24 @@ card_uses = Table(
     Column("question_id", String(ID), primary_key=True),
     Column("nullifier", String(64), primary_key=True),
     Column("ballot_id", String(ID), nullable=False),
+)
+
+# Rate-limit counters (server/limits.py), one row per limit and client or device, shared by
+# every hub process on the same database. `key` holds hashes, never an address or a contact.
+rate_counters = Table(
+    "rate_counters", metadata,
+    Column("key", String(200), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
+# Dashboard sessions (server/dashboard.py): the SHA-256 of the random ID in the staff's cookie,
+# the form token (CSRF) that goes with it, and when it ends.
+staff_sessions = Table(
+    "staff_sessions", metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("csrf", String(64), nullable=False),
+    Column("expires_at", Float, nullable=False),
 )
 
 

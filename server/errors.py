@@ -11,8 +11,10 @@ class HubError(DomainError):
     """A request the hub refuses; nothing was changed."""
 
     def __init__(self, message: str, *, status: int = 400, code: str | None = None,
-                 field: str | None = None, details: dict | None = None, **params: Any):
+                 field: str | None = None, details: dict | None = None,
+                 headers: dict | None = None, **params: Any):
         self.status = status
+        self.headers = headers      # HTTP headers the answer carries (Retry-After)
         self.code = code or message
         self.details = details      # machine-readable extras (e.g. the IDs a code names)
         super().__init__(message, field, **params)

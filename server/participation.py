@@ -91,11 +91,20 @@ class Participation:
         return sign_card(self._seed, code)
 
     def register(self, form: dict, *, submission_key: str, claims: dict | None, lang: str,
-                 channel: str = "phone") -> tuple[dict, bool]:
+                 channel: str = "phone", card_limit=None) -> tuple[dict, bool]:
         """Record a sign-up from the form; (row, created). The same `submission_key` again
-        (a form posted twice) returns the first row: one sign-up. Raises ValidationError."""
+        (a form posted twice) returns the first row: one sign-up. Raises ValidationError.
+        `card_limit(contact)` counts a new card for that contact, or raises HubError (429):
+        the rate limits of server/limits.py, checked before the write transaction (on SQLite
+        a second writer inside it would wait for the first)."""
         claims = claims or {}
         draft = validate_signup(self.config(claims.get("consultation")), form)
+        if card_limit is not None and draft.contact:
+            with self.hub.engine.connect() as conn:
+                seen = conn.execute(select(db.signups.c.id).where(
+                    db.signups.c.id == submission_key)).first()
+            if seen is None:     # a form posted again is the same card: not counted
+                card_limit(draft.contact.strip().lower())
         row = self._row(submission_key, draft, claims.get("consultation"), claims.get("site"),
                         claims.get("meeting"), claims.get("device"), channel, lang)
         try:

@@ -10,6 +10,32 @@ DEFAULT_MAX_BATCH = 500
 # The latest a sign-up link may expire, in hours past the hub's now: tablets mint 12 h links,
 # so 24 h also tolerates a tablet clock half a day fast.
 DEFAULT_SIGNUP_LINK_MAX_HOURS = 24
+# Bytes one event may take in a batch. The largest legal payload is an idea: a title of 120,
+# a text of 2,000 and a contact of 120 characters (app/proposals.py), at most 4 bytes each in
+# UTF-8 (tablets send ensure_ascii=False): 8,960 bytes, plus under 1 KiB of envelope (IDs,
+# seq, type, time, consultation) = 9,984. 16 KiB leaves room for an open answer of about
+# 3,800 characters; a bundle that allows longer answers needs PIAZZETTA_HUB_EVENT_MAX_BYTES.
+DEFAULT_EVENT_MAX_BYTES = 16 * 1024
+
+
+def _int(env, name: str, default: int, overrides: dict, key: str) -> int:
+    value = overrides.pop(key, None)
+    if value is None:
+        value = env.get(name) or default
+    return int(value)
+
+
+def _flag(env, name: str, default: bool, overrides: dict, key: str) -> bool:
+    value = overrides.pop(key, None)
+    if value is None:
+        raw = (env.get(name) or "").strip().lower()
+        return default if not raw else raw in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def _text(env, name: str, default: str, overrides: dict, key: str) -> str:
+    value = overrides.pop(key, None)
+    return str(value if value is not None else env.get(name) or default).strip()
 
 
 def private_dir(path: Path) -> Path:
@@ -51,6 +77,34 @@ class Settings:
     admin_token: str = ""
     max_batch: int = DEFAULT_MAX_BATCH
     signup_link_max_hours: int = DEFAULT_SIGNUP_LINK_MAX_HOURS
+    # Request bodies (server/body.py): every route but two, an event batch per event, a bundle.
+    body_max_bytes: int = 64 * 1024
+    event_max_bytes: int = DEFAULT_EVENT_MAX_BYTES
+    bundle_max_bytes: int = 16 * 1024 * 1024
+    # Slow clients (server/admin.py serve, server/body.py): seconds to send a request's head,
+    # seconds between two body chunks, idle seconds between requests, open connections.
+    header_timeout: int = 10
+    body_timeout: int = 30
+    keep_alive_timeout: int = 5
+    max_connections: int = 400
+    # Log lines per message kind and interval (seconds) before they are only counted.
+    log_burst: int = 20
+    log_interval: int = 60
+    # The dashboard: a Secure cookie (on when the public URL is https), session hours, /docs.
+    secure_cookies: bool = False
+    session_hours: int = 12
+    api_docs: bool = False
+    # Rate limits (server/limits.py), in the `limits` package's notation ("10/minute").
+    rate_enroll: str = "60/minute"
+    rate_enroll_device: str = "20/minute"
+    rate_signup: str = "60/minute"
+    rate_signup_device: str = "120/minute"
+    rate_cards: str = "3/day"
+    rate_public: str = "300/minute"
+    rate_login: str = "20/minute"
+    # The reverse proxy whose X-Forwarded-For the hub believes (comma-separated addresses);
+    # empty: the peer address is the client's, X-Forwarded-For is ignored.
+    trusted_proxies: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
@@ -74,12 +128,50 @@ class Settings:
         link_hours = int(overrides.pop("signup_link_max_hours", None)
                          or env.get("PIAZZETTA_HUB_SIGNUP_LINK_MAX_HOURS")
                          or DEFAULT_SIGNUP_LINK_MAX_HOURS)
+        knobs = {
+            "body_max_bytes": _int(env, "PIAZZETTA_HUB_BODY_MAX_BYTES", 64 * 1024, overrides,
+                                   "body_max_bytes"),
+            "event_max_bytes": _int(env, "PIAZZETTA_HUB_EVENT_MAX_BYTES",
+                                    DEFAULT_EVENT_MAX_BYTES, overrides, "event_max_bytes"),
+            "bundle_max_bytes": _int(env, "PIAZZETTA_HUB_BUNDLE_MAX_BYTES", 16 * 1024 * 1024,
+                                     overrides, "bundle_max_bytes"),
+            "header_timeout": _int(env, "PIAZZETTA_HUB_HEADER_TIMEOUT", 10, overrides,
+                                   "header_timeout"),
+            "body_timeout": _int(env, "PIAZZETTA_HUB_BODY_TIMEOUT", 30, overrides,
+                                 "body_timeout"),
+            "keep_alive_timeout": _int(env, "PIAZZETTA_HUB_KEEP_ALIVE_TIMEOUT", 5, overrides,
+                                       "keep_alive_timeout"),
+            "max_connections": _int(env, "PIAZZETTA_HUB_MAX_CONNECTIONS", 400, overrides,
+                                    "max_connections"),
+            "log_burst": _int(env, "PIAZZETTA_HUB_LOG_BURST", 20, overrides, "log_burst"),
+            "log_interval": _int(env, "PIAZZETTA_HUB_LOG_INTERVAL", 60, overrides,
+                                 "log_interval"),
+            "secure_cookies": _flag(env, "PIAZZETTA_HUB_SECURE_COOKIES",
+                                    public_url.startswith("https://"), overrides,
+                                    "secure_cookies"),
+            "session_hours": _int(env, "PIAZZETTA_HUB_SESSION_HOURS", 12, overrides,
+                                  "session_hours"),
+            "api_docs": _flag(env, "PIAZZETTA_HUB_API_DOCS", False, overrides, "api_docs"),
+            "trusted_proxies": tuple(p.strip() for p in _text(
+                env, "PIAZZETTA_HUB_TRUSTED_PROXIES", "", overrides, "trusted_proxies"
+            ).split(",") if p.strip()),
+        }
+        # Names spelled out: docs/deploy.md's table is checked against them.
+        for key, name, default in (
+                ("rate_enroll", "PIAZZETTA_HUB_RATE_ENROLL", "60/minute"),
+                ("rate_enroll_device", "PIAZZETTA_HUB_RATE_ENROLL_DEVICE", "20/minute"),
+                ("rate_signup", "PIAZZETTA_HUB_RATE_SIGNUP", "60/minute"),
+                ("rate_signup_device", "PIAZZETTA_HUB_RATE_SIGNUP_DEVICE", "120/minute"),
+                ("rate_cards", "PIAZZETTA_HUB_RATE_CARDS", "3/day"),
+                ("rate_public", "PIAZZETTA_HUB_RATE_PUBLIC", "300/minute"),
+                ("rate_login", "PIAZZETTA_HUB_RATE_LOGIN", "20/minute")):
+            knobs[key] = _text(env, name, default, overrides, key)
         if overrides:
             raise TypeError(f"unknown settings: {sorted(overrides)}")
         return cls(data_dir=data_dir, database_url=database_url, host=host, port=port,
                    public_url=public_url, secret_key=secret_key or "",
                    admin_token=admin_token or "", max_batch=max(1, max_batch),
-                   signup_link_max_hours=min(max(1, link_hours), 24 * 30))
+                   signup_link_max_hours=min(max(1, link_hours), 24 * 30), **knobs)
 
     def with_secrets(self) -> "Settings":
         """These settings with the signing key and admin token made (in the data dir) if unset."""

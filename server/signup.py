@@ -24,6 +24,7 @@ from app.model import localized
 from app.cards import format_card_code
 from app.signup import AGE_BRACKET_LABELS, AGE_BRACKETS, SignupTokenError
 
+from .errors import HubError
 from .participation import Participation
 from .routes.deps import HubDep
 
@@ -63,14 +64,37 @@ def translator(lang: str) -> Callable[[str], str]:
         return lambda s: s
 
 
+# On every page and export: no script, no framing (clickjacking of the login or sign-up form),
+# no sniffing, no address (with its signed link) leaked to another site.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                               "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+
+
 def render(name: str, lang: str, status: int = 200, **context: Any) -> HTMLResponse:
     _ = translator(lang)
     html = _env.get_template(name).render(_=_, lang=lang, langs=LANGS, **context)
     return HTMLResponse(html, status_code=status, headers={
-        "Cache-Control": "no-store", "Content-Language": lang,
-        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                                   "img-src data:; form-action 'self'; base-uri 'none'",
-        "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
+        "Cache-Control": "no-store", "Content-Language": lang, **SECURITY_HEADERS})
+
+
+def limited(request: Request, kind: str, who: str | None = None) -> HTMLResponse | None:
+    """None, or the 429 page when the client (or `who`) has passed the `kind` limit."""
+    from .limits import client_address
+    hub = request.app.state.hub
+    if who is None:
+        who = client_address(request.scope, hub.settings.trusted_proxies)
+    try:
+        request.app.state.limits.hit(kind, who)
+    except HubError as exc:
+        lang = request_lang(request)
+        response = render("message.html", lang, exc.status,
+                          title=exc.describe(translator(lang)),
+                          text=N_("Wait a moment, then try again."))
+        response.headers.update(exc.headers or {})
+        return response
+    return None
 
 
 def qr_svg(text: str) -> Markup:
@@ -126,6 +150,9 @@ def card_page(parts: Participation, lang: str, row: dict,
 
 @router.get("/signup", response_class=HTMLResponse)
 def signup_form(request: Request, hub: HubDep):
+    refused = limited(request, "public")
+    if refused is not None:
+        return refused
     lang = request_lang(request)
     token = request.query_params.get("t")
     claims, problem = link_state(hub.participation, token)
@@ -137,6 +164,9 @@ def signup_form(request: Request, hub: HubDep):
 async def signup_submit(request: Request, hub: HubDep):
     parts = hub.participation
     lang = request_lang(request)
+    refused = limited(request, "signup")
+    if refused is not None:
+        return refused
     body = await request.body()
     if len(body) > FORM_MAX_BYTES:
         return render("message.html", lang, 413, title=N_("The form is too large."),
@@ -151,6 +181,10 @@ async def signup_submit(request: Request, hub: HubDep):
     lang = values["lang"] if values["lang"] in LANGS else lang
     token = values["t"] or None
     claims, problem = link_state(parts, token)
+    if claims and claims.get("device"):     # one tablet's QR, photographed and replayed
+        refused = limited(request, "signup_device", "device:" + str(claims["device"]))
+        if refused is not None:
+            return refused
     key = values["k"] or ""
     if not _KEY.match(key):
         key = secrets.token_urlsafe(18)
@@ -159,7 +193,15 @@ async def signup_submit(request: Request, hub: HubDep):
             hub, lang, claims, token, problem, values,
             {"form": _(N_("The form expired: send it again."))}, key))
     try:
-        row, created = parts.register(values, submission_key=key, claims=claims, lang=lang)
+        row, created = parts.register(
+            values, submission_key=key, claims=claims, lang=lang,
+            card_limit=lambda contact: request.app.state.limits.hit("cards", "contact:" + contact))
+    except HubError as exc:    # rate limited: too many cards for this contact
+        response = render("message.html", lang, exc.status,
+                          title=exc.describe(translator(lang)),
+                          text=N_("Wait a moment, then try again."))
+        response.headers.update(exc.headers or {})
+        return response
     except ValidationError as exc:
         errors = {exc.field or "form": exc.describe(translator(lang))}
         return render("signup.html", lang, 422, **form_context(
@@ -171,6 +213,9 @@ async def signup_submit(request: Request, hub: HubDep):
 
 @router.get("/signup/confirm", response_class=HTMLResponse)
 def confirm(request: Request, hub: HubDep):
+    refused = limited(request, "public")
+    if refused is not None:
+        return refused
     lang = request_lang(request)
     try:
         row = hub.participation.confirm(request.query_params.get("t"))
@@ -183,6 +228,9 @@ def confirm(request: Request, hub: HubDep):
 
 @router.get("/ideas/{short_code}", response_class=HTMLResponse)
 def idea_page(request: Request, hub: HubDep, short_code: str):
+    refused = limited(request, "public")
+    if refused is not None:
+        return refused
     lang = request_lang(request)
     found = []
     if _SHORT_CODE.match(short_code):

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, Field
 
 from .. import __version__
+from ..limits import client_address
 from .deps import DEVICE_AUTHORIZATION, DeviceDep, HubDep
 from .responses import json_response
 
@@ -32,9 +33,14 @@ def info(hub: HubDep):
 
 
 @router.post("/devices/enroll", summary="Bind the tablet's own credential to its ID with a code")
-def enroll(body: EnrollRequest, hub: HubDep, authorization: Annotated[
+def enroll(request: Request, body: EnrollRequest, hub: HubDep, authorization: Annotated[
         str | None, Header(description="An enrolled ID again: " + DEVICE_AUTHORIZATION
                            + " with its current credential")] = None):
+    # Codes are short (typed on a tablet): every try counts, per address and per device ID,
+    # so that guessing one takes years, not minutes (429 with Retry-After).
+    limits = request.app.state.limits
+    limits.hit("enroll", client_address(request.scope, hub.settings.trusted_proxies))
+    limits.hit("enroll_device", "device:" + body.device_id)
     return json_response(hub.enroll(body.code, body.device_id, body.credential, body.name,
                                     body.platform, authorization=authorization))
 

@@ -33,13 +33,20 @@ def test_non_ascii_tokens_are_refused_not_crashed_on(hub):
             answer = requests.request(method, url + path, headers=auth, timeout=30, **kwargs)
             seen.append((path, answer.status_code))
             assert answer.status_code == 401, (path, token, answer.status_code, answer.text)
+        # A token in the address is refused whatever it is (issue 13: it ends in proxy logs).
         answer = requests.get(url + "/dashboard", params={"token": text}, timeout=30)
-        assert answer.status_code == 401
+        assert answer.status_code == 400
         answer = requests.get(url + "/dashboard", timeout=30,
                               headers={"Cookie": b"piazzetta_staff=" + text.encode()})
         assert answer.status_code == 401
-        answer = requests.post(url + "/dashboard/login", data={"token": text}, timeout=30)
+        browser = requests.Session()
+        form = browser.get(url + "/dashboard", timeout=30).text
+        csrf = form.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        answer = browser.post(url + "/dashboard/login", data={"token": text, "csrf": csrf},
+                              timeout=30)
         assert answer.status_code == 401 and "<form" in answer.text
+        answer = requests.post(url + "/dashboard/login", data={"token": text}, timeout=30)
+        assert answer.status_code == 403 and "<form" in answer.text
     for link in ("a.%C3%A9", "%C3%A9.%C3%A9", "a.%E2%82%AC%F0%9F%8C%B3", "a." + "%C3%A9" * 50,
                  "%ED%A0%80.x"):
         for path in ("/signup/confirm", "/signup"):

@@ -1,0 +1,198 @@
+"""Request bodies, bounded before anyone reads them (CONVENTIONS 15: authenticate, then check
+size, then parse).
+
+`Guard` is a pure ASGI middleware in front of every route:
+
+1. routes that need a caller (`POST /api/v1/events`: a device; `/api/v1/admin/…`: staff) are
+   authenticated from the headers alone; a stranger gets 401 and not one byte of the body is
+   read (uvicorn stops reading the socket once its 64 KiB buffer is full, and the connection is
+   closed after the answer);
+2. the route's limit is checked against Content-Length (413 at once);
+3. the body is counted as the route reads it, chunk by chunk, so that a missing or lying
+   Content-Length (chunked transfer) gets 413 as soon as the count passes the limit; each chunk
+   must come within `body_timeout` seconds (408), so a client that trickles a body does not hold
+   a worker.
+
+FastAPI's Body parsing therefore only ever sees a bounded body.
+"""
+from __future__ import annotations
+
+import asyncio
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from app.errors import N_
+
+from .errors import AuthError, HubError
+
+DEVICE_STATE = "piazzetta_device"      # the device Guard authenticated, for routes.deps
+ENVELOPE_SLACK = 1024                   # {"events":[…]} and commas around the events
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from `receive` when the body passes its route's limit: FastAPI lets an
+    HTTPException through its body parsing, and server.api answers it with 413."""
+
+    def __init__(self, limit: int):
+        super().__init__(413)
+        self.limit = limit
+
+
+class BodyTimeout(HTTPException):
+    def __init__(self, seconds: int):
+        super().__init__(408)
+        self.seconds = seconds
+
+
+def too_large(limit: int) -> HubError:
+    return HubError(N_("The request is too large: at most {limit} bytes are accepted here."),
+                    status=413, code="body_too_large", limit=limit,
+                    headers={"Connection": "close"})
+
+
+def too_slow(seconds: int) -> HubError:
+    return HubError(N_("The request was sent too slowly: each part must come within "
+                       "{seconds} seconds."), status=408, code="body_timeout", seconds=seconds,
+                    headers={"Connection": "close"})
+
+
+class Guard:
+    """Authentication of the routes that have a body worth fearing, then the body's limit."""
+
+    def __init__(self, app, hub, error_response):
+        self.app = app
+        self.hub = hub
+        self.error_response = error_response    # server.api.error_response(request, err, status)
+
+    def rule(self, method: str, path: str) -> tuple[int, str | None]:
+        """(byte limit, who must call: "device", "staff" or None) for a request."""
+        s = self.hub.settings
+        if path == "/api/v1/events":
+            return s.max_batch * s.event_max_bytes + ENVELOPE_SLACK, "device"
+        if path.startswith("/api/v1/admin"):
+            if method == "POST" and path.rstrip("/") == "/api/v1/admin/consultations":
+                return s.bundle_max_bytes, "staff"
+            return s.body_max_bytes, "staff"
+        return s.body_max_bytes, None
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit, who = self.rule(scope["method"], scope["path"])
+        headers = dict(scope.get("headers") or ())
+        if who is not None:
+            refused = await self._authenticate(scope, headers.get(b"authorization"), who)
+            if refused is not None:
+                return await self._refuse(scope, receive, send, refused)
+        length = headers.get(b"content-length")
+        if length is not None and (not length.strip().isdigit() or int(length) > limit):
+            return await self._refuse(scope, receive, send, too_large(limit))
+        seen = 0
+        timeout = self.hub.settings.body_timeout
+        done = False
+
+        async def bounded_receive():
+            nonlocal seen, done
+            if done:     # the body is all read: what comes now is a disconnect, wait for it
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), timeout)
+            except asyncio.TimeoutError:
+                raise BodyTimeout(timeout) from None
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLarge(limit)
+                done = not message.get("more_body", False)
+            return message
+
+        try:
+            await self.app(scope, bounded_receive, send)
+        except BodyTooLarge:   # read outside FastAPI's body parsing, before any answer
+            await self._refuse(scope, receive, send, too_large(limit))
+        except BodyTimeout:
+            await self._refuse(scope, receive, send, too_slow(timeout))
+
+    async def _authenticate(self, scope, authorization: bytes | None, who: str):
+        value = authorization.decode("latin-1") if authorization else None
+        if who == "staff":
+            if self.hub.is_admin(value):
+                return None
+            return AuthError(N_("A staff token is needed."), "staff_only")
+        try:
+            device = await run_in_threadpool(self.hub.authenticate, value)
+        except AuthError as exc:
+            return exc
+        scope.setdefault("state", {})[DEVICE_STATE] = device
+        return None
+
+    async def _refuse(self, scope, receive, send, error: HubError):
+        response = self.error_response(Request(scope, receive), error, error.status)
+        response.headers["Connection"] = "close"   # the unread body must not be read as a request
+        await response(scope, receive, send)
+
+
+# -- slow clients --------------------------------------------------------------------------------
+
+def guarded_protocol(header_timeout: float, max_connections: int):
+    """uvicorn's HTTP protocol class with what uvicorn 0.54 lacks: a deadline for a request's
+    head (uvicorn only times out a connection idle *after* a response, so a client that connects
+    and sends nothing, or one header byte a second, holds its descriptor for ever), and a cap on
+    open connections that closes the ones over it at once rather than letting them pile up to
+    the process's descriptor limit. uvicorn's limit_concurrency only answers 503 to complete
+    requests; it never closes a half-sent one."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as Base
+        import httptools  # noqa: F401  (uvicorn's "auto" picks it when installed)
+    except ImportError:
+        from uvicorn.protocols.http.h11_impl import H11Protocol as Base
+
+    class GuardedProtocol(Base):
+        _head_timer = None
+
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            if len(self.connections) > max_connections:
+                transport.abort()        # no answer: a flood gets nothing to read
+                return
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            self._follow()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._follow()
+
+        def connection_lost(self, exc) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _in_flight(self) -> bool:
+            return self.cycle is not None and not self.cycle.response_complete
+
+        def _follow(self) -> None:
+            """A request in flight is the Guard's (body_timeout); between requests, the head
+            of the next one must arrive within header_timeout."""
+            if self._in_flight():
+                self._disarm()
+            elif self._head_timer is None:
+                self._arm()
+
+        def _arm(self) -> None:
+            self._head_timer = self.loop.call_later(header_timeout, self._head_late)
+
+        def _disarm(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_late(self) -> None:
+            self._head_timer = None
+            if not self._in_flight() and not self.transport.is_closing():
+                self.transport.close()
+
+    return GuardedProtocol

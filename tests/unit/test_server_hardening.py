@@ -1,0 +1,83 @@
+"""Hardening pieces without a hub process: the log flood filter, the client address behind a
+proxy, the rate-limit storage on the hub's database, and the settings."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from server import db
+from server.errors import HubError
+from server.limits import LogFlood, RateLimits, client_address
+from server.settings import Settings
+
+
+def record(msg: str, name: str = "uvicorn.error") -> logging.LogRecord:
+    return logging.LogRecord(name, logging.ERROR, __file__, 1, msg, (), None)
+
+
+def test_log_flood_lets_a_burst_through_then_counts_what_it_drops(monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr("server.limits.time.monotonic", lambda: clock[0])
+    flood = LogFlood(burst=3, interval=10)
+    passed = [flood.filter(record("Too many open files")) for _ in range(100)]
+    assert passed.count(True) == 3
+    assert flood.filter(record("another kind"))
+    clock[0] += 11
+    first = record("Too many open files")
+    assert flood.filter(first)
+    assert first.msg.startswith("[97 similar lines dropped]")
+
+
+def test_log_flood_keeps_its_table_of_kinds_bounded():
+    flood = LogFlood(burst=1, interval=60)
+    for i in range(5000):
+        flood.filter(record(f"message {i}"))
+    assert len(flood._kinds) <= LogFlood.MAX_KINDS
+
+
+def scope(peer: str, forwarded: str | None = None) -> dict:
+    headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded else []
+    return {"client": (peer, 5555), "headers": headers}
+
+
+def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy():
+    assert client_address(scope("203.0.113.9", "1.2.3.4"), ()) == "203.0.113.9"
+    assert client_address(scope("203.0.113.9", "1.2.3.4"), ("127.0.0.1",)) == "203.0.113.9"
+    assert client_address(scope("127.0.0.1", "1.2.3.4"), ("127.0.0.1",)) == "1.2.3.4"
+    # The client writes the left part: only the address the proxy added counts.
+    assert client_address(scope("127.0.0.1", "6.6.6.6, 1.2.3.4"), ("127.0.0.1",)) == "1.2.3.4"
+    assert client_address(scope("127.0.0.1", "junk"), ("127.0.0.1",)) == "127.0.0.1"
+
+
+@pytest.fixture
+def engine(tmp_path):
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'hub.sqlite3'}")
+    db.create_schema(engine)
+    return engine
+
+
+def test_rate_limits_count_in_the_database_and_answer_429_with_retry_after(engine, tmp_path):
+    settings = Settings.from_env({}, data_dir=tmp_path, rate_enroll="3/minute")
+    one, other = (RateLimits(settings, engine, db.writer(engine)) for _ in range(2))
+    one.hit("enroll", "198.51.100.7")
+    other.hit("enroll", "198.51.100.7")     # another process, the same counters
+    one.hit("enroll", "198.51.100.7")
+    with pytest.raises(HubError) as refused:
+        other.hit("enroll", "198.51.100.7")
+    assert refused.value.status == 429 and refused.value.code == "rate_limited"
+    assert 1 <= int(refused.value.headers["Retry-After"]) <= 60
+    one.hit("enroll", "198.51.100.8")       # per address
+    with engine.connect() as conn:
+        keys = [r[0] for r in conn.execute(db.rate_counters.select())]
+    assert not any("198.51" in k for k in keys), "addresses are stored as digests"
+
+
+def test_settings_of_the_hardening(tmp_path):
+    s = Settings.from_env({"PIAZZETTA_HUB_PUBLIC_URL": "https://hub.example.org"},
+                          data_dir=tmp_path)
+    assert s.secure_cookies and not s.api_docs and s.trusted_proxies == ()
+    s = Settings.from_env({"PIAZZETTA_HUB_SECURE_COOKIES": "0",
+                           "PIAZZETTA_HUB_TRUSTED_PROXIES": "127.0.0.1, ::1"}, data_dir=tmp_path)
+    assert not s.secure_cookies and s.trusted_proxies == ("127.0.0.1", "::1")
+    assert s.max_batch * s.event_max_bytes == 500 * 16 * 1024
