@@ -293,4 +293,4 @@ def test_cards_per_contact_and_sign_ups_per_address_are_limited(guarded):
     assert statuses == [200] * 5 + [429], statuses
     refused = post("Q", "q@example.org")
     assert refused.status_code == 429 and refused.headers["Retry-After"]
-    assert "Too many requests" in refused.text
+    assert "Trop de demandes" in refused.text          # the page speaks French by default

@@ -348,9 +348,15 @@ def test_the_dashboard_is_for_staff_only_and_exports_no_personal_data(hub, clien
                                  "contact": "mario@example.it"})
     assert client.get("/dashboard").status_code == 401
     assert client.get("/dashboard/figures.csv").status_code == 401
-    assert client.post("/dashboard/login", data={"token": "wrong"}).status_code == 401
-    login = client.post("/dashboard/login", data={"token": hub.settings.admin_token},
-                        follow_redirects=False)
+    # The login form carries a CSRF token (its cookie set by the page): without it, refused.
+    assert client.post("/dashboard/login",
+                       data={"token": hub.settings.admin_token}).status_code == 403
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/dashboard").text).group(1)
+    assert client.post("/dashboard/login",
+                       data={"token": "wrong", "csrf": csrf}).status_code == 401
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/dashboard").text).group(1)
+    login = client.post("/dashboard/login", data={"token": hub.settings.admin_token,
+                                                  "csrf": csrf}, follow_redirects=False)
     assert login.status_code == 303
     dashboard = client.get("/dashboard?lang=fr")
     assert dashboard.status_code == 200 and "Inscriptions" in dashboard.text
