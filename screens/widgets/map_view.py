@@ -20,7 +20,7 @@ from pathlib import Path
 
 from kivy.clock import Clock
 from kivy.core.image import Image as CoreImage
-from kivy.graphics import Color, Ellipse, Line, Rectangle
+from kivy.graphics import Canvas, Color, Ellipse, Line, Rectangle
 from kivy.metrics import dp
 from kivy.properties import (BooleanProperty, ListProperty, NumericProperty, ObjectProperty,
                              StringProperty)
@@ -116,6 +116,10 @@ class MapView(StencilView):
         self._source = None
         self._path_key = ""
         super().__init__(**kwargs)
+        # The map under the −/+ buttons and the attribution (children draw after it); not
+        # canvas.before, which holds the StencilView's push.
+        self._layer = Canvas()
+        self.canvas.insert(0, self._layer)
         self.bind(pos=self._trigger, size=self._on_size, zoom=self._zoom_changed,
                   centre_px=self._trigger, pin=self._trigger, points=self._trigger,
                   consultation_map=self._new_map, bundle_dir=self._new_map)
@@ -339,7 +343,7 @@ class MapView(StencilView):
         return tiles
 
     def redraw(self, *_args):
-        canvas = self.canvas.before
+        canvas = self._layer
         canvas.clear()
         if self.width < 2 or self.height < 2:
             return
