@@ -97,7 +97,7 @@ class MapView(StencilView):
     attribution_font_size = NumericProperty(dp(13))
     outline_colour = ListProperty([0.05, 0.33, 0.55, 1])
     outline_width = NumericProperty(dp(2.5))
-    halo_colour = ListProperty([1, 1, 1, 0.85])
+    halo_colour = ListProperty([1, 1, 1, 1])   # opaque: a translucent wide Line can leak past the stencil
     pin_colour = ListProperty([0.68, 0.29, 0.10, 1])
     dot_colour = ListProperty([1.0, 0.80, 0.25, 0.9])
     dot_outline = ListProperty([0.03, 0.04, 0.06, 1])
@@ -151,24 +151,35 @@ class MapView(StencilView):
         self.go_home()
 
     def go_home(self) -> None:
-        """The bundle's first view."""
+        """The first view: the whole perimeter once the widget has a size (a resident sees
+        the outlined area before zooming), the bundle's centre and zoom until then."""
         perimeter = self.consultation_map
         if perimeter is None:
             return
-        self.set_view(perimeter.center[0], perimeter.center[1], perimeter.zoom)
+        self._moved = False
+        if self.width > 100 and self.height > 100:
+            self.fit_perimeter()
+        else:
+            self.set_view(perimeter.center[0], perimeter.center[1], perimeter.zoom)
 
-    def fit_perimeter(self, margin: float = 0.06) -> None:
-        """Zoom and centre so that the whole perimeter shows (within the zoom limits)."""
+    def fit_perimeter(self, margin: float = 0.05) -> None:
+        """Zoom and centre so that the whole perimeter shows above the attribution (within
+        the zoom limits)."""
         perimeter = self.consultation_map
         if perimeter is None or self.width < 2 or self.height < 2:
             return
+        inset = self.ids.attribution.height if self.attribution else 0
         w, s, e, n = perimeter.bbox
         x0, y0 = lonlat_to_pixel(w, n, 0)
         x1, y1 = lonlat_to_pixel(e, s, 0)
-        usable_w, usable_h = self.width * (1 - 2 * margin), self.height * (1 - 2 * margin)
+        usable_w = self.width * (1 - 2 * margin)
+        usable_h = (self.height - inset) * (1 - 2 * margin)
         zoom = math.log2(max(1e-9, min(usable_w / max(x1 - x0, 1e-12),
                                        usable_h / max(y1 - y0, 1e-12))))
-        self.set_view((w + e) / 2, (s + n) / 2, zoom)
+        self.zoom = max(self.min_zoom, min(self.max_zoom, zoom))
+        scale = 2.0 ** self.zoom
+        self.centre_px = self._clamp((x0 + x1) / 2 * scale, (y0 + y1) / 2 * scale + inset / 2)
+        self._limits()
 
     def set_view(self, lon: float, lat: float, zoom: float) -> None:
         self.zoom = max(self.min_zoom, min(self.max_zoom, float(zoom)))
@@ -215,6 +226,7 @@ class MapView(StencilView):
         wx, wy = lonlat_to_pixel(lon, lat, new)
         self.centre_px = self._clamp(wx - (ax - self.center_x), wy + (ay - self.center_y))
         self._limits()
+        self._moved = True
         self.dispatch("on_view")
 
     def zoom_in(self) -> None:
@@ -226,6 +238,7 @@ class MapView(StencilView):
     def pan_by(self, dx: float, dy: float) -> None:
         """Move the map with a finger: (dx, dy) in widget pixels."""
         self.centre_px = self._clamp(self.centre_px[0] - dx, self.centre_px[1] + dy)
+        self._moved = True
         self.dispatch("on_view")
 
     def _zoom_changed(self, *_args):
@@ -233,6 +246,8 @@ class MapView(StencilView):
         self._trigger()
 
     def _on_size(self, *_args):
+        if not getattr(self, "_moved", True):
+            self.go_home()
         self._trigger()
 
     # -- touches -------------------------------------------------------------------------
