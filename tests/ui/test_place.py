@@ -8,6 +8,7 @@ from kivy.tests.common import UnitTestTouch
 from PIL import Image
 
 from app.tally import tally_answers
+from app.paths import DEMO_BUNDLE_DIR
 from tests.ui.conftest import SHOTS, set_size, step
 from tests.ui.test_resident import start
 
@@ -180,3 +181,99 @@ def test_kiosk_map_screenshots(kiosk_factory, lang):
         k.root.reset_resident()
         k.settle()
     set_size(1280, 800)
+
+
+# -- the projector ---------------------------------------------------------------------------
+
+PROJECTOR_SHOTS = SHOTS.parent / "projector"
+
+
+def place_answers(demo, n=60, seed=16):
+    """Points inside the perimeter (more near the coast) and some areas from the list."""
+    import random
+    rnd = random.Random(seed)
+    perimeter = demo.map
+    w, s, e, north = perimeter.bbox
+    answers = []
+    while len(answers) < n:
+        if rnd.random() < 0.25:
+            answers.append({"area": rnd.choice(perimeter.area_ids)})
+            continue
+        lon = rnd.uniform(w, e)
+        lat = s + (north - s) * rnd.random() ** 2
+        area = perimeter.area_of(round(lon, 5), round(lat, 5))
+        if area:
+            answers.append({"lon": round(lon, 5), "lat": round(lat, 5), "area": area})
+    return answers
+
+
+def test_the_projector_map_view_from_a_tally_result(window, demo):
+    from kivy.core.window import Window
+    from screens.projector.map import PjMapView
+    from screens.projector.style import pstyle
+    question = demo.question("q-place")
+    result = tally_answers(demo, question, place_answers(demo))
+    root_size = (1920, 1080)
+    pstyle.fit(*root_size)
+    view = PjMapView(consultation=demo, question=question, bundle_dir=str(DEMO_BUNDLE_DIR),
+                     langs=["fr", "it"], size_hint=(None, None), size=(1800, 900))
+    Window.add_widget(view)
+    try:
+        view.show(result, animate=False)
+        step(4)
+        shown_counts = {a: f.text for a, f in view.figures.items() if f.opacity}
+        assert shown_counts == {a: str(n) for a, n in result["counts"].items() if n}
+        assert min(f.font_size for f in view.figures.values()) >= 40      # at 1080p
+        assert len(view.map.points) == len(result["points"]) > 0
+        top = view.rows[0]
+        best = demo.map.area(result["order"][0])
+        assert top.label == f"{best.name['fr']} / [color=9edbff]{best.name['it']}[/color]" \
+            or best.name["fr"] in top.label
+        assert top.figures == str(result["counts"][best.id])
+        assert "IGN" in view.map.attribution and view.map.ids.attribution.opacity == 1
+        assert "Bulletins" in view.caption or "Ballots" in view.caption
+    finally:
+        Window.remove_widget(view)
+        pstyle.fit(*Window.size)
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (1280, 720)], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("mode", ["fr", "bilingual"])
+def test_projector_map_screenshots(window, demo, tmp_path, size, mode):
+    import screens.projector.app as projector_app
+    from app.store import Store
+    from sync.results_source import LocalResultsSource, ResultsPoll
+    store = Store.open(tmp_path / "store")
+    for answer in place_answers(demo, 80):
+        ballot = store.start_ballot(demo)
+        store.record_answer(demo, ballot, "q-place", answer)
+        store.close_ballot(ballot)
+    store.close()
+    source = LocalResultsSource(tmp_path / "store", demo)
+    poll = source.poll()
+    source.close()
+    settings = {"lang": "fr"} if mode == "fr" else {"lang": "fr", "bilingual": "side_by_side"}
+    projector = projector_app.build_projector(demo, None, bundle_dir=DEMO_BUNDLE_DIR,
+                                              view="q-place", **settings)
+    root = projector.root
+    root.size_hint = (None, None)
+    root.size = size
+    window.add_widget(root)
+    try:
+        projector.receive(ResultsPoll(True, poll.snapshot))
+        step(10)
+        view = projector.views["q-place"]
+        assert view.parent is not None and any(f.opacity for f in view.figures.values())
+        # The base view's controls apply: hidden shows no figure, frozen keeps them.
+        projector.apply_control({"hidden": True})
+        step(3)
+        assert view.parent is None
+        projector.apply_control({"hidden": False})
+        step(10)
+        PROJECTOR_SHOTS.mkdir(parents=True, exist_ok=True)
+        path = PROJECTOR_SHOTS / f"q-place-map-{mode}-{size[0]}x{size[1]}.png"
+        root.export_to_png(str(path))
+        real_image(path, size)
+    finally:
+        projector.stop()
+        window.remove_widget(root)
