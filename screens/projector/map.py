@@ -9,7 +9,8 @@ from kivy.uix.label import Label
 from app.formatting import number
 from screens import load_kv
 from screens.projector.base import PjResultView
-from screens.projector.style import PALETTE
+from app.model import localized
+from screens.projector.style import PALETTE, pstyle
 from screens.widgets.map_view import MapView
 
 # Areas listed beside the map (the map itself shows every area's count).
@@ -37,8 +38,9 @@ class PjMapView(PjResultView):
                            outline_colour=list(OUTLINE), dot_colour=list(PALETTE["accent"]),
                            dot_outline=list(PALETTE["on_bar"]))
         self.map.consultation_map = perimeter
-        self.map.attribution = self.text(perimeter.attribution, "  /  ") if perimeter else ""
-        self.map.ids.attribution.markup = True
+        # A credit, not content for the room: in the first language only.
+        self.map.attribution = localized(perimeter.attribution, self.lang) if perimeter else ""
+        self.map.attribution_font_size = pstyle.u * 1.5
         self.figures = {}
         self.anchors = {}
         for area in (perimeter.areas if perimeter else ()):
@@ -66,7 +68,8 @@ class PjMapView(PjResultView):
         for area_id, figure in self.figures.items():
             x, y = self.map.to_widget_xy(*self.anchors[area_id])
             figure.texture_update()
-            figure.size = figure.texture_size
+            w, h = figure.texture_size
+            figure.size = (max(w, h), h)
             figure.center = (x, y)
 
     def update(self, result, animate):
@@ -101,7 +104,7 @@ class PjMapView(PjResultView):
                 area_row.label = area_row.figures = area_row.detail = ""
                 area_row.opacity = 0
         forms = result.get("forms") or {}
-        self.caption = self._("Ballots: {n}", sep="   /   ", n=number(result.get("total", 0), lang)) \
+        self.caption = self._("Ballots: {n}", sep="   /   ", n=number(result.get("ballots", 0), lang)) \
             + "   ·   " + self._("Pins on the map: {pins} · chosen from the list: {areas}",
                                  sep="   /   ", pins=number(forms.get("point", 0), lang),
                                  areas=number(forms.get("area", 0), lang))

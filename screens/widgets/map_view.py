@@ -369,10 +369,27 @@ class MapView(StencilView):
             for z, tx, ty, left, bottom, size in self.visible_tiles():
                 texture = tile_texture(self._source, self._path_key, z, tx, ty)
                 if texture is not None:
-                    Rectangle(texture=texture, pos=(left, bottom), size=(size, size))
+                    self._draw_tile(texture, left, bottom, size)
             self._draw_outlines()
             self._draw_points()
             self._draw_pin()
+
+    def _draw_tile(self, texture, left, bottom, size):
+        # Cut to the widget here rather than trusting the stencil alone: a widget exported
+        # to an image (the projector's screenshots) is drawn without one.
+        x0, y0 = max(left, self.x), max(bottom, self.y)
+        x1, y1 = min(left + size, self.right), min(bottom + size, self.top)
+        if x1 <= x0 or y1 <= y0:
+            return
+        u0, u1 = (x0 - left) / size, (x1 - left) / size
+        v0, v1 = (y0 - bottom) / size, (y1 - bottom) / size
+        # Kivy textures from images are flipped: v runs from the top of the image.
+        tc = texture.tex_coords
+        tu0, tv0, tu1, tv1 = tc[0], tc[1], tc[4], tc[5]
+        def u(f): return tu0 + (tu1 - tu0) * f
+        def v(f): return tv0 + (tv1 - tv0) * f
+        Rectangle(texture=texture, pos=(x0, y0), size=(x1 - x0, y1 - y0),
+                  tex_coords=(u(u0), v(v0), u(u1), v(v0), u(u1), v(v1), u(u0), v(v1)))
 
     def _draw_outlines(self):
         if not self._rings:
@@ -398,7 +415,7 @@ class MapView(StencilView):
         if not self.points:
             return
         biggest = max((p[2] for p in self.points), default=1) or 1
-        base = dp(5) if self.interactive else self.height * 0.008
+        base = dp(5) if self.interactive else self.height * 0.005
         for lon, lat, count in self.points:
             x, y = self.to_widget_xy(lon, lat)
             r = base * (1 + 2 * math.sqrt(max(count, 1) / biggest))
