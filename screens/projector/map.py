@@ -32,7 +32,7 @@ class PjAreaRow(BoxLayout):
 class PjMapView(PjResultView):
     def build(self, body):
         perimeter = self.consultation.map
-        row = BoxLayout(spacing=self.height * 0.02 if self.height else 20)
+        row = BoxLayout(spacing=pstyle.u * 2)
         self.map = MapView(interactive=False, show_zoom_buttons=False,
                            bundle_dir=str(self.bundle_dir or ""), size_hint_x=0.6,
                            outline_colour=list(OUTLINE), dot_colour=list(PALETTE["accent"]),
@@ -40,7 +40,6 @@ class PjMapView(PjResultView):
         self.map.consultation_map = perimeter
         # A credit, not content for the room: in the first language only.
         self.map.attribution = localized(perimeter.attribution, self.lang) if perimeter else ""
-        self.map.attribution_font_size = pstyle.u * 1.5
         self.figures = {}
         self.anchors = {}
         for area in (perimeter.areas if perimeter else ()):
@@ -61,6 +60,7 @@ class PjMapView(PjResultView):
         body.add_widget(row)
 
     def _fit(self, *_args):
+        self.map.attribution_font_size = pstyle.u * 1.5
         self.map.fit_perimeter(margin=0.03)
         self._place_figures()
 
