@@ -32,6 +32,7 @@ from screens.projector.budget import PjBudgetView
 from screens.projector.choice import PjChoiceView
 from screens.projector.colour import PjColourView
 from screens.projector.ideas import PjIdeasView
+from screens.projector.map import PjMapView
 from screens.projector.open_answers import PjOpenAnswersView
 from screens.projector.participation import PjParticipationView
 from screens.projector.ranking import PjRankingView
@@ -44,6 +45,7 @@ VIEW_CLASSES = {"colour": PjColourView, "yes_no": PjYesNoView, "scale": PjScaleV
                 "choice": PjChoiceView, "ranking": PjRankingView, "budget": PjBudgetView,
                 "open": PjOpenAnswersView, IDEAS_VIEW: PjIdeasView,
                 PARTICIPATION_VIEW: PjParticipationView}
+VIEW_CLASSES["place"] = PjMapView
 _KEY_NAMES = {code: name for name, code in Keyboard.keycodes.items()}
 
 

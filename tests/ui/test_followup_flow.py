@@ -364,7 +364,7 @@ def test_a_card_that_answered_everything_is_refused_on_the_card_screen(kiosk_fac
     ballot = k.store.start_ballot(demo, mode="identified")
     values = {"q-colour": {p: "green" for p in demo.questions[0].projects}, "q-ticket": "yes",
               "q-cooperation": 4, "q-themes": ["health"], "q-budget": {"p-market": 50000},
-              "q-missing": "Un train"}
+              "q-missing": "Un train", "q-place": {"area": "menton"}}
     for question in demo.questions:
         value = values.get(question.id) or list(question.option_ids[:question.ranking_length])
         k.store.record_answer(demo, ballot, question.id, value,

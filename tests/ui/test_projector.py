@@ -57,6 +57,9 @@ def _answer(rnd, question):
         return rnd.choice([{"p-bus": 240000, "p-telehealth": 150000, "p-market": 60000},
                            {"p-bike": 180000, "p-services": 90000, "p-market": 60000},
                            {"p-bus": 200000, "p-coworking": 120000}])
+    if kind == "place":
+        return rnd.choice([{"area": "menton"}, {"area": "ventimiglia"}, {"area": "sospel"},
+                           {"lon": 7.50312, "lat": 43.77871}])
     return rnd.choice(OPEN_ANSWERS)
 
 

@@ -22,7 +22,7 @@ def cards(body):
 
 
 def answer_everything(k):
-    """Answer all seven demo questions by tapping; returns what the resident chose."""
+    """Answer all eight demo questions by tapping; returns what the resident chose."""
     q = k.root.question
     # colour: one project after another, a tap each
     body = kind_is(k, "colour")
@@ -64,11 +64,14 @@ def answer_everything(k):
     body = kind_is(k, "open")
     k.type(body.ids.field, "Un train de nuit Nice–Gênes 🚆")
     k.tap(q.ids.next)
+    # place, from the list of communes (a tap records it and goes on)
+    body = kind_is(k, "place")
+    k.tap(body.area_cards["menton"])
     return {"q-colour": {"p-bus": "green", "p-bike": "orange", "p-market": "red",
                          "p-coworking": "green", "p-telehealth": "green", "p-services": "red"},
             "q-ticket": "no", "q-cooperation": 4, "q-themes": ["infrastructure", "health"],
             "q-services": [options[2], options[1]], "q-budget": {"p-market": 50000},
-            "q-missing": "Un train de nuit Nice–Gênes 🚆"}
+            "q-missing": "Un train de nuit Nice–Gênes 🚆", "q-place": {"area": "menton"}}
 
 
 def test_a_full_session_of_every_kind(kiosk):
@@ -104,7 +107,7 @@ def test_back_skip_and_progress(kiosk):
     for _ in range(6):
         k.tap(q.ids.skip)                     # skip the six projects
     assert kind_is(k, "yes_no") and q.position == 2
-    assert "2" in q.ids.progress_label.text and "7" in q.ids.progress_label.text
+    assert "2" in q.ids.progress_label.text and "8" in q.ids.progress_label.text
     k.tap(k.body().ids.abstain)
     assert q.position == 3
     k.tap(q.ids.back)

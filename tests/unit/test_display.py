@@ -53,7 +53,10 @@ def test_keyboard_steps_toggles_and_numbers(state):
     assert press(state, "l").lang == "it"
     assert press(state, "+").period > state.period > press(state, "-").period
     assert control_for_key(state, "z") is None
-    assert press(state, "9").view == PARTICIPATION_VIEW  # 7 questions, ideas, participation
+    # 8 questions, then ideas and participation: 9 is the ideas, the last is reached by "p"
+    assert state.views[7:] == ("q-place", IDEAS_VIEW, PARTICIPATION_VIEW)
+    assert press(state, "8").view == "q-place"
+    assert press(state, "9").view == IDEAS_VIEW
     assert control_for_key(DisplayState(views=("a", "b"), view="a"), "5") is None
     longest = state
     for _ in range(20):

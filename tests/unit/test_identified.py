@@ -112,6 +112,8 @@ def _any(question):
         return list(question.option_ids[:question.ranking_length])
     if question.kind == "budget":
         return {"p-market": 50000}
+    if question.kind == "place":
+        return {"area": "menton"}
     return "Une idée"
 
 

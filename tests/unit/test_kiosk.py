@@ -12,7 +12,7 @@ def session(store, demo):
 
 def test_a_full_session_records_every_kind(session, store, demo):
     ballot = session.start()
-    assert session.question.id == "q-colour" and session.progress == (1, 7)
+    assert session.question.id == "q-colour" and session.progress == (1, 8)
     session.record({"p-bus": "green"})
     session.record({"p-bus": "green", "p-bike": "red"}, advance=True)
     session.record("yes", advance=True)
@@ -21,13 +21,16 @@ def test_a_full_session_records_every_kind(session, store, demo):
     session.record(["s-doctor", "s-transport"], advance=True)
     session.record({"p-bus": 200000, "p-market": 60000}, advance=True)
     session.record("Un train de nuit\n🚆", advance=True)
+    assert session.question.id == "q-place" and session.progress == (8, 8)
+    session.record({"lon": 7.50312, "lat": 43.77871}, advance=True)
     assert session.at_end and session.question is None
     held = store.answers_of(ballot)
     assert held == {"q-colour": {"p-bus": "green", "p-bike": "red"}, "q-ticket": "yes",
                     "q-cooperation": 4, "q-themes": ["economy", "health"],
                     "q-services": ["s-doctor", "s-transport"],
                     "q-budget": {"p-bus": 200000, "p-market": 60000},
-                    "q-missing": "Un train de nuit\n🚆"}
+                    "q-missing": "Un train de nuit\n🚆",
+                    "q-place": {"lon": 7.50312, "lat": 43.77871, "area": "menton"}}
     session.finish()
     assert not session.started and session.answers == {}
     status = store.conn.execute("SELECT status FROM ballots WHERE id = ?", (ballot,)).fetchone()
