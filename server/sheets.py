@@ -45,6 +45,7 @@ MAX_ROWS = 5000                          # rows 1 to 5,000 of each sheet, headin
 MAX_COLUMNS = 64                         # columns A to BL
 MAX_TEXT_CHARS = 2000                    # one cell's text, after app.text.clean_text's cleaning
 MAX_PROBLEMS = 500                       # listed; past that, only counted
+MAX_MAP_JSON_BYTES = 8 * 1024 * 1024     # a map section (areas' outlines) named by the sheet
 _EXCEL_LAST_ROW = 1_048_576
 
 # -- the sheets and their columns ------------------------------------------------------------------
@@ -76,7 +77,8 @@ SHEETS: dict[str, tuple[Column, ...]] = {
         Column("opens_on", width=12), Column("closes_on", width=12), Column("goal", width=8),
         Column("image", width=22), Column("default_mode", width=13, choices=BALLOT_MODES),
         Column("anonymous", width=11, choices=YES_NO_WORDS),
-        Column("signup_age_bracket", width=19, choices=YES_NO_WORDS)),
+        Column("signup_age_bracket", width=19, choices=YES_NO_WORDS),
+        Column("map", width=18)),
     "themes": (
         Column("id", required=True, width=18), Column("title", text=True, required=True,
                                                       width=30)),
@@ -614,6 +616,7 @@ class _Builder:
     def __init__(self, tables: dict[str, _Table], images_dir: Path, problems: _Problems):
         self.tables = tables
         self.images_dir = images_dir
+        self.map_file: str | None = None      # the map section's JSON file, when the sheet names one
         self.problems = problems
         self.languages: tuple[str, ...] = ()
         self.origins: dict[str, tuple[str, int]] = {}
@@ -877,7 +880,43 @@ class _Builder:
                                                  N_("Unknown ballot mode: {mode}."), "mode"))
         self.set(c, "anonymous", self.boolean(table, row, "anonymous"))
         self.age_bracket = self.boolean(table, row, "signup_age_bracket")
+        self.set(c, "map", self.map_section(table, row, "map"))
         return c
+
+    def map_section(self, table, row, column) -> dict | None:
+        """The consultation's map, from the JSON file the cell names (beside the images): its
+        areas and base map come from a map tool (tools/make_demo_map.py for the demo), not from
+        typing; app.bundle checks the section itself."""
+        value = self.plain(table, row, column)
+        if not value:
+            return None
+        bad_path = N_("A map file (.json) inside the images folder is expected.")
+        if Path(value).suffix.lower() != ".json" or value.startswith(("/", "\\")) \
+                or ".." in Path(value).parts or "\\" in value:
+            self.problem(table, row[0], column, bad_path)
+            return None
+        path, current = self.images_dir / value, self.images_dir
+        for part in Path(value).parts:
+            current = current / part
+            if current.is_symlink():
+                self.problem(table, row[0], column, bad_path)
+                return None
+        if not path.is_file():
+            self.problem(table, row[0], column, N_("The map file {path} is missing."), path=value)
+            return None
+        if path.stat().st_size > MAX_MAP_JSON_BYTES:
+            self.problem(table, row[0], column, N_("The map file {path} is too large."),
+                         path=value)
+            return None
+        try:
+            section = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            section = None
+        if not isinstance(section, dict):
+            self.problem(table, row[0], column, bad_path)
+            return None
+        self.map_file = value
+        return section
 
     @staticmethod
     def set(target: dict, key: str, value: Any) -> None:
@@ -1144,6 +1183,12 @@ def build_bundle(xlsx_path: str | Path, images_dir: str | Path | None = None) ->
     raised as one SheetError; what is returned is what app.bundle.parse_bundle accepts, images
     included. Images are looked up in `images_dir` (default: the spreadsheet's own folder) under
     the path the sheet gives, which the bundle keeps."""
+    return _build(xlsx_path, images_dir)[0]
+
+
+def _build(xlsx_path: str | Path, images_dir: str | Path | None) -> tuple[dict, list[str]]:
+    """(the bundle data, the files besides bundle.json it needs: images, base map, and the
+    map section's own JSON file, kept so that the bundle turns back into the same sheet)."""
     path = Path(xlsx_path)
     images = Path(images_dir) if images_dir is not None else path.parent
     problems = _Problems()
@@ -1157,13 +1202,17 @@ def build_bundle(xlsx_path: str | Path, images_dir: str | Path | None = None) ->
     except BundleError as exc:
         # A rule of app.bundle these checks do not repeat: still named by sheet, row, column.
         raise SheetError([builder.locate(exc)], str(path)) from None
-    return data
+    files = _bundle_images(data) + ([builder.map_file] if builder.map_file else [])
+    return data, sorted(set(files))
 
 
 def _bundle_images(data: dict) -> list[str]:
+    """The files of the bundle besides bundle.json: its images and its base map."""
     c = data["consultation"]
     found = [c.get("image")] + [p.get("image") for p in c.get("projects", [])]
-    return sorted({image for image in found if image})
+    if isinstance(c.get("map"), dict):
+        found.append(c["map"].get("tiles"))
+    return sorted({image for image in found if isinstance(image, str) and image})
 
 
 def _out_folder_problem(out: Path, sources: list[Path]) -> SheetError | None:
@@ -1191,14 +1240,14 @@ def write_bundle_folder(xlsx_path: str | Path, out_dir: str | Path,
     refused = _out_folder_problem(out, [Path(xlsx_path).parent, images])
     if refused:
         raise refused
-    data = build_bundle(xlsx_path, images)
-    refused = _out_folder_problem(out, [images / relative for relative in _bundle_images(data)])
+    data, files = _build(xlsx_path, images)
+    refused = _out_folder_problem(out, [images / relative for relative in files])
     if refused:
         raise refused
     out.parent.mkdir(parents=True, exist_ok=True)
     temp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
-        for relative in _bundle_images(data):
+        for relative in files:
             target = temp / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(images / relative, target)
@@ -1236,7 +1285,7 @@ _KNOWN_FIELDS = {
     "$": {"format", "format_version", "consultation", "sites", "meetings", "signup"},
     "consultation": {"id", "version", "status", "languages", "title", "description", "opens_on",
                      "closes_on", "goal", "image", "default_mode", "anonymous", "themes",
-                     "projects", "questions"},
+                     "projects", "questions", "map"},
     "theme": {"id", "title"}, "option": {"id", "label"},
     "project": {"id", "theme", "cost", "image", "proposed_by", "title", "description"},
     "site": {"id", "town", "name"}, "meeting": {"id", "site", "starts_at", "title", "place"},
@@ -1247,6 +1296,7 @@ _QUESTION_FIELDS = {
     "colour": {"projects"}, "budget": {"projects", "total", "step", "currency"},
     "choice": {"options", "multiple", "max_choices"}, "ranking": {"options", "max_ranked"},
     "scale": {"scale_kind", "labels"}, "open": {"max_length"}, "yes_no": set(),
+    "place": set(),
 }
 
 
@@ -1279,7 +1329,25 @@ def _left_out(where: str, item: Any, known: set, left: list[str]) -> None:
         left.extend(f"{where}.{key}" for key in item if key not in known)
 
 
-def _sheet_rows(data: dict) -> tuple[dict[str, list[dict]], list[str]]:
+def _map_file(folder: Path, section: Any) -> str | None:
+    """The JSON file inside the bundle folder that holds exactly the bundle's map section (the
+    map tool writes one: map/map.json for the demo), for the sheet's `map` cell; else None."""
+    if not isinstance(section, dict):
+        return None
+    for path in sorted(folder.rglob("*.json"))[:50]:
+        if path.name == BUNDLE_FILE or path.is_symlink() or \
+                path.stat().st_size > MAX_MAP_JSON_BYTES:
+            continue
+        try:
+            if json.loads(path.read_text(encoding="utf-8")) == section:
+                return path.relative_to(folder).as_posix()
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def _sheet_rows(data: dict, folder: Path | None = None) -> tuple[dict[str, list[dict]],
+                                                                  list[str]]:
     left: list[str] = []
     c = data["consultation"]
     _left_out("$", data, _KNOWN_FIELDS["$"], left)
@@ -1287,8 +1355,12 @@ def _sheet_rows(data: dict) -> tuple[dict[str, list[dict]], list[str]]:
     signup = data.get("signup") if isinstance(data.get("signup"), dict) else {}
     _left_out("signup", signup, _KNOWN_FIELDS["signup"], left)
     rows: dict[str, list[dict]] = {name: [] for name in SHEETS}
+    map_file = _map_file(folder, c.get("map")) if folder is not None else None
+    if "map" in c and map_file is None:
+        left.append("consultation.map")
     rows["consultation"].append(_row("consultation", c, languages=" ".join(c["languages"]),
-                                     signup_age_bracket=signup.get("age_bracket")))
+                                     signup_age_bracket=signup.get("age_bracket"),
+                                     map=map_file))
     for key, sheet, known in (("themes", "themes", "theme"), ("projects", "projects", "project")):
         for i, item in enumerate(c.get(key) or []):
             _left_out(f"consultation.{key}[{i}]", item, _KNOWN_FIELDS[known], left)
@@ -1380,7 +1452,7 @@ def bundle_to_sheet(bundle_folder: str | Path, out_path: str | Path) -> list[str
     folder, file = (path.parent, path) if path.suffix == ".json" else (path, path / BUNDLE_FILE)
     load_bundle(folder)
     data = json.loads(file.read_text(encoding="utf-8"))
-    rows, left = _sheet_rows(data)
+    rows, left = _sheet_rows(data, folder)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)

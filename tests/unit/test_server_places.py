@@ -290,9 +290,16 @@ def test_export_command_for_places_and_areas(mapped_hub, tablet, push, tmp_path,
     assert "q-place" in capsys.readouterr().out
 
 
-def test_places_of_a_consultation_without_a_map_are_refused(hub):
+def test_places_of_a_consultation_without_a_map_are_refused(bare_hub):
+    data = mapped_data()
+    data["consultation"].pop("map", None)
+    data["consultation"]["questions"] = [q for q in data["consultation"]["questions"]
+                                         if q["kind"] != "place"]
+    data["consultation"]["id"] = "unmapped"
+    bare_hub.import_bundle(data)
+    hub = bare_hub
     with pytest.raises(HubError) as refused:
-        places_geojson(hub, "alpimed-2030")
+        places_geojson(hub, "unmapped")
     assert refused.value.code == "consultation_unmapped"
     with pytest.raises(HubError) as unknown:
         places_geojson(hub, "nope")

@@ -46,9 +46,11 @@ def cell_values(path):
 
 @pytest.fixture
 def folder(tmp_path):
-    """A copy of the template with the demo's images beside it (the default images folder)."""
+    """A copy of the template with the demo's images and map beside it (the default images
+    folder)."""
     shutil.copy(TEMPLATE, tmp_path / "consultation.xlsx")
     shutil.copytree(DEMO_BUNDLE_DIR / "images", tmp_path / "images")
+    shutil.copytree(DEMO_BUNDLE_DIR / "map", tmp_path / "map")
     return tmp_path
 
 
@@ -121,7 +123,7 @@ def test_every_sheet_and_question_kind_is_in_the_template():
     values = cell_values(TEMPLATE)
     assert set(values) == set(SHEETS)
     kinds = {row[1] for row in values["questions"][1:]}
-    assert kinds == {"colour", "yes_no", "scale", "choice", "ranking", "budget", "open"}
+    assert kinds == {"colour", "yes_no", "scale", "choice", "ranking", "budget", "open", "place"}
 
 
 # -- every problem at once, each at its cell ------------------------------------------------------
@@ -520,6 +522,7 @@ def test_images_missing_broken_wrong_kind_or_too_large(folder):
 def test_images_come_from_the_images_folder(folder, tmp_path):
     photos = tmp_path / "photos"
     shutil.move(folder / "images", photos / "images")
+    shutil.move(folder / "map", photos / "map")
     assert any(p.message == "The image {path} is missing."
                for p in problems_of(folder / "consultation.xlsx"))
     data = build_bundle(folder / "consultation.xlsx", images_dir=photos)
@@ -657,13 +660,21 @@ def test_bundle_to_sheet_says_what_it_leaves_out(tmp_path):
     bundle = tmp_path / "bundle"
     shutil.copytree(DEMO_BUNDLE_DIR, bundle)
     data = json.loads((bundle / BUNDLE_FILE).read_text(encoding="utf-8"))
-    # The map (areas, base map) has no sheet yet: kept out, and said.
-    data["consultation"]["map"] = json.loads((bundle / "map" / "map.json").read_text("utf-8"))
+    # A map section that no JSON file of the bundle holds has no cell to name it: left out,
+    # and said (the demo's map is map/map.json, named in the template's `map` column).
+    section = json.loads((bundle / "map" / "map.json").read_text("utf-8"))
+    section["attribution"] = {lang: text + " (edited)"
+                              for lang, text in section["attribution"].items()}
+    data["consultation"]["map"] = section
     data["consultation"]["questions"][1]["max_length"] = 10        # not a yes_no field
     (bundle / BUNDLE_FILE).write_text(json.dumps(data), encoding="utf-8")
     left = bundle_to_sheet(bundle, tmp_path / "s.xlsx")
-    assert left == ["consultation.map", "consultation.questions[1].max_length"]
-    assert canonical_json(build_bundle(tmp_path / "s.xlsx", bundle)) == canonical_json(DEMO_DATA)
+    assert sorted(left) == ["consultation.map", "consultation.questions[1].max_length"]
+    # Built back, the sheet lacks the map its place question needs: said at that cell.
+    with pytest.raises(SheetError) as info:
+        build_bundle(tmp_path / "s.xlsx", bundle)
+    assert [(p.sheet, p.column, p.message) for p in info.value.problems] == [
+        ("questions", "kind", "A place question needs the consultation's map.")]
 
 
 # -- command line --------------------------------------------------------------------------------
