@@ -5,7 +5,6 @@ from kivy.uix.screenmanager import Screen
 
 from screens import load_kv
 from screens.i18n import tr
-from screens.widgets import Chip
 
 
 def meeting_when(starts_at: str) -> str:
@@ -27,6 +26,7 @@ class WelcomeScreen(Screen):
     identified = BooleanProperty(False)
     site_id = StringProperty("", allownone=True)
     meetings = ListProperty([])
+    themes_line = StringProperty("")
     controller = ObjectProperty(None, allownone=True)
 
     def __init__(self, **kwargs):
@@ -60,12 +60,10 @@ class WelcomeScreen(Screen):
 
     def _refresh(self, *_args):
         self.closed = self.consultation is not None and self.consultation.status != "open"
-        box = self.ids.get("themes")
-        if box is None or self.consultation is None:
+        if self.consultation is None:
             return
-        box.clear_widgets()
-        for theme_ in self.consultation.themes:
-            box.add_widget(Chip(text=tr.loc(theme_.title)))
+        titles = " · ".join(tr.loc(t.title) for t in self.consultation.themes)
+        self.themes_line = tr._("Themes: {themes}").format(themes=titles) if titles else ""
         site_names = {s.id: tr.loc(s.name) for s in self.consultation.sites}
         self.meetings = [
             {"when": meeting_when(m.starts_at), "title": tr.loc(m.title),
