@@ -9,10 +9,8 @@ from screens.i18n import tr
 
 def meeting_when(starts_at: str) -> str:
     """'03/12/2026 · 18:30' from an ISO date and time (the published local time)."""
-    date, _sep, time = starts_at.partition("T")
-    year, month, day = (date.split("-") + ["", "", ""])[:3]
-    when = f"{day}/{month}/{year}" if tr.lang != "en" else date
-    return when + (f" · {time[:5]}" if time else "")
+    from app.formatting import day_and_time
+    return day_and_time(starts_at, tr.lang)
 
 
 class WelcomeScreen(Screen):

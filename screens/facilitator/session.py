@@ -5,6 +5,7 @@ from kivy.properties import StringProperty
 
 import screens.idea  # noqa: F401  (the ThemeChoice rule)
 from app.errors import N_
+from app.formatting import day
 from screens import load_kv
 from screens.facilitator.page import FacilitatorPage
 from screens.i18n import tr
@@ -30,7 +31,8 @@ class SessionPage(FacilitatorPage):
                       self.pick_site)
         meetings = [m for m in consultation.meetings if not site or m.site == site]
         self._toggles(self.ids.meetings, [(None, tr._("No meeting"))] +
-                      [(m.id, tr.loc(m.title) + "  " + m.starts_at[:10]) for m in meetings],
+                      [(m.id, tr.loc(m.title) + " · " + day(m.starts_at, tr.lang))
+                       for m in meetings],
                       self.settings.meeting_id, self.pick_meeting)
 
     @property
@@ -41,7 +43,9 @@ class SessionPage(FacilitatorPage):
     def _toggles(self, box, items, current, pick):
         box.clear_widgets()
         for value, text in items:
-            card = Factory.ThemeChoice(text=text)
+            # Long names (a consultation's title) wrap inside the page instead of running
+            # off its side.
+            card = Factory.FitChoice(text=text)
             card.selected = value == current
             card.bind(on_release=lambda _c, v=value: pick(v))
             box.add_widget(card)
