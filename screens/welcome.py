@@ -60,8 +60,7 @@ class WelcomeScreen(Screen):
         self.closed = self.consultation is not None and self.consultation.status != "open"
         if self.consultation is None:
             return
-        titles = " · ".join(tr.loc(t.title) for t in self.consultation.themes)
-        self.themes_line = tr._("Themes: {themes}").format(themes=titles) if titles else ""
+        self.themes_line = " · ".join(tr.loc(t.title) for t in self.consultation.themes)
         site_names = {s.id: tr.loc(s.name) for s in self.consultation.sites}
         self.meetings = [
             {"when": meeting_when(m.starts_at), "title": tr.loc(m.title),
