@@ -214,7 +214,7 @@ def test_signup_fields_keep_saying_what_they_are_for_while_typing(kiosk):
     k.type(form.ids.name, PERSONAL[0])
     k.type(form.ids.contact, PERSONAL[1])
     step(2)
-    purposes = {"name": "Pour que la plateforme sache comment vous appeler.",
+    purposes = {"name": "Pour que l'équipe sache comment vous appeler.",
                 "contact": "Uniquement pour vous informer sur cette consultation. "
                            "Une adresse e-mail reçoit un lien de confirmation."}
     for field, purpose in purposes.items():

@@ -265,7 +265,7 @@ def test_unreachable_hub_keeps_the_last_results_and_says_so(make_projector, demo
     projector.receive(ResultsPoll(False, problem="Hub unreachable"))
     frames(3)
     status = plain(projector.root.ids.status.text)
-    assert status == "Serveur injoignable — derniers résultats affichés"
+    assert status == "Liaison coupée — derniers résultats affichés"
     counts = demo_results.questions["q-ticket"]["counts"]
     assert f"{counts['yes']} votes" in all_text(projector.root)
     projector.receive(ResultsPoll(True))
