@@ -30,6 +30,10 @@ class SessionPage(FacilitatorPage):
                       [(s.id, tr.loc(s.name)) for s in consultation.sites], site,
                       self.pick_site)
         meetings = [m for m in consultation.meetings if not site or m.site == site]
+        from app.store import RETENTION_CHOICES, RETENTION_NAMES
+        self._toggles(self.ids.retention,
+                      [(days, tr._(RETENTION_NAMES[days])) for days in RETENTION_CHOICES],
+                      self.store.retention_days, self.pick_retention)
         self._toggles(self.ids.meetings, [(None, tr._("No meeting"))] +
                       [(m.id, tr.loc(m.title) + " · " + day(m.starts_at, tr.lang))
                        for m in meetings],
@@ -49,6 +53,11 @@ class SessionPage(FacilitatorPage):
             card.selected = value == current
             card.bind(on_release=lambda _c, v=value: pick(v))
             box.add_widget(card)
+
+    def pick_retention(self, days):
+        """How long acknowledged records stay on this tablet; applied at the next purge."""
+        self.store.set_retention_days(days)
+        self.refresh()
 
     def pick_consultation(self, consultation_id):
         catalogue = self.catalogue

@@ -1,0 +1,34 @@
+"""Issue 18 on the facilitator's side: a PIN shorter than today's minimum is replaced at
+once, and the retention of sent answers is chosen on the session page."""
+from app.store import RETENTION_CHOICES
+from tests.ui.conftest import PIN
+from tests.ui.test_facilitator import enter_facilitator, type_pin
+
+
+def test_a_right_but_short_pin_asks_for_a_longer_one(kiosk_factory, monkeypatch):
+    import app.security as security
+    k = kiosk_factory()
+    monkeypatch.setattr(security, "PIN_MIN", len(PIN) + 2)   # today's rule: 8 digits
+    k.root.open_pin()
+    k.settle()
+    type_pin(k, PIN)
+    pin = k.root.pin_screen
+    assert k.root.current == "pin" and pin.mode == "choose"
+    assert "8" in pin.message and not pin.failed
+    type_pin(k, "86421357")
+    type_pin(k, "86421357")
+    assert k.root.current == "facilitator"
+    assert security.FacilitatorPin(k.store).verify("86421357")
+
+
+def test_retention_is_chosen_on_the_session_page(kiosk_factory):
+    k = kiosk_factory()
+    fac = enter_facilitator(k)
+    page = fac.pages["session"]
+    cards = page.ids.retention.children[::-1]
+    assert len(cards) == len(RETENTION_CHOICES)
+    chosen = [i for i, c in enumerate(cards) if c.selected]
+    assert [RETENTION_CHOICES[i] for i in chosen] == [30]          # one month by default
+    k.tap(cards[RETENTION_CHOICES.index(7)])
+    assert k.store.retention_days == 7
+    assert fac.pages["session"].ids.retention.children[::-1][1].selected
