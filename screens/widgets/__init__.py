@@ -6,6 +6,7 @@ from kivy.properties import (BooleanProperty, ListProperty, NumericProperty, Obj
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
+from kivy.uix.modalview import ModalView
 from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 
@@ -46,6 +47,11 @@ class RoundedButton(ButtonBehavior, Label):
 
 class SecondaryButton(RoundedButton):
     """A quieter action: surface background, primary text, an outline."""
+
+
+class DangerButton(SecondaryButton):
+    """An action that undoes or refuses (Reject, Quit): outlined, never filled like the main
+    action beside it, in the error colour, with a cross drawn before its word."""
 
 
 class ToggleCard(RoundedButton):
@@ -289,6 +295,15 @@ class CueScroll(ScrollView):
         """Scroll so that `widget` (inside this view) is entirely visible."""
         self.scroll_to(widget, padding=self.cue_height + 8, animate=False)
         self._update_cue()
+
+
+class ConfirmQuit(ModalView):
+    """'Quit the application?' with a way back; `when_confirmed` is called only on Quit."""
+    when_confirmed = ObjectProperty(None, allownone=True)
+
+    def confirmed(self):
+        if self.when_confirmed is not None:
+            self.when_confirmed()
 
 
 class Separator(Widget):

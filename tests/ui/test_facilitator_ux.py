@@ -32,3 +32,29 @@ def test_retention_is_chosen_on_the_session_page(kiosk_factory):
     k.tap(cards[RETENTION_CHOICES.index(7)])
     assert k.store.retention_days == 7
     assert fac.pages["session"].ids.retention.children[::-1][1].selected
+
+
+def test_quit_asks_first(kiosk_factory):
+    quits = []
+    k = kiosk_factory()
+    k.root.on_quit = lambda: quits.append(1)
+    fac = enter_facilitator(k)
+    k.tap(fac.ids.quit)
+    dialog = fac.confirm_quit
+    assert not quits and dialog.parent is not None           # asked, nothing stopped
+    k.tap(dialog.ids.stay)
+    assert not quits and dialog.parent is None and k.root.current == "facilitator"
+    k.tap(fac.ids.quit)
+    k.tap(fac.confirm_quit.ids.leave)
+    assert quits
+
+
+def test_reject_does_not_look_like_approve(kiosk_factory):
+    from screens.widgets import DangerButton, RoundedButton, SecondaryButton
+    k = kiosk_factory()
+    fac = enter_facilitator(k)
+    page = fac.pages["ideas"]
+    approve, reject = page.ids.approve, page.ids.reject
+    assert type(approve.__self__) is RoundedButton             # filled: the main action
+    assert isinstance(reject, SecondaryButton) and isinstance(reject, DangerButton)
+    assert list(reject.background) != list(approve.background)   # outlined, not filled
