@@ -47,7 +47,7 @@ PALETTES = {
         "on_chip": (1, 1, 1, 1),
         "green": (0.26, 0.65, 0.617, 1),
         "orange": (1, 0.80, 0.40, 1),
-        "red": (0.85, 0.236, 0.17, 1),
+        "red": (1.0, 0.40, 0.30, 1),
         "on_vote": (0, 0, 0, 1),
         "outline": (1, 1, 1, 1),
         "error": (1, 0.55, 0.55, 1),
@@ -59,7 +59,9 @@ TEXT_PAIRS = [("text", "background"), ("text", "surface"), ("text_muted", "backg
               ("text_muted", "surface"), ("on_primary", "primary"), ("on_accent", "accent"),
               ("on_chip", "chip"), ("on_vote", "green"), ("on_vote", "orange"),
               ("on_vote", "red"), ("error", "surface"), ("error", "background"),
-              ("primary", "surface"), ("primary", "background")]
+              ("primary", "surface"), ("primary", "background"),
+              # An unselected vote button: its word in its colour on the surface.
+              ("green", "surface"), ("orange", "surface"), ("red", "surface")]
 
 TEXT_SCALES = {"normal": 1.0, "large": 1.25, "very_large": 1.5}
 

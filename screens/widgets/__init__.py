@@ -110,6 +110,7 @@ class IconButton(ButtonBehavior, BoxLayout):
     background = ListProperty([0, 0, 0, 1])
     foreground = ListProperty([1, 1, 1, 1])
     selected = BooleanProperty(False)
+    ink = ListProperty([1, 1, 1, 1])      # the icon's and word's colour as drawn
 
 
 class LanguageBar(BoxLayout):

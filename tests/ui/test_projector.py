@@ -142,7 +142,7 @@ def test_every_view_in_every_language_and_size(make_projector, demo_results, siz
     projector = make_projector(size, **MODES[mode])
     projector.receive(ResultsPoll(True, demo_results))
     SHOTS.mkdir(parents=True, exist_ok=True)
-    words = {"fr": ["Pour", "À revoir", "Contre"], "it": ["A favore", "Da rivedere", "Contrario"]}
+    words = {"fr": ["Pour", "À revoir", "Contre"], "it": ["A favore", "Da rivedere", "Contro"]}
     expected = (words["fr"] + words["it"]) if mode == "bilingual" else words[mode]
     for view in projector.state.views:
         projector.apply_control({"view": view})
