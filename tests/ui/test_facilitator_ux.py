@@ -58,3 +58,21 @@ def test_reject_does_not_look_like_approve(kiosk_factory):
     assert type(approve.__self__) is RoundedButton             # filled: the main action
     assert isinstance(reject, SecondaryButton) and isinstance(reject, DangerButton)
     assert list(reject.background) != list(approve.background)   # outlined, not filled
+
+
+def test_ranked_options_come_first_in_reading_order(kiosk_factory):
+    """① is drawn before ② (left of it, or above it), whatever the options' first order."""
+    from tests.ui.conftest import step
+    from tests.ui.test_resident import kind_is, start
+    k = kiosk_factory()
+    start(k)
+    k.session.index = [q.kind for q in k.session.consultation.questions].index("ranking")
+    k.root.question.show()
+    step(3)
+    body = kind_is(k, "ranking")
+    second, first = body.question.option_ids[1], body.question.option_ids[0]
+    k.tap(body.cards[second])
+    k.tap(body.cards[first])
+    one, two = body.cards[second], body.cards[first]
+    assert one.badge == "1" and two.badge == "2"
+    assert one.top > two.top + 1 or (abs(one.top - two.top) <= 1 and one.x < two.x)
