@@ -76,3 +76,23 @@ def test_ranked_options_come_first_in_reading_order(kiosk_factory):
     one, two = body.cards[second], body.cards[first]
     assert one.badge == "1" and two.badge == "2"
     assert one.top > two.top + 1 or (abs(one.top - two.top) <= 1 and one.x < two.x)
+
+
+def test_the_projector_page_says_what_the_projector_shows(kiosk_factory):
+    """Before anything is sent it says it does not know; after, the view the hub confirmed."""
+    from tests.ui.conftest import step
+
+    class Remote:
+        def send(self, control, lang, done):
+            done({"revision": 2, "control": {"view": "q-ticket", "rotating": False}}, None)
+
+    k = kiosk_factory()
+    fac = enter_facilitator(k)
+    k.tap(fac.nav_buttons["projector"])
+    page = fac.pages["projector"]
+    assert "not known" in page.ids.showing.text or "pas" in page.ids.showing.text
+    page.remote = Remote()
+    page.send({"view": "q-ticket"})
+    step(3)
+    prompt = k.session.consultation.question("q-ticket").prompt["fr"]
+    assert prompt in page.ids.showing.text and not page.rotating
