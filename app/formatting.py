@@ -95,3 +95,43 @@ def money(amount, lang: str, currency: str = DEFAULT_CURRENCY) -> str:
         return ""
     return _format(_numbers().format_currency, amount, lang, currency=currency,
                    format=_whole_currency_pattern(lang), currency_digits=False)
+
+
+def day(iso: str, lang: str) -> str:
+    """A date as the screens write it, one way everywhere: 03/12/2026 (fr, it), 12/03/2026
+    (en), from an ISO date or date-time ('2026-12-03' or '2026-12-03T18:30'). "" if it is not
+    a date."""
+    date_part = (iso or "").partition("T")[0]
+    parts = date_part.split("-")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        return ""
+    year, month, dd = parts
+    return f"{month}/{dd}/{year}" if lang == "en" else f"{dd}/{month}/{year}"
+
+
+def day_and_time(iso: str, lang: str) -> str:
+    """'03/12/2026 · 18:30' from an ISO date-time; the date alone when no time is given."""
+    when = day(iso, lang)
+    time = (iso or "").partition("T")[2][:5]
+    return when + (" · " + time if when and time else "")
+
+
+def whole_percents(counts) -> list[int]:
+    """Whole percentages of `counts` that add up to exactly 100 (largest remainder: each
+    share is rounded down, then the points left go to the largest remainders, ties to the
+    earlier one). All zero when nothing was counted.
+
+    >>> whole_percents([1, 1, 1]), whole_percents([2, 1]), whole_percents([0, 0])
+    ([34, 33, 33], [67, 33], [0, 0])
+    """
+    counts = [max(0, int(c)) for c in counts]
+    total = sum(counts)
+    if total == 0:
+        return [0] * len(counts)
+    floors = [c * 100 // total for c in counts]
+    remainders = [c * 100 % total for c in counts]
+    left = 100 - sum(floors)
+    order = sorted(range(len(counts)), key=lambda i: (-remainders[i], i))
+    for i in order[:left]:
+        floors[i] += 1
+    return floors

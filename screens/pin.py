@@ -9,7 +9,7 @@ from kivy.uix.screenmanager import Screen
 from app.errors import DomainError
 from app.security import PIN_MAX, PinThrottled
 from screens import load_kv
-from screens.i18n import tr
+from screens.i18n import say, tr
 
 
 class PinScreen(Screen):
@@ -86,6 +86,13 @@ class PinScreen(Screen):
             ok = self.pin.verify(entered)
         except PinThrottled:
             self._tick_wait()
+            return
+        if ok and getattr(self.pin, "shorter_than_required", False):
+            # A right PIN chosen before PIN_MIN was raised: choose a longer one now.
+            from app.security import PIN_MIN, PIN_TOO_SHORT
+            self.mode = "choose"
+            self.failed = False
+            say(self, "message", lambda: tr._(PIN_TOO_SHORT).format(min=PIN_MIN))
             return
         if ok:
             self._accepted()

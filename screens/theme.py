@@ -24,9 +24,12 @@ PALETTES = {
         "on_accent": (1, 1, 1, 1),
         "chip": (0.89, 0.93, 0.96, 1),
         "on_chip": (0.05, 0.25, 0.42, 1),
-        "green": (0.13, 0.46, 0.20, 1),
-        "orange": (0.70, 0.33, 0.0, 1),
-        "red": (0.70, 0.11, 0.11, 1),
+        # The three vote colours differ in lightness and hue so that they stay apart for
+        # colour-blind residents too (tests/unit/test_palette.py); each also has its word
+        # and its icon, so colour is never alone.
+        "green": (0.20, 0.50, 0.475, 1),          # blue-green
+        "orange": (0.60, 0.40, 0.0, 1),           # ochre
+        "red": (0.60, 0.12, 0.24, 1),             # crimson
         "on_vote": (1, 1, 1, 1),
         "outline": (0.78, 0.80, 0.84, 1),
         "error": (0.68, 0.08, 0.08, 1),
@@ -42,9 +45,9 @@ PALETTES = {
         "on_accent": (0, 0, 0, 1),
         "chip": (0.2, 0.2, 0.2, 1),
         "on_chip": (1, 1, 1, 1),
-        "green": (0.45, 0.95, 0.45, 1),
-        "orange": (1, 0.70, 0.25, 1),
-        "red": (1, 0.55, 0.55, 1),
+        "green": (0.26, 0.65, 0.617, 1),
+        "orange": (1, 0.80, 0.40, 1),
+        "red": (1.0, 0.40, 0.30, 1),
         "on_vote": (0, 0, 0, 1),
         "outline": (1, 1, 1, 1),
         "error": (1, 0.55, 0.55, 1),
@@ -56,7 +59,9 @@ TEXT_PAIRS = [("text", "background"), ("text", "surface"), ("text_muted", "backg
               ("text_muted", "surface"), ("on_primary", "primary"), ("on_accent", "accent"),
               ("on_chip", "chip"), ("on_vote", "green"), ("on_vote", "orange"),
               ("on_vote", "red"), ("error", "surface"), ("error", "background"),
-              ("primary", "surface"), ("primary", "background")]
+              ("primary", "surface"), ("primary", "background"),
+              # An unselected vote button: its word in its colour on the surface.
+              ("green", "surface"), ("orange", "surface"), ("red", "surface")]
 
 TEXT_SCALES = {"normal": 1.0, "large": 1.25, "very_large": 1.5}
 

@@ -1,7 +1,9 @@
 """The budget: +/- per project in the question's steps, and a live bar of the amount left,
 which can never go below zero (a + that would overspend is disabled). Beside the +/-, one
 button per project does in a tap what would take many: "Fund fully" (its whole cost, or all
-that is left when less is left, in whole steps) and, once funded, "Remove". Next records."""
+that is left when less is left, in whole steps); it is a toggle, shown selected ("Funded", with
+its tick) once funded, and a second tap takes the money back. The bar fills with what has been
+given (empty at the start), and a line says why Next waits while nothing is given."""
 from kivy.metrics import dp
 from kivy.properties import BooleanProperty, DictProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
@@ -100,12 +102,13 @@ class BudgetBody(QuestionBody):
     def _refresh(self, *_args):
         spent = sum(self.amounts.values())
         self.left = max(0, self.question.budget_total - spent)
-        self.left_text = tr._("Left to share: {left} of {total}").format(
-            left=self.money(self.left), total=self.money(self.question.budget_total))
+        self.left_text = tr._("Given: {given} of {total}. Left: {left}").format(
+            given=self.money(spent), total=self.money(self.question.budget_total),
+            left=self.money(self.left))
         step = self.question.budget_step
         # One width for every label of the quick button, so the - and + never move.
         quick_width = max(text_width(t) for t in (
-            tr._("Fund fully"), tr._("Add all that is left"), tr._("Remove"))) + dp(40)
+            tr._("Fund fully"), tr._("Add all that is left"), tr._("Funded"))) + dp(96)
         for project_id, row in self.rows.items():
             project = row.project
             row.quick_width = quick_width
@@ -123,9 +126,9 @@ class BudgetBody(QuestionBody):
                                   else tr._("Add all that is left"))
                 row.ids.quick.disabled = False
             elif row.amount > 0:
-                # Fully funded, or nothing left to add: the same button takes it back.
+                # Fully funded, or nothing left to add: selected; a tap takes it back.
                 row.quick_action = "remove"
-                row.quick_text = tr._("Remove")
+                row.quick_text = tr._("Funded")
                 row.ids.quick.disabled = False
             else:
                 row.quick_action = "fill"

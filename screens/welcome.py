@@ -5,15 +5,12 @@ from kivy.uix.screenmanager import Screen
 
 from screens import load_kv
 from screens.i18n import tr
-from screens.widgets import Chip
 
 
 def meeting_when(starts_at: str) -> str:
     """'03/12/2026 · 18:30' from an ISO date and time (the published local time)."""
-    date, _sep, time = starts_at.partition("T")
-    year, month, day = (date.split("-") + ["", "", ""])[:3]
-    when = f"{day}/{month}/{year}" if tr.lang != "en" else date
-    return when + (f" · {time[:5]}" if time else "")
+    from app.formatting import day_and_time
+    return day_and_time(starts_at, tr.lang)
 
 
 class WelcomeScreen(Screen):
@@ -27,6 +24,7 @@ class WelcomeScreen(Screen):
     identified = BooleanProperty(False)
     site_id = StringProperty("", allownone=True)
     meetings = ListProperty([])
+    themes_line = StringProperty("")
     controller = ObjectProperty(None, allownone=True)
 
     def __init__(self, **kwargs):
@@ -60,12 +58,9 @@ class WelcomeScreen(Screen):
 
     def _refresh(self, *_args):
         self.closed = self.consultation is not None and self.consultation.status != "open"
-        box = self.ids.get("themes")
-        if box is None or self.consultation is None:
+        if self.consultation is None:
             return
-        box.clear_widgets()
-        for theme_ in self.consultation.themes:
-            box.add_widget(Chip(text=tr.loc(theme_.title)))
+        self.themes_line = " · ".join(tr.loc(t.title) for t in self.consultation.themes)
         site_names = {s.id: tr.loc(s.name) for s in self.consultation.sites}
         self.meetings = [
             {"when": meeting_when(m.starts_at), "title": tr.loc(m.title),

@@ -27,6 +27,8 @@ class ProjectorPage(FacilitatorPage):
     rotating = BooleanProperty(True)
     hidden = BooleanProperty(False)
     frozen = BooleanProperty(False)
+    confirmed = BooleanProperty(False)     # the hub has answered at least once
+    showing_text = StringProperty("")
 
     def refresh(self, *_args):
         sync = self.shell.sync
@@ -51,6 +53,20 @@ class ProjectorPage(FacilitatorPage):
             card.selected = view == self.view
             card.bind(on_release=lambda _c, v=view: self.send({"view": v}))
             box.add_widget(card)
+        self._say_showing()
+
+    def _say_showing(self):
+        if not self.confirmed or not self.view:
+            self.showing_text = tr._("On the projector now: not known yet (choose a view below).")
+            return
+        text = tr._("On the projector now: {view}").format(view=self.view_name(self.view))
+        if self.rotating:
+            text += " " + tr._("(then the views take turns)")
+        if self.hidden:
+            text += " · " + tr._("Results hidden")
+        if self.frozen:
+            text += " · " + tr._("Frozen")
+        self.showing_text = text
 
     def send(self, control):
         if self.remote is None:
@@ -68,9 +84,14 @@ class ProjectorPage(FacilitatorPage):
             self.error = (error.describe(tr._) if isinstance(error, DomainError)
                           else tr._("The projector could not be reached."))
             return
+        merged = (state or {}).get("control") if isinstance(state, dict) else None
+        merged = merged if isinstance(merged, dict) else {}
         for key in ("view", "rotating", "hidden", "frozen"):
-            if key in control:
+            if key in merged:
+                setattr(self, key, merged[key])
+            elif key in control:
                 setattr(self, key, control[key])
+        self.confirmed = True
         self.message = tr._("The projector has it.")
         self.build_views()
 

@@ -34,6 +34,7 @@ class FacilitatorScreen(Screen):
 
     def __init__(self, pages=PAGES, **kwargs):
         super().__init__(**kwargs)
+        self.confirm_quit = None   # the "Quit the application?" dialog, while it is open
         self.pages = {}           # page_name -> FacilitatorPage
         self.nav_buttons = {}     # page_name -> NavButton
         for page_class in pages:
@@ -99,6 +100,12 @@ class FacilitatorScreen(Screen):
             self.controller.back_to_kiosk()
 
     def quit(self):
+        """Ask first: Quit sits next to Back to the kiosk, and a slip would stop the kiosk."""
+        from screens.widgets import ConfirmQuit
+        self.confirm_quit = ConfirmQuit(when_confirmed=self.quit_now)
+        self.confirm_quit.open()
+
+    def quit_now(self):
         if self.controller is not None:
             self.controller.quit()
 

@@ -5,6 +5,7 @@ from kivy.properties import StringProperty
 
 import screens.idea  # noqa: F401  (the ThemeChoice rule)
 from app.errors import N_
+from app.formatting import day
 from screens import load_kv
 from screens.facilitator.page import FacilitatorPage
 from screens.i18n import tr
@@ -29,8 +30,13 @@ class SessionPage(FacilitatorPage):
                       [(s.id, tr.loc(s.name)) for s in consultation.sites], site,
                       self.pick_site)
         meetings = [m for m in consultation.meetings if not site or m.site == site]
+        from app.store import RETENTION_CHOICES, RETENTION_NAMES
+        self._toggles(self.ids.retention,
+                      [(days, tr._(RETENTION_NAMES[days])) for days in RETENTION_CHOICES],
+                      self.store.retention_days, self.pick_retention)
         self._toggles(self.ids.meetings, [(None, tr._("No meeting"))] +
-                      [(m.id, tr.loc(m.title) + "  " + m.starts_at[:10]) for m in meetings],
+                      [(m.id, tr.loc(m.title) + " · " + day(m.starts_at, tr.lang))
+                       for m in meetings],
                       self.settings.meeting_id, self.pick_meeting)
 
     @property
@@ -41,10 +47,17 @@ class SessionPage(FacilitatorPage):
     def _toggles(self, box, items, current, pick):
         box.clear_widgets()
         for value, text in items:
-            card = Factory.ThemeChoice(text=text)
+            # Long names (a consultation's title) wrap inside the page instead of running
+            # off its side.
+            card = Factory.FitChoice(text=text)
             card.selected = value == current
             card.bind(on_release=lambda _c, v=value: pick(v))
             box.add_widget(card)
+
+    def pick_retention(self, days):
+        """How long acknowledged records stay on this tablet; applied at the next purge."""
+        self.store.set_retention_days(days)
+        self.refresh()
 
     def pick_consultation(self, consultation_id):
         catalogue = self.catalogue

@@ -100,7 +100,7 @@ class PjStackedBar(Widget):
                 Color(*colour)
                 Rectangle(pos=(x, self.y), size=(width, self.height))
                 label = self._labels[index]
-                label.font_size = font_size = min(pstyle.font_small, self.height * 0.62)
+                label.font_size = font_size = pstyle.font_small
                 text = self.texts[index] if index < len(self.texts) else ""
                 label.text = text
                 fits = bool(text) and _text_width(text, font_size) + pstyle.u < width

@@ -42,12 +42,12 @@ class PjOpenAnswersView(PjResultView):
         if not words:
             self.cloud.add_widget(PjCloudWord(
                 text=self._("The words will appear here when several answers share them.",
-                            sep="\n"), font_size=self.u(3.4), markup=True,
+                            sep="\n"), font_size=self.u(3.8), markup=True,
                 color=PALETTE["text_muted"]))
             return
         top = words[0][1]
         for index, (word, count) in enumerate(words):
-            size = self.u(3.2) + self.u(7.5) * (count / top)
+            size = self.u(3.8) + self.u(6.9) * (count / top)
             self.cloud.add_widget(PjCloudWord(text=word, font_size=size, bold=count >= top / 2,
                                             color=CLOUD_COLOURS[index % len(CLOUD_COLOURS)]))
 

@@ -6,6 +6,8 @@ from kivy.properties import (BooleanProperty, ListProperty, NumericProperty, Obj
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
+from kivy.uix.modalview import ModalView
+from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 
 from screens import load_kv
@@ -45,6 +47,11 @@ class RoundedButton(ButtonBehavior, Label):
 
 class SecondaryButton(RoundedButton):
     """A quieter action: surface background, primary text, an outline."""
+
+
+class DangerButton(SecondaryButton):
+    """An action that undoes or refuses (Reject, Quit): outlined, never filled like the main
+    action beside it, in the error colour, with a cross drawn before its word."""
 
 
 class ToggleCard(RoundedButton):
@@ -103,6 +110,7 @@ class IconButton(ButtonBehavior, BoxLayout):
     background = ListProperty([0, 0, 0, 1])
     foreground = ListProperty([1, 1, 1, 1])
     selected = BooleanProperty(False)
+    ink = ListProperty([1, 1, 1, 1])      # the icon's and word's colour as drawn
 
 
 class LanguageBar(BoxLayout):
@@ -197,6 +205,106 @@ class CollapsingBox(BoxLayout):
                     c.width = w
                 else:
                     c.size = (w, h)
+
+
+class CueScroll(ScrollView):
+    """A vertical ScrollView that never hides content silently: while something lies below
+    the visible part, a labelled "More below" tab is drawn over its bottom edge (tapping it
+    scrolls down by most of a page), and its scroll bar is wide and always drawn. Every
+    scrolling part of the kiosk and facilitator screens is one of these; the layout test
+    (tests/ui/test_layout.py) accepts content below the fold only inside one."""
+    more_below = BooleanProperty(False)
+    more_above = BooleanProperty(False)
+    cue_text = StringProperty("")
+    cue_height = NumericProperty(0)
+
+    def __init__(self, **kwargs):
+        from kivy.graphics import InstructionGroup
+        self._cue_label = Label(bold=True)
+        self._cue = InstructionGroup()
+        super().__init__(**kwargs)
+        self.canvas.after.add(self._cue)
+        self.fbind("scroll_y", self._update_cue)
+        self.fbind("size", self._update_cue)
+        self.fbind("pos", self._draw_cue)
+        self.fbind("more_below", self._draw_cue)
+        self.fbind("cue_text", self._draw_cue)
+        self.fbind("children", self._watch_child)
+        from screens.theme import theme
+        theme.fbind("colours", self._draw_cue)
+        theme.fbind("font_small", self._draw_cue)
+
+    def _draw_cue(self, *_args):
+        from kivy.graphics import RoundedRectangle, Rectangle
+        from screens.theme import theme
+        self._cue.clear()
+        label = self._cue_label
+        label.text = self.cue_text
+        label.font_size = theme.font_small
+        label.color = theme.colours["on_primary"]
+        label.texture_update()
+        tw, th = label.texture_size
+        self.cue_height = max(theme.touch, th + dp(16))
+        if not self.more_below:
+            return
+        h = self.cue_height
+        width = tw + dp(88)
+        x = self.center_x - width / 2
+        self._cue.add(Color(*theme.colours["primary"]))
+        self._cue.add(RoundedRectangle(pos=(x, self.y + dp(2)), size=(width, h - dp(4)),
+                                       radius=[h / 2]))
+        self._cue.add(Color(*theme.colours["on_primary"]))
+        self._cue.add(Rectangle(texture=label.texture, size=(tw, th),
+                                pos=(x + dp(60), self.y + (h - th) / 2)))
+        ax = x + dp(30)
+        self._cue.add(Line(points=[ax - dp(12), self.y + h * 0.6, ax, self.y + h * 0.38,
+                                   ax + dp(12), self.y + h * 0.6],
+                           width=dp(2.5), cap="round", joint="round"))
+
+    def _watch_child(self, *_args):
+        for child in self.children:
+            child.fbind("height", self._update_cue)
+        self._update_cue()
+
+    def overflow(self) -> float:
+        child = self.children[0] if self.children else None
+        return max(0.0, child.height - self.height) if child is not None else 0.0
+
+    def _update_cue(self, *_args):
+        extra = self.overflow()
+        self.more_below = extra > 1 and self.scroll_y > 1 / max(extra, 1)
+        self.more_above = extra > 1 and self.scroll_y < 1 - 1 / max(extra, 1)
+        self._draw_cue()
+
+    def cue_hit(self, touch) -> bool:
+        return (self.more_below and self.x <= touch.x <= self.right
+                and self.y <= touch.y <= self.y + self.cue_height)
+
+    def on_touch_down(self, touch):
+        if self.cue_hit(touch):
+            self.page_down()
+            return True
+        return super().on_touch_down(touch)
+
+    def page_down(self):
+        extra = self.overflow()
+        if extra > 0:
+            self.scroll_y = max(0.0, self.scroll_y - (self.height * 0.8) / extra)
+            self._update_cue()
+
+    def scroll_to_show(self, widget):
+        """Scroll so that `widget` (inside this view) is entirely visible."""
+        self.scroll_to(widget, padding=self.cue_height + 8, animate=False)
+        self._update_cue()
+
+
+class ConfirmQuit(ModalView):
+    """'Quit the application?' with a way back; `when_confirmed` is called only on Quit."""
+    when_confirmed = ObjectProperty(None, allownone=True)
+
+    def confirmed(self):
+        if self.when_confirmed is not None:
+            self.when_confirmed()
 
 
 class Separator(Widget):

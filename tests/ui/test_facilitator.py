@@ -153,7 +153,7 @@ def test_figures_and_moderation(kiosk):
     figures = fac.ids.pages.get_screen("figures")
     assert figures.ids.ballots_today.figure == "1" and figures.ids.ideas.figure == "2"
     tallies = figures.ids.tallies.children[::-1]
-    assert "Bus transfrontalier Menton–Vintimille : 1 pour" in tallies[0].summary
+    assert "Bus transfrontalier Menton–Vintimille\u00a0: 1 pour" in tallies[0].summary
     k.tap(fac.nav_buttons["ideas"])
     page = fac.ids.pages.get_screen("ideas")
     cards = {c.proposal.title: c for c in page.ids.ideas.children}

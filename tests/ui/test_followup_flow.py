@@ -218,7 +218,7 @@ def test_signup_fields_keep_saying_what_they_are_for_while_typing(kiosk):
     k.type(form.ids.name, PERSONAL[0])
     k.type(form.ids.contact, PERSONAL[1])
     step(2)
-    purposes = {"name": "Pour que la plateforme sache comment vous appeler.",
+    purposes = {"name": "Pour que l'équipe sache comment vous appeler.",
                 "contact": "Uniquement pour vous informer sur cette consultation. "
                            "Une adresse e-mail reçoit un lien de confirmation."}
     for field, purpose in purposes.items():
@@ -231,7 +231,7 @@ def test_signup_fields_keep_saying_what_they_are_for_while_typing(kiosk):
     k.shot("23-signup-typing", "fr")
     tr.lang = "it"
     step(2)
-    assert form.ids.name.ids.purpose.text == "Perché la piattaforma sappia come chiamarLa."
+    assert form.ids.name.ids.purpose.text == "Perché il gruppo sappia come chiamarLa."
     k.tap(form.ids.cancel)
     assert personal_strings_in(k.root) == []
 
@@ -416,5 +416,5 @@ def test_refusals_follow_a_change_of_language(kiosk_factory):
     italian = idea.ids.title.error
     tr.lang = "fr"
     step(2)
-    assert idea.ids.title.error == "Ce texte est trop long : 130 caractères, 120 au plus."
+    assert idea.ids.title.error == "Ce texte est trop long\u00a0: 130 caractères, 120 au plus."
     assert idea.ids.title.error != italian

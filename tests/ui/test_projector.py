@@ -145,7 +145,7 @@ def test_every_view_in_every_language_and_size(make_projector, demo_results, siz
     projector = make_projector(size, **MODES[mode])
     projector.receive(ResultsPoll(True, demo_results))
     SHOTS.mkdir(parents=True, exist_ok=True)
-    words = {"fr": ["Pour", "À revoir", "Contre"], "it": ["A favore", "Da rivedere", "Contrario"]}
+    words = {"fr": ["Pour", "À revoir", "Contre"], "it": ["A favore", "Da rivedere", "Contro"]}
     expected = (words["fr"] + words["it"]) if mode == "bilingual" else words[mode]
     for view in projector.state.views:
         projector.apply_control({"view": view})
@@ -268,7 +268,7 @@ def test_unreachable_hub_keeps_the_last_results_and_says_so(make_projector, demo
     projector.receive(ResultsPoll(False, problem="Hub unreachable"))
     frames(3)
     status = plain(projector.root.ids.status.text)
-    assert status == "Serveur injoignable — derniers résultats affichés"
+    assert status == "Liaison coupée — derniers résultats affichés"
     counts = demo_results.questions["q-ticket"]["counts"]
     assert f"{counts['yes']} votes" in all_text(projector.root)
     projector.receive(ResultsPoll(True))

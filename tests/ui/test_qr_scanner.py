@@ -82,7 +82,7 @@ def test_this_machine_has_no_camera_and_the_scanner_says_so(window, no_camera_pr
         step(3)
         assert scanner.status == "no_camera" and scanner.camera is None
         assert scanner.ids.problem.text == \
-            "Aucune caméra sur cet appareil : saisissez plutôt le code."
+            "Aucune caméra sur cet appareil\u00a0: saisissez plutôt le code."
         tr.lang = "it"
         step(2)
         assert "Nessuna fotocamera" in scanner.ids.problem.text
@@ -303,7 +303,10 @@ def test_no_camera_no_scan_button_on_the_card_screen(kiosk_factory, no_camera_pr
     assert not card.camera_ready and card.ids.scan.disabled and card.ids.scan.opacity == 0
     assert "caméra" not in card.ids.help.text and "lecteur" in card.ids.help.text
     step(2)
-    spacing = card.ids.card.y - card.ids.buttons.top     # no hole where the button would be
+    field_bottom = card.ids.card.to_window(card.ids.card.x, card.ids.card.y)[1]
+    buttons = card.ids.buttons
+    buttons_top = buttons.to_window(buttons.x, buttons.y)[1] + buttons.height
+    spacing = field_bottom - buttons_top                  # no hole where the button would be
     assert 0 < spacing < 40
 
 

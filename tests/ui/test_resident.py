@@ -143,7 +143,8 @@ def test_budget_cannot_go_below_zero(kiosk):
 
 def test_budget_fund_fully_and_remove_in_one_tap(kiosk):
     """The bus (240,000 in steps of 10,000) takes one tap instead of 24; when less is left
-    than a project costs, the same button gives all that is left; "Remove" takes it back."""
+    than a project costs, the same button gives all that is left; it is then a selected toggle
+    ("Funded", ticked) that a second tap takes back. The bar fills with what is given."""
     k = kiosk
     start(k)
     k.session.index = 5
@@ -152,20 +153,22 @@ def test_budget_fund_fully_and_remove_in_one_tap(kiosk):
     body = kind_is(k, "budget")
     bus, bike, health = (body.rows[p] for p in ("p-bus", "p-bike", "p-telehealth"))
     plus_x = bus.ids.plus.x
-    assert bus.ids.quick.text == "Financer en entier"
+    assert bus.ids.quick.text == "Financer en entier" and not bus.ids.quick.selected
+    assert body.ids.why_not_next.text and k.root.question.ids.next.disabled
     k.tap(bus.ids.quick)
+    assert not body.ids.why_not_next.text
     assert body.amounts["p-bus"] == 240000 and body.left == 260000
-    assert bus.ids.quick.text == "Retirer" and bus.ids.plus.disabled
+    assert bus.ids.quick.text == "Financé" and bus.ids.quick.selected and bus.ids.plus.disabled
     assert bus.ids.plus.x == plus_x            # the + did not move when the label changed
     k.tap(bike.ids.quick)
     assert body.left == 80000
     assert health.ids.quick.text == "Ajouter tout le reste"
     k.tap(health.ids.quick)
     assert body.amounts["p-telehealth"] == 80000 and body.left == 0
-    assert body.ids.left.text.startswith("Il reste 0")
+    assert body.ids.left.text.endswith("Reste\u00a0: 0\u00a0€")
     untouched = [body.rows[p] for p in ("p-market", "p-coworking", "p-services")]
     assert all(row.ids.quick.disabled and row.ids.plus.disabled for row in untouched)
-    assert health.ids.quick.text == "Retirer"  # nothing left to add: it can only take back
+    assert health.ids.quick.selected       # nothing left to add: it can only take back
     k.tap(bus.ids.quick)
     assert body.amounts["p-bus"] == 0 and body.left == 240000
     assert bus.ids.quick.text == "Financer en entier"

@@ -152,7 +152,10 @@ def test_facilitator_in_portrait(kiosk_factory, lang, text_size):
         assert button.texture_size[0] <= button.width - dp(16), (button.text, button.size)
         if " " not in button.text:           # a single word is never broken over two lines
             assert button.texture_size[1] < button.font_size * 1.6, (button.text, button.size)
-        assert button.top <= fac.ids.nav.top + 1 and button.y >= fac.ids.pages.top
+        bottom = button.to_window(button.x, button.y)[1]
+        nav_top = fac.ids.nav.to_window(fac.ids.nav.x, fac.ids.nav.top)[1]
+        pages_top = fac.ids.pages.to_window(fac.ids.pages.x, fac.ids.pages.top)[1]
+        assert bottom + button.height <= nav_top + 1 and bottom >= pages_top
     assert fac.ids.pages.height > 1280 * (0.6 if text_size == "normal" else 0.45)
     for name in names:
         button = fac.nav_buttons[name]

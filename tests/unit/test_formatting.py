@@ -105,3 +105,23 @@ def test_the_same_figures_read_the_same_on_every_screen(demo, lang):
     assert expected["number"] in facilitator_yes_no
     assert projector_percent == expected["percent"]
     assert projector_votes.startswith(expected["number"] + " ")
+
+
+def test_whole_percents_always_total_100():
+    from app.formatting import whole_percents
+    assert whole_percents([1, 1, 1]) == [34, 33, 33]       # rounding each gives 99
+    assert whole_percents([1, 1, 1, 1, 1, 1]) == [17, 17, 17, 17, 16, 16]  # 102
+    assert whole_percents([0, 0, 0]) == [0, 0, 0]
+    assert whole_percents([7]) == [100]
+    for counts in ([3, 3, 1], [5, 9, 13], [1, 2, 3, 4, 5, 6, 7], [333, 333, 334]):
+        shares = whole_percents(counts)
+        assert sum(shares) == 100
+        assert all(abs(s - 100 * c / sum(counts)) < 1 for s, c in zip(shares, counts))
+
+
+def test_one_date_format_everywhere():
+    from app.formatting import day, day_and_time
+    assert day("2026-12-03", "fr") == day("2026-12-03T18:30", "it") == "03/12/2026"
+    assert day_and_time("2026-12-03T18:30", "fr") == "03/12/2026 · 18:30"
+    assert day_and_time("2026-12-03", "fr") == "03/12/2026"
+    assert day("", "fr") == "" and day("soon", "fr") == ""
