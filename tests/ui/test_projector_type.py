@@ -20,6 +20,11 @@ def test_nothing_the_room_reads_is_small(make_projector, demo_results, size, mod
         projector.apply_control({"view": view})
         frames(6)
         for label in labels(projector.root):
+            # The base map's attribution is a credit the licence asks for, not something the
+            # room reads: it stays legible up close, under the floor.
+            if type(label.parent).__name__ == "MapView" and \
+                    label.text == label.parent.attribution:
+                continue
             if label.font_size < floor:
                 small.append((view, label.text[:30], round(label.font_size, 1)))
     assert not small, small
