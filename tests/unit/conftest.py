@@ -73,3 +73,15 @@ def push():
 @pytest.fixture
 def statuses():
     return result_statuses
+
+
+def load_locks_tool():
+    """tools/locks.py (not a package) as a module: the lock reader the tests share with
+    `make lock` and the desktop build."""
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[2] / "tools" / "locks.py"
+    spec = importlib.util.spec_from_file_location("piazzetta_locks", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

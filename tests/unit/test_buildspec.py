@@ -3,7 +3,6 @@ lock that Android needs, at its locked version, and every kind of file the app r
 PyInstaller spec collects every .kv, compiled catalog and asset."""
 import ast
 import configparser
-import importlib.util
 import re
 from pathlib import Path
 
@@ -25,12 +24,7 @@ NOT_NEEDED_AT_RUN_TIME = {"pyc", "pyo", "po", "pot", "lock", "md", "xlsx"}
 REQUIRED_KINDS = {"py", "kv", "mo", "json", "png", "jpg", "jpeg", "ttf", "otf"}
 
 
-def load_locks_tool():
-    spec = importlib.util.spec_from_file_location("piazzetta_locks", ROOT / "tools" / "locks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+from tests.unit.conftest import load_locks_tool  # noqa: E402
 
 locks = load_locks_tool()
 

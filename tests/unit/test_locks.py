@@ -2,9 +2,7 @@
 pinned exactly with its hashes; each lock agrees with its input file (a changed input cannot
 land without `make lock`); the three locks agree with each other; the venv the tests run in is
 the dev lock."""
-import importlib.util
 import re
-from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -15,12 +13,7 @@ REQUIREMENTS = ROOT / "requirements"
 LOCK_SETS = ("runtime", "hub", "dev")
 
 
-def load_locks_tool():
-    spec = importlib.util.spec_from_file_location("piazzetta_locks", ROOT / "tools" / "locks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+from tests.unit.conftest import load_locks_tool  # noqa: E402
 
 locks = load_locks_tool()
 
@@ -111,16 +104,7 @@ def test_kivy_is_exactly_the_release_the_screens_are_written_for():
 
 
 def test_the_tests_run_in_a_venv_installed_from_the_dev_lock():
-    differing = {}
-    for name, pin in lock("dev").items():
-        if not pin.applies():
-            continue
-        try:
-            installed = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            installed = None
-        if installed != pin.version:
-            differing[name] = (pin.version, installed)
+    differing = locks.venv_differences(REQUIREMENTS / "dev.lock")
     assert differing == {}, "the venv differs from requirements/dev.lock (lock, venv): " \
                             f"{differing}: run `make setup`"
 
