@@ -13,6 +13,7 @@ from screens import load_kv
 from screens.facilitator.page import FacilitatorPage
 from screens.i18n import tr
 from screens.widgets.qr_scanner import open_scanner, scanning_possible
+from sync.status import CREDENTIALS_REFUSED
 
 POLL_SECONDS = 2
 
@@ -83,6 +84,13 @@ class SyncPage(FacilitatorPage):
                 when=status.last_success[:16].replace("T", " ")))
         if status.problem:
             lines.append(tr._(status.problem))
+        advice = status.advice
+        if advice:
+            # What to do now, per state (revoked, credentials refused, unreachable, a login
+            # page); staff need the tablet's ID to make a code for it.
+            lines.append(tr._(advice))
+        if status.revoked or status.state == CREDENTIALS_REFUSED:
+            lines.append(tr._("This tablet's ID: {id}").format(id=status.device_id or "?"))
         self.status_lines = lines
 
     def enroll(self):

@@ -1,5 +1,7 @@
 """Facilitator mode: the PIN chosen at first start, wrong PINs slowed down, the only way out of
 the kiosk, and what the facilitator does there (mode, unlock, figures, moderation, display)."""
+import pytest
+
 from tests.ui.conftest import PIN, step
 from tests.ui.test_resident import start
 
@@ -274,3 +276,31 @@ def test_sync_panel_without_and_with_a_service(kiosk_factory):
         time.sleep(0.02)
         step(1)
     assert "enrôlée" in page.message and "127.0.0.1:9" in page.ids.status.text
+
+
+@pytest.mark.parametrize("lang", ["fr", "it"])
+def test_sync_page_says_what_to_do_when_revoked_or_refused_with_the_tablet_id(kiosk_factory,
+                                                                              lang):
+    """Revoked by staff, credentials refused, hub unreachable: each state tells the
+    facilitator what to do, in their language, and a refused tablet shows its ID for staff."""
+    from sync import status as st
+    k = kiosk_factory(lang=lang)
+    fac = enter_facilitator(k)
+    k.tap(fac.nav_buttons["sync"])
+    page = fac.ids.pages.get_screen("sync")
+    seen = {}
+    for state, revoked in ((st.REVOKED, True), (st.CREDENTIALS_REFUSED, False),
+                           (st.UNREACHABLE, False)):
+        class StateSync(FakeSync):
+            def status(self, state=state, revoked=revoked):
+                return self.SyncStatus(enrolled=True, hub_url="http://hub.example", pending=7,
+                                       revoked=revoked, state=state, device_id="tab-42")
+        fac.sync = StateSync()
+        page.poll()
+        step(2)
+        seen[state] = page.ids.status.text
+    assert "tab-42" in seen[st.REVOKED] and "tab-42" in seen[st.CREDENTIALS_REFUSED]
+    assert "tab-42" not in seen[st.UNREACHABLE]
+    assert len({seen[s] for s in seen}) == 3          # three different sets of words
+    for text in seen.values():
+        assert "7" in text and "Staff revoked" not in text and "Nothing is lost" not in text
