@@ -1,12 +1,13 @@
 """Short codes people read aloud, type or copy from paper: enrollment codes, idea codes, card
-codes. One alphabet without look-alikes (no 0/O, no 1/I), one way to read what was typed."""
+codes. One alphabet without look-alikes (no 0/O, 1/I, and none of B, S, Z, which read as 8,
+5 and 2 in bold type), one way to read what was typed."""
 import secrets
 
-CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+CODE_ALPHABET = "ACDEFGHJKLMNPQRTUVWXY23456789"
 
 
 def new_code(length: int) -> str:
-    """A random code of `length` characters of CODE_ALPHABET (5 bits each)."""
+    """A random code of `length` characters of CODE_ALPHABET (about 4.9 bits each)."""
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
 
 
