@@ -45,6 +45,7 @@ def main() -> None:
     from app.paths import DEMO_BUNDLE_DIR
     from app.security import FacilitatorPin
     from app.store import Store
+    import screens.widgets  # noqa: F401  (the shared kv rules before any screen, as the app does)
     from screens.kiosk import KioskRoot
 
     EventLoop.ensure_window()

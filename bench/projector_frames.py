@@ -44,7 +44,21 @@ def random_answer(rnd, question):
         return rnd.sample(question.option_ids, question.ranking_length)
     if kind == "budget":
         return {p: rnd.choice((0, 30000, 60000)) for p in question.projects[:4]}
+    if kind == "place":
+        return {"area": rnd.choice(question_map_areas(question))}
     return " ".join(rnd.sample(WORDS, 4))
+
+
+def question_map_areas(question):
+    from app.bundle import load_bundle
+    from app.paths import DEMO_BUNDLE_DIR
+    global _AREAS
+    if _AREAS is None:
+        _AREAS = list(load_bundle(DEMO_BUNDLE_DIR, check_images=False).map.area_ids)
+    return _AREAS
+
+
+_AREAS = None
 
 
 def main() -> None:

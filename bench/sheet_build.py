@@ -88,6 +88,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "large"
         shutil.copytree(DEMO_BUNDLE_DIR / "images", folder / "images")
+        shutil.copytree(DEMO_BUNDLE_DIR / "map", folder / "map")
         data = large_bundle(questions)
         (folder / BUNDLE_FILE).write_text(json.dumps(data, ensure_ascii=False, indent=1),
                                           encoding="utf-8")
