@@ -4,6 +4,7 @@ mid-migration leaves the store at the previous version."""
 from __future__ import annotations
 
 import sqlite3
+from typing import Callable
 
 # The hour a timestamp falls in, as SQLite writes it (UTC): what the store keeps of the time of
 # anything a resident did, once that no longer needs to be exact (migration 4). SQLite's own
@@ -194,19 +195,14 @@ def m005_located_ideas(conn: sqlite3.Connection) -> None:
 MIGRATIONS = [m001_initial, m002_tally_counts, m003_card_uses, m004_at_rest, m005_located_ideas]
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Apply the migrations not yet applied; return the store's schema version."""
+def pending(conn: sqlite3.Connection) -> list[tuple[int, Callable[[sqlite3.Connection], None]]]:
+    """(number, migration) of the migrations not yet applied to the store on `conn`, in order.
+    The store applies each in one of its transactions (Store.transaction), with its number."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
-    for number, migration in enumerate(MIGRATIONS, start=1):
-        if number <= version:
-            continue
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            migration(conn)
-            conn.execute(f"PRAGMA user_version = {number}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        version = number
-    return version
+    return [(number, migration) for number, migration in enumerate(MIGRATIONS, start=1)
+            if number > version]
+
+
+def mark_applied(conn: sqlite3.Connection, number: int) -> None:
+    """Inside the migration's transaction: the schema is now at `number`."""
+    conn.execute(f"PRAGMA user_version = {int(number)}")

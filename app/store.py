@@ -35,7 +35,8 @@ from .canonical import canonical_json
 from .clock import now_iso
 from .counts import COUNT_EVENT, ChannelTally, TallyCount, validate_count
 from .errors import N_, StoreError, ValidationError
-from .migrations import COARSE_TIME, PURGE_BEFORE, migrate
+from . import migrations
+from .migrations import COARSE_TIME, PURGE_BEFORE
 from .model import BALLOT_MODES, Consultation
 from .proposals import (ANSWER_STATUSES, MODERATION_STATUSES, TEXT_MAX, TITLE_MAX,
                         new_short_code, validate_proposal)
@@ -103,7 +104,7 @@ class Store:
         # Freed bytes are overwritten: a sign-up redacted after sync cannot be read back from
         # the file (invariant 5).
         conn.execute("PRAGMA secure_delete = ON")
-        self.schema_version = migrate(conn)
+        self.schema_version = self._migrate()
         self.device_id = self._device_id()
         self._open_ballots: dict[str, tuple] = {}
         try:
@@ -148,6 +149,16 @@ class Store:
     @property
     def path(self) -> str:
         return self.conn.execute("PRAGMA database_list").fetchone()[2]
+
+    def _migrate(self) -> int:
+        """Apply the migrations not yet applied, each in its own transaction; the version."""
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, migration in migrations.pending(self.conn):
+            with self.transaction() as conn:
+                migration(conn)
+                migrations.mark_applied(conn, number)
+            version = number
+        return version
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
