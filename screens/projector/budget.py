@@ -4,7 +4,7 @@ badge, not only in colour. Projects in the order of the amounts allocated."""
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
-from app.formatting import money
+from app.formatting import money, number
 from screens import load_kv
 from screens.projector.base import PjResultView, set_fraction
 
@@ -68,18 +68,19 @@ class PjBudgetView(PjResultView):
             row.badge = (self._("Funded", sep=" / ", coloured=False) if row.funded
                          else self._("Not funded", sep=" / ", coloured=False))
             set_fraction(row.ids.bar, mean / scale, animate)
-        self.caption = self._(
-            "Budget {total}: {count} projects funded for {funded}, in the order of the amounts "
-            "allocated.", sep="\n", total=money(result.get("budget_total") or
-                                                self.question.budget_total, lang, currency),
-            count=funded_count, funded=money(funded_total, lang, currency))
-        if self.bilingual:
-            self.caption = self._(
-                "Budget {total}: {count} projects funded for {funded}. Beside each bar: the "
-                "amount allocated on average / the cost.", sep="\n",
-                total=money(result.get("budget_total") or self.question.budget_total,
-                            lang, currency),
-                count=funded_count, funded=money(funded_total, lang, currency))
+        total = result.get("budget_total") or self.question.budget_total
+        # Each language's line with its own money format.
+        self.caption = self.compose(lambda lang, _, ngettext: (ngettext(
+            "Budget {total}: {n} project funded for {funded}. Beside each bar: the amount "
+            "allocated on average / the cost.",
+            "Budget {total}: {n} projects funded for {funded}. Beside each bar: the amount "
+            "allocated on average / the cost.", funded_count) if self.bilingual else ngettext(
+            "Budget {total}: {n} project funded for {funded}, in the order of the amounts "
+            "allocated.",
+            "Budget {total}: {n} projects funded for {funded}, in the order of the amounts "
+            "allocated.", funded_count)).format(
+                total=money(total, lang, currency), n=number(funded_count, lang),
+                funded=money(funded_total, lang, currency)))
 
 
 load_kv(__file__)
