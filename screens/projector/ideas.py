@@ -10,8 +10,10 @@ from screens.projector.base import PjResultView
 from screens.projector.style import content
 
 PAGE_SECONDS = 9
-PER_PAGE = 4
-TEXT_CHARS = 220
+# Three tall cards side by side, in title and body type (read from the back of the hall): four
+# cards in small type left each card two-thirds empty and its words too small.
+PER_PAGE = 3
+TEXT_CHARS = 160
 
 
 class PjIdeaCard(BoxLayout):
@@ -26,7 +28,7 @@ class PjIdeasView(PjResultView):
     page = NumericProperty(0)
 
     def build(self, body):
-        self.grid = GridLayout(cols=2, spacing=body.spacing * 1.5)
+        self.grid = GridLayout(cols=PER_PAGE, spacing=body.spacing * 1.5)
         body.add_widget(self.grid)
         self.prompt = self._("Ideas from residents", sep="\n")
         self._event = None

@@ -253,11 +253,15 @@ def test_sync_panel_without_and_with_a_service(kiosk_factory):
     k.tap(fac.nav_buttons["sync"])
     page = fac.ids.pages.get_screen("sync")
     assert "pas encore enrôlée" in page.ids.status.text
+    # No sync service: the form is not shown greyed out as if usable, it is not shown at all.
     assert page.ids.enroll.disabled and page.ids.hub_url.disabled
+    assert page.ids.enroll_form.opacity == 0 and page.ids.enroll_form.height == 0
+    assert page.ids.enroll.opacity == 0 and page.ids.sync_now.opacity == 0
     fac.sync = FakeSync()
     page.poll()
     step(2)
     assert "3" in page.ids.status.text and not page.ids.enroll.disabled
+    assert page.ids.enroll_form.opacity == 1 and page.ids.enroll.opacity == 1
     k.type(page.ids.hub_url, "http://127.0.0.1:9")
     k.type(page.ids.code, "BAD")
     k.tap(page.ids.enroll)
