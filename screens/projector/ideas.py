@@ -5,6 +5,7 @@ from kivy.properties import ListProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 
+from app.proposals import written_in
 from screens import load_kv
 from screens.projector.base import PjResultView
 from screens.projector.style import content
@@ -21,6 +22,7 @@ class PjIdeaCard(BoxLayout):
     text = StringProperty("")
     theme = StringProperty("")
     code = StringProperty("")
+    written_in = StringProperty("")     # the idea's language, when the room reads another
 
 
 class PjIdeasView(PjResultView):
@@ -74,7 +76,16 @@ class PjIdeasView(PjResultView):
             grid.add_widget(PjIdeaCard(
                 title=_plain(idea.get("title") or ""), text=_plain(text),
                 theme=content(self.langs, themes.get(idea.get("theme")), " · ")
-                if idea.get("theme") in themes else ""))
+                if idea.get("theme") in themes else "",
+                written_in=self._written_in(idea.get("lang"))))
+
+    def _written_in(self, lang) -> str:
+        """"Proposée en italien" when the room reads another language than the idea's: its
+        text is shown as written, with its language named."""
+        msgid = written_in(lang)
+        if msgid is None or lang in self.langs:
+            return ""
+        return self._(msgid, sep=" · ")
 
 
 def _plain(text: str) -> str:

@@ -80,7 +80,8 @@ def demo_results(tmp_path_factory, demo):
     store.record_answer(demo, ballot, "q-missing", PERSONAL_ANSWER)
     for title, text in IDEAS:
         idea = store.submit_proposal(demo, title=title, text=text, theme="services",
-                                     contact="jean.dupont@example.org", contact_consent=True)
+                                     contact="jean.dupont@example.org", contact_consent=True,
+                                     lang="it" if title.startswith("Navetta") else "fr")
         store.moderate_proposal(idea.id, "approved")
     store.submit_proposal(demo, title="Idée pas encore modérée", text="Secret 424242")
     store.close()
@@ -161,6 +162,13 @@ def test_every_view_in_every_language_and_size(make_projector, demo_results, siz
             assert str(demo_results.contributions) in text
         if view == "ideas":
             assert "Wi-Fi sur la place du village" in text
+            # An idea in another language than the room's has its language named.
+            if mode == "it":
+                assert "Proposta in francese" in text
+            if mode == "fr":
+                assert "Proposée en italien" in text and "Proposée en français" not in text
+            if mode == "bilingual":
+                assert "Proposée en" not in text and "Proposta in" not in text
         path = SHOTS / f"{view}-{mode}-{size[0]}x{size[1]}.png"
         projector.root.export_to_png(str(path))
         assert path.stat().st_size > 10_000
