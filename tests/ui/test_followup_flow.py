@@ -69,6 +69,7 @@ def test_thanks_shows_one_qr_code_the_idea_receipt_or_the_signup(kiosk_factory, 
     k = kiosk_factory(lang=lang, site_id=SITE)
     enroll(k.store)
     idea = send_idea(k)
+    assert idea.lang == lang        # written in the kiosk's language of the moment
     thanks = k.root.thanks
     panel = thanks.ids.panel
     # After an idea: its receipt alone (two codes side by side left people unsure which to
@@ -389,11 +390,10 @@ def test_refusals_follow_a_change_of_language(kiosk_factory):
     k.tap(k.root.welcome.ids.start)
     card = k.root.card_entry
     scan(k, sign_card(card_signing_seed("a forged hub"), CARD))
-    assert card.error == "Cette carte de participation n'a pas été délivrée par cette plateforme."
+    assert card.error == "Cette carte de participation n'a pas été délivrée ici."
     tr.lang = "it"
     step(2)
-    assert card.error == "Questa tessera di partecipazione non è stata rilasciata da questa " \
-        "piattaforma."
+    assert card.error == "Questa tessera di partecipazione non è stata rilasciata qui."
     k.type(card.ids.card, "A")                  # typing clears the message...
     assert card.error == ""
     tr.lang = "fr"
