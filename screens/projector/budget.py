@@ -47,7 +47,6 @@ class PjBudgetView(PjResultView):
             self._place(self.ids.body)
         scale = max([max(float(f.get("mean_per_ballot") or 0), float(f.get("cost") or 0))
                      for f in projects.values()] + [1.0])
-        total = result.get("budget_total") or self.question.budget_total
         funded_total, funded_count = 0, 0
         for project_id in self.order:     # by amount allocated: the order projects are funded
             row = self.rows[project_id]
@@ -71,12 +70,10 @@ class PjBudgetView(PjResultView):
         # Why a project chosen more can be left out while one below it is funded: the caption
         # says the rule (the money left must cover the cost), in each language's money format.
         self.caption = self.compose(lambda lang, _, ngettext: ngettext(
-            "Budget {total}: {n} project funded for {funded}, in the order of the amounts "
-            "given, while the money left covers the cost.",
-            "Budget {total}: {n} projects funded for {funded}, in the order of the amounts "
-            "given, while the money left covers the cost.", funded_count).format(
-                total=money(total, lang, currency), n=number(funded_count, lang),
-                funded=money(funded_total, lang, currency)))
-
+            "{n} project funded ({funded}), in the order of the amounts given, while the money "
+            "left suffices.",
+            "{n} projects funded ({funded}), in the order of the amounts given, while the money "
+            "left suffices.", funded_count).format(
+                n=number(funded_count, lang), funded=money(funded_total, lang, currency)))
 
 load_kv(__file__)
