@@ -1,10 +1,9 @@
 """Yes / no / abstain: three long bars with the word, the share and the count written beside
-each, and the share of yes among the votes expressed."""
+each; the caption counts the answers."""
 from kivy.properties import ListProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from app.errors import N_
-from app.formatting import percent
 from app.model import YES_NO
 from screens import load_kv
 from screens.projector.base import PjResultView, set_fraction
@@ -39,13 +38,10 @@ class PjYesNoView(PjResultView):
             row.share = written[answer]
             row.count = self.say_votes(counts.get(answer, 0))
             set_fraction(row.ids.bar, shares.get(answer, 0), animate)
-        expressed = counts.get("yes", 0) + counts.get("no", 0)
-        ballots = result.get("ballots", 0)
-        share = result.get("yes_share_of_expressed", 0)
-        self.caption = self.compose(lambda lang, _, ngettext: _(
-            "Yes: {share} of the votes expressed (yes or no) · {answers}").format(
-                share=percent(share, lang), answers=self.answers(lang, ballots))) \
-            if expressed else self.say_answers(ballots)
+        # One headline figure per answer: the caption counts the answers and gives no second
+        # percentage (a yes share of the votes expressed, 68 %, beside the big 55 % read as a
+        # contradiction on stage).
+        self.caption = self.say_answers(result.get("ballots", 0))
 
 
 load_kv(__file__)
