@@ -240,7 +240,11 @@ def word_key(word: str) -> str:
     (French and English; no Italian plural ends so), and Italian -i for -o (trasporti,
     mercati; French has almost no words in -o). The Italian -e of -a (piazze) is left alone:
     French words end in a mute -e (ville, porte) that would meet Italian words in -a."""
-    word = unicodedata.normalize("NFC", word.casefold())
+    return _fold(unicodedata.normalize("NFC", word).lower())
+
+
+def _fold(word: str) -> str:
+    """word_key of a word already in lower case and NFC."""
     if len(word) >= 5:
         if word[-1] in "sx" and word[-2] not in "sx":
             return word[:-1]
@@ -265,10 +269,9 @@ class OpenTally(Tally):
 
     def _count(self, answer, weight):
         forms = {}
-        for written in _WORD.findall(unicodedata.normalize("NFC", answer)):
+        for written in set(_WORD.findall(unicodedata.normalize("NFC", answer).lower())):
             if len(written) <= WORD_MAX:
-                written = written.lower()
-                forms.setdefault(word_key(written), set()).add(written)
+                forms.setdefault(_fold(written), []).append(written)
         for key, written_forms in forms.items():
             if weight < 0 and key not in self.words:
                 continue            # forgotten earlier: nothing to take away
