@@ -159,6 +159,8 @@ def test_figures_and_moderation(kiosk):
     k.tap(fac.nav_buttons["ideas"])
     page = fac.ids.pages.get_screen("ideas")
     cards = {c.proposal.title: c for c in page.ids.ideas.children}
+    # Each idea says the language it was written in (the kiosk's, French here).
+    assert "Proposée en français" in cards["Spam"].meta
     k.tap(cards["Spam"].ids.openb)
     k.tap(page.ids.reject)                       # no reason: refused, nothing changed
     assert page.moderation_error

@@ -422,3 +422,23 @@ def test_refusals_follow_a_change_of_language(kiosk_factory):
     step(2)
     assert idea.ids.title.error == "Ce texte est trop long\u00a0: 130 caractères, 120 au plus."
     assert idea.ids.title.error != italian
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("text_size, size", [("normal", (1280, 800)),
+                                             ("very_large", (800, 1280))],
+                         ids=["normal-landscape", "very-large-portrait"])
+def test_one_qr_code_after_an_idea_at_every_size(kiosk_factory, lang, text_size, size):
+    """fr/20 showed two QR codes, a code and two buttons: after an idea, one code (the
+    idea's receipt), whole on the screen, in landscape and in portrait with very large text."""
+    from tests.ui.conftest import set_size
+    from tests.ui.test_layout import layout_faults
+    k = kiosk_factory(lang=lang, site_id=SITE, text_size=text_size)
+    set_size(*size)
+    enroll(k.store)
+    idea = send_idea(k)
+    panel = k.root.thanks.ids.panel
+    assert panel.ids.signup_part.opacity == 0 and min(panel.ids.idea_qr.size) >= 220
+    path = k.shot(f"20-thanks-idea-qr-{text_size}-{size[0]}x{size[1]}")
+    assert decode(path) == [HUB + "/ideas/" + idea.short_code + "?d=" + ALIAS]
+    assert layout_faults(k.root) == []
