@@ -64,7 +64,9 @@ def error_page(request: Request, error: DomainError, status: int) -> HTMLRespons
     if status == 413:
         error = HubError(N_("The file is too large: at most {limit} MB are accepted."),
                          status=413, limit=str(uploads.UPLOAD_MAX_BYTES // uploads.MB))
-    response = _page(lang, status, csrf=None, error=_error_text(error, lang))
+    session = session_of(request.app.state.hub, request)     # the form again, to try another
+    response = _page(lang, status, csrf=session["csrf"] if session else None,
+                     error=_error_text(error, lang))
     response.headers["Connection"] = "close"
     return response
 
