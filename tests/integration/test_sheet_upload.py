@@ -358,18 +358,21 @@ def test_screenshots_of_the_upload_pages_in_french_and_italian(fresh_hub, tmp_pa
                 page.screenshot(path=str(SHOTS / f"form-{lang}.png"), full_page=True)
                 page.set_input_files("input[type=file]", str(tmp_path / "broken.zip"))
                 page.click("form[enctype] button[type=submit]")
+                page.locator("table.problems").wait_for(timeout=30_000)
                 assert page.locator("table.problems tbody tr").count() >= 6
                 page.screenshot(path=str(SHOTS / f"problems-{lang}.png"), full_page=True)
                 page.set_input_files("input[type=file]", str(good))
                 page.click("form[enctype] button[type=submit]")
                 button = page.locator("form[action*='/import'] button")
-                assert button.is_visible() and "2" in button.inner_text()
+                button.wait_for(state="visible", timeout=30_000)
+                assert "2" in button.inner_text()
                 page.screenshot(path=str(SHOTS / f"summary-{lang}.png"), full_page=True)
                 if lang == "fr":     # a file over the limit: the page says so, the form stays
                     huge = tmp_path / "huge.zip"
                     huge.write_bytes(b"PK\x03\x04" + bytes(40 * 1024 * 1024))
                     page.set_input_files("input[type=file]", str(huge))
                     page.click("form[enctype] button[type=submit]")
+                    page.locator(".notice.problem").wait_for(timeout=30_000)
                     assert "32" in page.inner_text(".notice.problem")
                     assert page.locator("input[type=file]").is_visible()
                     page.screenshot(path=str(SHOTS / "too-large-fr.png"), full_page=True)
