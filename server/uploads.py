@@ -38,6 +38,7 @@ from app.bundle import (IMAGE_SUFFIXES, MAX_IMAGE_BYTES, MAX_TILES_BYTES, check_
 from app.canonical import canonical_json
 from app.errors import N_, BundleError, DomainError
 from app.model import QUESTION_KINDS, Consultation
+from app.paths import DEMO_BUNDLE_DIR
 
 from . import db
 from .errors import HubError
@@ -223,6 +224,18 @@ def _extract(archive: zipfile.ZipFile, entries, root: Path) -> list[str]:
         if suffix != _SHEET:
             others.append(name)
     return others
+
+
+def demo_zip() -> bytes:
+    """The demo consultation as staff upload one: consultation.xlsx, images/ and map/."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(DEMO_BUNDLE_DIR.rglob("*")):
+            rel = path.relative_to(DEMO_BUNDLE_DIR).as_posix()
+            if path.is_file() and (rel == "consultation.xlsx"
+                                   or rel.startswith(("images/", "map/"))):
+                archive.write(path, rel)
+    return out.getvalue()
 
 
 # -- the check ---------------------------------------------------------------------------------

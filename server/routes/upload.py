@@ -1,6 +1,7 @@
 """The dashboard's sheet upload (issue 17), pages for staff in a browser (template upload.html):
 
     GET  /dashboard/upload          the form: the .xlsx alone, or a .zip with its images
+    GET  /dashboard/upload/template.zip  the demo as a .zip to start from
     POST /dashboard/upload          the check: every problem (sheet, row, column), or a summary
                                     and the button "Import as version N"
     POST /dashboard/upload/import   the import, once (server.uploads.import_kept)
@@ -13,7 +14,7 @@ pages (error_page), not JSON. The work is server.uploads'.
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -25,7 +26,7 @@ from ..dashboard import login, refused_page, session_of, token_in_address
 from ..errors import HubError
 from ..hub import same_secret
 from ..sheets import _format
-from ..signup import render, request_lang, translator
+from ..signup import SECURITY_HEADERS, render, request_lang, translator
 from .deps import HubDep
 
 PATH = "/dashboard/upload"
@@ -153,6 +154,18 @@ async def upload_import(request: Request, hub: HubDep):
     return RedirectResponse(
         f"{PATH}/done?lang={lang}&consultation={consultation_id}&version={version}",
         status_code=303)
+
+
+@router.get(PATH + "/template.zip")
+def upload_template(request: Request, hub: HubDep):
+    """The demo consultation as a .zip to start from: its spreadsheet, images and map files,
+    laid out as the upload expects them."""
+    session = session_of(hub, request)
+    if session is None:
+        return login(hub, request_lang(request), 401)
+    return Response(uploads.demo_zip(), media_type="application/zip", headers={
+        **SECURITY_HEADERS, "Cache-Control": "no-store",
+        "Content-Disposition": 'attachment; filename="piazzetta-consultation.zip"'})
 
 
 @router.get(PATH + "/done", response_class=HTMLResponse)

@@ -191,6 +191,20 @@ def test_broken_sheet_then_good_one_imported_and_pulled_by_a_tablet(fresh_hub, t
     assert "déjà sur le hub" in again.text
 
 
+def test_the_template_to_start_from_is_the_demo_and_checks_clean(hub):
+    assert requests.get(hub.url + "/dashboard/upload/template.zip",
+                        timeout=30).status_code == 401
+    browser = staff(hub)
+    template = browser.get(hub.url + "/dashboard/upload/template.zip", timeout=30)
+    assert template.status_code == 200
+    assert template.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(template.content)) as archive:
+        names = set(archive.namelist())
+    assert {"consultation.xlsx", "images/cover.png", "map/map.json"} <= names
+    answer = upload(browser, hub, template.content, "piazzetta-consultation.zip")
+    assert answer.status_code == 200 and "déjà sur le hub" in answer.text   # the demo, as is
+
+
 # -- bad input ----------------------------------------------------------------------------------
 
 def bomb() -> bytes:
