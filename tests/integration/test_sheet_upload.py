@@ -356,11 +356,12 @@ def test_screenshots_of_the_upload_pages_in_french_and_italian(fresh_hub, tmp_pa
     good.write_bytes(zipped(edited_sheet(tmp_path / "good.xlsx", {
         "consultation": {(2, "version"): 2}})))
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-background-networking", "--disable-component-update",
-            "--disable-gpu"])
-        try:
-            for lang in ("fr", "it"):
+        for lang in ("fr", "it"):
+            # A browser in the staff's language: its own file button says so too.
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+                "--no-sandbox", "--disable-background-networking",
+                "--disable-component-update", "--disable-gpu", f"--lang={lang}"])
+            try:
                 context = browser.new_context(viewport={"width": 1280, "height": 900},
                                               locale={"fr": "fr-FR", "it": "it-IT"}[lang])
                 page = context.new_page()
@@ -403,8 +404,8 @@ def test_screenshots_of_the_upload_pages_in_french_and_italian(fresh_hub, tmp_pa
                     small.screenshot(path=str(SHOTS / "problems-it-phone.png"), full_page=True)
                     phone.close()
                 context.close()
-        finally:
-            browser.close()
+            finally:
+                browser.close()
     assert stored_versions(hub) == [1, 2]
     for name in ("form", "problems", "summary"):
         for lang in ("fr", "it"):
