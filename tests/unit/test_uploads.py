@@ -96,3 +96,26 @@ def test_a_kept_upload_is_imported_once_for_its_session_only(tmp_path):
         assert again.summary["same"] is True and again.summary["current_version"] == 1
     finally:
         hub.close()
+
+
+def test_uploads_are_rate_limited_per_session_with_a_page(tmp_path):
+    import re
+    from fastapi.testclient import TestClient
+    from server.api import create_app
+    settings = Settings.from_env(data_dir=tmp_path / "hub", rate_upload="2/minute").with_secrets()
+    app = create_app(settings)
+    try:
+        client = TestClient(app)
+        form = client.get("/dashboard").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+        assert client.post("/dashboard/login", data={"token": settings.admin_token,
+                                                     "csrf": csrf}).status_code == 200
+        csrf = re.search(r'name="csrf" value="([^"]+)"',
+                         client.get("/dashboard/upload").text).group(1)
+        answers = [client.post("/dashboard/upload?lang=it", data={"csrf": csrf},
+                               files={"sheet": ("x.pdf", b"%PDF-1.7", "application/pdf")})
+                   for _ in range(3)]
+        assert [a.status_code for a in answers] == [422, 422, 429]
+        assert "Troppe richieste" in answers[2].text and answers[2].headers["Retry-After"]
+    finally:
+        app.state.hub.close()
