@@ -342,6 +342,13 @@ def _unpack_kept(blob: bytes) -> dict[str, bytes]:
         return {info.filename: archive.read(info) for info in archive.infolist()}
 
 
+def sweep(hub) -> int:
+    """Delete the expired uploads, content and all; how many went."""
+    with hub.writer.begin() as conn:
+        return conn.execute(delete(db.sheet_uploads).where(
+            db.sheet_uploads.c.expires_at <= time.time())).rowcount or 0
+
+
 def keep(hub, session_hash: str, checked: Checked) -> str:
     """Keep a checked upload for its session; return the token its import form carries.
     Expired uploads (of every session) go, and this session's oldest beyond MAX_KEPT."""

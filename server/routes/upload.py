@@ -81,6 +81,7 @@ def upload_form(request: Request, hub: HubDep):
     session = session_of(hub, request)
     if session is None:
         return login(hub, lang, 401)
+    uploads.sweep(hub)      # expired checks go at the next visit too, not only the next upload
     return _page(lang, csrf=session["csrf"])
 
 
