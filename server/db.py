@@ -249,6 +249,22 @@ staff_sessions = Table(
     Column("expires_at", Float, nullable=False),
 )
 
+# A spreadsheet staff uploaded on the dashboard, checked, waiting for "Import as version N"
+# (server/uploads.py): the built bundle and its files, under the SHA-256 of a random token,
+# for the session that uploaded it only, until it expires. Imported, it keeps only its state
+# and version (a second submit of the same form shows the import, does not repeat it).
+sheet_uploads = Table(
+    "sheet_uploads", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("session_hash", String(64), nullable=False, index=True),
+    Column("expires_at", Float, nullable=False),
+    Column("state", String(16), nullable=False),     # ready, importing, imported
+    Column("consultation_id", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("bundle", Text),                          # canonical JSON; None once imported
+    Column("files", LargeBinary),                    # a stored (uncompressed) zip; likewise
+)
+
 
 def make_engine(url: str) -> Engine:
     """An engine for `url`: SQLite in WAL mode with full fsync, or PostgreSQL."""

@@ -102,6 +102,7 @@ class Settings:
     rate_cards: str = "3/day"
     rate_public: str = "300/minute"
     rate_login: str = "20/minute"
+    rate_upload: str = "60/hour"          # sheet uploads checked per staff session
     # The reverse proxy whose X-Forwarded-For the hub believes (comma-separated addresses);
     # empty: the peer address is the client's, X-Forwarded-For is ignored.
     trusted_proxies: tuple[str, ...] = ()
@@ -164,7 +165,8 @@ class Settings:
                 ("rate_signup_device", "PIAZZETTA_HUB_RATE_SIGNUP_DEVICE", "120/minute"),
                 ("rate_cards", "PIAZZETTA_HUB_RATE_CARDS", "3/day"),
                 ("rate_public", "PIAZZETTA_HUB_RATE_PUBLIC", "300/minute"),
-                ("rate_login", "PIAZZETTA_HUB_RATE_LOGIN", "20/minute")):
+                ("rate_login", "PIAZZETTA_HUB_RATE_LOGIN", "20/minute"),
+                ("rate_upload", "PIAZZETTA_HUB_RATE_UPLOAD", "60/hour")):
             knobs[key] = _text(env, name, default, overrides, key)
         if overrides:
             raise TypeError(f"unknown settings: {sorted(overrides)}")
