@@ -316,8 +316,7 @@ class Participation:
         the resident's data), the card check of answers, and the write of both."""
         extension = IngestExtension("participation", ParticipationBatch,
                                     check_answer=self.check_card, write=self.write_batch)
-        extension.handles("signup", self.apply_signup_event,
-                          stored_payload=redacted_signup_payload)
+        extension.handles("signup", self.apply_signup_event, stored_payload=stored_signup)
         return extension
 
     def apply_signup_event(self, batch: Batch, state: ParticipationBatch, event: Event) -> None:
@@ -394,6 +393,13 @@ class Participation:
             batch.conn.execute(db.card_uses.insert(), [
                 {"consultation_id": c, "question_id": q, "card": n,
                  "ballot_id": state.card_uses[(c, q, n)]} for c, q, n in state.new_uses])
+
+
+def stored_signup(payload) -> dict:
+    """What the events table (and the review table) keep of a `signup` event: no personal
+    data, and not its sign-up ID either — the row then shares nothing with the person's row in
+    `signups`, so the tablet's sequence numbers around it (its answers) lead to no one."""
+    return {k: v for k, v in redacted_signup_payload(payload).items() if k != "signup_id"}
 
 
 def participation(hub) -> Participation:
