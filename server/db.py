@@ -376,7 +376,10 @@ def migrate_cards(engine: Engine) -> bool:
             conn.exec_driver_sql("DROP TABLE signups_before_cards")
         if "nullifier" in _columns(engine, "card_uses"):
             conn.exec_driver_sql("DROP TABLE card_uses")
+        present = set(inspect(conn).get_table_names())
         for table, column in ((events, "payload"), (event_reviews, "envelope")):
+            if table.name not in present:
+                continue
             keys = [c for c in table.primary_key.columns]
             found = conn.execute(select(*keys, table.c[column]).where(
                 table.c[column].like('%"nullifier"%'))).all()

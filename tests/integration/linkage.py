@@ -109,9 +109,15 @@ def paths(db_path: Path) -> dict:
         for row in rows[table]:
             for value in row:
                 crowd.update(t for t in _scalars(value))
-    consultations = [r[0] for r in rows.get("consultations", [])]
-    questions = sorted({q.get("id") for r in rows.get("consultations", [])
-                        for q in json.loads(r[2]).get("questions", []) if isinstance(q, dict)})
+    consultations = {r[0] for r in rows.get("consultations", [])}
+    questions = {q.get("id") for r in rows.get("consultations", [])
+                 for q in json.loads(r[2]).get("questions", []) if isinstance(q, dict)}
+    for table, table_rows in rows.items():        # and whatever the other tables name
+        for name, found in (("consultation_id", consultations), ("question_id", questions)):
+            if name in columns[table]:
+                at = columns[table].index(name)
+                found.update(r[at] for r in table_rows if isinstance(r[at], str))
+    consultations, questions = sorted(consultations), sorted(q for q in questions if q)
     # A value two people's rows share identifies neither of them.
     person_rows = rows.get("signups", [])
     seen_in = defaultdict(int)
