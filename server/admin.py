@@ -30,6 +30,8 @@
     python -m server cards print --consultation ID --count N [--lang fr|it] -o CARDS.pdf
                                                    participation cards to hand out at the
                                                    door (QR + typed code, 8 an A4 page)
+    python -m server cards export --consultation ID -o CARDS.json | cards import CARDS.json
+                                                   issued cards (no secrets) for another hub
     python -m server bundle build SHEET.xlsx [--images DIR] --out FOLDER [--lang fr|it|en]
                                                    a consultation from its spreadsheet
     python -m server bundle sheet FOLDER --out SHEET.xlsx   the spreadsheet of a bundle
@@ -114,6 +116,12 @@ def _parser() -> argparse.ArgumentParser:
     cards_print.add_argument("--count", type=int, required=True)
     cards_print.add_argument("--lang", choices=("fr", "it"), default="fr")
     cards_print.add_argument("-o", "--output", type=Path, required=True)
+    cards_export = cards_sub.add_parser(
+        "export", help="issued cards' checks and answer keys, for another hub (no secrets)")
+    cards_export.add_argument("--consultation", required=True)
+    cards_export.add_argument("-o", "--output", type=Path, required=True)
+    cards_import = cards_sub.add_parser("import", help="another hub's issued cards (export)")
+    cards_import.add_argument("file", type=Path)
     return parser
 
 
@@ -254,6 +262,19 @@ def _run(hub, command: str, args) -> int:
         if hub.consultation(args.consultation) is None:
             raise HubError(N_("Unknown consultation."), status=404, code="consultation_unknown")
         _print_json(channels.counts_of(hub, args.consultation))
+    elif command == "cards" and args.cards_command == "export":
+        rows = hub.participation.export_cards(args.consultation)
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps({"cards": rows}, indent=0), encoding="utf-8")
+        print(f"{len(rows)} issued cards of {args.consultation}: {args.output}")
+    elif command == "cards" and args.cards_command == "import":
+        try:
+            data = json.loads(args.file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            print(f"error: {args.file}: {exc}", file=sys.stderr)
+            return 2
+        _print_json(hub.participation.import_cards(
+            data.get("cards") if isinstance(data, dict) else None))
     elif command == "cards":
         from .card_sheet import print_cards
         from .participation import MAX_PRINT

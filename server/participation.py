@@ -115,6 +115,48 @@ class Participation:
         with self.hub.writer.begin() as conn:
             return self._issue(conn, consultation_id, count)
 
+    def export_cards(self, consultation_id: str) -> list[dict]:
+        """The issued cards' rows of a consultation (lookup, check, answer key), in key order:
+        what another hub needs to check these cards' answers (a room hub's printed cards, at
+        the central hub that receives its events). No secret, no sign-up: nothing about who
+        holds a card. The answer keys let their holder make proofs: keep the file like the
+        database."""
+        with self.hub.engine.connect() as conn:
+            rows = conn.execute(select(db.issued_cards).where(
+                db.issued_cards.c.consultation_id == consultation_id)
+                .order_by(db.issued_cards.c.lookup)).all()
+        return [{"consultation_id": r.consultation_id, "lookup": r.lookup,
+                 "check": r.check_hash, "answer_key": r.answer_key} for r in rows]
+
+    def import_cards(self, rows: object) -> dict:
+        """Add another hub's issued cards (export_cards). A lookup ID this hub already issued
+        with other keys is refused whole (ValidationError): nothing is written."""
+        if not isinstance(rows, list):
+            raise ValidationError(N_("A list of issued cards is expected here."), "cards")
+        clean = {}
+        for row in rows:
+            ok = isinstance(row, dict) and isinstance(row.get("consultation_id"), str) \
+                and 0 < len(row["consultation_id"]) <= db.ID and valid_lookup(row.get("lookup")) \
+                and _is_hex(row.get("check"), 32) and _is_hex(row.get("answer_key"), 64)
+            if not ok:
+                raise ValidationError(N_("A list of issued cards is expected here."), "cards")
+            clean[(row["consultation_id"], row["lookup"])] = (row["check"], row["answer_key"])
+        added = 0
+        with self.hub.writer.begin() as conn:
+            for (consultation_id, lookup), (check, key) in sorted(clean.items()):
+                found = conn.execute(select(db.issued_cards).where(
+                    db.issued_cards.c.consultation_id == consultation_id,
+                    db.issued_cards.c.lookup == lookup)).first()
+                if found is None:
+                    conn.execute(db.issued_cards.insert().values(
+                        consultation_id=consultation_id, lookup=lookup, check_hash=check,
+                        answer_key=key))
+                    added += 1
+                elif (found.check_hash, found.answer_key) != (check, key):
+                    raise ValidationError(N_("This hub issued another card with the same "
+                                             "lookup ID: nothing was imported."), "cards")
+        return {"imported": added, "known": len(clean) - added}
+
     def _issue(self, conn, consultation_id: str, count: int) -> list[Card]:
         taken = set(conn.execute(select(db.issued_cards.c.lookup).where(
             db.issued_cards.c.consultation_id == consultation_id)).scalars())
@@ -393,6 +435,10 @@ class Participation:
             batch.conn.execute(db.card_uses.insert(), [
                 {"consultation_id": c, "question_id": q, "card": n,
                  "ballot_id": state.card_uses[(c, q, n)]} for c, q, n in state.new_uses])
+
+
+def _is_hex(value: object, length: int) -> bool:
+    return isinstance(value, str) and len(value) == length and set(value) <= _HEX64
 
 
 def stored_signup(payload) -> dict:

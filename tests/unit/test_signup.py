@@ -515,3 +515,30 @@ def test_the_kiosk_link_names_the_alias_never_the_device_id(hub, consultation):
     receipt = kiosk_idea_url(store, "K7PQ2M")
     assert receipt == f"https://hub.example/ideas/K7PQ2M?d={answer['alias']}"
     assert store.device_id not in receipt
+
+
+def test_another_hub_checks_the_cards_it_imported(hub, tmp_path):
+    """A room hub's printed cards, at the central hub that receives its tablets' events: the
+    issued cards' rows (no secret) are exported there, and the proofs check the same way."""
+    central = Hub(Settings.from_env({}, data_dir=str(tmp_path / "central"),
+                                    secret_key="another secret", public_url="https://c.example"))
+    try:
+        central.import_bundle(DEMO_BUNDLE_DIR)
+        cards = participation(hub).issue_cards(CONSULTATION, 3)
+        rows = participation(hub).export_cards(CONSULTATION)
+        assert len(rows) == 3 and not any(c.secret in str(rows) for c in cards)
+        _, _, tab = enrolled(central, "tab-9")
+        refused = central.ingest(tab, identified_ballot(tab, "b1", 1, cards[0]))
+        assert refused[1]["code"] == "card_not_issued"
+        assert participation(central).import_cards(rows) == {"imported": 3, "known": 0}
+        assert participation(central).import_cards(rows) == {"imported": 0, "known": 3}
+        stored = central.ingest(tab, identified_ballot(tab, "b2", 3, cards[1]))
+        assert [r["status"] for r in stored] == ["stored", "stored"]
+        clash = [dict(rows[0], answer_key="cd" * 32)]
+        for bad in (clash, "garbage", [{"lookup": "🙂"}], [dict(rows[0], check="x")]):
+            with pytest.raises(ValidationError):
+                participation(central).import_cards(bad)
+        with central.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM issued_cards").scalar() == 3
+    finally:
+        central.close()
