@@ -17,6 +17,7 @@ import os
 import random
 import smtplib
 import threading
+import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
@@ -237,7 +238,8 @@ class Participation:
                         "(PIAZZETTA_HUB_SMTP_URL)")
             return
         link = self.confirmation_link(row["id"])
-        threading.Thread(target=_send_mail, args=(smtp_url, row["contact"], row["lang"], link),
+        threading.Thread(target=_send_mail, args=(smtp_url, row["contact"], row["lang"], link,
+                                                  self.hub.settings.confirm_link_hours),
                          name="piazzetta-mail", daemon=True).start()
 
     def confirm(self, token: object) -> Confirmation:
@@ -248,7 +250,6 @@ class Participation:
         claims = signing.verify(token, self.hub.settings.secret_key)
         if claims.get("purpose") != "confirm-card" or not isinstance(claims.get("signup"), str):
             raise signing.TokenError(N_("This link is not valid."))
-        import time
         if claims["exp"] > time.time() + self.hub.settings.confirm_link_hours * 3600 + 60:
             raise signing.TokenError(N_("This link is not valid."))
         with self.hub.writer.begin() as conn:
@@ -453,7 +454,7 @@ def participation(hub) -> Participation:
     return hub.participation
 
 
-def _send_mail(smtp_url: str, to: str, lang: str, link: str) -> None:
+def _send_mail(smtp_url: str, to: str, lang: str, link: str, hours: int = 2) -> None:
     """Send the confirmation email: `smtp://user:password@host:port` (STARTTLS when offered)
     or `smtps://…`. Failures are logged without the address."""
     from app.i18n import gettext_for
@@ -463,8 +464,10 @@ def _send_mail(smtp_url: str, to: str, lang: str, link: str) -> None:
     message["Subject"] = _("Confirm your sign-up")
     message["From"] = os.environ.get("PIAZZETTA_HUB_SMTP_FROM", "piazzetta@localhost")
     message["To"] = to
-    message.set_content(_("Hello,\n\nTo confirm your sign-up, open this link:\n{link}\n\n"
-                          "If you did not sign up, ignore this message.").format(link=link))
+    message.set_content(_("Hello,\n\nTo confirm your sign-up and get your participation card, "
+                          "open this link within {hours} h:\n{link}\n\nThe card is shown only "
+                          "once: print the page or take a screenshot.\n\nIf you did not sign "
+                          "up, ignore this message.").format(link=link, hours=hours))
     try:
         cls = smtplib.SMTP_SSL if parts.scheme == "smtps" else smtplib.SMTP
         with cls(parts.hostname or "localhost", parts.port or (465 if parts.scheme == "smtps"
