@@ -325,3 +325,82 @@ def test_an_old_hub_database_loses_its_card_codes_and_nullifiers(tmp_path):
     raw = b"".join(f.read_bytes() for f in data.glob("hub.sqlite3*"))
     for code in codes:
         assert code.encode() not in raw, code
+
+
+# -- the confirmation email, through a real SMTP exchange -------------------------------------
+
+class MailCatcher:
+    """A minimal SMTP server on 127.0.0.1 (one thread): keeps each message's text."""
+
+    def __init__(self):
+        import socketserver
+        import threading
+        messages = self.messages = []
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                self.wfile.write(b"220 localhost ESMTP test\r\n")
+                while True:
+                    line = self.rfile.readline()
+                    if not line:
+                        return
+                    verb = line[:4].upper()
+                    if verb == b"DATA":
+                        self.wfile.write(b"354 go on\r\n")
+                        data = b""
+                        while not data.endswith(b"\r\n.\r\n"):
+                            chunk = self.rfile.readline()
+                            if not chunk:
+                                return
+                            data += chunk
+                        messages.append(data[:-5].decode("utf-8", "replace"))
+                        self.wfile.write(b"250 kept\r\n")
+                    elif verb == b"QUIT":
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    elif verb == b"EHLO":
+                        self.wfile.write(b"250 localhost\r\n")
+                    else:
+                        self.wfile.write(b"250 ok\r\n")
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_emailed_link_shows_the_card_once_and_never_reaches_the_log(tmp_path):
+    import email
+    import time
+    from .conftest import HubProcess
+    mail = MailCatcher()
+    process = HubProcess(tmp_path / "hub")
+    process.env["PIAZZETTA_HUB_SMTP_URL"] = f"smtp://127.0.0.1:{mail.port}"
+    assert process.cli("import-bundle", str(DEMO_BUNDLE_DIR)).returncode == 0
+    process.start()
+    try:
+        store = tablet(process, tmp_path / "t", tmp_path / "bundles")
+        sign_up(process, store, "Léa Courriel", "lea.courriel@example.org")
+        deadline = time.monotonic() + 30
+        while not mail.messages and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(mail.messages) == 1
+        message = email.message_from_string(mail.messages[0])
+        assert message["To"] == "lea.courriel@example.org"
+        body = message.get_payload(decode=True).decode()
+        assert "2\u00a0h" in body and "une fois" in body          # FR: the sign-up's language
+        link = re.search(r"(http://127\.0\.0\.1:\d+/signup/confirm\?t=\S+)", body).group(1)
+        page = requests.get(link, timeout=30)
+        assert page.status_code == 200 and "<svg" in page.text
+        code = re.search(r'class="code"[^>]*>([A-Z0-9-]+)<', page.text).group(1)
+        again = requests.get(link, timeout=30)
+        assert again.status_code == 200 and "<svg" not in again.text and code not in again.text
+    finally:
+        process.stop()
+        mail.close()
+    log = process.log.read_text(errors="replace")
+    assert "/signup/confirm" not in log and "lea.courriel" not in log
+    assert code not in log and code.replace("-", "") not in log
