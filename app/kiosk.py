@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import N_, StoreError
 from .model import BALLOT_MODES, Consultation, Question
-from .cards import CardError, nullifier, read_card
+from .cards import Card, CardError, read_card
 from .store import Proposal, Store
 from .tablet import card_checks
 
@@ -117,7 +117,8 @@ class KioskSession:
     """One resident at a time. Questions are shown in the consultation's order.
 
     In the identified mode the resident first presents a participation card
-    (`present_card`); every answer then carries the card's nullifier for its question, and
+    (`present_card`); every answer then carries the card's lookup ID and its proof for the
+    question (app/cards.py), and
     the questions this card already answered on this tablet are passed over."""
 
     def __init__(self, store: Store, consultation: Consultation, *,
@@ -136,7 +137,7 @@ class KioskSession:
         self.index = 0
         self.answers: dict[str, Any] = {}
         self.proposal: Proposal | None = None
-        self.card_code: str | None = None     # identified mode: never written anywhere
+        self.card: Card | None = None         # identified mode: never written anywhere
         self.passed_over: tuple[str, ...] = ()  # questions this card answered before
 
     # -- state -----------------------------------------------------------------------------
@@ -178,7 +179,7 @@ class KioskSession:
     def can_start(self) -> bool:
         mode = self.settings.ballot_mode
         if mode == "identified":
-            return self.card_code is not None
+            return self.card is not None
         return mode == "open" or self.unlocked
 
     def answer_of(self, question_id: str) -> Any:
@@ -196,23 +197,22 @@ class KioskSession:
         resident: forged, unknown here, or already used for every question on this tablet."""
         if self.ballot_id is not None:
             raise CardError(N_("A ballot is already open: finish it first."), "card")
-        public_key, hashes = card_checks(self.store)
-        code = read_card(text, public_key, hashes)
-        used = tuple(q.id for q in self.questions if self._card_used(code, q.id))
+        public_key, checks = card_checks(self.store, self.consultation.id)
+        card = read_card(text, self.consultation.id, public_key, checks)
+        used = tuple(q.id for q in self.questions if self._card_used(card, q.id))
         if self.questions and len(used) == len(self.questions):
             raise CardError(N_("This participation card has already answered every question "
                                "on this tablet."), "card")
-        self.card_code, self.passed_over = code, used
-        return code
+        self.card, self.passed_over = card, used
+        return card.lookup
 
     def forget_card(self) -> None:
         """The resident changed their mind before starting: the card is forgotten."""
         if self.ballot_id is None:
-            self.card_code, self.passed_over = None, ()
+            self.card, self.passed_over = None, ()
 
-    def _card_used(self, code: str, question_id: str) -> bool:
-        owner = self.store.card_use(self.consultation.id, question_id,
-                                    nullifier(code, self.consultation.id, question_id))
+    def _card_used(self, card: Card, question_id: str) -> bool:
+        owner = self.store.card_use(self.consultation.id, question_id, card.proof(question_id))
         return owner is not None and owner != self.ballot_id
 
     def _passed(self, index: int) -> bool:
@@ -248,11 +248,11 @@ class KioskSession:
             raise StoreError(N_("There is no question to answer."), "question")
         card = None
         if self.identified:
-            if self.card_code is None:
+            if self.card is None:
                 raise CardError(N_("Show your participation card first."), "card")
-            card = nullifier(self.card_code, self.consultation.id, question.id)
+            card = (self.card.lookup, self.card.proof(question.id))
         normal = self.store.record_answer(self.consultation, self.ballot_id, question.id, value,
-                                          nullifier=card)
+                                          card=card)
         self.answers[question.id] = normal
         if advance:
             self.next()

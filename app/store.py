@@ -255,7 +255,7 @@ class Store:
         return ballot
 
     def record_answer(self, consultation: Consultation, ballot_id: str, question_id: str,
-                      value: Any, *, nullifier: str | None = None) -> Any:
+                      value: Any, *, card: tuple[str, str] | None = None) -> Any:
         """Validate and record one answer; it is on disk when this returns.
 
         Answering the same question again in the same ballot replaces the answer (the outbox
@@ -272,8 +272,10 @@ class Store:
                    "consultation_version": version, "question_id": question_id,
                    "value": value, "site_id": site_id, "meeting_id": meeting_id,
                    "channel": "tablet"}
-        if nullifier is not None:   # identified mode: one answer per card and question
-            payload["nullifier"] = nullifier
+        nullifier = None
+        if card is not None:   # identified mode: the card's lookup ID and its proof
+            payload["card"], payload["proof"] = card
+            nullifier = card[1]     # one value per card and question: one answer here
         event_id = uuid.uuid4().hex
         value_json = canonical_json(value)
         now = now_iso()

@@ -27,6 +27,11 @@
     python -m server conflicts                     events kept for review
     python -m server import-online-counts FILE --consultation ID   online votes per question
     python -m server counts --consultation ID      paper, show-of-hands and online counts
+    python -m server cards print --consultation ID --count N [--lang fr|it] -o CARDS.pdf
+                                                   participation cards to hand out at the
+                                                   door (QR + typed code, 8 an A4 page)
+    python -m server cards export --consultation ID -o CARDS.json | cards import CARDS.json
+                                                   issued cards (no secrets) for another hub
     python -m server bundle build SHEET.xlsx [--images DIR] --out FOLDER [--lang fr|it|en]
                                                    a consultation from its spreadsheet
     python -m server bundle sheet FOLDER --out SHEET.xlsx   the spreadsheet of a bundle
@@ -103,6 +108,20 @@ def _parser() -> argparse.ArgumentParser:
     online.add_argument("--consultation", required=True)
     counts = sub.add_parser("counts", help="paper, show-of-hands and online counts")
     counts.add_argument("--consultation", required=True)
+    # Participation cards (server/card_sheet.py).
+    cards = sub.add_parser("cards", help="participation cards of the identified ballot mode")
+    cards_sub = cards.add_subparsers(dest="cards_command", required=True)
+    cards_print = cards_sub.add_parser("print", help="issue cards and write them as a PDF")
+    cards_print.add_argument("--consultation", required=True)
+    cards_print.add_argument("--count", type=int, required=True)
+    cards_print.add_argument("--lang", choices=("fr", "it"), default="fr")
+    cards_print.add_argument("-o", "--output", type=Path, required=True)
+    cards_export = cards_sub.add_parser(
+        "export", help="issued cards' checks and answer keys, for another hub (no secrets)")
+    cards_export.add_argument("--consultation", required=True)
+    cards_export.add_argument("-o", "--output", type=Path, required=True)
+    cards_import = cards_sub.add_parser("import", help="another hub's issued cards (export)")
+    cards_import.add_argument("file", type=Path)
     return parser
 
 
@@ -243,6 +262,28 @@ def _run(hub, command: str, args) -> int:
         if hub.consultation(args.consultation) is None:
             raise HubError(N_("Unknown consultation."), status=404, code="consultation_unknown")
         _print_json(channels.counts_of(hub, args.consultation))
+    elif command == "cards" and args.cards_command == "export":
+        rows = hub.participation.export_cards(args.consultation)
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps({"cards": rows}, indent=0), encoding="utf-8")
+        print(f"{len(rows)} issued cards of {args.consultation}: {args.output}")
+    elif command == "cards" and args.cards_command == "import":
+        try:
+            data = json.loads(args.file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            print(f"error: {args.file}: {exc}", file=sys.stderr)
+            return 2
+        _print_json(hub.participation.import_cards(
+            data.get("cards") if isinstance(data, dict) else None))
+    elif command == "cards":
+        from .card_sheet import print_cards
+        from .participation import MAX_PRINT
+        if not 1 <= args.count <= MAX_PRINT:
+            print(f"error: --count must be between 1 and {MAX_PRINT}", file=sys.stderr)
+            return 2
+        pages = print_cards(hub, args.consultation, args.count, args.lang, args.output)
+        print(f"{args.count} participation cards issued for {args.consultation}: "
+              f"{args.output} ({pages} pages). Print it, then delete the file.")
     return 0
 
 

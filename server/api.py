@@ -5,23 +5,23 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import N_, DomainError
 from app.i18n import gettext_for
 
-from . import __version__, dashboard, signup
+from . import __version__, dashboard, signup, uploads
 from .body import BodyTimeout, BodyTooLarge, Guard, too_large, too_slow
 from .errors import HubError
 from .hub import Hub
 from .limits import RateLimits
-from .routes import consultations, counts, devices, display, events, ideas, staff
+from .routes import consultations, counts, devices, display, events, ideas, staff, upload
 from .routes.responses import json_response
 from .settings import Settings
 
 ROUTERS = (devices.router, events.router, consultations.router, ideas.router, staff.router,
-           display.router, counts.router, signup.router, dashboard.router)
+           display.router, counts.router, signup.router, dashboard.router, upload.router)
 
 
 def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FastAPI:
@@ -41,7 +41,11 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app.add_exception_handler(StarletteHTTPException, http_error)
     for router in ROUTERS:
         app.include_router(router)
-    app.add_middleware(Guard, hub=hub, error_response=error_response)
+    app.add_middleware(Guard, hub=hub, error_response=error_response,
+                       session_routes={("POST", upload.PATH):
+                                       uploads.UPLOAD_MAX_BYTES + uploads.FORM_SLACK},
+                       staff_session=lambda request: dashboard.session_of(hub, request)
+                       is not None)
     return app
 
 
@@ -61,7 +65,9 @@ def _gettext(request: Request):
     return None
 
 
-def error_response(request: Request, error: DomainError, status: int) -> JSONResponse:
+def error_response(request: Request, error: DomainError, status: int) -> Response:
+    if request.url.path.startswith(upload.PATH):     # a form's page, for a browser
+        return upload.error_page(request, error, status)
     gettext = _gettext(request)
     body = (error.as_dict(gettext) if isinstance(error, HubError)
             else {"code": error.message, "message": error.describe(gettext),

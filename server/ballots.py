@@ -109,7 +109,7 @@ def _adopt_ballot(batch: Batch, state: BallotBatch, ballot_id: str, consultation
     _new_ballot(batch, state, ballot_id, consultation.id, {
         "consultation_version": version, "site_id": batch.site_id,
         "meeting_id": meeting_at_site(consultation, meeting, batch.site_id),
-        "mode": "identified" if payload.get("nullifier") is not None else "open"})
+        "mode": "identified" if payload.get("card") is not None else "open"})
 
 
 def _set_answer(batch: Batch, state: BallotBatch, consultation_id: str, ballot_id: str,

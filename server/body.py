@@ -61,14 +61,21 @@ def too_slow(seconds: int) -> HubError:
 class Guard:
     """Authentication of the routes that have a body worth fearing, then the body's limit."""
 
-    def __init__(self, app, hub, error_response):
+    def __init__(self, app, hub, error_response, session_routes=None, staff_session=None):
         self.app = app
         self.hub = hub
         self.error_response = error_response    # server.api.error_response(request, err, status)
+        # Dashboard forms with a body larger than the rest (the sheet upload): {(method, path):
+        # byte limit}, for a staff session only: staff_session(request) says whether the
+        # request's cookie names a live one (server.dashboard.session_of).
+        self.session_routes = dict(session_routes or {})
+        self.staff_session = staff_session
 
     def rule(self, method: str, path: str) -> tuple[int, str | None]:
-        """(byte limit, who must call: "device", "staff" or None) for a request."""
+        """(byte limit, who must call: "device", "staff", "session" or None) for a request."""
         s = self.hub.settings
+        if (method, path) in self.session_routes:
+            return self.session_routes[(method, path)], "session"
         if path == "/api/v1/events":
             return s.max_batch * s.event_max_bytes + ENVELOPE_SLACK, "device"
         if path.startswith("/api/v1/admin"):
@@ -82,7 +89,12 @@ class Guard:
             return await self.app(scope, receive, send)
         limit, who = self.rule(scope["method"], scope["path"])
         headers = dict(scope.get("headers") or ())
-        if who is not None:
+        if who == "session":
+            live = await run_in_threadpool(self.staff_session, Request(scope))
+            if not live:
+                return await self._refuse(scope, receive, send, AuthError(
+                    N_("A staff token is needed."), "staff_only"))
+        elif who is not None:
             refused = await self._authenticate(scope, headers.get(b"authorization"), who)
             if refused is not None:
                 return await self._refuse(scope, receive, send, refused)

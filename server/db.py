@@ -215,21 +215,36 @@ signups = Table(
     Column("age_bracket", String(20), nullable=True),
     Column("neighbourhood", String(ID), nullable=True),
     Column("lang", String(5), nullable=False, default="fr"),
-    Column("card_code", String(20), nullable=False),
-    Column("card_hash", String(64), nullable=False, unique=True),
+    # The hour only (a person's row must not share a second with an answer's).
     Column("created_at", String(40), nullable=False),
     Column("confirmed_at", String(40), nullable=True),
+    # A card was shown to this confirmed contact, once: yes or no, never which card.
+    Column("card_issued", Boolean, nullable=False, default=False),
 )
 Index("signups_attribution", signups.c.consultation_id, signups.c.site_id, signups.c.meeting_id)
 
-# The identified mode: one answer per card and question. A nullifier is HMAC(card code,
-# consultation|question); the card itself is not here, and answers never name a nullifier.
+# Participation cards issued (app/cards.py), printed or shown to a confirmed sign-up: per
+# consultation and lookup ID, the salted check tablets get and the card's answer key. Nothing
+# else: no sign-up, no time, and no insertion order (WITHOUT ROWID on SQLite: rows are kept in
+# key order), so nothing here leads from a person to a card. Never the card's secret.
+issued_cards = Table(
+    "issued_cards", metadata,
+    Column("consultation_id", String(ID), primary_key=True),
+    Column("lookup", String(8), primary_key=True),
+    Column("check_hash", String(64), nullable=False),   # PBKDF2 of the secret, for tablets
+    Column("answer_key", String(64), nullable=False),   # HMAC(secret, …): checks proofs
+    sqlite_with_rowid=False,
+)
+
+# The identified mode: one answer per card and question, across all tablets. `card` is the
+# card's public lookup ID (never linked to a person: see issued_cards).
 card_uses = Table(
     "card_uses", metadata,
     Column("consultation_id", String(ID), primary_key=True),
     Column("question_id", String(ID), primary_key=True),
-    Column("nullifier", String(64), primary_key=True),
+    Column("card", String(8), primary_key=True),
     Column("ballot_id", String(ID), nullable=False),
+    sqlite_with_rowid=False,
 )
 
 # Rate-limit counters (server/limits.py), one row per limit and client or device, shared by
@@ -248,6 +263,22 @@ staff_sessions = Table(
     Column("id_hash", String(64), primary_key=True),
     Column("csrf", String(64), nullable=False),
     Column("expires_at", Float, nullable=False),
+)
+
+# A spreadsheet staff uploaded on the dashboard, checked, waiting for "Import as version N"
+# (server/uploads.py): the built bundle and its files, under the SHA-256 of a random token,
+# for the session that uploaded it only, until it expires. Imported, it keeps only its state
+# and version (a second submit of the same form shows the import, does not repeat it).
+sheet_uploads = Table(
+    "sheet_uploads", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("session_hash", String(64), nullable=False, index=True),
+    Column("expires_at", Float, nullable=False),
+    Column("state", String(16), nullable=False),     # ready, importing, imported
+    Column("consultation_id", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("bundle", Text),                          # canonical JSON; None once imported
+    Column("files", LargeBinary),                    # a stored (uncompressed) zip; likewise
 )
 
 
@@ -296,7 +327,8 @@ ADDED_COLUMNS = (("devices", "alias"), ("devices", "enrolled_by"),
 
 def create_schema(engine: Engine) -> None:
     """Make missing tables, add the columns of ADDED_COLUMNS an older database lacks, and the
-    indexes on them."""
+    indexes on them; remove the card data of before (migrate_cards)."""
+    migrate_cards(engine)
     metadata.create_all(engine)
     present = {name: {c["name"] for c in inspect(engine).get_columns(name)}
                for name in {table for table, _ in ADDED_COLUMNS}}
@@ -322,3 +354,76 @@ def in_chunks(items: list, size: int = IN_CHUNK) -> Iterable[list]:
     """`items` in lists short enough for one `IN (...)`."""
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def _columns(engine: Engine, table: str) -> set[str]:
+    names = set(inspect(engine).get_table_names())
+    return {c["name"] for c in inspect(engine).get_columns(table)} if table in names else set()
+
+
+def migrate_cards(engine: Engine) -> bool:
+    """A hub database of before the anonymous cards kept each sign-up's card code in clear
+    (`signups.card_code`, `card_hash`) and a nullifier per answer (`card_uses.nullifier`, and
+    `nullifier` in stored answer events): joined, they named who voted what. Remove all of
+    it, portably (SQLite and PostgreSQL): the sign-ups are copied into the new table without
+    the card columns (card_issued = no: the old cards are no longer valid; times to the hour),
+    the old card uses are dropped, the nullifiers taken out of stored events. On SQLite the
+    file is then rewritten (VACUUM) so that the old pages are gone. True when it ran."""
+    if "card_code" not in _columns(engine, "signups") \
+            and "nullifier" not in _columns(engine, "card_uses"):
+        return False
+    import json as _json
+    from sqlalchemy import select, text
+    from app.canonical import canonical_json
+    with engine.begin() as conn:
+        if "card_code" in _columns(engine, "signups"):
+            conn.exec_driver_sql("DROP INDEX IF EXISTS signups_attribution")
+            conn.exec_driver_sql("ALTER TABLE signups RENAME TO signups_before_cards")
+            signups.create(conn)
+            keep = ("id", "consultation_id", "site_id", "meeting_id", "device_id", "channel",
+                    "name", "contact", "contact_kind", "age_bracket", "neighbourhood", "lang")
+            rows = conn.execute(text(
+                f"SELECT {', '.join(keep)}, created_at, confirmed_at FROM signups_before_cards"
+            )).all()
+            if rows:
+                conn.execute(signups.insert(), [
+                    {**dict(zip(keep, row[:len(keep)])), "created_at": hour(row.created_at),
+                     "confirmed_at": hour(row.confirmed_at), "card_issued": False}
+                    for row in rows])
+            conn.exec_driver_sql("DROP TABLE signups_before_cards")
+        if "nullifier" in _columns(engine, "card_uses"):
+            conn.exec_driver_sql("DROP TABLE card_uses")
+        present = set(inspect(conn).get_table_names())
+        for table, column in ((events, "payload"), (event_reviews, "envelope")):
+            if table.name not in present:
+                continue
+            keys = [c for c in table.primary_key.columns]
+            found = conn.execute(select(*keys, table.c[column]).where(
+                table.c[column].like('%"nullifier"%'))).all()
+            for row in found:
+                try:
+                    data = _json.loads(row[-1])
+                except ValueError:
+                    continue
+                inner = data.get("payload") if column == "envelope" and isinstance(
+                    data, dict) else data
+                if isinstance(inner, dict):
+                    inner.pop("nullifier", None)
+                conn.execute(table.update().where(
+                    *[k == v for k, v in zip(keys, row[:-1])]).values(
+                    {column: canonical_json(data)}))
+    if engine.dialect.name == "sqlite":
+        raw = engine.raw_connection()
+        try:
+            raw.execute("VACUUM")
+            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
+    return True
+
+
+def hour(iso: str | None) -> str | None:
+    """An ISO time kept to the hour (`2026-11-30T10:00:00+00:00`)."""
+    if not iso:
+        return iso
+    return iso[:13] + ":00:00" + ("+00:00" if len(iso) > 13 else "")

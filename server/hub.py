@@ -265,7 +265,7 @@ class Hub:
                                    "url": f"{base}/files/{f.path}"}
                                   for f in files if f.consultation_id == row.id]})
         return {"site_id": site_id, "consultations": out,
-                "cards": self.participation.card_index()}
+                "cards": self.participation.card_index([c["id"] for c in out])}
 
     # -- sites ---------------------------------------------------------------------------------
 

@@ -98,7 +98,8 @@ def digest(value: str) -> str:
 class RateLimits:
     """The hub's limits by kind (settings `rate_*`); `hit(kind, who)` counts, or raises 429."""
 
-    KINDS = ("enroll", "enroll_device", "signup", "signup_device", "cards", "public", "login")
+    KINDS = ("enroll", "enroll_device", "signup", "signup_device", "cards", "public", "login",
+             "upload")
 
     def __init__(self, settings, engine, writer=None):
         self.settings = settings

@@ -3,16 +3,21 @@
 The sign-up page (server/signup.py) and the `signup` events of tablets both end here. Personal
 data (name, contact, age bracket, neighbourhood) lives only in the `signups` table: never in a
 log line, an export of results, or the events table (a `signup` event is stored there without
-it). Cards are signed with an Ed25519 key derived from the hub's secret; tablets check them
-offline with the public key that comes with the bundle index.
+it). Participation cards (app/cards.py) are anonymous: the hub keeps, per issued card, its
+lookup ID, the salted check tablets get and its answer key — never its secret, never the
+sign-up it was shown to (`issued_cards` has no sign-up, no time, no insertion order). A sign-up
+keeps only whether a card was shown to it.
 """
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import os
+import random
 import smtplib
 import threading
+import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
@@ -22,7 +27,8 @@ from sqlalchemy.exc import IntegrityError
 
 from app.clock import now_iso
 from app.errors import N_, ValidationError
-from app.cards import card_code_hash, card_public_key, card_signing_seed, new_card_code, sign_card
+from app.cards import (Card, PROOF_HEX, card_proof, card_public_key, card_signing_seed, new_card,
+                       sign_card, valid_lookup)
 from app.signup import (SignupConfig, SignupDraft, redacted_signup_payload, validate_signup,
                         verify_signup_token)
 
@@ -31,8 +37,17 @@ from .errors import EventRejected, HubError
 from .ingest import AnswerUse, Batch, Event, IngestExtension, meeting_at_site, open_to_site
 
 log = logging.getLogger("piazzetta.hub.signup")
-CONFIRM_TTL = 14 * 24 * 3600
 _HEX64 = frozenset("0123456789abcdef")
+MAX_PRINT = 5000
+
+
+@dataclass
+class Confirmation:
+    """What a confirmation link gives: the sign-up's row and, the first time only, its card
+    (`status`: issued | already_shown | contact_has_card | no_consultation)."""
+    row: dict
+    status: str
+    card: Card | None = None
 
 
 @dataclass
@@ -41,6 +56,7 @@ class ParticipationBatch:
     signups: dict[str, dict] = field(default_factory=dict)
     card_uses: dict[tuple[str, str, str], str] = field(default_factory=dict)   # -> ballot
     new_uses: list[tuple[str, str, str]] = field(default_factory=list)
+    answer_keys: dict[tuple[str, str], str | None] = field(default_factory=dict)
 
 
 class Participation:
@@ -87,8 +103,75 @@ class Participation:
         except ValueError:
             return SignupConfig()
 
-    def card_text(self, code: str) -> str:
-        return sign_card(self._seed, code)
+    def card_text(self, card: Card) -> str:
+        """The text of the card's QR (signed by the hub)."""
+        return sign_card(self._seed, card)
+
+    def issue_cards(self, consultation_id: str, count: int) -> list[Card]:
+        """`count` new cards for a consultation (the printed batch at the door, or one for a
+        confirmed sign-up), recorded in one transaction in random order. Only their lookup
+        ID, check and answer key are kept; the caller shows or prints them once."""
+        if not 1 <= count <= MAX_PRINT:
+            raise ValueError(f"between 1 and {MAX_PRINT} cards at a time")
+        with self.hub.writer.begin() as conn:
+            return self._issue(conn, consultation_id, count)
+
+    def export_cards(self, consultation_id: str) -> list[dict]:
+        """The issued cards' rows of a consultation (lookup, check, answer key), in key order:
+        what another hub needs to check these cards' answers (a room hub's printed cards, at
+        the central hub that receives its events). No secret, no sign-up: nothing about who
+        holds a card. The answer keys let their holder make proofs: keep the file like the
+        database."""
+        with self.hub.engine.connect() as conn:
+            rows = conn.execute(select(db.issued_cards).where(
+                db.issued_cards.c.consultation_id == consultation_id)
+                .order_by(db.issued_cards.c.lookup)).all()
+        return [{"consultation_id": r.consultation_id, "lookup": r.lookup,
+                 "check": r.check_hash, "answer_key": r.answer_key} for r in rows]
+
+    def import_cards(self, rows: object) -> dict:
+        """Add another hub's issued cards (export_cards). A lookup ID this hub already issued
+        with other keys is refused whole (ValidationError): nothing is written."""
+        if not isinstance(rows, list):
+            raise ValidationError(N_("A list of issued cards is expected here."), "cards")
+        clean = {}
+        for row in rows:
+            ok = isinstance(row, dict) and isinstance(row.get("consultation_id"), str) \
+                and 0 < len(row["consultation_id"]) <= db.ID and valid_lookup(row.get("lookup")) \
+                and _is_hex(row.get("check"), 32) and _is_hex(row.get("answer_key"), 64)
+            if not ok:
+                raise ValidationError(N_("A list of issued cards is expected here."), "cards")
+            clean[(row["consultation_id"], row["lookup"])] = (row["check"], row["answer_key"])
+        added = 0
+        with self.hub.writer.begin() as conn:
+            for (consultation_id, lookup), (check, key) in sorted(clean.items()):
+                found = conn.execute(select(db.issued_cards).where(
+                    db.issued_cards.c.consultation_id == consultation_id,
+                    db.issued_cards.c.lookup == lookup)).first()
+                if found is None:
+                    conn.execute(db.issued_cards.insert().values(
+                        consultation_id=consultation_id, lookup=lookup, check_hash=check,
+                        answer_key=key))
+                    added += 1
+                elif (found.check_hash, found.answer_key) != (check, key):
+                    raise ValidationError(N_("This hub issued another card with the same "
+                                             "lookup ID: nothing was imported."), "cards")
+        return {"imported": added, "known": len(clean) - added}
+
+    def _issue(self, conn, consultation_id: str, count: int) -> list[Card]:
+        taken = set(conn.execute(select(db.issued_cards.c.lookup).where(
+            db.issued_cards.c.consultation_id == consultation_id)).scalars())
+        cards: dict[str, Card] = {}
+        while len(cards) < count:
+            card = new_card(consultation_id)
+            if card.lookup not in taken and card.lookup not in cards:
+                cards[card.lookup] = card
+        out = list(cards.values())
+        random.SystemRandom().shuffle(out)
+        conn.execute(db.issued_cards.insert(), [
+            {"consultation_id": consultation_id, "lookup": c.lookup, "check_hash": c.check(),
+             "answer_key": c.key().hex()} for c in out])
+        return out
 
     def register(self, form: dict, *, submission_key: str, claims: dict | None, lang: str,
                  channel: str = "phone", card_limit=None) -> tuple[dict, bool]:
@@ -126,50 +209,76 @@ class Participation:
 
     def _row(self, signup_id: str, draft: SignupDraft, consultation, site, meeting, device,
              channel: str, lang: str) -> dict:
-        code = new_card_code()
         return {"id": signup_id, "consultation_id": consultation, "site_id": site,
                 "meeting_id": meeting, "device_id": device, "channel": channel,
                 "name": draft.name, "contact": draft.contact, "contact_kind": draft.contact_kind,
                 "age_bracket": draft.age_bracket, "neighbourhood": draft.neighbourhood,
-                "lang": lang if lang in ("fr", "it", "en") else "fr", "card_code": code,
-                "card_hash": card_code_hash(code), "created_at": now_iso(),
-                "confirmed_at": None}
+                "lang": lang if lang in ("fr", "it", "en") else "fr",
+                "created_at": db.hour(now_iso()), "confirmed_at": None, "card_issued": False}
 
     # -- double opt-in ---------------------------------------------------------------------------
 
-    def confirmation_link(self, signup_id: str) -> str:
-        token = signing.sign({"purpose": "confirm", "signup": signup_id},
-                             self.hub.settings.secret_key, CONFIRM_TTL)
+    def confirmation_link(self, signup_id: str, *, now: float | None = None) -> str:
+        """The link emailed to a sign-up: it confirms the address and shows its card once.
+        Valid PIAZZETTA_HUB_CONFIRM_LINK_HOURS (2 h by default); never logged."""
+        token = signing.sign({"purpose": "confirm-card", "signup": signup_id},
+                             self.hub.settings.secret_key,
+                             self.hub.settings.confirm_link_hours * 3600, now=now)
         return f"{self.hub.settings.public_url}/signup/confirm?t={token}"
 
     def ask_confirmation(self, row: dict) -> None:
-        """Email sign-ups confirm their address (double opt-in). Without SMTP settings the
-        link goes to the log — the link only, never the address."""
+        """Email sign-ups confirm their address (double opt-in) and get their card there.
+        Without SMTP settings the link cannot be sent: the log says so, without the link (it
+        shows a card) and without the address."""
         if row.get("contact_kind") != "email":
             return
-        link = self.confirmation_link(row["id"])
         smtp_url = os.environ.get("PIAZZETTA_HUB_SMTP_URL", "").strip()
         if not smtp_url:
-            log.warning("sign-up confirmation link (no SMTP configured): %s", link)
+            log.warning("sign-up confirmation link not sent: no SMTP configured "
+                        "(PIAZZETTA_HUB_SMTP_URL)")
             return
-        threading.Thread(target=_send_mail, args=(smtp_url, row["contact"], row["lang"], link),
+        link = self.confirmation_link(row["id"])
+        threading.Thread(target=_send_mail, args=(smtp_url, row["contact"], row["lang"], link,
+                                                  self.hub.settings.confirm_link_hours),
                          name="piazzetta-mail", daemon=True).start()
 
-    def confirm(self, token: object) -> dict:
-        """Confirm the email address of a sign-up; returns its row (TokenError when bad)."""
+    def confirm(self, token: object) -> Confirmation:
+        """Confirm the email address of a sign-up and, the first time, issue its card: one
+        card per confirmed contact and consultation, shown once (the card is not kept, and
+        nothing records which card it was). TokenError when the link is forged, damaged, of
+        the old kind, or expired (PIAZZETTA_HUB_CONFIRM_LINK_HOURS)."""
         claims = signing.verify(token, self.hub.settings.secret_key)
-        if claims.get("purpose") != "confirm" or not isinstance(claims.get("signup"), str):
+        if claims.get("purpose") != "confirm-card" or not isinstance(claims.get("signup"), str):
+            raise signing.TokenError(N_("This link is not valid."))
+        if claims["exp"] > time.time() + self.hub.settings.confirm_link_hours * 3600 + 60:
             raise signing.TokenError(N_("This link is not valid."))
         with self.hub.writer.begin() as conn:
             row = conn.execute(select(db.signups).where(db.signups.c.id == claims["signup"])
                                ).first()
-            if row is None:
+            if row is None or row.contact_kind != "email":
                 raise signing.TokenError(N_("This link is not valid."))
+            if row.card_issued:
+                return Confirmation(dict(row._mapping), "already_shown")
+            changes: dict = {}
             if row.confirmed_at is None:
+                changes["confirmed_at"] = db.hour(now_iso())
+            status, card = "no_consultation", None
+            if row.consultation_id is not None:
+                other = conn.execute(select(db.signups.c.id).where(
+                    func.lower(db.signups.c.contact) == (row.contact or "").lower(),
+                    db.signups.c.consultation_id == row.consultation_id,
+                    db.signups.c.card_issued.is_(True))).first()
+                if other is not None:
+                    status = "contact_has_card"
+                else:
+                    card = self._issue(conn, row.consultation_id, 1)[0]
+                    changes["card_issued"] = True
+                    status = "issued"
+            if changes:
                 conn.execute(db.signups.update().where(db.signups.c.id == row.id)
-                             .values(confirmed_at=now_iso()))
+                             .values(**changes))
             row = conn.execute(select(db.signups).where(db.signups.c.id == row.id)).first()
-        return dict(row._mapping)
+        return Confirmation(dict(row._mapping), status, card)
 
     def ideas_by_code(self, short_code: str, alias: str | None = None) -> list[dict]:
         """The ideas with this short code, for their public page (never the contact). Codes
@@ -191,12 +300,20 @@ class Participation:
 
     # -- what tablets get --------------------------------------------------------------------------
 
-    def card_index(self) -> dict:
-        """The public key and the hashes of issued card codes, for the bundle index."""
-        with self.hub.engine.connect() as conn:
-            hashes = conn.execute(select(db.signups.c.card_hash)
-                                  .order_by(db.signups.c.card_hash)).scalars().all()
-        return {"public_key": self.public_key, "code_hashes": list(hashes)}
+    def card_index(self, consultation_ids: list[str] | None = None) -> dict:
+        """The public key and, per consultation, {lookup: salted check} of its issued cards,
+        for the bundle index (never the answer keys)."""
+        checks: dict[str, dict[str, str]] = {c: {} for c in consultation_ids or ()}
+        if consultation_ids:
+            with self.hub.engine.connect() as conn:
+                for chunk in db.in_chunks(list(consultation_ids)):
+                    for c, lookup, check in conn.execute(select(
+                            db.issued_cards.c.consultation_id, db.issued_cards.c.lookup,
+                            db.issued_cards.c.check_hash).where(
+                            db.issued_cards.c.consultation_id.in_(chunk))):
+                        checks[c][lookup] = check
+        return {"public_key": self.public_key,
+                "checks": {c: dict(sorted(v.items())) for c, v in sorted(checks.items())}}
 
     # -- figures -----------------------------------------------------------------------------------
 
@@ -242,8 +359,7 @@ class Participation:
         the resident's data), the card check of answers, and the write of both."""
         extension = IngestExtension("participation", ParticipationBatch,
                                     check_answer=self.check_card, write=self.write_batch)
-        extension.handles("signup", self.apply_signup_event,
-                          stored_payload=redacted_signup_payload)
+        extension.handles("signup", self.apply_signup_event, stored_payload=stored_signup)
         return extension
 
     def apply_signup_event(self, batch: Batch, state: ParticipationBatch, event: Event) -> None:
@@ -264,26 +380,49 @@ class Participation:
                                              batch.device_id, "tablet", lang)
 
     def check_card(self, batch: Batch, state: ParticipationBatch, use: AnswerUse) -> None:
-        """Identified mode: refuse a second answer of the same card to the same question from
-        another ballot (another tablet, or the same one)."""
-        value = use.payload.get("nullifier")
-        if value is None:
+        """Identified mode: the answer's card must be one this hub issued for the consultation
+        and its proof must match (an enrolled tablet cannot invent participation); a second
+        answer of the same card to the same question from another ballot (another tablet, or
+        the same one) is refused."""
+        payload = use.payload
+        if "nullifier" in payload:
+            raise EventRejected(N_("Participation cards of the old kind are no longer "
+                                   "accepted."), "payload.nullifier", code="card_outdated")
+        lookup, proof = payload.get("card"), payload.get("proof")
+        if lookup is None and proof is None:
             return
-        if not isinstance(value, str) or len(value) != 64 or not set(value) <= _HEX64:
-            raise EventRejected(N_("A participation card's check value is expected here."),
-                                "payload.nullifier")
-        key = (use.consultation_id, use.question_id, value)
+        if not valid_lookup(lookup):
+            raise EventRejected(N_("A participation card is expected here."), "payload.card",
+                                code="card_invalid")
+        if not isinstance(proof, str) or len(proof) != PROOF_HEX or not set(proof) <= _HEX64:
+            raise EventRejected(N_("A participation card's proof is expected here."),
+                                "payload.proof", code="card_invalid")
+        ident = (use.consultation_id, lookup)
+        if ident not in state.answer_keys:
+            state.answer_keys[ident] = batch.conn.execute(
+                select(db.issued_cards.c.answer_key).where(
+                    db.issued_cards.c.consultation_id == use.consultation_id,
+                    db.issued_cards.c.lookup == lookup)).scalar()
+        answer_key = state.answer_keys[ident]
+        if answer_key is None:
+            raise EventRejected(N_("This participation card was not issued for this "
+                                   "consultation."), "payload.card", code="card_not_issued")
+        expected = card_proof(bytes.fromhex(answer_key), use.consultation_id, use.question_id)
+        if not hmac.compare_digest(expected, proof):
+            raise EventRejected(N_("This participation card's proof does not match."),
+                                "payload.proof", code="card_proof_invalid")
+        key = (use.consultation_id, use.question_id, lookup)
         owner = state.card_uses.get(key)
         if owner is None:
             owner = batch.conn.execute(select(db.card_uses.c.ballot_id).where(
                 db.card_uses.c.consultation_id == use.consultation_id,
                 db.card_uses.c.question_id == use.question_id,
-                db.card_uses.c.nullifier == value)).scalar()
+                db.card_uses.c.card == lookup)).scalar()
             if owner is not None:
                 state.card_uses[key] = owner
         if owner is not None and owner != use.ballot_id:
             raise EventRejected(N_("This participation card has already answered this "
-                                   "question."), "payload.nullifier")
+                                   "question."), "payload.card", code="card_used")
         if owner is None:
             state.card_uses[key] = use.ballot_id
             state.new_uses.append(key)
@@ -295,8 +434,19 @@ class Participation:
                 self.ask_confirmation(row)
         if state.new_uses:
             batch.conn.execute(db.card_uses.insert(), [
-                {"consultation_id": c, "question_id": q, "nullifier": n,
+                {"consultation_id": c, "question_id": q, "card": n,
                  "ballot_id": state.card_uses[(c, q, n)]} for c, q, n in state.new_uses])
+
+
+def _is_hex(value: object, length: int) -> bool:
+    return isinstance(value, str) and len(value) == length and set(value) <= _HEX64
+
+
+def stored_signup(payload) -> dict:
+    """What the events table (and the review table) keep of a `signup` event: no personal
+    data, and not its sign-up ID either — the row then shares nothing with the person's row in
+    `signups`, so the tablet's sequence numbers around it (its answers) lead to no one."""
+    return {k: v for k, v in redacted_signup_payload(payload).items() if k != "signup_id"}
 
 
 def participation(hub) -> Participation:
@@ -304,7 +454,7 @@ def participation(hub) -> Participation:
     return hub.participation
 
 
-def _send_mail(smtp_url: str, to: str, lang: str, link: str) -> None:
+def _send_mail(smtp_url: str, to: str, lang: str, link: str, hours: int = 2) -> None:
     """Send the confirmation email: `smtp://user:password@host:port` (STARTTLS when offered)
     or `smtps://…`. Failures are logged without the address."""
     from app.i18n import gettext_for
@@ -314,8 +464,10 @@ def _send_mail(smtp_url: str, to: str, lang: str, link: str) -> None:
     message["Subject"] = _("Confirm your sign-up")
     message["From"] = os.environ.get("PIAZZETTA_HUB_SMTP_FROM", "piazzetta@localhost")
     message["To"] = to
-    message.set_content(_("Hello,\n\nTo confirm your sign-up, open this link:\n{link}\n\n"
-                          "If you did not sign up, ignore this message.").format(link=link))
+    message.set_content(_("Hello,\n\nTo confirm your sign-up and get your participation card, "
+                          "open this link within {hours} h:\n{link}\n\nThe card is shown only "
+                          "once: print the page or take a screenshot.\n\nIf you did not sign "
+                          "up, ignore this message.").format(link=link, hours=hours))
     try:
         cls = smtplib.SMTP_SSL if parts.scheme == "smtps" else smtplib.SMTP
         with cls(parts.hostname or "localhost", parts.port or (465 if parts.scheme == "smtps"
@@ -331,4 +483,4 @@ def _send_mail(smtp_url: str, to: str, lang: str, link: str) -> None:
         log.error("sign-up confirmation email not sent: %s", type(exc).__name__)
 
 
-__all__ = ["Participation", "participation", "HubError", "ValidationError"]
+__all__ = ["Card", "Confirmation", "Participation", "participation", "HubError", "ValidationError"]

@@ -94,6 +94,8 @@ class Settings:
     secure_cookies: bool = False
     session_hours: int = 12
     api_docs: bool = False
+    # Hours a sign-up's confirmation link (which shows its participation card once) stays valid.
+    confirm_link_hours: int = 2
     # Rate limits (server/limits.py), in the `limits` package's notation ("10/minute").
     rate_enroll: str = "60/minute"
     rate_enroll_device: str = "20/minute"
@@ -102,6 +104,7 @@ class Settings:
     rate_cards: str = "3/day"
     rate_public: str = "300/minute"
     rate_login: str = "20/minute"
+    rate_upload: str = "60/hour"          # sheet uploads checked per staff session
     # The reverse proxy whose X-Forwarded-For the hub believes (comma-separated addresses);
     # empty: the peer address is the client's, X-Forwarded-For is ignored.
     trusted_proxies: tuple[str, ...] = ()
@@ -152,6 +155,8 @@ class Settings:
             "session_hours": _int(env, "PIAZZETTA_HUB_SESSION_HOURS", 12, overrides,
                                   "session_hours"),
             "api_docs": _flag(env, "PIAZZETTA_HUB_API_DOCS", False, overrides, "api_docs"),
+            "confirm_link_hours": min(max(1, _int(env, "PIAZZETTA_HUB_CONFIRM_LINK_HOURS", 2,
+                                                  overrides, "confirm_link_hours")), 48),
             "trusted_proxies": tuple(p.strip() for p in _text(
                 env, "PIAZZETTA_HUB_TRUSTED_PROXIES", "", overrides, "trusted_proxies"
             ).split(",") if p.strip()),
@@ -164,7 +169,8 @@ class Settings:
                 ("rate_signup_device", "PIAZZETTA_HUB_RATE_SIGNUP_DEVICE", "120/minute"),
                 ("rate_cards", "PIAZZETTA_HUB_RATE_CARDS", "3/day"),
                 ("rate_public", "PIAZZETTA_HUB_RATE_PUBLIC", "300/minute"),
-                ("rate_login", "PIAZZETTA_HUB_RATE_LOGIN", "20/minute")):
+                ("rate_login", "PIAZZETTA_HUB_RATE_LOGIN", "20/minute"),
+                ("rate_upload", "PIAZZETTA_HUB_RATE_UPLOAD", "60/hour")):
             knobs[key] = _text(env, name, default, overrides, key)
         if overrides:
             raise TypeError(f"unknown settings: {sorted(overrides)}")

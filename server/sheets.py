@@ -1152,6 +1152,16 @@ class _Builder:
 
     # the parser's verdict, placed in the sheet
 
+    def place(self, bundle_path: str, column: str | None, message: str, **params
+              ) -> SheetProblem:
+        """A problem about the bundle item at `bundle_path`, at its sheet, row and `column`."""
+        if bundle_path not in self.origins:
+            return SheetProblem(None, None, None, message, params)
+        sheet, row = self.origins[bundle_path]
+        table = self.tables.get(sheet)
+        letter = table.letter(column) if table is not None and column else None
+        return SheetProblem(sheet, row, column, message, params, letter)
+
     def locate(self, error: BundleError) -> SheetProblem:
         """app.bundle's error (`consultation.questions[3].options[1].label.it`) at its cell."""
         field_path = error.field or ""
@@ -1189,6 +1199,15 @@ def build_bundle(xlsx_path: str | Path, images_dir: str | Path | None = None) ->
 def _build(xlsx_path: str | Path, images_dir: str | Path | None) -> tuple[dict, list[str]]:
     """(the bundle data, the files besides bundle.json it needs: images, base map, and the
     map section's own JSON file, kept so that the bundle turns back into the same sheet)."""
+    data, files, _where = build_located(xlsx_path, images_dir)
+    return data, files
+
+
+def build_located(xlsx_path: str | Path, images_dir: str | Path | None
+                  ) -> tuple[dict, list[str], Callable[..., SheetProblem]]:
+    """What _build gives, and `where(bundle_path, column, message, **params)`: a SheetProblem
+    at the sheet, row and column a bundle item (`consultation.questions[3]`) came from, so that
+    a later verdict on the bundle (the hub's, in server.uploads) names its cell too."""
     path = Path(xlsx_path)
     images = Path(images_dir) if images_dir is not None else path.parent
     problems = _Problems()
@@ -1203,7 +1222,7 @@ def _build(xlsx_path: str | Path, images_dir: str | Path | None) -> tuple[dict, 
         # A rule of app.bundle these checks do not repeat: still named by sheet, row, column.
         raise SheetError([builder.locate(exc)], str(path)) from None
     files = _bundle_images(data) + ([builder.map_file] if builder.map_file else [])
-    return data, sorted(set(files))
+    return data, sorted(set(files)), builder.place
 
 
 def _bundle_images(data: dict) -> list[str]:

@@ -21,7 +21,6 @@ from markupsafe import Markup
 from app.errors import N_, DomainError, ValidationError
 from app.i18n import gettext_for
 from app.model import localized
-from app.cards import format_card_code
 from app.signup import AGE_BRACKET_LABELS, AGE_BRACKETS, SignupTokenError
 
 from .errors import HubError
@@ -140,12 +139,15 @@ def form_context(hub, lang: str, claims: dict | None, token: str | None, problem
                                config.neighbourhoods]}
 
 
-def card_page(parts: Participation, lang: str, row: dict,
-              confirmed_now: bool = False) -> HTMLResponse:
-    code = row["card_code"]
-    return render("card.html", lang, code=format_card_code(code),
-                  qr=qr_svg(parts.card_text(code)), email=row["contact_kind"] == "email",
-                  confirmed=row["confirmed_at"] is not None, confirmed_now=confirmed_now)
+def signed_up_page(lang: str, row: dict) -> HTMLResponse:
+    """After the form: what happens next. No card here: a card goes to a confirmed contact
+    (the email's link), or is handed out at the meeting."""
+    return render("signed_up.html", lang, email=row["contact_kind"] == "email")
+
+
+def card_page(parts: Participation, lang: str, card) -> HTMLResponse:
+    """The confirmation page with the card, shown once (nothing keeps it)."""
+    return render("card.html", lang, code=card.typed, qr=qr_svg(parts.card_text(card)))
 
 
 @router.get("/signup", response_class=HTMLResponse)
@@ -208,7 +210,7 @@ async def signup_submit(request: Request, hub: HubDep):
             hub, lang, claims, token, problem, values, errors, key))
     log.info("sign-up recorded (site %s, %s)", row["site_id"] or "none",
              "new" if created else "repeated form")
-    return card_page(parts, lang, row)
+    return signed_up_page(lang, row)
 
 
 @router.get("/signup/confirm", response_class=HTMLResponse)
@@ -218,12 +220,24 @@ def confirm(request: Request, hub: HubDep):
         return refused
     lang = request_lang(request)
     try:
-        row = hub.participation.confirm(request.query_params.get("t"))
+        done = hub.participation.confirm(request.query_params.get("t"))
     except DomainError as exc:
         return render("message.html", lang, 400, title=exc.message,
-                      text=N_("Sign up again from the QR code, or ask the facilitator."))
-    return card_page(hub.participation, request.query_params.get("lang") or row["lang"], row,
-                     True)
+                      text=N_("Confirmation links are valid for a few hours only. Sign up "
+                              "again from the QR code, or ask the facilitator."))
+    asked = request.query_params.get("lang")
+    lang = asked if asked in LANGS else done.row["lang"]
+    if done.card is not None:
+        return card_page(hub.participation, lang, done.card)
+    text = {"already_shown": N_("Your participation card was shown once, when you first "
+                                "opened this link, and cannot be shown again. If you lost "
+                                "it, ask for one at the meeting."),
+            "contact_has_card": N_("A participation card was already given for this email "
+                                   "address. If you lost it, ask for one at the meeting."),
+            }.get(done.status, N_("To vote where one vote per person is asked, ask for a "
+                                  "participation card at the meeting."))
+    return render("message.html", lang, title=N_("Your email address is confirmed"),
+                  text=text)
 
 
 @router.get("/ideas/{short_code}", response_class=HTMLResponse)

@@ -7,7 +7,7 @@ case "$(uname -s)" in
 Linux)
     command -v dpkg-query >/dev/null 2>&1 || exit 0
     missing=""
-    for pkg in xvfb xauth libgl1-mesa-dri libegl1 libmtdev1 python3-venv binutils postgresql chromium libzbar0 gettext $EXTRA_DEBIAN_PACKAGES; do
+    for pkg in xvfb xauth libgl1-mesa-dri libegl1 libmtdev1 python3-venv binutils postgresql chromium libzbar0 gettext poppler-utils fonts-dejavu-core $EXTRA_DEBIAN_PACKAGES; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
             || missing="$missing $pkg"
     done

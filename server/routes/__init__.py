@@ -7,6 +7,8 @@
     staff          sites, bundles, enrollment codes, devices (revoke, reinstate), conflicts
     display        the projector's controls
     counts         online counts and every count (staff)
+    upload         the dashboard's sheet upload: check, then "Import as version N" (pages, staff
+                   session; the work is server.uploads)
 
 The sign-up pages (server.signup) and the dashboard (server.dashboard) are routers too. Each
 route reaches the hub through `HubDep`, and authenticates through `DeviceDep`, `STAFF_ONLY` or

@@ -111,3 +111,63 @@ def test_concurrent_devices_on_postgres(pg_hub, demo):
     results = pg_hub.results()
     assert results["ballots"] == ballots_of(stores, demo)
     assert results["questions"] == expected_results(stores, demo)
+
+
+def test_cards_on_postgres_and_the_migration_of_an_old_database(tmp_path, pg_url, demo):
+    """The participation cards' tables on PostgreSQL: a database of before (clear card codes,
+    nullifiers) loses them when the hub starts on it; printed cards then vote once, and a card
+    the hub did not issue is refused."""
+    import sqlalchemy as sa
+
+    from app.cards import CARD_PUBLIC_KEY, Card, read_card
+    from sync.content import pull_bundles
+    from .test_card_privacy import OLD_SCHEMA, printed_cards
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as conn:
+        for statement in filter(str.strip, OLD_SCHEMA.split(";")):
+            conn.exec_driver_sql(statement)
+        conn.exec_driver_sql(
+            "INSERT INTO signups VALUES ('k1', 'alpimed-2030', NULL, NULL, NULL, 'phone', 'Ada',"
+            " 'ada@example.org', 'email', NULL, NULL, 'fr', 'ACDEFGHJ2345', 'h1',"
+            " '2026-11-20T10:11:12.123+00:00', NULL)")
+        conn.exec_driver_sql("INSERT INTO card_uses VALUES ('alpimed-2030', 'q-ticket', 'n1', 'b1')")
+    engine.dispose()
+    hub = start_hub(tmp_path / "hub", database_url=pg_url)
+    try:
+        engine = sa.create_engine(pg_url)
+        with engine.connect() as conn:
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("signups")}
+            assert not {"card_code", "card_hash"} & columns
+            assert conn.exec_driver_sql("SELECT name, created_at FROM signups").all() == \
+                [("Ada", "2026-11-20T10:00:00+00:00")]
+            assert conn.exec_driver_sql("SELECT count(*) FROM card_uses").scalar() == 0
+        engine.dispose()
+        store = Store.memory()
+        enroll(store, hub.url, hub.code())
+        client = client_for(store)
+        try:
+            pull_bundles(store, client, tmp_path / "bundles")
+        finally:
+            client.close()
+        texts = printed_cards(hub, tmp_path, 2, "fr")
+        cards = [read_card(t, demo.id, store.get_setting(CARD_PUBLIC_KEY)) for t in texts]
+        invented = Card(demo.id, "HJKL", "M" * 13)
+        other = Store.memory()                 # a second tablet: the first card again there
+        enroll(other, hub.url, hub.code())
+        rejected = 0
+        for tablet, used in ((store, cards + [invented]), (other, cards[:1])):
+            for card in used:
+                ballot = tablet.start_ballot(demo, mode="identified")
+                tablet.record_answer(demo, ballot, "q-ticket", "yes",
+                                     card=(card.lookup, card.proof("q-ticket")))
+                tablet.close_ballot(ballot)
+            client = client_for(tablet)
+            try:
+                rejected += push_pending(tablet, client)["rejected"]
+            finally:
+                client.close()
+        # Two real cards count; the invented one and the second use of the first are refused.
+        assert rejected == 2
+        assert hub.results()["questions"]["q-ticket"]["counts"]["yes"] == 2
+    finally:
+        hub.kill()

@@ -10,8 +10,8 @@ from kivy.core.window import Window
 from kivy.properties import StringProperty
 from kivy.uix.textinput import TextInput
 
-from app.cards import (CARD_CODE_HASHES, CARD_PUBLIC_KEY, card_code_hash, card_public_key,
-                       card_signing_seed, nullifier, sign_card)
+from app.cards import (CARD_CHECKS, CARD_PUBLIC_KEY, Card, card_public_key, card_signing_seed,
+                       sign_card)
 from app.signup import SignupConfig, device_signup_key, verify_signup_token
 from tests.ui.conftest import step
 
@@ -21,7 +21,7 @@ SECRET = "hub-secret-for-ui-tests"
 HUB = "https://participation.example.org"
 SITE = "menton-mediatheque"
 SEED = card_signing_seed(SECRET)
-CARD = "ABCDE23456"
+CARD = Card("alpimed-2030", "ACDE", "FGHJKLMNPQRTU")
 LANGS = ("fr", "it")
 ALIAS = "a7Qk2mZp9xW3LcV8"      # what the hub gives at enrollment instead of showing device IDs
 
@@ -289,7 +289,7 @@ def test_follow_my_idea_by_its_code(kiosk_factory, lang):
 def identified_kiosk(kiosk_factory, lang):
     k = kiosk_factory(lang=lang, ballot_mode="identified")
     k.store.set_setting(CARD_PUBLIC_KEY, card_public_key(SEED))
-    k.store.set_setting(CARD_CODE_HASHES, [card_code_hash(CARD)])
+    k.store.set_setting(CARD_CHECKS, {CARD.consultation_id: {CARD.lookup: CARD.check()}})
     return k
 
 
@@ -326,16 +326,17 @@ def test_identified_mode_one_answer_per_card_and_question(kiosk_factory, lang):
         k.tap(body.ids.green)
     k.tap(k.body().ids.no)                                 # q-ticket
     answers = [e for e in k.store.events() if e.type == "answer"]
-    assert {e.payload["nullifier"] for e in answers} == \
-        {nullifier(CARD, demo.id, q) for q in ("q-colour", "q-ticket")}
+    assert {(e.payload["card"], e.payload["proof"]) for e in answers} == \
+        {(CARD.lookup, CARD.proof(q)) for q in ("q-colour", "q-ticket")}
+    assert CARD.secret not in str(k.store.events())
     k.tap(k.root.question.ids.skip)
     k.root.reset_resident()                                # walks away; answers count
     k.settle()
-    assert k.session.card_code is None
+    assert k.session.card is None
 
     # The same card again: the two questions it answered are passed over, and it is told.
     k.tap(k.root.welcome.ids.start)
-    k.type(card.ids.card, CARD.lower()[:5] + "-" + CARD[5:])
+    k.type(card.ids.card, CARD.typed.lower())
     k.tap(card.ids.go)
     assert card.accepted and "2" in card.notice and k.root.current == "card"
     k.shot("31-card-notice")
@@ -354,13 +355,26 @@ def test_identified_mode_one_answer_per_card_and_question(kiosk_factory, lang):
     assert card.error and k.root.current == "card" and card.ids.card.text == ""
     k.tap(card.ids.cancel)
 
-    # Typed code of a card never issued: refused with the reason.
-    k.tap(k.root.welcome.ids.start)
-    k.type(card.ids.card, "ZZZZZ-99999")
-    k.tap(card.ids.go)
-    assert "ZZZZZ" not in card.ids.card.text and card.error
-    k.tap(card.ids.cancel)
-    assert k.root.current == "welcome" and k.session.card_code is None
+    # Typed code of a card never issued, a wrong code, another consultation's card, garbage,
+    # emoji, 10 kB of text: refused with the reason, nothing stored, nothing kept in the field.
+    other = sign_card(SEED, Card("another-consultation", CARD.lookup, CARD.secret))
+    for text, shot in (("HJKL-MNPQR-TUVW-XY23", "32-card-unknown"),
+                       (CARD.typed[:-1] + "V", "33-card-wrong"), (other, None),
+                       ("'; DROP TABLE card_uses; --", None), ("🙂🙂🙂", None),
+                       ("x" * 10_000, None)):
+        before = len(k.store.events())
+        k.tap(k.root.welcome.ids.start)
+        if text.startswith("PZC"):
+            scan(k, text)
+        else:
+            k.type(card.ids.card, text)
+            k.tap(card.ids.go)
+        assert card.error and k.root.current == "card", text[:40]
+        assert card.ids.card.text == "" and len(k.store.events()) == before
+        if shot:
+            k.shot(shot)
+        k.tap(card.ids.cancel)
+    assert k.root.current == "welcome" and k.session.card is None
 
 
 def test_a_card_that_answered_everything_is_refused_on_the_card_screen(kiosk_factory):
@@ -373,7 +387,7 @@ def test_a_card_that_answered_everything_is_refused_on_the_card_screen(kiosk_fac
     for question in demo.questions:
         value = values.get(question.id) or list(question.option_ids[:question.ranking_length])
         k.store.record_answer(demo, ballot, question.id, value,
-                              nullifier=nullifier(CARD, demo.id, question.id))
+                              card=(CARD.lookup, CARD.proof(question.id)))
     k.store.close_ballot(ballot)
     before = len(k.store.events())
     k.tap(k.root.welcome.ids.start)
@@ -390,10 +404,10 @@ def test_refusals_follow_a_change_of_language(kiosk_factory):
     k.tap(k.root.welcome.ids.start)
     card = k.root.card_entry
     scan(k, sign_card(card_signing_seed("a forged hub"), CARD))
-    assert card.error == "Cette carte de participation n'a pas été délivrée ici."
+    assert card.error == "Cette carte de participation n'est pas valable pour ce vote."
     tr.lang = "it"
     step(2)
-    assert card.error == "Questa tessera di partecipazione non è stata rilasciata qui."
+    assert card.error == "Questa tessera di partecipazione non è valida per questo voto."
     k.type(card.ids.card, "A")                  # typing clears the message...
     assert card.error == ""
     tr.lang = "fr"

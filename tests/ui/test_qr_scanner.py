@@ -240,26 +240,27 @@ def test_cancel_closes_the_scanner_and_enrolls_nothing(kiosk_factory, no_camera_
 
 # -- the identified ballot mode: the participation card shown to the camera ---------------------
 
+from app.cards import Card  # noqa: E402
 CARD_SEED = None
 
 
 def identified_kiosk(kiosk_factory, lang):
-    from app.cards import (CARD_CODE_HASHES, CARD_PUBLIC_KEY, card_code_hash, card_public_key,
-                           card_signing_seed)
+    from app.cards import CARD_CHECKS, CARD_PUBLIC_KEY, card_public_key, card_signing_seed
     global CARD_SEED
     CARD_SEED = card_signing_seed("camera-test-hub-secret")
     k = kiosk_factory(lang=lang, ballot_mode="identified")
     k.store.set_setting(CARD_PUBLIC_KEY, card_public_key(CARD_SEED))
-    k.store.set_setting(CARD_CODE_HASHES, [card_code_hash(CARD_CODE)])
+    k.store.set_setting(CARD_CHECKS, {CARD_CODE.consultation_id: {
+        CARD_CODE.lookup: CARD_CODE.check()}})
     return k
 
 
-CARD_CODE = "QRCAM23456"
+CARD_CODE = Card("alpimed-2030", "QRCA", "M234567898765")
 
 
 @pytest.mark.parametrize("lang", ["fr", "it"])
 def test_a_resident_shows_the_card_to_the_camera(kiosk_factory, lang, no_camera_probe_cache):
-    from app.cards import card_signing_seed, nullifier, sign_card
+    from app.cards import card_signing_seed, sign_card
     qr_scanner._camera_found = True              # as on a tablet with a camera
     k = identified_kiosk(kiosk_factory, lang)
     k.tap(k.root.welcome.ids.start)
@@ -280,19 +281,18 @@ def test_a_resident_shows_the_card_to_the_camera(kiosk_factory, lang, no_camera_
     assert k.root.current == "card" and card.error and card.ids.card.text == ""
     assert k.store.events() == []
 
-    # The real card: accepted, the ballot starts, answers carry the card's nullifier.
+    # The real card: accepted, the ballot starts, answers carry the card's proof.
     k.tap(card.ids.scan)
     popup = card.scan_popup
     popup.ids.scanner.process_texture(texture_of(frame_of(sign_card(CARD_SEED, CARD_CODE))))
     assert wait_for(lambda: k.root.current == "question")
     k.settle()
-    assert popup not in Window.children and k.session.card_code == CARD_CODE
+    assert popup not in Window.children and k.session.card == CARD_CODE
     body = k.body()
     for _ in k.session.question.projects:
         k.tap(body.ids.green)
     answers = [e for e in k.store.events() if e.type == "answer"]
-    assert answers and {e.payload["nullifier"] for e in answers} == \
-        {nullifier(CARD_CODE, k.session.consultation.id, "q-colour")}
+    assert answers and {e.payload["proof"] for e in answers} == {CARD_CODE.proof("q-colour")}
 
 
 def test_no_camera_no_scan_button_on_the_card_screen(kiosk_factory, no_camera_probe_cache):

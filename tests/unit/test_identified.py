@@ -1,5 +1,6 @@
 """The identified ballot mode on the tablet (app/kiosk.py with app/signup.py's cards): a card
-is checked offline, every answer carries its nullifier, a question this card already answered
+is checked offline, every answer carries its lookup ID and proof, a question this card already
+answered
 here is passed over, a card that answered everything is refused; and the compact sign-up
 links that keep the projector's QR coarse, still verified by the hub's code."""
 from __future__ import annotations
@@ -7,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from app.kiosk import KIOSK_BALLOT_MODES, KioskSession, KioskSettings
-from app.cards import (CARD_CODE_HASHES, CARD_PUBLIC_KEY, CardError, card_code_hash,
-                       card_public_key, card_signing_seed, nullifier, sign_card)
+from app.cards import (CARD_CHECKS, CARD_PUBLIC_KEY, Card, CardError, card_public_key,
+                       card_signing_seed, sign_card)
 from app.proposals import idea_status_label
 from app.signup import (SignupConfig, SignupTokenError, device_signup_key, mint_signup_token,
                         mint_signup_token_v1, signup_config_of_bundle, verify_signup_token)
@@ -19,14 +20,17 @@ from app.errors import ValidationError
 SECRET = "hub-secret-for-tests"
 SEED = card_signing_seed(SECRET)
 PUBLIC = card_public_key(SEED)
-CODE = "ABCDE23456"
+DEMO = "alpimed-2030"
+CARD = Card(DEMO, "ACDE", "FGHJKLMNPQRTU")
+OTHER = Card(DEMO, "XY23", "4567898765432")
 
 
 @pytest.fixture
 def identified(demo):
+    assert demo.id == DEMO
     store = Store.memory()
     store.set_setting(CARD_PUBLIC_KEY, PUBLIC)
-    store.set_setting(CARD_CODE_HASHES, [card_code_hash(CODE)])
+    store.set_setting(CARD_CHECKS, {DEMO: {CARD.lookup: CARD.check()}})
     settings = KioskSettings(store)
     settings.ballot_mode = "identified"
     yield store, (lambda: KioskSession(store, demo, settings=settings))
@@ -37,14 +41,14 @@ def test_every_mode_is_a_choice_for_the_facilitator():
     assert KIOSK_BALLOT_MODES == ("open", "facilitated", "identified")
 
 
-def test_no_ballot_without_a_card_then_answers_carry_the_nullifier(identified, demo):
+def test_no_ballot_without_a_card_then_answers_carry_the_card_and_its_proof(identified, demo):
     store, new_session = identified
     session = new_session()
     assert not session.can_start and not session.waits_for_facilitator
     with pytest.raises(CardError):
         session.start()
     assert store.events() == []
-    assert session.present_card(sign_card(SEED, CODE)) == CODE
+    assert session.present_card(sign_card(SEED, CARD)) == CARD.lookup
     session.start()
     question = session.question
     first = demo.questions[0]
@@ -53,22 +57,33 @@ def test_no_ballot_without_a_card_then_answers_carry_the_nullifier(identified, d
     session.record("yes")                                 # q-ticket
     event = store.events()[-1]
     assert event.type == "answer"
-    assert event.payload["nullifier"] == nullifier(CODE, demo.id, "q-ticket")
-    assert CODE not in str(store.events())                # the code itself is never written
+    assert event.payload["card"] == CARD.lookup
+    assert event.payload["proof"] == CARD.proof("q-ticket")
+    assert "nullifier" not in event.payload
+    assert CARD.secret not in str(store.events())         # the secret is never written
     session.finish()
-    assert session.card_code is None and session.passed_over == ()
+    assert session.card is None and session.passed_over == ()
+
+
+def test_a_card_printed_after_the_last_pull_is_accepted_by_its_qr_only(identified, demo):
+    store, new_session = identified
+    late = Card(DEMO, "HJKL", "MNPQRTUVWXY23")            # not in the tablet's checks
+    assert new_session().present_card(sign_card(SEED, late)) == late.lookup
+    with pytest.raises(CardError) as info:
+        new_session().present_card(late.typed)
+    assert "unknown here" in info.value.message
 
 
 def test_a_question_this_card_answered_before_is_passed_over(identified, demo):
     store, new_session = identified
     first = new_session()
-    first.present_card(" abcde-23456 ")                   # typed, any case, with its dash
+    first.present_card(" " + CARD.typed.lower() + " ")  # typed, any case, with its dashes
     first.start()
     first.next()
     first.record("no")
     first.finish()
     again = new_session()
-    again.present_card(sign_card(SEED, CODE))
+    again.present_card(sign_card(SEED, CARD))
     assert again.passed_over == ("q-ticket",)
     again.start()
     assert again.question.id == demo.questions[0].id
@@ -78,15 +93,16 @@ def test_a_question_this_card_answered_before_is_passed_over(identified, demo):
     assert not again.back()
     # Another card answers it freely.
     other = new_session()
-    store.set_setting(CARD_CODE_HASHES, [card_code_hash(CODE), card_code_hash("ZZZZZ22222")])
-    other.present_card("ZZZZZ22222")
+    store.set_setting(CARD_CHECKS, {DEMO: {CARD.lookup: CARD.check(),
+                                           OTHER.lookup: OTHER.check()}})
+    other.present_card(OTHER.code)
     assert other.passed_over == ()
 
 
 def test_a_card_that_answered_everything_here_is_refused(identified, demo):
     store, new_session = identified
     session = new_session()
-    session.present_card(CODE)
+    session.present_card(CARD.code)
     session.start()
     values = {"colour": {p: "green" for p in demo.questions[0].projects}, "yes_no": "yes",
               "scale": 3}
@@ -95,12 +111,12 @@ def test_a_card_that_answered_everything_here_is_refused(identified, demo):
             session.record(values[question.kind])
         else:
             store.record_answer(demo, session.ballot_id, question.id, _any(question),
-                                nullifier=nullifier(CODE, demo.id, question.id))
+                                card=(CARD.lookup, CARD.proof(question.id)))
         session.next()
     session.finish()
     before = len(store.events())
     with pytest.raises(CardError) as info:
-        new_session().present_card(sign_card(SEED, CODE))
+        new_session().present_card(sign_card(SEED, CARD))
     assert "every question" in info.value.message
     assert len(store.events()) == before
 
@@ -118,12 +134,20 @@ def _any(question):
 
 
 @pytest.mark.parametrize("text,expected", [
-    (sign_card(card_signing_seed("another hub"), CODE), "not issued by this platform"),
-    ("ZZZZZ99999", "unknown here"),
-    ("ABC", "10 letters"),
-    ("'; DROP TABLE card_uses; --", "10 letters"),
+    (sign_card(card_signing_seed("another hub"), CARD), "not valid for this vote"),
+    (sign_card(SEED, Card("another-consultation", CARD.lookup, CARD.secret)),
+     "not valid for this vote"),
+    (CARD.lookup + "FGHJKLMNPQRTV", "not right"),          # one character wrong
+    ("HJKL-MNPQR-TUVW-XY23", "unknown here"),
+    ("ABC", "17 letters"),
+    ("'; DROP TABLE card_uses; --", "not right"),   # 17 letters, some the codes never use
+    ("0O1I0O1I0O1I0O1I0", "not right"),                   # letters the codes never use
     ("🙂" * 500, "not a participation card"),
-    ("PZC1.ABCDE23456.not-a-signature", "not issued by this platform"),
+    ("🙂", "17 letters"),
+    ("x" * 10_000, "not a participation card"),
+    ("PZC2.ABCDE23456.not-a-signature", "not valid for this vote"),
+    ("PZC1.ABCDE23456.c2lnbmF0dXJl", "not valid for this vote"),   # a card of before
+    (None, "not a participation card"),
 ])
 def test_forged_or_unknown_cards_are_refused_and_nothing_is_written(identified, text, expected):
     store, new_session = identified
@@ -131,10 +155,8 @@ def test_forged_or_unknown_cards_are_refused_and_nothing_is_written(identified, 
     with pytest.raises(CardError) as info:
         session.present_card(text)
     assert expected in info.value.message
-    assert session.card_code is None and store.events() == []
+    assert session.card is None and store.events() == []
 
-
-# -- compact sign-up links -------------------------------------------------------------------
 
 def test_compact_links_are_short_and_verify_and_old_links_still_do():
     key = device_signup_key(SECRET, "0123456789abcdef0123456789abcdef")

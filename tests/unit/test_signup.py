@@ -1,4 +1,5 @@
-"""Sign-up links, the sign-up form, participation cards and nullifiers (app/signup.py), on the
+"""Sign-up links, the sign-up form, participation cards and their proofs (app/signup.py,
+app/cards.py), on the
 tablet's store and at the hub (server/participation.py, server/signup.py, server/dashboard.py)
 through the real ASGI app — no network, no mocks."""
 from __future__ import annotations
@@ -13,8 +14,8 @@ from fastapi.testclient import TestClient
 from app.bundle import load_bundle
 from app.errors import ValidationError
 from app.paths import DEMO_BUNDLE_DIR
-from app.cards import (CARD_CODE_LENGTH, CardError, card_code_hash, card_public_key,
-                       card_signing_seed, format_card_code, nullifier, read_card, sign_card)
+from app.cards import (CARD_CODE_LENGTH, Card, CardError, card_public_key, card_signing_seed,
+                       format_card_code, read_card, sign_card)
 from app.signup import (SignupConfig, SignupTokenError, device_signup_key, mint_signup_token,
                         redacted_signup_payload, validate_signup, verify_signup_token)
 from app.store import Store, StoreError
@@ -114,33 +115,47 @@ SEED = card_signing_seed(SECRET)
 PUBLIC = card_public_key(SEED)
 
 
+CARD = Card(CONSULTATION, "ACDE", "FGHJKLMNPQRTU")
+
+
 def test_a_card_verifies_offline_by_signature_or_by_its_typed_code():
-    qr = sign_card(SEED, "ABCDE23456")
-    assert read_card(qr, PUBLIC) == "ABCDE23456"
-    assert read_card(" abcde-23456 ", PUBLIC, {card_code_hash("ABCDE23456")}) == "ABCDE23456"
-    assert format_card_code("ABCDE23456") == "ABCDE-23456"
+    assert CARD_CODE_LENGTH == 17 and len(CARD.secret) * 4.857 >= 63   # 29 symbols: ≥ 63 bits
+    qr = sign_card(SEED, CARD)
+    assert qr.startswith("PZC2.ACDEFGHJKLMNPQRTU.")
+    assert read_card(qr, CONSULTATION, PUBLIC) == CARD          # no check list needed
+    checks = {CARD.lookup: CARD.check()}
+    assert read_card(" acde-fghjk-lmnp-qrtu ", CONSULTATION, PUBLIC, checks) == CARD
+    assert format_card_code(CARD.code) == CARD.typed == "ACDE-FGHJK-LMNP-QRTU"
+    # The check is salted per card and consultation: the same secret elsewhere differs.
+    assert CARD.check() != Card("other", CARD.lookup, CARD.secret).check()
+    assert CARD.check() != Card(CONSULTATION, "XY23", CARD.secret).check()
 
 
-@pytest.mark.parametrize("case", ["other_key", "edited_code", "unknown_typed", "short",
-                                  "no_key", "junk"])
+@pytest.mark.parametrize("case", ["other_key", "edited_code", "other_consultation",
+                                  "unknown_typed", "wrong_typed", "short", "no_key", "junk"])
 def test_forged_or_unknown_cards_are_refused(case):
     text = {
-        "other_key": sign_card(card_signing_seed("another hub"), "ABCDE23456"),
-        "edited_code": sign_card(SEED, "ABCDE23456").replace("ABCDE23456", "ABCDE23457"),
-        "unknown_typed": "ZZZZZ99999",
+        "other_key": sign_card(card_signing_seed("another hub"), CARD),
+        "edited_code": sign_card(SEED, CARD).replace(CARD.code, CARD.code[:-1] + "V"),
+        "other_consultation": sign_card(SEED, Card("other", CARD.lookup, CARD.secret)),
+        "unknown_typed": "XY23-FGHJK-LMNP-QRTU",
+        "wrong_typed": "ACDE-FGHJK-LMNP-QRTV",
         "short": "ABC",
-        "no_key": sign_card(SEED, "ABCDE23456"),
-        "junk": "PZC1.\u0000.💥",
+        "no_key": sign_card(SEED, CARD),
+        "junk": "PZC2.\u0000.💥",
     }[case]
     with pytest.raises(CardError):
-        read_card(text, None if case == "no_key" else PUBLIC, {card_code_hash("ABCDE23456")})
+        read_card(text, CONSULTATION, None if case == "no_key" else PUBLIC,
+                  {CARD.lookup: CARD.check()})
 
 
-def test_nullifiers_are_per_card_and_question():
-    a = nullifier("ABCDE23456", CONSULTATION, "q-ticket")
-    assert a == nullifier("abcde-23456", CONSULTATION, "q-ticket")
-    assert a != nullifier("ABCDE23457", CONSULTATION, "q-ticket")
-    assert a != nullifier("ABCDE23456", CONSULTATION, "q-colour")
+def test_proofs_are_per_card_and_question():
+    a = CARD.proof("q-ticket")
+    assert a == read_card(CARD.typed.lower(), CONSULTATION, PUBLIC,
+                          {CARD.lookup: CARD.check()}).proof("q-ticket")
+    assert a != Card(CONSULTATION, CARD.lookup, "FGHJKLMNPQRTV").proof("q-ticket")
+    assert a != CARD.proof("q-colour")
+    assert a != Card("other", CARD.lookup, CARD.secret).proof("q-ticket")
     assert re.fullmatch(r"[0-9a-f]{64}", a)
 
 
@@ -153,19 +168,19 @@ def consultation():
 
 def test_the_same_card_cannot_answer_a_question_twice_on_one_tablet(consultation):
     store = Store.memory()
-    code = read_card(sign_card(SEED, "ABCDE23456"), PUBLIC)
+    card = read_card(sign_card(SEED, CARD), consultation.id, PUBLIC)
     first = store.start_ballot(consultation, mode="identified")
-    n = nullifier(code, consultation.id, "q-ticket")
-    store.record_answer(consultation, first, "q-ticket", "yes", nullifier=n)
-    store.record_answer(consultation, first, "q-ticket", "no", nullifier=n)   # a change: fine
+    n = (card.lookup, card.proof("q-ticket"))
+    store.record_answer(consultation, first, "q-ticket", "yes", card=n)
+    store.record_answer(consultation, first, "q-ticket", "no", card=n)   # a change: fine
     store.close_ballot(first)
     second = store.start_ballot(consultation, mode="identified")
     with pytest.raises(StoreError):
-        store.record_answer(consultation, second, "q-ticket", "yes", nullifier=n)
+        store.record_answer(consultation, second, "q-ticket", "yes", card=n)
     assert store.answers_of(second) == {}
-    # Another question is fine; answers never hold the nullifier, only its own table does.
+    # Another question is fine; answers never hold the card, only its own table does.
     store.record_answer(consultation, second, "q-cooperation", 4,
-                        nullifier=nullifier(code, consultation.id, "q-cooperation"))
+                        card=(card.lookup, card.proof("q-cooperation")))
     columns = [r[1] for r in store.conn.execute("PRAGMA table_info(answers)")]
     assert "nullifier" not in columns
     assert store.conn.execute("SELECT count(*) FROM card_uses").fetchone()[0] == 2
@@ -216,16 +231,18 @@ def test_enrollment_gives_the_device_key_and_the_bundle_gives_the_card_key(hub):
     key, alias, device = enrolled(hub, "tab-1")
     assert key == device_signup_key(SECRET, alias) and "tab-1" not in alias
     cards = hub.bundle_index(device)["cards"]
-    assert cards["public_key"] == PUBLIC and cards["code_hashes"] == []
+    assert cards == {"public_key": PUBLIC, "checks": {CONSULTATION: {}}}
 
 
-def test_signup_from_a_phone_is_attributed_and_gives_a_card(hub, client, caplog):
+def test_signup_from_a_phone_is_attributed_and_its_card_is_shown_once_on_confirmation(
+        hub, client, caplog):
     key, alias, _device = enrolled(hub, "tab-1")
     token = mint_signup_token(key, consultation=CONSULTATION, site=SITE, meeting="m-menton-1203",
                               device=alias)
     page = client.get("/signup", params={"t": token}, headers={"Accept-Language": "it-IT,it"})
     assert page.status_code == 200 and 'lang="it"' in page.text
     assert "Médiathèque" not in page.text and "Mediateca di Mentone" in page.text
+    assert "anonim" not in page.text     # no promise the hub cannot keep
     hidden = form_of(page.text)
     assert hidden["t"] == token and len(hidden["k"]) >= 16
     with caplog.at_level(logging.INFO):
@@ -235,22 +252,78 @@ def test_signup_from_a_phone_is_attributed_and_gives_a_card(hub, client, caplog)
         again = client.post("/signup", data={**hidden, "name": "Zoé Martin",
                                              "contact": "zoe.martin@example.org",
                                              "consent": "1"})
-    assert sent.status_code == 200 and "<svg" in sent.text
-    code = re.search(r'class="code"[^>]*>([A-Z0-9-]+)<', sent.text).group(1)
-    assert code in again.text          # the same form posted twice: one sign-up, the same card
+    # The form shows no card: a card goes to a confirmed address, once.
+    assert sent.status_code == 200 and "<svg" not in sent.text and 'class="code"' not in sent.text
+    assert again.status_code == 200 and "<svg" not in again.text
     figures = participation(hub).figures()
     assert [(f["site_id"], f["meeting_id"], f["signups"]) for f in figures] == \
         [(SITE, "m-menton-1203", 1)]
-    # Double opt-in: the link is in the log, the address and the name are not.
+    # No SMTP: the log says the link was not sent, without the link, the address or the name.
     logged = "\n".join(r.getMessage() for r in caplog.records)
-    assert "/signup/confirm?t=" in logged
+    assert "not sent" in logged and "/signup/confirm" not in logged
     assert "zoe.martin" not in logged and "Zoé" not in logged
-    link = re.search(r"https://hub\.example(/signup/confirm\?t=\S+)", logged).group(1)
+    link = participation(hub).confirmation_link(hidden["k"]).removeprefix("https://hub.example")
     confirmed = client.get(link)
-    assert confirmed.status_code == 200 and code in confirmed.text
+    assert confirmed.status_code == 200 and "<svg" in confirmed.text
+    code = re.search(r'class="code"[^>]*>([A-Z0-9-]+)<', confirmed.text).group(1)
+    card = read_card(code, CONSULTATION, PUBLIC,
+                     hub.bundle_index({"site_id": SITE})["cards"]["checks"][CONSULTATION])
     assert participation(hub).figures()[0]["confirmed"] == 1
-    # The card's code is known to tablets (as a hash) with the next bundle index.
-    assert card_code_hash(code) in hub.bundle_index({"site_id": SITE})["cards"]["code_hashes"]
+    # Shown once: the same link again, or the form posted again, shows no card.
+    for page in (client.get(link), client.post("/signup", data={
+            **hidden, "name": "Zoé Martin", "contact": "zoe.martin@example.org",
+            "consent": "1"})):
+        assert page.status_code == 200 and card.secret not in page.text
+        assert "<svg" not in page.text
+    # What the hub keeps: the card's lookup ID, its check and answer key; never the secret,
+    # and nothing on the sign-up but "a card was issued".
+    with hub.engine.connect() as conn:
+        row = conn.exec_driver_sql("SELECT * FROM signups").one()._mapping
+        issued = conn.exec_driver_sql("SELECT * FROM issued_cards").all()
+    assert row["card_issued"] and card.lookup not in str(dict(row))
+    assert [tuple(r) for r in issued] == [(CONSULTATION, card.lookup, card.check(),
+                                           card.key().hex())]
+    assert card.secret not in str(issued)
+
+
+def test_one_card_per_confirmed_contact_and_links_that_show_no_card(hub, client):
+    def sign_up(contact):
+        hidden = form_of(client.get("/signup", params={"t": token}).text)
+        assert client.post("/signup", data={**hidden, "name": "Ada", "contact": contact,
+                                            "consent": "1"}).status_code == 200
+        return hidden["k"]
+
+    key, alias, _ = enrolled(hub, "tab-1")
+    token = mint_signup_token(key, consultation=CONSULTATION, site=SITE, meeting=None,
+                              device=alias)
+    parts = participation(hub)
+    first, second = sign_up("ada@example.org"), sign_up("ADA@example.org")
+    phone = sign_up("+33 6 12 34 56 78")
+    assert "<svg" in client.get(parts.confirmation_link(first)
+                                .removeprefix("https://hub.example")).text
+    # The same contact signed up again: confirmed, but no second card.
+    page = client.get(parts.confirmation_link(second).removeprefix("https://hub.example")
+                      + "&lang=fr")
+    assert page.status_code == 200 and "<svg" not in page.text
+    assert "déjà été remise" in page.text
+    # A phone number cannot be confirmed by a link: none is valid for it.
+    refused = client.get(parts.confirmation_link(phone).removeprefix("https://hub.example"))
+    assert refused.status_code == 400 and "<svg" not in refused.text
+    # An expired link: a clear translated page, no card.
+    third = sign_up("bea@example.org")
+    import time
+    old = parts.confirmation_link(third, now=time.time() - 3 * 3600)
+    page = client.get(old.removeprefix("https://hub.example") + "&lang=it")
+    assert page.status_code == 400 and "Questo link è scaduto." in page.text
+    assert "<svg" not in page.text
+    # A link of before (14 days, purpose "confirm") or another sign-up's ID: no card either.
+    from server import signing
+    legacy = signing.sign({"purpose": "confirm", "signup": third}, SECRET, 14 * 86400)
+    assert client.get("/signup/confirm", params={"t": legacy}).status_code == 400
+    forged = signing.sign({"purpose": "confirm-card", "signup": third}, "not the hub", 3600)
+    assert client.get("/signup/confirm", params={"t": forged}).status_code == 400
+    with hub.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM issued_cards").scalar() == 1
 
 
 @pytest.mark.parametrize("case", ["forged", "expired", "past the cap", "none"])
@@ -295,34 +368,69 @@ def test_form_errors_are_clear_translated_and_change_nothing(hub, client):
     assert participation(hub).figures() == []
 
 
+def identified_ballot(device, ballot_id, seq, card, proof=None, question="q-ticket"):
+    answer = {"ballot_id": ballot_id, "consultation_id": CONSULTATION,
+              "consultation_version": 1, "question_id": question, "value": "yes",
+              "site_id": SITE, "meeting_id": None, "channel": "tablet"}
+    if isinstance(card, Card):
+        answer.update(card=card.lookup, proof=proof or card.proof(question))
+    else:
+        answer.update(card)
+    return [{"id": f"{ballot_id}-s", "device_id": device["id"], "seq": seq,
+             "type": "ballot_started", "recorded_at": "x",
+             "payload": {"ballot_id": ballot_id, "consultation_id": CONSULTATION,
+                         "consultation_version": 1, "mode": "identified",
+                         "site_id": SITE, "meeting_id": None}},
+            {"id": f"{ballot_id}-a", "device_id": device["id"], "seq": seq + 1,
+             "type": "answer", "recorded_at": "x", "payload": answer}]
+
+
 def test_a_card_used_on_two_tablets_is_refused_at_the_hub(hub):
     _, _, tab1 = enrolled(hub, "tab-1")
     _, _, tab2 = enrolled(hub, "tab-2")
-    n = nullifier("ABCDE23456", CONSULTATION, "q-ticket")
-
-    def ballot(device, ballot_id, seq):
-        return [{"id": f"{ballot_id}-s", "device_id": device["id"], "seq": seq,
-                 "type": "ballot_started", "recorded_at": "x",
-                 "payload": {"ballot_id": ballot_id, "consultation_id": CONSULTATION,
-                             "consultation_version": 1, "mode": "identified",
-                             "site_id": SITE, "meeting_id": None}},
-                {"id": f"{ballot_id}-a", "device_id": device["id"], "seq": seq + 1,
-                 "type": "answer", "recorded_at": "x",
-                 "payload": {"ballot_id": ballot_id, "consultation_id": CONSULTATION,
-                             "consultation_version": 1, "question_id": "q-ticket",
-                             "value": "yes", "site_id": SITE, "meeting_id": None,
-                             "channel": "tablet", "nullifier": n}}]
-
-    first = hub.ingest(tab1, ballot(tab1, "b1", 1))
+    card = participation(hub).issue_cards(CONSULTATION, 1)[0]
+    first = hub.ingest(tab1, identified_ballot(tab1, "b1", 1, card))
     assert [r["status"] for r in first] == ["stored", "stored"]
-    second = hub.ingest(tab2, ballot(tab2, "b2", 1))
+    second = hub.ingest(tab2, identified_ballot(tab2, "b2", 1, card))
     assert [r["status"] for r in second] == ["stored", "rejected"]
-    assert second[1]["code"] == "This participation card has already answered this question."
+    assert second[1]["code"] == "card_used"
+    assert second[1]["message"] == "This participation card has already answered this question."
     results = json.loads(hub.read_results(CONSULTATION)[1])
     assert results["questions"]["q-ticket"]["counts"]["yes"] == 1
     # A resend of the first tablet's events is a duplicate, not a refusal.
-    assert [r["status"] for r in hub.ingest(tab1, ballot(tab1, "b1", 1))] == \
+    assert [r["status"] for r in hub.ingest(tab1, identified_ballot(tab1, "b1", 1, card))] == \
         ["duplicate", "duplicate"]
+
+
+@pytest.mark.parametrize("case,code", [
+    ("not issued", "card_not_issued"), ("forged proof", "card_proof_invalid"),
+    ("another question's proof", "card_proof_invalid"),
+    ("another consultation's card", "card_not_issued"), ("old nullifier", "card_outdated"),
+    ("garbage card", "card_invalid"), ("no proof", "card_invalid")])
+def test_an_enrolled_tablet_cannot_invent_participation(hub, case, code):
+    _, _, tab1 = enrolled(hub, "tab-1")
+    parts = participation(hub)
+    card = parts.issue_cards(CONSULTATION, 1)[0]
+    invented = Card(CONSULTATION, "XY23" if card.lookup != "XY23" else "XY24", card.secret)
+    events = {
+        "not issued": identified_ballot(tab1, "b1", 1, invented),
+        "forged proof": identified_ballot(tab1, "b1", 1, card, proof="ab" * 32),
+        "another question's proof": identified_ballot(tab1, "b1", 1, card,
+                                                      proof=card.proof("q-colour")),
+        "another consultation's card": identified_ballot(
+            tab1, "b1", 1, {"card": "HJKL", "proof": Card("other", "HJKL", "M" * 13)
+                            .proof("q-ticket")}),
+        "old nullifier": identified_ballot(tab1, "b1", 1, {"nullifier": "ab" * 32}),
+        "garbage card": identified_ballot(tab1, "b1", 1, {"card": "🙂" * 300, "proof": "x"}),
+        "no proof": identified_ballot(tab1, "b1", 1, {"card": card.lookup}),
+    }[case]
+    results = hub.ingest(tab1, events)
+    assert [r["status"] for r in results] == ["stored", "rejected"]
+    assert results[1]["code"] == code
+    assert json.loads(hub.read_results(CONSULTATION)[1])["questions"]["q-ticket"]["counts"] \
+        .get("yes", 0) == 0
+    reviews = hub.reviews()
+    assert any(r["event_id"] == "b1-a" and r["kind"] == "rejected" for r in reviews)
 
 
 def test_a_signup_from_a_tablet_is_stored_without_personal_data_in_the_event_log(hub):
@@ -407,3 +515,30 @@ def test_the_kiosk_link_names_the_alias_never_the_device_id(hub, consultation):
     receipt = kiosk_idea_url(store, "K7PQ2M")
     assert receipt == f"https://hub.example/ideas/K7PQ2M?d={answer['alias']}"
     assert store.device_id not in receipt
+
+
+def test_another_hub_checks_the_cards_it_imported(hub, tmp_path):
+    """A room hub's printed cards, at the central hub that receives its tablets' events: the
+    issued cards' rows (no secret) are exported there, and the proofs check the same way."""
+    central = Hub(Settings.from_env({}, data_dir=str(tmp_path / "central"),
+                                    secret_key="another secret", public_url="https://c.example"))
+    try:
+        central.import_bundle(DEMO_BUNDLE_DIR)
+        cards = participation(hub).issue_cards(CONSULTATION, 3)
+        rows = participation(hub).export_cards(CONSULTATION)
+        assert len(rows) == 3 and not any(c.secret in str(rows) for c in cards)
+        _, _, tab = enrolled(central, "tab-9")
+        refused = central.ingest(tab, identified_ballot(tab, "b1", 1, cards[0]))
+        assert refused[1]["code"] == "card_not_issued"
+        assert participation(central).import_cards(rows) == {"imported": 3, "known": 0}
+        assert participation(central).import_cards(rows) == {"imported": 0, "known": 3}
+        stored = central.ingest(tab, identified_ballot(tab, "b2", 3, cards[1]))
+        assert [r["status"] for r in stored] == ["stored", "stored"]
+        clash = [dict(rows[0], answer_key="cd" * 32)]
+        for bad in (clash, "garbage", [{"lookup": "🙂"}], [dict(rows[0], check="x")]):
+            with pytest.raises(ValidationError):
+                participation(central).import_cards(bad)
+        with central.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM issued_cards").scalar() == 3
+    finally:
+        central.close()

@@ -220,10 +220,10 @@ def test_transactions_do_not_nest(store):
 
 def test_a_refusal_inside_a_record_leaves_no_transaction_open(store, demo):
     first, second = store.start_ballot(demo), store.start_ballot(demo)
-    store.record_answer(demo, first, "q-ticket", "yes", nullifier="n1")
+    store.record_answer(demo, first, "q-ticket", "yes", card=("ACDE", "n1"))
     before = store.events()
     with pytest.raises(StoreError):             # raised between BEGIN and COMMIT
-        store.record_answer(demo, second, "q-ticket", "no", nullifier="n1")
+        store.record_answer(demo, second, "q-ticket", "no", card=("ACDE", "n1"))
     assert not store.conn.in_transaction and store.events() == before
     store.record_answer(demo, second, "q-ticket", "no")       # the store still writes
     assert store.answers_of(second) == {"q-ticket": "no"}
