@@ -127,6 +127,9 @@ class KioskSession:
         self.consultation = consultation
         self.settings = settings or KioskSettings(store)
         self.unlocked = False      # facilitated mode: the facilitator unlocked one ballot
+        # The language the kiosk shows now (the window keeps it up to date): an idea records
+        # it as the language it was written in.
+        self.lang: str | None = None
         self._clear()
 
     def _clear(self) -> None:
@@ -287,7 +290,7 @@ class KioskSession:
         self.proposal = self.store.submit_proposal(
             self.consultation, title=title, text=text, theme=theme, contact=contact,
             contact_consent=contact_consent, site_id=self.settings.site_id,
-            meeting_id=self.settings.meeting_id)
+            meeting_id=self.settings.meeting_id, lang=self.lang)
         return self.proposal
 
     def finish(self) -> None:

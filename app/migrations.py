@@ -192,7 +192,14 @@ def m005_located_ideas(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE proposals ADD COLUMN place TEXT")
 
 
-MIGRATIONS = [m001_initial, m002_tally_counts, m003_card_uses, m004_at_rest, m005_located_ideas]
+def m006_idea_language(conn: sqlite3.Connection) -> None:
+    """The language an idea was written in ('fr', 'it', 'en'); NULL for ideas collected
+    before it was recorded."""
+    conn.execute("ALTER TABLE proposals ADD COLUMN lang TEXT")
+
+
+MIGRATIONS = [m001_initial, m002_tally_counts, m003_card_uses, m004_at_rest, m005_located_ideas,
+              m006_idea_language]
 
 
 def pending(conn: sqlite3.Connection) -> list[tuple[int, Callable[[sqlite3.Connection], None]]]:

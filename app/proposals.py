@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from .answers import validate_place
 from .codes import new_code, normalize_code
 from .errors import N_, ValidationError
-from .model import Consultation
+from .model import LANGUAGES, Consultation
 from .signup import contact_kind
 from .text import clean_text
 
@@ -28,11 +28,13 @@ class ProposalDraft:
     contact: str | None
     contact_consent: bool
     place: dict[str, Any] | None = None     # where the idea would happen (validate_place)
+    lang: str | None = None      # the language it was written in (the kiosk's, then); None: not said
 
 
 def validate_proposal(consultation: Consultation, *, title: object, text: object,
                       theme: object = None, contact: object = None,
-                      contact_consent: bool = False, place: object = None) -> ProposalDraft:
+                      contact_consent: bool = False, place: object = None,
+                      lang: object = None) -> ProposalDraft:
     """Check an idea as typed; return it cleaned, or raise ValidationError naming the field.
     `place` is optional: where the idea would happen, in a `place` answer's forms (a point on
     the consultation's map, or an area of its perimeter; app.answers.validate_place)."""
@@ -52,7 +54,21 @@ def validate_proposal(consultation: Consultation, *, title: object, text: object
             raise ValidationError(N_("Enter an email address or a phone number."), "contact")
     if place is not None:
         place = validate_place(consultation, place, "place")
-    return ProposalDraft(title, text, theme, contact, bool(contact and contact_consent), place)
+    if lang is not None and lang not in LANGUAGES:
+        raise ValidationError(N_("Unknown language: {lang}."), "lang", lang=str(lang)[:20])
+    return ProposalDraft(title, text, theme, contact, bool(contact and contact_consent), place,
+                         lang)
+
+
+# The language an idea was written in, as a reader's screen names it ("Proposed in Italian").
+WRITTEN_IN = {"fr": N_("Proposed in French"), "it": N_("Proposed in Italian"),
+              "en": N_("Proposed in English")}
+
+
+def written_in(lang: str | None) -> str | None:
+    """The msgid naming the language an idea was written in; None when it was not recorded
+    (ideas collected before languages were)."""
+    return WRITTEN_IN.get(lang) if lang else None
 
 
 def new_short_code(length: int = 6) -> str:

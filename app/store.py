@@ -90,6 +90,7 @@ class Proposal:
     answer_status: str | None = None
     answer_text: str | None = None
     place: dict | None = None       # where the idea would happen (a point or an area), if said
+    lang: str | None = None         # the language it was written in; None on older ideas
 
 
 class Store:
@@ -336,11 +337,14 @@ class Store:
     def submit_proposal(self, consultation: Consultation, *, title: object, text: object,
                         theme: object = None, contact: object = None,
                         contact_consent: bool = False, site_id: str | None = None,
-                        meeting_id: str | None = None, place: object = None) -> Proposal:
+                        meeting_id: str | None = None, place: object = None,
+                        lang: object = None) -> Proposal:
         """Validate and record an idea (optionally where it would happen: a point on the
-        consultation's map or an area of its perimeter); it is on disk when this returns."""
+        consultation's map or an area of its perimeter; and the language it was written in,
+        the kiosk's at the time); it is on disk when this returns."""
         draft = validate_proposal(consultation, title=title, text=text, theme=theme,
-                                  contact=contact, contact_consent=contact_consent, place=place)
+                                  contact=contact, contact_consent=contact_consent, place=place,
+                                  lang=lang)
         proposal_id = uuid.uuid4().hex
         now = now_iso()
         for _attempt in range(5):
@@ -355,18 +359,20 @@ class Store:
                    "meeting_id": meeting_id}
         if draft.place is not None:
             payload["place"] = draft.place
+        if draft.lang is not None:
+            payload["lang"] = draft.lang
         event_id = uuid.uuid4().hex
         with self.transaction() as conn:
             conn.execute("INSERT INTO outbox(event_id, type, payload, recorded_at) "
                          "VALUES (?, 'proposal', ?, ?)", (event_id, canonical_json(payload), now))
             conn.execute(
                 "INSERT INTO proposals(id, short_code, consultation_id, site_id, meeting_id,"
-                " theme, title, text, contact, contact_consent, created_at, event_id, place)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, strftime(?, ?), ?, ?)",
+                " theme, title, text, contact, contact_consent, created_at, event_id, place,"
+                " lang) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, strftime(?, ?), ?, ?, ?)",
                 (proposal_id, code, consultation.id, site_id, meeting_id, draft.theme,
                  draft.title, draft.text, draft.contact, int(draft.contact_consent),
                  COARSE_TIME, now, event_id,
-                 canonical_json(draft.place) if draft.place is not None else None))
+                 canonical_json(draft.place) if draft.place is not None else None, draft.lang))
         return self.proposal(proposal_id)
 
     def record_signup(self, form: dict, *, consultation_id: str | None, config=None,
@@ -388,11 +394,12 @@ class Store:
         row = self.conn.execute(
             "SELECT id, short_code, consultation_id, coalesce(corrected_title, title),"
             " coalesce(corrected_text, text), theme, status, reason, contact, created_at,"
-            " answer_status, answer_text, place FROM proposals WHERE id = ? OR short_code = ?",
-            (proposal_id, proposal_id)).fetchone()
+            " answer_status, answer_text, place, lang FROM proposals"
+            " WHERE id = ? OR short_code = ?", (proposal_id, proposal_id)).fetchone()
         if row is None:
             raise StoreError(N_("Unknown idea."), "proposal")
-        return Proposal(*row[:-1], place=json.loads(row[-1]) if row[-1] else None)
+        return Proposal(*row[:-2], place=json.loads(row[-2]) if row[-2] else None,
+                        lang=row[-1])
 
     def proposals(self, consultation_id: str, status: str | None = None) -> list[Proposal]:
         # Insertion order (rowid), never the device clock.

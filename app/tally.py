@@ -8,6 +8,7 @@ date as answers arrive or are replaced, so nobody has to rescan every ballot to 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from typing import Any, Iterable
 
@@ -229,9 +230,33 @@ MIN_WORD_ANSWERS = 3
 WORDS_KEPT = 2000
 
 
+def word_key(word: str) -> str:
+    """What an open answer's word is counted under: the same word in one language, whatever
+    its case, its Unicode form or its number — transports and transport (French), trasporti
+    and trasporto (Italian) — but never a word of the other language: transport and trasporti
+    stay two words, and so do ville (town) and villa.
+
+    Only endings that mark a plural in one language alone are folded: a final -s or -x
+    (French and English; no Italian plural ends so), and Italian -i for -o (trasporti,
+    mercati; French has almost no words in -o). The Italian -e of -a (piazze) is left alone:
+    French words end in a mute -e (ville, porte) that would meet Italian words in -a."""
+    return _fold(unicodedata.normalize("NFC", word).lower())
+
+
+def _fold(word: str) -> str:
+    """word_key of a word already in lower case and NFC."""
+    if len(word) >= 5:
+        if word[-1] in "sx" and word[-2] not in "sx":
+            return word[:-1]
+        if word[-1] == "i" and word[-2] not in "aeiou":
+            return word[:-1] + "o"
+    return word
+
+
 class OpenTally(Tally):
     """Number of answers and the most frequent words (four letters or more, used by at least
-    MIN_WORD_ANSWERS answers), for a word cloud.
+    MIN_WORD_ANSWERS answers), for a word cloud. Variants of one word in one language count as
+    one (`word_key`), shown in the form most answers used.
 
     The words are a bounded count: at most WORDS_KEPT words are kept. A word forgotten to make
     room starts again from nothing if it comes back, so a count never exceeds the number of
@@ -240,23 +265,44 @@ class OpenTally(Tally):
     def __init__(self, consultation, question):
         super().__init__(consultation, question)
         self.words = Counter()
+        self.forms: dict[str, Counter] = {}     # key -> how often each written form was used
 
     def _count(self, answer, weight):
-        for word in set(w.lower() for w in _WORD.findall(answer) if len(w) <= WORD_MAX):
-            if weight < 0 and word not in self.words:
+        forms = {}
+        for written in set(_WORD.findall(unicodedata.normalize("NFC", answer).lower())):
+            if len(written) <= WORD_MAX:
+                forms.setdefault(_fold(written), []).append(written)
+        for key, written_forms in forms.items():
+            if weight < 0 and key not in self.words:
                 continue            # forgotten earlier: nothing to take away
-            self.words[word] += weight
-            if self.words[word] <= 0:
-                del self.words[word]
+            self.words[key] += weight
+            used = self.forms.setdefault(key, Counter())
+            for written in written_forms:
+                used[written] += weight
+                if used[written] <= 0:
+                    del used[written]
+            if self.words[key] <= 0:
+                del self.words[key]
+                self.forms.pop(key, None)
         if len(self.words) > WORDS_KEPT:
             self._forget_least_used()
 
     def _forget_least_used(self):
         kept = self.words.most_common(WORDS_KEPT // 2)
         self.words = Counter(dict(kept))
+        self.forms = {key: self.forms.get(key, Counter()) for key in self.words}
+
+    def shown_form(self, key: str) -> str:
+        """The written form most answers used (the shorter one, then the first in alphabetical
+        order, on a tie)."""
+        used = self.forms.get(key)
+        if not used:
+            return key
+        return min(used.items(), key=lambda item: (-item[1], len(item[0]), item[0]))[0]
 
     def _result(self):
-        shared = [[w, n] for w, n in self.words.most_common(40) if n >= MIN_WORD_ANSWERS]
+        shared = [[self.shown_form(w), n] for w, n in self.words.most_common(40)
+                  if n >= MIN_WORD_ANSWERS]
         return {"total": self.ballots, "words": shared}
 
 

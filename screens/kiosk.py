@@ -126,6 +126,9 @@ class KioskRoot(FloatLayout):
         # None: only the one it shows.
         self.catalogue = catalogue
         self.session = session
+        # Ideas record the language they were written in: the kiosk's, whenever it changes.
+        tr.bind(lang=self._lang_changed)      # a weak reference: kiosks come and go in tests
+        self._lang_changed(tr, tr.lang)
         self.pin = pin
         self.sync = sync
         self.role = role
@@ -421,6 +424,9 @@ class KioskRoot(FloatLayout):
         if not self.idle_prompt.parent:
             self.poke()
         return super().on_touch_down(touch)
+
+    def _lang_changed(self, _tr, lang):
+        self.session.lang = lang
 
     def _idle_reached(self, *_args):
         current = self.current

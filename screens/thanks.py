@@ -1,7 +1,9 @@
 """Thanks: shown only once the answers or the idea are on disk; then back to the welcome.
 
-Beside the thanks, the follow-up panel: the sign-up QR (when the tablet is enrolled), and
-after an idea its receipt QR and short code. A resident without a phone can register here."""
+Beside the thanks, the follow-up panel with one QR code at most: after an idea, its receipt QR
+and short code; else the sign-up QR (when the tablet is enrolled). Two codes side by side left
+residents unsure which one to scan; after an idea the sign-up stays one tap away ("Register
+here without a phone"). A resident without a phone can register here."""
 from kivy.metrics import dp
 from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.screenmanager import Screen
@@ -27,14 +29,11 @@ class ThanksScreen(Screen):
         self._fit()
 
     def _fit(self, *_args):
-        """QR codes as large as the screen allows beside the thanks (at least 220 px)."""
-        parts = (1 if self.signup_url and not self.signed_up else 0) + (1 if self.idea_url else 0)
-        parts = max(1, parts)
+        """The QR code as large as the screen allows beside the thanks (at least 220 px)."""
         if self.width >= self.height * 1.1:     # side by side with the thanks
-            side = min((self.width * 0.5 - dp(32) * (parts - 1)) / parts - dp(40),
-                       self.height - dp(260))
+            side = min(self.width * 0.5 - dp(40), self.height - dp(260))
         else:
-            side = (self.width - dp(72) - dp(32) * (parts - 1)) / parts - dp(40)
+            side = self.width - dp(72) - dp(40)
         self.qr_side = max(dp(220), min(dp(320), side))
 
     def finish(self):

@@ -305,7 +305,7 @@ def save_code_png(made: dict, path: Path) -> None:
 
 
 IDEA_COLUMNS = ("id", "short_code", "consultation_id", "site_id", "meeting_id", "theme", "title",
-                "text", "status", "answer_status", "answer_text", "created_at")
+                "text", "status", "answer_status", "answer_text", "created_at", "lang")
 # --all: the moderation list for staff (what was refused and why, what the resident wrote).
 MODERATION_COLUMNS = IDEA_COLUMNS + ("reason", "original_title", "original_text")
 

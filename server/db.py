@@ -154,6 +154,7 @@ proposals = Table(
     Column("answered_at", String(40), nullable=True),
     Column("created_at", String(64), nullable=False),
     Column("place", Text, nullable=True),       # canonical JSON of a point or an area, if said
+    Column("lang", String(8), nullable=True),   # the language it was written in, if said
 )
 Index("proposals_consultation", proposals.c.consultation_id)
 Index("proposals_device_cursor", proposals.c.device_id, proposals.c.answer_cursor)
@@ -321,7 +322,7 @@ def dialect_insert(engine_or_conn, table: Table):
 # database when it starts (create_all makes missing tables, never missing columns).
 ADDED_COLUMNS = (("devices", "alias"), ("devices", "enrolled_by"),
                  ("enrollment_codes", "for_device"), ("enrollment_codes", "credential_hash"),
-                 ("proposals", "place"))
+                 ("proposals", "place"), ("proposals", "lang"))
 
 
 def create_schema(engine: Engine) -> None:

@@ -580,7 +580,7 @@ class Hub:
                     "title": r.corrected_title or r.title, "text": r.corrected_text or r.text,
                     "status": r.status, "answer_status": r.answer_status,
                     "answer_text": r.answer_text, "created_at": r.created_at,
-                    "place": self._idea_place(r, public)}
+                    "place": self._idea_place(r, public), "lang": r.lang}
             if not public:
                 item.update({"device_id": r.device_id, "reason": r.reason,
                              "original_title": r.title, "original_text": r.text,

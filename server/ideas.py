@@ -62,7 +62,7 @@ def apply_proposal(batch: Batch, state: IdeaBatch, event: Event) -> None:
                               text=payload.get("text"), theme=payload.get("theme"),
                               contact=payload.get("contact"),
                               contact_consent=payload.get("contact_consent") is True,
-                              place=payload.get("place"))
+                              place=payload.get("place"), lang=payload.get("lang"))
     known = state.find(proposal_id)
     if known is not None:
         if known["device_id"] != batch.device_id:
@@ -79,7 +79,8 @@ def apply_proposal(batch: Batch, state: IdeaBatch, event: Event) -> None:
         "corrected_text": None, "moderation_seq": 0, "answer_status": None,
         "answer_text": None, "answer_cursor": 0, "answered_at": None,
         "created_at": batch.now,
-        "place": canonical_json(draft.place) if draft.place is not None else None}
+        "place": canonical_json(draft.place) if draft.place is not None else None,
+        "lang": draft.lang}
     batch.deltas.append(("idea", consultation.id, None, "pending"))
 
 

@@ -229,7 +229,7 @@ class _Problems:
             _column_index(p.letter) if p.letter else 0))
         if self.more:
             found.append(SheetProblem(None, None, None,
-                                      N_("And {count} more problems, not listed."),
+                                      N_("Problems not listed: {count}."),
                                       {"count": self.more}))
         return found
 

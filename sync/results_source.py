@@ -18,12 +18,12 @@ from typing import Any, Callable
 
 from app.display import contributions
 from app.errors import N_
-from app.model import Consultation
+from app.model import LANGUAGES, Consultation
 
 from . import protocol as p
 from .client import HubClient
 
-IDEA_FIELDS = ("short_code", "title", "text", "theme")
+IDEA_FIELDS = ("short_code", "title", "text", "theme", "lang")
 IDEAS_ON_WALL = 60  # the most recent approved ideas kept for the wall
 
 
@@ -35,7 +35,7 @@ class ResultsSnapshot:
     ballots: int = 0
     ideas_received: int = 0
     ideas_approved: int = 0
-    approved_ideas: tuple[dict, ...] = () # {"short_code", "title", "text", "theme"}
+    approved_ideas: tuple[dict, ...] = () # {"short_code", "title", "text", "theme", "lang"}
     revision: int | None = None
     channels: dict = field(default_factory=dict)   # channel → people (app.counts.participants)
 
@@ -68,6 +68,8 @@ def public_idea(raw: Any) -> dict | None:
     for key in ("short_code", "theme"):
         if not isinstance(idea[key], str):
             idea[key] = None
+    if idea["lang"] not in LANGUAGES:          # not recorded (an older idea), or not one of ours
+        idea["lang"] = None
     return idea
 
 
@@ -179,7 +181,8 @@ class LocalResultsSource:
             approved = store.proposals(consultation.id, "approved")
             ideas = tuple(i for i in (public_idea({
                 "short_code": p.short_code, "title": p.title, "text": p.text,
-                "theme": p.theme, "status": p.status}) for p in approved) if i)
+                "theme": p.theme, "status": p.status, "lang": p.lang}) for p in approved)
+                if i)
             from app.counts import participants
             tallies = store.channel_tallies(consultation)
             snapshot = ResultsSnapshot(

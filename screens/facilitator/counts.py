@@ -130,7 +130,8 @@ class CountsPage(FacilitatorPage):
     def show_last(self):
         counts = self.store.counts(self.consultation.id, self.question_id)
         mine = [c for c in counts if c.channel == self.channel]
-        self.last = (tr._("Last count: {n} ballots").format(n=number(mine[-1].ballots, tr.lang))
+        self.last = (tr.ngettext("Last count: {n} ballot", "Last count: {n} ballots",
+                                 mine[-1].ballots).format(n=number(mine[-1].ballots, tr.lang))
                      if mine
                      else tr._("No count yet for this question."))
 

@@ -5,6 +5,7 @@ from kivy.properties import DictProperty
 
 from app.errors import N_
 from app.formatting import decimal, money, number
+from app.i18n import ngettext_for
 from app.model import localized
 from screens import load_kv
 from screens.facilitator.page import FacilitatorPage
@@ -18,6 +19,9 @@ def summarize(consultation, question, result, lang, _):
     loc = lambda text: localized(text, lang)  # noqa: E731
     n = lambda value: number(value, lang)  # noqa: E731
     kind = question.kind
+    ngettext = ngettext_for(lang)
+    answers = ngettext("{n} answer", "{n} answers", result.get("total", 0)).format(
+        n=n(result.get("total", 0)))
     if kind == "colour":
         lines = []
         for project in consultation.projects_of(question):
@@ -31,8 +35,8 @@ def summarize(consultation, question, result, lang, _):
             **{answer: n(count) for answer, count in result["counts"].items()})
     if kind == "scale":
         mean = result["mean"]
-        return _("Mean {mean} out of 5 over {total} answers").format(
-            mean="–" if mean is None else decimal(mean, lang), total=n(result["total"]))
+        return _("Mean {mean} out of 5 over {answers}").format(
+            mean="–" if mean is None else decimal(mean, lang), answers=answers)
     if kind == "choice":
         return " · ".join(f"{loc(question.option(o).label)} {n(result['counts'][o])}"
                           for o in result["order"])
@@ -46,8 +50,7 @@ def summarize(consultation, question, result, lang, _):
             for p in result["order"])
     if kind == "open":
         words = ", ".join(w for w, _n in result["words"][:8])
-        return _("{total} answers").format(total=n(result["total"])) + (
-            f" — {words}" if words else "")
+        return answers + (f" — {words}" if words else "")
     return ""
 
 
@@ -70,8 +73,9 @@ class FiguresPage(FacilitatorPage):
             card.prompt = tr.loc(question.prompt)
             card.summary = summarize(consultation, question, results[question.id], tr.lang,
                                      tr._)
-            card.ballots = tr._("Answers: {count}").format(
-                count=number(results[question.id]["ballots"], tr.lang))
+            ballots = results[question.id]["ballots"]
+            card.ballots = tr.ngettext("{n} answer", "{n} answers", ballots).format(
+                n=number(ballots, tr.lang))
             box.add_widget(card)
 
 

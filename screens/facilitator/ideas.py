@@ -3,6 +3,7 @@ an editor to approve, reject (with a reason the resident will read) or correct o
 from kivy.properties import ObjectProperty, StringProperty
 
 from app.errors import N_, DomainError
+from app.proposals import written_in
 from screens import load_kv
 from screens.facilitator.page import FacilitatorPage
 from screens.i18n import tr
@@ -43,6 +44,8 @@ class IdeasPage(FacilitatorPage):
             card.meta = "  ·  ".join(x for x in (
                 tr._("Code {code}").format(code=proposal.short_code),
                 tr.loc(theme_.title) if theme_ else "",
+                # The language it was written in, so a moderator reading another knows it.
+                tr._(written_in(proposal.lang)) if written_in(proposal.lang) else "",
                 tr._("Contact left") if proposal.contact else "") if x)
             card.bind(on_open=lambda c: self.edit(c.proposal))
             box.add_widget(card)

@@ -77,8 +77,9 @@ class SyncPage(FacilitatorPage):
             lines.append(tr._("Enrolled with {hub}").format(hub=status.hub_url or "?"))
         else:
             lines.append(tr._("This tablet is not enrolled with a hub yet."))
-        lines.append(tr._("{count} records waiting to be sent").format(
-            count=number(status.pending, tr.lang)))
+        lines.append(tr.ngettext("{n} record waiting to be sent",
+                                 "{n} records waiting to be sent", status.pending).format(
+            n=number(status.pending, tr.lang)))
         if status.last_success:
             lines.append(tr._("Last successful sync: {when}").format(
                 when=status.last_success[:16].replace("T", " ")))

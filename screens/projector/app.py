@@ -19,7 +19,7 @@ from kivy.animation import Animation
 from kivy.app import App
 from kivy.clock import Clock
 from kivy.core.window import Keyboard, Window
-from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
+from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from app.display import IDEAS_VIEW, PARTICIPATION_VIEW, DisplayState, control_for_key
@@ -58,6 +58,7 @@ class PjHiddenPanel(BoxLayout):
 class ProjectorRoot(BoxLayout):
     title = StringProperty("")
     participation = StringProperty("")
+    header_lines = NumericProperty(1)    # the title bar has a line per language
     status = StringProperty("")
     indicators = StringProperty("")
     problem = BooleanProperty(False)
@@ -254,7 +255,8 @@ class Projector:
 
     def _chrome(self) -> None:
         root, state, langs = self.root, self.state, self.langs
-        root.title = content(langs, self.consultation.title, "  ·  ")
+        root.title = content(langs, self.consultation.title, "\n")
+        root.header_lines = max(1, len(langs))
         goal = self.consultation.goal
         if self.snapshot is None or state.hidden:
             root.participation = ""
@@ -268,7 +270,7 @@ class Projector:
                 if goal:
                     phrase += " — " + _("goal {goal}").format(goal=number(goal, lang))
                 phrases.append(phrase)
-            root.participation = join_langs(phrases, "  /  ")
+            root.participation = join_langs(phrases, "\n")
         if not self.reachable:
             problem = self.problem or N_("Hub unreachable")
             _ = gettext_for(langs[0])

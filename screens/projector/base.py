@@ -19,8 +19,8 @@ from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
 from app.counts import CHANNEL_NAMES, CHANNELS
-from app.formatting import number, percent
-from app.i18n import gettext_for
+from app.formatting import number, percent, whole_percents
+from app.i18n import gettext_for, ngettext_for
 from screens import load_kv
 from screens.projector.style import PALETTE, content, join_langs, pstyle, say, say_n
 
@@ -173,6 +173,33 @@ class PjResultView(BoxLayout):
 
     def say_votes(self, n) -> str:
         return self.ngettext("{n} vote", "{n} votes", n, sep="\n")
+
+    # Counts are named one way on every slide: "answers" are the people who answered this
+    # question (a ballot that skipped it is not one), "votes" what one option, column or
+    # project received, "participants" the ballots of the whole consultation.
+    @staticmethod
+    def answers(lang: str, n) -> str:
+        """'84 réponses' / '1 risposta' in `lang`: the people who answered this question."""
+        n = int(n or 0)
+        return ngettext_for(lang)("{n} answer", "{n} answers", n).format(n=number(n, lang))
+
+    def say_answers(self, n, sep: str = "\n") -> str:
+        return self.compose(lambda lang, _, ngettext: self.answers(lang, n), sep)
+
+    def compose(self, make, sep: str = "\n") -> str:
+        """`make(lang, _, ngettext)` for each language of the view, joined as markup (the
+        second language in its colour): for a line built from several translated parts, each
+        with its own plural and its own number format. Call `_` and `ngettext` by those names
+        inside `make`, so that `make messages` finds the strings."""
+        return join_langs([make(lang, gettext_for(lang), ngettext_for(lang))
+                           for lang in self.langs], sep)
+
+    def percents(self, counts: dict, keys) -> dict:
+        """Whole percentages of `counts` for `keys` that add up to 100 (largest remainder),
+        written in the view's language: {key: '45 %'}."""
+        keys = list(keys)
+        values = whole_percents([counts.get(k, 0) or 0 for k in keys])
+        return {k: percent(v / 100, self.lang) for k, v in zip(keys, values)}
 
     def percent(self, share) -> str:
         return percent(share, self.lang)

@@ -1,12 +1,15 @@
 """The budget: for each project, what residents allocate to it on average against what it
 costs (a line marks the cost), and whether the total budget would fund it — said in words on a
-badge, not only in colour. Projects in the order of the amounts allocated."""
+badge, not only in colour. Projects in the order of the amounts allocated; the caption says why
+one chosen more can be left out while one below it is funded."""
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
-from app.formatting import money
+from app.errors import N_
+from app.formatting import money, number
 from screens import load_kv
 from screens.projector.base import PjResultView, set_fraction
+from screens.projector.style import say
 
 
 class PjBudgetRow(BoxLayout):
@@ -45,7 +48,8 @@ class PjBudgetView(PjResultView):
         scale = max([max(float(f.get("mean_per_ballot") or 0), float(f.get("cost") or 0))
                      for f in projects.values()] + [1.0])
         funded_total, funded_count = 0, 0
-        for project_id, row in self.rows.items():
+        for project_id in self.order:     # by amount allocated: the order projects are funded
+            row = self.rows[project_id]
             figures = projects.get(project_id) or {}
             mean = float(figures.get("mean_per_ballot") or 0)
             cost = figures.get("cost") or 0
@@ -54,32 +58,22 @@ class PjBudgetView(PjResultView):
                 funded_total += cost
                 funded_count += 1
             row.cost_at = cost / scale
-            if self.bilingual:
-                # Two languages do not fit beside the bar: the figures alone, the caption
-                # says what they are in both languages.
-                row.figures = "{mean} / {cost}".format(mean=money(mean, lang, currency),
-                                                       cost=money(cost, lang, currency))
-            else:
-                row.figures = self._("{mean} on average · costs {cost}", sep="\n",
-                                     mean=money(mean, lang, currency),
-                                     cost=money(cost, lang, currency))
+            # "67 000 € of 240 000 €" beside the bar: a longer phrase there was cut at 1080p.
+            row.figures = say(self.langs[:1], N_("{mean} of {cost}"),
+                              mean=money(mean, lang, currency), cost=money(cost, lang, currency))
             # Dark text on the badge in both languages: a second-language colour on a light
             # badge would not read.
             row.badge = (self._("Funded", sep=" / ", coloured=False) if row.funded
                          else self._("Not funded", sep=" / ", coloured=False))
             set_fraction(row.ids.bar, mean / scale, animate)
-        self.caption = self._(
-            "Budget {total}: {count} projects funded for {funded}, in the order of the amounts "
-            "allocated.", sep="\n", total=money(result.get("budget_total") or
-                                                self.question.budget_total, lang, currency),
-            count=funded_count, funded=money(funded_total, lang, currency))
-        if self.bilingual:
-            self.caption = self._(
-                "Budget {total}: {count} projects funded for {funded}. Beside each bar: the "
-                "amount allocated on average / the cost.", sep="\n",
-                total=money(result.get("budget_total") or self.question.budget_total,
-                            lang, currency),
-                count=funded_count, funded=money(funded_total, lang, currency))
-
+        # Each language's line with its own money format.
+        # Why a project chosen more can be left out while one below it is funded: the caption
+        # says the rule (the money left must cover the cost), in each language's money format.
+        self.caption = self.compose(lambda lang, _, ngettext: ngettext(
+            "{n} project funded ({funded}), in the order of the amounts given, while the money "
+            "left suffices.",
+            "{n} projects funded ({funded}), in the order of the amounts given, while the money "
+            "left suffices.", funded_count).format(
+                n=number(funded_count, lang), funded=money(funded_total, lang, currency)))
 
 load_kv(__file__)

@@ -3,7 +3,6 @@ with the share of ballots that chose it and the count written beside it."""
 from kivy.properties import StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
-from app.formatting import number
 from screens import load_kv
 from screens.projector.base import PjResultView, set_fraction
 
@@ -25,18 +24,20 @@ class PjChoiceView(PjResultView):
             body.add_widget(row)
 
     def update(self, result, animate):
-        lang = self.lang
         counts = result.get("counts") or {}
         shares = result.get("shares") or {}
+        # One answer per ballot: the shares add up to 100. Several: each is of the answers.
+        written = ({} if self.question.multiple else self.percents(counts, self.rows))
         for option_id, row in self.rows.items():
             share = shares.get(option_id, 0)
-            row.figures = self.percent(share)
+            row.figures = written.get(option_id) or self.percent(share)
             row.detail = self.say_votes(counts.get(option_id, 0))
             set_fraction(row.ids.bar, share, animate)
-        ballots = number(result.get("ballots", 0), lang)
-        self.caption = (self._("Several answers per ballot: shares are of the {n} ballots.",
-                               sep="\n", n=ballots)
-                        if self.question.multiple else self._("Ballots: {n}", sep="\n", n=ballots))
+        ballots = result.get("ballots", 0)
+        self.caption = (self.ngettext("Several choices per answer: shares are of {n} answer.",
+                                      "Several choices per answer: shares are of the {n} "
+                                      "answers.", ballots, sep="\n")
+                        if self.question.multiple else self.say_answers(ballots))
 
 
 load_kv(__file__)

@@ -5,7 +5,6 @@ from kivy.properties import ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from app.errors import N_
-from app.formatting import number
 from app.model import COLOURS
 from screens import load_kv
 from screens.projector.base import PjResultView, set_fraction
@@ -39,14 +38,14 @@ class PjColourView(PjResultView):
 
     def update(self, result, animate):
         projects = result.get("projects") or {}
-        lang = self.lang
-        self.caption = self._("Ballots: {n}", sep="\n", n=number(result.get("ballots", 0), lang))
+        self.caption = self.say_answers(result.get("ballots", 0))
         for project_id, row in self.rows.items():
             figures = projects.get(project_id) or {}
             shares = figures.get("shares") or {}
             counts = figures.get("counts") or {}
             values = [shares.get(c, 0) for c in COLOURS]
-            row.ids.bar.texts = [self.percent(v) for v in values]
+            written = self.percents(counts, COLOURS)
+            row.ids.bar.texts = [written[c] for c in COLOURS]
             set_fraction(row.ids.bar, values, animate)
             row.figures = self.say_votes(figures.get("total", 0))
 

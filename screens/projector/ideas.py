@@ -3,15 +3,18 @@ facilitator or staff approved reach it, with their title, text and theme — nev
 from kivy.clock import Clock
 from kivy.properties import ListProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
-from kivy.uix.gridlayout import GridLayout
+from kivy.uix.widget import Widget
 
+from app.proposals import written_in
 from screens import load_kv
 from screens.projector.base import PjResultView
 from screens.projector.style import content
 
 PAGE_SECONDS = 9
-PER_PAGE = 4
-TEXT_CHARS = 220
+# Three tall cards side by side, in title and body type (read from the back of the hall): four
+# cards in small type left each card two-thirds empty and its words too small.
+PER_PAGE = 3
+TEXT_CHARS = 160
 
 
 class PjIdeaCard(BoxLayout):
@@ -19,6 +22,7 @@ class PjIdeaCard(BoxLayout):
     text = StringProperty("")
     theme = StringProperty("")
     code = StringProperty("")
+    written_in = StringProperty("")     # the idea's language, when the room reads another
 
 
 class PjIdeasView(PjResultView):
@@ -26,8 +30,12 @@ class PjIdeasView(PjResultView):
     page = NumericProperty(0)
 
     def build(self, body):
-        self.grid = GridLayout(cols=2, spacing=body.spacing * 1.5)
+        # One row of cards in the middle of the slide, as tall as the tallest card's words: a
+        # short idea no longer leaves its card two-thirds empty.
+        self.grid = BoxLayout(spacing=body.spacing * 1.5, size_hint_y=None)
+        body.add_widget(Widget(size_hint_y=0.5))
         body.add_widget(self.grid)
+        body.add_widget(Widget())
         self.prompt = self._("Ideas from residents", sep="\n")
         self._event = None
         self._fill()
@@ -45,6 +53,10 @@ class PjIdeasView(PjResultView):
         self.page = (self.page + 1) % pages
         self._fill()
 
+    def _fit_row(self, *_args):
+        cards = self.grid.children
+        self.grid.height = max([c.minimum_height for c in cards] + [0])
+
     def update(self, result, animate):
         ideas = list(result.get("ideas") or [])
         self.caption = self.ngettext("{n} approved idea", "{n} approved ideas", len(ideas),
@@ -59,8 +71,10 @@ class PjIdeasView(PjResultView):
             return
         grid.clear_widgets()
         if not self.ideas:
-            grid.add_widget(PjIdeaCard(title=self._("No approved idea yet.", sep="\n"),
-                                     text=self._("Propose yours on the tablets!", sep="\n")))
+            card = PjIdeaCard(title=self._("No approved idea yet.", sep="\n"),
+                              text=self._("Propose yours on the tablets!", sep="\n"))
+            card.bind(minimum_height=self._fit_row)
+            grid.add_widget(card)
             return
         newest_first = list(reversed(self.ideas))
         start = (self.page * PER_PAGE) % len(newest_first)
@@ -69,10 +83,21 @@ class PjIdeasView(PjResultView):
             text = idea.get("text") or ""
             if len(text) > TEXT_CHARS:
                 text = text[:TEXT_CHARS].rsplit(" ", 1)[0] + "…"
-            grid.add_widget(PjIdeaCard(
+            card = PjIdeaCard(
                 title=_plain(idea.get("title") or ""), text=_plain(text),
                 theme=content(self.langs, themes.get(idea.get("theme")), " · ")
-                if idea.get("theme") in themes else ""))
+                if idea.get("theme") in themes else "",
+                written_in=self._written_in(idea.get("lang")))
+            card.bind(minimum_height=self._fit_row)
+            grid.add_widget(card)
+
+    def _written_in(self, lang) -> str:
+        """"Proposée en italien" when the room reads another language than the idea's: its
+        text is shown as written, with its language named."""
+        msgid = written_in(lang)
+        if msgid is None or lang in self.langs:
+            return ""
+        return self._(msgid, sep=" · ")
 
 
 def _plain(text: str) -> str:

@@ -4,7 +4,6 @@ answers used it, and the number of answers."""
 from kivy.uix.label import Label
 
 from app.display import cloud_words
-from app.formatting import number
 from screens import load_kv
 from screens.projector.base import PjResultView
 from screens.projector.style import PALETTE
@@ -30,11 +29,11 @@ class PjOpenAnswersView(PjResultView):
         return pstyle.u * n
 
     def update(self, result, animate):
-        lang = self.lang
         words = cloud_words(result.get("words") or [])
         total = result.get("total", 0)
-        self.caption = self._("{n} answers · the words that several answers share", sep="\n",
-                              n=number(total, lang))
+        self.caption = self.compose(lambda lang, _, ngettext: _(
+            "{answers} · the words that several answers share").format(
+                answers=self.answers(lang, total)))
         if words == self._shown:
             return
         self._shown = words

@@ -50,9 +50,11 @@ class PjParticipationView(PjResultView):
         big.goal = (self._("Goal reached: {goal}", sep="\n", goal=number(goal, lang))
                     if total >= goal else self._("Goal: {goal}", sep="\n",
                                                  goal=number(goal, lang))) if goal else ""
-        big.breakdown = self._("{ballots} ballots · {ideas} ideas", sep="\n",
-                                ballots=number(result.get("ballots", 0), lang),
-                                ideas=number(result.get("ideas", 0), lang))
+        ballots, ideas = int(result.get("ballots") or 0), int(result.get("ideas") or 0)
+        big.breakdown = self.compose(lambda lang, _, ngettext: " · ".join((
+            ngettext("{n} participant", "{n} participants", ballots).format(
+                n=number(ballots, lang)),
+            ngettext("{n} idea", "{n} ideas", ideas).format(n=number(ideas, lang)))))
         set_fraction(big.ids.goal_bar, total / goal if goal else 0, animate)
 
 

@@ -46,9 +46,10 @@ class PjRankingView(PjResultView):
             row.detail = self._("first: {n}", sep="\n",
                                 n=number(firsts.get(option_id, 0), lang))
             set_fraction(row.ids.bar, points.get(option_id, 0) / top, animate)
-        self.caption = self._(
-            "Borda count: a first place earns {n} points, the next one less. Ballots: {ballots}",
-            sep="\n", n=len(self.question.options), ballots=number(result.get("ballots", 0), lang))
+        ballots = result.get("ballots", 0)
+        self.caption = self.compose(lambda lang, _, ngettext: _(
+            "A first place earns {n} points, the next one less · {answers}").format(
+                n=number(len(self.question.options), lang), answers=self.answers(lang, ballots)))
 
 
 load_kv(__file__)

@@ -34,7 +34,7 @@ class PjScaleView(PjResultView):
     def update(self, result, animate):
         lang = self.lang
         distribution = result.get("distribution") or {}
-        shares = result.get("shares") or {}
+        written = self.percents(distribution, [str(v) for v in range(1, 6)])
         highest = max([distribution.get(str(v), 0) for v in range(1, 6)] + [1])
         median = result.get("median")
         marked = set()
@@ -45,16 +45,18 @@ class PjScaleView(PjResultView):
             # Bilingual: the count alone under the share (the caption counts the answers in
             # both languages); one language: "14 votes".
             column.figures = "{share}\n{count}".format(
-                share=self.percent(shares.get(str(value), 0)),
+                share=written[str(value)],
                 count=number(count, lang) if self.bilingual else self.say_votes(count))
             column.is_median = value in marked
             column.median_word = self._("Median", sep=" / ") if value in marked else ""
             set_fraction(column.ids.column, count / highest, animate)
         if isinstance(median, (int, float)):
-            self.caption = self._("Median: {median} · mean: {mean} · {n} answers", sep="\n",
-                                  median=decimal(median, lang, 1 if median % 1 else 0),
-                                  mean=decimal(result.get("mean") or 0, lang),
-                                  n=number(result.get("total", 0), lang))
+            # Each language's line in its own number format (3,5 and 3,5; 3.5 in English).
+            self.caption = self.compose(lambda lang, _, ngettext: _(
+                "Median: {median} · mean: {mean} · {answers}").format(
+                    median=decimal(median, lang, 1 if median % 1 else 0),
+                    mean=decimal(result.get("mean") or 0, lang),
+                    answers=self.answers(lang, result.get("total", 0))))
         else:
             self.caption = self._("No answers yet.", sep="\n")
 

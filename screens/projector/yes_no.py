@@ -1,10 +1,9 @@
 """Yes / no / abstain: three long bars with the word, the share and the count written beside
-each, and the share of yes among the votes expressed."""
+each; the caption counts the answers."""
 from kivy.properties import ListProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from app.errors import N_
-from app.formatting import number
 from app.model import YES_NO
 from screens import load_kv
 from screens.projector.base import PjResultView, set_fraction
@@ -32,18 +31,17 @@ class PjYesNoView(PjResultView):
             body.add_widget(row)
 
     def update(self, result, animate):
-        lang = self.lang
         counts = result.get("counts") or {}
         shares = result.get("shares") or {}
+        written = self.percents(counts, YES_NO)
         for answer, row in self.rows.items():
-            row.share = self.percent(shares.get(answer, 0))
+            row.share = written[answer]
             row.count = self.say_votes(counts.get(answer, 0))
             set_fraction(row.ids.bar, shares.get(answer, 0), animate)
-        expressed = counts.get("yes", 0) + counts.get("no", 0)
-        self.caption = self._("Yes: {share} of the votes expressed (yes or no) · {n} ballots", sep="\n",
-                              share=self.percent(result.get("yes_share_of_expressed", 0)),
-                              n=number(result.get("ballots", 0), lang)) if expressed else \
-            self._("Ballots: {n}", sep="\n", n=number(result.get("ballots", 0), lang))
+        # One headline figure per answer: the caption counts the answers and gives no second
+        # percentage (a yes share of the votes expressed, 68 %, beside the big 55 % read as a
+        # contradiction on stage).
+        self.caption = self.say_answers(result.get("ballots", 0))
 
 
 load_kv(__file__)

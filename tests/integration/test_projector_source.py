@@ -39,7 +39,8 @@ def test_hub_source_polls_with_etag_and_sees_new_votes(hub, demo):
     titles = [i["title"] for i in snap.approved_ideas]
     assert "Un banc à l'ombre" in titles and "Pas encore vue" not in titles
     assert "jean.dupont" not in repr(snap)
-    assert all(set(i) == {"short_code", "title", "text", "theme"} for i in snap.approved_ideas)
+    assert all(set(i) == {"short_code", "title", "text", "theme", "lang"}
+               for i in snap.approved_ideas)
     source.close()
     tablet.close()
 

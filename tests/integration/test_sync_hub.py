@@ -303,7 +303,7 @@ def test_twenty_devices_pushing_at_once_are_counted_exactly(fresh_hub, demo):
 
 
 def test_errors_are_json_in_the_readers_language(hub):
-    for lang, expected in (("fr", "Cette tablette n'est pas enregistrée auprès du serveur."),
+    for lang, expected in (("fr", "Cette tablette n'est pas enrôlée auprès du serveur."),
                            ("it-IT,it;q=0.9", "Questo tablet non è registrato presso il server."),
                            ("en", "This tablet is not enrolled with the hub.")):
         answer = requests.get(hub.url + "/api/v1/device", timeout=10,

@@ -159,6 +159,8 @@ def test_figures_and_moderation(kiosk):
     k.tap(fac.nav_buttons["ideas"])
     page = fac.ids.pages.get_screen("ideas")
     cards = {c.proposal.title: c for c in page.ids.ideas.children}
+    # Each idea says the language it was written in (the kiosk's, French here).
+    assert "Proposée en français" in cards["Spam"].meta
     k.tap(cards["Spam"].ids.openb)
     k.tap(page.ids.reject)                       # no reason: refused, nothing changed
     assert page.moderation_error
@@ -253,11 +255,15 @@ def test_sync_panel_without_and_with_a_service(kiosk_factory):
     k.tap(fac.nav_buttons["sync"])
     page = fac.ids.pages.get_screen("sync")
     assert "pas encore enrôlée" in page.ids.status.text
+    # No sync service: the form is not shown greyed out as if usable, it is not shown at all.
     assert page.ids.enroll.disabled and page.ids.hub_url.disabled
+    assert page.ids.enroll_form.opacity == 0 and page.ids.enroll_form.height == 0
+    assert page.ids.enroll.opacity == 0 and page.ids.sync_now.opacity == 0
     fac.sync = FakeSync()
     page.poll()
     step(2)
     assert "3" in page.ids.status.text and not page.ids.enroll.disabled
+    assert page.ids.enroll_form.opacity == 1 and page.ids.enroll.opacity == 1
     k.type(page.ids.hub_url, "http://127.0.0.1:9")
     k.type(page.ids.code, "BAD")
     k.tap(page.ids.enroll)

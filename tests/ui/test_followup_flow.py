@@ -65,23 +65,23 @@ def send_idea(k, title="Un banc à l'ombre", text="Sur la place, près de la fon
 # -- the thanks screen ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_thanks_shows_the_signup_qr_and_the_idea_receipt(kiosk_factory, lang):
+def test_thanks_shows_one_qr_code_the_idea_receipt_or_the_signup(kiosk_factory, lang):
     k = kiosk_factory(lang=lang, site_id=SITE)
     enroll(k.store)
     idea = send_idea(k)
+    assert idea.lang == lang        # written in the kiosk's language of the moment
     thanks = k.root.thanks
     panel = thanks.ids.panel
-    for qr in (panel.ids.signup_qr, panel.ids.idea_qr):
-        assert min(qr.size) >= 220 and qr.opacity == 1
-    path = k.shot("20-thanks-signup-and-idea-qr")
+    # After an idea: its receipt alone (two codes side by side left people unsure which to
+    # scan); signing up stays one tap away, on this tablet.
+    assert min(panel.ids.idea_qr.size) >= 220 and panel.ids.idea_qr.opacity == 1
+    assert panel.ids.signup_part.opacity == 0
+    assert thanks.ids.signup.opacity == 1 and not thanks.ids.signup.disabled
+    path = k.shot("20-thanks-idea-qr")
     texts = decode(path)
-    signup = [t for t in texts if t.startswith(HUB + "/signup?t=")]
     receipt = HUB + "/ideas/" + idea.short_code + "?d=" + ALIAS
-    assert len(signup) == 1 and receipt in texts, texts
+    assert texts == [receipt], texts
     assert not any(k.store.device_id in text for text in texts)
-    claims = verify_signup_token(signup[0].split("t=", 1)[1], SECRET)
-    assert (claims["site"], claims["device"], claims["consultation"]) == \
-        (SITE, ALIAS, k.session.consultation.id)
     assert idea.short_code in panel.ids.code.text
     k.tap(thanks.ids.finish)
     assert k.root.current == "welcome" and thanks.idea_code == "" and thanks.signup_url == ""
@@ -90,8 +90,13 @@ def test_thanks_shows_the_signup_qr_and_the_idea_receipt(kiosk_factory, lang):
     answer_first_questions_and_finish(k)
     assert thanks.signup_url and not thanks.idea_code
     assert panel.ids.idea_part.opacity == 0
+    assert min(panel.ids.signup_qr.size) >= 220 and panel.ids.signup_part.opacity == 1
     path = k.shot("21-thanks-signup-qr")
-    assert any(t.startswith(HUB + "/signup?t=") for t in decode(path))
+    signup = decode(path)
+    assert len(signup) == 1 and signup[0].startswith(HUB + "/signup?t="), signup
+    claims = verify_signup_token(signup[0].split("t=", 1)[1], SECRET)
+    assert (claims["site"], claims["device"], claims["consultation"]) == \
+        (SITE, ALIAS, k.session.consultation.id)
 
 
 def test_a_tablet_not_enrolled_shows_no_signup_qr_and_the_idea_code_alone(kiosk_factory):
@@ -431,3 +436,23 @@ def test_refusals_follow_a_change_of_language(kiosk_factory):
     step(2)
     assert idea.ids.title.error == "Ce texte est trop long\u00a0: 130 caractères, 120 au plus."
     assert idea.ids.title.error != italian
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("text_size, size", [("normal", (1280, 800)),
+                                             ("very_large", (800, 1280))],
+                         ids=["normal-landscape", "very-large-portrait"])
+def test_one_qr_code_after_an_idea_at_every_size(kiosk_factory, lang, text_size, size):
+    """fr/20 showed two QR codes, a code and two buttons: after an idea, one code (the
+    idea's receipt), whole on the screen, in landscape and in portrait with very large text."""
+    from tests.ui.conftest import set_size
+    from tests.ui.test_layout import layout_faults
+    k = kiosk_factory(lang=lang, site_id=SITE, text_size=text_size)
+    set_size(*size)
+    enroll(k.store)
+    idea = send_idea(k)
+    panel = k.root.thanks.ids.panel
+    assert panel.ids.signup_part.opacity == 0 and min(panel.ids.idea_qr.size) >= 220
+    path = k.shot(f"20-thanks-idea-qr-{text_size}-{size[0]}x{size[1]}")
+    assert decode(path) == [HUB + "/ideas/" + idea.short_code + "?d=" + ALIAS]
+    assert layout_faults(k.root) == []

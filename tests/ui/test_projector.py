@@ -80,7 +80,8 @@ def demo_results(tmp_path_factory, demo):
     store.record_answer(demo, ballot, "q-missing", PERSONAL_ANSWER)
     for title, text in IDEAS:
         idea = store.submit_proposal(demo, title=title, text=text, theme="services",
-                                     contact="jean.dupont@example.org", contact_consent=True)
+                                     contact="jean.dupont@example.org", contact_consent=True,
+                                     lang="it" if title.startswith("Navetta") else "fr")
         store.moderate_proposal(idea.id, "approved")
     store.submit_proposal(demo, title="Idée pas encore modérée", text="Secret 424242")
     store.close()
@@ -161,6 +162,13 @@ def test_every_view_in_every_language_and_size(make_projector, demo_results, siz
             assert str(demo_results.contributions) in text
         if view == "ideas":
             assert "Wi-Fi sur la place du village" in text
+            # An idea in another language than the room's has its language named.
+            if mode == "it":
+                assert "Proposta in francese" in text
+            if mode == "fr":
+                assert "Proposée en italien" in text and "Proposée en français" not in text
+            if mode == "bilingual":
+                assert "Proposée en" not in text and "Proposta in" not in text
         path = SHOTS / f"{view}-{mode}-{size[0]}x{size[1]}.png"
         projector.root.export_to_png(str(path))
         assert path.stat().st_size > 10_000
@@ -316,3 +324,70 @@ def test_projector_palette_contrast():
     for fg in ("text", "text_muted"):
         a, b = _luminance(PALETTE[fg]), _luminance(PALETTE["background"])
         assert (max(a, b) + 0.05) / (min(a, b) + 0.05) >= 7
+
+
+def _ratio(fg, bg):
+    a, b = _luminance(fg), _luminance(bg)
+    return (max(a, b) + 0.05) / (min(a, b) + 0.05)
+
+
+@pytest.mark.parametrize("mode", ["fr", "bilingual"])
+def test_hidden_results_message_reads_at_4_5_to_1(make_projector, demo_results, mode):
+    """The "results will be shown" message once measured 2.3:1: every colour it is drawn in
+    (the label's, and the second language's markup colour) against the background behind it."""
+    from screens.projector.app import PjHiddenPanel
+    projector = make_projector((1920, 1080), hidden=True, **MODES[mode])
+    projector.receive(ResultsPoll(True, demo_results))
+    projector.apply_control({"view": "q-ticket"})
+    frames(4)
+    panel = next(w for w in projector.root.walk() if isinstance(w, PjHiddenPanel))
+    message = next(label for label in labels(panel) if "résultats" in plain(label.text))
+    background = PALETTE["background"]
+    colours = [tuple(message.color)] + [
+        tuple(int(h[i:i + 2], 16) / 255 for i in (0, 2, 4))
+        for h in re.findall(r"\[color=#?([0-9a-fA-F]{6})\]", message.text)]
+    assert len(colours) == (2 if mode == "bilingual" else 1)
+    for colour in colours:
+        assert _ratio(colour, background) >= 4.5, (colour, round(_ratio(colour, background), 2))
+    assert message.font_size >= 40
+    # The check is not vacuous: the faint grey the message once had fails it.
+    assert _ratio((0.33, 0.36, 0.42), background) < 4.5
+
+
+def _natural_lines(label):
+    """The width of each line of a label's text as drawn without a box (nothing cut)."""
+    from kivy.core.text.markup import MarkupLabel
+    widths = []
+    for line in label.text.split("\n"):
+        core = MarkupLabel(text=line, font_size=label.font_size, bold=label.bold, markup=True)
+        core.refresh()
+        widths.append(core.texture.size[0] if core.texture else 0)
+    return widths
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("mode", list(MODES))
+def test_the_title_bar_shows_the_whole_title_in_each_language(make_projector, demo, demo_results,
+                                                            size, mode):
+    """A bilingual title on one line was cut to "Alpi-Mediterraneo 2030: la ...": each language
+    now has its own line, and the title and the participation figure fit whole."""
+    projector = make_projector(size, **MODES[mode])
+    projector.receive(ResultsPoll(True, demo_results))
+    projector.apply_control({"view": "q-budget"})
+    frames(6)
+    root = projector.root
+    langs = ["fr", "it"] if mode == "bilingual" else [mode]
+    title = plain(root.ids.title.text)
+    for lang in langs:
+        assert demo.title[lang] in title.split("\n"), (lang, title)
+    for label in (root.ids.title, root.ids.participation):
+        assert label.text.count("\n") + 1 == len(langs)
+        for width in _natural_lines(label):
+            assert width <= label.width + 1, (mode, plain(label.text), width, label.width)
+        # What is drawn: a line per language, none shortened, all inside the box.
+        label.texture_update()
+        drawn = ["".join(word.text for word in line.words)
+                 for line in label._label._cached_lines]
+        assert len([line for line in drawn if line.strip()]) == len(langs), (mode, drawn)
+        assert not any(line.rstrip().endswith("...") for line in drawn), (mode, drawn)
+        assert label.texture_size[1] <= label.height + 1, (mode, drawn)

@@ -134,7 +134,11 @@ def test_public_idea_drops_everything_personal():
            "theme": "infrastructure", "status": "approved", "contact": "a@b.fr",
            "device_id": "dev", "site_id": "s"}
     assert public_idea(raw) == {"short_code": "K7PQ2M", "title": "Un bus le soir",
-                                "text": "Entre Menton et Vintimille", "theme": "infrastructure"}
+                                "text": "Entre Menton et Vintimille", "theme": "infrastructure",
+                                "lang": None}
+    # The language it was written in is kept when it is one of ours.
+    assert public_idea({**raw, "lang": "fr"})["lang"] == "fr"
+    assert public_idea({**raw, "lang": "<b>"})["lang"] is None
     assert public_idea({**raw, "status": "pending"}) is None
     assert public_idea({**raw, "title": "  "}) is None
     assert public_idea("nope") is None

@@ -333,3 +333,18 @@ def test_every_cli_command_is_documented():
     for command in commands:
         assert f"python -m server {command}" in admin_module.__doc__ or command == "serve"
     assert "python -m server" in docs
+
+
+def test_the_hub_keeps_the_language_an_idea_was_written_in(hub, demo, tablet, pending,
+                                                           statuses):
+    store, device = tablet(hub)
+    store.submit_proposal(demo, title="Navetta", text="Per l'ospedale di Sanremo", lang="it")
+    store.submit_proposal(demo, title="Un banc", text="À l'ombre")          # an older tablet
+    envs = pending(store)
+    bad = copy.deepcopy(envs[0])
+    bad["id"], bad["payload"]["proposal_id"] = "bad-lang", "other"
+    bad["payload"]["lang"] = "klingon"
+    assert statuses(hub.ingest(device, envs + [bad])) == ["stored", "stored", "rejected"]
+    by_title = {p["title"]: p for p in hub.proposals(demo.id)}
+    assert by_title["Navetta"]["lang"] == "it" and by_title["Un banc"]["lang"] is None
+    assert "other" not in {p["id"] for p in hub.proposals(demo.id)}

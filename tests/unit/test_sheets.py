@@ -441,7 +441,7 @@ def test_a_stray_column_is_named_once_and_problems_are_bounded(tmp_path):
         build_bundle(make_workbook(tmp_path / "s.xlsx", rows))
     problems = info.value.problems
     assert info.value.count == 602 and len(problems) == sheets.MAX_PROBLEMS + 1
-    assert problems[-1].message == "And {count} more problems, not listed."
+    assert problems[-1].message == "Problems not listed: {count}."
     assert problems[-1].params == {"count": 600 + 2 - sheets.MAX_PROBLEMS}
     lines = [p.describe() for p in problems]
     assert lines.count("Sheet 'questions', row 1, column BM: Too many columns: a sheet may use "

@@ -140,6 +140,21 @@ def test_proposal_with_contact_needs_consent(store, demo):
     assert store.proposal(proposal.short_code) == proposal
 
 
+def test_an_idea_records_the_language_it_was_written_in(store, demo):
+    idea = store.submit_proposal(demo, title="Navetta", text="Per l'ospedale", lang="it")
+    assert idea.lang == "it" and store.proposal(idea.id).lang == "it"
+    [event] = [e for e in store.events() if e.type == "proposal"]
+    assert event.payload["lang"] == "it"
+    # Not said (an older caller): still a valid idea, and the event says nothing of it.
+    older = store.submit_proposal(demo, title="Un banc", text="À l'ombre")
+    assert older.lang is None
+    assert "lang" not in [e for e in store.events() if e.type == "proposal"][-1].payload
+    before = len(store.events())
+    with pytest.raises(ValidationError) as info:
+        store.submit_proposal(demo, title="Un banc", text="À l'ombre", lang="de")
+    assert info.value.field == "lang" and len(store.events()) == before
+
+
 def test_moderation_keeps_rejected_ideas_and_originals(store, demo):
     idea = store.submit_proposal(demo, title="Pist cyclable", text="Le long de la mer")
     corrected = store.moderate_proposal(idea.id, "approved", title="Piste cyclable")

@@ -269,7 +269,7 @@ def test_the_projectors_results_poll_is_anonymous_and_conditional():
     first = source.poll()
     assert first.reachable and first.snapshot.revision == 7 and first.snapshot.ballots == 2
     assert first.snapshot.approved_ideas == ({"short_code": "AB12CD", "title": "Un banc",
-                                              "text": "Ici", "theme": None},)
+                                              "text": "Ici", "theme": None, "lang": None},)
     unchanged = source.poll()                       # a 304: nothing to redraw
     assert unchanged.reachable and unchanged.snapshot is None
     asked = client.session.request.asked

@@ -5,7 +5,7 @@ import random
 import pytest
 
 from app.answers import validate_answer
-from app.tally import new_tally, tally_answers
+from app.tally import new_tally, tally_answers, word_key
 
 
 def result(demo, question_id, answers):
@@ -96,6 +96,22 @@ def test_open_word_counts(demo):
     assert "giuseppe" not in words and "verdi" not in words and "bus" not in words
 
 
+def test_open_words_merge_variants_of_one_language_never_two_languages(demo):
+    answers = (["Plus de transports", "Les transports le soir", "transport scolaire",
+                "Più trasporti", "trasporto pubblico", "I TRASPORTI", "Trasporti"]
+               + ["une ville calme"] * 3 + ["una villa storica"] * 3
+               + ["Les Transports et le transport"])     # one answer, both forms: counted once
+    words = dict(result(demo, "q-missing", answers)["words"])
+    assert words["transports"] == 4          # French: transports, transport; the form most used
+    assert words["trasporti"] == 4           # Italian: trasporti, trasporto
+    assert "transport" not in words and "trasporto" not in words
+    assert words["ville"] == 3 and words["villa"] == 3     # not one word in two languages
+    assert word_key("Trasporti") == word_key("trasporto") != word_key("transport")
+    assert word_key("bureaux") == word_key("bureau")
+    assert word_key("e\u0301cole") == word_key("\u00e9coles")    # decomposed é, plural
+    assert word_key("piazze") != word_key("piazza") and word_key("ville") != word_key("villa")
+
+
 def test_paper_counts_enter_with_a_weight(demo):
     tally = new_tally(demo, demo.question("q-ticket"))
     tally.add("yes", weight=30)
@@ -161,7 +177,7 @@ def test_open_word_counts_stay_bounded_and_never_overcount(demo):
     assert len(tally.words) <= WORDS_KEPT
     words = dict(tally.result()["words"])
     assert words["médecins"] == 1_000           # a word many use keeps its exact count
-    assert all(n <= 1 for w, n in tally.words.items() if w != "médecins")
+    assert all(n <= 1 for w, n in tally.words.items() if w != word_key("médecins"))
     assert set(words) == {"médecins"}           # nothing typed once is ever published
     # Taking back answers whose words were forgotten changes nothing and never goes negative.
     for answer in answers[:500]:
