@@ -39,7 +39,7 @@ def touch_tap(x, y):
 def outside_point(body):
     """A point shown on the map, away from the buttons, in no area of the perimeter."""
     mapview = body.ids.map
-    perimeter = body.consultation.map
+    perimeter = body.picker_consultation.map
     for i in range(2, 30):
         for j in range(4, 30):
             x = mapview.x + mapview.width * i / 32
