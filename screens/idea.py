@@ -79,14 +79,14 @@ class IdeaScreen(Screen):
     def _place_texts(self, *_args):
         place = self.place
         if not place:
-            self.place_text = tr._("Not on the map.")
+            self.place_text = tr._("No place given.")
             return
         consultation = self.session.consultation if self.session else None
         area = consultation.map.area(place.get("area", "")) \
             if consultation and consultation.map else None
         name = tr.loc(area.name) if area else ""
-        self.place_text = (tr._("On the map, in {place}.") if "lon" in place
-                           else tr._("In {place}.")).format(place=name)
+        self.place_text = (tr._("Pin on the map: {place}") if "lon" in place
+                           else tr._("Place: {place}")).format(place=name)
 
     def open_place(self):
         """The map and the list of communes, showing the place chosen so far."""

@@ -55,7 +55,7 @@ class IdeasPage(FacilitatorPage):
         area = perimeter.area(place.get("area", "")) if perimeter and place else None
         if area is None:
             return ""
-        return (tr._("Pin on the map in {place}") if "lon" in place
+        return (tr._("Pin on the map: {place}") if "lon" in place
                 else tr._("Place: {place}")).format(place=tr.loc(area.name))
 
     def edit(self, proposal):

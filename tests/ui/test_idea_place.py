@@ -122,7 +122,7 @@ def test_the_facilitators_ideas_page_says_where(kiosk):
     step(3)
     metas = {c.proposal.title: c.meta for c in k.root.walk()
              if c.__class__.__name__ == "IdeaCard"}
-    assert tr._("Pin on the map in {place}").format(place="Menton") in metas["Banc"]
+    assert tr._("Pin on the map: {place}").format(place="Menton") in metas["Banc"]
     assert tr._("Place: {place}").format(place="Vintimille") in metas["Fontaine"]
     assert "Vintimille" not in metas["Partout"] and "Menton" not in metas["Partout"]
 
