@@ -8,6 +8,7 @@ from app.formatting import decimal, money, number
 from app.model import localized
 from screens import load_kv
 from screens.facilitator.page import FacilitatorPage
+from screens.facilitator.place_figures import add_place_figures
 from screens.i18n import tr
 
 TILES = ("ballots_today", "ballots", "answers", "ideas")
@@ -73,6 +74,7 @@ class FiguresPage(FacilitatorPage):
             card.ballots = tr._("Answers: {count}").format(
                 count=number(results[question.id]["ballots"], tr.lang))
             box.add_widget(card)
+            add_place_figures(card, consultation, question, results[question.id])
 
 
 load_kv(__file__)
