@@ -228,6 +228,47 @@ def nearest_area(areas: Iterable[tuple[str, Shape]], lon: float, lat: float,
     return best_id
 
 
+def simplify_ring(flat: list, tolerance: float) -> list:
+    """A closed ring [x0, y0, x1, y1, …, x0, y0] with the vertices dropped that lie within
+    `tolerance` of the line through their kept neighbours (Douglas–Peucker), still closed."""
+    n = len(flat) // 2
+    if n <= 4 or tolerance <= 0:
+        return list(flat)
+    xs, ys = flat[0::2], flat[1::2]
+    # A closed ring has no chord to start from: split it at the vertex farthest from the first.
+    far = max(range(n), key=lambda i: (xs[i] - xs[0]) ** 2 + (ys[i] - ys[0]) ** 2)
+    keep = [False] * n
+    keep[0] = keep[far] = keep[n - 1] = True
+    stack = [(0, far), (far, n - 1)]
+    tol2 = tolerance * tolerance
+    while stack:
+        a, b = stack.pop()
+        if b - a < 2:
+            continue
+        ax, ay, bx, by = xs[a], ys[a], xs[b], ys[b]
+        dx, dy = bx - ax, by - ay
+        length2 = dx * dx + dy * dy
+        worst, worst_d = -1, tol2
+        for i in range(a + 1, b):
+            px, py = xs[i] - ax, ys[i] - ay
+            if length2 == 0:
+                d = px * px + py * py
+            else:
+                cross = px * dy - py * dx
+                d = cross * cross / length2
+            if d > worst_d:
+                worst, worst_d = i, d
+        if worst >= 0:
+            keep[worst] = True
+            stack.append((a, worst))
+            stack.append((worst, b))
+    out = []
+    for i in range(n):
+        if keep[i]:
+            out.extend((xs[i], ys[i]))
+    return out
+
+
 # -- bounding boxes --------------------------------------------------------------------------
 
 def bbox_union(boxes: Iterable[BBox]) -> BBox:

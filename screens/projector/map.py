@@ -115,7 +115,7 @@ class PjMapView(PjResultView):
             figure.size = (max(w, h), h)
             labels.append((area_id, mapview.to_widget_xy(*self.anchors[area_id]),
                            tuple(figure.size)))
-        inset = mapview.ids.attribution.height if mapview.attribution else 0
+        inset = mapview.attribution_height()
         margin = pstyle.u * 0.5
         bounds = (mapview.x + margin, mapview.y + inset + margin,
                   mapview.right - margin, mapview.top - margin)

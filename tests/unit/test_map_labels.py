@@ -101,3 +101,34 @@ def test_visual_centre_is_inside_a_concave_shape_and_out_of_holes():
 def test_visual_centre_of_every_demo_area_is_inside_it(demo):
     for area in demo.map.areas:
         assert area.shape.contains(*visual_centre(area.shape)), area.id
+
+
+def test_simplify_ring_keeps_the_shape_within_the_tolerance():
+    from app.geo import simplify_ring
+    import math
+    # A circle of 400 vertices, radius 100: a 0.5 tolerance keeps far fewer, all on it.
+    flat = []
+    for i in range(401):
+        a = 2 * math.pi * (i % 400) / 400
+        flat += [100 * math.cos(a), 100 * math.sin(a)]
+    kept = simplify_ring(flat, 0.5)
+    assert kept[:2] == kept[-2:] == flat[:2]                # still closed, same start
+    assert 10 < len(kept) // 2 < 100
+    pairs = list(zip(kept[0::2], kept[1::2]))
+    assert all(abs(math.hypot(x, y) - 100) < 1e-9 for x, y in pairs)
+    # Every dropped vertex is within the tolerance of the kept outline.
+    for x, y in zip(flat[0::2], flat[1::2]):
+        best = min(_segment_distance((x, y), p, q) for p, q in zip(pairs, pairs[1:]))
+        assert best <= 0.5 + 1e-9
+    assert simplify_ring(flat, 0) == flat
+    square = [0, 0, 10, 0, 10, 10, 0, 10, 0, 0]
+    assert simplify_ring(square, 0.5) == square             # corners stay
+
+
+def _segment_distance(point, p, q):
+    import math
+    (x, y), (x1, y1), (x2, y2) = point, p, q
+    dx, dy = x2 - x1, y2 - y1
+    length = dx * dx + dy * dy
+    t = 0 if length == 0 else max(0, min(1, ((x - x1) * dx + (y - y1) * dy) / length))
+    return math.hypot(x - x1 - t * dx, y - y1 - t * dy)
