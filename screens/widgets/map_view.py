@@ -42,6 +42,11 @@ TAP_SLOP = dp(12)
 # the demo's 2,152 vertices are closer than that, and under software OpenGL every vertex of a
 # wide line is triangles to rasterise (bench/map_frames.py).
 OUTLINE_TOLERANCE_PX = 0.6
+# The first view (the whole perimeter) may be this many zoom levels further out than the
+# bundle's min_zoom, the tiles of min_zoom drawn smaller, when the map is too small for the
+# perimeter at min_zoom (very large text, a refusal message above it): better the whole area
+# a little small than its top cut off. Residents still zoom out no further than min_zoom.
+FIT_BELOW_MIN_ZOOM = 1.0
 # Bevel joints: at these widths they look like round ones, with a triangle per vertex instead
 # of a fan (round joints made the outlines 5 times as costly to draw under software OpenGL).
 OUTLINE_JOINT = "bevel"
@@ -190,7 +195,7 @@ class MapView(StencilView):
         usable_h = (self.height - inset) * (1 - 2 * margin)
         zoom = math.log2(max(1e-9, min(usable_w / max(x1 - x0, 1e-12),
                                        usable_h / max(y1 - y0, 1e-12))))
-        self.zoom = max(self.min_zoom, min(self.max_zoom, zoom))
+        self.zoom = max(self.min_zoom - FIT_BELOW_MIN_ZOOM, min(self.max_zoom, zoom))
         scale = 2.0 ** self.zoom
         self.centre_px = self._clamp((x0 + x1) / 2 * scale, (y0 + y1) / 2 * scale + inset / 2)
         self._limits()
@@ -242,7 +247,9 @@ class MapView(StencilView):
         """Change the zoom by `delta` levels, keeping the point under `anchor` (widget
         coordinates; the centre by default) where it is."""
         old = self.zoom
-        new = max(self.min_zoom, min(self.max_zoom, old + delta))
+        # Below min_zoom only after a fit (FIT_BELOW_MIN_ZOOM): from there, out is no
+        # further and in goes on from where the view is.
+        new = max(min(self.min_zoom, old), min(self.max_zoom, old + delta))
         if abs(new - old) < 1e-9:
             self._limits()
             return

@@ -88,7 +88,7 @@ class PlacePicker(BoxLayout):
                                    self.place_field)
         except DomainError as exc:
             self.pin, self.pin_area = [], ""
-            self.ids.map.fit_perimeter()
+            self.ids.map.go_home()      # the whole perimeter, again after the message resizes the map
             self.dispatch("on_refused", exc)
             return
         self.pin_area = place["area"]

@@ -8,7 +8,8 @@ import pytest
 from kivy.metrics import dp
 
 from tests.ui.conftest import set_size, step
-from tests.ui.test_place import MENTON, outside_point, real_image, touch_tap, window_xy
+from tests.ui.test_place import (MENTON, outside_point, real_image, touch_tap,
+                                 whole_perimeter_shown, window_xy)
 
 
 def open_form(k, title="Un banc à l'ombre", text="Sur le front de mer, face au port."):
@@ -72,12 +73,14 @@ def test_the_list_path_change_and_remove(kiosk):
     assert "place" not in k.store.events()[-1].payload
 
 
-@pytest.mark.parametrize("lang, words", [("fr", "hors"), ("it", "fuori")])
-def test_a_tap_outside_is_refused_in_the_residents_language(kiosk_factory, lang, words):
+@pytest.mark.parametrize("lang, words, text_size", [("fr", "hors", "normal"),
+                                                     ("it", "fuori", "very_large")])
+def test_a_tap_outside_is_refused_in_the_residents_language(kiosk_factory, lang, words,
+                                                            text_size):
     from app.answers import validate_place
     from app.errors import ValidationError
     from screens.i18n import tr
-    k = kiosk_factory(lang=lang)
+    k = kiosk_factory(lang=lang, text_size=text_size)
     idea = open_form(k)
     picker = open_picker(k, idea)
     picker.ids.map.zoom_out()
@@ -89,6 +92,8 @@ def test_a_tap_outside_is_refused_in_the_residents_language(kiosk_factory, lang,
     assert idea.place_error == refusal.value.describe(tr._) and words in idea.place_error.lower()
     assert idea.ids.place_error.opacity == 1 and not picker.pin and picker.ids.confirm.disabled
     assert idea.place is None and idea.ids.modes.current == "place"
+    step(3)
+    assert whole_perimeter_shown(picker.ids.map)            # with the message above it
     touch_tap(*window_xy(picker.ids.map, *MENTON))          # a tap inside clears the message
     assert picker.pin and idea.place_error == ""
 
