@@ -358,3 +358,34 @@ def test_projector_map_counts_never_overlap(window, demo, size, langs):
     finally:
         Window.remove_widget(view)
         pstyle.fit(*Window.size)
+
+
+def test_a_count_with_no_room_on_a_small_map_is_listed_beside_it(window, demo):
+    """Four-digit counts for every area on a small map: those that find no free spot are not
+    drawn over others but listed beside the map, first."""
+    from kivy.core.window import Window
+    from screens.projector.labels import overlaps
+    from screens.projector.map import PjMapView
+    from screens.projector.style import pstyle
+    question = demo.question("q-place")
+    pstyle.fit(1920, 1080)
+    view = PjMapView(consultation=demo, question=question, bundle_dir=str(DEMO_BUNDLE_DIR),
+                     langs=["fr"], size_hint=(None, None), size=(1200, 700))
+    Window.add_widget(view)
+    try:
+        result = tally_answers(demo, question, every_area_answers(demo, 1000))
+        view.show(result, animate=False)
+        step(3)
+        boxes = view.label_boxes()
+        assert view.unplaced and len(boxes) + len(view.unplaced) == len(demo.map.areas)
+        assert not set(boxes) & set(view.unplaced)
+        listed = [r.label for r in view.rows if r.opacity]
+        for area_id in view.unplaced[:len(view.rows)]:
+            assert demo.map.area(area_id).name["fr"] in listed
+        keys = sorted(boxes)
+        for i, a in enumerate(keys):
+            for b in keys[i + 1:]:
+                assert not overlaps(boxes[a], boxes[b])
+    finally:
+        Window.remove_widget(view)
+        pstyle.fit(*Window.size)
