@@ -127,6 +127,53 @@ class Shape:
         return any(polygon.contains(lon, lat) for polygon in self.polygons)
 
 
+def _edge_distance(polygon: Polygon, x: float, y: float, kx: float) -> float:
+    """Distance from (x, y) to the nearest edge of the polygon's rings, in degrees of latitude
+    (longitudes scaled by `kx`, the cosine of the latitude)."""
+    best = math.inf
+    for ring in (polygon.outer, *polygon.holes):
+        x1, y1 = ring[0]
+        for x2, y2 in ring[1:]:
+            ax, ay = (x1 - x) * kx, y1 - y
+            dx, dy = (x2 - x1) * kx, y2 - y1
+            length = dx * dx + dy * dy
+            t = 0.0 if length == 0 else max(0.0, min(1.0, -(ax * dx + ay * dy) / length))
+            d = (ax + t * dx) ** 2 + (ay + t * dy) ** 2
+            if d < best:
+                best = d
+            x1, y1 = x2, y2
+    return math.sqrt(best)
+
+
+def visual_centre(shape: Shape, lines: int = 9) -> Position:
+    """A point well inside the shape's largest polygon, where a label about the whole area
+    reads as belonging to it. Unlike the centroid, never outside a concave shape nor in a
+    hole: `lines` horizontal lines cross the polygon; the middle of each stretch inside it is a
+    candidate, and the candidate farthest from the polygon's edges wins (close to what
+    "polylabel" finds for the compact shapes of communes, in a few milliseconds)."""
+    polygon = max(shape.polygons, key=lambda p: abs(ring_area(p.outer)))
+    w, s, e, n = polygon.bbox
+    kx = math.cos(math.radians((s + n) / 2))
+    rings = (polygon.outer, *polygon.holes)
+    best, best_d = polygon.outer[0], -1.0
+    for k in range(1, lines + 1):
+        y = s + (n - s) * k / (lines + 1)
+        crossings = []
+        for ring in rings:
+            x1, y1 = ring[0]
+            for x2, y2 in ring[1:]:
+                if (y1 > y) != (y2 > y):
+                    crossings.append(x1 + (y - y1) * (x2 - x1) / (y2 - y1))
+                x1, y1 = x2, y2
+        crossings.sort()
+        for x_in, x_out in zip(crossings[0::2], crossings[1::2]):
+            x = (x_in + x_out) / 2
+            d = _edge_distance(polygon, x, y, kx)
+            if d > best_d:
+                best, best_d = (x, y), d
+    return best
+
+
 def area_of(areas: Iterable[tuple[str, Shape]], lon: float, lat: float) -> str | None:
     """The id of the first area, in the order given, whose shape holds the point (boundary
     included), or None when none does. A point on a border shared by two areas belongs to the
@@ -179,6 +226,47 @@ def nearest_area(areas: Iterable[tuple[str, Shape]], lon: float, lat: float,
         if d is not None and (best_d is None or d < best_d):
             best_id, best_d = area_id, d
     return best_id
+
+
+def simplify_ring(flat: list, tolerance: float) -> list:
+    """A closed ring [x0, y0, x1, y1, …, x0, y0] with the vertices dropped that lie within
+    `tolerance` of the line through their kept neighbours (Douglas–Peucker), still closed."""
+    n = len(flat) // 2
+    if n <= 4 or tolerance <= 0:
+        return list(flat)
+    xs, ys = flat[0::2], flat[1::2]
+    # A closed ring has no chord to start from: split it at the vertex farthest from the first.
+    far = max(range(n), key=lambda i: (xs[i] - xs[0]) ** 2 + (ys[i] - ys[0]) ** 2)
+    keep = [False] * n
+    keep[0] = keep[far] = keep[n - 1] = True
+    stack = [(0, far), (far, n - 1)]
+    tol2 = tolerance * tolerance
+    while stack:
+        a, b = stack.pop()
+        if b - a < 2:
+            continue
+        ax, ay, bx, by = xs[a], ys[a], xs[b], ys[b]
+        dx, dy = bx - ax, by - ay
+        length2 = dx * dx + dy * dy
+        worst, worst_d = -1, tol2
+        for i in range(a + 1, b):
+            px, py = xs[i] - ax, ys[i] - ay
+            if length2 == 0:
+                d = px * px + py * py
+            else:
+                cross = px * dy - py * dx
+                d = cross * cross / length2
+            if d > worst_d:
+                worst, worst_d = i, d
+        if worst >= 0:
+            keep[worst] = True
+            stack.append((a, worst))
+            stack.append((worst, b))
+    out = []
+    for i in range(n):
+        if keep[i]:
+            out.extend((xs[i], ys[i]))
+    return out
 
 
 # -- bounding boxes --------------------------------------------------------------------------

@@ -285,12 +285,14 @@ class KioskSession:
         return False
 
     def submit_idea(self, *, title: object, text: object, theme: object = None,
-                    contact: object = None, contact_consent: bool = False) -> Proposal:
-        """Record a resident's idea (ValidationError names the field at fault)."""
+                    contact: object = None, contact_consent: bool = False,
+                    place: object = None) -> Proposal:
+        """Record a resident's idea, optionally with where it would happen (a point on the
+        map or an area of the perimeter; ValidationError names the field at fault)."""
         self.proposal = self.store.submit_proposal(
             self.consultation, title=title, text=text, theme=theme, contact=contact,
             contact_consent=contact_consent, site_id=self.settings.site_id,
-            meeting_id=self.settings.meeting_id, lang=self.lang)
+            meeting_id=self.settings.meeting_id, lang=self.lang, place=place)
         return self.proposal
 
     def finish(self) -> None:

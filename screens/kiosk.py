@@ -177,7 +177,8 @@ class KioskRoot(FloatLayout):
                 screen = ThanksScreen(name="thanks", controller=self)
             elif name == "idea":
                 from screens.idea import IdeaScreen
-                screen = IdeaScreen(name="idea", session=self.session, controller=self)
+                screen = IdeaScreen(name="idea", session=self.session, controller=self,
+                                    bundle_dir=self.bundle_dir or "")
             elif name == "pin":
                 from screens.pin import PinScreen
                 screen = PinScreen(name="pin", pin=self.pin, controller=self)

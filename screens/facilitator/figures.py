@@ -9,6 +9,7 @@ from app.i18n import ngettext_for
 from app.model import localized
 from screens import load_kv
 from screens.facilitator.page import FacilitatorPage
+from screens.facilitator.place_figures import add_place_figures
 from screens.i18n import tr
 
 TILES = ("ballots_today", "ballots", "answers", "ideas")
@@ -77,6 +78,7 @@ class FiguresPage(FacilitatorPage):
             card.ballots = tr.ngettext("{n} answer", "{n} answers", ballots).format(
                 n=number(ballots, tr.lang))
             box.add_widget(card)
+            add_place_figures(card, consultation, question, results[question.id])
 
 
 load_kv(__file__)

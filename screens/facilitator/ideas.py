@@ -46,9 +46,20 @@ class IdeasPage(FacilitatorPage):
                 tr.loc(theme_.title) if theme_ else "",
                 # The language it was written in, so a moderator reading another knows it.
                 tr._(written_in(proposal.lang)) if written_in(proposal.lang) else "",
+                self.place_words(proposal.place),
                 tr._("Contact left") if proposal.contact else "") if x)
             card.bind(on_open=lambda c: self.edit(c.proposal))
             box.add_widget(card)
+
+    def place_words(self, place) -> str:
+        """Where the resident put the idea, in words ("" for none, or an area the bundle no
+        longer has)."""
+        perimeter = self.consultation.map
+        area = perimeter.area(place.get("area", "")) if perimeter and place else None
+        if area is None:
+            return ""
+        return (tr._("Pin on the map: {place}") if "lon" in place
+                else tr._("Place: {place}")).format(place=tr.loc(area.name))
 
     def edit(self, proposal):
         self.moderation_error = ""

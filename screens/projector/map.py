@@ -1,15 +1,27 @@
 """A place question on the projector: the base map with the perimeter, the points placed (as
 dots, at the rounded positions of the public result) and the count of each area written on
 the map; beside it, the areas with the most answers, by name and figure. Meaning is in the
-figures and names; the dots only repeat it."""
-from kivy.properties import StringProperty
+figures and names; the dots only repeat it.
+
+The counts never overlap (neighbouring small communes — Fontan and Saorge — would put theirs
+on top of each other): each sits on its area's visual centre when there is room, else at the
+nearest free spot with a leader line back to a dot on that centre (screens/projector/labels.py
+places them, the most answered first). A count that finds no room on the map is listed beside
+it instead."""
+from functools import lru_cache
+
+from kivy.graphics import Color, Ellipse, Line
+from kivy.properties import ListProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
+from kivy.uix.widget import Widget
 
 from app.formatting import number
+from app.geo import visual_centre
+from app.model import localized
 from screens import load_kv
 from screens.projector.base import PjResultView
-from app.model import localized
+from screens.projector.labels import place_labels
 from screens.projector.style import PALETTE, pstyle
 from screens.widgets.map_view import MapView
 
@@ -21,6 +33,29 @@ OUTLINE = (0.05, 0.33, 0.55, 1)
 
 class PjMapFigure(Label):
     """An area's count written on the map, on a dark pill (legible on any tile)."""
+
+
+class PjLeaders(Widget):
+    """Leader lines from an area's dot to its count moved aside: [(x0, y0, x1, y1)]."""
+    lines = ListProperty([])
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.bind(lines=self._draw)
+
+    def _draw(self, *_args):
+        self.canvas.clear()
+        u = pstyle.u
+        dark = pstyle.colours["background"][:3]
+        with self.canvas:
+            for width, colour in ((u * 0.6, (1, 1, 1)), (u * 0.3, dark)):
+                Color(*colour, 1)
+                for x0, y0, x1, y1 in self.lines:
+                    Line(points=[x0, y0, x1, y1], width=width)
+            for radius, colour in ((u * 1.0, (1, 1, 1)), (u * 0.7, dark)):
+                Color(*colour, 1)
+                for x0, y0, _x1, _y1 in self.lines:
+                    Ellipse(pos=(x0 - radius, y0 - radius), size=(2 * radius, 2 * radius))
 
 
 class PjAreaRow(BoxLayout):
@@ -42,6 +77,11 @@ class PjMapView(PjResultView):
         self.map.attribution = localized(perimeter.attribution, self.lang) if perimeter else ""
         self.figures = {}
         self.anchors = {}
+        self.order = []                 # areas with answers, most first: who gets room first
+        self.unplaced = []              # counts that found no room on the map
+        self.counts, self.shares = {}, {}
+        self.leaders = PjLeaders()
+        self.map.add_widget(self.leaders)
         for area in (perimeter.areas if perimeter else ()):
             figure = PjMapFigure(opacity=0)
             self.figures[area.id] = figure
@@ -65,24 +105,58 @@ class PjMapView(PjResultView):
         self._place_figures()
 
     def _place_figures(self, *_args):
-        for area_id, figure in self.figures.items():
-            x, y = self.map.to_widget_xy(*self.anchors[area_id])
+        """Every count shown, where place_labels puts it; the leader lines drawn."""
+        mapview = self.map
+        labels = []
+        for area_id in self.order:
+            figure = self.figures[area_id]
             figure.texture_update()
             w, h = figure.texture_size
             figure.size = (max(w, h), h)
-            figure.center = (x, y)
+            labels.append((area_id, mapview.to_widget_xy(*self.anchors[area_id]),
+                           tuple(figure.size)))
+        inset = mapview.attribution_height()
+        margin = pstyle.u * 0.5
+        bounds = (mapview.x + margin, mapview.y + inset + margin,
+                  mapview.right - margin, mapview.top - margin)
+        placed = place_labels(labels, bounds, gap=pstyle.u * 0.4, anchor_margin=pstyle.u)
+        lines, unplaced = [], []
+        for area_id, figure in self.figures.items():
+            spot = placed.get(area_id)
+            if spot is None:
+                figure.opacity = 0
+                if area_id in placed:
+                    unplaced.append(area_id)
+                continue
+            figure.opacity = 1
+            figure.center = spot.centre
+            if spot.moved:
+                anchor = mapview.to_widget_xy(*self.anchors[area_id])
+                lines.append((*anchor, *spot.centre))
+        self.leaders.lines = lines
+        if unplaced != self.unplaced:
+            self.unplaced = unplaced
+            self._fill_rows()
+
+    def label_boxes(self) -> dict:
+        """{area: (x0, y0, x1, y1)} of the counts shown on the map (for tests)."""
+        return {a: (f.x, f.y, f.right, f.top) for a, f in self.figures.items() if f.opacity}
 
     def update(self, result, animate):
         lang = self.lang
         perimeter = self.consultation.map
         counts = result.get("counts") or {}
-        shares = result.get("shares") or {}
+        self.shares = result.get("shares") or {}
+        self.counts = {a: n for a, n in counts.items()
+                       if isinstance(n, int) and not isinstance(n, bool) and n > 0}
         for area_id, figure in self.figures.items():
-            n = counts.get(area_id, 0)
-            n = n if isinstance(n, int) and not isinstance(n, bool) else 0
-            figure.text = number(n, lang) if n > 0 else ""
-            figure.opacity = 1 if n > 0 else 0
+            n = self.counts.get(area_id, 0)
+            figure.text = number(n, lang) if n else ""
+        self.order = [a for a in (result.get("order") or []) if a in self.counts
+                      and a in self.figures and perimeter and perimeter.area(a)]
+        self.unplaced = []
         self._place_figures()
+        self._fill_rows()
         points = []
         for point in (result.get("points") or [])[:2000]:
             try:
@@ -91,31 +165,36 @@ class PjMapView(PjResultView):
             except (TypeError, KeyError, ValueError):
                 continue
         self.map.points = points
-        order = [a for a in (result.get("order") or []) if isinstance(counts.get(a), int)
-                 and counts.get(a) > 0 and perimeter and perimeter.area(a)]
-        for index, area_row in enumerate(self.rows):
-            if index < len(order):
-                area = perimeter.area(order[index])
-                area_row.label = self.text(area.name, " / ")
-                area_row.figures = number(counts[area.id], lang)
-                area_row.detail = self.percent(shares.get(area.id, 0))
-                area_row.opacity = 1
-            else:
-                area_row.label = area_row.figures = area_row.detail = ""
-                area_row.opacity = 0
         forms = result.get("forms") or {}
         self.caption = self._("Ballots: {n}", sep="   /   ", n=number(result.get("ballots", 0), lang)) \
             + "   ·   " + self._("Pins on the map: {pins} · chosen from the list: {areas}",
                                  sep="   /   ", pins=number(forms.get("point", 0), lang),
                                  areas=number(forms.get("area", 0), lang))
 
+    def _fill_rows(self):
+        """Beside the map: the most answered areas, and any whose count found no room on the
+        map (so that every count is shown somewhere)."""
+        perimeter = self.consultation.map
+        order = self.order
+        missing = [a for a in self.unplaced if a not in order[:LISTED_AREAS]]
+        listed = order[:LISTED_AREAS - len(missing)] + missing[:LISTED_AREAS]
+        for index, area_row in enumerate(self.rows):
+            if index < len(listed):
+                area = perimeter.area(listed[index])
+                area_row.label = self.text(area.name, " / ")
+                area_row.figures = number(self.counts[area.id], self.lang)
+                area_row.detail = self.percent(self.shares.get(area.id, 0))
+                area_row.opacity = 1
+            else:
+                area_row.label = area_row.figures = area_row.detail = ""
+                area_row.opacity = 0
 
+
+@lru_cache(maxsize=256)
 def _anchor(shape):
-    """Where an area's figure goes: the middle of its largest polygon's vertices (inside for
-    the compact shapes of communes; a label is a label, not a position)."""
-    polygon = max(shape.polygons, key=lambda p: (p.bbox[2] - p.bbox[0]) * (p.bbox[3] - p.bbox[1]))
-    ring = polygon.outer[:-1] or polygon.outer
-    return (sum(p[0] for p in ring) / len(ring), sum(p[1] for p in ring) / len(ring))
+    """Where an area's count belongs: its visual centre (app.geo.visual_centre: inside the
+    area, away from its edges), worked out once per shape."""
+    return visual_centre(shape)
 
 
 load_kv(__file__)

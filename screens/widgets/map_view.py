@@ -29,7 +29,7 @@ from kivy.uix.stencilview import StencilView
 from kivy.uix.widget import Widget
 
 from app.bundle import open_map_tiles
-from app.geo import TILE_SIZE, lonlat_to_pixel, pixel_to_lonlat
+from app.geo import TILE_SIZE, lonlat_to_pixel, pixel_to_lonlat, simplify_ring
 from screens import load_kv
 
 # Decoded tiles kept (textures of 256×256: about 256 KiB each on the GPU). Shared by every map
@@ -37,6 +37,19 @@ from screens import load_kv
 TILE_CACHE_SIZE = 160
 # A finger moving less than this is a tap, not a drag.
 TAP_SLOP = dp(12)
+# Outlines are drawn through vertices at least about this far from the line they would
+# otherwise form, in screen pixels (Douglas–Peucker): at the perimeter's fitted zoom most of
+# the demo's 2,152 vertices are closer than that, and under software OpenGL every vertex of a
+# wide line is triangles to rasterise (bench/map_frames.py).
+OUTLINE_TOLERANCE_PX = 0.6
+# The first view (the whole perimeter) may be this many zoom levels further out than the
+# bundle's min_zoom, the tiles of min_zoom drawn smaller, when the map is too small for the
+# perimeter at min_zoom (very large text, a refusal message above it): better the whole area
+# a little small than its top cut off. Residents still zoom out no further than min_zoom.
+FIT_BELOW_MIN_ZOOM = 1.0
+# Bevel joints: at these widths they look like round ones, with a triangle per vertex instead
+# of a fan (round joints made the outlines 5 times as costly to draw under software OpenGL).
+OUTLINE_JOINT = "bevel"
 
 _textures: OrderedDict = OrderedDict()
 _open_tiles: dict = {}
@@ -113,15 +126,20 @@ class MapView(StencilView):
         self._touches = []
         self._gesture = None
         self._rings = []            # per area: rings in world pixels at zoom 0
+        self._outline_levels = {}   # zoom level: rings simplified for it (simplify_ring)
         self._source = None
         self._path_key = ""
         super().__init__(**kwargs)
         # The map under the −/+ buttons and the attribution (children draw after it); not
-        # canvas.before, which holds the StencilView's push.
+        # canvas.before, which holds the StencilView's push. The pin has its own group: a
+        # tap redraws the pin only, not the tiles and outlines under it.
         self._layer = Canvas()
+        self._pin_layer = Canvas()
         self.canvas.insert(0, self._layer)
+        self.canvas.insert(1, self._pin_layer)
+        self._pin_trigger = Clock.create_trigger(self._redraw_pin, -1)
         self.bind(pos=self._trigger, size=self._on_size, zoom=self._zoom_changed,
-                  centre_px=self._trigger, pin=self._trigger, points=self._trigger,
+                  centre_px=self._trigger, pin=self._pin_trigger, points=self._trigger,
                   consultation_map=self._new_map, bundle_dir=self._new_map)
         self._new_map()
 
@@ -130,6 +148,7 @@ class MapView(StencilView):
     def _new_map(self, *_args):
         perimeter = self.consultation_map
         self._rings = []
+        self._outline_levels = {}
         self._source = None
         if perimeter is None:
             return
@@ -168,7 +187,7 @@ class MapView(StencilView):
         perimeter = self.consultation_map
         if perimeter is None or self.width < 2 or self.height < 2:
             return
-        inset = self.ids.attribution.height if self.attribution else 0
+        inset = self.attribution_height()
         w, s, e, n = perimeter.bbox
         x0, y0 = lonlat_to_pixel(w, n, 0)
         x1, y1 = lonlat_to_pixel(e, s, 0)
@@ -176,10 +195,22 @@ class MapView(StencilView):
         usable_h = (self.height - inset) * (1 - 2 * margin)
         zoom = math.log2(max(1e-9, min(usable_w / max(x1 - x0, 1e-12),
                                        usable_h / max(y1 - y0, 1e-12))))
-        self.zoom = max(self.min_zoom, min(self.max_zoom, zoom))
+        self.zoom = max(self.min_zoom - FIT_BELOW_MIN_ZOOM, min(self.max_zoom, zoom))
         scale = 2.0 ** self.zoom
         self.centre_px = self._clamp((x0 + x1) / 2 * scale, (y0 + y1) / 2 * scale + inset / 2)
         self._limits()
+
+    def attribution_height(self) -> float:
+        """The attribution's height at the widget's current width. Measured here: while a
+        layout resizes the map its label still has the height of the previous width (at
+        100 px wide, dozens of lines), which made the first view zoom out and cut the
+        perimeter's top."""
+        if not self.attribution:
+            return 0.0
+        label = self.ids.attribution
+        label.text_size = (max(1.0, self.width - dp(16)), None)     # as in map_view.kv
+        label.texture_update()
+        return label.texture_size[1] + dp(8)
 
     def set_view(self, lon: float, lat: float, zoom: float) -> None:
         self.zoom = max(self.min_zoom, min(self.max_zoom, float(zoom)))
@@ -216,7 +247,9 @@ class MapView(StencilView):
         """Change the zoom by `delta` levels, keeping the point under `anchor` (widget
         coordinates; the centre by default) where it is."""
         old = self.zoom
-        new = max(self.min_zoom, min(self.max_zoom, old + delta))
+        # Below min_zoom only after a fit (FIT_BELOW_MIN_ZOOM): from there, out is no
+        # further and in goes on from where the view is.
+        new = max(min(self.min_zoom, old), min(self.max_zoom, old + delta))
         if abs(new - old) < 1e-9:
             self._limits()
             return
@@ -361,6 +394,7 @@ class MapView(StencilView):
         canvas = self._layer
         canvas.clear()
         if self.width < 2 or self.height < 2:
+            self._pin_layer.clear()
             return
         with canvas:
             Color(*self.background_colour)
@@ -372,7 +406,13 @@ class MapView(StencilView):
                     self._draw_tile(texture, left, bottom, size)
             self._draw_outlines()
             self._draw_points()
-            self._draw_pin()
+        self._redraw_pin()
+
+    def _redraw_pin(self, *_args):
+        self._pin_layer.clear()
+        if self.width >= 2 and self.height >= 2:
+            with self._pin_layer:
+                self._draw_pin()
 
     def _draw_tile(self, texture, left, bottom, size):
         # Cut to the widget here rather than trusting the stencil alone: a widget exported
@@ -391,6 +431,17 @@ class MapView(StencilView):
         Rectangle(texture=texture, pos=(x0, y0), size=(x1 - x0, y1 - y0),
                   tex_coords=(u(u0), v(v0), u(u1), v(v0), u(u1), v(v1), u(u0), v(v1)))
 
+    def outline_rings(self, level: int) -> list:
+        """The perimeter's rings in world pixels at zoom 0, simplified for zoom `level` (to
+        OUTLINE_TOLERANCE_PX at that zoom, less when zoomed in between levels); computed
+        once per level."""
+        rings = self._outline_levels.get(level)
+        if rings is None:
+            tolerance = OUTLINE_TOLERANCE_PX / 2.0 ** level
+            rings = [simplify_ring(flat, tolerance) for area in self._rings for flat in area]
+            self._outline_levels[level] = rings
+        return rings
+
     def _draw_outlines(self):
         if not self._rings:
             return
@@ -398,18 +449,18 @@ class MapView(StencilView):
         ox = self.center_x - self.centre_px[0]
         oy = self.center_y + self.centre_px[1]
         screen_rings = []
-        for rings in self._rings:
-            for flat in rings:
-                points = [0.0] * len(flat)
-                points[0::2] = [ox + v * s for v in flat[0::2]]
-                points[1::2] = [oy - v * s for v in flat[1::2]]
-                screen_rings.append(points)
+        for flat in self.outline_rings(max(0, int(math.floor(self.zoom + 1e-9)))):
+            points = [0.0] * len(flat)
+            points[0::2] = [ox + v * s for v in flat[0::2]]
+            points[1::2] = [oy - v * s for v in flat[1::2]]
+            screen_rings.append(points)
         Color(*self.halo_colour)
         for points in screen_rings:
-            Line(points=points, width=self.outline_width + dp(1.5), close=True)
+            Line(points=points, width=self.outline_width + dp(1.5), close=True,
+                 joint=OUTLINE_JOINT)
         Color(*self.outline_colour)
         for points in screen_rings:
-            Line(points=points, width=self.outline_width, close=True)
+            Line(points=points, width=self.outline_width, close=True, joint=OUTLINE_JOINT)
 
     def _draw_points(self):
         if not self.points:
@@ -435,7 +486,7 @@ class MapView(StencilView):
             Line(points=[x + r * 0.6, y, x + arm, y], width=width)
             Line(points=[x, y - arm, x, y - r * 0.6], width=width)
             Line(points=[x, y + r * 0.6, x, y + arm], width=width)
-            Line(circle=(x, y, r), width=width)
+            Line(circle=(x, y, r), width=width, joint=OUTLINE_JOINT)
         Color(*self.pin_colour)
         Ellipse(pos=(x - dp(4), y - dp(4)), size=(dp(8), dp(8)))
 

@@ -102,3 +102,58 @@ def test_a_tablet_installs_a_mapped_bundle_and_its_located_answers_reach_results
         assert tuple(header) == DECIDIM_COLUMNS
     finally:
         store.close()
+
+
+def test_ideas_put_on_the_map_at_the_kiosk_reach_the_exports_rounded(mapped_hub, tmp_path):
+    """The idea form's path (KioskSession.submit_idea with a place), moderated on the tablet,
+    pushed to the hub: approved located ideas in the GeoJSON and Decidim exports, their points
+    rounded to the bundle's precision; a rejected one and one without a place are not placed."""
+    from app.kiosk import KioskSession
+    hub, _folder = mapped_hub
+    store = Store.open(tmp_path / "tablet")
+    try:
+        enroll(store, hub.url, hub.code())
+        client = client_for(store)
+        pull_bundles(store, client, tmp_path / "tablet" / "bundles")
+        consultation = load_bundle(tmp_path / "tablet" / "bundles" / "alpimed-2030")
+        perimeter = consultation.map
+        session = KioskSession(store, consultation)
+        lon, lat = perimeter.center
+        centre_area = perimeter.area_of(lon, lat)
+        other = next(a for a in perimeter.area_ids if a != centre_area)
+        pinned = session.submit_idea(title="Banc au soleil", text="Un banc face au port.",
+                                     place={"lon": lon + 0.0012345, "lat": lat - 0.0006789})
+        listed = session.submit_idea(title="Fontaine", text="Une fontaine sur la place.",
+                                     place={"area": other})
+        nowhere = session.submit_idea(title="Navette", text="Une navette le dimanche.")
+        refused = session.submit_idea(title="Pub", text="Achetez.", place={"area": other})
+        for idea in (pinned, listed, nowhere):
+            store.moderate_proposal(idea.id, "approved")
+        store.moderate_proposal(refused.id, "rejected", reason="Publicité")
+        counts = push_pending(store, client)
+        assert {s for s, n in counts.items() if n} == {"stored"}
+
+        exported = hub.cli("export", "places", "--consultation", "alpimed-2030")
+        assert exported.returncode == 0, exported.stderr
+        ideas = {f["properties"]["title"]: f for f in json.loads(exported.stdout)["features"]
+                 if f["properties"]["kind"] == "idea"}
+        assert set(ideas) == {"Banc au soleil", "Fontaine"}
+        point = ideas["Banc au soleil"]
+        decimals = perimeter.export_decimals
+        assert point["geometry"]["coordinates"] == [
+            round(pinned.place["lon"], decimals), round(pinned.place["lat"], decimals)]
+        assert point["properties"]["area"] == pinned.place["area"] == centre_area
+        assert ideas["Fontaine"]["geometry"] is None
+        assert ideas["Fontaine"]["properties"]["area"] == other
+
+        decidim = hub.cli("export", "places", "--consultation", "alpimed-2030",
+                          "--format", "csv")
+        assert decidim.returncode == 0, decidim.stderr
+        rows = {r["title/fr"]: r for r in csv.DictReader(io.StringIO(decidim.stdout))}
+        assert "Pub" not in rows
+        assert rows["Banc au soleil"]["latitude"] == str(round(pinned.place["lat"], decimals))
+        assert rows["Banc au soleil"]["address"] == perimeter.area(centre_area).name["fr"]
+        assert rows["Fontaine"]["address"] == perimeter.area(other).name["fr"]
+        assert rows["Fontaine"]["latitude"] == rows["Navette"]["address"] == ""
+    finally:
+        store.close()

@@ -16,12 +16,15 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 from kivy.uix.scrollview import ScrollView
 from kivy.uix.stacklayout import StackLayout
 
+from app.answers import validate_place
+from app.errors import ValidationError
 from screens.theme import theme
 from screens.widgets import CueScroll
 from tests.ui.conftest import set_size, step
 from tests.ui.test_facilitator import enter_facilitator
 
 TOL = 1.5
+MENTON = (7.50312, 43.77871)
 
 
 def window_rect(widget):
@@ -111,11 +114,27 @@ def walk_every_screen(k, tag, found):
         k.session.index = index
         root.question.show()
         check(k, f"{tag} question {question.kind}", found)
+        if question.kind == "place":
+            # A pin placed (the place in words beside Confirm); it counts in the figures.
+            k.session.record({"lon": MENTON[0], "lat": MENTON[1]})
+            root.question.show()
+            check(k, f"{tag} question place pinned", found)
     root._show_thanks()
     check(k, f"{tag} thanks", found)
     root.open_idea()
     root.idea.consent = True
     check(k, f"{tag} idea", found)
+    idea = root.idea
+    idea.open_place()
+    check(k, f"{tag} idea place", found)
+    with pytest.raises(ValidationError) as refusal:
+        validate_place(k.session.consultation, {"lon": 0.0, "lat": 0.0}, "place")
+    idea._place_refused(idea.picker, refusal.value)
+    check(k, f"{tag} idea place refused", found)
+    idea.picker.ids.map.tap_at(*idea.picker.ids.map.to_widget_xy(*MENTON))
+    idea.picker.confirm()
+    assert idea.place and idea.ids.modes.current == "form"
+    check(k, f"{tag} idea with a place", found)
     for name in ("signup", "follow", "card"):
         root.go(name)
         check(k, f"{tag} {name}", found)

@@ -39,7 +39,7 @@ def touch_tap(x, y):
 def outside_point(body):
     """A point shown on the map, away from the buttons, in no area of the perimeter."""
     mapview = body.ids.map
-    perimeter = body.consultation.map
+    perimeter = body.picker_consultation.map
     for i in range(2, 30):
         for j in range(4, 30):
             x = mapview.x + mapview.width * i / 32
@@ -64,6 +64,24 @@ def test_a_tap_places_a_pin_and_confirm_records_it_with_its_area(kiosk):
     held = k.store.answers_of(k.session.ballot_id)["q-place"]
     assert held["area"] == "menton" and set(held) == {"lon", "lat", "area"}
     assert k.root.current == "thanks"                     # the last question: on to the end
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (800, 1280)])
+def test_the_first_view_shows_the_whole_perimeter_above_the_credit(kiosk, size):
+    set_size(*size)
+    body = to_place(kiosk)
+    assert whole_perimeter_shown(body.ids.map)
+
+
+def whole_perimeter_shown(mapview) -> bool:
+    """The perimeter's box lies on the map, above the credit line, and fills much of the
+    room there (not zoomed out to the map's limit)."""
+    w, s, e, n = mapview.consultation_map.bbox
+    (x0, y1), (x1, y0) = mapview.to_widget_xy(w, n), mapview.to_widget_xy(e, s)
+    floor = mapview.y + mapview.ids.attribution.height
+    return (mapview.x - 0.5 <= x0 and x1 <= mapview.right + 0.5 and floor - 0.5 <= y0
+            and y1 <= mapview.top + 0.5
+            and ((x1 - x0) > 0.5 * mapview.width or (y1 - y0) > 0.5 * (mapview.top - floor)))
 
 
 def test_a_drag_pans_and_places_no_pin(kiosk):
@@ -277,3 +295,97 @@ def test_projector_map_screenshots(window, demo, tmp_path, size, mode):
     finally:
         projector.stop()
         window.remove_widget(root)
+
+
+def every_area_answers(demo, base):
+    """Each area of the perimeter chosen from the list, `base` times or more (wide counts)."""
+    return [{"area": area_id} for i, area_id in enumerate(demo.map.area_ids)
+            for _ in range(base + 37 * i)]
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (1280, 720)], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("langs", [["fr"], ["it"], ["fr", "it"]], ids="+".join)
+def test_projector_map_counts_never_overlap(window, demo, size, langs):
+    """Neighbouring small communes (Fontan and Saorge, Airole and Olivetta San Michele) get
+    their counts side by side, not on top of each other: on the demo map, for several
+    distributions of votes, no two counts' boxes overlap, each lies on the map above the
+    credit line, none hides another area's dot, and a count moved off its area has a leader
+    line back to it; every count with answers is shown."""
+    from kivy.core.window import Window
+    from screens.projector.map import PjMapView
+    from screens.projector.style import pstyle
+    from screens.projector.labels import overlaps
+    question = demo.question("q-place")
+    pstyle.fit(*size)
+    width, height = size
+    view = PjMapView(consultation=demo, question=question, bundle_dir=str(DEMO_BUNDLE_DIR),
+                     langs=langs, size_hint=(None, None),
+                     size=(width - 4 * pstyle.u, height - 4 * pstyle.u))
+    Window.add_widget(view)
+    distributions = [place_answers(demo, n, seed) for n, seed in
+                     ((80, 16), (200, 3), (40, 7), (500, 11))]
+    distributions += [every_area_answers(demo, 1), every_area_answers(demo, 1000)]
+    try:
+        for answers in distributions:
+            result = tally_answers(demo, question, answers)
+            view.show(result, animate=False)
+            step(3)
+            answered = {a for a, n in result["counts"].items() if n}
+            boxes = view.label_boxes()
+            listed = {r.label for r in view.rows if r.opacity}
+            assert set(boxes) | {a for a in answered if any(
+                demo.map.area(a).name[langs[0]] in label for label in listed)} == answered
+            assert len(boxes) == len(answered)          # on the demo map, all find room
+            if size[1] == 1080:
+                assert min(view.figures[a].font_size for a in boxes) >= 40
+            mapview = view.map
+            floor = mapview.y + mapview.ids.attribution.height
+            keys = sorted(boxes)
+            for i, a in enumerate(keys):
+                x0, y0, x1, y1 = boxes[a]
+                assert mapview.x <= x0 and x1 <= mapview.right and floor <= y0 \
+                    and y1 <= mapview.top, (a, boxes[a])
+                for b in keys[i + 1:]:
+                    assert not overlaps(boxes[a], boxes[b]), (a, b, boxes[a], boxes[b])
+                for b in keys:
+                    if b != a:
+                        bx, by = mapview.to_widget_xy(*view.anchors[b])
+                        assert not (x0 <= bx <= x1 and y0 <= by <= y1), (a, "hides", b)
+            moved = [a for a in keys if not (
+                boxes[a][0] <= mapview.to_widget_xy(*view.anchors[a])[0] <= boxes[a][2]
+                and boxes[a][1] <= mapview.to_widget_xy(*view.anchors[a])[1] <= boxes[a][3])]
+            assert len(view.leaders.lines) >= len(moved)
+    finally:
+        Window.remove_widget(view)
+        pstyle.fit(*Window.size)
+
+
+def test_a_count_with_no_room_on_a_small_map_is_listed_beside_it(window, demo):
+    """Four-digit counts for every area on a small map: those that find no free spot are not
+    drawn over others but listed beside the map, first."""
+    from kivy.core.window import Window
+    from screens.projector.labels import overlaps
+    from screens.projector.map import PjMapView
+    from screens.projector.style import pstyle
+    question = demo.question("q-place")
+    pstyle.fit(1920, 1080)
+    view = PjMapView(consultation=demo, question=question, bundle_dir=str(DEMO_BUNDLE_DIR),
+                     langs=["fr"], size_hint=(None, None), size=(1200, 700))
+    Window.add_widget(view)
+    try:
+        result = tally_answers(demo, question, every_area_answers(demo, 1000))
+        view.show(result, animate=False)
+        step(3)
+        boxes = view.label_boxes()
+        assert view.unplaced and len(boxes) + len(view.unplaced) == len(demo.map.areas)
+        assert not set(boxes) & set(view.unplaced)
+        listed = [r.label for r in view.rows if r.opacity]
+        for area_id in view.unplaced[:len(view.rows)]:
+            assert demo.map.area(area_id).name["fr"] in listed
+        keys = sorted(boxes)
+        for i, a in enumerate(keys):
+            for b in keys[i + 1:]:
+                assert not overlaps(boxes[a], boxes[b])
+    finally:
+        Window.remove_widget(view)
+        pstyle.fit(*Window.size)

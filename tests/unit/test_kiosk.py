@@ -103,6 +103,25 @@ def test_site_and_meeting_go_into_the_ballot_and_ideas(store, demo):
     assert idea.contact == "+33 6 12 34 56 78"
 
 
+def test_an_idea_can_carry_a_place_and_a_place_outside_changes_nothing(session, store):
+    session.start()
+    idea = session.submit_idea(title="Banc", text="Un banc face à la mer",
+                               place={"lon": 7.503124, "lat": 43.778714})
+    assert idea.place == {"lon": 7.50312, "lat": 43.77871, "area": "menton"}
+    assert store.events()[-1].payload["place"] == idea.place
+    listed = session.submit_idea(title="Fontaine", text="Une fontaine",
+                                 place={"area": "ventimiglia"})
+    assert listed.place == {"area": "ventimiglia"}
+    assert session.submit_idea(title="Sans lieu", text="Partout").place is None
+    ideas = len(store.proposals(session.consultation.id))
+    events = len(store.events())
+    with pytest.raises(ValidationError) as refused:
+        session.submit_idea(title="Loin", text="Ailleurs", place={"lon": 2.35, "lat": 48.85})
+    assert refused.value.field == "place"
+    assert (len(store.proposals(session.consultation.id)), len(store.events())) == \
+        (ideas, events)
+
+
 def test_settings_persist_and_refuse_bad_values(tmp_path):
     from app.store import Store
     store = Store.open(tmp_path)
