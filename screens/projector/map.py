@@ -166,10 +166,13 @@ class PjMapView(PjResultView):
                 continue
         self.map.points = points
         forms = result.get("forms") or {}
-        self.caption = self._("Ballots: {n}", sep="   /   ", n=number(result.get("ballots", 0), lang)) \
-            + "   ·   " + self._("Pins on the map: {pins} · chosen from the list: {areas}",
-                                 sep="   /   ", pins=number(forms.get("point", 0), lang),
-                                 areas=number(forms.get("area", 0), lang))
+        answered = result.get("ballots", 0)
+        # The same naming as the other slides: the people who answered, then how they did.
+        self.caption = self.compose(lambda lang, _, ngettext: (
+            self.answers(lang, answered) + "   ·   "
+            + _("Pins on the map: {pins} · chosen from the list: {areas}").format(
+                pins=number(forms.get("point", 0), lang),
+                areas=number(forms.get("area", 0), lang))), sep="   /   ")
 
     def _fill_rows(self):
         """Beside the map: the most answered areas, and any whose count found no room on the

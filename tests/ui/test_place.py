@@ -249,7 +249,8 @@ def test_the_projector_map_view_from_a_tally_result(window, demo):
             or best.name["fr"] in top.label
         assert top.figures == str(result["counts"][best.id])
         assert "IGN" in view.map.attribution and view.map.ids.attribution.opacity == 1
-        assert "Bulletins" in view.caption or "Ballots" in view.caption
+        n = result["ballots"]                                   # one naming on every slide
+        assert view.caption.startswith(f"{n} réponses") and f"{n} risposte" in view.caption
     finally:
         Window.remove_widget(view)
         pstyle.fit(*Window.size)
