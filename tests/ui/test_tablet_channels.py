@@ -116,7 +116,7 @@ def test_projector_remote_lists_views_evenly_under_its_heading(demo):
         one_line = [v for v in views if v.texture_size[1] < 40]
         assert len({round(v.height) for v in one_line}) == 1   # same height when one line
         widget.ids.hide.dispatch("on_release")                 # not enrolled: says so
-        assert widget.error == "Cette tablette n'est pas encore enrôlée auprès d'un hub."
+        assert widget.error == "Cette tablette n'est pas encore enrôlée auprès d'un serveur."
     finally:
         Window.remove_widget(widget)
         store.close()
