@@ -69,8 +69,10 @@ class Guard:
     def rule(self, method: str, path: str) -> tuple[int, str | None]:
         """(byte limit, who must call: "device", "staff" or None) for a request."""
         s = self.hub.settings
-        if path == "/api/v1/events":
+        if path in ("/api/v1/events", "/api/v1/relay/events"):
             return s.max_batch * s.event_max_bytes + ENVELOPE_SLACK, "device"
+        if path == "/api/v1/relay/devices":
+            return s.body_max_bytes * 4, "device"
         if path.startswith("/api/v1/admin"):
             if method == "POST" and path.rstrip("/") == "/api/v1/admin/consultations":
                 return s.bundle_max_bytes, "staff"

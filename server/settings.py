@@ -105,6 +105,10 @@ class Settings:
     # The reverse proxy whose X-Forwarded-For the hub believes (comma-separated addresses);
     # empty: the peer address is the client's, X-Forwarded-For is ignored.
     trusted_proxies: tuple[str, ...] = ()
+    # A room hub's upstream (server/upstream.py): seconds between rounds while the central hub
+    # answers, and the longest wait of the backoff while it does not.
+    upstream_interval: int = 10
+    upstream_backoff: int = 300
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
@@ -152,6 +156,10 @@ class Settings:
             "session_hours": _int(env, "PIAZZETTA_HUB_SESSION_HOURS", 12, overrides,
                                   "session_hours"),
             "api_docs": _flag(env, "PIAZZETTA_HUB_API_DOCS", False, overrides, "api_docs"),
+            "upstream_interval": _int(env, "PIAZZETTA_HUB_UPSTREAM_INTERVAL", 10, overrides,
+                                      "upstream_interval"),
+            "upstream_backoff": _int(env, "PIAZZETTA_HUB_UPSTREAM_BACKOFF", 300, overrides,
+                                     "upstream_backoff"),
             "trusted_proxies": tuple(p.strip() for p in _text(
                 env, "PIAZZETTA_HUB_TRUSTED_PROXIES", "", overrides, "trusted_proxies"
             ).split(",") if p.strip()),
