@@ -109,6 +109,7 @@ class Settings:
     # answers, and the longest wait of the backoff while it does not.
     upstream_interval: int = 10
     upstream_backoff: int = 300
+    upstream_timeout: int = 60      # seconds to wait for the central hub's answer
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
@@ -160,6 +161,8 @@ class Settings:
                                       "upstream_interval"),
             "upstream_backoff": _int(env, "PIAZZETTA_HUB_UPSTREAM_BACKOFF", 300, overrides,
                                      "upstream_backoff"),
+            "upstream_timeout": _int(env, "PIAZZETTA_HUB_UPSTREAM_TIMEOUT", 60, overrides,
+                                     "upstream_timeout"),
             "trusted_proxies": tuple(p.strip() for p in _text(
                 env, "PIAZZETTA_HUB_TRUSTED_PROXIES", "", overrides, "trusted_proxies"
             ).split(",") if p.strip()),

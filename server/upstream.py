@@ -43,7 +43,6 @@ log = logging.getLogger("piazzetta.hub.upstream")
 RELAY_EVENTS = f"{p.API_PREFIX}/relay/events"
 RELAY_DEVICES = f"{p.API_PREFIX}/relay/devices"
 RELAY_ANSWERS = f"{p.API_PREFIX}/relay/answers"
-TIMEOUT = (5.0, 60.0)
 
 # Keys of upstream_state.
 URL, RELAY_ID, SECRET, BOUND, SITE, MAX_BATCH = (
@@ -443,12 +442,13 @@ class Forwarder(threading.Thread):
     Does nothing until this hub is enrolled upstream (`python -m server upstream enroll`)."""
 
     def __init__(self, hub, interval: float = 10.0, content_interval: float = 300.0,
-                 backoff: tuple[float, float] = (2.0, 300.0)):
+                 backoff: tuple[float, float] = (2.0, 300.0), timeout: float = 60.0):
         super().__init__(name="piazzetta-upstream", daemon=True)
         self.hub = hub
         self.interval = interval
         self.content_interval = content_interval
         self.backoff = backoff
+        self.timeout = (min(5.0, timeout), timeout)
         self.progress = Progress()
         self.failures = 0
         self.problem: str | None = None
@@ -477,7 +477,7 @@ class Forwarder(threading.Thread):
         values = state(self.hub)
         if not configured(values):
             return self.interval
-        client = HubClient(values[URL], values[RELAY_ID], values[SECRET], timeout=TIMEOUT,
+        client = HubClient(values[URL], values[RELAY_ID], values[SECRET], timeout=self.timeout,
                            user_agent="piazzetta-room-hub")
         try:
             if time.monotonic() >= self._next_content:
@@ -520,7 +520,8 @@ def status(hub, forwarder: Forwarder | None = None) -> dict:
 
 def start_forwarder(hub) -> Forwarder:
     forwarder = Forwarder(hub, interval=hub.settings.upstream_interval,
-                          backoff=(2.0, max(2.0, float(hub.settings.upstream_backoff))))
+                          backoff=(1.0, max(1.0, float(hub.settings.upstream_backoff))),
+                          timeout=float(hub.settings.upstream_timeout))
     forwarder.start()
     return forwarder
 

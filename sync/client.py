@@ -143,7 +143,7 @@ class HubClient:
                           separators=(",", ":")).encode()
         response = self._request("POST", path, data=body,
                                  headers={"Content-Type": "application/json"})
-        if response.status_code in (400, 413, 422):
+        if response.status_code in (400, 403, 413, 422):
             self._checked(response)
         return read_acknowledgement(response.status_code,
                                     response.headers.get("Content-Type", ""), response.content,
