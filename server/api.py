@@ -23,7 +23,7 @@ from .settings import Settings
 
 ROUTERS = (devices.router, events.router, consultations.router, ideas.router, staff.router,
            display.router, counts.router, signup.router, dashboard.router,
-           relay_routes.router)
+           relay_routes.router, relay_routes.dashboard)
 
 
 def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FastAPI:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -42,3 +43,26 @@ async def forward(body: RelayBatch, me: DeviceDep, hub: HubDep):
 @router.get("/answers", summary="Answers to the ideas the room's devices collected (relay)")
 def answers(me: DeviceDep, hub: HubDep, since: int = Query(0, ge=0)):
     return json_response(relay.answers_for_relay(hub, me, since))
+
+
+dashboard = APIRouter(include_in_schema=False)
+
+
+@dashboard.get("/dashboard/relays.{fmt}")
+def relays_export(request: Request, hub: HubDep, fmt: str):
+    """What each room hub forwarded (staff): the dashboard's "Room hubs" section as CSV or
+    JSON, like `python -m server relays`. No personal data."""
+    from ..dashboard import is_staff
+    from ..room import export_relays
+    from ..signup import SECURITY_HEADERS
+    headers = {**SECURITY_HEADERS, "Cache-Control": "no-store"}
+    if "token" in request.query_params:
+        return Response("the staff token does not go in the address\n", status_code=400,
+                        media_type="text/plain", headers=headers)
+    if not is_staff(hub, request):
+        return Response("staff only\n", status_code=401, media_type="text/plain",
+                        headers=headers)
+    if fmt not in ("csv", "json"):
+        return Response("csv or json\n", status_code=404, media_type="text/plain")
+    return Response(export_relays(hub, fmt), headers=headers,
+                    media_type="application/json" if fmt == "json" else "text/csv; charset=utf-8")

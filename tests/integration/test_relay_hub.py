@@ -184,6 +184,15 @@ def test_a_room_hub_forwards_everything_exactly_once_through_faults_and_crashes(
         relays = central.cli("relays", "--format", "json")
         assert relays.returncode == 0, relays.stderr
         assert f'"site_id": "{SITE}"' in relays.stdout and '"stored": ' in relays.stdout
+        staff = {"Authorization": f"Bearer {central.admin_token}"}
+        for lang, title in (("fr", "Hubs de salle"), ("it", "Hub di sala")):
+            page = requests.get(f"{central.url}/dashboard?lang={lang}", headers=staff,
+                                timeout=30)
+            assert page.status_code == 200 and title in page.text and "Salle Menton" in page.text
+        csv_text = requests.get(central.url + "/dashboard/relays.csv", headers=staff,
+                                timeout=30).text
+        assert csv_text.startswith("relay_id,name,site_id") and SITE in csv_text
+        assert CONTACTS[0] not in csv_text and CONTACTS[3] not in csv_text
 
         # A tablet moved from the room to the central hub: it resends everything (its sign-up
         # and idea contact already redacted), and nothing is stored twice.
