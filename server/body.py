@@ -27,6 +27,7 @@ from app.errors import N_
 
 from .errors import AuthError, HubError
 
+RELAY_BATCH_FACTOR = 4                  # server.relay's: a room hub's batch, in tablets' batches
 DEVICE_STATE = "piazzetta_device"      # the device Guard authenticated, for routes.deps
 ENVELOPE_SLACK = 1024                   # {"events":[…]} and commas around the events
 
@@ -69,8 +70,10 @@ class Guard:
     def rule(self, method: str, path: str) -> tuple[int, str | None]:
         """(byte limit, who must call: "device", "staff" or None) for a request."""
         s = self.hub.settings
-        if path in ("/api/v1/events", "/api/v1/relay/events"):
+        if path == "/api/v1/events":
             return s.max_batch * s.event_max_bytes + ENVELOPE_SLACK, "device"
+        if path == "/api/v1/relay/events":     # a room hub's batch (server.relay)
+            return RELAY_BATCH_FACTOR * s.max_batch * s.event_max_bytes + ENVELOPE_SLACK, "device"
         if path == "/api/v1/relay/devices":
             return s.body_max_bytes * 4, "device"
         if path.startswith("/api/v1/admin"):

@@ -449,7 +449,9 @@ class Hub:
         """What an enrollment answers: nothing secret but the sign-up key (the credential
         stays on the tablet); the same for the same device state."""
         return {"device_id": device["id"], "site_id": device["site_id"],
-                "hub_url": self.settings.public_url, "max_batch": self.settings.max_batch,
+                "hub_url": self.settings.public_url,
+                "max_batch": (relay.relay_max_batch(self.settings)
+                              if device.get("kind") == relay.RELAY else self.settings.max_batch),
                 "credential": device["secret_hash"], "alias": device["alias"],
                 "kind": device.get("kind") or "tablet",
                 # The device signs its sign-up links offline with this (app/signup.py).

@@ -35,6 +35,7 @@ from app.signup import PERSONAL_FIELDS, validate_signup
 from app.text import clean_text
 
 from . import db
+from .body import RELAY_BATCH_FACTOR as BODY_RELAY_FACTOR
 from .errors import EventRejected, HubError
 from .ingest import Batch, Event, IngestExtension, meeting_at_site
 
@@ -43,6 +44,13 @@ ROOM_SIGNUP = "room_signup"
 CARD_CODE = re.compile(r"^[A-Za-z0-9\-]{4,20}$")
 TIME = re.compile(r"^[0-9T:.+\-Z ]{10,40}$")
 MAX_DEVICES = 500
+# A room hub forwards a whole room's backlog: its batches may hold this many times a tablet's
+# `max_batch` (fewer round trips and transactions; the body limit follows, server/body.py).
+RELAY_BATCH_FACTOR = BODY_RELAY_FACTOR
+
+
+def relay_max_batch(settings) -> int:
+    return settings.max_batch * RELAY_BATCH_FACTOR
 
 NOT_REGISTERED = N_("This room hub did not register this device.")
 OTHER_SITE = N_("This device was registered for another site.")
@@ -126,9 +134,9 @@ def ingest_relayed(hub, relay: dict, envelopes: list) -> list[dict]:
     site; the relay itself for the room's records. An envelope for any other device is
     rejected with its reason (kept for review). One transaction for the whole request."""
     require_relay(relay)
-    if len(envelopes) > hub.settings.max_batch:
+    if len(envelopes) > relay_max_batch(hub.settings):
         raise HubError(N_("Too many events in one batch: at most {max}."), status=413,
-                       code="batch_too_large", max=hub.settings.max_batch)
+                       code="batch_too_large", max=relay_max_batch(hub.settings))
     for attempt in range(5):
         try:
             with hub.write_lock:

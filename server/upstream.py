@@ -23,6 +23,7 @@ import logging
 import secrets
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, tuple_, update
@@ -277,6 +278,27 @@ class Outbox:
         return {"id": row.event_id, "device_id": self.relay_id, "seq": row.seq,
                 "type": type_, "recorded_at": recorded_at, "payload": payload}
 
+    @contextmanager
+    def _ack_transaction(self):
+        """A write transaction for acknowledgements. On SQLite with `secure_delete` (freed
+        bytes overwritten) and without waiting for the disk at commit (synchronous NORMAL, WAL
+        still consistent): an acknowledgement lost to a power cut only means a resend, which
+        the central hub answers `duplicate`, and the redaction is then done again."""
+        if not self.hub.is_sqlite:
+            with self.hub.writer.begin() as conn:
+                yield conn
+            return
+        with self.hub.engine.connect() as raw:
+            sqlite = raw.connection.driver_connection     # outside any transaction
+            sqlite.execute("PRAGMA secure_delete = ON")
+            sqlite.execute("PRAGMA synchronous = NORMAL")
+            try:
+                conn = raw.execution_options(immediate=True)
+                with conn.begin():
+                    yield conn
+            finally:
+                sqlite.execute("PRAGMA synchronous = FULL")
+
     def acknowledge(self, envelopes: list[dict], results: dict[str, dict]) -> None:
         """Record the central hub's acknowledgements and, in the same transaction, redact the
         personal data it now holds (sign-ups, ideas' contacts). An event of a device the
@@ -291,9 +313,7 @@ class Outbox:
             held = self.held.pop(item["event_id"], "")
             kind, _, ref = held.partition(":")
             (signup_ids if kind == "signup" else idea_ids if kind == "idea" else []).append(ref)
-        with self.hub.writer.begin() as conn:
-            if self.hub.is_sqlite:
-                conn.exec_driver_sql("PRAGMA secure_delete = ON")
+        with self._ack_transaction() as conn:
             if acked:
                 stmt = db.dialect_insert(conn, db.upstream_acks)
                 conn.execute(stmt.on_conflict_do_nothing(), acked)

@@ -37,7 +37,8 @@ def register(body: DeviceList, me: DeviceDep, hub: HubDep):
 async def forward(body: RelayBatch, me: DeviceDep, hub: HubDep):
     relay.require_relay(me)
     results = await run_in_threadpool(relay.ingest_relayed, hub, me, body.events)
-    return json_response({"max_batch": hub.settings.max_batch, "results": results})
+    return json_response({"max_batch": relay.relay_max_batch(hub.settings),
+                          "results": results})
 
 
 @router.get("/answers", summary="Answers to the ideas the room's devices collected (relay)")
