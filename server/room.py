@@ -133,7 +133,11 @@ def run_room(args, overrides: dict, serve) -> int:
     from . import upstream
     address = args.host or lan_address()
     port = args.port or int(Settings.from_env(**dict(overrides)).port)
-    settings = Settings.from_env(**overrides, host=address, port=port)
+    # The address tablets and phones reach: this laptop's, whatever a hub's usual public URL
+    # says (that one is for the central hub's deployment).
+    public_host = lan_address() if address in ("0.0.0.0", "::") else address
+    settings = Settings.from_env(**overrides, host=address, port=port,
+                                 public_url=f"http://{public_host}:{port}")
     hub = Hub(settings)
     try:
         values = upstream.state(hub)
@@ -170,6 +174,12 @@ def run_room(args, overrides: dict, serve) -> int:
 
 
 def _first_site(hub) -> str | None:
+    """The first site the first consultation lists (the bundle's order), else the first
+    site the hub knows."""
+    for item in hub.consultations():
+        consultation = hub.consultation(item["id"])
+        if consultation is not None and consultation.sites:
+            return consultation.sites[0].id
     sites = hub.sites()
     return sites[0]["id"] if sites else None
 

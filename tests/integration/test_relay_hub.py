@@ -61,7 +61,7 @@ def wait_for(condition, seconds: float = 120, what: str = "") -> None:
         try:
             if condition():
                 return
-        except sqlite3.OperationalError:     # a table not made yet, the file locked a moment
+        except (sqlite3.OperationalError, requests.RequestException):   # not there yet
             pass
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
@@ -286,3 +286,37 @@ def test_a_relay_forwards_only_for_its_own_devices_and_site(tmp_path, demo):
         for client in locals().get("relays", {}).values():
             client.close()
         central.kill()
+
+
+def test_the_room_kit_serves_the_demo_and_prints_what_the_room_needs(tmp_path):
+    import re
+    import subprocess
+    import sys
+
+    from .conftest import ROOT, free_port
+    port = free_port()
+    out = tmp_path / "room.out"
+    env = {**room_hub(tmp_path / "kit").env, "PYTHONPATH": str(ROOT)}
+    with open(out, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "server", "--data-dir",
+                                 str(tmp_path / "kit"), "room", "--host", "127.0.0.1",
+                                 "--port", str(port)], cwd=ROOT, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: requests.get(url + "/api/v1", timeout=2).status_code == 200, 60,
+                 "the room kit to serve")
+        wait_for(lambda: "tablets seen" in out.read_text(errors="replace"), 30,
+                 "the status line")
+        text = out.read_text(errors="replace")
+        assert "Demo consultation imported" in text and f"--hub {url}" in text
+        code = re.search(r"the code ([A-Z0-9]{4}-[A-Z0-9]{4}) \(site ([a-z\-]+)", text)
+        assert code and code.group(2) == SITE
+        store = Store.open(tmp_path / "tablet")
+        enroll(store, url, code.group(1))            # the printed code enrolls a tablet
+        assert store.get_setting(p.SITE_ID) == SITE
+        store.close()
+        assert "tablets seen 0/0 | waiting 0 | no central hub" in text
+    finally:
+        proc.terminate()
+        proc.wait(20)
