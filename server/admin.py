@@ -27,8 +27,11 @@
     python -m server conflicts                     events kept for review
     python -m server import-online-counts FILE --consultation ID   online votes per question
     python -m server counts --consultation ID      paper, show-of-hands and online counts
-    python -m server relay-code | relays | upstream enroll|status | room   hub to hub
-                                                   (server/room.py)
+    python -m server relay-code --site ID          a code that enrolls a room hub (hub to hub,
+                                                   server/room.py)
+    python -m server relays [--format csv|json]    what each room hub forwarded, and when
+    python -m server upstream enroll --url URL --code CODE | status   a room's laptop
+    python -m server room [--port P] [--site ID]   the room kit (docs/deploy.md)
     python -m server bundle build SHEET.xlsx [--images DIR] --out FOLDER [--lang fr|it|en]
                                                    a consultation from its spreadsheet
     python -m server bundle sheet FOLDER --out SHEET.xlsx   the spreadsheet of a bundle

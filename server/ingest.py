@@ -388,7 +388,10 @@ class Batch:
         that synced through a room hub redacts a sign-up or an idea's contact once the room
         acknowledged it, and sends it so when it enrolls here afterwards, while the room
         forwarded it whole (docs/protocol.md, "Hub to hub"). The same device, seq, type and
-        payload once personal fields and the `redacted` mark are left out: a duplicate."""
+        payload once personal fields and the `redacted` mark are left out, and this one carries
+        no personal data (a resend with other personal data is a conflict): a duplicate."""
+        if any(event.payload.get(key) is not None for key in PERSONAL_FIELDS):
+            return False
         row = self.conn.execute(select(db.events.c.device_id, db.events.c.seq, db.events.c.type,
                                        db.events.c.payload).where(db.events.c.id == event.id)
                                 ).first()

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import secrets
 import threading
 import time
@@ -485,12 +484,6 @@ class Forwarder(threading.Thread):
         self._wake.set()
 
     def run(self) -> None:
-        try:
-            # Below the threads that answer tablets and the projector (Linux gives each thread
-            # its own nice value): forwarding a backlog is not urgent, a vote on screen is.
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-        except (AttributeError, OSError):
-            pass
         while not self._stopping.is_set():
             try:
                 delay = self.cycle()
