@@ -33,7 +33,7 @@ from app.bundle import load_bundle  # noqa: E402
 from app.paths import DEMO_BUNDLE_DIR  # noqa: E402
 from app.store import Store  # noqa: E402
 from bench._common import summary_ms  # noqa: E402
-from bench.projector_latency import QUESTION, Watch, measure  # noqa: E402
+from bench.projector_latency import Watch, measure  # noqa: E402
 from sync.display import HubProjectorSource  # noqa: E402
 from sync.results_source import ResultsPoller  # noqa: E402
 from sync.service import SyncService  # noqa: E402
@@ -57,6 +57,24 @@ def acked(room: HubProcess) -> int:
         conn.close()
 
 
+# The backlog's ballots (tests' record_votes) answer q-ticket, q-cooperation and q-colour: the
+# votes timed while forwarding answer another question, so that only they move its count.
+TIMED_QUESTION, TIMED_OPTION = "q-themes", "infrastructure"
+
+
+class ThemeWatch(Watch):
+    """bench/projector_latency.py's Watch, on the timed question's option."""
+
+    def deliver(self, poll):
+        if poll.snapshot is None:
+            return
+        n = poll.snapshot.questions.get(TIMED_QUESTION, {}).get("counts", {}).get(
+            TIMED_OPTION, 0)
+        with self.cond:
+            self.yes = n
+            self.cond.notify_all()
+
+
 def votes_while(room: HubProcess, consultation, folder: Path, forwarding: threading.Event,
                 minimum: int) -> list[float]:
     """Votes on a tablet of the room, one at a time, each timed to the room's projector poller
@@ -66,7 +84,7 @@ def votes_while(room: HubProcess, consultation, folder: Path, forwarding: thread
     enroll(store, room.url, room.code())
     sync = SyncService(folder, push_delay=0.2, poll_interval=30.0)
     sync.start()
-    watch = Watch()
+    watch = ThemeWatch()
     poller = ResultsPoller(HubProjectorSource(room.url, consultation.id), watch.deliver,
                            interval=0.25).start()
     latencies = []
@@ -77,7 +95,7 @@ def votes_while(room: HubProcess, consultation, folder: Path, forwarding: thread
             i += 1
             during = forwarding.is_set()
             ballot = store.start_ballot(consultation)
-            store.record_answer(consultation, ballot, QUESTION, "yes")
+            store.record_answer(consultation, ballot, TIMED_QUESTION, [TIMED_OPTION])
             recorded = time.monotonic()
             store.close_ballot(ballot)
             sync.push_soon()
