@@ -8,8 +8,9 @@ pushed by the tablets straight to a central hub, in the same run.
 2. The same tablets enroll with a room hub (a second `python -m server`) and push the same
    events there (not timed). The room hub is then enrolled with a fresh central hub
    (`python -m server upstream enroll`) and its forwarder sends the backlog: events per second
-   from the enrollment (the forwarder wakes within its 1 s interval) to the last acknowledgement. Target (issue 15): at least as fast as the
-   tablets' own push.
+   from the enrollment (the forwarder wakes within its 1 s interval) to the last
+   acknowledgement, the room quiet (no tablet pushing). Target (issue 15): at least as fast
+   as the tablets' own push.
 3. Then a second backlog (half as many) reaches the room and, while the room forwards it, a
    tablet votes and a projector poller reads the room hub (the
    measurement of bench/projector_latency.py; only votes recorded while it forwards count),
@@ -33,6 +34,7 @@ from app.bundle import load_bundle  # noqa: E402
 from app.paths import DEMO_BUNDLE_DIR  # noqa: E402
 from app.store import Store  # noqa: E402
 from bench._common import summary_ms  # noqa: E402
+from server.upstream import LIVE_ROOM  # noqa: E402
 from bench.projector_latency import Watch, measure  # noqa: E402
 from sync.display import HubProjectorSource  # noqa: E402
 from sync.results_source import ResultsPoller  # noqa: E402
@@ -182,6 +184,9 @@ def main() -> int:
             quiet = measure(room, consultation, tmp / "voter-quiet", votes, 0.2, 0.25,
                             seed=4)[0]
             quiet_polls = polls_while(room.url, consultation.id, None, 300)
+            # A room no tablet pushed to for LIVE_ROOM seconds forwards at full speed (while
+            # tablets push, the forwarder pauses between batches: server/upstream.py).
+            time.sleep(LIVE_ROOM)
             done = room.cli("upstream", "enroll", "--url", central.url, "--code", code)
             assert done.returncode == 0, done.stderr
             start = time.perf_counter()      # enrolled: the forwarder's next round sends

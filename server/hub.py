@@ -15,6 +15,7 @@ import re
 import secrets
 import tempfile
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -69,6 +70,8 @@ class Hub:
         # One writer at a time, and tallies follow commits in order: whoever writes (here,
         # server.channels, server.display_controls) holds it around the transaction.
         self.write_lock = threading.RLock()
+        # When a device last pushed (monotonic): a room hub's forwarder yields to a live room.
+        self.last_ingest = 0.0
         self._consultations: dict[tuple[str, int], Consultation] = {}
         self.results = ResultsCache()
         self.participation = Participation(self)
@@ -538,6 +541,7 @@ class Hub:
                         results = batch.run(envelopes)
                     self._follow_versions(batch.versions)
                     self.results.apply(batch.deltas)
+                self.last_ingest = time.monotonic()
                 return results
             except (IntegrityError, OperationalError):
                 # Another process stored one of these events (or held the lock) meanwhile:

@@ -44,6 +44,8 @@ log = logging.getLogger("piazzetta.hub.upstream")
 RELAY_EVENTS = f"{p.API_PREFIX}/relay/events"
 RELAY_DEVICES = f"{p.API_PREFIX}/relay/devices"
 RELAY_ANSWERS = f"{p.API_PREFIX}/relay/answers"
+LIVE_ROOM = 2.0          # seconds since a tablet's last push during which the room is live
+LIVE_ROOM_PAUSE = 0.2    # the forwarder's pause between two batches while it is
 
 # Keys of upstream_state.
 URL, RELAY_ID, SECRET, BOUND, SITE, MAX_BATCH = (
@@ -384,6 +386,10 @@ def forward(hub, client: HubClient, values: dict, progress: Progress | None = No
         outbox.acknowledge(envelopes, results)
         if progress is not None:
             progress.sent += len(envelopes)
+        if time.monotonic() - hub.last_ingest < LIVE_ROOM:
+            # Tablets are pushing: the meeting comes first (their votes on the projector),
+            # the backlog goes at full speed once the room is quiet.
+            time.sleep(LIVE_ROOM_PAUSE)
 
     try:
         return push_in_batches(client, outbox.take, acknowledge, values.get(MAX_BATCH) or 100,
