@@ -46,6 +46,12 @@ RELAY_DEVICES = f"{p.API_PREFIX}/relay/devices"
 RELAY_ANSWERS = f"{p.API_PREFIX}/relay/answers"
 LIVE_ROOM = 2.0          # seconds since a tablet's last push during which the room is live
 LIVE_ROOM_PAUSE = 0.2    # the forwarder's pause between two batches while it is
+LIVE_ROOM_BATCH = 250    # and its batches' size
+
+
+def live(hub) -> bool:
+    """Whether tablets pushed to this hub in the last LIVE_ROOM seconds: the meeting is on."""
+    return time.monotonic() - hub.last_ingest < LIVE_ROOM
 
 # Keys of upstream_state.
 URL, RELAY_ID, SECRET, BOUND, SITE, MAX_BATCH = (
@@ -185,6 +191,8 @@ class Outbox:
         self.held: dict[str, str] = {}     # event ID -> what an ack redacts ("signup", ...)
 
     def take(self, limit: int) -> list[dict]:
+        if live(self.hub):
+            limit = min(limit, LIVE_ROOM_BATCH)    # short transactions while tablets push
         envelopes = self._events(limit)
         if len(envelopes) < limit:
             envelopes += self._records(limit - len(envelopes))
@@ -386,7 +394,7 @@ def forward(hub, client: HubClient, values: dict, progress: Progress | None = No
         outbox.acknowledge(envelopes, results)
         if progress is not None:
             progress.sent += len(envelopes)
-        if time.monotonic() - hub.last_ingest < LIVE_ROOM:
+        if live(hub):
             # Tablets are pushing: the meeting comes first (their votes on the projector),
             # the backlog goes at full speed once the room is quiet.
             time.sleep(LIVE_ROOM_PAUSE)
