@@ -312,10 +312,11 @@ class Outbox:
     def acknowledge(self, envelopes: list[dict], results: dict[str, dict]) -> None:
         """Record the central hub's acknowledgements and, in the same transaction, redact the
         personal data it now holds (sign-ups, ideas' contacts). An event of a device the
-        central hub no longer knows from this room waits: its device is registered again."""
+        central hub no longer knows from this room, or knows at another site (the room hub was
+        enrolled again for another site), waits: its device is registered again."""
         now = now_iso()
-        unregistered = {env["device_id"] for env in envelopes
-                        if results[env["id"]].get("code") == "device_not_registered"}
+        unregistered = {env["device_id"] for env in envelopes if results[env["id"]].get("code")
+                        in ("device_not_registered", "device_other_site")}
         acked = [{"event_id": env["id"], "status": results[env["id"]]["status"],
                   "acked_at": now} for env in envelopes if env["device_id"] not in unregistered]
         signup_ids, idea_ids = [], []
