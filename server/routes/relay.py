@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
+
+from app.errors import N_
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -67,3 +69,28 @@ def relays_export(request: Request, hub: HubDep, fmt: str):
         return Response("csv or json\n", status_code=404, media_type="text/plain")
     return Response(export_relays(hub, fmt), headers=headers,
                     media_type="application/json" if fmt == "json" else "text/csv; charset=utf-8")
+
+
+@dashboard.post("/dashboard/relay-code", response_class=HTMLResponse)
+async def relay_code(request: Request, hub: HubDep):
+    """Staff make a room hub's code for a site from the dashboard (its session and form
+    token), like `python -m server relay-code`."""
+    from app.model import localized
+
+    from ..dashboard import _form, login, session_of
+    from ..errors import HubError
+    from ..hub import same_secret
+    from ..signup import render, request_lang, translator
+    lang = request_lang(request)
+    session = session_of(hub, request)
+    form = await _form(request)
+    if session is None or not same_secret(form.get("csrf", ""), session["csrf"]):
+        return login(hub, lang, 403, N_("The form expired: send it again."))
+    try:
+        made = hub.make_enrollment_code(form.get("site") or None, 60, kind="relay")
+    except HubError as exc:
+        return render("message.html", lang, exc.status, title=N_("No code was made."),
+                      text=exc.describe(translator(lang)))
+    names = {s["id"]: localized(s["name"], lang) for s in hub.sites()}
+    return render("relay_code.html", lang, made=made, url=hub.settings.public_url,
+                  site_name=names.get(made["site_id"], made["site_id"]))

@@ -8,6 +8,7 @@ central hub and resends everything: nothing twice. A relay cannot forward for a 
 not register, nor for another relay's site."""
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from pathlib import Path
@@ -193,6 +194,26 @@ def test_a_room_hub_forwards_everything_exactly_once_through_faults_and_crashes(
                                 timeout=30).text
         assert csv_text.startswith("relay_id,name,site_id") and SITE in csv_text
         assert CONTACTS[0] not in csv_text and CONTACTS[3] not in csv_text
+        # Staff make a room hub's code from the dashboard (login form, session, form token).
+        session = requests.Session()
+        login = session.get(central.url + "/dashboard?lang=it", timeout=30)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', login.text).group(1)
+        session.post(central.url + "/dashboard/login?lang=it", timeout=30,
+                     data={"csrf": csrf, "token": central.admin_token})
+        page = session.get(central.url + "/dashboard?lang=it", timeout=30).text
+        csrf = re.search(r'action="/dashboard/relay-code[^>]*>\s*<input type="hidden" '
+                         r'name="csrf" value="([^"]+)"', page).group(1)
+        made = session.post(central.url + "/dashboard/relay-code?lang=it", timeout=30,
+                            data={"csrf": csrf, "site": SITE})
+        assert made.status_code == 200 and "upstream enroll --url" in made.text
+        code = re.search(r"--code ([A-Z0-9]{4}-[A-Z0-9]{4})", made.text).group(1)
+        client = HubClient(central.url)
+        assert client.enroll(code, "room-dashboard", credential_hash("d" * 43),
+                             kind="relay")["site_id"] == SITE
+        client.close()
+        forged = session.post(central.url + "/dashboard/relay-code", timeout=30,
+                              data={"csrf": "forged", "site": SITE})
+        assert forged.status_code == 403
 
         # A tablet moved from the room to the central hub: it resends everything (its sign-up
         # and idea contact already redacted), and nothing is stored twice.
@@ -289,7 +310,6 @@ def test_a_relay_forwards_only_for_its_own_devices_and_site(tmp_path, demo):
 
 
 def test_the_room_kit_serves_the_demo_and_prints_what_the_room_needs(tmp_path):
-    import re
     import subprocess
     import sys
 
