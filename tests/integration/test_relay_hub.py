@@ -18,6 +18,8 @@ import requests
 from app.store import Store
 from sync import protocol as p
 from sync.client import HubClient
+from sync.display import HubProjectorSource
+from sync.results_source import ResultsPoller
 from sync.enroll import client_for, credential_hash, enroll
 from sync.worker import push_pending
 
@@ -113,6 +115,12 @@ def test_a_room_hub_forwards_everything_exactly_once_through_faults_and_crashes(
                                 meeting_id="m-menton-1203", lang="it")
         stores[1].record_count(demo, "q-ticket", "paper", {"yes": 7, "no": 3, "abstain": 0})
 
+        # The room's projector polls the room hub all along (the projector's own poller).
+        seen: list = []       # the snapshots it delivered (a 304 delivers none)
+        projector = ResultsPoller(HubProjectorSource(room.url, demo.id),
+                                  lambda poll: poll.snapshot and seen.append(poll.snapshot),
+                                  interval=0.25).start()
+
         # The room's own records: a sign-up on its page, staff's online count.
         form = {"name": "Paolo", "contact": CONTACTS[3], "consent": "on",
                 "k": "k" * 20 + "room1", "lang": "fr"}
@@ -142,6 +150,11 @@ def test_a_room_hub_forwards_everything_exactly_once_through_faults_and_crashes(
         proxy.add("portal", "cut_response")
 
         wait_for(lambda: waiting(room) == 0, 240, "the room's backlog to drain")
+        # The room's projector shows what the room holds: every ballot of the tablets.
+        wait_for(lambda: seen and seen[-1].ballots
+                 == sum(s.conn.execute("SELECT count(*) FROM ballots").fetchone()[0]
+                        for s in stores), 60, "the projector to show every ballot")
+        projector.stop()
         assert {"reset_request", "cut_response", "portal", "stall", "http500"} \
             <= set(proxy.faults_done)
 
