@@ -7,6 +7,8 @@
     staff          sites, bundles, enrollment codes, devices (revoke, reinstate), conflicts
     display        the projector's controls
     counts         online counts and every count (staff)
+    relay          hub to hub: a room hub registers its devices, forwards batches, reads the
+                   answers to its devices' ideas; the dashboard's room hub exports and code
 
 The sign-up pages (server.signup) and the dashboard (server.dashboard) are routers too. Each
 route reaches the hub through `HubDep`, and authenticates through `DeviceDep`, `STAFF_ONLY` or
