@@ -10,7 +10,7 @@ ROLE ?= kiosk
 LANG_ARG ?= fr
 LANGS := fr it en
 
-.PHONY: setup system venv lock catalogs messages preview run facilitator projector hub test test-unit test-ui bench clean
+.PHONY: setup system venv lock catalogs messages preview run facilitator projector hub room test test-unit test-ui bench clean
 
 setup: system venv catalogs
 
@@ -69,6 +69,12 @@ preview: setup
 hub: setup
 	$(PY) -m server --data-dir $(HUB_DIR) import-bundle assets/demo
 	$(PY) -m server --data-dir $(HUB_DIR) serve
+
+# The room kit: a hub on this laptop's LAN address (the demo, or the consultations pulled from
+# its central hub), the tablets' enrollment QR, the projector's address, a live status line.
+ROOM_DIR ?= $(CURDIR)/build/room
+room: setup
+	$(PY) -m server --data-dir $(ROOM_DIR) room $(ARGS)
 
 test: setup
 	sh tools/with-display.sh $(PY) -m pytest $(PYTEST_ARGS)

@@ -32,6 +32,11 @@
                                                    door (QR + typed code, 8 an A4 page)
     python -m server cards export --consultation ID -o CARDS.json | cards import CARDS.json
                                                    issued cards (no secrets) for another hub
+    python -m server relay-code --site ID          a code that enrolls a room hub (hub to hub,
+                                                   server/room.py)
+    python -m server relays [--format csv|json]    what each room hub forwarded, and when
+    python -m server upstream enroll --url URL --code CODE | status   a room's laptop
+    python -m server room [--port P] [--site ID]   the room kit (docs/deploy.md)
     python -m server bundle build SHEET.xlsx [--images DIR] --out FOLDER [--lang fr|it|en]
                                                    a consultation from its spreadsheet
     python -m server bundle sheet FOLDER --out SHEET.xlsx   the spreadsheet of a bundle
@@ -122,6 +127,9 @@ def _parser() -> argparse.ArgumentParser:
     cards_export.add_argument("-o", "--output", type=Path, required=True)
     cards_import = cards_sub.add_parser("import", help="another hub's issued cards (export)")
     cards_import.add_argument("file", type=Path)
+    # Hub to hub: relay-code, relays, upstream, room (server/room.py).
+    from .room import add_commands as add_room_commands
+    add_room_commands(sub)
     return parser
 
 
@@ -134,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {k: v for k, v in (("data_dir", args.data_dir),
                                    ("database_url", args.database_url)) if v}
     command = args.command or "serve"
+    from .room import COMMANDS as ROOM_COMMANDS     # hub to hub (server/room.py)
+    if command in ROOM_COMMANDS:
+        from .room import main as room_main
+        return room_main(command, args, overrides, serve=serve)
     if command == "serve":
         overrides.update({k: v for k, v in (("host", getattr(args, "host", None)),
                                             ("port", getattr(args, "port", None))) if v})
@@ -150,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         hub.close()
 
 
-def serve(settings: Settings, log_level: str = "warning") -> int:
+def serve(settings: Settings, log_level: str = "warning", on_start=None) -> int:
     """Serve with uvicorn, bounded against slow and many clients (docs/deploy.md, "Limits"):
 
     - timeout_keep_alive: closes a connection idle between two requests (not a fresh one);
@@ -161,6 +173,9 @@ def serve(settings: Settings, log_level: str = "warning") -> int:
       max_connections also closes connections over it as they come (descriptors stay bounded);
     - h11_max_incomplete_event_size: a request head over 16 KiB is refused (h11 only);
     - the error logs, ours and uvicorn's, at most log_burst lines per kind and log_interval.
+
+    A hub with an upstream (a room's laptop) also runs its forwarder (server.upstream), a
+    thread of this process; `on_start(app)` is called before serving (`room`'s status line).
     """
     import uvicorn
 
@@ -168,6 +183,10 @@ def serve(settings: Settings, log_level: str = "warning") -> int:
     from .body import guarded_protocol
     from .limits import bound_logs
     app = create_app(settings)
+    from .upstream import start_forwarder       # hub to hub: idle until enrolled upstream
+    app.state.forwarder = start_forwarder(app.state.hub)
+    if on_start is not None:
+        on_start(app)
     print(f"Piazzetta hub on http://{settings.host}:{settings.port} "
           f"(public URL {settings.public_url}), data in {settings.data_dir}", flush=True)
     config = uvicorn.Config(

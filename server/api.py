@@ -17,11 +17,13 @@ from .errors import HubError
 from .hub import Hub
 from .limits import RateLimits
 from .routes import consultations, counts, devices, display, events, ideas, staff, upload
+from .routes import relay as relay_routes
 from .routes.responses import json_response
 from .settings import Settings
 
 ROUTERS = (devices.router, events.router, consultations.router, ideas.router, staff.router,
-           display.router, counts.router, signup.router, dashboard.router, upload.router)
+           display.router, counts.router, signup.router, dashboard.router, upload.router,
+           relay_routes.router, relay_routes.dashboard)
 
 
 def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FastAPI:

@@ -27,6 +27,7 @@ from app.errors import N_
 
 from .errors import AuthError, HubError
 
+RELAY_BATCH_FACTOR = 4                  # server.relay's: a room hub's batch, in tablets' batches
 DEVICE_STATE = "piazzetta_device"      # the device Guard authenticated, for routes.deps
 ENVELOPE_SLACK = 1024                   # {"events":[…]} and commas around the events
 
@@ -78,6 +79,10 @@ class Guard:
             return self.session_routes[(method, path)], "session"
         if path == "/api/v1/events":
             return s.max_batch * s.event_max_bytes + ENVELOPE_SLACK, "device"
+        if path == "/api/v1/relay/events":     # a room hub's batch (server.relay)
+            return RELAY_BATCH_FACTOR * s.max_batch * s.event_max_bytes + ENVELOPE_SLACK, "device"
+        if path == "/api/v1/relay/devices":
+            return s.body_max_bytes * 4, "device"
         if path.startswith("/api/v1/admin"):
             if method == "POST" and path.rstrip("/") == "/api/v1/admin/consultations":
                 return s.bundle_max_bytes, "staff"

@@ -121,8 +121,9 @@ def dashboard(request: Request, hub: HubDep):
                                                    "ideas")}
     totals["conversion"] = (round(totals["signups"] / totals["participants"], 3)
                             if totals["participants"] else None)
+    from .relay import relay_summary     # hub to hub: the "Room hubs" section
     return render("dashboard.html", lang, rows=rows, sites=sites, totals=totals,
-                  csrf=session["csrf"] if session else None)
+                  csrf=session["csrf"] if session else None, relays=relay_summary(hub))
 
 
 async def _form(request: Request) -> dict[str, str]:

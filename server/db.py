@@ -64,6 +64,7 @@ devices = Table(
     # What residents see instead of the ID (sign-up links, receipts); replaced by a staff code.
     Column("alias", String(32), nullable=True),
     Column("enrolled_by", String(64), nullable=True),    # hash of the code that last enrolled it
+    Column("kind", String(20), nullable=True),           # NULL: a tablet; "relay": a room hub
 )
 Index("devices_alias", devices.c.alias, unique=True)
 
@@ -77,6 +78,7 @@ enrollment_codes = Table(
     Column("device_id", String(ID), nullable=True),        # the device that used it
     Column("for_device", String(ID), nullable=True),       # a staff code made for one device
     Column("credential_hash", String(64), nullable=True),  # the credential it bound
+    Column("kind", String(20), nullable=True),             # "relay": enrolls a room hub only
 )
 
 events = Table(
@@ -247,6 +249,69 @@ card_uses = Table(
     sqlite_with_rowid=False,
 )
 
+# Hub to hub (server/relay.py, the central side): the devices a room hub (a `relay` device)
+# enrolled and registered here. The central hub takes events on behalf of such a device only
+# from that relay, for the relay's site.
+relay_devices = Table(
+    "relay_devices", metadata,
+    Column("device_id", String(ID), primary_key=True),
+    Column("relay_id", String(ID), nullable=False),
+    Column("site_id", String(ID), nullable=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("platform", String(100), nullable=False, default=""),
+    Column("registered_at", String(40), nullable=False),
+)
+Index("relay_devices_relay", relay_devices.c.relay_id)
+
+# What each relay's batches brought, and when (the dashboard's "Room hubs" section): one row a
+# batch, `statuses` and `types` JSON counts ({"stored": n…}, {"answer": n…} of stored events).
+relay_batches = Table(
+    "relay_batches", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("relay_id", String(ID), nullable=False),
+    Column("site_id", String(ID), nullable=True),
+    Column("received_at", String(40), nullable=False),
+    Column("events", Integer, nullable=False),
+    Column("statuses", Text, nullable=False),
+    Column("types", Text, nullable=False),
+)
+Index("relay_batches_relay", relay_batches.c.relay_id)
+
+# Hub to hub (server/upstream.py, the room side). `upstream_state`: the central hub's URL, this
+# room hub's relay ID there and its secret (made here; the central hub keeps its SHA-256 only),
+# last contact, cursors. `upstream_acks`: every event the central hub acknowledged, with its
+# status. `upstream_records`: what the room itself made (sign-ups on phones, staff's counts),
+# each given an event ID and a sequence number once, so that a resend is the same envelope.
+# `upstream_devices`: the room's devices the central hub accepted (or refused, with why).
+upstream_state = Table(
+    "upstream_state", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=True),
+)
+
+upstream_acks = Table(
+    "upstream_acks", metadata,
+    Column("event_id", String(ID), primary_key=True),
+    Column("status", String(20), nullable=False),
+    Column("acked_at", String(40), nullable=False),
+)
+
+upstream_records = Table(
+    "upstream_records", metadata,
+    Column("event_id", String(ID), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("source", String(20), nullable=False),      # signup | count
+    Column("source_id", String(ID), nullable=False),
+)
+
+upstream_devices = Table(
+    "upstream_devices", metadata,
+    Column("device_id", String(ID), primary_key=True),
+    Column("status", String(20), nullable=False),      # registered | refused
+    Column("reason", Text, nullable=True),
+    Column("at", String(40), nullable=False),
+)
+
 # Rate-limit counters (server/limits.py), one row per limit and client or device, shared by
 # every hub process on the same database. `key` holds hashes, never an address or a contact.
 rate_counters = Table(
@@ -322,7 +387,8 @@ def dialect_insert(engine_or_conn, table: Table):
 # database when it starts (create_all makes missing tables, never missing columns).
 ADDED_COLUMNS = (("devices", "alias"), ("devices", "enrolled_by"),
                  ("enrollment_codes", "for_device"), ("enrollment_codes", "credential_hash"),
-                 ("proposals", "place"), ("proposals", "lang"))
+                 ("proposals", "place"), ("proposals", "lang"), ("devices", "kind"),
+                 ("enrollment_codes", "kind"))
 
 
 def create_schema(engine: Engine) -> None:

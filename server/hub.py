@@ -15,6 +15,7 @@ import re
 import secrets
 import tempfile
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from app.proposals import ANSWER_STATUSES
 from app.signup import device_signup_key
 from app.text import clean_text
 
-from . import ballots, channels, db, ideas
+from . import ballots, channels, db, ideas, relay
 from .db import sha256
 from .errors import AuthError, HubError
 from .ingest import BUNDLE_IDENT, IDENT, Batch, IngestRegistry
@@ -69,12 +70,14 @@ class Hub:
         # One writer at a time, and tallies follow commits in order: whoever writes (here,
         # server.channels, server.display_controls) holds it around the transaction.
         self.write_lock = threading.RLock()
+        # When a device last pushed (monotonic): a room hub's forwarder yields to a live room.
+        self.last_ingest = 0.0
         self._consultations: dict[tuple[str, int], Consultation] = {}
         self.results = ResultsCache()
         self.participation = Participation(self)
         self.ingest_registry = IngestRegistry([
             ballots.extension(), ideas.extension(), channels.count_extension(),
-            self.participation.ingest_extension()])
+            self.participation.ingest_extension(), relay.extension(self)])
         with self.write_lock:
             self._load_results()
 
@@ -304,10 +307,16 @@ class Hub:
     # -- enrollment and devices ------------------------------------------------------------------
 
     def make_enrollment_code(self, site_id: str | None, minutes: int = 15,
-                             device_id: str | None = None) -> dict:
+                             device_id: str | None = None, kind: str | None = None) -> dict:
         """A short-lived, single-use code for enrolling one device at `site_id`. With
         `device_id`, a staff code for that device only: it enrolls the ID whatever it holds
-        (another credential, a revocation), at `site_id` or, when None, at the device's site."""
+        (another credential, a revocation), at `site_id` or, when None, at the device's site.
+        `kind="relay"`: a code that enrolls a room hub (server.relay), never a tablet; it needs
+        a site, the one the room hub forwards for."""
+        if kind not in (None, "relay"):
+            raise HubError(N_("Unknown kind of device."), field="kind")
+        if kind == "relay" and site_id is None:
+            raise HubError(N_("A room hub's code needs a site."), field="site_id")
         if site_id is not None and not self.site_exists(site_id):
             raise HubError(N_("Unknown site: {id}."), status=404, code="site_unknown",
                            field="site_id", id=site_id)
@@ -321,14 +330,16 @@ class Hub:
         with self.writer.begin() as conn:
             conn.execute(db.enrollment_codes.insert(), [{
                 "code_hash": sha256(code), "site_id": site_id, "for_device": device_id,
-                "created_at": now.isoformat(timespec="seconds"), "expires_at": expires}])
+                "created_at": now.isoformat(timespec="seconds"), "expires_at": expires,
+                "kind": kind}])
         pretty = format_code(code, CODE_GROUP)
         return {"code": pretty, "site_id": site_id, "device_id": device_id, "expires_at": expires,
+                "kind": kind,
                 "qr": enrollment_qr_payload(self.settings.public_url, pretty)}
 
     def enroll(self, code: object, device_id: object, credential: object = None,
                name: object = "", platform: object = "", *,
-               authorization: str | None = None) -> dict:
+               authorization: str | None = None, kind: object = None) -> dict:
         """Bind a device's credential to its ID with a valid code (docs/protocol.md,
         "Enrollment"); the enrollment's data, the same for the same request again.
 
@@ -340,6 +351,8 @@ class Hub:
         makes the secret and returns it once, as `device_secret`.
         """
         device_id = check_device_id(device_id)
+        if kind not in (None, "relay"):
+            raise HubError(N_("Unknown kind of device."), field="kind")
         if credential is not None and (not isinstance(credential, str)
                                        or not CREDENTIAL.match(credential)):
             raise HubError(N_("A credential is expected here: the SHA-256 of the tablet's "
@@ -353,7 +366,8 @@ class Hub:
         proof = bearer_credential(authorization)
         for attempt in range(2):
             try:
-                return self._enroll(sha256(normal), device_id, credential, name, platform, proof)
+                return self._enroll(sha256(normal), device_id, credential, name, platform, proof,
+                                    kind)
             except IntegrityError:
                 # Another hub process enrolled this ID (or drew this alias) at the same
                 # moment: decide again on what is stored now.
@@ -362,12 +376,14 @@ class Hub:
         raise AssertionError("unreachable")
 
     def _enroll(self, code_hash: str, device_id: str, credential: str | None, name: str,
-                platform: str, proof: tuple[str, str] | None) -> dict:
+                platform: str, proof: tuple[str, str] | None, kind: str | None = None) -> dict:
         now = now_iso()
         with self.write_lock, self.writer.begin() as conn:
             code_row = conn.execute(select(db.enrollment_codes).where(
                 db.enrollment_codes.c.code_hash == code_hash)).first()
-            if code_row is None or code_row.expires_at < now[:19]:
+            if code_row is None or code_row.expires_at < now[:19] \
+                    or (code_row.kind or None) != kind:
+                # A room hub's code enrolls room hubs only, a tablet's code tablets only.
                 raise _code_invalid()
             device = conn.execute(select(db.devices).where(db.devices.c.id == device_id)
                                   ).first()
@@ -388,6 +404,11 @@ class Hub:
             if staff_code and code_row.for_device != device_id:
                 raise HubError(N_("This enrollment code was made for another tablet."),
                                status=409, code="enrollment_code_other_device", field="code")
+            if device is not None and (device.kind or None) != kind:
+                raise HubError(
+                    N_("This tablet is already enrolled with this hub under other "
+                       "credentials. Ask the platform staff for an enrollment code made for "
+                       "this tablet."), status=409, code="device_enrolled", field="device_id")
             if device is not None and not staff_code:
                 if device.revoked_at is not None:
                     raise _device_revoked()
@@ -417,7 +438,7 @@ class Hub:
                 raise _code_invalid()
             row = {"site_id": site_id, "name": name, "platform": platform,
                    "secret_hash": binding, "enrolled_at": now, "revoked_at": None,
-                   "alias": alias, "enrolled_by": code_hash}
+                   "alias": alias, "enrolled_by": code_hash, "kind": kind}
             if device is not None:
                 conn.execute(update(db.devices).where(db.devices.c.id == device_id).values(**row))
             else:
@@ -431,8 +452,11 @@ class Hub:
         """What an enrollment answers: nothing secret but the sign-up key (the credential
         stays on the tablet); the same for the same device state."""
         return {"device_id": device["id"], "site_id": device["site_id"],
-                "hub_url": self.settings.public_url, "max_batch": self.settings.max_batch,
+                "hub_url": self.settings.public_url,
+                "max_batch": (relay.relay_max_batch(self.settings)
+                              if device.get("kind") == relay.RELAY else self.settings.max_batch),
                 "credential": device["secret_hash"], "alias": device["alias"],
+                "kind": device.get("kind") or "tablet",
                 # The device signs its sign-up links offline with this (app/signup.py).
                 "signup_key": device_signup_key(self.settings.secret_key, device["alias"])}
 
@@ -517,6 +541,7 @@ class Hub:
                         results = batch.run(envelopes)
                     self._follow_versions(batch.versions)
                     self.results.apply(batch.deltas)
+                self.last_ingest = time.monotonic()
                 return results
             except (IntegrityError, OperationalError):
                 # Another process stored one of these events (or held the lock) meanwhile:

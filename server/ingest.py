@@ -296,7 +296,8 @@ class Batch:
         for index, event, content, digest in prepared:
             known = existing.get(event.id)
             if known is not None:
-                if known == digest or known == _digest_with_time(self.device_id, event):
+                if known == digest or known == _digest_with_time(self.device_id, event) \
+                        or self._same_but_personal(event):
                     results[index] = {"id": event.id, "status": "duplicate"}
                 else:
                     results[index] = self.conflict(event.id, content, digest)
@@ -382,12 +383,38 @@ class Batch:
         kept = {k: v for k, v in env.items() if k in ENVELOPE_KEYS}
         return {**kept, "payload": payload}
 
+    def _same_but_personal(self, event: Event) -> bool:
+        """Whether the stored event with this ID is this one but for personal data: a tablet
+        that synced through a room hub redacts a sign-up or an idea's contact once the room
+        acknowledged it, and sends it so when it enrolls here afterwards, while the room
+        forwarded it whole (docs/protocol.md, "Hub to hub"). The same device, seq, type and
+        payload once personal fields and the `redacted` mark are left out, and this one carries
+        no personal data (a resend with other personal data is a conflict): a duplicate."""
+        if any(event.payload.get(key) is not None for key in PERSONAL_FIELDS):
+            return False
+        row = self.conn.execute(select(db.events.c.device_id, db.events.c.seq, db.events.c.type,
+                                       db.events.c.payload).where(db.events.c.id == event.id)
+                                ).first()
+        if row is None or (row.device_id, row.seq, row.type) != (
+                self.device_id, event.seq, event.type):
+            return False
+        try:
+            stored = json.loads(row.payload)
+        except ValueError:
+            return False
+        return isinstance(stored, dict) and _impersonal(stored) == _impersonal(event.payload)
+
     def _existing_events(self, ids: list[str]) -> dict[str, str]:
         found = {}
         for chunk in db.in_chunks(sorted(set(ids))):
             found.update(self.conn.execute(select(db.events.c.id, db.events.c.content_hash)
                                            .where(db.events.c.id.in_(chunk))).all())
         return found
+
+
+def _impersonal(payload: dict) -> dict:
+    return {k: v for k, v in payload.items()
+            if k not in PERSONAL_FIELDS + ("redacted", "card_code", "signup_id")}
 
 
 def _digest_with_time(device_id: str, event: Event) -> str:

@@ -129,9 +129,12 @@ class Participation:
         return [{"consultation_id": r.consultation_id, "lookup": r.lookup,
                  "check": r.check_hash, "answer_key": r.answer_key} for r in rows]
 
-    def import_cards(self, rows: object) -> dict:
+    def import_cards(self, rows: object, *, partial: bool = False,
+                     consultations: set[str] | None = None) -> dict:
         """Add another hub's issued cards (export_cards). A lookup ID this hub already issued
-        with other keys is refused whole (ValidationError): nothing is written."""
+        with other keys is refused whole (ValidationError): nothing is written — or, with
+        `partial` (hub to hub, every round), left out and counted in `conflicts`.
+        `consultations` limits what is taken (a room hub: its site's)."""
         if not isinstance(rows, list):
             raise ValidationError(N_("A list of issued cards is expected here."), "cards")
         clean = {}
@@ -141,8 +144,10 @@ class Participation:
                 and _is_hex(row.get("check"), 32) and _is_hex(row.get("answer_key"), 64)
             if not ok:
                 raise ValidationError(N_("A list of issued cards is expected here."), "cards")
+            if consultations is not None and row["consultation_id"] not in consultations:
+                continue
             clean[(row["consultation_id"], row["lookup"])] = (row["check"], row["answer_key"])
-        added = 0
+        added = conflicts = 0
         with self.hub.writer.begin() as conn:
             for (consultation_id, lookup), (check, key) in sorted(clean.items()):
                 found = conn.execute(select(db.issued_cards).where(
@@ -154,9 +159,13 @@ class Participation:
                         answer_key=key))
                     added += 1
                 elif (found.check_hash, found.answer_key) != (check, key):
+                    if partial:
+                        conflicts += 1
+                        continue
                     raise ValidationError(N_("This hub issued another card with the same "
                                              "lookup ID: nothing was imported."), "cards")
-        return {"imported": added, "known": len(clean) - added}
+        return {"imported": added, "known": len(clean) - added - conflicts,
+                "conflicts": conflicts}
 
     def _issue(self, conn, consultation_id: str, count: int) -> list[Card]:
         taken = set(conn.execute(select(db.issued_cards.c.lookup).where(
@@ -365,6 +374,12 @@ class Participation:
     def apply_signup_event(self, batch: Batch, state: ParticipationBatch, event: Event) -> None:
         """A sign-up typed on a tablet (`signup` event)."""
         payload = event.payload
+        if batch.device.get("relayed_by") and "signup_id" not in payload \
+                and payload.get("redacted") is True:
+            # Forwarded by a room hub as the room stored it (no person, no sign-up ID): the
+            # tablet's event, counted once; the person's row comes as the room's own record
+            # (`room_signup`, server/relay.py).
+            return
         signup_id = batch.ident(payload, "signup_id")
         consultation_id = batch.optional_ident(payload, "consultation_id")
         consultation = (batch.consultation(payload) if consultation_id is not None else None)

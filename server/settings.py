@@ -108,6 +108,11 @@ class Settings:
     # The reverse proxy whose X-Forwarded-For the hub believes (comma-separated addresses);
     # empty: the peer address is the client's, X-Forwarded-For is ignored.
     trusted_proxies: tuple[str, ...] = ()
+    # A room hub's upstream (server/upstream.py): seconds between rounds while the central hub
+    # answers, and the longest wait of the backoff while it does not.
+    upstream_interval: int = 10
+    upstream_backoff: int = 300
+    upstream_timeout: int = 60      # seconds to wait for the central hub's answer
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
@@ -157,6 +162,12 @@ class Settings:
             "api_docs": _flag(env, "PIAZZETTA_HUB_API_DOCS", False, overrides, "api_docs"),
             "confirm_link_hours": min(max(1, _int(env, "PIAZZETTA_HUB_CONFIRM_LINK_HOURS", 2,
                                                   overrides, "confirm_link_hours")), 48),
+            "upstream_interval": _int(env, "PIAZZETTA_HUB_UPSTREAM_INTERVAL", 10, overrides,
+                                      "upstream_interval"),
+            "upstream_backoff": _int(env, "PIAZZETTA_HUB_UPSTREAM_BACKOFF", 300, overrides,
+                                     "upstream_backoff"),
+            "upstream_timeout": _int(env, "PIAZZETTA_HUB_UPSTREAM_TIMEOUT", 60, overrides,
+                                     "upstream_timeout"),
             "trusted_proxies": tuple(p.strip() for p in _text(
                 env, "PIAZZETTA_HUB_TRUSTED_PROXIES", "", overrides, "trusted_proxies"
             ).split(",") if p.strip()),

@@ -108,16 +108,21 @@ class HubClient:
         return self._checked(self._request("GET", API_PREFIX))
 
     def enroll(self, code: str, device_id: str, credential: str, name: str = "",
-               platform: str = "", *, secret: str | None = None) -> dict:
+               platform: str = "", *, secret: str | None = None,
+               kind: str | None = None) -> dict:
         """Ask the hub to bind `credential` (the SHA-256 of the tablet's secret) to
         `device_id`. With `secret`, the request is authenticated with the credential the hub
         may already hold for this ID (enrolling it again). Returns the enrollment's data, which
         must name this device and this credential (a hub of before answers `device_secret`
-        instead)."""
+        instead). `kind="relay"`: a room hub enrolling with the central hub (a room hub's
+        code)."""
         headers = {"Authorization": f"Bearer {device_id}:{secret}"} if secret else {}
-        data = self._checked(self._request("POST", f"{API_PREFIX}/devices/enroll", json={
-            "code": code, "device_id": device_id, "credential": credential, "name": name,
-            "platform": platform}, headers=headers))
+        body = {"code": code, "device_id": device_id, "credential": credential, "name": name,
+                "platform": platform}
+        if kind is not None:
+            body["kind"] = kind
+        data = self._checked(self._request("POST", f"{API_PREFIX}/devices/enroll", json=body,
+                                           headers=headers))
         if data.get("device_id") != device_id:
             raise NotAcknowledged("not this device's enrollment")
         if not isinstance(data.get("device_secret"), str) and (
@@ -130,13 +135,15 @@ class HubClient:
         data, _ = self.get_json(f"{API_PREFIX}/device")
         return data
 
-    def push(self, envelopes: list[dict]) -> dict[str, dict]:
-        """Send one batch; return the hub's result per event ID (only if it is a real ack)."""
+    def push(self, envelopes: list[dict], path: str = f"{API_PREFIX}/events"
+             ) -> dict[str, dict]:
+        """Send one batch; return the hub's result per event ID (only if it is a real ack).
+        A room hub forwards to `path` /api/v1/relay/events, under the same rules."""
         body = json.dumps({"events": envelopes}, ensure_ascii=False,
                           separators=(",", ":")).encode()
-        response = self._request("POST", f"{API_PREFIX}/events", data=body,
+        response = self._request("POST", path, data=body,
                                  headers={"Content-Type": "application/json"})
-        if response.status_code in (400, 413, 422):
+        if response.status_code in (400, 403, 413, 422):
             self._checked(response)
         return read_acknowledgement(response.status_code,
                                     response.headers.get("Content-Type", ""), response.content,

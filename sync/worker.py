@@ -4,7 +4,6 @@ reachable, polls now and then, and backs off exponentially with jitter when it i
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from dataclasses import replace
@@ -17,6 +16,7 @@ from app.signup import SIGNUP_ALIAS, redacted_signup_payload
 from app.store import OutboxEvent, Store
 
 from . import protocol as p
+from .batches import backoff_delay, push_in_batches
 from .client import HubClient
 from .content import pull_answers, pull_bundles
 from .enroll import client_for, is_enrolled, refresh_identity
@@ -31,30 +31,23 @@ def push_pending(store: Store, client: HubClient, max_batch: int = 500) -> dict[
     """Send every unacknowledged event, batch after batch; mark acknowledged only what the hub
     explicitly answered for. Returns counts per status. Raises SyncError on the first failure
     (what was acknowledged before it stays acknowledged)."""
-    counts = dict.fromkeys(p.ACK_STATUSES, 0)
-    while True:
-        events = store.pending_events(limit=max_batch)
-        if not events:
-            return counts
-        try:
-            results = client.push([e.envelope(store.device_id) for e in events])
-        except p.HubRefused as exc:
-            if exc.code != "batch_too_large":
-                raise
-            # The hub now takes smaller batches: ask it how many, and go on.
-            advertised = client.info().get("max_batch")
-            if not isinstance(advertised, int) or not 0 < advertised < max_batch:
-                raise
-            max_batch = advertised
-            store.set_setting(p.MAX_BATCH, max_batch)
-            continue
+    sent: dict[str, OutboxEvent] = {}
+
+    def take(limit: int) -> list[dict]:
+        events = store.pending_events(limit=limit)
+        sent.clear()
+        sent.update((e.id, e) for e in events)
+        return [e.envelope(store.device_id) for e in events]
+
+    def acknowledge(_envelopes: list[dict], results: dict[str, dict]) -> None:
         store.mark_acknowledged(results)
-        forget_personal_data(store, [e for e in events if e.id in results])
-        for result in results.values():
-            counts[result["status"]] += 1
+        forget_personal_data(store, [e for e in sent.values() if e.id in results])
         refused = sum(1 for r in results.values() if r["status"] not in p.ACCEPTED_STATUSES)
         if refused:
             store.set_setting(p.REFUSED, store.get_setting(p.REFUSED, 0) + refused)
+
+    return push_in_batches(client, take, acknowledge, max_batch,
+                           on_max_batch=lambda n: store.set_setting(p.MAX_BATCH, n))
 
 
 def forget_personal_data(store: Store, acknowledged: list[OutboxEvent]) -> int:
@@ -181,9 +174,7 @@ class SyncWorker(threading.Thread):
             self._backoff_until = time.monotonic() + delay
         except p.SyncError as exc:
             self.failures += 1
-            base, cap = self.backoff
-            ceiling = min(cap, base * 2 ** (self.failures - 1))
-            delay = random.uniform(ceiling / 2, ceiling)   # jitter: tablets don't stampede
+            delay = backoff_delay(self.failures, self.backoff)   # jitter: no stampede
             self._backoff_until = time.monotonic() + delay
             problem = exc.message
             state = (UNREACHABLE if isinstance(exc, p.HubUnreachable)

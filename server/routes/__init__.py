@@ -9,6 +9,8 @@
     counts         online counts and every count (staff)
     upload         the dashboard's sheet upload: check, then "Import as version N" (pages, staff
                    session; the work is server.uploads)
+    relay          hub to hub: a room hub registers its devices, forwards batches, reads the
+                   answers to its devices' ideas; the dashboard's room hub exports and code
 
 The sign-up pages (server.signup) and the dashboard (server.dashboard) are routers too. Each
 route reaches the hub through `HubDep`, and authenticates through `DeviceDep`, `STAFF_ONLY` or

@@ -23,6 +23,8 @@ class EnrollRequest(BaseModel):
                     "tablets) the hub makes the secret and returns it as device_secret")
     name: str = Field("", max_length=200)
     platform: str = Field("", max_length=100)
+    kind: str | None = Field(None, max_length=20,
+                             description='"relay" for a room hub (with a room hub\'s code)')
 
 
 @router.get("", summary="What this hub speaks")
@@ -42,7 +44,8 @@ def enroll(request: Request, body: EnrollRequest, hub: HubDep, authorization: An
     limits.hit("enroll", client_address(request.scope, hub.settings.trusted_proxies))
     limits.hit("enroll_device", "device:" + body.device_id)
     return json_response(hub.enroll(body.code, body.device_id, body.credential, body.name,
-                                    body.platform, authorization=authorization))
+                                    body.platform, authorization=authorization,
+                                    kind=body.kind))
 
 
 @router.get("/device", summary="The authenticated device: site, alias, sign-up key")

@@ -25,6 +25,8 @@ class CodeRequest(BaseModel):
     device_id: str | None = Field(None, max_length=64,
                                   description="A staff code for this device only: it enrolls "
                                               "an ID already enrolled, or revoked, again")
+    kind: str | None = Field(None, max_length=20,
+                             description='"relay": a code that enrolls a room hub for the site')
 
 
 @router.post("/sites", summary="Create or update a site")
@@ -40,7 +42,8 @@ def import_consultation(hub: HubDep, body: dict[str, Any] = Body(...)):
 
 @router.post("/enrollment-codes", summary="A short-lived, single-use enrollment code")
 def make_code(body: CodeRequest, hub: HubDep):
-    return json_response(hub.make_enrollment_code(body.site_id, body.minutes, body.device_id))
+    return json_response(hub.make_enrollment_code(body.site_id, body.minutes, body.device_id,
+                                                  body.kind))
 
 
 @router.get("/devices", summary="Enrolled devices")

@@ -134,8 +134,9 @@ def _any(question):
 
 
 @pytest.mark.parametrize("text,expected", [
-    (sign_card(card_signing_seed("another hub"), CARD), "not valid for this vote"),
-    (sign_card(SEED, Card("another-consultation", CARD.lookup, CARD.secret)),
+    (sign_card(card_signing_seed("another hub"), Card(CARD.consultation_id, "XY23", CARD.secret)),
+     "not valid for this vote"),
+    (sign_card(SEED, Card("another-consultation", "XY23", CARD.secret)),
      "not valid for this vote"),
     (CARD.lookup + "FGHJKLMNPQRTV", "not right"),          # one character wrong
     ("HJKL-MNPQR-TUVW-XY23", "unknown here"),

@@ -1,0 +1,364 @@
+"""Hub to hub, the central side (docs/protocol.md, "Hub to hub").
+
+A room hub enrolls here as a device of kind `relay`, bound to one site by its code (staff make
+it: `python -m server relay-code --site S`, the dashboard, or the admin API with
+`"kind": "relay"`). It then:
+
+- registers the devices it enrolled (`register_devices`): the central hub takes events on
+  behalf of such a device only from that relay, and only for the relay's site;
+- forwards batches of envelopes (`ingest_relayed`): each tablet's envelope exactly as the
+  tablet made it (its ID, device, seq), applied by the same ingest as a tablet's own push
+  (server.ingest.Batch, one per original device, all in one transaction), so ownership,
+  duplicates and conflicts are judged per original device; and the room's own records under
+  the relay's own ID: staff's counts (`tally_count`) and sign-ups made on the room's page
+  (`room_signup`, this module's ingest extension: the person's data and whether a card was
+  shown to them, never which card);
+- exchanges issued participation cards both ways (`cards_for_relay`, `cards_from_relay`:
+  lookup, salted check, answer key — nothing about who holds them), so that each hub checks
+  the other's cards' answers;
+- reads the answers to the ideas its devices collected (`answers_for_relay`).
+
+Every relayed batch leaves a row in `relay_batches` (what arrived, when), which the dashboard
+and `export relays` sum per relay and site (`relay_summary`).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from app.canonical import canonical_json
+from app.clock import now_iso
+from app.errors import N_
+from app.signup import PERSONAL_FIELDS, validate_signup
+from app.text import clean_text
+
+from . import db
+from .body import RELAY_BATCH_FACTOR as BODY_RELAY_FACTOR
+from .errors import EventRejected, HubError
+from .ingest import Batch, Event, IngestExtension, meeting_at_site
+
+RELAY = "relay"
+ROOM_SIGNUP = "room_signup"
+TIME = re.compile(r"^[0-9T:.+\-Z ]{10,40}$")
+MAX_DEVICES = 500
+# A room hub forwards a whole room's backlog: its batches may hold this many times a tablet's
+# `max_batch` (fewer round trips and transactions; the body limit follows, server/body.py).
+RELAY_BATCH_FACTOR = BODY_RELAY_FACTOR
+log = logging.getLogger("piazzetta.hub.relay")
+
+
+def relay_max_batch(settings) -> int:
+    return settings.max_batch * RELAY_BATCH_FACTOR
+
+NOT_REGISTERED = N_("This room hub did not register this device.")
+OTHER_SITE = N_("This device was registered for another site.")
+REVOKED = N_("This tablet was revoked: its data is kept, enroll it again to send it.")
+
+
+def is_relay(device: dict | None) -> bool:
+    return bool(device) and device.get("kind") == RELAY
+
+
+def require_relay(device: dict) -> dict:
+    """`device` when it is a room hub's enrollment, else HubError 403 `relay_only`."""
+    if not is_relay(device):
+        raise HubError(N_("Only a room hub may call this."), status=403, code="relay_only")
+    return device
+
+
+# -- registering the room's devices ---------------------------------------------------------------
+
+def register_devices(hub, relay: dict, devices: object) -> list[dict]:
+    """Register the devices a room hub enrolled; one result per device, in order:
+    `registered`, or `refused` with a code and the reason (another room hub registered it,
+    it is a room hub, staff revoked it here, a malformed ID). Nothing but the refused one is
+    left out."""
+    require_relay(relay)
+    if not isinstance(devices, list):
+        raise HubError(N_("A list of devices is expected."), field="devices")
+    if len(devices) > MAX_DEVICES:
+        raise HubError(N_("Too many devices in one request: at most {max}."), status=413,
+                       code="batch_too_large", max=MAX_DEVICES)
+    now = now_iso()
+    results = []
+    with hub.write_lock, hub.writer.begin() as conn:
+        for item in devices:
+            device_id = item.get("device_id") if isinstance(item, dict) else None
+            try:
+                results.append(_register(conn, relay, item, device_id, now))
+            except EventRejected as exc:
+                results.append({"device_id": device_id if isinstance(device_id, str) else "",
+                                "status": "refused", "code": exc.code,
+                                "message": exc.error.describe()})
+    return results
+
+
+def _register(conn, relay: dict, item: dict, device_id, now: str) -> dict:
+    if not isinstance(device_id, str) or not re.match(r"^[A-Za-z0-9_\-]{1,64}$", device_id) \
+            or device_id == "staff":
+        raise EventRejected(N_("A device identifier (1 to 64 letters, digits, - or _) is "
+                               "expected."), "device_id", code="device_id_invalid")
+    known = conn.execute(select(db.devices.c.kind, db.devices.c.revoked_at).where(
+        db.devices.c.id == device_id)).first()
+    if device_id == relay["id"] or (known is not None and known.kind == RELAY):
+        raise EventRejected(N_("A room hub cannot be registered as one of its devices."),
+                            "device_id", code="device_is_relay")
+    if known is not None and known.revoked_at is not None:
+        raise EventRejected(REVOKED, "device_id", code="device_revoked")
+    row = conn.execute(select(db.relay_devices).where(
+        db.relay_devices.c.device_id == device_id)).first()
+    if row is not None and row.relay_id != relay["id"]:
+        raise EventRejected(N_("Another room hub registered this device."), "device_id",
+                            code="device_registered_elsewhere")
+    name = clean_text(str(item.get("name") or ""), field="name", max_length=200)
+    platform = clean_text(str(item.get("platform") or ""), field="platform", max_length=100)
+    values = {"relay_id": relay["id"], "site_id": relay["site_id"], "name": name,
+              "platform": platform}
+    if row is None:
+        conn.execute(db.relay_devices.insert(), [{"device_id": device_id, **values,
+                                                  "registered_at": now}])
+    else:
+        conn.execute(update(db.relay_devices).where(
+            db.relay_devices.c.device_id == device_id).values(**values))
+    return {"device_id": device_id, "status": "registered"}
+
+
+# -- forwarded batches ----------------------------------------------------------------------------
+
+def ingest_relayed(hub, relay: dict, envelopes: list) -> list[dict]:
+    """Apply a room hub's batch: one result per envelope, in order, with the statuses of a
+    tablet's push. Envelopes are grouped by their `device_id` and each group runs as that
+    device's own batch (server.ingest.Batch): a device the relay registered, at the relay's
+    site; the relay itself for the room's records. An envelope for any other device is
+    rejected with its reason (kept for review). One transaction for the whole request."""
+    require_relay(relay)
+    if len(envelopes) > relay_max_batch(hub.settings):
+        raise HubError(N_("Too many events in one batch: at most {max}."), status=413,
+                       code="batch_too_large", max=relay_max_batch(hub.settings))
+    for attempt in range(5):
+        try:
+            with hub.write_lock:
+                with hub.writer.begin() as conn:
+                    results, batches = _run(hub, conn, relay, envelopes)
+                for batch in batches:
+                    hub._follow_versions(batch.versions)
+                    hub.results.apply(batch.deltas)
+            return results
+        except (IntegrityError, OperationalError):
+            if attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _run(hub, conn, relay: dict, envelopes: list) -> tuple[list[dict], list[Batch]]:
+    relay_id, site_id = relay["id"], relay["site_id"]
+    named = sorted({env["device_id"] for env in envelopes if isinstance(env, dict)
+                    and isinstance(env.get("device_id"), str)} - {relay_id})
+    registered, revoked = {}, set()
+    for chunk in db.in_chunks(named):
+        registered.update({r.device_id: r for r in conn.execute(select(
+            db.relay_devices.c.device_id, db.relay_devices.c.relay_id,
+            db.relay_devices.c.site_id).where(db.relay_devices.c.device_id.in_(chunk)))})
+        revoked.update(conn.execute(select(db.devices.c.id).where(
+            db.devices.c.id.in_(chunk), db.devices.c.revoked_at.is_not(None))).scalars())
+    own = Batch(hub.ingest_registry, conn, relay, hub.consultation)
+    groups: dict[str, list[int]] = {relay_id: []}
+    results: list[dict | None] = [None] * len(envelopes)
+    for index, env in enumerate(envelopes):
+        device_id = env.get("device_id") if isinstance(env, dict) else None
+        row = registered.get(device_id)
+        refusal = None
+        if device_id == relay_id:
+            pass
+        elif row is None or row.relay_id != relay_id:
+            refusal = EventRejected(NOT_REGISTERED, "device_id",
+                                    code="device_not_registered")
+        elif row.site_id != site_id:
+            refusal = EventRejected(OTHER_SITE, "device_id", code="device_other_site")
+        elif device_id in revoked:
+            refusal = EventRejected(REVOKED, "device_id", code="device_revoked")
+        if refusal is not None:
+            results[index] = own.reject(env, refusal)
+        else:
+            groups.setdefault(device_id, []).append(index)
+    batches = []
+    for device_id, indexes in groups.items():
+        batch = own if device_id == relay_id else Batch(
+            hub.ingest_registry, conn, {"id": device_id, "site_id": site_id, "kind": None,
+                                        "relayed_by": relay_id}, hub.consultation)
+        for index, result in zip(indexes, batch.run([envelopes[i] for i in indexes])):
+            results[index] = result
+        batches.append(batch)
+    statuses = Counter(r["status"] for r in results)
+    stored = {r["id"] for r in results if r["status"] == "stored"}
+    types = Counter(env["type"] for env in envelopes
+                    if isinstance(env, dict) and env.get("id") in stored)
+    now = now_iso()
+    conn.execute(db.relay_batches.insert(), [{
+        "relay_id": relay_id, "site_id": site_id, "received_at": now, "events": len(envelopes),
+        "statuses": canonical_json(dict(statuses)), "types": canonical_json(dict(types))}])
+    conn.execute(update(db.devices).where(db.devices.c.id == relay_id).values(last_seen_at=now))
+    return results, batches
+
+
+# -- the room's sign-ups (made on its page, or typed on its tablets and already redacted) ---------
+
+@dataclass
+class RelayBatch:
+    signups: dict[str, dict] = field(default_factory=dict)
+
+
+def extension(hub) -> IngestExtension[RelayBatch]:
+    """The `room_signup` handler: only a relay sends it, for its own site."""
+    relay = IngestExtension("relay", RelayBatch, write=lambda b, s: _write(hub, b, s))
+    relay.handles(ROOM_SIGNUP, lambda b, s, e: _apply_room_signup(hub, b, s, e),
+                  stored_payload=room_signup_stored)
+    return relay
+
+
+def room_signup_stored(payload: dict) -> dict:
+    """What the events table keeps of a room's sign-up: its attribution, not the resident's
+    data."""
+    return {**{k: v for k, v in payload.items()
+               if k not in PERSONAL_FIELDS + ("signup_id", "card_code")},
+            "redacted": True}
+
+
+def _apply_room_signup(hub, batch: Batch, state: RelayBatch, event: Event) -> None:
+    if not is_relay(batch.device):
+        raise EventRejected(N_("Only a room hub may send this."), "type", code="relay_only")
+    payload = event.payload
+    signup_id = batch.ident(payload, "signup_id")
+    consultation_id = batch.optional_ident(payload, "consultation_id")
+    consultation = batch.consultation(payload) if consultation_id is not None else None
+    meeting = (meeting_at_site(consultation, batch.optional_ident(payload, "meeting_id"),
+                               batch.site_id) if consultation else None)
+    draft = validate_signup(hub.participation.config(consultation_id), payload)
+    if "card_code" in payload:
+        # A room hub of before the anonymous cards: a card's code beside a person is refused.
+        raise EventRejected(N_("A participation card's code is never sent with a sign-up."),
+                            "payload.card_code")
+    device_id = batch.optional_ident(payload, "device_id")
+    if device_id is not None and batch.conn.execute(select(db.relay_devices.c.device_id).where(
+            db.relay_devices.c.device_id == device_id,
+            db.relay_devices.c.relay_id == batch.device_id)).first() is None:
+        device_id = None          # attributed to a device this room hub did not register
+    channel = payload.get("channel") if payload.get("channel") in ("phone", "tablet") \
+        else "phone"
+    created = payload.get("created_at")
+    confirmed = payload.get("confirmed_at")
+    if signup_id in state.signups or batch.conn.execute(select(db.signups.c.id).where(
+            db.signups.c.id == signup_id)).first() is not None:
+        return
+    lang = payload.get("lang") if payload.get("lang") in ("fr", "it", "en") else "fr"
+    state.signups[signup_id] = {
+        "id": signup_id, "consultation_id": consultation_id, "site_id": batch.site_id,
+        "meeting_id": meeting, "device_id": device_id, "channel": channel,
+        "name": draft.name, "contact": draft.contact, "contact_kind": draft.contact_kind,
+        "age_bracket": draft.age_bracket, "neighbourhood": draft.neighbourhood, "lang": lang,
+        "card_issued": payload.get("card_issued") is True,
+        # The hour only, as every sign-up's (server/db.py).
+        "created_at": db.hour(created if isinstance(created, str) and TIME.match(created)
+                              else batch.now),
+        "confirmed_at": db.hour(confirmed) if isinstance(confirmed, str)
+        and TIME.match(confirmed) else None}
+
+
+def _write(hub, batch: Batch, state: RelayBatch) -> None:
+    if state.signups:
+        batch.conn.execute(db.signups.insert(), list(state.signups.values()))
+        for row in state.signups.values():
+            if row["confirmed_at"] is None:
+                # The room's confirmation link named the room's laptop, which the resident
+                # cannot reach from home: this hub asks again.
+                hub.participation.ask_confirmation(row)
+
+
+# -- participation cards, both ways (docs/protocol.md "Hub to hub") --------------------------------
+
+def _site_consultations(hub, relay: dict) -> set[str]:
+    return {c["id"] for c in hub.bundle_index(relay)["consultations"]}
+
+
+def cards_for_relay(hub, relay: dict) -> dict:
+    """The cards issued here (online sign-ups, printed batches) for the consultations of the
+    relay's site: lookup, salted check and answer key, so that the room hub checks their
+    answers offline as this hub would. Nothing about who holds them."""
+    require_relay(relay)
+    return {"cards": [row for c in sorted(_site_consultations(hub, relay))
+                      for row in hub.participation.export_cards(c)]}
+
+
+def cards_from_relay(hub, relay: dict, rows: object) -> dict:
+    """The cards a room hub issued (printed at its door), for its site's consultations only,
+    so that their answers, forwarded next, are checked here. A lookup ID this hub gave another
+    card is left out and counted (`conflicts`): that card's answers are refused here."""
+    require_relay(relay)
+    result = hub.participation.import_cards(rows, partial=True,
+                                            consultations=_site_consultations(hub, relay))
+    if result["conflicts"]:
+        log.warning("room hub %s: %d cards share a lookup ID with cards issued here",
+                    relay["id"], result["conflicts"])
+    return result
+
+
+# -- answers to ideas, for the room ---------------------------------------------------------------
+
+def answers_for_relay(hub, relay: dict, since: int, limit: int = 500) -> dict:
+    """Staff's answers to the ideas collected by the devices this relay registered, after the
+    cursor `since` (the same cursor as a tablet's)."""
+    require_relay(relay)
+    mine = select(db.relay_devices.c.device_id).where(db.relay_devices.c.relay_id == relay["id"])
+    with hub.engine.connect() as conn:
+        rows = conn.execute(
+            select(db.proposals.c.id, db.proposals.c.short_code, db.proposals.c.device_id,
+                   db.proposals.c.answer_status, db.proposals.c.answer_text,
+                   db.proposals.c.answer_cursor, db.proposals.c.status)
+            .where(db.proposals.c.device_id.in_(mine), db.proposals.c.answer_cursor > since)
+            .order_by(db.proposals.c.answer_cursor).limit(limit)).all()
+    answers = [{"proposal_id": r.id, "short_code": r.short_code, "device_id": r.device_id,
+                "answer_status": r.answer_status, "answer_text": r.answer_text,
+                "status": r.status, "cursor": r.answer_cursor} for r in rows]
+    return {"cursor": answers[-1]["cursor"] if answers else since, "answers": answers}
+
+
+# -- what arrived, per relay and site -------------------------------------------------------------
+
+def relay_summary(hub) -> list[dict]:
+    """Per room hub: its site, devices registered, batches, what they brought (stored events
+    by type, duplicates, refusals) and when (first and last arrival). No personal data."""
+    with hub.engine.connect() as conn:
+        relays = conn.execute(select(db.devices).where(db.devices.c.kind == RELAY)
+                              .order_by(db.devices.c.site_id, db.devices.c.id)).all()
+        devices = dict(conn.execute(select(db.relay_devices.c.relay_id, func.count())
+                                    .group_by(db.relay_devices.c.relay_id)).all())
+        batches = conn.execute(select(db.relay_batches).order_by(db.relay_batches.c.id)).all()
+    out = {}
+    for r in relays:
+        out[r.id] = {"relay_id": r.id, "name": r.name, "site_id": r.site_id,
+                     "enrolled_at": r.enrolled_at, "last_contact": r.last_seen_at,
+                     "revoked": r.revoked_at is not None, "devices": devices.get(r.id, 0),
+                     "batches": 0, "events": 0, "stored": 0, "duplicate": 0, "refused": 0,
+                     "types": {}, "first_arrival": None, "last_arrival": None}
+    for b in batches:
+        item = out.get(b.relay_id)
+        if item is None:
+            continue
+        statuses, types = json.loads(b.statuses), json.loads(b.types)
+        item["batches"] += 1
+        item["events"] += b.events
+        item["stored"] += statuses.get("stored", 0)
+        item["duplicate"] += statuses.get("duplicate", 0)
+        item["refused"] += statuses.get("rejected", 0) + statuses.get("conflict", 0)
+        for kind, n in types.items():
+            item["types"][kind] = item["types"].get(kind, 0) + n
+        if statuses.get("stored"):
+            item["first_arrival"] = item["first_arrival"] or b.received_at
+            item["last_arrival"] = b.received_at
+    return list(out.values())
