@@ -187,8 +187,9 @@ def _first_site(hub) -> str | None:
 def print_kit(public_url: str, made: dict) -> None:
     import qrcode
     print()
+    until = str(made["expires_at"])[:16].replace("T", " ")
     print(f"Tablets: scan this QR on the Sync page, or type the hub {public_url} and the code "
-          f"{made['code']} (site {made['site_id'] or '-'}, valid until {made['expires_at']} UTC)")
+          f"{made['code']} (site {made['site_id'] or '-'}, valid until {until} UTC)")
     qr = qrcode.QRCode(border=1)
     qr.add_data(made["qr"])
     qr.make(fit=True)
