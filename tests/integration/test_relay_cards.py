@@ -43,7 +43,8 @@ def printed(hub: HubProcess, folder: Path, count: int) -> list[str]:
     from PIL import Image
     folder.mkdir(parents=True, exist_ok=True)
     pdf = folder / "cards.pdf"
-    made = hub.cli("cards", "print", "--consultation", CONSULTATION, "--count", str(count), "--lang", "it", "-o", str(pdf))
+    made = hub.cli("cards", "print", "--consultation", CONSULTATION, "--count", str(count),
+                   "--lang", "it", "-o", str(pdf))
     assert made.returncode == 0, made.stderr
     subprocess.run(["pdftoppm", "-png", "-r", "100", str(pdf), str(folder / "page")],
                    check=True, timeout=120)
