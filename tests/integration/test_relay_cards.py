@@ -101,6 +101,12 @@ def ticket(hub: HubProcess) -> dict:
     return hub.results()["questions"]["q-ticket"]["counts"]
 
 
+def public_key(hub: HubProcess) -> str:
+    """The key a hub signs its cards' QR with (what its tablets get in the bundle index)."""
+    from app.cards import card_public_key, card_signing_seed
+    return card_public_key(card_signing_seed((hub.data_dir / "secret-key").read_text().strip()))
+
+
 def test_cards_of_both_hubs_vote_at_the_room_and_count_once_at_both(tmp_path, demo):
     central = start_hub(tmp_path / "central")
     room = room_hub(tmp_path / "room").start()
@@ -118,9 +124,10 @@ def test_cards_of_both_hubs_vote_at_the_room_and_count_once_at_both(tmp_path, de
         # its next content pull — at start, then every few minutes: restarted here.
         room_texts = printed(room, tmp_path / "room-cards", 2)
         central_text = printed(central, tmp_path / "central-cards", 1)[0]
-        central_card = read_card(central_text, CONSULTATION, central_public_key(central))
-        room_card = read_card(room_texts[0], CONSULTATION, room_public_key(room))
-        other_room_card = read_card(room_texts[1], CONSULTATION, room_public_key(room))
+        central_card = read_card(central_text, CONSULTATION, public_key(central))
+        room_card = read_card(room_texts[0], CONSULTATION, public_key(room))
+        other_room_card = read_card(room_texts[1], CONSULTATION, public_key(room))
+        assert public_key(room) != public_key(central)
         everyone = {room_card.lookup, other_room_card.lookup, central_card.lookup}
         assert len(everyone) == 3
         wait_for(lambda: issued(central) == everyone, 60, "the room's cards at the central hub")
@@ -133,7 +140,7 @@ def test_cards_of_both_hubs_vote_at_the_room_and_count_once_at_both(tmp_path, de
         b = tablet(room, tmp_path / "b")
         stores += [a, b]
         for store in (a, b):
-            assert store.get_setting(CARD_PUBLIC_KEY) == room_public_key(room)
+            assert store.get_setting(CARD_PUBLIC_KEY) == public_key(room)
             assert set(store.get_setting(CARD_CHECKS)[CONSULTATION]) == everyone
         # The central hub's QR is not signed by the key the tablet holds: without the check
         # the room passed on, the tablet could not accept it.
@@ -179,11 +186,11 @@ def test_cards_of_both_hubs_vote_at_the_room_and_count_once_at_both(tmp_path, de
             assert query(central, "SELECT count(*) FROM events WHERE device_id = ?",
                          store.device_id)[0][0] == query(
                 room, "SELECT count(*) FROM events WHERE device_id = ?", store.device_id)[0][0]
-        uses = {(typed, "q-ticket"), (typed, "q-cooperation"), (by_qr, "q-ticket"),
-                (by_qr, "q-cooperation"), (other, "q-ticket")}
-        expected = {(room_card.lookup, q, ballot) for ballot, q in uses if ballot == typed} | {
-            (central_card.lookup, q, ballot) for ballot, q in uses if ballot == by_qr} | {
-            (other_room_card.lookup, "q-ticket", other)}
+        expected = {(room_card.lookup, "q-ticket", typed),
+                    (room_card.lookup, "q-cooperation", typed),
+                    (central_card.lookup, "q-ticket", by_qr),
+                    (central_card.lookup, "q-cooperation", by_qr),
+                    (other_room_card.lookup, "q-ticket", other)}
         assert card_uses(room) == expected
         assert card_uses(central) == expected
         assert not any(ballot == again for _c, _q, ballot in card_uses(central))
@@ -197,8 +204,6 @@ def test_cards_of_both_hubs_vote_at_the_room_and_count_once_at_both(tmp_path, de
         # The same results at both hubs: each card once per question.
         assert central.results()["questions"] == room.results()["questions"]
         assert ticket(central) == {"yes": 2, "no": 1, "abstain": 0}
-        cooperation = central.results()["questions"]["q-cooperation"]
-        assert cooperation == room.results()["questions"]["q-cooperation"]
 
         # The central hub checks relayed answers itself: the invented card, sent straight up
         # with the room's own credentials, is refused there too.
@@ -232,20 +237,6 @@ def test_cards_of_both_hubs_vote_at_the_room_and_count_once_at_both(tmp_path, de
         central.kill()
 
 
-def room_public_key(hub: HubProcess) -> str:
-    return _public_key(hub)
-
-
-def central_public_key(hub: HubProcess) -> str:
-    return _public_key(hub)
-
-
-def _public_key(hub: HubProcess) -> str:
-    """The key a hub signs its cards' QR with (what its tablets get in the bundle index)."""
-    from app.cards import card_public_key, card_signing_seed
-    return card_public_key(card_signing_seed((hub.data_dir / "secret-key").read_text().strip()))
-
-
 def test_a_room_moved_to_another_central_hub_sends_its_cards_there_first(tmp_path, demo):
     """The room's laptop enrolled again with another central hub (another URL): that hub gets
     the room's cards before their answers, as the first one did, and refuses none of them."""
@@ -260,7 +251,7 @@ def test_a_room_moved_to_another_central_hub_sends_its_cards_there_first(tmp_pat
         wait_for(lambda: query(room, "SELECT count(*) FROM consultations")[0][0] == 1, 60,
                  "the room to pull the consultation")
         text = printed(room, tmp_path / "room-cards", 1)[0]
-        card = read_card(text, CONSULTATION, _public_key(room))
+        card = read_card(text, CONSULTATION, public_key(room))
         wait_for(lambda: issued(first) == {card.lookup}, 60, "the room's card upstream")
         store = tablet(room, tmp_path / "a")
         ballot = vote(store, demo, card.typed, {"q-ticket": "yes", "q-cooperation": 3})
