@@ -60,6 +60,9 @@ URL, RELAY_ID, SECRET, BOUND, SITE, MAX_BATCH = (
 LAST_CONTACT, PROBLEM, ANSWERS_CURSOR, BUNDLE_ETAG = (
     "last_contact", "problem", "answers_cursor", "bundle_etag")
 CARDS_SENT = "cards_sent"
+# What a new central hub (another URL) starts without: it gets the room's cards, content and
+# answers again, as the first one did.
+FORGOTTEN_WITH_CENTRAL = (ANSWERS_CURSOR, BUNDLE_ETAG, CARDS_SENT)
 
 
 # -- state ----------------------------------------------------------------------------------------
@@ -128,7 +131,7 @@ def enroll(hub, url: str, code: str, name: str = "") -> dict:
             conn.execute(db.upstream_acks.delete())
             conn.execute(db.upstream_devices.delete())
             conn.execute(db.upstream_state.delete().where(
-                db.upstream_state.c.key.in_([ANSWERS_CURSOR, BUNDLE_ETAG])))
+                db.upstream_state.c.key.in_(FORGOTTEN_WITH_CENTRAL)))
         max_batch = answer.get("max_batch")
         set_state(hub, conn, url=url, secret=entry["secret"], bound=True,
                   credentials=credentials, site_id=answer.get("site_id"),

@@ -170,3 +170,62 @@ def test_the_rooms_status_line_says_what_waits_and_the_progress():
     offline = status_text({"url": None, "waiting": 5, "tablets_seen": 0,
                            "tablets_enrolled": 0})
     assert "no central hub" in offline
+
+
+def test_a_room_enrolled_with_another_central_hub_sends_its_cards_there_again(hub, tmp_path):
+    """The room's cards go up once per central hub: enrolled with another one (another URL),
+    the count of cards already sent is forgotten with the first hub's acknowledgements, or the
+    new hub would refuse every answer made with them (card_not_issued)."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from app.paths import DEMO_BUNDLE_DIR
+    from server import upstream
+    from server.api import create_app
+    from server.hub import Hub
+    from server.participation import participation
+    from server.settings import Settings
+    from sync.client import HubClient
+
+    def serve(central):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = uvicorn.Server(uvicorn.Config(create_app(hub=central), host="127.0.0.1",
+                                               port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.started
+        return server, thread, f"http://127.0.0.1:{port}"
+
+    second = Hub(Settings.from_env({}, data_dir=tmp_path / "second"))
+    second.import_bundle(DEMO_BUNDLE_DIR)
+    room = Hub(Settings.from_env({}, data_dir=tmp_path / "room"))
+    room.import_bundle(DEMO_BUNDLE_DIR)
+    servers = [serve(hub), serve(second)]
+    try:
+        cards = participation(room).issue_cards("alpimed-2030", 2)
+        mine = {c.lookup for c in cards}
+        for central, (_server, _thread, url) in zip((hub, second), servers):
+            upstream.enroll(room, url, central.make_enrollment_code(SITE, kind="relay")["code"])
+            values = upstream.state(room)
+            client = HubClient(url, values[upstream.RELAY_ID], values[upstream.SECRET])
+            try:
+                assert upstream.push_cards(room, client) == 2
+                assert upstream.push_cards(room, client) == 0        # once per central hub
+            finally:
+                client.close()
+            assert {r["lookup"] for r in participation(central).export_cards("alpimed-2030")} \
+                == mine
+    finally:
+        for server, thread, _url in servers:
+            server.should_exit = True
+            thread.join(30)
+        room.close()
+        second.close()
