@@ -22,6 +22,9 @@ HUB = "https://participation.example.org"
 SITE = "menton-mediatheque"
 SEED = card_signing_seed(SECRET)
 CARD = Card("alpimed-2030", "ACDE", "FGHJKLMNPQRTU")
+# Signed by a hub this tablet does not know, for a card its hub never passed on (a QR signed by
+# another hub is genuine only when the tablet holds that card's check, app/cards.read_card).
+FORGED = Card("alpimed-2030", "XY23", "FGHJKLMNPQRTU")
 LANGS = ("fr", "it")
 ALIAS = "a7Qk2mZp9xW3LcV8"      # what the hub gives at enrollment instead of showing device IDs
 
@@ -314,7 +317,7 @@ def test_identified_mode_one_answer_per_card_and_question(kiosk_factory, lang):
     assert k.root.current == "card" and k.store.events() == []
     step(2)
     k.shot("29-card-entry")
-    scan(k, sign_card(card_signing_seed("a forged hub"), CARD))
+    scan(k, sign_card(card_signing_seed("a forged hub"), FORGED))
     card = k.root.card_entry
     assert card.error and k.root.current == "card" and k.store.events() == []
     assert card.ids.card.text == ""                        # the card's text is not kept
@@ -351,13 +354,13 @@ def test_identified_mode_one_answer_per_card_and_question(kiosk_factory, lang):
 
     # A card read by another reader (a camera widget) goes through the same checks.
     k.tap(k.root.welcome.ids.start)
-    card.scanned(sign_card(card_signing_seed("a forged hub"), CARD))
+    card.scanned(sign_card(card_signing_seed("a forged hub"), FORGED))
     assert card.error and k.root.current == "card" and card.ids.card.text == ""
     k.tap(card.ids.cancel)
 
     # Typed code of a card never issued, a wrong code, another consultation's card, garbage,
     # emoji, 10 kB of text: refused with the reason, nothing stored, nothing kept in the field.
-    other = sign_card(SEED, Card("another-consultation", CARD.lookup, CARD.secret))
+    other = sign_card(SEED, Card("another-consultation", FORGED.lookup, CARD.secret))
     for text, shot in (("HJKL-MNPQR-TUVW-XY23", "32-card-unknown"),
                        (CARD.typed[:-1] + "V", "33-card-wrong"), (other, None),
                        ("'; DROP TABLE card_uses; --", None), ("🙂🙂🙂", None),
@@ -403,7 +406,7 @@ def test_refusals_follow_a_change_of_language(kiosk_factory):
     k = identified_kiosk(kiosk_factory, "fr")
     k.tap(k.root.welcome.ids.start)
     card = k.root.card_entry
-    scan(k, sign_card(card_signing_seed("a forged hub"), CARD))
+    scan(k, sign_card(card_signing_seed("a forged hub"), FORGED))
     assert card.error == "Cette carte de participation n'est pas valable pour ce vote."
     tr.lang = "it"
     step(2)
