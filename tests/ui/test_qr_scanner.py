@@ -274,7 +274,9 @@ def test_a_resident_shows_the_card_to_the_camera(kiosk_factory, lang, no_camera_
     k.tap(card.ids.scan)
     popup = card.scan_popup
     assert popup in Window.children
-    forged = sign_card(card_signing_seed("another hub"), CARD_CODE)
+    # (a card its hub never passed on: another hub's QR is genuine only for a card it holds)
+    forged = sign_card(card_signing_seed("another hub"),
+                       Card(CARD_CODE.consultation_id, "XY23", CARD_CODE.secret))
     popup.ids.scanner.process_texture(texture_of(frame_of(forged)))
     assert wait_for(lambda: popup not in Window.children)
     step(2)
