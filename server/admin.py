@@ -258,12 +258,8 @@ def _run(hub, command: str, args) -> int:
             text = export(hub, args.what, args.consultation,
                           "json" if args.format in ("json", "geojson") else "csv",
                           all_ideas=args.all_ideas)
-        if args.output:
-            args.output.parent.mkdir(parents=True, exist_ok=True)
-            args.output.write_text(text, encoding="utf-8")
-            print(f"written {args.output}")
-        else:
-            sys.stdout.write(text)
+        from .exports import write_out
+        write_out(text, args.output)
     elif command == "conflicts":
         _print_json(hub.reviews())
     elif command == "import-online-counts":

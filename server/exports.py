@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from collections import Counter
 
 from sqlalchemy import select
@@ -208,3 +209,13 @@ def export_places(hub, what: str, consultation_id: str, fmt: str) -> str:
     if fmt == "csv":
         return areas_csv(hub, consultation_id)
     return json.dumps(areas_geojson(hub, consultation_id), ensure_ascii=False) + "\n"
+
+
+def write_out(text: str, output) -> None:
+    """An export's text into `output` (its folders made), or on standard output."""
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        print(f"written {output}")
+    else:
+        sys.stdout.write(text)

@@ -70,13 +70,8 @@ def main(command: str, args, overrides: dict, *, serve) -> int:
             print(f"On the room's laptop: python -m server upstream enroll "
                   f"--url {hub.settings.public_url} --code {made['code']}")
         elif command == "relays":
-            text = export_relays(hub, args.format)
-            if args.output:
-                args.output.parent.mkdir(parents=True, exist_ok=True)
-                args.output.write_text(text, encoding="utf-8")
-                print(f"written {args.output}")
-            else:
-                sys.stdout.write(text)
+            from .exports import write_out
+            write_out(export_relays(hub, args.format), args.output)
         elif args.upstream_command == "enroll":
             from .upstream import enroll
             done = enroll(hub, args.url, args.code, args.name)

@@ -85,6 +85,19 @@ def upload_form(request: Request, hub: HubDep):
     return _page(lang, csrf=session["csrf"])
 
 
+async def _staff(request: Request, hub) -> tuple[str, dict | None, HTMLResponse | None]:
+    """The page's language and the staff session, or the page that refuses: a token in the
+    address, or no session (the login page)."""
+    lang = request_lang(request)
+    refused = token_in_address(request, lang)
+    if refused is not None:
+        return lang, None, refused
+    session = await run_in_threadpool(session_of, hub, request)
+    if session is None:
+        return lang, None, login(hub, lang, 401)
+    return lang, session, None
+
+
 async def _read_form(request: Request) -> dict:
     try:
         form = await request.form(max_files=1, max_fields=8)
@@ -97,13 +110,9 @@ async def _read_form(request: Request) -> dict:
 
 @router.post(PATH, response_class=HTMLResponse)
 async def upload_check(request: Request, hub: HubDep):
-    lang = request_lang(request)
-    refused = token_in_address(request, lang)
+    lang, session, refused = await _staff(request, hub)
     if refused is not None:
         return refused
-    session = await run_in_threadpool(session_of, hub, request)
-    if session is None:
-        return login(hub, lang, 401)
     try:
         await run_in_threadpool(request.app.state.limits.hit, "upload", session["id_hash"])
     except HubError as exc:
@@ -133,13 +142,9 @@ async def upload_check(request: Request, hub: HubDep):
 
 @router.post(PATH + "/import", response_class=HTMLResponse)
 async def upload_import(request: Request, hub: HubDep):
-    lang = request_lang(request)
-    refused = token_in_address(request, lang)
+    lang, session, refused = await _staff(request, hub)
     if refused is not None:
         return refused
-    session = await run_in_threadpool(session_of, hub, request)
-    if session is None:
-        return login(hub, lang, 401)
     form = await _read_form(request)
     csrf, token = form.get("csrf"), form.get("token")
     if not isinstance(csrf, str) or not same_secret(csrf, session["csrf"]):

@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from app.cards import CARD_CHECKS, CARD_PUBLIC_KEY, Card, CardError, read_card
-from app.kiosk import KioskSession, KioskSettings
 from app.store import Store
 from sync import protocol as p
 from sync.client import HubClient
@@ -30,6 +28,7 @@ from sync.content import pull_bundles
 from sync.enroll import client_for, enroll
 
 from .conftest import SITE, HubProcess, start_hub
+from .test_card_privacy import printed_cards, vote
 from .test_relay_hub import push_all, query, relay_code, room_hub, wait_for, waiting
 
 CONSULTATION = "alpimed-2030"
@@ -39,19 +38,8 @@ pytestmark = pytest.mark.skipif(shutil.which("pdftoppm") is None,
 
 def printed(hub: HubProcess, folder: Path, count: int) -> list[str]:
     """Cards printed by `hub`'s command line: the QR texts read back from the PDF's pages."""
-    import zxingcpp
-    from PIL import Image
     folder.mkdir(parents=True, exist_ok=True)
-    pdf = folder / "cards.pdf"
-    made = hub.cli("cards", "print", "--consultation", CONSULTATION, "--count", str(count),
-                   "--lang", "it", "-o", str(pdf))
-    assert made.returncode == 0, made.stderr
-    subprocess.run(["pdftoppm", "-png", "-r", "100", str(pdf), str(folder / "page")],
-                   check=True, timeout=120)
-    texts = []
-    for page in sorted(folder.glob("page*.png")):
-        found = zxingcpp.read_barcodes(Image.open(page).convert("L"))
-        texts += [r.text for r in found if r.format == zxingcpp.BarcodeFormat.QRCode]
+    texts = printed_cards(hub, folder, count, "it")
     assert len(texts) == count and len(set(texts)) == count
     return texts
 
@@ -69,23 +57,6 @@ def pull(store: Store, bundles: Path) -> None:
         pull_bundles(store, client, bundles)
     finally:
         client.close()
-
-
-def vote(store: Store, consultation, card_text: str, answers: dict) -> str:
-    """A resident at the room's kiosk in identified mode: shows the card, answers, leaves."""
-    settings = KioskSettings(store)
-    settings.ballot_mode = "identified"
-    settings.site_id = SITE
-    session = KioskSession(store, consultation, settings=settings)
-    session.present_card(card_text)
-    session.start()
-    ballot = session.ballot_id
-    while session.question is not None:
-        if session.question.id in answers:
-            session.record(answers[session.question.id])
-        session.next()
-    session.finish()
-    return ballot
 
 
 def issued(hub: HubProcess) -> set[str]:
