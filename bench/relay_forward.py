@@ -233,8 +233,13 @@ def main() -> int:
               f"{relay_s:6.2f} s  {total / relay_s:8.0f} events/s from its enrollment "
               f"(the forwarder wakes within 1 s); {steady:8.0f} events/s once sending")
         ratio = steady / (total / direct_s)
+        # A backlog that fits in one batch (the --quick smoke) times the forwarder's wake and
+        # its first pull, not forwarding: the target is judged on a real backlog only.
+        one_batch = first is None or first[1] >= total
+        verdict = ("not judged: the whole backlog went in one batch, run without --quick"
+                   if one_batch else "met" if ratio >= 1 else "NOT met")
         print(f"ratio relay / tablets direct: {ratio:.2f} once sending "
-              f"({'met' if ratio >= 1 else 'NOT met'}: target ≥ 1); "
+              f"({verdict}; target ≥ 1); "
               f"{(total / relay_s) / (total / direct_s):.2f} from the enrollment")
         for name, before, now in (("vote → room projector", quiet, during.get("votes")),
                                   ("room projector's results poll", quiet_polls,
@@ -248,8 +253,11 @@ def main() -> int:
                   f"{b['p95_ms'] / a['p95_ms']:.2f}")
         if during.get("votes"):
             p95 = summary_ms(during["votes"])["p95_ms"]
+            n = len(during["votes"])
+            verdict = (f"not judged on {n} votes, run without --quick" if n < 20
+                       else "under" if p95 <= README_P95_MS else "OVER")
             print(f"vote → projector p95 while forwarding {p95:.0f} ms against the README's "
-                  f"{README_P95_MS} ms: " + ("under" if p95 <= README_P95_MS else "OVER"))
+                  f"{README_P95_MS} ms: {verdict}")
     return 0
 
 
