@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cards import CARD_CHECKS, CARD_PUBLIC_KEY, Card, CardError, read_card
+from app.cards import CARD_KEYS, CARD_PUBLIC_KEY, Card, CardError, read_card
 from app.store import Store
 from sync import protocol as p
 from sync.client import HubClient
@@ -112,7 +112,7 @@ def test_cards_of_both_hubs_vote_at_the_room_and_count_once_at_both(tmp_path, de
         stores += [a, b]
         for store in (a, b):
             assert store.get_setting(CARD_PUBLIC_KEY) == public_key(room)
-            assert set(store.get_setting(CARD_CHECKS)[CONSULTATION]) == everyone
+            assert set(store.get_setting(CARD_KEYS)[CONSULTATION]) == everyone
         # The central hub's QR is not signed by the key the tablet holds: without the check
         # the room passed on, the tablet could not accept it.
         with pytest.raises(CardError):
@@ -143,7 +143,7 @@ def test_cards_of_both_hubs_vote_at_the_room_and_count_once_at_both(tmp_path, de
                                            if x not in everyone), "M" * 13)
         forged = c.start_ballot(demo, mode="identified", site_id=SITE)
         c.record_answer(demo, forged, "q-ticket", "yes",
-                        card=(invented.lookup, invented.proof("q-ticket")))
+                        card=invented)
         refused = push_all(c)
         assert refused["rejected"] == 1 and c.get_setting(p.REFUSED, 0) == 1
 
