@@ -400,13 +400,15 @@ class Participation:
 
     def figures(self, consultation_id: str | None = None) -> list[dict]:
         """Participants (ballots), sign-ups (and confirmed ones), conversion and ideas, per
-        consultation, site and meeting. No personal data."""
+        consultation, site and meeting; the cards each site's room hub made (`room_cards`, on
+        the site's row without a meeting). No personal data."""
         rows: dict[tuple, dict] = {}
 
         def bucket(key):
             return rows.setdefault(key, {"consultation_id": key[0], "site_id": key[1],
                                          "meeting_id": key[2], "participants": 0,
-                                         "signups": 0, "confirmed": 0, "ideas": 0})
+                                         "signups": 0, "confirmed": 0, "ideas": 0,
+                                         "room_cards": 0})
 
         with self.hub.engine.connect() as conn:
             for table, column in ((db.ballots, "participants"), (db.proposals, "ideas")):
@@ -426,6 +428,10 @@ class Participation:
             for c, s, m, n, confirmed in conn.execute(query):
                 row = bucket((c, s, m))
                 row["signups"], row["confirmed"] = n, confirmed
+        for made in self.room_cards(consultation_id):
+            if made["made"]:
+                bucket((made["consultation_id"], made["site_id"], None))["room_cards"] = \
+                    made["made"]
         out = sorted(rows.values(), key=lambda r: tuple(str(r[k] or "") for k in (
             "consultation_id", "site_id", "meeting_id")))
         for row in out:

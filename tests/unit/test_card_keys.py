@@ -273,3 +273,57 @@ def test_cards_a_room_makes_beyond_its_quota_are_refused_and_counted(tmp_path):
             "consultation_id": CONSULTATION, "site_id": SITE, "made": 6, "quota": 0}
     finally:
         hub.close()
+
+
+def test_staff_set_the_quota_through_the_api_and_the_cli_and_see_the_count(tmp_path, capsys):
+    from fastapi.testclient import TestClient
+
+    from app.cards import issued_row, new_card
+    from server.admin import main as admin_main
+    from server.api import create_app
+    hub = Hub(Settings.from_env({}, data_dir=tmp_path / "hub", room_card_quota=2))
+    try:
+        hub.import_bundle(DEMO_BUNDLE_DIR)
+        room = enroll_relay(hub, "room-menton")
+        relay.cards_from_relay(hub, room, [issued_row(new_card(CONSULTATION)) for _ in range(3)])
+        client = TestClient(create_app(hub=hub), base_url="https://testserver")
+        staff = {"Authorization": f"Bearer {hub.settings.admin_token}"}
+        assert client.get("/api/v1/admin/card-quotas").status_code == 401
+        listed = client.get("/api/v1/admin/card-quotas", headers=staff).json()
+        assert (listed["default"], listed["quotas"]) == (2, [
+            {"consultation_id": CONSULTATION, "site_id": SITE, "made": 2, "quota": 2}])
+        bad = client.put("/api/v1/admin/card-quotas", headers=staff,
+                         json={"consultation_id": CONSULTATION, "site_id": SITE, "quota": -5})
+        assert bad.status_code == 400 and bad.json()["error"]["field"] == "quota"
+        ok = client.put("/api/v1/admin/card-quotas", headers=staff,
+                        json={"consultation_id": CONSULTATION, "site_id": SITE, "quota": 40})
+        assert ok.status_code == 200 and ok.json()["quota"] == 40
+        # The figures carry the count, on the site's row.
+        rows = [r for r in hub.participation.figures() if r["room_cards"]]
+        assert [(r["site_id"], r["meeting_id"], r["room_cards"]) for r in rows] == \
+            [(SITE, None, 2)]
+        # The dashboard's Room hubs section shows made and quota.
+        page = client.get("/dashboard?lang=en", headers=staff)
+        assert page.status_code == 200 and "Cards made by room hubs" in page.text
+        assert client.get("/dashboard/figures.csv", headers=staff).text.splitlines()[0] \
+            .endswith(",room_cards")
+        client.close()
+    finally:
+        hub.close()
+    # The command line, on the same data folder.
+    env = {"PIAZZETTA_HUB_DATA_DIR": str(tmp_path / "hub")}
+    import os
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        assert admin_main(["cards", "quota", "--consultation", CONSULTATION, "--site", SITE,
+                           "--count", "7"]) == 0
+        shown = json.loads(capsys.readouterr().out)
+        assert shown["quotas"][0]["quota"] == 7 and shown["quotas"][0]["made"] == 2
+        assert admin_main(["cards", "quota", "--count", "7"]) == 2
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -501,7 +501,7 @@ def test_the_dashboard_is_for_staff_only_and_exports_no_personal_data(hub, clien
     assert dashboard.status_code == 200 and "Inscriptions" in dashboard.text
     csv_text = client.get("/dashboard/figures.csv").text
     assert csv_text.splitlines()[0] == ("consultation_id,site_id,meeting_id,participants,"
-                                        "signups,confirmed,conversion,ideas")
+                                        "signups,confirmed,conversion,ideas,room_cards")
     exported = json.dumps(client.get("/dashboard/figures.json").json()) + csv_text
     assert "mario" not in exported.lower()
 
