@@ -327,3 +327,19 @@ def test_staff_set_the_quota_through_the_api_and_the_cli_and_see_the_count(tmp_p
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def test_the_hubs_compiled_check_agrees_with_the_tablets_pure_python_one():
+    from app.cards import Card, verify_proof
+    from server.participation import ed25519_verify
+    card = Card(CONSULTATION, "ACDE", "FGHJKLMNPQRTU")
+    proof = card.proof("q-ticket", "b1", {"p-market": 1})
+    flipped = proof[:10] + ("0" if proof[10] != "0" else "1") + proof[11:]
+    cases = [(card.public_key(), proof, "b1"), (card.public_key(), proof, "b2"),
+             (card.public_key(), flipped, "b1"), ("00" * 32, proof, "b1"),
+             (Card(CONSULTATION, "ACDE", "FGHJKLMNPQRTV").public_key(), proof, "b1"),
+             (card.public_key(), "zz" * 64, "b1"), (card.public_key(), proof[:-2], "b1")]
+    outcomes = [(verify_proof(key, p, CONSULTATION, "q-ticket", ballot, {"p-market": 1}),
+                 verify_proof(key, p, CONSULTATION, "q-ticket", ballot, {"p-market": 1},
+                              verify=ed25519_verify)) for key, p, ballot in cases]
+    assert outcomes == [(True, True)] + [(False, False)] * (len(cases) - 1)
