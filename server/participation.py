@@ -57,6 +57,7 @@ class ParticipationBatch:
     card_uses: dict[tuple[str, str, str], str] = field(default_factory=dict)   # -> ballot
     new_uses: list[tuple[str, str, str]] = field(default_factory=list)
     public_keys: dict[tuple[str, str], tuple[bool, str | None]] = field(default_factory=dict)
+    uses_read: set[tuple[str, str, str]] = field(default_factory=set)   # as card_uses' keys
 
 
 class Participation:
@@ -446,7 +447,8 @@ class Participation:
         """The extension the hub registers: the `signup` handler (its event is stored without
         the resident's data), the card check of answers, and the write of both."""
         extension = IngestExtension("participation", ParticipationBatch,
-                                    check_answer=self.check_card, write=self.write_batch)
+                                    preload=self.preload_cards, check_answer=self.check_card,
+                                    write=self.write_batch)
         extension.handles("signup", self.apply_signup_event, stored_payload=stored_signup)
         return extension
 
@@ -472,6 +474,37 @@ class Participation:
         lang = payload.get("lang") if payload.get("lang") in ("fr", "it", "en") else "fr"
         state.signups[signup_id] = self._row(signup_id, draft, consultation_id, site, meeting,
                                              batch.device_id, "tablet", lang)
+
+    def preload_cards(self, batch: Batch, state: ParticipationBatch, events: list) -> None:
+        """The public keys and earlier uses of the cards the batch's answers carry, in a few
+        queries (check_card then reads them from the state)."""
+        wanted: dict[str, set[str]] = {}
+        asked: dict[tuple[str, str], set[str]] = {}
+        for event in events:
+            payload = event.payload if isinstance(event.payload, dict) else {}
+            consultation_id, lookup = payload.get("consultation_id"), payload.get("card")
+            question_id = payload.get("question_id")
+            if event.type == "answer" and isinstance(consultation_id, str) \
+                    and isinstance(question_id, str) and len(consultation_id) <= db.ID \
+                    and len(question_id) <= db.ID and valid_lookup(lookup):
+                wanted.setdefault(consultation_id, set()).add(lookup)
+                asked.setdefault((consultation_id, question_id), set()).add(lookup)
+        cards, uses = db.issued_cards.c, db.card_uses.c
+        for consultation_id, lookups in wanted.items():
+            for chunk in db.in_chunks(sorted(lookups)):
+                found = dict(batch.conn.execute(select(cards.lookup, cards.public_key).where(
+                    cards.consultation_id == consultation_id, cards.lookup.in_(chunk))).all())
+                for lookup in chunk:
+                    state.public_keys[(consultation_id, lookup)] = (
+                        lookup in found, found.get(lookup))
+        for (consultation_id, question_id), lookups in asked.items():
+            for chunk in db.in_chunks(sorted(lookups)):
+                for lookup, ballot in batch.conn.execute(select(uses.card, uses.ballot_id).where(
+                        uses.consultation_id == consultation_id,
+                        uses.question_id == question_id, uses.card.in_(chunk))):
+                    state.card_uses[(consultation_id, question_id, lookup)] = ballot
+                state.uses_read.update((consultation_id, question_id, lookup)
+                                       for lookup in chunk)
 
     def check_card(self, batch: Batch, state: ParticipationBatch, use: AnswerUse) -> None:
         """Identified mode: the answer's card must be one this hub issued for the consultation
@@ -515,7 +548,7 @@ class Participation:
                                 "payload.proof", code="card_proof_invalid")
         key = (use.consultation_id, use.question_id, lookup)
         owner = state.card_uses.get(key)
-        if owner is None:
+        if owner is None and key not in state.uses_read:
             owner = batch.conn.execute(select(db.card_uses.c.ballot_id).where(
                 db.card_uses.c.consultation_id == use.consultation_id,
                 db.card_uses.c.question_id == use.question_id,

@@ -343,3 +343,40 @@ def test_the_hubs_compiled_check_agrees_with_the_tablets_pure_python_one():
                  verify_proof(key, p, CONSULTATION, "q-ticket", ballot, {"p-market": 1},
                               verify=ed25519_verify)) for key, p, ballot in cases]
     assert outcomes == [(True, True)] + [(False, False)] * (len(cases) - 1)
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not __import__("os").environ.get("PIAZZETTA_TEST_POSTGRES_URL"),
+                    reason="PIAZZETTA_TEST_POSTGRES_URL is not set")
+def test_an_old_database_on_postgresql_keeps_its_cards_lookups_but_they_no_longer_vote(
+        tmp_path, tablet):
+    import os
+    import uuid
+
+    import psycopg
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+    base = make_url(os.environ["PIAZZETTA_TEST_POSTGRES_URL"])
+    name = "piazzetta_" + uuid.uuid4().hex[:10]
+    admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        rows = old_card_rows()
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(OLD_ISSUED_CARDS)
+            for lookup, check, key_hex, _k in rows:
+                conn.execute(sa.text("INSERT INTO issued_cards VALUES (:c, :l, :h, :k)"),
+                             {"c": CONSULTATION, "l": lookup, "h": check, "k": key_hex})
+        engine.dispose()
+        hub = Hub(Settings.from_env({}, data_dir=tmp_path / "hub", database_url=url))
+        try:
+            hub.import_bundle(DEMO_BUNDLE_DIR)
+            check_migrated(hub, rows, tablet)
+        finally:
+            hub.close()
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
