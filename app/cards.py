@@ -196,7 +196,7 @@ def _split(code: str) -> tuple[str, str]:
 
 def _known(card: Card, keys: dict | None) -> bool:
     expected = (keys or {}).get(card.lookup)
-    return isinstance(expected, str) and hmac.compare_digest(card.public_key(), expected)
+    return valid_public_key(expected) and hmac.compare_digest(card.public_key(), expected)
 
 
 def read_card(text: object, consultation_id: str, hub_public_key: str | None,
