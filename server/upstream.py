@@ -392,8 +392,8 @@ def register_devices(hub, client: HubClient) -> int:
 def pull_cards(hub, client: HubClient) -> dict:
     """The participation cards the central hub issued for this site (online sign-ups, printed
     batches): their public keys reach the room's tablets with the bundle index and let this
-    hub check their answers offline (nothing that makes an answer). A lookup ID this hub gave another card is left
-    out (its answers are refused here, and counted in the log)."""
+    hub check their answers offline (nothing that makes an answer). A lookup ID this hub gave
+    another card is left out (its answers are refused here, and counted in the log)."""
     data, _ = client.get_json(RELAY_CARDS)
     if not isinstance(data, dict) or not isinstance(data.get("cards"), list):
         raise p.NotAcknowledged("malformed cards")
