@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from .cards import CARD_CHECKS, CARD_PUBLIC_KEY
+from .cards import CARD_KEYS, CARD_PUBLIC_KEY
 from .errors import N_, StoreError, ValidationError
 from .proposals import idea_url, read_idea_code
 from .signup import SIGNUP_ALIAS, SIGNUP_KEY, SIGNUP_TTL, mint_signup_token, signup_url
@@ -61,10 +61,10 @@ def kiosk_idea_url(store: Store, short_code: str) -> str:
     return idea_url(hub_url, short_code) + ("?d=" + alias if alias else "")
 
 
-def card_checks(store: Store, consultation_id: str) -> tuple[str | None, dict[str, str]]:
-    """(the hub's public key, {lookup: salted check} of the cards issued for this
+def card_keys(store: Store, consultation_id: str) -> tuple[str | None, dict[str, str]]:
+    """(the hub's public key, {lookup: card's public key} of the cards issued for this
     consultation) as the last bundle index gave them."""
-    checks = store.get_setting(CARD_CHECKS) or {}
+    checks = store.get_setting(CARD_KEYS) or {}
     mine = checks.get(consultation_id) if isinstance(checks, dict) else None
     return store.get_setting(CARD_PUBLIC_KEY), mine if isinstance(mine, dict) else {}
 

@@ -31,7 +31,9 @@
                                                    participation cards to hand out at the
                                                    door (QR + typed code, 8 an A4 page)
     python -m server cards export --consultation ID -o CARDS.json | cards import CARDS.json
-                                                   issued cards (no secrets) for another hub
+                                                   issued cards (public keys) for another hub
+    python -m server cards quota [--consultation ID --site ID --count N|--default]
+                                                   cards a site's room hub may make, and made
     python -m server relay-code --site ID          a code that enrolls a room hub (hub to hub,
                                                    server/room.py)
     python -m server relays [--format csv|json]    what each room hub forwarded, and when
@@ -122,11 +124,19 @@ def _parser() -> argparse.ArgumentParser:
     cards_print.add_argument("--lang", choices=("fr", "it"), default="fr")
     cards_print.add_argument("-o", "--output", type=Path, required=True)
     cards_export = cards_sub.add_parser(
-        "export", help="issued cards' checks and answer keys, for another hub (no secrets)")
+        "export", help="issued cards' public keys, for another hub (no secrets)")
     cards_export.add_argument("--consultation", required=True)
     cards_export.add_argument("-o", "--output", type=Path, required=True)
     cards_import = cards_sub.add_parser("import", help="another hub's issued cards (export)")
     cards_import.add_argument("file", type=Path)
+    cards_quota = cards_sub.add_parser(
+        "quota", help="cards a site's room hub may make for a consultation (and has made)")
+    cards_quota.add_argument("--consultation")
+    cards_quota.add_argument("--site")
+    quota_value = cards_quota.add_mutually_exclusive_group()
+    quota_value.add_argument("--count", type=int, help="the quota")
+    quota_value.add_argument("--default", action="store_true",
+                             help="back to PIAZZETTA_HUB_ROOM_CARD_QUOTA")
     # Hub to hub: relay-code, relays, upstream, room (server/room.py).
     from .room import add_commands as add_room_commands
     add_room_commands(sub)
@@ -282,6 +292,15 @@ def _run(hub, command: str, args) -> int:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps({"cards": rows}, indent=0), encoding="utf-8")
         print(f"{len(rows)} issued cards of {args.consultation}: {args.output}")
+    elif command == "cards" and args.cards_command == "quota":
+        if args.count is not None or args.default:
+            if not (args.consultation and args.site):
+                print("error: --consultation and --site name the quota to set", file=sys.stderr)
+                return 2
+            hub.participation.set_card_quota(args.consultation, args.site,
+                                             None if args.default else args.count)
+        _print_json({"default": hub.settings.room_card_quota,
+                     "quotas": hub.participation.room_cards(args.consultation)})
     elif command == "cards" and args.cards_command == "import":
         try:
             data = json.loads(args.file.read_text(encoding="utf-8"))

@@ -36,7 +36,7 @@ from .signup import SECURITY_HEADERS, render, request_lang
 COOKIE = "piazzetta_staff"          # the session's random ID
 LOGIN_COOKIE = "piazzetta_login"    # the login form's token, until the session exists
 FIGURE_COLUMNS = ("consultation_id", "site_id", "meeting_id", "participants", "signups",
-                  "confirmed", "conversion", "ideas")
+                  "confirmed", "conversion", "ideas", "room_cards")
 
 
 router = APIRouter(include_in_schema=False)
@@ -123,7 +123,8 @@ def dashboard(request: Request, hub: HubDep):
                             if totals["participants"] else None)
     from .relay import relay_summary     # hub to hub: the "Room hubs" section
     return render("dashboard.html", lang, rows=rows, sites=sites, totals=totals,
-                  csrf=session["csrf"] if session else None, relays=relay_summary(hub))
+                  csrf=session["csrf"] if session else None, relays=relay_summary(hub),
+                  room_cards=hub.participation.room_cards(consultation_id))
 
 
 async def _form(request: Request) -> dict[str, str]:

@@ -226,16 +226,30 @@ signups = Table(
 Index("signups_attribution", signups.c.consultation_id, signups.c.site_id, signups.c.meeting_id)
 
 # Participation cards issued (app/cards.py), printed or shown to a confirmed sign-up: per
-# consultation and lookup ID, the salted check tablets get and the card's answer key. Nothing
-# else: no sign-up, no time, and no insertion order (WITHOUT ROWID on SQLite: rows are kept in
-# key order), so nothing here leads from a person to a card. Never the card's secret.
+# consultation and lookup ID, the card's public key (app.cards.issued_row). Nothing else: no
+# sign-up, no time, and no insertion order (WITHOUT ROWID on SQLite: rows are kept in key
+# order), so nothing here leads from a person to a card. Never the card's secret, nor anything
+# that makes a proof for it.
 issued_cards = Table(
     "issued_cards", metadata,
     Column("consultation_id", String(ID), primary_key=True),
     Column("lookup", String(8), primary_key=True),
-    Column("check_hash", String(64), nullable=False),   # PBKDF2 of the secret, for tablets
-    Column("answer_key", String(64), nullable=False),   # HMAC(secret, …): checks proofs
+    # Ed25519 (hex): checks the card and its answers. NULL: a card of before (PZC2), kept so
+    # that its lookup ID is not issued again; it no longer votes (migrate_card_keys).
+    Column("public_key", String(64), nullable=True),
+    # At a central hub: the site whose room hub made the card (counted against the quota of
+    # card_quotas); NULL: made here.
+    Column("room_site", String(ID), nullable=True),
     sqlite_with_rowid=False,
+)
+
+# How many cards a site's room hub may make for a consultation (set by central staff; without
+# a row, the hub's PIAZZETTA_HUB_ROOM_CARD_QUOTA).
+card_quotas = Table(
+    "card_quotas", metadata,
+    Column("consultation_id", String(ID), primary_key=True),
+    Column("site_id", String(ID), primary_key=True),
+    Column("quota", Integer, nullable=False),
 )
 
 # The identified mode: one answer per card and question, across all tablets. `card` is the
@@ -393,8 +407,9 @@ ADDED_COLUMNS = (("devices", "alias"), ("devices", "enrolled_by"),
 
 def create_schema(engine: Engine) -> None:
     """Make missing tables, add the columns of ADDED_COLUMNS an older database lacks, and the
-    indexes on them; remove the card data of before (migrate_cards)."""
+    indexes on them; remove the card data of before (migrate_cards, migrate_card_keys)."""
     migrate_cards(engine)
+    migrate_card_keys(engine)
     metadata.create_all(engine)
     present = {name: {c["name"] for c in inspect(engine).get_columns(name)}
                for name in {table for table, _ in ADDED_COLUMNS}}
@@ -485,6 +500,25 @@ def migrate_cards(engine: Engine) -> bool:
             raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             raw.close()
+    return True
+
+
+def migrate_card_keys(engine: Engine) -> bool:
+    """`issued_cards` of before kept, per card, the tablets' check and the card's answer key
+    `k`, and `k` alone made valid proofs: every hub and room hub holding the rows could vote
+    with any card. The table is made again with the new columns (portably: SQLite and
+    PostgreSQL); each old card keeps its lookup ID (not issued again), without a public key:
+    it no longer votes (`card_outdated`). True when it ran."""
+    if "answer_key" not in _columns(engine, "issued_cards"):
+        return False
+    from sqlalchemy import text
+    with engine.begin() as conn:
+        rows = conn.execute(text("SELECT consultation_id, lookup FROM issued_cards")).all()
+        conn.exec_driver_sql("DROP TABLE issued_cards")
+        issued_cards.create(conn)
+        for chunk in in_chunks([{"consultation_id": c, "lookup": lookup}
+                                for c, lookup in rows], 500):
+            conn.execute(issued_cards.insert(), chunk)
     return True
 
 

@@ -14,8 +14,9 @@ it: `python -m server relay-code --site S`, the dashboard, or the admin API with
   (`room_signup`, this module's ingest extension: the person's data and whether a card was
   shown to them, never which card);
 - exchanges issued participation cards both ways (`cards_for_relay`, `cards_from_relay`:
-  lookup, salted check, answer key — nothing about who holds them), so that each hub checks
-  the other's cards' answers;
+  lookup and public key — nothing that makes an answer, nothing about who holds them), so
+  that each hub checks the other's cards' answers; the cards a room makes are counted and
+  bounded per consultation by its site's quota (server.participation);
 - reads the answers to the ideas its devices collected (`answers_for_relay`).
 
 Every relayed batch leaves a row in `relay_batches` (what arrived, when), which the dashboard
@@ -288,8 +289,9 @@ def _site_consultations(hub, relay: dict) -> set[str]:
 
 def cards_for_relay(hub, relay: dict) -> dict:
     """The cards issued here (online sign-ups, printed batches) for the consultations of the
-    relay's site: lookup, salted check and answer key, so that the room hub checks their
-    answers offline as this hub would. Nothing about who holds them."""
+    relay's site: lookup and public key (app.cards.issued_row), so that the room hub checks
+    them and their answers offline as this hub would. Nothing that makes an answer, nothing
+    about who holds them."""
     require_relay(relay)
     return {"cards": [row for c in sorted(_site_consultations(hub, relay))
                       for row in hub.participation.export_cards(c)]}
@@ -298,10 +300,16 @@ def cards_for_relay(hub, relay: dict) -> dict:
 def cards_from_relay(hub, relay: dict, rows: object) -> dict:
     """The cards a room hub issued (printed at its door), for its site's consultations only,
     so that their answers, forwarded next, are checked here. A lookup ID this hub gave another
-    card is left out and counted (`conflicts`): that card's answers are refused here."""
+    card is left out and counted (`conflicts`): that card's answers are refused here. Cards
+    the room makes are counted per consultation against its site's quota: new ones beyond it
+    are refused (`refused`, with `reason`), the others taken."""
     require_relay(relay)
     result = hub.participation.import_cards(rows, partial=True,
-                                            consultations=_site_consultations(hub, relay))
+                                            consultations=_site_consultations(hub, relay),
+                                            room_site=relay["site_id"])
+    if result.get("refused"):
+        log.warning("room hub %s: %d cards beyond its site's quota refused",
+                    relay["id"], len(result["refused"]))
     if result["conflicts"]:
         log.warning("room hub %s: %d cards share a lookup ID with cards issued here",
                     relay["id"], result["conflicts"])

@@ -113,6 +113,8 @@ class Settings:
     upstream_interval: int = 10
     upstream_backoff: int = 300
     upstream_timeout: int = 60      # seconds to wait for the central hub's answer
+    # Cards a site's room hub may make per consultation when staff set no quota for it.
+    room_card_quota: int = 500
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
@@ -168,6 +170,8 @@ class Settings:
                                      "upstream_backoff"),
             "upstream_timeout": _int(env, "PIAZZETTA_HUB_UPSTREAM_TIMEOUT", 60, overrides,
                                      "upstream_timeout"),
+            "room_card_quota": max(0, _int(env, "PIAZZETTA_HUB_ROOM_CARD_QUOTA", 500,
+                                           overrides, "room_card_quota")),
             "trusted_proxies": tuple(p.strip() for p in _text(
                 env, "PIAZZETTA_HUB_TRUSTED_PROXIES", "", overrides, "trusted_proxies"
             ).split(",") if p.strip()),

@@ -391,9 +391,9 @@ def register_devices(hub, client: HubClient) -> int:
 
 def pull_cards(hub, client: HubClient) -> dict:
     """The participation cards the central hub issued for this site (online sign-ups, printed
-    batches): their checks reach the room's tablets with the bundle index, their answer keys
-    let this hub check their answers offline. A lookup ID this hub gave another card is left
-    out (its answers are refused here, and counted in the log)."""
+    batches): their public keys reach the room's tablets with the bundle index and let this
+    hub check their answers offline (nothing that makes an answer). A lookup ID this hub gave
+    another card is left out (its answers are refused here, and counted in the log)."""
     data, _ = client.get_json(RELAY_CARDS)
     if not isinstance(data, dict) or not isinstance(data.get("cards"), list):
         raise p.NotAcknowledged("malformed cards")
@@ -414,6 +414,9 @@ def push_cards(hub, client: HubClient) -> int:
     data = client._checked(client._request("POST", RELAY_CARDS, json={"cards": rows}))
     if not isinstance(data, dict) or not isinstance(data.get("imported"), int):
         raise p.NotAcknowledged("malformed cards acknowledgement")
+    if data.get("refused"):     # beyond the quota central staff set for this site
+        log.warning("central hub refused %d cards: %s", len(data["refused"]),
+                    (data.get("reason") or {}).get("code"))
     set_state(hub, cards_sent=len(rows))
     return data["imported"]
 

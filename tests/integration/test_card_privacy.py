@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from app.bundle import load_bundle
-from app.cards import CARD_CHECKS, CARD_PUBLIC_KEY, Card, read_card
+from app.cards import CARD_KEYS, CARD_PUBLIC_KEY, Card, read_card
 from app.kiosk import KioskSession, KioskSettings
 from app.paths import DEMO_BUNDLE_DIR
 from app.tablet import kiosk_signup_url
@@ -164,13 +164,13 @@ def test_no_path_from_a_person_to_an_answer(hub, tmp_path):
     # Cards printed at the door, read back from the PDF.
     printed = printed_cards(hub, tmp_path, 6, "fr", shot="cards-sheet-fr")
     assert len(printed) == 6 and len(set(printed)) == 6
-    assert all(t.startswith("PZC2.") for t in printed)
+    assert all(t.startswith("PZC3.") for t in printed)
 
     # Identified ballots: printed cards by QR (the tablets pulled before they were printed:
     # the signature is enough), confirmed sign-ups' cards typed after a pull.
     for store in (a, b):
         pull(store, bundles)
-        checks = store.get_setting(CARD_CHECKS)[CONSULTATION]
+        checks = store.get_setting(CARD_KEYS)[CONSULTATION]
         assert len(checks) == 10                              # 4 shown + 6 printed
     cards = []
     for i, text in enumerate(printed + typed):
@@ -178,7 +178,7 @@ def test_no_path_from_a_person_to_an_answer(hub, tmp_path):
         vote(store, consultation, text, {"q-ticket": ("yes", "no")[i % 2],
                                          "q-cooperation": 1 + i % 5})
         cards.append(read_card(text, CONSULTATION, store.get_setting(CARD_PUBLIC_KEY),
-                               store.get_setting(CARD_CHECKS)[CONSULTATION]))
+                               store.get_setting(CARD_KEYS)[CONSULTATION]))
     # The same card on the other tablet, offline: that tablet cannot know; the hub counts once.
     vote(b, consultation, printed[0], {"q-ticket": "no"})
     before = hub.results()["questions"]["q-ticket"]["counts"]
@@ -208,6 +208,12 @@ def test_no_path_from_a_person_to_an_answer(hub, tmp_path):
     assert b"/signup/confirm" not in log and b"not sent" in log
 
 
+class ForgedProof(Card):
+    """A tablet that bypasses its own checks: a real card's lookup ID with a proof of its own."""
+    def proof(self, question_id, ballot_id, value):
+        return "0" * 128
+
+
 @pytest.mark.parametrize("case", ["never issued", "forged proof", "another consultation"])
 def test_a_card_the_hub_did_not_issue_is_refused_with_its_reason(hub, tmp_path, case):
     """An enrolled tablet that invents participation (bypassing its own checks)."""
@@ -216,10 +222,10 @@ def test_a_card_the_hub_did_not_issue_is_refused_with_its_reason(hub, tmp_path, 
     real = read_card(printed_cards(hub, tmp_path, 1, "it")[0], CONSULTATION,
                      store.get_setting(CARD_PUBLIC_KEY))
     invented = Card(CONSULTATION, "HJKL" if real.lookup != "HJKL" else "KLMN", "M" * 13)
-    card = {"never issued": (invented.lookup, invented.proof("q-ticket")),
-            "forged proof": (real.lookup, "0" * 64),
-            "another consultation": (real.lookup,
-                                     Card("other", real.lookup, real.secret).proof("q-ticket"))
+    card = {"never issued": invented,
+            "forged proof": ForgedProof(CONSULTATION, real.lookup, real.secret),
+            # The store signs for the consultation the card names: "other".
+            "another consultation": Card("other", real.lookup, real.secret)
             }[case]
     ballot = store.start_ballot(consultation, mode="identified", site_id=SITE)
     store.record_answer(consultation, ballot, "q-ticket", "yes", card=card)

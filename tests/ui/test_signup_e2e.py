@@ -116,7 +116,7 @@ def test_qr_from_the_screen_to_a_signup_counted_for_the_site(hub, tmp_path):
                 page.screenshot(path=str(SHOTS / f"card-{lang}.png"), full_page=True)
                 # A phone reads the card's QR from the page too.
                 page.locator(".card svg").screenshot(path=str(tmp_path / "card-qr.png"))
-                assert any(t.startswith("PZC2.") for t in decode_qr_texts(tmp_path /
+                assert any(t.startswith("PZC3.") for t in decode_qr_texts(tmp_path /
                                                                            "card-qr.png"))
                 # Shown once: the same link again shows no card.
                 page.reload(wait_until="load")
