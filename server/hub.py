@@ -335,7 +335,8 @@ class Hub:
         pretty = format_code(code, CODE_GROUP)
         return {"code": pretty, "site_id": site_id, "device_id": device_id, "expires_at": expires,
                 "kind": kind,
-                "qr": enrollment_qr_payload(self.settings.public_url, pretty)}
+                "qr": enrollment_qr_payload(self.settings.public_url, pretty,
+                                            self.settings.tls_pin)}
 
     def enroll(self, code: object, device_id: object, credential: object = None,
                name: object = "", platform: object = "", *,
@@ -756,9 +757,14 @@ def incompatible_question(conn, consultation: Consultation) -> str | None:
     return None
 
 
-def enrollment_qr_payload(hub_url: str, code: str) -> str:
+def enrollment_qr_payload(hub_url: str, code: str, pin: str = "") -> str:
+    """`piazzetta://enroll?hub=…&code=…`, with `&pin=` the SHA-256 fingerprint of the
+    certificate a room hub made for itself (tablets pin it: docs/protocol.md, "Enrollment")."""
     from urllib.parse import urlencode
-    return "piazzetta://enroll?" + urlencode({"hub": hub_url, "code": code})
+    fields = {"hub": hub_url, "code": code}
+    if pin and hub_url.startswith("https://"):
+        fields["pin"] = pin
+    return "piazzetta://enroll?" + urlencode(fields)
 
 
 def checked_bundle_files(consultation: Consultation, folder: Path | None,

@@ -131,8 +131,15 @@ def run_room(args, overrides: dict, serve) -> int:
     # The address tablets and phones reach: this laptop's, whatever a hub's usual public URL
     # says (that one is for the central hub's deployment).
     public_host = lan_address() if address in ("0.0.0.0", "::") else address
+    # HTTPS with the room's own certificate, pinned by the tablets through the enrollment QR:
+    # what crosses the hall's Wi-Fi is worth nothing to a sniffer (server/tls.py).
+    from .tls import room_certificate
+    certificate = room_certificate(Settings.from_env(**dict(overrides)).data_dir,
+                                   [public_host, address])
     settings = Settings.from_env(**overrides, host=address, port=port,
-                                 public_url=f"http://{public_host}:{port}")
+                                 public_url=f"https://{public_host}:{port}",
+                                 tls_cert=str(certificate.cert), tls_key=str(certificate.key),
+                                 tls_pin=certificate.pin)
     hub = Hub(settings)
     try:
         values = upstream.state(hub)
@@ -159,7 +166,7 @@ def run_room(args, overrides: dict, serve) -> int:
         return 2
     finally:
         hub.close()
-    print_kit(settings.public_url, made)
+    print_kit(settings.public_url, made, certificate.pin)
 
     def started(app) -> None:
         forwarder = getattr(app.state, "forwarder", None)
@@ -179,19 +186,26 @@ def _first_site(hub) -> str | None:
     return sites[0]["id"] if sites else None
 
 
-def print_kit(public_url: str, made: dict) -> None:
+def print_kit(public_url: str, made: dict, pin: str = "") -> None:
     import qrcode
+
+    from .tls import typed_pin
     print()
     until = str(made["expires_at"])[:16].replace("T", " ")
-    print(f"Tablets: scan this QR on the Sync page, or type the hub {public_url} and the code "
+    # The address a tablet or a projector pins the room's certificate with (sync/client.py).
+    address = f"{public_url}#pin={pin}" if pin else public_url
+    print(f"Tablets: scan this QR on the Sync page, or type the hub {address} and the code "
           f"{made['code']} (site {made['site_id'] or '-'}, valid until {until} UTC)")
     qr = qrcode.QRCode(border=1)
     qr.add_data(made["qr"])
     qr.make(fit=True)
     qr.print_ascii(out=sys.stdout, invert=True)
-    print(f"Projector: python main.py projector --hub {public_url}   "
-          f"(or PIAZZETTA_HUB_URL={public_url})")
-    print(f"Sign-up and dashboard: {public_url}/dashboard")
+    if pin:
+        print(f"This room's certificate (SHA-256): {typed_pin(pin)}")
+    print(f"Projector: python main.py projector --hub '{address}'   "
+          f"(or PIAZZETTA_HUB_URL='{address}')")
+    print(f"Dashboard (staff, over this room's TLS; the browser warns once about the room's "
+          f"own certificate: compare its SHA-256 with the one above): {public_url}/dashboard")
     print(flush=True)
 
 

@@ -113,6 +113,11 @@ class Settings:
     upstream_interval: int = 10
     upstream_backoff: int = 300
     upstream_timeout: int = 60      # seconds to wait for the central hub's answer
+    # A room hub serves HTTPS with the certificate it made (server/tls.py, `python -m server
+    # room`): its files, and the fingerprint its enrollment QRs carry for tablets to pin.
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_pin: str = ""
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
@@ -183,6 +188,8 @@ class Settings:
                 ("rate_login", "PIAZZETTA_HUB_RATE_LOGIN", "20/minute"),
                 ("rate_upload", "PIAZZETTA_HUB_RATE_UPLOAD", "60/hour")):
             knobs[key] = _text(env, name, default, overrides, key)
+        for key in ("tls_cert", "tls_key", "tls_pin"):
+            knobs[key] = str(overrides.pop(key, None) or "")
         if overrides:
             raise TypeError(f"unknown settings: {sorted(overrides)}")
         return cls(data_dir=data_dir, database_url=database_url, host=host, port=port,

@@ -20,8 +20,8 @@ from .batches import backoff_delay, push_in_batches
 from .client import HubClient
 from .content import pull_answers, pull_bundles
 from .enroll import client_for, is_enrolled, refresh_identity
-from .status import (CREDENTIALS_REFUSED, ERROR, HUB_REFUSED, LOGIN_PAGE, NOT_ENROLLED, REVOKED,
-                     SYNCED, UNREACHABLE, SyncStatus)
+from .status import (CERTIFICATE_REFUSED, CREDENTIALS_REFUSED, ERROR, HUB_REFUSED, LOGIN_PAGE,
+                     NOT_ENROLLED, REVOKED, SYNCED, UNREACHABLE, SyncStatus)
 
 
 log = logging.getLogger("piazzetta.sync")
@@ -178,6 +178,7 @@ class SyncWorker(threading.Thread):
             self._backoff_until = time.monotonic() + delay
             problem = exc.message
             state = (UNREACHABLE if isinstance(exc, p.HubUnreachable)
+                     else CERTIFICATE_REFUSED if isinstance(exc, p.CertificateRefused)
                      else LOGIN_PAGE if isinstance(exc, p.NotAcknowledged)
                      else HUB_REFUSED)
         finally:
