@@ -1,0 +1,310 @@
+"""The room's network worth nothing to a sniffer (issue 22, item 6), with real processes and
+real TLS: the room kit (`python -m server room`) serves HTTPS with the certificate it made
+itself; a tablet enrolls from the QR that carries the certificate's fingerprint, pins it and
+pushes; a man-in-the-middle with another certificate gets no byte of a request and nothing is
+marked sent; a capture of the room's traffic holds no credential, card proof, contact or staff
+token; the dashboard's cookie is Secure."""
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import ssl
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+import requests
+
+from app.i18n import gettext_for
+from app.store import Store
+from server.hub import enrollment_qr_payload
+from server.tls import room_certificate
+from sync import protocol as p
+from sync.content import pull_bundles
+from sync.enroll import client_for, credential_hash, enroll, parse_enrollment_qr
+from sync.results_source import HubResultsSource
+from sync.service import SyncService
+from sync.status import CERTIFICATE_REFUSED
+from sync.worker import SyncWorker, push_pending
+
+from .conftest import ROOT, SITE, HubProcess, free_port, record_votes
+from .test_relay_hub import query, wait_for
+from .tlsproxy import Interceptor, Recorder
+
+CONTACT = "ornella.tls@example.it"
+
+
+class RoomKit(HubProcess):
+    """`python -m server room` on 127.0.0.1: HTTPS with the room's own certificate."""
+
+    def __init__(self, data_dir: Path, port: int | None = None):
+        super().__init__(data_dir, port=port)
+        self.url = f"https://127.0.0.1:{self.port}"
+        self.env.update({"PIAZZETTA_HUB_RATE_ENROLL": "1000/minute",
+                         "PIAZZETTA_HUB_RATE_LOGIN": "1000/minute"})
+        self.out = data_dir.parent / f"{data_dir.name}-{self.port}.out"
+
+    def start(self) -> "RoomKit":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.out, "wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "server", "--data-dir", str(self.data_dir), "room",
+                 "--host", "127.0.0.1", "--port", str(self.port)],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        wait_for(lambda: self.proc.poll() is not None or Path(self.cert).is_file() and requests.get(
+            self.url + "/api/v1", timeout=2, verify=self.cert).status_code == 200, 60,
+            "the room kit to serve")
+        assert self.proc.poll() is None, self.out.read_text(errors="replace")
+        return self
+
+    @property
+    def cert(self) -> str:
+        return str(self.data_dir / "tls" / "room-cert.pem")
+
+    @property
+    def pin(self) -> str:
+        """The certificate's SHA-256, computed here from its file (not the hub's word)."""
+        der = ssl.PEM_cert_to_DER_cert((self.data_dir / "tls" / "room-cert.pem").read_text())
+        return hashlib.sha256(der).hexdigest()
+
+    def admin(self, method: str, path: str, **kwargs) -> requests.Response:
+        # The test checks the room's certificate against its file (its SAN names 127.0.0.1).
+        return requests.request(method, self.url + "/api/v1/admin" + path, timeout=30,
+                                verify=self.cert,
+                                headers={"Authorization": f"Bearer {self.admin_token}"},
+                                **kwargs)
+
+    def qr(self, site: str = SITE) -> str:
+        answer = self.admin("POST", "/enrollment-codes", json={"site_id": site, "minutes": 10})
+        assert answer.status_code == 200, answer.text
+        return answer.json()["qr"]
+
+
+@pytest.fixture
+def room(tmp_path):
+    kit = RoomKit(tmp_path / "room").start()
+    yield kit
+    kit.kill()
+
+
+def push(store: Store) -> dict:
+    client = client_for(store)
+    try:
+        return push_pending(store, client)
+    finally:
+        client.close()
+
+
+def events_at(room: RoomKit, device_id: str) -> int:
+    return query(room, "SELECT count(*) FROM events WHERE device_id = ?", device_id)[0][0]
+
+
+def test_a_tablet_enrolls_with_the_room_over_tls_from_its_qr_and_pushes(room, tmp_path, demo):
+    # The certificate was made on the first start, its key readable by the hub's user only.
+    key = room.data_dir / "tls" / "room-key.pem"
+    assert key.stat().st_mode & 0o777 == 0o600
+    # The room speaks TLS only: a plain HTTP request gets no answer.
+    with pytest.raises(requests.RequestException):
+        requests.get(f"http://127.0.0.1:{room.port}/api/v1", timeout=5)
+
+    # The QR the staff show carries the certificate's fingerprint, and the room's https URL.
+    qr = room.qr()
+    hub_url, code, pin = parse_enrollment_qr(qr)
+    assert hub_url == room.url and pin == room.pin
+    text = room.out.read_text(errors="replace")
+    typed = " ".join(room.pin[i:i + 4].upper() for i in range(0, 64, 4))
+    assert typed in text and f"{room.url}#pin={room.pin}" in text
+
+    service = SyncService(tmp_path / "tablet")
+    status = service.enroll_from_qr(qr)
+    assert status.enrolled and status.hub_url == room.url
+    store = Store.open(tmp_path / "tablet")
+    assert store.get_setting(p.HUB_PIN) == room.pin
+    record_votes(store, demo, 15, ideas=1)
+    pending = store.outbox_counts()["pending"]
+    sent = push(store)
+    assert sent["stored"] == pending and store.outbox_counts()["pending"] == 0
+    assert events_at(room, store.device_id) == pending
+
+    # The projector reads the room through the same pinned client (its address carries the pin).
+    source = HubResultsSource(f"{room.url}#pin={room.pin}", demo.id)
+    poll = source.poll()
+    assert poll.reachable and poll.snapshot.ballots == 15
+
+    # The room keeps its certificate: after a restart the tablet's pin still holds.
+    room.stop()
+    room.start()
+    assert room.pin == pin
+    record_votes(store, demo, 2, seed=3)
+    assert push(store)["stored"] > 0
+    store.close()
+
+
+def test_a_man_in_the_middle_with_another_certificate_is_refused(room, tmp_path, demo):
+    # A tablet enrolls with the room at its usual address and pushes once.
+    store = Store.open(tmp_path / "tablet")
+    enroll(store, *parse_enrollment_qr(room.qr())[:2], pin=room.pin)
+    record_votes(store, demo, 3)
+    push(store)
+    before = events_at(room, store.device_id)
+    address, pin = room.url, room.pin
+
+    # Then an attacker answers for the room's address with a certificate of their own (the
+    # same kit on their laptop), and passes everything on to the real room, now elsewhere.
+    attacker = room_certificate(tmp_path / "attacker", ["127.0.0.1"])
+    assert attacker.pin != pin
+    room.stop()
+    moved = RoomKit(room.data_dir, port=free_port()).start()
+    interceptor = Interceptor(moved.port, str(attacker.cert), str(attacker.key), port=room.port)
+    statuses = []
+    try:
+        # The interceptor works: a client that trusts any certificate reads the room through
+        # it, and the attacker reads that client's request in clear.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")         # urllib3's: that client is the point
+            answer = requests.get(address + "/api/v1", timeout=10, verify=False)
+        assert answer.json()["protocol"] == 1 and b"GET /api/v1" in interceptor.captured
+        interceptor.captured.clear()
+
+        # The tablet's votes: refused at the handshake, nothing marked sent.
+        record_votes(store, demo, 5, seed=1)
+        pending = store.outbox_counts()["pending"]
+        with pytest.raises(p.CertificateRefused):
+            push(store)
+        worker = SyncWorker(store.path, tmp_path / "bundles", statuses.append)
+        worker.cycle(store)
+        assert store.outbox_counts()["pending"] == pending > 0
+        assert events_at(moved, store.device_id) == before
+        assert bytes(interceptor.captured) == b""      # not one byte of a request decrypted
+        # The facilitator's Sync page says what happened, translated.
+        status = statuses[-1]
+        assert status.state == CERTIFICATE_REFUSED and status.pending == pending
+        assert status.problem == p.CertificateRefused().message
+        for lang in ("fr", "it"):
+            for msgid in (status.problem, status.advice):
+                assert gettext_for(lang)(msgid) != msgid
+
+        # Enrollment through the attacker fails the same way, and the code is not spent.
+        other = Store.open(tmp_path / "other")
+        _url, code, _pin = parse_enrollment_qr(moved.qr())
+        with pytest.raises(p.CertificateRefused):
+            SyncService(tmp_path / "other").enroll_from_qr(
+                enrollment_qr_payload(address, code, pin))
+        assert bytes(interceptor.captured) == b"" and other.get_setting(p.HUB_URL) is None
+        enroll(other, moved.url, code, pin=pin)       # the real room, the same code: enrolled
+        other.close()
+
+        # Back at the real room (the attacker gone), everything waiting goes through.
+        interceptor.close()
+        moved.stop()
+        room.start()
+        assert push(store)["stored"] == pending
+        assert events_at(room, store.device_id) == before + pending
+    finally:
+        interceptor.close()
+        moved.kill()
+        store.close()
+
+
+def test_a_capture_of_the_rooms_traffic_holds_no_credential(room, tmp_path, demo):
+    recorder = Recorder(room.port)
+    address = f"https://127.0.0.1:{recorder.port}#pin={room.pin}"
+    try:
+        qr = room.qr()
+        _url, code, _pin = parse_enrollment_qr(qr)
+        store = Store.open(tmp_path / "tablet")
+        enroll(store, address, code)
+        client = client_for(store)
+        try:
+            pull_bundles(store, client, tmp_path / "bundles")
+        finally:
+            client.close()
+        record_votes(store, demo, 10, ideas=0)
+        store.submit_proposal(demo, title="Un banc à l'ombre", text="Près de la fontaine",
+                              contact=CONTACT, contact_consent=True)
+        store.record_signup({"name": "Ornella", "contact": "signup." + CONTACT,
+                             "consent": True}, consultation_id=demo.id, site_id=SITE,
+                            meeting_id="m-menton-1203", lang="it")
+        cards = card_votes(room, store, demo, tmp_path)
+        envelopes = [e.envelope(store.device_id) for e in store.pending_events(limit=1000)]
+        pushed = push(store)
+        assert pushed["stored"] == len(envelopes) and pushed["rejected"] == 0
+
+        # Staff open the room's dashboard through the same network.
+        browser = requests.Session()
+        browser.verify, browser.trust_env = room.cert, False   # not REQUESTS_CA_BUNDLE
+        dash = f"https://127.0.0.1:{recorder.port}/dashboard"
+        page = browser.get(dash, timeout=30)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        login = browser.post(dash + "/login", data={"token": room.admin_token, "csrf": csrf},
+                             timeout=30, allow_redirects=False)
+        assert login.status_code == 303
+        assert browser.get(dash, timeout=30).status_code == 200
+        session = browser.cookies.get("piazzetta_staff")
+
+        captured = bytes(recorder.captured)
+        assert len(captured) > 10_000 and captured[:1] == b"\x16"     # a TLS handshake record
+        secret = store.get_setting(p.DEVICE_SECRET)
+        clear = {"the tablet's secret": secret, "its credential": credential_hash(secret),
+                 "the bearer header": "Bearer", "the enrollment code": code,
+                 "the code's letters": code.replace("-", ""), "a contact": CONTACT,
+                 "the staff token": room.admin_token, "the session": session,
+                 "the session cookie": "piazzetta_staff", "a request line": "POST /api/v1"}
+        # Every value of every event pushed (IDs, answers, the card proofs…), long enough to
+        # mean something.
+        for envelope in envelopes:
+            for value in strings(envelope):
+                if len(value) >= 12:
+                    clear[f"a value of {envelope['type']}"] = value
+        proofs = [e["payload"]["proof"] for e in envelopes if "proof" in e.get("payload", {})]
+        assert len(proofs) >= cards         # each card's answer carries its proof
+        for what, value in clear.items():
+            assert value and value.encode() not in captured, f"{what} crossed in clear"
+        store.close()
+    finally:
+        recorder.close()
+
+
+def test_the_room_dashboard_cookie_is_secure(room):
+    browser = requests.Session()
+    browser.verify, browser.trust_env = room.cert, False
+    page = browser.get(room.url + "/dashboard", timeout=30)
+    assert "Secure" in page.headers["set-cookie"]              # the login form's token
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    login = browser.post(room.url + "/dashboard/login",
+                         data={"token": room.admin_token, "csrf": csrf}, timeout=30,
+                         allow_redirects=False)
+    assert login.status_code == 303
+    cookie = login.headers["set-cookie"]
+    assert "piazzetta_staff=" in cookie and "Secure" in cookie and "HttpOnly" in cookie
+
+
+def strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings(item)
+
+
+def card_votes(room: RoomKit, store: Store, demo, tmp_path: Path) -> int:
+    """Two identified ballots with cards printed at the room's door (when this machine can
+    render the PDF): their proofs go into the capture too."""
+    if shutil.which("pdftoppm") is None:
+        return 0
+    from .test_card_privacy import printed_cards, vote
+    texts = printed_cards(room, tmp_path, 2, "it")
+    client = client_for(store)
+    try:
+        pull_bundles(store, client, tmp_path / "bundles")   # the new cards' checks
+    finally:
+        client.close()
+    for text, answer in zip(texts, ("yes", "no")):
+        vote(store, demo, text, {"q-ticket": answer})
+    return len(texts)
