@@ -139,7 +139,7 @@ def run_room(args, overrides: dict, serve) -> int:
     settings = Settings.from_env(**overrides, host=address, port=port,
                                  public_url=f"https://{public_host}:{port}",
                                  tls_cert=str(certificate.cert), tls_key=str(certificate.key),
-                                 tls_pin=certificate.pin)
+                                 tls_pin=certificate.pin, secure_cookies=True)
     hub = Hub(settings)
     try:
         values = upstream.state(hub)

@@ -6,12 +6,8 @@ marked sent; a capture of the room's traffic holds no credential, card proof, co
 token; the dashboard's cookie is Secure."""
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
-import ssl
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -30,57 +26,12 @@ from sync.service import SyncService
 from sync.status import CERTIFICATE_REFUSED
 from sync.worker import SyncWorker, push_pending
 
-from .conftest import ROOT, SITE, HubProcess, free_port, record_votes
-from .test_relay_hub import query, wait_for
+from .conftest import SITE, free_port, record_votes
+from .roomkit import RoomKit
+from .test_relay_hub import query
 from .tlsproxy import Interceptor, Recorder
 
 CONTACT = "ornella.tls@example.it"
-
-
-class RoomKit(HubProcess):
-    """`python -m server room` on 127.0.0.1: HTTPS with the room's own certificate."""
-
-    def __init__(self, data_dir: Path, port: int | None = None):
-        super().__init__(data_dir, port=port)
-        self.url = f"https://127.0.0.1:{self.port}"
-        self.env.update({"PIAZZETTA_HUB_RATE_ENROLL": "1000/minute",
-                         "PIAZZETTA_HUB_RATE_LOGIN": "1000/minute"})
-        self.out = data_dir.parent / f"{data_dir.name}-{self.port}.out"
-
-    def start(self) -> "RoomKit":
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.out, "wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "server", "--data-dir", str(self.data_dir), "room",
-                 "--host", "127.0.0.1", "--port", str(self.port)],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        wait_for(lambda: self.proc.poll() is not None or Path(self.cert).is_file() and requests.get(
-            self.url + "/api/v1", timeout=2, verify=self.cert).status_code == 200, 60,
-            "the room kit to serve")
-        assert self.proc.poll() is None, self.out.read_text(errors="replace")
-        return self
-
-    @property
-    def cert(self) -> str:
-        return str(self.data_dir / "tls" / "room-cert.pem")
-
-    @property
-    def pin(self) -> str:
-        """The certificate's SHA-256, computed here from its file (not the hub's word)."""
-        der = ssl.PEM_cert_to_DER_cert((self.data_dir / "tls" / "room-cert.pem").read_text())
-        return hashlib.sha256(der).hexdigest()
-
-    def admin(self, method: str, path: str, **kwargs) -> requests.Response:
-        # The test checks the room's certificate against its file (its SAN names 127.0.0.1).
-        return requests.request(method, self.url + "/api/v1/admin" + path, timeout=30,
-                                verify=self.cert,
-                                headers={"Authorization": f"Bearer {self.admin_token}"},
-                                **kwargs)
-
-    def qr(self, site: str = SITE) -> str:
-        answer = self.admin("POST", "/enrollment-codes", json={"site_id": site, "minutes": 10})
-        assert answer.status_code == 200, answer.text
-        return answer.json()["qr"]
 
 
 @pytest.fixture
