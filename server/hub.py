@@ -459,7 +459,12 @@ class Hub:
                 "credential": device["secret_hash"], "alias": device["alias"],
                 "kind": device.get("kind") or "tablet",
                 # The device signs its sign-up links offline with this (app/signup.py).
-                "signup_key": device_signup_key(self.settings.secret_key, device["alias"])}
+                "signup_key": device_signup_key(self.settings.secret_key, device["alias"]),
+                **self._phone_signup()}
+
+    def _phone_signup(self) -> dict:
+        from .phones import phone_signup     # a room hub's phones use the central hub
+        return phone_signup(self)
 
     def device_info(self, device: dict) -> dict:
         """What an authenticated device learns of itself (GET /api/v1/device): its site, its
@@ -467,7 +472,8 @@ class Hub:
         return {"device_id": device["id"], "site_id": device["site_id"],
                 "name": device["name"], "max_batch": self.settings.max_batch,
                 "alias": device["alias"],
-                "signup_key": device_signup_key(self.settings.secret_key, device["alias"])}
+                "signup_key": device_signup_key(self.settings.secret_key, device["alias"]),
+                **self._phone_signup()}
 
     def authenticate(self, authorization: str | None) -> dict:
         """The device named by an `Authorization: Bearer <id>:<secret>` header, or AuthError."""

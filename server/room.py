@@ -8,9 +8,11 @@ laptop"):
     python -m server upstream enroll --url URL --code CODE [--name "…"]   on a room's laptop
     python -m server upstream status               the central hub, events waiting, last contact
     python -m server room [--port 8765] [--host ADDR] [--site ID] [--no-demo] [--minutes 240]
-                                                   the room kit: a hub on the laptop's LAN
-                                                   address, the tablets' enrollment QR, the
-                                                   projector's address and a live status line
+                          [--phones-here]          the room kit: a hub on the laptop's LAN
+                                                   address over its own TLS, the tablets'
+                                                   enrollment QR, the projector's address and
+                                                   a live status line; --phones-here: residents'
+                                                   phones sign up on the room's own page
 """
 from __future__ import annotations
 
@@ -52,6 +54,9 @@ def add_commands(sub) -> None:
                                                                 "stays valid")
     room.add_argument("--no-demo", action="store_true",
                       help="do not import the demo consultation when there is none")
+    room.add_argument("--phones-here", action="store_true",
+                      help="residents' phones sign up on the room's own page, on its Wi-Fi "
+                           "(default: on the central hub, through their own mobile data)")
     room.add_argument("--log-level", default="warning")
 
 
@@ -139,7 +144,8 @@ def run_room(args, overrides: dict, serve) -> int:
     settings = Settings.from_env(**overrides, host=address, port=port,
                                  public_url=f"https://{public_host}:{port}",
                                  tls_cert=str(certificate.cert), tls_key=str(certificate.key),
-                                 tls_pin=certificate.pin, secure_cookies=True)
+                                 tls_pin=certificate.pin, secure_cookies=True,
+                                 phones_here=args.phones_here)
     hub = Hub(settings)
     try:
         values = upstream.state(hub)
@@ -161,12 +167,14 @@ def run_room(args, overrides: dict, serve) -> int:
             print(f"Demo consultation imported: {consultation.id}")
         site = args.site or values.get("site_id") or _first_site(hub)
         made = hub.make_enrollment_code(site, args.minutes)
+        from .phones import phone_signup
+        phones = phone_signup(hub).get("phone_signup", {}).get("url")
     except DomainError as exc:
         print(f"error: {exc.describe()}", file=sys.stderr)
         return 2
     finally:
         hub.close()
-    print_kit(settings.public_url, made, certificate.pin)
+    print_kit(settings.public_url, made, certificate.pin, phones)
 
     def started(app) -> None:
         forwarder = getattr(app.state, "forwarder", None)
@@ -186,7 +194,7 @@ def _first_site(hub) -> str | None:
     return sites[0]["id"] if sites else None
 
 
-def print_kit(public_url: str, made: dict, pin: str = "") -> None:
+def print_kit(public_url: str, made: dict, pin: str = "", phones: str | None = None) -> None:
     import qrcode
 
     from .tls import typed_pin
@@ -206,6 +214,13 @@ def print_kit(public_url: str, made: dict, pin: str = "") -> None:
           f"(or PIAZZETTA_HUB_URL='{address}')")
     print(f"Dashboard (staff, over this room's TLS; the browser warns once about the room's "
           f"own certificate: compare its SHA-256 with the one above): {public_url}/dashboard")
+    if phones:
+        print(f"Residents' phones: sign-up QRs open the central hub, {phones}, through the "
+              f"phones' own mobile data (--phones-here: the room's own page instead)")
+    else:
+        print(f"Residents' phones: sign-up QRs open this room's page, {public_url}/signup, on "
+              f"the room's Wi-Fi; browsers warn about the room's certificate (TLS against a "
+              f"sniffer, not against someone posing as this laptop)")
     print(flush=True)
 
 

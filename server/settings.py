@@ -118,6 +118,9 @@ class Settings:
     tls_cert: str = ""
     tls_key: str = ""
     tls_pin: str = ""
+    # A room hub's own sign-up page for residents' phones on the room's Wi-Fi (`room
+    # --phones-here`); off: its tablets send phones to the central hub (server/room.py).
+    phones_here: bool = False
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
@@ -190,6 +193,7 @@ class Settings:
             knobs[key] = _text(env, name, default, overrides, key)
         for key in ("tls_cert", "tls_key", "tls_pin"):
             knobs[key] = str(overrides.pop(key, None) or "")
+        knobs["phones_here"] = bool(overrides.pop("phones_here", False))
         if overrides:
             raise TypeError(f"unknown settings: {sorted(overrides)}")
         return cls(data_dir=data_dir, database_url=database_url, host=host, port=port,

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 from app.errors import N_
 from app.signup import SIGNUP_ALIAS, SIGNUP_KEY
 from app.store import Store
+from app.tablet import PHONE_SIGNUP
 
 from . import protocol as p
 from .client import HubClient, normalize_hub_url, normalize_pin, split_hub_address
@@ -148,12 +149,22 @@ def enroll(store: Store, hub_url: str, code: str, *, pin: str | None = None, nam
 
 def keep_identity(store: Store, answer: dict) -> None:
     """Keep what the hub says of this tablet (an enrollment's answer, GET /api/v1/device): its
-    site, and the alias and key its sign-up links are minted with (app/signup.py)."""
+    site, and the alias and key its sign-up links are minted with (app/signup.py); from a room
+    hub with a central hub, where phones sign up instead (`phone_signup`, server/room.py)."""
     alias, signup_key = answer.get("alias"), answer.get("signup_key")
     usable = isinstance(alias, str) and isinstance(signup_key, str)
     store.set_setting(p.SITE_ID, answer.get("site_id"))
     store.set_setting(SIGNUP_ALIAS, alias if usable else None)
     store.set_setting(SIGNUP_KEY, signup_key if usable else None)
+    phones = answer.get("phone_signup")
+    try:
+        phones = {"url": normalize_hub_url(phones["url"]), "alias": phones["alias"],
+                  "signup_key": phones["signup_key"]}
+        if not (isinstance(phones["alias"], str) and isinstance(phones["signup_key"], str)):
+            raise TypeError
+    except (TypeError, KeyError, p.SyncError):
+        phones = None
+    store.set_setting(PHONE_SIGNUP, phones)
 
 
 def refresh_identity(store: Store, client: HubClient) -> dict:

@@ -23,13 +23,14 @@ class RoomKit(HubProcess):
         self.env.update({"PIAZZETTA_HUB_RATE_ENROLL": "1000/minute",
                          "PIAZZETTA_HUB_RATE_LOGIN": "1000/minute"})
         self.out = data_dir.parent / f"{data_dir.name}-{self.port}.out"
+        self.extra: list[str] = []          # more options of `room`
 
     def start(self) -> "RoomKit":
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.out, "wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "server", "--data-dir", str(self.data_dir), "room",
-                 "--host", "127.0.0.1", "--port", str(self.port)],
+                 "--host", "127.0.0.1", "--port", str(self.port), *self.extra],
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while self.proc.poll() is None and time.monotonic() < deadline:

@@ -259,3 +259,41 @@ def card_votes(room: RoomKit, store: Store, demo, tmp_path: Path) -> int:
     for text, answer in zip(texts, ("yes", "no")):
         vote(store, demo, text, {"q-ticket": answer})
     return len(texts)
+
+
+def test_residents_phones_sign_up_at_the_central_hub_unless_staff_open_the_rooms_page(tmp_path):
+    from app.tablet import kiosk_signup_url
+
+    from .conftest import start_hub
+    from .test_card_privacy import sign_up
+    from .test_relay_hub import relay_code
+    central = start_hub(tmp_path / "central")
+    room = RoomKit(tmp_path / "room")
+    try:
+        enrolled = room.cli("upstream", "enroll", "--url", central.url, "--code",
+                            relay_code(central), "--name", "Salle Menton")
+        assert enrolled.returncode == 0, enrolled.stderr
+        room.start()
+        assert f"sign-up QRs open the central hub, {central.url}" in room.out.read_text()
+        # A tablet of the room: its sign-up QR opens the central hub's page (the phone's own
+        # mobile data, a certificate its browser trusts), attributed to the room's site.
+        store = Store.open(tmp_path / "tablet")
+        enroll(store, *parse_enrollment_qr(room.qr())[:2], pin=room.pin)
+        sign_up(central, store, "Ornella", "phone." + CONTACT)
+        rows = query(central, "SELECT site_id, meeting_id, channel FROM signups")
+        assert rows == [(SITE, "m-menton-1203", "phone")]
+        # The room's own page, when staff turn it on: the tablet's QR opens the room.
+        room.stop()
+        with_page = RoomKit(room.data_dir, port=room.port)
+        with_page.extra = ["--phones-here"]
+        with_page.start()
+        other = Store.open(tmp_path / "other")
+        enroll(other, *parse_enrollment_qr(with_page.qr())[:2], pin=with_page.pin)
+        assert kiosk_signup_url(other, consultation_id="alpimed-2030", site_id=SITE,
+                                meeting_id=None).startswith(room.url + "/signup?t=")
+        with_page.kill()
+        store.close()
+        other.close()
+    finally:
+        room.kill()
+        central.kill()
