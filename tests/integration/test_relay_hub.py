@@ -339,7 +339,7 @@ def test_the_room_kit_serves_the_demo_and_prints_what_the_room_needs(tmp_path):
                                  "--port", str(port)], cwd=ROOT, env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
     try:
-        url = f"https://127.0.0.1:{port}"      # the room's own certificate (tests/…/test_room_tls)
+        url = f"https://127.0.0.1:{port}"      # its own certificate (test_room_tls.py)
         wait_for(lambda: "tablets seen" in out.read_text(errors="replace"), 60,
                  "the room kit to serve")
         text = out.read_text(errors="replace")
