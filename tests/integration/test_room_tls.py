@@ -130,6 +130,9 @@ def test_a_man_in_the_middle_with_another_certificate_is_refused(room, tmp_path,
         assert store.outbox_counts()["pending"] == pending > 0
         assert events_at(moved, store.device_id) == before
         assert bytes(interceptor.captured) == b""      # not one byte of a request decrypted
+        # The projector, pinned to the room, shows nothing of the attacker's and says why.
+        poll = HubResultsSource(f"{address}#pin={pin}", demo.id).poll()
+        assert not poll.reachable and "certificate" in poll.problem
         # The facilitator's Sync page says what happened, translated.
         status = statuses[-1]
         assert status.state == CERTIFICATE_REFUSED and status.pending == pending
