@@ -197,8 +197,13 @@ def serve(settings: Settings, log_level: str = "warning", on_start=None) -> int:
     app.state.forwarder = start_forwarder(app.state.hub)
     if on_start is not None:
         on_start(app)
-    print(f"Piazzetta hub on http://{settings.host}:{settings.port} "
+    scheme = "https" if settings.tls_cert else "http"
+    print(f"Piazzetta hub on {scheme}://{settings.host}:{settings.port} "
           f"(public URL {settings.public_url}), data in {settings.data_dir}", flush=True)
+    # A room hub serves TLS itself, with the certificate it made (server/tls.py); a central
+    # hub sits behind a TLS reverse proxy instead (docs/deploy.md).
+    tls = {"ssl_certfile": settings.tls_cert, "ssl_keyfile": settings.tls_key} \
+        if settings.tls_cert else {}
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_level=log_level, access_log=False,
         timeout_graceful_shutdown=5, timeout_keep_alive=settings.keep_alive_timeout,
@@ -207,7 +212,7 @@ def serve(settings: Settings, log_level: str = "warning", on_start=None) -> int:
         # uvicorn would believe X-Forwarded-For from 127.0.0.1 (FORWARDED_ALLOW_IPS): any local
         # client could then pick its own address for the rate limits. The hub reads it itself,
         # only from PIAZZETTA_HUB_TRUSTED_PROXIES (server.limits.client_address).
-        proxy_headers=False)
+        proxy_headers=False, **tls)
     bound_logs(settings.log_burst, settings.log_interval)   # after Config set uvicorn's logging
     uvicorn.Server(config).run()
     return 0

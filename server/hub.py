@@ -335,7 +335,8 @@ class Hub:
         pretty = format_code(code, CODE_GROUP)
         return {"code": pretty, "site_id": site_id, "device_id": device_id, "expires_at": expires,
                 "kind": kind,
-                "qr": enrollment_qr_payload(self.settings.public_url, pretty)}
+                "qr": enrollment_qr_payload(self.settings.public_url, pretty,
+                                            self.settings.tls_pin)}
 
     def enroll(self, code: object, device_id: object, credential: object = None,
                name: object = "", platform: object = "", *,
@@ -458,7 +459,12 @@ class Hub:
                 "credential": device["secret_hash"], "alias": device["alias"],
                 "kind": device.get("kind") or "tablet",
                 # The device signs its sign-up links offline with this (app/signup.py).
-                "signup_key": device_signup_key(self.settings.secret_key, device["alias"])}
+                "signup_key": device_signup_key(self.settings.secret_key, device["alias"]),
+                **self._phone_signup()}
+
+    def _phone_signup(self) -> dict:
+        from .phones import phone_signup     # a room hub's phones use the central hub
+        return phone_signup(self)
 
     def device_info(self, device: dict) -> dict:
         """What an authenticated device learns of itself (GET /api/v1/device): its site, its
@@ -466,7 +472,8 @@ class Hub:
         return {"device_id": device["id"], "site_id": device["site_id"],
                 "name": device["name"], "max_batch": self.settings.max_batch,
                 "alias": device["alias"],
-                "signup_key": device_signup_key(self.settings.secret_key, device["alias"])}
+                "signup_key": device_signup_key(self.settings.secret_key, device["alias"]),
+                **self._phone_signup()}
 
     def authenticate(self, authorization: str | None) -> dict:
         """The device named by an `Authorization: Bearer <id>:<secret>` header, or AuthError."""
@@ -756,9 +763,14 @@ def incompatible_question(conn, consultation: Consultation) -> str | None:
     return None
 
 
-def enrollment_qr_payload(hub_url: str, code: str) -> str:
+def enrollment_qr_payload(hub_url: str, code: str, pin: str = "") -> str:
+    """`piazzetta://enroll?hub=…&code=…`, with `&pin=` the SHA-256 fingerprint of the
+    certificate a room hub made for itself (tablets pin it: docs/protocol.md, "Enrollment")."""
     from urllib.parse import urlencode
-    return "piazzetta://enroll?" + urlencode({"hub": hub_url, "code": code})
+    fields = {"hub": hub_url, "code": code}
+    if pin and hub_url.startswith("https://"):
+        fields["pin"] = pin
+    return "piazzetta://enroll?" + urlencode(fields)
 
 
 def checked_bundle_files(consultation: Consultation, folder: Path | None,

@@ -115,6 +115,14 @@ class Settings:
     upstream_timeout: int = 60      # seconds to wait for the central hub's answer
     # Cards a site's room hub may make per consultation when staff set no quota for it.
     room_card_quota: int = 500
+    # A room hub serves HTTPS with the certificate it made (server/tls.py, `python -m server
+    # room`): its files, and the fingerprint its enrollment QRs carry for tablets to pin.
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_pin: str = ""
+    # A room hub's own sign-up page for residents' phones on the room's Wi-Fi (`room
+    # --phones-here`); off: its tablets send phones to the central hub (server/room.py).
+    phones_here: bool = False
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
@@ -187,6 +195,9 @@ class Settings:
                 ("rate_login", "PIAZZETTA_HUB_RATE_LOGIN", "20/minute"),
                 ("rate_upload", "PIAZZETTA_HUB_RATE_UPLOAD", "60/hour")):
             knobs[key] = _text(env, name, default, overrides, key)
+        for key in ("tls_cert", "tls_key", "tls_pin"):
+            knobs[key] = str(overrides.pop(key, None) or "")
+        knobs["phones_here"] = bool(overrides.pop("phones_here", False))
         if overrides:
             raise TypeError(f"unknown settings: {sorted(overrides)}")
         return cls(data_dir=data_dir, database_url=database_url, host=host, port=port,

@@ -135,6 +135,8 @@ def enroll(hub, url: str, code: str, name: str = "") -> dict:
         max_batch = answer.get("max_batch")
         set_state(hub, conn, url=url, secret=entry["secret"], bound=True,
                   credentials=credentials, site_id=answer.get("site_id"),
+                  # what the room's tablets mint phones' sign-up links with (server/room.py)
+                  signup_alias=answer.get("alias"), signup_key=answer.get("signup_key"),
                   max_batch=max_batch if isinstance(max_batch, int) and max_batch > 0 else 100,
                   problem=None)
     return {"url": url, "relay_id": relay_id, "site_id": answer.get("site_id")}
