@@ -113,6 +113,12 @@ class Hub:
                 log.warning("%s is readable by other users of this machine", path.name)
 
     def close(self) -> None:
+        """Checkpoint the WAL into the file and truncate it (SQLite: nothing of the commits'
+        order stays beside the database), then close every connection."""
+        try:
+            db.forget_order(self.engine)
+        except Exception:      # a database gone or locked: closing still closes
+            log.warning("the WAL could not be checkpointed on close")
         self.engine.dispose()
 
     @property
