@@ -44,8 +44,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import sys
 from pathlib import Path
@@ -339,33 +337,28 @@ def export(hub, what: str, consultation_id: str, fmt: str, *, all_ideas: bool = 
                 for p in hub.proposals(consultation_id, public=not all_ideas)]
         if fmt == "json":
             return json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-        return out.getvalue()
+        from .tabular import csv_text
+        return csv_text(columns, rows)
     _etag, body = hub.read_results(consultation_id)
     results = json.loads(body)
     if fmt == "json":
         return json.dumps(results, ensure_ascii=False, indent=1) + "\n"
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(("consultation_id", "version", "question_id", "kind", "item", "measure",
-                     "value"))
+    lines = [("consultation_id", "version", "question_id", "kind", "item", "measure", "value")]
     for qid, result in results["questions"].items():
         breakdown = result.pop("channels", None) or {}
         for item, measure, value in _flatten(result):
-            writer.writerow((consultation_id, results["version"], qid, result["kind"], item,
-                             measure, value))
+            lines.append((consultation_id, results["version"], qid, result["kind"], item,
+                          measure, value))
         # The breakdown per channel: the same measures, prefixed "tablet:", "paper:"…
         for channel, own in breakdown.items():
             for item, measure, value in _flatten(own):
-                writer.writerow((consultation_id, results["version"], qid, result["kind"],
-                                 item, f"{channel}:{measure}", value))
+                lines.append((consultation_id, results["version"], qid, result["kind"],
+                              item, f"{channel}:{measure}", value))
     for channel, people in (results.get("channels") or {}).items():
-        writer.writerow((consultation_id, results["version"], "", "", channel, "participants",
-                         people))
-    return out.getvalue()
+        lines.append((consultation_id, results["version"], "", "", channel, "participants",
+                      people))
+    from .tabular import csv_lines
+    return csv_lines(lines)
 
 
 def _flatten(result: dict):

@@ -12,9 +12,7 @@ no session to keep it in); the logout form's is the session's own.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import secrets
 import time
@@ -199,9 +197,7 @@ def figures_response(rows: list[dict], fmt: str) -> Response:
 
 
 def figures_csv(rows: list[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, FIGURE_COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if row.get(k) is None else row[k] for k in FIGURE_COLUMNS})
-    return out.getvalue()
+    from .tabular import csv_text
+    return csv_text(FIGURE_COLUMNS, ({k: "" if row.get(k) is None else row[k]
+                                      for k in FIGURE_COLUMNS} for row in rows),
+                    lineterminator="\n")
