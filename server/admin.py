@@ -123,6 +123,9 @@ def _parser() -> argparse.ArgumentParser:
         "export", help="issued cards' checks and answer keys, for another hub (no secrets)")
     cards_export.add_argument("--consultation", required=True)
     cards_export.add_argument("-o", "--output", type=Path, required=True)
+    cards_count = cards_sub.add_parser(
+        "count", help="cards printed, made for sign-ups, handed out, and void (never handed out)")
+    cards_count.add_argument("--consultation", required=True)
     cards_import = cards_sub.add_parser("import", help="another hub's issued cards (export)")
     cards_import.add_argument("file", type=Path)
     # Hub to hub: relay-code, relays, upstream, room (server/room.py).
@@ -280,6 +283,10 @@ def _run(hub, command: str, args) -> int:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps({"cards": rows}, indent=0), encoding="utf-8")
         print(f"{len(rows)} issued cards of {args.consultation}: {args.output}")
+    elif command == "cards" and args.cards_command == "count":
+        # Another process: the running hub's pool is not known here ("waiting" is 0, such
+        # cards count as not handed out).
+        _print_json(hub.participation.card_counts(args.consultation))
     elif command == "cards" and args.cards_command == "import":
         try:
             data = json.loads(args.file.read_text(encoding="utf-8"))

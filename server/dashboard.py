@@ -120,8 +120,11 @@ def dashboard(request: Request, hub: HubDep):
     totals["conversion"] = (round(totals["signups"] / totals["participants"], 3)
                             if totals["participants"] else None)
     from .relay import relay_summary     # hub to hub: the "Room hubs" section
+    cards = [hub.participation.card_counts(c["id"]) for c in hub.consultations()
+             if consultation_id in (None, c["id"])]
     return render("dashboard.html", lang, rows=rows, sites=sites, totals=totals,
-                  csrf=session["csrf"] if session else None, relays=relay_summary(hub))
+                  csrf=session["csrf"] if session else None, relays=relay_summary(hub),
+                  cards=[c for c in cards if c["printed"] or c["pool_made"]])
 
 
 async def _form(request: Request) -> dict[str, str]:
