@@ -547,6 +547,8 @@ class Hub:
                         results = batch.run(envelopes)
                     self._follow_versions(batch.versions)
                     self.results.apply(batch.deltas)
+                if batch.wrote_person:
+                    db.forget_order(self.engine)
                 self.last_ingest = time.monotonic()
                 return results
             except (IntegrityError, OperationalError):

@@ -587,6 +587,7 @@ class Participation:
     def write_batch(self, batch: Batch, state: ParticipationBatch) -> None:
         if state.signups:
             batch.conn.execute(db.signups.insert(), list(state.signups.values()))
+            batch.wrote_person = True
             for row in state.signups.values():
                 self.ask_confirmation(row)
         if state.new_uses:
