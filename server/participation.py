@@ -86,7 +86,11 @@ class CardPool:
                 if low:
                     self.fill_later(consultation_id)
                 return card
-            self.fill(consultation_id)
+            try:
+                self.fill(consultation_id)
+            except Exception:      # the database busy or gone: a clear page, not a 500
+                log.warning("a batch of participation cards could not be made")
+                time.sleep(0.2)
         raise HubError(N_("No participation card can be made now: try again later."),
                        status=503, code="cards_unavailable")
 
