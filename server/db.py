@@ -397,7 +397,7 @@ WAL_AUTOCHECKPOINT = 200                 # pages (800 KB): the WAL restarts that
 WAL_SIZE_LIMIT = 1024 * 1024             # bytes the WAL file keeps after a restart
 
 
-def forget_order(engine: Engine, attempts: int = 20) -> bool:
+def forget_order(engine: Engine, attempts: int = 5) -> bool:
     """SQLite: copy every WAL frame into the database file and truncate the WAL to nothing,
     so that the order of the commits it held (who signed up or confirmed, just before which
     ballot) is gone from the files. True when the checkpoint completed; a reader still on an
@@ -405,16 +405,24 @@ def forget_order(engine: Engine, attempts: int = 20) -> bool:
     do here (docs/deploy.md says what its WAL keeps)."""
     if engine.dialect.name != "sqlite":
         return True
+    import logging
     import time as _time
     raw = engine.raw_connection()
     try:
+        # A reader on an older snapshot makes the checkpoint wait on the busy handler: a short
+        # one here (the connection's own is a minute), and a few tries.
+        raw.execute("PRAGMA busy_timeout = 100")
         for attempt in range(attempts):
             busy, logged, copied = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             if not busy and logged == copied:
                 return True
             _time.sleep(0.005 * (attempt + 1))
+        logging.getLogger("piazzetta.hub").warning(
+            "the WAL could not be checkpointed (a long read held it): the next try is at the "
+            "next sign-up, or when the hub stops")
         return False
     finally:
+        raw.execute("PRAGMA busy_timeout = 60000")
         raw.close()
 
 

@@ -116,7 +116,7 @@ class Hub:
         """Checkpoint the WAL into the file and truncate it (SQLite: nothing of the commits'
         order stays beside the database), then close every connection."""
         try:
-            db.forget_order(self.engine)
+            db.forget_order(self.engine, attempts=20)
         except Exception:      # a database gone or locked: closing still closes
             log.warning("the WAL could not be checkpointed on close")
         self.engine.dispose()
