@@ -101,7 +101,8 @@ def _read_state(image: bytes) -> State | None:
 
 def replay(db_file: Path) -> list[tuple[str, State]]:
     """The states after each commit the WAL holds, per generation: [(label, state)], the
-    current generation's in commit order (over the main file), then each older one's."""
+    current generation's in commit order (over the main file, whose own state comes first),
+    then each older one's."""
     wal = db_file.with_name(db_file.name + "-wal")
     page_size, salt, frames = wal_frames(wal)
     base = db_file.read_bytes() if db_file.exists() else b""
@@ -112,6 +113,9 @@ def replay(db_file: Path) -> list[tuple[str, State]]:
     order = sorted(generations, key=lambda s: (s != salt, generations[s][0].offset))
     for gen, key in enumerate(order):
         image = bytearray(base)
+        start = _read_state(bytes(image)) if base else None
+        if start is not None:       # the main file before this generation's first commit
+            out.append((f"g{gen}@base", start))
         for frame in generations[key]:
             start = (frame.page - 1) * page_size
             if len(image) < start + page_size:
