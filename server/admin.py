@@ -32,6 +32,8 @@
                                                    door (QR + typed code, 8 an A4 page)
     python -m server cards export --consultation ID -o CARDS.json | cards import CARDS.json
                                                    issued cards (no secrets) for another hub
+    python -m server cards count --consultation ID cards printed, made for confirmed sign-ups,
+                                                   handed out, void (never handed out)
     python -m server relay-code --site ID          a code that enrolls a room hub (hub to hub,
                                                    server/room.py)
     python -m server relays [--format csv|json]    what each room hub forwarded, and when
