@@ -650,3 +650,19 @@ def test_a_contact_with_several_addresses_or_a_display_name_is_refused(hub, clie
                                         "consent": "1"})
     assert page.status_code == 422 and 'aria-invalid="true"' in page.text
     assert participation(hub).figures() == []
+
+
+def test_the_phone_page_never_says_an_email_was_sent_when_sending_failed(hub, client,
+                                                                         monkeypatch):
+    import socket
+    with socket.socket() as s:            # a port where no mail server listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("PIAZZETTA_HUB_SMTP_URL", f"smtp://127.0.0.1:{port}")
+    hidden = form_of(client.get("/signup", params={"lang": "en"}).text)
+    page = client.post("/signup", data={**hidden, "name": "Ada", "contact": "ada@example.org",
+                                        "consent": "1", "lang": "en"})
+    assert page.status_code == 200
+    assert "the confirmation email could not be sent" in page.text
+    assert "We sent you" not in page.text
+    assert participation(hub).figures()[0]["signups"] == 1     # the sign-up is kept
