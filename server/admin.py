@@ -34,6 +34,8 @@
                                                    issued cards (public keys) for another hub
     python -m server cards quota [--consultation ID --site ID --count N|--default]
                                                    cards a site's room hub may make, and made
+    python -m server cards count --consultation ID cards printed, made for confirmed sign-ups,
+                                                   handed out, void (never handed out)
     python -m server relay-code --site ID          a code that enrolls a room hub (hub to hub,
                                                    server/room.py)
     python -m server relays [--format csv|json]    what each room hub forwarded, and when
@@ -46,8 +48,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import sys
 from pathlib import Path
@@ -127,6 +127,9 @@ def _parser() -> argparse.ArgumentParser:
         "export", help="issued cards' public keys, for another hub (no secrets)")
     cards_export.add_argument("--consultation", required=True)
     cards_export.add_argument("-o", "--output", type=Path, required=True)
+    cards_count = cards_sub.add_parser(
+        "count", help="cards printed, made for sign-ups, handed out, and void (never handed out)")
+    cards_count.add_argument("--consultation", required=True)
     cards_import = cards_sub.add_parser("import", help="another hub's issued cards (export)")
     cards_import.add_argument("file", type=Path)
     cards_quota = cards_sub.add_parser(
@@ -306,6 +309,10 @@ def _run(hub, command: str, args) -> int:
                                              None if args.default else args.count)
         _print_json({"default": hub.settings.room_card_quota,
                      "quotas": hub.participation.room_cards(args.consultation)})
+    elif command == "cards" and args.cards_command == "count":
+        # Another process: the running hub's pool is not known here ("waiting" is 0, such
+        # cards count as not handed out).
+        _print_json(hub.participation.card_counts(args.consultation))
     elif command == "cards" and args.cards_command == "import":
         try:
             data = json.loads(args.file.read_text(encoding="utf-8"))
@@ -363,33 +370,28 @@ def export(hub, what: str, consultation_id: str, fmt: str, *, all_ideas: bool = 
                 for p in hub.proposals(consultation_id, public=not all_ideas)]
         if fmt == "json":
             return json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-        return out.getvalue()
+        from .tabular import csv_text
+        return csv_text(columns, rows)
     _etag, body = hub.read_results(consultation_id)
     results = json.loads(body)
     if fmt == "json":
         return json.dumps(results, ensure_ascii=False, indent=1) + "\n"
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(("consultation_id", "version", "question_id", "kind", "item", "measure",
-                     "value"))
+    lines = [("consultation_id", "version", "question_id", "kind", "item", "measure", "value")]
     for qid, result in results["questions"].items():
         breakdown = result.pop("channels", None) or {}
         for item, measure, value in _flatten(result):
-            writer.writerow((consultation_id, results["version"], qid, result["kind"], item,
-                             measure, value))
+            lines.append((consultation_id, results["version"], qid, result["kind"], item,
+                          measure, value))
         # The breakdown per channel: the same measures, prefixed "tablet:", "paper:"…
         for channel, own in breakdown.items():
             for item, measure, value in _flatten(own):
-                writer.writerow((consultation_id, results["version"], qid, result["kind"],
-                                 item, f"{channel}:{measure}", value))
+                lines.append((consultation_id, results["version"], qid, result["kind"],
+                              item, f"{channel}:{measure}", value))
     for channel, people in (results.get("channels") or {}).items():
-        writer.writerow((consultation_id, results["version"], "", "", channel, "participants",
-                         people))
-    return out.getvalue()
+        lines.append((consultation_id, results["version"], "", "", channel, "participants",
+                      people))
+    from .tabular import csv_lines
+    return csv_lines(lines)
 
 
 def _flatten(result: dict):

@@ -113,6 +113,12 @@ class Hub:
                 log.warning("%s is readable by other users of this machine", path.name)
 
     def close(self) -> None:
+        """Checkpoint the WAL into the file and truncate it (SQLite: nothing of the commits'
+        order stays beside the database), then close every connection."""
+        try:
+            db.forget_order(self.engine, attempts=20)
+        except Exception:      # a database gone or locked: closing still closes
+            log.warning("the WAL could not be checkpointed on close")
         self.engine.dispose()
 
     @property
@@ -548,6 +554,8 @@ class Hub:
                         results = batch.run(envelopes)
                     self._follow_versions(batch.versions)
                     self.results.apply(batch.deltas)
+                if batch.wrote_person:
+                    db.forget_order(self.engine)
                 self.last_ingest = time.monotonic()
                 return results
             except (IntegrityError, OperationalError):

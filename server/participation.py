@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import random
+import secrets
 import smtplib
 import threading
 import time
@@ -29,8 +30,8 @@ from app.clock import now_iso
 from app.errors import N_, ValidationError
 from app.cards import (Card, PROOF_HEX, card_public_key, card_signing_seed, issued_row,
                        new_card, sign_card, valid_lookup, valid_public_key, verify_proof)
-from app.signup import (SignupConfig, SignupDraft, redacted_signup_payload, validate_signup,
-                        verify_signup_token)
+from app.signup import (SignupConfig, SignupDraft, contact_identity, redacted_signup_payload,
+                        validate_signup, verify_signup_token)
 
 from . import db, signing
 from .errors import EventRejected, HubError
@@ -39,6 +40,8 @@ from .ingest import AnswerUse, Batch, Event, IngestExtension, meeting_at_site, o
 log = logging.getLogger("piazzetta.hub.signup")
 _HEX64 = frozenset("0123456789abcdef")
 MAX_PRINT = 5000
+# What became of a sign-up's confirmation email (Participation.register).
+MAIL_OUTCOMES = ("sent", "failed", "no_smtp", "limited", "repeated", "phone")
 
 
 @dataclass
@@ -48,6 +51,80 @@ class Confirmation:
     row: dict
     status: str
     card: Card | None = None
+
+
+class CardPool:
+    """Cards made ahead, in batches, for confirmed sign-ups (docs/protocol.md, "The pool").
+
+    A batch's rows go to `issued_cards` in one transaction (no sign-up, no time, key order);
+    the cards' codes stay in this process's memory only — never on disk, in clear or not. A
+    confirmation takes one at random and writes nothing about it, so no byte the hub writes
+    says which card went to whom. A new batch is made in the background when a quarter is
+    left (or at once when none is). Cards not handed out when the process stops are void
+    (nobody holds their code) and counted (Participation.card_counts)."""
+
+    def __init__(self, participation: "Participation", size: int):
+        self.participation = participation
+        self.size = max(1, min(int(size), MAX_PRINT))
+        self._cards: dict[str, list[Card]] = {}
+        self._filling: set[str] = set()
+        self._lock = threading.Lock()
+        self._random = random.SystemRandom()
+
+    def waiting(self, consultation_id: str) -> int:
+        with self._lock:
+            return len(self._cards.get(consultation_id, ()))
+
+    def take(self, consultation_id: str) -> Card:
+        """A card of the pool, drawn at random; a batch is made first when none is left."""
+        for _attempt in range(5):
+            with self._lock:
+                cards = self._cards.get(consultation_id) or []
+                card = cards.pop(self._random.randrange(len(cards))) if cards else None
+                low = len(cards) < max(1, self.size // 4)
+            if card is not None:
+                if low:
+                    self.fill_later(consultation_id)
+                return card
+            try:
+                self.fill(consultation_id)
+            except Exception:      # the database busy or gone: a clear page, not a 500
+                log.warning("a batch of participation cards could not be made")
+                time.sleep(0.2)
+        raise HubError(N_("No participation card can be made now: try again later."),
+                       status=503, code="cards_unavailable")
+
+    def put_back(self, card: Card) -> None:
+        with self._lock:
+            self._cards.setdefault(card.consultation_id, []).append(card)
+
+    def fill(self, consultation_id: str) -> None:
+        cards = self.participation.issue_cards(consultation_id, self.size, kind="pool")
+        with self._lock:
+            self._cards.setdefault(consultation_id, []).extend(cards)
+
+    def fill_later(self, consultation_id: str) -> None:
+        """A batch made in a thread of its own (one at a time per consultation)."""
+        with self._lock:
+            if consultation_id in self._filling:
+                return
+            self._filling.add(consultation_id)
+
+        def run():
+            try:
+                self.fill(consultation_id)
+            except Exception:       # the next confirmation makes one itself
+                log.warning("a batch of participation cards could not be made")
+            finally:
+                with self._lock:
+                    self._filling.discard(consultation_id)
+
+        threading.Thread(target=run, name="piazzetta-card-pool", daemon=True).start()
+
+    def ready_for(self, consultation_id: str) -> None:
+        """Before a confirmation is likely (an email sign-up): a batch, if few are left."""
+        if self.waiting(consultation_id) < max(1, self.size // 4):
+            self.fill_later(consultation_id)
 
 
 @dataclass
@@ -67,6 +144,7 @@ class Participation:
         self.hub = hub
         self._seed = card_signing_seed(hub.settings.secret_key)
         self.public_key = card_public_key(self._seed)
+        self.pool = CardPool(self, hub.settings.card_pool)
 
     # -- sign-up links and forms ---------------------------------------------------------------
 
@@ -108,15 +186,40 @@ class Participation:
         """The text of the card's QR (signed by the hub)."""
         return sign_card(self._seed, card)
 
-    def issue_cards(self, consultation_id: str, count: int) -> list[Card]:
-        """`count` new cards for a consultation (the printed batch at the door, or one for a
-        confirmed sign-up), recorded in one transaction in random order. Only their rows
+    def issue_cards(self, consultation_id: str, count: int, *, kind: str = "printed"
+                    ) -> list[Card]:
+        """`count` new cards for a consultation (the printed batch at the door, or a batch of
+        the pool confirmed sign-ups draw from), recorded in one transaction in random order,
+        with the batch counted (`card_batches`: kind, count, hour). Only their rows
         (app.cards.issued_row: lookup ID and public key) are kept; the caller shows or prints
         them once."""
         if not 1 <= count <= MAX_PRINT:
             raise ValueError(f"between 1 and {MAX_PRINT} cards at a time")
         with self.hub.writer.begin() as conn:
-            return self._issue(conn, consultation_id, count)
+            cards = self._issue(conn, consultation_id, count)
+            conn.execute(db.card_batches.insert().values(
+                id=secrets.token_hex(16), consultation_id=consultation_id, kind=kind,
+                count=count, made_at=db.hour(now_iso())))
+        return cards
+
+    def card_counts(self, consultation_id: str) -> dict:
+        """Cards made and handed out, for the dashboard and `cards pool`: printed, made for
+        the pool, handed out to confirmed sign-ups, waiting in this process's pool, and pool
+        cards void (made, never handed out, their codes gone with a process that stopped —
+        or waiting in another hub process's memory)."""
+        with self.hub.engine.connect() as conn:
+            made = dict(conn.execute(select(db.card_batches.c.kind,
+                                            func.sum(db.card_batches.c.count)).where(
+                db.card_batches.c.consultation_id == consultation_id).group_by(
+                db.card_batches.c.kind)).all())
+            handed = conn.execute(select(func.count()).select_from(db.signups).where(
+                db.signups.c.consultation_id == consultation_id,
+                db.signups.c.card_issued.is_(True))).scalar()
+        pool = int(made.get("pool") or 0)
+        waiting = self.pool.waiting(consultation_id)
+        return {"consultation_id": consultation_id, "printed": int(made.get("printed") or 0),
+                "pool_made": pool, "handed_out": int(handed),
+                "waiting": waiting, "not_handed_out": max(0, pool - int(handed) - waiting)}
 
     def export_cards(self, consultation_id: str) -> list[dict]:
         """The issued cards' rows of a consultation (app.cards.issued_row), in key order: what
@@ -243,6 +346,7 @@ class Participation:
                 for c, s in sorted(set(counts) | set(set_quotas))]
 
     def _issue(self, conn, consultation_id: str, count: int) -> list[Card]:
+        """The one place issued cards' rows are built and written."""
         taken = set(conn.execute(select(db.issued_cards.c.lookup).where(
             db.issued_cards.c.consultation_id == consultation_id)).scalars())
         cards: dict[str, Card] = {}
@@ -256,20 +360,17 @@ class Participation:
         return out
 
     def register(self, form: dict, *, submission_key: str, claims: dict | None, lang: str,
-                 channel: str = "phone", card_limit=None) -> tuple[dict, bool]:
-        """Record a sign-up from the form; (row, created). The same `submission_key` again
-        (a form posted twice) returns the first row: one sign-up. Raises ValidationError.
-        `card_limit(contact)` counts a new card for that contact, or raises HubError (429):
-        the rate limits of server/limits.py, checked before the write transaction (on SQLite
-        a second writer inside it would wait for the first)."""
+                 channel: str = "phone", mail_limit=None) -> tuple[dict, bool, str]:
+        """Record a sign-up from the form; (row, created, mail) where `mail` says what became
+        of the confirmation email (MAIL_OUTCOMES), for a page that never claims an email was
+        sent when it was not. The same `submission_key` again (a form posted twice) returns
+        the first row: one sign-up, no second email. Raises ValidationError.
+        `mail_limit(identity)` counts an email to that address (normalised), or raises
+        HubError: the form is never refused for its address (three sign-ups with someone's
+        address must not block their card; the card quota is counted at issue), only the
+        emails are bounded (server/limits.py, `cards`)."""
         claims = claims or {}
         draft = validate_signup(self.config(claims.get("consultation")), form)
-        if card_limit is not None and draft.contact:
-            with self.hub.engine.connect() as conn:
-                seen = conn.execute(select(db.signups.c.id).where(
-                    db.signups.c.id == submission_key)).first()
-            if seen is None:     # a form posted again is the same card: not counted
-                card_limit(draft.contact.strip().lower())
         row = self._row(submission_key, draft, claims.get("consultation"), claims.get("site"),
                         claims.get("meeting"), claims.get("device"), channel, lang)
         try:
@@ -277,7 +378,7 @@ class Participation:
                 existing = conn.execute(select(db.signups).where(
                     db.signups.c.id == submission_key)).first()
                 if existing is not None:
-                    return dict(existing._mapping), False
+                    return dict(existing._mapping), False, "repeated"
                 conn.execute(db.signups.insert(), [row])
         except IntegrityError:   # the same form posted twice at the same instant
             with self.hub.engine.connect() as conn:
@@ -285,9 +386,18 @@ class Participation:
                     db.signups.c.id == submission_key)).first()
             if existing is None:
                 raise
-            return dict(existing._mapping), False
-        self.ask_confirmation(row)
-        return row, True
+            return dict(existing._mapping), False, "repeated"
+        db.forget_order(self.hub.engine)
+        if row["contact_kind"] != "email":
+            return row, True, "phone"
+        if mail_limit is not None:
+            try:
+                mail_limit(contact_identity(row["contact"]))
+            except HubError:
+                return row, True, "limited"
+        if row["consultation_id"] is not None:
+            self.pool.ready_for(row["consultation_id"])
+        return row, True, self.ask_confirmation(row, wait=True)
 
     def _row(self, signup_id: str, draft: SignupDraft, consultation, site, meeting, device,
              channel: str, lang: str) -> dict:
@@ -308,59 +418,95 @@ class Participation:
                              self.hub.settings.confirm_link_hours * 3600, now=now)
         return f"{self.hub.settings.public_url}/signup/confirm?t={token}"
 
-    def ask_confirmation(self, row: dict) -> None:
+    def ask_confirmation(self, row: dict, *, wait: bool = False) -> str:
         """Email sign-ups confirm their address (double opt-in) and get their card there.
         Without SMTP settings the link cannot be sent: the log says so, without the link (it
-        shows a card) and without the address."""
+        shows a card) and without the address. `wait`: send now and say how it went ("sent",
+        "failed"; "no_smtp"); else in a thread of its own ("queued")."""
         if row.get("contact_kind") != "email":
-            return
+            return "phone"
         smtp_url = os.environ.get("PIAZZETTA_HUB_SMTP_URL", "").strip()
         if not smtp_url:
             log.warning("sign-up confirmation link not sent: no SMTP configured "
                         "(PIAZZETTA_HUB_SMTP_URL)")
-            return
+            return "no_smtp"
         link = self.confirmation_link(row["id"])
-        threading.Thread(target=_send_mail, args=(smtp_url, row["contact"], row["lang"], link,
-                                                  self.hub.settings.confirm_link_hours),
-                         name="piazzetta-mail", daemon=True).start()
+        args = (smtp_url, row["contact"], row["lang"], link,
+                self.hub.settings.confirm_link_hours)
+        if wait:
+            return "sent" if _send_mail(*args) else "failed"
+        threading.Thread(target=_send_mail, args=args, name="piazzetta-mail",
+                         daemon=True).start()
+        return "queued"
 
     def confirm(self, token: object) -> Confirmation:
-        """Confirm the email address of a sign-up and, the first time, issue its card: one
-        card per confirmed contact and consultation, shown once (the card is not kept, and
-        nothing records which card it was). TokenError when the link is forged, damaged, of
-        the old kind, or expired (PIAZZETTA_HUB_CONFIRM_LINK_HOURS)."""
+        """Confirm the email address of a sign-up and, the first time, hand it a card from the
+        pool: one card per confirmed address (normalised: app.signup.contact_identity) and
+        consultation, shown once. The only write is the sign-up's own row (confirmed, to the
+        hour; card issued, yes): no card row is touched, nothing says which card it was, and
+        on SQLite the WAL is then checkpointed and truncated so that no commit order remains.
+        TokenError when the link is forged, damaged, of the old kind, or expired
+        (PIAZZETTA_HUB_CONFIRM_LINK_HOURS)."""
+        signup_id = self.confirmation_claims(token)
+        with self.hub.engine.connect() as conn:
+            row = conn.execute(select(db.signups).where(db.signups.c.id == signup_id)).first()
+        if row is None or row.contact_kind != "email":
+            raise signing.TokenError(N_("This link is not valid."))
+        # Drawn before the write transaction (a batch, if the pool is empty, is a commit of
+        # its own), given back if this sign-up gets none.
+        card = (self.pool.take(row.consultation_id)
+                if row.consultation_id is not None and not row.card_issued else None)
+        try:
+            with self.hub.writer.begin() as conn:
+                row = conn.execute(select(db.signups).where(db.signups.c.id == signup_id)
+                                   ).first()
+                changes: dict = {}
+                status = "no_consultation"
+                if row.card_issued:
+                    status = "already_shown"
+                elif row.confirmed_at is None:
+                    changes["confirmed_at"] = db.hour(now_iso())
+                if row.consultation_id is not None and status != "already_shown":
+                    if self._contact_has_card(conn, row):
+                        status = "contact_has_card"
+                    elif card is not None:
+                        changes["card_issued"] = True
+                        status = "issued"
+                if changes:
+                    conn.execute(db.signups.update().where(db.signups.c.id == row.id)
+                                 .values(**changes))
+                row = conn.execute(select(db.signups).where(db.signups.c.id == row.id)).first()
+        except BaseException:
+            if card is not None:
+                self.pool.put_back(card)
+            raise
+        if status != "issued" and card is not None:
+            self.pool.put_back(card)
+            card = None
+        if changes:
+            db.forget_order(self.hub.engine)
+        return Confirmation(dict(row._mapping), status, card)
+
+    def confirmation_claims(self, token: object) -> str:
+        """The sign-up ID a confirmation link names; TokenError when it is not valid."""
         claims = signing.verify(token, self.hub.settings.secret_key)
         if claims.get("purpose") != "confirm-card" or not isinstance(claims.get("signup"), str):
             raise signing.TokenError(N_("This link is not valid."))
         if claims["exp"] > time.time() + self.hub.settings.confirm_link_hours * 3600 + 60:
             raise signing.TokenError(N_("This link is not valid."))
-        with self.hub.writer.begin() as conn:
-            row = conn.execute(select(db.signups).where(db.signups.c.id == claims["signup"])
-                               ).first()
-            if row is None or row.contact_kind != "email":
-                raise signing.TokenError(N_("This link is not valid."))
-            if row.card_issued:
-                return Confirmation(dict(row._mapping), "already_shown")
-            changes: dict = {}
-            if row.confirmed_at is None:
-                changes["confirmed_at"] = db.hour(now_iso())
-            status, card = "no_consultation", None
-            if row.consultation_id is not None:
-                other = conn.execute(select(db.signups.c.id).where(
-                    func.lower(db.signups.c.contact) == (row.contact or "").lower(),
-                    db.signups.c.consultation_id == row.consultation_id,
-                    db.signups.c.card_issued.is_(True))).first()
-                if other is not None:
-                    status = "contact_has_card"
-                else:
-                    card = self._issue(conn, row.consultation_id, 1)[0]
-                    changes["card_issued"] = True
-                    status = "issued"
-            if changes:
-                conn.execute(db.signups.update().where(db.signups.c.id == row.id)
-                             .values(**changes))
-            row = conn.execute(select(db.signups).where(db.signups.c.id == row.id)).first()
-        return Confirmation(dict(row._mapping), status, card)
+        return claims["signup"]
+
+    def _contact_has_card(self, conn, row) -> bool:
+        """Whether another sign-up of the same address (normalised) and consultation got a
+        card: the card quota, counted at issue."""
+        identity = contact_identity(row.contact or "")
+        for other in conn.execute(select(db.signups.c.contact).where(
+                db.signups.c.consultation_id == row.consultation_id,
+                db.signups.c.contact_kind == "email", db.signups.c.id != row.id,
+                db.signups.c.card_issued.is_(True))).scalars():
+            if contact_identity(other or "") == identity:
+                return True
+        return False
 
     def ideas_by_code(self, short_code: str, alias: str | None = None) -> list[dict]:
         """The ideas with this short code, for their public page (never the contact). Codes
@@ -565,6 +711,7 @@ class Participation:
     def write_batch(self, batch: Batch, state: ParticipationBatch) -> None:
         if state.signups:
             batch.conn.execute(db.signups.insert(), list(state.signups.values()))
+            batch.wrote_person = True
             for row in state.signups.values():
                 self.ask_confirmation(row)
         if state.new_uses:
@@ -607,9 +754,9 @@ def participation(hub) -> Participation:
     return hub.participation
 
 
-def _send_mail(smtp_url: str, to: str, lang: str, link: str, hours: int = 2) -> None:
+def _send_mail(smtp_url: str, to: str, lang: str, link: str, hours: int = 2) -> bool:
     """Send the confirmation email: `smtp://user:password@host:port` (STARTTLS when offered)
-    or `smtps://…`. Failures are logged without the address."""
+    or `smtps://…`. True when the server took it; failures are logged without the address."""
     from app.i18n import gettext_for
     _ = gettext_for(lang)
     parts = urlsplit(smtp_url)
@@ -632,8 +779,10 @@ def _send_mail(smtp_url: str, to: str, lang: str, link: str, hours: int = 2) -> 
             if parts.username:
                 smtp.login(unquote(parts.username), unquote(parts.password or ""))
             smtp.send_message(message)
+        return True
     except (OSError, smtplib.SMTPException) as exc:
         log.error("sign-up confirmation email not sent: %s", type(exc).__name__)
+        return False
 
 
 __all__ = ["Card", "Confirmation", "Participation", "participation", "HubError", "ValidationError"]

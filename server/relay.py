@@ -274,6 +274,7 @@ def _apply_room_signup(hub, batch: Batch, state: RelayBatch, event: Event) -> No
 def _write(hub, batch: Batch, state: RelayBatch) -> None:
     if state.signups:
         batch.conn.execute(db.signups.insert(), list(state.signups.values()))
+        batch.wrote_person = True
         for row in state.signups.values():
             if row["confirmed_at"] is None:
                 # The room's confirmation link named the room's laptop, which the resident

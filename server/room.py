@@ -16,8 +16,6 @@ laptop"):
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import socket
 import sys
@@ -104,12 +102,9 @@ def export_relays(hub, fmt: str) -> str:
     rows = relay_summary(hub)
     if fmt == "json":
         return json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=RELAY_COLUMNS, extrasaction="ignore")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({**row, "types": json.dumps(row["types"], sort_keys=True)})
-    return out.getvalue()
+    from .tabular import csv_text
+    return csv_text(RELAY_COLUMNS, ({**row, "types": json.dumps(row["types"], sort_keys=True)}
+                                    for row in rows))
 
 
 # -- the room kit ---------------------------------------------------------------------------------

@@ -96,6 +96,8 @@ class Settings:
     api_docs: bool = False
     # Hours a sign-up's confirmation link (which shows its participation card once) stays valid.
     confirm_link_hours: int = 2
+    # Cards made in one batch for confirmed sign-ups to draw from (server/participation.py).
+    card_pool: int = 100
     # Rate limits (server/limits.py), in the `limits` package's notation ("10/minute").
     rate_enroll: str = "60/minute"
     rate_enroll_device: str = "20/minute"
@@ -172,6 +174,8 @@ class Settings:
             "api_docs": _flag(env, "PIAZZETTA_HUB_API_DOCS", False, overrides, "api_docs"),
             "confirm_link_hours": min(max(1, _int(env, "PIAZZETTA_HUB_CONFIRM_LINK_HOURS", 2,
                                                   overrides, "confirm_link_hours")), 48),
+            "card_pool": min(max(10, _int(env, "PIAZZETTA_HUB_CARD_POOL", 100, overrides,
+                                          "card_pool")), 5000),
             "upstream_interval": _int(env, "PIAZZETTA_HUB_UPSTREAM_INTERVAL", 10, overrides,
                                       "upstream_interval"),
             "upstream_backoff": _int(env, "PIAZZETTA_HUB_UPSTREAM_BACKOFF", 300, overrides,

@@ -229,7 +229,7 @@ def test_a_signup_on_the_tablet_goes_to_the_outbox_only(consultation):
 @pytest.fixture
 def hub(tmp_path):
     hub = Hub(Settings.from_env({}, data_dir=str(tmp_path / "hub"), secret_key=SECRET,
-                                public_url="https://hub.example"))
+                                public_url="https://hub.example", card_pool=10))
     hub.import_bundle(DEMO_BUNDLE_DIR)
     yield hub
     hub.close()
@@ -238,6 +238,17 @@ def hub(tmp_path):
 @pytest.fixture
 def client(hub):
     return TestClient(create_app(hub=hub), base_url="https://testserver")
+
+
+def open_card(client, link: str, lang: str | None = None):
+    """The emailed link as a resident opens it: the page with one button (a GET changes
+    nothing: mail scanners open links first), then the button's POST."""
+    page = client.get(link.removeprefix("https://hub.example"))
+    if page.status_code != 200:
+        return page
+    assert "<svg" not in page.text and 'action="/signup/confirm"' in page.text
+    form = form_of(page.text)
+    return client.post("/signup/confirm", data={**form, **({"lang": lang} if lang else {})})
 
 
 def enrolled(hub, device_id, site=SITE):
@@ -286,27 +297,34 @@ def test_signup_from_a_phone_is_attributed_and_its_card_is_shown_once_on_confirm
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "not sent" in logged and "/signup/confirm" not in logged
     assert "zoe.martin" not in logged and "Zoé" not in logged
+    assert "non può inviare e-mail" in sent.text and "Le abbiamo inviato" not in sent.text
     link = participation(hub).confirmation_link(hidden["k"]).removeprefix("https://hub.example")
-    confirmed = client.get(link)
+    for _scanner in range(2):      # mail scanners open the link first: nothing happens
+        assert "<svg" not in client.get(link).text
+    confirmed = open_card(client, link)
     assert confirmed.status_code == 200 and "<svg" in confirmed.text
     code = re.search(r'class="code"[^>]*>([A-Z0-9-]+)<', confirmed.text).group(1)
     card = read_card(code, CONSULTATION, PUBLIC,
                      hub.bundle_index({"site_id": SITE})["cards"]["keys"][CONSULTATION])
     assert participation(hub).figures()[0]["confirmed"] == 1
     # Shown once: the same link again, or the form posted again, shows no card.
-    for page in (client.get(link), client.post("/signup", data={
+    for page in (open_card(client, link), client.post("/signup", data={
             **hidden, "name": "Zoé Martin", "contact": "zoe.martin@example.org",
             "consent": "1"})):
         assert page.status_code == 200 and card.secret not in page.text
         assert "<svg" not in page.text
     # What the hub keeps: the card's lookup ID and public key; never the secret, and nothing
     # on the sign-up but "a card was issued".
+    # The card came from the pool (a batch of 10 made ahead, their codes in memory only).
     with hub.engine.connect() as conn:
         row = conn.exec_driver_sql("SELECT * FROM signups").one()._mapping
         issued = conn.exec_driver_sql("SELECT * FROM issued_cards").all()
     assert row["card_issued"] and card.lookup not in str(dict(row))
-    assert [tuple(r) for r in issued] == [(CONSULTATION, card.lookup, card.public_key(), None)]
-    assert card.secret not in str(issued)
+    assert (CONSULTATION, card.lookup, card.public_key(), None) in [tuple(r) for r in issued]
+    assert len(issued) >= 10 and card.secret not in str(issued)
+    counts = participation(hub).card_counts(CONSULTATION)
+    assert counts["handed_out"] == 1 and counts["pool_made"] == len(issued)
+    assert counts["waiting"] + counts["not_handed_out"] == len(issued) - 1
 
 
 def test_one_card_per_confirmed_contact_and_links_that_show_no_card(hub, client):
@@ -322,15 +340,16 @@ def test_one_card_per_confirmed_contact_and_links_that_show_no_card(hub, client)
     parts = participation(hub)
     first, second = sign_up("ada@example.org"), sign_up("ADA@example.org")
     phone = sign_up("+33 6 12 34 56 78")
-    assert "<svg" in client.get(parts.confirmation_link(first)
-                                .removeprefix("https://hub.example")).text
+    assert "<svg" in open_card(client, parts.confirmation_link(first)).text
     # The same contact signed up again: confirmed, but no second card.
-    page = client.get(parts.confirmation_link(second).removeprefix("https://hub.example")
-                      + "&lang=fr")
+    page = open_card(client, parts.confirmation_link(second), lang="fr")
     assert page.status_code == 200 and "<svg" not in page.text
     assert "déjà été remise" in page.text
     # A phone number cannot be confirmed by a link: none is valid for it.
-    refused = client.get(parts.confirmation_link(phone).removeprefix("https://hub.example"))
+    refused = open_card(client, parts.confirmation_link(phone))
+    assert refused.status_code == 400 and "<svg" not in refused.text
+    refused = client.post("/signup/confirm", data={"t": parts.confirmation_link(phone)
+                                                   .split("t=", 1)[1]})
     assert refused.status_code == 400 and "<svg" not in refused.text
     # An expired link: a clear translated page, no card.
     third = sign_up("bea@example.org")
@@ -345,8 +364,10 @@ def test_one_card_per_confirmed_contact_and_links_that_show_no_card(hub, client)
     assert client.get("/signup/confirm", params={"t": legacy}).status_code == 400
     forged = signing.sign({"purpose": "confirm-card", "signup": third}, "not the hub", 3600)
     assert client.get("/signup/confirm", params={"t": forged}).status_code == 400
-    with hub.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT count(*) FROM issued_cards").scalar() == 1
+    for token in (legacy, forged, "", "🙂" * 100):
+        answer = client.post("/signup/confirm", data={"t": token})
+        assert answer.status_code == 400 and "<svg" not in answer.text
+    assert parts.card_counts(CONSULTATION)["handed_out"] == 1
 
 
 @pytest.mark.parametrize("case", ["forged", "expired", "past the cap", "none"])
@@ -499,6 +520,14 @@ def test_the_dashboard_is_for_staff_only_and_exports_no_personal_data(hub, clien
     assert login.status_code == 303
     dashboard = client.get("/dashboard?lang=fr")
     assert dashboard.status_code == 200 and "Inscriptions" in dashboard.text
+    assert "Cartes de participation" not in dashboard.text        # none made yet
+    participation(hub).issue_cards(CONSULTATION, 3)                 # printed at the door
+    participation(hub).pool.fill(CONSULTATION)                      # made for sign-ups
+    participation(hub).pool.take(CONSULTATION)                      # (not handed out: drawn)
+    cards = re.search(r"Cartes de participation.*?</table>",
+                      client.get("/dashboard?lang=fr").text, re.S).group(0)
+    cells = re.findall(r'<td class="n">(\d+)</td>', cards)
+    assert cells == ["3", "10", "0", "9", "1"]      # printed, made, handed out, waiting, void
     csv_text = client.get("/dashboard/figures.csv").text
     assert csv_text.splitlines()[0] == ("consultation_id,site_id,meeting_id,participants,"
                                         "signups,confirmed,conversion,ideas,room_cards")
@@ -577,3 +606,88 @@ def test_another_hub_checks_the_cards_it_imported(hub, tmp_path):
             assert conn.exec_driver_sql("SELECT count(*) FROM issued_cards").scalar() == 3
     finally:
         central.close()
+
+
+def test_the_card_page_keeps_the_card_in_another_language_and_the_link_still_shows_it_once(
+        hub, client):
+    key, alias, _ = enrolled(hub, "tab-1")
+    token = mint_signup_token(key, consultation=CONSULTATION, site=SITE, meeting=None,
+                              device=alias)
+    hidden = form_of(client.get("/signup", params={"t": token}).text)
+    client.post("/signup", data={**hidden, "name": "Ada", "contact": "ada@example.org",
+                                 "consent": "1"})
+    link = participation(hub).confirmation_link(hidden["k"])
+    page = open_card(client, link, lang="fr")
+    code = re.search(r'class="code"[^>]*>([A-Z0-9-]+)<', page.text).group(1)
+    # Each language link is a form that posts the card back: the card stays shown.
+    forms = re.findall(r'<form method="post" action="/signup/card">(.*?)</form>', page.text)
+    assert len(forms) == 3
+    for lang, words in (("it", "La sua tessera di partecipazione"), ("en", "Your participation card")):
+        fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', next(
+            f for f in forms if f'value="{lang}"' in f)))
+        again = client.post("/signup/card", data=fields)
+        assert again.status_code == 200 and code in again.text and "<svg" in again.text
+        assert f'lang="{lang}"' in again.text
+    assert 'download="participation-card.svg"' in page.text
+    # The link itself still shows it once; a card this hub did not sign shows nothing.
+    assert "<svg" not in open_card(client, link).text
+    forged = sign_card(card_signing_seed("another hub"), Card(CONSULTATION, "HJKL", "M" * 13))
+    for bad in (forged, "garbage", ""):
+        refused = client.post("/signup/card", data={"card": bad, "c": CONSULTATION})
+        assert refused.status_code == 400 and "<svg" not in refused.text
+
+
+def test_one_card_per_person_counts_the_address_not_its_spelling_and_at_issue(hub, client):
+    key, alias, _ = enrolled(hub, "tab-1")
+    token = mint_signup_token(key, consultation=CONSULTATION, site=SITE, meeting=None,
+                              device=alias)
+    parts = participation(hub)
+
+    def sign_up(contact):
+        hidden = form_of(client.get("/signup", params={"t": token}).text)
+        page = client.post("/signup", data={**hidden, "name": "Ada", "contact": contact,
+                                            "consent": "1"})
+        return page, hidden["k"]
+
+    # Someone else signs up three times (and more) with Ada's address: Ada's own form is
+    # recorded all the same, and her link gives her the card.
+    for _ in range(4):
+        assert sign_up("ada.lovelace@gmail.com")[0].status_code == 200
+    page, ada = sign_up("ada.lovelace@gmail.com")
+    assert page.status_code == 200 and "Plusieurs e-mails de confirmation" in page.text
+    assert "<svg" in open_card(client, parts.confirmation_link(ada)).text
+    # Plus tags and gmail's dots name the same person: no second card.
+    for spelling in ("ada.lovelace+2@gmail.com", "AdaLovelace@googlemail.com", "a.d.a.lovelace@gmail.com"):
+        _page, other = sign_up(spelling)
+        again = open_card(client, parts.confirmation_link(other), lang="en")
+        assert again.status_code == 200 and "<svg" not in again.text
+        assert "already given for this email address" in again.text
+    assert parts.card_counts(CONSULTATION)["handed_out"] == 1
+
+
+@pytest.mark.parametrize("contact", ["postmaster,attacker@evil.example",
+                                     "a@example.org; b@example.org", "<a@example.org>",
+                                     '"a"@example.org', "Ada <a@example.org>",
+                                     "a@example.org b@example.org"])
+def test_a_contact_with_several_addresses_or_a_display_name_is_refused(hub, client, contact):
+    hidden = form_of(client.get("/signup", params={"lang": "fr"}).text)
+    page = client.post("/signup", data={**hidden, "name": "Ada", "contact": contact,
+                                        "consent": "1"})
+    assert page.status_code == 422 and 'aria-invalid="true"' in page.text
+    assert participation(hub).figures() == []
+
+
+def test_the_phone_page_never_says_an_email_was_sent_when_sending_failed(hub, client,
+                                                                         monkeypatch):
+    import socket
+    with socket.socket() as s:            # a port where no mail server listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("PIAZZETTA_HUB_SMTP_URL", f"smtp://127.0.0.1:{port}")
+    hidden = form_of(client.get("/signup", params={"lang": "en"}).text)
+    page = client.post("/signup", data={**hidden, "name": "Ada", "contact": "ada@example.org",
+                                        "consent": "1", "lang": "en"})
+    assert page.status_code == 200
+    assert "the confirmation email could not be sent" in page.text
+    assert "We sent you" not in page.text
+    assert participation(hub).figures()[0]["signups"] == 1     # the sign-up is kept
