@@ -1,0 +1,172 @@
+"""The person's side of sign-ups kept out of PostgreSQL's WAL until the hour is published
+(docs/protocol.md, "Order, too" and "What remains").
+
+PostgreSQL writes every commit to its WAL (`pg_wal`, archives, replicas, base backups) in
+order: a sign-up's INSERT or a confirmation's UPDATE of `signups`, followed minutes later by
+the first answers of the card shown, pairs the resident with the card for whoever reads that
+WAL with `pg_waldump`. So on PostgreSQL a sign-up (the form, or a tablet's `signup` event) and
+a confirmation write to `signups_stage`, an UNLOGGED table (never in the WAL; emptied by crash
+recovery), and `flush` moves the stage into `signups` in one transaction per published hour
+(and when the hub stops), rows in ID order (random), then empties the stage (TRUNCATE: its file
+is replaced, no dead rows stay behind). A row of the stage is either a new sign-up or the new
+state of a sign-up already in `signups` (confirmed, card shown): `live(conn)` reads the two
+together, the stage's row first, so the hub's own checks (a link opened again, one card per
+address) see a confirmation at once.
+
+The commit of a transaction that wrote only the stage still has a COMMIT record in the WAL (its
+transaction ID and time): it names no table, no row, and once the stage is flushed no row
+carries that transaction ID any more.
+
+On SQLite there is no stage: every commit that writes a sign-up is checkpointed out of the WAL
+at once (server.db.forget_order), and `live` is `signups` itself.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import threading
+import time
+
+from sqlalchemy import select, text, union_all
+
+from . import db
+
+log = logging.getLogger("piazzetta.hub.stage")
+# The advisory lock the stage's writers share and its flush takes alone (not in the WAL).
+STAGE_LOCK = 0x7069617A7A61   # "piazza"
+CONFIRM_COLUMNS = ("confirmed_at", "card_issued")
+
+
+def advisory_key(text: str) -> int:
+    """A signed 64-bit key for pg_advisory_xact_lock."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big", signed=True)
+
+
+class Stage:
+    """The hub's stage (one per Hub: `hub.stage`); inactive on SQLite."""
+
+    def __init__(self, engine, writer):
+        self.engine, self.writer = engine, writer
+        self.active = engine.dialect.name == "postgresql"
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.flushed_hour: str | None = None
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def live(self, conn=None):
+        """What to select sign-ups from: `signups` on SQLite; on PostgreSQL the stage's rows
+        and the rows of `signups` the stage does not hold (a subquery with the same columns)."""
+        if not self.active:
+            return db.signups
+        staged, kept = db.signups_stage, db.signups
+        return union_all(
+            select(*[staged.c[c.name] for c in kept.columns]),
+            select(*kept.columns).where(kept.c.id.not_in(select(staged.c.id))),
+        ).subquery("signups_live")
+
+    def row(self, conn, signup_id: str):
+        live = self.live()
+        return conn.execute(select(live).where(live.c.id == signup_id)).first()
+
+    # -- writing (inside the caller's transaction) ----------------------------------------------------
+
+    def enter(self, conn) -> None:
+        """Before a transaction writes the stage: the shared lock a flush waits for."""
+        if self.active:
+            conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": STAGE_LOCK})
+
+    def lock(self, conn, name: str) -> None:
+        """Serialise writers of one thing (a contact's card) across processes; no WAL."""
+        if self.active:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_key(name)})
+
+    def insert(self, conn, rows: list[dict]) -> None:
+        """New sign-ups: into the stage (PostgreSQL) or `signups` (SQLite)."""
+        if not rows:
+            return
+        if self.active:
+            self.enter(conn)
+            conn.execute(db.signups_stage.insert(), rows)
+        else:
+            conn.execute(db.signups.insert(), rows)
+
+    def update(self, conn, signup_id: str, changes: dict) -> None:
+        """A confirmation's changes to one sign-up (CONFIRM_COLUMNS only on PostgreSQL: the
+        flush writes nothing else of a row `signups` already holds)."""
+        if not changes:
+            return
+        if not self.active:
+            conn.execute(db.signups.update().where(db.signups.c.id == signup_id)
+                         .values(**changes))
+            return
+        self.enter(conn)
+        done = conn.execute(db.signups_stage.update().where(
+            db.signups_stage.c.id == signup_id).values(**changes))
+        if done.rowcount:
+            return
+        kept = conn.execute(select(db.signups).where(db.signups.c.id == signup_id)).first()
+        if kept is None:
+            return
+        row = dict(kept._mapping)
+        row.update({k: v for k, v in changes.items() if k in CONFIRM_COLUMNS})
+        conn.execute(db.signups_stage.insert(), [row])
+
+    # -- the hourly flush ------------------------------------------------------------------------------
+
+    def flush(self) -> int:
+        """Move the stage into `signups` in one transaction (rows in ID order; a sign-up
+        already there gets only its confirmation's columns) and empty the stage. The number of
+        rows moved; nothing is written when the stage is empty."""
+        if not self.active:
+            return 0
+        with self._lock, self.writer.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": STAGE_LOCK})
+            rows = [dict(r._mapping) for r in conn.execute(
+                select(db.signups_stage).order_by(db.signups_stage.c.id))]
+            if rows:
+                insert = db.dialect_insert(conn, db.signups)
+                stmt = insert.on_conflict_do_update(
+                    index_elements=[db.signups.c.id],
+                    set_={c: insert.excluded[c] for c in CONFIRM_COLUMNS})
+                for chunk in db.in_chunks(rows, 500):
+                    conn.execute(stmt, chunk)
+                conn.exec_driver_sql("TRUNCATE signups_stage")
+        self.flushed_hour = db.hour(_now_iso())
+        return len(rows)
+
+    def start(self) -> None:
+        """Flush at each hour's turn (a few seconds after, at random), in a thread."""
+        if not self.active or self._thread is not None:
+            return
+
+        def run():
+            while True:
+                now = time.time()
+                wait = 3600 - now % 3600 + random.SystemRandom().uniform(1, 30)
+                if self._stop.wait(wait):
+                    return
+                try:
+                    self.flush()
+                except Exception:     # the database gone for a while: the next hour's flush
+                    log.warning("the sign-ups' stage could not be written to `signups` now")
+
+        self._thread = threading.Thread(target=run, name="piazzetta-stage", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """At a clean stop: no more hourly flushes, then one flush of what is staged."""
+        self._stop.set()
+        if self.active:
+            try:
+                self.flush()
+            except Exception:
+                log.warning("the sign-ups' stage could not be written to `signups` at stop: "
+                            "the next hour's flush of a running hub writes it")
+
+
+def _now_iso() -> str:
+    from app.clock import now_iso
+    return now_iso()
