@@ -449,8 +449,10 @@ class Participation:
         """Confirm the email address of a sign-up and, the first time, hand it a card from the
         pool: one card per confirmed address (normalised: app.signup.contact_identity) and
         consultation, shown once. The only write is the sign-up's own row (confirmed, to the
-        hour; card issued, yes): no card row is touched, nothing says which card it was, and
-        on SQLite the WAL is then checkpointed and truncated so that no commit order remains.
+        hour; card issued, yes): no card row is touched, nothing says which card it was; on
+        SQLite the WAL is then checkpointed and truncated so that no commit order remains, on
+        PostgreSQL the row's new state waits in the UNLOGGED stage for the hour's flush
+        (server/stage.py).
         TokenError when the link is forged, damaged, of the old kind, or expired
         (PIAZZETTA_HUB_CONFIRM_LINK_HOURS)."""
         signup_id = self.confirmation_claims(token)
