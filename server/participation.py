@@ -216,6 +216,7 @@ class Participation:
                                             func.sum(db.card_batches.c.count)).where(
                 db.card_batches.c.consultation_id == consultation_id).group_by(
                 db.card_batches.c.kind)).all())
+            self.hub.stage.enter(conn)
             live = self.hub.stage.live()
             handed = conn.execute(select(func.count()).select_from(live).where(
                 live.c.consultation_id == consultation_id,
@@ -471,8 +472,9 @@ class Participation:
                 and not self._shown(shown_key) else None)
         try:
             with self.hub.writer.begin() as conn:
-                # PostgreSQL: two confirmations of one address wait for each other (an
-                # advisory lock: no row lock, which the WAL would keep).
+                # PostgreSQL: no flush meanwhile, and two confirmations of one address wait
+                # for each other (advisory locks: no row lock, which the WAL would keep).
+                stage.enter(conn)
                 stage.lock(conn, identity_key)
                 row = stage.row(conn, signup_id)
                 changes: dict = {}
@@ -606,6 +608,7 @@ class Participation:
                     query = query.where(table.c.consultation_id == consultation_id)
                 for c, s, m, n in conn.execute(query):
                     bucket((c, s, m))[column] = n
+            self.hub.stage.enter(conn)
             live = self.hub.stage.live()
             query = select(live.c.consultation_id, live.c.site_id, live.c.meeting_id,
                            func.count(), func.count(live.c.confirmed_at)).group_by(

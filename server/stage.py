@@ -28,7 +28,7 @@ import random
 import threading
 import time
 
-from sqlalchemy import select, text, union_all
+from sqlalchemy import func, select, text, union_all
 
 from . import db
 
@@ -38,9 +38,9 @@ STAGE_LOCK = 0x7069617A7A61   # "piazza"
 CONFIRM_COLUMNS = ("confirmed_at", "card_issued")
 
 
-def advisory_key(text: str) -> int:
+def advisory_key(name: str) -> int:
     """A signed 64-bit key for pg_advisory_xact_lock."""
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big", signed=True)
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
 class Stage:
@@ -52,7 +52,9 @@ class Stage:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self.flushed_hour: str | None = None
+        # This process staged something since its last flush: its stop flushes (a command
+        # line's short-lived hub does not, so it never cuts an hour's batch short).
+        self.dirty = False
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -68,13 +70,18 @@ class Stage:
         ).subquery("signups_live")
 
     def row(self, conn, signup_id: str):
+        """One sign-up as the hub knows it now (the stage's row first). Waits for a flush in
+        progress: a statement's snapshot taken before its TRUNCATE commits would see the row
+        in neither table."""
+        self.enter(conn)
         live = self.live()
         return conn.execute(select(live).where(live.c.id == signup_id)).first()
 
     # -- writing (inside the caller's transaction) ----------------------------------------------------
 
     def enter(self, conn) -> None:
-        """Before a transaction writes the stage: the shared lock a flush waits for."""
+        """Before a transaction reads or writes the stage: the shared lock (held to the
+        transaction's end, not in the WAL) that a flush waits for and takes alone."""
         if self.active:
             conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": STAGE_LOCK})
 
@@ -90,6 +97,7 @@ class Stage:
         if self.active:
             self.enter(conn)
             conn.execute(db.signups_stage.insert(), rows)
+            self.dirty = True
         else:
             conn.execute(db.signups.insert(), rows)
 
@@ -103,6 +111,7 @@ class Stage:
                          .values(**changes))
             return
         self.enter(conn)
+        self.dirty = True
         done = conn.execute(db.signups_stage.update().where(
             db.signups_stage.c.id == signup_id).values(**changes))
         if done.rowcount:
@@ -118,23 +127,31 @@ class Stage:
 
     def flush(self) -> int:
         """Move the stage into `signups` in one transaction (rows in ID order; a sign-up
-        already there gets only its confirmation's columns) and empty the stage. The number of
-        rows moved; nothing is written when the stage is empty."""
+        already there gets only its confirmation's columns, and only forward) and empty the
+        stage. The number of rows moved; nothing is written when the stage is empty."""
         if not self.active:
             return 0
-        with self._lock, self.writer.begin() as conn:
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": STAGE_LOCK})
-            rows = [dict(r._mapping) for r in conn.execute(
-                select(db.signups_stage).order_by(db.signups_stage.c.id))]
-            if rows:
-                insert = db.dialect_insert(conn, db.signups)
-                stmt = insert.on_conflict_do_update(
-                    index_elements=[db.signups.c.id],
-                    set_={c: insert.excluded[c] for c in CONFIRM_COLUMNS})
-                for chunk in db.in_chunks(rows, 500):
-                    conn.execute(stmt, chunk)
-                conn.exec_driver_sql("TRUNCATE signups_stage")
-        self.flushed_hour = db.hour(_now_iso())
+        try:
+            with self._lock, self.writer.begin() as conn:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": STAGE_LOCK})
+                self.dirty = False        # no writer of the stage is in progress now
+                rows = [dict(r._mapping) for r in conn.execute(
+                    select(db.signups_stage).order_by(db.signups_stage.c.id))]
+                if rows:
+                    insert = db.dialect_insert(conn, db.signups)
+                    kept = db.signups.c
+                    # Only ever forward: confirmed stays confirmed, a card shown stays shown.
+                    stmt = insert.on_conflict_do_update(
+                        index_elements=[kept.id],
+                        set_={"confirmed_at": func.coalesce(kept.confirmed_at,
+                                                            insert.excluded.confirmed_at),
+                              "card_issued": kept.card_issued | insert.excluded.card_issued})
+                    for chunk in db.in_chunks(rows, 500):
+                        conn.execute(stmt, chunk)
+                    conn.exec_driver_sql("TRUNCATE signups_stage")
+        except BaseException:
+            self.dirty = True
+            raise
         return len(rows)
 
     def start(self) -> None:
@@ -157,16 +174,12 @@ class Stage:
         self._thread.start()
 
     def stop(self) -> None:
-        """At a clean stop: no more hourly flushes, then one flush of what is staged."""
+        """At a clean stop: no more hourly flushes, then, if this process staged anything
+        since its last flush, one flush of what is staged (every process's rows)."""
         self._stop.set()
-        if self.active:
+        if self.active and self.dirty:
             try:
                 self.flush()
             except Exception:
                 log.warning("the sign-ups' stage could not be written to `signups` at stop: "
                             "the next hour's flush of a running hub writes it")
-
-
-def _now_iso() -> str:
-    from app.clock import now_iso
-    return now_iso()
