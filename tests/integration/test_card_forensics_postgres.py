@@ -274,40 +274,45 @@ def test_a_crash_that_empties_the_stage_shows_no_second_card(tmp_path, pg_url):
 
 def test_confirmations_at_once_and_a_flush_between_show_one_card_per_address(tmp_path, pg_url):
     """Two sign-ups of one address confirmed at the same instant, in two threads, with the
-    hour's flush running too: one card (advisory locks, no row lock in the WAL), and the flush
-    loses no confirmation."""
+    hour's flush running too, five times: one card per address (advisory locks, no row lock
+    in the WAL), and the flushes lose no confirmation."""
     import threading
 
     from sqlalchemy import text
     hub, client, _device, token = _play(tmp_path, pg_url)
+    rounds = 5
     try:
-        first = _sign_up(client, token, 0)
-        hub.stage.flush()                          # one sign-up already in `signups`
-        second = _sign_up(client, token, 0)        # the same address, staged
-        links = [hub.participation.confirmation_link(s).split("t=", 1)[1]
-                 for s in (first, second)]
-        start, results = threading.Barrier(3), []
+        hub.participation.pool.fill(CONSULTATION)
+        statuses = []
+        for i in range(rounds):
+            first = _sign_up(client, token, i)
+            hub.stage.flush()                      # one sign-up already in `signups`
+            second = _sign_up(client, token, i)    # the same address, staged
+            links = [hub.participation.confirmation_link(s).split("t=", 1)[1]
+                     for s in (first, second)]
+            start, results = threading.Barrier(3), []
 
-        def confirm(link):
-            start.wait()
-            results.append(hub.participation.confirm(link).status)
+            def confirm(link):
+                start.wait()
+                results.append(hub.participation.confirm(link).status)
 
-        def flush():
-            start.wait()
-            hub.stage.flush()
+            def flush():
+                start.wait()
+                hub.stage.flush()
 
-        threads = [threading.Thread(target=confirm, args=(link,)) for link in links]
-        threads.append(threading.Thread(target=flush))
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
-        assert sorted(results) == ["contact_has_card", "issued"], results
+            threads = [threading.Thread(target=confirm, args=(link,)) for link in links]
+            threads.append(threading.Thread(target=flush))
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(60)
+            statuses.append(sorted(results))
+        assert statuses == [["contact_has_card", "issued"]] * rounds, statuses
         hub.stage.flush()
         with hub.engine.connect() as conn:
             rows = conn.execute(text("SELECT card_issued, confirmed_at IS NOT NULL "
                                      "FROM signups")).all()
             staged = conn.execute(text("SELECT count(*) FROM signups_stage")).scalar()
-        assert staged == 0 and sorted(rows) == [(False, True), (True, True)]
+        assert staged == 0 and sorted(rows) == [(False, True)] * rounds + [(True, True)] * rounds
     finally:
         hub.close()
