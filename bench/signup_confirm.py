@@ -11,9 +11,9 @@ In the same run, on one SQLite hub, interleaved so that a noisy neighbour hits b
 Prints sign-ups per second and the confirmation's p50/p95 for both, and the ratio after/before.
 
 `--database postgresql+psycopg://…` (a throw-away database: tables are made there) measures
-PostgreSQL: **before** is the pool's path of before the stage (a sign-up inserted into
-`signups`, a confirmation drawing from the pool and updating `signups`); **after** writes both
-to the UNLOGGED stage (server/stage.py); the hourly flush of the after side's rows is timed too.
+PostgreSQL: the same `register` and `confirm`, **before** with the stage off (the path of before
+it: `signups` inserted and updated at once), **after** with it (both write the UNLOGGED stage,
+server/stage.py); the hourly flush of the after side's rows is timed too.
 """
 import argparse
 import logging
@@ -55,16 +55,24 @@ def old_confirm(hub, key: str) -> None:
             card_issued=True, confirmed_at=now_iso()[:13] + ":00:00+00:00"))
 
 
-def pg_old_confirm(hub, key: str) -> None:
-    """PostgreSQL before the stage: a card from the pool, the sign-up's row updated."""
-    from sqlalchemy import select
-    from server import db
+def pg_register(hub, form: dict) -> str:
+    """PostgreSQL before the stage: Participation.register with the stage off."""
+    hub.stage.active = False
+    try:
+        return hub.participation.register(form, submission_key=secrets.token_urlsafe(18),
+                                          claims=CLAIMS, lang="fr")[0]["id"]
+    finally:
+        hub.stage.active = True
+
+
+def pg_confirm(hub, key: str) -> None:
+    """PostgreSQL before the stage: Participation.confirm with the stage off."""
     parts = hub.participation
-    parts.pool.take(CONSULTATION)
-    with hub.writer.begin() as conn:
-        conn.execute(select(db.signups.c.id).where(db.signups.c.id == key)).first()
-        conn.execute(db.signups.update().where(db.signups.c.id == key).values(
-            card_issued=True, confirmed_at=now_iso()[:13] + ":00:00+00:00"))
+    hub.stage.active = False
+    try:
+        assert parts.confirm(parts.confirmation_link(key).split("t=", 1)[1]).status == "issued"
+    finally:
+        hub.stage.active = True
 
 
 def main() -> None:
@@ -84,7 +92,8 @@ def main() -> None:
         hub = Hub(Settings.from_env({}, data_dir=str(Path(folder)), secret_key="bench",
                                     public_url="https://hub.example", card_pool=args.pool,
                                     **extra))
-        confirm_before = pg_old_confirm if hub.stage.active else old_confirm
+        register_before = pg_register if hub.stage.active else old_register
+        confirm_before = pg_confirm if hub.stage.active else old_confirm
         flush_ms = None
         try:
             hub.import_bundle(DEMO_BUNDLE_DIR)
@@ -94,7 +103,8 @@ def main() -> None:
             for i in range(people):
                 form = {"name": f"P{i}", "contact": f"p{i}@example.org", "consent": "1"}
                 started = time.perf_counter()
-                keys["before"].append(old_register(hub, dict(form, contact=f"o{i}@example.org")))
+                keys["before"].append(register_before(hub, dict(form,
+                                                             contact=f"o{i}@example.org")))
                 signup["before"].append(time.perf_counter() - started)
                 started = time.perf_counter()
                 row, _created, _mail = parts.register(

@@ -474,8 +474,7 @@ class Participation:
             with self.hub.writer.begin() as conn:
                 # PostgreSQL: no flush meanwhile, and two confirmations of one address wait
                 # for each other (advisory locks: no row lock, which the WAL would keep).
-                stage.enter(conn)
-                stage.lock(conn, identity_key)
+                stage.enter(conn, lock=identity_key)
                 row = stage.row(conn, signup_id)
                 changes: dict = {}
                 status = "no_consultation"
@@ -492,7 +491,7 @@ class Participation:
                 # PostgreSQL: into the stage (server/stage.py), never an UPDATE of `signups`
                 # in the WAL; SQLite: the row itself, then checkpointed out of the WAL.
                 stage.update(conn, row.id, changes)
-                row = stage.row(conn, row.id)
+                row = {**row._mapping, **changes}
         except BaseException:
             if card is not None:
                 self.pool.put_back(card)
@@ -504,7 +503,7 @@ class Participation:
             self._remember_shown(shown_key, identity_key)
         if changes:
             db.forget_order(self.hub.engine)
-        return Confirmation(dict(row._mapping), status, card)
+        return Confirmation(row, status, card)
 
     def _shown(self, key: str) -> bool:
         """PostgreSQL: whether this process handed a card to that sign-up or address within

@@ -28,7 +28,7 @@ import random
 import threading
 import time
 
-from sqlalchemy import func, select, text, union_all
+from sqlalchemy import func, literal, select, text, union_all
 
 from . import db
 
@@ -70,25 +70,40 @@ class Stage:
         ).subquery("signups_live")
 
     def row(self, conn, signup_id: str):
-        """One sign-up as the hub knows it now (the stage's row first). Waits for a flush in
-        progress: a statement's snapshot taken before its TRUNCATE commits would see the row
-        in neither table."""
-        self.enter(conn)
+        """One sign-up as the hub knows it now (the stage's row first). Not found, it is read
+        again after a flush in progress: a statement's snapshot taken before the flush's
+        TRUNCATE commits would see the row in neither table."""
         live = self.live()
-        return conn.execute(select(live).where(live.c.id == signup_id)).first()
+        query = select(live).where(live.c.id == signup_id)
+        found = conn.execute(query).first()
+        if found is None and self.active and not self._entered(conn):
+            self.enter(conn)
+            found = conn.execute(query).first()
+        return found
 
     # -- writing (inside the caller's transaction) ----------------------------------------------------
 
-    def enter(self, conn) -> None:
+    def enter(self, conn, lock: str | None = None) -> None:
         """Before a transaction reads or writes the stage: the shared lock (held to the
-        transaction's end, not in the WAL) that a flush waits for and takes alone."""
-        if self.active:
+        transaction's end, not in the WAL) that a flush waits for and takes alone; with
+        `lock`, in the same round trip, an exclusive one on that name (a contact's card:
+        writers of one thing serialised across processes, with no row lock in the WAL)."""
+        if not self.active:
+            return
+        if lock is not None:
+            conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k), "
+                              "pg_advisory_xact_lock(:n)"),
+                         {"k": STAGE_LOCK, "n": advisory_key(lock)})
+        elif self._entered(conn):
+            return          # taken already in this transaction (one round trip saved)
+        else:
             conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": STAGE_LOCK})
+        conn.info["piazzetta_stage"] = conn.get_transaction()
 
-    def lock(self, conn, name: str) -> None:
-        """Serialise writers of one thing (a contact's card) across processes; no WAL."""
-        if self.active:
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_key(name)})
+    @staticmethod
+    def _entered(conn) -> bool:
+        transaction = conn.get_transaction()
+        return transaction is not None and conn.info.get("piazzetta_stage") is transaction
 
     def insert(self, conn, rows: list[dict]) -> None:
         """New sign-ups: into the stage (PostgreSQL) or `signups` (SQLite)."""
@@ -116,12 +131,13 @@ class Stage:
             db.signups_stage.c.id == signup_id).values(**changes))
         if done.rowcount:
             return
-        kept = conn.execute(select(db.signups).where(db.signups.c.id == signup_id)).first()
-        if kept is None:
-            return
-        row = dict(kept._mapping)
-        row.update({k: v for k, v in changes.items() if k in CONFIRM_COLUMNS})
-        conn.execute(db.signups_stage.insert(), [row])
+        # A sign-up `signups` already holds: its row copied into the stage with the changes.
+        kept = db.signups.c
+        columns = [literal(changes[c.name], c.type).label(c.name)
+                   if c.name in changes and c.name in CONFIRM_COLUMNS else c
+                   for c in kept]
+        conn.execute(db.signups_stage.insert().from_select(
+            [c.name for c in kept], select(*columns).where(kept.id == signup_id)))
 
     # -- the hourly flush ------------------------------------------------------------------------------
 
