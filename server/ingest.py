@@ -64,6 +64,7 @@ class AnswerUse:
     ballot_id: str
     question_id: str
     payload: dict
+    mode: str | None = None     # the ballot's mode when known ("identified": a card is due)
 
 
 def open_to_site(consultation: Consultation, site_id: str | None) -> bool:

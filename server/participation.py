@@ -656,7 +656,8 @@ class Participation:
         """Identified mode: the answer's card must be one this hub issued for the consultation
         and its proof the card's signature over this very answer (consultation, question,
         ballot, value: app.cards.proof_message), so an enrolled tablet cannot invent
-        participation and a copied proof carries no other answer; a second
+        participation and a copied proof carries no other answer — an answer without a card
+        in a ballot started as identified is refused too; a second
         answer of the same card to the same question from another ballot (another tablet, or
         the same one) is refused."""
         payload = use.payload
@@ -664,8 +665,8 @@ class Participation:
             raise EventRejected(N_("Participation cards of the old kind are no longer "
                                    "accepted."), "payload.nullifier", code="card_outdated")
         lookup, proof = payload.get("card"), payload.get("proof")
-        if lookup is None and proof is None:
-            return
+        if lookup is None and proof is None and use.mode != "identified":
+            return      # an open or facilitated ballot (an identified one always has a card)
         if not valid_lookup(lookup):
             raise EventRejected(N_("A participation card is expected here."), "payload.card",
                                 code="card_invalid")
