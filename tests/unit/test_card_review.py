@@ -93,3 +93,95 @@ def test_the_kiosk_always_signs_its_identified_answers(hub, demo, tablet, pendin
     assert {r["status"] for r in results} == {"stored"}
     counts = ticket_counts(hub)
     assert counts["no"] == 1 and sum(counts.values()) == 1
+
+
+# -- 3. small-order and non-canonical public keys; one key, one card -----------------------------
+
+P = 2 ** 255 - 19
+SMALL_ORDER = [
+    (1).to_bytes(32, "little").hex(),                    # the identity (order 1)
+    (P - 1).to_bytes(32, "little").hex(),                # order 2
+    bytes(32).hex(),                                     # order 4 (x, 0)
+    (1 << 255).to_bytes(32, "little").hex(),             # order 4, the other sign
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",   # order 8
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",   # order 8
+]
+NOT_CANONICAL = [
+    (P + 1).to_bytes(32, "little").hex(),                # y = p + 1: the identity again
+    ((1 << 255) | 1).to_bytes(32, "little").hex(),       # the identity with x = "-0"
+    "ff" * 32,                                           # y ≥ p
+]
+# R = the identity, S = 0: with a small-order key, a "signature" of every message.
+UNIVERSAL = ((1).to_bytes(32, "little") + bytes(32)).hex()
+
+
+def test_small_order_and_non_canonical_keys_are_not_public_keys():
+    from app.cards import Card, valid_public_key, verify_proof
+    from server.participation import ed25519_verify
+    card = Card(CONSULTATION, "ACDE", "FGHJKLMNPQRTU")
+    assert valid_public_key(card.public_key())
+    for key in SMALL_ORDER + NOT_CANONICAL + ["00" * 31 + "0g", "AB" * 32]:
+        assert not valid_public_key(key), key
+    # The hub's compiled check and the tablets' pure-Python one, through verify_proof, agree:
+    # no universal proof for any of them, whatever the message.
+    for key in SMALL_ORDER + NOT_CANONICAL:
+        for ballot, value in (("b1", "yes"), ("b2", "no")):
+            assert (verify_proof(key, UNIVERSAL, CONSULTATION, "q-ticket", ballot, value,
+                                 lookup="ACDE"),
+                    verify_proof(key, UNIVERSAL, CONSULTATION, "q-ticket", ballot, value,
+                                 lookup="ACDE", verify=ed25519_verify)) == (False, False)
+    # A signature whose S is not reduced (S + L) is refused by both as well.
+    proof = bytes.fromhex(card.proof("q-ticket", "b1", "yes"))
+    order = 2 ** 252 + 27742317777372353535851937790883648493
+    big = (proof[:32] + (int.from_bytes(proof[32:], "little") + order).to_bytes(32, "little"))
+    for verify in (None, ed25519_verify):
+        assert verify_proof(card.public_key(), proof.hex(), CONSULTATION, "q-ticket", "b1",
+                            "yes", lookup="ACDE", verify=verify)
+        assert not verify_proof(card.public_key(), big.hex(), CONSULTATION, "q-ticket", "b1",
+                                "yes", lookup="ACDE", verify=verify)
+
+
+def test_a_room_cannot_import_a_small_order_key_and_answer_with_it(hub, tablet):
+    from app.errors import ValidationError
+    from server import relay
+    room = enroll_relay(hub, "room-x")
+    _store, device = tablet(hub)
+    for key in SMALL_ORDER + NOT_CANONICAL:
+        with pytest.raises(ValidationError):
+            relay.cards_from_relay(hub, room, [{"consultation_id": CONSULTATION,
+                                                "lookup": "XXXX", "public_key": key}])
+    assert hub.bundle_index(device)["cards"]["keys"].get(CONSULTATION, {}).get("XXXX") is None
+    for i, value in enumerate(["yes", "no"]):
+        results = hub.ingest(device, answer_events(device["id"], f"u{i}", 10 * i + 1, "XXXX",
+                                                   UNIVERSAL, value=value))
+        assert outcome(results)[1] == ("rejected", "card_not_issued")
+    assert sum(ticket_counts(hub).values()) == 0
+
+
+def test_a_public_key_belongs_to_one_card_and_a_proof_names_its_card(hub, tablet):
+    from app.cards import issued_row, new_card, verify_proof
+    from app.errors import ValidationError
+    from server import relay
+    card = hub.participation.issue_cards(CONSULTATION, 1)[0]
+    # A room sends a card of its own with the central card's key under another lookup ID.
+    twin = {"consultation_id": CONSULTATION, "lookup": "XXXX" if card.lookup != "XXXX"
+            else "YYYY", "public_key": card.public_key()}
+    own = issued_row(new_card(CONSULTATION))
+    room = enroll_relay(hub, "room-x")
+    result = relay.cards_from_relay(hub, room, [twin, own])
+    assert (result["imported"], result["conflicts"]) == (1, 1)
+    # Two in one list, or through the CLI's import: the whole file is refused.
+    other = issued_row(new_card(CONSULTATION))
+    with pytest.raises(ValidationError) as refused:
+        hub.participation.import_cards([other, dict(other, lookup=twin["lookup"])])
+    assert "public key" in refused.value.message
+    with pytest.raises(ValidationError):
+        hub.participation.import_cards([twin])
+    assert hub.participation.export_cards(CONSULTATION) == sorted(
+        [issued_row(card), own], key=lambda r: r["lookup"])
+    # And a proof names its card: the same key under another lookup ID does not verify it.
+    proof = card.proof("q-ticket", "b1", "yes")
+    assert verify_proof(card.public_key(), proof, CONSULTATION, "q-ticket", "b1", "yes",
+                        lookup=card.lookup)
+    assert not verify_proof(card.public_key(), proof, CONSULTATION, "q-ticket", "b1", "yes",
+                            lookup=twin["lookup"])
