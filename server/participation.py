@@ -261,6 +261,8 @@ class Participation:
         refused: list[dict] = []
         left: dict[str, int] = {}       # per consultation: cards the room may still make
         with self.hub.writer.begin() as conn:
+            if room_site is not None:
+                self._lock_quotas(conn, {c for c, _lookup in clean}, room_site)
             # Which cards hold each public key already: a key is one card's (two cards with
             # one key would answer for each other wherever a proof did not name its card).
             holders: dict[str, set[tuple[str, str]]] = {}
@@ -317,6 +319,18 @@ class Participation:
             db.card_quotas.c.consultation_id == consultation_id,
             db.card_quotas.c.site_id == site_id)).scalar()
         return self.hub.settings.room_card_quota if quota is None else quota
+
+    @staticmethod
+    def _lock_quotas(conn, consultation_ids: set[str], site_id: str) -> None:
+        """Serialize the room's card imports per consultation and site until the transaction
+        ends, so that two at once cannot both count the cards made, then both add up to the
+        quota. On PostgreSQL a transaction-level advisory lock per pair (taken in one order:
+        no deadlock); SQLite's writer transaction (BEGIN IMMEDIATE) serializes already."""
+        if conn.dialect.name != "postgresql":
+            return
+        for consultation_id in sorted(consultation_ids):
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext(%(key)s))", {
+                "key": f"piazzetta-card-quota|{consultation_id}|{site_id}"})
 
     @staticmethod
     def _made(conn, consultation_id: str, site_id: str) -> int:

@@ -185,3 +185,72 @@ def test_a_public_key_belongs_to_one_card_and_a_proof_names_its_card(hub, tablet
                         lookup=card.lookup)
     assert not verify_proof(card.public_key(), proof, CONSULTATION, "q-ticket", "b1", "yes",
                             lookup=twin["lookup"])
+
+
+# -- 2. the room card quota holds under concurrent sends -----------------------------------------
+
+def send_at_once(hub, threads: int = 8, per: int = 10) -> list:
+    """`threads` sends of `per` new cards each by one room, let go at the same instant."""
+    import threading
+
+    from app.cards import issued_row, new_card
+    from server import relay
+    hub.participation.set_card_quota(CONSULTATION, SITE, 10)
+    room = enroll_relay(hub, "room-q")
+    batches = [[issued_row(new_card(CONSULTATION)) for _ in range(per)] for _ in range(threads)]
+    barrier = threading.Barrier(threads)
+    results: list = []
+
+    def send(rows):
+        barrier.wait()
+        try:
+            results.append(relay.cards_from_relay(hub, room, rows))
+        except Exception as exc:      # a serialization failure would show here
+            results.append(exc)
+
+    workers = [threading.Thread(target=send, args=(b,)) for b in batches]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+    assert all(isinstance(r, dict) for r in results), results
+    assert sum(r["imported"] for r in results) == 10
+    assert sum(len(r["refused"]) for r in results) == threads * per - 10
+    assert hub.participation.room_cards(CONSULTATION) == [
+        {"consultation_id": CONSULTATION, "site_id": SITE, "made": 10, "quota": 10}]
+    return results
+
+
+def test_concurrent_card_sends_of_a_room_do_not_pass_its_quota_on_sqlite(hub):
+    send_at_once(hub)
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not __import__("os").environ.get("PIAZZETTA_TEST_POSTGRES_URL"),
+                    reason="PIAZZETTA_TEST_POSTGRES_URL is not set")
+def test_concurrent_card_sends_of_a_room_do_not_pass_its_quota_on_postgresql(tmp_path):
+    import os
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from app.paths import DEMO_BUNDLE_DIR
+    from server.hub import Hub
+    from server.settings import Settings
+    base = make_url(os.environ["PIAZZETTA_TEST_POSTGRES_URL"])
+    name = "piazzetta_" + uuid.uuid4().hex[:10]
+    admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        hub = Hub(Settings.from_env({}, data_dir=tmp_path / "hub", database_url=url))
+        try:
+            hub.import_bundle(DEMO_BUNDLE_DIR)
+            send_at_once(hub)
+        finally:
+            hub.close()
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
