@@ -254,3 +254,48 @@ def test_concurrent_card_sends_of_a_room_do_not_pass_its_quota_on_postgresql(tmp
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# -- 5. a lone surrogate in an event: that event refused, not the batch (nor a 500) --------------
+
+def test_a_lone_surrogate_in_an_event_is_refused_alone_not_a_server_error(hub, tablet):
+    from fastapi.testclient import TestClient
+
+    from server.api import create_app
+    _store, device = tablet(hub)
+    client = TestClient(create_app(hub=hub), base_url="https://testserver")
+    events = [start(device, "s1", "open"),
+              answer(device, "s1", "x\\ud800", question="q-missing"),
+              answer(device, "s1", "mieux de bus", question="q-missing")]
+    events[1]["payload"]["\\udfff"] = 1
+    # Written by hand: "\ud800" is valid JSON, not valid Unicode (a client cannot encode it).
+    import json
+    body = json.dumps({"events": events}).replace("\\\\ud800", "\\ud800") \
+        .replace("\\\\udfff", "\\udfff")
+    assert "\\ud800" in body and "\\\\ud800" not in body
+    response = client.post("/api/v1/events", content=body.encode(), headers={
+        "Authorization": f"Bearer {device['id']}:{device['secret']}",
+        "Content-Type": "application/json"})
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert outcome(results) == [("stored", None), ("rejected", "text_invalid"),
+                                ("stored", None)]
+    assert "not valid Unicode" in results[1]["message"]
+    with hub.engine.connect() as conn:
+        kept = conn.exec_driver_sql("SELECT envelope FROM event_reviews").scalars().all()
+    assert len(kept) == 1 and "x?" in kept[0]
+    # Sent again, the same: the tablet is not stuck on it.
+    again = client.post("/api/v1/events", content=body.encode(), headers={
+        "Authorization": f"Bearer {device['id']}:{device['secret']}",
+        "Content-Type": "application/json"})
+    assert again.status_code == 200
+    assert outcome(again.json()["results"])[1] == ("rejected", "text_invalid")
+
+
+def test_a_tablet_never_records_a_lone_surrogate(demo, store):
+    from app.text import clean_text, has_lone_surrogate
+    assert clean_text("x\ud800y\udfff", field="f", max_length=10) == "xy"
+    ballot = store.start_ballot(demo, mode="open", site_id=SITE, meeting_id=None)
+    assert store.record_answer(demo, ballot, "q-missing", "mieux\ud800 de bus") == "mieux de bus"
+    assert not any(has_lone_surrogate(e.payload) for e in store.events())
+    assert has_lone_surrogate({"a": ["b", {"\ud800": 1}]}) and not has_lone_surrogate({"a": "é"})
