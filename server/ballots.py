@@ -187,7 +187,14 @@ def apply_answer_withdrawn(batch: Batch, state: BallotBatch, event: Event) -> No
     if not isinstance(question_id, str) or not BUNDLE_IDENT.match(question_id):
         raise EventRejected(N_("Unknown question."), "payload.question_id")
     check_ballot(batch, state, ballot_id, consultation.id)
-    _adopt_ballot(batch, state, ballot_id, consultation, {})
+    # In an identified ballot, only the card can withdraw its answer: its proof over the
+    # value null (checked as an answer's; the card stays spent on this ballot, whose answer
+    # it may give again — one answer per card and question).
+    owner = state.owner(ballot_id)
+    batch.check_answer(AnswerUse(consultation.id, ballot_id, question_id,
+                                 {k: v for k, v in payload.items() if k != "value"},
+                                 mode=owner.get("mode") if owner else None))
+    _adopt_ballot(batch, state, ballot_id, consultation, payload)
     _set_answer(batch, state, consultation.id, ballot_id, question_id, event, None)
 
 

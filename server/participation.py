@@ -662,7 +662,8 @@ class Participation:
             payload = event.payload if isinstance(event.payload, dict) else {}
             consultation_id, lookup = payload.get("consultation_id"), payload.get("card")
             question_id = payload.get("question_id")
-            if event.type == "answer" and isinstance(consultation_id, str) \
+            if event.type in ("answer", "answer_withdrawn") \
+                    and isinstance(consultation_id, str) \
                     and isinstance(question_id, str) and len(consultation_id) <= db.ID \
                     and len(question_id) <= db.ID and valid_lookup(lookup):
                 wanted.setdefault(consultation_id, set()).add(lookup)

@@ -84,15 +84,61 @@ def test_the_kiosk_always_signs_its_identified_answers(hub, demo, tablet, pendin
     while session.question is not None and session.question.id != "q-ticket":
         session.next()
     session.record("yes")
+    session.withdraw()
     session.record("no")
     envelopes = pending(store)
-    answers = [e for e in envelopes if e["type"] == "answer"]
+    answers = [e for e in envelopes if e["type"] in ("answer", "answer_withdrawn")]
+    assert [e["type"] for e in answers] == ["answer", "answer_withdrawn", "answer"]
     assert answers and all(e["payload"].get("card") == card.lookup and e["payload"].get("proof")
                            for e in answers)
     results = hub.ingest(device, envelopes)
     assert {r["status"] for r in results} == {"stored"}
     counts = ticket_counts(hub)
     assert counts["no"] == 1 and sum(counts.values()) == 1
+
+
+# -- 4. only the card withdraws its answer ------------------------------------------------------
+
+def withdrawal(device: dict, ballot: str, question="q-ticket", **card) -> dict:
+    n = next(_seq)
+    return {"id": f"e{n}", "device_id": device["id"], "seq": n, "type": "answer_withdrawn",
+            "recorded_at": "x", "payload": {"ballot_id": ballot, "consultation_id": CONSULTATION,
+                                            "question_id": question, **card}}
+
+
+def test_an_identified_answer_is_withdrawn_only_with_its_cards_proof(hub, tablet):
+    card = hub.participation.issue_cards(CONSULTATION, 1)[0]
+    _store, device = tablet(hub)
+    signed = {"card": card.lookup, "proof": card.proof("q-ticket", "b1", "yes")}
+    assert outcome(hub.ingest(device, [start(device, "b1"), answer(device, "b1", **signed)])) \
+        == [("stored", None), ("stored", None)]
+    # The owning tablet (or its room hub) erases the card's answer: refused, it still counts.
+    attempts = [withdrawal(device, "b1"),
+                withdrawal(device, "b1", card=card.lookup, proof=None),
+                withdrawal(device, "b1", **signed),        # the answer's proof, not a withdrawal's
+                withdrawal(device, "b1", card=card.lookup,
+                           proof=card.proof("q-ticket", "b2", None))]   # another ballot's
+    assert outcome(hub.ingest(device, attempts)) == [
+        ("rejected", "card_invalid"), ("rejected", "card_invalid"),
+        ("rejected", "card_proof_invalid"), ("rejected", "card_proof_invalid")]
+    assert ticket_counts(hub)["yes"] == 1
+    # The resident withdraws it (the card signs the value null): it no longer counts, and the
+    # card stays this ballot's for the question — answerable again here, nowhere else.
+    null = {"card": card.lookup, "proof": card.proof("q-ticket", "b1", None)}
+    assert outcome(hub.ingest(device, [withdrawal(device, "b1", **null)])) == [("stored", None)]
+    assert sum(ticket_counts(hub).values()) == 0
+    elsewhere = {"card": card.lookup, "proof": card.proof("q-ticket", "b9", "no")}
+    assert outcome(hub.ingest(device, [start(device, "b9"), answer(device, "b9", "no",
+                                                                   **elsewhere)])) == [
+        ("stored", None), ("rejected", "card_used")]
+    again = {"card": card.lookup, "proof": card.proof("q-ticket", "b1", "no")}
+    assert outcome(hub.ingest(device, [answer(device, "b1", "no", **again)])) == [
+        ("stored", None)]
+    counts = ticket_counts(hub)
+    assert counts["no"] == 1 and sum(counts.values()) == 1
+    # An open ballot's withdrawals need no card.
+    assert outcome(hub.ingest(device, [start(device, "o1", "open"), answer(device, "o1"),
+                                       withdrawal(device, "o1")])) == [("stored", None)] * 3
 
 
 # -- 3. small-order and non-canonical public keys; one key, one card -----------------------------
