@@ -154,9 +154,10 @@ def verify_proof(public_key_hex: str, proof_hex: object, consultation_id: str,
     key hex, signature, message)` is the Ed25519 check to use: the hub passes a compiled one
     (server.participation), the pure-Python one otherwise. Both see only what this rule lets
     through — a valid public key (`valid_public_key`) and a signature whose S is below the
-    group order — so that they agree."""
+    group order (`sound_public_key`: both libraries refuse a point off the curve) — so that
+    they agree."""
     if not isinstance(proof_hex, str) or len(proof_hex) != PROOF_HEX \
-            or not valid_public_key(public_key_hex):
+            or not sound_public_key(public_key_hex):
         return False
     try:
         signature = bytes.fromhex(proof_hex)
@@ -264,14 +265,39 @@ def valid_lookup(value: object) -> bool:
 
 _P = 2 ** 255 - 19                                         # the field of Ed25519
 _ORDER = 2 ** 252 + 27742317777372353535851937790883648493  # its prime group order (L)
+# The y of the curve's 8 points of small order (8·P = identity): the identity (1), order 2
+# (-1), order 4 (0), order 8 (±Y8). tests/unit/test_card_review.py checks them against ecdsa.
+_Y8 = 0x7a03ac9277fdc74ec6cc392cfa53202a0f67100d760b3cba4fd84d3d706a17c7
+_SMALL_ORDER_Y = frozenset({0, 1, _P - 1, _Y8, _P - _Y8})
 
 
 def valid_public_key(value: object) -> bool:
     """Whether `value` is an Ed25519 public key a card may have: 64 hex digits (lower case)
-    that encode, canonically (y below the field prime, no "negative zero" x), a point of the
-    curve that is not of small order (8 × point ≠ identity). A small-order key (such as
-    `01 00…00`, the identity) makes a signature that verifies for every message."""
-    return hex_public_key(value) and _valid_point(value)
+    that encode, canonically (y below the field prime; no "negative zero" x, which only the
+    small-order points with x = 0 could have), a point of the curve that is not of small order
+    (8·P ≠ identity). A small-order key (such as `01 00…00`, the identity) makes a signature
+    that verifies for every message."""
+    return sound_public_key(value) and _on_curve(value)
+
+
+def sound_public_key(value: object) -> bool:
+    """valid_public_key without the (slower) check that the point is on the curve, which both
+    Ed25519 libraries make themselves: the rule `verify_proof` applies before either."""
+    if not hex_public_key(value):
+        return False
+    y = int.from_bytes(bytes.fromhex(value), "little") & ((1 << 255) - 1)
+    return y < _P and y not in _SMALL_ORDER_Y
+
+
+@functools.lru_cache(maxsize=8192)
+def _on_curve(value: str) -> bool:
+    from ecdsa.curves import Ed25519
+    from ecdsa.ellipticcurve import PointEdwards
+    try:
+        PointEdwards.from_bytes(Ed25519.curve, bytes.fromhex(value))
+        return True
+    except Exception:        # not on the curve (ecdsa's MalformedPointError, or worse)
+        return False
 
 
 def hex_public_key(value: object) -> bool:
@@ -279,20 +305,3 @@ def hex_public_key(value: object) -> bool:
     check of a tablet storing thousands of them (each is checked in full when used)."""
     return (isinstance(value, str) and len(value) == PUBLIC_KEY_HEX
             and set(value) <= frozenset("0123456789abcdef"))
-
-
-@functools.lru_cache(maxsize=8192)
-def _valid_point(value: str) -> bool:
-    from ecdsa.curves import Ed25519
-    from ecdsa.ellipticcurve import INFINITY, PointEdwards
-    data = bytes.fromhex(value)
-    if int.from_bytes(data, "little") & ((1 << 255) - 1) >= _P:
-        return False
-    try:
-        point = PointEdwards.from_bytes(Ed25519.curve, data)
-    except Exception:        # not on the curve (ecdsa's MalformedPointError, or worse)
-        return False
-    if point.to_bytes() != data:
-        return False
-    eight = point * 8
-    return not (eight is INFINITY or eight == INFINITY)

@@ -151,6 +151,8 @@ SMALL_ORDER = [
     (1 << 255).to_bytes(32, "little").hex(),             # order 4, the other sign
     "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",   # order 8
     "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",   # order 8
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",   # order 8
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",   # order 8
 ]
 NOT_CANONICAL = [
     (P + 1).to_bytes(32, "little").hex(),                # y = p + 1: the identity again
@@ -164,8 +166,16 @@ UNIVERSAL = ((1).to_bytes(32, "little") + bytes(32)).hex()
 def test_small_order_and_non_canonical_keys_are_not_public_keys():
     from app.cards import Card, valid_public_key, verify_proof
     from server.participation import ed25519_verify
+    from ecdsa.curves import Ed25519
+    from ecdsa.ellipticcurve import INFINITY, PointEdwards
     card = Card(CONSULTATION, "ACDE", "FGHJKLMNPQRTU")
     assert valid_public_key(card.public_key())
+    # The list is the curve's 8 points of small order (8·P is the identity), no more.
+    points = [PointEdwards.from_bytes(Ed25519.curve, bytes.fromhex(k)) for k in SMALL_ORDER]
+    assert len({bytes(pt.to_bytes()) for pt in points}) == 8
+    assert all((pt * 8) == INFINITY for pt in points)
+    assert (PointEdwards.from_bytes(Ed25519.curve, bytes.fromhex(card.public_key())) * 8) \
+        != INFINITY
     for key in SMALL_ORDER + NOT_CANONICAL + ["00" * 31 + "0g", "AB" * 32]:
         assert not valid_public_key(key), key
     # The hub's compiled check and the tablets' pure-Python one, through verify_proof, agree:
