@@ -15,12 +15,17 @@ answers, never to *make* an answer for it.
   pulled with the bundle index; a QR by the hub's signature over consultation, L and that
   public key, so a card printed after the tablet's last pull works too.
 - Each answer of an identified ballot carries `card` = L and `proof` = the card's signature
-  over consultation, question, ballot and the answer's canonical value (`proof_message`): a
-  copied proof carries no other answer and moves to no other ballot. The hub verifies it with
-  the stored public key and keeps one answer per card and question.
+  over consultation, L, question, ballot and the answer's canonical value (`proof_message`): a
+  copied proof carries no other answer, moves to no other ballot and speaks for no other card.
+  The hub verifies it with the stored public key and keeps one answer per card and question.
+- A public key is taken only when it is a canonical encoding of a point of the curve that is
+  not of small order (`valid_public_key`): the hub's compiled check and the tablets'
+  pure-Python one disagree on such keys, and with some of them one signature verifies for
+  every message. Both checks go through `verify_proof`, which applies that rule first.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass, field
@@ -49,7 +54,7 @@ CHECK_ITERATIONS = 20_000
 PUBLIC_KEY_HEX = 64
 PROOF_HEX = 128                                # an Ed25519 signature, in hex
 _SIGNED = b"piazzetta-card-v3|"
-_PROOF = b"piazzetta-card-proof-v3|"
+_PROOF = b"piazzetta-card-proof-v4|"      # v4: the card's lookup ID is signed too
 _USE = b"piazzetta-card-use|"
 _ALPHABET = frozenset(CODE_ALPHABET)
 
@@ -97,7 +102,7 @@ class Card:
         """The card's signature over this answer (`proof_message`), in hex: only the holder
         of the card's secret can make it."""
         return self._signing_key().sign(proof_message(
-            self.consultation_id, question_id, ballot_id, value)).hex()
+            self.consultation_id, question_id, ballot_id, value, lookup=self.lookup)).hex()
 
     def use_tag(self, question_id: str) -> str:
         """One value per card and question that only the card's holder can compute: what a
@@ -132,27 +137,36 @@ def card_seed(consultation_id: str, lookup: str, secret: str) -> bytes:
     return hashlib.pbkdf2_hmac("sha256", secret.encode(), salt, CHECK_ITERATIONS)
 
 
-def proof_message(consultation_id: str, question_id: str, ballot_id: str, value: Any) -> bytes:
-    """What a card signs for one answer: consultation, question, ballot and the answer's
-    canonical value (app/canonical.py)."""
-    return _PROOF + f"{consultation_id}|{question_id}|{ballot_id}|".encode() \
+def proof_message(consultation_id: str, question_id: str, ballot_id: str, value: Any, *,
+                  lookup: str) -> bytes:
+    """What a card signs for one answer: consultation, the card's lookup ID, question, ballot
+    and the answer's canonical value (app/canonical.py). With the lookup ID signed, two cards
+    that share a public key (which a hub refuses to import) still cannot stand in for each
+    other."""
+    return _PROOF + f"{consultation_id}|{lookup}|{question_id}|{ballot_id}|".encode() \
         + canonical_json(value).encode()
 
 
 def verify_proof(public_key_hex: str, proof_hex: object, consultation_id: str,
-                 question_id: str, ballot_id: str, value: Any, *,
+                 question_id: str, ballot_id: str, value: Any, *, lookup: str,
                  verify: Callable[[str, bytes, bytes], bool] | None = None) -> bool:
-    """Whether `proof_hex` is the card's signature over this very answer. `verify(public key
-    hex, signature, message)` is the Ed25519 check to use: the hub passes a compiled one
-    (server.participation), the pure-Python one otherwise."""
-    if not isinstance(proof_hex, str) or len(proof_hex) != PROOF_HEX:
+    """Whether `proof_hex` is card `lookup`'s signature over this very answer. `verify(public
+    key hex, signature, message)` is the Ed25519 check to use: the hub passes a compiled one
+    (server.participation), the pure-Python one otherwise. Both see only what this rule lets
+    through — a valid public key (`valid_public_key`) and a signature whose S is below the
+    group order (`sound_public_key`: both libraries refuse a point off the curve) — so that
+    they agree."""
+    if not isinstance(proof_hex, str) or len(proof_hex) != PROOF_HEX \
+            or not sound_public_key(public_key_hex):
         return False
     try:
         signature = bytes.fromhex(proof_hex)
     except ValueError:
         return False
-    return (verify or _verify)(public_key_hex, signature,
-                               proof_message(consultation_id, question_id, ballot_id, value))
+    if int.from_bytes(signature[32:], "little") >= _ORDER:
+        return False
+    return (verify or _verify)(public_key_hex, signature, proof_message(
+        consultation_id, question_id, ballot_id, value, lookup=lookup))
 
 
 def _verify(public_key_hex: str, signature_hex_or_bytes, message: bytes) -> bool:
@@ -249,6 +263,45 @@ def valid_lookup(value: object) -> bool:
             and set(value) <= _ALPHABET)
 
 
+_P = 2 ** 255 - 19                                         # the field of Ed25519
+_ORDER = 2 ** 252 + 27742317777372353535851937790883648493  # its prime group order (L)
+# The y of the curve's 8 points of small order (8·P = identity): the identity (1), order 2
+# (-1), order 4 (0), order 8 (±Y8). tests/unit/test_card_review.py checks them against ecdsa.
+_Y8 = 0x7a03ac9277fdc74ec6cc392cfa53202a0f67100d760b3cba4fd84d3d706a17c7
+_SMALL_ORDER_Y = frozenset({0, 1, _P - 1, _Y8, _P - _Y8})
+
+
 def valid_public_key(value: object) -> bool:
+    """Whether `value` is an Ed25519 public key a card may have: 64 hex digits (lower case)
+    that encode, canonically (y below the field prime; no "negative zero" x, which only the
+    small-order points with x = 0 could have), a point of the curve that is not of small order
+    (8·P ≠ identity). A small-order key (such as `01 00…00`, the identity) makes a signature
+    that verifies for every message."""
+    return sound_public_key(value) and _on_curve(value)
+
+
+def sound_public_key(value: object) -> bool:
+    """valid_public_key without the (slower) check that the point is on the curve, which both
+    Ed25519 libraries make themselves: the rule `verify_proof` applies before either."""
+    if not hex_public_key(value):
+        return False
+    y = int.from_bytes(bytes.fromhex(value), "little") & ((1 << 255) - 1)
+    return y < _P and y not in _SMALL_ORDER_Y
+
+
+@functools.lru_cache(maxsize=8192)
+def _on_curve(value: str) -> bool:
+    from ecdsa.curves import Ed25519
+    from ecdsa.ellipticcurve import PointEdwards
+    try:
+        PointEdwards.from_bytes(Ed25519.curve, bytes.fromhex(value))
+        return True
+    except Exception:        # not on the curve (ecdsa's MalformedPointError, or worse)
+        return False
+
+
+def hex_public_key(value: object) -> bool:
+    """Whether `value` has the shape of a public key (64 lower-case hex digits): the cheap
+    check of a tablet storing thousands of them (each is checked in full when used)."""
     return (isinstance(value, str) and len(value) == PUBLIC_KEY_HEX
             and set(value) <= frozenset("0123456789abcdef"))

@@ -262,7 +262,8 @@ class KioskSession:
         """Clear the answer to the current question: it no longer counts."""
         question = self.question
         if question is not None and question.id in self.answers:
-            self.store.withdraw_answer(self.ballot_id, question.id)
+            self.store.withdraw_answer(self.ballot_id, question.id,
+                                       card=self.card if self.identified else None)
             del self.answers[question.id]
 
     def next(self) -> None:

@@ -315,11 +315,18 @@ class Store:
                                 (consultation_id, question_id, nullifier)).fetchone()
         return row[0] if row else None
 
-    def withdraw_answer(self, ballot_id: str, question_id: str) -> None:
-        """The resident went back and cleared an answer: it no longer counts."""
+    def withdraw_answer(self, ballot_id: str, question_id: str, *,
+                        card: "Card | None" = None) -> None:
+        """The resident went back and cleared an answer: it no longer counts. In the
+        identified mode, `card` signs the withdrawal (a proof over the value null): the hub
+        takes no withdrawal of a card's answer that the card did not sign."""
         consultation_id = self._ballot(ballot_id)[0]
-        self._append("answer_withdrawn", {"ballot_id": ballot_id, "question_id": question_id,
-                                          "consultation_id": consultation_id},
+        payload = {"ballot_id": ballot_id, "question_id": question_id,
+                   "consultation_id": consultation_id}
+        if card is not None:
+            payload["card"] = card.lookup
+            payload["proof"] = card.proof(question_id, ballot_id, None)
+        self._append("answer_withdrawn", payload,
                      [("DELETE FROM answers WHERE ballot_id = ? AND question_id = ?",
                        (ballot_id, question_id))])
 

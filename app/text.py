@@ -37,3 +37,22 @@ def clean_text(value: object, *, field: str, max_length: int, required: bool = F
             N_("This text is too long: {length} characters, at most {max} allowed."),
             field, length=len(cleaned), max=max_length)
     return cleaned
+
+
+def has_lone_surrogate(value: object) -> bool:
+    """Whether a decoded JSON value holds, in any string (keys included), a lone surrogate
+    (`"\\ud800"` is valid JSON, not valid Unicode: it cannot be written as UTF-8)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return False

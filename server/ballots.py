@@ -55,10 +55,11 @@ def preload(batch: Batch, state: BallotBatch, events: list[Event]) -> None:
                   if e.type in BALLOT_EVENTS and isinstance(e.payload.get("ballot_id"), str)}
     for chunk in db.in_chunks(sorted(ballot_ids)):
         for row in batch.conn.execute(
-                select(db.ballots.c.id, db.ballots.c.consultation_id, db.ballots.c.device_id)
+                select(db.ballots.c.id, db.ballots.c.consultation_id, db.ballots.c.device_id,
+                       db.ballots.c.mode)
                 .where(db.ballots.c.id.in_(chunk))):
             state.known[row.id] = {"consultation_id": row.consultation_id,
-                                   "device_id": row.device_id}
+                                   "device_id": row.device_id, "mode": row.mode}
         # The device of each current answer: seq numbers compare within one device only.
         for row in batch.conn.execute(
                 select(db.ballot_answers, db.events.c.device_id)
@@ -146,7 +147,12 @@ def apply_ballot_started(batch: Batch, state: BallotBatch, event: Event) -> None
                "meeting_id": batch.meeting(consultation, payload), "mode": mode}
     if check_ballot(batch, state, ballot_id, consultation.id):
         # The same ballot announced again, or first seen through one of its answers (events may
-        # arrive in any order): counted once, and its start says how it was held.
+        # arrive in any order): counted once, and its start says how it was held — never
+        # turning a ballot held with cards into one without, nor the other way round (its
+        # answers were checked, or not, for a card).
+        if (state.owner(ballot_id).get("mode") == "identified") != (mode == "identified"):
+            raise EventRejected(N_("This ballot was started in another mode."), "payload.mode",
+                                code="ballot_mode_changed")
         if ballot_id in state.new:
             state.new[ballot_id].update(details)
         else:
@@ -166,7 +172,9 @@ def apply_answer(batch: Batch, state: BallotBatch, event: Event) -> None:
         raise EventRejected(N_("Unknown question."), "payload.question_id")
     check_ballot(batch, state, ballot_id, consultation.id)
     value = validate_answer(consultation, question, payload.get("value"))
-    batch.check_answer(AnswerUse(consultation.id, ballot_id, question.id, payload))
+    owner = state.owner(ballot_id)
+    batch.check_answer(AnswerUse(consultation.id, ballot_id, question.id, payload,
+                                 mode=owner.get("mode") if owner else None))
     _adopt_ballot(batch, state, ballot_id, consultation, payload)
     _set_answer(batch, state, consultation.id, ballot_id, question.id, event, value)
 
@@ -179,7 +187,14 @@ def apply_answer_withdrawn(batch: Batch, state: BallotBatch, event: Event) -> No
     if not isinstance(question_id, str) or not BUNDLE_IDENT.match(question_id):
         raise EventRejected(N_("Unknown question."), "payload.question_id")
     check_ballot(batch, state, ballot_id, consultation.id)
-    _adopt_ballot(batch, state, ballot_id, consultation, {})
+    # In an identified ballot, only the card can withdraw its answer: its proof over the
+    # value null (checked as an answer's; the card stays spent on this ballot, whose answer
+    # it may give again — one answer per card and question).
+    owner = state.owner(ballot_id)
+    batch.check_answer(AnswerUse(consultation.id, ballot_id, question_id,
+                                 {k: v for k, v in payload.items() if k != "value"},
+                                 mode=owner.get("mode") if owner else None))
+    _adopt_ballot(batch, state, ballot_id, consultation, payload)
     _set_answer(batch, state, consultation.id, ballot_id, question_id, event, None)
 
 

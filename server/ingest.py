@@ -36,6 +36,7 @@ from app.clock import now_iso
 from app.errors import N_, ValidationError
 from app.model import Consultation
 from app.signup import PERSONAL_FIELDS
+from app.text import has_lone_surrogate
 
 from . import db
 from .errors import EventRejected
@@ -64,6 +65,7 @@ class AnswerUse:
     ballot_id: str
     question_id: str
     payload: dict
+    mode: str | None = None     # the ballot's mode when known ("identified": a card is due)
 
 
 def open_to_site(consultation: Consultation, site_id: str | None) -> bool:
@@ -254,6 +256,11 @@ class Batch:
         """The envelope's fields, checked before any database work, or EventRejected."""
         if not isinstance(env, dict):
             raise EventRejected(N_("An event must be an object."), "event")
+        if has_lone_surrogate(env):
+            # No byte of it could be written, hashed or answered in UTF-8: this event only is
+            # refused (a tablet's free text is cleaned of them: app.text.clean_text).
+            raise EventRejected(N_("This event holds text that is not valid Unicode."),
+                                "event", code="text_invalid")
         event_id = env.get("id")
         if not isinstance(event_id, str) or not IDENT.match(event_id):
             raise EventRejected(N_("An event ID (1 to 64 letters, digits, - or _) is expected."),
@@ -347,12 +354,15 @@ class Batch:
 
     def reject(self, env: Any, exc: EventRejected) -> dict:
         event_id = env.get("id") if isinstance(env, dict) else None
-        event_id = event_id if isinstance(event_id, str) else ""
+        event_id = event_id if isinstance(event_id, str) and not has_lone_surrogate(event_id) \
+            else ""
         error = exc.error
         try:
             envelope = canonical_json(self.redacted_envelope(env))
         except (TypeError, ValueError):
             envelope = canonical_json({"redacted": True, "unreadable": type(env).__name__})
+        # Kept for review with any lone surrogate as "?" (it cannot be stored as UTF-8).
+        envelope = envelope.encode("utf-8", "replace").decode("utf-8")
         self._review_rows.append({"event_id": event_id[:200],
                                   "content_hash": db.sha256(envelope),
                                   "device_id": self.device_id, "kind": "rejected",

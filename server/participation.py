@@ -244,8 +244,10 @@ class Participation:
                      consultations: set[str] | None = None,
                      room_site: str | None = None) -> dict:
         """Add another hub's issued cards (export_cards). A lookup ID this hub already issued
-        with another key is refused whole (ValidationError): nothing is written — or, with
-        `partial` (hub to hub, every round), left out and counted in `conflicts`.
+        with another key, or a public key another card already has, is refused whole
+        (ValidationError): nothing is written — or, with `partial` (hub to hub, every round),
+        left out and counted in `conflicts`. A key that is not a valid one (app.cards.
+        valid_public_key: off the curve, not canonical, of small order) refuses the whole list.
         `consultations` limits what is taken (a room hub: its site's). `room_site`: the cards
         were made by that site's room hub; new ones beyond its quota per consultation
         (card_quota) are refused, in key order, and listed in `refused` with their reason."""
@@ -265,10 +267,27 @@ class Participation:
         refused: list[dict] = []
         left: dict[str, int] = {}       # per consultation: cards the room may still make
         with self.hub.writer.begin() as conn:
+            if room_site is not None:
+                self._lock_quotas(conn, {c for c, _lookup in clean}, room_site)
+            # Which cards hold each public key already: a key is one card's (two cards with
+            # one key would answer for each other wherever a proof did not name its card).
+            holders: dict[str, set[tuple[str, str]]] = {}
+            for chunk in db.in_chunks(sorted(set(clean.values()))):
+                for c, lookup, key in conn.execute(select(
+                        db.issued_cards.c.consultation_id, db.issued_cards.c.lookup,
+                        db.issued_cards.c.public_key).where(
+                        db.issued_cards.c.public_key.in_(chunk))):
+                    holders.setdefault(key, set()).add((c, lookup))
             for (consultation_id, lookup), key in sorted(clean.items()):
                 found = conn.execute(select(db.issued_cards).where(
                     db.issued_cards.c.consultation_id == consultation_id,
                     db.issued_cards.c.lookup == lookup)).first()
+                if found is None and holders.get(key, set()) - {(consultation_id, lookup)}:
+                    if partial:
+                        conflicts += 1
+                        continue
+                    raise ValidationError(N_("Another card already has this public key: "
+                                             "nothing was imported."), "cards")
                 if found is None:
                     if room_site is not None:
                         if consultation_id not in left:
@@ -281,6 +300,7 @@ class Participation:
                     conn.execute(db.issued_cards.insert().values(
                         consultation_id=consultation_id, lookup=lookup, public_key=key,
                         room_site=room_site))
+                    holders.setdefault(key, set()).add((consultation_id, lookup))
                     added += 1
                 elif found.public_key != key:
                     if partial:
@@ -305,6 +325,18 @@ class Participation:
             db.card_quotas.c.consultation_id == consultation_id,
             db.card_quotas.c.site_id == site_id)).scalar()
         return self.hub.settings.room_card_quota if quota is None else quota
+
+    @staticmethod
+    def _lock_quotas(conn, consultation_ids: set[str], site_id: str) -> None:
+        """Serialize the room's card imports per consultation and site until the transaction
+        ends, so that two at once cannot both count the cards made, then both add up to the
+        quota. On PostgreSQL a transaction-level advisory lock per pair (taken in one order:
+        no deadlock); SQLite's writer transaction (BEGIN IMMEDIATE) serializes already."""
+        if conn.dialect.name != "postgresql":
+            return
+        for consultation_id in sorted(consultation_ids):
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext(%(key)s))", {
+                "key": f"piazzetta-card-quota|{consultation_id}|{site_id}"})
 
     @staticmethod
     def _made(conn, consultation_id: str, site_id: str) -> int:
@@ -671,7 +703,8 @@ class Participation:
             payload = event.payload if isinstance(event.payload, dict) else {}
             consultation_id, lookup = payload.get("consultation_id"), payload.get("card")
             question_id = payload.get("question_id")
-            if event.type == "answer" and isinstance(consultation_id, str) \
+            if event.type in ("answer", "answer_withdrawn") \
+                    and isinstance(consultation_id, str) \
                     and isinstance(question_id, str) and len(consultation_id) <= db.ID \
                     and len(question_id) <= db.ID and valid_lookup(lookup):
                 wanted.setdefault(consultation_id, set()).add(lookup)
@@ -696,8 +729,9 @@ class Participation:
     def check_card(self, batch: Batch, state: ParticipationBatch, use: AnswerUse) -> None:
         """Identified mode: the answer's card must be one this hub issued for the consultation
         and its proof the card's signature over this very answer (consultation, question,
-        ballot, value: app.cards.proof_message), so an enrolled tablet cannot invent
-        participation and a copied proof carries no other answer; a second
+        card, ballot, value: app.cards.proof_message), so an enrolled tablet cannot invent
+        participation and a copied proof carries no other answer — an answer without a card
+        in a ballot started as identified is refused too; a second
         answer of the same card to the same question from another ballot (another tablet, or
         the same one) is refused."""
         payload = use.payload
@@ -705,8 +739,8 @@ class Participation:
             raise EventRejected(N_("Participation cards of the old kind are no longer "
                                    "accepted."), "payload.nullifier", code="card_outdated")
         lookup, proof = payload.get("card"), payload.get("proof")
-        if lookup is None and proof is None:
-            return
+        if lookup is None and proof is None and use.mode != "identified":
+            return      # an open or facilitated ballot (an identified one always has a card)
         if not valid_lookup(lookup):
             raise EventRejected(N_("A participation card is expected here."), "payload.card",
                                 code="card_invalid")
@@ -730,7 +764,8 @@ class Participation:
             raise EventRejected(N_("Participation cards of the old kind are no longer "
                                    "accepted."), "payload.card", code="card_outdated")
         if not verify_proof(public_key, proof, use.consultation_id, use.question_id,
-                            use.ballot_id, payload.get("value"), verify=ed25519_verify):
+                            use.ballot_id, payload.get("value"), lookup=lookup,
+                            verify=ed25519_verify):
             raise EventRejected(N_("This participation card's proof does not match."),
                                 "payload.proof", code="card_proof_invalid")
         key = (use.consultation_id, use.question_id, lookup)

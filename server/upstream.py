@@ -33,7 +33,7 @@ from app.errors import N_, DomainError
 from app.signup import PERSONAL_FIELDS
 from sync import protocol as p
 from sync.batches import backoff_delay, push_in_batches
-from sync.client import HubClient, normalize_hub_url
+from sync.client import HubClient, normalize_hub_url, require_tls
 from sync.enroll import credential_hash
 
 from . import db
@@ -100,6 +100,7 @@ def enroll(hub, url: str, code: str, name: str = "") -> dict:
     with the same code after any failure. A new central hub (another URL) gets everything
     again: acknowledgements and registrations of the former one are forgotten."""
     url = normalize_hub_url(url)
+    require_tls(url)
     if not isinstance(code, str) or not code.strip():
         raise UpstreamError(N_("Type the enrollment code."), "code")
     values = state(hub)

@@ -7,6 +7,7 @@ man-in-the-middle with any other certificate gets no byte of a request. A hub wi
 central hub over public HTTPS) is checked against the usual authorities."""
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import ssl
@@ -35,6 +36,29 @@ def normalize_pin(pin: object) -> str:
             return digits
     raise SyncError(N_("This does not look like a certificate fingerprint (64 hexadecimal "
                        "digits)."), "pin")
+
+
+def loopback(host: str | None) -> bool:
+    """Whether `host` is this machine: localhost, 127.0.0.0/8 or ::1."""
+    if not host:
+        return False
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def require_tls(url: str) -> str:
+    """`url` (normalized) when it is https://, or http:// to this machine (a hub run beside
+    the tablet or the room hub: `make run`, the tests); else SyncError — a credential, a card's
+    proof or a resident's contact would cross the network in clear."""
+    parts = urlsplit(url)
+    if parts.scheme != "https" and not loopback(parts.hostname):
+        raise SyncError(N_("This hub address uses plain http://, which anyone on the network "
+                           "can read: use its https:// address."), "hub_url")
+    return url
 
 
 def split_hub_address(address: object) -> tuple[str, str | None]:
@@ -96,12 +120,13 @@ def certificate_problem(exc: BaseException) -> bool:
 
 
 def normalize_hub_url(url: object) -> str:
-    """`http(s)://host[:port][/path]` without a trailing slash, or SyncError."""
+    """`http(s)://host[:port][/path]` without a trailing slash, or SyncError. An address
+    without a scheme is an https:// one (plain HTTP is never guessed)."""
     if not isinstance(url, str) or len(url) > 500:
         raise SyncError(N_("This does not look like a hub address."), "hub_url")
     url = url.strip()
     if "://" not in url:
-        url = "http://" + url
+        url = "https://" + url
     parts = urlsplit(url)
     try:
         parts.port

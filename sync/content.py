@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 from app.bundle import BUNDLE_FILE, load_bundle
 from app.errors import BundleError, ValidationError
 from app.proposals import ANSWER_STATUSES
-from app.cards import CARD_KEYS, CARD_PUBLIC_KEY, OLD_CARD_SETTINGS, valid_lookup, valid_public_key
+from app.cards import CARD_KEYS, CARD_PUBLIC_KEY, OLD_CARD_SETTINGS, hex_public_key, valid_lookup
 from app.store import Store
 
 from . import protocol as p
@@ -80,7 +80,7 @@ def save_card_index(store: Store, cards: object) -> None:
     if isinstance(keys, dict):
         store.set_setting(CARD_KEYS, {
             str(c): {str(lookup): card_key for lookup, card_key in per.items()
-                     if valid_lookup(lookup) and valid_public_key(card_key)}
+                     if valid_lookup(lookup) and hex_public_key(card_key)}
             for c, per in keys.items() if isinstance(per, dict)})
     for old in OLD_CARD_SETTINGS:
         if store.get_setting(old) is not None:

@@ -16,7 +16,8 @@ from app.store import Store
 from app.tablet import PHONE_SIGNUP
 
 from . import protocol as p
-from .client import HubClient, normalize_hub_url, normalize_pin, split_hub_address
+from .client import (HubClient, normalize_hub_url, normalize_pin, require_tls,
+                     split_hub_address)
 
 
 def parse_enrollment_qr(text: object) -> tuple[str, str, str | None]:
@@ -97,6 +98,7 @@ def enroll(store: Store, hub_url: str, code: str, *, pin: str | None = None, nam
     hub said yes.
     """
     hub_url, address_pin = split_hub_address(hub_url)
+    require_tls(hub_url)
     pin = normalize_pin(pin) if pin else address_pin
     if not isinstance(code, str) or not code.strip():
         raise p.SyncError(N_("Type the enrollment code."), "code")

@@ -332,7 +332,8 @@ def test_identified_mode_one_answer_per_card_and_question(kiosk_factory, lang):
     assert {e.payload["card"] for e in answers} == {CARD.lookup}
     assert {e.payload["question_id"] for e in answers} == {"q-colour", "q-ticket"}
     assert all(verify_proof(CARD.public_key(), e.payload["proof"], CARD.consultation_id,
-                            e.payload["question_id"], e.payload["ballot_id"], e.payload["value"])
+                            e.payload["question_id"], e.payload["ballot_id"], e.payload["value"],
+                            lookup=CARD.lookup)
                for e in answers)
     assert CARD.secret not in str(k.store.events())
     k.tap(k.root.question.ids.skip)

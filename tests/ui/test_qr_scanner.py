@@ -297,7 +297,8 @@ def test_a_resident_shows_the_card_to_the_camera(kiosk_factory, lang, no_camera_
     from app.cards import verify_proof
     assert answers and all(verify_proof(CARD_CODE.public_key(), e.payload["proof"],
                                         CARD_CODE.consultation_id, "q-colour",
-                                        e.payload["ballot_id"], e.payload["value"])
+                                        e.payload["ballot_id"], e.payload["value"],
+                                        lookup=CARD_CODE.lookup)
                            for e in answers)
 
 

@@ -82,7 +82,8 @@ def forged_proofs(values: set[str], lookup: str, ballot: str, value="yes",
     proof, as an HMAC key (over the answer, or over consultation and question as the cards of
     before were checked) and as an Ed25519 seed (over the answer as cards sign it)."""
     from ecdsa import Ed25519, SigningKey
-    message = (b"piazzetta-card-proof-v3|" + f"{CONSULTATION}|{question}|{ballot}|".encode()
+    message = (b"piazzetta-card-proof-v4|"
+               + f"{CONSULTATION}|{lookup}|{question}|{ballot}|".encode()
                + canonical_json(value).encode())
     proofs = set()
     for stored in values:
@@ -339,9 +340,11 @@ def test_the_hubs_compiled_check_agrees_with_the_tablets_pure_python_one():
              (card.public_key(), flipped, "b1"), ("00" * 32, proof, "b1"),
              (Card(CONSULTATION, "ACDE", "FGHJKLMNPQRTV").public_key(), proof, "b1"),
              (card.public_key(), "zz" * 64, "b1"), (card.public_key(), proof[:-2], "b1")]
-    outcomes = [(verify_proof(key, p, CONSULTATION, "q-ticket", ballot, {"p-market": 1}),
+    outcomes = [(verify_proof(key, p, CONSULTATION, "q-ticket", ballot, {"p-market": 1},
+                              lookup="ACDE"),
                  verify_proof(key, p, CONSULTATION, "q-ticket", ballot, {"p-market": 1},
-                              verify=ed25519_verify)) for key, p, ballot in cases]
+                              lookup="ACDE", verify=ed25519_verify))
+                for key, p, ballot in cases]
     assert outcomes == [(True, True)] + [(False, False)] * (len(cases) - 1)
 
 

@@ -60,7 +60,7 @@ def test_no_ballot_without_a_card_then_answers_carry_the_card_and_its_proof(iden
     assert event.payload["card"] == CARD.lookup
     assert event.payload["proof"] == CARD.proof("q-ticket", session.ballot_id, "yes")
     assert verify_proof(CARD.public_key(), event.payload["proof"], DEMO, "q-ticket",
-                        session.ballot_id, "yes")
+                        session.ballot_id, "yes", lookup=CARD.lookup)
     assert "nullifier" not in event.payload
     assert CARD.secret not in str(store.events())         # the secret is never written
     session.finish()

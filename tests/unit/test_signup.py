@@ -169,16 +169,19 @@ def test_a_proof_binds_card_question_ballot_and_answer():
     assert a == read_card(CARD.typed.lower(), CONSULTATION, PUBLIC,
                           {CARD.lookup: CARD.public_key()}).proof("q-ticket", "b1", "yes")
     assert re.fullmatch(r"[0-9a-f]{128}", a)
-    assert verify_proof(CARD.public_key(), a, CONSULTATION, "q-ticket", "b1", "yes")
+    assert verify_proof(CARD.public_key(), a, CONSULTATION, "q-ticket", "b1", "yes",
+                        lookup=CARD.lookup)
     for other in ((CONSULTATION, "q-ticket", "b1", "no"), (CONSULTATION, "q-colour", "b1", "yes"),
                   (CONSULTATION, "q-ticket", "b2", "yes"), ("other", "q-ticket", "b1", "yes")):
-        assert not verify_proof(CARD.public_key(), a, *other)
+        assert not verify_proof(CARD.public_key(), a, *other, lookup=CARD.lookup)
+    assert not verify_proof(CARD.public_key(), a, CONSULTATION, "q-ticket", "b1", "yes",
+                            lookup="ZZZZ")
     assert not verify_proof(Card(CONSULTATION, CARD.lookup, "FGHJKLMNPQRTV").public_key(), a,
-                            CONSULTATION, "q-ticket", "b1", "yes")
+                            CONSULTATION, "q-ticket", "b1", "yes", lookup=CARD.lookup)
     # The answer's canonical value: the same answer in another key order is the same answer.
     value = {"p-market": 1, "p-bus": 2}
     assert verify_proof(CARD.public_key(), CARD.proof("q", "b", value), CONSULTATION, "q", "b",
-                        dict(reversed(list(value.items()))))
+                        dict(reversed(list(value.items()))), lookup=CARD.lookup)
 
 
 # -- the tablet's store ------------------------------------------------------------------------

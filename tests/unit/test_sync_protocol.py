@@ -59,7 +59,7 @@ def test_enrollment_qr_codes():
                                "&code=ABCD-EFGH") == ("http://192.168.1.10:8765", "ABCD-EFGH",
                                                       None)
     assert parse_enrollment_qr('{"hub": "hub.local:8765", "code": "abcd efgh"}') == (
-        "http://hub.local:8765", "abcd efgh", None)
+        "https://hub.local:8765", "abcd efgh", None)
     # A room hub's QR carries its certificate's fingerprint, which the tablet pins.
     assert parse_enrollment_qr("piazzetta://enroll?hub=https%3A%2F%2F192.168.1.10%3A8765"
                                f"&code=ABCD-EFGH&pin={PIN}") == (
@@ -79,7 +79,7 @@ def test_enrollment_qr_codes():
 
 
 def test_hub_addresses():
-    assert normalize_hub_url(" 10.0.0.2:8765/ ") == "http://10.0.0.2:8765"
+    assert normalize_hub_url(" 10.0.0.2:8765/ ") == "https://10.0.0.2:8765"   # never guessed http
     assert normalize_hub_url("https://hub.example.org/piazzetta") == \
         "https://hub.example.org/piazzetta"
     for bad in ("", "ftp://x", "http://", "http://a b", "http://x?y=1", None, "x" * 600):
@@ -314,7 +314,7 @@ def test_the_projectors_control_poll_hands_each_change_once():
 
 # -- identity: the tablet's own credential, its states ------------------------------------------
 
-HUB = "http://hub.test:8765"
+HUB = "https://hub.test:8765"
 
 
 def enrollment_answer(device_id, credential, **extra):
