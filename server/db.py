@@ -228,6 +228,17 @@ signups = Table(
 )
 Index("signups_attribution", signups.c.consultation_id, signups.c.site_id, signups.c.meeting_id)
 
+# PostgreSQL only (server/stage.py): sign-ups and confirmations of the hour not yet written to
+# `signups` — an UNLOGGED table, never in the WAL (emptied by crash recovery), the same columns;
+# flushed into `signups` in one transaction per published hour and when the hub stops.
+stage_metadata = MetaData()
+signups_stage = Table(
+    "signups_stage", stage_metadata,
+    *[Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+      for c in signups.columns],
+    prefixes=["UNLOGGED"],
+)
+
 # Participation cards issued (app/cards.py), printed or shown to a confirmed sign-up: per
 # consultation and lookup ID, the card's public key (app.cards.issued_row). Nothing else: no
 # sign-up, no time, and no insertion order (WITHOUT ROWID on SQLite: rows are kept in key
@@ -467,6 +478,7 @@ def create_schema(engine: Engine) -> None:
     migrate_card_keys(engine)
     metadata.create_all(engine)
     migrate_signups_order(engine)
+    unlogged(engine)
     present = {name: {c["name"] for c in inspect(engine).get_columns(name)}
                for name in {table for table, _ in ADDED_COLUMNS}}
     missing = [(t, c) for t, c in ADDED_COLUMNS if c not in present[t]]
@@ -479,6 +491,21 @@ def create_schema(engine: Engine) -> None:
                     f'ALTER TABLE {table_name} ADD COLUMN {column_name} {kind}')
     for index in metadata.tables["devices"].indexes:
         index.create(engine, checkfirst=True)
+
+
+def unlogged(engine: Engine) -> None:
+    """PostgreSQL: the sign-ups' stage (server/stage.py) made, and the rate-limit counters
+    made UNLOGGED (an older database's too): neither is ever in the WAL. A crash empties both:
+    the counters start again (the limits forgive once), the stage's loss is docs/deploy.md's."""
+    if engine.dialect.name != "postgresql":
+        return
+    stage_metadata.create_all(engine)
+    with engine.begin() as conn:
+        logged = conn.exec_driver_sql(
+            "SELECT relpersistence FROM pg_class WHERE relname = 'rate_counters' "
+            "AND relnamespace = current_schema()::regnamespace").scalar()
+        if logged == "p":
+            conn.exec_driver_sql("ALTER TABLE rate_counters SET UNLOGGED")
 
 
 def sha256(data: str | bytes) -> str:

@@ -41,6 +41,7 @@ from .db import sha256
 from .errors import AuthError, HubError
 from .ingest import BUNDLE_IDENT, IDENT, Batch, IngestRegistry
 from .participation import Participation
+from .stage import Stage
 from .results import ResultsCache
 from .settings import Settings, private_dir
 
@@ -74,12 +75,15 @@ class Hub:
         self.last_ingest = 0.0
         self._consultations: dict[tuple[str, int], Consultation] = {}
         self.results = ResultsCache()
+        # PostgreSQL: sign-ups and confirmations wait out of the WAL until the hour's flush.
+        self.stage = Stage(self.engine, self.writer)
         self.participation = Participation(self)
         self.ingest_registry = IngestRegistry([
             ballots.extension(), ideas.extension(), channels.count_extension(),
             self.participation.ingest_extension(), relay.extension(self)])
         with self.write_lock:
             self._load_results()
+        self.stage.start()
 
     def _schema_ready(self) -> None:
         if self.settings.database_url.startswith("sqlite"):
@@ -114,7 +118,9 @@ class Hub:
 
     def close(self) -> None:
         """Checkpoint the WAL into the file and truncate it (SQLite: nothing of the commits'
-        order stays beside the database), then close every connection."""
+        order stays beside the database), then close every connection. PostgreSQL: the
+        sign-ups' stage written to `signups` first (server/stage.py)."""
+        self.stage.stop()
         try:
             db.forget_order(self.engine, attempts=20)
         except Exception:      # a database gone or locked: closing still closes

@@ -145,6 +145,10 @@ class Participation:
         self._seed = card_signing_seed(hub.settings.secret_key)
         self.public_key = card_public_key(self._seed)
         self.pool = CardPool(self, hub.settings.card_pool)
+        # PostgreSQL: sign-ups and addresses this process showed a card to lately (keys, not
+        # cards: Participation._shown), in memory only.
+        self._shown_until: dict[str, float] = {}
+        self._shown_lock = threading.Lock()
 
     # -- sign-up links and forms ---------------------------------------------------------------
 
@@ -212,9 +216,11 @@ class Participation:
                                             func.sum(db.card_batches.c.count)).where(
                 db.card_batches.c.consultation_id == consultation_id).group_by(
                 db.card_batches.c.kind)).all())
-            handed = conn.execute(select(func.count()).select_from(db.signups).where(
-                db.signups.c.consultation_id == consultation_id,
-                db.signups.c.card_issued.is_(True))).scalar()
+            self.hub.stage.enter(conn)
+            live = self.hub.stage.live()
+            handed = conn.execute(select(func.count()).select_from(live).where(
+                live.c.consultation_id == consultation_id,
+                live.c.card_issued.is_(True))).scalar()
         pool = int(made.get("pool") or 0)
         waiting = self.pool.waiting(consultation_id)
         return {"consultation_id": consultation_id, "printed": int(made.get("printed") or 0),
@@ -407,15 +413,16 @@ class Participation:
                         claims.get("meeting"), claims.get("device"), channel, lang)
         try:
             with self.hub.writer.begin() as conn:
-                existing = conn.execute(select(db.signups).where(
-                    db.signups.c.id == submission_key)).first()
+                self.hub.stage.enter(conn)
+                existing = self.hub.stage.row(conn, submission_key)
                 if existing is not None:
                     return dict(existing._mapping), False, "repeated"
-                conn.execute(db.signups.insert(), [row])
+                # PostgreSQL: into the stage (server/stage.py), out of the WAL until the
+                # hour's flush; SQLite: into `signups`, then checkpointed out of the WAL.
+                self.hub.stage.insert(conn, [row])
         except IntegrityError:   # the same form posted twice at the same instant
             with self.hub.engine.connect() as conn:
-                existing = conn.execute(select(db.signups).where(
-                    db.signups.c.id == submission_key)).first()
+                existing = self.hub.stage.row(conn, submission_key)
             if existing is None:
                 raise
             return dict(existing._mapping), False, "repeated"
@@ -475,39 +482,48 @@ class Participation:
         """Confirm the email address of a sign-up and, the first time, hand it a card from the
         pool: one card per confirmed address (normalised: app.signup.contact_identity) and
         consultation, shown once. The only write is the sign-up's own row (confirmed, to the
-        hour; card issued, yes): no card row is touched, nothing says which card it was, and
-        on SQLite the WAL is then checkpointed and truncated so that no commit order remains.
+        hour; card issued, yes): no card row is touched, nothing says which card it was; on
+        SQLite the WAL is then checkpointed and truncated so that no commit order remains, on
+        PostgreSQL the row's new state waits in the UNLOGGED stage for the hour's flush
+        (server/stage.py).
         TokenError when the link is forged, damaged, of the old kind, or expired
         (PIAZZETTA_HUB_CONFIRM_LINK_HOURS)."""
         signup_id = self.confirmation_claims(token)
+        stage = self.hub.stage
         with self.hub.engine.connect() as conn:
-            row = conn.execute(select(db.signups).where(db.signups.c.id == signup_id)).first()
+            row = stage.row(conn, signup_id)
         if row is None or row.contact_kind != "email":
             raise signing.TokenError(N_("This link is not valid."))
+        shown_key = f"signup|{signup_id}"
+        identity_key = "contact|{}|{}".format(row.consultation_id, db.sha256(
+            contact_identity(row.contact or "")))
         # Drawn before the write transaction (a batch, if the pool is empty, is a commit of
         # its own), given back if this sign-up gets none.
         card = (self.pool.take(row.consultation_id)
-                if row.consultation_id is not None and not row.card_issued else None)
+                if row.consultation_id is not None and not row.card_issued
+                and not self._shown(shown_key) else None)
         try:
             with self.hub.writer.begin() as conn:
-                row = conn.execute(select(db.signups).where(db.signups.c.id == signup_id)
-                                   ).first()
+                # PostgreSQL: no flush meanwhile, and two confirmations of one address wait
+                # for each other (advisory locks: no row lock, which the WAL would keep).
+                stage.enter(conn, lock=identity_key)
+                row = stage.row(conn, signup_id)
                 changes: dict = {}
                 status = "no_consultation"
-                if row.card_issued:
+                if row.card_issued or self._shown(shown_key):
                     status = "already_shown"
                 elif row.confirmed_at is None:
                     changes["confirmed_at"] = db.hour(now_iso())
                 if row.consultation_id is not None and status != "already_shown":
-                    if self._contact_has_card(conn, row):
+                    if self._shown(identity_key) or self._contact_has_card(conn, row):
                         status = "contact_has_card"
                     elif card is not None:
                         changes["card_issued"] = True
                         status = "issued"
-                if changes:
-                    conn.execute(db.signups.update().where(db.signups.c.id == row.id)
-                                 .values(**changes))
-                row = conn.execute(select(db.signups).where(db.signups.c.id == row.id)).first()
+                # PostgreSQL: into the stage (server/stage.py), never an UPDATE of `signups`
+                # in the WAL; SQLite: the row itself, then checkpointed out of the WAL.
+                stage.update(conn, row.id, changes)
+                row = {**row._mapping, **changes}
         except BaseException:
             if card is not None:
                 self.pool.put_back(card)
@@ -515,9 +531,32 @@ class Participation:
         if status != "issued" and card is not None:
             self.pool.put_back(card)
             card = None
+        if status == "issued":
+            self._remember_shown(shown_key, identity_key)
         if changes:
             db.forget_order(self.hub.engine)
-        return Confirmation(dict(row._mapping), status, card)
+        return Confirmation(row, status, card)
+
+    def _shown(self, key: str) -> bool:
+        """PostgreSQL: whether this process handed a card to that sign-up or address within
+        the confirmation links' life (a crash of PostgreSQL empties the stage, where the
+        confirmation waits for the hour's flush; this keeps a still-valid link from showing a
+        second card while the hub process lives)."""
+        if not self.hub.stage.active:
+            return False
+        with self._shown_lock:
+            now = time.monotonic()
+            for old in [k for k, ends in self._shown_until.items() if ends <= now]:
+                del self._shown_until[old]
+            return key in self._shown_until
+
+    def _remember_shown(self, *keys: str) -> None:
+        if not self.hub.stage.active:
+            return
+        ends = time.monotonic() + (self.hub.settings.confirm_link_hours + 1) * 3600
+        with self._shown_lock:
+            for key in keys:
+                self._shown_until[key] = ends
 
     def confirmation_claims(self, token: object) -> str:
         """The sign-up ID a confirmation link names; TokenError when it is not valid."""
@@ -532,10 +571,11 @@ class Participation:
         """Whether another sign-up of the same address (normalised) and consultation got a
         card: the card quota, counted at issue."""
         identity = contact_identity(row.contact or "")
-        for other in conn.execute(select(db.signups.c.contact).where(
-                db.signups.c.consultation_id == row.consultation_id,
-                db.signups.c.contact_kind == "email", db.signups.c.id != row.id,
-                db.signups.c.card_issued.is_(True))).scalars():
+        live = self.hub.stage.live()
+        for other in conn.execute(select(live.c.contact).where(
+                live.c.consultation_id == row.consultation_id,
+                live.c.contact_kind == "email", live.c.id != row.id,
+                live.c.card_issued.is_(True))).scalars():
             if contact_identity(other or "") == identity:
                 return True
         return False
@@ -599,12 +639,13 @@ class Participation:
                     query = query.where(table.c.consultation_id == consultation_id)
                 for c, s, m, n in conn.execute(query):
                     bucket((c, s, m))[column] = n
-            query = select(db.signups.c.consultation_id, db.signups.c.site_id,
-                           db.signups.c.meeting_id, func.count(),
-                           func.count(db.signups.c.confirmed_at)).group_by(
-                db.signups.c.consultation_id, db.signups.c.site_id, db.signups.c.meeting_id)
+            self.hub.stage.enter(conn)
+            live = self.hub.stage.live()
+            query = select(live.c.consultation_id, live.c.site_id, live.c.meeting_id,
+                           func.count(), func.count(live.c.confirmed_at)).group_by(
+                live.c.consultation_id, live.c.site_id, live.c.meeting_id)
             if consultation_id:
-                query = query.where(db.signups.c.consultation_id == consultation_id)
+                query = query.where(live.c.consultation_id == consultation_id)
             for c, s, m, n, confirmed in conn.execute(query):
                 row = bucket((c, s, m))
                 row["signups"], row["confirmed"] = n, confirmed
@@ -646,8 +687,8 @@ class Participation:
         meeting_id = batch.optional_ident(payload, "meeting_id")
         meeting = meeting_at_site(consultation, meeting_id, site) if consultation else None
         draft = validate_signup(self.config(consultation_id), payload)
-        if signup_id in state.signups or batch.conn.execute(select(db.signups.c.id).where(
-                db.signups.c.id == signup_id)).first() is not None:
+        if signup_id in state.signups or \
+                self.hub.stage.row(batch.conn, signup_id) is not None:
             return
         lang = payload.get("lang") if payload.get("lang") in ("fr", "it", "en") else "fr"
         state.signups[signup_id] = self._row(signup_id, draft, consultation_id, site, meeting,
@@ -745,7 +786,8 @@ class Participation:
 
     def write_batch(self, batch: Batch, state: ParticipationBatch) -> None:
         if state.signups:
-            batch.conn.execute(db.signups.insert(), list(state.signups.values()))
+            # PostgreSQL: into the stage (server/stage.py), out of the WAL until the hour's flush.
+            self.hub.stage.insert(batch.conn, list(state.signups.values()))
             batch.wrote_person = True
             for row in state.signups.values():
                 self.ask_confirmation(row)
