@@ -331,7 +331,7 @@ class Participation:
         """Serialize the room's card imports per consultation and site until the transaction
         ends, so that two at once cannot both count the cards made, then both add up to the
         quota. On PostgreSQL a transaction-level advisory lock per pair (taken in one order:
-        no deadlock); SQLite's writer transaction (BEGIN IMMEDIATE) serializes already."""
+        no deadlock); SQLite's writer transaction (server/db.py) serializes already."""
         if conn.dialect.name != "postgresql":
             return
         for consultation_id in sorted(consultation_ids):
