@@ -15,6 +15,7 @@ from app.errors import DomainError
 from app.kiosk import PROMPT_SECONDS
 from screens import load_kv
 from screens.i18n import tr
+from screens.tap_guard import TapGuard
 from screens.theme import theme
 from screens.welcome import WelcomeScreen
 
@@ -136,6 +137,12 @@ class KioskRoot(FloatLayout):
         self.on_quit = on_quit
         self._came_from = "welcome"
         self._thanks_timer = None
+        # Taps on what the resident has not seen yet are dropped (screens/tap_guard.py): the
+        # window's handlers run before any widget's, modal views included.
+        self.tap_guard = TapGuard()
+        Window.fbind("on_touch_down", self._guard_down)
+        Window.fbind("on_touch_move", self._guard_rest)
+        Window.fbind("on_touch_up", self._guard_up)
         consultation = session.consultation
         cover = f"{bundle_dir}/{consultation.image}" if bundle_dir and consultation.image else ""
         self.manager = ScreenManager(transition=FadeTransition(duration=0.12))
@@ -253,7 +260,27 @@ class KioskRoot(FloatLayout):
             self._thanks_timer = None
         if name == "welcome":
             self._welcome_state()
+        if self.manager.current != name:
+            self.settling()
+            from screens.widgets import scroll_to_top
+            scroll_to_top(self.manager.get_screen(name))
         self.manager.current = name
+
+    def settling(self):
+        """What the screen shows has just changed: touches wait until it has settled."""
+        self.tap_guard.arm()
+
+    def _guard_down(self, _window, touch):
+        if self.tap_guard.refuses(touch):
+            self.poke()
+            return True
+        return False
+
+    def _guard_rest(self, _window, touch):
+        return self.tap_guard.dropped(touch)
+
+    def _guard_up(self, _window, touch):
+        return self.tap_guard.dropped(touch, release=True)
 
     def _welcome_state(self):
         self.welcome.locked = self.session.waits_for_facilitator
@@ -452,6 +479,9 @@ class KioskRoot(FloatLayout):
     def dispose(self):
         """Unbind from the window (tests build several roots in one process)."""
         Window.unbind(on_key_down=self._on_key)
+        Window.funbind("on_touch_down", self._guard_down)
+        Window.funbind("on_touch_move", self._guard_rest)
+        Window.funbind("on_touch_up", self._guard_up)
         self._warm.cancel()
         if "facilitator" in self._lazy:
             self._lazy["facilitator"].dispose()

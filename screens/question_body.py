@@ -35,6 +35,11 @@ class QuestionBody(BoxLayout):
     def skip(self) -> bool:
         return False
 
+    def next_inside(self) -> bool:
+        """Next shows what comes next inside the body (the next project) instead of the next
+        question; False once everything in it was shown."""
+        return False
+
     def has_previous(self) -> bool:
         """True when back stays inside this body."""
         return False

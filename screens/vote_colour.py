@@ -36,6 +36,7 @@ class ColourBody(QuestionBody):
         self._detail()
         if self.screen is not None:
             self.screen.refresh_nav()
+            self.screen.settling()
 
     def _detail(self, *_args):
         self.detail = tr._("Project {number} of {total}").format(
@@ -66,6 +67,10 @@ class ColourBody(QuestionBody):
             self.project_index += 1
             return True
         return False
+
+    def next_inside(self):
+        # Every project is shown before the next question, whether answered or not.
+        return self.skip()
 
 
 load_kv(__file__)

@@ -298,13 +298,31 @@ class CueScroll(ScrollView):
         self._update_cue()
 
 
-class ConfirmQuit(ModalView):
-    """'Quit the application?' with a way back; `when_confirmed` is called only on Quit."""
+def scroll_to_top(widget) -> None:
+    """Every scrolling part inside `widget` back at its top: a screen opens clean, never
+    scrolled where the previous person left it."""
+    for child in widget.walk(restrict=True):
+        if isinstance(child, ScrollView) and child.do_scroll_y:
+            child.scroll_y = 1
+            if isinstance(child, CueScroll):
+                child._update_cue()
+
+
+class Confirmation(ModalView):
+    """A question with a way back; `when_confirmed` is called only on the yes."""
     when_confirmed = ObjectProperty(None, allownone=True)
 
     def confirmed(self):
         if self.when_confirmed is not None:
             self.when_confirmed()
+
+
+class ConfirmQuit(Confirmation):
+    """'Quit the application?'"""
+
+
+class ConfirmStop(Confirmation):
+    """'Stop here?' on a ballot: Continue, or stop (the answers given are kept)."""
 
 
 class Separator(Widget):

@@ -56,6 +56,16 @@ def step(frames: int = 3) -> None:
         EventLoop.idle()
 
 
+def wait_settled(limit: int = 200) -> None:
+    """Step frames until every kiosk on the window takes touches again (after a change of
+    screen, touches wait for it to settle: screens/tap_guard.py)."""
+    guards = [w.tap_guard for w in Window.children if isinstance(w, KioskRoot)]
+    for _ in range(limit):
+        if not any(g.settling for g in guards):
+            return
+        EventLoop.idle()
+
+
 def set_size(width: int, height: int) -> None:
     Window.size = (width, height)
     step(4)

@@ -2,7 +2,7 @@
 the kiosk, and what the facilitator does there (mode, unlock, figures, moderation, display)."""
 import pytest
 
-from tests.ui.conftest import PIN, step
+from tests.ui.conftest import PIN, step, wait_settled
 from tests.ui.test_resident import start
 
 
@@ -71,6 +71,7 @@ def test_only_the_pin_leaves_the_kiosk(kiosk):
     corner = k.root.corner
     corner.hold_seconds = 0.05
     x, y = corner.center
+    wait_settled()
     touch = UnitTestTouch(x, y)
     touch.touch_down()
     touch.touch_up()
@@ -78,6 +79,7 @@ def test_only_the_pin_leaves_the_kiosk(kiosk):
     time.sleep(0.1)
     step(3)
     assert k.root.current == "welcome"
+    wait_settled()
     touch = UnitTestTouch(x, y)
     touch.touch_down()
     time.sleep(0.1)
