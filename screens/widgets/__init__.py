@@ -209,8 +209,8 @@ class CollapsingBox(BoxLayout):
 
 class CueScroll(ScrollView):
     """A vertical ScrollView that never hides content silently: while something lies below
-    the visible part, a labelled "More below" tab is drawn over its bottom edge (tapping it
-    scrolls down by most of a page), and its scroll bar is wide and always drawn. Every
+    the visible part, a labelled "More below" tab is drawn over its bottom edge (only drawn: a
+    tap there goes to what lies under it), and its scroll bar is wide and always drawn. Every
     scrolling part of the kiosk and facilitator screens is one of these; the layout test
     (tests/ui/test_layout.py) accepts content below the fold only inside one."""
     more_below = BooleanProperty(False)
@@ -276,21 +276,9 @@ class CueScroll(ScrollView):
         self.more_above = extra > 1 and self.scroll_y < 1 - 1 / max(extra, 1)
         self._draw_cue()
 
-    def cue_hit(self, touch) -> bool:
-        return (self.more_below and self.x <= touch.x <= self.right
-                and self.y <= touch.y <= self.y + self.cue_height)
-
-    def on_touch_down(self, touch):
-        if self.cue_hit(touch):
-            self.page_down()
-            return True
-        return super().on_touch_down(touch)
-
-    def page_down(self):
-        extra = self.overflow()
-        if extra > 0:
-            self.scroll_y = max(0.0, self.scroll_y - (self.height * 0.8) / extra)
-            self._update_cue()
+    # The cue takes no touch: drawn over the content's bottom edge, it would take a tap meant
+    # for the field or the button under it (an idea once went without its contact). A finger
+    # scrolls the content; the wide bar scrolls too.
 
     def scroll_to_show(self, widget):
         """Scroll so that `widget` (inside this view) is entirely visible."""
