@@ -552,3 +552,14 @@ def test_another_hub_checks_the_cards_it_imported(hub, tmp_path):
             assert conn.exec_driver_sql("SELECT count(*) FROM issued_cards").scalar() == 3
     finally:
         central.close()
+
+
+def test_every_field_at_fault_is_named_at_once():
+    from app.signup import signup_problems
+    problems = signup_problems(SignupConfig(), {"name": "", "contact": "not a contact"})
+    assert [p.field for p in problems] == ["name", "contact", "consent"]
+    with pytest.raises(ValidationError) as first:
+        validate_signup(SignupConfig(), {"name": "", "contact": "not a contact"})
+    assert first.value.field == "name"
+    assert signup_problems(SignupConfig(), {"name": "Ada", "contact": "ada@example.org",
+                                            "consent": True}) == []
