@@ -36,6 +36,16 @@ class KioskKeyboard(VKeyboard):
     def _follow_language(self, _tr, lang):
         self.layout = KEYBOARD_LAYOUTS.get(lang, "qwerty")
 
+    def on_parent(self, _keyboard, parent):
+        # Docked over the bottom of the window, it hid Back and Next: the kiosk makes room.
+        Clock.schedule_once(lambda _dt: self._tell_kiosks(), 0)
+
+    def _tell_kiosks(self):
+        shown = self.parent is not None
+        for widget in list(Window.children):
+            if isinstance(widget, KioskRoot):
+                widget.keyboard_changed(self if shown else None)
+
 
 def use_onscreen_keyboard(enabled: bool) -> None:
     """A touch-only device gets a docked keyboard; a physical keyboard keeps working."""
@@ -333,7 +343,10 @@ class KioskRoot(FloatLayout):
             meeting_id=settings.meeting_id)
         self.go("thanks")
         seconds = THANKS_QR_SECONDS if (thanks.signup_url or code) else THANKS_SECONDS
+        if self._thanks_timer is not None:
+            self._thanks_timer.cancel()
         self._thanks_timer = Clock.schedule_once(lambda _dt: self.finish(), seconds)
+        thanks.count_down(seconds)
 
     # -- sign-up on the tablet, and following an idea ---------------------------------------
 
@@ -440,6 +453,32 @@ class KioskRoot(FloatLayout):
     def quit(self):
         if self.on_quit is not None:
             self.on_quit()
+
+    # -- the on-screen keyboard -------------------------------------------------------------
+
+    def keyboard_changed(self, keyboard):
+        """The docked keyboard came (or went): the screens use the space above it, and the
+        field being typed in is scrolled into view there."""
+        height = keyboard.height * keyboard.scale if keyboard is not None else 0
+        manager = self.manager
+        if height <= 0 or height >= self.height:
+            manager.size_hint_y, manager.y = 1, self.y
+            return
+        manager.size_hint_y = None
+        manager.height = self.height - height
+        manager.y = self.y + height
+        target = getattr(keyboard, "target", None)
+        if target is not None:
+            Clock.schedule_once(lambda _dt: self._show_field(target), 0)
+
+    def _show_field(self, field):
+        from screens.widgets import CueScroll
+        node = field.parent
+        while node is not None and node is not self:
+            if isinstance(node, CueScroll):
+                node.scroll_to_show(field)
+                return
+            node = node.parent
 
     # -- idle and keys ---------------------------------------------------------------------
 

@@ -243,3 +243,28 @@ def test_every_screen_opens_at_its_top(kiosk):
     k.root.open_idea()
     k.settle()
     assert scroll.scroll_y == 1
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (800, 1280)])
+def test_the_onscreen_keyboard_never_hides_back_next_or_the_field(kiosk_factory, size):
+    from kivy.core.window import Window
+
+    from screens.kiosk import KioskKeyboard
+    from tests.ui.conftest import window_rect
+    k = kiosk_factory(onscreen_keyboard=True)
+    set_size(*size)
+    q = k.root.question
+    k.tap(k.root.welcome.ids.start)
+    k.session.index = [x.kind for x in k.session.consultation.questions].index("open")
+    q.show()
+    step(3)
+    field = k.body().ids.field.input
+    field.focus = True
+    step(6)
+    keyboard = next(w for w in Window.children if isinstance(w, KioskKeyboard))
+    keyboard_top = keyboard.y + keyboard.height * keyboard.scale
+    for widget in (q.ids.back, q.ids.next, q.ids.stop, field):
+        assert window_rect(widget)[1] >= keyboard_top - 1, widget
+    field.focus = False
+    step(4)
+    assert k.root.manager.y == 0 and k.root.manager.height == Window.height
