@@ -13,6 +13,28 @@ from kivy.uix.widget import Widget
 from screens import load_kv
 
 
+_widths = {}
+
+
+def text_width(text: str, font_size: float, bold: bool = True) -> float:
+    """How wide `text` is drawn on one line (kept for the texts already measured)."""
+    key = (text, round(font_size, 2), bold)
+    if key not in _widths:
+        from kivy.core.text import Label as CoreLabel
+        label = CoreLabel(text=text, font_size=font_size, bold=bold)
+        label.refresh()
+        if len(_widths) > 2000:
+            _widths.clear()
+        _widths[key] = label.texture.size[0]
+    return _widths[key]
+
+
+def longest_word_width(text: str, font_size: float, bold: bool = True) -> float:
+    """The widest word of `text`: a label narrower than this breaks a word in two."""
+    words = text.replace("\n", " ").split()
+    return max((text_width(w, font_size, bold) for w in words), default=0)
+
+
 class Heading(Label):
     pass
 
@@ -205,6 +227,43 @@ class CollapsingBox(BoxLayout):
                     c.width = w
                 else:
                     c.size = (w, h)
+
+
+class ChoiceRow(BoxLayout):
+    """Toggle cards side by side while each keeps its longest word whole, one above the other
+    otherwise (portrait, very large text): a word is never cut ("U/n/an"). All the cards get
+    the height of the tallest, at least `card_height`."""
+    card_height = NumericProperty(0)
+    reserve = NumericProperty(dp(112))     # what a ToggleCard keeps beside its text
+
+    def __init__(self, **kwargs):
+        from kivy.clock import Clock
+        self._arrange = Clock.create_trigger(self.arrange)
+        super().__init__(**kwargs)
+        self.size_hint_y = None
+        self.fbind("width", self._arrange)
+        self.fbind("spacing", self._arrange)
+        self.fbind("card_height", self._arrange)
+
+    def add_widget(self, widget, *args, **kwargs):
+        widget.size_hint_y = 1
+        for name in ("text", "texture_size", "font_size"):
+            widget.fbind(name, self._arrange)
+        super().add_widget(widget, *args, **kwargs)
+        self._arrange()
+
+    def arrange(self, *_args):
+        cards = [c for c in self.children if hasattr(c, "text")]
+        if not cards:
+            return
+        n = len(cards)
+        share = (self.width - self.spacing * (n - 1)) / n - self.reserve
+        side_by_side = all(longest_word_width(c.text, c.font_size, c.bold) + dp(4) <= share
+                           for c in cards)
+        self.orientation = "horizontal" if side_by_side else "vertical"
+        tallest = max(max(c.texture_size[1] for c in cards) + dp(28),
+                      self.card_height or dp(64))
+        self.height = tallest if side_by_side else tallest * n + self.spacing * (n - 1)
 
 
 class CueScroll(ScrollView):

@@ -94,6 +94,7 @@ def test_facilitated_mode_and_unlock(kiosk):
     fac = enter_facilitator(k)
     page = fac.ids.pages.get_screen("session")
     modes = [page.ids.mode_open, page.ids.mode_facilitated, page.ids.mode_identified]
+    step(3)       # the three laid out side by side (or one above the other) and measured
     assert len({round(m.height) for m in modes}) == 1        # one height for the three
     assert all(m.texture_size[1] <= m.height - 20 for m in modes)   # no label overflows
     unlock = page.ids.unlock

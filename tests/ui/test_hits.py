@@ -66,8 +66,48 @@ def describe(widget):
     return f"{widget.__class__.__name__}({str(getattr(widget, 'text', ''))[:30]!r})"
 
 
-def hit_faults(where, root, found):
+def broken_words(root):
+    """Labels drawn narrower than their longest word (which Kivy then cuts: "U/n/an")."""
+    from kivy.uix.label import Label
+
+    from screens.widgets import longest_word_width
+    from kivy.uix.modalview import ModalView
+    modals = [w for w in Window.children if isinstance(w, ModalView)]
+    cut = []
+
+    def visit(widget):
+        if widget.opacity <= 0 or widget.width <= 0 or widget.height <= 0:
+            return
+        if isinstance(widget, Label) and widget.text.strip() and not widget.markup \
+                and widget.text_size[0] is not None:
+            room = widget.text_size[0] - widget.padding[0] - widget.padding[2]
+            if longest_word_width(widget.text, widget.font_size, widget.bold) > room + 2:
+                cut.append(widget)
+        children = list(widget.children)
+        if isinstance(widget, ScreenManager):
+            children = [widget.current_screen] if widget.current_screen else []
+        for child in children:
+            visit(child)
+
+    visit(modals[0] if modals else root)
+    return cut
+
+
+SHOT = {"question yes_no", "question place", "facilitator session", "facilitator projector",
+        "facilitator display", "facilitator ideas editor", "welcome"}
+
+
+def hit_faults(where, root, found, k=None):
     step(3)
+    if k is not None:
+        # The screens this walk was written for, for people to look at (build/screenshots).
+        lang, text_size, size = where.split(" ", 2)[:3]
+        name = where.split(") ", 1)[1]
+        if name in SHOT:
+            orientation = "portrait" if size.startswith("(800") else "landscape"
+            k.shot(f"hits-{orientation}-{text_size}-{name.replace(' ', '-')}", lang)
+    for label in broken_words(root):
+        found.append(f"{where}: a word cut in {describe(label)}")
     shown = controls(root)
     assert shown, f"{where}: no control shown"
     for control in shown:
@@ -127,7 +167,7 @@ def walk(k, tag, found):
     root.manager.transition = NoTransition()
     finger = Finger(k)
     k.session.submit_idea(title="Bancs publics", text="Des bancs place du marché")
-    hit_faults(f"{tag} welcome", root.get_root_window(), found)
+    hit_faults(f"{tag} welcome", root.get_root_window(), found, k)
     leave(k, finger, f"{tag} welcome", root.welcome.ids.start, "question", found)
     question = root.question
     seen = set()
@@ -138,7 +178,7 @@ def walk(k, tag, found):
         k.session.index = index
         question.show()
         where = f"{tag} question {q.kind}"
-        hit_faults(where, root.get_root_window(), found)
+        hit_faults(where, root.get_root_window(), found, k)
         # Stop opens its question; Continue goes back to the ballot.
         if finger.tap(question.ids.stop, where, found) and question.confirm_stop:
             dialog = question.confirm_stop
@@ -172,12 +212,12 @@ def walk(k, tag, found):
     for page, button in fac.nav_buttons.items():
         if not finger.tap(button, f"{tag} facilitator nav", found):
             fac.show_page(page)
-        hit_faults(f"{tag} facilitator {page}", root.get_root_window(), found)
+        hit_faults(f"{tag} facilitator {page}", root.get_root_window(), found, k)
         if page == "ideas":
             ideas = fac.pages["ideas"]
             card = ideas.ids.ideas.children[0]
             finger.tap(card.ids.openb, f"{tag} facilitator ideas", found)
-            hit_faults(f"{tag} facilitator ideas editor", root.get_root_window(), found)
+            hit_faults(f"{tag} facilitator ideas editor", root.get_root_window(), found, k)
             finger.tap(ideas.ids.close, f"{tag} facilitator ideas editor", found)
             hit_faults(f"{tag} facilitator ideas closed", root.get_root_window(), found)
     leave(k, finger, f"{tag} facilitator", fac.ids.back, "welcome", found)
