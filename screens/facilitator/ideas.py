@@ -47,7 +47,10 @@ class IdeasPage(FacilitatorPage):
         elif proposal is not None and editor.parent is None:
             box.add_widget(editor, index=len(box.children))
         if proposal is not None:
-            self.ids.scroll.scroll_y = 1         # the editor is at the top: show it
+            # The editor is at the top: show it whole, once it is laid out.
+            from kivy.clock import Clock
+            scroll = self.ids.scroll
+            Clock.schedule_once(lambda _dt: scroll.scroll_to(editor, padding=0, animate=False))
 
     def refresh(self, *_args):
         box = self.ids.ideas

@@ -74,6 +74,22 @@ class SecondaryButton(RoundedButton):
 class DangerButton(SecondaryButton):
     """An action that undoes or refuses (Reject, Quit): outlined, never filled like the main
     action beside it, in the error colour, with a cross drawn before its word."""
+    cross_x = NumericProperty(0)      # where the cross starts: just before the widest line
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.fbind("texture_size", self._place_cross)
+        self.fbind("pos", self._place_cross)
+        self.fbind("size", self._place_cross)
+
+    def _place_cross(self, *_args):
+        # A wrapped label's texture is as wide as its box: the lines say how wide the words
+        # are (kivy==2.3.1's laid-out lines). Without this the cross sat on the left edge.
+        lines = getattr(self._label, "_cached_lines", None) or []
+        padding = self.padding[0] + self.padding[2]
+        ink = max((line.w for line in lines), default=self.texture_size[0] - padding)
+        ink_left = self.center_x + (self.padding[0] - self.padding[2]) / 2 - ink / 2
+        self.cross_x = max(self.x + dp(14), ink_left - dp(58))
 
 
 class ToggleCard(RoundedButton):

@@ -125,8 +125,7 @@ class Finger:
 
     def __init__(self, k):
         self.k = k
-        self.clock = FingerClock()
-        self.clock.now = max(self.clock.now, k.root.tap_guard.until)
+        self.clock = FingerClock(k.root.tap_guard)
         k.root.tap_guard.clock = self.clock
 
     def tap(self, widget, where, found):
