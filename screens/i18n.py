@@ -34,7 +34,7 @@ global_idmap["tr"] = tr
 
 STORAGE_FAILED = N_("This tablet's storage could not be read or written (full, or faulty). "
                     "What was saved before is kept; try again.")
-NETWORK_FAILED = N_("The hub could not be reached. Check the network and try again.")
+NETWORK_FAILED = N_("The connection failed. Check the network and try again.")
 
 
 def failure_words(exc) -> str:
