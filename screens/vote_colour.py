@@ -9,6 +9,7 @@ from screens.question_body import QuestionBody
 
 
 class ColourBody(QuestionBody):
+    auto_advance = True          # a tap records the colour and shows the next project
     project_index = NumericProperty(0)
     project = ObjectProperty(None, allownone=True)
     chosen = StringProperty("")

@@ -64,6 +64,18 @@ def finger(clock, x, y, taps, interval_ms):
         step(3)
 
 
+# The kinds whose answer moves on at a tap, all tapped in bursts below.
+BURST_KINDS = {"colour", "yes_no", "scale", "choice", "place"}
+
+
+def test_every_kind_that_moves_on_at_a_tap_is_tapped_in_bursts(single_choice_demo):
+    from screens.vote_kinds import BODIES
+    declared = {kind for kind, body in BODIES.items() if body.auto_advance}
+    declared |= {q.kind for q in single_choice_demo.questions
+                 if q.kind == "choice" and not q.multiple}     # decided per question
+    assert declared == BURST_KINDS
+
+
 @pytest.fixture
 def single_choice_demo(demo):
     """The demo, its choice question made a single one (a tap records it and goes on)."""
