@@ -281,3 +281,45 @@ def test_the_onscreen_keyboard_never_hides_back_next_or_the_field(kiosk_factory,
     field.focus = False
     step(4)
     assert k.root.manager.y == 0 and k.root.manager.height == Window.height
+
+
+def test_the_more_below_cue_lets_a_tap_reach_the_button_under_it(kiosk):
+    """The cue is drawn over the bottom of a scroll; a tap there goes to what lies under it."""
+    from tests.ui.conftest import window_rect
+    from screens.widgets import CueScroll
+    k = kiosk
+    q = k.root.question
+    k.tap(k.root.welcome.ids.start)
+    k.session.index = [x.kind for x in k.session.consultation.questions].index("budget")
+    q.show()
+    step(3)
+    body = k.body()
+    scroll = next(w for w in body.walk() if isinstance(w, CueScroll))
+    assert scroll.more_below
+    sx0, sy0, sx1, sy1 = window_rect(scroll)
+    band = (sy0 + 2, sy0 + scroll.cue_height - 2)
+    # A row's quick button brought into the cue's band, under the cue's pill.
+    rows = sorted(body.rows.values(), key=lambda r: -window_rect(r)[1])   # top to bottom
+    for row in [r for r in rows if window_rect(r.ids.quick)[1] < band[0]]:   # below the band
+        quick = row.ids.quick
+        for _ in range(40):
+            x0, y0, x1, y1 = window_rect(quick)
+            if band[0] <= (y0 + y1) / 2 <= band[1]:
+                break
+            scroll.scroll_y = max(0.0, min(1.0, scroll.scroll_y + (
+                ((y0 + y1) / 2 - sum(band) / 2) / max(1, scroll.overflow()))))
+            step(1)
+        x0, y0, x1, y1 = window_rect(quick)
+        if band[0] <= (y0 + y1) / 2 <= band[1] and scroll.more_below:
+            break
+    else:
+        pytest.skip("no button could be brought under the cue at this size")
+    x, y = (x0 + x1) / 2, (y0 + y1) / 2
+    clock = k.root.tap_guard.clock = FingerClock(k.root.tap_guard)
+    clock.now += 1
+    touch = UnitTestTouch(x, y)
+    touch.touch_down()
+    step(1)
+    touch.touch_up()
+    step(3)
+    assert body.amounts[row.project.id] > 0, "the tap went to the cue, not to the button"
