@@ -39,6 +39,7 @@ class PlacePicker(BoxLayout):
         mapview.bundle_dir = bundle_dir or ""
         mapview.consultation_map = perimeter
         mapview.bind(on_tap=self._tapped)
+        mapview.name_of = lambda area: tr.loc(area.name)
         for area in (perimeter.areas if perimeter else ()):
             card = ToggleCard(size_hint_y=None)
             card.area_id = area.id
@@ -64,6 +65,7 @@ class PlacePicker(BoxLayout):
         for area_id, card in self.area_cards.items():
             card.text = self.area_name(area_id)
         self.ids.map.attribution = tr.loc(perimeter.attribution) if perimeter else ""
+        self.ids.map.names_changed()
         self._mark()
         self._fit_cols()
 
