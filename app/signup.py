@@ -253,28 +253,58 @@ def contact_kind(contact: str) -> str | None:
     return None
 
 
+def signup_problems(config: SignupConfig, form: Mapping[str, Any]) -> list[ValidationError]:
+    """Every field at fault in a sign-up as typed, each a ValidationError naming its field, in
+    the order of the form (a form shows them all at once); [] when it can be recorded."""
+    problems = []
+
+    def check(rule):
+        try:
+            rule()
+        except ValidationError as exc:
+            problems.append(exc)
+
+    def contact_given():
+        contact = clean_text(form.get("contact"), field="contact", max_length=CONTACT_MAX,
+                             required=True).strip()
+        if contact_kind(contact) is None:
+            raise ValidationError(N_("Enter an email address or a phone number."), "contact")
+
+    def consent_given():
+        if form.get("consent") not in (True, "1", "on", "yes", "true"):
+            raise ValidationError(N_("Tick the consent box to sign up."), "consent")
+
+    def age_known():
+        age = form.get("age_bracket") or None
+        if config.age_bracket and age is not None and age not in AGE_BRACKETS:
+            raise ValidationError(N_("Choose one of the age brackets."), "age_bracket")
+
+    def hood_known():
+        hood = form.get("neighbourhood") or None
+        if config.neighbourhoods and hood is not None and \
+                hood not in {h for h, _ in config.neighbourhoods}:
+            raise ValidationError(N_("Choose one of the neighbourhoods."), "neighbourhood")
+
+    check(lambda: clean_text(form.get("name"), field="name", max_length=NAME_MAX,
+                             required=True))
+    for rule in (contact_given, consent_given, age_known, hood_known):
+        check(rule)
+    return problems
+
+
 def validate_signup(config: SignupConfig, form: Mapping[str, Any]) -> SignupDraft:
-    """Check a sign-up as typed; return it cleaned or raise ValidationError naming the field.
-    Fields the consultation did not configure are ignored, whatever was sent."""
+    """Check a sign-up as typed; return it cleaned or raise ValidationError naming the field
+    (the first of signup_problems). Fields the consultation did not configure are ignored,
+    whatever was sent."""
+    problems = signup_problems(config, form)
+    if problems:
+        raise problems[0]
     name = clean_text(form.get("name"), field="name", max_length=NAME_MAX, required=True)
     contact = clean_text(form.get("contact"), field="contact", max_length=CONTACT_MAX,
                          required=True).strip()
     kind = contact_kind(contact)
-    if kind is None:
-        raise ValidationError(N_("Enter an email address or a phone number."), "contact")
-    consent = form.get("consent")
-    if consent not in (True, "1", "on", "yes", "true"):
-        raise ValidationError(N_("Tick the consent box to sign up."), "consent")
-    age = form.get("age_bracket") or None
-    if not config.age_bracket:
-        age = None
-    elif age is not None and age not in AGE_BRACKETS:
-        raise ValidationError(N_("Choose one of the age brackets."), "age_bracket")
-    hood = form.get("neighbourhood") or None
-    if not config.neighbourhoods:
-        hood = None
-    elif hood is not None and hood not in {h for h, _ in config.neighbourhoods}:
-        raise ValidationError(N_("Choose one of the neighbourhoods."), "neighbourhood")
+    age = (form.get("age_bracket") or None) if config.age_bracket else None
+    hood = (form.get("neighbourhood") or None) if config.neighbourhoods else None
     return SignupDraft(name, contact.lower() if kind == "email" else contact, kind, True, age,
                        hood)
 

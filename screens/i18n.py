@@ -6,6 +6,7 @@ from kivy.event import EventDispatcher
 from kivy.lang import global_idmap
 from kivy.properties import ObjectProperty, OptionProperty
 
+from app.errors import N_
 from app.i18n import DEFAULT_LANGUAGE, gettext_for, ngettext_for
 from app.model import LANGUAGES, localized
 
@@ -30,6 +31,24 @@ class LiveTranslator(EventDispatcher):
 
 tr = LiveTranslator()
 global_idmap["tr"] = tr
+
+STORAGE_FAILED = N_("This tablet's storage could not be read or written (full, or faulty). "
+                    "What was saved before is kept; try again.")
+NETWORK_FAILED = N_("The connection failed. Check the network and try again.")
+
+
+def failure_words(exc) -> str:
+    """What went wrong, in the reader's language: a domain error says it itself; a storage or
+    a network failure is named in words (never the raw "disk I/O error")."""
+    import sqlite3
+    from app.errors import DomainError
+    if isinstance(exc, DomainError):
+        return exc.describe(tr._)
+    if isinstance(exc, sqlite3.Error):
+        return tr._(STORAGE_FAILED)
+    if isinstance(exc, OSError):
+        return tr._(NETWORK_FAILED)
+    return str(exc) or exc.__class__.__name__
 
 
 class _LiveText:

@@ -15,6 +15,7 @@ from app.errors import DomainError
 from app.kiosk import PROMPT_SECONDS
 from screens import load_kv
 from screens.i18n import tr
+from screens.tap_guard import TapGuard
 from screens.theme import theme
 from screens.welcome import WelcomeScreen
 
@@ -34,6 +35,16 @@ class KioskKeyboard(VKeyboard):
 
     def _follow_language(self, _tr, lang):
         self.layout = KEYBOARD_LAYOUTS.get(lang, "qwerty")
+
+    def on_parent(self, _keyboard, parent):
+        # Docked over the bottom of the window, it hid Back and Next: the kiosk makes room.
+        Clock.schedule_once(lambda _dt: self._tell_kiosks(), 0)
+
+    def _tell_kiosks(self):
+        shown = self.parent is not None
+        for widget in list(Window.children):
+            if isinstance(widget, KioskRoot):
+                widget.keyboard_changed(self if shown else None)
 
 
 def use_onscreen_keyboard(enabled: bool) -> None:
@@ -136,6 +147,12 @@ class KioskRoot(FloatLayout):
         self.on_quit = on_quit
         self._came_from = "welcome"
         self._thanks_timer = None
+        # Taps on what the resident has not seen yet are dropped (screens/tap_guard.py): the
+        # window's handlers run before any widget's, modal views included.
+        self.tap_guard = TapGuard()
+        Window.fbind("on_touch_down", self._guard_down)
+        Window.fbind("on_touch_move", self._guard_rest)
+        Window.fbind("on_touch_up", self._guard_up)
         consultation = session.consultation
         cover = f"{bundle_dir}/{consultation.image}" if bundle_dir and consultation.image else ""
         self.manager = ScreenManager(transition=FadeTransition(duration=0.12))
@@ -253,7 +270,27 @@ class KioskRoot(FloatLayout):
             self._thanks_timer = None
         if name == "welcome":
             self._welcome_state()
+        if self.manager.current != name:
+            self.settling()
+            from screens.widgets import scroll_to_top
+            scroll_to_top(self.manager.get_screen(name))
         self.manager.current = name
+
+    def settling(self):
+        """What the screen shows has just changed: touches wait until it has settled."""
+        self.tap_guard.arm()
+
+    def _guard_down(self, _window, touch):
+        if self.tap_guard.refuses(touch):
+            self.poke()
+            return True
+        return False
+
+    def _guard_rest(self, _window, touch):
+        return self.tap_guard.dropped(touch)
+
+    def _guard_up(self, _window, touch):
+        return self.tap_guard.dropped(touch, release=True)
 
     def _welcome_state(self):
         self.welcome.locked = self.session.waits_for_facilitator
@@ -306,7 +343,10 @@ class KioskRoot(FloatLayout):
             meeting_id=settings.meeting_id)
         self.go("thanks")
         seconds = THANKS_QR_SECONDS if (thanks.signup_url or code) else THANKS_SECONDS
+        if self._thanks_timer is not None:
+            self._thanks_timer.cancel()
         self._thanks_timer = Clock.schedule_once(lambda _dt: self.finish(), seconds)
+        thanks.count_down(seconds)
 
     # -- sign-up on the tablet, and following an idea ---------------------------------------
 
@@ -414,6 +454,32 @@ class KioskRoot(FloatLayout):
         if self.on_quit is not None:
             self.on_quit()
 
+    # -- the on-screen keyboard -------------------------------------------------------------
+
+    def keyboard_changed(self, keyboard):
+        """The docked keyboard came (or went): the screens use the space above it, and the
+        field being typed in is scrolled into view there."""
+        height = keyboard.height * keyboard.scale if keyboard is not None else 0
+        manager = self.manager
+        if height <= 0 or height >= self.height:
+            manager.size_hint_y, manager.y = 1, self.y
+            return
+        manager.size_hint_y = None
+        manager.height = self.height - height
+        manager.y = self.y + height
+        target = getattr(keyboard, "target", None)
+        if target is not None:
+            Clock.schedule_once(lambda _dt: self._show_field(target), 0)
+
+    def _show_field(self, field):
+        from screens.widgets import CueScroll
+        node = field.parent
+        while node is not None and node is not self:
+            if isinstance(node, CueScroll):
+                node.scroll_to_show(field)
+                return
+            node = node.parent
+
     # -- idle and keys ---------------------------------------------------------------------
 
     def poke(self, *_args):
@@ -452,6 +518,9 @@ class KioskRoot(FloatLayout):
     def dispose(self):
         """Unbind from the window (tests build several roots in one process)."""
         Window.unbind(on_key_down=self._on_key)
+        Window.funbind("on_touch_down", self._guard_down)
+        Window.funbind("on_touch_move", self._guard_rest)
+        Window.funbind("on_touch_up", self._guard_up)
         self._warm.cancel()
         if "facilitator" in self._lazy:
             self._lazy["facilitator"].dispose()

@@ -26,6 +26,31 @@ class QuestionScreen(Screen):
     question = ObjectProperty(None, allownone=True)
     bodies = DictProperty({})
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.confirm_stop = None      # the "Stop here?" dialog, while it is open
+        from kivy.clock import Clock
+        self._place_stop = Clock.create_trigger(self.place_stop)
+        self.ids.nav_row.bind(width=self._place_stop)
+        for button in (self.ids.back, self.ids.stop, self.ids.skip, self.ids.next):
+            button.bind(width=self._place_stop)
+
+    def place_stop(self, *_args) -> None:
+        """Stop beside Back while the row holds every button; above them otherwise."""
+        ids = self.ids
+        row, stop = ids.nav_row, ids.stop
+        others = [ids.back, ids.skip, ids.next]
+        needed = sum(b.width for b in others) + stop.width + row.spacing * 4 + row.spacing
+        if row.width >= needed:
+            if stop.parent is not row:
+                if stop.parent is not None:
+                    stop.parent.remove_widget(stop)
+                row.add_widget(stop, index=len(row.children) - 1)     # just after Back
+        elif stop.parent is not ids.stop_row:
+            if stop.parent is not None:
+                stop.parent.remove_widget(stop)
+            ids.stop_row.add_widget(stop)
+
     def image_path(self, relative):
         if not relative or not self.bundle_dir:
             return ""
@@ -64,6 +89,15 @@ class QuestionScreen(Screen):
         self.detail = body.detail
         self.can_confirm = body.can_confirm
         self.refresh_nav()
+        self.settling()
+
+    def settling(self) -> None:
+        """What the body shows has changed (a question, a project): it opens at its top, and
+        touches wait until it has settled (screens/tap_guard.py, armed by the kiosk)."""
+        from screens.widgets import scroll_to_top
+        scroll_to_top(self)
+        if self.controller is not None:
+            self.controller.settling()
 
     def _body_can_confirm(self, body, value):
         if body is self.body:
@@ -100,7 +134,21 @@ class QuestionScreen(Screen):
         if body is not None and self.can_confirm:
             if not self.record(body.draft()):
                 return
+        if body is not None and body.next_inside():
+            return
         self.advance()
+
+    def ask_stop(self) -> None:
+        """Stop: ask once (a slip must not end a ballot), then leave as the idle reset does."""
+        from screens.widgets import ConfirmStop
+        self.confirm_stop = ConfirmStop(when_confirmed=self.stop_now)
+        self.confirm_stop.open(animation=False)
+        if self.controller is not None:
+            self.controller.settling()
+
+    def stop_now(self) -> None:
+        if self.controller is not None:
+            self.controller.reset_resident()
 
     def go_back(self) -> None:
         if self.body is not None and self.body.back():

@@ -11,7 +11,10 @@ class QuestionBody(BoxLayout):
     screen = ObjectProperty(None, allownone=True)
     can_confirm = BooleanProperty(False)   # a draft Next would record
     detail = StringProperty("")            # e.g. "Project 2 of 6"
-    auto_advance = False                   # a tap records and goes on (yes/no, scale, single)
+    # A tap records and goes on (yes/no, scale, colour, single choice, a commune): what comes
+    # next is drawn under the finger, so the kiosk's tap guard (screens/tap_guard.py) waits
+    # for the screen to settle; tests/ui/test_taps.py taps every such kind.
+    auto_advance = False
 
     @property
     def session(self):
@@ -33,6 +36,11 @@ class QuestionBody(BoxLayout):
         return False
 
     def skip(self) -> bool:
+        return False
+
+    def next_inside(self) -> bool:
+        """Next shows what comes next inside the body (the next project) instead of the next
+        question; False once everything in it was shown."""
         return False
 
     def has_previous(self) -> bool:

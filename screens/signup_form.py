@@ -114,6 +114,21 @@ class SignupFormScreen(Screen):
         form = {"name": self.ids.name.text, "contact": self.ids.contact.text,
                 "consent": self.consent, "age_bracket": self.age_bracket or None,
                 "neighbourhood": self.neighbourhood or None}
+        from app.signup import signup_problems
+        problems = signup_problems(self.config, form)
+        if problems:
+            # Every field at fault at once; each message follows a change of language until
+            # the resident edits its field.
+            form.clear()
+            for exc in problems:
+                if exc.field in FIELDS:
+                    say(self.ids[exc.field], "error", lambda exc=exc: exc.describe(tr._))
+                else:
+                    say(self, "error", lambda exc=exc: exc.describe(tr._))
+            first = problems[0]
+            self.ids.scroll.scroll_to(self.ids[first.field] if first.field in FIELDS
+                                      else self.ids.error, animate=False)
+            return
         try:
             session.store.record_signup(form, consultation_id=session.consultation.id,
                                         config=self.config, site_id=settings.site_id,

@@ -21,6 +21,7 @@ class ThanksScreen(Screen):
     offer_signup = BooleanProperty(True)  # "Register here without a phone"
     signed_up = BooleanProperty(False)    # the resident just registered on this tablet
     qr_side = NumericProperty(dp(250))
+    seconds_left = NumericProperty(0)     # until the screen closes by itself (shown)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -35,6 +36,28 @@ class ThanksScreen(Screen):
         else:
             side = self.width - dp(72) - dp(40)
         self.qr_side = max(dp(220), min(dp(320), side))
+
+    def count_down(self, seconds: int) -> None:
+        """Say how long the screen stays (an idea's code must be noted before it goes)."""
+        self._stop_count()
+        self.seconds_left = seconds
+        from kivy.clock import Clock
+        self._tick = Clock.schedule_interval(self._count, 1)
+
+    def _count(self, _dt):
+        self.seconds_left = max(0, self.seconds_left - 1)
+        if not self.seconds_left:
+            self._stop_count()
+
+    def _stop_count(self):
+        tick = getattr(self, "_tick", None)
+        if tick is not None:
+            tick.cancel()
+            self._tick = None
+
+    def on_leave(self, *_args):
+        self._stop_count()
+        self.seconds_left = 0
 
     def finish(self):
         if self.controller is not None:
@@ -52,6 +75,8 @@ class ThanksScreen(Screen):
         """Nothing of the previous resident stays (their idea's code, their sign-up)."""
         self.idea_code = self.idea_url = self.signup_url = ""
         self.signed_up = False
+        self._stop_count()
+        self.seconds_left = 0
 
 
 load_kv(__file__)

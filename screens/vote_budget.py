@@ -18,10 +18,8 @@ from screens.theme import theme
 def text_width(text: str) -> float:
     """How wide a button's bold label is drawn, so that a button keeps one width whatever it
     says (the - and + beside it never move under a finger)."""
-    from kivy.core.text import Label as CoreLabel
-    label = CoreLabel(text=text, font_size=theme.font_button, bold=True)
-    label.refresh()
-    return label.texture.size[0]
+    from screens.widgets import text_width as measured
+    return measured(text, theme.font_button, bold=True)
 
 
 class BudgetRow(BoxLayout):

@@ -9,6 +9,7 @@ from screens.question_body import QuestionBody
 
 
 class ColourBody(QuestionBody):
+    auto_advance = True          # a tap records the colour and shows the next project
     project_index = NumericProperty(0)
     project = ObjectProperty(None, allownone=True)
     chosen = StringProperty("")
@@ -36,6 +37,7 @@ class ColourBody(QuestionBody):
         self._detail()
         if self.screen is not None:
             self.screen.refresh_nav()
+            self.screen.settling()
 
     def _detail(self, *_args):
         self.detail = tr._("Project {number} of {total}").format(
@@ -66,6 +68,10 @@ class ColourBody(QuestionBody):
             self.project_index += 1
             return True
         return False
+
+    def next_inside(self):
+        # Every project is shown before the next question, whether answered or not.
+        return self.skip()
 
 
 load_kv(__file__)

@@ -8,6 +8,7 @@ from screens.widgets.place_picker import PlacePicker
 
 
 class PlaceBody(QuestionBody, PlacePicker):
+    auto_advance = True          # a commune tapped in the list is recorded and goes on
     draft = PlacePicker.draft       # the pin not yet confirmed (QuestionBody's is None)
 
     def __init__(self, **kwargs):

@@ -1,7 +1,7 @@
 """Ranking: tap the options in order of preference (a number shows each one's place); tap a
 ranked option again to take it out; Undo takes out the last one. Next records the order.
-The ranked options come first, in their order, in reading order (left to right, then down),
-so that 1 is never drawn after 2."""
+Every option keeps its place whatever is ranked: an option never moves under the finger (the
+number on each card says its place in the order)."""
 from kivy.properties import ListProperty
 
 from screens import load_kv
@@ -45,20 +45,10 @@ class RankingBody(QuestionBody):
             card.selected = bool(place)
             card.badge = str(place) if place else ""
             card.disabled = full and not place
-        self._reorder()
         self.can_confirm = bool(self.ranked) and \
             self.ranked != list(self.session.answer_of(self.question.id) or [])
         self.detail = tr._("{count} of {max} ranked").format(count=len(self.ranked),
                                                                max=self.limit)
-
-    def _reorder(self):
-        order = list(self.ranked) + [o.id for o in self.question.options
-                                     if o.id not in self.ranked]
-        grid = self.ids.options
-        if [c.option_id for c in reversed(grid.children)] != order:
-            grid.clear_widgets()
-            for option_id in order:
-                grid.add_widget(self.cards[option_id])
 
     def _tap(self, card):
         if card.option_id in self.ranked:

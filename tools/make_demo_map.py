@@ -13,8 +13,11 @@ README for sources and licences); `--out` defaults to `assets/demo/map/`. Writes
   zooms min..max over the perimeter's bounding box and a margin. Sea and land (the union of
   the communes of both files: what neither file covers, such as the province of Cuneo, is
   drawn like the sea), the perimeter's communes lighter, every commune outlined, the
-  French–Italian border as a wide dashed line, the perimeter communes' names (with their
-  name in the other language beneath) from the zoom where they fit inside the commune.
+  French–Italian border as a wide dashed line; no text (the tablet draws the communes' names
+  itself, in the reader's language and at a size people read: at 8-10 px, names drawn in
+  the tiles were too small on the kiosk and the projector). `--tile-labels` draws them in
+  the tiles as before (the perimeter communes' names with their name in the other language
+  beneath, from the zoom where they fit inside the commune; the countries; the sea).
 * ``perimeter.geojson`` the perimeter: a FeatureCollection of the 16 communes (RFC 7946:
   outer rings counter-clockwise, coordinates rounded to 5 decimals), with `id`, their names in
   French, Italian and English, country and official code.
@@ -436,7 +439,7 @@ def text_size(draw, text, font):
     return right - left, bottom - top
 
 
-def render(zoom, box, land, perimeter, borders, areas, fonts):
+def render(zoom, box, land, perimeter, borders, areas, fonts, labels=False):
     canvas = Canvas(zoom, box)
     s = SUPERSAMPLE
     limit = [(box[0] - 1, COAST_LIMIT[0][1]), *COAST_LIMIT]
@@ -458,7 +461,8 @@ def render(zoom, box, land, perimeter, borders, areas, fonts):
     for line in borders:
         canvas.dashed(line, BORDER_LINE, 2 * s, 10 * s, 6 * s)
     canvas.reduce()
-    draw_labels(canvas, areas, fonts)
+    if labels:
+        draw_labels(canvas, areas, fonts)
     return canvas
 
 
@@ -493,6 +497,8 @@ def main() -> None:
     parser.add_argument("--min-zoom", type=int, default=9)
     parser.add_argument("--max-zoom", type=int, default=13)
     parser.add_argument("--font-dir", default=None)
+    parser.add_argument("--tile-labels", action="store_true",
+                        help="draw the names in the tiles (the tablet draws them otherwise)")
     args = parser.parse_args()
 
     french, italian = load(args.geo)
@@ -530,7 +536,7 @@ def main() -> None:
     }
     tiles = []
     for zoom in zooms:
-        canvas = render(zoom, box, land, perimeter, borders, areas, fonts)
+        canvas = render(zoom, box, land, perimeter, borders, areas, fonts, args.tile_labels)
         for x, y, data in canvas.tiles():
             tiles.append((zoom, x, tms_row(y, zoom), data))
 

@@ -30,6 +30,28 @@ class IdeasPage(FacilitatorPage):
     editing = ObjectProperty(None, allownone=True)     # the idea being moderated
     moderation_error = StringProperty("")
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        editor = self.ids.editor.__self__       # held here: ids are weak references
+        self._editor_place = (editor, editor.parent, editor.parent.children.index(editor))
+        self.on_editing(self, self.editing)
+
+    def on_editing(self, _page, proposal):
+        """The editor is in the page only while an idea is being moderated: hidden, its fields
+        lay over the navigation in portrait and took its taps."""
+        if not hasattr(self, "_editor_place"):
+            return
+        editor, box, index = self._editor_place
+        if proposal is None and editor.parent is not None:
+            editor.parent.remove_widget(editor)
+        elif proposal is not None and editor.parent is None:
+            box.add_widget(editor, index=len(box.children))
+        if proposal is not None:
+            # The editor is at the top: show it whole, once it is laid out.
+            from kivy.clock import Clock
+            scroll = self.ids.scroll
+            Clock.schedule_once(lambda _dt: scroll.scroll_to(editor, padding=0, animate=False))
+
     def refresh(self, *_args):
         box = self.ids.ideas
         box.clear_widgets()

@@ -2,7 +2,7 @@
 to the kiosk or out of the application. What each page shows and does is its own class
 (screens/facilitator/<page>.py beside its .kv); the shell only knows them through `PAGES` and
 `add_page`, and through the FacilitatorPage hooks (refresh, opened, closed)."""
-from kivy.properties import ObjectProperty, StringProperty
+from kivy.properties import NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
 from screens import load_kv
@@ -31,6 +31,7 @@ class FacilitatorScreen(Screen):
     controller = ObjectProperty(None, allownone=True)  # screens.kiosk.KioskRoot
     sync = ObjectProperty(None, allownone=True)        # sync.service.SyncService, or None
     page = StringProperty("")                          # the page_name of the page shown
+    nav_words = NumericProperty(0)    # the widest word of the pages' names, as drawn
 
     def __init__(self, pages=PAGES, **kwargs):
         super().__init__(**kwargs)
@@ -48,11 +49,19 @@ class FacilitatorScreen(Screen):
         page = page_class(name=name, shell=self)
         button = NavButton(msgid=page_class.title)
         button.bind(on_release=lambda _b: self.show_page(name))
+        button.fbind("text", self._measure_nav)
+        button.fbind("font_size", self._measure_nav)
         self.pages[name] = page
         self.nav_buttons[name] = button
+        self._measure_nav()
         self.ids.nav_pages.add_widget(button)
         self.ids.pages.add_widget(page)
         return page
+
+    def _measure_nav(self, *_args):
+        from screens.widgets import longest_word_width
+        self.nav_words = max((longest_word_width(b.text, b.font_size, True)
+                              for b in self.nav_buttons.values()), default=0)
 
     @property
     def current_page(self):

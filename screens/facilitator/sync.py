@@ -7,11 +7,11 @@ import threading
 from kivy.clock import Clock
 from kivy.properties import BooleanProperty, ListProperty, StringProperty
 
-from app.errors import N_, DomainError
+from app.errors import N_
 from app.formatting import number
 from screens import load_kv
 from screens.facilitator.page import FacilitatorPage
-from screens.i18n import tr
+from screens.i18n import failure_words, tr
 from screens.widgets.qr_scanner import open_scanner, scanning_possible
 from sync.status import CREDENTIALS_REFUSED
 
@@ -68,7 +68,8 @@ class SyncPage(FacilitatorPage):
         try:
             status = self.sync.status()
         except Exception as exc:  # the worker's problem must not break the screen
-            self.status_lines = [tr._("Sync status unavailable: {reason}").format(reason=exc)]
+            self.status_lines = [tr._("Sync status unavailable: {reason}").format(
+                reason=failure_words(exc))]
             return
         lines = []
         if status.revoked:
@@ -132,8 +133,7 @@ class SyncPage(FacilitatorPage):
             else:
                 self.sync.enroll(hub_url, code)
         except Exception as exc:  # shown in the facilitator's language when it is a domain error
-            message = exc.describe(tr._) if isinstance(exc, DomainError) else (
-                str(exc) or exc.__class__.__name__)
+            message = failure_words(exc)
             Clock.schedule_once(lambda _dt: self._enrolled(False, message))
         else:
             Clock.schedule_once(lambda _dt: self._enrolled(True, ""))

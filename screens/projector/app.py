@@ -187,9 +187,10 @@ class Projector:
 
     def _tick(self, _dt) -> None:
         now = time.monotonic()
-        participation = self.views.get(PARTICIPATION_VIEW)
-        if participation is not None and participation.parent is not None:
-            participation.signup_url = self.signup_url()     # minted again before expiry
+        shown = self.views.get(self.state.view)
+        if shown is not None and shown.parent is not None and (
+                isinstance(shown, PjParticipationView) or shown.empty):
+            shown.signup_url = self.signup_url()     # minted again before expiry
         langs = self.state.languages(now)
         if langs != self.langs and not self.state.frozen:
             self.langs = langs
@@ -226,8 +227,7 @@ class Projector:
             body.add_widget(panel)
         else:
             widget = self.view_widget(state.view)
-            if isinstance(widget, PjParticipationView):
-                widget.signup_url = self.signup_url()
+            widget.signup_url = self.signup_url()
             body.add_widget(widget)
             widget.show(self.view_data(state.view), animate=False)
         if animate:

@@ -136,6 +136,15 @@ class PjBadge(PjLabel):
     background = ListProperty(PALETTE["green"])
 
 
+class PjEmptyPanel(BoxLayout):
+    """No vote yet on a question: what to do (vote on the tablets) instead of a wall of empty
+    bars, and the sign-up QR beside it when the projector has a sign-up link."""
+    call = StringProperty("")
+    message = StringProperty("")
+    signup_url = StringProperty("")
+    signup_caption = StringProperty("")
+
+
 class PjResultView(BoxLayout):
     """Base of every view: the question's prompt on top, its results below (`body`)."""
     consultation = ObjectProperty(None)
@@ -147,11 +156,40 @@ class PjResultView(BoxLayout):
     breakdown = StringProperty("")   # a line under the results: votes per channel
     result = ObjectProperty(None, allownone=True)
     built = BooleanProperty(False)
+    signup_url = StringProperty("")  # the sign-up link, shown with an empty question
+    empty = BooleanProperty(False)   # a question without any vote yet
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.bind(langs=self._rebuild)
         self._rebuild()
+        self._body = self.ids.body.__self__
+        self._empty_panel = None
+        self.fbind("empty", self._show_empty)
+        self.fbind("signup_url", self._show_empty)
+        self.fbind("langs", self._show_empty)
+
+    def _show_empty(self, *_args):
+        """In place of the rows while no vote came: the call to vote, and the sign-up QR."""
+        body = self._body
+        if not self.empty:
+            if self._empty_panel is not None and self._empty_panel.parent is self:
+                index = self.children.index(self._empty_panel)
+                self.remove_widget(self._empty_panel)
+                self.add_widget(body, index=index)
+            return
+        panel = self._empty_panel
+        if panel is None:
+            panel = self._empty_panel = PjEmptyPanel()
+        panel.call = self._("Vote on the tablets", sep="\n")
+        panel.message = self._("No vote yet on this question.", sep="\n")
+        panel.signup_url = self.signup_url
+        panel.signup_caption = self._("Stay involved: scan to sign up with your phone",
+                                      sep="\n")
+        if body.parent is self:
+            index = self.children.index(body)
+            self.remove_widget(body)
+            self.add_widget(panel, index=index)
 
     @property
     def lang(self) -> str:
@@ -230,6 +268,7 @@ class PjResultView(BoxLayout):
         self.result = result
         self.update(result or {}, animate)
         self.breakdown = self.say_channels((result or {}).get("channels"))
+        self.empty = self.question is not None and not (result or {}).get("ballots")
 
     def say_channels(self, channels) -> str:
         """'tablets 64 · paper 20 · online 5' in the view's language(s); empty when every

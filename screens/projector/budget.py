@@ -69,7 +69,9 @@ class PjBudgetView(PjResultView):
         # Each language's line with its own money format.
         # Why a project chosen more can be left out while one below it is funded: the caption
         # says the rule (the money left must cover the cost), in each language's money format.
-        self.caption = self.compose(lambda lang, _, ngettext: ngettext(
+        self.caption = self.compose(lambda lang, _, ngettext: _(
+            "Each bar: the average amount a participant gave; its line: the project's cost.")
+            + " " + ngettext(
             "{n} project funded ({funded}), in the order of the amounts given, while the money "
             "left suffices.",
             "{n} projects funded ({funded}), in the order of the amounts given, while the money "

@@ -24,7 +24,6 @@ class PjSignupPanel(BoxLayout):
 
 
 class PjParticipationView(PjResultView):
-    signup_url = StringProperty("")
 
     def build(self, body):
         self.prompt = self._("Participation", sep="\n")

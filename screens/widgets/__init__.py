@@ -13,6 +13,28 @@ from kivy.uix.widget import Widget
 from screens import load_kv
 
 
+_widths = {}
+
+
+def text_width(text: str, font_size: float, bold: bool = True) -> float:
+    """How wide `text` is drawn on one line (kept for the texts already measured)."""
+    key = (text, round(font_size, 2), bold)
+    if key not in _widths:
+        from kivy.core.text import Label as CoreLabel
+        label = CoreLabel(text=text, font_size=font_size, bold=bold)
+        label.refresh()
+        if len(_widths) > 2000:
+            _widths.clear()
+        _widths[key] = label.texture.size[0]
+    return _widths[key]
+
+
+def longest_word_width(text: str, font_size: float, bold: bool = True) -> float:
+    """The widest word of `text`: a label narrower than this breaks a word in two."""
+    words = text.replace("\n", " ").split()
+    return max((text_width(w, font_size, bold) for w in words), default=0)
+
+
 class Heading(Label):
     pass
 
@@ -52,6 +74,22 @@ class SecondaryButton(RoundedButton):
 class DangerButton(SecondaryButton):
     """An action that undoes or refuses (Reject, Quit): outlined, never filled like the main
     action beside it, in the error colour, with a cross drawn before its word."""
+    cross_x = NumericProperty(0)      # where the cross starts: just before the widest line
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.fbind("texture_size", self._place_cross)
+        self.fbind("pos", self._place_cross)
+        self.fbind("size", self._place_cross)
+
+    def _place_cross(self, *_args):
+        # A wrapped label's texture is as wide as its box: the lines say how wide the words
+        # are (kivy==2.3.1's laid-out lines). Without this the cross sat on the left edge.
+        lines = getattr(self._label, "_cached_lines", None) or []
+        padding = self.padding[0] + self.padding[2]
+        ink = max((line.w for line in lines), default=self.texture_size[0] - padding)
+        ink_left = self.center_x + (self.padding[0] - self.padding[2]) / 2 - ink / 2
+        self.cross_x = max(self.x + dp(14), ink_left - dp(58))
 
 
 class ToggleCard(RoundedButton):
@@ -207,10 +245,47 @@ class CollapsingBox(BoxLayout):
                     c.size = (w, h)
 
 
+class ChoiceRow(BoxLayout):
+    """Toggle cards side by side while each keeps its longest word whole, one above the other
+    otherwise (portrait, very large text): a word is never cut ("U/n/an"). All the cards get
+    the height of the tallest, at least `card_height`."""
+    card_height = NumericProperty(0)
+    reserve = NumericProperty(dp(112))     # what a ToggleCard keeps beside its text
+
+    def __init__(self, **kwargs):
+        from kivy.clock import Clock
+        self._arrange = Clock.create_trigger(self.arrange)
+        super().__init__(**kwargs)
+        self.size_hint_y = None
+        self.fbind("width", self._arrange)
+        self.fbind("spacing", self._arrange)
+        self.fbind("card_height", self._arrange)
+
+    def add_widget(self, widget, *args, **kwargs):
+        widget.size_hint_y = 1
+        for name in ("text", "texture_size", "font_size"):
+            widget.fbind(name, self._arrange)
+        super().add_widget(widget, *args, **kwargs)
+        self._arrange()
+
+    def arrange(self, *_args):
+        cards = [c for c in self.children if hasattr(c, "text")]
+        if not cards:
+            return
+        n = len(cards)
+        share = (self.width - self.spacing * (n - 1)) / n - self.reserve
+        side_by_side = all(longest_word_width(c.text, c.font_size, c.bold) + dp(4) <= share
+                           for c in cards)
+        self.orientation = "horizontal" if side_by_side else "vertical"
+        tallest = max(max(c.texture_size[1] for c in cards) + dp(28),
+                      self.card_height or dp(64))
+        self.height = tallest if side_by_side else tallest * n + self.spacing * (n - 1)
+
+
 class CueScroll(ScrollView):
     """A vertical ScrollView that never hides content silently: while something lies below
-    the visible part, a labelled "More below" tab is drawn over its bottom edge (tapping it
-    scrolls down by most of a page), and its scroll bar is wide and always drawn. Every
+    the visible part, a labelled "More below" tab is drawn over its bottom edge (only drawn: a
+    tap there goes to what lies under it), and its scroll bar is wide and always drawn. Every
     scrolling part of the kiosk and facilitator screens is one of these; the layout test
     (tests/ui/test_layout.py) accepts content below the fold only inside one."""
     more_below = BooleanProperty(False)
@@ -276,21 +351,9 @@ class CueScroll(ScrollView):
         self.more_above = extra > 1 and self.scroll_y < 1 - 1 / max(extra, 1)
         self._draw_cue()
 
-    def cue_hit(self, touch) -> bool:
-        return (self.more_below and self.x <= touch.x <= self.right
-                and self.y <= touch.y <= self.y + self.cue_height)
-
-    def on_touch_down(self, touch):
-        if self.cue_hit(touch):
-            self.page_down()
-            return True
-        return super().on_touch_down(touch)
-
-    def page_down(self):
-        extra = self.overflow()
-        if extra > 0:
-            self.scroll_y = max(0.0, self.scroll_y - (self.height * 0.8) / extra)
-            self._update_cue()
+    # The cue takes no touch: drawn over the content's bottom edge, it would take a tap meant
+    # for the field or the button under it (an idea once went without its contact). A finger
+    # scrolls the content; the wide bar scrolls too.
 
     def scroll_to_show(self, widget):
         """Scroll so that `widget` (inside this view) is entirely visible."""
@@ -298,13 +361,31 @@ class CueScroll(ScrollView):
         self._update_cue()
 
 
-class ConfirmQuit(ModalView):
-    """'Quit the application?' with a way back; `when_confirmed` is called only on Quit."""
+def scroll_to_top(widget) -> None:
+    """Every scrolling part inside `widget` back at its top: a screen opens clean, never
+    scrolled where the previous person left it."""
+    for child in widget.walk(restrict=True):
+        if isinstance(child, ScrollView) and child.do_scroll_y:
+            child.scroll_y = 1
+            if isinstance(child, CueScroll):
+                child._update_cue()
+
+
+class Confirmation(ModalView):
+    """A question with a way back; `when_confirmed` is called only on the yes."""
     when_confirmed = ObjectProperty(None, allownone=True)
 
     def confirmed(self):
         if self.when_confirmed is not None:
             self.when_confirmed()
+
+
+class ConfirmQuit(Confirmation):
+    """'Quit the application?'"""
+
+
+class ConfirmStop(Confirmation):
+    """'Stop here?' on a ballot: Continue, or stop (the answers given are kept)."""
 
 
 class Separator(Widget):

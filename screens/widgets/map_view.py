@@ -118,6 +118,12 @@ class MapView(StencilView):
     can_zoom_in = BooleanProperty(True)
     can_zoom_out = BooleanProperty(True)
     zoom_step = NumericProperty(1.0)
+    # The areas' names, drawn by the app over the tiles at a size people read (the names in
+    # the tiles are 8-10 px, less when the whole perimeter is fitted): `name_of(area)` gives
+    # the text; names that find no room on their area's centre are left out.
+    area_names = BooleanProperty(False)
+    name_font_size = NumericProperty(dp(18))
+    name_of = ObjectProperty(None, allownone=True)
 
     __events__ = ("on_tap", "on_view")
 
@@ -134,13 +140,17 @@ class MapView(StencilView):
         # canvas.before, which holds the StencilView's push. The pin has its own group: a
         # tap redraws the pin only, not the tiles and outlines under it.
         self._layer = Canvas()
+        self._names_layer = Canvas()
         self._pin_layer = Canvas()
+        self._anchors = {}          # area id: its visual centre (lon, lat)
         self.canvas.insert(0, self._layer)
-        self.canvas.insert(1, self._pin_layer)
+        self.canvas.insert(1, self._names_layer)
+        self.canvas.insert(2, self._pin_layer)
         self._pin_trigger = Clock.create_trigger(self._redraw_pin, -1)
         self.bind(pos=self._trigger, size=self._on_size, zoom=self._zoom_changed,
                   centre_px=self._trigger, pin=self._pin_trigger, points=self._trigger,
-                  consultation_map=self._new_map, bundle_dir=self._new_map)
+                  consultation_map=self._new_map, bundle_dir=self._new_map,
+                  area_names=self._trigger, name_font_size=self._trigger, name_of=self._trigger)
         self._new_map()
 
     # -- the map's data ------------------------------------------------------------------
@@ -150,6 +160,7 @@ class MapView(StencilView):
         self._rings = []
         self._outline_levels = {}
         self._source = None
+        self._anchors = {}
         if perimeter is None:
             return
         if self.bundle_dir:
@@ -406,7 +417,54 @@ class MapView(StencilView):
                     self._draw_tile(texture, left, bottom, size)
             self._draw_outlines()
             self._draw_points()
+        self._draw_names()
         self._redraw_pin()
+
+    def names_changed(self) -> None:
+        """The names' language changed: draw them again."""
+        self._trigger()
+
+    def _draw_names(self):
+        layer = self._names_layer
+        layer.clear()
+        perimeter = self.consultation_map
+        if not self.area_names or perimeter is None or self.name_of is None:
+            return
+        from kivy.core.text import Label as CoreLabel
+        from kivy.graphics import RoundedRectangle
+
+        from app.geo import visual_centre
+        from screens.projector.labels import place_labels
+        from screens.theme import theme
+        pad_x, pad_y = dp(8), dp(3)
+        labels, textures = [], {}
+        for area in perimeter.areas:
+            text = self.name_of(area)
+            if not text:
+                continue
+            if area.id not in self._anchors:
+                self._anchors[area.id] = visual_centre(area.shape)
+            core = CoreLabel(text=text, font_size=self.name_font_size, bold=True)
+            core.refresh()
+            texture = core.texture
+            textures[area.id] = texture
+            labels.append((area.id, self.to_widget_xy(*self._anchors[area.id]),
+                           (texture.width + 2 * pad_x, texture.height + 2 * pad_y)))
+        inset = self.ids.attribution.height if self.attribution else 0
+        bounds = (self.x, self.y + inset, self.right, self.top)
+        placed = place_labels(labels, bounds, gap=dp(2))
+        surface, ink = theme.colours["surface"], theme.colours["text"]
+        with layer:
+            for area_id, spot in placed.items():
+                if spot is None or spot.moved:      # only on its own area, never beside
+                    continue
+                texture = textures[area_id]
+                x0, y0, x1, y1 = spot.box
+                Color(surface[0], surface[1], surface[2], 0.88)
+                RoundedRectangle(pos=(x0, y0), size=(x1 - x0, y1 - y0), radius=[dp(6)])
+                Color(*ink)
+                Rectangle(texture=texture, size=texture.size,
+                          pos=(x0 + pad_x, y0 + pad_y))
 
     def _redraw_pin(self, *_args):
         self._pin_layer.clear()

@@ -7,7 +7,7 @@ Events: `on_place(place)` with the place in the form app.answers.validate_place 
 (`{"lon", "lat"}` confirmed on the map, or `{"area"}` chosen from the list); `on_refused(exc)`
 when a tap falls outside (the DomainError to show, in the reader's language); `on_pinned()`
 when a tap is accepted (a message shown for an earlier tap can go)."""
-from kivy.properties import ListProperty, ObjectProperty, StringProperty
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from app.answers import validate_place
@@ -25,6 +25,8 @@ class PlacePicker(BoxLayout):
     chosen_area = StringProperty("")     # the area chosen from the list
     picker_consultation = ObjectProperty(None, allownone=True)
     place_field = "place"                # the field a refusal names
+    area_cols = NumericProperty(1)       # two columns of areas where every name stays whole
+    list_fits = BooleanProperty(True)    # the list beside the map keeps every name whole
 
     __events__ = ("on_place", "on_refused", "on_pinned")
 
@@ -37,6 +39,7 @@ class PlacePicker(BoxLayout):
         mapview.bundle_dir = bundle_dir or ""
         mapview.consultation_map = perimeter
         mapview.bind(on_tap=self._tapped)
+        mapview.name_of = lambda area: tr.loc(area.name)
         for area in (perimeter.areas if perimeter else ()):
             card = ToggleCard(size_hint_y=None)
             card.area_id = area.id
@@ -45,6 +48,10 @@ class PlacePicker(BoxLayout):
             self.ids.areas.add_widget(card)
         tr.bind(lang=self._picker_texts)
         self.bind(pin=self._mark, pin_area=self._mark, chosen_area=self._mark)
+        self.ids.areas.fbind("width", self._fit_cols)
+        self.fbind("width", self._fit_cols)
+        from screens.theme import theme
+        theme.fbind("font_button", self._fit_cols)
         self._picker_texts()
 
     def area_name(self, area_id: str) -> str:
@@ -58,7 +65,22 @@ class PlacePicker(BoxLayout):
         for area_id, card in self.area_cards.items():
             card.text = self.area_name(area_id)
         self.ids.map.attribution = tr.loc(perimeter.attribution) if perimeter else ""
+        self.ids.map.names_changed()
         self._mark()
+        self._fit_cols()
+
+    def _fit_cols(self, *_args):
+        from kivy.metrics import dp
+
+        from screens.widgets import longest_word_width
+        grid = self.ids.areas
+        cards = list(self.area_cards.values())
+        widest = max((longest_word_width(c.text, c.font_size, c.bold) for c in cards),
+                     default=0)
+        self.list_fits = self.width * 0.34 - dp(112) - dp(24) >= widest + dp(4)
+        self.area_cols = 2 if (grid.width > dp(560) and
+                               (grid.width - grid.spacing[0]) / 2 - dp(112) >= widest + dp(4)) \
+            else 1
 
     def show_place(self, place) -> None:
         """Show `place` (a validated place, or None for none) and the whole perimeter."""

@@ -56,6 +56,51 @@ def step(frames: int = 3) -> None:
         EventLoop.idle()
 
 
+def wait_settled(limit: int = 200) -> None:
+    """Step frames until every kiosk on the window takes touches again (after a change of
+    screen, touches wait for it to settle: screens/tap_guard.py)."""
+    guards = [w.tap_guard for w in Window.children if isinstance(w, KioskRoot)]
+    for _ in range(limit):
+        if not any(g.settling for g in guards):
+            return
+        EventLoop.idle()
+
+
+def window_rect(widget):
+    x, y = widget.to_window(widget.x, widget.y)
+    return x, y, x + widget.width, y + widget.height
+
+
+def _inside(widget, x, y) -> bool:
+    x0, y0, x1, y1 = window_rect(widget)
+    return x0 <= x <= x1 and y0 <= y <= y1
+
+
+def widget_at(widget, x, y):
+    """The widget a touch at window point (x, y) goes to, found as Kivy dispatches it: the
+    children last added first; only the current screen of a screen manager; a scroll only
+    within its bounds; a disabled widget swallows what falls on it; a button, a text field, a
+    scroll or a map takes it. None when nothing takes it."""
+    from kivy.core.window import WindowBase
+    from kivy.uix.behaviors import ButtonBehavior
+    from kivy.uix.scrollview import ScrollView
+    from kivy.uix.textinput import TextInput
+    from screens.widgets.map_view import MapView
+    if not isinstance(widget, WindowBase):
+        if widget.disabled and _inside(widget, x, y):
+            return widget
+        if isinstance(widget, ScrollView) and not _inside(widget, x, y):
+            return None
+    for child in list(widget.children):
+        found = widget_at(child, x, y)
+        if found is not None:
+            return found
+    if isinstance(widget, (ButtonBehavior, TextInput, ScrollView, MapView)) \
+            and _inside(widget, x, y):
+        return widget
+    return None
+
+
 def set_size(width: int, height: int) -> None:
     Window.size = (width, height)
     step(4)

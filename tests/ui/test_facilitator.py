@@ -2,7 +2,7 @@
 the kiosk, and what the facilitator does there (mode, unlock, figures, moderation, display)."""
 import pytest
 
-from tests.ui.conftest import PIN, step
+from tests.ui.conftest import PIN, step, wait_settled
 from tests.ui.test_resident import start
 
 
@@ -71,6 +71,7 @@ def test_only_the_pin_leaves_the_kiosk(kiosk):
     corner = k.root.corner
     corner.hold_seconds = 0.05
     x, y = corner.center
+    wait_settled()
     touch = UnitTestTouch(x, y)
     touch.touch_down()
     touch.touch_up()
@@ -78,6 +79,7 @@ def test_only_the_pin_leaves_the_kiosk(kiosk):
     time.sleep(0.1)
     step(3)
     assert k.root.current == "welcome"
+    wait_settled()
     touch = UnitTestTouch(x, y)
     touch.touch_down()
     time.sleep(0.1)
@@ -92,6 +94,7 @@ def test_facilitated_mode_and_unlock(kiosk):
     fac = enter_facilitator(k)
     page = fac.ids.pages.get_screen("session")
     modes = [page.ids.mode_open, page.ids.mode_facilitated, page.ids.mode_identified]
+    step(3)       # the three laid out side by side (or one above the other) and measured
     assert len({round(m.height) for m in modes}) == 1        # one height for the three
     assert all(m.texture_size[1] <= m.height - 20 for m in modes)   # no label overflows
     unlock = page.ids.unlock

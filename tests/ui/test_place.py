@@ -9,7 +9,7 @@ from PIL import Image
 
 from app.tally import tally_answers
 from app.paths import DEMO_BUNDLE_DIR
-from tests.ui.conftest import SHOTS, set_size, step
+from tests.ui.conftest import SHOTS, set_size, step, wait_settled
 from tests.ui.test_resident import start
 
 MENTON = (7.50312, 43.77871)
@@ -30,6 +30,7 @@ def window_xy(mapview, lon, lat):
 
 
 def touch_tap(x, y):
+    wait_settled()
     touch = UnitTestTouch(x, y)
     touch.touch_down()
     touch.touch_up()
@@ -89,6 +90,7 @@ def test_a_drag_pans_and_places_no_pin(kiosk):
     mapview = body.ids.map
     before = list(mapview.centre_px)
     x, y = mapview.to_window(mapview.center_x, mapview.center_y)
+    wait_settled()
     touch = UnitTestTouch(x, y)
     touch.touch_down()
     for step_x in range(1, 6):
@@ -103,6 +105,7 @@ def test_a_pinch_zooms_within_the_limits(kiosk):
     mapview = body.ids.map
     zoom = mapview.zoom
     cx, cy = mapview.to_window(mapview.center_x, mapview.center_y)
+    wait_settled()
     a, b = UnitTestTouch(cx - 40, cy), UnitTestTouch(cx + 40, cy)
     a.touch_down()
     b.touch_down()

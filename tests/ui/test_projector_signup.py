@@ -108,3 +108,29 @@ def test_no_link_no_qr(window, demo, snapshot, tmp_path):
         projector.stop()
         window.remove_widget(projector.root)
         store.close()
+
+
+@pytest.mark.parametrize("lang", ["fr", "it"])
+def test_a_question_without_votes_says_to_vote_on_the_tablets(window, demo, snapshot, enrolled,
+                                                              lang):
+    """No wall of empty bars: what to do, and the sign-up QR (only yes/no has votes here)."""
+    from tests.ui.test_projector import all_text
+    link = SignupLink(enrolled, consultation_id=demo.id, site_id="menton-mediatheque")
+    projector = show(window, demo, snapshot, (1920, 1080), lang, link)
+    try:
+        projector.apply_control({"view": "q-colour"})
+        step(10)
+        text = all_text(projector.root)
+        assert {"fr": "Votez sur les tablettes", "it": "Votate sui tablet"}[lang] in text
+        assert "0 %" not in text and "0\u00a0%" not in text
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        path = SHOTS / f"empty-question-{lang}-1920x1080.png"
+        projector.root.export_to_png(str(path))
+        assert [t for t in decode(path) if t.startswith(HUB + "/signup?t=")]
+        projector.apply_control({"view": "q-ticket"})       # votes: the bars, no call
+        step(10)
+        text = all_text(projector.root)
+        assert "Votez sur les tablettes" not in text and "Votate sui tablet" not in text
+    finally:
+        projector.stop()
+        window.remove_widget(projector.root)

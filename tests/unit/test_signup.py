@@ -694,3 +694,14 @@ def test_the_phone_page_never_says_an_email_was_sent_when_sending_failed(hub, cl
     assert "the confirmation email could not be sent" in page.text
     assert "We sent you" not in page.text
     assert participation(hub).figures()[0]["signups"] == 1     # the sign-up is kept
+
+
+def test_every_field_at_fault_is_named_at_once():
+    from app.signup import signup_problems
+    problems = signup_problems(SignupConfig(), {"name": "", "contact": "not a contact"})
+    assert [p.field for p in problems] == ["name", "contact", "consent"]
+    with pytest.raises(ValidationError) as first:
+        validate_signup(SignupConfig(), {"name": "", "contact": "not a contact"})
+    assert first.value.field == "name"
+    assert signup_problems(SignupConfig(), {"name": "Ada", "contact": "ada@example.org",
+                                            "consent": True}) == []
