@@ -12,6 +12,8 @@
     python -m server devices                       list devices
     python -m server revoke DEVICE_ID              revoke a device at once
     python -m server reinstate DEVICE_ID           lift a revocation
+    python -m server relay-move DEVICE_ID --relay RELAY_ID   a device's events now come
+                                                   through that room hub (hub to hub)
     python -m server ideas [--consultation ID]     list ideas with moderation and answer
     python -m server answer-idea ID_OR_CODE --status accepted [--text "…"]
                                                    a short code several ideas share is refused
@@ -89,6 +91,9 @@ def _parser() -> argparse.ArgumentParser:
     rev.add_argument("device_id")
     back = sub.add_parser("reinstate", help="lift a device's revocation")
     back.add_argument("device_id")
+    move = sub.add_parser("relay-move", help="a device's events now come through that room hub")
+    move.add_argument("device_id")
+    move.add_argument("--relay", required=True, dest="relay_id")
     ideas = sub.add_parser("ideas", help="list ideas")
     ideas.add_argument("--consultation", default=None)
     ans = sub.add_parser("answer-idea", help="set the status and public answer of an idea")
@@ -246,6 +251,9 @@ def _run(hub, command: str, args) -> int:
     elif command == "reinstate":
         hub.reinstate(args.device_id)
         print(f"reinstated {args.device_id}")
+    elif command == "relay-move":
+        from .relay import move_registration
+        _print_json(move_registration(hub, args.device_id, args.relay_id))
     elif command == "ideas":
         _print_json(hub.proposals(args.consultation))
     elif command == "answer-idea":

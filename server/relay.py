@@ -58,6 +58,14 @@ def relay_max_batch(settings) -> int:
 
 NOT_REGISTERED = N_("This room hub did not register this device.")
 OTHER_SITE = N_("This device was registered for another site.")
+ENROLLED_HERE = N_("This tablet is enrolled with the central hub directly: staff can move it "
+                   "to a room hub.")
+SEQ_JUMP = N_("This sequence number jumps too far ahead of the device's last one (at most "
+              "{max} more).")
+# A forwarded event's `seq` may pass its device's highest stored here by at most this much (the
+# first one by this much over the lowest of its batch): a room hub cannot put an event beyond
+# the reach of its tablet's own later ones (an idea's moderation, an answer).
+SEQ_JUMP_MAX = 100_000
 REVOKED = N_("This tablet was revoked: its data is kept, enroll it again to send it.")
 
 
@@ -104,7 +112,8 @@ def _register(conn, relay: dict, item: dict, device_id, now: str) -> dict:
             or device_id == "staff":
         raise EventRejected(N_("A device identifier (1 to 64 letters, digits, - or _) is "
                                "expected."), "device_id", code="device_id_invalid")
-    known = conn.execute(select(db.devices.c.kind, db.devices.c.revoked_at).where(
+    known = conn.execute(select(db.devices.c.kind, db.devices.c.revoked_at,
+                                db.devices.c.enrolled_at).where(
         db.devices.c.id == device_id)).first()
     if device_id == relay["id"] or (known is not None and known.kind == RELAY):
         raise EventRejected(N_("A room hub cannot be registered as one of its devices."),
@@ -113,9 +122,18 @@ def _register(conn, relay: dict, item: dict, device_id, now: str) -> dict:
         raise EventRejected(REVOKED, "device_id", code="device_revoked")
     row = conn.execute(select(db.relay_devices).where(
         db.relay_devices.c.device_id == device_id)).first()
-    if row is not None and row.relay_id != relay["id"]:
-        raise EventRejected(N_("Another room hub registered this device."), "device_id",
-                            code="device_registered_elsewhere")
+    mine = row is not None and row.relay_id == relay["id"]
+    if known is not None and not (mine and row.registered_at >= known.enrolled_at):
+        # A direct enrollment takes precedence; staff move it (`relay-move`) to a room hub.
+        raise EventRejected(ENROLLED_HERE, "device_id", code="device_enrolled_here")
+    take_over = False
+    if row is not None and not mine:
+        if not lapsed(conn, row.relay_id):
+            raise EventRejected(N_("Another room hub registered this device."), "device_id",
+                                code="device_registered_elsewhere")
+        if row.site_id != relay["site_id"]:
+            raise EventRejected(OTHER_SITE, "device_id", code="device_other_site")
+        take_over = True        # its room hub was revoked: the same site's new one takes it
     name = clean_text(str(item.get("name") or ""), field="name", max_length=200)
     platform = clean_text(str(item.get("platform") or ""), field="platform", max_length=100)
     values = {"relay_id": relay["id"], "site_id": relay["site_id"], "name": name,
@@ -125,8 +143,51 @@ def _register(conn, relay: dict, item: dict, device_id, now: str) -> dict:
                                                   "registered_at": now}])
     else:
         conn.execute(update(db.relay_devices).where(
-            db.relay_devices.c.device_id == device_id).values(**values))
+            db.relay_devices.c.device_id == device_id).values(
+            **values, **({"registered_at": now} if take_over else {})))
     return {"device_id": device_id, "status": "registered"}
+
+
+def lapsed(conn, relay_id: str) -> bool:
+    """Whether the registrations of this room hub lapsed: staff revoked it (or it is gone)."""
+    row = conn.execute(select(db.devices.c.revoked_at).where(
+        db.devices.c.id == relay_id, db.devices.c.kind == RELAY)).first()
+    return row is None or row.revoked_at is not None
+
+
+def move_registration(hub, device_id: object, relay_id: object) -> dict:
+    """Staff move a device to a room hub (`python -m server relay-move`, the admin API): that
+    relay, at its site, forwards its events from now on — also for a tablet enrolled here
+    directly, until it enrolls here again (the latest of the two acts wins). Another relay's
+    forwarding for it is refused from now on (`device_not_registered`)."""
+    from .hub import check_device_id
+    device_id = check_device_id(device_id)
+    relay_id = check_device_id(relay_id)
+    now = now_iso()
+    with hub.write_lock, hub.writer.begin() as conn:
+        target = conn.execute(select(db.devices).where(db.devices.c.id == relay_id)).first()
+        if target is None or target.kind != RELAY or target.revoked_at is not None:
+            raise HubError(N_("Unknown room hub: {id}."), status=404, code="relay_not_found",
+                           id=relay_id)
+        known = conn.execute(select(db.devices.c.kind, db.devices.c.name,
+                                    db.devices.c.platform).where(
+            db.devices.c.id == device_id)).first()
+        if known is not None and known.kind == RELAY:
+            raise HubError(N_("A room hub cannot be registered as one of its devices."),
+                           code="device_is_relay", field="device_id")
+        row = conn.execute(select(db.relay_devices).where(
+            db.relay_devices.c.device_id == device_id)).first()
+        values = {"relay_id": relay_id, "site_id": target.site_id, "registered_at": now}
+        if row is not None:
+            conn.execute(update(db.relay_devices).where(
+                db.relay_devices.c.device_id == device_id).values(**values))
+        else:
+            conn.execute(db.relay_devices.insert(), [{
+                "device_id": device_id, "name": known.name if known else "",
+                "platform": known.platform if known else "", **values}])
+    log.info("staff moved device %s to room hub %s", device_id, relay_id)
+    return {"device_id": device_id, "relay_id": relay_id, "site_id": target.site_id,
+            "moved_from": row.relay_id if row is not None else None}
 
 
 # -- forwarded batches ----------------------------------------------------------------------------
@@ -160,19 +221,26 @@ def _run(hub, conn, relay: dict, envelopes: list) -> tuple[list[dict], list[Batc
     relay_id, site_id = relay["id"], relay["site_id"]
     named = sorted({env["device_id"] for env in envelopes if isinstance(env, dict)
                     and isinstance(env.get("device_id"), str)} - {relay_id})
-    registered, revoked = {}, set()
+    registered, direct, last_seq = {}, {}, {}
     for chunk in db.in_chunks(named):
         registered.update({r.device_id: r for r in conn.execute(select(
             db.relay_devices.c.device_id, db.relay_devices.c.relay_id,
-            db.relay_devices.c.site_id).where(db.relay_devices.c.device_id.in_(chunk)))})
-        revoked.update(conn.execute(select(db.devices.c.id).where(
-            db.devices.c.id.in_(chunk), db.devices.c.revoked_at.is_not(None))).scalars())
+            db.relay_devices.c.site_id, db.relay_devices.c.registered_at).where(
+            db.relay_devices.c.device_id.in_(chunk)))})
+        direct.update({r.id: r for r in conn.execute(select(
+            db.devices.c.id, db.devices.c.enrolled_at, db.devices.c.revoked_at).where(
+            db.devices.c.id.in_(chunk)))})
+    for chunk in db.in_chunks(sorted(set(named) | {relay_id})):
+        last_seq.update(conn.execute(select(db.events.c.device_id, func.max(db.events.c.seq))
+                                     .where(db.events.c.device_id.in_(chunk))
+                                     .group_by(db.events.c.device_id)).all())
     own = Batch(hub.ingest_registry, conn, relay, hub.consultation)
     groups: dict[str, list[int]] = {relay_id: []}
     results: list[dict | None] = [None] * len(envelopes)
     for index, env in enumerate(envelopes):
         device_id = env.get("device_id") if isinstance(env, dict) else None
         row = registered.get(device_id)
+        enrolled = direct.get(device_id)
         refusal = None
         if device_id == relay_id:
             pass
@@ -181,12 +249,28 @@ def _run(hub, conn, relay: dict, envelopes: list) -> tuple[list[dict], list[Batc
                                     code="device_not_registered")
         elif row.site_id != site_id:
             refusal = EventRejected(OTHER_SITE, "device_id", code="device_other_site")
-        elif device_id in revoked:
+        elif enrolled is not None and enrolled.revoked_at is not None:
             refusal = EventRejected(REVOKED, "device_id", code="device_revoked")
+        elif enrolled is not None and enrolled.enrolled_at > row.registered_at:
+            refusal = EventRejected(ENROLLED_HERE, "device_id", code="device_enrolled_here")
         if refusal is not None:
             results[index] = own.reject(env, refusal)
         else:
             groups.setdefault(device_id, []).append(index)
+    for device_id, indexes in groups.items():
+        seqs = [envelopes[i].get("seq") for i in indexes]
+        seqs = [s for s in seqs if isinstance(s, int) and not isinstance(s, bool)]
+        base = last_seq.get(device_id) or (min(seqs) if seqs else 0)
+        kept = []
+        for i in indexes:
+            seq = envelopes[i].get("seq")
+            if isinstance(seq, int) and not isinstance(seq, bool) \
+                    and seq > base + SEQ_JUMP_MAX:
+                results[i] = own.reject(envelopes[i], EventRejected(
+                    SEQ_JUMP, "seq", code="seq_jump", max=SEQ_JUMP_MAX))
+            else:
+                kept.append(i)
+        groups[device_id] = kept
     batches = []
     for device_id, indexes in groups.items():
         batch = own if device_id == relay_id else Batch(

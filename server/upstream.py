@@ -25,6 +25,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from sqlalchemy import func, select, tuple_, update
 
@@ -48,6 +49,11 @@ RELAY_CARDS = f"{p.API_PREFIX}/relay/cards"
 LIVE_ROOM = 2.0          # seconds since a tablet's last push during which the room is live
 LIVE_ROOM_PAUSE = 0.2    # the forwarder's pause between two batches while it is
 LIVE_ROOM_BATCH = 250    # and its batches' size
+REGISTER_RETRY = 60.0    # seconds before a device the central hub refused is registered again
+# Codes of a forwarded event that leave it waiting at the room (not acknowledged): its device is
+# registered again later (staff may move it here), or a rate limit passes.
+WAIT_DEVICE = ("device_not_registered", "device_other_site", "device_enrolled_here")
+WAIT_EVENT = ("rate_limited",)
 
 
 def live(hub) -> bool:
@@ -322,9 +328,10 @@ class Outbox:
         enrolled again for another site), waits: its device is registered again."""
         now = now_iso()
         unregistered = {env["device_id"] for env in envelopes if results[env["id"]].get("code")
-                        in ("device_not_registered", "device_other_site")}
+                        in WAIT_DEVICE}
         acked = [{"event_id": env["id"], "status": results[env["id"]]["status"],
-                  "acked_at": now} for env in envelopes if env["device_id"] not in unregistered]
+                  "acked_at": now} for env in envelopes if env["device_id"] not in unregistered
+                 and results[env["id"]].get("code") not in WAIT_EVENT]
         signup_ids, idea_ids = [], []
         for item in acked:
             held = self.held.pop(item["event_id"], "")
@@ -359,12 +366,17 @@ class Progress:
 
 
 def register_devices(hub, client: HubClient) -> int:
-    """Register at the central hub this hub's devices it does not know yet; returns how many
-    it accepted."""
+    """Register at the central hub this hub's devices it does not know yet, and again those it
+    refused more than REGISTER_RETRY seconds ago (staff may have moved one here since);
+    returns how many it accepted."""
+    retry = datetime.fromtimestamp(time.time() - REGISTER_RETRY, timezone.utc).isoformat(
+        timespec="milliseconds")
+    settled = select(db.upstream_devices.c.device_id).where(
+        (db.upstream_devices.c.status == "registered") | (db.upstream_devices.c.at > retry))
     with hub.engine.connect() as conn:
         rows = conn.execute(select(db.devices.c.id, db.devices.c.name, db.devices.c.platform)
-                            .where(db.devices.c.kind.is_(None), db.devices.c.id.not_in(
-                                select(db.upstream_devices.c.device_id)))
+                            .where(db.devices.c.kind.is_(None),
+                                   db.devices.c.id.not_in(settled))
                             .order_by(db.devices.c.id)).all()
     done = 0
     for start in range(0, len(rows), 200):
@@ -383,9 +395,12 @@ def register_devices(hub, client: HubClient) -> int:
                 done += status == "registered"
                 if status == "refused":
                     log.warning("central hub refused device %s: %s", row.id, result.get("code"))
-                conn.execute(db.dialect_insert(conn, db.upstream_devices).values(
-                    device_id=row.id, status=status, reason=result.get("message"), at=now
-                ).on_conflict_do_nothing())
+                stmt = db.dialect_insert(conn, db.upstream_devices).values(
+                    device_id=row.id, status=status, reason=result.get("message"), at=now)
+                conn.execute(stmt.on_conflict_do_update(
+                    index_elements=["device_id"], set_={"status": status,
+                                                        "reason": result.get("message"),
+                                                        "at": now}))
     return done
 
 
