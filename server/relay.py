@@ -370,13 +370,33 @@ def _site_consultations(hub, relay: dict) -> set[str]:
     return {c["id"] for c in hub.bundle_index(relay)["consultations"]}
 
 
-def cards_for_relay(hub, relay: dict) -> dict:
+CARD_PAGE = 500     # cards a page of GET /api/v1/relay/cards holds at most
+
+
+def cards_for_relay(hub, relay: dict, consultation_id: str | None = None, after: str = "",
+                    limit: int = CARD_PAGE) -> dict:
     """The cards issued here (online sign-ups, printed batches) for the consultations of the
-    relay's site: lookup, salted check and answer key, so that the room hub checks their
-    answers offline as this hub would. Nothing about who holds them."""
+    relay's site, so that the room hub checks their answers offline as this hub would; nothing
+    about who holds them. Without `consultation_id`: how many each consultation has
+    (`counts`), so that the room pulls only what changed; with it: one page of that
+    consultation's cards in lookup order after `after`, and the `next` page's `after` (None on
+    the last page). Rows are the issued cards' export (server.participation), as they are."""
     require_relay(relay)
-    return {"cards": [row for c in sorted(_site_consultations(hub, relay))
-                      for row in hub.participation.export_cards(c)]}
+    mine = sorted(_site_consultations(hub, relay))
+    if consultation_id is None:
+        with hub.engine.connect() as conn:
+            counts = dict(conn.execute(
+                select(db.issued_cards.c.consultation_id, func.count())
+                .where(db.issued_cards.c.consultation_id.in_(mine))
+                .group_by(db.issued_cards.c.consultation_id)).all()) if mine else {}
+        return {"counts": {c: counts.get(c, 0) for c in mine}}
+    if consultation_id not in mine:
+        return {"cards": [], "next": None}
+    limit = max(1, min(int(limit), CARD_PAGE))
+    rows = [row for row in hub.participation.export_cards(consultation_id)
+            if row["lookup"] > after]
+    return {"cards": rows[:limit], "next": rows[limit - 1]["lookup"] if len(rows) > limit
+            else None}
 
 
 def cards_from_relay(hub, relay: dict, rows: object) -> dict:

@@ -49,12 +49,17 @@ class CardList(BaseModel):
                     "nothing about who holds them)")
 
 
-@router.get("/cards", summary="The cards issued here for the room's site (relay)")
-def cards_out(me: DeviceDep, hub: HubDep):
-    return json_response(relay.cards_for_relay(hub, me))
+@router.get("/cards", summary="The cards issued here for the room's site (relay): counts per "
+                               "consultation, or one page of a consultation's cards")
+def cards_out(me: DeviceDep, hub: HubDep,
+              consultation_id: str | None = Query(None, max_length=64),
+              after: str = Query("", max_length=16),
+              limit: int = Query(relay.CARD_PAGE, ge=1, le=relay.CARD_PAGE)):
+    return json_response(relay.cards_for_relay(hub, me, consultation_id, after, limit))
 
 
-@router.post("/cards", summary="The cards the room hub issued, before their answers (relay)")
+@router.post("/cards", summary="The cards the room hub issued, before their answers (relay), "
+                                "in chunks well under the body limit")
 def cards_in(body: CardList, me: DeviceDep, hub: HubDep):
     return json_response(relay.cards_from_relay(hub, me, body.cards))
 

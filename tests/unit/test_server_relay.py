@@ -137,8 +137,13 @@ def test_issued_cards_go_both_ways_between_room_and_central_for_the_site_only(
     from server.participation import participation
     room = enroll_relay(hub, "room-a")
     central_cards = participation(hub).issue_cards(demo.id, 3)
-    sent = relay.cards_for_relay(hub, room)["cards"]
-    assert {r["lookup"] for r in sent} == {c.lookup for c in central_cards}
+    assert relay.cards_for_relay(hub, room) == {"counts": {demo.id: 3}}
+    first = relay.cards_for_relay(hub, room, demo.id, limit=2)
+    rest = relay.cards_for_relay(hub, room, demo.id, after=first["next"], limit=2)
+    assert len(first["cards"]) == 2 and rest["next"] is None      # pages, in lookup order
+    sent = first["cards"] + rest["cards"]
+    assert [r["lookup"] for r in sent] == sorted(c.lookup for c in central_cards)
+    assert relay.cards_for_relay(hub, room, "another-consultation")["cards"] == []
     assert all(set(r) == {"consultation_id", "lookup", "check", "answer_key"} for r in sent)
     assert not any(c.secret in json.dumps(sent) for c in central_cards)      # never a secret
     # The room's own printed cards: taken for its site's consultations; another
@@ -219,6 +224,8 @@ def test_a_room_enrolled_with_another_central_hub_sends_its_cards_there_again(hu
             try:
                 assert upstream.push_cards(room, client) == 2
                 assert upstream.push_cards(room, client) == 0        # once per central hub
+                upstream.pull_cards(room, client)             # its own cards do not come down
+                assert upstream.push_cards(room, client) == 0
             finally:
                 client.close()
             assert {r["lookup"] for r in participation(central).export_cards("alpimed-2030")} \
