@@ -113,6 +113,7 @@ class Settings:
     upstream_interval: int = 10
     upstream_backoff: int = 300
     upstream_timeout: int = 60      # seconds to wait for the central hub's answer
+    upstream_content_interval: int = 300   # seconds between two pulls of consultations, cards
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
@@ -168,6 +169,8 @@ class Settings:
                                      "upstream_backoff"),
             "upstream_timeout": _int(env, "PIAZZETTA_HUB_UPSTREAM_TIMEOUT", 60, overrides,
                                      "upstream_timeout"),
+            "upstream_content_interval": _int(env, "PIAZZETTA_HUB_UPSTREAM_CONTENT_INTERVAL", 300,
+                                              overrides, "upstream_content_interval"),
             "trusted_proxies": tuple(p.strip() for p in _text(
                 env, "PIAZZETTA_HUB_TRUSTED_PROXIES", "", overrides, "trusted_proxies"
             ).split(",") if p.strip()),

@@ -777,6 +777,7 @@ def status(hub, forwarder: Forwarder | None = None) -> dict:
 
 def start_forwarder(hub) -> Forwarder:
     forwarder = Forwarder(hub, interval=hub.settings.upstream_interval,
+                          content_interval=hub.settings.upstream_content_interval,
                           backoff=(1.0, max(1.0, float(hub.settings.upstream_backoff))),
                           timeout=float(hub.settings.upstream_timeout))
     forwarder.start()
