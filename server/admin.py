@@ -175,7 +175,9 @@ def serve(settings: Settings, log_level: str = "warning", on_start=None) -> int:
       many seconds after the connection opens or the previous answer ends;
     - body_timeout (server.body.Guard): each chunk of a body within that many seconds, else 408;
     - limit_concurrency: 503 to requests while that many connections or tasks are open;
-      max_connections also closes connections over it as they come (descriptors stay bounded);
+      max_connections also closes connections over it as they come (descriptors stay bounded),
+      and max_connections_per_address those of one address over its share (trusted proxies
+      excepted): one client cannot hold them all;
     - h11_max_incomplete_event_size: a request head over 16 KiB is refused (h11 only);
     - the error logs, ours and uvicorn's, at most log_burst lines per kind and log_interval.
 
@@ -198,7 +200,8 @@ def serve(settings: Settings, log_level: str = "warning", on_start=None) -> int:
         app, host=settings.host, port=settings.port, log_level=log_level, access_log=False,
         timeout_graceful_shutdown=5, timeout_keep_alive=settings.keep_alive_timeout,
         limit_concurrency=settings.max_connections, h11_max_incomplete_event_size=16 * 1024,
-        http=guarded_protocol(settings.header_timeout, settings.max_connections),
+        http=guarded_protocol(settings.header_timeout, settings.max_connections,
+                              settings.max_connections_per_address, settings.trusted_proxies),
         # uvicorn would believe X-Forwarded-For from 127.0.0.1 (FORWARDED_ALLOW_IPS): any local
         # client could then pick its own address for the rate limits. The hub reads it itself,
         # only from PIAZZETTA_HUB_TRUSTED_PROXIES (server.limits.client_address).

@@ -87,6 +87,7 @@ class Settings:
     body_timeout: int = 30
     keep_alive_timeout: int = 5
     max_connections: int = 400
+    max_connections_per_address: int = 64     # 0: none; trusted proxies have none
     # Log lines per message kind and interval (seconds) before they are only counted.
     log_burst: int = 20
     log_interval: int = 60
@@ -152,6 +153,9 @@ class Settings:
                                        "keep_alive_timeout"),
             "max_connections": _int(env, "PIAZZETTA_HUB_MAX_CONNECTIONS", 400, overrides,
                                     "max_connections"),
+            "max_connections_per_address": _int(
+                env, "PIAZZETTA_HUB_MAX_CONNECTIONS_PER_ADDRESS", 64, overrides,
+                "max_connections_per_address"),
             "log_burst": _int(env, "PIAZZETTA_HUB_LOG_BURST", 20, overrides, "log_burst"),
             "log_interval": _int(env, "PIAZZETTA_HUB_LOG_INTERVAL", 60, overrides,
                                  "log_interval"),
