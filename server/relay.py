@@ -192,21 +192,55 @@ def move_registration(hub, device_id: object, relay_id: object) -> dict:
 
 # -- forwarded batches ----------------------------------------------------------------------------
 
-def ingest_relayed(hub, relay: dict, envelopes: list) -> list[dict]:
+def signup_limits(hub, relay: dict, envelopes: list, limits) -> dict[int, EventRejected]:
+    """The form's rate limits (server.limits), applied to the room's new sign-ups before the
+    write transaction: per room hub as per tablet (`signup_device`), per contact as a card
+    (`cards`). {index: refusal `rate_limited`} — an event the room hub keeps and sends again
+    later (server.upstream.WAIT_EVENT)."""
+    if limits is None:
+        return {}
+    candidates = [(i, env) for i, env in enumerate(envelopes) if isinstance(env, dict)
+                  and env.get("device_id") == relay["id"] and env.get("type") == ROOM_SIGNUP
+                  and isinstance(env.get("id"), str) and isinstance(env.get("payload"), dict)]
+    if not candidates:
+        return {}
+    stored = set()
+    with hub.engine.connect() as conn:
+        for chunk in db.in_chunks(sorted({env["id"] for _, env in candidates})):
+            stored.update(conn.execute(select(db.events.c.id).where(
+                db.events.c.id.in_(chunk))).scalars())
+    refused = {}
+    for index, env in candidates:
+        if env["id"] in stored:
+            continue        # a resend: already counted
+        contact = env["payload"].get("contact")
+        try:
+            limits.hit("signup_device", "device:" + relay["id"])
+            if isinstance(contact, str) and contact.strip():
+                limits.hit("cards", "contact:" + contact.strip().lower())
+        except HubError as exc:
+            refused[index] = EventRejected(exc.message, "payload", code="rate_limited",
+                                           **exc.params)
+    return refused
+
+
+def ingest_relayed(hub, relay: dict, envelopes: list, limits=None) -> list[dict]:
     """Apply a room hub's batch: one result per envelope, in order, with the statuses of a
     tablet's push. Envelopes are grouped by their `device_id` and each group runs as that
     device's own batch (server.ingest.Batch): a device the relay registered, at the relay's
     site; the relay itself for the room's records. An envelope for any other device is
-    rejected with its reason (kept for review). One transaction for the whole request."""
+    rejected with its reason (kept for review). One transaction for the whole request. The
+    room's sign-ups are under the form's rate limits (`limits`, server.limits.RateLimits)."""
     require_relay(relay)
     if len(envelopes) > relay_max_batch(hub.settings):
         raise HubError(N_("Too many events in one batch: at most {max}."), status=413,
                        code="batch_too_large", max=relay_max_batch(hub.settings))
+    limited = signup_limits(hub, relay, envelopes, limits)
     for attempt in range(5):
         try:
             with hub.write_lock:
                 with hub.writer.begin() as conn:
-                    results, batches = _run(hub, conn, relay, envelopes)
+                    results, batches = _run(hub, conn, relay, envelopes, limited)
                 for batch in batches:
                     hub._follow_versions(batch.versions)
                     hub.results.apply(batch.deltas)
@@ -217,7 +251,8 @@ def ingest_relayed(hub, relay: dict, envelopes: list) -> list[dict]:
     raise AssertionError("unreachable")
 
 
-def _run(hub, conn, relay: dict, envelopes: list) -> tuple[list[dict], list[Batch]]:
+def _run(hub, conn, relay: dict, envelopes: list, limited: dict | None = None
+         ) -> tuple[list[dict], list[Batch]]:
     relay_id, site_id = relay["id"], relay["site_id"]
     named = sorted({env["device_id"] for env in envelopes if isinstance(env, dict)
                     and isinstance(env.get("device_id"), str)} - {relay_id})
@@ -241,8 +276,8 @@ def _run(hub, conn, relay: dict, envelopes: list) -> tuple[list[dict], list[Batc
         device_id = env.get("device_id") if isinstance(env, dict) else None
         row = registered.get(device_id)
         enrolled = direct.get(device_id)
-        refusal = None
-        if device_id == relay_id:
+        refusal = (limited or {}).get(index)
+        if refusal is not None or device_id == relay_id:
             pass
         elif row is None or row.relay_id != relay_id:
             refusal = EventRejected(NOT_REGISTERED, "device_id",

@@ -36,9 +36,10 @@ def register(body: DeviceList, me: DeviceDep, hub: HubDep):
 
 
 @router.post("/events", summary="Forward a batch on behalf of the room's devices (relay)")
-async def forward(body: RelayBatch, me: DeviceDep, hub: HubDep):
+async def forward(body: RelayBatch, me: DeviceDep, hub: HubDep, request: Request):
     relay.require_relay(me)
-    results = await run_in_threadpool(relay.ingest_relayed, hub, me, body.events)
+    results = await run_in_threadpool(relay.ingest_relayed, hub, me, body.events,
+                                      request.app.state.limits)
     return json_response({"max_batch": relay.relay_max_batch(hub.settings),
                           "results": results})
 

@@ -178,3 +178,36 @@ def test_a_tablet_enrolled_directly_takes_precedence_over_its_room_hub(tmp_path,
         store.close()
         menton.close()
         central.kill()
+
+
+def test_relayed_sign_ups_are_under_the_forms_limits(tmp_path):
+    from .conftest import HubProcess
+    from app.paths import DEMO_BUNDLE_DIR
+    central = HubProcess(tmp_path / "central")
+    central.env["PIAZZETTA_HUB_RATE_SIGNUP_DEVICE"] = "10/minute"
+    assert central.cli("import-bundle", str(DEMO_BUNDLE_DIR)).returncode == 0
+    central.start()
+    menton = relay(central, "relay-menton", SITE)
+    try:
+        def signup(n: int, contact: str) -> dict:
+            return {"id": f"rs-{n}", "device_id": "relay-menton", "seq": n,
+                    "type": "room_signup", "recorded_at": "2026-12-01T10:00:00+00:00",
+                    "payload": {"signup_id": f"s{n:023d}", "consultation_id": "alpimed-2030",
+                                "site_id": SITE, "channel": "phone", "consent": True,
+                                "name": "Ornella", "contact": contact, "lang": "it",
+                                "card_issued": False,
+                                "created_at": "2026-12-01T10:00:00+00:00"}}
+        # The same address 6 times: 3 cards a day per contact, as the form.
+        same = forward(menton, [signup(n, "ornella@example.it") for n in range(1, 7)])
+        assert [r["status"] for r in same.values()] == ["stored"] * 3 + ["rejected"] * 3
+        assert {r.get("code") for r in list(same.values())[3:]} == {"rate_limited"}
+        # 30 addresses: 10 a minute per room hub, as per tablet on the form (4 left after the 6).
+        many = forward(menton, [signup(n, f"p{n}@example.it") for n in range(10, 40)])
+        assert sum(r["status"] == "stored" for r in many.values()) == 4
+        assert query(central, "SELECT count(*) FROM signups")[0][0] == 7
+        # A resend of what was stored is a duplicate, not counted again.
+        again = forward(menton, [signup(1, "ornella@example.it")])
+        assert again["rs-1"]["status"] == "duplicate"
+    finally:
+        menton.close()
+        central.kill()
