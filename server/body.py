@@ -62,9 +62,9 @@ def too_many_events(limit: int) -> HubError:
 
 
 class EventCounter:
-    """Counts, as a body's bytes arrive, the elements of the arrays one level inside the top
-    object (`{"events": [e1, e2, …]}`) by their commas, outside strings; TooManyEvents past
-    `limit`. Cheap: a regular expression finds the few bytes that matter (quotes, backslashes,
+    """Counts, as a body's bytes arrive, the elements of each array one level inside the top
+    object (`{"events": [e1, e2, …]}`) by their commas, outside strings; TooManyEvents when one
+    holds more than `limit`. Cheap: a regular expression finds the few bytes that matter (quotes, backslashes,
     brackets, braces, commas), nothing is decoded or parsed."""
 
     TOKENS = re.compile(rb'[\\"\[\]{},]')
@@ -97,6 +97,7 @@ class EventCounter:
                 self.level += 1
                 if self.level == 2:
                     self.array_at_2 = char == b"["
+                    self.commas = 0             # each such array on its own
             elif char in b"]}":
                 self.level -= 1
             elif self.level == 2 and self.array_at_2:

@@ -503,10 +503,16 @@ def push_cards(hub, client: HubClient) -> int:
     yet, in chunks of CARD_CHUNK (well under the route's body limit), each marked once
     acknowledged: a card pulled from the central hub never goes back up, and a failure costs
     only the chunk under way. Answers made with a card not sent yet wait for it (Outbox)."""
+    i, u = db.issued_cards, db.upstream_cards
     with hub.engine.connect() as conn:
-        known = set(conn.execute(select(db.upstream_cards.c.consultation_id,
-                                        db.upstream_cards.c.lookup)).all())
-    rows = [row for c in hub.consultations() for row in hub.participation.export_cards(c["id"])
+        lacking = conn.execute(select(i.c.consultation_id).distinct().select_from(
+            i.outerjoin(u, (u.c.consultation_id == i.c.consultation_id)
+                        & (u.c.lookup == i.c.lookup))).where(u.c.lookup.is_(None))
+        ).scalars().all()
+        if not lacking:
+            return 0          # every round: one query while nothing is new
+        known = set(conn.execute(select(u.c.consultation_id, u.c.lookup)).all())
+    rows = [row for c in sorted(lacking) for row in hub.participation.export_cards(c)
             if (row["consultation_id"], row["lookup"]) not in known]
     sent = 0
     for start in range(0, len(rows), CARD_CHUNK):

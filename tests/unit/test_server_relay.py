@@ -236,3 +236,24 @@ def test_a_room_enrolled_with_another_central_hub_sends_its_cards_there_again(hu
             thread.join(30)
         room.close()
         second.close()
+
+
+def test_a_batch_is_counted_as_its_bytes_arrive_whatever_its_strings_hold():
+    from server.body import EventCounter, TooManyEvents
+
+    def counted(body: bytes, limit: int, step: int) -> bool:
+        counter = EventCounter(limit)
+        try:
+            for start in range(0, len(body), step):
+                counter.feed(body[start:start + step])
+        except TooManyEvents:
+            return False
+        return True
+    tricky = {"id": "e", "payload": {"text": 'a "quoted" ], [ {, } \\ \\" end',
+                                     "list": [1, 2, [3, 4]], "nested": {"a": 1, "b": 2}}}
+    for step in (1, 2, 3, 7, 4096):       # chunk boundaries anywhere, escapes included
+        body = json.dumps({"events": [tricky] * 5, "other": [1, 2, 3]}).encode()
+        assert counted(body, 6, step) and counted(body, 5, step)     # each array on its own
+        assert not counted(body, 4, step)
+    assert counted(b'{"events": []}', 1, 1) and counted(b'{"events": [{}]}', 1, 1)
+    assert not counted(b'{"events": [{}, {}]}', 1, 1)
