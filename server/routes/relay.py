@@ -116,3 +116,27 @@ async def relay_code(request: Request, hub: HubDep):
     names = {s["id"]: localized(s["name"], lang) for s in hub.sites()}
     return render("relay_code.html", lang, made=made, url=hub.settings.public_url,
                   site_name=names.get(made["site_id"], made["site_id"]))
+
+
+@dashboard.post("/dashboard/relay-move", response_class=HTMLResponse)
+async def relay_move(request: Request, hub: HubDep):
+    """Staff move a tablet to a room hub from the dashboard (its session and form token), like
+    `python -m server relay-move`."""
+    from ..dashboard import _form, login, session_of
+    from ..errors import HubError
+    from ..hub import same_secret
+    from ..signup import render, request_lang, translator
+    lang = request_lang(request)
+    session = session_of(hub, request)
+    form = await _form(request)
+    if session is None or not same_secret(form.get("csrf", ""), session["csrf"]):
+        return login(hub, lang, 403, N_("The form expired: send it again."))
+    try:
+        moved = relay.move_registration(hub, form.get("device_id", ""), form.get("relay_id", ""))
+    except HubError as exc:
+        return render("message.html", lang, exc.status, title=N_("Nothing was moved."),
+                      text=exc.describe(translator(lang)))
+    text = translator(lang)(N_("The tablet {device} now sends its events through the room hub "
+                               "{relay}.")).format(device=moved["device_id"],
+                                                   relay=moved["relay_id"])
+    return render("message.html", lang, title=N_("Tablet moved."), text=text)

@@ -5,6 +5,10 @@ revoked room hub's registrations lapse to its site's new one, staff move a regis
 the central hub's device list shows the devices a room hub registered."""
 from __future__ import annotations
 
+import re
+
+import requests
+
 from app.store import Store
 from sync.client import HubClient
 from sync.enroll import client_for, credential_hash, enroll
@@ -150,6 +154,25 @@ def test_a_revoked_room_hubs_registrations_lapse_to_its_sites_new_one(tmp_path, 
         assert {r["status"] for r in forward(second, envelopes).values()} == {"stored"}
         devices = {d["id"]: d for d in central.admin("GET", "/devices").json()["devices"]}
         assert devices["tab-1"]["relayed_by"] == "room-new"
+        # Staff move it on the dashboard (session, form token) to the other site's room hub.
+        session = requests.Session()
+        login = session.get(central.url + "/dashboard?lang=fr", timeout=30)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', login.text).group(1)
+        session.post(central.url + "/dashboard/login?lang=fr", timeout=30,
+                     data={"csrf": csrf, "token": central.admin_token})
+        page = session.get(central.url + "/dashboard?lang=fr", timeout=30).text
+        csrf = re.search(r'action="/dashboard/relay-move[^>]*>\s*<input type="hidden" '
+                         r'name="csrf" value="([^"]+)"', page).group(1)
+        assert 'value="room-old"' not in page.split("/dashboard/relay-move")[1]   # revoked
+        forged = session.post(central.url + "/dashboard/relay-move", timeout=30, data={
+            "csrf": "forged", "device_id": "tab-1", "relay_id": "room-other-site"})
+        assert forged.status_code == 403
+        moved = session.post(central.url + "/dashboard/relay-move?lang=fr", timeout=30, data={
+            "csrf": csrf, "device_id": "tab-1", "relay_id": "room-other-site"})
+        assert moved.status_code == 200 and "tab-1" in moved.text
+        assert {r["status"] for r in forward(other, envelopes).values()} == {"duplicate"}
+        assert {r["code"] for r in forward(second, envelopes).values()} == {
+            "device_not_registered"}
     finally:
         for client in clients:
             client.close()
