@@ -12,6 +12,7 @@ from pathlib import Path
 
 import requests
 
+from app.paths import DEMO_BUNDLE_DIR
 from sync.client import HubClient
 from sync.enroll import credential_hash
 
@@ -96,8 +97,7 @@ def test_bodies_are_bounded_per_caller_and_counted_before_parsing(tmp_path):
 def test_one_address_holding_hundreds_of_connections_does_not_starve_the_others(tmp_path):
     hub = HubProcess(tmp_path / "hub")
     hub.env["PIAZZETTA_HUB_HEADER_TIMEOUT"] = "60"      # the held connections stay open
-    assert hub.cli("import-bundle", str(Path(__file__).resolve().parents[2] / "assets" /
-                                        "demo")).returncode == 0
+    assert hub.cli("import-bundle", str(DEMO_BUNDLE_DIR)).returncode == 0
     hub.start()
     held: list[socket.socket] = []
     try:

@@ -9,11 +9,12 @@ import re
 
 import requests
 
+from app.paths import DEMO_BUNDLE_DIR
 from app.store import Store
 from sync.client import HubClient
 from sync.enroll import client_for, credential_hash, enroll
 
-from .conftest import SITE, start_hub
+from .conftest import SITE, HubProcess, start_hub
 from .test_relay_hub import push_all, query, relay_code
 
 OTHER_SITE = "ventimiglia-biblioteca"
@@ -204,8 +205,6 @@ def test_a_tablet_enrolled_directly_takes_precedence_over_its_room_hub(tmp_path,
 
 
 def test_relayed_sign_ups_are_under_the_forms_limits(tmp_path):
-    from .conftest import HubProcess
-    from app.paths import DEMO_BUNDLE_DIR
     central = HubProcess(tmp_path / "central")
     central.env["PIAZZETTA_HUB_RATE_SIGNUP_DEVICE"] = "10/minute"
     assert central.cli("import-bundle", str(DEMO_BUNDLE_DIR)).returncode == 0
