@@ -141,3 +141,37 @@ def test_a_room_kit_whose_first_pull_fails_serves_and_keeps_trying(tmp_path):
             proc.wait(20)
         proxy.close()
         central.kill()
+
+
+def test_a_card_push_the_central_hub_refuses_holds_back_no_event(tmp_path, demo):
+    # The central hub's body limit set below a chunk of cards: every card push gets 413.
+    central = HubProcess(tmp_path / "central", max_batch=60)
+    central.env["PIAZZETTA_HUB_BODY_MAX_BYTES"] = "8192"
+    assert central.cli("import-bundle", str(DEMO_BUNDLE_DIR)).returncode == 0
+    central.start()
+    room = room_hub(tmp_path / "room").start()
+    store = None
+    try:
+        enrolled = room.cli("upstream", "enroll", "--url", central.url, "--code",
+                            relay_code(central))
+        assert enrolled.returncode == 0, enrolled.stderr
+        wait_for(lambda: query(room, "SELECT count(*) FROM consultations")[0][0] == 1, 60,
+                 "the room to pull the consultation")
+        issue_cards(room, 300)
+        store = Store.open(tmp_path / "tablet")
+        enroll(store, room.url, room.code(SITE))
+        record_votes(store, demo, 30, seed=3)
+        push_all(store)
+        total = store.outbox_counts()["acknowledged"]
+        wait_for(lambda: waiting(room) == 0, 120, "every event to reach the central hub")
+        assert query(central, "SELECT count(*) FROM events WHERE device_id = ?",
+                     store.device_id)[0][0] == total
+        assert not cards_at(room) & cards_at(central)      # the cards never got through
+        # …and the room says so (its status line's problem), while everything else went up.
+        problem = query(room, "SELECT value FROM upstream_state WHERE key = 'problem'")
+        assert problem and json.loads(problem[0][0])
+    finally:
+        if store is not None:
+            store.close()
+        room.kill()
+        central.kill()
