@@ -257,3 +257,29 @@ def test_a_batch_is_counted_as_its_bytes_arrive_whatever_its_strings_hold():
         assert not counted(body, 4, step)
     assert counted(b'{"events": []}', 1, 1) and counted(b'{"events": [{}]}', 1, 1)
     assert not counted(b'{"events": [{}, {}]}', 1, 1)
+
+
+def test_an_answer_made_with_a_card_the_central_hub_lacks_waits_for_it(hub, demo):
+    """The room's outbox (server.upstream.Outbox) holds back an answer whose card this hub
+    issued and the central hub does not hold yet; the other events go; once the card is
+    acknowledged, the answer goes too."""
+    from server import upstream
+    from server.participation import participation
+    card = participation(hub).issue_cards(demo.id, 1)[0]
+    rows = []
+    for seq, payload in ((1, {"consultation_id": demo.id, "ballot_id": "b1",
+                              "question_id": "q-ticket", "value": "yes", "card": card.lookup}),
+                         (2, {"consultation_id": demo.id, "ballot_id": "b2",
+                              "question_id": "q-ticket", "value": "no"})):
+        rows.append({"id": f"e{seq}", "device_id": "tab-1", "seq": seq, "type": "answer",
+                     "recorded_at": "2026-12-01T10:00:00+00:00",
+                     "received_at": "2026-12-01T10:00:00+00:00", "content_hash": "x" * 64,
+                     "payload": json.dumps(payload)})
+    with hub.writer.begin() as conn:
+        conn.execute(db.events.insert(), rows)
+        conn.execute(db.upstream_devices.insert(), [{"device_id": "tab-1",
+                                                     "status": "registered", "at": "t"}])
+    assert [e["id"] for e in upstream.Outbox(hub, "room-x").take(100)] == ["e2"]
+    upstream._mark_cards_upstream(hub, [{"consultation_id": demo.id, "lookup": card.lookup,
+                                         "other": "fields"}])
+    assert [e["id"] for e in upstream.Outbox(hub, "room-x").take(100)] == ["e1", "e2"]
