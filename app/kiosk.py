@@ -15,7 +15,7 @@ from .errors import N_, StoreError
 from .model import BALLOT_MODES, Consultation, Question
 from .cards import Card, CardError, read_card
 from .store import Proposal, Store
-from .tablet import card_checks
+from .tablet import card_keys
 
 TEXT_SIZES = ("normal", "large", "very_large")
 IDLE_TIMEOUT_DEFAULT = 60
@@ -117,9 +117,9 @@ class KioskSession:
     """One resident at a time. Questions are shown in the consultation's order.
 
     In the identified mode the resident first presents a participation card
-    (`present_card`); every answer then carries the card's lookup ID and its proof for the
-    question (app/cards.py), and
-    the questions this card already answered on this tablet are passed over."""
+    (`present_card`); every answer then carries the card's lookup ID and its proof, the card's
+    signature over that answer (app/cards.py), and the questions this card already answered
+    on this tablet are passed over."""
 
     def __init__(self, store: Store, consultation: Consultation, *,
                  settings: KioskSettings | None = None):
@@ -197,8 +197,8 @@ class KioskSession:
         resident: forged, unknown here, or already used for every question on this tablet."""
         if self.ballot_id is not None:
             raise CardError(N_("A ballot is already open: finish it first."), "card")
-        public_key, checks = card_checks(self.store, self.consultation.id)
-        card = read_card(text, self.consultation.id, public_key, checks)
+        public_key, keys = card_keys(self.store, self.consultation.id)
+        card = read_card(text, self.consultation.id, public_key, keys)
         used = tuple(q.id for q in self.questions if self._card_used(card, q.id))
         if self.questions and len(used) == len(self.questions):
             raise CardError(N_("This participation card has already answered every question "
@@ -212,7 +212,7 @@ class KioskSession:
             self.card, self.passed_over = None, ()
 
     def _card_used(self, card: Card, question_id: str) -> bool:
-        owner = self.store.card_use(self.consultation.id, question_id, card.proof(question_id))
+        owner = self.store.card_use(self.consultation.id, question_id, card.use_tag(question_id))
         return owner is not None and owner != self.ballot_id
 
     def _passed(self, index: int) -> bool:
@@ -250,7 +250,7 @@ class KioskSession:
         if self.identified:
             if self.card is None:
                 raise CardError(N_("Show your participation card first."), "card")
-            card = (self.card.lookup, self.card.proof(question.id))
+            card = self.card
         normal = self.store.record_answer(self.consultation, self.ballot_id, question.id, value,
                                           card=card)
         self.answers[question.id] = normal

@@ -214,9 +214,40 @@ class SignupDraft:
     neighbourhood: str | None
 
 
+# Characters no single email address holds: a list (`a@x, b@y`), a display name, a route.
+_NOT_IN_ADDRESS = frozenset(',;<>"()[]\\:')
+# Providers that ignore dots in the local part (and their other domain names).
+_DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+
+
+def is_email_address(contact: str) -> bool:
+    """One plain address (`local@domain.tld`), as the standard library's parser reads it: no
+    list, no display name, none of `,;<>"` (smtplib would mail every address of a list)."""
+    from email.utils import getaddresses, parseaddr
+    if not _EMAIL.match(contact) or _NOT_IN_ADDRESS & set(contact) or not contact.isascii():
+        return False
+    found = getaddresses([contact])
+    return len(found) == 1 and parseaddr(contact) == ("", contact) == found[0]
+
+
+def contact_identity(contact: str) -> str:
+    """The address as counted for "one card per person": case folded, `+tag` removed, dots of
+    the local part removed where the provider ignores them (gmail.com, googlemail.com). What is
+    stored and mailed stays as typed."""
+    contact = contact.strip().lower()
+    local, at, domain = contact.rpartition("@")
+    if not at:
+        return contact
+    local = local.split("+", 1)[0]
+    if domain in _DOTLESS:
+        domain = _DOTLESS[domain]
+        local = local.replace(".", "")
+    return f"{local}@{domain}"
+
+
 def contact_kind(contact: str) -> str | None:
-    if _EMAIL.match(contact):
-        return "email"
+    if "@" in contact:
+        return "email" if is_email_address(contact) else None
     if _PHONE.match(contact) and sum(ch.isdigit() for ch in contact) >= 6:
         return "phone"
     return None

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 if TYPE_CHECKING:
+    from .cards import Card
     from sqlite_utils import Database
 
 from .answers import validate_answer
@@ -255,11 +256,13 @@ class Store:
         return ballot
 
     def record_answer(self, consultation: Consultation, ballot_id: str, question_id: str,
-                      value: Any, *, card: tuple[str, str] | None = None) -> Any:
+                      value: Any, *, card: "Card | None" = None) -> Any:
         """Validate and record one answer; it is on disk when this returns.
 
         Answering the same question again in the same ballot replaces the answer (the outbox
-        keeps both events; the later one wins). Returns the answer in its normal form.
+        keeps both events; the later one wins). Returns the answer in its normal form. In the
+        identified mode, `card` (app/cards.Card) signs the answer: the event carries its lookup
+        ID and proof; one answer per card and question here.
         """
         consultation_id, version, site_id, meeting_id = self._ballot(ballot_id)
         if consultation_id != consultation.id:
@@ -274,8 +277,9 @@ class Store:
                    "channel": "tablet"}
         nullifier = None
         if card is not None:   # identified mode: the card's lookup ID and its proof
-            payload["card"], payload["proof"] = card
-            nullifier = card[1]     # one value per card and question: one answer here
+            payload["card"] = card.lookup
+            payload["proof"] = card.proof(question_id, ballot_id, value)
+            nullifier = card.use_tag(question_id)   # one answer per card and question here
         event_id = uuid.uuid4().hex
         value_json = canonical_json(value)
         now = now_iso()
@@ -304,7 +308,8 @@ class Store:
         return value
 
     def card_use(self, consultation_id: str, question_id: str, nullifier: str) -> str | None:
-        """The ballot in which this card's nullifier answered the question here, or None."""
+        """The ballot in which the card of this use tag (Card.use_tag) answered the question
+        here, or None."""
         row = self.conn.execute("SELECT ballot_id FROM card_uses WHERE consultation_id = ? AND"
                                 " question_id = ? AND nullifier = ?",
                                 (consultation_id, question_id, nullifier)).fetchone()

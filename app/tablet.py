@@ -5,22 +5,31 @@ from __future__ import annotations
 
 import time
 
-from .cards import CARD_CHECKS, CARD_PUBLIC_KEY
+from .cards import CARD_KEYS, CARD_PUBLIC_KEY
 from .errors import N_, StoreError, ValidationError
 from .proposals import idea_url, read_idea_code
 from .signup import SIGNUP_ALIAS, SIGNUP_KEY, SIGNUP_TTL, mint_signup_token, signup_url
 from .store import Proposal, Store
 
 HUB_URL = "sync.hub_url"     # the setting sync.protocol.HUB_URL names
+# Where a room hub sends residents' phones (server/room.py phone_signup): the central hub's
+# public address, with the alias and key the central hub knows the room hub by; None: the
+# tablet's own hub.
+PHONE_SIGNUP = "sync.phone_signup"
 
 
 def kiosk_signup_url(store: Store, *, consultation_id: str | None, site_id: str | None,
                      meeting_id: str | None, ttl: int = SIGNUP_TTL) -> str:
     """The sign-up link this tablet shows (minted offline), or "" when it is not enrolled, or
     has no alias from its hub yet: then no sign-up QR is shown at all. The link names the
-    tablet by the alias the hub gave it, never by its device ID (residents see the link)."""
+    tablet by the alias the hub gave it, never by its device ID (residents see the link).
+    A tablet of a room hub enrolled with a central hub sends phones there (PHONE_SIGNUP): the
+    link then names the room hub, as the central hub knows it."""
     hub_url = store.get_setting(HUB_URL)
     key, alias = store.get_setting(SIGNUP_KEY), store.get_setting(SIGNUP_ALIAS)
+    phones = store.get_setting(PHONE_SIGNUP)
+    if isinstance(phones, dict):
+        hub_url, key, alias = phones.get("url"), phones.get("signup_key"), phones.get("alias")
     if not hub_url or not key or not alias:
         return ""
     try:
@@ -61,10 +70,10 @@ def kiosk_idea_url(store: Store, short_code: str) -> str:
     return idea_url(hub_url, short_code) + ("?d=" + alias if alias else "")
 
 
-def card_checks(store: Store, consultation_id: str) -> tuple[str | None, dict[str, str]]:
-    """(the hub's public key, {lookup: salted check} of the cards issued for this
+def card_keys(store: Store, consultation_id: str) -> tuple[str | None, dict[str, str]]:
+    """(the hub's public key, {lookup: card's public key} of the cards issued for this
     consultation) as the last bundle index gave them."""
-    checks = store.get_setting(CARD_CHECKS) or {}
+    checks = store.get_setting(CARD_KEYS) or {}
     mine = checks.get(consultation_id) if isinstance(checks, dict) else None
     return store.get_setting(CARD_PUBLIC_KEY), mine if isinstance(mine, dict) else {}
 

@@ -6,9 +6,16 @@ import unicodedata
 
 from .errors import N_, ValidationError
 
+# Bidirectional controls (embeddings, overrides, isolates, marks): in a resident's text they can
+# turn what staff read around (an idea whose title reads backwards in the export, a file name
+# that hides its extension). Removed wherever text comes in.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+                          "\u200e\u200f")
+
 
 def clean_text(value: object, *, field: str, max_length: int, required: bool = False) -> str:
-    """Return `value` with control characters (other than newlines) and lone surrogates removed.
+    """Return `value` with control characters (other than newlines), bidirectional controls
+    (BIDI_CONTROLS) and lone surrogates removed.
 
     Raises ValidationError when it is not text, is empty but required, or is longer than
     `max_length` characters after cleaning.
@@ -20,7 +27,8 @@ def clean_text(value: object, *, field: str, max_length: int, required: bool = F
     value = value.replace("\r\n", "\n").replace("\r", "\n")
     cleaned = "".join(
         ch for ch in value
-        if ch == "\n" or unicodedata.category(ch) not in ("Cc", "Cs")
+        if ch == "\n" or (unicodedata.category(ch) not in ("Cc", "Cs")
+                           and ch not in BIDI_CONTROLS)
     )
     if required and not cleaned.strip():
         raise ValidationError(N_("This field is required."), field)

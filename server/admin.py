@@ -33,7 +33,11 @@
                                                    participation cards to hand out at the
                                                    door (QR + typed code, 8 an A4 page)
     python -m server cards export --consultation ID -o CARDS.json | cards import CARDS.json
-                                                   issued cards (no secrets) for another hub
+                                                   issued cards (public keys) for another hub
+    python -m server cards quota [--consultation ID --site ID --count N|--default]
+                                                   cards a site's room hub may make, and made
+    python -m server cards count --consultation ID cards printed, made for confirmed sign-ups,
+                                                   handed out, void (never handed out)
     python -m server relay-code --site ID          a code that enrolls a room hub (hub to hub,
                                                    server/room.py)
     python -m server relays [--format csv|json]    what each room hub forwarded, and when
@@ -46,8 +50,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import sys
 from pathlib import Path
@@ -127,11 +129,22 @@ def _parser() -> argparse.ArgumentParser:
     cards_print.add_argument("--lang", choices=("fr", "it"), default="fr")
     cards_print.add_argument("-o", "--output", type=Path, required=True)
     cards_export = cards_sub.add_parser(
-        "export", help="issued cards' checks and answer keys, for another hub (no secrets)")
+        "export", help="issued cards' public keys, for another hub (no secrets)")
     cards_export.add_argument("--consultation", required=True)
     cards_export.add_argument("-o", "--output", type=Path, required=True)
+    cards_count = cards_sub.add_parser(
+        "count", help="cards printed, made for sign-ups, handed out, and void (never handed out)")
+    cards_count.add_argument("--consultation", required=True)
     cards_import = cards_sub.add_parser("import", help="another hub's issued cards (export)")
     cards_import.add_argument("file", type=Path)
+    cards_quota = cards_sub.add_parser(
+        "quota", help="cards a site's room hub may make for a consultation (and has made)")
+    cards_quota.add_argument("--consultation")
+    cards_quota.add_argument("--site")
+    quota_value = cards_quota.add_mutually_exclusive_group()
+    quota_value.add_argument("--count", type=int, help="the quota")
+    quota_value.add_argument("--default", action="store_true",
+                             help="back to PIAZZETTA_HUB_ROOM_CARD_QUOTA")
     # Hub to hub: relay-code, relays, upstream, room (server/room.py).
     from .room import add_commands as add_room_commands
     add_room_commands(sub)
@@ -194,8 +207,13 @@ def serve(settings: Settings, log_level: str = "warning", on_start=None) -> int:
     app.state.forwarder = start_forwarder(app.state.hub)
     if on_start is not None:
         on_start(app)
-    print(f"Piazzetta hub on http://{settings.host}:{settings.port} "
+    scheme = "https" if settings.tls_cert else "http"
+    print(f"Piazzetta hub on {scheme}://{settings.host}:{settings.port} "
           f"(public URL {settings.public_url}), data in {settings.data_dir}", flush=True)
+    # A room hub serves TLS itself, with the certificate it made (server/tls.py); a central
+    # hub sits behind a TLS reverse proxy instead (docs/deploy.md).
+    tls = {"ssl_certfile": settings.tls_cert, "ssl_keyfile": settings.tls_key} \
+        if settings.tls_cert else {}
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_level=log_level, access_log=False,
         timeout_graceful_shutdown=5, timeout_keep_alive=settings.keep_alive_timeout,
@@ -205,7 +223,7 @@ def serve(settings: Settings, log_level: str = "warning", on_start=None) -> int:
         # uvicorn would believe X-Forwarded-For from 127.0.0.1 (FORWARDED_ALLOW_IPS): any local
         # client could then pick its own address for the rate limits. The hub reads it itself,
         # only from PIAZZETTA_HUB_TRUSTED_PROXIES (server.limits.client_address).
-        proxy_headers=False)
+        proxy_headers=False, **tls)
     bound_logs(settings.log_burst, settings.log_interval)   # after Config set uvicorn's logging
     uvicorn.Server(config).run()
     return 0
@@ -293,6 +311,19 @@ def _run(hub, command: str, args) -> int:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps({"cards": rows}, indent=0), encoding="utf-8")
         print(f"{len(rows)} issued cards of {args.consultation}: {args.output}")
+    elif command == "cards" and args.cards_command == "quota":
+        if args.count is not None or args.default:
+            if not (args.consultation and args.site):
+                print("error: --consultation and --site name the quota to set", file=sys.stderr)
+                return 2
+            hub.participation.set_card_quota(args.consultation, args.site,
+                                             None if args.default else args.count)
+        _print_json({"default": hub.settings.room_card_quota,
+                     "quotas": hub.participation.room_cards(args.consultation)})
+    elif command == "cards" and args.cards_command == "count":
+        # Another process: the running hub's pool is not known here ("waiting" is 0, such
+        # cards count as not handed out).
+        _print_json(hub.participation.card_counts(args.consultation))
     elif command == "cards" and args.cards_command == "import":
         try:
             data = json.loads(args.file.read_text(encoding="utf-8"))
@@ -350,33 +381,28 @@ def export(hub, what: str, consultation_id: str, fmt: str, *, all_ideas: bool = 
                 for p in hub.proposals(consultation_id, public=not all_ideas)]
         if fmt == "json":
             return json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-        return out.getvalue()
+        from .tabular import csv_text
+        return csv_text(columns, rows)
     _etag, body = hub.read_results(consultation_id)
     results = json.loads(body)
     if fmt == "json":
         return json.dumps(results, ensure_ascii=False, indent=1) + "\n"
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(("consultation_id", "version", "question_id", "kind", "item", "measure",
-                     "value"))
+    lines = [("consultation_id", "version", "question_id", "kind", "item", "measure", "value")]
     for qid, result in results["questions"].items():
         breakdown = result.pop("channels", None) or {}
         for item, measure, value in _flatten(result):
-            writer.writerow((consultation_id, results["version"], qid, result["kind"], item,
-                             measure, value))
+            lines.append((consultation_id, results["version"], qid, result["kind"], item,
+                          measure, value))
         # The breakdown per channel: the same measures, prefixed "tablet:", "paper:"…
         for channel, own in breakdown.items():
             for item, measure, value in _flatten(own):
-                writer.writerow((consultation_id, results["version"], qid, result["kind"],
-                                 item, f"{channel}:{measure}", value))
+                lines.append((consultation_id, results["version"], qid, result["kind"],
+                              item, f"{channel}:{measure}", value))
     for channel, people in (results.get("channels") or {}).items():
-        writer.writerow((consultation_id, results["version"], "", "", channel, "participants",
-                         people))
-    return out.getvalue()
+        lines.append((consultation_id, results["version"], "", "", channel, "participants",
+                      people))
+    from .tabular import csv_lines
+    return csv_lines(lines)
 
 
 def _flatten(result: dict):

@@ -3,6 +3,8 @@ routers of server/routes/, the sign-up pages (server.signup) and the dashboard
 (server.dashboard)."""
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -29,6 +31,13 @@ ROUTERS = (devices.router, events.router, consultations.router, ideas.router, st
 
 def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FastAPI:
     hub = hub or Hub(settings or Settings.from_env())
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        yield
+        # On stop: the WAL checkpointed and truncated, the database closed (docs/deploy.md).
+        hub.close()
+
     # /docs and /redoc are pages for people, and people have no business on a hub's API unless
     # staff say so (PIAZZETTA_HUB_API_DOCS); /openapi.json stays: tablets' tests and the fuzz
     # test read it, and it says nothing a client of the API does not already know.
@@ -36,7 +45,8 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app = FastAPI(title="Piazzetta hub", version=__version__,
                   description="The sync API tablets, projectors and room hubs speak "
                               "(docs/protocol.md).",
-                  docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None)
+                  docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None,
+                  lifespan=lifespan)
     app.state.hub = hub    # what routes get through server.routes.deps.HubDep
     app.state.limits = RateLimits(hub.settings, hub.engine, hub.writer)
     app.add_exception_handler(DomainError, domain_error)

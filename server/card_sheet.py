@@ -1,7 +1,7 @@
 """Printed participation cards, handed out at the door (`python -m server cards print`).
 
 A PDF of A4 pages, eight cards a page with cut marks; each card has its QR (the signed
-`PZC2.…` text), its typed code in large type, the consultation's title and a short instruction
+`PZC3.…` text), its typed code in large type, the consultation's title and a short instruction
 for the resident in French or Italian. Drawn with Pillow at 300 dpi (no other dependency), in
 pure black and white so that QR codes and type stay sharp on any printer. The cards are issued
 (server.participation.Participation.issue_cards) before they are drawn; the PDF is the only

@@ -12,9 +12,7 @@ no session to keep it in); the logout form's is the session's own.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import secrets
 import time
@@ -36,7 +34,7 @@ from .signup import SECURITY_HEADERS, render, request_lang
 COOKIE = "piazzetta_staff"          # the session's random ID
 LOGIN_COOKIE = "piazzetta_login"    # the login form's token, until the session exists
 FIGURE_COLUMNS = ("consultation_id", "site_id", "meeting_id", "participants", "signups",
-                  "confirmed", "conversion", "ideas")
+                  "confirmed", "conversion", "ideas", "room_cards")
 
 
 router = APIRouter(include_in_schema=False)
@@ -122,8 +120,12 @@ def dashboard(request: Request, hub: HubDep):
     totals["conversion"] = (round(totals["signups"] / totals["participants"], 3)
                             if totals["participants"] else None)
     from .relay import relay_summary     # hub to hub: the "Room hubs" section
+    cards = [hub.participation.card_counts(c["id"]) for c in hub.consultations()
+             if consultation_id in (None, c["id"])]
     return render("dashboard.html", lang, rows=rows, sites=sites, totals=totals,
-                  csrf=session["csrf"] if session else None, relays=relay_summary(hub))
+                  csrf=session["csrf"] if session else None, relays=relay_summary(hub),
+                  room_cards=hub.participation.room_cards(consultation_id),
+                  cards=[c for c in cards if c["printed"] or c["pool_made"]])
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -199,9 +201,7 @@ def figures_response(rows: list[dict], fmt: str) -> Response:
 
 
 def figures_csv(rows: list[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, FIGURE_COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if row.get(k) is None else row[k] for k in FIGURE_COLUMNS})
-    return out.getvalue()
+    from .tabular import csv_text
+    return csv_text(FIGURE_COLUMNS, ({k: "" if row.get(k) is None else row[k]
+                                      for k in FIGURE_COLUMNS} for row in rows),
+                    lineterminator="\n")

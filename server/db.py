@@ -222,19 +222,49 @@ signups = Table(
     Column("confirmed_at", String(40), nullable=True),
     # A card was shown to this confirmed contact, once: yes or no, never which card.
     Column("card_issued", Boolean, nullable=False, default=False),
+    # No insertion order (WITHOUT ROWID on SQLite: rows sit in the order of their random IDs):
+    # the order people signed up in must not line up with the order cards were first used in.
+    sqlite_with_rowid=False,
 )
 Index("signups_attribution", signups.c.consultation_id, signups.c.site_id, signups.c.meeting_id)
 
 # Participation cards issued (app/cards.py), printed or shown to a confirmed sign-up: per
-# consultation and lookup ID, the salted check tablets get and the card's answer key. Nothing
-# else: no sign-up, no time, and no insertion order (WITHOUT ROWID on SQLite: rows are kept in
-# key order), so nothing here leads from a person to a card. Never the card's secret.
+# consultation and lookup ID, the card's public key (app.cards.issued_row). Nothing else: no
+# sign-up, no time, and no insertion order (WITHOUT ROWID on SQLite: rows are kept in key
+# order), so nothing here leads from a person to a card. Never the card's secret, nor anything
+# that makes a proof for it.
 issued_cards = Table(
     "issued_cards", metadata,
     Column("consultation_id", String(ID), primary_key=True),
     Column("lookup", String(8), primary_key=True),
-    Column("check_hash", String(64), nullable=False),   # PBKDF2 of the secret, for tablets
-    Column("answer_key", String(64), nullable=False),   # HMAC(secret, …): checks proofs
+    # Ed25519 (hex): checks the card and its answers. NULL: a card of before (PZC2), kept so
+    # that its lookup ID is not issued again; it no longer votes (migrate_card_keys).
+    Column("public_key", String(64), nullable=True),
+    # At a central hub: the site whose room hub made the card (counted against the quota of
+    # card_quotas); NULL: made here.
+    Column("room_site", String(ID), nullable=True),
+    sqlite_with_rowid=False,
+)
+
+# How many cards a site's room hub may make for a consultation (set by central staff; without
+# a row, the hub's PIAZZETTA_HUB_ROOM_CARD_QUOTA).
+card_quotas = Table(
+    "card_quotas", metadata,
+    Column("consultation_id", String(ID), primary_key=True),
+    Column("site_id", String(ID), primary_key=True),
+    Column("quota", Integer, nullable=False),
+)
+
+# Cards made in one batch (printed at the door, or the pool confirmed sign-ups draw from:
+# server/participation.py), counted so that unused ones are accounted for: how many, of what
+# kind, the hour. Never which cards, nor who got one.
+card_batches = Table(
+    "card_batches", metadata,
+    Column("id", String(32), primary_key=True),            # random
+    Column("consultation_id", String(ID), nullable=False),
+    Column("kind", String(10), nullable=False),            # printed | pool
+    Column("count", Integer, nullable=False),
+    Column("made_at", String(40), nullable=False),         # to the hour
     sqlite_with_rowid=False,
 )
 
@@ -371,6 +401,11 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode = WAL")
             cur.execute("PRAGMA synchronous = FULL")
             cur.execute("PRAGMA busy_timeout = 60000")
+            # What a page held is gone from the file when it is freed (a deleted row, an
+            # updated one), and the WAL stays small: its frames keep commits in order.
+            cur.execute("PRAGMA secure_delete = ON")
+            cur.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT}")
+            cur.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -380,6 +415,39 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
         return engine
     return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+
+
+WAL_AUTOCHECKPOINT = 200                 # pages (800 KB): the WAL restarts that often
+WAL_SIZE_LIMIT = 1024 * 1024             # bytes the WAL file keeps after a restart
+
+
+def forget_order(engine: Engine, attempts: int = 5) -> bool:
+    """SQLite: copy every WAL frame into the database file and truncate the WAL to nothing,
+    so that the order of the commits it held (who signed up or confirmed, just before which
+    ballot) is gone from the files. True when the checkpoint completed; a reader still on an
+    older snapshot makes it busy, and it is tried again a few times. PostgreSQL: nothing to
+    do here (docs/deploy.md says what its WAL keeps)."""
+    if engine.dialect.name != "sqlite":
+        return True
+    import logging
+    import time as _time
+    raw = engine.raw_connection()
+    try:
+        # A reader on an older snapshot makes the checkpoint wait on the busy handler: a short
+        # one here (the connection's own is a minute), and a few tries.
+        raw.execute("PRAGMA busy_timeout = 100")
+        for attempt in range(attempts):
+            busy, logged, copied = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if not busy and logged == copied:
+                return True
+            _time.sleep(0.005 * (attempt + 1))
+        logging.getLogger("piazzetta.hub").warning(
+            "the WAL could not be checkpointed (a long read held it): the next try is at the "
+            "next sign-up, or when the hub stops")
+        return False
+    finally:
+        raw.execute("PRAGMA busy_timeout = 60000")
+        raw.close()
 
 
 def writer(engine: Engine) -> Engine:
@@ -403,9 +471,12 @@ ADDED_COLUMNS = (("devices", "alias"), ("devices", "enrolled_by"),
 
 def create_schema(engine: Engine) -> None:
     """Make missing tables, add the columns of ADDED_COLUMNS an older database lacks, and the
-    indexes on them; remove the card data of before (migrate_cards)."""
+    indexes on them; remove the card data of before (migrate_cards, migrate_card_keys) and
+    the sign-ups' order (migrate_signups_order)."""
     migrate_cards(engine)
+    migrate_card_keys(engine)
     metadata.create_all(engine)
+    migrate_signups_order(engine)
     present = {name: {c["name"] for c in inspect(engine).get_columns(name)}
                for name in {table for table, _ in ADDED_COLUMNS}}
     missing = [(t, c) for t, c in ADDED_COLUMNS if c not in present[t]]
@@ -495,6 +566,54 @@ def migrate_cards(engine: Engine) -> bool:
             raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             raw.close()
+    return True
+
+
+def migrate_card_keys(engine: Engine) -> bool:
+    """`issued_cards` of before kept, per card, the tablets' check and the card's answer key
+    `k`, and `k` alone made valid proofs: every hub and room hub holding the rows could vote
+    with any card. The table is made again with the new columns (portably: SQLite and
+    PostgreSQL); each old card keeps its lookup ID (not issued again), without a public key:
+    it no longer votes (`card_outdated`). True when it ran."""
+    if "answer_key" not in _columns(engine, "issued_cards"):
+        return False
+    from sqlalchemy import text
+    with engine.begin() as conn:
+        rows = conn.execute(text("SELECT consultation_id, lookup FROM issued_cards")).all()
+        conn.exec_driver_sql("DROP TABLE issued_cards")
+        issued_cards.create(conn)
+        for chunk in in_chunks([{"consultation_id": c, "lookup": lookup}
+                                for c, lookup in rows], 500):
+            conn.execute(issued_cards.insert(), chunk)
+    return True
+
+
+def migrate_signups_order(engine: Engine) -> bool:
+    """SQLite: a `signups` table of before kept its rows in insertion order (a rowid table):
+    the order people signed up in, beside the order cards were first used in. Rebuild it
+    WITHOUT ROWID (rows in the order of their random IDs), then rewrite the file so that the
+    old pages are gone. True when it ran."""
+    if engine.dialect.name != "sqlite":
+        return False
+    with engine.connect() as conn:
+        try:
+            conn.exec_driver_sql("SELECT rowid FROM signups LIMIT 1").fetchall()
+        except Exception:       # WITHOUT ROWID already: no rowid column
+            return False
+    names = [c.name for c in signups.columns]
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX IF EXISTS signups_attribution")
+        conn.exec_driver_sql("ALTER TABLE signups RENAME TO signups_in_order")
+        signups.create(conn)
+        conn.exec_driver_sql(f"INSERT INTO signups ({', '.join(names)}) SELECT "
+                             f"{', '.join(names)} FROM signups_in_order ORDER BY id")
+        conn.exec_driver_sql("DROP TABLE signups_in_order")
+    raw = engine.raw_connection()
+    try:
+        raw.execute("VACUUM")
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        raw.close()
     return True
 
 

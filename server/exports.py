@@ -17,8 +17,6 @@ boundaries as the bundle gives them.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 from collections import Counter
@@ -32,6 +30,7 @@ from app.model import Consultation
 
 from . import db
 from .errors import HubError
+from .tabular import csv_text
 
 DECIDIM_COLUMNS = ("title/fr", "title/it", "body/fr", "body/it", "address", "latitude",
                    "longitude")
@@ -156,11 +155,7 @@ def areas_geojson(hub, consultation_id: str) -> dict:
 
 def areas_csv(hub, consultation_id: str) -> str:
     consultation = mapped_consultation(hub, consultation_id)
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=AREA_COLUMNS)
-    writer.writeheader()
-    writer.writerows(area_counts(hub, consultation))
-    return out.getvalue()
+    return csv_text(AREA_COLUMNS, area_counts(hub, consultation))
 
 
 def decidim_rows(consultation: Consultation, ideas: list[dict]) -> list[dict]:
@@ -193,11 +188,8 @@ def decidim_rows(consultation: Consultation, ideas: list[dict]) -> list[dict]:
 def decidim_csv(hub, consultation_id: str) -> str:
     """Approved ideas in Decidim's proposal-import columns (see decidim_rows)."""
     consultation = mapped_consultation(hub, consultation_id)
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=DECIDIM_COLUMNS)
-    writer.writeheader()
-    writer.writerows(decidim_rows(consultation, hub.proposals(consultation.id, public=True)))
-    return out.getvalue()
+    return csv_text(DECIDIM_COLUMNS,
+                    decidim_rows(consultation, hub.proposals(consultation.id, public=True)))
 
 
 def export_places(hub, what: str, consultation_id: str, fmt: str) -> str:

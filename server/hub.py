@@ -113,6 +113,12 @@ class Hub:
                 log.warning("%s is readable by other users of this machine", path.name)
 
     def close(self) -> None:
+        """Checkpoint the WAL into the file and truncate it (SQLite: nothing of the commits'
+        order stays beside the database), then close every connection."""
+        try:
+            db.forget_order(self.engine, attempts=20)
+        except Exception:      # a database gone or locked: closing still closes
+            log.warning("the WAL could not be checkpointed on close")
         self.engine.dispose()
 
     @property
@@ -335,7 +341,8 @@ class Hub:
         pretty = format_code(code, CODE_GROUP)
         return {"code": pretty, "site_id": site_id, "device_id": device_id, "expires_at": expires,
                 "kind": kind,
-                "qr": enrollment_qr_payload(self.settings.public_url, pretty)}
+                "qr": enrollment_qr_payload(self.settings.public_url, pretty,
+                                            self.settings.tls_pin)}
 
     def enroll(self, code: object, device_id: object, credential: object = None,
                name: object = "", platform: object = "", *,
@@ -458,7 +465,12 @@ class Hub:
                 "credential": device["secret_hash"], "alias": device["alias"],
                 "kind": device.get("kind") or "tablet",
                 # The device signs its sign-up links offline with this (app/signup.py).
-                "signup_key": device_signup_key(self.settings.secret_key, device["alias"])}
+                "signup_key": device_signup_key(self.settings.secret_key, device["alias"]),
+                **self._phone_signup()}
+
+    def _phone_signup(self) -> dict:
+        from .phones import phone_signup     # a room hub's phones use the central hub
+        return phone_signup(self)
 
     def device_info(self, device: dict) -> dict:
         """What an authenticated device learns of itself (GET /api/v1/device): its site, its
@@ -466,7 +478,8 @@ class Hub:
         return {"device_id": device["id"], "site_id": device["site_id"],
                 "name": device["name"], "max_batch": self.settings.max_batch,
                 "alias": device["alias"],
-                "signup_key": device_signup_key(self.settings.secret_key, device["alias"])}
+                "signup_key": device_signup_key(self.settings.secret_key, device["alias"]),
+                **self._phone_signup()}
 
     def authenticate(self, authorization: str | None) -> dict:
         """The device named by an `Authorization: Bearer <id>:<secret>` header, or AuthError."""
@@ -554,6 +567,8 @@ class Hub:
                         results = batch.run(envelopes)
                     self._follow_versions(batch.versions)
                     self.results.apply(batch.deltas)
+                if batch.wrote_person:
+                    db.forget_order(self.engine)
                 self.last_ingest = time.monotonic()
                 return results
             except (IntegrityError, OperationalError):
@@ -769,9 +784,14 @@ def incompatible_question(conn, consultation: Consultation) -> str | None:
     return None
 
 
-def enrollment_qr_payload(hub_url: str, code: str) -> str:
+def enrollment_qr_payload(hub_url: str, code: str, pin: str = "") -> str:
+    """`piazzetta://enroll?hub=…&code=…`, with `&pin=` the SHA-256 fingerprint of the
+    certificate a room hub made for itself (tablets pin it: docs/protocol.md, "Enrollment")."""
     from urllib.parse import urlencode
-    return "piazzetta://enroll?" + urlencode({"hub": hub_url, "code": code})
+    fields = {"hub": hub_url, "code": code}
+    if pin and hub_url.startswith("https://"):
+        fields["pin"] = pin
+    return "piazzetta://enroll?" + urlencode(fields)
 
 
 def checked_bundle_files(consultation: Consultation, folder: Path | None,

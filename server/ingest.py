@@ -179,6 +179,9 @@ class Batch:
         self.device = device
         self.now = now_iso()
         self.deltas: list[tuple] = []     # the tallies' changes, applied once committed
+        # A person's row written (a sign-up): once committed, the hub checkpoints the WAL so
+        # that no commit order pairs it with the ballots around it (db.forget_order).
+        self.wrote_person = False
         # Current versions, read once a batch (another process may have imported one).
         self.versions: dict[str, int] = dict(conn.execute(
             select(db.consultations.c.id, db.consultations.c.version)).all())

@@ -5,12 +5,16 @@ interface, so that every hub process on one PostgreSQL counts together (in memor
 would each allow the limit: N times it in all). The strategy is `limits`' fixed window: one
 atomic upsert per hit, the same statement on SQLite and PostgreSQL.
 
-Keys are SHA-256 digests of what they count (an address, a device, a contact): the table never
-holds an address or a phone number.
+Keys are HMAC-SHA256 digests of what they count (an address, a device, a contact), keyed with
+the hub's secret: the table never holds an address or an email, and a copy of the database
+without the secret cannot test a guessed address against it. Windows are aligned on the clock
+(a day's window ends at midnight UTC, a minute's at the minute): `expires_at` is the window's
+end, never the time of someone's first request.
 """
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 import logging
 import math
@@ -46,14 +50,15 @@ class DatabaseStorage(Storage):
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         now = time.time()
+        ends = window_end(now, expiry)
         table = db.rate_counters
         insert = db.dialect_insert(self.writer, table).values(
-            key=key, count=amount, expires_at=now + expiry)
+            key=key, count=amount, expires_at=ends)
         expired = table.c.expires_at <= now
         # A window that has ended starts again from `amount`; an open one adds to its count.
         upsert = insert.on_conflict_do_update(index_elements=[table.c.key], set_={
             "count": case((expired, amount), else_=table.c.count + amount),
-            "expires_at": case((expired, now + expiry), else_=table.c.expires_at)},
+            "expires_at": case((expired, ends), else_=table.c.expires_at)},
         ).returning(table.c.count)
         with self.writer.begin() as conn:
             count = conn.execute(upsert).scalar_one()
@@ -91,8 +96,17 @@ class DatabaseStorage(Storage):
             conn.execute(delete(db.rate_counters).where(db.rate_counters.c.key == key))
 
 
-def digest(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()[:32]
+def window_end(now: float, expiry: int) -> float:
+    """The end of the clock-aligned window of `expiry` seconds that holds `now`."""
+    expiry = max(1, int(expiry))
+    return float((int(now) // expiry + 1) * expiry)
+
+
+def digest(value: str, secret: str = "") -> str:
+    """The counter key of `value`: HMAC-SHA256 with the hub's secret (a plain SHA-256 of an
+    email can be tested against a list of addresses)."""
+    key = hashlib.sha256(b"piazzetta-rate-limit|" + secret.encode()).digest()
+    return hmac.new(key, value.encode("utf-8", "replace"), hashlib.sha256).hexdigest()[:32]
 
 
 class RateLimits:
@@ -109,7 +123,7 @@ class RateLimits:
 
     def hit(self, kind: str, who: str) -> None:
         item = self.items[kind]
-        key = digest(who)
+        key = digest(who, self.settings.secret_key)
         if self.limiter.hit(item, kind, key):
             return
         reset = self.limiter.get_window_stats(item, kind, key).reset_time

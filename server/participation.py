@@ -4,17 +4,18 @@ The sign-up page (server/signup.py) and the `signup` events of tablets both end 
 data (name, contact, age bracket, neighbourhood) lives only in the `signups` table: never in a
 log line, an export of results, or the events table (a `signup` event is stored there without
 it). Participation cards (app/cards.py) are anonymous: the hub keeps, per issued card, its
-lookup ID, the salted check tablets get and its answer key — never its secret, never the
-sign-up it was shown to (`issued_cards` has no sign-up, no time, no insertion order). A sign-up
+lookup ID and its public key (app.cards.issued_row) — never its secret nor anything that makes
+an answer for it, never the sign-up it was shown to (`issued_cards` has no sign-up, no time, no insertion order). A sign-up
 keeps only whether a card was shown to it.
 """
 from __future__ import annotations
 
-import hmac
+import functools
 import json
 import logging
 import os
 import random
+import secrets
 import smtplib
 import threading
 import time
@@ -27,10 +28,10 @@ from sqlalchemy.exc import IntegrityError
 
 from app.clock import now_iso
 from app.errors import N_, ValidationError
-from app.cards import (Card, PROOF_HEX, card_proof, card_public_key, card_signing_seed, new_card,
-                       sign_card, valid_lookup)
-from app.signup import (SignupConfig, SignupDraft, redacted_signup_payload, validate_signup,
-                        verify_signup_token)
+from app.cards import (Card, PROOF_HEX, card_public_key, card_signing_seed, issued_row,
+                       new_card, sign_card, valid_lookup, valid_public_key, verify_proof)
+from app.signup import (SignupConfig, SignupDraft, contact_identity, redacted_signup_payload,
+                        validate_signup, verify_signup_token)
 
 from . import db, signing
 from .errors import EventRejected, HubError
@@ -39,6 +40,8 @@ from .ingest import AnswerUse, Batch, Event, IngestExtension, meeting_at_site, o
 log = logging.getLogger("piazzetta.hub.signup")
 _HEX64 = frozenset("0123456789abcdef")
 MAX_PRINT = 5000
+# What became of a sign-up's confirmation email (Participation.register).
+MAIL_OUTCOMES = ("sent", "failed", "no_smtp", "limited", "repeated", "phone")
 
 
 @dataclass
@@ -50,13 +53,88 @@ class Confirmation:
     card: Card | None = None
 
 
+class CardPool:
+    """Cards made ahead, in batches, for confirmed sign-ups (docs/protocol.md, "The pool").
+
+    A batch's rows go to `issued_cards` in one transaction (no sign-up, no time, key order);
+    the cards' codes stay in this process's memory only — never on disk, in clear or not. A
+    confirmation takes one at random and writes nothing about it, so no byte the hub writes
+    says which card went to whom. A new batch is made in the background when a quarter is
+    left (or at once when none is). Cards not handed out when the process stops are void
+    (nobody holds their code) and counted (Participation.card_counts)."""
+
+    def __init__(self, participation: "Participation", size: int):
+        self.participation = participation
+        self.size = max(1, min(int(size), MAX_PRINT))
+        self._cards: dict[str, list[Card]] = {}
+        self._filling: set[str] = set()
+        self._lock = threading.Lock()
+        self._random = random.SystemRandom()
+
+    def waiting(self, consultation_id: str) -> int:
+        with self._lock:
+            return len(self._cards.get(consultation_id, ()))
+
+    def take(self, consultation_id: str) -> Card:
+        """A card of the pool, drawn at random; a batch is made first when none is left."""
+        for _attempt in range(5):
+            with self._lock:
+                cards = self._cards.get(consultation_id) or []
+                card = cards.pop(self._random.randrange(len(cards))) if cards else None
+                low = len(cards) < max(1, self.size // 4)
+            if card is not None:
+                if low:
+                    self.fill_later(consultation_id)
+                return card
+            try:
+                self.fill(consultation_id)
+            except Exception:      # the database busy or gone: a clear page, not a 500
+                log.warning("a batch of participation cards could not be made")
+                time.sleep(0.2)
+        raise HubError(N_("No participation card can be made now: try again later."),
+                       status=503, code="cards_unavailable")
+
+    def put_back(self, card: Card) -> None:
+        with self._lock:
+            self._cards.setdefault(card.consultation_id, []).append(card)
+
+    def fill(self, consultation_id: str) -> None:
+        cards = self.participation.issue_cards(consultation_id, self.size, kind="pool")
+        with self._lock:
+            self._cards.setdefault(consultation_id, []).extend(cards)
+
+    def fill_later(self, consultation_id: str) -> None:
+        """A batch made in a thread of its own (one at a time per consultation)."""
+        with self._lock:
+            if consultation_id in self._filling:
+                return
+            self._filling.add(consultation_id)
+
+        def run():
+            try:
+                self.fill(consultation_id)
+            except Exception:       # the next confirmation makes one itself
+                log.warning("a batch of participation cards could not be made")
+            finally:
+                with self._lock:
+                    self._filling.discard(consultation_id)
+
+        threading.Thread(target=run, name="piazzetta-card-pool", daemon=True).start()
+
+    def ready_for(self, consultation_id: str) -> None:
+        """Before a confirmation is likely (an email sign-up): a batch, if few are left."""
+        if self.waiting(consultation_id) < max(1, self.size // 4):
+            self.fill_later(consultation_id)
+
+
 @dataclass
 class ParticipationBatch:
     """One batch's sign-ups and card uses (the ingest extension's state)."""
     signups: dict[str, dict] = field(default_factory=dict)
     card_uses: dict[tuple[str, str, str], str] = field(default_factory=dict)   # -> ballot
     new_uses: list[tuple[str, str, str]] = field(default_factory=list)
-    answer_keys: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    public_keys: dict[tuple[str, str], tuple[bool, str | None]] = field(default_factory=dict)
+    uses_read: set[tuple[str, str, str]] = field(default_factory=set)   # as card_uses' keys
 
 
 class Participation:
@@ -66,6 +144,7 @@ class Participation:
         self.hub = hub
         self._seed = card_signing_seed(hub.settings.secret_key)
         self.public_key = card_public_key(self._seed)
+        self.pool = CardPool(self, hub.settings.card_pool)
 
     # -- sign-up links and forms ---------------------------------------------------------------
 
@@ -107,67 +186,167 @@ class Participation:
         """The text of the card's QR (signed by the hub)."""
         return sign_card(self._seed, card)
 
-    def issue_cards(self, consultation_id: str, count: int) -> list[Card]:
-        """`count` new cards for a consultation (the printed batch at the door, or one for a
-        confirmed sign-up), recorded in one transaction in random order. Only their lookup
-        ID, check and answer key are kept; the caller shows or prints them once."""
+    def issue_cards(self, consultation_id: str, count: int, *, kind: str = "printed"
+                    ) -> list[Card]:
+        """`count` new cards for a consultation (the printed batch at the door, or a batch of
+        the pool confirmed sign-ups draw from), recorded in one transaction in random order,
+        with the batch counted (`card_batches`: kind, count, hour). Only their rows
+        (app.cards.issued_row: lookup ID and public key) are kept; the caller shows or prints
+        them once."""
         if not 1 <= count <= MAX_PRINT:
             raise ValueError(f"between 1 and {MAX_PRINT} cards at a time")
         with self.hub.writer.begin() as conn:
-            return self._issue(conn, consultation_id, count)
+            cards = self._issue(conn, consultation_id, count)
+            conn.execute(db.card_batches.insert().values(
+                id=secrets.token_hex(16), consultation_id=consultation_id, kind=kind,
+                count=count, made_at=db.hour(now_iso())))
+        return cards
+
+    def card_counts(self, consultation_id: str) -> dict:
+        """Cards made and handed out, for the dashboard and `cards pool`: printed, made for
+        the pool, handed out to confirmed sign-ups, waiting in this process's pool, and pool
+        cards void (made, never handed out, their codes gone with a process that stopped —
+        or waiting in another hub process's memory)."""
+        with self.hub.engine.connect() as conn:
+            made = dict(conn.execute(select(db.card_batches.c.kind,
+                                            func.sum(db.card_batches.c.count)).where(
+                db.card_batches.c.consultation_id == consultation_id).group_by(
+                db.card_batches.c.kind)).all())
+            handed = conn.execute(select(func.count()).select_from(db.signups).where(
+                db.signups.c.consultation_id == consultation_id,
+                db.signups.c.card_issued.is_(True))).scalar()
+        pool = int(made.get("pool") or 0)
+        waiting = self.pool.waiting(consultation_id)
+        return {"consultation_id": consultation_id, "printed": int(made.get("printed") or 0),
+                "pool_made": pool, "handed_out": int(handed),
+                "waiting": waiting, "not_handed_out": max(0, pool - int(handed) - waiting)}
 
     def export_cards(self, consultation_id: str) -> list[dict]:
-        """The issued cards' rows of a consultation (lookup, check, answer key), in key order:
-        what another hub needs to check these cards' answers (a room hub's printed cards, at
-        the central hub that receives its events). No secret, no sign-up: nothing about who
-        holds a card. The answer keys let their holder make proofs: keep the file like the
-        database."""
+        """The issued cards' rows of a consultation (app.cards.issued_row), in key order: what
+        another hub needs to check these cards and their answers (a room hub's printed cards,
+        at the central hub that receives its events). Public keys only: nothing that makes an
+        answer, nothing about who holds a card. Cards of before (no public key) are left out."""
         with self.hub.engine.connect() as conn:
             rows = conn.execute(select(db.issued_cards).where(
-                db.issued_cards.c.consultation_id == consultation_id)
+                db.issued_cards.c.consultation_id == consultation_id,
+                db.issued_cards.c.public_key.is_not(None))
                 .order_by(db.issued_cards.c.lookup)).all()
         return [{"consultation_id": r.consultation_id, "lookup": r.lookup,
-                 "check": r.check_hash, "answer_key": r.answer_key} for r in rows]
+                 "public_key": r.public_key} for r in rows]
 
     def import_cards(self, rows: object, *, partial: bool = False,
-                     consultations: set[str] | None = None) -> dict:
+                     consultations: set[str] | None = None,
+                     room_site: str | None = None) -> dict:
         """Add another hub's issued cards (export_cards). A lookup ID this hub already issued
-        with other keys is refused whole (ValidationError): nothing is written — or, with
+        with another key is refused whole (ValidationError): nothing is written — or, with
         `partial` (hub to hub, every round), left out and counted in `conflicts`.
-        `consultations` limits what is taken (a room hub: its site's)."""
+        `consultations` limits what is taken (a room hub: its site's). `room_site`: the cards
+        were made by that site's room hub; new ones beyond its quota per consultation
+        (card_quota) are refused, in key order, and listed in `refused` with their reason."""
         if not isinstance(rows, list):
             raise ValidationError(N_("A list of issued cards is expected here."), "cards")
         clean = {}
         for row in rows:
             ok = isinstance(row, dict) and isinstance(row.get("consultation_id"), str) \
                 and 0 < len(row["consultation_id"]) <= db.ID and valid_lookup(row.get("lookup")) \
-                and _is_hex(row.get("check"), 32) and _is_hex(row.get("answer_key"), 64)
+                and valid_public_key(row.get("public_key"))
             if not ok:
                 raise ValidationError(N_("A list of issued cards is expected here."), "cards")
             if consultations is not None and row["consultation_id"] not in consultations:
                 continue
-            clean[(row["consultation_id"], row["lookup"])] = (row["check"], row["answer_key"])
+            clean[(row["consultation_id"], row["lookup"])] = row["public_key"]
         added = conflicts = 0
+        refused: list[dict] = []
+        left: dict[str, int] = {}       # per consultation: cards the room may still make
         with self.hub.writer.begin() as conn:
-            for (consultation_id, lookup), (check, key) in sorted(clean.items()):
+            for (consultation_id, lookup), key in sorted(clean.items()):
                 found = conn.execute(select(db.issued_cards).where(
                     db.issued_cards.c.consultation_id == consultation_id,
                     db.issued_cards.c.lookup == lookup)).first()
                 if found is None:
+                    if room_site is not None:
+                        if consultation_id not in left:
+                            left[consultation_id] = self._quota(conn, consultation_id, room_site) \
+                                - self._made(conn, consultation_id, room_site)
+                        if left[consultation_id] <= 0:
+                            refused.append({"consultation_id": consultation_id, "lookup": lookup})
+                            continue
+                        left[consultation_id] -= 1
                     conn.execute(db.issued_cards.insert().values(
-                        consultation_id=consultation_id, lookup=lookup, check_hash=check,
-                        answer_key=key))
+                        consultation_id=consultation_id, lookup=lookup, public_key=key,
+                        room_site=room_site))
                     added += 1
-                elif (found.check_hash, found.answer_key) != (check, key):
+                elif found.public_key != key:
                     if partial:
                         conflicts += 1
                         continue
                     raise ValidationError(N_("This hub issued another card with the same "
                                              "lookup ID: nothing was imported."), "cards")
-        return {"imported": added, "known": len(clean) - added - conflicts,
-                "conflicts": conflicts}
+        result = {"imported": added, "known": len(clean) - added - conflicts - len(refused),
+                  "conflicts": conflicts}
+        if room_site is not None:
+            result["refused"] = refused
+            if refused:
+                result["reason"] = {"code": "card_quota_exceeded", "message": N_(
+                    "This site's room hub made as many cards for this consultation as the "
+                    "central hub's staff allow: the cards beyond were refused.")}
+        return result
+
+    # -- cards a room hub makes: counted, and bounded per consultation and site ----------------
+
+    def _quota(self, conn, consultation_id: str, site_id: str) -> int:
+        quota = conn.execute(select(db.card_quotas.c.quota).where(
+            db.card_quotas.c.consultation_id == consultation_id,
+            db.card_quotas.c.site_id == site_id)).scalar()
+        return self.hub.settings.room_card_quota if quota is None else quota
+
+    @staticmethod
+    def _made(conn, consultation_id: str, site_id: str) -> int:
+        return conn.execute(select(func.count()).select_from(db.issued_cards).where(
+            db.issued_cards.c.consultation_id == consultation_id,
+            db.issued_cards.c.room_site == site_id)).scalar() or 0
+
+    def set_card_quota(self, consultation_id: str, site_id: str, quota: int | None) -> dict:
+        """Staff: how many cards the room hub of `site_id` may make for `consultation_id`
+        (None: back to the hub's default). Cards it already made stay valid."""
+        if quota is not None and (isinstance(quota, bool) or not isinstance(quota, int)
+                                  or not 0 <= quota <= 1_000_000):
+            raise ValidationError(N_("A number of cards between 0 and 1,000,000 is expected "
+                                     "here."), "quota")
+        if self.hub.consultation(consultation_id) is None:
+            raise ValidationError(N_("Unknown consultation."), "consultation")
+        with self.hub.writer.begin() as conn:
+            conn.execute(db.card_quotas.delete().where(
+                db.card_quotas.c.consultation_id == consultation_id,
+                db.card_quotas.c.site_id == site_id))
+            if quota is not None:
+                conn.execute(db.card_quotas.insert().values(
+                    consultation_id=consultation_id, site_id=site_id, quota=quota))
+        return next(r for r in self.room_cards(consultation_id)
+                    if r["site_id"] == site_id) if quota is not None else {
+            "consultation_id": consultation_id, "site_id": site_id,
+            "quota": self.hub.settings.room_card_quota}
+
+    def room_cards(self, consultation_id: str | None = None) -> list[dict]:
+        """Per consultation and site: cards that site's room hub made (`made`) and its quota
+        (staff's, or the hub's default), for every pair with a quota set or a card made."""
+        with self.hub.engine.connect() as conn:
+            made = select(db.issued_cards.c.consultation_id, db.issued_cards.c.room_site,
+                          func.count()).where(db.issued_cards.c.room_site.is_not(None)) \
+                .group_by(db.issued_cards.c.consultation_id, db.issued_cards.c.room_site)
+            quotas = select(db.card_quotas)
+            if consultation_id:
+                made = made.where(db.issued_cards.c.consultation_id == consultation_id)
+                quotas = quotas.where(db.card_quotas.c.consultation_id == consultation_id)
+            counts = {(c, s): n for c, s, n in conn.execute(made)}
+            set_quotas = {(r.consultation_id, r.site_id): r.quota for r in conn.execute(quotas)}
+        default = self.hub.settings.room_card_quota
+        return [{"consultation_id": c, "site_id": s, "made": counts.get((c, s), 0),
+                 "quota": set_quotas.get((c, s), default)}
+                for c, s in sorted(set(counts) | set(set_quotas))]
 
     def _issue(self, conn, consultation_id: str, count: int) -> list[Card]:
+        """The one place issued cards' rows are built and written."""
         taken = set(conn.execute(select(db.issued_cards.c.lookup).where(
             db.issued_cards.c.consultation_id == consultation_id)).scalars())
         cards: dict[str, Card] = {}
@@ -177,26 +356,21 @@ class Participation:
                 cards[card.lookup] = card
         out = list(cards.values())
         random.SystemRandom().shuffle(out)
-        conn.execute(db.issued_cards.insert(), [
-            {"consultation_id": consultation_id, "lookup": c.lookup, "check_hash": c.check(),
-             "answer_key": c.key().hex()} for c in out])
+        conn.execute(db.issued_cards.insert(), [issued_row(c) for c in out])
         return out
 
     def register(self, form: dict, *, submission_key: str, claims: dict | None, lang: str,
-                 channel: str = "phone", card_limit=None) -> tuple[dict, bool]:
-        """Record a sign-up from the form; (row, created). The same `submission_key` again
-        (a form posted twice) returns the first row: one sign-up. Raises ValidationError.
-        `card_limit(contact)` counts a new card for that contact, or raises HubError (429):
-        the rate limits of server/limits.py, checked before the write transaction (on SQLite
-        a second writer inside it would wait for the first)."""
+                 channel: str = "phone", mail_limit=None) -> tuple[dict, bool, str]:
+        """Record a sign-up from the form; (row, created, mail) where `mail` says what became
+        of the confirmation email (MAIL_OUTCOMES), for a page that never claims an email was
+        sent when it was not. The same `submission_key` again (a form posted twice) returns
+        the first row: one sign-up, no second email. Raises ValidationError.
+        `mail_limit(identity)` counts an email to that address (normalised), or raises
+        HubError: the form is never refused for its address (three sign-ups with someone's
+        address must not block their card; the card quota is counted at issue), only the
+        emails are bounded (server/limits.py, `cards`)."""
         claims = claims or {}
         draft = validate_signup(self.config(claims.get("consultation")), form)
-        if card_limit is not None and draft.contact:
-            with self.hub.engine.connect() as conn:
-                seen = conn.execute(select(db.signups.c.id).where(
-                    db.signups.c.id == submission_key)).first()
-            if seen is None:     # a form posted again is the same card: not counted
-                card_limit(draft.contact.strip().lower())
         row = self._row(submission_key, draft, claims.get("consultation"), claims.get("site"),
                         claims.get("meeting"), claims.get("device"), channel, lang)
         try:
@@ -204,7 +378,7 @@ class Participation:
                 existing = conn.execute(select(db.signups).where(
                     db.signups.c.id == submission_key)).first()
                 if existing is not None:
-                    return dict(existing._mapping), False
+                    return dict(existing._mapping), False, "repeated"
                 conn.execute(db.signups.insert(), [row])
         except IntegrityError:   # the same form posted twice at the same instant
             with self.hub.engine.connect() as conn:
@@ -212,9 +386,18 @@ class Participation:
                     db.signups.c.id == submission_key)).first()
             if existing is None:
                 raise
-            return dict(existing._mapping), False
-        self.ask_confirmation(row)
-        return row, True
+            return dict(existing._mapping), False, "repeated"
+        db.forget_order(self.hub.engine)
+        if row["contact_kind"] != "email":
+            return row, True, "phone"
+        if mail_limit is not None:
+            try:
+                mail_limit(contact_identity(row["contact"]))
+            except HubError:
+                return row, True, "limited"
+        if row["consultation_id"] is not None:
+            self.pool.ready_for(row["consultation_id"])
+        return row, True, self.ask_confirmation(row, wait=True)
 
     def _row(self, signup_id: str, draft: SignupDraft, consultation, site, meeting, device,
              channel: str, lang: str) -> dict:
@@ -235,59 +418,95 @@ class Participation:
                              self.hub.settings.confirm_link_hours * 3600, now=now)
         return f"{self.hub.settings.public_url}/signup/confirm?t={token}"
 
-    def ask_confirmation(self, row: dict) -> None:
+    def ask_confirmation(self, row: dict, *, wait: bool = False) -> str:
         """Email sign-ups confirm their address (double opt-in) and get their card there.
         Without SMTP settings the link cannot be sent: the log says so, without the link (it
-        shows a card) and without the address."""
+        shows a card) and without the address. `wait`: send now and say how it went ("sent",
+        "failed"; "no_smtp"); else in a thread of its own ("queued")."""
         if row.get("contact_kind") != "email":
-            return
+            return "phone"
         smtp_url = os.environ.get("PIAZZETTA_HUB_SMTP_URL", "").strip()
         if not smtp_url:
             log.warning("sign-up confirmation link not sent: no SMTP configured "
                         "(PIAZZETTA_HUB_SMTP_URL)")
-            return
+            return "no_smtp"
         link = self.confirmation_link(row["id"])
-        threading.Thread(target=_send_mail, args=(smtp_url, row["contact"], row["lang"], link,
-                                                  self.hub.settings.confirm_link_hours),
-                         name="piazzetta-mail", daemon=True).start()
+        args = (smtp_url, row["contact"], row["lang"], link,
+                self.hub.settings.confirm_link_hours)
+        if wait:
+            return "sent" if _send_mail(*args) else "failed"
+        threading.Thread(target=_send_mail, args=args, name="piazzetta-mail",
+                         daemon=True).start()
+        return "queued"
 
     def confirm(self, token: object) -> Confirmation:
-        """Confirm the email address of a sign-up and, the first time, issue its card: one
-        card per confirmed contact and consultation, shown once (the card is not kept, and
-        nothing records which card it was). TokenError when the link is forged, damaged, of
-        the old kind, or expired (PIAZZETTA_HUB_CONFIRM_LINK_HOURS)."""
+        """Confirm the email address of a sign-up and, the first time, hand it a card from the
+        pool: one card per confirmed address (normalised: app.signup.contact_identity) and
+        consultation, shown once. The only write is the sign-up's own row (confirmed, to the
+        hour; card issued, yes): no card row is touched, nothing says which card it was, and
+        on SQLite the WAL is then checkpointed and truncated so that no commit order remains.
+        TokenError when the link is forged, damaged, of the old kind, or expired
+        (PIAZZETTA_HUB_CONFIRM_LINK_HOURS)."""
+        signup_id = self.confirmation_claims(token)
+        with self.hub.engine.connect() as conn:
+            row = conn.execute(select(db.signups).where(db.signups.c.id == signup_id)).first()
+        if row is None or row.contact_kind != "email":
+            raise signing.TokenError(N_("This link is not valid."))
+        # Drawn before the write transaction (a batch, if the pool is empty, is a commit of
+        # its own), given back if this sign-up gets none.
+        card = (self.pool.take(row.consultation_id)
+                if row.consultation_id is not None and not row.card_issued else None)
+        try:
+            with self.hub.writer.begin() as conn:
+                row = conn.execute(select(db.signups).where(db.signups.c.id == signup_id)
+                                   ).first()
+                changes: dict = {}
+                status = "no_consultation"
+                if row.card_issued:
+                    status = "already_shown"
+                elif row.confirmed_at is None:
+                    changes["confirmed_at"] = db.hour(now_iso())
+                if row.consultation_id is not None and status != "already_shown":
+                    if self._contact_has_card(conn, row):
+                        status = "contact_has_card"
+                    elif card is not None:
+                        changes["card_issued"] = True
+                        status = "issued"
+                if changes:
+                    conn.execute(db.signups.update().where(db.signups.c.id == row.id)
+                                 .values(**changes))
+                row = conn.execute(select(db.signups).where(db.signups.c.id == row.id)).first()
+        except BaseException:
+            if card is not None:
+                self.pool.put_back(card)
+            raise
+        if status != "issued" and card is not None:
+            self.pool.put_back(card)
+            card = None
+        if changes:
+            db.forget_order(self.hub.engine)
+        return Confirmation(dict(row._mapping), status, card)
+
+    def confirmation_claims(self, token: object) -> str:
+        """The sign-up ID a confirmation link names; TokenError when it is not valid."""
         claims = signing.verify(token, self.hub.settings.secret_key)
         if claims.get("purpose") != "confirm-card" or not isinstance(claims.get("signup"), str):
             raise signing.TokenError(N_("This link is not valid."))
         if claims["exp"] > time.time() + self.hub.settings.confirm_link_hours * 3600 + 60:
             raise signing.TokenError(N_("This link is not valid."))
-        with self.hub.writer.begin() as conn:
-            row = conn.execute(select(db.signups).where(db.signups.c.id == claims["signup"])
-                               ).first()
-            if row is None or row.contact_kind != "email":
-                raise signing.TokenError(N_("This link is not valid."))
-            if row.card_issued:
-                return Confirmation(dict(row._mapping), "already_shown")
-            changes: dict = {}
-            if row.confirmed_at is None:
-                changes["confirmed_at"] = db.hour(now_iso())
-            status, card = "no_consultation", None
-            if row.consultation_id is not None:
-                other = conn.execute(select(db.signups.c.id).where(
-                    func.lower(db.signups.c.contact) == (row.contact or "").lower(),
-                    db.signups.c.consultation_id == row.consultation_id,
-                    db.signups.c.card_issued.is_(True))).first()
-                if other is not None:
-                    status = "contact_has_card"
-                else:
-                    card = self._issue(conn, row.consultation_id, 1)[0]
-                    changes["card_issued"] = True
-                    status = "issued"
-            if changes:
-                conn.execute(db.signups.update().where(db.signups.c.id == row.id)
-                             .values(**changes))
-            row = conn.execute(select(db.signups).where(db.signups.c.id == row.id)).first()
-        return Confirmation(dict(row._mapping), status, card)
+        return claims["signup"]
+
+    def _contact_has_card(self, conn, row) -> bool:
+        """Whether another sign-up of the same address (normalised) and consultation got a
+        card: the card quota, counted at issue."""
+        identity = contact_identity(row.contact or "")
+        for other in conn.execute(select(db.signups.c.contact).where(
+                db.signups.c.consultation_id == row.consultation_id,
+                db.signups.c.contact_kind == "email", db.signups.c.id != row.id,
+                db.signups.c.card_issued.is_(True))).scalars():
+            if contact_identity(other or "") == identity:
+                return True
+        return False
 
     def ideas_by_code(self, short_code: str, alias: str | None = None) -> list[dict]:
         """The ideas with this short code, for their public page (never the contact). Codes
@@ -310,31 +529,34 @@ class Participation:
     # -- what tablets get --------------------------------------------------------------------------
 
     def card_index(self, consultation_ids: list[str] | None = None) -> dict:
-        """The public key and, per consultation, {lookup: salted check} of its issued cards,
-        for the bundle index (never the answer keys)."""
-        checks: dict[str, dict[str, str]] = {c: {} for c in consultation_ids or ()}
+        """The hub's public key and, per consultation, {lookup: public key} of its issued
+        cards, for the bundle index: what a tablet checks a card with, never what makes one."""
+        keys: dict[str, dict[str, str]] = {c: {} for c in consultation_ids or ()}
         if consultation_ids:
             with self.hub.engine.connect() as conn:
                 for chunk in db.in_chunks(list(consultation_ids)):
-                    for c, lookup, check in conn.execute(select(
+                    for c, lookup, key in conn.execute(select(
                             db.issued_cards.c.consultation_id, db.issued_cards.c.lookup,
-                            db.issued_cards.c.check_hash).where(
-                            db.issued_cards.c.consultation_id.in_(chunk))):
-                        checks[c][lookup] = check
+                            db.issued_cards.c.public_key).where(
+                            db.issued_cards.c.consultation_id.in_(chunk),
+                            db.issued_cards.c.public_key.is_not(None))):
+                        keys[c][lookup] = key
         return {"public_key": self.public_key,
-                "checks": {c: dict(sorted(v.items())) for c, v in sorted(checks.items())}}
+                "keys": {c: dict(sorted(v.items())) for c, v in sorted(keys.items())}}
 
     # -- figures -----------------------------------------------------------------------------------
 
     def figures(self, consultation_id: str | None = None) -> list[dict]:
         """Participants (ballots), sign-ups (and confirmed ones), conversion and ideas, per
-        consultation, site and meeting. No personal data."""
+        consultation, site and meeting; the cards each site's room hub made (`room_cards`, on
+        the site's row without a meeting). No personal data."""
         rows: dict[tuple, dict] = {}
 
         def bucket(key):
             return rows.setdefault(key, {"consultation_id": key[0], "site_id": key[1],
                                          "meeting_id": key[2], "participants": 0,
-                                         "signups": 0, "confirmed": 0, "ideas": 0})
+                                         "signups": 0, "confirmed": 0, "ideas": 0,
+                                         "room_cards": 0})
 
         with self.hub.engine.connect() as conn:
             for table, column in ((db.ballots, "participants"), (db.proposals, "ideas")):
@@ -354,6 +576,10 @@ class Participation:
             for c, s, m, n, confirmed in conn.execute(query):
                 row = bucket((c, s, m))
                 row["signups"], row["confirmed"] = n, confirmed
+        for made in self.room_cards(consultation_id):
+            if made["made"]:
+                bucket((made["consultation_id"], made["site_id"], None))["room_cards"] = \
+                    made["made"]
         out = sorted(rows.values(), key=lambda r: tuple(str(r[k] or "") for k in (
             "consultation_id", "site_id", "meeting_id")))
         for row in out:
@@ -367,7 +593,8 @@ class Participation:
         """The extension the hub registers: the `signup` handler (its event is stored without
         the resident's data), the card check of answers, and the write of both."""
         extension = IngestExtension("participation", ParticipationBatch,
-                                    check_answer=self.check_card, write=self.write_batch)
+                                    preload=self.preload_cards, check_answer=self.check_card,
+                                    write=self.write_batch)
         extension.handles("signup", self.apply_signup_event, stored_payload=stored_signup)
         return extension
 
@@ -394,9 +621,42 @@ class Participation:
         state.signups[signup_id] = self._row(signup_id, draft, consultation_id, site, meeting,
                                              batch.device_id, "tablet", lang)
 
+    def preload_cards(self, batch: Batch, state: ParticipationBatch, events: list) -> None:
+        """The public keys and earlier uses of the cards the batch's answers carry, in a few
+        queries (check_card then reads them from the state)."""
+        wanted: dict[str, set[str]] = {}
+        asked: dict[tuple[str, str], set[str]] = {}
+        for event in events:
+            payload = event.payload if isinstance(event.payload, dict) else {}
+            consultation_id, lookup = payload.get("consultation_id"), payload.get("card")
+            question_id = payload.get("question_id")
+            if event.type == "answer" and isinstance(consultation_id, str) \
+                    and isinstance(question_id, str) and len(consultation_id) <= db.ID \
+                    and len(question_id) <= db.ID and valid_lookup(lookup):
+                wanted.setdefault(consultation_id, set()).add(lookup)
+                asked.setdefault((consultation_id, question_id), set()).add(lookup)
+        cards, uses = db.issued_cards.c, db.card_uses.c
+        for consultation_id, lookups in wanted.items():
+            for chunk in db.in_chunks(sorted(lookups)):
+                found = dict(batch.conn.execute(select(cards.lookup, cards.public_key).where(
+                    cards.consultation_id == consultation_id, cards.lookup.in_(chunk))).all())
+                for lookup in chunk:
+                    state.public_keys[(consultation_id, lookup)] = (
+                        lookup in found, found.get(lookup))
+        for (consultation_id, question_id), lookups in asked.items():
+            for chunk in db.in_chunks(sorted(lookups)):
+                for lookup, ballot in batch.conn.execute(select(uses.card, uses.ballot_id).where(
+                        uses.consultation_id == consultation_id,
+                        uses.question_id == question_id, uses.card.in_(chunk))):
+                    state.card_uses[(consultation_id, question_id, lookup)] = ballot
+                state.uses_read.update((consultation_id, question_id, lookup)
+                                       for lookup in chunk)
+
     def check_card(self, batch: Batch, state: ParticipationBatch, use: AnswerUse) -> None:
         """Identified mode: the answer's card must be one this hub issued for the consultation
-        and its proof must match (an enrolled tablet cannot invent participation); a second
+        and its proof the card's signature over this very answer (consultation, question,
+        ballot, value: app.cards.proof_message), so an enrolled tablet cannot invent
+        participation and a copied proof carries no other answer; a second
         answer of the same card to the same question from another ballot (another tablet, or
         the same one) is refused."""
         payload = use.payload
@@ -409,26 +669,32 @@ class Participation:
         if not valid_lookup(lookup):
             raise EventRejected(N_("A participation card is expected here."), "payload.card",
                                 code="card_invalid")
+        if isinstance(proof, str) and len(proof) == 64:
+            raise EventRejected(N_("Participation cards of the old kind are no longer "
+                                   "accepted."), "payload.proof", code="card_outdated")
         if not isinstance(proof, str) or len(proof) != PROOF_HEX or not set(proof) <= _HEX64:
             raise EventRejected(N_("A participation card's proof is expected here."),
                                 "payload.proof", code="card_invalid")
         ident = (use.consultation_id, lookup)
-        if ident not in state.answer_keys:
-            state.answer_keys[ident] = batch.conn.execute(
-                select(db.issued_cards.c.answer_key).where(
-                    db.issued_cards.c.consultation_id == use.consultation_id,
-                    db.issued_cards.c.lookup == lookup)).scalar()
-        answer_key = state.answer_keys[ident]
-        if answer_key is None:
+        if ident not in state.public_keys:
+            row = batch.conn.execute(select(db.issued_cards.c.public_key).where(
+                db.issued_cards.c.consultation_id == use.consultation_id,
+                db.issued_cards.c.lookup == lookup)).first()
+            state.public_keys[ident] = (row is not None, row.public_key if row else None)
+        issued, public_key = state.public_keys[ident]
+        if not issued:
             raise EventRejected(N_("This participation card was not issued for this "
                                    "consultation."), "payload.card", code="card_not_issued")
-        expected = card_proof(bytes.fromhex(answer_key), use.consultation_id, use.question_id)
-        if not hmac.compare_digest(expected, proof):
+        if public_key is None:
+            raise EventRejected(N_("Participation cards of the old kind are no longer "
+                                   "accepted."), "payload.card", code="card_outdated")
+        if not verify_proof(public_key, proof, use.consultation_id, use.question_id,
+                            use.ballot_id, payload.get("value"), verify=ed25519_verify):
             raise EventRejected(N_("This participation card's proof does not match."),
                                 "payload.proof", code="card_proof_invalid")
         key = (use.consultation_id, use.question_id, lookup)
         owner = state.card_uses.get(key)
-        if owner is None:
+        if owner is None and key not in state.uses_read:
             owner = batch.conn.execute(select(db.card_uses.c.ballot_id).where(
                 db.card_uses.c.consultation_id == use.consultation_id,
                 db.card_uses.c.question_id == use.question_id,
@@ -445,12 +711,31 @@ class Participation:
     def write_batch(self, batch: Batch, state: ParticipationBatch) -> None:
         if state.signups:
             batch.conn.execute(db.signups.insert(), list(state.signups.values()))
+            batch.wrote_person = True
             for row in state.signups.values():
                 self.ask_confirmation(row)
         if state.new_uses:
             batch.conn.execute(db.card_uses.insert(), [
                 {"consultation_id": c, "question_id": q, "card": n,
                  "ballot_id": state.card_uses[(c, q, n)]} for c, q, n in state.new_uses])
+
+
+@functools.lru_cache(maxsize=4096)
+def _public_key(public_key_hex: str):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    return Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key_hex))
+
+
+def ed25519_verify(public_key_hex: str, signature: bytes, message: bytes) -> bool:
+    """The hub's Ed25519 check of a card's proof: `cryptography` (OpenSSL), some 50 times
+    faster than the tablets' pure-Python one; each card's key decoded once (a card answers
+    several questions)."""
+    from cryptography.exceptions import InvalidSignature
+    try:
+        _public_key(public_key_hex).verify(signature, message)
+        return True
+    except (InvalidSignature, ValueError):
+        return False
 
 
 def _is_hex(value: object, length: int) -> bool:
@@ -469,9 +754,9 @@ def participation(hub) -> Participation:
     return hub.participation
 
 
-def _send_mail(smtp_url: str, to: str, lang: str, link: str, hours: int = 2) -> None:
+def _send_mail(smtp_url: str, to: str, lang: str, link: str, hours: int = 2) -> bool:
     """Send the confirmation email: `smtp://user:password@host:port` (STARTTLS when offered)
-    or `smtps://…`. Failures are logged without the address."""
+    or `smtps://…`. True when the server took it; failures are logged without the address."""
     from app.i18n import gettext_for
     _ = gettext_for(lang)
     parts = urlsplit(smtp_url)
@@ -494,8 +779,10 @@ def _send_mail(smtp_url: str, to: str, lang: str, link: str, hours: int = 2) -> 
             if parts.username:
                 smtp.login(unquote(parts.username), unquote(parts.password or ""))
             smtp.send_message(message)
+        return True
     except (OSError, smtplib.SMTPException) as exc:
         log.error("sign-up confirmation email not sent: %s", type(exc).__name__)
+        return False
 
 
 __all__ = ["Card", "Confirmation", "Participation", "participation", "HubError", "ValidationError"]

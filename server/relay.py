@@ -14,8 +14,9 @@ it: `python -m server relay-code --site S`, the dashboard, or the admin API with
   (`room_signup`, this module's ingest extension: the person's data and whether a card was
   shown to them, never which card);
 - exchanges issued participation cards both ways (`cards_for_relay`, `cards_from_relay`:
-  lookup, salted check, answer key — nothing about who holds them), so that each hub checks
-  the other's cards' answers;
+  lookup and public key — nothing that makes an answer, nothing about who holds them), so
+  that each hub checks the other's cards' answers; the cards a room makes are counted and
+  bounded per consultation by its site's quota (server.participation);
 - reads the answers to the ideas its devices collected (`answers_for_relay`).
 
 Every relayed batch leaves a row in `relay_batches` (what arrived, when), which the dashboard
@@ -392,6 +393,7 @@ def _apply_room_signup(hub, batch: Batch, state: RelayBatch, event: Event) -> No
 def _write(hub, batch: Batch, state: RelayBatch) -> None:
     if state.signups:
         batch.conn.execute(db.signups.insert(), list(state.signups.values()))
+        batch.wrote_person = True
         for row in state.signups.values():
             if row["confirmed_at"] is None:
                 # The room's confirmation link named the room's laptop, which the resident
@@ -411,7 +413,8 @@ CARD_PAGE = 500     # cards a page of GET /api/v1/relay/cards holds at most
 def cards_for_relay(hub, relay: dict, consultation_id: str | None = None, after: str = "",
                     limit: int = CARD_PAGE) -> dict:
     """The cards issued here (online sign-ups, printed batches) for the consultations of the
-    relay's site, so that the room hub checks their answers offline as this hub would; nothing
+    relay's site: lookup and public key (app.cards.issued_row), so that the room hub checks
+    them and their answers offline as this hub would; nothing that makes an answer, nothing
     about who holds them. Without `consultation_id`: how many each consultation has
     (`counts`), so that the room pulls only what changed; with it: one page of that
     consultation's cards in lookup order after `after`, and the `next` page's `after` (None on
@@ -422,7 +425,8 @@ def cards_for_relay(hub, relay: dict, consultation_id: str | None = None, after:
         with hub.engine.connect() as conn:
             counts = dict(conn.execute(
                 select(db.issued_cards.c.consultation_id, func.count())
-                .where(db.issued_cards.c.consultation_id.in_(mine))
+                .where(db.issued_cards.c.consultation_id.in_(mine),
+                       db.issued_cards.c.public_key.is_not(None))    # as export_cards
                 .group_by(db.issued_cards.c.consultation_id)).all()) if mine else {}
         return {"counts": {c: counts.get(c, 0) for c in mine}}
     if consultation_id not in mine:
@@ -437,10 +441,16 @@ def cards_for_relay(hub, relay: dict, consultation_id: str | None = None, after:
 def cards_from_relay(hub, relay: dict, rows: object) -> dict:
     """The cards a room hub issued (printed at its door), for its site's consultations only,
     so that their answers, forwarded next, are checked here. A lookup ID this hub gave another
-    card is left out and counted (`conflicts`): that card's answers are refused here."""
+    card is left out and counted (`conflicts`): that card's answers are refused here. Cards
+    the room makes are counted per consultation against its site's quota: new ones beyond it
+    are refused (`refused`, with `reason`), the others taken."""
     require_relay(relay)
     result = hub.participation.import_cards(rows, partial=True,
-                                            consultations=_site_consultations(hub, relay))
+                                            consultations=_site_consultations(hub, relay),
+                                            room_site=relay["site_id"])
+    if result.get("refused"):
+        log.warning("room hub %s: %d cards beyond its site's quota refused",
+                    relay["id"], len(result["refused"]))
     if result["conflicts"]:
         log.warning("room hub %s: %d cards share a lookup ID with cards issued here",
                     relay["id"], result["conflicts"])

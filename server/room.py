@@ -8,14 +8,14 @@ laptop"):
     python -m server upstream enroll --url URL --code CODE [--name "…"]   on a room's laptop
     python -m server upstream status               the central hub, events waiting, last contact
     python -m server room [--port 8765] [--host ADDR] [--site ID] [--no-demo] [--minutes 240]
-                                                   the room kit: a hub on the laptop's LAN
-                                                   address, the tablets' enrollment QR, the
-                                                   projector's address and a live status line
+                          [--phones-here]          the room kit: a hub on the laptop's LAN
+                                                   address over its own TLS, the tablets'
+                                                   enrollment QR, the projector's address and
+                                                   a live status line; --phones-here: residents'
+                                                   phones sign up on the room's own page
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import socket
 import sys
@@ -52,6 +52,9 @@ def add_commands(sub) -> None:
                                                                 "stays valid")
     room.add_argument("--no-demo", action="store_true",
                       help="do not import the demo consultation when there is none")
+    room.add_argument("--phones-here", action="store_true",
+                      help="residents' phones sign up on the room's own page, on its Wi-Fi "
+                           "(default: on the central hub, through their own mobile data)")
     room.add_argument("--log-level", default="warning")
 
 
@@ -99,12 +102,9 @@ def export_relays(hub, fmt: str) -> str:
     rows = relay_summary(hub)
     if fmt == "json":
         return json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=RELAY_COLUMNS, extrasaction="ignore")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({**row, "types": json.dumps(row["types"], sort_keys=True)})
-    return out.getvalue()
+    from .tabular import csv_text
+    return csv_text(RELAY_COLUMNS, ({**row, "types": json.dumps(row["types"], sort_keys=True)}
+                                    for row in rows))
 
 
 # -- the room kit ---------------------------------------------------------------------------------
@@ -131,8 +131,16 @@ def run_room(args, overrides: dict, serve) -> int:
     # The address tablets and phones reach: this laptop's, whatever a hub's usual public URL
     # says (that one is for the central hub's deployment).
     public_host = lan_address() if address in ("0.0.0.0", "::") else address
+    # HTTPS with the room's own certificate, pinned by the tablets through the enrollment QR:
+    # what crosses the hall's Wi-Fi is worth nothing to a sniffer (server/tls.py).
+    from .tls import room_certificate
+    certificate = room_certificate(Settings.from_env(**dict(overrides)).data_dir,
+                                   [public_host, address])
     settings = Settings.from_env(**overrides, host=address, port=port,
-                                 public_url=f"http://{public_host}:{port}")
+                                 public_url=f"https://{public_host}:{port}",
+                                 tls_cert=str(certificate.cert), tls_key=str(certificate.key),
+                                 tls_pin=certificate.pin, secure_cookies=True,
+                                 phones_here=args.phones_here)
     hub = Hub(settings)
     try:
         values = upstream.state(hub)
@@ -158,12 +166,14 @@ def run_room(args, overrides: dict, serve) -> int:
             # runs with it and keeps trying (its name follows with the bundle).
             hub.create_site(site, {"fr": site})
         made = hub.make_enrollment_code(site, args.minutes)
+        from .phones import phone_signup
+        phones = phone_signup(hub).get("phone_signup", {}).get("url")
     except DomainError as exc:
         print(f"error: {exc.describe()}", file=sys.stderr)
         return 2
     finally:
         hub.close()
-    print_kit(settings.public_url, made)
+    print_kit(settings.public_url, made, certificate.pin, phones)
 
     def started(app) -> None:
         forwarder = getattr(app.state, "forwarder", None)
@@ -183,19 +193,33 @@ def _first_site(hub) -> str | None:
     return sites[0]["id"] if sites else None
 
 
-def print_kit(public_url: str, made: dict) -> None:
+def print_kit(public_url: str, made: dict, pin: str = "", phones: str | None = None) -> None:
     import qrcode
+
+    from .tls import typed_pin
     print()
     until = str(made["expires_at"])[:16].replace("T", " ")
-    print(f"Tablets: scan this QR on the Sync page, or type the hub {public_url} and the code "
+    # The address a tablet or a projector pins the room's certificate with (sync/client.py).
+    address = f"{public_url}#pin={pin}" if pin else public_url
+    print(f"Tablets: scan this QR on the Sync page, or type the hub {address} and the code "
           f"{made['code']} (site {made['site_id'] or '-'}, valid until {until} UTC)")
     qr = qrcode.QRCode(border=1)
     qr.add_data(made["qr"])
     qr.make(fit=True)
     qr.print_ascii(out=sys.stdout, invert=True)
-    print(f"Projector: python main.py projector --hub {public_url}   "
-          f"(or PIAZZETTA_HUB_URL={public_url})")
-    print(f"Sign-up and dashboard: {public_url}/dashboard")
+    if pin:
+        print(f"This room's certificate (SHA-256): {typed_pin(pin)}")
+    print(f"Projector: python main.py projector --hub '{address}'   "
+          f"(or PIAZZETTA_HUB_URL='{address}')")
+    print(f"Dashboard (staff, over this room's TLS; the browser warns once about the room's "
+          f"own certificate: compare its SHA-256 with the one above): {public_url}/dashboard")
+    if phones:
+        print(f"Residents' phones: sign-up QRs open the central hub, {phones}, through the "
+              f"phones' own mobile data (--phones-here: the room's own page instead)")
+    else:
+        print(f"Residents' phones: sign-up QRs open this room's page, {public_url}/signup, on "
+              f"the room's Wi-Fi; browsers warn about the room's certificate (TLS against a "
+              f"sniffer, not against someone posing as this laptop)")
     print(flush=True)
 
 

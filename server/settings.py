@@ -97,6 +97,8 @@ class Settings:
     api_docs: bool = False
     # Hours a sign-up's confirmation link (which shows its participation card once) stays valid.
     confirm_link_hours: int = 2
+    # Cards made in one batch for confirmed sign-ups to draw from (server/participation.py).
+    card_pool: int = 100
     # Rate limits (server/limits.py), in the `limits` package's notation ("10/minute").
     rate_enroll: str = "60/minute"
     rate_enroll_device: str = "20/minute"
@@ -115,6 +117,16 @@ class Settings:
     upstream_backoff: int = 300
     upstream_timeout: int = 60      # seconds to wait for the central hub's answer
     upstream_content_interval: int = 300   # seconds between two pulls of consultations, cards
+    # Cards a site's room hub may make per consultation when staff set no quota for it.
+    room_card_quota: int = 500
+    # A room hub serves HTTPS with the certificate it made (server/tls.py, `python -m server
+    # room`): its files, and the fingerprint its enrollment QRs carry for tablets to pin.
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_pin: str = ""
+    # A room hub's own sign-up page for residents' phones on the room's Wi-Fi (`room
+    # --phones-here`); off: its tablets send phones to the central hub (server/room.py).
+    phones_here: bool = False
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
@@ -167,6 +179,8 @@ class Settings:
             "api_docs": _flag(env, "PIAZZETTA_HUB_API_DOCS", False, overrides, "api_docs"),
             "confirm_link_hours": min(max(1, _int(env, "PIAZZETTA_HUB_CONFIRM_LINK_HOURS", 2,
                                                   overrides, "confirm_link_hours")), 48),
+            "card_pool": min(max(10, _int(env, "PIAZZETTA_HUB_CARD_POOL", 100, overrides,
+                                          "card_pool")), 5000),
             "upstream_interval": _int(env, "PIAZZETTA_HUB_UPSTREAM_INTERVAL", 10, overrides,
                                       "upstream_interval"),
             "upstream_backoff": _int(env, "PIAZZETTA_HUB_UPSTREAM_BACKOFF", 300, overrides,
@@ -175,6 +189,8 @@ class Settings:
                                      "upstream_timeout"),
             "upstream_content_interval": _int(env, "PIAZZETTA_HUB_UPSTREAM_CONTENT_INTERVAL", 300,
                                               overrides, "upstream_content_interval"),
+            "room_card_quota": max(0, _int(env, "PIAZZETTA_HUB_ROOM_CARD_QUOTA", 500,
+                                           overrides, "room_card_quota")),
             "trusted_proxies": tuple(p.strip() for p in _text(
                 env, "PIAZZETTA_HUB_TRUSTED_PROXIES", "", overrides, "trusted_proxies"
             ).split(",") if p.strip()),
@@ -190,6 +206,9 @@ class Settings:
                 ("rate_login", "PIAZZETTA_HUB_RATE_LOGIN", "20/minute"),
                 ("rate_upload", "PIAZZETTA_HUB_RATE_UPLOAD", "60/hour")):
             knobs[key] = _text(env, name, default, overrides, key)
+        for key in ("tls_cert", "tls_key", "tls_pin"):
+            knobs[key] = str(overrides.pop(key, None) or "")
+        knobs["phones_here"] = bool(overrides.pop("phones_here", False))
         if overrides:
             raise TypeError(f"unknown settings: {sorted(overrides)}")
         return cls(data_dir=data_dir, database_url=database_url, host=host, port=port,

@@ -1425,6 +1425,7 @@ def _headings(sheet: str) -> list[tuple[str, Column]]:
 def _write_workbook(rows: dict[str, list[dict]], out: Path) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
+    from .tabular import xlsx_cell
     from openpyxl.worksheet.datavalidation import DataValidation
     workbook = Workbook()
     workbook.remove(workbook.active)
@@ -1433,7 +1434,7 @@ def _write_workbook(rows: dict[str, list[dict]], out: Path) -> None:
         ws = workbook.create_sheet(sheet)
         headings = _headings(sheet)
         for index, (heading, column) in enumerate(headings, start=1):
-            cell = ws.cell(row=1, column=index, value=heading)
+            cell = xlsx_cell(ws, 1, index, heading)
             cell.font, cell.fill = bold, fill
             letter = _column_letter(index)
             ws.column_dimensions[letter].width = column.width
@@ -1453,9 +1454,7 @@ def _write_workbook(rows: dict[str, list[dict]], out: Path) -> None:
         position = {heading: index for index, (heading, _c) in enumerate(headings, start=1)}
         for number, cells in enumerate(rows[sheet], start=2):
             for heading, value in cells.items():
-                cell = ws.cell(row=number, column=position[heading], value=_sheet_value(value))
-                if cell.data_type == "f":
-                    cell.data_type = "s"     # text that starts with '=' stays text
+                xlsx_cell(ws, number, position[heading], _sheet_value(value))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         workbook.save(out)

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
@@ -139,15 +140,22 @@ def form_context(hub, lang: str, claims: dict | None, token: str | None, problem
                                config.neighbourhoods]}
 
 
-def signed_up_page(lang: str, row: dict) -> HTMLResponse:
-    """After the form: what happens next. No card here: a card goes to a confirmed contact
-    (the email's link), or is handed out at the meeting."""
-    return render("signed_up.html", lang, email=row["contact_kind"] == "email")
+def signed_up_page(lang: str, row: dict, mail: str) -> HTMLResponse:
+    """After the form: what happens next, as it is — an email sent, or not and why
+    (Participation.MAIL_OUTCOMES). No card here: a card goes to a confirmed contact (the
+    email's link), or is handed out at the meeting."""
+    return render("signed_up.html", lang, mail=mail)
 
 
 def card_page(parts: Participation, lang: str, card) -> HTMLResponse:
-    """The confirmation page with the card, shown once (nothing keeps it)."""
-    return render("card.html", lang, code=card.typed, qr=qr_svg(parts.card_text(card)))
+    """The page with the card (nothing keeps it). Its language links post the card back
+    (/signup/card), so that changing language keeps it shown."""
+    import base64
+    text = parts.card_text(card)
+    svg = str(qr_svg(text)).replace('role="img" aria-hidden="true" ', "", 1)
+    image = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+    return render("card.html", lang, code=card.typed, qr=qr_svg(text), card_text=text,
+                  consultation=card.consultation_id, image=image)
 
 
 @router.get("/signup", response_class=HTMLResponse)
@@ -195,37 +203,84 @@ async def signup_submit(request: Request, hub: HubDep):
             hub, lang, claims, token, problem, values,
             {"form": _(N_("The form expired: send it again."))}, key))
     try:
-        row, created = parts.register(
-            values, submission_key=key, claims=claims, lang=lang,
-            card_limit=lambda contact: request.app.state.limits.hit("cards", "contact:" + contact))
-    except HubError as exc:    # rate limited: too many cards for this contact
-        response = render("message.html", lang, exc.status,
-                          title=exc.describe(translator(lang)),
-                          text=N_("Wait a moment, then try again."))
-        response.headers.update(exc.headers or {})
-        return response
+        # In a worker thread: the confirmation email is sent before the page says so.
+        row, created, mail = await run_in_threadpool(
+            parts.register, values, submission_key=key, claims=claims, lang=lang,
+            mail_limit=lambda who: request.app.state.limits.hit("cards", "contact:" + who))
     except ValidationError as exc:
         errors = {exc.field or "form": exc.describe(translator(lang))}
         return render("signup.html", lang, 422, **form_context(
             hub, lang, claims, token, problem, values, errors, key))
     log.info("sign-up recorded (site %s, %s)", row["site_id"] or "none",
              "new" if created else "repeated form")
-    return signed_up_page(lang, row)
+    return signed_up_page(lang, row, mail)
+
+
+CONFIRM_PROBLEM = N_("Confirmation links are valid for a few hours only. Sign up again from "
+                     "the QR code, or ask the facilitator.")
 
 
 @router.get("/signup/confirm", response_class=HTMLResponse)
-def confirm(request: Request, hub: HubDep):
+def confirm_page(request: Request, hub: HubDep):
+    """The emailed link: a page with one button, and nothing else happens. Mail scanners open
+    links before the resident does; only the button's POST confirms and shows the card."""
     refused = limited(request, "public")
     if refused is not None:
         return refused
     lang = request_lang(request)
+    token = request.query_params.get("t")
     try:
-        done = hub.participation.confirm(request.query_params.get("t"))
+        hub.participation.confirmation_claims(token)
     except DomainError as exc:
+        return render("message.html", lang, 400, title=exc.message, text=CONFIRM_PROBLEM)
+    return render("confirm.html", lang, token=token)
+
+
+@router.post("/signup/card", response_class=HTMLResponse)
+async def card_again(request: Request, hub: HubDep):
+    """The card page in another language: the page posts back the card it shows (its QR
+    text, signed by this hub), and gets it again. Nothing is read or written: a card
+    that is not this hub's, or not of that consultation, gets a notice."""
+    from app.cards import CardError, read_card
+    refused = limited(request, "public")
+    if refused is not None:
+        return refused
+    form = await _small_form(request)
+    lang = form.get("lang") if form.get("lang") in LANGS else request_lang(request)
+    try:
+        card = read_card(form.get("card"), str(form.get("c") or "")[:64],
+                         hub.participation.public_key)
+    except CardError as exc:
         return render("message.html", lang, 400, title=exc.message,
-                      text=N_("Confirmation links are valid for a few hours only. Sign up "
-                              "again from the QR code, or ask the facilitator."))
-    asked = request.query_params.get("lang")
+                      text=N_("Your participation card is on the page you had open. If you "
+                              "lost it, ask for one at the meeting."))
+    return card_page(hub.participation, lang, card)
+
+
+async def _small_form(request: Request) -> dict:
+    body = await request.body()
+    if len(body) > FORM_MAX_BYTES:
+        return {}
+    try:
+        form = await request.form()
+    except Exception:   # a malformed body: the resident only needs a clear page
+        return {}
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+@router.post("/signup/confirm", response_class=HTMLResponse)
+async def confirm(request: Request, hub: HubDep):
+    refused = limited(request, "public")
+    if refused is not None:
+        return refused
+    form = await _small_form(request)
+    lang = form.get("lang") if form.get("lang") in LANGS else request_lang(request)
+    try:
+        done = await run_in_threadpool(hub.participation.confirm, form.get("t"))
+    except DomainError as exc:
+        return render("message.html", lang, getattr(exc, "status", 400), title=exc.message,
+                      text=CONFIRM_PROBLEM)
+    asked = form.get("lang")
     lang = asked if asked in LANGS else done.row["lang"]
     if done.card is not None:
         return card_page(hub.participation, lang, done.card)

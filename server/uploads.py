@@ -196,6 +196,14 @@ def _checked_directory(archive: zipfile.ZipFile) -> list[tuple[str, zipfile.ZipI
             raise _refusal(N_("The file {name} in the .zip is too large: at most {limit} MB."),
                            name=name, limit=_megabytes(_ENTRY_LIMITS[suffix]))
         entries.append((name, info))
+    for name, _info in entries:      # `images/a.png` and `images/a.png/b.png`: no disk holds both
+        parts = name.lower().split("/")
+        for depth in range(1, len(parts)):
+            folder = "/".join(parts[:depth])
+            if folder in seen:
+                clash = next(n for n, _i in entries if n.lower() == folder)
+                raise _refusal(N_("The .zip holds {name} both as a file and as a folder: "
+                                  "rename one of them."), name=clash)
     return entries
 
 

@@ -143,6 +143,8 @@ def enroll(hub, url: str, code: str, name: str = "") -> dict:
         max_batch = answer.get("max_batch")
         set_state(hub, conn, url=url, secret=entry["secret"], bound=True,
                   credentials=credentials, site_id=answer.get("site_id"),
+                  # what the room's tablets mint phones' sign-up links with (server/room.py)
+                  signup_alias=answer.get("alias"), signup_key=answer.get("signup_key"),
                   max_batch=max_batch if isinstance(max_batch, int) and max_batch > 0 else 100,
                   problem=None)
     return {"url": url, "relay_id": relay_id, "site_id": answer.get("site_id")}
@@ -460,11 +462,12 @@ def _mark_cards_upstream(hub, rows: list[dict]) -> None:
 
 def pull_cards(hub, client: HubClient) -> dict:
     """The participation cards the central hub issued for this site (online sign-ups, printed
-    batches): their checks reach the room's tablets with the bundle index, and this hub checks
-    their answers offline. Only a consultation whose count at the central hub changed since the
-    last pull is read again, in pages of at most relay.CARD_PAGE cards; a page imported is not
-    asked again after a failure (the cursor is kept). A lookup ID this hub gave another card is
-    left out (its answers are refused here, and counted in the log)."""
+    batches): their public keys reach the room's tablets with the bundle index and let this
+    hub check their answers offline (nothing that makes an answer). Only a consultation whose
+    count at the central hub changed since the last pull is read again, in pages of at most
+    relay.CARD_PAGE cards; a page imported is not asked again after a failure (the cursor is
+    kept). A lookup ID this hub gave another card is left out (its answers are refused here,
+    and counted in the log)."""
     from urllib.parse import urlencode
     data, _ = client.get_json(RELAY_CARDS)
     counts = data.get("counts") if isinstance(data, dict) else None
@@ -507,7 +510,8 @@ def push_cards(hub, client: HubClient) -> int:
     with hub.engine.connect() as conn:
         lacking = conn.execute(select(i.c.consultation_id).distinct().select_from(
             i.outerjoin(u, (u.c.consultation_id == i.c.consultation_id)
-                        & (u.c.lookup == i.c.lookup))).where(u.c.lookup.is_(None))
+                        & (u.c.lookup == i.c.lookup))).where(
+            u.c.lookup.is_(None), i.c.public_key.is_not(None))      # as export_cards
         ).scalars().all()
         if not lacking:
             return 0          # every round: one query while nothing is new
@@ -520,6 +524,9 @@ def push_cards(hub, client: HubClient) -> int:
         data = client._checked(client._request("POST", RELAY_CARDS, json={"cards": chunk}))
         if not isinstance(data, dict) or not isinstance(data.get("imported"), int):
             raise p.NotAcknowledged("malformed cards acknowledgement")
+        if data.get("refused"):     # beyond the quota central staff set for this site
+            log.warning("central hub refused %d cards: %s", len(data["refused"]),
+                        (data.get("reason") or {}).get("code"))
         _mark_cards_upstream(hub, chunk)
         sent += len(chunk)
     return sent

@@ -1,20 +1,98 @@
 """HTTP client for the hub: a requests session with timeouts that turns every failure into a
-SyncError the worker understands. Never retries by itself: the worker decides when."""
+SyncError the worker understands. Never retries by itself: the worker decides when.
+
+A room hub serves HTTPS with a certificate it made itself (server/tls.py): the client pins its
+SHA-256 fingerprint (the enrollment QR's `pin`) instead of asking an authority, so a
+man-in-the-middle with any other certificate gets no byte of a request. A hub without a pin (a
+central hub over public HTTPS) is checked against the usual authorities."""
 from __future__ import annotations
 
 import json
+import re
+import ssl
 from typing import Any, Mapping
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from app.errors import N_
 
-from .protocol import (API_PREFIX, PROTOCOL_VERSION, CredentialsRefused, DeviceRevoked,
-                       HubRefused, HubUnreachable, NotAcknowledged, SyncError,
+from .protocol import (API_PREFIX, PROTOCOL_VERSION, CertificateRefused, CredentialsRefused,
+                       DeviceRevoked, HubRefused, HubUnreachable, NotAcknowledged, SyncError,
                        read_acknowledgement)
 
 DEFAULT_TIMEOUT = (5.0, 30.0)   # (connect, read) seconds
+PIN_MARK = "#pin="              # a hub address with its pin: https://10.0.0.2:8765#pin=ab12…
+
+
+def normalize_pin(pin: object) -> str:
+    """A certificate's SHA-256 fingerprint as 64 lowercase hex digits, from what a QR or a
+    person gives (any case, with or without spaces, colons or dashes), or SyncError."""
+    if isinstance(pin, str) and len(pin) <= 200:
+        digits = re.sub(r"[\s:\-]", "", pin).lower()
+        if re.fullmatch(r"[0-9a-f]{64}", digits):
+            return digits
+    raise SyncError(N_("This does not look like a certificate fingerprint (64 hexadecimal "
+                       "digits)."), "pin")
+
+
+def split_hub_address(address: object) -> tuple[str, str | None]:
+    """(hub URL, pin or None) from a hub address as staff give it: `https://host:port`, or
+    `https://host:port#pin=<fingerprint>` for a room hub's own certificate (the projector's
+    --hub, a typed address). Raises SyncError; a pin needs an https:// address."""
+    pin = None
+    if isinstance(address, str) and PIN_MARK in address:
+        address, _, raw = address.partition(PIN_MARK)
+        pin = normalize_pin(raw)
+    url = normalize_hub_url(address)
+    if pin is not None and not url.startswith("https://"):
+        raise SyncError(N_("A certificate fingerprint goes with an https:// hub address."),
+                        "hub_url")
+    return url, pin
+
+
+class PinnedAdapter(HTTPAdapter):
+    """HTTPS to one certificate: urllib3 compares the SHA-256 of the certificate the server
+    shows with `pin` during the handshake (assert_fingerprint), before any byte of a request
+    is sent. No authority and no host name are checked: the pin says more than both."""
+
+    def __init__(self, pin: str):
+        self.pin = pin
+        # One context of our own: urllib3 would otherwise make one per connection and load the
+        # system's authorities into it (tens of milliseconds a push), to check nothing.
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        self.context.check_hostname = False
+        self.context.verify_mode = ssl.CERT_NONE
+        self.context.minimum_version = ssl.TLSVersion.TLSv1_2
+        super().__init__()
+
+    def build_connection_pool_key_attributes(self, request, verify, cert=None):
+        host, pool = super().build_connection_pool_key_attributes(request, False, cert)
+        pool.update(assert_fingerprint=self.pin, assert_hostname=False,
+                    ssl_context=self.context)
+        return host, pool
+
+    def send(self, request, **kwargs):
+        kwargs["verify"] = False        # the pin, not an authority; never plain trust
+        return super().send(request, **kwargs)
+
+
+def certificate_problem(exc: BaseException) -> bool:
+    """Whether a failed connection is the server's certificate (another fingerprint than the
+    pin, or no authority vouching for it) rather than the network."""
+    seen, stack = set(), [exc]
+    while stack:
+        item = stack.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, ssl.SSLCertVerificationError) \
+                or "Fingerprints did not match" in str(item):
+            return True
+        stack.extend([item.__cause__, item.__context__, getattr(item, "reason", None),
+                      *item.args])
+    return False
 
 
 def normalize_hub_url(url: object) -> str:
@@ -44,10 +122,17 @@ class HubClient:
     Redirects are never followed; credentials travel in a header, never in a URL."""
 
     def __init__(self, hub_url: str, device_id: str | None = None, secret: str | None = None,
-                 *, timeout: tuple[float, float] = DEFAULT_TIMEOUT, user_agent: str = "piazzetta"):
-        self.hub_url = normalize_hub_url(hub_url)
+                 *, pin: str | None = None, timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+                 user_agent: str = "piazzetta"):
+        self.hub_url, address_pin = split_hub_address(hub_url)
+        self.pin = normalize_pin(pin) if pin else address_pin
+        if self.pin and not self.hub_url.startswith("https://"):
+            raise SyncError(N_("A certificate fingerprint goes with an https:// hub address."),
+                            "hub_url")
         self.timeout = timeout
         self.session = requests.Session()
+        if self.pin:
+            self.session.mount("https://", PinnedAdapter(self.pin))
         self.session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
         if device_id and secret:
             self.session.headers["Authorization"] = f"Bearer {device_id}:{secret}"
@@ -65,6 +150,10 @@ class HubClient:
             response = self.session.request(method, self.url(path), timeout=self.timeout,
                                             allow_redirects=False, **kwargs)
             response.content  # read it all now, inside the try: a cut body is a failure
+        except requests.exceptions.SSLError as exc:
+            if certificate_problem(exc):
+                raise CertificateRefused(pinned=bool(self.pin)) from None
+            raise HubUnreachable(type(exc).__name__) from None
         except requests.RequestException as exc:
             raise HubUnreachable(type(exc).__name__) from None
         if response.status_code == 401:

@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 from app.bundle import BUNDLE_FILE, load_bundle
 from app.errors import BundleError, ValidationError
 from app.proposals import ANSWER_STATUSES
-from app.cards import CARD_CHECKS, CARD_PUBLIC_KEY, OLD_CARD_CODE_HASHES, valid_lookup
+from app.cards import CARD_KEYS, CARD_PUBLIC_KEY, OLD_CARD_SETTINGS, valid_lookup, valid_public_key
 from app.store import Store
 
 from . import protocol as p
@@ -69,21 +69,22 @@ def pull_bundles(store: Store, client: HubClient, bundles_dir: Path) -> list[str
 
 
 def save_card_index(store: Store, cards: object) -> None:
-    """The hub's public key for participation cards and, per consultation, the salted checks
-    of issued cards ({lookup: check}), for the identified ballot mode offline (app/cards.py).
-    The unsalted list of an older hub is never kept (and removed if a tablet still has it)."""
+    """The hub's public key for participation cards and, per consultation, the public keys of
+    issued cards ({lookup: key}), for the identified ballot mode offline (app/cards.py). The
+    checks of the cards of before (and the unsalted list before them) are removed."""
     if not isinstance(cards, dict):
         return
-    key, checks = cards.get("public_key"), cards.get("checks")
+    key, keys = cards.get("public_key"), cards.get("keys")
     if isinstance(key, str) and len(key) == 64:
         store.set_setting(CARD_PUBLIC_KEY, key)
-    if isinstance(checks, dict):
-        store.set_setting(CARD_CHECKS, {
-            str(c): {str(lookup): check for lookup, check in per.items()
-                     if valid_lookup(lookup) and isinstance(check, str) and len(check) <= 64}
-            for c, per in checks.items() if isinstance(per, dict)})
-    if store.get_setting(OLD_CARD_CODE_HASHES) is not None:
-        store.set_setting(OLD_CARD_CODE_HASHES, None)
+    if isinstance(keys, dict):
+        store.set_setting(CARD_KEYS, {
+            str(c): {str(lookup): card_key for lookup, card_key in per.items()
+                     if valid_lookup(lookup) and valid_public_key(card_key)}
+            for c, per in keys.items() if isinstance(per, dict)})
+    for old in OLD_CARD_SETTINGS:
+        if store.get_setting(old) is not None:
+            store.set_setting(old, None)
 
 
 def _install(client: HubClient, item: dict, target: Path) -> None:

@@ -28,6 +28,10 @@ CREDENTIALS = "sync.credentials"
 MAX_CREDENTIALS = 8
 # The hub's 401 code ("device_revoked", "device_unknown") until the tablet is accepted again.
 AUTH_PROBLEM = "sync.auth_problem"
+# The SHA-256 fingerprint of the certificate a room hub made for itself, from the enrollment
+# QR's `pin`: every request to that hub checks it (sync/client.py); None for a hub with a
+# certificate an authority signed (a central hub over public HTTPS).
+HUB_PIN = "sync.hub_pin"
 
 
 def consultation_path(consultation_id: str, tail: str) -> str:
@@ -73,6 +77,22 @@ class CredentialsRefused(SyncError):
 
     def __init__(self):
         super().__init__(N_("The hub refused this tablet's credentials. Its data is kept here."))
+
+
+class CertificateRefused(SyncError):
+    """The hub's TLS certificate is not the one expected: with a pin, another certificate than
+    the one this tablet enrolled with (a man-in-the-middle, or a replaced room laptop);
+    without one, a certificate no authority vouches for. Nothing was sent: the TLS handshake
+    failed before any byte of the request."""
+    code = "certificate_refused"
+
+    def __init__(self, pinned: bool = True):
+        self.pinned = pinned
+        super().__init__(
+            N_("The hub's certificate is not the one this tablet was enrolled with: someone "
+               "may be intercepting the network. Nothing was sent.") if pinned else
+            N_("The hub's certificate could not be verified. For a room's hub, scan its "
+               "enrollment QR code: it carries the certificate's fingerprint."))
 
 
 class HubRefused(SyncError):

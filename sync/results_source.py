@@ -103,6 +103,11 @@ class HubResultsSource:
             if exc.status == 404:
                 return ResultsPoll(False, problem=N_("The hub does not know this consultation."))
             return unreachable      # a captive portal, a proxy's page, a hub in trouble
+        except p.CertificateRefused:
+            # Someone answers for the room's laptop with another certificate: show nothing
+            # of theirs, and say why.
+            return ResultsPoll(False, problem=N_("The hub's certificate is not the expected "
+                                                 "one: results are not read from it."))
         except p.SyncError:
             return unreachable
         if body is None:

@@ -50,12 +50,13 @@ class SyncService:
         if self.on_status is not None:
             self.on_status(status)
 
-    def enroll(self, hub_url: str, code: str) -> SyncStatus:
-        """Enroll with the hub (blocking, a few seconds at most). Raises SyncError whose str()
+    def enroll(self, hub_url: str, code: str, pin: str | None = None) -> SyncStatus:
+        """Enroll with the hub (blocking, a few seconds at most); `pin`, or an address
+        `https://…#pin=…`: a room hub's certificate fingerprint. Raises SyncError whose str()
         is a clear English message and whose `message` is a msgid the screen translates."""
         store = Store.open(self.store_path)
         try:
-            enroll_store(store, hub_url, code, name=self.device_name)
+            enroll_store(store, hub_url, code, pin=pin, name=self.device_name)
             status = read_status(store)
         finally:
             store.close()
@@ -65,8 +66,8 @@ class SyncService:
         return status
 
     def enroll_from_qr(self, text: str) -> SyncStatus:
-        hub_url, code = parse_enrollment_qr(text)
-        return self.enroll(hub_url, code)
+        hub_url, code, pin = parse_enrollment_qr(text)
+        return self.enroll(hub_url, code, pin)
 
     def start(self) -> None:
         if self._worker is not None and self._worker.is_alive():

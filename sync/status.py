@@ -20,6 +20,7 @@ LOGIN_PAGE = "login_page"            # an answer that is not the hub's (captive 
 REVOKED = "revoked"                  # 401 device_revoked: staff revoked this tablet
 CREDENTIALS_REFUSED = "credentials_refused"   # 401 device_unknown
 HUB_REFUSED = "hub_refused"          # another refusal of the hub (kept for review there)
+CERTIFICATE_REFUSED = "certificate_refused"   # not the hub's certificate: nothing was sent
 ERROR = "error"                      # a bug on the tablet; sync tries again
 
 # What the facilitator should do, per state (none for a refusal kept at the hub, or a bug of
@@ -35,6 +36,9 @@ ADVICE = {
     REVOKED: N_("Ask the platform staff to lift the revocation, or for an enrollment code made "
                 "for this tablet (give them the tablet ID shown here), then enroll again. "
                 "Everything waiting is sent then."),
+    CERTIFICATE_REFUSED: N_("Do not use this network for sync until the staff have checked "
+                            "it. Everything waits safely on this tablet. If the room's laptop "
+                            "was replaced, enroll again with its new QR code."),
     CREDENTIALS_REFUSED: N_("Enroll this tablet again. If the hub says it is already "
                             "enrolled, ask the platform staff for an enrollment code made for "
                             "this tablet (give them the tablet ID shown here). Nothing waiting "

@@ -20,11 +20,16 @@ from .batches import backoff_delay, push_in_batches
 from .client import HubClient
 from .content import pull_answers, pull_bundles
 from .enroll import client_for, is_enrolled, refresh_identity
-from .status import (CREDENTIALS_REFUSED, ERROR, HUB_REFUSED, LOGIN_PAGE, NOT_ENROLLED, REVOKED,
-                     SYNCED, UNREACHABLE, SyncStatus)
+from .status import (CERTIFICATE_REFUSED, CREDENTIALS_REFUSED, ERROR, HUB_REFUSED, LOGIN_PAGE,
+                     NOT_ENROLLED, REVOKED, SYNCED, UNREACHABLE, SyncStatus)
 
 
 log = logging.getLogger("piazzetta.sync")
+
+# Seconds a worker keeps its connection to the hub between two cycles: a push about a second
+# after the last one reuses it (over a room's TLS, no new handshake); longer idle, a new one,
+# before the hub's keep-alive (5 s by default) closes it under a request.
+REUSE_CONNECTION = 4.0
 
 
 def push_pending(store: Store, client: HubClient, max_batch: int = 500) -> dict[str, int]:
@@ -95,6 +100,9 @@ class SyncWorker(threading.Thread):
         self._stopping = threading.Event()
         self._next_content = 0.0
         self._backoff_until = 0.0
+        self._client: HubClient | None = None
+        self._client_key: tuple | None = None
+        self._client_used = 0.0
 
     def wake(self, urgent: bool = False) -> None:
         """New events: push them soon. `urgent` also skips a running backoff (after enroll)."""
@@ -132,9 +140,26 @@ class SyncWorker(threading.Thread):
                     delay = self.backoff[1]
                     self.publish_status(store, state=ERROR, problem=N_(
                         "Sync met an unexpected error; it will try again."))
+                    self.drop_client()
                 next_at = time.monotonic() + delay
         finally:
+            self.drop_client()
             store.close()
+
+    def client(self, store: Store) -> HubClient:
+        """The client to this tablet's hub: the last cycle's while it is fresh and the
+        enrollment (hub, pin, credential) is the same, else a new one."""
+        key = tuple(store.get_setting(k) for k in (p.HUB_URL, p.HUB_PIN, p.DEVICE_SECRET))
+        if self._client is None or key != self._client_key \
+                or time.monotonic() - self._client_used > REUSE_CONNECTION:
+            self.drop_client()
+            self._client, self._client_key = client_for(store, self.timeout), key
+        return self._client
+
+    def drop_client(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        self._client = self._client_key = None
 
     def cycle(self, store: Store) -> float:
         """One round of push and pull; returns the seconds until the next one."""
@@ -145,7 +170,8 @@ class SyncWorker(threading.Thread):
         if not is_enrolled(store):
             self.publish_status(store, problem=N_("This tablet is not enrolled with a hub yet."))
             return self.poll_interval
-        client = client_for(store, self.timeout)
+        client = self.client(store)
+        made = client.requests_made
         try:
             if auth_problem(store) or not store.get_setting(SIGNUP_ALIAS):
                 # Revoked or refused: one cheap question at the slow pace (staff may have
@@ -164,7 +190,7 @@ class SyncWorker(threading.Thread):
                 self._next_content = time.monotonic() + self.content_interval
             self.failures = 0
             self._backoff_until = 0.0
-            if client.requests_made:      # "last success" means the hub was really reached
+            if client.requests_made > made:   # "last success": the hub was really reached
                 store.set_setting(p.LAST_SUCCESS, now_iso("seconds"))
         except (p.DeviceRevoked, p.CredentialsRefused) as exc:
             # Nothing is deleted; pushes wait for staff, or for the tablet to be enrolled again.
@@ -172,16 +198,19 @@ class SyncWorker(threading.Thread):
             store.set_setting(p.REVOKED, isinstance(exc, p.DeviceRevoked))
             problem, delay = exc.message, self.backoff[1]
             self._backoff_until = time.monotonic() + delay
+            self.drop_client()
         except p.SyncError as exc:
+            self.drop_client()          # a cut or refused connection is not used again
             self.failures += 1
             delay = backoff_delay(self.failures, self.backoff)   # jitter: no stampede
             self._backoff_until = time.monotonic() + delay
             problem = exc.message
             state = (UNREACHABLE if isinstance(exc, p.HubUnreachable)
+                     else CERTIFICATE_REFUSED if isinstance(exc, p.CertificateRefused)
                      else LOGIN_PAGE if isinstance(exc, p.NotAcknowledged)
                      else HUB_REFUSED)
         finally:
-            client.close()
+            self._client_used = time.monotonic()
         self.publish_status(store, problem=problem, state=state)
         return delay
 

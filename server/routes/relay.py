@@ -46,8 +46,8 @@ async def forward(body: RelayBatch, me: DeviceDep, hub: HubDep, request: Request
 
 class CardList(BaseModel):
     cards: list[dict[str, Any]] = Field(
-        description="Issued cards: {consultation_id, lookup, check, answer_key} (no secret, "
-                    "nothing about who holds them)")
+        description="Issued cards: {consultation_id, lookup, public_key} (no secret, "
+                    "nothing that makes an answer, nothing about who holds them)")
 
 
 @router.get("/cards", summary="The cards issued here for the room's site (relay): counts per "

@@ -79,3 +79,22 @@ def move_to_relay(body: MoveRequest, hub: HubDep, device_id: str = Path(max_leng
 @router.get("/conflicts", summary="Events kept for review (conflicts and rejects)")
 def conflicts(hub: HubDep):
     return json_response({"events": hub.reviews()})
+
+
+class CardQuotaRequest(BaseModel):
+    consultation_id: str = Field(max_length=64)
+    site_id: str = Field(max_length=64)
+    quota: int | None = Field(None, description="Cards that site's room hub may make for the "
+                                                "consultation; null: the hub's default")
+
+
+@router.get("/card-quotas", summary="Cards each site's room hub made, and its quota")
+def card_quotas(hub: HubDep):
+    return json_response({"default": hub.settings.room_card_quota,
+                          "quotas": hub.participation.room_cards()})
+
+
+@router.put("/card-quotas", summary="Set how many cards a site's room hub may make")
+def set_card_quota(body: CardQuotaRequest, hub: HubDep):
+    return json_response(hub.participation.set_card_quota(body.consultation_id, body.site_id,
+                                                          body.quota))

@@ -18,6 +18,8 @@ import sqlite3
 from collections import defaultdict
 from pathlib import Path
 
+from app.cards import Card
+
 ANSWER_TABLES = {"ballots", "ballot_answers", "card_uses"}
 ANSWER_EVENT_TYPES = {"answer", "ballot_started", "answer_withdrawn", "ballot_closed"}
 PUBLIC_TABLES = {"consultations", "consultation_versions", "bundle_files", "sites", "devices",
@@ -70,7 +72,8 @@ def _tokens(values, crowd):
 
 def derived(text: str, consultations: list[str], questions: list[str]) -> set:
     """What an operator can compute from a code-like value of a person's row: the old
-    nullifiers, and the new cards' answer key, check and proofs."""
+    nullifiers, the answer key, check and proofs of the cards of before, and the public key
+    of the cards with key pairs."""
     out = set()
     if not _CODE.match(text):
         return out
@@ -86,6 +89,8 @@ def derived(text: str, consultations: list[str], questions: list[str]) -> set:
                                         ).hex()[:32])
             for q in questions:
                 out.add(hmac.new(key, f"{c}|{q}".encode(), hashlib.sha256).hexdigest())
+            # The cards with key pairs (PZC3): their public key is what the hub keeps.
+            out.add(Card(c, lookup, secret).public_key())
     out.add(hashlib.sha256(b"piazzetta-card-code:" + text.encode()).hexdigest()[:32])
     return {("value", v) for v in out}
 

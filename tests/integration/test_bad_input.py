@@ -55,6 +55,10 @@ def test_non_ascii_tokens_are_refused_not_crashed_on(hub):
         answer = requests.post(url + "/signup", data={"t": link, "name": "A", "k": "x" * 24},
                                timeout=30)
         assert answer.status_code < 500
+        for path, field in (("/signup/confirm", "t"), ("/signup/card", "card")):
+            answer = requests.post(url + path, data={field: link, "c": link, "lang": link},
+                                   timeout=30)
+            assert answer.status_code == 400 and "<h1>" in answer.text, (path, link)
     assert len(seen) == 6 * len(NASTY)
     # The right token still works.
     assert hub.admin("GET", "/devices").status_code == 200

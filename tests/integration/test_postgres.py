@@ -159,7 +159,7 @@ def test_cards_on_postgres_and_the_migration_of_an_old_database(tmp_path, pg_url
             for card in used:
                 ballot = tablet.start_ballot(demo, mode="identified")
                 tablet.record_answer(demo, ballot, "q-ticket", "yes",
-                                     card=(card.lookup, card.proof("q-ticket")))
+                                     card=card)
                 tablet.close_ballot(ballot)
             client = client_for(tablet)
             try:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cards import CARD_CHECKS, CARD_PUBLIC_KEY, Card, CardError, read_card
+from app.cards import CARD_KEYS, CARD_PUBLIC_KEY, Card, CardError, read_card
 from app.store import Store
 from sync import protocol as p
 from sync.client import HubClient
@@ -112,7 +112,7 @@ def test_cards_of_both_hubs_vote_at_the_room_and_count_once_at_both(tmp_path, de
         stores += [a, b]
         for store in (a, b):
             assert store.get_setting(CARD_PUBLIC_KEY) == public_key(room)
-            assert set(store.get_setting(CARD_CHECKS)[CONSULTATION]) == everyone
+            assert set(store.get_setting(CARD_KEYS)[CONSULTATION]) == everyone
         # The central hub's QR is not signed by the key the tablet holds: without the check
         # the room passed on, the tablet could not accept it.
         with pytest.raises(CardError):
@@ -143,7 +143,7 @@ def test_cards_of_both_hubs_vote_at_the_room_and_count_once_at_both(tmp_path, de
                                            if x not in everyone), "M" * 13)
         forged = c.start_ballot(demo, mode="identified", site_id=SITE)
         c.record_answer(demo, forged, "q-ticket", "yes",
-                        card=(invented.lookup, invented.proof("q-ticket")))
+                        card=invented)
         refused = push_all(c)
         assert refused["rejected"] == 1 and c.get_setting(p.REFUSED, 0) == 1
 
@@ -253,3 +253,47 @@ def test_a_room_moved_to_another_central_hub_sends_its_cards_there_first(tmp_pat
         room.kill()
         second.kill()
         first.kill()
+
+
+def test_a_room_makes_no_more_cards_than_its_quota_at_the_central_hub(tmp_path, demo):
+    """Central staff allow the room's site 2 cards; the room prints 3 at its door. The central
+    hub takes 2, refuses the third (its answers refused there, `card_not_issued`), and shows
+    the count to staff."""
+    central = start_hub(tmp_path / "central")
+    room = room_hub(tmp_path / "room").start()
+    store = None
+    try:
+        quota = central.admin("PUT", "/card-quotas", json={
+            "consultation_id": CONSULTATION, "site_id": SITE, "quota": 2})
+        assert quota.status_code == 200, quota.text
+        enrolled = room.cli("upstream", "enroll", "--url", central.url, "--code",
+                            relay_code(central), "--name", "Sala Menton")
+        assert enrolled.returncode == 0, enrolled.stderr
+        wait_for(lambda: query(room, "SELECT count(*) FROM consultations")[0][0] == 1, 60,
+                 "the room to pull the consultation")
+        texts = printed(room, tmp_path / "room-cards", 3)
+        cards = [read_card(t, CONSULTATION, public_key(room)) for t in texts]
+        wait_for(lambda: len(issued(central)) == 2, 60, "two of the room's cards upstream")
+        taken = issued(central)
+        assert taken < {c.lookup for c in cards}
+        shown = central.admin("GET", "/card-quotas").json()["quotas"]
+        assert shown == [{"consultation_id": CONSULTATION, "site_id": SITE, "made": 2,
+                          "quota": 2}]
+        # Residents vote at the room with all three: the room takes them (its own cards).
+        store = tablet(room, tmp_path / "a")
+        ballots = {c.lookup: vote(store, demo, t, {"q-ticket": "yes"})
+                   for c, t in zip(cards, texts)}
+        assert push_all(store)["rejected"] == 0
+        wait_for(lambda: waiting(room) == 0, 120, "the room to forward")
+        refused = next(lookup for lookup in ballots if lookup not in taken)
+        assert {(card, ballot) for card, _q, ballot in card_uses(central)} == {
+            (lookup, ballots[lookup]) for lookup in taken}
+        assert [r[0] for r in query(central, "SELECT reason FROM event_reviews")] == [
+            "This participation card was not issued for this consultation."]
+        assert ticket(room)["yes"] == 3 and ticket(central)["yes"] == 2
+        assert refused not in issued(central)
+    finally:
+        if store is not None:
+            store.close()
+        room.kill()
+        central.kill()

@@ -339,17 +339,16 @@ def test_the_room_kit_serves_the_demo_and_prints_what_the_room_needs(tmp_path):
                                  "--port", str(port)], cwd=ROOT, env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
     try:
-        url = f"http://127.0.0.1:{port}"
-        wait_for(lambda: requests.get(url + "/api/v1", timeout=2).status_code == 200, 60,
+        url = f"https://127.0.0.1:{port}"      # its own certificate (test_room_tls.py)
+        wait_for(lambda: "tablets seen" in out.read_text(errors="replace"), 60,
                  "the room kit to serve")
-        wait_for(lambda: "tablets seen" in out.read_text(errors="replace"), 30,
-                 "the status line")
         text = out.read_text(errors="replace")
-        assert "Demo consultation imported" in text and f"--hub {url}" in text
+        address = re.search(r"type the hub (\S+#pin=[0-9a-f]{64}) ", text).group(1)
+        assert "Demo consultation imported" in text and f"--hub '{address}'" in text
         code = re.search(r"the code ([A-Z0-9]{4}-[A-Z0-9]{4}) \(site ([a-z\-]+)", text)
-        assert code and code.group(2) == SITE
+        assert code and code.group(2) == SITE and address.startswith(url)
         store = Store.open(tmp_path / "tablet")
-        enroll(store, url, code.group(1))            # the printed code enrolls a tablet
+        enroll(store, address, code.group(1))        # the printed code enrolls a tablet
         assert store.get_setting(p.SITE_ID) == SITE
         store.close()
         assert "tablets seen 0/0 | waiting 0 | no central hub" in text

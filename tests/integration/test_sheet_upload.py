@@ -229,6 +229,16 @@ def with_entry(name: str, content: bytes = b"x", *, link: bool = False) -> bytes
     return out.getvalue()
 
 
+def with_clash() -> bytes:
+    """`images/a.png` a file, and a folder of `images/a.png/b.png`: no disk holds both."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.write(DEMO_BUNDLE_DIR / "consultation.xlsx", "consultation.xlsx")
+        archive.writestr("images/a.png", b"x")
+        archive.writestr("images/a.png/b.png", b"x")
+    return out.getvalue()
+
+
 @pytest.mark.parametrize("content, expected", [
     (b"%PDF-1.7\n" + b"x" * 5000, "ni un classeur Excel"),
     (b"", "Le fichier est vide"),
@@ -239,8 +249,9 @@ def with_entry(name: str, content: bytes = b"x", *, link: bool = False) -> bytes
     (with_entry("images/cover.png", b"/etc/passwd", link=True), "un lien"),
     (with_entry("images/run.sh", b"#!/bin/sh"), "images/run.sh"),
     (with_entry("images/fake.png", b"<html>not a picture</html>"), "images/fake.png"),
+    (with_clash(), "images/a.png à la fois comme fichier et comme dossier"),
 ], ids=["pdf", "empty", "corrupt-zip", "dot-dot", "absolute", "backslash", "symlink",
-        "script", "fake-image"])
+        "script", "fake-image", "file-and-folder"])
 def test_bad_uploads_get_a_clear_message_and_change_nothing(hub, content, expected):
     browser = staff(hub)
     before = stored_versions(hub)

@@ -10,7 +10,7 @@ import requests
 
 from app.bundle import load_bundle
 from app.paths import DEMO_BUNDLE_DIR
-from app.cards import CARD_CHECKS, CARD_PUBLIC_KEY, card_signing_seed, read_card, sign_card
+from app.cards import CARD_KEYS, CARD_PUBLIC_KEY, card_signing_seed, read_card, sign_card
 from app.store import Store, StoreError
 from sync import protocol as p
 from sync.content import pull_bundles
@@ -74,7 +74,7 @@ def test_a_card_answers_once_per_question_offline_and_across_tablets(hub, tmp_pa
         finally:
             client.close()
         assert len(store.get_setting(CARD_PUBLIC_KEY)) == 64
-        assert isinstance(store.get_setting(CARD_CHECKS), dict)
+        assert isinstance(store.get_setting(CARD_KEYS), dict)
     # A card printed by the hub, read back from its PDF; another hub's signature is refused.
     from .test_card_privacy import printed_cards
     text = printed_cards(hub, tmp_path, 1, "fr")[0]
@@ -85,7 +85,7 @@ def test_a_card_answers_once_per_question_offline_and_across_tablets(hub, tmp_pa
         raise AssertionError("a card signed with another key was accepted")
     except Exception as exc:          # CardError: not valid for this vote
         assert "not valid" in str(exc)
-    n = (card.lookup, card.proof("q-ticket"))
+    n = card
 
     def vote(store):
         ballot = store.start_ballot(consultation, mode="identified", site_id=SITE)

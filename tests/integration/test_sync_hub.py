@@ -43,8 +43,8 @@ def test_enroll_push_results_and_answers_round_trip(hub, demo, tmp_path):
     service = SyncService(tmp_path / "tablet", push_delay=0.05, poll_interval=0.5)
     assert not service.status().enrolled
     qr = hub.admin("POST", "/enrollment-codes", json={"site_id": SITE}).json()["qr"]
-    hub_url, code = parse_enrollment_qr(qr)
-    assert hub_url == hub.url
+    hub_url, code, pin = parse_enrollment_qr(qr)
+    assert hub_url == hub.url and pin is None     # plain HTTP (a test hub): nothing to pin
     status = service.enroll(hub_url, code.lower().replace("-", " "))
     assert status.enrolled and status.hub_url == hub.url and status.pending > 0
     service.start()

@@ -10,8 +10,8 @@ from kivy.core.window import Window
 from kivy.properties import StringProperty
 from kivy.uix.textinput import TextInput
 
-from app.cards import (CARD_CHECKS, CARD_PUBLIC_KEY, Card, card_public_key, card_signing_seed,
-                       sign_card)
+from app.cards import (CARD_KEYS, CARD_PUBLIC_KEY, Card, card_public_key, card_signing_seed,
+                       sign_card, verify_proof)
 from app.signup import SignupConfig, device_signup_key, verify_signup_token
 from tests.ui.conftest import step
 
@@ -292,7 +292,7 @@ def test_follow_my_idea_by_its_code(kiosk_factory, lang):
 def identified_kiosk(kiosk_factory, lang):
     k = kiosk_factory(lang=lang, ballot_mode="identified")
     k.store.set_setting(CARD_PUBLIC_KEY, card_public_key(SEED))
-    k.store.set_setting(CARD_CHECKS, {CARD.consultation_id: {CARD.lookup: CARD.check()}})
+    k.store.set_setting(CARD_KEYS, {CARD.consultation_id: {CARD.lookup: CARD.public_key()}})
     return k
 
 
@@ -329,8 +329,11 @@ def test_identified_mode_one_answer_per_card_and_question(kiosk_factory, lang):
         k.tap(body.ids.green)
     k.tap(k.body().ids.no)                                 # q-ticket
     answers = [e for e in k.store.events() if e.type == "answer"]
-    assert {(e.payload["card"], e.payload["proof"]) for e in answers} == \
-        {(CARD.lookup, CARD.proof(q)) for q in ("q-colour", "q-ticket")}
+    assert {e.payload["card"] for e in answers} == {CARD.lookup}
+    assert {e.payload["question_id"] for e in answers} == {"q-colour", "q-ticket"}
+    assert all(verify_proof(CARD.public_key(), e.payload["proof"], CARD.consultation_id,
+                            e.payload["question_id"], e.payload["ballot_id"], e.payload["value"])
+               for e in answers)
     assert CARD.secret not in str(k.store.events())
     k.tap(k.root.question.ids.skip)
     k.root.reset_resident()                                # walks away; answers count
@@ -390,7 +393,7 @@ def test_a_card_that_answered_everything_is_refused_on_the_card_screen(kiosk_fac
     for question in demo.questions:
         value = values.get(question.id) or list(question.option_ids[:question.ranking_length])
         k.store.record_answer(demo, ballot, question.id, value,
-                              card=(CARD.lookup, CARD.proof(question.id)))
+                              card=CARD)
     k.store.close_ballot(ballot)
     before = len(k.store.events())
     k.tap(k.root.welcome.ids.start)

@@ -245,13 +245,13 @@ CARD_SEED = None
 
 
 def identified_kiosk(kiosk_factory, lang):
-    from app.cards import CARD_CHECKS, CARD_PUBLIC_KEY, card_public_key, card_signing_seed
+    from app.cards import CARD_KEYS, CARD_PUBLIC_KEY, card_public_key, card_signing_seed
     global CARD_SEED
     CARD_SEED = card_signing_seed("camera-test-hub-secret")
     k = kiosk_factory(lang=lang, ballot_mode="identified")
     k.store.set_setting(CARD_PUBLIC_KEY, card_public_key(CARD_SEED))
-    k.store.set_setting(CARD_CHECKS, {CARD_CODE.consultation_id: {
-        CARD_CODE.lookup: CARD_CODE.check()}})
+    k.store.set_setting(CARD_KEYS, {CARD_CODE.consultation_id: {
+        CARD_CODE.lookup: CARD_CODE.public_key()}})
     return k
 
 
@@ -294,7 +294,11 @@ def test_a_resident_shows_the_card_to_the_camera(kiosk_factory, lang, no_camera_
     for _ in k.session.question.projects:
         k.tap(body.ids.green)
     answers = [e for e in k.store.events() if e.type == "answer"]
-    assert answers and {e.payload["proof"] for e in answers} == {CARD_CODE.proof("q-colour")}
+    from app.cards import verify_proof
+    assert answers and all(verify_proof(CARD_CODE.public_key(), e.payload["proof"],
+                                        CARD_CODE.consultation_id, "q-colour",
+                                        e.payload["ballot_id"], e.payload["value"])
+                           for e in answers)
 
 
 def test_no_camera_no_scan_button_on_the_card_screen(kiosk_factory, no_camera_probe_cache):

@@ -285,3 +285,18 @@ def test_pyinstaller_keeps_babel_locale_data_for_every_language_the_app_speaks()
     from app.model import LANGUAGES
     kept = set(spec_constant("BABEL_LOCALES"))
     assert "root" in kept and set(LANGUAGES) <= kept
+
+
+def test_the_shipped_nginx_config_logs_no_query_string():
+    """A confirmation link's `?t=` shows a participation card: the access log keeps the path
+    only, in every server block (issue 23)."""
+    nginx = (ROOT / "deploy" / "nginx-piazzetta-hub.conf").read_text(encoding="utf-8")
+    code = "\n".join(line.split("#", 1)[0] for line in nginx.splitlines())
+    formats = re.findall(r"log_format\s+(\w+)\s+((?:'[^']*'\s*)+);", code)
+    assert [name for name, _ in formats] == ["piazzetta_noquery"]
+    for leak in ("$request ", "$request\"", "$request_uri", "$args", "$query_string",
+                 "$http_referer", "$arg_"):
+        assert leak not in formats[0][1], leak
+    logs = re.findall(r"access_log\s+([^;]+);", code)
+    servers = code.count("server {")
+    assert len(logs) == servers and all(l.split()[-1] == "piazzetta_noquery" for l in logs)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from app.kiosk import KIOSK_BALLOT_MODES, KioskSession, KioskSettings
-from app.cards import (CARD_CHECKS, CARD_PUBLIC_KEY, Card, CardError, card_public_key,
-                       card_signing_seed, sign_card)
+from app.cards import (CARD_KEYS, CARD_PUBLIC_KEY, Card, CardError, card_public_key,
+                       card_signing_seed, sign_card, verify_proof)
 from app.proposals import idea_status_label
 from app.signup import (SignupConfig, SignupTokenError, device_signup_key, mint_signup_token,
                         mint_signup_token_v1, signup_config_of_bundle, verify_signup_token)
@@ -30,7 +30,7 @@ def identified(demo):
     assert demo.id == DEMO
     store = Store.memory()
     store.set_setting(CARD_PUBLIC_KEY, PUBLIC)
-    store.set_setting(CARD_CHECKS, {DEMO: {CARD.lookup: CARD.check()}})
+    store.set_setting(CARD_KEYS, {DEMO: {CARD.lookup: CARD.public_key()}})
     settings = KioskSettings(store)
     settings.ballot_mode = "identified"
     yield store, (lambda: KioskSession(store, demo, settings=settings))
@@ -58,7 +58,9 @@ def test_no_ballot_without_a_card_then_answers_carry_the_card_and_its_proof(iden
     event = store.events()[-1]
     assert event.type == "answer"
     assert event.payload["card"] == CARD.lookup
-    assert event.payload["proof"] == CARD.proof("q-ticket")
+    assert event.payload["proof"] == CARD.proof("q-ticket", session.ballot_id, "yes")
+    assert verify_proof(CARD.public_key(), event.payload["proof"], DEMO, "q-ticket",
+                        session.ballot_id, "yes")
     assert "nullifier" not in event.payload
     assert CARD.secret not in str(store.events())         # the secret is never written
     session.finish()
@@ -67,7 +69,7 @@ def test_no_ballot_without_a_card_then_answers_carry_the_card_and_its_proof(iden
 
 def test_a_card_printed_after_the_last_pull_is_accepted_by_its_qr_only(identified, demo):
     store, new_session = identified
-    late = Card(DEMO, "HJKL", "MNPQRTUVWXY23")            # not in the tablet's checks
+    late = Card(DEMO, "HJKL", "MNPQRTUVWXY23")            # not in the tablet's keys
     assert new_session().present_card(sign_card(SEED, late)) == late.lookup
     with pytest.raises(CardError) as info:
         new_session().present_card(late.typed)
@@ -93,8 +95,8 @@ def test_a_question_this_card_answered_before_is_passed_over(identified, demo):
     assert not again.back()
     # Another card answers it freely.
     other = new_session()
-    store.set_setting(CARD_CHECKS, {DEMO: {CARD.lookup: CARD.check(),
-                                           OTHER.lookup: OTHER.check()}})
+    store.set_setting(CARD_KEYS, {DEMO: {CARD.lookup: CARD.public_key(),
+                                         OTHER.lookup: OTHER.public_key()}})
     other.present_card(OTHER.code)
     assert other.passed_over == ()
 
@@ -111,7 +113,7 @@ def test_a_card_that_answered_everything_here_is_refused(identified, demo):
             session.record(values[question.kind])
         else:
             store.record_answer(demo, session.ballot_id, question.id, _any(question),
-                                card=(CARD.lookup, CARD.proof(question.id)))
+                                card=CARD)
         session.next()
     session.finish()
     before = len(store.events())
@@ -146,8 +148,9 @@ def _any(question):
     ("🙂" * 500, "not a participation card"),
     ("🙂", "17 letters"),
     ("x" * 10_000, "not a participation card"),
-    ("PZC2.ABCDE23456.not-a-signature", "not valid for this vote"),
-    ("PZC1.ABCDE23456.c2lnbmF0dXJl", "not valid for this vote"),   # a card of before
+    ("PZC3.ABCDE23456.not-a-signature", "not valid for this vote"),
+    ("PZC2.ACDEFGHJKLMNPQRTU.c2lnbmF0dXJl", "older kind"),        # cards of before
+    ("PZC1.ABCDE23456.c2lnbmF0dXJl", "older kind"),
     (None, "not a participation card"),
 ])
 def test_forged_or_unknown_cards_are_refused_and_nothing_is_written(identified, text, expected):

@@ -73,6 +73,35 @@ def test_rate_limits_count_in_the_database_and_answer_429_with_retry_after(engin
     assert not any("198.51" in k for k in keys), "addresses are stored as digests"
 
 
+def test_rate_limit_rows_keep_keyed_hashes_and_clock_aligned_windows(engine, tmp_path):
+    """No row says when a person came (issue 23): a day's window ends at midnight UTC, a
+    minute's on the minute; the key is an HMAC with the hub's secret, so a plain SHA-256 of a
+    guessed address, or an HMAC with another secret, finds nothing."""
+    import hashlib
+    import hmac
+    import time
+    from server.limits import digest, window_end
+    settings = Settings.from_env({}, data_dir=tmp_path, secret_key="the hub's secret",
+                                 rate_cards="3/day", rate_public="300/minute")
+    limits = RateLimits(settings, engine, db.writer(engine))
+    limits.hit("cards", "contact:ada@example.org")
+    limits.hit("public", "198.51.100.7")
+    with engine.connect() as conn:
+        rows = {r.key: r.expires_at for r in conn.execute(db.rate_counters.select())}
+    day = next(e for k, e in rows.items() if "/cards/" in k)
+    minute = next(e for k, e in rows.items() if "/public/" in k)
+    assert day % 86400 == 0 and 0 < day - time.time() <= 86400
+    assert minute % 60 == 0 and 0 < minute - time.time() <= 60
+    assert window_end(86400 * 3 + 5, 86400) == 86400 * 4
+    plain = hashlib.sha256(b"contact:ada@example.org").hexdigest()[:32]
+    other = digest("contact:ada@example.org", "another secret")
+    keys = " ".join(rows)
+    assert plain not in keys and other not in keys and "ada" not in keys
+    assert digest("contact:ada@example.org", "the hub's secret") in keys
+    assert hmac.compare_digest(digest("x", "s"), digest("x", "s")) and digest("x", "s") != \
+        digest("x", "t")
+
+
 def test_settings_of_the_hardening(tmp_path):
     s = Settings.from_env({"PIAZZETTA_HUB_PUBLIC_URL": "https://hub.example.org"},
                           data_dir=tmp_path)
@@ -81,3 +110,33 @@ def test_settings_of_the_hardening(tmp_path):
                            "PIAZZETTA_HUB_TRUSTED_PROXIES": "127.0.0.1, ::1"}, data_dir=tmp_path)
     assert not s.secure_cookies and s.trusted_proxies == ("127.0.0.1", "::1")
     assert s.max_batch * s.event_max_bytes == 500 * 16 * 1024
+
+
+def test_a_signups_table_of_before_loses_its_insertion_order(tmp_path):
+    """A hub of before kept sign-ups in a rowid table: the order people signed up in, to line
+    up with the order cards were first used in. At start it is rebuilt WITHOUT ROWID, rows
+    kept, the file rewritten (docs/protocol.md, "Order, too")."""
+    import sqlite3
+    path = tmp_path / "hub.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("""CREATE TABLE signups (id VARCHAR(64) PRIMARY KEY, consultation_id
+            VARCHAR(64), site_id VARCHAR(64), meeting_id VARCHAR(64), device_id VARCHAR(64),
+            channel VARCHAR(20) NOT NULL, name TEXT, contact TEXT, contact_kind VARCHAR(10),
+            age_bracket VARCHAR(20), neighbourhood VARCHAR(64), lang VARCHAR(5) NOT NULL,
+            created_at VARCHAR(40) NOT NULL, confirmed_at VARCHAR(40),
+            card_issued BOOLEAN NOT NULL)""")
+        for i, key in enumerate(("zz-last", "aa-first", "mm-middle")):
+            conn.execute("INSERT INTO signups VALUES (?, 'c', NULL, NULL, NULL, 'phone', ?, ?,"
+                         " 'email', NULL, NULL, 'fr', '2026-12-06T10:00:00+00:00', NULL, ?)",
+                         (key, f"Personne {i}", f"p{i}@example.org", i == 1))
+    engine = db.make_engine(f"sqlite:///{path}")
+    db.create_schema(engine)
+    engine.dispose()
+    with sqlite3.connect(path) as conn:
+        with pytest.raises(sqlite3.OperationalError):
+            conn.execute("SELECT rowid FROM signups").fetchall()
+        rows = conn.execute("SELECT id, name, card_issued FROM signups").fetchall()
+    assert rows == [("aa-first", "Personne 1", 1), ("mm-middle", "Personne 2", 0),
+                    ("zz-last", "Personne 0", 0)]
+    wal = tmp_path / "hub.sqlite3-wal"
+    assert not wal.exists() or wal.stat().st_size == 0

@@ -133,7 +133,7 @@ def test_a_rooms_signup_keeps_no_card_and_not_its_personal_data_in_events(hub, d
 
 def test_issued_cards_go_both_ways_between_room_and_central_for_the_site_only(
         hub, demo):
-    from app.cards import card_check
+    from app.cards import issued_row
     from server.participation import participation
     room = enroll_relay(hub, "room-a")
     central_cards = participation(hub).issue_cards(demo.id, 3)
@@ -144,22 +144,20 @@ def test_issued_cards_go_both_ways_between_room_and_central_for_the_site_only(
     sent = first["cards"] + rest["cards"]
     assert [r["lookup"] for r in sent] == sorted(c.lookup for c in central_cards)
     assert relay.cards_for_relay(hub, room, "another-consultation")["cards"] == []
-    assert all(set(r) == {"consultation_id", "lookup", "check", "answer_key"} for r in sent)
+    assert all(set(r) == {"consultation_id", "lookup", "public_key"} for r in sent)
     assert not any(c.secret in json.dumps(sent) for c in central_cards)      # never a secret
     # The room's own printed cards: taken for its site's consultations; another
     # consultation's rows and a lookup already given to another card are left out.
     from app.cards import new_card
     mine = [new_card(demo.id) for _ in range(2)]
-    rows = [{"consultation_id": demo.id, "lookup": c.lookup, "check": c.check(),
-             "answer_key": c.key().hex()} for c in mine]
+    rows = [issued_row(c) for c in mine]
     clash = dict(rows[0], lookup=central_cards[0].lookup)
     other = dict(rows[1], consultation_id="another-consultation")
     result = relay.cards_from_relay(hub, room, rows + [clash, other])
-    assert result == {"imported": 2, "known": 0, "conflicts": 1}
+    assert result == {"imported": 2, "known": 0, "conflicts": 1, "refused": []}
     exported = {r["lookup"]: r for r in participation(hub).export_cards(demo.id)}
-    assert exported[mine[0].lookup]["check"] == card_check(demo.id, mine[0].lookup,
-                                                           mine[0].secret)
-    assert exported[central_cards[0].lookup]["answer_key"] == central_cards[0].key().hex()
+    assert exported[mine[0].lookup] == issued_row(mine[0])
+    assert exported[central_cards[0].lookup] == issued_row(central_cards[0])
     # A tablet may not call these.
     device = {"id": "tablet-1", "site_id": SITE, "kind": None}
     with pytest.raises(HubError):

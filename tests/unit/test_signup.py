@@ -15,7 +15,7 @@ from app.bundle import load_bundle
 from app.errors import ValidationError
 from app.paths import DEMO_BUNDLE_DIR
 from app.cards import (CARD_CODE_LENGTH, Card, CardError, card_public_key, card_signing_seed,
-                       format_card_code, read_card, sign_card)
+                       format_card_code, issued_row, read_card, sign_card, verify_proof)
 from app.signup import (SignupConfig, SignupTokenError, device_signup_key, mint_signup_token,
                         redacted_signup_payload, validate_signup, verify_signup_token)
 from app.store import Store, StoreError
@@ -121,18 +121,21 @@ CARD = Card(CONSULTATION, "ACDE", "FGHJKLMNPQRTU")
 def test_a_card_verifies_offline_by_signature_or_by_its_typed_code():
     assert CARD_CODE_LENGTH == 17 and len(CARD.secret) * 4.857 >= 63   # 29 symbols: ≥ 63 bits
     qr = sign_card(SEED, CARD)
-    assert qr.startswith("PZC2.ACDEFGHJKLMNPQRTU.")
-    assert read_card(qr, CONSULTATION, PUBLIC) == CARD          # no check list needed
-    checks = {CARD.lookup: CARD.check()}
-    assert read_card(" acde-fghjk-lmnp-qrtu ", CONSULTATION, PUBLIC, checks) == CARD
+    assert qr.startswith("PZC3.ACDEFGHJKLMNPQRTU.")
+    assert read_card(qr, CONSULTATION, PUBLIC) == CARD          # no list of keys needed
+    keys = {CARD.lookup: CARD.public_key()}
+    assert read_card(" acde-fghjk-lmnp-qrtu ", CONSULTATION, PUBLIC, keys) == CARD
     assert format_card_code(CARD.code) == CARD.typed == "ACDE-FGHJK-LMNP-QRTU"
-    # The check is salted per card and consultation: the same secret elsewhere differs.
-    assert CARD.check() != Card("other", CARD.lookup, CARD.secret).check()
-    assert CARD.check() != Card(CONSULTATION, "XY23", CARD.secret).check()
+    # The key pair is salted per card and consultation: the same secret elsewhere differs.
+    assert CARD.public_key() != Card("other", CARD.lookup, CARD.secret).public_key()
+    assert CARD.public_key() != Card(CONSULTATION, "XY23", CARD.secret).public_key()
+    assert issued_row(CARD) == {"consultation_id": CONSULTATION, "lookup": "ACDE",
+                                "public_key": CARD.public_key()}
 
 
 @pytest.mark.parametrize("case", ["other_key", "edited_code", "other_consultation",
-                                  "unknown_typed", "wrong_typed", "short", "no_key", "junk"])
+                                  "unknown_typed", "wrong_typed", "short", "no_key", "junk",
+                                  "old_kind"])
 def test_forged_or_unknown_cards_are_refused(case):
     text = {
         "other_key": sign_card(card_signing_seed("another hub"),
@@ -143,30 +146,39 @@ def test_forged_or_unknown_cards_are_refused(case):
         "wrong_typed": "ACDE-FGHJK-LMNP-QRTV",
         "short": "ABC",
         "no_key": sign_card(SEED, CARD),
-        "junk": "PZC2.\u0000.💥",
+        "junk": "PZC3.\u0000.💥",
+        "old_kind": "PZC2." + CARD.code + ".c2lnbmF0dXJl",
     }[case]
-    with pytest.raises(CardError):
+    with pytest.raises(CardError) as info:
         read_card(text, CONSULTATION, None if case == "no_key" else PUBLIC,
-                  {CARD.lookup: CARD.check()})
+                  {CARD.lookup: CARD.public_key()})
+    assert ("older kind" in info.value.message) == (case == "old_kind")
 
 
-def test_a_qr_signed_by_another_hub_is_genuine_when_this_hub_passed_on_its_check():
+def test_a_qr_signed_by_another_hub_is_genuine_when_this_hub_passed_on_its_key():
     # A card of the central hub shown at a room hub's tablet: the room's key does not sign
-    # it, but the room pulled the card's check, as it would for a typed code.
+    # it, but the room pulled the card's public key, as it would for a typed code.
     text = sign_card(card_signing_seed("the central hub"), CARD)
-    assert read_card(text, CONSULTATION, PUBLIC, {CARD.lookup: CARD.check()}) == CARD
+    assert read_card(text, CONSULTATION, PUBLIC, {CARD.lookup: CARD.public_key()}) == CARD
     with pytest.raises(CardError):
         read_card(text, CONSULTATION, PUBLIC, {})
 
 
-def test_proofs_are_per_card_and_question():
-    a = CARD.proof("q-ticket")
+def test_a_proof_binds_card_question_ballot_and_answer():
+    a = CARD.proof("q-ticket", "b1", "yes")
     assert a == read_card(CARD.typed.lower(), CONSULTATION, PUBLIC,
-                          {CARD.lookup: CARD.check()}).proof("q-ticket")
-    assert a != Card(CONSULTATION, CARD.lookup, "FGHJKLMNPQRTV").proof("q-ticket")
-    assert a != CARD.proof("q-colour")
-    assert a != Card("other", CARD.lookup, CARD.secret).proof("q-ticket")
-    assert re.fullmatch(r"[0-9a-f]{64}", a)
+                          {CARD.lookup: CARD.public_key()}).proof("q-ticket", "b1", "yes")
+    assert re.fullmatch(r"[0-9a-f]{128}", a)
+    assert verify_proof(CARD.public_key(), a, CONSULTATION, "q-ticket", "b1", "yes")
+    for other in ((CONSULTATION, "q-ticket", "b1", "no"), (CONSULTATION, "q-colour", "b1", "yes"),
+                  (CONSULTATION, "q-ticket", "b2", "yes"), ("other", "q-ticket", "b1", "yes")):
+        assert not verify_proof(CARD.public_key(), a, *other)
+    assert not verify_proof(Card(CONSULTATION, CARD.lookup, "FGHJKLMNPQRTV").public_key(), a,
+                            CONSULTATION, "q-ticket", "b1", "yes")
+    # The answer's canonical value: the same answer in another key order is the same answer.
+    value = {"p-market": 1, "p-bus": 2}
+    assert verify_proof(CARD.public_key(), CARD.proof("q", "b", value), CONSULTATION, "q", "b",
+                        dict(reversed(list(value.items()))))
 
 
 # -- the tablet's store ------------------------------------------------------------------------
@@ -180,20 +192,22 @@ def test_the_same_card_cannot_answer_a_question_twice_on_one_tablet(consultation
     store = Store.memory()
     card = read_card(sign_card(SEED, CARD), consultation.id, PUBLIC)
     first = store.start_ballot(consultation, mode="identified")
-    n = (card.lookup, card.proof("q-ticket"))
-    store.record_answer(consultation, first, "q-ticket", "yes", card=n)
-    store.record_answer(consultation, first, "q-ticket", "no", card=n)   # a change: fine
+    store.record_answer(consultation, first, "q-ticket", "yes", card=card)
+    store.record_answer(consultation, first, "q-ticket", "no", card=card)   # a change: fine
     store.close_ballot(first)
     second = store.start_ballot(consultation, mode="identified")
     with pytest.raises(StoreError):
-        store.record_answer(consultation, second, "q-ticket", "yes", card=n)
+        store.record_answer(consultation, second, "q-ticket", "yes", card=card)
     assert store.answers_of(second) == {}
-    # Another question is fine; answers never hold the card, only its own table does.
-    store.record_answer(consultation, second, "q-cooperation", 4,
-                        card=(card.lookup, card.proof("q-cooperation")))
+    # Another question is fine; answers never hold the card, only its own table does, and
+    # that table holds neither the lookup ID nor a proof: a tag only the card's holder makes.
+    store.record_answer(consultation, second, "q-cooperation", 4, card=card)
     columns = [r[1] for r in store.conn.execute("PRAGMA table_info(answers)")]
     assert "nullifier" not in columns
-    assert store.conn.execute("SELECT count(*) FROM card_uses").fetchone()[0] == 2
+    uses = store.conn.execute("SELECT * FROM card_uses").fetchall()
+    assert len(uses) == 2 and card.lookup not in str(uses)
+    proofs = {e.payload["proof"] for e in store.events() if e.type == "answer"}
+    assert len(proofs) == 3 and not proofs & {tuple(u)[2] for u in uses}
 
 
 def test_a_signup_on_the_tablet_goes_to_the_outbox_only(consultation):
@@ -215,7 +229,7 @@ def test_a_signup_on_the_tablet_goes_to_the_outbox_only(consultation):
 @pytest.fixture
 def hub(tmp_path):
     hub = Hub(Settings.from_env({}, data_dir=str(tmp_path / "hub"), secret_key=SECRET,
-                                public_url="https://hub.example"))
+                                public_url="https://hub.example", card_pool=10))
     hub.import_bundle(DEMO_BUNDLE_DIR)
     yield hub
     hub.close()
@@ -224,6 +238,17 @@ def hub(tmp_path):
 @pytest.fixture
 def client(hub):
     return TestClient(create_app(hub=hub), base_url="https://testserver")
+
+
+def open_card(client, link: str, lang: str | None = None):
+    """The emailed link as a resident opens it: the page with one button (a GET changes
+    nothing: mail scanners open links first), then the button's POST."""
+    page = client.get(link.removeprefix("https://hub.example"))
+    if page.status_code != 200:
+        return page
+    assert "<svg" not in page.text and 'action="/signup/confirm"' in page.text
+    form = form_of(page.text)
+    return client.post("/signup/confirm", data={**form, **({"lang": lang} if lang else {})})
 
 
 def enrolled(hub, device_id, site=SITE):
@@ -241,7 +266,7 @@ def test_enrollment_gives_the_device_key_and_the_bundle_gives_the_card_key(hub):
     key, alias, device = enrolled(hub, "tab-1")
     assert key == device_signup_key(SECRET, alias) and "tab-1" not in alias
     cards = hub.bundle_index(device)["cards"]
-    assert cards == {"public_key": PUBLIC, "checks": {CONSULTATION: {}}}
+    assert cards == {"public_key": PUBLIC, "keys": {CONSULTATION: {}}}
 
 
 def test_signup_from_a_phone_is_attributed_and_its_card_is_shown_once_on_confirmation(
@@ -272,28 +297,34 @@ def test_signup_from_a_phone_is_attributed_and_its_card_is_shown_once_on_confirm
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "not sent" in logged and "/signup/confirm" not in logged
     assert "zoe.martin" not in logged and "Zoé" not in logged
+    assert "non può inviare e-mail" in sent.text and "Le abbiamo inviato" not in sent.text
     link = participation(hub).confirmation_link(hidden["k"]).removeprefix("https://hub.example")
-    confirmed = client.get(link)
+    for _scanner in range(2):      # mail scanners open the link first: nothing happens
+        assert "<svg" not in client.get(link).text
+    confirmed = open_card(client, link)
     assert confirmed.status_code == 200 and "<svg" in confirmed.text
     code = re.search(r'class="code"[^>]*>([A-Z0-9-]+)<', confirmed.text).group(1)
     card = read_card(code, CONSULTATION, PUBLIC,
-                     hub.bundle_index({"site_id": SITE})["cards"]["checks"][CONSULTATION])
+                     hub.bundle_index({"site_id": SITE})["cards"]["keys"][CONSULTATION])
     assert participation(hub).figures()[0]["confirmed"] == 1
     # Shown once: the same link again, or the form posted again, shows no card.
-    for page in (client.get(link), client.post("/signup", data={
+    for page in (open_card(client, link), client.post("/signup", data={
             **hidden, "name": "Zoé Martin", "contact": "zoe.martin@example.org",
             "consent": "1"})):
         assert page.status_code == 200 and card.secret not in page.text
         assert "<svg" not in page.text
-    # What the hub keeps: the card's lookup ID, its check and answer key; never the secret,
-    # and nothing on the sign-up but "a card was issued".
+    # What the hub keeps: the card's lookup ID and public key; never the secret, and nothing
+    # on the sign-up but "a card was issued".
+    # The card came from the pool (a batch of 10 made ahead, their codes in memory only).
     with hub.engine.connect() as conn:
         row = conn.exec_driver_sql("SELECT * FROM signups").one()._mapping
         issued = conn.exec_driver_sql("SELECT * FROM issued_cards").all()
     assert row["card_issued"] and card.lookup not in str(dict(row))
-    assert [tuple(r) for r in issued] == [(CONSULTATION, card.lookup, card.check(),
-                                           card.key().hex())]
-    assert card.secret not in str(issued)
+    assert (CONSULTATION, card.lookup, card.public_key(), None) in [tuple(r) for r in issued]
+    assert len(issued) >= 10 and card.secret not in str(issued)
+    counts = participation(hub).card_counts(CONSULTATION)
+    assert counts["handed_out"] == 1 and counts["pool_made"] == len(issued)
+    assert counts["waiting"] + counts["not_handed_out"] == len(issued) - 1
 
 
 def test_one_card_per_confirmed_contact_and_links_that_show_no_card(hub, client):
@@ -309,15 +340,16 @@ def test_one_card_per_confirmed_contact_and_links_that_show_no_card(hub, client)
     parts = participation(hub)
     first, second = sign_up("ada@example.org"), sign_up("ADA@example.org")
     phone = sign_up("+33 6 12 34 56 78")
-    assert "<svg" in client.get(parts.confirmation_link(first)
-                                .removeprefix("https://hub.example")).text
+    assert "<svg" in open_card(client, parts.confirmation_link(first)).text
     # The same contact signed up again: confirmed, but no second card.
-    page = client.get(parts.confirmation_link(second).removeprefix("https://hub.example")
-                      + "&lang=fr")
+    page = open_card(client, parts.confirmation_link(second), lang="fr")
     assert page.status_code == 200 and "<svg" not in page.text
     assert "déjà été remise" in page.text
     # A phone number cannot be confirmed by a link: none is valid for it.
-    refused = client.get(parts.confirmation_link(phone).removeprefix("https://hub.example"))
+    refused = open_card(client, parts.confirmation_link(phone))
+    assert refused.status_code == 400 and "<svg" not in refused.text
+    refused = client.post("/signup/confirm", data={"t": parts.confirmation_link(phone)
+                                                   .split("t=", 1)[1]})
     assert refused.status_code == 400 and "<svg" not in refused.text
     # An expired link: a clear translated page, no card.
     third = sign_up("bea@example.org")
@@ -332,8 +364,10 @@ def test_one_card_per_confirmed_contact_and_links_that_show_no_card(hub, client)
     assert client.get("/signup/confirm", params={"t": legacy}).status_code == 400
     forged = signing.sign({"purpose": "confirm-card", "signup": third}, "not the hub", 3600)
     assert client.get("/signup/confirm", params={"t": forged}).status_code == 400
-    with hub.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT count(*) FROM issued_cards").scalar() == 1
+    for token in (legacy, forged, "", "🙂" * 100):
+        answer = client.post("/signup/confirm", data={"t": token})
+        assert answer.status_code == 400 and "<svg" not in answer.text
+    assert parts.card_counts(CONSULTATION)["handed_out"] == 1
 
 
 @pytest.mark.parametrize("case", ["forged", "expired", "past the cap", "none"])
@@ -383,7 +417,7 @@ def identified_ballot(device, ballot_id, seq, card, proof=None, question="q-tick
               "consultation_version": 1, "question_id": question, "value": "yes",
               "site_id": SITE, "meeting_id": None, "channel": "tablet"}
     if isinstance(card, Card):
-        answer.update(card=card.lookup, proof=proof or card.proof(question))
+        answer.update(card=card.lookup, proof=proof or card.proof(question, ballot_id, "yes"))
     else:
         answer.update(card)
     return [{"id": f"{ballot_id}-s", "device_id": device["id"], "seq": seq,
@@ -415,6 +449,9 @@ def test_a_card_used_on_two_tablets_is_refused_at_the_hub(hub):
 @pytest.mark.parametrize("case,code", [
     ("not issued", "card_not_issued"), ("forged proof", "card_proof_invalid"),
     ("another question's proof", "card_proof_invalid"),
+    ("another answer's proof", "card_proof_invalid"),
+    ("another ballot's proof", "card_proof_invalid"),
+    ("a proof of before", "card_outdated"),
     ("another consultation's card", "card_not_issued"), ("old nullifier", "card_outdated"),
     ("garbage card", "card_invalid"), ("no proof", "card_invalid")])
 def test_an_enrolled_tablet_cannot_invent_participation(hub, case, code):
@@ -424,12 +461,17 @@ def test_an_enrolled_tablet_cannot_invent_participation(hub, case, code):
     invented = Card(CONSULTATION, "XY23" if card.lookup != "XY23" else "XY24", card.secret)
     events = {
         "not issued": identified_ballot(tab1, "b1", 1, invented),
-        "forged proof": identified_ballot(tab1, "b1", 1, card, proof="ab" * 32),
-        "another question's proof": identified_ballot(tab1, "b1", 1, card,
-                                                      proof=card.proof("q-colour")),
+        "forged proof": identified_ballot(tab1, "b1", 1, card, proof="ab" * 64),
+        "another question's proof": identified_ballot(
+            tab1, "b1", 1, card, proof=card.proof("q-colour", "b1", "yes")),
+        "another answer's proof": identified_ballot(
+            tab1, "b1", 1, card, proof=card.proof("q-ticket", "b1", "no")),
+        "another ballot's proof": identified_ballot(
+            tab1, "b1", 1, card, proof=card.proof("q-ticket", "b0", "yes")),
+        "a proof of before": identified_ballot(tab1, "b1", 1, card, proof="ab" * 32),
         "another consultation's card": identified_ballot(
             tab1, "b1", 1, {"card": "HJKL", "proof": Card("other", "HJKL", "M" * 13)
-                            .proof("q-ticket")}),
+                            .proof("q-ticket", "b1", "yes")}),
         "old nullifier": identified_ballot(tab1, "b1", 1, {"nullifier": "ab" * 32}),
         "garbage card": identified_ballot(tab1, "b1", 1, {"card": "🙂" * 300, "proof": "x"}),
         "no proof": identified_ballot(tab1, "b1", 1, {"card": card.lookup}),
@@ -478,9 +520,17 @@ def test_the_dashboard_is_for_staff_only_and_exports_no_personal_data(hub, clien
     assert login.status_code == 303
     dashboard = client.get("/dashboard?lang=fr")
     assert dashboard.status_code == 200 and "Inscriptions" in dashboard.text
+    assert "Cartes de participation" not in dashboard.text        # none made yet
+    participation(hub).issue_cards(CONSULTATION, 3)                 # printed at the door
+    participation(hub).pool.fill(CONSULTATION)                      # made for sign-ups
+    participation(hub).pool.take(CONSULTATION)                      # (not handed out: drawn)
+    cards = re.search(r"Cartes de participation.*?</table>",
+                      client.get("/dashboard?lang=fr").text, re.S).group(0)
+    cells = re.findall(r'<td class="n">(\d+)</td>', cards)
+    assert cells == ["3", "10", "0", "9", "1"]      # printed, made, handed out, waiting, void
     csv_text = client.get("/dashboard/figures.csv").text
     assert csv_text.splitlines()[0] == ("consultation_id,site_id,meeting_id,participants,"
-                                        "signups,confirmed,conversion,ideas")
+                                        "signups,confirmed,conversion,ideas,room_cards")
     exported = json.dumps(client.get("/dashboard/figures.json").json()) + csv_text
     assert "mario" not in exported.lower()
 
@@ -544,11 +594,100 @@ def test_another_hub_checks_the_cards_it_imported(hub, tmp_path):
         assert participation(central).import_cards(rows) == {"imported": 0, "known": 3, "conflicts": 0}
         stored = central.ingest(tab, identified_ballot(tab, "b2", 3, cards[1]))
         assert [r["status"] for r in stored] == ["stored", "stored"]
-        clash = [dict(rows[0], answer_key="cd" * 32)]
-        for bad in (clash, "garbage", [{"lookup": "🙂"}], [dict(rows[0], check="x")]):
+        assert set(rows[0]) == {"consultation_id", "lookup", "public_key"}
+        clash = [dict(rows[0], public_key="cd" * 32)]
+        old_kind = [{"consultation_id": CONSULTATION, "lookup": "HJKL", "check": "ab" * 16,
+                     "answer_key": "cd" * 32}]
+        for bad in (clash, "garbage", [{"lookup": "🙂"}], [dict(rows[0], public_key="x")],
+                    old_kind):
             with pytest.raises(ValidationError):
                 participation(central).import_cards(bad)
         with central.engine.connect() as conn:
             assert conn.exec_driver_sql("SELECT count(*) FROM issued_cards").scalar() == 3
     finally:
         central.close()
+
+
+def test_the_card_page_keeps_the_card_in_another_language_and_the_link_still_shows_it_once(
+        hub, client):
+    key, alias, _ = enrolled(hub, "tab-1")
+    token = mint_signup_token(key, consultation=CONSULTATION, site=SITE, meeting=None,
+                              device=alias)
+    hidden = form_of(client.get("/signup", params={"t": token}).text)
+    client.post("/signup", data={**hidden, "name": "Ada", "contact": "ada@example.org",
+                                 "consent": "1"})
+    link = participation(hub).confirmation_link(hidden["k"])
+    page = open_card(client, link, lang="fr")
+    code = re.search(r'class="code"[^>]*>([A-Z0-9-]+)<', page.text).group(1)
+    # Each language link is a form that posts the card back: the card stays shown.
+    forms = re.findall(r'<form method="post" action="/signup/card">(.*?)</form>', page.text)
+    assert len(forms) == 3
+    for lang, words in (("it", "La sua tessera di partecipazione"), ("en", "Your participation card")):
+        fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', next(
+            f for f in forms if f'value="{lang}"' in f)))
+        again = client.post("/signup/card", data=fields)
+        assert again.status_code == 200 and code in again.text and "<svg" in again.text
+        assert f'lang="{lang}"' in again.text
+    assert 'download="participation-card.svg"' in page.text
+    # The link itself still shows it once; a card this hub did not sign shows nothing.
+    assert "<svg" not in open_card(client, link).text
+    forged = sign_card(card_signing_seed("another hub"), Card(CONSULTATION, "HJKL", "M" * 13))
+    for bad in (forged, "garbage", ""):
+        refused = client.post("/signup/card", data={"card": bad, "c": CONSULTATION})
+        assert refused.status_code == 400 and "<svg" not in refused.text
+
+
+def test_one_card_per_person_counts_the_address_not_its_spelling_and_at_issue(hub, client):
+    key, alias, _ = enrolled(hub, "tab-1")
+    token = mint_signup_token(key, consultation=CONSULTATION, site=SITE, meeting=None,
+                              device=alias)
+    parts = participation(hub)
+
+    def sign_up(contact):
+        hidden = form_of(client.get("/signup", params={"t": token}).text)
+        page = client.post("/signup", data={**hidden, "name": "Ada", "contact": contact,
+                                            "consent": "1"})
+        return page, hidden["k"]
+
+    # Someone else signs up three times (and more) with Ada's address: Ada's own form is
+    # recorded all the same, and her link gives her the card.
+    for _ in range(4):
+        assert sign_up("ada.lovelace@gmail.com")[0].status_code == 200
+    page, ada = sign_up("ada.lovelace@gmail.com")
+    assert page.status_code == 200 and "Plusieurs e-mails de confirmation" in page.text
+    assert "<svg" in open_card(client, parts.confirmation_link(ada)).text
+    # Plus tags and gmail's dots name the same person: no second card.
+    for spelling in ("ada.lovelace+2@gmail.com", "AdaLovelace@googlemail.com", "a.d.a.lovelace@gmail.com"):
+        _page, other = sign_up(spelling)
+        again = open_card(client, parts.confirmation_link(other), lang="en")
+        assert again.status_code == 200 and "<svg" not in again.text
+        assert "already given for this email address" in again.text
+    assert parts.card_counts(CONSULTATION)["handed_out"] == 1
+
+
+@pytest.mark.parametrize("contact", ["postmaster,attacker@evil.example",
+                                     "a@example.org; b@example.org", "<a@example.org>",
+                                     '"a"@example.org', "Ada <a@example.org>",
+                                     "a@example.org b@example.org"])
+def test_a_contact_with_several_addresses_or_a_display_name_is_refused(hub, client, contact):
+    hidden = form_of(client.get("/signup", params={"lang": "fr"}).text)
+    page = client.post("/signup", data={**hidden, "name": "Ada", "contact": contact,
+                                        "consent": "1"})
+    assert page.status_code == 422 and 'aria-invalid="true"' in page.text
+    assert participation(hub).figures() == []
+
+
+def test_the_phone_page_never_says_an_email_was_sent_when_sending_failed(hub, client,
+                                                                         monkeypatch):
+    import socket
+    with socket.socket() as s:            # a port where no mail server listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("PIAZZETTA_HUB_SMTP_URL", f"smtp://127.0.0.1:{port}")
+    hidden = form_of(client.get("/signup", params={"lang": "en"}).text)
+    page = client.post("/signup", data={**hidden, "name": "Ada", "contact": "ada@example.org",
+                                        "consent": "1", "lang": "en"})
+    assert page.status_code == 200
+    assert "the confirmation email could not be sent" in page.text
+    assert "We sent you" not in page.text
+    assert participation(hub).figures()[0]["signups"] == 1     # the sign-up is kept

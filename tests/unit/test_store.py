@@ -3,6 +3,7 @@ import sqlite3
 
 import pytest
 
+from app.cards import Card
 from app.errors import StoreError, ValidationError
 from app.store import REDACTION_CHECKPOINT_OWED, Store
 
@@ -218,12 +219,15 @@ def test_transactions_do_not_nest(store):
     assert store.get_setting("kept") is True and not store.conn.in_transaction
 
 
+CARD = Card("alpimed-2030", "ACDE", "FGHJKLMNPQRTU")
+
+
 def test_a_refusal_inside_a_record_leaves_no_transaction_open(store, demo):
     first, second = store.start_ballot(demo), store.start_ballot(demo)
-    store.record_answer(demo, first, "q-ticket", "yes", card=("ACDE", "n1"))
+    store.record_answer(demo, first, "q-ticket", "yes", card=CARD)
     before = store.events()
     with pytest.raises(StoreError):             # raised between BEGIN and COMMIT
-        store.record_answer(demo, second, "q-ticket", "no", card=("ACDE", "n1"))
+        store.record_answer(demo, second, "q-ticket", "no", card=CARD)
     assert not store.conn.in_transaction and store.events() == before
     store.record_answer(demo, second, "q-ticket", "no")       # the store still writes
     assert store.answers_of(second) == {"q-ticket": "no"}

@@ -51,14 +51,28 @@ def test_anything_else_acknowledges_nothing(status, content_type, body):
         p.read_acknowledgement(status, content_type, body, IDS)
 
 
+PIN = "a00b944c0c6d9a777f7245ed823c18869c44791a7847302abb21b3a1373be5e4"
+
+
 def test_enrollment_qr_codes():
     assert parse_enrollment_qr("piazzetta://enroll?hub=http%3A%2F%2F192.168.1.10%3A8765"
-                               "&code=ABCD-EFGH") == ("http://192.168.1.10:8765", "ABCD-EFGH")
+                               "&code=ABCD-EFGH") == ("http://192.168.1.10:8765", "ABCD-EFGH",
+                                                      None)
     assert parse_enrollment_qr('{"hub": "hub.local:8765", "code": "abcd efgh"}') == (
-        "http://hub.local:8765", "abcd efgh")
+        "http://hub.local:8765", "abcd efgh", None)
+    # A room hub's QR carries its certificate's fingerprint, which the tablet pins.
+    assert parse_enrollment_qr("piazzetta://enroll?hub=https%3A%2F%2F192.168.1.10%3A8765"
+                               f"&code=ABCD-EFGH&pin={PIN}") == (
+        "https://192.168.1.10:8765", "ABCD-EFGH", PIN)
+    assert parse_enrollment_qr(f'{{"hub": "https://h:1", "code": "A", "pin": "{PIN.upper()}"}}'
+                               ) == ("https://h:1", "A", PIN)
     for bad in ("", "https://example.org", "piazzetta://enroll?hub=x", None, 42, "{",
                 "piazzetta://enroll?code=ABCD", "x" * 5000,
-                "piazzetta://enroll?hub=javascript:alert(1)&code=A"):
+                "piazzetta://enroll?hub=javascript:alert(1)&code=A",
+                # a pin over plain HTTP protects nothing; a pin that is not a SHA-256
+                f"piazzetta://enroll?hub=http%3A%2F%2Fh%3A1&code=A&pin={PIN}",
+                "piazzetta://enroll?hub=https%3A%2F%2Fh%3A1&code=A&pin=abcd",
+                '{"hub": "https://h:1", "code": "A", "pin": 42}'):
         with pytest.raises(p.SyncError) as refused:
             parse_enrollment_qr(bad)
         assert str(refused.value)

@@ -65,6 +65,10 @@ def test_the_spreadsheets_folder_is_where_images_are_read_and_litter_is_skipped(
     ({"consultation.xlsx": b"PK\x03\x04", "Images/A.png": b"x", "images/a.png": b"x"}, (),
      "twice"),
     ({"consultation.xlsx": b"PK\x03\x04", "x.exe": b"MZ"}, (), "no place"),
+    ({"consultation.xlsx": b"PK\x03\x04", "images/a.png": b"x", "images/a.png/b.png": b"x"}, (),
+     "images/a.png both as a file and as a folder"),
+    ({"consultation.xlsx": b"PK\x03\x04", "Images/A.png/b.png": b"x", "images/a.png": b"x"}, (),
+     "both as a file and as a folder"),
 ])
 def test_refused_zips_name_their_entry(tmp_path, entries, links, message):
     with pytest.raises(SheetError) as refused:
