@@ -265,17 +265,23 @@ def guarded_protocol(header_timeout: float, max_connections: int, per_address: i
         def connection_made(self, transport) -> None:
             super().connection_made(transport)
             if len(self.connections) > max_connections:
-                transport.abort()        # no answer: a flood gets nothing to read
+                self._refuse(transport)  # no answer: a flood gets nothing to read
                 return
             if per_address:
                 peer = (transport.get_extra_info("peername") or ("?",))[0]
                 if peer not in exempt:
                     if open_from.get(peer, 0) >= per_address:
-                        transport.abort()
+                        self._refuse(transport)
                         return
                     open_from[peer] = open_from.get(peer, 0) + 1
                     self._peer = peer
             self._arm()
+
+        def _refuse(self, transport) -> None:
+            transport.abort()
+            # Counted no more at once: a burst of refused connections, whose connection_lost
+            # comes later, must not make the next client look like one too many.
+            self.connections.discard(self)
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)

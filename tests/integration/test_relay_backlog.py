@@ -9,17 +9,13 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
-
-import requests
 
 from app.paths import DEMO_BUNDLE_DIR
 from app.store import Store
 from sync.enroll import enroll
 
-from .conftest import ROOT, SITE, HubProcess, free_port, record_votes
+from .conftest import SITE, HubProcess, record_votes
 from .faultproxy import FaultProxy
 from .test_relay_hub import push_all, query, relay_code, room_hub, wait_for, waiting
 
@@ -57,6 +53,7 @@ def version_two(folder: Path) -> Path:
 def test_every_event_goes_up_with_thousands_of_cards_and_a_new_version_on_a_faulty_link(
         tmp_path, demo):
     central = HubProcess(tmp_path / "central", max_batch=60)
+    central.env["PIAZZETTA_HUB_ROOM_CARD_QUOTA"] = str(2 * CARDS)    # the room's are taken
     assert central.cli("import-bundle", str(DEMO_BUNDLE_DIR)).returncode == 0
     issue_cards(central, CARDS)
     central.start()
@@ -90,9 +87,11 @@ def test_every_event_goes_up_with_thousands_of_cards_and_a_new_version_on_a_faul
         assert query(central, "SELECT count(*) FROM events WHERE device_id IN (?, ?)",
                      *(s.device_id for s in stores))[0][0] == total
         assert central.admin("GET", "/conflicts").json()["events"] == []
-        # Each hub ends with the other's cards; the room with version 2.
-        wait_for(lambda: cards_at(room) <= cards_at(central), 120, "the room's cards up")
-        wait_for(lambda: len(cards_at(room)) == 2 * CARDS, 120, "the central cards down")
+        # Each hub ends with the other's cards (by lookup ID: two hubs' 4-symbol IDs collide
+        # about once per 700,000 pairs, and such a card stays each hub's own); the room with
+        # version 2.
+        wait_for(lambda: cards_at(room) == cards_at(central), 120, "the cards both ways")
+        assert len(cards_at(room)) > 2 * CARDS - 20
         wait_for(lambda: query(room, "SELECT version FROM consultations")[0][0] == 2, 120,
                  "version 2 at the room")
         assert set(proxy.faults_done) & set(FAULTS)
@@ -105,29 +104,23 @@ def test_every_event_goes_up_with_thousands_of_cards_and_a_new_version_on_a_faul
 
 
 def test_a_room_kit_whose_first_pull_fails_serves_and_keeps_trying(tmp_path):
+    from .roomkit import RoomKit
     central = HubProcess(tmp_path / "central")
     assert central.cli("import-bundle", str(DEMO_BUNDLE_DIR)).returncode == 0
     central.start()
     proxy = FaultProxy(central.port)
-    kit = room_hub(tmp_path / "kit")
-    port = free_port()
-    out = tmp_path / "room.out"
-    proc = None
+    kit = RoomKit(tmp_path / "kit")
+    kit.extra = ["--no-demo"]
+    kit.env.update({"PIAZZETTA_HUB_UPSTREAM_INTERVAL": "1", "PIAZZETTA_HUB_UPSTREAM_BACKOFF": "2",
+                    "PIAZZETTA_HUB_UPSTREAM_TIMEOUT": "3",
+                    "PIAZZETTA_HUB_UPSTREAM_CONTENT_INTERVAL": "1"})
     try:
         enrolled = kit.cli("upstream", "enroll", "--url", proxy.url, "--code",
                            relay_code(central))
         assert enrolled.returncode == 0, enrolled.stderr
         proxy.chaos(1.0, ("refuse",))          # the central hub out of reach
-        env = {**kit.env, "PYTHONPATH": str(ROOT), "PIAZZETTA_HUB_UPSTREAM_CONTENT_INTERVAL": "1"}
-        with open(out, "wb") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "server", "--data-dir",
-                                     str(kit.data_dir), "room", "--no-demo", "--host",
-                                     "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env,
-                                    stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        wait_for(lambda: requests.get(url + "/api/v1", timeout=2).status_code == 200, 60,
-                 "the room kit to serve")
-        text = out.read_text(errors="replace")
+        kit.start()                            # it serves (it used to exit: "Unknown site")
+        text = kit.out.read_text(errors="replace")
         assert "not reached" in text
         code = re.search(r"the code ([A-Z0-9]{4}-[A-Z0-9]{4}) \(site ([a-z\-]+)", text)
         assert code and code.group(2) == SITE
@@ -136,9 +129,7 @@ def test_a_room_kit_whose_first_pull_fails_serves_and_keeps_trying(tmp_path):
         wait_for(lambda: query(kit, "SELECT count(*) FROM consultations")[0][0] == 1, 60,
                  "the consultation to come down")
     finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(20)
+        kit.kill()
         proxy.close()
         central.kill()
 
