@@ -42,7 +42,7 @@ from app.text import clean_text
 from . import db
 from .body import RELAY_BATCH_FACTOR as BODY_RELAY_FACTOR
 from .errors import EventRejected, HubError
-from .ingest import Batch, Event, IngestExtension, meeting_at_site
+from .ingest import IDENT, Batch, Event, IngestExtension, meeting_at_site
 
 RELAY = "relay"
 ROOM_SIGNUP = "room_signup"
@@ -109,8 +109,7 @@ def register_devices(hub, relay: dict, devices: object) -> list[dict]:
 
 
 def _register(conn, relay: dict, item: dict, device_id, now: str) -> dict:
-    if not isinstance(device_id, str) or not re.match(r"^[A-Za-z0-9_\-]{1,64}$", device_id) \
-            or device_id == "staff":
+    if not isinstance(device_id, str) or not IDENT.match(device_id) or device_id == "staff":
         raise EventRejected(N_("A device identifier (1 to 64 letters, digits, - or _) is "
                                "expected."), "device_id", code="device_id_invalid")
     known = conn.execute(select(db.devices.c.kind, db.devices.c.revoked_at,
@@ -156,14 +155,19 @@ def lapsed(conn, relay_id: str) -> bool:
     return row is None or row.revoked_at is not None
 
 
+def _identifier(value: object, field: str) -> str:
+    if not isinstance(value, str) or not IDENT.match(value) or value == "staff":
+        raise HubError(N_("A device identifier (1 to 64 letters, digits, - or _) is "
+                          "expected."), field=field)
+    return value
+
+
 def move_registration(hub, device_id: object, relay_id: object) -> dict:
     """Staff move a device to a room hub (`python -m server relay-move`, the admin API): that
     relay, at its site, forwards its events from now on — also for a tablet enrolled here
     directly, until it enrolls here again (the latest of the two acts wins). Another relay's
     forwarding for it is refused from now on (`device_not_registered`)."""
-    from .hub import check_device_id
-    device_id = check_device_id(device_id)
-    relay_id = check_device_id(relay_id)
+    device_id, relay_id = _identifier(device_id, "device_id"), _identifier(relay_id, "relay_id")
     now = now_iso()
     with hub.write_lock, hub.writer.begin() as conn:
         target = conn.execute(select(db.devices).where(db.devices.c.id == relay_id)).first()
