@@ -609,7 +609,8 @@ def pull_answers(hub, client: HubClient, values: dict) -> int:
         for answer in answers:
             _apply_answer(hub, answer)
         applied += len(answers)
-        set_state(hub, answers_cursor=data["cursor"])
+        if data["cursor"] != cursor:
+            set_state(hub, answers_cursor=data["cursor"])
         if not answers or data["cursor"] == cursor:
             return applied
         cursor = data["cursor"]
@@ -658,7 +659,7 @@ class Forwarder(threading.Thread):
     """The hub process's upstream loops, each step on its own (docs/protocol.md, "The loop"):
     this thread sends up — registers devices, sends the room's cards, forwards events — every
     `interval` seconds; a second thread (`self.content`) brings down consultations, cards
-    (every `content_interval` seconds) and answers to ideas (every `interval`). A step that
+    and answers to ideas (every `content_interval` seconds). A step that
     fails backs off alone (2 s, 4 s… up to `backoff[1]`, with jitter): a failing pull or card
     push never holds back the events. Does nothing until this hub is enrolled upstream
     (`python -m server upstream enroll`)."""
@@ -681,7 +682,7 @@ class Forwarder(threading.Thread):
         self.content = _Loop(self, "piazzetta-upstream-content", [
             Step("consultations", lambda c, v: pull_bundles(hub, c, v), content_interval),
             Step("cards down", lambda c, v: pull_cards(hub, c), content_interval),
-            Step("answers", lambda c, v: pull_answers(hub, c, v), interval)])
+            Step("answers", lambda c, v: pull_answers(hub, c, v), content_interval)])
 
     @property
     def failures(self) -> int:
