@@ -9,8 +9,8 @@ pushed by the tablets straight to a central hub, in the same run.
    events there (not timed). The room hub is then enrolled with a fresh central hub
    (`python -m server upstream enroll`) and its forwarder sends the backlog: events per second
    from the enrollment (the forwarder wakes within its 1 s interval) to the last
-   acknowledgement, the room quiet (no tablet pushing). Target (issue 15): at least as fast
-   as the tablets' own push.
+   acknowledgement, the room quiet (no tablet pushing). Target (issue 22): at least 0.9× the
+   tablets' own push (issue 15 sought a tie).
 3. Then a second backlog (half as many) reaches the room while the central hub is away; it
    comes back and, while the room forwards, a tablet votes and a projector poller reads the room hub (the
    measurement of bench/projector_latency.py; only votes recorded while it forwards count),
@@ -45,6 +45,9 @@ from tests.integration.conftest import HubProcess, start_hub  # noqa: E402
 from tests.integration.conftest import record_votes  # noqa: E402
 
 TABLETS = 5
+# Issue 22: forwarding (with its card and content steps apart) stays at least 0.9× the tablets'
+# own push to the central hub (issue 15 sought a tie: the central hub's ingest bounds both).
+TARGET = 0.9
 README_P95_MS = 453
 
 
@@ -237,9 +240,9 @@ def main() -> int:
         # its first pull, not forwarding: the target is judged on a real backlog only.
         one_batch = first is None or first[1] >= total
         verdict = ("not judged: the whole backlog went in one batch, run without --quick"
-                   if one_batch else "met" if ratio >= 1 else "NOT met")
+                   if one_batch else "met" if ratio >= TARGET else "NOT met")
         print(f"ratio relay / tablets direct: {ratio:.2f} once sending "
-              f"({verdict}; target ≥ 1); "
+              f"({verdict}; target ≥ {TARGET}); "
               f"{(total / relay_s) / (total / direct_s):.2f} from the enrollment")
         for name, before, now in (("vote → room projector", quiet, during.get("votes")),
                                   ("room projector's results poll", quiet_polls,

@@ -12,6 +12,8 @@
     python -m server devices                       list devices
     python -m server revoke DEVICE_ID              revoke a device at once
     python -m server reinstate DEVICE_ID           lift a revocation
+    python -m server relay-move DEVICE_ID --relay RELAY_ID   a device's events now come
+                                                   through that room hub (hub to hub)
     python -m server ideas [--consultation ID]     list ideas with moderation and answer
     python -m server answer-idea ID_OR_CODE --status accepted [--text "…"]
                                                    a short code several ideas share is refused
@@ -91,6 +93,9 @@ def _parser() -> argparse.ArgumentParser:
     rev.add_argument("device_id")
     back = sub.add_parser("reinstate", help="lift a device's revocation")
     back.add_argument("device_id")
+    move = sub.add_parser("relay-move", help="a device's events now come through that room hub")
+    move.add_argument("device_id")
+    move.add_argument("--relay", required=True, dest="relay_id")
     ideas = sub.add_parser("ideas", help="list ideas")
     ideas.add_argument("--consultation", default=None)
     ans = sub.add_parser("answer-idea", help="set the status and public answer of an idea")
@@ -183,7 +188,9 @@ def serve(settings: Settings, log_level: str = "warning", on_start=None) -> int:
       many seconds after the connection opens or the previous answer ends;
     - body_timeout (server.body.Guard): each chunk of a body within that many seconds, else 408;
     - limit_concurrency: 503 to requests while that many connections or tasks are open;
-      max_connections also closes connections over it as they come (descriptors stay bounded);
+      max_connections also closes connections over it as they come (descriptors stay bounded),
+      and max_connections_per_address those of one address over its share (trusted proxies
+      excepted): one client cannot hold them all;
     - h11_max_incomplete_event_size: a request head over 16 KiB is refused (h11 only);
     - the error logs, ours and uvicorn's, at most log_burst lines per kind and log_interval.
 
@@ -211,7 +218,8 @@ def serve(settings: Settings, log_level: str = "warning", on_start=None) -> int:
         app, host=settings.host, port=settings.port, log_level=log_level, access_log=False,
         timeout_graceful_shutdown=5, timeout_keep_alive=settings.keep_alive_timeout,
         limit_concurrency=settings.max_connections, h11_max_incomplete_event_size=16 * 1024,
-        http=guarded_protocol(settings.header_timeout, settings.max_connections),
+        http=guarded_protocol(settings.header_timeout, settings.max_connections,
+                              settings.max_connections_per_address, settings.trusted_proxies),
         # uvicorn would believe X-Forwarded-For from 127.0.0.1 (FORWARDED_ALLOW_IPS): any local
         # client could then pick its own address for the rate limits. The hub reads it itself,
         # only from PIAZZETTA_HUB_TRUSTED_PROXIES (server.limits.client_address).
@@ -264,6 +272,9 @@ def _run(hub, command: str, args) -> int:
     elif command == "reinstate":
         hub.reinstate(args.device_id)
         print(f"reinstated {args.device_id}")
+    elif command == "relay-move":
+        from .relay import move_registration
+        _print_json(move_registration(hub, args.device_id, args.relay_id))
     elif command == "ideas":
         _print_json(hub.proposals(args.consultation))
     elif command == "answer-idea":

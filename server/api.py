@@ -14,7 +14,8 @@ from app.errors import N_, DomainError
 from app.i18n import gettext_for
 
 from . import __version__, dashboard, signup, uploads
-from .body import BodyTimeout, BodyTooLarge, Guard, too_large, too_slow
+from .body import (BodyTimeout, BodyTooLarge, Guard, TooManyEvents, too_large,
+                   too_many_events, too_slow)
 from .errors import HubError
 from .hub import Hub
 from .limits import RateLimits
@@ -108,6 +109,8 @@ async def http_error(request: Request, exc: StarletteHTTPException):
         return error_response(request, too_large(exc.limit), 413)
     if isinstance(exc, BodyTimeout):
         return error_response(request, too_slow(exc.seconds), 408)
+    if isinstance(exc, TooManyEvents):
+        return error_response(request, too_many_events(exc.limit), 413)
     messages = {404: N_("Not found."), 405: N_("This method is not allowed here.")}
     error = HubError(messages.get(exc.status_code, N_("The request cannot be served.")),
                      status=exc.status_code, code=f"http_{exc.status_code}")

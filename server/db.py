@@ -353,6 +353,16 @@ upstream_devices = Table(
     Column("at", String(40), nullable=False),
 )
 
+# The cards the central hub holds, as the room hub knows it (pulled from it, or sent and
+# acknowledged): only the others go up, and an answer made with one of those waits for it.
+# No time, no insertion order (like issued_cards).
+upstream_cards = Table(
+    "upstream_cards", metadata,
+    Column("consultation_id", String(ID), primary_key=True),
+    Column("lookup", String(16), primary_key=True),
+    sqlite_with_rowid=False,
+)
+
 # Rate-limit counters (server/limits.py), one row per limit and client or device, shared by
 # every hub process on the same database. `key` holds hashes, never an address or a contact.
 rate_counters = Table(

@@ -513,15 +513,28 @@ class Hub:
         return same_secret(token, self.settings.admin_token)
 
     def devices(self) -> list[dict]:
+        """Every device: enrolled here (tablets, room hubs) and registered by a room hub
+        (`relayed_by`, its room hub), with the events each sent (directly or forwarded)."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(db.devices).order_by(db.devices.c.enrolled_at)).all()
+            relayed = {r.device_id: r for r in conn.execute(
+                select(db.relay_devices).order_by(db.relay_devices.c.registered_at))}
             counts = dict(conn.execute(select(db.events.c.device_id, func.count())
                                        .group_by(db.events.c.device_id)).all())
-        return [{"id": r.id, "site_id": r.site_id, "name": r.name, "platform": r.platform,
-                 "alias": r.alias, "enrolled_at": r.enrolled_at,
-                 "last_seen_at": r.last_seen_at,
-                 "revoked": r.revoked_at is not None, "revoked_at": r.revoked_at,
-                 "events": counts.get(r.id, 0)} for r in rows]
+        out = [{"id": r.id, "site_id": r.site_id, "name": r.name, "platform": r.platform,
+                "alias": r.alias, "enrolled_at": r.enrolled_at,
+                "last_seen_at": r.last_seen_at, "kind": r.kind or "tablet",
+                "revoked": r.revoked_at is not None, "revoked_at": r.revoked_at,
+                "relayed_by": relayed[r.id].relay_id if r.id in relayed else None,
+                "events": counts.get(r.id, 0)} for r in rows]
+        enrolled = {r.id for r in rows}
+        out += [{"id": r.device_id, "site_id": r.site_id, "name": r.name,
+                 "platform": r.platform, "alias": None, "enrolled_at": r.registered_at,
+                 "last_seen_at": None, "kind": "tablet", "revoked": False,
+                 "revoked_at": None, "relayed_by": r.relay_id,
+                 "events": counts.get(r.device_id, 0)}
+                for r in relayed.values() if r.device_id not in enrolled]
+        return out
 
     def revoke(self, device_id: str) -> None:
         """Revoke a device at once: its next request gets 401 device_revoked."""

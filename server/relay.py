@@ -42,7 +42,7 @@ from app.text import clean_text
 from . import db
 from .body import RELAY_BATCH_FACTOR as BODY_RELAY_FACTOR
 from .errors import EventRejected, HubError
-from .ingest import Batch, Event, IngestExtension, meeting_at_site
+from .ingest import IDENT, Batch, Event, IngestExtension, meeting_at_site
 
 RELAY = "relay"
 ROOM_SIGNUP = "room_signup"
@@ -59,6 +59,14 @@ def relay_max_batch(settings) -> int:
 
 NOT_REGISTERED = N_("This room hub did not register this device.")
 OTHER_SITE = N_("This device was registered for another site.")
+ENROLLED_HERE = N_("This tablet is enrolled with the central hub directly: staff can move it "
+                   "to a room hub.")
+SEQ_JUMP = N_("This sequence number jumps too far ahead of the device's last one (at most "
+              "{max} more).")
+# A forwarded event's `seq` may pass its device's highest stored here by at most this much (the
+# first one by this much over the lowest of its batch): a room hub cannot put an event beyond
+# the reach of its tablet's own later ones (an idea's moderation, an answer).
+SEQ_JUMP_MAX = 100_000
 REVOKED = N_("This tablet was revoked: its data is kept, enroll it again to send it.")
 
 
@@ -101,11 +109,11 @@ def register_devices(hub, relay: dict, devices: object) -> list[dict]:
 
 
 def _register(conn, relay: dict, item: dict, device_id, now: str) -> dict:
-    if not isinstance(device_id, str) or not re.match(r"^[A-Za-z0-9_\-]{1,64}$", device_id) \
-            or device_id == "staff":
+    if not isinstance(device_id, str) or not IDENT.match(device_id) or device_id == "staff":
         raise EventRejected(N_("A device identifier (1 to 64 letters, digits, - or _) is "
                                "expected."), "device_id", code="device_id_invalid")
-    known = conn.execute(select(db.devices.c.kind, db.devices.c.revoked_at).where(
+    known = conn.execute(select(db.devices.c.kind, db.devices.c.revoked_at,
+                                db.devices.c.enrolled_at).where(
         db.devices.c.id == device_id)).first()
     if device_id == relay["id"] or (known is not None and known.kind == RELAY):
         raise EventRejected(N_("A room hub cannot be registered as one of its devices."),
@@ -114,9 +122,18 @@ def _register(conn, relay: dict, item: dict, device_id, now: str) -> dict:
         raise EventRejected(REVOKED, "device_id", code="device_revoked")
     row = conn.execute(select(db.relay_devices).where(
         db.relay_devices.c.device_id == device_id)).first()
-    if row is not None and row.relay_id != relay["id"]:
-        raise EventRejected(N_("Another room hub registered this device."), "device_id",
-                            code="device_registered_elsewhere")
+    mine = row is not None and row.relay_id == relay["id"]
+    if known is not None and not (mine and row.registered_at >= known.enrolled_at):
+        # A direct enrollment takes precedence; staff move it (`relay-move`) to a room hub.
+        raise EventRejected(ENROLLED_HERE, "device_id", code="device_enrolled_here")
+    take_over = False
+    if row is not None and not mine:
+        if not lapsed(conn, row.relay_id):
+            raise EventRejected(N_("Another room hub registered this device."), "device_id",
+                                code="device_registered_elsewhere")
+        if row.site_id != relay["site_id"]:
+            raise EventRejected(OTHER_SITE, "device_id", code="device_other_site")
+        take_over = True        # its room hub was revoked: the same site's new one takes it
     name = clean_text(str(item.get("name") or ""), field="name", max_length=200)
     platform = clean_text(str(item.get("platform") or ""), field="platform", max_length=100)
     values = {"relay_id": relay["id"], "site_id": relay["site_id"], "name": name,
@@ -126,27 +143,109 @@ def _register(conn, relay: dict, item: dict, device_id, now: str) -> dict:
                                                   "registered_at": now}])
     else:
         conn.execute(update(db.relay_devices).where(
-            db.relay_devices.c.device_id == device_id).values(**values))
+            db.relay_devices.c.device_id == device_id).values(
+            **values, **({"registered_at": now} if take_over else {})))
     return {"device_id": device_id, "status": "registered"}
+
+
+def lapsed(conn, relay_id: str) -> bool:
+    """Whether the registrations of this room hub lapsed: staff revoked it (or it is gone)."""
+    row = conn.execute(select(db.devices.c.revoked_at).where(
+        db.devices.c.id == relay_id, db.devices.c.kind == RELAY)).first()
+    return row is None or row.revoked_at is not None
+
+
+def _identifier(value: object, field: str) -> str:
+    if not isinstance(value, str) or not IDENT.match(value) or value == "staff":
+        raise HubError(N_("A device identifier (1 to 64 letters, digits, - or _) is "
+                          "expected."), field=field)
+    return value
+
+
+def move_registration(hub, device_id: object, relay_id: object) -> dict:
+    """Staff move a device to a room hub (`python -m server relay-move`, the admin API): that
+    relay, at its site, forwards its events from now on — also for a tablet enrolled here
+    directly, until it enrolls here again (the latest of the two acts wins). Another relay's
+    forwarding for it is refused from now on (`device_not_registered`)."""
+    device_id, relay_id = _identifier(device_id, "device_id"), _identifier(relay_id, "relay_id")
+    now = now_iso()
+    with hub.write_lock, hub.writer.begin() as conn:
+        target = conn.execute(select(db.devices).where(db.devices.c.id == relay_id)).first()
+        if target is None or target.kind != RELAY or target.revoked_at is not None:
+            raise HubError(N_("Unknown room hub: {id}."), status=404, code="relay_not_found",
+                           id=relay_id)
+        known = conn.execute(select(db.devices.c.kind, db.devices.c.name,
+                                    db.devices.c.platform).where(
+            db.devices.c.id == device_id)).first()
+        if known is not None and known.kind == RELAY:
+            raise HubError(N_("A room hub cannot be registered as one of its devices."),
+                           code="device_is_relay", field="device_id")
+        row = conn.execute(select(db.relay_devices).where(
+            db.relay_devices.c.device_id == device_id)).first()
+        values = {"relay_id": relay_id, "site_id": target.site_id, "registered_at": now}
+        if row is not None:
+            conn.execute(update(db.relay_devices).where(
+                db.relay_devices.c.device_id == device_id).values(**values))
+        else:
+            conn.execute(db.relay_devices.insert(), [{
+                "device_id": device_id, "name": known.name if known else "",
+                "platform": known.platform if known else "", **values}])
+    log.info("staff moved device %s to room hub %s", device_id, relay_id)
+    return {"device_id": device_id, "relay_id": relay_id, "site_id": target.site_id,
+            "moved_from": row.relay_id if row is not None else None}
 
 
 # -- forwarded batches ----------------------------------------------------------------------------
 
-def ingest_relayed(hub, relay: dict, envelopes: list) -> list[dict]:
+def signup_limits(hub, relay: dict, envelopes: list, limits) -> dict[int, EventRejected]:
+    """The form's rate limits (server.limits), applied to the room's new sign-ups before the
+    write transaction: per room hub as per tablet (`signup_device`), per contact as a card
+    (`cards`). {index: refusal `rate_limited`} — an event the room hub keeps and sends again
+    later (server.upstream.WAIT_EVENT)."""
+    if limits is None:
+        return {}
+    candidates = [(i, env) for i, env in enumerate(envelopes) if isinstance(env, dict)
+                  and env.get("device_id") == relay["id"] and env.get("type") == ROOM_SIGNUP
+                  and isinstance(env.get("id"), str) and isinstance(env.get("payload"), dict)]
+    if not candidates:
+        return {}
+    stored = set()
+    with hub.engine.connect() as conn:
+        for chunk in db.in_chunks(sorted({env["id"] for _, env in candidates})):
+            stored.update(conn.execute(select(db.events.c.id).where(
+                db.events.c.id.in_(chunk))).scalars())
+    refused = {}
+    for index, env in candidates:
+        if env["id"] in stored:
+            continue        # a resend: already counted
+        contact = env["payload"].get("contact")
+        try:
+            limits.hit("signup_device", "device:" + relay["id"])
+            if isinstance(contact, str) and contact.strip():
+                limits.hit("cards", "contact:" + contact.strip().lower())
+        except HubError as exc:
+            refused[index] = EventRejected(exc.message, "payload", code="rate_limited",
+                                           **exc.params)
+    return refused
+
+
+def ingest_relayed(hub, relay: dict, envelopes: list, limits=None) -> list[dict]:
     """Apply a room hub's batch: one result per envelope, in order, with the statuses of a
     tablet's push. Envelopes are grouped by their `device_id` and each group runs as that
     device's own batch (server.ingest.Batch): a device the relay registered, at the relay's
     site; the relay itself for the room's records. An envelope for any other device is
-    rejected with its reason (kept for review). One transaction for the whole request."""
+    rejected with its reason (kept for review). One transaction for the whole request. The
+    room's sign-ups are under the form's rate limits (`limits`, server.limits.RateLimits)."""
     require_relay(relay)
     if len(envelopes) > relay_max_batch(hub.settings):
         raise HubError(N_("Too many events in one batch: at most {max}."), status=413,
                        code="batch_too_large", max=relay_max_batch(hub.settings))
+    limited = signup_limits(hub, relay, envelopes, limits)
     for attempt in range(5):
         try:
             with hub.write_lock:
                 with hub.writer.begin() as conn:
-                    results, batches = _run(hub, conn, relay, envelopes)
+                    results, batches = _run(hub, conn, relay, envelopes, limited)
                 for batch in batches:
                     hub._follow_versions(batch.versions)
                     hub.results.apply(batch.deltas)
@@ -157,37 +256,61 @@ def ingest_relayed(hub, relay: dict, envelopes: list) -> list[dict]:
     raise AssertionError("unreachable")
 
 
-def _run(hub, conn, relay: dict, envelopes: list) -> tuple[list[dict], list[Batch]]:
+def _run(hub, conn, relay: dict, envelopes: list, limited: dict | None = None
+         ) -> tuple[list[dict], list[Batch]]:
     relay_id, site_id = relay["id"], relay["site_id"]
     named = sorted({env["device_id"] for env in envelopes if isinstance(env, dict)
                     and isinstance(env.get("device_id"), str)} - {relay_id})
-    registered, revoked = {}, set()
+    registered, direct, last_seq = {}, {}, {}
     for chunk in db.in_chunks(named):
         registered.update({r.device_id: r for r in conn.execute(select(
             db.relay_devices.c.device_id, db.relay_devices.c.relay_id,
-            db.relay_devices.c.site_id).where(db.relay_devices.c.device_id.in_(chunk)))})
-        revoked.update(conn.execute(select(db.devices.c.id).where(
-            db.devices.c.id.in_(chunk), db.devices.c.revoked_at.is_not(None))).scalars())
+            db.relay_devices.c.site_id, db.relay_devices.c.registered_at).where(
+            db.relay_devices.c.device_id.in_(chunk)))})
+        direct.update({r.id: r for r in conn.execute(select(
+            db.devices.c.id, db.devices.c.enrolled_at, db.devices.c.revoked_at).where(
+            db.devices.c.id.in_(chunk)))})
+    for chunk in db.in_chunks(sorted(set(named) | {relay_id})):
+        last_seq.update(conn.execute(select(db.events.c.device_id, func.max(db.events.c.seq))
+                                     .where(db.events.c.device_id.in_(chunk))
+                                     .group_by(db.events.c.device_id)).all())
     own = Batch(hub.ingest_registry, conn, relay, hub.consultation)
     groups: dict[str, list[int]] = {relay_id: []}
     results: list[dict | None] = [None] * len(envelopes)
     for index, env in enumerate(envelopes):
         device_id = env.get("device_id") if isinstance(env, dict) else None
         row = registered.get(device_id)
-        refusal = None
-        if device_id == relay_id:
+        enrolled = direct.get(device_id)
+        refusal = (limited or {}).get(index)
+        if refusal is not None or device_id == relay_id:
             pass
         elif row is None or row.relay_id != relay_id:
             refusal = EventRejected(NOT_REGISTERED, "device_id",
                                     code="device_not_registered")
         elif row.site_id != site_id:
             refusal = EventRejected(OTHER_SITE, "device_id", code="device_other_site")
-        elif device_id in revoked:
+        elif enrolled is not None and enrolled.revoked_at is not None:
             refusal = EventRejected(REVOKED, "device_id", code="device_revoked")
+        elif enrolled is not None and enrolled.enrolled_at > row.registered_at:
+            refusal = EventRejected(ENROLLED_HERE, "device_id", code="device_enrolled_here")
         if refusal is not None:
             results[index] = own.reject(env, refusal)
         else:
             groups.setdefault(device_id, []).append(index)
+    for device_id, indexes in groups.items():
+        seqs = [envelopes[i].get("seq") for i in indexes]
+        seqs = [s for s in seqs if isinstance(s, int) and not isinstance(s, bool)]
+        base = last_seq.get(device_id) or (min(seqs) if seqs else 0)
+        kept = []
+        for i in indexes:
+            seq = envelopes[i].get("seq")
+            if isinstance(seq, int) and not isinstance(seq, bool) \
+                    and seq > base + SEQ_JUMP_MAX:
+                results[i] = own.reject(envelopes[i], EventRejected(
+                    SEQ_JUMP, "seq", code="seq_jump", max=SEQ_JUMP_MAX))
+            else:
+                kept.append(i)
+        groups[device_id] = kept
     batches = []
     for device_id, indexes in groups.items():
         batch = own if device_id == relay_id else Batch(
@@ -288,14 +411,35 @@ def _site_consultations(hub, relay: dict) -> set[str]:
     return {c["id"] for c in hub.bundle_index(relay)["consultations"]}
 
 
-def cards_for_relay(hub, relay: dict) -> dict:
+CARD_PAGE = 500     # cards a page of GET /api/v1/relay/cards holds at most
+
+
+def cards_for_relay(hub, relay: dict, consultation_id: str | None = None, after: str = "",
+                    limit: int = CARD_PAGE) -> dict:
     """The cards issued here (online sign-ups, printed batches) for the consultations of the
     relay's site: lookup and public key (app.cards.issued_row), so that the room hub checks
-    them and their answers offline as this hub would. Nothing that makes an answer, nothing
-    about who holds them."""
+    them and their answers offline as this hub would; nothing that makes an answer, nothing
+    about who holds them. Without `consultation_id`: how many each consultation has
+    (`counts`), so that the room pulls only what changed; with it: one page of that
+    consultation's cards in lookup order after `after`, and the `next` page's `after` (None on
+    the last page). Rows are the issued cards' export (server.participation), as they are."""
     require_relay(relay)
-    return {"cards": [row for c in sorted(_site_consultations(hub, relay))
-                      for row in hub.participation.export_cards(c)]}
+    mine = sorted(_site_consultations(hub, relay))
+    if consultation_id is None:
+        with hub.engine.connect() as conn:
+            counts = dict(conn.execute(
+                select(db.issued_cards.c.consultation_id, func.count())
+                .where(db.issued_cards.c.consultation_id.in_(mine),
+                       db.issued_cards.c.public_key.is_not(None))    # as export_cards
+                .group_by(db.issued_cards.c.consultation_id)).all()) if mine else {}
+        return {"counts": {c: counts.get(c, 0) for c in mine}}
+    if consultation_id not in mine:
+        return {"cards": [], "next": None}
+    limit = max(1, min(int(limit), CARD_PAGE))
+    rows = [row for row in hub.participation.export_cards(consultation_id)
+            if row["lookup"] > after]
+    return {"cards": rows[:limit], "next": rows[limit - 1]["lookup"] if len(rows) > limit
+            else None}
 
 
 def cards_from_relay(hub, relay: dict, rows: object) -> dict:

@@ -161,6 +161,10 @@ def run_room(args, overrides: dict, serve) -> int:
             consultation = hub.import_bundle(DEMO)
             print(f"Demo consultation imported: {consultation.id}")
         site = args.site or values.get("site_id") or _first_site(hub)
+        if site is not None and site == values.get("site_id") and not hub.site_exists(site):
+            # The central hub's site, before its first consultation could come down: the room
+            # runs with it and keeps trying (its name follows with the bundle).
+            hub.create_site(site, {"fr": site})
         made = hub.make_enrollment_code(site, args.minutes)
         from .phones import phone_signup
         phones = phone_signup(hub).get("phone_signup", {}).get("url")

@@ -87,6 +87,7 @@ class Settings:
     body_timeout: int = 30
     keep_alive_timeout: int = 5
     max_connections: int = 400
+    max_connections_per_address: int = 64     # 0: none; trusted proxies have none
     # Log lines per message kind and interval (seconds) before they are only counted.
     log_burst: int = 20
     log_interval: int = 60
@@ -115,6 +116,7 @@ class Settings:
     upstream_interval: int = 10
     upstream_backoff: int = 300
     upstream_timeout: int = 60      # seconds to wait for the central hub's answer
+    upstream_content_interval: int = 300   # seconds between two pulls of consultations, cards
     # Cards a site's room hub may make per consultation when staff set no quota for it.
     room_card_quota: int = 500
     # A room hub serves HTTPS with the certificate it made (server/tls.py, `python -m server
@@ -163,6 +165,9 @@ class Settings:
                                        "keep_alive_timeout"),
             "max_connections": _int(env, "PIAZZETTA_HUB_MAX_CONNECTIONS", 400, overrides,
                                     "max_connections"),
+            "max_connections_per_address": _int(
+                env, "PIAZZETTA_HUB_MAX_CONNECTIONS_PER_ADDRESS", 64, overrides,
+                "max_connections_per_address"),
             "log_burst": _int(env, "PIAZZETTA_HUB_LOG_BURST", 20, overrides, "log_burst"),
             "log_interval": _int(env, "PIAZZETTA_HUB_LOG_INTERVAL", 60, overrides,
                                  "log_interval"),
@@ -182,6 +187,8 @@ class Settings:
                                      "upstream_backoff"),
             "upstream_timeout": _int(env, "PIAZZETTA_HUB_UPSTREAM_TIMEOUT", 60, overrides,
                                      "upstream_timeout"),
+            "upstream_content_interval": _int(env, "PIAZZETTA_HUB_UPSTREAM_CONTENT_INTERVAL", 300,
+                                              overrides, "upstream_content_interval"),
             "room_card_quota": max(0, _int(env, "PIAZZETTA_HUB_ROOM_CARD_QUOTA", 500,
                                            overrides, "room_card_quota")),
             "trusted_proxies": tuple(p.strip() for p in _text(

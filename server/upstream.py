@@ -25,6 +25,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from sqlalchemy import func, select, tuple_, update
 
@@ -48,6 +49,11 @@ RELAY_CARDS = f"{p.API_PREFIX}/relay/cards"
 LIVE_ROOM = 2.0          # seconds since a tablet's last push during which the room is live
 LIVE_ROOM_PAUSE = 0.2    # the forwarder's pause between two batches while it is
 LIVE_ROOM_BATCH = 250    # and its batches' size
+REGISTER_RETRY = 60.0    # seconds before a device the central hub refused is registered again
+# Codes of a forwarded event that leave it waiting at the room (not acknowledged): its device is
+# registered again later (staff may move it here), or a rate limit passes.
+WAIT_DEVICE = ("device_not_registered", "device_other_site", "device_enrolled_here")
+WAIT_EVENT = ("rate_limited",)
 
 
 def live(hub) -> bool:
@@ -59,10 +65,11 @@ URL, RELAY_ID, SECRET, BOUND, SITE, MAX_BATCH = (
     "url", "relay_id", "secret", "bound", "site_id", "max_batch")
 LAST_CONTACT, PROBLEM, ANSWERS_CURSOR, BUNDLE_ETAG = (
     "last_contact", "problem", "answers_cursor", "bundle_etag")
-CARDS_SENT = "cards_sent"
+CARDS_SENT, CARDS_DOWN = "cards_sent", "cards_down"
+CARD_CHUNK = 100         # cards a push holds (~20 KB: the route's body limit is 64 KiB)
 # What a new central hub (another URL) starts without: it gets the room's cards, content and
 # answers again, as the first one did.
-FORGOTTEN_WITH_CENTRAL = (ANSWERS_CURSOR, BUNDLE_ETAG, CARDS_SENT)
+FORGOTTEN_WITH_CENTRAL = (ANSWERS_CURSOR, BUNDLE_ETAG, CARDS_SENT, CARDS_DOWN)
 
 
 # -- state ----------------------------------------------------------------------------------------
@@ -131,6 +138,7 @@ def enroll(hub, url: str, code: str, name: str = "") -> dict:
         if values.get(URL) and values.get(URL) != url:
             conn.execute(db.upstream_acks.delete())
             conn.execute(db.upstream_devices.delete())
+            conn.execute(db.upstream_cards.delete())
             conn.execute(db.upstream_state.delete().where(
                 db.upstream_state.c.key.in_(FORGOTTEN_WITH_CENTRAL)))
         max_batch = answer.get("max_batch")
@@ -208,6 +216,45 @@ class Outbox:
         return envelopes
 
     def _events(self, limit: int) -> list[dict]:
+        """The next events in (device, seq) order, but answers made with a card of this room
+        the central hub does not hold yet: they wait for it (a later round)."""
+        while True:
+            rows = self._event_rows(limit)
+            if not rows:
+                return []
+            out = self._without_waiting_cards(rows)
+            if out:
+                return out
+
+    def _without_waiting_cards(self, envelopes: list[dict]) -> list[dict]:
+        carded = {(env["payload"].get("consultation_id"), env["payload"].get("card"))
+                  for env in envelopes if env["type"] == "answer"
+                  and isinstance(env["payload"].get("card"), str)}
+        if not carded:
+            return envelopes
+        lookups = sorted({lookup for _, lookup in carded})
+        issued, upstream = set(), set()
+        with self.hub.engine.connect() as conn:
+            for chunk in db.in_chunks(lookups):
+                issued.update(conn.execute(select(
+                    db.issued_cards.c.consultation_id, db.issued_cards.c.lookup).where(
+                    db.issued_cards.c.lookup.in_(chunk))).all())
+                upstream.update(conn.execute(select(
+                    db.upstream_cards.c.consultation_id, db.upstream_cards.c.lookup).where(
+                    db.upstream_cards.c.lookup.in_(chunk))).all())
+        waiting_cards = (carded & issued) - upstream
+        if not waiting_cards:
+            return envelopes
+        kept = []
+        for env in envelopes:
+            if env["type"] == "answer" and (env["payload"].get("consultation_id"),
+                                            env["payload"].get("card")) in waiting_cards:
+                self.held.pop(env["id"], None)
+            else:
+                kept.append(env)
+        return kept
+
+    def _event_rows(self, limit: int) -> list[dict]:
         e = db.events
         query = (select(e.c.id, e.c.device_id, e.c.seq, e.c.type, e.c.recorded_at, e.c.payload)
                  .join(db.upstream_devices, (db.upstream_devices.c.device_id == e.c.device_id)
@@ -325,9 +372,10 @@ class Outbox:
         enrolled again for another site), waits: its device is registered again."""
         now = now_iso()
         unregistered = {env["device_id"] for env in envelopes if results[env["id"]].get("code")
-                        in ("device_not_registered", "device_other_site")}
+                        in WAIT_DEVICE}
         acked = [{"event_id": env["id"], "status": results[env["id"]]["status"],
-                  "acked_at": now} for env in envelopes if env["device_id"] not in unregistered]
+                  "acked_at": now} for env in envelopes if env["device_id"] not in unregistered
+                 and results[env["id"]].get("code") not in WAIT_EVENT]
         signup_ids, idea_ids = [], []
         for item in acked:
             held = self.held.pop(item["event_id"], "")
@@ -362,12 +410,17 @@ class Progress:
 
 
 def register_devices(hub, client: HubClient) -> int:
-    """Register at the central hub this hub's devices it does not know yet; returns how many
-    it accepted."""
+    """Register at the central hub this hub's devices it does not know yet, and again those it
+    refused more than REGISTER_RETRY seconds ago (staff may have moved one here since);
+    returns how many it accepted."""
+    retry = datetime.fromtimestamp(time.time() - REGISTER_RETRY, timezone.utc).isoformat(
+        timespec="milliseconds")
+    settled = select(db.upstream_devices.c.device_id).where(
+        (db.upstream_devices.c.status == "registered") | (db.upstream_devices.c.at > retry))
     with hub.engine.connect() as conn:
         rows = conn.execute(select(db.devices.c.id, db.devices.c.name, db.devices.c.platform)
-                            .where(db.devices.c.kind.is_(None), db.devices.c.id.not_in(
-                                select(db.upstream_devices.c.device_id)))
+                            .where(db.devices.c.kind.is_(None),
+                                   db.devices.c.id.not_in(settled))
                             .order_by(db.devices.c.id)).all()
     done = 0
     for start in range(0, len(rows), 200):
@@ -386,42 +439,98 @@ def register_devices(hub, client: HubClient) -> int:
                 done += status == "registered"
                 if status == "refused":
                     log.warning("central hub refused device %s: %s", row.id, result.get("code"))
-                conn.execute(db.dialect_insert(conn, db.upstream_devices).values(
-                    device_id=row.id, status=status, reason=result.get("message"), at=now
-                ).on_conflict_do_nothing())
+                stmt = db.dialect_insert(conn, db.upstream_devices).values(
+                    device_id=row.id, status=status, reason=result.get("message"), at=now)
+                conn.execute(stmt.on_conflict_do_update(
+                    index_elements=["device_id"], set_={"status": status,
+                                                        "reason": result.get("message"),
+                                                        "at": now}))
     return done
+
+
+def _mark_cards_upstream(hub, rows: list[dict]) -> None:
+    """Note that the central hub holds these cards (pulled from it, or sent and acknowledged)."""
+    keys = sorted({(r["consultation_id"], r["lookup"]) for r in rows if isinstance(r, dict)
+                   and isinstance(r.get("consultation_id"), str)
+                   and isinstance(r.get("lookup"), str)})
+    if not keys:
+        return
+    with hub.writer.begin() as conn:
+        stmt = db.dialect_insert(conn, db.upstream_cards)
+        conn.execute(stmt.on_conflict_do_nothing(), [
+            {"consultation_id": c, "lookup": lookup} for c, lookup in keys])
 
 
 def pull_cards(hub, client: HubClient) -> dict:
     """The participation cards the central hub issued for this site (online sign-ups, printed
     batches): their public keys reach the room's tablets with the bundle index and let this
-    hub check their answers offline (nothing that makes an answer). A lookup ID this hub gave
-    another card is left out (its answers are refused here, and counted in the log)."""
+    hub check their answers offline (nothing that makes an answer). Only a consultation whose
+    count at the central hub changed since the last pull is read again, in pages of at most
+    relay.CARD_PAGE cards; a page imported is not asked again after a failure (the cursor is
+    kept). A lookup ID this hub gave another card is left out (its answers are refused here,
+    and counted in the log)."""
+    from urllib.parse import urlencode
     data, _ = client.get_json(RELAY_CARDS)
-    if not isinstance(data, dict) or not isinstance(data.get("cards"), list):
+    counts = data.get("counts") if isinstance(data, dict) else None
+    if not isinstance(counts, dict):
         raise p.NotAcknowledged("malformed cards")
-    result = hub.participation.import_cards(data["cards"], partial=True)
-    if result["conflicts"]:
+    seen = dict(state(hub).get(CARDS_DOWN) or {})
+    totals = {"imported": 0, "known": 0, "conflicts": 0}
+    for consultation_id, count in sorted(counts.items()):
+        mark = seen.get(consultation_id) or {}
+        if mark.get("count") == count and mark.get("after") is None:
+            continue
+        after = (mark.get("after") or "") if mark.get("count") == count else ""
+        while True:
+            page, _ = client.get_json(f"{RELAY_CARDS}?" + urlencode(
+                {"consultation_id": consultation_id, "after": after}))
+            rows = page.get("cards") if isinstance(page, dict) else None
+            if not isinstance(rows, list) or not isinstance(page.get("next"), (str, type(None))):
+                raise p.NotAcknowledged("malformed cards")
+            result = hub.participation.import_cards(rows, partial=True)
+            _mark_cards_upstream(hub, rows)
+            for key in totals:
+                totals[key] += result.get(key, 0)
+            seen[consultation_id] = {"count": count, "after": page["next"]}
+            set_state(hub, cards_down=seen)
+            if page["next"] is None:
+                break
+            after = page["next"]
+    if totals["conflicts"]:
         log.warning("%d cards of the central hub share a lookup ID with cards issued here",
-                    result["conflicts"])
-    return result
+                    totals["conflicts"])
+    return totals
 
 
 def push_cards(hub, client: HubClient) -> int:
-    """The cards this room hub issued (printed at its door), sent before the answers made with
-    them, whenever their number changed since the central hub last took them."""
-    rows = [row for c in hub.consultations()
-            for row in hub.participation.export_cards(c["id"])]
-    if not rows or state(hub).get(CARDS_SENT) == len(rows):
-        return 0
-    data = client._checked(client._request("POST", RELAY_CARDS, json={"cards": rows}))
-    if not isinstance(data, dict) or not isinstance(data.get("imported"), int):
-        raise p.NotAcknowledged("malformed cards acknowledgement")
-    if data.get("refused"):     # beyond the quota central staff set for this site
-        log.warning("central hub refused %d cards: %s", len(data["refused"]),
-                    (data.get("reason") or {}).get("code"))
-    set_state(hub, cards_sent=len(rows))
-    return data["imported"]
+    """The cards this room hub issued (printed at its door) that the central hub does not hold
+    yet, in chunks of CARD_CHUNK (well under the route's body limit), each marked once
+    acknowledged: a card pulled from the central hub never goes back up, and a failure costs
+    only the chunk under way. Answers made with a card not sent yet wait for it (Outbox)."""
+    i, u = db.issued_cards, db.upstream_cards
+    with hub.engine.connect() as conn:
+        lacking = conn.execute(select(i.c.consultation_id).distinct().select_from(
+            i.outerjoin(u, (u.c.consultation_id == i.c.consultation_id)
+                        & (u.c.lookup == i.c.lookup))).where(
+            u.c.lookup.is_(None), i.c.public_key.is_not(None))      # as export_cards
+        ).scalars().all()
+        if not lacking:
+            return 0          # every round: one query while nothing is new
+        known = set(conn.execute(select(u.c.consultation_id, u.c.lookup)).all())
+    rows = [row for c in sorted(lacking) for row in hub.participation.export_cards(c)
+            if (row["consultation_id"], row["lookup"]) not in known]
+    sent = 0
+    for start in range(0, len(rows), CARD_CHUNK):
+        chunk = rows[start:start + CARD_CHUNK]
+        data = client._checked(client._request("POST", RELAY_CARDS, json={"cards": chunk}))
+        if not isinstance(data, dict) or not isinstance(data.get("imported"), int):
+            raise p.NotAcknowledged("malformed cards acknowledgement")
+        if data.get("refused"):     # beyond the quota central staff set for this site
+            log.warning("central hub refused %d cards: %s", len(data["refused"]),
+                        (data.get("reason") or {}).get("code"))
+        _mark_cards_upstream(hub, chunk)
+        sent += len(chunk)
+    return sent
 
 
 def forward(hub, client: HubClient, values: dict, progress: Progress | None = None
@@ -450,20 +559,23 @@ def forward(hub, client: HubClient, values: dict, progress: Progress | None = No
             progress.active = False
 
 
-def pull_content(hub, client: HubClient, values: dict) -> list[str]:
+def pull_bundles(hub, client: HubClient, values: dict) -> list[str]:
     """Import the consultations the central hub sends this room's site (new versions only,
-    with their files, each checked against its hash), then the answers to its devices' ideas.
-    Returns the consultations imported."""
+    with their files, each checked against its hash); returns those imported. One that fails
+    does not hold back the others; the index's ETag is kept only once all are in, so that the
+    missing ones are asked again at the next try."""
     index, etag = client.get_json(f"{p.API_PREFIX}/bundle", values.get(BUNDLE_ETAG))
-    imported = []
-    if index is not None:
-        items = index.get("consultations")
-        if not isinstance(items, list):
-            raise p.NotAcknowledged("malformed bundle index")
-        current = {c["id"]: c["sha256"] for c in hub.consultations()}
-        for item in items:
-            if not isinstance(item, dict) or current.get(item.get("id")) == item.get("sha256"):
-                continue
+    if index is None:
+        return []
+    items = index.get("consultations")
+    if not isinstance(items, list):
+        raise p.NotAcknowledged("malformed bundle index")
+    current = {c["id"]: c["sha256"] for c in hub.consultations()}
+    imported, failed = [], None
+    for item in items:
+        if not isinstance(item, dict) or current.get(item.get("id")) == item.get("sha256"):
+            continue
+        try:
             text = client.get_bytes(str(item.get("bundle_url")))
             files = {}
             for f in item.get("files") or []:
@@ -471,15 +583,25 @@ def pull_content(hub, client: HubClient, values: dict) -> list[str]:
                 if hashlib.sha256(content).hexdigest() != f.get("sha256"):
                     raise p.NotAcknowledged("a bundle file does not match its hash")
                 files[str(f.get("path"))] = content
-            try:
-                hub.import_bundle(json.loads(text), files)
-                imported.append(item["id"])
-            except (DomainError, ValueError) as exc:
-                log.error("consultation %s from the central hub not imported: %s",
-                          item.get("id"), exc)
-        pull_cards(hub, client)
-        set_state(hub, bundle_etag=etag)
+        except p.SyncError as exc:
+            failed = failed or exc
+            continue
+        try:
+            hub.import_bundle(json.loads(text), files)
+            imported.append(item["id"])
+        except (DomainError, ValueError) as exc:
+            log.error("consultation %s from the central hub not imported: %s",
+                      item.get("id"), exc)
+    if failed is not None:
+        raise failed
+    set_state(hub, bundle_etag=etag)
+    return imported
+
+
+def pull_answers(hub, client: HubClient, values: dict) -> int:
+    """The answers to the ideas this room's devices collected, after the kept cursor."""
     cursor = values.get(ANSWERS_CURSOR) or 0
+    applied = 0
     while True:
         data, _ = client.get_json(f"{RELAY_ANSWERS}?since={int(cursor)}")
         answers = data.get("answers") if data else None
@@ -487,10 +609,20 @@ def pull_content(hub, client: HubClient, values: dict) -> list[str]:
             raise p.NotAcknowledged("malformed answers")
         for answer in answers:
             _apply_answer(hub, answer)
-        set_state(hub, answers_cursor=data["cursor"])
+        applied += len(answers)
+        if data["cursor"] != cursor:
+            set_state(hub, answers_cursor=data["cursor"])
         if not answers or data["cursor"] == cursor:
-            break
+            return applied
         cursor = data["cursor"]
+
+
+def pull_content(hub, client: HubClient, values: dict) -> list[str]:
+    """Everything that comes down at once (the room kit's first pull): consultations, cards,
+    answers. Returns the consultations imported."""
+    imported = pull_bundles(hub, client, values)
+    pull_cards(hub, client)
+    pull_answers(hub, client, state(hub))
     return imported
 
 
@@ -512,10 +644,26 @@ def _apply_answer(hub, answer: dict) -> None:
 
 # -- the loop -------------------------------------------------------------------------------------
 
+@dataclass
+class Step:
+    """One exchange with the central hub, tried and retried on its own: `run(client, values)`,
+    every `interval` seconds after a success, with the tablets' backoff after a failure."""
+    name: str
+    run: object
+    interval: float
+    failures: int = 0
+    due: float = 0.0
+    problem: str | None = None
+
+
 class Forwarder(threading.Thread):
-    """The hub process's upstream loop: every `interval` seconds while the central hub answers,
-    with the tablets' backoff (2 s, 4 s… up to `backoff[1]`, with jitter) while it does not.
-    Does nothing until this hub is enrolled upstream (`python -m server upstream enroll`)."""
+    """The hub process's upstream loops, each step on its own (docs/protocol.md, "The loop"):
+    this thread sends up — registers devices, sends the room's cards, forwards events — every
+    `interval` seconds; a second thread (`self.content`) brings down consultations, cards
+    and answers to ideas (every `content_interval` seconds). A step that
+    fails backs off alone (2 s, 4 s… up to `backoff[1]`, with jitter): a failing pull or card
+    push never holds back the events. Does nothing until this hub is enrolled upstream
+    (`python -m server upstream enroll`)."""
 
     def __init__(self, hub, interval: float = 10.0, content_interval: float = 300.0,
                  backoff: tuple[float, float] = (2.0, 300.0), timeout: float = 60.0):
@@ -526,55 +674,102 @@ class Forwarder(threading.Thread):
         self.backoff = backoff
         self.timeout = (min(5.0, timeout), timeout)
         self.progress = Progress()
-        self.failures = 0
-        self.problem: str | None = None
-        self._next_content = 0.0
-        self._wake = threading.Event()
         self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self.steps = [
+            Step("devices", lambda c, v: register_devices(hub, c), interval),
+            Step("cards up", lambda c, v: push_cards(hub, c), interval),
+            Step("events", lambda c, v: forward(hub, c, v, self.progress), interval)]
+        self.content = _Loop(self, "piazzetta-upstream-content", [
+            Step("consultations", lambda c, v: pull_bundles(hub, c, v), content_interval),
+            Step("cards down", lambda c, v: pull_cards(hub, c), content_interval),
+            Step("answers", lambda c, v: pull_answers(hub, c, v), content_interval)])
+
+    @property
+    def failures(self) -> int:
+        return max(step.failures for step in self.steps + self.content.steps)
+
+    @property
+    def problem(self) -> str | None:
+        return next((step.problem for step in self.steps + self.content.steps if step.problem),
+                    None)
+
+    def start(self) -> None:
+        super().start()
+        self.content.start()
 
     def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
+        self.content.wake()
 
     def wake(self) -> None:
         self._wake.set()
 
     def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                delay = self.cycle()
-            except Exception:      # a bug must not stop forwarding for good
-                log.exception("upstream cycle failed")
-                delay = self.backoff[1]
-            self._wake.wait(delay)
-            self._wake.clear()
+        _run_steps(self, self.steps, self._wake)
 
     def cycle(self) -> float:
-        values = state(self.hub)
-        if not configured(values):
-            return self.interval
-        client = HubClient(values[URL], values[RELAY_ID], values[SECRET], timeout=self.timeout,
-                           user_agent="piazzetta-room-hub")
+        """Run the steps that are due once; the seconds until the next one is."""
+        return _cycle(self, self.steps)
+
+
+class _Loop(threading.Thread):
+    def __init__(self, owner: Forwarder, name: str, steps: list[Step]):
+        super().__init__(name=name, daemon=True)
+        self.owner = owner
+        self.steps = steps
+        self._wake = threading.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def run(self) -> None:
+        _run_steps(self.owner, self.steps, self._wake)
+
+
+def _run_steps(owner: Forwarder, steps: list[Step], wake: threading.Event) -> None:
+    while not owner._stopping.is_set():
         try:
-            if time.monotonic() >= self._next_content:
-                pull_content(self.hub, client, values)
-                self._next_content = time.monotonic() + self.content_interval
-                values = state(self.hub)
-            register_devices(self.hub, client)
-            push_cards(self.hub, client)        # before the answers made with them
-            forward(self.hub, client, values, self.progress)
-        except p.SyncError as exc:
-            self.failures += 1
-            self.problem = exc.message
-            set_state(self.hub, problem=exc.message)
-            log.warning("central hub: %s (%s)", exc, getattr(exc, "detail", ""))
-            return backoff_delay(self.failures, self.backoff)
-        finally:
-            client.close()
-        self.failures = 0
-        self.problem = None
-        set_state(self.hub, last_contact=now_iso("seconds"), problem=None)
-        return self.interval
+            delay = _cycle(owner, steps)
+        except Exception:      # a bug must not stop forwarding for good
+            log.exception("upstream cycle failed")
+            delay = owner.backoff[1]
+        wake.wait(delay)
+        wake.clear()
+
+
+def _cycle(owner: Forwarder, steps: list[Step]) -> float:
+    hub = owner.hub
+    values = state(hub)
+    if not configured(values):
+        return owner.interval
+    client = HubClient(values[URL], values[RELAY_ID], values[SECRET], timeout=owner.timeout,
+                       user_agent="piazzetta-room-hub")
+    contacted = False
+    try:
+        for step in steps:
+            if owner._stopping.is_set() or time.monotonic() < step.due:
+                continue
+            try:
+                step.run(client, values)
+            except p.SyncError as exc:
+                step.failures += 1
+                step.problem = exc.message
+                step.due = time.monotonic() + backoff_delay(step.failures, owner.backoff)
+                set_state(hub, problem=exc.message)
+                log.warning("central hub, %s: %s (%s)", step.name, exc,
+                            getattr(exc, "detail", ""))
+                continue
+            contacted = True
+            step.failures, step.problem = 0, None
+            step.due = time.monotonic() + step.interval
+            values = state(hub)
+    finally:
+        client.close()
+    if contacted:
+        set_state(hub, last_contact=now_iso("seconds"), problem=owner.problem)
+    return max(0.05, min(step.due for step in steps) - time.monotonic())
 
 
 def status(hub, forwarder: Forwarder | None = None) -> dict:
@@ -597,6 +792,7 @@ def status(hub, forwarder: Forwarder | None = None) -> dict:
 
 def start_forwarder(hub) -> Forwarder:
     forwarder = Forwarder(hub, interval=hub.settings.upstream_interval,
+                          content_interval=hub.settings.upstream_content_interval,
                           backoff=(1.0, max(1.0, float(hub.settings.upstream_backoff))),
                           timeout=float(hub.settings.upstream_timeout))
     forwarder.start()

@@ -36,9 +36,10 @@ def register(body: DeviceList, me: DeviceDep, hub: HubDep):
 
 
 @router.post("/events", summary="Forward a batch on behalf of the room's devices (relay)")
-async def forward(body: RelayBatch, me: DeviceDep, hub: HubDep):
+async def forward(body: RelayBatch, me: DeviceDep, hub: HubDep, request: Request):
     relay.require_relay(me)
-    results = await run_in_threadpool(relay.ingest_relayed, hub, me, body.events)
+    results = await run_in_threadpool(relay.ingest_relayed, hub, me, body.events,
+                                      request.app.state.limits)
     return json_response({"max_batch": relay.relay_max_batch(hub.settings),
                           "results": results})
 
@@ -49,12 +50,17 @@ class CardList(BaseModel):
                     "nothing that makes an answer, nothing about who holds them)")
 
 
-@router.get("/cards", summary="The cards issued here for the room's site (relay)")
-def cards_out(me: DeviceDep, hub: HubDep):
-    return json_response(relay.cards_for_relay(hub, me))
+@router.get("/cards", summary="The cards issued here for the room's site (relay): counts per "
+                               "consultation, or one page of a consultation's cards")
+def cards_out(me: DeviceDep, hub: HubDep,
+              consultation_id: str | None = Query(None, max_length=64),
+              after: str = Query("", max_length=16),
+              limit: int = Query(relay.CARD_PAGE, ge=1, le=relay.CARD_PAGE)):
+    return json_response(relay.cards_for_relay(hub, me, consultation_id, after, limit))
 
 
-@router.post("/cards", summary="The cards the room hub issued, before their answers (relay)")
+@router.post("/cards", summary="The cards the room hub issued, before their answers (relay), "
+                                "in chunks well under the body limit")
 def cards_in(body: CardList, me: DeviceDep, hub: HubDep):
     return json_response(relay.cards_from_relay(hub, me, body.cards))
 
@@ -110,3 +116,27 @@ async def relay_code(request: Request, hub: HubDep):
     names = {s["id"]: localized(s["name"], lang) for s in hub.sites()}
     return render("relay_code.html", lang, made=made, url=hub.settings.public_url,
                   site_name=names.get(made["site_id"], made["site_id"]))
+
+
+@dashboard.post("/dashboard/relay-move", response_class=HTMLResponse)
+async def relay_move(request: Request, hub: HubDep):
+    """Staff move a tablet to a room hub from the dashboard (its session and form token), like
+    `python -m server relay-move`."""
+    from ..dashboard import _form, login, session_of
+    from ..errors import HubError
+    from ..hub import same_secret
+    from ..signup import render, request_lang, translator
+    lang = request_lang(request)
+    session = session_of(hub, request)
+    form = await _form(request)
+    if session is None or not same_secret(form.get("csrf", ""), session["csrf"]):
+        return login(hub, lang, 403, N_("The form expired: send it again."))
+    try:
+        moved = relay.move_registration(hub, form.get("device_id", ""), form.get("relay_id", ""))
+    except HubError as exc:
+        return render("message.html", lang, exc.status, title=N_("Nothing was moved."),
+                      text=exc.describe(translator(lang)))
+    text = translator(lang)(N_("The tablet {device} now sends its events through the room hub "
+                               "{relay}.")).format(device=moved["device_id"],
+                                                   relay=moved["relay_id"])
+    return render("message.html", lang, title=N_("Tablet moved."), text=text)

@@ -64,6 +64,18 @@ def reinstate(hub: HubDep, device_id: str = Path(max_length=64)):
     return json_response({"device_id": device_id, "revoked": False})
 
 
+class MoveRequest(BaseModel):
+    relay_id: str = Field(max_length=64, description="The room hub that forwards this "
+                                                     "device's events from now on")
+
+
+@router.post("/devices/{device_id}/relay",
+             summary="Move a device to a room hub (hub to hub): its events come through it")
+def move_to_relay(body: MoveRequest, hub: HubDep, device_id: str = Path(max_length=64)):
+    from ..relay import move_registration
+    return json_response(move_registration(hub, device_id, body.relay_id))
+
+
 @router.get("/conflicts", summary="Events kept for review (conflicts and rejects)")
 def conflicts(hub: HubDep):
     return json_response({"events": hub.reviews()})

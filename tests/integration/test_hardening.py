@@ -149,7 +149,8 @@ def test_200_half_sent_requests_do_not_stop_a_normal_push(guarded):
     log_before = guarded.log.stat().st_size
     sockets = []
     for _ in range(200):
-        sock = socket.create_connection(("127.0.0.1", guarded.port), timeout=10)
+        sock = socket.create_connection(("127.0.0.1", guarded.port), timeout=10,
+                                        source_address=("127.0.0.2", 0))   # another client
         sock.sendall(b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\n")    # and never the rest
         sockets.append(sock)
     stop = threading.Event()

@@ -110,7 +110,8 @@ def test_a_hub_and_a_room_hub_holding_every_verifier_value_cannot_make_a_proof(t
         # What each verifier holds: the hub's database (and its own secret), what a room hub
         # pulls (GET /api/v1/relay/cards), what a tablet gets with the bundle index.
         held = everything_stored(hub) | {hub.settings.secret_key}
-        held |= {str(v) for row in relay.cards_for_relay(hub, room)["cards"] for v in row.values()}
+        held |= {str(v) for row in relay.cards_for_relay(hub, room, CONSULTATION)["cards"]
+                 for v in row.values()}
         index = hub.bundle_index(tablet)["cards"]
         held |= {index["public_key"]} | {k for per in index.get("keys", index.get(
             "checks", {})).values() for k in per.values()}

@@ -137,8 +137,13 @@ def test_issued_cards_go_both_ways_between_room_and_central_for_the_site_only(
     from server.participation import participation
     room = enroll_relay(hub, "room-a")
     central_cards = participation(hub).issue_cards(demo.id, 3)
-    sent = relay.cards_for_relay(hub, room)["cards"]
-    assert {r["lookup"] for r in sent} == {c.lookup for c in central_cards}
+    assert relay.cards_for_relay(hub, room) == {"counts": {demo.id: 3}}
+    first = relay.cards_for_relay(hub, room, demo.id, limit=2)
+    rest = relay.cards_for_relay(hub, room, demo.id, after=first["next"], limit=2)
+    assert len(first["cards"]) == 2 and rest["next"] is None      # pages, in lookup order
+    sent = first["cards"] + rest["cards"]
+    assert [r["lookup"] for r in sent] == sorted(c.lookup for c in central_cards)
+    assert relay.cards_for_relay(hub, room, "another-consultation")["cards"] == []
     assert all(set(r) == {"consultation_id", "lookup", "public_key"} for r in sent)
     assert not any(c.secret in json.dumps(sent) for c in central_cards)      # never a secret
     # The room's own printed cards: taken for its site's consultations; another
@@ -217,6 +222,8 @@ def test_a_room_enrolled_with_another_central_hub_sends_its_cards_there_again(hu
             try:
                 assert upstream.push_cards(room, client) == 2
                 assert upstream.push_cards(room, client) == 0        # once per central hub
+                upstream.pull_cards(room, client)             # its own cards do not come down
+                assert upstream.push_cards(room, client) == 0
             finally:
                 client.close()
             assert {r["lookup"] for r in participation(central).export_cards("alpimed-2030")} \
@@ -227,3 +234,57 @@ def test_a_room_enrolled_with_another_central_hub_sends_its_cards_there_again(hu
             thread.join(30)
         room.close()
         second.close()
+
+
+def test_a_batch_is_counted_as_its_bytes_arrive_whatever_its_strings_hold():
+    from server.body import EventCounter, TooManyEvents
+
+    def counted(body: bytes, limit: int, step: int, exact: bool = True) -> bool:
+        counter = EventCounter(limit)
+        if exact:
+            counter.budget = 0          # the exact count from the first byte
+        try:
+            for start in range(0, len(body), step):
+                counter.feed(body[start:start + step])
+        except TooManyEvents:
+            return False
+        return True
+    tricky = {"id": "e", "payload": {"text": 'a "quoted" ], [ {, } \\ \\" end',
+                                     "list": [1, 2, [3, 4]], "nested": {"a": 1, "b": 2}}}
+    for step in (1, 2, 3, 7, 4096):       # chunk boundaries anywhere, escapes included
+        body = json.dumps({"events": [tricky] * 5, "other": [1, 2, 3]}).encode()
+        assert counted(body, 6, step) and counted(body, 5, step)     # each array on its own
+        assert not counted(body, 4, step)
+    assert counted(b'{"events": []}', 1, 1) and counted(b'{"events": [{}]}', 1, 1)
+    assert not counted(b'{"events": [{}, {}]}', 1, 1)
+    # While commas, braces and brackets stay within 48 a event, nothing is scanned (parsing
+    # costs little; the batch's length is checked after it); past that, the exact count.
+    assert counted(b'{"events": [' + b",".join([b"{}"] * 20) + b"]}", 1, 4096, exact=False)
+    assert not counted(b'{"events": [' + b",".join([b"{}"] * 20) + b"]}", 1, 4096)
+    assert not counted(b'{"events": [' + b",".join([b"{}"] * 60) + b"]}", 1, 7, exact=False)
+
+
+def test_an_answer_made_with_a_card_the_central_hub_lacks_waits_for_it(hub, demo):
+    """The room's outbox (server.upstream.Outbox) holds back an answer whose card this hub
+    issued and the central hub does not hold yet; the other events go; once the card is
+    acknowledged, the answer goes too."""
+    from server import upstream
+    from server.participation import participation
+    card = participation(hub).issue_cards(demo.id, 1)[0]
+    rows = []
+    for seq, payload in ((1, {"consultation_id": demo.id, "ballot_id": "b1",
+                              "question_id": "q-ticket", "value": "yes", "card": card.lookup}),
+                         (2, {"consultation_id": demo.id, "ballot_id": "b2",
+                              "question_id": "q-ticket", "value": "no"})):
+        rows.append({"id": f"e{seq}", "device_id": "tab-1", "seq": seq, "type": "answer",
+                     "recorded_at": "2026-12-01T10:00:00+00:00",
+                     "received_at": "2026-12-01T10:00:00+00:00", "content_hash": "x" * 64,
+                     "payload": json.dumps(payload)})
+    with hub.writer.begin() as conn:
+        conn.execute(db.events.insert(), rows)
+        conn.execute(db.upstream_devices.insert(), [{"device_id": "tab-1",
+                                                     "status": "registered", "at": "t"}])
+    assert [e["id"] for e in upstream.Outbox(hub, "room-x").take(100)] == ["e2"]
+    upstream._mark_cards_upstream(hub, [{"consultation_id": demo.id, "lookup": card.lookup,
+                                         "other": "fields"}])
+    assert [e["id"] for e in upstream.Outbox(hub, "room-x").take(100)] == ["e1", "e2"]
