@@ -377,8 +377,7 @@ def _apply_room_signup(hub, batch: Batch, state: RelayBatch, event: Event) -> No
         else "phone"
     created = payload.get("created_at")
     confirmed = payload.get("confirmed_at")
-    if signup_id in state.signups or batch.conn.execute(select(db.signups.c.id).where(
-            db.signups.c.id == signup_id)).first() is not None:
+    if signup_id in state.signups or hub.stage.row(batch.conn, signup_id) is not None:
         return
     lang = payload.get("lang") if payload.get("lang") in ("fr", "it", "en") else "fr"
     state.signups[signup_id] = {
@@ -396,7 +395,9 @@ def _apply_room_signup(hub, batch: Batch, state: RelayBatch, event: Event) -> No
 
 def _write(hub, batch: Batch, state: RelayBatch) -> None:
     if state.signups:
-        batch.conn.execute(db.signups.insert(), list(state.signups.values()))
+        # On PostgreSQL into the stage, out of the WAL (server/stage.py): a forwarded batch
+        # holds the room's ballots too, and one commit must not pair them with a person.
+        hub.stage.insert(batch.conn, list(state.signups.values()))
         batch.wrote_person = True
         for row in state.signups.values():
             if row["confirmed_at"] is None:
