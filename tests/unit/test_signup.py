@@ -319,6 +319,11 @@ def test_signup_from_a_phone_is_attributed_and_its_card_is_shown_once_on_confirm
     # What the hub keeps: the card's lookup ID and public key; never the secret, and nothing
     # on the sign-up but "a card was issued".
     # The card came from the pool (a batch of 10 made ahead, their codes in memory only).
+    # The confirmation waits in memory for the next batch of confirmations (one transaction).
+    with hub.engine.connect() as conn:
+        assert not conn.exec_driver_sql("SELECT card_issued FROM signups").scalar()
+    assert participation(hub).write_confirmations() == 1
+    assert participation(hub).pending_confirmations() == 0
     with hub.engine.connect() as conn:
         row = conn.exec_driver_sql("SELECT * FROM signups").one()._mapping
         issued = conn.exec_driver_sql("SELECT * FROM issued_cards").all()
