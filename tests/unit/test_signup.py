@@ -710,3 +710,21 @@ def test_every_field_at_fault_is_named_at_once():
     assert first.value.field == "name"
     assert signup_problems(SignupConfig(), {"name": "Ada", "contact": "ada@example.org",
                                             "consent": True}) == []
+
+
+@pytest.mark.parametrize("contact", ["me@gmail.com.", "me@gmail..com", "me@.gmail.com"])
+def test_an_address_with_an_empty_label_or_a_trailing_dot_is_refused_clearly(hub, client,
+                                                                              contact):
+    from app.signup import contact_identity, is_email_address
+    assert not is_email_address(contact)
+    assert contact_identity(contact) == "me@gmail.com"    # counted as the address it means
+    assert contact_identity("M.E+x@GoogleMail.com.") == "me@gmail.com"
+    hidden = form_of(client.get("/signup", params={"lang": "en"}).text)
+    page = client.post("/signup", data={**hidden, "name": "Ada", "contact": contact,
+                                        "consent": "1", "lang": "en"})
+    assert page.status_code == 422 and 'aria-invalid="true"' in page.text
+    assert "ends with a dot" in page.text
+    assert participation(hub).figures() == []
+    french = client.post("/signup", data={**hidden, "name": "Ada", "contact": contact,
+                                          "consent": "1", "lang": "fr"})
+    assert french.status_code == 422 and "ends with a dot" not in french.text
