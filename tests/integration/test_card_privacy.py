@@ -198,6 +198,9 @@ def test_no_path_from_a_person_to_an_answer(hub, tmp_path):
     assert sum(counts.values()) - sum(before.values()) == 10
 
     # The join: every table, every value, the card formulas applied to each person's row.
+    # A clean stop writes the confirmations that wait in memory (one batch, one transaction).
+    hub.stop()
+    hub.start()
     database = hub.data_dir / "hub.sqlite3"
     found = paths(database)
     assert found["persons"] == 8 and found["answers"] > 40
