@@ -97,7 +97,12 @@ def test_rate_limit_rows_keep_keyed_hashes_and_clock_aligned_windows(engine, tmp
     other = digest("contact:ada@example.org", "another secret")
     keys = " ".join(rows)
     assert plain not in keys and other not in keys and "ada" not in keys
-    assert digest("contact:ada@example.org", "the hub's secret") in keys
+    # A contact's key is this process's own random key, in memory only: the hub's secret
+    # (in the data folder, beside the database) does not find it either.
+    assert digest("contact:ada@example.org", "the hub's secret") not in keys
+    assert digest("contact:ada@example.org", limits._process_key) in keys
+    assert digest("198.51.100.7", "the hub's secret") in keys
+    assert RateLimits(settings, engine)._process_key != limits._process_key
     assert hmac.compare_digest(digest("x", "s"), digest("x", "s")) and digest("x", "s") != \
         digest("x", "t")
 
