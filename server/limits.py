@@ -27,7 +27,7 @@ import secrets
 import threading
 import time
 
-from limits import parse
+from limits import RateLimitItemPerHour, parse
 from limits.storage import Storage
 from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import case, delete, select
@@ -126,6 +126,12 @@ class RateLimits:
         self.storage = DatabaseStorage(engine, writer)
         self.limiter = FixedWindowRateLimiter(self.storage)
         self.items = {kind: parse(getattr(settings, "rate_" + kind)) for kind in self.KINDS}
+        # Confirmation emails to one address: counted only while their links are valid (the
+        # window at most PIAZZETTA_HUB_CONFIRM_LINK_HOURS), so that three sign-ups with someone
+        # else's address keep them from a card for a link's life, not a day.
+        cards, hours = self.items["cards"], int(getattr(settings, "confirm_link_hours", 2))
+        if cards.get_expiry() > hours * 3600:
+            self.items["cards"] = RateLimitItemPerHour(cards.amount, hours)
         # Contacts' keys: this process's own key, in memory only (the module's docstring).
         self._process_key = secrets.token_hex(32)
 

@@ -284,9 +284,11 @@ async def confirm(request: Request, hub: HubDep):
     lang = asked if asked in LANGS else done.row["lang"]
     if done.card is not None:
         return card_page(hub.participation, lang, done.card)
-    text = {"already_shown": N_("Your participation card was shown once, when you first "
-                                "opened this link, and cannot be shown again. If you lost "
-                                "it, ask for one at the meeting."),
+    text = {"already_shown": N_("Your participation card was already shown once from this "
+                                "link and cannot be shown again. If you never saw it, your "
+                                "mailbox's security filter may have opened the link "
+                                "automatically before you: ask for a card at the meeting and "
+                                "say so. If you lost it, ask for one at the meeting too."),
             "contact_has_card": N_("A participation card was already given for this email "
                                    "address. If you lost it, ask for one at the meeting."),
             }.get(done.status, N_("To vote where one vote per person is asked, ask for a "

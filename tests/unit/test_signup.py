@@ -728,3 +728,40 @@ def test_an_address_with_an_empty_label_or_a_trailing_dot_is_refused_clearly(hub
     french = client.post("/signup", data={**hidden, "name": "Ada", "contact": contact,
                                           "consent": "1", "lang": "fr"})
     assert french.status_code == 422 and "ends with a dot" not in french.text
+
+
+def test_three_sign_ups_with_variants_of_an_address_are_said_plainly_and_last_a_link_life(
+        hub, client):
+    """A privacy review's finding (issue 23): three sign-ups with plus/dot variants of someone's
+    address use up the emails to that address; the fourth form's page says so plainly, and the
+    count lasts the links' life (PIAZZETTA_HUB_CONFIRM_LINK_HOURS), not a day."""
+    pages = []
+    for contact in ("Victim+a@gmail.com", "v.i.c.t.i.m@googlemail.com", "VICTIM+zz@gmail.com",
+                    "victim@gmail.com"):
+        hidden = form_of(client.get("/signup", params={"lang": "en"}).text)
+        pages.append(client.post("/signup", data={**hidden, "name": "V", "contact": contact,
+                                                  "consent": "1", "lang": "en"}))
+    assert [p.status_code for p in pages] == [200] * 4
+    assert all("Several confirmation emails" not in p.text for p in pages[:3])
+    assert "Several confirmation emails were already sent to this address" in pages[3].text
+    assert participation(hub).figures()[0]["signups"] == 4      # the sign-up is kept
+    item = client.app.state.limits.items["cards"]
+    assert item.get_expiry() == hub.settings.confirm_link_hours * 3600
+
+
+def test_a_mail_scanner_that_posts_the_form_leaves_the_resident_a_plain_explanation(hub, client):
+    """A privacy review's finding (issue 23): a mail scanner that submits the confirmation
+    page's form takes the card. The resident then reads why, and what to do, in their language."""
+    key, alias, _ = enrolled(hub, "tab-1")
+    token = mint_signup_token(key, consultation=CONSULTATION, site=SITE, meeting=None,
+                              device=alias)
+    hidden = form_of(client.get("/signup", params={"t": token}).text)
+    assert client.post("/signup", data={**hidden, "name": "Ada", "contact": "ada@example.org",
+                                        "consent": "1"}).status_code == 200
+    link = participation(hub).confirmation_link(hidden["k"])
+    assert "<svg" in open_card(client, link).text                   # the scanner
+    for lang, words in (("en", "security filter"), ("fr", "filtre de sécurité"),
+                        ("it", "filtro di sicurezza")):
+        page = open_card(client, link, lang=lang)                    # the resident
+        assert page.status_code == 200 and "<svg" not in page.text
+        assert words in page.text, lang
