@@ -11,6 +11,8 @@ keeps only whether a card was shown to it.
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -42,6 +44,23 @@ _HEX64 = frozenset("0123456789abcdef")
 MAX_PRINT = 5000
 # What became of a sign-up's confirmation email (Participation.register).
 MAIL_OUTCOMES = ("sent", "failed", "no_smtp", "limited", "repeated", "phone")
+
+
+# The confirmation code shown on the page after the form (never emailed): letters that cannot
+# be mistaken for one another or for digits.
+CODE_LETTERS = "ACDEFHJKMNPRTUVWXY"
+# The sign-up browser's cookie (path /signup): marks of its recent sign-ups, at most this many.
+BROWSER_COOKIE = "piazzetta_signup"
+BROWSER_MARKS = 20
+
+
+class CodeNeeded(Exception):
+    """The confirmation's POST came from neither the sign-up's browser nor with its code (a
+    mail scanner that submits forms, or another device): nothing happened."""
+
+    def __init__(self, signup_id: str):
+        super().__init__(signup_id)
+        self.signup_id = signup_id
 
 
 @dataclass
@@ -491,7 +510,32 @@ class Participation:
                          daemon=True).start()
         return "queued"
 
-    def confirm(self, token: object) -> Confirmation:
+    def _mac(self, purpose: str, signup_id: str) -> bytes:
+        return hmac.new(self.hub.settings.secret_key.encode(),
+                        f"piazzetta-{purpose}|{signup_id}".encode(), hashlib.sha256).digest()
+
+    def confirm_code(self, signup_id: str) -> str:
+        """The 4-letter code the page after the form shows (never emailed, never stored: made
+        again from the sign-up's ID with the hub's secret)."""
+        mac = self._mac("confirm-code", signup_id)
+        return "".join(CODE_LETTERS[b % len(CODE_LETTERS)] for b in mac[:4])
+
+    def browser_mark(self, signup_id: str) -> str:
+        """What the sign-up's browser keeps in its cookie for this sign-up."""
+        return self._mac("confirm-browser", signup_id).hex()[:24]
+
+    def may_confirm(self, signup_id: str, marks: object, code: object) -> bool:
+        """Whether a confirmation's POST comes from the sign-up's browser (its cookie) or
+        carries the code shown after the form."""
+        mark = self.browser_mark(signup_id)
+        if isinstance(marks, str) and any(hmac.compare_digest(mark, m)
+                                          for m in marks.split(".")[:BROWSER_MARKS]):
+            return True
+        typed = "".join(str(code or "").split()).upper()[:16]
+        return len(typed) == 4 and hmac.compare_digest(typed, self.confirm_code(signup_id))
+
+    def confirm(self, token: object, *, marks: object = None, code: object = None,
+                gate: bool = False) -> Confirmation:
         """Confirm the email address of a sign-up and, the first time, hand it a card from the
         pool: one card per confirmed address (normalised: app.signup.contact_identity) and
         consultation, shown once. Nothing is written now: the sign-up's new state (confirmed,
@@ -503,13 +547,18 @@ class Participation:
         again, one card per address) read the pending confirmations with the database's.
         No card row is touched, nothing says which card it was.
         TokenError when the link is forged, damaged, of the old kind, or expired
-        (PIAZZETTA_HUB_CONFIRM_LINK_HOURS)."""
+        (PIAZZETTA_HUB_CONFIRM_LINK_HOURS); with `gate`, CodeNeeded when neither the
+        browser's `marks` (its cookie) nor `code` is the sign-up's (`may_confirm`)."""
         signup_id = self.confirmation_claims(token)
         stage = self.hub.stage
         with self.hub.engine.connect() as conn:
             row = stage.row(conn, signup_id)
         if row is None or row.contact_kind != "email":
             raise signing.TokenError(N_("This link is not valid."))
+        # `gate` (the confirmation page's POST): from the sign-up's browser, or with the code
+        # shown after the form; a mail scanner that submits the form has neither.
+        if gate and not self.may_confirm(signup_id, marks, code):
+            raise CodeNeeded(signup_id)
         shown_key = f"signup|{signup_id}"
         identity_key = "contact|{}|{}".format(row.consultation_id, db.sha256(
             contact_identity(row.contact or "")))

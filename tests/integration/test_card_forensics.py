@@ -27,7 +27,7 @@ from .conftest import HubProcess
 from .forensics import (Score, commit_order, file_order, freed_pages, pages_holding,
                         rate_limit_times, replay, same_commit)
 from .test_card_privacy import (CONSULTATION, confirmation_link, printed_cards, push,
-                                sign_up, tablet, vote)
+                                sign_up, tablet, typed_code, vote)
 
 pytestmark = pytest.mark.skipif(shutil.which("pdftoppm") is None,
                                 reason="pdftoppm (poppler-utils) renders the printed cards")
@@ -44,7 +44,8 @@ def open_card(link: str) -> tuple[str, bool]:
     if "<svg" not in page.text:                        # one button: its POST shows the card
         hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"',
                                  page.text))
-        page = requests.post(link.split("?")[0], data=hidden, timeout=30)
+        page = requests.post(link.split("?")[0], data={**hidden, **typed_code(link)},
+                             timeout=30)
     found = re.search(r'class="code"[^>]*>([A-Z0-9-]+)<', page.text)
     assert page.status_code == 200 and found, page.text[-400:]
     return found.group(1), page is not scanner

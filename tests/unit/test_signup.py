@@ -749,19 +749,58 @@ def test_three_sign_ups_with_variants_of_an_address_are_said_plainly_and_last_a_
     assert item.get_expiry() == hub.settings.confirm_link_hours * 3600
 
 
-def test_a_mail_scanner_that_posts_the_form_leaves_the_resident_a_plain_explanation(hub, client):
+def test_a_mail_scanner_that_posts_the_form_takes_no_card(hub, client):
     """A privacy review's finding (issue 23): a mail scanner that submits the confirmation
-    page's form takes the card. The resident then reads why, and what to do, in their language."""
+    page's form took the card. Now the POST needs the sign-up's browser (its cookie) or the
+    4-letter code shown after the form, never emailed: the scanner gets the page asking for the
+    code, nothing happens; the resident gets the card in the browser they signed up with, or
+    with the code on another device. Once shown, the page says a filter may have opened it."""
     key, alias, _ = enrolled(hub, "tab-1")
     token = mint_signup_token(key, consultation=CONSULTATION, site=SITE, meeting=None,
                               device=alias)
     hidden = form_of(client.get("/signup", params={"t": token}).text)
-    assert client.post("/signup", data={**hidden, "name": "Ada", "contact": "ada@example.org",
-                                        "consent": "1"}).status_code == 200
+    sent = client.post("/signup", data={**hidden, "name": "Ada", "contact": "ada@example.org",
+                                        "consent": "1", "lang": "en"})
+    code = re.search(r'class="confirm-code">([A-Z]{4})<', sent.text).group(1)
+    cookie = sent.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "Path=/signup" in cookie and "Secure" in cookie
+    assert "samesite=lax" in cookie.lower()
     link = participation(hub).confirmation_link(hidden["k"])
-    assert "<svg" in open_card(client, link).text                   # the scanner
+    assert code not in link
+    scanner = TestClient(client.app, base_url="https://testserver")      # no cookie
+    for typed in (None, "ZZZZ" if code != "ZZZZ" else "AAAA"):
+        page = scanner.get(link.removeprefix("https://hub.example"))
+        assert 'name="code"' in page.text and "<svg" not in page.text
+        posted = scanner.post("/signup/confirm", data={**form_of(page.text), "lang": "en",
+                                                       **({"code": typed} if typed else {})})
+        assert "<svg" not in posted.text and 'name="code"' in posted.text
+        assert posted.status_code == (400 if typed else 200)
+    assert participation(hub).pending_confirmations() == 0          # nothing happened
+    # The resident's own browser: no code asked, the card.
+    page = client.get(link.removeprefix("https://hub.example"))
+    assert 'name="code"' not in page.text
+    assert "<svg" in open_card(client, link).text
+    # Another device with the code, after the card was shown: the plain explanation.
+    other = TestClient(client.app, base_url="https://testserver")
     for lang, words in (("en", "security filter"), ("fr", "filtre de sécurité"),
                         ("it", "filtro di sicurezza")):
-        page = open_card(client, link, lang=lang)                    # the resident
+        page = other.post("/signup/confirm", data={"t": link.split("t=", 1)[1], "lang": lang,
+                                                   "code": code.lower()})
         assert page.status_code == 200 and "<svg" not in page.text
         assert words in page.text, lang
+
+
+def test_the_confirmation_code_opens_the_card_on_another_device(hub, client):
+    key, alias, _ = enrolled(hub, "tab-1")
+    token = mint_signup_token(key, consultation=CONSULTATION, site=SITE, meeting=None,
+                              device=alias)
+    hidden = form_of(client.get("/signup", params={"t": token}).text)
+    sent = client.post("/signup", data={**hidden, "name": "Ada", "contact": "ada@example.org",
+                                        "consent": "1", "lang": "fr"})
+    code = re.search(r'class="confirm-code">([A-Z]{4})<', sent.text).group(1)
+    link = participation(hub).confirmation_link(hidden["k"])
+    other = TestClient(client.app, base_url="https://testserver")
+    page = other.get(link.removeprefix("https://hub.example") + "&lang=fr")
+    assert 'name="code"' in page.text and "4 lettres" in page.text
+    shown = other.post("/signup/confirm", data={**form_of(page.text), "code": f" {code} "})
+    assert shown.status_code == 200 and "<svg" in shown.text
