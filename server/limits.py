@@ -10,11 +10,11 @@ never holds an address or an email. What that protects, said plainly: a copy of 
 *without* the `secret-key` file (which sits in the same data folder) cannot test a guessed
 address against it; the operator, who holds both, can. So a contact's key (the emails sent to
 one address) is keyed differently: with a random key made when the process starts, held in
-memory only and never written — nobody, the operator included, can test an address against
-those rows, even with the data folder. The cost: a restart of the hub starts the contacts'
+memory only and never written — no copy of the data folder, the secret file included, tests an
+address against those rows (the running process's memory is another matter). The cost: a restart of the hub starts the contacts'
 counts again (at most `rate_cards` more emails to an address per restart). Windows are aligned
-on the clock (a day's window ends at midnight UTC, a minute's at the minute): `expires_at` is the window's
-end, never the time of someone's first request.
+on the clock (a day's window ends at midnight UTC, a minute's at the minute): `expires_at` is
+the window's end, never the time of someone's first request.
 """
 from __future__ import annotations
 
