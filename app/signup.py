@@ -226,8 +226,17 @@ def is_email_address(contact: str) -> bool:
     from email.utils import getaddresses, parseaddr
     if not _EMAIL.match(contact) or _NOT_IN_ADDRESS & set(contact) or not contact.isascii():
         return False
+    if empty_domain_label(contact):
+        return False
     found = getaddresses([contact])
     return len(found) == 1 and parseaddr(contact) == ("", contact) == found[0]
+
+
+def empty_domain_label(contact: str) -> bool:
+    """Whether the part after the @ has an empty label: `me@gmail.com.` (a trailing dot),
+    `me@gmail..com`, `me@.gmail.com`."""
+    _local, at, domain = contact.strip().rpartition("@")
+    return bool(at) and "" in domain.split(".")
 
 
 def contact_identity(contact: str) -> str:
@@ -239,6 +248,7 @@ def contact_identity(contact: str) -> str:
     if not at:
         return contact
     local = local.split("+", 1)[0]
+    domain = ".".join(label for label in domain.split(".") if label)   # `gmail.com.`
     if domain in _DOTLESS:
         domain = _DOTLESS[domain]
         local = local.replace(".", "")
@@ -267,6 +277,10 @@ def signup_problems(config: SignupConfig, form: Mapping[str, Any]) -> list[Valid
     def contact_given():
         contact = clean_text(form.get("contact"), field="contact", max_length=CONTACT_MAX,
                              required=True).strip()
+        if "@" in contact and empty_domain_label(contact):
+            raise ValidationError(N_("Check the part after the @: it has an empty part or "
+                                     "ends with a dot (write gmail.com, not gmail.com. or "
+                                     "gmail..com)."), "contact")
         if contact_kind(contact) is None:
             raise ValidationError(N_("Enter an email address or a phone number."), "contact")
 

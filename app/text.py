@@ -10,12 +10,27 @@ from .errors import N_, ValidationError
 # turn what staff read around (an idea whose title reads backwards in the export, a file name
 # that hides its extension). Removed wherever text comes in.
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-                          "\u200e\u200f")
+                          "\u200e\u200f\u061c")
+# Format characters (category Cf) are invisible: bidi controls, zero-width spaces, the BOM, soft
+# hyphens, tag characters (U+E0000–U+E007F, which can spell hidden text). All are removed but
+# the zero-width non-joiner and joiner, which scripts (Persian, Indic) and emoji sequences need.
+KEPT_FORMAT = frozenset("\u200c\u200d")
+# Line and paragraph separators read as newlines.
+NEWLINES = str.maketrans({"\u2028": "\n", "\u2029": "\n"})
+
+
+def _kept(ch: str) -> bool:
+    if ch == "\n" or ch in KEPT_FORMAT:
+        return True
+    if ch in BIDI_CONTROLS or "\U000e0000" <= ch <= "\U000e007f":
+        return False
+    return unicodedata.category(ch) not in ("Cc", "Cs", "Cf")
 
 
 def clean_text(value: object, *, field: str, max_length: int, required: bool = False) -> str:
-    """Return `value` with control characters (other than newlines), bidirectional controls
-    (BIDI_CONTROLS) and lone surrogates removed.
+    """Return `value` with control characters (other than newlines), invisible format
+    characters (category Cf, BIDI_CONTROLS and tag characters among them; not ZWNJ/ZWJ) and
+    lone surrogates removed; CR, CRLF, U+2028 and U+2029 become newlines.
 
     Raises ValidationError when it is not text, is empty but required, or is longer than
     `max_length` characters after cleaning.
@@ -24,12 +39,8 @@ def clean_text(value: object, *, field: str, max_length: int, required: bool = F
         value = ""
     if not isinstance(value, str):
         raise ValidationError(N_("This field expects text."), field)
-    value = value.replace("\r\n", "\n").replace("\r", "\n")
-    cleaned = "".join(
-        ch for ch in value
-        if ch == "\n" or (unicodedata.category(ch) not in ("Cc", "Cs")
-                           and ch not in BIDI_CONTROLS)
-    )
+    value = value.replace("\r\n", "\n").replace("\r", "\n").translate(NEWLINES)
+    cleaned = "".join(ch for ch in value if _kept(ch))
     if required and not cleaned.strip():
         raise ValidationError(N_("This field is required."), field)
     if len(cleaned) > max_length:

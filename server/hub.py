@@ -84,6 +84,7 @@ class Hub:
         with self.write_lock:
             self._load_results()
         self.stage.start()
+        self.participation.start()
 
     def _schema_ready(self) -> None:
         if self.settings.database_url.startswith("sqlite"):
@@ -120,6 +121,7 @@ class Hub:
         """Checkpoint the WAL into the file and truncate it (SQLite: nothing of the commits'
         order stays beside the database), then close every connection. PostgreSQL: the
         sign-ups' stage written to `signups` first (server/stage.py)."""
+        self.participation.stop()      # the pending confirmations, before the stage's flush
         self.stage.stop()
         try:
             db.forget_order(self.engine, attempts=20)

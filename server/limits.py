@@ -5,11 +5,16 @@ interface, so that every hub process on one PostgreSQL counts together (in memor
 would each allow the limit: N times it in all). The strategy is `limits`' fixed window: one
 atomic upsert per hit, the same statement on SQLite and PostgreSQL.
 
-Keys are HMAC-SHA256 digests of what they count (an address, a device, a contact), keyed with
-the hub's secret: the table never holds an address or an email, and a copy of the database
-without the secret cannot test a guessed address against it. Windows are aligned on the clock
-(a day's window ends at midnight UTC, a minute's at the minute): `expires_at` is the window's
-end, never the time of someone's first request.
+Keys are HMAC-SHA256 digests of what they count (an address, a device, a contact): the table
+never holds an address or an email. What that protects, said plainly: a copy of the database
+*without* the `secret-key` file (which sits in the same data folder) cannot test a guessed
+address against it; the operator, who holds both, can. So a contact's key (the emails sent to
+one address) is keyed differently: with a random key made when the process starts, held in
+memory only and never written — no copy of the data folder, the secret file included, tests an
+address against those rows (the running process's memory is another matter). The cost: a restart of the hub starts the contacts'
+counts again (at most `rate_cards` more emails to an address per restart). Windows are aligned
+on the clock (a day's window ends at midnight UTC, a minute's at the minute): `expires_at` is
+the window's end, never the time of someone's first request.
 """
 from __future__ import annotations
 
@@ -18,10 +23,11 @@ import hmac
 import ipaddress
 import logging
 import math
+import secrets
 import threading
 import time
 
-from limits import parse
+from limits import RateLimitItemPerHour, parse
 from limits.storage import Storage
 from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import case, delete, select
@@ -120,10 +126,19 @@ class RateLimits:
         self.storage = DatabaseStorage(engine, writer)
         self.limiter = FixedWindowRateLimiter(self.storage)
         self.items = {kind: parse(getattr(settings, "rate_" + kind)) for kind in self.KINDS}
+        # Confirmation emails to one address: counted only while their links are valid (the
+        # window at most PIAZZETTA_HUB_CONFIRM_LINK_HOURS), so that three sign-ups with someone
+        # else's address keep them from a card for a link's life, not a day.
+        cards, hours = self.items["cards"], int(getattr(settings, "confirm_link_hours", 2))
+        if cards.get_expiry() > hours * 3600:
+            self.items["cards"] = RateLimitItemPerHour(cards.amount, hours)
+        # Contacts' keys: this process's own key, in memory only (the module's docstring).
+        self._process_key = secrets.token_hex(32)
 
     def hit(self, kind: str, who: str) -> None:
         item = self.items[kind]
-        key = digest(who, self.settings.secret_key)
+        key = digest(who, self._process_key if who.startswith("contact:")
+                     else self.settings.secret_key)
         if self.limiter.hit(item, kind, key):
             return
         reset = self.limiter.get_window_stats(item, kind, key).reset_time

@@ -11,6 +11,8 @@ keeps only whether a card was shown to it.
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -42,6 +44,23 @@ _HEX64 = frozenset("0123456789abcdef")
 MAX_PRINT = 5000
 # What became of a sign-up's confirmation email (Participation.register).
 MAIL_OUTCOMES = ("sent", "failed", "no_smtp", "limited", "repeated", "phone")
+
+
+# The confirmation code shown on the page after the form (never emailed): letters that cannot
+# be mistaken for one another or for digits.
+CODE_LETTERS = "ACDEFHJKMNPRTUVWXY"
+# The sign-up browser's cookie (path /signup): marks of its recent sign-ups, at most this many.
+BROWSER_COOKIE = "piazzetta_signup"
+BROWSER_MARKS = 20
+
+
+class CodeNeeded(Exception):
+    """The confirmation's POST came from neither the sign-up's browser nor with its code (a
+    mail scanner that submits forms, or another device): nothing happened."""
+
+    def __init__(self, signup_id: str):
+        super().__init__(signup_id)
+        self.signup_id = signup_id
 
 
 @dataclass
@@ -149,6 +168,15 @@ class Participation:
         # cards: Participation._shown), in memory only.
         self._shown_until: dict[str, float] = {}
         self._shown_lock = threading.Lock()
+        # Confirmations not yet written (Participation.confirm): sign-up ID -> {"changes",
+        # "identity" (the address's key when a card was shown), "consultation"}.
+        self._pending: dict[str, dict] = {}
+        self._pending_identity: dict[str, str] = {}
+        self._pending_lock = threading.Lock()
+        self._confirm_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     # -- sign-up links and forms ---------------------------------------------------------------
 
@@ -221,6 +249,10 @@ class Participation:
             handed = conn.execute(select(func.count()).select_from(live).where(
                 live.c.consultation_id == consultation_id,
                 live.c.card_issued.is_(True))).scalar()
+        with self._pending_lock:      # shown, not yet written (Participation.confirm)
+            handed += sum(1 for e in self._pending.values()
+                          if e.get("consultation") == consultation_id
+                          and e["changes"].get("card_issued"))
         pool = int(made.get("pool") or 0)
         waiting = self.pool.waiting(consultation_id)
         return {"consultation_id": consultation_id, "printed": int(made.get("printed") or 0),
@@ -478,72 +510,165 @@ class Participation:
                          daemon=True).start()
         return "queued"
 
-    def confirm(self, token: object) -> Confirmation:
+    def _mac(self, purpose: str, signup_id: str) -> bytes:
+        return hmac.new(self.hub.settings.secret_key.encode(),
+                        f"piazzetta-{purpose}|{signup_id}".encode(), hashlib.sha256).digest()
+
+    def confirm_code(self, signup_id: str) -> str:
+        """The 4-letter code the page after the form shows (never emailed, never stored: made
+        again from the sign-up's ID with the hub's secret)."""
+        mac = self._mac("confirm-code", signup_id)
+        return "".join(CODE_LETTERS[b % len(CODE_LETTERS)] for b in mac[:4])
+
+    def browser_mark(self, signup_id: str) -> str:
+        """What the sign-up's browser keeps in its cookie for this sign-up."""
+        return self._mac("confirm-browser", signup_id).hex()[:24]
+
+    def may_confirm(self, signup_id: str, marks: object, code: object) -> bool:
+        """Whether a confirmation's POST comes from the sign-up's browser (its cookie) or
+        carries the code shown after the form."""
+        mark = self.browser_mark(signup_id)
+        if isinstance(marks, str) and any(hmac.compare_digest(mark, m)
+                                          for m in marks.split(".")[:BROWSER_MARKS]):
+            return True
+        typed = "".join(str(code or "").split()).upper()[:16]
+        return len(typed) == 4 and hmac.compare_digest(typed, self.confirm_code(signup_id))
+
+    def confirm(self, token: object, *, marks: object = None, code: object = None,
+                gate: bool = False) -> Confirmation:
         """Confirm the email address of a sign-up and, the first time, hand it a card from the
         pool: one card per confirmed address (normalised: app.signup.contact_identity) and
-        consultation, shown once. The only write is the sign-up's own row (confirmed, to the
-        hour; card issued, yes): no card row is touched, nothing says which card it was; on
-        SQLite the WAL is then checkpointed and truncated so that no commit order remains, on
-        PostgreSQL the row's new state waits in the UNLOGGED stage for the hour's flush
-        (server/stage.py).
+        consultation, shown once. Nothing is written now: the sign-up's new state (confirmed,
+        to the hour; card issued, yes) waits in this process's memory and is written with the
+        other confirmations of the last few minutes in one transaction
+        (`write_confirmations`, every PIAZZETTA_HUB_CONFIRM_BATCH_SECONDS and at a clean
+        stop), rows in ID order: no commit, transaction ID or row version is a person's own,
+        so none sits next to their card's first answer. The hub's checks (the same link
+        again, one card per address) read the pending confirmations with the database's.
+        No card row is touched, nothing says which card it was.
         TokenError when the link is forged, damaged, of the old kind, or expired
-        (PIAZZETTA_HUB_CONFIRM_LINK_HOURS)."""
+        (PIAZZETTA_HUB_CONFIRM_LINK_HOURS); with `gate`, CodeNeeded when neither the
+        browser's `marks` (its cookie) nor `code` is the sign-up's (`may_confirm`)."""
         signup_id = self.confirmation_claims(token)
         stage = self.hub.stage
         with self.hub.engine.connect() as conn:
             row = stage.row(conn, signup_id)
         if row is None or row.contact_kind != "email":
             raise signing.TokenError(N_("This link is not valid."))
+        # `gate` (the confirmation page's POST): from the sign-up's browser, or with the code
+        # shown after the form; a mail scanner that submits the form has neither.
+        if gate and not self.may_confirm(signup_id, marks, code):
+            raise CodeNeeded(signup_id)
         shown_key = f"signup|{signup_id}"
         identity_key = "contact|{}|{}".format(row.consultation_id, db.sha256(
             contact_identity(row.contact or "")))
-        # Drawn before the write transaction (a batch, if the pool is empty, is a commit of
-        # its own), given back if this sign-up gets none.
+        with self._pending_lock:
+            pending = dict(self._pending.get(signup_id, {}).get("changes", {}))
+        # Drawn before the decision (a batch, if the pool is empty, is a commit of its own),
+        # given back if this sign-up gets none.
         card = (self.pool.take(row.consultation_id)
-                if row.consultation_id is not None and not row.card_issued
+                if row.consultation_id is not None
+                and not (row.card_issued or pending.get("card_issued"))
                 and not self._shown(shown_key) else None)
-        try:
-            with self.hub.writer.begin() as conn:
-                # PostgreSQL: no flush meanwhile, and two confirmations of one address wait
-                # for each other (advisory locks: no row lock, which the WAL would keep).
-                stage.enter(conn, lock=identity_key)
-                row = stage.row(conn, signup_id)
+        # One decision at a time in this process (the hub runs one process per database:
+        # docs/deploy.md), so two confirmations of one address see each other's.
+        with self._confirm_lock:
+            with self.hub.engine.connect() as conn:
+                stage.enter(conn)
+                found = stage.row(conn, signup_id)
+                with self._pending_lock:
+                    pending = dict(self._pending.get(signup_id, {}).get("changes", {}))
+                    identity_pending = identity_key in self._pending_identity
+                current = {**found._mapping, **pending}
                 changes: dict = {}
                 status = "no_consultation"
-                if row.card_issued or self._shown(shown_key):
+                if current["card_issued"] or self._shown(shown_key):
                     status = "already_shown"
-                elif row.confirmed_at is None:
+                elif current["confirmed_at"] is None:
                     changes["confirmed_at"] = db.hour(now_iso())
-                if row.consultation_id is not None and status != "already_shown":
-                    if self._shown(identity_key) or self._contact_has_card(conn, row):
+                if current["consultation_id"] is not None and status != "already_shown":
+                    if identity_pending or self._shown(identity_key) or \
+                            self._contact_has_card(conn, found):
                         status = "contact_has_card"
                     elif card is not None:
                         changes["card_issued"] = True
                         status = "issued"
-                # PostgreSQL: into the stage (server/stage.py), never an UPDATE of `signups`
-                # in the WAL; SQLite: the row itself, then checkpointed out of the WAL.
-                stage.update(conn, row.id, changes)
-                row = {**row._mapping, **changes}
-        except BaseException:
-            if card is not None:
-                self.pool.put_back(card)
-            raise
+            if status == "issued":
+                self._remember_shown(shown_key, identity_key)
+            if changes:
+                with self._pending_lock:
+                    entry = self._pending.setdefault(signup_id, {"changes": {}, "identity": None})
+                    entry["changes"].update(changes)
+                    if "confirmed_at" in changes and found.confirmed_at is None:
+                        entry["newly_confirmed"] = (found.consultation_id, found.site_id,
+                                                    found.meeting_id)
+                    if changes.get("card_issued"):
+                        entry["identity"] = identity_key
+                        entry["consultation"] = current["consultation_id"]
+                        self._pending_identity[identity_key] = signup_id
         if status != "issued" and card is not None:
             self.pool.put_back(card)
             card = None
-        if status == "issued":
-            self._remember_shown(shown_key, identity_key)
-        if changes:
+        return Confirmation({**current, **changes}, status, card)
+
+    def pending_confirmations(self) -> int:
+        with self._pending_lock:
+            return len(self._pending)
+
+    def write_confirmations(self) -> int:
+        """The pending confirmations written in one transaction, rows in ID order (PostgreSQL:
+        into the stage, out of the WAL until the hour's flush; SQLite: `signups`, then
+        checkpointed out of the WAL). The number written; they stay pending if it fails."""
+        with self._write_lock:
+            with self._pending_lock:
+                batch = {k: (v, dict(v["changes"])) for k, v in self._pending.items()}
+            if not batch:
+                return 0
+            with self.hub.writer.begin() as conn:
+                self.hub.stage.enter(conn)
+                for signup_id in sorted(batch):
+                    self.hub.stage.update(conn, signup_id, batch[signup_id][1])
+            with self._pending_lock:
+                for signup_id, (entry, written) in batch.items():
+                    if self._pending.get(signup_id) is entry and entry["changes"] == written:
+                        del self._pending[signup_id]
+                        if entry.get("identity") and \
+                                self._pending_identity.get(entry["identity"]) == signup_id:
+                            del self._pending_identity[entry["identity"]]
             db.forget_order(self.hub.engine)
-        return Confirmation(row, status, card)
+            return len(batch)
+
+    def start(self) -> None:
+        """Write the pending confirmations every PIAZZETTA_HUB_CONFIRM_BATCH_SECONDS, in a
+        thread."""
+        if self._thread is not None:
+            return
+        every = self.hub.settings.confirm_batch_seconds
+
+        def run():
+            while not self._stop.wait(every):
+                try:
+                    self.write_confirmations()
+                except Exception:      # the database busy or gone: the next round
+                    log.warning("the pending confirmations could not be written now")
+
+        self._thread = threading.Thread(target=run, name="piazzetta-confirmations", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """At a clean stop: the pending confirmations written."""
+        self._stop.set()
+        try:
+            self.write_confirmations()
+        except Exception:
+            log.warning("the pending confirmations could not be written at stop: their "
+                        "sign-ups stay unconfirmed (the cards shown stay valid)")
 
     def _shown(self, key: str) -> bool:
-        """PostgreSQL: whether this process handed a card to that sign-up or address within
-        the confirmation links' life (a crash of PostgreSQL empties the stage, where the
-        confirmation waits for the hour's flush; this keeps a still-valid link from showing a
-        second card while the hub process lives)."""
-        if not self.hub.stage.active:
-            return False
+        """Whether this process handed a card to that sign-up or address within the
+        confirmation links' life. It outlives the pending confirmations (written every few
+        minutes) and a crash of PostgreSQL that empties the stage: a still-valid link shows no
+        second card while the hub process lives."""
         with self._shown_lock:
             now = time.monotonic()
             for old in [k for k, ends in self._shown_until.items() if ends <= now]:
@@ -551,8 +676,6 @@ class Participation:
             return key in self._shown_until
 
     def _remember_shown(self, *keys: str) -> None:
-        if not self.hub.stage.active:
-            return
         ends = time.monotonic() + (self.hub.settings.confirm_link_hours + 1) * 3600
         with self._shown_lock:
             for key in keys:
@@ -649,6 +772,11 @@ class Participation:
             for c, s, m, n, confirmed in conn.execute(query):
                 row = bucket((c, s, m))
                 row["signups"], row["confirmed"] = n, confirmed
+        with self._pending_lock:        # confirmed, not yet written (Participation.confirm)
+            for entry in self._pending.values():
+                key = entry.get("newly_confirmed")
+                if key and (not consultation_id or key[0] == consultation_id):
+                    bucket(key)["confirmed"] += 1
         for made in self.room_cards(consultation_id):
             if made["made"]:
                 bucket((made["consultation_id"], made["site_id"], None))["room_cards"] = \

@@ -99,6 +99,9 @@ class Settings:
     confirm_link_hours: int = 2
     # Cards made in one batch for confirmed sign-ups to draw from (server/participation.py).
     card_pool: int = 100
+    # Seconds confirmations wait in memory before one transaction writes them all
+    # (server/participation.py, Participation.write_confirmations).
+    confirm_batch_seconds: int = 300
     # Rate limits (server/limits.py), in the `limits` package's notation ("10/minute").
     rate_enroll: str = "60/minute"
     rate_enroll_device: str = "20/minute"
@@ -179,6 +182,9 @@ class Settings:
             "api_docs": _flag(env, "PIAZZETTA_HUB_API_DOCS", False, overrides, "api_docs"),
             "confirm_link_hours": min(max(1, _int(env, "PIAZZETTA_HUB_CONFIRM_LINK_HOURS", 2,
                                                   overrides, "confirm_link_hours")), 48),
+            "confirm_batch_seconds": min(max(1, _int(env, "PIAZZETTA_HUB_CONFIRM_BATCH_SECONDS",
+                                                     300, overrides, "confirm_batch_seconds")),
+                                         3600),
             "card_pool": min(max(10, _int(env, "PIAZZETTA_HUB_CARD_POOL", 100, overrides,
                                           "card_pool")), 5000),
             "upstream_interval": _int(env, "PIAZZETTA_HUB_UPSTREAM_INTERVAL", 10, overrides,

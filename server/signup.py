@@ -25,7 +25,7 @@ from app.model import localized
 from app.signup import AGE_BRACKET_LABELS, AGE_BRACKETS, SignupTokenError
 
 from .errors import HubError
-from .participation import Participation
+from .participation import BROWSER_COOKIE, BROWSER_MARKS, CodeNeeded, Participation
 from .routes.deps import HubDep
 
 log = logging.getLogger("piazzetta.hub.signup")
@@ -140,11 +140,27 @@ def form_context(hub, lang: str, claims: dict | None, token: str | None, problem
                                config.neighbourhoods]}
 
 
-def signed_up_page(lang: str, row: dict, mail: str) -> HTMLResponse:
+def signed_up_page(lang: str, row: dict, mail: str, code: str | None = None) -> HTMLResponse:
     """After the form: what happens next, as it is — an email sent, or not and why
     (Participation.MAIL_OUTCOMES). No card here: a card goes to a confirmed contact (the
-    email's link), or is handed out at the meeting."""
-    return render("signed_up.html", lang, mail=mail)
+    email's link), or is handed out at the meeting. `code`: the confirmation code (never
+    emailed), asked for when the link is opened in another browser."""
+    return render("signed_up.html", lang, mail=mail, code=code)
+
+
+def remember_browser(request: Request, response: HTMLResponse, parts: Participation,
+                     signup_id: str) -> None:
+    """The sign-up's browser keeps a mark of it (HttpOnly, SameSite=Lax, path /signup, Secure
+    when the hub is https), so that its confirmation's POST needs no code; a mail scanner,
+    which has no such cookie, cannot take the card."""
+    marks = [m for m in (request.cookies.get(BROWSER_COOKIE) or "").split(".")
+             if re.fullmatch(r"[0-9a-f]{24}", m)]
+    mark = parts.browser_mark(signup_id)
+    marks = ([m for m in marks if m != mark] + [mark])[-BROWSER_MARKS:]
+    hours = parts.hub.settings.confirm_link_hours
+    response.set_cookie(BROWSER_COOKIE, ".".join(marks), max_age=hours * 3600 + 600,
+                        path="/signup", httponly=True, samesite="lax",
+                        secure=parts.hub.settings.public_url.startswith("https://"))
 
 
 def card_page(parts: Participation, lang: str, card) -> HTMLResponse:
@@ -213,7 +229,11 @@ async def signup_submit(request: Request, hub: HubDep):
             hub, lang, claims, token, problem, values, errors, key))
     log.info("sign-up recorded (site %s, %s)", row["site_id"] or "none",
              "new" if created else "repeated form")
-    return signed_up_page(lang, row, mail)
+    if row["contact_kind"] != "email":
+        return signed_up_page(lang, row, mail)
+    response = signed_up_page(lang, row, mail, code=parts.confirm_code(row["id"]))
+    remember_browser(request, response, parts, row["id"])
+    return response
 
 
 CONFIRM_PROBLEM = N_("Confirmation links are valid for a few hours only. Sign up again from "
@@ -230,10 +250,12 @@ def confirm_page(request: Request, hub: HubDep):
     lang = request_lang(request)
     token = request.query_params.get("t")
     try:
-        hub.participation.confirmation_claims(token)
+        signup_id = hub.participation.confirmation_claims(token)
     except DomainError as exc:
         return render("message.html", lang, 400, title=exc.message, text=CONFIRM_PROBLEM)
-    return render("confirm.html", lang, token=token)
+    same_browser = hub.participation.may_confirm(
+        signup_id, request.cookies.get(BROWSER_COOKIE), None)
+    return render("confirm.html", lang, token=token, need_code=not same_browser)
 
 
 @router.post("/signup/card", response_class=HTMLResponse)
@@ -276,7 +298,20 @@ async def confirm(request: Request, hub: HubDep):
     form = await _small_form(request)
     lang = form.get("lang") if form.get("lang") in LANGS else request_lang(request)
     try:
-        done = await run_in_threadpool(hub.participation.confirm, form.get("t"))
+        done = await run_in_threadpool(
+            lambda: hub.participation.confirm(form.get("t"), gate=True, code=form.get("code"),
+                                              marks=request.cookies.get(BROWSER_COOKIE)))
+    except CodeNeeded as exc:
+        problem = None
+        if str(form.get("code") or "").strip():
+            # A wrong code: counted per sign-up (a link's code cannot be guessed in its life).
+            refused = limited(request, "login", "confirm-code:" + exc.signup_id)
+            if refused is not None:
+                return refused
+            problem = N_("This code is not the one shown after your sign-up. Check it, or "
+                         "ask for a participation card at the meeting.")
+        return render("confirm.html", lang, 400 if problem else 200, token=form.get("t"),
+                      need_code=True, problem=problem)
     except DomainError as exc:
         return render("message.html", lang, getattr(exc, "status", 400), title=exc.message,
                       text=CONFIRM_PROBLEM)
@@ -284,9 +319,11 @@ async def confirm(request: Request, hub: HubDep):
     lang = asked if asked in LANGS else done.row["lang"]
     if done.card is not None:
         return card_page(hub.participation, lang, done.card)
-    text = {"already_shown": N_("Your participation card was shown once, when you first "
-                                "opened this link, and cannot be shown again. If you lost "
-                                "it, ask for one at the meeting."),
+    text = {"already_shown": N_("Your participation card was already shown once from this "
+                                "link and cannot be shown again. If you never saw it, your "
+                                "mailbox's security filter may have opened the link "
+                                "automatically before you: ask for a card at the meeting and "
+                                "say so. If you lost it, ask for one at the meeting too."),
             "contact_has_card": N_("A participation card was already given for this email "
                                    "address. If you lost it, ask for one at the meeting."),
             }.get(done.status, N_("To vote where one vote per person is asked, ask for a "

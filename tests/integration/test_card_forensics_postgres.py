@@ -74,7 +74,7 @@ def _ctid(text_value: str) -> tuple[int, int]:
     return tuple(map(int, text_value.strip("()").split(",")))
 
 
-def _play(tmp_path, pg_url):
+def _play(tmp_path, pg_url, **settings):
     """A hub on PostgreSQL with the demo consultation and an enrolled tablet: (hub, client,
     device, sign-up link token)."""
     from server.api import create_app
@@ -82,7 +82,8 @@ def _play(tmp_path, pg_url):
     from server.hub import Hub
     from server.settings import Settings
     hub = Hub(Settings.from_env({}, data_dir=str(tmp_path / "hub"), database_url=pg_url,
-                                public_url="https://hub.example", card_pool=20))
+                                public_url="https://hub.example", card_pool=20,
+                                **settings))
     hub.import_bundle(DEMO_BUNDLE_DIR)
     client = TestClient(create_app(hub=hub), base_url="https://testserver")
     code = hub.make_enrollment_code(SITE)["code"]
@@ -265,6 +266,7 @@ def test_a_crash_that_empties_the_stage_shows_no_second_card(tmp_path, pg_url):
         assert hub.stage.flush() == 1
         _link, typed = _confirm(client, hub, signup_id)
         assert typed
+        assert hub.participation.write_confirmations() == 1     # the batch: into the stage
         with hub.writer.begin() as conn:     # what crash recovery does to the stage
             conn.execute(text("TRUNCATE signups_stage"))
         with hub.engine.connect() as conn:
@@ -312,6 +314,7 @@ def test_confirmations_at_once_and_a_flush_between_show_one_card_per_address(tmp
                 thread.join(60)
             statuses.append(sorted(results))
         assert statuses == [["contact_has_card", "issued"]] * rounds, statuses
+        hub.participation.write_confirmations()
         hub.stage.flush()
         with hub.engine.connect() as conn:
             rows = conn.execute(text("SELECT card_issued, confirmed_at IS NOT NULL "
@@ -320,3 +323,54 @@ def test_confirmations_at_once_and_a_flush_between_show_one_card_per_address(tmp
         assert staged == 0 and sorted(rows) == [(False, True)] * rounds + [(True, True)] * rounds
     finally:
         hub.close()
+
+
+def test_stage_row_versions_pair_no_confirmation_with_a_card(tmp_path, pg_url):
+    """The live stage's `xmin` (what `SELECT xmin FROM signups_stage` shows during the hour)
+    against the card uses' `xmin`: each confirmation used to rewrite its stage row in a
+    transaction of its own, the vote seconds later taking the next transaction ID (6 of 6
+    paired). Confirmations now wait in memory and are written together
+    (PIAZZETTA_HUB_CONFIRM_BATCH_SECONDS): residents who confirm and vote within one batch
+    window leave no row version of their own."""
+    import random
+
+    from sqlalchemy import text
+
+    from .forensics import Score
+    hub, client, device, token = _play(tmp_path, pg_url, confirm_batch_seconds=3600)
+    people = 6
+    try:
+        keys = [_sign_up(client, token, i) for i in range(people)]
+        random.Random(5).shuffle(keys)
+        truth = {}
+        for i, signup_id in enumerate(keys):
+            _link, typed = _confirm(client, hub, signup_id)
+            assert typed
+            assert _confirm(client, hub, signup_id)[1] is None   # pending, seen at once
+            truth[signup_id] = _vote(hub, device, typed, i)
+        assert hub.participation.card_counts(CONSULTATION)["handed_out"] == people
+
+        def versions():
+            with hub.engine.connect() as conn:
+                stage = conn.execute(text("SELECT xmin::text::bigint, id FROM signups_stage "
+                                          "WHERE card_issued OR confirmed_at IS NOT NULL")).all()
+                rows = conn.execute(text("SELECT xmin::text::bigint, id FROM signups_stage")).all()
+                uses = conn.execute(text("SELECT xmin::text::bigint, card FROM card_uses")).all()
+            return stage, rows, sorted(uses)
+
+        confirmed_rows, rows, uses = versions()
+        assert confirmed_rows == [] and len(rows) == people   # nothing written yet
+        # The attack: each card's first use paired with the stage row written just before it.
+        sequence = sorted([(x, 0, "person", sid) for x, sid in rows] +
+                          [(x, 1, "use", card) for x, card in uses])
+        score = Score("stage xmin before a card use's xmin",
+                      *_nearest_before([(k, w) for _x, _o, k, w in sequence], truth), people)
+        # The batch: one transaction for every confirmation, rows in ID order.
+        assert hub.participation.write_confirmations() == people
+        confirmed_rows, _rows, _uses = versions()
+        assert len(confirmed_rows) == people and len({x for x, _id in confirmed_rows}) == 1
+        assert _confirm(client, hub, keys[0])[1] is None
+    finally:
+        hub.close()
+    print(score)
+    assert not score.better_than_chance(), str(score)

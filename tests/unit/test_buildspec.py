@@ -297,6 +297,12 @@ def test_the_shipped_nginx_config_logs_no_query_string():
     for leak in ("$request ", "$request\"", "$request_uri", "$args", "$query_string",
                  "$http_referer", "$arg_"):
         assert leak not in formats[0][1], leak
-    logs = re.findall(r"access_log\s+([^;]+);", code)
+    logs = [l for l in re.findall(r"access_log\s+([^;]+);", code) if l.strip() != "off"]
     servers = code.count("server {")
     assert len(logs) == servers and all(l.split()[-1] == "piazzetta_noquery" for l in logs)
+    # The sign-up paths (form, confirmation, card page) are not logged at all, in every
+    # server block: no client address, second or user agent beside a sign-up (issue 23 review).
+    signup = re.findall(r"location\s+\^~\s+/signup\s*\{([^}]*)\}", code)
+    assert len(signup) == servers and all("access_log off;" in block for block in signup)
+    assert all("proxy_pass http://piazzetta_hub" in block or "return 301" in block
+               for block in signup)

@@ -90,14 +90,20 @@ def test_rate_limit_rows_keep_keyed_hashes_and_clock_aligned_windows(engine, tmp
         rows = {r.key: r.expires_at for r in conn.execute(db.rate_counters.select())}
     day = next(e for k, e in rows.items() if "/cards/" in k)
     minute = next(e for k, e in rows.items() if "/public/" in k)
-    assert day % 86400 == 0 and 0 < day - time.time() <= 86400
+    # A contact's emails count only while their links are valid (2 h here), not a day.
+    assert day % 7200 == 0 and 0 < day - time.time() <= 7200
     assert minute % 60 == 0 and 0 < minute - time.time() <= 60
     assert window_end(86400 * 3 + 5, 86400) == 86400 * 4
     plain = hashlib.sha256(b"contact:ada@example.org").hexdigest()[:32]
     other = digest("contact:ada@example.org", "another secret")
     keys = " ".join(rows)
     assert plain not in keys and other not in keys and "ada" not in keys
-    assert digest("contact:ada@example.org", "the hub's secret") in keys
+    # A contact's key is this process's own random key, in memory only: the hub's secret
+    # (in the data folder, beside the database) does not find it either.
+    assert digest("contact:ada@example.org", "the hub's secret") not in keys
+    assert digest("contact:ada@example.org", limits._process_key) in keys
+    assert digest("198.51.100.7", "the hub's secret") in keys
+    assert RateLimits(settings, engine)._process_key != limits._process_key
     assert hmac.compare_digest(digest("x", "s"), digest("x", "s")) and digest("x", "s") != \
         digest("x", "t")
 

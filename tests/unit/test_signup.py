@@ -319,6 +319,11 @@ def test_signup_from_a_phone_is_attributed_and_its_card_is_shown_once_on_confirm
     # What the hub keeps: the card's lookup ID and public key; never the secret, and nothing
     # on the sign-up but "a card was issued".
     # The card came from the pool (a batch of 10 made ahead, their codes in memory only).
+    # The confirmation waits in memory for the next batch of confirmations (one transaction).
+    with hub.engine.connect() as conn:
+        assert not conn.exec_driver_sql("SELECT card_issued FROM signups").scalar()
+    assert participation(hub).write_confirmations() == 1
+    assert participation(hub).pending_confirmations() == 0
     with hub.engine.connect() as conn:
         row = conn.exec_driver_sql("SELECT * FROM signups").one()._mapping
         issued = conn.exec_driver_sql("SELECT * FROM issued_cards").all()
@@ -705,3 +710,97 @@ def test_every_field_at_fault_is_named_at_once():
     assert first.value.field == "name"
     assert signup_problems(SignupConfig(), {"name": "Ada", "contact": "ada@example.org",
                                             "consent": True}) == []
+
+
+@pytest.mark.parametrize("contact", ["me@gmail.com.", "me@gmail..com", "me@.gmail.com"])
+def test_an_address_with_an_empty_label_or_a_trailing_dot_is_refused_clearly(hub, client,
+                                                                              contact):
+    from app.signup import contact_identity, is_email_address
+    assert not is_email_address(contact)
+    assert contact_identity(contact) == "me@gmail.com"    # counted as the address it means
+    assert contact_identity("M.E+x@GoogleMail.com.") == "me@gmail.com"
+    hidden = form_of(client.get("/signup", params={"lang": "en"}).text)
+    page = client.post("/signup", data={**hidden, "name": "Ada", "contact": contact,
+                                        "consent": "1", "lang": "en"})
+    assert page.status_code == 422 and 'aria-invalid="true"' in page.text
+    assert "ends with a dot" in page.text
+    assert participation(hub).figures() == []
+    french = client.post("/signup", data={**hidden, "name": "Ada", "contact": contact,
+                                          "consent": "1", "lang": "fr"})
+    assert french.status_code == 422 and "ends with a dot" not in french.text
+
+
+def test_three_sign_ups_with_variants_of_an_address_are_said_plainly_and_last_a_link_life(
+        hub, client):
+    """A privacy review's finding (issue 23): three sign-ups with plus/dot variants of someone's
+    address use up the emails to that address; the fourth form's page says so plainly, and the
+    count lasts the links' life (PIAZZETTA_HUB_CONFIRM_LINK_HOURS), not a day."""
+    pages = []
+    for contact in ("Victim+a@gmail.com", "v.i.c.t.i.m@googlemail.com", "VICTIM+zz@gmail.com",
+                    "victim@gmail.com"):
+        hidden = form_of(client.get("/signup", params={"lang": "en"}).text)
+        pages.append(client.post("/signup", data={**hidden, "name": "V", "contact": contact,
+                                                  "consent": "1", "lang": "en"}))
+    assert [p.status_code for p in pages] == [200] * 4
+    assert all("Several confirmation emails" not in p.text for p in pages[:3])
+    assert "Several confirmation emails were already sent to this address" in pages[3].text
+    assert participation(hub).figures()[0]["signups"] == 4      # the sign-up is kept
+    item = client.app.state.limits.items["cards"]
+    assert item.get_expiry() == hub.settings.confirm_link_hours * 3600
+
+
+def test_a_mail_scanner_that_posts_the_form_takes_no_card(hub, client):
+    """A privacy review's finding (issue 23): a mail scanner that submits the confirmation
+    page's form took the card. Now the POST needs the sign-up's browser (its cookie) or the
+    4-letter code shown after the form, never emailed: the scanner gets the page asking for the
+    code, nothing happens; the resident gets the card in the browser they signed up with, or
+    with the code on another device. Once shown, the page says a filter may have opened it."""
+    key, alias, _ = enrolled(hub, "tab-1")
+    token = mint_signup_token(key, consultation=CONSULTATION, site=SITE, meeting=None,
+                              device=alias)
+    hidden = form_of(client.get("/signup", params={"t": token}).text)
+    sent = client.post("/signup", data={**hidden, "name": "Ada", "contact": "ada@example.org",
+                                        "consent": "1", "lang": "en"})
+    code = re.search(r'class="confirm-code">([A-Z]{4})<', sent.text).group(1)
+    cookie = sent.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "Path=/signup" in cookie and "Secure" in cookie
+    assert "samesite=lax" in cookie.lower()
+    link = participation(hub).confirmation_link(hidden["k"])
+    assert code not in link
+    scanner = TestClient(client.app, base_url="https://testserver")      # no cookie
+    for typed in (None, "ZZZZ" if code != "ZZZZ" else "AAAA"):
+        page = scanner.get(link.removeprefix("https://hub.example"))
+        assert 'name="code"' in page.text and "<svg" not in page.text
+        posted = scanner.post("/signup/confirm", data={**form_of(page.text), "lang": "en",
+                                                       **({"code": typed} if typed else {})})
+        assert "<svg" not in posted.text and 'name="code"' in posted.text
+        assert posted.status_code == (400 if typed else 200)
+    assert participation(hub).pending_confirmations() == 0          # nothing happened
+    # The resident's own browser: no code asked, the card.
+    page = client.get(link.removeprefix("https://hub.example"))
+    assert 'name="code"' not in page.text
+    assert "<svg" in open_card(client, link).text
+    # Another device with the code, after the card was shown: the plain explanation.
+    other = TestClient(client.app, base_url="https://testserver")
+    for lang, words in (("en", "security filter"), ("fr", "filtre de sécurité"),
+                        ("it", "filtro di sicurezza")):
+        page = other.post("/signup/confirm", data={"t": link.split("t=", 1)[1], "lang": lang,
+                                                   "code": code.lower()})
+        assert page.status_code == 200 and "<svg" not in page.text
+        assert words in page.text, lang
+
+
+def test_the_confirmation_code_opens_the_card_on_another_device(hub, client):
+    key, alias, _ = enrolled(hub, "tab-1")
+    token = mint_signup_token(key, consultation=CONSULTATION, site=SITE, meeting=None,
+                              device=alias)
+    hidden = form_of(client.get("/signup", params={"t": token}).text)
+    sent = client.post("/signup", data={**hidden, "name": "Ada", "contact": "ada@example.org",
+                                        "consent": "1", "lang": "fr"})
+    code = re.search(r'class="confirm-code">([A-Z]{4})<', sent.text).group(1)
+    link = participation(hub).confirmation_link(hidden["k"])
+    other = TestClient(client.app, base_url="https://testserver")
+    page = other.get(link.removeprefix("https://hub.example") + "&lang=fr")
+    assert 'name="code"' in page.text and "4 lettres" in page.text
+    shown = other.post("/signup/confirm", data={**form_of(page.text), "code": f" {code} "})
+    assert shown.status_code == 200 and "<svg" in shown.text

@@ -13,6 +13,13 @@ from app.text import clean_text
     ("<script>alert(1)</script>", "<script>alert(1)</script>"),  # escaping is the display's job
     ("\ud800lone surrogate", "lone surrogate"),
     ("  espaces  ", "  espaces  "),
+    # Invisible characters (issue 23 review): Arabic letter mark, zero-width space, BOM, soft
+    # hyphen, word joiner, tag characters (hidden text), bidi overrides; ZWNJ/ZWJ kept.
+    ("a\u061cb\u200bc\ufeffd\u00ade\u2060f", "abcdef"),
+    ("ok\U000e0041\U000e0042\U000e007f", "ok"),
+    ("\u202eevil\u202c", "evil"),
+    ("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"),
+    ("line 1\u2028line 2\u2029line 3", "line 1\nline 2\nline 3"),
 ])
 def test_clean_text(raw, clean):
     assert clean_text(raw, field="f", max_length=100) == clean
