@@ -701,7 +701,7 @@ def test_cli_prints_every_problem_in_the_chosen_language(folder, tmp_path, capsy
                         "--lang", "fr"]) == 1
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 3
-    assert lines[0].endswith("Thème inconnu : tourism.") and "projects" in lines[0]
+    assert lines[0].endswith("Thème inconnu\u00a0: tourism.") and "projects" in lines[0]
     assert "row 7" in lines[1] or "ligne 7" in lines[1]
     assert lines[1].endswith("La traduction en it manque.")
     assert not (tmp_path / "out").exists()
