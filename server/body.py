@@ -89,6 +89,8 @@ class EventCounter:
         self.skip = -1              # the offset of a byte escaped by a backslash
         self.offset = 0
         self.commas = 0
+        self.structural = 0         # commas, brackets and braces outside strings, any depth
+        self.max_values = self.budget
 
     def feed(self, data: bytes) -> None:
         if self.seen is not None:
@@ -118,16 +120,27 @@ class EventCounter:
             elif char == b'"':
                 self.in_string = True
             elif char in b"[{":
+                self._count_value()
                 self.level += 1
                 if self.level == 2:
                     self.array_at_2 = char == b"["
                     self.commas = 0             # each such array on its own
             elif char in b"]}":
                 self.level -= 1
-            elif self.level == 2 and self.array_at_2:
-                self.commas += 1
-                if self.commas >= self.limit:       # limit + 1 elements at least
-                    raise TooManyEvents(self.limit)
+            else:                                   # a comma
+                self._count_value()
+                if self.level == 2 and self.array_at_2:
+                    self.commas += 1
+                    if self.commas >= self.limit:   # limit + 1 elements at least
+                        raise TooManyEvents(self.limit)
+
+    def _count_value(self) -> None:
+        # Values outside strings at any depth, not only the events' array: a body nesting
+        # millions of tiny values elsewhere (`{"events": [], "x": [[{}, {}, …]]}`) would cost
+        # as much to parse.
+        self.structural += 1
+        if self.structural > self.max_values:
+            raise TooManyEvents(self.limit)
 
 
 class BodyTimeout(HTTPException):

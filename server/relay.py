@@ -36,12 +36,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from app.canonical import canonical_json
 from app.clock import now_iso
 from app.errors import N_
-from app.signup import PERSONAL_FIELDS, validate_signup
+from app.signup import PERSONAL_FIELDS, contact_identity, validate_signup
 from app.text import clean_text
 
 from . import db
 from .body import RELAY_BATCH_FACTOR as BODY_RELAY_FACTOR
-from .errors import EventRejected, HubError
+from .errors import AuthError, EventRejected, HubError
 from .ingest import IDENT, Batch, Event, IngestExtension, meeting_at_site
 
 RELAY = "relay"
@@ -97,6 +97,7 @@ def register_devices(hub, relay: dict, devices: object) -> list[dict]:
     now = now_iso()
     results = []
     with hub.write_lock, hub.writer.begin() as conn:
+        still_live(conn, relay)
         for item in devices:
             device_id = item.get("device_id") if isinstance(item, dict) else None
             try:
@@ -123,7 +124,7 @@ def _register(conn, relay: dict, item: dict, device_id, now: str) -> dict:
     row = conn.execute(select(db.relay_devices).where(
         db.relay_devices.c.device_id == device_id)).first()
     mine = row is not None and row.relay_id == relay["id"]
-    if known is not None and not (mine and row.registered_at >= known.enrolled_at):
+    if known is not None and not (mine and row.registered_at > known.enrolled_at):
         # A direct enrollment takes precedence; staff move it (`relay-move`) to a room hub.
         raise EventRejected(ENROLLED_HERE, "device_id", code="device_enrolled_here")
     take_over = False
@@ -153,6 +154,14 @@ def lapsed(conn, relay_id: str) -> bool:
     row = conn.execute(select(db.devices.c.revoked_at).where(
         db.devices.c.id == relay_id, db.devices.c.kind == RELAY)).first()
     return row is None or row.revoked_at is not None
+
+
+def still_live(conn, relay: dict) -> None:
+    """Inside a request's write transaction: the room hub was not revoked while its body was
+    on its way (its credential is checked before the body is read)."""
+    if lapsed(conn, relay["id"]):
+        raise AuthError(N_("This tablet was revoked: its data is kept, enroll it again to "
+                           "send it."), "device_revoked")
 
 
 def _identifier(value: object, field: str) -> str:
@@ -222,7 +231,7 @@ def signup_limits(hub, relay: dict, envelopes: list, limits) -> dict[int, EventR
         try:
             limits.hit("signup_device", "device:" + relay["id"])
             if isinstance(contact, str) and contact.strip():
-                limits.hit("cards", "contact:" + contact.strip().lower())
+                limits.hit("cards", "contact:" + contact_identity(contact))
         except HubError as exc:
             refused[index] = EventRejected(exc.message, "payload", code="rate_limited",
                                            **exc.params)
@@ -245,6 +254,7 @@ def ingest_relayed(hub, relay: dict, envelopes: list, limits=None) -> list[dict]
         try:
             with hub.write_lock:
                 with hub.writer.begin() as conn:
+                    still_live(conn, relay)
                     results, batches = _run(hub, conn, relay, envelopes, limited)
                 for batch in batches:
                     hub._follow_versions(batch.versions)
@@ -291,7 +301,7 @@ def _run(hub, conn, relay: dict, envelopes: list, limited: dict | None = None
             refusal = EventRejected(OTHER_SITE, "device_id", code="device_other_site")
         elif enrolled is not None and enrolled.revoked_at is not None:
             refusal = EventRejected(REVOKED, "device_id", code="device_revoked")
-        elif enrolled is not None and enrolled.enrolled_at > row.registered_at:
+        elif enrolled is not None and enrolled.enrolled_at >= row.registered_at:
             refusal = EventRejected(ENROLLED_HERE, "device_id", code="device_enrolled_here")
         if refusal is not None:
             results[index] = own.reject(env, refusal)
@@ -300,7 +310,7 @@ def _run(hub, conn, relay: dict, envelopes: list, limited: dict | None = None
     for device_id, indexes in groups.items():
         seqs = [envelopes[i].get("seq") for i in indexes]
         seqs = [s for s in seqs if isinstance(s, int) and not isinstance(s, bool)]
-        base = last_seq.get(device_id) or (min(seqs) if seqs else 0)
+        base = last_seq.get(device_id) or 0     # a device new here starts from 0, not its claim
         kept = []
         for i in indexes:
             seq = envelopes[i].get("seq")
@@ -450,6 +460,8 @@ def cards_from_relay(hub, relay: dict, rows: object) -> dict:
     the room makes are counted per consultation against its site's quota: new ones beyond it
     are refused (`refused`, with `reason`), the others taken."""
     require_relay(relay)
+    with hub.engine.connect() as conn:
+        still_live(conn, relay)
     result = hub.participation.import_cards(rows, partial=True,
                                             consultations=_site_consultations(hub, relay),
                                             room_site=relay["site_id"])

@@ -219,8 +219,11 @@ def test_relayed_sign_ups_are_under_the_forms_limits(tmp_path):
                                 "name": "Ornella", "contact": contact, "lang": "it",
                                 "card_issued": False,
                                 "created_at": "2026-12-01T10:00:00+00:00"}}
-        # The same address 6 times: 3 cards a day per contact, as the form.
-        same = forward(menton, [signup(n, "ornella@example.it") for n in range(1, 7)])
+        # The same address 6 times, in spellings that name one mailbox: 3 emails per contact,
+        # as the form (plus tags and case do not make another person).
+        spellings = ["ornella@example.it", "Ornella+1@example.it", "ornella+x@EXAMPLE.it",
+                     "ornella@example.it", "ornella+2@example.it", " ornella@example.it"]
+        same = forward(menton, [signup(n, spellings[n - 1]) for n in range(1, 7)])
         assert [r["status"] for r in same.values()] == ["stored"] * 3 + ["rejected"] * 3
         assert {r.get("code") for r in list(same.values())[3:]} == {"rate_limited"}
         # 30 addresses: 10 a minute per room hub, as per tablet on the form (4 left after the 6).
@@ -232,4 +235,60 @@ def test_relayed_sign_ups_are_under_the_forms_limits(tmp_path):
         assert again["rs-1"]["status"] == "duplicate"
     finally:
         menton.close()
+        central.kill()
+
+
+def test_a_room_hubs_first_batch_for_a_tablet_cannot_start_its_seq_out_of_reach(tmp_path, demo):
+    """Found by the attack review: with no event stored yet for a device, the bound was taken
+    from the batch's own lowest seq, so a first batch could claim seq 2^62 and a forged
+    moderation then outranked the tablet's own."""
+    central = start_hub(tmp_path / "central")
+    try:
+        room = relay(central, "relay-a", SITE)
+        assert register(room, "tab-x")["tab-x"]["status"] == "registered"
+        own = Store.open(tmp_path / "tablet")
+        idea = own.submit_proposal(demo, title="Un banc", text="Près du port")
+        first = [e.envelope("tab-x") for e in own.events()][0]
+        forged = {"id": "forged-mod", "device_id": "tab-x", "seq": 2**62 - 5,
+                  "type": "proposal_moderated", "recorded_at": "2026-12-01T10:00:00+00:00",
+                  "payload": {"proposal_id": idea.id, "status": "rejected", "reason": "spam"}}
+        results = forward(room, [dict(first, id="lifted", seq=2**62 - 10), forged])
+        assert {r.get("code") for r in results.values()} == {"seq_jump"}
+        assert forward(room, [first])[first["id"]]["status"] == "stored"
+        own.moderate_proposal(idea.id, "approved")
+        later = [e.envelope("tab-x") for e in own.events()][-1]
+        assert forward(room, [later])[later["id"]]["status"] == "stored"
+        assert idea_status(central, idea.id) == "approved"
+        own.close()
+        room.close()
+    finally:
+        central.kill()
+
+
+def test_a_room_hub_revoked_while_its_body_is_on_its_way_gets_nothing_applied(tmp_path, demo):
+    import json
+    import socket
+    import time
+    central = start_hub(tmp_path / "central")
+    try:
+        room = relay(central, "relay-c", SITE)
+        assert register(room, "tab-y")["tab-y"]["status"] == "registered"
+        own = Store.open(tmp_path / "tablet")
+        own.submit_proposal(demo, title="Une fontaine", text="Sur la place")
+        body = json.dumps({"events": [e.envelope("tab-y") for e in own.events()]}).encode()
+        own.close()
+        host, port = central.url.split("//")[1].split(":")
+        with socket.create_connection((host, int(port)), timeout=30) as sock:
+            sock.sendall(b"POST /api/v1/relay/events HTTP/1.1\r\nHost: x\r\n"
+                         b"Content-Type: application/json\r\nAuthorization: Bearer relay-c:"
+                         + ("s" * 40 + "relay-c").encode() + b"\r\nContent-Length: "
+                         + str(len(body)).encode() + b"\r\n\r\n" + body[:10])
+            time.sleep(0.5)
+            assert central.admin("POST", "/devices/relay-c/revoke").status_code == 200
+            sock.sendall(body[10:])
+            answer = sock.recv(4000)
+        assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
+        assert query(central, "SELECT count(*) FROM events WHERE device_id = ?", "tab-y")[0][0] == 0
+        room.close()
+    finally:
         central.kill()

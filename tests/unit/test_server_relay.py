@@ -257,6 +257,11 @@ def test_a_batch_is_counted_as_its_bytes_arrive_whatever_its_strings_hold():
         assert not counted(body, 4, step)
     assert counted(b'{"events": []}', 1, 1) and counted(b'{"events": [{}]}', 1, 1)
     assert not counted(b'{"events": [{}, {}]}', 1, 1)
+    # Values nested anywhere count too: an empty events list beside millions of tiny values
+    # would cost as much to parse (found by the relay's attack review).
+    nested = b'{"events": [], "x": [[' + b",".join([b"{}"] * 2000) + b"]]}"
+    assert not counted(nested, 10, 4096, exact=False)
+    assert counted(json.dumps({"events": [tricky] * 10}).encode(), 10, 4096, exact=False)
     # While commas, braces and brackets stay within 48 a event, nothing is scanned (parsing
     # costs little; the batch's length is checked after it); past that, the exact count.
     assert counted(b'{"events": [' + b",".join([b"{}"] * 20) + b"]}", 1, 4096, exact=False)
