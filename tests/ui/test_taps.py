@@ -216,7 +216,10 @@ def test_stop_keeps_the_answers_and_shows_nothing_of_them(kiosk_factory, lang):
     k.session.index = 5
     q.show()
     step(3)
-    assert q.ids.stop.text == {"fr": "Arrêter", "it": "Interrompere"}[lang]
+    assert q.ids.stop.text == {"fr": "Arrêter de voter", "it": "Interrompere il voto"}[lang]
+    # Navigation, not a vote: outlined like Back, never red nor crossed like "Contre".
+    from screens.widgets import DangerButton, SecondaryButton
+    assert isinstance(q.ids.stop, SecondaryButton) and not isinstance(q.ids.stop, DangerButton)
     k.tap(q.ids.stop)
     dialog = q.confirm_stop
     assert dialog.parent is not None
