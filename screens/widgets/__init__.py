@@ -342,8 +342,11 @@ class CueScroll(ScrollView):
         for child in self.children:
             child.fbind("height", self._update_cue)
             if hasattr(child, "padding"):
-                child.fbind("padding", self._update_cue)
+                child.fbind("padding", self._rule_padding)
         self._update_cue()
+
+    def _rule_padding(self, *_args):
+        self._pad_for_cue(rule_only=True)
 
     def overflow(self) -> float:
         """How much of the content lies below the view, not counting the room kept for the
@@ -354,26 +357,35 @@ class CueScroll(ScrollView):
         added = getattr(child, "_cue_padding", (0.0, 0.0))[1]
         return max(0.0, child.height - added - self.height)
 
-    def _pad_for_cue(self) -> None:
-        """The content's layout gets a bottom padding as high as the cue, so that its last
-        row can scroll clear of the cue (never hidden under it). The layout's own padding
-        (from its rule) is kept: the cue's share is added to it, and added again when the
-        rule sets it anew. Only for content as high as it needs (size_hint_y None)."""
+    def _pad_for_cue(self, *_args, rule_only: bool = False) -> None:
+        """While the content overflows, its layout gets a bottom padding as high as the cue,
+        so that its last row can scroll clear of the cue (never hidden under it). The layout's
+        own padding (from its rule) is kept: the cue's share is added to it, added again when
+        the rule sets it anew (`rule_only`: only that, on a padding change, whose new height
+        is not known yet), and taken off when everything fits. Only for content as high as it
+        needs (size_hint_y None)."""
         child = self.children[0] if self.children else None
         padding = getattr(child, "padding", None)
         if child is None or child.size_hint_y is not None or padding is None or \
                 len(padding) != 4:
             return
         added = getattr(child, "_cue_padding", None)
-        wanted = self.cue_height
         if added is not None and abs(padding[3] - added[0]) < 0.01:
-            if abs(added[1] - wanted) < 0.01:
+            if rule_only:
                 return
-            base = added[0] - added[1]
+            base, current = added[0] - added[1], added[1]
         else:                                   # first time, or its rule set it again
-            base = padding[3]
+            base, current = padding[3], 0.0
+            if rule_only:
+                wanted = added[1] if added is not None else 0.0
+                child._cue_padding = (base + wanted, wanted)
+                if wanted:
+                    child.padding = [padding[0], padding[1], padding[2], base + wanted]
+                return
+        wanted = self.cue_height if child.height - current - self.height > 1 else 0.0
         child._cue_padding = (base + wanted, wanted)
-        child.padding = [padding[0], padding[1], padding[2], base + wanted]
+        if abs(padding[3] - (base + wanted)) >= 0.01:
+            child.padding = [padding[0], padding[1], padding[2], base + wanted]
 
     def _update_cue(self, *_args):
         self._pad_for_cue()
