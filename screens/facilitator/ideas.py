@@ -50,8 +50,10 @@ class IdeasPage(FacilitatorPage):
             # Show the editor from its top (its title field first), once it is laid out:
             # scroll_to would show the bottom of an editor taller than the view.
             from kivy.clock import Clock
-            Clock.schedule_once(lambda _dt: self.show_editor_top(), 0)
-            Clock.schedule_once(lambda _dt: self.show_editor_top(), 0.05)
+            # Unless the view was scrolled meanwhile (then what is shown was chosen).
+            scroll, was = self.ids.scroll, self.ids.scroll.scroll_y
+            Clock.schedule_once(lambda _dt: self.show_editor_top()
+                                if abs(scroll.scroll_y - was) < 1e-6 else None, 0)
 
     def show_editor_top(self) -> None:
         """The scroll so that the editor's top is the view's top."""
