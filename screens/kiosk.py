@@ -506,6 +506,10 @@ class KioskRoot(FloatLayout):
             if self.pin.is_set:       # leave facilitator mode when nobody is using it
                 self.back_to_kiosk()
             return
+        if current == "thanks" and self._thanks_timer is not None:
+            # The thanks screen closes by itself, and says when: no second countdown over it.
+            self.poke()
+            return
         self.idle_prompt.start()
 
     def _on_key(self, _window, key, _scancode, _codepoint, modifiers):

@@ -39,6 +39,10 @@ ANSWER_LABELS = {"received": N_("Received"), "under_study": N_("Under study"),
 MODERATION_LABELS = {"pending": N_("Awaiting moderation"), "approved": N_("Published"),
                      "rejected": N_("Not published")}
 FORM_MAX_BYTES = 16 * 1024
+# How the error summary names each field (the labels of the form, consent its own).
+FIELD_LABELS = {"name": N_("Name or pseudonym"), "contact": N_("Email or phone number"),
+                "age_bracket": N_("Age bracket (optional)"),
+                "neighbourhood": N_("Neighbourhood (optional)"), "consent": N_("Consent")}
 
 _env = Environment(loader=FileSystemLoader(str(TEMPLATES)),
                    autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
@@ -130,8 +134,11 @@ def form_context(hub, lang: str, claims: dict | None, token: str | None, problem
         "consultation") else None
     site = consultation.site(claims["site"]) if consultation and claims.get("site") else None
     _ = translator(lang)
+    summary = [(field, _("{field}: {message}").format(field=_(FIELD_LABELS[field]),
+                                                      message=message)
+                if field in FIELD_LABELS else message) for field, message in errors.items()]
     return {"token": token if claims else "", "problem": problem, "values": values,
-            "errors": errors, "key": key,
+            "errors": errors, "summary": summary, "key": key,
             "consultation_title": localized(consultation.title, lang) if consultation else "",
             "site_name": localized(site.name, lang) if site else "",
             "age_brackets": [(a, _(AGE_BRACKET_LABELS[a])) for a in AGE_BRACKETS]
@@ -140,12 +147,21 @@ def form_context(hub, lang: str, claims: dict | None, token: str | None, problem
                                config.neighbourhoods]}
 
 
-def signed_up_page(lang: str, row: dict, mail: str, code: str | None = None) -> HTMLResponse:
+THANKS_HOURS = 2
+
+
+def signed_up_page(hub, lang: str, mail: str, code: str | None = None) -> HTMLResponse:
     """After the form: what happens next, as it is — an email sent, or not and why
     (Participation.MAIL_OUTCOMES). No card here: a card goes to a confirmed contact (the
     email's link), or is handed out at the meeting. `code`: the confirmation code (never
-    emailed), asked for when the link is opened in another browser."""
-    return render("signed_up.html", lang, mail=mail, code=code)
+    emailed), asked for when the link is opened in another browser. Its language links carry
+    a signed, short-lived reference to the same outcome and code (nothing personal), so that
+    the page shows again in another language (GET /signup/thanks)."""
+    from .participation import MAIL_OUTCOMES
+    from .signing import sign
+    ref = sign({"purpose": "signed-up", "mail": mail if mail in MAIL_OUTCOMES else "",
+                "code": code or ""}, hub.settings.secret_key, THANKS_HOURS * 3600)
+    return render("signed_up.html", lang, mail=mail, ref=ref, code=code)
 
 
 def remember_browser(request: Request, response: HTMLResponse, parts: Participation,
@@ -190,9 +206,6 @@ def signup_form(request: Request, hub: HubDep):
 async def signup_submit(request: Request, hub: HubDep):
     parts = hub.participation
     lang = request_lang(request)
-    refused = limited(request, "signup")
-    if refused is not None:
-        return refused
     body = await request.body()
     if len(body) > FORM_MAX_BYTES:
         return render("message.html", lang, 413, title=N_("The form is too large."),
@@ -203,10 +216,23 @@ async def signup_submit(request: Request, hub: HubDep):
         form = {}
     values = {k: form.get(k) if isinstance(form.get(k), str) else None
               for k in ("name", "contact", "consent", "age_bracket", "neighbourhood", "t",
-                        "k", "lang")}
+                        "k", "lang", "switch_lang")}
     lang = values["lang"] if values["lang"] in LANGS else lang
     token = values["t"] or None
     claims, problem = link_state(parts, token)
+    if values["switch_lang"] in LANGS:
+        # A language button of the form: the same form in that language, with what was
+        # typed; nothing is recorded.
+        refused = limited(request, "public")
+        if refused is not None:
+            return refused
+        lang = values["switch_lang"]
+        key = values["k"] if _KEY.match(values["k"] or "") else secrets.token_urlsafe(18)
+        return render("signup.html", lang, **form_context(
+            hub, lang, claims, token, problem, values, {}, key))
+    refused = limited(request, "signup")
+    if refused is not None:
+        return refused
     if claims and claims.get("device"):     # one tablet's QR, photographed and replayed
         refused = limited(request, "signup_device", "device:" + str(claims["device"]))
         if refused is not None:
@@ -224,16 +250,48 @@ async def signup_submit(request: Request, hub: HubDep):
             parts.register, values, submission_key=key, claims=claims, lang=lang,
             mail_limit=lambda who: request.app.state.limits.hit("cards", "contact:" + who))
     except ValidationError as exc:
-        errors = {exc.field or "form": exc.describe(translator(lang))}
+        # Every field at fault at once (signup_problems), else the one the hub refused.
+        from app.signup import signup_problems
+        config = parts.config((claims or {}).get("consultation"))
+        problems = signup_problems(config, values) or [exc]
+        if not any(p.field == exc.field for p in problems):
+            problems.insert(0, exc)
+        errors = {}
+        for found in problems:
+            errors.setdefault(found.field or "form", found.describe(translator(lang)))
         return render("signup.html", lang, 422, **form_context(
             hub, lang, claims, token, problem, values, errors, key))
     log.info("sign-up recorded (site %s, %s)", row["site_id"] or "none",
              "new" if created else "repeated form")
     if row["contact_kind"] != "email":
-        return signed_up_page(lang, row, mail)
-    response = signed_up_page(lang, row, mail, code=parts.confirm_code(row["id"]))
+        return signed_up_page(hub, lang, mail)
+    response = signed_up_page(hub, lang, mail, code=parts.confirm_code(row["id"]))
     remember_browser(request, response, parts, row["id"])
     return response
+
+
+@router.get("/signup/thanks", response_class=HTMLResponse)
+def signed_up_again(request: Request, hub: HubDep):
+    """The page after the form, in another language: `r` names only what became of the
+    email (signed by this hub, a few hours); nothing is read or written."""
+    from .participation import MAIL_OUTCOMES
+    from .signing import TokenError, verify
+    refused = limited(request, "public")
+    if refused is not None:
+        return refused
+    lang = request_lang(request)
+    try:
+        claims = verify(request.query_params.get("r"), hub.settings.secret_key)
+        if claims.get("purpose") != "signed-up" or claims.get("mail") not in (
+                *MAIL_OUTCOMES, ""):
+            raise TokenError(N_("This link is not valid."))
+    except TokenError as exc:
+        return render("message.html", lang, 400, title=exc.message,
+                      text=N_("To vote where one vote per person is asked, ask for a "
+                              "participation card at the meeting."))
+    code = claims.get("code")
+    return signed_up_page(hub, lang, claims["mail"],
+                          code=code if isinstance(code, str) and code.isalnum() else None)
 
 
 CONFIRM_PROBLEM = N_("Confirmation links are valid for a few hours only. Sign up again from "

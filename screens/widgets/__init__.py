@@ -274,8 +274,9 @@ class ChoiceRow(BoxLayout):
             return
         n = len(cards)
         share = (self.width - self.spacing * (n - 1)) / n - self.reserve
-        side_by_side = all(longest_word_width(c.text, c.font_size, c.bold) + dp(4) <= share
-                           for c in cards)
+        # `words`: a card's text without its markup (the scale's), when it has markup.
+        side_by_side = all(longest_word_width(getattr(c, "words", "") or c.text, c.font_size,
+                                              c.bold) + dp(4) <= share for c in cards)
         self.orientation = "horizontal" if side_by_side else "vertical"
         tallest = max(max(c.texture_size[1] for c in cards) + dp(28),
                       self.card_height or dp(64))
@@ -304,6 +305,7 @@ class CueScroll(ScrollView):
         self.fbind("pos", self._draw_cue)
         self.fbind("more_below", self._draw_cue)
         self.fbind("cue_text", self._draw_cue)
+        self.fbind("cue_height", self._update_cue)
         self.fbind("children", self._watch_child)
         from screens.theme import theme
         theme.fbind("colours", self._draw_cue)
@@ -339,13 +341,54 @@ class CueScroll(ScrollView):
     def _watch_child(self, *_args):
         for child in self.children:
             child.fbind("height", self._update_cue)
+            if hasattr(child, "padding"):
+                child.fbind("padding", self._rule_padding)
         self._update_cue()
 
+    def _rule_padding(self, *_args):
+        self._pad_for_cue(rule_only=True)
+
     def overflow(self) -> float:
+        """How much of the content lies below the view, not counting the room kept for the
+        cue at its end (`_pad_for_cue`)."""
         child = self.children[0] if self.children else None
-        return max(0.0, child.height - self.height) if child is not None else 0.0
+        if child is None:
+            return 0.0
+        added = getattr(child, "_cue_padding", (0.0, 0.0))[1]
+        return max(0.0, child.height - added - self.height)
+
+    def _pad_for_cue(self, *_args, rule_only: bool = False) -> None:
+        """While the content overflows, its layout gets a bottom padding as high as the cue,
+        so that its last row can scroll clear of the cue (never hidden under it). The layout's
+        own padding (from its rule) is kept: the cue's share is added to it, added again when
+        the rule sets it anew (`rule_only`: only that, on a padding change, whose new height
+        is not known yet), and taken off when everything fits. Only for content as high as it
+        needs (size_hint_y None)."""
+        child = self.children[0] if self.children else None
+        padding = getattr(child, "padding", None)
+        if child is None or child.size_hint_y is not None or padding is None or \
+                len(padding) != 4:
+            return
+        added = getattr(child, "_cue_padding", None)
+        if added is not None and abs(padding[3] - added[0]) < 0.01:
+            if rule_only:
+                return
+            base, current = added[0] - added[1], added[1]
+        else:                                   # first time, or its rule set it again
+            base, current = padding[3], 0.0
+            if rule_only:
+                wanted = added[1] if added is not None else 0.0
+                child._cue_padding = (base + wanted, wanted)
+                if wanted:
+                    child.padding = [padding[0], padding[1], padding[2], base + wanted]
+                return
+        wanted = self.cue_height if child.height - current - self.height > 1 else 0.0
+        child._cue_padding = (base + wanted, wanted)
+        if abs(padding[3] - (base + wanted)) >= 0.01:
+            child.padding = [padding[0], padding[1], padding[2], base + wanted]
 
     def _update_cue(self, *_args):
+        self._pad_for_cue()
         extra = self.overflow()
         self.more_below = extra > 1 and self.scroll_y > 1 / max(extra, 1)
         self.more_above = extra > 1 and self.scroll_y < 1 - 1 / max(extra, 1)

@@ -75,7 +75,11 @@ def layout_faults(root):
                 faults.append(f"off the window: {describe(widget)} at {(x0, y0, x1, y1)}")
         else:
             sx0, sy0, sx1, sy1 = window_rect(scroll)
-            below = y0 < sy0 - TOL
+            # A scroll's content ends with empty room as high as its cue (CueScroll gives it
+            # that bottom padding, so the last row can scroll clear of the cue).
+            room = getattr(widget, "_cue_padding", (0, 0))[1] if widget in scroll.children \
+                else 0
+            below = y0 < sy0 - TOL - room
             if below and not (isinstance(scroll, CueScroll) and scroll.more_below):
                 faults.append(f"hidden below a scroll with no cue: {describe(widget)}")
             if x0 < sx0 - TOL or x1 > sx1 + TOL:

@@ -94,7 +94,7 @@ def test_qr_from_the_screen_to_a_signup_counted_for_the_site(hub, tmp_path):
                 page.screenshot(path=str(SHOTS / f"form-{lang}.png"), full_page=True)
                 if lang == "it":
                     # Sending the form empty: clear errors, nothing recorded.
-                    page.click("button[type=submit]")
+                    page.click("main form button[type=submit]")
                     assert page.locator("[role=alert]").count() == 1
                     page.screenshot(path=str(SHOTS / "form-errors-it.png"), full_page=True)
                     page.fill("#name", "Giulia R.")
@@ -104,7 +104,7 @@ def test_qr_from_the_screen_to_a_signup_counted_for_the_site(hub, tmp_path):
                     page.fill("#contact", "zoe.martin@example.org")
                 key = page.locator("input[name=k]").get_attribute("value")
                 page.check("#consent")
-                page.click("button[type=submit]")
+                page.click("main form button[type=submit]")
                 page.wait_for_selector("h1")
                 # No card on the form's answer: it goes to the confirmed address, once.
                 assert page.locator(".code").count() == 0

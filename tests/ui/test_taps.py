@@ -15,6 +15,9 @@ from screens.tap_guard import SETTLE_SECONDS
 from kivy.uix.behaviors import ButtonBehavior
 
 from tests.ui.conftest import set_size, step, wait_settled, widget_at
+from tests.ui.conftest import window_rect
+from kivy.core.window import Window
+from kivy.metrics import dp
 
 # (taps, ms apart): every burst is a double or a triple tap, at the intervals people tap.
 BURSTS = [(2, 50), (3, 150), (2, 300), (3, 50), (2, 150), (3, 300), (2, 100), (3, 250)]
@@ -216,7 +219,10 @@ def test_stop_keeps_the_answers_and_shows_nothing_of_them(kiosk_factory, lang):
     k.session.index = 5
     q.show()
     step(3)
-    assert q.ids.stop.text == {"fr": "Arrêter", "it": "Interrompere"}[lang]
+    assert q.ids.stop.text == {"fr": "Arrêter de voter", "it": "Interrompere il voto"}[lang]
+    # Navigation, not a vote: outlined like Back, never red nor crossed like "Contre".
+    from screens.widgets import DangerButton, SecondaryButton
+    assert isinstance(q.ids.stop, SecondaryButton) and not isinstance(q.ids.stop, DangerButton)
     k.tap(q.ids.stop)
     dialog = q.confirm_stop
     assert dialog.parent is not None
@@ -323,3 +329,88 @@ def test_the_more_below_cue_lets_a_tap_reach_the_button_under_it(kiosk):
     touch.touch_up()
     step(3)
     assert body.amounts[row.project.id] > 0, "the tap went to the cue, not to the button"
+
+
+def test_the_last_row_scrolls_clear_of_the_more_below_cue(kiosk):
+    """Scrolled to its end, an overflowing scroll shows its last row above the cue's band."""
+    from tests.ui.conftest import window_rect
+    from screens.widgets import CueScroll
+    k = kiosk
+    q = k.root.question
+    k.tap(k.root.welcome.ids.start)
+    k.session.index = [x.kind for x in k.session.consultation.questions].index("budget")
+    q.show()
+    step(3)
+    body = k.body()
+    scroll = next(w for w in body.walk() if isinstance(w, CueScroll))
+    assert scroll.more_below and scroll.cue_height > 0
+    content = scroll.children[0]
+    assert content.padding[3] >= scroll.cue_height
+    last = min(body.rows.values(), key=lambda r: window_rect(r)[1])      # the lowest row
+    scroll.scroll_y = 0.02          # almost at the end: the cue is still drawn
+    step(2)
+    if scroll.more_below:
+        assert window_rect(last)[1] >= window_rect(scroll)[1] + scroll.cue_height * 0.6
+    scroll.scroll_y = 0
+    step(2)
+    assert window_rect(last)[1] >= window_rect(scroll)[1] + scroll.cue_height - 1
+
+
+@pytest.mark.parametrize("size, text_size, stacked", [((1280, 800), "normal", False),
+                                                      ((800, 1280), "very_large", True)])
+def test_the_scale_never_cuts_a_label_word(kiosk_factory, size, text_size, stacked):
+    """Scale cards side by side while every label's longest word fits, stacked otherwise."""
+    from screens.widgets import longest_word_width
+    from tests.ui.conftest import set_size
+    k = kiosk_factory(text_size=text_size)
+    set_size(*size)
+    q = k.root.question
+    k.tap(k.root.welcome.ids.start)
+    k.session.index = [x.kind for x in k.session.consultation.questions].index("scale")
+    q.show()
+    step(4)
+    row = k.body().ids.grid
+    assert (row.orientation == "vertical") == stacked
+    for card in row.children:
+        assert longest_word_width(card.caption, card.font_size, card.bold) <= card.width - dp(20)
+        x0, y0, x1, y1 = window_rect(card)
+        assert y0 >= 0 and y1 <= Window.height
+
+
+def test_the_ideas_editor_opens_at_its_title_field(kiosk_factory):
+    """Portrait, very large text: the moderation editor is taller than its view; it opens
+    showing its top (the title field), never scrolled past it."""
+    from tests.ui.test_facilitator import enter_facilitator
+    k = kiosk_factory(text_size="very_large")
+    set_size(800, 1280)
+    k.tap(k.root.welcome.ids.start)
+    k.session.submit_idea(title="Navette du dimanche",
+                          text="Une navette entre Breil et Vintimille.")
+    k.root.reset_resident()
+    k.settle()
+    fac = enter_facilitator(k)
+    step(4)
+    k.tap(fac.nav_buttons["ideas"])
+    page = fac.ids.pages.get_screen("ideas")
+    k.tap(page.ids.ideas.children[0].ids.openb)
+    step(8)
+    scroll = page.ids.scroll
+    title = page.ids.edit_title
+    sx0, sy0, sx1, sy1 = window_rect(scroll)
+    tx0, ty0, tx1, ty1 = window_rect(title)
+    assert scroll.children[0].height > scroll.height       # the editor does overflow here
+    assert sy0 <= ty0 and ty1 <= sy1, "the title field is not in view"
+
+
+def test_no_idle_prompt_over_the_thanks_screen_it_closes_by_itself(kiosk):
+    k = kiosk
+    k.tap(k.root.welcome.ids.start)
+    k.root._show_thanks()
+    step(2)
+    assert k.root.current == "thanks"
+    k.root._idle_reached()                  # the idle time ran out on the thanks screen
+    step(2)
+    assert k.root.idle_prompt.parent is None and k.root.current == "thanks"
+    k.root.finish()                          # its own countdown ends it
+    k.settle()
+    assert k.root.current == "welcome"
