@@ -47,30 +47,10 @@ class IdeasPage(FacilitatorPage):
         elif proposal is not None and editor.parent is None:
             box.add_widget(editor, index=len(box.children))
         if proposal is not None:
-            # Show the editor from its top (its title field first), once it is laid out:
-            # scroll_to would show the bottom of an editor taller than the view.
+            # The editor is at the top: show it whole, once it is laid out.
             from kivy.clock import Clock
-            # Unless the view was scrolled meanwhile (then what is shown was chosen).
-            scroll, was = self.ids.scroll, self.ids.scroll.scroll_y
-            Clock.schedule_once(lambda _dt: self.show_editor_top()
-                                if abs(scroll.scroll_y - was) < 1e-6 else None, 0)
-
-    def show_editor_top(self) -> None:
-        """The scroll so that the editor's top is the view's top."""
-        editor = self._editor_place[0]
-        scroll = self.ids.scroll
-        if editor.parent is None or not scroll.children:
-            return
-        content = scroll.children[0]
-        extra = content.height - scroll.height
-        if extra <= 0:
-            scroll.scroll_y = 1
-            return
-        _x, editor_top = editor.to_window(editor.x, editor.top)
-        _x, content_top = content.to_window(content.x, content.top)
-        scroll.scroll_y = max(0.0, min(1.0, 1 - (content_top - editor_top) / extra))
-        if hasattr(scroll, "_update_cue"):
-            scroll._update_cue()
+            scroll = self.ids.scroll
+            Clock.schedule_once(lambda _dt: scroll.scroll_to(editor, padding=0, animate=False))
 
     def refresh(self, *_args):
         box = self.ids.ideas

@@ -377,31 +377,6 @@ def test_the_scale_never_cuts_a_label_word(kiosk_factory, size, text_size, stack
         assert y0 >= 0 and y1 <= Window.height
 
 
-def test_the_ideas_editor_opens_at_its_title_field(kiosk_factory):
-    """Portrait, very large text: the moderation editor is taller than its view; it opens
-    showing its top (the title field), never scrolled past it."""
-    from tests.ui.test_facilitator import enter_facilitator
-    k = kiosk_factory(text_size="very_large")
-    set_size(800, 1280)
-    k.tap(k.root.welcome.ids.start)
-    k.session.submit_idea(title="Navette du dimanche",
-                          text="Une navette entre Breil et Vintimille.")
-    k.root.reset_resident()
-    k.settle()
-    fac = enter_facilitator(k)
-    step(4)
-    k.tap(fac.nav_buttons["ideas"])
-    page = fac.ids.pages.get_screen("ideas")
-    k.tap(page.ids.ideas.children[0].ids.openb)
-    step(8)
-    scroll = page.ids.scroll
-    title = page.ids.edit_title
-    sx0, sy0, sx1, sy1 = window_rect(scroll)
-    tx0, ty0, tx1, ty1 = window_rect(title)
-    assert scroll.children[0].height > scroll.height       # the editor does overflow here
-    assert sy0 <= ty0 and ty1 <= sy1, "the title field is not in view"
-
-
 def test_no_idle_prompt_over_the_thanks_screen_it_closes_by_itself(kiosk):
     k = kiosk
     k.tap(k.root.welcome.ids.start)
