@@ -76,8 +76,11 @@ ROOM_DIR ?= $(CURDIR)/build/room
 room: setup
 	$(PY) -m server --data-dir $(ROOM_DIR) room $(ARGS)
 
+# The hit walk (tests/ui/test_hits.py) runs in a process of its own: after the other window
+# tests, what they leave in Kivy's window and clock made it miss a control it reaches alone.
 test: setup
-	sh tools/with-display.sh $(PY) -m pytest $(PYTEST_ARGS)
+	sh tools/with-display.sh $(PY) -m pytest $(PYTEST_ARGS) --ignore=tests/ui/test_hits.py
+	sh tools/with-display.sh $(PY) -m pytest $(PYTEST_ARGS) tests/ui/test_hits.py
 
 test-unit: setup
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
