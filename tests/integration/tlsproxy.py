@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import select
 import socket
 import ssl
 import threading
@@ -58,22 +59,28 @@ class _Proxy:
         except (OSError, ssl.SSLError):
             client.close()
             return
-        threading.Thread(target=self._pipe, args=(upstream, client), daemon=True).start()
-        self._pipe(client, upstream)
-
-    def _pipe(self, source: socket.socket, target: socket.socket) -> None:
+        # One thread per connection reads both ends in turn: a TLS socket is not safe to read
+        # in one thread while another writes to it (OpenSSL's SSL object is not thread-safe),
+        # which hung a request now and then when each direction had a thread of its own.
+        peer = {client: upstream, upstream: client}
         try:
             while True:
-                data = source.recv(65536)
-                if not data:
-                    break
-                with self._lock:
-                    self.captured += data
-                target.sendall(data)
+                ready = [s for s in peer if isinstance(s, ssl.SSLSocket) and s.pending()]
+                if not ready:
+                    ready, _, _ = select.select(list(peer), [], [], 60)
+                    if not ready:
+                        break
+                for source in ready:
+                    data = source.recv(65536)
+                    if not data:
+                        return
+                    with self._lock:
+                        self.captured += data
+                    peer[source].sendall(data)
         except (OSError, ssl.SSLError):
             pass
         finally:
-            for sock in (source, target):
+            for sock in (client, upstream):
                 try:
                     sock.close()
                 except OSError:
