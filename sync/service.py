@@ -8,14 +8,16 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from app.store import STORE_FILE, Store
 
-from .display import DisplayRemote
 from .enroll import enroll as enroll_store, parse_enrollment_qr
 from .status import SyncStatus
 from .worker import SyncWorker, read_status
+
+if TYPE_CHECKING:
+    from .display import DisplayRemote
 
 
 class SyncService:
@@ -100,7 +102,8 @@ class SyncService:
     def running(self) -> bool:
         return self._worker is not None and self._worker.is_alive()
 
-    def display_remote(self, consultation) -> DisplayRemote:
+    def display_remote(self, consultation) -> "DisplayRemote":
         """What the facilitator's Projector page sends the room projector's controls through
         (sync.display.DisplayRemote, on this service's store)."""
+        from .display import DisplayRemote    # only once that page is shown: a faster start
         return DisplayRemote(self.store_path, consultation)
