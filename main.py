@@ -110,9 +110,12 @@ def projector_factory(role: str, hub_url: str | None = None):
         return None
     try:
         from screens.projector.app import projector_factory as factory
+        from sync.display import projector_results
     except ImportError:
         return None
-    return factory(hub_url or None)
+    # The screens never import sync: they are handed what they read.
+    return factory(lambda app: projector_results(app.consultation, hub_url=hub_url or None,
+                                                 store_path=app.store.path))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,7 @@ results and controls together for the projector's ResultsPoller. Pure Python, ne
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from app.display import parse_control, views_of
 from app.errors import N_
@@ -18,7 +18,7 @@ from app.store import Store
 from . import protocol as p
 from .client import HubClient
 from .enroll import client_for, is_enrolled
-from .results_source import HubResultsSource, ResultsPoll
+from .results_source import HubResultsSource, LocalResultsSource, ResultsPoll, ResultsPoller
 
 SEND_TIMEOUT = (3.0, 5.0)     # a facilitator waits for this tap: keep it short
 
@@ -139,3 +139,18 @@ class DisplayRemote:
                 store.close()
 
         threading.Thread(target=run, name="display-remote", daemon=True).start()
+
+
+def projector_results(consultation: Consultation, *, hub_url: str | None = None,
+                      store_path=None, interval: float = 0.5
+                      ) -> Callable[[Callable[[ResultsPoll], None]], ResultsPoller]:
+    """What main.py hands the projector's screen (which never imports sync): a `watch(deliver)`
+    that starts polling, every `interval` seconds in a background thread, the hub at `hub_url`
+    (results and the facilitators' display controls, HubProjectorSource) or else the local
+    store at `store_path` (results, LocalResultsSource), and returns the ResultsPoller
+    (`stop()` ends it). `deliver` is called in the polling thread."""
+    def watch(deliver: Callable[[ResultsPoll], None]) -> ResultsPoller:
+        source = (HubProjectorSource(hub_url, consultation.id) if hub_url
+                  else LocalResultsSource(store_path, consultation))
+        return ResultsPoller(source, deliver, interval).start()
+    return watch

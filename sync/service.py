@@ -1,5 +1,6 @@
 """What the facilitator screen calls: `SyncService(data_dir)` with `status()`, `enroll()`,
-`start()`, `stop()` and `push_soon()`. Thread-safe; the worker runs in its own thread with its
+`start()`, `stop()`, `push_soon()` and `display_remote()` (screens reach sync only through this
+service and what main.py hands them). Thread-safe; the worker runs in its own thread with its
 own store connection. `on_status` (optional) is called from the worker thread: a Kivy screen
 must hop back to the UI thread (Clock.schedule_once) before touching widgets."""
 from __future__ import annotations
@@ -7,13 +8,16 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from app.store import STORE_FILE, Store
 
 from .enroll import enroll as enroll_store, parse_enrollment_qr
 from .status import SyncStatus
 from .worker import SyncWorker, read_status
+
+if TYPE_CHECKING:
+    from .display import DisplayRemote
 
 
 class SyncService:
@@ -97,3 +101,9 @@ class SyncService:
     @property
     def running(self) -> bool:
         return self._worker is not None and self._worker.is_alive()
+
+    def display_remote(self, consultation) -> "DisplayRemote":
+        """What the facilitator's Projector page sends the room projector's controls through
+        (sync.display.DisplayRemote, on this service's store)."""
+        from .display import DisplayRemote    # only once that page is shown: a faster start
+        return DisplayRemote(self.store_path, consultation)

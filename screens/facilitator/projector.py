@@ -1,6 +1,6 @@
 """The facilitator's remote for the room's projector: which view, rotation on or off, hide or
-reveal the results, freeze. Each tap sends a DisplayControl through the hub (`remote`, a
-sync.display.DisplayRemote given by the app) and says whether the hub took it; a refusal is
+reveal the results, freeze. Each tap sends a DisplayControl through the hub (`remote`, the
+app's sync service's `display_remote`) and says whether the hub took it; a refusal is
 shown translated and changes nothing. Thin: no HTTP here, only the remote's `send`."""
 from kivy.clock import Clock
 from kivy.factory import Factory
@@ -18,7 +18,7 @@ class ProjectorPage(FacilitatorPage):
     page_name = "projector"
     title = N_("Projector")
     # Made when the page is shown on an enrolled tablet (or given, e.g. by a test).
-    remote = ObjectProperty(None, allownone=True)      # sync.display.DisplayRemote, or None
+    remote = ObjectProperty(None, allownone=True)      # SyncService.display_remote(), or None
     busy = BooleanProperty(False)
     message = StringProperty("")
     error = StringProperty("")
@@ -33,8 +33,7 @@ class ProjectorPage(FacilitatorPage):
     def refresh(self, *_args):
         sync = self.shell.sync
         if self.remote is None and sync is not None and sync.status().enrolled:
-            from sync.display import DisplayRemote
-            self.remote = DisplayRemote(sync.store_path, self.consultation)
+            self.remote = sync.display_remote(self.consultation)
         self.build_views()
 
     def view_name(self, view):

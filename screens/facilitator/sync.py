@@ -13,7 +13,6 @@ from screens import load_kv
 from screens.facilitator.page import FacilitatorPage
 from screens.i18n import failure_words, tr
 from screens.widgets.qr_scanner import open_scanner, scanning_possible
-from sync.status import CREDENTIALS_REFUSED
 
 POLL_SECONDS = 2
 
@@ -91,7 +90,7 @@ class SyncPage(FacilitatorPage):
             # What to do now, per state (revoked, credentials refused, unreachable, a login
             # page); staff need the tablet's ID to make a code for it.
             lines.append(tr._(advice))
-        if status.revoked or status.state == CREDENTIALS_REFUSED:
+        if status.revoked or status.credentials_refused:
             lines.append(tr._("This tablet's ID: {id}").format(id=status.device_id or "?"))
         self.status_lines = lines
 

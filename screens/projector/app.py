@@ -1,19 +1,24 @@
 """The projector's shell: a header (consultation, participation against the goal), the current
-view, and a discreet footer (hub unreachable, frozen, rotation). `Projector` wires a results
-source (polled in a background thread, handed over with Clock.schedule_once), the display state
-(app.display) and the keyboard. `build_projector(...)` makes one; `ProjectorApp` runs it alone.
+view, and a discreet footer (hub unreachable, frozen, rotation). `Projector` wires its
+results (a `watch(deliver)` given by main.py, sync.display.projector_results: polled in a
+background thread, handed over with Clock.schedule_once), the display state (app.display) and
+the keyboard. `build_projector(...)` makes one; `ProjectorApp` runs it alone. The screens never
+import sync: main.py hands them what they read.
 
 Wiring in main.py (role `projector`), through its `projector_factory` hook::
 
     from screens.projector.app import projector_factory as make_projector
-    return make_projector(hub_url)      # None: results from the local store
+    from sync.display import projector_results
+    return make_projector(lambda app: projector_results(app.consultation, hub_url=hub_url,
+                                                        store_path=app.store.path))
 
-or alone: `ProjectorApp(consultation=…, source=HubResultsSource(url, id), lang=…).run()`.
+or alone: `ProjectorApp(consultation=…, results=projector_results(…), lang=…).run()`.
 """
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kivy.animation import Animation
 from kivy.app import App
@@ -39,7 +44,9 @@ from screens.projector.ranking import PjRankingView
 from screens.projector.scale import PjScaleView
 from screens.projector.style import PALETTE, content, join_langs, pstyle, say
 from screens.projector.yes_no import PjYesNoView
-from sync.results_source import ResultsPoll, ResultsPoller, ResultsSnapshot
+
+if TYPE_CHECKING:
+    from sync.results_source import ResultsPoll, ResultsSnapshot
 
 VIEW_CLASSES = {"colour": PjColourView, "yes_no": PjYesNoView, "scale": PjScaleView,
                 "choice": PjChoiceView, "ranking": PjRankingView, "budget": PjBudgetView,
@@ -71,15 +78,16 @@ class ProjectorRoot(BoxLayout):
 class Projector:
     """The projector's behaviour, around a ProjectorRoot widget (`self.root`)."""
 
-    def __init__(self, consultation, source=None, *, lang: str = "fr", bundle_dir=None,
-                 poll_interval: float = 0.5, signup_link=None, **settings):
+    def __init__(self, consultation, results=None, *, lang: str = "fr", bundle_dir=None,
+                 signup_link=None, **settings):
         self.consultation = consultation
         # The sign-up link shown with the participation view: a URL, or a callable giving the
         # current one (app.tablet.SignupLink mints it again before it expires), or None.
         self.signup_link = signup_link
-        self.source = source
+        # `results(deliver)` starts polling and returns the poller (its `stop()` ends it), or
+        # None to feed the projector by hand with `receive`.
+        self.results = results
         self.bundle_dir = Path(bundle_dir) if bundle_dir else None
-        self.poll_interval = poll_interval
         self.state = DisplayState.initial(consultation, lang=lang, **settings)
         self.snapshot: ResultsSnapshot | None = None
         self.pending: ResultsSnapshot | None = None   # arrived while frozen
@@ -96,9 +104,8 @@ class Projector:
     # -- life --------------------------------------------------------------------------
 
     def start(self) -> "Projector":
-        if self.source is not None and self._poller is None:
-            self._poller = ResultsPoller(self.source, self._from_thread,
-                                         self.poll_interval).start()
+        if self.results is not None and self._poller is None:
+            self._poller = self.results(self._from_thread)
         if self._tick_event is None:
             self._tick_event = Clock.schedule_interval(self._tick, 0.25)
         Window.bind(on_key_down=self._on_key_down)
@@ -276,7 +283,7 @@ class Projector:
             _ = gettext_for(langs[0])
             root.status = _("{problem} — showing the last results").format(problem=_(problem))
             root.problem = True
-        elif self.snapshot is None and self.source is not None:
+        elif self.snapshot is None and self.results is not None:
             root.status = say(langs[:1], N_("Waiting for the first results…"))
             root.problem = False
         else:
@@ -292,20 +299,22 @@ class Projector:
         root.indicators = "   ".join(marks)
 
 
-def build_projector(consultation, source=None, lang: str = "fr", bundle_dir=None,
+def build_projector(consultation, results=None, lang: str = "fr", bundle_dir=None,
                     signup_link=None, **settings) -> Projector:
-    """A projector for `consultation` reading results from `source` (a HubResultsSource or a
-    LocalResultsSource, or None to feed it by hand with `receive`). Add `projector.root` to a
-    window and call `projector.start()`; `settings` are a DisplayControl's initial values."""
-    return Projector(consultation, source, lang=lang, bundle_dir=bundle_dir,
+    """A projector for `consultation` reading its results through `results` (a `watch(deliver)`:
+    sync.display.projector_results, given by main.py; or None to feed it by hand with
+    `receive`). Add `projector.root` to a window and call `projector.start()`; `settings` are a
+    DisplayControl's initial values."""
+    return Projector(consultation, results, lang=lang, bundle_dir=bundle_dir,
                      signup_link=signup_link, **settings)
 
 
-def projector_factory(hub_url: str | None = None, *, poll_interval: float = 0.5,
-                      signup_url: str | None = None):
+def projector_factory(results_for, *, signup_url: str | None = None):
     """For main.py's hook (`PiazzettaApp(projector_factory=...)`): a `factory(app)` returning
-    the projector's root widget, reading results and the facilitators' display controls from
-    the hub at `hub_url`, or else results from the app's own local store. The projector starts with the app and stops with it.
+    the projector's root widget, reading its results through `results_for(app)` (main.py's
+    sync.display.projector_results: results and the facilitators' display controls from a
+    hub, or else results from the app's own local store). The projector starts with the app
+    and stops with it.
 
     The participation view shows a sign-up QR: `signup_url` when given (e.g. printed by the
     hub's admin CLI), else a link minted from this device's own enrollment (its store's
@@ -313,17 +322,12 @@ def projector_factory(hub_url: str | None = None, *, poll_interval: float = 0.5,
     def factory(app):
         from app.kiosk import KioskSettings
         from app.tablet import SignupLink
-        from sync.display import HubProjectorSource
-        from sync.results_source import LocalResultsSource
-        source = (HubProjectorSource(hub_url, app.consultation.id) if hub_url
-                  else LocalResultsSource(app.store.path, app.consultation))
         settings = KioskSettings(app.store)
         link = signup_url or SignupLink(app.store, consultation_id=app.consultation.id,
                                         site_id=settings.site_id,
                                         meeting_id=settings.meeting_id)
-        projector = Projector(app.consultation, source, lang=app.default_lang,
-                              bundle_dir=app.bundle_dir, poll_interval=poll_interval,
-                              signup_link=link)
+        projector = Projector(app.consultation, results_for(app), lang=app.default_lang,
+                              bundle_dir=app.bundle_dir, signup_link=link)
         Window.clearcolor = PALETTE["background"]
         app.bind(on_stop=lambda *_args: projector.stop())
         Clock.schedule_once(lambda _dt: projector.start(), 0)
@@ -335,9 +339,9 @@ def projector_factory(hub_url: str | None = None, *, poll_interval: float = 0.5,
 class ProjectorApp(App):
     """The projector alone, full screen unless a size was configured."""
 
-    def __init__(self, *, consultation, source, lang="fr", bundle_dir=None, **kwargs):
+    def __init__(self, *, consultation, results, lang="fr", bundle_dir=None, **kwargs):
         super().__init__(**kwargs)
-        self.projector = build_projector(consultation, source, lang, bundle_dir)
+        self.projector = build_projector(consultation, results, lang, bundle_dir)
         self.title = "Piazzetta"
 
     def build(self):

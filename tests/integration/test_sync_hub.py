@@ -9,7 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-import app.store as store_module
+import app.store.ballots as store_ballots
+import app.store.outbox as store_outbox
 from app.store import Store
 from sync import protocol as p
 from sync.client import HubClient
@@ -226,8 +227,8 @@ def test_revoked_device_keeps_its_data_and_sends_it_after_staff_enroll_it_again(
 @pytest.mark.parametrize("offset_days", [365, -365])
 def test_device_clock_a_year_off_loses_nothing(hub, demo, monkeypatch, offset_days):
     skewed = datetime.now(timezone.utc) + timedelta(days=offset_days)
-    monkeypatch.setattr(store_module, "now_iso",
-                        lambda: skewed.isoformat(timespec="milliseconds"))
+    for module in (store_ballots, store_outbox):   # the votes' times, the acknowledgements'
+        monkeypatch.setattr(module, "now_iso", lambda: skewed.isoformat(timespec="milliseconds"))
     store = enrolled_store(hub)
     before = hub.results()["ballots"]
     record_votes(store, demo, 10, seed=offset_days)

@@ -190,6 +190,30 @@ def test_local_source_reads_its_own_store_in_the_polling_thread(tmp_path, demo):
     writer.close()
 
 
+def test_projector_results_main_hands_the_screen_read_the_local_store(tmp_path, demo):
+    # main.py gives the projector's screen this `watch(deliver)`: without a hub, the results
+    # of the device's own store, polled in the poller's thread until stop().
+    from app.store import Store
+    from sync.display import projector_results
+    writer = Store.open(tmp_path)
+    _fill(writer, demo, 2)
+    polls = []
+    done = threading.Event()
+
+    def deliver(poll):
+        polls.append((poll, threading.current_thread().name))
+        done.set()
+
+    poller = projector_results(demo, store_path=writer.path, interval=0.05)(deliver)
+    assert done.wait(10)
+    poller.stop()
+    first, thread_name = polls[0]
+    assert thread_name == "results-poller" and first.reachable
+    assert first.snapshot.ballots == 2
+    assert first.snapshot.questions["q-ticket"]["counts"] == {"yes": 1, "no": 1, "abstain": 0}
+    writer.close()
+
+
 def test_local_source_reports_an_unreadable_store(tmp_path, demo):
     bad = tmp_path / "broken.sqlite3"
     bad.write_bytes(b"this is not a database" * 100)

@@ -1,6 +1,7 @@
 """The project's packages import each other in layers, without circles: app/ needs nothing of
-the others, sync/ needs app/, server/ needs app/ and sync/, screens/ needs app/ and sync/ (and
-never server/). Imports inside functions count too (a lazy import is still a dependency);
+the others, sync/ needs app/, server/ needs app/ and sync/, screens/ needs app/ only (never
+server/, and sync only through the services main.py and the App hand it: SyncService, the
+projector's results). Imports inside functions count too (a lazy import is still a dependency);
 typing-only imports under `if TYPE_CHECKING:` do not."""
 import ast
 from pathlib import Path
@@ -8,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("app", "sync", "server", "screens")
 MAY_IMPORT = {"app": {"app"}, "sync": {"app", "sync"}, "server": {"app", "sync", "server"},
-              "screens": {"app", "sync", "screens"}, "main": {"app", "sync", "screens"}}
+              "screens": {"app", "screens"}, "main": {"app", "sync", "screens"}}
 
 
 def module_name(path: Path) -> str:
@@ -114,6 +115,16 @@ def test_the_circle_finder_finds_a_circle():
 
 def test_no_circle_of_imports():
     assert circles(import_graph()) == []
+
+
+def test_screens_reach_sync_only_through_the_app_services():
+    graph = import_graph()
+    assert {"screens.projector.app", "screens.facilitator.sync",
+            "screens.facilitator.projector"} <= set(graph)
+    assert "sync.display" in graph["main"]          # main.py hands the projector its results
+    assert [f"{name} -> {target}" for name, targets in graph.items()
+            if name.split(".")[0] == "screens"
+            for target in targets if target.split(".")[0] == "sync"] == []
 
 
 def test_packages_import_only_the_layers_below():

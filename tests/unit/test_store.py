@@ -49,10 +49,10 @@ def test_every_record_is_an_event_with_device_sequence(store, demo):
 
 
 def test_sequence_does_not_depend_on_the_clock(store, demo, monkeypatch):
-    import app.store as store_module
+    import app.store.ballots as ballots_module
     import itertools
     stamps = itertools.cycle(["2027-01-01T00:00:00.000+00:00", "2025-01-01T00:00:00.000+00:00"])
-    monkeypatch.setattr(store_module, "now_iso", lambda: next(stamps))
+    monkeypatch.setattr(ballots_module, "now_iso", lambda: next(stamps))
     ballot = store.start_ballot(demo)
     store.record_answer(demo, ballot, "q-ticket", "no")
     store.record_answer(demo, ballot, "q-ticket", "yes")

@@ -271,7 +271,7 @@ def test_ideas_and_counts_stay_after_their_events_go(store, demo):
 
 
 def test_purge_in_many_chunks(store, demo, monkeypatch):
-    monkeypatch.setattr(store_module, "_PURGE_CHUNK", 2)
+    monkeypatch.setattr(store_module.retention, "_PURGE_CHUNK", 2)
     for value in ("yes", "no", "yes", "yes", "no"):
         vote(store, demo, value)
     results = store.results(demo)

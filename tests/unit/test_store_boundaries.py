@@ -1,13 +1,16 @@
 """One way to write to the tablet's store and one way to reach the hub (CONVENTIONS.md, habit
-13): transactions and SQL on the store's tables stay in app/store.py (and the schema's
-migrations); HTTP to the hub goes through sync.client.HubClient's public methods."""
+13): transactions and SQL on the store's tables stay in the app/store/ package (and the
+schema's migrations), the write transaction in app/store/core.py and an outbox row's INSERT in
+app/store/outbox.py; HTTP to the hub goes through sync.client.HubClient's public methods."""
 import re
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-STORE_FILES = {"app/store.py", "app/migrations.py"}
+STORE_FILES = {p.relative_to(ROOT).as_posix() for p in (ROOT / "app/store").glob("*.py")} \
+    | {"app/migrations.py"}
+UNIT_OF_WORK = {"app/store/core.py", "app/migrations.py"}   # Store.transaction()
 # app/bundle.py opens a bundle's base map (an MBTiles file: SQLite, read-only, immutable), a
 # database of its own that is not the store.
 MAP_READER = {"app/bundle.py"}
@@ -36,7 +39,15 @@ ALL_CODE = TABLET_CODE + sources("server")
 def test_only_the_store_opens_transactions():
     # server/db.py opens the hub's own transactions on its own database (SQLAlchemy engine's
     # "begin" hook): one place there too, and nothing to do with the tablet's store.
-    assert offenders(r"BEGIN\s+IMMEDIATE", ALL_CODE, STORE_FILES | {"server/db.py"}) == []
+    assert offenders(r"BEGIN\s+IMMEDIATE", ALL_CODE, UNIT_OF_WORK | {"server/db.py"}) == []
+
+
+def test_one_writer_of_the_outbox():
+    # app.store.outbox.append_event: every event the tablet records goes through it (the
+    # migrations create the table and its triggers, and write no event).
+    assert "app/store/outbox.py" in STORE_FILES
+    assert offenders(r"(?i)\binsert\b.*\binto\s+outbox\b", TABLET_CODE,
+                     {"app/store/outbox.py"}) == []
 
 
 def test_only_the_store_touches_its_connection():

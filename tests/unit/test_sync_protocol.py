@@ -112,6 +112,11 @@ def test_status_of_a_tablet_not_yet_enrolled(tmp_path):
     assert not status.enrolled and status.device_id == record and status.pending == 0
     service.push_soon()        # no worker: only the count moves
     assert service.status().pending == 1
+    # The facilitator's Projector page gets its remote from the service (screens never
+    # import sync): on this service's store.
+    remote = service.display_remote("the consultation")
+    assert remote.store_path == tmp_path / "piazzetta.sqlite3"
+    assert remote.consultation == "the consultation"
 
 
 def test_a_worker_cycle_without_enrollment_says_so(tmp_path):
