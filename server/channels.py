@@ -25,6 +25,7 @@ from app.errors import N_, ValidationError
 from . import db
 from .errors import EventRejected, HubError
 from .ingest import Batch, Event, IngestExtension
+from .results import CountDelta
 
 STAFF_DEVICE = "staff"
 MAX_ONLINE_QUESTIONS = 500
@@ -120,10 +121,10 @@ def apply_count_event(batch: Batch, state: CountBatch, event: Event) -> None:
         else:
             state.superseded[old["id"]] = count_id
         if was_current:
-            batch.deltas.append(("count", consultation.id, question.id, old["channel"],
-                                 json.loads(old["counts"]), old["ballots"], -1))
+            batch.deltas.append(CountDelta(consultation.id, question.id, old["channel"],
+                                            json.loads(old["counts"]), old["ballots"], -1))
     if successor is None:
-        batch.deltas.append(("count", consultation.id, question.id, channel, counts, ballots, 1))
+        batch.deltas.append(CountDelta(consultation.id, question.id, channel, counts, ballots))
 
 
 def write_counts(batch: Batch, state: CountBatch) -> None:
@@ -186,10 +187,10 @@ def import_online_counts(hub, consultation_id: str, counts_by_question: Any) -> 
                 if previous is not None:
                     conn.execute(update(db.tally_counts).where(
                         db.tally_counts.c.id == previous.id).values(superseded_by=count_id))
-                    deltas.append(("count", consultation.id, question.id, "online",
-                                   json.loads(previous.counts), previous.ballots, -1))
-                deltas.append(("count", consultation.id, question.id, "online", counts,
-                               ballots, 1))
+                    deltas.append(CountDelta(consultation.id, question.id, "online",
+                                              json.loads(previous.counts), previous.ballots, -1))
+                deltas.append(CountDelta(consultation.id, question.id, "online", counts,
+                                          ballots))
                 recorded.append({"question_id": question.id, "count_id": count_id,
                                  "ballots": ballots,
                                  "supersedes": previous.id if previous else None})
