@@ -14,13 +14,12 @@ import logging
 import re
 import secrets
 import tempfile
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
 from app.answers import validate_answer
 from app import bundle as bundles
@@ -44,6 +43,7 @@ from .participation import Participation
 from .stage import Stage
 from .results import ResultsCache
 from .settings import Settings, private_dir
+from .unit_of_work import UnitsOfWork
 
 log = logging.getLogger("piazzetta.hub")
 CODE_LENGTH = 8
@@ -68,20 +68,20 @@ class Hub:
         self.engine = db.make_engine(self.settings.database_url)
         self.writer = db.writer(self.engine)
         self._schema_ready()
-        # One writer at a time, and tallies follow commits in order: whoever writes (here,
-        # server.channels, server.display_controls) holds it around the transaction.
-        self.write_lock = threading.RLock()
         # When a device last pushed (monotonic): a room hub's forwarder yields to a live room.
         self.last_ingest = 0.0
         self._consultations: dict[tuple[str, int], Consultation] = {}
         self.results = ResultsCache()
+        # Every write that the tallies follow, or that must not interleave with one, is a unit
+        # of work (server.unit_of_work): here, server.relay, server.channels, display controls.
+        self.units = UnitsOfWork(self.engine, self.results, self.consultation)
         # PostgreSQL: sign-ups and confirmations wait out of the WAL until the hour's flush.
         self.stage = Stage(self.engine, self.writer)
         self.participation = Participation(self)
         self.ingest_registry = IngestRegistry([
             ballots.extension(), ideas.extension(), channels.count_extension(),
             self.participation.ingest_extension(), relay.extension(self)])
-        with self.write_lock:
+        with self.units.turn():
             self._load_results()
         self.stage.start()
         self.participation.start()
@@ -128,6 +128,11 @@ class Hub:
         except Exception:      # a database gone or locked: closing still closes
             log.warning("the WAL could not be checkpointed on close")
         self.engine.dispose()
+
+    def unit_of_work(self):
+        """A write transaction whose tally changes apply once it committed
+        (server.unit_of_work)."""
+        return self.units.begin()
 
     @property
     def is_sqlite(self) -> bool:
@@ -198,52 +203,51 @@ class Hub:
         raw = canonical_json(data)
         digest = sha256(raw)
         now = now_iso()
-        with self.write_lock:
-            with self.writer.begin() as conn:
-                current = conn.execute(select(db.consultations.c.version, db.consultations.c.sha256)
-                                       .where(db.consultations.c.id == consultation.id)).first()
-                if current is not None:
-                    if consultation.version < current.version or (
-                            consultation.version == current.version and digest != current.sha256):
-                        raise HubError(
-                            N_("Version {version} of this consultation is already on the hub; "
-                               "give the new bundle a higher version."),
-                            status=409, code="bundle_version", version=current.version)
-                    if digest == current.sha256:
-                        return consultation
-                    misfit = incompatible_question(conn, consultation)
-                    if misfit is not None:
-                        raise HubError(
-                            N_("This version cannot replace the current one: answers or counts "
-                               "already received for the question {question} do not fit it. "
-                               "Keep that question's kind, options and projects, or give the "
-                               "changed question a new ID."),
-                            status=409, code="bundle_incompatible", field=misfit,
-                            question=misfit)
-                row = {"id": consultation.id, "version": consultation.version, "bundle": raw,
-                       "sha256": digest, "imported_at": now,
-                       "site_ids": json.dumps([s.id for s in consultation.sites])}
-                if current is None:
-                    conn.execute(db.consultations.insert(), [row])
-                else:
-                    conn.execute(db.consultations.update()
-                                 .where(db.consultations.c.id == consultation.id),
-                                 {k: v for k, v in row.items() if k != "id"})
-                conn.execute(db.consultation_versions.insert(), [{
-                    "consultation_id": consultation.id, "version": consultation.version,
-                    "bundle": raw, "sha256": digest, "imported_at": now}])
-                conn.execute(db.bundle_files.delete().where(
-                    db.bundle_files.c.consultation_id == consultation.id))
-                rows = [{"consultation_id": consultation.id, "path": p, "content": content,
-                         "sha256": sha256(content), "size": len(content)}
-                        for p, content in sorted(files.items())]
-                if rows:
-                    conn.execute(db.bundle_files.insert(), rows)
-                for site in consultation.sites:
-                    self._upsert_site(conn, site.id, dict(site.name), site.town, now)
+        with self.unit_of_work() as uow:
+            conn = uow.conn
+            current = conn.execute(select(db.consultations.c.version, db.consultations.c.sha256)
+                                   .where(db.consultations.c.id == consultation.id)).first()
+            if current is not None:
+                if consultation.version < current.version or (
+                        consultation.version == current.version and digest != current.sha256):
+                    raise HubError(
+                        N_("Version {version} of this consultation is already on the hub; "
+                           "give the new bundle a higher version."),
+                        status=409, code="bundle_version", version=current.version)
+                if digest == current.sha256:
+                    return consultation
+                misfit = incompatible_question(conn, consultation)
+                if misfit is not None:
+                    raise HubError(
+                        N_("This version cannot replace the current one: answers or counts "
+                           "already received for the question {question} do not fit it. "
+                           "Keep that question's kind, options and projects, or give the "
+                           "changed question a new ID."),
+                        status=409, code="bundle_incompatible", field=misfit,
+                        question=misfit)
+            row = {"id": consultation.id, "version": consultation.version, "bundle": raw,
+                   "sha256": digest, "imported_at": now,
+                   "site_ids": json.dumps([s.id for s in consultation.sites])}
+            if current is None:
+                conn.execute(db.consultations.insert(), [row])
+            else:
+                conn.execute(db.consultations.update()
+                             .where(db.consultations.c.id == consultation.id),
+                             {k: v for k, v in row.items() if k != "id"})
+            conn.execute(db.consultation_versions.insert(), [{
+                "consultation_id": consultation.id, "version": consultation.version,
+                "bundle": raw, "sha256": digest, "imported_at": now}])
+            conn.execute(db.bundle_files.delete().where(
+                db.bundle_files.c.consultation_id == consultation.id))
+            rows = [{"consultation_id": consultation.id, "path": p, "content": content,
+                     "sha256": sha256(content), "size": len(content)}
+                    for p, content in sorted(files.items())]
+            if rows:
+                conn.execute(db.bundle_files.insert(), rows)
+            for site in consultation.sites:
+                self._upsert_site(conn, site.id, dict(site.name), site.town, now)
             self._consultations[(consultation.id, consultation.version)] = consultation
-            with self.engine.connect() as conn:
-                self.results.load(conn, consultation)
+            uow.follow({consultation.id: consultation.version})
         return consultation
 
     def bundle_json(self, consultation_id: str) -> tuple[str, str] | None:
@@ -304,8 +308,8 @@ class Hub:
             raise HubError(N_("A text in each language is expected here."), field="name")
         name = {k: clean_text(v, field="name", max_length=200) for k, v in name.items()}
         town = clean_text(town or "", field="town", max_length=200)
-        with self.writer.begin() as conn:
-            self._upsert_site(conn, site_id, name, town, now_iso())
+        with self.unit_of_work() as uow:
+            self._upsert_site(uow.conn, site_id, name, town, now_iso())
         return {"id": site_id, "name": name, "town": town}
 
     def sites(self) -> list[dict]:
@@ -341,8 +345,8 @@ class Hub:
         code = new_code(CODE_LENGTH)
         now = datetime.now(timezone.utc)
         expires = (now + timedelta(minutes=minutes)).isoformat(timespec="seconds")
-        with self.writer.begin() as conn:
-            conn.execute(db.enrollment_codes.insert(), [{
+        with self.unit_of_work() as uow:
+            uow.conn.execute(db.enrollment_codes.insert(), [{
                 "code_hash": sha256(code), "site_id": site_id, "for_device": device_id,
                 "created_at": now.isoformat(timespec="seconds"), "expires_at": expires,
                 "kind": kind}])
@@ -379,85 +383,79 @@ class Hub:
         if len(normal) != CODE_LENGTH:
             raise _code_invalid()
         proof = bearer_credential(authorization)
-        for attempt in range(2):
-            try:
-                return self._enroll(sha256(normal), device_id, credential, name, platform, proof,
-                                    kind)
-            except IntegrityError:
-                # Another hub process enrolled this ID (or drew this alias) at the same
-                # moment: decide again on what is stored now.
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
+        # Another hub process enrolled this ID (or drew this alias) at the same moment: decide
+        # again on what is stored now.
+        return self.units.run(lambda uow: self._enroll(
+            uow.conn, sha256(normal), device_id, credential, name, platform, proof, kind),
+            attempts=2, retry_on=(IntegrityError,))
 
-    def _enroll(self, code_hash: str, device_id: str, credential: str | None, name: str,
+    def _enroll(self, conn, code_hash: str, device_id: str, credential: str | None, name: str,
                 platform: str, proof: tuple[str, str] | None, kind: str | None = None) -> dict:
         now = now_iso()
-        with self.write_lock, self.writer.begin() as conn:
-            code_row = conn.execute(select(db.enrollment_codes).where(
-                db.enrollment_codes.c.code_hash == code_hash)).first()
-            if code_row is None or code_row.expires_at < now[:19] \
-                    or (code_row.kind or None) != kind:
-                # A room hub's code enrolls room hubs only, a tablet's code tablets only.
+        code_row = conn.execute(select(db.enrollment_codes).where(
+            db.enrollment_codes.c.code_hash == code_hash)).first()
+        if code_row is None or code_row.expires_at < now[:19] \
+                or (code_row.kind or None) != kind:
+            # A room hub's code enrolls room hubs only, a tablet's code tablets only.
+            raise _code_invalid()
+        device = conn.execute(select(db.devices).where(db.devices.c.id == device_id)
+                              ).first()
+        if code_row.used_at is not None:
+            if credential is None or device is None or code_row.device_id != device_id \
+                    or code_row.credential_hash != credential:
                 raise _code_invalid()
-            device = conn.execute(select(db.devices).where(db.devices.c.id == device_id)
-                                  ).first()
-            if code_row.used_at is not None:
-                if credential is None or device is None or code_row.device_id != device_id \
-                        or code_row.credential_hash != credential:
-                    raise _code_invalid()
-                # The request that used this code, again (its answer was lost, or a copy
-                # arrived late): the same answer while nothing changed since, never a change.
-                if device.revoked_at is not None:
-                    raise _device_revoked()
-                if device.enrolled_by != code_hash or device.secret_hash != credential:
-                    raise HubError(N_("This tablet was enrolled again since this code was "
-                                      "used: use the latest code."), status=409,
-                                   code="enrollment_superseded", field="code")
-                return self._enrollment_answer(dict(device._mapping))
-            staff_code = code_row.for_device is not None
-            if staff_code and code_row.for_device != device_id:
-                raise HubError(N_("This enrollment code was made for another tablet."),
-                               status=409, code="enrollment_code_other_device", field="code")
-            if device is not None and (device.kind or None) != kind:
+            # The request that used this code, again (its answer was lost, or a copy
+            # arrived late): the same answer while nothing changed since, never a change.
+            if device.revoked_at is not None:
+                raise _device_revoked()
+            if device.enrolled_by != code_hash or device.secret_hash != credential:
+                raise HubError(N_("This tablet was enrolled again since this code was "
+                                  "used: use the latest code."), status=409,
+                               code="enrollment_superseded", field="code")
+            return self._enrollment_answer(dict(device._mapping))
+        staff_code = code_row.for_device is not None
+        if staff_code and code_row.for_device != device_id:
+            raise HubError(N_("This enrollment code was made for another tablet."),
+                           status=409, code="enrollment_code_other_device", field="code")
+        if device is not None and (device.kind or None) != kind:
+            raise HubError(
+                N_("This tablet is already enrolled with this hub under other "
+                   "credentials. Ask the platform staff for an enrollment code made for "
+                   "this tablet."), status=409, code="device_enrolled", field="device_id")
+        if device is not None and not staff_code:
+            if device.revoked_at is not None:
+                raise _device_revoked()
+            if not (proof and proof[0] == device_id and holds_credential(device, proof[1])):
+                # The same words as the tablet's (sync.protocol.ENROLLMENT_REFUSALS).
                 raise HubError(
                     N_("This tablet is already enrolled with this hub under other "
                        "credentials. Ask the platform staff for an enrollment code made for "
                        "this tablet."), status=409, code="device_enrolled", field="device_id")
-            if device is not None and not staff_code:
-                if device.revoked_at is not None:
-                    raise _device_revoked()
-                if not (proof and proof[0] == device_id and holds_credential(device, proof[1])):
-                    # The same words as the tablet's (sync.protocol.ENROLLMENT_REFUSALS).
-                    raise HubError(
-                        N_("This tablet is already enrolled with this hub under other "
-                           "credentials. Ask the platform staff for an enrollment code made for "
-                           "this tablet."), status=409, code="device_enrolled", field="device_id")
-            secret = None
-            if credential is None:
-                secret = secrets.token_urlsafe(32)
-            binding = credential or sha256(secret)
-            site_id = code_row.site_id
-            if staff_code and site_id is None and device is not None:
-                site_id = device.site_id
-            # The alias stays while the same credential moves on (another site); a staff code
-            # or a new credential gives a new one, so that links minted before stop attributing.
-            keep_alias = (device is not None and device.alias and not staff_code
-                          and device.secret_hash == binding)
-            alias = device.alias if keep_alias else new_alias()
-            used = conn.execute(update(db.enrollment_codes).where(
-                db.enrollment_codes.c.code_hash == code_hash,
-                db.enrollment_codes.c.used_at.is_(None)).values(
-                used_at=now, device_id=device_id, credential_hash=credential))
-            if used.rowcount != 1:
-                raise _code_invalid()
-            row = {"site_id": site_id, "name": name, "platform": platform,
-                   "secret_hash": binding, "enrolled_at": now, "revoked_at": None,
-                   "alias": alias, "enrolled_by": code_hash, "kind": kind}
-            if device is not None:
-                conn.execute(update(db.devices).where(db.devices.c.id == device_id).values(**row))
-            else:
-                conn.execute(db.devices.insert(), [{"id": device_id, **row}])
+        secret = None
+        if credential is None:
+            secret = secrets.token_urlsafe(32)
+        binding = credential or sha256(secret)
+        site_id = code_row.site_id
+        if staff_code and site_id is None and device is not None:
+            site_id = device.site_id
+        # The alias stays while the same credential moves on (another site); a staff code
+        # or a new credential gives a new one, so that links minted before stop attributing.
+        keep_alias = (device is not None and device.alias and not staff_code
+                      and device.secret_hash == binding)
+        alias = device.alias if keep_alias else new_alias()
+        used = conn.execute(update(db.enrollment_codes).where(
+            db.enrollment_codes.c.code_hash == code_hash,
+            db.enrollment_codes.c.used_at.is_(None)).values(
+            used_at=now, device_id=device_id, credential_hash=credential))
+        if used.rowcount != 1:
+            raise _code_invalid()
+        row = {"site_id": site_id, "name": name, "platform": platform,
+               "secret_hash": binding, "enrolled_at": now, "revoked_at": None,
+               "alias": alias, "enrolled_by": code_hash, "kind": kind}
+        if device is not None:
+            conn.execute(update(db.devices).where(db.devices.c.id == device_id).values(**row))
+        else:
+            conn.execute(db.devices.insert(), [{"id": device_id, **row}])
         answer = self._enrollment_answer({"id": device_id, **row})
         if secret is not None:
             answer["device_secret"] = secret
@@ -548,7 +546,8 @@ class Hub:
         self._set_revoked(device_id, None)
 
     def _set_revoked(self, device_id: str, revoked_at: str | None) -> None:
-        with self.writer.begin() as conn:
+        with self.unit_of_work() as uow:
+            conn = uow.conn
             done = conn.execute(update(db.devices).where(
                 db.devices.c.id == device_id,
                 db.devices.c.revoked_at.is_(None) if revoked_at else
@@ -567,31 +566,20 @@ class Hub:
         if len(envelopes) > self.settings.max_batch:
             raise HubError(N_("Too many events in one batch: at most {max}."), status=413,
                            code="batch_too_large", max=self.settings.max_batch)
-        for attempt in range(5):
-            try:
-                with self.write_lock:
-                    with self.writer.begin() as conn:
-                        batch = Batch(self.ingest_registry, conn, device, self.consultation)
-                        results = batch.run(envelopes)
-                    self._follow_versions(batch.versions)
-                    self.results.apply(batch.deltas)
-                if batch.wrote_person:
-                    db.forget_order(self.engine)
-                self.last_ingest = time.monotonic()
-                return results
-            except (IntegrityError, OperationalError):
-                # Another process stored one of these events (or held the lock) meanwhile:
-                # run the batch again; what is already stored now reads as duplicate.
-                if attempt == 4:
-                    raise
-        raise AssertionError("unreachable")
 
-    def _follow_versions(self, versions: dict[str, int]) -> None:
-        """Rebuild the tallies of a consultation imported by another process meanwhile."""
-        for consultation_id, version in versions.items():
-            if self.results.version(consultation_id) != version:
-                with self.engine.connect() as conn:
-                    self.results.load(conn, self.consultation(consultation_id, version))
+        def work(uow):
+            batch = Batch(self.ingest_registry, uow.conn, device, self.consultation)
+            results = batch.run(envelopes)
+            uow.include(batch)
+            return results, batch.wrote_person
+
+        # Another process stored one of these events (or held the lock) meanwhile: the batch
+        # runs again; what is already stored then reads as duplicate.
+        results, wrote_person = self.units.run(work)
+        if wrote_person:
+            db.forget_order(self.engine)
+        self.last_ingest = time.monotonic()
+        return results
 
     def reviews(self) -> list[dict]:
         with self.engine.connect() as conn:
@@ -672,7 +660,8 @@ class Hub:
             raise HubError(N_("Unknown answer status."), field="answer_status")
         text = clean_text(answer_text if answer_text is not None else "", field="answer_text",
                           max_length=4000) or None
-        with self.write_lock, self.writer.begin() as conn:
+        with self.unit_of_work() as uow:
+            conn = uow.conn
             row = conn.execute(select(db.proposals.c.id).where(
                 db.proposals.c.id == str(proposal_id))).first()
             if row is None:
