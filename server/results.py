@@ -91,7 +91,7 @@ class ResultsCache:
         """(Re)build a consultation's tallies from the database: the one full scan.
 
         Every stored answer and count is checked against this version first (the import
-        refuses a version they do not fit, server.hub.incompatible_question); one that does not
+        refuses a version they do not fit, server.content.incompatible_question); one that does not
         fit anyway (written by another process meanwhile, or by an older hub) is left out of
         the tallies and logged, without its value, so a bad row never stops the hub.
         The caller holds the hub's write lock, so no batch commits meanwhile.
