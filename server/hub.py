@@ -15,14 +15,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from app.errors import BundleError
 
-from . import ballots, channels, db, ideas, relay
+from . import ballots, channels, db, ideas, migrations, relay
 from .content import Content
 from .content import incompatible_question  # noqa: F401  (its path before the split)
-from .devices import DeviceRegister, Enrollment, SiteRegister, new_alias
+from .devices import DeviceRegister, Enrollment, SiteRegister
 # Their path before the split, which other modules and tests import.
 from .devices import check_device_id, enrollment_qr_payload, same_secret  # noqa: F401
 from .events import EventLog
@@ -77,20 +77,9 @@ class Hub:
     def _schema_ready(self) -> None:
         if self.settings.database_url.startswith("sqlite"):
             private_dir(self.settings.data_dir)
-        db.create_schema(self.engine)
+        migrations.migrate(self.engine)
         if self.is_sqlite:
             self._private_database_files()
-        with self.writer.begin() as conn:
-            present = conn.execute(select(db.counters.c.name)).scalars().all()
-            if "answers" not in present:
-                conn.execute(db.counters.insert(), [{"name": "answers", "value": 0}])
-            # Devices enrolled before aliases existed get one (their tablets learn it from
-            # GET /api/v1/device).
-            for device_id in conn.execute(select(db.devices.c.id).where(
-                    db.devices.c.alias.is_(None))).scalars().all():
-                conn.execute(update(db.devices).where(db.devices.c.id == device_id,
-                                                      db.devices.c.alias.is_(None))
-                             .values(alias=new_alias()))
 
     def _private_database_files(self) -> None:
         """The SQLite file and its -wal/-shm readable by the hub's user only (sign-up contacts
