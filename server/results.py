@@ -94,7 +94,7 @@ class ResultsCache:
         refuses a version they do not fit, server.content.incompatible_question); one that does not
         fit anyway (written by another process meanwhile, or by an older hub) is left out of
         the tallies and logged, without its value, so a bad row never stops the hub.
-        The caller holds the hub's write lock, so no batch commits meanwhile.
+        The caller holds the writer's turn (server.unit_of_work), so no batch commits meanwhile.
         """
         tallies = {q.id: ChannelTally(consultation, q) for q in consultation.questions}
         skipped: Counter = Counter()
