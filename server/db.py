@@ -473,12 +473,6 @@ def dialect_insert(engine_or_conn, table: Table):
     return (postgresql.insert(table) if name == "postgresql" else sqlite.insert(table))
 
 
-def create_schema(engine: Engine) -> None:
-    """Bring the database's schema up to date: the numbered steps of server/migrations.py."""
-    from .migrations import migrate      # it reads this module's tables
-    migrate(engine)
-
-
 def sha256(data: str | bytes) -> str:
     """The hex SHA-256 of text (UTF-8) or bytes: what the hub stores for codes, secrets, events
     and files instead of the thing itself, and the ETags it serves."""

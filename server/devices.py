@@ -225,14 +225,15 @@ class Enrollment:
     def _enrollment_answer(self, device: dict) -> dict:
         """What an enrollment answers: nothing secret but the sign-up key (the credential
         stays on the tablet); the same for the same device state."""
+        settings = self.hub.settings
         return {"device_id": device["id"], "site_id": device["site_id"],
-                "hub_url": self.hub.settings.public_url,
-                "max_batch": (relay.relay_max_batch(self.hub.settings)
-                              if device.get("kind") == relay.RELAY else self.hub.settings.max_batch),
+                "hub_url": settings.public_url,
+                "max_batch": (relay.relay_max_batch(settings)
+                              if device.get("kind") == relay.RELAY else settings.max_batch),
                 "credential": device["secret_hash"], "alias": device["alias"],
                 "kind": device.get("kind") or "tablet",
                 # The device signs its sign-up links offline with this (app/signup.py).
-                "signup_key": device_signup_key(self.hub.settings.secret_key, device["alias"]),
+                "signup_key": device_signup_key(settings.secret_key, device["alias"]),
                 **self._phone_signup()}
 
     def _phone_signup(self) -> dict:

@@ -52,7 +52,7 @@ class Hub:
         self.engine = db.make_engine(self.settings.database_url)
         self.writer = db.writer(self.engine)
         self._schema_ready()
-        # Each resource's calls, behind this one front (_part below).
+        # One part per resource; the methods below (_part) keep one front for every caller.
         self.content = Content(self)
         self.site_register = SiteRegister(self)
         self.enrollment = Enrollment(self)
