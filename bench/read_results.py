@@ -26,7 +26,8 @@ from sqlalchemy import select  # noqa: E402
 from app.paths import DEMO_BUNDLE_DIR  # noqa: E402
 from app.tally import new_tally  # noqa: E402
 from server import db  # noqa: E402
-from server.hub import Hub, canonical_json  # noqa: E402
+from app.canonical import canonical_json  # noqa: E402
+from server.hub import Hub  # noqa: E402
 from server.settings import Settings  # noqa: E402
 from tests.integration.conftest import HubProcess  # noqa: E402
 

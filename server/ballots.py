@@ -20,6 +20,7 @@ from app.model import BALLOT_MODES, Consultation
 
 from . import db
 from .errors import EventRejected
+from .results import AnswerDelta, BallotDelta
 from .ingest import (BUNDLE_IDENT, AnswerUse, Batch, Event, IngestExtension,
                      meeting_at_site)
 
@@ -93,7 +94,7 @@ def _new_ballot(batch: Batch, state: BallotBatch, ballot_id: str, consultation_i
     state.new[ballot_id] = {
         "id": ballot_id, "consultation_id": consultation_id, "device_id": batch.device_id,
         "closed_reason": None, **details}
-    batch.deltas.append(("ballot", consultation_id, 1))
+    batch.deltas.append(BallotDelta(consultation_id))
 
 
 def _adopt_ballot(batch: Batch, state: BallotBatch, ballot_id: str, consultation: Consultation,
@@ -123,10 +124,10 @@ def _set_answer(batch: Batch, state: BallotBatch, consultation_id: str, ballot_i
     # (An answer another device once wrote into this ballot, before ballots had owners, has no
     # say against its owner's: sequence numbers are per device.)
     if current is not None and current["value"] is not None:
-        batch.deltas.append(("remove", current["consultation_id"], question_id,
-                             current["value"]))
+        batch.deltas.append(AnswerDelta(current["consultation_id"], question_id,
+                                         current["value"], -1))
     if value is not None:
-        batch.deltas.append(("add", consultation_id, question_id, value))
+        batch.deltas.append(AnswerDelta(consultation_id, question_id, value))
     state.answers[key] = {"consultation_id": consultation_id, "seq": event.seq,
                           "event_id": event.id, "device_id": batch.device_id, "value": value}
     state.dirty.add(key)

@@ -25,6 +25,7 @@ from app.errors import N_, ValidationError
 from . import db
 from .errors import EventRejected, HubError
 from .ingest import Batch, Event, IngestExtension
+from .results import CountDelta
 
 STAFF_DEVICE = "staff"
 MAX_ONLINE_QUESTIONS = 500
@@ -120,10 +121,10 @@ def apply_count_event(batch: Batch, state: CountBatch, event: Event) -> None:
         else:
             state.superseded[old["id"]] = count_id
         if was_current:
-            batch.deltas.append(("count", consultation.id, question.id, old["channel"],
-                                 json.loads(old["counts"]), old["ballots"], -1))
+            batch.deltas.append(CountDelta(consultation.id, question.id, old["channel"],
+                                            json.loads(old["counts"]), old["ballots"], -1))
     if successor is None:
-        batch.deltas.append(("count", consultation.id, question.id, channel, counts, ballots, 1))
+        batch.deltas.append(CountDelta(consultation.id, question.id, channel, counts, ballots))
 
 
 def write_counts(batch: Batch, state: CountBatch) -> None:
@@ -165,35 +166,32 @@ def import_online_counts(hub, consultation_id: str, counts_by_question: Any) -> 
         checked.append((question, counts, ballots))
     now = now_iso()
     recorded = []
-    with hub.write_lock:
-        deltas = []
-        with hub.writer.begin() as conn:
-            for question, counts, ballots in checked:
-                previous = conn.execute(select(db.tally_counts).where(
-                    db.tally_counts.c.consultation_id == consultation.id,
-                    db.tally_counts.c.question_id == question.id,
-                    db.tally_counts.c.channel == "online",
-                    db.tally_counts.c.device_id == STAFF_DEVICE,
-                    db.tally_counts.c.superseded_by.is_(None))).first()
-                count_id = uuid.uuid4().hex
-                conn.execute(db.tally_counts.insert(), [{
-                    "id": count_id, "consultation_id": consultation.id,
-                    "question_id": question.id, "channel": "online",
-                    "counts": canonical_json(counts), "ballots": ballots,
-                    "supersedes": previous.id if previous else None, "superseded_by": None,
-                    "device_id": STAFF_DEVICE, "site_id": None, "meeting_id": None,
-                    "event_id": None, "received_at": now}])
-                if previous is not None:
-                    conn.execute(update(db.tally_counts).where(
-                        db.tally_counts.c.id == previous.id).values(superseded_by=count_id))
-                    deltas.append(("count", consultation.id, question.id, "online",
-                                   json.loads(previous.counts), previous.ballots, -1))
-                deltas.append(("count", consultation.id, question.id, "online", counts,
-                               ballots, 1))
-                recorded.append({"question_id": question.id, "count_id": count_id,
-                                 "ballots": ballots,
-                                 "supersedes": previous.id if previous else None})
-        hub.results.apply(deltas)
+    with hub.unit_of_work() as uow:
+        conn = uow.conn
+        for question, counts, ballots in checked:
+            previous = conn.execute(select(db.tally_counts).where(
+                db.tally_counts.c.consultation_id == consultation.id,
+                db.tally_counts.c.question_id == question.id,
+                db.tally_counts.c.channel == "online",
+                db.tally_counts.c.device_id == STAFF_DEVICE,
+                db.tally_counts.c.superseded_by.is_(None))).first()
+            count_id = uuid.uuid4().hex
+            conn.execute(db.tally_counts.insert(), [{
+                "id": count_id, "consultation_id": consultation.id,
+                "question_id": question.id, "channel": "online",
+                "counts": canonical_json(counts), "ballots": ballots,
+                "supersedes": previous.id if previous else None, "superseded_by": None,
+                "device_id": STAFF_DEVICE, "site_id": None, "meeting_id": None,
+                "event_id": None, "received_at": now}])
+            if previous is not None:
+                conn.execute(update(db.tally_counts).where(
+                    db.tally_counts.c.id == previous.id).values(superseded_by=count_id))
+                uow.tally(CountDelta(consultation.id, question.id, "online",
+                                     json.loads(previous.counts), previous.ballots, -1))
+            uow.tally(CountDelta(consultation.id, question.id, "online", counts, ballots))
+            recorded.append({"question_id": question.id, "count_id": count_id,
+                             "ballots": ballots,
+                             "supersedes": previous.id if previous else None})
     return {"consultation_id": consultation.id, "counts": recorded}
 
 

@@ -6,7 +6,7 @@ import hashlib
 from typing import Iterable
 
 from sqlalchemy import (BigInteger, Boolean, Column, Float, Integer, LargeBinary, MetaData,
-                        String, Table, Text, create_engine, event, Index, inspect)
+                        String, Table, Text, create_engine, event, Index)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
@@ -249,7 +249,8 @@ issued_cards = Table(
     Column("consultation_id", String(ID), primary_key=True),
     Column("lookup", String(8), primary_key=True),
     # Ed25519 (hex): checks the card and its answers. NULL: a card of before (PZC2), kept so
-    # that its lookup ID is not issued again; it no longer votes (migrate_card_keys).
+    # that its lookup ID is not issued again; it no longer votes
+    # (server.migrations.remove_card_keys).
     Column("public_key", String(64), nullable=True),
     # At a central hub: the site whose room hub made the card (counted against the quota of
     # card_quotas); NULL: made here.
@@ -472,52 +473,6 @@ def dialect_insert(engine_or_conn, table: Table):
     return (postgresql.insert(table) if name == "postgresql" else sqlite.insert(table))
 
 
-# Columns added to tables after their first release: (table, column) made on an older hub's
-# database when it starts (create_all makes missing tables, never missing columns).
-ADDED_COLUMNS = (("devices", "alias"), ("devices", "enrolled_by"),
-                 ("enrollment_codes", "for_device"), ("enrollment_codes", "credential_hash"),
-                 ("proposals", "place"), ("proposals", "lang"), ("devices", "kind"),
-                 ("enrollment_codes", "kind"))
-
-
-def create_schema(engine: Engine) -> None:
-    """Make missing tables, add the columns of ADDED_COLUMNS an older database lacks, and the
-    indexes on them; remove the card data of before (migrate_cards, migrate_card_keys) and
-    the sign-ups' order (migrate_signups_order)."""
-    migrate_cards(engine)
-    migrate_card_keys(engine)
-    metadata.create_all(engine)
-    migrate_signups_order(engine)
-    unlogged(engine)
-    present = {name: {c["name"] for c in inspect(engine).get_columns(name)}
-               for name in {table for table, _ in ADDED_COLUMNS}}
-    missing = [(t, c) for t, c in ADDED_COLUMNS if c not in present[t]]
-    if missing:
-        with engine.begin() as conn:
-            for table_name, column_name in missing:
-                column = metadata.tables[table_name].c[column_name]
-                kind = column.type.compile(dialect=engine.dialect)
-                conn.exec_driver_sql(
-                    f'ALTER TABLE {table_name} ADD COLUMN {column_name} {kind}')
-    for index in metadata.tables["devices"].indexes:
-        index.create(engine, checkfirst=True)
-
-
-def unlogged(engine: Engine) -> None:
-    """PostgreSQL: the sign-ups' stage (server/stage.py) made, and the rate-limit counters
-    made UNLOGGED (an older database's too): neither is ever in the WAL. A crash empties both:
-    the counters start again (the limits forgive once), the stage's loss is docs/deploy.md's."""
-    if engine.dialect.name != "postgresql":
-        return
-    stage_metadata.create_all(engine)
-    with engine.begin() as conn:
-        logged = conn.exec_driver_sql(
-            "SELECT relpersistence FROM pg_class WHERE relname = 'rate_counters' "
-            "AND relnamespace = current_schema()::regnamespace").scalar()
-        if logged == "p":
-            conn.exec_driver_sql("ALTER TABLE rate_counters SET UNLOGGED")
-
-
 def sha256(data: str | bytes) -> str:
     """The hex SHA-256 of text (UTF-8) or bytes: what the hub stores for codes, secrets, events
     and files instead of the thing itself, and the ETags it serves."""
@@ -528,120 +483,6 @@ def in_chunks(items: list, size: int = IN_CHUNK) -> Iterable[list]:
     """`items` in lists short enough for one `IN (...)`."""
     for start in range(0, len(items), size):
         yield items[start:start + size]
-
-
-def _columns(engine: Engine, table: str) -> set[str]:
-    names = set(inspect(engine).get_table_names())
-    return {c["name"] for c in inspect(engine).get_columns(table)} if table in names else set()
-
-
-def migrate_cards(engine: Engine) -> bool:
-    """A hub database of before the anonymous cards kept each sign-up's card code in clear
-    (`signups.card_code`, `card_hash`) and a nullifier per answer (`card_uses.nullifier`, and
-    `nullifier` in stored answer events): joined, they named who voted what. Remove all of
-    it, portably (SQLite and PostgreSQL): the sign-ups are copied into the new table without
-    the card columns (card_issued = no: the old cards are no longer valid; times to the hour),
-    the old card uses are dropped, the nullifiers taken out of stored events. On SQLite the
-    file is then rewritten (VACUUM) so that the old pages are gone. True when it ran."""
-    if "card_code" not in _columns(engine, "signups") \
-            and "nullifier" not in _columns(engine, "card_uses"):
-        return False
-    import json as _json
-    from sqlalchemy import select, text
-    from app.canonical import canonical_json
-    with engine.begin() as conn:
-        if "card_code" in _columns(engine, "signups"):
-            conn.exec_driver_sql("DROP INDEX IF EXISTS signups_attribution")
-            conn.exec_driver_sql("ALTER TABLE signups RENAME TO signups_before_cards")
-            signups.create(conn)
-            keep = ("id", "consultation_id", "site_id", "meeting_id", "device_id", "channel",
-                    "name", "contact", "contact_kind", "age_bracket", "neighbourhood", "lang")
-            rows = conn.execute(text(
-                f"SELECT {', '.join(keep)}, created_at, confirmed_at FROM signups_before_cards"
-            )).all()
-            if rows:
-                conn.execute(signups.insert(), [
-                    {**dict(zip(keep, row[:len(keep)])), "created_at": hour(row.created_at),
-                     "confirmed_at": hour(row.confirmed_at), "card_issued": False}
-                    for row in rows])
-            conn.exec_driver_sql("DROP TABLE signups_before_cards")
-        if "nullifier" in _columns(engine, "card_uses"):
-            conn.exec_driver_sql("DROP TABLE card_uses")
-        present = set(inspect(conn).get_table_names())
-        for table, column in ((events, "payload"), (event_reviews, "envelope")):
-            if table.name not in present:
-                continue
-            keys = [c for c in table.primary_key.columns]
-            found = conn.execute(select(*keys, table.c[column]).where(
-                table.c[column].like('%"nullifier"%'))).all()
-            for row in found:
-                try:
-                    data = _json.loads(row[-1])
-                except ValueError:
-                    continue
-                inner = data.get("payload") if column == "envelope" and isinstance(
-                    data, dict) else data
-                if isinstance(inner, dict):
-                    inner.pop("nullifier", None)
-                conn.execute(table.update().where(
-                    *[k == v for k, v in zip(keys, row[:-1])]).values(
-                    {column: canonical_json(data)}))
-    if engine.dialect.name == "sqlite":
-        raw = engine.raw_connection()
-        try:
-            raw.execute("VACUUM")
-            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            raw.close()
-    return True
-
-
-def migrate_card_keys(engine: Engine) -> bool:
-    """`issued_cards` of before kept, per card, the tablets' check and the card's answer key
-    `k`, and `k` alone made valid proofs: every hub and room hub holding the rows could vote
-    with any card. The table is made again with the new columns (portably: SQLite and
-    PostgreSQL); each old card keeps its lookup ID (not issued again), without a public key:
-    it no longer votes (`card_outdated`). True when it ran."""
-    if "answer_key" not in _columns(engine, "issued_cards"):
-        return False
-    from sqlalchemy import text
-    with engine.begin() as conn:
-        rows = conn.execute(text("SELECT consultation_id, lookup FROM issued_cards")).all()
-        conn.exec_driver_sql("DROP TABLE issued_cards")
-        issued_cards.create(conn)
-        for chunk in in_chunks([{"consultation_id": c, "lookup": lookup}
-                                for c, lookup in rows], 500):
-            conn.execute(issued_cards.insert(), chunk)
-    return True
-
-
-def migrate_signups_order(engine: Engine) -> bool:
-    """SQLite: a `signups` table of before kept its rows in insertion order (a rowid table):
-    the order people signed up in, beside the order cards were first used in. Rebuild it
-    WITHOUT ROWID (rows in the order of their random IDs), then rewrite the file so that the
-    old pages are gone. True when it ran."""
-    if engine.dialect.name != "sqlite":
-        return False
-    with engine.connect() as conn:
-        try:
-            conn.exec_driver_sql("SELECT rowid FROM signups LIMIT 1").fetchall()
-        except Exception:       # WITHOUT ROWID already: no rowid column
-            return False
-    names = [c.name for c in signups.columns]
-    with engine.begin() as conn:
-        conn.exec_driver_sql("DROP INDEX IF EXISTS signups_attribution")
-        conn.exec_driver_sql("ALTER TABLE signups RENAME TO signups_in_order")
-        signups.create(conn)
-        conn.exec_driver_sql(f"INSERT INTO signups ({', '.join(names)}) SELECT "
-                             f"{', '.join(names)} FROM signups_in_order ORDER BY id")
-        conn.exec_driver_sql("DROP TABLE signups_in_order")
-    raw = engine.raw_connection()
-    try:
-        raw.execute("VACUUM")
-        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        raw.close()
-    return True
 
 
 def hour(iso: str | None) -> str | None:

@@ -57,7 +57,8 @@ def set_display(hub, consultation_id: str, control: Any, by: str,
     changes = parse_control(control, views_of(consultation))
     if not changes:
         raise HubError(N_("This display control changes nothing."), field="control")
-    with hub.write_lock, hub.writer.begin() as conn:
+    with hub.unit_of_work() as uow:
+        conn = uow.conn
         row = conn.execute(select(db.display_controls).where(
             db.display_controls.c.consultation_id == consultation.id)).first()
         merged = json.loads(row.control) if row else {}

@@ -16,6 +16,7 @@ from app.text import clean_text
 
 from . import db
 from .errors import EventRejected
+from .results import IdeaDelta
 from .ingest import Batch, Event, IngestExtension, redacted_payload
 
 IDEA_EVENTS = ("proposal", "proposal_moderated")
@@ -81,7 +82,7 @@ def apply_proposal(batch: Batch, state: IdeaBatch, event: Event) -> None:
         "created_at": batch.now,
         "place": canonical_json(draft.place) if draft.place is not None else None,
         "lang": draft.lang}
-    batch.deltas.append(("idea", consultation.id, None, "pending"))
+    batch.deltas.append(IdeaDelta(consultation.id, None, "pending"))
 
 
 def apply_proposal_moderated(batch: Batch, state: IdeaBatch, event: Event) -> None:
@@ -106,7 +107,7 @@ def apply_proposal_moderated(batch: Batch, state: IdeaBatch, event: Event) -> No
     batch.consultation({"consultation_id": target["consultation_id"]})   # still open here
     if target.get("moderation_seq", 0) >= seq:
         return
-    batch.deltas.append(("idea", target["consultation_id"], target["status"], status))
+    batch.deltas.append(IdeaDelta(target["consultation_id"], target["status"], status))
     target["status"] = status
     target["moderation_seq"] = seq
     if proposal_id in state.new:

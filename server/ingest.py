@@ -40,6 +40,7 @@ from app.text import has_lone_surrogate
 
 from . import db
 from .errors import EventRejected
+from .results import TallyDelta
 
 IDENT = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 BUNDLE_IDENT = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
@@ -180,7 +181,7 @@ class Batch:
         self.conn = conn
         self.device = device
         self.now = now_iso()
-        self.deltas: list[tuple] = []     # the tallies' changes, applied once committed
+        self.deltas: list[TallyDelta] = []   # the tallies' changes, applied once committed
         # A person's row written (a sign-up): once committed, the hub checkpoints the WAL so
         # that no commit order pairs it with the ballots around it (db.forget_order).
         self.wrote_person = False

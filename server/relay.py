@@ -31,7 +31,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.canonical import canonical_json
 from app.clock import now_iso
@@ -96,7 +95,8 @@ def register_devices(hub, relay: dict, devices: object) -> list[dict]:
                        code="batch_too_large", max=MAX_DEVICES)
     now = now_iso()
     results = []
-    with hub.write_lock, hub.writer.begin() as conn:
+    with hub.unit_of_work() as uow:
+        conn = uow.conn
         still_live(conn, relay)
         for item in devices:
             device_id = item.get("device_id") if isinstance(item, dict) else None
@@ -178,7 +178,8 @@ def move_registration(hub, device_id: object, relay_id: object) -> dict:
     forwarding for it is refused from now on (`device_not_registered`)."""
     device_id, relay_id = _identifier(device_id, "device_id"), _identifier(relay_id, "relay_id")
     now = now_iso()
-    with hub.write_lock, hub.writer.begin() as conn:
+    with hub.unit_of_work() as uow:
+        conn = uow.conn
         target = conn.execute(select(db.devices).where(db.devices.c.id == relay_id)).first()
         if target is None or target.kind != RELAY or target.revoked_at is not None:
             raise HubError(N_("Unknown room hub: {id}."), status=404, code="relay_not_found",
@@ -250,20 +251,15 @@ def ingest_relayed(hub, relay: dict, envelopes: list, limits=None) -> list[dict]
         raise HubError(N_("Too many events in one batch: at most {max}."), status=413,
                        code="batch_too_large", max=relay_max_batch(hub.settings))
     limited = signup_limits(hub, relay, envelopes, limits)
-    for attempt in range(5):
-        try:
-            with hub.write_lock:
-                with hub.writer.begin() as conn:
-                    still_live(conn, relay)
-                    results, batches = _run(hub, conn, relay, envelopes, limited)
-                for batch in batches:
-                    hub._follow_versions(batch.versions)
-                    hub.results.apply(batch.deltas)
-            return results
-        except (IntegrityError, OperationalError):
-            if attempt == 4:
-                raise
-    raise AssertionError("unreachable")
+
+    def work(uow):
+        still_live(uow.conn, relay)
+        results, batches = _run(hub, uow.conn, relay, envelopes, limited)
+        for batch in batches:
+            uow.include(batch)
+        return results
+
+    return hub.units.run(work)
 
 
 def _run(hub, conn, relay: dict, envelopes: list, limited: dict | None = None

@@ -15,6 +15,7 @@ import secrets
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any, Union
 
 from sqlalchemy import func, select
 
@@ -27,6 +28,48 @@ from . import PROTOCOL_VERSION, db
 
 log = logging.getLogger("piazzetta.hub.results")
 _BOOT = secrets.token_hex(4)  # a restarted hub never reuses an ETag for other content
+
+
+# -- what a committed batch changes in the tallies (made by server.ballots, server.ideas and
+# server.channels inside the transaction, applied by ResultsCache.apply once it committed) --
+
+@dataclass(frozen=True)
+class AnswerDelta:
+    """An answer of a question counted (`sign` +1) or taken out (-1: replaced or withdrawn)."""
+    consultation_id: str
+    question_id: str
+    value: Any
+    sign: int = 1
+
+
+@dataclass(frozen=True)
+class CountDelta:
+    """A paper, show-of-hands or online count coming in (+1) or superseded by its
+    correction (-1)."""
+    consultation_id: str
+    question_id: str
+    channel: str
+    counts: Any
+    ballots: int | None
+    sign: int = 1
+
+
+@dataclass(frozen=True)
+class BallotDelta:
+    """Ballots started in a consultation."""
+    consultation_id: str
+    ballots: int = 1
+
+
+@dataclass(frozen=True)
+class IdeaDelta:
+    """An idea's status: `old` None for a new idea."""
+    consultation_id: str
+    old: str | None
+    new: str
+
+
+TallyDelta = Union[AnswerDelta, CountDelta, BallotDelta, IdeaDelta]
 
 
 @dataclass
@@ -48,10 +91,10 @@ class ResultsCache:
         """(Re)build a consultation's tallies from the database: the one full scan.
 
         Every stored answer and count is checked against this version first (the import
-        refuses a version they do not fit, server.hub.incompatible_question); one that does not
+        refuses a version they do not fit, server.content.incompatible_question); one that does not
         fit anyway (written by another process meanwhile, or by an older hub) is left out of
         the tallies and logged, without its value, so a bad row never stops the hub.
-        The caller holds the hub's write lock, so no batch commits meanwhile.
+        The caller holds the writer's turn (server.unit_of_work), so no batch commits meanwhile.
         """
         tallies = {q.id: ChannelTally(consultation, q) for q in consultation.questions}
         skipped: Counter = Counter()
@@ -99,42 +142,26 @@ class ResultsCache:
         entry = self._entries.get(consultation_id)
         return entry.consultation.version if entry else None
 
-    def apply(self, deltas: list[tuple]) -> None:
+    def apply(self, deltas: list[TallyDelta]) -> None:
         """Apply a committed batch's changes."""
         if not deltas:
             return
         with self._lock:
             touched = set()
             for delta in deltas:
-                kind, consultation_id = delta[0], delta[1]
+                consultation_id = delta.consultation_id
                 entry = self._entries.get(consultation_id)
                 if entry is None:
                     continue
                 touched.add(consultation_id)
                 try:
-                    if kind == "add" or kind == "remove":
-                        tally = entry.tallies.get(delta[2])
-                        if tally is not None:
-                            (tally.add if kind == "add" else tally.remove)(delta[3])
-                    elif kind == "count":
-                        # ("count", consultation, question, channel, counts, ballots, +1 | -1)
-                        tally = entry.tallies.get(delta[2])
-                        if tally is not None:
-                            (tally.add_count if delta[6] > 0 else tally.remove_count)(
-                                delta[4], delta[5], delta[3])
+                    _apply(entry, delta)
                 except (ValueError, TypeError, KeyError):
                     # Committed already: a value the tally cannot take must not fail the
                     # batch's answer (the next load() leaves it out and logs it).
                     log.error("results of %s: a %s of question %s does not fit version %s",
-                              consultation_id, kind, delta[2], entry.consultation.version)
-                    continue
-                if kind == "ballot":
-                    entry.ballots += delta[2]
-                elif kind == "idea":
-                    old, new = delta[2], delta[3]
-                    if old is not None:
-                        entry.ideas[old] -= 1
-                    entry.ideas[new] += 1
+                              consultation_id, type(delta).__name__,
+                              getattr(delta, "question_id", None), entry.consultation.version)
             for consultation_id in touched:
                 self._entries[consultation_id].revision += 1
 
@@ -158,3 +185,23 @@ class ResultsCache:
         etag = f'"{c.id}.{c.version}.{_BOOT}.{revision}"'
         entry.cached = (revision, etag, data)
         return etag, data
+
+
+def _apply(entry: _Entry, delta: TallyDelta) -> None:
+    if isinstance(delta, AnswerDelta):
+        tally = entry.tallies.get(delta.question_id)
+        if tally is not None:
+            (tally.add if delta.sign > 0 else tally.remove)(delta.value)
+    elif isinstance(delta, CountDelta):
+        tally = entry.tallies.get(delta.question_id)
+        if tally is not None:
+            (tally.add_count if delta.sign > 0 else tally.remove_count)(
+                delta.counts, delta.ballots, delta.channel)
+    elif isinstance(delta, BallotDelta):
+        entry.ballots += delta.ballots
+    elif isinstance(delta, IdeaDelta):
+        if delta.old is not None:
+            entry.ideas[delta.old] -= 1
+        entry.ideas[delta.new] += 1
+    else:
+        raise TypeError(f"not a tally delta: {delta!r}")

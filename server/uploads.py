@@ -42,7 +42,7 @@ from app.paths import DEMO_BUNDLE_DIR
 
 from . import db
 from .errors import HubError
-from .hub import incompatible_question
+from .content import incompatible_question
 from .sheets import (MAX_FILE_BYTES, MAX_MAP_JSON_BYTES, SheetError, SheetProblem,
                      build_located)
 

@@ -425,8 +425,8 @@ def register_devices(hub, client: HubClient) -> int:
     done = 0
     for start in range(0, len(rows), 200):
         chunk = rows[start:start + 200]
-        data = client._checked(client._request("POST", RELAY_DEVICES, json={"devices": [
-            {"device_id": r.id, "name": r.name, "platform": r.platform} for r in chunk]}))
+        data = client.post_json(RELAY_DEVICES, {"devices": [
+            {"device_id": r.id, "name": r.name, "platform": r.platform} for r in chunk]})
         results = data.get("results")
         if not isinstance(results, list) or len(results) != len(chunk):
             raise p.NotAcknowledged("malformed registration")
@@ -522,7 +522,7 @@ def push_cards(hub, client: HubClient) -> int:
     sent = 0
     for start in range(0, len(rows), CARD_CHUNK):
         chunk = rows[start:start + CARD_CHUNK]
-        data = client._checked(client._request("POST", RELAY_CARDS, json={"cards": chunk}))
+        data = client.post_json(RELAY_CARDS, {"cards": chunk})
         if not isinstance(data, dict) or not isinstance(data.get("imported"), int):
             raise p.NotAcknowledged("malformed cards acknowledgement")
         if data.get("refused"):     # beyond the quota central staff set for this site

@@ -275,8 +275,17 @@ class HubClient:
     def put_json(self, path: str, body: Mapping[str, Any], *, lang: str | None = None) -> dict:
         """PUT `body` as JSON; return the hub's answer. `lang` asks for the hub's refusals
         in that language (Accept-Language)."""
+        return self._send_json("PUT", path, body, lang)
+
+    def post_json(self, path: str, body: Mapping[str, Any], *, lang: str | None = None) -> dict:
+        """POST `body` as JSON (a room hub's registrations and cards to the central hub);
+        return the hub's answer, HubRefused on a 4xx with the hub's reason."""
+        return self._send_json("POST", path, body, lang)
+
+    def _send_json(self, method: str, path: str, body: Mapping[str, Any],
+                   lang: str | None) -> dict:
         headers = {"Accept-Language": lang} if lang else {}
-        return self._checked(self._request("PUT", path, json=dict(body), headers=headers))
+        return self._checked(self._request(method, path, json=dict(body), headers=headers))
 
     def get_bytes(self, path: str) -> bytes:
         response = self._request("GET", path, headers={"Accept": "*/*"})

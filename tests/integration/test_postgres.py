@@ -171,3 +171,53 @@ def test_cards_on_postgres_and_the_migration_of_an_old_database(tmp_path, pg_url
         assert hub.results()["questions"]["q-ticket"]["counts"]["yes"] == 2
     finally:
         hub.kill()
+
+
+def test_numbered_migrations_on_postgres(pg_url):
+    """server/migrations.py on PostgreSQL: a database made before numbered steps (every
+    table, the answers' counter, no schema_version) runs each step once, keeps its rows and
+    ends with the schema of a new database; several hub processes starting at once migrate
+    one at a time."""
+    import sqlalchemy as sa
+
+    from server import db
+    from server.migrations import LATEST, current_version, migrate
+    from tests.unit.test_hub_migrations import made_before_numbered_steps, schema
+
+    old = db.make_engine(pg_url)
+    try:
+        made_before_numbered_steps(old)
+        with old.begin() as conn:
+            conn.execute(db.devices.insert(), [{
+                "id": "t1", "name": "", "platform": "", "secret_hash": "h",
+                "enrolled_at": "2026-01-01", "alias": "aaaaaaaaaaaaaaaa"}])
+        assert current_version(old) == 0
+        errors = []
+
+        def start():
+            try:
+                migrate(old)
+            except Exception as exc:       # noqa: BLE001 (reported below)
+                errors.append(exc)
+
+        threads = [threading.Thread(target=start) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == [] and current_version(old) == LATEST
+        with old.connect() as conn:
+            assert conn.execute(sa.select(db.devices.c.alias)).scalars().all() == [
+                "aaaaaaaaaaaaaaaa"]
+            assert conn.execute(sa.select(db.counters.c.value)).scalars().all() == [0]
+            persistence = conn.exec_driver_sql(
+                "SELECT relpersistence FROM pg_class WHERE relname = 'rate_counters'").scalar()
+        assert persistence == "u"
+        upgraded = schema(old)
+        with old.begin() as conn:          # the same database, new: every step from nothing
+            for table in sa.inspect(conn).get_table_names():
+                conn.exec_driver_sql(f'DROP TABLE "{table}" CASCADE')
+        assert migrate(old) == list(range(1, LATEST + 1))
+        assert schema(old) == upgraded
+    finally:
+        old.dispose()

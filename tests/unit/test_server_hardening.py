@@ -9,6 +9,7 @@ import pytest
 from server import db
 from server.errors import HubError
 from server.limits import LogFlood, RateLimits, client_address
+from server.migrations import migrate
 from server.settings import Settings
 
 
@@ -53,7 +54,7 @@ def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy():
 @pytest.fixture
 def engine(tmp_path):
     engine = db.make_engine(f"sqlite:///{tmp_path / 'hub.sqlite3'}")
-    db.create_schema(engine)
+    migrate(engine)
     return engine
 
 
@@ -136,7 +137,7 @@ def test_a_signups_table_of_before_loses_its_insertion_order(tmp_path):
                          " 'email', NULL, NULL, 'fr', '2026-12-06T10:00:00+00:00', NULL, ?)",
                          (key, f"Personne {i}", f"p{i}@example.org", i == 1))
     engine = db.make_engine(f"sqlite:///{path}")
-    db.create_schema(engine)
+    migrate(engine)
     engine.dispose()
     with sqlite3.connect(path) as conn:
         with pytest.raises(sqlite3.OperationalError):

@@ -169,7 +169,9 @@ def test_an_older_database_gets_the_new_columns_and_aliases(tmp_path):
     made = hub.enroll(hub.make_enrollment_code(None)["code"], "old-tablet")
     hub.close()
     conn = sqlite3.connect(tmp_path / "hub" / "hub.sqlite3")
-    conn.executescript("DROP INDEX devices_alias; ALTER TABLE devices DROP COLUMN alias;"
+    # A database of before: without these columns, and made before numbered migrations.
+    conn.executescript("DROP TABLE schema_version;"
+                       "DROP INDEX devices_alias; ALTER TABLE devices DROP COLUMN alias;"
                        "ALTER TABLE devices DROP COLUMN enrolled_by;"
                        "ALTER TABLE enrollment_codes DROP COLUMN for_device;"
                        "ALTER TABLE enrollment_codes DROP COLUMN credential_hash;")

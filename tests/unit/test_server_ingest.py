@@ -83,8 +83,8 @@ def test_each_batch_gets_a_fresh_state_and_its_write_hook_runs_once(hub, tablet)
     _store, device = tablet(hub)
 
     def run(envelopes):
-        with hub.write_lock, hub.writer.begin() as conn:
-            return Batch(registry, conn, device, hub.consultation).run(envelopes)
+        with hub.unit_of_work() as uow:
+            return Batch(registry, uow.conn, device, hub.consultation).run(envelopes)
 
     def ping(n: int, ping_id: str = "p", type_: str = "ping") -> dict:
         return {"id": f"e{n}", "device_id": device["id"], "seq": n, "type": type_,

@@ -1,0 +1,142 @@
+"""The hub database's numbered migrations (server/migrations.py), on SQLite: a new database
+runs every step once; a database made before numbered steps (what the hub made until now:
+`create_all`, then its added columns and one-offs at every start) upgrades without losing a
+row and ends with the schema of a new one; an older one gets its added columns and aliases;
+a step that fails leaves nothing of itself. PostgreSQL: tests/integration/test_postgres.py."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import Column, String, Table, inspect, select
+
+from app.paths import DEMO_BUNDLE_DIR
+from server import db, migrations
+from server.hub import Hub
+from server.migrations import LATEST, MIGRATIONS, Migration, current_version, migrate
+from server.settings import Settings
+
+
+def schema(engine) -> dict:
+    """Every table's columns (name, type, nullable) and indexes, as the database has them."""
+    found = inspect(engine)
+    return {table: ([(c["name"], str(c["type"]), c["nullable"])
+                     for c in found.get_columns(table)],
+                    sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                           for i in found.get_indexes(table)))
+            for table in sorted(found.get_table_names())}
+
+
+def made_before_numbered_steps(engine) -> None:
+    """What the hub of before made of a new database: every table (create_all) and the
+    answers' counter, without `schema_version`."""
+    db.metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(db.counters.insert(), [{"name": "answers", "value": 0}])
+
+
+def test_a_new_database_runs_every_step_once(tmp_path):
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'hub.sqlite3'}")
+    try:
+        assert current_version(engine) == 0
+        assert migrate(engine) == [m.number for m in MIGRATIONS]
+        assert current_version(engine) == LATEST
+        assert migrate(engine) == []                      # nothing twice
+        assert set(db.metadata.tables) <= set(inspect(engine).get_table_names())
+        with engine.connect() as conn:
+            assert conn.execute(select(db.counters.c.value).where(
+                db.counters.c.name == "answers")).scalar() == 0
+            assert conn.execute(select(migrations.schema_version)).all() == [
+                (1, LATEST, MIGRATIONS[-1].name)]
+    finally:
+        engine.dispose()
+
+
+def test_a_database_made_before_numbered_steps_upgrades_with_every_row(tmp_path):
+    old = tmp_path / "old"
+    old.mkdir()
+    engine = db.make_engine(f"sqlite:///{old / 'hub.sqlite3'}")
+    made_before_numbered_steps(engine)
+    engine.dispose()
+    # The hub of before at work on it: data in most tables.
+    settings = Settings.from_env({}, data_dir=old)
+    hub = Hub(settings)
+    try:
+        hub.import_bundle(DEMO_BUNDLE_DIR)
+        code = hub.make_enrollment_code("menton-mediatheque")
+        enrolled = hub.enroll(code["code"], "tablet-1")
+        results = hub.read_results("alpimed-2030")[1]
+    finally:
+        hub.close()
+    # Made again as the hub of before left it (no schema_version), then opened again.
+    engine = db.make_engine(f"sqlite:///{old / 'hub.sqlite3'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE schema_version")
+    with engine.connect() as conn:
+        before = {t: conn.execute(select(db.metadata.tables[t])).all()
+                  for t in ("devices", "consultations", "counters", "sites", "enrollment_codes")}
+    engine.dispose()
+    hub = Hub(settings)
+    try:
+        assert current_version(hub.engine) == LATEST
+        with hub.engine.connect() as conn:
+            after = {t: conn.execute(select(db.metadata.tables[t])).all() for t in before}
+        assert after == before                     # the aliases too: none made again
+        assert hub.authenticate(f"Bearer tablet-1:{enrolled['device_secret']}")["id"] \
+            == "tablet-1"
+        assert json.loads(hub.read_results("alpimed-2030")[1]) == json.loads(results)
+        upgraded = schema(hub.engine)
+    finally:
+        hub.close()
+    fresh = db.make_engine(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
+    try:
+        migrate(fresh)
+        assert upgraded == schema(fresh)
+    finally:
+        fresh.dispose()
+
+
+def test_an_older_database_gets_the_columns_added_since_and_aliases(tmp_path):
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'hub.sqlite3'}")
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "CREATE TABLE devices (id VARCHAR(64) PRIMARY KEY, site_id VARCHAR(64), "
+                "name VARCHAR(200) NOT NULL, platform VARCHAR(100) NOT NULL, "
+                "secret_hash VARCHAR(64) NOT NULL, enrolled_at VARCHAR(40) NOT NULL, "
+                "revoked_at VARCHAR(40), last_seen_at VARCHAR(40))")
+            conn.exec_driver_sql(
+                "INSERT INTO devices VALUES ('t1', 's', '', '', 'h', '2026-01-01', NULL, NULL)")
+        assert 6 in migrate(engine)
+        with engine.connect() as conn:
+            row = conn.execute(select(db.devices).where(db.devices.c.id == "t1")).one()
+        assert row.secret_hash == "h" and len(row.alias) == 16 and row.kind is None
+        assert ("devices_alias", ("alias",), True) in schema(engine)["devices"][1]
+    finally:
+        engine.dispose()
+
+
+def test_a_step_that_fails_leaves_nothing_of_itself_and_runs_again_next_time(tmp_path):
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'hub.sqlite3'}")
+    scratch = Table("scratch", db.MetaData(), Column("id", String(8), primary_key=True))
+
+    def half_done(conn):
+        scratch.create(conn)
+        raise RuntimeError("the disk is full")
+
+    try:
+        migrate(engine)
+        with pytest.raises(RuntimeError):
+            migrate(engine, MIGRATIONS + (Migration(LATEST + 1, "scratch", half_done),))
+        assert current_version(engine) == LATEST
+        assert not inspect(engine).has_table("scratch")
+        done = migrate(engine, MIGRATIONS + (
+            Migration(LATEST + 1, "scratch", lambda conn: scratch.create(conn)),))
+        assert done == [LATEST + 1] and inspect(engine).has_table("scratch")
+        assert current_version(engine) == LATEST + 1
+    finally:
+        engine.dispose()
+
+
+def test_steps_are_numbered_one_by_one():
+    assert [m.number for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
