@@ -4,7 +4,7 @@ A PDF of A4 pages, eight cards a page with cut marks; each card has its QR (the 
 `PZC3.…` text), its typed code in large type, the consultation's title and a short instruction
 for the resident in French or Italian. Drawn with Pillow at 300 dpi (no other dependency), in
 pure black and white so that QR codes and type stay sharp on any printer. The cards are issued
-(server.participation.Participation.issue_cards) before they are drawn; the PDF is the only
+(server.issued_cards.IssuedCards.issue_cards) before they are drawn; the PDF is the only
 place their secrets exist: print it, hand the cards out, then delete the file.
 """
 from __future__ import annotations

@@ -201,7 +201,7 @@ counters = Table(
     Column("value", BigInteger, nullable=False),
 )
 
-# Residents who signed up (server/participation.py): personal data, never exported or logged.
+# Residents who signed up (server/register.py): personal data, never exported or logged.
 # `id` is the form's idempotency key (or the tablet's sign-up ID): a form posted twice is one row.
 signups = Table(
     "signups", metadata,
@@ -267,7 +267,7 @@ card_quotas = Table(
 )
 
 # Cards made in one batch (printed at the door, or the pool confirmed sign-ups draw from:
-# server/participation.py), counted so that unused ones are accounted for: how many, of what
+# server/issued_cards.py), counted so that unused ones are accounted for: how many, of what
 # kind, the hour. Never which cards, nor who got one.
 card_batches = Table(
     "card_batches", metadata,

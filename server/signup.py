@@ -25,7 +25,9 @@ from app.model import localized
 from app.signup import AGE_BRACKET_LABELS, AGE_BRACKETS, SignupTokenError
 
 from .errors import HubError
-from .participation import BROWSER_COOKIE, BROWSER_MARKS, CodeNeeded, Participation
+from .ideas import ideas_by_code
+from .participation import Participation
+from .register import BROWSER_COOKIE, BROWSER_MARKS, MAIL_OUTCOMES, CodeNeeded
 from .routes.deps import HubDep
 
 log = logging.getLogger("piazzetta.hub.signup")
@@ -152,12 +154,11 @@ THANKS_HOURS = 2
 
 def signed_up_page(hub, lang: str, mail: str, code: str | None = None) -> HTMLResponse:
     """After the form: what happens next, as it is — an email sent, or not and why
-    (Participation.MAIL_OUTCOMES). No card here: a card goes to a confirmed contact (the
+    (server.register.MAIL_OUTCOMES). No card here: a card goes to a confirmed contact (the
     email's link), or is handed out at the meeting. `code`: the confirmation code (never
     emailed), asked for when the link is opened in another browser. Its language links carry
     a signed, short-lived reference to the same outcome and code (nothing personal), so that
     the page shows again in another language (GET /signup/thanks)."""
-    from .participation import MAIL_OUTCOMES
     from .signing import sign
     ref = sign({"purpose": "signed-up", "mail": mail if mail in MAIL_OUTCOMES else "",
                 "code": code or ""}, hub.settings.secret_key, THANKS_HOURS * 3600)
@@ -274,7 +275,6 @@ async def signup_submit(request: Request, hub: HubDep):
 def signed_up_again(request: Request, hub: HubDep):
     """The page after the form, in another language: `r` names only what became of the
     email (signed by this hub, a few hours); nothing is read or written."""
-    from .participation import MAIL_OUTCOMES
     from .signing import TokenError, verify
     refused = limited(request, "public")
     if refused is not None:
@@ -401,8 +401,8 @@ def idea_page(request: Request, hub: HubDep, short_code: str):
         # `d`: the alias of the tablet that printed the receipt, for a code another tablet
         # also made (codes are made offline).
         alias = request.query_params.get("d")
-        found = hub.participation.ideas_by_code(
-            short_code, alias if alias and _ALIAS.match(alias) else None)
+        found = ideas_by_code(
+            hub, short_code, alias if alias and _ALIAS.match(alias) else None)
     if not found:
         return render("message.html", lang, 404, title=N_("Unknown idea."),
                       text=N_("Check the code on your receipt: it has 6 letters and "
