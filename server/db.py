@@ -372,7 +372,7 @@ rate_counters = Table(
     Column("expires_at", Float, nullable=False),
 )
 
-# Dashboard sessions (server/dashboard.py): the SHA-256 of the random ID in the staff's cookie,
+# Dashboard sessions (server/routes/dashboard.py): the SHA-256 of the random ID in the staff's cookie,
 # the form token (CSRF) that goes with it, and when it ends.
 staff_sessions = Table(
     "staff_sessions", metadata,

@@ -161,7 +161,7 @@ class SheetProblem:
     def describe(self, gettext: Callable[[str], str] | None = None) -> str:
         """`Sheet 'questions', row 7, column label::it (D): …` in the reader's language."""
         tr = gettext or (lambda s: s)
-        message = _format(tr(self.message), self.params)
+        message = self.text(tr)
         if self.sheet is None:
             return message
         where = dict(sheet=self.sheet, row=self.row, column=self.column, letter=self.letter,
@@ -175,6 +175,10 @@ class SheetProblem:
         else:
             template = _WHERE_SHEET
         return _format(tr(template), where)
+
+    def text(self, gettext: Callable[[str], str] | None = None) -> str:
+        """What is wrong, in the reader's language, without where."""
+        return _format((gettext or (lambda s: s))(self.message), self.params)
 
     def as_dict(self, gettext: Callable[[str], str] | None = None) -> dict:
         """For JSON answers: the place, the message read and its msgid."""

@@ -10,29 +10,23 @@ import io
 import logging
 import re
 import secrets
-from pathlib import Path
-from typing import Any, Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from app.errors import N_, DomainError, ValidationError
-from app.i18n import gettext_for
 from app.model import localized
 from app.signup import AGE_BRACKET_LABELS, AGE_BRACKETS, SignupTokenError
 
-from .errors import HubError
-from .ideas import ideas_by_code
-from .participation import Participation
-from .register import BROWSER_COOKIE, BROWSER_MARKS, MAIL_OUTCOMES, CodeNeeded
-from .routes.deps import HubDep
+from ..ideas import ideas_by_code
+from ..pages import LANGS, limited, render, request_lang, translator
+from ..participation import Participation
+from ..register import BROWSER_COOKIE, BROWSER_MARKS, MAIL_OUTCOMES, CodeNeeded
+from .deps import HubDep
 
 log = logging.getLogger("piazzetta.hub.signup")
-TEMPLATES = Path(__file__).resolve().parent / "templates"
-LANGS = ("fr", "it", "en")
 _KEY = re.compile(r"^[A-Za-z0-9_\-]{16,64}$")
 _SHORT_CODE = re.compile(r"^[A-Za-z0-9]{1,20}$")
 _ALIAS = re.compile(r"^[a-z2-7]{1,32}$")
@@ -45,63 +39,6 @@ FORM_MAX_BYTES = 16 * 1024
 FIELD_LABELS = {"name": N_("Name or pseudonym"), "contact": N_("Email or phone number"),
                 "age_bracket": N_("Age bracket (optional)"),
                 "neighbourhood": N_("Neighbourhood (optional)"), "consent": N_("Consent")}
-
-_env = Environment(loader=FileSystemLoader(str(TEMPLATES)),
-                   autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
-
-
-def request_lang(request: Request) -> str:
-    asked = request.query_params.get("lang")
-    if asked in LANGS:
-        return asked
-    for part in request.headers.get("accept-language", "").split(","):
-        lang = part.split(";")[0].strip().lower()[:2]
-        if lang in LANGS:
-            return lang
-    return "fr"
-
-
-def translator(lang: str) -> Callable[[str], str]:
-    if lang == "en":
-        return lambda s: s
-    try:
-        return gettext_for(lang)
-    except (OSError, ValueError):
-        return lambda s: s
-
-
-# On every page and export: no script, no framing (clickjacking of the login or sign-up form),
-# no sniffing, no address (with its signed link) leaked to another site.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-                               "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
-
-
-def render(name: str, lang: str, status: int = 200, **context: Any) -> HTMLResponse:
-    _ = translator(lang)
-    html = _env.get_template(name).render(_=_, lang=lang, langs=LANGS, **context)
-    return HTMLResponse(html, status_code=status, headers={
-        "Cache-Control": "no-store", "Content-Language": lang, **SECURITY_HEADERS})
-
-
-def limited(request: Request, kind: str, who: str | None = None) -> HTMLResponse | None:
-    """None, or the 429 page when the client (or `who`) has passed the `kind` limit."""
-    from .limits import client_address
-    hub = request.app.state.hub
-    if who is None:
-        who = client_address(request.scope, hub.settings.trusted_proxies)
-    try:
-        request.app.state.limits.hit(kind, who)
-    except HubError as exc:
-        lang = request_lang(request)
-        response = render("message.html", lang, exc.status,
-                          title=exc.describe(translator(lang)),
-                          text=N_("Wait a moment, then try again."))
-        response.headers.update(exc.headers or {})
-        return response
-    return None
-
 
 def qr_svg(text: str) -> Markup:
     """An inline SVG QR code (no image library needed)."""
@@ -159,7 +96,7 @@ def signed_up_page(hub, lang: str, mail: str, code: str | None = None) -> HTMLRe
     emailed), asked for when the link is opened in another browser. Its language links carry
     a signed, short-lived reference to the same outcome and code (nothing personal), so that
     the page shows again in another language (GET /signup/thanks)."""
-    from .signing import sign
+    from ..signing import sign
     ref = sign({"purpose": "signed-up", "mail": mail if mail in MAIL_OUTCOMES else "",
                 "code": code or ""}, hub.settings.secret_key, THANKS_HOURS * 3600)
     return render("signed_up.html", lang, mail=mail, ref=ref, code=code)
@@ -275,7 +212,7 @@ async def signup_submit(request: Request, hub: HubDep):
 def signed_up_again(request: Request, hub: HubDep):
     """The page after the form, in another language: `r` names only what became of the
     email (signed by this hub, a few hours); nothing is read or written."""
-    from .signing import TokenError, verify
+    from ..signing import TokenError, verify
     refused = limited(request, "public")
     if refused is not None:
         return refused
