@@ -14,6 +14,7 @@ from pathlib import Path
 
 from app.i18n import gettext_for
 from app.model import localized
+from app.qr import qr_matrix
 
 from .errors import HubError
 
@@ -68,17 +69,13 @@ def card_texts(lang: str, consultation) -> dict[str, str]:
 def draw_card(image, box: tuple[int, int, int, int], qr_text: str, typed: str,
               texts: dict[str, str]) -> None:
     """One card in `box` (left, top, right, bottom) of a 300 dpi page."""
-    import qrcode
     from PIL import ImageDraw
     draw = ImageDraw.Draw(image)
     left, top, right, bottom = box
     pad = round(4 * MM)
-    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=0)
-    qr.add_data(qr_text)
-    qr.make(fit=True)
+    matrix = qr_matrix(qr_text, border=0)
     side = round(40 * MM)
-    module = max(1, side // qr.modules_count)
-    matrix = qr.get_matrix()
+    module = max(1, side // len(matrix))
     qx, qy = left + pad, top + pad
     for y, row in enumerate(matrix):
         for x, dark in enumerate(row):

@@ -6,7 +6,6 @@ first, usable without JavaScript. The language comes from `?lang=`, else Accept-
 """
 from __future__ import annotations
 
-import io
 import logging
 import re
 import secrets
@@ -18,6 +17,7 @@ from markupsafe import Markup
 
 from app.errors import N_, DomainError, ValidationError
 from app.model import localized
+from app.qr import qr_svg as make_qr_svg
 from app.signup import AGE_BRACKET_LABELS, AGE_BRACKETS, SignupTokenError
 
 from ..ideas import ideas_by_code
@@ -41,16 +41,8 @@ FIELD_LABELS = {"name": N_("Name or pseudonym"), "contact": N_("Email or phone n
                 "neighbourhood": N_("Neighbourhood (optional)"), "consent": N_("Consent")}
 
 def qr_svg(text: str) -> Markup:
-    """An inline SVG QR code (no image library needed)."""
-    import qrcode
-    import qrcode.image.svg
-    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, border=2,
-                        box_size=10)
-    buffer = io.BytesIO()
-    image.save(buffer)
-    svg = buffer.getvalue().decode()
-    svg = svg[svg.index("<svg"):]
-    return Markup(svg.replace("<svg ", '<svg role="img" aria-hidden="true" ', 1))
+    """An inline SVG QR code (app.qr), hidden from screen readers (the page says the code)."""
+    return Markup(make_qr_svg(text).replace("<svg ", '<svg role="img" aria-hidden="true" ', 1))
 
 
 router = APIRouter(include_in_schema=False)
