@@ -16,6 +16,7 @@ from typing import Any
 
 from .errors import N_, BundleError
 from .geo import Shape, bbox_contains, is_coordinate, is_position, ring_area, tms_row
+from .identifiers import is_content_id
 from .model import (BALLOT_MODES, LANGUAGES, QUESTION_KINDS, SCALE_KINDS, STATUSES,
                     Consultation, ConsultationMap, MapArea, Meeting, Option, Project, Question,
                     Site, Theme)
@@ -335,8 +336,7 @@ class _Parser:
         return value
 
     def ident(self, value: Any, field: str) -> str:
-        if not isinstance(value, str) or not value or len(value) > 64 or not all(
-                c.isalnum() or c in "-_." for c in value) or not value.isascii():
+        if not is_content_id(value):
             raise self.fail(N_("An identifier (letters, digits, - _ .) is expected here."), field)
         return value
 

@@ -33,6 +33,7 @@ from typing import Any, Callable
 from app.bundle import (BUNDLE_FILE, FORMAT, FORMAT_VERSION, IMAGE_SUFFIXES,
                         MAX_IMAGE_PIXELS, MAX_INT, load_bundle, parse_bundle, read_bundle_image)
 from app.errors import N_, BundleError, DomainError, ValidationError
+from app.identifiers import is_content_id
 from app.model import BALLOT_MODES, LANGUAGES, QUESTION_KINDS, SCALE_KINDS, STATUSES, Consultation
 from app.text import clean_text
 
@@ -585,9 +586,6 @@ def _check_formulas(handle, file: str, problems: _Problems, tables: list[_Table]
 
 # -- from the sheets to the bundle data --------------------------------------------------------
 
-_IDENT = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-
-
 def _as_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
@@ -647,7 +645,7 @@ class _Builder:
                 self.problem(table, row[0], column, N_("This field is required."))
             return None
         text = _as_text(value)
-        if not _IDENT.match(text):
+        if not is_content_id(text):
             self.problem(table, row[0], column,
                          N_("An identifier (letters, digits, - _ .) is expected here."))
             return None
@@ -659,7 +657,7 @@ class _Builder:
             return None
         items = [item for item in re.split(r"[\s,;]+", _as_text(value)) if item]
         for item in items:
-            if not _IDENT.match(item):
+            if not is_content_id(item):
                 self.problem(table, row[0], column,
                              N_("An identifier (letters, digits, - _ .) is expected here."))
                 return None

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from markupsafe import Markup
 
 from app.errors import N_, DomainError, ValidationError
+from app.identifiers import is_record_id
 from app.model import localized
 from app.qr import qr_svg as make_qr_svg
 from app.signup import AGE_BRACKET_LABELS, AGE_BRACKETS, SignupTokenError
@@ -27,7 +28,6 @@ from ..register import BROWSER_COOKIE, BROWSER_MARKS, MAIL_OUTCOMES, CodeNeeded
 from .deps import HubDep
 
 log = logging.getLogger("piazzetta.hub.signup")
-_KEY = re.compile(r"^[A-Za-z0-9_\-]{16,64}$")
 _SHORT_CODE = re.compile(r"^[A-Za-z0-9]{1,20}$")
 _ALIAS = re.compile(r"^[a-z2-7]{1,32}$")
 ANSWER_LABELS = {"received": N_("Received"), "under_study": N_("Under study"),
@@ -157,7 +157,7 @@ async def signup_submit(request: Request, hub: HubDep):
         if refused is not None:
             return refused
         lang = values["switch_lang"]
-        key = values["k"] if _KEY.match(values["k"] or "") else secrets.token_urlsafe(18)
+        key = values["k"] if is_record_id(values["k"], min_length=16) else secrets.token_urlsafe(18)
         return render("signup.html", lang, **form_context(
             hub, lang, claims, token, problem, values, {}, key))
     refused = limited(request, "signup")
@@ -168,7 +168,7 @@ async def signup_submit(request: Request, hub: HubDep):
         if refused is not None:
             return refused
     key = values["k"] or ""
-    if not _KEY.match(key):
+    if not is_record_id(key, min_length=16):
         key = secrets.token_urlsafe(18)
         _ = translator(lang)
         return render("signup.html", lang, 400, **form_context(
