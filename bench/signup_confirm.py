@@ -24,7 +24,7 @@ from pathlib import Path
 
 from _common import summary_ms
 
-from app.clock import now_iso
+from app.clock import now_iso, to_hour
 from app.paths import DEMO_BUNDLE_DIR
 from app.signup import SignupConfig, validate_signup
 
@@ -52,7 +52,7 @@ def old_confirm(hub, key: str) -> None:
         row = conn.execute(select(db.signups).where(db.signups.c.id == key)).first()
         parts.cards._issue(conn, row.consultation_id, 1)
         conn.execute(db.signups.update().where(db.signups.c.id == key).values(
-            card_issued=True, confirmed_at=now_iso()[:13] + ":00:00+00:00"))
+            card_issued=True, confirmed_at=to_hour(now_iso())))
 
 
 def pg_register(hub, form: dict) -> str:

@@ -10,6 +10,8 @@ from sqlalchemy import (BigInteger, Boolean, Column, Float, Integer, LargeBinary
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from app.clock import to_hour
+
 metadata = MetaData()
 
 IN_CHUNK = 400  # IN (...) lists stay under every driver's parameter limit
@@ -561,7 +563,8 @@ def migrate_cards(engine: Engine) -> bool:
             )).all()
             if rows:
                 conn.execute(signups.insert(), [
-                    {**dict(zip(keep, row[:len(keep)])), "created_at": hour(row.created_at),
+                    {**dict(zip(keep, row[:len(keep)])),
+                     "created_at": hour(row.created_at) or row.created_at,
                      "confirmed_at": hour(row.confirmed_at), "card_issued": False}
                     for row in rows])
             conn.exec_driver_sql("DROP TABLE signups_before_cards")
@@ -645,7 +648,5 @@ def migrate_signups_order(engine: Engine) -> bool:
 
 
 def hour(iso: str | None) -> str | None:
-    """An ISO time kept to the hour (`2026-11-30T10:00:00+00:00`)."""
-    if not iso:
-        return iso
-    return iso[:13] + ":00:00" + ("+00:00" if len(iso) > 13 else "")
+    """An ISO time kept to the hour (app.clock.to_hour, the one rule)."""
+    return to_hour(iso)
