@@ -12,8 +12,10 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from app import formatting
 from app.errors import N_
 from app.i18n import gettext_for
+from app.identifiers import RECORD_ID_FORM
 
 from .errors import HubError
 
@@ -22,6 +24,12 @@ LANGS = ("fr", "it", "en")
 
 _env = Environment(loader=FileSystemLoader(str(TEMPLATES)),
                    autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+# Numbers and dates as the kiosk, the facilitator and the projector write them
+# (app/formatting.py): `{{ n|number(lang) }}`, `{{ share|percent(lang) }}`,
+# `{{ iso|day_and_time(lang) }}`; the record-ID rule for a form's `pattern` (app/identifiers.py).
+_env.filters.update(number=formatting.number, percent=formatting.percent,
+                    day_and_time=formatting.day_and_time)
+_env.globals["record_id_pattern"] = RECORD_ID_FORM
 
 
 def request_lang(request: Request, default: str = "fr") -> str:
