@@ -1201,15 +1201,16 @@ def build_bundle(xlsx_path: str | Path, images_dir: str | Path | None = None) ->
 def _build(xlsx_path: str | Path, images_dir: str | Path | None) -> tuple[dict, list[str]]:
     """(the bundle data, the files besides bundle.json it needs: images, base map, and the
     map section's own JSON file, kept so that the bundle turns back into the same sheet)."""
-    data, files, _where = build_located(xlsx_path, images_dir)
+    data, files, _where, _consultation = build_located(xlsx_path, images_dir)
     return data, files
 
 
 def build_located(xlsx_path: str | Path, images_dir: str | Path | None
-                  ) -> tuple[dict, list[str], Callable[..., SheetProblem]]:
-    """What _build gives, and `where(bundle_path, column, message, **params)`: a SheetProblem
+                  ) -> tuple[dict, list[str], Callable[..., SheetProblem], Consultation]:
+    """What _build gives, `where(bundle_path, column, message, **params)`: a SheetProblem
     at the sheet, row and column a bundle item (`consultation.questions[3]`) came from, so that
-    a later verdict on the bundle (the hub's, in server.uploads) names its cell too."""
+    a later verdict on the bundle (the hub's, in server.uploads) names its cell too, and the
+    Consultation app.bundle parsed from the data (the caller need not parse it again)."""
     path = Path(xlsx_path)
     images = Path(images_dir) if images_dir is not None else path.parent
     problems = _Problems()
@@ -1219,12 +1220,12 @@ def build_located(xlsx_path: str | Path, images_dir: str | Path | None
     if problems.items:
         raise problems.error(str(path))
     try:
-        parse_bundle(data, file=str(path), folder=images)
+        consultation = parse_bundle(data, file=str(path), folder=images)
     except BundleError as exc:
         # A rule of app.bundle these checks do not repeat: still named by sheet, row, column.
         raise SheetError([builder.locate(exc)], str(path)) from None
     files = _bundle_images(data) + ([builder.map_file] if builder.map_file else [])
-    return data, sorted(set(files)), builder.place
+    return data, sorted(set(files)), builder.place, consultation
 
 
 def _bundle_images(data: dict) -> list[str]:
