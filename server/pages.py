@@ -89,11 +89,23 @@ def limited(request: Request, kind: str, who: str | None = None) -> HTMLResponse
     return None
 
 
-async def read_form(request: Request) -> dict[str, str]:
-    """A page's form fields (text only); a malformed body is a form without fields. The
-    Guard (server/body.py) bounds the body first."""
+async def read_form(request: Request, max_bytes: int | None = None) -> dict[str, str]:
+    """A page's form fields (text only); a malformed body, or one of more than `max_bytes`,
+    is a form without fields. The Guard (server/body.py) bounds the body first."""
+    if max_bytes is not None and len(await request.body()) > max_bytes:
+        return {}
     try:
         form = await request.form()
-    except Exception:
+    except Exception:   # a malformed body: the reader only needs a clear page
         return {}
     return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+async def public_form(request: Request, max_bytes: int) -> tuple[HTMLResponse | None, dict, str]:
+    """For a resident's POST: (the 429 page or None, the form's fields, the language the form
+    names or else the request's)."""
+    refused = limited(request, "public")
+    if refused is not None:
+        return refused, {}, request_lang(request)
+    form = await read_form(request, max_bytes)
+    return None, form, form["lang"] if form.get("lang") in LANGS else request_lang(request)

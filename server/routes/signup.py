@@ -22,7 +22,7 @@ from app.qr import qr_svg as make_qr_svg
 from app.signup import AGE_BRACKET_LABELS, AGE_BRACKETS, SignupTokenError
 
 from ..ideas import ideas_by_code
-from ..pages import LANGS, limited, render, request_lang, translator
+from ..pages import LANGS, limited, public_form, render, request_lang, translator
 from ..participation import Participation
 from ..register import BROWSER_COOKIE, BROWSER_MARKS, MAIL_OUTCOMES, CodeNeeded
 from .deps import HubDep
@@ -251,11 +251,9 @@ async def card_again(request: Request, hub: HubDep):
     text, signed by this hub), and gets it again. Nothing is read or written: a card
     that is not this hub's, or not of that consultation, gets a notice."""
     from app.cards import CardError, read_card
-    refused = limited(request, "public")
+    refused, form, lang = await public_form(request, FORM_MAX_BYTES)
     if refused is not None:
         return refused
-    form = await _small_form(request)
-    lang = form.get("lang") if form.get("lang") in LANGS else request_lang(request)
     try:
         card = read_card(form.get("card"), str(form.get("c") or "")[:64],
                          hub.participation.public_key)
@@ -266,24 +264,11 @@ async def card_again(request: Request, hub: HubDep):
     return card_page(hub.participation, lang, card)
 
 
-async def _small_form(request: Request) -> dict:
-    body = await request.body()
-    if len(body) > FORM_MAX_BYTES:
-        return {}
-    try:
-        form = await request.form()
-    except Exception:   # a malformed body: the resident only needs a clear page
-        return {}
-    return {k: v for k, v in form.items() if isinstance(v, str)}
-
-
 @router.post("/signup/confirm", response_class=HTMLResponse)
 async def confirm(request: Request, hub: HubDep):
-    refused = limited(request, "public")
+    refused, form, lang = await public_form(request, FORM_MAX_BYTES)
     if refused is not None:
         return refused
-    form = await _small_form(request)
-    lang = form.get("lang") if form.get("lang") in LANGS else request_lang(request)
     try:
         done = await run_in_threadpool(
             lambda: hub.participation.confirm(form.get("t"), gate=True, code=form.get("code"),
