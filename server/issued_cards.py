@@ -111,7 +111,6 @@ class CardPool:
             self.fill_later(consultation_id)
 
 
-
 @dataclass
 class CardBatch:
     """One batch's card uses (the ingest's state for cards in identified ballots)."""
