@@ -6,10 +6,12 @@ from __future__ import annotations
 import sqlite3
 from typing import Callable
 
-# The hour a timestamp falls in, as SQLite writes it (UTC): what the store keeps of the time of
-# anything a resident did, once that no longer needs to be exact (migration 4). SQLite's own
-# strftime, so that the outbox's triggers can check a coarsening without the app's code.
-COARSE_TIME = "%Y-%m-%dT%H:00:00+00:00"
+# COARSE_TIME (app/clock.py): the hour a timestamp falls in, as SQLite writes it (UTC): what
+# the store keeps of the time of anything a resident did, once that no longer needs to be exact
+# (migration 4). SQLite's own strftime, so that the outbox's triggers can check a coarsening
+# without the app's code. Imported here for app/store.py too.
+from .clock import COARSE_TIME
+
 # Set by a purge (Store.purge_acknowledged) inside its own transaction, and removed before it
 # commits: the outbox's delete trigger lets go only acknowledged events acknowledged by then.
 PURGE_BEFORE = "outbox.purge_before"

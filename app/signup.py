@@ -25,6 +25,7 @@ from typing import Any, Mapping
 
 from .canonical import canonical_json
 from .errors import N_, DomainError, ValidationError
+from .identifiers import is_content_id
 from .text import clean_text
 from .tokens import b64url as _b64, hmac_b64 as _mac, unb64url as _unb64
 
@@ -37,7 +38,6 @@ SIGNUP_ALIAS = "sync.signup_alias"
 
 SIGNUP_TTL = 12 * 3600          # a QR shown in the morning still works in the evening meeting
 TOKEN_MAX = 2048
-_IDENT = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
 class SignupTokenError(DomainError):
@@ -86,10 +86,10 @@ def mint_signup_token(key: str, *, consultation: str | None, site: str | None,
     HMAC-SHA256>`, still verifies."""
     if not key:
         raise ValueError("a signing key is needed")
-    if not isinstance(device, str) or not _IDENT.match(device):
+    if not is_content_id(device):
         raise ValueError("a device identifier is needed")
     # An identifier the hub would refuse is left out: the link then works, unattributed there.
-    fields = [value if isinstance(value, str) and _IDENT.match(value) else ""
+    fields = [value if is_content_id(value) else ""
               for value in (consultation, site, meeting)]
     exp = int((time.time() if now is None else now) + ttl)
     body = _COMPACT_SEP.join(fields + [device, _base36(exp)])
@@ -143,7 +143,7 @@ def verify_signup_token(token: object, hub_secret: str, *, now: float | None = N
     and a key that leaked must not make links that last."""
     claims = unverified_claims(token)
     device = claims.get("device")
-    if not isinstance(device, str) or not _IDENT.match(device):
+    if not is_content_id(device):
         raise SignupTokenError(N_("This link is not valid."), "t")
     body, _dot, mac = token.rpartition(".")
     key = device_signup_key(hub_secret, device)
@@ -155,7 +155,7 @@ def verify_signup_token(token: object, hub_secret: str, *, now: float | None = N
         raise SignupTokenError(N_("This link is not valid."), "t")
     for key in ("consultation", "site", "meeting"):
         value = claims.get(key)
-        if value is not None and (not isinstance(value, str) or not _IDENT.match(value)):
+        if value is not None and not is_content_id(value):
             raise SignupTokenError(N_("This link is not valid."), "t")
     now = time.time() if now is None else now
     if max_ttl is not None and exp > now + max_ttl:
@@ -197,8 +197,7 @@ class SignupConfig:
             return cls()
         hoods = []
         for item in section.get("neighbourhoods") or []:
-            if isinstance(item, dict) and isinstance(item.get("id"), str) \
-                    and _IDENT.match(item["id"]) and isinstance(item.get("name"), dict):
+            if isinstance(item, dict) and is_content_id(item.get("id")) and isinstance(item.get("name"), dict):
                 hoods.append((item["id"], {k: str(v) for k, v in item["name"].items()
                                            if k in ("fr", "it", "en")}))
         return cls(age_bracket=section.get("age_bracket") is True, neighbourhoods=tuple(hoods))

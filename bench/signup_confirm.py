@@ -24,7 +24,7 @@ from pathlib import Path
 
 from _common import summary_ms
 
-from app.clock import now_iso
+from app.clock import now_iso, to_hour
 from app.paths import DEMO_BUNDLE_DIR
 from app.signup import SignupConfig, validate_signup
 
@@ -37,7 +37,7 @@ def old_register(hub, form: dict) -> str:
     parts = hub.participation
     key = secrets.token_urlsafe(18)
     draft = validate_signup(SignupConfig(), form)
-    row = parts._row(key, draft, CONSULTATION, CLAIMS["site"], None, None, "phone", "fr")
+    row = parts.signups._row(key, draft, CONSULTATION, CLAIMS["site"], None, None, "phone", "fr")
     from server import db
     with hub.writer.begin() as conn:
         conn.execute(db.signups.insert(), [row])
@@ -50,9 +50,9 @@ def old_confirm(hub, key: str) -> None:
     parts = hub.participation
     with hub.writer.begin() as conn:
         row = conn.execute(select(db.signups).where(db.signups.c.id == key)).first()
-        parts._issue(conn, row.consultation_id, 1)
+        parts.cards._issue(conn, row.consultation_id, 1)
         conn.execute(db.signups.update().where(db.signups.c.id == key).values(
-            card_issued=True, confirmed_at=now_iso()[:13] + ":00:00+00:00"))
+            card_issued=True, confirmed_at=to_hour(now_iso())))
 
 
 def pg_register(hub, form: dict) -> str:

@@ -55,6 +55,7 @@ import sys
 from pathlib import Path
 
 from app.errors import DomainError
+from app.qr import qr_ascii, qr_image
 
 from .settings import Settings
 
@@ -254,12 +255,8 @@ def _run(hub, command: str, args) -> int:
         print(f"Enrollment code: {made['code']}  (site {made['site_id'] or '-'}{only}, "
               f"valid until {made['expires_at']} UTC, single use)")
         print(f"QR payload: {made['qr']}")
-        import qrcode
-        qr = qrcode.QRCode(border=1)
-        qr.add_data(made["qr"])
-        qr.make(fit=True)
         if not args.no_qr:
-            qr.print_ascii(out=sys.stdout, invert=True)
+            sys.stdout.write(qr_ascii(made["qr"]))
         if args.png:
             args.png.parent.mkdir(parents=True, exist_ok=True)
             save_code_png(made, args.png)
@@ -346,9 +343,8 @@ def _run(hub, command: str, args) -> int:
 
 def save_code_png(made: dict, path: Path) -> None:
     """The QR with the code written under it, large, for printing or showing on a screen."""
-    import qrcode
     from PIL import Image, ImageDraw, ImageFont
-    qr = qrcode.make(made["qr"], box_size=10, border=4).get_image().convert("RGB")
+    qr = qr_image(made["qr"], box_size=10, border=4).convert("RGB")
     try:
         font = ImageFont.load_default(size=48)
     except TypeError:      # an older Pillow without sized default fonts

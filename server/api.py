@@ -1,6 +1,5 @@
 """The hub's HTTP API under /api/v1 (docs/protocol.md). `create_app(settings)` builds it from the
-routers of server/routes/, the sign-up pages (server.signup) and the dashboard
-(server.dashboard)."""
+routers of server/routes/ (the sign-up pages and the dashboard among them)."""
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
@@ -11,15 +10,16 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import N_, DomainError
-from app.i18n import gettext_for
 
-from . import __version__, dashboard, signup, uploads
+from . import __version__, uploads
 from .body import (BodyTimeout, BodyTooLarge, Guard, TooManyEvents, too_large,
                    too_many_events, too_slow)
 from .errors import HubError
 from .hub import Hub
 from .limits import RateLimits
-from .routes import consultations, counts, devices, display, events, ideas, staff, upload
+from .pages import request_lang, translator
+from .routes import (consultations, counts, dashboard, devices, display, events, ideas, signup,
+                     staff, upload)
 from .routes import relay as relay_routes
 from .routes.responses import json_response
 from .settings import Settings
@@ -64,24 +64,11 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
 
 # -- errors: a JSON body with a stable code and a message in the reader's language ---------------
 
-def _gettext(request: Request):
-    header = request.headers.get("accept-language", "")
-    for part in header.split(","):
-        lang = part.split(";")[0].strip().lower()[:2]
-        if lang in ("fr", "it"):
-            try:
-                return gettext_for(lang)
-            except (OSError, ValueError):
-                return None
-        if lang == "en":
-            return None
-    return None
-
-
 def error_response(request: Request, error: DomainError, status: int) -> Response:
     if request.url.path.startswith(upload.PATH):     # a form's page, for a browser
         return upload.error_page(request, error, status)
-    gettext = _gettext(request)
+    # The hub's one negotiation (server.pages): `?lang=`, then Accept-Language; else English.
+    gettext = translator(request_lang(request, default="en"))
     body = (error.as_dict(gettext) if isinstance(error, HubError)
             else {"code": error.message, "message": error.describe(gettext),
                   "field": error.field})

@@ -170,7 +170,7 @@ class Guard:
         self.error_response = error_response    # server.api.error_response(request, err, status)
         # Dashboard forms with a body larger than the rest (the sheet upload): {(method, path):
         # byte limit}, for a staff session only: staff_session(request) says whether the
-        # request's cookie names a live one (server.dashboard.session_of).
+        # request's cookie names a live one (server.routes.dashboard.session_of).
         self.session_routes = dict(session_routes or {})
         self.staff_session = staff_session
 

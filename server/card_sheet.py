@@ -4,7 +4,7 @@ A PDF of A4 pages, eight cards a page with cut marks; each card has its QR (the 
 `PZC3.…` text), its typed code in large type, the consultation's title and a short instruction
 for the resident in French or Italian. Drawn with Pillow at 300 dpi (no other dependency), in
 pure black and white so that QR codes and type stay sharp on any printer. The cards are issued
-(server.participation.Participation.issue_cards) before they are drawn; the PDF is the only
+(server.issued_cards.IssuedCards.issue_cards) before they are drawn; the PDF is the only
 place their secrets exist: print it, hand the cards out, then delete the file.
 """
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from app.i18n import gettext_for
 from app.model import localized
+from app.qr import qr_matrix
 
 from .errors import HubError
 
@@ -68,17 +69,13 @@ def card_texts(lang: str, consultation) -> dict[str, str]:
 def draw_card(image, box: tuple[int, int, int, int], qr_text: str, typed: str,
               texts: dict[str, str]) -> None:
     """One card in `box` (left, top, right, bottom) of a 300 dpi page."""
-    import qrcode
     from PIL import ImageDraw
     draw = ImageDraw.Draw(image)
     left, top, right, bottom = box
     pad = round(4 * MM)
-    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=0)
-    qr.add_data(qr_text)
-    qr.make(fit=True)
+    matrix = qr_matrix(qr_text, border=0)
     side = round(40 * MM)
-    module = max(1, side // qr.modules_count)
-    matrix = qr.get_matrix()
+    module = max(1, side // len(matrix))
     qx, qy = left + pad, top + pad
     for y, row in enumerate(matrix):
         for x, dark in enumerate(row):

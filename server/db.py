@@ -10,6 +10,8 @@ from sqlalchemy import (BigInteger, Boolean, Column, Float, Integer, LargeBinary
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from app.clock import to_hour
+
 metadata = MetaData()
 
 IN_CHUNK = 400  # IN (...) lists stay under every driver's parameter limit
@@ -201,7 +203,7 @@ counters = Table(
     Column("value", BigInteger, nullable=False),
 )
 
-# Residents who signed up (server/participation.py): personal data, never exported or logged.
+# Residents who signed up (server/register.py): personal data, never exported or logged.
 # `id` is the form's idempotency key (or the tablet's sign-up ID): a form posted twice is one row.
 signups = Table(
     "signups", metadata,
@@ -268,7 +270,7 @@ card_quotas = Table(
 )
 
 # Cards made in one batch (printed at the door, or the pool confirmed sign-ups draw from:
-# server/participation.py), counted so that unused ones are accounted for: how many, of what
+# server/issued_cards.py), counted so that unused ones are accounted for: how many, of what
 # kind, the hour. Never which cards, nor who got one.
 card_batches = Table(
     "card_batches", metadata,
@@ -373,7 +375,7 @@ rate_counters = Table(
     Column("expires_at", Float, nullable=False),
 )
 
-# Dashboard sessions (server/dashboard.py): the SHA-256 of the random ID in the staff's cookie,
+# Dashboard sessions (server/routes/dashboard.py): the SHA-256 of the random ID in the staff's cookie,
 # the form token (CSRF) that goes with it, and when it ends.
 staff_sessions = Table(
     "staff_sessions", metadata,
@@ -486,7 +488,5 @@ def in_chunks(items: list, size: int = IN_CHUNK) -> Iterable[list]:
 
 
 def hour(iso: str | None) -> str | None:
-    """An ISO time kept to the hour (`2026-11-30T10:00:00+00:00`)."""
-    if not iso:
-        return iso
-    return iso[:13] + ":00:00" + ("+00:00" if len(iso) > 13 else "")
+    """An ISO time kept to the hour (app.clock.to_hour, the one rule)."""
+    return to_hour(iso)

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from sqlalchemy import select, update
 
-from app.canonical import canonical_json
+from app.canonical import canonical_json, compact_json
 from app.clock import now_iso
 from app.display import parse_control, views_of
 from app.errors import N_, ValidationError
@@ -36,7 +36,7 @@ def read_display(hub, consultation_id: str) -> tuple[str, bytes] | None:
             "control": json.loads(row.control) if row else {},
             "set_at": json.loads(row.set_at) if row else {},
             "views": list(views_of(consultation))}
-    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    data = compact_json(body).encode()
     return f'"display.{consultation.id}.{consultation.version}.{body["revision"]}"', data
 
 

@@ -136,3 +136,22 @@ def write(batch: Batch, state: IdeaBatch) -> None:
             corrected_text=func.coalesce(bindparam("p_corrected_text"),
                                          db.proposals.c.corrected_text)),
             list(state.moderations.values()))
+
+
+def ideas_by_code(hub, short_code: str, alias: str | None = None) -> list[dict]:
+    """The ideas with this short code, for their public page (never the contact). Codes
+    are made offline on each tablet and may repeat across tablets: a receipt's `alias`
+    (the collecting device's) picks its own."""
+    query = select(db.proposals).where(db.proposals.c.short_code == short_code.upper())
+    if alias:
+        device = hub.device_by_alias(alias)
+        if device is not None:
+            query = query.where(db.proposals.c.device_id == device["id"])
+    with hub.engine.connect() as conn:
+        rows = conn.execute(query.order_by(db.proposals.c.created_at,
+                                           db.proposals.c.id)).all()
+    return [{"short_code": row.short_code, "consultation_id": row.consultation_id,
+             "title": row.corrected_title or row.title,
+             "text": row.corrected_text or row.text, "status": row.status,
+             "answer_status": row.answer_status, "answer_text": row.answer_text,
+             "theme": row.theme} for row in rows]

@@ -25,7 +25,6 @@ device's, never one its payload names.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Iterable, TypeVar
 
@@ -34,6 +33,7 @@ from sqlalchemy import select, update
 from app.canonical import canonical_json
 from app.clock import now_iso
 from app.errors import N_, ValidationError
+from app.identifiers import CONTENT_ID, RECORD_ID
 from app.model import Consultation
 from app.signup import PERSONAL_FIELDS
 from app.text import has_lone_surrogate
@@ -42,8 +42,8 @@ from . import db
 from .errors import EventRejected
 from .results import TallyDelta
 
-IDENT = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
-BUNDLE_IDENT = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+# The identifier rules are app/identifiers.py's; these names stay for their callers.
+IDENT, BUNDLE_IDENT = RECORD_ID, CONTENT_ID
 ENVELOPE_KEYS = ("id", "device_id", "seq", "type", "recorded_at", "payload")
 
 S = TypeVar("S")

@@ -393,8 +393,8 @@ def _apply_room_signup(hub, batch: Batch, state: RelayBatch, event: Event) -> No
         "age_bracket": draft.age_bracket, "neighbourhood": draft.neighbourhood, "lang": lang,
         "card_issued": payload.get("card_issued") is True,
         # The hour only, as every sign-up's (server/db.py).
-        "created_at": db.hour(created if isinstance(created, str) and TIME.match(created)
-                              else batch.now),
+        "created_at": (db.hour(created) if isinstance(created, str) and TIME.match(created)
+                       else None) or db.hour(batch.now),
         "confirmed_at": db.hour(confirmed) if isinstance(confirmed, str)
         and TIME.match(confirmed) else None}
 

@@ -20,6 +20,7 @@ from typing import Any, Union
 from sqlalchemy import func, select
 
 from app.answers import validate_answer
+from app.canonical import compact_json
 from app.counts import ChannelTally, participants, validate_count
 from app.errors import ValidationError
 from app.model import Consultation
@@ -181,7 +182,7 @@ class ResultsCache:
                     "ideas": {"received": sum(entry.ideas.values()),
                               "approved": entry.ideas["approved"]},
                     "questions": {qid: t.result() for qid, t in entry.tallies.items()}}
-        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        data = compact_json(body).encode()
         etag = f'"{c.id}.{c.version}.{_BOOT}.{revision}"'
         entry.cached = (revision, etag, data)
         return etag, data

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from app.errors import DomainError
+from app.qr import qr_ascii
 
 COMMANDS = ("relay-code", "relays", "upstream", "room")
 ROOT = Path(__file__).resolve().parents[1]
@@ -194,8 +195,6 @@ def _first_site(hub) -> str | None:
 
 
 def print_kit(public_url: str, made: dict, pin: str = "", phones: str | None = None) -> None:
-    import qrcode
-
     from .tls import typed_pin
     print()
     until = str(made["expires_at"])[:16].replace("T", " ")
@@ -203,10 +202,7 @@ def print_kit(public_url: str, made: dict, pin: str = "", phones: str | None = N
     address = f"{public_url}#pin={pin}" if pin else public_url
     print(f"Tablets: scan this QR on the Sync page, or type the hub {address} and the code "
           f"{made['code']} (site {made['site_id'] or '-'}, valid until {until} UTC)")
-    qr = qrcode.QRCode(border=1)
-    qr.add_data(made["qr"])
-    qr.make(fit=True)
-    qr.print_ascii(out=sys.stdout, invert=True)
+    sys.stdout.write(qr_ascii(made["qr"]))
     if pin:
         print(f"This room's certificate (SHA-256): {typed_pin(pin)}")
     print(f"Projector: python main.py projector --hub '{address}'   "

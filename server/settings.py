@@ -97,10 +97,10 @@ class Settings:
     api_docs: bool = False
     # Hours a sign-up's confirmation link (which shows its participation card once) stays valid.
     confirm_link_hours: int = 2
-    # Cards made in one batch for confirmed sign-ups to draw from (server/participation.py).
+    # Cards made in one batch for confirmed sign-ups to draw from (server/issued_cards.py).
     card_pool: int = 100
     # Seconds confirmations wait in memory before one transaction writes them all
-    # (server/participation.py, Participation.write_confirmations).
+    # (server/register.py, SignupRegister.write_confirmations).
     confirm_batch_seconds: int = 300
     # Rate limits (server/limits.py), in the `limits` package's notation ("10/minute").
     rate_enroll: str = "60/minute"

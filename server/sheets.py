@@ -33,6 +33,7 @@ from typing import Any, Callable
 from app.bundle import (BUNDLE_FILE, FORMAT, FORMAT_VERSION, IMAGE_SUFFIXES,
                         MAX_IMAGE_PIXELS, MAX_INT, load_bundle, parse_bundle, read_bundle_image)
 from app.errors import N_, BundleError, DomainError, ValidationError
+from app.identifiers import is_content_id
 from app.model import BALLOT_MODES, LANGUAGES, QUESTION_KINDS, SCALE_KINDS, STATUSES, Consultation
 from app.text import clean_text
 
@@ -161,7 +162,7 @@ class SheetProblem:
     def describe(self, gettext: Callable[[str], str] | None = None) -> str:
         """`Sheet 'questions', row 7, column label::it (D): …` in the reader's language."""
         tr = gettext or (lambda s: s)
-        message = _format(tr(self.message), self.params)
+        message = self.text(tr)
         if self.sheet is None:
             return message
         where = dict(sheet=self.sheet, row=self.row, column=self.column, letter=self.letter,
@@ -175,6 +176,10 @@ class SheetProblem:
         else:
             template = _WHERE_SHEET
         return _format(tr(template), where)
+
+    def text(self, gettext: Callable[[str], str] | None = None) -> str:
+        """What is wrong, in the reader's language, without where."""
+        return _format((gettext or (lambda s: s))(self.message), self.params)
 
     def as_dict(self, gettext: Callable[[str], str] | None = None) -> dict:
         """For JSON answers: the place, the message read and its msgid."""
@@ -581,9 +586,6 @@ def _check_formulas(handle, file: str, problems: _Problems, tables: list[_Table]
 
 # -- from the sheets to the bundle data --------------------------------------------------------
 
-_IDENT = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-
-
 def _as_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
@@ -643,7 +645,7 @@ class _Builder:
                 self.problem(table, row[0], column, N_("This field is required."))
             return None
         text = _as_text(value)
-        if not _IDENT.match(text):
+        if not is_content_id(text):
             self.problem(table, row[0], column,
                          N_("An identifier (letters, digits, - _ .) is expected here."))
             return None
@@ -655,7 +657,7 @@ class _Builder:
             return None
         items = [item for item in re.split(r"[\s,;]+", _as_text(value)) if item]
         for item in items:
-            if not _IDENT.match(item):
+            if not is_content_id(item):
                 self.problem(table, row[0], column,
                              N_("An identifier (letters, digits, - _ .) is expected here."))
                 return None
@@ -1199,15 +1201,16 @@ def build_bundle(xlsx_path: str | Path, images_dir: str | Path | None = None) ->
 def _build(xlsx_path: str | Path, images_dir: str | Path | None) -> tuple[dict, list[str]]:
     """(the bundle data, the files besides bundle.json it needs: images, base map, and the
     map section's own JSON file, kept so that the bundle turns back into the same sheet)."""
-    data, files, _where = build_located(xlsx_path, images_dir)
+    data, files, _where, _consultation = build_located(xlsx_path, images_dir)
     return data, files
 
 
 def build_located(xlsx_path: str | Path, images_dir: str | Path | None
-                  ) -> tuple[dict, list[str], Callable[..., SheetProblem]]:
-    """What _build gives, and `where(bundle_path, column, message, **params)`: a SheetProblem
+                  ) -> tuple[dict, list[str], Callable[..., SheetProblem], Consultation]:
+    """What _build gives, `where(bundle_path, column, message, **params)`: a SheetProblem
     at the sheet, row and column a bundle item (`consultation.questions[3]`) came from, so that
-    a later verdict on the bundle (the hub's, in server.uploads) names its cell too."""
+    a later verdict on the bundle (the hub's, in server.uploads) names its cell too, and the
+    Consultation app.bundle parsed from the data (the caller need not parse it again)."""
     path = Path(xlsx_path)
     images = Path(images_dir) if images_dir is not None else path.parent
     problems = _Problems()
@@ -1217,12 +1220,12 @@ def build_located(xlsx_path: str | Path, images_dir: str | Path | None
     if problems.items:
         raise problems.error(str(path))
     try:
-        parse_bundle(data, file=str(path), folder=images)
+        consultation = parse_bundle(data, file=str(path), folder=images)
     except BundleError as exc:
         # A rule of app.bundle these checks do not repeat: still named by sheet, row, column.
         raise SheetError([builder.locate(exc)], str(path)) from None
     files = _bundle_images(data) + ([builder.map_file] if builder.map_file else [])
-    return data, sorted(set(files)), builder.place
+    return data, sorted(set(files)), builder.place, consultation
 
 
 def _bundle_images(data: dict) -> list[str]:

@@ -33,8 +33,7 @@ from pathlib import Path
 
 from sqlalchemy import delete, select, update
 
-from app.bundle import (IMAGE_SUFFIXES, MAX_IMAGE_BYTES, MAX_TILES_BYTES, check_image_bytes,
-                        parse_bundle)
+from app.bundle import IMAGE_SUFFIXES, MAX_IMAGE_BYTES, MAX_TILES_BYTES, check_image_bytes
 from app.canonical import canonical_json
 from app.errors import N_, BundleError, DomainError
 from app.model import QUESTION_KINDS, Consultation
@@ -115,9 +114,10 @@ def _is_workbook(archive: zipfile.ZipFile) -> bool:
     return "[Content_Types].xml" in names and "xl/workbook.xml" in names
 
 
-def unpack(content: bytes, into: Path) -> tuple[Path, Path, list[str]]:
-    """(the spreadsheet, the folder its image paths start from, the other files of the .zip)
-    from an upload, written under `into`; SheetError with one problem when it is refused."""
+def unpack(content: bytes, into: Path) -> tuple[Path, Path, dict[str, bytes]]:
+    """(the spreadsheet, the folder its image paths start from, the other files of the .zip
+    with their checked bytes) from an upload, written under `into` for the spreadsheet's
+    reader; SheetError with one problem when it is refused."""
     if not content:
         raise _refusal(N_("The file is empty: choose the spreadsheet (.xlsx), or a .zip holding "
                           "it and its images."))
@@ -138,7 +138,7 @@ def unpack(content: bytes, into: Path) -> tuple[Path, Path, list[str]]:
                                limit=_megabytes(MAX_FILE_BYTES))
             sheet = into / "consultation.xlsx"
             sheet.write_bytes(content)
-            return sheet, into, []
+            return sheet, into, {}
         if "mimetype" in archive.namelist():      # an OpenDocument file (.ods)
             raise _refusal(N_("This is not an XLSX spreadsheet: save it as an Excel workbook "
                               "(.xlsx)."))
@@ -154,9 +154,11 @@ def unpack(content: bytes, into: Path) -> tuple[Path, Path, list[str]]:
     base = posixpath.dirname(sheets[0])
     images = sheet.parent
     # Named from the spreadsheet's folder, as its image column names them; a file outside
-    # that folder keeps its name in the .zip (the sheet cannot name it).
-    return sheet, images, sorted(name[len(base) + 1:] if base and name.startswith(base + "/")
-                                 else name for name in others)
+    # that folder keeps its name in the .zip (the sheet cannot name it; one inside wins a
+    # clash of names).
+    inside = {name: bool(base) and name.startswith(base + "/") for name in others}
+    return sheet, images, {name[len(base) + 1:] if inside[name] else name: others[name]
+                           for name in sorted(others, key=lambda n: (inside[n], n))}
 
 
 def _checked_directory(archive: zipfile.ZipFile) -> list[tuple[str, zipfile.ZipInfo]]:
@@ -207,10 +209,10 @@ def _checked_directory(archive: zipfile.ZipFile) -> list[tuple[str, zipfile.ZipI
     return entries
 
 
-def _extract(archive: zipfile.ZipFile, entries, root: Path) -> list[str]:
+def _extract(archive: zipfile.ZipFile, entries, root: Path) -> dict[str, bytes]:
     """Write each entry under `root` (read no further than its declared size, checked against
-    its kind); return the names of the files other than spreadsheets."""
-    others = []
+    its kind); return the files other than spreadsheets, {name: bytes}."""
+    others = {}
     for name, info in entries:
         suffix = posixpath.splitext(name)[1].lower()
         try:
@@ -230,7 +232,7 @@ def _extract(archive: zipfile.ZipFile, entries, root: Path) -> list[str]:
         with open(target, "xb") as out:
             out.write(data)
         if suffix != _SHEET:
-            others.append(name)
+            others[name] = data
     return others
 
 
@@ -264,15 +266,15 @@ def check(hub, content: bytes) -> Checked:
     with tempfile.TemporaryDirectory(prefix="piazzetta-upload-") as tmp:
         try:
             sheet, images, others = unpack(content, Path(tmp))
-            data, rels, where = build_located(sheet, images)
+            data, rels, where, consultation = build_located(sheet, images)
         except SheetError as exc:
             return Checked(problems=exc.problems, count=exc.count)
         except BundleError as exc:      # an image of the .zip that is not one
             problem = SheetProblem(None, None, None, exc.message, exc.params)
             return Checked(problems=[problem], count=1)
-        files = {rel: (images / rel).read_bytes() for rel in rels}
-    consultation = parse_bundle(data)
-    unused = [name for name in others if name not in files]
+    # The bytes checked when the .zip was read, not read back from the disk.
+    files = {rel: others[rel] for rel in rels}
+    unused = sorted(name for name in others if name not in files)
     problems, current, same = _against_hub(hub, consultation, data, where)
     if problems:
         return Checked(problems=problems, count=len(problems))

@@ -8,7 +8,6 @@ central hub over public HTTPS) is checked against the usual authorities."""
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 import ssl
 from typing import Any, Mapping
@@ -17,6 +16,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from app.canonical import compact_json
 from app.errors import N_
 
 from .protocol import (API_PREFIX, PROTOCOL_VERSION, CertificateRefused, CredentialsRefused,
@@ -253,8 +253,7 @@ class HubClient:
              ) -> dict[str, dict]:
         """Send one batch; return the hub's result per event ID (only if it is a real ack).
         A room hub forwards to `path` /api/v1/relay/events, under the same rules."""
-        body = json.dumps({"events": envelopes}, ensure_ascii=False,
-                          separators=(",", ":")).encode()
+        body = compact_json({"events": envelopes}).encode()
         response = self._request("POST", path, data=body,
                                  headers={"Content-Type": "application/json"})
         if response.status_code in (400, 403, 413, 422):

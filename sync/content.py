@@ -10,6 +10,7 @@ from pathlib import Path, PurePosixPath
 
 from app.bundle import BUNDLE_FILE, load_bundle
 from app.errors import BundleError, ValidationError
+from app.identifiers import is_content_id
 from app.proposals import ANSWER_STATUSES
 from app.cards import CARD_KEYS, CARD_PUBLIC_KEY, OLD_CARD_SETTINGS, hex_public_key, valid_lookup
 from app.store import Store
@@ -56,8 +57,7 @@ def pull_bundles(store: Store, client: HubClient, bundles_dir: Path) -> list[str
     bundles_dir.mkdir(parents=True, exist_ok=True)
     updated = []
     for item in consultations:
-        if not isinstance(item, dict) or not isinstance(item.get("id"), str) \
-                or not item["id"].replace("-", "").replace("_", "").replace(".", "").isalnum():
+        if not isinstance(item, dict) or not is_content_id(item.get("id")):
             raise p.NotAcknowledged("malformed bundle index")
         target = bundles_dir / item["id"]
         if installed_version(target) == item.get("sha256"):

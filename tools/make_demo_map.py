@@ -46,6 +46,7 @@ from PIL import Image, ImageDraw, ImageFont
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app.canonical import compact_json  # noqa: E402
 from app.geo import (Shape, bbox_union, lonlat_to_pixel, pixel_to_lonlat,  # noqa: E402
                      ring_area, tiles_covering, tms_row)
 
@@ -577,7 +578,7 @@ def geojson_text(data) -> str:
     def mark_coordinates(value):
         if value and isinstance(value[0][0], (int, float)):       # a ring
             key = f"@@ring{len(rings)}@@"
-            rings[key] = json.dumps(value, separators=(",", ":"))
+            rings[key] = compact_json(value)
             return key
         return [mark_coordinates(v) for v in value]
 

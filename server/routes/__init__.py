@@ -11,8 +11,10 @@
                    session; the work is server.uploads)
     relay          hub to hub: a room hub registers its devices, forwards batches, reads the
                    answers to its devices' ideas; the dashboard's room hub exports and code
+    signup         the pages a resident's phone opens: sign-up form, confirmation, card, idea
+    dashboard      the staff dashboard (login, figures, exports)
 
-The sign-up pages (server.signup) and the dashboard (server.dashboard) are routers too. Each
+Pages render through server.pages (Jinja, translator, security headers, language). Each
 route reaches the hub through `HubDep`, and authenticates through `DeviceDep`, `STAFF_ONLY` or
 `CallerDep` (server.routes.deps); JSON answers go through server.routes.responses.
 """

@@ -77,9 +77,9 @@ dashboard = APIRouter(include_in_schema=False)
 def relays_export(request: Request, hub: HubDep, fmt: str):
     """What each room hub forwarded (staff): the dashboard's "Room hubs" section as CSV or
     JSON, like `python -m server relays`. No personal data."""
-    from ..dashboard import is_staff
+    from .dashboard import is_staff
     from ..room import export_relays
-    from ..signup import SECURITY_HEADERS
+    from ..pages import SECURITY_HEADERS
     headers = {**SECURITY_HEADERS, "Cache-Control": "no-store"}
     if "token" in request.query_params:
         return Response("the staff token does not go in the address\n", status_code=400,
@@ -99,13 +99,14 @@ async def relay_code(request: Request, hub: HubDep):
     token), like `python -m server relay-code`."""
     from app.model import localized
 
-    from ..dashboard import _form, login, session_of
+    from ..pages import read_form
+    from .dashboard import login, session_of
     from ..errors import HubError
     from ..hub import same_secret
-    from ..signup import render, request_lang, translator
+    from ..pages import render, request_lang, translator
     lang = request_lang(request)
     session = session_of(hub, request)
-    form = await _form(request)
+    form = await read_form(request)
     if session is None or not same_secret(form.get("csrf", ""), session["csrf"]):
         return login(hub, lang, 403, N_("The form expired: send it again."))
     try:
@@ -122,13 +123,14 @@ async def relay_code(request: Request, hub: HubDep):
 async def relay_move(request: Request, hub: HubDep):
     """Staff move a tablet to a room hub from the dashboard (its session and form token), like
     `python -m server relay-move`."""
-    from ..dashboard import _form, login, session_of
+    from ..pages import read_form
+    from .dashboard import login, session_of
     from ..errors import HubError
     from ..hub import same_secret
-    from ..signup import render, request_lang, translator
+    from ..pages import render, request_lang, translator
     lang = request_lang(request)
     session = session_of(hub, request)
-    form = await _form(request)
+    form = await read_form(request)
     if session is None or not same_secret(form.get("csrf", ""), session["csrf"]):
         return login(hub, lang, 403, N_("The form expired: send it again."))
     try:

@@ -22,11 +22,10 @@ from app.errors import N_, DomainError
 
 from .. import uploads
 from ..body import BodyTimeout, BodyTooLarge
-from ..dashboard import login, refused_page, session_of, token_in_address
 from ..errors import HubError
 from ..hub import same_secret
-from ..sheets import _format
-from ..signup import SECURITY_HEADERS, render, request_lang, translator
+from ..pages import SECURITY_HEADERS, render, request_lang, translator
+from .dashboard import login, refused_page, session_of, token_in_address
 from .deps import HubDep
 
 PATH = "/dashboard/upload"
@@ -50,7 +49,7 @@ def _page(lang: str, status: int = 200, **context) -> HTMLResponse:
 def _problem_rows(problems, lang: str) -> list[dict]:
     _ = translator(lang)
     return [{"sheet": p.sheet, "row": p.row, "column": p.column, "letter": p.letter,
-             "message": _format(_(p.message), p.params)} for p in problems]
+             "message": p.text(_)} for p in problems]
 
 
 def _error_text(error: DomainError, lang: str) -> str:

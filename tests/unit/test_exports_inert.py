@@ -15,7 +15,7 @@ from pathlib import Path
 from app.paths import DEMO_BUNDLE_DIR
 from server import relay
 from server.admin import export
-from server.dashboard import figures_csv
+from server.routes.dashboard import figures_csv
 from server.db import sha256
 from server.exports import areas_csv, decidim_csv
 from server.room import export_relays

@@ -1,6 +1,6 @@
 """Sign-up links, the sign-up form, participation cards and their proofs (app/signup.py,
 app/cards.py), on the
-tablet's store and at the hub (server/participation.py, server/signup.py, server/dashboard.py)
+tablet's store and at the hub (server/participation.py, server/routes/signup.py, server/routes/dashboard.py)
 through the real ASGI app — no network, no mocks."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The phone's sign-up pages as a resident meets them (server/signup.py, its templates): every
+"""The phone's sign-up pages as a resident meets them (server/routes/signup.py, its templates): every
 error at once and named, language switches that keep what was typed and the page after the
 form, a note that is not an error shown as information — through the real ASGI app."""
 from __future__ import annotations

@@ -123,3 +123,37 @@ def test_uploads_are_rate_limited_per_session_with_a_page(tmp_path):
         assert "Troppe richieste" in answers[2].text and answers[2].headers["Retry-After"]
     finally:
         app.state.hub.close()
+
+
+def test_each_uploaded_image_is_decoded_once_from_the_zip_to_the_import(tmp_path, monkeypatch):
+    import hashlib
+
+    import app.bundle as bundle
+    decoded: list[bytes] = []
+    decode = bundle._decode_image
+
+    def counted(data, rel):
+        decoded.append(hashlib.sha256(data).digest())
+        decode(data, rel)
+
+    monkeypatch.setattr(bundle, "_decode_image", counted)
+    monkeypatch.setattr(bundle, "_PASSED_IMAGES", {})
+    hub = Hub(Settings.from_env(data_dir=tmp_path / "hub").with_secrets())
+    try:
+        checked = uploads.check(hub, zip_of(demo_files()))
+        images = [c for rel, c in checked.files.items() if rel.startswith("images/")]
+        token = uploads.keep(hub, "a" * 64, checked)
+        assert uploads.import_kept(hub, "a" * 64, token) == ("alpimed-2030", 1, True)
+        assert images and sorted(decoded) == sorted(
+            {hashlib.sha256(c).digest() for c in images})
+    finally:
+        hub.close()
+
+
+def test_a_refused_image_is_refused_again():
+    from app.bundle import check_image_bytes
+    from app.errors import BundleError
+    broken = (DEMO_BUNDLE_DIR / "images" / "p-bus.png").read_bytes()[:200]
+    for _attempt in range(2):
+        with pytest.raises(BundleError):
+            check_image_bytes(broken, "images/p-bus.png")

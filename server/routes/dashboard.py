@@ -24,12 +24,12 @@ from sqlalchemy import delete, select
 from app.errors import N_
 from app.model import localized
 
-from . import db
-from .errors import HubError
-from .hub import same_secret
-from .limits import client_address
-from .routes.deps import HubDep
-from .signup import SECURITY_HEADERS, render, request_lang
+from .. import db
+from ..errors import HubError
+from ..hub import same_secret
+from ..limits import client_address
+from ..pages import SECURITY_HEADERS, read_form, render, request_lang, translator
+from .deps import HubDep
 
 COOKIE = "piazzetta_staff"          # the session's random ID
 LOGIN_COOKIE = "piazzetta_login"    # the login form's token, until the session exists
@@ -96,7 +96,6 @@ def _limited(request: Request, hub, lang: str) -> HTMLResponse | None:
 
 def refused_page(lang: str, exc: HubError) -> HTMLResponse:
     """A 429 as a page: the message with its seconds, and Retry-After."""
-    from .signup import translator
     response = render("message.html", lang, exc.status, title=exc.describe(translator(lang)),
                       text=N_("Wait a moment, then try again."))
     response.headers.update(exc.headers or {})
@@ -119,7 +118,7 @@ def dashboard(request: Request, hub: HubDep):
                                                    "ideas")}
     totals["conversion"] = (round(totals["signups"] / totals["participants"], 3)
                             if totals["participants"] else None)
-    from .relay import relay_summary     # hub to hub: the "Room hubs" section
+    from ..relay import relay_summary     # hub to hub: the "Room hubs" section
     cards = [hub.participation.card_counts(c["id"]) for c in hub.consultations()
              if consultation_id in (None, c["id"])]
     return render("dashboard.html", lang, rows=rows, sites=sites, totals=totals,
@@ -128,21 +127,13 @@ def dashboard(request: Request, hub: HubDep):
                   cards=[c for c in cards if c["printed"] or c["pool_made"]])
 
 
-async def _form(request: Request) -> dict[str, str]:
-    try:
-        form = await request.form()      # the Guard bounds the body (64 KiB)
-    except Exception:   # a malformed body is a form without fields
-        return {}
-    return {k: v for k, v in form.items() if isinstance(v, str)}
-
-
 @router.post("/dashboard/login", response_class=HTMLResponse)
 async def do_login(request: Request, hub: HubDep):
     lang = request_lang(request)
     refused = token_in_address(request, lang) or _limited(request, hub, lang)
     if refused is not None:
         return refused
-    form = await _form(request)
+    form = await read_form(request)
     expected = request.cookies.get(LOGIN_COOKIE) or ""
     if not expected or not same_secret(form.get("csrf", ""), expected):
         return login(hub, lang, 403, N_("The form expired: send it again."))
@@ -165,7 +156,7 @@ async def do_login(request: Request, hub: HubDep):
 async def do_logout(request: Request, hub: HubDep):
     lang = request_lang(request)
     session = session_of(hub, request)
-    form = await _form(request)
+    form = await read_form(request)
     if session is None or not same_secret(form.get("csrf", ""), session["csrf"]):
         return login(hub, lang, 403, N_("The form expired: send it again."))
     with hub.writer.begin() as conn:
@@ -201,7 +192,7 @@ def figures_response(rows: list[dict], fmt: str) -> Response:
 
 
 def figures_csv(rows: list[dict]) -> str:
-    from .tabular import csv_text
+    from ..tabular import csv_text
     return csv_text(FIGURE_COLUMNS, ({k: "" if row.get(k) is None else row[k]
                                       for k in FIGURE_COLUMNS} for row in rows),
                     lineterminator="\n")

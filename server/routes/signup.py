@@ -6,32 +6,28 @@ first, usable without JavaScript. The language comes from `?lang=`, else Accept-
 """
 from __future__ import annotations
 
-import io
 import logging
 import re
 import secrets
-from pathlib import Path
-from typing import Any, Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from app.errors import N_, DomainError, ValidationError
-from app.i18n import gettext_for
+from app.identifiers import is_record_id
 from app.model import localized
+from app.qr import qr_svg as make_qr_svg
 from app.signup import AGE_BRACKET_LABELS, AGE_BRACKETS, SignupTokenError
 
-from .errors import HubError
-from .participation import BROWSER_COOKIE, BROWSER_MARKS, CodeNeeded, Participation
-from .routes.deps import HubDep
+from ..ideas import ideas_by_code
+from ..pages import LANGS, limited, public_form, render, request_lang, translator
+from ..participation import Participation
+from ..register import BROWSER_COOKIE, BROWSER_MARKS, MAIL_OUTCOMES, CodeNeeded
+from .deps import HubDep
 
 log = logging.getLogger("piazzetta.hub.signup")
-TEMPLATES = Path(__file__).resolve().parent / "templates"
-LANGS = ("fr", "it", "en")
-_KEY = re.compile(r"^[A-Za-z0-9_\-]{16,64}$")
 _SHORT_CODE = re.compile(r"^[A-Za-z0-9]{1,20}$")
 _ALIAS = re.compile(r"^[a-z2-7]{1,32}$")
 ANSWER_LABELS = {"received": N_("Received"), "under_study": N_("Under study"),
@@ -44,74 +40,9 @@ FIELD_LABELS = {"name": N_("Name or pseudonym"), "contact": N_("Email or phone n
                 "age_bracket": N_("Age bracket (optional)"),
                 "neighbourhood": N_("Neighbourhood (optional)"), "consent": N_("Consent")}
 
-_env = Environment(loader=FileSystemLoader(str(TEMPLATES)),
-                   autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
-
-
-def request_lang(request: Request) -> str:
-    asked = request.query_params.get("lang")
-    if asked in LANGS:
-        return asked
-    for part in request.headers.get("accept-language", "").split(","):
-        lang = part.split(";")[0].strip().lower()[:2]
-        if lang in LANGS:
-            return lang
-    return "fr"
-
-
-def translator(lang: str) -> Callable[[str], str]:
-    if lang == "en":
-        return lambda s: s
-    try:
-        return gettext_for(lang)
-    except (OSError, ValueError):
-        return lambda s: s
-
-
-# On every page and export: no script, no framing (clickjacking of the login or sign-up form),
-# no sniffing, no address (with its signed link) leaked to another site.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-                               "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
-
-
-def render(name: str, lang: str, status: int = 200, **context: Any) -> HTMLResponse:
-    _ = translator(lang)
-    html = _env.get_template(name).render(_=_, lang=lang, langs=LANGS, **context)
-    return HTMLResponse(html, status_code=status, headers={
-        "Cache-Control": "no-store", "Content-Language": lang, **SECURITY_HEADERS})
-
-
-def limited(request: Request, kind: str, who: str | None = None) -> HTMLResponse | None:
-    """None, or the 429 page when the client (or `who`) has passed the `kind` limit."""
-    from .limits import client_address
-    hub = request.app.state.hub
-    if who is None:
-        who = client_address(request.scope, hub.settings.trusted_proxies)
-    try:
-        request.app.state.limits.hit(kind, who)
-    except HubError as exc:
-        lang = request_lang(request)
-        response = render("message.html", lang, exc.status,
-                          title=exc.describe(translator(lang)),
-                          text=N_("Wait a moment, then try again."))
-        response.headers.update(exc.headers or {})
-        return response
-    return None
-
-
 def qr_svg(text: str) -> Markup:
-    """An inline SVG QR code (no image library needed)."""
-    import qrcode
-    import qrcode.image.svg
-    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, border=2,
-                        box_size=10)
-    buffer = io.BytesIO()
-    image.save(buffer)
-    svg = buffer.getvalue().decode()
-    svg = svg[svg.index("<svg"):]
-    return Markup(svg.replace("<svg ", '<svg role="img" aria-hidden="true" ', 1))
+    """An inline SVG QR code (app.qr), hidden from screen readers (the page says the code)."""
+    return Markup(make_qr_svg(text).replace("<svg ", '<svg role="img" aria-hidden="true" ', 1))
 
 
 router = APIRouter(include_in_schema=False)
@@ -152,13 +83,12 @@ THANKS_HOURS = 2
 
 def signed_up_page(hub, lang: str, mail: str, code: str | None = None) -> HTMLResponse:
     """After the form: what happens next, as it is — an email sent, or not and why
-    (Participation.MAIL_OUTCOMES). No card here: a card goes to a confirmed contact (the
+    (server.register.MAIL_OUTCOMES). No card here: a card goes to a confirmed contact (the
     email's link), or is handed out at the meeting. `code`: the confirmation code (never
     emailed), asked for when the link is opened in another browser. Its language links carry
     a signed, short-lived reference to the same outcome and code (nothing personal), so that
     the page shows again in another language (GET /signup/thanks)."""
-    from .participation import MAIL_OUTCOMES
-    from .signing import sign
+    from ..signing import sign
     ref = sign({"purpose": "signed-up", "mail": mail if mail in MAIL_OUTCOMES else "",
                 "code": code or ""}, hub.settings.secret_key, THANKS_HOURS * 3600)
     return render("signed_up.html", lang, mail=mail, ref=ref, code=code)
@@ -227,7 +157,7 @@ async def signup_submit(request: Request, hub: HubDep):
         if refused is not None:
             return refused
         lang = values["switch_lang"]
-        key = values["k"] if _KEY.match(values["k"] or "") else secrets.token_urlsafe(18)
+        key = values["k"] if is_record_id(values["k"], min_length=16) else secrets.token_urlsafe(18)
         return render("signup.html", lang, **form_context(
             hub, lang, claims, token, problem, values, {}, key))
     refused = limited(request, "signup")
@@ -238,7 +168,7 @@ async def signup_submit(request: Request, hub: HubDep):
         if refused is not None:
             return refused
     key = values["k"] or ""
-    if not _KEY.match(key):
+    if not is_record_id(key, min_length=16):
         key = secrets.token_urlsafe(18)
         _ = translator(lang)
         return render("signup.html", lang, 400, **form_context(
@@ -274,8 +204,7 @@ async def signup_submit(request: Request, hub: HubDep):
 def signed_up_again(request: Request, hub: HubDep):
     """The page after the form, in another language: `r` names only what became of the
     email (signed by this hub, a few hours); nothing is read or written."""
-    from .participation import MAIL_OUTCOMES
-    from .signing import TokenError, verify
+    from ..signing import TokenError, verify
     refused = limited(request, "public")
     if refused is not None:
         return refused
@@ -322,11 +251,9 @@ async def card_again(request: Request, hub: HubDep):
     text, signed by this hub), and gets it again. Nothing is read or written: a card
     that is not this hub's, or not of that consultation, gets a notice."""
     from app.cards import CardError, read_card
-    refused = limited(request, "public")
+    refused, form, lang = await public_form(request, FORM_MAX_BYTES)
     if refused is not None:
         return refused
-    form = await _small_form(request)
-    lang = form.get("lang") if form.get("lang") in LANGS else request_lang(request)
     try:
         card = read_card(form.get("card"), str(form.get("c") or "")[:64],
                          hub.participation.public_key)
@@ -337,24 +264,11 @@ async def card_again(request: Request, hub: HubDep):
     return card_page(hub.participation, lang, card)
 
 
-async def _small_form(request: Request) -> dict:
-    body = await request.body()
-    if len(body) > FORM_MAX_BYTES:
-        return {}
-    try:
-        form = await request.form()
-    except Exception:   # a malformed body: the resident only needs a clear page
-        return {}
-    return {k: v for k, v in form.items() if isinstance(v, str)}
-
-
 @router.post("/signup/confirm", response_class=HTMLResponse)
 async def confirm(request: Request, hub: HubDep):
-    refused = limited(request, "public")
+    refused, form, lang = await public_form(request, FORM_MAX_BYTES)
     if refused is not None:
         return refused
-    form = await _small_form(request)
-    lang = form.get("lang") if form.get("lang") in LANGS else request_lang(request)
     try:
         done = await run_in_threadpool(
             lambda: hub.participation.confirm(form.get("t"), gate=True, code=form.get("code"),
@@ -401,8 +315,8 @@ def idea_page(request: Request, hub: HubDep, short_code: str):
         # `d`: the alias of the tablet that printed the receipt, for a code another tablet
         # also made (codes are made offline).
         alias = request.query_params.get("d")
-        found = hub.participation.ideas_by_code(
-            short_code, alias if alias and _ALIAS.match(alias) else None)
+        found = ideas_by_code(
+            hub, short_code, alias if alias and _ALIAS.match(alias) else None)
     if not found:
         return render("message.html", lang, 404, title=N_("Unknown idea."),
                       text=N_("Check the code on your receipt: it has 6 letters and "
