@@ -78,7 +78,8 @@ def remove_card_links(conn: Connection) -> bool:
         )).all()
         if rows:
             conn.execute(db.signups.insert(), [
-                {**dict(zip(keep, row[:len(keep)])), "created_at": db.hour(row.created_at) or row.created_at,
+                {**dict(zip(keep, row[:len(keep)])),
+                 "created_at": db.hour(row.created_at) or row.created_at,
                  "confirmed_at": db.hour(row.confirmed_at), "card_issued": False}
                 for row in rows])
         conn.exec_driver_sql("DROP TABLE signups_before_cards")
