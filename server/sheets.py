@@ -33,7 +33,8 @@ from typing import Any, Callable
 from app.bundle import (BUNDLE_FILE, FORMAT, FORMAT_VERSION, IMAGE_SUFFIXES,
                         MAX_IMAGE_PIXELS, MAX_INT, load_bundle, parse_bundle, read_bundle_image)
 from app.errors import N_, BundleError, DomainError, ValidationError
-from app.model import BALLOT_MODES, LANGUAGES, QUESTION_KINDS, SCALE_KINDS, STATUSES, Consultation
+from app.kinds import KINDS, QUESTION_KINDS
+from app.model import BALLOT_MODES, LANGUAGES, SCALE_KINDS, STATUSES, Consultation
 from app.text import clean_text
 
 # -- limits (docs/sheet-format.md, "Limits") -------------------------------------------------------
@@ -117,18 +118,19 @@ SHEETS: dict[str, tuple[Column, ...]] = {
 }
 REQUIRED_SHEETS = ("consultation", "questions")
 
-# Which question columns each kind uses; a filled cell outside its kind is a mistake.
-KIND_COLUMNS = {
-    "projects": ("colour", "budget"), "multiple": ("choice",),
-    "maximum": ("choice", "ranking", "open"), "scale_kind": ("scale",),
-    "total": ("budget",), "step": ("budget",), "currency": ("budget",),
-}
-_KIND_OPTIONS = ("choice", "ranking", "scale")
+# Which question columns each kind uses (declared with the kind, app/kinds/); a filled cell
+# outside its kind is a mistake.
+KIND_COLUMNS = {column.name: tuple(name for name, kind in KINDS.items()
+                                   if column.name in kind.sheet_columns)
+                for column in SHEETS["questions"]
+                if any(column.name in kind.sheet_columns for kind in KINDS.values())}
+_KIND_OPTIONS = tuple(name for name, kind in KINDS.items() if kind.sheet_options)
 _SCALE_IDS = ("1", "2", "3", "4", "5")
-_MAXIMUM_KEY = {"choice": "max_choices", "ranking": "max_ranked", "open": "max_length"}
 # Bundle field -> sheet column, where their names differ (XLSForm's words for questions).
 _COLUMN_OF_FIELD = {"prompt": "label", "help": "hint", "max_choices": "maximum",
                     "max_ranked": "maximum", "max_length": "maximum"}
+_MAXIMUM_KEY = {name: field for name, kind in KINDS.items() for field in kind.bundle_fields
+                if _COLUMN_OF_FIELD.get(field) == "maximum"}
 
 # -- problems ----------------------------------------------------------------------------------
 
@@ -1310,13 +1312,8 @@ _KNOWN_FIELDS = {
     "site": {"id", "town", "name"}, "meeting": {"id", "site", "starts_at", "title", "place"},
     "signup": {"age_bracket", "neighbourhoods"}, "neighbourhood": {"id", "name"},
 }
-_QUESTION_FIELDS = {
-    None: {"id", "kind", "prompt", "help", "theme"},
-    "colour": {"projects"}, "budget": {"projects", "total", "step", "currency"},
-    "choice": {"options", "multiple", "max_choices"}, "ranking": {"options", "max_ranked"},
-    "scale": {"scale_kind", "labels"}, "open": {"max_length"}, "yes_no": set(),
-    "place": set(),
-}
+_QUESTION_FIELDS = {None: {"id", "kind", "prompt", "help", "theme"},
+                    **{name: set(kind.bundle_fields) for name, kind in KINDS.items()}}
 
 
 def _sheet_value(value: Any) -> Any:
