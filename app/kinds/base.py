@@ -138,6 +138,17 @@ class Kind:
         """Read this kind's fields of bundle question `q` into `args` (Question's keywords),
         with `parser` (app.bundle's) raising BundleError naming the field."""
 
+    def from_sheet(self, sheet: Any, table: Any, row: Any, q: dict, projects: dict,
+                   options: list, path: str) -> None:
+        """Read this kind's columns of a spreadsheet's question `row` (and its rows of the
+        options sheet, `options`) into bundle question `q`, with `sheet` (server/sheets.py's
+        reader) placing each mistake in its cell."""
+
+    def sheet_option_rows(self, q: dict) -> list[dict]:
+        """The rows bundle question `q` fills in the options sheet ({"id", "label"}), when a
+        bundle is written back as a spreadsheet."""
+        return []
+
     def validate(self, consultation: Consultation, question: Question, value: Any) -> Any:
         """The answer in its normal form, or raise ValidationError naming the field."""
         raise NotImplementedError

@@ -2,6 +2,7 @@
 counted by hand."""
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import ClassVar
@@ -86,6 +87,22 @@ class BudgetKind(Kind):
             if projects[pid].cost is None:
                 raise parser.fail(N_("A budget question needs a cost for every project: {id}."),
                                   f"{field}.projects", id=pid)
+
+    def from_sheet(self, sheet, table, row, q, projects, options, path):
+        sheet.question_projects(table, row, q, projects, costs=True)
+        total = sheet.integer(table, row, "total", minimum=1)
+        if total is None and sheet.raw(table, row, "total") is None:
+            sheet.problem(table, row[0], "total", N_("This field is required."))
+        sheet.set(q, "total", total)
+        sheet.set(q, "step", sheet.integer(table, row, "step", minimum=1))
+        currency = sheet.plain(table, row, "currency")
+        if currency is not None:
+            currency = currency.upper()
+            if not re.fullmatch(r"[A-Z]{3}", currency):
+                sheet.problem(table, row[0], "currency", N_(
+                    "A currency code of three capital letters (EUR) is expected here."))
+            else:
+                q["currency"] = currency
 
     def validate(self, consultation, question, value):
         if not isinstance(value, dict):

@@ -57,6 +57,23 @@ class ChoiceKind(Kind):
                 raise parser.fail(N_("More choices allowed than there are options."),
                                   f"{field}.max_choices")
 
+    def from_sheet(self, sheet, table, row, q, projects, options, path):
+        sheet.question_options(table, row, q, options, path)
+        multiple = sheet.boolean(table, row, "multiple")
+        sheet.set(q, "multiple", multiple)
+        maximum = sheet.integer(table, row, "maximum", minimum=1)
+        if maximum is not None:
+            if not multiple:
+                sheet.problem(table, row[0], "maximum", N_(
+                    "A maximum number of choices needs multiple = yes."))
+            elif maximum > len(q.get("options", ())):
+                sheet.problem(table, row[0], "maximum",
+                              N_("More choices allowed than there are options."))
+            q["max_choices"] = maximum
+
+    def sheet_option_rows(self, q):
+        return q.get("options") or []
+
     def validate(self, consultation, question, value):
         if isinstance(value, str):
             value = [value]

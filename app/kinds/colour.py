@@ -60,6 +60,9 @@ class ColourKind(Kind):
     def parse(self, parser, q, field, projects, args):
         args["projects"] = parse_projects(parser, q, field, projects)
 
+    def from_sheet(self, sheet, table, row, q, projects, options, path):
+        sheet.question_projects(table, row, q, projects)
+
     def validate(self, consultation, question, value):
         if not isinstance(value, dict) or not value:
             raise ValidationError(N_("Give a colour to at least one project."), question.id)

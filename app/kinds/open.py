@@ -116,6 +116,9 @@ class OpenKind(Kind):
         args["max_length"] = parser.int(q.get("max_length", 1000), f"{field}.max_length",
                                         minimum=1)
 
+    def from_sheet(self, sheet, table, row, q, projects, options, path):
+        sheet.set(q, "max_length", sheet.integer(table, row, "maximum", minimum=1))
+
     def validate(self, consultation, question, value):
         return clean_text(value, field=question.id, max_length=question.max_length,
                           required=True)

@@ -59,6 +59,17 @@ class RankingKind(Kind):
         if args["max_ranked"] > len(options):
             raise parser.fail(N_("More ranks than there are options."), f"{field}.max_ranked")
 
+    def from_sheet(self, sheet, table, row, q, projects, options, path):
+        sheet.question_options(table, row, q, options, path)
+        maximum = sheet.integer(table, row, "maximum", minimum=0)
+        if maximum is not None:
+            if maximum > len(q.get("options", ())):
+                sheet.problem(table, row[0], "maximum", N_("More ranks than there are options."))
+            q["max_ranked"] = maximum
+
+    def sheet_option_rows(self, q):
+        return q.get("options") or []
+
     def validate(self, consultation, question, value):
         ranked = option_list(question, value)
         if not ranked:

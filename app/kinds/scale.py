@@ -85,6 +85,16 @@ class ScaleKind(Kind):
         args["scale_labels"] = tuple(parser.text(t, f"{field}.labels[{i}]")
                                      for i, t in enumerate(labels))
 
+    def from_sheet(self, sheet, table, row, q, projects, options, path):
+        sheet.scale_labels(table, row, q, options, path)
+        sheet.set(q, "scale_kind", sheet.keyword(
+            table, row, "scale_kind", SCALE_KINDS,
+            N_("A scale measures agreement or importance."), "value"))
+
+    def sheet_option_rows(self, q):
+        return [{"id": number, "label": label}
+                for number, label in zip(VALUES, q.get("labels") or [])]
+
     def validate(self, consultation, question, value):
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
             raise ValidationError(N_("Choose a value from 1 to 5."), question.id)
