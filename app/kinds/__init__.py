@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from .base import Kind, Result, Tally
+from .base import Kind, MalformedResult, Result, Tally
 
 _NOT_KINDS = {"base"}
 
@@ -35,12 +35,12 @@ def kind_of(question) -> Kind:
 def typed_result(question, data: dict | None, consultation=None) -> Result:
     """A result as JSON (the hub's, or Store.results') read into its kind's declared type;
     None — no results yet — is the result of no answer at all (needs `consultation`).
-    A missing or renamed field raises KeyError."""
+    A missing or renamed field raises MalformedResult."""
     kind = kind_of(question)
     if data is None:
         return kind.empty_result(consultation, question)
     return kind.result.from_json(data)
 
 
-__all__ = ["COUNTABLE_KINDS", "KINDS", "Kind", "QUESTION_KINDS", "Result", "Tally", "kind_of",
+__all__ = ["COUNTABLE_KINDS", "KINDS", "Kind", "MalformedResult", "QUESTION_KINDS", "Result", "Tally", "kind_of",
            "typed_result"]

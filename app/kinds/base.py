@@ -21,6 +21,10 @@ def share(count: int | float, total: int | float) -> float:
 
 # -- tally results: declared types, JSON at the boundary --------------------------------------
 
+class MalformedResult(ValueError):
+    """A result (JSON) that is not its kind's declared shape: a field missing or renamed, or
+    not of the declared form."""
+
 def _plain(value: Any) -> Any:
     if is_dataclass(value):
         return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
@@ -42,18 +46,24 @@ class Figures:
 
     @classmethod
     def from_json(cls, data: Mapping) -> Any:
+        """Read `data` into this type; MalformedResult names what does not fit."""
         if not isinstance(data, Mapping):
-            raise TypeError(f"{cls.__name__}: a JSON object is expected, not {data!r:.60}")
+            raise MalformedResult(f"{cls.__name__}: a JSON object is expected, not "
+                                  f"{data!r:.60}")
         values = {}
         for f in fields(cls):
             if f.name not in data:
                 if f.name in cls.optional:
                     continue
-                raise KeyError(f"{cls.__name__}: the result has no {f.name!r}")
+                raise MalformedResult(f"{cls.__name__}: the result has no {f.name!r}")
             value = data[f.name]
-            if f.name in cls.nested and value is not None:
+            if f.name in cls.nested:
+                if not isinstance(value, Mapping):
+                    raise MalformedResult(f"{cls.__name__}: {f.name!r} is not an object")
                 value = {k: cls.nested[f.name].from_json(v) for k, v in value.items()}
-            elif f.name in cls.nested_list and value is not None:
+            elif f.name in cls.nested_list:
+                if not isinstance(value, list):
+                    raise MalformedResult(f"{cls.__name__}: {f.name!r} is not a list")
                 value = [cls.nested_list[f.name].from_json(v) for v in value]
             values[f.name] = value
         return cls(**values)

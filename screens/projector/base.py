@@ -11,6 +11,7 @@ from pathlib import Path
 from kivy.animation import Animation
 from kivy.core.text import Label as CoreLabel
 from kivy.graphics import Color, Rectangle
+from kivy.logger import Logger
 from kivy.properties import (BooleanProperty, ListProperty, NumericProperty, ObjectProperty,
                              StringProperty)
 from kivy.uix.boxlayout import BoxLayout
@@ -21,7 +22,7 @@ from kivy.uix.widget import Widget
 from app.counts import CHANNEL_NAMES, CHANNELS
 from app.formatting import number, percent, whole_percents
 from app.i18n import gettext_for, ngettext_for
-from app.kinds import typed_result
+from app.kinds import MalformedResult, typed_result
 from screens import load_kv
 from screens.projector.style import PALETTE, content, join_langs, pstyle, say, say_n
 
@@ -273,7 +274,11 @@ class PjResultView(BoxLayout):
             self.update(result or {}, animate)
             self.breakdown = self.say_channels((result or {}).get("channels"))
             return
-        typed = typed_result(self.question, result, self.consultation)
+        try:
+            typed = typed_result(self.question, result, self.consultation)
+        except MalformedResult as exc:  # from a hub of another version, or damaged
+            Logger.warning("Projector: results of %s not shown: %s", self.question.id, exc)
+            typed = typed_result(self.question, None, self.consultation)
         self.update(typed, animate)
         self.breakdown = self.say_channels(typed.channels)
         self.empty = not typed.ballots

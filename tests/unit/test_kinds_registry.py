@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.kinds import COUNTABLE_KINDS, KINDS, QUESTION_KINDS, typed_result
+from app.kinds import COUNTABLE_KINDS, KINDS, QUESTION_KINDS, MalformedResult, typed_result
 from app.kinds.base import Kind, Result, Tally
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,7 +69,7 @@ def test_a_renamed_field_fails_loudly_not_as_an_empty_chart(demo, name):
     data = KINDS[name].tally(demo, question).result()
     for field in own_fields(KINDS[name].result) + ["ballots"]:
         renamed = {("renamed" if k == field else k): v for k, v in data.items()}
-        with pytest.raises(KeyError, match=field):
+        with pytest.raises(MalformedResult, match=field):
             typed_result(question, renamed)
 
 
@@ -84,7 +84,7 @@ def test_nested_figures_are_declared_too(demo):
     assert isinstance(typed.projects[colour.projects[0]], ColourProject)
     assert typed.projects[colour.projects[0]].counts["green"] == 1
     data["projects"][colour.projects[0]] = {"count": {}, "shares": {}, "total": 1}
-    with pytest.raises(KeyError, match="counts"):
+    with pytest.raises(MalformedResult, match="counts"):
         typed_result(colour, data)
     budget = demo_question(demo, "budget")
     typed = typed_result(budget, None, demo)
