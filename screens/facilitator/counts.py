@@ -8,7 +8,6 @@ from kivy.factory import Factory
 from kivy.properties import StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
-import screens.kinds as kinds      # a module: screens/kinds/place.py imports this package
 from app.counts import CHANNEL_NAMES, COUNTABLE_KINDS
 from app.errors import DomainError, N_
 from app.formatting import number
@@ -16,6 +15,7 @@ from app.model import localized
 from screens import load_kv
 from screens.facilitator.page import FacilitatorPage
 from screens.i18n import tr
+from screens.kinds import screens_of
 
 ENTRY_CHANNELS = ("paper", "show_of_hands")
 
@@ -83,7 +83,7 @@ class CountsPage(FacilitatorPage):
         question = self.consultation.question(self.question_id)
         if question is None:
             return
-        screens_kind = kinds.screens_of(question)
+        screens_kind = screens_of(question)
         groups = screens_kind.count_fields(self.consultation, question, tr.lang, tr._)
         form.cols = 1 if any(title is not None for title, _cells in groups) else 3
         for title, cells in groups:

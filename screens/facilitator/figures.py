@@ -4,13 +4,13 @@ numbers written as on the projector."""
 from kivy.factory import Factory
 from kivy.properties import DictProperty
 
-import screens.kinds as kinds      # a module: screens/kinds/place.py imports this package
 from app.errors import N_
 from app.formatting import number
 from app.kinds import typed_result
 from screens import load_kv
 from screens.facilitator.page import FacilitatorPage
 from screens.i18n import tr
+from screens.kinds import screens_of
 
 TILES = ("ballots_today", "ballots", "answers", "ideas")
 
@@ -18,7 +18,7 @@ TILES = ("ballots_today", "ballots", "answers", "ideas")
 def summarize(consultation, question, result: dict, lang, _):
     """One or a few lines that say what the tally (`result`, as Store.results gives it) holds,
     in the reader's language: its kind's summary (screens/kinds/)."""
-    return kinds.screens_of(question).summary(
+    return screens_of(question).summary(
         consultation, question, typed_result(question, result), lang, _)
 
 
@@ -37,7 +37,7 @@ class FiguresPage(FacilitatorPage):
         box = self.ids.tallies
         box.clear_widgets()
         for question in consultation.questions:
-            screens_kind = kinds.screens_of(question)
+            screens_kind = screens_of(question)
             result = typed_result(question, results[question.id])
             card = Factory.TallyCard()
             card.prompt = tr.loc(question.prompt)

@@ -1,6 +1,6 @@
 """place on the screens: the map or the list of areas (kiosk), the map with counts and pins
 (projector), the areas' counts below the card (figures). Not counted by hand."""
-from screens.facilitator.place_figures import PlaceFigures
+from screens.widgets.place_figures import PlaceFigures
 from screens.kinds.base import ScreenKind
 from screens.projector.map import PjMapView
 from screens.vote_place import PlaceBody
