@@ -18,9 +18,9 @@ from typing import Any
 from .errors import N_, BundleError
 from .geo import Shape, bbox_contains, is_coordinate, is_position, ring_area, tms_row
 from .identifiers import is_content_id
-from .model import (BALLOT_MODES, LANGUAGES, QUESTION_KINDS, SCALE_KINDS, STATUSES,
-                    Consultation, ConsultationMap, MapArea, Meeting, Option, Project, Question,
-                    Site, Theme)
+from .kinds import KINDS, QUESTION_KINDS
+from .model import (BALLOT_MODES, LANGUAGES, STATUSES, Consultation, ConsultationMap, MapArea,
+                    Meeting, Project, Question, Site, Theme)
 
 FORMAT = "piazzetta-bundle"
 FORMAT_VERSION = 1
@@ -428,17 +428,17 @@ class _Parser:
             raise self.fail(N_("Unknown status: {status}."), "consultation.status", status=status)
         themes = [Theme(self.ident(t.get("id"), f"consultation.themes[{i}].id"),
                         self.text(t.get("title"), f"consultation.themes[{i}].title"))
-                  for i, t in enumerate(self._objs(c.get("themes"), "consultation.themes"))]
+                  for i, t in enumerate(self.objs(c.get("themes"), "consultation.themes"))]
         self.unique(themes, "consultation.themes")
         theme_ids = {t.id for t in themes}
         projects = [self.project(p, f"consultation.projects[{i}]", theme_ids)
-                    for i, p in enumerate(self._objs(c.get("projects"), "consultation.projects",
+                    for i, p in enumerate(self.objs(c.get("projects"), "consultation.projects",
                                                      required=False))]
         self.unique(projects, "consultation.projects")
         by_id = {p.id: p for p in projects}
         self.consultation_map = self.map(c.get("map"), "consultation.map")
         questions = [self.question(q, f"consultation.questions[{i}]", by_id, theme_ids)
-                     for i, q in enumerate(self._objs(c.get("questions"), "consultation.questions"))]
+                     for i, q in enumerate(self.objs(c.get("questions"), "consultation.questions"))]
         if not questions:
             raise self.fail(N_("A consultation needs at least one question."),
                             "consultation.questions")
@@ -446,11 +446,11 @@ class _Parser:
         sites = [Site(self.ident(s.get("id"), f"sites[{i}].id"),
                       self.text(s.get("name"), f"sites[{i}].name"),
                       str(s.get("town", "")))
-                 for i, s in enumerate(self._objs(data.get("sites"), "sites", required=False))]
+                 for i, s in enumerate(self.objs(data.get("sites"), "sites", required=False))]
         self.unique(sites, "sites")
         site_ids = {s.id for s in sites}
         meetings = []
-        for i, m in enumerate(self._objs(data.get("meetings"), "meetings", required=False)):
+        for i, m in enumerate(self.objs(data.get("meetings"), "meetings", required=False)):
             field = f"meetings[{i}]"
             site = m.get("site")
             if not isinstance(site, str) or site not in site_ids:
@@ -483,7 +483,7 @@ class _Parser:
             sites=tuple(sites), meetings=tuple(meetings), map=self.consultation_map,
         )
 
-    def _objs(self, value: Any, field: str, *, required: bool = True) -> list[dict]:
+    def objs(self, value: Any, field: str, *, required: bool = True) -> list[dict]:
         items = self.list(value, field, required=required)
         return [self.obj(item, f"{field}[{i}]") for i, item in enumerate(items)]
 
@@ -513,62 +513,7 @@ class _Parser:
         args: dict[str, Any] = dict(
             id=qid, kind=kind, prompt=self.text(q.get("prompt"), f"{field}.prompt"),
             help=self.text(q.get("help"), f"{field}.help", required=False), theme=theme)
-        if kind in ("colour", "budget"):
-            ids = q.get("projects", list(projects))
-            ids = self.list(ids, f"{field}.projects")
-            if not ids:
-                raise self.fail(N_("This question needs projects."), f"{field}.projects")
-            for i, pid in enumerate(ids):
-                if not isinstance(pid, str) or pid not in projects:
-                    raise self.fail(N_("Unknown project: {id}."), f"{field}.projects[{i}]", id=pid)
-            if len(set(ids)) != len(ids):
-                raise self.fail(N_("A project is listed twice."), f"{field}.projects")
-            args["projects"] = tuple(ids)
-        if kind in ("choice", "ranking"):
-            options = [Option(self.ident(o.get("id"), f"{field}.options[{i}].id"),
-                              self.text(o.get("label"), f"{field}.options[{i}].label"))
-                       for i, o in enumerate(self._objs(q.get("options"), f"{field}.options"))]
-            if len(options) < 2:
-                raise self.fail(N_("This question needs at least two options."), f"{field}.options")
-            self.unique(options, f"{field}.options")
-            args["options"] = tuple(options)
-        if kind == "choice":
-            args["multiple"] = bool(q.get("multiple", False))
-            if args["multiple"]:
-                args["max_choices"] = self.int(q.get("max_choices", len(options)),
-                                               f"{field}.max_choices", minimum=1)
-                if args["max_choices"] > len(options):
-                    raise self.fail(N_("More choices allowed than there are options."),
-                                    f"{field}.max_choices")
-        if kind == "ranking":
-            args["max_ranked"] = self.int(q.get("max_ranked", 0), f"{field}.max_ranked")
-            if args["max_ranked"] > len(options):
-                raise self.fail(N_("More ranks than there are options."), f"{field}.max_ranked")
-        if kind == "scale":
-            scale_kind = q.get("scale_kind", "agreement")
-            if scale_kind not in SCALE_KINDS:
-                raise self.fail(N_("A scale measures agreement or importance."),
-                                f"{field}.scale_kind")
-            labels = self.list(q.get("labels"), f"{field}.labels", required=False)
-            if labels and len(labels) != 5:
-                raise self.fail(N_("A scale needs five labels, from 1 to 5."), f"{field}.labels")
-            args["scale_kind"] = scale_kind
-            args["scale_labels"] = tuple(self.text(t, f"{field}.labels[{i}]")
-                                         for i, t in enumerate(labels))
-        if kind == "budget":
-            args["budget_total"] = self.int(q.get("total"), f"{field}.total", minimum=1)
-            args["budget_step"] = self.int(q.get("step", 1), f"{field}.step", minimum=1)
-            args["currency"] = str(q.get("currency", "EUR"))[:3]
-            for pid in args["projects"]:
-                if projects[pid].cost is None:
-                    raise self.fail(N_("A budget question needs a cost for every project: {id}."),
-                                    f"{field}.projects", id=pid)
-        if kind == "place" and self.consultation_map is None:
-            raise self.fail(N_("A place question needs the consultation's map."),
-                            f"{field}.kind")
-        if kind == "open":
-            args["max_length"] = self.int(q.get("max_length", 1000), f"{field}.max_length",
-                                          minimum=1)
+        KINDS[kind].parse(self, q, field, projects, args)
         return Question(**args)
 
     # -- the map ---------------------------------------------------------------------------
@@ -577,7 +522,7 @@ class _Parser:
         if value is None:
             return None
         m = self.obj(value, field)
-        raw_areas = self._objs(m.get("areas"), f"{field}.areas")
+        raw_areas = self.objs(m.get("areas"), f"{field}.areas")
         if not raw_areas:
             raise self.fail(N_("The map needs at least one area."), f"{field}.areas")
         if len(raw_areas) > MAX_MAP_AREAS:

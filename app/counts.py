@@ -7,15 +7,12 @@ as *counts*: how many votes each value of one question got, typed in at once.
 
 A count is an outbox event like a vote (type `tally_count`). It is never changed: a correction
 is a new count that names the one it `supersedes`; the old one stays in the outbox and at the hub,
-and stops counting. Normal forms of `counts`, per question kind::
+and stops counting. The normal form of `counts` is declared by each countable kind
+(app/kinds/<kind>.py: `count_cells`, e.g. yes_no {"yes": n, "no": n, "abstain": n}).
 
-    colour   {project_id: {"green": n, "orange": n, "red": n}}
-    yes_no   {"yes": n, "no": n, "abstain": n}
-    scale    {"1": n, "2": n, "3": n, "4": n, "5": n}
-    choice   {option_id: n}
-
-Every n is a whole number from 0 to MAX_COUNT; values left out count 0. Rankings, budgets and
-open answers are not counted by hand (one resident's whole answer is needed), and are refused.
+Every n is a whole number from 0 to MAX_COUNT; values left out count 0. Kinds that are not
+`countable` (rankings, budgets, open answers, places: one resident's whole answer is needed)
+are refused.
 
 `ChannelTally` keeps one question's tally over every channel and one per channel, with the
 domain's tallies (app.tally): a count of n for one value enters as `add(value, n)`, a correction
@@ -24,18 +21,18 @@ all read results through it, so they agree.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping
 
 from .errors import N_, ValidationError
-from .model import COLOURS, YES_NO, Consultation, Question
-from .tally import Tally, new_tally
+from .kinds import COUNTABLE_KINDS, kind_of  # noqa: F401  (COUNTABLE_KINDS: for callers)
+from .kinds.base import MAX_COUNT, Result, Tally, whole_votes
+from .model import Consultation, Question
+from .tally import new_tally
 
 TABLET = "tablet"
 CHANNELS = (TABLET, "paper", "show_of_hands", "online")
 COUNT_CHANNELS = ("paper", "show_of_hands", "online")
-COUNTABLE_KINDS = ("colour", "yes_no", "scale", "choice")
-MAX_COUNT = 100_000          # votes for one value in one count: far above any room
 COUNT_EVENT = "tally_count"
 
 # How each channel is named to people (msgids; screens and the projector translate them).
@@ -63,35 +60,6 @@ class TallyCount:
         return self.superseded_by is None
 
 
-def _number(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        elif isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 9:
-            value = int(value.strip())
-        else:
-            raise ValidationError(N_("A whole number of votes is expected here."), field)
-    if value < 0:
-        raise ValidationError(N_("A number of votes cannot be negative."), field)
-    if value > MAX_COUNT:
-        raise ValidationError(N_("At most {max} votes can be counted for one answer."), field,
-                              max=MAX_COUNT)
-    return value
-
-
-def _cells(value: Any, allowed: Iterable[str], field: str, unknown: str) -> dict[str, int]:
-    allowed = tuple(allowed)
-    if not isinstance(value, Mapping):
-        raise ValidationError(N_("The counts do not match this kind of question."), field)
-    cells = {}
-    for key, n in value.items():
-        key = str(key)
-        if key not in allowed:
-            raise ValidationError(unknown, f"{field}.{key[:40]}")
-        cells[key] = _number(n, f"{field}.{key}")
-    return {k: cells.get(k, 0) for k in allowed}
-
-
 def validate_count(consultation: Consultation, question_id: Any, channel: Any, counts: Any,
                    ballots: Any = None) -> tuple[Question, dict, int]:
     """Check a count and return (question, counts in normal form, ballots).
@@ -107,36 +75,15 @@ def validate_count(consultation: Consultation, question_id: Any, channel: Any, c
     question = consultation.question(question_id) if isinstance(question_id, str) else None
     if question is None:
         raise ValidationError(N_("Unknown question."), "question_id")
-    if question.kind not in COUNTABLE_KINDS:
+    kind = kind_of(question)
+    if not kind.countable:
         raise ValidationError(N_("Votes on this kind of question cannot be counted by hand."),
                               "question_id")
-    kind = question.kind
-    if kind == "colour":
-        if not isinstance(counts, Mapping) or not counts:
-            raise ValidationError(N_("Give the counts of at least one project."), "counts")
-        normal = {}
-        for project_id, cells in counts.items():
-            if project_id not in question.projects:
-                raise ValidationError(N_("Unknown project."), f"counts.{str(project_id)[:40]}")
-            normal[project_id] = _cells(cells, COLOURS, f"counts.{project_id}",
-                                        N_("Unknown colour."))
-        normal = {p: normal[p] for p in question.projects if p in normal}
-        totals = [sum(c.values()) for c in normal.values()]
-        derived = max(totals)
-        low, high = derived, sum(totals)
-    else:
-        allowed = {"yes_no": YES_NO, "scale": ("1", "2", "3", "4", "5"),
-                   "choice": question.option_ids}[kind]
-        unknown = N_("Unknown option.") if kind != "scale" else \
-            N_("Choose a value from 1 to 5.")
-        normal = _cells(counts, allowed, "counts", unknown)
-        derived = sum(normal.values())
-        low = max(normal.values()) if kind == "choice" and question.multiple else derived
-        high = derived
+    normal, low, high, derived = kind.count_cells(question, counts)
     if ballots is None:
-        ballots = derived if not (kind == "choice" and question.multiple) else low
+        ballots = derived
     else:
-        ballots = _number(ballots, "ballots")
+        ballots = whole_votes(ballots, "ballots")
         if not low <= ballots <= high:
             raise ValidationError(N_("The number of ballots must be between {low} and {high} "
                                      "for these counts."), "ballots", low=low, high=high)
@@ -147,17 +94,7 @@ def validate_count(consultation: Consultation, question_id: Any, channel: Any, c
 
 def count_answers(question: Question, counts: Mapping) -> list[tuple[Any, int]]:
     """A count as (answer in the tally's normal form, weight) pairs."""
-    kind = question.kind
-    if kind == "colour":
-        return [({project_id: colour}, n) for project_id, cells in counts.items()
-                for colour, n in cells.items() if n]
-    if kind == "yes_no":
-        return [(value, n) for value, n in counts.items() if n]
-    if kind == "scale":
-        return [(int(value), n) for value, n in counts.items() if n]
-    if kind == "choice":
-        return [([option_id], n) for option_id, n in counts.items() if n]
-    return []
+    return kind_of(question).count_answers(question, counts)
 
 
 def apply_count(tally: Tally, question: Question, counts: Mapping, ballots: int,
@@ -215,11 +152,10 @@ class ChannelTally:
         return {c: self.channels[c].ballots for c in CHANNELS
                 if c in self.channels and self.channels[c].ballots}
 
-    def result(self) -> dict:
-        """The total result (as app.tally gives it) with `channels`: each channel's own
-        result, for the channels that have votes. A result with tablet votes only has
-        `channels` with `tablet` alone (or empty when there is no vote)."""
-        result = self.total.result()
+    def typed_result(self) -> Result:
+        """The total result (the kind's Result, as app.tally gives it) with `channels`: each
+        channel's own result as JSON, for the channels that have votes. A result with tablet
+        votes only has `channels` with `tablet` alone (or empty when there is no vote)."""
         breakdown = {}
         for channel in CHANNELS:
             tally = self.channels.get(channel)
@@ -228,8 +164,11 @@ class ChannelTally:
                 own.pop("question", None)
                 own.pop("kind", None)
                 breakdown[channel] = own
-        result["channels"] = breakdown
-        return result
+        return replace(self.total.typed_result(), channels=breakdown)
+
+    def result(self) -> dict:
+        """typed_result() as JSON-ready data (what the hub serves)."""
+        return self.typed_result().to_json()
 
 
 def participants(tallies: Iterable[ChannelTally], tablet_ballots: int) -> dict[str, int]:

@@ -14,7 +14,6 @@ from .geo import BBox, Shape, area_of, bbox_union, nearest_area
 LANGUAGES = ("fr", "it", "en")
 FALLBACK_ORDER = ("fr", "it", "en")
 
-QUESTION_KINDS = ("colour", "yes_no", "scale", "choice", "ranking", "budget", "open", "place")
 COLOURS = ("green", "orange", "red")
 YES_NO = ("yes", "no", "abstain")
 SCALE_KINDS = ("agreement", "importance")

@@ -34,7 +34,9 @@ from app.bundle import (BUNDLE_FILE, FORMAT, FORMAT_VERSION, IMAGE_SUFFIXES,
                         MAX_IMAGE_PIXELS, MAX_INT, load_bundle, parse_bundle, read_bundle_image)
 from app.errors import N_, BundleError, DomainError, ValidationError
 from app.identifiers import is_content_id
-from app.model import BALLOT_MODES, LANGUAGES, QUESTION_KINDS, SCALE_KINDS, STATUSES, Consultation
+from app.kinds import KINDS, QUESTION_KINDS
+from app.kinds.scale import VALUES as SCALE_VALUES
+from app.model import BALLOT_MODES, LANGUAGES, SCALE_KINDS, STATUSES, Consultation
 from app.text import clean_text
 
 # -- limits (docs/sheet-format.md, "Limits") -------------------------------------------------------
@@ -118,18 +120,19 @@ SHEETS: dict[str, tuple[Column, ...]] = {
 }
 REQUIRED_SHEETS = ("consultation", "questions")
 
-# Which question columns each kind uses; a filled cell outside its kind is a mistake.
-KIND_COLUMNS = {
-    "projects": ("colour", "budget"), "multiple": ("choice",),
-    "maximum": ("choice", "ranking", "open"), "scale_kind": ("scale",),
-    "total": ("budget",), "step": ("budget",), "currency": ("budget",),
-}
-_KIND_OPTIONS = ("choice", "ranking", "scale")
-_SCALE_IDS = ("1", "2", "3", "4", "5")
-_MAXIMUM_KEY = {"choice": "max_choices", "ranking": "max_ranked", "open": "max_length"}
+# Which question columns each kind uses (declared with the kind, app/kinds/); a filled cell
+# outside its kind is a mistake.
+KIND_COLUMNS = {column.name: tuple(name for name, kind in KINDS.items()
+                                   if column.name in kind.sheet_columns)
+                for column in SHEETS["questions"]
+                if any(column.name in kind.sheet_columns for kind in KINDS.values())}
+_KIND_OPTIONS = tuple(name for name, kind in KINDS.items() if kind.sheet_options)
+_SCALE_IDS = SCALE_VALUES
 # Bundle field -> sheet column, where their names differ (XLSForm's words for questions).
 _COLUMN_OF_FIELD = {"prompt": "label", "help": "hint", "max_choices": "maximum",
                     "max_ranked": "maximum", "max_length": "maximum"}
+_MAXIMUM_KEY = {name: field for name, kind in KINDS.items() for field in kind.bundle_fields
+                if _COLUMN_OF_FIELD.get(field) == "maximum"}
 
 # -- problems ----------------------------------------------------------------------------------
 
@@ -1053,52 +1056,12 @@ class _Builder:
             if value is not None and value is not _BAD and kind not in kinds:
                 self.problem(table, row[0], column, N_(
                     "This column does not apply to a question of kind {kind}."), kind=kind)
-        if kind in ("colour", "budget"):
-            self.question_projects(table, row, q, kind, projects)
-        if kind in _KIND_OPTIONS:
-            self.question_options(table, row, q, kind, options.get(q["id"], []), path)
-        if kind == "choice":
-            multiple = self.boolean(table, row, "multiple")
-            self.set(q, "multiple", multiple)
-            maximum = self.integer(table, row, "maximum", minimum=1)
-            if maximum is not None:
-                if not multiple:
-                    self.problem(table, row[0], "maximum", N_(
-                        "A maximum number of choices needs multiple = yes."))
-                elif maximum > len(q.get("options", ())):
-                    self.problem(table, row[0], "maximum",
-                                 N_("More choices allowed than there are options."))
-                q["max_choices"] = maximum
-        if kind == "ranking":
-            maximum = self.integer(table, row, "maximum", minimum=0)
-            if maximum is not None:
-                if maximum > len(q.get("options", ())):
-                    self.problem(table, row[0], "maximum",
-                                 N_("More ranks than there are options."))
-                q["max_ranked"] = maximum
-        if kind == "open":
-            self.set(q, "max_length", self.integer(table, row, "maximum", minimum=1))
-        if kind == "scale":
-            self.set(q, "scale_kind", self.keyword(
-                table, row, "scale_kind", SCALE_KINDS,
-                N_("A scale measures agreement or importance."), "value"))
-        if kind == "budget":
-            total = self.integer(table, row, "total", minimum=1)
-            if total is None and self.raw(table, row, "total") is None:
-                self.problem(table, row[0], "total", N_("This field is required."))
-            self.set(q, "total", total)
-            self.set(q, "step", self.integer(table, row, "step", minimum=1))
-            currency = self.plain(table, row, "currency")
-            if currency is not None:
-                currency = currency.upper()
-                if not re.fullmatch(r"[A-Z]{3}", currency):
-                    self.problem(table, row[0], "currency", N_(
-                        "A currency code of three capital letters (EUR) is expected here."))
-                else:
-                    q["currency"] = currency
+        KINDS[kind].from_sheet(self, table, row, q, projects, options.get(q["id"], []), path)
         return q
 
-    def question_projects(self, table, row, q, kind, projects: dict) -> None:
+    def question_projects(self, table, row, q, projects: dict, *, costs: bool = False) -> None:
+        """The projects a question evaluates (all when its cell is empty); with `costs`, each
+        needs a cost (budget)."""
         listed = self.ident_list(table, row, "projects")
         if listed is not None:
             q["projects"] = listed
@@ -1112,7 +1075,7 @@ class _Builder:
         ids = listed if listed is not None else list(projects)
         if not ids and self.raw(table, row, "projects") is not _BAD:
             self.problem(table, row[0], "projects", N_("This question needs projects."))
-        if kind == "budget":
+        if costs:
             projects_table = self.tables.get("projects")
             for pid in ids:
                 project = projects.get(pid)
@@ -1122,35 +1085,42 @@ class _Builder:
                     self.problem(projects_table, where[0], "cost", N_(
                         "A budget question needs a cost for every project: {id}."), id=pid)
 
-    def question_options(self, table, row, q, kind, rows, path) -> None:
+    def option_items(self, rows, path, *, origins: bool = True) -> list[tuple[tuple, dict]]:
+        """The options sheet's rows of one question, read: [(row, {"id", "label"})]."""
         items = []
         for i, (opt_table, opt_row) in enumerate(rows):
-            if kind != "scale":
+            if origins:
                 self.origins[f"{path}.options[{i}]"] = ("options", opt_row[0])
             item = {"id": self.ident(opt_table, opt_row, "id")}
             self.set(item, "label", self.text(opt_table, opt_row, "label", required=True))
             items.append((opt_row, item))
         if rows:
             self.unique(rows[0][0], items)
-        options = [item for _row, item in items]
-        if kind == "scale":
-            if not options:
-                return
-            ids = sorted(o["id"] for o in options if o["id"])
-            if ids != list(_SCALE_IDS):
-                self.problem(table, row[0], None,
-                             N_("A scale needs five labels, from 1 to 5."))
-                return
-            by_id = {o["id"]: o.get("label", {}) for o in options}
-            q["labels"] = [by_id[i] for i in _SCALE_IDS]
-            # The parser names labels by position: point each at its option's row.
-            for i, opt_id in enumerate(_SCALE_IDS):
-                number = next(r[0] for r, o in items if o["id"] == opt_id)
-                self.origins[f"{path}.labels[{i}]"] = ("options", number)
-            return
+        return items
+
+    def question_options(self, table, row, q, rows, path) -> None:
+        """A choice's or a ranking's options, from the options sheet."""
+        options = [item for _row, item in self.option_items(rows, path)]
         if len(options) < 2:
             self.problem(table, row[0], None, N_("This question needs at least two options."))
         q["options"] = options
+
+    def scale_labels(self, table, row, q, rows, path) -> None:
+        """A scale's five labels, from the options sheet: ids 1 to 5, none or all."""
+        items = self.option_items(rows, path, origins=False)
+        options = [item for _row, item in items]
+        if not options:
+            return
+        ids = sorted(o["id"] for o in options if o["id"])
+        if ids != list(_SCALE_IDS):
+            self.problem(table, row[0], None, N_("A scale needs five labels, from 1 to 5."))
+            return
+        by_id = {o["id"]: o.get("label", {}) for o in options}
+        q["labels"] = [by_id[i] for i in _SCALE_IDS]
+        # The parser names labels by position: point each at its option's row.
+        for i, opt_id in enumerate(_SCALE_IDS):
+            number = next(r[0] for r, o in items if o["id"] == opt_id)
+            self.origins[f"{path}.labels[{i}]"] = ("options", number)
 
     # the parser's verdict, placed in the sheet
 
@@ -1313,13 +1283,8 @@ _KNOWN_FIELDS = {
     "site": {"id", "town", "name"}, "meeting": {"id", "site", "starts_at", "title", "place"},
     "signup": {"age_bracket", "neighbourhoods"}, "neighbourhood": {"id", "name"},
 }
-_QUESTION_FIELDS = {
-    None: {"id", "kind", "prompt", "help", "theme"},
-    "colour": {"projects"}, "budget": {"projects", "total", "step", "currency"},
-    "choice": {"options", "multiple", "max_choices"}, "ranking": {"options", "max_ranked"},
-    "scale": {"scale_kind", "labels"}, "open": {"max_length"}, "yes_no": set(),
-    "place": set(),
-}
+_QUESTION_FIELDS = {None: {"id", "kind", "prompt", "help", "theme"},
+                    **{name: set(kind.bundle_fields) for name, kind in KINDS.items()}}
 
 
 def _sheet_value(value: Any) -> Any:
@@ -1397,14 +1362,10 @@ def _sheet_rows(data: dict, folder: Path | None = None) -> tuple[dict[str, list[
             extra["projects"] = " ".join(q["projects"])
         rows["questions"].append(_row("questions", {k: v for k, v in q.items() if k in known},
                                       **extra))
-        if kind in ("choice", "ranking"):
-            for j, option in enumerate(q.get("options") or []):
-                _left_out(f"consultation.questions[{i}].options[{j}]", option,
-                          _KNOWN_FIELDS["option"], left)
-                rows["options"].append(_row("options", option, question=q["id"]))
-        for number, label in zip(_SCALE_IDS, q.get("labels") or [] if kind == "scale" else []):
-            rows["options"].append(_row("options", {"id": number, "label": label},
-                                        question=q["id"]))
+        for j, option in enumerate(KINDS[kind].sheet_option_rows(q)):
+            _left_out(f"consultation.questions[{i}].options[{j}]", option,
+                      _KNOWN_FIELDS["option"], left)
+            rows["options"].append(_row("options", option, question=q["id"]))
     for key, sheet, known in (("sites", "sites", "site"), ("meetings", "meetings", "meeting")):
         for i, item in enumerate(data.get(key) or []):
             _left_out(f"{key}[{i}]", item, _KNOWN_FIELDS[known], left)

@@ -36,7 +36,8 @@ from sqlalchemy import delete, select, update
 from app.bundle import IMAGE_SUFFIXES, MAX_IMAGE_BYTES, MAX_TILES_BYTES, check_image_bytes
 from app.canonical import canonical_json
 from app.errors import N_, BundleError, DomainError
-from app.model import QUESTION_KINDS, Consultation
+from app.kinds import QUESTION_KINDS
+from app.model import Consultation
 from app.paths import DEMO_BUNDLE_DIR
 
 from . import db

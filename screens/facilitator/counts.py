@@ -11,13 +11,12 @@ from kivy.uix.boxlayout import BoxLayout
 from app.counts import CHANNEL_NAMES, COUNTABLE_KINDS
 from app.errors import DomainError, N_
 from app.formatting import number
-from app.model import COLOURS, YES_NO, localized
+from app.model import localized
 from screens import load_kv
 from screens.facilitator.page import FacilitatorPage
 from screens.i18n import tr
+from screens.kinds import screens_of
 
-VALUE_NAMES = {"green": N_("In favour"), "orange": N_("Needs rework"), "red": N_("Against"),
-               "yes": N_("Yes"), "no": N_("No"), "abstain": N_("Abstain")}
 ENTRY_CHANNELS = ("paper", "show_of_hands")
 
 
@@ -75,57 +74,33 @@ class CountsPage(FacilitatorPage):
         self.channel, self.correcting, self.message, self.error = channel, "", "", ""
         self.refresh()
 
-    def cells(self, question):
-        """(key, label) of each number to type: per project and colour, or per answer."""
-        if question.kind == "colour":
-            return [((p.id, c), "{project} — {colour}".format(
-                        project=localized(p.title, tr.lang), colour=tr._(VALUE_NAMES[c])))
-                    for p in self.consultation.projects_of(question) for c in COLOURS]
-        if question.kind == "yes_no":
-            return [((v,), tr._(VALUE_NAMES[v])) for v in YES_NO]
-        if question.kind == "scale":
-            labels = question.scale_labels
-            return [((str(v),), f"{v} — {localized(labels[v - 1], tr.lang)}"
-                     if len(labels) == 5 else str(v)) for v in range(1, 6)]
-        return [((o.id,), localized(o.label, tr.lang)) for o in question.options]
-
     def build_form(self):
+        """The numbers its kind asks (screens/kinds/: count_fields): in a grid, or one row
+        per group (a project's name once, then its three colours, each with its word)."""
         form = self.ids.form
         form.clear_widgets()
         self.fields = {}
         question = self.consultation.question(self.question_id)
         if question is None:
             return
-        if question.kind == "colour":
-            self.build_colour_rows(question)
-            self.show_last()
-            return
-        form.cols = 3
-        for key, label in self.cells(question):
-            field = Factory.TextField(label=label, hint="0")
-            field.ids.field_input.input_filter = "int"
-            self.fields[key] = field
-            form.add_widget(field)
-        if question.kind == "choice" and question.multiple:
+        screens_kind = screens_of(question)
+        groups = screens_kind.count_fields(self.consultation, question, tr.lang, tr._)
+        form.cols = 1 if any(title is not None for title, _cells in groups) else 3
+        for title, cells in groups:
+            row = None if title is None else Factory.ColourCountRow(title=title)
+            for key, label in cells:
+                field = Factory.TextField(label=label, hint="0")
+                field.ids.field_input.input_filter = "int"
+                self.fields[key] = field
+                (form if row is None else row.ids.numbers).add_widget(field)
+            if row is not None:
+                form.add_widget(row)
+        if screens_kind.asks_ballots(question):
             field = Factory.TextField(label=tr._("Ballots counted"), hint="")
             field.ids.field_input.input_filter = "int"
             self.fields["ballots"] = field
             form.add_widget(field)
         self.show_last()
-
-    def build_colour_rows(self, question):
-        """One row per project: its name once, then its three colours, each with its word."""
-        form = self.ids.form
-        form.cols = 1
-        for project in self.consultation.projects_of(question):
-            row = Factory.ColourCountRow(title=localized(project.title, tr.lang))
-            for colour in COLOURS:
-                field = Factory.TextField(label=tr._(VALUE_NAMES[colour]), hint="0")
-                field.ids.field_input.input_filter = "int"
-                field.colour = colour
-                self.fields[(project.id, colour)] = field
-                row.ids.numbers.add_widget(field)
-            form.add_widget(row)
 
     def show_last(self):
         counts = self.store.counts(self.consultation.id, self.question_id)
@@ -139,17 +114,17 @@ class CountsPage(FacilitatorPage):
 
     def typed(self):
         """The numbers as typed: empty means 0; anything else is checked by app/counts.py."""
-        question = self.consultation.question(self.question_id)
         counts, ballots = {}, None
         for key, field in self.fields.items():
             raw = field.text.strip()
             value = int(raw) if raw.isdigit() else (raw or 0)
             if key == "ballots":
                 ballots = value if raw else None
-            elif question.kind == "colour":
-                counts.setdefault(key[0], {})[key[1]] = value
             else:
-                counts[key[0]] = value
+                cells = counts
+                for step in key[:-1]:
+                    cells = cells.setdefault(step, {})
+                cells[key[-1]] = value
         return counts, ballots
 
     def correct_last(self):
@@ -160,14 +135,14 @@ class CountsPage(FacilitatorPage):
             self.error = tr._("No count yet for this question.")
             return
         last = counts[-1]
-        question = self.consultation.question(self.question_id)
         for key, field in self.fields.items():
             if key == "ballots":
                 field.text = str(last.ballots)
-            elif question.kind == "colour":
-                field.text = str(last.counts.get(key[0], {}).get(key[1], 0))
             else:
-                field.text = str(last.counts.get(key[0], 0))
+                cells = last.counts
+                for step in key[:-1]:
+                    cells = cells.get(step, {})
+                field.text = str(cells.get(key[-1], 0))
         self.correcting = last.count_id
         self.error, self.message = "", tr._("Correct the numbers, then record: the old count "
                                             "is kept and no longer counts.")

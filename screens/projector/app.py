@@ -32,27 +32,18 @@ from app.errors import N_, ValidationError
 from app.formatting import number
 from app.i18n import gettext_for, ngettext_for
 from screens import load_kv
+from screens.kinds import SCREEN_KINDS
 from screens.projector.base import PjResultView
-from screens.projector.budget import PjBudgetView
-from screens.projector.choice import PjChoiceView
-from screens.projector.colour import PjColourView
 from screens.projector.ideas import PjIdeasView
-from screens.projector.map import PjMapView
-from screens.projector.open_answers import PjOpenAnswersView
 from screens.projector.participation import PjParticipationView
-from screens.projector.ranking import PjRankingView
-from screens.projector.scale import PjScaleView
 from screens.projector.style import PALETTE, content, join_langs, pstyle, say
-from screens.projector.yes_no import PjYesNoView
 
 if TYPE_CHECKING:
     from sync.results_source import ResultsPoll, ResultsSnapshot
 
-VIEW_CLASSES = {"colour": PjColourView, "yes_no": PjYesNoView, "scale": PjScaleView,
-                "choice": PjChoiceView, "ranking": PjRankingView, "budget": PjBudgetView,
-                "open": PjOpenAnswersView, IDEAS_VIEW: PjIdeasView,
-                PARTICIPATION_VIEW: PjParticipationView}
-VIEW_CLASSES["place"] = PjMapView
+# A question's view is its kind's (screens/kinds/); the two views that are no question's.
+VIEW_CLASSES = {**{name: kind.projector_view for name, kind in SCREEN_KINDS.items()},
+                IDEAS_VIEW: PjIdeasView, PARTICIPATION_VIEW: PjParticipationView}
 _KEY_NAMES = {code: name for name, code in Keyboard.keycodes.items()}
 
 

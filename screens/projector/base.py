@@ -11,6 +11,7 @@ from pathlib import Path
 from kivy.animation import Animation
 from kivy.core.text import Label as CoreLabel
 from kivy.graphics import Color, Rectangle
+from kivy.logger import Logger
 from kivy.properties import (BooleanProperty, ListProperty, NumericProperty, ObjectProperty,
                              StringProperty)
 from kivy.uix.boxlayout import BoxLayout
@@ -21,6 +22,7 @@ from kivy.uix.widget import Widget
 from app.counts import CHANNEL_NAMES, CHANNELS
 from app.formatting import number, percent, whole_percents
 from app.i18n import gettext_for, ngettext_for
+from app.kinds import MalformedResult, typed_result
 from screens import load_kv
 from screens.projector.style import PALETTE, content, join_langs, pstyle, say, say_n
 
@@ -264,11 +266,22 @@ class PjResultView(BoxLayout):
         """Make the rows of this view (once per language set)."""
 
     def show(self, result: dict | None, animate: bool = True) -> None:
-        """Bring the rows up to `result` (a tally result dict, or None: no votes yet)."""
+        """Bring the rows up to `result` (a tally result as JSON, or None: no votes yet). A
+        question's view reads it as its kind's declared Result (app/kinds/): a missing field
+        raises instead of showing an empty chart."""
         self.result = result
-        self.update(result or {}, animate)
-        self.breakdown = self.say_channels((result or {}).get("channels"))
-        self.empty = self.question is not None and not (result or {}).get("ballots")
+        if self.question is None:            # ideas and participation: no question's tally
+            self.update(result or {}, animate)
+            self.breakdown = self.say_channels((result or {}).get("channels"))
+            return
+        try:
+            typed = typed_result(self.question, result, self.consultation)
+        except MalformedResult as exc:  # from a hub of another version, or damaged
+            Logger.warning("Projector: results of %s not shown: %s", self.question.id, exc)
+            typed = typed_result(self.question, None, self.consultation)
+        self.update(typed, animate)
+        self.breakdown = self.say_channels(typed.channels)
+        self.empty = not typed.ballots
 
     def say_channels(self, channels) -> str:
         """'tablets 64 · paper 20 · online 5' in the view's language(s); empty when every
@@ -291,7 +304,8 @@ class PjResultView(BoxLayout):
                 for c, n in people.items()))
         return join_langs(lines, "   /   ")
 
-    def update(self, result: dict, animate: bool) -> None:
+    def update(self, result, animate: bool) -> None:
+        """Bring the rows up to `result`: the kind's Result for a question's view."""
         raise NotImplementedError
 
 

@@ -38,22 +38,22 @@ class PjBudgetView(PjResultView):
 
     def update(self, result, animate):
         lang = self.lang
-        currency = result.get("currency") or self.question.currency
-        projects = result.get("projects") or {}
-        order = [p for p in (result.get("order") or []) if p in self.rows]
+        currency = result.currency or self.question.currency  # app.kinds.budget.BudgetResult
+        projects = result.projects
+        order = [p for p in result.order if p in self.rows]
         order += [p for p in self.rows if p not in order]
         if order != self.order:
             self.order = order
             self._place(self.ids.body)
-        scale = max([max(float(f.get("mean_per_ballot") or 0), float(f.get("cost") or 0))
+        scale = max([max(float(f.mean_per_ballot or 0), float(f.cost or 0))
                      for f in projects.values()] + [1.0])
         funded_total, funded_count = 0, 0
         for project_id in self.order:     # by amount allocated: the order projects are funded
             row = self.rows[project_id]
-            figures = projects.get(project_id) or {}
-            mean = float(figures.get("mean_per_ballot") or 0)
-            cost = figures.get("cost") or 0
-            row.funded = bool(figures.get("funded"))
+            figures = projects.get(project_id)      # None: a project added since
+            mean = float(figures.mean_per_ballot or 0) if figures else 0.0
+            cost = (figures.cost or 0) if figures else 0
+            row.funded = bool(figures.funded) if figures else False
             if row.funded:
                 funded_total += cost
                 funded_count += 1

@@ -24,8 +24,7 @@ class PjChoiceView(PjResultView):
             body.add_widget(row)
 
     def update(self, result, animate):
-        counts = result.get("counts") or {}
-        shares = result.get("shares") or {}
+        counts, shares = result.counts, result.shares       # app.kinds.choice.ChoiceResult
         # One answer per ballot: the shares add up to 100. Several: each is of the answers.
         written = ({} if self.question.multiple else self.percents(counts, self.rows))
         for option_id, row in self.rows.items():
@@ -33,7 +32,7 @@ class PjChoiceView(PjResultView):
             row.figures = written.get(option_id) or self.percent(share)
             row.detail = self.say_votes(counts.get(option_id, 0))
             set_fraction(row.ids.bar, share, animate)
-        ballots = result.get("ballots", 0)
+        ballots = result.ballots
         self.caption = (self.ngettext("Several choices per answer: shares are of {n} answer.",
                                       "Several choices per answer: shares are of the {n} "
                                       "answers.", ballots, sep="\n")

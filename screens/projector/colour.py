@@ -37,17 +37,17 @@ class PjColourView(PjResultView):
             body.add_widget(row)
 
     def update(self, result, animate):
-        projects = result.get("projects") or {}
-        self.caption = self.say_answers(result.get("ballots", 0))
+        projects = result.projects                      # app.kinds.colour.ColourResult
+        self.caption = self.say_answers(result.ballots)
         for project_id, row in self.rows.items():
-            figures = projects.get(project_id) or {}
-            shares = figures.get("shares") or {}
-            counts = figures.get("counts") or {}
+            figures = projects.get(project_id)          # None: a project added since
+            shares = figures.shares if figures else {}
+            counts = figures.counts if figures else {}
             values = [shares.get(c, 0) for c in COLOURS]
             written = self.percents(counts, COLOURS)
             row.ids.bar.texts = [written[c] for c in COLOURS]
             set_fraction(row.ids.bar, values, animate)
-            row.figures = self.say_votes(figures.get("total", 0))
+            row.figures = self.say_votes(figures.total if figures else 0)
 
 
 load_kv(__file__)

@@ -145,34 +145,33 @@ class PjMapView(PjResultView):
     def update(self, result, animate):
         lang = self.lang
         perimeter = self.consultation.map
-        counts = result.get("counts") or {}
-        self.shares = result.get("shares") or {}
+        counts = result.counts                          # app.kinds.place.PlaceResult
+        self.shares = result.shares
         self.counts = {a: n for a, n in counts.items()
                        if isinstance(n, int) and not isinstance(n, bool) and n > 0}
         for area_id, figure in self.figures.items():
             n = self.counts.get(area_id, 0)
             figure.text = number(n, lang) if n else ""
-        self.order = [a for a in (result.get("order") or []) if a in self.counts
+        self.order = [a for a in result.order if a in self.counts
                       and a in self.figures and perimeter and perimeter.area(a)]
         self.unplaced = []
         self._place_figures()
         self._fill_rows()
         points = []
-        for point in (result.get("points") or [])[:2000]:
+        for point in result.points[:2000]:
             try:
-                points.append((float(point["lon"]), float(point["lat"]),
-                               max(1, int(point.get("count", 1)))))
-            except (TypeError, KeyError, ValueError):
+                points.append((float(point.lon), float(point.lat), max(1, int(point.count))))
+            except (TypeError, ValueError):
                 continue
         self.map.points = points
-        forms = result.get("forms") or {}
-        answered = result.get("ballots", 0)
+        forms = result.forms
+        answered = result.ballots
         # The same naming as the other slides: the people who answered, then how they did.
         self.caption = self.compose(lambda lang, _, ngettext: (
             self.answers(lang, answered) + "   ·   "
             + _("Pins on the map: {pins} · chosen from the list: {areas}").format(
-                pins=number(forms.get("point", 0), lang),
-                areas=number(forms.get("area", 0), lang))), sep="   /   ")
+                pins=number(forms["point"], lang),
+                areas=number(forms["area"], lang))), sep="   /   ")
 
     def _fill_rows(self):
         """Beside the map: the most answered areas, and any whose count found no room on the

@@ -29,8 +29,8 @@ class PjOpenAnswersView(PjResultView):
         return pstyle.u * n
 
     def update(self, result, animate):
-        words = cloud_words(result.get("words") or [])
-        total = result.get("total", 0)
+        words = cloud_words(result.words)               # app.kinds.open.OpenResult
+        total = result.total
         self.caption = self.compose(lambda lang, _, ngettext: _(
             "{answers} · the words that several answers share").format(
                 answers=self.answers(lang, total)))

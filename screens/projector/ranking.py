@@ -26,9 +26,8 @@ class PjRankingView(PjResultView):
 
     def update(self, result, animate):
         lang = self.lang
-        points = result.get("points") or {}
-        firsts = result.get("first_places") or {}
-        order = [o for o in (result.get("order") or []) if o in self.rows]
+        points, firsts = result.points, result.first_places  # app.kinds.ranking.RankingResult
+        order = [o for o in result.order if o in self.rows]
         order += [o for o in self.rows if o not in order]
         if order != self.order:
             self.order = order
@@ -46,7 +45,7 @@ class PjRankingView(PjResultView):
             row.detail = self._("first: {n}", sep="\n",
                                 n=number(firsts.get(option_id, 0), lang))
             set_fraction(row.ids.bar, points.get(option_id, 0) / top, animate)
-        ballots = result.get("ballots", 0)
+        ballots = result.ballots
         self.caption = self.compose(lambda lang, _, ngettext: _(
             "A first place earns {n} points, the next one less · {answers}").format(
                 n=number(len(self.question.options), lang), answers=self.answers(lang, ballots)))

@@ -33,10 +33,10 @@ class PjScaleView(PjResultView):
 
     def update(self, result, animate):
         lang = self.lang
-        distribution = result.get("distribution") or {}
+        distribution = result.distribution          # app.kinds.scale.ScaleResult
         written = self.percents(distribution, [str(v) for v in range(1, 6)])
         highest = max([distribution.get(str(v), 0) for v in range(1, 6)] + [1])
-        median = result.get("median")
+        median = result.median
         marked = set()
         if isinstance(median, (int, float)):
             marked = {math.floor(median), math.ceil(median)}
@@ -55,8 +55,8 @@ class PjScaleView(PjResultView):
             self.caption = self.compose(lambda lang, _, ngettext: _(
                 "Median: {median} · mean: {mean} · {answers}").format(
                     median=decimal(median, lang, 1 if median % 1 else 0),
-                    mean=decimal(result.get("mean") or 0, lang),
-                    answers=self.answers(lang, result.get("total", 0))))
+                    mean=decimal(result.mean or 0, lang),
+                    answers=self.answers(lang, result.total)))
         else:
             self.caption = self._("No answers yet.", sep="\n")
 

@@ -31,8 +31,7 @@ class PjYesNoView(PjResultView):
             body.add_widget(row)
 
     def update(self, result, animate):
-        counts = result.get("counts") or {}
-        shares = result.get("shares") or {}
+        counts, shares = result.counts, result.shares       # app.kinds.yes_no.YesNoResult
         written = self.percents(counts, YES_NO)
         for answer, row in self.rows.items():
             row.share = written[answer]
@@ -41,7 +40,7 @@ class PjYesNoView(PjResultView):
         # One headline figure per answer: the caption counts the answers and gives no second
         # percentage (a yes share of the votes expressed, 68 %, beside the big 55 % read as a
         # contradiction on stage).
-        self.caption = self.say_answers(result.get("ballots", 0))
+        self.caption = self.say_answers(result.ballots)
 
 
 load_kv(__file__)

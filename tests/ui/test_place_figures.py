@@ -25,7 +25,7 @@ def vote(k, answers=ANSWERS):
 
 
 def place_card(k, lang):
-    from screens.facilitator.place_figures import PlaceFigures
+    from screens.widgets.place_figures import PlaceFigures
     fac = enter_facilitator(k)
     k.tap(fac.nav_buttons["figures"])
     page = fac.ids.pages.get_screen("figures")

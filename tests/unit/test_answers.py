@@ -20,7 +20,7 @@ def refused(demo, question_id, value):
 
 def test_demo_has_every_question_kind(demo):
     """`place` joins the demo with its map (a separate change, while screens learn it)."""
-    from app.model import QUESTION_KINDS
+    from app.kinds import QUESTION_KINDS
     kinds = {q.kind for q in demo.questions}
     assert kinds - {"place"} == set(QUESTION_KINDS) - {"place"}
     assert ("place" in kinds) == (demo.map is not None)

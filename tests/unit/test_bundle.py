@@ -246,7 +246,7 @@ def mapped(fn=None):
 
 
 def test_the_format_documents_every_question_kind_and_map_field():
-    from app.model import QUESTION_KINDS
+    from app.kinds import QUESTION_KINDS
     text = (DEMO_BUNDLE_DIR.parent.parent / "docs" / "bundle-format.md").read_text("utf-8")
     for kind in QUESTION_KINDS:
         assert f"| `{kind}` |" in text, kind

@@ -52,13 +52,18 @@ def test_kiosk_facilitator_and_projector_write_through_the_same_functions():
     import screens.facilitator.counts as counts
     import screens.facilitator.figures as figures
     import screens.facilitator.sync as sync_page
+    import screens.kinds.budget as budget_kind
+    import screens.kinds.colour as colour_kind
+    import screens.kinds.scale as scale_kind
     import screens.projector.app as projector_app
     import screens.projector.base as base
     import screens.projector.budget as budget
     import screens.projector.scale as scale
     import screens.projector.style as style
     import screens.vote_budget as vote_budget
-    uses = {vote_budget: ["money"], figures: ["number", "decimal", "money"],
+    # The facilitator's figures of each kind are written by the kind (screens/kinds/).
+    uses = {vote_budget: ["money"], figures: ["number"], scale_kind: ["number", "decimal"],
+            budget_kind: ["money"], colour_kind: ["number"],
             counts: ["number"], sync_page: ["number"], base: ["number", "percent"],
             scale: ["number", "decimal"], budget: ["money"], style: ["number"],
             projector_app: ["number"]}
@@ -69,6 +74,15 @@ def test_kiosk_facilitator_and_projector_write_through_the_same_functions():
     import app.kiosk
     assert not hasattr(app.kiosk, "format_amount")
     assert not {"decimal", "percent", "money"} & set(vars(style))
+
+
+def tallied(demo, question_id, **figures):
+    """A question's result with no answer (as JSON), with `figures` in place of its own."""
+    from dataclasses import replace
+
+    from app.kinds import kind_of
+    question = demo.question(question_id)
+    return replace(kind_of(question).empty_result(demo, question), **figures).to_json()
 
 
 @pytest.mark.parametrize("lang", ["fr", "it"])
@@ -90,10 +104,12 @@ def test_the_same_figures_read_the_same_on_every_screen(demo, lang):
         tr.lang = previous
     # The facilitator: the tallies on its figures page.
     facilitator_scale = summarize(demo, demo.question("q-cooperation"),
-                                  {"mean": 3.5, "total": 12345}, lang, _)
-    facilitator_yes_no = summarize(demo, demo.question("q-ticket"),
-                                   {"counts": {"yes": 12345, "no": 0, "abstain": 0}}, lang, _)
-    allocated = {"order": ["p-bus"], "projects": {"p-bus": {"allocated": 1500}}}
+                                  tallied(demo, "q-cooperation", mean=3.5, total=12345), lang, _)
+    facilitator_yes_no = summarize(demo, demo.question("q-ticket"), tallied(
+        demo, "q-ticket", counts={"yes": 12345, "no": 0, "abstain": 0}), lang, _)
+    nothing = tallied(demo, "q-budget")
+    allocated = dict(nothing, order=["p-bus"], projects={
+        "p-bus": dict(nothing["projects"]["p-bus"], allocated=1500)})
     facilitator_budget = summarize(demo, demo.question("q-budget"), allocated, lang, _)
     # The projector: its bars' percentages and its counted phrases.
     projector_percent = PjResultView.percent(SimpleNamespace(lang=lang), 0.45)

@@ -4,7 +4,7 @@ most answered first, each with a bar and its share of ballots, and the total wit
 answers are pins on the map and how many were chosen from the list. Areas nobody chose are
 named in one line at the end, not listed one by one.
 
-figures.py calls `add_place_figures` for every question; it adds nothing to other kinds."""
+The place kind (screens/kinds/place.py) adds it below its card on the figures page."""
 from kivy.properties import NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
@@ -27,13 +27,13 @@ class PlaceFigures(BoxLayout):
     total = StringProperty("")
     unchosen = StringProperty("")
 
-    def show(self, consultation, result: dict, lang: str) -> None:
+    def show(self, consultation, result, lang: str) -> None:
+        """Show `result`, a place question's tally (app.kinds.place.PlaceResult)."""
         perimeter = consultation.map
-        counts = result.get("counts") or {}
-        shares = result.get("shares") or {}
+        counts, shares = result.counts, result.shares
         rows = self.ids.rows
         rows.clear_widgets()
-        order = [a for a in (result.get("order") or counts)
+        order = [a for a in (result.order or counts)
                  if isinstance(counts.get(a), int) and counts[a] > 0]
         biggest = max((counts[a] for a in order), default=0)
         for area_id in order:
@@ -43,8 +43,7 @@ class PlaceFigures(BoxLayout):
             row.share = percent(shares.get(area_id, 0), lang)
             row.fraction = counts[area_id] / biggest if biggest else 0.0
             rows.add_widget(row)
-        forms = result.get("forms") or {}
-        pins, listed = forms.get("point", 0), forms.get("area", 0)
+        pins, listed = result.forms["point"], result.forms["area"]
         answers = pins + listed
         self.total = (tr.ngettext("Total: {n} answer", "Total: {n} answers", answers)
                       .format(n=number(answers, lang)) + " — "
@@ -68,15 +67,6 @@ def area_names(perimeter, area_id: str, lang: str, both: bool = True) -> str:
         return first
     others = [n for n in dict.fromkeys(area.name.values()) if n and n != first]
     return " / ".join([first, *others])
-
-
-def add_place_figures(card, consultation, question, result: dict) -> None:
-    """Below a place question's card on the figures page: its areas' counts."""
-    if question.kind != "place":
-        return
-    figures = PlaceFigures()
-    figures.show(consultation, result, tr.lang)
-    card.add_widget(figures)
 
 
 load_kv(__file__)
