@@ -1,4 +1,5 @@
-# Piazzetta: `make run` starts the kiosk on the demo consultation; `make test` runs every test.
+# Piazzetta: `make run` starts the kiosk on the demo consultation; `make test` runs every test,
+# `make check` the fast tier.
 # Both do the whole set-up first (system packages when missing, the venv, compiled catalogs).
 PYTHON ?= python3
 VENV ?= .venv
@@ -76,11 +77,22 @@ ROOM_DIR ?= $(CURDIR)/build/room
 room: setup
 	$(PY) -m server --data-dir $(ROOM_DIR) room $(ARGS)
 
-# The hit walk (tests/ui/test_hits.py) runs in a process of its own: after the other window
-# tests, what they leave in Kivy's window and clock made it miss a control it reaches alone.
+# Every test. Test files run in parallel on TEST_JOBS processes (pytest-xdist, --dist loadgroup):
+# each file is one group (its module's hub starts once), the window tests share one group (one
+# process, in order) and so do the PostgreSQL tests (tests/conftest.py); TEST_JOBS=0 runs them
+# all in one process. The hit walk (tests/ui/test_hits.py) runs in a process of its own: after
+# the other window tests, what they leave in Kivy's window and clock made it miss a control it
+# reaches alone.
+TEST_JOBS ?= 3
+XDIST = $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadgroup)
 test: setup
-	sh tools/with-display.sh $(PY) -m pytest $(PYTEST_ARGS) --ignore=tests/ui/test_hits.py
+	sh tools/with-display.sh $(PY) -m pytest $(XDIST) $(PYTEST_ARGS) --ignore=tests/ui/test_hits.py
 	sh tools/with-display.sh $(PY) -m pytest $(PYTEST_ARGS) tests/ui/test_hits.py
+
+# The fast tier (target: under 90 s): the unit tests and the in-process API tests, without the
+# tests marked `process` (hub processes, browsers) or `slow` (soak, kill, load), no window.
+check: setup
+	$(PY) -m pytest $(XDIST) -m "not process and not slow and not ui" $(PYTEST_ARGS) tests/unit
 
 test-unit: setup
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
