@@ -66,7 +66,7 @@ def wait_for(condition, seconds: float = 120, what: str = "") -> None:
                 return
         except (sqlite3.OperationalError, requests.RequestException):   # not there yet
             pass
-        time.sleep(0.2)
+        time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
 
 
@@ -74,6 +74,8 @@ def room_hub(folder: Path) -> HubProcess:
     room = HubProcess(folder, max_batch=500)
     room.env.update({"PIAZZETTA_HUB_UPSTREAM_INTERVAL": "1", "PIAZZETTA_HUB_UPSTREAM_BACKOFF": "2",
                      "PIAZZETTA_HUB_UPSTREAM_TIMEOUT": "3",
+                     # the pause between batches while tablets push, kept but short
+                     "PIAZZETTA_HUB_UPSTREAM_LIVE_PAUSE_MS": "20",
                      "PIAZZETTA_HUB_RATE_SIGNUP": "1000/minute",
                      "PIAZZETTA_HUB_RATE_ENROLL": "1000/minute"})
     return room
