@@ -9,6 +9,7 @@ not register, nor for another relay's site."""
 from __future__ import annotations
 
 import re
+import socket
 import sqlite3
 import time
 from pathlib import Path
@@ -68,6 +69,14 @@ def wait_for(condition, seconds: float = 120, what: str = "") -> None:
             pass
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def room_hub(folder: Path) -> HubProcess:
@@ -344,6 +353,8 @@ def test_the_room_kit_serves_the_demo_and_prints_what_the_room_needs(tmp_path):
         url = f"https://127.0.0.1:{port}"      # its own certificate (test_room_tls.py)
         wait_for(lambda: "tablets seen" in out.read_text(errors="replace"), 60,
                  "the room kit to serve")
+        # Its status line is printed just before it listens (server/admin.py, on_start).
+        wait_for(lambda: listening(port), 60, "the room kit to listen")
         text = out.read_text(errors="replace")
         address = re.search(r"type the hub (\S+#pin=[0-9a-f]{64}) ", text).group(1)
         assert "Demo consultation imported" in text and f"--hub '{address}'" in text
