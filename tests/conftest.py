@@ -42,10 +42,11 @@ def disk_store(tmp_path):
 # kits, browsers) and for unit tests that start processes themselves; `slow` for soak, kill and
 # load tests. `make check` is the fast tier: tests/unit less `process` and `slow`.
 #
-# Under pytest-xdist (`make test`: -n N --dist loadgroup) every test file is one group, so its
-# module-scoped hubs start once on one worker; the window tests share one group (one worker, in
-# order, as in one process), and so do the tests on the shared PostgreSQL cluster (a WAL
-# reading test sees the whole cluster's records). The longest groups are sent first.
+# Under pytest-xdist (`make test`: -n N --dist loadgroup --no-loadscope-reorder; the window
+# tests run beside it in a process of their own) every test file is one group, so its
+# module-scoped hubs start once on one worker; the tests on the shared PostgreSQL cluster share
+# one group (a WAL reading test sees the whole cluster's records), and so would the window tests
+# (one worker, in order, as in one process). The longest groups are sent first.
 _DIRECTORY_MARKS = {"ui": "ui", "integration": "process"}
 _FIRST = ("ui", "postgres", "process")          # group order under xdist: the long ones first
 
