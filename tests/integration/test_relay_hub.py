@@ -14,6 +14,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from app.store import Store
@@ -97,6 +98,7 @@ def relay_code(central: HubProcess, site: str = SITE) -> str:
     return answer.json()["code"]
 
 
+@pytest.mark.slow        # a chaos/kill test
 def test_a_room_hub_forwards_everything_exactly_once_through_faults_and_crashes(tmp_path, demo):
     central = start_hub(tmp_path / "central", max_batch=60)
     proxy = FaultProxy(central.port)
