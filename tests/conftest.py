@@ -61,7 +61,8 @@ def _group(item) -> str:
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        parts = Path(str(item.fspath)).relative_to(ROOT).parts
+        path = Path(str(item.fspath))
+        parts = path.relative_to(ROOT).parts if path.is_relative_to(ROOT) else ()
         if len(parts) > 2 and parts[0] == "tests" and parts[1] in _DIRECTORY_MARKS:
             item.add_marker(_DIRECTORY_MARKS[parts[1]])
     if getattr(config.option, "dist", "no") == "no":
