@@ -98,9 +98,10 @@ test: setup
 	sh tools/with-display.sh $(PY) -m pytest $(PYTEST_ARGS) tests/ui/test_hits.py
 
 # The fast tier (target: under 90 s): the unit tests and the in-process API tests, without the
-# tests marked `process` (hub processes, browsers) or `slow` (soak, kill, load), no window.
+# tests marked `process` (hub processes, browsers, Python processes), `slow` (soak, kill, load,
+# costly hashes) or `postgres` (a server), no window.
 check: setup
-	$(PY) -m pytest $(XDIST) -m "not process and not slow and not ui" $(PYTEST_ARGS) tests/unit
+	$(PY) -m pytest $(XDIST) -m "not process and not slow and not ui and not postgres" $(PYTEST_ARGS) tests/unit
 
 test-unit: setup
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
