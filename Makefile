@@ -1,4 +1,5 @@
-# Piazzetta: `make run` starts the kiosk on the demo consultation; `make test` runs every test.
+# Piazzetta: `make run` starts the kiosk on the demo consultation; `make test` runs every test,
+# `make check` the fast tier.
 # Both do the whole set-up first (system packages when missing, the venv, compiled catalogs).
 PYTHON ?= python3
 VENV ?= .venv
@@ -76,11 +77,31 @@ ROOM_DIR ?= $(CURDIR)/build/room
 room: setup
 	$(PY) -m server --data-dir $(ROOM_DIR) room $(ARGS)
 
-# The hit walk (tests/ui/test_hits.py) runs in a process of its own: after the other window
-# tests, what they leave in Kivy's window and clock made it miss a control it reaches alone.
+# Every test, in three processes' worth of time rather than one after the other:
+# - the window tests (tests/ui) in one process of their own, as before (one Kivy window), its
+#   output kept in build/test-ui.log and shown when it ends;
+# - meanwhile every other test on TEST_JOBS processes (pytest-xdist, --dist loadgroup): each
+#   test file is one group (its module's hub starts once), the PostgreSQL tests one group, the
+#   process and slow ones sent first (tests/conftest.py); TEST_JOBS=0 runs them in one process;
+# - then the hit walk (tests/ui/test_hits.py) in a process of its own: after the other window
+#   tests, what they leave in Kivy's window and clock made it miss a control it reaches alone.
+TEST_JOBS ?= 2
+XDIST = $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadgroup --no-loadscope-reorder)
 test: setup
-	sh tools/with-display.sh $(PY) -m pytest $(PYTEST_ARGS) --ignore=tests/ui/test_hits.py
+	@mkdir -p build
+	sh tools/with-display.sh sh -c '\
+		$(PY) -m pytest $(PYTEST_ARGS) tests/ui --ignore=tests/ui/test_hits.py \
+			> build/test-ui.log 2>&1 & ui=$$!; \
+		$(PY) -m pytest $(XDIST) $(PYTEST_ARGS) --ignore=tests/ui; others=$$?; \
+		wait $$ui; windows=$$?; echo "== tests/ui (build/test-ui.log)"; cat build/test-ui.log; \
+		[ $$others -eq 0 ] && [ $$windows -eq 0 ]'
 	sh tools/with-display.sh $(PY) -m pytest $(PYTEST_ARGS) tests/ui/test_hits.py
+
+# The fast tier (target: under 90 s): the unit tests and the in-process API tests, without the
+# tests marked `process` (hub processes, browsers, Python processes), `slow` (soak, kill, load,
+# costly hashes) or `postgres` (a server), no window.
+check: setup
+	$(PY) -m pytest $(XDIST) -m "not process and not slow and not ui and not postgres" $(PYTEST_ARGS) tests/unit
 
 test-unit: setup
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)

@@ -137,6 +137,16 @@ def hub_figures(consultation, answers):
     return times, rates
 
 
+def issued_cards(consultation_id: str, count: int) -> list[Card]:
+    """`count` cards as the hub issues them (server/participation.py, `_issue`): no two share a
+    4-symbol lookup ID in one consultation (the typed code is found by it)."""
+    cards: dict[str, Card] = {}
+    while len(cards) < count:
+        card = new_card(consultation_id)
+        cards.setdefault(card.lookup, card)
+    return list(cards.values())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=200)
@@ -147,8 +157,7 @@ def main() -> None:
     args = parser.parse_args()
     rounds = 10 if args.quick else args.rounds
     consultation = load_bundle(DEMO_BUNDLE_DIR)
-    cards = [new_card(consultation.id) for _ in range(min(args.cards, 200) if args.quick
-                                                      else args.cards)]
+    cards = issued_cards(consultation.id, min(args.cards, 200) if args.quick else args.cards)
     times = tablet_figures(consultation, cards, rounds)
     hub_times, rates = hub_figures(consultation, 30 if args.quick else args.answers)
     times.update(hub_times)

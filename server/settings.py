@@ -120,6 +120,8 @@ class Settings:
     upstream_backoff: int = 300
     upstream_timeout: int = 60      # seconds to wait for the central hub's answer
     upstream_content_interval: int = 300   # seconds between two pulls of consultations, cards
+    # Milliseconds the forwarder pauses between two batches while tablets push (the room is live).
+    upstream_live_pause_ms: int = 200
     # Cards a site's room hub may make per consultation when staff set no quota for it.
     room_card_quota: int = 500
     # A room hub serves HTTPS with the certificate it made (server/tls.py, `python -m server
@@ -195,6 +197,8 @@ class Settings:
                                      "upstream_timeout"),
             "upstream_content_interval": _int(env, "PIAZZETTA_HUB_UPSTREAM_CONTENT_INTERVAL", 300,
                                               overrides, "upstream_content_interval"),
+            "upstream_live_pause_ms": max(0, _int(env, "PIAZZETTA_HUB_UPSTREAM_LIVE_PAUSE_MS", 200,
+                                                  overrides, "upstream_live_pause_ms")),
             "room_card_quota": max(0, _int(env, "PIAZZETTA_HUB_ROOM_CARD_QUOTA", 500,
                                            overrides, "room_card_quota")),
             "trusted_proxies": tuple(p.strip() for p in _text(

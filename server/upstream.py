@@ -47,8 +47,8 @@ RELAY_DEVICES = f"{p.API_PREFIX}/relay/devices"
 RELAY_ANSWERS = f"{p.API_PREFIX}/relay/answers"
 RELAY_CARDS = f"{p.API_PREFIX}/relay/cards"
 LIVE_ROOM = 2.0          # seconds since a tablet's last push during which the room is live
-LIVE_ROOM_PAUSE = 0.2    # the forwarder's pause between two batches while it is
-LIVE_ROOM_BATCH = 250    # and its batches' size
+LIVE_ROOM_BATCH = 250    # the forwarder's batches' size while it is (its pause between two:
+                         # settings.upstream_live_pause_ms)
 REGISTER_RETRY = 60.0    # seconds before a device the central hub refused is registered again
 # Codes of a forwarded event that leave it waiting at the room (not acknowledged): its device is
 # registered again later (staff may move it here), or a rate limit passes.
@@ -548,7 +548,7 @@ def forward(hub, client: HubClient, values: dict, progress: Progress | None = No
         if live(hub):
             # Tablets are pushing: the meeting comes first (their votes on the projector),
             # the backlog goes at full speed once the room is quiet.
-            time.sleep(LIVE_ROOM_PAUSE)
+            time.sleep(hub.settings.upstream_live_pause_ms / 1000)
 
     try:
         return push_in_batches(client, outbox.take, acknowledge, values.get(MAX_BATCH) or 100,

@@ -114,9 +114,14 @@ class HubProcess:
 
 def start_hub(data_dir: Path, **kwargs) -> HubProcess:
     hub = HubProcess(data_dir, **kwargs)
-    # Import the demo and create its sites before serving (the CLI, like staff would).
-    imported = hub.cli("import-bundle", str(DEMO_BUNDLE_DIR))
-    assert imported.returncode == 0, imported.stderr
+    # Import the demo and create its sites before serving: the staff's command, what
+    # `python -m server import-bundle` runs (server.admin.main), here in the test's process
+    # (one interpreter start less per hub; `hub.cli` runs it as a process).
+    from server.admin import main as admin_main
+    database = ["--database-url", hub.env["PIAZZETTA_HUB_DATABASE_URL"]] \
+        if "PIAZZETTA_HUB_DATABASE_URL" in hub.env else []
+    assert admin_main(["--data-dir", str(data_dir), *database,
+                       "import-bundle", str(DEMO_BUNDLE_DIR)]) == 0
     return hub.start()
 
 

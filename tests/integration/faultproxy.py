@@ -18,6 +18,10 @@ upstream connection, so that faults hit requests on kept-alive connections too):
 `chaos(rate, kinds, seed)` draws faults at random instead (once the queue is empty): each
 request gets one of `kinds` with probability `rate`. `late_deliveries` counts the held and
 replayed copies that reached the hub, `late_answers` their answers' status lines.
+
+A test that knows when the late copies should arrive says so: `release()` sends every held and
+replayed copy now (and those held later at once), instead of after `hold_seconds` of the wall
+clock; `settle(timeout)` waits until none is on its way.
 """
 from __future__ import annotations
 
@@ -77,7 +81,9 @@ class FaultProxy:
         self.faults_done: list[str] = []
         self.late_deliveries = 0
         self.late_answers: list[bytes] = []
+        self._late_on_the_way = 0
         self._lock = threading.Lock()
+        self._released = threading.Event()
         self._chaos: tuple[float, tuple[str, ...], random.Random] | None = None
         self._server = socket.socket()
         self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -95,6 +101,29 @@ class FaultProxy:
     def chaos(self, rate: float, kinds: tuple[str, ...], seed: int = 0) -> None:
         """Draw a fault from `kinds` for a share `rate` of requests (0 stops the chaos)."""
         self._chaos = (rate, tuple(kinds), random.Random(seed)) if rate > 0 else None
+
+    def release(self) -> None:
+        """Held and replayed copies go now, not `hold_seconds` after they were taken."""
+        self._released.set()
+
+    def settle(self, timeout: float = 30.0) -> bool:
+        """Whether every held and replayed copy was delivered (or given up) within `timeout`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._late_on_the_way == 0:
+                    return True
+            time.sleep(0.02)
+        return False
+
+    def _hold(self, seconds: float) -> bool:
+        """Wait `seconds` or until released; whether the proxy was closed meanwhile."""
+        deadline = time.monotonic() + seconds
+        while not self._released.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0 or self._stop.wait(min(left, 0.05)):
+                break
+        return self._stop.is_set()
 
     def close(self) -> None:
         self._stop.set()
@@ -130,15 +159,21 @@ class FaultProxy:
     def _deliver_late(self, request: bytes, delay: float) -> None:
         """Send `request` to the hub after `delay` seconds, in the background."""
         def later():
-            if self._stop.wait(delay):
-                return
             try:
-                response = self._exchange(request)
-            except OSError:
-                return
-            with self._lock:
-                self.late_deliveries += 1
-                self.late_answers.append(response.split(b"\r\n", 1)[0])
+                if self._hold(delay):
+                    return
+                try:
+                    response = self._exchange(request)
+                except OSError:
+                    return
+                with self._lock:
+                    self.late_deliveries += 1
+                    self.late_answers.append(response.split(b"\r\n", 1)[0])
+            finally:
+                with self._lock:
+                    self._late_on_the_way -= 1
+        with self._lock:
+            self._late_on_the_way += 1
         threading.Thread(target=later, daemon=True).start()
 
     def _upstream(self) -> socket.socket:
@@ -207,7 +242,7 @@ class FaultProxy:
                     _reset(client)
                 elif fault == "hold":
                     self._deliver_late(request, self.hold_seconds)
-                    self._stop.wait(self.hold_seconds)
+                    self._hold(self.hold_seconds)
                     _reset(client)
                 elif fault == "cut_response":
                     response = self._exchange(request)

@@ -41,7 +41,7 @@ def device_row(hub, device_id: str) -> dict:
 def test_a_held_enrollment_request_delivered_after_a_second_enrollment_changes_nothing(
         hub, demo):
     store = Store.memory()
-    proxy = FaultProxy(hub.port, hold_seconds=3.0)
+    proxy = FaultProxy(hub.port, hold_seconds=60)      # held until released below
     proxy.add("hold")
     held_code, second_code = hub.code(), hub.code()
     try:
@@ -50,6 +50,7 @@ def test_a_held_enrollment_request_delivered_after_a_second_enrollment_changes_n
         enroll(store, proxy.url, second_code)     # the facilitator typed another code
         record_votes(store, demo, 3, seed=12)
         before = device_row(hub, store.device_id)
+        proxy.release()                           # the held request arrives now
         assert wait_for(lambda: proxy.late_deliveries == 1, timeout=15)
         assert proxy.late_answers == [b"HTTP/1.1 409 Conflict"]      # device_enrolled
         assert device_row(hub, store.device_id) == before
@@ -64,7 +65,7 @@ def test_a_held_enrollment_request_delivered_after_a_second_enrollment_changes_n
 
 def test_a_lost_enrollment_answer_then_the_same_code_gets_the_same_outcome(hub, demo):
     store = Store.memory()
-    proxy = FaultProxy(hub.port)
+    proxy = FaultProxy(hub.port, hold_seconds=60)      # the replayed copy: when released
     proxy.add("cut_response", "portal", "replay")
     code = hub.code()
     try:
@@ -72,6 +73,7 @@ def test_a_lost_enrollment_answer_then_the_same_code_gets_the_same_outcome(hub, 
             with pytest.raises(expected):
                 enroll(store, proxy.url, code, timeout=(2.0, 2.0))
         answer = enroll(store, proxy.url, code)
+        proxy.release()                           # its copy arrives after the answer
         assert answer["alias"] and answer["site_id"] == SITE
         assert wait_for(lambda: proxy.late_deliveries == 1, timeout=15)
         assert proxy.late_answers == [b"HTTP/1.1 200 OK"]        # the same answer, again

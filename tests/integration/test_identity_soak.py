@@ -146,7 +146,8 @@ def test_tablets_enroll_and_sync_exactly_once_through_a_hostile_network(tmp_path
         for service in services:
             service.stop()
     try:
-        time.sleep(proxy.hold_seconds + 1)   # held and replayed copies still on their way
+        proxy.release()                      # held and replayed copies still on their way
+        assert proxy.settle(timeout=60)
         proxy.close()
         devices = {d["id"]: d for d in hub.admin("GET", "/devices").json()["devices"]}
         events = 0

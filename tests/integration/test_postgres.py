@@ -45,6 +45,7 @@ def pg_hub(tmp_path, pg_url):
     process.kill()
 
 
+@pytest.mark.slow        # a chaos/kill test
 def test_push_through_faults_and_restart_on_postgres(pg_hub, demo):
     store = Store.memory()
     enroll(store, pg_hub.url, pg_hub.code())

@@ -11,6 +11,8 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
+
 from app.paths import DEMO_BUNDLE_DIR
 from app.store import Store
 from sync.enroll import enroll
@@ -50,6 +52,7 @@ def version_two(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow        # a chaos/kill test
 def test_every_event_goes_up_with_thousands_of_cards_and_a_new_version_on_a_faulty_link(
         tmp_path, demo):
     central = HubProcess(tmp_path / "central", max_batch=60)

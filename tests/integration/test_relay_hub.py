@@ -9,10 +9,12 @@ not register, nor for another relay's site."""
 from __future__ import annotations
 
 import re
+import socket
 import sqlite3
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from app.store import Store
@@ -66,14 +68,24 @@ def wait_for(condition, seconds: float = 120, what: str = "") -> None:
                 return
         except (sqlite3.OperationalError, requests.RequestException):   # not there yet
             pass
-        time.sleep(0.2)
+        time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def room_hub(folder: Path) -> HubProcess:
     room = HubProcess(folder, max_batch=500)
     room.env.update({"PIAZZETTA_HUB_UPSTREAM_INTERVAL": "1", "PIAZZETTA_HUB_UPSTREAM_BACKOFF": "2",
                      "PIAZZETTA_HUB_UPSTREAM_TIMEOUT": "3",
+                     # the pause between batches while tablets push, kept but short
+                     "PIAZZETTA_HUB_UPSTREAM_LIVE_PAUSE_MS": "20",
                      "PIAZZETTA_HUB_RATE_SIGNUP": "1000/minute",
                      "PIAZZETTA_HUB_RATE_ENROLL": "1000/minute"})
     return room
@@ -86,6 +98,7 @@ def relay_code(central: HubProcess, site: str = SITE) -> str:
     return answer.json()["code"]
 
 
+@pytest.mark.slow        # a chaos/kill test
 def test_a_room_hub_forwards_everything_exactly_once_through_faults_and_crashes(tmp_path, demo):
     central = start_hub(tmp_path / "central", max_batch=60)
     proxy = FaultProxy(central.port)
@@ -342,6 +355,8 @@ def test_the_room_kit_serves_the_demo_and_prints_what_the_room_needs(tmp_path):
         url = f"https://127.0.0.1:{port}"      # its own certificate (test_room_tls.py)
         wait_for(lambda: "tablets seen" in out.read_text(errors="replace"), 60,
                  "the room kit to serve")
+        # Its status line is printed just before it listens (server/admin.py, on_start).
+        wait_for(lambda: listening(port), 60, "the room kit to listen")
         text = out.read_text(errors="replace")
         address = re.search(r"type the hub (\S+#pin=[0-9a-f]{64}) ", text).group(1)
         assert "Demo consultation imported" in text and f"--hub '{address}'" in text

@@ -157,6 +157,7 @@ def test_worker_backs_off_then_delivers_everything(hub, demo, tmp_path):
         store.close()
 
 
+@pytest.mark.slow        # a chaos/kill test
 def test_hub_restart_during_a_push_loses_and_doubles_nothing(fresh_hub, demo, tmp_path):
     store = enrolled_store(fresh_hub, tmp_path)
     record_votes(store, demo, 400, seed=7)   # ~2,000 events

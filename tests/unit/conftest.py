@@ -55,6 +55,39 @@ def hub(tmp_path):
     h.close()
 
 
+class InProcessApi:
+    """The hub's HTTP API in this process: `create_app(hub=hub)` once, and HTTP test clients on
+    it (`fresh()`: a client with no cookies, like a separate `requests` call), all closed at the
+    end of the test. No process, no port: the in-process tier of `make check`."""
+
+    def __init__(self, hub: Hub, base_url: str = "https://testserver"):
+        from fastapi.testclient import TestClient
+
+        from server.api import create_app
+        self.app = create_app(hub=hub)
+        self.base_url = base_url
+        self._client_class = TestClient
+        self._clients: list = []
+
+    def fresh(self):
+        client = self._client_class(self.app, base_url=self.base_url)
+        self._clients.append(client)
+        return client
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+        self._clients.clear()
+
+
+@pytest.fixture
+def api(hub):
+    """The hub fixture's API in process (InProcessApi)."""
+    served = InProcessApi(hub)
+    yield served
+    served.close()
+
+
 @pytest.fixture
 def tablet():
     return enroll_tablet

@@ -277,10 +277,12 @@ def send_at_once(hub, threads: int = 8, per: int = 10) -> list:
     return results
 
 
+@pytest.mark.slow        # a load test: concurrent sends
 def test_concurrent_card_sends_of_a_room_do_not_pass_its_quota_on_sqlite(hub):
     send_at_once(hub)
 
 
+@pytest.mark.slow        # a load test: concurrent sends
 @pytest.mark.postgres
 @pytest.mark.skipif(not __import__("os").environ.get("PIAZZETTA_TEST_POSTGRES_URL"),
                     reason="PIAZZETTA_TEST_POSTGRES_URL is not set")

@@ -4,6 +4,7 @@ server/, and sync only through the services main.py and the App hand it: SyncSer
 projector's results). Imports inside functions count too (a lazy import is still a dependency);
 typing-only imports under `if TYPE_CHECKING:` do not."""
 import ast
+import functools
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,9 +64,15 @@ def imports_of(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
     return found
 
 
-def import_graph() -> dict[str, set[str]]:
+@functools.cache
+def _read_graph() -> dict[str, frozenset[str]]:
     modules = project_modules()
-    return {name: imports_of(name, path, modules) for name, path in modules.items()}
+    return {name: frozenset(imports_of(name, path, modules)) for name, path in modules.items()}
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Every project module and what it imports, read once per test run (a copy each call)."""
+    return {name: set(targets) for name, targets in _read_graph().items()}
 
 
 def circles(graph: dict[str, set[str]]) -> list[list[str]]:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import main
 from app.paths import DEMO_BUNDLE_DIR
 
@@ -33,6 +35,7 @@ def test_pulled_bundle_is_preferred_to_the_demo(tmp_path):
     assert main.choose_bundle(tmp_path) == pulled
 
 
+@pytest.mark.process        # main.py as a process
 def test_broken_bundle_is_refused_with_file_and_field(tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(DEMO_BUNDLE_DIR, broken)

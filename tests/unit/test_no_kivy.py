@@ -3,9 +3,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.process        # a Python process of its own
 def test_domain_packages_import_no_kivy():
     modules = sorted(
         ".".join(p.relative_to(ROOT).with_suffix("").parts)

@@ -156,6 +156,7 @@ def test_without_the_decoder_a_clear_error_and_no_crash(monkeypatch):
     assert "type the code" in info.value.describe()
 
 
+@pytest.mark.process        # a Python process of its own
 def test_the_decoder_module_loads_neither_kivy_nor_pyzbar_on_import():
     code = ("import sys, app.qr_decode\n"
             "assert 'kivy' not in sys.modules\n"

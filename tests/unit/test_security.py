@@ -29,6 +29,7 @@ class FakeClock:
         return self.now
 
 
+@pytest.mark.slow        # scrypt at its full cost, several times
 def test_pin_is_stored_as_scrypt_hash_only(store):
     pin = FacilitatorPin(store)
     assert not pin.is_set
@@ -107,6 +108,7 @@ def test_a_damaged_failure_count_still_throttles(store, damaged, cheap_scrypt):
 
 # -- issue 13: a stolen store is guessed offline, at the hash's own cost ----------------------
 
+@pytest.mark.slow        # scrypt at its full cost, several times
 def test_a_new_pin_has_six_digits_at_least(store):
     assert PIN_MIN == 6
     with pytest.raises(ValidationError) as err:
@@ -129,6 +131,7 @@ def test_the_hash_costs_at_least_64_mib_and_four_times_the_old_parameters(store)
         (security.SCRYPT_N, security.SCRYPT_R, security.SCRYPT_P)
 
 
+@pytest.mark.slow        # scrypt at its full cost, several times
 def test_a_stored_four_digit_pin_still_verifies_and_is_hashed_again(store):
     """A tablet set up before issue 13: 4 digits, scrypt 2 ** 14 (the real old cost)."""
     old = legacy_record("2468")

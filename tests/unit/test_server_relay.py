@@ -293,3 +293,12 @@ def test_an_answer_made_with_a_card_the_central_hub_lacks_waits_for_it(hub, demo
     upstream._mark_cards_upstream(hub, [{"consultation_id": demo.id, "lookup": card.lookup,
                                          "other": "fields"}])
     assert [e["id"] for e in upstream.Outbox(hub, "room-x").take(100)] == ["e1", "e2"]
+
+
+def test_the_forwarders_pause_while_tablets_push_is_200_ms_unless_set():
+    from server.settings import Settings
+    assert Settings.from_env({}).upstream_live_pause_ms == 200
+    assert Settings.from_env({"PIAZZETTA_HUB_UPSTREAM_LIVE_PAUSE_MS": "20"}
+                             ).upstream_live_pause_ms == 20
+    assert Settings.from_env({"PIAZZETTA_HUB_UPSTREAM_LIVE_PAUSE_MS": "-5"}
+                             ).upstream_live_pause_ms == 0

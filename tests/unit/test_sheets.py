@@ -599,6 +599,7 @@ def test_a_zip_bomb_is_refused_from_its_directory(tmp_path, monkeypatch):
     assert problem.message == "The spreadsheet unpacks to more than {max} MB: refused."
 
 
+@pytest.mark.slow        # a load test: 10,000 rows
 def test_10000_rows_are_refused_at_the_row_limit(tmp_path):
     workbook = Workbook(write_only=True)
     for title, rows in minimal().items():
@@ -713,6 +714,7 @@ def test_cli_usage_errors(capsys):
     assert main_bundle(["--help"]) == 0
 
 
+@pytest.mark.process        # Python processes
 def test_cli_in_a_subprocess(folder, tmp_path):
     code = ("from server.sheets import main_bundle; import sys; "
             "sys.exit(main_bundle(sys.argv[1:]))")

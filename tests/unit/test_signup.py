@@ -240,7 +240,9 @@ def hub(tmp_path):
 
 @pytest.fixture
 def client(hub):
-    return TestClient(create_app(hub=hub), base_url="https://testserver")
+    client = TestClient(create_app(hub=hub), base_url="https://testserver")
+    yield client
+    client.close()
 
 
 def open_card(client, link: str, lang: str | None = None):

@@ -260,6 +260,7 @@ def test_public_points_are_rounded_to_the_export_precision(mapped):
             assert round(value, 3) == value
 
 
+@pytest.mark.slow        # a load test: 10,000 answers
 def test_place_points_kept_are_bounded(mapped, monkeypatch):
     """10,000 answers at distinct places keep at most PLACE_POINTS_KEPT points; the others
     are counted as left out, and the counts per area stay exact."""
