@@ -64,6 +64,7 @@ def remove_card_links(conn: Connection) -> bool:
     the old cards are no longer valid; times to the hour), the old card uses are dropped, the
     nullifiers taken out of stored events. False when there was nothing of it."""
     from app.canonical import canonical_json
+    from app.clock import now_iso
     signup_columns, use_columns = _columns(conn, "signups"), _columns(conn, "card_uses")
     if "card_code" not in signup_columns and "nullifier" not in use_columns:
         return False
@@ -79,7 +80,8 @@ def remove_card_links(conn: Connection) -> bool:
         if rows:
             conn.execute(db.signups.insert(), [
                 {**dict(zip(keep, row[:len(keep)])),
-                 "created_at": db.hour(row.created_at) or row.created_at,
+                 # A time the hour rule cannot read is not kept as it was (to the second).
+                 "created_at": db.hour(row.created_at) or db.hour(now_iso()),
                  "confirmed_at": db.hour(row.confirmed_at), "card_issued": False}
                 for row in rows])
         conn.exec_driver_sql("DROP TABLE signups_before_cards")

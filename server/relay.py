@@ -257,9 +257,12 @@ def ingest_relayed(hub, relay: dict, envelopes: list, limits=None) -> list[dict]
         results, batches = _run(hub, uow.conn, relay, envelopes, limited)
         for batch in batches:
             uow.include(batch)
-        return results
+        return results, any(batch.wrote_person for batch in batches)
 
-    return hub.units.run(work)
+    results, wrote_person = hub.units.run(work)
+    if wrote_person:        # the room's sign-ups: no commit order kept (as server.events)
+        db.forget_order(hub.engine)
+    return results
 
 
 def _run(hub, conn, relay: dict, envelopes: list, limited: dict | None = None

@@ -57,7 +57,9 @@ def pull_bundles(store: Store, client: HubClient, bundles_dir: Path) -> list[str
     bundles_dir.mkdir(parents=True, exist_ok=True)
     updated = []
     for item in consultations:
-        if not isinstance(item, dict) or not is_content_id(item.get("id")):
+        # A folder is named after it: one letter or digit at least ("." and ".." are not one).
+        if not isinstance(item, dict) or not is_content_id(item.get("id")) \
+                or not any(c.isalnum() for c in item["id"]):
             raise p.NotAcknowledged("malformed bundle index")
         target = bundles_dir / item["id"]
         if installed_version(target) == item.get("sha256"):

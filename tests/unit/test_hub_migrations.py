@@ -140,3 +140,33 @@ def test_a_step_that_fails_leaves_nothing_of_itself_and_runs_again_next_time(tmp
 
 def test_steps_are_numbered_one_by_one():
     assert [m.number for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
+
+
+def test_a_card_era_sign_up_time_that_is_no_iso_time_keeps_no_more_than_an_hour(tmp_path):
+    """Step 1 copies the sign-ups of the card era with their times to the hour. A time the
+    hour rule cannot read (app.clock.to_hour: None) must not be copied as it was, to the second
+    (invariant 9: no fine time beside a person); it takes the hour of the migration."""
+    import sqlite3
+    path = tmp_path / "hub.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.executescript("""
+            CREATE TABLE signups (id VARCHAR(64) PRIMARY KEY, consultation_id VARCHAR(64),
+              site_id VARCHAR(64), meeting_id VARCHAR(64), device_id VARCHAR(64),
+              channel VARCHAR(20) NOT NULL, name TEXT, contact TEXT, contact_kind VARCHAR(10),
+              age_bracket VARCHAR(20), neighbourhood VARCHAR(64), lang VARCHAR(5) NOT NULL,
+              card_code VARCHAR(20) NOT NULL, card_hash VARCHAR(64) NOT NULL UNIQUE,
+              created_at VARCHAR(40) NOT NULL, confirmed_at VARCHAR(40));""")
+        conn.execute("INSERT INTO signups VALUES ('s-1', 'c', NULL, NULL, NULL, 'phone', 'A',"
+                     " 'a@example.org', 'email', NULL, NULL, 'fr', 'ACDE', 'h1',"
+                     " '2026-11-20T10:13:37.123+00:00Z', '2026-11-20T10:14:41.5+00:00Z')")
+    engine = db.make_engine(f"sqlite:///{path}")
+    try:
+        migrate(engine)
+        with engine.connect() as conn:
+            created, confirmed = conn.execute(select(
+                db.signups.c.created_at, db.signups.c.confirmed_at)).one()
+    finally:
+        engine.dispose()
+    assert created.endswith(":00:00+00:00") and confirmed is None
+    raw = b"".join(f.read_bytes() for f in tmp_path.glob("hub.sqlite3*"))
+    assert b"10:13:37" not in raw and b"10:14:41" not in raw

@@ -302,3 +302,21 @@ def test_the_forwarders_pause_while_tablets_push_is_200_ms_unless_set():
                              ).upstream_live_pause_ms == 20
     assert Settings.from_env({"PIAZZETTA_HUB_UPSTREAM_LIVE_PAUSE_MS": "-5"}
                              ).upstream_live_pause_ms == 0
+
+
+def test_a_forwarded_batch_that_brings_a_sign_up_leaves_no_commit_order_in_the_wal(hub, demo):
+    """docs/protocol.md, "Order, too": every commit that writes a sign-up — a batch of events
+    bringing one included — is followed by a checkpoint that truncates the WAL, so no WAL holds
+    it beside the ballots that follow. A room hub's forwarded batch too."""
+    room = enroll_relay(hub, "room-a")
+    wal = hub.settings.data_dir / "hub.sqlite3-wal"
+    payload = {"signup_id": "k" * 24, "consultation_id": demo.id, "site_id": SITE,
+               "meeting_id": None, "device_id": None, "channel": "phone", "consent": True,
+               "lang": "it", "card_issued": False, "name": "Paolo",
+               "contact": "paolo@example.it", "created_at": "2026-11-30T10:17:43+00:00",
+               "confirmed_at": None}
+    envelope = {"id": "rs-1", "device_id": "room-a", "seq": 1, "type": "room_signup",
+                "recorded_at": payload["created_at"], "payload": payload}
+    assert relay.ingest_relayed(hub, room, [envelope])[0]["status"] == "stored"
+    assert wal.exists() and wal.stat().st_size == 0
+    assert b"paolo@example.it" not in wal.read_bytes()

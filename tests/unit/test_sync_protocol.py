@@ -445,3 +445,21 @@ def test_the_worker_tells_revoked_refused_and_unreachable_apart(tmp_path, monkey
         assert published[-1].state == "synced" and not published[-1].revoked
     assert store.outbox_counts()["pending"] == 1     # nothing lost in any state
     store.close()
+
+
+@pytest.mark.parametrize("consultation_id", [".", "..", "...", "-", "_."])
+def test_a_consultation_id_without_a_letter_or_digit_is_no_folder_of_the_bundles(
+        tmp_path, consultation_id):
+    """The content pull names a folder after each consultation ID (bundles/<id>/): "." and ".."
+    would be the bundles' folder itself or the tablet's data folder. Refused, as before the one
+    identifier rule (the pull's own check wanted a letter or digit)."""
+    from sync.content import pull_bundles
+    index = {"protocol": 1, "consultations": [{
+        "id": consultation_id, "version": 1, "sha256": "0" * 64,
+        "bundle_url": "/api/v1/bundle/x/bundle.json", "files": []}]}
+    client = fake_client((200, "application/json", index, {"ETag": '"i1"'}))
+    bundles = tmp_path / "data" / "bundles"
+    with pytest.raises(p.NotAcknowledged):
+        pull_bundles(Store.memory(), client, bundles)
+    assert sorted(q.name for q in (tmp_path / "data").iterdir()) == ["bundles"]
+    assert list(bundles.iterdir()) == [] and len(client.session.request.asked) == 1

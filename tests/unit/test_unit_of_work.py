@@ -89,3 +89,100 @@ def test_only_the_unit_of_work_holds_the_writer_lock_and_applies_tallies():
             if re.search(r"\bwrite_lock\b|results\.apply\(|threading\.RLock\(", line):
                 found.append(f"{rel}:{n}: {line.strip()}")
     assert found == []
+
+
+# -- each event counted once: a batch sent again, batches at once, a batch cut midway ----------
+
+def _counted(hub, consultation_id) -> dict:
+    body = json.loads(hub.read_results(consultation_id)[1])
+    return {k: body[k] for k in ("ballots", "channels", "ideas", "questions")}
+
+
+def _rebuilt(hub, consultation_id) -> dict:
+    """The tallies a restart builds from the database."""
+    fresh = Hub(hub.settings)
+    try:
+        return _counted(fresh, consultation_id)
+    finally:
+        fresh.close()
+
+
+def _ballots(store, demo, n):
+    for _ in range(n):
+        ballot = store.start_ballot(demo)
+        store.record_answer(demo, ballot, "q-themes", ["health"])
+
+
+def test_a_batch_sent_again_through_the_api_is_counted_once(hub, demo, tablet, pending):
+    from fastapi.testclient import TestClient
+    from server.api import create_app
+    store, device = tablet(hub)
+    _ballots(store, demo, 3)
+    envelopes = pending(store)
+    client = TestClient(create_app(hub=hub))
+    auth = {"Authorization": f"Bearer {store.device_id}:{device['secret']}"}
+    statuses = []
+    for events in (envelopes, envelopes, envelopes + envelopes):
+        answer = client.post("/api/v1/events", json={"events": events}, headers=auth)
+        assert answer.status_code == 200
+        statuses.append({r["status"] for r in answer.json()["results"]})
+    assert statuses == [{"stored"}, {"duplicate"}, {"duplicate"}]
+    assert _counted(hub, demo.id)["ballots"] == 3
+    assert _counted(hub, demo.id) == _rebuilt(hub, demo.id)
+
+
+def test_the_same_batches_from_threads_and_two_processes_are_counted_once(
+        hub, demo, tablet, pending):
+    import threading
+    other = Hub(hub.settings)           # a second hub process on the same database
+    try:
+        store, device = tablet(hub)
+        _ballots(store, demo, 20)
+        envelopes = pending(store)
+        errors = []
+
+        def push(h):
+            try:
+                for start in range(0, len(envelopes), 5):   # overlapping slices
+                    h.ingest(device, envelopes[start:start + 7])
+            except Exception as exc:        # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=push, args=(h,)) for h in (hub, other, hub, other)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert hub.event_count() == 40
+        rebuilt = _rebuilt(hub, demo.id)
+        assert rebuilt["ballots"] == 20
+        # This process's tallies hold each of its commits once (the other's are its own).
+        mine = _counted(hub, demo.id)
+        assert mine["ballots"] <= 20
+        assert mine["questions"]["q-themes"]["counts"]["health"] == mine["ballots"]
+    finally:
+        other.close()
+
+
+def test_a_batch_cut_midway_changes_neither_the_tallies_nor_the_database(
+        hub, demo, tablet, pending, monkeypatch):
+    from server.ingest import Batch
+    store, device = tablet(hub)
+    _ballots(store, demo, 3)
+    envelopes = pending(store)
+    before = _counted(hub, demo.id)
+    run = Batch.run
+
+    def cut(self, envs):
+        run(self, envs[:3])             # three events written in the transaction, then…
+        raise ConnectionError("cut")
+
+    monkeypatch.setattr(Batch, "run", cut)
+    with pytest.raises(ConnectionError):
+        hub.ingest(device, envelopes)
+    monkeypatch.setattr(Batch, "run", run)
+    assert _counted(hub, demo.id) == before and hub.event_count() == 0
+    assert {r["status"] for r in hub.ingest(device, envelopes)} == {"stored"}
+    assert _counted(hub, demo.id)["ballots"] == 3
+    assert _counted(hub, demo.id) == _rebuilt(hub, demo.id)
