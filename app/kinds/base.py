@@ -35,6 +35,28 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_FORMS = {"dict": (Mapping,), "list": (list,), "str": (str,), "bool": (bool,),
+          "int": (int,), "float": (int, float)}
+
+
+def _of_declared_form(value: Any, annotation: Any) -> bool:
+    """Whether a JSON value has the form its field's annotation ('int', 'dict', 'float | None'…)
+    declares: null where None is not declared, or an object for a number, does not fit.
+    A bool is no number. An annotation outside these forms accepts any value."""
+    allowed = ()
+    for name in str(annotation).replace(" ", "").split("|"):
+        if name == "None":
+            if value is None:
+                return True
+            continue
+        if name not in _FORMS:
+            return True
+        allowed += _FORMS[name]
+    if isinstance(value, bool) and bool not in allowed:
+        return False
+    return isinstance(value, allowed)
+
+
 class Figures:
     """A part of a result with a declared shape (a project's counts, a point on the map).
     `from_json` needs every field: a renamed or missing key raises, it is never read as 0."""
@@ -57,6 +79,9 @@ class Figures:
                     continue
                 raise MalformedResult(f"{cls.__name__}: the result has no {f.name!r}")
             value = data[f.name]
+            if not _of_declared_form(value, f.type):
+                raise MalformedResult(f"{cls.__name__}: {f.name!r} is not {f.type}: "
+                                      f"{value!r:.60}")
             if f.name in cls.nested:
                 if not isinstance(value, Mapping):
                     raise MalformedResult(f"{cls.__name__}: {f.name!r} is not an object")

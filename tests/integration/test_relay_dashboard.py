@@ -51,6 +51,13 @@ def test_the_room_hubs_section_shows_what_arrived_in_french_and_italian(tmp_path
                     text = section.inner_text()
                     assert "Salle du conseil, Menton" in text, text
                     assert heading in text, text
+                    # Each date and time on one line ("06/12/2026 · 14:03"), never "06/12/2026 ·"
+                    # above "14:03": the lines a cell's text lies on, counted by their tops.
+                    lines = section.locator("td.when").evaluate_all("""cells => cells.map(c => {
+                        const range = document.createRange(); range.selectNodeContents(c);
+                        return new Set([...range.getClientRects()].map(r => r.top)).size; })""")
+                    assert lines == [1, 1, 1], lines
+                    assert "·" in section.locator("td.when").first.inner_text()
                     section.screenshot(path=str(SHOTS / f"room-hubs-{lang}.png"))
                 # The code form makes a code for a room's laptop (shown once on the page).
                 page.goto(f"{central.url}/dashboard?lang=fr#relays")

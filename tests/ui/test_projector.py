@@ -309,6 +309,39 @@ def test_results_with_nasty_content_do_not_break_the_views(make_projector, demo,
     assert projector.state.view == "participation"
 
 
+NO_VOTE_YET_FR = "Pas encore de vote sur cette question."
+
+
+def test_a_result_with_a_field_missing_or_renamed_shows_no_votes_yet(make_projector, demo,
+                                                                     demo_results):
+    """A hub of another version (or a damaged answer) names a field differently, leaves it out
+    or sends it empty (null): each question's view says "no votes yet" rather than crashing
+    or drawing a half-filled chart."""
+    from dataclasses import replace
+    for change in ("missing", "renamed", "null"):
+        projector = make_projector()
+        questions = {}
+        for question in demo.questions:
+            data = dict(demo_results.questions[question.id])
+            field = next(k for k in data if k not in ("question", "kind", "ballots", "channels"))
+            value = data.pop(field)
+            if change == "renamed":
+                data[field + "_v2"] = value
+            if change == "null":        # before issue 25 the views read it as empty
+                data[field] = None
+            questions[question.id] = data
+        projector.receive(ResultsPoll(True, replace(demo_results, questions=questions)))
+        for question in demo.questions:
+            projector.apply_control({"view": question.id})
+            frames(2)
+            view = projector.view_widget(question.id)
+            assert view.empty, (change, question.id)
+            assert view._empty_panel is not None and view._empty_panel.parent is view, \
+                (change, question.id)
+            assert NO_VOTE_YET_FR in all_text(projector.root), (change, question.id)
+        projector.root.export_to_png(str(SHOTS / f"malformed-{change}-fr-1280x720.png"))
+
+
 def _luminance(rgb):
     def channel(c):
         return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4

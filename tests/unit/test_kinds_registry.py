@@ -73,6 +73,21 @@ def test_a_renamed_field_fails_loudly_not_as_an_empty_chart(demo, name):
             typed_result(question, renamed)
 
 
+@pytest.mark.parametrize("name", QUESTION_KINDS)
+def test_a_field_of_another_form_fails_loudly_too(demo, name):
+    """null, or an object where a number is declared: the views would crash on it (before
+    typed results they read it as empty)."""
+    question = demo_question(demo, name)
+    data = KINDS[name].tally(demo, question).result()
+    for field in own_fields(KINDS[name].result) + ["ballots"]:
+        if "None" in str(next(f.type for f in dataclasses.fields(KINDS[name].result) if f.name == field)):
+            continue
+        for odd in (None, {"x": 1} if not isinstance(data[field], dict) else [1]):
+            with pytest.raises(MalformedResult, match=field):
+                typed_result(question, {**data, field: odd})
+    assert typed_result(question, data) == KINDS[name].result.from_json(data)
+
+
 def test_nested_figures_are_declared_too(demo):
     """A project's counts (colour, budget) and a point on the map are typed as well."""
     from app.kinds.budget import BudgetProject
