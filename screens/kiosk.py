@@ -7,7 +7,7 @@ from kivy.metrics import dp
 from kivy.properties import NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.modalview import ModalView
-from kivy.uix.screenmanager import FadeTransition, ScreenManager
+from kivy.uix.screenmanager import FadeTransition, NoTransition, ScreenManager
 from kivy.uix.vkeyboard import VKeyboard
 from kivy.uix.widget import Widget
 
@@ -23,6 +23,9 @@ THANKS_SECONDS = 20
 THANKS_QR_SECONDS = 45       # time to take out a phone and scan
 LONG_PRESS_SECONDS = 2.0
 KEYBOARD_LAYOUTS = {"fr": "azerty", "it": "qwerty", "en": "qwerty"}
+# The fade between screens, read when a kiosk is built; 0: none (screen tests that are not
+# about taps during a change of screen).
+FADE_SECONDS = 0.12
 
 
 class KioskKeyboard(VKeyboard):
@@ -155,7 +158,8 @@ class KioskRoot(FloatLayout):
         Window.fbind("on_touch_up", self._guard_up)
         consultation = session.consultation
         cover = f"{bundle_dir}/{consultation.image}" if bundle_dir and consultation.image else ""
-        self.manager = ScreenManager(transition=FadeTransition(duration=0.12))
+        self.manager = ScreenManager(transition=FadeTransition(duration=FADE_SECONDS)
+                                     if FADE_SECONDS > 0 else NoTransition())
         self.welcome = WelcomeScreen(name="welcome", consultation=consultation,
                                      cover_source=cover, controller=self)
         self.bundle_dir = str(bundle_dir)

@@ -308,8 +308,8 @@ class CueScroll(ScrollView):
         self.fbind("cue_height", self._update_cue)
         self.fbind("children", self._watch_child)
         from screens.theme import theme
-        theme.fbind("colours", self._draw_cue)
-        theme.fbind("font_small", self._draw_cue)
+        # bind, not fbind: the theme lives as long as the process, a scroll does not.
+        theme.bind(colours=self._draw_cue, font_small=self._draw_cue)
 
     def _draw_cue(self, *_args):
         from kivy.graphics import RoundedRectangle, Rectangle

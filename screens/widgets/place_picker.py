@@ -51,7 +51,7 @@ class PlacePicker(BoxLayout):
         self.ids.areas.fbind("width", self._fit_cols)
         self.fbind("width", self._fit_cols)
         from screens.theme import theme
-        theme.fbind("font_button", self._fit_cols)
+        theme.bind(font_button=self._fit_cols)      # weak: the theme outlives the picker
         self._picker_texts()
 
     def area_name(self, area_id: str) -> str:

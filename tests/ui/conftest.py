@@ -7,6 +7,7 @@ typed into the TextInputs, and frames are stepped with EventLoop.idle().
 """
 import os
 import tempfile
+import time
 from pathlib import Path
 
 os.environ.setdefault("KIVY_NO_ARGS", "1")
@@ -56,10 +57,25 @@ def step(frames: int = 3) -> None:
         EventLoop.idle()
 
 
+class GuardClock:
+    """The time a kiosk's tap guard reads: the machine's, plus the waits a test makes without
+    spending them (`wait_settled`)."""
+
+    def __init__(self):
+        self.skipped = 0.0
+
+    def __call__(self):
+        return time.monotonic() + self.skipped
+
+
 def wait_settled(limit: int = 200) -> None:
-    """Step frames until every kiosk on the window takes touches again (after a change of
-    screen, touches wait for it to settle: screens/tap_guard.py)."""
+    """Wait until every kiosk on the window takes touches again (after a change of screen,
+    touches wait for it to settle: screens/tap_guard.py): the guard's clock is moved on to
+    the end of the wait, then frames are stepped."""
     guards = [w.tap_guard for w in Window.children if isinstance(w, KioskRoot)]
+    for guard in guards:
+        if isinstance(guard.clock, GuardClock) and guard.settling:
+            guard.clock.skipped += guard.until - guard.clock()
     for _ in range(limit):
         if not any(g.settling for g in guards):
             return
@@ -179,11 +195,10 @@ class Kiosk:
         step(6)
         self.touch_targets()
         path = folder / f"{name}.png"
-        Window.screenshot(name=str(path))
-        # Window.screenshot numbers its files: keep a stable name.
-        numbered = sorted(folder.glob(f"{name}*.png"), key=lambda p: p.stat().st_mtime)
-        if numbered and numbered[-1] != path:
-            numbered[-1].replace(path)
+        # Window.screenshot numbers its files (name.<pid>0001.png, this process's own): the one
+        # it wrote takes the stable name.
+        written = Window.screenshot(name=str(folder / f"{name}.{os.getpid()}.png"))
+        Path(written).replace(path)
         return path
 
 
@@ -193,6 +208,14 @@ def cheap_pin_hash(monkeypatch):
     (app.security keeps the real cost; tests/unit/test_security.py checks it)."""
     import app.security as security
     monkeypatch.setattr(security, "SCRYPT_N", 2 ** 10)
+
+
+@pytest.fixture(autouse=True)
+def screen_fade(monkeypatch):
+    """No fade between screens: screen tests step frames, and a fade after each tap is only
+    frames to step. Tests about taps during a change of screen override this fixture."""
+    import screens.kiosk
+    monkeypatch.setattr(screens.kiosk, "FADE_SECONDS", 0)
 
 
 @pytest.fixture(scope="session")
@@ -217,6 +240,7 @@ def kiosk_factory(window, tmp_path, demo):
         tr.lang = lang
         root = KioskRoot(session=session, pin=FacilitatorPin(store), sync=settings.pop(
             "sync", None), bundle_dir=str(DEMO_BUNDLE_DIR), role=role, default_lang=lang)
+        root.tap_guard.clock = GuardClock()
         Window.add_widget(root)
         step(4)
         kiosk = Kiosk(root, store, session)

@@ -67,6 +67,11 @@ def finger(clock, x, y, taps, interval_ms):
         step(3)
 
 
+@pytest.fixture
+def screen_fade():
+    """The kiosk's own fade between screens: these taps come during it."""
+
+
 # The kinds whose answer moves on at a tap, all tapped in bursts below.
 BURST_KINDS = {"colour", "yes_no", "scale", "choice", "place"}
 
