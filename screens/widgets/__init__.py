@@ -398,6 +398,24 @@ class CueScroll(ScrollView):
     # for the field or the button under it (an idea once went without its contact). A finger
     # scrolls the content; the wide bar scrolls too.
 
+    def scroll_to(self, widget, padding=10, animate=True):
+        """ScrollView's, and a jump (animate=False) that stays: Kivy sets `scroll_y` but not
+        its scroll effect, whose spring — still bouncing back from the overscroll a page that
+        has just grown leaves (the Ideas editor opening in portrait) — wrote its own position
+        over the jump on the next frames: the view ended at the bottom, its Close out of sight."""
+        super().scroll_to(widget, padding=padding, animate=animate)
+        if not animate:
+            self._settle_effect()
+
+    def _settle_effect(self):
+        effect = self.effect_y
+        if effect is None or not self._viewport:
+            return
+        effect.velocity = 0
+        if hasattr(effect, "overscroll"):
+            effect.overscroll = 0
+        effect.value = effect.max * self.scroll_y      # as ScrollView keeps it in its bounds
+
     def scroll_to_show(self, widget):
         """Scroll so that `widget` (inside this view) is entirely visible."""
         self.scroll_to(widget, padding=self.cue_height + 8, animate=False)
