@@ -90,9 +90,9 @@ def make_sync_service(data_dir: Path, store):
     except ImportError:
         return None
     try:
-        # A short push delay keeps a vote's way to the projector under 1.5 s
-        # (bench/projector_latency.py); pushes are batched, so it costs few requests.
-        service = SyncService(data_dir, push_delay=0.3)
+        # The store announces every event and the worker pushes within 0.25 s of the first
+        # one not yet sent (batched: few requests); no screen asks for it.
+        service = SyncService(data_dir)
         if service.status().enrolled:
             service.start()
         return service

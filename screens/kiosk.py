@@ -358,7 +358,6 @@ class KioskRoot(FloatLayout):
         self.go("signup")
 
     def signup_sent(self):
-        self._push()
         self.thanks.signed_up = True
         self._show_thanks()
 
@@ -376,16 +375,7 @@ class KioskRoot(FloatLayout):
         self.go("idea")
 
     def idea_sent(self, proposal):
-        self._push()
         self._show_thanks()
-
-    def _push(self):
-        """New records are on disk: let the sync worker send them when it can."""
-        if self.sync is not None:
-            try:
-                self.sync.push_soon()
-            except Exception:  # sync is never a step a resident waits for
-                pass
 
     def idea_cancelled(self):
         if self._came_from == "thanks":
@@ -404,7 +394,6 @@ class KioskRoot(FloatLayout):
         self._forget_resident()
 
     def _forget_resident(self):
-        self._push()
         self.idle_prompt.stop()
         Window.release_all_keyboards()
         if "question" in self._lazy:

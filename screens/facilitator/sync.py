@@ -150,8 +150,7 @@ class SyncPage(FacilitatorPage):
 
     def sync_now(self):
         if self.sync is not None:
-            send = getattr(self.sync, "sync_now", None) or self.sync.push_soon
-            send()
+            self.sync.sync_now()
             self.message = tr._("Sending now…")
 
 
