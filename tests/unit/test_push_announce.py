@@ -233,3 +233,51 @@ def test_nothing_in_screens_asks_for_a_push():
             if "push_soon" in line:
                 offenders.append(f"{path.relative_to(ROOT)}:{n}")
     assert offenders == []
+
+
+# -- backoff: announcements do not hammer an unreachable hub ------------------------------------
+
+def test_writes_during_a_backoff_wait_for_it_and_sync_now_still_forces_a_try(tmp_path, demo):
+    """A hub that refuses connections (a closed port on 127.0.0.1): after the failed cycle the
+    worker backs off; twenty answers written meanwhile are counted, each handled by the worker
+    (it republishes the status), and no cycle knocks again; "sync now" does."""
+    import socket
+
+    from sync import protocol as p
+    from sync.status import UNREACHABLE
+    with socket.socket() as s:                  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    store = Store.open(tmp_path)
+    store.set_setting(p.HUB_URL, f"http://127.0.0.1:{port}")
+    store.set_setting(p.DEVICE_SECRET, "x" * 32)
+    statuses = []
+    seen = threading.Condition()
+
+    def on_status(status):
+        with seen:
+            statuses.append(status)
+            seen.notify_all()
+
+    def wait(check):
+        with seen:
+            assert seen.wait_for(check, timeout=60), statuses[-1:] or "no status"
+    service = SyncService(tmp_path, on_status=on_status, push_delay=0.0,
+                          backoff=(600.0, 600.0), timeout=(2.0, 2.0))
+    service.start()
+    try:
+        wait(lambda: any(s.state == UNREACHABLE for s in statuses))
+        worker = service._worker                # noqa: SLF001
+        assert worker.cycles == 1
+        ballot = store.start_ballot(demo)
+        for n in range(20):
+            store.record_answer(demo, ballot, "q-cooperation", n % 5 + 1)
+        # Every announcement reached the worker, which only republished the status.
+        wait(lambda: statuses[-1].pending == 21)
+        assert service.status().pending == 21 and worker.cycles == 1
+        assert statuses[-1].state == UNREACHABLE
+        service.sync_now()                       # the facilitator insists: one more try
+        wait(lambda: worker.cycles == 2)
+    finally:
+        service.stop()
+        store.close()
