@@ -10,6 +10,7 @@ rolled-back write announces nothing, and nothing is announced inside a transacti
 and thread-safe; no Kivy, no sync."""
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sqlite3
@@ -30,8 +31,13 @@ def note_event(conn: sqlite3.Connection) -> None:
         _unannounced[id(conn)] = _unannounced.get(id(conn), 0) + 1
 
 
+@functools.lru_cache(maxsize=64)
+def _real(path: str) -> str:
+    return os.path.realpath(path)     # a few system calls: once per file, not at every tap
+
+
 def _key(path: str | os.PathLike) -> str:
-    return os.path.realpath(os.fspath(path))
+    return _real(os.fspath(path))
 
 
 def listen(path: str | os.PathLike, listener: Callable[[int], None]) -> Callable[[], None]:
