@@ -230,3 +230,35 @@ def test_a_new_version_reaches_the_projector_at_once_and_the_kiosk_after_the_res
         Window.remove_widget(pj_root)
         store.close()
         pj_store.close()
+
+
+def test_choosing_the_same_consultation_in_a_new_version_rebuilds_the_kiosk(window, tmp_path,
+                                                                            demo):
+    """Before issue 26, switching to the consultation already shown did nothing, whatever
+    version was installed meanwhile."""
+    data_dir = tmp_path / "tablet"
+    store = Store.open(data_dir)
+    FacilitatorPin(store).set_pin(PIN)
+    application = PiazzettaApp(role="kiosk", consultation=demo, store=store,
+                               bundle_dir=DEMO_BUNDLE_DIR, lang="fr")
+    root = application.build()
+    application.root = root
+    Window.add_widget(root)
+    step(4)
+    try:
+        assert application.switch(demo.id) is True and application.kiosk is root  # same: kept
+        folder = data_dir / "bundles" / demo.id            # what sync installs
+        shutil.copytree(DEMO_BUNDLE_DIR, folder)
+        data = json.loads((folder / "bundle.json").read_text(encoding="utf-8"))
+        data["consultation"]["version"] = 2
+        (folder / "bundle.json").write_text(json.dumps(data, ensure_ascii=False),
+                                            encoding="utf-8")
+        assert application.switch(demo.id) is True
+        step(2)
+        assert application.kiosk is not root and root.parent is None
+        assert application.kiosk.session.consultation.version == 2
+        assert application.kiosk.current == "facilitator"   # the facilitator chose it there
+    finally:
+        application.kiosk.dispose()
+        Window.remove_widget(application.kiosk)
+        store.close()
