@@ -82,17 +82,19 @@ def configure_kivy(args: argparse.Namespace, data_dir: Path) -> None:
     Config.set("input", "mouse", "mouse,disable_multitouch")
 
 
-def make_sync_service(data_dir: Path, store):
+def make_sync_service(data_dir: Path, store, on_content=None):
     """The sync worker when this build has one (sync/service.py), else None: the kiosk works
-    the same without it (invariant 4), and its facilitator screen says so."""
+    the same without it (invariant 4), and its facilitator screen says so. `on_content(ids)`:
+    new bundle versions installed (the app's `content_arrived`, called in the worker's
+    thread)."""
     try:
         from sync.service import SyncService
     except ImportError:
         return None
     try:
-        # A short push delay keeps a vote's way to the projector under 1.5 s
-        # (bench/projector_latency.py); pushes are batched, so it costs few requests.
-        service = SyncService(data_dir, push_delay=0.3)
+        # The store announces every event and the worker pushes within 0.25 s of the first
+        # one not yet sent (batched: few requests); no screen asks for it.
+        service = SyncService(data_dir, on_content=on_content)
         if service.status().enrolled:
             service.start()
         return service
@@ -155,8 +157,10 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_kivy(args, data_dir)
     from screens.app import PiazzettaApp
-    sync_factory = (lambda: make_sync_service(data_dir, store)) \
-        if args.role in ("kiosk", "facilitator") else None
+    # A projector enrolled with a hub runs sync too: new versions of its consultation reach
+    # it at once (the app's content_arrived; a kiosk waits for the end of a resident).
+    sync_factory = lambda: make_sync_service(   # noqa: E731
+        data_dir, store, on_content=lambda ids: application.content_arrived(ids))
     application = PiazzettaApp(role=args.role, consultation=consultation, store=store,
                                bundle_dir=args.bundle.resolve()
                                if args.bundle.is_dir() else args.bundle.parent,

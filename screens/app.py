@@ -66,14 +66,20 @@ class PiazzettaApp(App):
 
     def switch(self, consultation_id):
         """Show another consultation: remembered for the next start, and the kiosk rebuilt
-        around it at once (back on the facilitator screen). False when it is not installed."""
+        around it at once (back on the facilitator screen). The same consultation in another
+        version is rebuilt too. False when it is not installed."""
         from app.kiosk import KioskSettings
         found = next(((c, f) for c, f in self.installed() if c.id == consultation_id), None)
         if found is None:
             return False
         KioskSettings(self.store).consultation_id = consultation_id
-        if consultation_id == self.consultation.id:
+        if consultation_id == self.consultation.id \
+                and found[0].version == self.consultation.version:
             return True
+        self._rebuild(found, then="facilitator")  # the PIN was given for the old root
+        return True
+
+    def _rebuild(self, found, then=None):
         old = self.kiosk
         old.session.abandon()           # a ballot left open still counts (close_ballot)
         self.consultation, self.bundle_dir = found
@@ -82,11 +88,54 @@ class PiazzettaApp(App):
         Window.remove_widget(old)
         self.root = self.kiosk
         Window.add_widget(self.kiosk)
-        self.kiosk.go("facilitator")    # the PIN was given for the old root: same person
+        if then is not None:
+            self.kiosk.go(then)
+
+    # -- new versions pulled by sync (issue 26) ----------------------------------------------
+
+    def content_arrived(self, consultation_ids):
+        """Sync installed new bundles for these consultations: called in the sync worker's
+        thread (main.py wires it as the service's `on_content`); the screens follow on the UI
+        thread."""
+        from kivy.clock import Clock
+        ids = list(consultation_ids)
+        Clock.schedule_once(lambda _dt: self.new_content(ids), 0)
+
+    def new_content(self, consultation_ids):
+        """On the UI thread: a new version of the consultation on screen reaches it — on the
+        projector at once, on a kiosk between two residents (a resident who started on one
+        version finishes on it)."""
+        if self.consultation.id not in consultation_ids:
+            return
+        if self.role == "projector":
+            self.reload()
+        elif self.kiosk is not None:
+            self.kiosk.when_between_residents(self.reload)
+
+    def reload(self):
+        """Show the installed version of the consultation on screen when it is another one
+        than the running one; True when it changed."""
+        found = next(((c, f) for c, f in self.installed() if c.id == self.consultation.id),
+                     None)
+        if found is None or found[0].version == self.consultation.version:
+            return False
+        if self.role == "projector":
+            self.consultation, self.bundle_dir = found
+            projector = getattr(self, "projector", None)
+            if projector is not None:
+                projector.reload(*found)
+            return True
+        if self.kiosk is None:
+            return False
+        if not self.kiosk.between_residents():      # a resident came meanwhile: after them
+            self.kiosk.when_between_residents(self.reload)
+            return False
+        self._rebuild(found, then=self.kiosk.manager.current)
         return True
 
     def on_start(self):
-        if self.sync is None and self.sync_factory is not None and self.kiosk is not None:
+        if self.sync is None and self.sync_factory is not None \
+                and (self.kiosk is not None or self.role == "projector"):
             from kivy.clock import Clock
             Clock.schedule_once(self._start_sync, 1.0)
 

@@ -150,6 +150,7 @@ class KioskRoot(FloatLayout):
         self.on_quit = on_quit
         self._came_from = "welcome"
         self._thanks_timer = None
+        self._between = None         # what waits for the end of a resident (a new version)
         # Taps on what the resident has not seen yet are dropped (screens/tap_guard.py): the
         # window's handlers run before any widget's, modal views included.
         self.tap_guard = TapGuard()
@@ -274,6 +275,8 @@ class KioskRoot(FloatLayout):
             self._thanks_timer = None
         if name == "welcome":
             self._welcome_state()
+            if self._between is not None:
+                Clock.schedule_once(self._run_between, 0)
         if self.manager.current != name:
             self.settling()
             from screens.widgets import scroll_to_top
@@ -358,7 +361,6 @@ class KioskRoot(FloatLayout):
         self.go("signup")
 
     def signup_sent(self):
-        self._push()
         self.thanks.signed_up = True
         self._show_thanks()
 
@@ -376,16 +378,7 @@ class KioskRoot(FloatLayout):
         self.go("idea")
 
     def idea_sent(self, proposal):
-        self._push()
         self._show_thanks()
-
-    def _push(self):
-        """New records are on disk: let the sync worker send them when it can."""
-        if self.sync is not None:
-            try:
-                self.sync.push_soon()
-            except Exception:  # sync is never a step a resident waits for
-                pass
 
     def idea_cancelled(self):
         if self._came_from == "thanks":
@@ -404,7 +397,6 @@ class KioskRoot(FloatLayout):
         self._forget_resident()
 
     def _forget_resident(self):
-        self._push()
         self.idle_prompt.stop()
         Window.release_all_keyboards()
         if "question" in self._lazy:
@@ -419,6 +411,28 @@ class KioskRoot(FloatLayout):
         tr.lang = self.default_lang
         self.go("welcome")
         self.poke()
+
+    # -- between two residents (a new version of the consultation) -------------------------
+
+    def between_residents(self):
+        """No resident is on their way through a ballot: the welcome screen with no ballot
+        open (a facilitator tablet: its facilitator screen too)."""
+        screens = ("welcome", "facilitator") if self.role == "facilitator" else ("welcome",)
+        return self.manager.current in screens and not self.session.started
+
+    def when_between_residents(self, callback):
+        """Call `callback()` once no resident is mid-ballot: at the next frame when none is,
+        else when the welcome screen shows again (after the thanks screen, an idle reset)."""
+        self._between = callback
+        if self.between_residents():
+            Clock.schedule_once(self._run_between, 0)
+
+    def _run_between(self, _dt=None):
+        callback = self._between
+        if callback is None or not self.between_residents():
+            return                  # someone started meanwhile: the next welcome calls it
+        self._between = None
+        callback()
 
     # -- facilitator mode ------------------------------------------------------------------
 

@@ -1,8 +1,17 @@
 """What the facilitator screen calls: `SyncService(data_dir)` with `status()`, `enroll()`,
-`start()`, `stop()`, `push_soon()` and `display_remote()` (screens reach sync only through this
+`start()`, `stop()`, `sync_now()` and `display_remote()` (screens reach sync only through this
 service and what main.py hands them). Thread-safe; the worker runs in its own thread with its
-own store connection. `on_status` (optional) is called from the worker thread: a Kivy screen
-must hop back to the UI thread (Clock.schedule_once) before touching widgets."""
+own store connection.
+
+Nobody has to ask for a push: the service listens to its store file's outbox (every committed
+event, whichever connection wrote it: app/store/announce.py) and wakes the worker, which pushes
+within `push_delay` (0.25 s) of the first event not yet sent. `push_soon()` stays for the
+benchmarks that write through a store of their own.
+
+`on_status(status)` and `on_content(consultation_ids)` (optional, settable after creation) are
+called from the worker thread: a Kivy screen must hop back to the UI thread
+(Clock.schedule_once) before touching widgets. `on_content` gets the consultations whose bundle
+a pull just replaced (a new version under bundles/<id>/)."""
 from __future__ import annotations
 
 import threading
@@ -11,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from app.store import STORE_FILE, Store
+from app.store.outbox import listen
 
 from .enroll import enroll as enroll_store, parse_enrollment_qr
 from .status import SyncStatus
@@ -23,7 +33,8 @@ if TYPE_CHECKING:
 class SyncService:
     def __init__(self, data_dir_or_store_path: str | Path, *,
                  on_status: Callable[[SyncStatus], None] | None = None,
-                 push_delay: float = 1.0, poll_interval: float = 30.0,
+                 on_content: Callable[[list[str]], None] | None = None,
+                 push_delay: float = 0.25, poll_interval: float = 30.0,
                  content_interval: float = 300.0, backoff: tuple[float, float] = (2.0, 300.0),
                  timeout: tuple[float, float] = (5.0, 30.0), device_name: str = ""):
         path = Path(data_dir_or_store_path)
@@ -33,6 +44,7 @@ class SyncService:
             self.store_path, self.data_dir = path / STORE_FILE, path
         self.bundles_dir = self.data_dir / "bundles"
         self.on_status = on_status
+        self.on_content = on_content
         self.device_name = device_name
         self._options = dict(push_delay=push_delay, poll_interval=poll_interval,
                              content_interval=content_interval, backoff=backoff, timeout=timeout)
@@ -43,6 +55,8 @@ class SyncService:
             self._status = read_status(store)
         finally:
             store.close()
+        # Every event written to this file, by any connection: counted at once, sent soon.
+        self._unlisten = listen(self.store_path, self._recorded)
 
     def status(self) -> SyncStatus:
         with self._lock:
@@ -76,22 +90,40 @@ class SyncService:
     def start(self) -> None:
         if self._worker is not None and self._worker.is_alive():
             return
+        if self._unlisten is None:
+            self._unlisten = listen(self.store_path, self._recorded)
         self._worker = SyncWorker(self.store_path, self.bundles_dir, self._publish,
-                                  **self._options)
+                                  on_content=self._content, **self._options)
         self._worker.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         worker, self._worker = self._worker, None
+        unlisten, self._unlisten = self._unlisten, None
+        if unlisten is not None:
+            unlisten()
         if worker is not None:
             worker.stop()
             worker.join(timeout)
 
-    def push_soon(self) -> None:
-        """New events were recorded: the worker pushes them in about a second."""
+    def _recorded(self, count: int) -> None:
+        """The store announced `count` new events (in the thread that wrote them, often the UI
+        thread: this returns at once)."""
         with self._lock:
-            self._status = replace(self._status, pending=self._status.pending + 1)
-        if self._worker is not None:
-            self._worker.wake()
+            self._status = replace(self._status, pending=self._status.pending + count)
+        worker = self._worker
+        if worker is not None:
+            worker.wake()
+
+    def _content(self, updated: list[str]) -> None:
+        if self.on_content is not None:
+            self.on_content(updated)
+
+    def push_soon(self) -> None:
+        """Push within the window. Events written through a Store are announced and pushed
+        without it; this stays for callers that want a push anyway (bench/)."""
+        worker = self._worker
+        if worker is not None:
+            worker.wake()
 
     def sync_now(self) -> None:
         """The facilitator asked: try at once, even while waiting after a failure."""

@@ -1,6 +1,7 @@
 """The background worker: its own thread, its own Store connection (a sqlite3 connection belongs
-to the thread that made it). It pushes about a second after new events when the hub is
-reachable, polls now and then, and backs off exponentially with jitter when it is not."""
+to the thread that made it). It pushes within a short window (`push_delay`, 0.25 s by default)
+of the first event not yet sent — the store announces each write and the service wakes it —
+polls now and then, and backs off exponentially with jitter when the hub is not reachable."""
 from __future__ import annotations
 
 import logging
@@ -77,12 +78,47 @@ def forget_personal_data(store: Store, acknowledged: list[OutboxEvent]) -> int:
     return done
 
 
+class PushWindow:
+    """When to push after new events: `window` seconds after the first one not yet taken, however
+    many follow (a steady stream of taps does not put the push off). Thread-safe: events are
+    noted in the thread that wrote them, the worker asks `due()` and `take()`s. Times are the
+    caller's (time.monotonic in the worker; a test gives its own)."""
+
+    def __init__(self, window: float):
+        self.window = window
+        self._first: float | None = None
+        self._lock = threading.Lock()
+
+    def note(self, now: float) -> None:
+        """Events were written at `now`."""
+        with self._lock:
+            if self._first is None:
+                self._first = now
+
+    def now(self, now: float) -> None:
+        """Push at once (the facilitator's "sync now", a new enrollment)."""
+        with self._lock:
+            self._first = now - self.window
+
+    def due(self) -> float | None:
+        """When the push is due, None when nothing waits."""
+        with self._lock:
+            return None if self._first is None else self._first + self.window
+
+    def take(self) -> None:
+        """A push begins: what was written so far goes with it; later events open a new
+        window."""
+        with self._lock:
+            self._first = None
+
+
 class SyncWorker(threading.Thread):
     def __init__(self, store_path: str | Path, bundles_dir: Path,
-                 publish: Callable[[SyncStatus], None], *, push_delay: float = 1.0,
+                 publish: Callable[[SyncStatus], None], *, push_delay: float = 0.25,
                  poll_interval: float = 30.0, content_interval: float = 300.0,
                  backoff: tuple[float, float] = (2.0, 300.0),
-                 timeout: tuple[float, float] = (5.0, 30.0)):
+                 timeout: tuple[float, float] = (5.0, 30.0),
+                 on_content: Callable[[list[str]], None] | None = None):
         super().__init__(name="piazzetta-sync", daemon=True)
         self.store_path = store_path
         self.bundles_dir = bundles_dir
@@ -92,6 +128,8 @@ class SyncWorker(threading.Thread):
         self.content_interval = content_interval
         self.backoff = backoff
         self.timeout = timeout
+        self.on_content = on_content
+        self.window = PushWindow(push_delay)
         self.failures = 0
         self.cycles = 0
         self.problem: str | None = None
@@ -105,10 +143,14 @@ class SyncWorker(threading.Thread):
         self._client_used = 0.0
 
     def wake(self, urgent: bool = False) -> None:
-        """New events: push them soon. `urgent` also skips a running backoff (after enroll)."""
+        """New events were written: push them within the window. `urgent` pushes at once and
+        skips a running backoff (the facilitator's "sync now", after enroll)."""
         if urgent:
             self._backoff_until = 0.0
             self._next_content = 0.0
+            self.window.now(time.monotonic())
+        else:
+            self.window.note(time.monotonic())
         self._wake.set()
 
     def stop(self) -> None:
@@ -118,21 +160,26 @@ class SyncWorker(threading.Thread):
     def run(self) -> None:
         store = Store.open(self.store_path)
         try:
-            next_at = 0.0
+            next_at = 0.0          # the next poll
             while not self._stopping.is_set():
-                woke = self._wake.wait(max(0.0, next_at - time.monotonic()))
+                due = self.window.due()
+                until = next_at if due is None else min(next_at, due)
+                self._wake.wait(max(0.0, until - time.monotonic()))
                 if self._stopping.is_set():
                     break
-                if woke:
-                    self._wake.clear()
-                    if time.monotonic() < self._backoff_until:
-                        next_at = self._backoff_until   # the hub is away: don't hammer it
-                        self.publish_status(store, keep=True)
-                        continue
-                    # Let a resident's next answers join the same batch.
-                    if self._stopping.wait(self.push_delay):
-                        break
-                    self._wake.clear()
+                self._wake.clear()
+                now = time.monotonic()
+                if now < self._backoff_until:
+                    # The hub is away: don't hammer it; the events go at the next try. The
+                    # status still counts them.
+                    self.window.take()
+                    next_at = self._backoff_until
+                    self.publish_status(store, keep=True)
+                    continue
+                due = self.window.due()
+                if now < next_at and (due is None or now < due):
+                    continue       # a new window opened: wait for its end
+                self.window.take()
                 try:
                     delay = self.cycle(store)
                 except Exception:   # a bug must not stop sync for good: log, wait, try again
@@ -186,8 +233,13 @@ class SyncWorker(threading.Thread):
                 store.purge_acknowledged()
             if time.monotonic() >= self._next_content:
                 pull_answers(store, client)
-                pull_bundles(store, client, self.bundles_dir)
+                updated = pull_bundles(store, client, self.bundles_dir)
                 self._next_content = time.monotonic() + self.content_interval
+                if updated and self.on_content is not None:
+                    try:        # new versions for the running screens (they hop threads)
+                        self.on_content(updated)
+                    except Exception:
+                        log.exception("on_content failed")
             self.failures = 0
             self._backoff_until = 0.0
             if client.requests_made > made:   # "last success": the hub was really reached

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 from ..canonical import canonical_json
 from .. import migrations
+from .announce import announce_commit, forget_uncommitted
 
 STORE_FILE = "piazzetta.sqlite3"
 
@@ -111,13 +112,17 @@ class StoreCore:
         if conn.in_transaction:
             raise RuntimeError("Store.transaction() does not nest: a transaction is open")
         conn.execute("BEGIN IMMEDIATE")
+        forget_uncommitted(conn)
         try:
             yield conn
             conn.execute("COMMIT")
         except BaseException:
+            forget_uncommitted(conn)
             if conn.in_transaction:     # SQLite may have rolled back already (e.g. disk full)
                 conn.execute("ROLLBACK")
             raise
+        # Events written by this transaction are on disk: sync may send them (app.store.outbox).
+        announce_commit(conn, lambda: self.path)
 
     # -- settings and identity -------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from typing import Iterable
 from ..canonical import canonical_json
 from ..clock import now_iso
 from ..migrations import COARSE_TIME
+from .announce import listen, note_event  # noqa: F401  (listen: for sync)
 from .core import StoreCore
 from .retention import owe_checkpoint
 
@@ -40,6 +41,7 @@ def append_event(conn: sqlite3.Connection, type_: str, payload: dict, recorded_a
     event_id = uuid.uuid4().hex
     conn.execute("INSERT INTO outbox(event_id, type, payload, recorded_at) VALUES (?, ?, ?, ?)",
                  (event_id, type_, canonical_json(payload), recorded_at))
+    note_event(conn)       # announced to sync once the transaction commits (announce.py)
     return event_id
 
 

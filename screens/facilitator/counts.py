@@ -162,9 +162,7 @@ class CountsPage(FacilitatorPage):
         self.error, self.correcting = "", ""
         for field in self.fields.values():
             field.text = ""
-        self.show_last()
-        if self.shell.sync is not None:
-            self.shell.sync.push_soon()
+        self.show_last()       # the store announced the count: sync sends it at once
 
 
 load_kv(__file__)

@@ -62,7 +62,8 @@ class SyncPage(FacilitatorPage):
         if self.sync is None:
             self.status_lines = [tr._("This tablet is not enrolled with a hub yet."),
                                  tr._("Sync is not available in this installation: "
-                                      "the answers stay safely on this tablet.")]
+                                      "the answers stay safely on this tablet."),
+                                 self.version_line()]
             return
         try:
             status = self.sync.status()
@@ -92,7 +93,14 @@ class SyncPage(FacilitatorPage):
             lines.append(tr._(advice))
         if status.revoked or status.credentials_refused:
             lines.append(tr._("This tablet's ID: {id}").format(id=status.device_id or "?"))
+        lines.append(self.version_line())
         self.status_lines = lines
+
+    def version_line(self):
+        """Which version of the consultation the kiosk runs now (a new one pulled by sync
+        replaces it between two residents)."""
+        return tr._("Consultation shown: version {version}").format(
+            version=self.consultation.version)
 
     def enroll(self):
         if self.sync is None or self.busy:
@@ -150,8 +158,7 @@ class SyncPage(FacilitatorPage):
 
     def sync_now(self):
         if self.sync is not None:
-            send = getattr(self.sync, "sync_now", None) or self.sync.push_soon
-            send()
+            self.sync.sync_now()
             self.message = tr._("Sending now…")
 
 

@@ -89,6 +89,7 @@ class Projector:
         self._since = time.monotonic()
         self._poller = None
         self._tick_event = None
+        self.results_for = None       # a new `results` for a new version (projector_factory)
         self.root = ProjectorRoot(projector=self)
         self._show(animate=False)
 
@@ -110,6 +111,30 @@ class Projector:
         if self._poller is not None:
             self._poller.stop()
             self._poller = None
+
+    def reload(self, consultation, bundle_dir=None, results=None) -> None:
+        """A new version of the consultation, drawn at once: its views (questions added or
+        gone), the display's settings kept (hidden stays hidden, frozen stays frozen).
+        `results`: a new `watch(deliver)` for it (the running poll is stopped), else
+        `self.results_for()` when the factory set it, else the same one."""
+        from dataclasses import replace
+
+        from app.display import views_of
+        self.consultation = consultation
+        if bundle_dir:
+            self.bundle_dir = Path(bundle_dir)
+        views = views_of(consultation)
+        old = self.state
+        self.state = replace(old, views=views, view=old.view if old.view in views else views[0])
+        self.views = {}               # drawn for the old version
+        if results is None and getattr(self, "results_for", None) is not None:
+            results = self.results_for()
+        if results is not None:
+            self.results = results
+            if self._poller is not None:
+                self._poller.stop()
+                self._poller = self.results(self._from_thread)
+        self._show(animate=False)
 
     def _from_thread(self, poll: ResultsPoll) -> None:
         # Called in the polling thread: widgets are only touched on the UI thread.
@@ -319,6 +344,7 @@ def projector_factory(results_for, *, signup_url: str | None = None):
                                         meeting_id=settings.meeting_id)
         projector = Projector(app.consultation, results_for(app), lang=app.default_lang,
                               bundle_dir=app.bundle_dir, signup_link=link)
+        projector.results_for = lambda: results_for(app)   # for a new version (reload)
         Window.clearcolor = PALETTE["background"]
         app.bind(on_stop=lambda *_args: projector.stop())
         Clock.schedule_once(lambda _dt: projector.start(), 0)

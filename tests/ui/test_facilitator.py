@@ -247,7 +247,7 @@ class FakeSync:
     def stop(self):
         pass
 
-    def push_soon(self):
+    def sync_now(self):
         pass
 
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from app.store import Store
+from app.store.outbox import append_event
 from sync import protocol as p
 from sync.client import normalize_hub_url
 from sync.content import _safe_relative
@@ -110,7 +111,10 @@ def test_status_of_a_tablet_not_yet_enrolled(tmp_path):
     service = SyncService(tmp_path)
     status = service.status()
     assert not status.enrolled and status.device_id == record and status.pending == 0
-    service.push_soon()        # no worker: only the count moves
+    store = Store.open(tmp_path)   # a write announced by the store: no worker, the count moves
+    with store.transaction() as conn:
+        append_event(conn, "answer", {"x": 1}, "2026-01-01T10:00:00Z")
+    store.close()
     assert service.status().pending == 1
     # The facilitator's Projector page gets its remote from the service (screens never
     # import sync): on this service's store.
