@@ -15,6 +15,7 @@ and the messages are in docs/sheet-format.md.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import posixpath
@@ -38,6 +39,8 @@ from app.kinds import KINDS, QUESTION_KINDS
 from app.kinds.scale import VALUES as SCALE_VALUES
 from app.model import BALLOT_MODES, LANGUAGES, SCALE_KINDS, STATUSES, Consultation
 from app.text import clean_text
+
+from . import ods
 
 # -- limits (docs/sheet-format.md, "Limits") -------------------------------------------------------
 
@@ -161,6 +164,7 @@ class SheetProblem:
     message: str
     params: dict = field(default_factory=dict, hash=False)
     letter: str | None = None
+    warning: bool = False            # the build goes on: the message is shown, not refused
 
     def describe(self, gettext: Callable[[str], str] | None = None) -> str:
         """`Sheet 'questions', row 7, column label::it (D): …` in the reader's language."""
@@ -187,12 +191,16 @@ class SheetProblem:
     def as_dict(self, gettext: Callable[[str], str] | None = None) -> dict:
         """For JSON answers: the place, the message read and its msgid."""
         return {"sheet": self.sheet, "row": self.row, "column": self.column,
-                "letter": self.letter, "message": self.describe(gettext), "code": self.message}
+                "letter": self.letter, "message": self.describe(gettext), "code": self.message,
+                "warning": self.warning}
 
 
 _NOTHING_WRITTEN = N_("Problems: {count}. Nothing was written.")
-_NOT_XLSX = N_("This is not an XLSX spreadsheet: save it as an Excel workbook (.xlsx).")
+_NOT_XLSX = N_("This is not a spreadsheet this tool reads: save it as an Excel workbook (.xlsx) "
+               "or an OpenDocument spreadsheet (.ods).")
 _UNREADABLE = N_("The spreadsheet file cannot be read: {reason}")
+_NO_SAVED_VALUE = N_("The cell holds a formula with no saved value: type the value, or open the "
+                     "file in a spreadsheet program and save it again.")
 
 
 class SheetError(DomainError):
@@ -200,8 +208,9 @@ class SheetError(DomainError):
     found. Nothing was written."""
 
     def __init__(self, problems: list[SheetProblem], file: str | None = None,
-                 count: int | None = None):
+                 count: int | None = None, warnings: list[SheetProblem] | None = None):
         self.problems = list(problems)
+        self.warnings = list(warnings or [])     # found too, shown beside the problems
         self.file = file
         self.count = len(self.problems) if count is None else count   # listed or not
         super().__init__(_NOTHING_WRITTEN, None, count=self.count)
@@ -217,24 +226,41 @@ class _Problems:
 
     def __init__(self):
         self.items: list[SheetProblem] = []
+        self.warnings: list[SheetProblem] = []
         self.more = 0
         self._seen: set = set()
 
     def add(self, sheet, row, column, message, letter=None, **params) -> None:
+        self._note(self.items, sheet, row, column, message, letter, params, False)
+
+    def warn(self, sheet, row, column, message, letter=None, **params) -> None:
+        """Something the build goes on with but the author should know (docs/sheet-format.md,
+        "Warnings")."""
+        self._note(self.warnings, sheet, row, column, message, letter, params, True)
+
+    def _note(self, into, sheet, row, column, message, letter, params, warning) -> None:
         key = (sheet, row, column, message, tuple(sorted((k, str(v)) for k, v in params.items())))
         if key in self._seen:
             return
-        if len(self.items) >= MAX_PROBLEMS:
-            self.more += 1       # a sheet of 5,000 wrong rows: the first 500 say enough
+        if len(into) >= MAX_PROBLEMS:
+            if not warning:
+                self.more += 1       # a sheet of 5,000 wrong rows: the first 500 say enough
             return
         self._seen.add(key)
-        self.items.append(SheetProblem(sheet, row, column, message, params, letter))
+        into.append(SheetProblem(sheet, row, column, message, params, letter, warning))
 
-    def sorted(self) -> list[SheetProblem]:
+    @staticmethod
+    def _in_order(found: list[SheetProblem]) -> list[SheetProblem]:
         order = {name: i for i, name in enumerate(SHEETS)}
-        found = sorted(self.items, key=lambda p: (
+        return sorted(found, key=lambda p: (
             -1 if p.sheet is None else order.get(p.sheet, len(order)), p.row or 0,
             _column_index(p.letter) if p.letter else 0))
+
+    def sorted_warnings(self) -> list[SheetProblem]:
+        return self._in_order(self.warnings)
+
+    def sorted(self) -> list[SheetProblem]:
+        found = self._in_order(self.items)
         if self.more:
             found.append(SheetProblem(None, None, None,
                                       N_("Problems not listed: {count}."),
@@ -242,7 +268,8 @@ class _Problems:
         return found
 
     def error(self, file) -> SheetError:
-        return SheetError(self.sorted(), file, len(self.items) + self.more)
+        return SheetError(self.sorted(), file, len(self.items) + self.more,
+                          self.sorted_warnings())
 
     def fatal(self, message, file, **params) -> SheetError:
         self.add(None, None, None, message, **params)
@@ -284,6 +311,7 @@ class _Table:
     rows: list[tuple[int, list]] = field(default_factory=list)
     headings: list = field(default_factory=list)             # row 1 as read
     skipped: set[int] = field(default_factory=set)   # notes, and headings already reported
+    unread: bool = False     # its headings are not in row 1 (reported once): nothing read
 
     def letter(self, column: str) -> str | None:
         index = self.columns.get(column)
@@ -300,9 +328,9 @@ class _Table:
         return (name, letter) if name else (letter, None)
 
 
-def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str] | None:
-    """Sheet title -> its worksheet part in the zip, found through the package's relationships;
-    None when the zip holds no XLSX workbook."""
+def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, tuple[str, bool]] | None:
+    """Sheet title -> (its worksheet part in the zip, hidden), found through the package's
+    relationships; None when the zip holds no XLSX workbook."""
     names = set(archive.namelist())
 
     def xml(name):
@@ -332,19 +360,24 @@ def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str] | None:
             if target:
                 part = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
                     posixpath.join(base, target))
-                parts[element.get("name") or ""] = part
+                parts[element.get("name") or ""] = (part, element.get("state") in (
+                    "hidden", "veryHidden"))
     return parts
 
 
 _FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
+_HIDDEN_ROW = re.compile(rb'<(?:\w+:)?row\s[^>]*?hidden="(?:1|true)"[^>]*>')
+_ROW_NUMBER = re.compile(rb'\sr="(\d{1,7})"')
 _MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Za-z]{1,3}\d{1,7}'
                     rb'(?::[A-Za-z]{1,3}\d{1,7})?)"')
 
 
-def _scan_part(archive: zipfile.ZipFile, part: str) -> tuple[bool, list[tuple[str, int, str]]]:
-    """(holds formulas, merged ranges as (first letter, first row, range)) of a worksheet part,
-    read as bytes: cheap next to openpyxl's parse, which tells neither in read-only mode."""
-    formulas, merges, tail = False, [], b""
+def _scan_part(archive: zipfile.ZipFile, part: str
+               ) -> tuple[bool, list[tuple[str, int, str]], set[int]]:
+    """(holds formulas, merged ranges as (first letter, first row, range), hidden rows) of a
+    worksheet part, read as bytes: cheap next to openpyxl's parse, which tells none of them in
+    read-only mode."""
+    formulas, merges, tail, hidden = False, [], b"", set()
     with archive.open(part) as stream:
         while True:
             chunk = stream.read(1 << 20)
@@ -356,9 +389,13 @@ def _scan_part(archive: zipfile.ZipFile, part: str) -> tuple[bool, list[tuple[st
                 ref = m.group(1).decode("ascii").upper()
                 letter, row = re.match(r"([A-Z]+)(\d+)", ref).groups()
                 merges.append((letter, int(row), ref))
+            for m in _HIDDEN_ROW.finditer(data):
+                number = _ROW_NUMBER.search(m.group(0))
+                if number:
+                    hidden.add(int(number.group(1)))
             tail = data[-200:]
     # A match inside the 200-byte overlap is seen twice.
-    return formulas, sorted(set(merges))
+    return formulas, sorted(set(merges)), hidden
 
 
 _XML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
@@ -375,9 +412,14 @@ def _cell(value: Any) -> Any:
     return value
 
 
+_DAMAGED = N_("The file is damaged and cannot be read: open it in the spreadsheet program and "
+              "save it again (.xlsx or .ods).")
+
+
 def _read_workbook(path: Path, problems: _Problems) -> dict[str, _Table]:
-    """The sheets this format knows, read in full (values as their cached results). File-level
-    problems raise SheetError at once; cell-level ones are added to `problems`."""
+    """The sheets this format knows, read in full (values as their cached results), from an
+    .xlsx or an .ods. File-level problems raise SheetError at once; cell-level ones are added to
+    `problems`, and so are the warnings (hidden sheets and rows, sheets not read)."""
     file = str(path)
     try:
         handle = open(path, "rb")
@@ -396,33 +438,112 @@ def _read_workbook(path: Path, problems: _Problems) -> dict[str, _Table]:
                     raise problems.fatal(
                         N_("The spreadsheet unpacks to more than {max} MB: refused."), file,
                         max=MAX_UNPACKED_BYTES // 1048576)
+                if ods.is_ods(archive):
+                    return _read_ods(archive, problems)
                 parts = _sheet_parts(archive)
                 if parts is None:
-                    raise problems.fatal(_NOT_XLSX, file)    # an .ods, a .docx, any zip
-                wanted = {title: part for title, part in parts.items()
+                    raise problems.fatal(_NOT_XLSX, file)    # a .docx, any zip
+                _check_sheet_names(parts, problems)
+                wanted = {title: part for title, (part, _hidden) in parts.items()
                           if title.strip().lower() in SHEETS}
                 scans = {title: _scan_part(archive, part) for title, part in wanted.items()
                          if part in archive.namelist()}
         except zipfile.BadZipFile:
             raise problems.fatal(_NOT_XLSX, file) from None          # an .xls, a .csv…
         except (ET.ParseError, KeyError, OSError, RuntimeError, NotImplementedError,
-                EOFError, zipfile.LargeZipFile) as exc:
-            raise problems.fatal(_UNREADABLE, file,
-                                 reason=_shown(exc, 200)) from None
+                EOFError, zipfile.LargeZipFile, ValueError) as exc:
+            raise problems.fatal(_DAMAGED, file, reason=_shown(exc, 200)) from None
         handle.seek(0)
-        tables = _load_tables(handle, file, problems, data_only=True)
+        tables = _load_tables(handle, file, problems, data_only=True,
+                              hidden_rows={t: scan[2] for t, scan in scans.items()})
         formula_sheets = [t for t in tables.values() if scans.get(t.title, (False,))[0]]
         if formula_sheets:
             handle.seek(0)
             _check_formulas(handle, file, problems, formula_sheets)
         for table in tables.values():
             for letter, row, ref in scans.get(table.title, (False, []))[1]:
-                heading, letter = table.heading_at(_column_index(letter) - 1)
-                problems.add(table.name, row, heading, N_(
-                    "Merged cells ({range}) are not allowed: unmerge them and fill in each "
-                    "cell."), letter, range=ref)
-                _hide_merged(table, ref)
+                _merged(table, problems, row, _column_index(letter) - 1, ref)
     return tables
+
+
+def _merged(table: _Table, problems: _Problems, row: int, index: int, ref: str) -> None:
+    heading, letter = table.heading_at(index)
+    problems.add(table.name, row, heading, N_(
+        "Merged cells ({range}) are not allowed: unmerge them and fill in each "
+        "cell."), letter, range=ref)
+    _hide_merged(table, ref)
+
+
+def _read_ods(archive: zipfile.ZipFile, problems: _Problems) -> dict[str, _Table]:
+    """An OpenDocument spreadsheet (LibreOffice's .ods) read into the same tables as an .xlsx
+    (server/ods.py)."""
+    found = ods.read_ods(archive, max_rows=MAX_ROWS, max_columns=MAX_COLUMNS,
+                         wanted=lambda title: title.strip().lower() in SHEETS)
+    _check_sheet_names({sheet.title: ("", sheet.hidden) for sheet in found}, problems)
+    tables: dict[str, _Table] = {}
+    for sheet in found:
+        name = sheet.title.strip().lower()
+        if name not in SHEETS or name in tables:
+            continue
+        table = tables[name] = _Table(name, sheet.title)
+        _fill_table(table, sheet.rows, problems, sheet.hidden_rows)
+        if sheet.too_many_rows:
+            problems.add(name, sheet.too_many_rows, None,
+                         N_("Too many rows: a sheet may use rows 1 to {max}."), max=MAX_ROWS)
+        by_number = dict(table.rows)
+        for number, index in sheet.formulas_unsaved:
+            heading, letter = table.heading_at(index)
+            problems.add(name, number, heading, _NO_SAVED_VALUE, letter)
+            if number in by_number and index < len(by_number[number]):
+                by_number[number][index] = _BAD
+        for row, index, rows, cols in sheet.merges:
+            ref = f"{_column_letter(index + 1)}{row}:{_column_letter(index + cols)}" \
+                  f"{row + rows - 1}"
+            _merged(table, problems, row, index, ref)
+    return tables
+
+
+# Sheet names people write for the known ones: XLSForm's, and the sheets' names in French and
+# Italian. A sheet named so is not read: the author is told which name to give it.
+_SHEET_ALIASES = {
+    "settings": "consultation", "survey": "questions", "choices": "options",
+    "réunions": "meetings", "reunions": "meetings", "riunioni": "meetings",
+    "incontri": "meetings", "thèmes": "themes", "temi": "themes", "projets": "projects",
+    "progetti": "projects", "lieux": "sites", "luoghi": "sites", "quartiers": "neighbourhoods",
+    "quartieri": "neighbourhoods", "neighborhoods": "neighbourhoods", "domande": "questions",
+    "opzioni": "options", "choix": "options", "scelte": "options",
+}
+
+
+def _check_sheet_names(parts: dict[str, tuple[str, bool]], problems: _Problems) -> None:
+    """Every sheet is read or named: a hidden sheet is read (and said so); a sheet whose name is
+    close to a known one is a mistake (its rows would be lost); any other is not read (and said
+    so: an instructions or notes sheet)."""
+    present = {title.strip().lower() for title in parts}
+    seen: set[str] = set()
+    for title, (_part, hidden) in parts.items():
+        name = title.strip().lower()
+        if name in SHEETS:
+            if name in seen:
+                problems.add(title, None, None, N_(
+                    "A second sheet named {name}: only the first is read. Merge them."),
+                    name=name)
+            seen.add(name)
+            if hidden:
+                problems.warn(name, None, None, N_(
+                    "This sheet is hidden: it is read all the same. Delete it to leave it "
+                    "out."))
+            continue
+        guess = _SHEET_ALIASES.get(name) or next(iter(
+            difflib.get_close_matches(name, list(SHEETS), n=1, cutoff=0.6)), None)
+        if guess and guess not in present:
+            problems.add(title, None, None, N_(
+                "This sheet is not read: its name is not one the format knows. Did you mean "
+                "{name}? Rename the sheet {name}."), name=guess)
+        else:
+            problems.warn(title, None, None, N_(
+                "This sheet is not read (notes, instructions). The sheets read are: "
+                "{names}."), names=", ".join(SHEETS))
 
 
 def _open_openpyxl(handle, file: str, problems: _Problems, *, data_only: bool):
@@ -432,7 +553,7 @@ def _open_openpyxl(handle, file: str, problems: _Problems, *, data_only: bool):
             warnings.simplefilter("ignore")    # styles and extensions it skips; not the author's
             return load_workbook(handle, read_only=True, data_only=data_only, keep_links=False)
     except Exception as exc:   # openpyxl on a damaged file raises anything from KeyError up
-        raise problems.fatal(_UNREADABLE, file,
+        raise problems.fatal(_DAMAGED, file,
                              reason=_shown(f"{type(exc).__name__}: {exc}", 200)) from None
 
 
@@ -448,35 +569,41 @@ def _hide_merged(table: _Table, ref: str) -> None:
                     values[index] = _BAD
 
 
-def _load_tables(handle, file: str, problems: _Problems, *, data_only: bool) -> dict[str, _Table]:
+def _load_tables(handle, file: str, problems: _Problems, *, data_only: bool,
+                 hidden_rows: dict[str, set[int]]) -> dict[str, _Table]:
     workbook = _open_openpyxl(handle, file, problems, data_only=data_only)
     tables = {}
     try:
         for title in workbook.sheetnames:
             name = title.strip().lower()
             if name not in SHEETS or name in tables:
-                continue          # other sheets are the author's notes, as in XLSForm
+                continue          # other sheets: _check_sheet_names named them
             sheet = workbook[title]
             if not hasattr(sheet, "iter_rows"):
                 continue          # a chart sheet
             table = tables[name] = _Table(name, title)
-            _read_rows(sheet, table, problems)
+            _fill_table(table, _xlsx_rows(sheet, table, problems), problems,
+                        hidden_rows.get(title, set()))
+    except SheetError:
+        raise
     except Exception as exc:
-        raise problems.fatal(_UNREADABLE, file,
-                             reason=_shown(f"{type(exc).__name__}: {exc}", 200)) from None
+        raise problems.fatal(_DAMAGED, file, reason=_shown(f"{type(exc).__name__}: {exc}",
+                                                           200)) from None
     finally:
         workbook.close()
     return tables
 
 
-def _read_rows(sheet, table: _Table, problems: _Problems) -> None:
+def _xlsx_rows(sheet, table: _Table, problems: _Problems) -> list[tuple[int, list]]:
+    """The filled rows of a worksheet, (number, values): at most MAX_ROWS rows (a filled row
+    past them is reported) and MAX_COLUMNS + 1 columns."""
+    found = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sheet.reset_dimensions()     # a file's recorded size can be wrong; read what is there
         rows = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1)
-        too_wide = False
         for number, values in enumerate(rows, start=1):
-            values = [_cell(v) for v in values]
+            values = list(values) + [None] * (MAX_COLUMNS + 1 - len(values))
             if not any(v is not None for v in values):
                 if number > _EXCEL_LAST_ROW:
                     break
@@ -485,24 +612,89 @@ def _read_rows(sheet, table: _Table, problems: _Problems) -> None:
                 problems.add(table.name, number, None,
                              N_("Too many rows: a sheet may use rows 1 to {max}."), max=MAX_ROWS)
                 break
-            if values[MAX_COLUMNS] is not None and not too_wide:
-                too_wide = True
-                problems.add(table.name, number, _column_letter(MAX_COLUMNS + 1), N_(
-                    "Too many columns: a sheet may use columns A to {last}."),
-                    last=_column_letter(MAX_COLUMNS))
-            values = values[:MAX_COLUMNS]
-            for index, value in enumerate(values):
-                if isinstance(value, str) and value in _EXCEL_ERRORS:
-                    heading, letter = table.heading_at(index)
-                    problems.add(table.name, number, heading,
-                                 N_("The cell holds a spreadsheet error: {error}."), letter,
-                                 error=value)
-                    values[index] = _BAD
-            if number == 1:
-                table.headings = values
-                _read_headings(table, values, problems)
-            else:
-                table.rows.append((number, values))
+            found.append((number, values))
+    return found
+
+
+def _is_note(values: list) -> bool:
+    """A row whose first filled cell starts with # is the author's note, not an item."""
+    first = next((v for v in values if v is not None), None)
+    return isinstance(first, str) and first.lstrip().startswith("#")
+
+
+def _fill_table(table: _Table, rows: list[tuple[int, list]], problems: _Problems,
+                hidden_rows: set[int]) -> None:
+    """The table's headings (row 1) and items from the sheet's filled rows, each as read
+    (str, number, bool, date…); what no row may hold reported: spreadsheet errors, cells past
+    the last column, a banner above the headings."""
+    too_wide = False
+    cleaned: list[tuple[int, list]] = []
+    for number, values in rows:
+        values = [_cell(v) for v in values]
+        if not any(v is not None for v in values):
+            continue
+        if values[MAX_COLUMNS] is not None and not too_wide:
+            too_wide = True
+            problems.add(table.name, number, _column_letter(MAX_COLUMNS + 1), N_(
+                "Too many columns: a sheet may use columns A to {last}."),
+                last=_column_letter(MAX_COLUMNS))
+        cleaned.append((number, values[:MAX_COLUMNS]))
+    if not cleaned:
+        return              # an empty sheet: the builder says so, once
+    known = _known_headings(table.name)
+    first_number, first = cleaned[0]
+    if first_number != 1 or not any(_heading_key(v) in known for v in first):
+        later = next((n for n, values in cleaned[:10]
+                      if sum(_heading_key(v) in known for v in values) >= 2), None)
+        if later is not None and later != 1:
+            table.unread = True
+            problems.add(table.name, 1, None, N_(
+                "The headings must be in row 1; here they are in row {row}. Delete the rows "
+                "above them (a title, a banner)."), row=later)
+            return
+    for number, values in cleaned:
+        for index, value in enumerate(values):
+            if isinstance(value, str) and value in _EXCEL_ERRORS:
+                heading, letter = _where_in(table, index, number == 1)
+                problems.add(table.name, number, heading,
+                             N_("The cell holds a spreadsheet error: {error}."), letter,
+                             error=value)
+                values[index] = _BAD
+        if number == 1:
+            table.headings = values
+            _read_headings(table, values, problems)
+            continue
+        if _is_note(values):
+            continue
+        if number in hidden_rows:
+            problems.warn(table.name, number, None, N_(
+                "This row is hidden: it is read all the same. Delete the row to leave it "
+                "out."))
+        table.rows.append((number, values))
+
+
+def _where_in(table: _Table, index: int, heading_row: bool = False) -> tuple:
+    """(column, letter) for a problem at the 0-based column `index`: its heading once the
+    headings are read, else its letter alone."""
+    if heading_row:
+        return _column_letter(index + 1), None
+    return table.heading_at(index)
+
+
+def _heading_key(value: Any) -> str | None:
+    """A heading as this format names columns (`title::fr`, `id`), or None."""
+    if not isinstance(value, str):
+        return None
+    name = value.strip().lower()
+    match = _TEXT_HEADING.match(name)
+    if match:
+        base, lang = match.groups()
+        return base
+    return name
+
+
+def _known_headings(sheet: str) -> set[str]:
+    return {column.name for column in SHEETS[sheet]}
 
 
 _TEXT_HEADING = re.compile(r"^([a-z_0-9]+)\s*::\s*(.+)$")
@@ -574,14 +766,11 @@ def _check_formulas(handle, file: str, problems: _Problems, tables: list[_Table]
                     values = by_number.get(number)
                     if values is None or index >= len(values) or values[index] is None:
                         heading, letter = table.heading_at(index)
-                        problems.add(table.name, number, heading, N_(
-                            "The cell holds a formula with no saved value: type the value, or "
-                            "open the file in a spreadsheet program and save it again."),
-                            letter)
+                        problems.add(table.name, number, heading, _NO_SAVED_VALUE, letter)
                         if values is not None and index < len(values):
                             values[index] = _BAD
     except Exception as exc:
-        raise problems.fatal(_UNREADABLE, file,
+        raise problems.fatal(_DAMAGED, file,
                              reason=_shown(f"{type(exc).__name__}: {exc}", 200)) from None
     finally:
         workbook.close()
