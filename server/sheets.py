@@ -139,6 +139,8 @@ _MAXIMUM_KEY = {name: field for name, kind in KINDS.items() for field in kind.bu
 
 # -- problems ----------------------------------------------------------------------------------
 
+_BAD_ID = N_("An identifier (letters a to z, digits, - _ .) is expected here: {value}.")
+_PROPOSERS = ("partner", "citizen")
 _WHERE_CELL = N_("Sheet '{sheet}', row {row}, column {column} ({letter}): {message}")
 _WHERE_ROW_COLUMN = N_("Sheet '{sheet}', row {row}, column {column}: {message}")
 _WHERE_ROW = N_("Sheet '{sheet}', row {row}: {message}")
@@ -700,6 +702,18 @@ def _known_headings(sheet: str) -> set[str]:
 _TEXT_HEADING = re.compile(r"^([a-z_0-9]+)\s*::\s*(.+)$")
 
 
+def _unknown_column(table: _Table, heading: str, letter: str, problems: _Problems) -> None:
+    names = [f"{c.name}::…" if c.text else c.name for c in SHEETS[table.name]]
+    guess = difflib.get_close_matches(heading.lower().split("::")[0],
+                                      [c.name for c in SHEETS[table.name]], n=1, cutoff=0.7)
+    problems.add(table.name, 1, heading, N_(
+        "Unknown column: {heading}. This sheet's columns are: {columns}. A heading starting "
+        "with # is a notes column."), letter, heading=_shown(heading), columns=", ".join(names))
+    if guess:
+        problems.add(table.name, 1, heading, N_("Did you mean {name}?"), letter,
+                     name=guess[0])
+
+
 def _read_headings(table: _Table, values: list, problems: _Problems) -> None:
     columns = SHEETS[table.name]
     plain = {c.name for c in columns if not c.text}
@@ -722,9 +736,7 @@ def _read_headings(table: _Table, values: list, problems: _Problems) -> None:
             code = re.search(r"\((\w+)\)\s*$", lang)
             lang = (code.group(1) if code else lang).strip()
             if base not in texts:
-                problems.add(table.name, 1, heading, N_(
-                    "Unknown column (the columns of each sheet are in docs/sheet-format.md)."),
-                    letter)
+                _unknown_column(table, heading, letter, problems)
                 continue
             if lang not in LANGUAGES:
                 problems.add(table.name, 1, heading, N_("Unknown language: {lang}."), letter,
@@ -737,8 +749,7 @@ def _read_headings(table: _Table, values: list, problems: _Problems) -> None:
                 letter, name=name)
             continue
         elif name not in plain:
-            problems.add(table.name, 1, heading, N_(
-                "Unknown column (the columns of each sheet are in docs/sheet-format.md)."), letter)
+            _unknown_column(table, heading, letter, problems)
             continue
         if name in table.columns:
             problems.add(table.name, 1, heading, N_("This column appears twice."), letter)
@@ -803,9 +814,10 @@ def _as_int(value: Any) -> int | None:
     return None
 
 
-class _Builder:
-    """Turns the tables into bundle data, adding a problem for every mistake; remembers where
-    each bundle field came from, so that app.bundle's own verdict names a cell too."""
+class _Cells:
+    """One cell of a row read as the format says (an identifier, a number, a text in each
+    language…), each mistake added to the problems at its cell; remembers where each bundle
+    field came from, so that app.bundle's own verdict names a cell too."""
 
     def __init__(self, tables: dict[str, _Table], images_dir: Path, problems: _Problems):
         self.tables = tables
@@ -818,15 +830,34 @@ class _Builder:
         self.age_bracket: bool | None = None
         self._images: dict[str, tuple | None] = {}
 
-    # cells
-
     def problem(self, table: _Table, row: int | None, column: str | None, message: str,
                 **params) -> None:
         letter = table.letter(column) if column else None
         self.problems.add(table.name, row, column, message, letter, **params)
 
+    def warn(self, table: _Table, row: int | None, column: str | None, message: str,
+             **params) -> None:
+        letter = table.letter(column) if column else None
+        self.problems.warn(table.name, row, column, message, letter, **params)
+
     def raw(self, table, row, column):
         return table.value(row[1], column)
+
+    def converted(self, table, row, column, value) -> bool:
+        """A yes/no or a date where text is expected: the spreadsheet program turned what was
+        typed (VRAI, 16/4) into a value of its own; reported, not read as English or ISO."""
+        if isinstance(value, bool):
+            self.problem(table, row[0], column, N_(
+                "The spreadsheet turned this cell into a yes/no value ({value}) where text is "
+                "expected: format the cell as text and type it again."),
+                value="TRUE" if value else "FALSE")
+            return True
+        if isinstance(value, (date, time)):
+            self.problem(table, row[0], column, N_(
+                "The spreadsheet turned this cell into a date ({value}) where text is expected: "
+                "format the cell as text and type it again."), value=_as_text(value))
+            return True
+        return False
 
     def ident(self, table, row, column, *, required=True) -> str | None:
         value = self.raw(table, row, column)
@@ -836,10 +867,11 @@ class _Builder:
             if required and column in table.columns:
                 self.problem(table, row[0], column, N_("This field is required."))
             return None
+        if self.converted(table, row, column, value):
+            return None
         text = _as_text(value)
         if not is_content_id(text):
-            self.problem(table, row[0], column,
-                         N_("An identifier (letters, digits, - _ .) is expected here."))
+            self.problem(table, row[0], column, _BAD_ID, value=_shown(text))
             return None
         return text
 
@@ -850,14 +882,13 @@ class _Builder:
         items = [item for item in re.split(r"[\s,;]+", _as_text(value)) if item]
         for item in items:
             if not is_content_id(item):
-                self.problem(table, row[0], column,
-                             N_("An identifier (letters, digits, - _ .) is expected here."))
+                self.problem(table, row[0], column, _BAD_ID, value=_shown(item))
                 return None
         return items
 
     def plain(self, table, row, column) -> str | None:
         value = self.raw(table, row, column)
-        if value is None or value is _BAD:
+        if value is None or value is _BAD or self.converted(table, row, column, value):
             return None
         try:
             return clean_text(_as_text(value), field=column, max_length=MAX_TEXT_CHARS).strip()
@@ -899,7 +930,8 @@ class _Builder:
             return None
         word = _as_text(value).strip().lower()
         if word not in allowed:
-            self.problem(table, row[0], column, message, **{param: _shown(value)})
+            self.problem(table, row[0], column, message, allowed=", ".join(allowed),
+                         **{param: _shown(value)})
             return None
         return word
 
@@ -920,9 +952,17 @@ class _Builder:
         self.problem(table, row[0], column, N_("A date (YYYY-MM-DD) is expected here."))
         return None
 
-    def moment(self, table, row, column) -> str | None:
+    def moment(self, table, row, column, *, time_needed: bool = False) -> str | None:
         value = self.raw(table, row, column)
         if value is _BAD:
+            return None
+        if time_needed and (isinstance(value, date) and (
+                not isinstance(value, datetime) or value.time() == time(0)) or isinstance(
+                value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)):
+            # A date alone would be a meeting at midnight.
+            self.problem(table, row[0], column, N_(
+                "A date without its time ({value}): write the hour too, 2026-12-03T18:30."),
+                value=_as_text(value)[:10])
             return None
         if isinstance(value, datetime):
             return value.strftime("%Y-%m-%dT%H:%M:%S" if value.second else "%Y-%m-%dT%H:%M")
@@ -952,6 +992,14 @@ class _Builder:
                 continue
             if value is None:
                 continue
+            if self.converted(table, row, column, value):
+                bad = True
+                continue
+            if self.languages and lang not in self.languages:
+                self.warn(table, None, column, N_(
+                    "The consultation is not offered in {lang} (its languages: {languages}): "
+                    "this column is not used."), lang=lang, languages=" ".join(self.languages))
+                continue
             try:
                 cleaned = clean_text(_as_text(value), field=column,
                                      max_length=MAX_TEXT_CHARS).strip()
@@ -972,20 +1020,56 @@ class _Builder:
 
     def image(self, table, row, column) -> str | None:
         value = self.plain(table, row, column)
-        if value is None:
+        if value is None or not self.relative_path(table, row, column, value):
             return None
-        if value.startswith(("/", "\\")) or ".." in Path(value).parts or \
-                Path(value).suffix.lower() not in IMAGE_SUFFIXES or "\\" in value:
+        if value.startswith("/") or ".." in Path(value).parts or \
+                Path(value).suffix.lower() not in IMAGE_SUFFIXES:
             self.problem(table, row[0], column, N_(
-                "An image path inside the bundle (PNG, JPEG or WebP) is expected."))
+                "An image path inside the images folder (PNG, JPEG or WebP) is expected: "
+                "{value}."), value=_shown(value))
             return None
         if value not in self._images:
             self._images[value] = self._check_image(value)
         found = self._images[value]
         if found is not None:
+            folder = self.folder_case(value)
+            if folder is not None:
+                # One message for the folder, not one "missing" per image.
+                self.problems.add(None, None, None, N_(
+                    "The sheet names the folder {named}, the files are in {actual}: names are "
+                    "case-sensitive. Rename the folder or change the paths."),
+                    named=folder[0], actual=folder[1])
+                return None
             self.problem(table, row[0], column, found[0], **found[1])
             return None
         return value
+
+    def relative_path(self, table, row, column, value: str) -> bool:
+        """Windows writes paths with backslashes: named, with the path to write instead."""
+        if "\\" in value:
+            self.problem(table, row[0], column, N_(
+                "The path {value} uses backslashes (\\): write it with slashes, {fixed}."),
+                value=_shown(value), fixed=_shown(value.replace("\\", "/")))
+            return False
+        return True
+
+    def folder_case(self, relative: str) -> tuple[str, str] | None:
+        """(folder as the sheet names it, as it is on disk) when they differ only by case."""
+        parts = Path(relative).parts[:-1]
+        current = self.images_dir
+        for part in parts:
+            if (current / part).is_dir():
+                current = current / part
+                continue
+            try:
+                match = next((p.name for p in current.iterdir()
+                              if p.is_dir() and p.name.lower() == part.lower()), None)
+            except OSError:
+                return None
+            if match is None:
+                return None
+            return part, match
+        return None
 
     def _check_image(self, relative: str) -> tuple[str, dict] | None:
         """(msgid, params) of what is wrong with an image, or None: the same checks as the
@@ -996,7 +1080,31 @@ class _Builder:
             return exc.message, exc.params
         return None
 
-    # sheets
+    @staticmethod
+    def set(target: dict, key: str, value: Any) -> None:
+        """Only what the sheet says: an empty cell leaves the bundle's default."""
+        if value is not None and value != {}:
+            target[key] = value
+
+
+class _Sheets(_Cells):
+    """A sheet's columns, rows and identifiers: the rules every sheet shares."""
+
+    def table(self, name: str) -> _Table | None:
+        """The sheet `name`, or None when it is missing, empty or unread (each said once)."""
+        table = self.tables.get(name)
+        if table is None and name in REQUIRED_SHEETS:
+            self.problems.add(name, None, None, N_("This sheet is missing."))
+        if table is None or table.unread:
+            return None
+        if not table.columns and not table.rows and not table.headings:
+            if name in REQUIRED_SHEETS:
+                self.problem(table, None, None, N_(
+                    "This sheet is empty: its headings go in row 1, its items below."))
+            else:
+                self.warn(table, None, None, N_("This sheet is empty: it adds nothing."))
+            return None
+        return table
 
     def check_columns(self, table: _Table) -> None:
         for column in SHEETS[table.name]:
@@ -1022,16 +1130,39 @@ class _Builder:
             if item.get("id") is None:
                 continue
             if item["id"] in first:
-                self.problem(table, row[0], "id", N_("Duplicate identifier: {id}."),
-                             id=item["id"])
+                self.problem(table, row[0], "id", N_(
+                    "Duplicate identifier: {id} (first in row {first})."), id=item["id"],
+                    first=first[item["id"]])
             else:
                 first[item["id"]] = row[0]
 
-    def table(self, name: str) -> _Table | None:
-        table = self.tables.get(name)
-        if table is None and name in REQUIRED_SHEETS:
-            self.problems.add(name, None, None, N_("This sheet is missing."))
-        return table
+    def simple_list(self, name: str, path: str, text_columns: dict[str, bool],
+                    extra: Callable[[_Table, tuple, dict], None] | None = None) -> list[dict]:
+        table = self.table(name)
+        if table is None:
+            return []
+        self.check_columns(table)
+        items = []
+        for index, row in enumerate(table.rows):
+            self.origins[f"{path}[{index}]"] = (name, row[0])
+            item: dict[str, Any] = {"id": self.ident(table, row, "id")}
+            if extra:
+                extra(table, row, item)
+            for base, required in text_columns.items():
+                self.set(item, base, self.text(table, row, base, required=required))
+            items.append((row, item))
+        self.unique(table, items)
+        return [item for _row, item in items]
+
+    def reference(self, table, row, column, known: set, message) -> str | None:
+        value = self.ident(table, row, column, required=True)
+        if value is not None and value not in known:
+            self.problem(table, row[0], column, message, id=value)
+        return value
+
+
+class _ConsultationSheet(_Sheets):
+    """The `consultation` sheet's one row, and the map file it names."""
 
     def consultation(self) -> dict:
         table = self.table("consultation")
@@ -1058,7 +1189,8 @@ class _Builder:
             c["languages"] = codes
         self.set(c, "version", self.integer(table, row, "version", minimum=1))
         self.set(c, "status", self.keyword(table, row, "status", STATUSES,
-                                           N_("Unknown status: {status}."), "status"))
+                                           N_("Unknown status: {status}. Allowed: {allowed}."),
+                                           "status"))
         self.check_columns(table)       # once the languages are known
         c["title"] = self.text(table, row, "title", required=True)
         self.set(c, "description", self.text(table, row, "description", required=False))
@@ -1071,7 +1203,8 @@ class _Builder:
         self.set(c, "goal", self.integer(table, row, "goal"))
         self.set(c, "image", self.image(table, row, "image"))
         self.set(c, "default_mode", self.keyword(table, row, "default_mode", BALLOT_MODES,
-                                                 N_("Unknown ballot mode: {mode}."), "mode"))
+                                                 N_("Unknown ballot mode: {mode}. Allowed: "
+                                                    "{allowed}."), "mode"))
         self.set(c, "anonymous", self.boolean(table, row, "anonymous"))
         self.age_bracket = self.boolean(table, row, "signup_age_bracket")
         self.set(c, "map", self.map_section(table, row, "map"))
@@ -1112,81 +1245,9 @@ class _Builder:
         self.map_file = value
         return section
 
-    @staticmethod
-    def set(target: dict, key: str, value: Any) -> None:
-        """Only what the sheet says: an empty cell leaves the bundle's default."""
-        if value is not None and value != {}:
-            target[key] = value
 
-    def simple_list(self, name: str, path: str, text_columns: dict[str, bool],
-                    extra: Callable[[_Table, tuple, dict], None] | None = None) -> list[dict]:
-        table = self.table(name)
-        if table is None:
-            return []
-        self.check_columns(table)
-        items = []
-        for index, row in enumerate(table.rows):
-            self.origins[f"{path}[{index}]"] = (name, row[0])
-            item: dict[str, Any] = {"id": self.ident(table, row, "id")}
-            if extra:
-                extra(table, row, item)
-            for base, required in text_columns.items():
-                self.set(item, base, self.text(table, row, base, required=required))
-            items.append((row, item))
-        self.unique(table, items)
-        return [item for _row, item in items]
-
-    def build(self) -> dict:
-        c = self.consultation()
-        c["themes"] = self.simple_list("themes", "consultation.themes", {"title": True})
-        theme_ids = {t["id"] for t in c["themes"] if t.get("id")}
-
-        def project(table, row, item):
-            if item["id"] is not None:
-                self.project_rows.setdefault(item["id"], row)
-            item["theme"] = self.reference(table, row, "theme", theme_ids,
-                                           N_("Unknown theme: {id}."))
-            self.set(item, "cost", self.integer(table, row, "cost", minimum=1))
-            self.set(item, "image", self.image(table, row, "image"))
-            self.set(item, "proposed_by", self.keyword(
-                table, row, "proposed_by", ("partner", "citizen"),
-                N_("Proposed by a partner or by a citizen."), "value"))
-        projects = self.simple_list("projects", "consultation.projects",
-                                    {"title": True, "description": True}, project)
-        if projects:
-            c["projects"] = projects
-        c["questions"] = self.questions(projects, theme_ids)
-
-        def site(table, row, item):
-            self.set(item, "town", self.plain(table, row, "town"))
-        sites = self.simple_list("sites", "sites", {"name": True}, site)
-        site_ids = {s["id"] for s in sites if s.get("id")}
-
-        def meeting(table, row, item):
-            item["site"] = self.reference(table, row, "site", site_ids, N_("Unknown site: {id}."))
-            item["starts_at"] = self.moment(table, row, "starts_at")
-        meetings = self.simple_list("meetings", "meetings", {"title": True, "place": False},
-                                    meeting)
-        hoods = self.simple_list("neighbourhoods", "signup.neighbourhoods", {"name": True})
-        data: dict[str, Any] = {"format": FORMAT, "format_version": FORMAT_VERSION,
-                                "consultation": c}
-        if sites:
-            data["sites"] = sites
-        if meetings:
-            data["meetings"] = meetings
-        if hoods or self.age_bracket is not None:
-            signup: dict[str, Any] = {}
-            self.set(signup, "age_bracket", self.age_bracket)
-            if hoods:
-                signup["neighbourhoods"] = hoods
-            data["signup"] = signup
-        return data
-
-    def reference(self, table, row, column, known: set, message) -> str | None:
-        value = self.ident(table, row, column, required=True)
-        if value is not None and value not in known:
-            self.problem(table, row[0], column, message, id=value)
-        return value
+class _QuestionSheets(_Sheets):
+    """The `questions` and `options` sheets; each kind reads its own columns (app/kinds/)."""
 
     def questions(self, projects: list[dict], theme_ids: set) -> list[dict]:
         table = self.table("questions")
@@ -1206,8 +1267,10 @@ class _Builder:
             self.problem(table, None, None, N_("A consultation needs at least one question."))
         for qid, rows in options.items():
             if qid not in kinds:
-                opt_table, first = rows[0]
-                self.problem(opt_table, first[0], "question", N_("Unknown question."))
+                for opt_table, opt_row in rows:      # every row, not the first alone
+                    self.problem(opt_table, opt_row[0], "question", N_(
+                        "Unknown question: {id}. The options name a question of the questions "
+                        "sheet."), id=qid)
             elif kinds[qid] is not None and kinds[qid] not in _KIND_OPTIONS:
                 opt_table, first = rows[0]
                 self.problem(opt_table, first[0], "question", N_(
@@ -1230,7 +1293,8 @@ class _Builder:
         path = f"consultation.questions[{index}]"
         q: dict[str, Any] = {"id": self.ident(table, row, "id")}
         kind = q["kind"] = self.keyword(table, row, "kind", QUESTION_KINDS,
-                                        N_("Unknown question kind: {kind}."), "kind")
+                                        N_("Unknown question kind: {kind}. Allowed: "
+                                           "{allowed}."), "kind")
         theme = self.ident(table, row, "theme", required=False)
         if theme is not None:
             if theme not in theme_ids:
@@ -1311,7 +1375,9 @@ class _Builder:
             number = next(r[0] for r, o in items if o["id"] == opt_id)
             self.origins[f"{path}.labels[{i}]"] = ("options", number)
 
-    # the parser's verdict, placed in the sheet
+
+class _Locator:
+    """The parser's verdict placed in the sheet: a bundle path at the row it came from."""
 
     def place(self, bundle_path: str, column: str | None, message: str, **params
               ) -> SheetProblem:
@@ -1347,6 +1413,81 @@ class _Builder:
             letter = table.letter(column) if table is not None and column else None
             return SheetProblem(sheet, row, column, error.message, error.params, letter)
         return SheetProblem(None, None, None, error.message, error.params)
+
+
+class _MeetingSheets(_Sheets):
+    """The `sites` and `meetings` sheets: a meeting is at a known site, on a day and at an
+    hour, and the kiosk lists the ones to come."""
+
+    def sites_and_meetings(self, consultation: dict) -> tuple[list[dict], list[dict]]:
+        def site(table, row, item):
+            self.set(item, "town", self.plain(table, row, "town"))
+        sites = self.simple_list("sites", "sites", {"name": True}, site)
+        site_ids = {s["id"] for s in sites if s.get("id")}
+
+        def meeting(table, row, item):
+            item["site"] = self.reference(table, row, "site", site_ids, N_("Unknown site: {id}."))
+            item["starts_at"] = self.moment(table, row, "starts_at", time_needed=True)
+            self.meeting_dates(table, row, item["starts_at"], consultation)
+        meetings = self.simple_list("meetings", "meetings", {"title": True, "place": False},
+                                    meeting)
+        return sites, meetings
+
+    def meeting_dates(self, table, row, starts_at: str | None, consultation: dict) -> None:
+        """A meeting already past is not shown by the kiosk; one outside the consultation's
+        dates is likely a typo: both said, neither refused (a past meeting is history)."""
+        if not starts_at:
+            return
+        day = starts_at[:10]
+        if day < date.today().isoformat():
+            self.warn(table, row[0], "starts_at", N_(
+                "This meeting is in the past ({date}): the kiosk shows only meetings to come."),
+                date=day)
+        opens, closes = consultation.get("opens_on"), consultation.get("closes_on")
+        if (opens and day < opens) or (closes and day > closes):
+            self.warn(table, row[0], "starts_at", N_(
+                "This meeting ({date}) is outside the consultation's dates ({opens} to "
+                "{closes})."), date=day, opens=opens or "…", closes=closes or "…")
+
+
+class _Builder(_ConsultationSheet, _QuestionSheets, _MeetingSheets, _Locator):
+    """Turns the tables into bundle data, adding a problem for every mistake."""
+
+    def build(self) -> dict:
+        c = self.consultation()
+        c["themes"] = self.simple_list("themes", "consultation.themes", {"title": True})
+        theme_ids = {t["id"] for t in c["themes"] if t.get("id")}
+
+        def project(table, row, item):
+            if item["id"] is not None:
+                self.project_rows.setdefault(item["id"], row)
+            item["theme"] = self.reference(table, row, "theme", theme_ids,
+                                           N_("Unknown theme: {id}."))
+            self.set(item, "cost", self.integer(table, row, "cost", minimum=1))
+            self.set(item, "image", self.image(table, row, "image"))
+            self.set(item, "proposed_by", self.keyword(
+                table, row, "proposed_by", _PROPOSERS,
+                N_("Unknown proposer: {value}. Allowed: {allowed}."), "value"))
+        projects = self.simple_list("projects", "consultation.projects",
+                                    {"title": True, "description": True}, project)
+        if projects:
+            c["projects"] = projects
+        c["questions"] = self.questions(projects, theme_ids)
+        sites, meetings = self.sites_and_meetings(c)
+        hoods = self.simple_list("neighbourhoods", "signup.neighbourhoods", {"name": True})
+        data: dict[str, Any] = {"format": FORMAT, "format_version": FORMAT_VERSION,
+                                "consultation": c}
+        if sites:
+            data["sites"] = sites
+        if meetings:
+            data["meetings"] = meetings
+        if hoods or self.age_bracket is not None:
+            signup: dict[str, Any] = {}
+            self.set(signup, "age_bracket", self.age_bracket)
+            if hoods:
+                signup["neighbourhoods"] = hoods
+            data["signup"] = signup
+        return data
 
 
 def build_bundle(xlsx_path: str | Path, images_dir: str | Path | None = None) -> dict:

@@ -149,8 +149,8 @@ def test_every_problem_is_named_at_once(folder, tmp_path):
     found = where(info.value.problems)
     expected = {
         ("questions", 7, "label::it", "D", "The translation in {lang} is missing."),
-        ("questions", 3, "kind", "B", "Unknown question kind: {kind}."),
-        ("questions", 8, "id", "A", "Duplicate identifier: {id}."),
+        ("questions", 3, "kind", "B", "Unknown question kind: {kind}. Allowed: {allowed}."),
+        ("questions", 8, "id", "A", "Duplicate identifier: {id} (first in row {first})."),
         ("questions", 7, "total", "N", "A whole number of at least {min} is expected here."),
         ("projects", 4, "theme", "B", "Unknown theme: {id}."),
         ("projects", 2, "image", "J", "The image {path} is missing."),
@@ -158,7 +158,7 @@ def test_every_problem_is_named_at_once(folder, tmp_path):
         ("projects", 5, "cost", "I", "A budget question needs a cost for every project: {id}."),
         ("consultation", 2, "closes_on", "L", "The consultation closes before it opens."),
         ("meetings", 1, "start", "C",
-         "Unknown column (the columns of each sheet are in docs/sheet-format.md)."),
+         "Unknown column: {heading}. This sheet's columns are: {columns}. A heading starting with # is a notes column."),
         ("meetings", None, "starts_at", None, "This column is missing."),
     }
     assert expected <= found, expected - found
@@ -207,7 +207,7 @@ def test_headings_unknown_untranslated_or_twice(tmp_path):
              "A text column names its language: {name}::fr, {name}::it or {name}::en."),
             ("questions", 1, "label::de", "F", "Unknown language: {lang}."),
             ("questions", 1, "lable::fr", "G",
-             "Unknown column (the columns of each sheet are in docs/sheet-format.md)."),
+             "Unknown column: {heading}. This sheet's columns are: {columns}. A heading starting with # is a notes column."),
             ("questions", 1, "kind", "H", "This column appears twice.")} <= found
 
 
@@ -257,7 +257,7 @@ def test_numbers_dates_and_yes_no(tmp_path):
             ("consultation", 2, "opens_on", "G", "A date (YYYY-MM-DD) is expected here."),
             ("consultation", 2, "closes_on", "H", "A date (YYYY-MM-DD) is expected here."),
             ("consultation", 2, "anonymous", "I", "yes or no is expected here."),
-            ("consultation", 2, "status", "J", "Unknown status: {status}."),
+            ("consultation", 2, "status", "J", "Unknown status: {status}. Allowed: {allowed}."),
             ("consultation", 2, "languages", "B",
              "Languages must be listed once each, among fr, it, en.")} <= found
 
@@ -307,7 +307,7 @@ def test_question_rules_by_kind(tmp_path):
             ("questions", 5, "projects", "I", "Unknown project: {id}."),
             ("questions", 6, None, None, "A scale needs five labels, from 1 to 5."),
             ("questions", 7, "projects", "I", "This question needs projects."),
-            ("options", 8, "question", "A", "Unknown question.")} <= found
+            ("options", 8, "question", "A", "Unknown question: {id}. The options name a question of the questions sheet.")} <= found
 
 
 def test_scale_labels_and_choice_options_come_from_the_options_sheet(tmp_path):
@@ -476,7 +476,7 @@ def test_identifiers_refuse_emoji_and_spaces(tmp_path):
     rows["questions"][1][0] = "q 🌳"
     found = where(problems_of(make_workbook(tmp_path / "s.xlsx", rows)))
     assert ("questions", 2, "id", "A",
-            "An identifier (letters, digits, - _ .) is expected here.") in found
+            "An identifier (letters a to z, digits, - _ .) is expected here: {value}.") in found
 
 
 def test_text_that_looks_like_a_formula_or_an_escape_stays_text(tmp_path):
@@ -513,9 +513,9 @@ def test_images_missing_broken_wrong_kind_or_too_large(folder):
         (2, "The image {path} is broken."),
         (3, "The image {path} is not a PNG, JPEG or WebP picture."),
         (4, "The image {path} has too many pixels: at most {max} million."),
-        (5, "An image path inside the bundle (PNG, JPEG or WebP) is expected."),
-        (6, "An image path inside the bundle (PNG, JPEG or WebP) is expected."),
-        (7, "An image path inside the bundle (PNG, JPEG or WebP) is expected."),
+        (5, "An image path inside the images folder (PNG, JPEG or WebP) is expected: {value}."),
+        (6, "An image path inside the images folder (PNG, JPEG or WebP) is expected: {value}."),
+        (7, "An image path inside the images folder (PNG, JPEG or WebP) is expected: {value}."),
     }
 
 
