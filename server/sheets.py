@@ -139,6 +139,7 @@ _MAXIMUM_KEY = {name: field for name, kind in KINDS.items() for field in kind.bu
 
 # -- problems ----------------------------------------------------------------------------------
 
+_GEOJSON_TYPES = ("FeatureCollection", "Feature", "Polygon", "MultiPolygon", "GeometryCollection")
 _BAD_ID = N_("An identifier (letters a to z, digits, - _ .) is expected here: {value}.")
 _PROPOSERS = ("partner", "citizen")
 _WHERE_CELL = N_("Sheet '{sheet}', row {row}, column {column} ({letter}): {message}")
@@ -827,6 +828,7 @@ class _Cells:
         self.languages: tuple[str, ...] = ()
         self.origins: dict[str, tuple[str, int]] = {}
         self.project_rows: dict[str, tuple] = {}
+        self.project_items: dict[str, dict] = {}
         self.age_bracket: bool | None = None
         self._images: dict[str, tuple | None] = {}
 
@@ -1215,18 +1217,18 @@ class _ConsultationSheet(_Sheets):
         areas and base map come from a map tool (tools/make_demo_map.py for the demo), not from
         typing; app.bundle checks the section itself."""
         value = self.plain(table, row, column)
-        if not value:
+        if not value or not self.relative_path(table, row, column, value):
             return None
-        bad_path = N_("A map file (.json) inside the images folder is expected.")
-        if Path(value).suffix.lower() != ".json" or value.startswith(("/", "\\")) \
-                or ".." in Path(value).parts or "\\" in value:
-            self.problem(table, row[0], column, bad_path)
+        bad_path = N_("A map file (.json) inside the images folder is expected: {value}.")
+        if Path(value).suffix.lower() != ".json" or value.startswith("/") \
+                or ".." in Path(value).parts:
+            self.problem(table, row[0], column, bad_path, value=_shown(value))
             return None
         path, current = self.images_dir / value, self.images_dir
         for part in Path(value).parts:
             current = current / part
             if current.is_symlink():
-                self.problem(table, row[0], column, bad_path)
+                self.problem(table, row[0], column, bad_path, value=_shown(value))
                 return None
         if not path.is_file():
             self.problem(table, row[0], column, N_("The map file {path} is missing."), path=value)
@@ -1237,10 +1239,24 @@ class _ConsultationSheet(_Sheets):
             return None
         try:
             section = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            section = None
-        if not isinstance(section, dict):
-            self.problem(table, row[0], column, bad_path)
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+            self.problem(table, row[0], column, N_(
+                "The map file {path} is not valid JSON (line {line}): save it again from the "
+                "map tool."), path=value, line=getattr(exc, "lineno", "?"))
+            return None
+        geojson = isinstance(section, dict) and (section.get("type") in _GEOJSON_TYPES or (
+            isinstance(section.get("areas"), dict) and section["areas"].get("type")
+            in _GEOJSON_TYPES))
+        if geojson:
+            self.problem(table, row[0], column, N_(
+                "The map file {path} is GeoJSON, not a map section: make the map section from "
+                "it with python -m server map build."),
+                path=value)
+            return None
+        if not isinstance(section, dict) or not section:
+            self.problem(table, row[0], column, N_(
+                "The map file {path} holds no map section (areas, base map, view): make it with "
+                "the map tool, or leave the cell empty."), path=value)
             return None
         self.map_file = value
         return section
@@ -1255,7 +1271,7 @@ class _QuestionSheets(_Sheets):
         if table is None:
             return []
         self.check_columns(table)
-        project_rows = {p["id"]: p for p in projects if p.get("id")}
+        project_rows = self.project_items = {p["id"]: p for p in projects if p.get("id")}
         questions, kinds = [], {}
         for index, row in enumerate(table.rows):
             self.origins[f"consultation.questions[{index}]"] = ("questions", row[0])
@@ -1337,6 +1353,29 @@ class _QuestionSheets(_Sheets):
                         and where and self.raw(projects_table, where, "cost") is None:
                     self.problem(projects_table, where[0], "cost", N_(
                         "A budget question needs a cost for every project: {id}."), id=pid)
+
+    def budget_costs(self, q: dict, total: int, step: int) -> None:
+        """Each project of a budget question can be funded in full: a cost above the total
+        never can (refused); a cost between two steps is funded to the step below it
+        (warned)."""
+        table = self.tables.get("projects")
+        if table is None:
+            return
+        for pid in q.get("projects") or list(self.project_items):
+            cost = self.project_items.get(pid, {}).get("cost")
+            where = self.project_rows.get(pid)
+            if cost is None or where is None:
+                continue
+            if cost > total:
+                self.problem(table, where[0], "cost", N_(
+                    "This project costs {cost}, more than the total of the budget question {id} "
+                    "({total}): it could never be funded."), cost=cost, id=q.get("id"),
+                    total=total)
+            elif cost % step:
+                self.warn(table, where[0], "cost", N_(
+                    "This project costs {cost}, not a whole number of steps of {step} (question "
+                    "{id}): funding it in full gives {funded}."), cost=cost, step=step,
+                    id=q.get("id"), funded=cost - cost % step)
 
     def option_items(self, rows, path, *, origins: bool = True) -> list[tuple[tuple, dict]]:
         """The options sheet's rows of one question, read: [(row, {"id", "label"})]."""
