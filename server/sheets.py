@@ -1537,19 +1537,25 @@ def build_bundle(xlsx_path: str | Path, images_dir: str | Path | None = None) ->
     return _build(xlsx_path, images_dir)[0]
 
 
-def _build(xlsx_path: str | Path, images_dir: str | Path | None) -> tuple[dict, list[str]]:
+def _build(xlsx_path: str | Path, images_dir: str | Path | None,
+           warnings_found: list | None = None) -> tuple[dict, list[str]]:
     """(the bundle data, the files besides bundle.json it needs: images, base map, and the
-    map section's own JSON file, kept so that the bundle turns back into the same sheet)."""
-    data, files, _where, _consultation = build_located(xlsx_path, images_dir)
+    map section's own JSON file, kept so that the bundle turns back into the same sheet);
+    the warnings are added to `warnings_found`."""
+    data, files, _where, _consultation, found = build_located(xlsx_path, images_dir)
+    if warnings_found is not None:
+        warnings_found.extend(found)
     return data, files
 
 
 def build_located(xlsx_path: str | Path, images_dir: str | Path | None
-                  ) -> tuple[dict, list[str], Callable[..., SheetProblem], Consultation]:
+                  ) -> tuple[dict, list[str], Callable[..., SheetProblem], Consultation,
+                             list[SheetProblem]]:
     """What _build gives, `where(bundle_path, column, message, **params)`: a SheetProblem
     at the sheet, row and column a bundle item (`consultation.questions[3]`) came from, so that
     a later verdict on the bundle (the hub's, in server.uploads) names its cell too, and the
-    Consultation app.bundle parsed from the data (the caller need not parse it again)."""
+    Consultation app.bundle parsed from the data (the caller need not parse it again), and
+    the warnings (SheetProblem with `warning` set): the build went on, the author should know."""
     path = Path(xlsx_path)
     images = Path(images_dir) if images_dir is not None else path.parent
     problems = _Problems()
@@ -1562,9 +1568,10 @@ def build_located(xlsx_path: str | Path, images_dir: str | Path | None
         consultation = parse_bundle(data, file=str(path), folder=images)
     except BundleError as exc:
         # A rule of app.bundle these checks do not repeat: still named by sheet, row, column.
-        raise SheetError([builder.locate(exc)], str(path)) from None
+        raise SheetError([builder.locate(exc)], str(path),
+                         warnings=problems.sorted_warnings()) from None
     files = _bundle_images(data) + ([builder.map_file] if builder.map_file else [])
-    return data, sorted(set(files)), builder.place, consultation
+    return data, sorted(set(files)), builder.place, consultation, problems.sorted_warnings()
 
 
 def _bundle_images(data: dict) -> list[str]:
@@ -1591,17 +1598,19 @@ def _out_folder_problem(out: Path, sources: list[Path]) -> SheetError | None:
 
 
 def write_bundle_folder(xlsx_path: str | Path, out_dir: str | Path,
-                        images_dir: str | Path | None = None) -> Consultation:
+                        images_dir: str | Path | None = None,
+                        warnings_found: list | None = None) -> Consultation:
     """Build the spreadsheet into the bundle folder `out_dir` (bundle.json and the images it
     names). Built into a temporary folder beside it, loaded back with app.bundle.load_bundle,
     then renamed into place: with any problem, `out_dir` is left as it was (or not created).
-    An existing `out_dir` is replaced only when it is empty or holds a bundle."""
+    An existing `out_dir` is replaced only when it is empty or holds a bundle. The warnings
+    (written all the same) are added to `warnings_found`."""
     out = Path(out_dir)
     images = Path(images_dir) if images_dir is not None else Path(xlsx_path).parent
     refused = _out_folder_problem(out, [Path(xlsx_path).parent, images])
     if refused:
         raise refused
-    data, files = _build(xlsx_path, images)
+    data, files = _build(xlsx_path, images, warnings_found)
     refused = _out_folder_problem(out, [images / relative for relative in files])
     if refused:
         raise refused
@@ -1834,7 +1843,7 @@ def _cli() -> argparse.ArgumentParser:
         description="Consultations authored as spreadsheets (docs/sheet-format.md).")
     sub = parser.add_subparsers(dest="action", required=True)
     build = sub.add_parser("build", help="build a bundle folder from a spreadsheet")
-    build.add_argument("sheet", type=Path, help="the spreadsheet (.xlsx)")
+    build.add_argument("sheet", type=Path, help="the spreadsheet (.xlsx or .ods)")
     build.add_argument("--images", type=Path, default=None,
                        help="where the sheet's images are (default: the spreadsheet's folder)")
     build.add_argument("--out", type=Path, required=True, help="the bundle folder to write")
@@ -1848,19 +1857,32 @@ def _cli() -> argparse.ArgumentParser:
     return parser
 
 
+def _print_warnings(found: list[SheetProblem], _) -> None:
+    """Warnings on stderr, each marked, then their count: the build went on (exit code 0)."""
+    for problem in found:
+        print(_format(_("Warning: {message}"), dict(message=problem.describe(_))),
+              file=sys.stderr)
+    if found:
+        print(_format(_("Warnings: {count}. Read them: the bundle is built all the same."),
+                      dict(count=len(found))), file=sys.stderr)
+
+
 def main_bundle(argv: list[str] | None = None) -> int:
-    """`python -m server bundle build SHEET.xlsx [--images DIR] --out FOLDER [--lang fr|it|en]`
-    and `python -m server bundle sheet FOLDER --out SHEET.xlsx`. Returns the exit code: 0 done,
-    1 problems (each printed on its own line, in --lang; nothing written), 2 bad usage."""
+    """`python -m server bundle build SHEET.xlsx|.ods [--images DIR] --out FOLDER [--lang …]`
+    and `python -m server bundle sheet FOLDER --out SHEET.xlsx`. Returns the exit code: 0 done
+    (warnings, if any, printed on stderr, each on its own line starting "Warning:"), 1 problems
+    (each printed on its own line, in --lang; nothing written), 2 bad usage."""
     from app.i18n import gettext_for
     try:
         args = _cli().parse_args(argv)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 2
     _ = gettext_for(args.lang)
+    found: list[SheetProblem] = []
     try:
         if args.action == "build":
-            consultation = write_bundle_folder(args.sheet, args.out, args.images)
+            consultation = write_bundle_folder(args.sheet, args.out, args.images, found)
+            _print_warnings(found, _)
             print(_format(_("Written: {path} ({id}, version {version})."),
                           dict(path=args.out, id=consultation.id, version=consultation.version)))
         else:
@@ -1874,6 +1896,7 @@ def main_bundle(argv: list[str] | None = None) -> int:
                 print(_format(_("Its images stay in {folder}: build it with --images {folder}."),
                               dict(folder=folder)))
     except SheetError as exc:
+        _print_warnings(exc.warnings, _)
         for problem in exc.problems:
             print(problem.describe(_), file=sys.stderr)
         print(_format(_(_NOTHING_WRITTEN), dict(count=exc.count)), file=sys.stderr)

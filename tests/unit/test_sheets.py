@@ -703,7 +703,12 @@ def test_cli_prints_every_problem_in_the_chosen_language(folder, tmp_path, capsy
     path = edited(folder, edit)
     assert main_bundle(["build", str(path), "--out", str(tmp_path / "out"),
                         "--lang", "fr"]) == 1
-    lines = capsys.readouterr().err.splitlines()
+    _ = gettext_for("fr")
+    warned = (_("Warning: {message}").split("{")[0],
+              _("Warnings: {count}. Read them: the bundle is built all the same.").split("{")[0])
+    # The demo's meetings pass with the calendar: warnings, printed first, not counted here.
+    lines = [line for line in capsys.readouterr().err.splitlines()
+             if not line.startswith(warned)]
     assert len(lines) == 3
     assert lines[0].endswith("Thème inconnu\u00a0: tourism.") and "projects" in lines[0]
     assert "row 7" in lines[1] or "ligne 7" in lines[1]
