@@ -177,3 +177,70 @@ def _row_values(row, number: int, max_columns: int, sheet: OdsSheet) -> tuple[li
     values.extend([None] * (max_columns + 1 - len(values)))
     return values, filled or bool(sheet.formulas_unsaved and
                                   sheet.formulas_unsaved[-1][0] == number)
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+_MANIFEST = """<?xml version="1.0" encoding="UTF-8"?>
+<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" \
+manifest:version="1.3">
+ <manifest:file-entry manifest:full-path="/" manifest:version="1.3" \
+manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>
+ <manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>
+</manifest:manifest>
+"""
+
+
+def _xml_text(text: str) -> str:
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;"))
+
+
+def _cell_xml(value) -> str:
+    if value is None:
+        return "<table:table-cell/>"
+    if isinstance(value, bool):
+        word = "true" if value else "false"
+        return (f'<table:table-cell office:value-type="boolean" office:boolean-value="{word}">'
+                f"<text:p>{word.upper()}</text:p></table:table-cell>")
+    if isinstance(value, (int, float)):
+        return (f'<table:table-cell office:value-type="float" office:value="{value!r}">'
+                f"<text:p>{value}</text:p></table:table-cell>")
+    if isinstance(value, datetime):
+        stamp = value.isoformat(timespec="seconds")
+        return (f'<table:table-cell office:value-type="date" office:date-value="{stamp}">'
+                f"<text:p>{stamp}</text:p></table:table-cell>")
+    paragraphs = "".join(f"<text:p>{_xml_text(line)}</text:p>"
+                         for line in str(value).split("\n"))
+    return f'<table:table-cell office:value-type="string">{paragraphs}</table:table-cell>'
+
+
+def write_ods(path, sheets: dict[str, list[list]], *, hidden_sheets: set[str] = frozenset(),
+              hidden_rows: dict[str, set[int]] | None = None) -> None:
+    """A plain .ods of `sheets` ({title: rows of cell values}, row 1 first), as LibreOffice
+    lays one out (a `mimetype` entry first, stored): for `bundle sheet --out x.ods`, tests and
+    benchmarks. Rows in `hidden_rows[title]` (1-based) and sheets in `hidden_sheets` are hidden."""
+    hidden_rows = hidden_rows or {}
+    body = []
+    for title, rows in sheets.items():
+        style = ' table:style-name="hidden"' if title in hidden_sheets else ""
+        body.append(f'<table:table table:name="{_xml_text(title)}"{style}>')
+        for number, row in enumerate(rows, start=1):
+            visibility = ' table:visibility="collapse"' \
+                if number in hidden_rows.get(title, ()) else ""
+            body.append(f"<table:table-row{visibility}>" + "".join(_cell_xml(v) for v in row)
+                        + "</table:table-row>")
+        body.append("</table:table>")
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<office:document-content xmlns:office="{_OFFICE}" xmlns:table="{_TABLE}" '
+        f'xmlns:text="{_TEXT}" xmlns:style="{_STYLE}" office:version="1.3">'
+        '<office:automatic-styles><style:style style:name="hidden" style:family="table">'
+        '<style:table-properties table:display="false"/></style:style>'
+        '</office:automatic-styles>'
+        '<office:body><office:spreadsheet>' + "".join(body) +
+        '</office:spreadsheet></office:body></office:document-content>')
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(zipfile.ZipInfo("mimetype"), MIMETYPE, compress_type=zipfile.ZIP_STORED)
+        archive.writestr("META-INF/manifest.xml", _MANIFEST)
+        archive.writestr("content.xml", content)

@@ -538,7 +538,7 @@ def _check_sheet_names(parts: dict[str, tuple[str, bool]], problems: _Problems) 
                     "out."))
             continue
         guess = _SHEET_ALIASES.get(name) or next(iter(
-            difflib.get_close_matches(name, list(SHEETS), n=1, cutoff=0.6)), None)
+            difflib.get_close_matches(name, list(SHEETS), n=1, cutoff=0.8)), None)
         if guess and guess not in present:
             problems.add(title, None, None, N_(
                 "This sheet is not read: its name is not one the format knows. Did you mean "
@@ -652,8 +652,8 @@ def _fill_table(table: _Table, rows: list[tuple[int, list]], problems: _Problems
         if later is not None and later != 1:
             table.unread = True
             problems.add(table.name, 1, None, N_(
-                "The headings must be in row 1; here they are in row {row}. Delete the rows "
-                "above them (a title, a banner)."), row=later)
+                "The headings must be in row 1; here they are in row {found}. Delete the rows "
+                "above them (a title, a banner)."), found=later)
             return
     for number, values in cleaned:
         for index, value in enumerate(values):
