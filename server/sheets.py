@@ -823,7 +823,7 @@ class _Cells:
     def __init__(self, tables: dict[str, _Table], images_dir: Path, problems: _Problems):
         self.tables = tables
         self.images_dir = images_dir
-        self.map_file: str | None = None      # the map section's JSON file, when the sheet names one
+        self.map_file: str | None = None      # the map section's JSON file the sheet names
         self.problems = problems
         self.languages: tuple[str, ...] = ()
         self.origins: dict[str, tuple[str, int]] = {}

@@ -63,7 +63,8 @@ _SHEETS = (_SHEET, _ODS)
 _ENTRY_LIMITS = {_SHEET: MAX_FILE_BYTES, _ODS: MAX_FILE_BYTES, ".json": MAX_MAP_JSON_BYTES,
                  ".geojson": MAX_MAP_JSON_BYTES, ".mbtiles": MAX_TILES_BYTES,
                  **{s: MAX_IMAGE_BYTES for s in IMAGE_SUFFIXES}}
-_KIND_NAMES = {_SHEET: "XLSX", _ODS: "ODS", ".json": "JSON", ".geojson": "GeoJSON", ".mbtiles": "MBTiles",
+_KIND_NAMES = {_SHEET: "XLSX", _ODS: "ODS", ".json": "JSON", ".geojson": "GeoJSON",
+               ".mbtiles": "MBTiles",
                ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WebP"}
 # What file systems and zip tools add by themselves; skipped, never unpacked.
 _LITTER_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
@@ -199,8 +200,9 @@ def _checked_directory(archive: zipfile.ZipFile) -> list[tuple[str, zipfile.ZipI
         suffix = posixpath.splitext(name)[1].lower()
         if suffix not in _ENTRY_LIMITS:
             raise _refusal(N_("The .zip holds a file that has no place in a consultation: "
-                              "{name}. Only the spreadsheet (.xlsx or .ods), images (PNG, JPEG, WebP) "
-                              "and map files (.json, .geojson, .mbtiles) are accepted."), name=name)
+                              "{name}. Only the spreadsheet (.xlsx or .ods), images (PNG, JPEG, "
+                              "WebP) and map files (.json, .geojson, .mbtiles) are accepted."),
+                           name=name)
         if info.file_size > _ENTRY_LIMITS[suffix]:
             raise _refusal(N_("The file {name} in the .zip is too large: at most {limit} MB."),
                            name=name, limit=_megabytes(_ENTRY_LIMITS[suffix]))
