@@ -1802,10 +1802,33 @@ def _write_workbook(rows: dict[str, list[dict]], out: Path) -> None:
         workbook.save(out)
 
 
+def _write_ods(rows: dict[str, list[dict]], out: Path) -> None:
+    """The same sheets as _write_workbook, as an OpenDocument spreadsheet (no drop-down lists:
+    the words allowed are in the messages)."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    sheets = {}
+    for sheet in SHEETS:
+        headings = [heading for heading, _column in _headings(sheet)]
+        table = [headings]
+        for cells in rows[sheet]:
+            values = []
+            for heading in headings:
+                value = cells.get(heading)
+                if isinstance(value, bool):
+                    value = "yes" if value else "no"
+                elif isinstance(value, str):
+                    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+                values.append(value)
+            table.append(values)
+        sheets[sheet] = table
+    ods.write_ods(out, sheets)
+
+
 def bundle_to_sheet(bundle_folder: str | Path, out_path: str | Path) -> list[str]:
     """Write the bundle in `bundle_folder` (or its bundle.json) as a spreadsheet at `out_path`,
     the reverse of build_bundle. The bundle is loaded and checked first (BundleError when not
-    valid); the file is written whole or not at all. Returns the bundle fields the spreadsheet
+    valid); the file is written whole or not at all, as an .ods when `out_path` ends so, else
+    an .xlsx. Returns the bundle fields the spreadsheet
     has no place for (left out), usually none. Images stay where they are: build the sheet back
     with `images_dir` set to the bundle folder."""
     path = Path(bundle_folder)
@@ -1818,7 +1841,10 @@ def bundle_to_sheet(bundle_folder: str | Path, out_path: str | Path) -> list[str
     handle, temp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     os.close(handle)
     try:
-        _write_workbook(rows, Path(temp))
+        if out.suffix.lower() == ".ods":
+            _write_ods(rows, Path(temp))
+        else:
+            _write_workbook(rows, Path(temp))
         os.chmod(temp, 0o644)          # mkstemp's 0600 is for the file being written
         os.replace(temp, out)
     except BaseException:
@@ -1851,7 +1877,8 @@ def _cli() -> argparse.ArgumentParser:
                        help="language of the messages")
     sheet = sub.add_parser("sheet", help="write a bundle folder as a spreadsheet")
     sheet.add_argument("folder", type=Path, help="the bundle folder")
-    sheet.add_argument("--out", type=Path, required=True, help="the spreadsheet to write")
+    sheet.add_argument("--out", type=Path, required=True,
+                       help="the spreadsheet to write (.xlsx, or .ods)")
     sheet.add_argument("--lang", choices=LANGUAGES, default=_default_language(),
                        help="language of the messages")
     return parser

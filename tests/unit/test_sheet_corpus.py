@@ -354,3 +354,19 @@ def test_the_same_workbook_saved_by_libreoffice_builds_the_same_bundle(tmp_path)
         saved[target] = out / f"original.{target}"
     for target, path in saved.items():
         assert build_bundle(path) == expected, target
+
+
+def test_the_demo_written_as_ods_builds_the_demo_bundle(tmp_path):
+    """`bundle sheet --out x.ods` then `bundle build x.ods`: the same bundle as the template,
+    every kind, images and map included."""
+    from app.paths import DEMO_BUNDLE_DIR
+    sheet = tmp_path / "demo.ods"
+    assert main_bundle(["sheet", str(DEMO_BUNDLE_DIR), "--out", str(sheet)]) == 0
+    assert build_bundle(sheet, DEMO_BUNDLE_DIR) == \
+        build_bundle(DEMO_BUNDLE_DIR / "consultation.xlsx")
+
+
+def test_the_open_maximum_is_an_ideas_text():
+    from app.kinds.open import MAX_ANSWER_CHARS
+    from app.proposals import TEXT_MAX
+    assert MAX_ANSWER_CHARS == TEXT_MAX
