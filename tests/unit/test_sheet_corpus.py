@@ -370,3 +370,23 @@ def test_the_open_maximum_is_an_ideas_text():
     from app.kinds.open import MAX_ANSWER_CHARS
     from app.proposals import TEXT_MAX
     assert MAX_ANSWER_CHARS == TEXT_MAX
+
+
+def test_the_preview_builds_a_spreadsheet_and_prints_its_warnings(tmp_path, capsys):
+    """tools/preview.py given a spreadsheet: built first; warnings printed and the preview goes
+    on; problems printed and nothing to preview. (The walk itself: tests/ui/test_preview.py.)"""
+    import importlib.util
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("piazzetta_preview_sheet",
+                                                  root / "tools" / "preview.py")
+    preview = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(preview)
+    warned = save(base(Notes=[["x"]]), tmp_path / "warned", "ods")
+    folder = preview.built_from_sheet(warned)
+    assert (folder / "bundle.json").is_file()
+    assert capsys.readouterr().err.startswith("Warning: Sheet 'Notes': This sheet is not read")
+    book = base()
+    book["questions"][1][5] = 30000
+    assert preview.built_from_sheet(save(book, tmp_path / "broken", "xlsx")) is None
+    assert "Sheet 'questions', row 2, column step (F): The total (100000) is not a whole " \
+           "number of steps of 30000" in capsys.readouterr().err
