@@ -1020,6 +1020,17 @@ class _Cells:
                              lang=lang)
         return found
 
+    @staticmethod
+    def set(target: dict, key: str, value: Any) -> None:
+        """Only what the sheet says: an empty cell leaves the bundle's default."""
+        if value is not None and value != {}:
+            target[key] = value
+
+
+class _FileCells(_Cells):
+    """Cells that name a file beside the spreadsheet (an image): a path inside the images
+    folder, written with slashes, the file checked as the bundle loader checks it."""
+
     def image(self, table, row, column) -> str | None:
         value = self.plain(table, row, column)
         if value is None or not self.relative_path(table, row, column, value):
@@ -1082,14 +1093,8 @@ class _Cells:
             return exc.message, exc.params
         return None
 
-    @staticmethod
-    def set(target: dict, key: str, value: Any) -> None:
-        """Only what the sheet says: an empty cell leaves the bundle's default."""
-        if value is not None and value != {}:
-            target[key] = value
 
-
-class _Sheets(_Cells):
+class _Sheets(_FileCells):
     """A sheet's columns, rows and identifiers: the rules every sheet shares."""
 
     def table(self, name: str) -> _Table | None:
