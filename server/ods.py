@@ -31,6 +31,7 @@ def _t(ns: str, name: str) -> str:
 _ROW, _CELL, _COVERED = _t(_TABLE, "table-row"), _t(_TABLE, "table-cell"), \
     _t(_TABLE, "covered-table-cell")
 _SHEET = _t(_TABLE, "table")
+_COLUMN = _t(_TABLE, "table-column")
 _P = _t(_TEXT, "p")
 _DURATION = re.compile(r"^-?PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)(?:\.\d+)?S)?$")
 
@@ -43,6 +44,8 @@ class OdsSheet:
     hidden: bool = False
     rows: list[tuple[int, list]] = field(default_factory=list)
     hidden_rows: set[int] = field(default_factory=set)
+    hidden_columns: set[int] = field(default_factory=set)       # 0-based
+    columns_seen: int = 0
     formulas_unsaved: list[tuple[int, int]] = field(default_factory=list)
     merges: list[tuple[int, int, int, int]] = field(default_factory=list)   # row, col, rows, cols
     too_many_rows: int | None = None
@@ -128,7 +131,14 @@ def read_ods(archive: zipfile.ZipFile, *, max_rows: int, max_columns: int,
                     keep, number = wanted(title), 0
                     sheets.append(current)
                 continue
-            if tag == _t(_OFFICE, "automatic-styles"):
+            if tag == _COLUMN and current is not None:
+                repeat = int(element.get(_t(_TABLE, "number-columns-repeated"), "1") or 1)
+                first = current.columns_seen
+                current.columns_seen += repeat
+                if element.get(_t(_TABLE, "visibility"), "visible") != "visible":
+                    current.hidden_columns.update(range(first, min(first + repeat,
+                                                                   max_columns)))
+            elif tag == _t(_OFFICE, "automatic-styles"):
                 hidden_styles = _hidden_table_styles(element)
                 element.clear()
             elif tag == _ROW and current is not None:
@@ -216,15 +226,22 @@ def _cell_xml(value) -> str:
 
 
 def write_ods(path, sheets: dict[str, list[list]], *, hidden_sheets: set[str] = frozenset(),
-              hidden_rows: dict[str, set[int]] | None = None) -> None:
+              hidden_rows: dict[str, set[int]] | None = None,
+              hidden_columns: dict[str, set[int]] | None = None) -> None:
     """A plain .ods of `sheets` ({title: rows of cell values}, row 1 first), as LibreOffice
     lays one out (a `mimetype` entry first, stored): for `bundle sheet --out x.ods`, tests and
-    benchmarks. Rows in `hidden_rows[title]` (1-based) and sheets in `hidden_sheets` are hidden."""
+    benchmarks. Rows in `hidden_rows[title]` (1-based), columns in `hidden_columns[title]`
+    (0-based) and sheets in `hidden_sheets` are hidden."""
     hidden_rows = hidden_rows or {}
     body = []
     for title, rows in sheets.items():
         style = ' table:style-name="hidden"' if title in hidden_sheets else ""
         body.append(f'<table:table table:name="{_xml_text(title)}"{style}>')
+        width = max((len(row) for row in rows), default=0)
+        for index in range(width):
+            visibility = ' table:visibility="collapse"' \
+                if index in (hidden_columns or {}).get(title, ()) else ""
+            body.append(f"<table:table-column{visibility}/>")
         for number, row in enumerate(rows, start=1):
             visibility = ' table:visibility="collapse"' \
                 if number in hidden_rows.get(title, ()) else ""

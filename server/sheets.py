@@ -371,16 +371,19 @@ def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, tuple[str, bool]] | None
 _FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
 _HIDDEN_ROW = re.compile(rb'<(?:\w+:)?row\s[^>]*?hidden="(?:1|true)"[^>]*>')
 _ROW_NUMBER = re.compile(rb'\sr="(\d{1,7})"')
+_HIDDEN_COLUMNS = re.compile(rb'<(?:\w+:)?col\s[^>]*?hidden="(?:1|true)"[^>]*>')
+_COLUMN_SPAN = re.compile(rb'\smin="(\d{1,5})"[^>]*?\smax="(\d{1,5})"|\smax="(\d{1,5})"[^>]*?'
+                          rb'\smin="(\d{1,5})"')
 _MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Za-z]{1,3}\d{1,7}'
                     rb'(?::[A-Za-z]{1,3}\d{1,7})?)"')
 
 
 def _scan_part(archive: zipfile.ZipFile, part: str
-               ) -> tuple[bool, list[tuple[str, int, str]], set[int]]:
-    """(holds formulas, merged ranges as (first letter, first row, range), hidden rows) of a
-    worksheet part, read as bytes: cheap next to openpyxl's parse, which tells none of them in
-    read-only mode."""
-    formulas, merges, tail, hidden = False, [], b"", set()
+               ) -> tuple[bool, list[tuple[str, int, str]], tuple[set[int], set[int]]]:
+    """(holds formulas, merged ranges as (first letter, first row, range), (hidden rows,
+    hidden columns 0-based)) of a worksheet part, read as bytes: cheap next to openpyxl's parse,
+    which tells none of them in read-only mode."""
+    formulas, merges, tail, hidden, hidden_columns = False, [], b"", set(), set()
     with archive.open(part) as stream:
         while True:
             chunk = stream.read(1 << 20)
@@ -396,9 +399,15 @@ def _scan_part(archive: zipfile.ZipFile, part: str
                 number = _ROW_NUMBER.search(m.group(0))
                 if number:
                     hidden.add(int(number.group(1)))
+            for m in _HIDDEN_COLUMNS.finditer(data):
+                span = _COLUMN_SPAN.search(m.group(0))
+                if span:
+                    low, high, high2, low2 = span.groups()
+                    first, last = int(low or low2), int(high or high2)
+                    hidden_columns.update(range(first - 1, min(last, MAX_COLUMNS)))
             tail = data[-200:]
     # A match inside the 200-byte overlap is seen twice.
-    return formulas, sorted(set(merges)), hidden
+    return formulas, sorted(set(merges)), (hidden, hidden_columns)
 
 
 _XML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
@@ -489,7 +498,7 @@ def _read_ods(archive: zipfile.ZipFile, problems: _Problems) -> dict[str, _Table
         if name not in SHEETS or name in tables:
             continue
         table = tables[name] = _Table(name, sheet.title)
-        _fill_table(table, sheet.rows, problems, sheet.hidden_rows)
+        _fill_table(table, sheet.rows, problems, (sheet.hidden_rows, sheet.hidden_columns))
         if sheet.too_many_rows:
             problems.add(name, sheet.too_many_rows, None,
                          N_("Too many rows: a sheet may use rows 1 to {max}."), max=MAX_ROWS)
@@ -573,7 +582,7 @@ def _hide_merged(table: _Table, ref: str) -> None:
 
 
 def _load_tables(handle, file: str, problems: _Problems, *, data_only: bool,
-                 hidden_rows: dict[str, set[int]]) -> dict[str, _Table]:
+                 hidden_rows: dict[str, tuple[set[int], set[int]]]) -> dict[str, _Table]:
     workbook = _open_openpyxl(handle, file, problems, data_only=data_only)
     tables = {}
     try:
@@ -586,7 +595,7 @@ def _load_tables(handle, file: str, problems: _Problems, *, data_only: bool,
                 continue          # a chart sheet
             table = tables[name] = _Table(name, title)
             _fill_table(table, _xlsx_rows(sheet, table, problems), problems,
-                        hidden_rows.get(title, set()))
+                        hidden_rows.get(title, (set(), set())))
     except SheetError:
         raise
     except Exception as exc:
@@ -626,11 +635,12 @@ def _is_note(values: list) -> bool:
 
 
 def _fill_table(table: _Table, rows: list[tuple[int, list]], problems: _Problems,
-                hidden_rows: set[int]) -> None:
+                hidden: tuple[set[int], set[int]]) -> None:
     """The table's headings (row 1) and items from the sheet's filled rows, each as read
     (str, number, bool, date…); what no row may hold reported: spreadsheet errors, cells past
     the last column, a banner above the headings."""
     too_wide = False
+    hidden_rows, hidden_columns = hidden
     cleaned: list[tuple[int, list]] = []
     for number, values in rows:
         values = [_cell(v) for v in values]
@@ -666,6 +676,12 @@ def _fill_table(table: _Table, rows: list[tuple[int, list]], problems: _Problems
         if number == 1:
             table.headings = values
             _read_headings(table, values, problems)
+            for index in sorted(hidden_columns):
+                if any(index < len(v) and v[index] is not None for _n, v in cleaned):
+                    heading, letter = table.heading_at(index)
+                    problems.warn(table.name, None, heading, N_(
+                        "This column is hidden: it is read all the same. Delete the column to "
+                        "leave it out."), letter)
             continue
         if _is_note(values):
             continue

@@ -43,10 +43,12 @@ def base(**changes) -> dict[str, list[list]]:
     return book
 
 
-def save(book: dict, path: Path, fmt: str, *, hidden_sheets=(), hidden_rows=None) -> Path:
+def save(book: dict, path: Path, fmt: str, *, hidden_sheets=(), hidden_rows=None,
+         hidden_columns=None) -> Path:
     path = path.with_suffix("." + fmt)
     if fmt == "ods":
-        write_ods(path, book, hidden_sheets=set(hidden_sheets), hidden_rows=hidden_rows)
+        write_ods(path, book, hidden_sheets=set(hidden_sheets), hidden_rows=hidden_rows,
+                  hidden_columns=hidden_columns)
         return path
     workbook = Workbook()
     workbook.remove(workbook.active)
@@ -58,6 +60,8 @@ def save(book: dict, path: Path, fmt: str, *, hidden_sheets=(), hidden_rows=None
                     ws.cell(row=number, column=column, value=value)
         for number in (hidden_rows or {}).get(title, ()):
             ws.row_dimensions[number].hidden = True
+        for index in (hidden_columns or {}).get(title, ()):
+            ws.column_dimensions[chr(65 + index)].hidden = True
         if title in hidden_sheets:
             ws.sheet_state = "hidden"
     workbook.save(path)
@@ -124,6 +128,14 @@ def test_a_hidden_sheet_and_hidden_rows_are_read_and_said_so(tmp_path, fmt):
         ("meetings", None, None, None, "This sheet is hidden: it is read all the same. Delete "
          "it to leave it out.", {})]
     assert len(build_bundle(path)["consultation"]["projects"]) == 2
+
+
+def test_a_hidden_column_is_read_and_said_so(tmp_path, fmt):
+    path = save(base(), tmp_path / "book", fmt, hidden_columns={"projects": {6}})
+    code, problems, warned = verdict(path, tmp_path)
+    assert (code, problems) == (0, [])
+    assert warned == [("projects", None, "cost", "G", "This column is hidden: it is read all "
+                       "the same. Delete the column to leave it out.", {})]
 
 
 def test_a_banner_above_the_headings_is_one_problem(tmp_path, fmt):
