@@ -181,6 +181,12 @@ def _checked_directory(archive: zipfile.ZipFile) -> list[tuple[str, zipfile.ZipI
     entries, seen = [], set()
     for info in infos:
         name = _safe_name(info.filename)
+        if name is None and "\\" in info.filename:
+            # Some Windows zip tools write images\p-bus.png: said so, with what to do.
+            raise _refusal(N_("The .zip holds a name written with backslashes (\\), as some "
+                              "Windows tools write them: {name}. Zip the folder again with "
+                              "Windows' own \"Compressed (zipped) folder\", or 7-Zip."),
+                           name=info.filename[:MAX_NAME_CHARS])
         if name is None:
             raise _refusal(N_("The .zip holds a name that is not accepted: {name}. Each file "
                               "must stay inside the folder (no absolute path, no '..')."),

@@ -277,12 +277,13 @@ def with_clash() -> bytes:
     (with_entry("../../etc/cron.d/evil.png"), "../../etc/cron.d/evil.png"),
     (with_entry("/tmp/evil.png"), "/tmp/evil.png"),
     (with_entry("images\\evil.png"), "images\\evil.png"),
+    (with_entry("images\\p-bus.png"), "barres obliques inversées"),
     (with_entry("images/cover.png", b"/etc/passwd", link=True), "un lien"),
     (with_entry("images/run.sh", b"#!/bin/sh"), "images/run.sh"),
     (with_entry("images/fake.png", b"<html>not a picture</html>"), "images/fake.png"),
     (with_clash(), "images/a.png à la fois comme fichier et comme dossier"),
-], ids=["pdf", "empty", "corrupt-zip", "dot-dot", "absolute", "backslash", "symlink",
-        "script", "fake-image", "file-and-folder"])
+], ids=["pdf", "empty", "corrupt-zip", "dot-dot", "absolute", "backslash", "windows-zip",
+        "symlink", "script", "fake-image", "file-and-folder"])
 def test_bad_uploads_get_a_clear_message_and_change_nothing(hub, content, expected):
     browser = staff(hub)
     before = stored_versions(hub)
