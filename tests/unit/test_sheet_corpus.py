@@ -402,3 +402,25 @@ def test_the_preview_builds_a_spreadsheet_and_prints_its_warnings(tmp_path, caps
     assert preview.built_from_sheet(save(book, tmp_path / "broken", "xlsx")) is None
     assert "Sheet 'questions', row 2, column step (F): The total (100000) is not a whole " \
            "number of steps of 30000" in capsys.readouterr().err
+
+
+def test_the_bundle_parser_refuses_a_step_the_kiosk_cannot_use():
+    """The same rule for a bundle written by hand (app/kinds/budget.py's step_problem)."""
+    from app.bundle import parse_bundle
+    from app.errors import BundleError
+    data = build_bundle(Path(__file__).resolve().parents[2] / "assets" / "demo" /
+                        "consultation.xlsx")
+    budget = next(q for q in data["consultation"]["questions"] if q["kind"] == "budget")
+    budget["step"] = budget["total"] + 1
+    with pytest.raises(BundleError) as info:
+        parse_bundle(data)
+    assert info.value.message.startswith("The step ({step}) is larger than the total")
+    assert info.value.field.endswith(".step")
+
+
+def test_the_servers_help_lists_bundle(capsys):
+    from server.admin import main
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "bundle" in out.split("positional arguments:")[1]
