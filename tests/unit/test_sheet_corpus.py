@@ -352,20 +352,24 @@ REQUIRED = os.environ.get("PIAZZETTA_REQUIRE_SOFFICE") == "1"
 @pytest.mark.skipif(SOFFICE is None and not REQUIRED,
                     reason="LibreOffice (Debian's libreoffice-calc-nogui) is not installed")
 def test_the_same_workbook_saved_by_libreoffice_builds_the_same_bundle(tmp_path):
+    """A workbook made by openpyxl, and the demo's template (every kind, images, map, drop-down
+    lists), each saved by LibreOffice Calc as .ods and as .xlsx: the same bundles."""
+    from app.paths import DEMO_BUNDLE_DIR
     assert SOFFICE, "PIAZZETTA_REQUIRE_SOFFICE=1 but soffice is not on PATH"
     book = base()
     book["meetings"][1][2] = datetime(2099, 5, 4, 18, 30)     # a real date-time cell
     original = save(book, tmp_path / "original", "xlsx")
-    expected = build_bundle(original)
-    saved = {}
+    demo = tmp_path / "demo.xlsx"
+    shutil.copy(DEMO_BUNDLE_DIR / "consultation.xlsx", demo)
+    expected = {"original": build_bundle(original),
+                "demo": build_bundle(DEMO_BUNDLE_DIR / "consultation.xlsx")}
     for target in ("ods", "xlsx"):
         out = tmp_path / f"by-libreoffice-{target}"
         subprocess.run([SOFFICE, "--headless", f"-env:UserInstallation=file://{tmp_path}/lo",
-                        "--convert-to", target, "--outdir", str(out), str(original)],
-                       check=True, capture_output=True, timeout=180)
-        saved[target] = out / f"original.{target}"
-    for target, path in saved.items():
-        assert build_bundle(path) == expected, target
+                        "--convert-to", target, "--outdir", str(out), str(original), str(demo)],
+                       check=True, capture_output=True, timeout=300)
+        assert build_bundle(out / f"original.{target}") == expected["original"], target
+        assert build_bundle(out / f"demo.{target}", DEMO_BUNDLE_DIR) == expected["demo"], target
 
 
 def test_the_demo_written_as_ods_builds_the_demo_bundle(tmp_path):
