@@ -271,9 +271,9 @@ def with_clash() -> bytes:
 
 
 @pytest.mark.parametrize("content, expected", [
-    (b"%PDF-1.7\n" + b"x" * 5000, "ni un tableur (.xlsx, .ods)"),
+    (b"%PDF-1.7\n" + b"x" * 5000, "ni un classeur (.xlsx, .ods)"),
     (b"", "Le fichier est vide"),
-    (b"PK\x03\x04" + b"\0" * 200, "ni un tableur (.xlsx, .ods)"),
+    (b"PK\x03\x04" + b"\0" * 200, "ni un classeur (.xlsx, .ods)"),
     (with_entry("../../etc/cron.d/evil.png"), "../../etc/cron.d/evil.png"),
     (with_entry("/tmp/evil.png"), "/tmp/evil.png"),
     (with_entry("images\\evil.png"), "images\\evil.png"),
