@@ -921,10 +921,12 @@ class _Cells:
         number = _as_int(value)
         if number is None or number < minimum:
             self.problem(table, row[0], column,
-                         N_("A whole number of at least {min} is expected here."), min=minimum)
+                         N_("A whole number of at least {min} is expected here: {value}."),
+                         min=minimum, value=_shown(_as_text(value)))
             return None
         if number > MAX_INT:
-            self.problem(table, row[0], column, N_("This number is too large."))
+            self.problem(table, row[0], column, N_("This number is too large: {value}."),
+                         value=_shown(_as_text(value)))
             return None
         return number
 
@@ -939,7 +941,8 @@ class _Cells:
             return True
         if word in _FALSE:
             return False
-        self.problem(table, row[0], column, N_("yes or no is expected here."))
+        self.problem(table, row[0], column, N_("yes or no is expected here: {value}."),
+                     value=_shown(_as_text(value)))
         return None
 
     def keyword(self, table, row, column, allowed, message, param) -> str | None:
@@ -967,7 +970,8 @@ class _Cells:
                 return date.fromisoformat(value).isoformat()
             except ValueError:
                 pass
-        self.problem(table, row[0], column, N_("A date (YYYY-MM-DD) is expected here."))
+        self.problem(table, row[0], column, N_("A date (YYYY-MM-DD) is expected here: {value}."),
+                     value=_shown(_as_text(value)))
         return None
 
     def moment(self, table, row, column, *, time_needed: bool = False) -> str | None:
@@ -997,7 +1001,9 @@ class _Cells:
             if column in table.columns:
                 self.problem(table, row[0], column, N_("This field is required."))
             return None
-        self.problem(table, row[0], column, N_("A date and time (ISO 8601) is expected here."))
+        self.problem(table, row[0], column, N_(
+            "A date and time (2026-12-03T18:30) is expected here: {value}."),
+            value=_shown(_as_text(value)))
         return None
 
     def text(self, table, row, base, *, required) -> dict[str, str]:

@@ -151,14 +151,16 @@ def test_every_problem_is_named_at_once(folder, tmp_path):
         ("questions", 7, "label::it", "D", "The translation in {lang} is missing."),
         ("questions", 3, "kind", "B", "Unknown question kind: {kind}. Allowed: {allowed}."),
         ("questions", 8, "id", "A", "Duplicate identifier: {id} (first in row {first})."),
-        ("questions", 7, "total", "N", "A whole number of at least {min} is expected here."),
+        ("questions", 7, "total", "N",
+         "A whole number of at least {min} is expected here: {value}."),
         ("projects", 4, "theme", "B", "Unknown theme: {id}."),
         ("projects", 2, "image", "J", "The image {path} is missing."),
         ("projects", 3, "image", "J", "The image {path} is not a PNG, JPEG or WebP picture."),
         ("projects", 5, "cost", "I", "A budget question needs a cost for every project: {id}."),
         ("consultation", 2, "closes_on", "L", "The consultation closes before it opens."),
         ("meetings", 1, "start", "C",
-         "Unknown column: {heading}. This sheet's columns are: {columns}. A heading starting with # is a notes column."),
+         "Unknown column: {heading}. This sheet's columns are: {columns}. A heading starting "
+         "with # is a notes column."),
         ("meetings", None, "starts_at", None, "This column is missing."),
     }
     assert expected <= found, expected - found
@@ -207,7 +209,8 @@ def test_headings_unknown_untranslated_or_twice(tmp_path):
              "A text column names its language: {name}::fr, {name}::it or {name}::en."),
             ("questions", 1, "label::de", "F", "Unknown language: {lang}."),
             ("questions", 1, "lable::fr", "G",
-             "Unknown column: {heading}. This sheet's columns are: {columns}. A heading starting with # is a notes column."),
+             "Unknown column: {heading}. This sheet's columns are: {columns}. A heading "
+             "starting with # is a notes column."),
             ("questions", 1, "kind", "H", "This column appears twice.")} <= found
 
 
@@ -252,11 +255,12 @@ def test_numbers_dates_and_yes_no(tmp_path):
     rows["consultation"][1][1] = "fr de"
     found = where(problems_of(make_workbook(tmp_path / "bad.xlsx", rows)))
     assert {("consultation", 2, "version", "E",
-             "A whole number of at least {min} is expected here."),
-            ("consultation", 2, "goal", "F", "A whole number of at least {min} is expected here."),
-            ("consultation", 2, "opens_on", "G", "A date (YYYY-MM-DD) is expected here."),
-            ("consultation", 2, "closes_on", "H", "A date (YYYY-MM-DD) is expected here."),
-            ("consultation", 2, "anonymous", "I", "yes or no is expected here."),
+             "A whole number of at least {min} is expected here: {value}."),
+            ("consultation", 2, "goal", "F",
+             "A whole number of at least {min} is expected here: {value}."),
+            ("consultation", 2, "opens_on", "G", "A date (YYYY-MM-DD) is expected here: {value}."),
+            ("consultation", 2, "closes_on", "H", "A date (YYYY-MM-DD) is expected here: {value}."),
+            ("consultation", 2, "anonymous", "I", "yes or no is expected here: {value}."),
             ("consultation", 2, "status", "J", "Unknown status: {status}. Allowed: {allowed}."),
             ("consultation", 2, "languages", "B",
              "Languages must be listed once each, among fr, it, en.")} <= found
@@ -268,10 +272,10 @@ def test_a_huge_number_is_too_large(tmp_path):
     rows["consultation"][1].append("9" * 5000)
     found = where(problems_of(make_workbook(tmp_path / "s.xlsx", rows)))
     assert ("consultation", 2, "goal", "E",
-            "A whole number of at least {min} is expected here.") in found
+            "A whole number of at least {min} is expected here: {value}.") in found
     rows["consultation"][1][-1] = 10 ** 13
     found = where(problems_of(make_workbook(tmp_path / "s.xlsx", rows)))
-    assert ("consultation", 2, "goal", "E", "This number is too large.") in found
+    assert ("consultation", 2, "goal", "E", "This number is too large: {value}.") in found
 
 
 def test_question_rules_by_kind(tmp_path):
@@ -307,7 +311,8 @@ def test_question_rules_by_kind(tmp_path):
             ("questions", 5, "projects", "I", "Unknown project: {id}."),
             ("questions", 6, None, None, "A scale needs five labels, from 1 to 5."),
             ("questions", 7, "projects", "I", "This question needs projects."),
-            ("options", 8, "question", "A", "Unknown question: {id}. The options name a question of the questions sheet.")} <= found
+            ("options", 8, "question", "A", "Unknown question: {id}. The options name a "
+             "question of the questions sheet.")} <= found
 
 
 def test_scale_labels_and_choice_options_come_from_the_options_sheet(tmp_path):
@@ -349,7 +354,8 @@ def test_sites_and_meetings(tmp_path):
                         ["m-3", "s-9", "demain", "Réunion", "Riunione"]]
     found = where(problems_of(make_workbook(tmp_path / "s.xlsx", rows)))
     assert {("meetings", 4, "site", "B", "Unknown site: {id}."),
-            ("meetings", 4, "starts_at", "C", "A date and time (ISO 8601) is expected here.")
+            ("meetings", 4, "starts_at", "C",
+             "A date and time (2026-12-03T18:30) is expected here: {value}.")
             } == {f for f in found if f[0] == "meetings"}
     rows["meetings"].pop()
     data = build_bundle(make_workbook(tmp_path / "s.xlsx", rows))
