@@ -142,6 +142,14 @@ _MAXIMUM_KEY = {name: field for name, kind in KINDS.items() for field in kind.bu
 _GEOJSON_TYPES = ("FeatureCollection", "Feature", "Polygon", "MultiPolygon", "GeometryCollection")
 _BAD_ID = N_("An identifier (letters a to z, digits, - _ .) is expected here: {value}.")
 _PROPOSERS = ("partner", "citizen")
+_UNKNOWN_THEME = N_("Unknown theme: {id}. The themes sheet has: {known}.")
+
+
+def _known(ids) -> str:
+    """The identifiers a reference may name, for its message: the first 12, or a dash."""
+    ordered = sorted(i for i in ids if i)
+    return ", ".join(ordered[:12]) + (", …" if len(ordered) > 12 else "") if ordered else "—"
+
 _WHERE_CELL = N_("Sheet '{sheet}', row {row}, column {column} ({letter}): {message}")
 _WHERE_ROW_COLUMN = N_("Sheet '{sheet}', row {row}, column {column}: {message}")
 _WHERE_ROW = N_("Sheet '{sheet}', row {row}: {message}")
@@ -1186,7 +1194,7 @@ class _Sheets(_FileCells):
     def reference(self, table, row, column, known: set, message) -> str | None:
         value = self.ident(table, row, column, required=True)
         if value is not None and value not in known:
-            self.problem(table, row[0], column, message, id=value)
+            self.problem(table, row[0], column, message, id=value, known=_known(known))
         return value
 
 
@@ -1341,7 +1349,8 @@ class _QuestionSheets(_Sheets):
         theme = self.ident(table, row, "theme", required=False)
         if theme is not None:
             if theme not in theme_ids:
-                self.problem(table, row[0], "theme", N_("Unknown theme: {id}."), id=theme)
+                self.problem(table, row[0], "theme", _UNKNOWN_THEME, id=theme,
+                             known=_known(theme_ids))
             q["theme"] = theme
         q["prompt"] = self.text(table, row, "label", required=True)
         self.set(q, "help", self.text(table, row, "hint", required=False))
@@ -1364,7 +1373,9 @@ class _QuestionSheets(_Sheets):
             seen = set()
             for pid in listed:
                 if pid not in projects:
-                    self.problem(table, row[0], "projects", N_("Unknown project: {id}."), id=pid)
+                    self.problem(table, row[0], "projects", N_(
+                        "Unknown project: {id}. The projects sheet has: {known}."), id=pid,
+                        known=_known(projects))
                 if pid in seen:
                     self.problem(table, row[0], "projects", N_("A project is listed twice."))
                 seen.add(pid)
@@ -1492,7 +1503,8 @@ class _MeetingSheets(_Sheets):
         site_ids = {s["id"] for s in sites if s.get("id")}
 
         def meeting(table, row, item):
-            item["site"] = self.reference(table, row, "site", site_ids, N_("Unknown site: {id}."))
+            item["site"] = self.reference(table, row, "site", site_ids, N_(
+                "Unknown site: {id}. The sites sheet has: {known}."))
             item["starts_at"] = self.moment(table, row, "starts_at", time_needed=True)
             self.meeting_dates(table, row, item["starts_at"], consultation)
         meetings = self.simple_list("meetings", "meetings", {"title": True, "place": False},
@@ -1528,7 +1540,7 @@ class _Builder(_ConsultationSheet, _QuestionSheets, _MeetingSheets, _Locator):
             if item["id"] is not None:
                 self.project_rows.setdefault(item["id"], row)
             item["theme"] = self.reference(table, row, "theme", theme_ids,
-                                           N_("Unknown theme: {id}."))
+                                           _UNKNOWN_THEME)
             self.set(item, "cost", self.integer(table, row, "cost", minimum=1))
             self.set(item, "image", self.image(table, row, "image"))
             self.set(item, "proposed_by", self.keyword(

@@ -153,7 +153,7 @@ def test_every_problem_is_named_at_once(folder, tmp_path):
         ("questions", 8, "id", "A", "Duplicate identifier: {id} (first in row {first})."),
         ("questions", 7, "total", "N",
          "A whole number of at least {min} is expected here: {value}."),
-        ("projects", 4, "theme", "B", "Unknown theme: {id}."),
+        ("projects", 4, "theme", "B", "Unknown theme: {id}. The themes sheet has: {known}."),
         ("projects", 2, "image", "J", "The image {path} is missing."),
         ("projects", 3, "image", "J", "The image {path} is not a PNG, JPEG or WebP picture."),
         ("projects", 5, "cost", "I", "A budget question needs a cost for every project: {id}."),
@@ -308,7 +308,8 @@ def test_question_rules_by_kind(tmp_path):
             ("questions", 5, "total", "G", "This field is required."),
             ("questions", 5, "currency", "H",
              "A currency code of three capital letters (EUR) is expected here."),
-            ("questions", 5, "projects", "I", "Unknown project: {id}."),
+            ("questions", 5, "projects", "I",
+             "Unknown project: {id}. The projects sheet has: {known}."),
             ("questions", 6, None, None, "A scale needs five labels, from 1 to 5."),
             ("questions", 7, "projects", "I", "This question needs projects."),
             ("options", 8, "question", "A", "Unknown question: {id}. The options name a "
@@ -353,7 +354,8 @@ def test_sites_and_meetings(tmp_path):
                         ["m-2", "s-1", "2026-12-10 17:00", "Réunion", "Riunione"],
                         ["m-3", "s-9", "demain", "Réunion", "Riunione"]]
     found = where(problems_of(make_workbook(tmp_path / "s.xlsx", rows)))
-    assert {("meetings", 4, "site", "B", "Unknown site: {id}."),
+    assert {("meetings", 4, "site", "B",
+             "Unknown site: {id}. The sites sheet has: {known}."),
             ("meetings", 4, "starts_at", "C",
              "A date and time (2026-12-03T18:30) is expected here: {value}.")
             } == {f for f in found if f[0] == "meetings"}
@@ -716,7 +718,8 @@ def test_cli_prints_every_problem_in_the_chosen_language(folder, tmp_path, capsy
     lines = [line for line in capsys.readouterr().err.splitlines()
              if not line.startswith(warned)]
     assert len(lines) == 3
-    assert lines[0].endswith("Thème inconnu\u00a0: tourism.") and "projects" in lines[0]
+    assert "Thème inconnu\u00a0: tourism. La feuille themes contient\u00a0: " in lines[0]
+    assert "projects" in lines[0]
     assert "row 7" in lines[1] or "ligne 7" in lines[1]
     assert lines[1].endswith("La traduction en it manque.")
     assert not (tmp_path / "out").exists()
