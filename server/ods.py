@@ -95,7 +95,7 @@ def _value(cell) -> object:
             if h < 24:
                 return time(h, mi, s)
         return None
-    paragraphs = [_text_of(p) for p in cell.iter(_P)]
+    paragraphs = [_text_of(p) for p in cell if p.tag == _P]    # not a comment's (annotation)
     if kind == "string" or paragraphs:
         return "\n".join(paragraphs) if paragraphs else cell.get(_t(_OFFICE, "string-value"))
     return None

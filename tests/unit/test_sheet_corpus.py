@@ -428,3 +428,22 @@ def test_the_servers_help_lists_bundle(capsys):
         main(["--help"])
     out = capsys.readouterr().out
     assert "bundle" in out.split("positional arguments:")[1]
+
+
+def test_an_ods_cells_comment_is_not_its_value(tmp_path):
+    """LibreOffice keeps a cell's comment inside the cell (office:annotation): not read."""
+    import zipfile
+    plain = save(base(), tmp_path / "plain", "ods")
+    with zipfile.ZipFile(plain) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    parts["content.xml"] = parts["content.xml"].replace(
+        b'<table:table-cell office:value-type="string"><text:p>Navette</text:p>',
+        b'<table:table-cell office:value-type="string"><office:annotation><text:p>ask the '
+        b'mayor</text:p></office:annotation><text:p>Navette</text:p>', 1)
+    assert b"ask the mayor" in parts["content.xml"]
+    commented = tmp_path / "commented.ods"
+    with zipfile.ZipFile(commented, "w") as archive:
+        archive.writestr(zipfile.ZipInfo("mimetype"), parts.pop("mimetype"))
+        for name, content in parts.items():
+            archive.writestr(name, content)
+    assert build_bundle(commented) == build_bundle(plain)
