@@ -8,6 +8,8 @@ Two cases, each against a baseline measured in the same run on the same content:
 - a large consultation: N questions (default 500) of every kind, with their options and scale
   labels (about 4 options a question), written as a spreadsheet by bundle_to_sheet; the same
   comparison, plus parse_bundle alone on the decoded JSON (validation without images).
+Each case is built from the .xlsx and from the same sheets as an .ods (LibreOffice's format,
+written by `bundle_to_sheet(…, "x.ods")`, read by server/ods.py); `ods_to_xlsx` is their ratio.
 The two are interleaved so that a noisy neighbour hits both alike. Prints p50/p95 and the
 ratios; a spreadsheet is expected to cost tens of times the JSON, and to stay near a second
 for 500 questions.
@@ -73,6 +75,18 @@ def compare(sheet_fn, json_fn, repeat):
             "ratio_p50": round(s["p50_ms"] / j["p50_ms"], 1)}
 
 
+def with_ods(ods_fn, xlsx_fn, repeat):
+    """The .ods build against the .xlsx one, interleaved: p50/p95 and their ratio."""
+    ods_fn(), xlsx_fn()
+    ods_times, xlsx_times = [], []
+    for _ in range(repeat):
+        ods_times += timed(ods_fn, 1)
+        xlsx_times += timed(xlsx_fn, 1)
+    o, x = summary_ms(ods_times), summary_ms(xlsx_times)
+    return {"ods_p50_ms": round(o["p50_ms"], 1), "ods_p95_ms": round(o["p95_ms"], 1),
+            "ods_to_xlsx_p50": round(o["p50_ms"] / x["p50_ms"], 2)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--questions", type=int, default=500)
@@ -86,6 +100,13 @@ def main() -> None:
                               lambda: load_bundle(DEMO_BUNDLE_DIR), repeat)}
 
     with tempfile.TemporaryDirectory() as tmp:
+        demo_ods = Path(tmp) / "demo.ods"
+        bundle_to_sheet(DEMO_BUNDLE_DIR, demo_ods)
+        assert build_bundle(demo_ods, DEMO_BUNDLE_DIR) == build_bundle(template)
+        report["demo"].update(with_ods(lambda: build_bundle(demo_ods, DEMO_BUNDLE_DIR),
+                                       lambda: build_bundle(template), repeat))
+        report["demo"]["ods_kb"] = round(demo_ods.stat().st_size / 1024, 1)
+
         folder = Path(tmp) / "large"
         shutil.copytree(DEMO_BUNDLE_DIR / "images", folder / "images")
         shutil.copytree(DEMO_BUNDLE_DIR / "map", folder / "map")
@@ -108,6 +129,12 @@ def main() -> None:
                      ratio_to_parse_bundle_only=round(large["sheet_p50_ms"]
                                                       / parse_only["p50_ms"], 1),
                      bundle_to_sheet_ms=round(written_ms, 1))
+        sheet_ods = folder / "consultation.ods"
+        bundle_to_sheet(folder, sheet_ods)
+        assert build_bundle(sheet_ods) == data
+        large.update(with_ods(lambda: build_bundle(sheet_ods), lambda: build_bundle(sheet),
+                              repeat))
+        large["ods_kb"] = round(sheet_ods.stat().st_size / 1024, 1)
         report["large"] = large
     print(json.dumps({"repeat": repeat, "results": report}, indent=2))
 

@@ -43,8 +43,9 @@
     python -m server relays [--format csv|json]    what each room hub forwarded, and when
     python -m server upstream enroll --url URL --code CODE | status   a room's laptop
     python -m server room [--port P] [--site ID]   the room kit (docs/deploy.md)
-    python -m server bundle build SHEET.xlsx [--images DIR] --out FOLDER [--lang fr|it|en]
-                                                   a consultation from its spreadsheet
+    python -m server bundle build SHEET.xlsx|SHEET.ods [--images DIR] --out FOLDER [--lang fr|it|en]
+                                                   a consultation from its spreadsheet; exit
+                                                   code 0 (warnings printed), 1 problems
     python -m server bundle sheet FOLDER --out SHEET.xlsx   the spreadsheet of a bundle
 """
 from __future__ import annotations
@@ -79,6 +80,11 @@ def _parser() -> argparse.ArgumentParser:
     site.add_argument("--name-it", default=None)
     site.add_argument("--name-en", default=None)
     site.add_argument("--town", default="")
+    # Authoring tools that need no hub: main() hands their arguments on before this parser
+    # reads them; listed here so that --help names them.
+    sub.add_parser("bundle", add_help=False,
+                   help="a consultation from its spreadsheet (.xlsx, .ods) and back: "
+                        "python -m server bundle --help")
     imp = sub.add_parser("import-bundle", help="import a consultation bundle folder")
     imp.add_argument("path", type=Path)
     sub.add_parser("consultations", help="list consultations")

@@ -15,6 +15,7 @@ and the messages are in docs/sheet-format.md.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import posixpath
@@ -38,6 +39,8 @@ from app.kinds import KINDS, QUESTION_KINDS
 from app.kinds.scale import VALUES as SCALE_VALUES
 from app.model import BALLOT_MODES, LANGUAGES, SCALE_KINDS, STATUSES, Consultation
 from app.text import clean_text
+
+from . import ods
 
 # -- limits (docs/sheet-format.md, "Limits") -------------------------------------------------------
 
@@ -136,6 +139,17 @@ _MAXIMUM_KEY = {name: field for name, kind in KINDS.items() for field in kind.bu
 
 # -- problems ----------------------------------------------------------------------------------
 
+_GEOJSON_TYPES = ("FeatureCollection", "Feature", "Polygon", "MultiPolygon", "GeometryCollection")
+_BAD_ID = N_("An identifier (letters a to z, digits, - _ .) is expected here: {value}.")
+_PROPOSERS = ("partner", "citizen")
+_UNKNOWN_THEME = N_("Unknown theme: {id}. The themes sheet has: {known}.")
+
+
+def _known(ids) -> str:
+    """The identifiers a reference may name, for its message: the first 12, or a dash."""
+    ordered = sorted(i for i in ids if i)
+    return ", ".join(ordered[:12]) + (", …" if len(ordered) > 12 else "") if ordered else "—"
+
 _WHERE_CELL = N_("Sheet '{sheet}', row {row}, column {column} ({letter}): {message}")
 _WHERE_ROW_COLUMN = N_("Sheet '{sheet}', row {row}, column {column}: {message}")
 _WHERE_ROW = N_("Sheet '{sheet}', row {row}: {message}")
@@ -161,6 +175,7 @@ class SheetProblem:
     message: str
     params: dict = field(default_factory=dict, hash=False)
     letter: str | None = None
+    warning: bool = False            # the build goes on: the message is shown, not refused
 
     def describe(self, gettext: Callable[[str], str] | None = None) -> str:
         """`Sheet 'questions', row 7, column label::it (D): …` in the reader's language."""
@@ -187,12 +202,16 @@ class SheetProblem:
     def as_dict(self, gettext: Callable[[str], str] | None = None) -> dict:
         """For JSON answers: the place, the message read and its msgid."""
         return {"sheet": self.sheet, "row": self.row, "column": self.column,
-                "letter": self.letter, "message": self.describe(gettext), "code": self.message}
+                "letter": self.letter, "message": self.describe(gettext), "code": self.message,
+                "warning": self.warning}
 
 
 _NOTHING_WRITTEN = N_("Problems: {count}. Nothing was written.")
-_NOT_XLSX = N_("This is not an XLSX spreadsheet: save it as an Excel workbook (.xlsx).")
+_NOT_XLSX = N_("This is not a spreadsheet this tool reads: save it as an Excel workbook (.xlsx) "
+               "or an OpenDocument spreadsheet (.ods).")
 _UNREADABLE = N_("The spreadsheet file cannot be read: {reason}")
+_NO_SAVED_VALUE = N_("The cell holds a formula with no saved value: type the value, or open the "
+                     "file in a spreadsheet program and save it again.")
 
 
 class SheetError(DomainError):
@@ -200,8 +219,9 @@ class SheetError(DomainError):
     found. Nothing was written."""
 
     def __init__(self, problems: list[SheetProblem], file: str | None = None,
-                 count: int | None = None):
+                 count: int | None = None, warnings: list[SheetProblem] | None = None):
         self.problems = list(problems)
+        self.warnings = list(warnings or [])     # found too, shown beside the problems
         self.file = file
         self.count = len(self.problems) if count is None else count   # listed or not
         super().__init__(_NOTHING_WRITTEN, None, count=self.count)
@@ -217,24 +237,41 @@ class _Problems:
 
     def __init__(self):
         self.items: list[SheetProblem] = []
+        self.warnings: list[SheetProblem] = []
         self.more = 0
         self._seen: set = set()
 
     def add(self, sheet, row, column, message, letter=None, **params) -> None:
+        self._note(self.items, sheet, row, column, message, letter, params, False)
+
+    def warn(self, sheet, row, column, message, letter=None, **params) -> None:
+        """Something the build goes on with but the author should know (docs/sheet-format.md,
+        "Warnings")."""
+        self._note(self.warnings, sheet, row, column, message, letter, params, True)
+
+    def _note(self, into, sheet, row, column, message, letter, params, warning) -> None:
         key = (sheet, row, column, message, tuple(sorted((k, str(v)) for k, v in params.items())))
         if key in self._seen:
             return
-        if len(self.items) >= MAX_PROBLEMS:
-            self.more += 1       # a sheet of 5,000 wrong rows: the first 500 say enough
+        if len(into) >= MAX_PROBLEMS:
+            if not warning:
+                self.more += 1       # a sheet of 5,000 wrong rows: the first 500 say enough
             return
         self._seen.add(key)
-        self.items.append(SheetProblem(sheet, row, column, message, params, letter))
+        into.append(SheetProblem(sheet, row, column, message, params, letter, warning))
 
-    def sorted(self) -> list[SheetProblem]:
+    @staticmethod
+    def _in_order(found: list[SheetProblem]) -> list[SheetProblem]:
         order = {name: i for i, name in enumerate(SHEETS)}
-        found = sorted(self.items, key=lambda p: (
+        return sorted(found, key=lambda p: (
             -1 if p.sheet is None else order.get(p.sheet, len(order)), p.row or 0,
             _column_index(p.letter) if p.letter else 0))
+
+    def sorted_warnings(self) -> list[SheetProblem]:
+        return self._in_order(self.warnings)
+
+    def sorted(self) -> list[SheetProblem]:
+        found = self._in_order(self.items)
         if self.more:
             found.append(SheetProblem(None, None, None,
                                       N_("Problems not listed: {count}."),
@@ -242,7 +279,8 @@ class _Problems:
         return found
 
     def error(self, file) -> SheetError:
-        return SheetError(self.sorted(), file, len(self.items) + self.more)
+        return SheetError(self.sorted(), file, len(self.items) + self.more,
+                          self.sorted_warnings())
 
     def fatal(self, message, file, **params) -> SheetError:
         self.add(None, None, None, message, **params)
@@ -284,6 +322,7 @@ class _Table:
     rows: list[tuple[int, list]] = field(default_factory=list)
     headings: list = field(default_factory=list)             # row 1 as read
     skipped: set[int] = field(default_factory=set)   # notes, and headings already reported
+    unread: bool = False     # its headings are not in row 1 (reported once): nothing read
 
     def letter(self, column: str) -> str | None:
         index = self.columns.get(column)
@@ -300,9 +339,9 @@ class _Table:
         return (name, letter) if name else (letter, None)
 
 
-def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str] | None:
-    """Sheet title -> its worksheet part in the zip, found through the package's relationships;
-    None when the zip holds no XLSX workbook."""
+def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, tuple[str, bool]] | None:
+    """Sheet title -> (its worksheet part in the zip, hidden), found through the package's
+    relationships; None when the zip holds no XLSX workbook."""
     names = set(archive.namelist())
 
     def xml(name):
@@ -332,19 +371,27 @@ def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str] | None:
             if target:
                 part = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
                     posixpath.join(base, target))
-                parts[element.get("name") or ""] = part
+                parts[element.get("name") or ""] = (part, element.get("state") in (
+                    "hidden", "veryHidden"))
     return parts
 
 
 _FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
+_HIDDEN_ROW = re.compile(rb'<(?:\w+:)?row\s[^>]*?hidden="(?:1|true)"[^>]*>')
+_ROW_NUMBER = re.compile(rb'\sr="(\d{1,7})"')
+_HIDDEN_COLUMNS = re.compile(rb'<(?:\w+:)?col\s[^>]*?hidden="(?:1|true)"[^>]*>')
+_COLUMN_SPAN = re.compile(rb'\smin="(\d{1,5})"[^>]*?\smax="(\d{1,5})"|\smax="(\d{1,5})"[^>]*?'
+                          rb'\smin="(\d{1,5})"')
 _MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Za-z]{1,3}\d{1,7}'
                     rb'(?::[A-Za-z]{1,3}\d{1,7})?)"')
 
 
-def _scan_part(archive: zipfile.ZipFile, part: str) -> tuple[bool, list[tuple[str, int, str]]]:
-    """(holds formulas, merged ranges as (first letter, first row, range)) of a worksheet part,
-    read as bytes: cheap next to openpyxl's parse, which tells neither in read-only mode."""
-    formulas, merges, tail = False, [], b""
+def _scan_part(archive: zipfile.ZipFile, part: str
+               ) -> tuple[bool, list[tuple[str, int, str]], tuple[set[int], set[int]]]:
+    """(holds formulas, merged ranges as (first letter, first row, range), (hidden rows,
+    hidden columns 0-based)) of a worksheet part, read as bytes: cheap next to openpyxl's parse,
+    which tells none of them in read-only mode."""
+    formulas, merges, tail, hidden, hidden_columns = False, [], b"", set(), set()
     with archive.open(part) as stream:
         while True:
             chunk = stream.read(1 << 20)
@@ -356,9 +403,19 @@ def _scan_part(archive: zipfile.ZipFile, part: str) -> tuple[bool, list[tuple[st
                 ref = m.group(1).decode("ascii").upper()
                 letter, row = re.match(r"([A-Z]+)(\d+)", ref).groups()
                 merges.append((letter, int(row), ref))
+            for m in _HIDDEN_ROW.finditer(data):
+                number = _ROW_NUMBER.search(m.group(0))
+                if number:
+                    hidden.add(int(number.group(1)))
+            for m in _HIDDEN_COLUMNS.finditer(data):
+                span = _COLUMN_SPAN.search(m.group(0))
+                if span:
+                    low, high, high2, low2 = span.groups()
+                    first, last = int(low or low2), int(high or high2)
+                    hidden_columns.update(range(first - 1, min(last, MAX_COLUMNS)))
             tail = data[-200:]
     # A match inside the 200-byte overlap is seen twice.
-    return formulas, sorted(set(merges))
+    return formulas, sorted(set(merges)), (hidden, hidden_columns)
 
 
 _XML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
@@ -375,9 +432,14 @@ def _cell(value: Any) -> Any:
     return value
 
 
+_DAMAGED = N_("The file is damaged and cannot be read: open it in the spreadsheet program and "
+              "save it again (.xlsx or .ods).")
+
+
 def _read_workbook(path: Path, problems: _Problems) -> dict[str, _Table]:
-    """The sheets this format knows, read in full (values as their cached results). File-level
-    problems raise SheetError at once; cell-level ones are added to `problems`."""
+    """The sheets this format knows, read in full (values as their cached results), from an
+    .xlsx or an .ods. File-level problems raise SheetError at once; cell-level ones are added to
+    `problems`, and so are the warnings (hidden sheets and rows, sheets not read)."""
     file = str(path)
     try:
         handle = open(path, "rb")
@@ -396,33 +458,112 @@ def _read_workbook(path: Path, problems: _Problems) -> dict[str, _Table]:
                     raise problems.fatal(
                         N_("The spreadsheet unpacks to more than {max} MB: refused."), file,
                         max=MAX_UNPACKED_BYTES // 1048576)
+                if ods.is_ods(archive):
+                    return _read_ods(archive, problems)
                 parts = _sheet_parts(archive)
                 if parts is None:
-                    raise problems.fatal(_NOT_XLSX, file)    # an .ods, a .docx, any zip
-                wanted = {title: part for title, part in parts.items()
+                    raise problems.fatal(_NOT_XLSX, file)    # a .docx, any zip
+                _check_sheet_names(parts, problems)
+                wanted = {title: part for title, (part, _hidden) in parts.items()
                           if title.strip().lower() in SHEETS}
                 scans = {title: _scan_part(archive, part) for title, part in wanted.items()
                          if part in archive.namelist()}
         except zipfile.BadZipFile:
             raise problems.fatal(_NOT_XLSX, file) from None          # an .xls, a .csv…
         except (ET.ParseError, KeyError, OSError, RuntimeError, NotImplementedError,
-                EOFError, zipfile.LargeZipFile) as exc:
-            raise problems.fatal(_UNREADABLE, file,
-                                 reason=_shown(exc, 200)) from None
+                EOFError, zipfile.LargeZipFile, ValueError) as exc:
+            raise problems.fatal(_DAMAGED, file, reason=_shown(exc, 200)) from None
         handle.seek(0)
-        tables = _load_tables(handle, file, problems, data_only=True)
+        tables = _load_tables(handle, file, problems, data_only=True,
+                              hidden_rows={t: scan[2] for t, scan in scans.items()})
         formula_sheets = [t for t in tables.values() if scans.get(t.title, (False,))[0]]
         if formula_sheets:
             handle.seek(0)
             _check_formulas(handle, file, problems, formula_sheets)
         for table in tables.values():
             for letter, row, ref in scans.get(table.title, (False, []))[1]:
-                heading, letter = table.heading_at(_column_index(letter) - 1)
-                problems.add(table.name, row, heading, N_(
-                    "Merged cells ({range}) are not allowed: unmerge them and fill in each "
-                    "cell."), letter, range=ref)
-                _hide_merged(table, ref)
+                _merged(table, problems, row, _column_index(letter) - 1, ref)
     return tables
+
+
+def _merged(table: _Table, problems: _Problems, row: int, index: int, ref: str) -> None:
+    heading, letter = table.heading_at(index)
+    problems.add(table.name, row, heading, N_(
+        "Merged cells ({range}) are not allowed: unmerge them and fill in each "
+        "cell."), letter, range=ref)
+    _hide_merged(table, ref)
+
+
+def _read_ods(archive: zipfile.ZipFile, problems: _Problems) -> dict[str, _Table]:
+    """An OpenDocument spreadsheet (LibreOffice's .ods) read into the same tables as an .xlsx
+    (server/ods.py)."""
+    found = ods.read_ods(archive, max_rows=MAX_ROWS, max_columns=MAX_COLUMNS,
+                         wanted=lambda title: title.strip().lower() in SHEETS)
+    _check_sheet_names({sheet.title: ("", sheet.hidden) for sheet in found}, problems)
+    tables: dict[str, _Table] = {}
+    for sheet in found:
+        name = sheet.title.strip().lower()
+        if name not in SHEETS or name in tables:
+            continue
+        table = tables[name] = _Table(name, sheet.title)
+        _fill_table(table, sheet.rows, problems, (sheet.hidden_rows, sheet.hidden_columns))
+        if sheet.too_many_rows:
+            problems.add(name, sheet.too_many_rows, None,
+                         N_("Too many rows: a sheet may use rows 1 to {max}."), max=MAX_ROWS)
+        by_number = dict(table.rows)
+        for number, index in sheet.formulas_unsaved:
+            heading, letter = table.heading_at(index)
+            problems.add(name, number, heading, _NO_SAVED_VALUE, letter)
+            if number in by_number and index < len(by_number[number]):
+                by_number[number][index] = _BAD
+        for row, index, rows, cols in sheet.merges:
+            ref = f"{_column_letter(index + 1)}{row}:{_column_letter(index + cols)}" \
+                  f"{row + rows - 1}"
+            _merged(table, problems, row, index, ref)
+    return tables
+
+
+# Sheet names people write for the known ones: XLSForm's, and the sheets' names in French and
+# Italian. A sheet named so is not read: the author is told which name to give it.
+_SHEET_ALIASES = {
+    "settings": "consultation", "survey": "questions", "choices": "options",
+    "réunions": "meetings", "reunions": "meetings", "riunioni": "meetings",
+    "incontri": "meetings", "thèmes": "themes", "temi": "themes", "projets": "projects",
+    "progetti": "projects", "lieux": "sites", "luoghi": "sites", "quartiers": "neighbourhoods",
+    "quartieri": "neighbourhoods", "neighborhoods": "neighbourhoods", "domande": "questions",
+    "opzioni": "options", "choix": "options", "scelte": "options",
+}
+
+
+def _check_sheet_names(parts: dict[str, tuple[str, bool]], problems: _Problems) -> None:
+    """Every sheet is read or named: a hidden sheet is read (and said so); a sheet whose name is
+    close to a known one is a mistake (its rows would be lost); any other is not read (and said
+    so: an instructions or notes sheet)."""
+    present = {title.strip().lower() for title in parts}
+    seen: set[str] = set()
+    for title, (_part, hidden) in parts.items():
+        name = title.strip().lower()
+        if name in SHEETS:
+            if name in seen:
+                problems.add(title, None, None, N_(
+                    "A second sheet named {name}: only the first is read. Merge them."),
+                    name=name)
+            seen.add(name)
+            if hidden:
+                problems.warn(name, None, None, N_(
+                    "This sheet is hidden: it is read all the same. Delete it to leave it "
+                    "out."))
+            continue
+        guess = _SHEET_ALIASES.get(name) or next(iter(
+            difflib.get_close_matches(name, list(SHEETS), n=1, cutoff=0.8)), None)
+        if guess and guess not in present:
+            problems.add(title, None, None, N_(
+                "This sheet is not read: its name is not one the format knows. Did you mean "
+                "{name}? Rename the sheet {name}."), name=guess)
+        else:
+            problems.warn(title, None, None, N_(
+                "This sheet is not read (notes, instructions). The sheets read are: "
+                "{names}."), names=", ".join(SHEETS))
 
 
 def _open_openpyxl(handle, file: str, problems: _Problems, *, data_only: bool):
@@ -432,7 +573,7 @@ def _open_openpyxl(handle, file: str, problems: _Problems, *, data_only: bool):
             warnings.simplefilter("ignore")    # styles and extensions it skips; not the author's
             return load_workbook(handle, read_only=True, data_only=data_only, keep_links=False)
     except Exception as exc:   # openpyxl on a damaged file raises anything from KeyError up
-        raise problems.fatal(_UNREADABLE, file,
+        raise problems.fatal(_DAMAGED, file,
                              reason=_shown(f"{type(exc).__name__}: {exc}", 200)) from None
 
 
@@ -448,35 +589,41 @@ def _hide_merged(table: _Table, ref: str) -> None:
                     values[index] = _BAD
 
 
-def _load_tables(handle, file: str, problems: _Problems, *, data_only: bool) -> dict[str, _Table]:
+def _load_tables(handle, file: str, problems: _Problems, *, data_only: bool,
+                 hidden_rows: dict[str, tuple[set[int], set[int]]]) -> dict[str, _Table]:
     workbook = _open_openpyxl(handle, file, problems, data_only=data_only)
     tables = {}
     try:
         for title in workbook.sheetnames:
             name = title.strip().lower()
             if name not in SHEETS or name in tables:
-                continue          # other sheets are the author's notes, as in XLSForm
+                continue          # other sheets: _check_sheet_names named them
             sheet = workbook[title]
             if not hasattr(sheet, "iter_rows"):
                 continue          # a chart sheet
             table = tables[name] = _Table(name, title)
-            _read_rows(sheet, table, problems)
+            _fill_table(table, _xlsx_rows(sheet, table, problems), problems,
+                        hidden_rows.get(title, (set(), set())))
+    except SheetError:
+        raise
     except Exception as exc:
-        raise problems.fatal(_UNREADABLE, file,
-                             reason=_shown(f"{type(exc).__name__}: {exc}", 200)) from None
+        raise problems.fatal(_DAMAGED, file, reason=_shown(f"{type(exc).__name__}: {exc}",
+                                                           200)) from None
     finally:
         workbook.close()
     return tables
 
 
-def _read_rows(sheet, table: _Table, problems: _Problems) -> None:
+def _xlsx_rows(sheet, table: _Table, problems: _Problems) -> list[tuple[int, list]]:
+    """The filled rows of a worksheet, (number, values): at most MAX_ROWS rows (a filled row
+    past them is reported) and MAX_COLUMNS + 1 columns."""
+    found = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sheet.reset_dimensions()     # a file's recorded size can be wrong; read what is there
         rows = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1)
-        too_wide = False
         for number, values in enumerate(rows, start=1):
-            values = [_cell(v) for v in values]
+            values = list(values) + [None] * (MAX_COLUMNS + 1 - len(values))
             if not any(v is not None for v in values):
                 if number > _EXCEL_LAST_ROW:
                     break
@@ -485,27 +632,111 @@ def _read_rows(sheet, table: _Table, problems: _Problems) -> None:
                 problems.add(table.name, number, None,
                              N_("Too many rows: a sheet may use rows 1 to {max}."), max=MAX_ROWS)
                 break
-            if values[MAX_COLUMNS] is not None and not too_wide:
-                too_wide = True
-                problems.add(table.name, number, _column_letter(MAX_COLUMNS + 1), N_(
-                    "Too many columns: a sheet may use columns A to {last}."),
-                    last=_column_letter(MAX_COLUMNS))
-            values = values[:MAX_COLUMNS]
-            for index, value in enumerate(values):
-                if isinstance(value, str) and value in _EXCEL_ERRORS:
+            found.append((number, values))
+    return found
+
+
+def _is_note(values: list) -> bool:
+    """A row whose first filled cell starts with # is the author's note, not an item."""
+    first = next((v for v in values if v is not None), None)
+    return isinstance(first, str) and first.lstrip().startswith("#")
+
+
+def _fill_table(table: _Table, rows: list[tuple[int, list]], problems: _Problems,
+                hidden: tuple[set[int], set[int]]) -> None:
+    """The table's headings (row 1) and items from the sheet's filled rows, each as read
+    (str, number, bool, date…); what no row may hold reported: spreadsheet errors, cells past
+    the last column, a banner above the headings."""
+    too_wide = False
+    hidden_rows, hidden_columns = hidden
+    cleaned: list[tuple[int, list]] = []
+    for number, values in rows:
+        values = [_cell(v) for v in values]
+        if not any(v is not None for v in values):
+            continue
+        if values[MAX_COLUMNS] is not None and not too_wide:
+            too_wide = True
+            problems.add(table.name, number, _column_letter(MAX_COLUMNS + 1), N_(
+                "Too many columns: a sheet may use columns A to {last}."),
+                last=_column_letter(MAX_COLUMNS))
+        cleaned.append((number, values[:MAX_COLUMNS]))
+    if not cleaned:
+        return              # an empty sheet: the builder says so, once
+    known = _known_headings(table.name)
+    first_number, first = cleaned[0]
+    if first_number != 1 or not any(_heading_key(v) in known for v in first):
+        later = next((n for n, values in cleaned[:10]
+                      if sum(_heading_key(v) in known for v in values) >= 2), None)
+        if later is not None and later != 1:
+            table.unread = True
+            problems.add(table.name, 1, None, N_(
+                "The headings must be in row 1; here they are in row {found}. Delete the rows "
+                "above them (a title, a banner)."), found=later)
+            return
+    for number, values in cleaned:
+        for index, value in enumerate(values):
+            if isinstance(value, str) and value in _EXCEL_ERRORS:
+                heading, letter = _where_in(table, index, number == 1)
+                problems.add(table.name, number, heading,
+                             N_("The cell holds a spreadsheet error: {error}."), letter,
+                             error=value)
+                values[index] = _BAD
+        if number == 1:
+            table.headings = values
+            _read_headings(table, values, problems)
+            for index in sorted(hidden_columns):
+                if any(index < len(v) and v[index] is not None for _n, v in cleaned):
                     heading, letter = table.heading_at(index)
-                    problems.add(table.name, number, heading,
-                                 N_("The cell holds a spreadsheet error: {error}."), letter,
-                                 error=value)
-                    values[index] = _BAD
-            if number == 1:
-                table.headings = values
-                _read_headings(table, values, problems)
-            else:
-                table.rows.append((number, values))
+                    problems.warn(table.name, None, heading, N_(
+                        "This column is hidden: it is read all the same. Delete the column to "
+                        "leave it out."), letter)
+            continue
+        if _is_note(values):
+            continue
+        if number in hidden_rows:
+            problems.warn(table.name, number, None, N_(
+                "This row is hidden: it is read all the same. Delete the row to leave it "
+                "out."))
+        table.rows.append((number, values))
+
+
+def _where_in(table: _Table, index: int, heading_row: bool = False) -> tuple:
+    """(column, letter) for a problem at the 0-based column `index`: its heading once the
+    headings are read, else its letter alone."""
+    if heading_row:
+        return _column_letter(index + 1), None
+    return table.heading_at(index)
+
+
+def _heading_key(value: Any) -> str | None:
+    """A heading as this format names columns (`title::fr`, `id`), or None."""
+    if not isinstance(value, str):
+        return None
+    name = value.strip().lower()
+    match = _TEXT_HEADING.match(name)
+    if match:
+        base, lang = match.groups()
+        return base
+    return name
+
+
+def _known_headings(sheet: str) -> set[str]:
+    return {column.name for column in SHEETS[sheet]}
 
 
 _TEXT_HEADING = re.compile(r"^([a-z_0-9]+)\s*::\s*(.+)$")
+
+
+def _unknown_column(table: _Table, heading: str, letter: str, problems: _Problems) -> None:
+    names = [f"{c.name}::…" if c.text else c.name for c in SHEETS[table.name]]
+    guess = difflib.get_close_matches(heading.lower().split("::")[0],
+                                      [c.name for c in SHEETS[table.name]], n=1, cutoff=0.7)
+    problems.add(table.name, 1, heading, N_(
+        "Unknown column: {heading}. This sheet's columns are: {columns}. A heading starting "
+        "with # is a notes column."), letter, heading=_shown(heading), columns=", ".join(names))
+    if guess:
+        problems.add(table.name, 1, heading, N_("Did you mean {name}?"), letter,
+                     name=guess[0])
 
 
 def _read_headings(table: _Table, values: list, problems: _Problems) -> None:
@@ -530,9 +761,7 @@ def _read_headings(table: _Table, values: list, problems: _Problems) -> None:
             code = re.search(r"\((\w+)\)\s*$", lang)
             lang = (code.group(1) if code else lang).strip()
             if base not in texts:
-                problems.add(table.name, 1, heading, N_(
-                    "Unknown column (the columns of each sheet are in docs/sheet-format.md)."),
-                    letter)
+                _unknown_column(table, heading, letter, problems)
                 continue
             if lang not in LANGUAGES:
                 problems.add(table.name, 1, heading, N_("Unknown language: {lang}."), letter,
@@ -545,8 +774,7 @@ def _read_headings(table: _Table, values: list, problems: _Problems) -> None:
                 letter, name=name)
             continue
         elif name not in plain:
-            problems.add(table.name, 1, heading, N_(
-                "Unknown column (the columns of each sheet are in docs/sheet-format.md)."), letter)
+            _unknown_column(table, heading, letter, problems)
             continue
         if name in table.columns:
             problems.add(table.name, 1, heading, N_("This column appears twice."), letter)
@@ -574,14 +802,11 @@ def _check_formulas(handle, file: str, problems: _Problems, tables: list[_Table]
                     values = by_number.get(number)
                     if values is None or index >= len(values) or values[index] is None:
                         heading, letter = table.heading_at(index)
-                        problems.add(table.name, number, heading, N_(
-                            "The cell holds a formula with no saved value: type the value, or "
-                            "open the file in a spreadsheet program and save it again."),
-                            letter)
+                        problems.add(table.name, number, heading, _NO_SAVED_VALUE, letter)
                         if values is not None and index < len(values):
                             values[index] = _BAD
     except Exception as exc:
-        raise problems.fatal(_UNREADABLE, file,
+        raise problems.fatal(_DAMAGED, file,
                              reason=_shown(f"{type(exc).__name__}: {exc}", 200)) from None
     finally:
         workbook.close()
@@ -614,30 +839,51 @@ def _as_int(value: Any) -> int | None:
     return None
 
 
-class _Builder:
-    """Turns the tables into bundle data, adding a problem for every mistake; remembers where
-    each bundle field came from, so that app.bundle's own verdict names a cell too."""
+class _Cells:
+    """One cell of a row read as the format says (an identifier, a number, a text in each
+    language…), each mistake added to the problems at its cell; remembers where each bundle
+    field came from, so that app.bundle's own verdict names a cell too."""
 
     def __init__(self, tables: dict[str, _Table], images_dir: Path, problems: _Problems):
         self.tables = tables
         self.images_dir = images_dir
-        self.map_file: str | None = None      # the map section's JSON file, when the sheet names one
+        self.map_file: str | None = None      # the map section's JSON file the sheet names
         self.problems = problems
         self.languages: tuple[str, ...] = ()
         self.origins: dict[str, tuple[str, int]] = {}
         self.project_rows: dict[str, tuple] = {}
+        self.project_items: dict[str, dict] = {}
         self.age_bracket: bool | None = None
         self._images: dict[str, tuple | None] = {}
-
-    # cells
 
     def problem(self, table: _Table, row: int | None, column: str | None, message: str,
                 **params) -> None:
         letter = table.letter(column) if column else None
         self.problems.add(table.name, row, column, message, letter, **params)
 
+    def warn(self, table: _Table, row: int | None, column: str | None, message: str,
+             **params) -> None:
+        letter = table.letter(column) if column else None
+        self.problems.warn(table.name, row, column, message, letter, **params)
+
     def raw(self, table, row, column):
         return table.value(row[1], column)
+
+    def converted(self, table, row, column, value) -> bool:
+        """A yes/no or a date where text is expected: the spreadsheet program turned what was
+        typed (VRAI, 16/4) into a value of its own; reported, not read as English or ISO."""
+        if isinstance(value, bool):
+            self.problem(table, row[0], column, N_(
+                "The spreadsheet turned this cell into a yes/no value ({value}) where text is "
+                "expected: format the cell as text and type it again."),
+                value="TRUE" if value else "FALSE")
+            return True
+        if isinstance(value, (date, time)):
+            self.problem(table, row[0], column, N_(
+                "The spreadsheet turned this cell into a date ({value}) where text is expected: "
+                "format the cell as text and type it again."), value=_as_text(value))
+            return True
+        return False
 
     def ident(self, table, row, column, *, required=True) -> str | None:
         value = self.raw(table, row, column)
@@ -647,10 +893,11 @@ class _Builder:
             if required and column in table.columns:
                 self.problem(table, row[0], column, N_("This field is required."))
             return None
+        if self.converted(table, row, column, value):
+            return None
         text = _as_text(value)
         if not is_content_id(text):
-            self.problem(table, row[0], column,
-                         N_("An identifier (letters, digits, - _ .) is expected here."))
+            self.problem(table, row[0], column, _BAD_ID, value=_shown(text))
             return None
         return text
 
@@ -661,14 +908,13 @@ class _Builder:
         items = [item for item in re.split(r"[\s,;]+", _as_text(value)) if item]
         for item in items:
             if not is_content_id(item):
-                self.problem(table, row[0], column,
-                             N_("An identifier (letters, digits, - _ .) is expected here."))
+                self.problem(table, row[0], column, _BAD_ID, value=_shown(item))
                 return None
         return items
 
     def plain(self, table, row, column) -> str | None:
         value = self.raw(table, row, column)
-        if value is None or value is _BAD:
+        if value is None or value is _BAD or self.converted(table, row, column, value):
             return None
         try:
             return clean_text(_as_text(value), field=column, max_length=MAX_TEXT_CHARS).strip()
@@ -683,10 +929,12 @@ class _Builder:
         number = _as_int(value)
         if number is None or number < minimum:
             self.problem(table, row[0], column,
-                         N_("A whole number of at least {min} is expected here."), min=minimum)
+                         N_("A whole number of at least {min} is expected here: {value}."),
+                         min=minimum, value=_shown(_as_text(value)))
             return None
         if number > MAX_INT:
-            self.problem(table, row[0], column, N_("This number is too large."))
+            self.problem(table, row[0], column, N_("This number is too large: {value}."),
+                         value=_shown(_as_text(value)))
             return None
         return number
 
@@ -701,7 +949,8 @@ class _Builder:
             return True
         if word in _FALSE:
             return False
-        self.problem(table, row[0], column, N_("yes or no is expected here."))
+        self.problem(table, row[0], column, N_("yes or no is expected here: {value}."),
+                     value=_shown(_as_text(value)))
         return None
 
     def keyword(self, table, row, column, allowed, message, param) -> str | None:
@@ -710,7 +959,8 @@ class _Builder:
             return None
         word = _as_text(value).strip().lower()
         if word not in allowed:
-            self.problem(table, row[0], column, message, **{param: _shown(value)})
+            self.problem(table, row[0], column, message, allowed=", ".join(allowed),
+                         **{param: _shown(value)})
             return None
         return word
 
@@ -728,12 +978,21 @@ class _Builder:
                 return date.fromisoformat(value).isoformat()
             except ValueError:
                 pass
-        self.problem(table, row[0], column, N_("A date (YYYY-MM-DD) is expected here."))
+        self.problem(table, row[0], column, N_("A date (YYYY-MM-DD) is expected here: {value}."),
+                     value=_shown(_as_text(value)))
         return None
 
-    def moment(self, table, row, column) -> str | None:
+    def moment(self, table, row, column, *, time_needed: bool = False) -> str | None:
         value = self.raw(table, row, column)
         if value is _BAD:
+            return None
+        if time_needed and (isinstance(value, date) and (
+                not isinstance(value, datetime) or value.time() == time(0)) or isinstance(
+                value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)):
+            # A date alone would be a meeting at midnight.
+            self.problem(table, row[0], column, N_(
+                "A date without its time ({value}): write the hour too, 2026-12-03T18:30."),
+                value=_as_text(value)[:10])
             return None
         if isinstance(value, datetime):
             return value.strftime("%Y-%m-%dT%H:%M:%S" if value.second else "%Y-%m-%dT%H:%M")
@@ -750,7 +1009,9 @@ class _Builder:
             if column in table.columns:
                 self.problem(table, row[0], column, N_("This field is required."))
             return None
-        self.problem(table, row[0], column, N_("A date and time (ISO 8601) is expected here."))
+        self.problem(table, row[0], column, N_(
+            "A date and time (2026-12-03T18:30) is expected here: {value}."),
+            value=_shown(_as_text(value)))
         return None
 
     def text(self, table, row, base, *, required) -> dict[str, str]:
@@ -762,6 +1023,14 @@ class _Builder:
                 bad = True
                 continue
             if value is None:
+                continue
+            if self.converted(table, row, column, value):
+                bad = True
+                continue
+            if self.languages and lang not in self.languages:
+                self.warn(table, None, column, N_(
+                    "The consultation is not offered in {lang} (its languages: {languages}): "
+                    "this column is not used."), lang=lang, languages=" ".join(self.languages))
                 continue
             try:
                 cleaned = clean_text(_as_text(value), field=column,
@@ -781,22 +1050,69 @@ class _Builder:
                              lang=lang)
         return found
 
+    @staticmethod
+    def set(target: dict, key: str, value: Any) -> None:
+        """Only what the sheet says: an empty cell leaves the bundle's default."""
+        if value is not None and value != {}:
+            target[key] = value
+
+
+class _FileCells(_Cells):
+    """Cells that name a file beside the spreadsheet (an image): a path inside the images
+    folder, written with slashes, the file checked as the bundle loader checks it."""
+
     def image(self, table, row, column) -> str | None:
         value = self.plain(table, row, column)
-        if value is None:
+        if value is None or not self.relative_path(table, row, column, value):
             return None
-        if value.startswith(("/", "\\")) or ".." in Path(value).parts or \
-                Path(value).suffix.lower() not in IMAGE_SUFFIXES or "\\" in value:
+        if value.startswith("/") or ".." in Path(value).parts or \
+                Path(value).suffix.lower() not in IMAGE_SUFFIXES:
             self.problem(table, row[0], column, N_(
-                "An image path inside the bundle (PNG, JPEG or WebP) is expected."))
+                "An image path inside the images folder (PNG, JPEG or WebP) is expected: "
+                "{value}."), value=_shown(value))
             return None
         if value not in self._images:
             self._images[value] = self._check_image(value)
         found = self._images[value]
         if found is not None:
+            folder = self.folder_case(value)
+            if folder is not None:
+                # One message for the folder, not one "missing" per image.
+                self.problems.add(None, None, None, N_(
+                    "The sheet names the folder {named}, the files are in {actual}: names are "
+                    "case-sensitive. Rename the folder or change the paths."),
+                    named=folder[0], actual=folder[1])
+                return None
             self.problem(table, row[0], column, found[0], **found[1])
             return None
         return value
+
+    def relative_path(self, table, row, column, value: str) -> bool:
+        """Windows writes paths with backslashes: named, with the path to write instead."""
+        if "\\" in value:
+            self.problem(table, row[0], column, N_(
+                "The path {value} uses backslashes (\\): write it with slashes, {fixed}."),
+                value=_shown(value), fixed=_shown(value.replace("\\", "/")))
+            return False
+        return True
+
+    def folder_case(self, relative: str) -> tuple[str, str] | None:
+        """(folder as the sheet names it, as it is on disk) when they differ only by case."""
+        parts = Path(relative).parts[:-1]
+        current = self.images_dir
+        for part in parts:
+            if (current / part).is_dir():
+                current = current / part
+                continue
+            try:
+                match = next((p.name for p in current.iterdir()
+                              if p.is_dir() and p.name.lower() == part.lower()), None)
+            except OSError:
+                return None
+            if match is None:
+                return None
+            return part, match
+        return None
 
     def _check_image(self, relative: str) -> tuple[str, dict] | None:
         """(msgid, params) of what is wrong with an image, or None: the same checks as the
@@ -807,7 +1123,25 @@ class _Builder:
             return exc.message, exc.params
         return None
 
-    # sheets
+
+class _Sheets(_FileCells):
+    """A sheet's columns, rows and identifiers: the rules every sheet shares."""
+
+    def table(self, name: str) -> _Table | None:
+        """The sheet `name`, or None when it is missing, empty or unread (each said once)."""
+        table = self.tables.get(name)
+        if table is None and name in REQUIRED_SHEETS:
+            self.problems.add(name, None, None, N_("This sheet is missing."))
+        if table is None or table.unread:
+            return None
+        if not table.columns and not table.rows and not table.headings:
+            if name in REQUIRED_SHEETS:
+                self.problem(table, None, None, N_(
+                    "This sheet is empty: its headings go in row 1, its items below."))
+            else:
+                self.warn(table, None, None, N_("This sheet is empty: it adds nothing."))
+            return None
+        return table
 
     def check_columns(self, table: _Table) -> None:
         for column in SHEETS[table.name]:
@@ -833,16 +1167,39 @@ class _Builder:
             if item.get("id") is None:
                 continue
             if item["id"] in first:
-                self.problem(table, row[0], "id", N_("Duplicate identifier: {id}."),
-                             id=item["id"])
+                self.problem(table, row[0], "id", N_(
+                    "Duplicate identifier: {id} (first in row {first})."), id=item["id"],
+                    first=first[item["id"]])
             else:
                 first[item["id"]] = row[0]
 
-    def table(self, name: str) -> _Table | None:
-        table = self.tables.get(name)
-        if table is None and name in REQUIRED_SHEETS:
-            self.problems.add(name, None, None, N_("This sheet is missing."))
-        return table
+    def simple_list(self, name: str, path: str, text_columns: dict[str, bool],
+                    extra: Callable[[_Table, tuple, dict], None] | None = None) -> list[dict]:
+        table = self.table(name)
+        if table is None:
+            return []
+        self.check_columns(table)
+        items = []
+        for index, row in enumerate(table.rows):
+            self.origins[f"{path}[{index}]"] = (name, row[0])
+            item: dict[str, Any] = {"id": self.ident(table, row, "id")}
+            if extra:
+                extra(table, row, item)
+            for base, required in text_columns.items():
+                self.set(item, base, self.text(table, row, base, required=required))
+            items.append((row, item))
+        self.unique(table, items)
+        return [item for _row, item in items]
+
+    def reference(self, table, row, column, known: set, message) -> str | None:
+        value = self.ident(table, row, column, required=True)
+        if value is not None and value not in known:
+            self.problem(table, row[0], column, message, id=value, known=_known(known))
+        return value
+
+
+class _ConsultationSheet(_Sheets):
+    """The `consultation` sheet's one row, and the map file it names."""
 
     def consultation(self) -> dict:
         table = self.table("consultation")
@@ -869,7 +1226,8 @@ class _Builder:
             c["languages"] = codes
         self.set(c, "version", self.integer(table, row, "version", minimum=1))
         self.set(c, "status", self.keyword(table, row, "status", STATUSES,
-                                           N_("Unknown status: {status}."), "status"))
+                                           N_("Unknown status: {status}. Allowed: {allowed}."),
+                                           "status"))
         self.check_columns(table)       # once the languages are known
         c["title"] = self.text(table, row, "title", required=True)
         self.set(c, "description", self.text(table, row, "description", required=False))
@@ -882,7 +1240,8 @@ class _Builder:
         self.set(c, "goal", self.integer(table, row, "goal"))
         self.set(c, "image", self.image(table, row, "image"))
         self.set(c, "default_mode", self.keyword(table, row, "default_mode", BALLOT_MODES,
-                                                 N_("Unknown ballot mode: {mode}."), "mode"))
+                                                 N_("Unknown ballot mode: {mode}. Allowed: "
+                                                    "{allowed}."), "mode"))
         self.set(c, "anonymous", self.boolean(table, row, "anonymous"))
         self.age_bracket = self.boolean(table, row, "signup_age_bracket")
         self.set(c, "map", self.map_section(table, row, "map"))
@@ -893,18 +1252,18 @@ class _Builder:
         areas and base map come from a map tool (tools/make_demo_map.py for the demo), not from
         typing; app.bundle checks the section itself."""
         value = self.plain(table, row, column)
-        if not value:
+        if not value or not self.relative_path(table, row, column, value):
             return None
-        bad_path = N_("A map file (.json) inside the images folder is expected.")
-        if Path(value).suffix.lower() != ".json" or value.startswith(("/", "\\")) \
-                or ".." in Path(value).parts or "\\" in value:
-            self.problem(table, row[0], column, bad_path)
+        bad_path = N_("A map file (.json) inside the images folder is expected: {value}.")
+        if Path(value).suffix.lower() != ".json" or value.startswith("/") \
+                or ".." in Path(value).parts:
+            self.problem(table, row[0], column, bad_path, value=_shown(value))
             return None
         path, current = self.images_dir / value, self.images_dir
         for part in Path(value).parts:
             current = current / part
             if current.is_symlink():
-                self.problem(table, row[0], column, bad_path)
+                self.problem(table, row[0], column, bad_path, value=_shown(value))
                 return None
         if not path.is_file():
             self.problem(table, row[0], column, N_("The map file {path} is missing."), path=value)
@@ -915,89 +1274,31 @@ class _Builder:
             return None
         try:
             section = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            section = None
-        if not isinstance(section, dict):
-            self.problem(table, row[0], column, bad_path)
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+            self.problem(table, row[0], column, N_(
+                "The map file {path} is not valid JSON (line {line}): save it again from the "
+                "map tool."), path=value, line=getattr(exc, "lineno", "?"))
+            return None
+        geojson = isinstance(section, dict) and (section.get("type") in _GEOJSON_TYPES or (
+            isinstance(section.get("areas"), dict) and section["areas"].get("type")
+            in _GEOJSON_TYPES))
+        if geojson:
+            self.problem(table, row[0], column, N_(
+                "The map file {path} is GeoJSON, not a map section: make the map section from "
+                "it with python -m server map build."),
+                path=value)
+            return None
+        if not isinstance(section, dict) or not section:
+            self.problem(table, row[0], column, N_(
+                "The map file {path} holds no map section (areas, base map, view): make it with "
+                "the map tool, or leave the cell empty."), path=value)
             return None
         self.map_file = value
         return section
 
-    @staticmethod
-    def set(target: dict, key: str, value: Any) -> None:
-        """Only what the sheet says: an empty cell leaves the bundle's default."""
-        if value is not None and value != {}:
-            target[key] = value
 
-    def simple_list(self, name: str, path: str, text_columns: dict[str, bool],
-                    extra: Callable[[_Table, tuple, dict], None] | None = None) -> list[dict]:
-        table = self.table(name)
-        if table is None:
-            return []
-        self.check_columns(table)
-        items = []
-        for index, row in enumerate(table.rows):
-            self.origins[f"{path}[{index}]"] = (name, row[0])
-            item: dict[str, Any] = {"id": self.ident(table, row, "id")}
-            if extra:
-                extra(table, row, item)
-            for base, required in text_columns.items():
-                self.set(item, base, self.text(table, row, base, required=required))
-            items.append((row, item))
-        self.unique(table, items)
-        return [item for _row, item in items]
-
-    def build(self) -> dict:
-        c = self.consultation()
-        c["themes"] = self.simple_list("themes", "consultation.themes", {"title": True})
-        theme_ids = {t["id"] for t in c["themes"] if t.get("id")}
-
-        def project(table, row, item):
-            if item["id"] is not None:
-                self.project_rows.setdefault(item["id"], row)
-            item["theme"] = self.reference(table, row, "theme", theme_ids,
-                                           N_("Unknown theme: {id}."))
-            self.set(item, "cost", self.integer(table, row, "cost", minimum=1))
-            self.set(item, "image", self.image(table, row, "image"))
-            self.set(item, "proposed_by", self.keyword(
-                table, row, "proposed_by", ("partner", "citizen"),
-                N_("Proposed by a partner or by a citizen."), "value"))
-        projects = self.simple_list("projects", "consultation.projects",
-                                    {"title": True, "description": True}, project)
-        if projects:
-            c["projects"] = projects
-        c["questions"] = self.questions(projects, theme_ids)
-
-        def site(table, row, item):
-            self.set(item, "town", self.plain(table, row, "town"))
-        sites = self.simple_list("sites", "sites", {"name": True}, site)
-        site_ids = {s["id"] for s in sites if s.get("id")}
-
-        def meeting(table, row, item):
-            item["site"] = self.reference(table, row, "site", site_ids, N_("Unknown site: {id}."))
-            item["starts_at"] = self.moment(table, row, "starts_at")
-        meetings = self.simple_list("meetings", "meetings", {"title": True, "place": False},
-                                    meeting)
-        hoods = self.simple_list("neighbourhoods", "signup.neighbourhoods", {"name": True})
-        data: dict[str, Any] = {"format": FORMAT, "format_version": FORMAT_VERSION,
-                                "consultation": c}
-        if sites:
-            data["sites"] = sites
-        if meetings:
-            data["meetings"] = meetings
-        if hoods or self.age_bracket is not None:
-            signup: dict[str, Any] = {}
-            self.set(signup, "age_bracket", self.age_bracket)
-            if hoods:
-                signup["neighbourhoods"] = hoods
-            data["signup"] = signup
-        return data
-
-    def reference(self, table, row, column, known: set, message) -> str | None:
-        value = self.ident(table, row, column, required=True)
-        if value is not None and value not in known:
-            self.problem(table, row[0], column, message, id=value)
-        return value
+class _QuestionSheets(_Sheets):
+    """The `questions` and `options` sheets; each kind reads its own columns (app/kinds/)."""
 
     def questions(self, projects: list[dict], theme_ids: set) -> list[dict]:
         table = self.table("questions")
@@ -1005,7 +1306,7 @@ class _Builder:
         if table is None:
             return []
         self.check_columns(table)
-        project_rows = {p["id"]: p for p in projects if p.get("id")}
+        project_rows = self.project_items = {p["id"]: p for p in projects if p.get("id")}
         questions, kinds = [], {}
         for index, row in enumerate(table.rows):
             self.origins[f"consultation.questions[{index}]"] = ("questions", row[0])
@@ -1017,8 +1318,10 @@ class _Builder:
             self.problem(table, None, None, N_("A consultation needs at least one question."))
         for qid, rows in options.items():
             if qid not in kinds:
-                opt_table, first = rows[0]
-                self.problem(opt_table, first[0], "question", N_("Unknown question."))
+                for opt_table, opt_row in rows:      # every row, not the first alone
+                    self.problem(opt_table, opt_row[0], "question", N_(
+                        "Unknown question: {id}. The options name a question of the questions "
+                        "sheet."), id=qid)
             elif kinds[qid] is not None and kinds[qid] not in _KIND_OPTIONS:
                 opt_table, first = rows[0]
                 self.problem(opt_table, first[0], "question", N_(
@@ -1041,11 +1344,13 @@ class _Builder:
         path = f"consultation.questions[{index}]"
         q: dict[str, Any] = {"id": self.ident(table, row, "id")}
         kind = q["kind"] = self.keyword(table, row, "kind", QUESTION_KINDS,
-                                        N_("Unknown question kind: {kind}."), "kind")
+                                        N_("Unknown question kind: {kind}. Allowed: "
+                                           "{allowed}."), "kind")
         theme = self.ident(table, row, "theme", required=False)
         if theme is not None:
             if theme not in theme_ids:
-                self.problem(table, row[0], "theme", N_("Unknown theme: {id}."), id=theme)
+                self.problem(table, row[0], "theme", _UNKNOWN_THEME, id=theme,
+                             known=_known(theme_ids))
             q["theme"] = theme
         q["prompt"] = self.text(table, row, "label", required=True)
         self.set(q, "help", self.text(table, row, "hint", required=False))
@@ -1068,7 +1373,9 @@ class _Builder:
             seen = set()
             for pid in listed:
                 if pid not in projects:
-                    self.problem(table, row[0], "projects", N_("Unknown project: {id}."), id=pid)
+                    self.problem(table, row[0], "projects", N_(
+                        "Unknown project: {id}. The projects sheet has: {known}."), id=pid,
+                        known=_known(projects))
                 if pid in seen:
                     self.problem(table, row[0], "projects", N_("A project is listed twice."))
                 seen.add(pid)
@@ -1084,6 +1391,29 @@ class _Builder:
                         and where and self.raw(projects_table, where, "cost") is None:
                     self.problem(projects_table, where[0], "cost", N_(
                         "A budget question needs a cost for every project: {id}."), id=pid)
+
+    def budget_costs(self, q: dict, total: int, step: int) -> None:
+        """Each project of a budget question can be funded in full: a cost above the total
+        never can (refused); a cost between two steps is funded to the step below it
+        (warned)."""
+        table = self.tables.get("projects")
+        if table is None:
+            return
+        for pid in q.get("projects") or list(self.project_items):
+            cost = self.project_items.get(pid, {}).get("cost")
+            where = self.project_rows.get(pid)
+            if cost is None or where is None:
+                continue
+            if cost > total:
+                self.problem(table, where[0], "cost", N_(
+                    "This project costs {cost}, more than the total of the budget question {id} "
+                    "({total}): it could never be funded."), cost=cost, id=q.get("id"),
+                    total=total)
+            elif cost % step:
+                self.warn(table, where[0], "cost", N_(
+                    "This project costs {cost}, not a whole number of steps of {step} (question "
+                    "{id}): funding it in full gives {funded}."), cost=cost, step=step,
+                    id=q.get("id"), funded=cost - cost % step)
 
     def option_items(self, rows, path, *, origins: bool = True) -> list[tuple[tuple, dict]]:
         """The options sheet's rows of one question, read: [(row, {"id", "label"})]."""
@@ -1122,7 +1452,9 @@ class _Builder:
             number = next(r[0] for r, o in items if o["id"] == opt_id)
             self.origins[f"{path}.labels[{i}]"] = ("options", number)
 
-    # the parser's verdict, placed in the sheet
+
+class _Locator:
+    """The parser's verdict placed in the sheet: a bundle path at the row it came from."""
 
     def place(self, bundle_path: str, column: str | None, message: str, **params
               ) -> SheetProblem:
@@ -1160,6 +1492,82 @@ class _Builder:
         return SheetProblem(None, None, None, error.message, error.params)
 
 
+class _MeetingSheets(_Sheets):
+    """The `sites` and `meetings` sheets: a meeting is at a known site, on a day and at an
+    hour, and the kiosk lists the ones to come."""
+
+    def sites_and_meetings(self, consultation: dict) -> tuple[list[dict], list[dict]]:
+        def site(table, row, item):
+            self.set(item, "town", self.plain(table, row, "town"))
+        sites = self.simple_list("sites", "sites", {"name": True}, site)
+        site_ids = {s["id"] for s in sites if s.get("id")}
+
+        def meeting(table, row, item):
+            item["site"] = self.reference(table, row, "site", site_ids, N_(
+                "Unknown site: {id}. The sites sheet has: {known}."))
+            item["starts_at"] = self.moment(table, row, "starts_at", time_needed=True)
+            self.meeting_dates(table, row, item["starts_at"], consultation)
+        meetings = self.simple_list("meetings", "meetings", {"title": True, "place": False},
+                                    meeting)
+        return sites, meetings
+
+    def meeting_dates(self, table, row, starts_at: str | None, consultation: dict) -> None:
+        """A meeting already past is not shown by the kiosk; one outside the consultation's
+        dates is likely a typo: both said, neither refused (a past meeting is history)."""
+        if not starts_at:
+            return
+        day = starts_at[:10]
+        if day < date.today().isoformat():
+            self.warn(table, row[0], "starts_at", N_(
+                "This meeting is in the past ({date}): the kiosk shows only meetings to come."),
+                date=day)
+        opens, closes = consultation.get("opens_on"), consultation.get("closes_on")
+        if (opens and day < opens) or (closes and day > closes):
+            self.warn(table, row[0], "starts_at", N_(
+                "This meeting ({date}) is outside the consultation's dates ({opens} to "
+                "{closes})."), date=day, opens=opens or "…", closes=closes or "…")
+
+
+class _Builder(_ConsultationSheet, _QuestionSheets, _MeetingSheets, _Locator):
+    """Turns the tables into bundle data, adding a problem for every mistake."""
+
+    def build(self) -> dict:
+        c = self.consultation()
+        c["themes"] = self.simple_list("themes", "consultation.themes", {"title": True})
+        theme_ids = {t["id"] for t in c["themes"] if t.get("id")}
+
+        def project(table, row, item):
+            if item["id"] is not None:
+                self.project_rows.setdefault(item["id"], row)
+            item["theme"] = self.reference(table, row, "theme", theme_ids,
+                                           _UNKNOWN_THEME)
+            self.set(item, "cost", self.integer(table, row, "cost", minimum=1))
+            self.set(item, "image", self.image(table, row, "image"))
+            self.set(item, "proposed_by", self.keyword(
+                table, row, "proposed_by", _PROPOSERS,
+                N_("Unknown proposer: {value}. Allowed: {allowed}."), "value"))
+        projects = self.simple_list("projects", "consultation.projects",
+                                    {"title": True, "description": True}, project)
+        if projects:
+            c["projects"] = projects
+        c["questions"] = self.questions(projects, theme_ids)
+        sites, meetings = self.sites_and_meetings(c)
+        hoods = self.simple_list("neighbourhoods", "signup.neighbourhoods", {"name": True})
+        data: dict[str, Any] = {"format": FORMAT, "format_version": FORMAT_VERSION,
+                                "consultation": c}
+        if sites:
+            data["sites"] = sites
+        if meetings:
+            data["meetings"] = meetings
+        if hoods or self.age_bracket is not None:
+            signup: dict[str, Any] = {}
+            self.set(signup, "age_bracket", self.age_bracket)
+            if hoods:
+                signup["neighbourhoods"] = hoods
+            data["signup"] = signup
+        return data
+
+
 def build_bundle(xlsx_path: str | Path, images_dir: str | Path | None = None) -> dict:
     """The bundle data a spreadsheet describes, checked whole: every mistake is collected and
     raised as one SheetError; what is returned is what app.bundle.parse_bundle accepts, images
@@ -1168,19 +1576,25 @@ def build_bundle(xlsx_path: str | Path, images_dir: str | Path | None = None) ->
     return _build(xlsx_path, images_dir)[0]
 
 
-def _build(xlsx_path: str | Path, images_dir: str | Path | None) -> tuple[dict, list[str]]:
+def _build(xlsx_path: str | Path, images_dir: str | Path | None,
+           warnings_found: list | None = None) -> tuple[dict, list[str]]:
     """(the bundle data, the files besides bundle.json it needs: images, base map, and the
-    map section's own JSON file, kept so that the bundle turns back into the same sheet)."""
-    data, files, _where, _consultation = build_located(xlsx_path, images_dir)
+    map section's own JSON file, kept so that the bundle turns back into the same sheet);
+    the warnings are added to `warnings_found`."""
+    data, files, _where, _consultation, found = build_located(xlsx_path, images_dir)
+    if warnings_found is not None:
+        warnings_found.extend(found)
     return data, files
 
 
 def build_located(xlsx_path: str | Path, images_dir: str | Path | None
-                  ) -> tuple[dict, list[str], Callable[..., SheetProblem], Consultation]:
+                  ) -> tuple[dict, list[str], Callable[..., SheetProblem], Consultation,
+                             list[SheetProblem]]:
     """What _build gives, `where(bundle_path, column, message, **params)`: a SheetProblem
     at the sheet, row and column a bundle item (`consultation.questions[3]`) came from, so that
     a later verdict on the bundle (the hub's, in server.uploads) names its cell too, and the
-    Consultation app.bundle parsed from the data (the caller need not parse it again)."""
+    Consultation app.bundle parsed from the data (the caller need not parse it again), and
+    the warnings (SheetProblem with `warning` set): the build went on, the author should know."""
     path = Path(xlsx_path)
     images = Path(images_dir) if images_dir is not None else path.parent
     problems = _Problems()
@@ -1193,9 +1607,10 @@ def build_located(xlsx_path: str | Path, images_dir: str | Path | None
         consultation = parse_bundle(data, file=str(path), folder=images)
     except BundleError as exc:
         # A rule of app.bundle these checks do not repeat: still named by sheet, row, column.
-        raise SheetError([builder.locate(exc)], str(path)) from None
+        raise SheetError([builder.locate(exc)], str(path),
+                         warnings=problems.sorted_warnings()) from None
     files = _bundle_images(data) + ([builder.map_file] if builder.map_file else [])
-    return data, sorted(set(files)), builder.place, consultation
+    return data, sorted(set(files)), builder.place, consultation, problems.sorted_warnings()
 
 
 def _bundle_images(data: dict) -> list[str]:
@@ -1222,17 +1637,19 @@ def _out_folder_problem(out: Path, sources: list[Path]) -> SheetError | None:
 
 
 def write_bundle_folder(xlsx_path: str | Path, out_dir: str | Path,
-                        images_dir: str | Path | None = None) -> Consultation:
+                        images_dir: str | Path | None = None,
+                        warnings_found: list | None = None) -> Consultation:
     """Build the spreadsheet into the bundle folder `out_dir` (bundle.json and the images it
     names). Built into a temporary folder beside it, loaded back with app.bundle.load_bundle,
     then renamed into place: with any problem, `out_dir` is left as it was (or not created).
-    An existing `out_dir` is replaced only when it is empty or holds a bundle."""
+    An existing `out_dir` is replaced only when it is empty or holds a bundle. The warnings
+    (written all the same) are added to `warnings_found`."""
     out = Path(out_dir)
     images = Path(images_dir) if images_dir is not None else Path(xlsx_path).parent
     refused = _out_folder_problem(out, [Path(xlsx_path).parent, images])
     if refused:
         raise refused
-    data, files = _build(xlsx_path, images)
+    data, files = _build(xlsx_path, images, warnings_found)
     refused = _out_folder_problem(out, [images / relative for relative in files])
     if refused:
         raise refused
@@ -1424,10 +1841,33 @@ def _write_workbook(rows: dict[str, list[dict]], out: Path) -> None:
         workbook.save(out)
 
 
+def _write_ods(rows: dict[str, list[dict]], out: Path) -> None:
+    """The same sheets as _write_workbook, as an OpenDocument spreadsheet (no drop-down lists:
+    the words allowed are in the messages)."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    sheets = {}
+    for sheet in SHEETS:
+        headings = [heading for heading, _column in _headings(sheet)]
+        table = [headings]
+        for cells in rows[sheet]:
+            values = []
+            for heading in headings:
+                value = cells.get(heading)
+                if isinstance(value, bool):
+                    value = "yes" if value else "no"
+                elif isinstance(value, str):
+                    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+                values.append(value)
+            table.append(values)
+        sheets[sheet] = table
+    ods.write_ods(out, sheets)
+
+
 def bundle_to_sheet(bundle_folder: str | Path, out_path: str | Path) -> list[str]:
     """Write the bundle in `bundle_folder` (or its bundle.json) as a spreadsheet at `out_path`,
     the reverse of build_bundle. The bundle is loaded and checked first (BundleError when not
-    valid); the file is written whole or not at all. Returns the bundle fields the spreadsheet
+    valid); the file is written whole or not at all, as an .ods when `out_path` ends so, else
+    an .xlsx. Returns the bundle fields the spreadsheet
     has no place for (left out), usually none. Images stay where they are: build the sheet back
     with `images_dir` set to the bundle folder."""
     path = Path(bundle_folder)
@@ -1440,7 +1880,10 @@ def bundle_to_sheet(bundle_folder: str | Path, out_path: str | Path) -> list[str
     handle, temp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     os.close(handle)
     try:
-        _write_workbook(rows, Path(temp))
+        if out.suffix.lower() == ".ods":
+            _write_ods(rows, Path(temp))
+        else:
+            _write_workbook(rows, Path(temp))
         os.chmod(temp, 0o644)          # mkstemp's 0600 is for the file being written
         os.replace(temp, out)
     except BaseException:
@@ -1465,7 +1908,7 @@ def _cli() -> argparse.ArgumentParser:
         description="Consultations authored as spreadsheets (docs/sheet-format.md).")
     sub = parser.add_subparsers(dest="action", required=True)
     build = sub.add_parser("build", help="build a bundle folder from a spreadsheet")
-    build.add_argument("sheet", type=Path, help="the spreadsheet (.xlsx)")
+    build.add_argument("sheet", type=Path, help="the spreadsheet (.xlsx or .ods)")
     build.add_argument("--images", type=Path, default=None,
                        help="where the sheet's images are (default: the spreadsheet's folder)")
     build.add_argument("--out", type=Path, required=True, help="the bundle folder to write")
@@ -1473,25 +1916,39 @@ def _cli() -> argparse.ArgumentParser:
                        help="language of the messages")
     sheet = sub.add_parser("sheet", help="write a bundle folder as a spreadsheet")
     sheet.add_argument("folder", type=Path, help="the bundle folder")
-    sheet.add_argument("--out", type=Path, required=True, help="the spreadsheet to write")
+    sheet.add_argument("--out", type=Path, required=True,
+                       help="the spreadsheet to write (.xlsx, or .ods)")
     sheet.add_argument("--lang", choices=LANGUAGES, default=_default_language(),
                        help="language of the messages")
     return parser
 
 
+def _print_warnings(found: list[SheetProblem], _) -> None:
+    """Warnings on stderr, each marked, then their count: the build went on (exit code 0)."""
+    for problem in found:
+        print(_format(_("Warning: {message}"), dict(message=problem.describe(_))),
+              file=sys.stderr)
+    if found:
+        print(_format(_("Warnings: {count}. Read them: the bundle is built all the same."),
+                      dict(count=len(found))), file=sys.stderr)
+
+
 def main_bundle(argv: list[str] | None = None) -> int:
-    """`python -m server bundle build SHEET.xlsx [--images DIR] --out FOLDER [--lang fr|it|en]`
-    and `python -m server bundle sheet FOLDER --out SHEET.xlsx`. Returns the exit code: 0 done,
-    1 problems (each printed on its own line, in --lang; nothing written), 2 bad usage."""
+    """`python -m server bundle build SHEET.xlsx|.ods [--images DIR] --out FOLDER [--lang …]`
+    and `python -m server bundle sheet FOLDER --out SHEET.xlsx`. Returns the exit code: 0 done
+    (warnings, if any, printed on stderr, each on its own line starting "Warning:"), 1 problems
+    (each printed on its own line, in --lang; nothing written), 2 bad usage."""
     from app.i18n import gettext_for
     try:
         args = _cli().parse_args(argv)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 2
     _ = gettext_for(args.lang)
+    found: list[SheetProblem] = []
     try:
         if args.action == "build":
-            consultation = write_bundle_folder(args.sheet, args.out, args.images)
+            consultation = write_bundle_folder(args.sheet, args.out, args.images, found)
+            _print_warnings(found, _)
             print(_format(_("Written: {path} ({id}, version {version})."),
                           dict(path=args.out, id=consultation.id, version=consultation.version)))
         else:
@@ -1505,6 +1962,7 @@ def main_bundle(argv: list[str] | None = None) -> int:
                 print(_format(_("Its images stay in {folder}: build it with --images {folder}."),
                               dict(folder=folder)))
     except SheetError as exc:
+        _print_warnings(exc.warnings, _)
         for problem in exc.problems:
             print(problem.describe(_), file=sys.stderr)
         print(_format(_(_NOTHING_WRITTEN), dict(count=exc.count)), file=sys.stderr)

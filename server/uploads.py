@@ -40,7 +40,7 @@ from app.kinds import QUESTION_KINDS
 from app.model import Consultation
 from app.paths import DEMO_BUNDLE_DIR
 
-from . import db
+from . import db, ods
 from .errors import HubError
 from .content import incompatible_question
 from .sheets import (MAX_FILE_BYTES, MAX_MAP_JSON_BYTES, SheetError, SheetProblem,
@@ -57,11 +57,14 @@ MAX_KEPT = 5                      # uploads waiting per staff session (older one
 IMPORT_WAIT_SECONDS = 30          # a second submit waits this long for the first to finish
 
 _SHEET = ".xlsx"
+_ODS = ".ods"                     # LibreOffice's own format, read as well (server/ods.py)
+_SHEETS = (_SHEET, _ODS)
 # Per kind of entry: the largest accepted, and what its bytes must be.
-_ENTRY_LIMITS = {_SHEET: MAX_FILE_BYTES, ".json": MAX_MAP_JSON_BYTES,
+_ENTRY_LIMITS = {_SHEET: MAX_FILE_BYTES, _ODS: MAX_FILE_BYTES, ".json": MAX_MAP_JSON_BYTES,
                  ".geojson": MAX_MAP_JSON_BYTES, ".mbtiles": MAX_TILES_BYTES,
                  **{s: MAX_IMAGE_BYTES for s in IMAGE_SUFFIXES}}
-_KIND_NAMES = {_SHEET: "XLSX", ".json": "JSON", ".geojson": "GeoJSON", ".mbtiles": "MBTiles",
+_KIND_NAMES = {_SHEET: "XLSX", _ODS: "ODS", ".json": "JSON", ".geojson": "GeoJSON",
+               ".mbtiles": "MBTiles",
                ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WebP"}
 # What file systems and zip tools add by themselves; skipped, never unpacked.
 _LITTER_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
@@ -97,7 +100,7 @@ def _safe_name(name: str) -> str | None:
 
 
 def _looks_like(suffix: str, data: bytes) -> bool:
-    if suffix == _SHEET:
+    if suffix in _SHEETS:
         return data[:4] == b"PK\x03\x04"
     if suffix == ".mbtiles":
         return data[:16] == b"SQLite format 3\x00"
@@ -120,14 +123,14 @@ def unpack(content: bytes, into: Path) -> tuple[Path, Path, dict[str, bytes]]:
     with their checked bytes) from an upload, written under `into` for the spreadsheet's
     reader; SheetError with one problem when it is refused."""
     if not content:
-        raise _refusal(N_("The file is empty: choose the spreadsheet (.xlsx), or a .zip holding "
-                          "it and its images."))
+        raise _refusal(N_("The file is empty: choose the spreadsheet (.xlsx or .ods), or a .zip "
+                          "holding it and its images."))
     if len(content) > UPLOAD_MAX_BYTES:
         raise _refusal(N_("The file is too large: at most {limit} MB are accepted."),
                        limit=_megabytes(UPLOAD_MAX_BYTES))
     if content[:4] != b"PK\x03\x04" or not zipfile.is_zipfile(io.BytesIO(content)):
-        raise _refusal(N_("This file is neither an Excel workbook (.xlsx) nor a .zip: save "
-                          "the spreadsheet as .xlsx, or zip it with its images."))
+        raise _refusal(N_("This file is neither a spreadsheet (.xlsx, .ods) nor a .zip: save "
+                          "the spreadsheet as .xlsx or .ods, or zip it with its images."))
     try:
         archive = zipfile.ZipFile(io.BytesIO(content))
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
@@ -140,13 +143,17 @@ def unpack(content: bytes, into: Path) -> tuple[Path, Path, dict[str, bytes]]:
             sheet = into / "consultation.xlsx"
             sheet.write_bytes(content)
             return sheet, into, {}
-        if "mimetype" in archive.namelist():      # an OpenDocument file (.ods)
-            raise _refusal(N_("This is not an XLSX spreadsheet: save it as an Excel workbook "
-                              "(.xlsx)."))
+        if ods.is_ods(archive):         # LibreOffice's .ods alone
+            if len(content) > MAX_FILE_BYTES:
+                raise _refusal(N_("The spreadsheet is too large: at most {limit} MB."),
+                               limit=_megabytes(MAX_FILE_BYTES))
+            sheet = into / "consultation.ods"
+            sheet.write_bytes(content)
+            return sheet, into, {}
         entries = _checked_directory(archive)
-        sheets = [name for name, _info in entries if name.lower().endswith(_SHEET)]
+        sheets = [name for name, _info in entries if name.lower().endswith(_SHEETS)]
         if not sheets:
-            raise _refusal(N_("The .zip holds no spreadsheet (.xlsx)."))
+            raise _refusal(N_("The .zip holds no spreadsheet (.xlsx or .ods)."))
         if len(sheets) > 1:
             raise _refusal(N_("The .zip holds several spreadsheets: {names}. Keep only one."),
                            names=", ".join(sorted(sheets)[:5]))
@@ -174,6 +181,12 @@ def _checked_directory(archive: zipfile.ZipFile) -> list[tuple[str, zipfile.ZipI
     entries, seen = [], set()
     for info in infos:
         name = _safe_name(info.filename)
+        if name is None and "\\" in info.filename:
+            # Some Windows zip tools write images\p-bus.png: said so, with what to do.
+            raise _refusal(N_("The .zip holds a name written with backslashes (\\), as some "
+                              "Windows tools write them: {name}. Zip the folder again with "
+                              "Windows' own \"Compressed (zipped) folder\", or 7-Zip."),
+                           name=info.filename[:MAX_NAME_CHARS])
         if name is None:
             raise _refusal(N_("The .zip holds a name that is not accepted: {name}. Each file "
                               "must stay inside the folder (no absolute path, no '..')."),
@@ -193,8 +206,9 @@ def _checked_directory(archive: zipfile.ZipFile) -> list[tuple[str, zipfile.ZipI
         suffix = posixpath.splitext(name)[1].lower()
         if suffix not in _ENTRY_LIMITS:
             raise _refusal(N_("The .zip holds a file that has no place in a consultation: "
-                              "{name}. Only the spreadsheet (.xlsx), images (PNG, JPEG, WebP) "
-                              "and map files (.json, .geojson, .mbtiles) are accepted."), name=name)
+                              "{name}. Only the spreadsheet (.xlsx or .ods), images (PNG, JPEG, "
+                              "WebP) and map files (.json, .geojson, .mbtiles) are accepted."),
+                           name=name)
         if info.file_size > _ENTRY_LIMITS[suffix]:
             raise _refusal(N_("The file {name} in the .zip is too large: at most {limit} MB."),
                            name=name, limit=_megabytes(_ENTRY_LIMITS[suffix]))
@@ -232,7 +246,7 @@ def _extract(archive: zipfile.ZipFile, entries, root: Path) -> dict[str, bytes]:
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(target, "xb") as out:
             out.write(data)
-        if suffix != _SHEET:
+        if suffix not in _SHEETS:
             others[name] = data
     return others
 
@@ -254,12 +268,13 @@ def demo_zip() -> bytes:
 @dataclass
 class Checked:
     """An upload checked: `problems` (with `count`, listed or not), or the bundle to import
-    (`bundle`, `files`) and its `summary`."""
+    (`bundle`, `files`) and its `summary`, with the sheet's `warnings` either way."""
     problems: list[SheetProblem] = field(default_factory=list)
     count: int = 0
     bundle: dict | None = None
     files: dict[str, bytes] = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
+    warnings: list[SheetProblem] = field(default_factory=list)   # shown; the import goes on
 
 
 def check(hub, content: bytes) -> Checked:
@@ -267,9 +282,9 @@ def check(hub, content: bytes) -> Checked:
     with tempfile.TemporaryDirectory(prefix="piazzetta-upload-") as tmp:
         try:
             sheet, images, others = unpack(content, Path(tmp))
-            data, rels, where, consultation = build_located(sheet, images)
+            data, rels, where, consultation, warnings = build_located(sheet, images)
         except SheetError as exc:
-            return Checked(problems=exc.problems, count=exc.count)
+            return Checked(problems=exc.problems, count=exc.count, warnings=exc.warnings)
         except BundleError as exc:      # an image of the .zip that is not one
             problem = SheetProblem(None, None, None, exc.message, exc.params)
             return Checked(problems=[problem], count=1)
@@ -278,8 +293,8 @@ def check(hub, content: bytes) -> Checked:
     unused = sorted(name for name in others if name not in files)
     problems, current, same = _against_hub(hub, consultation, data, where)
     if problems:
-        return Checked(problems=problems, count=len(problems))
-    return Checked(bundle=data, files=files,
+        return Checked(problems=problems, count=len(problems), warnings=warnings)
+    return Checked(bundle=data, files=files, warnings=warnings,
                    summary=summary(consultation, files, current, same, unused))
 
 

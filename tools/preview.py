@@ -89,9 +89,29 @@ def walk(bundle_folder: Path, out: Path, langs: list[str] | None = None,
     return written
 
 
+def built_from_sheet(sheet: Path) -> Path | None:
+    """A spreadsheet previewed: built into a temporary bundle folder by `bundle build`'s own
+    code, its warnings printed (the preview goes on), its problems printed (nothing to
+    preview: None)."""
+    from server.sheets import SheetError, write_bundle_folder
+    out = Path(tempfile.mkdtemp(prefix="piazzetta-preview-bundle-")) / "bundle"
+    warned: list = []
+    try:
+        write_bundle_folder(sheet, out, None, warned)
+    except SheetError as exc:
+        for problem in exc.warnings:
+            print("Warning: " + problem.describe(), file=sys.stderr)
+        print(exc.describe(), file=sys.stderr)
+        return None
+    for problem in warned:
+        print("Warning: " + problem.describe(), file=sys.stderr)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("bundle", type=Path, help="the bundle folder (with its bundle.json)")
+    parser.add_argument("bundle", type=Path, help="the bundle folder (with its bundle.json), "
+                        "or a spreadsheet (.xlsx, .ods) built first")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "preview")
     parser.add_argument("--size", default="1280x800", help="window size, WxH")
     parser.add_argument("--lang", default="", help="languages, comma-separated (default: all "
@@ -104,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from app.bundle import load_bundle
     from app.errors import BundleError
+    if args.bundle.suffix.lower() in (".xlsx", ".ods"):
+        args.bundle = built_from_sheet(args.bundle)
+        if args.bundle is None:
+            return 1
     try:
         load_bundle(args.bundle)
     except BundleError as exc:

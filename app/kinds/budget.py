@@ -70,6 +70,19 @@ class BudgetTally(Tally):
                             currency=self.question.currency, projects=projects, order=order)
 
 
+def step_problem(total: int, step: int) -> tuple[str, dict] | None:
+    """(msgid, params) when the kiosk could not share `total` in steps of `step`: a step above
+    the total disables every + button, one that does not divide it leaves an amount no one can
+    give."""
+    if step > total:
+        return N_("The step ({step}) is larger than the total ({total}): no amount could be "
+                  "given. Choose a step that divides the total."), {"step": step, "total": total}
+    if total % step:
+        return N_("The total ({total}) is not a whole number of steps of {step}: choose a step "
+                  "that divides it."), {"step": step, "total": total}
+    return None
+
+
 class BudgetKind(Kind):
     name = "budget"
     order = 60
@@ -82,6 +95,9 @@ class BudgetKind(Kind):
         args["projects"] = parse_projects(parser, q, field, projects)
         args["budget_total"] = parser.int(q.get("total"), f"{field}.total", minimum=1)
         args["budget_step"] = parser.int(q.get("step", 1), f"{field}.step", minimum=1)
+        wrong = step_problem(args["budget_total"], args["budget_step"])
+        if wrong:
+            raise parser.fail(wrong[0], f"{field}.step", **wrong[1])
         args["currency"] = str(q.get("currency", "EUR"))[:3]
         for pid in args["projects"]:
             if projects[pid].cost is None:
@@ -94,7 +110,13 @@ class BudgetKind(Kind):
         if total is None and sheet.raw(table, row, "total") is None:
             sheet.problem(table, row[0], "total", N_("This field is required."))
         sheet.set(q, "total", total)
-        sheet.set(q, "step", sheet.integer(table, row, "step", minimum=1))
+        step = sheet.integer(table, row, "step", minimum=1)
+        sheet.set(q, "step", step)
+        wrong = step_problem(total, step or 1) if total else None
+        if wrong:
+            sheet.problem(table, row[0], "step", wrong[0], **wrong[1])
+        elif total:
+            sheet.budget_costs(q, total, step or 1)
         currency = sheet.plain(table, row, "currency")
         if currency is not None:
             currency = currency.upper()

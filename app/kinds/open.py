@@ -7,6 +7,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
+from ..errors import N_
 from ..text import clean_text
 from .base import Kind, Result, Tally
 
@@ -104,6 +105,11 @@ class OpenTally(Tally):
         return OpenResult(**self._envelope(), total=self.ballots, words=shared)
 
 
+# The longest answer a spreadsheet may ask for: as long as an idea's text (app.proposals.TEXT_MAX,
+# which imports the kinds: a test keeps the two equal), the longest text the kiosk takes.
+MAX_ANSWER_CHARS = 2000
+
+
 class OpenKind(Kind):
     name = "open"
     order = 70
@@ -117,7 +123,13 @@ class OpenKind(Kind):
                                         minimum=1)
 
     def from_sheet(self, sheet, table, row, q, projects, options, path):
-        sheet.set(q, "max_length", sheet.integer(table, row, "maximum", minimum=1))
+        maximum = sheet.integer(table, row, "maximum", minimum=1)
+        if maximum is not None and maximum > MAX_ANSWER_CHARS:
+            sheet.problem(table, row[0], "maximum", N_(
+                "An answer is at most {max} characters, as long as an idea's text: "
+                "{value} is too many."), max=MAX_ANSWER_CHARS, value=maximum)
+            return
+        sheet.set(q, "max_length", maximum)
 
     def validate(self, consultation, question, value):
         return clean_text(value, field=question.id, max_length=question.max_length,

@@ -1,6 +1,6 @@
 """The dashboard's sheet upload (issue 17), pages for staff in a browser (template upload.html):
 
-    GET  /dashboard/upload          the form: the .xlsx alone, or a .zip with its images
+    GET  /dashboard/upload          the form: the .xlsx or .ods alone, or a .zip with its images
     GET  /dashboard/upload/template.zip  the demo as a .zip to start from
     POST /dashboard/upload          the check: every problem (sheet, row, column), or a summary
                                     and the button "Import as version N"
@@ -124,19 +124,21 @@ async def upload_check(request: Request, hub: HubDep):
     upload = form.get(FIELD)
     if not isinstance(upload, UploadFile):
         return _page(lang, 400, csrf=session["csrf"], error=translator(lang)(N_(
-            "Choose the spreadsheet (.xlsx), or a .zip holding it and its images.")))
+            "Choose the spreadsheet (.xlsx or .ods), or a .zip holding it and its images.")))
     content = await upload.read(uploads.UPLOAD_MAX_BYTES + 1)
     await upload.close()
     checked = await run_in_threadpool(uploads.check, hub, content)
     name = (upload.filename or "")[:120]
     if checked.problems:
         return _page(lang, 422, csrf=session["csrf"], filename=name,
-                     problems=_problem_rows(checked.problems, lang), count=checked.count)
+                     problems=_problem_rows(checked.problems, lang), count=checked.count,
+                     warnings=_problem_rows(checked.warnings, lang))
     token = None
     if not checked.summary["same"]:
         token = await run_in_threadpool(uploads.keep, hub, session["id_hash"], checked)
     return _page(lang, csrf=session["csrf"], filename=name, summary=checked.summary,
-                 token=token, minutes=uploads.KEEP_MINUTES)
+                 token=token, minutes=uploads.KEEP_MINUTES,
+                 warnings=_problem_rows(checked.warnings, lang))
 
 
 @router.post(PATH + "/import", response_class=HTMLResponse)

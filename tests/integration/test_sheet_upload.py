@@ -191,6 +191,37 @@ def test_broken_sheet_then_good_one_imported_and_pulled_by_a_tablet(fresh_hub, t
     assert "déjà sur le hub" in again.text
 
 
+def test_an_ods_alone_is_checked_with_its_warnings_then_imported(hub, tmp_path):
+    """LibreOffice's own format, uploaded alone: the warnings (a hidden row, a text in a
+    language the consultation does not offer) are listed in the page's language, at their
+    sheet, row and column, and the import goes on."""
+    from server.ods import write_ods
+    sheet = tmp_path / "valle.ods"
+    write_ods(sheet, {
+        "consultation": [["id", "languages", "title::fr", "title::it"],
+                         ["valle-ods", "fr it", "Le val", "La valle"]],
+        "themes": [["id", "title::fr", "title::it", "title::en"],
+                   ["t-1", "Mobilité", "Mobilità", "Mobility"]],
+        "questions": [["id", "kind", "label::fr", "label::it"],
+                      ["q-1", "yes_no", "Oui ?", "Sì?"], ["q-2", "yes_no", "Non ?", "No?"]]},
+        hidden_rows={"questions": {3}})
+    browser = staff(hub)
+    answer = upload(browser, hub, sheet.read_bytes(), name="valle.ods", lang="fr")
+    assert answer.status_code == 200, answer.text[-2000:]
+    page = answer.text
+    assert "Avertissements\u00a0: 2" in page
+    assert "Cette ligne est masquée\u00a0: elle est lue quand même." in page
+    assert "La consultation n'est pas proposée en en" in page or \
+        "La consultation n&#39;est pas proposée en en" in page
+    warned = re.findall(r'<table class="problems warnings">.*?</table>', page, re.S)[0]
+    rows = re.findall(r"<tr><td class=\"where\"[^>]*>(.*?)</td>\s*<td class=\"where n\"[^>]*>"
+                      r"(.*?)</td>", warned)
+    assert rows == [("themes", "—"), ("questions", "3")]
+    assert "title::en" in warned
+    done = import_form(browser, hub, page)
+    assert done.status_code == 200 and "La version 1 est sur le hub." in done.text
+
+
 def test_the_template_to_start_from_is_the_demo_and_checks_clean(hub):
     assert requests.get(hub.url + "/dashboard/upload/template.zip",
                         timeout=30).status_code == 401
@@ -240,18 +271,19 @@ def with_clash() -> bytes:
 
 
 @pytest.mark.parametrize("content, expected", [
-    (b"%PDF-1.7\n" + b"x" * 5000, "ni un classeur Excel"),
+    (b"%PDF-1.7\n" + b"x" * 5000, "ni un classeur (.xlsx, .ods)"),
     (b"", "Le fichier est vide"),
-    (b"PK\x03\x04" + b"\0" * 200, "ni un classeur Excel"),
+    (b"PK\x03\x04" + b"\0" * 200, "ni un classeur (.xlsx, .ods)"),
     (with_entry("../../etc/cron.d/evil.png"), "../../etc/cron.d/evil.png"),
     (with_entry("/tmp/evil.png"), "/tmp/evil.png"),
     (with_entry("images\\evil.png"), "images\\evil.png"),
+    (with_entry("images\\p-bus.png"), "barres obliques inversées"),
     (with_entry("images/cover.png", b"/etc/passwd", link=True), "un lien"),
     (with_entry("images/run.sh", b"#!/bin/sh"), "images/run.sh"),
     (with_entry("images/fake.png", b"<html>not a picture</html>"), "images/fake.png"),
     (with_clash(), "images/a.png à la fois comme fichier et comme dossier"),
-], ids=["pdf", "empty", "corrupt-zip", "dot-dot", "absolute", "backslash", "symlink",
-        "script", "fake-image", "file-and-folder"])
+], ids=["pdf", "empty", "corrupt-zip", "dot-dot", "absolute", "backslash", "windows-zip",
+        "symlink", "script", "fake-image", "file-and-folder"])
 def test_bad_uploads_get_a_clear_message_and_change_nothing(hub, content, expected):
     browser = staff(hub)
     before = stored_versions(hub)
