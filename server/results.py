@@ -141,7 +141,7 @@ class ResultsCache:
             old = self._entries.get(consultation.id)
             self._entries[consultation.id] = _Entry(
                 consultation, tallies, ballots, ideas, (old.revision + 1) if old else 0)
-        self.changes.notify(consultation.id)
+        self.changes.notify(consultation.id, display=True)   # a version: its views too
 
     def version(self, consultation_id: str) -> int | None:
         entry = self._entries.get(consultation_id)

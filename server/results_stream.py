@@ -44,7 +44,7 @@ class Changes:
     def __init__(self):
         self._lock = threading.Lock()
         self._waiters: dict[str, set] = {}      # consultation ID → {(loop, event)}
-        self._generation: dict[str, int] = {}   # consultation ID → changes told so far
+        self._generation: dict[str, int] = {}   # consultation ID → display changes told
         self._display: dict[str, tuple] = {}    # consultation ID → (generation, display)
 
     def subscribe(self, consultation_id: str) -> tuple:
@@ -62,11 +62,13 @@ class Changes:
                 if not waiters:
                     del self._waiters[consultation_id]
 
-    def notify(self, *consultation_ids: str) -> None:
-        """Wake the streams of these consultations; any thread, never blocks."""
+    def notify(self, *consultation_ids: str, display: bool = False) -> None:
+        """Wake the streams of these consultations (`display`: their display control changed
+        too); any thread, never blocks."""
         with self._lock:
-            for cid in consultation_ids:
-                self._generation[cid] = self._generation.get(cid, 0) + 1
+            if display:
+                for cid in consultation_ids:
+                    self._generation[cid] = self._generation.get(cid, 0) + 1
             targets = [w for cid in consultation_ids for w in self._waiters.get(cid, ())]
         for loop, event in targets:
             try:

@@ -39,11 +39,11 @@ def hub(tmp_path_factory):
 class Projector:
     """What the projector's screen receives, kept in order."""
 
-    def __init__(self, url: str, consultation_id: str, **kwargs):
+    def __init__(self, url: str, consultation_id: str, heartbeat: float = HEARTBEAT, **kwargs):
         self.polls: list = []
         self.changed = threading.Condition()
         self.feed = StreamingResultsPoller(HubProjectorSource(url, consultation_id),
-                                           self.deliver, 0.2, heartbeat=HEARTBEAT, **kwargs)
+                                           self.deliver, 0.2, heartbeat=heartbeat, **kwargs)
 
     def deliver(self, poll) -> None:
         with self.changed:
@@ -215,3 +215,29 @@ def test_the_room_hub_streams_over_its_tls(tmp_path, demo):
         store.close()
     finally:
         room.kill()
+
+
+def test_open_streams_end_when_the_hub_stops(tmp_path, demo):
+    """SIGTERM with projectors streaming: the streams end at once, uvicorn's graceful shutdown
+    never has to cancel them (it logs when it does)."""
+    data = tmp_path / "hub"
+    assert admin_main(["--data-dir", str(data), "import-bundle", str(DEMO_BUNDLE_DIR)]) == 0
+    process = HubProcess(data)
+    process.env["PIAZZETTA_HUB_STREAM_HEARTBEAT"] = "30"     # no heartbeat wakes them meanwhile
+    process.start()
+    try:
+        projectors = [Projector(process.url, demo.id, heartbeat=30).__enter__()
+                      for _ in range(3)]
+        for projector in projectors:
+            assert projector.wait(lambda p=projector: p.feed.live.is_set())
+        streams = [p.feed.counts["streams"] for p in projectors]
+        process.stop()
+        assert [p.feed.counts["streams"] for p in projectors] == streams   # the same ones
+        for projector in projectors:
+            assert projector.wait(lambda p=projector: not p.feed.live.is_set())
+            projector.__exit__(None, None, None)
+        log = process.log.read_text(errors="replace")
+        assert "timeout graceful shutdown exceeded" not in log
+        assert "Cancel" not in log
+    finally:
+        process.kill()
