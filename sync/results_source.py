@@ -324,6 +324,24 @@ def sse_events(chunks) -> Iterator[tuple[str, str | None, str]]:
 MAX_EVENT_BYTES = 4 * 1024 * 1024
 
 
+def _abort(response) -> None:
+    """Shut a streamed response's socket down from another thread: a read blocked in it returns
+    at once (closing it would not wake the reader)."""
+    import socket
+    connection = getattr(response.raw, "connection", None) or \
+        getattr(response.raw, "_connection", None)
+    sock = getattr(connection, "sock", None)
+    try:
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    try:
+        response.close()
+    except Exception:   # noqa: BLE001  closing what is being torn down
+        pass
+
+
 class StreamingResultsPoller:
     """The projector's results pushed by the hub (`GET …/results/stream`, Server-Sent Events),
     with the conditional-GET polls of `ResultsPoller` as the fallback, without a gap: polls run
@@ -377,10 +395,7 @@ class StreamingResultsPoller:
         self._wake.set()
         response = self._response
         if response is not None:
-            try:
-                response.close()        # ends a read in progress
-            except Exception:   # noqa: BLE001
-                pass
+            _abort(response)            # ends a read in progress at once
         for thread in self._threads:
             if thread.is_alive():
                 thread.join(timeout)

@@ -72,6 +72,8 @@ class Projector:
 
     def __exit__(self, *exc):
         self.feed.stop()
+        # Both threads ended, a stream's blocked read included (no heartbeat needed to wake it).
+        assert not any(thread.is_alive() for thread in self.feed._threads)
 
 
 def vote_yes(store: Store, demo, n: int = 1) -> None:
@@ -219,7 +221,8 @@ def test_the_room_hub_streams_over_its_tls(tmp_path, demo):
 
 def test_open_streams_end_when_the_hub_stops(tmp_path, demo):
     """SIGTERM with projectors streaming: the streams end at once, uvicorn's graceful shutdown
-    never has to cancel them (it logs when it does)."""
+    never has to cancel them (it logs when it does). And a projector that stops mid-stream
+    stops at once, though the hub says nothing for 30 s."""
     data = tmp_path / "hub"
     assert admin_main(["--data-dir", str(data), "import-bundle", str(DEMO_BUNDLE_DIR)]) == 0
     process = HubProcess(data)
@@ -227,9 +230,10 @@ def test_open_streams_end_when_the_hub_stops(tmp_path, demo):
     process.start()
     try:
         projectors = [Projector(process.url, demo.id, heartbeat=30).__enter__()
-                      for _ in range(3)]
+                      for _ in range(4)]
         for projector in projectors:
             assert projector.wait(lambda p=projector: p.feed.live.is_set())
+        projectors.pop().__exit__(None, None, None)     # a projector closed mid-stream
         streams = [p.feed.counts["streams"] for p in projectors]
         process.stop()
         assert [p.feed.counts["streams"] for p in projectors] == streams   # the same ones
