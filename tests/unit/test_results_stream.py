@@ -221,3 +221,25 @@ def test_streams_end_when_the_server_stops(served):
             while True:
                 reader.next()
     print(f"stop with 3 open streams: {took:.2f} s (graceful timeout 5 s)")
+
+
+def test_the_client_reads_events_split_anywhere(served):
+    """The projector's parser (sync.results_source.sse_events) on the hub's own bytes, cut in
+    every place a network may cut them."""
+    from sync.results_source import sse_events
+    response = requests.get(f"{served.url}/api/v1/consultations/{CID}/results/stream",
+                            stream=True, timeout=(2, 5))
+    raw = b""
+    for chunk in response.iter_content(chunk_size=None):
+        raw += chunk
+        if raw.count(b"\n\n") >= 4:     # retry, results, display, a heartbeat
+            break
+    response.close()
+    whole = list(sse_events([raw]))
+    kinds = [kind for kind, _id, _data in whole]
+    assert kinds[:3] == ["retry", "results", "display"] and "" in kinds[3:]
+    assert json.loads(whole[1][2])["consultation_id"] == CID
+    for size in (1, 7, 64):
+        pieces = [raw[i:i + size] for i in range(0, len(raw), size)]
+        assert list(sse_events(pieces)) == whole
+    assert list(sse_events([raw.replace(b"\n", b"\r\n")])) == whole
