@@ -241,6 +241,10 @@ def main() -> int:
     projectors = args.projectors or (4 if args.quick else 10)
     votes = args.votes or (20 if args.quick else 200)
     consultation = load_bundle(DEMO_BUNDLE_DIR)
+    # Every projector here is on 127.0.0.1: the hub's cap of streams per address (8 by
+    # default) would send the ones past it back to polls.
+    import os
+    os.environ["PIAZZETTA_HUB_STREAM_MAX_PER_ADDRESS"] = str(max(8, projectors))
     with tempfile.TemporaryDirectory() as tmp:
         hub = start_hub(Path(tmp) / "hub")
         try:
