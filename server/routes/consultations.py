@@ -75,18 +75,27 @@ async def results_stream(request: Request, hub: HubDep,
     streams = request.app.state.streams
     address = client_address(request.scope, hub.settings.trusted_proxies)
     streams.open(address)       # 429 too_many_streams past the caps
+    events = results_events(hub, consultation_id, last_event_id, streams,
+                            max(1, hub.settings.stream_heartbeat),
+                            lambda: display_controls.read_display(hub, consultation_id))
+    return _Stream(events, lambda: streams.close(address), media_type="text/event-stream",
+                   headers={"Cache-Control": "no-cache, no-transform",
+                            "X-Accel-Buffering": "no"})
 
-    async def body():
+
+class _Stream(StreamingResponse):
+    """A stream that gives its place back however it ends, even when its body never started
+    (the client gone before the first byte)."""
+
+    def __init__(self, content, release, **kwargs):
+        super().__init__(content, **kwargs)
+        self._release = release
+
+    async def __call__(self, scope, receive, send):
         try:
-            async for chunk in results_events(
-                    hub, consultation_id, last_event_id, streams,
-                    max(1, hub.settings.stream_heartbeat),
-                    lambda: display_controls.read_display(hub, consultation_id)):
-                yield chunk
+            await super().__call__(scope, receive, send)
         finally:
-            streams.close(address)
-    return StreamingResponse(body(), media_type="text/event-stream", headers={
-        "Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"})
+            self._release()
 
 
 @router.get("/consultations/{consultation_id}/proposals", summary="Approved ideas (public)")
