@@ -232,7 +232,15 @@ def serve(settings: Settings, log_level: str = "warning", on_start=None) -> int:
         # only from PIAZZETTA_HUB_TRUSTED_PROXIES (server.limits.client_address).
         proxy_headers=False, **tls)
     bound_logs(settings.log_burst, settings.log_interval)   # after Config set uvicorn's logging
-    uvicorn.Server(config).run()
+    server = uvicorn.Server(config)
+    handle_exit = server.handle_exit
+
+    def stop(sig, frame) -> None:
+        # Open results streams end now rather than hold the graceful shutdown to its timeout.
+        app.state.streams.close_all()
+        handle_exit(sig, frame)
+    server.handle_exit = stop
+    server.run()
     return 0
 
 

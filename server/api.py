@@ -18,6 +18,7 @@ from .errors import HubError
 from .hub import Hub
 from .limits import RateLimits
 from .pages import request_lang, translator
+from .results_stream import Streams
 from .routes import (consultations, counts, dashboard, devices, display, events, ideas, signup,
                      staff, upload)
 from .routes import relay as relay_routes
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     @asynccontextmanager
     async def lifespan(_app):
         yield
+        _app.state.streams.close_all()     # results streams end (server.results_stream)
         # On stop: the WAL checkpointed and truncated, the database closed (docs/deploy.md).
         hub.close()
 
@@ -49,6 +51,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
                   lifespan=lifespan)
     app.state.hub = hub    # what routes get through server.routes.deps.HubDep
     app.state.limits = RateLimits(hub.settings, hub.engine, hub.writer)
+    app.state.streams = Streams(hub.settings.stream_max, hub.settings.stream_max_per_address)
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(RequestValidationError, request_validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)

@@ -74,5 +74,7 @@ def set_display(hub, consultation_id: str, control: Any, by: str,
         else:
             conn.execute(update(db.display_controls).where(
                 db.display_controls.c.consultation_id == consultation.id).values(**values))
+    # Committed: the projectors' streams send it (server.results_stream).
+    hub.results.changes.notify(consultation.id, display=True)
     return {"consultation_id": consultation.id, "revision": revision, "control": merged,
             "set_at": set_at}

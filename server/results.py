@@ -26,6 +26,7 @@ from app.errors import ValidationError
 from app.model import Consultation
 
 from . import PROTOCOL_VERSION, db
+from .results_stream import Changes
 
 log = logging.getLogger("piazzetta.hub.results")
 _BOOT = secrets.token_hex(4)  # a restarted hub never reuses an ETag for other content
@@ -87,6 +88,8 @@ class ResultsCache:
     def __init__(self):
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
+        # Told after every change, so that open results streams send it (server.results_stream).
+        self.changes = Changes()
 
     def load(self, conn, consultation: Consultation) -> None:
         """(Re)build a consultation's tallies from the database: the one full scan.
@@ -138,6 +141,7 @@ class ResultsCache:
             old = self._entries.get(consultation.id)
             self._entries[consultation.id] = _Entry(
                 consultation, tallies, ballots, ideas, (old.revision + 1) if old else 0)
+        self.changes.notify(consultation.id, display=True)   # a version: its views too
 
     def version(self, consultation_id: str) -> int | None:
         entry = self._entries.get(consultation_id)
@@ -165,6 +169,7 @@ class ResultsCache:
                               getattr(delta, "question_id", None), entry.consultation.version)
             for consultation_id in touched:
                 self._entries[consultation_id].revision += 1
+        self.changes.notify(*touched)
 
     def read(self, consultation_id: str) -> tuple[str, bytes] | None:
         entry = self._entries.get(consultation_id)

@@ -88,6 +88,11 @@ class Settings:
     keep_alive_timeout: int = 5
     max_connections: int = 400
     max_connections_per_address: int = 64     # 0: none; trusted proxies have none
+    # Results streams (server/results_stream.py): open in all, per client address, and the
+    # seconds between two heartbeats. Each holds a connection: keep them under max_connections.
+    stream_max: int = 200
+    stream_max_per_address: int = 8
+    stream_heartbeat: int = 15
     # Log lines per message kind and interval (seconds) before they are only counted.
     log_burst: int = 20
     log_interval: int = 60
@@ -173,6 +178,11 @@ class Settings:
             "max_connections_per_address": _int(
                 env, "PIAZZETTA_HUB_MAX_CONNECTIONS_PER_ADDRESS", 64, overrides,
                 "max_connections_per_address"),
+            "stream_max": _int(env, "PIAZZETTA_HUB_STREAM_MAX", 200, overrides, "stream_max"),
+            "stream_max_per_address": _int(env, "PIAZZETTA_HUB_STREAM_MAX_PER_ADDRESS", 8,
+                                           overrides, "stream_max_per_address"),
+            "stream_heartbeat": _int(env, "PIAZZETTA_HUB_STREAM_HEARTBEAT", 15, overrides,
+                                     "stream_heartbeat"),
             "log_burst": _int(env, "PIAZZETTA_HUB_LOG_BURST", 20, overrides, "log_burst"),
             "log_interval": _int(env, "PIAZZETTA_HUB_LOG_INTERVAL", 60, overrides,
                                  "log_interval"),

@@ -271,6 +271,40 @@ class HubClient:
             return None, etag
         return self._checked(response), response.headers.get("ETag")
 
+    def open_stream(self, path: str, *, last_event_id: str | None = None,
+                    read_timeout: float = 30.0) -> requests.Response:
+        """GET a text/event-stream (the hub's results stream) and return the response with its
+        body left to read (`iter_content`; the caller closes it). `read_timeout` bounds each
+        wait for bytes: above the stream's heartbeat. Raises as the other methods do: a 404 of
+        an older hub is HubRefused (or NotAcknowledged) with `status` 404."""
+        headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+        if last_event_id:
+            headers["Last-Event-ID"] = last_event_id
+        self.requests_made += 1
+        try:
+            response = self.session.get(self.url(path), headers=headers, stream=True,
+                                        timeout=(self.timeout[0], read_timeout),
+                                        allow_redirects=False)
+        except requests.exceptions.SSLError as exc:
+            if certificate_problem(exc):
+                raise CertificateRefused(pinned=bool(self.pin)) from None
+            raise HubUnreachable(type(exc).__name__) from None
+        except requests.RequestException as exc:
+            raise HubUnreachable(type(exc).__name__) from None
+        if response.status_code == 200 and \
+                "text/event-stream" in response.headers.get("Content-Type", ""):
+            return response
+        try:
+            response.content   # an error's small body
+        except requests.RequestException as exc:
+            raise HubUnreachable(type(exc).__name__) from None
+        finally:
+            response.close()
+        if response.status_code >= 500:
+            raise HubUnreachable(f"HTTP {response.status_code}")
+        self._checked(response)
+        raise NotAcknowledged("not an event stream", status=response.status_code)
+
     def put_json(self, path: str, body: Mapping[str, Any], *, lang: str | None = None) -> dict:
         """PUT `body` as JSON; return the hub's answer. `lang` asks for the hub's refusals
         in that language (Accept-Language)."""

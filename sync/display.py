@@ -18,7 +18,8 @@ from app.store import Store
 from . import protocol as p
 from .client import HubClient
 from .enroll import client_for, is_enrolled
-from .results_source import HubResultsSource, LocalResultsSource, ResultsPoll, ResultsPoller
+from .results_source import (HubResultsSource, LocalResultsSource, ResultsPoll, ResultsPoller,
+                             StreamingResultsPoller)
 
 SEND_TIMEOUT = (3.0, 5.0)     # a facilitator waits for this tap: keep it short
 
@@ -142,15 +143,20 @@ class DisplayRemote:
 
 
 def projector_results(consultation: Consultation, *, hub_url: str | None = None,
-                      store_path=None, interval: float = 0.5
+                      store_path=None, interval: float = 0.5, stream: bool = True
                       ) -> Callable[[Callable[[ResultsPoll], None]], ResultsPoller]:
     """What main.py hands the projector's screen (which never imports sync): a `watch(deliver)`
-    that starts polling, every `interval` seconds in a background thread, the hub at `hub_url`
-    (results and the facilitators' display controls, HubProjectorSource) or else the local
-    store at `store_path` (results, LocalResultsSource), and returns the ResultsPoller
-    (`stop()` ends it). `deliver` is called in the polling thread."""
-    def watch(deliver: Callable[[ResultsPoll], None]) -> ResultsPoller:
-        source = (HubProjectorSource(hub_url, consultation.id) if hub_url
-                  else LocalResultsSource(store_path, consultation))
-        return ResultsPoller(source, deliver, interval).start()
+    that starts following the hub at `hub_url` — results and the facilitators' display
+    controls pushed by its results stream, polled every `interval` seconds while the stream is
+    down (StreamingResultsPoller; `stream=False`: polls only, ResultsPoller) — or else the
+    local store at `store_path` (results, LocalResultsSource, polled), and returns the poller
+    (`stop()` ends it). `deliver` is called in a background thread."""
+    def watch(deliver: Callable[[ResultsPoll], None]):
+        if hub_url:
+            source = HubProjectorSource(hub_url, consultation.id)
+            if stream:
+                return StreamingResultsPoller(source, deliver, interval).start()
+            return ResultsPoller(source, deliver, interval).start()
+        return ResultsPoller(LocalResultsSource(store_path, consultation), deliver,
+                             interval).start()
     return watch

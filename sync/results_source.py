@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from app.display import contributions
 from app.errors import N_
@@ -112,8 +112,21 @@ class HubResultsSource:
             return unreachable
         if body is None:
             return ResultsPoll(True) if self._last is not None else unreachable
-        if not isinstance(body.get("questions"), dict):
-            return unreachable
+        snapshot = self.take(body, etag)
+        if snapshot is None:
+            return unreachable if not isinstance(body.get("questions"), dict) \
+                else ResultsPoll(True)
+        return ResultsPoll(True, snapshot)
+
+    def take(self, body: Any, etag: str | None) -> ResultsSnapshot | None:
+        """The snapshot of a results body (a poll's, or a stream's event: `etag` then its
+        `id`'s results part, quoted), None when it is not one or is older than the one held
+        (a poll and the stream may cross). Its ETag is the next poll's If-None-Match."""
+        if not isinstance(body, dict) or not isinstance(body.get("questions"), dict):
+            return None
+        if _older(etag, self._etag) or (etag is not None and etag == self._etag
+                                         and self._last is not None):
+            return None
         ideas = body.get("ideas") if isinstance(body.get("ideas"), dict) else {}
         approved = _count(ideas.get("approved"))
         if approved != self._ideas_for:
@@ -129,7 +142,11 @@ class HubResultsSource:
             channels=_channels(body.get("channels")))
         self._etag = etag
         self._last = snapshot
-        return ResultsPoll(True, snapshot)
+        return snapshot
+
+    @property
+    def etag(self) -> str | None:
+        return self._etag
 
     def _fetch_ideas(self) -> tuple[dict, ...] | None:
         try:
@@ -151,6 +168,17 @@ def _channels(value: Any) -> dict:
     if not isinstance(value, dict):
         return {}
     return {c: _count(value.get(c)) for c in CHANNELS if _count(value.get(c))}
+
+
+def _older(etag: str | None, than: str | None) -> bool:
+    """Whether results ETag `etag` ("<id>.<version>.<boot>.<revision>") is an earlier revision
+    of the same hub run and version as `than`."""
+    if not etag or not than:
+        return False
+    head, _, revision = etag.strip('"').rpartition(".")
+    held_head, _, held = than.strip('"').rpartition(".")
+    return head == held_head and revision.isdigit() and held.isdigit() \
+        and int(revision) < int(held)
 
 
 def _count(value: Any) -> int:
@@ -254,3 +282,234 @@ class ResultsPoller:
             close = getattr(self.source, "close", None)
             if close is not None:
                 close()
+
+
+# -- the results stream: pushed by the hub, polls as the fallback ------------------------------
+
+STREAM_PATH = "results/stream"
+
+
+def sse_events(chunks) -> Iterator[tuple[str, str | None, str]]:
+    """(event, id, data) of each Server-Sent Event in a byte stream; a comment (a heartbeat)
+    is ("", None, "") and a `retry:` hint is ("retry", None, its value)."""
+    buffer = b""
+    event, ident, data = "", None, []
+    for chunk in chunks:
+        buffer += chunk
+        if len(buffer) > MAX_EVENT_BYTES:
+            raise ValueError("an event too long")
+        *lines, buffer = buffer.split(b"\n")
+        for raw in lines:
+            line = raw.rstrip(b"\r").decode("utf-8", "replace")
+            if line == "":
+                if data or event:
+                    yield event or "message", ident, "\n".join(data)
+                event, data = "", []
+                continue
+            if line.startswith(":"):
+                yield "", None, ""
+                continue
+            key, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if key == "data":
+                data.append(value)
+            elif key == "event":
+                event = value
+            elif key == "id":
+                ident = value
+            elif key == "retry":
+                yield "retry", None, value
+
+
+MAX_EVENT_BYTES = 4 * 1024 * 1024
+
+
+def _abort(response) -> None:
+    """Shut a streamed response's socket down from another thread: a read blocked in it returns
+    at once (closing it would not wake the reader)."""
+    import socket
+    connection = getattr(response.raw, "connection", None) or \
+        getattr(response.raw, "_connection", None)
+    sock = getattr(connection, "sock", None)
+    try:
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    try:
+        response.close()
+    except Exception:   # noqa: BLE001  closing what is being torn down
+        pass
+
+
+class StreamingResultsPoller:
+    """The projector's results pushed by the hub (`GET …/results/stream`, Server-Sent Events),
+    with the conditional-GET polls of `ResultsPoller` as the fallback, without a gap: polls run
+    whenever the stream is not live (not opened yet, cut, refused by an older hub, or held by a
+    proxy that buffers it), and pause while it is.
+
+    Two daemon threads: the stream's reads events (`requests`, a read timeout above the hub's
+    heartbeat, so a dead connection is seen) and reconnects by itself with a backoff and
+    `Last-Event-ID`; the poller's polls `source` every `interval` seconds while the stream is
+    down. `source` is a HubProjectorSource (results and display controls: sync/display.py) or
+    a HubResultsSource; both threads hand `deliver` the same ResultsPoll, one at a time. A
+    stream that opens and sends nothing within its read timeout (a buffering proxy), or a hub
+    without the stream (404), is tried again only `retry_later` seconds on, polls meanwhile.
+    Pure Python, never Kivy."""
+
+    def __init__(self, source, deliver: Callable[[ResultsPoll], None], interval: float = 0.5,
+                 *, heartbeat: float = 15.0, retry_later: float = 120.0,
+                 backoff: tuple[float, float] = (0.5, 30.0)):
+        self.source = source
+        self.results: HubResultsSource = getattr(source, "results", source)
+        self.display = getattr(source, "display", None)
+        self.deliver = deliver
+        self.interval = interval
+        self.read_timeout = heartbeat * 2 + 1
+        self.retry_later = retry_later
+        self.backoff = backoff
+        self.live = threading.Event()       # the stream delivers: polls pause
+        self.counts = {"streams": 0, "events": 0, "polls": 0, "fallbacks": 0}
+        self._turn = threading.Lock()       # one user of the sources (their HTTP session) at once
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._response = None
+        self._client: HubClient | None = None
+        self._threads = [threading.Thread(target=self._poll_run, name="results-poller",
+                                          daemon=True),
+                         threading.Thread(target=self._stream_run, name="results-stream",
+                                          daemon=True)]
+
+    def start(self) -> "StreamingResultsPoller":
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def poll_now(self) -> None:
+        """Ask for a poll at once (e.g. on a key press), stream or not."""
+        self._asked = True
+        self._wake.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        response = self._response
+        if response is not None:
+            _abort(response)            # ends a read in progress at once
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout)
+        with self._turn:
+            close = getattr(self.source, "close", None)
+            if close is not None:
+                close()
+            if self._client is not None:
+                self._client.close()
+
+    # -- the polls: while the stream is not live ----------------------------------------------
+
+    def _poll_run(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            if not self.live.is_set() or self._asked:
+                self._asked = False
+                with self._turn:
+                    if self._stop.is_set():
+                        break
+                    try:
+                        outcome = self.source.poll()
+                    except Exception:  # noqa: BLE001  a bug in one poll must not stop it
+                        outcome = ResultsPoll(False, problem=N_("Results cannot be read."))
+                    self.counts["polls"] += 1
+                    if not self._stop.is_set():
+                        self.deliver(outcome)
+            # While the stream is live, sleep until it goes down (or a poll is asked for).
+            wait = 60.0 if self.live.is_set() else self.interval - (time.monotonic() - started)
+            self._wake.wait(max(0.0, wait))
+            self._wake.clear()
+
+    _asked = False
+
+    # -- the stream ----------------------------------------------------------------------------
+
+    def _last_event_id(self) -> str | None:
+        etag = self.results.etag
+        if not etag:
+            return None
+        revision = self.display.revision if self.display is not None else 0
+        return f"{etag.strip(chr(34))}~{revision}"
+
+    def _stream_run(self) -> None:
+        delay = self.backoff[0]
+        while not self._stop.is_set():
+            outcome = self._one_stream()
+            if self._stop.is_set():
+                break
+            if outcome == "later":          # no stream here, or one that sends nothing
+                self.counts["fallbacks"] += 1
+                wait, delay = self.retry_later, self.backoff[0]
+            elif outcome == "served":       # it worked, then dropped: again soon
+                wait, delay = self.backoff[0], self.backoff[0]
+            else:                           # not reached: back off
+                wait, delay = delay, min(self.backoff[1], delay * 2)
+            self._stop.wait(wait)
+
+    def _one_stream(self) -> str:
+        """One stream, read to its end: "served" when events came, "later" when this hub or
+        the way to it does not stream, "failed" when it could not be reached."""
+        if self._client is None:
+            self._client = HubClient(self.results.hub_url, timeout=self.results.timeout)
+        try:
+            response = self._client.open_stream(
+                p.consultation_path(self.results.consultation_id, STREAM_PATH),
+                last_event_id=self._last_event_id(), read_timeout=self.read_timeout)
+        except (p.HubRefused, p.NotAcknowledged) as exc:
+            # An older hub (404), streams refused (429 too_many_streams), a proxy's page.
+            return "later" if exc.status in (404, 405, 406, 429) or exc.status is None \
+                else "failed"
+        except p.HubUnreachable as exc:
+            # Connected, then no answer within the read timeout: the stream's way holds it.
+            return "later" if exc.detail == "ReadTimeout" else "failed"
+        except p.SyncError:
+            return "failed"
+        self.counts["streams"] += 1
+        self._response = response
+        served = False
+        try:
+            for kind, ident, data in sse_events(response.iter_content(chunk_size=None)):
+                if self._stop.is_set():
+                    break
+                if not served:
+                    served = True
+                    self.live.set()     # polls pause from now on
+                if kind in ("results", "display"):
+                    self._event(kind, ident, data)
+        except Exception:   # noqa: BLE001  a cut, a read timeout, a bad event: the stream ends
+            pass
+        finally:
+            self._response = None
+            response.close()
+            if self.live.is_set():
+                self.live.clear()
+                self._wake.set()        # polls again, at once: no gap
+        return "served" if served else "later"
+
+    def _event(self, kind: str, ident: str | None, data: str) -> None:
+        import json
+        try:
+            body = json.loads(data)
+        except ValueError:
+            return
+        with self._turn:
+            if self._stop.is_set():
+                return
+            self.counts["events"] += 1
+            if kind == "results":
+                tag = (ident or "").rpartition("~")[0]
+                snapshot = self.results.take(body, f'"{tag}"' if tag else None)
+                if snapshot is not None:
+                    self.deliver(ResultsPoll(True, snapshot))
+            elif self.display is not None:
+                control = self.display.changes(body)
+                if control:
+                    self.deliver(ResultsPoll(True, control=control))

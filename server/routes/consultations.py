@@ -2,14 +2,17 @@
 the base map), live results and approved ideas."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Header, Path, Request
+from fastapi.responses import StreamingResponse
 
 from app.canonical import canonical_json
 from app.errors import N_
 
-from .. import PROTOCOL_VERSION
+from .. import PROTOCOL_VERSION, display_controls
 from ..db import sha256
 from ..errors import HubError
+from ..limits import client_address
+from ..results_stream import results_events
 from .deps import DeviceDep, HubDep
 from .responses import conditional_response, json_response
 
@@ -60,6 +63,39 @@ def results(request: Request, hub: HubDep, consultation_id: str = Path(max_lengt
     if found is None:
         raise _unknown_consultation()
     return conditional_response(request, found[0], found[1], "application/json")
+
+
+@router.get("/consultations/{consultation_id}/results/stream",
+            summary="Live tallies and display controls pushed as Server-Sent Events (public)")
+async def results_stream(request: Request, hub: HubDep,
+                         consultation_id: str = Path(max_length=64),
+                         last_event_id: str | None = Header(None, max_length=300)):
+    if hub.read_results(consultation_id) is None:
+        raise _unknown_consultation()
+    streams = request.app.state.streams
+    address = client_address(request.scope, hub.settings.trusted_proxies)
+    streams.open(address)       # 429 too_many_streams past the caps
+    events = results_events(hub, consultation_id, last_event_id, streams,
+                            max(1, hub.settings.stream_heartbeat),
+                            lambda: display_controls.read_display(hub, consultation_id))
+    return _Stream(events, lambda: streams.close(address), media_type="text/event-stream",
+                   headers={"Cache-Control": "no-cache, no-transform",
+                            "X-Accel-Buffering": "no"})
+
+
+class _Stream(StreamingResponse):
+    """A stream that gives its place back however it ends, even when its body never started
+    (the client gone before the first byte)."""
+
+    def __init__(self, content, release, **kwargs):
+        super().__init__(content, **kwargs)
+        self._release = release
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
 
 
 @router.get("/consultations/{consultation_id}/proposals", summary="Approved ideas (public)")

@@ -87,3 +87,55 @@ def test_hidden_switch_through_the_hub_hides_every_number(hub, demo, window):
         window.remove_widget(root)
         source.close()
         tablet.close()
+
+
+def test_the_projector_follows_the_hubs_stream(hub, demo, window):
+    """The projector as main.py builds it (sync.display.projector_results: the results stream,
+    polls as the fallback) on a real window: votes pushed to the hub and a facilitator's
+    control show without a poll once the stream is live."""
+    import time
+
+    from sync.display import projector_results
+    tablet = Store.memory()
+    enroll(tablet, hub.url, hub.code())
+    projector = projector_app.build_projector(
+        demo, projector_results(demo, hub_url=hub.url), bundle_dir=DEMO_BUNDLE_DIR,
+        rotating=False, view="q-ticket")
+    root = projector.root
+    root.size_hint = (None, None)
+    root.size = (1280, 720)
+    window.add_widget(root)
+
+    def until(check, timeout=30.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            frames(2)
+            if check():
+                return True
+            time.sleep(0.02)
+        return False
+    projector.start()
+    try:
+        feed = projector._poller
+        assert until(lambda: feed.live.is_set() and projector.snapshot is not None)
+        before = projector.snapshot.questions["q-ticket"]["ballots"]
+        tablets = projector.snapshot.channels.get("tablet", 0)
+        polls = feed.counts["polls"]
+        for _ in range(3):
+            ballot = tablet.start_ballot(demo)
+            tablet.record_answer(demo, ballot, "q-ticket", "yes")
+            tablet.close_ballot(ballot)
+        push_pending(tablet, client_for(tablet))
+        assert until(lambda: projector.snapshot.questions["q-ticket"]["ballots"] == before + 3)
+        assert f"tablettes {tablets + 3}" in all_text(root)      # drawn on the window
+        send_display_control(tablet, demo, {"view": "participation"})
+        assert until(lambda: projector.state.view == "participation")
+        assert feed.counts["polls"] == polls        # all of it came by the stream
+        until(lambda: False, 1.5)                   # the view's transition drawn to its end
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        root.export_to_png(str(SHOTS / "participation-by-stream-1280x720.png"))
+        send_display_control(tablet, demo, {"view": "q-ticket"})
+    finally:
+        projector.stop()
+        window.remove_widget(root)
+        tablet.close()
