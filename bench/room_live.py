@@ -51,6 +51,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -74,6 +75,8 @@ PIN = "258014"
 # --------------------------------------------------------------------------------------------
 
 def kivy_environment(data_dir: Path) -> None:
+    """Kivy's settings for a kiosk, projector or facilitator process of this bench; it ends
+    itself if the conductor dies without a word (SIGKILL)."""
     (data_dir / "kivy").mkdir(parents=True, exist_ok=True)
     os.environ["KIVY_NO_ARGS"] = "1"
     os.environ["KIVY_HOME"] = str(data_dir / "kivy")
@@ -81,6 +84,14 @@ def kivy_environment(data_dir: Path) -> None:
     os.environ.setdefault("KIVY_LOG_LEVEL", "warning")
     os.environ.setdefault("KIVY_CLIPBOARD", "dummy")
     sys.path.insert(0, str(ROOT))
+    parent = os.getppid()
+
+    def orphaned():
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=orphaned, daemon=True).start()
 
 
 def with_sync_options(options: dict) -> list[str]:
@@ -247,8 +258,6 @@ def run_facilitator(args) -> int:
     disk)."""
     data_dir = Path(args.data_dir)
     kivy_environment(data_dir)
-    import threading
-
     from kivy.clock import Clock
     unknown = with_sync_options(json.loads(args.sync_options))
     log = open(args.log, "a", buffering=1)
@@ -622,7 +631,10 @@ def conduct(args) -> int:
     def interrupted(signum, _frame):
         raise KeyboardInterrupt(f"signal {signum}")
 
-    signal.signal(signal.SIGTERM, interrupted)
+    # Ctrl-C, a kill, a closed terminal: the same way out, through the `finally`s below.
+    # (SIGINT too: a shell starts a background job with it ignored.)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupted)
     print(f"room_live: {kiosks} kiosk(s) × {taps} measured tap(s), {moderations} approval(s), "
           f"{counts} paper count(s); paths: {', '.join(paths)}; times from one clock "
           f"(CLOCK_REALTIME, shared by every process)", flush=True)
@@ -692,7 +704,12 @@ def main() -> int:
         return run_facilitator(args)
     if args.kiosks is not None and not 1 <= args.kiosks <= 4:
         parser.error("--kiosks: 1 to 4")
-    return conduct(args)
+    try:
+        return conduct(args)
+    except KeyboardInterrupt as stop:
+        print(f"room_live: interrupted ({stop}); every process it started is ended",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
