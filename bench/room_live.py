@@ -73,6 +73,7 @@ KIOSK_SIZE = "1280x800"      # the tablets' own
 HOLD_SECONDS = 0.08          # a finger's tap, from down to up
 PROJECTOR_SIZE = "1280x720"
 PIN = "258014"
+SELF = str(Path(__file__).resolve())     # the kiosks, projector and facilitator it starts
 
 
 # --------------------------------------------------------------------------------------------
@@ -398,6 +399,7 @@ class Children:
         with open(log, "ab") as out:
             proc = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                                     stdin=stdin, start_new_session=True, text=True)
+        proc.output = log           # what wait_for shows when it ends early
         self.procs.append(proc)
         return proc
 
@@ -444,7 +446,10 @@ def wait_for(check, timeout: float, what: str, procs=()):
             return result
         for proc in procs:
             if proc.poll() is not None:
-                raise RuntimeError(f"{what}: {proc.args[2:4]} exited with {proc.returncode}")
+                output = getattr(proc, "output", None)
+                tail = output.read_text(errors="replace")[-3000:] if output else ""
+                raise RuntimeError(f"{what}: {proc.args[2:4]} exited with {proc.returncode}"
+                                   f"\n{tail}")
         time.sleep(0.1)
     raise RuntimeError(f"timed out waiting for {what}")
 
@@ -461,7 +466,7 @@ class Room:
         self.hub = children.hub = start_hub(tmp / "hub")
         self.projector_log = tmp / "projector.jsonl"
         self.projector = children.start(
-            [sys.executable, __file__, "--role", "projector", "--data-dir",
+            [sys.executable, SELF, "--role", "projector", "--data-dir",
              str(tmp / "projector"), "--hub", self.hub.url, "--log", str(self.projector_log)],
             tmp / "projector.out")
         wait_for(lambda: any("ready" in e for e in read_log(self.projector_log)), 120,
@@ -513,7 +518,7 @@ class Room:
     def start_facilitator(self, path: str, options: dict):
         log = self.tmp / f"{path}-facilitator.jsonl"
         proc = self.children.start(
-            [sys.executable, __file__, "--role", "facilitator", "--data-dir",
+            [sys.executable, SELF, "--role", "facilitator", "--data-dir",
              str(self.facilitator_dir), "--log", str(log), "--sync-options",
              json.dumps(options)], self.tmp / f"{path}-facilitator.out",
             stdin=subprocess.PIPE)
@@ -546,7 +551,7 @@ def measure_taps(room: Room, path: str, options: dict, kiosks: int, taps: int,
         log = room.tmp / f"{path}-kiosk-{i}.jsonl"
         logs.append(log)
         procs.append(room.children.start(
-            [sys.executable, __file__, "--role", "kiosk", "--data-dir", str(folder),
+            [sys.executable, SELF, "--role", "kiosk", "--data-dir", str(folder),
              "--own", own, "--skip", ",".join(p for p in owners if p != own),
              "--taps", str(taps), "--seed", str(i), "--log", str(log),
              "--sync-options", json.dumps(options)]
