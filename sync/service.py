@@ -36,7 +36,11 @@ class SyncService:
                  on_content: Callable[[list[str]], None] | None = None,
                  push_delay: float = 0.25, poll_interval: float = 30.0,
                  content_interval: float = 300.0, backoff: tuple[float, float] = (2.0, 300.0),
-                 timeout: tuple[float, float] = (5.0, 30.0), device_name: str = ""):
+                 timeout: tuple[float, float] = (5.0, 30.0), device_name: str = "",
+                 push_on_write: bool = True):
+        """`push_on_write` False: no listening to the store's announcements — events wait for
+        the poll or `push_soon()` (the path before issue 26, which bench/room_live.py measures
+        beside today's)."""
         path = Path(data_dir_or_store_path)
         if path.suffix in (".sqlite3", ".db", ".sqlite"):
             self.store_path, self.data_dir = path, path.parent
@@ -55,8 +59,9 @@ class SyncService:
             self._status = read_status(store)
         finally:
             store.close()
+        self.push_on_write = push_on_write
         # Every event written to this file, by any connection: counted at once, sent soon.
-        self._unlisten = listen(self.store_path, self._recorded)
+        self._unlisten = listen(self.store_path, self._recorded) if push_on_write else None
 
     def status(self) -> SyncStatus:
         with self._lock:
@@ -90,7 +95,7 @@ class SyncService:
     def start(self) -> None:
         if self._worker is not None and self._worker.is_alive():
             return
-        if self._unlisten is None:
+        if self._unlisten is None and self.push_on_write:
             self._unlisten = listen(self.store_path, self._recorded)
         self._worker = SyncWorker(self.store_path, self.bundles_dir, self._publish,
                                   on_content=self._content, **self._options)

@@ -174,6 +174,19 @@ def test_the_service_counts_what_the_store_announces(tmp_path, demo):
     store.close()
 
 
+def test_a_service_told_not_to_push_on_write_does_not_listen(tmp_path, demo):
+    """The path before issue 26 (bench/room_live.py measures it): events wait for a poll."""
+    store = Store.open(tmp_path)
+    service = SyncService(tmp_path, push_on_write=False)
+    store.start_ballot(demo)
+    assert service.status().pending == 0
+    service.start()                        # not enrolled: the worker idles, still not listening
+    store.start_ballot(demo)
+    assert service.status().pending == 0
+    service.stop()
+    store.close()
+
+
 # -- the push window ---------------------------------------------------------------------------
 
 def test_the_window_opens_at_the_first_event_not_yet_sent():
