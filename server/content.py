@@ -50,6 +50,9 @@ class Content:
             found = self._consultations[key] = parse_bundle(json.loads(raw))
         return found
 
+    def _remember(self, consultation: Consultation) -> None:
+        self._consultations[(consultation.id, consultation.version)] = consultation
+
     def consultations(self) -> list[dict]:
         with self.hub.engine.connect() as conn:
             rows = conn.execute(select(db.consultations.c.id, db.consultations.c.version,
@@ -115,7 +118,7 @@ class Content:
                            "changed question a new ID."),
                         status=409, code="bundle_incompatible", field=misfit,
                         question=misfit)
-            row = {"id": consultation.id, "version": consultation.version, "bundle": raw,
+            row = {"id": consultation.id, "version": consultation.version,
                    "sha256": digest, "imported_at": now,
                    "site_ids": json.dumps([s.id for s in consultation.sites])}
             if current is None:
@@ -136,15 +139,18 @@ class Content:
                 conn.execute(db.bundle_files.insert(), rows)
             for site in consultation.sites:
                 upsert_site(conn, site.id, dict(site.name), site.town, now)
-            self._consultations[(consultation.id, consultation.version)] = consultation
+            uow.on_commit(lambda: self._remember(consultation))
             uow.follow({consultation.id: consultation.version})
         return consultation
 
     def bundle_json(self, consultation_id: str) -> tuple[str, str] | None:
         """(sha256, bundle.json text) of the current version."""
+        current, versions = db.consultations, db.consultation_versions
         with self.hub.engine.connect() as conn:
-            row = conn.execute(select(db.consultations.c.sha256, db.consultations.c.bundle)
-                               .where(db.consultations.c.id == consultation_id)).first()
+            row = conn.execute(select(current.c.sha256, versions.c.bundle).join_from(
+                current, versions, (versions.c.consultation_id == current.c.id)
+                & (versions.c.version == current.c.version))
+                .where(current.c.id == consultation_id)).first()
         return (row.sha256, row.bundle) if row else None
 
     def bundle_file(self, consultation_id: str, path: str) -> tuple[str, bytes] | None:
