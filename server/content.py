@@ -161,29 +161,43 @@ class Content:
         return (row.sha256, bytes(row.content)) if row else None
 
     def bundle_index(self, device: dict) -> dict:
-        """The consultations for this device's site, with their files' hashes."""
+        """The consultations for this device's site, with their files' hashes. The cards'
+        checks are not in it (card_index): issuing a card leaves this index and its ETag as
+        they were."""
         site_id = device.get("site_id")
+        rows = self._rows_for_site(site_id)
         with self.hub.engine.connect() as conn:
-            rows = conn.execute(select(db.consultations.c.id, db.consultations.c.version,
-                                       db.consultations.c.sha256, db.consultations.c.site_ids)
-                                .order_by(db.consultations.c.id)).all()
             files = conn.execute(select(db.bundle_files.c.consultation_id, db.bundle_files.c.path,
                                         db.bundle_files.c.sha256, db.bundle_files.c.size)
                                  .order_by(db.bundle_files.c.path)).all()
         out = []
         for row in rows:
-            site_ids = json.loads(row.site_ids)
-            if site_ids and site_id not in site_ids:
-                continue
             base = f"/api/v1/consultations/{row.id}"
             out.append({"id": row.id, "version": row.version, "sha256": row.sha256,
                         "bundle_url": f"{base}/bundle",
                         "files": [{"path": f.path, "sha256": f.sha256, "size": f.size,
                                    "url": f"{base}/files/{f.path}"}
                                   for f in files if f.consultation_id == row.id]})
-        return {"site_id": site_id, "consultations": out,
-                "cards": self.hub.participation.card_index([c["id"] for c in out])}
+        return {"site_id": site_id, "consultations": out}
 
+    def card_index(self, device: dict) -> dict:
+        """What this device checks participation cards with, offline, for the consultations of
+        its site: the hub's public key and, per consultation, {lookup: public key} of the
+        issued cards (server.issued_cards.card_index). Served apart from the bundle index,
+        with its own ETag (GET /api/v1/cards)."""
+        site_id = device.get("site_id")
+        ids = [row.id for row in self._rows_for_site(site_id)]
+        return {"site_id": site_id, **self.hub.participation.card_index(ids)}
+
+    def _rows_for_site(self, site_id: str | None) -> list:
+        """The current consultations sent to `site_id`'s devices: those whose bundle lists the
+        site, or lists no sites at all."""
+        with self.hub.engine.connect() as conn:
+            rows = conn.execute(select(db.consultations.c.id, db.consultations.c.version,
+                                       db.consultations.c.sha256, db.consultations.c.site_ids)
+                                .order_by(db.consultations.c.id)).all()
+        return [row for row in rows
+                if not (ids := json.loads(row.site_ids)) or site_id in ids]
 
 def incompatible_question(conn, consultation: Consultation) -> str | None:
     """The first question of `consultation` (a new version) that a stored answer or a current
