@@ -199,6 +199,7 @@ class Content:
         return [row for row in rows
                 if not (ids := json.loads(row.site_ids)) or site_id in ids]
 
+
 def incompatible_question(conn, consultation: Consultation) -> str | None:
     """The first question of `consultation` (a new version) that a stored answer or a current
     count does not fit (its kind, options or projects changed), or None when all fit.

@@ -1,5 +1,6 @@
 """Pulling content from the hub: consultation bundles with their images (ETag on the index,
-sha256 on every file), the checks of participation cards (ETag on their own index), and the platform's answers to the ideas collected on this tablet."""
+sha256 on every file), the checks of participation cards (ETag on their own index), and the
+platform's answers to the ideas collected on this tablet."""
 from __future__ import annotations
 
 import hashlib
