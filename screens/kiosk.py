@@ -28,6 +28,67 @@ KEYBOARD_LAYOUTS = {"fr": "azerty", "it": "qwerty", "en": "qwerty"}
 FADE_SECONDS = 0.12
 
 
+# -- the kiosk's screens, built when first needed ------------------------------------------
+# One entry per screen the kiosk navigates to (besides "welcome", built at once): its name and
+# a factory that imports the screen's module only when it is first shown.
+
+def _question_screen(kiosk):
+    from screens.question import QuestionScreen
+    return QuestionScreen(name="question", session=kiosk.session,
+                          bundle_dir=kiosk.bundle_dir, controller=kiosk)
+
+
+def _thanks_screen(kiosk):
+    from screens.thanks import ThanksScreen
+    return ThanksScreen(name="thanks", controller=kiosk)
+
+
+def _idea_screen(kiosk):
+    from screens.idea import IdeaScreen
+    return IdeaScreen(name="idea", session=kiosk.session, controller=kiosk,
+                      bundle_dir=kiosk.bundle_dir or "")
+
+
+def _pin_screen(kiosk):
+    from screens.pin import PinScreen
+    return PinScreen(name="pin", pin=kiosk.pin, controller=kiosk)
+
+
+def _signup_screen(kiosk):
+    from app.signup import signup_config_of_bundle
+    from screens.signup_form import SignupFormScreen
+    return SignupFormScreen(name="signup", session=kiosk.session, controller=kiosk,
+                            config=signup_config_of_bundle(kiosk.bundle_dir))
+
+
+def _follow_screen(kiosk):
+    from screens.follow_idea import FollowIdeaScreen
+    return FollowIdeaScreen(name="follow", session=kiosk.session, controller=kiosk)
+
+
+def _card_screen(kiosk):
+    from screens.card_entry import CardEntryScreen
+    return CardEntryScreen(name="card", session=kiosk.session, controller=kiosk)
+
+
+def _facilitator_screen(kiosk):
+    from screens.facilitator import FacilitatorScreen
+    return FacilitatorScreen(name="facilitator", session=kiosk.session,
+                             controller=kiosk, sync=kiosk.sync)
+
+
+SCREENS = {
+    "question": _question_screen,
+    "thanks": _thanks_screen,
+    "idea": _idea_screen,
+    "pin": _pin_screen,
+    "signup": _signup_screen,
+    "follow": _follow_screen,
+    "card": _card_screen,
+    "facilitator": _facilitator_screen,
+}
+
+
 class KioskKeyboard(VKeyboard):
     """The docked on-screen keyboard: AZERTY in French, QWERTY in Italian and English."""
 
@@ -190,35 +251,7 @@ class KioskRoot(FloatLayout):
     def _build(self, name):
         screen = self._lazy.get(name)
         if screen is None:
-            if name == "question":
-                from screens.question import QuestionScreen
-                screen = QuestionScreen(name="question", session=self.session,
-                                        bundle_dir=self.bundle_dir, controller=self)
-            elif name == "thanks":
-                from screens.thanks import ThanksScreen
-                screen = ThanksScreen(name="thanks", controller=self)
-            elif name == "idea":
-                from screens.idea import IdeaScreen
-                screen = IdeaScreen(name="idea", session=self.session, controller=self,
-                                    bundle_dir=self.bundle_dir or "")
-            elif name == "pin":
-                from screens.pin import PinScreen
-                screen = PinScreen(name="pin", pin=self.pin, controller=self)
-            elif name == "signup":
-                from app.signup import signup_config_of_bundle
-                from screens.signup_form import SignupFormScreen
-                screen = SignupFormScreen(name="signup", session=self.session, controller=self,
-                                          config=signup_config_of_bundle(self.bundle_dir))
-            elif name == "follow":
-                from screens.follow_idea import FollowIdeaScreen
-                screen = FollowIdeaScreen(name="follow", session=self.session, controller=self)
-            elif name == "card":
-                from screens.card_entry import CardEntryScreen
-                screen = CardEntryScreen(name="card", session=self.session, controller=self)
-            else:
-                from screens.facilitator import FacilitatorScreen
-                screen = FacilitatorScreen(name="facilitator", session=self.session,
-                                           controller=self, sync=self.sync)
+            screen = SCREENS[name](self)
             self._lazy[name] = screen
             self.manager.add_widget(screen)
         return screen

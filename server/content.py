@@ -50,6 +50,9 @@ class Content:
             found = self._consultations[key] = parse_bundle(json.loads(raw))
         return found
 
+    def _remember(self, consultation: Consultation) -> None:
+        self._consultations[(consultation.id, consultation.version)] = consultation
+
     def consultations(self) -> list[dict]:
         with self.hub.engine.connect() as conn:
             rows = conn.execute(select(db.consultations.c.id, db.consultations.c.version,
@@ -115,7 +118,7 @@ class Content:
                            "changed question a new ID."),
                         status=409, code="bundle_incompatible", field=misfit,
                         question=misfit)
-            row = {"id": consultation.id, "version": consultation.version, "bundle": raw,
+            row = {"id": consultation.id, "version": consultation.version,
                    "sha256": digest, "imported_at": now,
                    "site_ids": json.dumps([s.id for s in consultation.sites])}
             if current is None:
@@ -136,15 +139,18 @@ class Content:
                 conn.execute(db.bundle_files.insert(), rows)
             for site in consultation.sites:
                 upsert_site(conn, site.id, dict(site.name), site.town, now)
-            self._consultations[(consultation.id, consultation.version)] = consultation
+            uow.on_commit(lambda: self._remember(consultation))
             uow.follow({consultation.id: consultation.version})
         return consultation
 
     def bundle_json(self, consultation_id: str) -> tuple[str, str] | None:
         """(sha256, bundle.json text) of the current version."""
+        current, versions = db.consultations, db.consultation_versions
         with self.hub.engine.connect() as conn:
-            row = conn.execute(select(db.consultations.c.sha256, db.consultations.c.bundle)
-                               .where(db.consultations.c.id == consultation_id)).first()
+            row = conn.execute(select(current.c.sha256, versions.c.bundle).join_from(
+                current, versions, (versions.c.consultation_id == current.c.id)
+                & (versions.c.version == current.c.version))
+                .where(current.c.id == consultation_id)).first()
         return (row.sha256, row.bundle) if row else None
 
     def bundle_file(self, consultation_id: str, path: str) -> tuple[str, bytes] | None:
@@ -155,28 +161,43 @@ class Content:
         return (row.sha256, bytes(row.content)) if row else None
 
     def bundle_index(self, device: dict) -> dict:
-        """The consultations for this device's site, with their files' hashes."""
+        """The consultations for this device's site, with their files' hashes. The cards'
+        checks are not in it (card_index): issuing a card leaves this index and its ETag as
+        they were."""
         site_id = device.get("site_id")
+        rows = self._rows_for_site(site_id)
         with self.hub.engine.connect() as conn:
-            rows = conn.execute(select(db.consultations.c.id, db.consultations.c.version,
-                                       db.consultations.c.sha256, db.consultations.c.site_ids)
-                                .order_by(db.consultations.c.id)).all()
             files = conn.execute(select(db.bundle_files.c.consultation_id, db.bundle_files.c.path,
                                         db.bundle_files.c.sha256, db.bundle_files.c.size)
                                  .order_by(db.bundle_files.c.path)).all()
         out = []
         for row in rows:
-            site_ids = json.loads(row.site_ids)
-            if site_ids and site_id not in site_ids:
-                continue
             base = f"/api/v1/consultations/{row.id}"
             out.append({"id": row.id, "version": row.version, "sha256": row.sha256,
                         "bundle_url": f"{base}/bundle",
                         "files": [{"path": f.path, "sha256": f.sha256, "size": f.size,
                                    "url": f"{base}/files/{f.path}"}
                                   for f in files if f.consultation_id == row.id]})
-        return {"site_id": site_id, "consultations": out,
-                "cards": self.hub.participation.card_index([c["id"] for c in out])}
+        return {"site_id": site_id, "consultations": out}
+
+    def card_index(self, device: dict) -> dict:
+        """What this device checks participation cards with, offline, for the consultations of
+        its site: the hub's public key and, per consultation, {lookup: public key} of the
+        issued cards (server.issued_cards.card_index). Served apart from the bundle index,
+        with its own ETag (GET /api/v1/cards)."""
+        site_id = device.get("site_id")
+        ids = [row.id for row in self._rows_for_site(site_id)]
+        return {"site_id": site_id, **self.hub.participation.card_index(ids)}
+
+    def _rows_for_site(self, site_id: str | None) -> list:
+        """The current consultations sent to `site_id`'s devices: those whose bundle lists the
+        site, or lists no sites at all."""
+        with self.hub.engine.connect() as conn:
+            rows = conn.execute(select(db.consultations.c.id, db.consultations.c.version,
+                                       db.consultations.c.sha256, db.consultations.c.site_ids)
+                                .order_by(db.consultations.c.id)).all()
+        return [row for row in rows
+                if not (ids := json.loads(row.site_ids)) or site_id in ids]
 
 
 def incompatible_question(conn, consultation: Consultation) -> str | None:

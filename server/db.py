@@ -28,8 +28,8 @@ sites = Table(
 consultations = Table(
     "consultations", metadata,
     Column("id", String(ID), primary_key=True),
-    Column("version", Integer, nullable=False),       # the current version
-    Column("bundle", Text, nullable=False),           # bundle.json of the current version
+    # The current version; its bundle.json is stored once, in consultation_versions.
+    Column("version", Integer, nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("site_ids", Text, nullable=False),         # JSON list; empty = every site
     Column("imported_at", String(40), nullable=False),
@@ -39,7 +39,7 @@ consultation_versions = Table(
     "consultation_versions", metadata,
     Column("consultation_id", String(ID), primary_key=True),
     Column("version", Integer, primary_key=True),
-    Column("bundle", Text, nullable=False),
+    Column("bundle", Text, nullable=False),           # bundle.json (canonical JSON)
     Column("sha256", String(64), nullable=False),
     Column("imported_at", String(40), nullable=False),
 )

@@ -123,6 +123,7 @@ class Hub:
     bundle_json = _part("content", "bundle_json")
     bundle_file = _part("content", "bundle_file")
     bundle_index = _part("content", "bundle_index")
+    card_index = _part("content", "card_index")
 
     create_site = _part("site_register", "create_site")
     sites = _part("site_register", "sites")

@@ -340,7 +340,7 @@ class IssuedCards:
 
     def card_index(self, consultation_ids: list[str] | None = None) -> dict:
         """The hub's public key and, per consultation, {lookup: public key} of its issued
-        cards, for the bundle index: what a tablet checks a card with, never what makes one."""
+        cards, for the card index: what a tablet checks a card with, never what makes one."""
         keys: dict[str, dict[str, str]] = {c: {} for c in consultation_ids or ()}
         if consultation_ids:
             with self.hub.engine.connect() as conn:

@@ -208,6 +208,24 @@ def device_aliases(conn: Connection) -> bool:
     return bool(lacking)
 
 
+def bundle_stored_once(conn: Connection) -> bool:
+    """`consultations.bundle` of before held the current version's bundle.json a second time
+    (consultation_versions holds every version's). A current version that has no row of its own
+    there gets one from it; then the column goes."""
+    if "bundle" not in _columns(conn, "consultations"):
+        return False
+    rows = conn.execute(text(
+        "SELECT c.id, c.version, c.bundle, c.sha256, c.imported_at FROM consultations c "
+        "WHERE NOT EXISTS (SELECT 1 FROM consultation_versions v "
+        "WHERE v.consultation_id = c.id AND v.version = c.version)")).all()
+    if rows:
+        conn.execute(db.consultation_versions.insert(), [
+            {"consultation_id": r.id, "version": r.version, "bundle": r.bundle,
+             "sha256": r.sha256, "imported_at": r.imported_at} for r in rows])
+    conn.exec_driver_sql("ALTER TABLE consultations DROP COLUMN bundle")
+    return True
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "remove the card links of before", remove_card_links, vacuum=True),
     Migration(2, "remove the card keys of before", remove_card_keys),
@@ -217,6 +235,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "columns added since the first release", added_columns),
     Migration(7, "the answers counter", answers_counter),
     Migration(8, "device aliases", device_aliases),
+    Migration(9, "the bundle stored once", bundle_stored_once),
 )
 LATEST = MIGRATIONS[-1].number
 

@@ -3,8 +3,9 @@
 A unit of work is one write transaction (immediate on SQLite: server.db.writer) taken
 under the process's writer turn, so that the in-memory tallies (server.results) follow the
 commits in the order they happened. Inside it, the work records what the tallies gain
-(`tally`) and which consultation versions it read (`follow`); both are applied once the
-transaction committed, still in the writer's turn, and dropped when it rolls back.
+(`tally`), which consultation versions it read (`follow`) and what to remember in memory
+(`on_commit`, e.g. a parsed consultation cached); all are applied once the transaction
+committed, still in the writer's turn, and dropped when it rolls back.
 
     with hub.unit_of_work() as uow:
         uow.conn.execute(...)
@@ -43,6 +44,7 @@ class UnitOfWork:
         self.conn = conn
         self.deltas: list[TallyDelta] = []
         self.versions: dict[str, int] = {}
+        self.committed: list[Callable[[], None]] = []
 
     def tally(self, *deltas: TallyDelta) -> None:
         """Changes of the tallies, applied once the transaction committed."""
@@ -52,6 +54,11 @@ class UnitOfWork:
         """The consultation versions this work read: once committed, a tally kept for another
         version (another process imported one meanwhile) is rebuilt from the database."""
         self.versions.update(versions)
+
+    def on_commit(self, action: Callable[[], None]) -> None:
+        """`action()` once the transaction committed (never when it rolls back): what memory
+        keeps of the work, so that it never holds what the database does not."""
+        self.committed.append(action)
 
     def include(self, batch) -> None:
         """What an ingest batch (server.ingest.Batch) that ran in this transaction changes."""
@@ -102,6 +109,8 @@ class UnitsOfWork:
             yield
 
     def _after_commit(self, uow: UnitOfWork) -> None:
+        for action in uow.committed:
+            action()
         reloaded = self._follow(uow.versions)
         # A tally just rebuilt from the database holds this commit already.
         self._results.apply([d for d in uow.deltas if d.consultation_id not in reloaded])

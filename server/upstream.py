@@ -463,7 +463,7 @@ def _mark_cards_upstream(hub, rows: list[dict]) -> None:
 
 def pull_cards(hub, client: HubClient) -> dict:
     """The participation cards the central hub issued for this site (online sign-ups, printed
-    batches): their public keys reach the room's tablets with the bundle index and let this
+    batches): their public keys reach the room's tablets with the card index and let this
     hub check their answers offline (nothing that makes an answer). Only a consultation whose
     count at the central hub changed since the last pull is read again, in pages of at most
     relay.CARD_PAGE cards; a page imported is not asked again after a failure (the cursor is

@@ -1,5 +1,6 @@
 """Pulling content from the hub: consultation bundles with their images (ETag on the index,
-sha256 on every file), and the platform's answers to the ideas collected on this tablet."""
+sha256 on every file), the checks of participation cards (ETag on their own index), and the
+platform's answers to the ideas collected on this tablet."""
 from __future__ import annotations
 
 import hashlib
@@ -42,18 +43,19 @@ def installed_version(folder: Path) -> str | None:
 
 
 def pull_bundles(store: Store, client: HubClient, bundles_dir: Path) -> list[str]:
-    """Bring bundles up to date under `bundles_dir/<consultation id>/`; return those updated.
+    """Bring bundles up to date under `bundles_dir/<consultation id>/`, and the card checks
+    (pull_card_index); return the consultations updated.
 
     A new version is written to a temporary folder, checked with the domain's loader, and only
     then renamed into place: a cut download never leaves half a bundle.
     """
+    pull_card_index(store, client)
     index, etag = client.get_json(f"{p.API_PREFIX}/bundle", store.get_setting(p.CONTENT_ETAG))
     if index is None:
         return []
     consultations = index.get("consultations")
     if not isinstance(consultations, list):
         raise p.NotAcknowledged("malformed bundle index")
-    save_card_index(store, index.get("cards"))
     bundles_dir.mkdir(parents=True, exist_ok=True)
     updated = []
     for item in consultations:
@@ -68,6 +70,20 @@ def pull_bundles(store: Store, client: HubClient, bundles_dir: Path) -> list[str
         updated.append(item["id"])
     store.set_setting(p.CONTENT_ETAG, etag)
     return updated
+
+
+def pull_card_index(store: Store, client: HubClient) -> bool:
+    """The card index (GET /api/v1/cards, conditional on its own ETag, apart from the bundle
+    index: a card issued changes this one only) saved for offline checks; True when it
+    changed."""
+    cards, etag = client.get_json(f"{p.API_PREFIX}/cards", store.get_setting(p.CARDS_ETAG))
+    if cards is None:
+        return False
+    if not isinstance(cards, dict) or not isinstance(cards.get("keys"), dict):
+        raise p.NotAcknowledged("malformed card index")
+    save_card_index(store, cards)
+    store.set_setting(p.CARDS_ETAG, etag)
+    return True
 
 
 def save_card_index(store: Store, cards: object) -> None:

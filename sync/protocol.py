@@ -19,6 +19,7 @@ SITE_ID = "sync.site_id"
 MAX_BATCH = "sync.max_batch"
 ANSWERS_CURSOR = "sync.answers_cursor"
 CONTENT_ETAG = "sync.content_etag"
+CARDS_ETAG = "sync.cards_etag"        # the card index's (GET /api/v1/cards)
 LAST_SUCCESS = "sync.last_success"
 REFUSED = "sync.refused_events"
 REVOKED = "sync.revoked"

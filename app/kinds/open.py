@@ -86,8 +86,14 @@ class OpenTally(Tally):
         if len(self.words) > WORDS_KEPT:
             self._forget_least_used()
 
+    def most_used(self, limit: int) -> list[tuple[str, int]]:
+        """The `limit` most used words, ties in alphabetical order: the same answers give the
+        same words in the same order whatever order they arrived in (the projector's cloud
+        does not reshuffle between two polls)."""
+        return sorted(self.words.items(), key=lambda item: (-item[1], item[0]))[:limit]
+
     def _forget_least_used(self):
-        kept = self.words.most_common(WORDS_KEPT // 2)
+        kept = self.most_used(WORDS_KEPT // 2)
         self.words = Counter(dict(kept))
         self.forms = {key: self.forms.get(key, Counter()) for key in self.words}
 
@@ -100,7 +106,7 @@ class OpenTally(Tally):
         return min(used.items(), key=lambda item: (-item[1], len(item[0]), item[0]))[0]
 
     def typed_result(self):
-        shared = [[self.shown_form(w), n] for w, n in self.words.most_common(40)
+        shared = [[self.shown_form(w), n] for w, n in self.most_used(40)
                   if n >= MIN_WORD_ANSWERS]
         return OpenResult(**self._envelope(), total=self.ballots, words=shared)
 

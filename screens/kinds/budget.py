@@ -15,8 +15,9 @@ class BudgetScreens(ScreenKind):
 
     def summary(self, consultation, question, result, lang, _):
         return "\n".join(
-            f"{localized(consultation.project(p).title, lang)}: "
-            f"{money(result.projects[p].allocated, lang, question.currency)}"
+            _("{project}: {amount}").format(
+                project=localized(consultation.project(p).title, lang),
+                amount=money(result.projects[p].allocated, lang, question.currency))
             for p in result.order)
 
 

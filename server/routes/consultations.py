@@ -1,4 +1,4 @@
-"""Content: the bundle index of a device's site, consultations, their bundles and files (images,
+"""Content: the bundle index of a device's site, its card index, consultations, their bundles and files (images,
 the base map), live results and approved ideas."""
 from __future__ import annotations
 
@@ -29,6 +29,12 @@ def _unknown_consultation() -> HubError:
 @router.get("/bundle", summary="Consultations for this device's site, with file hashes")
 def bundle_index(request: Request, me: DeviceDep, hub: HubDep):
     body = canonical_json({"protocol": PROTOCOL_VERSION, **hub.bundle_index(me)}).encode()
+    return conditional_response(request, f'"{sha256(body)[:32]}"', body, "application/json")
+
+
+@router.get("/cards", summary="Card checks for this device's site (issued cards' public keys)")
+def card_index(request: Request, me: DeviceDep, hub: HubDep):
+    body = canonical_json({"protocol": PROTOCOL_VERSION, **hub.card_index(me)}).encode()
     return conditional_response(request, f'"{sha256(body)[:32]}"', body, "application/json")
 
 

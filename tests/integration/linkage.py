@@ -115,8 +115,11 @@ def paths(db_path: Path) -> dict:
             for value in row:
                 crowd.update(t for t in _scalars(value))
     consultations = {r[0] for r in rows.get("consultations", [])}
-    questions = {q.get("id") for r in rows.get("consultations", [])
-                 for q in json.loads(r[2]).get("questions", []) if isinstance(q, dict)}
+    # Every version's bundle.json (the hub stores it once, in consultation_versions).
+    bundle_at = columns.get("consultation_versions", []).index("bundle") \
+        if "consultation_versions" in columns else None
+    questions = {q.get("id") for r in rows.get("consultation_versions", [])
+                 for q in json.loads(r[bundle_at]).get("questions", []) if isinstance(q, dict)}
     for table, table_rows in rows.items():        # and whatever the other tables name
         for name, found in (("consultation_id", consultations), ("question_id", questions)):
             if name in columns[table]:

@@ -111,7 +111,7 @@ def _confirm(client, hub, signup_id):
 
 
 def _vote(hub, device, typed, i):
-    keys = hub.bundle_index({"site_id": SITE, "id": "tab-1"})["cards"]["keys"]
+    keys = hub.card_index({"site_id": SITE, "id": "tab-1"})["keys"]
     card = read_card(typed, CONSULTATION, hub.participation.public_key, keys[CONSULTATION])
     ballot = f"ballot-{i}"
     events = [{"id": f"{ballot}-s", "device_id": "tab-1", "seq": 2 * i + 1,

@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from app.bundle import load_bundle
-from app.cards import CARD_KEYS, CARD_PUBLIC_KEY, Card, read_card
+from app.cards import CARD_KEYS, CARD_PUBLIC_KEY, Card, CardError, read_card
 from app.kiosk import KioskSession, KioskSettings
 from app.paths import DEMO_BUNDLE_DIR
 from app.tablet import kiosk_signup_url
@@ -242,6 +242,34 @@ class ForgedProof(Card):
     """A tablet that bypasses its own checks: a real card's lookup ID with a proof of its own."""
     def proof(self, question_id, ballot_id, value):
         return "0" * 128
+
+
+def test_a_card_printed_after_a_sync_reaches_the_tablet_without_the_bundle_index(hub, tmp_path):
+    """The card index has its own ETag (GET /api/v1/cards): a card printed after the tablet's
+    sync leaves the bundle index unchanged (its ETag kept, no bundle read again) and changes
+    the card index, which the next sync brings; the tablet then checks the card's typed code
+    offline (a typed code carries no signature: only the index makes it known)."""
+    store = tablet(hub, tmp_path / "t", tmp_path / "bundles")
+    bundle_etag, cards_etag = store.get_setting(p.CONTENT_ETAG), store.get_setting(p.CARDS_ETAG)
+    assert bundle_etag and cards_etag
+    qr = printed_cards(hub, tmp_path, 1, "fr")[0]
+    text = read_card(qr, CONSULTATION, store.get_setting(CARD_PUBLIC_KEY)).typed
+    consultation = load_bundle(tmp_path / "bundles" / CONSULTATION)
+    settings = KioskSettings(store)
+    settings.ballot_mode = "identified"
+    settings.site_id = SITE
+    with pytest.raises(CardError):           # not known to the tablet yet
+        KioskSession(store, consultation, settings=settings).present_card(text)
+    client = client_for(store)
+    try:
+        assert pull_bundles(store, client, tmp_path / "bundles") == []
+    finally:
+        client.close()
+    assert store.get_setting(p.CONTENT_ETAG) == bundle_etag
+    assert store.get_setting(p.CARDS_ETAG) not in (None, cards_etag)
+    session = KioskSession(store, consultation, settings=settings)
+    session.present_card(text)              # offline: the tablet holds the new card's check
+    assert session.card is not None
 
 
 @pytest.mark.parametrize("case", ["never issued", "forged proof", "another consultation"])

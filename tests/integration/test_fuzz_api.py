@@ -42,8 +42,8 @@ def test_no_server_error_whatever_is_sent(fuzzed_hub):
             headers = dict(case.headers or {})
             if case.path.startswith("/api/v1/admin"):
                 headers.setdefault("Authorization", f"Bearer {fuzzed_hub.admin_token}")
-            elif "Authorization" not in headers or case.path in ("/api/v1/events",
-                                                                 "/api/v1/bundle"):
+            elif "Authorization" not in headers or case.path in (
+                    "/api/v1/events", "/api/v1/bundle", "/api/v1/cards"):
                 headers["Authorization"] = fuzzed_hub.device_auth
             response = case.call(headers=headers, timeout=30)
             calls.append(response.status_code)

@@ -183,7 +183,9 @@ def test_numbered_migrations_on_postgres(pg_url):
 
     from server import db
     from server.migrations import LATEST, current_version, migrate
-    from tests.unit.test_hub_migrations import made_before_numbered_steps, schema
+    from tests.unit.test_hub_migrations import (bundles_stored_twice,
+                                                check_bundles_stored_once,
+                                                made_before_numbered_steps, schema)
 
     old = db.make_engine(pg_url)
     try:
@@ -192,6 +194,7 @@ def test_numbered_migrations_on_postgres(pg_url):
             conn.execute(db.devices.insert(), [{
                 "id": "t1", "name": "", "platform": "", "secret_hash": "h",
                 "enrolled_at": "2026-01-01", "alias": "aaaaaaaaaaaaaaaa"}])
+        texts = bundles_stored_twice(old)
         assert current_version(old) == 0
         errors = []
 
@@ -214,6 +217,7 @@ def test_numbered_migrations_on_postgres(pg_url):
             persistence = conn.exec_driver_sql(
                 "SELECT relpersistence FROM pg_class WHERE relname = 'rate_counters'").scalar()
         assert persistence == "u"
+        check_bundles_stored_once(old, texts)
         upgraded = schema(old)
         with old.begin() as conn:          # the same database, new: every step from nothing
             for table in sa.inspect(conn).get_table_names():

@@ -112,7 +112,7 @@ def test_a_hub_and_a_room_hub_holding_every_verifier_value_cannot_make_a_proof(t
         held = everything_stored(hub) | {hub.settings.secret_key}
         held |= {str(v) for row in relay.cards_for_relay(hub, room, CONSULTATION)["cards"]
                  for v in row.values()}
-        index = hub.bundle_index(tablet)["cards"]
+        index = hub.card_index(tablet)
         held |= {index["public_key"]} | {k for per in index.get("keys", index.get(
             "checks", {})).values() for k in per.values()}
         assert not any(c.secret in " ".join(held) for c in cards)
@@ -147,7 +147,7 @@ def test_a_copied_proof_carries_no_other_answer_and_moves_to_no_other_ballot(hub
     card = hub.participation.issue_cards(CONSULTATION, 1)[0]
     store, resident_tablet = enroll_tablet(hub)
     # The resident at the kiosk: the tablet pulled the card index, the card's QR is scanned.
-    save_card_index(store, hub.bundle_index(resident_tablet)["cards"])
+    save_card_index(store, hub.card_index(resident_tablet))
     settings = KioskSettings(store)
     settings.ballot_mode = "identified"
     session = KioskSession(store, demo, settings=settings)

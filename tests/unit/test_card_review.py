@@ -75,7 +75,7 @@ def test_a_ballot_cannot_change_mode_to_drop_or_add_the_cards(hub, tablet):
 def test_the_kiosk_always_signs_its_identified_answers(hub, demo, tablet, pending):
     card = hub.participation.issue_cards(CONSULTATION, 1)[0]
     store, device = tablet(hub)
-    save_card_index(store, hub.bundle_index(device)["cards"])
+    save_card_index(store, hub.card_index(device))
     settings = KioskSettings(store)
     settings.ballot_mode = "identified"
     session = KioskSession(store, demo, settings=settings)
@@ -206,7 +206,7 @@ def test_a_room_cannot_import_a_small_order_key_and_answer_with_it(hub, tablet):
         with pytest.raises(ValidationError):
             relay.cards_from_relay(hub, room, [{"consultation_id": CONSULTATION,
                                                 "lookup": "XXXX", "public_key": key}])
-    assert hub.bundle_index(device)["cards"]["keys"].get(CONSULTATION, {}).get("XXXX") is None
+    assert hub.card_index(device)["keys"].get(CONSULTATION, {}).get("XXXX") is None
     for i, value in enumerate(["yes", "no"]):
         results = hub.ingest(device, answer_events(device["id"], f"u{i}", 10 * i + 1, "XXXX",
                                                    UNIVERSAL, value=value))

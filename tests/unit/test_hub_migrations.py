@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import Column, String, Table, inspect, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text, inspect, select
 
 from app.paths import DEMO_BUNDLE_DIR
 from server import db, migrations
@@ -27,10 +27,24 @@ def schema(engine) -> dict:
             for table in sorted(found.get_table_names())}
 
 
+# `consultations` as hubs before step 9 made it: the current version's bundle.json in it too.
+consultations_of_before = Table(
+    "consultations", MetaData(),
+    Column("id", String(db.ID), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("bundle", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("site_ids", Text, nullable=False),
+    Column("imported_at", String(40), nullable=False),
+)
+
+
 def made_before_numbered_steps(engine) -> None:
-    """What the hub of before made of a new database: every table (create_all) and the
-    answers' counter, without `schema_version`."""
-    db.metadata.create_all(engine)
+    """What the hub of before made of a new database: every table (create_all, consultations
+    with their bundle) and the answers' counter, without `schema_version`."""
+    db.metadata.create_all(engine, tables=[t for t in db.metadata.sorted_tables
+                                           if t.name != "consultations"])
+    consultations_of_before.create(engine)
     with engine.begin() as conn:
         conn.execute(db.counters.insert(), [{"name": "answers", "value": 0}])
 
@@ -94,6 +108,62 @@ def test_a_database_made_before_numbered_steps_upgrades_with_every_row(tmp_path)
         assert upgraded == schema(fresh)
     finally:
         fresh.dispose()
+
+
+def bundles_stored_twice(engine) -> dict[str, str]:
+    """Two consultations as a hub of before stored them: "a" at version 2 with both versions
+    in consultation_versions, "b" whose current version has no row there (a database older
+    still). Its bundle.json text by consultation."""
+    texts = {"a": '{"consultation":{"id":"a","version":2}}',
+             "b": '{"consultation":{"id":"b","version":1}}'}
+    with engine.begin() as conn:
+        conn.execute(consultations_of_before.insert(), [
+            {"id": "a", "version": 2, "bundle": texts["a"], "sha256": "2" * 64,
+             "site_ids": "[]", "imported_at": "2026-01-02T00:00:00+00:00"},
+            {"id": "b", "version": 1, "bundle": texts["b"], "sha256": "b" * 64,
+             "site_ids": "[]", "imported_at": "2026-01-03T00:00:00+00:00"}])
+        conn.execute(db.consultation_versions.insert(), [
+            {"consultation_id": "a", "version": 1, "bundle": "{}", "sha256": "1" * 64,
+             "imported_at": "2026-01-01T00:00:00+00:00"},
+            {"consultation_id": "a", "version": 2, "bundle": texts["a"], "sha256": "2" * 64,
+             "imported_at": "2026-01-02T00:00:00+00:00"}])
+    return texts
+
+
+def check_bundles_stored_once(engine, texts: dict[str, str]) -> None:
+    """After step 9: no `bundle` column in consultations, each current version's text once."""
+    assert "bundle" not in {c["name"] for c in inspect(engine).get_columns("consultations")}
+    versions = db.consultation_versions
+    with engine.connect() as conn:
+        rows = conn.execute(select(versions.c.consultation_id, versions.c.version,
+                                   versions.c.bundle, versions.c.sha256)
+                            .order_by(versions.c.consultation_id, versions.c.version)).all()
+        current = conn.execute(select(db.consultations.c.id, db.consultations.c.version)
+                               .order_by(db.consultations.c.id)).all()
+    assert [tuple(r) for r in rows] == [("a", 1, "{}", "1" * 64), ("a", 2, texts["a"], "2" * 64),
+                                        ("b", 1, texts["b"], "b" * 64)]
+    assert [tuple(r) for r in current] == [("a", 2), ("b", 1)]
+
+
+def test_the_bundle_of_before_is_kept_once_in_its_version(tmp_path):
+    """Step 9 on SQLite (PostgreSQL: tests/integration/test_postgres.py)."""
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'hub.sqlite3'}")
+    try:
+        made_before_numbered_steps(engine)
+        texts = bundles_stored_twice(engine)
+        assert 9 in migrate(engine)
+        check_bundles_stored_once(engine, texts)
+    finally:
+        engine.dispose()
+    settings = Settings.from_env({}, data_dir=tmp_path / "hub")
+    hub = Hub(settings)
+    try:
+        hub.import_bundle(DEMO_BUNDLE_DIR)
+        sha, raw = hub.bundle_json("alpimed-2030")
+        assert json.loads(raw)["consultation"]["version"] == hub.consultation(
+            "alpimed-2030").version
+    finally:
+        hub.close()
 
 
 def test_an_older_database_gets_the_columns_added_since_and_aliases(tmp_path):

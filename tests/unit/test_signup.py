@@ -267,11 +267,12 @@ def form_of(page: str) -> dict:
     return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page))
 
 
-def test_enrollment_gives_the_device_key_and_the_bundle_gives_the_card_key(hub):
+def test_enrollment_gives_the_device_key_and_the_card_index_gives_the_card_key(hub):
     key, alias, device = enrolled(hub, "tab-1")
     assert key == device_signup_key(SECRET, alias) and "tab-1" not in alias
-    cards = hub.bundle_index(device)["cards"]
-    assert cards == {"public_key": PUBLIC, "keys": {CONSULTATION: {}}}
+    cards = hub.card_index(device)
+    assert cards == {"site_id": device["site_id"], "public_key": PUBLIC,
+                     "keys": {CONSULTATION: {}}}
 
 
 def test_signup_from_a_phone_is_attributed_and_its_card_is_shown_once_on_confirmation(
@@ -310,7 +311,7 @@ def test_signup_from_a_phone_is_attributed_and_its_card_is_shown_once_on_confirm
     assert confirmed.status_code == 200 and "<svg" in confirmed.text
     code = re.search(r'class="code"[^>]*>([A-Z0-9-]+)<', confirmed.text).group(1)
     card = read_card(code, CONSULTATION, PUBLIC,
-                     hub.bundle_index({"site_id": SITE})["cards"]["keys"][CONSULTATION])
+                     hub.card_index({"site_id": SITE})["keys"][CONSULTATION])
     assert participation(hub).figures()[0]["confirmed"] == 1
     # Shown once: the same link again, or the form posted again, shows no card.
     for page in (open_card(client, link), client.post("/signup", data={

@@ -461,9 +461,11 @@ def test_a_consultation_id_without_a_letter_or_digit_is_no_folder_of_the_bundles
     index = {"protocol": 1, "consultations": [{
         "id": consultation_id, "version": 1, "sha256": "0" * 64,
         "bundle_url": "/api/v1/bundle/x/bundle.json", "files": []}]}
-    client = fake_client((200, "application/json", index, {"ETag": '"i1"'}))
+    cards = {"protocol": 1, "site_id": None, "public_key": "a" * 64, "keys": {}}
+    client = fake_client((200, "application/json", cards, {"ETag": '"c1"'}),
+                         (200, "application/json", index, {"ETag": '"i1"'}))
     bundles = tmp_path / "data" / "bundles"
     with pytest.raises(p.NotAcknowledged):
         pull_bundles(Store.memory(), client, bundles)
     assert sorted(q.name for q in (tmp_path / "data").iterdir()) == ["bundles"]
-    assert list(bundles.iterdir()) == [] and len(client.session.request.asked) == 1
+    assert list(bundles.iterdir()) == [] and len(client.session.request.asked) == 2

@@ -96,6 +96,26 @@ def test_open_word_counts(demo):
     assert "giuseppe" not in words and "verdi" not in words and "bus" not in words
 
 
+def test_open_words_in_a_tie_come_in_one_order_whatever_order_the_answers_came_in(demo):
+    """The projector draws the words in the result's order: two polls of the same answers
+    (the hub's tally, rebuilt, or the tablet's) must not reshuffle a tie. Most used first,
+    then alphabetical; and the cut at 40 words keeps the same ones."""
+    answers = [f"{w} école" for w in ("zèbre", "arbre", "maison", "bateau") for _ in range(3)]
+    answers += [" ".join(f"mot{chr(97 + i)}{chr(97 + j)}k" for j in range(26)) for i in range(2)
+                for _ in range(3)]
+    orders = set()
+    for seed in range(6):
+        shuffled = answers[:]
+        random.Random(seed).shuffle(shuffled)
+        orders.add(tuple(map(tuple, result(demo, "q-missing", shuffled)["words"])))
+    assert len(orders) == 1
+    words = list(orders.pop())
+    assert words[0] == ("école", 12)
+    assert words[1:5] == [("arbre", 3), ("bateau", 3), ("maison", 3), ("motaak", 3)]
+    assert len(words) == 40 and words[-1] == ("motbjk", 3)     # 56 tied: the cut is stable too
+    assert ("zèbre", 3) not in words
+
+
 def test_open_words_merge_variants_of_one_language_never_two_languages(demo):
     answers = (["Plus de transports", "Les transports le soir", "transport scolaire",
                 "Più trasporti", "trasporto pubblico", "I TRASPORTI", "Trasporti"]

@@ -186,3 +186,39 @@ def test_a_batch_cut_midway_changes_neither_the_tallies_nor_the_database(
     assert {r["status"] for r in hub.ingest(device, envelopes)} == {"stored"}
     assert _counted(hub, demo.id)["ballots"] == 3
     assert _counted(hub, demo.id) == _rebuilt(hub, demo.id)
+
+
+def test_an_import_whose_commit_fails_leaves_no_parsed_consultation_in_memory(hub, demo):
+    """The parsed consultation is remembered once the import committed: a transaction rolled
+    back (here its COMMIT refused) leaves memory as the database is."""
+    from sqlalchemy import event
+    data = json.loads((DEMO_BUNDLE_DIR / "bundle.json").read_text())
+    data["consultation"]["version"] = 2
+    data["consultation"]["title"]["fr"] = "Jamais enregistrée"
+
+    def refuse(_conn):
+        raise RuntimeError("the commit failed")
+
+    event.listen(hub.engine, "commit", refuse)
+    try:
+        with pytest.raises(RuntimeError):
+            hub.import_bundle(data)
+    finally:
+        event.remove(hub.engine, "commit", refuse)
+    assert hub.consultation(demo.id).version == 1
+    assert hub.consultation(demo.id, 2) is None      # nothing cached that was never stored
+    data["consultation"]["title"]["fr"] = "Enregistrée"
+    hub.import_bundle(data)
+    assert hub.consultation(demo.id, 2).title["fr"] == "Enregistrée"
+
+
+def test_what_a_unit_of_work_does_on_commit_happens_only_once_it_committed(hub):
+    done = []
+    with pytest.raises(HubError):
+        with hub.unit_of_work() as uow:
+            uow.on_commit(lambda: done.append("rolled back"))
+            raise HubError("refused")
+    with hub.unit_of_work() as uow:
+        uow.on_commit(lambda: done.append("committed"))
+        assert done == []
+    assert done == ["committed"]
