@@ -36,7 +36,6 @@ import re
 import sqlite3
 import sys
 import tempfile
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -46,7 +45,7 @@ from app.canonical import compact_json
 from app.errors import N_, DomainError
 from app.geo import (bbox_center, bbox_union, lonlat_to_pixel, ring_area, simplify_ring,
                      tiles_covering, tms_row)
-from app.identifiers import is_content_id
+from app.identifiers import content_id_from, is_content_id
 
 LANGUAGES = ("fr", "it", "en")
 MAX_GEOJSON_BYTES = 8 * 1024 * 1024         # one file (the upload's limit for .geojson too)
@@ -206,14 +205,6 @@ def _polygonal(data: dict) -> list[dict]:
             and f["geometry"].get("type") in ("Polygon", "MultiPolygon")]
 
 
-def make_id(text: str) -> str:
-    """An identifier (letters, digits, - _ .) from a name or code: accents dropped, other
-    characters as hyphens, lower case, at most 64 characters."""
-    plain = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^A-Za-z0-9_.]+", "-", plain).strip("-.").lower()[:64].strip("-.")
-    return slug or "area"
-
-
 @dataclass
 class Area:
     id: str
@@ -247,7 +238,7 @@ def areas_from(collections: list[tuple[str, dict]], name_props: list[str],
             raw_id = next((props[p] for p in id_props if props.get(p) not in (None, "")),
                           None) if id_props else None
             area_id = str(raw_id) if raw_id is not None and is_content_id(str(raw_id)) \
-                else make_id(raw_id if raw_id is not None else name)
+                else content_id_from(raw_id if raw_id is not None else name)
             geometry = clean_geometry(feature["geometry"])
             if geometry is None:
                 continue
