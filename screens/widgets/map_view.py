@@ -452,11 +452,13 @@ class MapView(StencilView):
                            (texture.width + 2 * pad_x, texture.height + 2 * pad_y)))
         inset = self.ids.attribution.height if self.attribution else 0
         bounds = (self.x, self.y + inset, self.right, self.top)
-        placed = place_labels(labels, bounds, gap=dp(2))
+        # Only on its own area, never beside it: no search around the anchor (a city's map
+        # has hundreds of areas; searching rings for each took the kiosk 40 s a redraw).
+        placed = place_labels(labels, bounds, gap=dp(2), max_rings=0)
         surface, ink = theme.colours["surface"], theme.colours["text"]
         with layer:
             for area_id, spot in placed.items():
-                if spot is None or spot.moved:      # only on its own area, never beside
+                if spot is None or spot.moved:
                     continue
                 texture = textures[area_id]
                 x0, y0, x1, y1 = spot.box
