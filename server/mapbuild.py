@@ -205,6 +205,11 @@ def _polygonal(data: dict) -> list[dict]:
             and f["geometry"].get("type") in ("Polygon", "MultiPolygon")]
 
 
+# The upload (server/uploads.py) has no --name nor --id: the usual properties, first found.
+NAME_PROPERTIES = ("name", "nom", "nome", "NAME", "NOM", "NOME", "libelle", "LIBELLE")
+ID_PROPERTIES = ("code", "insee", "INSEE_COM", "com_istat_code", "PRO_COM_T", "id", "ID")
+
+
 @dataclass
 class Area:
     id: str
@@ -453,10 +458,10 @@ def tile_count(box, zoom: int) -> int:
     return (x1 - x0 + 1) * (y1 - y0 + 1)
 
 
-def zoom_levels(box, min_zoom: int | None = None, max_zoom: int | None = None) \
-        -> tuple[int, int]:
+def zoom_levels(box, min_zoom: int | None = None, max_zoom: int | None = None,
+                max_tiles: int = MAX_TILES) -> tuple[int, int]:
     """The lowest zoom showing the whole box in FIT_PIXELS, and up to ZOOM_LEVELS - 1 levels
-    closer while all levels' tiles stay within MAX_TILES (given limits win; too many tiles for
+    closer while all levels' tiles stay within `max_tiles` (given limits win; too many tiles for
     them is an error the caller reports)."""
     if min_zoom is None:
         min_zoom = MIN_ZOOM_LIMIT
@@ -470,7 +475,7 @@ def zoom_levels(box, min_zoom: int | None = None, max_zoom: int | None = None) \
         max_zoom, total = min_zoom, tile_count(box, min_zoom)
         while max_zoom < min(min_zoom + ZOOM_LEVELS - 1, MAX_ZOOM_LIMIT):
             more = tile_count(box, max_zoom + 1)
-            if total + more > MAX_TILES:
+            if total + more > max_tiles:
                 break
             max_zoom, total = max_zoom + 1, total + more
     return min_zoom, max_zoom
@@ -590,9 +595,11 @@ def attribution_of(collections: list[tuple[str, dict]]) -> dict[str, str] | None
 def build_map(files: list[Path], out: Path, *, name_props: list[str],
               id_props: list[str] | None = None, layers: list[Path] | None = None,
               attribution: dict[str, str] | None = None, min_zoom: int | None = None,
-              max_zoom: int | None = None, snap_metres: int = 0) -> BuiltMap:
+              max_zoom: int | None = None, snap_metres: int = 0,
+              max_tiles: int = MAX_TILES) -> BuiltMap:
     """Read, check and draw; write `out/basemap.mbtiles` and `out/map.json`. Raises
-    MapBuildError before writing anything when an input is refused."""
+    MapBuildError before writing anything when an input is refused. `max_tiles` bounds the
+    drawing (the dashboard's upload draws fewer than the command line)."""
     counter = [0]
     collections = [(p.name, read_collection(p, counter)) for p in files]
     context = [(p.name, read_collection(p, counter)) for p in (layers or [])]
@@ -606,15 +613,15 @@ def build_map(files: list[Path], out: Path, *, name_props: list[str],
     dx, dy = (bbox[2] - bbox[0]) * MARGIN, (bbox[3] - bbox[1]) * MARGIN
     box = (max(-180.0, bbox[0] - dx), max(-85.0, bbox[1] - dy),
            min(180.0, bbox[2] + dx), min(85.0, bbox[3] + dy))
-    low, high = zoom_levels(box, min_zoom, max_zoom)
+    low, high = zoom_levels(box, min_zoom, max_zoom, max_tiles)
     if not 0 <= low <= high <= 22:
         raise MapBuildError(N_("The zoom levels must be in order: min_zoom ≤ zoom ≤ max_zoom."),
                             files[0].name)
     total = sum(tile_count(box, z) for z in range(low, high + 1))
-    if total > MAX_TILES:
+    if total > max_tiles:
         raise MapBuildError(N_("Zoom levels {min} to {max} need {count} tiles: at most {limit}. "
                                "Choose a lower --max-zoom."), files[0].name, min=low, max=high,
-                            count=f"{total:,}", limit=f"{MAX_TILES:,}")
+                            count=f"{total:,}", limit=f"{max_tiles:,}")
     layer_geometries = []
     for _file, data in context:
         for feature in data["features"]:
