@@ -1494,6 +1494,13 @@ def main_bundle(argv: list[str] | None = None) -> int:
             consultation = write_bundle_folder(args.sheet, args.out, args.images)
             print(_format(_("Written: {path} ({id}, version {version})."),
                           dict(path=args.out, id=consultation.id, version=consultation.version)))
+            # Emoji and symbols the tablets' font lacks (app.glyphs): a warning, not an error.
+            from app.glyphs import undrawable_texts
+            bundle_json = Path(args.out) / "bundle.json"
+            for field, chars in undrawable_texts(json.loads(bundle_json.read_text("utf-8"))):
+                print(_format(_("Warning: {field}: the tablets cannot draw {chars} (their font "
+                                "has no emoji nor symbols: an empty box shows). Write it in "
+                                "words."), dict(field=field, chars=" ".join(chars))))
         else:
             left = bundle_to_sheet(args.folder, args.out)
             print(_format(_("Written: {path}."), dict(path=args.out)))
