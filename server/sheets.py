@@ -896,6 +896,12 @@ class _Builder:
         if not value:
             return None
         bad_path = N_("A map file (.json) inside the images folder is expected.")
+        geojson = N_("{path} is the areas' GeoJSON: make the map from it with python -m server "
+                     "map build (docs/sheet-format.md, \"Your own map\"), then name its "
+                     "map/map.json here.")
+        if Path(value).suffix.lower() == ".geojson":
+            self.problem(table, row[0], column, geojson, path=value)
+            return None
         if Path(value).suffix.lower() != ".json" or value.startswith(("/", "\\")) \
                 or ".." in Path(value).parts or "\\" in value:
             self.problem(table, row[0], column, bad_path)
@@ -919,6 +925,9 @@ class _Builder:
             section = None
         if not isinstance(section, dict):
             self.problem(table, row[0], column, bad_path)
+            return None
+        if section.get("type") == "FeatureCollection":
+            self.problem(table, row[0], column, geojson, path=value)
             return None
         self.map_file = value
         return section

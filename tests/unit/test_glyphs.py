@@ -28,3 +28,4 @@ def test_bundle_build_warns_of_emoji_and_still_writes(tmp_path, capsys):
     assert ("Warning: consultation.questions[0].prompt.fr: the tablets cannot draw 👍 🏽 "
             "(their font has no emoji nor symbols: an empty box shows). Write it in words.") \
         in out.splitlines()
+

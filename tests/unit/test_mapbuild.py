@@ -193,3 +193,19 @@ def test_python_m_server_help_lists_map_build():
     done = subprocess.run([sys.executable, "-m", "server", "map", "build", "--help"],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "--attribution" in done.stdout
+
+
+def test_a_map_cell_naming_geojson_says_to_run_map_build(tmp_path, capsys):
+    """Issue 27: the city's GeoJSON named in the `map` cell (as .geojson, or as .json) is not
+    "A list is expected here.": the message says how to make the map from it."""
+    from tests.unit.test_sheets import make_workbook, minimal, problems_of
+    collection = {"type": "FeatureCollection", "features": []}
+    for name in ("communes.geojson", "communes.json"):
+        (tmp_path / name).write_text(json.dumps(collection), encoding="utf-8")
+        rows = minimal()
+        rows["consultation"][0].append("map")
+        rows["consultation"][1].append(name)
+        [problem] = problems_of(make_workbook(tmp_path / "s.xlsx", rows))
+        assert (problem.sheet, problem.column) == ("consultation", "map")
+        assert problem.message.startswith("{path} is the areas' GeoJSON: make the map from it")
+        assert problem.params == {"path": name}
