@@ -514,13 +514,17 @@ class MapView(StencilView):
             points[0::2] = [ox + v * s for v in flat[0::2]]
             points[1::2] = [oy - v * s for v in flat[1::2]]
             screen_rings.append(points)
+        # Hundreds of areas (a city's whole map) at the demo's width would ink the map over:
+        # thinner lines as areas grow in number, never below 40 %.
+        thin = min(1.0, max(0.4, math.sqrt(20 / max(1, len(self._rings)))))
         Color(*self.halo_colour)
         for points in screen_rings:
-            Line(points=points, width=self.outline_width + dp(1.5), close=True,
+            Line(points=points, width=(self.outline_width + dp(1.5)) * thin, close=True,
                  joint=OUTLINE_JOINT)
         Color(*self.outline_colour)
         for points in screen_rings:
-            Line(points=points, width=self.outline_width, close=True, joint=OUTLINE_JOINT)
+            Line(points=points, width=self.outline_width * thin, close=True,
+                 joint=OUTLINE_JOINT)
 
     def _draw_points(self):
         if not self.points:
