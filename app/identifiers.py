@@ -32,3 +32,12 @@ def is_record_id(value: object, *, min_length: int = 1) -> bool:
     """Whether `value` is a record ID (letters, digits, - _, `min_length` to 64)."""
     return isinstance(value, str) and len(value) >= min_length \
         and RECORD_ID.match(value) is not None
+
+
+def content_id_from(text: object) -> str:
+    """A content ID made from a name or a code (a map's area from its commune's name): accents
+    dropped, other characters as hyphens, lower case, at most MAX_ID characters."""
+    import unicodedata
+    plain = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
+    slug = re.sub(rf"[^{_CONTENT_CHARS}]+", "-", plain).strip("-.").lower()
+    return slug[:MAX_ID].strip("-.") or "area"

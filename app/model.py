@@ -106,6 +106,36 @@ class Meeting:
     place: Text = field(default_factory=dict)
 
 
+# A meeting has a start only: it is taken to last this long (a date alone: the whole day).
+MEETING_HOURS = 3
+
+
+def meeting_ends(meeting: Meeting):
+    """When `meeting` is taken to be over (datetime, naive local or aware as published)."""
+    from datetime import datetime, timedelta
+    start = datetime.fromisoformat(meeting.starts_at)
+    if len(meeting.starts_at) <= 10:
+        return start + timedelta(days=1)
+    return start + timedelta(hours=MEETING_HOURS)
+
+
+def upcoming_meetings(meetings, now, site: str | None = None, limit: int = 2) -> list[Meeting]:
+    """The meetings that have not ended at `now` (a local datetime), soonest first, of `site`
+    when given; at most `limit`. A start the bundle checker let through unreadable is left out."""
+    kept = []
+    for meeting in meetings:
+        if site and meeting.site != site:
+            continue
+        try:
+            ends = meeting_ends(meeting)
+            over = ends <= (now if ends.tzinfo is None else now.astimezone())
+        except (ValueError, TypeError):
+            continue
+        if not over:
+            kept.append(meeting)
+    return sorted(kept, key=lambda m: m.starts_at)[:limit]
+
+
 @dataclass(frozen=True)
 class MapArea:
     """One area of a consultation's perimeter (a commune, a neighbourhood), with its shape.

@@ -12,10 +12,14 @@ class ScaleBody(QuestionBody):
     def load(self, from_end=False):
         self.chosen = self.session.answer_of(self.question.id) or 0
 
-    def label(self, value):
+    def label(self, value, _gettext=None):
+        """The label of `value`: the bundle's, or the tablet's own for the scale's kind
+        (kv passes tr._ so that a change of language redraws it)."""
+        from app.kinds.scale import scale_label
         from screens.i18n import tr
-        labels = self.question.scale_labels
-        return tr.loc(labels[value - 1]) if len(labels) == 5 else ""
+        if self.question is None:
+            return ""
+        return scale_label(self.question, value, tr.lang, tr._)
 
     def choose(self, value):
         if self.screen.record(value):

@@ -1,8 +1,11 @@
 """The kiosk's welcome screen: the consultation's title and image, the language buttons (each
 written in its own language), one large start button, and the site's next meetings."""
+from datetime import datetime
+
 from kivy.properties import BooleanProperty, ListProperty, ObjectProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
+from app.model import upcoming_meetings
 from screens import load_kv
 from screens.i18n import tr
 
@@ -26,10 +29,12 @@ class WelcomeScreen(Screen):
     meetings = ListProperty([])
     themes_line = StringProperty("")
     controller = ObjectProperty(None, allownone=True)
+    # The local time now (tests set another clock).
+    clock = ObjectProperty(datetime.now)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.bind(consultation=self._refresh, site_id=self._refresh)
+        self.bind(consultation=self._refresh, site_id=self._refresh, clock=self._refresh)
         tr.bind(lang=self._refresh)
         self._refresh()
 
@@ -38,11 +43,15 @@ class WelcomeScreen(Screen):
         return list(self.consultation.languages) if self.consultation else ["fr", "it", "en"]
 
     def next_meetings(self, limit: int = 2):
+        """The site's meetings that have not ended, soonest first (app.model)."""
         if self.consultation is None:
             return []
-        meetings = [m for m in self.consultation.meetings
-                    if not self.site_id or m.site == self.site_id]
-        return sorted(meetings, key=lambda m: m.starts_at)[:limit]
+        return upcoming_meetings(self.consultation.meetings, self.clock(), self.site_id or None,
+                                 limit)
+
+    def on_pre_enter(self, *_args):
+        # A kiosk stays on all day: a meeting that ended since the last visit goes.
+        self._refresh()
 
     def start(self):
         if self.controller is not None:

@@ -47,6 +47,9 @@
                                                    a consultation from its spreadsheet; exit
                                                    code 0 (warnings printed), 1 problems
     python -m server bundle sheet FOLDER --out SHEET.xlsx   the spreadsheet of a bundle
+    python -m server map build AREAS.geojson --name PROP [--id PROP] [--layer F.geojson]
+                   [--attribution "…"] [--out map]   a consultation's map from its GeoJSON:
+                                                   base map drawn offline, map/map.json
 """
 from __future__ import annotations
 
@@ -70,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="overrides PIAZZETTA_HUB_DATABASE_URL")
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="start the hub")
+    # Answered before parsing (main): listed here for --help.
+    sub.add_parser("map", help="a consultation's map from GeoJSON: map build (map --help)")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--log-level", default="warning")
@@ -163,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["bundle"]:            # authoring: needs no hub and no data folder
         from .sheets import main_bundle
         return main_bundle(argv[1:])
+    if argv[:1] == ["map"]:               # authoring too (server/mapbuild.py)
+        from .mapbuild import main_map
+        return main_map(argv[1:])
     args = _parser().parse_args(argv)
     overrides = {k: v for k, v in (("data_dir", args.data_dir),
                                    ("database_url", args.database_url)) if v}

@@ -1254,6 +1254,12 @@ class _ConsultationSheet(_Sheets):
         value = self.plain(table, row, column)
         if not value or not self.relative_path(table, row, column, value):
             return None
+        if Path(value).suffix.lower() == ".geojson":
+            self.problem(table, row[0], column, N_(
+                "{path} is the areas' GeoJSON: make the map from it with python -m server "
+                "map build (docs/sheet-format.md, \"Your own map\"), then name its "
+                "map/map.json here."), path=value)
+            return None
         bad_path = N_("A map file (.json) inside the images folder is expected: {value}.")
         if Path(value).suffix.lower() != ".json" or value.startswith("/") \
                 or ".." in Path(value).parts:
@@ -1951,6 +1957,13 @@ def main_bundle(argv: list[str] | None = None) -> int:
             _print_warnings(found, _)
             print(_format(_("Written: {path} ({id}, version {version})."),
                           dict(path=args.out, id=consultation.id, version=consultation.version)))
+            # Emoji and symbols the tablets' font lacks (app.glyphs): a warning, not an error.
+            from app.glyphs import undrawable_texts
+            bundle_json = Path(args.out) / "bundle.json"
+            for field, chars in undrawable_texts(json.loads(bundle_json.read_text("utf-8"))):
+                print(_format(_("Warning: {field}: the tablets cannot draw {chars} (their font "
+                                "has no emoji nor symbols: an empty box shows). Write it in "
+                                "words."), dict(field=field, chars=" ".join(chars))), file=sys.stderr)
         else:
             left = bundle_to_sheet(args.folder, args.out)
             print(_format(_("Written: {path}."), dict(path=args.out)))

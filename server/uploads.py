@@ -277,11 +277,53 @@ class Checked:
     warnings: list[SheetProblem] = field(default_factory=list)   # shown; the import goes on
 
 
+# A map drawn at upload: fewer tiles than `map build` may draw (about 10 s of one core).
+UPLOAD_MAX_TILES = 800
+_MAP_DIR = "map"
+
+
+def draw_map(images: Path, others: dict[str, bytes]) -> list[str]:
+    """A .zip with GeoJSON in map/ and no map/map.json: the map drawn here as `python -m server
+    map build` draws it (areas named from their usual properties, the credit from the file),
+    written beside them and added to `others`. Returns the GeoJSON files used (none when
+    there is nothing to draw); SheetError when they are refused."""
+    from .mapbuild import (ID_PROPERTIES, NAME_PROPERTIES, SECTION_FILE, TILES_FILE,
+                           MapBuildError, build_map)
+    sources = sorted(name for name in others if posixpath.dirname(name) == _MAP_DIR
+                     and name.lower().endswith(".geojson"))
+    if not sources or f"{_MAP_DIR}/{SECTION_FILE}" in others:
+        return []
+    messages = {
+        N_("The file gives no attribution: give the credit its licence requires with "
+           "--attribution \"…\"."):
+        N_("The GeoJSON file {file} gives no attribution: add to it an \"attribution\" member "
+           "with the credit its licence requires."),
+        N_("Feature {number} has none of the properties {names}: name the property that holds "
+           "the areas' names with --name (found: {found})."):
+        N_("In {file}, feature {number} has none of the properties {names}: rename the "
+           "property that holds the areas' names (found: {found})."),
+    }
+    try:
+        build_map([images / name for name in sources], images / _MAP_DIR,
+                  name_props=list(NAME_PROPERTIES), id_props=list(ID_PROPERTIES),
+                  max_tiles=UPLOAD_MAX_TILES)
+    except MapBuildError as exc:
+        message = messages.get(exc.message, exc.message)
+        params = dict(exc.params)
+        if message != exc.message:
+            params["file"] = f"{_MAP_DIR}/{exc.file}"
+        raise _refusal(message, **params) from None
+    for name in (SECTION_FILE, TILES_FILE):
+        others[f"{_MAP_DIR}/{name}"] = (images / _MAP_DIR / name).read_bytes()
+    return sources
+
+
 def check(hub, content: bytes) -> Checked:
     """Everything the import will check, and the hub's verdict, without importing."""
     with tempfile.TemporaryDirectory(prefix="piazzetta-upload-") as tmp:
         try:
             sheet, images, others = unpack(content, Path(tmp))
+            drawn_from = draw_map(images, others)
             data, rels, where, consultation, warnings = build_located(sheet, images)
         except SheetError as exc:
             return Checked(problems=exc.problems, count=exc.count, warnings=exc.warnings)
@@ -290,7 +332,7 @@ def check(hub, content: bytes) -> Checked:
             return Checked(problems=[problem], count=1)
     # The bytes checked when the .zip was read, not read back from the disk.
     files = {rel: others[rel] for rel in rels}
-    unused = sorted(name for name in others if name not in files)
+    unused = sorted(name for name in others if name not in files and name not in drawn_from)
     problems, current, same = _against_hub(hub, consultation, data, where)
     if problems:
         return Checked(problems=problems, count=len(problems), warnings=warnings)

@@ -33,29 +33,27 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import io
 import json
 import math
-import os
-import sqlite3
 import sys
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import ImageFont
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.canonical import compact_json  # noqa: E402
-from app.geo import (Shape, bbox_union, lonlat_to_pixel, pixel_to_lonlat,  # noqa: E402
-                     ring_area, tiles_covering, tms_row)
+from app.geo import Shape, bbox_union, pixel_to_lonlat, ring_area, tms_row  # noqa: E402
+# The drawing and the MBTiles file are python -m server map build's (a city's own map).
+from server.mapbuild import (COMMUNE_LINE, LAND, NO_DATA, PERIMETER_FILL,  # noqa: E402
+                             PERIMETER_LINE, SUPERSAMPLE, Canvas,
+                             chain, clean_geometry, geojson_text, polygons_of, write_mbtiles)
 
 FRENCH_FILE = "communes-06-alpes-maritimes.geojson"
 ITALIAN_FILE = "comuni-imperia.geojson"
 TILES_FILE = "alpimed.mbtiles"
 PERIMETER_FILE = "perimeter.geojson"
 SECTION_FILE = "map.json"
-DECIMALS = 5
 
 # The perimeter, in the bundle's order (a point on a shared border belongs to the first):
 # (country, name in the source file, area id, French, Italian, English).
@@ -104,15 +102,7 @@ EXPORT_DECIMALS = 3
 # 220 m wide between them; the drawn border line is some 6 px wide (80 m at zoom 13, 320 m at
 # zoom 11). A tap there counts in the nearest commune rather than being refused.
 SNAP_METRES = 250
-SUPERSAMPLE = 2
-PALETTE_COLOURS = 48
 
-SEA = (170, 211, 230)
-NO_DATA = (236, 236, 233)          # land neither file covers (Piedmont, Monaco's hinterland)
-LAND = (226, 222, 211)
-PERIMETER_FILL = (252, 249, 240)
-COMMUNE_LINE = (168, 160, 150)
-PERIMETER_LINE = (96, 104, 112)
 BORDER_HALO = (214, 184, 224)
 BORDER_LINE = (106, 44, 122)
 LABEL = (34, 34, 34)
@@ -138,41 +128,6 @@ def source_name(feature: dict) -> str:
 def source_code(feature: dict) -> str:
     props = feature["properties"]
     return props.get("code") or props.get("com_istat_code")
-
-
-def polygons_of(geometry: dict) -> list[list[list[list[float]]]]:
-    return [geometry["coordinates"]] if geometry["type"] == "Polygon" else \
-        geometry["coordinates"]
-
-
-def clean_ring(ring: list, outer: bool) -> list[list[float]] | None:
-    """Rounded to DECIMALS, repeated positions dropped, wound as RFC 7946 says (outer rings
-    counter-clockwise, holes clockwise); None when nothing of an area is left."""
-    points = []
-    for lon, lat, *_ in ring:
-        p = [round(lon, DECIMALS), round(lat, DECIMALS)]
-        if not points or p != points[-1]:
-            points.append(p)
-    if points[0] != points[-1]:
-        points.append(points[0])
-    if len(points) < 4 or ring_area(points) == 0:
-        return None
-    if (ring_area(points) > 0) != outer:
-        points.reverse()
-    return points
-
-
-def clean_geometry(geometry: dict) -> dict:
-    polygons = []
-    for rings in polygons_of(geometry):
-        outer = clean_ring(rings[0], True)
-        if outer is None:
-            continue
-        holes = [h for h in (clean_ring(r, False) for r in rings[1:]) if h]
-        polygons.append([outer, *holes])
-    if len(polygons) == 1:
-        return {"type": "Polygon", "coordinates": polygons[0]}
-    return {"type": "MultiPolygon", "coordinates": polygons}
 
 
 def perimeter_features(french: list[dict], italian: list[dict]) -> list[dict]:
@@ -247,32 +202,6 @@ def border_lines(french: list[dict], italian: list[dict]) -> list[list[tuple[flo
     return chain(edges)
 
 
-def chain(edges: list) -> list[list[tuple[float, float]]]:
-    """Edges joined into polylines, so that dashes run on along the line."""
-    following: dict = {}
-    for a, b in edges:
-        following.setdefault(a, []).append(b)
-        following.setdefault(b, []).append(a)
-    used, lines = set(), []
-    starts = sorted(following, key=lambda p: (len(following[p]) != 1, p))
-    for start in starts:
-        for nxt in sorted(following[start]):
-            if (start, nxt) in used:
-                continue
-            line, prev, cur = [start], start, nxt
-            used.update({(prev, cur), (cur, prev)})
-            line.append(cur)
-            while True:
-                options = [p for p in sorted(following[cur]) if (cur, p) not in used]
-                if len(options) != 1:
-                    break
-                prev, cur = cur, options[0]
-                used.update({(prev, cur), (cur, prev)})
-                line.append(cur)
-            lines.append(line)
-    return lines
-
-
 # -- labels ---------------------------------------------------------------------------------
 
 def label_point(shape: Shape) -> tuple[float, float]:
@@ -314,68 +243,6 @@ def font_dir(given: str | None) -> Path:
 
 
 # -- drawing ----------------------------------------------------------------------------------
-
-class Canvas:
-    """One zoom level drawn whole (supersampled), then cut into tiles."""
-
-    def __init__(self, zoom: int, box):
-        self.zoom = zoom
-        self.x0, self.y0, self.x1, self.y1 = tiles_covering(box, zoom)
-        self.width = (self.x1 - self.x0 + 1) * 256
-        self.height = (self.y1 - self.y0 + 1) * 256
-        self.image = Image.new("RGB", (self.width * SUPERSAMPLE, self.height * SUPERSAMPLE), SEA)
-        self.draw = ImageDraw.Draw(self.image)
-
-    def xy(self, lon, lat, scale=SUPERSAMPLE):
-        x, y = lonlat_to_pixel(lon, lat, self.zoom)
-        return ((x - self.x0 * 256) * scale, (y - self.y0 * 256) * scale)
-
-    def ring(self, ring, scale=SUPERSAMPLE):
-        return [self.xy(p[0], p[1], scale) for p in ring]
-
-    def fill(self, rings, colour):
-        for ring in rings:
-            self.draw.polygon(self.ring(ring), fill=colour)
-
-    def line(self, ring, colour, width):
-        self.draw.line(self.ring(ring), fill=colour, width=width, joint="curve")
-
-    def dashed(self, points, colour, width, on, off):
-        """A dashed polyline; the pattern carries on from one segment to the next."""
-        pixels = self.ring(points)
-        phase, drawing = on, True
-        for (ax, ay), (bx, by) in zip(pixels, pixels[1:]):
-            length = math.hypot(bx - ax, by - ay)
-            done = 0.0
-            while done < length:
-                step = min(phase, length - done)
-                if drawing:
-                    t0, t1 = done / length, (done + step) / length
-                    self.draw.line([(ax + (bx - ax) * t0, ay + (by - ay) * t0),
-                                    (ax + (bx - ax) * t1, ay + (by - ay) * t1)],
-                                   fill=colour, width=width)
-                done += step
-                phase -= step
-                if phase <= 0:
-                    drawing = not drawing
-                    phase = on if drawing else off
-
-    def reduce(self):
-        """Back to tile pixels (anti-aliased); text is drawn after this, at its final size."""
-        self.image = self.image.resize((self.width, self.height), Image.LANCZOS)
-        self.draw = ImageDraw.Draw(self.image)
-
-    def tiles(self):
-        palette = self.image.quantize(PALETTE_COLOURS, method=Image.Quantize.MEDIANCUT,
-                                      dither=Image.Dither.NONE)
-        for x in range(self.x0, self.x1 + 1):
-            for y in range(self.y0, self.y1 + 1):
-                left, top = (x - self.x0) * 256, (y - self.y0) * 256
-                tile = palette.crop((left, top, left + 256, top + 256))
-                buffer = io.BytesIO()
-                tile.save(buffer, "PNG", optimize=True)
-                yield x, y, buffer.getvalue()
-
 
 def fits(shape: Shape, canvas: Canvas, centre, width, height) -> bool:
     """True when a width × height box centred on `centre` (pixels) lies inside the commune."""
@@ -469,28 +336,6 @@ def render(zoom, box, land, perimeter, borders, areas, fonts, labels=False):
 
 # -- the MBTiles file -------------------------------------------------------------------------
 
-def write_mbtiles(path: Path, metadata: dict, tiles: list) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    if tmp.exists():
-        tmp.unlink()
-    conn = sqlite3.connect(str(tmp), isolation_level=None)
-    conn.execute("PRAGMA page_size = 4096")
-    conn.execute("PRAGMA application_id = 1297105496")   # 0x4d504258, "MPBX": MBTiles
-    conn.execute("PRAGMA journal_mode = OFF")
-    conn.execute("BEGIN")
-    conn.execute("CREATE TABLE metadata (name TEXT, value TEXT)")
-    conn.execute("CREATE UNIQUE INDEX name ON metadata (name)")
-    conn.execute("CREATE TABLE tiles (zoom_level INTEGER, tile_column INTEGER, "
-                 "tile_row INTEGER, tile_data BLOB)")
-    conn.execute("CREATE UNIQUE INDEX tile_index ON tiles (zoom_level, tile_column, tile_row)")
-    conn.executemany("INSERT INTO metadata VALUES (?, ?)", sorted(metadata.items()))
-    conn.executemany("INSERT INTO tiles VALUES (?, ?, ?, ?)", sorted(tiles))
-    conn.execute("COMMIT")
-    conn.execute("VACUUM")
-    conn.close()
-    os.replace(tmp, path)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--geo", type=Path, default=ROOT.parent / "shared" / "data" / "geo")
@@ -560,32 +405,6 @@ def main() -> None:
     size = (args.out / TILES_FILE).stat().st_size
     print(f"{TILES_FILE}: {len(tiles)} tiles, zooms {args.min_zoom}-{args.max_zoom}, "
           f"{size:,} bytes; {PERIMETER_FILE}: {len(features)} communes")
-
-
-def geojson_text(data) -> str:
-    """JSON indented like bundle.json, except that each ring of coordinates stays on one
-    line (a ring per line keeps the file readable and its diffs short)."""
-    rings = {}
-
-    def mark(value, depth=0):
-        if isinstance(value, dict):
-            return {k: (mark_coordinates(v) if k == "coordinates" else mark(v))
-                    for k, v in value.items()}
-        if isinstance(value, list):
-            return [mark(v) for v in value]
-        return value
-
-    def mark_coordinates(value):
-        if value and isinstance(value[0][0], (int, float)):       # a ring
-            key = f"@@ring{len(rings)}@@"
-            rings[key] = compact_json(value)
-            return key
-        return [mark_coordinates(v) for v in value]
-
-    text = json.dumps(mark(data), ensure_ascii=False, indent=1)
-    for key, ring in rings.items():
-        text = text.replace(f'"{key}"', ring)
-    return text + "\n"
 
 
 if __name__ == "__main__":

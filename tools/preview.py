@@ -1,6 +1,8 @@
 """See a consultation as residents will, before it reaches a tablet: walks every kiosk screen of a
-bundle (welcome, each question in order, thanks, the idea form) in each of its languages, on a
-real window, and writes one screenshot per screen.
+bundle (welcome, each question in order, thanks, the idea form, the sign-up form, "Follow my
+idea") in each of its languages, on a real window, and writes a screenshot of each: every
+project of a colour question (one shot each), and a list longer than the screen (a budget's
+rows, a long choice) scrolled down shot by shot to its end.
 
     python tools/preview.py BUNDLE_FOLDER [--out build/preview] [--size 1280x800] [--lang fr,it]
     make preview BUNDLE=build/my-consultation
@@ -75,13 +77,19 @@ def walk(bundle_folder: Path, out: Path, langs: list[str] | None = None,
                 number = 2
                 while session.started and session.question is not None:
                     question = session.question
-                    written.append(_shot(folder / f"{number:02d}-{question.kind}-{question.id}.png"))
+                    stem = folder / f"{number:02d}-{question.kind}-{question.id}"
+                    written.append(_shot(stem.with_name(stem.name + ".png")))
+                    written += _more_of(root.question.body, stem)
                     number += 1
                     session.next()
                     root.after_question()
                 written.append(_shot(folder / f"{number:02d}-thanks.png"))
                 root.open_idea()
                 written.append(_shot(folder / f"{number + 1:02d}-idea.png"))
+                root.open_signup()
+                written.append(_shot(folder / f"{number + 2:02d}-signup.png"))
+                root.open_follow()
+                written.append(_shot(folder / f"{number + 3:02d}-follow.png"))
             finally:
                 root.dispose()
                 Window.remove_widget(root)
@@ -106,6 +114,40 @@ def built_from_sheet(sheet: Path) -> Path | None:
     for problem in warned:
         print("Warning: " + problem.describe(), file=sys.stderr)
     return out
+
+
+MAX_SCROLLED_SHOTS = 40         # per list: a 500-row budget still ends
+
+
+def _more_of(body, stem: Path) -> list[Path]:
+    """The rest of a question beyond its first shot: each further project of a colour
+    question, then each screenful of a list longer than the screen, scrolled to its end
+    (`stem`-2.png, -3.png…)."""
+    from screens.widgets import CueScroll
+    written, n = [], 2
+    projects = getattr(body, "projects", None)
+    if projects is not None and hasattr(body, "project_index"):
+        for index in range(1, len(projects)):
+            body.project_index = index
+            written.append(_shot(stem.with_name(f"{stem.name}-{n}.png")))
+            n += 1
+        if projects:
+            body.project_index = 0
+    for scroll in [w for w in body.walk(restrict=True) if isinstance(w, CueScroll)]:
+        _step(2)
+        hidden = scroll.overflow()
+        if hidden <= 1:
+            continue
+        # A screenful at a time, overlapping a fifth so that no row is cut at every edge.
+        stride = min(1.0, scroll.height * 0.8 / hidden)
+        for _ in range(MAX_SCROLLED_SHOTS):
+            if scroll.scroll_y <= 0:
+                break
+            scroll.scroll_y = max(0.0, scroll.scroll_y - stride)
+            written.append(_shot(stem.with_name(f"{stem.name}-{n}.png")))
+            n += 1
+        scroll.scroll_y = 1.0
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,24 @@ from .base import Kind, Result, Tally, count_cells, share
 
 VALUES = ("1", "2", "3", "4", "5")
 
+# A scale without label rows: the tablet's own words, per scale_kind (docs/sheet-format.md).
+DEFAULT_LABELS = {
+    "agreement": (N_("Strongly disagree"), N_("Rather disagree"),
+                  N_("Neither agree nor disagree"), N_("Rather agree"), N_("Strongly agree")),
+    "importance": (N_("Not important at all"), N_("Not very important"),
+                   N_("Fairly important"), N_("Important"), N_("Very important")),
+}
+
+
+def scale_label(question, value: int, lang: str, gettext) -> str:
+    """The label of `value` (1 to 5): the bundle's own, else the tablet's for the scale's kind
+    (agreement or importance) through `gettext`."""
+    from ..model import localized
+    if len(question.scale_labels) == 5:
+        return localized(question.scale_labels[value - 1], lang)
+    return gettext(DEFAULT_LABELS.get(question.scale_kind, DEFAULT_LABELS["agreement"])
+                   [value - 1])
+
 
 @dataclass(frozen=True, kw_only=True)
 class ScaleResult(Result):

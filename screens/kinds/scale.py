@@ -2,7 +2,7 @@
 mean (figures), five numbers (counts)."""
 from app.formatting import decimal, number
 from app.i18n import ngettext_for
-from app.model import localized
+from app.kinds.scale import scale_label
 from screens.kinds.base import ScreenKind
 from screens.projector.scale import PjScaleView
 from screens.vote_scale import ScaleBody
@@ -21,9 +21,8 @@ class ScaleScreens(ScreenKind):
             mean="–" if result.mean is None else decimal(result.mean, lang), answers=answers)
 
     def count_fields(self, consultation, question, lang, _):
-        labels = question.scale_labels
-        return [(None, [((str(v),), f"{v} — {localized(labels[v - 1], lang)}"
-                         if len(labels) == 5 else str(v)) for v in range(1, 6)])]
+        return [(None, [((str(v),), f"{v} — {scale_label(question, v, lang, _)}")
+                         for v in range(1, 6)])]
 
 
 KIND = ScaleScreens()

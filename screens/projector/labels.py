@@ -72,9 +72,12 @@ def segment_crosses(box: Box, p: tuple[float, float], q: tuple[float, float]) ->
 
 def place_labels(labels: list[tuple[str, tuple[float, float], tuple[float, float]]],
                  bounds: Box, gap: float, step: float | None = None,
-                 anchor_margin: float = 0.0) -> dict[str, Placed | None]:
+                 anchor_margin: float = 0.0, max_rings: int | None = None) \
+        -> dict[str, Placed | None]:
     """Where each label goes: {key: Placed or None}. `labels`: (key, anchor, (w, h)) in order
     of importance. `step`: the distance between rings (half the tallest label by default).
+    `max_rings`: how far from its anchor a label may go (0: on its anchor or nowhere — a
+    caller that draws no leader lines; the search is then quick for hundreds of labels).
 
     A label hemmed in by those placed before it (a small commune between larger ones) is
     moved to the front and the placement done again, a few times at most: the layout with
@@ -82,7 +85,7 @@ def place_labels(labels: list[tuple[str, tuple[float, float], tuple[float, float
     best = None
     order = list(labels)
     for _attempt in range(min(len(labels), 6) + 1):
-        placed = _place_in_order(order, bounds, gap, step, anchor_margin)
+        placed = _place_in_order(order, bounds, gap, step, anchor_margin, max_rings)
         failed = [key for key, spot in placed.items() if spot is None]
         if best is None or len(failed) < best[0]:
             best = (len(failed), placed)
@@ -94,13 +97,14 @@ def place_labels(labels: list[tuple[str, tuple[float, float], tuple[float, float
 
 
 def _place_in_order(labels, bounds: Box, gap: float, step: float | None,
-                    anchor_margin: float) -> dict[str, Placed | None]:
+                    anchor_margin: float, max_rings: int | None = None) \
+        -> dict[str, Placed | None]:
     if not labels:
         return {}
     tallest = max(size[1] for _k, _a, size in labels)
     step = step or max(1.0, tallest / 2)
     reach = math.hypot(bounds[2] - bounds[0], bounds[3] - bounds[1])
-    rings = max(1, int(reach / step) + 1)
+    rings = max(1, int(reach / step) + 1) if max_rings is None else max_rings
     anchors = {key: anchor for key, anchor, _size in labels}
     placed: dict[str, Placed | None] = {}
     boxes: list[Box] = []

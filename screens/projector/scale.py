@@ -7,6 +7,7 @@ from kivy.properties import BooleanProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from app.formatting import decimal, number
+from app.kinds.scale import DEFAULT_LABELS
 from screens import load_kv
 from screens.projector.base import PjResultView, set_fraction
 
@@ -25,7 +26,10 @@ class PjScaleView(PjResultView):
         self.columns = {}
         for value in range(1, 6):
             labels = self.question.scale_labels
-            label = self.text(labels[value - 1], "\n") if len(labels) == 5 else ""
+            # No label rows: the tablet's own words for the scale's kind (app.kinds.scale).
+            label = self.text(labels[value - 1], "\n") if len(labels) == 5 else self._(
+                DEFAULT_LABELS.get(self.question.scale_kind, DEFAULT_LABELS["agreement"])
+                [value - 1], "\n")
             column = PjScaleColumn(value=str(value), label=label)
             self.columns[value] = column
             row.add_widget(column)

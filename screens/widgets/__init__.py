@@ -293,6 +293,10 @@ class CueScroll(ScrollView):
     more_above = BooleanProperty(False)
     cue_text = StringProperty("")
     cue_height = NumericProperty(0)
+    # A sibling widget under the scroll (a strip its screen keeps while more lies below): the
+    # pill is drawn there, not over the content (the idea form: it covered the consent
+    # sentence). The scroll clips what it draws itself to its own box.
+    cue_host = ObjectProperty(None, allownone=True)
 
     def __init__(self, **kwargs):
         from kivy.graphics import InstructionGroup
@@ -305,6 +309,7 @@ class CueScroll(ScrollView):
         self.fbind("pos", self._draw_cue)
         self.fbind("more_below", self._draw_cue)
         self.fbind("cue_text", self._draw_cue)
+        self.fbind("cue_host", self._move_cue)
         self.fbind("cue_height", self._update_cue)
         self.fbind("children", self._watch_child)
         from screens.theme import theme
@@ -327,16 +332,28 @@ class CueScroll(ScrollView):
         h = self.cue_height
         width = tw + dp(88)
         x = self.center_x - width / 2
+        y = self.cue_host.top - h if self.cue_host is not None else self.y
         self._cue.add(Color(*theme.colours["primary"]))
-        self._cue.add(RoundedRectangle(pos=(x, self.y + dp(2)), size=(width, h - dp(4)),
+        self._cue.add(RoundedRectangle(pos=(x, y + dp(2)), size=(width, h - dp(4)),
                                        radius=[h / 2]))
         self._cue.add(Color(*theme.colours["on_primary"]))
         self._cue.add(Rectangle(texture=label.texture, size=(tw, th),
-                                pos=(x + dp(60), self.y + (h - th) / 2)))
+                                pos=(x + dp(60), y + (h - th) / 2)))
         ax = x + dp(30)
-        self._cue.add(Line(points=[ax - dp(12), self.y + h * 0.6, ax, self.y + h * 0.38,
-                                   ax + dp(12), self.y + h * 0.6],
+        self._cue.add(Line(points=[ax - dp(12), y + h * 0.6, ax, y + h * 0.38,
+                                   ax + dp(12), y + h * 0.6],
                            width=dp(2.5), cap="round", joint="round"))
+
+    def _move_cue(self, *_args):
+        if self._cue in self.canvas.after.children:
+            self.canvas.after.remove(self._cue)
+        host = self.cue_host
+        if host is not None:
+            host.canvas.after.add(self._cue)
+            host.fbind("pos", self._draw_cue)
+        else:
+            self.canvas.after.add(self._cue)
+        self._draw_cue()
 
     def _watch_child(self, *_args):
         for child in self.children:

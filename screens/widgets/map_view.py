@@ -452,11 +452,13 @@ class MapView(StencilView):
                            (texture.width + 2 * pad_x, texture.height + 2 * pad_y)))
         inset = self.ids.attribution.height if self.attribution else 0
         bounds = (self.x, self.y + inset, self.right, self.top)
-        placed = place_labels(labels, bounds, gap=dp(2))
+        # Only on its own area, never beside it: no search around the anchor (a city's map
+        # has hundreds of areas; searching rings for each took the kiosk 40 s a redraw).
+        placed = place_labels(labels, bounds, gap=dp(2), max_rings=0)
         surface, ink = theme.colours["surface"], theme.colours["text"]
         with layer:
             for area_id, spot in placed.items():
-                if spot is None or spot.moved:      # only on its own area, never beside
+                if spot is None or spot.moved:
                     continue
                 texture = textures[area_id]
                 x0, y0, x1, y1 = spot.box
@@ -512,13 +514,17 @@ class MapView(StencilView):
             points[0::2] = [ox + v * s for v in flat[0::2]]
             points[1::2] = [oy - v * s for v in flat[1::2]]
             screen_rings.append(points)
+        # Hundreds of areas (a city's whole map) at the demo's width would ink the map over:
+        # thinner lines as areas grow in number, never below 40 %.
+        thin = min(1.0, max(0.4, math.sqrt(20 / max(1, len(self._rings)))))
         Color(*self.halo_colour)
         for points in screen_rings:
-            Line(points=points, width=self.outline_width + dp(1.5), close=True,
+            Line(points=points, width=(self.outline_width + dp(1.5)) * thin, close=True,
                  joint=OUTLINE_JOINT)
         Color(*self.outline_colour)
         for points in screen_rings:
-            Line(points=points, width=self.outline_width, close=True, joint=OUTLINE_JOINT)
+            Line(points=points, width=self.outline_width * thin, close=True,
+                 joint=OUTLINE_JOINT)
 
     def _draw_points(self):
         if not self.points:

@@ -6,6 +6,7 @@ on_press/on_release dispatched on the very buttons shown (never on a disabled on
 typed into the TextInputs, and frames are stepped with EventLoop.idle().
 """
 import os
+from datetime import datetime
 import tempfile
 import time
 from pathlib import Path
@@ -229,7 +230,8 @@ def window():
 def kiosk_factory(window, tmp_path, demo):
     made = []
 
-    def make(*, pin=True, role="kiosk", lang="fr", consultation=None, **settings):
+    def make(*, pin=True, role="kiosk", lang="fr", consultation=None,
+             bundle_dir=DEMO_BUNDLE_DIR, **settings):
         store = Store.open(tmp_path / f"store{len(made)}")
         kiosk_settings = KioskSettings(store)
         for key, value in settings.items():
@@ -239,8 +241,10 @@ def kiosk_factory(window, tmp_path, demo):
         session = KioskSession(store, consultation or demo, settings=kiosk_settings)
         tr.lang = lang
         root = KioskRoot(session=session, pin=FacilitatorPin(store), sync=settings.pop(
-            "sync", None), bundle_dir=str(DEMO_BUNDLE_DIR), role=role, default_lang=lang)
+            "sync", None), bundle_dir=str(bundle_dir), role=role, default_lang=lang)
         root.tap_guard.clock = GuardClock()
+        # The welcome screen lists meetings not yet over: a fixed day, before the demo's.
+        root.welcome.clock = lambda: datetime(2026, 12, 1, 9, 0)
         Window.add_widget(root)
         step(4)
         kiosk = Kiosk(root, store, session)

@@ -27,14 +27,22 @@ def test_the_preview_walks_every_screen_in_each_language(window, tmp_path, demo)
         files = preview.walk(DEMO_BUNDLE_DIR, tmp_path / "preview", ["fr", "it"])
     finally:
         set_size(1280, 800)
-    per_lang = 1 + len(demo.questions) + 2          # welcome, each question, thanks, idea
-    assert len(files) == 2 * per_lang
+    colour = next(q for q in demo.questions if q.kind == "colour")
+    budget = next(q for q in demo.questions if q.kind == "budget")
     for lang in ("fr", "it"):
         names = sorted(p.name for p in (tmp_path / "preview" / lang).glob("*.png"))
-        assert len(names) == per_lang
-        assert names[0] == "01-welcome.png" and names[-1].endswith("-idea.png")
+        assert names[0] == "01-welcome.png"
+        assert [n.split("-", 1)[1] for n in names[-4:]] == [
+            "thanks.png", "idea.png", "signup.png", "follow.png"]
         for question in demo.questions:
             assert any(f"-{question.kind}-{question.id}.png" in n for n in names), question.id
+        # Every project of the colour question, one shot each.
+        projects = demo.projects_of(colour)
+        shots = [n for n in names if f"-colour-{colour.id}" in n]
+        assert len(shots) == len(projects) > 1
+        # The budget's rows scrolled down to the last one: more shots than its first.
+        assert len([n for n in names if f"-budget-{budget.id}" in n]) >= 2
+    assert len(files) == 2 * len(names)
     for path in files:
         with Image.open(path) as image:
             assert image.size == (1280, 800)

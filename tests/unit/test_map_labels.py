@@ -132,3 +132,18 @@ def _segment_distance(point, p, q):
     length = dx * dx + dy * dy
     t = 0 if length == 0 else max(0, min(1, ((x - x1) * dx + (y - y1) * dy) / length))
     return math.hypot(x - x1 - t * dx, y - y1 - t * dy)
+
+
+def test_labels_kept_on_their_anchor_only_for_a_map_of_hundreds_of_areas():
+    """The kiosk draws a name on its own area or not at all (max_rings=0): 229 communes in a
+    600-pixel map (a city's own map, issue 27) are placed without searching around anchors."""
+    rnd = random.Random(27)
+    labels = [(f"a{i}", (rnd.uniform(0, 800), rnd.uniform(0, 600)), (70, 22))
+              for i in range(229)]
+    placed = place_labels(labels, (0, 0, 800, 600), gap=2, max_rings=0)
+    kept = [spot for spot in placed.values() if spot is not None]
+    assert set(placed) == {key for key, _a, _s in labels}
+    assert kept and all(not spot.moved for spot in kept)
+    assert all(not overlaps(a.box, b.box, 2) for a, b in itertools.combinations(kept, 2))
+    anchors = dict((key, anchor) for key, anchor, _s in labels)
+    assert all(spot.centre == anchors[key] for key, spot in placed.items() if spot)

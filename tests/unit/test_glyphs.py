@@ -1,0 +1,31 @@
+"""Issue 27: emoji are empty boxes on the kiosk (its labels draw in Kivy's Roboto, one font a
+label). The spreadsheet build warns, naming the field and the characters; the build succeeds."""
+from app.glyphs import drawable, undrawable, undrawable_texts
+from server.admin import main
+from tests.unit.test_sheets import make_workbook, minimal
+
+
+def test_the_kiosks_font_draws_latin_text_not_emoji():
+    assert undrawable("Vélo à Sospel, Ventimiglia – «l’été» 50 € ñ ß œ") == ""
+    assert undrawable("Vélo 🚲, soleil ☀ ☀, → là") == "🚲☀→"
+    assert drawable("\u200d") and drawable(" ") and not drawable("🌳")
+
+
+def test_a_bundles_texts_with_emoji_are_named():
+    bundle = {"consultation": {"id": "x🌳", "title": {"fr": "Parc 🌳", "it": "Parco"},
+                               "questions": [{"id": "q", "prompt": {"it": "Sì 👍"}}]}}
+    assert undrawable_texts(bundle) == [("consultation.title.fr", "🌳"),
+                                        ("consultation.questions[0].prompt.it", "👍")]
+
+
+def test_bundle_build_warns_of_emoji_and_still_writes(tmp_path, capsys):
+    rows = minimal()
+    rows["questions"][1][2] = "Oui ? 👍🏽"
+    sheet = make_workbook(tmp_path / "s.xlsx", rows)
+    code = main(["bundle", "build", str(sheet), "--out", str(tmp_path / "b"), "--lang", "en"])
+    out = capsys.readouterr().out
+    assert code == 0 and (tmp_path / "b" / "bundle.json").is_file()
+    assert ("Warning: consultation.questions[0].prompt.fr: the tablets cannot draw 👍 🏽 "
+            "(their font has no emoji nor symbols: an empty box shows). Write it in words.") \
+        in out.splitlines()
+
