@@ -23,7 +23,7 @@ def test_bundle_build_warns_of_emoji_and_still_writes(tmp_path, capsys):
     rows["questions"][1][2] = "Oui ? 👍🏽"
     sheet = make_workbook(tmp_path / "s.xlsx", rows)
     code = main(["bundle", "build", str(sheet), "--out", str(tmp_path / "b"), "--lang", "en"])
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err          # warnings go to stderr, as the sheet's own
     assert code == 0 and (tmp_path / "b" / "bundle.json").is_file()
     assert ("Warning: consultation.questions[0].prompt.fr: the tablets cannot draw 👍 🏽 "
             "(their font has no emoji nor symbols: an empty box shows). Write it in words.") \

@@ -207,5 +207,5 @@ def test_a_map_cell_naming_geojson_says_to_run_map_build(tmp_path, capsys):
         rows["consultation"][1].append(name)
         [problem] = problems_of(make_workbook(tmp_path / "s.xlsx", rows))
         assert (problem.sheet, problem.column) == ("consultation", "map")
-        assert problem.message.startswith("{path} is the areas' GeoJSON: make the map from it")
+        assert "GeoJSON" in problem.message and "python -m server map build" in problem.message
         assert problem.params == {"path": name}
