@@ -6,7 +6,7 @@ their first drawn frame (`main.py kiosk --screenshot … --screenshot-delay 0`, 
 screenshot-and-exit for the bare app), so both pay the same interpreter, Kivy and window costs
 and the same screenshot. The kiosk's store already holds a PIN, so its first frame is the
 welcome screen (cover image, title, themes, meetings). Prints the median of each and their
-ratio. Target (issue 3): ratio ≤ 1.5.
+ratio. Target (issue 26): ratio ≤ 1.25 (issue 3: 1.5).
 """
 import argparse
 import os
@@ -64,7 +64,12 @@ def main() -> None:
         FacilitatorPin(store).set_pin("258014")
         store.close()
         env = dict(os.environ, KIVY_NO_ARGS="1", KIVY_HOME=str(tmp / "kivy"),
-                   KIVY_LOG_LEVEL="warning")
+                   KIVY_LOG_LEVEL="warning", PYTHONPYCACHEPREFIX=str(tmp / "pycache"))
+        # Both start from bytecode, as an installed app does (an APK ships .pyc; Kivy's own
+        # modules have theirs in site-packages): with PYTHONDONTWRITEBYTECODE, as in CI, the
+        # kiosk alone recompiled its ~90 modules at every start. The warm-up runs write it,
+        # into this run's temporary folder (never into the source tree).
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         bare_script = tmp / "bare.py"
         bare_script.write_text(BARE)
         kiosk = [sys.executable, "main.py", "kiosk", "--data-dir", str(tmp / "data"),
@@ -82,7 +87,7 @@ def main() -> None:
           f"(min {min(kiosk_times) * 1e3:.0f}, max {max(kiosk_times) * 1e3:.0f}, {runs} runs)")
     print(f"bare Kivy label app:             median {bare_s * 1e3:.0f} ms "
           f"(min {min(bare_times) * 1e3:.0f}, max {max(bare_times) * 1e3:.0f})")
-    print(f"ratio kiosk / bare: {kiosk_s / bare_s:.2f}  (target ≤ 1.5)")
+    print(f"ratio kiosk / bare: {kiosk_s / bare_s:.2f}  (target ≤ 1.25)")
 
 
 if __name__ == "__main__":

@@ -169,7 +169,9 @@ class KioskRoot(FloatLayout):
         if not pin.is_set or role == "facilitator":
             self._build("pin")      # the first screen added is shown at once, no fade
         self.manager.add_widget(self.welcome)
-        self._warm = Clock.schedule_once(lambda _dt: self._build("question"), 0.5)
+        # Counted from the first frame's tick (the clock's time at build can be that of the
+        # imports): built before the first frame, it held that frame back.
+        self._warm = Clock.schedule_once(self._warm_soon, 0)
         self.add_widget(self.manager)
         self.corner = CornerHotspot(controller=self, size_hint=(None, None),
                                     size=(dp(72), dp(72)), pos_hint={"x": 0, "top": 1})
@@ -221,6 +223,9 @@ class KioskRoot(FloatLayout):
             self._lazy[name] = screen
             self.manager.add_widget(screen)
         return screen
+
+    def _warm_soon(self, _dt):
+        self._warm = Clock.schedule_once(lambda _dt: self._build("question"), 0.5)
 
     @property
     def question(self):
