@@ -75,23 +75,28 @@ class _NoCutBufferNotice:
         return not str(record.msg).startswith("Cutbuffer: Unable to find")
 
 
+def choose_clipboard() -> None:
+    """The clipboard text fields copy and paste through: SDL2's, which the window already has
+    (Android: the system's). Left to Kivy, the first text field spawned `xclip` and `xsel`
+    and logged a traceback when they are missing. Call before Kivy's window is created."""
+    os.environ.setdefault("KIVY_CLIPBOARD",
+                          "android" if os.environ.get("ANDROID_PRIVATE") else "sdl2")
+    import kivy
+    from kivy.logger import Logger
+    # X's middle-click selection ("cut buffer") is only offered through xclip/xsel: a kiosk
+    # has no middle button, so none is looked for (nor its absence logged as critical).
+    kivy.kivy_options["cutbuffer"] = ()
+    if not any(isinstance(f, _NoCutBufferNotice) for f in Logger.filters):
+        Logger.addFilter(_NoCutBufferNotice())
+
+
 def configure_kivy(args: argparse.Namespace, data_dir: Path) -> None:
     """Settings Kivy reads at import time: no argument parsing, its config under data_dir."""
     os.environ["KIVY_NO_ARGS"] = "1"
     os.environ.setdefault("KIVY_HOME", str(data_dir / "kivy"))
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
-    # The clipboard text fields copy and paste through: SDL2's, which the window already has
-    # (Android: the system's). Left to Kivy, the first text field spawned `xclip` and `xsel`
-    # and logged a traceback when they are missing.
-    os.environ.setdefault("KIVY_CLIPBOARD",
-                          "android" if os.environ.get("ANDROID_PRIVATE") else "sdl2")
-    import kivy
+    choose_clipboard()
     from kivy.config import Config
-    from kivy.logger import Logger
-    # X's middle-click selection ("cut buffer") is only offered through xclip/xsel: a kiosk
-    # has no middle button, so none is looked for (nor its absence logged as critical).
-    kivy.kivy_options["cutbuffer"] = ()
-    Logger.addFilter(_NoCutBufferNotice())
     if args.demo and not args.size:
         args.size = "1280x800"
     if args.size:
