@@ -165,9 +165,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--residents", type=int, default=1000)
     parser.add_argument("--quick", action="store_true", help="30 residents (CI smoke)")
+    parser.add_argument("--every", type=int, default=None,
+                        help="residents between two memory marks (default 100; 10 with --quick)")
     args = parser.parse_args()
     residents = 30 if args.quick else args.residents
-    every = 10 if args.quick else 100
+    every = args.every or (10 if args.quick else 100)
     from kivy.config import Config
     Config.set("graphics", "width", "1280")
     Config.set("graphics", "height", "800")

@@ -3,8 +3,6 @@ between them. It also keeps the kiosk a kiosk: the idle prompt and reset, and th
 through the PIN (a long press on the top-left corner, or Ctrl+Shift+F)."""
 from kivy.clock import Clock
 from kivy.core.window import Window
-from kivy.graphics import (BindTexture, Callback, ClearBuffers, ClearColor, Fbo, PopMatrix,
-                           PushMatrix, Rectangle, RenderContext, Translate)
 from kivy.metrics import dp
 from kivy.properties import NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.floatlayout import FloatLayout
@@ -28,83 +26,6 @@ KEYBOARD_LAYOUTS = {"fr": "azerty", "it": "qwerty", "en": "qwerty"}
 # The fade between screens, read when a kiosk is built; 0: none (screen tests that are not
 # about taps during a change of screen).
 FADE_SECONDS = 0.12
-
-
-class KioskFade(FadeTransition):
-    """Kivy's fade between screens, drawn with the same two framebuffers and the same shader
-    program every time. Kivy's own makes two screen-sized framebuffers (with their stencil)
-    and compiles a shader program at every change of screen; under software OpenGL their
-    memory was never all given back: a kiosk grew by about 5 MB a resident
-    (bench/kiosk_soak.py), 5 GB over a day. Made again only when the window's size changes."""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self._fbos = [None, None]      # the screen coming in, the screen going out
-        self._next = 0
-
-    def make_screen_fbo(self, screen):
-        size = tuple(int(v) for v in screen.size)
-        slot = self._next
-        self._next = 1 - self._next
-        fbo = self._fbos[slot]
-        if fbo is None or tuple(fbo.size) != size:
-            fbo = Fbo(size=size, with_stencilbuffer=True)
-            self._fbos[slot] = fbo
-        fbo.clear()
-        fbo.before.clear()
-        fbo.after.clear()
-        with fbo:
-            ClearColor(*self.clearcolor)
-            ClearBuffers()
-        fbo.add(screen.canvas)
-        with fbo.before:
-            PushMatrix()
-            Translate(-screen.x, -screen.y, 0)
-        with fbo.after:
-            PopMatrix()
-        return fbo
-
-    def add_screen(self, screen):
-        # FadeTransition.add_screen, with one RenderContext (one shader program) for every
-        # fade instead of a new one compiled each time.
-        self.screen_in.pos = self.screen_out.pos
-        self.screen_in.size = self.screen_out.size
-        self.manager.real_remove_widget(self.screen_out)
-        self.manager.canvas.add(self.screen_out.canvas)
-
-        def remove_screen_out(instr):
-            Clock.schedule_once(self._remove_out_canvas, -1)
-            self.render_ctx.remove(instr)
-
-        self.fbo_in = self.make_screen_fbo(self.screen_in)
-        self.fbo_out = self.make_screen_fbo(self.screen_out)
-        self.manager.canvas.add(self.fbo_in)
-        self.manager.canvas.add(self.fbo_out)
-        context = getattr(self, "_context", None)
-        if context is None:
-            context = self._context = RenderContext(fs=self.fs, vs=self.vs,
-                                                    use_parent_modelview=True,
-                                                    use_parent_projection=True)
-        context.clear()
-        self.render_ctx = context
-        with context:
-            BindTexture(texture=self.fbo_out.texture, index=1)
-            BindTexture(texture=self.fbo_in.texture, index=2)
-            x, y = self.screen_in.pos
-            w, h = self.fbo_in.texture.size
-            Rectangle(size=(w, h), pos=(x, y), tex_coords=self.fbo_in.texture.tex_coords)
-            Callback(remove_screen_out)
-        context["tex_out"] = 1
-        context["tex_in"] = 2
-        context["t"] = 0.
-        self.manager.canvas.add(context)
-
-    def remove_screen(self, screen):
-        super().remove_screen(screen)
-        for fbo in self._fbos:          # the screens' canvases are theirs again only
-            if fbo is not None:
-                fbo.clear()
-        self._next = 0
 
 
 class KioskKeyboard(VKeyboard):
@@ -237,7 +158,7 @@ class KioskRoot(FloatLayout):
         Window.fbind("on_touch_up", self._guard_up)
         consultation = session.consultation
         cover = f"{bundle_dir}/{consultation.image}" if bundle_dir and consultation.image else ""
-        self.manager = ScreenManager(transition=KioskFade(duration=FADE_SECONDS)
+        self.manager = ScreenManager(transition=FadeTransition(duration=FADE_SECONDS)
                                      if FADE_SECONDS > 0 else NoTransition())
         self.welcome = WelcomeScreen(name="welcome", consultation=consultation,
                                      cover_source=cover, controller=self)
