@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument("--taps", type=int, default=200)
     parser.add_argument("--quick", action="store_true", help="24 taps (CI smoke)")
     parser.add_argument("--no-load", action="store_true",
-                        help="only the quiet machine (no hub, no projector)")
+                        help="only without load (no hub, no projector)")
     args = parser.parse_args()
     taps = 24 if args.quick else args.taps
 
@@ -96,7 +96,8 @@ def main() -> None:
         tmp = Path(tmp)
         baseline = bare_taps()
         timings, ballots, answers = kiosk_taps(tmp / "quiet")
-        print("quiet machine:")
+        print(f"without a hub or a projector (load average {os.getloadavg()[0]:.1f} on "
+              f"{os.cpu_count()} cores):")
         show("  kiosk tap → next question drawn", timings)
         show("  bare Kivy button tap → redraw  ", baseline)
         print(f"  p95 ratio kiosk / bare: "
