@@ -24,12 +24,18 @@ def choose_bundle(data_dir: Path, chosen_id: str | None = None) -> Path:
     """The bundle of the consultation the facilitator chose (`chosen_id`), else the one most
     recently pulled from the hub (sync saves them under <data_dir>/bundles/<id>/), else the
     demo."""
+    return _chosen(data_dir, chosen_id)[0]
+
+
+def _chosen(data_dir: Path, chosen_id: str | None = None):
+    """choose_bundle's folder and the consultation already loaded from it (as main loads a
+    chosen bundle: without decoding its images), or None: loaded once at start, not twice."""
     from app.bundle import installed_bundles
     installed = installed_bundles(data_dir)
     for consultation, folder in installed:
         if consultation.id == chosen_id:
-            return folder
-    return installed[0][1] if installed else DEMO_BUNDLE_DIR
+            return folder, consultation
+    return (installed[0][1], installed[0][0]) if installed else (DEMO_BUNDLE_DIR, None)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -61,11 +67,35 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+class _NoCutBufferNotice:
+    """Drops Kivy's one critical line about the cut buffer no provider was asked for."""
+
+    @staticmethod
+    def filter(record) -> bool:
+        return not str(record.msg).startswith("Cutbuffer: Unable to find")
+
+
+def choose_clipboard() -> None:
+    """The clipboard text fields copy and paste through: SDL2's, which the window already has
+    (Android: the system's). Left to Kivy, the first text field spawned `xclip` and `xsel`
+    and logged a traceback when they are missing. Call before Kivy's window is created."""
+    os.environ.setdefault("KIVY_CLIPBOARD",
+                          "android" if os.environ.get("ANDROID_PRIVATE") else "sdl2")
+    import kivy
+    from kivy.logger import Logger
+    # X's middle-click selection ("cut buffer") is only offered through xclip/xsel: a kiosk
+    # has no middle button, so none is looked for (nor its absence logged as critical).
+    kivy.kivy_options["cutbuffer"] = ()
+    if not any(isinstance(f, _NoCutBufferNotice) for f in Logger.filters):
+        Logger.addFilter(_NoCutBufferNotice())
+
+
 def configure_kivy(args: argparse.Namespace, data_dir: Path) -> None:
     """Settings Kivy reads at import time: no argument parsing, its config under data_dir."""
     os.environ["KIVY_NO_ARGS"] = "1"
     os.environ.setdefault("KIVY_HOME", str(data_dir / "kivy"))
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
+    choose_clipboard()
     from kivy.config import Config
     if args.demo and not args.size:
         args.size = "1280x800"
@@ -134,10 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     # a pulled one by sync before it replaced the old one): its images are not decoded again
     # at every start. A bundle named on the command line is checked in full.
     verified = args.bundle is None
+    consultation = None
     if args.bundle is None:
-        args.bundle = choose_bundle(data_dir, KioskSettings(store).consultation_id)
+        args.bundle, consultation = _chosen(data_dir, KioskSettings(store).consultation_id)
     try:
-        consultation = load_bundle(args.bundle, check_images=not verified)
+        if consultation is None:
+            consultation = load_bundle(args.bundle, check_images=not verified)
     except BundleError as exc:
         if args.bundle == DEMO_BUNDLE_DIR or not str(args.bundle).startswith(str(data_dir)):
             print(f"piazzetta: {exc.describe()}", file=sys.stderr)

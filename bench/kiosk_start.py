@@ -6,10 +6,11 @@ their first drawn frame (`main.py kiosk --screenshot … --screenshot-delay 0`, 
 screenshot-and-exit for the bare app), so both pay the same interpreter, Kivy and window costs
 and the same screenshot. The kiosk's store already holds a PIN, so its first frame is the
 welcome screen (cover image, title, themes, meetings). Prints the median of each and their
-ratio. Target (issue 3): ratio ≤ 1.5.
+ratio. Target (issue 26): ratio ≤ 1.25 (issue 3: 1.5).
 """
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -42,11 +43,20 @@ Bare().run()
 '''
 
 
-def timed(command, env):
+CPU = []     # (name, seconds of CPU, user + system) of each timed run
+
+
+def timed(command, env, name=""):
+    """Wall time from spawn to exit; the child's CPU time is kept in CPU (a figure that a
+    machine shared with other work disturbs less: software OpenGL draws in the process)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append((name, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime))
+    return wall
 
 
 def main() -> None:
@@ -64,7 +74,12 @@ def main() -> None:
         FacilitatorPin(store).set_pin("258014")
         store.close()
         env = dict(os.environ, KIVY_NO_ARGS="1", KIVY_HOME=str(tmp / "kivy"),
-                   KIVY_LOG_LEVEL="warning")
+                   KIVY_LOG_LEVEL="warning", PYTHONPYCACHEPREFIX=str(tmp / "pycache"))
+        # Both start from bytecode, as an installed app does (an APK ships .pyc; Kivy's own
+        # modules have theirs in site-packages): with PYTHONDONTWRITEBYTECODE, as in CI, the
+        # kiosk alone recompiled its ~90 modules at every start. The warm-up runs write it,
+        # into this run's temporary folder (never into the source tree).
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         bare_script = tmp / "bare.py"
         bare_script.write_text(BARE)
         kiosk = [sys.executable, "main.py", "kiosk", "--data-dir", str(tmp / "data"),
@@ -75,14 +90,19 @@ def main() -> None:
         timed(kiosk, env)
         kiosk_times, bare_times = [], []
         for _ in range(runs):
-            bare_times.append(timed(bare, env))
-            kiosk_times.append(timed(kiosk, env))
+            bare_times.append(timed(bare, env, "bare"))
+            kiosk_times.append(timed(kiosk, env, "kiosk"))
     kiosk_s, bare_s = statistics.median(kiosk_times), statistics.median(bare_times)
     print(f"kiosk cold start to first frame: median {kiosk_s * 1e3:.0f} ms "
           f"(min {min(kiosk_times) * 1e3:.0f}, max {max(kiosk_times) * 1e3:.0f}, {runs} runs)")
     print(f"bare Kivy label app:             median {bare_s * 1e3:.0f} ms "
           f"(min {min(bare_times) * 1e3:.0f}, max {max(bare_times) * 1e3:.0f})")
-    print(f"ratio kiosk / bare: {kiosk_s / bare_s:.2f}  (target ≤ 1.5)")
+    kiosk_cpu = statistics.median(t for n, t in CPU if n == "kiosk")
+    bare_cpu = statistics.median(t for n, t in CPU if n == "bare")
+    print(f"CPU time (user + system), median: kiosk {kiosk_cpu * 1e3:.0f} ms, "
+          f"bare {bare_cpu * 1e3:.0f} ms, ratio {kiosk_cpu / bare_cpu:.2f}")
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"ratio kiosk / bare: {kiosk_s / bare_s:.2f}  (target ≤ 1.25)")
 
 
 if __name__ == "__main__":

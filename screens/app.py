@@ -137,7 +137,10 @@ class PiazzettaApp(App):
         if self.sync is None and self.sync_factory is not None \
                 and (self.kiosk is not None or self.role == "projector"):
             from kivy.clock import Clock
-            Clock.schedule_once(self._start_sync, 1.0)
+            # A second after the first frame's tick (the clock's time before the loop runs
+            # can be that of the imports): the worker's imports never hold that frame back.
+            Clock.schedule_once(
+                lambda _dt: Clock.schedule_once(self._start_sync, 1.0), 0)
 
     def _start_sync(self, _dt):
         self.sync = self.sync_factory()

@@ -231,12 +231,14 @@ class KioskRoot(FloatLayout):
         if not pin.is_set or role == "facilitator":
             self._build("pin")      # the first screen added is shown at once, no fade
         self.manager.add_widget(self.welcome)
-        self._warm = Clock.schedule_once(lambda _dt: self._build("question"), 0.5)
+        # Counted from the first frame's tick (the clock's time at build can be that of the
+        # imports): built before the first frame, it held that frame back.
+        self._warm = Clock.schedule_once(self._warm_soon, 0)
         self.add_widget(self.manager)
         self.corner = CornerHotspot(controller=self, size_hint=(None, None),
                                     size=(dp(72), dp(72)), pos_hint={"x": 0, "top": 1})
         self.add_widget(self.corner)
-        self.idle_prompt = IdlePrompt(controller=self)
+        self._idle_prompt = None        # built when first shown (a faster first frame)
         self._idle = Clock.create_trigger(self._idle_reached, session.settings.idle_timeout)
         Window.bind(on_key_down=self._on_key)
         self.settings_changed()
@@ -255,6 +257,15 @@ class KioskRoot(FloatLayout):
             self._lazy[name] = screen
             self.manager.add_widget(screen)
         return screen
+
+    @property
+    def idle_prompt(self):
+        if self._idle_prompt is None:
+            self._idle_prompt = IdlePrompt(controller=self)
+        return self._idle_prompt
+
+    def _warm_soon(self, _dt):
+        self._warm = Clock.schedule_once(lambda _dt: self._build("question"), 0.5)
 
     @property
     def question(self):
@@ -430,7 +441,8 @@ class KioskRoot(FloatLayout):
         self._forget_resident()
 
     def _forget_resident(self):
-        self.idle_prompt.stop()
+        if self._idle_prompt is not None:
+            self._idle_prompt.stop()
         Window.release_all_keyboards()
         if "question" in self._lazy:
             self.question.reset()
@@ -539,7 +551,7 @@ class KioskRoot(FloatLayout):
         self._idle()
 
     def on_touch_down(self, touch):
-        if not self.idle_prompt.parent:
+        if self._idle_prompt is None or not self._idle_prompt.parent:
             self.poke()
         return super().on_touch_down(touch)
 
@@ -584,7 +596,8 @@ class KioskRoot(FloatLayout):
             self._thanks_timer.cancel()
         if "pin" in self._lazy:
             self.pin_screen.on_leave()
-        self.idle_prompt.stop()
+        if self._idle_prompt is not None:
+            self._idle_prompt.stop()
 
 
 load_kv(__file__)
