@@ -7,7 +7,7 @@ from kivy.metrics import dp
 from kivy.properties import NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.modalview import ModalView
-from kivy.uix.screenmanager import FadeTransition, NoTransition, ScreenManager
+from kivy.uix.screenmanager import NoTransition, ScreenManager, TransitionBase
 from kivy.uix.vkeyboard import VKeyboard
 from kivy.uix.widget import Widget
 
@@ -26,6 +26,22 @@ KEYBOARD_LAYOUTS = {"fr": "azerty", "it": "qwerty", "en": "qwerty"}
 # The fade between screens, read when a kiosk is built; 0: none (screen tests that are not
 # about taps during a change of screen).
 FADE_SECONDS = 0.12
+
+
+class OpacityFade(TransitionBase):
+    """A cross-fade by the two screens' opacity. Kivy's FadeTransition draws both screens into
+    two window-sized framebuffers made anew at every change of screen: in software OpenGL a
+    kiosk's memory grew by them resident after resident (bench/kiosk_soak.py) and every frame
+    of the fade drew the screen three times. Opacity needs no framebuffer."""
+
+    def on_progress(self, progress):
+        self.screen_in.opacity = progress
+        self.screen_out.opacity = 1.0 - progress
+
+    def on_complete(self):
+        self.screen_in.opacity = 1.0
+        self.screen_out.opacity = 1.0
+        super().on_complete()
 
 
 # -- the kiosk's screens, built when first needed ------------------------------------------
@@ -220,7 +236,7 @@ class KioskRoot(FloatLayout):
         Window.fbind("on_touch_up", self._guard_up)
         consultation = session.consultation
         cover = f"{bundle_dir}/{consultation.image}" if bundle_dir and consultation.image else ""
-        self.manager = ScreenManager(transition=FadeTransition(duration=FADE_SECONDS)
+        self.manager = ScreenManager(transition=OpacityFade(duration=FADE_SECONDS)
                                      if FADE_SECONDS > 0 else NoTransition())
         self.welcome = WelcomeScreen(name="welcome", consultation=consultation,
                                      cover_source=cover, controller=self)
