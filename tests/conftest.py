@@ -63,9 +63,9 @@ def _group(item) -> str:
 # `make test` runs the window tests in two processes (each on a display of its own) beside the
 # other tests: `--shard K/N` keeps the K-th of N shares of the test files, balanced by each
 # file's time measured on the 2-core machine (seconds; a file not listed counts 3 s a test).
-# Every file lands in exactly one share. The leak check and the hit walk each run first in
-# their process (as alone: after other window tests they had once found a kiosk still held and
-# a control missed), the leak check before the hit walk when they share one.
+# Every file lands in exactly one share. The leak check and the hit walk each run first in a
+# process of their own (as alone: after other window tests they had once found a kiosk still
+# held and a control missed), the leak check before the hit walk when there is one share.
 SHARD_SECONDS = {
     "test_hits.py": 116, "test_taps.py": 75, "test_followup_flow.py": 70, "test_place.py": 60,
     "test_screenshots.py": 55, "test_facilitator.py": 45, "test_qr_scanner.py": 40,
@@ -98,7 +98,11 @@ def _shard(config, items):
         return SHARD_SECONDS.get(path.rsplit("/", 1)[-1], 3 * len(files[path]))
     loads = [0.0] * n
     share = {}
-    for path in sorted(files, key=lambda p: (-seconds(p), p)):      # longest first
+    alone = [p for name in SHARD_FIRST for p in files if p.rsplit("/", 1)[-1] == name]
+    for index, path in enumerate(alone):          # each in a process of its own if there are
+        share[path] = index % n                   # enough
+        loads[index % n] += seconds(path)
+    for path in sorted(set(files) - set(alone), key=lambda p: (-seconds(p), p)):  # longest first
         least = loads.index(min(loads))
         share[path] = least
         loads[least] += seconds(path)
