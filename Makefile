@@ -83,9 +83,10 @@ room: setup
 #   before, so that `xvfb-run -a` picks another free display), each given a share of the files
 #   balanced by their measured time (`--shard K/N`, tests/conftest.py); their output is kept
 #   in build/test-ui-K.log and shown when they end. The leak check (tests/ui/test_memory.py)
-#   and the hit walk (tests/ui/test_hits.py) run first in their process, as they did alone:
-#   after the other window tests they had once found a replaced kiosk still held and missed a
-#   control they reach alone;
+#   and the hit walk (tests/ui/test_hits.py) each run first in a process of their own, as
+#   they did alone: after the other window tests they had once found a replaced kiosk still
+#   held and missed a control they reach alone (and the hit walk once missed the facilitator's
+#   Synchronisation button right after the leak check, at load 20: passing first);
 # - meanwhile every other test on TEST_JOBS processes (pytest-xdist, --dist loadgroup): each
 #   test file is one group (its module's hub starts once), the PostgreSQL tests one group, the
 #   process and slow ones sent first (tests/conftest.py); TEST_JOBS=0 runs them in one process.
