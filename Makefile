@@ -77,29 +77,38 @@ ROOM_DIR ?= $(CURDIR)/build/room
 room: setup
 	$(PY) -m server --data-dir $(ROOM_DIR) room $(ARGS)
 
-# Every test, in three processes' worth of time rather than one after the other:
-# - the window tests (tests/ui) in one process of their own, as before (one Kivy window), its
-#   output kept in build/test-ui.log and shown when it ends;
+# Every test, at the same time rather than one after the other:
+# - the window tests (tests/ui) in UI_SHARDS processes, each a Kivy window on a display of its
+#   own (tools/with-display.sh: Xvfb when there is no display; each starts 2 s after the one
+#   before, so that `xvfb-run -a` picks another free display), each given a share of the files
+#   balanced by their measured time (`--shard K/N`, tests/conftest.py); their output is kept
+#   in build/test-ui-K.log and shown when they end. The leak check (tests/ui/test_memory.py)
+#   and the hit walk (tests/ui/test_hits.py) each run first in a process of their own, as
+#   they did alone: after the other window tests they had once found a replaced kiosk still
+#   held and missed a control they reach alone (and the hit walk once missed the facilitator's
+#   Synchronisation button right after the leak check, at load 20: passing first);
 # - meanwhile every other test on TEST_JOBS processes (pytest-xdist, --dist loadgroup): each
 #   test file is one group (its module's hub starts once), the PostgreSQL tests one group, the
-#   process and slow ones sent first (tests/conftest.py); TEST_JOBS=0 runs them in one process;
-# - then the hit walk (tests/ui/test_hits.py) in a process of its own: after the other window
-#   tests, what they leave in Kivy's window and clock made it miss a control it reaches alone;
-# - then the leak check (tests/ui/test_memory.py) in a process of its own: after the other 190
-#   window tests it once found the replaced kiosk still held (passing alone and in most runs).
+#   process and slow ones sent first (tests/conftest.py); TEST_JOBS=0 runs them in one process.
 TEST_JOBS ?= 2
+UI_SHARDS ?= 2
 XDIST = $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadgroup --no-loadscope-reorder)
 test: setup
 	@mkdir -p build
-	sh tools/with-display.sh sh -c '\
-		$(PY) -m pytest $(PYTEST_ARGS) tests/ui --ignore=tests/ui/test_hits.py \
-			--ignore=tests/ui/test_memory.py \
-			> build/test-ui.log 2>&1 & ui=$$!; \
-		$(PY) -m pytest $(XDIST) $(PYTEST_ARGS) --ignore=tests/ui; others=$$?; \
-		wait $$ui; windows=$$?; echo "== tests/ui (build/test-ui.log)"; cat build/test-ui.log; \
-		[ $$others -eq 0 ] && [ $$windows -eq 0 ]'
-	sh tools/with-display.sh $(PY) -m pytest $(PYTEST_ARGS) tests/ui/test_hits.py
-	sh tools/with-display.sh $(PY) -m pytest $(PYTEST_ARGS) tests/ui/test_memory.py
+	@rm -f build/test-ui-*.log build/test-ui-*.rc
+	for k in $$(seq 1 $(UI_SHARDS)); do \
+		( sleep $$((2 * k)); sh tools/with-display.sh $(PY) -m pytest $(PYTEST_ARGS) \
+			--shard $$k/$(UI_SHARDS) tests/ui > build/test-ui-$$k.log 2>&1; \
+			echo $$? > build/test-ui-$$k.rc ) & \
+	done; \
+	sh tools/with-display.sh $(PY) -m pytest $(XDIST) $(PYTEST_ARGS) --ignore=tests/ui; \
+	others=$$?; wait; status=$$others; \
+	for k in $$(seq 1 $(UI_SHARDS)); do \
+		echo "== tests/ui, share $$k of $(UI_SHARDS) (build/test-ui-$$k.log)"; \
+		cat build/test-ui-$$k.log; \
+		[ "$$(cat build/test-ui-$$k.rc 2>/dev/null)" = 0 ] || status=1; \
+	done; \
+	exit $$status
 
 # The fast tier (target: under 90 s): the unit tests and the in-process API tests, without the
 # tests marked `process` (hub processes, browsers, Python processes), `slow` (soak, kill, load,

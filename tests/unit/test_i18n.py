@@ -1,4 +1,6 @@
 """Every interface string has a non-empty French and Italian translation (invariant 6)."""
+import functools
+import os
 import re
 import shutil
 import subprocess
@@ -12,17 +14,33 @@ ROOT = Path(__file__).resolve().parents[2]
 LOCALES = ROOT / "locales"
 
 
+METHOD_MAP = [("app/**.py", "python"), ("screens/**.py", "python"), ("sync/**.py", "python"),
+              ("server/**.py", "python"), ("screens/**.kv", "python"), ("main.py", "python"),
+              ("server/templates/**.html", "jinja2")]
+KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
+
+
+@functools.cache
+def _extracted() -> tuple[tuple[str, object], ...]:
+    """(file, message) for every message in the code, kv and template files, extracted as
+    `make messages` does: once per test process (the files do not change during a run;
+    test_plurals.py and test_vocabulary.py read the same extraction)."""
+    return tuple((filename.replace(os.sep, "/"), message)
+                 for filename, _line, message, _comments, _context
+                 in extract_from_dir(str(ROOT), METHOD_MAP, keywords=KEYWORDS))
+
+
+def extracted_messages(*, tablet_only: bool = False) -> list:
+    """The messages (a str, or a (singular, plural) tuple), in the order found; `tablet_only`:
+    those of the tablet's code (app/, screens/, sync/, main.py), not the hub's (server/)."""
+    return [message for filename, message in _extracted()
+            if not (tablet_only and filename.startswith("server/"))]
+
+
 def source_msgids():
     """The msgids in the code and kv files right now, extracted as `make messages` does."""
-    method_map = [("app/**.py", "python"), ("screens/**.py", "python"),
-                  ("sync/**.py", "python"), ("server/**.py", "python"),
-                  ("screens/**.kv", "python"), ("main.py", "python"),
-                  ("server/templates/**.html", "jinja2")]
-    msgids = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(
-            str(ROOT), method_map, keywords={"_": None, "N_": None, "ngettext": (1, 2)}):
-        msgids.add(message if isinstance(message, str) else message[0])
-    return msgids
+    return {message if isinstance(message, str) else message[0]
+            for message in extracted_messages()}
 
 
 def catalog(lang):

@@ -6,9 +6,7 @@ import re
 
 import pytest
 
-from tests.unit.test_i18n import ROOT, catalog
-
-from babel.messages.extract import extract_from_dir
+from tests.unit.test_i18n import catalog, extracted_messages
 
 # Nouns that follow a count on the screens (English msgids).
 COUNTED = ("answers", "ballots", "votes", "ideas", "projects", "records", "problems", "points",
@@ -21,12 +19,7 @@ COUNT_BEFORE_NOUN = re.compile(r"\{\w+\}(?:\s+\w+)?\s+(?:" + "|".join(COUNTED) +
 
 
 def extracted():
-    method_map = [("app/**.py", "python"), ("screens/**.py", "python"),
-                  ("sync/**.py", "python"), ("server/**.py", "python"),
-                  ("screens/**.kv", "python"), ("main.py", "python"),
-                  ("server/templates/**.html", "jinja2")]
-    return [message for _f, _l, message, _c, _x in extract_from_dir(
-        str(ROOT), method_map, keywords={"_": None, "N_": None, "ngettext": (1, 2)})]
+    return extracted_messages()
 
 
 def test_every_count_before_a_noun_is_a_plural_entry():

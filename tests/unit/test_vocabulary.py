@@ -6,18 +6,14 @@ staff pages have their own reader."""
 import re
 
 import pytest
-from babel.messages.extract import extract_from_dir
 
-from tests.unit.test_i18n import ROOT, catalog
+from tests.unit.test_i18n import catalog, extracted_messages
 
 OTHER_NAMES = {"fr": r"\bhub\b|plate-?forme", "it": r"\bhub\b|piattaforma"}
-TABLET_SOURCES = [("app/**.py", "python"), ("screens/**.py", "python"), ("sync/**.py", "python"),
-                  ("screens/**.kv", "python"), ("main.py", "python")]
 
 
 def tablet_msgids() -> set[str]:
-    return {m if isinstance(m, str) else m[0] for _f, _l, m, _c, _x in extract_from_dir(
-        str(ROOT), TABLET_SOURCES, keywords={"_": None, "N_": None, "ngettext": (1, 2)})}
+    return {m if isinstance(m, str) else m[0] for m in extracted_messages(tablet_only=True)}
 
 
 @pytest.mark.parametrize("lang", ["fr", "it"])
