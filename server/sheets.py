@@ -26,7 +26,7 @@ import tempfile
 import warnings
 import xml.etree.ElementTree as ET
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Callable
@@ -1616,7 +1616,25 @@ def build_located(xlsx_path: str | Path, images_dir: str | Path | None
         raise SheetError([builder.locate(exc)], str(path),
                          warnings=problems.sorted_warnings()) from None
     files = _bundle_images(data) + ([builder.map_file] if builder.map_file else [])
-    return data, sorted(set(files)), builder.place, consultation, problems.sorted_warnings()
+    return (data, sorted(set(files)), builder.place, consultation,
+            problems.sorted_warnings() + _undrawable_warnings(data, builder))
+
+
+def _undrawable_warnings(data: dict, builder: "_Builder") -> list[SheetProblem]:
+    """Emoji and symbols the tablets' font lacks (app.glyphs): a warning at the cell, in the
+    command line, the dashboard's upload and the preview alike."""
+    from types import SimpleNamespace
+    from app.glyphs import undrawable_texts
+    found = []
+    for field_path, chars in undrawable_texts(data):
+        problem = builder.locate(SimpleNamespace(
+            field=field_path, message=_UNDRAWABLE, params={"chars": " ".join(chars)}))
+        found.append(replace(problem, warning=True))
+    return found
+
+
+_UNDRAWABLE = N_("The tablets cannot draw {chars} (their font has no emoji nor symbols: an "
+                 "empty box shows). Write it in words.")
 
 
 def _bundle_images(data: dict) -> list[str]:
@@ -1957,13 +1975,6 @@ def main_bundle(argv: list[str] | None = None) -> int:
             _print_warnings(found, _)
             print(_format(_("Written: {path} ({id}, version {version})."),
                           dict(path=args.out, id=consultation.id, version=consultation.version)))
-            # Emoji and symbols the tablets' font lacks (app.glyphs): a warning, not an error.
-            from app.glyphs import undrawable_texts
-            bundle_json = Path(args.out) / "bundle.json"
-            for field, chars in undrawable_texts(json.loads(bundle_json.read_text("utf-8"))):
-                print(_format(_("Warning: {field}: the tablets cannot draw {chars} (their font "
-                                "has no emoji nor symbols: an empty box shows). Write it in "
-                                "words."), dict(field=field, chars=" ".join(chars))), file=sys.stderr)
         else:
             left = bundle_to_sheet(args.folder, args.out)
             print(_format(_("Written: {path}."), dict(path=args.out)))

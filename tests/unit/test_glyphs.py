@@ -25,7 +25,28 @@ def test_bundle_build_warns_of_emoji_and_still_writes(tmp_path, capsys):
     code = main(["bundle", "build", str(sheet), "--out", str(tmp_path / "b"), "--lang", "en"])
     out = capsys.readouterr().err          # warnings go to stderr, as the sheet's own
     assert code == 0 and (tmp_path / "b" / "bundle.json").is_file()
-    assert ("Warning: consultation.questions[0].prompt.fr: the tablets cannot draw 👍 🏽 "
-            "(their font has no emoji nor symbols: an empty box shows). Write it in words.") \
-        in out.splitlines()
+    # At its cell, like every other warning (and so on the dashboard's upload too).
+    assert ("Warning: Sheet 'questions', row 2, column label::fr (C): The tablets cannot draw "
+            "👍 🏽 (their font has no emoji nor symbols: an empty box shows). Write it in "
+            "words.") in out.splitlines()
 
+
+
+def test_the_dashboard_upload_shows_the_emoji_warning_at_its_cell(tmp_path):
+    """The same warning on the upload's page as in the command line (issue 27)."""
+    from server import uploads
+    from server.hub import Hub
+    from server.settings import Settings
+    rows = minimal()
+    rows["questions"][1][2] = "Oui ? 👍🏽"
+    sheet = make_workbook(tmp_path / "s.xlsx", rows)
+    hub = Hub(Settings.from_env(data_dir=tmp_path / "hub").with_secrets())
+    try:
+        checked = uploads.check(hub, sheet.read_bytes())
+    finally:
+        hub.close()
+    assert not checked.problems
+    [warning] = [w for w in checked.warnings if "cannot draw" in w.message]
+    assert (warning.sheet, warning.row, warning.column, warning.warning) == \
+        ("questions", 2, "label::fr", True)
+    assert warning.params == {"chars": "👍 🏽"}
