@@ -168,7 +168,7 @@ def test_broken_sheet_then_good_one_imported_and_pulled_by_a_tablet(fresh_hub, t
     for thread in threads:
         thread.join()
     assert sorted(a.status_code for a in answers) == [200, 200]
-    assert all("La version 2 est sur le hub." in a.text for a in answers)
+    assert all("La version 2 est sur le serveur." in a.text for a in answers)
     assert stored_versions(hub) == [1, 2]
     assert kept_uploads(hub) == [("imported", 2, 1, 1)]    # its content gone
     replay = import_form(browser, hub, page)                 # a replay later: no second import
@@ -188,7 +188,7 @@ def test_broken_sheet_then_good_one_imported_and_pulled_by_a_tablet(fresh_hub, t
     # The same file again: nothing to import, no button.
     again = upload(browser, hub, zipped(good, {"images/p-bus.png": new_photo}, "alpimed/"))
     assert again.status_code == 200 and 'name="token"' not in again.text
-    assert "déjà sur le hub" in again.text
+    assert "déjà sur le serveur" in again.text
 
 
 def test_an_ods_alone_is_checked_with_its_warnings_then_imported(hub, tmp_path):
@@ -219,7 +219,7 @@ def test_an_ods_alone_is_checked_with_its_warnings_then_imported(hub, tmp_path):
     assert rows == [("themes", "—"), ("questions", "3")]
     assert "title::en" in warned
     done = import_form(browser, hub, page)
-    assert done.status_code == 200 and "La version 1 est sur le hub." in done.text
+    assert done.status_code == 200 and "La version 1 est sur le serveur." in done.text
 
 
 def test_the_template_to_start_from_is_the_demo_and_checks_clean(hub):
@@ -233,7 +233,7 @@ def test_the_template_to_start_from_is_the_demo_and_checks_clean(hub):
         names = set(archive.namelist())
     assert {"consultation.xlsx", "images/cover.png", "map/map.json"} <= names
     answer = upload(browser, hub, template.content, "piazzetta-consultation.zip")
-    assert answer.status_code == 200 and "déjà sur le hub" in answer.text   # the demo, as is
+    assert answer.status_code == 200 and "déjà sur le serveur" in answer.text   # the demo, as is
 
 
 # -- bad input ----------------------------------------------------------------------------------
