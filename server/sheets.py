@@ -1947,12 +1947,13 @@ def _cli() -> argparse.ArgumentParser:
     return parser
 
 
-def _print_warnings(found: list[SheetProblem], _) -> None:
-    """Warnings on stderr, each marked, then their count: the build went on (exit code 0)."""
+def _print_warnings(found: list[SheetProblem], _, built: bool = True) -> None:
+    """Warnings on stderr, each marked; when the build went on (exit code 0), their count and
+    that the bundle is built all the same — never beside problems, where nothing is written."""
     for problem in found:
         print(_format(_("Warning: {message}"), dict(message=problem.describe(_))),
               file=sys.stderr)
-    if found:
+    if found and built:
         print(_format(_("Warnings: {count}. Read them: the bundle is built all the same."),
                       dict(count=len(found))), file=sys.stderr)
 
@@ -1986,9 +1987,10 @@ def main_bundle(argv: list[str] | None = None) -> int:
                 print(_format(_("Its images stay in {folder}: build it with --images {folder}."),
                               dict(folder=folder)))
     except SheetError as exc:
-        _print_warnings(exc.warnings, _)
+        # What stops the build first, then the warnings, then "nothing written".
         for problem in exc.problems:
             print(problem.describe(_), file=sys.stderr)
+        _print_warnings(exc.warnings, _, built=False)
         print(_format(_(_NOTHING_WRITTEN), dict(count=exc.count)), file=sys.stderr)
         return 1
     except DomainError as exc:

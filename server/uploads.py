@@ -318,15 +318,32 @@ def draw_map(images: Path, others: dict[str, bytes]) -> list[str]:
     return sources
 
 
+# The files a spreadsheet names, missing because it was sent alone rather than in a .zip.
+_FILE_MISSING = (N_("The image {path} is missing."), N_("The map file {path} is missing."))
+_SEND_A_ZIP = N_("The spreadsheet names images or map files that were not sent with it: "
+                 "upload a .zip holding the spreadsheet and those files, in the folders the "
+                 "spreadsheet names.")
+
+
+def _with_zip_advice(problems: list[SheetProblem], alone: bool) -> list[SheetProblem]:
+    """A spreadsheet sent alone whose files are missing: what to do first, above the list."""
+    if alone and any(p.message in _FILE_MISSING for p in problems):
+        return [SheetProblem(None, None, None, _SEND_A_ZIP), *problems]
+    return problems
+
+
 def check(hub, content: bytes) -> Checked:
     """Everything the import will check, and the hub's verdict, without importing."""
     with tempfile.TemporaryDirectory(prefix="piazzetta-upload-") as tmp:
+        sheet = None
         try:
             sheet, images, others = unpack(content, Path(tmp))
             drawn_from = draw_map(images, others)
             data, rels, where, consultation, warnings = build_located(sheet, images)
         except SheetError as exc:
-            return Checked(problems=exc.problems, count=exc.count, warnings=exc.warnings)
+            alone = sheet is not None and sheet.parent == Path(tmp)
+            return Checked(problems=_with_zip_advice(exc.problems, alone), count=exc.count,
+                           warnings=exc.warnings)
         except BundleError as exc:      # an image of the .zip that is not one
             problem = SheetProblem(None, None, None, exc.message, exc.params)
             return Checked(problems=[problem], count=1)

@@ -168,7 +168,7 @@ def test_broken_sheet_then_good_one_imported_and_pulled_by_a_tablet(fresh_hub, t
     for thread in threads:
         thread.join()
     assert sorted(a.status_code for a in answers) == [200, 200]
-    assert all("La version 2 est sur le hub." in a.text for a in answers)
+    assert all("La version 2 est sur le serveur." in a.text for a in answers)
     assert stored_versions(hub) == [1, 2]
     assert kept_uploads(hub) == [("imported", 2, 1, 1)]    # its content gone
     replay = import_form(browser, hub, page)                 # a replay later: no second import
@@ -188,7 +188,7 @@ def test_broken_sheet_then_good_one_imported_and_pulled_by_a_tablet(fresh_hub, t
     # The same file again: nothing to import, no button.
     again = upload(browser, hub, zipped(good, {"images/p-bus.png": new_photo}, "alpimed/"))
     assert again.status_code == 200 and 'name="token"' not in again.text
-    assert "déjà sur le hub" in again.text
+    assert "déjà sur le serveur" in again.text
 
 
 def test_an_ods_alone_is_checked_with_its_warnings_then_imported(hub, tmp_path):
@@ -219,7 +219,32 @@ def test_an_ods_alone_is_checked_with_its_warnings_then_imported(hub, tmp_path):
     assert rows == [("themes", "—"), ("questions", "3")]
     assert "title::en" in warned
     done = import_form(browser, hub, page)
-    assert done.status_code == 200 and "La version 1 est sur le hub." in done.text
+    assert done.status_code == 200 and "La version 1 est sur le serveur." in done.text
+
+
+@pytest.mark.parametrize("lang, advice", [
+    ("fr", "envoyez un .zip qui contient le classeur et ces fichiers"),
+    ("it", "carichi uno .zip che contenga il foglio di calcolo e questi file")])
+def test_a_spreadsheet_sent_alone_without_its_images_says_to_send_a_zip(hub, lang, advice):
+    """Walked as an officer: the demo's .xlsx sent alone gave eight "image missing" rows and
+    never what to do. What to do comes first, once; each missing file is still listed; a
+    .zip missing one image gets no such advice (its sheet was not alone)."""
+    browser = staff(hub)
+    sheet = (DEMO_BUNDLE_DIR / "consultation.xlsx").read_bytes()
+    answer = upload(browser, hub, sheet, name="consultation.xlsx", lang=lang)
+    assert answer.status_code == 422
+    rows = re.findall(r'<td class="msg">(.*?)</td>', answer.text.replace("&#39;", "'"), re.S)
+    assert advice in rows[0] and sum(advice in row for row in rows) == 1
+    assert sum("p-bus.png" in row for row in rows) == 1 and len(rows) >= 9
+    with zipfile.ZipFile(io.BytesIO(zipped(DEMO_BUNDLE_DIR / "consultation.xlsx"))) as archive:
+        kept = {n: archive.read(n) for n in archive.namelist() if n != "images/p-bus.png"}
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, content in kept.items():
+            archive.writestr(name, content)
+    answer = upload(browser, hub, out.getvalue(), lang=lang)
+    assert answer.status_code == 422 and "p-bus.png" in answer.text
+    assert advice not in answer.text.replace("&#39;", "'")
 
 
 def test_the_template_to_start_from_is_the_demo_and_checks_clean(hub):
@@ -233,7 +258,7 @@ def test_the_template_to_start_from_is_the_demo_and_checks_clean(hub):
         names = set(archive.namelist())
     assert {"consultation.xlsx", "images/cover.png", "map/map.json"} <= names
     answer = upload(browser, hub, template.content, "piazzetta-consultation.zip")
-    assert answer.status_code == 200 and "déjà sur le hub" in answer.text   # the demo, as is
+    assert answer.status_code == 200 and "déjà sur le serveur" in answer.text   # the demo, as is
 
 
 # -- bad input ----------------------------------------------------------------------------------

@@ -178,3 +178,31 @@ def test_nothing_is_lost_on_any_screen(kiosk_factory, lang, text_size, contrast_
         set_size(*size)
         walk_every_screen(k, f"{lang} {text_size} {size} hc={contrast}", found)
     assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("lang", ["fr", "it"])
+def test_next_meetings_read_across_the_width_in_portrait(kiosk_factory, lang):
+    """Walked in portrait with very large text: "Next meetings" took a column of its own and
+    left each meeting a word a line, the first one lower than the second. In portrait the
+    heading sits above them; on a wide screen beside them; their tops always aligned."""
+    k = kiosk_factory(lang=lang, text_size="very_large", high_contrast=True)
+    welcome = k.root.welcome
+    assert len(welcome.meetings) == 2
+    try:
+        for size in ((800, 1280), (1280, 800)):
+            set_size(*size)
+            step(5)
+            heading = window_rect(welcome.ids.meetings_heading)
+            first = window_rect(welcome.ids.meeting_first)
+            second = window_rect(welcome.ids.meeting_second)
+            assert abs(first[3] - second[3]) <= TOL, size            # tops aligned
+            assert first[2] <= second[0] + TOL, size                 # side by side
+            if size[0] < size[1]:
+                assert heading[1] >= first[3] - TOL                  # above them
+                for meeting in (first, second):
+                    assert meeting[2] - meeting[0] > 0.4 * size[0]
+            else:
+                assert heading[2] <= first[0] + TOL                  # beside them
+                assert abs(heading[3] - first[3]) <= TOL
+    finally:
+        set_size(1280, 800)

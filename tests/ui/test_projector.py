@@ -15,7 +15,7 @@ from app.paths import DEMO_BUNDLE_DIR  # noqa: E402
 
 # Screens first, then the window (kv rules must be loaded before any fixture swaps Builder).
 import screens.projector.app as projector_app  # noqa: E402
-from screens.projector.style import PALETTE, TEXT_PAIRS  # noqa: E402
+from screens.projector.style import PALETTE, TEXT_PAIRS, pstyle  # noqa: E402
 from sync.results_source import LocalResultsSource, ResultsPoll  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -424,3 +424,80 @@ def test_the_title_bar_shows_the_whole_title_in_each_language(make_projector, de
         assert len([line for line in drawn if line.strip()]) == len(langs), (mode, drawn)
         assert not any(line.rstrip().endswith("...") for line in drawn), (mode, drawn)
         assert label.texture_size[1] <= label.height + 1, (mode, drawn)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("mode", list(MODES))
+def test_each_colour_row_shows_its_whole_name_and_count(make_projector, demo_results, size,
+                                                       mode):
+    """Read from the back of the hall: in both languages the bars covered the foot of each
+    project's name, and the count column showed "votes" without its number (four lines in a
+    box for two). Each row's name and count now fit their boxes; bilingual, the count is the
+    number alone, as on the scale's columns."""
+    projector = make_projector(size, **MODES[mode])
+    projector.receive(ResultsPoll(True, demo_results))
+    projector.apply_control({"view": "q-colour"})
+    frames(10)
+    view = next(w for w in projector.root.walk() if hasattr(w, "rows") and
+                any(hasattr(r.ids, "figures") for r in getattr(w, "rows", {}).values()))
+    assert len(view.rows) == 6
+    for row in view.rows.values():
+        for label in (row.ids.name, row.ids.figures):
+            label.texture_update()
+            assert label.texture_size[1] <= label.height + 1, (mode, size, label.text)
+        count = plain(row.ids.figures.text)
+        assert count.split()[0].isdigit() and int(count.split()[0]) > 0, count
+        if mode == "bilingual":
+            assert count.isdigit(), count
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("mode", list(MODES))
+def test_each_budget_row_fits_its_name_badge_and_figures(make_projector, demo_results, size,
+                                                        mode):
+    """In both languages at 1280×720 the budget's rows overlapped: names under the bars,
+    "150 843 € sur 240 000 €" under the next row's badge. Each text now fits its box."""
+    projector = make_projector(size, **MODES[mode])
+    projector.receive(ResultsPoll(True, demo_results))
+    projector.apply_control({"view": "q-budget"})
+    frames(10)
+    view = next(w for w in projector.root.walk() if hasattr(w, "rows") and
+                any(hasattr(r.ids, "badge") for r in getattr(w, "rows", {}).values()))
+    assert len(view.rows) == 6
+    for row in view.rows.values():
+        for name in ("name", "figures"):
+            label = row.ids[name]
+            label.texture_update()
+            assert label.texture_size[1] <= label.height + 1, (mode, size, name, label.text)
+        badge = row.ids.badge
+        badge.texture_update()
+        # Its text inside the row's half (its rounded background may take the gap between rows).
+        assert badge.texture_size[1] <= badge.height + 1, (mode, size, badge.text)
+        assert badge.texture_size[1] + 1.2 * pstyle.u <= badge.height + 2 * pstyle.u
+        assert "€" in row.ids.figures.text
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("mode", list(MODES))
+def test_the_median_word_on_the_scale_shows_whole(make_projector, demo_results, size, mode):
+    """In Italian at 1280×720 the median column read "risposte": "Centro delle risposte" wrapped
+    in a one-line box. It is drawn whole, a line per language, in every language and size."""
+    projector = make_projector(size, **MODES[mode])
+    projector.receive(ResultsPoll(True, demo_results))
+    projector.apply_control({"view": "q-cooperation"})
+    frames(10)
+    columns = [w for w in projector.root.walk() if w.__class__.__name__ == "PjScaleColumn"]
+    marked = [c for c in columns if c.median_word]
+    assert len(columns) == 5 and marked
+    for column in marked:
+        label = column.ids.median
+        label.texture_update()
+        drawn = ["".join(word.text for word in line.words) for line in label._label._cached_lines]
+        langs = ["fr", "it"] if mode == "bilingual" else [mode]
+        assert len([line for line in drawn if line.strip()]) == len(langs), (mode, size, drawn)
+        assert label.texture_size[1] <= label.height + 1
+        # Read from the back of the hall: not shrunk below two thirds of the small text.
+        assert label.font_size >= pstyle.font_small * 0.66, (mode, size, label.font_size)
+        words = {"fr": "Milieu des réponses", "it": "Centro delle risposte"}
+        for lang, line in zip(langs, drawn):
+            assert words[lang] in plain(line), (mode, drawn)

@@ -167,3 +167,15 @@ def test_facilitator_in_portrait(kiosk_factory, lang, text_size):
     k.tap(fac.ids.back)
     k.settle()
     assert k.root.current == "welcome"
+
+
+@pytest.mark.parametrize("lang", ["fr", "it"])
+def test_a_resident_alone_in_portrait_with_very_large_text_and_high_contrast(kiosk_factory, lang):
+    """The whole tour as a resident who needs it most would see it: 800×1280, very large text,
+    high contrast — every screen shot (portrait-contrast-*) and every tap still lands."""
+    k = kiosk_factory(lang=lang, text_size="very_large", high_contrast=True)
+    set_size(800, 1280)
+    try:
+        assert len(tour(k, lang, prefix="portrait-contrast-")) == 21
+    finally:
+        set_size(1280, 800)

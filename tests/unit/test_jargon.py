@@ -63,3 +63,43 @@ def test_resident_messages_use_plain_words(lang):
                 if re.search(r"(?<!\w)" + re.escape(word.lstrip("=")), text or "", flags):
                     found.append((word, text))
     assert not found, "\n".join(f"{w!r}: {t}" for w, t in found)
+
+
+# A city officer uploading a spreadsheet on the dashboard is not a developer either: the upload
+# page and the sheet checks speak of the server, a spreadsheet, a consultation — never of the
+# hub, a bundle, a parser, an ETag or a token. English counts too (the EN dashboard), except for
+# "bundle", the name of the staff's own command (`python -m server bundle build`).
+OFFICER_JARGON = ["hub", "bundle", "parser", "ETag", "token", "jeton", "openpyxl", "XML"]
+OFFICER_FILES = {"python": ["server/sheets.py", "server/uploads.py", "server/ods.py"],
+                 "jinja2": ["server/templates/upload.html"]}
+
+
+def officer_msgids():
+    ids = set()
+    for method, paths in OFFICER_FILES.items():
+        for path in paths:
+            for _line, message, _comments, _context in extract_from_file(
+                    method, str(ROOT / path), keywords=KEYWORDS):
+                for msgid in (message if isinstance(message, tuple) else (message,)):
+                    if msgid:
+                        ids.add(msgid)
+    return ids
+
+
+@pytest.mark.parametrize("lang", ["fr", "it", "en"])
+def test_the_upload_page_and_sheet_checks_use_the_officers_words(lang):
+    messages = catalog(lang)
+    ids = officer_msgids()
+    assert len(ids) > 100                       # the page's and the checks' words were found
+    words = [w for w in OFFICER_JARGON if not (lang == "en" and w == "bundle")]
+    found = []
+    for msgid in sorted(ids):
+        message = messages.get(msgid)
+        assert message is not None, f"{lang}: no entry for {msgid!r}"
+        texts = message.string if isinstance(message.string, tuple) else (message.string,)
+        for text in texts:
+            text = text or msgid                # an empty EN msgstr shows the msgid
+            for word in words:
+                if re.search(r"(?<!\w)" + re.escape(word), text, re.IGNORECASE):
+                    found.append((word, text))
+    assert not found, "\n".join(f"{w!r}: {t}" for w, t in found)

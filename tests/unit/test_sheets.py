@@ -765,3 +765,23 @@ def test_the_documentation_covers_every_sheet_and_column():
         value = getattr(sheets, limit)
         shown = f"{value // 1048576} MB" if "BYTES" in limit else f"{value:,}"
         assert shown in doc or limit in doc, limit
+
+
+def test_cli_with_problems_never_says_built_all_the_same(folder, tmp_path, capsys):
+    """A problem and a warning (a hidden row) together: the problem first, the warning marked,
+    and no "built all the same" before "nothing written" (walked in FR: the two contradicted)."""
+    def edit(wb):
+        wb["projects"]["B4"] = "tourism"
+        wb["questions"].row_dimensions[8].hidden = True
+    path = edited(folder, edit)
+    assert main_bundle(["build", str(path), "--out", str(tmp_path / "out"),
+                        "--lang", "fr"]) == 1
+    _ = gettext_for("fr")
+    lines = capsys.readouterr().err.splitlines()
+    warning = _("Warning: {message}").split("{")[0]
+    assert "Thème inconnu\u00a0: tourism." in lines[0]
+    assert any(line.startswith(warning) and "ligne 8" in line for line in lines)
+    built = _("Warnings: {count}. Read them: the bundle is built all the same.").split("{")[0]
+    assert not any(line.startswith(built) for line in lines)
+    assert lines[-1] == _("Problems: {count}. Nothing was written.").format(count=1)
+    assert not (tmp_path / "out").exists()
