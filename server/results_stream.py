@@ -162,7 +162,9 @@ def parse_event_id(value: str | None) -> tuple[str | None, int | None]:
     if not value or "~" not in value or len(value) > 300:
         return None, None
     tag, _, revision = value.rpartition("~")
-    return tag, int(revision) if revision.isdigit() else None
+    # ASCII digits only: '²' (a latin-1 header byte) is a digit to str.isdigit, not to int()
+    return tag, int(revision) if revision.isascii() and revision.isdigit() \
+        and len(revision) <= 18 else None
 
 
 def _message(event: str, ident: str, data: bytes) -> bytes:
