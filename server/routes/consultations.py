@@ -12,7 +12,7 @@ from .. import PROTOCOL_VERSION, display_controls
 from ..db import sha256
 from ..errors import HubError
 from ..limits import client_address
-from ..results_stream import results_events
+from ..results_stream import results_events, stream_owner
 from .deps import DeviceDep, HubDep
 from .responses import conditional_response, json_response
 
@@ -79,7 +79,7 @@ async def results_stream(request: Request, hub: HubDep,
     if hub.read_results(consultation_id) is None:
         raise _unknown_consultation()
     streams = request.app.state.streams
-    address = client_address(request.scope, hub.settings.trusted_proxies)
+    address = stream_owner(client_address(request.scope, hub.settings.trusted_proxies))
     streams.open(address)       # 429 too_many_streams past the caps
     events = results_events(hub, consultation_id, last_event_id, streams,
                             max(1, hub.settings.stream_heartbeat),

@@ -67,3 +67,50 @@ def test_a_reader_that_never_reads_holds_back_no_one_and_no_memory(served):
         display_controls.set_display(served.hub, CID, {"hidden": True}, "staff")
         time.sleep(0.1)
     assert served.app.state.streams.count == 0
+
+
+def test_the_per_address_cap_is_not_dodged_behind_the_proxy_nor_over_ipv6(hub):
+    """Behind a trusted proxy the client writes the left of X-Forwarded-For, the proxy adds
+    the address it saw: forged entries change nothing. An IPv6 client picks any address of its
+    /64: the /64 is what counts."""
+    from dataclasses import replace
+
+    from server.results_stream import stream_owner
+    from tests.unit.test_results_stream import Served
+    hub.settings = replace(hub.settings, stream_heartbeat=1, stream_max=50,
+                           stream_max_per_address=3, trusted_proxies=("127.0.0.1",))
+    served = Served(hub)
+    url = f"{served.url}/api/v1/consultations/{CID}/results/stream"
+    try:
+        for seen_by_proxy, forged in (("203.0.113.7", "198.51.100.{n}"),
+                                      ("2001:db8:1:2::{n}", "2001:db8:9::{n}")):
+            readers = []
+            for n in range(1, 4):
+                readers.append(Reader(served.url, {"X-Forwarded-For": (
+                    forged.format(n=n) + ", " + seen_by_proxy.format(n=n))}))
+                assert readers[-1].response.status_code == 200
+                readers[-1].next_event("results")
+            refused = requests.get(url, headers={"X-Forwarded-For": forged.format(n=9) + ", "
+                                                 + seen_by_proxy.format(n=9)}, timeout=5)
+            assert refused.status_code == 429, seen_by_proxy
+            assert refused.json()["error"]["code"] == "too_many_streams"
+            for reader in readers:
+                reader.close()
+    finally:
+        served.stop()
+    assert stream_owner("2001:db8:1:2:aaaa::1") == stream_owner("2001:db8:1:2::9") == \
+        "2001:db8:1:2::/64"
+    assert stream_owner("::ffff:203.0.113.7") == "203.0.113.7" == stream_owner("203.0.113.7")
+    assert stream_owner("unknown") == "unknown"
+
+
+def test_the_stream_says_no_more_than_the_public_gets(served):
+    """What a stranger reads on the stream is byte for byte what the public GETs give (the
+    results, with whatever the hub leaves out of them, and the display state): nothing more."""
+    display_controls.set_display(served.hub, CID, {"hidden": True}, "staff")
+    reader = Reader(served.url)
+    results, display = reader.next_event("results"), reader.next_event("display")
+    reader.close()
+    base = f"{served.url}/api/v1/consultations/{CID}"
+    assert results["data"].encode() == requests.get(f"{base}/results", timeout=5).content
+    assert display["data"].encode() == requests.get(f"{base}/display", timeout=5).content
