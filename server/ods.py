@@ -152,7 +152,7 @@ def read_ods(archive: zipfile.ZipFile, *, max_rows: int, max_columns: int,
     held = seen = 0         # elements held now (about), elements read
     holding = 0             # open rows and styles: what they hold goes with them
     with archive.open("content.xml") as stream:
-        for event, element in ET.iterparse(stream, events=("start", "end")):
+        for event, element in _parsed(stream):
             tag = element.tag
             if event == "start":
                 seen += 1
@@ -206,6 +206,15 @@ def read_ods(archive: zipfile.ZipFile, *, max_rows: int, max_columns: int,
                 del stack[-1][:]        # let it go, with what was parsed after it
                 held = len(stack)
     return sheets
+
+
+def _parsed(stream):
+    """ElementTree's events; an encoding Python does not know (LookupError) is a damaged file
+    (ValueError), as a malformed one is."""
+    try:
+        yield from ET.iterparse(stream, events=("start", "end"))
+    except LookupError as exc:
+        raise ValueError(f"content.xml: {exc}") from None
 
 
 def _row_values(row, number: int, max_columns: int, sheet: OdsSheet, budget: _Budget,

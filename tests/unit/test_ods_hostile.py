@@ -148,3 +148,19 @@ def test_a_deeply_nested_cell_is_a_damaged_file(tmp_path):
                 "<text:p>" + "<text:span>" * 5000 + "a" + "</text:span>" * 5000 + "</text:p>"
                 "</table:table-cell></table:table-row></table:table>")
     refused_as_damaged(path)
+
+
+@pytest.mark.parametrize("encoding", ["x-nope", "UTF-7", "UTF-16"])
+def test_a_declared_encoding_is_read_or_the_file_is_damaged(tmp_path, encoding):
+    # an unknown one raised LookupError through the upload (a 500), not a message
+    content = (f'<?xml version="1.0" encoding="{encoding}"?>' + HEAD + CONSULTATION
+               + QUESTIONS_HEAD + question(1) + "</table:table>" + TAIL)
+    path = tmp_path / "encoded.ods"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(zipfile.ZipInfo("mimetype"), ods.MIMETYPE)
+        archive.writestr("content.xml", content.encode("utf-16" if encoding == "UTF-16"
+                                                       else "ascii", "xmlcharrefreplace"))
+    if encoding == "UTF-16":
+        assert build_bundle(path)["consultation"]["id"] == "c-1"
+    else:
+        refused_as_damaged(path)
