@@ -1,5 +1,6 @@
-"""Hostile .ods files (server/ods.py): what a content.xml of a few kilobytes could make the
-hub hold or do, refused as a damaged file or bounded, never expanded."""
+"""Hostile spreadsheets, .ods mostly (server/ods.py): what a content.xml of a few kilobytes
+could make the hub hold or do, refused as a damaged file or bounded, never expanded; an
+encoding Python does not know, in an .ods or in an .xlsx's own parts."""
 import zipfile
 
 import pytest
@@ -164,3 +165,20 @@ def test_a_declared_encoding_is_read_or_the_file_is_damaged(tmp_path, encoding):
         assert build_bundle(path)["consultation"]["id"] == "c-1"
     else:
         refused_as_damaged(path)
+
+
+@pytest.mark.parametrize("part", ["xl/workbook.xml", "xl/_rels/workbook.xml.rels"])
+def test_an_xlsx_part_declaring_an_unknown_encoding_is_a_damaged_file(tmp_path, part):
+    # the same LookupError from the .xlsx's own parts (sheets._sheet_parts)
+    from openpyxl import Workbook
+    book = Workbook()
+    book.active.title = "consultation"
+    book.save(tmp_path / "a.xlsx")
+    with zipfile.ZipFile(tmp_path / "a.xlsx") as source, \
+            zipfile.ZipFile(tmp_path / "b.xlsx", "w") as out:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == part:
+                data = b'<?xml version="1.0" encoding="x-nope"?>' + data.split(b"?>", 1)[-1]
+            out.writestr(info, data)
+    refused_as_damaged(tmp_path / "b.xlsx")
