@@ -148,7 +148,7 @@ def read_ods(archive: zipfile.ZipFile, *, max_rows: int, max_columns: int,
     keep = False
     number = 0
     budget = _Budget()
-    stack: list = []        # the open elements, the root first
+    stack: list = []        # the open elements (outside rows and styles), the root first
     held = seen = 0         # elements held now (about), elements read
     holding = 0             # open rows and styles: what they hold goes with them
     with archive.open("content.xml") as stream:
@@ -159,7 +159,8 @@ def read_ods(archive: zipfile.ZipFile, *, max_rows: int, max_columns: int,
                 held += 1
                 if held > MAX_HELD or seen > MAX_ELEMENTS:
                     raise ValueError("content.xml has too many elements")
-                stack.append(element)
+                if not holding:         # what a row or the styles hold goes with them
+                    stack.append(element)
                 if tag == _ROW or tag == _STYLES:
                     holding += 1
                 if tag == _SHEET:
@@ -169,7 +170,10 @@ def read_ods(archive: zipfile.ZipFile, *, max_rows: int, max_columns: int,
                     keep, number = wanted(title), 0
                     sheets.append(current)
                 continue
-            stack.pop()
+            if tag == _ROW or tag == _STYLES:
+                holding -= 1
+            if not holding:
+                stack.pop()
             if tag == _COLUMN and current is not None:
                 repeat = _count(element, _t(_TABLE, "number-columns-repeated"))
                 first = current.columns_seen
@@ -180,9 +184,7 @@ def read_ods(archive: zipfile.ZipFile, *, max_rows: int, max_columns: int,
             elif tag == _STYLES:
                 hidden_styles = _hidden_table_styles(element)
                 element.clear()
-                holding -= 1
             elif tag == _ROW:
-                holding -= 1
                 repeat = _count(element, _t(_TABLE, "number-rows-repeated"))
                 if current is not None and keep and current.too_many_rows is None:
                     hidden = element.get(_t(_TABLE, "visibility"), "visible") != "visible"
