@@ -114,3 +114,27 @@ def test_the_stream_says_no_more_than_the_public_gets(served):
     base = f"{served.url}/api/v1/consultations/{CID}"
     assert results["data"].encode() == requests.get(f"{base}/results", timeout=5).content
     assert display["data"].encode() == requests.get(f"{base}/display", timeout=5).content
+
+
+def test_the_projector_parser_bounds_an_event_that_never_ends():
+    """A hub (a room hub that is not ours, a proxy) sending data lines without the blank line
+    that ends an event: the projector's parser gives up past MAX_EVENT_BYTES instead of holding
+    every line (a line alone was bounded, their sum was not)."""
+    from sync.results_source import MAX_EVENT_BYTES, sse_events
+    line = b"data: " + b"x" * 65536 + b"\n"
+    sent = 0
+
+    def endless():          # endless as far as the parser can tell: 3 × its bound
+        nonlocal sent
+        while sent < 3 * MAX_EVENT_BYTES:
+            sent += len(line)
+            yield line
+    try:
+        for _ in sse_events(endless()):
+            pass
+    except ValueError:
+        pass
+    assert sent <= MAX_EVENT_BYTES + 2 * len(line)
+    # events of their normal size still read, one after the other
+    normal = b"id: a~1\nevent: results\ndata: {}\n\n" * 3
+    assert list(sse_events([normal] * 200))[-1] == ("results", "a~1", "{}")
