@@ -34,8 +34,8 @@ def bundle_index(request: Request, me: DeviceDep, hub: HubDep):
 
 @router.get("/cards", summary="Card checks for this device's site (issued cards' public keys)")
 def card_index(request: Request, me: DeviceDep, hub: HubDep):
-    body = canonical_json({"protocol": PROTOCOL_VERSION, **hub.card_index(me)}).encode()
-    return conditional_response(request, f'"{sha256(body)[:32]}"', body, "application/json")
+    etag, body = hub.content.card_index_body(me)
+    return conditional_response(request, etag, body, "application/json")
 
 
 @router.get("/consultations", summary="Published consultations (public)")
