@@ -32,8 +32,33 @@ _ROW, _CELL, _COVERED = _t(_TABLE, "table-row"), _t(_TABLE, "table-cell"), \
     _t(_TABLE, "covered-table-cell")
 _SHEET = _t(_TABLE, "table")
 _COLUMN = _t(_TABLE, "table-column")
+_STYLES = _t(_OFFICE, "automatic-styles")
 _P = _t(_TEXT, "p")
 _DURATION = re.compile(r"^-?PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)(?:\.\d+)?S)?$")
+
+# What a hostile content.xml could make a reader hold (the zip's sizes are checked before):
+MAX_REPEAT = 1 << 20        # a repeat or span count (LibreOffice's rows: 1,048,576); at least 1
+MAX_SPACES = 1_000_000      # spaces written as `text:s text:c="N"`, in all the document
+MAX_HELD = 100_000          # elements held at once: one row's, or the automatic styles'
+MAX_ELEMENTS = 3_000_000    # elements read in all (a real workbook: a few per filled cell)
+
+
+class _Budget:
+    """What one reading may still expand: ValueError (a damaged file) once spent."""
+
+    def __init__(self):
+        self.spaces = MAX_SPACES
+
+    def space(self, count: int) -> str:
+        if count > self.spaces:
+            raise ValueError("too many spaces written as text:s")
+        self.spaces -= max(0, count)
+        return " " * count
+
+
+def _count(element, name: str) -> int:
+    """A repeat or span count, from 1 to MAX_REPEAT (ValueError when it is not a number)."""
+    return min(MAX_REPEAT, max(1, int(element.get(name, "1") or 1)))
 
 
 @dataclass
@@ -58,24 +83,24 @@ def is_ods(archive: zipfile.ZipFile) -> bool:
         return False
 
 
-def _text_of(element) -> str:
+def _text_of(element, budget: _Budget) -> str:
     """A paragraph's text: spans, links, `text:s` (runs of spaces), tabs and line breaks."""
     parts = [element.text or ""]
     for child in element:
         tag = child.tag.rsplit("}", 1)[-1]
         if tag == "s":
-            parts.append(" " * int(child.get(_t(_TEXT, "c"), "1") or 1))
+            parts.append(budget.space(int(child.get(_t(_TEXT, "c"), "1") or 1)))
         elif tag == "tab":
             parts.append("\t")
         elif tag == "line-break":
             parts.append("\n")
         elif tag not in ("annotation", "note"):
-            parts.append(_text_of(child))
+            parts.append(_text_of(child, budget))
         parts.append(child.tail or "")
     return "".join(parts)
 
 
-def _value(cell) -> object:
+def _value(cell, budget: _Budget) -> object:
     kind = cell.get(_t(_OFFICE, "value-type"))
     if kind in ("float", "percentage", "currency"):
         number = float(cell.get(_t(_OFFICE, "value"), "nan"))
@@ -95,7 +120,7 @@ def _value(cell) -> object:
             if h < 24:
                 return time(h, mi, s)
         return None
-    paragraphs = [_text_of(p) for p in cell if p.tag == _P]    # not a comment's (annotation)
+    paragraphs = [_text_of(p, budget) for p in cell if p.tag == _P]    # not a comment's (annotation)
     if kind == "string" or paragraphs:
         return "\n".join(paragraphs) if paragraphs else cell.get(_t(_OFFICE, "string-value"))
     return None
@@ -114,16 +139,30 @@ def read_ods(archive: zipfile.ZipFile, *, max_rows: int, max_columns: int,
              wanted=lambda title: True) -> list[OdsSheet]:
     """Every sheet of the workbook (rows only for those `wanted(title)`), at most `max_rows`
     rows (a filled row past them is noted in `too_many_rows`) and `max_columns` + 1 columns
-    (one more, so that the caller sees a sheet too wide)."""
+    (one more, so that the caller sees a sheet too wide). Each element is let go once read
+    (a row's with its row, the styles' with them): a content.xml holding more than MAX_HELD
+    at once, or more than MAX_ELEMENTS in all, or spaces past MAX_SPACES, raises ValueError."""
     sheets: list[OdsSheet] = []
     hidden_styles: set[str] = set()
     current: OdsSheet | None = None
     keep = False
     number = 0
+    budget = _Budget()
+    stack: list = []        # the open elements (outside rows and styles), the root first
+    held = seen = 0         # elements held now (about), elements read
+    holding = 0             # open rows and styles: what they hold goes with them
     with archive.open("content.xml") as stream:
-        for event, element in ET.iterparse(stream, events=("start", "end")):
+        for event, element in _parsed(stream):
             tag = element.tag
             if event == "start":
+                seen += 1
+                held += 1
+                if held > MAX_HELD or seen > MAX_ELEMENTS:
+                    raise ValueError("content.xml has too many elements")
+                if not holding:         # what a row or the styles hold goes with them
+                    stack.append(element)
+                if tag == _ROW or tag == _STYLES:
+                    holding += 1
                 if tag == _SHEET:
                     title = element.get(_t(_TABLE, "name"), "")
                     current = OdsSheet(title, element.get(_t(_TABLE, "style-name"))
@@ -131,21 +170,26 @@ def read_ods(archive: zipfile.ZipFile, *, max_rows: int, max_columns: int,
                     keep, number = wanted(title), 0
                     sheets.append(current)
                 continue
+            if tag == _ROW or tag == _STYLES:
+                holding -= 1
+            if not holding:
+                stack.pop()
             if tag == _COLUMN and current is not None:
-                repeat = int(element.get(_t(_TABLE, "number-columns-repeated"), "1") or 1)
+                repeat = _count(element, _t(_TABLE, "number-columns-repeated"))
                 first = current.columns_seen
                 current.columns_seen += repeat
                 if element.get(_t(_TABLE, "visibility"), "visible") != "visible":
                     current.hidden_columns.update(range(first, min(first + repeat,
                                                                    max_columns)))
-            elif tag == _t(_OFFICE, "automatic-styles"):
+            elif tag == _STYLES:
                 hidden_styles = _hidden_table_styles(element)
                 element.clear()
-            elif tag == _ROW and current is not None:
-                repeat = int(element.get(_t(_TABLE, "number-rows-repeated"), "1") or 1)
-                if keep and current.too_many_rows is None:
+            elif tag == _ROW:
+                repeat = _count(element, _t(_TABLE, "number-rows-repeated"))
+                if current is not None and keep and current.too_many_rows is None:
                     hidden = element.get(_t(_TABLE, "visibility"), "visible") != "visible"
-                    values, filled = _row_values(element, number + 1, max_columns, current)
+                    values, filled = _row_values(element, number + 1, max_columns, current,
+                                                 budget, number < max_rows)
                     if filled:
                         for extra in range(repeat):
                             if number + 1 + extra > max_rows:
@@ -154,28 +198,46 @@ def read_ods(archive: zipfile.ZipFile, *, max_rows: int, max_columns: int,
                             current.rows.append((number + 1 + extra, list(values)))
                             if hidden:
                                 current.hidden_rows.add(number + 1 + extra)
-                number += repeat
+                if current is not None:
+                    number += repeat
                 element.clear()
             elif tag == _SHEET:
                 element.clear()
                 current = None
+            if not holding and stack:
+                del stack[-1][:]        # let it go, with what was parsed after it
+                held = len(stack)
     return sheets
 
 
-def _row_values(row, number: int, max_columns: int, sheet: OdsSheet) -> tuple[list, bool]:
+def _parsed(stream):
+    """ElementTree's events; an encoding Python does not know (LookupError) is a damaged file
+    (ValueError), as a malformed one is."""
+    try:
+        yield from ET.iterparse(stream, events=("start", "end"))
+    except LookupError as exc:
+        raise ValueError(f"content.xml: {exc}") from None
+
+
+def _row_values(row, number: int, max_columns: int, sheet: OdsSheet, budget: _Budget,
+                noted: bool) -> tuple[list, bool]:
+    """The row's values (max_columns + 1) and whether it holds anything; its formulas
+    without a saved value and its merged cells noted in `sheet` when `noted`."""
     values: list = []
     filled = False
     for cell in row:
         if cell.tag not in (_CELL, _COVERED):
             continue
-        repeat = int(cell.get(_t(_TABLE, "number-columns-repeated"), "1") or 1)
-        value = _value(cell) if cell.tag == _CELL else None
+        repeat = _count(cell, _t(_TABLE, "number-columns-repeated"))
+        value = _value(cell, budget) if cell.tag == _CELL else None
         if cell.tag == _CELL:
             if cell.get(_t(_TABLE, "formula")) and cell.get(_t(_OFFICE, "value-type")) is None:
-                sheet.formulas_unsaved.append((number, len(values)))
-            rows = int(cell.get(_t(_TABLE, "number-rows-spanned"), "1") or 1)
-            cols = int(cell.get(_t(_TABLE, "number-columns-spanned"), "1") or 1)
-            if rows > 1 or cols > 1:
+                filled = True
+                if noted:
+                    sheet.formulas_unsaved.append((number, len(values)))
+            rows = _count(cell, _t(_TABLE, "number-rows-spanned"))
+            cols = _count(cell, _t(_TABLE, "number-columns-spanned"))
+            if (rows > 1 or cols > 1) and noted:
                 sheet.merges.append((number, len(values), rows, cols))
         if value is None:
             values.extend([None] * min(repeat, max_columns + 1 - len(values)))
@@ -185,8 +247,7 @@ def _row_values(row, number: int, max_columns: int, sheet: OdsSheet) -> tuple[li
         if len(values) > max_columns:
             break
     values.extend([None] * (max_columns + 1 - len(values)))
-    return values, filled or bool(sheet.formulas_unsaved and
-                                  sheet.formulas_unsaved[-1][0] == number)
+    return values, filled
 
 
 # -- writing ---------------------------------------------------------------------------------

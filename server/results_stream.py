@@ -27,6 +27,7 @@ address (429 `too_many_streams` past them), and they all end when the hub stops
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import threading
 from typing import AsyncIterator, Callable
 
@@ -153,6 +154,20 @@ class Streams:
             wake()
 
 
+def stream_owner(address: str) -> str:
+    """Whom a stream counts against in `stream_max_per_address`: the client's address, or an
+    IPv6 client's /64 (one home or phone holds the whole /64 and picks any address in it)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 4:
+        return str(ip)
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+
+
 def event_id(results_etag: str, display_revision: int) -> str:
     return f"{results_etag.strip(chr(34))}~{display_revision}"
 
@@ -162,7 +177,9 @@ def parse_event_id(value: str | None) -> tuple[str | None, int | None]:
     if not value or "~" not in value or len(value) > 300:
         return None, None
     tag, _, revision = value.rpartition("~")
-    return tag, int(revision) if revision.isdigit() else None
+    # ASCII digits only: '²' (a latin-1 header byte) is a digit to str.isdigit, not to int()
+    return tag, int(revision) if revision.isascii() and revision.isdigit() \
+        and len(revision) <= 18 else None
 
 
 def _message(event: str, ident: str, data: bytes) -> bytes:

@@ -471,7 +471,7 @@ def _read_workbook(path: Path, problems: _Problems) -> dict[str, _Table]:
         except zipfile.BadZipFile:
             raise problems.fatal(_NOT_XLSX, file) from None          # an .xls, a .csv…
         except (ET.ParseError, KeyError, OSError, RuntimeError, NotImplementedError,
-                EOFError, zipfile.LargeZipFile, ValueError) as exc:
+                EOFError, zipfile.LargeZipFile, ValueError, LookupError) as exc:
             raise problems.fatal(_DAMAGED, file, reason=_shown(exc, 200)) from None
         handle.seek(0)
         tables = _load_tables(handle, file, problems, data_only=True,

@@ -294,6 +294,7 @@ def sse_events(chunks) -> Iterator[tuple[str, str | None, str]]:
     is ("", None, "") and a `retry:` hint is ("retry", None, its value)."""
     buffer = b""
     event, ident, data = "", None, []
+    size = 0                # the event's data lines so far: bounded like one line
     for chunk in chunks:
         buffer += chunk
         if len(buffer) > MAX_EVENT_BYTES:
@@ -304,7 +305,7 @@ def sse_events(chunks) -> Iterator[tuple[str, str | None, str]]:
             if line == "":
                 if data or event:
                     yield event or "message", ident, "\n".join(data)
-                event, data = "", []
+                event, data, size = "", [], 0
                 continue
             if line.startswith(":"):
                 yield "", None, ""
@@ -312,6 +313,9 @@ def sse_events(chunks) -> Iterator[tuple[str, str | None, str]]:
             key, _, value = line.partition(":")
             value = value[1:] if value.startswith(" ") else value
             if key == "data":
+                size += len(raw)
+                if size > MAX_EVENT_BYTES:      # data lines that never end in an event
+                    raise ValueError("an event too long")
                 data.append(value)
             elif key == "event":
                 event = value

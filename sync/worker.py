@@ -36,10 +36,16 @@ REUSE_CONNECTION = 4.0
 def push_pending(store: Store, client: HubClient, max_batch: int = 500) -> dict[str, int]:
     """Send every unacknowledged event, batch after batch; mark acknowledged only what the hub
     explicitly answered for. Returns counts per status. Raises SyncError on the first failure
-    (what was acknowledged before it stays acknowledged)."""
+    (what was acknowledged before it stays acknowledged). Ends after a batch that was not full:
+    what was written meanwhile goes with the next push window, not in a request per round trip
+    while the kiosk keeps writing."""
     sent: dict[str, OutboxEvent] = {}
+    asked = {"limit": 0, "done": False}
 
     def take(limit: int) -> list[dict]:
+        if asked["done"]:
+            return []
+        asked["limit"] = limit
         events = store.pending_events(limit=limit)
         sent.clear()
         sent.update((e.id, e) for e in events)
@@ -48,6 +54,8 @@ def push_pending(store: Store, client: HubClient, max_batch: int = 500) -> dict[
     def acknowledge(_envelopes: list[dict], results: dict[str, dict]) -> None:
         store.mark_acknowledged(results)
         forget_personal_data(store, [e for e in sent.values() if e.id in results])
+        if len(_envelopes) < asked["limit"]:
+            asked["done"] = True        # everything pending at the last take went
         refused = sum(1 for r in results.values() if r["status"] not in p.ACCEPTED_STATUSES)
         if refused:
             store.set_setting(p.REFUSED, store.get_setting(p.REFUSED, 0) + refused)

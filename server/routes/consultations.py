@@ -12,7 +12,7 @@ from .. import PROTOCOL_VERSION, display_controls
 from ..db import sha256
 from ..errors import HubError
 from ..limits import client_address
-from ..results_stream import results_events
+from ..results_stream import results_events, stream_owner
 from .deps import DeviceDep, HubDep
 from .responses import conditional_response, json_response
 
@@ -34,8 +34,8 @@ def bundle_index(request: Request, me: DeviceDep, hub: HubDep):
 
 @router.get("/cards", summary="Card checks for this device's site (issued cards' public keys)")
 def card_index(request: Request, me: DeviceDep, hub: HubDep):
-    body = canonical_json({"protocol": PROTOCOL_VERSION, **hub.card_index(me)}).encode()
-    return conditional_response(request, f'"{sha256(body)[:32]}"', body, "application/json")
+    etag, body = hub.content.card_index_body(me)
+    return conditional_response(request, etag, body, "application/json")
 
 
 @router.get("/consultations", summary="Published consultations (public)")
@@ -79,7 +79,7 @@ async def results_stream(request: Request, hub: HubDep,
     if hub.read_results(consultation_id) is None:
         raise _unknown_consultation()
     streams = request.app.state.streams
-    address = client_address(request.scope, hub.settings.trusted_proxies)
+    address = stream_owner(client_address(request.scope, hub.settings.trusted_proxies))
     streams.open(address)       # 429 too_many_streams past the caps
     events = results_events(hub, consultation_id, last_event_id, streams,
                             max(1, hub.settings.stream_heartbeat),
