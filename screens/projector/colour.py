@@ -7,7 +7,6 @@ from kivy.uix.boxlayout import BoxLayout
 from app.errors import N_
 from app.model import COLOURS
 from screens import load_kv
-from app.formatting import number
 from screens.projector.base import PjResultView, set_fraction
 
 COLOUR_WORDS = {"green": N_("In favour"), "orange": N_("Needs rework"), "red": N_("Against")}
@@ -39,8 +38,7 @@ class PjColourView(PjResultView):
 
     def update(self, result, animate):
         projects = result.projects                      # app.kinds.colour.ColourResult
-        # Bilingual: the answers on one line, so that six rows keep room for a name each.
-        self.caption = self.say_answers(result.ballots, sep="  ·  " if self.bilingual else "\n")
+        self.caption = self.say_answers(result.ballots)
         for project_id, row in self.rows.items():
             figures = projects.get(project_id)          # None: a project added since
             shares = figures.shares if figures else {}
@@ -49,11 +47,7 @@ class PjColourView(PjResultView):
             written = self.percents(counts, COLOURS)
             row.ids.bar.texts = [written[c] for c in COLOURS]
             set_fraction(row.ids.bar, values, animate)
-            # Bilingual: the count alone (the caption names the answers in both languages),
-            # as the scale's columns do; "83 votes / 83 voti" did not fit its column.
-            total = figures.total if figures else 0
-            row.figures = number(total, self.langs[0]) if self.bilingual \
-                else self.say_votes(total)
+            row.figures = self.say_votes(figures.total if figures else 0)
 
 
 load_kv(__file__)

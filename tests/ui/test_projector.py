@@ -428,31 +428,6 @@ def test_the_title_bar_shows_the_whole_title_in_each_language(make_projector, de
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("mode", list(MODES))
-def test_each_colour_row_shows_its_whole_name_and_count(make_projector, demo_results, size,
-                                                       mode):
-    """Read from the back of the hall: in both languages the bars covered the foot of each
-    project's name, and the count column showed "votes" without its number (four lines in a
-    box for two). Each row's name and count now fit their boxes; bilingual, the count is the
-    number alone, as on the scale's columns."""
-    projector = make_projector(size, **MODES[mode])
-    projector.receive(ResultsPoll(True, demo_results))
-    projector.apply_control({"view": "q-colour"})
-    frames(10)
-    view = next(w for w in projector.root.walk() if hasattr(w, "rows") and
-                any(hasattr(r.ids, "figures") for r in getattr(w, "rows", {}).values()))
-    assert len(view.rows) == 6
-    for row in view.rows.values():
-        for label in (row.ids.name, row.ids.figures):
-            label.texture_update()
-            assert label.texture_size[1] <= label.height + 1, (mode, size, label.text)
-        count = plain(row.ids.figures.text)
-        assert count.split()[0].isdigit() and int(count.split()[0]) > 0, count
-        if mode == "bilingual":
-            assert count.isdigit(), count
-
-
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-@pytest.mark.parametrize("mode", list(MODES))
 def test_each_budget_row_fits_its_name_badge_and_figures(make_projector, demo_results, size,
                                                         mode):
     """In both languages at 1280×720 the budget's rows overlapped: names under the bars,
