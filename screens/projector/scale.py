@@ -3,8 +3,7 @@ with its count and share written above it and its label below, the median column
 words and colour, and the median and mean in the caption."""
 import math
 
-from kivy.core.text.markup import MarkupLabel
-from kivy.properties import BooleanProperty, NumericProperty, StringProperty
+from kivy.properties import BooleanProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from app.formatting import decimal, number
@@ -18,19 +17,7 @@ class PjScaleColumn(BoxLayout):
     label = StringProperty("")
     figures = StringProperty("")
     median_word = StringProperty("")
-    median_lines = NumericProperty(1)    # one line per language: every column alike
     is_median = BooleanProperty(False)
-
-    @staticmethod
-    def one_line_font(text: str, width: float, font_size: float) -> float:
-        """`font_size`, or less so that each line of `text` fits `width`: the median's word on
-        a column ("Centro delle risposte" at 1280×720) was cut to its last word."""
-        if not text or width <= 0:
-            return font_size
-        probe = MarkupLabel(text=text, font_size=font_size, bold=True)
-        probe.refresh()
-        natural = probe.texture.size[0] if probe.texture else 0
-        return font_size if natural <= width else max(1.0, font_size * width / natural)
 
 
 class PjScaleView(PjResultView):
@@ -43,7 +30,7 @@ class PjScaleView(PjResultView):
             label = self.text(labels[value - 1], "\n") if len(labels) == 5 else self._(
                 DEFAULT_LABELS.get(self.question.scale_kind, DEFAULT_LABELS["agreement"])
                 [value - 1], "\n")
-            column = PjScaleColumn(value=str(value), label=label, median_lines=len(self.langs))
+            column = PjScaleColumn(value=str(value), label=label)
             self.columns[value] = column
             row.add_widget(column)
         body.add_widget(row)
@@ -59,15 +46,13 @@ class PjScaleView(PjResultView):
             marked = {math.floor(median), math.ceil(median)}
         for value, column in self.columns.items():
             count = distribution.get(str(value), 0)
-            # Bilingual: the count alone beside the share, on one line (the caption counts the
-            # answers in both languages; the columns keep room under the median's two lines);
-            # one language: "14 votes" under the share.
-            pattern = "{share}  ·  {count}" if self.bilingual else "{share}\n{count}"
-            column.figures = pattern.format(
+            # Bilingual: the count alone under the share (the caption counts the answers in
+            # both languages); one language: "14 votes".
+            column.figures = "{share}\n{count}".format(
                 share=written[str(value)],
                 count=number(count, lang) if self.bilingual else self.say_votes(count))
             column.is_median = value in marked
-            column.median_word = self._("Median", sep="\n") if value in marked else ""
+            column.median_word = self._("Median", sep=" / ") if value in marked else ""
             set_fraction(column.ids.column, count / highest, animate)
         if isinstance(median, (int, float)):
             # Each language's line in its own number format (3,5 and 3,5; 3.5 in English).

@@ -450,29 +450,3 @@ def test_each_budget_row_fits_its_name_badge_and_figures(make_projector, demo_re
         assert badge.texture_size[1] <= badge.height + 1, (mode, size, badge.text)
         assert badge.texture_size[1] + 1.2 * pstyle.u <= badge.height + 2 * pstyle.u
         assert "€" in row.ids.figures.text
-
-
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-@pytest.mark.parametrize("mode", list(MODES))
-def test_the_median_word_on_the_scale_shows_whole(make_projector, demo_results, size, mode):
-    """In Italian at 1280×720 the median column read "risposte": "Centro delle risposte" wrapped
-    in a one-line box. It is drawn whole, a line per language, in every language and size."""
-    projector = make_projector(size, **MODES[mode])
-    projector.receive(ResultsPoll(True, demo_results))
-    projector.apply_control({"view": "q-cooperation"})
-    frames(10)
-    columns = [w for w in projector.root.walk() if w.__class__.__name__ == "PjScaleColumn"]
-    marked = [c for c in columns if c.median_word]
-    assert len(columns) == 5 and marked
-    for column in marked:
-        label = column.ids.median
-        label.texture_update()
-        drawn = ["".join(word.text for word in line.words) for line in label._label._cached_lines]
-        langs = ["fr", "it"] if mode == "bilingual" else [mode]
-        assert len([line for line in drawn if line.strip()]) == len(langs), (mode, size, drawn)
-        assert label.texture_size[1] <= label.height + 1
-        # Read from the back of the hall: not shrunk below two thirds of the small text.
-        assert label.font_size >= pstyle.font_small * 0.66, (mode, size, label.font_size)
-        words = {"fr": "Milieu des réponses", "it": "Centro delle risposte"}
-        for lang, line in zip(langs, drawn):
-            assert words[lang] in plain(line), (mode, drawn)
