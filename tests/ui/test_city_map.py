@@ -1,6 +1,6 @@
 """Issue 27: a city's own map on a real window. `python -m server map build` on the two
-reference files of ../shared/data/geo (not the demo's prepared map) gives a bundle whose place
-question shows the whole perimeter on the tiles drawn offline; a tap in a commune is recorded
+reference files of tests/data/geo (copies of ../shared/data/geo; not the demo's prepared map)
+gives a bundle whose place question shows the whole perimeter on the tiles drawn offline; a tap in a commune is recorded
 with its code, a tap outside is refused in the resident's language. Screenshots in FR and IT
 (build/screenshots/kiosk/<lang>/17-city-map*.png)."""
 import pytest

@@ -26,15 +26,10 @@ ITALIAN_CREDIT = ("Confini amministrativi © ISTAT (CC BY); elaborazione Openpol
 
 
 def geo_dir() -> Path:
-    """../shared/data/geo from the repository (or from a worktree beside it)."""
+    """The two reference files: tests/data/geo (byte-for-byte copies of ../shared/data/geo,
+    with their README's sources, licences and attributions), or PIAZZETTA_GEO_DIR."""
     given = os.environ.get("PIAZZETTA_GEO_DIR")
-    if given:
-        return Path(given)
-    for parent in ROOT.parents:
-        candidate = parent / "shared" / "data" / "geo"
-        if (candidate / FRENCH).is_file():
-            return candidate
-    raise AssertionError("../shared/data/geo not found: set PIAZZETTA_GEO_DIR")
+    return Path(given) if given else ROOT / "tests" / "data" / "geo"
 
 
 def build_city_map(out: Path, *extra: str) -> tuple[int, str, str]:
