@@ -16,6 +16,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from app.bundle import MAX_TILES_BYTES
 from app.canonical import compact_json
 from app.errors import N_
 
@@ -24,6 +25,12 @@ from .protocol import (API_PREFIX, PROTOCOL_VERSION, CertificateRefused, Credent
                        read_acknowledgement)
 
 DEFAULT_TIMEOUT = (5.0, 30.0)   # (connect, read) seconds
+# The most a hub's answer may hold, read before anything is parsed: a hostile hub (a room hub
+# on a hall's Wi-Fi, a captive portal) cannot fill the tablet's memory. A JSON answer (the
+# bundle index with its card checks, an acknowledgement, a card index) stays far below; a
+# file is at most the largest a bundle may carry (app/bundle.py: the base map's tiles).
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
+MAX_FILE_BYTES = MAX_TILES_BYTES + 1024 * 1024
 PIN_MARK = "#pin="              # a hub address with its pin: https://10.0.0.2:8765#pin=ab12…
 
 
@@ -169,12 +176,15 @@ class HubClient:
     def url(self, path: str) -> str:
         return urljoin(self.hub_url + "/", path.lstrip("/"))
 
-    def _request(self, method: str, path: str, **kwargs) -> requests.Response:
+    def _request(self, method: str, path: str, *, limit: int = MAX_ANSWER_BYTES,
+                 **kwargs) -> requests.Response:
         self.requests_made += 1
         try:
             response = self.session.request(method, self.url(path), timeout=self.timeout,
-                                            allow_redirects=False, **kwargs)
-            response.content  # read it all now, inside the try: a cut body is a failure
+                                            allow_redirects=False, stream=True, **kwargs)
+            # Read it all now, inside the try (a cut body is a failure), and never more than
+            # `limit` bytes: an answer announcing or sending more is refused unread.
+            _read_capped(response, limit)
         except requests.exceptions.SSLError as exc:
             if certificate_problem(exc):
                 raise CertificateRefused(pinned=bool(self.pin)) from None
@@ -321,7 +331,7 @@ class HubClient:
         return self._checked(self._request(method, path, json=dict(body), headers=headers))
 
     def get_bytes(self, path: str) -> bytes:
-        response = self._request("GET", path, headers={"Accept": "*/*"})
+        response = self._request("GET", path, headers={"Accept": "*/*"}, limit=MAX_FILE_BYTES)
         if response.status_code != 200:
             self._checked(response)
         return response.content
@@ -331,3 +341,29 @@ class HubClient:
         if not isinstance(data.get("answers"), list) or not isinstance(data.get("cursor"), int):
             raise NotAcknowledged("malformed answers")
         return data
+
+
+def _read_capped(response: requests.Response, limit: int) -> None:
+    """Read `response`'s body into it (`response.content` then works as usual), refusing one
+    longer than `limit` bytes — announced by its Content-Length or found while reading — with
+    NotAcknowledged, the connection closed."""
+    try:
+        announced = int(response.headers.get("Content-Length") or 0)
+    except ValueError:
+        announced = 0
+    if announced > limit:
+        response.close()
+        raise NotAcknowledged("answer too large")
+    if response._content is not False:      # already read (an adapter that reads it all)
+        if len(response.content or b"") > limit:
+            raise NotAcknowledged("answer too large")
+        return
+    chunks, size = [], 0
+    for chunk in response.iter_content(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            response.close()
+            raise NotAcknowledged("answer too large")
+        chunks.append(chunk)
+    response._content = b"".join(chunks)   # what requests itself does in `.content`
+    response._content_consumed = True
