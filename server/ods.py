@@ -100,8 +100,13 @@ def _text_of(element, budget: _Budget) -> str:
     return "".join(parts)
 
 
+# LibreOffice keeps a typed TRUE/FALSE (or one copied from an .xlsx) as a number with the
+# formula TRUE()/FALSE(): it is a truth value, as openpyxl reads it from an .xlsx.
 def _value(cell, budget: _Budget) -> object:
     kind = cell.get(_t(_OFFICE, "value-type"))
+    formula = (cell.get(_t(_TABLE, "formula")) or "").replace(" ", "")
+    if formula[:3].lower() == "of:" and formula[3:].upper() in ("=TRUE()", "=FALSE()"):
+        return formula[3:].upper() == "=TRUE()"
     if kind in ("float", "percentage", "currency"):
         number = float(cell.get(_t(_OFFICE, "value"), "nan"))
         return int(number) if number.is_integer() and abs(number) < 2 ** 53 else number

@@ -359,6 +359,9 @@ def test_the_same_workbook_saved_by_libreoffice_builds_the_same_bundle(tmp_path)
     book = base()
     book["meetings"][1][2] = datetime(2099, 5, 4, 18, 30)     # a real date-time cell
     original = save(book, tmp_path / "original", "xlsx")
+    truth = base()
+    truth["projects"][1][2] = True              # LibreOffice keeps it as the formula TRUE()
+    truth_book = save(truth, tmp_path / "truth", "xlsx")
     demo = tmp_path / "demo.xlsx"
     shutil.copy(DEMO_BUNDLE_DIR / "consultation.xlsx", demo)
     expected = {"original": build_bundle(original),
@@ -366,9 +369,12 @@ def test_the_same_workbook_saved_by_libreoffice_builds_the_same_bundle(tmp_path)
     for target in ("ods", "xlsx"):
         out = tmp_path / f"by-libreoffice-{target}"
         subprocess.run([SOFFICE, "--headless", f"-env:UserInstallation=file://{tmp_path}/lo",
-                        "--convert-to", target, "--outdir", str(out), str(original), str(demo)],
+                        "--convert-to", target, "--outdir", str(out), str(original), str(demo),
+                        str(truth_book)],
                        check=True, capture_output=True, timeout=300)
         assert build_bundle(out / f"original.{target}") == expected["original"], target
+        assert verdict(out / f"truth.{target}", tmp_path)[:2] == \
+            verdict(truth_book, tmp_path)[:2], target
         assert build_bundle(out / f"demo.{target}", DEMO_BUNDLE_DIR) == expected["demo"], target
 
 
