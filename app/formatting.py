@@ -116,6 +116,20 @@ def day_and_time(iso: str, lang: str) -> str:
     return when + (" · " + time if when and time else "")
 
 
+def local_day_and_time(iso: str | None, lang: str) -> str:
+    """A moment the device's clock wrote in UTC ('2026-12-06T19:30:05+00:00'), as the screens
+    write it in the device's own time zone: '06/12/2026 · 20:30' in Paris. "" if it is not an
+    ISO date-time."""
+    from datetime import datetime, timezone
+    try:
+        moment = datetime.fromisoformat(iso or "")
+    except (TypeError, ValueError):
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return day_and_time(moment.astimezone().strftime("%Y-%m-%dT%H:%M"), lang)
+
+
 def whole_percents(counts) -> list[int]:
     """Whole percentages of `counts` that add up to exactly 100 (largest remainder: each
     share is rounded down, then the points left go to the largest remainders, ties to the

@@ -8,7 +8,7 @@ from kivy.clock import Clock
 from kivy.properties import BooleanProperty, ListProperty, StringProperty
 
 from app.errors import N_
-from app.formatting import number
+from app.formatting import local_day_and_time, number
 from screens import load_kv
 from screens.facilitator.page import FacilitatorPage
 from screens.i18n import failure_words, tr
@@ -83,7 +83,7 @@ class SyncPage(FacilitatorPage):
             n=number(status.pending, tr.lang)))
         if status.last_success:
             lines.append(tr._("Last successful sync: {when}").format(
-                when=status.last_success[:16].replace("T", " ")))
+                when=local_day_and_time(status.last_success, tr.lang) or "?"))
         if status.problem:
             lines.append(tr._(status.problem))
         advice = status.advice

@@ -141,3 +141,21 @@ def test_one_date_format_everywhere():
     assert day_and_time("2026-12-03T18:30", "fr") == "03/12/2026 · 18:30"
     assert day_and_time("2026-12-03", "fr") == "03/12/2026"
     assert day("", "fr") == "" and day("soon", "fr") == ""
+
+
+def test_a_utc_moment_is_written_in_the_devices_time_zone(monkeypatch):
+    """The sync page's "last successful sync": the worker writes UTC, a facilitator in Paris
+    reads Paris time, in the screens' one date format."""
+    import time
+    from app.formatting import local_day_and_time
+    monkeypatch.setenv("TZ", "Europe/Paris")
+    time.tzset()
+    try:
+        assert local_day_and_time("2026-12-06T19:30:05+00:00", "fr") == "06/12/2026 · 20:30"
+        assert local_day_and_time("2026-07-01T22:15:00+00:00", "it") == "02/07/2026 · 00:15"
+        assert local_day_and_time("2026-12-06T19:30:05+00:00", "en") == "12/06/2026 · 20:30"
+        assert local_day_and_time("not a date", "fr") == ""
+        assert local_day_and_time(None, "fr") == ""
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
