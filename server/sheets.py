@@ -34,6 +34,7 @@ from typing import Any, Callable
 from app.bundle import (BUNDLE_FILE, FORMAT, FORMAT_VERSION, IMAGE_SUFFIXES,
                         MAX_IMAGE_PIXELS, MAX_INT, load_bundle, parse_bundle, read_bundle_image)
 from app.errors import N_, BundleError, DomainError, ValidationError
+from app.formatting import number
 from app.identifiers import is_content_id
 from app.kinds import KINDS, QUESTION_KINDS
 from app.kinds.scale import VALUES as SCALE_VALUES
@@ -157,7 +158,15 @@ _WHERE_COLUMN = N_("Sheet '{sheet}', column {column}: {message}")
 _WHERE_SHEET = N_("Sheet '{sheet}': {message}")
 
 
-def _format(template: str, params: dict) -> str:
+# Placeholders that hold amounts and counts: written as the reader's language writes numbers
+# (100 000 in French, 100.000 in Italian) when the reader's language is known.
+_AMOUNTS = ("total", "step", "cost", "spent", "max", "min", "count", "size")
+
+
+def _format(template: str, params: dict, lang: str | None = None) -> str:
+    if lang:
+        params = {k: (number(v, lang) if k in _AMOUNTS and isinstance(v, (int, float))
+                      and not isinstance(v, bool) else v) for k, v in params.items()}
     try:
         return template.format(**params)
     except (KeyError, IndexError, ValueError):
@@ -177,10 +186,12 @@ class SheetProblem:
     letter: str | None = None
     warning: bool = False            # the build goes on: the message is shown, not refused
 
-    def describe(self, gettext: Callable[[str], str] | None = None) -> str:
-        """`Sheet 'questions', row 7, column label::it (D): …` in the reader's language."""
+    def describe(self, gettext: Callable[[str], str] | None = None,
+                 lang: str | None = None) -> str:
+        """`Sheet 'questions', row 7, column label::it (D): …` in the reader's language
+        (`lang` also writes its amounts as that language does)."""
         tr = gettext or (lambda s: s)
-        message = self.text(tr)
+        message = self.text(tr, lang)
         if self.sheet is None:
             return message
         where = dict(sheet=self.sheet, row=self.row, column=self.column, letter=self.letter,
@@ -195,9 +206,10 @@ class SheetProblem:
             template = _WHERE_SHEET
         return _format(tr(template), where)
 
-    def text(self, gettext: Callable[[str], str] | None = None) -> str:
+    def text(self, gettext: Callable[[str], str] | None = None,
+             lang: str | None = None) -> str:
         """What is wrong, in the reader's language, without where."""
-        return _format((gettext or (lambda s: s))(self.message), self.params)
+        return _format((gettext or (lambda s: s))(self.message), self.params, lang)
 
     def as_dict(self, gettext: Callable[[str], str] | None = None) -> dict:
         """For JSON answers: the place, the message read and its msgid."""
@@ -226,9 +238,10 @@ class SheetError(DomainError):
         self.count = len(self.problems) if count is None else count   # listed or not
         super().__init__(_NOTHING_WRITTEN, None, count=self.count)
 
-    def describe(self, gettext: Callable[[str], str] | None = None) -> str:
+    def describe(self, gettext: Callable[[str], str] | None = None,
+                 lang: str | None = None) -> str:
         lines = [super().describe(gettext)]
-        lines += [problem.describe(gettext) for problem in self.problems]
+        lines += [problem.describe(gettext, lang) for problem in self.problems]
         return "\n".join(lines)
 
 
@@ -1947,11 +1960,12 @@ def _cli() -> argparse.ArgumentParser:
     return parser
 
 
-def _print_warnings(found: list[SheetProblem], _, built: bool = True) -> None:
+def _print_warnings(found: list[SheetProblem], _, built: bool = True,
+                    lang: str | None = None) -> None:
     """Warnings on stderr, each marked; when the build went on (exit code 0), their count and
     that the bundle is built all the same — never beside problems, where nothing is written."""
     for problem in found:
-        print(_format(_("Warning: {message}"), dict(message=problem.describe(_))),
+        print(_format(_("Warning: {message}"), dict(message=problem.describe(_, lang))),
               file=sys.stderr)
     if found and built:
         print(_format(_("Warnings: {count}. Read them: the bundle is built all the same."),
@@ -1973,7 +1987,7 @@ def main_bundle(argv: list[str] | None = None) -> int:
     try:
         if args.action == "build":
             consultation = write_bundle_folder(args.sheet, args.out, args.images, found)
-            _print_warnings(found, _)
+            _print_warnings(found, _, lang=args.lang)
             print(_format(_("Written: {path} ({id}, version {version})."),
                           dict(path=args.out, id=consultation.id, version=consultation.version)))
         else:
@@ -1989,8 +2003,8 @@ def main_bundle(argv: list[str] | None = None) -> int:
     except SheetError as exc:
         # What stops the build first, then the warnings, then "nothing written".
         for problem in exc.problems:
-            print(problem.describe(_), file=sys.stderr)
-        _print_warnings(exc.warnings, _, built=False)
+            print(problem.describe(_, args.lang), file=sys.stderr)
+        _print_warnings(exc.warnings, _, built=False, lang=args.lang)
         print(_format(_(_NOTHING_WRITTEN), dict(count=exc.count)), file=sys.stderr)
         return 1
     except DomainError as exc:

@@ -25,6 +25,7 @@ from ..body import BodyTimeout, BodyTooLarge
 from ..errors import HubError
 from ..hub import same_secret
 from ..pages import SECURITY_HEADERS, render, request_lang, translator
+from ..sheets import SheetError
 from .dashboard import login, refused_page, session_of, token_in_address
 from .deps import HubDep
 
@@ -49,10 +50,12 @@ def _page(lang: str, status: int = 200, **context) -> HTMLResponse:
 def _problem_rows(problems, lang: str) -> list[dict]:
     _ = translator(lang)
     return [{"sheet": p.sheet, "row": p.row, "column": p.column, "letter": p.letter,
-             "message": p.text(_)} for p in problems]
+             "message": p.text(_, lang)} for p in problems]
 
 
 def _error_text(error: DomainError, lang: str) -> str:
+    if isinstance(error, SheetError):
+        return error.describe(translator(lang), lang)
     return error.describe(translator(lang))
 
 

@@ -453,3 +453,20 @@ def test_an_ods_cells_comment_is_not_its_value(tmp_path):
         for name, content in parts.items():
             archive.writestr(name, content)
     assert build_bundle(commented) == build_bundle(plain)
+
+
+def test_amounts_in_messages_are_written_as_the_readers_language_writes_them():
+    """A city officer in Lyon reads "100 000", one in Turin "100.000" — never "100000"."""
+    from app.formatting import number
+    from app.i18n import gettext_for
+    from server.sheets import SheetProblem
+    problem = SheetProblem("questions", 2, "step", "The total ({total}) is not a whole number "
+                           "of steps of {step}: choose a step that divides it.",
+                           {"total": 100000, "step": 30000}, letter="F")
+    for lang in ("fr", "it", "en"):
+        text = problem.describe(gettext_for(lang), lang)
+        assert number(100000, lang) in text and number(30000, lang) in text, text
+        assert "100000" not in text, text
+    assert number(100000, "it") == "100.000"
+    # Without a language (the JSON answers' codes, the tests): the values as they are.
+    assert "100000" in problem.describe()
