@@ -40,7 +40,8 @@ def _next_question(opening, after: str | None) -> str | None:
 
 
 def _message(lang: str, title: str, text: str, status: int, **context) -> HTMLResponse:
-    return render("phone_message.html", lang, status, title=title, text=text, **context)
+    return render("phone_message.html", lang, status, title=title, text=text,
+                  problem=status >= 400, **context)
 
 
 def question_page(hub, request: Request, lang: str, opening, question_id: str, *,
