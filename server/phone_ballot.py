@@ -29,7 +29,7 @@ import json
 import secrets
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import func, select
 
@@ -52,6 +52,18 @@ COOKIE_DAYS = 7
 CLOSED = N_("This question is closed: answers are no longer taken.")
 ALREADY = N_("Already used: this question was already answered with this card.")
 ALREADY_PHONE = N_("Already answered: this phone has already answered this question.")
+
+
+# Checks run before a phone's answer is recorded: `check(hub, opening, question_id)` may raise
+# PhoneRefused. The hook for what other parts decide about phone answers (rehearsal mode: a
+# rehearsal's phone answers kept apart and never tallied registers here, not in this module).
+ANSWER_CHECKS: list[Callable[[Any, "PhoneOpening", str], None]] = []
+
+
+def register_answer_check(check: Callable[[Any, "PhoneOpening", str], None]) -> None:
+    """Add a check every phone answer passes first (ANSWER_CHECKS); idempotent."""
+    if check not in ANSWER_CHECKS:
+        ANSWER_CHECKS.append(check)
 
 
 @dataclass(frozen=True)
@@ -223,6 +235,8 @@ def record_phone_answer(hub, opening: PhoneOpening, question_id: str, value: Any
     consultation = opening.consultation
     if question_id not in opening.questions:
         raise PhoneRefused(CLOSED, "phone_question_closed", status=410)
+    for check in ANSWER_CHECKS:
+        check(hub, opening, question_id)
     device = phone_device(hub, opening.site_id)
     base = {"consultation_id": consultation.id, "ballot_id": ballot_id}
     answer = dict(base, question_id=question_id, value=value,
