@@ -204,3 +204,81 @@ def test_a_tablet_opens_phones_at_its_own_site(hub, tablet, api):
         sites = {row[0] for row in conn.exec_driver_sql(
             "SELECT site_id FROM ballots")}
     assert sites == {SITE}
+
+
+def test_a_room_hub_forwards_phone_answers_counted_as_phones_upstream(hub, phone, tmp_path):
+    """The room's phone device is registered with the central hub like a tablet, its events
+    forwarded as they are: the central hub counts them once, in the phone channel."""
+    from app.paths import DEMO_BUNDLE_DIR
+    from server import relay
+    from server.hub import Hub
+    from server.settings import Settings
+    from test_server_relay import enroll_relay
+    open_phones(hub, ["q-ticket"])
+    for value in ("yes", "no", "yes"):
+        assert send(phone(), "q-ticket", {"value": value}).status_code == 200
+    with hub.engine.connect() as conn:
+        device_id = conn.exec_driver_sql(
+            "SELECT id FROM devices WHERE id LIKE 'phone-%'").scalar()
+        rows = conn.exec_driver_sql(
+            "SELECT id, device_id, seq, type, recorded_at, payload FROM events "
+            "WHERE device_id = ? ORDER BY seq", (device_id,)).fetchall()
+    envelopes = [{"id": r[0], "device_id": r[1], "seq": r[2], "type": r[3],
+                  "recorded_at": r[4], "payload": json.loads(r[5])} for r in rows]
+    central = Hub(Settings.from_env({}, data_dir=tmp_path / "central"))
+    try:
+        central.import_bundle(DEMO_BUNDLE_DIR)
+        room = enroll_relay(central, "room-a")
+        assert relay.register_devices(central, room, [{"device_id": device_id}])[0][
+            "status"] == "registered"
+        assert {r["status"] for r in relay.ingest_relayed(central, room, envelopes)} == \
+            {"stored"}
+        assert {r["status"] for r in relay.ingest_relayed(central, room, envelopes)} == \
+            {"duplicate"}
+        body = json.loads(central.read_results(CONSULTATION)[1])
+        assert body["channels"] == {"phone": 3}
+        assert body["questions"]["q-ticket"]["channels"]["phone"]["counts"]["yes"] == 2
+    finally:
+        central.close()
+
+
+def test_exports_carry_the_phone_channel(hub, phone):
+    from server.admin import export
+    open_phones(hub, ["q-ticket"])
+    send(phone(), "q-ticket", {"value": "yes"})
+    text = export(hub, "results", CONSULTATION, "csv")
+    lines = text.splitlines()
+    assert f"{CONSULTATION},1,q-ticket,yes_no,,phone:ballots,1" in lines
+    assert f"{CONSULTATION},1,q-ticket,yes_no,yes,phone:counts,1" in lines
+    assert any(",phone,participants,1" in line for line in lines), lines[-5:]
+
+
+def test_the_dashboard_says_how_many_participants_answered_on_phones(hub, phone, api, tablet,
+                                                                    demo, push):
+    open_phones(hub, ["q-ticket"])
+    for _ in range(2):
+        send(phone(), "q-ticket", {"value": "yes"})
+    store, device = tablet(hub)
+    store.record_answer(demo, store.start_ballot(demo), "q-ticket", "no")
+    push(hub, store, device)
+    rows = hub.participation.figures(CONSULTATION)
+    assert sum(r["participants"] for r in rows) == 3 and sum(r["phones"] for r in rows) == 2
+    client = api.fresh()
+    page = client.get("/dashboard?lang=fr",
+                      headers={"Authorization": f"Bearer {hub.settings.admin_token}"})
+    assert page.status_code == 200 and "dont sur téléphone" in page.text
+
+
+def test_a_link_with_the_card_opens_the_ballot_with_it_filled_in(hub, phone):
+    """`/v/<consultation>?card=…` (a card's QR text, or its code): the ballot with the card
+    filled in; the answer spends it."""
+    card = hub.participation.issue_cards(CONSULTATION, 1)[0]
+    open_phones(hub, ["q-ticket"], cards=True)
+    client = phone()
+    text = hub.participation.cards.card_text(card)
+    page = client.get(f"/v/{CONSULTATION}", params={"card": text})
+    assert f'type="hidden" name="card" value="{text}"' in page.text
+    assert send(client, "q-ticket", {"value": "yes", "card": text}).status_code == 200
+    assert send(phone(), "q-ticket", {"value": "no", "card": card.typed}).status_code == 409
+    assert results(hub)["questions"]["q-ticket"]["counts"] == {"yes": 1, "no": 0,
+                                                              "abstain": 0}
