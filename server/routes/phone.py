@@ -151,6 +151,7 @@ async def phone_answer(request: Request, hub: HubDep, consultation_id: str, ques
     if set_cookie:
         response.set_cookie(pb.PHONE_COOKIE, set_cookie, max_age=pb.COOKIE_DAYS * 86400,
                             path="/v", httponly=True, samesite="lax",
-                            secure=request.url.scheme == "https")
+                            secure=request.url.scheme == "https"
+                            or hub.settings.public_url.startswith("https://"))
     return response
 

@@ -282,3 +282,15 @@ def test_a_link_with_the_card_opens_the_ballot_with_it_filled_in(hub, phone):
     assert send(phone(), "q-ticket", {"value": "no", "card": card.typed}).status_code == 409
     assert results(hub)["questions"]["q-ticket"]["counts"] == {"yes": 1, "no": 0,
                                                               "abstain": 0}
+
+
+def test_no_tablet_takes_a_phone_devices_name_and_the_room_counts_no_phone_as_tablet(hub,
+                                                                                   phone):
+    from server.errors import HubError
+    from server.upstream import status
+    with pytest.raises(HubError) as refused:
+        hub.enroll(hub.make_enrollment_code(SITE)["code"], "phone-0123", "0" * 64)
+    assert refused.value.field == "device_id"
+    open_phones(hub, ["q-ticket"])
+    send(phone(), "q-ticket", {"value": "yes"})
+    assert status(hub)["tablets_enrolled"] == 0
