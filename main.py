@@ -147,7 +147,8 @@ def projector_factory(role: str, hub_url: str | None = None):
         return None
     # The screens never import sync: they are handed what they read.
     return factory(lambda app: projector_results(app.consultation, hub_url=hub_url or None,
-                                                 store_path=app.store.path))
+                                                 store_path=app.store.path),
+                   phone_base=hub_url or None)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,8 @@
 
 A result says where its votes came from: residents on the tablets (`tablet`), a paper ballot box
 counted per option (`paper`), raised colour cards counted per project (`show_of_hands`), and the
-central platform's online votes (`online`). Tablet votes are ballots; the other channels arrive
+central platform's online votes (`online`), and residents' own phones in the room (`phone`,
+server/phone_ballot.py). Tablet and phone votes are ballots; the other channels arrive
 as *counts*: how many votes each value of one question got, typed in at once.
 
 A count is an outbox event like a vote (type `tally_count`). It is never changed: a correction
@@ -31,13 +32,26 @@ from .model import Consultation, Question
 from .tally import new_tally
 
 TABLET = "tablet"
-CHANNELS = (TABLET, "paper", "show_of_hands", "online")
+PHONE = "phone"
+CHANNELS = (TABLET, PHONE, "paper", "show_of_hands", "online")
+BALLOT_CHANNELS = (TABLET, PHONE)
+# The hub answers for residents' phones as a device of its own, whose ID starts so
+# (server/phone_ballot.py): its ballots are the phone channel's, here and at every hub they
+# are forwarded to. The one rule that tells a ballot's channel from its device.
+PHONE_DEVICE_PREFIX = "phone-"
 COUNT_CHANNELS = ("paper", "show_of_hands", "online")
 COUNT_EVENT = "tally_count"
 
 # How each channel is named to people (msgids; screens and the projector translate them).
-CHANNEL_NAMES = {"tablet": N_("tablets"), "paper": N_("paper"),
+CHANNEL_NAMES = {"tablet": N_("tablets"), "phone": N_("phones"), "paper": N_("paper"),
                  "show_of_hands": N_("show of hands"), "online": N_("online")}
+
+
+def ballot_channel(device_id: object) -> str:
+    """The channel of a ballot made by `device_id`: `phone` for the hub's phone device, else
+    `tablet`."""
+    return PHONE if isinstance(device_id, str) and device_id.startswith(PHONE_DEVICE_PREFIX) \
+        else TABLET
 
 
 @dataclass(frozen=True)
@@ -171,13 +185,17 @@ class ChannelTally:
         return self.typed_result().to_json()
 
 
-def participants(tallies: Iterable[ChannelTally], tablet_ballots: int) -> dict[str, int]:
-    """How many people took part through each channel: the tablets' ballots, and for every
-    other channel the biggest count of any one question (the same people answer several
-    questions, so counts are not added up across questions)."""
-    out = {TABLET: max(0, int(tablet_ballots))}
+def participants(tallies: Iterable[ChannelTally], tablet_ballots: int,
+                 phone_ballots: int = 0) -> dict[str, int]:
+    """How many people took part through each channel: the tablets' and phones' ballots, and
+    for every other channel the biggest count of any one question (the same people answer
+    several questions, so counts are not added up across questions). `tablet_ballots` may
+    include the phones' (a results body's `ballots`): they are taken out of it."""
+    out = {TABLET: max(0, int(tablet_ballots) - max(0, int(phone_ballots)))}
+    if phone_ballots:
+        out[PHONE] = int(phone_ballots)
     for tally in tallies:
         for channel, ballots in tally.channel_ballots().items():
-            if channel != TABLET:
+            if channel not in BALLOT_CHANNELS:
                 out[channel] = max(out.get(channel, 0), ballots)
     return {c: out[c] for c in CHANNELS if out.get(c)}

@@ -25,6 +25,10 @@ ignored (so a newer facilitator screen can talk to an older projector)::
      "bilingual": "off",          # "off", "side_by_side" (fr and it together) or
                                   #  "alternating" (one language, then the other)
      "lang": "fr",                # the language when bilingual is "off": fr, it or en
+     "phones": ["q-ticket"],      # the questions open to residents' phones now (at most
+                                  #  MAX_PHONE_QUESTIONS, in order); [] closes them
+     "phones_cards": true,        # phones answer with a participation card's code (else one
+                                  #  answer per phone and question: weaker, docs/protocol.md)
      "revision": 12}              # optional: the hub numbers controls; a projector ignores a
                                   # control whose revision is not above the last it applied,
                                   # so a replayed or late relay changes nothing
@@ -54,7 +58,8 @@ DEFAULT_PERIOD = 20
 PERIOD_STEPS = (10, 15, 20, 30, 45, 60, 120)
 ALTERNATE_SECONDS = 8  # bilingual "alternating": how long each language stays on screen
 CONTROL_KEYS = ("view", "rotating", "period", "hidden", "frozen", "bilingual", "lang",
-                "revision")
+                "phones", "phones_cards", "revision")
+MAX_PHONE_QUESTIONS = 10
 
 
 def views_of(consultation: Consultation) -> tuple[str, ...]:
@@ -72,6 +77,8 @@ class DisplayState:
     frozen: bool = False
     bilingual: str = "off"
     lang: str = "fr"
+    phones: tuple[str, ...] = ()     # questions open to phones (server/phone_ballot.py)
+    phones_cards: bool = False
     revision: int = 0
 
     @classmethod
@@ -100,7 +107,8 @@ class DisplayState:
         """This whole state as a DisplayControl (what a relay would send to mirror it)."""
         return {"view": self.view, "rotating": self.rotating, "period": self.period,
                 "hidden": self.hidden, "frozen": self.frozen, "bilingual": self.bilingual,
-                "lang": self.lang, **({"revision": self.revision} if self.revision else {})}
+                "lang": self.lang, "phones": list(self.phones),
+                "phones_cards": self.phones_cards, **({"revision": self.revision} if self.revision else {})}
 
     # -- changing --------------------------------------------------------------------------
 
@@ -140,7 +148,9 @@ def parse_control(control: Mapping[str, Any], views: Iterable[str]) -> dict:
         if key == "view":
             if not isinstance(value, str) or value not in views:
                 raise ValidationError(N_("Unknown view: {view}."), key, view=str(value)[:80])
-        elif key in ("rotating", "hidden", "frozen"):
+        elif key == "phones":
+            value = phone_questions(value, views)
+        elif key in ("rotating", "hidden", "frozen", "phones_cards"):
             if not isinstance(value, bool):
                 raise ValidationError(N_("Yes or no (true or false) is expected here."), key)
         elif key == "period":
@@ -163,6 +173,22 @@ def parse_control(control: Mapping[str, Any], views: Iterable[str]) -> dict:
                                       key, min=0)
         changes[key] = value
     return changes
+
+
+def phone_questions(value: Any, views: Iterable[str]) -> tuple[str, ...]:
+    """A control's `phones`: question IDs (views that are not FIXED_VIEWS), each once, at
+    most MAX_PHONE_QUESTIONS; ValidationError otherwise."""
+    if not isinstance(value, (list, tuple)) or len(value) > MAX_PHONE_QUESTIONS:
+        raise ValidationError(N_("A list of at most {max} questions is expected here."),
+                              "phones", max=MAX_PHONE_QUESTIONS)
+    questions = tuple(v for v in views if v not in FIXED_VIEWS)
+    for item in value:
+        if not isinstance(item, str) or item not in questions:
+            raise ValidationError(N_("Unknown view: {view}."), "phones", view=str(item)[:80])
+    if len(set(value)) != len(value):
+        raise ValidationError(N_("A list of at most {max} questions is expected here."),
+                              "phones", max=MAX_PHONE_QUESTIONS)
+    return tuple(value)
 
 
 # -- the projector's keyboard --------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 
 from app.answers import validate_answer
+from app.counts import ballot_channel
 from app.canonical import canonical_json
 from app.errors import N_
 from app.model import BALLOT_MODES, Consultation
@@ -94,7 +95,7 @@ def _new_ballot(batch: Batch, state: BallotBatch, ballot_id: str, consultation_i
     state.new[ballot_id] = {
         "id": ballot_id, "consultation_id": consultation_id, "device_id": batch.device_id,
         "closed_reason": None, **details}
-    batch.deltas.append(BallotDelta(consultation_id))
+    batch.deltas.append(BallotDelta(consultation_id, channel=ballot_channel(batch.device_id)))
 
 
 def _adopt_ballot(batch: Batch, state: BallotBatch, ballot_id: str, consultation: Consultation,
@@ -123,11 +124,13 @@ def _set_answer(batch: Batch, state: BallotBatch, consultation_id: str, ballot_i
         return  # a later answer (or withdrawal) of this question is already in
     # (An answer another device once wrote into this ballot, before ballots had owners, has no
     # say against its owner's: sequence numbers are per device.)
+    # A ballot's answers are its owner's, so of its owner's channel (app.counts.ballot_channel).
+    channel = ballot_channel(batch.device_id)
     if current is not None and current["value"] is not None:
         batch.deltas.append(AnswerDelta(current["consultation_id"], question_id,
-                                         current["value"], -1))
+                                         current["value"], -1, channel))
     if value is not None:
-        batch.deltas.append(AnswerDelta(consultation_id, question_id, value))
+        batch.deltas.append(AnswerDelta(consultation_id, question_id, value, channel=channel))
     state.answers[key] = {"consultation_id": consultation_id, "seq": event.seq,
                           "event_id": event.id, "device_id": batch.device_id, "value": value}
     state.dirty.add(key)

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from app.canonical import canonical_json
 from app.clock import now_iso
 from app.codes import format_code, new_code, normalize_code
+from app.counts import PHONE_DEVICE_PREFIX
 from app.errors import N_
 from app.signup import device_signup_key
 from app.text import clean_text
@@ -333,9 +334,11 @@ CREDENTIAL = re.compile(r"^[0-9a-f]{64}$")
 
 
 def check_device_id(device_id: object) -> str:
-    """`device_id` as a tablet's own identifier, or HubError (never staff's "staff")."""
+    """`device_id` as a tablet's own identifier, or HubError (never staff's "staff", nor one
+    of the hubs' phone devices': their ballots are the phone channel's, app.counts)."""
     if not isinstance(device_id, str) or not IDENT.match(device_id) \
-            or device_id == channels.STAFF_DEVICE:   # staff's own counts are "staff"'s
+            or device_id == channels.STAFF_DEVICE \
+            or device_id.startswith(PHONE_DEVICE_PREFIX):
         raise HubError(N_("A device identifier (1 to 64 letters, digits, - or _) is expected."),
                        field="device_id")
     return device_id

@@ -57,6 +57,14 @@ def set_display(hub, consultation_id: str, control: Any, by: str,
     changes = parse_control(control, views_of(consultation))
     if not changes:
         raise HubError(N_("This display control changes nothing."), field="control")
+    if "phones" in changes:
+        # Phones answer at the site of whoever opened them (server/phone_ballot.py): the
+        # tablet's own, or one staff name among the consultation's.
+        site = device.get("site_id") if device is not None else control.get("phones_site")
+        if site is not None and (not isinstance(site, str) or (consultation.sites and not any(
+                s.id == site for s in consultation.sites))):
+            raise ValidationError(N_("Unknown site."), "phones_site")
+        changes["phones_site"] = site
     with hub.unit_of_work() as uow:
         conn = uow.conn
         row = conn.execute(select(db.display_controls).where(

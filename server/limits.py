@@ -119,7 +119,7 @@ class RateLimits:
     """The hub's limits by kind (settings `rate_*`); `hit(kind, who)` counts, or raises 429."""
 
     KINDS = ("enroll", "enroll_device", "signup", "signup_device", "cards", "public", "login",
-             "upload")
+             "upload", "phone")
 
     def __init__(self, settings, engine, writer=None):
         self.settings = settings

@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.clock import now_iso
+from app.counts import PHONE_DEVICE_PREFIX
 from app.errors import N_
 from app.signup import (SignupConfig, SignupDraft, contact_identity, redacted_signup_payload,
                         validate_signup, verify_signup_token)
@@ -432,7 +433,7 @@ class SignupRegister:
 
     def figures(self, consultation_id: str | None = None,
                 room_cards: list[dict] = ()) -> list[dict]:
-        """Participants (ballots), sign-ups (and confirmed ones), conversion and ideas, per
+        """Participants (ballots; `phones`: of them, from residents' phones), sign-ups (and confirmed ones), conversion and ideas, per
         consultation, site and meeting; the cards each site's room hub made (`room_cards`: the
         rows {consultation_id, site_id, made} server/participation.py passes, on the site's
         row without a meeting). No personal data."""
@@ -442,7 +443,7 @@ class SignupRegister:
             return rows.setdefault(key, {"consultation_id": key[0], "site_id": key[1],
                                          "meeting_id": key[2], "participants": 0,
                                          "signups": 0, "confirmed": 0, "ideas": 0,
-                                         "room_cards": 0})
+                                         "room_cards": 0, "phones": 0})
 
         with self.hub.engine.connect() as conn:
             for table, column in ((db.ballots, "participants"), (db.proposals, "ideas")):
@@ -453,6 +454,17 @@ class SignupRegister:
                     query = query.where(table.c.consultation_id == consultation_id)
                 for c, s, m, n in conn.execute(query):
                     bucket((c, s, m))[column] = n
+            # Of the participants, those who answered from their phones (app.counts: the
+            # ballots of a hub's phone device).
+            query = select(db.ballots.c.consultation_id, db.ballots.c.site_id,
+                           db.ballots.c.meeting_id, func.count()).where(
+                db.ballots.c.device_id.startswith(PHONE_DEVICE_PREFIX, autoescape=True)
+            ).group_by(db.ballots.c.consultation_id, db.ballots.c.site_id,
+                       db.ballots.c.meeting_id)
+            if consultation_id:
+                query = query.where(db.ballots.c.consultation_id == consultation_id)
+            for c, s, m, n in conn.execute(query):
+                bucket((c, s, m))["phones"] = n
             self.hub.stage.enter(conn)
             live = self.hub.stage.live()
             query = select(live.c.consultation_id, live.c.site_id, live.c.meeting_id,

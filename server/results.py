@@ -21,7 +21,8 @@ from sqlalchemy import func, select
 
 from app.answers import validate_answer
 from app.canonical import compact_json
-from app.counts import ChannelTally, participants, validate_count
+from app.counts import (PHONE, PHONE_DEVICE_PREFIX, TABLET, ChannelTally, ballot_channel,
+                        participants, validate_count)
 from app.errors import ValidationError
 from app.model import Consultation
 
@@ -42,6 +43,7 @@ class AnswerDelta:
     question_id: str
     value: Any
     sign: int = 1
+    channel: str = TABLET       # a ballot's channel: its device's (app.counts.ballot_channel)
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class BallotDelta:
     """Ballots started in a consultation."""
     consultation_id: str
     ballots: int = 1
+    channel: str = TABLET
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ class _Entry:
     consultation: Consultation
     tallies: dict[str, ChannelTally]
     ballots: int = 0
+    phone_ballots: int = 0
     ideas: Counter = field(default_factory=Counter)
     revision: int = 0
     cached: tuple[int, str, bytes] | None = None   # (revision, etag, body)
@@ -102,15 +106,19 @@ class ResultsCache:
         """
         tallies = {q.id: ChannelTally(consultation, q) for q in consultation.questions}
         skipped: Counter = Counter()
-        for question_id, value in conn.execute(
-                select(db.ballot_answers.c.question_id, db.ballot_answers.c.value).where(
+        for question_id, value, device_id in conn.execute(
+                select(db.ballot_answers.c.question_id, db.ballot_answers.c.value,
+                       db.ballots.c.device_id)
+                .select_from(db.ballot_answers.outerjoin(
+                    db.ballots, db.ballots.c.id == db.ballot_answers.c.ballot_id)).where(
                     db.ballot_answers.c.consultation_id == consultation.id,
                     db.ballot_answers.c.value.is_not(None))):
             tally = tallies.get(question_id)
             if tally is None:
                 continue
             try:
-                tally.add(validate_answer(consultation, tally.question, json.loads(value)))
+                tally.add(validate_answer(consultation, tally.question, json.loads(value)),
+                          channel=ballot_channel(device_id))
             except (ValidationError, ValueError, TypeError, KeyError):
                 skipped[("answer", question_id)] += 1
         for question_id, channel, counts, ballots in conn.execute(
@@ -133,6 +141,9 @@ class ResultsCache:
                       question_id)
         ballots = conn.execute(select(func.count()).select_from(db.ballots).where(
             db.ballots.c.consultation_id == consultation.id)).scalar()
+        phone_ballots = conn.execute(select(func.count()).select_from(db.ballots).where(
+            db.ballots.c.consultation_id == consultation.id,
+            db.ballots.c.device_id.startswith(PHONE_DEVICE_PREFIX, autoescape=True))).scalar()
         ideas = Counter(dict(conn.execute(
             select(db.proposals.c.status, func.count())
             .where(db.proposals.c.consultation_id == consultation.id)
@@ -140,7 +151,8 @@ class ResultsCache:
         with self._lock:
             old = self._entries.get(consultation.id)
             self._entries[consultation.id] = _Entry(
-                consultation, tallies, ballots, ideas, (old.revision + 1) if old else 0)
+                consultation, tallies, ballots, phone_ballots, ideas,
+                (old.revision + 1) if old else 0)
         self.changes.notify(consultation.id, display=True)   # a version: its views too
 
     def version(self, consultation_id: str) -> int | None:
@@ -183,7 +195,8 @@ class ResultsCache:
             revision = entry.revision
             body = {"protocol": PROTOCOL_VERSION, "consultation_id": c.id, "version": c.version,
                     "revision": revision, "ballots": entry.ballots,
-                    "channels": participants(entry.tallies.values(), entry.ballots),
+                    "channels": participants(entry.tallies.values(), entry.ballots,
+                                             entry.phone_ballots),
                     "ideas": {"received": sum(entry.ideas.values()),
                               "approved": entry.ideas["approved"]},
                     "questions": {qid: t.result() for qid, t in entry.tallies.items()}}
@@ -197,7 +210,8 @@ def _apply(entry: _Entry, delta: TallyDelta) -> None:
     if isinstance(delta, AnswerDelta):
         tally = entry.tallies.get(delta.question_id)
         if tally is not None:
-            (tally.add if delta.sign > 0 else tally.remove)(delta.value)
+            (tally.add if delta.sign > 0 else tally.remove)(delta.value,
+                                                            channel=delta.channel)
     elif isinstance(delta, CountDelta):
         tally = entry.tallies.get(delta.question_id)
         if tally is not None:
@@ -205,6 +219,8 @@ def _apply(entry: _Entry, delta: TallyDelta) -> None:
                 delta.counts, delta.ballots, delta.channel)
     elif isinstance(delta, BallotDelta):
         entry.ballots += delta.ballots
+        if delta.channel == PHONE:
+            entry.phone_ballots += delta.ballots
     elif isinstance(delta, IdeaDelta):
         if delta.old is not None:
             entry.ideas[delta.old] -= 1

@@ -116,6 +116,7 @@ class Settings:
     rate_public: str = "300/minute"
     rate_login: str = "20/minute"
     rate_upload: str = "60/hour"          # sheet uploads checked per staff session
+    rate_phone: str = "30/minute"         # phones' answers per address (server/phone_ballot.py)
     # The reverse proxy whose X-Forwarded-For the hub believes (comma-separated addresses);
     # empty: the peer address is the client's, X-Forwarded-For is ignored.
     trusted_proxies: tuple[str, ...] = ()
@@ -224,7 +225,8 @@ class Settings:
                 ("rate_cards", "PIAZZETTA_HUB_RATE_CARDS", "3/day"),
                 ("rate_public", "PIAZZETTA_HUB_RATE_PUBLIC", "300/minute"),
                 ("rate_login", "PIAZZETTA_HUB_RATE_LOGIN", "20/minute"),
-                ("rate_upload", "PIAZZETTA_HUB_RATE_UPLOAD", "60/hour")):
+                ("rate_upload", "PIAZZETTA_HUB_RATE_UPLOAD", "60/hour"),
+                ("rate_phone", "PIAZZETTA_HUB_RATE_PHONE", "30/minute")):
             knobs[key] = _text(env, name, default, overrides, key)
         for key in ("tls_cert", "tls_key", "tls_pin"):
             knobs[key] = str(overrides.pop(key, None) or "")

@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from sqlalchemy import func, select, tuple_, update
 
 from app.clock import now_iso
+from app.counts import PHONE_DEVICE_PREFIX
 from app.errors import N_, DomainError
 from app.signup import PERSONAL_FIELDS
 from sync import protocol as p
@@ -780,7 +781,8 @@ def status(hub, forwarder: Forwarder | None = None) -> dict:
         tablets = conn.execute(select(func.count()).select_from(db.devices).where(
             db.devices.c.kind.is_(None), db.devices.c.last_seen_at.is_not(None))).scalar()
         enrolled = conn.execute(select(func.count()).select_from(db.devices).where(
-            db.devices.c.kind.is_(None))).scalar()
+            db.devices.c.kind.is_(None),     # the hub's own phone devices are no tablets
+            ~db.devices.c.id.startswith(PHONE_DEVICE_PREFIX, autoescape=True))).scalar()
     out = {"url": values.get(URL) if configured(values) else None,
            "relay_id": values.get(RELAY_ID), "site_id": values.get(SITE),
            "tablets_enrolled": enrolled, "tablets_seen": tablets, "waiting": waiting(hub),

@@ -74,7 +74,7 @@ SHARD_SECONDS = {
     "test_taps.py": 40, "test_place.py": 40, "test_qr_scanner.py": 35, "test_facilitator.py": 35,
     "test_resident.py": 30, "test_idea_place.py": 20, "test_tablet_channels.py": 20,
     "test_sync_certificate.py": 17, "test_place_figures.py": 17, "test_facilitator_ux.py": 16,
-    "test_projector_type.py": 15, "test_projector_signup.py": 15, "test_signup_e2e.py": 12,
+    "test_projector_type.py": 15, "test_projector_phones.py": 8, "test_projector_signup.py": 15, "test_signup_e2e.py": 12,
     "test_preview.py": 10, "test_projector_hub.py": 9, "test_memory.py": 7,
     "test_soak.py": 70, "test_city_map.py": 60, "test_idea_pill.py": 26, "test_live_push.py": 26,
     "test_kiosk_words.py": 5,

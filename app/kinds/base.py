@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields, is_dataclass
 from typing import Any, ClassVar, Mapping
 
 from ..errors import N_, ValidationError
-from ..model import Consultation, Option, Question
+from ..model import Consultation, Option, Question, localized
 
 
 def share(count: int | float, total: int | float) -> float:
@@ -202,6 +202,21 @@ class Kind:
     def count_answers(self, question: Question, counts: Mapping) -> list[tuple[Any, int]]:
         return []
 
+    # A phone's ballot page (server/phone_ballot.py, server/templates/phone.html): plain HTML
+    # fields, no script. `web_form` names the template's block: "one" (a radio list, field
+    # `value`), "several" (checkboxes `o.<option>`), "projects" (radios `p.<project>` per
+    # project), "ranks" (a rank `r.<option>` per option), "amounts" (`b.<project>`), "text".
+    web_form: str = ""
+
+    def form_fields(self, consultation: Consultation, question: Question, lang: str,
+                    gettext: Any) -> dict:
+        """What the page draws for `question` in `lang`: `form` and its labels."""
+        raise NotImplementedError
+
+    def form_value(self, question: Question, form: Mapping[str, str]) -> Any:
+        """A submitted page's fields as this kind's answer value, before `validate`."""
+        return form.get("value", "")
+
 
 # -- shared by several kinds ----------------------------------------------------------------
 
@@ -261,6 +276,11 @@ def parse_options(parser: Any, q: dict, field: str) -> tuple[Option, ...]:
         raise parser.fail(N_("This question needs at least two options."), f"{field}.options")
     parser.unique(options, f"{field}.options")
     return tuple(options)
+
+
+def option_fields(question: Question, lang: str) -> list[tuple[str, str]]:
+    """A question's options as (ID, label in `lang`), for a web form."""
+    return [(o.id, localized(o.label, lang)) for o in question.options]
 
 
 def option_list(question: Question, value: Any) -> list:

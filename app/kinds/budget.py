@@ -154,4 +154,25 @@ class BudgetKind(Kind):
         return {pid: normal[pid] for pid in question.projects if pid in normal}
 
 
+    web_form = "amounts"
+
+    def form_fields(self, consultation, question, lang, gettext):
+        from ..model import localized
+        projects = [consultation.project(p) for p in question.projects]
+        return {"form": "amounts", "total": question.budget_total,
+                "step": question.budget_step, "currency": question.currency,
+                "projects": [(p.id, localized(p.title, lang), p.cost) for p in projects if p]}
+
+    def form_value(self, question, form):
+        value = {}
+        for project in question.projects:
+            raw = re.sub(r"[\s.,'\u00a0\u202f]", "", form.get("b." + project, ""))
+            if raw:
+                if not raw.isdigit() or len(raw) > 12:
+                    raise ValidationError(N_("An amount must be a whole number, zero or more."),
+                                          f"{question.id}.{project}")
+                value[project] = int(raw)
+        return value
+
+
 KIND = BudgetKind()

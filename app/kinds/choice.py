@@ -6,7 +6,8 @@ from collections import Counter
 from dataclasses import dataclass
 
 from ..errors import N_, ValidationError
-from .base import Kind, Result, Tally, count_cells, option_list, parse_options, share
+from .base import (Kind, Result, Tally, count_cells, option_fields, option_list,
+                   parse_options, share)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,6 +85,17 @@ class ChoiceKind(Kind):
         if len(chosen) > limit:
             raise ValidationError(N_("Choose at most {max} options."), question.id, max=limit)
         return [o for o in question.option_ids if o in chosen]
+
+    web_form = "one"      # "several" for a multiple choice
+
+    def form_fields(self, consultation, question, lang, gettext):
+        return {"form": "several" if question.multiple else "one",
+                "options": option_fields(question, lang), "max": question.max_choices}
+
+    def form_value(self, question, form):
+        if question.multiple:
+            return [o.id for o in question.options if form.get("o." + o.id)]
+        return form.get("value", "")
 
     def count_cells(self, question, counts):
         """A ballot may tick several options: the ballots are then at least the biggest

@@ -11,6 +11,9 @@ from ..errors import N_, ValidationError
 from ..model import COLOURS
 from .base import Figures, Kind, Result, Tally, count_cells, parse_projects, share
 
+# A colour's meaning in words (colour is never the only carrier): the web form's labels.
+COLOUR_NAMES = {"green": N_("In favour"), "orange": N_("Needs rework"), "red": N_("Against")}
+
 
 @dataclass(frozen=True)
 class ColourProject(Figures):
@@ -74,6 +77,18 @@ class ColourKind(Kind):
                 raise ValidationError(N_("Unknown colour."), f"{question.id}.{project_id}")
             normal[project_id] = colour
         return {pid: normal[pid] for pid in question.projects if pid in normal}
+
+    web_form = "projects"
+
+    def form_fields(self, consultation, question, lang, gettext):
+        from ..model import localized
+        projects = [consultation.project(p) for p in question.projects]
+        return {"form": "projects",
+                "projects": [(p.id, localized(p.title, lang)) for p in projects if p],
+                "colours": [(c, gettext(COLOUR_NAMES[c])) for c in COLOURS]}
+
+    def form_value(self, question, form):
+        return {p: form["p." + p] for p in question.projects if form.get("p." + p)}
 
     def count_cells(self, question, counts):
         """Raised colour cards, per project: one person raises a card for each project, so

@@ -142,4 +142,10 @@ class OpenKind(Kind):
                           required=True)
 
 
+    web_form = "text"
+
+    def form_fields(self, consultation, question, lang, gettext):
+        return {"form": "text", "max": question.max_length}
+
+
 KIND = OpenKind()

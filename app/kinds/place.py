@@ -160,4 +160,16 @@ class PlaceKind(Kind):
         return validate_place(consultation, value, question.id)
 
 
+    # The list of named places: a map to tap needs a script, which the phone pages have not.
+    web_form = "one"
+
+    def form_fields(self, consultation, question, lang, gettext):
+        from ..model import localized
+        areas = consultation.map.areas if consultation.map else ()
+        return {"form": "one", "options": [(a.id, localized(a.name, lang)) for a in areas]}
+
+    def form_value(self, question, form):
+        return {"area": form.get("value", "")}
+
+
 KIND = PlaceKind()

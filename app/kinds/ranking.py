@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from ..errors import N_, ValidationError
-from .base import Kind, Result, Tally, option_list, parse_options
+from .base import Kind, Result, Tally, option_fields, option_list, parse_options
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,6 +78,27 @@ class RankingKind(Kind):
             raise ValidationError(N_("Rank at most {max} options."), question.id,
                                   max=question.ranking_length)
         return ranked
+
+
+    web_form = "ranks"
+
+    def form_fields(self, consultation, question, lang, gettext):
+        return {"form": "ranks", "options": option_fields(question, lang),
+                "max": question.ranking_length}
+
+    def form_value(self, question, form):
+        """A rank per option ("" for none): the options in the order of their ranks."""
+        ranks = {}
+        for option in question.options:
+            raw = form.get("r." + option.id, "")
+            if raw:
+                if not raw.isdigit() or not 1 <= int(raw) <= question.ranking_length:
+                    raise ValidationError(N_("Rank at most {max} options."), question.id,
+                                          max=question.ranking_length)
+                ranks[option.id] = int(raw)
+        if len(set(ranks.values())) != len(ranks):
+            raise ValidationError(N_("Give each rank to one option only."), question.id)
+        return sorted(ranks, key=ranks.get)
 
 
 KIND = RankingKind()

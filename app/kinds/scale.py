@@ -118,6 +118,16 @@ class ScaleKind(Kind):
             raise ValidationError(N_("Choose a value from 1 to 5."), question.id)
         return value
 
+    web_form = "one"
+
+    def form_fields(self, consultation, question, lang, gettext):
+        return {"form": "one", "options": [
+            (str(v), f"{v} · {scale_label(question, v, lang, gettext)}") for v in range(1, 6)]}
+
+    def form_value(self, question, form):
+        raw = form.get("value", "")
+        return int(raw) if raw in VALUES else raw
+
     def count_cells(self, question, counts):
         normal = count_cells(counts, VALUES, "counts", N_("Choose a value from 1 to 5."))
         total = sum(normal.values())

@@ -8,6 +8,9 @@ from ..errors import N_, ValidationError
 from ..model import YES_NO
 from .base import Kind, Result, Tally, count_cells, share
 
+# The answer's words (the kiosk's buttons say the same).
+YES_NO_NAMES = {"yes": N_("Yes"), "no": N_("No"), "abstain": N_("I abstain")}
+
 
 @dataclass(frozen=True, kw_only=True)
 class YesNoResult(Result):
@@ -47,6 +50,11 @@ class YesNoKind(Kind):
         if value not in YES_NO:
             raise ValidationError(N_("Answer yes, no or abstain."), question.id)
         return value
+
+    web_form = "one"
+
+    def form_fields(self, consultation, question, lang, gettext):
+        return {"form": "one", "options": [(v, gettext(YES_NO_NAMES[v])) for v in YES_NO]}
 
     def count_cells(self, question, counts):
         normal = count_cells(counts, YES_NO, "counts", N_("Unknown option."))

@@ -1,10 +1,11 @@
 """The facilitator's remote for the room's projector: which view, rotation on or off, hide or
-reveal the results, freeze. Each tap sends a DisplayControl through the hub (`remote`, the
+reveal the results, freeze, and the question on screen opened to residents' phones (with or
+without participation cards) or closed to them. Each tap sends a DisplayControl through the hub (`remote`, the
 app's sync service's `display_remote`) and says whether the hub took it; a refusal is
 shown translated and changes nothing. Thin: no HTTP here, only the remote's `send`."""
 from kivy.clock import Clock
 from kivy.factory import Factory
-from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
+from kivy.properties import BooleanProperty, ListProperty, ObjectProperty, StringProperty
 
 from app.display import IDEAS_VIEW, PARTICIPATION_VIEW, views_of
 from app.errors import N_, DomainError
@@ -27,6 +28,8 @@ class ProjectorPage(FacilitatorPage):
     rotating = BooleanProperty(True)
     hidden = BooleanProperty(False)
     frozen = BooleanProperty(False)
+    phones = ListProperty([])              # the questions open to phones (app/display.py)
+    phones_cards = BooleanProperty(False)  # phones answer with a participation card's code
     confirmed = BooleanProperty(False)     # the hub has answered at least once
     showing_text = StringProperty("")
 
@@ -65,7 +68,30 @@ class ProjectorPage(FacilitatorPage):
             text += " · " + tr._("Results hidden")
         if self.frozen:
             text += " · " + tr._("Frozen")
+        if self.phones:
+            text += " · " + tr._("Open to phones")
         self.showing_text = text
+
+    @property
+    def view_is_question(self) -> bool:
+        return self.consultation.question(self.view) is not None if self.view else False
+
+    def toggle_phone_cards(self):
+        """Cards or not: kept for the next opening, or sent at once while phones are open."""
+        if self.phones:
+            self.send({"phones_cards": not self.phones_cards})
+        else:
+            self.phones_cards = not self.phones_cards
+
+    def toggle_phones(self):
+        """Open the question on screen to phones, or close what is open."""
+        if self.phones:
+            self.send({"phones": []})
+        elif self.view_is_question:
+            self.send({"phones": [self.view], "phones_cards": self.phones_cards,
+                       "view": self.view})
+        else:
+            self.error = tr._("Show a question first: phones answer the question on screen.")
 
     def send(self, control):
         if self.remote is None:
@@ -85,7 +111,7 @@ class ProjectorPage(FacilitatorPage):
             return
         merged = (state or {}).get("control") if isinstance(state, dict) else None
         merged = merged if isinstance(merged, dict) else {}
-        for key in ("view", "rotating", "hidden", "frozen"):
+        for key in ("view", "rotating", "hidden", "frozen", "phones", "phones_cards"):
             if key in merged:
                 setattr(self, key, merged[key])
             elif key in control:

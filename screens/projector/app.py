@@ -36,6 +36,7 @@ from screens.kinds import SCREEN_KINDS
 from screens.projector.base import PjResultView
 from screens.projector.ideas import PjIdeasView
 from screens.projector.participation import PjParticipationView
+from screens.projector.phones import PjPhonesPanel
 from screens.projector.style import PALETTE, content, join_langs, pstyle, say
 
 if TYPE_CHECKING:
@@ -70,8 +71,12 @@ class Projector:
     """The projector's behaviour, around a ProjectorRoot widget (`self.root`)."""
 
     def __init__(self, consultation, results=None, *, lang: str = "fr", bundle_dir=None,
-                 signup_link=None, **settings):
+                 signup_link=None, phone_base: str | None = None, **settings):
         self.consultation = consultation
+        # The hub's address as phones reach it (the room hub's, or the central hub's): while
+        # questions are open to phones the projector shows `<phone_base>/v/<consultation>`.
+        self.phone_base = phone_base
+        self.phones_panel: PjPhonesPanel | None = None
         # The sign-up link shown with the participation view: a URL, or a callable giving the
         # current one (app.tablet.SignupLink mints it again before it expires), or None.
         self.signup_link = signup_link
@@ -188,7 +193,8 @@ class Projector:
         if old.frozen and not state.frozen and self.pending is not None:
             self.snapshot, self.pending = self.pending, None
         langs = state.languages(time.monotonic())
-        if state.view != old.view or state.hidden != old.hidden or langs != self.langs:
+        if state.view != old.view or state.hidden != old.hidden or langs != self.langs \
+                or state.phones != old.phones:
             self.langs = langs
             self._since = time.monotonic()
             self._show(animate=state.view != old.view)
@@ -236,11 +242,25 @@ class Projector:
             widget.langs = list(self.langs)
         return widget
 
+    def phone_url(self) -> str:
+        """The phones' page of this consultation, or "" when this projector has no hub."""
+        if not self.phone_base:
+            return ""
+        return f"{self.phone_base.rstrip('/')}/v/{self.consultation.id}"
+
     def _show(self, animate: bool) -> None:
         body = self.root.ids.body
         body.clear_widgets()
         state = self.state
-        if state.hidden:
+        self.phones_panel = None
+        if state.phones and self.phone_url():
+            # Questions open to phones: the way in, and the phones' answers arriving (results
+            # stay hidden when hidden: the count is of answers, not of what they say).
+            self.phones_panel = PjPhonesPanel()
+            self.phones_panel.show(self.consultation, state.phones, self.snapshot, self.langs,
+                                   self.phone_url())
+            body.add_widget(self.phones_panel)
+        elif state.hidden:
             question = self.consultation.question(state.view)
             prompt = (content(self.langs, question.prompt, "\n") if question else
                       say(self.langs, N_("Approved ideas") if state.view == IDEAS_VIEW
@@ -269,6 +289,11 @@ class Projector:
             return ""
 
     def _update_view(self, animate: bool) -> None:
+        if self.phones_panel is not None:
+            self.phones_panel.show(self.consultation, self.state.phones, self.snapshot,
+                                   self.langs, self.phone_url())
+            self._chrome()
+            return
         if self.state.hidden:
             self._chrome()
             return
@@ -316,16 +341,17 @@ class Projector:
 
 
 def build_projector(consultation, results=None, lang: str = "fr", bundle_dir=None,
-                    signup_link=None, **settings) -> Projector:
+                    signup_link=None, phone_base: str | None = None, **settings) -> Projector:
     """A projector for `consultation` reading its results through `results` (a `watch(deliver)`:
     sync.display.projector_results, given by main.py; or None to feed it by hand with
     `receive`). Add `projector.root` to a window and call `projector.start()`; `settings` are a
     DisplayControl's initial values."""
     return Projector(consultation, results, lang=lang, bundle_dir=bundle_dir,
-                     signup_link=signup_link, **settings)
+                     signup_link=signup_link, phone_base=phone_base, **settings)
 
 
-def projector_factory(results_for, *, signup_url: str | None = None):
+def projector_factory(results_for, *, signup_url: str | None = None,
+                      phone_base: str | None = None):
     """For main.py's hook (`PiazzettaApp(projector_factory=...)`): a `factory(app)` returning
     the projector's root widget, reading its results through `results_for(app)` (main.py's
     sync.display.projector_results: results and the facilitators' display controls from a
@@ -334,7 +360,8 @@ def projector_factory(results_for, *, signup_url: str | None = None):
 
     The participation view shows a sign-up QR: `signup_url` when given (e.g. printed by the
     hub's admin CLI), else a link minted from this device's own enrollment (its store's
-    sign-up key, site and meeting), else none."""
+    sign-up key, site and meeting), else none. `phone_base`: the hub's address for residents'
+    phones (the "vote on your phone" view), None: no such view."""
     def factory(app):
         from app.kiosk import KioskSettings
         from app.tablet import SignupLink
@@ -343,7 +370,8 @@ def projector_factory(results_for, *, signup_url: str | None = None):
                                         site_id=settings.site_id,
                                         meeting_id=settings.meeting_id)
         projector = Projector(app.consultation, results_for(app), lang=app.default_lang,
-                              bundle_dir=app.bundle_dir, signup_link=link)
+                              bundle_dir=app.bundle_dir, signup_link=link,
+                              phone_base=phone_base)
         projector.results_for = lambda: results_for(app)   # for a new version (reload)
         Window.clearcolor = PALETTE["background"]
         app.bind(on_stop=lambda *_args: projector.stop())

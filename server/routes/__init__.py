@@ -12,6 +12,7 @@
     relay          hub to hub: a room hub registers its devices, forwards batches, reads the
                    answers to its devices' ideas; the dashboard's room hub exports and code
     signup         the pages a resident's phone opens: sign-up form, confirmation, card, idea
+    phone          the phone's ballot pages (/v/…): the questions open to phones, one a page
     dashboard      the staff dashboard (login, figures, exports)
 
 Pages render through server.pages (Jinja, translator, security headers, language). Each

@@ -114,8 +114,8 @@ def dashboard(request: Request, hub: HubDep):
     consultation_id = request.query_params.get("consultation") or None
     rows = hub.participation.figures(consultation_id)
     sites = {s["id"]: localized(s["name"], lang) for s in hub.sites()}
-    totals = {k: sum(r[k] for r in rows) for k in ("participants", "signups", "confirmed",
-                                                   "ideas")}
+    totals = {k: sum(r[k] for r in rows) for k in ("participants", "phones", "signups",
+                                                   "confirmed", "ideas")}
     totals["conversion"] = (round(totals["signups"] / totals["participants"], 3)
                             if totals["participants"] else None)
     from ..relay import relay_summary     # hub to hub: the "Room hubs" section

@@ -98,3 +98,41 @@ def test_the_projector_page_says_what_the_projector_shows(kiosk_factory):
     step(3)
     prompt = k.session.consultation.question("q-ticket").prompt["fr"]
     assert prompt in page.ids.showing.text and not page.rotating
+
+
+def test_the_projector_page_opens_the_question_on_screen_to_phones(kiosk_factory):
+    """Phones (issue 29): the question on screen is opened to phones, with or without cards, as
+    one display control; the same button closes it. FR and IT screenshots."""
+    from screens.i18n import tr
+    from tests.ui.conftest import step
+    sent = []
+
+    class Remote:
+        def send(self, control, lang, done):
+            sent.append(dict(control))
+            merged = {"view": "q-ticket", "phones": control.get("phones", []),
+                      "phones_cards": control.get("phones_cards", False)}
+            done({"revision": len(sent), "control": merged}, None)
+
+    k = kiosk_factory()
+    fac = enter_facilitator(k)
+    k.tap(fac.nav_buttons["projector"])
+    page = fac.pages["projector"]
+    page.remote = Remote()
+    page.ids.phones.dispatch("on_release")          # no question on screen yet: said so
+    assert not sent and page.error
+    page.send({"view": "q-ticket"})
+    step(3)
+    k.tap(page.ids.phones_cards)
+    k.tap(page.ids.phones)
+    step(3)
+    assert sent[-1] == {"phones": ["q-ticket"], "phones_cards": True, "view": "q-ticket"}
+    assert page.phones == ["q-ticket"] and page.phones_cards
+    for lang in ("fr", "it"):
+        tr.lang = lang
+        step(3)
+        k.shot(f"facilitator-projector-phones-{lang}", lang)
+    tr.lang = "fr"
+    k.tap(page.ids.phones)
+    step(3)
+    assert sent[-1] == {"phones": []} and page.phones == []
