@@ -174,3 +174,58 @@ def test_cli_makes_and_verifies_offline(hub, demo, tablet, push, tmp_path, capsy
     out.write_bytes(text)
     assert admin_main(["closing", "verify", str(out), "--key", "00" * 32]) == 1
     assert canonical_json(json.loads(text)) == text.decode().rstrip("\n")
+
+
+def test_staff_close_and_anyone_checks_the_page_and_file(hub, demo, tablet, push, api):
+    late, *_rest = meeting_played(hub, demo, tablet, push)
+    client = api.fresh()
+    staff = {"Authorization": f"Bearer {hub.settings.admin_token}"}
+    assert client.post("/api/v1/admin/closings", json={"meeting_id": MEETING}).status_code == 401
+    made = client.post("/api/v1/admin/closings", json={"meeting_id": MEETING}, headers=staff)
+    assert made.status_code == 200, made.text
+    closing_id = made.json()["id"]
+    assert made.json()["url"].endswith(f"/closing/{closing_id}")
+    key = client.get("/api/v1/closing-key").json()["public_key"]
+    public = api.fresh()
+    signed = public.get(f"/api/v1/closings/{closing_id}")
+    assert signed.status_code == 200
+    record = closings.verify_document(signed.content, key)
+    assert record["number"] == 1
+    for lang, words in (("fr", ("Vérifié", "Bulletins par canal", "tablettes")),
+                        ("it", ("Verificato", "Schede per canale", "tablet"))):
+        page = public.get(f"/closing/{closing_id}", params={"lang": lang})
+        assert page.status_code == 200
+        assert "default-src 'none'" in page.headers["content-security-policy"]
+        for word in words:
+            assert word in page.text, (lang, word)
+        assert late.device_id[:8] not in page.text or "server" not in page.text
+    assert public.get("/closing/" + "0" * 32).status_code == 404
+    assert public.get("/closing/../../etc").status_code == 404
+    # A bad request: a meeting the hub does not hold
+    refused = client.post("/api/v1/admin/closings", json={"meeting_id": "m-nowhere"},
+                          headers=staff)
+    assert refused.status_code == 404 and refused.json()["error"]["code"] == "meeting_unknown"
+    assert [c["number"] for c in client.get("/api/v1/admin/closings",
+                                            headers=staff).json()["closings"]] == [1]
+
+
+def test_the_dashboard_button_closes_a_meeting(hub, demo, tablet, push, api):
+    import re
+    meeting_played(hub, demo, tablet, push)
+    browser = api.fresh()
+    csrf = re.search(r'name="csrf" value="([^"]+)"', browser.get("/dashboard").text).group(1)
+    browser.post("/dashboard/login", data={"token": hub.settings.admin_token, "csrf": csrf})
+    page = browser.get("/dashboard", params={"lang": "it"}).text
+    assert "Chiudi la riunione" in page
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    refused = browser.post("/dashboard/closings", data={"meeting_id": MEETING, "csrf": "x"},
+                           follow_redirects=False)
+    assert refused.status_code == 403 and closings.closings(hub) == []
+    done = browser.post("/dashboard/closings?lang=it", data={"meeting_id": MEETING,
+                                                             "consultation_id": demo.id,
+                                                             "csrf": csrf},
+                        follow_redirects=False)
+    assert done.status_code == 303
+    [made] = closings.closings(hub)
+    assert done.headers["location"] == f"/closing/{made['id']}?lang=it"
+    assert f"/closing/{made['id']}" in browser.get("/dashboard").text
