@@ -3,6 +3,7 @@
     GET  /api/v1/closing-key            (public) the hub's closing public key
     GET  /api/v1/closings/{id}          (public) a closing's signed file, byte for byte
     GET  /closing/{id}                  (public) its page (FR/IT/EN): the sheet, verified here
+    GET  /closing/{id}.pdf?lang=fr|it   (public) the sheet a facilitator signs (PDF)
     POST /api/v1/admin/closings         (staff)  close a meeting or a site's day
     GET  /api/v1/admin/closings         (staff)  every closing this hub made
     (the dashboard's "Close the meeting" button: server/routes/dashboard.py)
@@ -14,30 +15,19 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 from pydantic import BaseModel, Field
 
-from app.counts import CHANNEL_NAMES
 from app.errors import N_
-from app.model import localized
 from app.qr import qr_svg
 
 from .. import closing
+from ..closing_sheet import pdf_bytes, public_url, sheet_context
 from ..errors import HubError
-from ..pages import render, request_lang
+from ..pages import SECURITY_HEADERS, render, request_lang
 from .deps import STAFF_ONLY, HubDep
 from .responses import PROTOCOL_HEADER, json_response
 
 router = APIRouter()
 staff = APIRouter(prefix="/api/v1/admin", dependencies=[STAFF_ONLY])
 pages = APIRouter(include_in_schema=False)
-
-MISMATCH_TEXTS = {
-    "more_ballots_than_cards": N_("More ballots with a card ({ballots}) than cards handed out "
-                                  "({cards})."),
-    "more_cards_used_than_handed_out": N_("More cards used ({used}) than cards handed out "
-                                          "({cards})."),
-    "device_not_synced": N_("The tablet “{name}” has not synced since {since}: it may hold "
-                            "votes the server does not have yet."),
-    "count_corrected_after_closing": N_("A count was corrected after closing no. {closing}."),
-}
 
 
 class ClosingRequest(BaseModel):
@@ -80,24 +70,17 @@ def list_closings(hub: HubDep):
     return json_response({"closings": closing.closings(hub)})
 
 
-def public_url(hub, closing_id: str) -> str:
-    return f"{hub.settings.public_url.rstrip('/')}/closing/{closing_id}"
-
-
-def sheet_context(hub, row: dict, lang: str) -> dict:
-    """What the page and the PDF show of a closing: its record, checked against this hub's
-    key, and its texts in `lang`."""
-    try:
-        record = closing.verify_document(row["document"], closing.hub_public_key(hub))
-        problem = None
-    except closing.VerificationError as exc:
-        import json
-        record, problem = json.loads(row["document"])["record"], str(exc)
-    scope = record["scope"]
-    title = localized(scope.get("title") or {}, lang) if scope["kind"] == "meeting" else ""
-    return {"record": record, "problem": problem, "title": title, "digest": row["digest"],
-            "channel_names": CHANNEL_NAMES, "mismatch_texts": MISMATCH_TEXTS,
-            "url": public_url(hub, row["id"])}
+@pages.get("/closing/{closing_id}.pdf")
+def closing_pdf(request: Request, hub: HubDep, closing_id: str = Path(max_length=64)):
+    """The sheet a facilitator signs, FR or IT (?lang=)."""
+    row = closing.closing(hub, closing_id)
+    if row is None:
+        raise _unknown()
+    lang = request_lang(request)
+    lang = lang if lang in ("fr", "it") else "fr"
+    return Response(pdf_bytes(hub, row, lang), media_type="application/pdf", headers={
+        **SECURITY_HEADERS, "Cache-Control": "no-store",
+        "Content-Disposition": f'inline; filename="closing-{row["number"]}-{lang}.pdf"'})
 
 
 @pages.get("/closing/{closing_id}", response_class=HTMLResponse)

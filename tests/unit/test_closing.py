@@ -229,3 +229,24 @@ def test_the_dashboard_button_closes_a_meeting(hub, demo, tablet, push, api):
     [made] = closings.closings(hub)
     assert done.headers["location"] == f"/closing/{made['id']}?lang=it"
     assert f"/closing/{made['id']}" in browser.get("/dashboard").text
+
+
+@pytest.mark.skipif(__import__("shutil").which("pdftoppm") is None,
+                    reason="pdftoppm (poppler-utils) renders the PDF")
+def test_the_sheet_to_sign_in_french_and_italian(hub, demo, tablet, push, tmp_path, api):
+    import subprocess
+    from pathlib import Path
+    meeting_played(hub, demo, tablet, push)
+    row = closings.make_for(hub, meeting_id=MEETING)
+    shots = Path(__file__).resolve().parents[2] / "build" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    for lang in ("fr", "it"):
+        pdf = tmp_path / f"closing-{lang}.pdf"
+        assert admin_main(["--data-dir", str(hub.settings.data_dir), "closing", "pdf",
+                           row["id"], "--lang", lang, "-o", str(pdf)]) == 0
+        assert pdf.read_bytes().startswith(b"%PDF")
+        subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", "-singlefile",
+                        str(pdf), str(shots / f"closing-sheet-{lang}")], check=True, timeout=120)
+        served = api.fresh().get(f"/closing/{row['id']}.pdf", params={"lang": lang})
+        assert served.status_code == 200 and served.content.startswith(b"%PDF")
+    assert (shots / "closing-sheet-fr.png").stat().st_size > 10_000
