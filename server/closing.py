@@ -222,32 +222,39 @@ def _site_devices(conn, site_id: str) -> dict[str, dict]:
     return found
 
 
+# Events that name no meeting: they follow the ballot or the idea they belong to.
+ATTACHED = {"ballot_closed": "ballot_id", "answer_withdrawn": "ballot_id",
+            "proposal_moderated": "proposal_id"}
+
+
 def covered_events(conn, scope: dict, device_ids: list[str]) -> list[tuple[str, str, dict]]:
     """(event ID, type, payload) of the scope's events, in order (device, then its sequence):
     a meeting's are the site's devices' events naming it; a site's day, the site's devices'
-    events the devices recorded that day. Moderations of the ideas covered come with them."""
+    events the devices recorded that day. Closings of ballots, withdrawals and moderations of
+    ideas come with the ballots and ideas they belong to."""
     e = db.events.c
     out: list[tuple[str, str, dict, str, int]] = []
-    moderations: list[tuple[str, str, dict, str, int]] = []
+    attached: list[tuple[str, str, dict, str, int]] = []
     for chunk in db.in_chunks(sorted(device_ids)):
         query = select(e.id, e.type, e.payload, e.device_id, e.seq, e.recorded_at).where(
             e.device_id.in_(chunk), e.type.in_(COVERED_TYPES))
         if scope["kind"] == "meeting":
             query = query.where((e.payload.like(f'%"meeting_id":"{scope["meeting_id"]}"%'))
-                                | (e.type == "proposal_moderated"))
+                                | e.type.in_(tuple(ATTACHED)))
         for row in conn.execute(query):
             payload = json.loads(row.payload)
             item = (row.id, row.type, payload, row.device_id, row.seq)
-            if row.type == "proposal_moderated":
-                moderations.append(item)
-            elif scope["kind"] == "meeting":
+            if scope["kind"] == "meeting":
                 if payload.get("meeting_id") == scope["meeting_id"] and \
                         payload.get("consultation_id") == scope["consultation_id"]:
                     out.append(item)
+                elif row.type in ATTACHED:
+                    attached.append(item)
             elif str(row.recorded_at)[:10] == scope["day"]:
                 out.append(item)
-    ideas = {p["proposal_id"] for _i, t, p, _d, _s in out if t == "proposal"}
-    out += [m for m in moderations if m[2].get("proposal_id") in ideas]
+    owners = {p.get(key) for _i, t, p, _d, _s in out for key in ("ballot_id", "proposal_id")}
+    owners.discard(None)
+    out += [a for a in attached if a[2].get(ATTACHED[a[1]]) in owners]
     out.sort(key=lambda item: (item[3], item[4]))
     return [(i, t, p) for i, t, p, _d, _s in out]
 

@@ -82,9 +82,16 @@ def test_a_meeting_closed_twice_flags_then_clears_and_numbers_match(hub, demo, t
         assert lookup not in text
     flagged = [m for m in record["mismatches"] if m["kind"] == "device_not_synced"]
     assert [m["device"] for m in flagged] == [late.device_id]
-    assert record["events"]["count"] == len([e for e in one.events()
-                                             if (e.payload.get("meeting_id") == MEETING)
-                                             or e.type == "proposal_moderated"])
+    # The events covered: the tablet's naming the meeting, and the closings and moderations
+    # of its ballots and ideas (the open ballot was never closed).
+    named = [e for e in one.events() if e.payload.get("meeting_id") == MEETING]
+    owners = {e.payload.get(k) for e in named for k in ("ballot_id", "proposal_id")} - {None}
+    follow = [e for e in one.events() if e.type in ("ballot_closed", "proposal_moderated")
+              and (e.payload.get("ballot_id") or e.payload.get("proposal_id")) in owners]
+    assert len(follow) == 4 + 2
+    assert record["events"]["count"] == len(named) + len(follow)
+    assert record["events"]["digest"] == closings.events_digest(
+        e.id for e in sorted(named + follow, key=lambda e: e.seq))
 
     # The late tablet syncs; the paper count is corrected once more: the second closing of
     # the meeting clears the tablet, flags the correction, and chains to the first.
