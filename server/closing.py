@@ -503,11 +503,25 @@ def documents(hub) -> list[str]:
                                  .order_by(db.closings.c.number)).scalars())
 
 
+def show_on_projector(hub, row: dict) -> None:
+    """A meeting's closing: its consultation's projectors show the record's QR (the display
+    control `closing`, app/display.py) until a facilitator clears it."""
+    record = json.loads(row["document"])["record"]
+    if record["scope"]["kind"] != "meeting":
+        return
+    from .display_controls import set_display
+    url = f"{hub.settings.public_url.rstrip('/')}/closing/{row['id']}"
+    set_display(hub, record["scope"]["consultation_id"], {"closing": url}, "staff:closing")
+
+
 def make_for(hub, *, meeting_id: str | None = None, consultation_id: str | None = None,
              site_id: str | None = None, day: str | None = None) -> dict:
-    """A closing of a meeting (`meeting_id`) or of a site's day (`site_id` and `day`)."""
+    """A closing of a meeting (`meeting_id`, its QR then on the consultation's projectors) or
+    of a site's day (`site_id` and `day`)."""
     if meeting_id:
-        return make_closing(hub, meeting_scope(hub, meeting_id, consultation_id))
+        row = make_closing(hub, meeting_scope(hub, meeting_id, consultation_id))
+        show_on_projector(hub, row)
+        return row
     if site_id and day:
         return make_closing(hub, site_day_scope(hub, site_id, day))
     raise ClosingError(N_("A meeting, or a site and a day, is expected here."),

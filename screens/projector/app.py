@@ -34,6 +34,7 @@ from app.i18n import gettext_for, ngettext_for
 from screens import load_kv
 from screens.kinds import SCREEN_KINDS
 from screens.projector.base import PjResultView
+from screens.projector.closing import PjClosingPanel
 from screens.projector.ideas import PjIdeasView
 from screens.projector.participation import PjParticipationView
 from screens.projector.style import PALETTE, content, join_langs, pstyle, say
@@ -188,7 +189,8 @@ class Projector:
         if old.frozen and not state.frozen and self.pending is not None:
             self.snapshot, self.pending = self.pending, None
         langs = state.languages(time.monotonic())
-        if state.view != old.view or state.hidden != old.hidden or langs != self.langs:
+        if state.view != old.view or state.hidden != old.hidden or langs != self.langs \
+                or state.closing != old.closing:
             self.langs = langs
             self._since = time.monotonic()
             self._show(animate=state.view != old.view)
@@ -240,7 +242,13 @@ class Projector:
         body = self.root.ids.body
         body.clear_widgets()
         state = self.state
-        if state.hidden:
+        if state.closing:
+            # The meeting is closed: its record's QR covers every view until cleared.
+            body.add_widget(PjClosingPanel(
+                url=state.closing,
+                title=say(self.langs, N_("The meeting is closed: here is its record"), "\n"),
+                caption=say(self.langs, N_("Scan to check the figures yourself"), "\n")))
+        elif state.hidden:
             question = self.consultation.question(state.view)
             prompt = (content(self.langs, question.prompt, "\n") if question else
                       say(self.langs, N_("Approved ideas") if state.view == IDEAS_VIEW

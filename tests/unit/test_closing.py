@@ -257,3 +257,19 @@ def test_the_sheet_to_sign_in_french_and_italian(hub, demo, tablet, push, tmp_pa
         served = api.fresh().get(f"/closing/{row['id']}.pdf", params={"lang": lang})
         assert served.status_code == 200 and served.content.startswith(b"%PDF")
     assert (shots / "closing-sheet-fr.png").stat().st_size > 10_000
+
+
+def test_closing_a_meeting_puts_its_qr_on_the_projectors(hub, demo, tablet, push):
+    from server import display_controls
+    meeting_played(hub, demo, tablet, push)
+    row = closings.make_for(hub, meeting_id=MEETING)
+    _etag, body = display_controls.read_display(hub, demo.id)
+    control = json.loads(body)["control"]
+    assert control["closing"] == f"{hub.settings.public_url.rstrip('/')}/closing/{row['id']}"
+    # a site's day has no projector of its own: nothing changes
+    before = json.loads(display_controls.read_display(hub, demo.id)[1])["revision"]
+    closings.make_for(hub, site_id="menton-mediatheque", day="2026-12-03")
+    assert json.loads(display_controls.read_display(hub, demo.id)[1])["revision"] == before
+    # a facilitator takes it off
+    display_controls.set_display(hub, demo.id, {"closing": ""}, "staff")
+    assert json.loads(display_controls.read_display(hub, demo.id)[1])["control"]["closing"] == ""
