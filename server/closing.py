@@ -28,6 +28,7 @@ import hmac
 import json
 import re
 from datetime import datetime, timezone
+from types import SimpleNamespace
 from typing import Any, Iterable
 
 from sqlalchemy import func, select
@@ -474,7 +475,8 @@ def make_closing(hub, scope: dict) -> dict:
 
 
 def closing(hub, closing_id: str) -> dict | None:
-    """A stored closing by its ID (or its number, as text); None when unknown."""
+    """A stored closing by its ID (or its number, as text); None when unknown. At a central
+    hub, a room hub's closing sent up is found by its ID too (with `relay_id`, `public_key`)."""
     query = select(db.closings)
     if isinstance(closing_id, str) and closing_id.isdigit() and len(closing_id) < 10:
         query = query.where(db.closings.c.number == int(closing_id))
@@ -484,6 +486,9 @@ def closing(hub, closing_id: str) -> dict | None:
         return None
     with hub.engine.connect() as conn:
         row = conn.execute(query).first()
+        if row is None and len(closing_id) == 32:
+            row = conn.execute(select(db.relay_closings).where(
+                db.relay_closings.c.id == closing_id)).first()
     return dict(row._mapping) if row else None
 
 
@@ -526,3 +531,58 @@ def make_for(hub, *, meeting_id: str | None = None, consultation_id: str | None 
         return make_closing(hub, site_day_scope(hub, site_id, day))
     raise ClosingError(N_("A meeting, or a site and a day, is expected here."),
                        field="meeting_id")
+
+
+# -- hub to hub: a room hub's closings, sent up and kept by the central hub ---------------------
+
+MAX_SENT = 20      # closings a room hub sends in one request
+
+
+def receive_closings(hub, relay: dict, texts: object) -> dict:
+    """A room hub's closings (server.upstream.push_closings), each kept when it verifies: the
+    first one a room hub sends pins its key (a later one signed by another key is refused);
+    each is of the room's own site; each follows the last one received (number one more,
+    `previous` its digest) — or is one received already, byte for byte. Returns
+    {"stored": [numbers], "refused": [{"number", "reason"}]}; stops at the first refusal."""
+    if not isinstance(texts, list) or len(texts) > MAX_SENT:
+        raise HubError(N_("A list of closing records is expected here."), field="documents")
+    stored, refused = [], []
+    with hub.writer.begin() as conn:
+        rc = db.relay_closings.c
+        last = conn.execute(select(db.relay_closings).where(rc.relay_id == relay["id"])
+                            .order_by(rc.number.desc()).limit(1)).first()
+        for text in texts:
+            try:
+                record = verify_document(text if isinstance(text, str) else "",
+                                         last.public_key if last else None)
+                digest = digest_of(record)
+                if record["scope"].get("site_id") != relay.get("site_id"):
+                    raise VerificationError("a closing of another site")
+                same = conn.execute(select(rc.digest).where(
+                    rc.relay_id == relay["id"], rc.number == record["number"])).scalar()
+                if same is not None:
+                    if same != digest:
+                        raise VerificationError("another closing with this number")
+                    stored.append(record["number"])
+                    continue
+                if last is not None and (record["number"] != last.number + 1
+                                         or record["previous"] != last.digest):
+                    raise VerificationError("does not follow the last closing received")
+            except VerificationError as exc:
+                refused.append({"number": None if not isinstance(text, str) else
+                                _number_of(text), "reason": str(exc)})
+                break
+            row = {"id": digest[:32], "relay_id": relay["id"], "number": record["number"],
+                   "public_key": record["hub"]["public_key"], "digest": digest,
+                   "document": text.rstrip("\n"), "received_at": now_iso()}
+            conn.execute(db.relay_closings.insert(), [row])
+            last = SimpleNamespace(**row)
+            stored.append(record["number"])
+    return {"stored": stored, "refused": refused}
+
+
+def _number_of(text: str):
+    try:
+        return json.loads(text)["record"]["number"]
+    except (ValueError, KeyError, TypeError):
+        return None

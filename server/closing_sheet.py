@@ -56,8 +56,9 @@ def channels_in_order(per_channel: dict) -> list[tuple[str, int]]:
 def sheet_context(hub, row: dict, lang: str) -> dict:
     """What the page and the PDF show of a closing: its record, checked against this hub's
     key, and its texts in `lang`."""
+    key = row.get("public_key") or closing.hub_public_key(hub)   # a room hub's: pinned
     try:
-        record = closing.verify_document(row["document"], closing.hub_public_key(hub))
+        record = closing.verify_document(row["document"], key)
         problem = None
     except closing.VerificationError as exc:
         record, problem = json.loads(row["document"])["record"], str(exc)
@@ -66,7 +67,8 @@ def sheet_context(hub, row: dict, lang: str) -> dict:
     return {"record": record, "problem": problem, "title": title, "digest": row["digest"],
             "channel_names": CHANNEL_NAMES, "mismatches": mismatch_lines(record, lang),
             "channels": channels_in_order(record["ballots"]["per_channel"]),
-            "url": public_url(hub, row["id"])}
+            "url": public_url(hub, row["id"]), "public_key": key,
+            "relay_id": row.get("relay_id")}
 
 
 class _Pages:

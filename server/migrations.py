@@ -227,11 +227,14 @@ def bundle_stored_once(conn: Connection) -> bool:
 
 
 def closing_records(conn: Connection) -> bool:
-    """The table of closing records (server/closing.py)."""
-    if inspect(conn).has_table(db.closings.name):
-        return False
-    db.closings.create(conn)
-    return True
+    """The tables of closing records (server/closing.py): this hub's, and its room hubs'."""
+    present = set(inspect(conn).get_table_names())
+    made = False
+    for table in (db.closings, db.relay_closings):
+        if table.name not in present:
+            table.create(conn)
+            made = True
+    return made
 
 
 MIGRATIONS: tuple[Migration, ...] = (

@@ -92,11 +92,10 @@ def closing_page(request: Request, hub: HubDep, closing_id: str = Path(max_lengt
                       text=N_("Check the address, or scan the code again."))
     context = sheet_context(hub, row, lang)
     previous = None
-    if context["record"]["number"] > 1:
+    if context["record"]["number"] > 1 and not row.get("relay_id"):
         before = closing.closing(hub, str(context["record"]["number"] - 1))
         previous = before["id"] if before else None
     return render("closing.html", lang, previous=previous, closing_id=row["id"],
-                  public_key=closing.hub_public_key(hub),
                   qr=Markup(qr_svg(context["url"]).replace(
                       "<svg ", '<svg role="img" aria-hidden="true" ', 1)), **context)
 

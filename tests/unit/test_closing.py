@@ -273,3 +273,70 @@ def test_closing_a_meeting_puts_its_qr_on_the_projectors(hub, demo, tablet, push
     # a facilitator takes it off
     display_controls.set_display(hub, demo.id, {"closing": ""}, "staff")
     assert json.loads(display_controls.read_display(hub, demo.id)[1])["control"]["closing"] == ""
+
+
+def test_a_room_hubs_closings_go_up_and_verify_at_the_central_hub(hub, demo, tablet, push,
+                                                                   tmp_path, api):
+    """Hub to hub: the room hub (its own key) sends its closings up over real HTTP; the
+    central hub keeps them, pinned to the room's key and chained, and shows them at
+    /closing/<id>; a closing signed by another key, or that skips one, is refused."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from app.paths import DEMO_BUNDLE_DIR
+    from server import upstream
+    from server.api import create_app
+    from server.hub import Hub
+    from server.settings import Settings
+    from sync.client import HubClient
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(hub=hub), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    room = Hub(Settings.from_env({}, data_dir=tmp_path / "room"))
+    try:
+        room.import_bundle(DEMO_BUNDLE_DIR)
+        meeting_played(room, demo, tablet, push)
+        first = closings.make_for(room, meeting_id=MEETING)
+        url = f"http://127.0.0.1:{port}"
+        upstream.enroll(room, url, hub.make_enrollment_code("menton-mediatheque",
+                                                            kind="relay")["code"])
+        values = upstream.state(room)
+        client = HubClient(url, values[upstream.RELAY_ID], values[upstream.SECRET])
+        try:
+            assert upstream.push_closings(room, client) == 1
+            assert upstream.push_closings(room, client) == 0          # kept: sent once
+            second = closings.make_for(room, meeting_id=MEETING)
+            assert upstream.push_closings(room, client) == 1
+            relay = {"id": values[upstream.RELAY_ID], "site_id": "menton-mediatheque"}
+            # the same again is fine; another key, or one skipped, is refused
+            assert closings.receive_closings(hub, relay, [second["document"]])["stored"] == [2]
+            record = json.loads(second["document"])["record"]
+            record["number"], record["previous"] = 3, second["digest"]
+            forged = closings.sign_record(record, b"\x02" * 32)
+            assert closings.receive_closings(hub, relay, [forged])["refused"]
+            record["number"] = 4
+            skipped = closings.sign_record(record,
+                                           closings.closing_seed(room.settings.secret_key))
+            assert "follow" in closings.receive_closings(hub, relay, [skipped])["refused"][0][
+                "reason"]
+        finally:
+            client.close()
+        assert closings.hub_public_key(room) != closings.hub_public_key(hub)
+        page = api.fresh().get(f"/closing/{first['id']}", params={"lang": "fr"})
+        assert page.status_code == 200 and "Vérifié" in page.text
+        assert closings.hub_public_key(room) in page.text
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        room.close()
