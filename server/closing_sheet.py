@@ -132,6 +132,7 @@ def render_sheet(context: dict, lang: str) -> list:
     title_font, head, body = (_font("DejaVuSans-Bold.ttf", 64), _font("DejaVuSans-Bold.ttf", 42),
                               _font("DejaVuSans.ttf", 36))
     small = _font("DejaVuSans.ttf", 29)
+    colon = "\u00a0:" if lang == "fr" else ":"      # French typography
     out = _Pages()
     out.text(f"{_('Closing record')} {_('no.')} {record['number']}", title_font)
     scope = record["scope"]
@@ -140,7 +141,7 @@ def render_sheet(context: dict, lang: str) -> list:
     else:
         out.text(f"{_('Site')} {scope['site_id']} · {day_and_time(scope['day'], lang)}", body)
     out.text(f"{_('Closed on')} {day_and_time(record['made_at'], lang)} UTC · "
-             f"{_('Events covered')}: {number(record['events']['count'], lang)}", small)
+             f"{_('Events covered')}{colon} {number(record['events']['count'], lang)}", small)
     top = out.y
     side = out.qr(context["url"])
     out.draw.text((MARGIN, top + 10), _("Check it yourself"), font=head, fill=0)
@@ -166,12 +167,12 @@ def render_sheet(context: dict, lang: str) -> list:
         out.text(_("Counts typed in, with every correction"), head)
         for c in record["counts"]:
             counts = ", ".join(f"{k} {number(v, lang)}" for k, v in c["counts"].items())
-            before = (" (" + _("Before") + ": " + ", ".join(
+            before = (" (" + _("Before") + colon + " " + ", ".join(
                 f"{k} {number(v, lang)}" for k, v in c["before"].items()) + ")"
                 if c["before"] else "")
             mark = f" ({_('corrected')})" if not c["current"] else ""
             out.text(f"{c['question_id']} · {_(CHANNEL_NAMES.get(c['channel'], c['channel']))}"
-                     f": {counts}{mark}{before} · {_('Recorded by')} "
+                     f"{colon} {counts}{mark}{before} · {_('Recorded by')} "
                      f"{c['recorded_by']['name'] or c['recorded_by']['device'][:8]}, "
                      f"{day_and_time(c['received_at'], lang)}", small, indent=round(4 * MM))
         out.space(5)
@@ -181,7 +182,7 @@ def render_sheet(context: dict, lang: str) -> list:
                        (_("Not published"), "rejected"), (_("Awaiting moderation"), "pending")):
         out.row(label, number(ideas[key], lang), body)
     for reason in ideas["rejected_reasons"]:
-        out.text(f"– {reason['reason'] or '—'}: {number(reason['ideas'], lang)}", small,
+        out.text(f"– {reason['reason'] or '—'}{colon} {number(reason['ideas'], lang)}", small,
                  indent=round(4 * MM))
     out.space(5)
     out.text(_("Mismatches"), head)
