@@ -277,7 +277,7 @@ def card_fingerprint(consultation_id: str, question_id: str, lookup: str,
 
 def _ballot_channel(row) -> str:
     """A ballot's channel: its own when the hub records one (phones), else the tablets'."""
-    channel = getattr(row, "channel", None)
+    channel = row.channel if "channel" in db.ballots.c else None
     return channel if channel in CHANNELS else "tablet"
 
 
