@@ -71,6 +71,7 @@ CARD_CHUNK = 100         # cards a push holds (~20 KB: the route's body limit is
 # What a new central hub (another URL) starts without: it gets the room's cards, content and
 # answers again, as the first one did.
 CLOSINGS_SENT = "closings_sent"   # the last closing record the central hub kept
+CLOSINGS_BYTES = 1_000_000         # closing records sent in one request, at most (but one)
 FORGOTTEN_WITH_CENTRAL = (ANSWERS_CURSOR, BUNDLE_ETAG, CARDS_SENT, CARDS_DOWN, CLOSINGS_SENT)
 
 
@@ -546,7 +547,13 @@ def push_closings(hub, client: HubClient) -> int:
             db.closings.c.number > sent).order_by(db.closings.c.number).limit(MAX_SENT)).all()
     if not rows:
         return 0
-    data = client.post_json(RELAY_CLOSINGS, {"documents": [r.document for r in rows]})
+    documents, size = [], 0
+    for row in rows:          # a request well under the route's limit (one at least)
+        if documents and size + len(row.document) > CLOSINGS_BYTES:
+            break
+        documents.append(row.document)
+        size += len(row.document)
+    data = client.post_json(RELAY_CLOSINGS, {"documents": documents})
     if not isinstance(data, dict) or not isinstance(data.get("stored"), list):
         raise p.NotAcknowledged("malformed closings acknowledgement")
     kept = [n for n in data["stored"] if isinstance(n, int)]

@@ -21,7 +21,7 @@ from app.qr import qr_svg
 from .. import closing
 from ..closing_sheet import pdf_bytes, public_url, sheet_context
 from ..errors import HubError
-from ..pages import SECURITY_HEADERS, render, request_lang
+from ..pages import SECURITY_HEADERS, limited, render, request_lang
 from .deps import STAFF_ONLY, HubDep
 from .responses import PROTOCOL_HEADER, json_response
 
@@ -73,6 +73,9 @@ def list_closings(hub: HubDep):
 @pages.get("/closing/{closing_id}.pdf")
 def closing_pdf(request: Request, hub: HubDep, closing_id: str = Path(max_length=64)):
     """The sheet a facilitator signs, FR or IT (?lang=)."""
+    refused = limited(request, "public")      # a PDF drawn at 300 dpi costs CPU
+    if refused is not None:
+        return refused
     row = closing.closing(hub, closing_id)
     if row is None:
         raise _unknown()
@@ -85,6 +88,9 @@ def closing_pdf(request: Request, hub: HubDep, closing_id: str = Path(max_length
 
 @pages.get("/closing/{closing_id}", response_class=HTMLResponse)
 def closing_page(request: Request, hub: HubDep, closing_id: str = Path(max_length=64)):
+    refused = limited(request, "public")
+    if refused is not None:
+        return refused
     lang = request_lang(request)
     row = closing.closing(hub, closing_id)
     if row is None:
