@@ -295,8 +295,9 @@ def _in_correction_order(counts: list[dict], by_id: dict[str, dict]) -> list[dic
 
 
 def build_record(hub, conn, scope: dict, *, number: int, previous: str | None,
-                 made_at: str, earlier: list[dict]) -> dict:
-    """The closing record of `scope`, as the hub's database holds it now (`conn`)."""
+                 made_at: str, closed_before: dict | None) -> dict:
+    """The closing record of `scope`, as the hub's database holds it now (`conn`);
+    `closed_before`: the latest earlier closing of the same scope (_last_of_scope)."""
     devices = _site_devices(conn, scope["site_id"])
     events = covered_events(conn, scope, list(devices))
     ballot_ids = sorted({p["ballot_id"] for _i, t, p in events
@@ -415,15 +416,13 @@ def build_record(hub, conn, scope: dict, *, number: int, previous: str | None,
             mismatches.append({"kind": "device_not_synced", "device": device_id,
                                "name": device["name"] or device["alias"] or "",
                                "last_contact": seen, "since": cutoff.isoformat()})
-    closed_before = [e for e in earlier if e["scope_key"] == scope_key(scope)]
     if closed_before:
-        last = closed_before[-1]
-        covered = set(last["count_ids"])
+        covered = set(closed_before["count_ids"])
         for r in counts:
-            if r["supersedes"] in covered and r["received_at"] > last["made_at"]:
+            if r["supersedes"] in covered and r["received_at"] > closed_before["made_at"]:
                 mismatches.append({"kind": "count_corrected_after_closing",
                                    "count_id": r["id"], "corrects": r["supersedes"],
-                                   "closing": last["number"]})
+                                   "closing": closed_before["number"]})
     return {
         "format": FORMAT, "number": number, "previous": previous,
         "hub": {"public_key": hub_public_key(hub), "url": hub.settings.public_url},
@@ -435,21 +434,22 @@ def build_record(hub, conn, scope: dict, *, number: int, previous: str | None,
         "counts": count_rows, "ideas": ideas, "cards": cards,
         "used_cards": {q: sorted(v) for q, v in sorted(fingerprints.items())},
         "mismatches": mismatches,
-        "supersedes_closing": closed_before[-1]["number"] if closed_before else None,
+        "supersedes_closing": closed_before["number"] if closed_before else None,
     }
 
 
 # -- making and reading closings ---------------------------------------------------------------
 
-def _earlier(conn) -> list[dict]:
-    out = []
-    for row in conn.execute(select(db.closings.c.number, db.closings.c.scope,
-                                   db.closings.c.made_at, db.closings.c.document)
-                            .order_by(db.closings.c.number)):
-        record = json.loads(row.document)["record"]
-        out.append({"number": row.number, "scope_key": row.scope, "made_at": row.made_at,
-                    "count_ids": [c["count_id"] for c in record["counts"]]})
-    return out
+def _last_of_scope(conn, key: str) -> dict | None:
+    """The latest closing of the same scope (`scope_key`), with the counts it held."""
+    row = conn.execute(select(db.closings.c.number, db.closings.c.made_at,
+                              db.closings.c.document).where(db.closings.c.scope == key)
+                       .order_by(db.closings.c.number.desc()).limit(1)).first()
+    if row is None:
+        return None
+    record = json.loads(row.document)["record"]
+    return {"number": row.number, "made_at": row.made_at,
+            "count_ids": [c["count_id"] for c in record["counts"]]}
 
 
 def make_closing(hub, scope: dict) -> dict:
@@ -465,7 +465,7 @@ def make_closing(hub, scope: dict) -> dict:
         made_at = now_iso()
         record = build_record(hub, conn, scope, number=number,
                               previous=last.digest if last else None, made_at=made_at,
-                              earlier=_earlier(conn))
+                              closed_before=_last_of_scope(conn, scope_key(scope)))
         document = sign_record(record, seed)
         digest = digest_of(record)
         row = {"number": number, "id": digest[:32], "scope": scope_key(scope),
