@@ -492,6 +492,30 @@ def closing(hub, closing_id: str) -> dict | None:
     return dict(row._mapping) if row else None
 
 
+def chain_problem(hub, row: dict, record: dict) -> str | None:
+    """None when the stored closing before this one (this hub's, or the same room hub's) is
+    the one its `previous` names; else why not."""
+    if record["number"] == 1:
+        return None if record["previous"] is None else "the first closing names a previous one"
+    if row.get("relay_id"):
+        rc = db.relay_closings.c
+        query = select(rc.document).where(rc.relay_id == row["relay_id"],
+                                          rc.number == record["number"] - 1)
+    else:
+        query = select(db.closings.c.document).where(
+            db.closings.c.number == record["number"] - 1)
+    with hub.engine.connect() as conn:
+        before = conn.execute(query).scalar()
+    if before is None:
+        return None if row.get("relay_id") else "the closing before it is missing"
+    try:
+        digest = digest_of(json.loads(before)["record"])
+    except (ValueError, KeyError, TypeError):
+        digest = None
+    return None if digest == record["previous"] else \
+        "it does not commit to the closing before it"
+
+
 def closings(hub) -> list[dict]:
     """Every closing this hub made, in order (without their documents)."""
     with hub.engine.connect() as conn:

@@ -59,7 +59,7 @@ def sheet_context(hub, row: dict, lang: str) -> dict:
     key = row.get("public_key") or closing.hub_public_key(hub)   # a room hub's: pinned
     try:
         record = closing.verify_document(row["document"], key)
-        problem = None
+        problem = closing.chain_problem(hub, row, record)
     except closing.VerificationError as exc:
         record, problem = json.loads(row["document"])["record"], str(exc)
     scope = record["scope"]

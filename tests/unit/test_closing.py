@@ -340,3 +340,23 @@ def test_a_room_hubs_closings_go_up_and_verify_at_the_central_hub(hub, demo, tab
         server.should_exit = True
         thread.join(30)
         room.close()
+
+
+def test_the_page_says_when_a_stored_closing_breaks_the_chain(hub, demo, tablet, push, api):
+    from sqlalchemy import select
+
+    from server import db
+    meeting_played(hub, demo, tablet, push)
+    closings.make_for(hub, meeting_id=MEETING)
+    second = closings.make_for(hub, meeting_id=MEETING)
+    page = api.fresh().get(f"/closing/{second['id']}", params={"lang": "fr"})
+    assert "Vérifié" in page.text
+    with hub.writer.begin() as conn:        # the first one edited behind the hub's back
+        document = conn.execute(select(db.closings.c.document).where(
+            db.closings.c.number == 1)).scalar()
+        conn.execute(db.closings.update().where(db.closings.c.number == 1).values(
+            document=document.replace('"tablet":5', '"tablet":6', 1)))
+    page = api.fresh().get(f"/closing/{second['id']}", params={"lang": "fr"})
+    assert "ne se vérifie pas" in page.text and "closing before it" in page.text
+    from server.admin import main as admin_main
+    assert admin_main(["--data-dir", str(hub.settings.data_dir), "closing", "chain"]) == 1
