@@ -29,6 +29,8 @@ ignored (so a newer facilitator screen can talk to an older projector)::
                                   #  MAX_PHONE_QUESTIONS, in order); [] closes them
      "phones_cards": true,        # phones answer with a participation card's code (else one
                                   #  answer per phone and question: weaker, docs/protocol.md)
+     "closing": "https://…/closing/<id>",   # the meeting's closing record: its QR covers
+                                  # every view until "" clears it (server/closing.py)
      "revision": 12}              # optional: the hub numbers controls; a projector ignores a
                                   # control whose revision is not above the last it applied,
                                   # so a replayed or late relay changes nothing
@@ -58,8 +60,11 @@ DEFAULT_PERIOD = 20
 PERIOD_STEPS = (10, 15, 20, 30, 45, 60, 120)
 ALTERNATE_SECONDS = 8  # bilingual "alternating": how long each language stays on screen
 CONTROL_KEYS = ("view", "rotating", "period", "hidden", "frozen", "bilingual", "lang",
-                "phones", "phones_cards", "revision")
+                "phones", "phones_cards", "closing", "revision")
 MAX_PHONE_QUESTIONS = 10
+# The public page of a closing record (server/closing.py): what the projector's QR may hold.
+CLOSING_URL = re.compile(r"^https?://[A-Za-z0-9.:\[\]-]{1,200}(/[A-Za-z0-9._~-]+)*"
+                         r"/closing/[0-9a-f]{32}$")
 
 
 def views_of(consultation: Consultation) -> tuple[str, ...]:
@@ -79,6 +84,7 @@ class DisplayState:
     lang: str = "fr"
     phones: tuple[str, ...] = ()     # questions open to phones (server/phone_ballot.py)
     phones_cards: bool = False
+    closing: str = ""
     revision: int = 0
 
     @classmethod
@@ -108,7 +114,9 @@ class DisplayState:
         return {"view": self.view, "rotating": self.rotating, "period": self.period,
                 "hidden": self.hidden, "frozen": self.frozen, "bilingual": self.bilingual,
                 "lang": self.lang, "phones": list(self.phones),
-                "phones_cards": self.phones_cards, **({"revision": self.revision} if self.revision else {})}
+                "phones_cards": self.phones_cards,
+                **({"closing": self.closing} if self.closing else {}),
+                **({"revision": self.revision} if self.revision else {})}
 
     # -- changing --------------------------------------------------------------------------
 
@@ -167,6 +175,10 @@ def parse_control(control: Mapping[str, Any], views: Iterable[str]) -> dict:
             if value not in LANGUAGES:
                 raise ValidationError(N_("Unknown language: {lang}."), key,
                                       lang=str(value)[:80])
+        elif key == "closing":
+            if not isinstance(value, str) or value and not CLOSING_URL.match(value):
+                raise ValidationError(N_("The address of a closing record is expected here."),
+                                      key)
         elif key == "revision":
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValidationError(N_("A whole number of at least {min} is expected here."),
@@ -209,6 +221,7 @@ KEYS: dict[str, tuple[str, str]] = {
     "l": ("cycle_lang", N_("Change language")),
     "i": ("show_ideas", N_("Approved ideas")),
     "p": ("show_participation", N_("Participation")),
+    "c": ("clear_closing", N_("Take the closing record's code off the screen")),
 }
 for _n in range(1, 10):
     KEYS[str(_n)] = (f"show_{_n}", N_("Show view number {n}"))
@@ -248,6 +261,8 @@ def control_for_key(state: DisplayState, key: str) -> dict | None:
         return {"view": IDEAS_VIEW}
     if action == "show_participation":
         return {"view": PARTICIPATION_VIEW}
+    if action == "clear_closing":
+        return {"closing": ""} if state.closing else None
     number = int(action.removeprefix("show_"))
     if number > len(state.views):
         return None

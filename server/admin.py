@@ -38,6 +38,13 @@
                                                    cards a site's room hub may make, and made
     python -m server cards count --consultation ID cards printed, made for confirmed sign-ups,
                                                    handed out, void (never handed out)
+    python -m server closing make --meeting ID [--consultation ID] | --site ID --day YYYY-MM-DD
+                   [-o FILE]                       the signed, chained closing record (JSON)
+    python -m server closing verify FILE... [--key PUB]   offline: each file exactly as signed,
+                                                   by PUB (default: the key it names), and
+                                                   several files chained one after the other
+    python -m server closing list | chain | show ID [-o FILE] | pdf ID --lang fr|it -o F.pdf
+                                                   chain: every stored closing verified
     python -m server relay-code --site ID          a code that enrolls a room hub (hub to hub,
                                                    server/room.py)
     python -m server relays [--format csv|json]    what each room hub forwarded, and when
@@ -157,6 +164,27 @@ def _parser() -> argparse.ArgumentParser:
     quota_value.add_argument("--count", type=int, help="the quota")
     quota_value.add_argument("--default", action="store_true",
                              help="back to PIAZZETTA_HUB_ROOM_CARD_QUOTA")
+    # Closing records (server/closing.py).
+    closing = sub.add_parser("closing", help="closing records of meetings and site days")
+    closing_sub = closing.add_subparsers(dest="closing_command", required=True)
+    closing_make = closing_sub.add_parser("make", help="close a meeting or a site's day")
+    closing_make.add_argument("--meeting")
+    closing_make.add_argument("--consultation")
+    closing_make.add_argument("--site")
+    closing_make.add_argument("--day")
+    closing_make.add_argument("-o", "--output", type=Path)
+    closing_verify = closing_sub.add_parser("verify", help="check closing files offline")
+    closing_verify.add_argument("files", type=Path, nargs="+")
+    closing_verify.add_argument("--key", help="the hub's closing public key (hex)")
+    closing_sub.add_parser("list", help="the closings this hub made")
+    closing_sub.add_parser("chain", help="verify every stored closing and their chain")
+    closing_show = closing_sub.add_parser("show", help="a stored closing's file")
+    closing_show.add_argument("id")
+    closing_show.add_argument("-o", "--output", type=Path)
+    closing_pdf = closing_sub.add_parser("pdf", help="the sheet a facilitator signs (PDF)")
+    closing_pdf.add_argument("id")
+    closing_pdf.add_argument("--lang", choices=("fr", "it"), default="fr")
+    closing_pdf.add_argument("-o", "--output", type=Path, required=True)
     # Hub to hub: relay-code, relays, upstream, room (server/room.py).
     from .room import add_commands as add_room_commands
     add_room_commands(sub)
@@ -172,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         from .mapbuild import main_map
         return main_map(argv[1:])
     args = _parser().parse_args(argv)
+    if args.command == "closing" and args.closing_command == "verify":   # offline: no hub
+        return verify_closing_files(args.files, args.key)
     overrides = {k: v for k, v in (("data_dir", args.data_dir),
                                    ("database_url", args.database_url)) if v}
     command = args.command or "serve"
@@ -360,6 +390,65 @@ def _run(hub, command: str, args) -> int:
         pages = print_cards(hub, args.consultation, args.count, args.lang, args.output)
         print(f"{args.count} participation cards issued for {args.consultation}: "
               f"{args.output} ({pages} pages). Print it, then delete the file.")
+    elif command == "closing":
+        return closing_command(hub, args)
+    return 0
+
+
+def verify_closing_files(files: list[Path], key: str | None) -> int:
+    """`closing verify`: 0 when every file is a closing exactly as signed (by `key`, else the
+    key it names) and, several, they chain; 1 with the reason on stderr."""
+    from .closing import VerificationError, verify_chain, verify_document
+    try:
+        texts = [f.read_bytes().decode("utf-8") for f in files]
+        records = ([verify_document(texts[0], key)] if len(texts) == 1
+                   else verify_chain(texts, key))
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except VerificationError as exc:
+        print(f"NOT VERIFIED: {exc}", file=sys.stderr)
+        return 1
+    for record in records:
+        by = key or record["hub"]["public_key"]
+        print(f"verified: closing {record['number']} of {record['hub']['url']} "
+              f"({record['scope']['kind']}), signed by {by}"
+              + ("" if key else " (the key it names: compare it with the hub's published "
+                                "GET /api/v1/closing-key)"))
+    return 0
+
+
+def closing_command(hub, args) -> int:
+    from . import closing
+    sub = args.closing_command
+    if sub == "make":
+        row = closing.make_for(hub, meeting_id=args.meeting, consultation_id=args.consultation,
+                               site_id=args.site, day=args.day)
+        from .exports import write_out
+        write_out(row["document"] + "\n", args.output)
+        print(f"closing {row['number']} ({row['id']}) of {row['scope']}",
+              file=sys.stderr if args.output is None else sys.stdout)
+    elif sub == "list":
+        _print_json(closing.closings(hub))
+    elif sub == "chain":
+        try:
+            records = closing.verify_chain(closing.documents(hub), closing.hub_public_key(hub))
+        except closing.VerificationError as exc:
+            print(f"NOT VERIFIED: {exc}", file=sys.stderr)
+            return 1
+        print(f"verified: {len(records)} closings, chained")
+    else:
+        row = closing.closing(hub, args.id)
+        if row is None:
+            print(f"error: no closing {args.id}", file=sys.stderr)
+            return 2
+        if sub == "show":
+            from .exports import write_out
+            write_out(row["document"] + "\n", args.output)
+        else:
+            from .closing_sheet import write_pdf
+            pages = write_pdf(hub, row, args.lang, args.output)
+            print(f"{args.output} ({pages} pages)")
     return 0
 
 

@@ -21,13 +21,15 @@ from .pages import request_lang, translator
 from .results_stream import Streams
 from .routes import (consultations, counts, dashboard, devices, display, events, ideas, phone,
                      signup, staff, upload)
+from .routes import closings as closing_routes
 from .routes import relay as relay_routes
 from .routes.responses import json_response
 from .settings import Settings
 
 ROUTERS = (devices.router, events.router, consultations.router, ideas.router, staff.router,
            display.router, counts.router, signup.router, dashboard.router, upload.router,
-           relay_routes.router, relay_routes.dashboard, phone.router)
+           relay_routes.router, relay_routes.dashboard, phone.router, closing_routes.router,
+           closing_routes.staff, closing_routes.pages)
 
 
 def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FastAPI:

@@ -186,6 +186,8 @@ class Guard:
             return RELAY_BATCH_FACTOR * s.max_batch * s.event_max_bytes + ENVELOPE_SLACK, "relay"
         if path == "/api/v1/relay/devices":
             return s.body_max_bytes * 4, "relay"
+        if path == "/api/v1/relay/closings":   # signed closing records (server/closing.py)
+            return s.bundle_max_bytes, "relay"
         if path.startswith("/api/v1/relay/"):
             return s.body_max_bytes, "relay"
         if path.startswith("/api/v1/admin"):

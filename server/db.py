@@ -366,6 +366,34 @@ upstream_cards = Table(
     sqlite_with_rowid=False,
 )
 
+# Closing records (server/closing.py): one row per closing a hub made, numbered in the order
+# they were made; `document` is the signed record exactly as published (canonical JSON), its
+# `digest` what the next closing commits to (`previous`). Never changed once written.
+closings = Table(
+    "closings", metadata,
+    Column("number", Integer, primary_key=True, autoincrement=False),
+    Column("id", String(ID), nullable=False, unique=True),
+    Column("scope", String(300), nullable=False),     # "meeting:<consultation>:<meeting>"…
+    Column("made_at", String(40), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("document", Text, nullable=False),
+)
+Index("closings_scope", closings.c.scope)
+
+# At a central hub: the closings room hubs sent up (server/closing.py, receive_closings), as
+# signed by each room hub's own key — the first one a room hub sent pins it.
+relay_closings = Table(
+    "relay_closings", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("relay_id", String(ID), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("public_key", String(64), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("document", Text, nullable=False),
+    Column("received_at", String(40), nullable=False),
+)
+Index("relay_closings_relay", relay_closings.c.relay_id, relay_closings.c.number, unique=True)
+
 # Rate-limit counters (server/limits.py), one row per limit and client or device, shared by
 # every hub process on the same database. `key` holds hashes, never an address or a contact.
 rate_counters = Table(

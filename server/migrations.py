@@ -226,6 +226,17 @@ def bundle_stored_once(conn: Connection) -> bool:
     return True
 
 
+def closing_records(conn: Connection) -> bool:
+    """The tables of closing records (server/closing.py): this hub's, and its room hubs'."""
+    present = set(inspect(conn).get_table_names())
+    made = False
+    for table in (db.closings, db.relay_closings):
+        if table.name not in present:
+            table.create(conn)
+            made = True
+    return made
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "remove the card links of before", remove_card_links, vacuum=True),
     Migration(2, "remove the card keys of before", remove_card_keys),
@@ -236,6 +247,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "the answers counter", answers_counter),
     Migration(8, "device aliases", device_aliases),
     Migration(9, "the bundle stored once", bundle_stored_once),
+    Migration(10, "closing records", closing_records),
 )
 LATEST = MIGRATIONS[-1].number
 

@@ -16,6 +16,7 @@ from app import formatting
 from app.errors import N_
 from app.i18n import gettext_for
 from app.identifiers import RECORD_ID_FORM
+from app.model import localized
 
 from .errors import HubError
 
@@ -28,7 +29,8 @@ _env = Environment(loader=FileSystemLoader(str(TEMPLATES)),
 # (app/formatting.py): `{{ n|number(lang) }}`, `{{ share|percent(lang) }}`,
 # `{{ iso|day_and_time(lang) }}`; the record-ID rule for a form's `pattern` (app/identifiers.py).
 _env.filters.update(number=formatting.number, percent=formatting.percent,
-                    day_and_time=formatting.day_and_time)
+                    day_and_time=formatting.day_and_time,
+                    localized=lambda text, lang: localized(text or {}, lang))
 _env.globals["record_id_pattern"] = RECORD_ID_FORM
 
 

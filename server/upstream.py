@@ -47,6 +47,7 @@ RELAY_EVENTS = f"{p.API_PREFIX}/relay/events"
 RELAY_DEVICES = f"{p.API_PREFIX}/relay/devices"
 RELAY_ANSWERS = f"{p.API_PREFIX}/relay/answers"
 RELAY_CARDS = f"{p.API_PREFIX}/relay/cards"
+RELAY_CLOSINGS = f"{p.API_PREFIX}/relay/closings"
 LIVE_ROOM = 2.0          # seconds since a tablet's last push during which the room is live
 LIVE_ROOM_BATCH = 250    # the forwarder's batches' size while it is (its pause between two:
                          # settings.upstream_live_pause_ms)
@@ -70,7 +71,9 @@ CARDS_SENT, CARDS_DOWN = "cards_sent", "cards_down"
 CARD_CHUNK = 100         # cards a push holds (~20 KB: the route's body limit is 64 KiB)
 # What a new central hub (another URL) starts without: it gets the room's cards, content and
 # answers again, as the first one did.
-FORGOTTEN_WITH_CENTRAL = (ANSWERS_CURSOR, BUNDLE_ETAG, CARDS_SENT, CARDS_DOWN)
+CLOSINGS_SENT = "closings_sent"   # the last closing record the central hub kept
+CLOSINGS_BYTES = 1_000_000         # closing records sent in one request, at most (but one)
+FORGOTTEN_WITH_CENTRAL = (ANSWERS_CURSOR, BUNDLE_ETAG, CARDS_SENT, CARDS_DOWN, CLOSINGS_SENT)
 
 
 # -- state ----------------------------------------------------------------------------------------
@@ -534,6 +537,35 @@ def push_cards(hub, client: HubClient) -> int:
     return sent
 
 
+def push_closings(hub, client: HubClient) -> int:
+    """This hub's closing records the central hub has not acknowledged yet, in order, a few a
+    request (server/closing.py, receive_closings); the number of the last one it kept is
+    remembered (`closings_sent`). A refusal is logged and sent again next round."""
+    from .closing import MAX_SENT
+    sent = state(hub).get(CLOSINGS_SENT) or 0
+    with hub.engine.connect() as conn:
+        rows = conn.execute(select(db.closings.c.number, db.closings.c.document).where(
+            db.closings.c.number > sent).order_by(db.closings.c.number).limit(MAX_SENT)).all()
+    if not rows:
+        return 0
+    documents, size = [], 0
+    for row in rows:          # a request well under the route's limit (one at least)
+        if documents and size + len(row.document) > CLOSINGS_BYTES:
+            break
+        documents.append(row.document)
+        size += len(row.document)
+    data = client.post_json(RELAY_CLOSINGS, {"documents": documents})
+    if not isinstance(data, dict) or not isinstance(data.get("stored"), list):
+        raise p.NotAcknowledged("malformed closings acknowledgement")
+    kept = [n for n in data["stored"] if isinstance(n, int)]
+    if kept:
+        set_state(hub, **{CLOSINGS_SENT: max(kept)})
+    for refusal in data.get("refused") or ():
+        log.warning("central hub refused closing %s: %s", refusal.get("number"),
+                    refusal.get("reason"))
+    return len(kept)
+
+
 def forward(hub, client: HubClient, values: dict, progress: Progress | None = None
             ) -> dict[str, int]:
     """Forward everything waiting, in batches; counts per status."""
@@ -680,7 +712,8 @@ class Forwarder(threading.Thread):
         self.steps = [
             Step("devices", lambda c, v: register_devices(hub, c), interval),
             Step("cards up", lambda c, v: push_cards(hub, c), interval),
-            Step("events", lambda c, v: forward(hub, c, v, self.progress), interval)]
+            Step("events", lambda c, v: forward(hub, c, v, self.progress), interval),
+            Step("closings", lambda c, v: push_closings(hub, c), interval)]
         self.content = _Loop(self, "piazzetta-upstream-content", [
             Step("consultations", lambda c, v: pull_bundles(hub, c, v), content_interval),
             Step("cards down", lambda c, v: pull_cards(hub, c), content_interval),

@@ -34,6 +34,7 @@ from app.i18n import gettext_for, ngettext_for
 from screens import load_kv
 from screens.kinds import SCREEN_KINDS
 from screens.projector.base import PjResultView
+from screens.projector.closing import PjClosingPanel
 from screens.projector.ideas import PjIdeasView
 from screens.projector.participation import PjParticipationView
 from screens.projector.phones import PjPhonesPanel
@@ -194,7 +195,7 @@ class Projector:
             self.snapshot, self.pending = self.pending, None
         langs = state.languages(time.monotonic())
         if state.view != old.view or state.hidden != old.hidden or langs != self.langs \
-                or state.phones != old.phones:
+                or state.phones != old.phones or state.closing != old.closing:
             self.langs = langs
             self._since = time.monotonic()
             self._show(animate=state.view != old.view)
@@ -253,7 +254,13 @@ class Projector:
         body.clear_widgets()
         state = self.state
         self.phones_panel = None
-        if state.phones and self.phone_url():
+        if state.closing:
+            # The meeting is closed: its record's QR covers every view until cleared.
+            body.add_widget(PjClosingPanel(
+                url=state.closing,
+                title=say(self.langs, N_("The meeting is closed: here is its record"), "\n"),
+                caption=say(self.langs, N_("Scan to check the figures yourself"), "\n")))
+        elif state.phones and self.phone_url():
             # Questions open to phones: the way in, and the phones' answers arriving (results
             # stay hidden when hidden: the count is of answers, not of what they say).
             self.phones_panel = PjPhonesPanel()

@@ -119,12 +119,14 @@ def dashboard(request: Request, hub: HubDep):
     totals["conversion"] = (round(totals["signups"] / totals["participants"], 3)
                             if totals["participants"] else None)
     from ..relay import relay_summary     # hub to hub: the "Room hubs" section
+    from .closings import dashboard_closings   # closing records (server/closing.py)
     cards = [hub.participation.card_counts(c["id"]) for c in hub.consultations()
              if consultation_id in (None, c["id"])]
     return render("dashboard.html", lang, rows=rows, sites=sites, totals=totals,
                   csrf=session["csrf"] if session else None, relays=relay_summary(hub),
                   room_cards=hub.participation.room_cards(consultation_id),
-                  cards=[c for c in cards if c["printed"] or c["pool_made"]])
+                  cards=[c for c in cards if c["printed"] or c["pool_made"]],
+                  closing_section=dashboard_closings(hub, consultation_id))
 
 
 @router.post("/dashboard/login", response_class=HTMLResponse)
@@ -165,6 +167,26 @@ async def do_logout(request: Request, hub: HubDep):
     response = RedirectResponse(f"/dashboard?lang={lang}", status_code=303)
     response.delete_cookie(COOKIE, path="/dashboard")
     return response
+
+
+@router.post("/dashboard/closings", response_class=HTMLResponse)
+async def dashboard_close(request: Request, hub: HubDep):
+    """The dashboard's \"Close the meeting\" button (server/closing.py)."""
+    from ..closing import make_for
+    lang = request_lang(request)
+    session = session_of(hub, request)
+    form = await read_form(request, 4096)
+    if session is None or not same_secret(form.get("csrf", ""), session["csrf"]):
+        return login(hub, lang, 403, N_("The form expired: send it again."))
+    try:
+        row = make_for(hub, meeting_id=form.get("meeting_id") or None,
+                       consultation_id=form.get("consultation_id") or None,
+                       site_id=form.get("site_id") or None, day=form.get("day") or None)
+    except HubError as exc:
+        return render("message.html", lang, exc.status, title=exc.describe(translator(lang)),
+                      text=N_("Go back to the dashboard and try again."))
+    return RedirectResponse(f"/closing/{row['id']}?lang={lang}", status_code=303,
+                            headers=SECURITY_HEADERS)
 
 
 @router.get("/dashboard/figures.{fmt}")

@@ -65,6 +65,18 @@ def cards_in(body: CardList, me: DeviceDep, hub: HubDep):
     return json_response(relay.cards_from_relay(hub, me, body.cards))
 
 
+class ClosingList(BaseModel):
+    documents: list[str] = Field(description="The room hub's closing records, as signed, "
+                                             "in order (server/closing.py)")
+
+
+@router.post("/closings", summary="The room hub's closing records, in order (relay)")
+def closings_in(body: ClosingList, me: DeviceDep, hub: HubDep):
+    from ..closing import receive_closings
+    relay.require_relay(me)
+    return json_response(receive_closings(hub, me, body.documents))
+
+
 @router.get("/answers", summary="Answers to the ideas the room's devices collected (relay)")
 def answers(me: DeviceDep, hub: HubDep, since: int = Query(0, ge=0)):
     return json_response(relay.answers_for_relay(hub, me, since))

@@ -23,7 +23,7 @@ import requests
 from app.bundle import load_bundle
 from app.paths import DEMO_BUNDLE_DIR
 
-from .conftest import HubProcess
+from .conftest import SITE, HubProcess
 from .forensics import (Score, commit_order, file_order, freed_pages, pages_holding,
                         rate_limit_times, replay, same_commit)
 from .test_card_privacy import (CONSULTATION, confirmation_link, printed_cards, push,
@@ -72,6 +72,35 @@ def analyse(db_file: Path, truth: dict, contacts: dict, secret: str) -> list[Sco
     return [Score(name, guesses, correct, candidates) for name, (guesses, correct) in found]
 
 
+def closing_check(db_file: Path, text: str, truth: dict, contacts: dict,
+                  consultation_id: str) -> None:
+    """The closing record's used-card fingerprints (server/closing.py): one per card that
+    answered, none twice; no lookup ID, sign-up or contact in the file; their order is their
+    values' (sorted), so it says nothing of who signed up or voted when; a fingerprint made
+    from what a guesser could know (the consultation, the question, a lookup ID: four
+    characters) without the card's public key matches none; each resident finds theirs."""
+    from server.closing import card_fingerprint, verify_document
+    from .forensics import current
+    record = verify_document(text)
+    conn = current(db_file)
+    keys = dict(conn.execute("SELECT lookup, public_key FROM issued_cards"))
+    uses = conn.execute("SELECT count(*) FROM card_uses WHERE question_id = 'q-ticket'"
+                        ).fetchone()[0]
+    conn.close()
+    published = record["used_cards"]["q-ticket"]
+    assert len(published) == len(set(published)) == uses
+    assert published == sorted(published)
+    for key, contact in contacts.items():
+        assert key not in text and contact not in text
+    for lookup in truth.values():
+        assert f'"{lookup}' not in text and f"{lookup}|" not in text
+    guessable = {card_fingerprint(consultation_id, "q-ticket", lookup, "") for lookup in keys}
+    assert not guessable & set(published)
+    mine = {card_fingerprint(consultation_id, "q-ticket", lookup, keys[lookup])
+            for lookup in truth.values()}
+    assert mine <= set(published)
+
+
 def test_no_byte_of_the_data_folder_pairs_a_resident_with_their_card(tmp_path):
     rng = random.Random(23)
     process = HubProcess(tmp_path / "hub")
@@ -110,8 +139,17 @@ def test_no_byte_of_the_data_folder_pairs_a_resident_with_their_card(tmp_path):
                                              "q-cooperation": rng.randint(1, 5)})
             assert push(store)["stored"] > 0
             snapshots.append(snapshot(process, tmp_path / f"backup-{i}"))
+        # Staff close the site's day (issue 30): its record publishes the used cards'
+        # fingerprints, and is written to the data folder the copies below are read from.
+        from datetime import datetime, timezone
+        made = process.admin("POST", "/closings", json={
+            "site_id": SITE, "day": datetime.now(timezone.utc).date().isoformat()})
+        assert made.status_code == 200, made.text
+        closing_text = made.json()["document"]
     finally:
         process.stop()
+    closing_check(process.data_dir / "hub.sqlite3", closing_text, truth, contacts,
+                  consultation.id)
     assert len(set(truth.values())) == PEOPLE
     secret = (process.data_dir / "secret-key").read_text().strip()
     copies = snapshots + [process.data_dir / "hub.sqlite3"]

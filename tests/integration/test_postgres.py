@@ -226,3 +226,39 @@ def test_numbered_migrations_on_postgres(pg_url):
         assert schema(old) == upgraded
     finally:
         old.dispose()
+
+
+def test_closings_chain_on_postgres_even_made_at_once(tmp_path, pg_url, demo):
+    """Closing records (server/closing.py) on PostgreSQL: hub migration 10 makes their table;
+    closings made by several threads at once still form one chain (numbered one after the
+    other, each committing to the one before), and each file verifies."""
+    from app.paths import DEMO_BUNDLE_DIR
+    from server import closing
+    from server.hub import Hub
+    from server.settings import Settings
+    from tests.unit.conftest import enroll_tablet, push_pending
+    hub = Hub(Settings.from_env({}, data_dir=tmp_path / "hub", database_url=pg_url))
+    try:
+        hub.import_bundle(DEMO_BUNDLE_DIR)
+        store, device = enroll_tablet(hub)
+        ballot = store.start_ballot(demo, site_id=device["site_id"], meeting_id="m-menton-1203")
+        store.record_answer(demo, ballot, "q-ticket", "yes")
+        push_pending(hub, store, device)
+        errors = []
+
+        def close():
+            try:
+                closing.make_for(hub, meeting_id="m-menton-1203")
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+        threads = [threading.Thread(target=close) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        records = closing.verify_chain(closing.documents(hub), closing.hub_public_key(hub))
+        assert [r["number"] for r in records] == [1, 2, 3, 4, 5, 6]
+        assert {r["ballots"]["per_channel"]["tablet"] for r in records} == {1}
+    finally:
+        hub.close()

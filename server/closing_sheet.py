@@ -1,0 +1,226 @@
+"""The closing sheet a facilitator signs (`python -m server closing pdf`, GET /closing/{id}.pdf):
+the closing record (server/closing.py) on A4 pages in French or Italian, drawn with Pillow at
+300 dpi like the printed cards (server/card_sheet.py), with lines to sign and the QR of the
+record's public page, where anyone checks it against the hub's key.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from app.counts import CHANNEL_NAMES, CHANNELS
+from app.errors import N_
+from app.formatting import day_and_time, number
+from app.i18n import gettext_for
+from app.model import localized
+from app.qr import qr_matrix
+
+from . import closing
+from .card_sheet import DPI, MM, PAGE, _font, _wrap, save_pdf
+
+MARGIN = round(18 * MM)
+
+MISMATCH_TEXTS = {
+    "more_ballots_than_cards": N_("More ballots with a card ({ballots}) than cards handed out "
+                                  "({cards})."),
+    "more_cards_used_than_handed_out": N_("More cards used ({used}) than cards handed out "
+                                          "({cards})."),
+    "device_not_synced": N_("The tablet “{name}” has not synced since {since}: it may hold "
+                            "votes the server does not have yet."),
+    "count_corrected_after_closing": N_("A count was corrected after closing no. {closing}."),
+}
+
+
+def public_url(hub, closing_id: str) -> str:
+    return f"{hub.settings.public_url.rstrip('/')}/closing/{closing_id}"
+
+
+def mismatch_lines(record: dict, lang: str) -> list[str]:
+    """The record's mismatches, said in `lang` (times as the hub's pages write them)."""
+    _ = gettext_for(lang) if lang != "en" else (lambda s: s)
+    lines = []
+    for m in record["mismatches"]:
+        values = dict(m)
+        if values.get("since"):
+            values["since"] = day_and_time(values["since"][:16], lang) + " UTC"
+        lines.append(_(MISMATCH_TEXTS.get(m["kind"], m["kind"])).format(**values))
+    return lines
+
+
+def channels_in_order(per_channel: dict) -> list[tuple[str, int]]:
+    """Ballots per channel in app.counts.CHANNELS' order (a channel it lacks, after)."""
+    return ([(c, per_channel[c]) for c in CHANNELS if c in per_channel]
+            + [(c, n) for c, n in per_channel.items() if c not in CHANNELS])
+
+
+def sheet_context(hub, row: dict, lang: str) -> dict:
+    """What the page and the PDF show of a closing: its record, checked against this hub's
+    key, and its texts in `lang`."""
+    key = row.get("public_key") or closing.hub_public_key(hub)   # a room hub's: pinned
+    try:
+        record = closing.verify_document(row["document"], key)
+        problem = closing.chain_problem(hub, row, record)
+    except closing.VerificationError as exc:
+        record, problem = json.loads(row["document"])["record"], str(exc)
+    scope = record["scope"]
+    title = localized(scope.get("title") or {}, lang) if scope["kind"] == "meeting" else ""
+    return {"record": record, "problem": problem, "title": title, "digest": row["digest"],
+            "channel_names": CHANNEL_NAMES, "mismatches": mismatch_lines(record, lang),
+            "channels": channels_in_order(record["ballots"]["per_channel"]),
+            "url": public_url(hub, row["id"]), "public_key": key,
+            "relay_id": row.get("relay_id")}
+
+
+class _Pages:
+    """Pages written top to bottom; a new one when the current is full."""
+
+    def __init__(self):
+        self.pages: list = []
+        self._new()
+
+    def _new(self) -> None:
+        from PIL import Image, ImageDraw
+        self.image = Image.new("L", PAGE, 255)
+        self.draw = ImageDraw.Draw(self.image)
+        self.pages.append(self.image)
+        self.y = MARGIN
+
+    def room(self, height: int) -> None:
+        if self.y + height > PAGE[1] - MARGIN:
+            self._new()
+
+    def text(self, text: str, font, *, indent: int = 0, gap: int = 8) -> None:
+        width = PAGE[0] - 2 * MARGIN - indent
+        for line in _wrap(self.draw, text, font, width):
+            height = font.size + gap
+            self.room(height)
+            self.draw.text((MARGIN + indent, self.y), line, font=font, fill=0)
+            self.y += height
+
+    def row(self, label: str, value: str, font) -> None:
+        self.room(font.size + 12)
+        self.draw.text((MARGIN + round(4 * MM), self.y), label, font=font, fill=0)
+        width = self.draw.textlength(value, font=font)
+        self.draw.text((PAGE[0] - MARGIN - width, self.y), value, font=font, fill=0)
+        self.y += font.size + 6
+        self.draw.line((MARGIN, self.y, PAGE[0] - MARGIN, self.y), fill=160, width=1)
+        self.y += 8
+
+    def space(self, mm: float) -> None:
+        self.y += round(mm * MM)
+
+    def qr(self, text: str, side_mm: float = 38) -> None:
+        matrix = qr_matrix(text, border=0)
+        module = max(1, round(side_mm * MM) // len(matrix))
+        side = module * len(matrix)
+        self.room(side)
+        left = PAGE[0] - MARGIN - side
+        for y, line in enumerate(matrix):
+            for x, dark in enumerate(line):
+                if dark:
+                    self.draw.rectangle((left + x * module, self.y + y * module,
+                                         left + (x + 1) * module - 1,
+                                         self.y + (y + 1) * module - 1), fill=0)
+        return side
+
+
+def render_sheet(context: dict, lang: str) -> list:
+    """Pages (Pillow images, mode "1", 300 dpi) of a closing's sheet; `context` as the public
+    page's (server.routes.closings.sheet_context)."""
+    _ = gettext_for(lang)
+    record = context["record"]
+    title_font, head, body = (_font("DejaVuSans-Bold.ttf", 64), _font("DejaVuSans-Bold.ttf", 42),
+                              _font("DejaVuSans.ttf", 36))
+    small = _font("DejaVuSans.ttf", 29)
+    colon = "\u00a0:" if lang == "fr" else ":"      # French typography
+    out = _Pages()
+    out.text(f"{_('Closing record')} {_('no.')} {record['number']}", title_font)
+    scope = record["scope"]
+    if scope["kind"] == "meeting":
+        out.text(f"{context['title']} · {day_and_time(scope['starts_at'], lang)}", body)
+    else:
+        out.text(f"{_('Site')} {scope['site_id']} · {day_and_time(scope['day'], lang)}", body)
+    out.text(f"{_('Closed on')} {day_and_time(record['made_at'], lang)} UTC · "
+             f"{_('Events covered')}{colon} {number(record['events']['count'], lang)}", small)
+    top = out.y
+    side = out.qr(context["url"])
+    out.draw.text((MARGIN, top + 10), _("Check it yourself"), font=head, fill=0)
+    text_top = out.y
+    out.y = top + 70
+    for line in _wrap(out.draw, context["url"], small, PAGE[0] - 2 * MARGIN - side - 40):
+        out.draw.text((MARGIN, out.y), line, font=small, fill=0)
+        out.y += small.size + 6
+    out.y = max(out.y, text_top + side) + round(6 * MM)
+
+    out.text(_("Ballots per channel"), head)
+    for channel, n in context["channels"]:
+        out.row(_(CHANNEL_NAMES.get(channel, channel)), number(n, lang), body)
+    out.space(5)
+    out.text(_("Participation cards"), head)
+    cards = record["cards"]
+    for label, n in ((_("Printed"), cards["printed"]),
+                     (_("Handed out to sign-ups"), cards["issued_online"]),
+                     (_("Cards used"), cards["used"])):
+        out.row(label, number(n, lang), body)
+    out.space(5)
+    if record["counts"]:
+        out.text(_("Counts typed in, with every correction"), head)
+        for c in record["counts"]:
+            counts = ", ".join(f"{k} {number(v, lang)}" for k, v in c["counts"].items())
+            before = (" (" + _("Before") + colon + " " + ", ".join(
+                f"{k} {number(v, lang)}" for k, v in c["before"].items()) + ")"
+                if c["before"] else "")
+            mark = f" ({_('corrected')})" if not c["current"] else ""
+            out.text(f"{c['question_id']} · {_(CHANNEL_NAMES.get(c['channel'], c['channel']))}"
+                     f"{colon} {counts}{mark}{before} · {_('Recorded by')} "
+                     f"{c['recorded_by']['name'] or c['recorded_by']['device'][:8]}, "
+                     f"{day_and_time(c['received_at'], lang)}", small, indent=round(4 * MM))
+        out.space(5)
+    ideas = record["ideas"]
+    out.text(_("Ideas"), head)
+    for label, key in ((_("Received"), "received"), (_("Published"), "approved"),
+                       (_("Not published"), "rejected"), (_("Awaiting moderation"), "pending")):
+        out.row(label, number(ideas[key], lang), body)
+    for reason in ideas["rejected_reasons"]:
+        out.text(f"– {reason['reason'] or '—'}{colon} {number(reason['ideas'], lang)}", small,
+                 indent=round(4 * MM))
+    out.space(5)
+    out.text(_("Mismatches"), head)
+    if not context["mismatches"]:
+        out.text(_("None: the figures add up."), body)
+    for line in context["mismatches"]:
+        out.text("– " + line, body, indent=round(4 * MM))
+    out.space(8)
+    out.room(round(60 * MM))
+    out.text(_("The facilitator signs here, having read these figures out in the room."), body)
+    for label in (_("Name"), _("Signature"), _("Date and place")):
+        out.space(12)
+        out.draw.text((MARGIN, out.y), label, font=body, fill=0)
+        out.draw.line((MARGIN + round(45 * MM), out.y + body.size, PAGE[0] - MARGIN,
+                       out.y + body.size), fill=0, width=3)
+        out.y += body.size + 10
+    out.space(8)
+    out.text(f"{_('Digest')} {context['digest']}", small)
+    total = len(out.pages)
+    for index, page in enumerate(out.pages, start=1):
+        from PIL import ImageDraw
+        ImageDraw.Draw(page).text((MARGIN, PAGE[1] - MARGIN + 20),
+                                  f"{_('Closing record')} {record['number']} · {index}/{total}",
+                                  font=small, fill=0)
+    return [p.point(lambda v: 255 if v > 150 else 0, mode="1") for p in out.pages]
+
+
+def write_pdf(hub, row: dict, lang: str, path: Path) -> int:
+    """The sheet of a stored closing (server.closing.closing) as a PDF; its number of pages."""
+    pages = render_sheet(sheet_context(hub, row, lang), lang)
+    save_pdf(pages, path)
+    return len(pages)
+
+
+def pdf_bytes(hub, row: dict, lang: str) -> bytes:
+    import io
+    pages = render_sheet(sheet_context(hub, row, lang), lang)
+    buffer = io.BytesIO()
+    pages[0].save(buffer, "PDF", save_all=True, append_images=pages[1:], resolution=DPI,
+                  title="Piazzetta", producer="Piazzetta")
+    return buffer.getvalue()

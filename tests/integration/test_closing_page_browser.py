@@ -1,0 +1,76 @@
+"""The closing record's public page (issue 30) in a real browser (Debian's chromium through
+Playwright), served by a real hub over HTTP: a meeting's closing in French on a phone and in
+Italian on a laptop, verified, its figures and mismatches readable, the language switched
+without losing the record. Screenshots in build/screenshots/closing/."""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from app.bundle import load_bundle
+from app.paths import DEMO_BUNDLE_DIR
+
+SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots" / "closing"
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+def test_the_closing_page_reads_in_french_and_italian(tmp_path):
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    import uvicorn
+
+    from server import closing
+    from server.api import create_app
+    from server.hub import Hub
+    from server.settings import Settings
+    from tests.unit.conftest import enroll_tablet, push_pending
+    from tests.unit.test_closing import MEETING, meeting_played
+
+    hub = Hub(Settings.from_env({}, data_dir=tmp_path / "hub"))
+    hub.import_bundle(DEMO_BUNDLE_DIR)
+    meeting_played(hub, load_bundle(DEMO_BUNDLE_DIR), enroll_tablet, push_pending)
+    row = closing.make_for(hub, meeting_id=MEETING)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(hub=hub), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        with playwright_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+                "--no-sandbox", "--disable-background-networking",
+                "--disable-component-update", "--disable-gpu"])
+            try:
+                phone = browser.new_page(viewport={"width": 390, "height": 844})
+                phone.goto(f"http://127.0.0.1:{port}/closing/{row['id']}?lang=fr")
+                text = phone.inner_text("main")
+                for words in ("Procès-verbal de clôture", "Vérifié",
+                              "Bulletins par canal", "ne s'est pas synchronisée"):
+                    assert words in text, words
+                assert phone.locator(".card svg").count() == 1
+                # Nothing wider than the phone's screen but the tables' own scroll boxes.
+                assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+                phone.screenshot(path=str(SHOTS / "closing-fr-390.png"), full_page=True)
+                phone.click("nav.langs a[lang=it]")
+                assert "Verbale di chiusura" in phone.inner_text("main")
+                laptop = browser.new_page(viewport={"width": 1280, "height": 900})
+                laptop.goto(f"http://127.0.0.1:{port}/closing/{row['id']}?lang=it")
+                assert "Schede per canale" in laptop.inner_text("main")
+                laptop.screenshot(path=str(SHOTS / "closing-it-1280.png"), full_page=True)
+            finally:
+                browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        hub.close()
+    assert (SHOTS / "closing-fr-390.png").stat().st_size > 10_000
