@@ -35,7 +35,7 @@ from sqlalchemy import func, select
 
 from app.canonical import canonical_json
 from app.clock import now_iso
-from app.counts import CHANNELS, COUNT_CHANNELS
+from app.counts import CHANNELS, COUNT_CHANNELS, ballot_channel
 from app.errors import N_
 from app.model import meeting_ends
 
@@ -276,9 +276,9 @@ def card_fingerprint(consultation_id: str, question_id: str, lookup: str,
 
 
 def _ballot_channel(row) -> str:
-    """A ballot's channel: its own when the hub records one (phones), else the tablets'."""
-    channel = row.channel if "channel" in db.ballots.c else None
-    return channel if channel in CHANNELS else "tablet"
+    """A ballot's channel, by the device that made it (app.counts.ballot_channel: the hub's
+    phone device, else a tablet)."""
+    return ballot_channel(row.device_id)
 
 
 def _in_correction_order(counts: list[dict], by_id: dict[str, dict]) -> list[dict]:

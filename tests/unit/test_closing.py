@@ -360,3 +360,23 @@ def test_the_page_says_when_a_stored_closing_breaks_the_chain(hub, demo, tablet,
     assert "ne se vérifie pas" in page.text and "closing before it" in page.text
     from server.admin import main as admin_main
     assert admin_main(["--data-dir", str(hub.settings.data_dir), "closing", "chain"]) == 1
+
+
+def test_phone_answers_are_the_phone_channels_in_a_site_days_closing(hub, demo, api):
+    """Answers from residents' phones (the hub's phone device of the site) are counted in the
+    `phone` channel of the site's day, not as tablets."""
+    from datetime import datetime
+
+    from server import display_controls
+    site = "menton-mediatheque"
+    display_controls.set_display(hub, demo.id, {"phones": ["q-ticket"], "phones_cards": False,
+                                                "phones_site": site}, "test", None)
+    for answer in ("yes", "no", "yes"):
+        phone = api.fresh()
+        sent = phone.post(f"/v/{demo.id}/q-ticket", data={"lang": "fr", "value": answer})
+        assert sent.status_code == 200, sent.text
+    row = closings.make_for(hub, site_id=site, day=datetime.now().date().isoformat())
+    record = json.loads(row["document"])["record"] if "document" in row else \
+        closings.verify_document(closings.documents(hub)[-1])
+    per_channel = record["ballots"]["per_channel"]
+    assert per_channel["phone"] == 3 and per_channel["tablet"] == 0, per_channel
