@@ -220,6 +220,8 @@ def serve(settings: Settings, log_level: str = "warning", on_start=None) -> int:
     app = create_app(settings)
     from .upstream import start_forwarder       # hub to hub: idle until enrolled upstream
     app.state.forwarder = start_forwarder(app.state.hub)
+    from .connectors.outbox import start_outbox  # a central hub's Decidim: idle without its file
+    app.state.decidim = start_outbox(app.state.hub)
     if on_start is not None:
         on_start(app)
     scheme = "https" if settings.tls_cert else "http"

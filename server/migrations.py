@@ -226,6 +226,14 @@ def bundle_stored_once(conn: Connection) -> bool:
     return True
 
 
+def decidim_outbox(conn: Connection) -> bool:
+    """The Decidim connector's outbox (server/connectors/decidim.py)."""
+    if inspect(conn).has_table(db.decidim_outbox.name):
+        return False
+    db.decidim_outbox.create(conn)
+    return True
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "remove the card links of before", remove_card_links, vacuum=True),
     Migration(2, "remove the card keys of before", remove_card_keys),
@@ -236,6 +244,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "the answers counter", answers_counter),
     Migration(8, "device aliases", device_aliases),
     Migration(9, "the bundle stored once", bundle_stored_once),
+    Migration(10, "the Decidim connector's outbox", decidim_outbox),
 )
 LATEST = MIGRATIONS[-1].number
 
