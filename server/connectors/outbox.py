@@ -175,8 +175,8 @@ class DecidimOutbox(threading.Thread):
                 failures = self.failures[config.url] = self.failures.get(config.url, 0) + 1
                 wait = backoff_delay(failures, BACKOFF)
                 self.waiting_until[config.url] = time.monotonic() + wait
-                log.warning("Decidim at %s unavailable (%s): next try in %.0f s", config.url,
-                            exc, wait)
+                log.warning("Decidim at %s unavailable (%s): next try in %d s", config.url,
+                            exc, round(wait))
 
     def client(self, config: DecidimConfig) -> DecidimClient:
         client = self.clients.get(config.consultation_id)
