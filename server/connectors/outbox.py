@@ -40,7 +40,9 @@ from .decidim import (DecidimClient, DecidimConfig, DecidimRefused, DecidimUnava
 log = logging.getLogger("piazzetta.hub.decidim")
 
 BACKOFF = (2.0, 3600.0)     # seconds: first wait after a failure, longest wait
-LEASE = 120.0               # seconds a process holds a row it is sending
+# A process holds a row it is sending for a few requests' timeouts: a process killed while
+# sending leaves the row to the next one after that.
+LEASE_TIMEOUTS = 3
 ROUND = 50                  # rows sent per consultation and round at most
 # Decidim's answer states (answer_proposal_attributes.rb) as the hub's (app/proposals.py).
 ANSWER_STATES = {"accepted": "accepted", "rejected": "rejected", "evaluating": "under_study"}
@@ -198,7 +200,7 @@ class DecidimOutbox(threading.Thread):
             return     # an instance before 0.32: its proposals travel in the import file
         ideas = {i["id"]: i for i in self.hub.proposals(config.consultation_id, public=True)}
         for proposal_id in due:
-            if self.stopping.is_set() or not self._claim(proposal_id):
+            if self.stopping.is_set() or not self._claim(proposal_id, config):
                 continue
             idea = ideas.get(proposal_id)
             try:
@@ -206,6 +208,7 @@ class DecidimOutbox(threading.Thread):
                     self._finish(proposal_id, state="sent", message=None)
                     continue
                 self.send_one(client, config, proposal_id, idea)
+                self.failures.pop(config.url, None)      # progress: the backoff starts over
             except DecidimRefused as exc:
                 self._finish(proposal_id, state="refused", message=str(exc), uncertain=False)
             except DecidimUnavailable as exc:
@@ -248,8 +251,9 @@ class DecidimOutbox(threading.Thread):
         place = idea.get("place") or {}
         if "lat" in place and "lon" in place:
             attributes["latitude"], attributes["longitude"] = place["lat"], place["lon"]
-        if place.get("area"):
-            attributes["address"] = self._area_name(idea, place["area"])
+        address = self._area_name(idea, place["area"]) if place.get("area") else ""
+        if address:
+            attributes["address"] = address
         taxonomies = config.taxonomies.get(idea.get("theme") or "")
         if taxonomies:
             attributes["taxonomies"] = taxonomies
@@ -258,12 +262,8 @@ class DecidimOutbox(threading.Thread):
     def _area_name(self, idea: dict, area: str) -> str:
         from app.model import localized
         consultation = self.hub.consultation(idea["consultation_id"])
-        perimeter = getattr(getattr(consultation, "map", None), "perimeter", None)
-        found = perimeter.area(area) if perimeter is not None else None
-        name = getattr(found, "name", None)
-        if isinstance(name, dict):
-            return localized(name, idea.get("lang") or "fr") or area
-        return str(name or area)
+        found = consultation.map.area(area) if consultation and consultation.map else None
+        return localized(found.name, idea.get("lang") or "fr") if found else ""
 
     def pull_answers(self, config: DecidimConfig) -> int:
         """The city's answers made in Decidim to the proposals this hub made; how many
@@ -303,13 +303,14 @@ class DecidimOutbox(threading.Thread):
 
     # -- the row's states ------------------------------------------------------------------------
 
-    def _claim(self, proposal_id: str) -> bool:
+    def _claim(self, proposal_id: str, config: DecidimConfig) -> bool:
         o = db.decidim_outbox
         now = time.time()
+        lease = LEASE_TIMEOUTS * config.timeout + 5.0
         with db.writer(self.hub.engine).begin() as conn:
             return conn.execute(update(o).where(
                 o.c.proposal_id == proposal_id, o.c.state == "waiting",
-                o.c.lease_until <= now).values(lease_until=now + LEASE)).rowcount == 1
+                o.c.lease_until <= now).values(lease_until=now + lease)).rowcount == 1
 
     def _set(self, proposal_id: str, **values) -> None:
         with db.writer(self.hub.engine).begin() as conn:
