@@ -102,9 +102,10 @@ def queue(engine, consultation_id: str | None = None) -> list[dict]:
              "answer_state": r.answer_state} for r in rows]
 
 
-def queue_counts(engine, consultation_id: str | None = None) -> dict[str, int]:
+def queue_counts(rows: list[dict]) -> dict[str, int]:
+    """How many of queue()'s rows are sent, waiting, refused."""
     counts = dict.fromkeys(QUEUE_STATES, 0)
-    for row in queue(engine, consultation_id):
+    for row in rows:
         counts[row["state"]] = counts.get(row["state"], 0) + 1
     return counts
 

@@ -121,7 +121,11 @@ def dashboard(request: Request, hub: HubDep):
     from ..relay import relay_summary     # hub to hub: the "Room hubs" section
     cards = [hub.participation.card_counts(c["id"]) for c in hub.consultations()
              if consultation_id in (None, c["id"])]
-    return render("dashboard.html", lang, rows=rows, sites=sites, totals=totals,
+    from ..connectors import outbox       # the Decidim connector's queue
+    queued = outbox.queue(hub.engine, consultation_id)
+    decidim = {"queue": queued, "counts": outbox.queue_counts(queued)} \
+        if queued else None
+    return render("dashboard.html", lang, rows=rows, sites=sites, totals=totals, decidim=decidim,
                   csrf=session["csrf"] if session else None, relays=relay_summary(hub),
                   room_cards=hub.participation.room_cards(consultation_id),
                   cards=[c for c in cards if c["printed"] or c["pool_made"]])

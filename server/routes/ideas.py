@@ -34,8 +34,8 @@ def answer(body: AnswerRequest, hub: HubDep, proposal_id: str = Path(max_length=
 
 @staff.get("/decidim/queue", summary="The Decidim connector's outbox: sent, waiting, refused")
 def decidim_queue(hub: HubDep, consultation_id: str | None = Query(None, max_length=64)):
-    return json_response({"queue": outbox.queue(hub.engine, consultation_id),
-                          "counts": outbox.queue_counts(hub.engine, consultation_id)})
+    queued = outbox.queue(hub.engine, consultation_id)
+    return json_response({"queue": queued, "counts": outbox.queue_counts(queued)})
 
 
 router.include_router(staff)

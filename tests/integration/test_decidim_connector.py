@@ -136,6 +136,13 @@ def test_every_approved_idea_reaches_decidim_once_and_the_city_answer_comes_back
         assert set(italian["title"]) == {"it"}           # the idea's own language
         assert set(standin.proposals[state[approved[1].id]["decidim_id"]]["title"]) == {"fr"}
         assert standin.invalid == [] and standin.documents
+        # The dashboard shows the queue, Decidim's refusal in its own words.
+        board = requests.get(f"{hub.url}/dashboard", params={"lang": "fr"}, timeout=10,
+                             headers={"Authorization": f"Bearer {hub.admin_token}"})
+        assert board.status_code == 200
+        assert f"Envoyées\u00a0: {len(approved)} · en attente\u00a0: 0 · refusées\u00a0: 1" \
+            in board.text
+        assert "Title is too short (under 15 characters)" in board.text
 
         # An edit after moderation updates the proposal; the short one, corrected, is made.
         proxy.chaos(0.0, ("http500",))
