@@ -116,12 +116,16 @@ def _parser() -> argparse.ArgumentParser:
                      choices=("received", "under_study", "accepted", "rejected", "done"))
     ans.add_argument("--text", default=None)
     exp = sub.add_parser("export", help="export results or ideas (no personal data)")
-    exp.add_argument("what", choices=("results", "ideas", "places", "areas"))
+    exp.add_argument("what", choices=("results", "ideas", "places", "areas", "decidim"))
     exp.add_argument("--consultation", required=True)
     exp.add_argument("--format", choices=("csv", "json", "geojson"), default=None,
                      help="results, ideas: csv (default) or json; places, areas: geojson "
                           "(default) or csv")
     exp.add_argument("--output", type=Path, default=None)
+    exp.add_argument("--file", choices=("proposals", "answers"), default="proposals",
+                     dest="decidim_file",
+                     help="decidim: the import file, in the columns of Decidim's importers "
+                          "(docs/connectors.md)")
     exp.add_argument("--all", action="store_true", dest="all_ideas",
                      help="ideas: every idea (pending, rejected…) with its moderation and "
                           "original text, for staff; still no contact")
@@ -301,7 +305,10 @@ def _run(hub, command: str, args) -> int:
     elif command == "answer-idea":
         _print_json(hub.answer_proposal(args.proposal, args.status, args.text))
     elif command == "export":
-        if args.what in ("places", "areas"):
+        if args.what == "decidim":
+            from .connectors.files import import_file, config_for
+            text = import_file(hub, config_for(hub, args.consultation), args.decidim_file)
+        elif args.what in ("places", "areas"):
             from .exports import export_places
             text = export_places(hub, args.what, args.consultation, args.format or "geojson")
         else:

@@ -178,12 +178,18 @@ DOCUMENTS = {"VERSION": VERSION, "CREATE_PROPOSAL": CREATE_PROPOSAL,
              "UPDATE_PROPOSAL": UPDATE_PROPOSAL, "LIST_PROPOSALS": LIST_PROPOSALS}
 
 MARKER = "Piazzetta #{}"
+MARKED = re.compile(re.escape(MARKER).replace(re.escape("{}"), "([0-9A-Za-z_-]{1,64})"))
 
 
 def marker(proposal_id: str) -> str:
     """The line each proposal's body ends with: how a retry finds a proposal Decidim made
     though its answer never reached the hub (a cut response), instead of making a second."""
     return MARKER.format(proposal_id)
+
+
+def marked_ideas(text: str | None) -> list[str]:
+    """The idea IDs whose marker a proposal's body carries."""
+    return MARKED.findall(text or "")
 
 
 def plain_text(html: str | None) -> str:

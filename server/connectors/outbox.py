@@ -35,7 +35,7 @@ from sync.batches import backoff_delay
 
 from .. import db
 from .decidim import (DecidimClient, DecidimConfig, DecidimRefused, DecidimUnavailable,
-                      load_configs, marker, plain_text)
+                      load_configs, marked_ideas, marker, plain_text)
 
 log = logging.getLogger("piazzetta.hub.decidim")
 
@@ -267,23 +267,31 @@ class DecidimOutbox(threading.Thread):
         return localized(found.name, idea.get("lang") or "fr") if found else ""
 
     def pull_answers(self, config: DecidimConfig) -> int:
-        """The city's answers made in Decidim to the proposals this hub made; how many
-        changed."""
+        """The city's answers made in Decidim to the proposals made from ideas; how many
+        changed. A proposal the admin imported from the import file (server.connectors.files)
+        is recognised by its marker line and linked to its idea here."""
         o = db.decidim_outbox
         client = self.client(config)
         if "answer" not in client.capabilities():
             return 0
         with self.hub.engine.connect() as conn:
-            ours = {r.decidim_id: r for r in conn.execute(
+            rows = conn.execute(
                 select(o.c.proposal_id, o.c.decidim_id, o.c.answer_state, o.c.answer).where(
-                    o.c.consultation_id == config.consultation_id,
-                    o.c.decidim_id.is_not(None)))}
-        if not ours:
+                    o.c.consultation_id == config.consultation_id)).all()
+        if not rows:
             return 0
+        ours = {r.decidim_id: r for r in rows if r.decidim_id}
+        unlinked = {r.proposal_id: r for r in rows if not r.decidim_id}
         langs = {i["id"]: i.get("lang") for i in self.hub.proposals(config.consultation_id)}
         changed = 0
-        for decidim_id, state, _body, answer in client.proposals():
+        for decidim_id, state, body, answer in client.proposals():
             row = ours.get(decidim_id)
+            if row is None and unlinked:
+                found = {m for text in body.values() for m in marked_ideas(text)}
+                proposal_id = next((p for p in found if p in unlinked), None)
+                if proposal_id is not None:
+                    row = unlinked.pop(proposal_id)
+                    self._link(proposal_id, decidim_id)
             if row is None or state not in ANSWER_STATES:
                 continue
             texts = {}
@@ -301,6 +309,15 @@ class DecidimOutbox(threading.Thread):
             self._set(row.proposal_id, answer_state=state, answer=stored)
             changed += 1
         return changed
+
+    def _link(self, proposal_id: str, decidim_id: str) -> None:
+        """A proposal Decidim holds for this idea (imported from the file): sent."""
+        o = db.decidim_outbox
+        with db.writer(self.hub.engine).begin() as conn:
+            conn.execute(update(o).where(o.c.proposal_id == proposal_id,
+                                         o.c.decidim_id.is_(None)).values(
+                decidim_id=decidim_id, state="sent", uncertain=False, message=None,
+                sent_revision=o.c.revision, sent_at=now_iso()))
 
     # -- the row's states ------------------------------------------------------------------------
 

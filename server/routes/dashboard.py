@@ -125,7 +125,9 @@ def dashboard(request: Request, hub: HubDep):
     queued = outbox.queue(hub.engine, consultation_id)
     decidim = {"queue": queued, "counts": outbox.queue_counts(queued)} \
         if queued else None
+    decidim_files = [c["id"] for c in hub.consultations() if consultation_id in (None, c["id"])]
     return render("dashboard.html", lang, rows=rows, sites=sites, totals=totals, decidim=decidim,
+                  decidim_files=decidim_files,
                   csrf=session["csrf"] if session else None, relays=relay_summary(hub),
                   room_cards=hub.participation.room_cards(consultation_id),
                   cards=[c for c in cards if c["printed"] or c["pool_made"]])
@@ -200,3 +202,23 @@ def figures_csv(rows: list[dict]) -> str:
     return csv_text(FIGURE_COLUMNS, ({k: "" if row.get(k) is None else row[k]
                                       for k in FIGURE_COLUMNS} for row in rows),
                     lineterminator="\n")
+
+
+@router.get("/dashboard/decidim/{consultation_id}/{which}.csv")
+def decidim_file(request: Request, hub: HubDep, consultation_id: str, which: str):
+    """An import file for the consultation's Decidim (server/connectors/files.py)."""
+    from ..connectors.files import FILES, config_for, import_file
+    if "token" in request.query_params:
+        return Response("the staff token does not go in the address\n", status_code=400,
+                        media_type="text/plain", headers=SECURITY_HEADERS)
+    if not is_staff(hub, request):
+        return Response("staff only\n", status_code=401, media_type="text/plain",
+                        headers=SECURITY_HEADERS)
+    if which not in FILES or hub.consultation(consultation_id) is None:
+        return Response("not found\n", status_code=404, media_type="text/plain",
+                        headers=SECURITY_HEADERS)
+    text = import_file(hub, config_for(hub, consultation_id), which)
+    name = f"decidim-{which}-{consultation_id}.csv"
+    return Response(text, media_type="text/csv; charset=utf-8",
+                    headers={**SECURITY_HEADERS, "Cache-Control": "no-store",
+                             "Content-Disposition": f'attachment; filename="{name}"'})

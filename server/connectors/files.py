@@ -1,0 +1,104 @@
+"""Import files for a Decidim whose API does not take what the hub has (docs/connectors.md):
+built to the columns Decidim's admin importers read (github.com/decidim/decidim):
+
+- proposals (decidim-proposals/lib/decidim/proposals/import/proposal_creator.rb,
+  proposals_verifier.rb): `title/<locale>` and `body/<locale>` for every locale of the
+  organization (required headers), `address`, `latitude`, `longitude`, `taxonomies/ids`
+  (comma-separated IDs); `id` is ignored. Each body ends with the idea's marker line
+  (server.connectors.decidim.marker): once the admin imported the file, the connector finds
+  the proposals it made by it and brings their answers back, as for those the API made;
+- answers (proposal_answer_creator.rb, proposals_answers_verifier.rb): `id` (Decidim's),
+  `state` (a proposal state's token: accepted, rejected, evaluating), `answer/<locale>` for every
+  locale. Some versions' verifier asks for a `status` header while the creator reads `state`:
+  both are written, with the same value.
+
+Only ideas the city can see go in: approved ones, with their public text and rounded point.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from .. import db
+from ..tabular import csv_text
+from .decidim import DecidimConfig, load_configs, marker
+
+# The hub's answer statuses (app/proposals.py) as Decidim's proposal states' tokens.
+DECIDIM_STATES = {"accepted": "accepted", "done": "accepted", "rejected": "rejected",
+                  "under_study": "evaluating", "received": "evaluating"}
+FILES = ("proposals", "answers")
+
+
+def config_for(hub, consultation_id: str) -> DecidimConfig:
+    """The consultation's Decidim as the hub's file names it; without one, the locales FR and
+    IT and no taxonomies (a file for an instance the hub never speaks to)."""
+    from ..errors import HubError
+    from app.errors import N_
+    if hub.consultation(consultation_id) is None:
+        raise HubError(N_("Unknown consultation."), status=404, code="consultation_unknown")
+    return load_configs(hub.settings).get(consultation_id) or DecidimConfig(
+        consultation_id=consultation_id, url="", api_key="", api_secret="",
+        proposals_component="", locales={"fr": "fr", "it": "it"})
+
+
+def locales(config: DecidimConfig) -> list[str]:
+    return sorted(set(config.locales.values()))
+
+
+def proposal_columns(config: DecidimConfig) -> tuple[str, ...]:
+    out = [f"title/{loc}" for loc in locales(config)]
+    out += [f"body/{loc}" for loc in locales(config)]
+    return tuple(out) + ("address", "latitude", "longitude", "taxonomies/ids")
+
+
+def answer_columns(config: DecidimConfig) -> tuple[str, ...]:
+    return ("id", "state", "status") + tuple(f"answer/{loc}" for loc in locales(config))
+
+
+def proposal_rows(hub, config: DecidimConfig) -> list[dict]:
+    """The approved ideas Decidim does not hold yet, one row each. An idea is written in one
+    language: its title and text fill every locale's columns (the importer requires them all)."""
+    from ..exports import decidim_rows, mapped_consultation   # one rule for place columns
+    sent = _decidim_ids(hub, config.consultation_id)
+    ideas = [i for i in hub.proposals(config.consultation_id, public=True)
+             if not sent.get(i["id"])]
+    consultation = mapped_consultation(hub, config.consultation_id)
+    rows = []
+    for idea, placed in zip(ideas, decidim_rows(consultation, ideas)):
+        row = {f"title/{loc}": idea["title"] for loc in locales(config)}
+        body = f"{idea['text']}\n\n{marker(idea['id'])}"
+        row.update({f"body/{loc}": body for loc in locales(config)})
+        row.update({k: placed[k] for k in ("address", "latitude", "longitude")})
+        row["taxonomies/ids"] = ",".join(config.taxonomies.get(idea.get("theme") or "", []))
+        rows.append(row)
+    return rows
+
+
+def answer_rows(hub, config: DecidimConfig) -> list[dict]:
+    """The hub's staff answers to ideas Decidim holds (their Decidim ID known)."""
+    sent = _decidim_ids(hub, config.consultation_id)
+    rows = []
+    for idea in hub.proposals(config.consultation_id, public=True):
+        decidim_id = sent.get(idea["id"])
+        if not decidim_id or not idea.get("answer_status"):
+            continue
+        state = DECIDIM_STATES[idea["answer_status"]]
+        row = {"id": decidim_id, "state": state, "status": state}
+        row.update({f"answer/{loc}": idea.get("answer_text") or "" for loc in locales(config)})
+        rows.append(row)
+    return rows
+
+
+def import_file(hub, config: DecidimConfig, which: str) -> str:
+    """The CSV text of one import file: `proposals` or `answers`."""
+    if which == "proposals":
+        return csv_text(proposal_columns(config), proposal_rows(hub, config))
+    if which == "answers":
+        return csv_text(answer_columns(config), answer_rows(hub, config))
+    raise ValueError(which)
+
+
+def _decidim_ids(hub, consultation_id: str) -> dict[str, str | None]:
+    o = db.decidim_outbox
+    with hub.engine.connect() as conn:
+        return dict(conn.execute(select(o.c.proposal_id, o.c.decidim_id).where(
+            o.c.consultation_id == consultation_id)).all())
