@@ -78,6 +78,9 @@ class DecidimConfig:
         return next((lang for lang, loc in self.locales.items() if loc == locale), None)
 
 
+_WARNED: set[str] = set()
+
+
 def load_configs(settings) -> dict[str, DecidimConfig]:
     """Each consultation's Decidim, from settings.decidim_file (JSON, read by the hub only):
 
@@ -92,7 +95,8 @@ def load_configs(settings) -> dict[str, DecidimConfig]:
     path = Path(settings.decidim_file) if settings.decidim_file else None
     if path is None or not path.is_file():
         return {}
-    if path.stat().st_mode & 0o077:
+    if path.stat().st_mode & 0o077 and str(path) not in _WARNED:
+        _WARNED.add(str(path))       # once per process: the file is read every round
         log.warning("%s is readable by other users of this machine: it holds API credentials",
                     path)
     data = json.loads(path.read_text(encoding="utf-8"))
