@@ -122,10 +122,15 @@ def _parser() -> argparse.ArgumentParser:
                      help="results, ideas: csv (default) or json; places, areas: geojson "
                           "(default) or csv")
     exp.add_argument("--output", type=Path, default=None)
-    exp.add_argument("--file", choices=("proposals", "answers"), default="proposals",
+    exp.add_argument("--file", choices=("proposals", "answers", "meeting"), default="proposals",
                      dest="decidim_file",
-                     help="decidim: the import file, in the columns of Decidim's importers "
-                          "(docs/connectors.md)")
+                     help="decidim: an import file in the columns of Decidim's importers, or "
+                          "the meeting's closing report (docs/connectors.md)")
+    close = sub.add_parser("decidim-close-meeting",
+                           help="the meeting's outcome to Decidim (closeMeeting), else its "
+                                "closing report on standard output")
+    close.add_argument("--consultation", required=True)
+    close.add_argument("--lang", choices=("fr", "it", "en"), default="fr")
     exp.add_argument("--all", action="store_true", dest="all_ideas",
                      help="ideas: every idea (pending, rejected…) with its moderation and "
                           "original text, for staff; still no contact")
@@ -317,6 +322,21 @@ def _run(hub, command: str, args) -> int:
                           all_ideas=args.all_ideas)
         from .exports import write_out
         write_out(text, args.output)
+    elif command == "decidim-close-meeting":
+        from .connectors.files import config_for
+        from .connectors.decidim import DecidimRefused, DecidimUnavailable
+        from .connectors.meeting import close_meeting
+        try:
+            done = close_meeting(hub, config_for(hub, args.consultation), args.lang)
+        except (DecidimRefused, DecidimUnavailable) as exc:
+            print(f"error: Decidim: {exc}", file=sys.stderr)
+            return 2
+        if done["sent"]:
+            print("closed in Decidim")
+        else:
+            print("this Decidim takes no closeMeeting: paste this closing report into the "
+                  "meeting's closing form", file=sys.stderr)
+            print(done["report"])
     elif command == "conflicts":
         _print_json(hub.reviews())
     elif command == "import-online-counts":

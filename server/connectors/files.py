@@ -25,7 +25,7 @@ from .decidim import DecidimConfig, load_configs, marker
 # The hub's answer statuses (app/proposals.py) as Decidim's proposal states' tokens.
 DECIDIM_STATES = {"accepted": "accepted", "done": "accepted", "rejected": "rejected",
                   "under_study": "evaluating", "received": "evaluating"}
-FILES = ("proposals", "answers")
+FILES = ("proposals", "answers", "meeting")
 
 
 def config_for(hub, consultation_id: str) -> DecidimConfig:
@@ -58,7 +58,7 @@ def proposal_rows(hub, config: DecidimConfig) -> list[dict]:
     """The approved ideas Decidim does not hold yet, one row each. An idea is written in one
     language: its title and text fill every locale's columns (the importer requires them all)."""
     from ..exports import decidim_rows, mapped_consultation   # one rule for place columns
-    sent = _decidim_ids(hub, config.consultation_id)
+    sent = decidim_ids(hub, config.consultation_id)
     ideas = [i for i in hub.proposals(config.consultation_id, public=True)
              if not sent.get(i["id"])]
     consultation = mapped_consultation(hub, config.consultation_id)
@@ -75,7 +75,7 @@ def proposal_rows(hub, config: DecidimConfig) -> list[dict]:
 
 def answer_rows(hub, config: DecidimConfig) -> list[dict]:
     """The hub's staff answers to ideas Decidim holds (their Decidim ID known)."""
-    sent = _decidim_ids(hub, config.consultation_id)
+    sent = decidim_ids(hub, config.consultation_id)
     rows = []
     for idea in hub.proposals(config.consultation_id, public=True):
         decidim_id = sent.get(idea["id"])
@@ -89,15 +89,20 @@ def answer_rows(hub, config: DecidimConfig) -> list[dict]:
 
 
 def import_file(hub, config: DecidimConfig, which: str) -> str:
-    """The CSV text of one import file: `proposals` or `answers`."""
+    """The text of one file: `proposals` or `answers` (CSV), `meeting` (the closing report)."""
     if which == "proposals":
         return csv_text(proposal_columns(config), proposal_rows(hub, config))
     if which == "answers":
         return csv_text(answer_columns(config), answer_rows(hub, config))
+    if which == "meeting":       # the closing report, for the meeting's closing form
+        from .meeting import closing_report, outcome
+        lang = next(iter(config.locales), "fr")
+        return closing_report(outcome(hub, config.consultation_id), lang) + "\n"
     raise ValueError(which)
 
 
-def _decidim_ids(hub, consultation_id: str) -> dict[str, str | None]:
+def decidim_ids(hub, consultation_id: str) -> dict[str, str | None]:
+    """Idea ID → the Decidim ID of its proposal (None until Decidim holds one)."""
     o = db.decidim_outbox
     with hub.engine.connect() as conn:
         return dict(conn.execute(select(o.c.proposal_id, o.c.decidim_id).where(

@@ -204,8 +204,8 @@ def figures_csv(rows: list[dict]) -> str:
                     lineterminator="\n")
 
 
-@router.get("/dashboard/decidim/{consultation_id}/{which}.csv")
-def decidim_file(request: Request, hub: HubDep, consultation_id: str, which: str):
+@router.get("/dashboard/decidim/{consultation_id}/{name}")
+def decidim_file(request: Request, hub: HubDep, consultation_id: str, name: str):
     """An import file for the consultation's Decidim (server/connectors/files.py)."""
     from ..connectors.files import FILES, config_for, import_file
     if "token" in request.query_params:
@@ -214,11 +214,14 @@ def decidim_file(request: Request, hub: HubDep, consultation_id: str, which: str
     if not is_staff(hub, request):
         return Response("staff only\n", status_code=401, media_type="text/plain",
                         headers=SECURITY_HEADERS)
-    if which not in FILES or hub.consultation(consultation_id) is None:
+    which, _dot, extension = name.partition(".")
+    if which not in FILES or extension != ("html" if which == "meeting" else "csv") \
+            or hub.consultation(consultation_id) is None:
         return Response("not found\n", status_code=404, media_type="text/plain",
                         headers=SECURITY_HEADERS)
     text = import_file(hub, config_for(hub, consultation_id), which)
-    name = f"decidim-{which}-{consultation_id}.csv"
-    return Response(text, media_type="text/csv; charset=utf-8",
+    media = "text/html" if which == "meeting" else "text/csv"
+    return Response(text, media_type=f"{media}; charset=utf-8",
                     headers={**SECURITY_HEADERS, "Cache-Control": "no-store",
-                             "Content-Disposition": f'attachment; filename="{name}"'})
+                             "Content-Disposition":
+                                 f'attachment; filename="decidim-{consultation_id}-{name}"'})

@@ -18,6 +18,10 @@ Sources (github.com/decidim/decidim):
   decidim-api/lib/decidim/api/mutation_type.rb, component_mutation_type.rb;
 - ProposalsMutation, ProposalMutation: decidim-proposals/lib/decidim/api/mutations/
   proposals_mutation_type.rb, proposal_mutation_type.rb;
+- MeetingsMutation, MeetingMutation.close, CloseMeetingInput, CloseMeetingAttributes (the
+  development branch after 0.32): decidim-meetings/lib/decidim/api/mutations/
+  meetings_mutation_type.rb, meeting_mutation_type.rb, close_meeting_type.rb,
+  close_meeting_attributes.rb; a closed meeting cannot be closed again (its `authorized?`);
 - CreateProposalInput (locale, toggleTranslations, attributes), ProposalAttributes,
   UpdateProposalInput: mutations/create_proposal_type.rb, proposal_attributes.rb,
   update_proposal_type.rb; AnswerInput, AnswerProposalAttributes: answer_proposal_type.rb,
@@ -49,6 +53,7 @@ SDL = """
 schema { query: Query mutation: Mutation }
 
 scalar JSON
+scalar DateTime
 
 type Query {
   decidim: Decidim
@@ -125,7 +130,36 @@ type Mutation {
   component(id: ID!): ComponentMutation!
 }
 
-union ComponentMutation = ProposalsMutation
+union ComponentMutation = ProposalsMutation | MeetingsMutation
+
+type MeetingsMutation {
+  meeting(id: ID!): MeetingMutation
+}
+
+type MeetingMutation {
+  close(input: CloseMeetingInput!): Meeting
+}
+
+type Meeting {
+  id: ID!
+  closed: Boolean
+  closingReport: TranslatedField
+  attendeesCount: Int
+}
+
+input CloseMeetingAttributes {
+  attendeesCount: Int!
+  closedAt: DateTime
+  closingReport: String!
+  proposalIds: [ID]
+}
+
+input CloseMeetingInput {
+  clientMutationId: String
+  attributes: CloseMeetingAttributes!
+  locale: String!
+  toggleTranslations: Boolean = false
+}
 
 type ProposalsMutation {
   proposal(id: ID!): ProposalMutation
@@ -191,10 +225,14 @@ class DecidimStandIn:
     """The stand-in's state: API users, one proposals component, its proposals."""
 
     def __init__(self, *, version: str = VERSION_032, component_id: str = "12",
+                 meetings_component_id: str = "13", meeting_ids: tuple[str, ...] = ("7",),
                  locales: tuple[str, ...] = ("fr", "it", "en"),
                  users: dict[str, str] | None = None):
         self.version = version
         self.component_id = component_id
+        self.meetings_component_id = meetings_component_id
+        self.meetings = {m: {"id": m, "closed": False, "closingReport": None,
+                             "attendeesCount": None, "proposalIds": []} for m in meeting_ids}
         self.locales = locales
         self.users = dict(users or {"piazzetta-key": "piazzetta-secret"})
         self.secret = b"stand-in signing key"
@@ -326,6 +364,9 @@ class DecidimStandIn:
             # MutationType: required_scopes "api:write"
             if claims is None or "api:write" not in claims.get("scope", ""):
                 raise GraphQLRefusal("You are not authorized to perform this action")
+            if str(id) == self.meetings_component_id:
+                return {"__typename": "MeetingsMutation",
+                        "meeting": lambda _i, id: self._closable(str(id), claims)}
             if str(id) != self.component_id:
                 raise GraphQLRefusal(f"Couldn't find Decidim::Component with 'id'={id}")
             return {"__typename": "ProposalsMutation", "createProposal": create,
@@ -351,6 +392,32 @@ class DecidimStandIn:
 
         return {"decidim": {"applicationName": "Stand-in", "version": self.version},
                 "component": component, "mutation_component": mutation_component}
+
+    def _closable(self, meeting_id: str, claims: dict) -> dict | None:
+        meeting = self.meetings.get(meeting_id)
+        if meeting is None:
+            return None
+
+        def close(_info, input):
+            attributes, locale = input["attributes"], input["locale"]
+            if locale not in self.locales:
+                raise GraphQLRefusal(f"{locale} is not a valid locale")
+            with self.lock:
+                if meeting["closed"]:
+                    raise GraphQLRefusal("You are not authorized to perform this action")
+                unknown = [p for p in attributes.get("proposalIds") or []
+                           if str(p) not in self.proposals]
+                if unknown:
+                    raise GraphQLRefusal("Proposals are invalid")
+                self.mutations += 1
+                meeting.update(closed=True, attendeesCount=attributes["attendeesCount"],
+                               closingReport={locale: attributes["closingReport"]},
+                               proposalIds=[str(p) for p in attributes.get("proposalIds") or []])
+                return {"id": meeting_id, "closed": True,
+                        "closingReport": self._translated(meeting["closingReport"]),
+                        "attendeesCount": meeting["attendeesCount"]}
+
+        return {"close": close}
 
     def _mutable(self, decidim_id: str) -> dict | None:
         proposal = self.proposals.get(decidim_id)

@@ -164,6 +164,15 @@ def test_the_export_command_writes_the_import_files(hub, tablet, push, capsys):
                  "--file", "proposals"]) == 0
     proposals = read_proposals_for(capsys.readouterr().out, ("fr", "it"))
     assert len(proposals) == 2
+    assert main(["--data-dir", data_dir, "export", "decidim", "--consultation", CONSULTATION,
+                 "--file", "meeting"]) == 0
+    report = capsys.readouterr().out
+    assert report.startswith("<p>Participation en présentiel recueillie avec Piazzetta\u00a0: ")
+    assert "<p>Idées approuvées\u00a0: 2</p>" in report
+    # No Decidim configured: closing the meeting prints the report for the admin.
+    assert main(["--data-dir", data_dir, "decidim-close-meeting",
+                 "--consultation", CONSULTATION]) == 0
+    assert capsys.readouterr().out == report
 
 
 def read_proposals_for(text: str, locales: tuple[str, ...]) -> list[dict]:
@@ -209,3 +218,40 @@ def test_a_031_instance_gets_the_file_then_its_answers_come_back(hub, tablet, pu
         sender.stop()
     finally:
         standin.close()
+
+
+def test_the_meeting_outcome_closes_the_meeting_where_decidim_can_else_a_report(
+        hub, tablet, push):
+    """closeMeeting (the development branch after 0.32): attendees, the closing report, the
+    proposals the meeting produced; on 0.32 the closing report is the file."""
+    from server.connectors.meeting import close_meeting
+    from tests.integration.decidim_standin import DecidimStandIn
+    made = ideas_on_the_hub(hub, tablet, push)
+    for version, closes in (("0.32.2", False), ("0.33.0.dev", True)):
+        standin = DecidimStandIn(version=version)
+        try:
+            write_config(hub, url=standin.url, api_key="piazzetta-key",
+                         api_secret="piazzetta-secret", meetings_component="13",
+                         meeting_id="7", timeout=5)
+            outbox.queue_approved(hub.engine, [CONSULTATION])
+            standin.proposals["900"] = {"id": "900", "title": {"fr": "x"}, "body": {"fr": "x"},
+                                        "state": None, "answer": None,
+                                        "publishedAt": "2026-12-06T10:00:00Z"}
+            with hub.writer.begin() as conn:
+                conn.execute(update(db.decidim_outbox).where(
+                    db.decidim_outbox.c.proposal_id == made["fr"].id).values(
+                    state="sent", decidim_id="900"))
+            done = close_meeting(hub, files.config_for(hub, CONSULTATION), "it")
+            assert done["sent"] is closes
+            assert "Idee approvate: 2" in done["report"]
+            assert "Una panchina all&#x27;ombra dei platani" in done["report"]
+            meeting = standin.meetings["7"]
+            if closes:
+                assert meeting["closed"] and meeting["proposalIds"] == ["900"]
+                assert meeting["closingReport"] == {"it": done["report"]}
+                assert meeting["attendeesCount"] == 0
+            else:
+                assert not meeting["closed"] and standin.mutations == 0
+            assert standin.invalid == []
+        finally:
+            standin.close()
