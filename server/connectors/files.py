@@ -16,11 +16,9 @@ Only ideas the city can see go in: approved ones, with their public text and rou
 """
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from .. import db
 from ..tabular import csv_text
 from .decidim import DecidimConfig, load_configs, marker
+from .outbox import decidim_ids
 
 # The hub's answer statuses (app/proposals.py) as Decidim's proposal states' tokens.
 DECIDIM_STATES = {"accepted": "accepted", "done": "accepted", "rejected": "rejected",
@@ -100,10 +98,3 @@ def import_file(hub, config: DecidimConfig, which: str) -> str:
         return closing_report(outcome(hub, config.consultation_id), lang) + "\n"
     raise ValueError(which)
 
-
-def decidim_ids(hub, consultation_id: str) -> dict[str, str | None]:
-    """Idea ID → the Decidim ID of its proposal (None until Decidim holds one)."""
-    o = db.decidim_outbox
-    with hub.engine.connect() as conn:
-        return dict(conn.execute(select(o.c.proposal_id, o.c.decidim_id).where(
-            o.c.consultation_id == consultation_id)).all())

@@ -22,7 +22,7 @@ from app.model import localized
 
 from ..pages import translator
 from .decidim import DecidimClient, DecidimConfig, DecidimRefused
-from .files import decidim_ids as decidim_ids_of
+from .outbox import decidim_ids as decidim_ids_of
 
 CLOSE_MEETING = """
 mutation CloseMeeting($component: ID!, $id: ID!, $input: CloseMeetingInput!) {

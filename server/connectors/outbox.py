@@ -110,6 +110,14 @@ def queue_counts(rows: list[dict]) -> dict[str, int]:
     return counts
 
 
+def decidim_ids(hub, consultation_id: str) -> dict[str, str | None]:
+    """Idea ID → the Decidim ID of its proposal (None until Decidim holds one)."""
+    o = db.decidim_outbox
+    with hub.engine.connect() as conn:
+        return dict(conn.execute(select(o.c.proposal_id, o.c.decidim_id).where(
+            o.c.consultation_id == consultation_id)).all())
+
+
 def city_answer(engine, proposal_id: str, lang: str, idea_lang: str | None) -> str | None:
     """The city's answer to an idea as Decidim holds it, in `lang` where it has one, else in
     the idea's language, else the first there is."""
@@ -365,5 +373,5 @@ def start_outbox(hub) -> DecidimOutbox:
     return outbox
 
 
-__all__ = ["DecidimOutbox", "city_answer", "queue", "queue_approved", "queue_counts",
+__all__ = ["DecidimOutbox", "city_answer", "decidim_ids", "queue", "queue_approved", "queue_counts",
            "start_outbox"]
