@@ -33,7 +33,7 @@ from server.connectors.outbox import DecidimOutbox, queue, queue_counts  # noqa:
 from server.hub import Hub  # noqa: E402
 from server.settings import Settings  # noqa: E402
 from tests.integration.decidim_standin import DecidimStandIn  # noqa: E402
-from tests.unit.conftest import enroll_tablet, push_pending  # noqa: E402
+from tests.unit.conftest import enroll_tablet, pending_envelopes  # noqa: E402
 
 CONSULTATION = "alpimed-2030"
 
@@ -66,7 +66,9 @@ def connector(standin: DecidimStandIn, n: int, folder: Path) -> tuple[float, dic
             idea = store.submit_proposal(consultation, title=f"Un banc à l'ombre numéro {i}",
                                          text="Sous les platanes de la place.", lang="fr")
             store.moderate_proposal(idea.id, "approved")
-        push_pending(hub, store, device)
+        envelopes = pending_envelopes(store)
+        for start in range(0, len(envelopes), 500):       # the hub's batch limit
+            hub.ingest(device, envelopes[start:start + 500])
         store.close()
         outbox = DecidimOutbox(hub, interval=1, answers_interval=3600)
         before = standin.mutations

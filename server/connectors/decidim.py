@@ -235,8 +235,9 @@ class DecidimClient:
             except ValueError:
                 token = ""
         if answer.status_code != 200 or not token:
-            raise DecidimRefused(f"sign-in refused (HTTP {answer.status_code}): check the API "
-                                 f"credentials")
+            # Not the idea's fault: the outbox waits (and shows this) until staff fix them.
+            raise DecidimUnavailable(f"sign-in refused (HTTP {answer.status_code}): check the "
+                                     f"API credentials")
         self.token = token
         return token
 

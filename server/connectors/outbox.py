@@ -234,21 +234,25 @@ class DecidimOutbox(threading.Thread):
             row = conn.execute(select(o).where(o.c.proposal_id == proposal_id)).first()
         locale = config.locale(idea.get("lang"))
         attributes = self.attributes(config, idea, proposal_id)
-        decidim_id = row.decidim_id
+        decidim_id, found = row.decidim_id, False
         if decidim_id is None and row.uncertain:
             decidim_id = client.find_marked(proposal_id)
-            if decidim_id is not None and row.sent_revision < 0:
-                # Made at the revision the cut attempt sent: bring it to this one.
+            if decidim_id is not None:      # made by the attempt whose answer was cut
                 self._set(proposal_id, decidim_id=decidim_id, uncertain=False)
+                found = True
         if decidim_id is None:
             self._set(proposal_id, uncertain=True)      # before: the answer may never come
             decidim_id = client.create_proposal(locale, attributes)
-            self._finish(proposal_id, state="sent", decidim_id=decidim_id, uncertain=False,
-                         sent_revision=row.revision)
         else:
-            client.update_proposal(decidim_id, locale, attributes)
-            self._finish(proposal_id, state="sent", decidim_id=decidim_id, uncertain=False,
-                         sent_revision=row.revision)
+            try:
+                client.update_proposal(decidim_id, locale, attributes)
+            except DecidimRefused:
+                if not found:
+                    raise
+                # It exists as the cut attempt made it; Decidim refuses the update (its edit
+                # time): it stays so.
+        self._finish(proposal_id, state="sent", decidim_id=decidim_id, uncertain=False,
+                     sent_revision=row.revision)
         self.sent += 1
 
     def attributes(self, config: DecidimConfig, idea: dict, proposal_id: str) -> dict:
