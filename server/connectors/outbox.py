@@ -214,7 +214,7 @@ class DecidimOutbox(threading.Thread):
             idea = ideas.get(proposal_id)
             try:
                 if idea is None:      # no longer approved: nothing to send (not withdrawn)
-                    self._finish(proposal_id, state="sent", message=None)
+                    self._unqueue(proposal_id)
                     continue
                 self.send_one(client, config, proposal_id, idea)
                 self.failures.pop(config.url, None)      # progress: the backoff starts over
@@ -361,6 +361,18 @@ class DecidimOutbox(threading.Thread):
                 conn.execute(update(o).where(and_(
                     o.c.proposal_id == proposal_id, o.c.revision > o.c.sent_revision))
                     .values(state="waiting"))
+
+    def _unqueue(self, proposal_id: str) -> None:
+        """An idea moderation took back before Decidim had it leaves the queue (approved
+        again, it comes back); one Decidim may hold stays as it was."""
+        o = db.decidim_outbox
+        with db.writer(self.hub.engine).begin() as conn:
+            gone = conn.execute(o.delete().where(
+                o.c.proposal_id == proposal_id, o.c.decidim_id.is_(None),
+                o.c.uncertain.is_(False))).rowcount
+            if not gone:
+                conn.execute(update(o).where(o.c.proposal_id == proposal_id).values(
+                    state="sent", lease_until=0.0))
 
     def _retry_later(self, proposal_id: str, message: str) -> None:
         o = db.decidim_outbox

@@ -255,3 +255,39 @@ def test_the_meeting_outcome_closes_the_meeting_where_decidim_can_else_a_report(
             assert standin.invalid == []
         finally:
             standin.close()
+
+
+def test_an_idea_taken_back_before_decidim_had_it_leaves_the_queue(hub, tablet, push):
+    from server.connectors.outbox import DecidimOutbox
+    from tests.integration.decidim_standin import DecidimStandIn
+    made = ideas_on_the_hub(hub, tablet, push)
+    outbox.queue_approved(hub.engine, [CONSULTATION])
+    made["store"].moderate_proposal(made["it"].id, "rejected", reason="Doppione")
+    push(hub, made["store"], made["device"])
+    standin = DecidimStandIn()
+    try:
+        write_config(hub, url=standin.url, api_key="piazzetta-key",
+                     api_secret="piazzetta-secret", timeout=5)
+        DecidimOutbox(hub, interval=1, answers_interval=3600).round()
+        rows = {r["proposal_id"]: r for r in outbox.queue(hub.engine, CONSULTATION)}
+        assert rows.keys() == {made["fr"].id} and rows[made["fr"].id]["state"] == "sent"
+        assert [p["title"] for p in standin.proposals.values()] == [
+            {"fr": "Un banc à l'ombre des platanes"}]
+    finally:
+        standin.close()
+
+
+def test_the_dashboard_gives_the_import_files_to_staff_only(hub, api, tablet, push):
+    ideas_on_the_hub(hub, tablet, push)
+    client = api.fresh()
+    base = f"/dashboard/decidim/{CONSULTATION}"
+    assert client.get(f"{base}/proposals.csv").status_code == 401
+    staff = {"Authorization": f"Bearer {hub.settings.admin_token}"}
+    answer = client.get(f"{base}/proposals.csv", headers=staff)
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
+    assert len(read_proposals_for(answer.text, ("fr", "it"))) == 2
+    report = client.get(f"{base}/meeting.html", headers=staff)
+    assert report.status_code == 200 and "<p>" in report.text
+    assert client.get(f"{base}/meeting.csv", headers=staff).status_code == 404
+    assert client.get("/dashboard/decidim/nowhere/answers.csv",
+                      headers=staff).status_code == 404
