@@ -116,16 +116,21 @@ def _parser() -> argparse.ArgumentParser:
                      choices=("received", "under_study", "accepted", "rejected", "done"))
     ans.add_argument("--text", default=None)
     exp = sub.add_parser("export", help="export results or ideas (no personal data)")
-    exp.add_argument("what", choices=("results", "ideas", "places", "areas", "decidim"))
+    exp.add_argument("what", choices=("results", "ideas", "places", "areas", "decidim",
+                                      "consul"))
     exp.add_argument("--consultation", required=True)
     exp.add_argument("--format", choices=("csv", "json", "geojson"), default=None,
                      help="results, ideas: csv (default) or json; places, areas: geojson "
                           "(default) or csv")
     exp.add_argument("--output", type=Path, default=None)
-    exp.add_argument("--file", choices=("proposals", "answers", "meeting"), default="proposals",
-                     dest="decidim_file",
-                     help="decidim: an import file in the columns of Decidim's importers, or "
-                          "the meeting's closing report (docs/connectors.md)")
+    exp.add_argument("--file", choices=("proposals", "answers", "meeting", "results",
+                                        "recounts"), default=None, dest="platform_file",
+                     help="decidim: an import file in the columns of Decidim's importers "
+                          "(proposals, the default; answers), or the meeting's closing report; "
+                          "consul: per booth and date, the answers' amounts (results, the "
+                          "default) or white/null/total (recounts) (docs/connectors.md)")
+    exp.add_argument("--lang", choices=("fr", "it", "en"), default="fr",
+                     help="consul: the language of questions and answers")
     close = sub.add_parser("decidim-close-meeting",
                            help="the meeting's outcome to Decidim (closeMeeting), else its "
                                 "closing report on standard output")
@@ -310,9 +315,22 @@ def _run(hub, command: str, args) -> int:
     elif command == "answer-idea":
         _print_json(hub.answer_proposal(args.proposal, args.status, args.text))
     elif command == "export":
+        wrong = {"decidim": ("results", "recounts"), "consul": ("proposals", "answers", "meeting")}
+        if args.platform_file and (args.what not in wrong
+                                   or args.platform_file in wrong[args.what]):
+            print(f"error: --file {args.platform_file} is not a file of export {args.what}",
+                  file=sys.stderr)
+            return 2
         if args.what == "decidim":
             from .connectors.files import import_file, config_for
-            text = import_file(hub, config_for(hub, args.consultation), args.decidim_file)
+            text = import_file(hub, config_for(hub, args.consultation),
+                               args.platform_file or "proposals")
+        elif args.what == "consul":
+            from .connectors.consul import consul_file
+            from .connectors.files import config_for
+            config_for(hub, args.consultation)          # an unknown consultation: refused
+            text = consul_file(hub, args.consultation, args.platform_file or "results",
+                               args.lang)
         elif args.what in ("places", "areas"):
             from .exports import export_places
             text = export_places(hub, args.what, args.consultation, args.format or "geojson")

@@ -225,3 +225,25 @@ def decidim_file(request: Request, hub: HubDep, consultation_id: str, name: str)
                     headers={**SECURITY_HEADERS, "Cache-Control": "no-store",
                              "Content-Disposition":
                                  f'attachment; filename="decidim-{consultation_id}-{name}"'})
+
+
+@router.get("/dashboard/consul/{consultation_id}/{name}")
+def consul_file_download(request: Request, hub: HubDep, consultation_id: str, name: str):
+    """Per booth and date, what CONSUL's officers enter (server/connectors/consul.py)."""
+    from ..connectors.consul import FILES, consul_file
+    if "token" in request.query_params:
+        return Response("the staff token does not go in the address\n", status_code=400,
+                        media_type="text/plain", headers=SECURITY_HEADERS)
+    if not is_staff(hub, request):
+        return Response("staff only\n", status_code=401, media_type="text/plain",
+                        headers=SECURITY_HEADERS)
+    which, _dot, extension = name.partition(".")
+    if which not in FILES or extension != "csv" or hub.consultation(consultation_id) is None:
+        return Response("not found\n", status_code=404, media_type="text/plain",
+                        headers=SECURITY_HEADERS)
+    lang = request_lang(request)
+    return Response(consul_file(hub, consultation_id, which, lang),
+                    media_type="text/csv; charset=utf-8",
+                    headers={**SECURITY_HEADERS, "Cache-Control": "no-store",
+                             "Content-Disposition":
+                                 f'attachment; filename="consul-{consultation_id}-{name}"'})

@@ -291,3 +291,45 @@ def test_the_dashboard_gives_the_import_files_to_staff_only(hub, api, tablet, pu
     assert client.get(f"{base}/meeting.csv", headers=staff).status_code == 404
     assert client.get("/dashboard/decidim/nowhere/answers.csv",
                       headers=staff).status_code == 404
+    booths = client.get(f"/dashboard/consul/{CONSULTATION}/recounts.csv?lang=it", headers=staff)
+    assert booths.status_code == 200 and booths.text.startswith("booth_id,booth,date,")
+    assert client.get(f"/dashboard/consul/{CONSULTATION}/recounts.csv").status_code == 401
+    board = client.get("/dashboard?lang=it", headers=staff).text
+    assert f"/dashboard/consul/{CONSULTATION}/results.csv" in board
+
+
+def test_consul_booth_results_per_site_and_date(hub, tablet, push, capsys):
+    """CONSUL's officers' shapes: per booth (site) and date, each answer's amount; white, null
+    and total per question; the totals agree with the hub's results."""
+    from server.admin import main
+    from server.connectors.consul import booth_tables
+    consultation = hub.consultation(CONSULTATION)
+    store, device = tablet(hub)
+    for n, choice in enumerate(("yes", "no", "yes", "abstain")):
+        ballot = store.start_ballot(consultation)
+        if n < 4:
+            store.record_answer(consultation, ballot, "q-ticket", choice)
+        if n < 2:
+            store.record_answer(consultation, ballot, "q-themes", ["economy", "health"])
+        store.close_ballot(ballot)
+    store.close_ballot(store.start_ballot(consultation))        # a ballot left blank
+    push(hub, store, device)
+    results, recounts = booth_tables(hub, CONSULTATION, "fr")
+    ticket = {r["answer_id"]: r["amount"] for r in results if r["question_id"] == "q-ticket"}
+    assert ticket == {"yes": 2, "no": 1}
+    themes = {r["answer_id"]: r["amount"] for r in results if r["question_id"] == "q-themes"}
+    assert themes == {"infrastructure": 0, "economy": 2, "health": 2, "services": 0}
+    assert {r["booth_id"] for r in results} == {"menton-mediatheque"}
+    recount = {r["question_id"]: r for r in recounts}
+    assert (recount["q-ticket"]["white"], recount["q-ticket"]["null"],
+            recount["q-ticket"]["total"]) == (2, 0, 5)
+    assert (recount["q-themes"]["white"], recount["q-themes"]["total"]) == (3, 5)
+    official = json.loads(hub.read_results(CONSULTATION)[1])["questions"]["q-ticket"]["counts"]
+    assert official["yes"] == ticket["yes"] and official["no"] == ticket["no"]
+    data_dir = str(hub.settings.data_dir)
+    assert main(["--data-dir", data_dir, "export", "consul", "--consultation", CONSULTATION,
+                 "--file", "recounts"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert {r["question_id"]: r["total"] for r in rows} == {"q-ticket": "5", "q-themes": "5"}
+    assert main(["--data-dir", data_dir, "export", "consul", "--consultation", CONSULTATION,
+                 "--file", "proposals"]) == 2
