@@ -26,6 +26,13 @@
                                                    map's export_decimals (GeoJSON), approved
                                                    ideas in Decidim's import columns (CSV);
                                                    areas: the perimeter with counts per area
+    python -m server export decidim --consultation ID [--file proposals|answers|meeting]
+                                                   Decidim's import files, the closing report
+    python -m server export consul --consultation ID [--file results|recounts] [--lang L]
+                                                   per booth and date, as CONSUL's officers
+                                                   enter them (docs/connectors.md)
+    python -m server decidim-close-meeting --consultation ID [--lang fr|it|en]
+                                                   closeMeeting, else the closing report
     python -m server conflicts                     events kept for review
     python -m server import-online-counts FILE --consultation ID   online votes per question
     python -m server counts --consultation ID      paper, show-of-hands and online counts
