@@ -26,7 +26,8 @@
                                                    map's export_decimals (GeoJSON), approved
                                                    ideas in Decidim's import columns (CSV);
                                                    areas: the perimeter with counts per area
-    python -m server export decidim --consultation ID [--file proposals|answers|meeting]
+    python -m server export decidim --consultation ID
+                                   [--file proposals|answers|paper_ballots|meeting]
                                                    Decidim's import files, the closing report
     python -m server export consul --consultation ID [--file results|recounts] [--lang L]
                                                    per booth and date, as CONSUL's officers
@@ -130,8 +131,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="results, ideas: csv (default) or json; places, areas: geojson "
                           "(default) or csv")
     exp.add_argument("--output", type=Path, default=None)
-    exp.add_argument("--file", choices=("proposals", "answers", "meeting", "results",
-                                        "recounts"), default=None, dest="platform_file",
+    exp.add_argument("--file", choices=("proposals", "answers", "paper_ballots", "meeting",
+                                        "results", "recounts"), default=None,
+                     dest="platform_file",
                      help="decidim: an import file in the columns of Decidim's importers "
                           "(proposals, the default; answers), or the meeting's closing report; "
                           "consul: per booth and date, the answers' amounts (results, the "
@@ -322,7 +324,8 @@ def _run(hub, command: str, args) -> int:
     elif command == "answer-idea":
         _print_json(hub.answer_proposal(args.proposal, args.status, args.text))
     elif command == "export":
-        wrong = {"decidim": ("results", "recounts"), "consul": ("proposals", "answers", "meeting")}
+        wrong = {"decidim": ("results", "recounts"),
+                 "consul": ("proposals", "answers", "paper_ballots", "meeting")}
         if args.platform_file and (args.what not in wrong
                                    or args.platform_file in wrong[args.what]):
             print(f"error: --file {args.platform_file} is not a file of export {args.what}",

@@ -66,6 +66,7 @@ class DecidimConfig:
     meeting_id: str | None = None
     locales: dict = field(default_factory=lambda: {"fr": "fr", "it": "it", "en": "en"})
     taxonomies: dict = field(default_factory=dict)      # theme ID → [taxonomy IDs]
+    projects: dict = field(default_factory=dict)        # budget project ID → Decidim project ID
     version: str | None = None                # set: skip detection (a test's or an admin's word)
     timeout: float = TIMEOUT                  # seconds for one request
 
@@ -88,7 +89,8 @@ def load_configs(settings) -> dict[str, DecidimConfig]:
          "consultations": {"<consultation id>": {"instance": "city",
              "proposals_component": "12", "space": {"type": "ParticipatoryProcess", "id": "4"},
              "meetings_component": "13", "meeting_id": "7",
-             "locales": {"fr": "fr", "it": "it"}, "taxonomies": {"<theme>": ["31"]}}}}
+             "locales": {"fr": "fr", "it": "it"}, "taxonomies": {"<theme>": ["31"]},
+             "projects": {"<budget project>": "<Decidim budget project ID>"}}}}
 
     Credentials missing there come from PIAZZETTA_HUB_DECIDIM_API_KEY/_SECRET. No file: no
     connector (an empty map)."""
@@ -115,6 +117,7 @@ def load_configs(settings) -> dict[str, DecidimConfig]:
             locales=dict(instance.get("locales") or {"fr": "fr", "it": "it", "en": "en"}),
             taxonomies={str(k): [str(t) for t in (v if isinstance(v, list) else [v])]
                         for k, v in (instance.get("taxonomies") or {}).items()},
+            projects={str(k): str(v) for k, v in (instance.get("projects") or {}).items()},
             version=_opt(instance.get("version")),
             timeout=float(instance.get("timeout") or TIMEOUT))
     return out

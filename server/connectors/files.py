@@ -11,6 +11,11 @@ built to the columns Decidim's admin importers read (github.com/decidim/decidim)
   `state` (a proposal state's token: accepted, rejected, evaluating), `answer/<locale>` for every
   locale. Some versions' verifier asks for a `status` header while the creator reads `state`:
   both are written, with the same value.
+- paper ballots (the community module decidim-budgets_paper_ballots: PaperBallotResultCreator
+  reads `id`.to_i, a budget project's Decidim ID, and `paper_ballots_to_import`.to_i; its
+  verifier's headers are those two): per project of a budget question that the connector's
+  file maps to a Decidim project, the in-person ballots that funded it (the hub's results'
+  `funding_ballots`), to add to the project's online votes.
 
 Only ideas the city can see go in: approved ones, with their public text and rounded point.
 """
@@ -23,7 +28,8 @@ from .outbox import decidim_ids
 # The hub's answer statuses (app/proposals.py) as Decidim's proposal states' tokens.
 DECIDIM_STATES = {"accepted": "accepted", "done": "accepted", "rejected": "rejected",
                   "under_study": "evaluating", "received": "evaluating"}
-FILES = ("proposals", "answers", "meeting")
+FILES = ("proposals", "answers", "meeting", "paper_ballots")
+PAPER_BALLOT_COLUMNS = ("id", "paper_ballots_to_import")
 
 
 def config_for(hub, consultation_id: str) -> DecidimConfig:
@@ -86,12 +92,34 @@ def answer_rows(hub, config: DecidimConfig) -> list[dict]:
     return rows
 
 
+def paper_ballot_rows(hub, config: DecidimConfig) -> list[dict]:
+    """The in-person ballots that funded each mapped budget project."""
+    import json
+    consultation = hub.consultation(config.consultation_id)
+    results = json.loads(hub.read_results(config.consultation_id)[1])["questions"]
+    rows = []
+    for question in consultation.questions:
+        if question.kind != "budget":
+            continue
+        projects = (results.get(question.id) or {}).get("projects") or {}
+        for project_id in question.projects:
+            decidim_id = config.projects.get(f"{question.id}/{project_id}") \
+                or config.projects.get(project_id)
+            if decidim_id:
+                rows.append({"id": decidim_id, "paper_ballots_to_import": int(
+                    (projects.get(project_id) or {}).get("funding_ballots", 0))})
+    return rows
+
+
 def import_file(hub, config: DecidimConfig, which: str) -> str:
-    """The text of one file: `proposals` or `answers` (CSV), `meeting` (the closing report)."""
+    """The text of one file: `proposals`, `answers`, `paper_ballots` (CSV), `meeting` (the
+    closing report)."""
     if which == "proposals":
         return csv_text(proposal_columns(config), proposal_rows(hub, config))
     if which == "answers":
         return csv_text(answer_columns(config), answer_rows(hub, config))
+    if which == "paper_ballots":
+        return csv_text(PAPER_BALLOT_COLUMNS, paper_ballot_rows(hub, config))
     if which == "meeting":       # the closing report, for the meeting's closing form
         from .meeting import closing_report, outcome
         lang = next(iter(config.locales), "fr")

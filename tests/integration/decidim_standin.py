@@ -294,7 +294,7 @@ class DecidimStandIn:
         return [p for p in self.proposals.values()
                 if any(marker in text for text in p["body"].values())]
 
-    # -- GraphQL ------------------------------------------------------------------------------------
+    # -- GraphQL ----------------------------------------------------------------------------
 
     def execute(self, query: str, variables: dict, claims: dict | None) -> dict:
         try:
@@ -510,7 +510,8 @@ class DecidimStandIn:
                 try:
                     request = json.loads(raw)
                 except ValueError:
-                    return self._send(400, {"errors": [{"message": "Unexpected end of input"}]})
+                    return self._send(400, {"errors": [
+                        {"message": "Unexpected end of input"}]})
                 query = request.get("query") or ""
                 variables = request.get("variables") or {}
                 return self._send(200, standin.execute(query, variables, claims))

@@ -333,3 +333,23 @@ def test_consul_booth_results_per_site_and_date(hub, tablet, push, capsys):
     assert {r["question_id"]: r["total"] for r in rows} == {"q-ticket": "5", "q-themes": "5"}
     assert main(["--data-dir", data_dir, "export", "consul", "--consultation", CONSULTATION,
                  "--file", "proposals"]) == 2
+
+
+def test_paper_ballots_for_decidims_budgets_read_back_with_the_modules_rules(hub, tablet, push):
+    """decidim-budgets_paper_ballots' importer: `id`.to_i (the Decidim project) and
+    `paper_ballots_to_import`.to_i; its verifier's headers are those two."""
+    consultation = hub.consultation(CONSULTATION)
+    store, device = tablet(hub)
+    for share in ({"p-bus": 240000, "p-market": 60000}, {"p-market": 60000}):
+        ballot = store.start_ballot(consultation)
+        store.record_answer(consultation, ballot, "q-budget", share)
+        store.close_ballot(ballot)
+    push(hub, store, device)
+    write_config(hub, projects={"p-bus": "101", "q-budget/p-market": 103})
+    text = files.import_file(hub, files.config_for(hub, CONSULTATION), "paper_ballots")
+    rows = read_import(text, ["id", "paper_ballots_to_import"])
+    votes = {int(r["id"]): int(r["paper_ballots_to_import"]) for r in rows}
+    funded = json.loads(hub.read_results(CONSULTATION)[1])["questions"]["q-budget"]["projects"]
+    assert votes == {101: funded["p-bus"]["funding_ballots"],
+                     103: funded["p-market"]["funding_ballots"]}
+    assert votes[103] == 2
