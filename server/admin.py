@@ -26,6 +26,14 @@
                                                    map's export_decimals (GeoJSON), approved
                                                    ideas in Decidim's import columns (CSV);
                                                    areas: the perimeter with counts per area
+    python -m server export decidim --consultation ID
+                                   [--file proposals|answers|paper_ballots|meeting]
+                                                   Decidim's import files, the closing report
+    python -m server export consul --consultation ID [--file results|recounts] [--lang L]
+                                                   per booth and date, as CONSUL's officers
+                                                   enter them (docs/connectors.md)
+    python -m server decidim-close-meeting --consultation ID [--lang fr|it|en]
+                                                   closeMeeting, else the closing report
     python -m server conflicts                     events kept for review
     python -m server import-online-counts FILE --consultation ID   online votes per question
     python -m server counts --consultation ID      paper, show-of-hands and online counts
@@ -123,12 +131,27 @@ def _parser() -> argparse.ArgumentParser:
                      choices=("received", "under_study", "accepted", "rejected", "done"))
     ans.add_argument("--text", default=None)
     exp = sub.add_parser("export", help="export results or ideas (no personal data)")
-    exp.add_argument("what", choices=("results", "ideas", "places", "areas"))
+    exp.add_argument("what", choices=("results", "ideas", "places", "areas", "decidim",
+                                      "consul"))
     exp.add_argument("--consultation", required=True)
     exp.add_argument("--format", choices=("csv", "json", "geojson"), default=None,
                      help="results, ideas: csv (default) or json; places, areas: geojson "
                           "(default) or csv")
     exp.add_argument("--output", type=Path, default=None)
+    exp.add_argument("--file", choices=("proposals", "answers", "paper_ballots", "meeting",
+                                        "results", "recounts"), default=None,
+                     dest="platform_file",
+                     help="decidim: an import file in the columns of Decidim's importers "
+                          "(proposals, the default; answers), or the meeting's closing report; "
+                          "consul: per booth and date, the answers' amounts (results, the "
+                          "default) or white/null/total (recounts) (docs/connectors.md)")
+    exp.add_argument("--lang", choices=("fr", "it", "en"), default="fr",
+                     help="consul: the language of questions and answers")
+    close = sub.add_parser("decidim-close-meeting",
+                           help="the meeting's outcome to Decidim (closeMeeting), else its "
+                                "closing report on standard output")
+    close.add_argument("--consultation", required=True)
+    close.add_argument("--lang", choices=("fr", "it", "en"), default="fr")
     exp.add_argument("--all", action="store_true", dest="all_ideas",
                      help="ideas: every idea (pending, rejected…) with its moderation and "
                           "original text, for staff; still no contact")
@@ -250,6 +273,8 @@ def serve(settings: Settings, log_level: str = "warning", on_start=None) -> int:
     app = create_app(settings)
     from .upstream import start_forwarder       # hub to hub: idle until enrolled upstream
     app.state.forwarder = start_forwarder(app.state.hub)
+    from .connectors.outbox import start_outbox  # a central hub's Decidim: idle without its file
+    app.state.decidim = start_outbox(app.state.hub)
     if on_start is not None:
         on_start(app)
     scheme = "https" if settings.tls_cert else "http"
@@ -329,7 +354,24 @@ def _run(hub, command: str, args) -> int:
     elif command == "answer-idea":
         _print_json(hub.answer_proposal(args.proposal, args.status, args.text))
     elif command == "export":
-        if args.what in ("places", "areas"):
+        wrong = {"decidim": ("results", "recounts"),
+                 "consul": ("proposals", "answers", "paper_ballots", "meeting")}
+        if args.platform_file and (args.what not in wrong
+                                   or args.platform_file in wrong[args.what]):
+            print(f"error: --file {args.platform_file} is not a file of export {args.what}",
+                  file=sys.stderr)
+            return 2
+        if args.what == "decidim":
+            from .connectors.files import import_file, config_for
+            text = import_file(hub, config_for(hub, args.consultation),
+                               args.platform_file or "proposals")
+        elif args.what == "consul":
+            from .connectors.consul import consul_file
+            from .connectors.files import config_for
+            config_for(hub, args.consultation)          # an unknown consultation: refused
+            text = consul_file(hub, args.consultation, args.platform_file or "results",
+                               args.lang)
+        elif args.what in ("places", "areas"):
             from .exports import export_places
             text = export_places(hub, args.what, args.consultation, args.format or "geojson")
         else:
@@ -338,6 +380,21 @@ def _run(hub, command: str, args) -> int:
                           all_ideas=args.all_ideas)
         from .exports import write_out
         write_out(text, args.output)
+    elif command == "decidim-close-meeting":
+        from .connectors.files import config_for
+        from .connectors.decidim import DecidimRefused, DecidimUnavailable
+        from .connectors.meeting import close_meeting
+        try:
+            done = close_meeting(hub, config_for(hub, args.consultation), args.lang)
+        except (DecidimRefused, DecidimUnavailable) as exc:
+            print(f"error: Decidim: {exc}", file=sys.stderr)
+            return 2
+        if done["sent"]:
+            print("closed in Decidim")
+        else:
+            print("this Decidim takes no closeMeeting: paste this closing report into the "
+                  "meeting's closing form", file=sys.stderr)
+            print(done["report"])
     elif command == "conflicts":
         _print_json(hub.reviews())
     elif command == "import-online-counts":

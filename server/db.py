@@ -429,6 +429,33 @@ sheet_uploads = Table(
 )
 
 
+# The Decidim connector's outbox (server/connectors/): one row per approved idea of a
+# consultation that has a Decidim instance. `revision` is the idea's moderation_seq when last
+# queued, `sent_revision` the one Decidim holds; `decidim_id` once Decidim made the proposal;
+# `uncertain` while a creation may have been made without its answer reaching the hub (a cut
+# response): the next attempt looks the proposal up before creating it again. The city's
+# answer comes back into `answer_state` and `answer` (JSON: locale → text).
+decidim_outbox = Table(
+    "decidim_outbox", metadata,
+    Column("proposal_id", String(ID), primary_key=True),
+    Column("consultation_id", String(ID), nullable=False),
+    Column("revision", BigInteger, nullable=False),
+    Column("sent_revision", BigInteger, nullable=False, default=-1),
+    Column("state", String(16), nullable=False),          # waiting, sent, refused
+    Column("decidim_id", String(ID), nullable=True),
+    Column("uncertain", Boolean, nullable=False, default=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt", Float, nullable=False, default=0.0),
+    Column("lease_until", Float, nullable=False, default=0.0),   # a hub process sending it
+    Column("message", Text, nullable=True),               # Decidim's own, when it refused
+    Column("queued_at", String(40), nullable=False),
+    Column("sent_at", String(40), nullable=True),
+    Column("answer_state", String(20), nullable=True),
+    Column("answer", Text, nullable=True),
+)
+Index("decidim_outbox_due", decidim_outbox.c.state, decidim_outbox.c.next_attempt)
+Index("decidim_outbox_consultation", decidim_outbox.c.consultation_id)
+
 def make_engine(url: str) -> Engine:
     """An engine for `url`: SQLite in WAL mode with full fsync, or PostgreSQL."""
     if url.startswith("sqlite"):

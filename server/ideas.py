@@ -150,7 +150,8 @@ def ideas_by_code(hub, short_code: str, alias: str | None = None) -> list[dict]:
     with hub.engine.connect() as conn:
         rows = conn.execute(query.order_by(db.proposals.c.created_at,
                                            db.proposals.c.id)).all()
-    return [{"short_code": row.short_code, "consultation_id": row.consultation_id,
+    return [{"id": row.id, "lang": row.lang,
+             "short_code": row.short_code, "consultation_id": row.consultation_id,
              "title": row.corrected_title or row.title,
              "text": row.corrected_text or row.text, "status": row.status,
              "answer_status": row.answer_status, "answer_text": row.answer_text,

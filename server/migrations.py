@@ -237,6 +237,14 @@ def closing_records(conn: Connection) -> bool:
     return made
 
 
+def decidim_outbox(conn: Connection) -> bool:
+    """The Decidim connector's outbox (server/connectors/decidim.py)."""
+    if inspect(conn).has_table(db.decidim_outbox.name):
+        return False
+    db.decidim_outbox.create(conn)
+    return True
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "remove the card links of before", remove_card_links, vacuum=True),
     Migration(2, "remove the card keys of before", remove_card_keys),
@@ -248,6 +256,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "device aliases", device_aliases),
     Migration(9, "the bundle stored once", bundle_stored_once),
     Migration(10, "closing records", closing_records),
+    Migration(11, "the Decidim connector's outbox", decidim_outbox),
 )
 LATEST = MIGRATIONS[-1].number
 

@@ -138,6 +138,15 @@ class Settings:
     # A room hub's own sign-up page for residents' phones on the room's Wi-Fi (`room
     # --phones-here`); off: its tablets send phones to the central hub (server/room.py).
     phones_here: bool = False
+    # The Decidim connector (server/connectors/decidim.py, docs/connectors.md): the file naming
+    # each consultation's instance and component (only the hub reads it), the API credentials
+    # it uses where that file gives none (a value, or the path of a file holding it), and the
+    # seconds between two rounds of sending and between two pulls of the city's answers.
+    decidim_file: str = ""
+    decidim_api_key: str = ""
+    decidim_api_secret: str = ""
+    decidim_interval: int = 10
+    decidim_answers_interval: int = 120
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
@@ -231,6 +240,19 @@ class Settings:
         for key in ("tls_cert", "tls_key", "tls_pin"):
             knobs[key] = str(overrides.pop(key, None) or "")
         knobs["phones_here"] = bool(overrides.pop("phones_here", False))
+        knobs["decidim_file"] = _text(env, "PIAZZETTA_HUB_DECIDIM_FILE",
+                                      str(data_dir / "decidim.json"), overrides, "decidim_file")
+        for key, name in (("decidim_api_key", "PIAZZETTA_HUB_DECIDIM_API_KEY"),
+                          ("decidim_api_secret", "PIAZZETTA_HUB_DECIDIM_API_SECRET")):
+            value = _text(env, name, "", overrides, key)
+            if value.startswith("/") and Path(value).is_file():
+                value = Path(value).read_text(encoding="utf-8").strip()
+            knobs[key] = value
+        knobs["decidim_interval"] = max(1, _int(env, "PIAZZETTA_HUB_DECIDIM_INTERVAL", 10,
+                                                overrides, "decidim_interval"))
+        knobs["decidim_answers_interval"] = max(1, _int(
+            env, "PIAZZETTA_HUB_DECIDIM_ANSWERS_INTERVAL", 120, overrides,
+            "decidim_answers_interval"))
         if overrides:
             raise TypeError(f"unknown settings: {sorted(overrides)}")
         return cls(data_dir=data_dir, database_url=database_url, host=host, port=port,

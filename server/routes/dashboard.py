@@ -122,7 +122,13 @@ def dashboard(request: Request, hub: HubDep):
     from .closings import dashboard_closings   # closing records (server/closing.py)
     cards = [hub.participation.card_counts(c["id"]) for c in hub.consultations()
              if consultation_id in (None, c["id"])]
-    return render("dashboard.html", lang, rows=rows, sites=sites, totals=totals,
+    from ..connectors import outbox       # the Decidim connector's queue
+    queued = outbox.queue(hub.engine, consultation_id)
+    decidim = {"queue": queued, "counts": outbox.queue_counts(queued)} \
+        if queued else None
+    decidim_files = [c["id"] for c in hub.consultations() if consultation_id in (None, c["id"])]
+    return render("dashboard.html", lang, rows=rows, sites=sites, totals=totals, decidim=decidim,
+                  decidim_files=decidim_files,
                   csrf=session["csrf"] if session else None, relays=relay_summary(hub),
                   room_cards=hub.participation.room_cards(consultation_id),
                   cards=[c for c in cards if c["printed"] or c["pool_made"]],
@@ -218,3 +224,48 @@ def figures_csv(rows: list[dict]) -> str:
     return csv_text(FIGURE_COLUMNS, ({k: "" if row.get(k) is None else row[k]
                                       for k in FIGURE_COLUMNS} for row in rows),
                     lineterminator="\n")
+
+
+@router.get("/dashboard/decidim/{consultation_id}/{name}")
+def decidim_file(request: Request, hub: HubDep, consultation_id: str, name: str):
+    """An import file for the consultation's Decidim (server/connectors/files.py)."""
+    from ..connectors.files import FILES, config_for, import_file
+    if "token" in request.query_params:
+        return Response("the staff token does not go in the address\n", status_code=400,
+                        media_type="text/plain", headers=SECURITY_HEADERS)
+    if not is_staff(hub, request):
+        return Response("staff only\n", status_code=401, media_type="text/plain",
+                        headers=SECURITY_HEADERS)
+    which, _dot, extension = name.partition(".")
+    if which not in FILES or extension != ("html" if which == "meeting" else "csv") \
+            or hub.consultation(consultation_id) is None:
+        return Response("not found\n", status_code=404, media_type="text/plain",
+                        headers=SECURITY_HEADERS)
+    text = import_file(hub, config_for(hub, consultation_id), which)
+    media = "text/html" if which == "meeting" else "text/csv"
+    return Response(text, media_type=f"{media}; charset=utf-8",
+                    headers={**SECURITY_HEADERS, "Cache-Control": "no-store",
+                             "Content-Disposition":
+                                 f'attachment; filename="decidim-{consultation_id}-{name}"'})
+
+
+@router.get("/dashboard/consul/{consultation_id}/{name}")
+def consul_file_download(request: Request, hub: HubDep, consultation_id: str, name: str):
+    """Per booth and date, what CONSUL's officers enter (server/connectors/consul.py)."""
+    from ..connectors.consul import FILES, consul_file
+    if "token" in request.query_params:
+        return Response("the staff token does not go in the address\n", status_code=400,
+                        media_type="text/plain", headers=SECURITY_HEADERS)
+    if not is_staff(hub, request):
+        return Response("staff only\n", status_code=401, media_type="text/plain",
+                        headers=SECURITY_HEADERS)
+    which, _dot, extension = name.partition(".")
+    if which not in FILES or extension != "csv" or hub.consultation(consultation_id) is None:
+        return Response("not found\n", status_code=404, media_type="text/plain",
+                        headers=SECURITY_HEADERS)
+    lang = request_lang(request)
+    return Response(consul_file(hub, consultation_id, which, lang),
+                    media_type="text/csv; charset=utf-8",
+                    headers={**SECURITY_HEADERS, "Cache-Control": "no-store",
+                             "Content-Disposition":
+                                 f'attachment; filename="consul-{consultation_id}-{name}"'})

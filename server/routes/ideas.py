@@ -4,6 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
+from ..connectors import outbox
 from .deps import STAFF_ONLY, DeviceDep, HubDep
 from .responses import json_response
 
@@ -29,6 +30,12 @@ def all_proposals(hub: HubDep, consultation_id: str | None = Query(None, max_len
 @staff.put("/proposals/{proposal_id}/answer", summary="The public answer to an idea")
 def answer(body: AnswerRequest, hub: HubDep, proposal_id: str = Path(max_length=64)):
     return json_response(hub.answer_proposal(proposal_id, body.answer_status, body.answer_text))
+
+
+@staff.get("/decidim/queue", summary="The Decidim connector's outbox: sent, waiting, refused")
+def decidim_queue(hub: HubDep, consultation_id: str | None = Query(None, max_length=64)):
+    queued = outbox.queue(hub.engine, consultation_id)
+    return json_response({"queue": queued, "counts": outbox.queue_counts(queued)})
 
 
 router.include_router(staff)

@@ -21,6 +21,7 @@ from app.model import localized
 from app.qr import qr_svg as make_qr_svg
 from app.signup import AGE_BRACKET_LABELS, AGE_BRACKETS, SignupTokenError
 
+from ..connectors.outbox import city_answer
 from ..ideas import ideas_by_code
 from ..pages import LANGS, limited, public_form, render, request_lang, translator
 from ..participation import Participation
@@ -327,7 +328,10 @@ def idea_page(request: Request, hub: HubDep, short_code: str):
                               "the facilitator."))
     idea = found[0]
     consultation = hub.consultation(idea["consultation_id"])
-    return render("idea.html", lang, idea=idea,
+    # The city's answer as made in Decidim, in the reader's language where it has one.
+    answer_text = city_answer(hub.engine, idea["id"], lang, idea["lang"]) \
+        or idea["answer_text"]
+    return render("idea.html", lang, idea=idea, answer_text=answer_text,
                   public=idea["status"] == "approved",
                   consultation_title=localized(consultation.title, lang)
                   if consultation else "",
