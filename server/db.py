@@ -134,6 +134,30 @@ ballot_answers = Table(
 )
 Index("ballot_answers_consultation", ballot_answers.c.consultation_id)
 
+# Rehearsal (server/rehearsal.py): a tablet's rehearsal before its session opens, and its
+# answers, kept apart from `events`, `ballots` and `ballot_answers`: nothing that tallies,
+# exports, closes or forwards reads these two tables. A rehearsal ended (its session opened)
+# keeps its row, without answers, so that a late copy of one of its events is refused.
+rehearsals = Table(
+    "rehearsals", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("device_id", String(ID), nullable=False),
+    Column("site_id", String(ID), nullable=True),     # the device's, as for its ballots
+    Column("started_at", String(40), nullable=False),
+    Column("ended_at", String(40), nullable=True),
+)
+
+rehearsal_answers = Table(
+    "rehearsal_answers", metadata,
+    Column("rehearsal_id", String(ID), primary_key=True),
+    Column("ballot_id", String(ID), primary_key=True),
+    Column("question_id", String(ID), primary_key=True),
+    Column("consultation_id", String(ID), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("value", Text, nullable=True),             # JSON normal form; NULL = withdrawn
+)
+Index("rehearsal_answers_consultation", rehearsal_answers.c.consultation_id)
+
 proposals = Table(
     "proposals", metadata,
     Column("id", String(ID), primary_key=True),

@@ -236,6 +236,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "the answers counter", answers_counter),
     Migration(8, "device aliases", device_aliases),
     Migration(9, "the bundle stored once", bundle_stored_once),
+    Migration(10, "rehearsal tables", make_tables),
 )
 LATEST = MIGRATIONS[-1].number
 

@@ -71,6 +71,15 @@ def results(request: Request, hub: HubDep, consultation_id: str = Path(max_lengt
     return conditional_response(request, found[0], found[1], "application/json")
 
 
+@router.get("/consultations/{consultation_id}/rehearsal/results",
+            summary="The rehearsal's tallies (never the real ones); ETag")
+def rehearsal_results(request: Request, hub: HubDep, consultation_id: str = Path(max_length=64)):
+    body = hub.rehearsal.results_body(consultation_id)
+    if body is None:
+        raise _unknown_consultation()
+    return conditional_response(request, f'"r{sha256(body)[:32]}"', body, "application/json")
+
+
 @router.get("/consultations/{consultation_id}/results/stream",
             summary="Live tallies and display controls pushed as Server-Sent Events (public)")
 async def results_stream(request: Request, hub: HubDep,
