@@ -60,6 +60,7 @@ class ProjectorRoot(BoxLayout):
     status = StringProperty("")
     indicators = StringProperty("")
     problem = BooleanProperty(False)
+    rehearsal = StringProperty("")       # the rehearsal band's text; "" when not in rehearsal
     projector = ObjectProperty(None, allownone=True)
 
     def on_size(self, *_args):
@@ -70,8 +71,11 @@ class Projector:
     """The projector's behaviour, around a ProjectorRoot widget (`self.root`)."""
 
     def __init__(self, consultation, results=None, *, lang: str = "fr", bundle_dir=None,
-                 signup_link=None, **settings):
+                 signup_link=None, rehearsal: bool = False, **settings):
         self.consultation = consultation
+        # In rehearsal (main.py --rehearsal): marked like the tablets, showing the rehearsal's
+        # tally only (the results source reads nothing else).
+        self.rehearsal = rehearsal
         # The sign-up link shown with the participation view: a URL, or a callable giving the
         # current one (app.tablet.SignupLink mints it again before it expires), or None.
         self.signup_link = signup_link
@@ -304,6 +308,9 @@ class Projector:
             root.problem = False
         else:
             root.status, root.problem = "", False
+        shown = self.rehearsal or (self.snapshot is not None and self.snapshot.rehearsal)
+        root.rehearsal = say(langs, N_("REHEARSAL: these answers do not count"),
+                             coloured=False) if shown else ""
         marks = []
         if state.frozen:
             marks.append(say(langs[:1], N_("Frozen")))
@@ -325,7 +332,7 @@ def build_projector(consultation, results=None, lang: str = "fr", bundle_dir=Non
                      signup_link=signup_link, **settings)
 
 
-def projector_factory(results_for, *, signup_url: str | None = None):
+def projector_factory(results_for, *, signup_url: str | None = None, rehearsal: bool = False):
     """For main.py's hook (`PiazzettaApp(projector_factory=...)`): a `factory(app)` returning
     the projector's root widget, reading its results through `results_for(app)` (main.py's
     sync.display.projector_results: results and the facilitators' display controls from a
@@ -343,7 +350,8 @@ def projector_factory(results_for, *, signup_url: str | None = None):
                                         site_id=settings.site_id,
                                         meeting_id=settings.meeting_id)
         projector = Projector(app.consultation, results_for(app), lang=app.default_lang,
-                              bundle_dir=app.bundle_dir, signup_link=link)
+                              bundle_dir=app.bundle_dir, signup_link=link,
+                              rehearsal=rehearsal)
         projector.results_for = lambda: results_for(app)   # for a new version (reload)
         Window.clearcolor = PALETTE["background"]
         app.bind(on_stop=lambda *_args: projector.stop())
