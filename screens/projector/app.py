@@ -309,7 +309,11 @@ class Projector:
         else:
             root.status, root.problem = "", False
         shown = self.rehearsal or (self.snapshot is not None and self.snapshot.rehearsal)
-        root.rehearsal = say(langs, N_("REHEARSAL: these answers do not count"),
+        # The band speaks the languages on screen, and French and Italian always: a
+        # cross-border room reads it whichever language the rotation shows.
+        band_langs = list(langs) + [lang for lang in ("fr", "it") if lang not in langs
+                                    and lang in self.consultation.languages]
+        root.rehearsal = say(band_langs, N_("REHEARSAL: these answers do not count"),
                              coloured=False) if shown else ""
         marks = []
         if state.frozen:
