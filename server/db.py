@@ -53,6 +53,28 @@ bundle_files = Table(
     Column("content", LargeBinary, nullable=False),
 )
 
+# A draft version (issue 30): a bundle staff try on chosen tablets before publishing it. At
+# most one per consultation; only the devices it names get it, and only while they run in
+# rehearsal (server/content.py, bundle_index). The published version is untouched.
+drafts = Table(
+    "drafts", metadata,
+    Column("consultation_id", String(ID), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("bundle", Text, nullable=False),           # bundle.json (canonical JSON)
+    Column("sha256", String(64), nullable=False),
+    Column("device_ids", Text, nullable=False),       # JSON list of device IDs
+    Column("uploaded_at", String(40), nullable=False),
+)
+
+draft_files = Table(
+    "draft_files", metadata,
+    Column("consultation_id", String(ID), primary_key=True),
+    Column("path", String(300), primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+)
+
 devices = Table(
     "devices", metadata,
     Column("id", String(ID), primary_key=True),

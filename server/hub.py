@@ -69,7 +69,7 @@ class Hub:
         self.ingest_registry = IngestRegistry([
             ballots.extension(), ideas.extension(), channels.count_extension(),
             self.participation.ingest_extension(), relay.extension(self),
-            rehearsal.extension()])
+            rehearsal.extension(self)])
         # Tablets in rehearsal, kept apart from everything above (server.rehearsal).
         self.rehearsal = rehearsal.Rehearsal(self)
         with self.units.turn():

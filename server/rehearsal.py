@@ -43,11 +43,14 @@ class RehearsalBatch:
     ended: set[str] = field(default_factory=set)
 
 
-def extension() -> IngestExtension[RehearsalBatch]:
+def extension(hub=None) -> IngestExtension[RehearsalBatch]:
+    """The ingest extension; with `hub`, a rehearsal answer given on a draft version this
+    device tries (server.content, import_draft) is checked against that draft."""
     rehearsal = IngestExtension("rehearsal", RehearsalBatch, preload=preload, write=write)
     rehearsal.handles(REHEARSAL_STARTED, apply_started, kept_apart=True)
-    rehearsal.handles(REHEARSAL_ANSWER, apply_answer, kept_apart=True,
-                      stored_payload=_without_value)
+    rehearsal.handles(REHEARSAL_ANSWER,
+                      lambda batch, state, event: apply_answer(batch, state, event, hub),
+                      kept_apart=True, stored_payload=_without_value)
     rehearsal.handles(REHEARSAL_ENDED, apply_ended, kept_apart=True)
     return rehearsal
 
@@ -87,10 +90,10 @@ def apply_started(batch: Batch, state: RehearsalBatch, event: Event) -> None:
     _rehearsal(batch, state, event)
 
 
-def apply_answer(batch: Batch, state: RehearsalBatch, event: Event) -> None:
+def apply_answer(batch: Batch, state: RehearsalBatch, event: Event, hub=None) -> None:
     rehearsal_id = _rehearsal(batch, state, event)
     payload = event.payload
-    consultation = batch.consultation(payload)
+    consultation = _draft(hub, batch, payload) or batch.consultation(payload)
     ballot_id = batch.ident(payload, "ballot_id")
     question_id = payload.get("question_id")
     question = consultation.question(question_id) if isinstance(question_id, str) else None
@@ -103,6 +106,17 @@ def apply_answer(batch: Batch, state: RehearsalBatch, event: Event) -> None:
     if held is None or held["seq"] < event.seq:
         state.answers[key] = {"consultation_id": consultation.id, "seq": event.seq,
                               "value": None if normal is None else compact_json(normal)}
+
+
+def _draft(hub, batch: Batch, payload: dict):
+    """The draft version the payload names, when this device tries it now; else None."""
+    consultation_id, version = payload.get("consultation_id"), payload.get("consultation_version")
+    if hub is None or not isinstance(consultation_id, str) or not isinstance(version, int) \
+            or version <= batch.versions.get(consultation_id, 0):
+        return None
+    row = hub.content.draft_for(consultation_id, batch.device)
+    return hub.content.draft_consultation(row) if row is not None and row.version == version \
+        else None
 
 
 def apply_ended(batch: Batch, state: RehearsalBatch, event: Event) -> None:
@@ -142,6 +156,13 @@ class Rehearsal:
 
     def __init__(self, hub):
         self.hub = hub
+
+    def device_running(self, device_id: str) -> bool:
+        """Whether this device is in rehearsal now (it gets its draft versions)."""
+        with self.hub.engine.connect() as conn:
+            return bool(conn.execute(select(func.count()).select_from(db.rehearsals).where(
+                db.rehearsals.c.device_id == device_id,
+                db.rehearsals.c.ended_at.is_(None))).scalar())
 
     def running(self, site_id: str | None = None) -> bool:
         """Whether a tablet (of `site_id`, or of any site when None) is in rehearsal now:

@@ -146,3 +146,90 @@ def test_another_device_cannot_speak_for_a_rehearsal(hub, demo, tablet, pending,
     result = hub.ingest(other_device, forged)
     assert [(r["status"], r["code"]) for r in result] == [("rejected", "rehearsal_unknown")]
     assert _count(hub, db.rehearsal_answers) == 2
+
+
+def _draft_of_demo(demo_dir, version=2):
+    data = json.loads((demo_dir / "bundle.json").read_text(encoding="utf-8"))
+    data["consultation"]["version"] = version
+    title = data["consultation"]["title"]
+    title["fr"] = "Brouillon : " + title["fr"]
+    return data
+
+
+def _index_entry(hub, device, consultation_id):
+    return next(c for c in hub.bundle_index(device)["consultations"] if c["id"] == consultation_id)
+
+
+def test_a_draft_version_reaches_only_the_named_tablets_and_only_in_rehearsal(
+        hub, demo, tablet, push, statuses, api):
+    from app.paths import DEMO_BUNDLE_DIR
+    from server.errors import HubError
+    store, device = tablet(hub)
+    other, other_device = tablet(hub)
+    hub.content.import_draft(_draft_of_demo(DEMO_BUNDLE_DIR), [store.device_id])
+    assert hub.content.drafts()[0]["device_ids"] == [store.device_id]
+    # Not in rehearsal yet: the published version, for both.
+    assert _index_entry(hub, device, demo.id)["version"] == 1
+    store.start_rehearsal()
+    other.start_rehearsal()
+    push(hub, store, device)
+    push(hub, other, other_device)
+    entry = _index_entry(hub, device, demo.id)
+    assert entry["version"] == 2 and entry["draft"] is True
+    assert entry["bundle_url"].endswith("/draft/bundle")
+    assert _index_entry(hub, other_device, demo.id)["version"] == 1     # not named
+    client = api.fresh()
+    mine = {"Authorization": f"Bearer {store.device_id}:{device['secret']}"}
+    theirs = {"Authorization": f"Bearer {other.device_id}:{other_device['secret']}"}
+    got = client.get(entry["bundle_url"], headers=mine)
+    assert got.status_code == 200 and got.json()["consultation"]["title"]["fr"].startswith("Brouillon")
+    assert client.get(entry["bundle_url"], headers=theirs).status_code == 404
+    assert client.get(entry["bundle_url"]).status_code == 401
+    # Published versions unaffected: the hub, its results, its public bundle.
+    assert hub.consultation(demo.id).version == 1
+    assert client.get(f"/api/v1/consultations/{demo.id}/bundle").json()["consultation"][
+        "version"] == 1
+    assert json.loads(hub.read_results(demo.id)[1])["version"] == 1
+    # A rehearsal answer on the draft version is checked against the draft, kept apart.
+    from app.bundle import parse_bundle
+    draft = parse_bundle(_draft_of_demo(DEMO_BUNDLE_DIR))
+    store.record_rehearsal_answer(draft, "b1", "q-ticket", "yes")
+    assert statuses(push(hub, store, device)) == ["stored"]
+    assert _count(hub, db.rehearsal_answers) == 1 and _count(hub, db.ballot_answers) == 0
+    # The session opens: the published version again (by its sha256), the draft kept.
+    store.open_session()
+    push(hub, store, device)
+    assert _index_entry(hub, device, demo.id)["version"] == 1
+    assert client.get(entry["bundle_url"], headers=mine).status_code == 404
+    # A draft must be above the published version; publishing makes it stale.
+    with pytest.raises(HubError):
+        hub.content.import_draft(_draft_of_demo(DEMO_BUNDLE_DIR, version=1), [store.device_id])
+    with pytest.raises(HubError):
+        hub.content.import_draft(_draft_of_demo(DEMO_BUNDLE_DIR), [])
+    assert hub.content.remove_draft(demo.id) and hub.content.drafts() == []
+
+
+def test_staff_upload_list_and_remove_a_draft_from_the_command_line(tmp_path, capsys):
+    import shutil
+
+    from app.paths import DEMO_BUNDLE_DIR
+    from server.admin import main as admin_main
+    data = str(tmp_path / "hub")
+    assert admin_main(["--data-dir", data, "import-bundle", str(DEMO_BUNDLE_DIR)]) == 0
+    folder = tmp_path / "draft"
+    shutil.copytree(DEMO_BUNDLE_DIR, folder)
+    (folder / "bundle.json").write_text(json.dumps(_draft_of_demo(DEMO_BUNDLE_DIR)),
+                                        encoding="utf-8")
+    assert admin_main(["--data-dir", data, "draft", "upload", str(folder),
+                       "--device", "tablet-a", "--device", "tablet-b"]) == 0
+    assert "version 2 for tablet-a, tablet-b" in capsys.readouterr().out
+    assert admin_main(["--data-dir", data, "draft", "list"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed[0]["version"] == 2 and listed[0]["device_ids"] == ["tablet-a", "tablet-b"]
+    assert admin_main(["--data-dir", data, "consultations"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["version"] == 1     # published: untouched
+    assert admin_main(["--data-dir", data, "draft", "upload", str(DEMO_BUNDLE_DIR),
+                       "--device", "tablet-a"]) == 2                  # not above version 1
+    assert "higher version" in capsys.readouterr().err
+    assert admin_main(["--data-dir", data, "draft", "remove", "alpimed-2030"]) == 0
+    assert admin_main(["--data-dir", data, "draft", "remove", "alpimed-2030"]) == 1
