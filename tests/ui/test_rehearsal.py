@@ -178,3 +178,27 @@ def projector_in_rehearsal(hub, demo, window):
     finally:
         projector.stop()
         window.remove_widget(root)
+
+
+@pytest.mark.parametrize("size, text_size", [((800, 1280), "very_large"),
+                                             ((1280, 800), "large")])
+def test_the_band_marks_every_screen_in_both_orientations_and_large_text(kiosk_factory, size,
+                                                                          text_size):
+    from tests.ui.conftest import set_size
+    set_size(*size)
+    k = kiosk_factory(text_size=text_size)
+    k.session.start_rehearsal()
+    k.root.settings_changed()
+    name = f"rehearsal_{'portrait' if size[0] < size[1] else 'landscape'}_{text_size}"
+    for lang in ("fr", "it"):
+        tr.lang = lang
+        step(3)
+        band = band_is_shown(k)
+        assert band.texture_size[0] <= band.width      # never cut at the sides
+        k.shot(name + "_welcome", lang)
+        start(k)
+        band_is_shown(k)
+        k.shot(name + "_question", lang)
+        k.root.reset_resident()
+        k.settle()
+    assert k.store.conn.execute("SELECT count(*) FROM ballots").fetchone()[0] == 0
