@@ -481,7 +481,21 @@ class KioskRoot(FloatLayout):
         self.session.abandon()
         self._forget_resident()
 
+    def end_resident(self):
+        """The facilitator switched rehearsal on or off: the resident on their way is ended
+        and nothing they typed or chose stays on a screen (an idea typed in rehearsal must not
+        be sent once the session is open); the facilitator's Back leads to the welcome."""
+        self.session.abandon()
+        self._clear_resident_screens()
+        self._before_pin = "welcome"
+
     def _forget_resident(self):
+        self._clear_resident_screens()
+        tr.lang = self.default_lang
+        self.go("welcome")
+        self.poke()
+
+    def _clear_resident_screens(self):
         if self._idle_prompt is not None:
             self._idle_prompt.stop()
         Window.release_all_keyboards()
@@ -494,9 +508,6 @@ class KioskRoot(FloatLayout):
         for name in ("signup", "follow", "card"):
             if name in self._lazy:
                 self._lazy[name].clear()
-        tr.lang = self.default_lang
-        self.go("welcome")
-        self.poke()
 
     # -- between two residents (a new version of the consultation) -------------------------
 

@@ -89,6 +89,7 @@ class SessionPage(FacilitatorPage):
 
     def start_rehearsal(self):
         """Rehearsal: the resident on their way is ended, what follows never counts."""
+        self._end_resident()
         self.session.start_rehearsal()
         self.rehearsal_note = ""
         self.refresh()
@@ -96,12 +97,18 @@ class SessionPage(FacilitatorPage):
 
     def open_session(self):
         """The rehearsal ends: its answers are wiped here and at the server."""
+        self._end_resident()
         wiped = self.session.open_session()
         self.rehearsal_note = tr.ngettext(
             "Session open: {n} rehearsal answer wiped.",
             "Session open: {n} rehearsal answers wiped.", wiped).format(n=wiped)
         self.refresh()
         self.shell.settings_changed()
+
+    def _end_resident(self):
+        controller = self.shell.controller
+        if controller is not None:
+            controller.end_resident()
 
     def unlock_ballot(self):
         self.session.unlock()

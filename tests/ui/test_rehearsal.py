@@ -17,7 +17,7 @@ from sync.enroll import client_for, enroll
 from sync.results_source import HubResultsSource
 from sync.worker import push_pending
 from tests.integration.conftest import start_hub
-from tests.ui.conftest import SHOTS, step
+from tests.ui.conftest import SHOTS, shown, step
 from tests.ui.test_facilitator import enter_facilitator
 from tests.ui.test_resident import start
 
@@ -79,6 +79,8 @@ def test_a_rehearsal_played_then_the_session_opened_counts_nowhere(hub, kiosk_fa
     page = fac.ids.pages.get_screen("session")
     k.tap(page.ids.rehearsal_toggle)
     assert k.store.rehearsal_id is not None and page.rehearsal
+    band_is_shown(k)                         # the facilitator's screens too
+    k.shot("rehearsal_session_page", "fr")
     k.tap(fac.ids.back)
     k.settle()
     assert k.root.current == "welcome"
@@ -118,6 +120,7 @@ def test_a_rehearsal_played_then_the_session_opened_counts_nowhere(hub, kiosk_fa
     k.tap(page.ids.rehearsal_toggle)
     assert k.store.rehearsal_id is None and not page.rehearsal
     assert "4" in page.ids.rehearsal_note.text     # two residents, two answers each
+    k.shot("rehearsal_session_opened", "fr")
     k.tap(fac.ids.back)
     k.settle()
     step(3)
@@ -202,3 +205,27 @@ def test_the_band_marks_every_screen_in_both_orientations_and_large_text(kiosk_f
         k.root.reset_resident()
         k.settle()
     assert k.store.conn.execute("SELECT count(*) FROM ballots").fetchone()[0] == 0
+
+
+def test_an_idea_typed_in_rehearsal_is_refused_and_gone_once_the_session_opens(kiosk_factory):
+    k = kiosk_factory()
+    k.session.start_rehearsal()
+    k.root.settings_changed()
+    k.tap(k.root.welcome.ids.idea)
+    idea = k.root.idea
+    k.type(idea.ids.title, "Un banc à l'ombre")
+    k.type(idea.ids.text, "Sur la place, près de la fontaine.")
+    k.tap(idea.ids.send)
+    assert k.root.current == "idea" and "Répétition" in idea.error
+    step(6)
+    assert shown(idea.ids.form_error)              # brought into view, not left below
+    k.shot("rehearsal_idea_refused", "fr")
+    # The facilitator opens the session from here: the typed idea does not survive it.
+    fac = enter_facilitator(k)
+    page = fac.ids.pages.get_screen("session")
+    k.tap(page.ids.rehearsal_toggle)
+    k.tap(fac.ids.back)
+    k.settle()
+    assert k.root.current == "welcome" and not k.root.rehearsal
+    assert idea.ids.title.text == "" and idea.ids.text.text == ""
+    assert k.store.conn.execute("SELECT count(*) FROM proposals").fetchone()[0] == 0
