@@ -263,6 +263,7 @@ class KioskRoot(FloatLayout):
         self.add_widget(self.band)
         self.bind(size=self._fit_band, rehearsal=self._fit_band)
         self.band.bind(height=self._fit_band)
+        self._fit_band()
         self.corner = CornerHotspot(controller=self, size_hint=(None, None),
                                     size=(dp(72), dp(72)), pos_hint={"x": 0, "top": 1})
         self.add_widget(self.corner)
