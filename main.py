@@ -56,6 +56,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hub", default=os.environ.get("PIAZZETTA_HUB_URL"), metavar="URL",
                         help="projector: read results and controls from this hub (default: "
                              "$PIAZZETTA_HUB_URL, else this device's own store)")
+    parser.add_argument("--rehearsal", action="store_true",
+                        help="projector: show the tablets' rehearsal (marked on screen, "
+                             "never the real results) until the session opens")
     parser.add_argument("--demo", action="store_true",
                         help="demo set-up: a 1280x800 window unless --size says otherwise, and "
                              f"the facilitator PIN {DEMO_PIN} when none is chosen yet")
@@ -133,11 +136,11 @@ def make_sync_service(data_dir: Path, store, on_content=None):
         return None
 
 
-def projector_factory(role: str, hub_url: str | None = None):
+def projector_factory(role: str, hub_url: str | None = None, rehearsal: bool = False):
     """Hook for the projector role: return a callable `factory(app) -> root widget` (the
     projector's screens live in screens/projector/, wired by their own helper). None shows a
     placeholder. PIAZZETTA_HUB_URL makes it read results from a hub instead of this
-    device's store."""
+    device's store. `rehearsal`: the rehearsal's tally only, marked on screen."""
     if role != "projector":
         return None
     try:
@@ -147,8 +150,9 @@ def projector_factory(role: str, hub_url: str | None = None):
         return None
     # The screens never import sync: they are handed what they read.
     return factory(lambda app: projector_results(app.consultation, hub_url=hub_url or None,
-                                                 store_path=app.store.path),
-                   phone_base=hub_url or None)
+                                                 store_path=app.store.path,
+                                                 rehearsal=rehearsal),
+                   phone_base=hub_url or None, rehearsal=rehearsal)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
                                bundle_dir=args.bundle.resolve()
                                if args.bundle.is_dir() else args.bundle.parent,
                                lang=args.lang, sync_factory=sync_factory,
-                               projector_factory=projector_factory(args.role, args.hub))
+                               projector_factory=projector_factory(args.role, args.hub,
+                                                                   args.rehearsal))
     if args.screenshot:
         from kivy.clock import Clock
 

@@ -8,6 +8,7 @@ resident remains in the session.
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,6 +139,9 @@ class KioskSession:
         self.answers: dict[str, Any] = {}
         self.proposal: Proposal | None = None
         self.card: Card | None = None         # identified mode: never written anywhere
+        # The rehearsal this ballot began in (app/store/rehearsal.py), or None: a real ballot.
+        # Fixed at start, so that no answer of this ballot ever lands on the other side.
+        self.rehearsal: str | None = None
         self.passed_over: tuple[str, ...] = ()  # questions this card answered before
 
     # -- state -----------------------------------------------------------------------------
@@ -165,6 +169,11 @@ class KioskSession:
     @property
     def at_end(self) -> bool:
         return self.started and self.index >= len(self.questions)
+
+    @property
+    def in_rehearsal(self) -> bool:
+        """The tablet runs in rehearsal: answers are kept apart and never count."""
+        return self.store.rehearsal_id is not None
 
     @property
     def identified(self) -> bool:
@@ -231,9 +240,14 @@ class KioskSession:
             if mode == "identified":
                 raise CardError(N_("Show your participation card first."), "card")
             raise StoreError(N_("Ask the facilitator to unlock a ballot."), "ballot")
-        self.ballot_id = self.store.start_ballot(
-            self.consultation, mode=mode, site_id=self.settings.site_id,
-            meeting_id=self.settings.meeting_id)
+        rehearsal = self.store.rehearsal_id
+        if rehearsal is not None:
+            # A rehearsal ballot is only an ID: no row of `ballots`, no event of a real one.
+            self.ballot_id, self.rehearsal = uuid.uuid4().hex, rehearsal
+        else:
+            self.ballot_id = self.store.start_ballot(
+                self.consultation, mode=mode, site_id=self.settings.site_id,
+                meeting_id=self.settings.meeting_id)
         self.unlocked = False
         self.index = 0
         while self._passed(self.index):
@@ -251,8 +265,15 @@ class KioskSession:
             if self.card is None:
                 raise CardError(N_("Show your participation card first."), "card")
             card = self.card
-        normal = self.store.record_answer(self.consultation, self.ballot_id, question.id, value,
-                                          card=card)
+        if self.rehearsal is not None:
+            # The card is checked but never used: a rehearsal spends nothing of it.
+            normal = self.store.record_rehearsal_answer(
+                self.consultation, self.ballot_id, question.id, value,
+                rehearsal_id=self.rehearsal)
+        else:
+            self._not_rehearsing()
+            normal = self.store.record_answer(self.consultation, self.ballot_id, question.id,
+                                              value, card=card)
         self.answers[question.id] = normal
         if advance:
             self.next()
@@ -262,9 +283,22 @@ class KioskSession:
         """Clear the answer to the current question: it no longer counts."""
         question = self.question
         if question is not None and question.id in self.answers:
-            self.store.withdraw_answer(self.ballot_id, question.id,
-                                       card=self.card if self.identified else None)
+            if self.rehearsal is not None:
+                self.store.withdraw_rehearsal_answer(self.consultation, self.ballot_id,
+                                                     question.id, rehearsal_id=self.rehearsal)
+            else:
+                self._not_rehearsing()
+                self.store.withdraw_answer(self.ballot_id, question.id,
+                                           card=self.card if self.identified else None)
             del self.answers[question.id]
+
+    def _not_rehearsing(self) -> None:
+        """A real ballot records nothing once the tablet runs in rehearsal (switching ends
+        the resident, app.kiosk.KioskSession.start_rehearsal; this holds whatever the screen
+        does)."""
+        if self.store.rehearsal_id is not None:
+            raise StoreError(N_("This tablet switched to rehearsal: this answer was not "
+                                "kept."), "rehearsal")
 
     def next(self) -> None:
         """Go to the next question (skipping keeps any answer already given)."""
@@ -289,7 +323,11 @@ class KioskSession:
                     contact: object = None, contact_consent: bool = False,
                     place: object = None) -> Proposal:
         """Record a resident's idea, optionally with where it would happen (a point on the
-        map or an area of the perimeter; ValidationError names the field at fault)."""
+        map or an area of the perimeter; ValidationError names the field at fault). In
+        rehearsal no idea is kept (StoreError): it would reach the hub's moderation."""
+        if self.in_rehearsal:
+            raise StoreError(N_("Rehearsal: ideas are not kept. Try them once the session is "
+                                "open."), "rehearsal")
         self.proposal = self.store.submit_proposal(
             self.consultation, title=title, text=text, theme=theme, contact=contact,
             contact_consent=contact_consent, site_id=self.settings.site_id,
@@ -305,7 +343,23 @@ class KioskSession:
         self._close("abandoned")
 
     def _close(self, reason: str) -> None:
-        if self.ballot_id is not None:
+        if self.ballot_id is not None and self.rehearsal is None:
             self.store.close_ballot(self.ballot_id, reason=reason)
         self._clear()
+
+    # -- the facilitator's rehearsal (app/store/rehearsal.py) ------------------------------
+
+    def start_rehearsal(self) -> str:
+        """Put the tablet in rehearsal. The resident on their way (if any) is ended first:
+        their answers stay real, and nothing after this counts."""
+        self.abandon()
+        self.unlocked = False
+        return self.store.start_rehearsal()
+
+    def open_session(self) -> int:
+        """End the rehearsal and open the session: the current rehearsal ballot is ended,
+        the rehearsal's answers wiped here and at the hub. How many were wiped."""
+        self.abandon()
+        self.unlocked = False
+        return self.store.open_session()
 

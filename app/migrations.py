@@ -200,8 +200,22 @@ def m006_idea_language(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE proposals ADD COLUMN lang TEXT")
 
 
+def m007_rehearsal(conn: sqlite3.Connection) -> None:
+    """Rehearsal answers (app/store/rehearsal.py), kept apart from `ballots` and `answers`:
+    nothing that counts, exports or closes reads this table, and opening the session empties
+    it."""
+    conn.execute("""
+        CREATE TABLE rehearsal_answers (
+            ballot_id TEXT NOT NULL,
+            question_id TEXT NOT NULL,
+            consultation_id TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (ballot_id, question_id)
+        ) WITHOUT ROWID""")
+
+
 MIGRATIONS = [m001_initial, m002_tally_counts, m003_card_uses, m004_at_rest, m005_located_ideas,
-              m006_idea_language]
+              m006_idea_language, m007_rehearsal]
 
 
 def pending(conn: sqlite3.Connection) -> list[tuple[int, Callable[[sqlite3.Connection], None]]]:

@@ -7,6 +7,7 @@ The place (when the consultation has a map): "Put it on the map" opens the same 
 confirm, or choose a commune from the list; a tap outside the perimeter is refused there —
 and comes back to the form, which says the place in words; it can be changed or removed, and
 an idea without one is as welcome."""
+from kivy.clock import Clock
 from kivy.factory import Factory
 from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 from kivy.uix.screenmanager import Screen
@@ -16,6 +17,7 @@ from app.errors import DomainError
 from app.proposals import CONTACT_MAX, TEXT_MAX, TITLE_MAX
 from screens import load_kv
 from screens.i18n import say, tr
+from screens.theme import theme
 
 
 class IdeaScreen(Screen):
@@ -152,6 +154,11 @@ class IdeaScreen(Screen):
             # The message follows a change of language until the resident edits the field.
             say(self.ids[target] if target in ("title", "text", "contact") else self, "error",
                 lambda exc=exc: exc.describe(tr._))
+            if target not in ("title", "text", "contact"):
+                # A message about the whole form (a rehearsal keeps no idea) sits below it:
+                # brought into view, so that the tap on Send is never answered by nothing.
+                Clock.schedule_once(lambda _dt: self.ids.scroll.scroll_to(
+                    self.ids.form_error, padding=theme.padding), 0)
             return
         self.clear()
         if self.controller is not None:

@@ -4,8 +4,9 @@ through the PIN (a long press on the top-left corner, or Ctrl+Shift+F)."""
 from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.metrics import dp
-from kivy.properties import NumericProperty, ObjectProperty, StringProperty
+from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.label import Label
 from kivy.uix.modalview import ModalView
 from kivy.uix.screenmanager import NoTransition, ScreenManager, TransitionBase
 from kivy.uix.vkeyboard import VKeyboard
@@ -204,10 +205,17 @@ class IdlePrompt(ModalView):
         self.dismiss(animation=False)
 
 
+class RehearsalBand(Label):
+    """The band across the top of every kiosk screen while the tablet runs in rehearsal
+    (app/store/rehearsal.py): black on yellow whatever the palette, in the kiosk's language;
+    the screens sit below it, never under it."""
+
+
 class KioskRoot(FloatLayout):
     """Everything the window shows. `session` is an app.kiosk.KioskSession, `pin` an
     app.security.FacilitatorPin, `sync` a sync.service.SyncService or None."""
     role = StringProperty("kiosk")
+    rehearsal = BooleanProperty(False)    # the tablet runs in rehearsal: the band shows
     default_lang = StringProperty("fr")
 
     def __init__(self, *, session, pin, sync=None, bundle_dir="", role="kiosk",
@@ -251,6 +259,11 @@ class KioskRoot(FloatLayout):
         # imports): built before the first frame, it held that frame back.
         self._warm = Clock.schedule_once(self._warm_soon, 0)
         self.add_widget(self.manager)
+        self.band = RehearsalBand(size_hint=(1, None), pos_hint={"x": 0, "top": 1})
+        self.add_widget(self.band)
+        self.bind(size=self._fit_band, rehearsal=self._fit_band)
+        self.band.bind(height=self._fit_band)
+        self._fit_band()
         self.corner = CornerHotspot(controller=self, size_hint=(None, None),
                                     size=(dp(72), dp(72)), pos_hint={"x": 0, "top": 1})
         self.add_widget(self.corner)
@@ -359,7 +372,20 @@ class KioskRoot(FloatLayout):
     def _guard_up(self, _window, touch):
         return self.tap_guard.dropped(touch, release=True)
 
+    def _fit_band(self, *_args):
+        """In rehearsal the screens take the height below the band; else the whole window."""
+        band = self.band
+        band.opacity = 1 if self.rehearsal else 0
+        if self.rehearsal:
+            self.manager.size_hint_y = None
+            self.manager.pos_hint = {"x": 0, "y": 0}
+            self.manager.height = max(0, self.height - band.height)
+        else:
+            self.manager.size_hint_y = 1
+            self.manager.pos_hint = {}
+
     def _welcome_state(self):
+        self.rehearsal = self.session.in_rehearsal
         self.welcome.locked = self.session.waits_for_facilitator
         self.welcome.identified = self.session.identified
         self.welcome.site_id = self.session.settings.site_id or ""
@@ -456,7 +482,21 @@ class KioskRoot(FloatLayout):
         self.session.abandon()
         self._forget_resident()
 
+    def end_resident(self):
+        """The facilitator switched rehearsal on or off: the resident on their way is ended
+        and nothing they typed or chose stays on a screen (an idea typed in rehearsal must not
+        be sent once the session is open); the facilitator's Back leads to the welcome."""
+        self.session.abandon()
+        self._clear_resident_screens()
+        self._before_pin = "welcome"
+
     def _forget_resident(self):
+        self._clear_resident_screens()
+        tr.lang = self.default_lang
+        self.go("welcome")
+        self.poke()
+
+    def _clear_resident_screens(self):
         if self._idle_prompt is not None:
             self._idle_prompt.stop()
         Window.release_all_keyboards()
@@ -469,9 +509,6 @@ class KioskRoot(FloatLayout):
         for name in ("signup", "follow", "card"):
             if name in self._lazy:
                 self._lazy[name].clear()
-        tr.lang = self.default_lang
-        self.go("welcome")
-        self.poke()
 
     # -- between two residents (a new version of the consultation) -------------------------
 

@@ -5,6 +5,10 @@
     python -m server create-site ID --name "…" [--name-it "…"] [--town T]
     python -m server import-bundle FOLDER          import (or update) a consultation bundle
     python -m server consultations                 list consultations
+    python -m server draft upload FOLDER --device ID [--device ID …]   a draft version tried
+                                                   only by these tablets, in rehearsal; the
+                                                   published version is untouched
+    python -m server draft list | draft remove CONSULTATION_ID
     python -m server enroll-code [--site ID] [--device DEVICE_ID] [--minutes 15] [--png FILE]
                                                    --device: a staff code for that device only,
                                                    which enrolls it again (revoked, or under
@@ -108,6 +112,15 @@ def _parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import-bundle", help="import a consultation bundle folder")
     imp.add_argument("path", type=Path)
     sub.add_parser("consultations", help="list consultations")
+    draft = sub.add_parser("draft", help="draft versions tried on chosen tablets in rehearsal")
+    draft_sub = draft.add_subparsers(dest="draft_command", required=True)
+    draft_upload = draft_sub.add_parser("upload", help="a bundle folder as a draft version")
+    draft_upload.add_argument("path", type=Path)
+    draft_upload.add_argument("--device", action="append", required=True, dest="device_ids",
+                              help="a tablet's device ID (again for each tablet)")
+    draft_sub.add_parser("list", help="the drafts and the tablets trying them")
+    draft_remove = draft_sub.add_parser("remove", help="drop a consultation's draft")
+    draft_remove.add_argument("consultation_id")
     code = sub.add_parser("enroll-code", help="make an enrollment code (and its QR)")
     code.add_argument("--site", default=None)
     code.add_argument("--device", default=None, dest="device_id",
@@ -326,6 +339,16 @@ def _run(hub, command: str, args) -> int:
         print(f"imported {consultation.id} version {consultation.version}")
     elif command == "consultations":
         _print_json(hub.consultations())
+    elif command == "draft":
+        if args.draft_command == "upload":
+            consultation = hub.content.import_draft(args.path, args.device_ids)
+            print(f"draft {consultation.id} version {consultation.version} for "
+                  f"{', '.join(sorted(set(args.device_ids)))} (in rehearsal only)")
+        elif args.draft_command == "list":
+            _print_json(hub.content.drafts())
+        elif not hub.content.remove_draft(args.consultation_id):
+            print(f"no draft of {args.consultation_id}", file=sys.stderr)
+            return 1
     elif command == "enroll-code":
         made = hub.make_enrollment_code(args.site, args.minutes, args.device_id)
         only = f", for device {made['device_id']} only" if made["device_id"] else ""

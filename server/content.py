@@ -1,5 +1,6 @@
 """Consultations on the hub: bundles imported (a new version must fit what is stored), their
-files checked and served, the index each device syncs from (docs/protocol.md, "Bundles")."""
+files checked and served, the index each device syncs from (docs/protocol.md, "Bundles"), and
+draft versions tried on chosen tablets in rehearsal (docs/protocol.md, "Draft versions")."""
 from __future__ import annotations
 
 import json
@@ -144,6 +145,135 @@ class Content:
             uow.follow({consultation.id: consultation.version})
         return consultation
 
+    # -- draft versions (issue 30) -------------------------------------------------------------
+
+    def import_draft(self, source: str | Path | dict, device_ids: list[str],
+                     files: dict[str, bytes] | None = None) -> Consultation:
+        """Keep a bundle as the draft of its consultation, for the tablets `device_ids` only,
+        and only while they run in rehearsal; the published version (and every other tablet)
+        is untouched. Checked like an import (the bundle, its files); its version must be above
+        the published one. A later draft of the same consultation replaces this one; publishing
+        the version (import_bundle) makes it stale (left out of every index)."""
+        from .devices import check_device_id
+        if not isinstance(device_ids, (list, tuple)) or not device_ids:
+            raise HubError(N_("Name the tablets (device IDs) that try this draft."),
+                           field="device_ids")
+        named = sorted({check_device_id(d) for d in device_ids})
+        if isinstance(source, dict):
+            data, folder = source, None
+        else:
+            path = Path(source)
+            file = path if path.suffix == ".json" else path / BUNDLE_FILE
+            folder = file.parent
+            try:
+                data = json.loads(file.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                raise BundleError(N_("The bundle file is missing."), str(file)) from None
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise BundleError(N_("The bundle file cannot be read: {reason}"), str(file),
+                                  reason=str(exc)) from None
+        consultation = parse_bundle(data, folder=None)
+        files = checked_bundle_files(consultation, folder, files)
+        raw = canonical_json(data)
+        with self.hub.writer.begin() as conn:
+            current = conn.execute(select(db.consultations.c.version).where(
+                db.consultations.c.id == consultation.id)).scalar()
+            if current is not None and consultation.version <= current:
+                raise HubError(
+                    N_("Version {version} of this consultation is already published: give "
+                       "the draft a higher version."),
+                    status=409, code="draft_version", version=current)
+            conn.execute(db.drafts.delete().where(
+                db.drafts.c.consultation_id == consultation.id))
+            conn.execute(db.draft_files.delete().where(
+                db.draft_files.c.consultation_id == consultation.id))
+            conn.execute(db.drafts.insert(), [{
+                "consultation_id": consultation.id, "version": consultation.version,
+                "bundle": raw, "sha256": sha256(raw), "device_ids": json.dumps(named),
+                "uploaded_at": now_iso()}])
+            rows = [{"consultation_id": consultation.id, "path": p, "content": content,
+                     "sha256": sha256(content), "size": len(content)}
+                    for p, content in sorted(files.items())]
+            if rows:
+                conn.execute(db.draft_files.insert(), rows)
+        return consultation
+
+    def remove_draft(self, consultation_id: str) -> bool:
+        """Drop the draft of a consultation (its tablets go back to the published version at
+        their next pull); whether there was one."""
+        with self.hub.writer.begin() as conn:
+            conn.execute(db.draft_files.delete().where(
+                db.draft_files.c.consultation_id == consultation_id))
+            return bool(conn.execute(db.drafts.delete().where(
+                db.drafts.c.consultation_id == consultation_id)).rowcount)
+
+    def drafts(self) -> list[dict]:
+        """Every draft: consultation, version, the tablets that try it, when it came."""
+        with self.hub.engine.connect() as conn:
+            rows = conn.execute(select(db.drafts.c.consultation_id, db.drafts.c.version,
+                                       db.drafts.c.device_ids, db.drafts.c.uploaded_at)
+                                .order_by(db.drafts.c.consultation_id)).all()
+        return [{"consultation_id": r.consultation_id, "version": r.version,
+                 "device_ids": json.loads(r.device_ids), "uploaded_at": r.uploaded_at}
+                for r in rows]
+
+    def draft_for(self, consultation_id: str, device: dict):
+        """The draft row of `consultation_id` this device gets now (named by it, in rehearsal,
+        the consultation open to its site, above the published version), or None."""
+        with self.hub.engine.connect() as conn:
+            row = conn.execute(select(db.drafts).where(
+                db.drafts.c.consultation_id == consultation_id)).first()
+            if row is None or device.get("id") not in json.loads(row.device_ids):
+                return None
+            current = conn.execute(select(db.consultations.c.version).where(
+                db.consultations.c.id == consultation_id)).scalar()
+        if current is not None and row.version <= current:
+            return None                       # published since: the draft is stale
+        if not self.hub.rehearsal.device_running(device["id"]):
+            return None
+        from .ingest import open_to_site
+        if not open_to_site(self.draft_consultation(row), device.get("site_id")):
+            return None
+        return row
+
+    def draft_consultation(self, row) -> Consultation:
+        key = ("draft", row.consultation_id, row.sha256)
+        found = self._consultations.get(key)
+        if found is None:
+            found = self._consultations[key] = parse_bundle(json.loads(row.bundle))
+        return found
+
+    def draft_file(self, consultation_id: str, path: str) -> tuple[str, bytes] | None:
+        with self.hub.engine.connect() as conn:
+            row = conn.execute(select(db.draft_files.c.sha256, db.draft_files.c.content).where(
+                db.draft_files.c.consultation_id == consultation_id,
+                db.draft_files.c.path == path)).first()
+        return (row.sha256, bytes(row.content)) if row else None
+
+    def _drafts_index(self, device: dict) -> dict[str, dict]:
+        """consultation ID → the index entry of the draft this device gets in its place."""
+        with self.hub.engine.connect() as conn:
+            ids = conn.execute(select(db.drafts.c.consultation_id)).scalars().all()
+            if not ids:
+                return {}
+            files = conn.execute(select(db.draft_files.c.consultation_id,
+                                        db.draft_files.c.path, db.draft_files.c.sha256,
+                                        db.draft_files.c.size)
+                                 .order_by(db.draft_files.c.path)).all()
+        out = {}
+        for consultation_id in ids:
+            row = self.draft_for(consultation_id, device)
+            if row is None:
+                continue
+            base = f"/api/v1/consultations/{consultation_id}/draft"
+            out[consultation_id] = {
+                "id": consultation_id, "version": row.version, "sha256": row.sha256,
+                "draft": True, "bundle_url": f"{base}/bundle",
+                "files": [{"path": f.path, "sha256": f.sha256, "size": f.size,
+                           "url": f"{base}/files/{f.path}"}
+                          for f in files if f.consultation_id == consultation_id]}
+        return out
+
     def bundle_json(self, consultation_id: str) -> tuple[str, str] | None:
         """(sha256, bundle.json text) of the current version."""
         current, versions = db.consultations, db.consultation_versions
@@ -179,6 +309,12 @@ class Content:
                         "files": [{"path": f.path, "sha256": f.sha256, "size": f.size,
                                    "url": f"{base}/files/{f.path}"}
                                   for f in files if f.consultation_id == row.id]})
+        # A tablet named by a draft, in rehearsal, gets the draft in the published version's
+        # place; once the session opens it gets the published version back (its sha256).
+        drafts = self._drafts_index(device)
+        if drafts:
+            out = [drafts.pop(entry["id"], entry) for entry in out] + list(drafts.values())
+            out.sort(key=lambda entry: entry["id"])
         return {"site_id": site_id, "consultations": out}
 
     def card_index(self, device: dict) -> dict:

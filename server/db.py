@@ -53,6 +53,28 @@ bundle_files = Table(
     Column("content", LargeBinary, nullable=False),
 )
 
+# A draft version (issue 30): a bundle staff try on chosen tablets before publishing it. At
+# most one per consultation; only the devices it names get it, and only while they run in
+# rehearsal (server/content.py, bundle_index). The published version is untouched.
+drafts = Table(
+    "drafts", metadata,
+    Column("consultation_id", String(ID), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("bundle", Text, nullable=False),           # bundle.json (canonical JSON)
+    Column("sha256", String(64), nullable=False),
+    Column("device_ids", Text, nullable=False),       # JSON list of device IDs
+    Column("uploaded_at", String(40), nullable=False),
+)
+
+draft_files = Table(
+    "draft_files", metadata,
+    Column("consultation_id", String(ID), primary_key=True),
+    Column("path", String(300), primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+)
+
 devices = Table(
     "devices", metadata,
     Column("id", String(ID), primary_key=True),
@@ -133,6 +155,30 @@ ballot_answers = Table(
     Column("value", Text, nullable=True),             # JSON normal form; NULL = withdrawn
 )
 Index("ballot_answers_consultation", ballot_answers.c.consultation_id)
+
+# Rehearsal (server/rehearsal.py): a tablet's rehearsal before its session opens, and its
+# answers, kept apart from `events`, `ballots` and `ballot_answers`: nothing that tallies,
+# exports, closes or forwards reads these two tables. A rehearsal ended (its session opened)
+# keeps its row, without answers, so that a late copy of one of its events is refused.
+rehearsals = Table(
+    "rehearsals", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("device_id", String(ID), nullable=False),
+    Column("site_id", String(ID), nullable=True),     # the device's, as for its ballots
+    Column("started_at", String(40), nullable=False),
+    Column("ended_at", String(40), nullable=True),
+)
+
+rehearsal_answers = Table(
+    "rehearsal_answers", metadata,
+    Column("rehearsal_id", String(ID), primary_key=True),
+    Column("ballot_id", String(ID), primary_key=True),
+    Column("question_id", String(ID), primary_key=True),
+    Column("consultation_id", String(ID), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("value", Text, nullable=True),             # JSON normal form; NULL = withdrawn
+)
+Index("rehearsal_answers_consultation", rehearsal_answers.c.consultation_id)
 
 proposals = Table(
     "proposals", metadata,

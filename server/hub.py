@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from app.errors import BundleError
 
-from . import ballots, channels, db, ideas, migrations, relay
+from . import ballots, channels, db, ideas, migrations, rehearsal, relay
 from .content import Content
 from .content import incompatible_question  # noqa: F401  (its path before the split)
 from .devices import DeviceRegister, Enrollment, SiteRegister
@@ -68,7 +68,10 @@ class Hub:
         self.participation = Participation(self)
         self.ingest_registry = IngestRegistry([
             ballots.extension(), ideas.extension(), channels.count_extension(),
-            self.participation.ingest_extension(), relay.extension(self)])
+            self.participation.ingest_extension(), relay.extension(self),
+            rehearsal.extension(self)])
+        # Tablets in rehearsal, kept apart from everything above (server.rehearsal).
+        self.rehearsal = rehearsal.Rehearsal(self)
         with self.units.turn():
             self._load_results()
         self.stage.start()

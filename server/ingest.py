@@ -98,6 +98,9 @@ class Handler:
     extension: str
     apply: EventHandler
     stored_payload: Callable[[dict], dict] | None = None   # what the events table keeps
+    # Kept apart (rehearsal, server/rehearsal.py): the event is never written to the events
+    # table (what tallies, closings and the relay read); its extension keeps what it needs.
+    kept_apart: bool = False
 
 
 class RegistryError(ValueError):
@@ -123,13 +126,15 @@ class IngestExtension(Generic[S]):
     handlers: dict[str, Handler] = field(default_factory=dict, init=False)
 
     def handles(self, event_type: str, apply: EventHandler, *,
-                stored_payload: Callable[[dict], dict] | None = None) -> None:
+                stored_payload: Callable[[dict], dict] | None = None,
+                kept_apart: bool = False) -> None:
         """Declare `apply` as this extension's handler of `event_type`. `stored_payload` says
         what the hub keeps of such a payload (the events table, events kept for review) when
-        it holds personal data."""
+        it holds personal data. `kept_apart`: such events never enter the events table (the
+        extension stores them; a resend is its own to recognise)."""
         if event_type in self.handlers:
             raise RegistryError(f"{self.name} already handles {event_type!r}")
-        self.handlers[event_type] = Handler(self.name, apply, stored_payload)
+        self.handlers[event_type] = Handler(self.name, apply, stored_payload, kept_apart)
 
 
 class IngestRegistry:
@@ -322,6 +327,9 @@ class Batch:
             except ValidationError as exc:
                 results[index] = self.reject(envelopes[index], EventRejected(
                     exc.message, "payload." + (exc.field or ""), **exc.params))
+                continue
+            if handler.kept_apart:
+                results[index] = {"id": event.id, "status": "stored"}
                 continue
             existing[event.id] = digest
             # Personal data lives in its own table only (sign-ups, an idea's contact); the hash

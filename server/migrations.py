@@ -257,6 +257,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "the bundle stored once", bundle_stored_once),
     Migration(10, "closing records", closing_records),
     Migration(11, "the Decidim connector's outbox", decidim_outbox),
+    Migration(12, "rehearsal tables", make_tables),
 )
 LATEST = MIGRATIONS[-1].number
 

@@ -143,15 +143,22 @@ class DisplayRemote:
 
 
 def projector_results(consultation: Consultation, *, hub_url: str | None = None,
-                      store_path=None, interval: float = 0.5, stream: bool = True
+                      store_path=None, interval: float = 0.5, stream: bool = True,
+                      rehearsal: bool = False
                       ) -> Callable[[Callable[[ResultsPoll], None]], ResultsPoller]:
     """What main.py hands the projector's screen (which never imports sync): a `watch(deliver)`
     that starts following the hub at `hub_url` — results and the facilitators' display
     controls pushed by its results stream, polled every `interval` seconds while the stream is
     down (StreamingResultsPoller; `stream=False`: polls only, ResultsPoller) — or else the
     local store at `store_path` (results, LocalResultsSource, polled), and returns the poller
-    (`stop()` ends it). `deliver` is called in a background thread."""
+    (`stop()` ends it). `deliver` is called in a background thread. `rehearsal`: the
+    rehearsal's tally only (the hub's `…/rehearsal/results`, polled; or the store's rehearsal
+    answers), never the real results."""
     def watch(deliver: Callable[[ResultsPoll], None]):
+        if rehearsal:
+            source = (HubResultsSource(hub_url, consultation.id, rehearsal=True) if hub_url
+                      else LocalResultsSource(store_path, consultation, rehearsal=True))
+            return ResultsPoller(source, deliver, interval).start()
         if hub_url:
             source = HubProjectorSource(hub_url, consultation.id)
             if stream:

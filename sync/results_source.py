@@ -38,6 +38,7 @@ class ResultsSnapshot:
     approved_ideas: tuple[dict, ...] = () # {"short_code", "title", "text", "theme", "lang"}
     revision: int | None = None
     channels: dict = field(default_factory=dict)   # channel → people (app.counts.participants)
+    rehearsal: bool = False               # a rehearsal's tally (app/store/rehearsal.py), not results
 
     @property
     def contributions(self) -> int:
@@ -80,9 +81,13 @@ class HubResultsSource:
     projector must never hang on a lost hub."""
 
     def __init__(self, hub_url: str, consultation_id: str, *,
-                 timeout: tuple[float, float] = (1.0, 2.0), client: HubClient | None = None):
+                 timeout: tuple[float, float] = (1.0, 2.0), client: HubClient | None = None,
+                 rehearsal: bool = False):
         self.hub_url = hub_url
         self.consultation_id = consultation_id
+        # A projector in rehearsal reads the rehearsal's tally (`…/rehearsal/results`), never
+        # the real results, and no idea.
+        self.rehearsal = rehearsal
         self.timeout = timeout
         self._client = client
         self._etag: str | None = None
@@ -98,7 +103,8 @@ class HubResultsSource:
     def poll(self) -> ResultsPoll:
         unreachable = ResultsPoll(False, problem=N_("Hub unreachable"))
         try:
-            body, etag = self._get("results", self._etag)
+            body, etag = self._get("rehearsal/results" if self.rehearsal else "results",
+                                   self._etag)
         except (p.HubRefused, p.NotAcknowledged) as exc:
             if exc.status == 404:
                 return ResultsPoll(False, problem=N_("The hub does not know this consultation."))
@@ -129,7 +135,7 @@ class HubResultsSource:
             return None
         ideas = body.get("ideas") if isinstance(body.get("ideas"), dict) else {}
         approved = _count(ideas.get("approved"))
-        if approved != self._ideas_for:
+        if approved != self._ideas_for and not self.rehearsal:
             fetched = self._fetch_ideas()
             if fetched is not None:
                 self._ideas, self._ideas_for = fetched, approved
@@ -139,7 +145,7 @@ class HubResultsSource:
             ballots=_count(body.get("ballots")), ideas_received=_count(ideas.get("received")),
             ideas_approved=approved, approved_ideas=self._ideas,
             revision=body.get("revision") if isinstance(body.get("revision"), int) else None,
-            channels=_channels(body.get("channels")))
+            channels=_channels(body.get("channels")), rehearsal=self.rehearsal)
         self._etag = etag
         self._last = snapshot
         return snapshot
@@ -190,9 +196,11 @@ class LocalResultsSource:
     projector on the same machine as a tablet's store, or a demo. The store is opened lazily,
     in the thread that polls, since a sqlite3 connection belongs to its thread."""
 
-    def __init__(self, store_path: str | Path, consultation: Consultation):
+    def __init__(self, store_path: str | Path, consultation: Consultation, *,
+                 rehearsal: bool = False):
         self.store_path = Path(store_path)
         self.consultation = consultation
+        self.rehearsal = rehearsal      # the store's rehearsal answers only (no idea)
         self._store = None
         self._last_key: tuple | None = None
 
@@ -210,6 +218,17 @@ class LocalResultsSource:
             if key == self._last_key:
                 return ResultsPoll(True)
             consultation = self.consultation
+            if self.rehearsal:
+                from app.counts import participants
+                tallies = store.rehearsal_tallies(consultation)
+                ballots = store.rehearsal_ballots(consultation.id)
+                snapshot = ResultsSnapshot(
+                    consultation_id=consultation.id,
+                    questions={qid: t.result() for qid, t in tallies.items()},
+                    ballots=ballots, revision=key[0], rehearsal=True,
+                    channels=participants(tallies.values(), ballots))
+                self._last_key = key
+                return ResultsPoll(True, snapshot)
             figures = store.figures(consultation.id)
             approved = store.proposals(consultation.id, "approved")
             ideas = tuple(i for i in (public_idea({

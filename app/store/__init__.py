@@ -15,7 +15,7 @@ local figures stay whole.
 
 One module per resource, each a part of `Store` built on the same connection and transaction
 (core.StoreCore): ballots (answers, card uses), ideas, signups, counts (typed-in counts, tallies,
-figures), outbox (the one writer of an event, and what sync reads), retention (redaction,
+figures), rehearsal (answers kept apart until the session opens), outbox (the one writer of an event, and what sync reads), retention (redaction,
 checkpoints, the purge).
 """
 from __future__ import annotations
@@ -29,18 +29,21 @@ from .core import STORE_FILE, StoreCore
 from .counts import Counts
 from .ideas import Ideas, Proposal
 from .outbox import Outbox, OutboxEvent
+from .rehearsal import REHEARSAL_ANSWER, REHEARSAL_ENDED, REHEARSAL_STARTED, Rehearsals
 from .retention import (CHECKPOINT_BUSY_MS, REDACTION_CHECKPOINT_OWED, RETENTION_CHOICES,
                         RETENTION_DEFAULT, RETENTION_NAMES, RETENTION_SETTING, Retention)
 from .signups import Signups
 
 __all__ = ["CHECKPOINT_BUSY_MS", "REDACTION_CHECKPOINT_OWED", "RETENTION_CHOICES",
            "RETENTION_DEFAULT", "RETENTION_NAMES", "RETENTION_SETTING", "STORE_FILE",
-           "OutboxEvent", "Proposal", "Store", "StoreError"]
+           "OutboxEvent", "Proposal", "REHEARSAL_ANSWER", "REHEARSAL_ENDED", "REHEARSAL_STARTED",
+           "Store",
+           "StoreError"]
 
 log = logging.getLogger("piazzetta.store")
 
 
-class Store(Ballots, Ideas, Signups, Counts, Outbox, Retention, StoreCore):
+class Store(Ballots, Ideas, Signups, Counts, Rehearsals, Outbox, Retention, StoreCore):
     """Entry point to the local store. `Store.open(folder)` or `Store.memory()` in tests."""
 
     def __init__(self, conn: sqlite3.Connection):

@@ -1,7 +1,8 @@
 """The session page: which consultation the tablet shows, the ballot mode (and unlocking one
-ballot in facilitated mode), the site and the meeting that ballots are attributed to."""
+ballot in facilitated mode), rehearsal before the session opens, the site and the meeting that
+ballots are attributed to."""
 from kivy.factory import Factory
-from kivy.properties import StringProperty
+from kivy.properties import BooleanProperty, StringProperty
 
 import screens.idea  # noqa: F401  (the ThemeChoice rule)
 from app.errors import N_
@@ -15,9 +16,12 @@ class SessionPage(FacilitatorPage):
     page_name = "session"
     title = N_("Session")
     mode = StringProperty("open")
+    rehearsal = BooleanProperty(False)
+    rehearsal_note = StringProperty("")
 
     def refresh(self, *_args):
         self.mode = self.settings.ballot_mode
+        self.rehearsal = self.session.in_rehearsal
         consultation = self.consultation
         catalogue = self.catalogue
         installed = catalogue.installed() if catalogue is not None else [(consultation, None)]
@@ -82,6 +86,29 @@ class SessionPage(FacilitatorPage):
         self.settings.ballot_mode = mode
         self.refresh()
         self.shell.settings_changed()
+
+    def start_rehearsal(self):
+        """Rehearsal: the resident on their way is ended, what follows never counts."""
+        self._end_resident()
+        self.session.start_rehearsal()
+        self.rehearsal_note = ""
+        self.refresh()
+        self.shell.settings_changed()
+
+    def open_session(self):
+        """The rehearsal ends: its answers are wiped here and at the server."""
+        self._end_resident()
+        wiped = self.session.open_session()
+        self.rehearsal_note = tr.ngettext(
+            "Session open: {n} rehearsal answer wiped.",
+            "Session open: {n} rehearsal answers wiped.", wiped).format(n=wiped)
+        self.refresh()
+        self.shell.settings_changed()
+
+    def _end_resident(self):
+        controller = self.shell.controller
+        if controller is not None:
+            controller.end_resident()
 
     def unlock_ballot(self):
         self.session.unlock()

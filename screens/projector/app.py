@@ -62,6 +62,7 @@ class ProjectorRoot(BoxLayout):
     status = StringProperty("")
     indicators = StringProperty("")
     problem = BooleanProperty(False)
+    rehearsal = StringProperty("")       # the rehearsal band's text; "" when not in rehearsal
     projector = ObjectProperty(None, allownone=True)
 
     def on_size(self, *_args):
@@ -72,12 +73,16 @@ class Projector:
     """The projector's behaviour, around a ProjectorRoot widget (`self.root`)."""
 
     def __init__(self, consultation, results=None, *, lang: str = "fr", bundle_dir=None,
-                 signup_link=None, phone_base: str | None = None, **settings):
+                 signup_link=None, phone_base: str | None = None, rehearsal: bool = False,
+                 **settings):
         self.consultation = consultation
         # The hub's address as phones reach it (the room hub's, or the central hub's): while
         # questions are open to phones the projector shows `<phone_base>/v/<consultation>`.
         self.phone_base = phone_base
         self.phones_panel: PjPhonesPanel | None = None
+        # In rehearsal (main.py --rehearsal): marked like the tablets, showing the rehearsal's
+        # tally only (the results source reads nothing else).
+        self.rehearsal = rehearsal
         # The sign-up link shown with the participation view: a URL, or a callable giving the
         # current one (app.tablet.SignupLink mints it again before it expires), or None.
         self.signup_link = signup_link
@@ -336,6 +341,13 @@ class Projector:
             root.problem = False
         else:
             root.status, root.problem = "", False
+        shown = self.rehearsal or (self.snapshot is not None and self.snapshot.rehearsal)
+        # The band speaks the languages on screen, and French and Italian always: a
+        # cross-border room reads it whichever language the rotation shows.
+        band_langs = list(langs) + [lang for lang in ("fr", "it") if lang not in langs
+                                    and lang in self.consultation.languages]
+        root.rehearsal = say(band_langs, N_("REHEARSAL: these answers do not count"),
+                             coloured=False) if shown else ""
         marks = []
         if state.frozen:
             marks.append(say(langs[:1], N_("Frozen")))
@@ -358,7 +370,7 @@ def build_projector(consultation, results=None, lang: str = "fr", bundle_dir=Non
 
 
 def projector_factory(results_for, *, signup_url: str | None = None,
-                      phone_base: str | None = None):
+                      phone_base: str | None = None, rehearsal: bool = False):
     """For main.py's hook (`PiazzettaApp(projector_factory=...)`): a `factory(app)` returning
     the projector's root widget, reading its results through `results_for(app)` (main.py's
     sync.display.projector_results: results and the facilitators' display controls from a
@@ -378,7 +390,7 @@ def projector_factory(results_for, *, signup_url: str | None = None,
                                         meeting_id=settings.meeting_id)
         projector = Projector(app.consultation, results_for(app), lang=app.default_lang,
                               bundle_dir=app.bundle_dir, signup_link=link,
-                              phone_base=phone_base)
+                              phone_base=phone_base, rehearsal=rehearsal)
         projector.results_for = lambda: results_for(app)   # for a new version (reload)
         Window.clearcolor = PALETTE["background"]
         app.bind(on_stop=lambda *_args: projector.stop())

@@ -71,6 +71,38 @@ def results(request: Request, hub: HubDep, consultation_id: str = Path(max_lengt
     return conditional_response(request, found[0], found[1], "application/json")
 
 
+@router.get("/consultations/{consultation_id}/draft/bundle",
+            summary="bundle.json of the draft this device tries in rehearsal")
+def draft_bundle(request: Request, me: DeviceDep, hub: HubDep,
+                 consultation_id: str = Path(max_length=64)):
+    row = hub.content.draft_for(consultation_id, me)
+    if row is None:
+        raise HubError(N_("Not found."), status=404, code="draft_unknown")
+    return conditional_response(request, f'"{row.sha256}"', row.bundle.encode(),
+                                "application/json")
+
+
+@router.get("/consultations/{consultation_id}/draft/files/{path:path}",
+            summary="A file of the draft this device tries in rehearsal")
+def draft_file(request: Request, me: DeviceDep, hub: HubDep,
+               consultation_id: str = Path(max_length=64), path: str = Path(max_length=300)):
+    found = (hub.content.draft_file(consultation_id, path)
+             if hub.content.draft_for(consultation_id, me) is not None else None)
+    if found is None:
+        raise HubError(N_("Not found."), status=404, code="file_unknown")
+    media = FILE_TYPES.get(path.rsplit(".", 1)[-1].lower(), "application/octet-stream")
+    return conditional_response(request, f'"{found[0]}"', found[1], media)
+
+
+@router.get("/consultations/{consultation_id}/rehearsal/results",
+            summary="The rehearsal's tallies (never the real ones); ETag")
+def rehearsal_results(request: Request, hub: HubDep, consultation_id: str = Path(max_length=64)):
+    body = hub.rehearsal.results_body(consultation_id)
+    if body is None:
+        raise _unknown_consultation()
+    return conditional_response(request, f'"r{sha256(body)[:32]}"', body, "application/json")
+
+
 @router.get("/consultations/{consultation_id}/results/stream",
             summary="Live tallies and display controls pushed as Server-Sent Events (public)")
 async def results_stream(request: Request, hub: HubDep,
