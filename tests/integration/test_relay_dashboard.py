@@ -45,7 +45,7 @@ def test_the_room_hubs_section_shows_what_arrived_in_french_and_italian(tmp_path
                 page.goto(f"{central.url}/dashboard?lang=fr")
                 page.fill("#token", central.admin_token)
                 page.click("button[type=submit]")
-                for lang, heading in (("fr", "Hubs de salle"), ("it", "Hub di sala")):
+                for lang, heading in (("fr", "Serveurs de salle"), ("it", "Server di sala")):
                     page.goto(f"{central.url}/dashboard?lang={lang}#relays")
                     section = page.locator("#relays")
                     text = section.inner_text()

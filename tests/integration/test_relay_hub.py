@@ -215,7 +215,7 @@ def test_a_room_hub_forwards_everything_exactly_once_through_faults_and_crashes(
         assert relays.returncode == 0, relays.stderr
         assert f'"site_id": "{SITE}"' in relays.stdout and '"stored": ' in relays.stdout
         staff = {"Authorization": f"Bearer {central.admin_token}"}
-        for lang, title in (("fr", "Hubs de salle"), ("it", "Hub di sala")):
+        for lang, title in (("fr", "Serveurs de salle"), ("it", "Server di sala")):
             page = requests.get(f"{central.url}/dashboard?lang={lang}", headers=staff,
                                 timeout=30)
             assert page.status_code == 200 and title in page.text and "Salle Menton" in page.text

@@ -103,3 +103,16 @@ def test_the_upload_page_and_sheet_checks_use_the_officers_words(lang):
                 if re.search(r"(?<!\w)" + re.escape(word), text, re.IGNORECASE):
                     found.append((word, text))
     assert not found, "\n".join(f"{w!r}: {t}" for w, t in found)
+
+
+@pytest.mark.parametrize("lang", ["fr", "it"])
+def test_no_french_or_italian_message_says_hub(lang):
+    """Staff, facilitators and residents alike read "serveur" / "server": the word "hub" (the
+    code's name for it) appears in no French or Italian message, but as a placeholder."""
+    found = []
+    for message in catalog(lang):
+        texts = message.string if isinstance(message.string, tuple) else (message.string,)
+        for text in texts:
+            if text and re.search(r"\bhubs?\b", re.sub(r"\{[a-z_]+\}", "", text), re.I):
+                found.append(text)
+    assert found == []
