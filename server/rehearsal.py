@@ -218,6 +218,9 @@ class Rehearsal:
         transaction, so the session opening in between cannot make it real or keep it."""
         with self.hub.writer.begin() as conn:
             if not _tablets_rehearsing(conn, site_id):
+                # And a phone answer that raced the session's opening (PostgreSQL's
+                # READ COMMITTED) is wiped now, if one was left.
+                _end_phones(conn, site_id, now_iso())
                 return "over"
             rehearsal_id = conn.execute(select(db.rehearsals.c.id).where(
                 db.rehearsals.c.device_id == phone_device_id,
