@@ -59,16 +59,19 @@ def card_texts(lang: str, consultation) -> dict[str, str]:
     return {
         "title": _("Participation card"),
         "consultation": localized(consultation.title, lang) if consultation else "",
-        "how": _("Show this QR code to a tablet, or type the code, to vote where one vote "
-                 "per person is asked."),
+        # A phone's camera shows the QR's `PZC3.…` text, not a page: the phone opens the
+        # ballot from the screen's QR, and the resident types the code (docs/protocol.md).
+        "how": _("Tablet: show this QR code or type the code. Phone: scan the QR code on the "
+                 "screen, then type the code."),
         "secret": _("This card bears no name: nobody can tell how you voted. Keep it to "
                     "yourself: whoever has it can vote in your place."),
     }
 
 
 def draw_card(image, box: tuple[int, int, int, int], qr_text: str, typed: str,
-              texts: dict[str, str]) -> None:
-    """One card in `box` (left, top, right, bottom) of a 300 dpi page."""
+              texts: dict[str, str]) -> int:
+    """One card in `box` (left, top, right, bottom) of a 300 dpi page; the y where its last
+    line ends (within the box, tests/unit/test_card_sheet.py)."""
     from PIL import ImageDraw
     draw = ImageDraw.Draw(image)
     left, top, right, bottom = box
@@ -108,6 +111,7 @@ def draw_card(image, box: tuple[int, int, int, int], qr_text: str, typed: str,
     for line in _wrap(draw, texts["secret"], small, right - left - 2 * pad):
         draw.text((left + pad, y), line, font=small, fill=0)
         y += 38
+    return y
 
 
 def draw_cut_marks(image, xs: list[int], ys: list[int]) -> None:

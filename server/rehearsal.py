@@ -12,17 +12,27 @@ its row as ended: any later event of it, a replay or a tablet that was offline, 
 
 For other parts of the hub (the phone pages, the projector's QR views): `Rehearsal.running(
 site_id)` says whether a tablet of that site (or of any site, None) is in rehearsal now.
+
+Phones in a rehearsal (`Rehearsal.phone_answer`): while a tablet of the site rehearses, a phone's
+answer goes to `rehearsal_answers` too, under a rehearsal of the site's phone device (a row of
+`rehearsals` like a tablet's, never an event, never a ballot), with a ballot ID derived from the
+phone's (so it can never be confused with a real one). When the site's last tablet rehearsal
+ends (its session opens), the phones' rehearsal ends with it and its answers are wiped.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import secrets
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, true, update
 
 from app.answers import validate_answer
 from app.canonical import compact_json
-from app.counts import ChannelTally, participants
+from app.clock import now_iso
+from app.counts import PHONE, PHONE_DEVICE_PREFIX, ChannelTally, ballot_channel, participants
 from app.errors import N_, ValidationError
 from app.store.rehearsal import REHEARSAL_ANSWER, REHEARSAL_ENDED, REHEARSAL_STARTED
 
@@ -149,6 +159,34 @@ def write(batch: Batch, state: RehearsalBatch) -> None:
             db.rehearsal_answers.c.rehearsal_id.in_(ended)))
         conn.execute(update(db.rehearsals).where(db.rehearsals.c.id.in_(ended))
                      .values(ended_at=batch.now))
+        if not _tablets_rehearsing(conn, batch.site_id):
+            _end_phones(conn, batch.site_id, batch.now)
+
+
+def _is_tablet():
+    return ~db.rehearsals.c.device_id.startswith(PHONE_DEVICE_PREFIX, autoescape=True)
+
+
+def _at_site(site_id: str | None):
+    """Rehearsals of the site (None: of every site, as `Rehearsal.running(None)`)."""
+    return true() if site_id is None else db.rehearsals.c.site_id == site_id
+
+
+def _tablets_rehearsing(conn, site_id: str | None) -> bool:
+    """Whether a tablet of the site is in rehearsal now (the phones' rehearsals aside)."""
+    return bool(conn.execute(select(func.count()).select_from(db.rehearsals).where(
+        db.rehearsals.c.ended_at.is_(None), _is_tablet(), _at_site(site_id))).scalar())
+
+
+def _end_phones(conn, site_id: str | None, now: str) -> None:
+    """End the phones' rehearsal at the site and wipe its answers (the session opened)."""
+    ids = conn.execute(select(db.rehearsals.c.id).where(
+        db.rehearsals.c.ended_at.is_(None), ~_is_tablet(), _at_site(site_id))).scalars().all()
+    if ids:
+        conn.execute(delete(db.rehearsal_answers).where(
+            db.rehearsal_answers.c.rehearsal_id.in_(ids)))
+        conn.execute(update(db.rehearsals).where(db.rehearsals.c.id.in_(ids))
+                     .values(ended_at=now))
 
 
 class Rehearsal:
@@ -166,13 +204,44 @@ class Rehearsal:
 
     def running(self, site_id: str | None = None) -> bool:
         """Whether a tablet (of `site_id`, or of any site when None) is in rehearsal now:
-        the hook for pages that must mark themselves (phone pages, projector views)."""
-        query = select(func.count()).select_from(db.rehearsals).where(
-            db.rehearsals.c.ended_at.is_(None))
-        if site_id is not None:
-            query = query.where(db.rehearsals.c.site_id == site_id)
+        the hook for pages that must mark themselves (phone pages, projector views). The
+        phones' own rehearsal follows the tablets' and does not count here."""
         with self.hub.engine.connect() as conn:
-            return bool(conn.execute(query).scalar())
+            return _tablets_rehearsing(conn, site_id)
+
+    def phone_answer(self, phone_device_id: str, site_id: str | None, consultation_id: str,
+                     question_id: str, value, ballot_id: str) -> str:
+        """Keep a phone's answer given in the site's rehearsal apart, as a tablet's rehearsal
+        answer (never an event, a ballot or a tally): `stored`; `already` when this phone's
+        (or card's) ballot answered the question in this rehearsal; `over` when no tablet of
+        the site rehearses any more (the session opened: the answer counts nowhere). One
+        transaction, so the session opening in between cannot make it real or keep it."""
+        with self.hub.writer.begin() as conn:
+            if not _tablets_rehearsing(conn, site_id):
+                # And a phone answer that raced the session's opening (PostgreSQL's
+                # READ COMMITTED) is wiped now, if one was left.
+                _end_phones(conn, site_id, now_iso())
+                return "over"
+            rehearsal_id = conn.execute(select(db.rehearsals.c.id).where(
+                db.rehearsals.c.device_id == phone_device_id,
+                db.rehearsals.c.ended_at.is_(None))).scalar()
+            if rehearsal_id is None:
+                rehearsal_id = secrets.token_hex(16)
+                conn.execute(db.rehearsals.insert().values(
+                    id=rehearsal_id, device_id=phone_device_id, site_id=site_id,
+                    started_at=now_iso()))
+            kept = rehearsal_ballot(self.hub, rehearsal_id, ballot_id)
+            where = (db.rehearsal_answers.c.rehearsal_id == rehearsal_id,
+                     db.rehearsal_answers.c.ballot_id == kept,
+                     db.rehearsal_answers.c.question_id == question_id)
+            if conn.execute(select(func.count()).select_from(db.rehearsal_answers)
+                            .where(*where)).scalar():
+                return "already"
+            conn.execute(db.rehearsal_answers.insert().values(
+                rehearsal_id=rehearsal_id, ballot_id=kept, question_id=question_id,
+                consultation_id=consultation_id, seq=1,
+                value=None if value is None else compact_json(value)))
+        return "stored"
 
     def results_body(self, consultation_id: str) -> bytes | None:
         """The rehearsal's results of a consultation, shaped like its real results
@@ -184,25 +253,39 @@ class Rehearsal:
             return None
         consultation = self.hub.consultation(consultation_id)
         tallies = {q.id: ChannelTally(consultation, q) for q in consultation.questions}
-        ballots: set[tuple[str, str]] = set()
+        ballots: dict[tuple[str, str], str] = {}
+        answers = db.rehearsal_answers.c
         with self.hub.engine.connect() as conn:
             rows = conn.execute(select(
-                db.rehearsal_answers.c.rehearsal_id, db.rehearsal_answers.c.ballot_id,
-                db.rehearsal_answers.c.question_id, db.rehearsal_answers.c.value).where(
-                    db.rehearsal_answers.c.consultation_id == consultation_id,
-                    db.rehearsal_answers.c.value.is_not(None))).all()
-        for rehearsal_id, ballot_id, question_id, value in rows:
+                answers.rehearsal_id, answers.ballot_id, answers.question_id, answers.value,
+                db.rehearsals.c.device_id).join_from(
+                    db.rehearsal_answers, db.rehearsals,
+                    db.rehearsals.c.id == answers.rehearsal_id).where(
+                    answers.consultation_id == consultation_id,
+                    answers.value.is_not(None))).all()
+        for rehearsal_id, ballot_id, question_id, value, device_id in rows:
             tally = tallies.get(question_id)
             if tally is None:
                 continue
+            channel = ballot_channel(device_id)
             try:
-                tally.add(validate_answer(consultation, tally.question, json.loads(value)))
+                tally.add(validate_answer(consultation, tally.question, json.loads(value)),
+                          channel=channel)
             except (ValidationError, ValueError, TypeError, KeyError):
                 continue       # an answer of an older version: a rehearsal loses nothing
-            ballots.add((rehearsal_id, ballot_id))
+            ballots[(rehearsal_id, ballot_id)] = channel
         body = {"protocol": PROTOCOL_VERSION, "consultation_id": consultation.id,
                 "version": consultation.version, "rehearsal": True, "ballots": len(ballots),
-                "channels": participants(tallies.values(), len(ballots)),
+                "channels": participants(tallies.values(), len(ballots),
+                                         sum(1 for c in ballots.values() if c == PHONE)),
                 "ideas": {"received": 0, "approved": 0},
                 "questions": {qid: t.result() for qid, t in tallies.items()}}
         return compact_json(body).encode()
+
+
+def rehearsal_ballot(hub, rehearsal_id: str, ballot_id: str) -> str:
+    """The ID a phone's ballot (a card's or a cookie's) has in a rehearsal: derived, so that
+    nothing of a rehearsal ever names a real ballot."""
+    return hmac.new(hub.settings.secret_key.encode(),
+                    f"piazzetta-phone-rehearsal|{rehearsal_id}|{ballot_id}".encode(),
+                    hashlib.sha256).hexdigest()[:32]

@@ -16,6 +16,7 @@ from app.kinds import kind_of
 from app.model import localized
 
 from .. import phone_ballot as pb
+from ..rehearsal import REHEARSAL_OVER
 from ..pages import limited, public_form, render, request_lang, translator
 from .deps import HubDep
 
@@ -39,9 +40,20 @@ def _next_question(opening, after: str | None) -> str | None:
     return questions[0] if questions else None
 
 
+# A phone's answer keeps the side its page was shown on (the page carries `rehearsal=1` in a
+# rehearsal): as a tablet's ballot, a rehearsal answer never becomes a real one, nor the reverse.
+REHEARSAL_STARTED = N_("A rehearsal has started: this answer was not counted. Open the "
+                       "question again.")
+
+
 def _message(lang: str, title: str, text: str, status: int, **context) -> HTMLResponse:
     return render("phone_message.html", lang, status, title=title, text=text,
                   problem=status >= 400, **context)
+
+
+def _rehearsing(hub, opening) -> bool:
+    """Whether the opening's site is in rehearsal now: every phone page shows the band."""
+    return hub.rehearsal.running(opening.site_id)
 
 
 def question_page(hub, request: Request, lang: str, opening, question_id: str, *,
@@ -54,7 +66,7 @@ def question_page(hub, request: Request, lang: str, opening, question_id: str, *
                   question_id=question_id, title=localized(consultation.title, lang),
                   q=choices(consultation, question, lang), cards=opening.cards,
                   card=card, values=values or {}, error=error, position=position,
-                  count=len(opening.questions))
+                  count=len(opening.questions), rehearsal=_rehearsing(hub, opening))
 
 
 @router.get("/v/{consultation_id}", response_class=HTMLResponse)
@@ -70,7 +82,7 @@ def phone_entry(request: Request, hub: HubDep, consultation_id: str):
     if not opening.open:
         return _message(lang, N_("No question is open to phones now"),
                         N_("This page looks again every few seconds: keep it open."), 200,
-                        refresh=WAIT_SECONDS)
+                        refresh=WAIT_SECONDS, rehearsal=_rehearsing(hub, opening))
     card = request.query_params.get("card", "")[:400]
     return question_page(hub, request, lang, opening, opening.questions[0], card=card)
 
@@ -87,7 +99,8 @@ def phone_question(request: Request, hub: HubDep, consultation_id: str, question
                                                               "screen."), 404)
     if question_id not in opening.questions:
         return _message(lang, N_("This question is closed"), pb.CLOSED, 410,
-                        entry=f"/v/{opening.consultation.id}")
+                        entry=f"/v/{opening.consultation.id}",
+                        rehearsal=_rehearsing(hub, opening))
     return question_page(hub, request, lang, opening, question_id)
 
 
@@ -101,8 +114,15 @@ async def phone_answer(request: Request, hub: HubDep, consultation_id: str, ques
         return _message(lang, N_("Unknown consultation."), N_("Check the address on the "
                                                               "screen."), 404)
     entry = f"/v/{opening.consultation.id}"
+    rehearsal = await run_in_threadpool(_rehearsing, hub, opening)
     if question_id not in opening.questions:
-        return _message(lang, N_("This question is closed"), pb.CLOSED, 410, entry=entry)
+        return _message(lang, N_("This question is closed"), pb.CLOSED, 410, entry=entry,
+                        rehearsal=rehearsal)
+    if (form.get("rehearsal") == "1") != rehearsal and form.get("step") != "show":
+        if rehearsal:
+            return _message(lang, N_("Not counted"), REHEARSAL_STARTED, 409, entry=entry,
+                            rehearsal=True)
+        return _message(lang, N_("Not counted"), REHEARSAL_OVER, 410, entry=entry)
     card_text = form.get("card", "")[:400]
     if form.get("step") == "show":      # the next question of a series, the card kept
         return question_page(hub, request, lang, opening, question_id, card=card_text)
@@ -135,6 +155,12 @@ async def phone_answer(request: Request, hub: HubDep, consultation_id: str, ques
             ballot_id = secrets.token_hex(16)
             set_cookie = pb.new_cookie(hub, cookie, consultation.id, ballot_id)
         lookup = None
+    if rehearsal:
+        response = await run_in_threadpool(_rehearsal_answer, hub, lang, opening, question_id,
+                                           value, ballot_id, card_text if card else "")
+        if set_cookie:
+            _set_cookie(hub, request, response, set_cookie)
+        return response
     used = await run_in_threadpool(pb.already_answered, hub, opening, question_id,
                                    ballot_id=ballot_id, lookup=lookup)
     try:
@@ -149,9 +175,36 @@ async def phone_answer(request: Request, hub: HubDep, consultation_id: str, ques
         response = render("phone_counted.html", lang, consultation_id=consultation.id,
                           following=following, card=card_text if card else "")
     if set_cookie:
-        response.set_cookie(pb.PHONE_COOKIE, set_cookie, max_age=pb.COOKIE_DAYS * 86400,
-                            path="/v", httponly=True, samesite="lax",
-                            secure=request.url.scheme == "https"
-                            or hub.settings.public_url.startswith("https://"))
+        _set_cookie(hub, request, response, set_cookie)
     return response
+
+
+def _set_cookie(hub, request: Request, response, value: str) -> None:
+    response.set_cookie(pb.PHONE_COOKIE, value, max_age=pb.COOKIE_DAYS * 86400,
+                        path="/v", httponly=True, samesite="lax",
+                        secure=request.url.scheme == "https"
+                        or hub.settings.public_url.startswith("https://"))
+
+
+def _rehearsal_answer(hub, lang: str, opening, question_id: str, value, ballot_id: str,
+                      card: str) -> HTMLResponse:
+    """A phone's answer in the site's rehearsal: kept apart (server.rehearsal), its card
+    checked (read above) but never spent, the same checks as a real answer otherwise."""
+    entry = f"/v/{opening.consultation.id}"
+    for check in pb.ANSWER_CHECKS:
+        try:
+            check(hub, opening, question_id)
+        except pb.PhoneRefused as exc:
+            return _message(lang, N_("Not counted"), exc.message, exc.status, entry=entry,
+                            rehearsal=True)
+    device = pb.phone_device(hub, opening.site_id)
+    kept = hub.rehearsal.phone_answer(device["id"], opening.site_id, opening.consultation.id,
+                                      question_id, value, ballot_id)
+    if kept == "over":
+        return _message(lang, N_("Not counted"), REHEARSAL_OVER, 410, entry=entry)
+    if kept == "already":
+        return _message(lang, N_("Not counted"), pb.ALREADY if card else pb.ALREADY_PHONE,
+                        409, entry=entry, rehearsal=True)
+    return render("phone_counted.html", lang, consultation_id=opening.consultation.id,
+                  following=_next_question(opening, question_id), card=card, rehearsal=True)
 

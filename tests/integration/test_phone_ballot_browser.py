@@ -205,3 +205,66 @@ def test_phones_at_the_central_hub_and_a_card_used_on_a_tablet(tmp_path):
         assert ticket["ballots"] == 3
     finally:
         hub.stop()
+
+
+REHEARSAL_BAND = {"fr": "RÉPÉTITION\u00a0: ces réponses ne comptent pas",
+                  "it": "PROVA: queste risposte non contano"}
+REHEARSAL_RECEIVED = {"fr": "Réponse de répétition reçue", "it": "Risposta di prova ricevuta"}
+
+
+def test_phones_in_a_rehearsal_carry_the_band_and_count_nowhere(tmp_path):
+    """A tablet of the site rehearses (over HTTP): phones in FR and IT see the kiosk's band
+    on every page and their answers reach only the rehearsal's tally; the session opens and
+    the same phone's answer counts for real."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    from app.kiosk import KioskSession
+    demo = load_bundle(DEMO_BUNDLE_DIR)
+    hub = start_hub(tmp_path / "hub")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        store = tablet(hub, tmp_path / "t", tmp_path / "bundles")
+        session = KioskSession(store, demo)
+        session.start_rehearsal()
+        assert push(store)["stored"] > 0
+        open_to_phones(hub, ["q-ticket", "q-cooperation"], cards=False)
+        with playwright_api.sync_playwright() as p:
+            browser = browser_for(p)
+            try:
+                phones = {}
+                for lang in ("fr", "it"):
+                    page = phones[lang] = phone(browser, lang)
+                    page.goto(f"{hub.url}/v/{CONSULTATION}")
+                    assert REHEARSAL_BAND[lang] in page.inner_text("main")
+                    answer_page(page, demo.question("q-ticket"))
+                    page.screenshot(path=str(SHOTS / f"rehearsal-question-{lang}.png"),
+                                    full_page=True)
+                    page.click("main form button[type=submit]")
+                    shown = page.inner_text("main")
+                    assert REHEARSAL_BAND[lang] in shown and REHEARSAL_RECEIVED[lang] in shown
+                    assert DONE[lang] not in shown
+                    page.screenshot(path=str(SHOTS / f"rehearsal-received-{lang}.png"),
+                                    full_page=True)
+                kept = requests.get(f"{hub.url}/api/v1/consultations/{CONSULTATION}"
+                                    "/rehearsal/results", timeout=30).json()
+                assert kept["channels"] == {"phone": 2}
+                assert kept["questions"]["q-ticket"]["ballots"] == 2
+                assert hub.results()["ballots"] == 0
+                # The session opens: no band, the rehearsal's answers gone, a real answer.
+                session.open_session()
+                assert push(store)["stored"] > 0
+                page = phones["fr"]
+                page.goto(f"{hub.url}/v/{CONSULTATION}/q-ticket")
+                assert REHEARSAL_BAND["fr"] not in page.inner_text("main")
+                answer_page(page, demo.question("q-ticket"))
+                page.click("main form button[type=submit]")
+                assert DONE["fr"] in page.inner_text("main")
+            finally:
+                browser.close()
+        kept = requests.get(f"{hub.url}/api/v1/consultations/{CONSULTATION}"
+                            "/rehearsal/results", timeout=30).json()
+        assert kept["ballots"] == 0
+        real = hub.results()
+        assert real["channels"] == {"phone": 1}
+        assert real["questions"]["q-ticket"]["channels"]["phone"]["ballots"] == 1
+    finally:
+        hub.stop()
