@@ -32,7 +32,7 @@ from .proposals import IdeaRegister
 from .results import ResultsCache
 from .settings import Settings, private_dir
 from .stage import Stage
-from .unit_of_work import UnitsOfWork
+from .unit_of_work import ResultsListener, UnitsOfWork
 
 log = logging.getLogger("piazzetta.hub")
 
@@ -59,7 +59,7 @@ class Hub:
         self.device_register = DeviceRegister(self)
         self.event_log = EventLog(self)
         self.idea_register = IdeaRegister(self)
-        self.results = ResultsCache()
+        self.results = ResultsCache(shared=not self.is_sqlite)
         # Every write that the tallies follow, or that must not interleave with one, is a unit
         # of work (server.unit_of_work): here, server.relay, server.channels, display controls.
         self.units = UnitsOfWork(self.engine, self.results, self.consultation)
@@ -69,8 +69,13 @@ class Hub:
         self.ingest_registry = IngestRegistry([
             ballots.extension(), ideas.extension(), channels.count_extension(),
             self.participation.ingest_extension(), relay.extension(self)])
+        if self.units.shared:
+            self.results.epoch = format(self.units.counter("results_epoch"), "x")
         with self.units.turn():
-            self._load_results()
+            self.units.load_all(self._load_results)
+        # Several processes on one PostgreSQL: the others' commits reach these tallies.
+        self.listener = ResultsListener(self.units, self.engine).start() \
+            if self.units.shared else None
         self.stage.start()
         self.participation.start()
 
@@ -98,6 +103,8 @@ class Hub:
         """Checkpoint the WAL into the file and truncate it (SQLite: nothing of the commits'
         order stays beside the database), then close every connection. PostgreSQL: the
         sign-ups' stage written to `signups` first (server/stage.py)."""
+        if self.listener is not None:
+            self.listener.stop()
         self.participation.stop()      # the pending confirmations, before the stage's flush
         self.stage.stop()
         try:
@@ -151,17 +158,16 @@ class Hub:
 
     # -- results ---------------------------------------------------------------------------------
 
-    def _load_results(self) -> None:
-        with self.engine.connect() as conn:
-            ids = conn.execute(select(db.consultations.c.id)).scalars().all()
-            for consultation_id in ids:
-                try:
-                    consultation = self.consultation(consultation_id)
-                except BundleError as exc:   # stored by an older hub with other rules
-                    log.error("consultation %s cannot be read: %s", consultation_id,
-                              exc.describe())
-                    continue
-                self.results.load(conn, consultation)
+    def _load_results(self, conn, revision: int | None) -> None:
+        ids = conn.execute(select(db.consultations.c.id)).scalars().all()
+        for consultation_id in ids:
+            try:
+                consultation = self.consultation(consultation_id)
+            except BundleError as exc:   # stored by an older hub with other rules
+                log.error("consultation %s cannot be read: %s", consultation_id,
+                          exc.describe())
+                continue
+            self.results.load(conn, consultation, revision)
 
     def read_results(self, consultation_id: str) -> tuple[str, bytes] | None:
         """(ETag, JSON body) of a consultation's results; None when unknown."""

@@ -226,6 +226,22 @@ def bundle_stored_once(conn: Connection) -> bool:
     return True
 
 
+def results_log(conn: Connection) -> bool:
+    """PostgreSQL: the results log (server.unit_of_work) and its revision counter, so that
+    several hub processes share the tallies."""
+    if conn.dialect.name != "postgresql":
+        return False
+    import secrets
+    db.shared_metadata.create_all(conn)
+    present = set(conn.execute(select(db.counters.c.name)).scalars())
+    if "results" not in present:
+        conn.execute(db.counters.insert(), [{"name": "results", "value": 0}])
+    if "results_epoch" not in present:      # the results' ETags name the database
+        conn.execute(db.counters.insert(), [{"name": "results_epoch",
+                                             "value": secrets.randbits(40)}])
+    return True
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "remove the card links of before", remove_card_links, vacuum=True),
     Migration(2, "remove the card keys of before", remove_card_keys),
@@ -236,6 +252,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "the answers counter", answers_counter),
     Migration(8, "device aliases", device_aliases),
     Migration(9, "the bundle stored once", bundle_stored_once),
+    Migration(10, "the results log", results_log),
 )
 LATEST = MIGRATIONS[-1].number
 
