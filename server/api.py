@@ -19,15 +19,15 @@ from .hub import Hub
 from .limits import RateLimits
 from .pages import request_lang, translator
 from .results_stream import Streams
-from .routes import (consultations, counts, dashboard, devices, display, events, ideas, signup,
-                     staff, upload)
+from .routes import (consultations, counts, dashboard, devices, display, events, health, ideas,
+                     signup, staff, upload)
 from .routes import relay as relay_routes
 from .routes.responses import json_response
 from .settings import Settings
 
 ROUTERS = (devices.router, events.router, consultations.router, ideas.router, staff.router,
            display.router, counts.router, signup.router, dashboard.router, upload.router,
-           relay_routes.router, relay_routes.dashboard)
+           relay_routes.router, relay_routes.dashboard, health.router)
 
 
 def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FastAPI:

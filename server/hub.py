@@ -156,6 +156,21 @@ class Hub:
     answer_proposal = _part("idea_register", "answer_proposal")
     answers_since = _part("idea_register", "answers_since")
 
+    def readiness(self) -> dict:
+        """Whether this process may take requests (GET /readyz): the database answers and its
+        schema is the one this code migrates to; shared, the results revision it holds and
+        whether its listener follows the other processes."""
+        try:
+            schema = migrations.current_version(self.engine)
+        except Exception as exc:      # noqa: BLE001 - any failure: not ready, said why
+            return {"ready": False, "database": False, "error": type(exc).__name__}
+        state = {"ready": schema == migrations.LATEST, "database": True, "schema": schema,
+                 "schema_expected": migrations.LATEST}
+        if self.units.shared:
+            state.update(results_revision=self.units.revision,
+                         listening=bool(self.listener and self.listener.listening))
+        return state
+
     # -- results ---------------------------------------------------------------------------------
 
     def _load_results(self, conn, revision: int | None) -> None:
