@@ -128,3 +128,186 @@ def test_a_commit_in_one_process_wakes_the_streams_of_another(hubs, demo):
     set_display(writer, demo.id, {"view": "ideas"}, by="test")
     assert _until(lambda: reader.results.changes.display(
         demo.id, lambda: ("\"x.1\"", b"{}")) != before)
+
+
+# -- real processes behind HAProxy -------------------------------------------------------------
+
+HAPROXY = """global
+    maxconn 2000
+defaults
+    mode http
+    option redispatch
+    retries 3
+    retry-on conn-failure empty-response
+    timeout connect 2s
+    timeout client 60s
+    timeout server 60s
+    timeout tunnel 1h
+frontend piazzetta
+    bind 127.0.0.1:{port}
+    default_backend hubs
+backend hubs
+    balance roundrobin
+    option httpchk GET /readyz
+    http-check expect status 200
+    default-server inter 300ms fall 1 rise 1
+{servers}
+"""
+
+
+class Balancer:
+    """HAProxy (Debian's package) in front of the hub processes, as deploy/haproxy-piazzetta.cfg
+    but with quick health checks."""
+
+    def __init__(self, folder, hubs):
+        import shutil
+        import subprocess
+
+        from .conftest import free_port
+        haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
+        if not os.path.exists(haproxy):
+            pytest.skip("HAProxy is not installed (tools/install-system-packages.sh)")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = folder / "haproxy.cfg"
+        config.write_text(HAPROXY.format(port=self.port, servers="\n".join(
+            f"    server hub{i} 127.0.0.1:{h.port} check" for i, h in enumerate(hubs))))
+        self.proc = subprocess.Popen([haproxy, "-db", "-f", str(config)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import requests
+        assert _until(lambda: _answers(requests, self.url + "/readyz"))
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def _answers(requests, url) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+class SseReader:
+    """The `results` events of one process's stream, read over real HTTP in a thread."""
+
+    def __init__(self, url):
+        import requests
+        self.bodies: list[dict] = []
+        self._answer = requests.get(url, stream=True, timeout=(5, 60))
+        assert self._answer.status_code == 200
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self):
+        event = None
+        try:
+            for line in self._answer.iter_lines(decode_unicode=True):
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: ") and event == "results":
+                    self.bodies.append(json.loads(line[6:]))
+        except Exception:          # noqa: BLE001 - closed by the test
+            pass
+
+    def close(self):
+        self._answer.close()
+
+
+@pytest.mark.slow
+@pytest.mark.process
+def test_twenty_tablets_through_faults_while_hub_processes_are_killed_and_restarted(
+        tmp_path, pg_url, demo):  # noqa: F811
+    """Three hub processes on one PostgreSQL behind HAProxy; 20 tablets push through a faulty
+    link while one process is SIGKILLed and another restarted: every event stored once, the
+    same results from every process, and a projector's stream on the third process pushed the
+    votes the others ingested."""
+    from app.store import Store
+    from sync import protocol as p
+    from sync.client import HubClient
+    from sync.enroll import enroll
+    from sync.worker import push_pending
+
+    from .conftest import HubProcess, ballots_of, expected_results, record_votes, start_hub
+    from .faultproxy import FaultProxy
+    data = tmp_path / "hub"
+    hubs = [start_hub(data, database_url=pg_url)]
+    hubs[0].log = tmp_path / "hub0.log"
+    for i in (1, 2):
+        hub = HubProcess(data, database_url=pg_url)
+        hub.log = tmp_path / f"hub{i}.log"
+        hubs.append(hub.start())
+    balancer = Balancer(tmp_path, hubs)
+    proxy = FaultProxy(balancer.port)
+    stream = None
+    stores = []
+    try:
+        stream = SseReader(f"{hubs[2].url}/api/v1/consultations/{demo.id}/results/stream")
+        paths = [tmp_path / f"tablet{i}.sqlite3" for i in range(20)]
+        for i, path in enumerate(paths):
+            store = Store.open(path)
+            enroll(store, balancer.url, hubs[0].code())
+            record_votes(store, demo, 10, seed=i)
+            store.close()
+        stores = [Store.open(path) for path in paths]
+        total = sum(s.outbox_counts()["pending"] for s in stores)
+        for store in stores:
+            store.close()
+        stores = []
+        proxy.chaos(0.3, ("cut_response", "reset_request", "http500", "portal", "refuse"),
+                    seed=32)
+        errors = []
+
+        def sync(path):
+            store = Store.open(path)      # a tablet's sync thread has its own connection
+            try:
+                for _ in range(200):
+                    if store.outbox_counts()["pending"] == 0:
+                        return
+                    client = HubClient(proxy.url, store.device_id,
+                                       store.get_setting(p.DEVICE_SECRET), timeout=(2, 10))
+                    try:
+                        push_pending(store, client, 20)
+                    except p.SyncError:
+                        time.sleep(0.05)
+                    finally:
+                        client.close()
+            except Exception as exc:     # noqa: BLE001 - reported below
+                errors.append(exc)
+            finally:
+                store.close()
+
+        threads = [threading.Thread(target=sync, args=(path,)) for path in paths]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        hubs[0].kill()                   # a crash, mid-push
+        hubs[1].stop()                   # a restart (an upgrade), while hub0 is down
+        hubs[1].start()
+        hubs[0].start()
+        for t in threads:
+            t.join(600)
+        assert errors == []
+        stores = [Store.open(path) for path in paths]
+        assert [s.outbox_counts()["pending"] for s in stores] == [0] * 20
+        assert sum(hubs[2].device_events(s.device_id) for s in stores) == total
+        expected = {"ballots": ballots_of(stores, demo),
+                    "questions": expected_results(stores, demo)}
+        # Each process applies the others' commits as PostgreSQL tells it (within moments).
+        seen = {}
+        for hub in hubs:
+            assert _until(lambda: {k: hub.results()[k] for k in expected} == expected)
+            seen[hub.port] = hub.results()
+        assert len({json.dumps(r, sort_keys=True) for r in seen.values()}) == 1
+        # The stream on hubs[2] pushed what the others ingested.
+        assert _until(lambda: stream.bodies and stream.bodies[-1]["ballots"] == 200)
+    finally:
+        if stream is not None:
+            stream.close()
+        proxy.close()
+        balancer.close()
+        for hub in hubs:
+            hub.kill()
+        for store in stores:
+            store.close()
