@@ -311,3 +311,112 @@ def test_twenty_tablets_through_faults_while_hub_processes_are_killed_and_restar
             hub.kill()
         for store in stores:
             store.close()
+
+
+def _pg_tool(name: str) -> str:
+    import glob
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if not found:
+        pytest.skip(f"{name} is not installed (Debian package postgresql-client)")
+    return found[-1]
+
+
+@pytest.mark.slow
+@pytest.mark.process
+def test_a_backup_taken_under_load_restores_every_acknowledged_event(tmp_path, pg_url, demo):  # noqa: F811,E501
+    """The backup of docs/deploy.md ("Backups that restore"), taken while tablets push to two
+    processes: restored on a fresh database, it holds every event acknowledged before the
+    backup began, and a hub on it serves the tallies its rows make."""
+    import subprocess
+    import uuid
+
+    import psycopg
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    from app.store import Store
+    from sync import protocol as p
+    from sync.client import HubClient
+    from sync.enroll import enroll
+
+    from .conftest import HubProcess, start_hub
+    data = tmp_path / "hub"
+    hubs = [start_hub(data, database_url=pg_url)]
+    hubs.append(HubProcess(data, database_url=pg_url).start())
+    acknowledged: set[str] = set()
+    lock, stop, errors = threading.Lock(), threading.Event(), []
+
+    def tablet(i):
+        store = Store.memory()
+        try:
+            hub = hubs[i % 2]
+            enroll(store, hub.url, hub.code())
+            client = HubClient(hub.url, store.device_id, store.get_setting(p.DEVICE_SECRET))
+            while not stop.is_set():
+                _votes(store, demo, 3, seed=i)
+                envelopes = pending_envelopes(store)
+                answer = client.push(envelopes)
+                store.mark_acknowledged(answer)
+                with lock:
+                    acknowledged.update(event_id for event_id, r in answer.items()
+                                        if r["status"] in ("stored", "duplicate"))
+            client.close()
+        except Exception as exc:       # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=tablet, args=(i,)) for i in range(6)]
+    base = make_url(pg_url)
+    plain = base.set(drivername="postgresql")
+    restored_name = "piazzetta_r" + uuid.uuid4().hex[:8]
+    restored_url = base.set(database=restored_name).render_as_string(hide_password=False)
+    admin = plain.set(database="postgres").render_as_string(hide_password=False)
+    restored = None
+    try:
+        for t in threads:
+            t.start()
+        assert _until(lambda: len(acknowledged) > 100, 120)
+        with lock:
+            before = set(acknowledged)
+        dump = tmp_path / "hub.dump"
+        subprocess.run([_pg_tool("pg_dump"), "--format=custom", "--no-unlogged-table-data",
+                        f"--file={dump}", plain.render_as_string(hide_password=False)],
+                       check=True, timeout=300)
+        assert _until(lambda: len(acknowledged) > len(before) + 30, 120)   # load goes on
+        stop.set()
+        for t in threads:
+            t.join(120)
+        assert errors == []
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{restored_name}"')
+        subprocess.run([_pg_tool("pg_restore"), "--no-owner", "--exit-on-error",
+                        f"--dbname={plain.set(database=restored_name).render_as_string(hide_password=False)}",  # noqa: E501
+                        str(dump)], check=True, timeout=300)
+        engine = sa.create_engine(restored_url)
+        with engine.connect() as conn:
+            stored = set(conn.exec_driver_sql("SELECT id FROM events").scalars())
+            ballots = conn.exec_driver_sql(
+                "SELECT count(*) FROM ballots WHERE consultation_id = %(c)s",
+                {"c": demo.id}).scalar()
+            staged = conn.exec_driver_sql("SELECT count(*) FROM results_log").scalar()
+        engine.dispose()
+        assert before <= stored                 # every event acknowledged before the backup
+        assert staged == 0                      # UNLOGGED tables' rows stay out of it
+        restored = HubProcess(tmp_path / "restored", database_url=restored_url)
+        restored.env["PIAZZETTA_HUB_SECRET_KEY"] = (data / "secret-key").read_text().strip()
+        restored.start()
+        assert restored.results()["ballots"] == ballots > 0
+        fresh = Hub(Settings.from_env({}, data_dir=tmp_path / "check",
+                                      database_url=restored_url))
+        try:
+            assert restored.results()["questions"] == json.loads(
+                fresh.read_results(demo.id)[1])["questions"]
+        finally:
+            fresh.close()
+    finally:
+        stop.set()
+        for hub in hubs + ([restored] if restored else []):
+            hub.kill()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{restored_name}" WITH (FORCE)')
