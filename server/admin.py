@@ -2,6 +2,8 @@
 
     python -m server [serve]                       start the hub (settings from the environment)
     python -m server serve --workers N             N hub processes on the port (PostgreSQL only)
+    python -m server migrate-to-postgres --from HUB.sqlite3 --to URL   an SQLite hub's database
+                                                   copied into an empty PostgreSQL one
     python -m server admin-token                   print the staff token for the admin API
     python -m server create-site ID --name "…" [--name-it "…"] [--town T]
     python -m server import-bundle FOLDER          import (or update) a consultation bundle
@@ -83,6 +85,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1,
                        help="hub processes on the port (PostgreSQL only; docs/deploy.md)")
     sub.add_parser("admin-token", help="print the staff token")
+    move = sub.add_parser("migrate-to-postgres",
+                          help="copy a stopped SQLite hub's database into an empty PostgreSQL one")
+    move.add_argument("--from", dest="source", required=True, help="the hub's SQLite file")
+    move.add_argument("--to", dest="target", required=True,
+                      help="postgresql+psycopg://user:password@host/dbname")
     site = sub.add_parser("create-site", help="create or update a site")
     site.add_argument("id")
     site.add_argument("--name", required=True, help="name in French")
@@ -183,6 +190,15 @@ def main(argv: list[str] | None = None) -> int:
     if command in ROOM_COMMANDS:
         from .room import main as room_main
         return room_main(command, args, overrides, serve=serve)
+    if command == "migrate-to-postgres":       # no hub: two databases
+        from .pgmigrate import MigrationRefused, migrate_to_postgres
+        try:
+            migrate_to_postgres(args.source, args.target)
+        except MigrationRefused as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print("copied: start the hubs with PIAZZETTA_HUB_DATABASE_URL set to it", flush=True)
+        return 0
     if command == "serve":
         overrides.update({k: v for k, v in (("host", getattr(args, "host", None)),
                                             ("port", getattr(args, "port", None))) if v})

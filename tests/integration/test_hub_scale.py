@@ -420,3 +420,44 @@ def test_a_backup_taken_under_load_restores_every_acknowledged_event(tmp_path, p
             hub.kill()
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{restored_name}" WITH (FORCE)')
+
+
+def test_an_sqlite_hub_moves_to_postgres(tmp_path, pg_url, demo):  # noqa: F811
+    """`python -m server migrate-to-postgres`: the same results, events, devices (their
+    credentials still open), ideas and counters on PostgreSQL; a second copy onto the now
+    full database is refused."""
+    from server.admin import main as admin_main
+    from server.display_controls import set_display
+    from tests.unit.conftest import push_pending
+    data = tmp_path / "hub"
+    sqlite = Hub(Settings.from_env({}, data_dir=data))
+    try:
+        sqlite.import_bundle(DEMO_BUNDLE_DIR)
+        store, device = enroll_tablet(sqlite)
+        _votes(store, demo, 25)
+        store.submit_proposal(demo, title="Un banc", text="À l'ombre 🌳")
+        sent = pending_envelopes(store)
+        push_pending(sqlite, store, device)
+        set_display(sqlite, demo.id, {"view": "ideas"}, by="test")
+        before = _counted(sqlite, demo.id)
+        events = sqlite.event_count()
+    finally:
+        sqlite.close()
+    source = str(data / "hub.sqlite3")
+    assert admin_main(["migrate-to-postgres", "--from", source, "--to", pg_url]) == 0
+    moved = Hub(Settings.from_env({}, data_dir=data, database_url=pg_url))
+    try:
+        after = _counted(moved, demo.id)
+        assert {k: v for k, v in after.items() if k != "revision"} == \
+            {k: v for k, v in before.items() if k != "revision"}
+        assert moved.event_count() == events
+        assert moved.authenticate(f"Bearer {store.device_id}:{device['secret']}")["id"] == \
+            store.device_id
+        assert {r["status"] for r in moved.ingest(device, sent)} == {"duplicate"}
+        _votes(store, demo, 2, seed=9)
+        assert {r["status"] for r in push_pending(moved, store, device)} == {"stored"}
+        assert _counted(moved, demo.id)["ballots"] == before["ballots"] + 2
+        assert len(moved.proposals(demo.id)) == 1
+    finally:
+        moved.close()
+    assert admin_main(["migrate-to-postgres", "--from", source, "--to", pg_url]) == 2
