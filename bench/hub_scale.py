@@ -1,0 +1,167 @@
+"""Several hub processes on one PostgreSQL (issue 32): ingest events/s and results p95 with 1, 2
+and 4 hub processes in the same run; the baseline is 1 process, measured first. Tablets push
+at once, each to one process (round robin on the client side: no balancer in the path), while
+readers poll every process's results; at the end every process must serve the same results.
+Target: >= 1.6x from 1 to 2 processes and >= 10,000 events/s. On a 2-core machine the hub
+processes, PostgreSQL and this client share the cores: the ratio then says what the cores
+allow, not what the design does (docs/deploy.md, "Capacity").
+
+    PIAZZETTA_TEST_POSTGRES_URL=… python bench/hub_scale.py [--quick] [--devices 20]
+        [--events 500] [--batch 500] [--processes 1,2,4]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._common import percentile  # noqa: E402
+from app.bundle import load_bundle  # noqa: E402
+from app.paths import DEMO_BUNDLE_DIR  # noqa: E402
+from app.store import Store  # noqa: E402
+from sync import protocol as p  # noqa: E402
+from sync.client import HubClient  # noqa: E402
+from sync.enroll import enroll  # noqa: E402
+from tests.integration.conftest import HubProcess, record_votes, start_hub  # noqa: E402
+
+
+def tablets(hub, consultation, count: int, events: int) -> list[tuple]:
+    out = []
+    for i in range(count):
+        store = Store.memory()
+        enroll(store, hub.url, hub.code())
+        record_votes(store, consultation, events // 5 + 1, seed=i, with_changes=False)
+        envelopes = [e.envelope(store.device_id) for e in store.pending_events(limit=events)]
+        out.append((store.device_id, store.get_setting(p.DEVICE_SECRET), envelopes))
+        store.close()
+    return out
+
+
+def run(hubs, devices, batch: int, consultation_id: str) -> tuple[float, list[float]]:
+    """Every tablet pushes its events at once, each to hubs[i % n]; two readers poll results
+    from every process meanwhile. (wall time, the reads' latencies)."""
+    import requests
+    barrier = threading.Barrier(len(devices) + 1)
+    errors, reads, done = [], [], threading.Event()
+
+    def push(i, device_id, secret, envelopes):
+        client = HubClient(hubs[i % len(hubs)].url, device_id, secret, timeout=(5, 300))
+        client.info()
+        barrier.wait()
+        try:
+            for start in range(0, len(envelopes), batch):
+                results = client.push(envelopes[start:start + batch])
+                assert all(r["status"] == "stored" for r in results.values())
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    def read(k):
+        session = requests.Session()
+        i = k
+        while not done.is_set():
+            url = f"{hubs[i % len(hubs)].url}/api/v1/consultations/{consultation_id}/results"
+            t0 = time.perf_counter()
+            assert session.get(url, timeout=30).status_code == 200
+            reads.append(time.perf_counter() - t0)
+            i += 1
+            time.sleep(0.02)
+
+    pushers = [threading.Thread(target=push, args=(i, *t)) for i, t in enumerate(devices)]
+    readers = [threading.Thread(target=read, args=(k,)) for k in range(2)]
+    for t in pushers + readers:
+        t.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for t in pushers:
+        t.join()
+    elapsed = time.perf_counter() - start
+    done.set()
+    for t in readers:
+        t.join()
+    if errors:
+        raise errors[0]
+    return elapsed, reads
+
+
+def measure(n: int, database_url: str, args, consultation) -> tuple[float, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "hub"
+        hubs = [start_hub(data, database_url=database_url, max_batch=args.batch)]
+        for i in range(1, n):
+            hub = HubProcess(data, database_url=database_url, max_batch=args.batch)
+            hub.log = Path(tmp) / f"hub{i}.log"
+            hubs.append(hub.start())
+        try:
+            devices = tablets(hubs[0], consultation, args.devices, args.events)
+            elapsed, reads = run(hubs, devices, args.batch, consultation.id)
+            stored = sum(len(t[2]) for t in devices)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:       # every process caught up (NOTIFY)
+                bodies = {h.results()["revision"] for h in hubs}
+                if len(bodies) == 1:
+                    break
+                time.sleep(0.1)
+            same = len({str(h.results()) for h in hubs}) == 1
+        finally:
+            for hub in hubs:
+                hub.stop()
+    rate = stored / elapsed
+    p95 = percentile(reads, 95) * 1e3
+    print(f"hub_scale[{n} process{'es' if n > 1 else ''}]: {args.devices} tablets x "
+          f"{args.events} events: {stored} in {elapsed:.2f} s = {rate:,.0f} events/s; results "
+          f"p95 {p95:.1f} ms over {len(reads)} reads; same results from every process: {same}",
+          flush=True)
+    return rate, p95
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--devices", type=int, default=None)
+    parser.add_argument("--events", type=int, default=None)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--processes", default="1,2,4")
+    args = parser.parse_args()
+    args.devices = args.devices or (6 if args.quick else 20)
+    args.events = args.events or (100 if args.quick else 500)
+    base = os.environ.get("PIAZZETTA_TEST_POSTGRES_URL")
+    if not base:
+        print("hub_scale: skipped (PIAZZETTA_TEST_POSTGRES_URL is not set: several processes "
+              "need PostgreSQL)")
+        return 0
+    import psycopg
+    from sqlalchemy.engine import make_url
+    consultation = load_bundle(DEMO_BUNDLE_DIR)
+    url = make_url(base)
+    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    figures = {}
+    for n in [int(x) for x in args.processes.split(",")]:
+        name = "piazzetta_scale_" + uuid.uuid4().hex[:8]
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        try:
+            figures[n] = measure(n, url.set(database=name).render_as_string(
+                hide_password=False), args, consultation)
+        finally:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    first = min(figures)
+    for n, (rate, p95) in sorted(figures.items()):
+        if n != first:
+            print(f"hub_scale: {n} against {first} process: ingest x{rate / figures[first][0]:.2f},"
+                  f" results p95 x{p95 / figures[first][1]:.2f}")
+    print(f"hub_scale: {os.cpu_count()} cores, load average "
+          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
