@@ -48,6 +48,7 @@ log = logging.getLogger("piazzetta.hub.results")
 T = TypeVar("T")
 LOG_KEPT = 100_000       # results log rows kept (revisions: one per unit of work)
 POLL_SECONDS = 5         # shared: the log is read at least this often, NOTIFY or not
+PRUNE_SECONDS = 600      # and its old rows dropped this often
 # Another process stored one of these rows (a unique key) or held the database's lock.
 RETRYABLE = (IntegrityError, OperationalError)
 
@@ -287,7 +288,8 @@ class ResultsListener:
         import time
 
         import psycopg
-        wait, pruned = 1.0, time.monotonic()
+        wait = 1.0
+        pruned = polled = time.monotonic()
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self._dsn, autocommit=True, connect_timeout=10) as conn:
@@ -299,12 +301,12 @@ class ResultsListener:
                         if told and all(p.isdigit() and int(p) <= self._units.revision
                                         for p in told):
                             continue            # our own commits: applied already
-                        if told or time.monotonic() - pruned >= POLL_SECONDS:
+                        if told or time.monotonic() - polled >= POLL_SECONDS:
+                            polled = time.monotonic()
                             self._units.catch_up()
-                        if time.monotonic() - pruned >= POLL_SECONDS:
+                        if time.monotonic() - pruned >= PRUNE_SECONDS:
                             pruned = time.monotonic()
-                            if self._units.revision % 1000 < 50:
-                                self._units.prune()
+                            self._units.prune()
             except Exception:                # noqa: BLE001 - the database is away: again
                 log.warning("results listener: the database cannot be reached; again in "
                             "%.0f s", wait, exc_info=True)

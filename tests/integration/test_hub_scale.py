@@ -461,3 +461,46 @@ def test_an_sqlite_hub_moves_to_postgres(tmp_path, pg_url, demo):  # noqa: F811
     finally:
         moved.close()
     assert admin_main(["migrate-to-postgres", "--from", source, "--to", pg_url]) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.process
+def test_serve_with_workers_restarts_them_in_turn_without_a_refused_request(tmp_path, pg_url):  # noqa: F811,E501
+    """`python -m server serve --workers 2`: ready on PostgreSQL, refused on SQLite; SIGHUP
+    replaces each worker while requests keep being answered; SIGTERM stops them all."""
+    import signal
+    import subprocess
+    import sys
+
+    import requests
+
+    from .conftest import ROOT, free_port
+    port = free_port()
+    env = {**os.environ, "PIAZZETTA_HUB_DATA_DIR": str(tmp_path / "hub"),
+           "PIAZZETTA_HUB_PORT": str(port), "PIAZZETTA_HUB_HOST": "127.0.0.1",
+           "PYTHONPATH": str(ROOT)}
+    refused = subprocess.run([sys.executable, "-m", "server", "serve", "--workers", "2"],
+                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "PostgreSQL" in refused.stderr
+    env["PIAZZETTA_HUB_DATABASE_URL"] = pg_url
+    parent = subprocess.Popen([sys.executable, "-m", "server", "serve", "--workers", "2"],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert _until(lambda: _answers(requests, url + "/readyz"), 60)
+        state = requests.get(url + "/readyz", timeout=5).json()
+        assert state["ready"] and state["schema"] == state["schema_expected"]
+        assert requests.get(url + "/healthz", timeout=5).json()["status"] == "ok"
+        parent.send_signal(signal.SIGHUP)
+        answered, failed = 0, []
+        deadline = time.monotonic() + 20          # two workers replaced meanwhile
+        while time.monotonic() < deadline:
+            try:
+                answered += requests.get(url + "/readyz", timeout=10).status_code == 200
+            except requests.RequestException as exc:
+                failed.append(exc)
+        assert failed == [] and answered > 0
+    finally:
+        parent.send_signal(signal.SIGTERM)
+        assert parent.wait(60) == 0
