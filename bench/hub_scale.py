@@ -122,6 +122,49 @@ def measure(n: int, database_url: str, args, consultation) -> tuple[float, float
     return rate, p95
 
 
+def log_cost(database_url: str, args, consultation) -> None:
+    """What the results log costs one process: the same batches ingested in this process by a
+    hub on PostgreSQL that writes and follows the log, and by one that keeps its tallies alone
+    (as before several processes: `units.shared` off), measured in turn."""
+    from server.hub import Hub
+    from server.settings import Settings
+    from tests.unit.conftest import enroll_tablet
+    rates = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, shared in (("alone", False), ("with the results log", True),
+                              ("alone again", False)):
+            hub = Hub(Settings.from_env({}, data_dir=Path(tmp) / label,
+                                        database_url=database_url))
+            try:
+                if hub.consultation(consultation.id) is None:
+                    hub.import_bundle(DEMO_BUNDLE_DIR)
+                hub.units.shared = shared
+                devices = []
+                for i in range(4):
+                    store, device = enroll_tablet(hub)
+                    record_votes(store, consultation, args.events // 5 + 1, seed=i,
+                                 with_changes=False)
+                    devices.append((device, [e.envelope(store.device_id)
+                                             for e in store.pending_events(limit=args.events)]))
+                    store.close()
+                start = time.perf_counter()
+                threads = [threading.Thread(target=lambda d=d, e=e: [
+                    hub.ingest(d, e[k:k + 50]) for k in range(0, len(e), 50)])
+                    for d, e in devices]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+                rates[label] = sum(len(e) for _, e in devices) / (time.perf_counter() - start)
+            finally:
+                hub.close()
+    base = (rates["alone"] + rates["alone again"]) / 2
+    print(f"hub_scale[log cost]: one process, batches of 50: alone {rates['alone']:,.0f} and "
+          f"{rates['alone again']:,.0f} events/s, with the results log "
+          f"{rates['with the results log']:,.0f} events/s "
+          f"(x{rates['with the results log'] / base:.2f})", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
@@ -153,6 +196,15 @@ def main() -> int:
         finally:
             with psycopg.connect(admin, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    name = "piazzetta_scale_" + uuid.uuid4().hex[:8]
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        log_cost(url.set(database=name).render_as_string(hide_password=False), args,
+                 consultation)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     first = min(figures)
     for n, (rate, p95) in sorted(figures.items()):
         if n != first:

@@ -33,7 +33,7 @@ import threading
 from contextlib import contextmanager
 from typing import Callable, Iterator, TypeVar
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -241,24 +241,26 @@ class UnitsOfWork:
                 db.results_log.c.revision <= self.revision - keep)).rowcount
 
 
+# One round trip: the revision taken, the changes logged under it, each touched consultation's
+# revision set, the other processes told (delivered at the commit).
+_LOG = text(f"""
+WITH taken AS (
+    UPDATE counters SET value = value + 1 WHERE name = 'results' RETURNING value),
+logged AS (
+    INSERT INTO results_log (revision, changes) SELECT value, :changes FROM taken),
+touched AS (
+    INSERT INTO results_revisions (consultation_id, revision)
+    SELECT c, (SELECT value FROM taken) FROM unnest(CAST(:touched AS text[])) AS c
+    ON CONFLICT (consultation_id) DO UPDATE SET revision = EXCLUDED.revision)
+SELECT value, pg_notify('{db.RESULTS_CHANNEL}', value::text) FROM taken""")
+
+
 def _log(conn: Connection, uow: UnitOfWork) -> int:
     """The unit of work's changes in the results log, under the next revision; the row lock
     on the counter is held until the commit, right after (see the module's doc)."""
-    revision = conn.execute(update(db.counters).where(db.counters.c.name == "results")
-                            .values(value=db.counters.c.value + 1)
-                            .returning(db.counters.c.value)).scalar_one()
-    conn.execute(db.results_log.insert(), [{"revision": revision, "changes": compact_json(
-        {"deltas": encode_deltas(uow.deltas), "versions": uow.versions})}])
-    touched = {d.consultation_id for d in uow.deltas if not isinstance(d, DisplayDelta)}
-    if touched:
-        insert = db.dialect_insert(conn, db.results_revisions)
-        conn.execute(insert.on_conflict_do_update(
-            index_elements=["consultation_id"], set_={"revision": insert.excluded.revision}),
-            [{"consultation_id": c, "revision": revision} for c in sorted(touched)])
-    conn.execute(text("SELECT pg_notify(:channel, :revision)"),
-                 {"channel": db.RESULTS_CHANNEL, "revision": str(revision)})
-    return revision
-
+    touched = sorted({d.consultation_id for d in uow.deltas if not isinstance(d, DisplayDelta)})
+    changes = compact_json({"deltas": encode_deltas(uow.deltas), "versions": uow.versions})
+    return conn.execute(_LOG, {"changes": changes, "touched": touched}).first()[0]
 
 
 class ResultsListener:
