@@ -299,7 +299,7 @@ class ResultsListener:
                     self.listening, wait = True, 1.0
                     self._units.catch_up()      # what committed while not listening
                     while not self._stop.is_set():
-                        told = [n.payload for n in conn.notifies(timeout=1.0, stop_after=1)]
+                        told = [n.payload for n in conn.notifies(timeout=0.25, stop_after=1)]
                         if told and all(p.isdigit() and int(p) <= self._units.revision
                                         for p in told):
                             continue            # our own commits: applied already
