@@ -174,15 +174,18 @@ class Hub:
     # -- results ---------------------------------------------------------------------------------
 
     def _load_results(self, conn, revision: int | None) -> None:
-        ids = conn.execute(select(db.consultations.c.id)).scalars().all()
-        for consultation_id in ids:
+        # The version the snapshot holds (shared: another process may import one meanwhile;
+        # the results log then says so).
+        rows = conn.execute(select(db.consultations.c.id, db.consultations.c.version)).all()
+        for consultation_id, version in rows:
             try:
-                consultation = self.consultation(consultation_id)
+                consultation = self.consultation(consultation_id, version)
             except BundleError as exc:   # stored by an older hub with other rules
                 log.error("consultation %s cannot be read: %s", consultation_id,
                           exc.describe())
                 continue
-            self.results.load(conn, consultation, revision)
+            if consultation is not None:
+                self.results.load(conn, consultation, revision)
 
     def read_results(self, consultation_id: str) -> tuple[str, bytes] | None:
         """(ETag, JSON body) of a consultation's results; None when unknown."""

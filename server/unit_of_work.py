@@ -210,10 +210,10 @@ class UnitsOfWork:
     def reload(self) -> None:
         """Every consultation's tallies rebuilt from one snapshot."""
         def load(conn, revision):
-            ids = conn.execute(select(db.consultations.c.id)).scalars().all()
-            for consultation_id in ids:
+            rows = conn.execute(select(db.consultations.c.id, db.consultations.c.version)).all()
+            for consultation_id, version in rows:
                 try:
-                    consultation = self._consultation(consultation_id, None)
+                    consultation = self._consultation(consultation_id, version)
                 except Exception:          # noqa: BLE001 - logged at start (server.hub)
                     continue
                 if consultation is not None:

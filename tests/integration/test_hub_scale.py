@@ -504,3 +504,38 @@ def test_serve_with_workers_restarts_them_in_turn_without_a_refused_request(tmp_
     finally:
         parent.send_signal(signal.SIGTERM)
         assert parent.wait(60) == 0
+
+
+def test_a_process_behind_a_lost_log_or_a_new_version_rebuilds_and_counts_once(hubs, demo):
+    """A process that missed log rows (pruned, or emptied by a crash: UNLOGGED) rebuilds its
+    tallies from the rows; a version another process imports is followed (the tallies
+    rebuilt once for it, nothing counted twice); both end as a restart's."""
+    from sqlalchemy import text
+    writer, behind = hubs[0], hubs[1]
+    behind.listener.stop()                       # it hears nothing now
+    store, device = enroll_tablet(writer)
+    _votes(store, demo, 4)
+    writer.ingest(device, pending_envelopes(store))
+    store.mark_acknowledged([e["id"] for e in pending_envelopes(store)])
+    _votes(store, demo, 3, seed=1)
+    writer.ingest(device, pending_envelopes(store))
+    with writer.engine.begin() as conn:           # what a crash of PostgreSQL leaves
+        conn.execute(text("DELETE FROM results_log WHERE revision < "
+                          "(SELECT max(revision) FROM results_log)"))
+    behind.units.catch_up()
+    data = json.loads((DEMO_BUNDLE_DIR / "bundle.json").read_text())
+    data["consultation"]["version"] = 2
+    hubs[2].import_bundle(data)
+    store.mark_acknowledged([e["id"] for e in pending_envelopes(store)])
+    _votes(store, demo, 2, seed=2)
+    writer.ingest(device, pending_envelopes(store))
+    fresh = Hub(writer.settings)
+    try:
+        rebuilt = _counted(fresh, demo.id)
+    finally:
+        fresh.close()
+    assert rebuilt["ballots"] == 9
+    for hub in hubs:
+        hub.units.catch_up()
+        assert json.loads(hub.read_results(demo.id)[1])["version"] == 2
+        assert _counted(hub, demo.id) == rebuilt
