@@ -45,6 +45,29 @@ def tablets(hub, consultation, count: int, events: int) -> list[tuple]:
     return out
 
 
+def cpu_seconds(pids) -> float:
+    """User + system CPU seconds the processes used so far (/proc: Linux)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def postgres_pids() -> list[int]:
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if stat.read_text().strip() in ("postgres", "postmaster"):
+                pids.append(int(stat.parent.name))
+        except OSError:
+            pass
+    return pids
+
+
 def run(hubs, devices, batch: int, consultation_id: str) -> tuple[float, list[float]]:
     """Every tablet pushes its events at once, each to hubs[i % n]; two readers poll results
     from every process meanwhile. (wall time, the reads' latencies)."""
@@ -101,7 +124,11 @@ def measure(n: int, database_url: str, args, consultation) -> tuple[float, float
             hubs.append(hub.start())
         try:
             devices = tablets(hubs[0], consultation, args.devices, args.events)
+            hub_pids, pg_pids = [h.proc.pid for h in hubs], postgres_pids()
+            before = (cpu_seconds(hub_pids), cpu_seconds(pg_pids), time.process_time())
             elapsed, reads = run(hubs, devices, args.batch, consultation.id)
+            used = (cpu_seconds(hub_pids) - before[0], cpu_seconds(pg_pids) - before[1],
+                    time.process_time() - before[2])
             stored = sum(len(t[2]) for t in devices)
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:       # every process caught up (NOTIFY)
@@ -118,6 +145,10 @@ def measure(n: int, database_url: str, args, consultation) -> tuple[float, float
     print(f"hub_scale[{n} process{'es' if n > 1 else ''}]: {args.devices} tablets x "
           f"{args.events} events: {stored} in {elapsed:.2f} s = {rate:,.0f} events/s; results "
           f"p95 {p95:.1f} ms over {len(reads)} reads; same results from every process: {same}",
+          flush=True)
+    print(f"hub_scale[{n}]: CPU seconds in those {elapsed:.2f} s: hub processes {used[0]:.2f}, "
+          f"PostgreSQL {used[1]:.2f} (every session of the cluster), this client {used[2]:.2f}; "
+          f"{os.cpu_count()} cores = {os.cpu_count() * elapsed:.2f} CPU-seconds available",
           flush=True)
     return rate, p95
 

@@ -15,7 +15,7 @@ import secrets
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, Union, get_args
 
 from sqlalchemy import func, select
 
@@ -79,8 +79,8 @@ class DisplayDelta:
 
 
 TallyDelta = Union[AnswerDelta, CountDelta, BallotDelta, IdeaDelta, DisplayDelta]
-DELTA_TYPES = {cls.__name__: cls for cls in (AnswerDelta, CountDelta, BallotDelta, IdeaDelta,
-                                              DisplayDelta)}
+# The results log's names: every type of TallyDelta (a new one joins the Union, nothing else).
+DELTA_TYPES = {cls.__name__: cls for cls in get_args(TallyDelta)}
 
 
 def encode_deltas(deltas: list[TallyDelta]) -> list:

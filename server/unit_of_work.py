@@ -98,17 +98,24 @@ class UnitsOfWork:
         self.shared = engine.dialect.name == "postgresql"
         self._follow_lock = threading.RLock()
         self.revision = 0          # shared: the results log's revision the tallies hold
+        self._own: set[int] = set()   # revisions of this process committing: it applies them
 
     @contextmanager
     def begin(self) -> Iterator[UnitOfWork]:
         """A unit of work: committed when the block ends, rolled back when it raises."""
         with self._lock:
-            with self._writer.begin() as conn:
-                uow = UnitOfWork(conn)
-                yield uow
-                if self.shared and (uow.deltas or uow.versions):
-                    uow.revision = _log(conn, uow)
-            self._after_commit(uow)
+            uow = None
+            try:
+                with self._writer.begin() as conn:
+                    uow = UnitOfWork(conn)
+                    yield uow
+                    if self.shared and (uow.deltas or uow.versions):
+                        uow.revision = _log(conn, uow)
+                        self._own.add(uow.revision)
+                self._after_commit(uow)
+            finally:
+                if uow is not None and uow.revision is not None:
+                    self._own.discard(uow.revision)
 
     def run(self, work: Callable[[UnitOfWork], T], *, attempts: int = 5,
             retry_on: tuple[type[BaseException], ...] = RETRYABLE) -> T:
@@ -227,6 +234,10 @@ class UnitsOfWork:
         self._results.apply(deltas, revision)
         self.revision = revision
 
+    def holds(self, revision: int) -> bool:
+        """Whether the tallies hold `revision`, or this process is applying it (its own)."""
+        return revision <= self.revision or revision in self._own
+
     def counter(self, name: str = "results") -> int:
         """A counter's value in the database ("results": the last revision committed)."""
         with self._engine.connect() as conn:
@@ -300,9 +311,9 @@ class ResultsListener:
                     self._units.catch_up()      # what committed while not listening
                     while not self._stop.is_set():
                         told = [n.payload for n in conn.notifies(timeout=0.25, stop_after=1)]
-                        if told and all(p.isdigit() and int(p) <= self._units.revision
+                        if told and all(p.isdigit() and self._units.holds(int(p))
                                         for p in told):
-                            continue            # our own commits: applied already
+                            continue            # held, or our own commit: applied by its writer
                         if told or time.monotonic() - polled >= POLL_SECONDS:
                             polled = time.monotonic()
                             self._units.catch_up()
