@@ -5,7 +5,9 @@ imported) and then changed by the deltas of every committed batch: `add` for a n
 `remove` for an answer replaced or withdrawn, `count` for a paper, show-of-hands or online count
 coming in (+1) or superseded by its correction (-1). Every question keeps its total and one
 tally per channel (app.counts.ChannelTally). Reading results never rescans the ballots; the
-JSON body is built at most once per revision and served with an ETag.
+JSON body is built at most once per revision and served with an ETag. On PostgreSQL several hub
+processes keep the same tallies: the deltas travel through the results log
+(server.unit_of_work), the revision is the log's and the ETag names the database.
 """
 from __future__ import annotations
 

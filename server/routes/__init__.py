@@ -13,6 +13,7 @@
                    answers to its devices' ideas; the dashboard's room hub exports and code
     signup         the pages a resident's phone opens: sign-up form, confirmation, card, idea
     dashboard      the staff dashboard (login, figures, exports)
+    health         GET /healthz and /readyz, for load balancers
 
 Pages render through server.pages (Jinja, translator, security headers, language). Each
 route reaches the hub through `HubDep`, and authenticates through `DeviceDep`, `STAFF_ONLY` or
