@@ -58,10 +58,11 @@ def set_display(hub, consultation_id: str, control: Any, by: str,
     changes = parse_control(control, views_of(consultation))
     if not changes:
         raise HubError(N_("This display control changes nothing."), field="control")
-    with hub.unit_of_work() as uow:
+    def merge(uow) -> tuple[int, dict, dict]:
         conn = uow.conn
         # FOR UPDATE: two processes' changes are merged one after the other (SQLite: the
-        # write transaction is the database's already).
+        # write transaction is the database's already); two first rows at once: the loser
+        # runs again (UnitsOfWork.run) and merges into the winner's.
         row = conn.execute(select(db.display_controls).where(
             db.display_controls.c.consultation_id == consultation.id).with_for_update()).first()
         merged = json.loads(row.control) if row else {}
@@ -80,5 +81,7 @@ def set_display(hub, consultation_id: str, control: Any, by: str,
         # Once committed, the projectors' streams send it (server.results_stream), from every
         # hub process on the database.
         uow.tally(DisplayDelta(consultation.id))
+        return revision, merged, set_at
+    revision, merged, set_at = hub.units.run(merge)
     return {"consultation_id": consultation.id, "revision": revision, "control": merged,
             "set_at": set_at}

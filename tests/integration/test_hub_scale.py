@@ -539,3 +539,30 @@ def test_a_process_behind_a_lost_log_or_a_new_version_rebuilds_and_counts_once(h
         hub.units.catch_up()
         assert json.loads(hub.read_results(demo.id)[1])["version"] == 2
         assert _counted(hub, demo.id) == rebuilt
+
+
+def test_display_controls_set_at_once_from_three_processes_are_all_merged(hubs, demo):
+    """The first display control sent to three processes at once, then more: every change
+    merged, each under its own revision (row lock; a lost race on the first row runs again)."""
+    from server.display_controls import read_display, set_display
+    errors = []
+    controls = [{"view": "ideas"}, {"rotating": True}, {"hidden": True},
+                {"view": "participation"}, {"rotating": False}, {"hidden": False}]
+
+    def send(hub, control):
+        try:
+            set_display(hub, demo.id, control, by="test")
+        except Exception as exc:        # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=(hubs[i % 3], c))
+               for i, c in enumerate(controls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    state = json.loads(read_display(hubs[0], demo.id)[1])
+    assert state["revision"] == len(controls)
+    assert sorted(state["set_at"].values()) == sorted(set(state["set_at"].values()))
+    assert set(state["control"]) == {"view", "rotating", "hidden"}
