@@ -203,10 +203,14 @@ class UnitsOfWork:
                 rows = conn.execute(select(db.results_log.c.revision, db.results_log.c.changes)
                                     .where(db.results_log.c.revision > self.revision)
                                     .order_by(db.results_log.c.revision)).all()
-            if rows and rows[0].revision != self.revision + 1:
+                # Nothing logged past us, but committed past us: the log was emptied (a crash
+                # of PostgreSQL: UNLOGGED) after those commits.
+                lost = not rows and (conn.execute(select(db.counters.c.value).where(
+                    db.counters.c.name == "results")).scalar() or 0) > self.revision
+            if lost or (rows and rows[0].revision != self.revision + 1):
                 # Pruned past us, or emptied by a crash (UNLOGGED): rebuild from the rows.
-                log.warning("results log from %d, tallies at %d: rebuilt",
-                            rows[0].revision, self.revision)
+                log.warning("results log from %s, tallies at %d: rebuilt",
+                            rows[0].revision if rows else "nothing", self.revision)
                 self.reload()
                 return self.revision
             for row in rows:
