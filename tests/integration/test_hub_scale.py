@@ -582,3 +582,15 @@ def test_a_process_behind_a_log_emptied_after_the_last_commit_rebuilds(hubs, dem
     behind.units.catch_up()
     assert _counted(behind, demo.id) == _counted(writer, demo.id)
     assert _counted(behind, demo.id)["ballots"] == 5
+
+
+def test_one_process_at_a_time_runs_the_room_hubs_forwarding(hubs):
+    """A hub enrolled upstream on PostgreSQL with several processes: each loop of the
+    forwarder (server.upstream) runs in one process at a time (an advisory lock per loop)."""
+    from server.upstream import forwarding_turn
+    with forwarding_turn(hubs[0], "events") as first:
+        with forwarding_turn(hubs[1], "events") as second, \
+                forwarding_turn(hubs[1], "consultations") as other_loop:
+            assert (first, second, other_loop) == (True, False, True)
+    with forwarding_turn(hubs[1], "events") as after:
+        assert after is True
