@@ -1,6 +1,9 @@
 """The hub's command line: `python -m server` serves; its subcommands are the staff's tools.
 
     python -m server [serve]                       start the hub (settings from the environment)
+    python -m server serve --workers N             N hub processes on the port (PostgreSQL only)
+    python -m server migrate-to-postgres --from HUB.sqlite3 --to URL   an SQLite hub's database
+                                                   copied into an empty PostgreSQL one
     python -m server admin-token                   print the staff token for the admin API
     python -m server create-site ID --name "…" [--name-it "…"] [--town T]
     python -m server import-bundle FOLDER          import (or update) a consultation bundle
@@ -74,6 +77,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -97,7 +101,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--log-level", default="warning")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="hub processes on the port (PostgreSQL only; docs/deploy.md)")
     sub.add_parser("admin-token", help="print the staff token")
+    move = sub.add_parser("migrate-to-postgres",
+                          help="copy a stopped SQLite hub's database into an empty PostgreSQL one")
+    move.add_argument("--from", dest="source", required=True, help="the hub's SQLite file")
+    move.add_argument("--to", dest="target", required=True,
+                      help="postgresql+psycopg://user:password@host/dbname")
     site = sub.add_parser("create-site", help="create or update a site")
     site.add_argument("id")
     site.add_argument("--name", required=True, help="name in French")
@@ -245,10 +256,22 @@ def main(argv: list[str] | None = None) -> int:
     if command in ROOM_COMMANDS:
         from .room import main as room_main
         return room_main(command, args, overrides, serve=serve)
+    if command == "migrate-to-postgres":       # no hub: two databases
+        from .pgmigrate import MigrationRefused, migrate_to_postgres
+        try:
+            migrate_to_postgres(args.source, args.target)
+        except MigrationRefused as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print("copied: start the hubs with PIAZZETTA_HUB_DATABASE_URL set to it", flush=True)
+        return 0
     if command == "serve":
         overrides.update({k: v for k, v in (("host", getattr(args, "host", None)),
                                             ("port", getattr(args, "port", None))) if v})
         settings = Settings.from_env(**overrides)
+        if getattr(args, "workers", 1) > 1:
+            from .workers import serve_workers
+            return serve_workers(settings, args.workers, getattr(args, "log_level", "warning"))
         return serve(settings, getattr(args, "log_level", "warning"))
     from .hub import Hub
     hub = Hub(Settings.from_env(**overrides))
@@ -309,6 +332,11 @@ def serve(settings: Settings, log_level: str = "warning", on_start=None) -> int:
         proxy_headers=False, **tls)
     bound_logs(settings.log_burst, settings.log_interval)   # after Config set uvicorn's logging
     server = uvicorn.Server(config)
+    from .workers import reuse_port_socket, tell_ready
+    # A worker of `serve --workers N` (server.workers): the port shared with the others.
+    sockets = [reuse_port_socket(settings.host, settings.port)] \
+        if os.environ.get("PIAZZETTA_HUB_REUSE_PORT") else None
+    tell_ready(server)
     handle_exit = server.handle_exit
 
     def stop(sig, frame) -> None:
@@ -316,7 +344,7 @@ def serve(settings: Settings, log_level: str = "warning", on_start=None) -> int:
         app.state.streams.close_all()
         handle_exit(sig, frame)
     server.handle_exit = stop
-    server.run()
+    server.run(sockets=sockets)
     return 0
 
 

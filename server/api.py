@@ -19,8 +19,8 @@ from .hub import Hub
 from .limits import RateLimits
 from .pages import request_lang, translator
 from .results_stream import Streams
-from .routes import (consultations, counts, dashboard, devices, display, events, ideas, phone,
-                     signup, staff, upload)
+from .routes import (consultations, counts, dashboard, devices, display, events, health, ideas,
+                     phone, signup, staff, upload)
 from .routes import closings as closing_routes
 from .routes import relay as relay_routes
 from .routes.responses import json_response
@@ -29,7 +29,7 @@ from .settings import Settings
 ROUTERS = (devices.router, events.router, consultations.router, ideas.router, staff.router,
            display.router, counts.router, signup.router, dashboard.router, upload.router,
            relay_routes.router, relay_routes.dashboard, phone.router, closing_routes.router,
-           closing_routes.staff, closing_routes.pages)
+           closing_routes.staff, closing_routes.pages, health.router)
 
 
 def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FastAPI:

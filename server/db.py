@@ -287,6 +287,27 @@ signups_stage = Table(
     prefixes=["UNLOGGED"],
 )
 
+# PostgreSQL only (server/unit_of_work.py): what each unit of work changed in the tallies, under
+# a revision taken from `counters` ("results") in the same transaction, so that every hub
+# process on the database applies every commit once and in commit order. UNLOGGED: a crash
+# empties it and the processes rebuild their tallies from the rows. No ballot, device, card or
+# time: answer values and counts only, as the results show them.
+shared_metadata = MetaData()
+results_log = Table(
+    "results_log", shared_metadata,
+    Column("revision", BigInteger, primary_key=True, autoincrement=False),
+    Column("changes", Text, nullable=False),          # JSON: {"deltas": […], "versions": {…}}
+    prefixes=["UNLOGGED"],
+)
+# The revision of the last unit of work that changed each consultation's results: what a
+# process rebuilding them calls their revision, as the processes following the log do.
+results_revisions = Table(
+    "results_revisions", shared_metadata,
+    Column("consultation_id", String(ID), primary_key=True),
+    Column("revision", BigInteger, nullable=False),
+)
+RESULTS_CHANNEL = "piazzetta_results"   # LISTEN/NOTIFY: a revision committed
+
 # Participation cards issued (app/cards.py), printed or shown to a confirmed sign-up: per
 # consultation and lookup ID, the card's public key (app.cards.issued_row). Nothing else: no
 # sign-up, no time, and no insertion order (WITHOUT ROWID on SQLite: rows are kept in key

@@ -21,6 +21,7 @@ from app.errors import N_, ValidationError
 from . import PROTOCOL_VERSION, db
 from .errors import HubError
 from .ingest import NOT_OPEN_HERE, open_to_site
+from .results import DisplayDelta
 
 
 def read_display(hub, consultation_id: str) -> tuple[str, bytes] | None:
@@ -65,10 +66,13 @@ def set_display(hub, consultation_id: str, control: Any, by: str,
                 s.id == site for s in consultation.sites))):
             raise ValidationError(N_("Unknown site."), "phones_site")
         changes["phones_site"] = site
-    with hub.unit_of_work() as uow:
+    def merge(uow) -> tuple[int, dict, dict]:
         conn = uow.conn
+        # FOR UPDATE: two processes' changes are merged one after the other (SQLite: the
+        # write transaction is the database's already); two first rows at once: the loser
+        # runs again (UnitsOfWork.run) and merges into the winner's.
         row = conn.execute(select(db.display_controls).where(
-            db.display_controls.c.consultation_id == consultation.id)).first()
+            db.display_controls.c.consultation_id == consultation.id).with_for_update()).first()
         merged = json.loads(row.control) if row else {}
         set_at = json.loads(row.set_at) if row else {}
         revision = (row.revision if row else 0) + 1
@@ -82,7 +86,10 @@ def set_display(hub, consultation_id: str, control: Any, by: str,
         else:
             conn.execute(update(db.display_controls).where(
                 db.display_controls.c.consultation_id == consultation.id).values(**values))
-    # Committed: the projectors' streams send it (server.results_stream).
-    hub.results.changes.notify(consultation.id, display=True)
+        # Once committed, the projectors' streams send it (server.results_stream), from every
+        # hub process on the database.
+        uow.tally(DisplayDelta(consultation.id))
+        return revision, merged, set_at
+    revision, merged, set_at = hub.units.run(merge)
     return {"consultation_id": consultation.id, "revision": revision, "control": merged,
             "set_at": set_at}

@@ -32,7 +32,7 @@ from .proposals import IdeaRegister
 from .results import ResultsCache
 from .settings import Settings, private_dir
 from .stage import Stage
-from .unit_of_work import UnitsOfWork
+from .unit_of_work import ResultsListener, UnitsOfWork
 
 log = logging.getLogger("piazzetta.hub")
 
@@ -59,7 +59,7 @@ class Hub:
         self.device_register = DeviceRegister(self)
         self.event_log = EventLog(self)
         self.idea_register = IdeaRegister(self)
-        self.results = ResultsCache()
+        self.results = ResultsCache(shared=not self.is_sqlite)
         # Every write that the tallies follow, or that must not interleave with one, is a unit
         # of work (server.unit_of_work): here, server.relay, server.channels, display controls.
         self.units = UnitsOfWork(self.engine, self.results, self.consultation)
@@ -72,8 +72,13 @@ class Hub:
             rehearsal.extension(self)])
         # Tablets in rehearsal, kept apart from everything above (server.rehearsal).
         self.rehearsal = rehearsal.Rehearsal(self)
+        if self.units.shared:
+            self.results.epoch = format(self.units.counter("results_epoch"), "x")
         with self.units.turn():
-            self._load_results()
+            self.units.load_all(self._load_results)
+        # Several processes on one PostgreSQL: the others' commits reach these tallies.
+        self.listener = ResultsListener(self.units, self.engine).start() \
+            if self.units.shared else None
         self.stage.start()
         self.participation.start()
 
@@ -101,6 +106,8 @@ class Hub:
         """Checkpoint the WAL into the file and truncate it (SQLite: nothing of the commits'
         order stays beside the database), then close every connection. PostgreSQL: the
         sign-ups' stage written to `signups` first (server/stage.py)."""
+        if self.listener is not None:
+            self.listener.stop()
         self.participation.stop()      # the pending confirmations, before the stage's flush
         self.stage.stop()
         try:
@@ -152,19 +159,36 @@ class Hub:
     answer_proposal = _part("idea_register", "answer_proposal")
     answers_since = _part("idea_register", "answers_since")
 
+    def readiness(self) -> dict:
+        """Whether this process may take requests (GET /readyz): the database answers and its
+        schema is the one this code migrates to; shared, the results revision it holds and
+        whether its listener follows the other processes."""
+        try:
+            schema = migrations.current_version(self.engine)
+        except Exception as exc:      # noqa: BLE001 - any failure: not ready, said why
+            return {"ready": False, "database": False, "error": type(exc).__name__}
+        state = {"ready": schema == migrations.LATEST, "database": True, "schema": schema,
+                 "schema_expected": migrations.LATEST}
+        if self.units.shared:
+            state.update(results_revision=self.units.revision,
+                         listening=bool(self.listener and self.listener.listening))
+        return state
+
     # -- results ---------------------------------------------------------------------------------
 
-    def _load_results(self) -> None:
-        with self.engine.connect() as conn:
-            ids = conn.execute(select(db.consultations.c.id)).scalars().all()
-            for consultation_id in ids:
-                try:
-                    consultation = self.consultation(consultation_id)
-                except BundleError as exc:   # stored by an older hub with other rules
-                    log.error("consultation %s cannot be read: %s", consultation_id,
-                              exc.describe())
-                    continue
-                self.results.load(conn, consultation)
+    def _load_results(self, conn, revision: int | None) -> None:
+        # The version the snapshot holds (shared: another process may import one meanwhile;
+        # the results log then says so).
+        rows = conn.execute(select(db.consultations.c.id, db.consultations.c.version)).all()
+        for consultation_id, version in rows:
+            try:
+                consultation = self.consultation(consultation_id, version)
+            except BundleError as exc:   # stored by an older hub with other rules
+                log.error("consultation %s cannot be read: %s", consultation_id,
+                          exc.describe())
+                continue
+            if consultation is not None:
+                self.results.load(conn, consultation, revision)
 
     def read_results(self, consultation_id: str) -> tuple[str, bytes] | None:
         """(ETag, JSON body) of a consultation's results; None when unknown."""

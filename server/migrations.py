@@ -245,6 +245,22 @@ def decidim_outbox(conn: Connection) -> bool:
     return True
 
 
+def results_log(conn: Connection) -> bool:
+    """PostgreSQL: the results log (server.unit_of_work) and its revision counter, so that
+    several hub processes share the tallies."""
+    if conn.dialect.name != "postgresql":
+        return False
+    import secrets
+    db.shared_metadata.create_all(conn)
+    present = set(conn.execute(select(db.counters.c.name)).scalars())
+    if "results" not in present:
+        conn.execute(db.counters.insert(), [{"name": "results", "value": 0}])
+    if "results_epoch" not in present:      # the results' ETags name the database
+        conn.execute(db.counters.insert(), [{"name": "results_epoch",
+                                             "value": secrets.randbits(40)}])
+    return True
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "remove the card links of before", remove_card_links, vacuum=True),
     Migration(2, "remove the card keys of before", remove_card_keys),
@@ -258,6 +274,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(10, "closing records", closing_records),
     Migration(11, "the Decidim connector's outbox", decidim_outbox),
     Migration(12, "rehearsal tables", make_tables),
+    Migration(13, "the results log", results_log),
 )
 LATEST = MIGRATIONS[-1].number
 

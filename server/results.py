@@ -5,7 +5,9 @@ imported) and then changed by the deltas of every committed batch: `add` for a n
 `remove` for an answer replaced or withdrawn, `count` for a paper, show-of-hands or online count
 coming in (+1) or superseded by its correction (-1). Every question keeps its total and one
 tally per channel (app.counts.ChannelTally). Reading results never rescans the ballots; the
-JSON body is built at most once per revision and served with an ETag.
+JSON body is built at most once per revision and served with an ETag. On PostgreSQL several hub
+processes keep the same tallies: the deltas travel through the results log
+(server.unit_of_work), the revision is the log's and the ETag names the database.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import secrets
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, Union, get_args
 
 from sqlalchemy import func, select
 
@@ -74,7 +76,28 @@ class IdeaDelta:
     new: str
 
 
-TallyDelta = Union[AnswerDelta, CountDelta, BallotDelta, IdeaDelta]
+@dataclass(frozen=True)
+class DisplayDelta:
+    """A consultation's display control changed (server.display_controls): its results
+    streams send it; the tallies do not change."""
+    consultation_id: str
+
+
+TallyDelta = Union[AnswerDelta, CountDelta, BallotDelta, IdeaDelta, DisplayDelta]
+# The results log's names: every type of TallyDelta (a new one joins the Union, nothing else).
+DELTA_TYPES = {cls.__name__: cls for cls in get_args(TallyDelta)}
+
+
+def encode_deltas(deltas: list[TallyDelta]) -> list:
+    """A unit of work's deltas as JSON values (the results log, server.unit_of_work)."""
+    return [[type(d).__name__, *(getattr(d, f) for f in d.__dataclass_fields__)]
+            for d in deltas]
+
+
+def decode_deltas(values: list) -> list[TallyDelta]:
+    """encode_deltas' inverse (answer values and counts come back in their JSON form, the
+    form the tallies also get from the database)."""
+    return [DELTA_TYPES[name](*fields) for name, *fields in values]
 
 
 @dataclass
@@ -86,23 +109,32 @@ class _Entry:
     ideas: Counter = field(default_factory=Counter)
     revision: int = 0
     cached: tuple[int, str, bytes] | None = None   # (revision, etag, body)
+    # Shared (PostgreSQL): the results log's revision these tallies hold every commit up to.
+    followed: int = 0
 
 
 class ResultsCache:
-    def __init__(self):
+    """`shared`: tallies several hub processes keep on one database (PostgreSQL). Their
+    revision is then the results log's (server.unit_of_work), and the ETag is made of the
+    body, so that every process serves the same body under the same ETag."""
+
+    def __init__(self, shared: bool = False):
+        self.shared = shared
+        self.epoch = _BOOT       # shared: the database's (counters "results_epoch"), in hex
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
         # Told after every change, so that open results streams send it (server.results_stream).
         self.changes = Changes()
 
-    def load(self, conn, consultation: Consultation) -> None:
+    def load(self, conn, consultation: Consultation, revision: int | None = None) -> None:
         """(Re)build a consultation's tallies from the database: the one full scan.
 
         Every stored answer and count is checked against this version first (the import
         refuses a version they do not fit, server.content.incompatible_question); one that does not
         fit anyway (written by another process meanwhile, or by an older hub) is left out of
         the tallies and logged, without its value, so a bad row never stops the hub.
-        The caller holds the writer's turn (server.unit_of_work), so no batch commits meanwhile.
+        The caller holds the writer's turn (server.unit_of_work), so no batch of this process
+        commits meanwhile; shared, `revision` is the results log's at the snapshot `conn` reads.
         """
         tallies = {q.id: ChannelTally(consultation, q) for q in consultation.questions}
         skipped: Counter = Counter()
@@ -150,25 +182,41 @@ class ResultsCache:
             .group_by(db.proposals.c.status)).all()))
         with self._lock:
             old = self._entries.get(consultation.id)
-            self._entries[consultation.id] = _Entry(
-                consultation, tallies, ballots, phone_ballots, ideas,
-                (old.revision + 1) if old else 0)
+            if revision is not None:
+                changed = conn.execute(select(db.results_revisions.c.revision).where(
+                    db.results_revisions.c.consultation_id == consultation.id)).scalar()
+                self._entries[consultation.id] = _Entry(
+                    consultation, tallies, ballots, phone_ballots, ideas, changed or 0,
+                    followed=revision)
+            else:
+                self._entries[consultation.id] = _Entry(
+                    consultation, tallies, ballots, phone_ballots, ideas,
+                    (old.revision + 1) if old else 0)
         self.changes.notify(consultation.id, display=True)   # a version: its views too
 
     def version(self, consultation_id: str) -> int | None:
         entry = self._entries.get(consultation_id)
         return entry.consultation.version if entry else None
 
-    def apply(self, deltas: list[TallyDelta]) -> None:
-        """Apply a committed batch's changes."""
+    def followed(self, consultation_id: str) -> int:
+        entry = self._entries.get(consultation_id)
+        return entry.followed if entry else 0
+
+    def apply(self, deltas: list[TallyDelta], revision: int | None = None) -> None:
+        """Apply a committed batch's changes; shared, `revision` is its results log revision
+        (a tally rebuilt at that revision or later holds them already)."""
         if not deltas:
             return
+        displays = []
         with self._lock:
             touched = set()
             for delta in deltas:
                 consultation_id = delta.consultation_id
+                if isinstance(delta, DisplayDelta):
+                    displays.append(consultation_id)
+                    continue
                 entry = self._entries.get(consultation_id)
-                if entry is None:
+                if entry is None or (revision is not None and entry.followed >= revision):
                     continue
                 touched.add(consultation_id)
                 try:
@@ -180,7 +228,13 @@ class ResultsCache:
                               consultation_id, type(delta).__name__,
                               getattr(delta, "question_id", None), entry.consultation.version)
             for consultation_id in touched:
-                self._entries[consultation_id].revision += 1
+                entry = self._entries[consultation_id]
+                if revision is None:
+                    entry.revision += 1
+                else:
+                    entry.revision = entry.followed = revision
+        if displays:
+            self.changes.notify(*displays, display=True)
         self.changes.notify(*touched)
 
     def read(self, consultation_id: str) -> tuple[str, bytes] | None:
@@ -201,7 +255,10 @@ class ResultsCache:
                               "approved": entry.ideas["approved"]},
                     "questions": {qid: t.result() for qid, t in entry.tallies.items()}}
         data = compact_json(body).encode()
-        etag = f'"{c.id}.{c.version}.{_BOOT}.{revision}"'
+        # Shared, every process serves this revision's body under the same ETag: it names the
+        # database, not the process.
+        tag = self.epoch if self.shared else _BOOT
+        etag = f'"{c.id}.{c.version}.{tag}.{revision}"'
         entry.cached = (revision, etag, data)
         return etag, data
 

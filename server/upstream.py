@@ -773,11 +773,40 @@ def _run_steps(owner: Forwarder, steps: list[Step], wake: threading.Event) -> No
         wake.clear()
 
 
+@contextmanager
+def forwarding_turn(hub, loop: str):
+    """Whether this process runs `loop`'s steps now: always on SQLite (one process); on
+    PostgreSQL only the process holding the loop's advisory lock, for the cycle, so that
+    several hub processes on one database never forward, register or pull at once."""
+    if hub.is_sqlite:
+        yield True
+        return
+    key = int.from_bytes(hashlib.sha256(f"piazzetta-upstream|{loop}".encode()).digest()[:8],
+                         "big", signed=True)
+    with hub.engine.connect() as conn:
+        held = conn.exec_driver_sql("SELECT pg_try_advisory_lock(%(k)s)", {"k": key}).scalar()
+        conn.commit()
+        try:
+            yield bool(held)
+        finally:
+            if held:
+                conn.exec_driver_sql("SELECT pg_advisory_unlock(%(k)s)", {"k": key})
+                conn.commit()
+
+
 def _cycle(owner: Forwarder, steps: list[Step]) -> float:
     hub = owner.hub
     values = state(hub)
     if not configured(values):
         return owner.interval
+    with forwarding_turn(hub, steps[0].name) as mine:
+        if not mine:                 # another hub process on the database runs these steps
+            return owner.interval
+        return _cycle_steps(owner, steps, values)
+
+
+def _cycle_steps(owner: Forwarder, steps: list[Step], values: dict) -> float:
+    hub = owner.hub
     client = HubClient(values[URL], values[RELAY_ID], values[SECRET], timeout=owner.timeout,
                        user_agent="piazzetta-room-hub")
     contacted = False

@@ -14,6 +14,7 @@
     signup         the pages a resident's phone opens: sign-up form, confirmation, card, idea
     phone          the phone's ballot pages (/v/…): the questions open to phones, one a page
     dashboard      the staff dashboard (login, figures, exports)
+    health         GET /healthz and /readyz, for load balancers
 
 Pages render through server.pages (Jinja, translator, security headers, language). Each
 route reaches the hub through `HubDep`, and authenticates through `DeviceDep`, `STAFF_ONLY` or
