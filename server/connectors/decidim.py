@@ -28,6 +28,8 @@ What each call relies on, read from Decidim's own source (github.com/decidim/dec
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import re
@@ -69,6 +71,7 @@ class DecidimConfig:
     projects: dict = field(default_factory=dict)        # budget project ID → Decidim project ID
     version: str | None = None                # set: skip detection (a test's or an admin's word)
     timeout: float = TIMEOUT                  # seconds for one request
+    marker_key: str = field(default="", repr=False)     # the hub's secret: markers' tags
 
     def locale(self, lang: str | None) -> str:
         """The Decidim locale for a Piazzetta language (the idea's)."""
@@ -119,7 +122,8 @@ def load_configs(settings) -> dict[str, DecidimConfig]:
                         for k, v in (instance.get("taxonomies") or {}).items()},
             projects={str(k): str(v) for k, v in (instance.get("projects") or {}).items()},
             version=_opt(instance.get("version")),
-            timeout=float(instance.get("timeout") or TIMEOUT))
+            timeout=float(instance.get("timeout") or TIMEOUT),
+            marker_key=settings.secret_key)
     return out
 
 
@@ -185,18 +189,30 @@ DOCUMENTS = {"VERSION": VERSION, "CREATE_PROPOSAL": CREATE_PROPOSAL,
              "UPDATE_PROPOSAL": UPDATE_PROPOSAL, "LIST_PROPOSALS": LIST_PROPOSALS}
 
 MARKER = "Piazzetta #{}"
-MARKED = re.compile(re.escape(MARKER).replace(re.escape("{}"), "([0-9A-Za-z_-]{1,64})"))
+MARKED = re.compile(r"Piazzetta #([0-9A-Za-z_-]{1,64})/([0-9a-f]{16})")
 
 
-def marker(proposal_id: str) -> str:
+def marker_tag(proposal_id: str, key: str) -> str:
+    return hmac.new(key.encode(), b"piazzetta-decidim-marker:" + proposal_id.encode(),
+                    hashlib.sha256).hexdigest()[:16]
+
+
+def marker(proposal_id: str, key: str | None = None) -> str:
     """The line each proposal's body ends with: how a retry finds a proposal Decidim made
-    though its answer never reached the hub (a cut response), instead of making a second."""
-    return MARKER.format(proposal_id)
+    though its answer never reached the hub (a cut response), instead of making a second, and
+    how a proposal imported from the file is linked to its idea. An idea's ID is public (the
+    approved ideas' list) and anyone may write a proposal in the city's Decidim: the line
+    carries a tag made with the hub's secret (`key`, DecidimConfig.marker_key), so that no one
+    else's proposal is taken for the idea (its answer shown on the idea's receipt, the idea
+    left out of the import file). Without a key: the line's start, to search for in tests."""
+    start = MARKER.format(proposal_id)
+    return start if key is None else f"{start}/{marker_tag(proposal_id, key)}"
 
 
-def marked_ideas(text: str | None) -> list[str]:
-    """The idea IDs whose marker a proposal's body carries."""
-    return MARKED.findall(text or "")
+def marked_ideas(text: str | None, key: str) -> list[str]:
+    """The idea IDs whose marker, tagged with this hub's key, a proposal's body carries."""
+    return [found for found, tag in MARKED.findall(text or "")
+            if hmac.compare_digest(tag, marker_tag(found, key))]
 
 
 def plain_text(html: str | None) -> str:
@@ -318,7 +334,7 @@ class DecidimClient:
 
     def find_marked(self, proposal_id: str) -> str | None:
         """The Decidim ID of the proposal whose body carries this idea's marker, if any."""
-        wanted = marker(proposal_id)
+        wanted = marker(proposal_id, self.config.marker_key)
         for decidim_id, _state, body, _answer in self.proposals():
             if any(wanted in (text or "") for text in body.values()):
                 return decidim_id

@@ -260,7 +260,7 @@ class DecidimOutbox(threading.Thread):
         place (the public, rounded point; an area's name as the address), its theme's
         taxonomies, and the marker line."""
         attributes = {"title": idea["title"],
-                      "body": f"{idea['text']}\n\n{marker(proposal_id)}"}
+                      "body": f"{idea['text']}\n\n{marker(proposal_id, config.marker_key)}"}
         place = idea.get("place") or {}
         if "lat" in place and "lon" in place:
             attributes["latitude"], attributes["longitude"] = place["lat"], place["lon"]
@@ -299,7 +299,8 @@ class DecidimOutbox(threading.Thread):
         for decidim_id, state, body, answer in client.proposals():
             row = ours.get(decidim_id)
             if row is None and unlinked:
-                found = {m for text in body.values() for m in marked_ideas(text)}
+                found = {m for text in body.values()
+                         for m in marked_ideas(text, config.marker_key)}
                 proposal_id = next((p for p in found if p in unlinked), None)
                 if proposal_id is not None:
                     row = unlinked.pop(proposal_id)

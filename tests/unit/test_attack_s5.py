@@ -39,3 +39,52 @@ def test_an_enrolled_tablet_cannot_put_a_foreign_closing_qr_on_the_projectors(hu
     assert client.put(url, json={"closing": real}, headers=_auth(device)).status_code == 200
     control = json.loads(display_controls.read_display(hub, CONSULTATION)[1])["control"]
     assert control["closing"] == real
+
+
+def test_a_decidim_participants_proposal_carrying_an_ideas_marker_is_not_taken_for_it(
+        hub, tablet, push):
+    """A hostile participant of the city's Decidim reads an approved idea's ID in the hub's
+    public list and writes a proposal of their own ending with `Piazzetta #<id>` before the
+    admin imports the file (a 0.31 instance). The connector must not link it: else the idea
+    leaves the import file (never reaching the city) and the answer to the impostor's
+    proposal shows on the resident's receipt as the city's."""
+    from server.connectors import files, outbox
+    from server.connectors.decidim import marker
+    from server.connectors.outbox import DecidimOutbox, city_answer
+    from tests.integration.decidim_standin import DecidimStandIn
+    from tests.unit.test_decidim_connector import ideas_on_the_hub, read_proposals, write_config
+    made = ideas_on_the_hub(hub, tablet, push)
+    idea = made["fr"].id
+    assert idea in {p["id"] for p in hub.proposals(CONSULTATION, public=True)}  # public
+    standin = DecidimStandIn(version="0.31.0")
+    try:
+        write_config(hub, url=standin.url, api_key="piazzetta-key",
+                     api_secret="piazzetta-secret", timeout=5)
+        sender = DecidimOutbox(hub, interval=1, answers_interval=1)
+        sender.round()
+        standin.proposals["900"] = {
+            "id": "900", "title": {"fr": "Un banc"}, "state": None, "answer": None,
+            "body": {"fr": f"Copie.\n\n{marker(idea)}\n{marker(idea)}/0123456789abcdef"},
+            "publishedAt": "2026-12-06T10:00:00Z"}
+        standin.answer("900", "rejected", {"fr": "<p>Refusé : hors sujet.</p>"})
+        sender.answers_due.clear()
+        sender.round()
+        rows = {r["proposal_id"]: r for r in outbox.queue(hub.engine, CONSULTATION)}
+        assert rows[idea]["decidim_id"] is None and rows[idea]["state"] == "waiting"
+        assert city_answer(hub.engine, idea, "fr", "fr") is None
+        assert {i["id"]: i for i in hub.proposals(CONSULTATION)}[idea]["answer_status"] is None
+        # The idea is still in the import file, and the admin's import of it is linked.
+        text = files.import_file(hub, files.config_for(hub, CONSULTATION), "proposals")
+        bodies = [p["body"]["fr"] for p in read_proposals(text)]
+        assert any(marker(idea) in b for b in bodies)
+        for n, row in enumerate(read_proposals(text)):
+            standin.proposals[str(500 + n)] = {
+                "id": str(500 + n), "title": row["title"], "body": row["body"],
+                "state": None, "answer": None, "publishedAt": "2026-12-06T10:00:00Z"}
+        sender.answers_due.clear()
+        sender.round()
+        rows = {r["proposal_id"]: r for r in outbox.queue(hub.engine, CONSULTATION)}
+        assert rows[idea]["decidim_id"] in {"500", "501"}
+        sender.stop()
+    finally:
+        standin.close()
