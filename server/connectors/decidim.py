@@ -33,6 +33,7 @@ import hmac
 import json
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from html import unescape
 from pathlib import Path
@@ -42,6 +43,7 @@ import requests
 log = logging.getLogger("piazzetta.hub.decidim")
 
 TIMEOUT = 30.0          # seconds for one request to the instance
+MAX_ANSWER = 16 * 1024 * 1024   # bytes of one answer read at most (a page of 50 proposals)
 PAGE = 50               # proposals per page when the connector lists a component's
 
 
@@ -238,13 +240,16 @@ class DecidimClient:
 
     def sign_in(self) -> str:
         try:
-            answer = self.session.post(
-                self.config.url + "/api/sign_in", timeout=self.timeout,
+            answer = self._post(
+                "/api/sign_in",
                 data={"api_user[key]": self.config.api_key,
                       "api_user[secret]": self.config.api_secret},
                 headers={"Accept": "application/json"})
         except requests.RequestException as exc:
             raise DecidimUnavailable(f"sign-in: {exc.__class__.__name__}") from exc
+        if answer.is_redirect:
+            raise DecidimUnavailable(f"sign-in: HTTP {answer.status_code}, a redirect not "
+                                     f"followed: check the instance's address")
         if answer.status_code >= 500 or answer.status_code == 429:
             raise DecidimUnavailable(f"sign-in: HTTP {answer.status_code}")
         token = (answer.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
@@ -260,6 +265,27 @@ class DecidimClient:
         self.token = token
         return token
 
+    def _post(self, path: str, **kwargs) -> requests.Response:
+        """One POST to the instance, its answer read whole (at most MAX_ANSWER bytes, within a
+        few timeouts in all). Redirects are never followed: requests would send the form's
+        API secret again to whatever address a 307/308 names (another host, plain http), and
+        a 302 to an internal address would be fetched from the hub (SSRF)."""
+        deadline = time.monotonic() + 3 * self.timeout
+        answer = self.session.post(self.config.url + path, timeout=self.timeout,
+                                   allow_redirects=False, stream=True, **kwargs)
+        try:
+            body = bytearray()
+            for chunk in answer.iter_content(65536):
+                body += chunk
+                if len(body) > MAX_ANSWER:
+                    raise DecidimUnavailable(f"HTTP {answer.status_code}: answer too large")
+                if time.monotonic() > deadline:
+                    raise DecidimUnavailable(f"HTTP {answer.status_code}: answer too slow")
+            answer._content = bytes(body)
+        finally:
+            answer.close()
+        return answer
+
     def execute(self, document: str, variables: dict | None = None) -> dict:
         """The data of one GraphQL request; signs in first, and once more when the token
         expired (401)."""
@@ -267,13 +293,14 @@ class DecidimClient:
             if self.token is None:
                 self.sign_in()
             try:
-                answer = self.session.post(
-                    self.config.url + "/api", timeout=self.timeout,
-                    json={"query": document, "variables": variables or {}},
+                answer = self._post(
+                    "/api", json={"query": document, "variables": variables or {}},
                     headers={"Authorization": f"Bearer {self.token}",
                              "Accept": "application/json"})
             except requests.RequestException as exc:
                 raise DecidimUnavailable(exc.__class__.__name__) from exc
+            if answer.is_redirect:
+                raise DecidimUnavailable(f"HTTP {answer.status_code}: a redirect not followed")
             if answer.status_code == 401 and attempt == 0:
                 self.token = None
                 continue

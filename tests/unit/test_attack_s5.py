@@ -88,3 +88,108 @@ def test_a_decidim_participants_proposal_carrying_an_ideas_marker_is_not_taken_f
         sender.stop()
     finally:
         standin.close()
+
+
+class _Hostile:
+    """A tiny HTTP server on 127.0.0.1 whose POST answer a test chooses (`answer(handler)`),
+    recording each request's path and body: a hostile or hijacked Decidim, or a collector."""
+
+    def __init__(self, answer):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        seen = self.seen = []
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                seen.append((self.path, raw))
+                answer(self)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _config(url):
+    from server.connectors.decidim import DecidimConfig
+    return DecidimConfig(consultation_id=CONSULTATION, url=url, api_key="the-key",
+                         api_secret="the-api-secret", proposals_component="12",
+                         version="0.32.0", timeout=5)
+
+
+def test_a_redirect_from_decidim_never_carries_the_api_secret_elsewhere():
+    """A hijacked Decidim (or a proxy before it) answers the sign-in with a 307 to another
+    address: requests would POST the form again there, API secret included (and a 302 to an
+    internal address would be fetched from the hub)."""
+    import pytest
+
+    from server.connectors.decidim import DecidimClient, DecidimUnavailable
+
+    def ok(handler):
+        handler.send_response(200)
+        handler.send_header("Content-Length", "2")
+        handler.end_headers()
+        handler.wfile.write(b"{}")
+    collector = _Hostile(ok)
+
+    def redirect(handler):
+        handler.send_response(307 if handler.path == "/api/sign_in" else 302)
+        handler.send_header("Location", collector.url + "/steal")
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+    hostile = _Hostile(redirect)
+    try:
+        client = DecidimClient(_config(hostile.url))
+        with pytest.raises(DecidimUnavailable):
+            client.sign_in()
+        client.token = "a-token"
+        with pytest.raises(DecidimUnavailable):
+            client.execute("query { decidim { version } }")
+        client.close()
+        assert [path for path, _ in hostile.seen] == ["/api/sign_in", "/api"]
+        assert b"the-api-secret" in hostile.seen[0][1]
+        assert collector.seen == []
+    finally:
+        hostile.close()
+        collector.close()
+
+
+def test_a_huge_answer_from_decidim_is_cut_not_held_in_memory():
+    """A hostile Decidim answers with a body without end: the connector stops reading past its
+    limit and waits for the next round (nothing refused, nothing kept)."""
+    import pytest
+
+    from server.connectors import decidim
+    from server.connectors.decidim import DecidimClient, DecidimUnavailable
+
+    def endless(handler):
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.end_headers()           # no length: read until the connection ends
+        chunk = b" " * 65536
+        try:
+            handler.wfile.write(b'{"data": {"x": "')
+            for _ in range(decidim.MAX_ANSWER // len(chunk) + 64):
+                handler.wfile.write(chunk)
+        except OSError:
+            pass                         # the connector hung up: what is expected
+        handler.close_connection = True
+    hostile = _Hostile(endless)
+    try:
+        client = DecidimClient(_config(hostile.url))
+        client.token = "a-token"
+        with pytest.raises(DecidimUnavailable, match="too large"):
+            client.execute("query { decidim { version } }")
+        client.close()
+    finally:
+        hostile.close()
