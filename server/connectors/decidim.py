@@ -37,6 +37,7 @@ import time
 from dataclasses import dataclass, field
 from html import unescape
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
@@ -270,6 +271,9 @@ class DecidimClient:
         few timeouts in all). Redirects are never followed: requests would send the form's
         API secret again to whatever address a 307/308 names (another host, plain http), and
         a 302 to an internal address would be fetched from the hub (SSRF)."""
+        if not _private_transport(self.config.url):
+            raise DecidimUnavailable("not https: the API secret and token would travel in "
+                                     "clear; set the instance's https:// address")
         deadline = time.monotonic() + 3 * self.timeout
         answer = self.session.post(self.config.url + path, timeout=self.timeout,
                                    allow_redirects=False, stream=True, **kwargs)
@@ -366,6 +370,15 @@ class DecidimClient:
             if any(wanted in (text or "") for text in body.values()):
                 return decidim_id
         return None
+
+
+def _private_transport(url: str) -> bool:
+    """https, or plain http to this machine only (a stand-in, a tunnel's local end)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    return parts.scheme == "http" and (parts.hostname or "") in ("127.0.0.1", "::1",
+                                                                   "localhost")
 
 
 def _translations(field_value) -> dict[str, str]:

@@ -193,3 +193,35 @@ def test_a_huge_answer_from_decidim_is_cut_not_held_in_memory():
         client.close()
     finally:
         hostile.close()
+
+
+def test_the_api_secret_never_travels_over_plain_http_to_another_machine():
+    """A Decidim address written http:// by mistake (or downgraded): the sign-in form and the
+    JWT would cross the network in clear. Nothing is sent; the outbox waits and says why."""
+    import socket
+
+    import pytest
+
+    from server.connectors.decidim import DecidimClient, DecidimUnavailable
+    # A listener on this machine's non-loopback address: it must receive nothing.
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.1", 9))          # no packet sent: picks the outgoing address
+        address = probe.getsockname()[0]
+    finally:
+        probe.close()
+    if address.startswith("127."):
+        pytest.skip("no non-loopback address on this machine")
+    listener = socket.socket()
+    listener.bind((address, 0))
+    listener.listen(1)
+    listener.settimeout(0.5)
+    try:
+        client = DecidimClient(_config(f"http://{address}:{listener.getsockname()[1]}"))
+        with pytest.raises(DecidimUnavailable, match="https"):
+            client.sign_in()
+        client.close()
+        with pytest.raises(socket.timeout):
+            listener.accept()
+    finally:
+        listener.close()
