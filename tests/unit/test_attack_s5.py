@@ -225,3 +225,40 @@ def test_the_api_secret_never_travels_over_plain_http_to_another_machine():
             listener.accept()
     finally:
         listener.close()
+
+
+def test_the_data_folder_keeps_no_phones_card_code_cookie_address_or_answer_time(hub, api):
+    """The operator reads every byte of the data folder after phones answered in both modes:
+    no card code typed on a phone, no phone's cookie, no client address, and no phone
+    answer's time finer than the hour (its arrival is the moment it was typed)."""
+    import re
+    from pathlib import Path
+
+    card, = hub.participation.issue_cards(CONSULTATION, 1)
+    display_controls.set_display(hub, CONSULTATION, {"phones": ["q-ticket"],
+                                                     "phones_cards": False}, "test")
+    phone = api.fresh()
+    assert phone.post(f"/v/{CONSULTATION}/q-ticket",
+                      data={"lang": "fr", "value": "yes"}).status_code == 200
+    cookies = [c.value for c in phone.cookies.jar]
+    assert cookies
+    display_controls.set_display(hub, CONSULTATION, {"phones": ["q-ticket", "q-cooperation"],
+                                                     "phones_cards": True}, "test")
+    other = api.fresh()
+    for question, value in (("q-ticket", "no"), ("q-cooperation", "4")):
+        assert other.post(f"/v/{CONSULTATION}/{question}", data={
+            "lang": "fr", "value": value, "card": card.typed}).status_code == 200
+    with hub.engine.connect() as conn:
+        times = conn.exec_driver_sql(
+            "SELECT recorded_at, received_at FROM events WHERE device_id LIKE 'phone-%'").all()
+    assert len(times) >= 4
+    assert all(re.search(r"T\d\d:00:00(\.0+)?(\+00:00|Z)$", t) for row in times for t in row), \
+        times
+    secrets_ = [card.typed, card.typed.replace("-", "").replace(" ", ""), *cookies,
+                "testclient"]
+    folder = Path(hub.settings.data_dir)
+    for path in folder.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            for secret in secrets_:
+                assert secret.encode() not in data, (path.name, secret[:12])
