@@ -46,6 +46,7 @@ log = logging.getLogger("piazzetta.hub.decidim")
 TIMEOUT = 30.0          # seconds for one request to the instance
 MAX_ANSWER = 16 * 1024 * 1024   # bytes of one answer read at most (a page of 50 proposals)
 PAGE = 50               # proposals per page when the connector lists a component's
+MAX_PAGES = 4000        # pages read at most in one listing (200,000 proposals)
 
 
 class DecidimUnavailable(Exception):
@@ -63,8 +64,8 @@ class DecidimConfig:
     """One consultation's Decidim: where, with which credentials, into which component."""
     consultation_id: str
     url: str                                  # the instance, e.g. https://decidim.example.org
-    api_key: str
-    api_secret: str
+    api_key: str = field(repr=False)
+    api_secret: str = field(repr=False)
     proposals_component: str                  # the proposals component's ID
     space: dict = field(default_factory=dict)           # {"type": ..., "id": ...}, informative
     meetings_component: str | None = None
@@ -350,18 +351,27 @@ class DecidimClient:
 
     def proposals(self):
         """Every proposal of the component: (id, state, {locale: body}, {locale: answer})."""
-        after = None
-        while True:
+        after, seen = None, set()
+        while len(seen) < MAX_PAGES:
             data = self.execute(LIST_PROPOSALS, {"component": self.config.proposals_component,
                                                  "after": after})
-            page = (data.get("component") or {}).get("proposals") or {}
-            for node in page.get("nodes") or []:
-                yield (str(node["id"]), node.get("state"), _translations(node.get("body")),
-                       _translations(node.get("answer")))
-            info = page.get("pageInfo") or {}
-            if not info.get("hasNextPage") or not info.get("endCursor"):
+            component = data.get("component")
+            page = component.get("proposals") if isinstance(component, dict) else None
+            nodes = page.get("nodes") if isinstance(page, dict) else None
+            for node in nodes if isinstance(nodes, list) else []:
+                if not isinstance(node, dict) or not isinstance(node.get("id"), (str, int)):
+                    continue            # a malformed node: not ours to read, the rest go on
+                state = node.get("state")
+                yield (str(node["id"]), state if isinstance(state, str) else None,
+                       _translations(node.get("body")), _translations(node.get("answer")))
+            info = (page.get("pageInfo") if isinstance(page, dict) else None) or {}
+            if not isinstance(info, dict):
                 return
-            after = info["endCursor"]
+            if not info.get("hasNextPage") or not info.get("endCursor") \
+                    or str(info["endCursor"]) in seen:
+                return          # the end, or a cursor seen before (an endless listing)
+            after = str(info["endCursor"])
+            seen.add(after)
 
     def find_marked(self, proposal_id: str) -> str | None:
         """The Decidim ID of the proposal whose body carries this idea's marker, if any."""
@@ -382,8 +392,9 @@ def _private_transport(url: str) -> bool:
 
 
 def _translations(field_value) -> dict[str, str]:
-    if not isinstance(field_value, dict):
+    if not isinstance(field_value, dict) or not isinstance(field_value.get("translations"),
+                                                            list):
         return {}
-    return {str(t.get("locale")): t.get("text") or ""
-            for t in field_value.get("translations") or [] if t.get("locale")}
+    return {str(t["locale"]): t.get("text") if isinstance(t.get("text"), str) else ""
+            for t in field_value["translations"] if isinstance(t, dict) and t.get("locale")}
 

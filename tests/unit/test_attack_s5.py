@@ -262,3 +262,41 @@ def test_the_data_folder_keeps_no_phones_card_code_cookie_address_or_answer_time
             data = path.read_bytes()
             for secret in secrets_:
                 assert secret.encode() not in data, (path.name, secret[:12])
+
+
+def test_a_long_answer_in_decidim_is_cut_and_the_other_answers_still_come_back(
+        hub, tablet, push):
+    """Decidim has no length limit on an answer; the hub keeps 4,000 characters. A longer
+    answer raised in the middle of the listing, every round: no later proposal's answer ever
+    came back. It is cut, and the others arrive."""
+    from server.connectors import files
+    from server.connectors.outbox import ANSWER_MAX, DecidimOutbox, city_answer
+    from tests.integration.decidim_standin import DecidimStandIn
+    from tests.unit.test_decidim_connector import ideas_on_the_hub, read_proposals, write_config
+    made = ideas_on_the_hub(hub, tablet, push)
+    standin = DecidimStandIn(version="0.31.0")
+    try:
+        write_config(hub, url=standin.url, api_key="piazzetta-key",
+                     api_secret="piazzetta-secret", timeout=5)
+        sender = DecidimOutbox(hub, interval=1, answers_interval=1)
+        sender.round()
+        text = files.import_file(hub, files.config_for(hub, CONSULTATION), "proposals")
+        for n, row in enumerate(read_proposals(text)):
+            standin.proposals[str(500 + n)] = {
+                "id": str(500 + n), "title": row["title"], "body": row["body"],
+                "state": None, "answer": None, "publishedAt": "2026-12-06T10:00:00Z"}
+        long_one, other = sorted(standin.proposals)
+        standin.answer(long_one, "accepted", {"fr": "<p>" + "Très long. " * 600 + "</p>",
+                                              "it": "<p>" + "Lunghissimo. " * 600 + "</p>"})
+        standin.answer(other, "rejected", {"fr": "<p>Non.</p>", "it": "<p>No.</p>"})
+        sender.answers_due.clear()
+        sender.round()
+        ideas = {i["id"]: i for i in hub.proposals(CONSULTATION)}
+        linked = (made["fr"].id, made["it"].id)
+        states = {ideas[i]["answer_status"] for i in linked}
+        assert states == {"accepted", "rejected"}, states
+        longest = max((city_answer(hub.engine, i, "fr", "fr") or "" for i in linked), key=len)
+        assert len(longest) == ANSWER_MAX and longest.endswith("…")
+        sender.stop()
+    finally:
+        standin.close()
