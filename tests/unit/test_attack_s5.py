@@ -300,3 +300,21 @@ def test_a_long_answer_in_decidim_is_cut_and_the_other_answers_still_come_back(
         sender.stop()
     finally:
         standin.close()
+
+
+def test_the_public_list_of_ideas_gives_their_hour_not_their_moment(hub, tablet, push, api):
+    """An outsider reads /api/v1/consultations/<id>/proposals (public): each approved idea
+    with its site and meeting. Its exact arrival time would name its author to anyone who saw
+    who stood at the tablet then; the public list keeps the hour (staff keep the moment)."""
+    import re
+    store, device = tablet(hub)
+    idea = store.submit_proposal(hub.consultation(CONSULTATION), title="Un banc à l'ombre",
+                                 text="Sur la place du marché.", lang="fr")
+    store.moderate_proposal(idea.id, "approved")
+    push(hub, store, device)
+    listed = api.fresh().get(f"/api/v1/consultations/{CONSULTATION}/proposals").json()
+    [public] = [p for p in listed["proposals"] if p["id"] == idea.id]
+    assert re.search(r"T\d\d:00:00(\.0+)?(\+00:00|Z)$", public["created_at"]), public
+    assert "contact" not in public and "device_id" not in public
+    [staff] = [p for p in hub.proposals(CONSULTATION) if p["id"] == idea.id]
+    assert staff["created_at"][:13] == public["created_at"][:13]
