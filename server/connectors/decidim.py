@@ -33,6 +33,8 @@ import hmac
 import json
 import logging
 import re
+import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from html import unescape
@@ -275,20 +277,33 @@ class DecidimClient:
         if not _private_transport(self.config.url):
             raise DecidimUnavailable("not https: the API secret and token would travel in "
                                      "clear; set the instance's https:// address")
-        deadline = time.monotonic() + 3 * self.timeout
+        started = time.monotonic()
         answer = self.session.post(self.config.url + path, timeout=self.timeout,
                                    allow_redirects=False, stream=True, **kwargs)
+        # A body trickled a byte at a time never trips the timeout between bytes: past three
+        # timeouts in all, the connection is shut (the read ends) and the answer dropped.
+        watchdog = threading.Timer(max(0.0, started + 3 * self.timeout - time.monotonic()),
+                                   _shut, (answer,))
+        watchdog.daemon = True
+        watchdog.start()
         try:
             body = bytearray()
             for chunk in answer.iter_content(65536):
                 body += chunk
                 if len(body) > MAX_ANSWER:
                     raise DecidimUnavailable(f"HTTP {answer.status_code}: answer too large")
-                if time.monotonic() > deadline:
-                    raise DecidimUnavailable(f"HTTP {answer.status_code}: answer too slow")
+                if watchdog.finished.is_set():
+                    break
             answer._content = bytes(body)
+        except requests.RequestException as exc:
+            if not watchdog.finished.is_set():
+                raise
+            raise DecidimUnavailable(f"HTTP {answer.status_code}: answer too slow") from exc
         finally:
+            watchdog.cancel()
             answer.close()
+        if watchdog.finished.is_set() and time.monotonic() >= started + 3 * self.timeout:
+            raise DecidimUnavailable(f"HTTP {answer.status_code}: answer too slow")
         return answer
 
     def execute(self, document: str, variables: dict | None = None) -> dict:
@@ -380,6 +395,16 @@ class DecidimClient:
             if any(wanted in (text or "") for text in body.values()):
                 return decidim_id
         return None
+
+
+def _shut(answer: requests.Response) -> None:
+    """Shut a response's connection from the watchdog's thread: a read blocked on it ends."""
+    sock = getattr(getattr(answer.raw, "connection", None), "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def _private_transport(url: str) -> bool:

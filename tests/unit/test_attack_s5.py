@@ -318,3 +318,37 @@ def test_the_public_list_of_ideas_gives_their_hour_not_their_moment(hub, tablet,
     assert "contact" not in public and "device_id" not in public
     [staff] = [p for p in hub.proposals(CONSULTATION) if p["id"] == idea.id]
     assert staff["created_at"][:13] == public["created_at"][:13]
+
+
+def test_an_answer_trickled_a_byte_at_a_time_is_dropped_not_waited_for():
+    """A hostile Decidim sends its answer's headers, then a byte now and then, each within the
+    timeout between bytes: the connector's only thread would wait for it for hours (every
+    consultation's sending with it). It is dropped after a few timeouts."""
+    import time
+
+    import pytest
+
+    from server.connectors.decidim import DecidimClient, DecidimUnavailable
+
+    def trickle(handler):
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", "100000")
+        handler.end_headers()
+        try:
+            for _ in range(100000):
+                handler.wfile.write(b" ")
+                handler.wfile.flush()
+                time.sleep(0.2)
+        except OSError:
+            pass                         # the connector hung up: what is expected
+    hostile = _Hostile(trickle)
+    try:
+        config = _config(hostile.url)
+        client = DecidimClient(type(config)(**{**config.__dict__, "timeout": 1.0}))
+        client.token = "a-token"
+        with pytest.raises(DecidimUnavailable, match="too slow"):
+            client.execute("query { decidim { version } }")
+        client.close()
+    finally:
+        hostile.close()
