@@ -66,6 +66,9 @@ def set_display(hub, consultation_id: str, control: Any, by: str,
                 s.id == site for s in consultation.sites))):
             raise ValidationError(N_("Unknown site."), "phones_site")
         changes["phones_site"] = site
+    if changes.get("closing"):
+        _check_closing(hub, changes["closing"])
+
     def merge(uow) -> tuple[int, dict, dict]:
         conn = uow.conn
         # FOR UPDATE: two processes' changes are merged one after the other (SQLite: the
@@ -93,3 +96,20 @@ def set_display(hub, consultation_id: str, control: Any, by: str,
     revision, merged, set_at = hub.units.run(merge)
     return {"consultation_id": consultation.id, "revision": revision, "control": merged,
             "set_at": set_at}
+
+
+def _check_closing(hub, url: str) -> None:
+    """A closing QR on the big screen: only this hub's own public page of a closing record it
+    holds (its own, or a room hub's kept here). app.display's pattern lets any host through:
+    an enrolled tablet (or a stolen credential) could otherwise put a look-alike address on
+    every projector of the consultation, a phishing QR the whole room scans."""
+    prefix = f"{hub.settings.public_url.rstrip('/')}/closing/"
+    closing_id = url[len(prefix):] if url.startswith(prefix) else ""
+    found = False
+    if closing_id:
+        with hub.engine.connect() as conn:
+            found = any(conn.execute(select(table.c.id).where(table.c.id == closing_id))
+                        .first() is not None for table in (db.closings, db.relay_closings))
+    if not found:
+        raise ValidationError(N_("The address of a closing record is expected here."),
+                              "closing")

@@ -32,6 +32,7 @@ from sqlalchemy import select, update
 
 from app.canonical import canonical_json
 from app.clock import now_iso
+from app.counts import PHONE_DEVICE_PREFIX
 from app.errors import N_, ValidationError
 from app.identifiers import CONTENT_ID, RECORD_ID
 from app.model import Consultation
@@ -186,6 +187,11 @@ class Batch:
         self.conn = conn
         self.device = device
         self.now = now_iso()
+        if str(device.get("id") or "").startswith(PHONE_DEVICE_PREFIX):
+            # A phone's answer is stored the moment it is typed, one at a time: its arrival
+            # time is the answer's own (who in the room tapped when); kept to the hour, as
+            # its recorded_at (server/phone_ballot.py).
+            self.now = db.hour(self.now)
         self.deltas: list[TallyDelta] = []   # the tallies' changes, applied once committed
         # A person's row written (a sign-up): once committed, the hub checkpoints the WAL so
         # that no commit order pairs it with the ballots around it (db.forget_order).

@@ -37,7 +37,10 @@ class IdeaRegister:
                     "site_id": r.site_id, "meeting_id": r.meeting_id, "theme": r.theme,
                     "title": r.corrected_title or r.title, "text": r.corrected_text or r.text,
                     "status": r.status, "answer_status": r.answer_status,
-                    "answer_text": r.answer_text, "created_at": r.created_at,
+                    "answer_text": r.answer_text,
+                    # Public: the hour only. The exact arrival of an idea, with its site and
+                    # meeting, names its author to anyone who saw who stood at the tablet.
+                    "created_at": db.hour(r.created_at) if public else r.created_at,
                     "place": self._idea_place(r, public), "lang": r.lang}
             if not public:
                 item.update({"device_id": r.device_id, "reason": r.reason,

@@ -28,19 +28,27 @@ What each call relies on, read from Decidim's own source (github.com/decidim/dec
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import re
+import socket
+import threading
+import time
 from dataclasses import dataclass, field
 from html import unescape
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
 log = logging.getLogger("piazzetta.hub.decidim")
 
 TIMEOUT = 30.0          # seconds for one request to the instance
+MAX_ANSWER = 16 * 1024 * 1024   # bytes of one answer read at most (a page of 50 proposals)
 PAGE = 50               # proposals per page when the connector lists a component's
+MAX_PAGES = 4000        # pages read at most in one listing (200,000 proposals)
 
 
 class DecidimUnavailable(Exception):
@@ -58,8 +66,8 @@ class DecidimConfig:
     """One consultation's Decidim: where, with which credentials, into which component."""
     consultation_id: str
     url: str                                  # the instance, e.g. https://decidim.example.org
-    api_key: str
-    api_secret: str
+    api_key: str = field(repr=False)
+    api_secret: str = field(repr=False)
     proposals_component: str                  # the proposals component's ID
     space: dict = field(default_factory=dict)           # {"type": ..., "id": ...}, informative
     meetings_component: str | None = None
@@ -69,6 +77,7 @@ class DecidimConfig:
     projects: dict = field(default_factory=dict)        # budget project ID → Decidim project ID
     version: str | None = None                # set: skip detection (a test's or an admin's word)
     timeout: float = TIMEOUT                  # seconds for one request
+    marker_key: str = field(default="", repr=False)     # the hub's secret: markers' tags
 
     def locale(self, lang: str | None) -> str:
         """The Decidim locale for a Piazzetta language (the idea's)."""
@@ -119,7 +128,8 @@ def load_configs(settings) -> dict[str, DecidimConfig]:
                         for k, v in (instance.get("taxonomies") or {}).items()},
             projects={str(k): str(v) for k, v in (instance.get("projects") or {}).items()},
             version=_opt(instance.get("version")),
-            timeout=float(instance.get("timeout") or TIMEOUT))
+            timeout=float(instance.get("timeout") or TIMEOUT),
+            marker_key=settings.secret_key)
     return out
 
 
@@ -185,18 +195,30 @@ DOCUMENTS = {"VERSION": VERSION, "CREATE_PROPOSAL": CREATE_PROPOSAL,
              "UPDATE_PROPOSAL": UPDATE_PROPOSAL, "LIST_PROPOSALS": LIST_PROPOSALS}
 
 MARKER = "Piazzetta #{}"
-MARKED = re.compile(re.escape(MARKER).replace(re.escape("{}"), "([0-9A-Za-z_-]{1,64})"))
+MARKED = re.compile(r"Piazzetta #([0-9A-Za-z_-]{1,64})/([0-9a-f]{16})")
 
 
-def marker(proposal_id: str) -> str:
+def marker_tag(proposal_id: str, key: str) -> str:
+    return hmac.new(key.encode(), b"piazzetta-decidim-marker:" + proposal_id.encode(),
+                    hashlib.sha256).hexdigest()[:16]
+
+
+def marker(proposal_id: str, key: str | None = None) -> str:
     """The line each proposal's body ends with: how a retry finds a proposal Decidim made
-    though its answer never reached the hub (a cut response), instead of making a second."""
-    return MARKER.format(proposal_id)
+    though its answer never reached the hub (a cut response), instead of making a second, and
+    how a proposal imported from the file is linked to its idea. An idea's ID is public (the
+    approved ideas' list) and anyone may write a proposal in the city's Decidim: the line
+    carries a tag made with the hub's secret (`key`, DecidimConfig.marker_key), so that no one
+    else's proposal is taken for the idea (its answer shown on the idea's receipt, the idea
+    left out of the import file). Without a key: the line's start, to search for in tests."""
+    start = MARKER.format(proposal_id)
+    return start if key is None else f"{start}/{marker_tag(proposal_id, key)}"
 
 
-def marked_ideas(text: str | None) -> list[str]:
-    """The idea IDs whose marker a proposal's body carries."""
-    return MARKED.findall(text or "")
+def marked_ideas(text: str | None, key: str) -> list[str]:
+    """The idea IDs whose marker, tagged with this hub's key, a proposal's body carries."""
+    return [found for found, tag in MARKED.findall(text or "")
+            if hmac.compare_digest(tag, marker_tag(found, key))]
 
 
 def plain_text(html: str | None) -> str:
@@ -222,13 +244,16 @@ class DecidimClient:
 
     def sign_in(self) -> str:
         try:
-            answer = self.session.post(
-                self.config.url + "/api/sign_in", timeout=self.timeout,
+            answer = self._post(
+                "/api/sign_in",
                 data={"api_user[key]": self.config.api_key,
                       "api_user[secret]": self.config.api_secret},
                 headers={"Accept": "application/json"})
         except requests.RequestException as exc:
             raise DecidimUnavailable(f"sign-in: {exc.__class__.__name__}") from exc
+        if answer.is_redirect:
+            raise DecidimUnavailable(f"sign-in: HTTP {answer.status_code}, a redirect not "
+                                     f"followed: check the instance's address")
         if answer.status_code >= 500 or answer.status_code == 429:
             raise DecidimUnavailable(f"sign-in: HTTP {answer.status_code}")
         token = (answer.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
@@ -244,6 +269,43 @@ class DecidimClient:
         self.token = token
         return token
 
+    def _post(self, path: str, **kwargs) -> requests.Response:
+        """One POST to the instance, its answer read whole (at most MAX_ANSWER bytes, within a
+        few timeouts in all). Redirects are never followed: requests would send the form's
+        API secret again to whatever address a 307/308 names (another host, plain http), and
+        a 302 to an internal address would be fetched from the hub (SSRF)."""
+        if not _private_transport(self.config.url):
+            raise DecidimUnavailable("not https: the API secret and token would travel in "
+                                     "clear; set the instance's https:// address")
+        started = time.monotonic()
+        answer = self.session.post(self.config.url + path, timeout=self.timeout,
+                                   allow_redirects=False, stream=True, **kwargs)
+        # A body trickled a byte at a time never trips the timeout between bytes: past three
+        # timeouts in all, the connection is shut (the read ends) and the answer dropped.
+        watchdog = threading.Timer(max(0.0, started + 3 * self.timeout - time.monotonic()),
+                                   _shut, (answer,))
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            body = bytearray()
+            for chunk in answer.iter_content(65536):
+                body += chunk
+                if len(body) > MAX_ANSWER:
+                    raise DecidimUnavailable(f"HTTP {answer.status_code}: answer too large")
+                if watchdog.finished.is_set():
+                    break
+            answer._content = bytes(body)
+        except requests.RequestException as exc:
+            if not watchdog.finished.is_set():
+                raise
+            raise DecidimUnavailable(f"HTTP {answer.status_code}: answer too slow") from exc
+        finally:
+            watchdog.cancel()
+            answer.close()
+        if watchdog.finished.is_set() and time.monotonic() >= started + 3 * self.timeout:
+            raise DecidimUnavailable(f"HTTP {answer.status_code}: answer too slow")
+        return answer
+
     def execute(self, document: str, variables: dict | None = None) -> dict:
         """The data of one GraphQL request; signs in first, and once more when the token
         expired (401)."""
@@ -251,13 +313,14 @@ class DecidimClient:
             if self.token is None:
                 self.sign_in()
             try:
-                answer = self.session.post(
-                    self.config.url + "/api", timeout=self.timeout,
-                    json={"query": document, "variables": variables or {}},
+                answer = self._post(
+                    "/api", json={"query": document, "variables": variables or {}},
                     headers={"Authorization": f"Bearer {self.token}",
                              "Accept": "application/json"})
             except requests.RequestException as exc:
                 raise DecidimUnavailable(exc.__class__.__name__) from exc
+            if answer.is_redirect:
+                raise DecidimUnavailable(f"HTTP {answer.status_code}: a redirect not followed")
             if answer.status_code == 401 and attempt == 0:
                 self.token = None
                 continue
@@ -303,31 +366,60 @@ class DecidimClient:
 
     def proposals(self):
         """Every proposal of the component: (id, state, {locale: body}, {locale: answer})."""
-        after = None
-        while True:
+        after, seen = None, set()
+        while len(seen) < MAX_PAGES:
             data = self.execute(LIST_PROPOSALS, {"component": self.config.proposals_component,
                                                  "after": after})
-            page = (data.get("component") or {}).get("proposals") or {}
-            for node in page.get("nodes") or []:
-                yield (str(node["id"]), node.get("state"), _translations(node.get("body")),
-                       _translations(node.get("answer")))
-            info = page.get("pageInfo") or {}
-            if not info.get("hasNextPage") or not info.get("endCursor"):
+            component = data.get("component")
+            page = component.get("proposals") if isinstance(component, dict) else None
+            nodes = page.get("nodes") if isinstance(page, dict) else None
+            for node in nodes if isinstance(nodes, list) else []:
+                if not isinstance(node, dict) or not isinstance(node.get("id"), (str, int)):
+                    continue            # a malformed node: not ours to read, the rest go on
+                state = node.get("state")
+                yield (str(node["id"]), state if isinstance(state, str) else None,
+                       _translations(node.get("body")), _translations(node.get("answer")))
+            info = (page.get("pageInfo") if isinstance(page, dict) else None) or {}
+            if not isinstance(info, dict):
                 return
-            after = info["endCursor"]
+            if not info.get("hasNextPage") or not info.get("endCursor") \
+                    or str(info["endCursor"]) in seen:
+                return          # the end, or a cursor seen before (an endless listing)
+            after = str(info["endCursor"])
+            seen.add(after)
 
     def find_marked(self, proposal_id: str) -> str | None:
         """The Decidim ID of the proposal whose body carries this idea's marker, if any."""
-        wanted = marker(proposal_id)
+        wanted = marker(proposal_id, self.config.marker_key)
         for decidim_id, _state, body, _answer in self.proposals():
             if any(wanted in (text or "") for text in body.values()):
                 return decidim_id
         return None
 
 
+def _shut(answer: requests.Response) -> None:
+    """Shut a response's connection from the watchdog's thread: a read blocked on it ends."""
+    sock = getattr(getattr(answer.raw, "connection", None), "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def _private_transport(url: str) -> bool:
+    """https, or plain http to this machine only (a stand-in, a tunnel's local end)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    return parts.scheme == "http" and (parts.hostname or "") in ("127.0.0.1", "::1",
+                                                                   "localhost")
+
+
 def _translations(field_value) -> dict[str, str]:
-    if not isinstance(field_value, dict):
+    if not isinstance(field_value, dict) or not isinstance(field_value.get("translations"),
+                                                            list):
         return {}
-    return {str(t.get("locale")): t.get("text") or ""
-            for t in field_value.get("translations") or [] if t.get("locale")}
+    return {str(t["locale"]): t.get("text") if isinstance(t.get("text"), str) else ""
+            for t in field_value["translations"] if isinstance(t, dict) and t.get("locale")}
 

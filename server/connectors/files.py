@@ -41,7 +41,8 @@ def config_for(hub, consultation_id: str) -> DecidimConfig:
         raise HubError(N_("Unknown consultation."), status=404, code="consultation_unknown")
     return load_configs(hub.settings).get(consultation_id) or DecidimConfig(
         consultation_id=consultation_id, url="", api_key="", api_secret="",
-        proposals_component="", locales={"fr": "fr", "it": "it"})
+        proposals_component="", locales={"fr": "fr", "it": "it"},
+        marker_key=hub.settings.secret_key)
 
 
 def locales(config: DecidimConfig) -> list[str]:
@@ -69,7 +70,7 @@ def proposal_rows(hub, config: DecidimConfig) -> list[dict]:
     rows = []
     for idea, placed in zip(ideas, decidim_rows(consultation, ideas)):
         row = {f"title/{loc}": idea["title"] for loc in locales(config)}
-        body = f"{idea['text']}\n\n{marker(idea['id'])}"
+        body = f"{idea['text']}\n\n{marker(idea['id'], config.marker_key)}"
         row.update({f"body/{loc}": body for loc in locales(config)})
         row.update({k: placed[k] for k in ("address", "latitude", "longitude")})
         row["taxonomies/ids"] = ",".join(config.taxonomies.get(idea.get("theme") or "", []))

@@ -30,10 +30,12 @@ import time
 from sqlalchemy import and_, select, update
 
 from app.clock import now_iso
+from app.errors import ValidationError
 from app.text import clean_text
 from sync.batches import backoff_delay
 
 from .. import db
+from ..errors import HubError
 from .decidim import (DecidimClient, DecidimConfig, DecidimRefused, DecidimUnavailable,
                       load_configs, marked_ideas, marker, plain_text)
 
@@ -47,6 +49,7 @@ ROUND = 50                  # rows sent per consultation and round at most
 # Decidim's answer states (answer_proposal_attributes.rb) as the hub's (app/proposals.py).
 ANSWER_STATES = {"accepted": "accepted", "rejected": "rejected", "evaluating": "under_study"}
 QUEUE_STATES = ("waiting", "sent", "refused")
+ANSWER_MAX = 4000           # characters of an answer the hub keeps (IdeaRegister.answer_proposal)
 
 
 def queue_approved(engine, consultation_ids: list[str]) -> int:
@@ -260,7 +263,7 @@ class DecidimOutbox(threading.Thread):
         place (the public, rounded point; an area's name as the address), its theme's
         taxonomies, and the marker line."""
         attributes = {"title": idea["title"],
-                      "body": f"{idea['text']}\n\n{marker(proposal_id)}"}
+                      "body": f"{idea['text']}\n\n{marker(proposal_id, config.marker_key)}"}
         place = idea.get("place") or {}
         if "lat" in place and "lon" in place:
             attributes["latitude"], attributes["longitude"] = place["lat"], place["lon"]
@@ -299,7 +302,8 @@ class DecidimOutbox(threading.Thread):
         for decidim_id, state, body, answer in client.proposals():
             row = ours.get(decidim_id)
             if row is None and unlinked:
-                found = {m for text in body.values() for m in marked_ideas(text)}
+                found = {m for text in body.values()
+                         for m in marked_ideas(text, config.marker_key)}
                 proposal_id = next((p for p in found if p in unlinked), None)
                 if proposal_id is not None:
                     row = unlinked.pop(proposal_id)
@@ -309,15 +313,25 @@ class DecidimOutbox(threading.Thread):
             texts = {}
             for locale, html in answer.items():
                 lang = config.lang(locale)
-                text = plain_text(html)
+                text = clean_text(plain_text(html) if isinstance(html, str) else "",
+                                  field="answer", max_length=10**9)
                 if lang and text:
-                    texts[lang] = clean_text(text, field="answer", max_length=4000)
+                    # The hub keeps an answer of at most ANSWER_MAX characters: a longer one
+                    # (Decidim has no such limit) is cut, not refused — a refusal raised here
+                    # kept every later proposal's answer from coming back, round after round.
+                    texts[lang] = text if len(text) <= ANSWER_MAX \
+                        else text[:ANSWER_MAX - 1].rstrip() + "…"
             stored = json.dumps(texts, ensure_ascii=False, sort_keys=True)
             if row.answer_state == state and (row.answer or "{}") == stored:
                 continue
             idea_lang = langs.get(row.proposal_id)
             own = texts.get(idea_lang or "") or next(iter(texts.values()), None)
-            self.hub.answer_proposal(row.proposal_id, ANSWER_STATES[state], own)
+            try:
+                self.hub.answer_proposal(row.proposal_id, ANSWER_STATES[state], own)
+            except (ValidationError, HubError) as exc:     # this one only: the others go on
+                log.warning("Decidim's answer to proposal %s not taken: %s", decidim_id,
+                            exc.__class__.__name__)
+                continue
             self._set(row.proposal_id, answer_state=state, answer=stored)
             changed += 1
         return changed

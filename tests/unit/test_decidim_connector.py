@@ -133,7 +133,8 @@ def test_the_import_files_read_back_with_decidims_importer_rules(hub, tablet, pu
     by_title = {p["title"]["it"]: p for p in proposals}
     italian = by_title["Una panchina all'ombra dei platani"]
     # The formula-looking text is made inert by the one CSV rule (server/tabular.py).
-    assert italian["body"]["it"] == f"'=In piazza del mercato.\n\n{marker(made['it'].id)}"
+    assert italian["body"]["it"] == \
+        f"'=In piazza del mercato.\n\n{marker(made['it'].id, hub.settings.secret_key)}"
     assert set(italian["title"]) == set(ORGANIZATION_LOCALES)
     assert all(marker(made["no"].id) not in b for p in proposals for b in p["body"].values())
 
