@@ -151,6 +151,7 @@ class DecidimOutbox(threading.Thread):
         self.waiting_until: dict[str, float] = {}     # an instance that failed: not before
         self.failures: dict[str, int] = {}
         self.sent = 0                                  # proposals made or updated (bench)
+        self.leases: dict[str, tuple[float, float]] = {}   # held rows: (lease_until, length)
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stopping.set()
@@ -244,7 +245,10 @@ class DecidimOutbox(threading.Thread):
                 self._set(proposal_id, decidim_id=decidim_id, uncertain=False)
                 found = True
         if decidim_id is None:
-            self._set(proposal_id, uncertain=True)      # before: the answer may never come
+            # Marked uncertain before: the answer may never come. Only while this process still
+            # holds the row, renewed for the whole create (bounded by the client's watchdog).
+            if not self._renew_before_create(proposal_id):
+                return
             decidim_id = client.create_proposal(locale, attributes)
         else:
             try:
@@ -352,9 +356,30 @@ class DecidimOutbox(threading.Thread):
         now = time.time()
         lease = LEASE_TIMEOUTS * config.timeout + 5.0
         with db.writer(self.hub.engine).begin() as conn:
-            return conn.execute(update(o).where(
+            held = conn.execute(update(o).where(
                 o.c.proposal_id == proposal_id, o.c.state == "waiting",
                 o.c.lease_until <= now).values(lease_until=now + lease)).rowcount == 1
+        if held:
+            self.leases[proposal_id] = (now + lease, lease)
+        return held
+
+    def _renew_before_create(self, proposal_id: str) -> bool:
+        """Just before a create: the lease renewed — only if this process still holds it (its
+        own lease_until is still the row's: a fencing token) — and the row marked uncertain
+        in the same write. False: another process took the row over (this one was slower than
+        its lease); it must not create."""
+        o = db.decidim_outbox
+        until, lease = self.leases.get(proposal_id, (None, 0.0))
+        if until is None:
+            return False
+        renewed = time.time() + lease
+        with db.writer(self.hub.engine).begin() as conn:
+            held = conn.execute(update(o).where(
+                o.c.proposal_id == proposal_id, o.c.lease_until == until).values(
+                lease_until=renewed, uncertain=True)).rowcount == 1
+        if held:
+            self.leases[proposal_id] = (renewed, lease)
+        return held
 
     def _set(self, proposal_id: str, **values) -> None:
         with db.writer(self.hub.engine).begin() as conn:

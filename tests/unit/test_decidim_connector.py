@@ -354,3 +354,32 @@ def test_paper_ballots_for_decidims_budgets_read_back_with_the_modules_rules(hub
     assert votes == {101: funded["p-bus"]["funding_ballots"],
                      103: funded["p-market"]["funding_ballots"]}
     assert votes[103] == 2
+
+
+def test_a_process_slower_than_its_lease_does_not_create_a_second_proposal(hub, tablet, push):
+    """Two hub processes' outboxes on one database: the first claims an idea, is slower than its
+    lease, and the second takes the row over. The first must then not create the proposal (its
+    lease_until is its fencing token); the second creates it once."""
+    from server.connectors.decidim import load_configs
+    from server.connectors.outbox import DecidimOutbox
+    from sqlalchemy import update
+
+    from server import db
+    made = ideas_on_the_hub(hub, tablet, push)
+    outbox.queue_approved(hub.engine, [CONSULTATION])
+    write_config(hub, timeout=5)
+    config = load_configs(hub.settings)[CONSULTATION]
+    slow, quick = DecidimOutbox(hub, interval=1), DecidimOutbox(hub, interval=1)
+    idea = made["fr"].id
+    assert slow._claim(idea, config)
+    assert not quick._claim(idea, config)              # held
+    with db.writer(hub.engine).begin() as conn:          # the slow one's lease runs out
+        conn.execute(update(db.decidim_outbox).where(
+            db.decidim_outbox.c.proposal_id == idea).values(lease_until=0.0))
+    assert quick._claim(idea, config)
+    assert not slow._renew_before_create(idea)           # taken over: no create
+    assert quick._renew_before_create(idea)              # the holder creates
+    with hub.engine.connect() as conn:
+        row = conn.execute(db.decidim_outbox.select().where(
+            db.decidim_outbox.c.proposal_id == idea)).first()
+    assert row.uncertain                                # marked in the same write
