@@ -25,6 +25,9 @@ class QuestionScreen(Screen):
     can_confirm = BooleanProperty(False)
     question = ObjectProperty(None, allownone=True)
     bodies = DictProperty({})
+    # The resident's choices (screens/resident.py): read aloud, easy read.
+    resident = ObjectProperty(None, allownone=True)
+    reading = BooleanProperty(False)      # read aloud is on: the Read aloud button shows
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -34,6 +37,23 @@ class QuestionScreen(Screen):
         self.ids.nav_row.bind(width=self._place_stop)
         for button in (self.ids.back, self.ids.stop, self.ids.skip, self.ids.next):
             button.bind(width=self._place_stop)
+
+    def on_resident(self, _screen, resident):
+        if resident is not None:
+            resident.bind(read_aloud=self._read_aloud_changed)
+            self._read_aloud_changed(resident, resident.read_aloud)
+
+    def _read_aloud_changed(self, _resident, mode):
+        self.reading = mode != "off"
+
+    def open_display(self) -> None:
+        if self.controller is not None:
+            self.controller.open_display_panel()
+
+    def read_page(self) -> None:
+        """Read the question, then each answer, in the kiosk's language."""
+        if self.controller is not None:
+            self.controller.read_aloud_page(self)
 
     def place_stop(self, *_args) -> None:
         """Stop beside Back while the row holds every button; above them otherwise."""

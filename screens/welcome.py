@@ -57,6 +57,10 @@ class WelcomeScreen(Screen):
         if self.controller is not None:
             self.controller.start_ballot()
 
+    def open_display(self):
+        if self.controller is not None:
+            self.controller.open_display_panel()
+
     def propose_idea(self):
         if self.controller is not None:
             self.controller.open_idea()

@@ -111,6 +111,14 @@ _ICONS = {
     "next": [[(0.38, 0.18), (0.7, 0.5), (0.38, 0.82)]],
     "undo": [[(0.3, 0.62), (0.66, 0.62), (0.8, 0.48), (0.66, 0.3), (0.36, 0.3)],
              [(0.42, 0.78), (0.26, 0.62), (0.42, 0.46)]],
+    # A large and a small letter A: the resident's display and voice settings.
+    "display": [[(0.04, 0.16), (0.27, 0.84), (0.5, 0.16)], [(0.13, 0.42), (0.41, 0.42)],
+                [(0.58, 0.16), (0.74, 0.6), (0.9, 0.16)], [(0.64, 0.33), (0.84, 0.33)]],
+    # A loudspeaker and its sound: read aloud.
+    "speaker": [[(0.12, 0.38), (0.3, 0.38), (0.52, 0.18), (0.52, 0.82), (0.3, 0.62),
+                 (0.12, 0.62), (0.12, 0.38)],
+                [(0.66, 0.34), (0.72, 0.5), (0.66, 0.66)],
+                [(0.78, 0.24), (0.88, 0.5), (0.78, 0.76)]],
 }
 
 
@@ -149,6 +157,15 @@ class IconButton(ButtonBehavior, BoxLayout):
     foreground = ListProperty([1, 1, 1, 1])
     selected = BooleanProperty(False)
     ink = ListProperty([1, 1, 1, 1])      # the icon's and word's colour as drawn
+
+
+class PicturedButton(ButtonBehavior, BoxLayout):
+    """A secondary button with a drawn picture before its words (the resident's display
+    settings, read aloud): the words say what it does, the picture helps find it."""
+    text = StringProperty("")
+    icon = StringProperty("display")
+    selected = BooleanProperty(False)
+    ink = ListProperty([0, 0, 0, 1])
 
 
 class LanguageBar(BoxLayout):

@@ -1,0 +1,97 @@
+"""Issue 31: what a resident who does not read easily reaches alone, on the real window: the
+display and voice panel (no PIN) from the welcome screen and the questions, in both
+orientations, reset after the resident to the facilitator's defaults."""
+import pytest
+from kivy.core.window import Window
+
+from screens.i18n import tr
+from screens.theme import theme
+from tests.ui.conftest import set_size, shown, step, wait_settled
+
+
+def open_panel(k, button):
+    wait_settled()
+    k.tap(button)
+    panel = k.root._panel
+    assert panel is not None and panel.parent is Window, "the panel did not open"
+    assert k.root.current not in ("pin", "facilitator")
+    wait_settled()
+    return panel
+
+
+def close_panel(k, panel):
+    k.tap(panel.ids.done)
+    assert panel.parent is None
+    wait_settled()
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (800, 1280)], ids=["landscape", "portrait"])
+def test_a_resident_changes_the_display_alone_and_the_next_one_gets_the_defaults(
+        kiosk_factory, size):
+    set_size(*size)
+    orientation = "landscape" if size[0] > size[1] else "portrait"
+    k = kiosk_factory()
+    welcome = k.root.welcome
+    assert shown(welcome.ids.display) and welcome.ids.display.text == "Affichage et voix"
+    panel = open_panel(k, welcome.ids.display)
+    k.tap(panel.ids.size_very_large)
+    k.tap(panel.ids.high_contrast)
+    k.tap(panel.ids.read_on_demand)
+    k.tap(panel.ids.volume_up)
+    assert (theme.text_size, theme.high_contrast) == ("very_large", True)
+    assert k.root.resident.read_aloud == "on_demand" and k.root.resident.volume == 1.0
+    assert k.session.settings.text_size == "normal"      # the tablet's defaults are unchanged
+    k.shot(f"resident-panel-{orientation}")
+    tr.lang = "it"
+    step(4)
+    k.shot(f"resident-panel-{orientation}", lang="it")
+    close_panel(k, panel)
+    k.shot(f"welcome-very-large-contrast-{orientation}", lang="it")
+    tr.lang = "fr"
+    step(2)
+    # The button sits fully inside the window, whatever the text size.
+    x, y = welcome.ids.display.to_window(*welcome.ids.display.pos)
+    assert 0 <= x and x + welcome.ids.display.width <= Window.width
+
+    k.tap(welcome.ids.start)
+    assert k.root.current == "question"
+    question = k.root.question
+    wait_settled()
+    assert shown(question.ids.display) and shown(question.ids.read_aloud)
+    assert question.ids.read_aloud.opacity == 1 and not question.ids.read_aloud.disabled
+    k.shot(f"question-very-large-read-aloud-{orientation}")
+    panel = open_panel(k, question.ids.display)
+    k.tap(panel.ids.size_large)
+    assert theme.text_size == "large"
+    close_panel(k, panel)
+
+    # The resident stops: the next one finds the tablet as the facilitator set it.
+    k.tap(question.ids.stop)
+    k.tap(question.confirm_stop.ids.leave)
+    assert k.root.current == "welcome"
+    assert (theme.text_size, theme.high_contrast) == ("normal", False)
+    assert k.root.resident.read_aloud == "off" and k.root.resident.volume == 0.8
+    assert list(Window.clearcolor) == list(theme.colours["background"])
+
+
+def test_the_facilitators_choice_stays_the_default_after_each_resident(kiosk_factory):
+    k = kiosk_factory(text_size="large", high_contrast=True)
+    assert (theme.text_size, theme.high_contrast) == ("large", True)
+    panel = open_panel(k, k.root.welcome.ids.display)
+    k.tap(panel.ids.size_normal)
+    k.tap(panel.ids.standard)
+    k.tap(panel.ids.read_audio_first)
+    assert (theme.text_size, theme.high_contrast) == ("normal", False)
+    close_panel(k, panel)
+    k.tap(k.root.welcome.ids.start)
+    k.root.finish()          # the thanks screen's end
+    step(2)
+    assert (theme.text_size, theme.high_contrast) == ("large", True)
+    assert k.root.resident.read_aloud == "off"
+    # The idle reset too, with the panel left open.
+    panel = open_panel(k, k.root.welcome.ids.display)
+    k.tap(panel.ids.size_very_large)
+    k.tap(k.root.welcome.ids.start) if False else None
+    k.root.reset_resident()
+    step(2)
+    assert panel.parent is None and theme.text_size == "large"
