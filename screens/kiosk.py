@@ -233,7 +233,9 @@ class KioskRoot(FloatLayout):
         # The resident's own display and voice choices (screens/resident_panel.py), reset
         # after each resident; the panel is built when first opened.
         self.resident = ResidentChoices()
+        self.resident.bind(read_aloud=self._read_aloud_changed)
         self._panel = None
+        self._speaker = None            # screens/speech.py, imported when first needed
         # Taps on what the resident has not seen yet are dropped (screens/tap_guard.py): the
         # window's handlers run before any widget's, modal views included.
         self.tap_guard = TapGuard()
@@ -538,6 +540,25 @@ class KioskRoot(FloatLayout):
         self._panel.open(animation=False)
         self.settling()
 
+    @property
+    def speaker(self):
+        """The kiosk's voice (screens/speech.py), made when first needed."""
+        if self._speaker is None:
+            from screens.speech import Speaker
+            self._speaker = Speaker(volume=self.resident.volume)
+            self.resident.bind(volume=self._speaker.setter("volume"))
+        return self._speaker
+
+    def read_aloud(self, utterances):
+        self.speaker.say(utterances)
+
+    def read_aloud_page(self, screen):
+        self.read_aloud(screen.spoken_page())
+
+    def _read_aloud_changed(self, _resident, mode):
+        if mode == "off" and self._speaker is not None:
+            self._speaker.stop()
+
     def resident_display(self, *, text_size=None, high_contrast=None):
         """The resident's own text size or contrast, until the next resident."""
         if text_size is not None:
@@ -645,6 +666,8 @@ class KioskRoot(FloatLayout):
             self.pin_screen.on_leave()
         if self._idle_prompt is not None:
             self._idle_prompt.stop()
+        if self._speaker is not None:
+            self._speaker.close()
 
 
 load_kv(__file__)

@@ -1,6 +1,8 @@
 """Issue 31: what a resident who does not read easily reaches alone, on the real window: the
 display and voice panel (no PIN) from the welcome screen and the questions, in both
 orientations, reset after the resident to the facilitator's defaults."""
+import os
+
 import pytest
 from kivy.core.window import Window
 
@@ -95,3 +97,64 @@ def test_the_facilitators_choice_stays_the_default_after_each_resident(kiosk_fac
     k.root.reset_resident()
     step(2)
     assert panel.parent is None and theme.text_size == "large"
+
+
+# -- read aloud -----------------------------------------------------------------------------
+
+def wait_for(condition, seconds=60.0):
+    """Step frames until `condition()` holds (speech is made off the UI thread)."""
+    import time
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        step(1)
+        time.sleep(0.01)
+    return condition()
+
+
+def to_question(k, kind):
+    wait_settled()
+    k.tap(k.root.welcome.ids.start)
+    while k.session.question.kind != kind:
+        k.root.question.skip()
+        step(2)
+    wait_settled()
+    return k.root.question
+
+
+def sound_of(path):
+    from app.speech import wav_figures
+    seconds, peak = wav_figures(path)
+    assert seconds > 0.3, (path, seconds)
+    assert peak > 1000, (path, peak)         # not silence
+
+
+@pytest.mark.parametrize("lang", ["fr", "it"])
+def test_read_aloud_speaks_the_question_then_each_option(kiosk_factory, lang):
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    k = kiosk_factory(lang=lang)
+    panel = open_panel(k, k.root.welcome.ids.display)
+    k.tap(panel.ids.read_on_demand)
+    close_panel(k, panel)
+    question = to_question(k, "choice")
+    k.tap(question.ids.read_aloud)
+    speaker = k.root.speaker
+    options = [tr.loc(o.label) for o in question.question.options]
+    expected = [tr.loc(question.question.prompt)] + \
+        ([tr.loc(question.question.help)] if tr.loc(question.question.help) else [])
+    assert wait_for(lambda: len(speaker.played) >= 1)
+    kind, first, path = speaker.played[0]
+    assert (kind, first.text, first.lang) == ("synthesis", expected[0], lang)
+    sound_of(path)
+    # The rest follows, each option in turn, in the kiosk's language.
+    assert wait_for(lambda: len(speaker.played) >= len(expected) + len(options), 120)
+    said = [u.text for _kind, u, _path in speaker.played]
+    assert said == expected + options
+    for _kind, _u, path in speaker.played:
+        sound_of(path)
+    k.shot(f"read-aloud-choice-{lang}")
+    # The next resident hears nothing of it.
+    k.root.reset_resident()
+    step(2)
+    assert not speaker.speaking and k.root.resident.read_aloud == "off"
