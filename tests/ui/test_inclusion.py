@@ -158,3 +158,36 @@ def test_read_aloud_speaks_the_question_then_each_option(kiosk_factory, lang):
     k.root.reset_resident()
     step(2)
     assert not speaker.speaking and k.root.resident.read_aloud == "off"
+
+
+def test_audio_first_reads_an_answer_at_the_first_touch_and_chooses_it_at_the_second(
+        kiosk_factory):
+    from kivy.tests.common import UnitTestTouch
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    k = kiosk_factory(lang="it")
+    panel = open_panel(k, k.root.welcome.ids.display)
+    k.tap(panel.ids.read_audio_first)
+    close_panel(k, panel)
+    question = to_question(k, "yes_no")
+    qid = question.question.id
+    no = question.body.ids.no
+
+    def touch(widget):
+        wait_settled()
+        finger = UnitTestTouch(*widget.to_window(*widget.center))
+        finger.touch_down()
+        step(1)
+        finger.touch_up()
+        step(2)
+
+    touch(no)
+    speaker = k.root.speaker
+    assert wait_for(lambda: speaker.played)
+    assert speaker.played[-1][1].text == no.text == "No"
+    sound_of(speaker.played[-1][2])
+    assert qid not in k.session.answers and k.session.question.id == qid   # nothing chosen
+    touch(no)                                 # the second touch chooses, as a tap does
+    assert k.session.answers.get(qid) == "no"
+    assert k.session.question.id != qid
+    # Written to the store like any answer.
+    assert k.store.answers_of(k.session.ballot_id)[qid] == "no"
