@@ -248,6 +248,7 @@ class KioskRoot(FloatLayout):
                                      if FADE_SECONDS > 0 else NoTransition())
         self.welcome = WelcomeScreen(name="welcome", consultation=consultation,
                                      cover_source=cover, controller=self)
+        self.resident.bind(easy_read=self.welcome.setter("easy_read"))
         self.bundle_dir = str(bundle_dir)
         # The other screens are built when first needed: the welcome screen draws sooner;
         # the question screen is built just after, so the first tap does not wait for it.

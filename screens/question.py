@@ -28,6 +28,7 @@ class QuestionScreen(Screen):
     # The resident's choices (screens/resident.py): read aloud, easy read.
     resident = ObjectProperty(None, allownone=True)
     reading = BooleanProperty(False)      # read aloud is on: the Read aloud button shows
+    easy_read = BooleanProperty(False)    # easy-read words and pictures
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -41,8 +42,10 @@ class QuestionScreen(Screen):
 
     def on_resident(self, _screen, resident):
         if resident is not None:
-            resident.bind(read_aloud=self._read_aloud_changed)
+            resident.bind(read_aloud=self._read_aloud_changed,
+                          easy_read=self.setter("easy_read"))
             self._read_aloud_changed(resident, resident.read_aloud)
+            self.easy_read = resident.easy_read
 
     def _read_aloud_changed(self, _resident, mode):
         self.reading = mode != "off"
@@ -78,7 +81,7 @@ class QuestionScreen(Screen):
         question, lang = self.question, tr.lang
         if question is None:
             return []
-        page = [Utterance(tr.loc(question.prompt), lang,
+        page = [Utterance(self.ids.prompt.text, lang,
                           self.image_path(localized_only(question_audio(question), lang)))]
         if tr.loc(question.help):
             page.append(Utterance(tr.loc(question.help), lang))

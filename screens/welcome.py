@@ -29,6 +29,7 @@ class WelcomeScreen(Screen):
     meetings = ListProperty([])
     themes_line = StringProperty("")
     controller = ObjectProperty(None, allownone=True)
+    easy_read = BooleanProperty(False)        # the resident chose easy read (issue 31)
     # The local time now (tests set another clock).
     clock = ObjectProperty(datetime.now)
 

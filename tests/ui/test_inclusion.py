@@ -191,3 +191,102 @@ def test_audio_first_reads_an_answer_at_the_first_touch_and_chooses_it_at_the_se
     assert k.session.question.id != qid
     # Written to the store like any answer.
     assert k.store.answers_of(k.session.ballot_id)[qid] == "no"
+
+
+# -- easy read, pictures and recordings from the bundle ---------------------------------------
+
+EASY = {"fr": "Quels sujets sont les plus importants pour vous ?",
+        "it": "Quali temi sono i più importanti per voi?"}
+EASY_OPTIONS = {
+    "infrastructure": ({"fr": "Les routes et les bus", "it": "Strade e autobus"},
+                       "images/p-bus.png"),
+    "economy": ({"fr": "Le travail", "it": "Il lavoro"}, "images/p-coworking.png"),
+    "health": ({"fr": "La santé", "it": "La salute"}, "images/p-telehealth.png"),
+    "services": ({"fr": "L'aide aux personnes", "it": "L'aiuto alle persone"},
+                 "images/p-services.png"),
+}
+
+
+def tone(path, seconds=0.6, hz=440):
+    """A recording as a city would ship one (here a tone, to tell it from synthesis)."""
+    import math
+    import struct
+    import wave
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(22050)
+        wav.writeframes(b"".join(struct.pack("<h", int(12000 * math.sin(2 * math.pi * hz * n
+                                                                            / 22050)))
+                                 for n in range(int(22050 * seconds))))
+
+
+@pytest.fixture
+def easy_bundle(tmp_path):
+    """The demo with easy-read texts, a picture per option of q-themes, and recordings of the
+    question (FR and IT) and of one option (FR), as the spreadsheet's columns build them."""
+    import json
+    import shutil
+    from app.bundle import load_bundle
+    from app.paths import DEMO_BUNDLE_DIR
+    folder = tmp_path / "easy"
+    shutil.copytree(DEMO_BUNDLE_DIR, folder)
+    (folder / "audio").mkdir()
+    for name in ("q-themes-fr", "q-themes-it", "health-fr"):
+        tone(folder / "audio" / f"{name}.wav")
+    data = json.loads((folder / "bundle.json").read_text(encoding="utf-8"))
+    c = data["consultation"]
+    c["title_easy"] = {"fr": "Votre avis sur la région", "it": "Il vostro parere sulla regione"}
+    q = next(q for q in c["questions"] if q["id"] == "q-themes")
+    q["prompt_easy"] = EASY
+    q["audio"] = {"fr": "audio/q-themes-fr.wav", "it": "audio/q-themes-it.wav"}
+    for option in q["options"]:
+        option["label_easy"], option["image"] = EASY_OPTIONS[option["id"]]
+        if option["id"] == "health":
+            option["audio"] = {"fr": "audio/health-fr.wav"}
+    (folder / "bundle.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return folder, load_bundle(folder)
+
+
+@pytest.mark.parametrize("lang", ["fr", "it"])
+def test_easy_read_shows_easy_words_with_pictures_and_plays_the_bundles_recordings(
+        kiosk_factory, easy_bundle, lang):
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    folder, consultation = easy_bundle
+    k = kiosk_factory(lang=lang, consultation=consultation, bundle_dir=folder)
+    welcome = k.root.welcome
+    usual_title = welcome.ids.title.text
+    panel = open_panel(k, welcome.ids.display)
+    k.tap(panel.ids.easy_on)
+    k.tap(panel.ids.read_on_demand)
+    close_panel(k, panel)
+    assert welcome.ids.title.text == consultation.title_easy[lang] != usual_title
+    question = to_question(k, "choice")
+    assert question.ids.prompt.text == EASY[lang]
+    for option in question.question.options:
+        card = question.body.cards[option.id]
+        words, image = EASY_OPTIONS[option.id]
+        assert card.text == words[lang]
+        assert card.picture is not None and card.picture.source == str(folder / image)
+        assert card.picture.texture is not None and shown(card.picture)
+        # The picture is inside its card, beside the words.
+        assert card.collide_point(*card.picture.center)
+    k.shot(f"easy-read-choice-{lang}")
+    k.tap(question.ids.read_aloud)
+    speaker = k.root.speaker
+    assert wait_for(lambda: len(speaker.played) >= 5, 120)
+    kinds = [(kind, u.text) for kind, u, _path in speaker.played]
+    # The question's recording plays instead of synthesis, then each option's easy words;
+    # "La santé" has its own recording in French only.
+    assert kinds[0] == ("recording", EASY[lang])
+    assert speaker.played[0][2] == str(folder / "audio" / f"q-themes-{lang}.wav")
+    health = ("recording" if lang == "fr" else "synthesis",
+              EASY_OPTIONS["health"][0][lang])
+    assert kinds[1:] == [("synthesis", EASY_OPTIONS["infrastructure"][0][lang]),
+                         ("synthesis", EASY_OPTIONS["economy"][0][lang]), health,
+                         ("synthesis", EASY_OPTIONS["services"][0][lang])]
+    # The next resident gets the usual texts back.
+    k.root.reset_resident()
+    step(2)
+    assert welcome.ids.title.text == usual_title
+    assert question.body is None or question.easy_read is False
