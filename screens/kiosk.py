@@ -571,7 +571,10 @@ class KioskRoot(FloatLayout):
     def _display_defaults(self):
         """The tablet's display as the facilitator set it, and no resident's choice."""
         settings = self.session.settings
-        self.resident.reset()
+        self.resident.reset(read_aloud=settings.read_aloud)
+        if settings.read_aloud != "off" and self._speaker is None:
+            # Read aloud from the start: the voice is made after the first frame.
+            Clock.schedule_once(lambda _dt: self.speaker, 0)
         self.resident_display(text_size=settings.text_size,
                               high_contrast=settings.high_contrast)
 

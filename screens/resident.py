@@ -6,9 +6,7 @@ machines reset their settings after each voter."""
 from kivy.event import EventDispatcher
 from kivy.properties import BooleanProperty, NumericProperty, OptionProperty
 
-# "on_demand": a Read aloud button reads the page; "audio_first": an answer is read when
-# touched, and a second touch on it chooses it.
-READ_ALOUD_MODES = ("off", "on_demand", "audio_first")
+from app.kiosk import READ_ALOUD_MODES
 VOLUME_DEFAULT = 0.8
 VOLUME_STEP = 0.2
 
@@ -18,8 +16,9 @@ class ResidentChoices(EventDispatcher):
     easy_read = BooleanProperty(False)
     volume = NumericProperty(VOLUME_DEFAULT)
 
-    def reset(self) -> None:
-        self.read_aloud = "off"
+    def reset(self, read_aloud: str = "off") -> None:
+        """Back to the tablet's defaults (`read_aloud`: the facilitator's choice)."""
+        self.read_aloud = read_aloud
         self.easy_read = False
         self.volume = VOLUME_DEFAULT
 

@@ -290,3 +290,31 @@ def test_easy_read_shows_easy_words_with_pictures_and_plays_the_bundles_recordin
     step(2)
     assert welcome.ids.title.text == usual_title
     assert question.body is None or question.easy_read is False
+
+
+def test_the_facilitator_chooses_read_aloud_as_the_tablets_default(kiosk_factory):
+    from tests.ui.test_facilitator import enter_facilitator
+    k = kiosk_factory()
+    assert k.root._speaker is None              # nothing of speech is loaded while it is off
+    fac = enter_facilitator(k)
+    k.tap(fac.nav_buttons["display"])
+    page = fac.ids.pages.get_screen("display")
+    step(2)
+    k.tap(page.ids.read_audio_first)
+    assert k.store.get_setting("kiosk.read_aloud") == "audio_first"
+    assert k.root.resident.read_aloud == "audio_first"
+    k.shot("facilitator-display-read-aloud")
+    k.root.back_to_kiosk()
+    step(2)
+    # A resident turns it off for themself; the next one has the tablet's default again.
+    panel = open_panel(k, k.root.welcome.ids.display)
+    k.tap(panel.ids.read_off)
+    close_panel(k, panel)
+    assert k.root.resident.read_aloud == "off"
+    k.root.reset_resident()
+    step(2)
+    assert k.root.resident.read_aloud == "audio_first"
+    # A kiosk started with it on makes its voice just after the first frame.
+    k2 = kiosk_factory(read_aloud="on_demand")
+    step(3)
+    assert k2.root._speaker is not None and k2.root.resident.read_aloud == "on_demand"
