@@ -35,15 +35,40 @@ def longest_word_width(text: str, font_size: float, bold: bool = True) -> float:
     return max((text_width(w, font_size, bold) for w in words), default=0)
 
 
-class Heading(Label):
+class DrawsEmoji:
+    """A label whose text may hold emoji or symbols (authored texts): Kivy draws a label in
+    one font, and Roboto has none of them, so the runs Roboto lacks are drawn in the fallback
+    font (app.glyphs.emoji_font) through markup. A text without such a run is left as it is
+    (no markup: a "[" in it stays a "[")."""
+
+    def on_text(self, _label, text):
+        drawn = getattr(self, "_drawn", None)
+        if drawn == text:
+            return
+        from app.glyphs import emoji_font, fallback_runs
+        runs = fallback_runs(text)
+        if not any(emoji for _run, emoji in runs) or emoji_font() is None:
+            if drawn is not None:         # markup was ours, for the text before
+                self._drawn = None
+                self.markup = False
+            return
+        from kivy.utils import escape_markup
+        font = emoji_font()
+        self._drawn = "".join(f"[font={font}]{escape_markup(run)}[/font]" if emoji
+                              else escape_markup(run) for run, emoji in runs)
+        self.markup = True
+        self.text = self._drawn
+
+
+class Heading(DrawsEmoji, Label):
     pass
 
 
-class Title(Label):
+class Title(DrawsEmoji, Label):
     pass
 
 
-class BodyText(Label):
+class BodyText(DrawsEmoji, Label):
     pass
 
 
@@ -59,7 +84,7 @@ class Chip(Label):
     pass
 
 
-class RoundedButton(ButtonBehavior, Label):
+class RoundedButton(DrawsEmoji, ButtonBehavior, Label):
     """A large, rounded touch target (at least theme.touch high) with a text label."""
     background = ListProperty([0, 0, 0, 1])
     foreground = ListProperty([1, 1, 1, 1])

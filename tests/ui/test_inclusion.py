@@ -318,3 +318,41 @@ def test_the_facilitator_chooses_read_aloud_as_the_tablets_default(kiosk_factory
     k2 = kiosk_factory(read_aloud="on_demand")
     step(3)
     assert k2.root._speaker is not None and k2.root.resident.read_aloud == "on_demand"
+
+
+# -- emoji in authored texts ------------------------------------------------------------------
+
+def test_emoji_in_authored_texts_are_drawn_in_the_fallback_font(kiosk_factory, tmp_path):
+    import json
+    import shutil
+    from app.bundle import load_bundle
+    from app.glyphs import emoji_font
+    from app.paths import DEMO_BUNDLE_DIR
+    if emoji_font() is None:
+        pytest.skip("no emoji font (fonts-symbola: tools/install-system-packages.sh)")
+    folder = tmp_path / "emoji"
+    shutil.copytree(DEMO_BUNDLE_DIR, folder)
+    data = json.loads((folder / "bundle.json").read_text(encoding="utf-8"))
+    q = next(q for q in data["consultation"]["questions"] if q["id"] == "q-themes")
+    q["prompt"] = {"fr": "Quels thèmes 🌳 passent en premier ? [A&B]",
+                   "it": "Quali temi 🌳 vengono per primi? [A&B]",
+                   "en": "Which themes 🌳 come first? [A&B]"}
+    q["options"][0]["label"] = {"fr": "Vélo 🚲 et bus 🚌", "it": "Bici 🚲 e autobus 🚌",
+                                "en": "Bike 🚲 and bus 🚌"}
+    (folder / "bundle.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    k = kiosk_factory(consultation=load_bundle(folder), bundle_dir=folder)
+    question = to_question(k, "choice")
+    prompt, card = question.ids.prompt, question.body.cards["infrastructure"]
+    for label in (prompt, card):
+        assert label.markup and f"[font={emoji_font()}]" in label.text
+    # The markup's own characters in the author's words stay words.
+    assert "&bl;A&amp;B&br;" in prompt.text
+    k.shot("emoji-question")
+    # A text without emoji in the other language of the same label: no markup left behind.
+    card.text = "Infrastrutture [A]"
+    step(1)
+    assert not card.markup and card.text == "Infrastrutture [A]"
+    tr.lang = "it"
+    step(3)
+    assert prompt.markup and "🌳" in prompt.text
+    k.shot("emoji-question", lang="it")
