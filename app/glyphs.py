@@ -91,6 +91,15 @@ def fallback_draws(ch: str) -> bool:
     return _signature(font, ch) != missing
 
 
+def may_need_fallback(text: str) -> bool:
+    """A cheap first look, with no font opened: whether `text` holds a symbol or an emoji at
+    all (Unicode categories So, Sk and Sm, the emoji variation selector). Dashes, quotes and
+    currency signs, which Roboto draws, do not count."""
+    return not text.isascii() and any(
+        ch > "\u024f" and (ch == "\ufe0f" or unicodedata.category(ch) in ("So", "Sk", "Sm"))
+        for ch in text)
+
+
 def fallback_runs(text: str) -> list[tuple[str, bool]]:
     """`text` cut into runs: (run, True) for the runs the kiosk's font cannot draw and the
     fallback font can (an emoji and its joiners and modifiers), (run, False) for the rest.

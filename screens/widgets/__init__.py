@@ -45,8 +45,8 @@ class DrawsEmoji:
         drawn = getattr(self, "_drawn", None)
         if drawn == text:
             return
-        from app.glyphs import emoji_font, fallback_runs
-        runs = fallback_runs(text)
+        from app.glyphs import emoji_font, fallback_runs, may_need_fallback
+        runs = fallback_runs(text) if may_need_fallback(text) else []
         if not any(emoji for _run, emoji in runs) or emoji_font() is None:
             if drawn is not None:         # markup was ours, for the text before
                 self._drawn = None

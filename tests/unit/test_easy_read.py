@@ -182,3 +182,16 @@ def test_espeak_ng_speaks_french_and_italian_to_a_wav_without_kivy(tmp_path, lan
     import subprocess
     assert subprocess.run([sys.executable, "-c", code], cwd=str(DEMO_BUNDLE_DIR.parents[1]),
                           timeout=60).returncode == 0
+
+
+# -- emoji drawn in the fallback font -----------------------------------------------------------
+
+def test_emoji_runs_go_to_the_fallback_font_and_latin_text_opens_no_font():
+    from app.glyphs import emoji_font, fallback_runs, may_need_fallback
+    assert not may_need_fallback("Bus Menton–Vintimille, 50 € l’été « oui »")
+    assert may_need_fallback("Vélo 🚲") and may_need_fallback("→ là")
+    if emoji_font() is None:
+        pytest.skip("no emoji font (fonts-symbola: tools/install-system-packages.sh)")
+    assert fallback_runs("Vélo 🚲 et bus 👍🏽 !") == [
+        ("Vélo ", False), ("🚲", True), (" et bus ", False), ("👍🏽", True), (" !", False)]
+    assert fallback_runs("Santé et social") == [("Santé et social", False)]
