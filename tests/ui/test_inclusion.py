@@ -93,7 +93,6 @@ def test_the_facilitators_choice_stays_the_default_after_each_resident(kiosk_fac
     # The idle reset too, with the panel left open.
     panel = open_panel(k, k.root.welcome.ids.display)
     k.tap(panel.ids.size_very_large)
-    k.tap(k.root.welcome.ids.start) if False else None
     k.root.reset_resident()
     step(2)
     assert panel.parent is None and theme.text_size == "large"
