@@ -81,8 +81,8 @@ class QuestionScreen(Screen):
         question, lang = self.question, tr.lang
         if question is None:
             return []
-        page = [Utterance(self.ids.prompt.text, lang,
-                          self.image_path(localized_only(question_audio(question), lang)))]
+        page = [Utterance(spoken_words(self.ids.prompt), lang,
+                          self.image_path(localized_only(question.audio, lang)))]
         if tr.loc(question.help):
             page.append(Utterance(tr.loc(question.help), lang))
         page += [self.spoken_answer(button) for button in self.answer_buttons()]
@@ -242,20 +242,20 @@ class QuestionScreen(Screen):
             return
         self.advance()
 
-def spoken_words(button) -> str:
-    """A button's words as a voice reads them (no markup, one line)."""
+
+def spoken_words(label) -> str:
+    """A label's or a button's words as a voice reads them (no markup, one line)."""
     import re
-    text = getattr(button, "words", "") or getattr(button, "text", "") or ""
-    return " ".join(re.sub(r"\[/?[a-z]+[^\]]*\]", "", text).split())
+    text = getattr(label, "words", "") or getattr(label, "text", "") or ""
+    if getattr(label, "markup", False):
+        text = re.sub(r"\[/?[a-z]+[^\]]*\]", "", text)
+        text = text.replace("&bl;", "[").replace("&br;", "]").replace("&amp;", "&")
+    return " ".join(text.split())
 
 
 def localized_only(text, lang) -> str:
     """A per-language value in `lang` only (a recording in another language is not read)."""
     return (text or {}).get(lang, "") if hasattr(text, "get") else ""
-
-
-def question_audio(question):
-    return getattr(question, "audio", None)
 
 
 def _holds(widget, x, y) -> bool:

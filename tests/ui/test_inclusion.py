@@ -346,6 +346,8 @@ def test_emoji_in_authored_texts_are_drawn_in_the_fallback_font(kiosk_factory, t
         assert label.markup and f"[font={emoji_font()}]" in label.text
     # The markup's own characters in the author's words stay words.
     assert "&bl;A&amp;B&br;" in prompt.text
+    # Read aloud reads the author's words, not the markup.
+    assert question.spoken_page()[0].text == "Quels thèmes 🌳 passent en premier ? [A&B]"
     k.shot("emoji-question")
     # A text without emoji in the other language of the same label: no markup left behind.
     card.text = "Infrastrutture [A]"
