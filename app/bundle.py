@@ -30,6 +30,9 @@ MAX_IMAGE_BYTES = 5 * 1024 * 1024
 # 12-megapixel phone photo fits, and tablets show 1280×800.
 MAX_IMAGE_PIXELS = 16_000_000
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+# Recordings of questions and options (issue 31): a sentence or two, read by a human voice.
+AUDIO_SUFFIXES = (".ogg", ".wav", ".mp3")
+MAX_AUDIO_BYTES = 4 * 1024 * 1024
 _IMAGE_FORMATS = {"PNG", "JPEG", "WEBP", "MPO"}
 MAX_INT = 10 ** 12
 
@@ -186,6 +189,50 @@ def read_bundle_image(folder: str | Path, rel: str) -> bytes:
     return data
 
 
+def is_audio_path(value: Any) -> bool:
+    """A relative path, inside the bundle, of an audio file by its name (OGG, WAV, MP3)."""
+    return isinstance(value, str) and bool(value) and not value.startswith(("/", "\\")) \
+        and ".." not in Path(value).parts and Path(value).suffix.lower() in AUDIO_SUFFIXES
+
+
+def check_audio_bytes(data: bytes, rel: str) -> None:
+    """Refuse what is not an OGG, WAV or MP3 file (by its first bytes) of at most
+    MAX_AUDIO_BYTES: BundleError naming `rel`."""
+    if len(data) > MAX_AUDIO_BYTES:
+        raise BundleError(N_("The recording {path} is too large: at most {max} MB."), rel,
+                          path=rel, max=MAX_AUDIO_BYTES // (1024 * 1024))
+    head = data[:12]
+    if not (head.startswith(b"OggS") or (head.startswith(b"RIFF") and head[8:12] == b"WAVE")
+            or head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF
+                                           and head[1] & 0xE0 == 0xE0)):
+        raise BundleError(N_("The recording {path} is not an OGG, WAV or MP3 file."), rel,
+                          path=rel)
+
+
+def read_bundle_audio(folder: str | Path, rel: str) -> bytes:
+    """The bytes of recording `rel` of the bundle in `folder`, checked as images are (a
+    regular file inside the folder, no link) and by check_audio_bytes."""
+    path = _bundle_file(
+        folder, rel,
+        expected=N_("An audio file inside the bundle (OGG, WAV or MP3) is expected."),
+        link=N_("The recording {path} is a link to another file: copy the file itself into "
+                "the bundle."),
+        missing=N_("The recording {path} is missing."))
+    with open(path, "rb") as f:
+        data = f.read(MAX_AUDIO_BYTES + 1)
+    check_audio_bytes(data, rel)
+    return data
+
+
+def read_bundle_media(folder: str | Path, rel: str) -> bytes:
+    """An image or a recording of the bundle, by its name, checked."""
+    return read_bundle_audio(folder, rel) if is_audio_path(rel) else read_bundle_image(folder, rel)
+
+
+def check_media_bytes(data: bytes, rel: str) -> None:
+    check_audio_bytes(data, rel) if is_audio_path(rel) else check_image_bytes(data, rel)
+
+
 def _map_file(folder: str | Path, rel: str) -> Path:
     path = _bundle_file(
         folder, rel,
@@ -321,9 +368,13 @@ def open_map_tiles(folder: str | Path, consultation_map: ConsultationMap) -> Map
 
 
 def bundle_files(consultation: Consultation) -> list[str]:
-    """Every file of the bundle that goes with its bundle.json (images, the base map), as paths
-    inside the bundle, sorted: what a hub stores and serves to tablets."""
+    """Every file of the bundle that goes with its bundle.json (images, recordings, the base
+    map), as paths inside the bundle, sorted: what a hub stores and serves to tablets."""
     paths = [consultation.image] + [p.image for p in consultation.projects]
+    for question in consultation.questions:
+        paths += list(question.audio.values())
+        for option in question.options:
+            paths += [option.image, *option.audio.values()]
     if consultation.map is not None:
         paths.append(consultation.map.tiles)
     return sorted({p for p in paths if p})
@@ -409,6 +460,30 @@ class _Parser:
                 raise self.fail(exc.message, field, **exc.params) from None
         return value
 
+    def easy_text(self, value: Any, field: str) -> dict:
+        """An easy-read variant: any of the consultation's languages (the usual words stand in
+        for a missing one)."""
+        return self.text(value, field, required=False, languages=())
+
+    def audio(self, value: Any, field: str) -> dict:
+        """Recordings per language: {lang: path of an audio file inside the bundle}."""
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(N_("A recording per language is expected here."), field)
+        for lang, path in value.items():
+            if lang not in LANGUAGES:
+                raise self.fail(N_("Unknown language: {lang}."), f"{field}.{lang}", lang=lang)
+            if not is_audio_path(path):
+                raise self.fail(N_("An audio file inside the bundle (OGG, WAV or MP3) is "
+                                   "expected."), f"{field}.{lang}")
+            if self.folder is not None:
+                try:
+                    read_bundle_audio(self.folder, path)
+                except BundleError as exc:
+                    raise self.fail(exc.message, f"{field}.{lang}", **exc.params) from None
+        return dict(value)
+
     def bundle(self, data: Any) -> Consultation:
         data = self.obj(data, "$")
         if data.get("format") != FORMAT:
@@ -481,6 +556,7 @@ class _Parser:
             image=self.image(c.get("image"), "consultation.image"),
             anonymous=bool(c.get("anonymous", True)),
             sites=tuple(sites), meetings=tuple(meetings), map=self.consultation_map,
+            title_easy=self.easy_text(c.get("title_easy"), "consultation.title_easy"),
         )
 
     def objs(self, value: Any, field: str, *, required: bool = True) -> list[dict]:
@@ -512,7 +588,9 @@ class _Parser:
             raise self.fail(N_("Unknown theme: {id}."), f"{field}.theme", id=theme)
         args: dict[str, Any] = dict(
             id=qid, kind=kind, prompt=self.text(q.get("prompt"), f"{field}.prompt"),
-            help=self.text(q.get("help"), f"{field}.help", required=False), theme=theme)
+            help=self.text(q.get("help"), f"{field}.help", required=False), theme=theme,
+            prompt_easy=self.easy_text(q.get("prompt_easy"), f"{field}.prompt_easy"),
+            audio=self.audio(q.get("audio"), f"{field}.audio"))
         KINDS[kind].parse(self, q, field, projects, args)
         return Question(**args)
 

@@ -51,6 +51,75 @@ def drawable(ch: str) -> bool:
     return _signature(font, ch) != missing
 
 
+# A font with emoji and symbols (monochrome), for the runs of a text that Roboto lacks (issue
+# 31): the one shipped with the app (the Android build copies it into assets/fonts, see
+# buildspec/buildozer.spec), else the system's (Debian's fonts-symbola, installed on Linux
+# kiosks by tools/install-system-packages.sh).
+EMOJI_FONTS = ("assets/fonts/Symbola.ttf",
+               "/usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf",
+               "/usr/share/fonts/truetype/noto/NotoEmoji-Regular.ttf")
+
+
+@lru_cache(maxsize=1)
+def emoji_font() -> str | None:
+    """The path of the fallback font for emoji and symbols on this machine, or None."""
+    from .paths import resource_root
+    for name in EMOJI_FONTS:
+        path = Path(name) if name.startswith("/") else resource_root() / name
+        if path.is_file():
+            return str(path)
+    return None
+
+
+@lru_cache(maxsize=1)
+def _fallback_font():
+    path = emoji_font()
+    if path is None:
+        return None
+    from PIL import ImageFont
+    font = ImageFont.truetype(path, 24)
+    return font, _signature(font, "\ue000")
+
+
+@lru_cache(maxsize=4096)
+def fallback_draws(ch: str) -> bool:
+    """Whether the fallback font (emoji_font) has a glyph for `ch`."""
+    found = _fallback_font()
+    if found is None:
+        return False
+    font, missing = found
+    return _signature(font, ch) != missing
+
+
+def may_need_fallback(text: str) -> bool:
+    """A cheap first look, with no font opened: whether `text` holds a symbol or an emoji at
+    all (Unicode categories So, Sk and Sm, the emoji variation selector). Dashes, quotes and
+    currency signs, which Roboto draws, do not count."""
+    return not text.isascii() and any(
+        ch > "\u024f" and (ch == "\ufe0f" or unicodedata.category(ch) in ("So", "Sk", "Sm"))
+        for ch in text)
+
+
+def fallback_runs(text: str) -> list[tuple[str, bool]]:
+    """`text` cut into runs: (run, True) for the runs the kiosk's font cannot draw and the
+    fallback font can (an emoji and its joiners and modifiers), (run, False) for the rest.
+    One run (text, False) when nothing needs the fallback."""
+    if text.isascii():
+        return [(text, False)]
+    runs: list[tuple[str, bool]] = []
+    for ch in text:
+        # Joiners and variation selectors stay with the emoji they join.
+        if ch in "\u200d\ufe0f\ufe0e" and runs and runs[-1][1]:
+            emoji = True
+        else:
+            emoji = not drawable(ch) and fallback_draws(ch)
+        if runs and runs[-1][1] == emoji:
+            runs[-1] = (runs[-1][0] + ch, emoji)
+        else:
+            runs.append((ch, emoji))
+    return runs or [(text, False)]
+
+
 def undrawable(text: str) -> str:
     """The characters of `text` the kiosk cannot draw, each once, in order."""
     seen: list[str] = []

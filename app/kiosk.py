@@ -19,6 +19,9 @@ from .store import Proposal, Store
 from .tablet import card_keys
 
 TEXT_SIZES = ("normal", "large", "very_large")
+# Read aloud (issue 31): "on_demand", a Read aloud button reads the page; "audio_first", an
+# answer is read when touched and a second touch on it chooses it.
+READ_ALOUD_MODES = ("off", "on_demand", "audio_first")
 IDLE_TIMEOUT_DEFAULT = 60
 IDLE_TIMEOUT_MIN = 15
 IDLE_TIMEOUT_MAX = 600
@@ -104,6 +107,18 @@ class KioskSettings:
     @high_contrast.setter
     def high_contrast(self, value: bool) -> None:
         self._set("high_contrast", bool(value))
+
+    @property
+    def read_aloud(self) -> str:
+        """The tablet's read aloud at each new resident (who may change it for themself)."""
+        mode = self._get("read_aloud", "off")
+        return mode if mode in READ_ALOUD_MODES else "off"
+
+    @read_aloud.setter
+    def read_aloud(self, mode: str) -> None:
+        if mode not in READ_ALOUD_MODES:
+            raise StoreError(N_("Unknown read aloud mode."), "read_aloud")
+        self._set("read_aloud", mode)
 
     @property
     def onscreen_keyboard(self) -> bool:

@@ -56,6 +56,11 @@ class Project:
 class Option:
     id: str
     label: Text
+    # Issue 31: the easy-read words (FALC), a picture, a recording per language (paths inside
+    # the bundle).
+    label_easy: Text = field(default_factory=dict)
+    image: str | None = None
+    audio: Text = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,8 @@ class Question:
     budget_step: int = 1
     currency: str = "EUR"
     max_length: int = 1000                  # open
+    prompt_easy: Text = field(default_factory=dict)     # easy-read words (issue 31)
+    audio: Text = field(default_factory=dict)           # the prompt recorded, per language
     # place: nothing of its own; the map is the consultation's (Consultation.map)
 
     def option(self, option_id: str) -> Option | None:
@@ -227,6 +234,7 @@ class Consultation:
     sites: tuple[Site, ...] = ()
     meetings: tuple[Meeting, ...] = ()
     map: ConsultationMap | None = None   # the perimeter and base map, for `place` questions
+    title_easy: Text = field(default_factory=dict)      # easy-read title (issue 31)
 
     def question(self, question_id: str) -> Question | None:
         return next((q for q in self.questions if q.id == question_id), None)

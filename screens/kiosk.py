@@ -16,6 +16,7 @@ from app.errors import DomainError
 from app.kiosk import PROMPT_SECONDS
 from screens import load_kv
 from screens.i18n import tr
+from screens.resident import ResidentChoices
 from screens.tap_guard import TapGuard
 from screens.theme import theme
 from screens.welcome import WelcomeScreen
@@ -52,7 +53,8 @@ class OpacityFade(TransitionBase):
 def _question_screen(kiosk):
     from screens.question import QuestionScreen
     return QuestionScreen(name="question", session=kiosk.session,
-                          bundle_dir=kiosk.bundle_dir, controller=kiosk)
+                          bundle_dir=kiosk.bundle_dir, controller=kiosk,
+                          resident=kiosk.resident)
 
 
 def _thanks_screen(kiosk):
@@ -236,6 +238,12 @@ class KioskRoot(FloatLayout):
         self._came_from = "welcome"
         self._thanks_timer = None
         self._between = None         # what waits for the end of a resident (a new version)
+        # The resident's own display and voice choices (screens/resident_panel.py), reset
+        # after each resident; the panel is built when first opened.
+        self.resident = ResidentChoices()
+        self.resident.bind(read_aloud=self._read_aloud_changed)
+        self._panel = None
+        self._speaker = None            # screens/speech.py, imported when first needed
         # Taps on what the resident has not seen yet are dropped (screens/tap_guard.py): the
         # window's handlers run before any widget's, modal views included.
         self.tap_guard = TapGuard()
@@ -248,6 +256,7 @@ class KioskRoot(FloatLayout):
                                      if FADE_SECONDS > 0 else NoTransition())
         self.welcome = WelcomeScreen(name="welcome", consultation=consultation,
                                      cover_source=cover, controller=self)
+        self.resident.bind(easy_read=self.welcome.setter("easy_read"))
         self.bundle_dir = str(bundle_dir)
         # The other screens are built when first needed: the welcome screen draws sooner;
         # the question screen is built just after, so the first tap does not wait for it.
@@ -500,6 +509,9 @@ class KioskRoot(FloatLayout):
         if self._idle_prompt is not None:
             self._idle_prompt.stop()
         Window.release_all_keyboards()
+        if self._panel is not None:
+            self._panel.dismiss(animation=False)
+        self._display_defaults()
         if "question" in self._lazy:
             self.question.reset()
         if "idea" in self._lazy:
@@ -557,11 +569,55 @@ class KioskRoot(FloatLayout):
             target = "welcome"
         self.go(target)
 
+    # -- the resident's display and voice panel (no PIN) ----------------------------------
+
+    def open_display_panel(self):
+        if self._panel is None:
+            from screens.resident_panel import ResidentPanel
+            self._panel = ResidentPanel(kiosk=self, choices=self.resident)
+        self._panel.open(animation=False)
+        self.settling()
+
+    @property
+    def speaker(self):
+        """The kiosk's voice (screens/speech.py), made when first needed."""
+        if self._speaker is None:
+            from screens.speech import Speaker
+            self._speaker = Speaker(volume=self.resident.volume)
+            self.resident.bind(volume=self._speaker.setter("volume"))
+        return self._speaker
+
+    def read_aloud(self, utterances):
+        self.speaker.say(utterances)
+
+    def read_aloud_page(self, screen):
+        self.read_aloud(screen.spoken_page())
+
+    def _read_aloud_changed(self, _resident, mode):
+        if mode == "off" and self._speaker is not None:
+            self._speaker.stop()
+
+    def resident_display(self, *, text_size=None, high_contrast=None):
+        """The resident's own text size or contrast, until the next resident."""
+        if text_size is not None:
+            theme.text_size = text_size
+        if high_contrast is not None:
+            theme.high_contrast = high_contrast
+        Window.clearcolor = theme.colours["background"]
+
+    def _display_defaults(self):
+        """The tablet's display as the facilitator set it, and no resident's choice."""
+        settings = self.session.settings
+        self.resident.reset(read_aloud=settings.read_aloud)
+        if settings.read_aloud != "off" and self._speaker is None:
+            # Read aloud from the start: the voice is made after the first frame.
+            Clock.schedule_once(lambda _dt: self.speaker, 0)
+        self.resident_display(text_size=settings.text_size,
+                              high_contrast=settings.high_contrast)
+
     def settings_changed(self):
         settings = self.session.settings
-        theme.text_size = settings.text_size
-        theme.high_contrast = settings.high_contrast
-        Window.clearcolor = theme.colours["background"]
+        self._display_defaults()
         use_onscreen_keyboard(settings.onscreen_keyboard)
         self._idle.timeout = settings.idle_timeout
         self._welcome_state()
@@ -651,6 +707,8 @@ class KioskRoot(FloatLayout):
             self.pin_screen.on_leave()
         if self._idle_prompt is not None:
             self._idle_prompt.stop()
+        if self._speaker is not None:
+            self._speaker.close()
 
 
 load_kv(__file__)

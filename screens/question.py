@@ -25,15 +25,95 @@ class QuestionScreen(Screen):
     can_confirm = BooleanProperty(False)
     question = ObjectProperty(None, allownone=True)
     bodies = DictProperty({})
+    # The resident's choices (screens/resident.py): read aloud, easy read.
+    resident = ObjectProperty(None, allownone=True)
+    reading = BooleanProperty(False)      # read aloud is on: the Read aloud button shows
+    easy_read = BooleanProperty(False)    # easy-read words and pictures
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.confirm_stop = None      # the "Stop here?" dialog, while it is open
+        self._heard = None            # audio-first: the answer read by the last touch
         from kivy.clock import Clock
         self._place_stop = Clock.create_trigger(self.place_stop)
         self.ids.nav_row.bind(width=self._place_stop)
         for button in (self.ids.back, self.ids.stop, self.ids.skip, self.ids.next):
             button.bind(width=self._place_stop)
+
+    def on_resident(self, _screen, resident):
+        if resident is not None:
+            resident.bind(read_aloud=self._read_aloud_changed,
+                          easy_read=self.setter("easy_read"))
+            self._read_aloud_changed(resident, resident.read_aloud)
+            self.easy_read = resident.easy_read
+
+    def _read_aloud_changed(self, _resident, mode):
+        self.reading = mode != "off"
+
+    def open_display(self) -> None:
+        if self.controller is not None:
+            self.controller.open_display_panel()
+
+    def read_page(self) -> None:
+        """Read the question, then each answer, in the kiosk's language."""
+        if self.controller is not None:
+            self.controller.read_aloud_page(self)
+
+    # -- read aloud (issue 31) ---------------------------------------------------------------
+
+    def answer_buttons(self) -> list:
+        """The answers' buttons the body shows, in reading order (top to bottom, then left to
+        right): what read aloud reads after the question, and what audio-first answers."""
+        from kivy.uix.behaviors import ButtonBehavior
+        if self.body is None:
+            return []
+        buttons = []
+        for widget in self.body.walk(restrict=True):
+            if isinstance(widget, ButtonBehavior) and widget.opacity > 0 \
+                    and spoken_words(widget) and widget.get_root_window() is not None:
+                x, y = widget.to_window(widget.x, widget.y)
+                buttons.append((-(y + widget.height), x, widget))
+        return [b for _top, _x, b in sorted(buttons, key=lambda t: (round(t[0]), t[1]))]
+
+    def spoken_page(self) -> list:
+        """What Read aloud reads: the question (its help too), then each answer."""
+        from app.speech import Utterance
+        question, lang = self.question, tr.lang
+        if question is None:
+            return []
+        page = [Utterance(spoken_words(self.ids.prompt), lang,
+                          self.image_path(localized_only(question.audio, lang)))]
+        if tr.loc(question.help):
+            page.append(Utterance(tr.loc(question.help), lang))
+        page += [self.spoken_answer(button) for button in self.answer_buttons()]
+        return page
+
+    def spoken_answer(self, button):
+        """The utterance of one answer's button: the option's recording when the bundle has
+        one in the kiosk's language, else its words."""
+        from app.speech import Utterance
+        option = self.question.option(getattr(button, "option_id", "")) \
+            if self.question is not None and getattr(button, "option_id", None) else None
+        recording = localized_only(getattr(option, "audio", None), tr.lang)
+        return Utterance(spoken_words(button), tr.lang, self.image_path(recording))
+
+    def on_touch_down(self, touch):
+        """Audio-first: the first touch on an answer reads it; a second touch on the same
+        answer goes through (and chooses it, by the body's own rules)."""
+        resident = self.resident
+        if resident is not None and resident.read_aloud == "audio_first" \
+                and self.body is not None and self.parent is not None:
+            wx, wy = self.parent.to_window(*touch.pos)
+            target = next((b for b in self.answer_buttons() if not b.disabled
+                           and _holds(b, wx, wy)), None)
+            if target is not None:
+                if target is not self._heard:
+                    self._heard = target
+                    if self.controller is not None:
+                        self.controller.read_aloud([self.spoken_answer(target)])
+                    return True
+                self._heard = None
+        return super().on_touch_down(touch)
 
     def place_stop(self, *_args) -> None:
         """Stop beside Back while the row holds every button; above them otherwise."""
@@ -85,6 +165,7 @@ class QuestionScreen(Screen):
             box.add_widget(body)
             self.body = body
         self.question = question
+        self._heard = None
         body.load(from_end=from_end)
         self.detail = body.detail
         self.can_confirm = body.can_confirm
@@ -160,5 +241,26 @@ class QuestionScreen(Screen):
         if self.body is not None and self.body.skip():
             return
         self.advance()
+
+
+def spoken_words(label) -> str:
+    """A label's or a button's words as a voice reads them (no markup, one line)."""
+    import re
+    text = getattr(label, "words", "") or getattr(label, "text", "") or ""
+    if getattr(label, "markup", False):
+        text = re.sub(r"\[/?[a-z]+[^\]]*\]", "", text)
+        text = text.replace("&bl;", "[").replace("&br;", "]").replace("&amp;", "&")
+    return " ".join(text.split())
+
+
+def localized_only(text, lang) -> str:
+    """A per-language value in `lang` only (a recording in another language is not read)."""
+    return (text or {}).get(lang, "") if hasattr(text, "get") else ""
+
+
+def _holds(widget, x, y) -> bool:
+    x0, y0 = widget.to_window(widget.x, widget.y)
+    return x0 <= x <= x0 + widget.width and y0 <= y <= y0 + widget.height
+
 
 load_kv(__file__)

@@ -24,6 +24,44 @@ class QuestionBody(BoxLayout):
     def consultation(self):
         return self.screen.session.consultation
 
+    # -- easy read (issue 31): the option's easy-read words and picture ------------------------
+
+    @property
+    def easy_read(self) -> bool:
+        return bool(self.screen is not None and self.screen.easy_read)
+
+    def option_words(self, option) -> str:
+        """An option's words: its easy-read words when the resident chose easy read and the
+        bundle has them, else its label."""
+        from screens.i18n import tr
+        return (tr.loc(option.label_easy) if self.easy_read else "") or tr.loc(option.label)
+
+    def option_picture(self, card, option) -> None:
+        """Easy read: the option's picture at the left of its card, the words beside it."""
+        from kivy.metrics import dp
+        from kivy.uix.image import Image
+        picture = getattr(card, "picture", None)
+        path = self.screen.image_path(option.image) if self.easy_read and option.image else ""
+        if not path:
+            if picture is not None:
+                card.remove_widget(picture)
+                card.picture = None
+                card.padding = [0, 0, 0, 0]
+            return
+        if picture is None:
+            picture = Image(fit_mode="contain", size_hint=(None, None))
+            card.picture = picture
+            card.add_widget(picture)
+
+            def place(card, *_args):
+                picture.size = (dp(104), max(dp(40), card.height - dp(16)))
+                picture.pos = (card.x + dp(10), card.y + dp(8))
+            card.bind(pos=place, size=place)
+            place(card)
+        picture.source = path
+        # Room for the picture at the left, and a card tall enough to show it.
+        card.padding = [dp(112), dp(30), 0, dp(30)]
+
     def load(self, from_end: bool = False) -> None:
         """Show the answer the session holds for this question (or a blank form)."""
 

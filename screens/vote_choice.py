@@ -24,12 +24,15 @@ class ChoiceBody(QuestionBody):
             self.cards[option.id] = card
             self.ids.options.add_widget(card)
         tr.bind(lang=self._texts)
+        if self.screen is not None:
+            self.screen.bind(easy_read=self._texts)
         self.bind(selected_ids=self._mark)
         self._texts()
 
     def _texts(self, *_args):
         for option in self.question.options:
-            self.cards[option.id].text = tr.loc(option.label)
+            self.cards[option.id].text = self.option_words(option)
+            self.option_picture(self.cards[option.id], option)
         if self.question.multiple:
             self.ids.hint.text = tr._("Choose up to {max} options.").format(max=self.limit)
         else:

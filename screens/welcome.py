@@ -29,6 +29,7 @@ class WelcomeScreen(Screen):
     meetings = ListProperty([])
     themes_line = StringProperty("")
     controller = ObjectProperty(None, allownone=True)
+    easy_read = BooleanProperty(False)        # the resident chose easy read (issue 31)
     # The local time now (tests set another clock).
     clock = ObjectProperty(datetime.now)
 
@@ -56,6 +57,10 @@ class WelcomeScreen(Screen):
     def start(self):
         if self.controller is not None:
             self.controller.start_ballot()
+
+    def open_display(self):
+        if self.controller is not None:
+            self.controller.open_display_panel()
 
     def propose_idea(self):
         if self.controller is not None:

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from app import bundle as bundles
 from app.answers import validate_answer
-from app.bundle import (BUNDLE_FILE, bundle_files, check_image_bytes, check_map_tiles,
-                        parse_bundle, read_bundle_image)
+from app.bundle import (BUNDLE_FILE, bundle_files, check_map_tiles, check_media_bytes,
+                        parse_bundle, read_bundle_media)
 from app.canonical import canonical_json
 from app.clock import now_iso
 from app.errors import N_, BundleError, ValidationError
@@ -409,7 +409,7 @@ def checked_bundle_files(consultation: Consultation, folder: Path | None,
                 check_map_tiles(folder, rel)      # the path's rules, before reading it
                 content = _read_bounded(folder / rel, rel)
             else:
-                checked[rel] = read_bundle_image(folder, rel)
+                checked[rel] = read_bundle_media(folder, rel)   # an image or a recording
                 continue
         else:
             content = (files or {}).get(rel)
@@ -423,7 +423,7 @@ def checked_bundle_files(consultation: Consultation, folder: Path | None,
             raise BundleError(N_("The image {path} is not a PNG, JPEG or WebP picture."), rel,
                               path=rel)
         else:
-            check_image_bytes(content, rel)
+            check_media_bytes(content, rel)
         checked[rel] = content
     return checked
 

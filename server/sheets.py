@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from app.bundle import (BUNDLE_FILE, FORMAT, FORMAT_VERSION, IMAGE_SUFFIXES,
-                        MAX_IMAGE_PIXELS, MAX_INT, load_bundle, parse_bundle, read_bundle_image)
+                        MAX_IMAGE_PIXELS, MAX_INT, bundle_files, is_audio_path, load_bundle,
+                        parse_bundle, read_bundle_audio, read_bundle_image)
 from app.errors import N_, BundleError, DomainError, ValidationError
 from app.formatting import number
 from app.identifiers import is_content_id
@@ -85,7 +86,9 @@ SHEETS: dict[str, tuple[Column, ...]] = {
         Column("image", width=22), Column("default_mode", width=13, choices=BALLOT_MODES),
         Column("anonymous", width=11, choices=YES_NO_WORDS),
         Column("signup_age_bracket", width=19, choices=YES_NO_WORDS),
-        Column("map", width=18)),
+        Column("map", width=18),
+        # Issue 31, after the others (a column's letter never moves for an older sheet).
+        Column("title_easy", text=True, width=40)),
     "themes": (
         Column("id", required=True, width=18), Column("title", text=True, required=True,
                                                       width=30)),
@@ -104,11 +107,14 @@ SHEETS: dict[str, tuple[Column, ...]] = {
         Column("theme", width=16, refers_to="themes"), Column("projects", width=30),
         Column("multiple", width=9, choices=YES_NO_WORDS), Column("maximum", width=9),
         Column("scale_kind", width=11, choices=SCALE_KINDS), Column("total", width=10),
-        Column("step", width=8), Column("currency", width=9)),
+        Column("step", width=8), Column("currency", width=9),
+        Column("label_easy", text=True, width=40), Column("audio", text=True, width=22)),
     "options": (
         Column("question", required=True, width=16, refers_to="questions"),
         Column("id", required=True, width=16),
-        Column("label", text=True, required=True, width=30)),
+        Column("label", text=True, required=True, width=30),
+        Column("label_easy", text=True, width=30), Column("image", width=22),
+        Column("audio", text=True, width=22)),
     "sites": (
         Column("id", required=True, width=24), Column("town", width=16),
         Column("name", text=True, required=True, width=34)),
@@ -1027,7 +1033,17 @@ class _Cells:
             value=_shown(_as_text(value)))
         return None
 
-    def text(self, table, row, base, *, required) -> dict[str, str]:
+    def easy_text(self, table, row, base) -> dict[str, str]:
+        """An easy-read variant (any of the languages; the usual words stand in for a missing
+        one), warned at its cell for each FALC rule it breaks (app/easy_read.py)."""
+        from app.easy_read import falc_breaks
+        found = self.text(table, row, base, required=False, complete=False)
+        for lang, text in found.items():
+            for message, params in falc_breaks(text):
+                self.warn(table, row[0], f"{base}::{lang}", message, **params)
+        return found
+
+    def text(self, table, row, base, *, required, complete=True) -> dict[str, str]:
         found, bad = {}, False
         for lang in LANGUAGES:
             column = f"{base}::{lang}"
@@ -1054,7 +1070,7 @@ class _Cells:
                 continue
             if cleaned:
                 found[lang] = cleaned
-        if (required or found) and not bad:
+        if (required or (found and complete)) and not bad:
             for lang in self.languages:
                 column = f"{base}::{lang}"
                 if lang in found or (required and column not in table.columns):
@@ -1099,6 +1115,28 @@ class _FileCells(_Cells):
             self.problem(table, row[0], column, found[0], **found[1])
             return None
         return value
+
+    def recordings(self, table, row, base) -> dict[str, str]:
+        """`audio::fr`…: per language, a recording beside the spreadsheet (OGG, WAV or MP3),
+        checked as the bundle loader checks it."""
+        found = {}
+        for lang in LANGUAGES:
+            column = f"{base}::{lang}"
+            value = self.plain(table, row, column)
+            if value is None or not self.relative_path(table, row, column, value):
+                continue
+            if not is_audio_path(value):
+                self.problem(table, row[0], column, N_(
+                    "An audio file inside the images folder (OGG, WAV or MP3) is expected: "
+                    "{value}."), value=_shown(value))
+                continue
+            try:
+                read_bundle_audio(self.images_dir, value)
+            except BundleError as exc:
+                self.problem(table, row[0], column, exc.message, **exc.params)
+                continue
+            found[lang] = value
+        return found
 
     def relative_path(self, table, row, column, value: str) -> bool:
         """Windows writes paths with backslashes: named, with the path to write instead."""
@@ -1244,6 +1282,7 @@ class _ConsultationSheet(_Sheets):
         self.check_columns(table)       # once the languages are known
         c["title"] = self.text(table, row, "title", required=True)
         self.set(c, "description", self.text(table, row, "description", required=False))
+        self.set(c, "title_easy", self.easy_text(table, row, "title_easy"))
         opens, closes = self.day(table, row, "opens_on"), self.day(table, row, "closes_on")
         self.set(c, "opens_on", opens)
         self.set(c, "closes_on", closes)
@@ -1373,6 +1412,8 @@ class _QuestionSheets(_Sheets):
             q["theme"] = theme
         q["prompt"] = self.text(table, row, "label", required=True)
         self.set(q, "help", self.text(table, row, "hint", required=False))
+        self.set(q, "prompt_easy", self.easy_text(table, row, "label_easy"))
+        self.set(q, "audio", self.recordings(table, row, "audio"))
         if kind is None:
             return q
         for column, kinds in KIND_COLUMNS.items():
@@ -1442,6 +1483,9 @@ class _QuestionSheets(_Sheets):
                 self.origins[f"{path}.options[{i}]"] = ("options", opt_row[0])
             item = {"id": self.ident(opt_table, opt_row, "id")}
             self.set(item, "label", self.text(opt_table, opt_row, "label", required=True))
+            self.set(item, "label_easy", self.easy_text(opt_table, opt_row, "label_easy"))
+            self.set(item, "image", self.image(opt_table, opt_row, "image"))
+            self.set(item, "audio", self.recordings(opt_table, opt_row, "audio"))
             items.append((opt_row, item))
         if rows:
             self.unique(rows[0][0], items)
@@ -1628,7 +1672,7 @@ def build_located(xlsx_path: str | Path, images_dir: str | Path | None
         # A rule of app.bundle these checks do not repeat: still named by sheet, row, column.
         raise SheetError([builder.locate(exc)], str(path),
                          warnings=problems.sorted_warnings()) from None
-    files = _bundle_images(data) + ([builder.map_file] if builder.map_file else [])
+    files = bundle_files(consultation) + ([builder.map_file] if builder.map_file else [])
     return (data, sorted(set(files)), builder.place, consultation,
             problems.sorted_warnings() + _undrawable_warnings(data, builder))
 
@@ -1648,15 +1692,6 @@ def _undrawable_warnings(data: dict, builder: "_Builder") -> list[SheetProblem]:
 
 _UNDRAWABLE = N_("The tablets cannot draw {chars} (their font has no emoji nor symbols: an "
                  "empty box shows). Write it in words.")
-
-
-def _bundle_images(data: dict) -> list[str]:
-    """The files of the bundle besides bundle.json: its images and its base map."""
-    c = data["consultation"]
-    found = [c.get("image")] + [p.get("image") for p in c.get("projects", [])]
-    if isinstance(c.get("map"), dict):
-        found.append(c["map"].get("tiles"))
-    return sorted({image for image in found if isinstance(image, str) and image})
 
 
 def _out_folder_problem(out: Path, sources: list[Path]) -> SheetError | None:
@@ -1729,15 +1764,16 @@ def _swap_into_place(temp: Path, out: Path) -> None:
 
 _KNOWN_FIELDS = {
     "$": {"format", "format_version", "consultation", "sites", "meetings", "signup"},
-    "consultation": {"id", "version", "status", "languages", "title", "description", "opens_on",
+    "consultation": {"id", "version", "status", "languages", "title", "description",
+                     "title_easy", "opens_on",
                      "closes_on", "goal", "image", "default_mode", "anonymous", "themes",
                      "projects", "questions", "map"},
-    "theme": {"id", "title"}, "option": {"id", "label"},
+    "theme": {"id", "title"}, "option": {"id", "label", "label_easy", "image", "audio"},
     "project": {"id", "theme", "cost", "image", "proposed_by", "title", "description"},
     "site": {"id", "town", "name"}, "meeting": {"id", "site", "starts_at", "title", "place"},
     "signup": {"age_bracket", "neighbourhoods"}, "neighbourhood": {"id", "name"},
 }
-_QUESTION_FIELDS = {None: {"id", "kind", "prompt", "help", "theme"},
+_QUESTION_FIELDS = {None: {"id", "kind", "prompt", "help", "theme", "prompt_easy", "audio"},
                     **{name: set(kind.bundle_fields) for name, kind in KINDS.items()}}
 
 
@@ -1811,6 +1847,7 @@ def _sheet_rows(data: dict, folder: Path | None = None) -> tuple[dict[str, list[
         known = _QUESTION_FIELDS[None] | _QUESTION_FIELDS[kind]
         _left_out(f"consultation.questions[{i}]", q, known, left)
         extra = {"label": q.get("prompt"), "hint": q.get("help"),
+                 "label_easy": q.get("prompt_easy"),
                  "maximum": q.get(_MAXIMUM_KEY.get(kind, ""))}
         if "projects" in q:
             extra["projects"] = " ".join(q["projects"])

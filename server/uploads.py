@@ -33,7 +33,8 @@ from pathlib import Path
 
 from sqlalchemy import delete, select, update
 
-from app.bundle import IMAGE_SUFFIXES, MAX_IMAGE_BYTES, MAX_TILES_BYTES, check_image_bytes
+from app.bundle import (AUDIO_SUFFIXES, IMAGE_SUFFIXES, MAX_AUDIO_BYTES, MAX_IMAGE_BYTES,
+                        MAX_TILES_BYTES, check_audio_bytes, check_image_bytes)
 from app.canonical import canonical_json
 from app.errors import N_, BundleError, DomainError
 from app.kinds import QUESTION_KINDS
@@ -62,10 +63,12 @@ _SHEETS = (_SHEET, _ODS)
 # Per kind of entry: the largest accepted, and what its bytes must be.
 _ENTRY_LIMITS = {_SHEET: MAX_FILE_BYTES, _ODS: MAX_FILE_BYTES, ".json": MAX_MAP_JSON_BYTES,
                  ".geojson": MAX_MAP_JSON_BYTES, ".mbtiles": MAX_TILES_BYTES,
-                 **{s: MAX_IMAGE_BYTES for s in IMAGE_SUFFIXES}}
+                 **{s: MAX_IMAGE_BYTES for s in IMAGE_SUFFIXES},
+                 **{s: MAX_AUDIO_BYTES for s in AUDIO_SUFFIXES}}
 _KIND_NAMES = {_SHEET: "XLSX", _ODS: "ODS", ".json": "JSON", ".geojson": "GeoJSON",
                ".mbtiles": "MBTiles",
-               ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WebP"}
+               ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WebP",
+               ".ogg": "OGG", ".wav": "WAV", ".mp3": "MP3"}
 # What file systems and zip tools add by themselves; skipped, never unpacked.
 _LITTER_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
 
@@ -242,6 +245,8 @@ def _extract(archive: zipfile.ZipFile, entries, root: Path) -> dict[str, bytes]:
                               "{kind} file is expected."), name=name, kind=_KIND_NAMES[suffix])
         if suffix in IMAGE_SUFFIXES:
             check_image_bytes(data, name)    # BundleError: not an image, too many pixels
+        elif suffix in AUDIO_SUFFIXES:
+            check_audio_bytes(data, name)    # recordings (issue 31)
         target = root.joinpath(*name.split("/"))
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(target, "xb") as out:

@@ -78,6 +78,7 @@ SHARD_SECONDS = {
     "test_preview.py": 10, "test_projector_hub.py": 9, "test_memory.py": 7,
     "test_soak.py": 70, "test_city_map.py": 60, "test_idea_pill.py": 26, "test_live_push.py": 26,
     "test_kiosk_words.py": 5, "test_projector_closing.py": 12, "test_rehearsal.py": 15,
+    "test_inclusion.py": 45,
 }
 SHARD_FIRST = ("test_memory.py", "test_hits.py")
 

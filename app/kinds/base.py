@@ -270,7 +270,10 @@ def parse_projects(parser: Any, q: dict, field: str, projects: dict) -> tuple[st
 def parse_options(parser: Any, q: dict, field: str) -> tuple[Option, ...]:
     """A bundle's question's options (choice, ranking): two at least, each id once."""
     options = [Option(parser.ident(o.get("id"), f"{field}.options[{i}].id"),
-                      parser.text(o.get("label"), f"{field}.options[{i}].label"))
+                      parser.text(o.get("label"), f"{field}.options[{i}].label"),
+                      parser.easy_text(o.get("label_easy"), f"{field}.options[{i}].label_easy"),
+                      parser.image(o.get("image"), f"{field}.options[{i}].image"),
+                      parser.audio(o.get("audio"), f"{field}.options[{i}].audio"))
                for i, o in enumerate(parser.objs(q.get("options"), f"{field}.options"))]
     if len(options) < 2:
         raise parser.fail(N_("This question needs at least two options."), f"{field}.options")

@@ -35,15 +35,40 @@ def longest_word_width(text: str, font_size: float, bold: bool = True) -> float:
     return max((text_width(w, font_size, bold) for w in words), default=0)
 
 
-class Heading(Label):
+class DrawsEmoji:
+    """A label whose text may hold emoji or symbols (authored texts): Kivy draws a label in
+    one font, and Roboto has none of them, so the runs Roboto lacks are drawn in the fallback
+    font (app.glyphs.emoji_font) through markup. A text without such a run is left as it is
+    (no markup: a "[" in it stays a "[")."""
+
+    def on_text(self, _label, text):
+        drawn = getattr(self, "_drawn", None)
+        if drawn == text:
+            return
+        from app.glyphs import emoji_font, fallback_runs, may_need_fallback
+        runs = fallback_runs(text) if may_need_fallback(text) else []
+        if not any(emoji for _run, emoji in runs) or emoji_font() is None:
+            if drawn is not None:         # markup was ours, for the text before
+                self._drawn = None
+                self.markup = False
+            return
+        from kivy.utils import escape_markup
+        font = emoji_font()
+        self._drawn = "".join(f"[font={font}]{escape_markup(run)}[/font]" if emoji
+                              else escape_markup(run) for run, emoji in runs)
+        self.markup = True
+        self.text = self._drawn
+
+
+class Heading(DrawsEmoji, Label):
     pass
 
 
-class Title(Label):
+class Title(DrawsEmoji, Label):
     pass
 
 
-class BodyText(Label):
+class BodyText(DrawsEmoji, Label):
     pass
 
 
@@ -59,7 +84,7 @@ class Chip(Label):
     pass
 
 
-class RoundedButton(ButtonBehavior, Label):
+class RoundedButton(DrawsEmoji, ButtonBehavior, Label):
     """A large, rounded touch target (at least theme.touch high) with a text label."""
     background = ListProperty([0, 0, 0, 1])
     foreground = ListProperty([1, 1, 1, 1])
@@ -111,6 +136,14 @@ _ICONS = {
     "next": [[(0.38, 0.18), (0.7, 0.5), (0.38, 0.82)]],
     "undo": [[(0.3, 0.62), (0.66, 0.62), (0.8, 0.48), (0.66, 0.3), (0.36, 0.3)],
              [(0.42, 0.78), (0.26, 0.62), (0.42, 0.46)]],
+    # A large and a small letter A: the resident's display and voice settings.
+    "display": [[(0.04, 0.16), (0.27, 0.84), (0.5, 0.16)], [(0.13, 0.42), (0.41, 0.42)],
+                [(0.58, 0.16), (0.74, 0.6), (0.9, 0.16)], [(0.64, 0.33), (0.84, 0.33)]],
+    # A loudspeaker and its sound: read aloud.
+    "speaker": [[(0.12, 0.38), (0.3, 0.38), (0.52, 0.18), (0.52, 0.82), (0.3, 0.62),
+                 (0.12, 0.62), (0.12, 0.38)],
+                [(0.66, 0.34), (0.72, 0.5), (0.66, 0.66)],
+                [(0.78, 0.24), (0.88, 0.5), (0.78, 0.76)]],
 }
 
 
@@ -149,6 +182,15 @@ class IconButton(ButtonBehavior, BoxLayout):
     foreground = ListProperty([1, 1, 1, 1])
     selected = BooleanProperty(False)
     ink = ListProperty([1, 1, 1, 1])      # the icon's and word's colour as drawn
+
+
+class PicturedButton(ButtonBehavior, BoxLayout):
+    """A secondary button with a drawn picture before its words (the resident's display
+    settings, read aloud): the words say what it does, the picture helps find it."""
+    text = StringProperty("")
+    icon = StringProperty("display")
+    selected = BooleanProperty(False)
+    ink = ListProperty([0, 0, 0, 1])
 
 
 class LanguageBar(BoxLayout):
