@@ -24,7 +24,7 @@ SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots" / "phones"
 CHROMIUM = "/usr/bin/chromium"
 KINDS_IN_ORDER = ["q-colour", "q-ticket", "q-cooperation", "q-themes", "q-services", "q-budget",
                   "q-missing", "q-place"]
-DONE = {"fr": "Votre réponse est comptée", "it": "La tua risposta è contata"}
+DONE = {"fr": "Votre réponse est comptée", "it": "La Sua risposta è contata"}
 USED = {"fr": "Déjà utilisée", "it": "Già usata"}
 ANSWERED = {"fr": "Déjà répondu", "it": "Già risposto"}
 CLOSED = {"fr": "Cette question est fermée", "it": "Questa domanda è chiusa"}

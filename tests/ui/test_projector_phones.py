@@ -37,7 +37,7 @@ def test_the_phone_view_is_read_from_the_back_of_the_hall(make_projector, demo, 
     frames(6)
     text = all_text(projector.root)
     assert "192.168.1.20:8765\n/v/alpimed-2030" in text and "https://" not in text
-    assert ("Votez avec votre téléphone" if lang == "fr" else "Vota con il tuo telefono") in text
+    assert ("Votez avec votre téléphone" if lang == "fr" else "Votate con il vostro telefono") in text
     panel = projector.phones_panel
     assert panel is not None and panel.count == "0"
     # Answers arrive: the count follows, live.
