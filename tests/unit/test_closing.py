@@ -236,7 +236,11 @@ def test_the_dashboard_button_closes_a_meeting(hub, demo, tablet, push, api):
     assert done.status_code == 303
     [made] = closings.closings(hub)
     assert done.headers["location"] == f"/closing/{made['id']}?lang=it"
-    assert f"/closing/{made['id']}" in browser.get("/dashboard").text
+    board = browser.get("/dashboard").text
+    assert f"/closing/{made['id']}" in board
+    # The closing is listed by the meeting it closed, not by its scope key.
+    meeting = next(m for m in demo.meetings if m.id == MEETING)
+    assert f"meeting:{demo.id}" not in board and html.escape(meeting.title["fr"]) in board
 
 
 @pytest.mark.skipif(__import__("shutil").which("pdftoppm") is None,
