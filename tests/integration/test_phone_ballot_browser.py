@@ -205,3 +205,62 @@ def test_phones_at_the_central_hub_and_a_card_used_on_a_tablet(tmp_path):
         assert ticket["ballots"] == 3
     finally:
         hub.stop()
+
+
+def test_every_question_page_zoomed_to_200_percent_stays_within_the_phone(tmp_path):
+    """A resident who zooms their 390 px phone to 200 % (195 CSS px wide) reads every question
+    kind's page top to bottom, FR and IT, with nothing running off the side to scroll to: an
+    amount or a rank goes under its label, a long word breaks."""
+    import socket
+    import threading
+    import time
+
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    import uvicorn
+
+    from server import display_controls
+    from server.api import create_app
+    from server.hub import Hub
+    from server.settings import Settings
+
+    hub = Hub(Settings.from_env({}, data_dir=tmp_path / "hub"))
+    hub.import_bundle(DEMO_BUNDLE_DIR)
+    display_controls.set_display(hub, CONSULTATION, {"phones": KINDS_IN_ORDER,
+                                                     "phones_cards": True}, "test", None)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(hub=hub), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    wide = []
+    try:
+        with playwright_api.sync_playwright() as p:
+            browser = browser_for(p)
+            try:
+                context = browser.new_context(viewport={"width": 195, "height": 422},
+                                              device_scale_factor=2,
+                                              java_script_enabled=False)
+                page = context.new_page()
+                for lang in ("fr", "it"):
+                    for question_id in KINDS_IN_ORDER:
+                        page.goto(f"http://127.0.0.1:{port}/v/{CONSULTATION}/{question_id}"
+                                  f"?lang={lang}")
+                        assert page.locator("button[type=submit]").count() == 1
+                        width = page.evaluate("document.documentElement.scrollWidth")
+                        if width > 195:
+                            wide.append((lang, question_id, width))
+                page.goto(f"http://127.0.0.1:{port}/v/{CONSULTATION}/q-budget?lang=it")
+                SHOTS.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(SHOTS / "zoom200-budget-it.png"), full_page=True)
+            finally:
+                browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        hub.close()
+    assert wide == []
