@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 
 import pytest
 
@@ -405,3 +406,4 @@ def test_counts_are_read_out_in_the_rooms_words_not_the_sheets_ids(hub, demo, ta
         page = html.unescape(api.fresh().get(f"/closing/{row['id']}", params={"lang": lang}).text)
         assert words in page and "yes 13" not in page and "<td>q-ticket</td>" not in page
         assert f"<strong>{prompt}</strong>" in page          # the fingerprints' question too
+        assert "JSON" not in re.sub(r"<[^>]+>", " ", page)   # a file 'to check by computer'
