@@ -167,6 +167,13 @@ def test_card_mode_the_same_card_counts_once_on_a_tablet_and_a_phone(hub, demo, 
     shown = client.post(f"/v/{CONSULTATION}/q-cooperation",
                         data={"lang": "fr", "step": "show", "card": second.typed})
     assert 'type="hidden" name="card"' in shown.text
+    # Switching to Italian on that page keeps the card: its language buttons post it back.
+    switch = re.search(r'<form method="post" action="([^"]+)">(.*?name="lang" value="it".*?)'
+                       r'</form>', shown.text)
+    assert switch and second.typed in switch.group(2)
+    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', switch.group(2)))
+    italian = client.post(switch.group(1), data=fields)
+    assert 'type="hidden" name="card"' in italian.text and "Invia la mia risposta" in italian.text
     assert send(client, "q-cooperation", {"value": "2", "card": second.typed}).status_code \
         == 200
     assert send(client, "q-cooperation", {"value": "1", "card": second.typed}).status_code \
