@@ -229,10 +229,12 @@ def render_sheet(context: dict, lang: str) -> list:
         for c, said in zip(record["counts"], context["count_lines"]):
             before = f" ({_('Before')}{colon} {said['before']})" if said["before"] else ""
             mark = f" ({_('corrected')})" if not c["current"] else ""
+            # What is read out in the room in the body's size; who typed it and when, small.
             out.text(f"{said['question']} · {_(CHANNEL_NAMES.get(c['channel'], c['channel']))}"
-                     f"{colon} {said['counts']}{mark}{before} · {_('Recorded by')} "
+                     f"{colon} {said['counts']}{mark}", body, indent=round(4 * MM), gap=4)
+            out.text(f"{before.strip() + ' · ' if before else ''}{_('Recorded by')} "
                      f"{c['recorded_by']['name'] or c['recorded_by']['device'][:8]}, "
-                     f"{day_and_time(c['received_at'], lang)}", small, indent=round(4 * MM))
+                     f"{day_and_time(c['received_at'], lang)}", small, indent=round(8 * MM))
         out.space(5)
     ideas = record["ideas"]
     out.text(_("Ideas"), head)
