@@ -12,6 +12,7 @@ from app.counts import CHANNEL_NAMES, CHANNELS
 from app.errors import N_
 from app.formatting import day_and_time, number
 from app.i18n import gettext_for
+from app.kinds import kind_of
 from app.model import localized
 from app.qr import qr_matrix
 
@@ -47,6 +48,64 @@ def mismatch_lines(record: dict, lang: str) -> list[str]:
     return lines
 
 
+def _question(hub, record: dict, question_id: str):
+    """(consultation, question) of a count: the meeting's consultation, else the first this
+    hub holds that has the question (a site's day may span several)."""
+    scope = record["scope"]
+    ids = ([scope["consultation_id"]] if scope.get("consultation_id")
+           else [row["id"] for row in hub.consultations()])
+    for consultation_id in ids:
+        consultation = hub.consultation(consultation_id)
+        question = consultation.question(question_id) if consultation else None
+        if question is not None:
+            return consultation, question
+    return None, None
+
+
+def _prompt(hub, record: dict, question_id: str, lang: str) -> str:
+    question = _question(hub, record, question_id)[1]
+    return (localized(question.prompt, lang) if question else "") or question_id
+
+
+def count_lines(hub, record: dict, lang: str) -> list[dict]:
+    """Each typed count of the record as the room reads it out in `lang`: its question's
+    prompt and its cells by the answers' words ("Oui : 30, Non : 4"), never the sheet's IDs
+    ("q-ticket", "yes 30"). A question the hub no longer holds keeps its IDs."""
+    _ = gettext_for(lang) if lang != "en" else (lambda s: s)
+    colon = "\u00a0:" if lang == "fr" else ":"
+    known: dict[str, tuple] = {}
+
+    def words(cells: dict, labels: dict) -> str:
+        order = {key: i for i, key in enumerate(labels)}      # the question's own order
+        parts = []
+        for key, n in sorted(cells.items(), key=lambda kv: order.get(str(kv[0]), len(order))):
+            name = labels.get(str(key), str(key))
+            if isinstance(n, dict):
+                parts.append(f"{name}{colon} " + ", ".join(
+                    f"{labels.get(str(k), str(k))} {number(v, lang)}" for k, v in sorted(
+                        n.items(), key=lambda kv: order.get(str(kv[0]), len(order)))))
+            else:
+                parts.append(f"{name}{colon} {number(n, lang)}")
+        return (" · " if any(isinstance(n, dict) for n in cells.values()) else ", ").join(parts)
+
+    lines = []
+    for c in record["counts"]:
+        question_id = c["question_id"]
+        if question_id not in known:
+            consultation, question = _question(hub, record, question_id)
+            labels, prompt = {}, question_id
+            if question is not None:
+                prompt = localized(question.prompt, lang) or question_id
+                fields = kind_of(question).form_fields(consultation, question, lang, _)
+                for key in ("options", "colours", "projects"):
+                    labels.update({str(item[0]): item[1] for item in fields.get(key, ())})
+            known[question_id] = (prompt, labels)
+        prompt, labels = known[question_id]
+        lines.append({"question": prompt, "counts": words(c["counts"], labels),
+                      "before": words(c["before"], labels) if c["before"] else ""})
+    return lines
+
+
 def channels_in_order(per_channel: dict) -> list[tuple[str, int]]:
     """Ballots per channel in app.counts.CHANNELS' order (a channel it lacks, after)."""
     return ([(c, per_channel[c]) for c in CHANNELS if c in per_channel]
@@ -67,6 +126,8 @@ def sheet_context(hub, row: dict, lang: str) -> dict:
     return {"record": record, "problem": problem, "title": title, "digest": row["digest"],
             "channel_names": CHANNEL_NAMES, "mismatches": mismatch_lines(record, lang),
             "channels": channels_in_order(record["ballots"]["per_channel"]),
+            "count_lines": count_lines(hub, record, lang),
+            "question_names": {q: _prompt(hub, record, q, lang) for q in record["used_cards"]},
             "url": public_url(hub, row["id"]), "public_key": key,
             "relay_id": row.get("relay_id")}
 
@@ -165,16 +226,15 @@ def render_sheet(context: dict, lang: str) -> list:
     out.space(5)
     if record["counts"]:
         out.text(_("Counts typed in, with every correction"), head)
-        for c in record["counts"]:
-            counts = ", ".join(f"{k} {number(v, lang)}" for k, v in c["counts"].items())
-            before = (" (" + _("Before") + colon + " " + ", ".join(
-                f"{k} {number(v, lang)}" for k, v in c["before"].items()) + ")"
-                if c["before"] else "")
+        for c, said in zip(record["counts"], context["count_lines"]):
+            before = f" ({_('Before')}{colon} {said['before']})" if said["before"] else ""
             mark = f" ({_('corrected')})" if not c["current"] else ""
-            out.text(f"{c['question_id']} · {_(CHANNEL_NAMES.get(c['channel'], c['channel']))}"
-                     f"{colon} {counts}{mark}{before} · {_('Recorded by')} "
+            # What is read out in the room in the body's size; who typed it and when, small.
+            out.text(f"{said['question']} · {_(CHANNEL_NAMES.get(c['channel'], c['channel']))}"
+                     f"{colon} {said['counts']}{mark}", body, indent=round(4 * MM), gap=4)
+            out.text(f"{before.strip() + ' · ' if before else ''}{_('Recorded by')} "
                      f"{c['recorded_by']['name'] or c['recorded_by']['device'][:8]}, "
-                     f"{day_and_time(c['received_at'], lang)}", small, indent=round(4 * MM))
+                     f"{day_and_time(c['received_at'], lang)}", small, indent=round(8 * MM))
         out.space(5)
     ideas = record["ideas"]
     out.text(_("Ideas"), head)

@@ -27,8 +27,10 @@ _env = Environment(loader=FileSystemLoader(str(TEMPLATES)),
                    autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
 # Numbers and dates as the kiosk, the facilitator and the projector write them
 # (app/formatting.py): `{{ n|number(lang) }}`, `{{ share|percent(lang) }}`,
+# `{{ amount|money(lang, currency) }}`,
 # `{{ iso|day_and_time(lang) }}`; the record-ID rule for a form's `pattern` (app/identifiers.py).
 _env.filters.update(number=formatting.number, percent=formatting.percent,
+                    money=formatting.money,
                     day_and_time=formatting.day_and_time,
                     localized=lambda text, lang: localized(text or {}, lang))
 _env.globals["record_id_pattern"] = RECORD_ID_FORM

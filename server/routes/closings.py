@@ -117,4 +117,13 @@ def dashboard_closings(hub, consultation_id: str | None) -> dict:
             meetings.append({"consultation_id": consultation.id, "id": meeting.id,
                              "title": meeting.title, "starts_at": meeting.starts_at,
                              "site": meeting.site})
-    return {"meetings": meetings, "closings": closing.closings(hub)[-20:][::-1]}
+    # A closing said by what it closed (the meeting's title and time, or the site and day),
+    # not by its scope key ("meeting:alpimed-2030:m-menton-1203").
+    by_key = {f"meeting:{m['consultation_id']}:{m['id']}": m for m in meetings}
+    made = []
+    for row in closing.closings(hub)[-20:][::-1]:
+        kind, _sep, rest = row["scope"].partition(":")
+        meeting = by_key.get(row["scope"])
+        site, _sep, day = rest.rpartition(":") if kind == "site_day" else ("", "", "")
+        made.append({**row, "meeting": meeting, "site_id": site, "day": day})
+    return {"meetings": meetings, "closings": made}

@@ -24,7 +24,7 @@ SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots" / "phones"
 CHROMIUM = "/usr/bin/chromium"
 KINDS_IN_ORDER = ["q-colour", "q-ticket", "q-cooperation", "q-themes", "q-services", "q-budget",
                   "q-missing", "q-place"]
-DONE = {"fr": "Votre réponse est comptée", "it": "La tua risposta è contata"}
+DONE = {"fr": "Votre réponse est comptée", "it": "La Sua risposta è contata"}
 USED = {"fr": "Déjà utilisée", "it": "Già usata"}
 ANSWERED = {"fr": "Déjà répondu", "it": "Già risposto"}
 CLOSED = {"fr": "Cette question est fermée", "it": "Questa domanda è chiusa"}
@@ -98,13 +98,13 @@ def every_kind(page, base: str, demo, lang: str, shots: str, card: str | None = 
             page.fill("#card", card)
         answer_page(page, question)
         page.screenshot(path=str(SHOTS / f"{shots}-{question.kind}-{lang}.png"), full_page=True)
-        page.click("main form button[type=submit]")
+        page.click("main > form button[type=submit]")
         assert DONE[lang] in page.inner_text("main"), (question_id, page.inner_text("main"))
         if index == len(KINDS_IN_ORDER) - 1:
             page.screenshot(path=str(SHOTS / f"{shots}-counted-{lang}.png"), full_page=True)
             assert page.locator("main form").count() == 0
         else:
-            page.click("main form button[type=submit]")       # "Next question"
+            page.click("main > form button[type=submit]")       # "Next question"
 
 
 def test_phones_at_the_room_hub_over_its_own_tls(tmp_path):
@@ -124,7 +124,7 @@ def test_phones_at_the_room_hub_over_its_own_tls(tmp_path):
                 every_kind(page, room.url, demo, "it", "room-open")
                 page.goto(f"{room.url}/v/{CONSULTATION}/q-ticket?lang=it")
                 answer_page(page, demo.question("q-ticket"))
-                page.click("main form button[type=submit]")
+                page.click("main > form button[type=submit]")
                 assert ANSWERED["it"] in page.inner_text("main")
                 page.screenshot(path=str(SHOTS / "room-answered-it.png"), full_page=True)
                 # Card mode: a phone in French types a printed card's code, every kind.
@@ -137,7 +137,7 @@ def test_phones_at_the_room_hub_over_its_own_tls(tmp_path):
                 other.goto(f"{room.url}/v/{CONSULTATION}?lang=fr")
                 other.fill("#card", code)
                 answer_page(other, demo.question("q-colour"))
-                other.click("main form button[type=submit]")
+                other.click("main > form button[type=submit]")
                 assert USED["fr"] in other.inner_text("main")
                 other.screenshot(path=str(SHOTS / "room-card-used-fr.png"), full_page=True)
                 # Closed: a late answer is refused clearly.
@@ -176,25 +176,25 @@ def test_phones_at_the_central_hub_and_a_card_used_on_a_tablet(tmp_path):
                 page.fill("#card", cards[0].split(".")[1])
                 answer_page(page, demo.question("q-ticket"))
                 page.screenshot(path=str(SHOTS / "central-card-it.png"), full_page=True)
-                page.click("main form button[type=submit]")
+                page.click("main > form button[type=submit]")
                 assert USED["it"] in page.inner_text("main")
                 page.screenshot(path=str(SHOTS / "central-card-used-it.png"), full_page=True)
                 # The second card: both questions, the series keeping the card.
                 page.goto(f"{hub.url}/v/{CONSULTATION}")
                 page.fill("#card", cards[1].split(".")[1])
                 answer_page(page, demo.question("q-ticket"))
-                page.click("main form button[type=submit]")
+                page.click("main > form button[type=submit]")
                 assert DONE["it"] in page.inner_text("main")
-                page.click("main form button[type=submit]")
+                page.click("main > form button[type=submit]")
                 answer_page(page, demo.question("q-cooperation"))
-                page.click("main form button[type=submit]")
+                page.click("main > form button[type=submit]")
                 assert DONE["it"] in page.inner_text("main")
                 # Open mode in French: one answer per phone.
                 open_to_phones(hub, ["q-ticket"], cards=False)
                 page = phone(browser, "fr")
                 page.goto(f"{hub.url}/v/{CONSULTATION}")
                 answer_page(page, demo.question("q-ticket"))
-                page.click("main form button[type=submit]")
+                page.click("main > form button[type=submit]")
                 assert DONE["fr"] in page.inner_text("main")
                 page.screenshot(path=str(SHOTS / "central-counted-fr.png"), full_page=True)
             finally:
@@ -238,7 +238,7 @@ def test_phones_in_a_rehearsal_carry_the_band_and_count_nowhere(tmp_path):
                     answer_page(page, demo.question("q-ticket"))
                     page.screenshot(path=str(SHOTS / f"rehearsal-question-{lang}.png"),
                                     full_page=True)
-                    page.click("main form button[type=submit]")
+                    page.click("main > form button[type=submit]")
                     shown = page.inner_text("main")
                     assert REHEARSAL_BAND[lang] in shown and REHEARSAL_RECEIVED[lang] in shown
                     assert DONE[lang] not in shown
@@ -256,7 +256,7 @@ def test_phones_in_a_rehearsal_carry_the_band_and_count_nowhere(tmp_path):
                 page.goto(f"{hub.url}/v/{CONSULTATION}/q-ticket")
                 assert REHEARSAL_BAND["fr"] not in page.inner_text("main")
                 answer_page(page, demo.question("q-ticket"))
-                page.click("main form button[type=submit]")
+                page.click("main > form button[type=submit]")
                 assert DONE["fr"] in page.inner_text("main")
             finally:
                 browser.close()
@@ -268,3 +268,62 @@ def test_phones_in_a_rehearsal_carry_the_band_and_count_nowhere(tmp_path):
         assert real["questions"]["q-ticket"]["channels"]["phone"]["ballots"] == 1
     finally:
         hub.stop()
+
+
+def test_every_question_page_zoomed_to_200_percent_stays_within_the_phone(tmp_path):
+    """A resident who zooms their 390 px phone to 200 % (195 CSS px wide) reads every question
+    kind's page top to bottom, FR and IT, with nothing running off the side to scroll to: an
+    amount or a rank goes under its label, a long word breaks."""
+    import socket
+    import threading
+    import time
+
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    import uvicorn
+
+    from server import display_controls
+    from server.api import create_app
+    from server.hub import Hub
+    from server.settings import Settings
+
+    hub = Hub(Settings.from_env({}, data_dir=tmp_path / "hub"))
+    hub.import_bundle(DEMO_BUNDLE_DIR)
+    display_controls.set_display(hub, CONSULTATION, {"phones": KINDS_IN_ORDER,
+                                                     "phones_cards": True}, "test", None)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(hub=hub), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    wide = []
+    try:
+        with playwright_api.sync_playwright() as p:
+            browser = browser_for(p)
+            try:
+                context = browser.new_context(viewport={"width": 195, "height": 422},
+                                              device_scale_factor=2,
+                                              java_script_enabled=False)
+                page = context.new_page()
+                for lang in ("fr", "it"):
+                    for question_id in KINDS_IN_ORDER:
+                        page.goto(f"http://127.0.0.1:{port}/v/{CONSULTATION}/{question_id}"
+                                  f"?lang={lang}")
+                        assert page.locator("button[type=submit]").count() == 1
+                        width = page.evaluate("document.documentElement.scrollWidth")
+                        if width > 195:
+                            wide.append((lang, question_id, width))
+                page.goto(f"http://127.0.0.1:{port}/v/{CONSULTATION}/q-budget?lang=it")
+                SHOTS.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(SHOTS / "zoom200-budget-it.png"), full_page=True)
+            finally:
+                browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        hub.close()
+    assert wide == []

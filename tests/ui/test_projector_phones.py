@@ -37,7 +37,7 @@ def test_the_phone_view_is_read_from_the_back_of_the_hall(make_projector, demo, 
     frames(6)
     text = all_text(projector.root)
     assert "192.168.1.20:8765\n/v/alpimed-2030" in text and "https://" not in text
-    assert ("Votez avec votre téléphone" if lang == "fr" else "Vota con il tuo telefono") in text
+    assert ("Votez avec votre téléphone" if lang == "fr" else "Votate con il vostro telefono") in text
     panel = projector.phones_panel
     assert panel is not None and panel.count == "0"
     # Answers arrive: the count follows, live.
@@ -65,3 +65,23 @@ def test_no_hub_no_phone_view(make_projector, demo):
     projector.apply_control({"phones": ["q-ticket"]})
     frames(3)
     assert projector.phones_panel is None
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (1280, 720)], ids=lambda s: f"{s[1]}p")
+def test_a_whole_share_stays_on_one_line(make_projector, demo, size):
+    """'100 %' beside a yes/no bar is read from the back of the hall on one line, not '100'
+    with its '%' under it."""
+    projector = make_projector(size, lang="fr")
+    projector.receive(ResultsPoll(True, snapshot(demo, 0, 1)))     # one yes: 100 %
+    projector.apply_control({"view": "q-ticket"})
+    frames(6)
+    shares = [label for label in labels(projector.root)
+              if label.text.startswith("100") and label.text.endswith("%")]
+    assert shares
+    from kivy.core.text import Label as CoreLabel
+    for label in shares:
+        unwrapped = CoreLabel(text=label.text, font_size=label.font_size, bold=label.bold,
+                              font_name=label.font_name)
+        unwrapped.refresh()
+        room = label.width - label.padding[0] - label.padding[2]
+        assert unwrapped.texture.width <= room, (label.text, unwrapped.texture.width, room)

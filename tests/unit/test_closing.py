@@ -6,7 +6,9 @@ is flagged; the signed file verifies offline and fails when one byte changes; a 
 closing taken out or edited is refused."""
 from __future__ import annotations
 
+import html
 import json
+import re
 
 import pytest
 
@@ -235,7 +237,11 @@ def test_the_dashboard_button_closes_a_meeting(hub, demo, tablet, push, api):
     assert done.status_code == 303
     [made] = closings.closings(hub)
     assert done.headers["location"] == f"/closing/{made['id']}?lang=it"
-    assert f"/closing/{made['id']}" in browser.get("/dashboard").text
+    board = browser.get("/dashboard").text
+    assert f"/closing/{made['id']}" in board
+    # The closing is listed by the meeting it closed, not by its scope key.
+    meeting = next(m for m in demo.meetings if m.id == MEETING)
+    assert f"meeting:{demo.id}" not in board and html.escape(meeting.title["fr"]) in board
 
 
 @pytest.mark.skipif(__import__("shutil").which("pdftoppm") is None,
@@ -380,3 +386,24 @@ def test_phone_answers_are_the_phone_channels_in_a_site_days_closing(hub, demo, 
         closings.verify_document(closings.documents(hub)[-1])
     per_channel = record["ballots"]["per_channel"]
     assert per_channel["phone"] == 3 and per_channel["tablet"] == 0, per_channel
+
+
+def test_counts_are_read_out_in_the_rooms_words_not_the_sheets_ids(hub, demo, tablet, push,
+                                                                   api):
+    """The page and the sheet a facilitator reads aloud name a count's question by its prompt
+    and its cells by the answers' words (Oui : 13), not 'q-ticket' and 'yes 13'."""
+    from server.closing_sheet import count_lines
+    meeting_played(hub, demo, tablet, push)
+    row = closings.make_for(hub, meeting_id=MEETING)
+    record = closings.verify_document(row["document"], closings.hub_public_key(hub))
+    for lang, words, before in (("fr", "Oui\u00a0: 13, Non\u00a0: 4, Je m'abstiens\u00a0: 0",
+                                 "Oui\u00a0: 30"),
+                                ("it", "Sì: 13, No: 4, Mi astengo: 0", "Sì: 30")):
+        prompt = next(q for q in demo.questions if q.id == "q-ticket").prompt[lang]
+        lines = count_lines(hub, record, lang)
+        assert [line["question"] for line in lines] == [prompt, prompt]
+        assert lines[1]["counts"] == words and lines[1]["before"].startswith(before)
+        page = html.unescape(api.fresh().get(f"/closing/{row['id']}", params={"lang": lang}).text)
+        assert words in page and "yes 13" not in page and "<td>q-ticket</td>" not in page
+        assert f"<strong>{prompt}</strong>" in page          # the fingerprints' question too
+        assert "JSON" not in re.sub(r"<[^>]+>", " ", page)   # a file 'to check by computer'

@@ -116,3 +116,33 @@ def test_no_french_or_italian_message_says_hub(lang):
             if text and re.search(r"\bhubs?\b", re.sub(r"\{[a-z_]+\}", "", text), re.I):
                 found.append(text)
     assert found == []
+
+
+# A resident's own phone in the room (issue 29) reads the same plain words as the kiosk: the
+# ballot pages, the "counted" page and the refusals.
+PHONE_FILES = {"python": ["server/routes/phone.py", "server/phone_ballot.py"],
+               "jinja2": ["server/templates/phone.html", "server/templates/phone_counted.html",
+                          "server/templates/phone_message.html",
+                          "server/templates/_phone_style.html"]}
+
+
+@pytest.mark.parametrize("lang", ["fr", "it"])
+def test_the_phone_pages_use_a_residents_words(lang):
+    messages = catalog(lang)
+    ids = set()
+    for method, paths in PHONE_FILES.items():
+        for path in paths:
+            for _line, message, _comments, _context in extract_from_file(
+                    method, str(ROOT / path), keywords=KEYWORDS):
+                ids.update(m for m in (message if isinstance(message, tuple) else (message,))
+                           if m)
+    assert len(ids) > 15                        # the pages' words were found
+    found = []
+    for msgid in sorted(ids):
+        message = messages.get(msgid)
+        assert message is not None and message.string, f"{lang}: no entry for {msgid!r}"
+        for word in JARGON[lang]:
+            flags = 0 if word.startswith("=") else re.IGNORECASE
+            if re.search(r"(?<!\w)" + re.escape(word.lstrip("=")), message.string, flags):
+                found.append((word, message.string))
+    assert not found, "\n".join(f"{w!r}: {t}" for w, t in found)

@@ -11,6 +11,7 @@ import re
 import pytest
 
 from app.counts import PHONE, ballot_channel, participants
+from app.formatting import money
 from app.kiosk import KioskSession, KioskSettings
 from server import display_controls
 from sync.content import save_card_index
@@ -166,6 +167,13 @@ def test_card_mode_the_same_card_counts_once_on_a_tablet_and_a_phone(hub, demo, 
     shown = client.post(f"/v/{CONSULTATION}/q-cooperation",
                         data={"lang": "fr", "step": "show", "card": second.typed})
     assert 'type="hidden" name="card"' in shown.text
+    # Switching to Italian on that page keeps the card: its language buttons post it back.
+    switch = re.search(r'<form method="post" action="([^"]+)">(.*?name="lang" value="it".*?)'
+                       r'</form>', shown.text)
+    assert switch and second.typed in switch.group(2)
+    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', switch.group(2)))
+    italian = client.post(switch.group(1), data=fields)
+    assert 'type="hidden" name="card"' in italian.text and "Invia la mia risposta" in italian.text
     assert send(client, "q-cooperation", {"value": "2", "card": second.typed}).status_code \
         == 200
     assert send(client, "q-cooperation", {"value": "1", "card": second.typed}).status_code \
@@ -294,3 +302,24 @@ def test_no_tablet_takes_a_phone_devices_name_and_the_room_counts_no_phone_as_ta
     open_phones(hub, ["q-ticket"])
     send(phone(), "q-ticket", {"value": "yes"})
     assert status(hub)["tablets_enrolled"] == 0
+
+
+def test_phone_pages_speak_to_a_resident_as_the_kiosk_does(hub, phone):
+    """Money as the kiosk writes it (500.000 €, not 500.000 EUR), and in Italian the resident
+    is addressed with "Lei" (La Sua risposta, Scelga…) as on the kiosk, never with "tu"."""
+    open_phones(hub, ["q-budget", "q-services", "q-ticket"])
+    tu = re.compile(r"\b(tua|tuo|tue|tuoi|hai|dai|ripartisci|guarda|torna|controlla|tienila)\b",
+                    re.IGNORECASE)
+    pages = {}
+    for lang in ("fr", "it"):
+        client = phone(lang)
+        budget = client.get(f"/v/{CONSULTATION}/q-budget?lang={lang}").text
+        assert "EUR" not in budget
+        assert money(500_000, lang, "EUR") in budget
+        ranks = client.get(f"/v/{CONSULTATION}/q-services?lang={lang}").text
+        counted = send(client, "q-ticket", {"value": "yes"}, lang).text
+        again = send(client, "q-ticket", {"value": "no"}, lang).text
+        pages[lang] = budget + ranks + counted + again
+    assert "La Sua risposta è contata" in pages["it"]
+    visible = re.sub(r"<[^>]+>", " ", pages["it"])
+    assert not tu.findall(visible), tu.findall(visible)
