@@ -107,7 +107,7 @@ def verify_document(text: str | bytes, public_key: str | None = None) -> dict:
             raise VerificationError("not UTF-8 text") from None
     try:
         document = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):       # RecursionError: nested past Python's stack
         raise VerificationError("not JSON") from None
     if not isinstance(document, dict) or set(document) != {"record", "digest", "signature"} \
             or not isinstance(document["record"], dict):
@@ -120,13 +120,14 @@ def verify_document(text: str | bytes, public_key: str | None = None) -> dict:
     body = canonical_json(record).encode()
     if hashlib.sha256(body).hexdigest() != document["digest"]:
         raise VerificationError("the digest does not match the record")
-    key = public_key or (record.get("hub") or {}).get("public_key")
+    named = record.get("hub") if isinstance(record.get("hub"), dict) else {}
+    key = public_key or named.get("public_key")
     try:
         verifier = Ed25519PublicKey.from_public_bytes(bytes.fromhex(str(key)))
         verifier.verify(base64.b64decode(str(document["signature"]), validate=True), body)
     except (InvalidSignature, ValueError, TypeError):
         raise VerificationError("the signature does not match the hub's key") from None
-    if public_key and record.get("hub", {}).get("public_key") != public_key:
+    if public_key and named.get("public_key") != public_key:
         raise VerificationError("the record names another key")
     return record
 
@@ -134,10 +135,13 @@ def verify_document(text: str | bytes, public_key: str | None = None) -> dict:
 def verify_chain(documents: Iterable[str], public_key: str | None = None) -> list[dict]:
     """Each document verified, and the chain they form: numbered one after the other, each
     `previous` the digest of the one before (the first one's numbers the one before it, which
-    may be absent). VerificationError at the first break."""
+    may be absent), every one signed by the same key: `public_key`, else the key the first
+    one names (a record carrying another key of its own does not verify in the chain).
+    VerificationError at the first break."""
     records, before = [], None
     for text in documents:
         record = verify_document(text, public_key)
+        public_key = public_key or record["hub"]["public_key"]
         digest = digest_of(record)
         if before is not None:
             if record["number"] != before[0]["number"] + 1:
@@ -580,6 +584,10 @@ def receive_closings(hub, relay: dict, texts: object) -> dict:
                 record = verify_document(text if isinstance(text, str) else "",
                                          last.public_key if last else None)
                 digest = digest_of(record)
+                if not isinstance(record.get("number"), int) or isinstance(
+                        record["number"], bool) or record["number"] < 1 \
+                        or not isinstance(record.get("scope"), dict):
+                    raise VerificationError("not a closing record")
                 if record["scope"].get("site_id") != relay.get("site_id"):
                     raise VerificationError("a closing of another site")
                 same = conn.execute(select(rc.digest).where(
@@ -589,6 +597,17 @@ def receive_closings(hub, relay: dict, texts: object) -> dict:
                         raise VerificationError("another closing with this number")
                     stored.append(record["number"])
                     continue
+                # Another hub's closing (this hub's own, or one another room hub sent or
+                # could copy from its public page) is not this room hub's to send: its key
+                # would be pinned to the wrong room, and its ID is taken.
+                key = record["hub"]["public_key"]
+                if key == hub_public_key(hub) or conn.execute(select(rc.relay_id).where(
+                        rc.public_key == key, rc.relay_id != relay["id"]).limit(1)).first() \
+                        or conn.execute(select(rc.relay_id).where(
+                            rc.id == digest[:32]).limit(1)).first() \
+                        or conn.execute(select(db.closings.c.number).where(
+                            db.closings.c.id == digest[:32]).limit(1)).first():
+                    raise VerificationError("another hub's closing")
                 if last is not None and (record["number"] != last.number + 1
                                          or record["previous"] != last.digest):
                     raise VerificationError("does not follow the last closing received")
@@ -608,5 +627,5 @@ def receive_closings(hub, relay: dict, texts: object) -> dict:
 def _number_of(text: str):
     try:
         return json.loads(text)["record"]["number"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return None

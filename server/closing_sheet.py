@@ -36,14 +36,26 @@ def public_url(hub, closing_id: str) -> str:
 
 
 def mismatch_lines(record: dict, lang: str) -> list[str]:
-    """The record's mismatches, said in `lang` (times as the hub's pages write them)."""
+    """The record's mismatches, said in `lang` (times as the hub's pages write them). Only
+    this module's texts are formatted: a kind it does not know (a room hub's record, signed
+    by that hub, is shown at the central hub) is shown as written, never used as a format
+    string (`{kind:>999999999}` would build a gigabyte per request); a known kind missing a
+    value is shown as its kind."""
     _ = gettext_for(lang) if lang != "en" else (lambda s: s)
     lines = []
     for m in record["mismatches"]:
+        kind = m.get("kind") if isinstance(m, dict) else m
+        text = MISMATCH_TEXTS.get(kind) if isinstance(kind, str) else None
+        if text is None:
+            lines.append(str(kind))
+            continue
         values = dict(m)
-        if values.get("since"):
-            values["since"] = day_and_time(values["since"][:16], lang) + " UTC"
-        lines.append(_(MISMATCH_TEXTS.get(m["kind"], m["kind"])).format(**values))
+        try:
+            if values.get("since"):
+                values["since"] = day_and_time(str(values["since"])[:16], lang) + " UTC"
+            lines.append(_(text).format_map(values))
+        except (KeyError, IndexError, ValueError, TypeError, AttributeError):
+            lines.append(kind)
     return lines
 
 

@@ -1,0 +1,97 @@
+"""Attacks on closing records from a room hub (issue 30's review): a record a room hub signs
+itself is shown at the central hub's public page, so its fields must not be trusted as code or
+shapes; another hub's closing (the central hub's own, or one another room hub already sent,
+copied from a public page) is not a room hub's to send."""
+from __future__ import annotations
+
+import json
+
+from server import closing as closings
+
+SITE = "menton-mediatheque"
+ROOM_SEED = b"\x07" * 32
+
+
+def room_closing(hub, seed=ROOM_SEED, number=1, previous=None, **changes) -> str:
+    """A closing document as a room hub with `seed` would sign it (shape: the hub's own)."""
+    row = closings.make_for(hub, site_id=SITE, day="2026-12-06")
+    record = json.loads(row["document"])["record"]
+    record.update(number=number, previous=previous, **changes)
+    record["hub"] = {"public_key": closings.public_key_hex(seed), "url": "https://room.example"}
+    return closings.sign_record(record, seed)
+
+
+def test_a_room_hubs_mismatch_kind_is_shown_not_formatted(hub, api):
+    # "{kind:>50000000}" as a format string builds 50 MB per page view (a gigabyte with more
+    # digits); "{nope}" raised KeyError (500); a known kind missing its values too.
+    document = room_closing(hub, mismatches=[
+        {"kind": "{kind:>50000000}"}, {"kind": "{nope}"}, {"kind": "device_not_synced"},
+        {"kind": "more_ballots_than_cards", "ballots": 9, "cards": 3}, ["odd"]])
+    relay = {"id": "relay-room-1", "site_id": SITE}
+    assert closings.receive_closings(hub, relay, [document]) == {"stored": [1], "refused": []}
+    closing_id = closings.digest_of(json.loads(document)["record"])[:32]
+    for lang in ("fr", "en"):
+        page = api.fresh().get(f"/closing/{closing_id}", params={"lang": lang})
+        assert page.status_code == 200
+        assert len(page.text) < 200_000
+        assert "{kind:&gt;50000000}" in page.text and "{nope}" in page.text
+        assert "device_not_synced" in page.text
+    assert "More ballots with a card (9) than cards handed out (3)." in page.text
+
+
+def test_another_hubs_closing_is_refused_and_the_room_goes_on(hub):
+    first = room_closing(hub)
+    room = {"id": "relay-room-1", "site_id": SITE}
+    other = {"id": "relay-room-2", "site_id": SITE}
+    assert closings.receive_closings(hub, room, [first])["stored"] == [1]
+    # another room hub of the site copies the room's closing (public at its page): refused,
+    # where it used to hit the table's key (a 500) or, sent first, pin the room's key to it
+    refused = closings.receive_closings(hub, other, [first])
+    assert refused["stored"] == [] and refused["refused"][0]["reason"] == "another hub's closing"
+    # the central hub's own closing of that site, sent by a room hub: refused
+    own = closings.make_for(hub, site_id=SITE, day="2026-12-05")["document"]
+    refused = closings.receive_closings(hub, other, [own])
+    assert refused["refused"][0]["reason"] == "another hub's closing"
+    # the room's own chain goes on
+    second = room_closing(hub, number=2,
+                          previous=closings.digest_of(json.loads(first)["record"]))
+    assert closings.receive_closings(hub, room, [second])["stored"] == [2]
+
+
+def test_malformed_records_are_refused_not_crashing(hub):
+    relay = {"id": "relay-room-3", "site_id": SITE}
+    nested = "[" * 100_000 + "]" * 100_000
+    scope_list = room_closing(hub, seed=b"\x08" * 32, scope=[SITE])
+    hub_list = json.loads(room_closing(hub, seed=b"\x09" * 32))["record"]
+    hub_list["hub"] = ["not", "a", "hub"]
+    unsigned = closings.sign_record(hub_list, b"\x09" * 32)
+    number_text = room_closing(hub, seed=b"\x0a" * 32, number="1")
+    for text in (nested, scope_list, unsigned, number_text):
+        result = closings.receive_closings(hub, relay, [text])
+        assert result["stored"] == [] and result["refused"], text[:80]
+
+
+def test_a_chain_whose_last_closing_carries_its_own_key_does_not_verify(hub, tmp_path, capsys):
+    """The last closing of a chain replaced by one the forger signed with a key of their own,
+    committing to the one before: every document verifies against the key it names, so the
+    chain verified (`closing verify` without --key); the chain holds to the first one's key."""
+    import pytest
+
+    from server.admin import verify_closing_files
+    for day in ("2026-12-01", "2026-12-02"):
+        closings.make_for(hub, site_id=SITE, day=day)
+    chain = closings.documents(hub)
+    record = json.loads(chain[1])["record"]
+    record["ballots"]["per_channel"] = {"tablet": 999}
+    record["hub"]["public_key"] = closings.public_key_hex(b"\x0b" * 32)
+    forged = closings.sign_record(record, b"\x0b" * 32)
+    closings.verify_document(forged)           # alone, it names its key (said by the CLI)
+    assert len(closings.verify_chain(chain)) == 2
+    with pytest.raises(closings.VerificationError):
+        closings.verify_chain([chain[0], forged])
+    files = []
+    for i, text in enumerate((chain[0], forged)):
+        files.append(tmp_path / f"closing-{i + 1}.json")
+        files[-1].write_text(text + "\n", encoding="utf-8")
+    assert verify_closing_files(files, None) == 1
+    assert "NOT VERIFIED" in capsys.readouterr().err
