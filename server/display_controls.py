@@ -65,6 +65,10 @@ def set_display(hub, consultation_id: str, control: Any, by: str,
                 s.id == site for s in consultation.sites))):
             raise ValidationError(N_("Unknown site."), "phones_site")
         changes["phones_site"] = site
+        # Opened from a tablet in rehearsal: the phones' answers are the rehearsal's, refused
+        # while a tablet of the site is still in rehearsal (server.rehearsal's phone check).
+        changes["phones_rehearsal"] = bool(device is not None and changes["phones"]
+                                           and hub.rehearsal.device_running(device["id"]))
     with hub.unit_of_work() as uow:
         conn = uow.conn
         row = conn.execute(select(db.display_controls).where(

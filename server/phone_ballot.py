@@ -74,6 +74,7 @@ class PhoneOpening:
     cards: bool
     site_id: str | None
     revision: int
+    rehearsal: bool = False      # opened from a tablet in rehearsal (server.rehearsal)
 
     @property
     def open(self) -> bool:
@@ -104,7 +105,7 @@ def opening(hub, consultation_id: str) -> PhoneOpening | None:
     if not isinstance(site, str) or not open_to_site(consultation, site):
         site = consultation.sites[0].id if consultation.sites else None
     return PhoneOpening(consultation, questions, bool(control.get("phones_cards")), site,
-                        row.revision if row else 0)
+                        row.revision if row else 0, bool(control.get("phones_rehearsal")))
 
 
 def phone_device(hub, site_id: str | None) -> dict:

@@ -32,6 +32,18 @@ from .ingest import Batch, Event, IngestExtension
 
 REHEARSAL_EVENTS = (REHEARSAL_STARTED, REHEARSAL_ANSWER, REHEARSAL_ENDED)
 REHEARSAL_OVER = N_("This rehearsal is over (the session is open): its answers count nowhere.")
+PHONES_IN_REHEARSAL = N_("This is a rehearsal: answers from phones are not counted. Wait for "
+                         "the facilitator to open the session.")
+
+
+def phone_check(hub, opening, question_id: str) -> None:
+    """A phone answer to questions a tablet opened to phones while in rehearsal is refused as
+    long as a tablet of the site is still in rehearsal: it would count for real (phone answers
+    are ordinary ballots, never wiped with the rehearsal). Once the session opens, the same
+    opening takes answers."""
+    if opening.rehearsal and hub.rehearsal.running(opening.site_id):
+        from .phone_ballot import PhoneRefused
+        raise PhoneRefused(PHONES_IN_REHEARSAL, "rehearsal_running", status=409)
 
 
 @dataclass
@@ -46,6 +58,8 @@ class RehearsalBatch:
 def extension(hub=None) -> IngestExtension[RehearsalBatch]:
     """The ingest extension; with `hub`, a rehearsal answer given on a draft version this
     device tries (server.content, import_draft) is checked against that draft."""
+    from .phone_ballot import register_answer_check
+    register_answer_check(phone_check)
     rehearsal = IngestExtension("rehearsal", RehearsalBatch, preload=preload, write=write)
     rehearsal.handles(REHEARSAL_STARTED, apply_started, kept_apart=True)
     rehearsal.handles(REHEARSAL_ANSWER,
