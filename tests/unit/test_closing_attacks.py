@@ -95,3 +95,32 @@ def test_a_chain_whose_last_closing_carries_its_own_key_does_not_verify(hub, tmp
         files[-1].write_text(text + "\n", encoding="utf-8")
     assert verify_closing_files(files, None) == 1
     assert "NOT VERIFIED" in capsys.readouterr().err
+
+
+def test_a_room_hubs_huge_record_draws_a_bounded_sheet(hub, api):
+    """A room hub's record of a megabyte of lines (a 500 kB mismatch, thousands of counts and
+    reasons) was drawn whole for anyone asking its PDF: hundreds of 300-dpi pages in memory per
+    request. The sheet draws at most SHEET_ITEMS lines a list and says how many more."""
+    from server import closing_sheet
+    count = {"count_id": "c", "question_id": "q-ticket", "channel": "paper",
+             "counts": {"yes": 1}, "ballots": 1, "current": True, "supersedes": None,
+             "superseded_by": None, "before": None,
+             "recorded_by": {"device": "tab", "name": "x " * 200},
+             "received_at": "2026-12-06T10:00:00+00:00"}
+    document = room_closing(hub, mismatches=[{"kind": "word " * 100_000}] * 2 + [
+        {"kind": "more_cards_used_than_handed_out", "used": i, "cards": 0} for i in range(400)],
+        counts=[count] * 400,
+        ideas={"received": 0, "approved": 0, "rejected": 0, "pending": 0,
+               "rejected_reasons": [{"reason": "r " * 60, "ideas": 1}] * 400})
+    relay = {"id": "relay-room-4", "site_id": SITE}
+    assert closings.receive_closings(hub, relay, [document])["stored"] == [1]
+    row = closings.closing(hub, closings.digest_of(json.loads(document)["record"])[:32])
+    pages = closing_sheet.render_sheet(closing_sheet.sheet_context(hub, row, "fr"), "fr")
+    assert len(pages) <= 40 and all(p.mode == "1" for p in pages)
+    served = api.fresh().get(f"/closing/{row['id']}.pdf", params={"lang": "it"})
+    assert served.status_code == 200 and served.content.startswith(b"%PDF")
+    out = closing_sheet._Pages()
+    kept = closing_sheet._some(closing_sheet.mismatch_lines(json.loads(row["document"])[
+        "record"], "it"), out, None, "it")
+    assert len(kept) == closing_sheet.SHEET_ITEMS
+    assert out.more == [(None, "… e altri 302: si veda la pagina del verbale in linea.")]
