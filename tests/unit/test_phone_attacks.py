@@ -85,3 +85,18 @@ def test_forged_cookies_cards_and_addresses(hub, api):
     body = results(hub)
     assert body["questions"]["q-ticket"]["counts"]["yes"] + \
         body["questions"]["q-ticket"]["counts"]["no"] <= 6
+
+
+def test_another_sites_page_cannot_answer_through_a_visitors_phone(hub, api):
+    """CSRF: a page elsewhere posting to /v/… from a resident's browser (the Lax cookie is not
+    sent, so each visit was a new open-mode ballot from a real phone's address)."""
+    display_controls.set_display(hub, CONSULTATION, {"phones": ["q-ticket"]}, "test")
+    forged = api.fresh().post(f"/v/{CONSULTATION}/q-ticket", data={"value": "yes"},
+                              headers={"Sec-Fetch-Site": "cross-site",
+                                       "Origin": "https://evil.example"})
+    assert forged.status_code == 403 and "<form" not in forged.text
+    assert results(hub)["questions"]["q-ticket"]["counts"]["yes"] == 0
+    own = api.fresh().post(f"/v/{CONSULTATION}/q-ticket", data={"value": "yes"},
+                           headers={"Sec-Fetch-Site": "same-origin"})
+    assert own.status_code == 200
+    assert results(hub)["questions"]["q-ticket"]["counts"]["yes"] == 1
