@@ -6,6 +6,8 @@ record's public page, where anyone checks it against the hub's key.
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 from app.counts import CHANNEL_NAMES, CHANNELS
@@ -262,10 +264,29 @@ def write_pdf(hub, row: dict, lang: str, path: Path) -> int:
     return len(pages)
 
 
+# Sheets drawn lately, by everything they show: a record never changes, so the public GET
+# .../closing/{id}.pdf draws each sheet once (some 200 ms of CPU at 300 dpi each time: the
+# public rate limit alone let one address keep a core busy).
+_DRAWN: "OrderedDict[tuple, bytes]" = OrderedDict()
+_DRAWN_MAX = 32
+_DRAWN_LOCK = threading.Lock()
+
+
 def pdf_bytes(hub, row: dict, lang: str) -> bytes:
     import io
-    pages = render_sheet(sheet_context(hub, row, lang), lang)
+    context = sheet_context(hub, row, lang)
+    key = (row["id"], row["digest"], lang, context["problem"], context["url"],
+           context["public_key"], context["title"])
+    with _DRAWN_LOCK:
+        if key in _DRAWN:
+            _DRAWN.move_to_end(key)
+            return _DRAWN[key]
+    pages = render_sheet(context, lang)
     buffer = io.BytesIO()
     pages[0].save(buffer, "PDF", save_all=True, append_images=pages[1:], resolution=DPI,
                   title="Piazzetta", producer="Piazzetta")
+    with _DRAWN_LOCK:
+        _DRAWN[key] = buffer.getvalue()
+        while len(_DRAWN) > _DRAWN_MAX:
+            _DRAWN.popitem(last=False)
     return buffer.getvalue()

@@ -124,3 +124,23 @@ def test_a_room_hubs_huge_record_draws_a_bounded_sheet(hub, api):
         "record"], "it"), out, None, "it")
     assert len(kept) == closing_sheet.SHEET_ITEMS
     assert out.more == [(None, "… e altri 302: si veda la pagina del verbale in linea.")]
+
+
+def test_the_public_pdf_is_drawn_once_per_record_and_language(hub, api):
+    """Each GET .../closing/{id}.pdf drew the sheet again (some 200 ms of CPU at 300 dpi):
+    300 a minute from one address kept a core busy. A record never changes: drawn once."""
+    from server import closing_sheet
+    row = closings.closing(hub, closings.make_for(hub, site_id=SITE, day="2026-12-06")["id"])
+    first = closing_sheet.pdf_bytes(hub, row, "fr")
+    assert closing_sheet.pdf_bytes(hub, row, "fr") is first
+    assert closing_sheet.pdf_bytes(hub, row, "it") is not first
+    served = api.fresh().get(f"/closing/{row['id']}.pdf", params={"lang": "fr"})
+    assert served.status_code == 200 and served.content == first
+    # What the sheet says changes with what the page says: a record edited behind the hub's
+    # back is drawn again, as not verified.
+    with hub.writer.begin() as conn:
+        conn.exec_driver_sql("UPDATE closings SET document = replace(document, '\"number\":1',"
+                             " '\"number\":1 ') WHERE id = ?", (row["id"],))
+    edited = closings.closing(hub, row["id"])
+    assert closing_sheet.sheet_context(hub, edited, "fr")["problem"]
+    assert closing_sheet.pdf_bytes(hub, edited, "fr") is not first
