@@ -100,3 +100,23 @@ def test_another_sites_page_cannot_answer_through_a_visitors_phone(hub, api):
                            headers={"Sec-Fetch-Site": "same-origin"})
     assert own.status_code == 200
     assert results(hub)["questions"]["q-ticket"]["counts"]["yes"] == 1
+
+
+def test_an_answer_queued_while_the_question_closed_is_late(hub):
+    """The page read the opening, then waited for the writer (a rush of phones) while the
+    facilitator closed the question: the answer was recorded after the close."""
+    import secrets
+
+    from server import phone_ballot as pb
+    display_controls.set_display(hub, CONSULTATION, {"phones": ["q-ticket"]}, "test")
+    read_before = pb.opening(hub, CONSULTATION)
+    display_controls.set_display(hub, CONSULTATION, {"phones": []}, "test")
+    with pytest.raises(pb.PhoneRefused) as refused:
+        pb.record_phone_answer(hub, read_before, "q-ticket", "yes",
+                               ballot_id=secrets.token_hex(16))
+    assert refused.value.status == 410
+    assert results(hub)["ballots"] == 0
+    display_controls.set_display(hub, CONSULTATION, {"phones": ["q-ticket"]}, "test")
+    pb.record_phone_answer(hub, pb.opening(hub, CONSULTATION), "q-ticket", "yes",
+                           ballot_id=secrets.token_hex(16))
+    assert results(hub)["questions"]["q-ticket"]["counts"]["yes"] == 1
