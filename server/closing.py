@@ -106,6 +106,10 @@ def verify_document(text: str | bytes, public_key: str | None = None) -> dict:
         except UnicodeDecodeError:
             raise VerificationError("not UTF-8 text") from None
     try:
+        text.encode("utf-8")        # a lone surrogate (a JSON string's \ud800 sent up)
+    except UnicodeEncodeError:
+        raise VerificationError("not UTF-8 text") from None
+    try:
         document = json.loads(text)
     except (ValueError, RecursionError):       # RecursionError: nested past Python's stack
         raise VerificationError("not JSON") from None

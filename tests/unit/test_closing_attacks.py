@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from app.canonical import canonical_json as canonical_json_text
 from server import closing as closings
 
 SITE = "menton-mediatheque"
@@ -66,7 +67,11 @@ def test_malformed_records_are_refused_not_crashing(hub):
     hub_list["hub"] = ["not", "a", "hub"]
     unsigned = closings.sign_record(hub_list, b"\x09" * 32)
     number_text = room_closing(hub, seed=b"\x0a" * 32, number="1")
-    for text in (nested, scope_list, unsigned, number_text):
+    # a lone surrogate inside the JSON string a room hub sends (its request decoded)
+    record = json.loads(room_closing(hub, seed=b"\x0c" * 32))["record"]
+    record["scope"]["day"] = "\ud800"
+    surrogate = canonical_json_text({"record": record, "digest": "0" * 64, "signature": ""})
+    for text in (nested, scope_list, unsigned, number_text, surrogate):
         result = closings.receive_closings(hub, relay, [text])
         assert result["stored"] == [] and result["refused"], text[:80]
 
