@@ -622,10 +622,33 @@ def receive_closings(hub, relay: dict, texts: object) -> dict:
             row = {"id": digest[:32], "relay_id": relay["id"], "number": record["number"],
                    "public_key": record["hub"]["public_key"], "digest": digest,
                    "document": text.rstrip("\n"), "received_at": now_iso()}
+            if not _shown(hub, row):
+                refused.append({"number": record["number"],
+                                "reason": "a record this hub cannot show"})
+                break
             conn.execute(db.relay_closings.insert(), [row])
             last = SimpleNamespace(**row)
             stored.append(record["number"])
     return {"stored": stored, "refused": refused}
+
+
+def _shown(hub, row: dict) -> bool:
+    """Whether this hub can show a room's record (signed by the room, so any shape): its page
+    in each language and its sheet. A record that breaks them is refused when sent up rather
+    than stored for a public page that fails."""
+    from markupsafe import Markup
+
+    from .closing_sheet import render_sheet, sheet_context
+    from .pages import render
+    try:
+        for lang in ("fr", "it", "en"):
+            context = sheet_context(hub, row, lang)
+            render("closing.html", lang, previous=None, closing_id=row["id"], qr=Markup(""),
+                   **context)
+        render_sheet(context, "fr")
+    except Exception:       # any shape the room's signature allows: refused, never a 500
+        return False
+    return True
 
 
 def _number_of(text: str):

@@ -71,7 +71,12 @@ def test_malformed_records_are_refused_not_crashing(hub):
     record = json.loads(room_closing(hub, seed=b"\x0c" * 32))["record"]
     record["scope"]["day"] = "\ud800"
     surrogate = canonical_json_text({"record": record, "digest": "0" * 64, "signature": ""})
-    for text in (nested, scope_list, unsigned, number_text, surrogate):
+    # shapes the room's signature allows but the page cannot show: refused when sent up
+    shapes = [room_closing(hub, seed=bytes([13 + i]) * 32, **change) for i, change in enumerate((
+        {"ballots": {"per_channel": "many"}}, {"events": None},
+        {"scope": {"kind": "meeting", "site_id": SITE, "starts_at": 5}}, {"counts": [1]},
+        {"cards": None}, {"ideas": {"rejected_reasons": 3}}))]
+    for text in (nested, scope_list, unsigned, number_text, surrogate, *shapes):
         result = closings.receive_closings(hub, relay, [text])
         assert result["stored"] == [] and result["refused"], text[:80]
 
