@@ -35,7 +35,7 @@ from sqlalchemy import func, select
 
 from app.canonical import canonical_json
 from app.clock import now_iso
-from app.counts import CHANNELS, COUNT_CHANNELS, ballot_channel
+from app.counts import CHANNELS, COUNT_CHANNELS, PHONE_DEVICE_PREFIX, ballot_channel
 from app.errors import N_
 from app.model import meeting_ends
 
@@ -417,8 +417,9 @@ def build_record(hub, conn, scope: dict, *, number: int, previous: str | None,
     made = datetime.fromisoformat(made_at)
     cutoff = end if made >= end else start
     for device_id, device in sorted(devices.items()):
-        if device["kind"] not in (None, "tablet") or device["revoked_at"]:
-            continue
+        if device["kind"] not in (None, "tablet") or device["revoked_at"] \
+                or device_id.startswith(PHONE_DEVICE_PREFIX):
+            continue        # the hub's own phones' device holds nothing unsent
         seen = device["last_seen_at"]
         if seen is None or datetime.fromisoformat(seen) < cutoff:
             mismatches.append({"kind": "device_not_synced", "device": device_id,

@@ -267,6 +267,9 @@ def record_phone_answer(hub, opening: PhoneOpening, question_id: str, value: Any
                       "type": type_, "recorded_at": recorded_at, "payload": payload}
                      for i, (type_, payload) in enumerate(events)]
         batch = Batch(hub.ingest_registry, uow.conn, device, hub.consultation)
+        # Each phone answer is a batch of its own: the time it was received would be the
+        # answer's own, to the millisecond (events.received_at, the device's last_seen_at).
+        batch.now = recorded_at
         results = batch.run(envelopes)
         uow.include(batch)
         return results

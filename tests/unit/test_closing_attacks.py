@@ -154,3 +154,20 @@ def test_the_public_pdf_is_drawn_once_per_record_and_language(hub, api):
     edited = closings.closing(hub, row["id"])
     assert closing_sheet.sheet_context(hub, edited, "fr")["problem"]
     assert closing_sheet.pdf_bytes(hub, edited, "fr") is not first
+
+
+def test_the_phones_device_is_never_a_tablet_that_has_not_synced(hub, api):
+    """The hub's phones' device is seen only when a phone answers, always before the meeting's
+    end: every closing after it flagged "The tablet “Phones” has not synced since …" on the
+    signed sheet. (Here the closing of the site's next day, made before it starts: the same
+    rule with the day's start as the cutoff.)"""
+    from datetime import date, timedelta
+
+    from server import display_controls
+    display_controls.set_display(hub, "alpimed-2030", {"phones": ["q-ticket"],
+                                                      "phones_site": SITE}, "test")
+    assert api.fresh().post("/v/alpimed-2030/q-ticket", data={"value": "yes"}).status_code == 200
+    tomorrow = (date.fromisoformat(closings.now_iso()[:10]) + timedelta(days=1)).isoformat()
+    row = closings.make_for(hub, site_id=SITE, day=tomorrow)
+    mismatches = json.loads(row["document"])["record"]["mismatches"]
+    assert not [m for m in mismatches if m.get("name") == "Phones"], mismatches

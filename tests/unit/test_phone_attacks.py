@@ -120,3 +120,25 @@ def test_an_answer_queued_while_the_question_closed_is_late(hub):
     pb.record_phone_answer(hub, pb.opening(hub, CONSULTATION), "q-ticket", "yes",
                            ballot_id=secrets.token_hex(16))
     assert results(hub)["questions"]["q-ticket"]["counts"]["yes"] == 1
+
+
+def test_the_hub_keeps_no_phone_answers_time_finer_than_the_hour(hub, api):
+    """The operator reading the database: each phone answer is a batch of its own, so the
+    events' `received_at` and the phone device's `last_seen_at` were its time to the
+    millisecond (the event's own `recorded_at` is kept to the hour)."""
+    from sqlalchemy import select
+
+    from app.counts import PHONE_DEVICE_PREFIX
+    from server import db
+    display_controls.set_display(hub, CONSULTATION, {"phones": ["q-ticket"]}, "test")
+    for value in ("yes", "no"):
+        assert api.fresh().post(f"/v/{CONSULTATION}/q-ticket",
+                                data={"value": value}).status_code == 200
+    with hub.engine.connect() as conn:
+        times = [t for row in conn.execute(select(
+            db.events.c.received_at, db.events.c.recorded_at).where(
+            db.events.c.device_id.startswith(PHONE_DEVICE_PREFIX))) for t in row]
+        times += conn.execute(select(db.devices.c.last_seen_at).where(
+            db.devices.c.id.startswith(PHONE_DEVICE_PREFIX))).scalars().all()
+    assert len(times) == 2 * 4 + 1
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:00:00\+00:00", t) for t in times), times
