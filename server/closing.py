@@ -35,7 +35,7 @@ from sqlalchemy import func, select
 
 from app.canonical import canonical_json
 from app.clock import now_iso
-from app.counts import CHANNELS, COUNT_CHANNELS, ballot_channel
+from app.counts import CHANNELS, COUNT_CHANNELS, PHONE_DEVICE_PREFIX, ballot_channel
 from app.errors import N_
 from app.model import meeting_ends
 
@@ -106,8 +106,12 @@ def verify_document(text: str | bytes, public_key: str | None = None) -> dict:
         except UnicodeDecodeError:
             raise VerificationError("not UTF-8 text") from None
     try:
+        text.encode("utf-8")        # a lone surrogate (a JSON string's \ud800 sent up)
+    except UnicodeEncodeError:
+        raise VerificationError("not UTF-8 text") from None
+    try:
         document = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):       # RecursionError: nested past Python's stack
         raise VerificationError("not JSON") from None
     if not isinstance(document, dict) or set(document) != {"record", "digest", "signature"} \
             or not isinstance(document["record"], dict):
@@ -120,13 +124,14 @@ def verify_document(text: str | bytes, public_key: str | None = None) -> dict:
     body = canonical_json(record).encode()
     if hashlib.sha256(body).hexdigest() != document["digest"]:
         raise VerificationError("the digest does not match the record")
-    key = public_key or (record.get("hub") or {}).get("public_key")
+    named = record.get("hub") if isinstance(record.get("hub"), dict) else {}
+    key = public_key or named.get("public_key")
     try:
         verifier = Ed25519PublicKey.from_public_bytes(bytes.fromhex(str(key)))
         verifier.verify(base64.b64decode(str(document["signature"]), validate=True), body)
     except (InvalidSignature, ValueError, TypeError):
         raise VerificationError("the signature does not match the hub's key") from None
-    if public_key and record.get("hub", {}).get("public_key") != public_key:
+    if public_key and named.get("public_key") != public_key:
         raise VerificationError("the record names another key")
     return record
 
@@ -134,10 +139,13 @@ def verify_document(text: str | bytes, public_key: str | None = None) -> dict:
 def verify_chain(documents: Iterable[str], public_key: str | None = None) -> list[dict]:
     """Each document verified, and the chain they form: numbered one after the other, each
     `previous` the digest of the one before (the first one's numbers the one before it, which
-    may be absent). VerificationError at the first break."""
+    may be absent), every one signed by the same key: `public_key`, else the key the first
+    one names (a record carrying another key of its own does not verify in the chain).
+    VerificationError at the first break."""
     records, before = [], None
     for text in documents:
         record = verify_document(text, public_key)
+        public_key = public_key or record["hub"]["public_key"]
         digest = digest_of(record)
         if before is not None:
             if record["number"] != before[0]["number"] + 1:
@@ -409,8 +417,9 @@ def build_record(hub, conn, scope: dict, *, number: int, previous: str | None,
     made = datetime.fromisoformat(made_at)
     cutoff = end if made >= end else start
     for device_id, device in sorted(devices.items()):
-        if device["kind"] not in (None, "tablet") or device["revoked_at"]:
-            continue
+        if device["kind"] not in (None, "tablet") or device["revoked_at"] \
+                or device_id.startswith(PHONE_DEVICE_PREFIX):
+            continue        # the hub's own phones' device holds nothing unsent
         seen = device["last_seen_at"]
         if seen is None or datetime.fromisoformat(seen) < cutoff:
             mismatches.append({"kind": "device_not_synced", "device": device_id,
@@ -571,6 +580,18 @@ def receive_closings(hub, relay: dict, texts: object) -> dict:
     if not isinstance(texts, list) or len(texts) > MAX_SENT:
         raise HubError(N_("A list of closing records is expected here."), field="documents")
     stored, refused = [], []
+    # Drawn before the writer's turn (some 200 ms a sheet): tablets' pushes never wait on it.
+    showable = {}
+    for text in texts:
+        try:
+            record = verify_document(text if isinstance(text, str) else "")
+            digest = digest_of(record)
+            showable[text] = _shown(hub, {
+                "id": digest[:32], "relay_id": relay["id"], "number": record.get("number"),
+                "public_key": (record.get("hub") or {}).get("public_key"), "digest": digest,
+                "document": text.rstrip("\n")})
+        except (VerificationError, TypeError, AttributeError):
+            continue            # refused below, with its reason
     with hub.writer.begin() as conn:
         rc = db.relay_closings.c
         last = conn.execute(select(db.relay_closings).where(rc.relay_id == relay["id"])
@@ -580,6 +601,10 @@ def receive_closings(hub, relay: dict, texts: object) -> dict:
                 record = verify_document(text if isinstance(text, str) else "",
                                          last.public_key if last else None)
                 digest = digest_of(record)
+                if not isinstance(record.get("number"), int) or isinstance(
+                        record["number"], bool) or record["number"] < 1 \
+                        or not isinstance(record.get("scope"), dict):
+                    raise VerificationError("not a closing record")
                 if record["scope"].get("site_id") != relay.get("site_id"):
                     raise VerificationError("a closing of another site")
                 same = conn.execute(select(rc.digest).where(
@@ -589,6 +614,17 @@ def receive_closings(hub, relay: dict, texts: object) -> dict:
                         raise VerificationError("another closing with this number")
                     stored.append(record["number"])
                     continue
+                # Another hub's closing (this hub's own, or one another room hub sent or
+                # could copy from its public page) is not this room hub's to send: its key
+                # would be pinned to the wrong room, and its ID is taken.
+                key = record["hub"]["public_key"]
+                if key == hub_public_key(hub) or conn.execute(select(rc.relay_id).where(
+                        rc.public_key == key, rc.relay_id != relay["id"]).limit(1)).first() \
+                        or conn.execute(select(rc.relay_id).where(
+                            rc.id == digest[:32]).limit(1)).first() \
+                        or conn.execute(select(db.closings.c.number).where(
+                            db.closings.c.id == digest[:32]).limit(1)).first():
+                    raise VerificationError("another hub's closing")
                 if last is not None and (record["number"] != last.number + 1
                                          or record["previous"] != last.digest):
                     raise VerificationError("does not follow the last closing received")
@@ -599,14 +635,37 @@ def receive_closings(hub, relay: dict, texts: object) -> dict:
             row = {"id": digest[:32], "relay_id": relay["id"], "number": record["number"],
                    "public_key": record["hub"]["public_key"], "digest": digest,
                    "document": text.rstrip("\n"), "received_at": now_iso()}
+            if not showable.get(text):
+                refused.append({"number": record["number"],
+                                "reason": "a record this hub cannot show"})
+                break
             conn.execute(db.relay_closings.insert(), [row])
             last = SimpleNamespace(**row)
             stored.append(record["number"])
     return {"stored": stored, "refused": refused}
 
 
+def _shown(hub, row: dict) -> bool:
+    """Whether this hub can show a room's record (signed by the room, so any shape): its page
+    in each language and its sheet. A record that breaks them is refused when sent up rather
+    than stored for a public page that fails."""
+    from markupsafe import Markup
+
+    from .closing_sheet import render_sheet, sheet_context
+    from .pages import render
+    try:
+        for lang in ("fr", "it", "en"):
+            context = sheet_context(hub, row, lang)
+            render("closing.html", lang, previous=None, closing_id=row["id"], qr=Markup(""),
+                   **context)
+        render_sheet(context, "fr")
+    except Exception:       # any shape the room's signature allows: refused, never a 500
+        return False
+    return True
+
+
 def _number_of(text: str):
     try:
         return json.loads(text)["record"]["number"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return None

@@ -6,6 +6,8 @@ record's public page, where anyone checks it against the hub's key.
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 from app.counts import CHANNEL_NAMES, CHANNELS
@@ -20,6 +22,12 @@ from . import closing
 from .card_sheet import DPI, MM, PAGE, _font, _wrap, save_pdf
 
 MARGIN = round(18 * MM)
+# What a sheet draws at most: a room hub's record (signed by that hub, drawn by the central hub
+# for anyone asking its PDF) could hold a megabyte of lines, hundreds of 300-dpi pages in memory
+# per request. The page online shows everything; the sheet says when it left some out.
+SHEET_ITEMS = 100          # lines per list (channels, counts, reasons, mismatches)
+SHEET_CHARS = 300          # characters per line
+SHEET_MORE = N_("… and {n} more: see the record's page online.")
 
 MISMATCH_TEXTS = {
     "more_ballots_than_cards": N_("More ballots with a card ({ballots}) than cards handed out "
@@ -37,14 +45,26 @@ def public_url(hub, closing_id: str) -> str:
 
 
 def mismatch_lines(record: dict, lang: str) -> list[str]:
-    """The record's mismatches, said in `lang` (times as the hub's pages write them)."""
+    """The record's mismatches, said in `lang` (times as the hub's pages write them). Only
+    this module's texts are formatted: a kind it does not know (a room hub's record, signed
+    by that hub, is shown at the central hub) is shown as written, never used as a format
+    string (`{kind:>999999999}` would build a gigabyte per request); a known kind missing a
+    value is shown as its kind."""
     _ = gettext_for(lang) if lang != "en" else (lambda s: s)
     lines = []
     for m in record["mismatches"]:
+        kind = m.get("kind") if isinstance(m, dict) else m
+        text = MISMATCH_TEXTS.get(kind) if isinstance(kind, str) else None
+        if text is None:
+            lines.append(str(kind))
+            continue
         values = dict(m)
-        if values.get("since"):
-            values["since"] = day_and_time(values["since"][:16], lang) + " UTC"
-        lines.append(_(MISMATCH_TEXTS.get(m["kind"], m["kind"])).format(**values))
+        try:
+            if values.get("since"):
+                values["since"] = day_and_time(str(values["since"])[:16], lang) + " UTC"
+            lines.append(_(text).format_map(values))
+        except (KeyError, IndexError, ValueError, TypeError, AttributeError):
+            lines.append(kind)
     return lines
 
 
@@ -137,10 +157,13 @@ class _Pages:
 
     def __init__(self):
         self.pages: list = []
+        self.more: list = []      # (font, "… and n more") for the list being drawn
         self._new()
 
     def _new(self) -> None:
         from PIL import Image, ImageDraw
+        if self.pages:      # a full page kept in black and white: an eighth of the memory
+            self.pages[-1] = _black_and_white(self.pages[-1])
         self.image = Image.new("L", PAGE, 255)
         self.draw = ImageDraw.Draw(self.image)
         self.pages.append(self.image)
@@ -152,6 +175,7 @@ class _Pages:
 
     def text(self, text: str, font, *, indent: int = 0, gap: int = 8) -> None:
         width = PAGE[0] - 2 * MARGIN - indent
+        text = text if len(text) <= SHEET_CHARS else text[:SHEET_CHARS - 1] + "…"
         for line in _wrap(self.draw, text, font, width):
             height = font.size + gap
             self.room(height)
@@ -185,6 +209,25 @@ class _Pages:
         return side
 
 
+def _black_and_white(page):
+    return page if page.mode == "1" else page.point(lambda v: 255 if v > 150 else 0, mode="1")
+
+
+def _some(items: list, out: "_Pages", font, lang: str) -> list:
+    """The first SHEET_ITEMS of `items`; a line saying how many more when there are."""
+    items = list(items)
+    if len(items) > SHEET_ITEMS:
+        _ = gettext_for(lang)
+        out.more.append((font, _(SHEET_MORE).format(n=number(len(items) - SHEET_ITEMS, lang))))
+    return items[:SHEET_ITEMS]
+
+
+def _said_more(out: "_Pages") -> None:
+    for font, line in out.more:
+        out.text(line, font, indent=round(4 * MM))
+    out.more.clear()
+
+
 def render_sheet(context: dict, lang: str) -> list:
     """Pages (Pillow images, mode "1", 300 dpi) of a closing's sheet; `context` as the public
     page's (server.routes.closings.sheet_context)."""
@@ -214,8 +257,9 @@ def render_sheet(context: dict, lang: str) -> list:
     out.y = max(out.y, text_top + side) + round(6 * MM)
 
     out.text(_("Ballots per channel"), head)
-    for channel, n in context["channels"]:
-        out.row(_(CHANNEL_NAMES.get(channel, channel)), number(n, lang), body)
+    for channel, n in _some(context["channels"], out, small, lang):
+        out.row(_(CHANNEL_NAMES.get(channel, channel))[:SHEET_CHARS], number(n, lang), body)
+    _said_more(out)
     out.space(5)
     out.text(_("Participation cards"), head)
     cards = record["cards"]
@@ -226,7 +270,8 @@ def render_sheet(context: dict, lang: str) -> list:
     out.space(5)
     if record["counts"]:
         out.text(_("Counts typed in, with every correction"), head)
-        for c, said in zip(record["counts"], context["count_lines"]):
+        for c, said in _some(list(zip(record["counts"], context["count_lines"])), out, small,
+                             lang):
             before = f" ({_('Before')}{colon} {said['before']})" if said["before"] else ""
             mark = f" ({_('corrected')})" if not c["current"] else ""
             # What is read out in the room in the body's size; who typed it and when, small.
@@ -235,21 +280,24 @@ def render_sheet(context: dict, lang: str) -> list:
             out.text(f"{before.strip() + ' · ' if before else ''}{_('Recorded by')} "
                      f"{c['recorded_by']['name'] or c['recorded_by']['device'][:8]}, "
                      f"{day_and_time(c['received_at'], lang)}", small, indent=round(8 * MM))
+        _said_more(out)
         out.space(5)
     ideas = record["ideas"]
     out.text(_("Ideas"), head)
     for label, key in ((_("Received"), "received"), (_("Published"), "approved"),
                        (_("Not published"), "rejected"), (_("Awaiting moderation"), "pending")):
         out.row(label, number(ideas[key], lang), body)
-    for reason in ideas["rejected_reasons"]:
+    for reason in _some(ideas["rejected_reasons"], out, small, lang):
         out.text(f"– {reason['reason'] or '—'}{colon} {number(reason['ideas'], lang)}", small,
                  indent=round(4 * MM))
+    _said_more(out)
     out.space(5)
     out.text(_("Mismatches"), head)
     if not context["mismatches"]:
         out.text(_("None: the figures add up."), body)
-    for line in context["mismatches"]:
+    for line in _some(context["mismatches"], out, body, lang):
         out.text("– " + line, body, indent=round(4 * MM))
+    _said_more(out)
     out.space(8)
     out.room(round(60 * MM))
     out.text(_("The facilitator signs here, having read these figures out in the room."), body)
@@ -267,7 +315,7 @@ def render_sheet(context: dict, lang: str) -> list:
         ImageDraw.Draw(page).text((MARGIN, PAGE[1] - MARGIN + 20),
                                   f"{_('Closing record')} {record['number']} · {index}/{total}",
                                   font=small, fill=0)
-    return [p.point(lambda v: 255 if v > 150 else 0, mode="1") for p in out.pages]
+    return [_black_and_white(p) for p in out.pages]
 
 
 def write_pdf(hub, row: dict, lang: str, path: Path) -> int:
@@ -277,10 +325,29 @@ def write_pdf(hub, row: dict, lang: str, path: Path) -> int:
     return len(pages)
 
 
+# Sheets drawn lately, by everything they show: a record never changes, so the public GET
+# .../closing/{id}.pdf draws each sheet once (some 200 ms of CPU at 300 dpi each time: the
+# public rate limit alone let one address keep a core busy).
+_DRAWN: "OrderedDict[tuple, bytes]" = OrderedDict()
+_DRAWN_MAX = 32
+_DRAWN_LOCK = threading.Lock()
+
+
 def pdf_bytes(hub, row: dict, lang: str) -> bytes:
     import io
-    pages = render_sheet(sheet_context(hub, row, lang), lang)
+    context = sheet_context(hub, row, lang)
+    key = (row["id"], row["digest"], lang, context["problem"], context["url"],
+           context["public_key"], context["title"])
+    with _DRAWN_LOCK:
+        if key in _DRAWN:
+            _DRAWN.move_to_end(key)
+            return _DRAWN[key]
+    pages = render_sheet(context, lang)
     buffer = io.BytesIO()
     pages[0].save(buffer, "PDF", save_all=True, append_images=pages[1:], resolution=DPI,
                   title="Piazzetta", producer="Piazzetta")
+    with _DRAWN_LOCK:
+        _DRAWN[key] = buffer.getvalue()
+        while len(_DRAWN) > _DRAWN_MAX:
+            _DRAWN.popitem(last=False)
     return buffer.getvalue()

@@ -250,6 +250,12 @@ def record_phone_answer(hub, opening: PhoneOpening, question_id: str, value: Any
 
     def work(uow):
         conn = uow.conn
+        # Still open, read again in the unit that records it: an answer queued behind the
+        # writer while the facilitator closed the question (a rush of phones) is late.
+        control = conn.execute(select(db.display_controls.c.control).where(
+            db.display_controls.c.consultation_id == consultation.id)).scalar()
+        if question_id not in (json.loads(control).get("phones") or () if control else ()):
+            raise PhoneRefused(CLOSED, "phone_question_closed", status=410)
         seq = conn.execute(select(func.max(db.events.c.seq)).where(
             db.events.c.device_id == device["id"])).scalar() or 0
         known = conn.execute(select(db.ballots.c.id).where(
@@ -260,6 +266,9 @@ def record_phone_answer(hub, opening: PhoneOpening, question_id: str, value: Any
                       "type": type_, "recorded_at": recorded_at, "payload": payload}
                      for i, (type_, payload) in enumerate(events)]
         batch = Batch(hub.ingest_registry, uow.conn, device, hub.consultation)
+        # Each phone answer is a batch of its own: the time it was received would be the
+        # answer's own, to the millisecond (events.received_at, the device's last_seen_at).
+        batch.now = recorded_at
         results = batch.run(envelopes)
         uow.include(batch)
         return results

@@ -123,6 +123,11 @@ async def phone_answer(request: Request, hub: HubDep, consultation_id: str, ques
             return _message(lang, N_("Not counted"), REHEARSAL_STARTED, 409, entry=entry,
                             rehearsal=True)
         return _message(lang, N_("Not counted"), REHEARSAL_OVER, 410, entry=entry)
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        # Another site's page posting through a visitor's phone (no cookie sent: each visit
+        # would be a new open-mode ballot from a real phone's address): never counted.
+        return _message(lang, N_("Not counted"), N_("Check the address on the screen."), 403,
+                        entry=entry, rehearsal=rehearsal)
     card_text = form.get("card", "")[:400]
     if form.get("step") == "show":      # the next question of a series, the card kept
         return question_page(hub, request, lang, opening, question_id, card=card_text)
