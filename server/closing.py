@@ -571,12 +571,14 @@ def make_for(hub, *, meeting_id: str | None = None, consultation_id: str | None 
 MAX_SENT = 20      # closings a room hub sends in one request
 
 
-def receive_closings(hub, relay: dict, texts: object) -> dict:
+def receive_closings(hub, relay: dict, texts: object, shown=None) -> dict:
     """A room hub's closings (server.upstream.push_closings), each kept when it verifies: the
     first one a room hub sends pins its key (a later one signed by another key is refused);
     each is of the room's own site; each follows the last one received (number one more,
     `previous` its digest) — or is one received already, byte for byte. Returns
-    {"stored": [numbers], "refused": [{"number", "reason"}]}; stops at the first refusal."""
+    {"stored": [numbers], "refused": [{"number", "reason"}]}; stops at the first refusal.
+    `shown(hub, row)`: whether this hub can show the record (server.closing_sheet.can_show,
+    which the route passes): one it cannot is refused rather than stored for a failing page."""
     if not isinstance(texts, list) or len(texts) > MAX_SENT:
         raise HubError(N_("A list of closing records is expected here."), field="documents")
     stored, refused = [], []
@@ -586,7 +588,7 @@ def receive_closings(hub, relay: dict, texts: object) -> dict:
         try:
             record = verify_document(text if isinstance(text, str) else "")
             digest = digest_of(record)
-            showable[text] = _shown(hub, {
+            showable[text] = shown is None or shown(hub, {
                 "id": digest[:32], "relay_id": relay["id"], "number": record.get("number"),
                 "public_key": (record.get("hub") or {}).get("public_key"), "digest": digest,
                 "document": text.rstrip("\n")})
@@ -643,25 +645,6 @@ def receive_closings(hub, relay: dict, texts: object) -> dict:
             last = SimpleNamespace(**row)
             stored.append(record["number"])
     return {"stored": stored, "refused": refused}
-
-
-def _shown(hub, row: dict) -> bool:
-    """Whether this hub can show a room's record (signed by the room, so any shape): its page
-    in each language and its sheet. A record that breaks them is refused when sent up rather
-    than stored for a public page that fails."""
-    from markupsafe import Markup
-
-    from .closing_sheet import render_sheet, sheet_context
-    from .pages import render
-    try:
-        for lang in ("fr", "it", "en"):
-            context = sheet_context(hub, row, lang)
-            render("closing.html", lang, previous=None, closing_id=row["id"], qr=Markup(""),
-                   **context)
-        render_sheet(context, "fr")
-    except Exception:       # any shape the room's signature allows: refused, never a 500
-        return False
-    return True
 
 
 def _number_of(text: str):

@@ -351,3 +351,21 @@ def pdf_bytes(hub, row: dict, lang: str) -> bytes:
         while len(_DRAWN) > _DRAWN_MAX:
             _DRAWN.popitem(last=False)
     return buffer.getvalue()
+
+
+def can_show(hub, row: dict) -> bool:
+    """Whether this hub can show a room's record (signed by the room, so any shape): its page
+    in each language and its sheet. A record that breaks them is refused when sent up rather
+    than stored for a public page that fails."""
+    from markupsafe import Markup
+
+    from .pages import render
+    try:
+        for lang in ("fr", "it", "en"):
+            context = sheet_context(hub, row, lang)
+            render("closing.html", lang, previous=None, closing_id=row["id"], qr=Markup(""),
+                   **context)
+        render_sheet(context, "fr")
+    except Exception:       # any shape the room's signature allows: refused, never a 500
+        return False
+    return True

@@ -326,7 +326,7 @@ class ResultsListener:
                             self._units.prune()
             except Exception:                # noqa: BLE001 - the database is away: again
                 log.warning("results listener: the database cannot be reached; again in "
-                            "%.0f s", wait, exc_info=True)
+                            "%d s", round(wait), exc_info=True)
             self.listening = False
             self._stop.wait(wait)
             wait = min(wait * 2, 30.0)

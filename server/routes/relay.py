@@ -73,8 +73,9 @@ class ClosingList(BaseModel):
 @router.post("/closings", summary="The room hub's closing records, in order (relay)")
 def closings_in(body: ClosingList, me: DeviceDep, hub: HubDep):
     from ..closing import receive_closings
+    from ..closing_sheet import can_show
     relay.require_relay(me)
-    return json_response(receive_closings(hub, me, body.documents))
+    return json_response(receive_closings(hub, me, body.documents, shown=can_show))
 
 
 @router.get("/answers", summary="Answers to the ideas the room's devices collected (relay)")

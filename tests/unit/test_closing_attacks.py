@@ -8,6 +8,7 @@ import json
 
 from app.canonical import canonical_json as canonical_json_text
 from server import closing as closings
+from server.closing_sheet import can_show
 
 SITE = "menton-mediatheque"
 ROOM_SEED = b"\x07" * 32
@@ -29,7 +30,8 @@ def test_a_room_hubs_mismatch_kind_is_shown_not_formatted(hub, api):
         {"kind": "{kind:>50000000}"}, {"kind": "{nope}"}, {"kind": "device_not_synced"},
         {"kind": "more_ballots_than_cards", "ballots": 9, "cards": 3}, ["odd"]])
     relay = {"id": "relay-room-1", "site_id": SITE}
-    assert closings.receive_closings(hub, relay, [document]) == {"stored": [1], "refused": []}
+    assert closings.receive_closings(hub, relay, [document], shown=can_show) == {
+        "stored": [1], "refused": []}
     closing_id = closings.digest_of(json.loads(document)["record"])[:32]
     for lang in ("fr", "en"):
         page = api.fresh().get(f"/closing/{closing_id}", params={"lang": lang})
@@ -44,19 +46,19 @@ def test_another_hubs_closing_is_refused_and_the_room_goes_on(hub):
     first = room_closing(hub)
     room = {"id": "relay-room-1", "site_id": SITE}
     other = {"id": "relay-room-2", "site_id": SITE}
-    assert closings.receive_closings(hub, room, [first])["stored"] == [1]
+    assert closings.receive_closings(hub, room, [first], shown=can_show)["stored"] == [1]
     # another room hub of the site copies the room's closing (public at its page): refused,
     # where it used to hit the table's key (a 500) or, sent first, pin the room's key to it
-    refused = closings.receive_closings(hub, other, [first])
+    refused = closings.receive_closings(hub, other, [first], shown=can_show)
     assert refused["stored"] == [] and refused["refused"][0]["reason"] == "another hub's closing"
     # the central hub's own closing of that site, sent by a room hub: refused
     own = closings.make_for(hub, site_id=SITE, day="2026-12-05")["document"]
-    refused = closings.receive_closings(hub, other, [own])
+    refused = closings.receive_closings(hub, other, [own], shown=can_show)
     assert refused["refused"][0]["reason"] == "another hub's closing"
     # the room's own chain goes on
     second = room_closing(hub, number=2,
                           previous=closings.digest_of(json.loads(first)["record"]))
-    assert closings.receive_closings(hub, room, [second])["stored"] == [2]
+    assert closings.receive_closings(hub, room, [second], shown=can_show)["stored"] == [2]
 
 
 def test_malformed_records_are_refused_not_crashing(hub):
@@ -77,7 +79,7 @@ def test_malformed_records_are_refused_not_crashing(hub):
         {"scope": {"kind": "meeting", "site_id": SITE, "starts_at": 5}}, {"counts": [1]},
         {"cards": None}, {"ideas": {"rejected_reasons": 3}}))]
     for text in (nested, scope_list, unsigned, number_text, surrogate, *shapes):
-        result = closings.receive_closings(hub, relay, [text])
+        result = closings.receive_closings(hub, relay, [text], shown=can_show)
         assert result["stored"] == [] and result["refused"], text[:80]
 
 
@@ -123,7 +125,8 @@ def test_a_room_hubs_huge_record_draws_a_bounded_sheet(hub, api):
         ideas={"received": 0, "approved": 0, "rejected": 0, "pending": 0,
                "rejected_reasons": [{"reason": "r " * 60, "ideas": 1}] * 400})
     relay = {"id": "relay-room-4", "site_id": SITE}
-    assert closings.receive_closings(hub, relay, [document])["stored"] == [1]
+    assert closings.receive_closings(hub, relay, [document],
+                                     shown=can_show)["stored"] == [1]
     row = closings.closing(hub, closings.digest_of(json.loads(document)["record"])[:32])
     pages = closing_sheet.render_sheet(closing_sheet.sheet_context(hub, row, "fr"), "fr")
     assert len(pages) <= 40 and all(p.mode == "1" for p in pages)

@@ -154,8 +154,10 @@ def test_no_second_dispatch_on_a_question_kind():
 
 
 # Left on purpose: the hub's exports of places (server/exports.py) are about places on the
-# map (questions' and ideas'), not a dispatch over every kind.
-KNOWN_DISPATCHES = ['server/exports.py: kind == "place"', 'server/exports.py: kind != "place"']
+# map (questions' and ideas'), not a dispatch over every kind; Decidim's budgets module takes
+# paper ballots of budget questions only (server/connectors/files.py, its importer's file).
+KNOWN_DISPATCHES = ['server/exports.py: kind == "place"', 'server/exports.py: kind != "place"',
+                    'server/connectors/files.py: kind != "budget"']
 
 
 # -- the screens' side ------------------------------------------------------------------
