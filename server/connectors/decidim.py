@@ -282,8 +282,9 @@ class DecidimClient:
                                    allow_redirects=False, stream=True, **kwargs)
         # A body trickled a byte at a time never trips the timeout between bytes: past three
         # timeouts in all, the connection is shut (the read ends) and the answer dropped.
+        fired = threading.Event()      # set before the shut: the reader knows why it failed
         watchdog = threading.Timer(max(0.0, started + 3 * self.timeout - time.monotonic()),
-                                   _shut, (answer,))
+                                   _shut, (answer, fired))
         watchdog.daemon = True
         watchdog.start()
         try:
@@ -292,17 +293,19 @@ class DecidimClient:
                 body += chunk
                 if len(body) > MAX_ANSWER:
                     raise DecidimUnavailable(f"HTTP {answer.status_code}: answer too large")
-                if watchdog.finished.is_set():
+                if fired.is_set():
                     break
             answer._content = bytes(body)
-        except requests.RequestException as exc:
-            if not watchdog.finished.is_set():
+        except DecidimUnavailable:
+            raise
+        except Exception as exc:       # noqa: BLE001 - shut under the read: any error may come
+            if not fired.is_set():
                 raise
             raise DecidimUnavailable(f"HTTP {answer.status_code}: answer too slow") from exc
         finally:
             watchdog.cancel()
             answer.close()
-        if watchdog.finished.is_set() and time.monotonic() >= started + 3 * self.timeout:
+        if fired.is_set():
             raise DecidimUnavailable(f"HTTP {answer.status_code}: answer too slow")
         return answer
 
@@ -397,8 +400,10 @@ class DecidimClient:
         return None
 
 
-def _shut(answer: requests.Response) -> None:
-    """Shut a response's connection from the watchdog's thread: a read blocked on it ends."""
+def _shut(answer: requests.Response, fired: threading.Event) -> None:
+    """Shut a response's connection from the watchdog's thread: a read blocked on it ends
+    (`fired` set first, so that the reader takes its error for what it is)."""
+    fired.set()
     sock = getattr(getattr(answer.raw, "connection", None), "sock", None)
     if sock is not None:
         try:
