@@ -53,6 +53,56 @@ SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots" / "kiosk"
 PIN = "258014"
 
 
+# -- frames: ticked, and drawn only for a picture -----------------------------------------------
+# Under Xvfb the window is drawn in software (Mesa llvmpipe): drawing and flipping a 1280×800
+# frame is nearly all of a window test's CPU, and only a picture of the window needs it. So a
+# frame stepped in a test (`step`, `EventLoop.idle()`) does all a frame does — the clock's
+# events, input, kv rules, layouts, labels' textures — but the window's draw and flip, which
+# `draw_frame()` makes (before every screenshot: `Kiosk.shot`, `window_shot`). A test about
+# what is drawn frame after frame asks for the `drawn_frames` fixture.
+class _Frames:
+    drawn = False
+
+
+def _held(*_args):
+    return not _Frames.drawn          # True ends the event there: no draw, no flip
+
+
+Window.fbind("on_draw", _held)
+Window.fbind("on_flip", _held)
+
+
+def draw_frame() -> None:
+    """Draw the window as it is now, then flip it (what a displayed frame is)."""
+    drawn, _Frames.drawn = _Frames.drawn, True
+    try:
+        Window.dispatch("on_draw")
+        Window.dispatch("on_flip")
+    finally:
+        _Frames.drawn = drawn
+
+
+def screenshot(name: str) -> str:
+    """The window drawn as it is now, read back into a PNG file (`Window.screenshot`: from the
+    buffer just drawn, before the flip shows it)."""
+    drawn, _Frames.drawn = _Frames.drawn, True
+    try:
+        Window.dispatch("on_draw")
+        written = Window.screenshot(name=name)
+        Window.dispatch("on_flip")
+    finally:
+        _Frames.drawn = drawn
+    return written
+
+
+@pytest.fixture
+def drawn_frames():
+    """Every frame stepped in this test drawn and flipped, as on a tablet."""
+    _Frames.drawn = True
+    yield
+    _Frames.drawn = False
+
+
 def step(frames: int = 3) -> None:
     for _ in range(frames):
         EventLoop.idle()
@@ -198,7 +248,7 @@ class Kiosk:
         path = folder / f"{name}.png"
         # Window.screenshot numbers its files (name.<pid>0001.png, this process's own): the one
         # it wrote takes the stable name.
-        written = Window.screenshot(name=str(folder / f"{name}.{os.getpid()}.png"))
+        written = screenshot(str(folder / f"{name}.{os.getpid()}.png"))
         Path(written).replace(path)
         return path
 
