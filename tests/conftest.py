@@ -85,6 +85,51 @@ SHARD_FIRST = ("test_memory.py", "test_hits.py")
 def pytest_addoption(parser):
     parser.addoption("--shard", default=None, metavar="K/N",
                      help="run the K-th of N shares of the test files (balanced by time)")
+    parser.addoption("--cpu-files", action="store_true",
+                     help="print each test file's CPU seconds at the end (its process's and "
+                          "threads', and its child processes' once waited for)")
+
+
+# -- CPU seconds per test file (`--cpu-files`) --------------------------------------------------
+# On a machine shared with other work a test's wall time says more of the load than of the test:
+# its CPU seconds, from setup to teardown, are what balancing the shares and cutting costs need
+# (under xdist each worker measures its own tests and the figures reach the main process with
+# the reports).
+_CPU_FILES: dict[str, float] = {}
+
+
+def _cpu_now() -> float:
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    item._cpu_start = _cpu_now()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    if call.when == "teardown" and hasattr(item, "_cpu_start"):
+        outcome.get_result().user_properties.append(("cpu", _cpu_now() - item._cpu_start))
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "teardown":
+        for key, value in report.user_properties:
+            if key == "cpu":
+                path = report.nodeid.split("::", 1)[0]
+                _CPU_FILES[path] = _CPU_FILES.get(path, 0.0) + value
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if not config.getoption("cpu_files") or not _CPU_FILES:
+        return
+    terminalreporter.section("CPU seconds per test file")
+    for path, seconds in sorted(_CPU_FILES.items(), key=lambda kv: -kv[1]):
+        terminalreporter.write_line(f"{seconds:8.1f}  {path}")
+    terminalreporter.write_line(f"{sum(_CPU_FILES.values()):8.1f}  in all")
 
 
 def _shard(config, items):
