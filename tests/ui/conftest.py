@@ -60,47 +60,42 @@ PIN = "258014"
 # events, input, kv rules, layouts, labels' textures — but the window's draw and flip, which
 # `draw_frame()` makes (before every screenshot: `Kiosk.shot`, `window_shot`). A test about
 # what is drawn frame after frame asks for the `drawn_frames` fixture.
-class _Frames:
-    drawn = False
-
-
+# (The state lives on the window: this file is loaded twice, as pytest's conftest and as
+# `tests.ui.conftest` imported by test files, and one window must obey one switch.)
 def _held(*_args):
-    return not _Frames.drawn          # True ends the event there: no draw, no flip
+    return not Window.piazzetta_drawn      # True ends the event there: no draw, no flip
 
 
-Window.fbind("on_draw", _held)
-Window.fbind("on_flip", _held)
+if not hasattr(Window, "piazzetta_drawn"):
+    Window.piazzetta_drawn = False
+    Window.fbind("on_draw", _held)
+    Window.fbind("on_flip", _held)
 
 
 def draw_frame() -> None:
     """Draw the window as it is now, then flip it (what a displayed frame is)."""
-    drawn, _Frames.drawn = _Frames.drawn, True
+    drawn, Window.piazzetta_drawn = Window.piazzetta_drawn, True
     try:
         Window.dispatch("on_draw")
         Window.dispatch("on_flip")
     finally:
-        _Frames.drawn = drawn
+        Window.piazzetta_drawn = drawn
 
 
 def screenshot(name: str) -> str:
-    """The window drawn as it is now, read back into a PNG file (`Window.screenshot`: from the
-    buffer just drawn, before the flip shows it)."""
-    drawn, _Frames.drawn = _Frames.drawn, True
-    try:
-        Window.dispatch("on_draw")
-        written = Window.screenshot(name=name)
-        Window.dispatch("on_flip")
-    finally:
-        _Frames.drawn = drawn
-    return written
+    """The window as it is now, drawn and read back into a PNG file (`Window.screenshot`, which
+    reads what the last flip left: drawn twice, so that both buffers hold it)."""
+    draw_frame()
+    draw_frame()
+    return Window.screenshot(name=name)
 
 
 @pytest.fixture
 def drawn_frames():
     """Every frame stepped in this test drawn and flipped, as on a tablet."""
-    _Frames.drawn = True
+    Window.piazzetta_drawn = True
     yield
-    _Frames.drawn = False
+    Window.piazzetta_drawn = False
 
 
 def step(frames: int = 3) -> None:
