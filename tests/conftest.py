@@ -62,22 +62,24 @@ def _group(item) -> str:
 # -- window tests in shares -------------------------------------------------------------------
 # `make test` runs the window tests in two processes (each on a display of its own) beside the
 # other tests: `--shard K/N` keeps the K-th of N shares of the test files, balanced by each
-# file's time (seconds on the quiet 2-core machine, estimated from a `--durations` run of every
-# window test at load 15-20 scaled down to the 584 s of a quiet run, and from single files' CPU
-# time; a file not listed counts 3 s a test: add a new file here once its time is known).
+# file's cost: its CPU seconds as `pytest --cpu-files` printed them for both shares run side by
+# side (6 Dec 2026, load 14-21, after the window stopped being drawn but for screenshots: 201 and
+# 156 s of CPU in the shares of the table before; 179 and 179 by this one). A file not listed
+# counts 3 s a test: add a new file here once its figure is known.
 # Every file lands in exactly one share. The leak check and the hit walk each run first in a
 # process of their own (as alone: after other window tests they had once found a kiosk still
 # held and a control missed), the leak check before the hit walk when there is one share.
 SHARD_SECONDS = {
-    "test_hits.py": 116, "test_screenshots.py": 91, "test_layout.py": 90,
-    "test_followup_flow.py": 65, "test_projector.py": 60, "test_session_life.py": 44,
-    "test_taps.py": 40, "test_place.py": 40, "test_qr_scanner.py": 35, "test_facilitator.py": 35,
-    "test_resident.py": 30, "test_idea_place.py": 20, "test_tablet_channels.py": 20,
-    "test_sync_certificate.py": 17, "test_place_figures.py": 17, "test_facilitator_ux.py": 16,
-    "test_projector_type.py": 15, "test_projector_signup.py": 15, "test_signup_e2e.py": 12,
-    "test_preview.py": 10, "test_projector_hub.py": 9, "test_memory.py": 7,
-    "test_soak.py": 70, "test_city_map.py": 60, "test_idea_pill.py": 26, "test_live_push.py": 26,
-    "test_kiosk_words.py": 5,
+    "test_screenshots.py": 46, "test_layout.py": 35, "test_hits.py": 34, "test_place.py": 27,
+    "test_followup_flow.py": 26, "test_projector.py": 22, "test_city_map.py": 21,
+    "test_idea_place.py": 17, "test_place_figures.py": 15, "test_taps.py": 12,
+    "test_facilitator.py": 12, "test_session_life.py": 11, "test_live_push.py": 9,
+    "test_qr_scanner.py": 8, "test_tablet_channels.py": 8, "test_preview.py": 7,
+    "test_sync_certificate.py": 6, "test_signup_e2e.py": 6, "test_projector_type.py": 5,
+    "test_soak.py": 5, "test_facilitator_ux.py": 5, "test_resident.py": 5,
+    "test_projector_signup.py": 3, "test_projector_hub.py": 3, "test_idea_pill.py": 2,
+    "test_memory.py": 2, "test_consultation_choice.py": 2, "test_kiosk_words.py": 2,
+    "test_closed_consultation.py": 1, "test_messages.py": 1,
 }
 SHARD_FIRST = ("test_memory.py", "test_hits.py")
 
