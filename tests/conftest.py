@@ -62,23 +62,27 @@ def _group(item) -> str:
 # -- window tests in shares -------------------------------------------------------------------
 # `make test` runs the window tests in two processes (each on a display of its own) beside the
 # other tests: `--shard K/N` keeps the K-th of N shares of the test files, balanced by each
-# file's time (seconds on the quiet 2-core machine, estimated from a `--durations` run of every
-# window test at load 15-20 scaled down to the 584 s of a quiet run, and from single files' CPU
-# time; a file not listed counts 3 s a test: add a new file here once its time is known).
+# file's cost: its CPU seconds as `pytest --cpu-files` printed them for both shares run side by
+# side (6 Dec 2026, load 14-21, after the window stopped being drawn but for screenshots: 201 and
+# 156 s of CPU in the shares of the table before; 179 and 179 by this one). A file not listed
+# counts 3 s a test: add a new file here once its figure is known.
 # Every file lands in exactly one share. The leak check and the hit walk each run first in a
 # process of their own (as alone: after other window tests they had once found a kiosk still
 # held and a control missed), the leak check before the hit walk when there is one share.
 SHARD_SECONDS = {
-    "test_hits.py": 116, "test_screenshots.py": 91, "test_layout.py": 90,
-    "test_followup_flow.py": 65, "test_projector.py": 60, "test_session_life.py": 44,
-    "test_taps.py": 40, "test_place.py": 40, "test_qr_scanner.py": 35, "test_facilitator.py": 35,
-    "test_resident.py": 30, "test_idea_place.py": 20, "test_tablet_channels.py": 20,
-    "test_sync_certificate.py": 17, "test_place_figures.py": 17, "test_facilitator_ux.py": 16,
-    "test_projector_type.py": 15, "test_projector_phones.py": 8, "test_projector_signup.py": 15, "test_signup_e2e.py": 12,
-    "test_preview.py": 10, "test_projector_hub.py": 9, "test_memory.py": 7,
-    "test_soak.py": 70, "test_city_map.py": 60, "test_idea_pill.py": 26, "test_live_push.py": 26,
-    "test_kiosk_words.py": 5, "test_projector_closing.py": 12, "test_rehearsal.py": 15,
-    "test_inclusion.py": 45,
+    "test_screenshots.py": 46, "test_layout.py": 35, "test_hits.py": 34, "test_place.py": 27,
+    "test_followup_flow.py": 26, "test_projector.py": 22, "test_city_map.py": 21,
+    "test_idea_place.py": 17, "test_place_figures.py": 15, "test_taps.py": 12,
+    "test_facilitator.py": 12, "test_session_life.py": 11, "test_live_push.py": 9,
+    "test_qr_scanner.py": 8, "test_tablet_channels.py": 8, "test_preview.py": 7,
+    "test_sync_certificate.py": 6, "test_signup_e2e.py": 6, "test_projector_type.py": 5,
+    "test_soak.py": 5, "test_facilitator_ux.py": 5, "test_resident.py": 5,
+    "test_projector_signup.py": 3, "test_projector_hub.py": 3, "test_idea_pill.py": 2,
+    "test_memory.py": 2, "test_consultation_choice.py": 2, "test_kiosk_words.py": 2,
+    "test_closed_consultation.py": 1, "test_messages.py": 1,
+    # Added this session (CPU seconds estimated from their wall time beside the others):
+    "test_inclusion.py": 20, "test_rehearsal.py": 8, "test_projector_closing.py": 5,
+    "test_projector_phones.py": 4,
 }
 SHARD_FIRST = ("test_memory.py", "test_hits.py")
 
@@ -86,6 +90,51 @@ SHARD_FIRST = ("test_memory.py", "test_hits.py")
 def pytest_addoption(parser):
     parser.addoption("--shard", default=None, metavar="K/N",
                      help="run the K-th of N shares of the test files (balanced by time)")
+    parser.addoption("--cpu-files", action="store_true",
+                     help="print each test file's CPU seconds at the end (its process's and "
+                          "threads', and its child processes' once waited for)")
+
+
+# -- CPU seconds per test file (`--cpu-files`) --------------------------------------------------
+# On a machine shared with other work a test's wall time says more of the load than of the test:
+# its CPU seconds, from setup to teardown, are what balancing the shares and cutting costs need
+# (under xdist each worker measures its own tests and the figures reach the main process with
+# the reports).
+_CPU_FILES: dict[str, float] = {}
+
+
+def _cpu_now() -> float:
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    item._cpu_start = _cpu_now()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    if call.when == "teardown" and hasattr(item, "_cpu_start"):
+        outcome.get_result().user_properties.append(("cpu", _cpu_now() - item._cpu_start))
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "teardown":
+        for key, value in report.user_properties:
+            if key == "cpu":
+                path = report.nodeid.split("::", 1)[0]
+                _CPU_FILES[path] = _CPU_FILES.get(path, 0.0) + value
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if not config.getoption("cpu_files") or not _CPU_FILES:
+        return
+    terminalreporter.section("CPU seconds per test file")
+    for path, seconds in sorted(_CPU_FILES.items(), key=lambda kv: -kv[1]):
+        terminalreporter.write_line(f"{seconds:8.1f}  {path}")
+    terminalreporter.write_line(f"{sum(_CPU_FILES.values()):8.1f}  in all")
 
 
 def _shard(config, items):

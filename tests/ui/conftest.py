@@ -53,6 +53,51 @@ SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots" / "kiosk"
 PIN = "258014"
 
 
+# -- frames: ticked, and drawn only for a picture -----------------------------------------------
+# Under Xvfb the window is drawn in software (Mesa llvmpipe): drawing and flipping a 1280×800
+# frame is nearly all of a window test's CPU, and only a picture of the window needs it. So a
+# frame stepped in a test (`step`, `EventLoop.idle()`) does all a frame does — the clock's
+# events, input, kv rules, layouts, labels' textures — but the window's draw and flip, which
+# `draw_frame()` makes (before every screenshot: `Kiosk.shot`, `window_shot`). A test about
+# what is drawn frame after frame asks for the `drawn_frames` fixture.
+# (The state lives on the window: this file is loaded twice, as pytest's conftest and as
+# `tests.ui.conftest` imported by test files, and one window must obey one switch.)
+def _held(*_args):
+    return not Window.piazzetta_drawn      # True ends the event there: no draw, no flip
+
+
+if not hasattr(Window, "piazzetta_drawn"):
+    Window.piazzetta_drawn = False
+    Window.fbind("on_draw", _held)
+    Window.fbind("on_flip", _held)
+
+
+def draw_frame() -> None:
+    """Draw the window as it is now, then flip it (what a displayed frame is)."""
+    drawn, Window.piazzetta_drawn = Window.piazzetta_drawn, True
+    try:
+        Window.dispatch("on_draw")
+        Window.dispatch("on_flip")
+    finally:
+        Window.piazzetta_drawn = drawn
+
+
+def screenshot(name: str) -> str:
+    """The window as it is now, drawn and read back into a PNG file (`Window.screenshot`, which
+    reads what the last flip left: drawn twice, so that both buffers hold it)."""
+    draw_frame()
+    draw_frame()
+    return Window.screenshot(name=name)
+
+
+@pytest.fixture
+def drawn_frames():
+    """Every frame stepped in this test drawn and flipped, as on a tablet."""
+    Window.piazzetta_drawn = True
+    yield
+    Window.piazzetta_drawn = False
+
+
 def step(frames: int = 3) -> None:
     for _ in range(frames):
         EventLoop.idle()
@@ -198,7 +243,7 @@ class Kiosk:
         path = folder / f"{name}.png"
         # Window.screenshot numbers its files (name.<pid>0001.png, this process's own): the one
         # it wrote takes the stable name.
-        written = Window.screenshot(name=str(folder / f"{name}.{os.getpid()}.png"))
+        written = screenshot(str(folder / f"{name}.{os.getpid()}.png"))
         Path(written).replace(path)
         return path
 

@@ -16,7 +16,7 @@ from app.qr_decode import qr_decoder_available
 from screens.i18n import tr
 from screens.widgets import qr_scanner
 from screens.widgets.qr_scanner import QrScanner, camera_available
-from tests.ui.conftest import SHOTS, step
+from tests.ui.conftest import SHOTS, screenshot, step
 from tests.ui.test_facilitator import FakeSync, enter_facilitator
 
 ENROLL = "piazzetta://enroll?hub=http://127.0.0.1:8765&code=ABCD-EFGH"
@@ -378,7 +378,7 @@ def picture_camera_class(scene):
 def window_shot(name, lang):
     folder = SHOTS / lang
     folder.mkdir(parents=True, exist_ok=True)
-    Window.screenshot(name=str(folder / f"{name}.png"))
+    screenshot(str(folder / f"{name}.png"))
     numbered = sorted(folder.glob(f"{name}*.png"), key=lambda p: p.stat().st_mtime)
     if numbered and numbered[-1] != folder / f"{name}.png":
         numbered[-1].replace(folder / f"{name}.png")
