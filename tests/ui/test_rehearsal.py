@@ -176,7 +176,8 @@ def projector_in_rehearsal(hub, demo, window):
         assert "RÉPÉTITION" in band and "PROVA" in band and root.ids.rehearsal.height > 0
         folder = PROJECTOR_SHOTS / "fr"
         folder.mkdir(parents=True, exist_ok=True)
-        written = window.screenshot(name=str(folder / f"projector_rehearsal.{os.getpid()}.png"))
+        from tests.ui.conftest import screenshot
+        written = screenshot(str(folder / f"projector_rehearsal.{os.getpid()}.png"))
         os.replace(written, folder / "projector_rehearsal.png")
     finally:
         projector.stop()
