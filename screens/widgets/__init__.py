@@ -16,6 +16,15 @@ from screens import load_kv
 _widths = {}
 
 
+def backdrop(size, clear_colour, colour):
+    """The size of a screen's full-window background rectangle: none when the window already
+    clears to that colour (the kiosk sets its clear colour to the theme's background). In
+    software OpenGL a full-window blended rectangle costs about a fifth of every frame; two
+    screens cross-fading drew two. kv: `size: backdrop(self.size, Window.clearcolor, colour)`
+    (both colours named, so that the rule follows either)."""
+    return (0, 0) if list(clear_colour) == list(colour) else size
+
+
 def text_width(text: str, font_size: float, bold: bool = True) -> float:
     """How wide `text` is drawn on one line (kept for the texts already measured)."""
     key = (text, round(font_size, 2), bold)
