@@ -410,8 +410,17 @@ def test_the_residents_screens_draw_no_background_over_the_windows_own(kiosk):
     during a fade), a tap's frame included. Under another clear colour (a screen shown
     elsewhere), each still draws its own."""
     from screens.theme import theme
+    from kivy.graphics import StencilPush
+    from screens.widgets import FittedImage
     k = kiosk
     k.tap(k.root.welcome.ids.start)
+    # The cover and a project's picture, drawn whole, without Kivy's stencil around them.
+    pictures = {name: [w for w in getattr(k.root, name).walk(restrict=True)
+                       if isinstance(w, FittedImage)] for name in ("welcome", "question")}
+    assert [len(found) for found in pictures.values()] == [1, 1]
+    assert pictures["question"][0].texture is not None             # the bus project's
+    assert not any(isinstance(i, StencilPush) for found in pictures.values()
+                   for p in found for i in p.canvas.children)
     k.root.finish()
     k.settle()
     k.root._show_thanks()                                        # noqa: SLF001
