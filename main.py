@@ -115,11 +115,13 @@ def configure_kivy(args: argparse.Namespace, data_dir: Path) -> None:
     Config.set("input", "mouse", "mouse,disable_multitouch")
 
 
-def make_sync_service(data_dir: Path, store, on_content=None):
+def make_sync_service(data_dir: Path, store, on_content=None, public_hub=None,
+                      consultation_id=None, public_interval: float = 10.0):
     """The sync worker when this build has one (sync/service.py), else None: the kiosk works
     the same without it (invariant 4), and its facilitator screen says so. `on_content(ids)`:
     new bundle versions installed (the app's `content_arrived`, called in the worker's
-    thread)."""
+    thread). `public_hub`: a projector's --hub; not enrolled with it, the projector still gets
+    new versions of `consultation_id` through the hub's public routes."""
     try:
         from sync.service import SyncService
     except ImportError:
@@ -130,6 +132,8 @@ def make_sync_service(data_dir: Path, store, on_content=None):
         service = SyncService(data_dir, on_content=on_content)
         if service.status().enrolled:
             service.start()
+        elif public_hub and consultation_id:
+            service.follow_public(public_hub, consultation_id, public_interval)
         return service
     except Exception as exc:  # a broken worker must never stop the kiosk
         print(f"piazzetta: sync disabled: {exc}", file=sys.stderr)
@@ -197,7 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     # A projector enrolled with a hub runs sync too: new versions of its consultation reach
     # it at once (the app's content_arrived; a kiosk waits for the end of a resident).
     sync_factory = lambda: make_sync_service(   # noqa: E731
-        data_dir, store, on_content=lambda ids: application.content_arrived(ids))
+        data_dir, store, on_content=lambda ids: application.content_arrived(ids),
+        public_hub=args.hub if args.role == "projector" else None,
+        consultation_id=application.consultation.id)
     application = PiazzettaApp(role=args.role, consultation=consultation, store=store,
                                bundle_dir=args.bundle.resolve()
                                if args.bundle.is_dir() else args.bundle.parent,

@@ -336,6 +336,18 @@ class HubClient:
             self._checked(response)
         return response.content
 
+    def get_bytes_if_changed(self, path: str, etag: str | None = None
+                             ) -> tuple[bytes | None, str | None]:
+        """A GET of a file, conditional when `etag` is given: (body, the answer's ETag), or
+        (None, etag) on 304 Not Modified."""
+        headers = {"Accept": "*/*", **({"If-None-Match": etag} if etag else {})}
+        response = self._request("GET", path, headers=headers)
+        if response.status_code == 304:
+            return None, etag
+        if response.status_code != 200:
+            self._checked(response)
+        return response.content, response.headers.get("ETag")
+
     def answers(self, since: int) -> dict[str, Any]:
         data, _ = self.get_json(f"{API_PREFIX}/proposals/answers?since={int(since)}")
         if not isinstance(data.get("answers"), list) or not isinstance(data.get("cursor"), int):

@@ -72,6 +72,36 @@ def pull_bundles(store: Store, client: HubClient, bundles_dir: Path) -> list[str
     return updated
 
 
+def pull_public_bundle(client: HubClient, consultation_id: str, bundles_dir: Path,
+                       etag: str | None = None) -> tuple[bool, str | None]:
+    """The current version of one consultation through the hub's public routes (its
+    bundle.json, then its files, each checked against its hash), installed under
+    `bundles_dir/<id>/` as pull_bundles does: what a projector that follows a hub without
+    being enrolled with it (`main.py projector --hub URL`) needs to show a new version.
+    Conditional on `etag` (the last answer's); returns (installed a new version, ETag)."""
+    if not is_content_id(consultation_id) or not any(c.isalnum() for c in consultation_id):
+        raise p.NotAcknowledged("bad consultation id")
+    base = f"{p.API_PREFIX}/consultations/{consultation_id}"
+    data, etag = client.get_bytes_if_changed(f"{base}/bundle", etag)
+    if data is None:
+        return False, etag
+    target = bundles_dir / consultation_id
+    sha = _sha(data)
+    if installed_version(target) == sha:
+        return False, etag
+    try:
+        from app.bundle import bundle_files, parse_bundle
+        consultation = parse_bundle(json.loads(data))
+    except (ValueError, BundleError):
+        raise p.NotAcknowledged("bundle does not load") from None
+    bundles_dir.mkdir(parents=True, exist_ok=True)
+    _install(client, {"id": consultation_id, "sha256": sha, "version": consultation.version,
+                      "bundle_url": f"{base}/bundle",
+                      "files": [{"path": path, "url": f"{base}/files/{path}"}
+                                for path in bundle_files(consultation)]}, target)
+    return True, etag
+
+
 def pull_card_index(store: Store, client: HubClient) -> bool:
     """The card index (GET /api/v1/cards, conditional on its own ETag, apart from the bundle
     index: a card issued changes this one only) saved for offline checks; True when it
@@ -115,8 +145,12 @@ def _install(client: HubClient, item: dict, target: Path) -> None:
         (tmp / BUNDLE_FILE).write_bytes(data)
         for f in item.get("files") or []:
             rel = _safe_relative(f.get("path") if isinstance(f, dict) else None)
-            content = client.get_bytes(f["url"])
-            if _sha(content) != f.get("sha256"):
+            if f.get("sha256"):
+                content, expected = client.get_bytes(f["url"]), f["sha256"]
+            else:           # the public routes: the file's ETag is its hash
+                content, etag = client.get_bytes_if_changed(f["url"])
+                expected = (etag or "").strip('"')
+            if content is None or _sha(content) != expected:
                 raise p.NotAcknowledged("file does not match its hash")
             dest = tmp / rel
             dest.parent.mkdir(parents=True, exist_ok=True)

@@ -54,6 +54,11 @@ class SyncService:
                              content_interval=content_interval, backoff=backoff, timeout=timeout)
         self._lock = threading.Lock()
         self._worker: SyncWorker | None = None
+        self._public: PublicBundleWatch | None = None
+        # The outbox numbers the store announced (first, last) that the status's count did not
+        # hold yet when it was read (numbered after its `counted_seq`): an announcement can land
+        # before or after the worker's read of the same event, and is counted once either way.
+        self._announced: list[tuple[int, int]] = []
         store = Store.open(self.store_path)
         try:
             self._status = read_status(store)
@@ -61,7 +66,8 @@ class SyncService:
             store.close()
         self.push_on_write = push_on_write
         # Every event written to this file, by any connection: counted at once, sent soon.
-        self._unlisten = listen(self.store_path, self._recorded) if push_on_write else None
+        self._unlisten = (listen(self.store_path, self._recorded, seqs=True)
+                          if push_on_write else None)
 
     def status(self) -> SyncStatus:
         with self._lock:
@@ -69,9 +75,22 @@ class SyncService:
 
     def _publish(self, status: SyncStatus) -> None:
         with self._lock:
+            status = self._settle(status)
             self._status = status
         if self.on_status is not None:
             self.on_status(status)
+
+    def _settle(self, status: SyncStatus) -> SyncStatus:
+        """`status` (read from the store) with the announced events its read did not see yet;
+        under the lock."""
+        counted = status.counted_seq
+        if counted < self._status.counted_seq:
+            # Read before the status shown (enroll() beside the worker): the newer count stays.
+            return replace(status, pending=self._status.pending,
+                           counted_seq=self._status.counted_seq)
+        self._announced = [(first, last) for first, last in self._announced if last > counted]
+        later = sum(last - max(first - 1, counted) for first, last in self._announced)
+        return replace(status, pending=status.pending + later)
 
     def enroll(self, hub_url: str, code: str, pin: str | None = None) -> SyncStatus:
         """Enroll with the hub (blocking, a few seconds at most); `pin`, or an address
@@ -96,12 +115,27 @@ class SyncService:
         if self._worker is not None and self._worker.is_alive():
             return
         if self._unlisten is None and self.push_on_write:
-            self._unlisten = listen(self.store_path, self._recorded)
+            self._unlisten = listen(self.store_path, self._recorded, seqs=True)
         self._worker = SyncWorker(self.store_path, self.bundles_dir, self._publish,
                                   on_content=self._content, **self._options)
         self._worker.start()
 
+    def follow_public(self, hub_url: str, consultation_id: str, interval: float = 10.0) -> None:
+        """A projector that follows a hub it is not enrolled with (`main.py projector --hub
+        URL`): new versions of its consultation come through the hub's public routes
+        (sync.content.pull_public_bundle, a conditional GET every `interval` seconds), and
+        `on_content` hears of them as from the worker. Stopped by stop()."""
+        if self._public is not None and self._public.is_alive():
+            return
+        self._public = PublicBundleWatch(hub_url, consultation_id, self.bundles_dir,
+                                         self._content, interval)
+        self._public.start()
+
     def stop(self, timeout: float = 10.0) -> None:
+        public, self._public = self._public, None
+        if public is not None:
+            public.stop()
+            public.join(timeout)
         worker, self._worker = self._worker, None
         unlisten, self._unlisten = self._unlisten, None
         if unlisten is not None:
@@ -110,11 +144,24 @@ class SyncService:
             worker.stop()
             worker.join(timeout)
 
-    def _recorded(self, count: int) -> None:
-        """The store announced `count` new events (in the thread that wrote them, often the UI
-        thread: this returns at once)."""
+    def _recorded(self, count: int, last_seq: int = 0) -> None:
+        """The store announced `count` new events, numbered up to `last_seq` in the outbox (in
+        the thread that wrote them, often the UI thread: this returns at once). Those the
+        status's read already counted (the worker read the store between the commit and this
+        call) are not counted again."""
         with self._lock:
-            self._status = replace(self._status, pending=self._status.pending + count)
+            first = last_seq - count + 1
+            counted = self._status.counted_seq
+            if not last_seq:             # no numbers known: count them all
+                new = count
+            elif last_seq > counted:
+                new = last_seq - max(first - 1, counted)
+                if self._announced and self._announced[-1][1] == first - 1:
+                    first = self._announced.pop()[0]      # one writer: the numbers follow
+                self._announced.append((first, last_seq))
+            else:
+                new = 0
+            self._status = replace(self._status, pending=self._status.pending + new)
         worker = self._worker
         if worker is not None:
             worker.wake()
@@ -144,3 +191,46 @@ class SyncService:
         (sync.display.DisplayRemote, on this service's store)."""
         from .display import DisplayRemote    # only once that page is shown: a faster start
         return DisplayRemote(self.store_path, consultation)
+
+
+class PublicBundleWatch(threading.Thread):
+    """Asks the hub's public bundle route of one consultation for a new version every
+    `interval` seconds (304 while there is none) and installs it (SyncService.follow_public)."""
+
+    def __init__(self, hub_url: str, consultation_id: str, bundles_dir: Path,
+                 on_content: Callable[[list[str]], None], interval: float = 10.0):
+        super().__init__(name="piazzetta-public-bundle", daemon=True)
+        self.hub_url, self.consultation_id = hub_url, consultation_id
+        self.bundles_dir, self.on_content, self.interval = bundles_dir, on_content, interval
+        self._stopped = threading.Event()
+        self.checks = 0
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def run(self) -> None:
+        import logging
+
+        from . import protocol as p
+        from .client import HubClient
+        from .content import pull_public_bundle
+        log = logging.getLogger("piazzetta.sync")
+        client, etag = None, None
+        while not self._stopped.is_set():
+            try:
+                if client is None:
+                    client = HubClient(self.hub_url, timeout=(5.0, 30.0))
+                updated, etag = pull_public_bundle(client, self.consultation_id,
+                                                   self.bundles_dir, etag)
+                if updated:
+                    self.on_content([self.consultation_id])
+            except p.SyncError:          # the hub away or refusing: the next check tries again
+                if client is not None:
+                    client.close()
+                client = None
+            except Exception:            # a bug must not stop the projector
+                log.exception("public bundle check failed")
+            self.checks += 1
+            self._stopped.wait(self.interval)
+        if client is not None:
+            client.close()

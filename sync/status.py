@@ -58,6 +58,9 @@ class SyncStatus:
     refused: int = 0                    # events the hub refused or found in conflict (kept there)
     state: str = NOT_ENROLLED           # one of the states above
     site_id: str | None = None          # the site this tablet is enrolled at
+    # The outbox's last number when `pending` was read: the events `pending` counts are those
+    # numbered up to it (sync.service adds the store's later announcements, exactly).
+    counted_seq: int = 0
 
     @property
     def credentials_refused(self) -> bool:

@@ -301,8 +301,9 @@ def read_status(store: Store) -> SyncStatus:
              else CREDENTIALS_REFUSED if problem else SYNCED)
     message = {REVOKED: p.DeviceRevoked().message,
                CREDENTIALS_REFUSED: p.CredentialsRefused().message}.get(state)
+    pending, counted_seq = store.pending_and_last_seq()
     return SyncStatus(enrolled=enrolled, hub_url=store.get_setting(p.HUB_URL),
                       device_id=store.device_id, last_success=store.get_setting(p.LAST_SUCCESS),
-                      pending=store.outbox_counts()["pending"], problem=message,
+                      pending=pending, counted_seq=counted_seq, problem=message,
                       revoked=state == REVOKED, refused=store.get_setting(p.REFUSED, 0),
                       state=state, site_id=store.get_setting(p.SITE_ID))

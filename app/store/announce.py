@@ -21,14 +21,17 @@ from typing import Callable
 log = logging.getLogger("piazzetta.store")
 
 _lock = threading.Lock()
-_unannounced: dict[int, int] = {}        # id(connection) -> events written in its transaction
-_listeners: dict[str, list] = {}         # store file -> [callable or weakref.WeakMethod]
+# id(connection) -> [events written in its transaction, the last one's outbox seq]
+_unannounced: dict[int, list[int]] = {}
+_listeners: dict[str, list] = {}         # store file -> [(callable or weakref.WeakMethod, seqs)]
 
 
-def note_event(conn: sqlite3.Connection) -> None:
-    """One more event written in the transaction open on `conn`."""
+def note_event(conn: sqlite3.Connection, seq: int = 0) -> None:
+    """One more event written in the transaction open on `conn`, `seq` its outbox number."""
     with _lock:
-        _unannounced[id(conn)] = _unannounced.get(id(conn), 0) + 1
+        noted = _unannounced.setdefault(id(conn), [0, 0])
+        noted[0] += 1
+        noted[1] = max(noted[1], seq or 0)
 
 
 @functools.lru_cache(maxsize=64)
@@ -40,13 +43,17 @@ def _key(path: str | os.PathLike) -> str:
     return _real(os.fspath(path))
 
 
-def listen(path: str | os.PathLike, listener: Callable[[int], None]) -> Callable[[], None]:
+def listen(path: str | os.PathLike, listener: Callable[..., None], *,
+           seqs: bool = False) -> Callable[[], None]:
     """Call `listener(count)` after every committed transaction that wrote `count` events to the
     outbox of the store file `path`, in the thread that committed it (the UI thread for a
-    kiosk's answer: a listener must return at once). A bound method is held weakly: a
-    forgotten service stops listening. Returns what unsubscribes."""
+    kiosk's answer: a listener must return at once). With `seqs`, `listener(count, last_seq)`:
+    the transaction's events are the outbox numbers last_seq - count + 1 … last_seq (one
+    writer at a time: they follow each other), so that a listener can tell them from events it
+    already counted in a read of the outbox. A bound method is held weakly: a forgotten service
+    stops listening. Returns what unsubscribes."""
     key = _key(path)
-    ref = weakref.WeakMethod(listener) if hasattr(listener, "__self__") else listener
+    ref = (weakref.WeakMethod(listener) if hasattr(listener, "__self__") else listener, seqs)
     with _lock:
         _listeners.setdefault(key, []).append(ref)
 
@@ -74,7 +81,7 @@ def announce_commit(conn: sqlite3.Connection, path: Callable[[], str]) -> None:
     if not _unannounced:
         return
     with _lock:
-        count = _unannounced.pop(id(conn), 0)
+        count, last_seq = _unannounced.pop(id(conn), (0, 0))
     if not count:
         return
     file = path()
@@ -82,11 +89,14 @@ def announce_commit(conn: sqlite3.Connection, path: Callable[[], str]) -> None:
         return
     with _lock:
         refs = list(_listeners.get(_key(file), ()))
-    for ref in refs:
+    for ref, seqs in refs:
         listener = ref() if isinstance(ref, weakref.WeakMethod) else ref
         if listener is None:
             continue
         try:
-            listener(count)
+            if seqs:
+                listener(count, last_seq)
+            else:
+                listener(count)
         except Exception:
             log.exception("an outbox listener failed")

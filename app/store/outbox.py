@@ -39,9 +39,10 @@ def append_event(conn: sqlite3.Connection, type_: str, payload: dict, recorded_a
     transaction (`Store.transaction()`), so that it commits with the rows it describes; its
     ID."""
     event_id = uuid.uuid4().hex
-    conn.execute("INSERT INTO outbox(event_id, type, payload, recorded_at) VALUES (?, ?, ?, ?)",
-                 (event_id, type_, canonical_json(payload), recorded_at))
-    note_event(conn)       # announced to sync once the transaction commits (announce.py)
+    seq = conn.execute(
+        "INSERT INTO outbox(event_id, type, payload, recorded_at) VALUES (?, ?, ?, ?)",
+        (event_id, type_, canonical_json(payload), recorded_at)).lastrowid
+    note_event(conn, seq)     # announced to sync once the transaction commits (announce.py)
     return event_id
 
 
@@ -93,6 +94,16 @@ class Outbox(StoreCore):
             "SELECT count(*) FILTER (WHERE acked_at IS NULL),"
             " count(*) FILTER (WHERE acked_at IS NOT NULL) FROM outbox").fetchone()
         return {"pending": pending, "acknowledged": acked}
+
+    def pending_and_last_seq(self) -> tuple[int, int]:
+        """(events waiting for the hub's acknowledgement, the last outbox number ever given),
+        read in one statement: one snapshot, so that the events the count holds are exactly
+        those numbered up to the second figure (sync.service counts the later ones from the
+        store's announcements). The number is AUTOINCREMENT's own: a purge never lowers it."""
+        pending, seq = self.conn.execute(
+            "SELECT (SELECT count(*) FROM outbox WHERE acked_at IS NULL),"
+            " coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0)").fetchone()
+        return pending, seq
 
     def outbox_revision(self) -> tuple[int, int]:
         """(last sequence number, number of events): every change recorded here is an event,

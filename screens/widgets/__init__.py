@@ -4,6 +4,7 @@ from kivy.metrics import dp
 from kivy.properties import (BooleanProperty, ListProperty, NumericProperty, ObjectProperty,
                              StringProperty)
 from kivy.uix.behaviors import ButtonBehavior
+from kivy.uix.image import Image
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
 from kivy.uix.modalview import ModalView
@@ -14,6 +15,21 @@ from screens import load_kv
 
 
 _widths = {}
+
+
+class FittedImage(Image):
+    """An image drawn whole inside its widget ("contain", the kiosk's only way): Kivy's Image
+    clips every image with a stencil (two widget-sized rectangles and a stencil test a frame,
+    needed for "cover" only), which software OpenGL pays at every frame (widgets.kv)."""
+
+
+def backdrop(size, clear_colour, colour):
+    """The size of a screen's full-window background rectangle: none when the window already
+    clears to that colour (the kiosk sets its clear colour to the theme's background). In
+    software OpenGL a full-window blended rectangle costs about a fifth of every frame; two
+    screens cross-fading drew two. kv: `size: backdrop(self.size, Window.clearcolor, colour)`
+    (both colours named, so that the rule follows either)."""
+    return (0, 0) if list(clear_colour) == list(colour) else size
 
 
 def text_width(text: str, font_size: float, bold: bool = True) -> float:

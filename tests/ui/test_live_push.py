@@ -6,7 +6,9 @@
 - a version 2 of the consultation, imported at the hub and pulled while a resident is
   mid-ballot, reaches the projector at once and the kiosk only after that resident: they finish
   on version 1 and their answers count, the next resident sees version 2; the facilitator's
-  sync page says which version is live.
+  sync page says which version is live;
+- a projector that follows a hub it was never enrolled with (`main.py projector --hub URL`)
+  gets version 2 too, through the hub's public routes.
 
 No time is asserted: every wait is for a state, with a generous limit."""
 import json
@@ -262,3 +264,51 @@ def test_choosing_the_same_consultation_in_a_new_version_rebuilds_the_kiosk(wind
         application.kiosk.dispose()
         Window.remove_widget(application.kiosk)
         store.close()
+
+
+def test_a_projector_never_enrolled_gets_new_versions_from_the_hub_it_follows(
+        window, tmp_path, demo, hub):
+    """`main.py projector --hub URL` on a device that was never enrolled: the sync service
+    main.py makes does not run its worker (nothing to push, no credential), yet the projector
+    shows version 2 once staff import it, through the hub's public bundle and file routes."""
+    pj_dir = tmp_path / "projector"
+    pj_store = Store.open(pj_dir)
+    projector_app = PiazzettaApp(role="projector", consultation=demo, store=pj_store,
+                                 bundle_dir=DEMO_BUNDLE_DIR, lang="fr",
+                                 projector_factory=main.projector_factory("projector", hub.url))
+    service = main.make_sync_service(pj_dir, pj_store,
+                                     on_content=projector_app.content_arrived,
+                                     public_hub=hub.url, consultation_id=demo.id,
+                                     public_interval=0.3)
+    projector_app.sync = service
+    pj_root = projector_app.build()
+    pj_root.size_hint = (None, None)
+    pj_root.size = (1280, 720)
+    Window.add_widget(pj_root)
+    try:
+        assert not service.status().enrolled and not service.running
+        watch = service._public                                       # noqa: SLF001
+        wait_for(lambda: watch.checks >= 1, what="the first check of the public bundle")
+        step(2)
+        # Version 1 installed from the hub: nothing was rebuilt for it.
+        assert projector_app.consultation.version == 1
+        title = import_version(hub, tmp_path, 2)
+        wait_for(lambda: projector_app.consultation.version == 2, what="the projector's v2")
+        step(2)
+        assert projector_app.projector.consultation.version == 2
+        assert title["fr"] in pj_root.title
+        installed = json.loads((pj_dir / "bundles" / demo.id /
+                                ".piazzetta-bundle.json").read_text(encoding="utf-8"))
+        assert installed["version"] == 2
+        # Its images came with it, each checked against the hub's hash.
+        from app.bundle import bundle_files
+        assert all((pj_dir / "bundles" / demo.id / path).is_file()
+                   for path in bundle_files(projector_app.consultation))
+    finally:
+        service.stop()
+        assert not watch.is_alive()
+        projector = getattr(projector_app, "projector", None)
+        if projector is not None:
+            projector.stop()
+        Window.remove_widget(pj_root)
+        pj_store.close()

@@ -394,3 +394,46 @@ def test_no_idle_prompt_over_the_thanks_screen_it_closes_by_itself(kiosk):
     k.root.finish()                          # its own countdown ends it
     k.settle()
     assert k.root.current == "welcome"
+
+
+def full_window_rectangles(screen):
+    """The rectangles of the screen's own canvas.before as large as the screen itself."""
+    from kivy.graphics import Rectangle
+    return [i for i in screen.canvas.before.children
+            if isinstance(i, Rectangle) and tuple(i.size) == tuple(screen.size)
+            and screen.width > 0]
+
+
+def test_the_residents_screens_draw_no_background_over_the_windows_own(kiosk):
+    """The kiosk clears the window to the theme's background: a screen that drew it again
+    under its content cost software OpenGL a full-window blended rectangle every frame (two
+    during a fade), a tap's frame included. Under another clear colour (a screen shown
+    elsewhere), each still draws its own."""
+    from screens.theme import theme
+    from kivy.graphics import StencilPush
+    from screens.widgets import FittedImage
+    k = kiosk
+    k.tap(k.root.welcome.ids.start)
+    # The cover and a project's picture, drawn whole, without Kivy's stencil around them.
+    pictures = {name: [w for w in getattr(k.root, name).walk(restrict=True)
+                       if isinstance(w, FittedImage)] for name in ("welcome", "question")}
+    assert [len(found) for found in pictures.values()] == [1, 1]
+    assert pictures["question"][0].texture is not None             # the bus project's
+    assert not any(isinstance(i, StencilPush) for found in pictures.values()
+                   for p in found for i in p.canvas.children)
+    k.root.finish()
+    k.settle()
+    k.root._show_thanks()                                        # noqa: SLF001
+    k.settle()
+    screens = [k.root.welcome, k.root.question, k.root.thanks]
+    assert list(Window.clearcolor) == list(theme.colours["background"])
+    assert [full_window_rectangles(s) for s in screens] == [[], [], []]
+    saved = list(Window.clearcolor)
+    try:
+        Window.clearcolor = (0, 0, 0, 1)
+        step(1)
+        assert all(len(full_window_rectangles(s)) == 1 for s in screens)
+    finally:
+        Window.clearcolor = saved
+        step(1)
+    assert [full_window_rectangles(s) for s in screens] == [[], [], []]

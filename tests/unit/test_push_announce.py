@@ -145,9 +145,9 @@ def test_a_forgotten_service_stops_listening(tmp_path, demo):
     heard = []
 
     class Service(SyncService):
-        def _recorded(self, count):
+        def _recorded(self, count, last_seq=0):
             heard.append(count)
-            super()._recorded(count)
+            super()._recorded(count, last_seq)
     store = Store.open(tmp_path)
     service = Service(tmp_path)
     store.start_ballot(demo)
@@ -172,6 +172,52 @@ def test_the_service_counts_what_the_store_announces(tmp_path, demo):
     store.start_ballot(demo)               # stopped: not listening any more
     assert service.status().pending == 2
     store.close()
+
+
+def test_an_event_is_counted_once_whether_the_worker_reads_it_before_or_after_its_announcement(
+        tmp_path, demo):
+    """The worker reads the store in its thread while the UI thread commits and announces: a
+    status read after the commit but published before the announcement holds the event, and
+    a status read before the commit but published after it does not. The count is exact in
+    both orders, at every moment."""
+    from sync.worker import read_status
+    store = Store.open(tmp_path)
+    worker_store = Store.open(tmp_path)            # the worker's own connection
+    shown = []
+
+    def worker_reads_in_between(_count):
+        # Listeners are called in the order they listened: this one runs after the commit,
+        # before the service hears of it, as the worker's thread may.
+        service._publish(read_status(worker_store))          # noqa: SLF001
+        shown.append(service.status().pending)
+    unlisten = listen(store.path, worker_reads_in_between)
+    service = SyncService(tmp_path)
+    try:
+        ballot = store.start_ballot(demo)
+        assert shown == [1] and service.status().pending == 1          # not 2
+        store.record_answer(demo, ballot, "q-ticket", "yes")
+        assert shown == [1, 2] and service.status().pending == 2
+        unlisten()
+        # The other order: read before the commit, published after its announcement.
+        stale = read_status(worker_store)
+        store.record_answer(demo, ballot, "q-cooperation", 4)
+        assert service.status().pending == 3
+        service._publish(stale)                                        # noqa: SLF001
+        assert service.status().pending == 3                           # not 2
+        store.close_ballot(ballot)
+        assert service.status().pending == 4
+        service._publish(read_status(worker_store))                    # noqa: SLF001
+        assert service.status().pending == 4 == store.outbox_counts()["pending"]
+        # Acknowledged by the hub meanwhile: the next read says so, later writes still add.
+        store.mark_acknowledged([e.id for e in store.events()[:3]])
+        store.start_ballot(demo)
+        assert service.status().pending == 5
+        service._publish(read_status(worker_store))                    # noqa: SLF001
+        assert service.status().pending == 2 == store.outbox_counts()["pending"]
+    finally:
+        service.stop()
+        worker_store.close()
+        store.close()
 
 
 def test_a_service_told_not_to_push_on_write_does_not_listen(tmp_path, demo):
@@ -282,13 +328,16 @@ def test_writes_during_a_backoff_wait_for_it_and_sync_now_still_forces_a_try(tmp
         worker = service._worker                # noqa: SLF001
         assert worker.cycles == 1
         ballot = store.start_ballot(demo)
+        counts = []
         for n in range(20):
             store.record_answer(demo, ballot, "q-cooperation", n % 5 + 1)
-        # Every announcement reached the worker, which only republished the status.
-        # (An announcement that arrives after the worker has read its event from the store
-        # counts it once more until the worker's next status, which it publishes at once:
-        # the count settles on the store's.)
+            counts.append(service.status().pending)
+        # Every announcement reached the worker, which only republished the status; the
+        # count was exact after every write, whether the worker read the store before or
+        # after the announcement landed (it never counts an event twice, even for a moment).
+        assert counts == list(range(2, 22))
         wait(lambda: statuses[-1].pending == 21 and service.status().pending == 21)
+        assert max(s.pending for s in statuses) == 21
         assert worker.cycles == 1
         assert statuses[-1].state == UNREACHABLE
         service.sync_now()                       # the facilitator insists: one more try
