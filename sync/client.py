@@ -341,7 +341,7 @@ class HubClient:
         """A GET of a file, conditional when `etag` is given: (body, the answer's ETag), or
         (None, etag) on 304 Not Modified."""
         headers = {"Accept": "*/*", **({"If-None-Match": etag} if etag else {})}
-        response = self._request("GET", path, headers=headers)
+        response = self._request("GET", path, headers=headers, limit=MAX_FILE_BYTES)
         if response.status_code == 304:
             return None, etag
         if response.status_code != 200:
