@@ -207,6 +207,10 @@ class PicturedButton(ButtonBehavior, BoxLayout):
     icon = StringProperty("display")
     selected = BooleanProperty(False)
     ink = ListProperty([0, 0, 0, 1])
+    # Its picture, words and padding side by side (the class rule's): a screen that hides the
+    # button sets `width: 0 if … else self.natural_width` rather than reaching into its ids
+    # (a kv binding through another rule's ids keeps the widget in Builder's handlers).
+    natural_width = NumericProperty(0)
 
 
 class LanguageBar(BoxLayout):
