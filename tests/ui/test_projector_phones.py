@@ -51,6 +51,12 @@ def test_the_phone_view_is_read_from_the_back_of_the_hall(make_projector, demo, 
     small = [(label.text[:30], round(label.font_size, 1)) for label in labels(projector.root)
              if label.font_size < floor]
     assert not small, small
+    # The view's fade-in over (0.35 s of real time): the picture as the hall sees it.
+    import time
+    body, deadline = projector.root.ids.body, time.monotonic() + 5
+    while body.opacity < 1 and time.monotonic() < deadline:
+        frames(1)
+    assert body.opacity == 1
     SHOTS.mkdir(parents=True, exist_ok=True)
     projector.root.export_to_png(str(SHOTS / f"phones-{lang}-{size[0]}x{size[1]}.png"))
     # Closed: the question's results again, with the phones' votes in its breakdown.
