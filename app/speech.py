@@ -55,15 +55,18 @@ def engine_name() -> str:
 
 def synthesize(text: str, lang: str, path: str | Path) -> Path:
     """Write `text` spoken in `lang` to the WAV file `path` with espeak-ng; the path.
-    Raises OSError when espeak-ng is missing or fails."""
+    Raises OSError when espeak-ng is missing, fails or hangs past SYNTHESIS_TIMEOUT."""
     program = espeak()
     if program is None:
         raise OSError("espeak-ng is not installed")
     path = Path(path)
-    result = subprocess.run(
-        [program, "-v", VOICES.get(lang, "fr"), "-s", str(SPEECH_WORDS_PER_MINUTE),
-         "-w", str(path), "--", " ".join(text.split())[:MAX_SPOKEN_CHARS]],
-        capture_output=True, timeout=SYNTHESIS_TIMEOUT, check=False)
+    try:
+        result = subprocess.run(
+            [program, "-v", VOICES.get(lang, "fr"), "-s", str(SPEECH_WORDS_PER_MINUTE),
+             "-w", str(path), "--", " ".join(text.split())[:MAX_SPOKEN_CHARS]],
+            capture_output=True, timeout=SYNTHESIS_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:     # not an OSError: a hung engine must not end the worker
+        raise OSError("espeak-ng took too long") from None
     if result.returncode != 0 or not path.is_file():
         raise OSError(result.stderr.decode("utf-8", "replace").strip() or "espeak-ng failed")
     return path

@@ -195,3 +195,20 @@ def test_emoji_runs_go_to_the_fallback_font_and_latin_text_opens_no_font():
     assert fallback_runs("Vélo 🚲 et bus 👍🏽 !") == [
         ("Vélo ", False), ("🚲", True), (" et bus ", False), ("👍🏽", True), (" !", False)]
     assert fallback_runs("Santé et social") == [("Santé et social", False)]
+
+
+def test_a_hung_speech_engine_is_an_oserror(tmp_path, monkeypatch):
+    """espeak-ng hanging past its timeout is an OSError like its other failures (the kiosk's
+    speech worker catches those and goes on; subprocess.TimeoutExpired is not one)."""
+    import stat
+
+    import pytest
+
+    from app import speech
+    slow = tmp_path / "espeak-ng"
+    slow.write_text("#!/bin/sh\nsleep 5\n")
+    slow.chmod(slow.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setattr(speech, "espeak", lambda: str(slow))
+    monkeypatch.setattr(speech, "SYNTHESIS_TIMEOUT", 0.2)
+    with pytest.raises(OSError, match="too long"):
+        speech.synthesize("Bonjour", "fr", tmp_path / "out.wav")
