@@ -10,6 +10,7 @@ import pytest
 
 from .conftest import start_hub
 from .test_card_privacy import CODES, confirmation_link, sign_up, tablet
+from tests.browser import submit
 
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots" / "cards"
 CHROMIUM = "/usr/bin/chromium"
@@ -35,20 +36,20 @@ def test_the_card_stays_shown_in_every_language_and_the_link_shows_it_once(tmp_p
                 # Another browser than the form's: the code shown after the form is asked for.
                 page.fill("#code", CODES[key])
                 page.screenshot(path=str(SHOTS / "confirm-fr.png"), full_page=True)
-                page.click("main form button[type=submit]")
+                submit(page, "main form button[type=submit]")
                 code = page.locator(".code").inner_text()
                 assert page.locator(".card svg").count() == 1
                 page.screenshot(path=str(SHOTS / "card-fr.png"), full_page=True)
                 for lang, words in (("it", "Tessera di partecipazione"),
                                     ("en", "participation card")):
-                    page.click(f"nav.langs button[lang={lang}]")
+                    submit(page, f"nav.langs button[lang={lang}]")
                     assert page.locator(".code").inner_text() == code
                     assert words.lower() in page.inner_text("main").lower()
                     if lang == "it":
                         page.screenshot(path=str(SHOTS / "card-it.png"), full_page=True)
                 page.goto(link)
                 page.fill("#code", CODES[key])
-                page.click("main form button[type=submit]")
+                submit(page, "main form button[type=submit]")
                 assert page.locator(".code").count() == 0 and code not in page.content()
             finally:
                 browser.close()

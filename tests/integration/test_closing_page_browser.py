@@ -13,6 +13,7 @@ import pytest
 
 from app.bundle import load_bundle
 from app.paths import DEMO_BUNDLE_DIR
+from tests.browser import submit
 
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots" / "closing"
 CHROMIUM = "/usr/bin/chromium"
@@ -61,7 +62,7 @@ def test_the_closing_page_reads_in_french_and_italian(tmp_path):
                 # Nothing wider than the phone's screen but the tables' own scroll boxes.
                 assert phone.evaluate("document.documentElement.scrollWidth") <= 390
                 phone.screenshot(path=str(SHOTS / "closing-fr-390.png"), full_page=True)
-                phone.click("nav.langs a[lang=it]")
+                submit(phone, "nav.langs a[lang=it]")
                 assert "Verbale di chiusura" in phone.inner_text("main")
                 laptop = browser.new_page(viewport={"width": 1280, "height": 900})
                 laptop.goto(f"http://127.0.0.1:{port}/closing/{row['id']}?lang=it")

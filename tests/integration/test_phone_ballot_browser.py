@@ -19,6 +19,7 @@ from app.paths import DEMO_BUNDLE_DIR
 from .conftest import SITE, start_hub
 from .roomkit import RoomKit
 from .test_card_privacy import CONSULTATION, printed_cards, push, tablet, vote
+from tests.browser import submit
 
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots" / "phones"
 CHROMIUM = "/usr/bin/chromium"
@@ -98,13 +99,13 @@ def every_kind(page, base: str, demo, lang: str, shots: str, card: str | None = 
             page.fill("#card", card)
         answer_page(page, question)
         page.screenshot(path=str(SHOTS / f"{shots}-{question.kind}-{lang}.png"), full_page=True)
-        page.click("main > form button[type=submit]")
+        submit(page, "main > form button[type=submit]")
         assert DONE[lang] in page.inner_text("main"), (question_id, page.inner_text("main"))
         if index == len(KINDS_IN_ORDER) - 1:
             page.screenshot(path=str(SHOTS / f"{shots}-counted-{lang}.png"), full_page=True)
             assert page.locator("main form").count() == 0
         else:
-            page.click("main > form button[type=submit]")       # "Next question"
+            submit(page, "main > form button[type=submit]")       # "Next question"
 
 
 def test_phones_at_the_room_hub_over_its_own_tls(tmp_path):
@@ -124,7 +125,7 @@ def test_phones_at_the_room_hub_over_its_own_tls(tmp_path):
                 every_kind(page, room.url, demo, "it", "room-open")
                 page.goto(f"{room.url}/v/{CONSULTATION}/q-ticket?lang=it")
                 answer_page(page, demo.question("q-ticket"))
-                page.click("main > form button[type=submit]")
+                submit(page, "main > form button[type=submit]")
                 assert ANSWERED["it"] in page.inner_text("main")
                 page.screenshot(path=str(SHOTS / "room-answered-it.png"), full_page=True)
                 # Card mode: a phone in French types a printed card's code, every kind.
@@ -137,7 +138,7 @@ def test_phones_at_the_room_hub_over_its_own_tls(tmp_path):
                 other.goto(f"{room.url}/v/{CONSULTATION}?lang=fr")
                 other.fill("#card", code)
                 answer_page(other, demo.question("q-colour"))
-                other.click("main > form button[type=submit]")
+                submit(other, "main > form button[type=submit]")
                 assert USED["fr"] in other.inner_text("main")
                 other.screenshot(path=str(SHOTS / "room-card-used-fr.png"), full_page=True)
                 # Closed: a late answer is refused clearly.
@@ -176,25 +177,25 @@ def test_phones_at_the_central_hub_and_a_card_used_on_a_tablet(tmp_path):
                 page.fill("#card", cards[0].split(".")[1])
                 answer_page(page, demo.question("q-ticket"))
                 page.screenshot(path=str(SHOTS / "central-card-it.png"), full_page=True)
-                page.click("main > form button[type=submit]")
+                submit(page, "main > form button[type=submit]")
                 assert USED["it"] in page.inner_text("main")
                 page.screenshot(path=str(SHOTS / "central-card-used-it.png"), full_page=True)
                 # The second card: both questions, the series keeping the card.
                 page.goto(f"{hub.url}/v/{CONSULTATION}")
                 page.fill("#card", cards[1].split(".")[1])
                 answer_page(page, demo.question("q-ticket"))
-                page.click("main > form button[type=submit]")
+                submit(page, "main > form button[type=submit]")
                 assert DONE["it"] in page.inner_text("main")
-                page.click("main > form button[type=submit]")
+                submit(page, "main > form button[type=submit]")
                 answer_page(page, demo.question("q-cooperation"))
-                page.click("main > form button[type=submit]")
+                submit(page, "main > form button[type=submit]")
                 assert DONE["it"] in page.inner_text("main")
                 # Open mode in French: one answer per phone.
                 open_to_phones(hub, ["q-ticket"], cards=False)
                 page = phone(browser, "fr")
                 page.goto(f"{hub.url}/v/{CONSULTATION}")
                 answer_page(page, demo.question("q-ticket"))
-                page.click("main > form button[type=submit]")
+                submit(page, "main > form button[type=submit]")
                 assert DONE["fr"] in page.inner_text("main")
                 page.screenshot(path=str(SHOTS / "central-counted-fr.png"), full_page=True)
             finally:
@@ -238,7 +239,7 @@ def test_phones_in_a_rehearsal_carry_the_band_and_count_nowhere(tmp_path):
                     answer_page(page, demo.question("q-ticket"))
                     page.screenshot(path=str(SHOTS / f"rehearsal-question-{lang}.png"),
                                     full_page=True)
-                    page.click("main > form button[type=submit]")
+                    submit(page, "main > form button[type=submit]")
                     shown = page.inner_text("main")
                     assert REHEARSAL_BAND[lang] in shown and REHEARSAL_RECEIVED[lang] in shown
                     assert DONE[lang] not in shown
@@ -256,7 +257,7 @@ def test_phones_in_a_rehearsal_carry_the_band_and_count_nowhere(tmp_path):
                 page.goto(f"{hub.url}/v/{CONSULTATION}/q-ticket")
                 assert REHEARSAL_BAND["fr"] not in page.inner_text("main")
                 answer_page(page, demo.question("q-ticket"))
-                page.click("main > form button[type=submit]")
+                submit(page, "main > form button[type=submit]")
                 assert DONE["fr"] in page.inner_text("main")
             finally:
                 browser.close()

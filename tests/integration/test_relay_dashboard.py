@@ -12,6 +12,7 @@ from sync.enroll import enroll
 
 from .conftest import SITE, record_votes, start_hub
 from .test_relay_hub import push_all, query, relay_code, room_hub, wait_for, waiting
+from tests.browser import submit
 
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots" / "relays"
 CHROMIUM = "/usr/bin/chromium"
@@ -44,7 +45,7 @@ def test_the_room_hubs_section_shows_what_arrived_in_french_and_italian(tmp_path
                 page = browser.new_page(viewport={"width": 1280, "height": 900})
                 page.goto(f"{central.url}/dashboard?lang=fr")
                 page.fill("#token", central.admin_token)
-                page.click("button[type=submit]")
+                submit(page, "button[type=submit]")
                 for lang, heading in (("fr", "Serveurs de salle"), ("it", "Server di sala")):
                     page.goto(f"{central.url}/dashboard?lang={lang}#relays")
                     section = page.locator("#relays")
@@ -61,7 +62,7 @@ def test_the_room_hubs_section_shows_what_arrived_in_french_and_italian(tmp_path
                     section.screenshot(path=str(SHOTS / f"room-hubs-{lang}.png"))
                 # The code form makes a code for a room's laptop (shown once on the page).
                 page.goto(f"{central.url}/dashboard?lang=fr#relays")
-                page.click("#relays form button[type=submit]")
+                submit(page, "#relays form button[type=submit]")
                 page.screenshot(path=str(SHOTS / "room-code-fr.png"), full_page=True)
                 assert page.locator("text=/[A-Z0-9]{4}-[A-Z0-9]{4}/").count() >= 1
             finally:

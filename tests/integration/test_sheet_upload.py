@@ -29,6 +29,7 @@ from sync.enroll import enroll
 from sync.worker import SyncWorker
 
 from .conftest import SITE
+from tests.browser import submit
 
 ID = "alpimed-2030"
 NEW_TITLE_FR = "Alpes-Méditerranée 2030 : deuxième tour"
@@ -435,17 +436,17 @@ def test_screenshots_of_the_upload_pages_in_french_and_italian(fresh_hub, tmp_pa
                 page = context.new_page()
                 page.goto(f"{hub.url}/dashboard?lang={lang}")
                 page.fill("#token", hub.admin_token)
-                page.click("button[type=submit]")
-                page.click("a[href^='/dashboard/upload']")
+                submit(page, "button[type=submit]")
+                submit(page, "a[href^='/dashboard/upload']")
                 assert page.locator("input[type=file]").is_visible()
                 page.screenshot(path=str(SHOTS / f"form-{lang}.png"), full_page=True)
                 page.set_input_files("input[type=file]", str(tmp_path / "broken.zip"))
-                page.click("form[enctype] button[type=submit]")
+                submit(page, "form[enctype] button[type=submit]")
                 page.locator("table.problems").wait_for(timeout=30_000)
                 assert page.locator("table.problems tbody tr").count() >= 6
                 page.screenshot(path=str(SHOTS / f"problems-{lang}.png"), full_page=True)
                 page.set_input_files("input[type=file]", str(good))
-                page.click("form[enctype] button[type=submit]")
+                submit(page, "form[enctype] button[type=submit]")
                 button = page.locator("form[action*='/import'] button")
                 button.wait_for(state="visible", timeout=30_000)
                 assert "2" in button.inner_text()
@@ -454,7 +455,7 @@ def test_screenshots_of_the_upload_pages_in_french_and_italian(fresh_hub, tmp_pa
                     huge = tmp_path / "huge.zip"
                     huge.write_bytes(b"PK\x03\x04" + bytes(40 * 1024 * 1024))
                     page.set_input_files("input[type=file]", str(huge))
-                    page.click("form[enctype] button[type=submit]")
+                    submit(page, "form[enctype] button[type=submit]")
                     page.locator(".notice.problem").wait_for(timeout=30_000)
                     assert "32" in page.inner_text(".notice.problem")
                     assert page.locator("input[type=file]").is_visible()
@@ -468,7 +469,7 @@ def test_screenshots_of_the_upload_pages_in_french_and_italian(fresh_hub, tmp_pa
                     small = phone.new_page()
                     small.goto(f"{hub.url}/dashboard/upload?lang=it")
                     small.set_input_files("input[type=file]", str(tmp_path / "broken.zip"))
-                    small.click("form[enctype] button[type=submit]")
+                    submit(small, "form[enctype] button[type=submit]")
                     small.screenshot(path=str(SHOTS / "problems-it-phone.png"), full_page=True)
                     phone.close()
                 context.close()

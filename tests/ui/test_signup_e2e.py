@@ -19,6 +19,7 @@ from app.store import Store
 from screens.followup import FollowUpPanel
 from sync.enroll import enroll
 from tests.ui.conftest import step
+from tests.browser import submit
 
 zxingcpp = pytest.importorskip("zxingcpp")
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -94,7 +95,7 @@ def test_qr_from_the_screen_to_a_signup_counted_for_the_site(hub, tmp_path):
                 page.screenshot(path=str(SHOTS / f"form-{lang}.png"), full_page=True)
                 if lang == "it":
                     # Sending the form empty: clear errors, nothing recorded.
-                    page.click("main form button[type=submit]")
+                    submit(page, "main form button[type=submit]")
                     assert page.locator("[role=alert]").count() == 1
                     page.screenshot(path=str(SHOTS / "form-errors-it.png"), full_page=True)
                     page.fill("#name", "Giulia R.")
@@ -104,7 +105,7 @@ def test_qr_from_the_screen_to_a_signup_counted_for_the_site(hub, tmp_path):
                     page.fill("#contact", "zoe.martin@example.org")
                 key = page.locator("input[name=k]").get_attribute("value")
                 page.check("#consent")
-                page.click("main form button[type=submit]")
+                submit(page, "main form button[type=submit]")
                 page.wait_for_selector("h1")
                 # No card on the form's answer: it goes to the confirmed address, once.
                 assert page.locator(".code").count() == 0
@@ -112,7 +113,7 @@ def test_qr_from_the_screen_to_a_signup_counted_for_the_site(hub, tmp_path):
                 link = confirmation_link(hub, key) + f"&lang={lang}"
                 page.goto(link, wait_until="load")      # one button: a GET shows nothing
                 assert page.locator(".code").count() == 0
-                page.click("main form button[type=submit]")
+                submit(page, "main form button[type=submit]")
                 page.wait_for_selector(".code")
                 code = page.locator(".code").inner_text()
                 assert len(code.replace("-", "")) == 17
@@ -123,7 +124,7 @@ def test_qr_from_the_screen_to_a_signup_counted_for_the_site(hub, tmp_path):
                                                                            "card-qr.png"))
                 # Shown once: the same link again shows no card.
                 page.goto(link, wait_until="load")
-                page.click("main form button[type=submit]")
+                submit(page, "main form button[type=submit]")
                 page.wait_for_selector("h1")
                 assert page.locator(".code").count() == 0 and code not in page.content()
                 page.screenshot(path=str(SHOTS / f"card-again-{lang}.png"), full_page=True)
