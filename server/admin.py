@@ -303,6 +303,12 @@ def serve(settings: Settings, log_level: str = "warning", on_start=None) -> int:
     """
     import uvicorn
 
+    if os.environ.get("PIAZZETTA_HUB_REUSE_PORT") and settings.database_url.startswith("sqlite"):
+        # Two processes on one SQLite file would each keep their own tallies and write lock.
+        print("error: PIAZZETTA_HUB_REUSE_PORT needs PostgreSQL (PIAZZETTA_HUB_DATABASE_URL): "
+              "an SQLite hub runs one process (docs/deploy.md, \"Several processes\")",
+              file=sys.stderr)
+        return 2
     from .api import create_app
     from .body import guarded_protocol
     from .limits import bound_logs
