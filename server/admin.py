@@ -338,10 +338,13 @@ def serve(settings: Settings, log_level: str = "warning", on_start=None) -> int:
         proxy_headers=False, **tls)
     bound_logs(settings.log_burst, settings.log_interval)   # after Config set uvicorn's logging
     server = uvicorn.Server(config)
-    from .workers import reuse_port_socket, tell_ready
-    # A worker of `serve --workers N` (server.workers): the port shared with the others.
+    from .workers import SignupElsewhere, reuse_port_socket, tell_ready
+    # A worker of `serve --workers N` (server.workers): the port shared with the others, and
+    # the sign-up pages left to the one process that serves them.
     sockets = [reuse_port_socket(settings.host, settings.port)] \
         if os.environ.get("PIAZZETTA_HUB_REUSE_PORT") else None
+    if sockets:
+        config.app = SignupElsewhere(app)
     tell_ready(server)
     handle_exit = server.handle_exit
 
