@@ -17,7 +17,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
 
-from ..limits import client_address
+from ..limits import client_address, is_trusted
 from .deps import HubDep
 from .responses import json_response
 
@@ -33,7 +33,7 @@ def may_read_details(request: Request, hub, authorization: str | None) -> bool:
     """Whether /readyz may say more than its status to this caller (module docstring)."""
     trusted = hub.settings.trusted_proxies
     who = client_address(request.scope, trusted)
-    if who in trusted:
+    if is_trusted(who, trusted):
         return True          # the proxy itself, not a client it forwards
     try:
         if ipaddress.ip_address(who).is_loopback:
