@@ -11,9 +11,9 @@ and the memory that it was shown wait in one process (server/register.py: no com
 version or transaction ID may be one person's, so they cannot be claimed in a shared row), and
 with two processes a link confirmed twice could show two cards. So the workers refuse
 `/signup…` (`SignupElsewhere`), and the parent starts one more hub process of its own on the
-sign-up port (PIAZZETTA_HUB_SIGNUP_PORT, the port + 1 by default), the one the reverse proxy
-sends `/signup…` to; it restarts it last, stopping the old one before the new one binds (a
-few seconds without sign-up pages, never two).
+sign-up port (PIAZZETTA_HUB_SIGNUP_PORT: Settings.signup_port, the port + 1 by default), the
+one the reverse proxy sends `/signup…` to; it restarts it last, stopping the old one before
+the new one binds (a few seconds without sign-up pages, never two).
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ READY_TIMEOUT = 120      # seconds a new worker has to serve
 
 def signup_port(settings: Settings) -> int:
     """The port of the one process that serves `/signup…` beside `serve --workers`."""
-    return int(os.environ.get("PIAZZETTA_HUB_SIGNUP_PORT") or settings.port + 1)
+    return settings.signup_port or settings.port + 1
 
 
 class Workers:
