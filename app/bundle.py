@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import struct
 import threading
 import time
 from pathlib import Path
@@ -196,17 +197,94 @@ def is_audio_path(value: Any) -> bool:
 
 
 def check_audio_bytes(data: bytes, rel: str) -> None:
-    """Refuse what is not an OGG, WAV or MP3 file (by its first bytes) of at most
-    MAX_AUDIO_BYTES: BundleError naming `rel`."""
+    """Refuse what is not an OGG, WAV or MP3 file of at most MAX_AUDIO_BYTES, of the kind its
+    name says (the hub serves it with that content type): BundleError naming `rel`. Read as
+    far as the standard library can: a WAV's header and the length it declares (`wave`), an
+    OGG's chain of pages to the file's last byte (Vorbis or Opus in its first), an MP3's
+    ID3 tag and then MPEG audio frames following one another (not their CRCs or samples)."""
     if len(data) > MAX_AUDIO_BYTES:
         raise BundleError(N_("The recording {path} is too large: at most {max} MB."), rel,
                           path=rel, max=MAX_AUDIO_BYTES // (1024 * 1024))
-    head = data[:12]
-    if not (head.startswith(b"OggS") or (head.startswith(b"RIFF") and head[8:12] == b"WAVE")
-            or head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF
-                                           and head[1] & 0xE0 == 0xE0)):
+    whole = {".ogg": _ogg_is_whole, ".wav": _wav_is_whole, ".mp3": _mp3_is_whole}.get(
+        Path(rel).suffix.lower())
+    if whole is None or not whole(data):
         raise BundleError(N_("The recording {path} is not an OGG, WAV or MP3 file."), rel,
                           path=rel)
+
+
+def _wav_is_whole(data: bytes) -> bool:
+    import io
+    import wave
+    if not (data.startswith(b"RIFF") and data[8:12] == b"WAVE"):
+        return False
+    try:
+        with wave.open(io.BytesIO(data), "rb") as wav:
+            frames, width, channels = wav.getnframes(), wav.getsampwidth(), wav.getnchannels()
+            rate = wav.getframerate()
+            sound = wav.readframes(frames)
+    except (wave.Error, EOFError, ValueError, struct.error):
+        return False
+    return frames > 0 and 0 < rate <= 384000 and len(sound) == frames * width * channels
+
+
+def _ogg_is_whole(data: bytes) -> bool:
+    position, pages = 0, 0
+    while position < len(data):
+        header = data[position:position + 27]
+        if len(header) < 27 or not header.startswith(b"OggS") or header[4] != 0:
+            return False
+        segments = header[26]
+        table = data[position + 27:position + 27 + segments]
+        if len(table) < segments:
+            return False
+        body = position + 27 + segments
+        if pages == 0 and not (header[5] & 0x02 and (data[body:body + 7] == b"\x01vorbis"
+                                                    or data[body:body + 8] == b"OpusHead")):
+            return False
+        position = body + sum(table)
+        pages += 1
+    return pages > 0 and position == len(data)
+
+
+# MPEG audio layer III: kbit/s by bitrate index (MPEG-1; MPEG-2 and 2.5), Hz by rate index.
+_MP3_BITRATES = ((0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+                 (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160))
+_MP3_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+
+
+def _mp3_frame_length(data: bytes, position: int) -> int:
+    """The length of the layer III frame whose header starts at `position`; 0: none there."""
+    head = data[position:position + 4]
+    if len(head) < 4 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
+        return 0
+    version, layer = (head[1] >> 3) & 3, (head[1] >> 1) & 3
+    bitrate, rate = head[2] >> 4, (head[2] >> 2) & 3
+    if version == 1 or layer != 1 or bitrate in (0, 15) or rate == 3:
+        return 0
+    kbits = _MP3_BITRATES[version != 3][bitrate]
+    per = 144 if version == 3 else 72
+    return per * kbits * 1000 // _MP3_RATES[version][rate] + ((head[2] >> 1) & 1)
+
+
+def _mp3_is_whole(data: bytes) -> bool:
+    position = 0
+    if data.startswith(b"ID3"):
+        if len(data) < 10 or any(b & 0x80 for b in data[6:10]):
+            return False
+        size = 0             # syncsafe: 7 bits a byte
+        for b in data[6:10]:
+            size = size << 7 | b
+        position = 10 + size + (10 if data[5] & 0x10 else 0)
+    frames = 0
+    while position < len(data):
+        length = _mp3_frame_length(data, position)
+        if length == 0:
+            # Only a trailing tag (ID3v1 "TAG", APE) may follow the frames.
+            return frames >= 2 and data[position:position + 3] in (b"TAG", b"APE")
+        position += length
+        frames += 1
+    # Every frame followed by the next one; the last may be cut short (tools that trim).
+    return frames >= 2 or (frames == 1 and position == len(data))
 
 
 def read_bundle_audio(folder: str | Path, rel: str) -> bytes:

@@ -2,6 +2,8 @@
 Escaping is the display's job, never the store's."""
 from __future__ import annotations
 
+import json
+
 import unicodedata
 
 from .errors import N_, ValidationError
@@ -53,6 +55,14 @@ def clean_text(value: object, *, field: str, max_length: int, required: bool = F
 def has_lone_surrogate(value: object) -> bool:
     """Whether a decoded JSON value holds, in any string (keys included), a lone surrogate
     (`"\\ud800"` is valid JSON, not valid Unicode: it cannot be written as UTF-8)."""
+    try:
+        # The common case in one pass of the C encoder (a hub's ingest asks for each event).
+        json.dumps(value, ensure_ascii=False, check_circular=False).encode("utf-8")
+        return False
+    except UnicodeEncodeError:
+        return True
+    except (TypeError, ValueError, RecursionError):
+        pass              # not JSON-shaped: walked below
     stack = [value]
     while stack:
         item = stack.pop()

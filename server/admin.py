@@ -303,6 +303,12 @@ def serve(settings: Settings, log_level: str = "warning", on_start=None) -> int:
     """
     import uvicorn
 
+    if os.environ.get("PIAZZETTA_HUB_REUSE_PORT") and settings.database_url.startswith("sqlite"):
+        # Two processes on one SQLite file would each keep their own tallies and write lock.
+        print("error: PIAZZETTA_HUB_REUSE_PORT needs PostgreSQL (PIAZZETTA_HUB_DATABASE_URL): "
+              "an SQLite hub runs one process (docs/deploy.md, \"Several processes\")",
+              file=sys.stderr)
+        return 2
     from .api import create_app
     from .body import guarded_protocol
     from .limits import bound_logs
@@ -332,10 +338,13 @@ def serve(settings: Settings, log_level: str = "warning", on_start=None) -> int:
         proxy_headers=False, **tls)
     bound_logs(settings.log_burst, settings.log_interval)   # after Config set uvicorn's logging
     server = uvicorn.Server(config)
-    from .workers import reuse_port_socket, tell_ready
-    # A worker of `serve --workers N` (server.workers): the port shared with the others.
+    from .workers import SignupElsewhere, reuse_port_socket, tell_ready
+    # A worker of `serve --workers N` (server.workers): the port shared with the others, and
+    # the sign-up pages left to the one process that serves them.
     sockets = [reuse_port_socket(settings.host, settings.port)] \
         if os.environ.get("PIAZZETTA_HUB_REUSE_PORT") else None
+    if sockets:
+        config.app = SignupElsewhere(app)
     tell_ready(server)
     handle_exit = server.handle_exit
 

@@ -18,6 +18,7 @@ the window's end, never the time of someone's first request.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -147,17 +148,44 @@ class RateLimits:
                        code="rate_limited", headers={"Retry-After": str(retry)}, seconds=retry)
 
 
+@functools.lru_cache(maxsize=64)
+def _networks(trusted: tuple[str, ...]) -> tuple:
+    found = []
+    for entry in trusted:
+        try:
+            found.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            pass          # a name, not an address: matched as written
+    return tuple(found)
+
+
+def is_trusted(address: str, trusted: tuple[str, ...]) -> bool:
+    """Whether `address` is one of the trusted reverse proxies (PIAZZETTA_HUB_TRUSTED_PROXIES:
+    addresses or networks, e.g. `127.0.0.1,172.30.32.0/24`: a balancer and the TLS proxy in
+    front of it)."""
+    if not trusted:
+        return False
+    if address in trusted:
+        return True
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip.version == net.version and ip in net for net in _networks(tuple(trusted)))
+
+
 def client_address(scope, trusted: tuple[str, ...]) -> str:
     """The client's address: the peer's, or, when the peer is a trusted reverse proxy, the
     last address in X-Forwarded-For that is not a trusted proxy (the left ones are the
-    client's to write, so they prove nothing)."""
+    client's to write, so they prove nothing). Proxies in a row (a TLS proxy, then a
+    balancer) each append the address they saw: trust them all and the client's is found."""
     peer = (scope.get("client") or ("unknown", 0))[0]
-    if not trusted or peer not in trusted:
+    if not is_trusted(peer, trusted):
         return peer
     forwarded = b",".join(v for k, v in scope.get("headers") or () if k == b"x-forwarded-for")
     for part in reversed(forwarded.decode("latin-1").split(",")):
         address = part.strip()
-        if not address or address in trusted:
+        if not address or is_trusted(address, trusted):
             continue
         try:
             return str(ipaddress.ip_address(address))

@@ -88,6 +88,9 @@ class Settings:
     keep_alive_timeout: int = 5
     max_connections: int = 400
     max_connections_per_address: int = 64     # 0: none; trusted proxies have none
+    # `serve --workers N`: the port of the one process that serves the sign-up pages (the
+    # workers refuse them: server/workers.py); 0: the port + 1.
+    signup_port: int = 0
     # Results streams (server/results_stream.py): open in all, per client address, and the
     # seconds between two heartbeats. Each holds a connection: keep them under max_connections.
     stream_max: int = 200
@@ -188,6 +191,8 @@ class Settings:
             "max_connections_per_address": _int(
                 env, "PIAZZETTA_HUB_MAX_CONNECTIONS_PER_ADDRESS", 64, overrides,
                 "max_connections_per_address"),
+            "signup_port": _int(env, "PIAZZETTA_HUB_SIGNUP_PORT", port + 1, overrides,
+                                "signup_port"),
             "stream_max": _int(env, "PIAZZETTA_HUB_STREAM_MAX", 200, overrides, "stream_max"),
             "stream_max_per_address": _int(env, "PIAZZETTA_HUB_STREAM_MAX_PER_ADDRESS", 8,
                                            overrides, "stream_max_per_address"),

@@ -6,7 +6,14 @@ with the same key), starts the workers, starts again one that exits, and stops t
 SIGTERM or Ctrl-C. SIGHUP restarts them one at a time, each new one serving before its old one
 stops (a rolling restart on one machine: new code, no refused connection). Every state a
 request needs is in the database (server.unit_of_work's results log among them), so any worker
-answers any request; the register of people's pages are the exception docs/deploy.md names.
+answers any request, except the register of people's pages (`/signup…`): a confirmation's card
+and the memory that it was shown wait in one process (server/register.py: no commit, row
+version or transaction ID may be one person's, so they cannot be claimed in a shared row), and
+with two processes a link confirmed twice could show two cards. So the workers refuse
+`/signup…` (`SignupElsewhere`), and the parent starts one more hub process of its own on the
+sign-up port (PIAZZETTA_HUB_SIGNUP_PORT: Settings.signup_port, the port + 1 by default), the
+one the reverse proxy sends `/signup…` to; it restarts it last, stopping the old one before
+the new one binds (a few seconds without sign-up pages, never two).
 """
 from __future__ import annotations
 
@@ -23,27 +30,39 @@ from .settings import Settings
 READY_TIMEOUT = 120      # seconds a new worker has to serve
 
 
+def signup_port(settings: Settings) -> int:
+    """The port of the one process that serves `/signup…` beside `serve --workers`."""
+    return settings.signup_port or settings.port + 1
+
+
 class Workers:
     def __init__(self, settings: Settings, count: int, log_level: str):
         self.settings, self.count, self.log_level = settings, count, log_level
         self.folder = Path(tempfile.mkdtemp(prefix="piazzetta-workers-"))
-        self.env = {**os.environ, "PIAZZETTA_HUB_REUSE_PORT": "1",
-                    "PIAZZETTA_HUB_DATA_DIR": str(settings.data_dir),
-                    "PIAZZETTA_HUB_DATABASE_URL": settings.database_url,
-                    "PIAZZETTA_HUB_HOST": settings.host, "PIAZZETTA_HUB_PORT": str(settings.port)}
+        common = {k: v for k, v in os.environ.items() if k != "PIAZZETTA_HUB_REUSE_PORT"}
+        common.update({"PIAZZETTA_HUB_DATA_DIR": str(settings.data_dir),
+                       "PIAZZETTA_HUB_DATABASE_URL": settings.database_url,
+                       "PIAZZETTA_HUB_HOST": settings.host})
+        self.env = {**common, "PIAZZETTA_HUB_REUSE_PORT": "1",
+                    "PIAZZETTA_HUB_PORT": str(settings.port)}
+        self.signup_env = {**common, "PIAZZETTA_HUB_PORT": str(signup_port(settings))}
         self.children: list[subprocess.Popen] = []
+        self.signups: subprocess.Popen | None = None
         self.stopping = False
         self.rolling = False
         self._made = 0
 
-    def _start(self) -> subprocess.Popen:
+    def _start(self, env: dict | None = None) -> subprocess.Popen:
         self._made += 1
         ready = self.folder / f"ready-{self._made}"
         child = subprocess.Popen(
             [sys.executable, "-m", "server", "serve", "--log-level", self.log_level],
-            env={**self.env, "PIAZZETTA_HUB_READY_FILE": str(ready)})
+            env={**(env or self.env), "PIAZZETTA_HUB_READY_FILE": str(ready)})
         child.ready_file = ready          # type: ignore[attr-defined]
         return child
+
+    def _start_signups(self) -> subprocess.Popen:
+        return self._start(self.signup_env)
 
     def _wait_ready(self, child: subprocess.Popen) -> bool:
         deadline = time.monotonic() + READY_TIMEOUT
@@ -76,14 +95,22 @@ class Workers:
                 return
             self.children[i] = new
             self._stop(old)
+        if not self.stopping and self.signups is not None:
+            # Never two sign-up processes: the old one stops (writing its pending
+            # confirmations) before the new one binds the port.
+            self._stop(self.signups)
+            self.signups = self._start_signups()
+            self._wait_ready(self.signups)
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stopping", True))
         signal.signal(signal.SIGINT, lambda *_: setattr(self, "stopping", True))
         signal.signal(signal.SIGHUP, lambda *_: setattr(self, "rolling", True))
         self.children = [self._start() for _ in range(self.count)]
+        self.signups = self._start_signups()
         print(f"Piazzetta hub: {self.count} workers on {self.settings.host}:"
-              f"{self.settings.port}", flush=True)
+              f"{self.settings.port}, the sign-up pages (/signup…) on port "
+              f"{signup_port(self.settings)}: send them there", flush=True)
         try:
             while not self.stopping:
                 if self.rolling:
@@ -94,12 +121,18 @@ class Workers:
                         print(f"worker {child.pid} exited ({child.returncode}): started again",
                               file=sys.stderr, flush=True)
                         self.children[i] = self._start()
+                if self.signups.poll() is not None and not self.stopping:
+                    print(f"the sign-up process {self.signups.pid} exited "
+                          f"({self.signups.returncode}): started again",
+                          file=sys.stderr, flush=True)
+                    self.signups = self._start_signups()
                 time.sleep(0.2)
         finally:
-            for child in self.children:
+            every = self.children + ([self.signups] if self.signups is not None else [])
+            for child in every:
                 if child.poll() is None:
                     child.send_signal(signal.SIGTERM)
-            for child in self.children:
+            for child in every:
                 self._stop(child)
         return 0
 
@@ -125,6 +158,36 @@ def reuse_port_socket(host: str, port: int):
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def is_signup_path(path: str) -> bool:
+    """The register of people's pages (server/routes/signup.py): `/signup`, `/signup/…`.
+    The path as uvicorn gives it, decoded (`/%73ignup` is `/signup` here too)."""
+    return path.startswith("/signup")
+
+
+class SignupElsewhere:
+    """A worker sharing its port (ASGI, around the hub's app): `/signup…` answered 503 with
+    a page, never served here (the module's docstring); everything else passed on."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and is_signup_path(scope.get("path", "")):
+            from starlette.requests import Request
+
+            from app.errors import N_
+
+            from .pages import render, request_lang
+            lang = request_lang(Request(scope))
+            response = render("message.html", lang, 503,
+                              title=N_("The request cannot be served."),
+                              text=N_("Wait a moment, then try again."))
+            response.headers["Retry-After"] = "5"
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def tell_ready(server) -> None:

@@ -3,7 +3,7 @@ the base map), live results and approved ideas."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Header, Path, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from app.canonical import canonical_json
 from app.errors import N_
@@ -19,7 +19,22 @@ from .responses import conditional_response, json_response
 router = APIRouter(prefix="/api/v1")
 # What app.bundle.bundle_files lists: images and the base map (an MBTiles SQLite file).
 FILE_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg",
-              "webp": "image/webp", "mbtiles": "application/vnd.sqlite3"}
+              "webp": "image/webp", "mbtiles": "application/vnd.sqlite3",
+              "ogg": "audio/ogg", "wav": "audio/wav", "mp3": "audio/mpeg"}
+# Every bundle file answered as the type its name says and nothing else: no sniffing, and a
+# browser that opens one gets no script, style or frame of it (app.bundle checked the bytes at
+# upload: an image decoded whole, a recording's structure read).
+FILE_HEADERS = {"X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "default-src 'none'; sandbox",
+                "Cross-Origin-Resource-Policy": "same-site"}
+
+
+def file_response(request: Request, etag: str, body: bytes, path: str) -> Response:
+    """A bundle's file (its image, recording or base map) with its strict type."""
+    media = FILE_TYPES.get(path.rsplit(".", 1)[-1].lower(), "application/octet-stream")
+    response = conditional_response(request, etag, body, media)
+    response.headers.update(FILE_HEADERS)
+    return response
 
 
 def _unknown_consultation() -> HubError:
@@ -59,8 +74,7 @@ def consultation_file(request: Request, hub: HubDep, consultation_id: str = Path
     found = hub.bundle_file(consultation_id, path)
     if found is None:
         raise HubError(N_("Not found."), status=404, code="file_unknown")
-    media = FILE_TYPES.get(path.rsplit(".", 1)[-1].lower(), "application/octet-stream")
-    return conditional_response(request, f'"{found[0]}"', found[1], media)
+    return file_response(request, f'"{found[0]}"', found[1], path)
 
 
 @router.get("/consultations/{consultation_id}/results", summary="Live tallies; ETag")
@@ -90,8 +104,7 @@ def draft_file(request: Request, me: DeviceDep, hub: HubDep,
              if hub.content.draft_for(consultation_id, me) is not None else None)
     if found is None:
         raise HubError(N_("Not found."), status=404, code="file_unknown")
-    media = FILE_TYPES.get(path.rsplit(".", 1)[-1].lower(), "application/octet-stream")
-    return conditional_response(request, f'"{found[0]}"', found[1], media)
+    return file_response(request, f'"{found[0]}"', found[1], path)
 
 
 @router.get("/consultations/{consultation_id}/rehearsal/results",

@@ -594,3 +594,73 @@ def test_one_process_at_a_time_runs_the_room_hubs_forwarding(hubs):
             assert (first, second, other_loop) == (True, False, True)
     with forwarding_turn(hubs[1], "events") as after:
         assert after is True
+
+
+@pytest.mark.slow
+@pytest.mark.process
+def test_serve_with_workers_shows_a_card_once_from_its_one_sign_up_process(tmp_path, pg_url):  # noqa: F811,E501
+    """`serve --workers 2`: a card shown once lives in one process's memory (no commit may be
+    one person's), so the workers refuse `/signup…` and the parent's sign-up process serves
+    them: a confirmation sent again and again over fresh connections shows one card."""
+    import re
+    import subprocess
+    import sys
+
+    import requests
+
+    from app.signup import mint_signup_token
+    from server.db import sha256
+
+    from .conftest import ROOT, free_port
+    site, consultation = "menton-mediatheque", "alpimed-2030"
+    settings = Settings.from_env({}, data_dir=tmp_path / "hub", database_url=pg_url,
+                                 public_url="https://hub.example")
+    hub = Hub(settings)
+    try:
+        hub.import_bundle(DEMO_BUNDLE_DIR)
+        answer = hub.enroll(hub.make_enrollment_code(site)["code"], "tab-1",
+                            sha256("tablet secret"))
+        token = mint_signup_token(answer["signup_key"], consultation=consultation, site=site,
+                                  meeting=None, device=answer["alias"])
+    finally:
+        hub.close()
+    port, people_port = free_port(), free_port()
+    env = {**os.environ, "PIAZZETTA_HUB_DATA_DIR": str(tmp_path / "hub"),
+           "PIAZZETTA_HUB_PORT": str(port), "PIAZZETTA_HUB_HOST": "127.0.0.1",
+           "PIAZZETTA_HUB_SIGNUP_PORT": str(people_port), "PIAZZETTA_HUB_DATABASE_URL": pg_url,
+           "PIAZZETTA_HUB_PUBLIC_URL": "https://hub.example", "PYTHONPATH": str(ROOT)}
+    parent = subprocess.Popen([sys.executable, "-m", "server", "serve", "--workers", "2"],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    workers, people = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{people_port}"
+    try:
+        for url in (workers, people):
+            assert _until(lambda url=url: _answers(requests, url + "/readyz"), 90)
+        for path in ("/signup", "/%73ignup", "/signup/confirm"):
+            refused = requests.get(workers + path, params={"t": token}, timeout=10)
+            assert refused.status_code == 503 and 'class="code"' not in refused.text
+        form = requests.get(people + "/signup", params={"t": token}, timeout=10)
+        hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"',
+                                 form.text))
+        signed = requests.post(people + "/signup", timeout=10, data={
+            **hidden, "name": "Résidente", "contact": "r@example.org", "consent": "1"})
+        assert signed.status_code == 200
+        hub = Hub(settings)
+        try:
+            link = hub.participation.confirmation_link(hidden["k"]).split("t=", 1)[1]
+            code = hub.participation.confirm_code(hidden["k"])
+        finally:
+            hub.close()
+        shown = []
+        for base in (workers, people) * 6:         # fresh connections: any worker each time
+            page = requests.post(base + "/signup/confirm", data={"t": link, "code": code},
+                                 timeout=30)
+            if base == workers:
+                assert page.status_code == 503
+            else:
+                assert page.status_code == 200
+            shown += re.findall(r'class="code"[^>]*>([A-Z0-9-]+)<', page.text)
+        assert len(shown) == 1
+    finally:
+        parent.send_signal(__import__("signal").SIGTERM)
+        assert parent.wait(60) == 0

@@ -8,7 +8,7 @@ import pytest
 
 from server import db
 from server.errors import HubError
-from server.limits import LogFlood, RateLimits, client_address
+from server.limits import LogFlood, RateLimits, client_address, is_trusted
 from server.migrations import migrate
 from server.settings import Settings
 
@@ -49,6 +49,20 @@ def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy():
     # The client writes the left part: only the address the proxy added counts.
     assert client_address(scope("127.0.0.1", "6.6.6.6, 1.2.3.4"), ("127.0.0.1",)) == "1.2.3.4"
     assert client_address(scope("127.0.0.1", "junk"), ("127.0.0.1",)) == "127.0.0.1"
+
+
+def test_a_tls_proxy_in_front_of_the_balancer_keeps_each_client_its_address():
+    """deploy/compose.yaml: a TLS proxy on the host (seen from the containers' gateway) in
+    front of HAProxy; each appends the address it saw. Trusting only the balancer made every
+    client the gateway (one address for all the rate limits); trust both, or their network."""
+    chain = scope("172.30.32.10", "6.6.6.6, 198.51.100.7, 172.30.32.1")
+    assert client_address(chain, ("172.30.32.10",)) == "172.30.32.1"       # the old mistake
+    assert client_address(chain, ("172.30.32.10", "172.30.32.1")) == "198.51.100.7"
+    assert client_address(chain, ("172.30.32.0/24",)) == "198.51.100.7"
+    assert client_address(scope("172.30.33.1", "1.2.3.4"), ("172.30.32.0/24",)) == "172.30.33.1"
+    assert client_address(scope("::1", "2001:db8::5"), ("::1/128",)) == "2001:db8::5"
+    assert is_trusted("172.30.32.200", ("hub-proxy", "172.30.32.0/24"))
+    assert not is_trusted("hub-proxy2", ("hub-proxy", "172.30.32.0/24"))
 
 
 @pytest.fixture
