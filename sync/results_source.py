@@ -345,6 +345,21 @@ def sse_events(chunks) -> Iterator[tuple[str, str | None, str]]:
 
 
 MAX_EVENT_BYTES = 4 * 1024 * 1024
+READ_BYTES = 64 * 1024      # the most one read of the stream takes
+
+
+def stream_chunks(response, size: int = READ_BYTES) -> Iterator[bytes]:
+    """The bytes of a streamed response as they arrive, at most `size` at a time. Not
+    `iter_content(chunk_size=None)`: on an answer that is not chunked (a hub or a proxy that
+    sends the stream until it closes, or with a Content-Length) that reads the whole body
+    before giving a byte — an endless one filled the projector's memory, and no event showed
+    before the connection ended."""
+    raw = response.raw
+    while True:
+        data = raw.read1(size, decode_content=True)
+        if not data:
+            return
+        yield data
 
 
 def _abort(response) -> None:
@@ -389,6 +404,10 @@ class StreamingResultsPoller:
         self.deliver = deliver
         self.interval = interval
         self.read_timeout = heartbeat * 2 + 1
+        # A stream that lasted this long proved its way: when it drops, open one again soon.
+        # One that ends sooner (a hub or proxy that says `retry:` and hangs up) backs off
+        # like a failure instead of being opened again every half second.
+        self.steady = heartbeat
         self.retry_later = retry_later
         self.backoff = backoff
         self.live = threading.Event()       # the stream delivers: polls pause
@@ -465,15 +484,16 @@ class StreamingResultsPoller:
     def _stream_run(self) -> None:
         delay = self.backoff[0]
         while not self._stop.is_set():
+            began = time.monotonic()
             outcome = self._one_stream()
             if self._stop.is_set():
                 break
             if outcome == "later":          # no stream here, or one that sends nothing
                 self.counts["fallbacks"] += 1
                 wait, delay = self.retry_later, self.backoff[0]
-            elif outcome == "served":       # it worked, then dropped: again soon
-                wait, delay = self.backoff[0], self.backoff[0]
-            else:                           # not reached: back off
+            elif outcome == "served" and time.monotonic() - began >= self.steady:
+                wait, delay = self.backoff[0], self.backoff[0]  # it worked, then dropped
+            else:                           # not reached, or dropped at once: back off
                 wait, delay = delay, min(self.backoff[1], delay * 2)
             self._stop.wait(wait)
 
@@ -499,7 +519,7 @@ class StreamingResultsPoller:
         self._response = response
         served = False
         try:
-            for kind, ident, data in sse_events(response.iter_content(chunk_size=None)):
+            for kind, ident, data in sse_events(stream_chunks(response)):
                 if self._stop.is_set():
                     break
                 if not served:
