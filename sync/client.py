@@ -268,6 +268,10 @@ class HubClient:
                                  headers={"Content-Type": "application/json"})
         if response.status_code in (400, 403, 413, 422):
             self._checked(response)
+        if response.status_code == 429:
+            # A rate limit on the way (a proxy's, a load balancer's): the hub is busy, not a
+            # Wi-Fi login page; the worker backs off and tries again by itself.
+            raise HubUnreachable("HTTP 429")
         return read_acknowledgement(response.status_code,
                                     response.headers.get("Content-Type", ""), response.content,
                                     [e["id"] for e in envelopes])
