@@ -18,7 +18,7 @@ from app.cards import CARD_KEYS, CARD_PUBLIC_KEY, OLD_CARD_SETTINGS, hex_public_
 from app.store import Store
 
 from . import protocol as p
-from .client import HubClient
+from .client import MAX_ANSWER_BYTES, HubClient
 
 MANIFEST = ".piazzetta-bundle.json"
 # The most a bundle's files may hold in all, read from a hub: far above any real bundle
@@ -95,7 +95,7 @@ def pull_public_bundle(client: HubClient, consultation_id: str, bundles_dir: Pat
     if not is_content_id(consultation_id) or not any(c.isalnum() for c in consultation_id):
         raise p.NotAcknowledged("bad consultation id")
     base = f"{p.API_PREFIX}/consultations/{consultation_id}"
-    data, etag = client.get_bytes_if_changed(f"{base}/bundle", etag)
+    data, etag = client.get_bytes_if_changed(f"{base}/bundle", etag, limit=MAX_ANSWER_BYTES)
     if data is None:
         return False, etag
     target = bundles_dir / consultation_id

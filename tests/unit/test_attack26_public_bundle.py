@@ -16,7 +16,7 @@ import pytest
 
 from app.bundle import BUNDLE_FILE, MAX_IMAGE_BYTES, bundle_files, installed_bundles, load_bundle
 from app.paths import DEMO_BUNDLE_DIR
-from sync.client import HubClient
+from sync.client import MAX_ANSWER_BYTES, HubClient
 from sync.content import MANIFEST, installed_version, pull_public_bundle
 from sync.protocol import API_PREFIX, NotAcknowledged, SyncError
 
@@ -52,6 +52,22 @@ class HostileHub(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _endless(self, name: str, chunk: bytes, most: int) -> None:
+        """No length: `chunk` after `chunk` until `most` bytes or the client hangs up."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("ETag", '"' + "0" * 64 + '"')
+        self.send_header("Connection", "close")
+        self.end_headers()
+        sent = 0
+        try:
+            while sent < most:
+                self.wfile.write(chunk)
+                sent += len(chunk)
+        except OSError:
+            pass
+        type(self).sent[name] = sent
+
     def do_GET(self):
         cls = type(self)
         if cls.redirect:
@@ -65,7 +81,9 @@ class HostileHub(BaseHTTPRequestHandler):
             self.send_error(404)
             return
         _cid, _, tail = self.path[len(head):].partition("/")
-        if tail == "bundle":
+        if tail == "bundle" and cls.huge == BUNDLE_FILE:
+            self._endless(BUNDLE_FILE, b" " * (1024 * 1024), 80 * 1024 * 1024)
+        elif tail == "bundle":
             body = cls.bundle
             self._answer(body, hashlib.sha256(body).hexdigest())
         elif tail.startswith("files/"):
@@ -73,19 +91,7 @@ class HostileHub(BaseHTTPRequestHandler):
             if rel == cls.huge:
                 # A valid image's ETag, then bytes far past any image: the hash would not
                 # match in the end, but only the size can stop it early.
-                self.send_response(200)
-                self.send_header("Content-Type", "image/png")
-                self.send_header("ETag", '"' + "0" * 64 + '"')
-                self.send_header("Connection", "close")
-                self.end_headers()
-                chunk, sent = b"\x89PNG" * (256 * 1024), 0
-                try:
-                    while sent < 60 * 1024 * 1024:
-                        self.wfile.write(chunk)
-                        sent += len(chunk)
-                except OSError:
-                    pass
-                cls.sent[rel] = sent
+                self._endless(rel, b"\x89PNG" * (256 * 1024), 60 * 1024 * 1024)
                 return
             data = (DEMO_BUNDLE_DIR / rel).read_bytes()
             self._answer(data, hashlib.sha256(data).hexdigest())
@@ -196,3 +202,12 @@ def test_a_file_whose_hash_does_not_match_is_refused(hostile, tmp_path):
     finally:
         HostileHub._answer = original
     assert not (tmp_path / "bundles" / DEMO.id / MANIFEST).exists()
+
+
+def test_an_endless_bundle_json_stops_at_the_json_cap(hostile, tmp_path):
+    """bundle.json is JSON: read at most MAX_ANSWER_BYTES (32 MB) of it, not a file's 65 MB."""
+    HostileHub.huge = BUNDLE_FILE
+    with pytest.raises(NotAcknowledged) as refused:
+        pull_public_bundle(hostile, DEMO.id, tmp_path / "bundles")
+    assert refused.value.detail == "answer too large"
+    assert HostileHub.sent.get(BUNDLE_FILE, 0) < MAX_ANSWER_BYTES + 16 * 1024 * 1024
