@@ -124,8 +124,20 @@ class SyncService:
         """A projector that follows a hub it is not enrolled with (`main.py projector --hub
         URL`): new versions of its consultation come through the hub's public routes
         (sync.content.pull_public_bundle, a conditional GET every `interval` seconds), and
-        `on_content` hears of them as from the worker. Stopped by stop()."""
+        `on_content` hears of them as from the worker. Stopped by stop(). Only over https://
+        (or to this machine): what it installs is what the room's screen shows, and over plain
+        http:// anyone on the hall's Wi-Fi could answer with a consultation of their own (the
+        results are still read; new versions are not followed — logged)."""
         if self._public is not None and self._public.is_alive():
+            return
+        from .client import require_tls, split_hub_address
+        from .protocol import SyncError
+        try:
+            require_tls(split_hub_address(hub_url)[0])
+        except SyncError:
+            import logging
+            logging.getLogger("piazzetta.sync").warning(
+                "new versions not followed from %s: plain http:// to another machine", hub_url)
             return
         self._public = PublicBundleWatch(hub_url, consultation_id, self.bundles_dir,
                                          self._content, interval)

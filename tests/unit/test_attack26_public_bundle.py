@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -38,6 +40,7 @@ class HostileHub(BaseHTTPRequestHandler):
     huge: str | None = None
     redirect: str | None = None
     sent: dict = {}
+    requests = 0
 
     def log_message(self, *args):
         pass
@@ -70,6 +73,7 @@ class HostileHub(BaseHTTPRequestHandler):
 
     def do_GET(self):
         cls = type(self)
+        cls.requests += 1
         if cls.redirect:
             self.send_response(302)
             self.send_header("Location", cls.redirect + self.path)
@@ -102,8 +106,8 @@ class HostileHub(BaseHTTPRequestHandler):
 @pytest.fixture()
 def hostile():
     HostileHub.bundle, HostileHub.huge, HostileHub.redirect = bundle_bytes(), None, None
-    HostileHub.sent = {}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), HostileHub)
+    HostileHub.sent, HostileHub.requests = {}, 0
+    server = ThreadingHTTPServer(("0.0.0.0", 0), HostileHub)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     client = HubClient(f"http://127.0.0.1:{server.server_address[1]}")
@@ -211,3 +215,43 @@ def test_an_endless_bundle_json_stops_at_the_json_cap(hostile, tmp_path):
         pull_public_bundle(hostile, DEMO.id, tmp_path / "bundles")
     assert refused.value.detail == "answer too large"
     assert HostileHub.sent.get(BUNDLE_FILE, 0) < MAX_ANSWER_BYTES + 16 * 1024 * 1024
+
+
+def this_machine_on_the_network() -> str:
+    """An address of this machine that is not loopback (what the hall's Wi-Fi reaches), or a
+    documentation address when it has none (then nothing answers there: the check is the
+    same, that no request is made)."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.1", 9))          # no packet is sent: picks the route's address
+        address = probe.getsockname()[0]
+    except OSError:
+        address = "127.0.0.1"
+    finally:
+        probe.close()
+    return "192.0.2.1" if address.startswith("127.") else address
+
+
+def test_new_versions_are_not_followed_over_plain_http_to_another_machine(hostile, tmp_path):
+    """Over plain http:// on the hall's Wi-Fi, anyone between the projector and the hub could
+    answer with a consultation of their own, and the projector would install and show it:
+    follow_public asks only over https:// (or on this machine, as the tests' hub)."""
+    from sync.service import SyncService
+    port = int(hostile.hub_url.rsplit(":", 1)[1])
+    HostileHub.bundle = bundle_bytes(version=5)
+    service = SyncService(tmp_path / "p")
+    try:
+        service.follow_public(f"http://{this_machine_on_the_network()}:{port}", DEMO.id, 0.1)
+        time.sleep(0.5)
+        assert service._public is None                                    # noqa: SLF001
+        assert HostileHub.requests == 0
+        assert not (tmp_path / "p" / "bundles" / DEMO.id).exists()
+        # To this machine (`make run`, the tests' hub), plain http is followed.
+        service.follow_public(hostile.hub_url, DEMO.id, 0.1)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (tmp_path / "p" / "bundles" / DEMO.id
+                                                   / MANIFEST).exists():
+            time.sleep(0.05)
+        assert load_bundle(tmp_path / "p" / "bundles" / DEMO.id).version == 5
+    finally:
+        service.stop()
