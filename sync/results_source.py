@@ -411,6 +411,13 @@ class StreamingResultsPoller:
         self.retry_later = retry_later
         self.backoff = backoff
         self.live = threading.Event()       # the stream delivers: polls pause
+        # The stream's results reach the screen at most once every `min_gap` seconds: the
+        # latest is held meanwhile and handed over by the polling thread when the gap ends. A
+        # hub pushes an event per batch of votes; one that sent thousands a second (hostile,
+        # broken) queued a redraw each on the projector's UI thread faster than it draws.
+        self.min_gap = 0.1
+        self._held: ResultsPoll | None = None
+        self._handed = 0.0                  # when the stream's last results were handed over
         self.counts = {"streams": 0, "events": 0, "polls": 0, "fallbacks": 0}
         self._turn = threading.Lock()       # one user of the sources (their HTTP session) at once
         self._stop = threading.Event()
@@ -453,11 +460,13 @@ class StreamingResultsPoller:
     def _poll_run(self) -> None:
         while not self._stop.is_set():
             started = time.monotonic()
+            self._hand_held()
             if not self.live.is_set() or self._asked:
                 self._asked = False
                 with self._turn:
                     if self._stop.is_set():
                         break
+                    self._hand_held(now=True)   # before a poll's newer results, never after
                     try:
                         outcome = self.source.poll()
                     except Exception:  # noqa: BLE001  a bug in one poll must not stop it
@@ -465,12 +474,45 @@ class StreamingResultsPoller:
                     self.counts["polls"] += 1
                     if not self._stop.is_set():
                         self.deliver(outcome)
-            # While the stream is live, sleep until it goes down (or a poll is asked for).
+            # While the stream is live, sleep until it goes down (or a poll is asked for, or
+            # results held back are due).
             wait = 60.0 if self.live.is_set() else self.interval - (time.monotonic() - started)
+            if self._held is not None:
+                wait = min(wait, self._handed + self.min_gap - time.monotonic())
             self._wake.wait(max(0.0, wait))
             self._wake.clear()
 
     _asked = False
+
+    def _hand_held(self, now: bool = False) -> None:
+        """Hand over the stream's results held back, once their gap ended (`now`: at once;
+        the caller holds `_turn` then)."""
+        if self._held is None:
+            return
+        if not now:
+            with self._turn:
+                self._hand_held_locked(False)
+        else:
+            self._hand_held_locked(True)
+
+    def _hand_held_locked(self, now: bool) -> None:
+        held = self._held
+        if held is None or self._stop.is_set():
+            return
+        if not now and time.monotonic() - self._handed < self.min_gap:
+            return
+        self._held, self._handed = None, time.monotonic()
+        self.deliver(held)
+
+    def _hand_results(self, poll: ResultsPoll) -> None:
+        """The stream's results (with `_turn` held): to the screen now, or held back as the
+        latest until the gap since the last ones ends."""
+        if self._held is None and time.monotonic() - self._handed >= self.min_gap:
+            self._handed = time.monotonic()
+            self.deliver(poll)
+        else:
+            self._held = poll
+            self._wake.set()
 
     # -- the stream ----------------------------------------------------------------------------
 
@@ -551,7 +593,7 @@ class StreamingResultsPoller:
                 tag = (ident or "").rpartition("~")[0]
                 snapshot = self.results.take(body, f'"{tag}"' if tag else None)
                 if snapshot is not None:
-                    self.deliver(ResultsPoll(True, snapshot))
+                    self._hand_results(ResultsPoll(True, snapshot))
             elif self.display is not None:
                 control = self.display.changes(body)
                 if control:

@@ -67,6 +67,13 @@ class HostileStream(BaseHTTPRequestHandler):
                     self.wfile.write(chunk)
                     cls.sent += len(chunk)
                     chunk = b"x" * (1024 * 1024)
+            elif cls.mode == "flood":       # 2,000 results events at once, then quiet
+                self.wfile.write(b"".join(
+                    f"id: {CID}.1.b.{n}~0\nevent: results\ndata: ".encode()
+                    + RESULTS.replace(b'"ballots": 3', f'"ballots": {n}'.encode()) + b"\n\n"
+                    for n in range(4, 2004)))   # after the polls' revision 1
+                self.wfile.flush()
+                time.sleep(8)
             elif cls.mode == "badutf8":
                 self.wfile.write(b"id: " + CID.encode() + b".1.b.1~0\nevent: results\ndata: "
                                  b"{\"questions\": \xff\xfe\xc0\x80}\n\n")
@@ -136,3 +143,29 @@ def test_a_redirect_is_not_followed_and_the_polls_carry_on(hostile):
     assert poller.counts["streams"] == 0
     assert HostileStream.opened <= 4
     assert any(d.snapshot is not None and d.snapshot.ballots == 3 for d in delivered)
+
+
+def test_a_flood_of_events_reaches_the_screen_coalesced_and_ends_on_the_last(hostile):
+    """2,000 results events at once: each was handed to the screen, a redraw queued on the
+    projector's UI thread for each (faster than it draws). The stream's results go at most
+    every `min_gap` (0.1 s), the latest held meanwhile: few hand-overs, the last one the last
+    state sent."""
+    HostileStream.mode = "flood"
+    delivered = []
+    poller = StreamingResultsPoller(HubResultsSource(hostile, CID), delivered.append,
+                                    interval=0.5, heartbeat=5.0)
+    poller.start()
+    started = time.monotonic()
+    deadline = started + 30
+    while time.monotonic() < deadline and poller.counts["events"] < 2000:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    took = time.monotonic() - started
+    poller.stop()
+    from_stream = [d.snapshot.ballots for d in delivered if d.snapshot is not None]
+    print(f"{poller.counts['events']} events read in {took:.1f} s, {len(from_stream)} handed "
+          f"to the screen")
+    assert poller.counts["events"] >= 2000
+    assert len(from_stream) <= took / poller.min_gap + 5
+    assert from_stream[-1] == 2003
+    assert from_stream == sorted(from_stream)       # never an older state after a newer one
