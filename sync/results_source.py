@@ -411,12 +411,13 @@ class StreamingResultsPoller:
         self.retry_later = retry_later
         self.backoff = backoff
         self.live = threading.Event()       # the stream delivers: polls pause
-        # The stream's results reach the screen at most once every `min_gap` seconds: the
-        # latest is held meanwhile and handed over by the polling thread when the gap ends. A
-        # hub pushes an event per batch of votes; one that sent thousands a second (hostile,
-        # broken) queued a redraw each on the projector's UI thread faster than it draws.
+        # The stream's results and controls reach the screen at most once every `min_gap`
+        # seconds: the latest results and the controls merged are held meanwhile and handed
+        # over by the polling thread when the gap ends. A hub pushes an event per batch of
+        # votes; one that sent thousands a second (hostile, broken) queued a redraw each on
+        # the projector's UI thread faster than it draws.
         self.min_gap = 0.1
-        self._held: ResultsPoll | None = None
+        self._held: tuple[ResultsSnapshot | None, dict | None] | None = None
         self._handed = 0.0                  # when the stream's last results were handed over
         self.counts = {"streams": 0, "events": 0, "polls": 0, "fallbacks": 0}
         self._turn = threading.Lock()       # one user of the sources (their HTTP session) at once
@@ -502,17 +503,22 @@ class StreamingResultsPoller:
         if not now and time.monotonic() - self._handed < self.min_gap:
             return
         self._held, self._handed = None, time.monotonic()
-        self.deliver(held)
+        self.deliver(ResultsPoll(True, held[0], control=held[1]))
 
-    def _hand_results(self, poll: ResultsPoll) -> None:
-        """The stream's results (with `_turn` held): to the screen now, or held back as the
-        latest until the gap since the last ones ends."""
+    def _hand(self, snapshot: ResultsSnapshot | None = None,
+              control: dict | None = None) -> None:
+        """The stream's results or control (with `_turn` held): to the screen now, or held
+        back until the gap since the last hand-over ends — the latest results, the controls
+        merged (a later field's value over an earlier one's, the net change)."""
         if self._held is None and time.monotonic() - self._handed >= self.min_gap:
             self._handed = time.monotonic()
-            self.deliver(poll)
-        else:
-            self._held = poll
-            self._wake.set()
+            self.deliver(ResultsPoll(True, snapshot, control=control))
+            return
+        held_snapshot, held_control = self._held or (None, None)
+        if control and held_control:
+            control = {**held_control, **control}
+        self._held = (snapshot or held_snapshot, control or held_control)
+        self._wake.set()
 
     # -- the stream ----------------------------------------------------------------------------
 
@@ -593,8 +599,8 @@ class StreamingResultsPoller:
                 tag = (ident or "").rpartition("~")[0]
                 snapshot = self.results.take(body, f'"{tag}"' if tag else None)
                 if snapshot is not None:
-                    self._hand_results(ResultsPoll(True, snapshot))
+                    self._hand(snapshot=snapshot)
             elif self.display is not None:
                 control = self.display.changes(body)
                 if control:
-                    self.deliver(ResultsPoll(True, control=control))
+                    self._hand(control=control)

@@ -42,6 +42,16 @@ class HostileStream(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(RESULTS)
             return
+        if self.path.endswith("/display"):
+            body = json.dumps({"protocol": PROTOCOL_VERSION, "revision": 0, "control": {},
+                               "set_at": {}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("ETag", '"d0"')
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if not self.path.endswith("/results/stream"):
             self.send_response(404)
             self.send_header("Content-Length", "0")
@@ -72,6 +82,15 @@ class HostileStream(BaseHTTPRequestHandler):
                     f"id: {CID}.1.b.{n}~0\nevent: results\ndata: ".encode()
                     + RESULTS.replace(b'"ballots": 3', f'"ballots": {n}'.encode()) + b"\n\n"
                     for n in range(4, 2004)))   # after the polls' revision 1
+                self.wfile.flush()
+                time.sleep(8)
+            elif cls.mode == "display-flood":   # 1,000 display changes at once
+                self.wfile.write(b"".join(
+                    f"id: {CID}.1.b.1~{n}\nevent: display\ndata: ".encode()
+                    + json.dumps({"protocol": PROTOCOL_VERSION, "revision": n,
+                                  "control": {"hidden": n % 2 == 1, "view": f"v{n}"},
+                                  "set_at": {"hidden": n, "view": n}}).encode() + b"\n\n"
+                    for n in range(1, 1001)))
                 self.wfile.flush()
                 time.sleep(8)
             elif cls.mode == "badutf8":
@@ -169,3 +188,28 @@ def test_a_flood_of_events_reaches_the_screen_coalesced_and_ends_on_the_last(hos
     assert len(from_stream) <= took / poller.min_gap + 5
     assert from_stream[-1] == 2003
     assert from_stream == sorted(from_stream)       # never an older state after a newer one
+
+
+def test_a_flood_of_display_changes_is_handed_over_merged(hostile):
+    """1,000 display changes at once: handed over merged, a few times, ending on the last
+    (hidden after an odd revision, the last view)."""
+    from sync.display import HubProjectorSource
+    HostileStream.mode = "display-flood"
+    delivered = []
+    poller = StreamingResultsPoller(HubProjectorSource(hostile, CID), delivered.append,
+                                    interval=0.5, heartbeat=5.0)
+    poller.start()
+    started = time.monotonic()
+    deadline = started + 30
+    while time.monotonic() < deadline and poller.counts["events"] < 1000:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    took = time.monotonic() - started
+    poller.stop()
+    controls = [d.control for d in delivered if d.control]
+    print(f"{poller.counts['events']} events read in {took:.1f} s, {len(controls)} controls "
+          f"handed to the screen")
+    assert poller.counts["events"] >= 1000
+    assert len(controls) <= took / poller.min_gap + 5
+    assert controls[-1]["revision"] == 1000
+    assert controls[-1]["view"] == "v1000" and controls[-1]["hidden"] is False
