@@ -168,7 +168,32 @@ def save_card_index(store: Store, cards: object) -> None:
             store.set_setting(old, None)
 
 
+# A download folder (or a replaced version) this old was left by a process killed mid-install:
+# removed at the next install of the same consultation. Younger ones may be another process's
+# install in progress (a projector beside a kiosk on one data folder).
+LEFTOVER_SECONDS = 3600
+
+
+def _clear_leftovers(target: Path) -> None:
+    """Remove what an install of `target` killed midway left beside it (`.<id>.<hex>.tmp`, up
+    to a bundle's size each time, kept forever before)."""
+    import time
+    try:
+        found = [f for f in target.parent.iterdir()
+                 if f.name.startswith(f".{target.name}.") and f.suffix in (".tmp", ".old")
+                 and len(f.name) == len(target.name) + 14]
+    except OSError:
+        return
+    for folder in found:
+        try:
+            if time.time() - folder.stat().st_mtime > LEFTOVER_SECONDS:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass
+
+
 def _install(client: HubClient, item: dict, target: Path) -> None:
+    _clear_leftovers(target)
     tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         tmp.mkdir(parents=True)

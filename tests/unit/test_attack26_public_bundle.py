@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,6 +45,7 @@ class HostileHub(BaseHTTPRequestHandler):
     redirect: str | None = None
     sent: dict = {}
     requests = 0
+    trickle: str | None = None
 
     def log_message(self, *args):
         pass
@@ -98,6 +103,16 @@ class HostileHub(BaseHTTPRequestHandler):
                 self._endless(rel, b"\x89PNG" * (256 * 1024), 60 * 1024 * 1024)
                 return
             data = (DEMO_BUNDLE_DIR / rel).read_bytes()
+            if rel == cls.trickle:          # half the file, then nothing for a long while
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("ETag", f'"{hashlib.sha256(data).hexdigest()}"')
+                self.end_headers()
+                self.wfile.write(data[: len(data) // 2])
+                self.wfile.flush()
+                time.sleep(20)
+                return
             self._answer(data, hashlib.sha256(data).hexdigest())
         else:
             self.send_error(404)
@@ -106,7 +121,7 @@ class HostileHub(BaseHTTPRequestHandler):
 @pytest.fixture()
 def hostile():
     HostileHub.bundle, HostileHub.huge, HostileHub.redirect = bundle_bytes(), None, None
-    HostileHub.sent, HostileHub.requests = {}, 0
+    HostileHub.sent, HostileHub.requests, HostileHub.trickle = {}, 0, None
     server = ThreadingHTTPServer(("0.0.0.0", 0), HostileHub)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -255,3 +270,49 @@ def test_new_versions_are_not_followed_over_plain_http_to_another_machine(hostil
         assert load_bundle(tmp_path / "p" / "bundles" / DEMO.id).version == 5
     finally:
         service.stop()
+
+
+PULL = """
+import sys
+sys.path.insert(0, {root!r})
+from pathlib import Path
+from sync.client import HubClient
+from sync.content import pull_public_bundle
+pull_public_bundle(HubClient({url!r}), {cid!r}, Path({bundles!r}))
+"""
+
+
+@pytest.mark.process
+def test_what_a_process_killed_mid_download_left_is_cleared_later(hostile, tmp_path):
+    """SIGKILL while the base map downloads: its download folder stays beside the bundles (up
+    to a bundle's size at each kill, kept forever). The next install of that consultation
+    removes such a folder once it is an hour old (a younger one may be another process's
+    install in progress) and installs."""
+    from sync.content import LEFTOVER_SECONDS
+    bundles = tmp_path / "bundles"
+    HostileHub.bundle = bundle_bytes(version=2)
+    HostileHub.trickle = [f for f in bundle_files(DEMO) if f.endswith(".mbtiles")][0]
+    root = str(Path(__file__).resolve().parents[2])
+    puller = subprocess.Popen([sys.executable, "-c", PULL.format(
+        root=root, url=hostile.hub_url, cid=DEMO.id, bundles=str(bundles))], cwd=root)
+    try:
+        deadline = time.monotonic() + 30
+        left = []
+        while time.monotonic() < deadline and not left:
+            left = [f for f in bundles.glob(f".{DEMO.id}.*.tmp") if (f / "images").is_dir()
+                    and len(list((f / "images").iterdir())) == 7]
+            time.sleep(0.05)
+        assert left, "the download never reached the map"
+    finally:
+        os.kill(puller.pid, signal.SIGKILL)
+        puller.wait(30)
+    assert left[0].exists()                        # the kill left it
+    HostileHub.trickle = None
+    young = bundles / f".{DEMO.id}.0badcafe.tmp"   # another install in progress: kept
+    young.mkdir()
+    old = time.time() - LEFTOVER_SECONDS - 60
+    os.utime(left[0], (old, old))
+    assert pull_public_bundle(hostile, DEMO.id, bundles)[0]
+    assert not left[0].exists()
+    assert young.exists()
+    assert load_bundle(bundles / DEMO.id).version == 2
