@@ -83,3 +83,61 @@ def test_250_streams_that_never_read_leave_the_hub_serving_and_give_everything_b
     while open_fds() > fds + 5 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert open_fds() <= fds + 5
+
+
+class Counter:
+    """A stream read to its end in a thread, counting its results events and bytes."""
+
+    def __init__(self, url: str):
+        self.results, self.bytes, self.last = 0, 0, None
+        self.response = requests.get(f"{url}/api/v1/consultations/{CID}/results/stream",
+                                     stream=True, timeout=(2, 10))
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        try:
+            for line in self.response.iter_lines(chunk_size=1024):
+                self.bytes += len(line) + 1
+                if line == b"event: results":
+                    self.results += 1
+                elif line.startswith(b"id: "):
+                    self.last = line[4:].decode()
+        except Exception:       # noqa: BLE001  closed by the test
+            pass
+
+
+def test_an_enrolled_tablet_pushing_one_event_at_a_time_is_not_multiplied_by_every_stream(
+        wide, tablet, push):
+    """A tablet (enrolled, or its credential stolen) pushes 200 batches of one ballot as fast as
+    it can: every batch woke every stream, and each sent the whole results body — the hub's
+    work and bytes out multiplied by the number of projectors and onlookers. A stream sends at
+    most one event each STREAM_GAP (0.1 s): what changed meanwhile goes in the next one, the
+    last state always."""
+    from server.results_stream import STREAM_GAP
+    readers = [Counter(wide.url) for _ in range(20)]
+    store, device = tablet(wide.hub)
+    demo = wide.hub.consultation(CID)
+    deadline = time.monotonic() + 10
+    while any(r.results < 1 for r in readers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    started = time.monotonic()
+    for _ in range(200):
+        ballot = store.start_ballot(demo)
+        store.record_answer(demo, ballot, "q-ticket", "yes")
+        store.close_ballot(ballot)
+        push(wide.hub, store, device)
+    took = time.monotonic() - started
+    final = wide.hub.read_results(CID)[0].strip('"')
+    deadline = time.monotonic() + 20
+    while any(r.last is None or not r.last.startswith(final) for r in readers) \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for r in readers:
+        r.response.close()
+    events = [r.results - 1 for r in readers]
+    print(f"200 pushes in {took:.1f} s: results events per stream {min(events)}–{max(events)}, "
+          f"{sum(r.bytes for r in readers) // 1024} KB to 20 streams; "
+          f"load {os.getloadavg()[0]:.1f}")
+    assert all(r.last.startswith(final) for r in readers)       # the last state reached all
+    assert max(events) <= took / STREAM_GAP + 3
