@@ -207,7 +207,12 @@ class SyncService:
 
 class PublicBundleWatch(threading.Thread):
     """Asks the hub's public bundle route of one consultation for a new version every
-    `interval` seconds (304 while there is none) and installs it (SyncService.follow_public)."""
+    `interval` seconds (304 while there is none) and installs it (SyncService.follow_public).
+    After a failure (the hub away, a version refused, a file that does not load, a full disk)
+    it waits twice as long each time, up to `MAX_WAIT`: a bundle this projector cannot install
+    was downloaded whole again every 10 s, for as long as it ran."""
+
+    MAX_WAIT = 600.0
 
     def __init__(self, hub_url: str, consultation_id: str, bundles_dir: Path,
                  on_content: Callable[[list[str]], None], interval: float = 10.0):
@@ -228,21 +233,25 @@ class PublicBundleWatch(threading.Thread):
         from .content import pull_public_bundle
         log = logging.getLogger("piazzetta.sync")
         client, etag = None, None
+        failures = 0
         while not self._stopped.is_set():
+            failures += 1
             try:
                 if client is None:
                     client = HubClient(self.hub_url, timeout=(5.0, 30.0))
                 updated, etag = pull_public_bundle(client, self.consultation_id,
                                                    self.bundles_dir, etag)
+                failures = 0
                 if updated:
                     self.on_content([self.consultation_id])
             except p.SyncError:          # the hub away or refusing: the next check tries again
                 if client is not None:
                     client.close()
                 client = None
-            except Exception:            # a bug must not stop the projector
+            except Exception:            # a bug, a full disk: must not stop the projector
                 log.exception("public bundle check failed")
             self.checks += 1
-            self._stopped.wait(self.interval)
+            self._stopped.wait(min(self.MAX_WAIT, self.interval * 2 ** min(failures, 20))
+                               if failures else self.interval)
         if client is not None:
             client.close()

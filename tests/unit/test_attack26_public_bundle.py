@@ -316,3 +316,40 @@ def test_what_a_process_killed_mid_download_left_is_cleared_later(hostile, tmp_p
     assert not left[0].exists()
     assert young.exists()
     assert load_bundle(bundles / DEMO.id).version == 2
+
+
+def test_a_bundle_that_never_installs_is_not_downloaded_again_and_again(hostile, tmp_path):
+    """A version this projector cannot install (here a "picture" whose bytes match their hash
+    but are no image; as well a full disk, a version refused): each check downloaded it whole
+    again, every `interval`, for as long as the projector ran. The checks back off (×2 each
+    failure, up to 10 minutes) and come back to the interval once one succeeds."""
+    from sync.service import SyncService
+    rel = bundle_files(DEMO)[1]
+    original = HostileHub._answer
+
+    def not_an_image(self, body, etag=None):
+        if self.path.endswith(rel):
+            body = b"not an image" * 1000
+            etag = hashlib.sha256(body).hexdigest()
+        original(self, body, etag)
+    HostileHub._answer = not_an_image
+    HostileHub.bundle = bundle_bytes(version=2)
+    service = SyncService(tmp_path / "p")
+    try:
+        service.follow_public(hostile.hub_url, DEMO.id, 0.1)
+        time.sleep(3.0)
+        watch = service._public                                          # noqa: SLF001
+        print(f"checks in 3 s: {watch.checks}, requests {HostileHub.requests}")
+        # 0.1 s then 0.2, 0.4, 0.8, 1.6 s: 5 checks at most (30 at the interval)
+        assert 1 <= watch.checks <= 5
+        assert not (tmp_path / "p" / "bundles" / DEMO.id).exists()
+        # The hub fixed: the next check installs it.
+        HostileHub._answer = original
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (tmp_path / "p" / "bundles" / DEMO.id
+                                                   / MANIFEST).exists():
+            time.sleep(0.05)
+        assert load_bundle(tmp_path / "p" / "bundles" / DEMO.id).version == 2
+    finally:
+        HostileHub._answer = original
+        service.stop()
