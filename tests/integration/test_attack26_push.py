@@ -119,3 +119,41 @@ def test_a_tablet_killed_between_its_writes_and_their_push_loses_and_doubles_not
     finally:
         service.stop()
         store.close()
+
+
+def test_a_bundle_that_cannot_be_installed_neither_holds_back_the_votes_nor_downloads_again_each_push(
+        hub, demo, tmp_path):
+    """The tablet's storage refuses the new bundle (full, or read-only: here a file where its
+    bundles folder goes): the votes still reach the hub within their push window, and the
+    bundle is not downloaded again with every push but on its own backoff."""
+    store = Store.open(tmp_path / "t")
+    enroll(store, hub.url, hub.code())
+    proxy = FaultProxy(hub.port)
+    store.set_setting(p.HUB_URL, proxy.url)
+    (tmp_path / "t" / "bundles").write_text("not a folder")
+    proxy.chaos(1.0, ("pass",))                 # every request counted in faults_done
+    service = SyncService(tmp_path / "t", push_delay=0.1, poll_interval=600.0)
+    service.start()
+    try:
+        assert wait_for(lambda: service._worker.cycles >= 1)           # noqa: SLF001
+        time.sleep(0.5)
+        before = len(proxy.faults_done)
+        late = []
+        for n in range(10):
+            sent = time.monotonic()
+            record_votes(store, demo, 1, seed=n, with_changes=False)
+            assert wait_for(lambda: store.outbox_counts()["pending"] == 0, timeout=30)
+            late.append(time.monotonic() - sent)
+            time.sleep(0.2)
+        requests_made = len(proxy.faults_done) - before
+        print(f"10 votes: reached the hub after {[round(x, 2) for x in late]} s; "
+              f"{requests_made} requests; load {os.getloadavg()[0]:.1f}")
+        assert hub.device_events(store.device_id) == store.outbox_counts()["acknowledged"]
+        # One request per push; the content (answers, cards, bundle index: 3 requests) tried
+        # again on its own backoff (1–2 s, 2–4 s, …): 3 times at most in these ~4 s — not with
+        # every push (40 requests before).
+        assert requests_made <= 10 + 3 * 3
+    finally:
+        service.stop()
+        proxy.close()
+        store.close()
