@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from sync.results_source import MAX_EVENT_BYTES, HubResultsSource, StreamingResultsPoller
-from sync.protocol import API_PREFIX, PROTOCOL_VERSION
+from sync.protocol import PROTOCOL_VERSION
 
 CID = "alpimed-2030"
 RESULTS = json.dumps({"protocol": PROTOCOL_VERSION, "consultation_id": CID, "ballots": 3,
