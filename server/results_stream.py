@@ -36,6 +36,11 @@ from app.errors import N_
 from .errors import HubError
 
 RETRY_MS = 2000         # the client's reconnection hint (`retry:`)
+# The least time between two events of one stream: what changes meanwhile goes in the next
+# one (the latest state, read when it is sent). A tablet pushing one ballot at a time as fast
+# as it can woke every stream at each batch, each sending the whole results body: the hub's
+# work and bytes out multiplied by the number of streams.
+STREAM_GAP = 0.1
 
 
 class Changes:
@@ -207,7 +212,14 @@ async def results_events(hub, consultation_id: str, last_event_id: str | None,
     try:
         yield f"retry: {RETRY_MS}\n\n".encode()
         first = True
+        sent_at = None
         while True:
+            if sent_at is not None:
+                gap = sent_at + STREAM_GAP - loop.time()
+                if gap > 0:
+                    await asyncio.sleep(gap)
+                if streams.closing or stopping():
+                    return
             event.clear()
             found = hub.read_results(consultation_id)
             if found is None:          # the consultation is gone
@@ -225,6 +237,7 @@ async def results_events(hub, consultation_id: str, last_event_id: str | None,
                 sent_display = revision
             if out or first:
                 yield out or b": ok\n\n"     # first bytes at once: the stream is live
+            sent_at = loop.time() if out else None
             first = False
             while not event.is_set():
                 try:

@@ -268,6 +268,10 @@ class HubClient:
                                  headers={"Content-Type": "application/json"})
         if response.status_code in (400, 403, 413, 422):
             self._checked(response)
+        if response.status_code == 429:
+            # A rate limit on the way (a proxy's, a load balancer's): the hub is busy, not a
+            # Wi-Fi login page; the worker backs off and tries again by itself.
+            raise HubUnreachable("HTTP 429")
         return read_acknowledgement(response.status_code,
                                     response.headers.get("Content-Type", ""), response.content,
                                     [e["id"] for e in envelopes])
@@ -330,18 +334,21 @@ class HubClient:
         headers = {"Accept-Language": lang} if lang else {}
         return self._checked(self._request(method, path, json=dict(body), headers=headers))
 
-    def get_bytes(self, path: str) -> bytes:
-        response = self._request("GET", path, headers={"Accept": "*/*"}, limit=MAX_FILE_BYTES)
+    def get_bytes(self, path: str, limit: int = MAX_FILE_BYTES) -> bytes:
+        """A file, at most `limit` bytes (NotAcknowledged "answer too large" past it)."""
+        response = self._request("GET", path, headers={"Accept": "*/*"},
+                                 limit=min(limit, MAX_FILE_BYTES))
         if response.status_code != 200:
             self._checked(response)
         return response.content
 
-    def get_bytes_if_changed(self, path: str, etag: str | None = None
-                             ) -> tuple[bytes | None, str | None]:
-        """A GET of a file, conditional when `etag` is given: (body, the answer's ETag), or
-        (None, etag) on 304 Not Modified."""
+    def get_bytes_if_changed(self, path: str, etag: str | None = None,
+                             limit: int = MAX_FILE_BYTES) -> tuple[bytes | None, str | None]:
+        """A GET of a file of at most `limit` bytes, conditional when `etag` is given: (body,
+        the answer's ETag), or (None, etag) on 304 Not Modified."""
         headers = {"Accept": "*/*", **({"If-None-Match": etag} if etag else {})}
-        response = self._request("GET", path, headers=headers, limit=MAX_FILE_BYTES)
+        response = self._request("GET", path, headers=headers,
+                                 limit=min(limit, MAX_FILE_BYTES))
         if response.status_code == 304:
             return None, etag
         if response.status_code != 200:

@@ -9,7 +9,8 @@ import shutil
 import uuid
 from pathlib import Path, PurePosixPath
 
-from app.bundle import BUNDLE_FILE, load_bundle
+from app.bundle import (AUDIO_SUFFIXES, BUNDLE_FILE, MAX_AUDIO_BYTES, MAX_IMAGE_BYTES,
+                        MAX_TILES_BYTES, load_bundle)
 from app.errors import BundleError, ValidationError
 from app.identifiers import is_content_id
 from app.proposals import ANSWER_STATUSES
@@ -17,9 +18,21 @@ from app.cards import CARD_KEYS, CARD_PUBLIC_KEY, OLD_CARD_SETTINGS, hex_public_
 from app.store import Store
 
 from . import protocol as p
-from .client import HubClient
+from .client import MAX_ANSWER_BYTES, HubClient
 
 MANIFEST = ".piazzetta-bundle.json"
+# The most a bundle's files may hold in all, read from a hub: far above any real bundle
+# (images of at most 5 MB, one base map of at most 64 MB), far below a tablet's storage.
+MAX_BUNDLE_BYTES = 1024 * 1024 * 1024
+
+
+def file_limit(rel: str) -> int:
+    """The most a bundle file at `rel` may hold (app/bundle.py's limit for its kind): its
+    download stops there, not at the largest any file may be (a bundle listing hundreds of
+    "images" of 65 MB each filled the disk before the loader refused the first)."""
+    suffix = PurePosixPath(rel).suffix.lower()
+    return MAX_TILES_BYTES if suffix == ".mbtiles" else \
+        MAX_AUDIO_BYTES if suffix in AUDIO_SUFFIXES else MAX_IMAGE_BYTES
 
 
 def _sha(data: bytes) -> str:
@@ -82,7 +95,7 @@ def pull_public_bundle(client: HubClient, consultation_id: str, bundles_dir: Pat
     if not is_content_id(consultation_id) or not any(c.isalnum() for c in consultation_id):
         raise p.NotAcknowledged("bad consultation id")
     base = f"{p.API_PREFIX}/consultations/{consultation_id}"
-    data, etag = client.get_bytes_if_changed(f"{base}/bundle", etag)
+    data, etag = client.get_bytes_if_changed(f"{base}/bundle", etag, limit=MAX_ANSWER_BYTES)
     if data is None:
         return False, etag
     target = bundles_dir / consultation_id
@@ -92,14 +105,34 @@ def pull_public_bundle(client: HubClient, consultation_id: str, bundles_dir: Pat
     try:
         from app.bundle import bundle_files, parse_bundle
         consultation = parse_bundle(json.loads(data))
-    except (ValueError, BundleError):
+    except (ValueError, RecursionError, BundleError):
         raise p.NotAcknowledged("bundle does not load") from None
+    if consultation.id != consultation_id:
+        # Another consultation's bundle would replace this one's folder (and, the newest
+        # folder, shadow the real one at the next start).
+        raise p.NotAcknowledged("bundle of another consultation")
+    held = _installed(target)
+    if held is not None and consultation.version <= held.version:
+        # The hub refuses to import a lower version or the same one changed: an answer going
+        # back (a replay, a hub restored from an old backup) keeps what is shown.
+        raise p.NotAcknowledged("bundle version not newer than the installed one")
     bundles_dir.mkdir(parents=True, exist_ok=True)
     _install(client, {"id": consultation_id, "sha256": sha, "version": consultation.version,
                       "bundle_url": f"{base}/bundle",
                       "files": [{"path": path, "url": f"{base}/files/{path}"}
                                 for path in bundle_files(consultation)]}, target)
     return True, etag
+
+
+def _installed(folder: Path):
+    """The consultation installed in `folder`, None when there is none (or it does not
+    load)."""
+    if not (folder / BUNDLE_FILE).is_file():
+        return None
+    try:
+        return load_bundle(folder, check_images=False)
+    except BundleError:
+        return None
 
 
 def pull_card_index(store: Store, client: HubClient) -> bool:
@@ -135,7 +168,32 @@ def save_card_index(store: Store, cards: object) -> None:
             store.set_setting(old, None)
 
 
+# A download folder (or a replaced version) this old was left by a process killed mid-install:
+# removed at the next install of the same consultation. Younger ones may be another process's
+# install in progress (a projector beside a kiosk on one data folder).
+LEFTOVER_SECONDS = 3600
+
+
+def _clear_leftovers(target: Path) -> None:
+    """Remove what an install of `target` killed midway left beside it (`.<id>.<hex>.tmp`, up
+    to a bundle's size each time, kept forever before)."""
+    import time
+    try:
+        found = [f for f in target.parent.iterdir()
+                 if f.name.startswith(f".{target.name}.") and f.suffix in (".tmp", ".old")
+                 and len(f.name) == len(target.name) + 14]
+    except OSError:
+        return
+    for folder in found:
+        try:
+            if time.time() - folder.stat().st_mtime > LEFTOVER_SECONDS:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass
+
+
 def _install(client: HubClient, item: dict, target: Path) -> None:
+    _clear_leftovers(target)
     tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         tmp.mkdir(parents=True)
@@ -143,22 +201,27 @@ def _install(client: HubClient, item: dict, target: Path) -> None:
         if _sha(data) != item.get("sha256"):
             raise p.NotAcknowledged("bundle does not match its hash")
         (tmp / BUNDLE_FILE).write_bytes(data)
+        total = 0
         for f in item.get("files") or []:
             rel = _safe_relative(f.get("path") if isinstance(f, dict) else None)
+            limit = min(file_limit(rel), MAX_BUNDLE_BYTES - total)
             if f.get("sha256"):
-                content, expected = client.get_bytes(f["url"]), f["sha256"]
+                content, expected = client.get_bytes(f["url"], limit), f["sha256"]
             else:           # the public routes: the file's ETag is its hash
-                content, etag = client.get_bytes_if_changed(f["url"])
+                content, etag = client.get_bytes_if_changed(f["url"], limit=limit)
                 expected = (etag or "").strip('"')
             if content is None or _sha(content) != expected:
                 raise p.NotAcknowledged("file does not match its hash")
+            total += len(content)
             dest = tmp / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(content)
         try:
-            load_bundle(tmp, check_images=bool(item.get("files")))
+            loaded = load_bundle(tmp, check_images=bool(item.get("files")))
         except BundleError:
             raise p.NotAcknowledged("bundle does not load") from None
+        if loaded.id != item["id"]:     # the folder is named after the consultation it holds
+            raise p.NotAcknowledged("bundle of another consultation")
         (tmp / MANIFEST).write_text(json.dumps({"sha256": item["sha256"],
                                                 "version": item.get("version")}),
                                     encoding="utf-8")

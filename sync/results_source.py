@@ -345,6 +345,21 @@ def sse_events(chunks) -> Iterator[tuple[str, str | None, str]]:
 
 
 MAX_EVENT_BYTES = 4 * 1024 * 1024
+READ_BYTES = 64 * 1024      # the most one read of the stream takes
+
+
+def stream_chunks(response, size: int = READ_BYTES) -> Iterator[bytes]:
+    """The bytes of a streamed response as they arrive, at most `size` at a time. Not
+    `iter_content(chunk_size=None)`: on an answer that is not chunked (a hub or a proxy that
+    sends the stream until it closes, or with a Content-Length) that reads the whole body
+    before giving a byte — an endless one filled the projector's memory, and no event showed
+    before the connection ended."""
+    raw = response.raw
+    while True:
+        data = raw.read1(size, decode_content=True)
+        if not data:
+            return
+        yield data
 
 
 def _abort(response) -> None:
@@ -389,9 +404,21 @@ class StreamingResultsPoller:
         self.deliver = deliver
         self.interval = interval
         self.read_timeout = heartbeat * 2 + 1
+        # A stream that lasted this long proved its way: when it drops, open one again soon.
+        # One that ends sooner (a hub or proxy that says `retry:` and hangs up) backs off
+        # like a failure instead of being opened again every half second.
+        self.steady = heartbeat
         self.retry_later = retry_later
         self.backoff = backoff
         self.live = threading.Event()       # the stream delivers: polls pause
+        # The stream's results and controls reach the screen at most once every `min_gap`
+        # seconds: the latest results and the controls merged are held meanwhile and handed
+        # over by the polling thread when the gap ends. A hub pushes an event per batch of
+        # votes; one that sent thousands a second (hostile, broken) queued a redraw each on
+        # the projector's UI thread faster than it draws.
+        self.min_gap = 0.1
+        self._held: tuple[ResultsSnapshot | None, dict | None] | None = None
+        self._handed = 0.0                  # when the stream's last results were handed over
         self.counts = {"streams": 0, "events": 0, "polls": 0, "fallbacks": 0}
         self._turn = threading.Lock()       # one user of the sources (their HTTP session) at once
         self._stop = threading.Event()
@@ -434,11 +461,13 @@ class StreamingResultsPoller:
     def _poll_run(self) -> None:
         while not self._stop.is_set():
             started = time.monotonic()
+            self._hand_held()
             if not self.live.is_set() or self._asked:
                 self._asked = False
                 with self._turn:
                     if self._stop.is_set():
                         break
+                    self._hand_held(now=True)   # before a poll's newer results, never after
                     try:
                         outcome = self.source.poll()
                     except Exception:  # noqa: BLE001  a bug in one poll must not stop it
@@ -446,12 +475,50 @@ class StreamingResultsPoller:
                     self.counts["polls"] += 1
                     if not self._stop.is_set():
                         self.deliver(outcome)
-            # While the stream is live, sleep until it goes down (or a poll is asked for).
+            # While the stream is live, sleep until it goes down (or a poll is asked for, or
+            # results held back are due).
             wait = 60.0 if self.live.is_set() else self.interval - (time.monotonic() - started)
+            if self._held is not None:
+                wait = min(wait, self._handed + self.min_gap - time.monotonic())
             self._wake.wait(max(0.0, wait))
             self._wake.clear()
 
     _asked = False
+
+    def _hand_held(self, now: bool = False) -> None:
+        """Hand over the stream's results held back, once their gap ended (`now`: at once;
+        the caller holds `_turn` then)."""
+        if self._held is None:
+            return
+        if not now:
+            with self._turn:
+                self._hand_held_locked(False)
+        else:
+            self._hand_held_locked(True)
+
+    def _hand_held_locked(self, now: bool) -> None:
+        held = self._held
+        if held is None or self._stop.is_set():
+            return
+        if not now and time.monotonic() - self._handed < self.min_gap:
+            return
+        self._held, self._handed = None, time.monotonic()
+        self.deliver(ResultsPoll(True, held[0], control=held[1]))
+
+    def _hand(self, snapshot: ResultsSnapshot | None = None,
+              control: dict | None = None) -> None:
+        """The stream's results or control (with `_turn` held): to the screen now, or held
+        back until the gap since the last hand-over ends — the latest results, the controls
+        merged (a later field's value over an earlier one's, the net change)."""
+        if self._held is None and time.monotonic() - self._handed >= self.min_gap:
+            self._handed = time.monotonic()
+            self.deliver(ResultsPoll(True, snapshot, control=control))
+            return
+        held_snapshot, held_control = self._held or (None, None)
+        if control and held_control:
+            control = {**held_control, **control}
+        self._held = (snapshot or held_snapshot, control or held_control)
+        self._wake.set()
 
     # -- the stream ----------------------------------------------------------------------------
 
@@ -465,15 +532,16 @@ class StreamingResultsPoller:
     def _stream_run(self) -> None:
         delay = self.backoff[0]
         while not self._stop.is_set():
+            began = time.monotonic()
             outcome = self._one_stream()
             if self._stop.is_set():
                 break
             if outcome == "later":          # no stream here, or one that sends nothing
                 self.counts["fallbacks"] += 1
                 wait, delay = self.retry_later, self.backoff[0]
-            elif outcome == "served":       # it worked, then dropped: again soon
-                wait, delay = self.backoff[0], self.backoff[0]
-            else:                           # not reached: back off
+            elif outcome == "served" and time.monotonic() - began >= self.steady:
+                wait, delay = self.backoff[0], self.backoff[0]  # it worked, then dropped
+            else:                           # not reached, or dropped at once: back off
                 wait, delay = delay, min(self.backoff[1], delay * 2)
             self._stop.wait(wait)
 
@@ -499,7 +567,7 @@ class StreamingResultsPoller:
         self._response = response
         served = False
         try:
-            for kind, ident, data in sse_events(response.iter_content(chunk_size=None)):
+            for kind, ident, data in sse_events(stream_chunks(response)):
                 if self._stop.is_set():
                     break
                 if not served:
@@ -531,8 +599,8 @@ class StreamingResultsPoller:
                 tag = (ident or "").rpartition("~")[0]
                 snapshot = self.results.take(body, f'"{tag}"' if tag else None)
                 if snapshot is not None:
-                    self.deliver(ResultsPoll(True, snapshot))
+                    self._hand(snapshot=snapshot)
             elif self.display is not None:
                 control = self.display.changes(body)
                 if control:
-                    self.deliver(ResultsPoll(True, control=control))
+                    self._hand(control=control)

@@ -124,8 +124,20 @@ class SyncService:
         """A projector that follows a hub it is not enrolled with (`main.py projector --hub
         URL`): new versions of its consultation come through the hub's public routes
         (sync.content.pull_public_bundle, a conditional GET every `interval` seconds), and
-        `on_content` hears of them as from the worker. Stopped by stop()."""
+        `on_content` hears of them as from the worker. Stopped by stop(). Only over https://
+        (or to this machine): what it installs is what the room's screen shows, and over plain
+        http:// anyone on the hall's Wi-Fi could answer with a consultation of their own (the
+        results are still read; new versions are not followed — logged)."""
         if self._public is not None and self._public.is_alive():
+            return
+        from .client import require_tls, split_hub_address
+        from .protocol import SyncError
+        try:
+            require_tls(split_hub_address(hub_url)[0])
+        except SyncError:
+            import logging
+            logging.getLogger("piazzetta.sync").warning(
+                "new versions not followed from %s: plain http:// to another machine", hub_url)
             return
         self._public = PublicBundleWatch(hub_url, consultation_id, self.bundles_dir,
                                          self._content, interval)
@@ -195,7 +207,12 @@ class SyncService:
 
 class PublicBundleWatch(threading.Thread):
     """Asks the hub's public bundle route of one consultation for a new version every
-    `interval` seconds (304 while there is none) and installs it (SyncService.follow_public)."""
+    `interval` seconds (304 while there is none) and installs it (SyncService.follow_public).
+    After a failure (the hub away, a version refused, a file that does not load, a full disk)
+    it waits twice as long each time, up to `MAX_WAIT`: a bundle this projector cannot install
+    was downloaded whole again every 10 s, for as long as it ran."""
+
+    MAX_WAIT = 600.0
 
     def __init__(self, hub_url: str, consultation_id: str, bundles_dir: Path,
                  on_content: Callable[[list[str]], None], interval: float = 10.0):
@@ -216,21 +233,25 @@ class PublicBundleWatch(threading.Thread):
         from .content import pull_public_bundle
         log = logging.getLogger("piazzetta.sync")
         client, etag = None, None
+        failures = 0
         while not self._stopped.is_set():
+            failures += 1
             try:
                 if client is None:
                     client = HubClient(self.hub_url, timeout=(5.0, 30.0))
                 updated, etag = pull_public_bundle(client, self.consultation_id,
                                                    self.bundles_dir, etag)
+                failures = 0
                 if updated:
                     self.on_content([self.consultation_id])
             except p.SyncError:          # the hub away or refusing: the next check tries again
                 if client is not None:
                     client.close()
                 client = None
-            except Exception:            # a bug must not stop the projector
+            except Exception:            # a bug, a full disk: must not stop the projector
                 log.exception("public bundle check failed")
             self.checks += 1
-            self._stopped.wait(self.interval)
+            self._stopped.wait(min(self.MAX_WAIT, self.interval * 2 ** min(failures, 20))
+                               if failures else self.interval)
         if client is not None:
             client.close()

@@ -145,6 +145,7 @@ class SyncWorker(threading.Thread):
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._next_content = 0.0
+        self._content_failures = 0
         self._backoff_until = 0.0
         self._client: HubClient | None = None
         self._client_key: tuple | None = None
@@ -240,9 +241,24 @@ class SyncWorker(threading.Thread):
                 # What the hub now holds ages out here after the facilitator's retention.
                 store.purge_acknowledged()
             if time.monotonic() >= self._next_content:
-                pull_answers(store, client)
-                updated = pull_bundles(store, client, self.bundles_dir)
-                self._next_content = time.monotonic() + self.content_interval
+                # Its own schedule, set before it runs: a pull that fails is tried again on
+                # its own backoff, not with every push (each push downloaded the bundle index,
+                # and the files up to the failure, again).
+                self._content_failures += 1
+                self._next_content = time.monotonic() + min(
+                    self.content_interval, backoff_delay(self._content_failures, self.backoff))
+                try:
+                    pull_answers(store, client)
+                    updated = pull_bundles(store, client, self.bundles_dir)
+                except OSError:
+                    # This tablet's storage (full, read-only): the votes still go, at once.
+                    log.warning("new content could not be saved", exc_info=True)
+                    problem, state = N_("Sync met an unexpected error; it will try again."), \
+                        ERROR
+                    updated = []
+                else:
+                    self._content_failures = 0
+                    self._next_content = time.monotonic() + self.content_interval
                 if updated and self.on_content is not None:
                     try:        # new versions for the running screens (they hop threads)
                         self.on_content(updated)

@@ -6,6 +6,9 @@ upstream connection, so that faults hit requests on kept-alive connections too):
     "cut_response"   forward the request, let the hub answer, send back only half of it, close
     "stall"          read the request and never answer (the client must time out)
     "http500"        answer 500 without reaching the hub
+    "http429"        answer 429 with Retry-After: 30 without reaching the hub (a proxy's or
+                     a load balancer's rate limit)
+    "http503"        answer 503 with Retry-After: 30 without reaching the hub (a hub full)
     "portal"         answer a captive portal's 200 HTML page without reaching the hub
     "refuse"         close at once (like a hub that is not there)
     "hold"           read the request, answer nothing for `hold_seconds` (past the client's
@@ -35,6 +38,10 @@ import time
 
 PORTAL = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 58\r\n"
           b"Connection: close\r\n\r\n<html><body>Please log in to the Wi-Fi</body></html>\n\n\n\n\n\n")
+ERROR_429 = (b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\n"
+             b"Retry-After: 30\r\nContent-Length: 5\r\nConnection: close\r\n\r\nslow\n")
+ERROR_503 = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+             b"Retry-After: 30\r\nContent-Length: 5\r\nConnection: close\r\n\r\nfull\n")
 ERROR_500 = (b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\n"
              b"Content-Length: 5\r\nConnection: close\r\n\r\noops\n")
 
@@ -225,8 +232,9 @@ class FaultProxy:
                     continue
                 if fault == "refuse":
                     _reset(client)
-                elif fault in ("http500", "portal"):
-                    client.sendall(ERROR_500 if fault == "http500" else PORTAL)
+                elif fault in ("http500", "http429", "http503", "portal"):
+                    client.sendall({"http500": ERROR_500, "http429": ERROR_429,
+                                    "http503": ERROR_503}.get(fault, PORTAL))
                     client.close()
                 elif fault == "stall":
                     deadline = time.monotonic() + 60
