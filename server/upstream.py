@@ -35,7 +35,8 @@ from app.errors import N_, DomainError
 from app.signup import PERSONAL_FIELDS
 from sync import protocol as p
 from sync.batches import backoff_delay, push_in_batches
-from sync.client import HubClient, normalize_hub_url, require_tls
+from sync.client import MAX_ANSWER_BYTES, HubClient, normalize_hub_url, require_tls
+from sync.content import MAX_BUNDLE_BYTES, file_limit
 from sync.enroll import credential_hash
 
 from . import db
@@ -609,18 +610,29 @@ def pull_bundles(hub, client: HubClient, values: dict) -> list[str]:
         if not isinstance(item, dict) or current.get(item.get("id")) == item.get("sha256"):
             continue
         try:
-            text = client.get_bytes(str(item.get("bundle_url")))
-            files = {}
+            # Read with the tablets' caps (sync.content): bundle.json as any JSON answer, each
+            # file at its kind's limit, a bundle's files at MAX_BUNDLE_BYTES in all.
+            text = client.get_bytes(str(item.get("bundle_url")), MAX_ANSWER_BYTES)
+            files, total = {}, 0
             for f in item.get("files") or []:
-                content = client.get_bytes(str(f.get("url")))
+                rel = str(f.get("path"))
+                content = client.get_bytes(str(f.get("url")),
+                                           max(0, min(file_limit(rel), MAX_BUNDLE_BYTES - total)))
+                total += len(content)
                 if hashlib.sha256(content).hexdigest() != f.get("sha256"):
                     raise p.NotAcknowledged("a bundle file does not match its hash")
-                files[str(f.get("path"))] = content
+                files[rel] = content
         except p.SyncError as exc:
             failed = failed or exc
             continue
         try:
-            hub.import_bundle(json.loads(text), files)
+            bundle = json.loads(text)
+            # The index's entry names the consultation: a bundle of another one under its
+            # address is not imported (it would replace that other consultation here).
+            inner = bundle.get("consultation") if isinstance(bundle, dict) else None
+            if not isinstance(inner, dict) or inner.get("id") != item.get("id"):
+                raise ValueError("the bundle is not the consultation its index names")
+            hub.import_bundle(bundle, files)
             imported.append(item["id"])
         except (DomainError, ValueError) as exc:
             log.error("consultation %s from the central hub not imported: %s",
