@@ -79,6 +79,18 @@ def test_the_closing_page_reads_in_french_and_italian(tmp_path):
                 laptop.goto(f"http://127.0.0.1:{port}/closing/{row['id']}?lang=it")
                 assert "Schede per canale" in laptop.inner_text("main")
                 laptop.screenshot(path=str(SHOTS / "closing-it-1280.png"), full_page=True)
+                # The dashboard names the meeting by its title and time, not its ID.
+                laptop.goto(f"http://127.0.0.1:{port}/dashboard?lang=fr")
+                laptop.fill("#token", hub.settings.admin_token)
+                submit(laptop, "main form button[type=submit]")
+                meeting = next(m for m in load_bundle(DEMO_BUNDLE_DIR).meetings
+                               if m.id == MEETING)
+                for lang in ("fr", "it"):
+                    laptop.goto(f"http://127.0.0.1:{port}/dashboard?lang={lang}")
+                    board = laptop.inner_text("main")
+                    assert meeting.title[lang] in board and MEETING not in board
+                    laptop.screenshot(path=str(SHOTS / f"dashboard-{lang}-1280.png"),
+                                      full_page=True)
             finally:
                 browser.close()
     finally:
