@@ -43,7 +43,8 @@ class PjColourView(PjResultView):
 
     def update(self, result, animate):
         projects = result.projects                      # app.kinds.colour.ColourResult
-        self.caption = self.say_answers(result.ballots)
+        # One line in both languages: six rows of a name and a bar need the height.
+        self.caption = self.say_answers(result.ballots, sep=" / ")
         for project_id, row in self.rows.items():
             figures = projects.get(project_id)          # None: a project added since
             shares = figures.shares if figures else {}
