@@ -455,12 +455,12 @@ def _cut_labels(root):
     return cut
 
 
-@pytest.mark.parametrize("bilingual", ["side_by_side"])
-def test_the_bilingual_views_at_1280x720_cut_nothing(make_projector, demo_results, bilingual):
+@pytest.mark.parametrize("mode", ["bilingual", "fr", "it"])
+def test_the_views_at_1280x720_cut_nothing(make_projector, demo_results, mode):
     """Every view in French and Italian at once on a 1280×720 projector: every label's text
     whole in its box (the budget's and colours' project names, the themes' labels, the
     scale's median mark were cut or dropped a line)."""
-    projector = make_projector((1280, 720), lang="fr", bilingual=bilingual)
+    projector = make_projector((1280, 720), **MODES[mode])
     projector.receive(ResultsPoll(True, demo_results))
     cut = {}
     for view in projector.state.views:
@@ -469,5 +469,5 @@ def test_the_bilingual_views_at_1280x720_cut_nothing(make_projector, demo_result
         found = _cut_labels(projector.root)
         if found:
             cut[view] = found
-        projector.root.export_to_png(str(SHOTS / f"{view}-bilingual-whole-1280x720.png"))
+        projector.root.export_to_png(str(SHOTS / f"{view}-{mode}-whole-1280x720.png"))
     assert not cut, "\n".join(f"{v}: {c}" for v, found in cut.items() for c in found)
