@@ -28,6 +28,7 @@ MARGIN = round(18 * MM)
 SHEET_ITEMS = 100          # lines per list (channels, counts, reasons, mismatches)
 SHEET_CHARS = 300          # characters per line
 SHEET_MORE = N_("… and {n} more: see the record's page online.")
+ABSTENTIONS = N_("Abstentions")      # a yes/no count's abstain cell, on the page and the sheet
 
 MISMATCH_TEXTS = {
     "more_ballots_than_cards": N_("More ballots with a card ({ballots}) than cards handed out "
@@ -119,6 +120,8 @@ def count_lines(hub, record: dict, lang: str) -> list[dict]:
                 fields = kind_of(question).form_fields(consultation, question, lang, _)
                 for key in ("options", "colours", "projects"):
                     labels.update({str(item[0]): item[1] for item in fields.get(key, ())})
+                if question.kind == "yes_no":   # a count of abstentions, not "I abstain: 4"
+                    labels["abstain"] = _(ABSTENTIONS)
             known[question_id] = (prompt, labels)
         prompt, labels = known[question_id]
         lines.append({"question": prompt, "counts": words(c["counts"], labels),

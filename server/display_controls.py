@@ -23,6 +23,10 @@ from .errors import HubError
 from .ingest import NOT_OPEN_HERE, open_to_site
 from .results import DisplayDelta
 
+PHONES_OPEN_ELSEWHERE = N_("Phones are open at another site for this consultation: only that "
+                           "site's tablets, or staff, can change or close them.")
+PHONE_KEYS = ("phones", "phones_cards")
+
 
 def read_display(hub, consultation_id: str) -> tuple[str, bytes] | None:
     """(ETag, JSON body) of the display control of a consultation; None when unknown."""
@@ -78,6 +82,8 @@ def set_display(hub, consultation_id: str, control: Any, by: str,
             db.display_controls.c.consultation_id == consultation.id).with_for_update()).first()
         merged = json.loads(row.control) if row else {}
         set_at = json.loads(row.set_at) if row else {}
+        if device is not None and _opened_elsewhere(merged, device.get("site_id"), changes):
+            raise HubError(PHONES_OPEN_ELSEWHERE, status=403, code="phones_open_elsewhere")
         revision = (row.revision if row else 0) + 1
         merged.update(changes)
         set_at.update({key: revision for key in changes})
@@ -96,6 +102,16 @@ def set_display(hub, consultation_id: str, control: Any, by: str,
     revision, merged, set_at = hub.units.run(merge)
     return {"consultation_id": consultation.id, "revision": revision, "control": merged,
             "set_at": set_at}
+
+
+def _opened_elsewhere(merged: Mapping, site_id: str | None, changes: Mapping) -> bool:
+    """Whether a tablet enrolled at `site_id` asks to change the phones' opening of another
+    site: one opening per consultation, attributed to the site that opened it (its tablets
+    and staff keep it; another site's tablet waits until it is closed). Read under the row's
+    lock: two sites opening at once, the second is refused."""
+    if not any(key in changes for key in PHONE_KEYS):
+        return False
+    return bool(merged.get("phones")) and merged.get("phones_site") != site_id
 
 
 def _check_closing(hub, url: str) -> None:

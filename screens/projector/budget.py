@@ -19,6 +19,9 @@ class PjBudgetRow(BoxLayout):
     badge = StringProperty("")
     funded = BooleanProperty(False)
     cost_at = NumericProperty(0)     # where the cost line stands on the bar, 0..1
+    # Bilingual: no picture, and the badge beside the bar, so that the name's two languages
+    # have the whole width at 1280×720 (they were cut to "Autobus transfrontaliero Men...").
+    bilingual = BooleanProperty(False)
 
 
 class PjBudgetView(PjResultView):
@@ -27,7 +30,8 @@ class PjBudgetView(PjResultView):
         self.order = list(self.question.projects)
         for project in self.consultation.projects_of(self.question):
             self.rows[project.id] = PjBudgetRow(image=self.image_path(project.image),
-                                              name=self.text(project.title, "  ·  "))
+                                              name=self.text(project.title, "  ·  "),
+                                              bilingual=bool(self.bilingual))
         self._place(body)
 
     def _place(self, body):

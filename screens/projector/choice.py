@@ -1,6 +1,6 @@
 """A choice question (one option or several): one bar per option, in the question's order,
 with the share of ballots that chose it and the count written beside it."""
-from kivy.properties import StringProperty
+from kivy.properties import NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from screens import load_kv
@@ -13,6 +13,7 @@ class PjOptionRow(BoxLayout):
     label = StringProperty("")
     figures = StringProperty("")
     detail = StringProperty("")
+    figures_units = NumericProperty(24)     # the figures' width, in pstyle.u
 
 
 class PjChoiceView(PjResultView):

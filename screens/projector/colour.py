@@ -1,10 +1,11 @@
 """The colour evaluation: one row per project, its image and name, and a stacked bar of green
 ("in favour"), orange ("needs rework") and red ("against") shares, with the words in a legend
 and the percentages written on the bar."""
-from kivy.properties import ObjectProperty, StringProperty
+from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from app.errors import N_
+from app.formatting import number
 from app.model import COLOURS
 from screens import load_kv
 from screens.projector.base import PjResultView, set_fraction
@@ -17,6 +18,9 @@ class PjColourRow(BoxLayout):
     image = StringProperty("")
     name = StringProperty("")
     figures = StringProperty("")
+    # Bilingual: no picture and the count alone (the caption names it in both languages), so
+    # that both names show whole at 1280×720 and "83 votes / 83 voti" is not cut to "votes".
+    bilingual = BooleanProperty(False)
 
 
 class PjColourLegend(BoxLayout):
@@ -32,13 +36,15 @@ class PjColourView(PjResultView):
         self.rows = {}
         for project in self.consultation.projects_of(self.question):
             row = PjColourRow(project=project, image=self.image_path(project.image),
-                            name=self.text(project.title, "  ·  "))
+                            name=self.text(project.title, "  ·  "),
+                            bilingual=bool(self.bilingual))
             self.rows[project.id] = row
             body.add_widget(row)
 
     def update(self, result, animate):
         projects = result.projects                      # app.kinds.colour.ColourResult
-        self.caption = self.say_answers(result.ballots)
+        # One line in both languages: six rows of a name and a bar need the height.
+        self.caption = self.say_answers(result.ballots, sep=" / ")
         for project_id, row in self.rows.items():
             figures = projects.get(project_id)          # None: a project added since
             shares = figures.shares if figures else {}
@@ -47,7 +53,8 @@ class PjColourView(PjResultView):
             written = self.percents(counts, COLOURS)
             row.ids.bar.texts = [written[c] for c in COLOURS]
             set_fraction(row.ids.bar, values, animate)
-            row.figures = self.say_votes(figures.total if figures else 0)
+            total = figures.total if figures else 0
+            row.figures = number(total, self.lang) if self.bilingual else self.say_votes(total)
 
 
 load_kv(__file__)

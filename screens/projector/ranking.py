@@ -14,7 +14,10 @@ class PjRankingView(PjResultView):
         self.rows = {}
         self.order = [o.id for o in self.question.options]
         for option in self.question.options:
-            self.rows[option.id] = PjOptionRow(label=self.text(option.label, "\n"))
+            # One language: "241 points" at the title's size needs more than the choice's
+            # "55 %" (at 1280×720 the number was dropped, "points" left alone).
+            self.rows[option.id] = PjOptionRow(label=self.text(option.label, "\n"),
+                                               figures_units=24 if self.bilingual else 32)
         self._place(body)
 
     def _place(self, body):

@@ -52,7 +52,10 @@ class PjScaleView(PjResultView):
                 share=written[str(value)],
                 count=number(count, lang) if self.bilingual else self.say_votes(count))
             column.is_median = value in marked
-            column.median_word = self._("Median", sep=" / ") if value in marked else ""
+            # The caption's own first word ("Milieu des réponses : 4 (la moitié…)"), short:
+            # "Milieu des réponses / Centro delle risposte" was wider than a column at
+            # 1280×720 and lost its first half (Italian alone too).
+            column.median_word = self._("Middle", sep=" / ") if value in marked else ""
             set_fraction(column.ids.column, count / highest, animate)
         if isinstance(median, (int, float)):
             # Each language's line in its own number format (3,5 and 3,5; 3.5 in English).

@@ -36,16 +36,21 @@ import re
 import socket
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from html import unescape
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 log = logging.getLogger("piazzetta.hub.decidim")
 
 TIMEOUT = 30.0          # seconds for one request to the instance
+DEADLINE = 3            # one request in all (connect, headers, whole body): this many timeouts
 MAX_ANSWER = 16 * 1024 * 1024   # bytes of one answer read at most (a page of 50 proposals)
 PAGE = 50               # proposals per page when the connector lists a component's
 MAX_PAGES = 4000        # pages read at most in one listing (200,000 proposals)
@@ -236,6 +241,12 @@ class DecidimClient:
         self.config = config
         self.timeout = config.timeout
         self.session = requests.Session()
+        # Every connection the session opens, so that a request's deadline can shut the one
+        # it waits on, whether it waits for the headers or the body.
+        self._connections: weakref.WeakSet = weakref.WeakSet()
+        adapter = _TrackingAdapter(self._connections)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
         self.token: str | None = None
         self._version = config.version
 
@@ -277,17 +288,20 @@ class DecidimClient:
         if not _private_transport(self.config.url):
             raise DecidimUnavailable("not https: the API secret and token would travel in "
                                      "clear; set the instance's https:// address")
-        started = time.monotonic()
-        answer = self.session.post(self.config.url + path, timeout=self.timeout,
-                                   allow_redirects=False, stream=True, **kwargs)
-        # A body trickled a byte at a time never trips the timeout between bytes: past three
-        # timeouts in all, the connection is shut (the read ends) and the answer dropped.
+        # One deadline for the whole request, connect, headers and body: a slow instance (or
+        # one sending its headers or its body a byte now and then, each within the timeout
+        # between reads) would otherwise hold the connector's only thread, every
+        # consultation's sending with it. Past DEADLINE timeouts, the connection is shut (the
+        # read ends, whichever it is) and the answer dropped.
         fired = threading.Event()      # set before the shut: the reader knows why it failed
-        watchdog = threading.Timer(max(0.0, started + 3 * self.timeout - time.monotonic()),
-                                   _shut, (answer, fired))
+        watchdog = threading.Timer(DEADLINE * self.timeout, _shut,
+                                   (self._connections, fired))
         watchdog.daemon = True
         watchdog.start()
+        answer = None
         try:
+            answer = self.session.post(self.config.url + path, timeout=self.timeout,
+                                       allow_redirects=False, stream=True, **kwargs)
             body = bytearray()
             for chunk in answer.iter_content(65536):
                 body += chunk
@@ -301,12 +315,13 @@ class DecidimClient:
         except Exception as exc:       # noqa: BLE001 - shut under the read: any error may come
             if not fired.is_set():
                 raise
-            raise DecidimUnavailable(f"HTTP {answer.status_code}: answer too slow") from exc
+            raise DecidimUnavailable(f"{_status(answer)}answer too slow") from exc
         finally:
             watchdog.cancel()
-            answer.close()
+            if answer is not None:
+                answer.close()
         if fired.is_set():
-            raise DecidimUnavailable(f"HTTP {answer.status_code}: answer too slow")
+            raise DecidimUnavailable(f"{_status(answer)}answer too slow")
         return answer
 
     def execute(self, document: str, variables: dict | None = None) -> dict:
@@ -400,16 +415,56 @@ class DecidimClient:
         return None
 
 
-def _shut(answer: requests.Response, fired: threading.Event) -> None:
-    """Shut a response's connection from the watchdog's thread: a read blocked on it ends
-    (`fired` set first, so that the reader takes its error for what it is)."""
+def _status(answer: requests.Response | None) -> str:
+    return f"HTTP {answer.status_code}: " if answer is not None else "no headers: "
+
+
+def _shut(connections: weakref.WeakSet, fired: threading.Event) -> None:
+    """Shut a client's connections from the watchdog's thread: a connect, a header read or a
+    body read blocked on one ends (`fired` set first, so that the reader takes its error for
+    what it is). The client sends one request at a time: an idle kept-alive connection shut
+    with it is only opened again."""
     fired.set()
-    sock = getattr(getattr(answer.raw, "connection", None), "sock", None)
-    if sock is not None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+    for connection in list(connections):
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _TrackedHTTPConnection(HTTPConnection):
+    tracker: weakref.WeakSet
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tracker.add(self)
+
+
+class _TrackedHTTPSConnection(HTTPSConnection):
+    tracker: weakref.WeakSet
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tracker.add(self)
+
+
+class _TrackingAdapter(HTTPAdapter):
+    """requests' adapter whose pools' connections enter `tracker` as they are made."""
+
+    def __init__(self, tracker: weakref.WeakSet, **kwargs):
+        self._tracker = tracker
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        tracker = self._tracker
+        plain = type("_Conn", (_TrackedHTTPConnection,), {"tracker": tracker})
+        secure = type("_TLSConn", (_TrackedHTTPSConnection,), {"tracker": tracker})
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": type("_Pool", (HTTPConnectionPool,), {"ConnectionCls": plain}),
+            "https": type("_TLSPool", (HTTPSConnectionPool,), {"ConnectionCls": secure})}
 
 
 def _private_transport(url: str) -> bool:

@@ -127,8 +127,15 @@ def dashboard(request: Request, hub: HubDep):
     decidim = {"queue": queued, "counts": outbox.queue_counts(queued)} \
         if queued else None
     decidim_files = [c["id"] for c in hub.consultations() if consultation_id in (None, c["id"])]
+    # Meetings and consultations by their titles (and a meeting's time), never their IDs.
+    meetings, titles = {}, {}
+    for c in hub.consultations():
+        found = hub.consultation(c["id"])
+        if found is not None:
+            titles[found.id] = localized(found.title, lang) or found.id
+            meetings.update({(found.id, m.id): m for m in found.meetings})
     return render("dashboard.html", lang, rows=rows, sites=sites, totals=totals, decidim=decidim,
-                  decidim_files=decidim_files,
+                  decidim_files=decidim_files, meetings=meetings, titles=titles,
                   csrf=session["csrf"] if session else None, relays=relay_summary(hub),
                   room_cards=hub.participation.room_cards(consultation_id),
                   cards=[c for c in cards if c["printed"] or c["pool_made"]],

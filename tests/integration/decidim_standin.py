@@ -244,6 +244,8 @@ class DecidimStandIn:
         self.sign_ins = 0
         self.mutations = 0
         self.rate_limited = 0
+        self.header_pause = 0.0     # set: headers sent a byte at a time, this long between
+        self.hung_up = 0            # slow answers the client hung up on before their end
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
@@ -473,6 +475,8 @@ class DecidimStandIn:
 
             def _send(self, status: int, body: dict, headers: dict | None = None) -> None:
                 data = json.dumps(body).encode()
+                if standin.header_pause:
+                    return self._send_slowly(status, data, headers)
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -480,6 +484,24 @@ class DecidimStandIn:
                     self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _send_slowly(self, status: int, data: bytes, headers: dict | None) -> None:
+                """A slow instance (or a slowloris in front of it): each header byte
+                within any timeout between reads, the whole far past it."""
+                head = [f"HTTP/1.1 {status} OK", "Content-Type: application/json",
+                        f"Content-Length: {len(data)}"]
+                head += [f"{name}: {value}" for name, value in (headers or {}).items()]
+                head += [f"X-Padding-{n}: {'-' * 20}" for n in range(20)]
+                try:
+                    for byte in ("\r\n".join(head) + "\r\n\r\n").encode():
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(standin.header_pause)
+                    self.wfile.write(data)
+                except OSError:
+                    with standin.lock:
+                        standin.hung_up += 1
+                    self.close_connection = True
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)

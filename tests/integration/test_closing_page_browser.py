@@ -17,6 +17,10 @@ from tests.browser import submit
 
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots" / "closing"
 CHROMIUM = "/usr/bin/chromium"
+# The elements of the page whose content is wider than what they show (a sideways scroll).
+WIDER_THAN_SHOWN = """[...document.querySelectorAll('main *')]
+    .filter(e => e.scrollWidth > e.clientWidth + 1 && ['auto', 'scroll'].includes(getComputedStyle(e).overflowX))
+    .map(e => e.tagName + '.' + e.className)"""
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
@@ -59,15 +63,34 @@ def test_the_closing_page_reads_in_french_and_italian(tmp_path):
                               "Bulletins par canal", "ne s'est pas synchronisée"):
                     assert words in text, words
                 assert phone.locator(".card svg").count() == 1
-                # Nothing wider than the phone's screen but the tables' own scroll boxes.
+                # Nothing wider than the phone's screen, nothing to scroll sideways inside it
+                # either (the counts' six columns used to scroll in a box of their own).
                 assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+                assert phone.evaluate(WIDER_THAN_SHOWN) == []
+                # A count read in the sheet's words: abstentions, not "Je m'abstiens".
+                assert "Abstentions\u00a0: 0" in text and "abstiens" not in text
                 phone.screenshot(path=str(SHOTS / "closing-fr-390.png"), full_page=True)
                 submit(phone, "nav.langs a[lang=it]")
-                assert "Verbale di chiusura" in phone.inner_text("main")
+                text = phone.inner_text("main")
+                assert "Verbale di chiusura" in text and "Astensioni: 0" in text
+                assert phone.evaluate(WIDER_THAN_SHOWN) == []
+                phone.screenshot(path=str(SHOTS / "closing-it-390.png"), full_page=True)
                 laptop = browser.new_page(viewport={"width": 1280, "height": 900})
                 laptop.goto(f"http://127.0.0.1:{port}/closing/{row['id']}?lang=it")
                 assert "Schede per canale" in laptop.inner_text("main")
                 laptop.screenshot(path=str(SHOTS / "closing-it-1280.png"), full_page=True)
+                # The dashboard names the meeting by its title and time, not its ID.
+                laptop.goto(f"http://127.0.0.1:{port}/dashboard?lang=fr")
+                laptop.fill("#token", hub.settings.admin_token)
+                submit(laptop, "main form button[type=submit]")
+                meeting = next(m for m in load_bundle(DEMO_BUNDLE_DIR).meetings
+                               if m.id == MEETING)
+                for lang in ("fr", "it"):
+                    laptop.goto(f"http://127.0.0.1:{port}/dashboard?lang={lang}")
+                    board = laptop.inner_text("main")
+                    assert meeting.title[lang] in board and MEETING not in board
+                    laptop.screenshot(path=str(SHOTS / f"dashboard-{lang}-1280.png"),
+                                      full_page=True)
             finally:
                 browser.close()
     finally:

@@ -177,3 +177,30 @@ def test_every_approved_idea_reaches_decidim_once_and_the_city_answer_comes_back
         assert standin.invalid == []
     finally:
         store.close()
+
+
+def test_an_instance_slow_to_send_its_headers_is_given_up_on_then_used_again():
+    """The stand-in sends its answers' headers a byte now and then, each well within the
+    timeout between reads: the connector's only thread would wait for the whole trickle (and
+    every consultation's sending with it). The request has one deadline in all (connect,
+    headers, body): the connector hangs up before the headers end, and the next request, the
+    instance quick again, goes through."""
+    from server.connectors.decidim import DecidimClient, DecidimConfig, DecidimUnavailable
+
+    standin = DecidimStandIn()
+    try:
+        client = DecidimClient(DecidimConfig(
+            consultation_id=CONSULTATION, url=standin.url, api_key="piazzetta-key",
+            api_secret="piazzetta-secret", proposals_component="12", version="0.32.0",
+            timeout=0.5))
+        standin.header_pause = 0.1       # ~900 header bytes: the whole trickle ~90 s
+        with pytest.raises(DecidimUnavailable, match="too slow"):
+            client.sign_in()
+        assert client.token is None
+        wait_for(lambda: standin.hung_up == 1, 30, "the stand-in sees the hang-up")
+        assert standin.sign_ins == 1     # it answered; the connector did not wait for it
+        standin.header_pause = 0.0
+        assert client.execute("query { decidim { version } }")["decidim"]["version"]
+        client.close()
+    finally:
+        standin.close()

@@ -424,3 +424,50 @@ def test_the_title_bar_shows_the_whole_title_in_each_language(make_projector, de
         assert len([line for line in drawn if line.strip()]) == len(langs), (mode, drawn)
         assert not any(line.rstrip().endswith("...") for line in drawn), (mode, drawn)
         assert label.texture_size[1] <= label.height + 1, (mode, drawn)
+
+
+def _cut_labels(root):
+    """The labels of `root` whose text does not fit the box they are drawn in: wrapped to the
+    box's width, taller than its height (Kivy drops the lines below); a shortened one ("…")
+    too. [(text, what, the lines drawn)]."""
+    from kivy.core.text.markup import MarkupLabel
+    cut = []
+    for label in labels(root):
+        if label.width < 2 or label.height < 2:
+            continue
+        label.texture_update()
+        drawn = "".join(w.text for line in label._label._cached_lines for w in line.words)
+        if label.shorten and plain(label.text).strip() and plain(drawn) != plain(
+                label.text).replace("\n", ""):
+            cut.append((plain(label.text), "shortened", drawn))
+            continue
+        if label.text_size[1] is None:
+            continue
+        core = MarkupLabel(text=label.text, font_size=label.font_size, bold=label.bold,
+                           markup=label.markup, text_size=(label.text_size[0], None),
+                           halign=label.halign, line_height=label.line_height,
+                           padding=label.padding, font_name=label.font_name)
+        core.refresh()
+        whole = ["".join(w.text for w in line.words) for line in core._cached_lines]
+        shown = ["".join(w.text for w in line.words) for line in label._label._cached_lines]
+        if len([x for x in whole if x.strip()]) > len([x for x in shown if x.strip()]):
+            cut.append((plain(label.text), "lines dropped", shown))
+    return cut
+
+
+@pytest.mark.parametrize("mode", ["bilingual", "fr", "it"])
+def test_the_views_at_1280x720_cut_nothing(make_projector, demo_results, mode):
+    """Every view in French and Italian at once on a 1280×720 projector: every label's text
+    whole in its box (the budget's and colours' project names, the themes' labels, the
+    scale's median mark were cut or dropped a line)."""
+    projector = make_projector((1280, 720), **MODES[mode])
+    projector.receive(ResultsPoll(True, demo_results))
+    cut = {}
+    for view in projector.state.views:
+        projector.apply_control({"view": view})
+        frames(12)
+        found = _cut_labels(projector.root)
+        if found:
+            cut[view] = found
+        projector.root.export_to_png(str(SHOTS / f"{view}-{mode}-whole-1280x720.png"))
+    assert not cut, "\n".join(f"{v}: {c}" for v, found in cut.items() for c in found)

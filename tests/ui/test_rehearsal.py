@@ -230,3 +230,40 @@ def test_an_idea_typed_in_rehearsal_is_refused_and_gone_once_the_session_opens(k
     assert k.root.current == "welcome" and not k.root.rehearsal
     assert idea.ids.title.text == "" and idea.ids.text.text == ""
     assert k.store.conn.execute("SELECT count(*) FROM proposals").fetchone()[0] == 0
+
+
+def _contrast(a, b) -> float:
+    def luminance(rgb):
+        def channel(c):
+            c /= 255
+            return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+        r, g, b = (channel(c) for c in rgb[:3])
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+@pytest.mark.parametrize("high_contrast", [False, True])
+def test_the_bands_bottom_edge_shows_on_either_palette(kiosk_factory, high_contrast):
+    """The band ends in a line the eye can follow between it and the screen below: on the
+    high-contrast palette's black, a black line vanished (the yellow just stopped)."""
+    from PIL import Image
+
+    from screens.theme import theme
+    k = kiosk_factory(high_contrast=high_contrast)
+    k.session.start_rehearsal()
+    k.root.settings_changed()
+    for lang in ("fr", "it"):
+        tr.lang = lang
+        band = band_is_shown(k)
+        assert theme.high_contrast == high_contrast
+        shot = k.shot(f"rehearsal_edge_{'high_contrast' if high_contrast else 'standard'}",
+                      lang)
+        with Image.open(shot) as image:
+            pixels = image.convert("RGB")
+            height = pixels.height
+            x = int(band.center_x)
+            edge = pixels.getpixel((x, height - 1 - int(band.y + dp(2))))
+            below = pixels.getpixel((x, height - 1 - int(band.y - dp(6))))
+        # Visible against the screen below (WCAG's 3:1 for a line that carries meaning).
+        assert _contrast(edge, below) >= 3, (edge, below)

@@ -397,9 +397,9 @@ def test_counts_are_read_out_in_the_rooms_words_not_the_sheets_ids(hub, demo, ta
     meeting_played(hub, demo, tablet, push)
     row = closings.make_for(hub, meeting_id=MEETING)
     record = closings.verify_document(row["document"], closings.hub_public_key(hub))
-    for lang, words, before in (("fr", "Oui\u00a0: 13, Non\u00a0: 4, Je m'abstiens\u00a0: 0",
+    for lang, words, before in (("fr", "Oui\u00a0: 13, Non\u00a0: 4, Abstentions\u00a0: 0",
                                  "Oui\u00a0: 30"),
-                                ("it", "Sì: 13, No: 4, Mi astengo: 0", "Sì: 30")):
+                                ("it", "Sì: 13, No: 4, Astensioni: 0", "Sì: 30")):
         prompt = next(q for q in demo.questions if q.id == "q-ticket").prompt[lang]
         lines = count_lines(hub, record, lang)
         assert [line["question"] for line in lines] == [prompt, prompt]
