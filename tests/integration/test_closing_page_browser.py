@@ -59,9 +59,14 @@ def test_the_closing_page_reads_in_french_and_italian(tmp_path):
                 phone = browser.new_page(viewport={"width": 390, "height": 844})
                 phone.goto(f"http://127.0.0.1:{port}/closing/{row['id']}?lang=fr")
                 text = phone.inner_text("main")
-                for words in ("Procès-verbal de clôture", "Vérifié",
-                              "Bulletins par canal", "ne s'est pas synchronisée"):
+                # The late tablet said by its sync, not by its alias (a code nobody can match
+                # to a tablet: "La tablette « heemrydxrs3g4ls2 »", "Saisi par : zrcrjzom…").
+                for words in ("Procès-verbal de clôture", "Vérifié", "Bulletins par canal",
+                              "Une tablette de ce lieu ne s'est jamais synchronisée"):
                     assert words in text, words
+                assert "\nune tablette\n" in text       # "Saisi par" is the cell's ::before
+                codes = [d[key] for d in hub.devices() for key in ("alias", "id") if d[key]]
+                assert not [code for code in codes if code[:8] in text.split("Empreinte")[0]]
                 assert phone.locator(".card svg").count() == 1
                 # Nothing wider than the phone's screen, nothing to scroll sideways inside it
                 # either (the counts' six columns used to scroll in a box of their own).
