@@ -96,6 +96,18 @@ def test_the_closing_page_reads_in_french_and_italian(tmp_path):
                     assert meeting.title[lang] in board and MEETING not in board
                     laptop.screenshot(path=str(SHOTS / f"dashboard-{lang}-1280.png"),
                                       full_page=True)
+                # An officer on their phone: the participation and cards tables read one block
+                # per row, nothing to scroll sideways (the figures were off the screen's edge).
+                laptop.set_viewport_size({"width": 390, "height": 844})
+                for lang in ("fr", "it"):
+                    laptop.goto(f"http://127.0.0.1:{port}/dashboard?lang={lang}")
+                    assert laptop.evaluate("document.documentElement.scrollWidth") <= 390
+                    assert laptop.evaluate(WIDER_THAN_SHOWN) == []
+                    assert laptop.locator("table.stack").count() == 2
+                    assert laptop.evaluate("getComputedStyle(document.querySelector("
+                                           "'table.stack tbody tr')).display") == "block"
+                    laptop.screenshot(path=str(SHOTS / f"dashboard-{lang}-390.png"),
+                                      full_page=True)
             finally:
                 browser.close()
     finally:
