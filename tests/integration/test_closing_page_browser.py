@@ -4,6 +4,7 @@ Italian on a laptop, verified, its figures and mismatches readable, the language
 without losing the record. Screenshots in build/screenshots/closing/."""
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -65,6 +66,10 @@ def test_the_closing_page_reads_in_french_and_italian(tmp_path):
                               "Une tablette de ce lieu ne s'est jamais synchronisée"):
                     assert words in text, words
                 assert "\nune tablette\n" in text       # "Saisi par" is the cell's ::before
+                # A batch by its kind, cards and hour, not by its ID (on no card, no sheet).
+                batches = json.loads(row["document"])["record"]["cards"]["batches"]
+                assert batches and "Lots de cartes\u00a0: Imprimées, 6 (" in text
+                assert not [b for b in batches if b["batch"][:8] in text]
                 codes = [d[key] for d in hub.devices() for key in ("alias", "id") if d[key]]
                 assert not [code for code in codes if code[:8] in text.split("Empreinte")[0]]
                 assert phone.locator(".card svg").count() == 1
