@@ -544,6 +544,9 @@ def test_very_large_text_keeps_every_word_in_sight(kiosk_factory, size):
     how = question.ids.help
     assert how.text and how.font_size == theme.font_body
     assert list(how.color) == list(theme.colours["text"])
+    # The progress beside the larger buttons wraps, whole: the header grows, no word cut.
+    progress = question.ids.progress_label
+    assert progress.texture_size[1] <= progress.height + 1
     k.shot(f"walk-colour-{orientation}")
     while k.session.question.kind != "choice":
         question.skip()
