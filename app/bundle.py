@@ -654,7 +654,9 @@ class _Parser:
         return Project(self.ident(p.get("id"), f"{field}.id"),
                        self.text(p.get("title"), f"{field}.title"),
                        self.text(p.get("description"), f"{field}.description"),
-                       theme, cost, self.image(p.get("image"), f"{field}.image"), proposed_by)
+                       theme, cost, self.image(p.get("image"), f"{field}.image"), proposed_by,
+                       self.easy_text(p.get("title_easy"), f"{field}.title_easy"),
+                       self.easy_text(p.get("description_easy"), f"{field}.description_easy"))
 
     def question(self, q: dict, field: str, projects: dict, theme_ids: set) -> Question:
         kind = q.get("kind")
