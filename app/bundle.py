@@ -217,6 +217,8 @@ def _wav_is_whole(data: bytes) -> bool:
     import wave
     if not (data.startswith(b"RIFF") and data[8:12] == b"WAVE"):
         return False
+    if not _riff_chunks_fill(data):
+        return False
     try:
         with wave.open(io.BytesIO(data), "rb") as wav:
             frames, width, channels = wav.getnframes(), wav.getsampwidth(), wav.getnchannels()
@@ -225,6 +227,16 @@ def _wav_is_whole(data: bytes) -> bool:
     except (wave.Error, EOFError, ValueError, struct.error):
         return False
     return frames > 0 and 0 < rate <= 384000 and len(sound) == frames * width * channels
+
+
+def _riff_chunks_fill(data: bytes) -> bool:
+    """Every byte after `RIFF….WAVE` belongs to a chunk (`wave` stops at the samples: bytes
+    after them, a page or an archive, passed unread)."""
+    position = 12
+    while position + 8 <= len(data):
+        size = struct.unpack_from("<I", data, position + 4)[0]
+        position += 8 + size + (size & 1)
+    return position in (len(data), len(data) + 1)     # the last pad byte may be missing
 
 
 def _ogg_is_whole(data: bytes) -> bool:
@@ -279,12 +291,26 @@ def _mp3_is_whole(data: bytes) -> bool:
     while position < len(data):
         length = _mp3_frame_length(data, position)
         if length == 0:
-            # Only a trailing tag (ID3v1 "TAG", APE) may follow the frames.
-            return frames >= 2 and data[position:position + 3] in (b"TAG", b"APE")
+            # Only trailing tags (APEv2, then ID3v1) may follow the frames, nothing after them.
+            return frames >= 2 and _mp3_tags_fill(data[position:])
         position += length
         frames += 1
     # Every frame followed by the next one; the last may be cut short (tools that trim).
     return frames >= 2 or (frames == 1 and position == len(data))
+
+
+def _mp3_tags_fill(tail: bytes) -> bool:
+    """Whether `tail` is an APEv2 tag (by the size its footer declares), an ID3v1 tag (128
+    bytes, "TAG") or the one then the other: a tag's name followed by anything passed before."""
+    if len(tail) >= 128 and tail[-128:].startswith(b"TAG"):
+        tail = tail[:-128]
+    if not tail:
+        return True
+    footer = tail[-32:]
+    if len(footer) < 32 or not footer.startswith(b"APETAGEX"):
+        return False
+    size, _items, flags = struct.unpack_from("<III", footer, 12)
+    return len(tail) == size + (32 if flags & 0x80000000 else 0)
 
 
 def read_bundle_audio(folder: str | Path, rel: str) -> bytes:
