@@ -35,6 +35,9 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 AUDIO_SUFFIXES = (".ogg", ".wav", ".mp3")
 MAX_AUDIO_BYTES = 4 * 1024 * 1024
 _IMAGE_FORMATS = {"PNG", "JPEG", "WEBP", "MPO"}
+# The formats a name's suffix may hold (the hub serves the file as the type its name says).
+_FORMATS_BY_SUFFIX = {".png": {"PNG"}, ".jpg": {"JPEG", "MPO"}, ".jpeg": {"JPEG", "MPO"},
+                      ".webp": {"WEBP"}}
 MAX_INT = 10 ** 12
 
 # The map (docs/bundle-format.md, "Map"): bounds on what a bundle can make a tablet hold.
@@ -108,7 +111,8 @@ def check_image_bytes(data: bytes, rel: str) -> None:
     SHA-256) pass without a second decoding."""
     if len(data) > MAX_IMAGE_BYTES:
         raise BundleError(N_("The image {path} is too large."), rel, path=rel)
-    digest = hashlib.sha256(data).digest()
+    # The same bytes under another kind's name are checked again (their kind is part of it).
+    digest = hashlib.sha256(Path(rel).suffix.lower().encode() + b"|" + data).digest()
     with _passed_lock:
         if digest in _PASSED_IMAGES:
             return
@@ -131,12 +135,15 @@ def _decode_image(data: bytes, rel: str) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
-                if img.format not in _IMAGE_FORMATS:
+                if img.format not in _FORMATS_BY_SUFFIX.get(Path(rel).suffix.lower(),
+                                                             _IMAGE_FORMATS):
                     raise not_an_image
                 width, height = img.size
                 if width * height > MAX_IMAGE_PIXELS:
                     raise too_many
                 img.load()          # decodes it all: a truncated file fails here
+                if not _image_ends_at_its_end(img.format, data):
+                    raise not_an_image
     except BundleError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -145,6 +152,18 @@ def _decode_image(data: bytes, rel: str) -> None:
         raise not_an_image from None
     except Exception:
         raise BundleError(N_("The image {path} is broken."), rel, path=rel) from None
+
+
+def _image_ends_at_its_end(image_format: str, data: bytes) -> bool:
+    """A PNG's last chunk (IEND) or a WebP's RIFF size ends the file: a page or an archive
+    appended to a picture is not decoded, so not checked. (A JPEG may carry more after its
+    end: a phone's other pictures, MPO.)"""
+    if image_format == "PNG":
+        return data.endswith(b"\x00\x00\x00\x00IEND\xaeB`\x82")
+    if image_format == "WEBP":
+        return len(data) >= 8 and struct.unpack_from("<I", data, 4)[0] + 8 in (
+            len(data), len(data) - 1)
+    return True
 
 
 def _bundle_file(folder: str | Path, rel: str, *, expected: str, link: str,

@@ -103,3 +103,33 @@ def test_bundle_files_are_served_with_a_strict_type_nosniff_and_a_sandbox(api):
     again = client.get("/api/v1/consultations/alpimed-2030/files/images/cover.png",
                        headers={"If-None-Match": answer.headers["etag"]})
     assert again.status_code == 304 and again.headers["x-content-type-options"] == "nosniff"
+
+
+def _picture(fmt: str) -> bytes:
+    from PIL import Image
+    out = io.BytesIO()
+    Image.new("RGB", (24, 16), (200, 40, 0)).save(out, fmt)
+    return out.getvalue()
+
+
+def test_a_picture_is_of_the_kind_its_name_says_and_ends_where_it_ends():
+    """attack6: a JPEG named .png (served as image/png) and a PNG or WebP with a page or an
+    archive after its last chunk passed (Pillow stops at the picture's end); the same bytes
+    passed once were not checked again under another name."""
+    from app.bundle import check_image_bytes
+
+    def image_refused(data: bytes, name: str) -> bool:
+        try:
+            check_image_bytes(data, name)
+        except BundleError:
+            return True
+        return False
+    png, jpeg, webp = _picture("PNG"), _picture("JPEG"), _picture("WEBP")
+    page = b"<html><script>alert(1)</script></html>"
+    for data, name in ((png, "a.png"), (jpeg, "a.jpg"), (jpeg, "a.jpeg"), (webp, "a.webp"),
+                       (jpeg + page, "trailer.jpg")):     # a phone's JPEG may carry more
+        assert not image_refused(data, name), name
+    for data, name in ((jpeg, "jpeg.png"), (png, "png.jpg"), (webp, "webp.png"),
+                       (png + page, "tail.png"), (png + b"PK\x05\x06" + bytes(18), "zip.png"),
+                       (webp + page, "tail.webp")):
+        assert image_refused(data, name), name
