@@ -174,6 +174,9 @@ def is_trusted(address: str, trusted: tuple[str, ...]) -> bool:
     return any(ip.version == net.version and ip in net for net in _networks(tuple(trusted)))
 
 
+MALFORMED_CLIENT = "forwarded-unreadable"
+
+
 def client_address(scope, trusted: tuple[str, ...]) -> str:
     """The client's address: the peer's, or, when the peer is a trusted reverse proxy, the
     last address in X-Forwarded-For that is not a trusted proxy (the left ones are the
@@ -190,7 +193,10 @@ def client_address(scope, trusted: tuple[str, ...]) -> str:
         try:
             return str(ipaddress.ip_address(address))
         except ValueError:
-            return peer
+            # Not an address ("1.2.3.4:5678", "unknown"): someone behind the proxy all the
+            # same, never the proxy itself (that would give them its trust: /readyz details,
+            # no per-address cap); one key for all such clients.
+            return MALFORMED_CLIENT
     return peer
 
 

@@ -46,6 +46,11 @@ def test_the_public_reads_only_the_status_and_is_rate_limited(api, hub, monkeypa
     assert balancer.get("/readyz").json()["schema"] == migrations.LATEST
     forwarded = balancer.get("/readyz", headers={"X-Forwarded-For": "127.0.0.1, 203.0.113.9"})
     assert _status_only(forwarded, True)          # a client behind it: the status only
+    # attack6: a last address the hub cannot read (a port after it, "unknown") is still a
+    # client behind the proxy, never the proxy itself.
+    for unreadable in ("203.0.113.9:5678", "unknown", "127.0.0.1, [::1]:80"):
+        answer = balancer.get("/readyz", headers={"X-Forwarded-For": unreadable})
+        assert _status_only(answer, True), unreadable
     monkeypatch.setitem(api.app.state.limits.items, "public", parse("2/minute"))
     codes = [api.fresh().get("/readyz").status_code for _ in range(3)]
     assert codes[-1] == 429 and "retry-after" in api.fresh().get("/readyz").headers
