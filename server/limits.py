@@ -138,6 +138,7 @@ class RateLimits:
 
     def hit(self, kind: str, who: str) -> None:
         item = self.items[kind]
+        who = address_owner(who)      # an IPv6 client counts by its /64
         key = digest(who, self._process_key if who.startswith("contact:")
                      else self.settings.secret_key)
         if self.limiter.hit(item, kind, key):
@@ -146,6 +147,21 @@ class RateLimits:
         retry = max(1, math.ceil(reset - time.time()))
         raise HubError(N_("Too many requests: try again in {seconds} seconds."), status=429,
                        code="rate_limited", headers={"Retry-After": str(retry)}, seconds=retry)
+
+
+def address_owner(address: str) -> str:
+    """Whom an address's counts and caps belong to: the address, or an IPv6 client's /64 (one
+    home or phone holds the whole /64 and picks any address in it: counted by address, it
+    would pass every rate limit by taking the next one). Anything else is returned as is."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 4:
+        return str(ip)
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False))
 
 
 @functools.lru_cache(maxsize=64)

@@ -84,3 +84,17 @@ def test_a_shared_port_is_refused_on_sqlite(tmp_path, monkeypatch, capsys):
     assert serve(settings) == 2
     assert "PostgreSQL" in capsys.readouterr().err
     assert not (tmp_path / "hub" / "hub.db").exists()      # refused before opening anything
+
+
+def test_an_ipv6_client_taking_the_next_address_of_its_64_is_still_rate_limited(api,
+                                                                                monkeypatch):
+    """attack6: one home or phone holds a whole IPv6 /64; counted by address, each new one
+    passed every rate limit (the streams' cap already counted by /64: one rule now)."""
+    monkeypatch.setitem(api.app.state.limits.items, "public", parse("2/minute"))
+    codes = [_from(api, f"2001:db8:6:6::{n:x}").get("/readyz").status_code
+             for n in range(1, 5)]
+    assert codes[:2] == [200, 200] and codes[2:] == [429, 429]
+    assert _from(api, "2001:db8:6:7::1").get("/readyz").status_code == 200   # another /64
+    assert _from(api, "::ffff:198.51.100.4").get("/readyz").status_code == 200
+    assert _from(api, "198.51.100.4").get("/readyz").status_code == 200
+    assert _from(api, "198.51.100.4").get("/readyz").status_code == 429    # the same client
