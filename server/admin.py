@@ -349,6 +349,13 @@ def serve(settings: Settings, log_level: str = "warning", on_start=None) -> int:
     handle_exit = server.handle_exit
 
     def stop(sig, frame) -> None:
+        # The confirmations waiting in memory written first, before /readyz says 503 and the
+        # listener closes: the balancer then sends the sign-up pages to another process at
+        # once, and a link confirmed here and opened again there must find its card shown.
+        try:
+            app.state.hub.participation.write_confirmations()
+        except Exception:      # noqa: BLE001 - written again when the hub closes
+            pass
         # Open results streams end now rather than hold the graceful shutdown to its timeout.
         app.state.streams.close_all()
         handle_exit(sig, frame)
