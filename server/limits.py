@@ -152,7 +152,9 @@ class RateLimits:
 def address_owner(address: str) -> str:
     """Whom an address's counts and caps belong to: the address, or an IPv6 client's /64 (one
     home or phone holds the whole /64 and picks any address in it: counted by address, it
-    would pass every rate limit by taking the next one). Anything else is returned as is."""
+    would pass every rate limit by taking the next one). Not on the room's own network: its
+    phones share one /64 there (link-local, unique local addresses), each its own address as
+    over IPv4. Anything else is returned as is."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -161,7 +163,12 @@ def address_owner(address: str) -> str:
         return str(ip)
     if ip.ipv4_mapped is not None:
         return str(ip.ipv4_mapped)
+    if ip.is_loopback or ip.is_link_local or ip in _UNIQUE_LOCAL:
+        return str(ip)
     return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+
+
+_UNIQUE_LOCAL = ipaddress.ip_network("fc00::/7")
 
 
 @functools.lru_cache(maxsize=64)
