@@ -89,3 +89,34 @@ def test_a_client_reaches_only_its_hub(servers):
     # "//host/…" and "/…" are paths on the hub, not other hosts.
     assert client.url("//elsewhere.example/x") == base + "/elsewhere.example/x"
     assert client.url(f"{base}/api/v1/bundle") == base + "/api/v1/bundle"
+
+
+class Counting(Hostile):
+    asked: list = []
+
+    def do_GET(self):
+        if self.path != f"{API_PREFIX}/bundle":
+            type(self).asked.append(self.path)
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        super().do_GET()
+
+
+def test_an_index_naming_one_consultation_many_times_is_fetched_once(hub):
+    """attack6: the index (up to 32 MiB) may name one consultation 100,000 times, each with
+    another hash: the room hub fetched its bundle once per entry, every pull."""
+    server = _serve(Counting)
+    Counting.asked = []
+    Counting.index = {"consultations": [{"id": "alpimed-2030", "sha256": f"{n:064x}",
+                                         "bundle_url": f"/b/{n}", "files": []}
+                                        for n in range(200)]}
+    try:
+        central = HubClient(f"http://127.0.0.1:{server.server_address[1]}", "room", "secret")
+        with pytest.raises(NotAcknowledged):
+            upstream.pull_bundles(hub, central, {})
+        assert Counting.asked == ["/b/0"]
+    finally:
+        server.shutdown()
+        server.server_close()
