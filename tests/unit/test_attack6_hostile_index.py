@@ -93,10 +93,27 @@ def test_a_client_reaches_only_its_hub(servers):
 
 class Counting(Hostile):
     asked: list = []
+    bundles: list = []
 
     def do_GET(self):
+        if self.path == f"{API_PREFIX}/cards":          # a tablet asks its card checks first
+            body = json.dumps({"protocol": PROTOCOL_VERSION, "keys": {}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if self.path != f"{API_PREFIX}/bundle":
             type(self).asked.append(self.path)
+            if self.path.startswith("/t/"):        # a valid bundle, spelt its own way
+                body = type(self).bundles[int(self.path[3:])]
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
             self.send_response(404)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -118,5 +135,34 @@ def test_an_index_naming_one_consultation_many_times_is_fetched_once(hub):
             upstream.pull_bundles(hub, central, {})
         assert Counting.asked == ["/b/0"]
     finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_tablet_fetches_a_consultation_named_many_times_once(tmp_path):
+    """The same index from a hostile room hub to its tablets (sync.content.pull_bundles)."""
+    from app.store import Store
+    from sync.content import pull_bundles
+    server = _serve(Counting)
+    Counting.asked = []
+    import hashlib
+
+    from app.paths import DEMO_BUNDLE_DIR
+    bundle = json.loads((DEMO_BUNDLE_DIR / "bundle.json").read_text(encoding="utf-8"))
+    Counting.bundles = [json.dumps(bundle, indent=n % 8).encode() + b" " * n
+                        for n in range(20)]
+    Counting.index = {"consultations": [
+        {"id": "alpimed-2030", "sha256": hashlib.sha256(body).hexdigest(),
+         "bundle_url": f"/t/{n}", "files": []} for n, body in enumerate(Counting.bundles)]}
+    store = Store.memory()
+    try:
+        client = HubClient(f"http://127.0.0.1:{server.server_address[1]}", "tab", "secret")
+        try:
+            pull_bundles(store, client, tmp_path / "bundles")
+        except NotAcknowledged:
+            pass                     # the bundle's 404: what counts is how often it was asked
+        assert [a for a in Counting.asked if a.startswith("/t/")] == ["/t/0"]
+    finally:
+        store.close()
         server.shutdown()
         server.server_close()
