@@ -15,15 +15,11 @@ import time
 import pytest
 import requests
 
-from app.signup import mint_signup_token
-from server.db import sha256
-from server.hub import Hub
 from server.settings import Settings
 
-from .conftest import HubProcess
+from .conftest import HubProcess, signed_up, signup_token
 
 pytestmark = pytest.mark.process
-SITE, CONSULTATION = "menton-mediatheque", "alpimed-2030"
 
 
 def _refuses(port: int) -> bool:
@@ -35,33 +31,13 @@ def _refuses(port: int) -> bool:
 
 
 def test_a_stopping_hub_writes_the_cards_it_showed_before_it_stops_answering(tmp_path):
-    from app.paths import DEMO_BUNDLE_DIR
     process = HubProcess(tmp_path / "hub")
     settings = Settings.from_env({}, data_dir=tmp_path / "hub", public_url=process.url)
-    hub = Hub(settings)
-    try:
-        hub.import_bundle(DEMO_BUNDLE_DIR)
-        answer = hub.enroll(hub.make_enrollment_code(SITE)["code"], "tab-1",
-                            sha256("tablet secret"))
-        token = mint_signup_token(answer["signup_key"], consultation=CONSULTATION, site=SITE,
-                                  meeting=None, device=answer["alias"])
-    finally:
-        hub.close()
+    token = signup_token(settings)
     process.start()
     slow = None
     try:
-        form = requests.get(process.url + "/signup", params={"t": token}, timeout=10)
-        hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"',
-                                 form.text))
-        signed = requests.post(process.url + "/signup", timeout=10, data={
-            **hidden, "name": "Résidente", "contact": "r@example.org", "consent": "1"})
-        assert signed.status_code == 200
-        hub = Hub(settings)
-        try:
-            link = hub.participation.confirmation_link(hidden["k"]).split("t=", 1)[1]
-            code = hub.participation.confirm_code(hidden["k"])
-        finally:
-            hub.close()
+        signup, link, code = signed_up(process.url, token, settings)
         page = requests.post(process.url + "/signup/confirm", data={"t": link, "code": code},
                              timeout=30)
         assert re.findall(r'class="code"[^>]*>([A-Z0-9-]+)<', page.text)   # a card shown
@@ -79,7 +55,7 @@ def test_a_stopping_hub_writes_the_cards_it_showed_before_it_stops_answering(tmp
         db = sqlite3.connect(f"file:{tmp_path / 'hub' / 'hub.sqlite3'}?mode=ro", uri=True)
         try:
             issued = db.execute("SELECT card_issued FROM signups WHERE id = ?",
-                                (hidden["k"],)).fetchone()
+                                (signup,)).fetchone()
         finally:
             db.close()
         assert issued is not None and issued[0]   # already written: the other one sees it

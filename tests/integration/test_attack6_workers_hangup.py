@@ -16,13 +16,9 @@ import time
 import pytest
 import requests
 
-from app.paths import DEMO_BUNDLE_DIR
-from app.signup import mint_signup_token
-from server.db import sha256
-from server.hub import Hub
 from server.settings import Settings
 
-from .conftest import ROOT, free_port
+from .conftest import ROOT, free_port, signed_up, signup_token
 from .test_postgres import pg_url  # noqa: F401  (the fixture: a database of the test's own)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.process, pytest.mark.slow]
@@ -55,18 +51,9 @@ def _children(pid: int) -> set[int]:
 
 
 def test_a_hang_up_of_the_group_shows_no_second_card(tmp_path, pg_url):  # noqa: F811
-    site, consultation = "menton-mediatheque", "alpimed-2030"
     settings = Settings.from_env({}, data_dir=tmp_path / "hub", database_url=pg_url,
                                  public_url="https://hub.example")
-    hub = Hub(settings)
-    try:
-        hub.import_bundle(DEMO_BUNDLE_DIR)
-        answer = hub.enroll(hub.make_enrollment_code(site)["code"], "tab-1",
-                            sha256("tablet secret"))
-        token = mint_signup_token(answer["signup_key"], consultation=consultation, site=site,
-                                  meeting=None, device=answer["alias"])
-    finally:
-        hub.close()
+    token = signup_token(settings)
     port, people_port = free_port(), free_port()
     env = {**os.environ, "PIAZZETTA_HUB_DATA_DIR": str(tmp_path / "hub"),
            "PIAZZETTA_HUB_PORT": str(port), "PIAZZETTA_HUB_HOST": "127.0.0.1",
@@ -78,18 +65,7 @@ def test_a_hang_up_of_the_group_shows_no_second_card(tmp_path, pg_url):  # noqa:
     workers, people = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{people_port}"
     try:
         assert _wait(lambda: _ready(workers) and _ready(people))
-        form = requests.get(people + "/signup", params={"t": token}, timeout=10)
-        hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"',
-                                 form.text))
-        assert requests.post(people + "/signup", timeout=10, data={
-            **hidden, "name": "Résidente", "contact": "r@example.org",
-            "consent": "1"}).status_code == 200
-        hub = Hub(settings)
-        try:
-            link = hub.participation.confirmation_link(hidden["k"]).split("t=", 1)[1]
-            code = hub.participation.confirm_code(hidden["k"])
-        finally:
-            hub.close()
+        _signup, link, code = signed_up(people, token, settings)
 
         def cards() -> list[str]:
             page = requests.post(people + "/signup/confirm", data={"t": link, "code": code},
