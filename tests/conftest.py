@@ -1,10 +1,14 @@
 """Shared fixtures: the demo consultation and stores (in memory and on disk)."""
 import os
-import resource
 import sys
 from pathlib import Path
 
 import pytest
+
+try:
+    import resource
+except ImportError:          # Windows: no peak RSS in --cpu-files
+    resource = None
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -109,6 +113,8 @@ _PEAK_FILES: dict[str, float] = {}
 
 
 def _peak_mib() -> float:
+    if resource is None:
+        return 0.0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss      # KiB on Linux, bytes on macOS
     return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
