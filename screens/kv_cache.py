@@ -20,7 +20,7 @@ import threading
 from contextlib import contextmanager
 
 _FORMAT = 1
-_lock = threading.Lock()
+_lock = threading.RLock()      # re-entered: a #:import directive may load another .kv
 
 
 def cache_path(kv_path: str) -> str | None:

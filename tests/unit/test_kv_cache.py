@@ -106,3 +106,27 @@ def test_nothing_written_without_bytecode(tmp_path, cache_dir, monkeypatch):
     kv.write_text("<Label>:\n    text: str(self.width)\n")
     assert described(parse(str(kv), cached=True)) == described(parse(str(kv), cached=False))
     assert not Path(kv_cache.cache_path(str(kv))).exists()
+
+
+def test_a_kv_loaded_while_another_is_parsed(tmp_path, cache_dir, monkeypatch):
+    """A `#:import` directive may import a module that loads its own .kv (screens' modules
+    call load_kv at import): both files get their own compiled rules, nothing waits."""
+    inner = tmp_path / "inner.kv"
+    inner.write_text("<Label>:\n    text: str(self.height)\n")
+    (tmp_path / "kv_nested_module.py").write_text(
+        "from pathlib import Path\n"
+        "from kivy.lang.parser import Parser\n"
+        "from screens import kv_cache\n"
+        f"PATH = {str(inner)!r}\n"
+        "with kv_cache.compiled_rules(PATH):\n"
+        "    PARSED = Parser(content=Path(PATH).read_text(), filename=PATH)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    outer = tmp_path / "outer.kv"
+    outer.write_text("#:import nested kv_nested_module\n<Button>:\n    text: str(self.width)\n")
+    parsed = parse(str(outer), cached=True)
+    import kv_nested_module
+    assert described(parsed) == described(parse(str(outer), cached=False))
+    assert described(kv_nested_module.PARSED) == described(parse(str(inner), cached=False))
+    assert kv_cache._read(str(inner), kv_cache.cache_path(str(inner)))
+    assert kv_cache._read(str(outer), kv_cache.cache_path(str(outer)))
+    sys.modules.pop("kv_nested_module", None)
