@@ -378,10 +378,17 @@ class KioskRoot(FloatLayout):
         self.tap_guard.arm()
         self._heard = None
 
-    def _guard_down(self, _window, touch):
+    def _guard_down(self, window, touch):
         if self.tap_guard.refuses(touch):
             self.poke()
             return True
+        if self.resident.read_aloud == "audio_first":
+            # A dialog (stop voting?, are you still there?, the display panel) takes touches
+            # before the screens do: its buttons are read first there too.
+            modal = window.children[0] if window.children else None
+            if isinstance(modal, ModalView) and self._read_first_on(modal, *touch.pos):
+                self.poke()
+                return True
         return False
 
     def _guard_rest(self, _window, touch):
@@ -634,11 +641,16 @@ class KioskRoot(FloatLayout):
         else; a second touch on the same button acts (through the tap guard, as any tap). A
         text touched is read and the touch goes on (a scroll still scrolls). True: the touch
         is used up."""
-        from screens.reading import audible_under, spoken_words
         screen = self.manager.current_screen
-        if screen is None or self.current in ("pin", "facilitator"):
+        if screen is None:
             return False
-        x, y = self.to_window(*touch.pos)
+        return self._read_first_on(screen, *self.to_window(*touch.pos))
+
+    def _read_first_on(self, screen, x, y) -> bool:
+        """`_read_first` on `screen` (a screen, or a dialog over it) at the window point (x, y)."""
+        from screens.reading import audible_under, spoken_words
+        if self.current in ("pin", "facilitator"):
+            return False
         button, label = audible_under(screen, x, y)
         if button is not None:
             if button is self._heard:

@@ -417,6 +417,23 @@ def test_audio_first_reads_the_navigation_buttons_before_they_act(kiosk_factory,
     assert k.session.question.id == qid
     finger(nxt)
     assert k.session.question.id != qid
+    # The "Stop here?" dialog over the screen: its buttons are read first too.
+    here = k.session.question.id
+    finger(stop)
+    heard(stop, tr._("Stop voting"))
+    finger(stop)
+    dialog = question.confirm_stop
+    assert dialog is not None and dialog.parent is not None
+    stay, leave = dialog.ids.stay, dialog.ids.leave
+    finger(leave)
+    heard(leave, tr._("Yes, stop"))
+    assert dialog.parent is not None and k.session.started     # read, not stopped
+    k.shot(f"audio-first-dialog-{lang}")
+    finger(stay)
+    heard(stay, tr._("Continue"))
+    assert dialog.parent is not None
+    finger(stay)                              # the second touch acts: back to the ballot
+    assert dialog.parent is None and k.session.question.id == here and k.session.started
     # A language button is read in its own language.
     other = "it" if lang == "fr" else "fr"
     chooser = next(b for b in question.ids.languages.children if b.lang == other)
