@@ -35,6 +35,9 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 AUDIO_SUFFIXES = (".ogg", ".wav", ".mp3")
 MAX_AUDIO_BYTES = 4 * 1024 * 1024
 _IMAGE_FORMATS = {"PNG", "JPEG", "WEBP", "MPO"}
+# The formats a name's suffix may hold (the hub serves the file as the type its name says).
+_FORMATS_BY_SUFFIX = {".png": {"PNG"}, ".jpg": {"JPEG", "MPO"}, ".jpeg": {"JPEG", "MPO"},
+                      ".webp": {"WEBP"}}
 MAX_INT = 10 ** 12
 
 # The map (docs/bundle-format.md, "Map"): bounds on what a bundle can make a tablet hold.
@@ -108,7 +111,8 @@ def check_image_bytes(data: bytes, rel: str) -> None:
     SHA-256) pass without a second decoding."""
     if len(data) > MAX_IMAGE_BYTES:
         raise BundleError(N_("The image {path} is too large."), rel, path=rel)
-    digest = hashlib.sha256(data).digest()
+    # The same bytes under another kind's name are checked again (their kind is part of it).
+    digest = hashlib.sha256(Path(rel).suffix.lower().encode() + b"|" + data).digest()
     with _passed_lock:
         if digest in _PASSED_IMAGES:
             return
@@ -131,12 +135,15 @@ def _decode_image(data: bytes, rel: str) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
-                if img.format not in _IMAGE_FORMATS:
+                if img.format not in _FORMATS_BY_SUFFIX.get(Path(rel).suffix.lower(),
+                                                             _IMAGE_FORMATS):
                     raise not_an_image
                 width, height = img.size
                 if width * height > MAX_IMAGE_PIXELS:
                     raise too_many
                 img.load()          # decodes it all: a truncated file fails here
+                if not _image_ends_at_its_end(img.format, data):
+                    raise not_an_image
     except BundleError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -145,6 +152,18 @@ def _decode_image(data: bytes, rel: str) -> None:
         raise not_an_image from None
     except Exception:
         raise BundleError(N_("The image {path} is broken."), rel, path=rel) from None
+
+
+def _image_ends_at_its_end(image_format: str, data: bytes) -> bool:
+    """A PNG's last chunk (IEND) or a WebP's RIFF size ends the file: a page or an archive
+    appended to a picture is not decoded, so not checked. (A JPEG may carry more after its
+    end: a phone's other pictures, MPO.)"""
+    if image_format == "PNG":
+        return data.endswith(b"\x00\x00\x00\x00IEND\xaeB`\x82")
+    if image_format == "WEBP":
+        return len(data) >= 8 and struct.unpack_from("<I", data, 4)[0] + 8 in (
+            len(data), len(data) - 1)
+    return True
 
 
 def _bundle_file(folder: str | Path, rel: str, *, expected: str, link: str,
@@ -217,6 +236,8 @@ def _wav_is_whole(data: bytes) -> bool:
     import wave
     if not (data.startswith(b"RIFF") and data[8:12] == b"WAVE"):
         return False
+    if not _riff_chunks_fill(data):
+        return False
     try:
         with wave.open(io.BytesIO(data), "rb") as wav:
             frames, width, channels = wav.getnframes(), wav.getsampwidth(), wav.getnchannels()
@@ -225,6 +246,16 @@ def _wav_is_whole(data: bytes) -> bool:
     except (wave.Error, EOFError, ValueError, struct.error):
         return False
     return frames > 0 and 0 < rate <= 384000 and len(sound) == frames * width * channels
+
+
+def _riff_chunks_fill(data: bytes) -> bool:
+    """Every byte after `RIFF….WAVE` belongs to a chunk (`wave` stops at the samples: bytes
+    after them, a page or an archive, passed unread)."""
+    position = 12
+    while position + 8 <= len(data):
+        size = struct.unpack_from("<I", data, position + 4)[0]
+        position += 8 + size + (size & 1)
+    return position in (len(data), len(data) + 1)     # the last pad byte may be missing
 
 
 def _ogg_is_whole(data: bytes) -> bool:
@@ -279,12 +310,26 @@ def _mp3_is_whole(data: bytes) -> bool:
     while position < len(data):
         length = _mp3_frame_length(data, position)
         if length == 0:
-            # Only a trailing tag (ID3v1 "TAG", APE) may follow the frames.
-            return frames >= 2 and data[position:position + 3] in (b"TAG", b"APE")
+            # Only trailing tags (APEv2, then ID3v1) may follow the frames, nothing after them.
+            return frames >= 2 and _mp3_tags_fill(data[position:])
         position += length
         frames += 1
     # Every frame followed by the next one; the last may be cut short (tools that trim).
     return frames >= 2 or (frames == 1 and position == len(data))
+
+
+def _mp3_tags_fill(tail: bytes) -> bool:
+    """Whether `tail` is an APEv2 tag (by the size its footer declares), an ID3v1 tag (128
+    bytes, "TAG") or the one then the other: a tag's name followed by anything passed before."""
+    if len(tail) >= 128 and tail[-128:].startswith(b"TAG"):
+        tail = tail[:-128]
+    if not tail:
+        return True
+    footer = tail[-32:]
+    if len(footer) < 32 or not footer.startswith(b"APETAGEX"):
+        return False
+    size, _items, flags = struct.unpack_from("<III", footer, 12)
+    return len(tail) == size + (32 if flags & 0x80000000 else 0)
 
 
 def read_bundle_audio(folder: str | Path, rel: str) -> bytes:
@@ -654,7 +699,9 @@ class _Parser:
         return Project(self.ident(p.get("id"), f"{field}.id"),
                        self.text(p.get("title"), f"{field}.title"),
                        self.text(p.get("description"), f"{field}.description"),
-                       theme, cost, self.image(p.get("image"), f"{field}.image"), proposed_by)
+                       theme, cost, self.image(p.get("image"), f"{field}.image"), proposed_by,
+                       self.easy_text(p.get("title_easy"), f"{field}.title_easy"),
+                       self.easy_text(p.get("description_easy"), f"{field}.description_easy"))
 
     def question(self, q: dict, field: str, projects: dict, theme_ids: set) -> Question:
         kind = q.get("kind")

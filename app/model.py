@@ -50,6 +50,9 @@ class Project:
     cost: int | None = None
     image: str | None = None
     proposed_by: str = "partner"  # "partner" or "citizen"
+    # Issue 31: the title and description in easy-read words (FALC), per language.
+    title_easy: Text = field(default_factory=dict)
+    description_easy: Text = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

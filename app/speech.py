@@ -32,6 +32,7 @@ class Utterance(NamedTuple):
     text: str
     lang: str
     recording: str = ""     # a path to the bundle's recorded audio for this text, or ""
+    shown_by: object = None  # what shows these words on screen (the kiosk outlines it)
 
 
 def espeak() -> str | None:

@@ -64,7 +64,7 @@ class Attack:
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
         self.refused = self.closed = 0
-        self.body = b'{"events":[' + b",".join([b"{}"] * (30 * MIB // 3)) + b"]}"
+        self.body = b'{"events":[' + b"{}," * (30 * MIB // 3 - 1) + b"{}]}"   # no join: 0.9 GB
 
     def slow_client(self) -> None:
         while not self.stop.is_set():

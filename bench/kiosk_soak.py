@@ -33,6 +33,27 @@ os.environ.setdefault("KIVY_LOG_LEVEL", "warning")
 ONE_TAP = {"colour": ("green", "orange", "red"), "yes_no": ("yes", "no", "abstain")}
 
 
+def leak_counts() -> str:
+    """What would grow if something leaked: live widgets, textures, scheduled Clock events and
+    this process's open file descriptors (counted after a full collection)."""
+    from kivy.clock import Clock
+    from kivy.graphics.texture import Texture
+    from kivy.uix.widget import Widget
+    gc.collect()
+    widgets = textures = 0
+    for obj in gc.get_objects():
+        try:
+            if isinstance(obj, Widget):
+                widgets += 1
+            elif isinstance(obj, Texture):
+                textures += 1
+        except ReferenceError:          # a weak proxy whose widget is gone: not a widget
+            continue
+    events = len(Clock.get_events())
+    fds = len(os.listdir("/proc/self/fd"))
+    return f"widgets {widgets}, textures {textures}, clock events {events}, open fds {fds}"
+
+
 def rss_mb() -> float:
     """This process's resident memory in MB (Linux /proc), after a full collection."""
     gc.collect()
@@ -117,7 +138,11 @@ def one_resident(finger, root, session, rnd) -> int:
     return answers
 
 
-def soak(folder: Path, residents: int, every: int, report=print) -> list[tuple[int, float]]:
+def print_now(line: str) -> None:
+    print(line, flush=True)
+
+
+def soak(folder: Path, residents: int, every: int, report=print_now) -> list[tuple[int, float]]:
     """`residents` through one kiosk on the window; [(residents so far, RSS MB)] at 0 and
     every `every`."""
     from kivy.base import EventLoop
@@ -144,7 +169,8 @@ def soak(folder: Path, residents: int, every: int, report=print) -> list[tuple[i
     finger.settle()
     rnd = random.Random(26)
     curve = [(0, rss_mb())]
-    report(f"{0:6d} residents  RSS {curve[0][1]:7.1f} MB  (the kiosk shown, nobody yet)")
+    report(f"{0:6d} residents  RSS {curve[0][1]:7.1f} MB  (the kiosk shown, nobody yet)  "
+           f"{leak_counts()}")
     answers = 0
     start = time.perf_counter()
     try:
@@ -153,7 +179,8 @@ def soak(folder: Path, residents: int, every: int, report=print) -> list[tuple[i
             if n % every == 0 or n == residents:
                 curve.append((n, rss_mb()))
                 report(f"{n:6d} residents  RSS {curve[-1][1]:7.1f} MB  "
-                       f"({answers} answers, {time.perf_counter() - start:5.0f} s)")
+                       f"({answers} answers, {time.perf_counter() - start:5.0f} s)  "
+                       f"{leak_counts()}")
     finally:
         root.dispose()
         Window.remove_widget(root)

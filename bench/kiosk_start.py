@@ -78,7 +78,8 @@ def main() -> None:
         # Both start from bytecode, as an installed app does (an APK ships .pyc; Kivy's own
         # modules have theirs in site-packages): with PYTHONDONTWRITEBYTECODE, as in CI, the
         # kiosk alone recompiled its ~90 modules at every start. The warm-up runs write it,
-        # into this run's temporary folder (never into the source tree).
+        # into this run's temporary folder (never into the source tree), and so the kiosk's
+        # compiled kv rules (screens/kv_cache.py, kept beside the bytecode).
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         bare_script = tmp / "bare.py"
         bare_script.write_text(BARE)

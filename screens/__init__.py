@@ -4,9 +4,13 @@ from pathlib import Path
 
 
 def load_kv(module_file: str) -> None:
-    """Load the .kv file that sits beside `module_file` (call with `__file__`), once."""
+    """Load the .kv file that sits beside `module_file` (call with `__file__`), once; its
+    compiled expressions kept between starts (screens/kv_cache.py)."""
     from kivy.lang import Builder
+
+    from screens.kv_cache import compiled_rules
 
     path = str(Path(module_file).with_suffix(".kv"))
     if path not in Builder.files:
-        Builder.load_file(path)
+        with compiled_rules(path):
+            Builder.load_file(path)

@@ -4,7 +4,8 @@ through the PIN (a long press on the top-left corner, or Ctrl+Shift+F)."""
 from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.metrics import dp
-from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
+from kivy.properties import (BooleanProperty, ListProperty, NumericProperty, ObjectProperty,
+                             StringProperty)
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.label import Label
 from kivy.uix.modalview import ModalView
@@ -219,6 +220,11 @@ class KioskRoot(FloatLayout):
     role = StringProperty("kiosk")
     rehearsal = BooleanProperty(False)    # the tablet runs in rehearsal: the band shows
     default_lang = StringProperty("fr")
+    # Read aloud is reading (screens/speech.py): the screens' Read aloud button says "Stop
+    # reading", and what is being read is outlined (`reading_box`: x, y, width, height in the
+    # window; zero width: nothing).
+    speaking = BooleanProperty(False)
+    reading_box = ListProperty([0, 0, 0, 0])
 
     def __init__(self, *, session, pin, sync=None, bundle_dir="", role="kiosk",
                  default_lang="fr", on_quit=None, catalogue=None, **kwargs):
@@ -244,6 +250,7 @@ class KioskRoot(FloatLayout):
         self.resident.bind(read_aloud=self._read_aloud_changed)
         self._panel = None
         self._speaker = None            # screens/speech.py, imported when first needed
+        self._heard = None              # audio-first: the button the last touch read
         # Taps on what the resident has not seen yet are dropped (screens/tap_guard.py): the
         # window's handlers run before any widget's, modal views included.
         self.tap_guard = TapGuard()
@@ -256,7 +263,8 @@ class KioskRoot(FloatLayout):
                                      if FADE_SECONDS > 0 else NoTransition())
         self.welcome = WelcomeScreen(name="welcome", consultation=consultation,
                                      cover_source=cover, controller=self)
-        self.resident.bind(easy_read=self.welcome.setter("easy_read"))
+        self.resident.bind(easy_read=self.welcome.setter("easy_read"),
+                           read_aloud=self.welcome.setter("read_aloud"))
         self.bundle_dir = str(bundle_dir)
         # The other screens are built when first needed: the welcome screen draws sooner;
         # the question screen is built just after, so the first tap does not wait for it.
@@ -368,11 +376,19 @@ class KioskRoot(FloatLayout):
     def settling(self):
         """What the screen shows has just changed: touches wait until it has settled."""
         self.tap_guard.arm()
+        self._heard = None
 
-    def _guard_down(self, _window, touch):
+    def _guard_down(self, window, touch):
         if self.tap_guard.refuses(touch):
             self.poke()
             return True
+        if self.resident.read_aloud == "audio_first":
+            # A dialog (stop voting?, are you still there?, the display panel) takes touches
+            # before the screens do: its buttons are read first there too.
+            modal = window.children[0] if window.children else None
+            if isinstance(modal, ModalView) and self._read_first_on(modal, *touch.pos):
+                self.poke()
+                return True
         return False
 
     def _guard_rest(self, _window, touch):
@@ -511,6 +527,7 @@ class KioskRoot(FloatLayout):
         Window.release_all_keyboards()
         if self._panel is not None:
             self._panel.dismiss(animation=False)
+        self.stop_reading()
         self._display_defaults()
         if "question" in self._lazy:
             self.question.reset()
@@ -585,13 +602,81 @@ class KioskRoot(FloatLayout):
             from screens.speech import Speaker
             self._speaker = Speaker(volume=self.resident.volume)
             self.resident.bind(volume=self._speaker.setter("volume"))
+            self._speaker.bind(speaking=self._speaking_changed, on_sound=self._outline)
         return self._speaker
 
     def read_aloud(self, utterances):
         self.speaker.say(utterances)
 
     def read_aloud_page(self, screen):
-        self.read_aloud(screen.spoken_page())
+        """A screen's Read aloud button: read its page, or stop while it reads."""
+        if self.speaking:
+            self.stop_reading()
+        else:
+            self.read_aloud(screen.spoken_page())
+
+    def stop_reading(self):
+        if self._speaker is not None:
+            self._speaker.stop()
+
+    def _speaking_changed(self, _speaker, speaking):
+        self.speaking = speaking
+        if not speaking:
+            self.reading_box = [0, 0, 0, 0]
+
+    def _outline(self, _speaker, _kind, utterance, _when):
+        widget = utterance.shown_by
+        try:
+            if widget is None or widget.get_root_window() is None:
+                self.reading_box = [0, 0, 0, 0]
+                return
+            x, y = widget.to_window(widget.x, widget.y)
+        except ReferenceError:          # a proxy to a widget gone since (a dropped body)
+            self.reading_box = [0, 0, 0, 0]
+            return
+        self.reading_box = [x, y, widget.width, widget.height]
+
+    def _read_first(self, touch) -> bool:
+        """Audio-first (issue 31): the first touch on a button reads its words and does nothing
+        else; a second touch on the same button acts (through the tap guard, as any tap). A
+        text touched is read and the touch goes on (a scroll still scrolls). True: the touch
+        is used up."""
+        screen = self.manager.current_screen
+        if screen is None:
+            return False
+        return self._read_first_on(screen, *self.to_window(*touch.pos))
+
+    def _read_first_on(self, screen, x, y) -> bool:
+        """`_read_first` on `screen` (a screen, or a dialog over it) at the window point (x, y)."""
+        from screens.reading import audible_under, spoken_words
+        if self.current in ("pin", "facilitator"):
+            return False
+        button, label = audible_under(screen, x, y)
+        if button is not None:
+            if button is self._heard:
+                self._heard = None
+                return False
+            self._heard = button
+            self.read_aloud([self.spoken_button(screen, button)])
+            return True
+        if label is not None and not (self.speaking and self._heard is label):
+            from app.speech import Utterance
+            self._heard = label
+            self.read_aloud([Utterance(spoken_words(label), tr.lang, "", label)])
+        return False
+
+    @staticmethod
+    def spoken_button(screen, button):
+        """What reading `button` says: the screen's own words for it (an answer's recording)
+        when it has them, else the button's words, a language button in its own language."""
+        from app.speech import VOICES, Utterance
+        from screens.reading import spoken_words
+        lang = getattr(button, "lang", None)
+        if lang in VOICES:
+            return Utterance(spoken_words(button), lang, "", button)
+        if hasattr(screen, "spoken_button"):
+            return screen.spoken_button(button)
+        return Utterance(spoken_words(button), tr.lang, "", button)
 
     def _read_aloud_changed(self, _resident, mode):
         if mode == "off" and self._speaker is not None:
@@ -662,6 +747,8 @@ class KioskRoot(FloatLayout):
     def on_touch_down(self, touch):
         if self._idle_prompt is None or not self._idle_prompt.parent:
             self.poke()
+        if self.resident.read_aloud == "audio_first" and self._read_first(touch):
+            return True
         return super().on_touch_down(touch)
 
     def _lang_changed(self, _tr, lang):

@@ -8,6 +8,7 @@ from kivy.uix.screenmanager import Screen
 from app.errors import DomainError
 from screens import load_kv
 from screens.i18n import say, tr
+from screens.reading import spoken_words
 from screens.vote_kinds import body_for
 
 
@@ -33,7 +34,6 @@ class QuestionScreen(Screen):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.confirm_stop = None      # the "Stop here?" dialog, while it is open
-        self._heard = None            # audio-first: the answer read by the last touch
         from kivy.clock import Clock
         self._place_stop = Clock.create_trigger(self.place_stop)
         self.ids.nav_row.bind(width=self._place_stop)
@@ -55,7 +55,8 @@ class QuestionScreen(Screen):
             self.controller.open_display_panel()
 
     def read_page(self) -> None:
-        """Read the question, then each answer, in the kiosk's language."""
+        """Read the question, then each answer, in the kiosk's language; while it reads, the
+        same button stops it."""
         if self.controller is not None:
             self.controller.read_aloud_page(self)
 
@@ -75,6 +76,11 @@ class QuestionScreen(Screen):
                 buttons.append((-(y + widget.height), x, widget))
         return [b for _top, _x, b in sorted(buttons, key=lambda t: (round(t[0]), t[1]))]
 
+    def spoken_button(self, button):
+        """What a first touch reads in audio-first (screens/kiosk.py): an answer with its
+        recording, or a button's words."""
+        return self.spoken_answer(button)
+
     def spoken_page(self) -> list:
         """What Read aloud reads: the question (its help too), then each answer."""
         from app.speech import Utterance
@@ -82,9 +88,10 @@ class QuestionScreen(Screen):
         if question is None:
             return []
         page = [Utterance(spoken_words(self.ids.prompt), lang,
-                          self.image_path(localized_only(question.audio, lang)))]
+                          self.image_path(localized_only(question.audio, lang)),
+                          self.ids.prompt)]
         if tr.loc(question.help):
-            page.append(Utterance(tr.loc(question.help), lang))
+            page.append(Utterance(tr.loc(question.help), lang, "", self.ids.help))
         page += [self.spoken_answer(button) for button in self.answer_buttons()]
         return page
 
@@ -95,25 +102,7 @@ class QuestionScreen(Screen):
         option = self.question.option(getattr(button, "option_id", "")) \
             if self.question is not None and getattr(button, "option_id", None) else None
         recording = localized_only(getattr(option, "audio", None), tr.lang)
-        return Utterance(spoken_words(button), tr.lang, self.image_path(recording))
-
-    def on_touch_down(self, touch):
-        """Audio-first: the first touch on an answer reads it; a second touch on the same
-        answer goes through (and chooses it, by the body's own rules)."""
-        resident = self.resident
-        if resident is not None and resident.read_aloud == "audio_first" \
-                and self.body is not None and self.parent is not None:
-            wx, wy = self.parent.to_window(*touch.pos)
-            target = next((b for b in self.answer_buttons() if not b.disabled
-                           and _holds(b, wx, wy)), None)
-            if target is not None:
-                if target is not self._heard:
-                    self._heard = target
-                    if self.controller is not None:
-                        self.controller.read_aloud([self.spoken_answer(target)])
-                    return True
-                self._heard = None
-        return super().on_touch_down(touch)
+        return Utterance(spoken_words(button), tr.lang, self.image_path(recording), button)
 
     def place_stop(self, *_args) -> None:
         """Stop beside Back while the row holds every button; above them otherwise."""
@@ -165,7 +154,6 @@ class QuestionScreen(Screen):
             box.add_widget(body)
             self.body = body
         self.question = question
-        self._heard = None
         body.load(from_end=from_end)
         self.detail = body.detail
         self.can_confirm = body.can_confirm
@@ -243,24 +231,9 @@ class QuestionScreen(Screen):
         self.advance()
 
 
-def spoken_words(label) -> str:
-    """A label's or a button's words as a voice reads them (no markup, one line)."""
-    import re
-    text = getattr(label, "words", "") or getattr(label, "text", "") or ""
-    if getattr(label, "markup", False):
-        text = re.sub(r"\[/?[a-z]+[^\]]*\]", "", text)
-        text = text.replace("&bl;", "[").replace("&br;", "]").replace("&amp;", "&")
-    return " ".join(text.split())
-
-
 def localized_only(text, lang) -> str:
     """A per-language value in `lang` only (a recording in another language is not read)."""
     return (text or {}).get(lang, "") if hasattr(text, "get") else ""
-
-
-def _holds(widget, x, y) -> bool:
-    x0, y0 = widget.to_window(widget.x, widget.y)
-    return x0 <= x <= x0 + widget.width and y0 <= y <= y0 + widget.height
 
 
 load_kv(__file__)

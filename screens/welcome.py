@@ -10,6 +10,9 @@ from screens import load_kv
 from screens.i18n import tr
 
 
+VERY_LARGE_SCALE = 1.4       # theme.scale from which the meetings scroll with the text
+
+
 def meeting_when(starts_at: str) -> str:
     """'03/12/2026 · 18:30' from an ISO date and time (the published local time)."""
     from app.formatting import day_and_time
@@ -30,6 +33,7 @@ class WelcomeScreen(Screen):
     themes_line = StringProperty("")
     controller = ObjectProperty(None, allownone=True)
     easy_read = BooleanProperty(False)        # the resident chose easy read (issue 31)
+    read_aloud = StringProperty("off")        # the resident's read aloud (screens/resident.py)
     # The local time now (tests set another clock).
     clock = ObjectProperty(datetime.now)
 
@@ -38,6 +42,48 @@ class WelcomeScreen(Screen):
         self.bind(consultation=self._refresh, site_id=self._refresh, clock=self._refresh)
         tr.bind(lang=self._refresh)
         self._refresh()
+        self._read_button = self.ids.read_aloud.__self__      # kept while out of the bar
+        self.on_read_aloud(self, self.read_aloud)
+        from screens.theme import theme
+        self._meetings_home = self.ids.meetings_strip.parent
+        theme.bind(scale=self.place_meetings)
+        self.place_meetings()
+
+    def place_meetings(self, *_args):
+        """Very large text: the next meetings go inside the scroll, under the description,
+        so that the title and the description keep their room above Start (with the
+        meetings under it, only the title showed); otherwise, a strip along the bottom."""
+        from screens.theme import theme
+        # ids hold weak proxies: `__self__` is the widget itself, which `parent` gives.
+        strip, home = self.ids.meetings_strip.__self__, self._meetings_home
+        target = self.ids.scroll_box.__self__ if theme.scale >= VERY_LARGE_SCALE else home
+        if strip.parent is target:
+            return
+        strip.parent.remove_widget(strip)
+        target.add_widget(strip)        # last: after the description, or along the bottom
+
+    def on_read_aloud(self, _screen, mode):
+        """The Read aloud button shows in the bar only while read aloud is on."""
+        button, bar = getattr(self, "_read_button", None), self.ids.get("top_bar")
+        if button is None or bar is None:
+            return
+        if mode == "off" and button.parent is not None:
+            button.parent.remove_widget(button)
+        elif mode != "off" and button.parent is None:
+            bar.add_widget(button)
+
+    def read_page(self):
+        if self.controller is not None:
+            self.controller.read_aloud_page(self)
+
+    def spoken_page(self):
+        """What Read aloud reads here: the title, the description, what to expect, Start."""
+        from app.speech import Utterance
+        from screens.reading import spoken_words
+        ids = self.ids
+        return [Utterance(spoken_words(w), tr.lang, "", w)
+                for w in (ids.title, ids.description, ids.status, ids.start)
+                if spoken_words(w)]
 
     @property
     def languages(self):

@@ -78,6 +78,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -339,6 +340,12 @@ def serve(settings: Settings, log_level: str = "warning", on_start=None) -> int:
     bound_logs(settings.log_burst, settings.log_interval)   # after Config set uvicorn's logging
     server = uvicorn.Server(config)
     from .workers import SignupElsewhere, reuse_port_socket, tell_ready
+    if os.environ.get("PIAZZETTA_HUB_READY_FILE"):
+        # A process of `serve --workers` (server.workers): SIGHUP is its parent's (the rolling
+        # restart). Sent to the whole group (a terminal's hang-up, `kill -HUP -<group>`), its
+        # default would kill every process at once, the sign-up one without writing the
+        # confirmations it holds (a card shown again from the next one).
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     # A worker of `serve --workers N` (server.workers): the port shared with the others, and
     # the sign-up pages left to the one process that serves them.
     sockets = [reuse_port_socket(settings.host, settings.port)] \
@@ -349,6 +356,13 @@ def serve(settings: Settings, log_level: str = "warning", on_start=None) -> int:
     handle_exit = server.handle_exit
 
     def stop(sig, frame) -> None:
+        # The confirmations waiting in memory written first, before /readyz says 503 and the
+        # listener closes: the balancer then sends the sign-up pages to another process at
+        # once, and a link confirmed here and opened again there must find its card shown.
+        try:
+            app.state.hub.participation.write_confirmations()
+        except Exception:      # noqa: BLE001 - written again when the hub closes
+            pass
         # Open results streams end now rather than hold the graceful shutdown to its timeout.
         app.state.streams.close_all()
         handle_exit(sig, frame)

@@ -295,7 +295,7 @@ def guarded_protocol(header_timeout: float, max_connections: int, per_address: i
         import httptools  # noqa: F401  (uvicorn's "auto" picks it when installed)
     except ImportError:
         from uvicorn.protocols.http.h11_impl import H11Protocol as Base
-    from .limits import is_trusted
+    from .limits import address_owner, is_trusted
     open_from: dict[str, int] = {}      # peer address -> open connections (the loop's thread)
 
     class GuardedProtocol(Base):
@@ -310,6 +310,7 @@ def guarded_protocol(header_timeout: float, max_connections: int, per_address: i
             if per_address:
                 peer = (transport.get_extra_info("peername") or ("?",))[0]
                 if not is_trusted(peer, exempt):
+                    peer = address_owner(peer)          # an IPv6 client's /64
                     if open_from.get(peer, 0) >= per_address:
                         self._refuse(transport)
                         return

@@ -145,7 +145,7 @@ def count_lines(hub, record: dict, lang: str) -> list[dict]:
                 fields = kind_of(question).form_fields(consultation, question, lang, _)
                 for key in ("options", "colours", "projects"):
                     labels.update({str(item[0]): item[1] for item in fields.get(key, ())})
-                if question.kind == "yes_no":   # a count of abstentions, not "I abstain: 4"
+                if "abstain" in labels:     # a count of abstentions, not "I abstain: 4"
                     labels["abstain"] = _(ABSTENTIONS)
             known[question_id] = (prompt, labels)
         prompt, labels = known[question_id]

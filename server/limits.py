@@ -138,6 +138,7 @@ class RateLimits:
 
     def hit(self, kind: str, who: str) -> None:
         item = self.items[kind]
+        who = address_owner(who)      # an IPv6 client counts by its /64
         key = digest(who, self._process_key if who.startswith("contact:")
                      else self.settings.secret_key)
         if self.limiter.hit(item, kind, key):
@@ -146,6 +147,28 @@ class RateLimits:
         retry = max(1, math.ceil(reset - time.time()))
         raise HubError(N_("Too many requests: try again in {seconds} seconds."), status=429,
                        code="rate_limited", headers={"Retry-After": str(retry)}, seconds=retry)
+
+
+def address_owner(address: str) -> str:
+    """Whom an address's counts and caps belong to: the address, or an IPv6 client's /64 (one
+    home or phone holds the whole /64 and picks any address in it: counted by address, it
+    would pass every rate limit by taking the next one). Not on the room's own network: its
+    phones share one /64 there (link-local, unique local addresses), each its own address as
+    over IPv4. Anything else is returned as is."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 4:
+        return str(ip)
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    if ip.is_loopback or ip.is_link_local or ip in _UNIQUE_LOCAL:
+        return str(ip)
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+
+
+_UNIQUE_LOCAL = ipaddress.ip_network("fc00::/7")
 
 
 @functools.lru_cache(maxsize=64)
@@ -174,6 +197,9 @@ def is_trusted(address: str, trusted: tuple[str, ...]) -> bool:
     return any(ip.version == net.version and ip in net for net in _networks(tuple(trusted)))
 
 
+MALFORMED_CLIENT = "forwarded-unreadable"
+
+
 def client_address(scope, trusted: tuple[str, ...]) -> str:
     """The client's address: the peer's, or, when the peer is a trusted reverse proxy, the
     last address in X-Forwarded-For that is not a trusted proxy (the left ones are the
@@ -190,7 +216,10 @@ def client_address(scope, trusted: tuple[str, ...]) -> str:
         try:
             return str(ipaddress.ip_address(address))
         except ValueError:
-            return peer
+            # Not an address ("1.2.3.4:5678", "unknown"): someone behind the proxy all the
+            # same, never the proxy itself (that would give them its trust: /readyz details,
+            # no per-address cap); one key for all such clients.
+            return MALFORMED_CLIENT
     return peer
 
 

@@ -27,13 +27,13 @@ address (429 `too_many_streams` past them), and they all end when the hub stops
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import threading
 from typing import AsyncIterator, Callable
 
 from app.errors import N_
 
 from .errors import HubError
+from .limits import address_owner
 
 RETRY_MS = 2000         # the client's reconnection hint (`retry:`)
 # The least time between two events of one stream: what changes meanwhile goes in the next
@@ -160,17 +160,9 @@ class Streams:
 
 
 def stream_owner(address: str) -> str:
-    """Whom a stream counts against in `stream_max_per_address`: the client's address, or an
-    IPv6 client's /64 (one home or phone holds the whole /64 and picks any address in it)."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if ip.version == 4:
-        return str(ip)
-    if ip.ipv4_mapped is not None:
-        return str(ip.ipv4_mapped)
-    return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    """Whom a stream counts against in `stream_max_per_address` (server.limits.address_owner:
+    an IPv6 client's /64)."""
+    return address_owner(address)
 
 
 def event_id(results_etag: str, display_revision: int) -> str:

@@ -98,7 +98,10 @@ SHEETS: dict[str, tuple[Column, ...]] = {
         Column("title", text=True, required=True, width=34),
         Column("description", text=True, required=True, width=50),
         Column("cost", width=10), Column("image", width=22),
-        Column("proposed_by", width=12, choices=("partner", "citizen"))),
+        Column("proposed_by", width=12, choices=("partner", "citizen")),
+        # Issue 31, after the others (a column's letter never moves for an older sheet).
+        Column("title_easy", text=True, width=34), Column("description_easy", text=True,
+                                                           width=50)),
     "questions": (
         Column("id", required=True, width=16), Column("kind", required=True, width=10,
                                                       choices=QUESTION_KINDS),
@@ -1609,6 +1612,8 @@ class _Builder(_ConsultationSheet, _QuestionSheets, _MeetingSheets, _Locator):
             self.set(item, "proposed_by", self.keyword(
                 table, row, "proposed_by", _PROPOSERS,
                 N_("Unknown proposer: {value}. Allowed: {allowed}."), "value"))
+            self.set(item, "title_easy", self.easy_text(table, row, "title_easy"))
+            self.set(item, "description_easy", self.easy_text(table, row, "description_easy"))
         projects = self.simple_list("projects", "consultation.projects",
                                     {"title": True, "description": True}, project)
         if projects:
@@ -1769,7 +1774,8 @@ _KNOWN_FIELDS = {
                      "closes_on", "goal", "image", "default_mode", "anonymous", "themes",
                      "projects", "questions", "map"},
     "theme": {"id", "title"}, "option": {"id", "label", "label_easy", "image", "audio"},
-    "project": {"id", "theme", "cost", "image", "proposed_by", "title", "description"},
+    "project": {"id", "theme", "cost", "image", "proposed_by", "title", "description",
+                "title_easy", "description_easy"},
     "site": {"id", "town", "name"}, "meeting": {"id", "site", "starts_at", "title", "place"},
     "signup": {"age_bracket", "neighbourhoods"}, "neighbourhood": {"id", "name"},
 }

@@ -605,10 +605,14 @@ def pull_bundles(hub, client: HubClient, values: dict) -> list[str]:
     if not isinstance(items, list):
         raise p.NotAcknowledged("malformed bundle index")
     current = {c["id"]: c["sha256"] for c in hub.consultations()}
-    imported, failed = [], None
+    imported, failed, seen = [], None, set()
     for item in items:
-        if not isinstance(item, dict) or current.get(item.get("id")) == item.get("sha256"):
+        if not isinstance(item, dict) or current.get(item.get("id")) == item.get("sha256") \
+                or str(item.get("id")) in seen:
             continue
+        # One download per consultation and pull: an index naming one consultation 100,000
+        # times (it may be 32 MiB) had the room's uplink fetch its bundle 100,000 times.
+        seen.add(str(item.get("id")))
         try:
             # Read with the tablets' caps (sync.content): bundle.json as any JSON answer, each
             # file at its kind's limit, a bundle's files at MAX_BUNDLE_BYTES in all.

@@ -174,7 +174,14 @@ class HubClient:
         self.session.close()
 
     def url(self, path: str) -> str:
-        return urljoin(self.hub_url + "/", path.lstrip("/"))
+        """The address of `path` on this hub. An index's `bundle_url` or file `url` naming
+        another host or scheme (`https://elsewhere/…`, `http://…`) is refused: the session
+        would send this device's credentials there, over plain HTTP too."""
+        url = urljoin(self.hub_url + "/", path.lstrip("/"))
+        here, there = urlsplit(self.hub_url), urlsplit(url)
+        if (there.scheme, there.netloc) != (here.scheme, here.netloc):
+            raise NotAcknowledged("an address outside the hub")
+        return url
 
     def _request(self, method: str, path: str, *, limit: int = MAX_ANSWER_BYTES,
                  **kwargs) -> requests.Response:

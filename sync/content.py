@@ -70,15 +70,18 @@ def pull_bundles(store: Store, client: HubClient, bundles_dir: Path) -> list[str
     if not isinstance(consultations, list):
         raise p.NotAcknowledged("malformed bundle index")
     bundles_dir.mkdir(parents=True, exist_ok=True)
-    updated = []
+    updated, seen = [], set()
     for item in consultations:
         # A folder is named after it: one letter or digit at least ("." and ".." are not one).
         if not isinstance(item, dict) or not is_content_id(item.get("id")) \
                 or not any(c.isalnum() for c in item["id"]):
             raise p.NotAcknowledged("malformed bundle index")
         target = bundles_dir / item["id"]
-        if installed_version(target) == item.get("sha256"):
+        # Once per consultation and pull: an index naming one 100,000 times (with other
+        # hashes) had it downloaded again and again.
+        if installed_version(target) == item.get("sha256") or item["id"] in seen:
             continue
+        seen.add(item["id"])
         _install(client, item, target)
         updated.append(item["id"])
     store.set_setting(p.CONTENT_ETAG, etag)

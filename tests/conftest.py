@@ -5,6 +5,11 @@ from pathlib import Path
 
 import pytest
 
+try:
+    import resource
+except ImportError:          # Windows: no peak RSS in --cpu-files
+    resource = None
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -81,7 +86,7 @@ SHARD_SECONDS = {
     "test_memory.py": 2, "test_consultation_choice.py": 2, "test_kiosk_words.py": 2,
     "test_closed_consultation.py": 1, "test_messages.py": 1,
     # Added this session (CPU seconds estimated from their wall time beside the others):
-    "test_inclusion.py": 20, "test_rehearsal.py": 8, "test_projector_closing.py": 5,
+    "test_inclusion.py": 35, "test_rehearsal.py": 8, "test_projector_closing.py": 5,
     "test_projector_phones.py": 4,
 }
 SHARD_FIRST = ("test_memory.py", "test_hits.py")
@@ -92,7 +97,8 @@ def pytest_addoption(parser):
                      help="run the K-th of N shares of the test files (balanced by time)")
     parser.addoption("--cpu-files", action="store_true",
                      help="print each test file's CPU seconds at the end (its process's and "
-                          "threads', and its child processes' once waited for)")
+                          "threads', and its child processes' once waited for), and how much "
+                          "it raised its pytest process's peak RSS")
 
 
 # -- CPU seconds per test file (`--cpu-files`) --------------------------------------------------
@@ -100,7 +106,17 @@ def pytest_addoption(parser):
 # its CPU seconds, from setup to teardown, are what balancing the shares and cutting costs need
 # (under xdist each worker measures its own tests and the figures reach the main process with
 # the reports).
+# The peak RSS (the largest the pytest process has been) is kept beside it: a file that raises it
+# is one that makes the run's memory figure, whether or not it gives the memory back.
 _CPU_FILES: dict[str, float] = {}
+_PEAK_FILES: dict[str, float] = {}
+
+
+def _peak_mib() -> float:
+    if resource is None:
+        return 0.0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss      # KiB on Linux, bytes on macOS
+    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
 
 def _cpu_now() -> float:
@@ -111,6 +127,7 @@ def _cpu_now() -> float:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     item._cpu_start = _cpu_now()
+    item._peak_start = _peak_mib()
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -118,6 +135,7 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     if call.when == "teardown" and hasattr(item, "_cpu_start"):
         outcome.get_result().user_properties.append(("cpu", _cpu_now() - item._cpu_start))
+        outcome.get_result().user_properties.append(("peak", _peak_mib() - item._peak_start))
 
 
 def pytest_runtest_logreport(report):
@@ -126,6 +144,9 @@ def pytest_runtest_logreport(report):
             if key == "cpu":
                 path = report.nodeid.split("::", 1)[0]
                 _CPU_FILES[path] = _CPU_FILES.get(path, 0.0) + value
+            elif key == "peak":
+                path = report.nodeid.split("::", 1)[0]
+                _PEAK_FILES[path] = _PEAK_FILES.get(path, 0.0) + value
 
 
 def pytest_terminal_summary(terminalreporter, config):
@@ -135,6 +156,11 @@ def pytest_terminal_summary(terminalreporter, config):
     for path, seconds in sorted(_CPU_FILES.items(), key=lambda kv: -kv[1]):
         terminalreporter.write_line(f"{seconds:8.1f}  {path}")
     terminalreporter.write_line(f"{sum(_CPU_FILES.values()):8.1f}  in all")
+    raised = sorted(((m, p) for p, m in _PEAK_FILES.items() if m >= 10), reverse=True)
+    if raised:
+        terminalreporter.section("MiB each test file raised its pytest process's peak RSS by")
+        for mib, path in raised:
+            terminalreporter.write_line(f"{mib:8.0f}  {path}")
 
 
 def _shard(config, items):

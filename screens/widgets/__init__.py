@@ -160,7 +160,18 @@ _ICONS = {
                  (0.12, 0.62), (0.12, 0.38)],
                 [(0.66, 0.34), (0.72, 0.5), (0.66, 0.66)],
                 [(0.78, 0.24), (0.88, 0.5), (0.78, 0.76)]],
+    # A square: stop (reading).
+    "stop": [[(0.26, 0.26), (0.74, 0.26), (0.74, 0.74), (0.26, 0.74), (0.26, 0.26)]],
+    # "Aa" and a loudspeaker side by side (twice as wide as high): display and voice.
+    "display_voice": [[(0.04, 0.16), (0.27, 0.84), (0.5, 0.16)], [(0.13, 0.42), (0.41, 0.42)],
+                      [(0.58, 0.16), (0.74, 0.6), (0.9, 0.16)], [(0.64, 0.33), (0.84, 0.33)],
+                      [(1.12, 0.38), (1.3, 0.38), (1.52, 0.18), (1.52, 0.82), (1.3, 0.62),
+                       (1.12, 0.62), (1.12, 0.38)],
+                      [(1.66, 0.34), (1.72, 0.5), (1.66, 0.66)],
+                      [(1.78, 0.24), (1.88, 0.5), (1.78, 0.76)]],
 }
+# Icons wider than high: their width in heights.
+_ICON_RATIOS = {"display_voice": 2}
 
 
 class Icon(Widget):
@@ -176,8 +187,9 @@ class Icon(Widget):
 
     def _draw(self, *_args):
         self.canvas.clear()
-        side = min(self.width, self.height)
-        x0 = self.x + (self.width - side) / 2
+        ratio = _ICON_RATIOS.get(self.kind, 1)
+        side = min(self.width / ratio, self.height)
+        x0 = self.x + (self.width - side * ratio) / 2
         y0 = self.y + (self.height - side) / 2
         with self.canvas:
             Color(*self.color)

@@ -294,9 +294,10 @@ class DecidimClient:
         # consultation's sending with it. Past DEADLINE timeouts, the connection is shut (the
         # read ends, whichever it is) and the answer dropped.
         fired = threading.Event()      # set before the shut: the reader knows why it failed
-        watchdog = threading.Timer(DEADLINE * self.timeout, _shut,
-                                   (self._connections, fired))
-        watchdog.daemon = True
+        done = threading.Event()
+        watchdog = threading.Thread(
+            target=_watch, args=(DEADLINE * self.timeout, self._connections, fired, done),
+            name="piazzetta-decidim-deadline", daemon=True)
         watchdog.start()
         answer = None
         try:
@@ -317,7 +318,7 @@ class DecidimClient:
                 raise
             raise DecidimUnavailable(f"{_status(answer)}answer too slow") from exc
         finally:
-            watchdog.cancel()
+            done.set()
             if answer is not None:
                 answer.close()
         if fired.is_set():
@@ -417,6 +418,23 @@ class DecidimClient:
 
 def _status(answer: requests.Response | None) -> str:
     return f"HTTP {answer.status_code}: " if answer is not None else "no headers: "
+
+
+def _watch(deadline: float, connections: weakref.WeakSet, fired: threading.Event,
+           done: threading.Event) -> None:
+    """A request's deadline: past it, its connections shut, and again every SHUT_AGAIN
+    seconds until the request ends — one still resolving the instance's name or connecting
+    (several addresses, each tried for a timeout) has no socket yet to shut, and would then
+    wait for a trickle of headers for ever."""
+    if done.wait(deadline):
+        return
+    while True:
+        _shut(connections, fired)
+        if done.wait(SHUT_AGAIN):
+            return
+
+
+SHUT_AGAIN = 0.2
 
 
 def _shut(connections: weakref.WeakSet, fired: threading.Event) -> None:

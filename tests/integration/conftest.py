@@ -178,3 +178,39 @@ def expected_results(stores, consultation) -> dict:
 def ballots_of(stores, consultation) -> int:
     return sum(s.conn.execute("SELECT count(*) FROM ballots WHERE consultation_id = ?",
                               (consultation.id,)).fetchone()[0] for s in stores)
+
+
+def signup_token(settings, site: str = SITE, consultation: str = "alpimed-2030") -> str:
+    """A tablet's sign-up link for `consultation`: the demo imported and a tablet enrolled
+    at `site` in the hub of `settings` (before its process serves)."""
+    from app.signup import mint_signup_token
+    from server.db import sha256
+    from server.hub import Hub
+    hub = Hub(settings)
+    try:
+        hub.import_bundle(DEMO_BUNDLE_DIR)
+        answer = hub.enroll(hub.make_enrollment_code(site)["code"], "tab-1",
+                            sha256("tablet secret"))
+        return mint_signup_token(answer["signup_key"], consultation=consultation, site=site,
+                                 meeting=None, device=answer["alias"])
+    finally:
+        hub.close()
+
+
+def signed_up(base: str, token: str, settings) -> tuple[str, str, str]:
+    """A resident signed up with an email on the hub at `base`: (sign-up ID, the emailed
+    link's token, the code the page after the form shows)."""
+    import re
+
+    from server.hub import Hub
+    form = requests.get(base + "/signup", params={"t": token}, timeout=10)
+    hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', form.text))
+    assert requests.post(base + "/signup", timeout=10, data={
+        **hidden, "name": "Résidente", "contact": "r@example.org",
+        "consent": "1"}).status_code == 200
+    hub = Hub(settings)
+    try:
+        return (hidden["k"], hub.participation.confirmation_link(hidden["k"]).split("t=", 1)[1],
+                hub.participation.confirm_code(hidden["k"]))
+    finally:
+        hub.close()

@@ -7,6 +7,7 @@ Decidim reach the resident's receipt page in their language."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import pytest
@@ -177,6 +178,46 @@ def test_every_approved_idea_reaches_decidim_once_and_the_city_answer_comes_back
         assert standin.invalid == []
     finally:
         store.close()
+
+
+def test_an_instance_slow_to_resolve_then_slow_to_send_its_headers_is_given_up_on(
+        monkeypatch):
+    """attack6: the deadline fired while the instance's name was still resolving (its DNS is
+    the instance's own to slow down, or several addresses each tried for a timeout): no socket
+    yet to shut, so nothing was shut, and the headers then trickled in for as long as the
+    instance liked. The connections are shut again until the request ends."""
+    import socket
+
+    from server.connectors.decidim import DecidimClient, DecidimConfig, DecidimUnavailable
+
+    real = socket.getaddrinfo
+
+    def slow_resolver(*args, **kwargs):      # the instance's slow name server
+        time.sleep(2.0)                       # past the deadline: 3 × 0.5 s
+        return real(*args, **kwargs)
+    standin = DecidimStandIn()
+    try:
+        client = DecidimClient(DecidimConfig(
+            consultation_id=CONSULTATION, url=f"http://localhost:{standin.port}",
+            api_key="piazzetta-key", api_secret="piazzetta-secret", proposals_component="12",
+            version="0.32.0", timeout=0.5))
+        standin.header_pause = 0.1          # ~900 header bytes: the whole trickle ~90 s
+        monkeypatch.setattr(socket, "getaddrinfo", slow_resolver)
+        failed = []
+
+        def sign_in():
+            try:
+                client.sign_in()
+            except DecidimUnavailable as exc:
+                failed.append(str(exc))
+        thread = threading.Thread(target=sign_in, daemon=True)
+        thread.start()
+        wait_for(lambda: standin.hung_up == 1, 30, "the stand-in sees the hang-up")
+        thread.join(30)
+        assert failed and "too slow" in failed[0] and client.token is None
+        client.close()
+    finally:
+        standin.close()
 
 
 def test_an_instance_slow_to_send_its_headers_is_given_up_on_then_used_again():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import requests
 
 from app.paths import DEMO_BUNDLE_DIR
@@ -45,8 +46,17 @@ def idea_status(central, proposal_id: str) -> str:
     return query(central, "SELECT status FROM proposals WHERE id = ?", proposal_id)[0][0]
 
 
-def test_a_room_hub_cannot_take_over_another_sites_tablet_nor_outrun_its_seq(tmp_path, demo):
-    central = start_hub(tmp_path / "central")
+@pytest.fixture(scope="module")
+def central(tmp_path_factory):
+    """One central hub for the tests of this file but the sign-ups' (limits of its own): each
+    test enrolls room hubs and tablets of its own names (a hub process less per test)."""
+    process = start_hub(tmp_path_factory.mktemp("central"))
+    yield process
+    process.kill()
+
+
+def test_a_room_hub_cannot_take_over_another_sites_tablet_nor_outrun_its_seq(central, tmp_path,
+                                                                            demo):
     clients: list = []
     store = Store.open(tmp_path / "ventimiglia-tablet")
     try:
@@ -124,11 +134,9 @@ def test_a_room_hub_cannot_take_over_another_sites_tablet_nor_outrun_its_seq(tmp
         store.close()
         for client in clients:
             client.close()
-        central.kill()
 
 
-def test_a_revoked_room_hubs_registrations_lapse_to_its_sites_new_one(tmp_path, demo):
-    central = start_hub(tmp_path / "central")
+def test_a_revoked_room_hubs_registrations_lapse_to_its_sites_new_one(central, tmp_path, demo):
     clients: list = []
     try:
         old = relay(central, "room-old", SITE)
@@ -177,12 +185,10 @@ def test_a_revoked_room_hubs_registrations_lapse_to_its_sites_new_one(tmp_path, 
     finally:
         for client in clients:
             client.close()
-        central.kill()
 
 
-def test_a_tablet_enrolled_directly_takes_precedence_over_its_room_hub(tmp_path, demo):
-    central = start_hub(tmp_path / "central")
-    menton = relay(central, "relay-menton", SITE)
+def test_a_tablet_enrolled_directly_takes_precedence_over_its_room_hub(central, tmp_path, demo):
+    menton = relay(central, "relay-menton-2", SITE)
     store = Store.open(tmp_path / "tablet")
     try:
         store.submit_proposal(demo, title="Un banc", text="Près du port")
@@ -201,7 +207,6 @@ def test_a_tablet_enrolled_directly_takes_precedence_over_its_room_hub(tmp_path,
     finally:
         store.close()
         menton.close()
-        central.kill()
 
 
 def test_relayed_sign_ups_are_under_the_forms_limits(tmp_path):
@@ -238,57 +243,51 @@ def test_relayed_sign_ups_are_under_the_forms_limits(tmp_path):
         central.kill()
 
 
-def test_a_room_hubs_first_batch_for_a_tablet_cannot_start_its_seq_out_of_reach(tmp_path, demo):
+def test_a_room_hubs_first_batch_for_a_tablet_cannot_start_its_seq_out_of_reach(central, tmp_path,
+                                                                                demo):
     """Found by the attack review: with no event stored yet for a device, the bound was taken
     from the batch's own lowest seq, so a first batch could claim seq 2^62 and a forged
     moderation then outranked the tablet's own."""
-    central = start_hub(tmp_path / "central")
-    try:
-        room = relay(central, "relay-a", SITE)
-        assert register(room, "tab-x")["tab-x"]["status"] == "registered"
-        own = Store.open(tmp_path / "tablet")
-        idea = own.submit_proposal(demo, title="Un banc", text="Près du port")
-        first = [e.envelope("tab-x") for e in own.events()][0]
-        forged = {"id": "forged-mod", "device_id": "tab-x", "seq": 2**62 - 5,
-                  "type": "proposal_moderated", "recorded_at": "2026-12-01T10:00:00+00:00",
-                  "payload": {"proposal_id": idea.id, "status": "rejected", "reason": "spam"}}
-        results = forward(room, [dict(first, id="lifted", seq=2**62 - 10), forged])
-        assert {r.get("code") for r in results.values()} == {"seq_jump"}
-        assert forward(room, [first])[first["id"]]["status"] == "stored"
-        own.moderate_proposal(idea.id, "approved")
-        later = [e.envelope("tab-x") for e in own.events()][-1]
-        assert forward(room, [later])[later["id"]]["status"] == "stored"
-        assert idea_status(central, idea.id) == "approved"
-        own.close()
-        room.close()
-    finally:
-        central.kill()
+    room = relay(central, "relay-a", SITE)
+    assert register(room, "tab-x")["tab-x"]["status"] == "registered"
+    own = Store.open(tmp_path / "tablet")
+    idea = own.submit_proposal(demo, title="Un banc", text="Près du port")
+    first = [e.envelope("tab-x") for e in own.events()][0]
+    forged = {"id": "forged-mod", "device_id": "tab-x", "seq": 2**62 - 5,
+              "type": "proposal_moderated", "recorded_at": "2026-12-01T10:00:00+00:00",
+              "payload": {"proposal_id": idea.id, "status": "rejected", "reason": "spam"}}
+    results = forward(room, [dict(first, id="lifted", seq=2**62 - 10), forged])
+    assert {r.get("code") for r in results.values()} == {"seq_jump"}
+    assert forward(room, [first])[first["id"]]["status"] == "stored"
+    own.moderate_proposal(idea.id, "approved")
+    later = [e.envelope("tab-x") for e in own.events()][-1]
+    assert forward(room, [later])[later["id"]]["status"] == "stored"
+    assert idea_status(central, idea.id) == "approved"
+    own.close()
+    room.close()
 
 
-def test_a_room_hub_revoked_while_its_body_is_on_its_way_gets_nothing_applied(tmp_path, demo):
+def test_a_room_hub_revoked_while_its_body_is_on_its_way_gets_nothing_applied(central, tmp_path,
+                                                                             demo):
     import json
     import socket
     import time
-    central = start_hub(tmp_path / "central")
-    try:
-        room = relay(central, "relay-c", SITE)
-        assert register(room, "tab-y")["tab-y"]["status"] == "registered"
-        own = Store.open(tmp_path / "tablet")
-        own.submit_proposal(demo, title="Une fontaine", text="Sur la place")
-        body = json.dumps({"events": [e.envelope("tab-y") for e in own.events()]}).encode()
-        own.close()
-        host, port = central.url.split("//")[1].split(":")
-        with socket.create_connection((host, int(port)), timeout=30) as sock:
-            sock.sendall(b"POST /api/v1/relay/events HTTP/1.1\r\nHost: x\r\n"
-                         b"Content-Type: application/json\r\nAuthorization: Bearer relay-c:"
-                         + ("s" * 40 + "relay-c").encode() + b"\r\nContent-Length: "
-                         + str(len(body)).encode() + b"\r\n\r\n" + body[:10])
-            time.sleep(0.5)
-            assert central.admin("POST", "/devices/relay-c/revoke").status_code == 200
-            sock.sendall(body[10:])
-            answer = sock.recv(4000)
-        assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
-        assert query(central, "SELECT count(*) FROM events WHERE device_id = ?", "tab-y")[0][0] == 0
-        room.close()
-    finally:
-        central.kill()
+    room = relay(central, "relay-c", SITE)
+    assert register(room, "tab-y")["tab-y"]["status"] == "registered"
+    own = Store.open(tmp_path / "tablet")
+    own.submit_proposal(demo, title="Une fontaine", text="Sur la place")
+    body = json.dumps({"events": [e.envelope("tab-y") for e in own.events()]}).encode()
+    own.close()
+    host, port = central.url.split("//")[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(b"POST /api/v1/relay/events HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Type: application/json\r\nAuthorization: Bearer relay-c:"
+                     + ("s" * 40 + "relay-c").encode() + b"\r\nContent-Length: "
+                     + str(len(body)).encode() + b"\r\n\r\n" + body[:10])
+        time.sleep(0.5)
+        assert central.admin("POST", "/devices/relay-c/revoke").status_code == 200
+        sock.sendall(body[10:])
+        answer = sock.recv(4000)
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
+    assert query(central, "SELECT count(*) FROM events WHERE device_id = ?", "tab-y")[0][0] == 0
+    room.close()

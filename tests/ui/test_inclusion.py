@@ -195,7 +195,7 @@ def test_audio_first_reads_an_answer_at_the_first_touch_and_chooses_it_at_the_se
 # -- easy read, pictures and recordings from the bundle ---------------------------------------
 
 EASY = {"fr": "Quels sujets sont les plus importants pour vous ?",
-        "it": "Quali temi sono i più importanti per voi?"}
+        "it": "Quali temi sono i più importanti per Lei?"}
 EASY_OPTIONS = {
     "infrastructure": ({"fr": "Les routes et les bus", "it": "Strade e autobus"},
                        "images/p-bus.png"),
@@ -235,7 +235,7 @@ def easy_bundle(tmp_path):
         tone(folder / "audio" / f"{name}.wav")
     data = json.loads((folder / "bundle.json").read_text(encoding="utf-8"))
     c = data["consultation"]
-    c["title_easy"] = {"fr": "Votre avis sur la région", "it": "Il vostro parere sulla regione"}
+    c["title_easy"] = {"fr": "Votre avis sur la région", "it": "Il Suo parere sulla regione"}
     q = next(q for q in c["questions"] if q["id"] == "q-themes")
     q["prompt_easy"] = EASY
     q["audio"] = {"fr": "audio/q-themes-fr.wav", "it": "audio/q-themes-it.wav"}
@@ -357,3 +357,281 @@ def test_emoji_in_authored_texts_are_drawn_in_the_fallback_font(kiosk_factory, t
     step(3)
     assert prompt.markup and "🌳" in prompt.text
     k.shot("emoji-question", lang="it")
+
+
+# -- navigation buttons read aloud, and what is being read shown ------------------------------
+
+def finger(widget):
+    """A real touch, down then up, on the middle of `widget` (through the tap guard)."""
+    from kivy.tests.common import UnitTestTouch
+    wait_settled()
+    touch = UnitTestTouch(*widget.to_window(*widget.center))
+    touch.touch_down()
+    step(1)
+    touch.touch_up()
+    step(2)
+
+
+@pytest.mark.parametrize("lang", ["fr", "it"])
+def test_audio_first_reads_the_navigation_buttons_before_they_act(kiosk_factory, lang):
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    k = kiosk_factory(lang=lang, read_aloud="audio_first")
+    speaker = k.root.speaker
+    welcome = k.root.welcome
+    start = welcome.ids.start
+
+    def heard(widget, words):
+        assert wait_for(lambda: speaker.played and speaker.played[-1][1].shown_by == widget)
+        _kind, utterance, path = speaker.played[-1]
+        # Read as one line of words (a no-break space is a space to a voice).
+        assert utterance.text == " ".join(words.split()) and utterance.lang == lang
+        sound_of(path)
+
+    finger(start)                             # read, not started
+    heard(start, tr._("Start"))
+    assert k.root.current == "welcome" and not k.session.started
+    k.shot(f"audio-first-start-{lang}")
+    finger(start)                             # the second touch starts
+    assert k.root.current == "question" and k.session.started
+    question = k.root.question
+    while k.session.question.kind != "yes_no":
+        question.skip()
+        step(2)
+    qid = question.question.id
+    back, nxt, stop = question.ids.back, question.ids.next, question.ids.stop
+    finger(question.body.ids.yes)
+    finger(question.body.ids.yes)             # chosen at the second touch: the next question
+    assert k.session.answers.get(qid) == "yes" and k.session.question.id != qid
+    for button, words in ((back, tr._("Back")), (stop, tr._("Stop voting"))):
+        finger(button)
+        heard(button, words)
+    # Reading Back, then Stop voting, did neither: still here, no dialog.
+    assert k.session.question.id != qid and question.confirm_stop is None
+    finger(back)                              # a touch elsewhere between: read again first
+    heard(back, tr._("Back"))
+    finger(back)
+    assert k.session.question.id == qid       # Back acted
+    assert k.store.answers_of(k.session.ballot_id)[qid] == "yes"   # and nothing was unwritten
+    finger(nxt)
+    heard(nxt, tr._("Next"))
+    assert k.session.question.id == qid
+    finger(nxt)
+    assert k.session.question.id != qid
+    # The "Stop here?" dialog over the screen: its buttons are read first too.
+    here = k.session.question.id
+    finger(stop)
+    heard(stop, tr._("Stop voting"))
+    finger(stop)
+    dialog = question.confirm_stop
+    assert dialog is not None and dialog.parent is not None
+    stay, leave = dialog.ids.stay, dialog.ids.leave
+    finger(leave)
+    heard(leave, tr._("Yes, stop"))
+    assert dialog.parent is not None and k.session.started     # read, not stopped
+    k.shot(f"audio-first-dialog-{lang}")
+    finger(stay)
+    heard(stay, tr._("Continue"))
+    assert dialog.parent is not None
+    finger(stay)                              # the second touch acts: back to the ballot
+    assert dialog.parent is None and k.session.question.id == here and k.session.started
+    # A language button is read in its own language.
+    other = "it" if lang == "fr" else "fr"
+    chooser = next(b for b in question.ids.languages.children if b.lang == other)
+    finger(chooser)
+    assert wait_for(lambda: speaker.played[-1][1].shown_by == chooser)
+    assert speaker.played[-1][1].lang == other and tr.lang == lang
+    # The thanks screen's words: its text is read when touched, Finish at the first touch.
+    k.root._show_thanks()
+    k.settle()
+    thanks = k.root.thanks
+    title = next(w for w in thanks.walk() if getattr(w, "text", "") == tr._("Thank you!"))
+    finger(title)
+    heard(title, tr._("Thank you!"))
+    finish = thanks.ids.finish
+    finger(finish)
+    heard(finish, tr._("Finish"))
+    assert k.root.current == "thanks"
+    k.shot(f"audio-first-thanks-{lang}")
+    finger(finish)
+    assert k.root.current == "welcome"
+
+
+@pytest.mark.parametrize("lang", ["fr", "it"])
+def test_the_welcome_is_read_aloud_with_what_is_read_outlined_and_a_stop_button(
+        kiosk_factory, lang):
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    k = kiosk_factory(lang=lang)
+    welcome = k.root.welcome
+    button = welcome.ids.read_aloud
+    assert button.parent is None                      # read aloud off: no button
+    panel = open_panel(k, welcome.ids.display)
+    k.tap(panel.ids.read_on_demand)
+    close_panel(k, panel)
+    assert shown(button) and button.text == tr._("Read aloud")
+    k.tap(button)
+    speaker = k.root.speaker
+    assert wait_for(lambda: speaker.played)
+    _kind, first, path = speaker.played[0]
+    assert first.shown_by == welcome.ids.title and first.text == welcome.ids.title.text
+    sound_of(path)
+    # What is read is outlined, and the button now stops the reading.
+    x, y = welcome.ids.title.to_window(*welcome.ids.title.pos)
+    assert k.root.reading_box == [x, y, welcome.ids.title.width, welcome.ids.title.height]
+    assert k.root.speaking and button.text == tr._("Stop reading") and button.selected
+    k.shot(f"welcome-reading-{lang}")
+    k.tap(button)
+    assert not k.root.speaking and not speaker.speaking
+    assert k.root.reading_box[2] == 0 and button.text == tr._("Read aloud")
+    # Read whole, it reads the title, the description, what to expect, then Start.
+    k.tap(button)
+    assert wait_for(lambda: not k.root.speaking, 120)
+    said = [u.shown_by for _kind, u, _path in speaker.played[-4:]]
+    ids = welcome.ids
+    assert said == [ids.title, ids.description, ids.status, ids.start]
+    assert speaker.played[-1][1].text == tr._("Start")
+    # On the question screen the same button stops a reading under way.
+    question = to_question(k, "choice")
+    k.tap(question.ids.read_aloud)
+    assert wait_for(lambda: speaker.played and speaker.played[-1][1].shown_by
+                    == question.ids.prompt)
+    assert question.ids.read_aloud.text == tr._("Stop reading")
+    k.shot(f"question-reading-{lang}")
+    k.tap(question.ids.read_aloud)
+    assert not k.root.speaking and question.ids.read_aloud.text == tr._("Read aloud")
+
+
+# -- the walk's findings (a 75-year-old, very large text, high contrast) ----------------------
+
+def pill_never_over_text(scroll):
+    """While more lies below, the "More below" pill sits in the strip under the scroll, not
+    over its words."""
+    if not scroll.more_below:
+        return
+    strip = scroll.cue_host
+    assert strip is not None and strip.height > 0
+    _x, scroll_bottom = scroll.to_window(scroll.x, scroll.y)
+    _x, strip_top = strip.to_window(strip.x, strip.top)
+    assert strip_top <= scroll_bottom + 0.5
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (800, 1280)], ids=["landscape", "portrait"])
+def test_very_large_text_keeps_every_word_in_sight(kiosk_factory, size):
+    set_size(*size)
+    orientation = "landscape" if size[0] > size[1] else "portrait"
+    k = kiosk_factory(text_size="very_large", high_contrast=True)
+    welcome = k.root.welcome
+    wait_settled()
+    step(4)
+    scroll, description = welcome.ids.scroll, welcome.ids.description
+    pill_never_over_text(scroll)
+    # The description starts inside the view, under the title: not pushed out by the rest.
+    _x, view_bottom = scroll.to_window(scroll.x, scroll.y)
+    _x, top = description.to_window(description.x, description.top)
+    assert view_bottom < top <= view_bottom + scroll.height
+    # The display and voice button: words as large as the languages', "Aa" and a speaker.
+    display = welcome.ids.display
+    language = welcome.ids.languages.children[0]
+    assert display.icon == "display_voice"
+    assert display.ids.words.font_size == language.font_size == theme.font_button
+    assert display.height >= language.height
+    k.shot(f"walk-welcome-{orientation}")
+    tr.lang = "it"
+    step(4)
+    pill_never_over_text(scroll)
+    k.shot(f"walk-welcome-{orientation}", lang="it")
+    tr.lang = "fr"
+    step(2)
+    panel = open_panel(k, welcome.ids.display)
+    pill_never_over_text(panel.ids.scroll)
+    # One name for the mode, and the on-demand choice says which button.
+    assert panel.ids.read_audio_first.text == "Lire ce que je touche"
+    assert panel.ids.read_on_demand.text == "Avec le bouton «\u00a0Lire à voix haute\u00a0»"
+    k.shot(f"walk-panel-{orientation}")
+    tr.lang = "it"
+    step(4)
+    assert panel.ids.read_audio_first.text == "Leggi ciò che tocco"
+    pill_never_over_text(panel.ids.scroll)
+    k.shot(f"walk-panel-{orientation}", lang="it")
+    tr.lang = "fr"
+    close_panel(k, panel)
+    question = to_question(k, "colour")
+    step(4)
+    pill_never_over_text(question.body.ids.scroll)
+    # How to answer, under the question: body size, full contrast.
+    how = question.ids.help
+    assert how.text and how.font_size == theme.font_body
+    assert list(how.color) == list(theme.colours["text"])
+    # The progress beside the larger buttons wraps, whole: the header grows, no word cut.
+    progress = question.ids.progress_label
+    assert progress.texture_size[1] <= progress.height + 1
+    k.shot(f"walk-colour-{orientation}")
+    while k.session.question.kind != "choice":
+        question.skip()
+        step(2)
+    wait_settled()
+    # The instruction that decides what a touch does: body size, full contrast.
+    hint = question.body.ids.hint
+    assert hint.font_size == theme.font_body and list(hint.color) == list(theme.colours["text"])
+    k.shot(f"walk-choice-{orientation}")
+    tr.lang = "it"
+    step(4)
+    k.shot(f"walk-choice-{orientation}", lang="it")
+
+
+# -- easy read for the projects (colour vote, budget) -----------------------------------------
+
+PROJECT_EASY = {
+    "title": {"fr": "Un bus entre Menton et Vintimille",
+              "it": "Un autobus tra Mentone e Ventimiglia"},
+    "description": {"fr": "Un bus passe toutes les heures. Il passe aussi le dimanche.",
+                    "it": "Un autobus passa ogni ora. Passa anche la domenica."},
+}
+
+
+@pytest.mark.parametrize("lang", ["fr", "it"])
+def test_easy_read_shows_the_projects_easy_words_in_the_colour_vote_and_the_budget(
+        kiosk_factory, tmp_path, lang):
+    import json
+    import shutil
+    from app.bundle import load_bundle
+    from app.paths import DEMO_BUNDLE_DIR
+    folder = tmp_path / "projects-easy"
+    shutil.copytree(DEMO_BUNDLE_DIR, folder)
+    data = json.loads((folder / "bundle.json").read_text(encoding="utf-8"))
+    bus = next(p for p in data["consultation"]["projects"] if p["id"] == "p-bus")
+    bus["title_easy"], bus["description_easy"] = PROJECT_EASY["title"], PROJECT_EASY["description"]
+    (folder / "bundle.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    consultation = load_bundle(folder)
+    assert consultation.project("p-bus").title_easy == PROJECT_EASY["title"]
+    k = kiosk_factory(lang=lang, consultation=consultation, bundle_dir=folder)
+    panel = open_panel(k, k.root.welcome.ids.display)
+    k.tap(panel.ids.easy_on)
+    close_panel(k, panel)
+    question = to_question(k, "colour")
+    body = question.body
+    assert body.project.id == "p-bus"
+    assert body.ids.project_title.text == PROJECT_EASY["title"][lang]
+    assert body.ids.project_text.text == PROJECT_EASY["description"][lang]
+    assert body.image_source                   # its picture beside the words
+    k.shot(f"easy-read-colour-{lang}")
+    # A project without easy words keeps its usual ones.
+    body.skip()
+    step(2)
+    assert body.ids.project_title.text == tr.loc(consultation.project("p-bike").title)
+    question = to_question_from(k, "budget")
+    row = question.body.rows["p-bus"]
+    assert row.ids.title.text == PROJECT_EASY["title"][lang]
+    k.shot(f"easy-read-budget-{lang}")
+    # Usual texts again: the usual words, at once.
+    k.root.resident.easy_read = False
+    step(2)
+    assert row.ids.title.text == tr.loc(consultation.project("p-bus").title)
+
+
+def to_question_from(k, kind):
+    """On from the current question to the next one of `kind`."""
+    while k.session.question.kind != kind:
+        k.root.question.skip()
+        step(2)
+    wait_settled()
+    return k.root.question

@@ -7,6 +7,7 @@ The helpers are fixtures that return functions, so a test can use them on anothe
 from __future__ import annotations
 
 import secrets
+import shutil
 
 import pytest
 
@@ -46,11 +47,23 @@ def result_statuses(results: list[dict]) -> list[str]:
     return [r["status"] for r in results]
 
 
+@pytest.fixture(scope="session")
+def imported_hub_folder(tmp_path_factory):
+    """A hub's data folder (database, secret key, admin token) just after the demo's import,
+    made once per test process: each `hub` starts from a copy (~0.02 s of CPU instead of ~0.08
+    for a new database and an import, in some 500 tests)."""
+    folder = tmp_path_factory.mktemp("imported-hub") / "hub"
+    made = Hub(Settings.from_env({}, data_dir=folder))
+    made.import_bundle(DEMO_BUNDLE_DIR)
+    made.close()
+    return folder
+
+
 @pytest.fixture
-def hub(tmp_path):
+def hub(tmp_path, imported_hub_folder):
     """A hub on a temporary SQLite database, with the demo consultation imported."""
+    shutil.copytree(imported_hub_folder, tmp_path / "hub")
     h = Hub(Settings.from_env({}, data_dir=tmp_path / "hub"))
-    h.import_bundle(DEMO_BUNDLE_DIR)
     yield h
     h.close()
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from app.canonical import canonical_json as canonical_json_text
 from server import closing as closings
 from server.closing_sheet import can_show
@@ -109,6 +111,7 @@ def test_a_chain_whose_last_closing_carries_its_own_key_does_not_verify(hub, tmp
     assert "NOT VERIFIED" in capsys.readouterr().err
 
 
+@pytest.mark.slow       # two sheets of 300-dpi pages drawn: out of the fast tier, in `make test`
 def test_a_room_hubs_huge_record_draws_a_bounded_sheet(hub, api):
     """A room hub's record of a megabyte of lines (a 500 kB mismatch, thousands of counts and
     reasons) was drawn whole for anyone asking its PDF: hundreds of 300-dpi pages in memory per

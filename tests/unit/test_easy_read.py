@@ -93,7 +93,7 @@ def by_id(qid, oid=None):
 def test_easy_read_pictures_and_recordings_are_built_warned_and_written_back(folder, tmp_path):
     path = folder / "consultation.xlsx"
     fill(path, "consultation", by_id("alpimed-2030"),
-         {"title_easy::fr": "Votre avis sur la région", "title_easy::it": "Il vostro parere"})
+         {"title_easy::fr": "Votre avis sur la région", "title_easy::it": "Il Suo parere"})
     fill(path, "questions", by_id("q-themes"),
          {"label_easy::fr": "Quels sujets sont importants pour vous ?",
           "audio::fr": "audio/q-themes-fr.wav"})
@@ -102,7 +102,7 @@ def test_easy_read_pictures_and_recordings_are_built_warned_and_written_back(fol
                             "Vintimille tous les jours de la semaine et le dimanche.",
           "image": "images/p-bus.png"})
     data, files, _where, consultation, warnings = build_located(path, folder)
-    assert consultation.title_easy == {"fr": "Votre avis sur la région", "it": "Il vostro parere"}
+    assert consultation.title_easy == {"fr": "Votre avis sur la région", "it": "Il Suo parere"}
     question = next(q for q in consultation.questions if q.id == "q-themes")
     assert question.prompt_easy == {"fr": "Quels sujets sont importants pour vous ?"}
     assert question.audio == {"fr": "audio/q-themes-fr.wav"}
@@ -212,3 +212,26 @@ def test_a_hung_speech_engine_is_an_oserror(tmp_path, monkeypatch):
     monkeypatch.setattr(speech, "SYNTHESIS_TIMEOUT", 0.2)
     with pytest.raises(OSError, match="too long"):
         speech.synthesize("Bonjour", "fr", tmp_path / "out.wav")
+
+
+def test_a_projects_easy_read_title_and_description_are_built_warned_and_written_back(
+        folder, tmp_path):
+    path = folder / "consultation.xlsx"
+    long = ("Un bus part de Menton et va jusqu'à Vintimille toutes les heures du matin au "
+            "soir et même le dimanche.")
+    fill(path, "projects", by_id("p-bus"),
+         {"title_easy::fr": "Un bus entre Menton et Vintimille",
+          "title_easy::it": "Un autobus tra Mentone e Ventimiglia",
+          "description_easy::fr": long})
+    data, _files, _where, consultation, warnings = build_located(path, folder)
+    bus = consultation.project("p-bus")
+    assert bus.title_easy == {"fr": "Un bus entre Menton et Vintimille",
+                              "it": "Un autobus tra Mentone e Ventimiglia"}
+    assert bus.description_easy == {"fr": long}
+    assert consultation.project("p-bike").title_easy == {}
+    falc = [w for w in warnings if w.message == TOO_MANY_WORDS]
+    assert [(w.sheet, w.column) for w in falc] == [("projects", "description_easy::fr")]
+    out = tmp_path / "out"
+    sheets.write_bundle_folder(path, out, folder)
+    assert bundle_to_sheet(out, tmp_path / "again.xlsx") == []
+    assert build_located(tmp_path / "again.xlsx", out)[3] == load_bundle(out)

@@ -46,6 +46,11 @@ def test_the_public_reads_only_the_status_and_is_rate_limited(api, hub, monkeypa
     assert balancer.get("/readyz").json()["schema"] == migrations.LATEST
     forwarded = balancer.get("/readyz", headers={"X-Forwarded-For": "127.0.0.1, 203.0.113.9"})
     assert _status_only(forwarded, True)          # a client behind it: the status only
+    # attack6: a last address the hub cannot read (a port after it, "unknown") is still a
+    # client behind the proxy, never the proxy itself.
+    for unreadable in ("203.0.113.9:5678", "unknown", "127.0.0.1, [::1]:80"):
+        answer = balancer.get("/readyz", headers={"X-Forwarded-For": unreadable})
+        assert _status_only(answer, True), unreadable
     monkeypatch.setitem(api.app.state.limits.items, "public", parse("2/minute"))
     codes = [api.fresh().get("/readyz").status_code for _ in range(3)]
     assert codes[-1] == 429 and "retry-after" in api.fresh().get("/readyz").headers
@@ -79,3 +84,20 @@ def test_a_shared_port_is_refused_on_sqlite(tmp_path, monkeypatch, capsys):
     assert serve(settings) == 2
     assert "PostgreSQL" in capsys.readouterr().err
     assert not (tmp_path / "hub" / "hub.db").exists()      # refused before opening anything
+
+
+def test_an_ipv6_client_taking_the_next_address_of_its_64_is_still_rate_limited(api,
+                                                                                monkeypatch):
+    """attack6: one home or phone holds a whole IPv6 /64; counted by address, each new one
+    passed every rate limit (the streams' cap already counted by /64: one rule now)."""
+    monkeypatch.setitem(api.app.state.limits.items, "public", parse("2/minute"))
+    codes = [_from(api, f"2001:db8:6:6::{n:x}").get("/readyz").status_code
+             for n in range(1, 5)]
+    assert codes[:2] == [200, 200] and codes[2:] == [429, 429]
+    assert _from(api, "2001:db8:6:7::1").get("/readyz").status_code == 200   # another /64
+    assert _from(api, "::ffff:198.51.100.4").get("/readyz").status_code == 200
+    assert _from(api, "198.51.100.4").get("/readyz").status_code == 200
+    assert _from(api, "198.51.100.4").get("/readyz").status_code == 429    # the same client
+    # On the room's own network its phones share one /64: each counts alone, as over IPv4.
+    for local in ("fd12:3456:789a:1::5", "fd12:3456:789a:1::6", "fe80::1:2", "fe80::1:3"):
+        assert _from(api, local).get("/readyz").status_code == 200, local

@@ -57,6 +57,7 @@ def bundle_with_map(folder: Path, map_dir: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow       # 229 communes' map drawn: out of the fast tier, in `make test`
 def test_the_two_reference_files_make_a_map_the_bundle_takes(tmp_path, capsys):
     code, out, err = run(build_city_map(tmp_path / "map"), capsys)
     assert code == 0, err

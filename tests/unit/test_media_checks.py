@@ -44,6 +44,15 @@ def mp3(frames: int = 4) -> bytes:
     return tag + frame * frames
 
 
+def ape_tag(items: bytes = b"\x05\x00\x00\x00\x00\x00\x00\x00Title\x00Piazza") -> bytes:
+    # APEv2: header, items, footer; the size counts the items and the footer.
+    size = len(items) + 32
+
+    def part(flags: int) -> bytes:
+        return b"APETAGEX" + struct.pack("<IIII", 2000, size, 1, flags) + bytes(8)
+    return part(0xA0000000) + items + part(0x80000000)
+
+
 def refused(data: bytes, name: str) -> bool:
     try:
         check_audio_bytes(data, name)
@@ -54,7 +63,9 @@ def refused(data: bytes, name: str) -> bool:
 
 def test_whole_recordings_of_the_kind_their_name_says_pass():
     for data, name in ((wav(), "a.wav"), (ogg(), "a.ogg"), (mp3(), "a.mp3"),
-                       (mp3()[:-100], "cut.mp3"), (mp3() + b"TAG" + bytes(125), "v1.mp3")):
+                       (mp3()[:-100], "cut.mp3"), (mp3() + b"TAG" + bytes(125), "v1.mp3"),
+                       (mp3() + ape_tag() + b"TAG" + bytes(125), "ape-v1.mp3"),
+                       (wav() + b"LIST\x03\x00\x00\x00abc", "odd-chunk-unpadded.wav")):
         assert not refused(data, name), name
 
 
@@ -68,6 +79,14 @@ def test_whole_recordings_of_the_kind_their_name_says_pass():
     (b"ID3\x03\x00\x00\x00\x00\x00\x00" + b"<html><script>alert(1)</script>", "tag-only.mp3"),
     (b"\xff\xfb" + b"<html><script>alert(1)</script>", "sync-only.mp3"),
     (mp3() + b"<html><script>alert(1)</script>", "tail.mp3"),
+    # attack6: bytes after the structure, behind a tag's name or after a WAV's samples (a
+    # page, an archive whose directory sits at the file's end) were never read.
+    (mp3() + b"TAG" + bytes(125) + b"<html><script>alert(1)</script>", "tag-tail.mp3"),
+    (mp3() + b"TAG<html><script>alert(1)</script>" + bytes(2000), "tag-page.mp3"),
+    (mp3() + b"APETAGEX<html><script>alert(1)</script>", "ape-page.mp3"),
+    (mp3() + ape_tag() + b"PK\x05\x06" + bytes(18), "ape-zip.mp3"),
+    (wav() + b"<html><script>alert(1)</script>", "tail.wav"),
+    (wav() + b"PK\x05\x06" + bytes(18), "zip-tail.wav"),
     (wav(), "wav-named.mp3"),                             # served as audio/mpeg: refused
     (mp3(), "mp3-named.ogg"),
 ])
@@ -84,3 +103,33 @@ def test_bundle_files_are_served_with_a_strict_type_nosniff_and_a_sandbox(api):
     again = client.get("/api/v1/consultations/alpimed-2030/files/images/cover.png",
                        headers={"If-None-Match": answer.headers["etag"]})
     assert again.status_code == 304 and again.headers["x-content-type-options"] == "nosniff"
+
+
+def _picture(fmt: str) -> bytes:
+    from PIL import Image
+    out = io.BytesIO()
+    Image.new("RGB", (24, 16), (200, 40, 0)).save(out, fmt)
+    return out.getvalue()
+
+
+def test_a_picture_is_of_the_kind_its_name_says_and_ends_where_it_ends():
+    """attack6: a JPEG named .png (served as image/png) and a PNG or WebP with a page or an
+    archive after its last chunk passed (Pillow stops at the picture's end); the same bytes
+    passed once were not checked again under another name."""
+    from app.bundle import check_image_bytes
+
+    def image_refused(data: bytes, name: str) -> bool:
+        try:
+            check_image_bytes(data, name)
+        except BundleError:
+            return True
+        return False
+    png, jpeg, webp = _picture("PNG"), _picture("JPEG"), _picture("WEBP")
+    page = b"<html><script>alert(1)</script></html>"
+    for data, name in ((png, "a.png"), (jpeg, "a.jpg"), (jpeg, "a.jpeg"), (webp, "a.webp"),
+                       (jpeg + page, "trailer.jpg")):     # a phone's JPEG may carry more
+        assert not image_refused(data, name), name
+    for data, name in ((jpeg, "jpeg.png"), (png, "png.jpg"), (webp, "webp.png"),
+                       (png + page, "tail.png"), (png + b"PK\x05\x06" + bytes(18), "zip.png"),
+                       (webp + page, "tail.webp")):
+        assert image_refused(data, name), name

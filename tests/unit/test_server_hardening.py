@@ -8,7 +8,7 @@ import pytest
 
 from server import db
 from server.errors import HubError
-from server.limits import LogFlood, RateLimits, client_address, is_trusted
+from server.limits import MALFORMED_CLIENT, LogFlood, RateLimits, client_address, is_trusted
 from server.migrations import migrate
 from server.settings import Settings
 
@@ -48,7 +48,10 @@ def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy():
     assert client_address(scope("127.0.0.1", "1.2.3.4"), ("127.0.0.1",)) == "1.2.3.4"
     # The client writes the left part: only the address the proxy added counts.
     assert client_address(scope("127.0.0.1", "6.6.6.6, 1.2.3.4"), ("127.0.0.1",)) == "1.2.3.4"
-    assert client_address(scope("127.0.0.1", "junk"), ("127.0.0.1",)) == "127.0.0.1"
+    # Junk where the proxy's address should be: a client all the same, never the proxy
+    # (attack6: it got the proxy's trust, /readyz's details).
+    assert client_address(scope("127.0.0.1", "junk"), ("127.0.0.1",)) == MALFORMED_CLIENT
+    assert not is_trusted(MALFORMED_CLIENT, ("127.0.0.1",))
 
 
 def test_a_tls_proxy_in_front_of_the_balancer_keeps_each_client_its_address():

@@ -38,6 +38,7 @@ def hub(tmp_path):
     hub.close()
 
 
+@pytest.mark.slow       # draws a city's map (Pillow tiles): out of the fast tier, in `make test`
 def test_a_zip_with_geojson_gets_its_map_drawn_and_imported(hub):
     checked = uploads.check(hub, city_zip(communes()))
     assert checked.problems == []
