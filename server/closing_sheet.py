@@ -20,6 +20,7 @@ from app.qr import qr_matrix
 
 from . import closing
 from .card_sheet import DPI, MM, PAGE, _font, _wrap, save_pdf
+from .devices import is_alias
 
 MARGIN = round(18 * MM)
 # What a sheet draws at most: a room hub's record (signed by that hub, drawn by the central hub
@@ -37,6 +38,13 @@ MISMATCH_TEXTS = {
                                           "({cards})."),
     "device_not_synced": N_("The tablet “{name}” has not synced since {since}: it may hold "
                             "votes the server does not have yet."),
+    # A tablet without a name (its recorded name is its alias, a code nobody can match to a
+    # tablet) is said by its last sync, the time its facilitator's Sync page shows.
+    "device_not_synced_unnamed": N_("A tablet of this site has not synced since {since}; its "
+                                    "last sync: {last_contact}. It may hold votes the server "
+                                    "does not have yet."),
+    "device_never_synced_unnamed": N_("A tablet of this site has never synced: it may hold "
+                                      "votes the server does not have yet."),
     "count_corrected_after_closing": N_("A count was corrected after closing no. {closing}."),
 }
 
@@ -56,17 +64,34 @@ def mismatch_lines(record: dict, lang: str) -> list[str]:
     for m in record["mismatches"]:
         kind = m.get("kind") if isinstance(m, dict) else m
         text = MISMATCH_TEXTS.get(kind) if isinstance(kind, str) else None
+        if kind == "device_not_synced" and isinstance(m, dict) and "since" in m \
+                and not tablet_named(m.get("name")):
+            text = MISMATCH_TEXTS["device_not_synced_unnamed" if m.get("last_contact")
+                                  else "device_never_synced_unnamed"]
         if text is None:
             lines.append(str(kind))
             continue
         values = dict(m)
         try:
-            if values.get("since"):
-                values["since"] = day_and_time(str(values["since"])[:16], lang) + " UTC"
+            for key in ("since", "last_contact"):
+                if values.get(key):
+                    values[key] = day_and_time(str(values[key])[:16], lang) + " UTC"
             lines.append(_(text).format_map(values))
         except (KeyError, IndexError, ValueError, TypeError, AttributeError):
             lines.append(kind)
     return lines
+
+
+def tablet_named(name: object) -> bool:
+    """Whether a tablet's recorded name is one a person gave it (not empty, not its alias)."""
+    return isinstance(name, str) and bool(name.strip()) and not is_alias(name)
+
+
+def recorded_by(who: dict, _) -> str:
+    """Who typed a count, as the page and the sheet say it: the tablet's name, else "a
+    tablet" (its alias or device ID would be a code nobody in the room can read)."""
+    name = who.get("name") if isinstance(who, dict) else None
+    return name if tablet_named(name) else _("a tablet")
 
 
 def _question(hub, record: dict, question_id: str):
@@ -125,7 +150,8 @@ def count_lines(hub, record: dict, lang: str) -> list[dict]:
             known[question_id] = (prompt, labels)
         prompt, labels = known[question_id]
         lines.append({"question": prompt, "counts": words(c["counts"], labels),
-                      "before": words(c["before"], labels) if c["before"] else ""})
+                      "before": words(c["before"], labels) if c["before"] else "",
+                      "recorded_by": recorded_by(c.get("recorded_by"), _)})
     return lines
 
 
@@ -281,7 +307,7 @@ def render_sheet(context: dict, lang: str) -> list:
             out.text(f"{said['question']} · {_(CHANNEL_NAMES.get(c['channel'], c['channel']))}"
                      f"{colon} {said['counts']}{mark}", body, indent=round(4 * MM), gap=4)
             out.text(f"{before.strip() + ' · ' if before else ''}{_('Recorded by')} "
-                     f"{c['recorded_by']['name'] or c['recorded_by']['device'][:8]}, "
+                     f"{said['recorded_by']}, "
                      f"{day_and_time(c['received_at'], lang)}", small, indent=round(8 * MM))
         _said_more(out)
         out.space(5)

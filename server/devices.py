@@ -362,9 +362,18 @@ def holds_credential(device, secret: str) -> bool:
     return secrets.compare_digest(device.secret_hash.encode(), given.encode())
 
 
+ALIAS = re.compile(r"[a-z2-7]{16}")
+
+
 def new_alias() -> str:
     """A device's alias for residents: 80 random bits, 16 characters of [a-z2-7]."""
     return base64.b32encode(secrets.token_bytes(10)).decode().lower()
+
+
+def is_alias(name: object) -> bool:
+    """Whether a device's recorded name is only the alias `new_alias` drew (a closing record
+    names an unnamed tablet by it): a code nobody in the room can match to a tablet."""
+    return isinstance(name, str) and ALIAS.fullmatch(name) is not None
 
 
 def _code_invalid() -> HubError:

@@ -3,7 +3,7 @@ with its count and share written above it and its label below, the median column
 words and colour, and the median and mean in the caption."""
 import math
 
-from kivy.properties import BooleanProperty, StringProperty
+from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from app.formatting import decimal, number
@@ -18,6 +18,10 @@ class PjScaleColumn(BoxLayout):
     figures = StringProperty("")
     median_word = StringProperty("")
     is_median = BooleanProperty(False)
+    # Bilingual: share and count on one line ("19 % · 16"), so that the two languages' labels
+    # below leave the column more than the 10 px it had at 1280×720.
+    one_line = BooleanProperty(False)
+    label_height = NumericProperty(0)     # the tallest label's, set by the view
 
 
 class PjScaleView(PjResultView):
@@ -30,10 +34,16 @@ class PjScaleView(PjResultView):
             label = self.text(labels[value - 1], "\n") if len(labels) == 5 else self._(
                 DEFAULT_LABELS.get(self.question.scale_kind, DEFAULT_LABELS["agreement"])
                 [value - 1], "\n")
-            column = PjScaleColumn(value=str(value), label=label)
+            column = PjScaleColumn(value=str(value), label=label, one_line=bool(self.bilingual))
             self.columns[value] = column
+            column.ids.label.bind(texture_size=self._even_labels)
             row.add_widget(column)
         body.add_widget(row)
+
+    def _even_labels(self, *_args):
+        tallest = max(c.ids.label.texture_size[1] for c in self.columns.values())
+        for column in self.columns.values():
+            column.label_height = tallest
 
     def update(self, result, animate):
         lang = self.lang
@@ -46,9 +56,10 @@ class PjScaleView(PjResultView):
             marked = {math.floor(median), math.ceil(median)}
         for value, column in self.columns.items():
             count = distribution.get(str(value), 0)
-            # Bilingual: the count alone under the share (the caption counts the answers in
-            # both languages); one language: "14 votes".
-            column.figures = "{share}\n{count}".format(
+            # Bilingual: the count alone beside the share (the caption counts the answers in
+            # both languages); one language: "14 votes" under it.
+            shape = "{share} · {count}" if self.bilingual else "{share}\n{count}"
+            column.figures = shape.format(
                 share=written[str(value)],
                 count=number(count, lang) if self.bilingual else self.say_votes(count))
             column.is_median = value in marked

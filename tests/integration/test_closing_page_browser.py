@@ -4,6 +4,7 @@ Italian on a laptop, verified, its figures and mismatches readable, the language
 without losing the record. Screenshots in build/screenshots/closing/."""
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -59,9 +60,18 @@ def test_the_closing_page_reads_in_french_and_italian(tmp_path):
                 phone = browser.new_page(viewport={"width": 390, "height": 844})
                 phone.goto(f"http://127.0.0.1:{port}/closing/{row['id']}?lang=fr")
                 text = phone.inner_text("main")
-                for words in ("Procès-verbal de clôture", "Vérifié",
-                              "Bulletins par canal", "ne s'est pas synchronisée"):
+                # The late tablet said by its sync, not by its alias (a code nobody can match
+                # to a tablet: "La tablette « heemrydxrs3g4ls2 »", "Saisi par : zrcrjzom…").
+                for words in ("Procès-verbal de clôture", "Vérifié", "Bulletins par canal",
+                              "Une tablette de ce lieu ne s'est jamais synchronisée"):
                     assert words in text, words
+                assert "\nune tablette\n" in text       # "Saisi par" is the cell's ::before
+                # A batch by its kind, cards and hour, not by its ID (on no card, no sheet).
+                batches = json.loads(row["document"])["record"]["cards"]["batches"]
+                assert batches and "Lots de cartes\u00a0: Imprimées, 6 (" in text
+                assert not [b for b in batches if b["batch"][:8] in text]
+                codes = [d[key] for d in hub.devices() for key in ("alias", "id") if d[key]]
+                assert not [code for code in codes if code[:8] in text.split("Empreinte")[0]]
                 assert phone.locator(".card svg").count() == 1
                 # Nothing wider than the phone's screen, nothing to scroll sideways inside it
                 # either (the counts' six columns used to scroll in a box of their own).
@@ -90,6 +100,18 @@ def test_the_closing_page_reads_in_french_and_italian(tmp_path):
                     board = laptop.inner_text("main")
                     assert meeting.title[lang] in board and MEETING not in board
                     laptop.screenshot(path=str(SHOTS / f"dashboard-{lang}-1280.png"),
+                                      full_page=True)
+                # An officer on their phone: the participation and cards tables read one block
+                # per row, nothing to scroll sideways (the figures were off the screen's edge).
+                laptop.set_viewport_size({"width": 390, "height": 844})
+                for lang in ("fr", "it"):
+                    laptop.goto(f"http://127.0.0.1:{port}/dashboard?lang={lang}")
+                    assert laptop.evaluate("document.documentElement.scrollWidth") <= 390
+                    assert laptop.evaluate(WIDER_THAN_SHOWN) == []
+                    assert laptop.locator("table.stack").count() == 2
+                    assert laptop.evaluate("getComputedStyle(document.querySelector("
+                                           "'table.stack tbody tr')).display") == "block"
+                    laptop.screenshot(path=str(SHOTS / f"dashboard-{lang}-390.png"),
                                       full_page=True)
             finally:
                 browser.close()

@@ -60,6 +60,17 @@ def test_the_room_hubs_section_shows_what_arrived_in_french_and_italian(tmp_path
                     assert lines == [1, 1, 1], lines
                     assert "·" in section.locator("td.when").first.inner_text()
                     section.screenshot(path=str(SHOTS / f"room-hubs-{lang}.png"))
+                    # On an officer's phone: one block per room hub, nothing to scroll sideways.
+                    page.set_viewport_size({"width": 390, "height": 844})
+                    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+                    assert page.evaluate("""[...document.querySelectorAll('#relays *')].filter(
+                        e => e.scrollWidth > e.clientWidth + 1).filter(e => ['auto', 'scroll']
+                        .includes(getComputedStyle(e).overflowX)).length""") == 0
+                    # The tablet's field as big as the others (it had no type: the text fields'
+                    # style missed it, a 20 px box).
+                    assert page.locator("#move-device").bounding_box()["height"] >= 44
+                    section.screenshot(path=str(SHOTS / f"room-hubs-{lang}-390.png"))
+                    page.set_viewport_size({"width": 1280, "height": 900})
                 # The code form makes a code for a room's laptop (shown once on the page).
                 page.goto(f"{central.url}/dashboard?lang=fr#relays")
                 submit(page, "#relays form button[type=submit]")

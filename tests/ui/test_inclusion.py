@@ -478,7 +478,19 @@ def test_the_welcome_is_read_aloud_with_what_is_read_outlined_and_a_stop_button(
     x, y = welcome.ids.title.to_window(*welcome.ids.title.pos)
     assert k.root.reading_box == [x, y, welcome.ids.title.width, welcome.ids.title.height]
     assert k.root.speaking and button.text == tr._("Stop reading") and button.selected
-    k.shot(f"welcome-reading-{lang}")
+    shot = k.shot(f"welcome-reading-{lang}")
+    # The outline's stroke clear of the words it outlines (it touched the title's first
+    # letter): read on the screenshot, the accent beside the title, not within 4 px of it.
+    from PIL import Image
+    image = Image.open(shot).convert("RGB")
+    accent = tuple(round(c * 255) for c in theme.colours["accent"][:3])
+    row = image.height - round(y + welcome.ids.title.height / 2)
+
+    def is_accent(px):
+        return max(abs(a - b) for a, b in zip(image.getpixel((round(px), row)), accent)) < 40
+
+    assert any(is_accent(x - d) for d in range(5, 16))          # the outline is there
+    assert not any(is_accent(x - d) for d in range(0, 4))       # and clear of the words
     k.tap(button)
     assert not k.root.speaking and not speaker.speaking
     assert k.root.reading_box[2] == 0 and button.text == tr._("Read aloud")

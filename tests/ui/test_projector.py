@@ -471,3 +471,22 @@ def test_the_views_at_1280x720_cut_nothing(make_projector, demo_results, mode):
             cut[view] = found
         projector.root.export_to_png(str(SHOTS / f"{view}-{mode}-whole-1280x720.png"))
     assert not cut, "\n".join(f"{v}: {c}" for v, found in cut.items() for c in found)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_bilingual_scale_columns_read_from_the_back(make_projector, demo_results, size):
+    """Bilingual at 1280×720 the scale's columns were 0 to 56 px tall, each its own height
+    (the two languages' labels under them took the rest, four lines under "1", two under
+    "5"): the five tracks now of one height, at least 8 % of the screen's (the figures on one
+    line, the prompt a size down)."""
+    from screens.projector.scale import PjScaleColumn
+    projector = make_projector(size, **MODES["bilingual"])
+    projector.receive(ResultsPoll(True, demo_results))
+    projector.apply_control({"view": "q-cooperation"})
+    frames(12)
+    columns = [w for w in projector.root.walk() if isinstance(w, PjScaleColumn)]
+    assert len(columns) == 5
+    heights = [round(c.ids.column.height) for c in columns]
+    projector.root.export_to_png(str(SHOTS / f"q-cooperation-columns-{size[0]}x{size[1]}.png"))
+    assert max(heights) - min(heights) <= 1 and min(heights) >= 0.08 * size[1], heights
+    assert not _cut_labels(projector.root)

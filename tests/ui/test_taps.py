@@ -437,3 +437,31 @@ def test_the_residents_screens_draw_no_background_over_the_windows_own(kiosk):
         Window.clearcolor = saved
         step(1)
     assert [full_window_rectangles(s) for s in screens] == [[], [], []]
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (800, 1280)], ids=["landscape", "portrait"])
+def test_the_more_below_pill_never_covers_the_answers(kiosk_factory, size):
+    """Very large text and high contrast (a 75-year-old alone): the budget's, the choice's and
+    the ranking's rows scroll, and the "More below" pill was drawn over their bottom edge
+    (over a row's "Fund in full" button in easy read): it sits in a strip under the rows."""
+    from screens.widgets import CueScroll
+    from tests.ui.test_inclusion import pill_never_over_text, to_question
+    set_size(*size)
+    k = kiosk_factory(text_size="very_large", high_contrast=True)
+    question = to_question(k, "choice")
+    seen = 0
+    for kind in ("choice", "ranking", "budget"):
+        while k.session.question.kind != kind:
+            question.skip()
+            step(2)
+        wait_settled()
+        step(4)
+        scroll = next(w for w in question.body.walk() if isinstance(w, CueScroll))
+        assert scroll.cue_host is not None, kind
+        pill_never_over_text(scroll)
+        seen += scroll.more_below
+        scroll.scroll_y = 0.5           # mid-way: the rows under the view's bottom edge
+        step(3)
+        pill_never_over_text(scroll)
+    k.shot(f"walk-budget-{size[0]}x{size[1]}")
+    assert seen, "nothing overflowed: the test no longer reaches a pill"

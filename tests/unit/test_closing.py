@@ -408,3 +408,35 @@ def test_counts_are_read_out_in_the_rooms_words_not_the_sheets_ids(hub, demo, ta
         assert words in page and "yes 13" not in page and "<td>q-ticket</td>" not in page
         assert f"<strong>{prompt}</strong>" in page          # the fingerprints' question too
         assert "JSON" not in re.sub(r"<[^>]+>", " ", page)   # a file 'to check by computer'
+
+
+def test_an_unnamed_tablet_is_said_by_its_last_sync_not_by_a_code(hub, demo, tablet, push, api):
+    """The closing page named tablets by their alias ("La tablette « heemrydxrs3g4ls2 » ne
+    s'est pas synchronisée", "Saisi par : zrcrjzomuzbfb6oc"): a code nobody in the room can
+    match to a tablet. Unnamed, a tablet is "a tablet"; a late one is said by its last sync,
+    the time its Sync page shows; a tablet with a name keeps it."""
+    from server.closing_sheet import count_lines, mismatch_lines, render_sheet, sheet_context
+    late, d2, *_ = meeting_played(hub, demo, tablet, push)
+    row = closings.make_for(hub, meeting_id=MEETING)
+    record = closings.verify_document(row["document"], closings.hub_public_key(hub))
+    codes = {d["alias"] for d in hub.devices() if d["alias"]} | {
+        d["id"][:8] for d in hub.devices()}
+    for lang, late_words, who in (
+            ("fr", "Une tablette de ce lieu ne s'est jamais synchronisée", "une tablette"),
+            ("it", "Un tablet di questa sede non si è mai sincronizzato", "un tablet")):
+        said = mismatch_lines(record, lang)
+        assert any(line.startswith(late_words) for line in said), said
+        assert {line["recorded_by"] for line in count_lines(hub, record, lang)} == {who}
+        page = html.unescape(api.fresh().get(f"/closing/{row['id']}", params={"lang": lang}).text)
+        text = re.sub(r"<[^>]+>", " ", page.split("<details>")[0])   # before the fingerprints
+        assert late_words in text and not [code for code in codes if code in text]
+        render_sheet(sheet_context(hub, row, lang), lang)             # the sheet says the same
+    never = {"kind": "device_not_synced", "device": late.device_id, "name": d2["alias"],
+             "last_contact": None, "since": "2026-12-03T18:30:00+00:00"}
+    named = dict(never, name="Tablette accueil", last_contact="2026-12-03T14:02:00+00:00")
+    seen = dict(never, last_contact="2026-12-03T14:02:00+00:00")
+    unnamed, kept = mismatch_lines({"mismatches": [seen, named]}, "fr")
+    assert unnamed.startswith("Une tablette de ce lieu ne s'est pas synchronisée depuis "
+                              "03/12/2026 · 18:30 UTC\u00a0; sa dernière synchronisation"
+                              "\u00a0: 03/12/2026 · 14:02 UTC.")
+    assert "Tablette accueil" in kept and "depuis 03/12/2026 · 18:30 UTC" in kept
