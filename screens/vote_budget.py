@@ -32,6 +32,7 @@ class BudgetRow(BoxLayout):
     quick_text = StringProperty("")   # what the quick button does now: fund fully, the rest, remove
     quick_action = StringProperty("fill")    # "fill" or "remove"
     quick_width = NumericProperty(0)
+    image_source = StringProperty("")    # easy read: the project's picture (vote_budget.kv)
 
 
 class BudgetBody(QuestionBody):

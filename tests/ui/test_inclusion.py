@@ -633,11 +633,17 @@ def test_easy_read_shows_the_projects_easy_words_in_the_colour_vote_and_the_budg
     question = to_question_from(k, "budget")
     row = question.body.rows["p-bus"]
     assert row.ids.title.text == PROJECT_EASY["title"][lang]
+    # Its picture beside the words, whole, left of the title and not over it.
+    picture = row.ids.picture
+    assert row.image_source.endswith(consultation.project("p-bus").image)
+    assert picture.width > 0 and picture.opacity == 1 and picture.texture is not None
+    assert picture.right <= row.ids.title.x + 1
     k.shot(f"easy-read-budget-{lang}")
-    # Usual texts again: the usual words, at once.
+    # Usual texts again: the usual words, at once, and no picture.
     k.root.resident.easy_read = False
     step(2)
     assert row.ids.title.text == tr.loc(consultation.project("p-bus").title)
+    assert row.image_source == "" and row.ids.picture.width == 0
 
 
 def to_question_from(k, kind):
