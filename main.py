@@ -64,8 +64,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--size", default=None, metavar="WxH",
                         help="window size, e.g. 1280x800 (default: full screen on a kiosk)")
     parser.add_argument("--hub", default=os.environ.get("PIAZZETTA_HUB_URL"), metavar="URL",
-                        help="projector: read results and controls from this hub, at an "
-                             "https:// address or on this machine (default: "
+                        help="projector: read results and controls from this hub (default: "
                              "$PIAZZETTA_HUB_URL, else this device's own store)")
     parser.add_argument("--rehearsal", action="store_true",
                         help="projector: show the tablets' rehearsal (marked on screen, "
