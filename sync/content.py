@@ -11,6 +11,7 @@ from pathlib import Path, PurePosixPath
 
 from app.bundle import (AUDIO_SUFFIXES, BUNDLE_FILE, MAX_AUDIO_BYTES, MAX_IMAGE_BYTES,
                         MAX_TILES_BYTES, load_bundle)
+from app.bundle_folders import latest_folder, replace_folder
 from app.errors import BundleError, ValidationError
 from app.identifiers import is_content_id
 from app.proposals import ANSWER_STATUSES
@@ -117,15 +118,16 @@ def pull_bundles(store: Store, client: HubClient, bundles_dir: Path) -> list[str
             raise p.NotAcknowledged("malformed bundle index")
         target = bundles_dir / item["id"]
         # Once per consultation and pull: an index naming one 100,000 times (with other
-        # hashes) had it downloaded again and again.
-        if installed_version(target) == item.get("sha256") or item["id"] in seen:
+        # hashes) had it downloaded again and again. A version waiting for the screens to let
+        # go of the one shown counts as installed.
+        if installed_version(latest_folder(target)) == item.get("sha256") or item["id"] in seen:
             continue
         seen.add(item["id"])
         try:
             # The index's word first (nothing downloaded for a version going back), the
             # bundle's own once it is read (_install).
             if isinstance(item.get("version"), int):
-                check_version(target, item["version"], item.get("sha256"),
+                check_version(latest_folder(target), item["version"], item.get("sha256"),
                               item.get("draft") is True)
             _install(client, item, target)
         except p.ContentRefused as exc:
@@ -157,7 +159,7 @@ def pull_public_bundle(client: HubClient, consultation_id: str, bundles_dir: Pat
         return False, etag
     target = bundles_dir / consultation_id
     sha = _sha(data)
-    if installed_version(target) == sha:
+    if installed_version(latest_folder(target)) == sha:
         return False, etag
     try:
         from app.bundle import bundle_files, parse_bundle
@@ -170,7 +172,7 @@ def pull_public_bundle(client: HubClient, consultation_id: str, bundles_dir: Pat
         raise p.ContentRefused("other_consultation", "bundle of another consultation")
     # The hub refuses to import a lower version or the same one changed: an answer going
     # back (a replay, a hub restored from an old backup) keeps what is shown.
-    check_version(target, consultation.version, sha)
+    check_version(latest_folder(target), consultation.version, sha)
     bundles_dir.mkdir(parents=True, exist_ok=True)
     _install(client, {"id": consultation_id, "sha256": sha, "version": consultation.version,
                       "bundle_url": f"{base}/bundle",
@@ -289,18 +291,17 @@ def _install(client: HubClient, item: dict, target: Path) -> None:
         if loaded.id != item["id"]:     # the folder is named after the consultation it holds
             raise p.ContentRefused("other_consultation", "bundle of another consultation")
         draft = item.get("draft") is True
-        check_version(target, loaded.version, item["sha256"], draft)    # the bundle's own word
-        published = highest_published(target)
+        latest = latest_folder(target)
+        check_version(latest, loaded.version, item["sha256"], draft)    # the bundle's own word
+        published = highest_published(latest)
         if not draft:
             published = (loaded.version, item["sha256"])
         (tmp / MANIFEST).write_text(json.dumps({
             "sha256": item["sha256"], "version": loaded.version, "draft": draft,
             "published": list(published) if published else None}), encoding="utf-8")
-        old = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.old"
-        if target.exists():
-            target.rename(old)
-        tmp.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
+        # In place now, or beside it until no screen reads the version shown (a resident
+        # mid-ballot keeps its pictures: app/bundle_folders.py).
+        replace_folder(target, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
