@@ -40,9 +40,9 @@ ADVICE = {
     CERTIFICATE_REFUSED: N_("Do not use this network for sync until the staff have checked "
                             "it. Everything waits safely on this tablet. If the room's laptop "
                             "was replaced, enroll again with its new QR code."),
-    CONTENT_REFUSED: N_("Votes and ideas are still sent. Tell the platform staff: the "
-                        "consultation they published did not arrive whole. The tablet asks for "
-                        "it again by itself."),
+    CONTENT_REFUSED: N_("Votes and ideas are still sent. Tell the platform staff what this "
+                        "page says: they can publish the consultation again. The tablet asks "
+                        "for it again by itself."),
     CREDENTIALS_REFUSED: N_("Enroll this tablet again. If the hub says it is already "
                             "enrolled, ask the platform staff for an enrollment code made for "
                             "this tablet (give them the tablet ID shown here). Nothing waiting "
