@@ -72,8 +72,8 @@ class RefusedHubSource:
         pass
 
 
-PLAIN_HTTP_RESULTS = N_("Results are not read over plain http:// from another machine: anyone "
-                        "on this network could change them. Use the server's https:// address.")
+# Short: the projector's corner is one line (why, in docs/protocol.md's threat model).
+PLAIN_HTTP_RESULTS = N_("Not read over http:// from another machine: use https://")
 
 
 def refused_hub(hub_url: str) -> str | None:
