@@ -32,12 +32,6 @@ def waiting_folder(target: Path) -> Path:
     return target.parent / f".{target.name}.next"
 
 
-def latest_folder(target: Path) -> Path:
-    """The newest installed version of `target`: the one waiting, else `target` itself."""
-    waiting = waiting_folder(target)
-    return waiting if waiting.is_dir() else target
-
-
 class Hold:
     """A screen reading `folder`: it is not replaced until `release()`."""
 

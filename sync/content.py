@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 
 from app.bundle import (AUDIO_SUFFIXES, BUNDLE_FILE, MAX_AUDIO_BYTES, MAX_IMAGE_BYTES,
                         MAX_TILES_BYTES, load_bundle)
-from app.bundle_folders import latest_folder, replace_folder
+from app.bundle_folders import replace_folder, waiting_folder
 from app.errors import BundleError, ValidationError
 from app.identifiers import is_content_id
 from app.proposals import ANSWER_STATUSES
@@ -64,10 +64,24 @@ def _manifest(folder: Path) -> dict:
     return found if isinstance(found, dict) else {}
 
 
-def highest_published(folder: Path) -> tuple[int, str] | None:
-    """(version, sha256) of the highest published version ever installed in `folder` (a
+def _newest(target: Path) -> tuple[Path, dict]:
+    """(folder, manifest) of the newest version installed for `target`: the one waiting for
+    the screens to let go of `target` (app/bundle_folders.py), else `target`'s. Read in that
+    order: a swap between the two reads leaves the waiting one in `target`."""
+    waiting = waiting_folder(target)
+    found = _manifest(waiting)
+    return (waiting, found) if found else (target, _manifest(target))
+
+
+def newest_version(target: Path) -> str | None:
+    """The sha256 of the newest version installed for `target` (waiting or shown)."""
+    return _newest(target)[1].get("sha256")
+
+
+def highest_published(target: Path) -> tuple[int, str] | None:
+    """(version, sha256) of the highest published version ever installed for `target` (a
     draft tried in rehearsal is not one), None when it never held one."""
-    held = _manifest(folder)
+    folder, held = _newest(target)
     published = held.get("published")
     if isinstance(published, list) and len(published) == 2 \
             and isinstance(published[0], int) and isinstance(published[1], str):
@@ -82,12 +96,12 @@ def highest_published(folder: Path) -> tuple[int, str] | None:
     return (version, held["sha256"]) if isinstance(version, int) else None
 
 
-def check_version(folder: Path, version: object, sha: str | None, draft: bool = False) -> None:
-    """The version rule of every install into `folder` (ContentRefused "not_newer" when it
+def check_version(target: Path, version: object, sha: str | None, draft: bool = False) -> None:
+    """The version rule of every install into `target` (ContentRefused "not_newer" when it
     fails): never below the highest published version this tablet installed, nor that version
     with other bytes. A draft must be above it (the hub makes drafts so); a draft installed
     in rehearsal may then be replaced by the published version, which is lower."""
-    published = highest_published(folder)
+    published = highest_published(target)
     if published is None:
         return
     if not isinstance(version, int) or version < published[0] \
@@ -120,14 +134,14 @@ def pull_bundles(store: Store, client: HubClient, bundles_dir: Path) -> list[str
         # Once per consultation and pull: an index naming one 100,000 times (with other
         # hashes) had it downloaded again and again. A version waiting for the screens to let
         # go of the one shown counts as installed.
-        if installed_version(latest_folder(target)) == item.get("sha256") or item["id"] in seen:
+        if newest_version(target) == item.get("sha256") or item["id"] in seen:
             continue
         seen.add(item["id"])
         try:
             # The index's word first (nothing downloaded for a version going back), the
             # bundle's own once it is read (_install).
             if isinstance(item.get("version"), int):
-                check_version(latest_folder(target), item["version"], item.get("sha256"),
+                check_version(target, item["version"], item.get("sha256"),
                               item.get("draft") is True)
             _install(client, item, target)
         except p.ContentRefused as exc:
@@ -159,7 +173,7 @@ def pull_public_bundle(client: HubClient, consultation_id: str, bundles_dir: Pat
         return False, etag
     target = bundles_dir / consultation_id
     sha = _sha(data)
-    if installed_version(latest_folder(target)) == sha:
+    if newest_version(target) == sha:
         return False, etag
     try:
         from app.bundle import bundle_files, parse_bundle
@@ -172,7 +186,7 @@ def pull_public_bundle(client: HubClient, consultation_id: str, bundles_dir: Pat
         raise p.ContentRefused("other_consultation", "bundle of another consultation")
     # The hub refuses to import a lower version or the same one changed: an answer going
     # back (a replay, a hub restored from an old backup) keeps what is shown.
-    check_version(latest_folder(target), consultation.version, sha)
+    check_version(target, consultation.version, sha)
     bundles_dir.mkdir(parents=True, exist_ok=True)
     _install(client, {"id": consultation_id, "sha256": sha, "version": consultation.version,
                       "bundle_url": f"{base}/bundle",
@@ -291,9 +305,8 @@ def _install(client: HubClient, item: dict, target: Path) -> None:
         if loaded.id != item["id"]:     # the folder is named after the consultation it holds
             raise p.ContentRefused("other_consultation", "bundle of another consultation")
         draft = item.get("draft") is True
-        latest = latest_folder(target)
-        check_version(latest, loaded.version, item["sha256"], draft)    # the bundle's own word
-        published = highest_published(latest)
+        check_version(target, loaded.version, item["sha256"], draft)    # the bundle's own word
+        published = highest_published(target)
         if not draft:
             published = (loaded.version, item["sha256"])
         (tmp / MANIFEST).write_text(json.dumps({

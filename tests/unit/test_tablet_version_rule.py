@@ -169,3 +169,23 @@ def test_each_install_failure_says_why_in_its_own_words(tablet):
     for message in messages.values():
         assert "login" not in message and "hub" not in message
         assert message.endswith("The version in use is kept.")
+
+
+def test_a_version_waiting_for_the_screens_counts_as_installed(tablet):
+    """The kiosk reads version 2 (held): version 3 waits beside it. Version 3 again is not
+    downloaded again, and 2 with other bytes or a lower one is refused against 3."""
+    from app.bundle_folders import Hold, waiting_folder
+    tablet(2, title="Deux")
+    hold = Hold(tablet.folder)
+    try:
+        assert tablet(3, title="Trois") == [CID]
+        assert shown(tablet.folder) == (2, "Deux")
+        assert shown(waiting_folder(tablet.folder)) == (3, "Trois")
+        before = StandIn.bundle_gets
+        assert tablet(3, title="Trois") == []
+        assert StandIn.bundle_gets == before
+        assert refused(tablet, 2, title="Deux").reason == "not_newer"
+    finally:
+        hold.release()
+    assert shown(tablet.folder) == (3, "Trois")
+    assert not waiting_folder(tablet.folder).exists()
