@@ -114,7 +114,11 @@ def pull_bundles(store: Store, client: HubClient, bundles_dir: Path) -> list[str
     (pull_card_index); return the consultations updated.
 
     A new version is written to a temporary folder, checked with the domain's loader, and only
-    then renamed into place: a cut download never leaves half a bundle.
+    then renamed into place — or beside it, while a screen reads the version shown
+    (app/bundle_folders.py): a cut download never leaves half a bundle, and a resident
+    mid-ballot never sees the new version's pictures. A refused consultation
+    (ContentRefused) holds back neither the others nor the votes: raised once the others are
+    in, with them in its `updated`.
     """
     pull_card_index(store, client)
     index, etag = client.get_json(f"{p.API_PREFIX}/bundle", store.get_setting(p.CONTENT_ETAG))

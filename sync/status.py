@@ -3,8 +3,9 @@ it. `problem` and `advice` are English msgids (translate them with the screen's 
 
 `state` tells apart what the facilitator must act on: the hub cannot be reached (wait, check
 the network), the network shows a login page, staff revoked this tablet, the hub refused its
-credentials, or a new version of a consultation was refused (the one in use is kept). In every state nothing is lost: the outbox is kept, and pushes resume once the
-hub answers or the tablet is enrolled again.
+credentials, or a new version of a consultation was refused (the one in use is kept). In
+every state nothing is lost: the outbox is kept, and pushes resume once the hub answers or the
+tablet is enrolled again.
 """
 from __future__ import annotations
 

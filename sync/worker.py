@@ -21,8 +21,9 @@ from .batches import backoff_delay, push_in_batches
 from .client import HubClient
 from .content import pull_answers, pull_bundles
 from .enroll import client_for, is_enrolled, refresh_identity
-from .status import (CERTIFICATE_REFUSED, CONTENT_REFUSED, CREDENTIALS_REFUSED, ERROR, HUB_REFUSED, LOGIN_PAGE,
-                     NOT_ENROLLED, REVOKED, SYNCED, UNREACHABLE, SyncStatus)
+from .status import (CERTIFICATE_REFUSED, CONTENT_REFUSED, CREDENTIALS_REFUSED, ERROR,
+                     HUB_REFUSED, LOGIN_PAGE, NOT_ENROLLED, REVOKED, SYNCED, UNREACHABLE,
+                     SyncStatus)
 
 
 log = logging.getLogger("piazzetta.sync")
