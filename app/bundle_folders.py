@@ -14,9 +14,7 @@ kiosk) does not see them — it follows its own new versions.
 """
 from __future__ import annotations
 
-import shutil
 import threading
-import uuid
 from pathlib import Path
 
 _lock = threading.Lock()
@@ -24,7 +22,7 @@ _held: dict[Path, int] = {}
 
 
 def _key(folder: str | Path) -> Path:
-    return Path(folder).absolute()
+    return Path(folder).resolve()
 
 
 def waiting_folder(target: Path) -> Path:
@@ -108,11 +106,13 @@ def _swap_in(target: Path) -> tuple[bool, Path | None]:
 def _aside(folder: Path, name: str) -> Path:
     """Under the lock: `folder` renamed out of the way (`.<name>.<hex>.old`, the name an
     install killed midway leaves and the next install of `name` clears)."""
+    import uuid
     old = folder.parent / f".{name}.{uuid.uuid4().hex[:8]}.old"
     folder.rename(old)
     return old
 
 
 def _remove(folder: Path | None) -> None:
+    import shutil
     if folder is not None:
         shutil.rmtree(folder, ignore_errors=True)

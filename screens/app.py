@@ -88,7 +88,7 @@ class PiazzettaApp(App):
 
         from app.bundle_folders import Hold
         if self._hold is not None and self._hold.active \
-                and self._hold.folder == Path(folder).absolute():
+                and self._hold.folder == Path(folder).resolve():
             return
         old, self._hold = self._hold, Hold(folder)
         if old is not None:
