@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from app.bundle import load_bundle
+from app.bundle import MAX_IMAGE_BYTES, load_bundle
 from app.paths import DEMO_BUNDLE_DIR
 from app.store import Store
 from sync import protocol as p
@@ -62,6 +62,11 @@ class StandIn(BaseHTTPRequestHandler):
             self._json({"consultations": [{
                 "id": CID, "sha256": hashlib.sha256(cls.body).hexdigest(),
                 "bundle_url": "/b/bundle.json", "files": [], **cls.entry}]})
+        elif self.path == "/f/huge.png":      # announces more than any image may hold
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(MAX_IMAGE_BYTES + 1))
+            self.end_headers()
         elif self.path == "/b/bundle.json":
             cls.bundle_gets += 1
             self.send_response(200)
@@ -163,6 +168,12 @@ def test_each_install_failure_says_why_in_its_own_words(tablet):
     with pytest.raises(p.ContentRefused) as caught:
         tablet.raw(b'{"consultation": {"id": "alpimed-2030", "version": 3}}', {"version": 3})
     assert caught.value.reason == "does_not_load"
+    body = bundle(3)
+    with pytest.raises(p.ContentRefused) as caught:
+        tablet.raw(body, {"version": 3, "sha256": hashlib.sha256(body).hexdigest(),
+                          "files": [{"path": "images/cover.png", "url": "/f/huge.png",
+                                     "sha256": "e" * 64}]})
+    assert caught.value.reason == "too_large" and caught.value.detail == "answer too large"
     assert shown(tablet.folder)[0] == 2
     messages = {reason: p.ContentRefused(reason).message for reason in p.ContentRefused.REASONS}
     assert len(set(messages.values())) == len(messages)
