@@ -27,11 +27,13 @@ class PiazzettaApp(App):
         self.projector_factory = projector_factory
         self.kiosk = None
         self._quitting = False
+        self._hold = None               # the bundle folder the screens read (app/bundle_folders)
         tr.lang = lang
         self.title = "Piazzetta"
 
     def build(self):
         Window.clearcolor = theme.colours["background"]
+        self._read_from(self.bundle_dir)
         if self.role == "projector":
             if self.projector_factory is not None:
                 return self.projector_factory(self)
@@ -79,10 +81,33 @@ class PiazzettaApp(App):
         self._rebuild(found, then="facilitator")  # the PIN was given for the old root
         return True
 
+    def _read_from(self, folder):
+        """The screens read their images from `folder` now: sync replaces it only between
+        residents (app/bundle_folders.py); the folder read before is let go."""
+        from pathlib import Path
+
+        from app.bundle_folders import Hold
+        if self._hold is not None and self._hold.active \
+                and self._hold.folder == Path(folder).resolve():
+            return
+        old, self._hold = self._hold, Hold(folder)
+        if old is not None:
+            old.release()
+
+    @staticmethod
+    def _forget_images():
+        """A new version may hold other pictures under the same paths: Kivy's image caches
+        (kept by file name for a minute) must not show the old ones."""
+        from kivy.cache import Cache
+        Cache.remove("kv.image")
+        Cache.remove("kv.texture")
+
     def _rebuild(self, found, then=None):
         old = self.kiosk
         old.session.abandon()           # a ballot left open still counts (close_ballot)
         self.consultation, self.bundle_dir = found
+        self._read_from(self.bundle_dir)
+        self._forget_images()
         self.kiosk = self._make_kiosk()
         old.dispose()
         Window.remove_widget(old)
@@ -114,21 +139,29 @@ class PiazzettaApp(App):
 
     def reload(self):
         """Show the installed version of the consultation on screen when it is another one
-        than the running one; True when it changed."""
+        than the running one; True when it changed. A version waiting for this screen to let
+        go of the folder it reads takes its place first — on a kiosk only between two
+        residents."""
+        if self.role != "projector" and self.kiosk is not None \
+                and not self.kiosk.between_residents():   # a resident came meanwhile
+            self.kiosk.when_between_residents(self.reload)
+            return False
+        if self._hold is not None:
+            from app.bundle_folders import swap_waiting
+            swap_waiting(self.bundle_dir, mine=self._hold)
         found = next(((c, f) for c, f in self.installed() if c.id == self.consultation.id),
                      None)
         if found is None or found[0].version == self.consultation.version:
             return False
         if self.role == "projector":
             self.consultation, self.bundle_dir = found
+            self._read_from(self.bundle_dir)
+            self._forget_images()
             projector = getattr(self, "projector", None)
             if projector is not None:
                 projector.reload(*found)
             return True
         if self.kiosk is None:
-            return False
-        if not self.kiosk.between_residents():      # a resident came meanwhile: after them
-            self.kiosk.when_between_residents(self.reload)
             return False
         self._rebuild(found, then=self.kiosk.manager.current)
         return True
@@ -152,6 +185,8 @@ class PiazzettaApp(App):
         self.stop()
 
     def on_stop(self):
+        if self._hold is not None:
+            self._hold.release()
         if self.kiosk is not None:
             self.kiosk.dispose()
         if self.sync is not None:

@@ -604,15 +604,18 @@ def pull_bundles(hub, client: HubClient, values: dict) -> list[str]:
     items = index.get("consultations")
     if not isinstance(items, list):
         raise p.NotAcknowledged("malformed bundle index")
-    current = {c["id"]: c["sha256"] for c in hub.consultations()}
+    held = {c["id"]: c for c in hub.consultations()}
     imported, failed, seen = [], None, set()
     for item in items:
-        if not isinstance(item, dict) or current.get(item.get("id")) == item.get("sha256") \
+        if not isinstance(item, dict) \
+                or held.get(item.get("id"), {}).get("sha256") == item.get("sha256") \
                 or str(item.get("id")) in seen:
             continue
         # One download per consultation and pull: an index naming one consultation 100,000
         # times (it may be 32 MiB) had the room's uplink fetch its bundle 100,000 times.
         seen.add(str(item.get("id")))
+        if not_to_import(item, held.get(item.get("id"))):
+            continue
         try:
             # Read with the tablets' caps (sync.content): bundle.json as any JSON answer, each
             # file at its kind's limit, a bundle's files at MAX_BUNDLE_BYTES in all.
@@ -645,6 +648,23 @@ def pull_bundles(hub, client: HubClient, values: dict) -> list[str]:
         raise failed
     set_state(hub, bundle_etag=etag)
     return imported
+
+
+def not_to_import(item: dict, held: dict | None) -> bool:
+    """Whether the index's entry is left before any download (logged): a draft (tried on the
+    tablets staff name, never a room's published version), or a version not above the one
+    the room holds (import_bundle would refuse it after its files were fetched — up to 1 GiB
+    at each pull from a central hub going back: a replay, an old backup)."""
+    if item.get("draft") is True:
+        log.error("consultation %s from the central hub not imported: a draft",
+                  item.get("id"))
+        return True
+    version = item.get("version")
+    if held is not None and isinstance(version, int) and version <= held["version"]:
+        log.error("consultation %s from the central hub not imported: version %s, this hub "
+                  "holds %s", item.get("id"), version, held["version"])
+        return True
+    return False
 
 
 def pull_answers(hub, client: HubClient, values: dict) -> int:

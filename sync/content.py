@@ -11,6 +11,7 @@ from pathlib import Path, PurePosixPath
 
 from app.bundle import (AUDIO_SUFFIXES, BUNDLE_FILE, MAX_AUDIO_BYTES, MAX_IMAGE_BYTES,
                         MAX_TILES_BYTES, load_bundle)
+from app.bundle_folders import replace_folder, waiting_folder
 from app.errors import BundleError, ValidationError
 from app.identifiers import is_content_id
 from app.proposals import ANSWER_STATUSES
@@ -49,10 +50,63 @@ def _safe_relative(path: object) -> str:
 
 
 def installed_version(folder: Path) -> str | None:
+    return _manifest(folder).get("sha256")
+
+
+def _manifest(folder: Path) -> dict:
+    """What the install of `folder` wrote beside the bundle ({} when none): its `sha256`,
+    `version`, whether it is a `draft` and `published`, the highest published version this
+    folder held ([version, sha256])."""
     try:
-        return json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("sha256")
-    except (OSError, ValueError, AttributeError):
-        return None
+        found = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _newest(target: Path) -> tuple[Path, dict]:
+    """(folder, manifest) of the newest version installed for `target`: the one waiting for
+    the screens to let go of `target` (app/bundle_folders.py), else `target`'s. Read in that
+    order: a swap between the two reads leaves the waiting one in `target`."""
+    waiting = waiting_folder(target)
+    found = _manifest(waiting)
+    return (waiting, found) if found else (target, _manifest(target))
+
+
+def newest_version(target: Path) -> str | None:
+    """The sha256 of the newest version installed for `target` (waiting or shown)."""
+    return _newest(target)[1].get("sha256")
+
+
+def highest_published(target: Path) -> tuple[int, str] | None:
+    """(version, sha256) of the highest published version ever installed for `target` (a
+    draft tried in rehearsal is not one), None when it never held one."""
+    folder, held = _newest(target)
+    published = held.get("published")
+    if isinstance(published, list) and len(published) == 2 \
+            and isinstance(published[0], int) and isinstance(published[1], str):
+        return published[0], published[1]
+    if "published" in held or not held.get("sha256"):
+        return None                     # only drafts so far, or nothing
+    # A manifest written before drafts were told apart: what it holds was published.
+    version = held.get("version")
+    if not isinstance(version, int):
+        found = _installed(folder)
+        version = found.version if found is not None else None
+    return (version, held["sha256"]) if isinstance(version, int) else None
+
+
+def check_version(target: Path, version: object, sha: str | None, draft: bool = False) -> None:
+    """The version rule of every install into `target` (ContentRefused "not_newer" when it
+    fails): never below the highest published version this tablet installed, nor that version
+    with other bytes. A draft must be above it (the hub makes drafts so); a draft installed
+    in rehearsal may then be replaced by the published version, which is lower."""
+    published = highest_published(target)
+    if published is None:
+        return
+    if not isinstance(version, int) or version < published[0] \
+            or (version == published[0] and (draft or sha != published[1])):
+        raise p.ContentRefused("not_newer", "bundle version not newer than the installed one")
 
 
 def pull_bundles(store: Store, client: HubClient, bundles_dir: Path) -> list[str]:
@@ -60,7 +114,11 @@ def pull_bundles(store: Store, client: HubClient, bundles_dir: Path) -> list[str
     (pull_card_index); return the consultations updated.
 
     A new version is written to a temporary folder, checked with the domain's loader, and only
-    then renamed into place: a cut download never leaves half a bundle.
+    then renamed into place — or beside it, while a screen reads the version shown
+    (app/bundle_folders.py): a cut download never leaves half a bundle, and a resident
+    mid-ballot never sees the new version's pictures. A refused consultation
+    (ContentRefused) holds back neither the others nor the votes: raised once the others are
+    in, with them in its `updated`.
     """
     pull_card_index(store, client)
     index, etag = client.get_json(f"{p.API_PREFIX}/bundle", store.get_setting(p.CONTENT_ETAG))
@@ -70,7 +128,7 @@ def pull_bundles(store: Store, client: HubClient, bundles_dir: Path) -> list[str
     if not isinstance(consultations, list):
         raise p.NotAcknowledged("malformed bundle index")
     bundles_dir.mkdir(parents=True, exist_ok=True)
-    updated, seen = [], set()
+    updated, seen, refused = [], set(), None
     for item in consultations:
         # A folder is named after it: one letter or digit at least ("." and ".." are not one).
         if not isinstance(item, dict) or not is_content_id(item.get("id")) \
@@ -78,12 +136,27 @@ def pull_bundles(store: Store, client: HubClient, bundles_dir: Path) -> list[str
             raise p.NotAcknowledged("malformed bundle index")
         target = bundles_dir / item["id"]
         # Once per consultation and pull: an index naming one 100,000 times (with other
-        # hashes) had it downloaded again and again.
-        if installed_version(target) == item.get("sha256") or item["id"] in seen:
+        # hashes) had it downloaded again and again. A version waiting for the screens to let
+        # go of the one shown counts as installed.
+        if newest_version(target) == item.get("sha256") or item["id"] in seen:
             continue
         seen.add(item["id"])
-        _install(client, item, target)
+        try:
+            # The index's word first (nothing downloaded for a version going back), the
+            # bundle's own once it is read (_install).
+            if isinstance(item.get("version"), int):
+                check_version(target, item["version"], item.get("sha256"),
+                              item.get("draft") is True)
+            _install(client, item, target)
+        except p.ContentRefused as exc:
+            # One refused consultation holds back neither the others nor the votes; the
+            # index's ETag is not kept, so that it is asked again (on the content's backoff).
+            refused = refused or exc
+            continue
         updated.append(item["id"])
+    if refused is not None:
+        refused.updated = updated
+        raise refused
     store.set_setting(p.CONTENT_ETAG, etag)
     return updated
 
@@ -98,27 +171,26 @@ def pull_public_bundle(client: HubClient, consultation_id: str, bundles_dir: Pat
     if not is_content_id(consultation_id) or not any(c.isalnum() for c in consultation_id):
         raise p.NotAcknowledged("bad consultation id")
     base = f"{p.API_PREFIX}/consultations/{consultation_id}"
-    data, etag = client.get_bytes_if_changed(f"{base}/bundle", etag, limit=MAX_ANSWER_BYTES)
+    data, etag = _capped(client.get_bytes_if_changed, f"{base}/bundle", etag,
+                         limit=MAX_ANSWER_BYTES)
     if data is None:
         return False, etag
     target = bundles_dir / consultation_id
     sha = _sha(data)
-    if installed_version(target) == sha:
+    if newest_version(target) == sha:
         return False, etag
     try:
         from app.bundle import bundle_files, parse_bundle
         consultation = parse_bundle(json.loads(data))
     except (ValueError, RecursionError, BundleError):
-        raise p.NotAcknowledged("bundle does not load") from None
+        raise p.ContentRefused("does_not_load", "bundle does not load") from None
     if consultation.id != consultation_id:
         # Another consultation's bundle would replace this one's folder (and, the newest
         # folder, shadow the real one at the next start).
-        raise p.NotAcknowledged("bundle of another consultation")
-    held = _installed(target)
-    if held is not None and consultation.version <= held.version:
-        # The hub refuses to import a lower version or the same one changed: an answer going
-        # back (a replay, a hub restored from an old backup) keeps what is shown.
-        raise p.NotAcknowledged("bundle version not newer than the installed one")
+        raise p.ContentRefused("other_consultation", "bundle of another consultation")
+    # The hub refuses to import a lower version or the same one changed: an answer going
+    # back (a replay, a hub restored from an old backup) keeps what is shown.
+    check_version(target, consultation.version, sha)
     bundles_dir.mkdir(parents=True, exist_ok=True)
     _install(client, {"id": consultation_id, "sha256": sha, "version": consultation.version,
                       "bundle_url": f"{base}/bundle",
@@ -195,26 +267,37 @@ def _clear_leftovers(target: Path) -> None:
             pass
 
 
+def _capped(get, *args, **kwargs):
+    """A download through `get` whose answer over its cap is a refused consultation (a file
+    larger than its kind may be), not a misunderstood answer."""
+    try:
+        return get(*args, **kwargs)
+    except p.NotAcknowledged as exc:
+        if exc.detail == "answer too large":
+            raise p.ContentRefused("too_large", exc.detail) from None
+        raise
+
+
 def _install(client: HubClient, item: dict, target: Path) -> None:
     _clear_leftovers(target)
     tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         tmp.mkdir(parents=True)
-        data = client.get_bytes(item["bundle_url"])
+        data = _capped(client.get_bytes, item["bundle_url"])
         if _sha(data) != item.get("sha256"):
-            raise p.NotAcknowledged("bundle does not match its hash")
+            raise p.ContentRefused("hash", "bundle does not match its hash")
         (tmp / BUNDLE_FILE).write_bytes(data)
         total = 0
         for f in item.get("files") or []:
             rel = _safe_relative(f.get("path") if isinstance(f, dict) else None)
             limit = min(file_limit(rel), MAX_BUNDLE_BYTES - total)
             if f.get("sha256"):
-                content, expected = client.get_bytes(f["url"], limit), f["sha256"]
+                content, expected = _capped(client.get_bytes, f["url"], limit), f["sha256"]
             else:           # the public routes: the file's ETag is its hash
-                content, etag = client.get_bytes_if_changed(f["url"], limit=limit)
+                content, etag = _capped(client.get_bytes_if_changed, f["url"], limit=limit)
                 expected = (etag or "").strip('"')
             if content is None or _sha(content) != expected:
-                raise p.NotAcknowledged("file does not match its hash")
+                raise p.ContentRefused("hash", "file does not match its hash")
             total += len(content)
             dest = tmp / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -222,17 +305,20 @@ def _install(client: HubClient, item: dict, target: Path) -> None:
         try:
             loaded = load_bundle(tmp, check_images=bool(item.get("files")))
         except BundleError:
-            raise p.NotAcknowledged("bundle does not load") from None
+            raise p.ContentRefused("does_not_load", "bundle does not load") from None
         if loaded.id != item["id"]:     # the folder is named after the consultation it holds
-            raise p.NotAcknowledged("bundle of another consultation")
-        (tmp / MANIFEST).write_text(json.dumps({"sha256": item["sha256"],
-                                                "version": item.get("version")}),
-                                    encoding="utf-8")
-        old = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.old"
-        if target.exists():
-            target.rename(old)
-        tmp.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
+            raise p.ContentRefused("other_consultation", "bundle of another consultation")
+        draft = item.get("draft") is True
+        check_version(target, loaded.version, item["sha256"], draft)    # the bundle's own word
+        published = highest_published(target)
+        if not draft:
+            published = (loaded.version, item["sha256"])
+        (tmp / MANIFEST).write_text(json.dumps({
+            "sha256": item["sha256"], "version": loaded.version, "draft": draft,
+            "published": list(published) if published else None}), encoding="utf-8")
+        # In place now, or beside it until no screen reads the version shown (a resident
+        # mid-ballot keeps its pictures: app/bundle_folders.py).
+        replace_folder(target, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

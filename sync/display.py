@@ -18,8 +18,8 @@ from app.store import Store
 from . import protocol as p
 from .client import HubClient
 from .enroll import client_for, is_enrolled
-from .results_source import (HubResultsSource, LocalResultsSource, ResultsPoll, ResultsPoller,
-                             StreamingResultsPoller)
+from .results_source import (HubResultsSource, LocalResultsSource, RefusedHubSource,
+                             ResultsPoll, ResultsPoller, StreamingResultsPoller, refused_hub)
 
 SEND_TIMEOUT = (3.0, 5.0)     # a facilitator waits for this tap: keep it short
 
@@ -155,6 +155,9 @@ def projector_results(consultation: Consultation, *, hub_url: str | None = None,
     rehearsal's tally only (the hub's `…/rehearsal/results`, polled; or the store's rehearsal
     answers), never the real results."""
     def watch(deliver: Callable[[ResultsPoll], None]):
+        refused = refused_hub(hub_url) if hub_url else None
+        if refused is not None:         # said on the projector's corner; nothing is asked
+            return ResultsPoller(RefusedHubSource(refused), deliver, max(interval, 5.0)).start()
         if rehearsal:
             source = (HubResultsSource(hub_url, consultation.id, rehearsal=True) if hub_url
                       else LocalResultsSource(store_path, consultation, rehearsal=True))

@@ -62,6 +62,37 @@ class NotAcknowledged(SyncError):
                             "login page?"))
 
 
+class ContentRefused(NotAcknowledged):
+    """A consultation from the hub was read and refused (its files do not match their hashes,
+    it does not load, it is another consultation, it is not newer than the one installed, a
+    file is over its kind's cap): nothing was installed, the version in use is kept. A
+    NotAcknowledged for the callers that catch those, with its own message — not "a login
+    page" — and `reason`, one of REASONS' keys."""
+
+    REASONS = {
+        "hash": N_("The consultation sent by the server was refused: its files do not match "
+                   "what the server announced. The version in use is kept."),
+        "does_not_load": N_("The consultation sent by the server was refused: it cannot be "
+                            "read (damaged, or made for a newer Piazzetta). The version in use "
+                            "is kept."),
+        "other_consultation": N_("The consultation sent by the server was refused: it is not "
+                                 "the consultation the server announced. The version in use is "
+                                 "kept."),
+        "not_newer": N_("The consultation sent by the server was refused: it is not newer than "
+                        "the version in use. The version in use is kept."),
+        "too_large": N_("The consultation sent by the server was refused: one of its files is "
+                        "larger than a consultation's files may be. The version in use is "
+                        "kept."),
+    }
+
+    def __init__(self, reason: str, detail: str = ""):
+        self.reason = reason
+        self.detail = detail or reason.replace("_", " ")
+        self.status = None
+        self.updated: list[str] = []      # what the same pull installed before or after it
+        SyncError.__init__(self, self.REASONS[reason])
+
+
 class DeviceRevoked(SyncError):
     """401 device_revoked: staff revoked this tablet. Only staff lift it (a code made for this
     tablet, or their reinstate command)."""

@@ -58,6 +58,37 @@ class ResultsPoll:
     control: dict | None = None           # a DisplayControl relayed by the hub (sync/display.py)
 
 
+class RefusedHubSource:
+    """A hub the projector does not read at all (`refused_hub(hub_url)` said why): every poll
+    says so, and no request is made."""
+
+    def __init__(self, problem: str):
+        self.problem = problem
+
+    def poll(self) -> ResultsPoll:
+        return ResultsPoll(False, problem=self.problem)
+
+    def close(self) -> None:
+        pass
+
+
+# Short: the projector's corner is one line (why, in docs/protocol.md's threat model).
+PLAIN_HTTP_RESULTS = N_("Not read over http:// from another machine: use https://")
+
+
+def refused_hub(hub_url: str) -> str | None:
+    """Why the projector must not read results and display controls from `hub_url` (a msgid),
+    None when it may: over plain http:// to another machine, anyone on the hall's Wi-Fi could
+    answer for the hub and show forged results on the room's screen — the rule new versions
+    already follow (https://, or this machine: `make run`, the tests' hub)."""
+    from .client import require_tls, split_hub_address
+    try:
+        require_tls(split_hub_address(hub_url)[0])
+    except p.SyncError:
+        return PLAIN_HTTP_RESULTS
+    return None
+
+
 def public_idea(raw: Any) -> dict | None:
     """An approved idea reduced to what a room may see; None when it is not usable."""
     if not isinstance(raw, dict) or raw.get("status", "approved") != "approved":

@@ -11,7 +11,8 @@ benchmarks that write through a store of their own.
 `on_status(status)` and `on_content(consultation_ids)` (optional, settable after creation) are
 called from the worker thread: a Kivy screen must hop back to the UI thread
 (Clock.schedule_once) before touching widgets. `on_content` gets the consultations whose bundle
-a pull just replaced (a new version under bundles/<id>/)."""
+a pull just installed (a new version under bundles/<id>/, or beside it while the screens read
+the version shown: app/bundle_folders.py)."""
 from __future__ import annotations
 
 import threading

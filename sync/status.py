@@ -2,9 +2,10 @@
 it. `problem` and `advice` are English msgids (translate them with the screen's `_`).
 
 `state` tells apart what the facilitator must act on: the hub cannot be reached (wait, check
-the network), the network shows a login page, staff revoked this tablet, or the hub refused its
-credentials. In every state nothing is lost: the outbox is kept, and pushes resume once the
-hub answers or the tablet is enrolled again.
+the network), the network shows a login page, staff revoked this tablet, the hub refused its
+credentials, or a new version of a consultation was refused (the one in use is kept). In
+every state nothing is lost: the outbox is kept, and pushes resume once the hub answers or the
+tablet is enrolled again.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ REVOKED = "revoked"                  # 401 device_revoked: staff revoked this ta
 CREDENTIALS_REFUSED = "credentials_refused"   # 401 device_unknown
 HUB_REFUSED = "hub_refused"          # another refusal of the hub (kept for review there)
 CERTIFICATE_REFUSED = "certificate_refused"   # not the hub's certificate: nothing was sent
+CONTENT_REFUSED = "content_refused"  # a new consultation version refused: the old one kept
 ERROR = "error"                      # a bug on the tablet; sync tries again
 
 # What the facilitator should do, per state (none for a refusal kept at the hub, or a bug of
@@ -39,6 +41,9 @@ ADVICE = {
     CERTIFICATE_REFUSED: N_("Do not use this network for sync until the staff have checked "
                             "it. Everything waits safely on this tablet. If the room's laptop "
                             "was replaced, enroll again with its new QR code."),
+    CONTENT_REFUSED: N_("Votes and ideas are still sent. Tell the platform staff what this "
+                        "page says: they can publish the consultation again. The tablet asks "
+                        "for it again by itself."),
     CREDENTIALS_REFUSED: N_("Enroll this tablet again. If the hub says it is already "
                             "enrolled, ask the platform staff for an enrollment code made for "
                             "this tablet (give them the tablet ID shown here). Nothing waiting "

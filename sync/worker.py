@@ -21,8 +21,9 @@ from .batches import backoff_delay, push_in_batches
 from .client import HubClient
 from .content import pull_answers, pull_bundles
 from .enroll import client_for, is_enrolled, refresh_identity
-from .status import (CERTIFICATE_REFUSED, CREDENTIALS_REFUSED, ERROR, HUB_REFUSED, LOGIN_PAGE,
-                     NOT_ENROLLED, REVOKED, SYNCED, UNREACHABLE, SyncStatus)
+from .status import (CERTIFICATE_REFUSED, CONTENT_REFUSED, CREDENTIALS_REFUSED, ERROR,
+                     HUB_REFUSED, LOGIN_PAGE, NOT_ENROLLED, REVOKED, SYNCED, UNREACHABLE,
+                     SyncStatus)
 
 
 log = logging.getLogger("piazzetta.sync")
@@ -146,6 +147,8 @@ class SyncWorker(threading.Thread):
         self._stopping = threading.Event()
         self._next_content = 0.0
         self._content_failures = 0
+        # A refused consultation (msgid, state): said until a content pull goes well.
+        self._content_problem: tuple[str, str] | None = None
         self._backoff_until = 0.0
         self._client: HubClient | None = None
         self._client_key: tuple | None = None
@@ -256,9 +259,16 @@ class SyncWorker(threading.Thread):
                     problem, state = N_("Sync met an unexpected error; it will try again."), \
                         ERROR
                     updated = []
+                except p.ContentRefused as exc:
+                    # The hub answered, the votes went: only this content waits, on its own
+                    # backoff, and the facilitator reads why (not "a login page").
+                    log.warning("new content refused: %s", exc.detail)
+                    self._content_problem = (exc.message, CONTENT_REFUSED)
+                    updated = exc.updated
                 else:
                     self._content_failures = 0
                     self._next_content = time.monotonic() + self.content_interval
+                    self._content_problem = None
                 if updated and self.on_content is not None:
                     try:        # new versions for the running screens (they hop threads)
                         self.on_content(updated)
@@ -266,6 +276,8 @@ class SyncWorker(threading.Thread):
                         log.exception("on_content failed")
             self.failures = 0
             self._backoff_until = 0.0
+            if problem is None and self._content_problem is not None:
+                problem, state = self._content_problem
             if client.requests_made > made:   # "last success": the hub was really reached
                 store.set_setting(p.LAST_SUCCESS, now_iso("seconds"))
         except (p.DeviceRevoked, p.CredentialsRefused) as exc:
@@ -283,6 +295,7 @@ class SyncWorker(threading.Thread):
             problem = exc.message
             state = (UNREACHABLE if isinstance(exc, p.HubUnreachable)
                      else CERTIFICATE_REFUSED if isinstance(exc, p.CertificateRefused)
+                     else CONTENT_REFUSED if isinstance(exc, p.ContentRefused)
                      else LOGIN_PAGE if isinstance(exc, p.NotAcknowledged)
                      else HUB_REFUSED)
         finally:

@@ -334,7 +334,9 @@ class Projector:
         if not self.reachable:
             problem = self.problem or N_("Hub unreachable")
             _ = gettext_for(langs[0])
-            root.status = _("{problem} — showing the last results").format(problem=_(problem))
+            # "Showing the last results" only when there are some (the corner is one line).
+            root.status = _("{problem} — showing the last results").format(problem=_(problem)) \
+                if self.snapshot is not None else _(problem)
             root.problem = True
         elif self.snapshot is None and self.results is not None:
             root.status = say(langs[:1], N_("Waiting for the first results…"))

@@ -6,6 +6,7 @@ HTTP server stands for the hostile central hub; the room hub is the real one on 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +18,14 @@ from app.paths import DEMO_BUNDLE_DIR
 from server import upstream
 from sync.client import HubClient
 from sync.protocol import API_PREFIX, PROTOCOL_VERSION, NotAcknowledged
+
+
+def _demo_at(version: int, title: str = "") -> bytes:
+    bundle = json.loads((DEMO_BUNDLE_DIR / "bundle.json").read_text(encoding="utf-8"))
+    bundle["consultation"]["version"] = version
+    if title:
+        bundle["consultation"]["title"] = {"fr": title, "it": title, "en": title}
+    return json.dumps(bundle).encode()
 
 
 def _demo_changed() -> bytes:
@@ -32,6 +41,7 @@ def _demo_changed() -> bytes:
 class Central(BaseHTTPRequestHandler):
     index: dict = {}
     sent: dict = {}
+    bodies: dict = {}          # more bundle.json answers, by path
 
     def log_message(self, *args):   # quiet
         pass
@@ -50,6 +60,8 @@ class Central(BaseHTTPRequestHandler):
             self._json(json.dumps({"protocol": PROTOCOL_VERSION, **type(self).index}).encode())
         elif self.path == "/b/forged":
             self._json(_demo_changed())
+        elif self.path in type(self).bodies:
+            self._json(type(self).bodies[self.path])
         else:                   # an endless "image": sends until the room hub hangs up
             self.send_response(200)
             self.send_header("Content-Type", "image/png")
@@ -104,3 +116,26 @@ def test_a_file_is_read_no_further_than_its_kind_allows(hub, central):
         threading.Event().wait(0.1)
     assert Central.sent["/f/endless.png"] < MAX_IMAGE_BYTES + 8 * 1024 * 1024
     assert hub.consultation("alpimed-2030").version == 1
+
+
+def test_a_version_going_back_or_a_draft_is_not_imported_nor_downloaded(hub, central):
+    """The room holds version 3. A central hub going back (a replay, an old backup) lists
+    version 2 — with an endless image — or 3 with other bytes, or a draft: nothing is
+    downloaded, nothing imported. One whose index says 10 while its bundle says 2 is fetched,
+    and refused by the import's own rule."""
+    hub.import_bundle(json.loads(_demo_at(3, "Trois")))
+    Central.sent.clear()
+    endless = [{"path": "images/cover.png", "url": "/f/endless.png", "sha256": "c" * 64}]
+    for entry in ({"version": 2}, {"version": 3}, {"version": 9, "draft": True}):
+        Central.index = {"consultations": [{"id": "alpimed-2030", "sha256": "d" * 64,
+                                            "bundle_url": "/b/forged", "files": endless,
+                                            **entry}]}
+        assert upstream.pull_bundles(hub, central, {}) == []
+    assert Central.sent == {}                      # the endless image never asked
+    low = _demo_at(2, "Deux")
+    Central.bodies = {"/b/low": low}
+    Central.index = {"consultations": [{"id": "alpimed-2030", "version": 10, "files": [],
+                                        "sha256": hashlib.sha256(low).hexdigest(),
+                                        "bundle_url": "/b/low"}]}
+    assert upstream.pull_bundles(hub, central, {}) == []
+    assert hub.consultation("alpimed-2030").version == 3 and _title(hub) == "Trois"

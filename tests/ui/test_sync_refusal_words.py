@@ -1,0 +1,39 @@
+"""The facilitator's Sync page when a new version of the consultation was refused (issue 26's
+leftovers): why, in plain words and in their language, that the version in use is kept and
+the votes still go — not "is this network behind a login page?". The status is the one the
+worker publishes for a refusal (sync.protocol.ContentRefused, tests/integration/
+test_live_refusals.py has it from a real hub); the page is the real one on a real window."""
+import pytest
+
+from sync import protocol as p
+from sync import status as st
+from screens.i18n import tr
+from tests.ui.conftest import step
+from tests.ui.test_facilitator import FakeSync, enter_facilitator
+
+WORDS = {"fr": ("a été refusée\u00a0: elle n'est pas plus récente", "La version en service est "
+                "conservée", "Les votes et les idées partent toujours"),
+         "it": ("è stata rifiutata: non è più recente", "La versione in uso viene mantenuta",
+                "Voti e idee continuano a essere inviati")}
+
+
+@pytest.mark.parametrize("lang", ["fr", "it"])
+def test_a_refused_version_is_said_plainly_on_the_sync_page(kiosk_factory, lang):
+    k = kiosk_factory(lang=lang)
+    fac = enter_facilitator(k)
+    k.tap(fac.nav_buttons["sync"])
+    page = fac.ids.pages.get_screen("sync")
+
+    class Refused(FakeSync):
+        def status(self):
+            return self.SyncStatus(enrolled=True, hub_url="https://hub.example", pending=0,
+                                   state=st.CONTENT_REFUSED,
+                                   problem=p.ContentRefused("not_newer").message)
+    fac.sync = Refused()
+    page.poll()
+    step(2)
+    text = page.ids.status.text
+    for words in WORDS[lang]:
+        assert words in text, text
+    assert tr._(p.NotAcknowledged().message) not in text     # "… a login page?"
+    k.shot("sync_content_refused", lang)
