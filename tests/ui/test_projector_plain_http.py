@@ -14,8 +14,8 @@ from tests.ui.test_projector import SHOTS, all_text, frames, window  # noqa: F40
 from tests.unit.test_attack26_public_bundle import this_machine_on_the_network
 from tests.unit.test_results_plain_http import Counting, port  # noqa: F401
 
-WORDS = {"fr": "Non lu en http:// depuis une autre machine\u00a0: utilisez https://",
-         "it": "Non letto in http:// da un'altra macchina: usate https://"}
+WORDS = {"fr": "Résultats non lus en http://\u00a0: utilisez https://",
+         "it": "Risultati non letti in http://: usate https://"}
 
 
 @pytest.mark.parametrize("lang", ["fr", "it"])
