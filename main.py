@@ -105,7 +105,10 @@ def choose_clipboard() -> None:
 
 
 def configure_kivy(args: argparse.Namespace, data_dir: Path) -> None:
-    """Settings Kivy reads at import time: no argument parsing, its config under data_dir."""
+    """Settings Kivy reads at import time: no argument parsing, its config under data_dir;
+    Kivy's own kv rules read from their cache (screens/kv_cache.py) like ours."""
+    from screens.kv_cache import cache_kivy_style
+    cache_kivy_style()
     os.environ["KIVY_NO_ARGS"] = "1"
     os.environ.setdefault("KIVY_HOME", str(data_dir / "kivy"))
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
