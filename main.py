@@ -225,10 +225,6 @@ def main(argv: list[str] | None = None) -> int:
                                projector_factory=projector_factory(args.role, args.hub,
                                                                    args.rehearsal))
     from kivy.clock import Clock
-    if _GC_HELD:
-        # The collector back on (turned off as main.py started) in the tick after the first
-        # frame, before anything a resident does.
-        Clock.schedule_once(lambda _dt: Clock.schedule_once(lambda _dt: gc.enable(), 0), 0)
     if args.screenshot:
         def save(_dt):
             from kivy.core.window import Window
@@ -244,6 +240,11 @@ def main(argv: list[str] | None = None) -> int:
             Clock.schedule_once(save, args.screenshot_delay)
         else:  # the frame after the first one: the first is drawn by then
             Clock.schedule_once(lambda _dt: Clock.schedule_once(save, 0), 0)
+    if _GC_HELD:
+        # The collector back on (turned off as main.py started) in the tick after the first
+        # frame, before anything a resident does (after the screenshot's moment is noted:
+        # its first collection walks everything the start made, once the frame is drawn).
+        Clock.schedule_once(lambda _dt: Clock.schedule_once(lambda _dt: gc.enable(), 0), 0)
     application.run()
     store.close()
     return 0

@@ -76,15 +76,35 @@ class DrawsEmoji:
         self.text = self._drawn
 
 
-class Heading(DrawsEmoji, Label):
+class WrapsInItsWidth:
+    """A label that wraps its text in the width a layout gives it (kv: `text_size: self.width,
+    None`) is drawn once it has one: before that, while the window's size reaches it through
+    the nested layouts (a few passes before the first frame), its width is 0 or less, and Kivy
+    measured and drew its text a word a line for nothing (at the kiosk's start, a third of the
+    welcome's label renders, and the costliest)."""
+
+    def texture_update(self, *largs):
+        width = self.text_size[0]
+        if width is not None and width < 1 and self.text:
+            self.texture = None
+            self.texture_size = (0, 0)
+            return
+        super().texture_update(*largs)
+
+
+class WrappedLabel(WrapsInItsWidth, Label):
+    """A plain Label that wraps in its own width (kv: `text_size: self.width, None`)."""
+
+
+class Heading(WrapsInItsWidth, DrawsEmoji, Label):
     pass
 
 
-class Title(DrawsEmoji, Label):
+class Title(WrapsInItsWidth, DrawsEmoji, Label):
     pass
 
 
-class BodyText(DrawsEmoji, Label):
+class BodyText(WrapsInItsWidth, DrawsEmoji, Label):
     pass
 
 
@@ -100,7 +120,7 @@ class Chip(Label):
     pass
 
 
-class RoundedButton(DrawsEmoji, ButtonBehavior, Label):
+class RoundedButton(WrapsInItsWidth, DrawsEmoji, ButtonBehavior, Label):
     """A large, rounded touch target (at least theme.touch high) with a text label."""
     background = ListProperty([0, 0, 0, 1])
     foreground = ListProperty([1, 1, 1, 1])
@@ -375,6 +395,7 @@ class CueScroll(ScrollView):
     def __init__(self, **kwargs):
         from kivy.graphics import InstructionGroup
         self._cue_label = Label(bold=True)
+        self._cue_words = None          # the words, size and colour its texture was made with
         self._cue = InstructionGroup()
         super().__init__(**kwargs)
         self.canvas.after.add(self._cue)
@@ -395,10 +416,11 @@ class CueScroll(ScrollView):
         from screens.theme import theme
         self._cue.clear()
         label = self._cue_label
-        label.text = self.cue_text
-        label.font_size = theme.font_small
-        label.color = theme.colours["on_primary"]
-        label.texture_update()
+        words = (self.cue_text, theme.font_small, tuple(theme.colours["on_primary"]))
+        if words != self._cue_words:   # drawn again at every move: its words rendered once
+            label.text, label.font_size, label.color = self.cue_text, words[1], words[2]
+            label.texture_update()
+            self._cue_words = words
         tw, th = label.texture_size
         self.cue_height = max(theme.touch, th + dp(16))
         if not self.more_below:
