@@ -5,7 +5,9 @@ Both are started as fresh processes, in turn (interleaved), and exit right after
 drawn frame (`main.py kiosk --screenshot … --screenshot-delay 0`, and the same
 screenshot-and-exit for the bare app), so both pay the same interpreter, Kivy and window costs
 and the same screenshot. The kiosk's store already holds a PIN, so its first frame is the
-welcome screen (cover image, title, themes, meetings).
+welcome screen (cover image, title, themes, meetings). Both are timed after warm-up runs; the
+kiosk's warm-up stays 3 s past its first frame, as a tablet's first start does, and so keeps
+what its later starts read (bytecode, kv rules, the cover scaled to the size it is shown).
 
 Two figures for each, medians:
 - to the first frame (the target): from the parent's spawn to the moment the child, in the
@@ -110,6 +112,11 @@ def main() -> None:
                  "--screenshot-delay", "0"]
         bare = [sys.executable, str(bare_script), str(bare_png)]
         timed(bare, env, bare_png)                   # warm the file cache for both
+        # The kiosk's warm-up runs as a kiosk does, a few seconds past its first frame: it
+        # keeps what later starts read (bytecode, kv rules, its cover scaled to the size
+        # shown: screens.widgets.FittedImage), as any start after a tablet's first does.
+        subprocess.run(kiosk[:-1] + ["3"], cwd=ROOT, env=env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         timed(kiosk, env, kiosk_png)
         RUNS.clear()
         for _ in range(runs):
