@@ -274,6 +274,17 @@ class ToggleCard(RoundedButton):
     never by colour alone."""
     selected = BooleanProperty(False)
     badge = StringProperty("")
+    _badge = None        # its CardBadge: most cards never have one (the language buttons)
+
+    def on_badge(self, _card, badge):
+        if badge and self._badge is None:
+            self._badge = CardBadge(card=self)
+            self.add_widget(self._badge)
+
+
+class CardBadge(Label):
+    """A ranked card's place, drawn at its left (widgets.kv)."""
+    card = ObjectProperty(None, allownone=True)
 
 
 # Icons drawn as lines in a unit square, so they stay crisp at any size and need no font.
