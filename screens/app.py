@@ -1,8 +1,11 @@
 """The Kivy application: builds the screens for a role and wires them to the services."""
+import os
+
 from kivy.app import App
 from kivy.core.window import Window
 
 import screens.widgets  # noqa: F401  (registers the shared kv rules before any screen)
+from screens.widgets import FittedImage
 from screens.i18n import tr
 from screens.theme import theme
 
@@ -34,6 +37,9 @@ class PiazzettaApp(App):
     def build(self):
         Window.clearcolor = theme.colours["background"]
         self._read_from(self.bundle_dir)
+        # Pictures shown smaller than their files are kept scaled to that size between starts
+        # (screens.widgets.FittedImage): public content, beside the store.
+        FittedImage.copies = os.path.join(os.path.dirname(self.store.path), "cache", "pictures")
         if self.role == "projector":
             if self.projector_factory is not None:
                 return self.projector_factory(self)

@@ -276,14 +276,12 @@ class KioskRoot(FloatLayout):
         # imports): built before the first frame, it held that frame back.
         self._warm = Clock.schedule_once(self._warm_soon, 0)
         self.add_widget(self.manager)
-        self.band = RehearsalBand(size_hint=(1, None), pos_hint={"x": 0, "top": 1})
-        self.add_widget(self.band)
-        self.bind(size=self._fit_band, rehearsal=self._fit_band)
-        self.band.bind(height=self._fit_band)
-        self._fit_band()
         self.corner = CornerHotspot(controller=self, size_hint=(None, None),
                                     size=(dp(72), dp(72)), pos_hint={"x": 0, "top": 1})
         self.add_widget(self.corner)
+        self.band = None                # RehearsalBand, built when a rehearsal first shows
+        self.bind(size=self._fit_band, rehearsal=self._fit_band)
+        self._fit_band()
         self._idle_prompt = None        # built when first shown (a faster first frame)
         self._idle = Clock.create_trigger(self._idle_reached, session.settings.idle_timeout)
         Window.bind(on_key_down=self._on_key)
@@ -400,6 +398,13 @@ class KioskRoot(FloatLayout):
     def _fit_band(self, *_args):
         """In rehearsal the screens take the height below the band; else the whole window."""
         band = self.band
+        if band is None:
+            if not self.rehearsal:
+                return
+            band = self.band = RehearsalBand(size_hint=(1, None), pos_hint={"x": 0, "top": 1})
+            # Over the screens, under the corner that opens the PIN prompt.
+            self.add_widget(band, index=self.children.index(self.corner) + 1)
+            band.bind(height=self._fit_band)
         band.opacity = 1 if self.rehearsal else 0
         if self.rehearsal:
             self.manager.size_hint_y = None

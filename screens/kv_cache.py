@@ -9,6 +9,10 @@ beside the .kv (or under `sys.pycache_prefix`), written after the first parse. L
 none written when `sys.dont_write_bytecode` (PYTHONDONTWRITEBYTECODE); a .kv changed (its size or
 modification time), another Python or another Kivy makes the cache unused, and anything
 unreadable in it is ignored (the file is parsed as Kivy always does).
+
+Kivy's own style.kv (every Kivy widget's rules, ~70 ms of parsing as kivy.lang is first imported,
+which main.py's start pays before its first frame) is kept the same way once main.py has called
+cache_kivy_style() before importing Kivy's kv language.
 """
 from __future__ import annotations
 
@@ -107,3 +111,45 @@ def compiled_rules(kv_path: str):
             ParserRuleProperty.precompile = original
     if fresh and cached is not None and not sys.dont_write_bytecode:
         _write(kv_path, cached, {**entries, **fresh} if known else fresh)
+
+
+class _KivyStyleFinder:
+    """Finds nothing itself: when `kivy.lang.builder` is first imported, its module runs
+    inside compiled_rules() for Kivy's own style.kv, which that module parses as it loads
+    (the kv rules of every Kivy widget, before any of ours)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "kivy.lang.builder":
+            return None
+        sys.meta_path.remove(self)              # once: the next finders find the module
+        import importlib.util as util
+        spec = util.find_spec(name)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_with_cache(module):
+            style = kivy_style_path()
+            if not os.path.isfile(style):
+                return exec_module(module)
+            with compiled_rules(style):
+                return exec_module(module)
+
+        spec.loader.exec_module = exec_with_cache
+        return spec
+
+
+def kivy_style_path() -> str:
+    """Kivy's style.kv, as kivy.lang.builder names it when it loads it."""
+    import kivy
+    return os.path.join(kivy.kivy_data_dir, "style.kv")
+
+
+def cache_kivy_style() -> None:
+    """Kivy's own style.kv (the rules of every Kivy widget, parsed as kivy.lang is first
+    imported) read from the cache too. Call before anything imports kivy.lang; nothing happens
+    when it is imported already."""
+    if "kivy.lang.builder" in sys.modules \
+            or any(isinstance(f, _KivyStyleFinder) for f in sys.meta_path):
+        return
+    sys.meta_path.insert(0, _KivyStyleFinder())

@@ -84,7 +84,7 @@ SHARD_SECONDS = {
     "test_soak.py": 5, "test_facilitator_ux.py": 5, "test_resident.py": 5,
     "test_projector_signup.py": 3, "test_projector_hub.py": 3, "test_idea_pill.py": 2,
     "test_memory.py": 2, "test_consultation_choice.py": 2, "test_kiosk_words.py": 2,
-    "test_closed_consultation.py": 1, "test_messages.py": 1,
+    "test_closed_consultation.py": 1, "test_pictures.py": 1, "test_messages.py": 1,
     # Added this session (CPU seconds estimated from their wall time beside the others):
     "test_inclusion.py": 35, "test_rehearsal.py": 8, "test_projector_closing.py": 5,
     "test_projector_phones.py": 4,

@@ -1,4 +1,10 @@
 """Widgets shared by several screens; their kv rules are in widgets.kv beside this file."""
+import hashlib
+import math
+import os
+import threading
+
+from kivy.clock import Clock
 from kivy.graphics import Color, Line
 from kivy.metrics import dp
 from kivy.properties import (BooleanProperty, ListProperty, NumericProperty, ObjectProperty,
@@ -20,7 +26,117 @@ _widths = {}
 class FittedImage(Image):
     """An image drawn whole inside its widget ("contain", the kiosk's only way): Kivy's Image
     clips every image with a stencil (two widget-sized rectangles and a stencil test a frame,
-    needed for "cover" only), which software OpenGL pays at every frame (widgets.kv)."""
+    needed for "cover" only), which software OpenGL pays at every frame (widgets.kv).
+
+    With `FittedImage.copies` set (a folder; the app sets it under its data folder), a
+    picture shown much smaller than its file is kept there scaled to the size it is shown at,
+    and later loads read that copy: the welcome's 960×600 cover, shown at 377×235, cost its
+    decoding and upload (~15 ms of the kiosk's start) for pixels never drawn. A copy smaller
+    than where it is shown (another window size) gives way to the file at once, and a copy of
+    the new size is made, off the UI thread, once the size has held for two seconds."""
+
+    copies = None        # the folder of scaled copies (str); None: the files only
+
+    def __init__(self, **kwargs):
+        self._from_copy = False
+        self._copy_soon = Clock.create_trigger(self._copy_if_worth, 2.0)
+        super().__init__(**kwargs)
+        self.fbind("norm_image_size", self._check_copy)
+        self._check_copy()
+
+    def texture_update(self, *_args):
+        copy = scaled_copy(self.copies, self.source) if self.copies and self.source else None
+        self._from_copy = copy is not None
+        self.set_texture_from_resource(copy or self.source)
+
+    def _shown(self):
+        return tuple(int(math.ceil(v)) for v in self.norm_image_size)
+
+    def _check_copy(self, *_args):
+        if not self.copies or self.texture is None:
+            return
+        (width, height), (tw, th) = self._shown(), self.texture.size
+        if self._from_copy and (width > tw + 1 or height > th + 1):
+            self._from_copy = False                      # too small here: the file itself
+            self.set_texture_from_resource(self.source)
+        elif not self._from_copy:
+            self._copy_soon()
+
+    def _copy_if_worth(self, *_args):
+        (width, height), texture = self._shown(), self.texture
+        if not self.copies or not self.source or self._from_copy or texture is None:
+            return
+        if width * height * 2 > texture.width * texture.height or min(width, height) < 8:
+            return                                       # not half the pixels saved
+        threading.Thread(target=write_scaled_copy, daemon=True,
+                         args=(self.copies, self.source, (width, height))).start()
+
+
+_copies_listed = {}        # folder -> {copy's key: file name}, read once, kept up to date
+_copies_lock = threading.Lock()
+
+
+def _copy_key(source: str):
+    """A picture file's key among the copies: its path, modification time and size (a new
+    file under the same name is another picture), or None when it cannot be read."""
+    try:
+        stat = os.stat(source)
+    except OSError:
+        return None
+    digest = hashlib.sha1(os.path.abspath(source).encode("utf-8")).hexdigest()[:16]
+    return f"{digest}-{stat.st_mtime_ns}-{stat.st_size}"
+
+
+def _listed(folder: str) -> dict:
+    with _copies_lock:
+        if folder not in _copies_listed:
+            try:
+                names = os.listdir(folder)
+            except OSError:
+                names = []
+            _copies_listed[folder] = {n.rsplit("-", 1)[0]: n for n in names
+                                      if n.endswith(".png") and n.count("-") == 3}
+        return _copies_listed[folder]
+
+
+def scaled_copy(folder: str, source: str) -> str | None:
+    """The path of the scaled copy of `source` kept in `folder`, or None."""
+    key = _copy_key(source)
+    name = _listed(folder).get(key) if key else None
+    return os.path.join(folder, name) if name else None
+
+
+def write_scaled_copy(folder: str, source: str, size) -> str | None:
+    """Keep `source` scaled to `size` (width, height) in `folder`, in place of an earlier copy
+    of it; None when it cannot be made (the file alone is used, as before)."""
+    key = _copy_key(source)
+    if key is None:
+        return None
+    name = f"{key}-{size[0]}x{size[1]}.png"
+    path = os.path.join(folder, name)
+    try:
+        from PIL import Image as Picture
+        os.makedirs(folder, exist_ok=True)
+        with Picture.open(source) as picture:
+            if picture.mode not in ("RGB", "RGBA", "L", "LA"):
+                picture = picture.convert("RGBA")
+            scaled = picture.resize(size, Picture.LANCZOS)
+        temporary = f"{path}.{os.getpid()}.tmp"
+        scaled.save(temporary, format="PNG", compress_level=1)
+        os.replace(temporary, path)
+    except Exception:                  # a picture PIL cannot read, a full disk: no copy
+        return None
+    listed, digest = _listed(folder), key.split("-", 1)[0]
+    with _copies_lock:              # one copy a picture file: the earlier ones go
+        for other_key, other in list(listed.items()):
+            if other_key.split("-", 1)[0] == digest and other != name:
+                try:
+                    os.unlink(os.path.join(folder, other))
+                except OSError:
+                    pass
+                del listed[other_key]
+        listed[key] = name
+    return path
 
 
 def backdrop(size, clear_colour, colour):
@@ -76,15 +192,35 @@ class DrawsEmoji:
         self.text = self._drawn
 
 
-class Heading(DrawsEmoji, Label):
+class WrapsInItsWidth:
+    """A label that wraps its text in the width a layout gives it (kv: `text_size: self.width,
+    None`) is drawn once it has one: before that, while the window's size reaches it through
+    the nested layouts (a few passes before the first frame), its width is 0 or less, and Kivy
+    measured and drew its text a word a line for nothing (at the kiosk's start, a third of the
+    welcome's label renders, and the costliest)."""
+
+    def texture_update(self, *largs):
+        width = self.text_size[0]
+        if width is not None and width < 1 and self.text:
+            self.texture = None
+            self.texture_size = (0, 0)
+            return
+        super().texture_update(*largs)
+
+
+class WrappedLabel(WrapsInItsWidth, Label):
+    """A plain Label that wraps in its own width (kv: `text_size: self.width, None`)."""
+
+
+class Heading(WrapsInItsWidth, DrawsEmoji, Label):
     pass
 
 
-class Title(DrawsEmoji, Label):
+class Title(WrapsInItsWidth, DrawsEmoji, Label):
     pass
 
 
-class BodyText(DrawsEmoji, Label):
+class BodyText(WrapsInItsWidth, DrawsEmoji, Label):
     pass
 
 
@@ -100,7 +236,7 @@ class Chip(Label):
     pass
 
 
-class RoundedButton(DrawsEmoji, ButtonBehavior, Label):
+class RoundedButton(WrapsInItsWidth, DrawsEmoji, ButtonBehavior, Label):
     """A large, rounded touch target (at least theme.touch high) with a text label."""
     background = ListProperty([0, 0, 0, 1])
     foreground = ListProperty([1, 1, 1, 1])
@@ -138,6 +274,17 @@ class ToggleCard(RoundedButton):
     never by colour alone."""
     selected = BooleanProperty(False)
     badge = StringProperty("")
+    _badge = None        # its CardBadge: most cards never have one (the language buttons)
+
+    def on_badge(self, _card, badge):
+        if badge and self._badge is None:
+            self._badge = CardBadge(card=self)
+            self.add_widget(self._badge)
+
+
+class CardBadge(Label):
+    """A ranked card's place, drawn at its left (widgets.kv)."""
+    card = ObjectProperty(None, allownone=True)
 
 
 # Icons drawn as lines in a unit square, so they stay crisp at any size and need no font.
@@ -375,6 +522,7 @@ class CueScroll(ScrollView):
     def __init__(self, **kwargs):
         from kivy.graphics import InstructionGroup
         self._cue_label = Label(bold=True)
+        self._cue_words = None          # the words, size and colour its texture was made with
         self._cue = InstructionGroup()
         super().__init__(**kwargs)
         self.canvas.after.add(self._cue)
@@ -395,10 +543,11 @@ class CueScroll(ScrollView):
         from screens.theme import theme
         self._cue.clear()
         label = self._cue_label
-        label.text = self.cue_text
-        label.font_size = theme.font_small
-        label.color = theme.colours["on_primary"]
-        label.texture_update()
+        words = (self.cue_text, theme.font_small, tuple(theme.colours["on_primary"]))
+        if words != self._cue_words:   # drawn again at every move: its words rendered once
+            label.text, label.font_size, label.color = self.cue_text, words[1], words[2]
+            label.texture_update()
+            self._cue_words = words
         tw, th = label.texture_size
         self.cue_height = max(theme.touch, th + dp(16))
         if not self.more_below:

@@ -257,6 +257,14 @@ def cheap_pin_hash(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def pictures_from_their_files(monkeypatch):
+    """An app built in a test keeps scaled copies of its pictures under that test's data
+    folder (screens.widgets.FittedImage.copies): the next test reads the files again."""
+    from screens.widgets import FittedImage
+    monkeypatch.setattr(FittedImage, "copies", None)
+
+
+@pytest.fixture(autouse=True)
 def screen_fade(monkeypatch):
     """No fade between screens: screen tests step frames, and a fade after each tap is only
     frames to step. Tests about taps during a change of screen override this fixture."""

@@ -2,6 +2,7 @@
 parse gives (each rule property's mode, compiled value and watched keys), and a changed .kv, a
 damaged cache or PYTHONDONTWRITEBYTECODE fall back to Kivy's parse."""
 import os
+import subprocess
 import sys
 from pathlib import Path
 from types import CodeType
@@ -14,7 +15,8 @@ from kivy.lang.parser import Parser  # noqa: E402
 from screens import kv_cache  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-KV_FILES = sorted(str(p) for p in (ROOT / "screens").rglob("*.kv"))
+KIVY_STYLE = kv_cache.kivy_style_path()
+KV_FILES = sorted(str(p) for p in (ROOT / "screens").rglob("*.kv")) + [KIVY_STYLE]
 
 
 @pytest.fixture
@@ -39,6 +41,7 @@ def walk(rule):
 def described(parser):
     """(line, name, mode, value's code or constant, watched keys) of every rule property."""
     rules = [rule for _selector, rule in parser.rules]
+    rules += [rule for _name, _base, rule in getattr(parser, "templates", ())]  # Kivy's own
     if parser.root is not None:
         rules.append(parser.root)
     out = []
@@ -130,3 +133,38 @@ def test_a_kv_loaded_while_another_is_parsed(tmp_path, cache_dir, monkeypatch):
     assert kv_cache._read(str(inner), kv_cache.cache_path(str(inner)))
     assert kv_cache._read(str(outer), kv_cache.cache_path(str(outer)))
     sys.modules.pop("kv_nested_module", None)
+
+
+RULES_OF_KIVY = """
+import os, sys
+from screens import kv_cache
+if sys.argv[1] == "cached":
+    kv_cache.cache_kivy_style()
+sys.path.insert(0, os.path.join("tests", "unit"))
+import test_kv_cache                      # imports kivy.lang: Kivy parses its style.kv
+from kivy.lang import Builder
+print(repr(test_kv_cache.described(type("Rules", (), {"rules": Builder.rules, "root": None}))))
+"""
+
+
+@pytest.mark.process        # Python processes of their own: kivy.lang imported afresh
+def test_kivy_style_read_from_the_cache_as_kivy_parses_it(tmp_path):
+    """main.py's cache_kivy_style(): Kivy's own style.kv, parsed as kivy.lang is imported,
+    gives the rules Kivy's parse gives; the first start writes its cache, the next reads it."""
+    env = dict(os.environ, KIVY_NO_ARGS="1", KIVY_HOME=str(tmp_path / "kivy"),
+               PYTHONPYCACHEPREFIX=str(tmp_path / "pycache"),
+               PYTHONHASHSEED="0")   # Kivy lists a property's watched keys from a set
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+
+    def rules(mode):
+        return subprocess.run([sys.executable, "-c", RULES_OF_KIVY, mode], cwd=ROOT, env=env,
+                              check=True, capture_output=True, text=True).stdout
+
+    kivys = rules("plain")
+    assert "font_size" in kivys
+    assert rules("cached") == kivys                     # parsed, and its cache written
+    written = list((tmp_path / "pycache").rglob("style.kv.*.pyc"))
+    assert len(written) == 1
+    before = written[0].stat().st_mtime_ns
+    assert rules("cached") == kivys                     # read back from that cache:
+    assert written[0].stat().st_mtime_ns == before      # every rule found there

@@ -1,0 +1,97 @@
+"""Pictures shown smaller than their files (screens.widgets.FittedImage with a copies folder):
+the first load reads the file and keeps a copy scaled to the size shown; the next loads read
+that copy, drawn at the same place and size; a copy smaller than where it is shown gives way
+to the file at once; a changed file is never matched by an old copy."""
+import os
+import time
+
+import pytest
+from kivy.core.window import Window
+from PIL import Image as Picture
+
+from screens.widgets import FittedImage, scaled_copy
+from tests.ui.conftest import step
+
+
+@pytest.fixture
+def copies(window, tmp_path, monkeypatch):
+    folder = tmp_path / "pictures"
+    monkeypatch.setattr(FittedImage, "copies", str(folder))
+    return folder
+
+
+@pytest.fixture
+def shown():
+    """Shows FittedImages of a given size on the window; all taken away after the test."""
+    made = []
+
+    def show(source, size):
+        image = FittedImage(source=str(source), size_hint=(None, None), size=size)
+        Window.add_widget(image)
+        made.append(image)
+        step(3)
+        return image
+    yield show
+    for image in made:
+        Window.remove_widget(image)
+
+
+def picture(path, size=(960, 600)):
+    gradient = Picture.linear_gradient("L").resize(size).convert("RGB")
+    gradient.save(path)
+    return path
+
+
+def copy_made(image, folder):
+    """Ask for the copy now (the widget asks two seconds after its size last changed) and
+    wait for the thread that writes it; the copy's path."""
+    width, height = image._shown()
+    image._copy_if_worth()
+    for _ in range(500):
+        found = scaled_copy(str(folder), image.source)
+        if found and found.endswith(f"-{width}x{height}.png"):
+            return found
+        time.sleep(0.01)
+    return None
+
+
+def test_a_picture_shown_smaller_is_read_back_from_its_scaled_copy(copies, shown, tmp_path):
+    source = picture(tmp_path / "cover.png")
+    first = shown(source, (300, 300))
+    assert tuple(first.texture.size) == (960, 600)            # the file, the first time
+    path = copy_made(first, copies)
+    assert path is not None and os.path.dirname(path) == str(copies)
+    with Picture.open(path) as copy:
+        assert copy.size == (300, 188)                        # 300 × 187.5, shown
+    again = shown(source, (300, 300))
+    assert tuple(again.texture.size) == (300, 188)            # the copy
+    # Drawn at the same size, to the rounding of the copy's pixels (under one pixel).
+    assert all(abs(a - b) < 1 for a, b in zip(again.norm_image_size, first.norm_image_size))
+    assert again.center == first.center
+    assert len(os.listdir(copies)) == 1
+
+
+def test_a_copy_too_small_gives_way_to_the_file_and_is_replaced(copies, shown, tmp_path):
+    source = picture(tmp_path / "cover.png")
+    assert copy_made(shown(source, (300, 300)), copies)
+    larger = shown(source, (640, 640))
+    assert tuple(larger.texture.size) == (960, 600)           # not the 300-wide copy
+    path = copy_made(larger, copies)
+    with Picture.open(path) as copy:
+        assert copy.size == (640, 400)
+    assert os.listdir(copies) == [os.path.basename(path)]     # the smaller copy is gone
+
+
+def test_no_copy_of_a_picture_shown_near_its_size_nor_of_a_changed_file(copies, shown,
+                                                                         tmp_path):
+    small = picture(tmp_path / "small.png", (320, 200))
+    near = shown(small, (300, 300))
+    near._copy_if_worth()
+    step(2)
+    assert not copies.exists() or not os.listdir(copies)     # not half the pixels saved
+    source = picture(tmp_path / "cover.png")
+    assert copy_made(shown(source, (300, 300)), copies)
+    picture(source, (900, 600))                                # the file replaced
+    os.utime(source, ns=(0, os.stat(source).st_mtime_ns + 10**9))
+    assert scaled_copy(str(copies), str(source)) is None
+    assert not shown(source, (300, 300))._from_copy           # the file itself
