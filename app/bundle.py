@@ -80,14 +80,12 @@ def installed_bundles(data_dir: str | Path, demo_dir: Path | None = None
     """The consultations a tablet can show: those sync pulled into `<data_dir>/bundles/`
     (newest first) and the demo. Each was checked whole when installed, so images are not
     decoded again here; a folder that does not load is left out."""
-    from .bundle_folders import swap_waiting
+    from .bundle_folders import consultation_folders
     from .paths import DEMO_BUNDLE_DIR
     # Not the folders sync works in (`.<id>.<hex>.tmp`, a replaced `.old`, a new version
     # waiting for the screens to let go of the one shown: `.<id>.next`); a version waiting
     # for a folder no screen reads any longer takes its place first.
-    folders = [f for f in (Path(data_dir) / "bundles").glob("*") if not f.name.startswith(".")]
-    for folder in folders:
-        swap_waiting(folder)
+    folders = consultation_folders(Path(data_dir) / "bundles")
     pulled = sorted((f for f in folders if (f / BUNDLE_FILE).is_file()),
                     key=lambda f: (f / BUNDLE_FILE).stat().st_mtime, reverse=True)
     found, seen = [], set()

@@ -25,6 +25,14 @@ def _key(folder: str | Path) -> Path:
     return Path(folder).resolve()
 
 
+def folder_for(consultation_id: str) -> bool:
+    """Whether a consultation ID (a content ID) may name its folder under `bundles/`: one
+    letter or digit at least ("." and ".." are not one), and no dot first — the names of the
+    folders sync works in (`.<id>.next`: a consultation named so took another's place when
+    the screens let go, its version rule with it)."""
+    return any(c.isalnum() for c in consultation_id) and not consultation_id.startswith(".")
+
+
 def waiting_folder(target: Path) -> Path:
     """Where a new version of `target` waits while a screen reads `target`."""
     return target.parent / f".{target.name}.next"
@@ -80,16 +88,31 @@ def replace_folder(target: Path, ready: Path) -> bool:
     with _lock:
         waiting = waiting_folder(key)
         stale = _aside(waiting, key.name) if waiting.exists() else None
+        # Always through the waiting name: a process killed between two renames leaves the
+        # new version there, where the next start finds it (consultation_folders), never
+        # under a work folder's name with `target` gone.
+        ready.rename(waiting)
         now = _held.get(key, 0) == 0
-        if now:
-            old = _aside(key, key.name) if key.exists() else None
-            ready.rename(key)
-        else:
-            old = None
-            ready.rename(waiting)
+        old = _swap_in(key)[1] if now else None
     _remove(stale)
     _remove(old)
     return now
+
+
+def consultation_folders(bundles_dir: Path) -> list[Path]:
+    """The consultations' folders under `bundles_dir` (none of the work folders), each with
+    the version waiting for it put in its place when no screen of this process reads it —
+    also one a process killed mid-swap left waiting with the folder itself set aside."""
+    try:
+        names = [f.name for f in Path(bundles_dir).iterdir()]
+    except OSError:
+        return []
+    ids = {n for n in names if not n.startswith(".")}
+    ids |= {n[1:-len(".next")] for n in names if n.startswith(".") and n.endswith(".next")
+            and len(n) > len("..next") and not n[1:].startswith(".")}
+    for name in sorted(ids):
+        swap_waiting(Path(bundles_dir) / name)
+    return [f for f in Path(bundles_dir).iterdir() if not f.name.startswith(".")]
 
 
 def _swap_in(target: Path) -> tuple[bool, Path | None]:
@@ -99,7 +122,10 @@ def _swap_in(target: Path) -> tuple[bool, Path | None]:
     if not waiting.is_dir():
         return False, None
     old = _aside(target, target.name) if target.exists() else None
-    waiting.rename(target)
+    try:
+        waiting.rename(target)
+    except FileNotFoundError:       # another process on the data folder swapped it in
+        return False, old
     return True, old
 
 

@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 
 from app.bundle import (AUDIO_SUFFIXES, BUNDLE_FILE, MAX_AUDIO_BYTES, MAX_IMAGE_BYTES,
                         MAX_TILES_BYTES, load_bundle)
-from app.bundle_folders import replace_folder, waiting_folder
+from app.bundle_folders import folder_for, replace_folder, waiting_folder
 from app.errors import BundleError, ValidationError
 from app.identifiers import is_content_id
 from app.proposals import ANSWER_STATUSES
@@ -130,9 +130,9 @@ def pull_bundles(store: Store, client: HubClient, bundles_dir: Path) -> list[str
     bundles_dir.mkdir(parents=True, exist_ok=True)
     updated, seen, refused = [], set(), None
     for item in consultations:
-        # A folder is named after it: one letter or digit at least ("." and ".." are not one).
+        # A folder is named after it (app/bundle_folders.folder_for).
         if not isinstance(item, dict) or not is_content_id(item.get("id")) \
-                or not any(c.isalnum() for c in item["id"]):
+                or not folder_for(item["id"]):
             raise p.NotAcknowledged("malformed bundle index")
         target = bundles_dir / item["id"]
         # Once per consultation and pull: an index naming one 100,000 times (with other
@@ -168,7 +168,7 @@ def pull_public_bundle(client: HubClient, consultation_id: str, bundles_dir: Pat
     `bundles_dir/<id>/` as pull_bundles does: what a projector that follows a hub without
     being enrolled with it (`main.py projector --hub URL`) needs to show a new version.
     Conditional on `etag` (the last answer's); returns (installed a new version, ETag)."""
-    if not is_content_id(consultation_id) or not any(c.isalnum() for c in consultation_id):
+    if not is_content_id(consultation_id) or not folder_for(consultation_id):
         raise p.NotAcknowledged("bad consultation id")
     base = f"{p.API_PREFIX}/consultations/{consultation_id}"
     data, etag = _capped(client.get_bytes_if_changed, f"{base}/bundle", etag,
