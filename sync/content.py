@@ -142,6 +142,10 @@ def pull_bundles(store: Store, client: HubClient, bundles_dir: Path) -> list[str
             continue
         seen.add(item["id"])
         try:
+            # A draft is for a tablet in rehearsal: a hub restored from a backup made then
+            # still lists it once the session opened (its residents would vote on it).
+            if item.get("draft") is True and store.rehearsal_id is None:
+                raise p.ContentRefused("draft_in_session", "a draft while the session is open")
             # The index's word first (nothing downloaded for a version going back), the
             # bundle's own once it is read (_install).
             if isinstance(item.get("version"), int):
