@@ -292,7 +292,8 @@ def _install(client: HubClient, item: dict, target: Path) -> None:
             raise p.ContentRefused("hash", "bundle does not match its hash")
         (tmp / BUNDLE_FILE).write_bytes(data)
         total = 0
-        for f in item.get("files") or []:
+        listed = item.get("files") or []
+        for f in listed if isinstance(listed, list) else [None]:    # [None]: refused below
             rel = _safe_relative(f.get("path") if isinstance(f, dict) else None)
             limit = min(file_limit(rel), MAX_BUNDLE_BYTES - total)
             if f.get("sha256"):
