@@ -9,13 +9,23 @@ screen holds is replaced at once, as before. Every step runs under one lock, so 
 holds a folder halfway through a swap. The replaced version is removed at once: a tablet keeps
 at most the version shown and the one waiting.
 
-Holds are this process's: a second process on the same data folder (a projector beside a
-kiosk) does not see them — it follows its own new versions.
+A kiosk's hold is seen by the other processes on the same data folder too (a projector beside
+it, reading the kiosk's store): a shared `flock` on `.<id>.lock`, which a swap must get
+exclusively — without it the projector's install replaced, and removed, the pictures of a
+resident mid-ballot. A projector's hold is its process's only: it follows the new versions
+the kiosk takes between residents, never holds them back.
 """
 from __future__ import annotations
 
+import os
 import threading
+from contextlib import contextmanager
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:             # Windows: one process per data folder there, holds in it
+    fcntl = None
 
 _lock = threading.Lock()
 _held: dict[Path, int] = {}
@@ -38,12 +48,58 @@ def waiting_folder(target: Path) -> Path:
     return target.parent / f".{target.name}.next"
 
 
-class Hold:
-    """A screen reading `folder`: it is not replaced until `release()`."""
+def _lock_file(key: Path) -> Path:
+    return key.parent / f".{key.name}.lock"
 
-    def __init__(self, folder: str | Path):
+
+def _share(key: Path) -> int | None:
+    """A shared lock on `key`'s lock file (waits out a swap under way: milliseconds); its file
+    descriptor, None where there is none to take."""
+    if fcntl is None:
+        return None
+    try:
+        fd = os.open(_lock_file(key), os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+@contextmanager
+def _alone(key: Path):
+    """Whether no other process's kiosk reads `key` (an exclusive lock on its lock file, kept
+    for the `with`); True when no kiosk ever made one."""
+    if fcntl is None:
+        yield True
+        return
+    try:
+        fd = os.open(_lock_file(key), os.O_RDWR)
+    except OSError:
+        yield True
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)        # the lock with it
+
+
+class Hold:
+    """A screen reading `folder`: it is not replaced until `release()`. `across_processes`
+    (a kiosk's): nor by another process on the same data folder."""
+
+    def __init__(self, folder: str | Path, *, across_processes: bool = False):
         self.folder = _key(folder)
         self.active = True
+        self._fd = _share(self.folder) if across_processes else None
         with _lock:
             _held[self.folder] = _held.get(self.folder, 0) + 1
 
@@ -54,13 +110,20 @@ class Hold:
             if not self.active:
                 return
             self.active = False
+            self._unshare()
             left = _held.get(self.folder, 0) - 1
             if left > 0:
                 _held[self.folder] = left
                 return
             _held.pop(self.folder, None)
-            _swapped, old = _swap_in(self.folder)
+            with _alone(self.folder) as alone:
+                _swapped, old = _swap_in(self.folder) if alone else (False, None)
         _remove(old)
+
+    def _unshare(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def held(folder: str | Path) -> bool:
@@ -73,9 +136,18 @@ def swap_waiting(target: str | Path, mine: Hold | None = None) -> bool:
     caller's own hold, between two residents) reads it; True when it did."""
     key = _key(target)
     with _lock:
-        others = _held.get(key, 0) - (1 if mine is not None and mine.active
-                                      and mine.folder == key else 0)
-        swapped, old = _swap_in(key) if others <= 0 else (False, None)
+        ours = mine is not None and mine.active and mine.folder == key
+        others = _held.get(key, 0) - (1 if ours else 0)
+        swapped, old = False, None
+        if others <= 0 and waiting_folder(key).is_dir():
+            shared = ours and mine._fd is not None
+            if shared:
+                mine._unshare()             # the caller's own lock: asked between residents
+            with _alone(key) as alone:
+                if alone:
+                    swapped, old = _swap_in(key)
+            if shared:
+                mine._fd = _share(key)
     _remove(old)
     return swapped
 
@@ -92,8 +164,12 @@ def replace_folder(target: Path, ready: Path) -> bool:
         # new version there, where the next start finds it (consultation_folders), never
         # under a work folder's name with `target` gone.
         ready.rename(waiting)
-        now = _held.get(key, 0) == 0
-        old = _swap_in(key)[1] if now else None
+        now = False
+        if _held.get(key, 0) == 0:
+            with _alone(key) as now:
+                old = _swap_in(key)[1] if now else None
+        else:
+            old = None
     _remove(stale)
     _remove(old)
     return now

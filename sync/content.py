@@ -73,6 +73,18 @@ def _newest(target: Path) -> tuple[Path, dict]:
     return (waiting, found) if found else (target, _manifest(target))
 
 
+def folder_states(bundles_dir: Path) -> dict[str, tuple[str | None, str | None]]:
+    """Per consultation folder under `bundles_dir`: (sha256 of the version shown, of the
+    version waiting), what tells a process that another one on the same data folder changed
+    it (app/bundle_folders.py)."""
+    try:
+        folders = [f for f in bundles_dir.iterdir() if not f.name.startswith(".")]
+    except OSError:
+        return {}
+    return {f.name: (installed_version(f), installed_version(waiting_folder(f)))
+            for f in folders}
+
+
 def newest_version(target: Path) -> str | None:
     """The sha256 of the newest version installed for `target` (waiting or shown)."""
     return _newest(target)[1].get("sha256")

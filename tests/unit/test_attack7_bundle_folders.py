@@ -18,7 +18,7 @@ import pytest
 from app.bundle import BUNDLE_FILE, installed_bundles
 from app.bundle_folders import replace_folder, waiting_folder
 from sync import protocol as p
-from sync.content import LEFTOVER_SECONDS, _clear_leftovers
+from sync.content import LEFTOVER_SECONDS, MANIFEST, _clear_leftovers
 from tests.unit.test_bundle_folders import CID, ready, version
 from tests.unit.test_tablet_version_rule import StandIn, shown, tablet  # noqa: F401
 
@@ -105,3 +105,78 @@ def test_a_consultation_named_after_a_work_folder_is_not_installed(tablet, tmp_p
     assert not waiting_folder(tablet.folder).exists()
     assert json.loads((tablet.folder / BUNDLE_FILE).read_text("utf-8"))["consultation"][
         "version"] == 5
+
+
+# Another process on the same data folder (a projector beside the kiosk, following the same
+# hub): `steps` run there one at a time, each when a line comes on its stdin.
+OTHER = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from app.bundle_folders import Hold, replace_folder, swap_waiting
+    from tests.unit.test_bundle_folders import ready
+    target, hold = Path(sys.argv[1]), None
+    for line in sys.stdin:
+        step = line.strip()
+        if step.startswith("install"):     # as sync.content installs: with its manifest
+            n = int(step.split()[1])
+            folder = ready(target.parent, n)
+            (folder / ".piazzetta-bundle.json").write_text('{"sha256": "%d"}' % n)
+            print(replace_folder(target, folder), flush=True)
+        elif step == "swap":
+            print(swap_waiting(target, mine=hold), flush=True)
+        elif step == "hold":            # a projector's hold: this process's only
+            hold = Hold(target)
+            print("held", flush=True)
+""")
+
+
+class Other:
+    def __init__(self, target: Path):
+        self.proc = subprocess.Popen([sys.executable, "-c", OTHER, str(target)], cwd=ROOT,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                     env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+    def __call__(self, step: str) -> str:
+        self.proc.stdin.write(step + "\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().strip()
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(30)
+
+
+def test_a_kiosk_holds_its_folder_against_a_projector_on_the_same_data_folder(tmp_path):
+    """The projector's process installed a new version straight over the folder the kiosk's
+    resident was reading (and removed the old pictures): holds were each process's. Now the
+    kiosk's hold is seen there — the version waits — and the kiosk takes it between residents
+    while the projector still shows the old one (a projector holds back no kiosk)."""
+    from app.bundle_folders import Hold, swap_waiting
+    from sync.worker import SyncWorker
+    bundles = tmp_path / "bundles"
+    target = bundles / CID
+    first = ready(bundles, 1)
+    (first / MANIFEST).write_text('{"sha256": "1"}')
+    replace_folder(target, first)
+    worker = SyncWorker(tmp_path / "store.db", bundles, lambda status: None)
+    assert worker._with_folders_changed([]) == []
+    kiosk = Hold(target, across_processes=True)
+    other = Other(target)
+    try:
+        assert other("install 2") == "False"        # waits for the kiosk's resident
+        assert other("swap") == "False"
+        assert version(target) == 1 and version(waiting_folder(target)) == 2
+        # The kiosk's sync did not install it: it learns of it all the same.
+        assert worker._with_folders_changed([]) == [CID]
+        assert worker._with_folders_changed([]) == []
+        assert other("hold") == "held"
+        assert swap_waiting(target, mine=kiosk)      # between two residents
+        assert version(target) == 2 and not waiting_folder(target).exists()
+        assert worker._with_folders_changed([]) == [CID]     # the projector's sync: follow
+        assert other("install 3") == "False"        # the projector's own hold, and the kiosk's
+        kiosk.release()         # the kiosk stops: version 3 in (the projector holds back none)
+        assert version(target) == 3 and other("swap") == "False"
+    finally:
+        kiosk.release()
+        other.close()
+    assert sorted(f.name for f in bundles.iterdir()) == sorted([CID, f".{CID}.lock"])
