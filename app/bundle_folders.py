@@ -55,8 +55,8 @@ def _lock_file(key: Path) -> Path:
 def _share(key: Path) -> int | None:
     """A shared lock on `key`'s lock file (waits out a swap under way: milliseconds); its file
     descriptor, None where there is none to take."""
-    if fcntl is None:
-        return None
+    if fcntl is None or key.parent.name != "bundles":
+        return None         # not a folder sync installs into (the demo, a bundle named at start)
     try:
         fd = os.open(_lock_file(key), os.O_RDWR | os.O_CREAT, 0o644)
     except OSError:
