@@ -175,10 +175,35 @@ def replace_folder(target: Path, ready: Path) -> bool:
     return now
 
 
+# A download folder (or a replaced version) this old was left by a process killed mid-install:
+# removed at the next install of the same consultation, and at the next start. Younger ones
+# may be another process's install in progress (a projector beside a kiosk on one data folder).
+LEFTOVER_SECONDS = 3600
+
+
+def clear_leftovers(target: Path) -> None:
+    """Remove what an install of `target` killed midway left beside it (`.<id>.<hex>.tmp`, up
+    to a bundle's size each time, kept forever before)."""
+    import time
+    try:
+        found = [f for f in target.parent.iterdir()
+                 if f.name.startswith(f".{target.name}.") and f.suffix in (".tmp", ".old")
+                 and len(f.name) == len(target.name) + 14]
+    except OSError:
+        return
+    for folder in found:
+        try:
+            if time.time() - folder.stat().st_mtime > LEFTOVER_SECONDS:
+                _remove(folder)
+        except OSError:
+            pass
+
+
 def consultation_folders(bundles_dir: Path) -> list[Path]:
     """The consultations' folders under `bundles_dir` (none of the work folders), each with
     the version waiting for it put in its place when no screen of this process reads it —
-    also one a process killed mid-swap left waiting with the folder itself set aside."""
+    also one a process killed mid-swap left waiting with the folder itself set aside — and
+    what a kill left beside it removed once old (clear_leftovers)."""
     try:
         names = [f.name for f in Path(bundles_dir).iterdir()]
     except OSError:
@@ -188,6 +213,8 @@ def consultation_folders(bundles_dir: Path) -> list[Path]:
             and len(n) > len("..next") and not n[1:].startswith(".")}
     for name in sorted(ids):
         swap_waiting(Path(bundles_dir) / name)
+        if any(n.startswith(f".{name}.") and n.endswith((".tmp", ".old")) for n in names):
+            clear_leftovers(Path(bundles_dir) / name)      # a kill's, once old
     return [f for f in Path(bundles_dir).iterdir() if not f.name.startswith(".")]
 
 

@@ -11,7 +11,8 @@ from pathlib import Path, PurePosixPath
 
 from app.bundle import (AUDIO_SUFFIXES, BUNDLE_FILE, MAX_AUDIO_BYTES, MAX_IMAGE_BYTES,
                         MAX_TILES_BYTES, load_bundle)
-from app.bundle_folders import folder_for, replace_folder, waiting_folder
+from app.bundle_folders import (LEFTOVER_SECONDS, clear_leftovers, folder_for,  # noqa: F401
+                                 replace_folder, waiting_folder)
 from app.errors import BundleError, ValidationError
 from app.identifiers import is_content_id
 from app.proposals import ANSWER_STATUSES
@@ -259,30 +260,6 @@ def save_card_index(store: Store, cards: object) -> None:
             store.set_setting(old, None)
 
 
-# A download folder (or a replaced version) this old was left by a process killed mid-install:
-# removed at the next install of the same consultation. Younger ones may be another process's
-# install in progress (a projector beside a kiosk on one data folder).
-LEFTOVER_SECONDS = 3600
-
-
-def _clear_leftovers(target: Path) -> None:
-    """Remove what an install of `target` killed midway left beside it (`.<id>.<hex>.tmp`, up
-    to a bundle's size each time, kept forever before)."""
-    import time
-    try:
-        found = [f for f in target.parent.iterdir()
-                 if f.name.startswith(f".{target.name}.") and f.suffix in (".tmp", ".old")
-                 and len(f.name) == len(target.name) + 14]
-    except OSError:
-        return
-    for folder in found:
-        try:
-            if time.time() - folder.stat().st_mtime > LEFTOVER_SECONDS:
-                shutil.rmtree(folder, ignore_errors=True)
-        except OSError:
-            pass
-
-
 def _capped(get, *args, **kwargs):
     """A download through `get` whose answer over its cap is a refused consultation (a file
     larger than its kind may be), not a misunderstood answer."""
@@ -295,7 +272,7 @@ def _capped(get, *args, **kwargs):
 
 
 def _install(client: HubClient, item: dict, target: Path) -> None:
-    _clear_leftovers(target)
+    clear_leftovers(target)
     tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         tmp.mkdir(parents=True)

@@ -18,9 +18,10 @@ import pytest
 from app.bundle import BUNDLE_FILE, installed_bundles
 from app.bundle_folders import replace_folder, waiting_folder
 from sync import protocol as p
-from sync.content import LEFTOVER_SECONDS, MANIFEST, _clear_leftovers
+from app.bundle_folders import LEFTOVER_SECONDS
+from sync.content import MANIFEST
 from tests.unit.test_bundle_folders import CID, ready, version
-from tests.unit.test_tablet_version_rule import StandIn, shown, tablet  # noqa: F401
+from tests.unit.test_tablet_version_rule import shown, tablet  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,13 +55,14 @@ def run_killed(bundles: Path, kill_at: int, held: str) -> subprocess.CompletedPr
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("held", ["held", "free"])
 def test_a_tablet_killed_between_two_renames_starts_on_a_whole_version(tmp_path, held):
     """Killed at every rename of an install (and of the swap between two residents): the
     next start lists the consultation, on version 1 or 2, never none (version 1 aside and
     version 2 waiting under names the start never read left the tablet without its
     consultation, and the pull, finding version 2 'installed', never brought it back); what
-    the kill left is gone at the next install once old."""
+    the kill left is gone at the next start once old (kept until a new version came)."""
     killed_at = []
     for kill_at in range(1, 8):
         bundles = tmp_path / f"{held}-{kill_at}" / "bundles"
@@ -75,14 +77,15 @@ def test_a_tablet_killed_between_two_renames_starts_on_a_whole_version(tmp_path,
         assert len(found) == 1 and found[0][0] in (1, 2), (kill_at, sorted(
             f.name for f in bundles.iterdir()))
         assert found[0][1] == bundles / CID
-        # The next install of the consultation clears what the kill left, once old.
+        # The next start clears what the kill left, once old.
         for leftover in bundles.iterdir():
             if leftover.name.startswith("."):
                 os.utime(leftover, (time.time() - LEFTOVER_SECONDS - 60,) * 2)
-        _clear_leftovers(bundles / CID)
+        assert [c.version for c, f in installed_bundles(bundles.parent)
+                if c.id == CID] == [found[0][0]]
+        assert [f.name for f in bundles.iterdir()] == [CID], kill_at
         assert replace_folder(bundles / CID, ready(bundles, 3))
         assert version(bundles / CID) == 3
-        assert [f.name for f in bundles.iterdir()] == [CID], kill_at
     assert len(killed_at) >= 2, killed_at          # the swap has two renames at least
 
 
@@ -146,6 +149,7 @@ class Other:
         self.proc.wait(30)
 
 
+@pytest.mark.process
 def test_a_kiosk_holds_its_folder_against_a_projector_on_the_same_data_folder(tmp_path):
     """The projector's process installed a new version straight over the folder the kiosk's
     resident was reading (and removed the old pictures): holds were each process's. Now the
