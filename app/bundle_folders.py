@@ -84,9 +84,11 @@ def _alone(key: Path):
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except BlockingIOError:     # a kiosk reads it
             yield False
             return
+        except OSError:             # no flock on this file system: this process's holds only
+            pass
         yield True
     finally:
         os.close(fd)        # the lock with it
