@@ -669,8 +669,13 @@ class _Parser:
         if mode not in BALLOT_MODES:
             raise self.fail(N_("Unknown ballot mode: {mode}."), "consultation.default_mode",
                             mode=mode)
+        from .bundle_folders import folder_for
+        consultation_id = self.ident(c.get("id"), "consultation.id")
+        if not folder_for(consultation_id):     # a tablet keeps it in bundles/<id>/
+            raise self.fail(N_("A consultation identifier holds a letter or a digit and does "
+                               "not begin with a dot."), "consultation.id")
         return Consultation(
-            id=self.ident(c.get("id"), "consultation.id"),
+            id=consultation_id,
             version=self.int(c.get("version", 1), "consultation.version", minimum=1),
             status=status,
             languages=self.languages,

@@ -311,12 +311,13 @@ class SyncWorker(threading.Thread):
         this kiosk's residents, or a kiosk took in the version this projector waited for —
         their screens follow too (app/bundle_folders.py)."""
         from .content import folder_states
+        updated = list(updated or [])
         states = folder_states(self.bundles_dir)
         seen, self._folder_states = self._folder_states, states
         if seen is None:        # the first pull: a version waiting already is news
             seen = {c: (state[0], None) for c, state in states.items()}
-        return list(updated) + [c for c, state in states.items()
-                                if seen.get(c) != state and c not in updated]
+        return updated + [c for c, state in states.items()
+                          if seen.get(c) != state and c not in updated]
 
     def publish_status(self, store: Store, problem: str | None = None, *,
                        state: str | None = None, keep: bool = False) -> None:

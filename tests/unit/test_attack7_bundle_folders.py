@@ -19,6 +19,7 @@ from app.bundle import BUNDLE_FILE, installed_bundles
 from app.bundle_folders import replace_folder, waiting_folder
 from sync import protocol as p
 from app.bundle_folders import LEFTOVER_SECONDS
+from app.paths import DEMO_BUNDLE_DIR
 from sync.content import MANIFEST
 from tests.unit.test_bundle_folders import CID, ready, version
 from tests.unit.test_tablet_version_rule import shown, tablet  # noqa: F401
@@ -184,3 +185,17 @@ def test_a_kiosk_holds_its_folder_against_a_projector_on_the_same_data_folder(tm
         kiosk.release()
         other.close()
     assert sorted(f.name for f in bundles.iterdir()) == sorted([CID, f".{CID}.lock"])
+
+
+@pytest.mark.parametrize("name", [f".{CID}.next", ".x", "...", "-"])
+def test_the_hub_imports_no_consultation_a_tablet_could_not_keep(hub, name):
+    """The same rule where consultations come from (app/bundle.py's parser: the hub's import,
+    the spreadsheet, the zip): a consultation a tablet's pull would refuse — and with it the
+    whole index, every other consultation of its hub — is refused when staff import it."""
+    from app.errors import BundleError
+    data = json.loads((DEMO_BUNDLE_DIR / BUNDLE_FILE).read_text(encoding="utf-8"))
+    data["consultation"]["id"] = name
+    with pytest.raises(BundleError) as refused:
+        hub.import_bundle(data)
+    assert refused.value.field == "consultation.id"
+    assert [c["id"] for c in hub.consultations()] == [CID]
