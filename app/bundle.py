@@ -80,14 +80,12 @@ def installed_bundles(data_dir: str | Path, demo_dir: Path | None = None
     """The consultations a tablet can show: those sync pulled into `<data_dir>/bundles/`
     (newest first) and the demo. Each was checked whole when installed, so images are not
     decoded again here; a folder that does not load is left out."""
-    from .bundle_folders import swap_waiting
+    from .bundle_folders import consultation_folders
     from .paths import DEMO_BUNDLE_DIR
     # Not the folders sync works in (`.<id>.<hex>.tmp`, a replaced `.old`, a new version
     # waiting for the screens to let go of the one shown: `.<id>.next`); a version waiting
     # for a folder no screen reads any longer takes its place first.
-    folders = [f for f in (Path(data_dir) / "bundles").glob("*") if not f.name.startswith(".")]
-    for folder in folders:
-        swap_waiting(folder)
+    folders = consultation_folders(Path(data_dir) / "bundles")
     pulled = sorted((f for f in folders if (f / BUNDLE_FILE).is_file()),
                     key=lambda f: (f / BUNDLE_FILE).stat().st_mtime, reverse=True)
     found, seen = [], set()
@@ -671,8 +669,13 @@ class _Parser:
         if mode not in BALLOT_MODES:
             raise self.fail(N_("Unknown ballot mode: {mode}."), "consultation.default_mode",
                             mode=mode)
+        from .bundle_folders import folder_for
+        consultation_id = self.ident(c.get("id"), "consultation.id")
+        if not folder_for(consultation_id):     # a tablet keeps it in bundles/<id>/
+            raise self.fail(N_("A consultation identifier holds a letter or a digit and does "
+                               "not begin with a dot."), "consultation.id")
         return Consultation(
-            id=self.ident(c.get("id"), "consultation.id"),
+            id=consultation_id,
             version=self.int(c.get("version", 1), "consultation.version", minimum=1),
             status=status,
             languages=self.languages,

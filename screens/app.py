@@ -96,7 +96,9 @@ class PiazzettaApp(App):
         if self._hold is not None and self._hold.active \
                 and self._hold.folder == Path(folder).resolve():
             return
-        old, self._hold = self._hold, Hold(folder)
+        # A kiosk's hold holds back another process on the data folder too (a projector
+        # beside it); a projector's holds back no kiosk.
+        old, self._hold = self._hold, Hold(folder, across_processes=self.role != "projector")
         if old is not None:
             old.release()
 

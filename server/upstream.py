@@ -607,7 +607,9 @@ def pull_bundles(hub, client: HubClient, values: dict) -> list[str]:
     held = {c["id"]: c for c in hub.consultations()}
     imported, failed, seen = [], None, set()
     for item in items:
-        if not isinstance(item, dict) \
+        # An entry that names no consultation is left (an ID of another type stopped the pull,
+        # and with it the cards and answers pulled after it, at every cycle).
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str) \
                 or held.get(item.get("id"), {}).get("sha256") == item.get("sha256") \
                 or str(item.get("id")) in seen:
             continue
@@ -619,9 +621,12 @@ def pull_bundles(hub, client: HubClient, values: dict) -> list[str]:
         try:
             # Read with the tablets' caps (sync.content): bundle.json as any JSON answer, each
             # file at its kind's limit, a bundle's files at MAX_BUNDLE_BYTES in all.
+            listed = item.get("files") or []
+            if not isinstance(listed, list) or not all(isinstance(f, dict) for f in listed):
+                raise p.NotAcknowledged("malformed bundle index")
             text = client.get_bytes(str(item.get("bundle_url")), MAX_ANSWER_BYTES)
             files, total = {}, 0
-            for f in item.get("files") or []:
+            for f in listed:
                 rel = str(f.get("path"))
                 content = client.get_bytes(str(f.get("url")),
                                            max(0, min(file_limit(rel), MAX_BUNDLE_BYTES - total)))

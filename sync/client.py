@@ -139,8 +139,11 @@ def normalize_hub_url(url: object) -> str:
         parts.port
     except ValueError:
         raise SyncError(N_("This does not look like a hub address."), "hub_url") from None
+    # No user part nor backslash: requests reads `http://evil\@127.0.0.1` as host `evil`
+    # where urlsplit (the plain-http rule's reading) sees 127.0.0.1.
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
-            or parts.fragment or any(ch.isspace() for ch in url):
+            or parts.fragment or any(ch.isspace() for ch in url) or "\\" in url \
+            or "@" in parts.netloc:
         raise SyncError(N_("This does not look like a hub address."), "hub_url")
     return url.rstrip("/")
 

@@ -11,7 +11,8 @@ from pathlib import Path, PurePosixPath
 
 from app.bundle import (AUDIO_SUFFIXES, BUNDLE_FILE, MAX_AUDIO_BYTES, MAX_IMAGE_BYTES,
                         MAX_TILES_BYTES, load_bundle)
-from app.bundle_folders import replace_folder, waiting_folder
+from app.bundle_folders import (LEFTOVER_SECONDS, clear_leftovers, folder_for,  # noqa: F401
+                                 replace_folder, waiting_folder)
 from app.errors import BundleError, ValidationError
 from app.identifiers import is_content_id
 from app.proposals import ANSWER_STATUSES
@@ -73,6 +74,18 @@ def _newest(target: Path) -> tuple[Path, dict]:
     return (waiting, found) if found else (target, _manifest(target))
 
 
+def folder_states(bundles_dir: Path) -> dict[str, tuple[str | None, str | None]]:
+    """Per consultation folder under `bundles_dir`: (sha256 of the version shown, of the
+    version waiting), what tells a process that another one on the same data folder changed
+    it (app/bundle_folders.py)."""
+    try:
+        folders = [f for f in bundles_dir.iterdir() if not f.name.startswith(".")]
+    except OSError:
+        return {}
+    return {f.name: (installed_version(f), installed_version(waiting_folder(f)))
+            for f in folders}
+
+
 def newest_version(target: Path) -> str | None:
     """The sha256 of the newest version installed for `target` (waiting or shown)."""
     return _newest(target)[1].get("sha256")
@@ -130,9 +143,9 @@ def pull_bundles(store: Store, client: HubClient, bundles_dir: Path) -> list[str
     bundles_dir.mkdir(parents=True, exist_ok=True)
     updated, seen, refused = [], set(), None
     for item in consultations:
-        # A folder is named after it: one letter or digit at least ("." and ".." are not one).
+        # A folder is named after it (app/bundle_folders.folder_for).
         if not isinstance(item, dict) or not is_content_id(item.get("id")) \
-                or not any(c.isalnum() for c in item["id"]):
+                or not folder_for(item["id"]):
             raise p.NotAcknowledged("malformed bundle index")
         target = bundles_dir / item["id"]
         # Once per consultation and pull: an index naming one 100,000 times (with other
@@ -142,6 +155,10 @@ def pull_bundles(store: Store, client: HubClient, bundles_dir: Path) -> list[str
             continue
         seen.add(item["id"])
         try:
+            # A draft is for a tablet in rehearsal: a hub restored from a backup made then
+            # still lists it once the session opened (its residents would vote on it).
+            if item.get("draft") is True and store.rehearsal_id is None:
+                raise p.ContentRefused("draft_in_session", "a draft while the session is open")
             # The index's word first (nothing downloaded for a version going back), the
             # bundle's own once it is read (_install).
             if isinstance(item.get("version"), int):
@@ -168,7 +185,7 @@ def pull_public_bundle(client: HubClient, consultation_id: str, bundles_dir: Pat
     `bundles_dir/<id>/` as pull_bundles does: what a projector that follows a hub without
     being enrolled with it (`main.py projector --hub URL`) needs to show a new version.
     Conditional on `etag` (the last answer's); returns (installed a new version, ETag)."""
-    if not is_content_id(consultation_id) or not any(c.isalnum() for c in consultation_id):
+    if not is_content_id(consultation_id) or not folder_for(consultation_id):
         raise p.NotAcknowledged("bad consultation id")
     base = f"{p.API_PREFIX}/consultations/{consultation_id}"
     data, etag = _capped(client.get_bytes_if_changed, f"{base}/bundle", etag,
@@ -243,30 +260,6 @@ def save_card_index(store: Store, cards: object) -> None:
             store.set_setting(old, None)
 
 
-# A download folder (or a replaced version) this old was left by a process killed mid-install:
-# removed at the next install of the same consultation. Younger ones may be another process's
-# install in progress (a projector beside a kiosk on one data folder).
-LEFTOVER_SECONDS = 3600
-
-
-def _clear_leftovers(target: Path) -> None:
-    """Remove what an install of `target` killed midway left beside it (`.<id>.<hex>.tmp`, up
-    to a bundle's size each time, kept forever before)."""
-    import time
-    try:
-        found = [f for f in target.parent.iterdir()
-                 if f.name.startswith(f".{target.name}.") and f.suffix in (".tmp", ".old")
-                 and len(f.name) == len(target.name) + 14]
-    except OSError:
-        return
-    for folder in found:
-        try:
-            if time.time() - folder.stat().st_mtime > LEFTOVER_SECONDS:
-                shutil.rmtree(folder, ignore_errors=True)
-        except OSError:
-            pass
-
-
 def _capped(get, *args, **kwargs):
     """A download through `get` whose answer over its cap is a refused consultation (a file
     larger than its kind may be), not a misunderstood answer."""
@@ -279,7 +272,7 @@ def _capped(get, *args, **kwargs):
 
 
 def _install(client: HubClient, item: dict, target: Path) -> None:
-    _clear_leftovers(target)
+    clear_leftovers(target)
     tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         tmp.mkdir(parents=True)
@@ -288,7 +281,8 @@ def _install(client: HubClient, item: dict, target: Path) -> None:
             raise p.ContentRefused("hash", "bundle does not match its hash")
         (tmp / BUNDLE_FILE).write_bytes(data)
         total = 0
-        for f in item.get("files") or []:
+        listed = item.get("files") or []
+        for f in listed if isinstance(listed, list) else [None]:    # [None]: refused below
             rel = _safe_relative(f.get("path") if isinstance(f, dict) else None)
             limit = min(file_limit(rel), MAX_BUNDLE_BYTES - total)
             if f.get("sha256"):

@@ -67,7 +67,8 @@ class ContentRefused(NotAcknowledged):
     it does not load, it is another consultation, it is not newer than the one installed, a
     file is over its kind's cap): nothing was installed, the version in use is kept. A
     NotAcknowledged for the callers that catch those, with its own message — not "a login
-    page" — and `reason`, one of REASONS' keys."""
+    page" — and `reason`, one of REASONS' keys. A draft to a tablet whose session is open (a
+    hub restored from a backup made in rehearsal) is one too."""
 
     REASONS = {
         "hash": N_("The consultation sent by the server was refused: its files do not match "
@@ -80,6 +81,9 @@ class ContentRefused(NotAcknowledged):
                                  "kept."),
         "not_newer": N_("The consultation sent by the server was refused: it is not newer than "
                         "the version in use. The version in use is kept."),
+        "draft_in_session": N_("The consultation sent by the server was refused: it is a draft, "
+                               "tried in rehearsal only, and this tablet's session is open. The "
+                               "version in use is kept."),
         "too_large": N_("The consultation sent by the server was refused: one of its files is "
                         "larger than a consultation's files may be. The version in use is "
                         "kept."),

@@ -149,6 +149,7 @@ class SyncWorker(threading.Thread):
         self._content_failures = 0
         # A refused consultation (msgid, state): said until a content pull goes well.
         self._content_problem: tuple[str, str] | None = None
+        self._folder_states: dict | None = None     # at the last content pull
         self._backoff_until = 0.0
         self._client: HubClient | None = None
         self._client_key: tuple | None = None
@@ -269,6 +270,7 @@ class SyncWorker(threading.Thread):
                     self._content_failures = 0
                     self._next_content = time.monotonic() + self.content_interval
                     self._content_problem = None
+                updated = self._with_folders_changed(updated)
                 if updated and self.on_content is not None:
                     try:        # new versions for the running screens (they hop threads)
                         self.on_content(updated)
@@ -302,6 +304,20 @@ class SyncWorker(threading.Thread):
             self._client_used = time.monotonic()
         self.publish_status(store, problem=problem, state=state)
         return delay
+
+    def _with_folders_changed(self, updated: list[str]) -> list[str]:
+        """`updated` and the consultations whose folder changed otherwise since the last
+        content pull: another process on this data folder installed a version that waits for
+        this kiosk's residents, or a kiosk took in the version this projector waited for —
+        their screens follow too (app/bundle_folders.py)."""
+        from .content import folder_states
+        updated = list(updated or [])
+        states = folder_states(self.bundles_dir)
+        seen, self._folder_states = self._folder_states, states
+        if seen is None:        # the first pull: a version waiting already is news
+            seen = {c: (state[0], None) for c, state in states.items()}
+        return updated + [c for c, state in states.items()
+                          if seen.get(c) != state and c not in updated]
 
     def publish_status(self, store: Store, problem: str | None = None, *,
                        state: str | None = None, keep: bool = False) -> None:

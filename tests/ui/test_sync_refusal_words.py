@@ -37,3 +37,32 @@ def test_a_refused_version_is_said_plainly_on_the_sync_page(kiosk_factory, lang)
         assert words in text, text
     assert tr._(p.NotAcknowledged().message) not in text     # "… a login page?"
     k.shot("sync_content_refused", lang)
+
+
+DRAFT_WORDS = {"fr": ("c'est un brouillon", "la session de cette tablette est ouverte",
+                      "La version en service est conservée"),
+               "it": ("è una bozza", "la sessione di questo tablet è aperta",
+                      "La versione in uso viene mantenuta")}
+
+
+@pytest.mark.parametrize("lang", ["fr", "it"])
+def test_a_draft_refused_in_session_is_said_plainly(kiosk_factory, lang):
+    """A hub restored from a backup made in rehearsal lists a draft again once the session
+    opened (tests/integration/test_attack7_restored_draft.py): the page says so, whole."""
+    k = kiosk_factory(lang=lang)
+    fac = enter_facilitator(k)
+    k.tap(fac.nav_buttons["sync"])
+    page = fac.ids.pages.get_screen("sync")
+
+    class Refused(FakeSync):
+        def status(self):
+            return self.SyncStatus(enrolled=True, hub_url="https://hub.example", pending=0,
+                                   state=st.CONTENT_REFUSED,
+                                   problem=p.ContentRefused("draft_in_session").message)
+    fac.sync = Refused()
+    page.poll()
+    step(2)
+    text = page.ids.status.text
+    for words in DRAFT_WORDS[lang]:
+        assert words in text, text
+    k.shot("sync_draft_refused", lang)

@@ -99,6 +99,7 @@ def tablet(tmp_path):
 
     pull.raw = raw
     pull.folder = folder / CID
+    pull.store = store
     yield pull
     client.close()
     store.close()
@@ -144,19 +145,36 @@ def test_a_draft_goes_back_to_the_published_version_never_below_it(tablet):
     """Rehearsal: the published version 2, a draft 3 on this tablet, the published 2 again when
     the session opens (its very bytes); never a published 1, nor a draft at or below 2."""
     tablet(2, title="Publiée")
+    tablet.store.start_rehearsal()
     assert tablet(3, draft=True, title="Brouillon") == [CID]
     assert shown(tablet.folder) == (3, "Brouillon")
     assert highest_published(tablet.folder)[0] == 2         # a draft is not published
     assert refused(tablet, 1, title="Ancienne").reason == "not_newer"
     assert refused(tablet, 2, title="Autre").reason == "not_newer"    # 2, but not its bytes
     assert shown(tablet.folder) == (3, "Brouillon")
+    tablet.store.open_session()
     assert tablet(2, title="Publiée") == [CID]                 # the session opens
     assert shown(tablet.folder) == (2, "Publiée")
+    tablet.store.start_rehearsal()                              # the next version tried
     assert refused(tablet, 2, draft=True, title="Brouillon 2").reason == "not_newer"
     assert tablet(4, draft=True, title="Brouillon 4") == [CID]
     assert tablet(4, title="Publiée 4") == [CID]              # the draft published as 4
     assert highest_published(tablet.folder)[0] == 4
     assert refused(tablet, 3, title="Trois").reason == "not_newer"
+
+
+def test_a_draft_is_refused_while_the_session_is_open_before_any_download(tablet):
+    """The hub lists a draft for a tablet that does not rehearse (one restored from a backup
+    made in rehearsal: tests/integration/test_attack7_restored_draft.py): refused, the
+    published version kept; the same draft is taken once the tablet rehearses."""
+    tablet(2, title="Publiée")
+    before = StandIn.bundle_gets
+    exc = refused(tablet, 3, draft=True, title="Brouillon")
+    assert exc.reason == "draft_in_session" and "version in use is kept" in exc.message
+    assert StandIn.bundle_gets == before and shown(tablet.folder) == (2, "Publiée")
+    tablet.store.start_rehearsal()
+    assert tablet(3, draft=True, title="Brouillon") == [CID]
+    assert shown(tablet.folder) == (3, "Brouillon")
 
 
 def test_each_install_failure_says_why_in_its_own_words(tablet):
