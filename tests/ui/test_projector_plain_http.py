@@ -66,4 +66,5 @@ def test_the_corners_problem_reads_whole_from_the_back_of_the_hall(make_projecto
             text=status.text, font_size=status.font_size, font_name=status.font_name)
         whole.refresh()                 # the label shortens with "...": measure it unshortened
         assert plain(status.text) and whole.texture.size[0] <= status.width, status.text
+        assert whole.texture.size[1] <= status.height + 1, (status.text, status.height)
         projector.root.export_to_png(str(SHOTS / f"corner-{name}-{mode}-{size[0]}x{size[1]}.png"))
