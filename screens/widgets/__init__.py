@@ -526,6 +526,7 @@ class CueScroll(ScrollView):
         self._cue = InstructionGroup()
         super().__init__(**kwargs)
         self.canvas.after.add(self._cue)
+        self._cue_canvas, self._cue_old_host = self.canvas.after, None   # where it is drawn
         self.fbind("scroll_y", self._update_cue)
         self.fbind("size", self._update_cue)
         self.fbind("pos", self._draw_cue)
@@ -568,14 +569,20 @@ class CueScroll(ScrollView):
                            width=dp(2.5), cap="round", joint="round"))
 
     def _move_cue(self, *_args):
-        if self._cue in self.canvas.after.children:
-            self.canvas.after.remove(self._cue)
+        # Out of the canvas that held it, the previous host's too (the facilitator's pages
+        # share one strip: a page no longer shown left its pill there).
+        if self._cue in self._cue_canvas.children:
+            self._cue_canvas.remove(self._cue)
+        if self._cue_old_host is not None:
+            self._cue_old_host.funbind("pos", self._draw_cue)
         host = self.cue_host
         if host is not None:
-            host.canvas.after.add(self._cue)
+            self._cue_canvas = host.canvas.after
             host.fbind("pos", self._draw_cue)
         else:
-            self.canvas.after.add(self._cue)
+            self._cue_canvas = self.canvas.after
+        self._cue_canvas.add(self._cue)
+        self._cue_old_host = host
         self._draw_cue()
 
     def _watch_child(self, *_args):

@@ -97,4 +97,6 @@ def test_every_refusal_reads_whole_in_portrait_with_very_large_text(kiosk_factor
     assert tr._(st.ADVICE[st.CONTENT_REFUSED]) in text, text
     assert label.texture_size[0] <= label.width + 1, (label.texture_size, label.width)
     assert label.height >= label.texture_size[1] - 1, (label.texture_size, label.height)
+    from tests.ui.test_inclusion import pill_never_over_text
+    pill_never_over_text(page.children[0])     # it hid "Send now" under the status
     k.shot(f"sync_refused_{reason}_portrait_very_large", lang)
