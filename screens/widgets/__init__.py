@@ -555,8 +555,11 @@ class CueScroll(ScrollView):
             return
         h = self.cue_height
         width = tw + dp(88)
-        x = self.center_x - width / 2
-        y = self.cue_host.top - h if self.cue_host is not None else self.y
+        # Centred on the host in its coordinates (a facilitator page's scroll is in a Screen,
+        # a RelativeLayout: its own x is not the strip's).
+        host = self.cue_host if self.cue_host is not None else self
+        x = host.center_x - width / 2
+        y = host.top - h if self.cue_host is not None else self.y
         self._cue.add(Color(*theme.colours["primary"]))
         self._cue.add(RoundedRectangle(pos=(x, y + dp(2)), size=(width, h - dp(4)),
                                        radius=[h / 2]))
