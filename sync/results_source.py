@@ -73,7 +73,7 @@ class RefusedHubSource:
 
 
 # Short: the projector's corner is one line (why, in docs/protocol.md's threat model).
-PLAIN_HTTP_RESULTS = N_("Not read over http:// from another machine: use https://")
+PLAIN_HTTP_RESULTS = N_("Results not shown: the server's address must be https://")
 
 
 def refused_hub(hub_url: str) -> str | None:

@@ -89,7 +89,7 @@ SHARD_SECONDS = {
     "test_inclusion.py": 35, "test_rehearsal.py": 8, "test_projector_closing.py": 5,
     "test_projector_phones.py": 4,
     "test_live_pictures.py": 6,     # issue 26's leftovers: a hub process, one resident twice
-    "test_sync_refusal_words.py": 2, "test_projector_plain_http.py": 2,
+    "test_sync_refusal_words.py": 12, "test_projector_plain_http.py": 5,
 }
 SHARD_FIRST = ("test_memory.py", "test_hits.py")
 

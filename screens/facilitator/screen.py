@@ -32,6 +32,7 @@ class FacilitatorScreen(Screen):
     sync = ObjectProperty(None, allownone=True)        # sync.service.SyncService, or None
     page = StringProperty("")                          # the page_name of the page shown
     nav_words = NumericProperty(0)    # the widest word of the pages' names, as drawn
+    cue_room = NumericProperty(0)     # the strip under the page for its "More below" pill
 
     def __init__(self, pages=PAGES, **kwargs):
         super().__init__(**kwargs)
@@ -83,10 +84,36 @@ class FacilitatorScreen(Screen):
         if self.is_shown and previous is not None and previous.name != name:
             previous.closed()
         self.ids.pages.current = name
+        self._host_cue(name)
         for key, button in self.nav_buttons.items():
             button.selected = key == name
         if self.is_shown:
             self.current_page.opened()
+
+    def _host_cue(self, name):
+        """The shown page's scroll draws its pill in the strip under the pages (the others
+        none: a page not shown draws nothing)."""
+        from screens.widgets import CueScroll
+        for key, page in self.pages.items():
+            scroll = next((w for w in page.walk(restrict=True) if isinstance(w, CueScroll)),
+                          None)
+            if scroll is None:
+                continue
+            if key == name:
+                scroll.cue_host = self.ids.cue_strip
+                scroll.fbind("more_below", self._measure_cue_room, scroll)
+                scroll.fbind("cue_height", self._measure_cue_room, scroll)
+                self._measure_cue_room(scroll)
+            else:
+                scroll.cue_host = None
+                scroll.funbind("more_below", self._measure_cue_room, scroll)
+                scroll.funbind("cue_height", self._measure_cue_room, scroll)
+        if not any(isinstance(w, CueScroll) for w in self.pages[name].walk(restrict=True)):
+            self.cue_room = 0
+
+    def _measure_cue_room(self, scroll, *_args):
+        if scroll.cue_host is self.ids.cue_strip:
+            self.cue_room = scroll.cue_height if scroll.more_below else 0
 
     def on_pre_enter(self, *_args):
         self.current_page.opened()

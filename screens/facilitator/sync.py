@@ -84,15 +84,21 @@ class SyncPage(FacilitatorPage):
         if status.last_success:
             lines.append(tr._("Last successful sync: {when}").format(
                 when=local_day_and_time(status.last_success, tr.lang) or "?"))
+        advice = status.advice
+        if status.problem or advice:
+            # What went wrong and what to do now, per state (revoked, credentials refused,
+            # unreachable, a login page, a version refused) set apart from the counts: in
+            # portrait with very large text it was lost in one block of eleven lines.
+            lines.append("")
         if status.problem:
             lines.append(tr._(status.problem))
-        advice = status.advice
         if advice:
-            # What to do now, per state (revoked, credentials refused, unreachable, a login
-            # page); staff need the tablet's ID to make a code for it.
             lines.append(tr._(advice))
         if status.revoked or status.credentials_refused:
+            # staff need the tablet's ID to make a code for it
             lines.append(tr._("This tablet's ID: {id}").format(id=status.device_id or "?"))
+        if status.problem or advice:
+            lines.append("")
         lines.append(self.version_line())
         self.status_lines = lines
 

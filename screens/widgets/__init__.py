@@ -526,6 +526,7 @@ class CueScroll(ScrollView):
         self._cue = InstructionGroup()
         super().__init__(**kwargs)
         self.canvas.after.add(self._cue)
+        self._cue_canvas, self._cue_old_host = self.canvas.after, None   # where it is drawn
         self.fbind("scroll_y", self._update_cue)
         self.fbind("size", self._update_cue)
         self.fbind("pos", self._draw_cue)
@@ -554,8 +555,11 @@ class CueScroll(ScrollView):
             return
         h = self.cue_height
         width = tw + dp(88)
-        x = self.center_x - width / 2
-        y = self.cue_host.top - h if self.cue_host is not None else self.y
+        # Centred on the host in its coordinates (a facilitator page's scroll is in a Screen,
+        # a RelativeLayout: its own x is not the strip's).
+        host = self.cue_host if self.cue_host is not None else self
+        x = host.center_x - width / 2
+        y = host.top - h if self.cue_host is not None else self.y
         self._cue.add(Color(*theme.colours["primary"]))
         self._cue.add(RoundedRectangle(pos=(x, y + dp(2)), size=(width, h - dp(4)),
                                        radius=[h / 2]))
@@ -568,14 +572,20 @@ class CueScroll(ScrollView):
                            width=dp(2.5), cap="round", joint="round"))
 
     def _move_cue(self, *_args):
-        if self._cue in self.canvas.after.children:
-            self.canvas.after.remove(self._cue)
+        # Out of the canvas that held it, the previous host's too (the facilitator's pages
+        # share one strip: a page no longer shown left its pill there).
+        if self._cue in self._cue_canvas.children:
+            self._cue_canvas.remove(self._cue)
+        if self._cue_old_host is not None:
+            self._cue_old_host.funbind("pos", self._draw_cue)
         host = self.cue_host
         if host is not None:
-            host.canvas.after.add(self._cue)
+            self._cue_canvas = host.canvas.after
             host.fbind("pos", self._draw_cue)
         else:
-            self.canvas.after.add(self._cue)
+            self._cue_canvas = self.canvas.after
+        self._cue_canvas.add(self._cue)
+        self._cue_old_host = host
         self._draw_cue()
 
     def _watch_child(self, *_args):

@@ -6,16 +6,20 @@ Screenshots in build/screenshots/projector/."""
 import time
 
 import pytest
+from kivy.core.text import Label as CoreLabel
+from kivy.core.text.markup import MarkupLabel
 
 import screens.projector.app as projector_app
 from app.paths import DEMO_BUNDLE_DIR
 from sync.display import projector_results
-from tests.ui.test_projector import SHOTS, all_text, frames, window  # noqa: F401
+from sync.results_source import PLAIN_HTTP_RESULTS, ResultsPoll
+from tests.ui.test_projector import (SHOTS, MODES, all_text, demo_results, frames,  # noqa: F401
+                                     make_projector, plain, window)
 from tests.unit.test_attack26_public_bundle import this_machine_on_the_network
 from tests.unit.test_results_plain_http import Counting, port  # noqa: F401
 
-WORDS = {"fr": "Résultats non lus en http://\u00a0: utilisez https://",
-         "it": "Risultati non letti in http://: usate https://"}
+WORDS = {"fr": "Résultats non affichés\u00a0: adresse https:// requise",
+         "it": "Risultati non mostrati: serve un indirizzo del server https://"}
 
 
 @pytest.mark.parametrize("lang", ["fr", "it"])
@@ -42,3 +46,25 @@ def test_results_over_plain_http_from_another_machine_are_refused_on_screen(wind
     finally:
         projector.stop()
         window.remove_widget(root)
+
+
+@pytest.mark.parametrize("mode", ["fr", "it", "bilingual"])
+@pytest.mark.parametrize("size", [(1920, 1080), (1280, 720)])
+def test_the_corners_problem_reads_whole_from_the_back_of_the_hall(make_projector, demo_results,
+                                                                    size, mode):
+    """Someone at the back of the hall reads the corner: the plain-http refusal with no
+    results yet, and a hub gone quiet with the last results shown, whole on one line."""
+    projector = make_projector(size, **MODES[mode])
+    status = projector.root.ids.status
+    for name, polls in (("plain-http", [ResultsPoll(False, problem=PLAIN_HTTP_RESULTS)]),
+                        ("unreachable", [ResultsPoll(True, demo_results),
+                                         ResultsPoll(False, problem="Hub unreachable")])):
+        for poll in polls:
+            projector.receive(poll)
+        frames(6)
+        whole = (MarkupLabel if status.markup else CoreLabel)(
+            text=status.text, font_size=status.font_size, font_name=status.font_name)
+        whole.refresh()                 # the label shortens with "...": measure it unshortened
+        assert plain(status.text) and whole.texture.size[0] <= status.width, status.text
+        assert whole.texture.size[1] <= status.height + 1, (status.text, status.height)
+        projector.root.export_to_png(str(SHOTS / f"corner-{name}-{mode}-{size[0]}x{size[1]}.png"))

@@ -66,3 +66,37 @@ def test_a_draft_refused_in_session_is_said_plainly(kiosk_factory, lang):
     for words in DRAFT_WORDS[lang]:
         assert words in text, text
     k.shot("sync_draft_refused", lang)
+
+
+@pytest.mark.parametrize("lang", ["fr", "it"])
+@pytest.mark.parametrize("reason", sorted(p.ContentRefused.REASONS))
+def test_every_refusal_reads_whole_in_portrait_with_very_large_text(kiosk_factory, lang,
+                                                                     reason):
+    """A facilitator holding the tablet upright, text very large, reads every refusal: the
+    reason in their language (never the English msgid), what is kept, what to do, each line
+    whole inside the page's width."""
+    from tests.ui.conftest import set_size
+    k = kiosk_factory(lang=lang, text_size="very_large")
+    set_size(800, 1280)
+    fac = enter_facilitator(k)
+    k.tap(fac.nav_buttons["sync"])
+    page = fac.ids.pages.get_screen("sync")
+
+    class Refused(FakeSync):
+        def status(self):
+            return self.SyncStatus(enrolled=True, hub_url="https://hub.example", pending=0,
+                                   state=st.CONTENT_REFUSED,
+                                   problem=p.ContentRefused(reason).message)
+    fac.sync = Refused()
+    page.poll()
+    step(4)
+    label = page.ids.status
+    text = label.text
+    said = tr._(p.ContentRefused.REASONS[reason])
+    assert said != p.ContentRefused.REASONS[reason] and said in text, text
+    assert tr._(st.ADVICE[st.CONTENT_REFUSED]) in text, text
+    assert label.texture_size[0] <= label.width + 1, (label.texture_size, label.width)
+    assert label.height >= label.texture_size[1] - 1, (label.texture_size, label.height)
+    from tests.ui.test_inclusion import pill_never_over_text
+    pill_never_over_text(page.children[0])     # it hid "Send now" under the status
+    k.shot(f"sync_refused_{reason}_portrait_very_large", lang)
