@@ -92,6 +92,12 @@ room: setup
 #   process and slow ones sent first (tests/conftest.py); TEST_JOBS=0 runs them in one process.
 TEST_JOBS ?= 2
 UI_SHARDS ?= 2
+# Compiled modules and pytest's rewritten test modules kept in build/pycache, whatever the
+# caller's environment says: with PYTHONDONTWRITEBYTECODE set, every pytest process rewrote
+# every test module's asserts (about 5 s of CPU each) and every hub process compiled the
+# server from its sources again.
+test check test-unit test-ui: export PYTHONDONTWRITEBYTECODE =
+test check test-unit test-ui: export PYTHONPYCACHEPREFIX = $(CURDIR)/build/pycache
 XDIST = $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadgroup --no-loadscope-reorder)
 test: setup
 	@mkdir -p build
