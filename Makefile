@@ -91,7 +91,16 @@ room: setup
 #   test file is one group (its module's hub starts once), the PostgreSQL tests one group, the
 #   process and slow ones sent first (tests/conftest.py); TEST_JOBS=0 runs them in one process.
 TEST_JOBS ?= 2
-UI_SHARDS ?= 2
+# Three window shares (was 2): with two, they and the non-window part each ended at 620-650 s
+# at load 1-6 from other sessions; with three, the shares ended at 436-509 s and the whole run
+# at 584 s (load 1-6, largest process 0.83 GB).
+UI_SHARDS ?= 3
+# Compiled modules and pytest's rewritten test modules kept in build/pycache, whatever the
+# caller's environment says: with PYTHONDONTWRITEBYTECODE set, every pytest process rewrote
+# every test module's asserts (about 5 s of CPU each) and every hub process compiled the
+# server from its sources again.
+test check test-unit test-ui: export PYTHONDONTWRITEBYTECODE =
+test check test-unit test-ui: export PYTHONPYCACHEPREFIX = $(CURDIR)/build/pycache
 XDIST = $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadgroup --no-loadscope-reorder)
 test: setup
 	@mkdir -p build

@@ -20,6 +20,9 @@ Box = tuple[float, float, float, float]         # (x0, y0, x1, y1)
 # beside or above its anchor reads best), then the diagonals, then the rest.
 _ANGLES = (0, 180, 90, 270, 45, 135, 225, 315, 22.5, 157.5, 202.5, 337.5,
            67.5, 112.5, 247.5, 292.5)
+# Their cosines and sines, worked out once (the search tries millions of spots on a big map).
+_UNITS = tuple((math.cos(math.radians(a)), math.sin(math.radians(a))) for a in _ANGLES)
+_CENTRE = ((math.cos(math.radians(0)), math.sin(math.radians(0))),)
 
 
 @dataclass(frozen=True)
@@ -37,11 +40,6 @@ def overlaps(a: Box, b: Box, gap: float = 0.0) -> bool:
 
 def _box(cx: float, cy: float, w: float, h: float) -> Box:
     return (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-
-
-def _inside(box: Box, bounds: Box) -> bool:
-    return (box[0] >= bounds[0] and box[1] >= bounds[1]
-            and box[2] <= bounds[2] and box[3] <= bounds[3])
 
 
 def _contains(box: Box, point: tuple[float, float], margin: float) -> bool:
@@ -109,17 +107,24 @@ def _place_in_order(labels, bounds: Box, gap: float, step: float | None,
     placed: dict[str, Placed | None] = {}
     boxes: list[Box] = []
     leaders: list[tuple[tuple[float, float], tuple[float, float]]] = []
+    left, bottom, right, top = bounds
     for key, anchor, (w, h) in labels:
         others = [a for k, a in anchors.items() if k != key]
         found = None
+        # Past the farthest centre whose box fits the bounds, every ring is off the map.
+        farthest = math.hypot(max(abs(anchor[0] - left - w / 2), abs(right - w / 2 - anchor[0])),
+                              max(abs(anchor[1] - bottom - h / 2), abs(top - h / 2 - anchor[1])))
         for ring in range(rings + 1):
             r = ring * step
-            for angle in (_ANGLES if ring else (0,)):
-                cx = anchor[0] + r * math.cos(math.radians(angle))
-                cy = anchor[1] + r * math.sin(math.radians(angle))
-                box = _box(cx, cy, w, h)
-                if not _inside(box, bounds):
+            if r > farthest + 1e-6 * (1 + farthest):
+                break
+            for cos, sin in (_UNITS if ring else _CENTRE):
+                cx = anchor[0] + r * cos
+                cy = anchor[1] + r * sin
+                if not (cx - w / 2 >= left and cy - h / 2 >= bottom      # the box inside
+                        and cx + w / 2 <= right and cy + h / 2 <= top):
                     continue
+                box = _box(cx, cy, w, h)
                 if any(overlaps(box, b, gap) for b in boxes):
                     continue
                 if any(_contains(box, a, anchor_margin) for a in others):

@@ -81,6 +81,17 @@ class HubProcess:
             self.proc.wait(10)
         self.proc = None
 
+    def import_bundle(self, folder) -> int:
+        """`python -m server import-bundle <folder>` on this hub's data folder, run as
+        server.admin.main in the test's process (one interpreter start less: about 1 s of
+        CPU); its exit status. `hub.cli("import-bundle", …)` runs it as a process."""
+        from server.admin import main as admin_main
+        database = ["--database-url", self.env["PIAZZETTA_HUB_DATABASE_URL"]] \
+            if "PIAZZETTA_HUB_DATABASE_URL" in self.env else []
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return admin_main(["--data-dir", str(self.data_dir), *database,
+                           "import-bundle", str(folder)])
+
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "server", *args], cwd=ROOT, env=self.env,
                               capture_output=True, text=True, timeout=120)
@@ -114,14 +125,9 @@ class HubProcess:
 
 def start_hub(data_dir: Path, **kwargs) -> HubProcess:
     hub = HubProcess(data_dir, **kwargs)
-    # Import the demo and create its sites before serving: the staff's command, what
-    # `python -m server import-bundle` runs (server.admin.main), here in the test's process
-    # (one interpreter start less per hub; `hub.cli` runs it as a process).
-    from server.admin import main as admin_main
-    database = ["--database-url", hub.env["PIAZZETTA_HUB_DATABASE_URL"]] \
-        if "PIAZZETTA_HUB_DATABASE_URL" in hub.env else []
-    assert admin_main(["--data-dir", str(data_dir), *database,
-                       "import-bundle", str(DEMO_BUNDLE_DIR)]) == 0
+    # Import the demo and create its sites before serving: the staff's command, in the test's
+    # process (HubProcess.import_bundle).
+    assert hub.import_bundle(DEMO_BUNDLE_DIR) == 0
     return hub.start()
 
 

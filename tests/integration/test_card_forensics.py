@@ -107,7 +107,7 @@ def test_no_byte_of_the_data_folder_pairs_a_resident_with_their_card(tmp_path):
     process.env["PIAZZETTA_HUB_CARD_POOL"] = "40"
     # The meeting falls within one batch of confirmations (written at the stop).
     process.env["PIAZZETTA_HUB_CONFIRM_BATCH_SECONDS"] = "3600"
-    assert process.cli("import-bundle", str(DEMO_BUNDLE_DIR)).returncode == 0
+    assert process.import_bundle(DEMO_BUNDLE_DIR) == 0
     process.start()
     consultation = load_bundle(DEMO_BUNDLE_DIR)
     bundles = tmp_path / "bundles"

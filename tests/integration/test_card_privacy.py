@@ -443,7 +443,7 @@ def test_the_emailed_link_shows_the_card_once_and_never_reaches_the_log(tmp_path
     mail = MailCatcher()
     process = HubProcess(tmp_path / "hub")
     process.env["PIAZZETTA_HUB_SMTP_URL"] = f"smtp://127.0.0.1:{mail.port}"
-    assert process.cli("import-bundle", str(DEMO_BUNDLE_DIR)).returncode == 0
+    assert process.import_bundle(DEMO_BUNDLE_DIR) == 0
     process.start()
     try:
         store = tablet(process, tmp_path / "t", tmp_path / "bundles")

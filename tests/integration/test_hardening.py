@@ -38,7 +38,7 @@ SMALL_LIMITS = {
 def guarded(tmp_path_factory):
     process = HubProcess(tmp_path_factory.mktemp("hub"))
     process.env.update(SMALL_LIMITS)
-    assert process.cli("import-bundle", str(DEMO_BUNDLE_DIR)).returncode == 0
+    assert process.import_bundle(DEMO_BUNDLE_DIR) == 0
     process.start()
     yield process
     process.stop()

@@ -87,7 +87,8 @@ def test_tablets_enroll_and_sync_exactly_once_through_a_hostile_network(tmp_path
                                                                         database_url):
     started = time.monotonic()
     hub = start_hub(tmp_path / "hub", database_url=database_url, max_batch=100)
-    proxy = FaultProxy(hub.port, hold_seconds=4.0, slow_seconds=8.0)
+    # Held past the tablets' read timeouts (3 s enrolling, 4 s syncing), slow within them.
+    proxy = FaultProxy(hub.port, hold_seconds=4.5, slow_seconds=2.5)
     # The first enrollment requests are held back for sure: their tablets give up, take a
     # second code, and the held request reaches the hub afterwards (the outside test's case).
     proxy.add("hold", "hold", "hold", "hold")
@@ -117,7 +118,7 @@ def test_tablets_enroll_and_sync_exactly_once_through_a_hostile_network(tmp_path
         for i in range(TABLETS):
             service = SyncService(tmp_path / f"t{i}", push_delay=0.05, poll_interval=0.5,
                                   content_interval=3.0, backoff=(0.2, 2.0),
-                                  timeout=(3.0, 10.0))
+                                  timeout=(3.0, 4.0))
             service.start()
             services.append(service)
         total = sum(len(s.events()) for s in stores) + TABLETS * (BALLOTS - BALLOTS // 2) * 5
@@ -143,8 +144,13 @@ def test_tablets_enroll_and_sync_exactly_once_through_a_hostile_network(tmp_path
             [s.status() for s in services if s.status().pending]
         synced_at = time.monotonic()
     finally:
-        for service in services:
-            service.stop()
+        # All at once: a service stops after its request on the way, which a stall holds
+        # until the read timeout.
+        stopping = [threading.Thread(target=s.stop) for s in services]
+        for thread in stopping:
+            thread.start()
+        for thread in stopping:
+            thread.join()
     try:
         proxy.release()                      # held and replayed copies still on their way
         assert proxy.settle(timeout=60)

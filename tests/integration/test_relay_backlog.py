@@ -28,13 +28,18 @@ FAULTS = ("reset_request", "cut_response", "stall", "http500", "portal")
 
 def issue_cards(hub: HubProcess, count: int) -> None:
     """`count` cards issued at `hub` (its own code, on its data folder, as `cards print` does
-    without the PDF)."""
+    without the PDF). Each card's key is derived with one PBKDF2 round instead of
+    CHECK_ITERATIONS (10 ms of CPU a card, 25 s in this file): these cards are volume for the
+    relay, never typed nor checked, and a hub keeps only their public keys."""
+    import app.cards
     from server.hub import Hub
     from server.settings import Settings
     local = Hub(Settings.from_env({}, data_dir=hub.data_dir))
+    rounds, app.cards.CHECK_ITERATIONS = app.cards.CHECK_ITERATIONS, 1
     try:
         local.participation.issue_cards(CONSULTATION, count)
     finally:
+        app.cards.CHECK_ITERATIONS = rounds
         local.close()
 
 
@@ -57,7 +62,7 @@ def test_every_event_goes_up_with_thousands_of_cards_and_a_new_version_on_a_faul
         tmp_path, demo):
     central = HubProcess(tmp_path / "central", max_batch=60)
     central.env["PIAZZETTA_HUB_ROOM_CARD_QUOTA"] = str(2 * CARDS)    # the room's are taken
-    assert central.cli("import-bundle", str(DEMO_BUNDLE_DIR)).returncode == 0
+    assert central.import_bundle(DEMO_BUNDLE_DIR) == 0
     issue_cards(central, CARDS)
     central.start()
     proxy = FaultProxy(central.port)
@@ -109,7 +114,7 @@ def test_every_event_goes_up_with_thousands_of_cards_and_a_new_version_on_a_faul
 def test_a_room_kit_whose_first_pull_fails_serves_and_keeps_trying(tmp_path):
     from .roomkit import RoomKit
     central = HubProcess(tmp_path / "central")
-    assert central.cli("import-bundle", str(DEMO_BUNDLE_DIR)).returncode == 0
+    assert central.import_bundle(DEMO_BUNDLE_DIR) == 0
     central.start()
     proxy = FaultProxy(central.port)
     kit = RoomKit(tmp_path / "kit")
@@ -141,7 +146,7 @@ def test_a_card_push_the_central_hub_refuses_holds_back_no_event(tmp_path, demo)
     # The central hub's body limit set below a chunk of cards: every card push gets 413.
     central = HubProcess(tmp_path / "central", max_batch=60)
     central.env["PIAZZETTA_HUB_BODY_MAX_BYTES"] = "8192"
-    assert central.cli("import-bundle", str(DEMO_BUNDLE_DIR)).returncode == 0
+    assert central.import_bundle(DEMO_BUNDLE_DIR) == 0
     central.start()
     room = room_hub(tmp_path / "room").start()
     store = None

@@ -97,7 +97,7 @@ def test_bodies_are_bounded_per_caller_and_counted_before_parsing(tmp_path):
 def test_one_address_holding_hundreds_of_connections_does_not_starve_the_others(tmp_path):
     hub = HubProcess(tmp_path / "hub")
     hub.env["PIAZZETTA_HUB_HEADER_TIMEOUT"] = "60"      # the held connections stay open
-    assert hub.cli("import-bundle", str(DEMO_BUNDLE_DIR)).returncode == 0
+    assert hub.import_bundle(DEMO_BUNDLE_DIR) == 0
     hub.start()
     held: list[socket.socket] = []
     try:

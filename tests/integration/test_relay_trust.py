@@ -212,7 +212,7 @@ def test_a_tablet_enrolled_directly_takes_precedence_over_its_room_hub(central, 
 def test_relayed_sign_ups_are_under_the_forms_limits(tmp_path):
     central = HubProcess(tmp_path / "central")
     central.env["PIAZZETTA_HUB_RATE_SIGNUP_DEVICE"] = "10/minute"
-    assert central.cli("import-bundle", str(DEMO_BUNDLE_DIR)).returncode == 0
+    assert central.import_bundle(DEMO_BUNDLE_DIR) == 0
     central.start()
     menton = relay(central, "relay-menton", SITE)
     try:

@@ -57,8 +57,8 @@ PIN = "258014"
 # Under Xvfb the window is drawn in software (Mesa llvmpipe): drawing and flipping a 1280×800
 # frame is nearly all of a window test's CPU, and only a picture of the window needs it. So a
 # frame stepped in a test (`step`, `EventLoop.idle()`) does all a frame does — the clock's
-# events, input, kv rules, layouts, labels' textures — but the window's draw and flip, which
-# `draw_frame()` makes (before every screenshot: `Kiosk.shot`, `window_shot`). A test about
+# events, input, kv rules, layouts, labels' textures — but the window's draw and flip; a
+# picture draws once (`screenshot()`: `Kiosk.shot`, `window_shot`). A test about
 # what is drawn frame after frame asks for the `drawn_frames` fixture.
 # (The state lives on the window: this file is loaded twice, as pytest's conftest and as
 # `tests.ui.conftest` imported by test files, and one window must obey one switch.)
@@ -66,27 +66,33 @@ def _held(*_args):
     return not Window.piazzetta_drawn      # True ends the event there: no draw, no flip
 
 
+def _held_flip(*_args):
+    if Window.piazzetta_drawn:          # the GL buffers take the window's size at a flip
+        Window.piazzetta_buffer_size = tuple(Window.size)
+    return _held()
+
+
 if not hasattr(Window, "piazzetta_drawn"):
     Window.piazzetta_drawn = False
+    Window.piazzetta_buffer_size = None
     Window.fbind("on_draw", _held)
-    Window.fbind("on_flip", _held)
-
-
-def draw_frame() -> None:
-    """Draw the window as it is now, then flip it (what a displayed frame is)."""
-    drawn, Window.piazzetta_drawn = Window.piazzetta_drawn, True
-    try:
-        Window.dispatch("on_draw")
-        Window.dispatch("on_flip")
-    finally:
-        Window.piazzetta_drawn = drawn
+    Window.fbind("on_flip", _held_flip)
 
 
 def screenshot(name: str) -> str:
-    """The window as it is now, drawn and read back into a PNG file (`Window.screenshot`, which
-    reads what the last flip left: drawn twice, so that both buffers hold it)."""
-    draw_frame()
-    draw_frame()
+    """The window as it is now, drawn and read back into a PNG file. `Window.screenshot` reads
+    the back buffer (glReadPixels), which a draw has just filled: drawn once and read before
+    any flip (two draws and flips, as before, gave the same pixels for twice the CPU). The
+    buffers take a new window size only at a flip: after a resize, one frame is flipped first
+    (else the rows past the old size are garbage)."""
+    drawn, Window.piazzetta_drawn = Window.piazzetta_drawn, True
+    try:
+        if Window.piazzetta_buffer_size != tuple(Window.size):
+            Window.dispatch("on_draw")
+            Window.dispatch("on_flip")
+        Window.dispatch("on_draw")
+    finally:
+        Window.piazzetta_drawn = drawn
     return Window.screenshot(name=name)
 
 
