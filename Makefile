@@ -90,11 +90,12 @@ room: setup
 # - meanwhile every other test on TEST_JOBS processes (pytest-xdist, --dist loadgroup): each
 #   test file is one group (its module's hub starts once), the PostgreSQL tests one group, the
 #   process and slow ones sent first (tests/conftest.py); TEST_JOBS=0 runs them in one process.
-TEST_JOBS ?= 2
-# Three window shares (was 2): with two, they and the non-window part each ended at 620-650 s
-# at load 1-6 from other sessions; with three, the shares ended at 436-509 s and the whole run
-# at 584 s (load 1-6, largest process 0.83 GB).
-UI_SHARDS ?= 3
+# Three non-window workers beside two window shares: with two workers and three shares, the
+# fresh-clone CI run (PostgreSQL tests included, quiet machine) ended its window shares at
+# 377-451 s and its non-window part at 590 s; a third worker fills the non-window tests' waits
+# on hub processes.
+TEST_JOBS ?= 3
+UI_SHARDS ?= 2
 # Compiled modules and pytest's rewritten test modules kept in build/pycache, whatever the
 # caller's environment says: with PYTHONDONTWRITEBYTECODE set, every pytest process rewrote
 # every test module's asserts (about 5 s of CPU each) and every hub process compiled the
