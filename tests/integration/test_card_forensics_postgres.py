@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import threading
 import uuid
 from glob import glob
@@ -64,8 +65,9 @@ def waldump(wal_dir: str, start: str, end: str, database: str) -> list[tuple]:
     database's kept (holding them all once took the test's process past 1 GB)."""
     mark = f"/{database}/"
     records = []
-    with subprocess.Popen([WALDUMP[-1], "-p", wal_dir, "-s", start, "-e", end],
-                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as dump:
+    errors = tempfile.TemporaryFile(mode="w+")
+    with errors, subprocess.Popen([WALDUMP[-1], "-p", wal_dir, "-s", start, "-e", end],
+                                  stdout=subprocess.PIPE, stderr=errors, text=True) as dump:
         timer = threading.Timer(120, dump.kill)
         timer.start()
         try:
@@ -79,7 +81,33 @@ def waldump(wal_dir: str, start: str, end: str, database: str) -> list[tuple]:
                         records.append((rmgr, int(tx), lsn, op, desc, db, rel, block))
         finally:
             timer.cancel()
+        if not records:         # say why (a segment recycled, the dump killed at 120 s…)
+            dump.wait()
+            errors.seek(0)
+            print(f"pg_waldump exited {dump.returncode}: {errors.read()[-2000:]}")
     return records
+
+
+def _drop_slot_later(engine, slot: str):
+    """A function dropping the replication slot `slot` (once, whatever happened before), with
+    its own connection: the hub's engine may be disposed by then."""
+    from sqlalchemy import create_engine, text
+    url = engine.url
+    done = []
+
+    def drop():
+        if done:
+            return
+        done.append(True)
+        other = create_engine(url)
+        try:
+            with other.connect() as conn:
+                conn.execute(text("SELECT pg_drop_replication_slot(slot_name) FROM "
+                                  "pg_replication_slots WHERE slot_name = :slot"), {"slot": slot})
+                conn.commit()
+        finally:
+            other.dispose()
+    return drop
 
 
 def _ctid(text_value: str) -> tuple[int, int]:
@@ -159,7 +187,7 @@ def _nearest_before(sequence, truth) -> tuple[int, int]:
     return guesses, correct
 
 
-def test_no_postgresql_wal_record_pairs_a_resident_with_their_card(tmp_path, pg_url):
+def test_no_postgresql_wal_record_pairs_a_resident_with_their_card(tmp_path, pg_url, request):
     from sqlalchemy import create_engine, text
 
     from app.signup import contact_identity
@@ -167,6 +195,16 @@ def test_no_postgresql_wal_record_pairs_a_resident_with_their_card(tmp_path, pg_
     from .forensics import Score
     hub, client, device, token = _play(tmp_path, pg_url)
     closed = False
+    # The WAL from here on is kept until it is read: a physical replication slot reserving it
+    # at once (the cluster is shared: another test's writes can make a checkpoint recycle the
+    # segments this test reads, and pg_waldump then read nothing).
+    slot = "piazzetta_wal_" + uuid.uuid4().hex[:10]
+    with hub.engine.connect() as conn:
+        conn.execute(text("SELECT pg_create_physical_replication_slot(:slot, true)"),
+                     {"slot": slot})
+        conn.commit()
+    request_cleanup = _drop_slot_later(hub.engine, slot)
+    request.addfinalizer(request_cleanup)       # whatever fails before the dump
     try:
         with hub.engine.connect() as conn:
             wal_dir = os.path.join(conn.execute(text("SHOW data_directory")).scalar(), "pg_wal")
@@ -223,7 +261,10 @@ def test_no_postgresql_wal_record_pairs_a_resident_with_their_card(tmp_path, pg_
     signup_at = {_ctid(c): sid for sid, c, _x, _i in rows}
     # No row carries the commit of its sign-up or confirmation: the flushes' transactions only.
     assert len({x for _s, _c, x, _i in rows}) <= 2
-    ours = waldump(wal_dir, start, end, database)
+    try:
+        ours = waldump(wal_dir, start, end, database)
+    finally:
+        request_cleanup()
     assert ours, "pg_waldump read no record of this database"
     by_tx: dict[int, set] = {}
     for rmgr, tx, _lsn, op, _desc, _db, rel, _blk in ours:
