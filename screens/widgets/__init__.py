@@ -112,15 +112,25 @@ def write_scaled_copy(folder: str, source: str, size) -> str | None:
     key = _copy_key(source)
     if key is None:
         return None
-    name = f"{key}-{size[0]}x{size[1]}.png"
-    path = os.path.join(folder, name)
     try:
         from PIL import Image as Picture
         os.makedirs(folder, exist_ok=True)
         with Picture.open(source) as picture:
+            # Fitted inside `size` with the picture's own proportions: the size asked for was
+            # measured on the picture shown then, and the file may since be another picture
+            # under the same name (a new version; a closed kiosk's late request) — never
+            # stretched to another picture's shape.
+            scale = min(size[0] / picture.width, size[1] / picture.height)
+            if scale >= 1:
+                return None              # as large as the file: the file itself
+            fitted = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
             if picture.mode not in ("RGB", "RGBA", "L", "LA"):
                 picture = picture.convert("RGBA")
-            scaled = picture.resize(size, Picture.LANCZOS)
+            scaled = picture.resize(fitted, Picture.LANCZOS)
+        if _copy_key(source) != key:
+            return None                  # replaced while it was read: no copy of either
+        name = f"{key}-{fitted[0]}x{fitted[1]}.png"
+        path = os.path.join(folder, name)
         temporary = f"{path}.{os.getpid()}.tmp"
         scaled.save(temporary, format="PNG", compress_level=1)
         os.replace(temporary, path)

@@ -5,6 +5,7 @@ is loaded once into the one Builder. Screens are driven as a resident would: tap
 on_press/on_release dispatched on the very buttons shown (never on a disabled one), text is
 typed into the TextInputs, and frames are stepped with EventLoop.idle().
 """
+import gc
 import os
 from datetime import datetime
 import tempfile
@@ -285,6 +286,41 @@ def window():
     return Window
 
 
+def _let_go_of_the_last_test() -> None:
+    """What the tests before built (kiosks, projectors: hundreds of thousands of objects) freed
+    before this one starts. Until then a widget tree left on no window still follows the theme,
+    the language and the window's size: a test that reset them at its end relaid out the
+    kiosks it had just closed, and every collection walked them. The animations a test left
+    running (a scroll bar's fade, a bar's move) hold their widgets until their last frame:
+    cancelled, nothing holds a closed kiosk any more."""
+    from kivy.animation import Animation
+    for animation in list(Animation._instances):
+        animation._widgets.clear()       # (a widget may be gone already: no cancel(widget))
+        animation._clock_uninstall()
+        animation._unregister()
+    gc.collect()
+
+
+@pytest.fixture(autouse=True)
+def window_as_new():
+    """Every window test starts on the window as a resident first finds it: 1280×800, normal
+    text, normal contrast, French — whatever the test before changed.
+
+    And the garbage collector runs once between tests rather than during them: a kiosk is
+    ~300,000 objects, and while a test built one the collector walked every live object again
+    at each quarter of growth (0.3-0.6 s a walk, about half of the window tests' CPU). A test
+    that needs a collection mid-test (the leak checks) calls gc.collect() itself."""
+    _let_go_of_the_last_test()
+    theme.text_size = "normal"
+    theme.high_contrast = False
+    tr.lang = "fr"
+    if tuple(Window.size) != (1280, 800):
+        set_size(1280, 800)
+    gc.disable()
+    yield
+    gc.enable()
+
+
 @pytest.fixture
 def kiosk_factory(window, tmp_path, demo):
     made = []
@@ -315,10 +351,8 @@ def kiosk_factory(window, tmp_path, demo):
         kiosk.root.dispose()
         Window.remove_widget(kiosk.root)
         kiosk.store.close()
-    theme.text_size = "normal"
-    theme.high_contrast = False
-    tr.lang = "fr"
-    set_size(1280, 800)
+        kiosk.root = kiosk.session = None    # the test's own Kiosk objects hold nothing more
+    made.clear()
 
 
 @pytest.fixture

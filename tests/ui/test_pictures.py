@@ -104,3 +104,18 @@ def test_no_copy_of_a_picture_shown_near_its_size_nor_of_a_changed_file(copies, 
     os.utime(source, ns=(0, os.stat(source).st_mtime_ns + 10**9))
     assert scaled_copy(str(copies), str(source)) is None
     assert not shown(source, (300, 300))._from_copy           # the file itself
+
+
+def test_a_copy_asked_at_another_pictures_shape_keeps_the_files_own_proportions(copies,
+                                                                               tmp_path):
+    """A closed kiosk (not yet collected) can still ask for a copy at the size its old picture
+    was shown at, after a new version put another picture under the same name: the copy is
+    the new picture fitted in that size with its own proportions, never stretched to the old
+    shape (a resident then saw a squashed picture)."""
+    from screens.widgets import write_scaled_copy
+    source = picture(tmp_path / "p-bus.png", (1200, 400))        # 3:1, the new version's
+    made = write_scaled_copy(str(copies), str(source), (358, 224))  # the old 1.6:1 shape
+    assert made is not None
+    with Picture.open(made) as copy:
+        assert copy.size == (358, 119)                           # 358 / 3, not 224
+    assert write_scaled_copy(str(copies), str(source), (2400, 800)) is None   # never larger
