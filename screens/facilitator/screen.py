@@ -1,9 +1,13 @@
 """Facilitator mode's shell (behind the PIN): the navigation, the page shown, and the ways back
 to the kiosk or out of the application. What each page shows and does is its own class
 (screens/facilitator/<page>.py beside its .kv); the shell only knows them through `PAGES` and
-`add_page`, and through the FacilitatorPage hooks (refresh, opened, closed)."""
+`add_page`, and through the FacilitatorPage hooks (refresh, opened, closed).
+
+A page is built the first time it is shown or asked for (`pages[name]`, or the page manager's
+`get_screen(name)`): an unlock builds the page it shows, not all seven. Its navigation button
+exists from the start. `pages` holds the pages built so far; going over it never builds one."""
 from kivy.properties import NumericProperty, ObjectProperty, StringProperty
-from kivy.uix.screenmanager import Screen
+from kivy.uix.screenmanager import Screen, ScreenManager
 
 from screens import load_kv
 from screens.facilitator.counts import CountsPage
@@ -19,6 +23,30 @@ from screens.widgets import ToggleCard
 # The pages, in the order of the navigation. A new page: a FacilitatorPage subclass in its own
 # module (with `page_name` and `title`), and its class here.
 PAGES = (SessionPage, FiguresPage, IdeasPage, CountsPage, ProjectorPage, DisplayPage, SyncPage)
+
+
+class Pages(dict):
+    """page_name -> FacilitatorPage, for the pages built so far; asking for one not built yet
+    builds it (its class registered by `add_page`). `items()`, `values()`, `get()` and `in`
+    see the built pages only."""
+
+    def __init__(self, build):
+        super().__init__()
+        self._build = build
+
+    def __missing__(self, name):
+        return self._build(name)
+
+
+class PageManager(ScreenManager):
+    """The shell's page manager: `get_screen` of a page not built yet builds it."""
+    shell = ObjectProperty(None, allownone=True)
+
+    def get_screen(self, name):
+        if self.shell is not None and not self.has_screen(name) \
+                and name in self.shell.page_classes:
+            return self.shell.pages[name]
+        return super().get_screen(name)
 
 
 class NavButton(ToggleCard):
@@ -37,25 +65,34 @@ class FacilitatorScreen(Screen):
     def __init__(self, pages=PAGES, **kwargs):
         super().__init__(**kwargs)
         self.confirm_quit = None   # the "Quit the application?" dialog, while it is open
-        self.pages = {}           # page_name -> FacilitatorPage
+        self.page_classes = {}    # page_name -> FacilitatorPage subclass, in the nav's order
+        self.pages = Pages(self._build_page)   # page_name -> FacilitatorPage, once built
         self.nav_buttons = {}     # page_name -> NavButton
+        self.ids.pages.shell = self
         for page_class in pages:
             self.add_page(page_class)
         self.page = pages[0].page_name
         tr.bind(lang=self.refresh)
 
     def add_page(self, page_class):
-        """Give a page its place: a button in the navigation, and the page behind it."""
+        """Give a page its place: a button in the navigation now, and the page behind it when
+        it is first shown or asked for (`pages[name]`)."""
         name = page_class.page_name
-        page = page_class(name=name, shell=self)
+        self.page_classes[name] = page_class
         button = NavButton(msgid=page_class.title)
         button.bind(on_release=lambda _b: self.show_page(name))
         button.fbind("text", self._measure_nav)
         button.fbind("font_size", self._measure_nav)
-        self.pages[name] = page
         self.nav_buttons[name] = button
         self._measure_nav()
         self.ids.nav_pages.add_widget(button)
+        return button
+
+    def _build_page(self, name):
+        """Build a page (its .kv rules read the current language and theme as they build); it
+        shows the session's state when opened, as every page does."""
+        page = self.page_classes[name](name=name, shell=self)
+        dict.__setitem__(self.pages, name, page)
         self.ids.pages.add_widget(page)
         return page
 
@@ -80,10 +117,11 @@ class FacilitatorScreen(Screen):
         self.page = name
 
     def on_page(self, _screen, name):
+        page = self.pages[name]            # built now if it is shown for the first time
         previous = self.ids.pages.current_screen
         if self.is_shown and previous is not None and previous.name != name:
             previous.closed()
-        self.ids.pages.current = name
+        self.ids.pages.current = page.name
         self._host_cue(name)
         for key, button in self.nav_buttons.items():
             button.selected = key == name
@@ -92,7 +130,7 @@ class FacilitatorScreen(Screen):
 
     def _host_cue(self, name):
         """The shown page's scroll draws its pill in the strip under the pages (the others
-        none: a page not shown draws nothing)."""
+        none: a page not shown draws nothing). Only built pages: one not built draws nothing."""
         from screens.widgets import CueScroll
         for key, page in self.pages.items():
             scroll = next((w for w in page.walk(restrict=True) if isinstance(w, CueScroll)),
@@ -146,9 +184,9 @@ class FacilitatorScreen(Screen):
             self.controller.quit()
 
     def dispose(self):
-        """Stop every page and stop following the language (the kiosk is being dropped)."""
+        """Stop every page built and stop following the language (the kiosk is dropped)."""
         tr.unbind(lang=self.refresh)
-        for page in self.pages.values():
+        for page in list(self.pages.values()):
             page.closed()
 
 
