@@ -102,8 +102,11 @@ class HubProcess:
 
         from server.admin import main as admin_main
         out, err = io.StringIO(), io.StringIO()
+        # The process's environment, key by key (never an empty one meanwhile: the test's
+        # threads, e.g. requests looking up proxies, may read it), put back afterwards.
         saved = dict(os.environ)
-        os.environ.clear()
+        for key in set(saved) - set(self.env):
+            del os.environ[key]
         os.environ.update(self.env)
         try:
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -115,7 +118,8 @@ class HubProcess:
                     if isinstance(exc.code, str):
                         print(exc.code, file=sys.stderr)
         finally:
-            os.environ.clear()
+            for key in set(self.env) - set(saved):
+                del os.environ[key]
             os.environ.update(saved)
         return subprocess.CompletedProcess([sys.executable, "-m", "server", *args],
                                            code or 0, out.getvalue(), err.getvalue())
