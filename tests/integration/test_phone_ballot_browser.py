@@ -61,6 +61,31 @@ def browser_for(p, cert: str | None = None):
     return p.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
 
 
+@pytest.fixture(scope="module")
+def playwright():
+    """One Playwright driver for the module's phones (each test its own browser contexts)."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def module_browser(playwright):
+    """One chromium for the tests whose phones trust no room certificate (the same launch
+    arguments each): a launch less per test."""
+    browser = browser_for(playwright)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def browser(module_browser):
+    """The module's chromium; this test's phones (browser contexts) closed after it."""
+    yield module_browser
+    for context in module_browser.contexts:
+        context.close()
+
+
 def phone(browser, lang: str):
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale=lang,
                                   extra_http_headers={"Accept-Language": lang},
@@ -108,8 +133,7 @@ def every_kind(page, base: str, demo, lang: str, shots: str, card: str | None = 
             submit(page, "main > form button[type=submit]")       # "Next question"
 
 
-def test_phones_at_the_room_hub_over_its_own_tls(tmp_path):
-    playwright_api = pytest.importorskip("playwright.sync_api")
+def test_phones_at_the_room_hub_over_its_own_tls(tmp_path, playwright):
     demo = load_bundle(DEMO_BUNDLE_DIR)
     room = RoomKit(tmp_path / "room")
     room.start()
@@ -117,37 +141,36 @@ def test_phones_at_the_room_hub_over_its_own_tls(tmp_path):
     try:
         cards = printed_cards(room, tmp_path, 2, "fr")
         open_to_phones(room, KINDS_IN_ORDER, cards=False, verify=room.cert)
-        with playwright_api.sync_playwright() as p:
-            browser = browser_for(p, room.cert)
-            try:
-                # Open mode: a phone in Italian through every kind, then once more: refused.
-                page = phone(browser, "it")
-                every_kind(page, room.url, demo, "it", "room-open")
-                page.goto(f"{room.url}/v/{CONSULTATION}/q-ticket?lang=it")
-                answer_page(page, demo.question("q-ticket"))
-                submit(page, "main > form button[type=submit]")
-                assert ANSWERED["it"] in page.inner_text("main")
-                page.screenshot(path=str(SHOTS / "room-answered-it.png"), full_page=True)
-                # Card mode: a phone in French types a printed card's code, every kind.
-                open_to_phones(room, KINDS_IN_ORDER, cards=True, verify=room.cert)
-                page = phone(browser, "fr")
-                code = cards[0].split(".")[1]
-                every_kind(page, room.url, demo, "fr", "room-card", card=code)
-                # Another phone with the same card: "already used", and nothing more.
-                other = phone(browser, "fr")
-                other.goto(f"{room.url}/v/{CONSULTATION}?lang=fr")
-                other.fill("#card", code)
-                answer_page(other, demo.question("q-colour"))
-                submit(other, "main > form button[type=submit]")
-                assert USED["fr"] in other.inner_text("main")
-                other.screenshot(path=str(SHOTS / "room-card-used-fr.png"), full_page=True)
-                # Closed: a late answer is refused clearly.
-                open_to_phones(room, [], cards=True, verify=room.cert)
-                other.goto(f"{room.url}/v/{CONSULTATION}/q-ticket?lang=fr")
-                assert CLOSED["fr"] in other.inner_text("main")
-                other.screenshot(path=str(SHOTS / "room-closed-fr.png"), full_page=True)
-            finally:
-                browser.close()
+        browser = browser_for(playwright, room.cert)
+        try:
+            # Open mode: a phone in Italian through every kind, then once more: refused.
+            page = phone(browser, "it")
+            every_kind(page, room.url, demo, "it", "room-open")
+            page.goto(f"{room.url}/v/{CONSULTATION}/q-ticket?lang=it")
+            answer_page(page, demo.question("q-ticket"))
+            submit(page, "main > form button[type=submit]")
+            assert ANSWERED["it"] in page.inner_text("main")
+            page.screenshot(path=str(SHOTS / "room-answered-it.png"), full_page=True)
+            # Card mode: a phone in French types a printed card's code, every kind.
+            open_to_phones(room, KINDS_IN_ORDER, cards=True, verify=room.cert)
+            page = phone(browser, "fr")
+            code = cards[0].split(".")[1]
+            every_kind(page, room.url, demo, "fr", "room-card", card=code)
+            # Another phone with the same card: "already used", and nothing more.
+            other = phone(browser, "fr")
+            other.goto(f"{room.url}/v/{CONSULTATION}?lang=fr")
+            other.fill("#card", code)
+            answer_page(other, demo.question("q-colour"))
+            submit(other, "main > form button[type=submit]")
+            assert USED["fr"] in other.inner_text("main")
+            other.screenshot(path=str(SHOTS / "room-card-used-fr.png"), full_page=True)
+            # Closed: a late answer is refused clearly.
+            open_to_phones(room, [], cards=True, verify=room.cert)
+            other.goto(f"{room.url}/v/{CONSULTATION}/q-ticket?lang=fr")
+            assert CLOSED["fr"] in other.inner_text("main")
+            other.screenshot(path=str(SHOTS / "room-closed-fr.png"), full_page=True)
+        finally:
+            browser.close()
         results = requests.get(f"{room.url}/api/v1/consultations/{CONSULTATION}/results",
                                timeout=30, verify=room.cert).json()
         assert results["channels"] == {"phone": 2}
@@ -157,8 +180,7 @@ def test_phones_at_the_room_hub_over_its_own_tls(tmp_path):
         room.stop()
 
 
-def test_phones_at_the_central_hub_and_a_card_used_on_a_tablet(tmp_path):
-    playwright_api = pytest.importorskip("playwright.sync_api")
+def test_phones_at_the_central_hub_and_a_card_used_on_a_tablet(tmp_path, browser):
     demo = load_bundle(DEMO_BUNDLE_DIR)
     hub = start_hub(tmp_path / "hub")
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -169,37 +191,32 @@ def test_phones_at_the_central_hub_and_a_card_used_on_a_tablet(tmp_path):
         vote(store, demo, cards[0], {"q-ticket": "yes"})
         assert push(store)["stored"] > 0
         open_to_phones(hub, ["q-ticket", "q-cooperation"], cards=True)
-        with playwright_api.sync_playwright() as p:
-            browser = browser_for(p)
-            try:
-                page = phone(browser, "it")
-                page.goto(f"{hub.url}/v/{CONSULTATION}")
-                page.fill("#card", cards[0].split(".")[1])
-                answer_page(page, demo.question("q-ticket"))
-                page.screenshot(path=str(SHOTS / "central-card-it.png"), full_page=True)
-                submit(page, "main > form button[type=submit]")
-                assert USED["it"] in page.inner_text("main")
-                page.screenshot(path=str(SHOTS / "central-card-used-it.png"), full_page=True)
-                # The second card: both questions, the series keeping the card.
-                page.goto(f"{hub.url}/v/{CONSULTATION}")
-                page.fill("#card", cards[1].split(".")[1])
-                answer_page(page, demo.question("q-ticket"))
-                submit(page, "main > form button[type=submit]")
-                assert DONE["it"] in page.inner_text("main")
-                submit(page, "main > form button[type=submit]")
-                answer_page(page, demo.question("q-cooperation"))
-                submit(page, "main > form button[type=submit]")
-                assert DONE["it"] in page.inner_text("main")
-                # Open mode in French: one answer per phone.
-                open_to_phones(hub, ["q-ticket"], cards=False)
-                page = phone(browser, "fr")
-                page.goto(f"{hub.url}/v/{CONSULTATION}")
-                answer_page(page, demo.question("q-ticket"))
-                submit(page, "main > form button[type=submit]")
-                assert DONE["fr"] in page.inner_text("main")
-                page.screenshot(path=str(SHOTS / "central-counted-fr.png"), full_page=True)
-            finally:
-                browser.close()
+        page = phone(browser, "it")
+        page.goto(f"{hub.url}/v/{CONSULTATION}")
+        page.fill("#card", cards[0].split(".")[1])
+        answer_page(page, demo.question("q-ticket"))
+        page.screenshot(path=str(SHOTS / "central-card-it.png"), full_page=True)
+        submit(page, "main > form button[type=submit]")
+        assert USED["it"] in page.inner_text("main")
+        page.screenshot(path=str(SHOTS / "central-card-used-it.png"), full_page=True)
+        # The second card: both questions, the series keeping the card.
+        page.goto(f"{hub.url}/v/{CONSULTATION}")
+        page.fill("#card", cards[1].split(".")[1])
+        answer_page(page, demo.question("q-ticket"))
+        submit(page, "main > form button[type=submit]")
+        assert DONE["it"] in page.inner_text("main")
+        submit(page, "main > form button[type=submit]")
+        answer_page(page, demo.question("q-cooperation"))
+        submit(page, "main > form button[type=submit]")
+        assert DONE["it"] in page.inner_text("main")
+        # Open mode in French: one answer per phone.
+        open_to_phones(hub, ["q-ticket"], cards=False)
+        page = phone(browser, "fr")
+        page.goto(f"{hub.url}/v/{CONSULTATION}")
+        answer_page(page, demo.question("q-ticket"))
+        submit(page, "main > form button[type=submit]")
+        assert DONE["fr"] in page.inner_text("main")
+        page.screenshot(path=str(SHOTS / "central-counted-fr.png"), full_page=True)
         ticket = hub.results()["questions"]["q-ticket"]
         assert ticket["channels"]["tablet"]["ballots"] == 1
         assert ticket["channels"]["phone"]["ballots"] == 2
@@ -213,11 +230,10 @@ REHEARSAL_BAND = {"fr": "RÉPÉTITION\u00a0: ces réponses ne comptent pas",
 REHEARSAL_RECEIVED = {"fr": "Réponse de répétition reçue", "it": "Risposta di prova ricevuta"}
 
 
-def test_phones_in_a_rehearsal_carry_the_band_and_count_nowhere(tmp_path):
+def test_phones_in_a_rehearsal_carry_the_band_and_count_nowhere(tmp_path, browser):
     """A tablet of the site rehearses (over HTTP): phones in FR and IT see the kiosk's band
     on every page and their answers reach only the rehearsal's tally; the session opens and
     the same phone's answer counts for real."""
-    playwright_api = pytest.importorskip("playwright.sync_api")
     from app.kiosk import KioskSession
     demo = load_bundle(DEMO_BUNDLE_DIR)
     hub = start_hub(tmp_path / "hub")
@@ -228,39 +244,34 @@ def test_phones_in_a_rehearsal_carry_the_band_and_count_nowhere(tmp_path):
         session.start_rehearsal()
         assert push(store)["stored"] > 0
         open_to_phones(hub, ["q-ticket", "q-cooperation"], cards=False)
-        with playwright_api.sync_playwright() as p:
-            browser = browser_for(p)
-            try:
-                phones = {}
-                for lang in ("fr", "it"):
-                    page = phones[lang] = phone(browser, lang)
-                    page.goto(f"{hub.url}/v/{CONSULTATION}")
-                    assert REHEARSAL_BAND[lang] in page.inner_text("main")
-                    answer_page(page, demo.question("q-ticket"))
-                    page.screenshot(path=str(SHOTS / f"rehearsal-question-{lang}.png"),
-                                    full_page=True)
-                    submit(page, "main > form button[type=submit]")
-                    shown = page.inner_text("main")
-                    assert REHEARSAL_BAND[lang] in shown and REHEARSAL_RECEIVED[lang] in shown
-                    assert DONE[lang] not in shown
-                    page.screenshot(path=str(SHOTS / f"rehearsal-received-{lang}.png"),
-                                    full_page=True)
-                kept = requests.get(f"{hub.url}/api/v1/consultations/{CONSULTATION}"
-                                    "/rehearsal/results", timeout=30).json()
-                assert kept["channels"] == {"phone": 2}
-                assert kept["questions"]["q-ticket"]["ballots"] == 2
-                assert hub.results()["ballots"] == 0
-                # The session opens: no band, the rehearsal's answers gone, a real answer.
-                session.open_session()
-                assert push(store)["stored"] > 0
-                page = phones["fr"]
-                page.goto(f"{hub.url}/v/{CONSULTATION}/q-ticket")
-                assert REHEARSAL_BAND["fr"] not in page.inner_text("main")
-                answer_page(page, demo.question("q-ticket"))
-                submit(page, "main > form button[type=submit]")
-                assert DONE["fr"] in page.inner_text("main")
-            finally:
-                browser.close()
+        phones = {}
+        for lang in ("fr", "it"):
+            page = phones[lang] = phone(browser, lang)
+            page.goto(f"{hub.url}/v/{CONSULTATION}")
+            assert REHEARSAL_BAND[lang] in page.inner_text("main")
+            answer_page(page, demo.question("q-ticket"))
+            page.screenshot(path=str(SHOTS / f"rehearsal-question-{lang}.png"),
+                            full_page=True)
+            submit(page, "main > form button[type=submit]")
+            shown = page.inner_text("main")
+            assert REHEARSAL_BAND[lang] in shown and REHEARSAL_RECEIVED[lang] in shown
+            assert DONE[lang] not in shown
+            page.screenshot(path=str(SHOTS / f"rehearsal-received-{lang}.png"),
+                            full_page=True)
+        kept = requests.get(f"{hub.url}/api/v1/consultations/{CONSULTATION}"
+                            "/rehearsal/results", timeout=30).json()
+        assert kept["channels"] == {"phone": 2}
+        assert kept["questions"]["q-ticket"]["ballots"] == 2
+        assert hub.results()["ballots"] == 0
+        # The session opens: no band, the rehearsal's answers gone, a real answer.
+        session.open_session()
+        assert push(store)["stored"] > 0
+        page = phones["fr"]
+        page.goto(f"{hub.url}/v/{CONSULTATION}/q-ticket")
+        assert REHEARSAL_BAND["fr"] not in page.inner_text("main")
+        answer_page(page, demo.question("q-ticket"))
+        submit(page, "main > form button[type=submit]")
+        assert DONE["fr"] in page.inner_text("main")
         kept = requests.get(f"{hub.url}/api/v1/consultations/{CONSULTATION}"
                             "/rehearsal/results", timeout=30).json()
         assert kept["ballots"] == 0
@@ -271,7 +282,7 @@ def test_phones_in_a_rehearsal_carry_the_band_and_count_nowhere(tmp_path):
         hub.stop()
 
 
-def test_every_question_page_zoomed_to_200_percent_stays_within_the_phone(tmp_path):
+def test_every_question_page_zoomed_to_200_percent_stays_within_the_phone(tmp_path, browser):
     """A resident who zooms their 390 px phone to 200 % (195 CSS px wide) reads every question
     kind's page top to bottom, FR and IT, with nothing running off the side to scroll to: an
     amount or a rank goes under its label, a long word breaks."""
@@ -279,7 +290,6 @@ def test_every_question_page_zoomed_to_200_percent_stays_within_the_phone(tmp_pa
     import threading
     import time
 
-    playwright_api = pytest.importorskip("playwright.sync_api")
     import uvicorn
 
     from server import display_controls
@@ -303,26 +313,21 @@ def test_every_question_page_zoomed_to_200_percent_stays_within_the_phone(tmp_pa
         time.sleep(0.05)
     wide = []
     try:
-        with playwright_api.sync_playwright() as p:
-            browser = browser_for(p)
-            try:
-                context = browser.new_context(viewport={"width": 195, "height": 422},
-                                              device_scale_factor=2,
-                                              java_script_enabled=False)
-                page = context.new_page()
-                for lang in ("fr", "it"):
-                    for question_id in KINDS_IN_ORDER:
-                        page.goto(f"http://127.0.0.1:{port}/v/{CONSULTATION}/{question_id}"
-                                  f"?lang={lang}")
-                        assert page.locator("button[type=submit]").count() == 1
-                        width = page.evaluate("document.documentElement.scrollWidth")
-                        if width > 195:
-                            wide.append((lang, question_id, width))
-                page.goto(f"http://127.0.0.1:{port}/v/{CONSULTATION}/q-budget?lang=it")
-                SHOTS.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(SHOTS / "zoom200-budget-it.png"), full_page=True)
-            finally:
-                browser.close()
+        context = browser.new_context(viewport={"width": 195, "height": 422},
+                                      device_scale_factor=2,
+                                      java_script_enabled=False)
+        page = context.new_page()
+        for lang in ("fr", "it"):
+            for question_id in KINDS_IN_ORDER:
+                page.goto(f"http://127.0.0.1:{port}/v/{CONSULTATION}/{question_id}"
+                          f"?lang={lang}")
+                assert page.locator("button[type=submit]").count() == 1
+                width = page.evaluate("document.documentElement.scrollWidth")
+                if width > 195:
+                    wide.append((lang, question_id, width))
+        page.goto(f"http://127.0.0.1:{port}/v/{CONSULTATION}/q-budget?lang=it")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "zoom200-budget-it.png"), full_page=True)
     finally:
         server.should_exit = True
         thread.join(30)
