@@ -5,7 +5,7 @@ with `supersedes`), so nothing is overwritten without a trace. Errors (negative,
 number…) come from app/counts.py, translated, and nothing is recorded. A recorded count is
 pushed soon when the tablet syncs."""
 from kivy.factory import Factory
-from kivy.properties import StringProperty
+from kivy.properties import ListProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from app.counts import CHANNEL_NAMES, COUNTABLE_KINDS
@@ -34,6 +34,7 @@ class CountsPage(FacilitatorPage):
     last = StringProperty("")
     message = StringProperty("")
     error = StringProperty("")
+    channel_heights = ListProperty([])    # the channel cards' own heights (the row fits the tallest)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -63,8 +64,13 @@ class CountsPage(FacilitatorPage):
             card = Factory.ToggleCard(text=name[:1].upper() + name[1:])
             card.selected = channel == self.channel
             card.bind(on_release=lambda _c, ch=channel: self.pick_channel(ch))
+            card.bind(height=self._channel_heights)
             channels.add_widget(card)
+        self._channel_heights()
         self.build_form()
+
+    def _channel_heights(self, *_args):
+        self.channel_heights = [card.height for card in self.ids.channels.children]
 
     def pick_question(self, question_id):
         self.question_id, self.correcting, self.message, self.error = question_id, "", "", ""

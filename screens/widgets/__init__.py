@@ -1,7 +1,9 @@
 """Widgets shared by several screens; their kv rules are in widgets.kv beside this file."""
+import contextlib
 import hashlib
 import math
 import os
+import tempfile
 import threading
 
 from kivy.clock import Clock
@@ -48,6 +50,10 @@ class FittedImage(Image):
         copy = scaled_copy(self.copies, self.source) if self.copies and self.source else None
         self._from_copy = copy is not None
         self.set_texture_from_resource(copy or self.source)
+        if copy is not None and self.texture is None:     # the copy gone or unreadable:
+            forget_copy(self.copies, self.source)          # the file, and no such copy again
+            self._from_copy = False
+            self.set_texture_from_resource(self.source)
 
     def _shown(self):
         return tuple(int(math.ceil(v)) for v in self.norm_image_size)
@@ -106,16 +112,29 @@ def scaled_copy(folder: str, source: str) -> str | None:
     return os.path.join(folder, name) if name else None
 
 
+def forget_copy(folder: str, source: str) -> None:
+    """`source`'s copy is no longer listed (and its file removed if it is still there)."""
+    key = _copy_key(source)
+    with _copies_lock:
+        name = _copies_listed.get(folder, {}).pop(key, None) if key else None
+    if name:
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(folder, name))
+
+
 def write_scaled_copy(folder: str, source: str, size) -> str | None:
     """Keep `source` scaled to `size` (width, height) in `folder`, in place of an earlier copy
     of it; None when it cannot be made (the file alone is used, as before)."""
     key = _copy_key(source)
-    if key is None:
+    if key is None or min(size) < 1:
         return None
     try:
         from PIL import Image as Picture
         os.makedirs(folder, exist_ok=True)
         with Picture.open(source) as picture:
+            if picture.mode not in ("RGB", "RGBA", "L", "LA") or "transparency" in picture.info:
+                return None     # a palette, 16-bit grey, a transparent colour: the file itself
+                                # (Kivy reads them right; a converted copy had them wrong)
             # Fitted inside `size` with the picture's own proportions: the size asked for was
             # measured on the picture shown then, and the file may since be another picture
             # under the same name (a new version; a closed kiosk's late request) — never
@@ -124,16 +143,22 @@ def write_scaled_copy(folder: str, source: str, size) -> str | None:
             if scale >= 1:
                 return None              # as large as the file: the file itself
             fitted = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
-            if picture.mode not in ("RGB", "RGBA", "L", "LA"):
-                picture = picture.convert("RGBA")
             scaled = picture.resize(fitted, Picture.LANCZOS)
         if _copy_key(source) != key:
             return None                  # replaced while it was read: no copy of either
         name = f"{key}-{fitted[0]}x{fitted[1]}.png"
         path = os.path.join(folder, name)
-        temporary = f"{path}.{os.getpid()}.tmp"
-        scaled.save(temporary, format="PNG", compress_level=1)
-        os.replace(temporary, path)
+        # A temporary file of this thread's own (two threads of one kiosk, a closed one's and
+        # the new one's, may write the same copy at once), put in place whole.
+        handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                scaled.save(out, format="PNG", compress_level=1)
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
     except Exception:                  # a picture PIL cannot read, a full disk: no copy
         return None
     listed, digest = _listed(folder), key.split("-", 1)[0]

@@ -119,3 +119,27 @@ def test_a_copy_asked_at_another_pictures_shape_keeps_the_files_own_proportions(
     with Picture.open(made) as copy:
         assert copy.size == (358, 119)                           # 358 / 3, not 224
     assert write_scaled_copy(str(copies), str(source), (2400, 800)) is None   # never larger
+
+
+def test_no_copy_of_a_picture_a_copy_would_show_wrong(copies, tmp_path):
+    """A 16-bit grey picture, or one with a transparent colour, is read right by the kiosk from
+    its file; a converted copy showed them white or without their transparency: no copy."""
+    from screens.widgets import write_scaled_copy
+    grey = tmp_path / "grey16.png"
+    Picture.new("I;16", (960, 600), 40000).save(grey)
+    keyed = tmp_path / "keyed.png"
+    Picture.new("RGB", (960, 600), (0, 255, 0)).save(keyed, transparency=(0, 255, 0))
+    for source in (grey, keyed):
+        assert write_scaled_copy(str(copies), str(source), (300, 188)) is None
+    assert write_scaled_copy(str(copies), str(picture(tmp_path / "p.png")), (0, 10)) is None
+
+
+def test_a_copy_gone_from_under_a_picture_gives_way_to_the_file(copies, shown, tmp_path):
+    source = picture(tmp_path / "cover.png")
+    image = shown(source, (300, 300))
+    made = copy_made(image, copies)
+    assert made
+    os.unlink(made)                               # removed (by another kiosk, by hand)
+    again = shown(source, (300, 300))
+    assert again.texture is not None and tuple(again.texture.size) == (960, 600)
+    assert not again._from_copy and scaled_copy(str(copies), str(source)) is None
