@@ -68,32 +68,30 @@ def _group(item) -> str:
 # `make test` runs the window tests in two processes (each on a display of its own) beside the
 # other tests: `--shard K/N` keeps the K-th of N shares of the test files, balanced by each
 # file's cost: its CPU seconds as `pytest --cpu-files` printed them for both shares run side by
-# side (7 Dec 2026, load 3-4 from the other sessions, after screenshots were drawn once and the
-# map labels' search made cheaper), plus half of what its tests wait on the wall clock beyond
-# their CPU (speech played in real time, the kiosk's own fades, hub processes): a share runs at
-# about half a core beside the others, so a second of waiting costs what half a second of CPU
-# does. By CPU alone the share with the read-aloud tests ended 100 s after the other. A file
-# not listed counts 3 s a test: add a new file here once its figure is known.
+# side (7 Dec 2026, 05:17, after the collector was moved between tests and the facilitator's
+# pages were built when first shown; two other engineers' tests running meanwhile), plus half of
+# what its tests wait on the wall clock beyond their CPU (speech played in real time, the
+# kiosk's own fades, hub processes): a share runs at about half a core beside the others, so a
+# second of waiting costs what half a second of CPU does. By CPU alone the share with the
+# read-aloud tests ended 100 s after the other. A file not listed counts 3 s a test: add a new
+# file here once its figure is known.
 # Every file lands in exactly one share. The leak check and the hit walk each run first in a
 # process of their own (as alone: after other window tests they had once found a kiosk still
 # held and a control missed), the leak check before the hit walk when there is one share.
 SHARD_SECONDS = {
     # CPU seconds, and (+) half the seconds waited beyond it
-    "test_inclusion.py": 43 + 31, "test_layout.py": 46, "test_screenshots.py": 44,
-    "test_hits.py": 30, "test_projector.py": 29, "test_followup_flow.py": 26,
-    "test_rehearsal.py": 25, "test_city_map.py": 24, "test_taps.py": 23,
-    "test_live_push.py": 17 + 3, "test_place.py": 19, "test_idea_place.py": 17,
-    "test_facilitator.py": 15, "test_sync_certificate.py": 11 + 4, "test_soak.py": 7 + 8,
-    "test_place_figures.py": 14, "test_qr_scanner.py": 8 + 4, "test_session_life.py": 11,
-    "test_preview.py": 9, "test_signup_e2e.py": 6 + 2, "test_tablet_channels.py": 8,
-    "test_facilitator_ux.py": 8, "test_resident.py": 8, "test_projector_type.py": 6,
-    "test_projector_hub.py": 4 + 2, "test_projector_signup.py": 4, "test_kiosk_words.py": 4,
-    "test_projector_phones.py": 3, "test_projector_closing.py": 3, "test_memory.py": 3,
-    "test_idea_pill.py": 3, "test_consultation_choice.py": 2, "test_closed_consultation.py": 1,
-    "test_messages.py": 1,
-    # Merged after that measure (CPU seconds estimated from their runs alone):
-    "test_pictures.py": 2, "test_live_pictures.py": 6 + 3, "test_sync_refusal_words.py": 20,
-    "test_projector_plain_http.py": 12,
+    "test_inclusion.py": 26 + 31, "test_projector.py": 30, "test_screenshots.py": 28,
+    "test_place.py": 21, "test_layout.py": 21, "test_hits.py": 20, "test_followup_flow.py": 19,
+    "test_city_map.py": 15, "test_sync_refusal_words.py": 13, "test_taps.py": 13,
+    "test_idea_place.py": 10, "test_live_push.py": 9 + 3, "test_tablet_channels.py": 9,
+    "test_rehearsal.py": 9, "test_session_life.py": 8, "test_signup_e2e.py": 8 + 2,
+    "test_qr_scanner.py": 8 + 4, "test_sync_certificate.py": 7 + 4, "test_soak.py": 7 + 8,
+    "test_facilitator.py": 7, "test_place_figures.py": 7, "test_resident.py": 7,
+    "test_preview.py": 6, "test_facilitator_ux.py": 6, "test_projector_plain_http.py": 5,
+    "test_live_pictures.py": 5 + 3, "test_projector_closing.py": 5, "test_projector_type.py": 5,
+    "test_projector_signup.py": 4, "test_projector_hub.py": 3 + 2, "test_projector_phones.py": 3,
+    "test_pictures.py": 2, "test_memory.py": 2, "test_kiosk_words.py": 2, "test_messages.py": 1,
+    "test_idea_pill.py": 1, "test_consultation_choice.py": 1, "test_closed_consultation.py": 1,
 }
 SHARD_FIRST = ("test_memory.py", "test_hits.py")
 
