@@ -528,6 +528,9 @@ class ChoiceRow(BoxLayout):
         cards = [c for c in self.children if hasattr(c, "text")]
         if not cards:
             return
+        for card in cards:           # the row sets their height (a card built by a kv rule
+            card.size_hint_y = 1     # got its class's size_hint_y after add_widget: taller
+                                     # cards than the row covered the heading above it)
         n = len(cards)
         share = (self.width - self.spacing * (n - 1)) / n - self.reserve
         # `words`: a card's text without its markup (the scale's), when it has markup.

@@ -343,3 +343,25 @@ def test_sync_page_says_what_to_do_when_revoked_or_refused_with_the_tablet_id(ki
     assert len({seen[s] for s in seen}) == 3          # three different sets of words
     for text in seen.values():
         assert "7" in text and "Staff revoked" not in text and "Nothing is lost" not in text
+
+
+@pytest.mark.parametrize("lang", ["fr", "it"])
+def test_choice_rows_hold_their_cards_in_portrait_with_very_large_text(kiosk_factory, lang):
+    """Portrait, very large text: the display page's text sizes go one above the other, and
+    every card stays inside its row (built by a kv rule, the cards had kept their class's own
+    height, taller than the row's share, and "Normal" covered the "Text size" heading)."""
+    from screens.theme import theme
+    from screens.widgets import ChoiceRow
+    from tests.ui.conftest import set_size
+    k = kiosk_factory(lang=lang)
+    set_size(800, 1280)
+    theme.text_size = "very_large"
+    fac = enter_facilitator(k)
+    fac.show_page("display")
+    step(6)
+    rows = [w for w in fac.pages["display"].walk(restrict=True) if isinstance(w, ChoiceRow)]
+    assert rows and rows[0].orientation == "vertical"
+    for row in rows:
+        for card in (c for c in row.children if hasattr(c, "text")):
+            assert row.y - 0.5 <= card.y and card.top <= row.top + 0.5, (card.text, row.height)
+    k.shot("facilitator-display-portrait-very-large", lang)

@@ -142,4 +142,6 @@ def test_a_copy_gone_from_under_a_picture_gives_way_to_the_file(copies, shown, t
     os.unlink(made)                               # removed (by another kiosk, by hand)
     again = shown(source, (300, 300))
     assert again.texture is not None and tuple(again.texture.size) == (960, 600)
-    assert not again._from_copy and scaled_copy(str(copies), str(source)) is None
+    assert not again._from_copy
+    listed = scaled_copy(str(copies), str(source))     # none, or a new one already written
+    assert listed is None or os.path.isfile(listed)    # (two seconds on): never a lost file
