@@ -58,15 +58,20 @@ def pg_url():
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def waldump(wal_dir: str, start: str, end: str, database: str) -> list[tuple]:
+def waldump(wal_dir: str, start: str, end: str, database: str,
+            first_segment: str) -> list[tuple]:
     """(rmgr, tx, lsn, op, desc, database, relfilenode, block) of every record of `database`
     between two LSNs. The cluster is shared (other tests', other runs' databases): its WAL
     between the LSNs can run to millions of lines, so they are read as they come and only this
-    database's kept (holding them all once took the test's process past 1 GB)."""
+    database's kept (holding them all once took the test's process past 1 GB).
+    The segment holding `start` is named: without it pg_waldump reads the segment size from
+    whichever file of the folder it finds first, and a segment the server was just preparing
+    (its header still zeros) made it stop before any record ("header specifies 0 bytes")."""
     mark = f"/{database}/"
     records = []
     errors = tempfile.TemporaryFile(mode="w+")
-    with errors, subprocess.Popen([WALDUMP[-1], "-p", wal_dir, "-s", start, "-e", end],
+    with errors, subprocess.Popen([WALDUMP[-1], "-p", wal_dir, "-s", start, "-e", end,
+                                   first_segment],
                                   stdout=subprocess.PIPE, stderr=errors, text=True) as dump:
         timer = threading.Timer(120, dump.kill)
         timer.start()
@@ -210,7 +215,8 @@ def test_no_postgresql_wal_record_pairs_a_resident_with_their_card(tmp_path, pg_
             wal_dir = os.path.join(conn.execute(text("SHOW data_directory")).scalar(), "pg_wal")
             database = str(conn.execute(text(
                 "SELECT oid FROM pg_database WHERE datname = current_database()")).scalar())
-            start = conn.execute(text("SELECT pg_current_wal_lsn()")).scalar()
+            start, first_segment = conn.execute(text(
+                "SELECT pg_current_wal_lsn(), pg_walfile_name(pg_current_wal_lsn())")).one()
         if not os.access(wal_dir, os.R_OK):
             pytest.skip(f"{wal_dir} is not readable here")
         truth, contacts, flushed = {}, {}, 0
@@ -262,7 +268,7 @@ def test_no_postgresql_wal_record_pairs_a_resident_with_their_card(tmp_path, pg_
     # No row carries the commit of its sign-up or confirmation: the flushes' transactions only.
     assert len({x for _s, _c, x, _i in rows}) <= 2
     try:
-        ours = waldump(wal_dir, start, end, database)
+        ours = waldump(wal_dir, start, end, database, first_segment)
     finally:
         request_cleanup()
     assert ours, "pg_waldump read no record of this database"
